@@ -1,0 +1,25 @@
+"""Reverse-mode automatic differentiation: ops, the backward engine, grad mode, gradcheck."""
+
+from chainrule.autograd import ops
+from chainrule.autograd.engine import backward, grad
+from chainrule.autograd.function import REGISTRY, Context, Function, register, unbroadcast
+from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.autograd.gradcheck import GradcheckReport, InputCheck, gradcheck
+
+__all__ = [
+    "REGISTRY",
+    "Context",
+    "Function",
+    "GradcheckReport",
+    "InputCheck",
+    "backward",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "ops",
+    "register",
+    "set_grad_enabled",
+    "unbroadcast",
+]

@@ -1,0 +1,104 @@
+"""Grad mode: whether ops record the graph that ``backward`` walks.
+
+The switch is per thread, as in PyTorch, so that a ``no_grad`` block in one thread does not
+change what another thread records.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _GradState(threading.local):
+    enabled: bool = True
+
+
+_state = _GradState()
+
+
+def is_grad_enabled() -> bool:
+    """Return whether ops currently record the graph for ``backward``."""
+    return _state.enabled
+
+
+class _GradModeContext:
+    """Base of the grad-mode switches: a context manager that is also a decorator."""
+
+    _mode: bool
+
+    def __init__(self) -> None:
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(_state.enabled)
+        _state.enabled = self._mode
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        _state.enabled = self._previous.pop()
+
+    def __call__(self, fn: F) -> F:
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+    """Context manager and decorator under which ops record no graph.
+
+    Results computed inside have ``requires_grad=False``; use it for evaluation and for
+    in-place parameter updates.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.ones(3, requires_grad=True)
+    >>> with cr.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    _mode = False
+
+
+class enable_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+    """Context manager and decorator that turns recording back on inside ``no_grad``."""
+
+    _mode = True
+
+
+class set_grad_enabled(_GradModeContext):  # noqa: N801 - PyTorch's name
+    """Turn recording on or off: as a call it takes effect at once, as a context until exit.
+
+    Parameters
+    ----------
+    mode : bool
+        True to record the graph, False not to.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self._mode = bool(mode)
+        # Called as a plain function, the switch takes effect immediately, like PyTorch's.
+        self._entered_at_init = _state.enabled
+        _state.enabled = self._mode
+
+    def __enter__(self) -> None:
+        self._previous.append(self._entered_at_init)
+        _state.enabled = self._mode

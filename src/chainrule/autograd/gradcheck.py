@@ -1,0 +1,178 @@
+"""``gradcheck``: the engine's gradients against central finite differences, in float64."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chainrule.autograd.engine import grad as autograd_grad
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor, as_generator
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    """How one input's analytic gradient compares with the numerical one."""
+
+    index: int
+    shape: tuple[int, ...]
+    max_abs_error: float
+    max_rel_error: float
+    worst_index: tuple[int, ...] | None
+    analytic: float
+    numeric: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class GradcheckReport:
+    """The result of ``gradcheck``: one ``InputCheck`` per differentiable input.
+
+    True in a boolean context when every input passed; ``str()`` renders a table.
+    """
+
+    inputs: tuple[InputCheck, ...]
+    eps: float
+    atol: float
+    rtol: float
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.inputs)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        header = (
+            f"{'input':>5}  {'shape':<14} {'max abs err':>12} {'max rel err':>12}  "
+            f"{'worst index':<14} {'analytic':>12} {'numeric':>12}  result"
+        )
+        rows = [header, "-" * len(header)]
+        for c in self.inputs:
+            worst = "-" if c.worst_index is None else str(c.worst_index)
+            rows.append(
+                f"{c.index:>5}  {c.shape!s:<14} {c.max_abs_error:>12.3e} "
+                f"{c.max_rel_error:>12.3e}  {worst:<14} {c.analytic:>12.5g} "
+                f"{c.numeric:>12.5g}  {'pass' if c.passed else 'FAIL'}"
+            )
+        rows.append(
+            f"(eps={self.eps:g}, pass when |analytic - numeric| <= "
+            f"{self.atol:g} + {self.rtol:g} * |numeric|)"
+        )
+        return "\n".join(rows)
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Any],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> GradcheckReport:
+    """Compare the gradients that backward computes for ``fn`` with finite differences.
+
+    Every floating input that requires grad (all floating inputs when none does) is copied
+    to float64. A random weighting ``v`` of ``fn``'s output reduces it to the scalar
+    ``s = sum(v * fn(...))``; the check compares ds/dx from the engine with the central
+    difference ``(s(x + eps e_i) - s(x - eps e_i)) / (2 eps)`` for every element ``i``.
+
+    Parameters
+    ----------
+    fn : callable
+        Takes the inputs, returns a tensor.
+    inputs : sequence
+        Tensors, arrays or other arguments passed to ``fn`` in order.
+    eps : float, default=1e-6
+        Step of the finite differences.
+    atol, rtol : float, default=1e-5, 1e-3
+        An element passes when ``|analytic - numeric| <= atol + rtol * |numeric|``.
+    seed : int, default=0
+        Seed of the random output weighting.
+
+    Returns
+    -------
+    GradcheckReport
+        Per input: largest absolute and relative errors, where the worst one is, pass/fail.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> report = cr.gradcheck(lambda x: (x * x).sum(), [cr.randn(3, generator=0)])
+    >>> report.passed
+    True
+    """
+    args = list(inputs)
+    wanted = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+    if not wanted:
+        wanted = [
+            i
+            for i, a in enumerate(args)
+            if isinstance(a, Tensor | np.ndarray)
+            and np.issubdtype(np.asarray(a).dtype, np.floating)
+        ]
+    if not wanted:
+        raise ValueError("gradcheck: expected at least one floating-point tensor input, got none")
+    for i in wanted:
+        args[i] = Tensor(np.asarray(args[i], dtype=np.float64), requires_grad=True)
+
+    probe = fn(*args)
+    if not isinstance(probe, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(probe).__name__}")
+    weights = as_generator(seed).standard_normal(probe.shape)
+
+    def weighted(values: list[Any]) -> float:
+        return float(np.sum(weights * np.asarray(fn(*values).data, dtype=np.float64)))
+
+    out = fn(*args)
+    analytic = autograd_grad(
+        out,
+        [args[i] for i in wanted],
+        grad_outputs=np.asarray(weights, dtype=out.dtype),
+        allow_unused=True,
+    )
+    checks = []
+    for i, grad in zip(wanted, analytic, strict=True):
+        x = args[i]
+        a = np.zeros_like(x.data) if grad is None else np.asarray(grad.data, dtype=np.float64)
+        n = _numerical_gradient(weighted, args, i, eps)
+        checks.append(_compare(i, a, n, atol, rtol))
+    return GradcheckReport(tuple(checks), eps, atol, rtol)
+
+
+def _numerical_gradient(
+    weighted: Callable[[list[Any]], float], args: list[Any], i: int, eps: float
+) -> Array:
+    base = args[i].data
+    numeric = np.zeros_like(base)
+    for position in np.ndindex(*base.shape):
+        shifted = base.copy()
+        shifted[position] += eps
+        plus = weighted([*args[:i], Tensor(shifted), *args[i + 1 :]])
+        shifted[position] -= 2 * eps
+        minus = weighted([*args[:i], Tensor(shifted), *args[i + 1 :]])
+        numeric[position] = (plus - minus) / (2 * eps)
+    return numeric
+
+
+def _compare(i: int, analytic: Array, numeric: Array, atol: float, rtol: float) -> InputCheck:
+    error = np.abs(analytic - numeric)
+    relative = error / np.maximum(np.abs(numeric), 1e-12)
+    ok = error <= atol + rtol * np.abs(numeric)
+    ok &= np.isfinite(analytic) == np.isfinite(numeric)
+    if error.size == 0:
+        return InputCheck(i, analytic.shape, 0.0, 0.0, None, 0.0, 0.0, True)
+    badness = np.where(ok, 0, 1) * 1e300 + np.nan_to_num(error, nan=1e300)
+    worst = tuple(int(k) for k in np.unravel_index(int(np.argmax(badness)), error.shape))
+    return InputCheck(
+        index=i,
+        shape=analytic.shape,
+        max_abs_error=float(np.nanmax(error)),
+        max_rel_error=float(np.nanmax(relative)),
+        worst_index=worst,
+        analytic=float(analytic[worst]),
+        numeric=float(numeric[worst]),
+        passed=bool(ok.all()),
+    )

@@ -1,0 +1,378 @@
+"""Activation functions and the softmax family.
+
+Each is an op of its own (rather than a composition) because its derivative has a cheap
+closed form in terms of the saved input or output, and because it must stay finite where a
+naive composition overflows (sigmoid, softplus, log_softmax, logsumexp).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.ops._operands import as_tensor, check_axis, normalize_axis
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _erf(x: Array) -> Array:
+    """Error function, elementwise, to double precision.
+
+    NumPy has none: SciPy's vectorized one is used when installed (it comes with
+    scikit-learn), else Python's ``math.erf`` element by element, exact but slow.
+    """
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - SciPy is present wherever the tests run
+        return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
+    return np.asarray(erf(x), dtype=x.dtype)
+
+
+@register("relu")
+class ReLU(Function):
+    """y = max(x, 0);  dy/dx = 1 where x > 0, else 0.
+
+    NOTE: relu'(0) = 0, as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (y,) = ctx.saved
+        return (grad * (y > 0),)
+
+
+@register("leaky_relu")
+class LeakyReLU(Function):
+    """y = x if x > 0 else slope * x;  dy/dx = 1 if x > 0 else slope.
+
+    NOTE: at x = 0 the derivative is taken as ``slope``, as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, negative_slope: float) -> Array:
+        positive = x > 0
+        ctx.save_for_backward(positive)
+        ctx.negative_slope = negative_slope
+        return np.where(positive, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        (positive,) = ctx.saved
+        return np.where(positive, grad, grad * ctx.negative_slope), None
+
+
+@register("elu")
+class ELU(Function):
+    """y = x if x > 0 else alpha * (exp(x) - 1);  dy/dx = 1 if x > 0 else y + alpha."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, alpha: float) -> Array:
+        positive = x > 0
+        y = np.where(positive, x, alpha * np.expm1(np.minimum(x, 0)))
+        ctx.save_for_backward(positive, y)
+        ctx.alpha = alpha
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        positive, y = ctx.saved
+        return np.where(positive, grad, grad * (y + ctx.alpha)), None
+
+
+@register("selu")
+class SELU(Function):
+    """y = scale * (x if x > 0 else alpha * (exp(x) - 1));
+    dy/dx = scale if x > 0 else y + scale * alpha (constants of Klambauer et al., 2017)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        positive = x > 0
+        y = SELU_SCALE * np.where(positive, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+        y = y.astype(x.dtype, copy=False)
+        ctx.save_for_backward(positive, y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        positive, y = ctx.saved
+        slope = np.where(positive, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA)
+        return ((grad * slope).astype(grad.dtype, copy=False),)
+
+
+@register("gelu")
+class GELU(Function):
+    """Exact: y = x * Phi(x), Phi the standard normal CDF;  dy/dx = Phi(x) + x * phi(x).
+    Tanh approximation: y = x/2 * (1 + tanh(u)), u = sqrt(2/pi) * (x + 0.044715 x**3);
+    dy/dx = (1 + tanh(u))/2 + x/2 * (1 - tanh(u)**2) * du/dx."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, approximate: str) -> Array:
+        ctx.approximate = approximate
+        ctx.save_for_backward(x)
+        if approximate == "tanh":
+            u = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
+            return (0.5 * x * (1 + np.tanh(u))).astype(x.dtype, copy=False)
+        cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
+        return (x * cdf).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        (x,) = ctx.saved
+        if ctx.approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            t = np.tanh(k * (x + 0.044715 * x**3))
+            slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x**2)
+        else:
+            cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
+            pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+            slope = cdf + x * pdf
+        return (grad * slope).astype(grad.dtype, copy=False), None
+
+
+@register("silu")
+class SiLU(Function):
+    """y = x * sigmoid(x);  dy/dx = s + x * s * (1 - s), s = sigmoid(x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        s = _sigmoid(x)
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        x, s = ctx.saved
+        return (grad * (s * (1 + x * (1 - s))),)
+
+
+@register("softplus")
+class Softplus(Function):
+    """y = log(1 + exp(beta x)) / beta;  dy/dx = sigmoid(beta x).
+
+    Where beta * x > threshold the function reverts to the identity, as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, beta: float, threshold: float) -> Array:
+        bx = x * beta
+        ctx.save_for_backward(bx)
+        ctx.threshold = threshold
+        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|) never overflows.
+        soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
+        return np.where(bx > threshold, x, soft)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
+        (bx,) = ctx.saved
+        return grad * np.where(bx > ctx.threshold, 1, _sigmoid(bx)), None, None
+
+
+def _sigmoid(x: Array) -> Array:
+    # 1 / (1 + e^-x) overflows e^-x for very negative x; this form is finite for all x.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+@register("sigmoid")
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x));  dy/dx = y * (1 - y)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        y = _sigmoid(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (y,) = ctx.saved
+        return (grad * y * (1 - y),)
+
+
+@register("tanh")
+class Tanh(Function):
+    """y = tanh(x);  dy/dx = 1 - y**2."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        y = np.tanh(x)
+        ctx.save_for_backward(y)  # the derivative needs only the output
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (y,) = ctx.saved
+        return (grad * (1 - y * y),)
+
+
+@register("hardtanh")
+class Hardtanh(Function):
+    """y = clip(x, min_val, max_val);  dy/dx = 1 where min_val < x < max_val, else 0.
+
+    NOTE: at the bounds the derivative is 0 (strict inequalities), as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, min_val: float, max_val: float) -> Array:
+        ctx.save_for_backward((x > min_val) & (x < max_val))
+        return np.clip(x, min_val, max_val)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
+        (inside,) = ctx.saved
+        return grad * inside, None, None
+
+
+@register("softmax")
+class Softmax(Function):
+    """y_i = exp(x_i) / sum_j exp(x_j) along ``axis``;  dL/dx = y * (g - sum(g * y))."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, axis: int) -> Array:
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        y = e / e.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        (y,) = ctx.saved
+        gy = grad * y
+        return gy - y * gy.sum(axis=ctx.axis, keepdims=True), None
+
+
+@register("log_softmax")
+class LogSoftmax(Function):
+    """y = x - logsumexp(x) along ``axis``;  dL/dx = g - softmax(x) * sum(g)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, axis: int) -> Array:
+        shifted = x - x.max(axis=axis, keepdims=True)
+        y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        (y,) = ctx.saved
+        return grad - np.exp(y) * grad.sum(axis=ctx.axis, keepdims=True), None
+
+
+@register("logsumexp")
+class LogSumExp(Function):
+    """y = log(sum exp(x)) over ``axis``;  dy/dx = softmax(x) along those axes."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, axis: Any, keepdims: bool) -> Array:
+        peak = x.max(axis=axis, keepdims=True)
+        peak = np.where(np.isfinite(peak), peak, 0)  # all -inf along an axis: avoid inf - inf
+        kept = np.log(np.exp(x - peak).sum(axis=axis, keepdims=True)) + peak
+        ctx.save_for_backward(x, kept)
+        y = kept if keepdims else np.squeeze(kept, axis=axis)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
+        x, kept = ctx.saved
+        return np.exp(x - kept) * grad.reshape(kept.shape), None, None
+
+
+def relu(x: Any) -> Tensor:
+    """Rectified linear unit, max(x, 0)."""
+    return ReLU.apply(as_tensor(x))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x where positive, ``negative_slope * x`` elsewhere."""
+    return LeakyReLU.apply(as_tensor(x), float(negative_slope))
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    """Exponential linear unit: x where positive, alpha * (exp(x) - 1) elsewhere."""
+    return ELU.apply(as_tensor(x), float(alpha))
+
+
+def selu(x: Any) -> Tensor:
+    """Scaled exponential linear unit (self-normalizing constants)."""
+    return SELU.apply(as_tensor(x))
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit; ``approximate='tanh'`` for the tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU.apply(as_tensor(x), approximate)
+
+
+def silu(x: Any) -> Tensor:
+    """Sigmoid linear unit (swish), x * sigmoid(x)."""
+    return SiLU.apply(as_tensor(x))
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """Smooth ReLU, log(1 + exp(beta x)) / beta (linear where beta x > threshold)."""
+    if beta <= 0:
+        raise ValueError(f"softplus: beta must be > 0, got {beta!r}")
+    return Softplus.apply(as_tensor(x), float(beta), float(threshold))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """Logistic sigmoid, 1 / (1 + exp(-x)), finite for every input."""
+    return Sigmoid.apply(as_tensor(x))
+
+
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh.apply(as_tensor(x))
+
+
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """Clip to [min_val, max_val] with zero gradient outside."""
+    if min_val >= max_val:
+        raise ValueError(
+            f"hardtanh: min_val must be less than max_val, got min_val={min_val}, max_val={max_val}"
+        )
+    return Hardtanh.apply(as_tensor(x), float(min_val), float(max_val))
+
+
+def _single_axis(x: Tensor, axis: Any, dim: Any, where: str) -> int:
+    axis = normalize_axis(axis, dim, where)
+    if axis is None:
+        axis = -1
+    check_axis(axis, x.ndim, where)
+    return int(axis)
+
+
+def softmax(x: Any, axis: int | None = -1, *, dim: int | None = None) -> Tensor:
+    """Softmax along ``axis`` (default last): non-negative values that sum to 1."""
+    x = as_tensor(x)
+    return Softmax.apply(x, _single_axis(x, axis if dim is None else None, dim, "softmax"))
+
+
+def log_softmax(x: Any, axis: int | None = -1, *, dim: int | None = None) -> Tensor:
+    """Logarithm of softmax along ``axis``, computed stably."""
+    x = as_tensor(x)
+    return LogSoftmax.apply(x, _single_axis(x, axis if dim is None else None, dim, "log_softmax"))
+
+
+def logsumexp(
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    """log(sum(exp(x))) over ``axis`` (all axes when None), computed stably."""
+    x = as_tensor(x)
+    axis = normalize_axis(axis, dim, "logsumexp")
+    keepdims = keepdims if keepdim is None else bool(keepdim)
+    check_axis(axis, x.ndim, "logsumexp")
+    return LogSumExp.apply(x, tuple(axis) if isinstance(axis, list) else axis, keepdims)

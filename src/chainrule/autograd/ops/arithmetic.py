@@ -1,0 +1,187 @@
+"""Arithmetic ops with NumPy broadcasting: add, sub, mul, div, neg, pow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd.function import Context, Function, register, unbroadcast
+from chainrule.autograd.ops._operands import as_tensor, binary_operands
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor
+
+
+def _broadcast_error(where: str, a: Any, b: Any) -> ValueError:
+    return ValueError(
+        f"{where}: operands could not be broadcast together, got shapes {np.shape(a)} and "
+        f"{np.shape(b)}"
+    )
+
+
+def _save_shapes(ctx: Context, a: Any, b: Any) -> None:
+    ctx.a_shape = np.shape(a)
+    ctx.b_shape = np.shape(b)
+
+
+@register("add")
+class Add(Function):
+    """y = a + b;  dy/da = 1, dy/db = 1 (summed over broadcast axes)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array, b: Array) -> Array:
+        _save_shapes(ctx, a, b)
+        try:
+            return a + b
+        except ValueError:
+            raise _broadcast_error("add", a, b) from None
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        da, db = ctx.needs_input_grad
+        return (
+            unbroadcast(grad, ctx.a_shape) if da else None,
+            unbroadcast(grad, ctx.b_shape) if db else None,
+        )
+
+
+@register("sub")
+class Sub(Function):
+    """y = a - b;  dy/da = 1, dy/db = -1."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array, b: Array) -> Array:
+        _save_shapes(ctx, a, b)
+        try:
+            return a - b
+        except ValueError:
+            raise _broadcast_error("sub", a, b) from None
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        da, db = ctx.needs_input_grad
+        return (
+            unbroadcast(grad, ctx.a_shape) if da else None,
+            unbroadcast(-grad, ctx.b_shape) if db else None,
+        )
+
+
+@register("mul")
+class Mul(Function):
+    """y = a * b;  dy/da = b, dy/db = a."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array, b: Array) -> Array:
+        _save_shapes(ctx, a, b)
+        ctx.save_for_backward(a, b)
+        try:
+            return a * b
+        except ValueError:
+            raise _broadcast_error("mul", a, b) from None
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        a, b = ctx.saved
+        da, db = ctx.needs_input_grad
+        return (
+            unbroadcast(grad * b, ctx.a_shape) if da else None,
+            unbroadcast(grad * a, ctx.b_shape) if db else None,
+        )
+
+
+@register("div")
+class Div(Function):
+    """y = a / b;  dy/da = 1 / b, dy/db = -a / b**2 = -y / b."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array, b: Array) -> Array:
+        _save_shapes(ctx, a, b)
+        try:
+            y = a / b
+        except ValueError:
+            raise _broadcast_error("div", a, b) from None
+        ctx.save_for_backward(b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        b, y = ctx.saved
+        da, db = ctx.needs_input_grad
+        grad_a = grad / b
+        return (
+            unbroadcast(grad_a, ctx.a_shape) if da else None,
+            unbroadcast(-grad_a * y, ctx.b_shape) if db else None,
+        )
+
+
+@register("neg")
+class Neg(Function):
+    """y = -x;  dy/dx = -1."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        return -x
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        return (-grad,)
+
+
+@register("pow")
+class Pow(Function):
+    """y = a ** b;  dy/da = b * a**(b - 1), dy/db = y * log(a).
+
+    NOTE: where a == 0, dy/db is taken as 0 (the limit of y * log(a) for b > 0), as PyTorch
+    does, instead of the NaN that 0 * log(0) gives.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: Array, b: Array) -> Array:
+        _save_shapes(ctx, a, b)
+        try:
+            y = a**b
+        except ValueError:
+            raise _broadcast_error("pow", a, b) from None
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        a, b, y = ctx.saved
+        da, db = ctx.needs_input_grad
+        grad_a = grad_b = None
+        if da:
+            grad_a = unbroadcast(grad * b * a ** (b - 1), ctx.a_shape)
+        if db:
+            a_array = np.asarray(a, dtype=y.dtype)
+            log_a = np.log(np.where(a_array == 0, 1, a_array))
+            grad_b = unbroadcast(grad * y * log_a, ctx.b_shape)
+        return grad_a, grad_b
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a + b`` with broadcasting."""
+    return Add.apply(*binary_operands(a, b))
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a - b`` with broadcasting."""
+    return Sub.apply(*binary_operands(a, b))
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a * b`` with broadcasting."""
+    return Mul.apply(*binary_operands(a, b))
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a / b`` with broadcasting (true division)."""
+    return Div.apply(*binary_operands(a, b))
+
+
+def neg(x: Any) -> Tensor:
+    """Elementwise ``-x``."""
+    return Neg.apply(as_tensor(x))
+
+
+def pow(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a ** b`` with broadcasting; either side may be a tensor."""
+    return Pow.apply(*binary_operands(a, b))

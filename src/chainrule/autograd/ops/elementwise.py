@@ -1,0 +1,350 @@
+"""Elementwise math: exp, log, log1p, sqrt, abs, sin, cos, clip, maximum, minimum, where, cast."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd.function import Context, Function, register, unbroadcast
+from chainrule.autograd.ops._operands import as_tensor, binary_operands
+from chainrule.backend import Array, is_floating, np
+from chainrule.tensor import Tensor
+
+
+@register("exp")
+class Exp(Function):
+    """y = exp(x);  dy/dx = y."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (y,) = ctx.saved
+        return (grad * y,)
+
+
+@register("log")
+class Log(Function):
+    """y = log(x);  dy/dx = 1 / x."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (x,) = ctx.saved
+        return (grad / x,)
+
+
+@register("log1p")
+class Log1p(Function):
+    """y = log(1 + x);  dy/dx = 1 / (1 + x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (x,) = ctx.saved
+        return (grad / (1 + x),)
+
+
+@register("sqrt")
+class Sqrt(Function):
+    """y = sqrt(x);  dy/dx = 1 / (2 y)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (y,) = ctx.saved
+        return (grad / (2 * y),)
+
+
+@register("abs")
+class Abs(Function):
+    """y = |x|;  dy/dx = sign(x).
+
+    NOTE: at x = 0 the subgradient 0 is used, as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (x,) = ctx.saved
+        return (grad * np.sign(x),)
+
+
+@register("sin")
+class Sin(Function):
+    """y = sin(x);  dy/dx = cos(x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (x,) = ctx.saved
+        return (grad * np.cos(x),)
+
+
+@register("cos")
+class Cos(Function):
+    """y = cos(x);  dy/dx = -sin(x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (x,) = ctx.saved
+        return (-grad * np.sin(x),)
+
+
+@register("clip")
+class Clip(Function):
+    """y = min(max(x, low), high);  dy/dx = 1 where low <= x <= high, else 0.
+
+    NOTE: at the bounds themselves the gradient passes (1), as in PyTorch's clamp.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, low: Any, high: Any) -> Array:
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        ctx.save_for_backward(inside)
+        return np.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
+        (inside,) = ctx.saved
+        return grad * inside, None, None
+
+
+@register("maximum")
+class Maximum(Function):
+    """y = max(a, b) elementwise;  the gradient goes to the larger input.
+
+    NOTE: where a == b the gradient is split evenly (half to each), as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: Array, b: Array) -> Array:
+        ctx.a_shape, ctx.b_shape = np.shape(a), np.shape(b)
+        share_a = (a > b) + 0.5 * (a == b)
+        y = np.maximum(a, b)
+        ctx.save_for_backward(share_a.astype(y.dtype, copy=False))
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        (share_a,) = ctx.saved
+        da, db = ctx.needs_input_grad
+        return (
+            unbroadcast(grad * share_a, ctx.a_shape) if da else None,
+            unbroadcast(grad * (1 - share_a), ctx.b_shape) if db else None,
+        )
+
+
+@register("minimum")
+class Minimum(Function):
+    """y = min(a, b) elementwise;  the gradient goes to the smaller input (split on ties)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array, b: Array) -> Array:
+        ctx.a_shape, ctx.b_shape = np.shape(a), np.shape(b)
+        share_a = (a < b) + 0.5 * (a == b)
+        y = np.minimum(a, b)
+        ctx.save_for_backward(share_a.astype(y.dtype, copy=False))
+        return y
+
+    backward = Maximum.backward
+
+
+@register("where")
+class Where(Function):
+    """y = a where condition else b;  dy/da = condition, dy/db = not condition."""
+
+    @staticmethod
+    def forward(ctx: Context, condition: Array, a: Array, b: Array) -> Array:
+        ctx.a_shape, ctx.b_shape = np.shape(a), np.shape(b)
+        condition = np.asarray(condition, dtype=bool)
+        ctx.save_for_backward(condition)
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[None, Array | None, Array | None]:
+        (condition,) = ctx.saved
+        _, da, db = ctx.needs_input_grad
+        zero = np.zeros((), dtype=grad.dtype)
+        return (
+            None,
+            unbroadcast(np.where(condition, grad, zero), ctx.a_shape) if da else None,
+            unbroadcast(np.where(condition, zero, grad), ctx.b_shape) if db else None,
+        )
+
+
+@register("cast")
+class Cast(Function):
+    """y = x converted to another dtype;  dy/dx = 1 (the gradient converted back)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, dtype: Any) -> Array:
+        ctx.source_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        return grad.astype(ctx.source_dtype), None
+
+
+@register("clone")
+class Clone(Function):
+    """y = a copy of x;  dy/dx = 1."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        return (grad,)
+
+
+def exp(x: Any) -> Tensor:
+    """Elementwise e ** x."""
+    return Exp.apply(as_tensor(x))
+
+
+def log(x: Any) -> Tensor:
+    """Elementwise natural logarithm."""
+    return Log.apply(as_tensor(x))
+
+
+def log1p(x: Any) -> Tensor:
+    """Elementwise log(1 + x), accurate for small x."""
+    return Log1p.apply(as_tensor(x))
+
+
+def sqrt(x: Any) -> Tensor:
+    """Elementwise square root."""
+    return Sqrt.apply(as_tensor(x))
+
+
+def abs(x: Any) -> Tensor:
+    """Elementwise absolute value."""
+    return Abs.apply(as_tensor(x))
+
+
+def sin(x: Any) -> Tensor:
+    """Elementwise sine."""
+    return Sin.apply(as_tensor(x))
+
+
+def cos(x: Any) -> Tensor:
+    """Elementwise cosine."""
+    return Cos.apply(as_tensor(x))
+
+
+def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
+    """Limit values to [min, max]; either bound may be None (but not both)."""
+    if min is None and max is None:
+        raise ValueError("clip: expected at least one of min and max, got neither")
+    low = min.item() if isinstance(min, Tensor) else min
+    high = max.item() if isinstance(max, Tensor) else max
+    return Clip.apply(as_tensor(x), low, high)
+
+
+clamp = clip
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum of two tensors, with broadcasting."""
+    return Maximum.apply(*binary_operands(a, b))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum of two tensors, with broadcasting."""
+    return Minimum.apply(*binary_operands(a, b))
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Pick from ``a`` where ``condition`` holds and from ``b`` elsewhere (broadcasting)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    a, b = binary_operands(a, b)
+    try:
+        return Where.apply(cond, a, b)
+    except ValueError:
+        raise ValueError(
+            f"where: condition, a and b could not be broadcast together, got shapes "
+            f"{np.shape(cond)}, {np.shape(a)} and {np.shape(b)}"
+        ) from None
+
+
+def cast(x: Tensor, dtype: Any) -> Tensor:
+    """``x`` converted to ``dtype``; x itself when it already has that dtype."""
+    dtype = np.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    if x.requires_grad and not is_floating(dtype):
+        # The result cannot carry a gradient: it leaves the graph, as in PyTorch.
+        return Tensor._from_op(x.data.astype(dtype), None)
+    return Cast.apply(x, dtype)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy of ``x`` that stays in the graph."""
+    return Clone.apply(x)
+
+
+def _compare(fn: Any) -> Any:
+    def compare(a: Any, b: Any) -> Tensor:
+        a_data = a.data if isinstance(a, Tensor) else a
+        b_data = b.data if isinstance(b, Tensor) else b
+        return Tensor._from_op(fn(a_data, b_data), None)
+
+    compare.__name__ = fn.__name__
+    compare.__doc__ = f"Elementwise ``{fn.__name__}`` comparison; a bool tensor, no gradient."
+    return compare
+
+
+eq = _compare(np.equal)
+ne = _compare(np.not_equal)
+lt = _compare(np.less)
+le = _compare(np.less_equal)
+gt = _compare(np.greater)
+ge = _compare(np.greater_equal)
+logical_and = _compare(np.logical_and)
+logical_or = _compare(np.logical_or)
+
+
+def logical_not(x: Any) -> Tensor:
+    """Elementwise logical not; a bool tensor, no gradient."""
+    return Tensor._from_op(np.logical_not(as_tensor(x).data), None)
+
+
+def sign(x: Any) -> Tensor:
+    """Elementwise sign (-1, 0 or 1); no gradient."""
+    return Tensor._from_op(np.sign(as_tensor(x).data), None)

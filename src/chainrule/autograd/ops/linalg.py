@@ -1,0 +1,114 @@
+"""Linear algebra: matmul (1-D, 2-D and batched, with broadcasting) and the fused linear."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd.function import Context, Function, register, unbroadcast
+from chainrule.autograd.ops._operands import as_tensor, binary_operands
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor
+
+
+@register("matmul")
+class MatMul(Function):
+    """y = a @ b;  dL/da = g @ b^T, dL/db = a^T @ g (batch axes summed where broadcast).
+
+    A 1-D ``a`` acts as a row (1, n) and a 1-D ``b`` as a column (n, 1); the added axis is
+    removed from the result and from the gradients, as in NumPy and PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: Array, b: Array) -> Array:
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        a, b = ctx.saved
+        da, db = ctx.needs_input_grad
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            grad = np.expand_dims(grad, -2)
+        if b.ndim == 1:
+            grad = np.expand_dims(grad, -1)
+        grad_a = grad_b = None
+        if da:
+            grad_a = unbroadcast(np.matmul(grad, np.swapaxes(b2, -1, -2)), a2.shape)
+            grad_a = grad_a.reshape(a.shape)
+        if db:
+            grad_b = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), grad), b2.shape)
+            grad_b = grad_b.reshape(b.shape)
+        return grad_a, grad_b
+
+
+@register("linear")
+class Linear(Function):
+    """y = x @ w^T + b, x of shape (..., in), w (out, in), b (out,);
+    dL/dx = g @ w, dL/dw = g^T @ x (batch axes flattened), dL/db = sum of g over batch axes.
+
+    One op instead of matmul, transpose and add: one graph node, no transposed copy, and the
+    bias added in place.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, w: Array, b: Array | None) -> Array:
+        ctx.save_for_backward(x, w)
+        y = np.matmul(x, w.T)
+        if b is not None:
+            y += b
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None, Array | None]:
+        x, w = ctx.saved
+        needs = ctx.needs_input_grad
+        flat_grad = grad.reshape(-1, grad.shape[-1])
+        grad_x = np.matmul(grad, w) if needs[0] else None
+        grad_w = np.matmul(flat_grad.T, x.reshape(-1, x.shape[-1])) if needs[1] else None
+        grad_b = flat_grad.sum(axis=0) if len(needs) > 2 and needs[2] else None
+        return grad_x, grad_w, grad_b
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules: 1-D vectors, 2-D matrices, batched N-D stacks."""
+    a, b = binary_operands(a, b)
+    a, b = as_tensor(a), as_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(
+            f"matmul: expected tensors with at least 1 dimension, got shapes {a.shape} and "
+            f"{b.shape}; use * for scalars"
+        )
+    inner_a = a.shape[-1]
+    inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if inner_a != inner_b:
+        raise ValueError(
+            f"matmul: inner dimensions must match, got shapes {a.shape} and {b.shape} "
+            f"({inner_a} != {inner_b})"
+        )
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"matmul: batch dimensions could not be broadcast together, got shapes {a.shape} "
+            f"and {b.shape}"
+        ) from None
+    return MatMul.apply(a, b)
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``x @ weight.T + bias`` in one op; weight of shape (out, in), bias (out,) or None."""
+    x, weight = as_tensor(x), as_tensor(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: expected a 2-D weight (out, in), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: expected input with last axis {weight.shape[1]}, got shape {x.shape}"
+        )
+    if bias is None:
+        return Linear.apply(x, weight, None)
+    bias = as_tensor(bias)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: expected bias of shape ({weight.shape[0]},), got {bias.shape}")
+    return Linear.apply(x, weight, bias)

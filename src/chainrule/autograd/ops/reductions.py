@@ -1,0 +1,332 @@
+"""Reductions over axes: sum, mean, max, min, var, std, prod, norm (and argmax/argmin).
+
+Each takes NumPy's ``axis``/``keepdims`` and accepts PyTorch's ``dim``/``keepdim``. The
+backward of a reduction restores the reduced axes (as size 1) and broadcasts back.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Any
+
+from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.ops._operands import as_tensor, check_axis, normalize_axis
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """The reduced axes as non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int | np.integer):
+        axis = (axis,)
+    return tuple(int(a) % builtins.max(ndim, 1) for a in axis)
+
+
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _expand(grad: Array, ctx: Context) -> Array:
+    """The output gradient reshaped to keepdims form, ready to broadcast to the input."""
+    return grad.reshape(_kept_shape(ctx.in_shape, ctx.axes))
+
+
+def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    return math.prod(shape[a] for a in axes)
+
+
+@register("sum")
+class Sum(Function):
+    """y = sum of x over axes;  dy/dx = 1 for every reduced element."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
+        ctx.in_shape, ctx.axes = x.shape, axes
+        return x.sum(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
+        return np.broadcast_to(_expand(grad, ctx), ctx.in_shape), None, None
+
+
+@register("mean")
+class Mean(Function):
+    """y = mean of x over axes;  dy/dx = 1 / n, n the number of reduced elements."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
+        ctx.in_shape, ctx.axes = x.shape, axes
+        return x.mean(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
+        n = _count(ctx.in_shape, ctx.axes)
+        return np.broadcast_to(_expand(grad, ctx) / n, ctx.in_shape), None, None
+
+
+@register("max")
+class Max(Function):
+    """y = max of x over axes;  dy/dx = 1 at the maximum, 0 elsewhere.
+
+    NOTE: when several elements tie for the maximum the gradient is split evenly among
+    them, as PyTorch's ``amax`` does.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
+        ctx.in_shape, ctx.axes = x.shape, axes
+        kept = x.max(axis=axes, keepdims=True)
+        ctx.save_for_backward(x == kept)
+        return (
+            kept if keepdims else kept.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+        )
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
+        (hit,) = ctx.saved
+        ties = hit.sum(axis=ctx.axes, keepdims=True)
+        return (_expand(grad, ctx) * hit / ties).astype(grad.dtype, copy=False), None, None
+
+
+@register("min")
+class Min(Function):
+    """y = min of x over axes;  dy/dx = 1 at the minimum (split evenly on ties)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
+        ctx.in_shape, ctx.axes = x.shape, axes
+        kept = x.min(axis=axes, keepdims=True)
+        ctx.save_for_backward(x == kept)
+        return (
+            kept if keepdims else kept.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+        )
+
+    backward = Max.backward
+
+
+@register("var")
+class Var(Function):
+    """y = sum((x - mean)**2) / (n - correction);  dy/dx = 2 (x - mean) / (n - correction)."""
+
+    @staticmethod
+    def forward(
+        ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool, correction: float
+    ) -> Array:
+        ctx.in_shape, ctx.axes = x.shape, axes
+        ctx.denominator = _count(x.shape, axes) - correction
+        centered = x - x.mean(axis=axes, keepdims=True)
+        ctx.save_for_backward(centered)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = np.sum(centered * centered, axis=axes, keepdims=keepdims) / ctx.denominator
+        return var.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None, None]:
+        (centered,) = ctx.saved
+        scale = (2 / ctx.denominator) if ctx.denominator > 0 else math.nan
+        return _expand(grad, ctx) * (scale * centered), None, None, None
+
+
+@register("prod")
+class Prod(Function):
+    """y = product of x over axes;  dy/dx_i = product of the other elements.
+
+    Computed without dividing by x_i, so that zeros in x give the right gradient.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
+        ctx.in_shape, ctx.axes = x.shape, axes
+        ctx.save_for_backward(x)
+        return x.prod(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
+        (x,) = ctx.saved
+        axes = ctx.axes
+        # Move the reduced axes to the end and flatten them into one axis of length n.
+        kept = [i for i in range(x.ndim) if i not in axes]
+        moved = np.transpose(x, kept + list(axes))
+        flat = moved.reshape(*moved.shape[: len(kept)], -1)
+        ones = np.ones_like(flat[..., :1])
+        before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        after = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, -1)[..., :-1]], -1), -1), -1)
+        others = (before * after).reshape(moved.shape)
+        others = np.transpose(others, np.argsort(kept + list(axes)))
+        return _expand(grad, ctx) * others, None, None
+
+
+@register("norm")
+class Norm(Function):
+    """y = (sum |x|**p)**(1/p) over axes;  dy/dx = sign(x) |x|**(p-1) / y**(p-1).
+
+    ``p = inf`` gives max |x| (gradient split among ties). NOTE: where y = 0 the
+    subgradient 0 is used, as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, p: float, axes: tuple[int, ...], keepdims: bool) -> Array:
+        ctx.in_shape, ctx.axes, ctx.p = x.shape, axes, p
+        a = np.abs(x)
+        if p == math.inf:
+            kept = a.max(axis=axes, keepdims=True)
+        elif p == 2:
+            kept = np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
+        else:
+            kept = np.sum(a**p, axis=axes, keepdims=True) ** (1 / p)
+        ctx.save_for_backward(x, kept)
+        return (
+            kept if keepdims else kept.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+        )
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None, None]:
+        x, kept = ctx.saved
+        p = ctx.p
+        g = _expand(grad, ctx)
+        safe = np.where(kept == 0, 1, kept)
+        if p == math.inf:
+            hit = (np.abs(x) == kept) & (kept > 0)
+            share = hit / np.maximum(hit.sum(axis=ctx.axes, keepdims=True), 1)
+            local = np.sign(x) * share
+        elif p == 2:
+            local = x / safe
+        else:
+            local = np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1)
+        local = np.where(kept == 0, 0, local)
+        return (g * local).astype(x.dtype, copy=False), None, None, None
+
+
+def _reduce_args(
+    x: Any, axis: Any, keepdims: bool, torch_names: dict[str, Any], where: str
+) -> tuple[Tensor, tuple[int, ...], bool]:
+    x = as_tensor(x)
+    unknown = set(torch_names) - {"dim", "keepdim"}
+    if unknown:
+        raise TypeError(f"{where}: unexpected keyword argument(s) {sorted(unknown)}")
+    axis = normalize_axis(axis, torch_names.get("dim"), where)
+    if torch_names.get("keepdim") is not None:
+        keepdims = bool(torch_names["keepdim"])
+    check_axis(axis, x.ndim, where)
+    axes = _axes(axis, x.ndim)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{where}: expected distinct axes, got {axis!r}")
+    return x, axes, keepdims
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    """Sum over ``axis`` (an int, a tuple, or None for all axes)."""
+    x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, "sum")
+    return Sum.apply(x, axes, keepdims)
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    """Arithmetic mean over ``axis``."""
+    x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, "mean")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"mean: expected a floating-point tensor, got dtype {x.dtype}")
+    return Mean.apply(x, axes, keepdims)
+
+
+def _nonempty(x: Tensor, axes: tuple[int, ...], where: str) -> None:
+    if any(x.shape[a] == 0 for a in axes) or (not axes and x.data.size == 0):
+        raise ValueError(f"{where}: cannot reduce an empty axis, got shape {x.shape}")
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    """Largest value over ``axis`` (values only; use ``argmax`` for positions)."""
+    x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, "max")
+    _nonempty(x, axes, "max")
+    return Max.apply(x, axes, keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    """Smallest value over ``axis`` (values only; use ``argmin`` for positions)."""
+    x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, "min")
+    _nonempty(x, axes, "min")
+    return Min.apply(x, axes, keepdims)
+
+
+def _correction(options: dict[str, Any], where: str) -> tuple[float, dict[str, Any]]:
+    options = dict(options)
+    given = [k for k in ("correction", "ddof", "unbiased") if k in options]
+    if len(given) > 1:
+        raise TypeError(f"{where}: pass one of correction, ddof and unbiased, got {given}")
+    correction: float = 1
+    if "correction" in options:
+        correction = options.pop("correction")
+    elif "ddof" in options:
+        correction = options.pop("ddof")
+    elif "unbiased" in options:
+        correction = 1 if options.pop("unbiased") else 0
+    return float(correction), options
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False, **options: Any) -> Tensor:
+    """Variance over ``axis``.
+
+    Like PyTorch, the default divides by n - 1 (``correction=1``); pass ``correction=0``
+    (or NumPy's ``ddof=0``, or ``unbiased=False``) for the population variance.
+    """
+    correction, rest = _correction(options, "var")
+    x, axes, keepdims = _reduce_args(x, axis, keepdims, rest, "var")
+    return Var.apply(x, axes, keepdims, correction)
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False, **options: Any) -> Tensor:
+    """Standard deviation over ``axis``: ``sqrt(var(...))``, with the same ``correction``."""
+    from chainrule.autograd.ops.elementwise import sqrt
+
+    return sqrt(var(x, axis, keepdims, **options))
+
+
+def prod(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    """Product over ``axis``."""
+    x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, "prod")
+    return Prod.apply(x, axes, keepdims)
+
+
+def norm(
+    x: Any,
+    ord: Any = 2,
+    axis: Any = None,
+    keepdims: bool = False,
+    **options: Any,
+) -> Tensor:
+    """Vector p-norm of the elements over ``axis`` (all elements when None).
+
+    ``ord`` (PyTorch: ``p``) may be any p > 0 or ``inf``; ``'fro'`` means 2. Over all
+    elements of a matrix, ``ord=2`` is the Frobenius norm.
+    """
+    p = options.pop("p", ord)
+    if p == "fro":
+        p = 2
+    if isinstance(p, str) or not p > 0:
+        raise ValueError(f"norm: ord must be a number > 0, 'fro' or inf, got {p!r}")
+    x, axes, keepdims = _reduce_args(x, axis, keepdims, options, "norm")
+    return Norm.apply(x, float(p), axes, keepdims)
+
+
+def _arg(
+    fn: Any, x: Any, axis: Any, keepdims: bool, torch_names: dict[str, Any], where: str
+) -> Tensor:
+    x = as_tensor(x)
+    axis = normalize_axis(axis, torch_names.get("dim"), where)
+    keepdims = bool(torch_names.get("keepdim", keepdims))
+    check_axis(axis, x.ndim, where)
+    if x.data.size == 0:
+        raise ValueError(f"{where}: cannot take {where} of an empty tensor")
+    return Tensor._from_op(fn(x.data, axis=axis, keepdims=keepdims).astype(np.int64), None)
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    """Position of the largest value (over the flattened tensor when axis is None)."""
+    return _arg(np.argmax, x, axis, keepdims, torch_names, "argmax")
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    """Position of the smallest value (over the flattened tensor when axis is None)."""
+    return _arg(np.argmin, x, axis, keepdims, torch_names, "argmin")

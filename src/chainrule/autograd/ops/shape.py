@@ -1,0 +1,389 @@
+"""Ops that move elements without changing them: reshape, transpose, squeeze, expand,
+indexing, concatenation, stacking, splitting and padding. Their backward moves the
+gradient back the same way."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.ops._operands import as_tensor, check_axis, normalize_axis
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor
+
+
+@register("reshape")
+class Reshape(Function):
+    """y = x with a new shape (same elements, row-major order);  dL/dx = g reshaped back."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, shape: tuple[int, ...]) -> Array:
+        ctx.in_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        return grad.reshape(ctx.in_shape), None
+
+
+@register("permute")
+class Permute(Function):
+    """y = x with its axes reordered by ``axes``;  dL/dx = g with the inverse order."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, axes: tuple[int, ...]) -> Array:
+        ctx.axes = axes
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        return np.transpose(grad, np.argsort(ctx.axes)), None
+
+
+@register("expand")
+class Expand(Function):
+    """y = x broadcast to ``shape``;  dL/dx = g summed over the broadcast axes."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, shape: tuple[int, ...]) -> Array:
+        ctx.in_shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        from chainrule.autograd.function import unbroadcast
+
+        return unbroadcast(grad, ctx.in_shape), None
+
+
+def _is_basic(index: tuple[Any, ...]) -> bool:
+    return all(isinstance(i, int | np.integer | slice) or i is None or i is Ellipsis for i in index)
+
+
+@register("index")
+class Index(Function):
+    """y = x[index];  dL/dx = zeros with g scattered back to the indexed positions.
+
+    Positions picked more than once (repeated integer indices) receive the sum of their
+    gradients.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, index: tuple[Any, ...]) -> Array:
+        ctx.in_shape, ctx.index = x.shape, index
+        ctx.basic = _is_basic(index)
+        return x[index]
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        out = np.zeros(ctx.in_shape, dtype=grad.dtype)
+        if ctx.basic:
+            out[ctx.index] = grad
+        else:
+            np.add.at(out, ctx.index, grad)
+        return out, None
+
+
+@register("concatenate")
+class Concatenate(Function):
+    """y = the inputs joined along ``axis``;  dL/dx_k = the slice of g that x_k filled."""
+
+    @staticmethod
+    def forward(ctx: Context, *arrays_and_axis: Any) -> Array:
+        *arrays, axis = arrays_and_axis
+        ctx.axis = axis
+        ctx.bounds = np.cumsum([a.shape[axis] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, ...]:
+        pieces = np.split(grad, ctx.bounds, axis=ctx.axis)
+        return (*pieces, None)
+
+
+@register("stack")
+class Stack(Function):
+    """y = the inputs stacked along a new ``axis``;  dL/dx_k = g taken at position k."""
+
+    @staticmethod
+    def forward(ctx: Context, *arrays_and_axis: Any) -> Array:
+        *arrays, axis = arrays_and_axis
+        ctx.axis = axis
+        return np.stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, ...]:
+        n = grad.shape[ctx.axis]
+        return (*(np.take(grad, k, axis=ctx.axis) for k in range(n)), None)
+
+
+@register("pad")
+class Pad(Function):
+    """y = x with a constant border;  dL/dx = the interior of g."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, widths: tuple[tuple[int, int], ...], value: float) -> Array:
+        ctx.interior = tuple(
+            slice(before, before + n) for (before, _), n in zip(widths, x.shape, strict=True)
+        )
+        return np.pad(x, widths, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
+        return grad[ctx.interior], None, None
+
+
+# --------------------------------------------------------------------- public forms
+def _sizes(args: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(args) == 1 and isinstance(args[0], Sequence | np.ndarray):
+        return tuple(int(n) for n in args[0])
+    return tuple(int(n) for n in args)
+
+
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """The same elements in a new shape; one size may be -1 (inferred). Also ``view``."""
+    x = as_tensor(x)
+    target = _sizes(shape)
+    known = [n for n in target if n != -1]
+    if target.count(-1) > 1 or any(n < -1 for n in target):
+        raise ValueError(f"reshape: at most one size may be -1 and none below it, got {target}")
+    total = int(np.prod(known)) if known else 1
+    fits = x.data.size == total if -1 not in target else total and x.data.size % total == 0
+    if not fits and not (-1 in target and x.data.size == 0):
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) "
+            f"into shape {target}"
+        )
+    return Reshape.apply(x, target)
+
+
+view = reshape
+
+
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes ``start_dim`` through ``end_dim`` into one (PyTorch's flatten)."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return reshape(x, 1)
+    check_axis((start_dim, end_dim), x.ndim, "flatten")
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    if start > end:
+        raise ValueError(
+            f"flatten: start_dim must not come after end_dim, got {start_dim}, {end_dim}"
+        )
+    shape = x.shape[:start] + (-1,) + x.shape[end + 1 :]
+    if x.data.size == 0:
+        shape = x.shape[:start] + (int(np.prod(x.shape[start : end + 1])),) + x.shape[end + 1 :]
+    return Reshape.apply(x, shape)
+
+
+def permute(x: Any, *axes: Any) -> Tensor:
+    """Reorder the axes: ``permute(x, 2, 0, 1)`` or ``permute(x, (2, 0, 1))``."""
+    x = as_tensor(x)
+    order = _sizes(axes)
+    if (
+        sorted(a % builtins.max(x.ndim, 1) for a in order) != list(range(x.ndim))
+        or len(order) != x.ndim
+    ):
+        raise ValueError(
+            f"permute: expected a permutation of the {x.ndim} axes of shape {x.shape}, got {order}"
+        )
+    return Permute.apply(x, tuple(a % x.ndim for a in order))
+
+
+def transpose(x: Any, *axes: Any) -> Tensor:
+    """Swap two axes (``transpose(x, 0, 1)``, PyTorch's form), reorder all of them
+    (``transpose(x, (1, 0, 2))``, NumPy's form), or reverse them (no axes)."""
+    x = as_tensor(x)
+    if not axes:
+        return Permute.apply(x, tuple(reversed(range(x.ndim))))
+    if len(axes) == 2 and all(isinstance(a, int | np.integer) for a in axes):
+        return swapaxes(x, axes[0], axes[1])
+    return permute(x, *axes)
+
+
+def swapaxes(x: Any, axis0: int, axis1: int) -> Tensor:
+    """Exchange two axes."""
+    x = as_tensor(x)
+    check_axis((axis0, axis1), x.ndim, "swapaxes")
+    order = list(range(x.ndim))
+    order[axis0], order[axis1] = order[axis1], order[axis0]
+    return Permute.apply(x, tuple(order))
+
+
+def squeeze(x: Any, axis: Any = None, *, dim: Any = None) -> Tensor:
+    """Remove axes of length 1 (all of them, or those in ``axis``; others are left, as in
+    PyTorch)."""
+    x = as_tensor(x)
+    axis = normalize_axis(axis, dim, "squeeze")
+    if axis is None:
+        return Reshape.apply(x, tuple(n for n in x.shape if n != 1))
+    check_axis(axis, x.ndim, "squeeze")
+    axes = {a % x.ndim for a in (axis if isinstance(axis, tuple | list) else (axis,))}
+    return Reshape.apply(x, tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
+
+
+def unsqueeze(x: Any, axis: int) -> Tensor:
+    """Insert an axis of length 1 at position ``axis`` (negative counts from the end)."""
+    x = as_tensor(x)
+    if not -x.ndim - 1 <= axis <= x.ndim:
+        raise ValueError(
+            f"unsqueeze: axis must be in [{-x.ndim - 1}, {x.ndim}] for a tensor with {x.ndim} "
+            f"dimensions, got {axis}"
+        )
+    position = axis % (x.ndim + 1)
+    return Reshape.apply(x, x.shape[:position] + (1,) + x.shape[position:])
+
+
+def expand(x: Any, *sizes: Any) -> Tensor:
+    """Broadcast to ``sizes`` without copying; -1 keeps an axis (PyTorch's expand)."""
+    x = as_tensor(x)
+    target = _sizes(sizes)
+    lead = len(target) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: expected at least {x.ndim} sizes, got {target}")
+    shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(target))
+    return broadcast_to(x, shape)
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    """Broadcast to ``shape`` with NumPy's rules."""
+    x = as_tensor(x)
+    shape = tuple(int(n) for n in shape)
+    try:
+        np.broadcast_shapes(x.shape, shape)
+        if np.broadcast_shapes(x.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+    return Expand.apply(x, shape)
+
+
+def _index_arrays(index: Any) -> tuple[Any, ...]:
+    """An index with tensors replaced by their arrays, as a tuple."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    parts: list[Any] = []
+    for i in index:
+        if isinstance(i, Tensor):
+            i = i.data
+        elif isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(i, np.ndarray) and i.dtype == bool and i.ndim > 0:
+            # A k-dimensional mask means the same as the k integer arrays of its nonzero()
+            # positions; integer arrays are what the scatter in backward takes.
+            parts.extend(i.nonzero())
+        else:
+            parts.append(i)
+    return tuple(parts)
+
+
+def index(x: Any, key: Any) -> Tensor:
+    """``x[key]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+    x = as_tensor(x)
+    parts = _index_arrays(key)
+    for part in parts:
+        if isinstance(part, np.ndarray) and part.dtype.kind not in "biu":
+            raise TypeError(
+                f"index: expected integer or boolean index arrays, got dtype {part.dtype}"
+            )
+    try:
+        np.empty(x.shape, dtype=bool)[parts]
+    except IndexError as error:
+        raise IndexError(f"index: {error} (tensor shape {x.shape})") from None
+    return Index.apply(x, parts)
+
+
+def _check_same(tensors: Sequence[Tensor], where: str, axis: int, skip_axis: bool) -> None:
+    first = tensors[0]
+    for k, t in enumerate(tensors[1:], start=1):
+        if t.ndim != first.ndim:
+            raise ValueError(
+                f"{where}: expected tensors with the same number of dimensions, got shapes "
+                f"{first.shape} and {t.shape} (tensor {k})"
+            )
+        other = [n for i, n in enumerate(t.shape) if not (skip_axis and i == axis % t.ndim)]
+        mine = [n for i, n in enumerate(first.shape) if not (skip_axis and i == axis % first.ndim)]
+        if other != mine:
+            raise ValueError(
+                f"{where}: shapes must match except along axis {axis}, got {first.shape} and "
+                f"{t.shape} (tensor {k})"
+            )
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis. Also ``cat``."""
+    axis = int(normalize_axis(axis if dim is None else None, dim, "concatenate") or 0)
+    items = [as_tensor(t) for t in tensors]
+    if not items:
+        raise ValueError("concatenate: expected at least one tensor, got none")
+    check_axis(axis, items[0].ndim, "concatenate")
+    _check_same(items, "concatenate", axis, skip_axis=True)
+    return Concatenate.apply(*items, axis % items[0].ndim)
+
+
+cat = concatenate
+
+
+def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors of equal shape along a new axis."""
+    axis = int(normalize_axis(axis if dim is None else None, dim, "stack") or 0)
+    items = [as_tensor(t) for t in tensors]
+    if not items:
+        raise ValueError("stack: expected at least one tensor, got none")
+    if not -items[0].ndim - 1 <= axis <= items[0].ndim:
+        raise ValueError(
+            f"stack: axis must be in [{-items[0].ndim - 1}, {items[0].ndim}], got {axis}"
+        )
+    _check_same(items, "stack", axis, skip_axis=False)
+    return Stack.apply(*items, axis % (items[0].ndim + 1))
+
+
+def split(
+    x: Any, split_size_or_sections: Any, axis: int = 0, *, dim: int | None = None
+) -> list[Tensor]:
+    """Cut ``x`` along ``axis`` into pieces of ``split_size`` (an int; the last may be
+    shorter) or of the listed sizes (PyTorch's ``split``). Each piece is a differentiable
+    slice of ``x``."""
+    x = as_tensor(x)
+    axis = int(normalize_axis(axis if dim is None else None, dim, "split") or 0)
+    check_axis(axis, x.ndim, "split")
+    length = x.shape[axis]
+    if isinstance(split_size_or_sections, int | np.integer):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split size must be > 0, got {size}")
+        sizes = [size] * (length // size) + ([length % size] if length % size else [])
+    else:
+        sizes = [int(n) for n in split_size_or_sections]
+        if builtins.sum(sizes) != length or builtins.min(sizes, default=0) < 0:
+            raise ValueError(
+                f"split: section sizes must be >= 0 and sum to {length} (axis {axis} of shape "
+                f"{x.shape}), got {sizes}"
+            )
+    pieces = []
+    start = 0
+    lead = (slice(None),) * (axis % x.ndim)
+    for n in sizes:
+        pieces.append(Index.apply(x, (*lead, slice(start, start + n))))
+        start += n
+    return pieces
+
+
+def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
+    """Pad with a constant ``value``. ``pad_width`` follows NumPy: an int, a (before, after)
+    pair for every axis, or one pair per axis."""
+    x = as_tensor(x)
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+    except ValueError:
+        raise ValueError(
+            f"pad: expected pad_width as an int, a (before, after) pair or {x.ndim} pairs, "
+            f"got {pad_width!r}"
+        ) from None
+    if (widths < 0).any():
+        raise ValueError(f"pad: widths must be >= 0, got {pad_width!r}")
+    pairs = tuple((int(a), int(b)) for a, b in widths)
+    return Pad.apply(x, pairs, value)

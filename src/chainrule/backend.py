@@ -1,0 +1,27 @@
+"""The one door through which chainrule reaches its array library.
+
+Every op imports ``np`` from here instead of importing NumPy itself, so that an array library
+with NumPy's interface (CuPy on a GPU, say) can later stand in for NumPy by changing this file
+alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+import numpy.typing as npt
+
+np = numpy
+"""The array module in use (NumPy)."""
+
+Array = npt.NDArray[Any]
+"""Type of the raw arrays that tensors wrap and that ``Function.forward``/``backward`` take."""
+
+DEFAULT_FLOAT = numpy.dtype(numpy.float32)
+"""dtype given to Python floats and lists of floats."""
+
+
+def is_floating(dtype: Any) -> bool:
+    """Whether ``dtype`` is a floating-point dtype (the only kind that can carry gradients)."""
+    return bool(numpy.issubdtype(dtype, numpy.floating))

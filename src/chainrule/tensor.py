@@ -1,0 +1,746 @@
+"""``Tensor``: an n-dimensional array that remembers how it was computed.
+
+This file is long because it is one piece: the ``Tensor`` class, whose methods are each one
+line that calls an op in ``chainrule.autograd.ops``, and the factories that make tensors
+(``tensor``, ``zeros``, ``randn``, ...). The derivative formulas live in the ops, never here.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from chainrule.autograd.grad_mode import _state
+from chainrule.backend import DEFAULT_FLOAT, Array, is_floating, np
+
+if TYPE_CHECKING:
+    from chainrule.autograd.function import Context
+
+DTypeLike = Any
+# Tensor has methods named float, int and bool (PyTorch's casts); annotations inside the
+# class use these aliases for the builtins.
+_bool: TypeAlias = bool
+_int: TypeAlias = int
+_float: TypeAlias = float
+Shape = tuple[int, ...]
+
+
+def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
+    """Convert user data to an ndarray, following PyTorch's defaults for Python values.
+
+    Python floats (and lists holding them) become float32, Python ints int64, bools bool;
+    NumPy arrays and NumPy scalars keep their dtype. The result never shares memory with
+    ``data``.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=np.dtype(dtype), copy=True)
+    if isinstance(data, np.ndarray | np.generic):
+        return np.array(data, copy=True)
+    array = np.array(data)
+    if array.dtype == np.float64:
+        return array.astype(DEFAULT_FLOAT)
+    if array.dtype.kind == "i":
+        return array.astype(np.int64)
+    if array.dtype.kind not in "biufc":
+        raise TypeError(
+            f"tensor: expected numbers, nested lists of numbers or an array, "
+            f"got {type(data).__name__} holding dtype {array.dtype}"
+        )
+    return array
+
+
+def _check_grad_dtype(where: str, dtype: np.dtype[Any]) -> None:
+    if not is_floating(dtype):
+        raise TypeError(
+            f"{where}: only floating-point tensors can require gradients, got dtype {dtype}. "
+            f"Convert first, e.g. t.float()"
+        )
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` takes the hook off again."""
+
+    def __init__(self, hooks: list[Any], hook: Any) -> None:
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    Parameters
+    ----------
+    data : array_like
+        Numbers, nested lists, a NumPy array or another tensor (copied).
+    dtype : dtype, optional
+        Python floats default to float32, Python ints to int64; NumPy data keeps its dtype.
+    requires_grad : _bool, default=False
+        Record operations on this tensor so that ``backward()`` can fill ``grad``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = (x ** 2).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+    """
+
+    __slots__ = ("__weakref__", "_ctx", "_hooks", "data", "grad", "requires_grad")
+    __array_priority__ = 1000  # so that ndarray <op> Tensor defers to Tensor's reflected op
+
+    data: Array
+    grad: Tensor | None
+    requires_grad: _bool
+    _ctx: Context | None
+
+    def __init__(self, data: Any, dtype: DTypeLike = None, requires_grad: _bool = False) -> None:
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self._ctx = None
+        self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _from_op(cls, data: Array, ctx: Context | None) -> Tensor:
+        """Wrap an op's result without copying or validating (the fast path for ops)."""
+        t = object.__new__(Tensor)
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.grad = None
+        t._ctx = ctx
+        t._hooks = None
+        t.requires_grad = ctx is not None
+        return t
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def shape(self) -> Shape:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> _int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> _bool:
+        """True for tensors made by the user rather than by an op that records a graph."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self) -> Context | None:
+        """The graph node that produced this tensor (None for leaves)."""
+        return self._ctx
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - PyTorch's and NumPy's name
+        return ops.transpose(self)
+
+    def size(self, dim: _int | None = None) -> Any:
+        """The shape, or its length along ``dim``."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> _int:
+        return self.data.ndim
+
+    def numel(self) -> _int:
+        return int(self.data.size)
+
+    def __len__(self) -> _int:
+        if self.data.ndim == 0:
+            raise TypeError("len: a 0-d tensor has no length")
+        return len(self.data)
+
+    # ----------------------------------------------------------------- conversion
+    def numpy(self) -> Array:
+        """The underlying NumPy array (shared memory, no copy)."""
+        return self.data
+
+    def __array__(self, dtype: DTypeLike = None, copy: _bool | None = None) -> Array:
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: expected a tensor with one element, got shape {self.data.shape}"
+            )
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __float__(self) -> _float:
+        return float(self.item())
+
+    def __int__(self) -> _int:
+        return int(self.item())
+
+    def __index__(self) -> _int:
+        if self.data.dtype.kind not in "iu":
+            raise TypeError(f"index: only integer tensors can be indices, got {self.dtype}")
+        return int(self.item())
+
+    def __bool__(self) -> _bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"bool: the truth value of a tensor of shape {self.data.shape} is ambiguous; "
+                f"use .any() or .all()"
+            )
+        return bool(self.data.item())
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype not in (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(np.bool_)):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn={self._ctx!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    __hash__ = object.__hash__
+
+    # ----------------------------------------------------------------- autograd
+    def requires_grad_(self, requires_grad: _bool = True) -> Tensor:
+        """Set whether ``backward`` should compute a gradient for this leaf; returns self."""
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError(
+                "requires_grad_: cannot turn off gradients of a non-leaf tensor; "
+                "use .detach() instead"
+            )
+        if requires_grad:
+            _check_grad_dtype("requires_grad_", self.data.dtype)
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor._from_op(self.data, None)
+
+    def retain_grad(self) -> None:
+        """Keep ``grad`` on this non-leaf tensor after ``backward`` (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        if self._ctx is not None:
+            self._ctx.retained = weakref.ref(self)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed.
+
+        The hook may return a tensor to use in place of the gradient. Returns a handle whose
+        ``remove()`` unregisters it.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_hook: cannot register a hook on a tensor that does not require grad"
+            )
+        if self._ctx is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            if self._ctx.hooks is None:
+                self._ctx.hooks = []
+            hooks = self._ctx.hooks
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def backward(self, gradient: Any = None, retain_graph: _bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into the ``grad`` of every leaf that requires it.
+
+        Parameters
+        ----------
+        gradient : array_like, optional
+            dL/d(self); may be omitted only when self has one element (then 1).
+        retain_graph : _bool, default=False
+            Keep the graph's saved arrays so that ``backward`` can run through it again.
+
+        Raises
+        ------
+        RuntimeError
+            If self does not require grad, is not a scalar and no gradient is given, or the
+            graph was already released by an earlier backward.
+        """
+        engine.backward(self, gradient, retain_graph=retain_graph)
+
+    # ----------------------------------------------------------------- in place
+    def _check_inplace(self, where: str) -> None:
+        if self.requires_grad and _state.enabled:
+            raise RuntimeError(
+                f"{where}: cannot modify a tensor that requires grad in place while grad mode "
+                f"is on; wrap the update in `with chainrule.no_grad():`"
+            )
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("setitem")
+        self.data[ops.shape._index_arrays(index)] = (
+            value.data if isinstance(value, Tensor) else value
+        )
+
+    def zero_(self) -> Tensor:
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value: Any) -> Tensor:
+        self._check_inplace("fill_")
+        self.data[...] = value
+        return self
+
+    def copy_(self, source: Any) -> Tensor:
+        """Copy ``source`` (broadcast to this shape) into this tensor; returns self."""
+        self._check_inplace("copy_")
+        source = source.data if isinstance(source, Tensor) else np.asarray(source)
+        np.copyto(self.data, np.broadcast_to(source, self.data.shape), casting="same_kind")
+        return self
+
+    def add_(self, other: Any, alpha: _float = 1.0) -> Tensor:
+        self._check_inplace("add_")
+        other = other.data if isinstance(other, Tensor) else other
+        self.data += other if alpha == 1 else alpha * other
+        return self
+
+    def sub_(self, other: Any, alpha: _float = 1.0) -> Tensor:
+        return self.add_(other, alpha=-alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        self._check_inplace("mul_")
+        self.data *= other.data if isinstance(other, Tensor) else other
+        return self
+
+    def div_(self, other: Any) -> Tensor:
+        self._check_inplace("div_")
+        self.data /= other.data if isinstance(other, Tensor) else other
+        return self
+
+    def clamp_(self, min: _float | None = None, max: _float | None = None) -> Tensor:
+        self._check_inplace("clamp_")
+        np.clip(self.data, min, max, out=self.data)
+        return self
+
+    # ----------------------------------------------------------------- dtype
+    def to(self, dtype: DTypeLike) -> Tensor:
+        """This tensor converted to ``dtype`` (differentiable; self if already that dtype)."""
+        return ops.cast(self, dtype)
+
+    def type(self, dtype: DTypeLike) -> Tensor:
+        return ops.cast(self, dtype)
+
+    def float(self) -> Tensor:
+        return ops.cast(self, np.float32)
+
+    def double(self) -> Tensor:
+        return ops.cast(self, np.float64)
+
+    def long(self) -> Tensor:
+        return ops.cast(self, np.int64)
+
+    def int(self) -> Tensor:
+        return ops.cast(self, np.int32)
+
+    def bool(self) -> Tensor:
+        return ops.cast(self, np.bool_)
+
+    def clone(self) -> Tensor:
+        return ops.clone(self)
+
+    # ----------------------------------------------------------------- operators
+    def __add__(self, other: Any) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.div(other, self)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        return ops.pow(self, exponent)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        return ops.pow(base, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return ops.abs(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.index(self, index)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return ops.eq(self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return ops.ne(self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return ops.lt(self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return ops.le(self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return ops.gt(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return ops.ge(self, other)
+
+    def __invert__(self) -> Tensor:
+        return ops.logical_not(self)
+
+    def __and__(self, other: Any) -> Tensor:
+        return ops.logical_and(self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return ops.logical_or(self, other)
+
+    # ----------------------------------------------------------------- math methods
+    def add(self, other: Any) -> Tensor:
+        return ops.add(self, other)
+
+    def sub(self, other: Any) -> Tensor:
+        return ops.sub(self, other)
+
+    def mul(self, other: Any) -> Tensor:
+        return ops.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return ops.div(self, other)
+
+    def neg(self) -> Tensor:
+        return ops.neg(self)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return ops.pow(self, exponent)
+
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def log1p(self) -> Tensor:
+        return ops.log1p(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def sin(self) -> Tensor:
+        return ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return ops.cos(self)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        return ops.clip(self, min, max)
+
+    clamp = clip
+
+    def maximum(self, other: Any) -> Tensor:
+        return ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return ops.minimum(self, other)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def softmax(self, axis: _int = -1, *, dim: _int | None = None) -> Tensor:
+        return ops.softmax(self, axis, dim=dim)
+
+    def log_softmax(self, axis: _int = -1, *, dim: _int | None = None) -> Tensor:
+        return ops.log_softmax(self, axis, dim=dim)
+
+    def logsumexp(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
+        return ops.logsumexp(self, axis, keepdims, **torch_names)
+
+    def sum(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
+        return ops.sum(self, axis, keepdims, **torch_names)
+
+    def mean(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
+        return ops.mean(self, axis, keepdims, **torch_names)
+
+    def max(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
+        return ops.max(self, axis, keepdims, **torch_names)
+
+    def min(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
+        return ops.min(self, axis, keepdims, **torch_names)
+
+    def prod(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
+        return ops.prod(self, axis, keepdims, **torch_names)
+
+    def var(self, axis: Any = None, keepdims: _bool = False, **options: Any) -> Tensor:
+        return ops.var(self, axis, keepdims, **options)
+
+    def std(self, axis: Any = None, keepdims: _bool = False, **options: Any) -> Tensor:
+        return ops.std(self, axis, keepdims, **options)
+
+    def norm(
+        self, ord: Any = 2, axis: Any = None, keepdims: _bool = False, **options: Any
+    ) -> Tensor:
+        return ops.norm(self, ord, axis, keepdims, **options)
+
+    def argmax(
+        self, axis: _int | None = None, keepdims: _bool = False, **torch_names: Any
+    ) -> Tensor:
+        return ops.argmax(self, axis, keepdims, **torch_names)
+
+    def argmin(
+        self, axis: _int | None = None, keepdims: _bool = False, **torch_names: Any
+    ) -> Tensor:
+        return ops.argmin(self, axis, keepdims, **torch_names)
+
+    def any(self, axis: Any = None, keepdims: _bool = False) -> Tensor:
+        return Tensor._from_op(np.any(self.data, axis=axis, keepdims=keepdims), None)
+
+    def all(self, axis: Any = None, keepdims: _bool = False) -> Tensor:
+        return Tensor._from_op(np.all(self.data, axis=axis, keepdims=keepdims), None)
+
+    def matmul(self, other: Any) -> Tensor:
+        return ops.matmul(self, other)
+
+    # ----------------------------------------------------------------- shape methods
+    def reshape(self, *shape: Any) -> Tensor:
+        return ops.reshape(self, *shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: _int = 0, end_dim: _int = -1) -> Tensor:
+        return ops.flatten(self, start_dim, end_dim)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return ops.transpose(self, *axes)
+
+    def permute(self, *dims: Any) -> Tensor:
+        return ops.permute(self, *dims)
+
+    def swapaxes(self, axis0: _int, axis1: _int) -> Tensor:
+        return ops.swapaxes(self, axis0, axis1)
+
+    def squeeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
+        return ops.squeeze(self, axis, dim=dim)
+
+    def unsqueeze(self, axis: _int) -> Tensor:
+        return ops.unsqueeze(self, axis)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        return ops.expand(self, *sizes)
+
+    def broadcast_to(self, shape: Sequence[_int]) -> Tensor:
+        return ops.broadcast_to(self, shape)
+
+    def split(
+        self, split_size_or_sections: Any, axis: _int = 0, *, dim: _int | None = None
+    ) -> list[Tensor]:
+        return ops.split(self, split_size_or_sections, axis, dim=dim)
+
+
+# --------------------------------------------------------------------- factories
+def _shape_from(size: tuple[Any, ...]) -> Shape:
+    if len(size) == 1 and isinstance(size[0], Sequence):
+        size = tuple(size[0])
+    try:
+        shape = tuple(int(n) for n in size)
+    except TypeError:
+        raise TypeError(
+            f"size: expected integers or one sequence of integers, got {size!r}"
+        ) from None
+    if any(n < 0 for n in shape):
+        raise ValueError(f"size: expected non-negative sizes, got {shape}")
+    return shape
+
+
+def _new(array: Array, requires_grad: bool) -> Tensor:
+    t = Tensor._from_op(array, None)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _float_dtype(dtype: DTypeLike) -> np.dtype[Any]:
+    return DEFAULT_FLOAT if dtype is None else np.dtype(dtype)
+
+
+def tensor(data: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """Make a tensor from ``data`` (copied); see ``Tensor`` for the dtype rules."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def zeros(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``; float32 by default."""
+    return _new(np.zeros(_shape_from(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def ones(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``; float32 by default."""
+    return _new(np.ones(_shape_from(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def full(
+    size: Any, fill_value: Any, dtype: DTypeLike = None, requires_grad: bool = False
+) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value`` (its dtype follows the value)."""
+    if dtype is None:
+        dtype = _to_array(fill_value).dtype
+    shape = _shape_from((size,))
+    return _new(np.full(shape, fill_value, dtype=np.dtype(dtype)), requires_grad)
+
+
+def arange(
+    start: float,
+    end: float | None = None,
+    step: float = 1,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Values from ``start`` up to (not including) ``end``; int64 for integers, else float32."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be non-zero, got 0")
+    if dtype is None:
+        integral = all(isinstance(v, int | np.integer) for v in (start, end, step))
+        dtype = np.int64 if integral else DEFAULT_FLOAT
+    return _new(np.arange(start, end, step, dtype=np.dtype(dtype)), requires_grad)
+
+
+def eye(
+    n: int, m: int | None = None, dtype: DTypeLike = None, requires_grad: bool = False
+) -> Tensor:
+    """The identity matrix of shape (n, m or n)."""
+    return _new(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def _like_dtype(other: Tensor | Array, dtype: DTypeLike) -> np.dtype[Any]:
+    return np.dtype(dtype) if dtype is not None else np.asarray(other).dtype
+
+
+def zeros_like(other: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    return _new(np.zeros(np.shape(other), dtype=_like_dtype(other, dtype)), requires_grad)
+
+
+def ones_like(other: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    return _new(np.ones(np.shape(other), dtype=_like_dtype(other, dtype)), requires_grad)
+
+
+def full_like(
+    other: Any, fill_value: Any, dtype: DTypeLike = None, requires_grad: bool = False
+) -> Tensor:
+    return _new(
+        np.full(np.shape(other), fill_value, dtype=_like_dtype(other, dtype)), requires_grad
+    )
+
+
+def as_generator(generator: np.random.Generator | int | None) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from a generator, a seed, or None (fresh entropy)."""
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if generator is None or isinstance(generator, int | np.integer):
+        return np.random.default_rng(generator)
+    raise TypeError(
+        f"generator: expected a numpy.random.Generator, an int seed or None, "
+        f"got {type(generator).__name__}"
+    )
+
+
+def randn(
+    *size: Any,
+    generator: np.random.Generator | int | None = None,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Samples of the standard normal distribution, drawn from ``generator`` (or a seed)."""
+    rng = as_generator(generator)
+    dt = _float_dtype(dtype)
+    return _new(rng.standard_normal(_shape_from(size), dtype=dt), requires_grad)
+
+
+def rand(
+    *size: Any,
+    generator: np.random.Generator | int | None = None,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Samples of the uniform distribution on [0, 1), drawn from ``generator`` (or a seed)."""
+    rng = as_generator(generator)
+    dt = _float_dtype(dtype)
+    return _new(rng.random(_shape_from(size), dtype=dt), requires_grad)
+
+
+def randn_like(
+    other: Any,
+    generator: np.random.Generator | int | None = None,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    dt = _like_dtype(other, dtype)
+    return randn(*np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad)
+
+
+def rand_like(
+    other: Any,
+    generator: np.random.Generator | int | None = None,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    dt = _like_dtype(other, dtype)
+    return rand(*np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad)
+
+
+from chainrule.autograd import engine, ops  # noqa: E402 - ops build on Tensor, defined above
