@@ -11,9 +11,11 @@ The core: ``Tensor`` with reverse-mode automatic differentiation, under PyTorch'
 tensor([[ -8., -12.]])
 """
 
+from chainrule import data, io, nn, optim, train
 from chainrule.autograd import (
     REGISTRY,
     Function,
+    detect_anomaly,
     enable_grad,
     gradcheck,
     is_grad_enabled,
@@ -79,6 +81,7 @@ from chainrule.autograd.ops import (
     var,
     where,
 )
+from chainrule.io import load, save
 from chainrule.tensor import (
     Tensor,
     arange,
@@ -95,10 +98,22 @@ from chainrule.tensor import (
     zeros,
     zeros_like,
 )
+from chainrule.train import evaluate, fit, predict
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "io",
+    "load",
+    "save",
+    "detect_anomaly",
+    "data",
+    "evaluate",
+    "fit",
+    "nn",
+    "optim",
+    "predict",
+    "train",
     "REGISTRY",
     "Function",
     "Tensor",

@@ -7,11 +7,11 @@ line that calls an op in ``chainrule.autograd.ops``, and the factories that make
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from chainrule.autograd.grad_mode import _state
 from chainrule.backend import DEFAULT_FLOAT, Array, is_floating, np
 
 if TYPE_CHECKING:
@@ -94,12 +94,12 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_hooks", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_ctx", "_hooks", "_requires_grad", "data", "grad")
     __array_priority__ = 1000  # so that ndarray <op> Tensor defers to Tensor's reflected op
 
     data: Array
     grad: Tensor | None
-    requires_grad: _bool
+    _requires_grad: _bool
     _ctx: Context | None
 
     def __init__(self, data: Any, dtype: DTypeLike = None, requires_grad: _bool = False) -> None:
@@ -107,7 +107,7 @@ class Tensor:
         self.grad = None
         self._ctx = None
         self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -119,7 +119,7 @@ class Tensor:
         t.grad = None
         t._ctx = ctx
         t._hooks = None
-        t.requires_grad = ctx is not None
+        t._requires_grad = ctx is not None
         return t
 
     # ----------------------------------------------------------------- properties
@@ -134,6 +134,18 @@ class Tensor:
     @property
     def ndim(self) -> _int:
         return self.data.ndim
+
+    @property
+    def requires_grad(self) -> _bool:
+        """Whether ``backward`` computes a gradient for this tensor.
+
+        Assigning to it is ``requires_grad_``: only floating-point leaves can be switched on.
+        """
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, requires_grad: _bool) -> None:
+        self.requires_grad_(requires_grad)
 
     @property
     def is_leaf(self) -> _bool:
@@ -215,7 +227,7 @@ class Tensor:
             extras.append(f"dtype={self.data.dtype}")
         if self._ctx is not None:
             extras.append(f"grad_fn={self._ctx!r}")
-        elif self.requires_grad:
+        elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
@@ -226,12 +238,12 @@ class Tensor:
         """Set whether ``backward`` should compute a gradient for this leaf; returns self."""
         if self._ctx is not None and not requires_grad:
             raise RuntimeError(
-                "requires_grad_: cannot turn off gradients of a non-leaf tensor; "
+                "requires_grad: cannot turn off gradients of a non-leaf tensor; "
                 "use .detach() instead"
             )
         if requires_grad:
-            _check_grad_dtype("requires_grad_", self.data.dtype)
-        self.requires_grad = bool(requires_grad)
+            _check_grad_dtype("requires_grad", self.data.dtype)
+        self._requires_grad = bool(requires_grad)
         return self
 
     def detach(self) -> Tensor:
@@ -248,8 +260,9 @@ class Tensor:
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed.
 
-        The hook may return a tensor to use in place of the gradient. Returns a handle whose
-        ``remove()`` unregisters it.
+        The hook runs once per backward pass, on the whole gradient (the sum over every use
+        of the tensor), with grad mode off. It may return a tensor of the same shape to use
+        in place of the gradient. Returns a handle whose ``remove()`` unregisters it.
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -294,9 +307,10 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("setitem")
-        self.data[ops.shape._index_arrays(index)] = (
-            value.data if isinstance(value, Tensor) else value
-        )
+        # Masks stay masks here, so that NumPy itself rejects one of the wrong length.
+        parts = index if isinstance(index, tuple) else (index,)
+        key = tuple(p.data if isinstance(p, Tensor) else p for p in parts)
+        self.data[key] = value.data if isinstance(value, Tensor) else value
 
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
@@ -316,13 +330,19 @@ class Tensor:
         return self
 
     def add_(self, other: Any, alpha: _float = 1.0) -> Tensor:
+        """Add ``alpha * other`` to this tensor in place; returns self."""
         self._check_inplace("add_")
+        return self._add_scaled(other, alpha)
+
+    def sub_(self, other: Any, alpha: _float = 1.0) -> Tensor:
+        """Subtract ``alpha * other`` from this tensor in place; returns self."""
+        self._check_inplace("sub_")
+        return self._add_scaled(other, -alpha)
+
+    def _add_scaled(self, other: Any, alpha: _float) -> Tensor:
         other = other.data if isinstance(other, Tensor) else other
         self.data += other if alpha == 1 else alpha * other
         return self
-
-    def sub_(self, other: Any, alpha: _float = 1.0) -> Tensor:
-        return self.add_(other, alpha=-alpha)
 
     def mul_(self, other: Any) -> Tensor:
         self._check_inplace("mul_")
@@ -593,13 +613,14 @@ class Tensor:
 
 # --------------------------------------------------------------------- factories
 def _shape_from(size: tuple[Any, ...]) -> Shape:
-    if len(size) == 1 and isinstance(size[0], Sequence):
-        size = tuple(size[0])
+    sizes = tuple(size[0]) if len(size) == 1 and isinstance(size[0], Sequence) else size
     try:
-        shape = tuple(int(n) for n in size)
+        # operator.index, not int: a size of 2.5 or "3" is a mistake, not a request for 2 or 3
+        shape = tuple(operator.index(n) for n in sizes)
     except TypeError:
+        given = size[0] if len(size) == 1 else size
         raise TypeError(
-            f"size: expected integers or one sequence of integers, got {size!r}"
+            f"size: expected integers or one sequence of integers, got {given!r}"
         ) from None
     if any(n < 0 for n in shape):
         raise ValueError(f"size: expected non-negative sizes, got {shape}")
@@ -699,6 +720,13 @@ def as_generator(generator: np.random.Generator | int | None) -> np.random.Gener
     )
 
 
+def _random_dtype(where: str, dtype: DTypeLike) -> np.dtype[Any]:
+    dt = _float_dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{where}: expected dtype float32 or float64, got {dt}")
+    return dt
+
+
 def randn(
     *size: Any,
     generator: np.random.Generator | int | None = None,
@@ -707,7 +735,7 @@ def randn(
 ) -> Tensor:
     """Samples of the standard normal distribution, drawn from ``generator`` (or a seed)."""
     rng = as_generator(generator)
-    dt = _float_dtype(dtype)
+    dt = _random_dtype("randn", dtype)
     return _new(rng.standard_normal(_shape_from(size), dtype=dt), requires_grad)
 
 
@@ -719,7 +747,7 @@ def rand(
 ) -> Tensor:
     """Samples of the uniform distribution on [0, 1), drawn from ``generator`` (or a seed)."""
     rng = as_generator(generator)
-    dt = _float_dtype(dtype)
+    dt = _random_dtype("rand", dtype)
     return _new(rng.random(_shape_from(size), dtype=dt), requires_grad)
 
 
@@ -743,4 +771,7 @@ def rand_like(
     return rand(*np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad)
 
 
-from chainrule.autograd import engine, ops  # noqa: E402 - ops build on Tensor, defined above
+# Imported last: the autograd package builds on Tensor, defined above, so whichever of the
+# two is imported first, Tensor exists by the time the ops need it.
+from chainrule.autograd import engine, ops  # noqa: E402
+from chainrule.autograd.grad_mode import _state  # noqa: E402

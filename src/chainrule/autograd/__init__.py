@@ -1,12 +1,16 @@
 """Reverse-mode automatic differentiation: ops, the backward engine, grad mode, gradcheck."""
 
 from chainrule.autograd import ops
+from chainrule.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from chainrule.autograd.engine import backward, grad
 from chainrule.autograd.function import REGISTRY, Context, Function, register, unbroadcast
 from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.autograd.gradcheck import GradcheckReport, InputCheck, gradcheck
 
 __all__ = [
+    "AnomalyError",
+    "detect_anomaly",
+    "is_anomaly_enabled",
     "REGISTRY",
     "Context",
     "Function",

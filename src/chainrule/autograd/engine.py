@@ -4,7 +4,8 @@ Two walks over the graph, both iterative so that depth is bounded by memory, not
 recursion limit. The first counts, for each node, how many consumers will send it a
 gradient. The second starts at the root and runs a node's ``backward`` only once all of its
 consumers have contributed, so that each node sees its whole gradient exactly once
-(Kahn's topological order).
+(Kahn's topological order). A leaf likewise sees its whole gradient once: contributions are
+summed during the walk, and the leaf's hooks and ``grad`` receive the total at the end.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from chainrule.autograd.anomaly import check_backward
 from chainrule.autograd.function import Context
+from chainrule.autograd.grad_mode import _state
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
@@ -23,6 +26,12 @@ def _count_consumers(roots: Sequence[Context]) -> dict[Context, int]:
     stack = list(roots)
     while stack:
         node = stack.pop()
+        if node.released:
+            # Checked before any gradient moves, so that a refused backward changes nothing.
+            raise RuntimeError(
+                f"backward: the graph through {node!r} was already freed by an earlier "
+                f"backward(); pass retain_graph=True to the first backward() to run it twice"
+            )
         for edge in node.next:
             if type(edge) is Context:
                 counts[edge] = counts.get(edge, 0) + 1
@@ -32,37 +41,221 @@ def _count_consumers(roots: Sequence[Context]) -> dict[Context, int]:
     return counts
 
 
-def _run_hooks(hooks: list[Any], grad: Array) -> Array:
+def _run_hooks(hooks: list[Any], grad: Array) -> tuple[Array, bool]:
+    """Apply ``hooks`` in order; also return whether a hook replaced the gradient."""
+    replaced_any = False
     for hook in list(hooks):
         replaced = hook(Tensor._from_op(grad, None))
-        if replaced is not None:
-            grad = replaced.data if isinstance(replaced, Tensor) else np.asarray(replaced)
-    return grad
+        if replaced is None:
+            continue
+        new = replaced.data if isinstance(replaced, Tensor) else np.asarray(replaced)
+        if new.shape != grad.shape:
+            raise RuntimeError(
+                f"register_hook: a hook must return None or a gradient of shape {grad.shape}, "
+                f"got shape {new.shape}"
+            )
+        grad, replaced_any = new.astype(grad.dtype, copy=False), True
+    return grad, replaced_any
 
 
-def _owned(grad: Array, upstream: Array) -> Array:
-    """A gradient that no other tensor shares, fit to become a leaf's ``.grad``.
+def _checked(node: Context, k: int, g: Any, shape: Any, dtype: Any) -> Array:
+    """Input ``k``'s gradient from ``node.fn.backward``, as an array of the input's dtype.
 
-    An op's backward may pass its incoming gradient through unchanged or as a view (add,
-    reshape, broadcast); storing that would let two leaves share, and later mutate, one array.
+    ``shape`` and ``dtype`` are None for a node that did not record them (one built by hand).
     """
-    if grad is upstream or grad.base is not None or not grad.flags.writeable:
-        return grad.copy()
-    return grad
-
-
-def _accumulate_leaf(leaf: Tensor, grad: Array, upstream: Array) -> None:
-    if leaf._hooks:
-        grad = _run_hooks(leaf._hooks, grad)
-    if grad.shape != leaf.data.shape:
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)
+    if shape is None:
+        return g
+    if g.shape != shape:
         raise RuntimeError(
-            f"backward: gradient of shape {grad.shape} cannot accumulate into a leaf of shape "
-            f"{leaf.data.shape}"
+            f"backward: {node!r} returned a gradient of shape {g.shape} for input {k}, "
+            f"which has shape {shape}"
         )
+    # As in PyTorch, a gradient takes the dtype of the tensor it belongs to (mixing float32
+    # and float64 inputs must not turn a float32 parameter's grad into float64).
+    return g if g.dtype == dtype else g.astype(dtype)
+
+
+class _LeafGradient:
+    """The sum of the contributions that reach one leaf during a backward pass."""
+
+    __slots__ = ("leaf", "private", "total")
+
+    def __init__(self, leaf: Tensor, total: Array, private: bool) -> None:
+        self.leaf = leaf
+        self.total = total
+        self.private = private  # True when no one but this pass holds ``total``
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    seeds: Sequence[Array],
+    retain_graph: bool = False,
+    capture: Sequence[Tensor] | None = None,
+) -> list[Array | None] | None:
+    """Propagate ``seeds`` (dL/d root) back through the graph.
+
+    Without ``capture``, gradients accumulate into the ``grad`` of leaves that require them.
+    With ``capture``, nothing is accumulated: the gradients reaching the tensors in
+    ``capture`` are returned in that order (None for a tensor the roots do not depend on).
+    Grad mode is off while it runs (as in PyTorch), hooks included.
+    """
+    previous_mode = _state.enabled
+    _state.enabled = False
+    try:
+        return _run_backward(roots, seeds, retain_graph, capture)
+    finally:
+        _state.enabled = previous_mode
+
+
+def _run_backward(
+    roots: Sequence[Tensor],
+    seeds: Sequence[Array],
+    retain_graph: bool,
+    capture: Sequence[Tensor] | None,
+) -> list[Array | None] | None:
+    capturing = capture is not None
+    # id of a captured tensor's node (or of the leaf itself) -> its positions in ``capture``
+    targets: dict[int, list[int]] = {}
+    for i, t in enumerate(capture or ()):
+        targets.setdefault(id(t._ctx if t._ctx is not None else t), []).append(i)
+    captured: list[Array | None] = [None] * len(capture or ())
+
+    leaves: dict[int, _LeafGradient] = {}
+
+    def deliver(leaf: Tensor, g: Array, upstream: Array) -> None:
+        if capturing and id(leaf) not in targets:
+            return
+        entry = leaves.get(id(leaf))
+        if entry is None:
+            # An op's backward may pass its incoming gradient through unchanged or as a view
+            # (add, reshape, broadcast); adopting that as ``grad`` would let two leaves share,
+            # and later mutate, one array.
+            private = not (g is upstream or g.base is not None or not g.flags.writeable)
+            leaves[id(leaf)] = _LeafGradient(leaf, g, private)
+        else:
+            # Never in place: an op may have handed the same array to another input.
+            entry.total = entry.total + g
+            entry.private = True
+
+    grads: dict[Context, Array] = {}
+    root_nodes: list[Context] = []
+    for root, seed in zip(roots, seeds, strict=True):
+        if root._ctx is None:
+            # A leaf as its own root: its gradient is the seed itself.
+            deliver(root, seed, seed)
+            continue
+        node = root._ctx
+        grads[node] = grads[node] + seed if node in grads else seed
+        if node not in root_nodes:
+            root_nodes.append(node)
+
+    pending = _count_consumers(root_nodes)
+    anomaly = _state.anomaly
+    ready = [node for node in root_nodes if pending.get(node, 0) == 0]
+    while ready:
+        node = ready.pop()
+        grad = grads.pop(node, None)
+        if grad is None:
+            # Every consumer returned None for this node: nothing flows through it, but its
+            # inputs must still learn that this consumer is done.
+            input_grads: Any = (None,) * len(node.next)
+        else:
+            if node.hooks:
+                grad = _run_hooks(node.hooks, grad)[0]
+            if node.retained is not None and not capturing:
+                kept = node.retained()
+                if kept is not None:
+                    total = grad.copy() if kept.grad is None else kept.grad.data + grad
+                    kept.grad = Tensor._from_op(total, None)
+            if capturing:
+                for slot in targets.get(id(node), ()):
+                    captured[slot] = grad
+            if anomaly:
+                with np.errstate(all="ignore"):  # check_backward reports it, by op name
+                    input_grads = node.fn.backward(node, grad)
+            else:
+                input_grads = node.fn.backward(node, grad)
+            if type(input_grads) is not tuple:
+                input_grads = _as_tuple(node, input_grads)
+            if len(input_grads) != len(node.next):
+                raise RuntimeError(
+                    f"backward: {node!r} returned {len(input_grads)} gradients for "
+                    f"{len(node.next)} inputs; return one per forward input (None where none)"
+                )
+            if anomaly:
+                check_backward(node.fn.name, grad, input_grads)
+        for k, edge in enumerate(node.next):
+            if edge is None:
+                continue
+            g = input_grads[k]
+            if type(edge) is Context:
+                if g is not None:
+                    if (
+                        type(g) is not np.ndarray
+                        or g.shape != edge.output_shape
+                        or g.dtype != edge.output_dtype
+                    ):
+                        g = _checked(node, k, g, edge.output_shape, edge.output_dtype)
+                    grads[edge] = grads[edge] + g if edge in grads else g
+                pending[edge] -= 1
+                if pending[edge] == 0:
+                    ready.append(edge)
+            elif g is not None:
+                assert grad is not None  # a node that received nothing returns nothing
+                deliver(edge, _checked(node, k, g, edge.data.shape, edge.data.dtype), grad)
+        if not retain_graph:
+            node.release()
+
+    adopted: set[int] = set()
+    for entry in leaves.values():
+        _finish_leaf(entry, capturing, targets, captured, adopted)
+    return captured if capturing else None
+
+
+def _as_tuple(node: Context, input_grads: Any) -> tuple[Any, ...]:
+    if isinstance(input_grads, list):
+        return tuple(input_grads)
+    if len(node.next) == 1:
+        return (input_grads,)  # a lone gradient for a one-input op, as PyTorch accepts
+    raise RuntimeError(
+        f"backward: {node!r} returned a {type(input_grads).__name__}; expected a tuple with "
+        f"one gradient per forward input ({len(node.next)})"
+    )
+
+
+def _finish_leaf(
+    entry: _LeafGradient,
+    capturing: bool,
+    targets: dict[int, list[int]],
+    captured: list[Array | None],
+    adopted: set[int],
+) -> None:
+    """Hand a leaf its total gradient: through its hooks, then into ``grad`` or ``captured``.
+
+    ``adopted`` holds the ids of the arrays already made some leaf's ``grad`` in this pass: an
+    op may return one array for two inputs, and two leaves must never share a ``grad``.
+    """
+    leaf, total, private = entry.leaf, entry.total, entry.private
+    if leaf._hooks:
+        total, replaced = _run_hooks(leaf._hooks, total)
+        if replaced:
+            total = np.array(total, dtype=leaf.data.dtype, copy=True)
+        # A hook may keep the tensor it was given, or return one the user keeps: either way
+        # the array is no longer this pass's alone.
+        private = replaced
+    if capturing:
+        for slot in targets[id(leaf)]:
+            captured[slot] = total
+        return
     if leaf.grad is None:
-        leaf.grad = Tensor._from_op(_owned(grad, upstream), None)
+        if not private or id(total) in adopted:
+            total = total.copy()
+        adopted.add(id(total))
+        leaf.grad = Tensor._from_op(total, None)
     else:
-        leaf.grad.data += grad
+        leaf.grad.data += total
 
 
 def _seed_gradient(root: Tensor, gradient: Any) -> Array:
@@ -79,95 +272,6 @@ def _seed_gradient(root: Tensor, gradient: Any) -> Array:
             f"backward: gradient must have the output's shape {root.shape}, got {seed.shape}"
         )
     return seed.astype(root.data.dtype, copy=False)
-
-
-def run_backward(
-    roots: Sequence[Tensor],
-    seeds: Sequence[Array],
-    retain_graph: bool = False,
-    capture: Sequence[Tensor] | None = None,
-) -> list[Array | None] | None:
-    """Propagate ``seeds`` (dL/d root) back through the graph.
-
-    Without ``capture``, gradients accumulate into the ``grad`` of leaves that require them.
-    With ``capture``, nothing is accumulated: the gradients reaching the tensors in
-    ``capture`` are returned in that order (None for a tensor the roots do not depend on).
-    """
-    captured: list[Array | None] = []
-    targets: dict[int, int] = {}
-    if capture is not None:
-        captured = [None] * len(capture)
-        for i, t in enumerate(capture):
-            targets[id(t._ctx if t._ctx is not None else t)] = i
-
-    grads: dict[Any, Array] = {}
-    root_nodes: list[Context] = []
-    for root, seed in zip(roots, seeds, strict=True):
-        if root._ctx is None:
-            # A leaf as its own root: its gradient is the seed itself.
-            _deliver(root, seed, seed, grads, capture is not None, targets, captured)
-            continue
-        node = root._ctx
-        grads[node] = grads[node] + seed if node in grads else seed
-        if node not in root_nodes:
-            root_nodes.append(node)
-
-    pending = _count_consumers(root_nodes)
-    ready = [node for node in root_nodes if pending.get(node, 0) == 0]
-    while ready:
-        node = ready.pop()
-        grad = grads.pop(node)
-        if node.released:
-            raise RuntimeError(
-                f"backward: the graph through {node!r} was already freed by an earlier "
-                f"backward(); pass retain_graph=True to the first backward() to run it twice"
-            )
-        if node.hooks:
-            grad = _run_hooks(node.hooks, grad)
-        if node.retained is not None:
-            kept = node.retained()
-            if kept is not None and capture is None:
-                owned = grad.copy()
-                kept.grad = Tensor._from_op(owned, None) if kept.grad is None else kept.grad + owned
-        if targets:
-            slot = targets.get(id(node))
-            if slot is not None:
-                captured[slot] = grad
-        input_grads = node.fn.backward(node, grad)
-        for edge, g in zip(node.next, input_grads, strict=False):
-            if edge is None or g is None:
-                continue
-            if type(edge) is Context:
-                if edge in grads:
-                    grads[edge] = grads[edge] + g
-                else:
-                    grads[edge] = g
-                pending[edge] -= 1
-                if pending[edge] == 0:
-                    ready.append(edge)
-            else:
-                _deliver(edge, g, grad, grads, capture is not None, targets, captured)
-        if not retain_graph:
-            node.release()
-    return captured if capture is not None else None
-
-
-def _deliver(
-    leaf: Tensor,
-    grad: Array,
-    upstream: Array,
-    grads: dict[Any, Array],
-    capturing: bool,
-    targets: dict[int, int],
-    captured: list[Array | None],
-) -> None:
-    if not capturing:
-        _accumulate_leaf(leaf, grad, upstream)
-        return
-    slot = targets.get(id(leaf))
-    if slot is not None:
-        previous = captured[slot]
-        captured[slot] = grad if previous is None else previous + grad
 
 
 def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
@@ -235,5 +339,5 @@ def grad(
                 f"grad: input {i} was not used to compute the outputs; pass allow_unused=True "
                 f"to get None for it"
             )
-        result.append(None if g is None else Tensor._from_op(_owned(g, g), None))
+        result.append(None if g is None else Tensor._from_op(g.copy(), None))
     return tuple(result)

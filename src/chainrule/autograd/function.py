@@ -36,6 +36,8 @@ class Context:
         "hooks",
         "needs_input_grad",
         "next",
+        "output_dtype",
+        "output_shape",
         "released",
         "retained",
         "saved",
@@ -49,6 +51,9 @@ class Context:
         self.released = False
         self.hooks: list[Callable[[Tensor], Tensor | None]] | None = None
         self.retained: Any = None  # weak reference to the output tensor after retain_grad()
+        # The output's shape and dtype, which every gradient arriving here must have.
+        self.output_shape: tuple[int, ...] | None = None
+        self.output_dtype: np.dtype[Any] | None = None
 
     if TYPE_CHECKING:
         # Ops keep their own small attributes (axes, shapes, options) on the context.
@@ -91,8 +96,8 @@ class Function:
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run the op on ``inputs`` (tensors, or plain values such as Python scalars).
 
-        Returns a new tensor; it records a graph node when grad mode is on and any input
-        tensor requires a gradient.
+        Returns a new tensor; it records a graph node when grad mode is on, any input
+        tensor requires a gradient and the result is floating-point.
         """
         arrays = []
         edges: list[Edge] = []
@@ -100,7 +105,7 @@ class Function:
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
-                if x.requires_grad:
+                if x._requires_grad:
                     record = True
                     edges.append(x if x._ctx is None else x._ctx)
                 else:
@@ -108,12 +113,42 @@ class Function:
             else:
                 arrays.append(x)
                 edges.append(None)
+        if _state.anomaly:
+            return _apply_checked(cls, arrays, edges, record and _state.enabled, options)
         if record and _state.enabled:
             ctx = Context(cls, tuple(edges))
-            out = cls.forward(ctx, *arrays, **options)
-            return Tensor._from_op(out, ctx)
-        out = cls.forward(_Untracked(), *arrays, **options)
-        return Tensor._from_op(out, None)
+            result = Tensor._from_op(cls.forward(ctx, *arrays, **options), None)
+            if result.data.dtype.kind != "f":
+                return result  # an integer or boolean result has no gradient (as in PyTorch)
+            result._ctx = ctx
+            result._requires_grad = True
+            ctx.output_shape = result.data.shape
+            ctx.output_dtype = result.data.dtype
+            return result
+        return Tensor._from_op(cls.forward(_Untracked(), *arrays, **options), None)
+
+
+def _apply_checked(
+    cls: type[Function],
+    arrays: list[Any],
+    edges: list[Edge],
+    record: bool,
+    options: dict[str, Any],
+) -> Tensor:
+    """``apply`` under anomaly mode: the same, with the result checked for NaN and inf."""
+    from chainrule.autograd.anomaly import check_forward
+
+    ctx = Context(cls, tuple(edges)) if record else _Untracked()
+    with np.errstate(all="ignore"):  # the check below reports it, by op name
+        out = cls.forward(ctx, *arrays, **options)
+    check_forward(cls.name, arrays, out)
+    result = Tensor._from_op(out, None)
+    if record and result.data.dtype.kind == "f":
+        result._ctx = ctx
+        result._requires_grad = True
+        ctx.output_shape = result.data.shape
+        ctx.output_dtype = result.data.dtype
+    return result
 
 
 class _Untracked(Context):

@@ -17,6 +17,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class _GradState(threading.local):
     enabled: bool = True
+    anomaly: bool = False  # see chainrule.autograd.anomaly
 
 
 _state = _GradState()
@@ -58,7 +59,24 @@ class _GradModeContext:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+class _SwitchWithoutArguments(_GradModeContext):
+    """A switch that also decorates without parentheses (``@no_grad``), as PyTorch's does."""
+
+    def __new__(cls, orig_func: Callable[..., Any] | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        if not callable(orig_func):
+            raise TypeError(
+                f"{cls.__name__}: expected no argument or a function to decorate, "
+                f"got {type(orig_func).__name__}"
+            )
+        return cls()(orig_func)
+
+    def __init__(self, orig_func: Callable[..., Any] | None = None) -> None:
+        super().__init__()
+
+
+class no_grad(_SwitchWithoutArguments):  # noqa: N801 - PyTorch's name
     """Context manager and decorator under which ops record no graph.
 
     Results computed inside have ``requires_grad=False``; use it for evaluation and for
@@ -77,7 +95,7 @@ class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
     _mode = False
 
 
-class enable_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+class enable_grad(_SwitchWithoutArguments):  # noqa: N801 - PyTorch's name
     """Context manager and decorator that turns recording back on inside ``no_grad``."""
 
     _mode = True
@@ -102,3 +120,8 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801 - PyTorch's name
     def __enter__(self) -> None:
         self._previous.append(self._entered_at_init)
         _state.enabled = self._mode
+
+    def __call__(self, fn: F) -> F:
+        # Used as a decorator, the switch must not stay flipped from the moment of decoration.
+        _state.enabled = self._entered_at_init
+        return super().__call__(fn)

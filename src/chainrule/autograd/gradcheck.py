@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainrule.autograd.engine import grad as autograd_grad
+from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor, as_generator
 
@@ -96,6 +97,8 @@ def gradcheck(
     -------
     GradcheckReport
         Per input: largest absolute and relative errors, where the worst one is, pass/fail.
+        The worst element is the one with the largest error among those that fail; a NaN
+        or infinite gradient fails and makes the largest errors NaN.
 
     Examples
     --------
@@ -118,21 +121,23 @@ def gradcheck(
     for i in wanted:
         args[i] = Tensor(np.asarray(args[i], dtype=np.float64), requires_grad=True)
 
-    probe = fn(*args)
-    if not isinstance(probe, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(probe).__name__}")
-    weights = as_generator(seed).standard_normal(probe.shape)
+    out = fn(*args)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    weights = as_generator(seed).standard_normal(out.shape)
 
     def weighted(values: list[Any]) -> float:
-        return float(np.sum(weights * np.asarray(fn(*values).data, dtype=np.float64)))
+        with no_grad():  # the finite differences need values only, no graph
+            return float(np.sum(weights * np.asarray(fn(*values).data, dtype=np.float64)))
 
-    out = fn(*args)
-    analytic = autograd_grad(
-        out,
-        [args[i] for i in wanted],
-        grad_outputs=np.asarray(weights, dtype=out.dtype),
-        allow_unused=True,
-    )
+    analytic: tuple[Tensor | None, ...] = (None,) * len(wanted)
+    if out.requires_grad:  # else the output ignores the inputs: the analytic gradient is 0
+        analytic = autograd_grad(
+            out,
+            [args[i] for i in wanted],
+            grad_outputs=np.asarray(weights, dtype=out.dtype),
+            allow_unused=True,
+        )
     checks = []
     for i, grad in zip(wanted, analytic, strict=True):
         x = args[i]
@@ -158,19 +163,25 @@ def _numerical_gradient(
 
 
 def _compare(i: int, analytic: Array, numeric: Array, atol: float, rtol: float) -> InputCheck:
-    error = np.abs(analytic - numeric)
-    relative = error / np.maximum(np.abs(numeric), 1e-12)
-    ok = error <= atol + rtol * np.abs(numeric)
-    ok &= np.isfinite(analytic) == np.isfinite(numeric)
-    if error.size == 0:
+    if analytic.size == 0:
         return InputCheck(i, analytic.shape, 0.0, 0.0, None, 0.0, 0.0, True)
-    badness = np.where(ok, 0, 1) * 1e300 + np.nan_to_num(error, nan=1e300)
+    # Infinite or NaN gradients are reported (as a failure, as NaN errors), not warned about.
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        error = np.abs(analytic - numeric)
+        relative = error / np.maximum(np.abs(numeric), 1e-12)
+        ok = error <= atol + rtol * np.abs(numeric)
+    ok &= np.isfinite(analytic) == np.isfinite(numeric)
+    # The worst element is the one with the largest error among those that fail (NaN counts
+    # as largest), or among all of them when none fails.
+    badness = np.nan_to_num(error, nan=np.inf, posinf=np.inf)
+    if not ok.all():
+        badness = np.where(ok, -1.0, badness)
     worst = tuple(int(k) for k in np.unravel_index(int(np.argmax(badness)), error.shape))
     return InputCheck(
         index=i,
         shape=analytic.shape,
-        max_abs_error=float(np.nanmax(error)),
-        max_rel_error=float(np.nanmax(relative)),
+        max_abs_error=float(np.max(error)),
+        max_rel_error=float(np.max(relative)),
         worst_index=worst,
         analytic=float(analytic[worst]),
         numeric=float(numeric[worst]),

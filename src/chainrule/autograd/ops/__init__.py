@@ -47,6 +47,7 @@ from chainrule.autograd.ops.elementwise import (
     where,
 )
 from chainrule.autograd.ops.linalg import linear, matmul
+from chainrule.autograd.ops.losses import SoftmaxCrossEntropy
 from chainrule.autograd.ops.reductions import (
     argmax,
     argmin,
@@ -79,6 +80,7 @@ from chainrule.autograd.ops.shape import (
 )
 
 __all__ = [
+    "SoftmaxCrossEntropy",
     "abs",
     "add",
     "argmax",

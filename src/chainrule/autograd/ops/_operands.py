@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.backend import is_floating, np
+from chainrule.backend import DEFAULT_FLOAT, is_floating, np
 from chainrule.tensor import Tensor, _to_array
 
 
@@ -14,19 +14,52 @@ def as_tensor(x: Any) -> Tensor:
 
 
 def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
-    """Operands of a binary op: tensors stay, Python scalars stay (NumPy keeps the tensor's
-    dtype for them), and arrays or lists take the dtype of the floating tensor beside them,
-    so that mixing in a float64 array never silently widens a float32 tensor."""
+    """Operands of a binary op, with PyTorch's dtype rules rather than NumPy's.
+
+    Tensors and Python numbers stay (NumPy keeps the tensor's dtype for a Python number).
+    Arrays, lists and NumPy scalars become constant tensors that take the dtype of a
+    floating tensor beside them, so that mixing in a float64 array never silently widens a
+    float32 tensor. An integer or bool operand beside a floating tensor takes its dtype, and
+    beside a Python float becomes float32 (NumPy would give float64 in both cases).
+    """
     return _operand(a, b), _operand(b, a)
 
 
+def _is_python_number(x: Any) -> bool:
+    # np.float64 subclasses float, but NumPy lets it widen a float32 array, unlike a Python
+    # float: it must go the way of arrays.
+    return isinstance(x, int | float | bool) and not isinstance(x, np.generic)
+
+
 def _operand(x: Any, other: Any) -> Any:
-    if isinstance(x, Tensor | int | float | bool):
+    if _is_python_number(x):
         return x
-    array = _to_array(x)
-    if isinstance(other, Tensor) and is_floating(other.dtype) and array.dtype.kind in "biuf":
-        array = array.astype(other.dtype, copy=False)
-    return Tensor._from_op(array, None)
+    given = isinstance(x, Tensor)
+    t = x if given else Tensor._from_op(_to_array(x), None)
+    kind = t.dtype.kind
+    target = None
+    if isinstance(other, Tensor) and is_floating(other.dtype):
+        if kind in "biu" or (kind == "f" and not given):
+            target = other.dtype
+    elif isinstance(other, float) and _is_python_number(other) and kind in "biu":
+        target = DEFAULT_FLOAT
+    if target is not None and t.dtype != target:
+        # Only constants get here: integer tensors cannot require a gradient.
+        return Tensor._from_op(t.data.astype(target), None)
+    return t
+
+
+def true_division_operands(a: Any, b: Any) -> tuple[Any, Any]:
+    """``binary_operands``, and float32 for two integer operands: true division of integers
+    gives floats, float32 as in PyTorch rather than NumPy's float64."""
+    a, b = binary_operands(a, b)
+    if not (_floating(a) or _floating(b)):
+        a, b = (Tensor._from_op(np.asarray(as_tensor(v).data, DEFAULT_FLOAT), None) for v in (a, b))
+    return a, b
+
+
+def _floating(x: Any) -> bool:
+    return is_floating(x.dtype) if isinstance(x, Tensor) else isinstance(x, float)
 
 
 def normalize_axis(axis: Any, dim: Any, where: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.autograd.function import Context, Function, register, unbroadcast
-from chainrule.autograd.ops._operands import as_tensor, binary_operands
+from chainrule.autograd.ops._operands import as_tensor, binary_operands, true_division_operands
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
@@ -15,6 +15,14 @@ def _broadcast_error(where: str, a: Any, b: Any) -> ValueError:
         f"{where}: operands could not be broadcast together, got shapes {np.shape(a)} and "
         f"{np.shape(b)}"
     )
+
+
+def _broadcastable(a: Any, b: Any) -> bool:
+    try:
+        np.broadcast_shapes(np.shape(a), np.shape(b))
+    except ValueError:
+        return False
+    return True
 
 
 def _save_shapes(ctx: Context, a: Any, b: Any) -> None:
@@ -138,8 +146,11 @@ class Pow(Function):
         _save_shapes(ctx, a, b)
         try:
             y = a**b
-        except ValueError:
-            raise _broadcast_error("pow", a, b) from None
+        except ValueError as error:
+            if not _broadcastable(a, b):
+                raise _broadcast_error("pow", a, b) from None
+            # e.g. NumPy's "Integers to negative integer powers are not allowed."
+            raise ValueError(f"pow: {error}") from None
         ctx.save_for_backward(a, b, y)
         return y
 
@@ -173,8 +184,8 @@ def mul(a: Any, b: Any) -> Tensor:
 
 
 def div(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a / b`` with broadcasting (true division)."""
-    return Div.apply(*binary_operands(a, b))
+    """Elementwise ``a / b`` with broadcasting (true division; float32 for integers)."""
+    return Div.apply(*true_division_operands(a, b))
 
 
 def neg(x: Any) -> Tensor:

@@ -6,6 +6,7 @@ from typing import Any
 
 from chainrule.autograd.function import Context, Function, register, unbroadcast
 from chainrule.autograd.ops._operands import as_tensor, binary_operands
+from chainrule.autograd.ops.arithmetic import _broadcast_error
 from chainrule.backend import Array, is_floating, np
 from chainrule.tensor import Tensor
 
@@ -153,8 +154,11 @@ class Maximum(Function):
     @staticmethod
     def forward(ctx: Context, a: Array, b: Array) -> Array:
         ctx.a_shape, ctx.b_shape = np.shape(a), np.shape(b)
+        try:
+            y = np.maximum(a, b)
+        except ValueError:
+            raise _broadcast_error("maximum", a, b) from None
         share_a = (a > b) + 0.5 * (a == b)
-        y = np.maximum(a, b)
         ctx.save_for_backward(share_a.astype(y.dtype, copy=False))
         return y
 
@@ -175,8 +179,11 @@ class Minimum(Function):
     @staticmethod
     def forward(ctx: Context, a: Array, b: Array) -> Array:
         ctx.a_shape, ctx.b_shape = np.shape(a), np.shape(b)
+        try:
+            y = np.minimum(a, b)
+        except ValueError:
+            raise _broadcast_error("minimum", a, b) from None
         share_a = (a < b) + 0.5 * (a == b)
-        y = np.minimum(a, b)
         ctx.save_for_backward(share_a.astype(y.dtype, copy=False))
         return y
 
@@ -272,9 +279,22 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
     """Limit values to [min, max]; either bound may be None (but not both)."""
     if min is None and max is None:
         raise ValueError("clip: expected at least one of min and max, got neither")
-    low = min.item() if isinstance(min, Tensor) else min
-    high = max.item() if isinstance(max, Tensor) else max
-    return Clip.apply(as_tensor(x), low, high)
+    return Clip.apply(as_tensor(x), _bound(min, "min"), _bound(max, "max"))
+
+
+def _bound(value: Any, name: str) -> Any:
+    """A one-element bound as a Python number: NumPy lets a NumPy scalar or 0-d array widen
+    the result (float32 clipped at np.float64(1) is float64), never a Python number."""
+    if isinstance(value, Tensor):
+        if value.data.size != 1:
+            raise ValueError(
+                f"clip: expected {name} as a number or a one-element tensor, got a tensor of "
+                f"shape {value.shape}"
+            )
+        return value.item()
+    if isinstance(value, np.ndarray | np.generic) and np.size(value) == 1:
+        return value.item()
+    return value
 
 
 clamp = clip
@@ -305,7 +325,10 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
     """``x`` converted to ``dtype``; x itself when it already has that dtype."""
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"cast: expected a NumPy dtype, got {dtype!r}") from None
     if x.dtype == dtype:
         return x
     if x.requires_grad and not is_floating(dtype):

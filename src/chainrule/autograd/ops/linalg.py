@@ -29,10 +29,11 @@ class MatMul(Function):
         da, db = ctx.needs_input_grad
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            grad = np.expand_dims(grad, -2)
+        # Column axis first: for 1-D @ 1-D the gradient is 0-d and must become (1, 1).
         if b.ndim == 1:
             grad = np.expand_dims(grad, -1)
+        if a.ndim == 1:
+            grad = np.expand_dims(grad, -2)
         grad_a = grad_b = None
         if da:
             grad_a = unbroadcast(np.matmul(grad, np.swapaxes(b2, -1, -2)), a2.shape)
@@ -71,10 +72,21 @@ class Linear(Function):
         return grad_x, grad_w, grad_b
 
 
+def _same_dtype(where: str, a: Tensor, b: Tensor) -> None:
+    """Matrix products take operands of one dtype, as in PyTorch: a float64 input would
+    otherwise turn a float32 layer's output, and its cost, into float64 without a word."""
+    if a.dtype != b.dtype:
+        raise TypeError(
+            f"{where}: expected operands of the same dtype, got {a.dtype} and {b.dtype}; "
+            f"convert one with .to(dtype)"
+        )
+
+
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: 1-D vectors, 2-D matrices, batched N-D stacks."""
     a, b = binary_operands(a, b)
     a, b = as_tensor(a), as_tensor(b)
+    _same_dtype("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(
             f"matmul: expected tensors with at least 1 dimension, got shapes {a.shape} and "
@@ -106,9 +118,11 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
         raise ValueError(
             f"linear: expected input with last axis {weight.shape[1]}, got shape {x.shape}"
         )
+    _same_dtype("linear", x, weight)
     if bias is None:
         return Linear.apply(x, weight, None)
     bias = as_tensor(bias)
+    _same_dtype("linear", bias, weight)
     if bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: expected bias of shape ({weight.shape[0]},), got {bias.shape}")
     return Linear.apply(x, weight, bias)

@@ -271,16 +271,20 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, **options: Any) -> Ten
     Like PyTorch, the default divides by n - 1 (``correction=1``); pass ``correction=0``
     (or NumPy's ``ddof=0``, or ``unbiased=False``) for the population variance.
     """
-    correction, rest = _correction(options, "var")
-    x, axes, keepdims = _reduce_args(x, axis, keepdims, rest, "var")
-    return Var.apply(x, axes, keepdims, correction)
+    return _var(x, axis, keepdims, options, "var")
 
 
 def std(x: Any, axis: Any = None, keepdims: bool = False, **options: Any) -> Tensor:
     """Standard deviation over ``axis``: ``sqrt(var(...))``, with the same ``correction``."""
     from chainrule.autograd.ops.elementwise import sqrt
 
-    return sqrt(var(x, axis, keepdims, **options))
+    return sqrt(_var(x, axis, keepdims, options, "std"))
+
+
+def _var(x: Any, axis: Any, keepdims: bool, options: dict[str, Any], where: str) -> Tensor:
+    correction, rest = _correction(options, where)
+    x, axes, keepdims = _reduce_args(x, axis, keepdims, rest, where)
+    return Var.apply(x, axes, keepdims, correction)
 
 
 def prod(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:

@@ -184,8 +184,9 @@ def permute(x: Any, *axes: Any) -> Tensor:
     x = as_tensor(x)
     order = _sizes(axes)
     if (
-        sorted(a % builtins.max(x.ndim, 1) for a in order) != list(range(x.ndim))
-        or len(order) != x.ndim
+        len(order) != x.ndim
+        or not builtins.all(-x.ndim <= a < x.ndim for a in order)
+        or sorted(a % x.ndim for a in order) != list(range(x.ndim))
     ):
         raise ValueError(
             f"permute: expected a permutation of the {x.ndim} axes of shape {x.shape}, got {order}"
@@ -261,12 +262,14 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
     return Expand.apply(x, shape)
 
 
+def _as_tuple(index: Any) -> tuple[Any, ...]:
+    return index if isinstance(index, tuple) else (index,)
+
+
 def _index_arrays(index: Any) -> tuple[Any, ...]:
     """An index with tensors replaced by their arrays, as a tuple."""
-    if not isinstance(index, tuple):
-        index = (index,)
     parts: list[Any] = []
-    for i in index:
+    for i in _as_tuple(index):
         if isinstance(i, Tensor):
             i = i.data
         elif isinstance(i, list):
@@ -289,8 +292,11 @@ def index(x: Any, key: Any) -> Tensor:
             raise TypeError(
                 f"index: expected integer or boolean index arrays, got dtype {part.dtype}"
             )
+    raw = tuple(k.data if isinstance(k, Tensor) else k for k in _as_tuple(key))
     try:
-        np.empty(x.shape, dtype=bool)[parts]
+        # Checked with the masks as given: NumPy then rejects a mask whose shape does not
+        # match the axes it covers, which the mask's nonzero() positions alone would pass.
+        np.broadcast_to(np.empty((), dtype=bool), x.shape)[raw]
     except IndexError as error:
         raise IndexError(f"index: {error} (tensor shape {x.shape})") from None
     return Index.apply(x, parts)

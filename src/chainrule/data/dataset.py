@@ -1,0 +1,169 @@
+"""Datasets: indexable collections of samples, and ways to split them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor, as_generator
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """Anything with a length and an integer ``__getitem__`` returning one sample (a tuple of
+    arrays or tensors). ``DataLoader`` batches it."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+
+def _as_array(value: Any) -> Array:
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+class TensorDataset:
+    """Samples are rows of equally long arrays: ``TensorDataset(x, y)[i] == (x[i], y[i])``.
+
+    Parameters
+    ----------
+    *arrays : array_like or Tensor
+        Each of length N along its first axis (features, targets, weights...). Data is kept
+        as given (no copy for NumPy arrays), so batching slices it without per-sample loops.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = TensorDataset(np.zeros((5, 3)), np.arange(5))
+    >>> len(data), data[2][1]
+    (5, tensor(2))
+    """
+
+    def __init__(self, *arrays: Any) -> None:
+        if not arrays:
+            raise ValueError("TensorDataset: expected at least one array, got none")
+        self.arrays = tuple(_as_array(a) for a in arrays)
+        lengths = [a.shape[0] if a.ndim else None for a in self.arrays]
+        if None in lengths or len(set(lengths)) != 1:
+            shapes = [a.shape for a in self.arrays]
+            raise ValueError(
+                f"TensorDataset: expected arrays with the same first dimension, got shapes {shapes}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.arrays[0].shape[0])
+
+    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
+        return tuple(Tensor._from_op(a[index], None) for a in self.arrays)
+
+    def batch(self, indices: Array | slice) -> tuple[Tensor, ...]:
+        """The samples at ``indices`` as one tensor per array (the fast path of loaders)."""
+        return tuple(Tensor._from_op(a[indices], None) for a in self.arrays)
+
+
+class Subset:
+    """The samples of ``dataset`` at ``indices``."""
+
+    def __init__(self, dataset: Any, indices: Sequence[int] | Array) -> None:
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[int(self.indices[index])]
+
+    def batch(self, indices: Array | slice) -> tuple[Tensor, ...]:
+        return batch_of(self.dataset, self.indices[indices])
+
+
+def batch_of(dataset: Any, indices: Array | slice) -> tuple[Tensor, ...]:
+    """Samples at ``indices`` stacked into one tensor per field.
+
+    Datasets with a ``batch`` method (``TensorDataset``, ``Subset``) slice their arrays at
+    once; any other dataset is indexed sample by sample.
+    """
+    if hasattr(dataset, "batch"):
+        result: tuple[Tensor, ...] = dataset.batch(indices)
+        return result
+    if isinstance(indices, slice):
+        indices = np.arange(len(dataset))[indices]
+    samples = [dataset[int(i)] for i in indices]
+    if not samples:
+        raise ValueError("batch_of: expected at least one index, got none")
+    if not isinstance(samples[0], tuple | list):
+        samples = [(s,) for s in samples]
+    return tuple(
+        Tensor._from_op(np.stack([_as_array(s[k]) for s in samples]), None)
+        for k in range(len(samples[0]))
+    )
+
+
+def random_split(
+    dataset: Any, lengths: Sequence[float], generator: np.random.Generator | int | None = None
+) -> list[Subset]:
+    """Split ``dataset`` at random into subsets of the given ``lengths``.
+
+    ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1 (then the
+    remainder of the rounding goes to the first subsets, one each, as in PyTorch).
+    """
+    n = len(dataset)
+    if all(isinstance(x, int | np.integer) for x in lengths):
+        counts = [int(x) for x in lengths]
+    elif math.isclose(sum(lengths), 1.0) and all(0 <= x <= 1 for x in lengths):
+        counts = [math.floor(n * x) for x in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+    else:
+        raise ValueError(
+            f"random_split: expected lengths that sum to {n} or fractions that sum to 1, "
+            f"got {list(lengths)}"
+        )
+    if sum(counts) != n or min(counts, default=0) < 0:
+        raise ValueError(
+            f"random_split: expected lengths that sum to {n} or fractions that sum to 1, "
+            f"got {list(lengths)}"
+        )
+    order = as_generator(generator).permutation(n)
+    bounds = np.cumsum(counts)[:-1]
+    return [Subset(dataset, part) for part in np.split(order, bounds)]
+
+
+def stratified_split(
+    labels: Any, fraction: float, generator: np.random.Generator | int | None = None
+) -> tuple[Array, Array]:
+    """Indices of a random split that keeps each class's share in both parts.
+
+    Parameters
+    ----------
+    labels : array_like of shape (N,)
+        Class of each sample (any hashable type).
+    fraction : float in (0, 1)
+        Share of each class that goes to the second (held-out) part; every class with at
+        least two samples puts at least one in each part.
+
+    Returns
+    -------
+    kept, held_out : ndarray of int64
+        Sorted sample indices of the two parts.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"stratified_split: fraction must be in (0, 1), got {fraction!r}")
+    y = _as_array(labels)
+    if y.ndim != 1:
+        raise ValueError(f"stratified_split: expected labels of shape (N,), got {y.shape}")
+    rng = as_generator(generator)
+    held: list[Array] = []
+    _, codes = np.unique(y, return_inverse=True)
+    for code in range(int(codes.max()) + 1 if codes.size else 0):
+        members = np.flatnonzero(codes == code)
+        count = round(fraction * members.size)
+        if members.size >= 2:
+            count = min(max(count, 1), members.size - 1)
+        held.append(rng.permutation(members)[:count])
+    held_out = np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
+    kept = np.setdiff1d(np.arange(y.shape[0]), held_out)
+    return kept.astype(np.int64), held_out.astype(np.int64)

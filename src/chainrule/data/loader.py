@@ -1,0 +1,73 @@
+"""``DataLoader``: batches of a dataset, shuffled by an explicit generator."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from chainrule.backend import np
+from chainrule.data.dataset import batch_of
+from chainrule.tensor import Tensor, as_generator
+
+
+class DataLoader:
+    """Iterate over a dataset in batches.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        ``TensorDataset`` and ``Subset`` are sliced a batch at a time; other datasets are
+        indexed per sample and stacked.
+    batch_size : int, default=1
+    shuffle : bool, default=False
+        Draw a new order every epoch (every ``iter()``) from ``generator``.
+    drop_last : bool, default=False
+        Skip the last batch when it is smaller than ``batch_size``.
+    generator : numpy.random.Generator or int, optional
+        Source of the shuffling (fresh entropy when None); its state is the loader's state.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.data import TensorDataset
+    >>> loader = DataLoader(TensorDataset(np.arange(10.0), np.arange(10)), batch_size=4)
+    >>> [len(x) for x, y in loader]
+    [4, 4, 2]
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        generator: np.random.Generator | int | None = None,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(
+                f"DataLoader: batch_size must be a positive integer, got {batch_size!r}"
+            )
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+            raise TypeError(
+                f"DataLoader: expected a dataset with __len__ and __getitem__, "
+                f"got {type(dataset).__name__}"
+            )
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.generator = as_generator(generator)
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        n = len(self.dataset)
+        order = self.generator.permutation(n) if self.shuffle else None
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            stop = min(start + self.batch_size, n)
+            # Without shuffling, a slice is a view: no copy of the data.
+            indices = slice(start, stop) if order is None else order[start:stop]
+            yield batch_of(self.dataset, indices)

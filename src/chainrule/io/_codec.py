@@ -1,0 +1,136 @@
+"""Plain values <-> JSON, exactly: the encoding of everything a file keeps besides weights.
+
+JSON has no tuples, no infinities, no dict keys other than strings and no arrays, yet
+optimizer and scheduler states hold all of these (``betas`` tuples, ``mode_worse = inf``,
+``Counter`` milestones, per-parameter arrays, NumPy scalars) and resuming bit for bit needs
+each back with its type. Such values become one-key objects whose key starts with ``$``:
+
+==========================  =====================================================
+value                        JSON
+==========================  =====================================================
+tuple                        ``{"$tuple": [...]}``
+non-finite float             ``{"$float": "inf"}`` (also ``"-inf"``, ``"nan"``)
+Counter                      ``{"$counter": [[key, count], ...]}``
+dict with a non-str key, or  ``{"$dict": [[key, value], ...]}``
+a key starting with ``$``
+ndarray, Tensor              ``{"$tensor": name}``, the array stored in the file
+NumPy scalar                 ``{"$scalar": name}``, stored as a 0-d array
+==========================  =====================================================
+
+Without a place for arrays (``arrays=None``, as for a model file's user metadata) NumPy
+scalars become Python numbers and arrays are refused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor
+
+_TAGS = ("$tuple", "$float", "$counter", "$dict", "$tensor", "$scalar")
+
+
+def _describe_path(path: str) -> str:
+    return path or "the value"
+
+
+def encode(value: Any, path: str, arrays: dict[str, Array] | None, where: str) -> Any:
+    """``value`` as JSON-ready data; arrays go into ``arrays`` under names built from ``path``.
+
+    Raises ``TypeError`` naming the path of the first value that cannot be stored.
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.ndarray | Tensor | np.generic):
+        if arrays is None:
+            if isinstance(value, np.generic) and isinstance(value, np.number | np.bool_):
+                return encode(value.item(), path, None, where)
+            raise TypeError(
+                f"{where}: expected JSON values (dict, list, str, int, float, bool, None), "
+                f"got {type(value).__name__} at {_describe_path(path)}"
+            )
+        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{where}: expected arrays of numbers or booleans, got dtype {array.dtype} "
+                f"at {_describe_path(path)}"
+            )
+        name = path
+        suffix = 1
+        while name in arrays:  # a key with a dot in it could repeat a path; keep both
+            name = f"{path}#{suffix}"
+            suffix += 1
+        arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
+        return {"$scalar" if isinstance(value, np.generic) else "$tensor": name}
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return float(value)
+        return {"$float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+    if isinstance(value, tuple):
+        return {"$tuple": [encode(v, f"{path}.{i}", arrays, where) for i, v in enumerate(value)]}
+    if isinstance(value, list):
+        return [encode(v, f"{path}.{i}", arrays, where) for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        items = [
+            (k, encode(v, f"{path}.{k}" if path else str(k), arrays, where))
+            for k, v in value.items()
+        ]
+        if isinstance(value, Counter):
+            return {"$counter": [[encode(k, path, None, where), v] for k, v in items]}
+        if all(isinstance(k, str) and not k.startswith("$") for k, _ in items):
+            return dict(items)
+        return {"$dict": [[encode(k, path, None, where), v] for k, v in items]}
+    raise TypeError(
+        f"{where}: expected JSON values (dict, list, str, int, float, bool, None), "
+        f"got {type(value).__name__} at {_describe_path(path)}"
+    )
+
+
+def decode(data: Any, arrays: Mapping[str, Array] | None, where: str) -> Any:
+    """The value ``encode`` turned into ``data``; raises ``ValueError`` on malformed data."""
+    if isinstance(data, list):
+        return [decode(v, arrays, where) for v in data]
+    if not isinstance(data, dict):
+        return data
+    if len(data) == 1:
+        ((tag, body),) = data.items()
+        if tag in _TAGS:
+            return _decode_tagged(tag, body, arrays, where)
+    if any(isinstance(k, str) and k.startswith("$") for k in data):
+        raise ValueError(f"{where}: expected a known '$' tag {list(_TAGS)}, got keys {list(data)}")
+    return {k: decode(v, arrays, where) for k, v in data.items()}
+
+
+def _decode_tagged(tag: str, body: Any, arrays: Mapping[str, Array] | None, where: str) -> Any:
+    if tag == "$tuple" and isinstance(body, list):
+        return tuple(decode(v, arrays, where) for v in body)
+    if tag == "$float" and body in ("nan", "inf", "-inf"):
+        return float(body)
+    if tag in ("$dict", "$counter") and isinstance(body, list):
+        if not all(isinstance(pair, list) and len(pair) == 2 for pair in body):
+            raise ValueError(f"{where}: expected [key, value] pairs under {tag!r}, got {body!r}")
+        pairs = [(decode(k, arrays, where), decode(v, arrays, where)) for k, v in body]
+        try:
+            return Counter(dict(pairs)) if tag == "$counter" else dict(pairs)
+        except TypeError:
+            raise ValueError(f"{where}: expected hashable keys under {tag!r}") from None
+    if tag in ("$tensor", "$scalar") and isinstance(body, str):
+        if arrays is None:
+            raise ValueError(f"{where}: expected plain JSON values here, got a {tag} reference")
+        if body not in arrays:
+            raise ValueError(f"{where}: expected a tensor named {body!r} in the file, got none")
+        array = arrays[body]
+        if tag == "$scalar":
+            if array.shape != ():
+                raise ValueError(
+                    f"{where}: expected a 0-d tensor {body!r} for a scalar, got shape {array.shape}"
+                )
+            return array[()]
+        return array
+    raise ValueError(f"{where}: malformed {tag!r} entry: {body!r}")

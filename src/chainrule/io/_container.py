@@ -1,0 +1,273 @@
+"""The safetensors container shared by model files and checkpoints.
+
+A file is safetensors (8-byte little-endian header length, a JSON header, raw little-endian
+tensor bytes) whose header metadata holds one key, ``"chainrule"``, whose value is one JSON
+document. Reading checks the header before handing the bytes to safetensors, so that a file
+that is not safetensors at all (random bytes, a pickle, a PyTorch zip archive), a truncated
+one, or a header claiming more bytes than the file has, gets a message that names the file
+and says what was expected. Nothing here can run code: no pickle, no imports by name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
+import safetensors.numpy
+
+from chainrule.backend import Array
+from chainrule.io.atomic import atomic_write_bytes
+
+METADATA_KEY = "chainrule"
+"""The one key of the safetensors metadata that holds chainrule's JSON document."""
+
+FORMAT_VERSION = 1
+"""Version of the JSON document's layout; files of a newer version are refused."""
+
+MODEL_FORMAT = "chainrule.model"
+CHECKPOINT_FORMAT = "chainrule.checkpoint"
+
+# Same cap as the safetensors library: a header longer than this is not a real one.
+_MAX_HEADER_BYTES = 100_000_000
+_DTYPE_SIZES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F16": 2, "I16": 2, "U16": 2,
+    "F32": 4, "I32": 4, "U32": 4, "F64": 8, "I64": 8, "U64": 8, "C64": 8,
+}  # fmt: skip
+# What a NumPy array may hold to be written (safetensors' types, less bfloat16 and complex).
+_NUMPY_DTYPES = (
+    "bool", "uint8", "int8", "float16", "int16", "uint16",
+    "float32", "int32", "uint32", "float64", "int64", "uint64",
+)  # fmt: skip
+_PICKLE_HINT = (
+    "chainrule reads only safetensors files and never unpickles; in PyTorch, save with "
+    "safetensors.torch.save_file(model.state_dict(), path)"
+)
+
+
+def _label(path: str | os.PathLike[str]) -> str:
+    return repr(os.fspath(path))
+
+
+def chainrule_version() -> str:
+    import chainrule  # the package, fully imported by the time anything is saved
+
+    return str(chainrule.__version__)
+
+
+def write(
+    path: str | os.PathLike[str],
+    tensors: Mapping[str, Array],
+    document: Mapping[str, Any],
+    where: str,
+) -> None:
+    """Write ``tensors`` and ``document`` (JSON-ready) to ``path`` atomically."""
+    for name, array in tensors.items():
+        if array.dtype.name not in _NUMPY_DTYPES:
+            raise TypeError(
+                f"{where}: expected tensors of dtype {', '.join(_NUMPY_DTYPES)}, got "
+                f"{array.dtype} for {name!r}"
+            )
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    contiguous = {
+        name: array if array.flags.c_contiguous else array.copy(order="C")
+        for name, array in tensors.items()
+    }
+    data = safetensors.numpy.save(contiguous, metadata={METADATA_KEY: text})
+    atomic_write_bytes(path, data)
+
+
+def _sniff(start: bytes) -> str:
+    """A hint about what a file that is not safetensors might be instead."""
+    if start.startswith(b"PK\x03\x04"):
+        return (
+            "it looks like a zip archive, such as a PyTorch file written by torch.save. "
+            + _PICKLE_HINT
+        )
+    if start[:1] == b"\x80" and start[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "it looks like a pickle. " + _PICKLE_HINT
+    if start.startswith(b"\x93NUMPY"):
+        return "it looks like a NumPy .npy file; load it with numpy.load(path)"
+    return "is it a safetensors file?"
+
+
+def _read_header(file: BinaryIO, size: int, path: str, where: str) -> tuple[dict[str, Any], int]:
+    """The parsed header of an open file and where the tensor bytes start."""
+    start = file.read(8)
+    if len(start) < 8:
+        raise ValueError(
+            f"{where}: expected a safetensors file of at least 8 bytes in {path}, got "
+            f"{size} bytes; the file is empty or truncated"
+        )
+    (header_size,) = struct.unpack("<Q", start)
+    if header_size > min(size - 8, _MAX_HEADER_BYTES):
+        raise ValueError(
+            f"{where}: expected a safetensors header of at most {min(size - 8, _MAX_HEADER_BYTES)} "
+            f"bytes in {path} (a file of {size} bytes), got a claimed length of {header_size}; "
+            f"the file is truncated or not safetensors: {_sniff(start + file.read(8))}"
+        )
+    raw = file.read(header_size)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ValueError(
+            f"{where}: expected a JSON header in the safetensors file {path}, got "
+            f"{header_size} bytes that are not JSON; the file is corrupt or not safetensors: "
+            f"{_sniff(start)}"
+        ) from None
+    if not isinstance(header, dict):
+        raise ValueError(
+            f"{where}: expected a JSON object as the header of {path}, got {type(header).__name__}"
+        )
+    _check_entries(header, size - 8 - header_size, path, where)
+    return header, 8 + header_size
+
+
+def _check_entries(header: dict[str, Any], data_size: int, path: str, where: str) -> None:
+    """Every tensor entry: a known dtype, a shape, and offsets inside the file."""
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if entry is not None and not (
+                isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values())
+            ):
+                raise ValueError(
+                    f"{where}: expected the safetensors metadata of {path} to map names to "
+                    f"strings, got {entry!r:.200}"
+                )
+            continue
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("dtype"), str)
+            and isinstance(entry.get("shape"), list)
+            and all(isinstance(n, int) and n >= 0 for n in entry["shape"])
+            and isinstance(entry.get("data_offsets"), list)
+            and len(entry["data_offsets"]) == 2
+            and all(isinstance(n, int) for n in entry["data_offsets"])
+        ):
+            raise ValueError(
+                f"{where}: expected tensor {name!r} in {path} to have a dtype, a shape and "
+                f"data_offsets, got {entry!r:.200}"
+            )
+        if entry["dtype"] not in _DTYPE_SIZES:
+            raise ValueError(
+                f"{where}: expected tensor {name!r} in {path} to have a dtype NumPy can hold "
+                f"({', '.join(_DTYPE_SIZES)}), got {entry['dtype']}; convert it before saving "
+                f"(e.g. bfloat16 to float32)"
+            )
+        begin, end = entry["data_offsets"]
+        if not 0 <= begin <= end <= data_size:
+            raise ValueError(
+                f"{where}: expected tensor {name!r} in {path} to lie within the file's "
+                f"{data_size} bytes of data, got bytes [{begin}, {end}); the file is truncated "
+                f"or corrupt"
+            )
+        expected = math.prod(entry["shape"]) * _DTYPE_SIZES[entry["dtype"]]
+        if end - begin != expected:
+            raise ValueError(
+                f"{where}: expected tensor {name!r} in {path} of shape {entry['shape']} and "
+                f"dtype {entry['dtype']} to take {expected} bytes, got {end - begin}; the file "
+                f"is corrupt"
+            )
+
+
+def _open(path: str | os.PathLike[str], where: str) -> BinaryIO:
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{where}: expected a path (str or os.PathLike), got {type(path).__name__}")
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{where}: expected an existing safetensors file, got no file at {_label(path)}"
+        ) from None
+    except IsADirectoryError:
+        raise IsADirectoryError(
+            f"{where}: expected a safetensors file, got the folder {_label(path)}"
+        ) from None
+
+
+def read_metadata_text(path: str | os.PathLike[str], where: str) -> str | None:
+    """The raw chainrule JSON text of a file (None for a foreign safetensors file).
+
+    Reads only the header, not the tensors.
+    """
+    with _open(path, where) as file:
+        header, _ = _read_header(file, os.fstat(file.fileno()).st_size, _label(path), where)
+    metadata = header.get("__metadata__") or {}
+    text = metadata.get(METADATA_KEY)
+    return text if isinstance(text, str) else None
+
+
+def read(path: str | os.PathLike[str], where: str) -> tuple[dict[str, Array], str | None]:
+    """All tensors of a safetensors file (writable NumPy arrays) and its chainrule text."""
+    label = _label(path)
+    with _open(path, where) as file:
+        size = os.fstat(file.fileno()).st_size
+        header, _ = _read_header(file, size, label, where)
+        file.seek(0)
+        data = file.read()
+    if len(data) != size:
+        raise ValueError(
+            f"{where}: expected {size} bytes in {label}, got {len(data)} (file changed)"
+        )
+    try:
+        tensors = safetensors.numpy.load(data)
+    except Exception as error:  # safetensors raises its own SafetensorError
+        raise ValueError(
+            f"{where}: expected a valid safetensors file in {label}, got an error from the "
+            f"safetensors reader: {error}"
+        ) from None
+    arrays = {
+        name: array if array.flags.writeable else array.copy() for name, array in tensors.items()
+    }
+    metadata = header.get("__metadata__") or {}
+    text = metadata.get(METADATA_KEY)
+    return arrays, text if isinstance(text, str) else None
+
+
+def parse_document(
+    text: str | None, path: str | os.PathLike[str], where: str, expected_format: str
+) -> dict[str, Any]:
+    """The chainrule JSON document of a file, checked to be of ``expected_format``."""
+    label = _label(path)
+    if text is None:
+        raise ValueError(
+            f"{where}: expected a chainrule file ({expected_format}) in {label}, got a "
+            f"safetensors file without chainrule metadata (no {METADATA_KEY!r} key); its "
+            f"weights can still be read with chainrule.io.load_weights(path)"
+        )
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ValueError(
+            f"{where}: expected JSON in the {METADATA_KEY!r} metadata of {label}, got "
+            f"malformed text starting {text[:60]!r}; the file is corrupt"
+        ) from None
+    if not isinstance(document, dict) or not isinstance(document.get("format"), str):
+        raise ValueError(
+            f"{where}: expected a JSON object with a 'format' entry in the {METADATA_KEY!r} "
+            f"metadata of {label}, got {text[:60]!r}"
+        )
+    found = document["format"]
+    if found != expected_format:
+        hint = {
+            CHECKPOINT_FORMAT: "; it is a training checkpoint: use chainrule.io.load_checkpoint",
+            MODEL_FORMAT: "; it is a model file: use chainrule.load",
+        }.get(found, "")
+        raise ValueError(
+            f"{where}: expected a {expected_format} file in {label}, got {found!r}{hint}"
+        )
+    version = document.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(
+            f"{where}: expected an integer 'format_version' in {label}, got {version!r}"
+        )
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{where}: expected format version {FORMAT_VERSION} or older in {label}, got "
+            f"version {version} (written by chainrule {document.get('chainrule_version')}); "
+            f"upgrade chainrule to read it"
+        )
+    return document

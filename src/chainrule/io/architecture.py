@@ -1,0 +1,473 @@
+"""A model built from chainrule's layers as plain JSON data, and the model again from it.
+
+``describe_model`` reads each layer's constructor arguments back from the instance
+(``in_features``, ``bias is not None``, the weight's dtype, ``p``, ``eps``, ...);
+``build_model`` calls those constructors again. The table ``LAYERS`` below is the whole list
+of what can be described and built: building instantiates only classes from it, never a class
+named by the data, so a file cannot make ``load`` run code of its choosing.
+
+One file because the table and the two walks over it (describe, build) change together:
+a layer added to ``chainrule.nn`` is added here, and a test fails until it is.
+
+A layer spec is ``{"type": "Linear", "config": {...}}``; a container spec is
+``{"type": "Sequential", "children": [[name, spec], ...]}`` (a list, to keep the order).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chainrule.io._codec import decode, encode
+from chainrule.nn import (
+    ELU,
+    GELU,
+    SELU,
+    BatchNorm1d,
+    Dropout,
+    Embedding,
+    Flatten,
+    Hardtanh,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    Module,
+    ModuleDict,
+    ModuleList,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+
+MAX_DEPTH = 64
+"""Deepest nesting of containers that ``build_model`` accepts."""
+
+_FLOAT_DTYPES = ("float16", "float32", "float64")
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    """How one built-in layer is described and built again.
+
+    Attributes
+    ----------
+    cls : type
+        The layer class; only an instance of exactly this class is described by this entry.
+    read : callable
+        ``read(layer) -> dict``: the constructor's keyword arguments, read from the instance.
+    arguments : dict
+        Each argument's kind, checked before building: ``"int"``, ``"float"``, ``"bool"``,
+        ``"str"``, ``"dtype"`` (a float dtype's name), ``"ints"`` (a list of ints); a trailing
+        ``"?"`` allows None.
+    n_elements : callable
+        ``n_elements(config) -> int``: how many numbers the layer's state dict holds, checked
+        against the file before building so that a forged file cannot ask for terabytes.
+    """
+
+    cls: type[Module]
+    read: Callable[[Any], dict[str, Any]]
+    arguments: Mapping[str, str] = field(default_factory=dict)
+    n_elements: Callable[[dict[str, Any]], int] = lambda config: 0
+
+
+def _no_arguments(layer: Any) -> dict[str, Any]:
+    return {}
+
+
+def _dtype_of(tensor: Any) -> str | None:
+    return None if tensor is None else str(tensor.dtype.name)
+
+
+LAYERS: dict[str, LayerEntry] = {
+    "Linear": LayerEntry(
+        Linear,
+        lambda m: {
+            "in_features": m.in_features,
+            "out_features": m.out_features,
+            "bias": m.bias is not None,
+            "dtype": _dtype_of(m.weight),
+        },
+        {"in_features": "int", "out_features": "int", "bias": "bool", "dtype": "dtype"},
+        lambda c: c["out_features"] * (c["in_features"] + c["bias"]),
+    ),
+    "Identity": LayerEntry(Identity, _no_arguments),
+    "Flatten": LayerEntry(
+        Flatten,
+        lambda m: {"start_dim": m.start_dim, "end_dim": m.end_dim},
+        {"start_dim": "int", "end_dim": "int"},
+    ),
+    "Dropout": LayerEntry(Dropout, lambda m: {"p": m.p}, {"p": "float"}),
+    "BatchNorm1d": LayerEntry(
+        BatchNorm1d,
+        lambda m: {
+            "num_features": m.num_features,
+            "eps": m.eps,
+            "momentum": m.momentum,
+            "affine": m.weight is not None,
+            "bias": m.bias is not None,
+            "track_running_stats": m.running_mean is not None,
+            "dtype": _dtype_of(m.weight if m.weight is not None else m.running_mean),
+        },
+        {
+            "num_features": "int",
+            "eps": "float",
+            "momentum": "float?",
+            "affine": "bool",
+            "bias": "bool",
+            "track_running_stats": "bool",
+            "dtype": "dtype?",
+        },
+        lambda c: (
+            c["num_features"] * (c["affine"] * (1 + c["bias"]) + 2 * c["track_running_stats"])
+            + c["track_running_stats"]
+        ),
+    ),
+    "LayerNorm": LayerEntry(
+        LayerNorm,
+        lambda m: {
+            "normalized_shape": list(m.normalized_shape),
+            "eps": m.eps,
+            "elementwise_affine": m.weight is not None,
+            "bias": m.bias is not None,
+            "dtype": _dtype_of(m.weight),
+        },
+        {
+            "normalized_shape": "ints",
+            "eps": "float",
+            "elementwise_affine": "bool",
+            "bias": "bool",
+            "dtype": "dtype?",
+        },
+        lambda c: math.prod(c["normalized_shape"]) * c["elementwise_affine"] * (1 + c["bias"]),
+    ),
+    "Embedding": LayerEntry(
+        Embedding,
+        lambda m: {
+            "num_embeddings": m.num_embeddings,
+            "embedding_dim": m.embedding_dim,
+            "padding_idx": m.padding_idx,
+            "dtype": _dtype_of(m.weight),
+        },
+        {"num_embeddings": "int", "embedding_dim": "int", "padding_idx": "int?", "dtype": "dtype"},
+        lambda c: c["num_embeddings"] * c["embedding_dim"],
+    ),
+    "ReLU": LayerEntry(ReLU, _no_arguments),
+    "LeakyReLU": LayerEntry(
+        LeakyReLU, lambda m: {"negative_slope": m.negative_slope}, {"negative_slope": "float"}
+    ),
+    "ELU": LayerEntry(ELU, lambda m: {"alpha": m.alpha}, {"alpha": "float"}),
+    "SELU": LayerEntry(SELU, _no_arguments),
+    "GELU": LayerEntry(GELU, lambda m: {"approximate": m.approximate}, {"approximate": "str"}),
+    "SiLU": LayerEntry(SiLU, _no_arguments),
+    "Softplus": LayerEntry(
+        Softplus,
+        lambda m: {"beta": m.beta, "threshold": m.threshold},
+        {"beta": "float", "threshold": "float"},
+    ),
+    "Sigmoid": LayerEntry(Sigmoid, _no_arguments),
+    "Tanh": LayerEntry(Tanh, _no_arguments),
+    "Hardtanh": LayerEntry(
+        Hardtanh,
+        lambda m: {"min_val": m.min_val, "max_val": m.max_val},
+        {"min_val": "float", "max_val": "float"},
+    ),
+    "Softmax": LayerEntry(Softmax, lambda m: {"dim": m.dim}, {"dim": "int?"}),
+    "LogSoftmax": LayerEntry(LogSoftmax, lambda m: {"dim": m.dim}, {"dim": "int?"}),
+}
+"""Every built-in layer that a model file can hold, by its type name in the file."""
+
+CONTAINERS: dict[str, type[Module]] = {
+    "Sequential": Sequential,
+    "ModuleList": ModuleList,
+    "ModuleDict": ModuleDict,
+}
+"""Containers whose children are described in turn, by their type name in the file."""
+
+_NAME_OF_CLASS = {entry.cls: name for name, entry in LAYERS.items()} | {
+    cls: name for name, cls in CONTAINERS.items()
+}
+
+
+def _where(path: str) -> str:
+    return f"at {path!r}" if path else "at the top"
+
+
+# ------------------------------------------------------------------------------ describe
+def _describe(module: Module, path: str, seen: set[int], depth: int) -> dict[str, Any]:
+    cls = type(module)
+    # Exact class, not isinstance: a subclass may compute something else in its forward.
+    name = _NAME_OF_CLASS.get(cls)
+    if name is None:
+        raise ValueError(
+            f"describe_model: expected a model built from chainrule's layers "
+            f"({', '.join([*CONTAINERS, *LAYERS])}), got the custom module "
+            f"{cls.__module__}.{cls.__qualname__} {_where(path)}"
+        )
+    if id(module) in seen:
+        raise ValueError(
+            f"describe_model: expected each layer to appear once, got the same {name} twice "
+            f"(shared) {_where(path)}"
+        )
+    seen.add(id(module))
+    if depth > MAX_DEPTH:
+        raise ValueError(
+            f"describe_model: expected containers nested at most {MAX_DEPTH} deep, got deeper "
+            f"{_where(path)}"
+        )
+    children = list(module.named_children())
+    if name in CONTAINERS:
+        return {
+            "type": name,
+            "children": [
+                [
+                    child_name,
+                    _describe(
+                        child, f"{path}.{child_name}" if path else child_name, seen, depth + 1
+                    ),
+                ]
+                for child_name, child in children
+            ],
+        }
+    if children:
+        raise ValueError(
+            f"describe_model: expected the {name} {_where(path)} to have no submodules, got "
+            f"{[child_name for child_name, _ in children]}"
+        )
+    config = encode(LAYERS[name].read(module), "config", None, "describe_model")
+    return {"type": name, "config": config}
+
+
+def _state_signature(model: Module) -> dict[str, tuple[tuple[int, ...], str]]:
+    return {key: (tuple(t.shape), str(t.dtype)) for key, t in model.state_dict().items()}
+
+
+def _check_no_shared_tensors(model: Module) -> None:
+    owners: dict[int, str] = {}
+    for module_name, module in model.named_modules():
+        members = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+        for name, tensor in members:
+            key = f"{module_name}.{name}" if module_name else name
+            if id(tensor) in owners:
+                raise ValueError(
+                    f"describe_model: expected each parameter to belong to one layer, got "
+                    f"{key!r} shared with {owners[id(tensor)]!r} (tied weights); rebuilding "
+                    f"would untie them"
+                )
+            owners[id(tensor)] = key
+
+
+def describe_model(model: Module) -> dict[str, Any]:
+    """The architecture of ``model`` as JSON-ready data, from which ``build_model`` rebuilds it.
+
+    Parameters
+    ----------
+    model : Module
+        Built from the containers and layers in ``CONTAINERS`` and ``LAYERS`` only.
+
+    Returns
+    -------
+    dict
+        ``{"type": ..., "config": {...}}`` for a layer, ``{"type": ..., "children":
+        [[name, spec], ...]}`` for a container. Weights are not included.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a ``Module``.
+    ValueError
+        If the model holds a module of another class (a custom ``Module``, or a subclass of
+        a built-in layer), a layer used twice, or tied weights: rebuilding could not give
+        the same model. Save such a model's weights and build it in code.
+
+    Notes
+    -----
+    The description is checked by building it: the rebuilt model must have the same
+    state-dict keys, shapes and dtypes.
+
+    Examples
+    --------
+    >>> from chainrule import nn
+    >>> from chainrule.io import describe_model
+    >>> spec = describe_model(nn.Sequential(nn.Linear(3, 2, generator=0), nn.Tanh()))
+    >>> spec["children"][0]
+    ['0', {'type': 'Linear', 'config': {'in_features': 3, 'out_features': 2, 'bias': True, \
+'dtype': 'float32'}}]
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"describe_model: expected a chainrule Module, got {type(model).__name__}")
+    spec = _describe(model, "", set(), 0)
+    _check_no_shared_tensors(model)
+    original, rebuilt = _state_signature(model), _state_signature(build_model(spec))
+    if original != rebuilt:
+        differing = sorted(
+            key for key in original.keys() | rebuilt.keys() if original.get(key) != rebuilt.get(key)
+        )
+        raise ValueError(
+            f"describe_model: expected the rebuilt model to have the same state-dict entries, "
+            f"got differences in {differing[:10]}; was a parameter or buffer added to or "
+            f"removed from a layer after it was built?"
+        )
+    return spec
+
+
+# ------------------------------------------------------------------------------ build
+def _kind_matches(kind: str, value: Any) -> bool:
+    if kind.endswith("?"):
+        return value is None or _kind_matches(kind[:-1], value)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "dtype":
+        return value in _FLOAT_DTYPES
+    if kind == "ints":
+        return isinstance(value, list) and all(_kind_matches("int", v) for v in value)
+    raise AssertionError(f"unknown argument kind {kind!r}")
+
+
+class _Builder:
+    def __init__(self, max_elements: int | None) -> None:
+        self.remaining = max_elements
+
+    def build(self, spec: Any, path: str, depth: int) -> Module:
+        if depth > MAX_DEPTH:
+            raise ValueError(
+                f"build_model: expected containers nested at most {MAX_DEPTH} deep, got deeper "
+                f"{_where(path)}"
+            )
+        if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+            raise ValueError(
+                f"build_model: expected a dict with a 'type' {_where(path)}, got {spec!r:.100}"
+            )
+        name = spec["type"]
+        if name in CONTAINERS:
+            return self._container(name, spec, path, depth)
+        entry = LAYERS.get(name)
+        if entry is None:
+            raise ValueError(
+                f"build_model: expected a layer type among {[*CONTAINERS, *LAYERS]} "
+                f"{_where(path)}, got {name!r:.100}; only chainrule's built-in layers can be "
+                f"rebuilt from a file"
+            )
+        if set(spec) != {"type", "config"} or not isinstance(spec["config"], dict):
+            raise ValueError(
+                f"build_model: expected keys 'type' and 'config' (a dict) for the {name} "
+                f"{_where(path)}, got {spec!r:.200}"
+            )
+        config = decode(spec["config"], None, "build_model")
+        if set(config) != set(entry.arguments):
+            raise ValueError(
+                f"build_model: expected the arguments {sorted(entry.arguments)} for the {name} "
+                f"{_where(path)}, got {sorted(config)}"
+            )
+        for argument, kind in entry.arguments.items():
+            if not _kind_matches(kind, config[argument]):
+                raise ValueError(
+                    f"build_model: expected {argument} of kind {kind!r} for the {name} "
+                    f"{_where(path)}, got {config[argument]!r:.100}"
+                )
+        n_elements = entry.n_elements(config)
+        if self.remaining is not None:
+            if n_elements > self.remaining:
+                raise ValueError(
+                    f"build_model: expected the layers to need no more numbers than the file "
+                    f"holds, got a {name} {_where(path)} needing {n_elements}; the "
+                    f"architecture does not match the weights"
+                )
+            self.remaining -= n_elements
+        try:
+            return entry.cls(**config)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"build_model: expected valid arguments for the {name} {_where(path)}, got "
+                f"{config!r:.200}: {error}"
+            ) from None
+
+    def _container(self, name: str, spec: dict[str, Any], path: str, depth: int) -> Module:
+        children = spec.get("children")
+        if set(spec) != {"type", "children"} or not isinstance(children, list):
+            raise ValueError(
+                f"build_model: expected keys 'type' and 'children' (a list) for the {name} "
+                f"{_where(path)}, got {spec!r:.200}"
+            )
+        built: OrderedDict[str, Module] = OrderedDict()
+        for pair in children:
+            if not (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and isinstance(pair[0], str)
+                and pair[0]
+                and "." not in pair[0]
+                and pair[0] not in built
+            ):
+                raise ValueError(
+                    f"build_model: expected [name, spec] pairs with distinct names without dots "
+                    f"as the children of the {name} {_where(path)}, got {pair!r:.100}"
+                )
+            child_path = f"{path}.{pair[0]}" if path else pair[0]
+            built[pair[0]] = self.build(pair[1], child_path, depth + 1)
+        if name == "Sequential":
+            return Sequential(built)
+        if name == "ModuleDict":
+            return ModuleDict(built)
+        if list(built) != [str(i) for i in range(len(built))]:
+            raise ValueError(
+                f"build_model: expected the children of the ModuleList {_where(path)} to be "
+                f"named '0', '1', ..., got {list(built)}"
+            )
+        return ModuleList(built.values())
+
+
+def build_model(spec: Mapping[str, Any], *, max_elements: int | None = None) -> Module:
+    """Build the model that ``describe_model`` described, with freshly initialized weights.
+
+    Parameters
+    ----------
+    spec : dict
+        As returned by ``describe_model`` (or read back from JSON).
+    max_elements : int, optional
+        Refuse to build layers that would allocate more numbers than this in all (``load``
+        passes the number the file holds, so a forged file cannot exhaust memory).
+
+    Returns
+    -------
+    Module
+        In training mode; load weights with ``load_state_dict``.
+
+    Raises
+    ------
+    ValueError
+        If ``spec`` names a type outside ``CONTAINERS`` and ``LAYERS``, lacks or adds
+        arguments, holds an argument of the wrong kind, or nests deeper than ``MAX_DEPTH``.
+
+    Examples
+    --------
+    >>> from chainrule.io import build_model
+    >>> build_model({"type": "Sequential", "children": [
+    ...     ["0", {"type": "Linear", "config": {"in_features": 3, "out_features": 2,
+    ...                                         "bias": False, "dtype": "float64"}}],
+    ...     ["1", {"type": "ReLU", "config": {}}]]})
+    Sequential(
+      (0): Linear(in_features=3, out_features=2, bias=False)
+      (1): ReLU()
+    )
+    """
+    if max_elements is not None and (isinstance(max_elements, bool) or max_elements < 0):
+        raise ValueError(f"build_model: max_elements must be >= 0 or None, got {max_elements!r}")
+    return _Builder(max_elements).build(spec, "", 0)
+
+
+__all__ = ["CONTAINERS", "LAYERS", "MAX_DEPTH", "LayerEntry", "build_model", "describe_model"]

@@ -1,0 +1,237 @@
+"""Model files: one safetensors file that rebuilds a model built from chainrule's layers.
+
+The tensors are the model's state dict under PyTorch's names (``0.weight``, ``0.bias``,
+``1.running_mean``), so PyTorch and any safetensors reader can take the weights. The
+safetensors metadata holds one key, ``"chainrule"``, whose value is a JSON document::
+
+    {"format": "chainrule.model", "format_version": 1, "chainrule_version": "0.1.0",
+     "architecture": {...} or null, "architecture_error": null or "why not",
+     "metadata": {...the user's metadata...}}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal, overload
+
+from chainrule.backend import Array
+from chainrule.io import _container
+from chainrule.io._codec import decode, encode
+from chainrule.io.architecture import build_model, describe_model
+from chainrule.nn import Module
+
+PathLike = str | os.PathLike[str]
+
+
+def save(model: Module, path: PathLike, metadata: Mapping[str, Any] | None = None) -> None:
+    """Write ``model`` (weights and architecture) and ``metadata`` to one safetensors file.
+
+    Parameters
+    ----------
+    model : Module
+        Any chainrule module. Its weights are always saved; its architecture is saved when
+        it is built from chainrule's own layers (see ``chainrule.io.LAYERS``), so that
+        ``load`` can rebuild it without the code that built it.
+    path : str or os.PathLike
+        The file to write (``.safetensors`` by convention); replaced atomically.
+    metadata : dict, optional
+        Anything JSON can hold (str keys; lists, numbers, strings, booleans, None; tuples
+        and non-finite floats are kept too): class labels, preprocessing, the task, ...
+        Read it back with ``read_metadata`` or ``load(path, with_metadata=True)``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a Module, or ``metadata`` is not a dict or holds a value JSON
+        cannot (the message names where).
+    FileNotFoundError
+        If the folder of ``path`` does not exist.
+
+    Notes
+    -----
+    Weights keep their dtype. The same model and metadata give the same bytes. A model with
+    custom modules is saved with ``"architecture": null``; build it in code and load the
+    weights with ``model.load_state_dict(chainrule.io.load_weights(path))``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Sequential(nn.Linear(2, 3, generator=0), nn.ReLU(), nn.Linear(3, 1, generator=1))
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+    >>> from chainrule.io import load, load_weights, save
+    >>> save(model, path, metadata={"target": "price"})
+    >>> restored, info = load(path, with_metadata=True)
+    >>> info
+    {'target': 'price'}
+    >>> x = cr.ones(4, 2)
+    >>> bool((restored(x).data == model(x).data).all())
+    True
+    >>> sorted(load_weights(path))
+    ['0.bias', '0.weight', '2.bias', '2.weight']
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"save: expected a chainrule Module, got {type(model).__name__}")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError(f"save: metadata must be a dict or None, got {type(metadata).__name__}")
+    encoded_metadata = encode(dict(metadata or {}), "metadata", None, "save")
+    architecture: dict[str, Any] | None
+    try:
+        architecture, reason = describe_model(model), None
+    except ValueError as error:
+        architecture, reason = None, str(error).removeprefix("describe_model: ")
+    document = {
+        "format": _container.MODEL_FORMAT,
+        "format_version": _container.FORMAT_VERSION,
+        "chainrule_version": _container.chainrule_version(),
+        "architecture": architecture,
+        "architecture_error": reason,
+        "metadata": encoded_metadata,
+    }
+    tensors = {key: tensor.data for key, tensor in model.state_dict().items()}
+    _container.write(path, tensors, document, "save")
+
+
+@overload
+def load(path: PathLike, *, with_metadata: Literal[False] = False) -> Module: ...
+@overload
+def load(path: PathLike, *, with_metadata: Literal[True]) -> tuple[Module, dict[str, Any]]: ...
+
+
+def load(path: PathLike, *, with_metadata: bool = False) -> Module | tuple[Module, dict[str, Any]]:
+    """Rebuild the model saved by ``save`` and load its weights; no code from the file runs.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    with_metadata : bool, default=False
+        Also return the metadata dict given to ``save``.
+
+    Returns
+    -------
+    model : Module
+        In evaluation mode (``model.train()`` to train it further).
+    metadata : dict
+        Only with ``with_metadata=True``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the file is not safetensors (empty, truncated, random bytes, a pickle or a PyTorch
+        zip archive), holds no chainrule document (a foreign safetensors file: use
+        ``load_weights``), holds a malformed or newer document, holds no architecture (a
+        model with custom modules), or weights that do not fit its architecture. Each message
+        names the file.
+
+    Examples
+    --------
+    See ``save``.
+    """
+    where = "load"
+    tensors, text = _container.read(path, where)
+    document = _container.parse_document(text, path, where, _container.MODEL_FORMAT)
+    label = repr(os.fspath(path))
+    architecture = document.get("architecture")
+    if architecture is None:
+        reason = document.get("architecture_error") or "no architecture was saved"
+        raise ValueError(
+            f"{where}: expected an architecture to rebuild the model from in {label}, got "
+            f"none ({reason}). Build the model in code, then "
+            f"model.load_state_dict(chainrule.io.load_weights(path))"
+        )
+    n_elements = sum(array.size for array in tensors.values())
+    try:
+        model = build_model(architecture, max_elements=n_elements)
+    except ValueError as error:
+        raise ValueError(
+            f"{where}: expected an architecture chainrule can build in {label}, got one it "
+            f"cannot: {error}"
+        ) from None
+    _check_weights_fit(model, tensors, label, where)
+    model.load_state_dict(tensors)
+    model.eval()
+    if not with_metadata:
+        return model
+    return model, _metadata_of(document, label, where)
+
+
+def _check_weights_fit(model: Module, tensors: Mapping[str, Array], label: str, where: str) -> None:
+    expected = {k: (tuple(t.shape), str(t.dtype)) for k, t in model.state_dict().items()}
+    got = {k: (tuple(a.shape), str(a.dtype)) for k, a in tensors.items()}
+    if expected != got:
+        differing = sorted(k for k in expected.keys() | got.keys() if expected.get(k) != got.get(k))
+        details = [f"{k!r}: expected {expected.get(k)}, got {got.get(k)}" for k in differing[:5]]
+        raise ValueError(
+            f"{where}: expected weights that fit the saved architecture in {label}, got "
+            f"mismatches (shape, dtype): {'; '.join(details)}; the file is corrupt"
+        )
+
+
+def _metadata_of(document: Mapping[str, Any], label: str, where: str) -> dict[str, Any]:
+    metadata = document.get("metadata")
+    if not isinstance(metadata, dict):
+        raise ValueError(
+            f"{where}: expected a JSON object as the metadata in {label}, got {metadata!r:.100}"
+        )
+    try:
+        decoded = decode(metadata, None, where)
+    except ValueError as error:
+        problem = str(error).removeprefix(f"{where}: ")
+        raise ValueError(
+            f"{where}: expected well-formed metadata in {label}, got: {problem}"
+        ) from None
+    assert isinstance(decoded, dict)
+    return decoded
+
+
+def read_metadata(path: PathLike) -> dict[str, Any]:
+    """The metadata dict given to ``save``, read from the file's header alone.
+
+    Raises the same errors as ``load`` for files that are not chainrule model files.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from chainrule import nn
+    >>> from chainrule.io import read_metadata, save
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
+    >>> save(nn.Linear(2, 2, generator=0), path, metadata={"classes": ["cat", "dog"]})
+    >>> read_metadata(path)
+    {'classes': ['cat', 'dog']}
+    """
+    where = "read_metadata"
+    text = _container.read_metadata_text(path, where)
+    document = _container.parse_document(text, path, where, _container.MODEL_FORMAT)
+    return _metadata_of(document, repr(os.fspath(path)), where)
+
+
+def load_weights(path: PathLike) -> dict[str, Array]:
+    """Every tensor of a safetensors file as a NumPy array, by name.
+
+    Works for any safetensors file, including ones written by PyTorch (``0.weight``, ...),
+    so that a model built in code can take them with ``model.load_state_dict``. For a
+    checkpoint, names carry their section (``model.0.weight``, ``optimizer.state.0.exp_avg``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the file is not a valid safetensors file (the message names it).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from chainrule import nn
+    >>> from chainrule.io import load_weights, save
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
+    >>> save(nn.Linear(2, 3, generator=0), path)
+    >>> {name: array.shape for name, array in load_weights(path).items()}
+    {'bias': (3,), 'weight': (3, 2)}
+    """
+    tensors, _ = _container.read(path, "load_weights")
+    return dict(sorted(tensors.items()))

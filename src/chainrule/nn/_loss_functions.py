@@ -1,0 +1,355 @@
+"""Loss functions in functional form (``chainrule.nn.functional.mse_loss`` and the rest).
+
+Each composes autograd ops, except cross-entropy, which uses the fused
+``softmax_cross_entropy`` op. ``reduction`` is ``'mean'`` (default), ``'sum'`` or ``'none'``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import chainrule.autograd.ops as ops
+from chainrule.autograd.ops import SoftmaxCrossEntropy
+from chainrule.autograd.ops._operands import as_tensor
+from chainrule.backend import Array, is_floating, np
+from chainrule.tensor import Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(where: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _pair(where: str, input: Any, target: Any, reduction: str) -> tuple[Tensor, Tensor]:
+    _check_reduction(where, reduction)
+    input, target = as_tensor(input), as_tensor(target)
+    if input.shape != target.shape:
+        raise ValueError(
+            f"{where}: expected input and target of the same shape, got {input.shape} and "
+            f"{target.shape}"
+        )
+    if not is_floating(input.dtype):
+        raise TypeError(f"{where}: expected a floating-point input, got dtype {input.dtype}")
+    if target.dtype != input.dtype:
+        target = (
+            Tensor._from_op(target.data.astype(input.dtype), None)
+            if not target.requires_grad
+            else target.to(input.dtype)
+        )
+    return input, target
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error: (input - target)**2, reduced."""
+    input, target = _pair("mse_loss", input, target, reduction)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean absolute error: |input - target|, reduced."""
+    input, target = _pair("l1_loss", input, target, reduction)
+    return _reduce(ops.abs(input - target), reduction)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d**2 where |d| < delta, else delta * (|d| - 0.5 delta); d = input - target."""
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta!r}")
+    input, target = _pair("huber_loss", input, target, reduction)
+    diff = input - target
+    size = ops.abs(diff)
+    loss = ops.where(size.data < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta (Huber divided by beta)."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta!r}")
+    input, target = _pair("smooth_l1_loss", input, target, reduction)
+    diff = input - target
+    size = ops.abs(diff)
+    if beta == 0:
+        return _reduce(size, reduction)
+    loss = ops.where(size.data < beta, 0.5 * diff * diff / beta, size - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def _weighted_mean(total: Tensor, denominator: Array) -> Tensor:
+    """``total / denominator`` for the 'mean' of class-label losses.
+
+    When every target is ignored (or has weight 0) the mean is of nothing: NaN, as in
+    PyTorch, without a NumPy warning, and the gradient is zero (those rows contribute
+    nothing), where a plain division would give NaN gradients too.
+    """
+    if denominator == 0:
+        return total * 0 + np.nan
+    return total / denominator.astype(total.dtype)
+
+
+def _class_weights(where: str, weight: Any, classes: int, dtype: Any) -> Array | None:
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
+    if w.shape != (classes,):
+        raise ValueError(f"{where}: expected weight of shape ({classes},), got {w.shape}")
+    return w
+
+
+def _to_rows(where: str, input: Tensor) -> tuple[Tensor, tuple[int, ...]]:
+    """Logits as (rows, classes): (C,) -> (1, C); (N, C, d1, ...) -> (N*d1*..., C)."""
+    if input.ndim == 0:
+        raise ValueError(f"{where}: expected input of shape (N, C) or (C,), got a 0-d tensor")
+    if input.ndim == 1:
+        return input.reshape(1, -1), ()
+    if input.ndim == 2:
+        return input, (input.shape[0],)
+    moved = ops.permute(input, 0, *range(2, input.ndim), 1)
+    return moved.reshape(-1, input.shape[1]), (input.shape[0], *input.shape[2:])
+
+
+def _label_weights(
+    where: str,
+    labels: Array,
+    classes: int,
+    class_weight: Array | None,
+    ignore_index: int,
+    label_smoothing: float,
+    dtype: Any,
+) -> tuple[Array, Array]:
+    """The (rows, C) target-weight matrix for class labels, and each row's weight for 'mean'."""
+    labels = labels.reshape(-1)
+    kept = labels != ignore_index
+    bad = kept & ((labels < 0) | (labels >= classes))
+    if bad.any():
+        raise ValueError(
+            f"{where}: target class {int(labels[bad][0])} is out of range for {classes} classes "
+            f"(expected 0..{classes - 1}"
+            + (f" or ignore_index={ignore_index})" if ignore_index >= 0 else ")")
+        )
+    rows = np.arange(labels.size)
+    safe_labels = np.where(kept, labels, 0)
+    w = np.ones(classes, dtype=dtype) if class_weight is None else class_weight
+    row_weight = np.where(kept, w[safe_labels], 0).astype(dtype)
+    matrix = np.zeros((labels.size, classes), dtype=dtype)
+    matrix[rows, safe_labels] = (1 - label_smoothing) * row_weight
+    if label_smoothing:
+        matrix += (label_smoothing / classes) * (w[None, :] * kept[:, None])
+    return matrix, row_weight
+
+
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy between softmax(input) and the target, from raw logits.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C), (C,) or (N, C, d1, ...)
+        Logits (unnormalized scores).
+    target : Tensor
+        Class labels (integers of shape (N,), (), or (N, d1, ...)), or class probabilities of
+        the input's shape (which receive a gradient when they require one, as in PyTorch).
+    weight : array_like of shape (C,), optional
+        A weight per class. With labels and ``reduction='mean'`` the result is divided by the
+        summed weights of the targets, as in PyTorch.
+    ignore_index : int, default=-100
+        Label whose samples contribute nothing (labels only).
+    label_smoothing : float in [0, 1], default=0
+        Mix the target with the uniform distribution by this amount.
+
+    Returns
+    -------
+    Tensor
+        The reduced loss, or per-sample losses with ``reduction='none'``.
+    """
+    where = "cross_entropy"
+    _check_reduction(where, reduction)
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"{where}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    input = as_tensor(input)
+    if not is_floating(input.dtype):
+        raise TypeError(f"{where}: expected floating-point logits, got dtype {input.dtype}")
+    target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    rows, out_shape = _to_rows(where, input)
+    classes = rows.shape[1]
+    w = _class_weights(where, weight, classes, input.dtype)
+    if target_data.dtype.kind in "iu":
+        expected = out_shape
+        if target_data.shape != expected:
+            raise ValueError(
+                f"{where}: expected class labels of shape {expected} for input of shape "
+                f"{input.shape}, got {target_data.shape}"
+            )
+        matrix, row_weight = _label_weights(
+            where, target_data, classes, w, ignore_index, label_smoothing, input.dtype
+        )
+        denominator = row_weight.sum()
+    elif is_floating(target_data.dtype):
+        if target_data.shape != input.shape:
+            raise ValueError(
+                f"{where}: expected class probabilities of the input's shape {input.shape}, "
+                f"got {target_data.shape}"
+            )
+        denominator = np.asarray(rows.shape[0], dtype=input.dtype)
+        if isinstance(target, Tensor) and target.requires_grad:
+            # Soft targets that need a gradient (distillation from a trained teacher): the
+            # fused op treats its targets as constants, so compose log_softmax instead.
+            soft = _soft_target_rows(target.to(input.dtype), classes, label_smoothing, w)
+            losses = -(soft * ops.log_softmax(rows, axis=1)).sum(axis=1)
+            return _reduce_rows(losses, reduction, denominator, out_shape)
+        probs = target_data.astype(input.dtype, copy=False)
+        if input.ndim > 2:
+            probs = np.moveaxis(probs, 1, -1)
+        matrix = probs.reshape(-1, classes)
+        if label_smoothing:
+            matrix = matrix * (1 - label_smoothing) + label_smoothing / classes
+        if w is not None:
+            matrix = matrix * w
+    else:
+        raise TypeError(
+            f"{where}: expected integer class labels or floating-point probabilities as target, "
+            f"got dtype {target_data.dtype}"
+        )
+    losses = SoftmaxCrossEntropy.apply(rows, matrix)
+    return _reduce_rows(losses, reduction, denominator, out_shape)
+
+
+def _soft_target_rows(
+    target: Tensor, classes: int, label_smoothing: float, weight: Array | None
+) -> Tensor:
+    """Probability targets as differentiable (rows, C) weights, like the fused path's."""
+    if target.ndim > 2:
+        target = ops.permute(target, 0, *range(2, target.ndim), 1)
+    rows = target.reshape(-1, classes)
+    if label_smoothing:
+        rows = rows * (1 - label_smoothing) + label_smoothing / classes
+    if weight is not None:
+        rows = rows * weight
+    return rows
+
+
+def _reduce_rows(
+    losses: Tensor, reduction: str, denominator: Array, out_shape: tuple[int, ...]
+) -> Tensor:
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "mean":
+        return _weighted_mean(losses.sum(), denominator)
+    return losses.reshape(out_shape)
+
+
+def nll_loss(
+    input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
+    """Negative log-likelihood of class labels, given log-probabilities (N, C) as input."""
+    where = "nll_loss"
+    _check_reduction(where, reduction)
+    input = as_tensor(input)
+    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{where}: expected integer class labels, got dtype {labels.dtype}")
+    rows, out_shape = _to_rows(where, input)
+    if labels.shape != out_shape:
+        raise ValueError(
+            f"{where}: expected class labels of shape {out_shape} for input of shape "
+            f"{input.shape}, got {labels.shape}"
+        )
+    w = _class_weights(where, weight, rows.shape[1], input.dtype)
+    matrix, row_weight = _label_weights(
+        where, labels, rows.shape[1], w, ignore_index, 0.0, input.dtype
+    )
+    losses = -(rows * matrix).sum(axis=1)
+    return _reduce_rows(losses, reduction, row_weight.sum(), out_shape)
+
+
+@functools.cache
+def _below_log_floor(dtype: np.dtype[Any]) -> Any:
+    """The largest positive number of ``dtype`` whose log is at most -100 (PyTorch's floor)."""
+    tiny = np.asarray(np.exp(-100.0), dtype=dtype)
+    while np.log(tiny) > -100:
+        tiny = np.nextafter(tiny, np.zeros_like(tiny))
+    return tiny.item()
+
+
+def binary_cross_entropy(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean"
+) -> Tensor:
+    """-w (y log p + (1 - y) log(1 - p)) for probabilities p in [0, 1]; each log is clamped
+    at -100, as in PyTorch, so that p = 0 or 1 gives a finite loss.
+
+    Notes
+    -----
+    The gradient is the exact derivative of the clamped loss: finite for every p in [0, 1],
+    and zero for a log that is clamped (p below e**-100). PyTorch instead divides by
+    max(p (1 - p), 1e-12); the two agree wherever p (1 - p) >= 1e-12.
+    """
+    input, target = _pair("binary_cross_entropy", input, target, reduction)
+    if (input.data < 0).any() or (input.data > 1).any():
+        raise ValueError(
+            "binary_cross_entropy: expected probabilities in [0, 1] as input; for raw scores "
+            "use binary_cross_entropy_with_logits"
+        )
+    # log(max(q, tiny)) and not log(q): the derivative of log at q = 0 would be 0 / 0.
+    tiny = _below_log_floor(input.dtype)
+    log_p = ops.clip(ops.log(ops.clip(input, min=tiny)), min=-100)
+    log_not_p = ops.clip(ops.log(ops.clip(1 - input, min=tiny)), min=-100)
+    loss = -(target * log_p + (1 - target) * log_not_p)
+    if weight is not None:
+        loss = loss * as_tensor(weight).to(input.dtype)
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
+) -> Tensor:
+    """Binary cross-entropy on raw scores x, stable for any x:
+    (1 - y) x + (1 + (pos_weight - 1) y) softplus(-x), times ``weight``."""
+    input, target = _pair("binary_cross_entropy_with_logits", input, target, reduction)
+    softplus_neg = ops.softplus(-input, threshold=np.inf)  # log(1 + e^-x), exact everywhere
+    if pos_weight is None:
+        loss = (1 - target) * input + softplus_neg
+    else:
+        pw = as_tensor(pos_weight).to(input.dtype)
+        loss = (1 - target) * input + (1 + (pw - 1) * target) * softplus_neg
+    if weight is not None:
+        loss = loss * as_tensor(weight).to(input.dtype)
+    return _reduce(loss, reduction)
+
+
+def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence KL(target || q) with ``input`` = log q.
+
+    Pointwise ``target * (log target - input)`` (0 where target = 0). ``reduction`` may also be
+    ``'batchmean'``: the sum divided by the batch size, the true KL divergence per sample.
+    """
+    where = "kl_div"
+    batchmean = reduction == "batchmean"
+    input, target = _pair(where, input, target, "sum" if batchmean else reduction)
+    if log_target:
+        loss = ops.exp(target) * (target - input)
+    else:
+        positive = target.data > 0
+        # t log t, 0 where t = 0; differentiable in t (log t + 1) when the target needs it.
+        entropy_term = ops.where(positive, target * ops.log(ops.where(positive, target, 1)), 0)
+        loss = entropy_term - target * input
+    if batchmean:
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction)

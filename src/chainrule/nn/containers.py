@@ -1,0 +1,156 @@
+"""Containers of modules: ``Sequential``, ``ModuleList``, ``ModuleDict``."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, overload
+
+from chainrule.nn.module import Module
+
+
+class Sequential(Module):
+    """Modules applied one after another; the output of each is the input of the next.
+
+    Children are named ``0``, ``1``, ... (or by the keys of an ``OrderedDict``), so state-dict
+    keys are ``0.weight``, ``0.bias`` as in PyTorch.
+
+    Examples
+    --------
+    >>> from chainrule import nn
+    >>> model = nn.Sequential(nn.Linear(4, 8, generator=0), nn.ReLU(), nn.Linear(8, 2, generator=1))
+    >>> list(model.state_dict())
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+    """
+
+    def __init__(self, *modules: Module | Mapping[str, Module]) -> None:
+        super().__init__()
+        named: Iterable[tuple[str, Any]]
+        if len(modules) == 1 and isinstance(modules[0], Mapping):
+            named = modules[0].items()
+        else:
+            named = ((str(index), module) for index, module in enumerate(modules))
+        for name, module in named:
+            self._check(name, module)
+            self.add_module(name, module)
+
+    @staticmethod
+    def _check(name: str, module: Any) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(
+                f"Sequential: expected Module instances, got {type(module).__name__} at {name}"
+            )
+
+    def forward(self, x: Any) -> Any:
+        for module in self.children():
+            x = module(x)
+        return x
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return self.children()
+
+    @overload
+    def __getitem__(self, index: int) -> Module: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequential: ...
+
+    def __getitem__(self, index: int | slice) -> Module | Sequential:
+        items = list(self.named_children())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        try:
+            return items[index][1]
+        except IndexError:
+            raise IndexError(
+                f"Sequential: index {index} is out of range for {len(items)} modules"
+            ) from None
+
+    def append(self, module: Module) -> Sequential:
+        self._check(str(len(self)), module)
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters the parent registers (it has no ``forward``)."""
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> ModuleList:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: expected a Module, got {type(module).__name__}")
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self.children()))
+
+    @overload
+    def __getitem__(self, index: int) -> Module: ...
+    @overload
+    def __getitem__(self, index: slice) -> ModuleList: ...
+
+    def __getitem__(self, index: int | slice) -> Module | ModuleList:
+        values = list(self.children())
+        if isinstance(index, slice):
+            return ModuleList(values[index])
+        try:
+            return values[index]
+        except IndexError:
+            raise IndexError(
+                f"ModuleList: index {index} is out of range for {len(values)} modules"
+            ) from None
+
+
+class ModuleDict(Module):
+    """A dict of modules by name whose parameters the parent registers."""
+
+    def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
+        super().__init__()
+        for name, module in (modules or {}).items():
+            self[name] = module
+
+    def __setitem__(self, name: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(
+                f"ModuleDict: expected a Module for {name!r}, got {type(module).__name__}"
+            )
+        self.add_module(name, module)
+
+    def __getitem__(self, name: str) -> Module:
+        module = self._modules.get(name)
+        if module is None:
+            raise KeyError(f"ModuleDict: no module named {name!r}; have {list(self._modules)}")
+        return module
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._modules))
+
+    def keys(self) -> list[str]:
+        return list(self._modules)
+
+    def values(self) -> list[Module]:
+        return [m for m in self._modules.values() if m is not None]
+
+    def items(self) -> list[tuple[str, Module]]:
+        return [(k, m) for k, m in self._modules.items() if m is not None]

@@ -1,0 +1,209 @@
+"""Layers, activations and losses as functions (``import chainrule.nn.functional as F``).
+
+The modules in ``chainrule.nn`` hold parameters and call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import chainrule.autograd.ops as ops
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.autograd.ops import (
+    elu,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    linear,
+    log_softmax,
+    logsumexp,
+    relu,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
+from chainrule.autograd.ops._operands import as_tensor
+from chainrule.backend import np
+from chainrule.nn._loss_functions import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from chainrule.tensor import Tensor, as_generator
+
+__all__ = [
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "embedding",
+    "gelu",
+    "hardtanh",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "logsumexp",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "relu",
+    "selu",
+    "sigmoid",
+    "silu",
+    "smooth_l1_loss",
+    "softmax",
+    "softplus",
+    "tanh",
+]
+
+
+def dropout(
+    input: Any,
+    p: float = 0.5,
+    training: bool = True,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (inverted
+    dropout, so that evaluation needs no rescaling). Identity when not ``training``."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p!r}")
+    input = as_tensor(input)
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0
+    rng = as_generator(generator)
+    keep = rng.random(input.shape, dtype=np.float32) >= p
+    mask = keep.astype(input.dtype) * input.dtype.type(1 / (1 - p))
+    return input * mask
+
+
+def batch_norm(
+    input: Any,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float | None = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each channel (axis 1) of (N, C) or (N, C, L) input.
+
+    Training: with the batch's mean and biased variance; the running statistics, when given,
+    move toward the batch's (unbiased variance), ``r = (1 - momentum) r + momentum b``
+    (``momentum=None``: a cumulative average, handled by ``BatchNorm1d``). Otherwise: with
+    the running statistics.
+    """
+    x = as_tensor(input)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got {x.shape}")
+    axes = (0, *range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if training:
+        count = x.data.size // x.shape[1]
+        if count <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input "
+                f"shape {x.shape}"
+            )
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=axes, keepdims=True)
+        if running_mean is not None and running_var is not None and momentum is not None:
+            with no_grad():
+                batch_mean = mean.data.reshape(-1)
+                unbiased = var.data.reshape(-1) * (count / (count - 1))
+                running_mean.data *= 1 - momentum
+                running_mean.data += momentum * batch_mean
+                running_var.data *= 1 - momentum
+                running_var.data += momentum * unbiased
+        normalized = centered / ops.sqrt(var + eps)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running statistics are required when not training")
+        mean_data = running_mean.data.reshape(shape)
+        scale = 1 / np.sqrt(running_var.data.reshape(shape) + eps)
+        normalized = (x - mean_data) * scale.astype(x.dtype)
+    if weight is not None:
+        normalized = normalized * weight.reshape(shape)
+    if bias is not None:
+        normalized = normalized + bias.reshape(shape)
+    return normalized
+
+
+def layer_norm(
+    input: Any,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize over the last ``len(normalized_shape)`` axes of each sample (biased
+    variance), then scale by ``weight`` and shift by ``bias``."""
+    x = as_tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(shape) :] != shape:
+        raise ValueError(
+            f"layer_norm: expected input whose last axes are {shape}, got shape {x.shape}"
+        )
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    centered = x - x.mean(axis=axes, keepdims=True)
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    out = centered / ops.sqrt(var + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` picked by integer ``input`` (each in 0..rows-1); the row at
+    ``padding_idx`` gets no gradient."""
+    indices = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding: expected integer indices, got dtype {indices.dtype}")
+    rows = weight.shape[0]
+    # As in PyTorch, a negative index is an error: wrapping around would hide a bad label.
+    if indices.size and (indices.min() < 0 or indices.max() >= rows):
+        bad = indices[(indices < 0) | (indices >= rows)][0]
+        raise IndexError(
+            f"embedding: index {int(bad)} is out of range for {rows} embeddings "
+            f"(expected 0..{rows - 1})"
+        )
+    out = weight[indices]
+    if padding_idx is not None:
+        padded = (indices == padding_idx % rows)[..., None]
+        out = ops.where(padded, out.detach(), out)
+    return out
+
+
+def one_hot(labels: Any, num_classes: int = -1) -> Tensor:
+    """Integer labels of shape (...) as an int64 tensor of shape (..., num_classes)."""
+    data = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    if data.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected integer labels, got dtype {data.dtype}")
+    if num_classes < 0:
+        num_classes = int(data.max()) + 1 if data.size else 0
+    if data.size and (data.min() < 0 or data.max() >= num_classes):
+        raise ValueError(
+            f"one_hot: labels must be in [0, {num_classes - 1}], got {data.min()}..{data.max()}"
+        )
+    return Tensor._from_op(np.eye(num_classes, dtype=np.int64)[data], None)

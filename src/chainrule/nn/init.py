@@ -1,0 +1,170 @@
+"""Weight initializers, in place, each drawing from an explicit generator.
+
+Every function takes ``generator``: a ``numpy.random.Generator``, an int seed, or None for
+fresh entropy. The names and formulas are PyTorch's (``torch.nn.init``); they modify the
+tensor's array in place and return the tensor.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from chainrule.backend import np
+from chainrule.tensor import Tensor, as_generator
+
+GeneratorLike = np.random.Generator | int | None
+
+_LINEAR_LIKE = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "identity",
+)
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The recommended scale of the weights before ``nonlinearity``.
+
+    linear, conv and sigmoid: 1; tanh: 5/3; relu: sqrt(2); leaky_relu:
+    sqrt(2 / (1 + slope**2)) (slope ``param``, default 0.01); selu: 3/4.
+    """
+    if nonlinearity in _LINEAR_LIKE:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        if isinstance(slope, bool) or not isinstance(slope, int | float):
+            raise ValueError(f"calculate_gain: negative slope must be a number, got {slope!r}")
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(
+        f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; expected one of "
+        f"{[*_LINEAR_LIKE, 'tanh', 'relu', 'leaky_relu', 'selu']}"
+    )
+
+
+def _fans(tensor: Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of shape (out, in, *kernel)."""
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"init: fan in and fan out need a tensor with at least 2 dimensions, got shape "
+            f"{tensor.shape}"
+        )
+    receptive = math.prod(tensor.shape[2:])
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _fill(tensor: Tensor, values: Any) -> Tensor:
+    tensor.data[...] = values
+    return tensor
+
+
+def uniform_(
+    tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: GeneratorLike = None
+) -> Tensor:
+    """Fill with samples of U(a, b)."""
+    rng = as_generator(generator)
+    return _fill(tensor, rng.uniform(a, b, size=tensor.shape))
+
+
+def normal_(
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: GeneratorLike = None
+) -> Tensor:
+    """Fill with samples of N(mean, std**2)."""
+    rng = as_generator(generator)
+    return _fill(tensor, rng.normal(mean, std, size=tensor.shape))
+
+
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fill with ``val``."""
+    return _fill(tensor, val)
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with zeros."""
+    return _fill(tensor, 0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    """Fill with ones."""
+    return _fill(tensor, 1)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: GeneratorLike = None) -> Tensor:
+    """Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(tensor)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: GeneratorLike = None) -> Tensor:
+    """Glorot normal: N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+
+
+def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"kaiming: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = _fans(tensor)
+    fan = fan_in if mode == "fan_in" else fan_out
+    if fan == 0:
+        raise ValueError(
+            f"kaiming: cannot initialize a tensor with zero {mode}, shape {tensor.shape}"
+        )
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: GeneratorLike = None,
+) -> Tensor:
+    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan)."""
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: GeneratorLike = None,
+) -> Tensor:
+    """He normal: N(0, std**2) with std = gain / sqrt(fan)."""
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: GeneratorLike = None) -> Tensor:
+    """A (semi-)orthogonal matrix, from the QR decomposition of a Gaussian matrix, times gain.
+
+    Tensors with more than 2 dimensions are treated as (shape[0], rest) matrices.
+    """
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"orthogonal_: expected a tensor with at least 2 dimensions, got shape {tensor.shape}"
+        )
+    rows = tensor.shape[0]
+    cols = tensor.data.size // rows
+    rng = as_generator(generator)
+    flat = rng.standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))  # makes the decomposition unique, hence the distribution uniform
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (gain * q).reshape(tensor.shape))

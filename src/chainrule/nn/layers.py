@@ -1,0 +1,177 @@
+"""Core layers: ``Linear``, ``Identity``, ``Flatten``, ``Dropout``, ``Embedding``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import chainrule.nn.functional as F
+from chainrule.autograd.ops import flatten
+from chainrule.backend import DEFAULT_FLOAT, np
+from chainrule.nn import init
+from chainrule.nn.module import Module, cast_input
+from chainrule.nn.parameter import Parameter
+from chainrule.tensor import Tensor, as_generator
+
+GeneratorLike = np.random.Generator | int | None
+
+
+def _positive_int(where: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {name}={value!r}")
+    return int(value)
+
+
+class Linear(Module):
+    """A fully connected layer: y = x W^T + b.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Width of the input and of the output.
+    bias : bool, default=True
+    dtype : dtype, default=float32
+    generator : numpy.random.Generator or int, optional
+        Source of the initial weights (fresh entropy when None).
+
+    Notes
+    -----
+    W has shape (out_features, in_features), as in PyTorch, and starts, like PyTorch's, from
+    U(-k, k) with k = 1 / sqrt(in_features) (He uniform with a = sqrt(5)), as does b.
+
+    Shape: input (..., in_features), output (..., out_features).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype: Any = None,
+        generator: GeneratorLike = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = _positive_int("Linear", "in_features", in_features)
+        self.out_features = _positive_int("Linear", "out_features", out_features)
+        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
+        self.bias: Parameter | None
+        if bias:
+            self.bias = Parameter(np.empty(self.out_features, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: GeneratorLike = None) -> None:
+        rng = as_generator(generator)
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound, generator=rng)
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        if not shape or shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear: expected input with last axis {self.in_features}, got shape {shape}"
+            )
+        return F.linear(cast_input(x, self.weight.dtype), self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Flatten(Module):
+    """Merges axes ``start_dim`` through ``end_dim`` (by default all but the batch axis)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Any) -> Tensor:
+        return flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Zeroes each element with probability ``p`` while training, scaling the rest by
+    1 / (1 - p); the identity in evaluation mode.
+
+    Parameters
+    ----------
+    p : float in [0, 1], default=0.5
+    generator : numpy.random.Generator or int, optional
+        The layer's own source of masks, so that runs repeat exactly given a seed.
+    """
+
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, generator: GeneratorLike = None
+    ) -> None:
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be in [0, 1], got p={p!r}")
+        self.p = float(p)
+        self.inplace = inplace  # accepted for PyTorch compatibility; the input is never changed
+        self.generator = as_generator(generator)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.dropout(x, self.p, self.training, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Embedding(Module):
+    """A lookup table: integer indices of shape (...) give rows of shape (..., embedding_dim).
+
+    Weights start from N(0, 1), as in PyTorch; the row at ``padding_idx`` starts at zero and
+    receives no gradient.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        dtype: Any = None,
+        generator: GeneratorLike = None,
+    ) -> None:
+        super().__init__()
+        self.num_embeddings = _positive_int("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = _positive_int("Embedding", "embedding_dim", embedding_dim)
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(
+                f"Embedding: padding_idx must be in [{-num_embeddings}, {num_embeddings - 1}], "
+                f"got padding_idx={padding_idx}"
+            )
+        self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
+        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype=dt))
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: GeneratorLike = None) -> None:
+        init.normal_(self.weight, generator=generator)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    def forward(self, indices: Any) -> Tensor:
+        return F.embedding(indices, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"

@@ -1,0 +1,416 @@
+"""``Module``: the base of every layer and model, with PyTorch's interface.
+
+A module owns parameters, buffers (state that is saved but not trained, such as running
+statistics) and submodules, registered by plain attribute assignment. This file is one piece
+because all of it is the registration and traversal of that tree: parameters, state dicts,
+modes, dtype conversion, hooks and the printed form.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple, TypeVar
+
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.backend import Array, is_floating, np
+from chainrule.nn.parameter import Parameter
+from chainrule.tensor import RemovableHandle, Tensor, as_generator
+
+M = TypeVar("M", bound="Module")
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` could not match."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def cast_input(x: Any, dtype: Any) -> Tensor:
+    """A layer's input in the layer's dtype.
+
+    Layers with weights convert numeric input to their own dtype, as Keras layers do, so
+    that float64 data (NumPy's default) meets float32 weights in float32 instead of raising
+    or silently widening the whole network to float64. The conversion is differentiable.
+    """
+    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+    return x if x.dtype == dtype else x.to(dtype)
+
+
+class Module:
+    """Base class of layers and models.
+
+    Subclasses assign parameters and submodules as attributes in ``__init__`` (after calling
+    ``super().__init__()``) and compute the output in ``forward``; calling the module runs
+    ``forward`` with its hooks.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> class TwoLayer(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = nn.Linear(4, 8, generator=0)
+    ...         self.out = nn.Linear(8, 1, generator=1)
+    ...     def forward(self, x):
+    ...         return self.out(cr.relu(self.hidden(x)))
+    >>> model = TwoLayer()
+    >>> [name for name, _ in model.named_parameters()]
+    ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    >>> model(cr.ones(2, 4)).shape
+    (2, 1)
+    """
+
+    training: bool
+    _parameters: OrderedDict[str, Parameter | None]
+    _buffers: OrderedDict[str, Tensor | None]
+    _non_persistent: set[str]
+    _modules: OrderedDict[str, Module | None]
+    _forward_hooks: list[Callable[..., Any]]
+    _forward_pre_hooks: list[Callable[..., Any]]
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", [])
+        object.__setattr__(self, "_forward_pre_hooks", [])
+        object.__setattr__(self, "training", True)
+
+    # ----------------------------------------------------------------- registration
+    def _registry(self, name: str) -> dict[str, Any]:
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(
+                f"{type(self).__name__}: call super().__init__() before assigning {name!r}"
+            )
+        return self.__dict__
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        state = self._registry(name)
+        params, buffers, modules = state["_parameters"], state["_buffers"], state["_modules"]
+        if isinstance(value, Parameter):
+            buffers.pop(name, None)
+            modules.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            buffers.pop(name, None)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} to parameter "
+                    f"{name!r}; expected a chainrule.nn.Parameter or None"
+                )
+            params[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} to buffer "
+                    f"{name!r}; expected a Tensor or None"
+                )
+            buffers[name] = value
+        elif name in modules and value is None:
+            modules[name] = None
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for registry in ("_parameters", "_buffers", "_modules"):
+            self.__dict__[registry].pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add state that is not trained: saved in the state dict (unless not persistent),
+        converted by ``to``, not returned by ``parameters()``."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(
+                f"register_buffer: expected a non-empty name without dots, got {name!r}"
+            )
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"register_buffer: expected a Tensor or None for {name!r}, "
+                f"got {type(tensor).__name__}"
+            )
+        self._registry(name)
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+        object.__setattr__(self, name, tensor)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or an empty slot for one) under ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter: expected a Parameter or None for {name!r}, "
+                f"got {type(param).__name__}"
+            )
+        self._registry(name)
+        self._parameters[name] = param
+        object.__setattr__(self, name, param)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Add a submodule under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(
+                f"add_module: expected a Module for {name!r}, got {type(module).__name__}"
+            )
+        self._registry(name)
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
+    # ----------------------------------------------------------------- calling
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}: forward() is not implemented")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for pre_hook in self._forward_pre_hooks:
+            replaced = pre_hook(self, args)
+            if replaced is not None:
+                args = replaced if isinstance(replaced, tuple) else (replaced,)
+        output = self.forward(*args, **kwargs)
+        for hook in self._forward_hooks:
+            replaced = hook(self, args, output)
+            if replaced is not None:
+                output = replaced
+        return output
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after each forward; a returned value replaces
+        the output."""
+        self._forward_hooks.append(hook)
+        return RemovableHandle(self._forward_hooks, hook)
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before each forward; a returned value replaces the
+        inputs."""
+        self._forward_pre_hooks.append(hook)
+        return RemovableHandle(self._forward_pre_hooks, hook)
+
+    # ----------------------------------------------------------------- traversal
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every submodule, depth first, each once, with dotted names."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [
+                (f"{name}.{child_name}" if name else child_name, child)
+                for child_name, child in module._modules.items()
+                if child is not None
+            ]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(
+        self, registry: str, prefix: str, recurse: bool
+    ) -> Iterator[tuple[str, Any]]:
+        seen: set[int] = set()
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for module_name, module in modules:
+            for name, value in module.__dict__[registry].items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{module_name}.{name}" if module_name else name), value
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with its dotted name (a shared parameter appears once)."""
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    # ----------------------------------------------------------------- modes and grads
+    def train(self: M, mode: bool = True) -> M:
+        """Set training mode (dropout active, batch statistics used) on the whole tree."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self: M) -> M:
+        """Set evaluation mode: same as ``train(False)``."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of every parameter (to None, or to zeros in place)."""
+        for param in self.parameters():
+            if set_to_none:
+                param.grad = None
+            elif param.grad is not None:
+                param.grad.data[...] = 0
+
+    def requires_grad_(self: M, requires_grad: bool = True) -> M:
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def apply(self: M, fn: Callable[[Module], Any]) -> M:
+        """Call ``fn`` on every submodule (children first) and then on this module."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def reset_parameters(self, generator: np.random.Generator | int | None = None) -> None:
+        """Initialize every parameter of the tree again, drawing from one ``generator`` (or
+        seed), so that a whole model is reproducible from one seed.
+
+        Layers with parameters override this for their own; the base resets the children.
+        """
+        rng = as_generator(generator)
+        for child in self.children():
+            child.reset_parameters(rng)
+
+    def to(self: M, dtype: Any) -> M:
+        """Convert floating-point parameters and buffers to ``dtype`` in place; returns self.
+
+        Parameters keep their identity, so optimizers built before still hold them.
+        """
+        target = np.dtype(dtype)
+        if not is_floating(target):
+            raise TypeError(f"Module.to: expected a floating-point dtype, got {target}")
+        with no_grad():
+            for param in self.parameters():
+                param.data = param.data.astype(target)
+                if param.grad is not None:
+                    param.grad = Tensor(param.grad.data.astype(target))
+            for buffer in self.buffers():
+                if is_floating(buffer.dtype):
+                    buffer.data = buffer.data.astype(target)
+        return self
+
+    def float(self: M) -> M:
+        return self.to(np.float32)
+
+    def double(self: M) -> M:
+        return self.to(np.float64)
+
+    # ----------------------------------------------------------------- state dict
+    def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """Every parameter and persistent buffer under every name it is reachable by.
+
+        Unlike ``named_modules``, a module (or parameter) used twice appears under both of its
+        names, as in PyTorch's state dict, so that state dicts load across the two libraries.
+        """
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            module_name, module = stack.pop()
+            dot = f"{module_name}." if module_name else ""
+            for name, param in module._parameters.items():
+                if param is not None:
+                    yield dot + name, param
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent:
+                    yield dot + name, buffer
+            children = [
+                (dot + child_name, child)
+                for child_name, child in module._modules.items()
+                if child is not None
+            ]
+            stack.extend(reversed(children))
+
+    def state_dict(self, prefix: str = "") -> OrderedDict[str, Tensor]:
+        """Parameters and persistent buffers by dotted name (``0.weight``), as in PyTorch.
+
+        The tensors share memory with the module: copy them (``{k: v.clone() ...}``) to keep a
+        snapshot while training goes on. A module used in two places is saved under both
+        names, as in PyTorch.
+        """
+        return OrderedDict((name, t.detach()) for name, t in self._state_items(prefix))
+
+    def _state_targets(self) -> dict[str, Tensor]:
+        return dict(self._state_items())
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True
+    ) -> IncompatibleKeys:
+        """Copy values (tensors or NumPy arrays) into the parameters and buffers, in place.
+
+        Raises
+        ------
+        RuntimeError
+            Listing, together and by name, every missing key and unexpected key (when
+            ``strict``) and every value whose shape differs from the module's. Nothing is
+            copied when it raises.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"load_state_dict: expected a mapping of names to arrays, "
+                f"got {type(state_dict).__name__}"
+            )
+        targets = self._state_targets()
+        missing = [key for key in targets if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in targets]
+        values: dict[str, Array] = {}
+        problems = []
+        for key, target in targets.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if array.shape != target.shape:
+                problems.append(
+                    f"{key!r} expected shape {tuple(target.shape)}, got {tuple(array.shape)}"
+                )
+            values[key] = array
+        if strict:
+            if missing:
+                problems.insert(0, f"missing keys {missing}")
+            if unexpected:
+                problems.insert(1 if missing else 0, f"unexpected keys {unexpected}")
+        if problems:
+            raise RuntimeError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
+        for key, array in values.items():
+            target = targets[key]
+            np.copyto(target.data, array, casting="unsafe")
+        return IncompatibleKeys(missing, unexpected)
+
+    # ----------------------------------------------------------------- printing
+    def extra_repr(self) -> str:
+        """The settings shown between the parentheses of this module's repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = [
+            f"({name}): " + repr(module).replace("\n", "\n  ")
+            for name, module in self._modules.items()
+            if module is not None
+        ]
+        extra = self.extra_repr()
+        if not children:
+            return f"{type(self).__name__}({extra})"
+        lines = ([extra] if extra else []) + children
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"

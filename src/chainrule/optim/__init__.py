@@ -1,0 +1,37 @@
+"""Optimizers (the update rules of training) and learning-rate schedules, in PyTorch's words.
+
+>>> import chainrule as cr
+>>> from chainrule.optim import SGD
+>>> w = cr.tensor([4.0], requires_grad=True)
+>>> opt = SGD([w], lr=0.25)
+>>> for _ in range(3):
+...     opt.zero_grad()
+...     loss = (w ** 2).sum()           # dL/dw = 2w, so each step halves w
+...     loss.backward()
+...     opt.step()
+>>> w
+tensor([0.5], requires_grad=True)
+"""
+
+from chainrule.optim import lr_scheduler
+from chainrule.optim.adagrad import Adagrad
+from chainrule.optim.adam import Adam, AdamW
+from chainrule.optim.adamax import Adamax
+from chainrule.optim.lbfgs import LBFGS
+from chainrule.optim.nadam import NAdam
+from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.rmsprop import RMSprop
+from chainrule.optim.sgd import SGD
+
+__all__ = [
+    "LBFGS",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "NAdam",
+    "Optimizer",
+    "RMSprop",
+    "lr_scheduler",
+]

@@ -1,0 +1,404 @@
+"""``Optimizer``: the base of every update rule, holding parameter groups and per-parameter state.
+
+A subclass supplies its hyperparameter defaults, a check of one group's hyperparameters and a
+``step`` that updates ``p.data`` in place from ``p.grad``. Everything else (parameter groups,
+``zero_grad``, ``state_dict``/``load_state_dict`` in PyTorch's layout) lives here.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeAlias
+
+from chainrule.autograd.grad_mode import enable_grad
+from chainrule.backend import Array, is_floating, np
+from chainrule.tensor import Tensor
+
+ParamsT: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]]
+"""What an optimizer accepts: tensors, or dicts (parameter groups) each with a ``params`` list."""
+
+Closure: TypeAlias = Callable[[], Any]
+"""A function that clears the gradients, recomputes the loss, calls ``backward`` and returns it."""
+
+
+# ------------------------------------------------------------------ hyperparameter checks
+def check_number(where: str, name: str, value: Any) -> None:
+    """Raise ``TypeError`` unless ``value`` is a real number (bools excluded)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a number, got {type(value).__name__}")
+
+
+def check_nonnegative(where: str, name: str, value: Any) -> None:
+    """Raise unless ``value`` is a number >= 0 (NaN is rejected too)."""
+    check_number(where, name, value)
+    if not value >= 0:
+        raise ValueError(f"{where}: {name} must be >= 0, got {value!r}")
+
+
+def check_unit_interval(where: str, name: str, value: Any) -> None:
+    """Raise unless ``value`` is a number in [0, 1)."""
+    check_number(where, name, value)
+    if not 0 <= value < 1:
+        raise ValueError(f"{where}: {name} must be in [0, 1), got {value!r}")
+
+
+def check_betas(where: str, betas: Any) -> None:
+    """Raise unless ``betas`` is a pair of numbers, each in [0, 1)."""
+    if not isinstance(betas, tuple | list) or len(betas) != 2:
+        raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, beta in enumerate(betas):
+        check_number(where, f"betas[{i}]", beta)
+        if not 0 <= beta < 1:
+            raise ValueError(
+                f"{where}: betas must be a pair of numbers in [0, 1), got {tuple(betas)!r}"
+            )
+
+
+# ------------------------------------------------------------------ in-place update helpers
+def effective_grad(p: Tensor, weight_decay: float, maximize: bool) -> Array:
+    """The gradient an update rule sees: ``-grad`` when maximizing, plus ``weight_decay * p``.
+
+    Returns ``p.grad.data`` itself when neither applies, so callers must never write into the
+    result; otherwise a fresh array (one temporary, reused for both adjustments).
+    """
+    assert p.grad is not None
+    grad = p.grad.data
+    if maximize:
+        grad = np.negative(grad)
+    if weight_decay != 0:
+        # PyTorch's order: negate first, then add the L2 term, as grad + wd * p.
+        if maximize:
+            grad += weight_decay * p.data
+        else:
+            grad = grad + weight_decay * p.data
+    return grad
+
+
+def lerp_(start: Array, end: Array, weight: float, scratch: Array | None = None) -> None:
+    """``start += weight * (end - start)`` in place, rounded as PyTorch's ``lerp_`` rounds.
+
+    PyTorch evaluates from the nearer end (``end - (end - start) * (1 - weight)`` once
+    ``weight >= 0.5``), which keeps float32 trajectories within an ulp of its own.
+    ``scratch``, an array of ``start``'s shape, saves a temporary.
+    """
+    diff = np.subtract(end, start, out=scratch)
+    if weight < 0.5:
+        diff *= weight
+        start += diff
+    else:
+        diff *= 1 - weight
+        np.subtract(end, diff, out=start)
+
+
+def _copy_state_value(value: Any) -> Any:
+    """A copy of a state value that shares no array with the optimizer."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, Tensor):
+        return value.data.copy()
+    if isinstance(value, list | tuple):
+        return type(value)(_copy_state_value(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy_state_value(v) for k, v in value.items()}
+    return copy.copy(value)
+
+
+def _cast_state_value(param: Tensor, key: str | None, value: Any) -> Any:
+    """A loaded state value as this optimizer keeps it: arrays copied, floats in p's dtype.
+
+    Accepts NumPy arrays, chainrule tensors and anything with ``__array__`` (so a PyTorch
+    state dict whose tensors were not converted loads as well). Step counters become ints.
+    """
+    if key == "step":
+        return int(np.asarray(value).item()) if not isinstance(value, int) else value
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, dict):
+        return {k: _cast_state_value(param, k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_cast_state_value(param, None, v) for v in value)
+    if isinstance(value, np.ndarray | np.generic) or hasattr(value, "__array__"):
+        array = np.asarray(value)
+        if is_floating(array.dtype) and is_floating(param.dtype):
+            if array.ndim == 0:
+                return param.dtype.type(array)
+            return np.array(array, dtype=param.dtype, copy=True)
+        return array.copy()
+    return value
+
+
+class Optimizer:
+    """Base class of the optimizers: parameter groups, per-parameter state, checkpoints.
+
+    Parameters
+    ----------
+    params : iterable of Tensor, or iterable of dict
+        The tensors to optimize, or parameter groups: dicts with a ``"params"`` entry (a list
+        of tensors) and any hyperparameters that should differ from ``defaults`` for them.
+    defaults : dict
+        Hyperparameters used by every group that does not set its own.
+
+    Attributes
+    ----------
+    param_groups : list of dict
+        One dict per group: ``"params"`` (a list of tensors) and the group's hyperparameters.
+        Change ``group["lr"]`` to change the learning rate (schedulers do exactly that).
+    state : dict
+        Per-parameter state (momentum buffers, moment estimates, step counts), keyed by the
+        parameter tensor itself and created on the parameter's first update.
+
+    Notes
+    -----
+    Updates run in place on each ``p.data`` and on state arrays of the parameter's dtype, so
+    a float32 model stays float32. Parameters whose ``grad`` is None are skipped.
+
+    ``state_dict()`` has PyTorch's layout: ``{"state": {index: {name: value}},
+    "param_groups": [{"params": [index, ...], "lr": ..., ...}]}``, parameters numbered in
+    group order; arrays are NumPy copies and step counters Python ints.
+
+    Examples
+    --------
+    Two groups, the biases with their own learning rate:
+
+    >>> import chainrule as cr
+    >>> from chainrule.optim import SGD
+    >>> w, b = cr.ones(2, 3, requires_grad=True), cr.zeros(2, requires_grad=True)
+    >>> opt = SGD([{"params": [w]}, {"params": [b], "lr": 0.01}], lr=0.1, momentum=0.9)
+    >>> [group["lr"] for group in opt.param_groups]
+    [0.1, 0.01]
+    >>> w.grad, b.grad = cr.ones(2, 3), cr.ones(2)
+    >>> opt.step()
+    >>> saved = opt.state_dict()
+    >>> [group["params"] for group in saved["param_groups"]], sorted(saved["state"][1])
+    ([[0], [1]], ['momentum_buffer'])
+    """
+
+    # Whether every array in a parameter's state has that parameter's shape (checked on load);
+    # LBFGS keeps flat vectors over all parameters instead.
+    _state_shaped_like_params = True
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
+        name = type(self).__name__
+        self.defaults = defaults
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        self._check_group(defaults)
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors or of dicts, got a Tensor; "
+                f"pass [tensor] or model.parameters()"
+            )
+        if isinstance(params, Mapping):
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors or of dicts, got one dict; "
+                f"pass a list of parameter groups, e.g. [{{'params': ...}}]"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{name}: expected at least one parameter, got an empty list")
+        if not isinstance(groups[0], Mapping):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)  # type: ignore[arg-type]
+
+    def _check_group(self, group: Mapping[str, Any]) -> None:
+        """Raise if one of ``group``'s hyperparameters is out of range (subclasses override)."""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {k}: {group[k]}" for k in sorted(group) if k != "params")
+        return "\n".join(lines) + "\n)"
+
+    # ------------------------------------------------------------------ groups
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters, with its own hyperparameters, to optimize from now on.
+
+        Useful to unfreeze layers during fine-tuning. Missing hyperparameters come from the
+        defaults given at construction.
+
+        Parameters
+        ----------
+        param_group : dict
+            ``{"params": [tensors...], "lr": ..., ...}``.
+
+        Raises
+        ------
+        TypeError
+            If ``param_group`` is not a dict, holds a set or a non-tensor.
+        ValueError
+            If a parameter is not a leaf, appears twice, or already belongs to another group,
+            or a hyperparameter is out of range.
+        """
+        name = type(self).__name__
+        if not isinstance(param_group, Mapping):
+            raise TypeError(
+                f"{name}: a parameter group must be a dict, got {type(param_group).__name__}"
+            )
+        if "params" not in param_group:
+            raise ValueError(
+                f"{name}: a parameter group needs a 'params' entry, got keys {sorted(param_group)}"
+            )
+        group = dict(param_group)
+        params = group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set | frozenset):
+            raise TypeError(
+                f"{name}: parameters must be in an ordered collection (a list), got a set, "
+                f"whose order changes between runs"
+            )
+        params = list(params)
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"{name}: parameters must be Tensors, got {type(p).__name__} at position {i}"
+                )
+            if not p.is_leaf:
+                raise ValueError(
+                    f"{name}: can only optimize leaf tensors, got a non-leaf at position {i}; "
+                    f"optimize the tensor it was computed from, or .detach() it"
+                )
+            if not is_floating(p.dtype):
+                raise TypeError(
+                    f"{name}: parameters must have a floating-point dtype, got {p.dtype} "
+                    f"at position {i}"
+                )
+        ids = {id(p) for p in params}
+        if len(ids) != len(params):
+            raise ValueError(f"{name}: a parameter group holds the same parameter twice")
+        for other in self.param_groups:
+            if any(id(p) in ids for p in other["params"]):
+                raise ValueError(f"{name}: some parameters appear in more than one group")
+        group["params"] = params
+        for key, default in self.defaults.items():
+            group.setdefault(key, default)
+        self._check_group(group)
+        self.param_groups.append(group)
+
+    # ------------------------------------------------------------------ gradients
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of every parameter before the next backward pass.
+
+        Parameters
+        ----------
+        set_to_none : bool, default=True
+            Set each ``p.grad`` to None (frees memory; the next backward allocates afresh).
+            With False, fill the existing gradient arrays with zeros in place.
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.data.fill(0)
+
+    def _evaluate(self, closure: Closure | None) -> Any:
+        """Run ``closure`` with gradients recorded (the step itself needs none)."""
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    def step(self, closure: Closure | None = None) -> Any:
+        """Update every parameter that has a gradient; return ``closure()``'s loss, if given."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state as a dict in PyTorch's layout (copies, safe to keep).
+
+        Returns
+        -------
+        dict
+            ``"state"``: ``{index: {name: value}}`` for each parameter that has state, where
+            ``index`` numbers the parameters across groups in order; ``"param_groups"``: a
+            list of dicts with the hyperparameters and ``"params"`` as a list of indices.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {
+            index[id(p)]: {k: _copy_state_value(v) for k, v in s.items()}
+            for p, s in self.state.items()
+            if id(p) in index
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore hyperparameters and state saved by ``state_dict`` (so training resumes).
+
+        The optimizer must have been built over the same parameters, in the same groups and
+        order. Arrays are copied and cast to each parameter's floating dtype.
+
+        Parameters
+        ----------
+        state_dict : dict
+            As returned by ``state_dict()`` (a PyTorch optimizer's, with its tensors, loads too).
+
+        Raises
+        ------
+        ValueError
+            If the number of groups, a group's size, a parameter index or a state array's
+            shape does not match this optimizer.
+        """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
+            got = sorted(state_dict) if isinstance(state_dict, Mapping) else type(state_dict)
+            raise ValueError(
+                f"{where}: expected a dict with keys 'param_groups' and 'state', got {got}"
+            )
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{where}: expected {len(self.param_groups)} parameter groups, "
+                f"got {len(saved_groups)}"
+            )
+        id_map: dict[int, Tensor] = {}
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"{where}: expected parameter group {i} to hold {len(group['params'])} "
+                    f"parameters, got {len(saved['params'])}"
+                )
+            id_map.update(zip((int(k) for k in saved["params"]), group["params"], strict=True))
+
+        state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        for key, values in state_dict["state"].items():
+            if int(key) not in id_map:
+                raise ValueError(
+                    f"{where}: state refers to parameter {key}, but the groups number "
+                    f"parameters 0 to {len(id_map) - 1}"
+                )
+            p = id_map[int(key)]
+            loaded = {k: _cast_state_value(p, k, v) for k, v in values.items()}
+            if self._state_shaped_like_params:
+                for k, v in loaded.items():
+                    if isinstance(v, np.ndarray) and v.shape != p.shape:
+                        raise ValueError(
+                            f"{where}: expected state {k!r} of parameter {key} to have shape "
+                            f"{p.shape}, got {v.shape}"
+                        )
+            state[p] = loaded
+
+        groups = []
+        for group, saved in zip(self.param_groups, saved_groups, strict=True):
+            new_group = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            new_group["params"] = group["params"]
+            for k, default in self.defaults.items():
+                new_group.setdefault(k, default)
+            self._check_group(new_group)
+            groups.append(new_group)
+        self.param_groups = groups
+        self.state = state

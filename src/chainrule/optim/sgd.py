@@ -1,0 +1,131 @@
+"""Stochastic gradient descent, with momentum, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chainrule.backend import np
+from chainrule.optim.optimizer import (
+    Closure,
+    Optimizer,
+    ParamsT,
+    check_nonnegative,
+    check_number,
+    effective_grad,
+)
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent: ``w = w - lr * dL/dw``, optionally with momentum.
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+        Parameters to optimize, or parameter groups (see ``Optimizer``).
+    lr : float, default=1e-3
+        Learning rate (step size), >= 0.
+    momentum : float, default=0
+        Momentum factor, >= 0.
+    dampening : float, default=0
+        Share of the new gradient held back from the momentum buffer (0 keeps all of it).
+    weight_decay : float, default=0
+        L2 penalty, >= 0: ``weight_decay * w`` is added to the gradient.
+    nesterov : bool, default=False
+        Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+    maximize : bool, default=False
+        Ascend the objective instead of descending it.
+
+    Raises
+    ------
+    ValueError
+        If lr, momentum or weight_decay is negative, or nesterov is asked for without momentum
+        or with dampening.
+
+    Notes
+    -----
+    At step t, for each parameter w with gradient g (the algorithm of PyTorch's SGD):
+
+    1. g = -g if maximize.
+    2. g = g + weight_decay * w (L2 regularisation through the gradient).
+    3. With momentum mu > 0, the buffer b is g itself on the first step, and afterwards
+       b = mu * b + (1 - dampening) * g. The direction is then g + mu * b with Nesterov
+       momentum, else b.
+    4. w = w - lr * direction.
+
+    Momentum here is PyTorch's form (the learning rate multiplies the buffer), not the
+    ``v = mu * v - lr * g`` form of some textbooks; both agree while lr stays constant.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.optim import SGD
+    >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     opt.zero_grad()
+    ...     (w ** 2).sum().backward()       # dL/dw = 2w
+    ...     opt.step()
+    >>> w                                   # 0.8 * w, then 0.8 * w - 0.1 * 0.9 * 2 * w0
+    tensor([ 0.46, -0.92], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: Mapping[str, Any]) -> None:
+        check_nonnegative("SGD", "lr", group["lr"])
+        check_nonnegative("SGD", "momentum", group["momentum"])
+        check_number("SGD", "dampening", group["dampening"])
+        check_nonnegative("SGD", "weight_decay", group["weight_decay"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                f"SGD: nesterov needs momentum > 0 and dampening = 0, got "
+                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+            )
+
+    def step(self, closure: Closure | None = None) -> Any:
+        """Take one step for every parameter that has a gradient.
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Recomputes the loss (and gradients) and returns it; its result is returned.
+        """
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr, momentum = group["lr"], group["momentum"]
+            dampening, nesterov = group["dampening"], group["nesterov"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = effective_grad(p, group["weight_decay"], group["maximize"])
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = np.array(grad, dtype=p.dtype)
+                    else:
+                        buf *= momentum
+                        buf += grad if dampening == 0 else (1 - dampening) * grad
+                    grad = grad + momentum * buf if nesterov else buf
+                p.data -= lr * grad
+        return loss

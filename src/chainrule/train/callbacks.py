@@ -1,0 +1,321 @@
+"""Callbacks: code that ``fit`` calls at fixed points of training.
+
+The protocol is five methods, each given the ``FitState`` (model, optimizer, history, epoch,
+step, ``stop_training``...) and, where there are any, the logs of that point:
+
+- ``on_train_begin(state)`` / ``on_train_end(state)``
+- ``on_epoch_begin(state)`` / ``on_epoch_end(state, logs)`` (logs: ``loss``, ``val_loss``,
+  metrics, ``lr``, ``time`` of the epoch)
+- ``on_batch_end(state, logs)`` (logs: ``loss`` of the step)
+
+A callback stops training by setting ``state.stop_training = True`` (and, for the record,
+``state.stop_reason``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chainrule.backend import np
+
+if TYPE_CHECKING:
+    from chainrule.train.loop import FitState
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    def on_train_begin(self, state: FitState) -> None:
+        pass
+
+    def on_train_end(self, state: FitState) -> None:
+        pass
+
+    def on_epoch_begin(self, state: FitState) -> None:
+        pass
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        pass
+
+    def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        pass
+
+
+def _better(mode: str, monitor: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"callbacks: mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode != "auto":
+        return mode
+    lower_is_better = ("loss", "mse", "rmse", "mae", "error")
+    return "min" if any(word in monitor for word in lower_is_better) else "max"
+
+
+def _monitored(monitor: str, logs: dict[str, float], where: str) -> float:
+    if monitor not in logs:
+        raise ValueError(
+            f"{where}: monitor {monitor!r} is not logged; available: {sorted(logs)}. "
+            f"Validation quantities need validation_data or validation_split"
+        )
+    return float(logs[monitor])
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    Parameters
+    ----------
+    monitor : str, default='val_loss'
+    patience : int, default=0
+    min_delta : float, default=0
+        Smallest change that counts as an improvement.
+    mode : {'auto', 'min', 'max'}, default='auto'
+        'auto' minimizes losses and errors, maximizes anything else.
+    restore_best_weights : bool, default=False
+        At the end, put back the weights of the best epoch.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 0,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        if patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience!r}")
+        self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
+        self.mode = _better(mode, monitor)
+        self.restore_best_weights = restore_best_weights
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = 0
+        self.wait = 0
+        self._best_weights: dict[str, Any] | None = None
+
+    def on_train_begin(self, state: FitState) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch, self.wait, self._best_weights = 0, 0, None
+
+    def _improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        value = _monitored(self.monitor, logs, "EarlyStopping")
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, state.epoch, 0
+            if self.restore_best_weights:
+                self._best_weights = {k: v.data.copy() for k, v in state.model.state_dict().items()}
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            state.stop_training = True
+            state.stop_reason = (
+                f"early stopping: {self.monitor} did not improve for {self.wait} epochs "
+                f"(best {self.best:.6g} at epoch {self.best_epoch})"
+            )
+
+    def on_train_end(self, state: FitState) -> None:
+        if self.restore_best_weights and self._best_weights is not None:
+            state.model.load_state_dict(self._best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Write a training checkpoint (model, optimizer, scheduler, epoch, random states and
+    history) that ``fit(..., resume_from=path)`` continues from.
+
+    Parameters
+    ----------
+    path : str or Path
+        File to write; ``{epoch}`` in it is replaced by the epoch number.
+    every_n_epochs : int, default=1
+    save_best_only : bool, default=False
+        Write only when ``monitor`` improves.
+    monitor : str, default='val_loss'
+    mode : {'auto', 'min', 'max'}, default='auto'
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        every_n_epochs: int = 1,
+        save_best_only: bool = False,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+    ) -> None:
+        if every_n_epochs < 1:
+            raise ValueError(
+                f"ModelCheckpoint: every_n_epochs must be >= 1, got {every_n_epochs!r}"
+            )
+        self.path = str(path)
+        self.every_n_epochs, self.save_best_only = every_n_epochs, save_best_only
+        self.monitor, self.mode = monitor, _better(mode, monitor)
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.last_path: Path | None = None
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        if state.epoch % self.every_n_epochs:
+            return
+        if self.save_best_only:
+            value = _monitored(self.monitor, logs, "ModelCheckpoint")
+            improved = value < self.best if self.mode == "min" else value > self.best
+            if not improved:
+                return
+            self.best = value
+        self.last_path = Path(self.path.format(epoch=state.epoch))
+        state.save_checkpoint(self.last_path)
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)`` (epochs
+    counted from 0, as in Keras)."""
+
+    def __init__(self, schedule: Any) -> None:
+        if not callable(schedule):
+            raise TypeError(
+                f"LearningRateScheduler: expected a function, got {type(schedule).__name__}"
+            )
+        self.schedule = schedule
+
+    def on_epoch_begin(self, state: FitState) -> None:
+        for group in state.optimizer.param_groups:
+            group["lr"] = float(self.schedule(state.epoch - 1, group["lr"]))
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stops improving for
+    ``patience`` epochs (after ``cooldown`` epochs, never below ``min_lr``)."""
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        if not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}")
+        self.monitor, self.factor, self.patience = monitor, factor, patience
+        self.mode, self.min_delta = _better(mode, monitor), min_delta
+        self.cooldown, self.min_lr = cooldown, min_lr
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = self.cooldown_left = 0
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        value = _monitored(self.monitor, logs, "ReduceLROnPlateau")
+        better = (
+            value < self.best - self.min_delta
+            if self.mode == "min"
+            else value > self.best + self.min_delta
+        )
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.wait = 0
+        if better:
+            self.best, self.wait = value, 0
+            return
+        if self.cooldown_left > 0:
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            for group in state.optimizer.param_groups:
+                group["lr"] = max(group["lr"] * self.factor, self.min_lr)
+            self.cooldown_left, self.wait = self.cooldown, 0
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs as a row of a CSV file (a header first)."""
+
+    def __init__(self, path: str | Path, append: bool = False) -> None:
+        self.path, self.append = Path(path), append
+        self._keys: list[str] | None = None
+
+    def on_train_begin(self, state: FitState) -> None:
+        self._keys = None
+        if not self.append and self.path.exists():
+            self.path.unlink()
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        new_file = not self.path.exists()
+        if self._keys is None:
+            self._keys = ["epoch", *logs]
+        with self.path.open("a", newline="") as handle:
+            writer = csv.writer(handle)
+            if new_file:
+                writer.writerow(self._keys)
+            row = {"epoch": state.epoch, **logs}
+            writer.writerow([row.get(k, "") for k in self._keys])
+
+
+class TerminateOnNaN(Callback):
+    """Stop as soon as a step's loss is NaN or infinite.
+
+    ``fit`` already stops on a non-finite loss with a diagnosis; this callback makes the
+    same stop explicit for loops that report losses through the callbacks only.
+    """
+
+    def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        if not np.isfinite(logs.get("loss", 0.0)):
+            state.stop_training = True
+            state.stop_reason = f"non-finite loss at epoch {state.epoch}, step {state.step}"
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch on stderr showing loss and metrics; where stderr is not a
+    terminal (or ``tqdm`` is disabled), one summary line per epoch instead."""
+
+    def __init__(self, stream: Any = None, force_bar: bool | None = None) -> None:
+        self.stream = stream
+        self.force_bar = force_bar
+        self._bar: Any = None
+
+    def _use_bar(self) -> bool:
+        if self.force_bar is not None:
+            return self.force_bar
+        stream = self.stream or sys.stderr
+        return bool(getattr(stream, "isatty", lambda: False)())
+
+    def on_epoch_begin(self, state: FitState) -> None:
+        if self._use_bar():
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=state.steps_per_epoch,
+                desc=f"epoch {state.epoch}/{state.epochs}",
+                file=self.stream or sys.stderr,
+                leave=True,
+                dynamic_ncols=True,
+                unit="step",
+            )
+
+    def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        summary = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if k not in ("time",))
+        if self._bar is not None:
+            self._bar.set_postfix_str(summary, refresh=True)
+            self._bar.close()
+            self._bar = None
+        else:
+            stream = self.stream or sys.stderr
+            print(
+                f"epoch {state.epoch}/{state.epochs}  {summary}  ({logs.get('time', 0):.2f}s)",
+                file=stream,
+                flush=True,
+            )
+
+    def on_train_end(self, state: FitState) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,116 @@
+"""``History``: what ``fit`` recorded, epoch by epoch and step by step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class History:
+    """Per-epoch logs (``history['loss']``, ``history['val_accuracy']``, ``'lr'``,
+    ``'time'``), per-step training loss (``step_loss``), and how training ended.
+
+    Attributes
+    ----------
+    history : dict of str to list of float
+        One list per logged quantity, one entry per completed epoch.
+    epoch : list of int
+        The epoch numbers (from 1) of those entries.
+    step_loss : list of float
+        Training loss of every optimizer step.
+    stop_reason : str or None
+        Why training ended before ``epochs`` (early stopping, interrupted, non-finite loss).
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.step_loss: list[float] = []
+        self.stop_reason: str | None = None
+
+    def record(self, epoch: int, logs: dict[str, float]) -> None:
+        """Append one epoch's logs."""
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, [float("nan")] * (len(self.epoch) - 1)).append(
+                float(value)
+            )
+        for values in self.history.values():
+            if len(values) < len(self.epoch):
+                values.append(float("nan"))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.history
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stop_reason == "interrupted"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able copy (for checkpoints)."""
+        return {
+            "history": {k: list(v) for k, v in self.history.items()},
+            "epoch": list(self.epoch),
+            "step_loss": list(self.step_loss),
+            "stop_reason": self.stop_reason,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> History:
+        history = cls()
+        history.history = {k: [float(x) for x in v] for k, v in state.get("history", {}).items()}
+        history.epoch = [int(e) for e in state.get("epoch", [])]
+        history.step_loss = [float(x) for x in state.get("step_loss", [])]
+        history.stop_reason = state.get("stop_reason")
+        return history
+
+    def plot(self, path: str | Path, keys: list[str] | None = None) -> Path:
+        """Write the curves (loss, and each metric with its validation twin) as a PNG.
+
+        Needs matplotlib (``pip install chainrule[plot]``); uses the Agg backend, so no
+        display is needed. Returns the path written.
+        """
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError(
+                "History.plot: matplotlib is required; install it with "
+                "`pip install chainrule[plot]`"
+            ) from None
+        from chainrule.io import atomic_write_bytes
+
+        if not self.epoch:
+            raise ValueError("History.plot: nothing to plot, no epoch was completed")
+        names = keys or [
+            k for k in self.history if not k.startswith("val_") and k not in ("lr", "time")
+        ]
+        fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+        for ax, name in zip(axes[0], names, strict=True):
+            ax.plot(self.epoch, self.history[name], marker="o", ms=3, label=f"training {name}")
+            if f"val_{name}" in self.history:
+                ax.plot(
+                    self.epoch,
+                    self.history[f"val_{name}"],
+                    marker="o",
+                    ms=3,
+                    label=f"validation {name}",
+                )
+            ax.set_xlabel("epoch")
+            ax.set_title(name)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        import io
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        plt.close(fig)
+        target = Path(path)
+        atomic_write_bytes(target, buffer.getvalue())
+        return target

@@ -1,0 +1,562 @@
+"""``fit``, ``evaluate`` and ``predict``: the training loop a Keras user expects, on
+chainrule's modules, losses and optimizers.
+
+One epoch is: for each batch, forward pass, loss, ``backward()``, optional gradient
+clipping, optimizer step; then metrics on the epoch's outputs, a validation pass, the
+learning-rate schedule, and the callbacks. Checkpoint files are read and written through
+``chainrule.io``, imported where used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import chainrule.nn.functional as F
+from chainrule.autograd.anomaly import AnomalyError, detect_anomaly
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.backend import Array, is_floating, np
+from chainrule.data import DataLoader, Subset, TensorDataset, stratified_split
+from chainrule.nn import loss as losses
+from chainrule.nn.module import Module
+from chainrule.nn.utils import clip_grad_norm_
+from chainrule.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from chainrule.tensor import Tensor
+from chainrule.train.callbacks import Callback, ProgressBar
+from chainrule.train.history import History
+from chainrule.train.metrics import Metric, get_metric
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+LOSSES: dict[str, Callable[[], Module]] = {
+    "mse": losses.MSELoss,
+    "mae": losses.L1Loss,
+    "l1": losses.L1Loss,
+    "huber": losses.HuberLoss,
+    "smooth_l1": losses.SmoothL1Loss,
+    "cross_entropy": losses.CrossEntropyLoss,
+    "nll": losses.NLLLoss,
+    "bce": losses.BCELoss,
+    "bce_with_logits": losses.BCEWithLogitsLoss,
+}
+"""Loss names that ``fit(loss=...)`` accepts."""
+
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
+    "sgd": SGD,
+    "momentum": lambda params, lr=0.01: SGD(params, lr=lr, momentum=0.9),
+    "adam": Adam,
+    "adamw": AdamW,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+}
+"""Optimizer names that ``fit(optimizer=...)`` accepts (with their default settings)."""
+
+
+def _output_kind(loss: Any) -> str:
+    """What the model's outputs are, judged from the loss: it decides how metrics read them."""
+    if isinstance(loss, losses.CrossEntropyLoss) or loss is F.cross_entropy:
+        return "logits"
+    if isinstance(loss, losses.NLLLoss) or loss is F.nll_loss:
+        return "log_proba"
+    if isinstance(loss, losses.BCEWithLogitsLoss) or loss is F.binary_cross_entropy_with_logits:
+        return "binary_logits"
+    if isinstance(loss, losses.BCELoss) or loss is F.binary_cross_entropy:
+        return "binary_proba"
+    return "values"
+
+
+def _resolve_loss(loss: Any) -> Callable[[Tensor, Tensor], Tensor]:
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"fit: unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
+        return LOSSES[loss]()
+    if not callable(loss):
+        raise TypeError(f"fit: loss must be a loss module, a function or a name, got {loss!r}")
+    return loss
+
+
+def _resolve_optimizer(optimizer: Any, model: Module) -> Optimizer:
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str):
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"fit: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}"
+            )
+        return OPTIMIZERS[optimizer](list(model.parameters()))
+    raise TypeError(
+        "fit: optimizer must be a chainrule.optim optimizer or a name, "
+        f"got {type(optimizer).__name__}"
+    )
+
+
+def _model_dtype(model: Module) -> Any:
+    for param in model.parameters():
+        return param.dtype
+    return np.float32
+
+
+def _as_dataset(data: Any, where: str, dtype: Any) -> Any:
+    """A dataset from (x, y) arrays or tensors, a dataset, or a DataLoader's dataset."""
+    if isinstance(data, DataLoader):
+        return data.dataset
+    if isinstance(data, tuple | list):
+        if len(data) != 2:
+            raise ValueError(
+                f"{where}: expected (x, y) with two arrays, got a sequence of {len(data)}"
+            )
+        x, y = (d.data if isinstance(d, Tensor) else np.asarray(d) for d in data)
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"{where}: x and y must have the same number of rows, got {x.shape[0]} and "
+                f"{y.shape[0]}"
+            )
+        if is_floating(x.dtype) and x.dtype != dtype:
+            x = x.astype(dtype)  # the model's dtype: float64 data must not widen float32 weights
+        if is_floating(y.dtype) and y.dtype != dtype:
+            y = y.astype(dtype)
+        return TensorDataset(x, y)
+    if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
+        return data
+    raise TypeError(
+        f"{where}: expected (x, y) arrays, a dataset or a DataLoader, got {type(data).__name__}"
+    )
+
+
+def _targets(dataset: Any) -> Array | None:
+    """The target array of a ``TensorDataset`` (or subset of one), when there is one."""
+    if isinstance(dataset, TensorDataset) and len(dataset.arrays) >= 2:
+        return dataset.arrays[1]
+    if isinstance(dataset, Subset):
+        parent = _targets(dataset.dataset)
+        return None if parent is None else parent[dataset.indices]
+    return None
+
+
+def _split(dataset: Any, fraction: float, generator: np.random.Generator) -> tuple[Any, Any]:
+    """Hold out ``fraction`` of the data: stratified when the targets are class labels."""
+    y = _targets(dataset)
+    n = len(dataset)
+    if y is not None and y.ndim == 1 and y.dtype.kind in "iub":
+        kept, held = stratified_split(y, fraction, generator)
+    else:
+        order = generator.permutation(n)
+        count = max(1, round(fraction * n))
+        kept, held = np.sort(order[count:]), np.sort(order[:count])
+    if len(kept) == 0 or len(held) == 0:
+        raise ValueError(f"fit: validation_split={fraction} leaves an empty part of {n} samples")
+    return Subset(dataset, kept), Subset(dataset, held)
+
+
+def _readings(kind: str, outputs: Array) -> dict[str, Array]:
+    """Predicted labels, class probabilities or values from raw outputs, as metrics need."""
+    if kind in ("logits", "log_proba"):
+        # Softmax of logits; for log-probabilities the same expression just normalizes again.
+        proba = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+        proba /= proba.sum(axis=1, keepdims=True)
+        return {
+            "labels": outputs.argmax(axis=1),
+            "proba": proba,
+            "predictions": outputs.argmax(axis=1),
+        }
+    if kind in ("binary_logits", "binary_proba"):
+        flat = outputs.reshape(outputs.shape[0], -1)
+        positive = 1 / (1 + np.exp(-flat)) if kind == "binary_logits" else flat
+        labels = (positive > 0.5).astype(np.int64)
+        if flat.shape[1] == 1:
+            labels = labels[:, 0]
+        proba = np.concatenate([1 - positive, positive], axis=1) if flat.shape[1] == 1 else positive
+        return {"labels": labels, "proba": proba, "predictions": labels}
+    return {"values": outputs, "predictions": outputs}
+
+
+def _score(
+    metrics: Sequence[Metric], kind: str, y_true: Array, outputs: Array, prefix: str
+) -> dict[str, float]:
+    if not metrics:
+        return {}
+    readings = _readings(kind, outputs)
+    logs = {}
+    for metric in metrics:
+        if metric.needs not in readings:
+            raise ValueError(
+                f"fit: metric {metric.name!r} needs {metric.needs}, which a model trained with "
+                f"this loss does not produce"
+            )
+        logs[prefix + metric.name] = float(metric(y_true, readings[metric.needs]))
+    return logs
+
+
+@dataclass
+class FitState:
+    """What callbacks see and may change while ``fit`` runs."""
+
+    model: Module
+    optimizer: Optimizer
+    loss_fn: Callable[[Tensor, Tensor], Tensor]
+    history: History
+    epochs: int
+    steps_per_epoch: int
+    scheduler: Any = None
+    generator: np.random.Generator = field(default_factory=np.random.default_rng)
+    epoch: int = 0
+    step: int = 0
+    stop_training: bool = False
+    stop_reason: str | None = None
+
+    def generators(self) -> dict[str, np.random.Generator]:
+        """Every random generator whose state a resumed run needs: the data order's and
+        those of layers that draw (dropout)."""
+        found = {"fit.shuffle": self.generator}
+        for name, module in self.model.named_modules():
+            rng = getattr(module, "generator", None)
+            if isinstance(rng, np.random.Generator):
+                found[f"model.{name}.generator"] = rng
+        return found
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Write everything needed to resume after this epoch (see ``fit(resume_from=)``)."""
+        from chainrule.io import save_checkpoint
+
+        save_checkpoint(
+            path,
+            model=self.model,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            epoch=self.epoch,
+            generators=self.generators(),
+            history=self.history.to_dict(),
+            extra={"step": self.step},
+        )
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        from chainrule.io import load_checkpoint
+
+        restored = load_checkpoint(
+            path,
+            model=self.model,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            generators=self.generators(),
+        )
+        self.epoch = int(restored["epoch"])
+        self.history = History.from_dict(restored.get("history") or {})
+        self.step = int((restored.get("extra") or {}).get("step", 0))
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[list[bool]]:
+    """Turn Ctrl-C into a flag that the loop checks after each step, so that the step in
+    progress completes and nothing is left half-updated."""
+    flag = [False]
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *_: flag.__setitem__(0, True))
+    except ValueError:  # not the main thread: leave Ctrl-C as it is
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def fit(
+    model: Module,
+    loss: Any,
+    optimizer: Any,
+    train_data: Any,
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    validation_data: Any = None,
+    validation_split: float = 0.0,
+    metrics: Sequence[Any] = (),
+    callbacks: Sequence[Callback] = (),
+    scheduler: Any = None,
+    clip_grad_norm: float | None = None,
+    seed: int | None = None,
+    verbose: int | str = "auto",
+    shuffle: bool = True,
+    resume_from: str | Path | None = None,
+) -> History:
+    """Train ``model`` by backpropagation for ``epochs`` passes over ``train_data``.
+
+    Parameters
+    ----------
+    model : Module
+    loss : loss module, function ``loss(output, target)``, or name
+        Names: see ``LOSSES`` (``'cross_entropy'``, ``'mse'``, ...).
+    optimizer : Optimizer or name
+        An optimizer over ``model.parameters()``, or a name from ``OPTIMIZERS`` (with that
+        optimizer's default settings).
+    train_data : (x, y) arrays or tensors, a dataset, or a DataLoader
+        Floating-point arrays are converted to the model's dtype.
+    epochs, batch_size : int
+    validation_data : (x, y) or dataset, optional
+        Evaluated after every epoch: ``val_loss`` and ``val_<metric>`` in the logs.
+    validation_split : float in [0, 1), default=0
+        Hold out this share of ``train_data`` for validation instead (stratified by class
+        for class labels), drawn from ``seed``.
+    metrics : sequence of names or functions
+        See ``chainrule.train.metrics.METRICS``; computed on each epoch's outputs.
+    callbacks : sequence of Callback
+    scheduler : learning-rate scheduler, optional
+        Stepped once per epoch (``ReduceLROnPlateau`` with the monitored loss).
+    clip_grad_norm : float, optional
+        Rescale gradients whose global L2 norm exceeds this before each step.
+    seed : int, optional
+        Seeds the data order and the validation split. Same seed, data and model: the same
+        weights, bit for bit.
+    verbose : 'auto', 0 or 1
+        1 (and 'auto'): a progress bar per epoch on a terminal, else a line per epoch on
+        stderr; 0: silent.
+    shuffle : bool, default=True
+    resume_from : path, optional
+        A checkpoint written by ``ModelCheckpoint``: model, optimizer, scheduler, random
+        states and history are restored, and training continues after its epoch.
+
+    Returns
+    -------
+    History
+        Per-epoch logs, per-step losses and why training stopped early, if it did.
+
+    Notes
+    -----
+    A NaN or infinite loss stops training with a ``DivergenceWarning`` that names the epoch
+    and step. Ctrl-C stops after the current step and returns the history so far.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
+    if not isinstance(model, Module):
+        raise TypeError(f"fit: model must be a chainrule.nn.Module, got {type(model).__name__}")
+    loss_fn = _resolve_loss(loss)
+    kind = _output_kind(loss_fn)
+    opt = _resolve_optimizer(optimizer, model)
+    metric_list = [get_metric(m) for m in metrics]
+    dtype = _model_dtype(model)
+
+    split_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
+    train_set = _as_dataset(train_data, "fit: train_data", dtype)
+    if len(train_set) == 0:
+        raise ValueError("fit: train_data is empty")
+    if validation_split:
+        if validation_data is not None:
+            raise ValueError("fit: pass validation_data or validation_split, not both")
+        train_set, val_set = _split(train_set, validation_split, np.random.default_rng(split_seed))
+    else:
+        val_set = (
+            None
+            if validation_data is None
+            else _as_dataset(validation_data, "fit: validation_data", dtype)
+        )
+    loader_batch = train_data.batch_size if isinstance(train_data, DataLoader) else batch_size
+    loader = DataLoader(
+        train_set, loader_batch, shuffle=shuffle, generator=np.random.default_rng(shuffle_seed)
+    )
+
+    history = History()
+    state = FitState(
+        model=model,
+        optimizer=opt,
+        loss_fn=loss_fn,
+        history=history,
+        epochs=epochs,
+        steps_per_epoch=len(loader),
+        scheduler=scheduler,
+        generator=loader.generator,
+    )
+    if resume_from is not None:
+        state.load_checkpoint(resume_from)
+        history = state.history
+    show = verbose == "auto" or bool(verbose)
+    all_callbacks = [*callbacks, *([ProgressBar()] if show else [])]
+
+    for callback in all_callbacks:
+        callback.on_train_begin(state)
+    # NumPy's overflow warnings would repeat every step; a non-finite loss is reported once,
+    # with its cause, by _diverged.
+    with _deferred_interrupt() as interrupted, np.errstate(all="ignore"):
+        while state.epoch < epochs and not state.stop_training:
+            state.epoch += 1
+            logs = _run_epoch(
+                state, loader, kind, metric_list, clip_grad_norm, all_callbacks, interrupted
+            )
+            if logs is None:
+                break
+            if val_set is not None:
+                logs.update(
+                    _evaluate(
+                        model, loss_fn, val_set, max(batch_size, 256), metric_list, kind, "val_"
+                    )
+                )
+            logs["lr"] = float(opt.param_groups[0]["lr"])
+            _step_scheduler(scheduler, logs)
+            history.record(state.epoch, logs)
+            for callback in all_callbacks:
+                callback.on_epoch_end(state, logs)
+    for callback in all_callbacks:
+        callback.on_train_end(state)
+    history.stop_reason = state.stop_reason
+    return history
+
+
+def _step_scheduler(scheduler: Any, logs: dict[str, float]) -> None:
+    if scheduler is None:
+        return
+    if type(scheduler).__name__ == "ReduceLROnPlateau":
+        scheduler.step(logs.get("val_loss", logs["loss"]))
+    else:
+        scheduler.step()
+
+
+def _run_epoch(
+    state: FitState,
+    loader: DataLoader,
+    kind: str,
+    metrics: Sequence[Metric],
+    clip: float | None,
+    callbacks: Sequence[Callback],
+    interrupted: list[bool],
+) -> dict[str, float] | None:
+    """One pass over the training data; the epoch's logs, or None when it was cut short."""
+    model, optimizer = state.model, state.optimizer
+    model.train()
+    for callback in callbacks:
+        callback.on_epoch_begin(state)
+    started = time.perf_counter()
+    total, count = 0.0, 0
+    outputs: list[Array] = []
+    targets: list[Array] = []
+    for x, y in loader:
+        optimizer.zero_grad()
+        output = model(x)
+        loss = state.loss_fn(output, y)
+        value = float(loss.item())
+        state.step += 1
+        if not np.isfinite(value):
+            _diverged(state, value, x, y)
+            return None
+        loss.backward()
+        if clip is not None:
+            clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        rows = len(x)
+        total += value * rows
+        count += rows
+        state.history.step_loss.append(value)
+        if metrics:
+            outputs.append(output.data.copy())
+            targets.append(y.data)
+        for callback in callbacks:
+            callback.on_batch_end(state, {"loss": value})
+        if interrupted[0]:
+            state.stop_training = True
+            state.stop_reason = "interrupted"
+            return None
+        if state.stop_training:
+            break
+    logs = {"loss": total / max(count, 1)}
+    if metrics and outputs:
+        logs.update(_score(metrics, kind, np.concatenate(targets), np.concatenate(outputs), ""))
+    logs["time"] = time.perf_counter() - started
+    return logs
+
+
+def _diverged(state: FitState, value: float, x: Tensor, y: Tensor) -> None:
+    """Stop training, naming where the loss went non-finite and which op started it."""
+    culprit = ""
+    if not np.isfinite(x.data).all() if is_floating(x.dtype) else False:
+        culprit = "; the batch's inputs already hold NaN or infinite values"
+    else:
+        # Replay the batch's forward pass with every op checking its result.
+        try:
+            with no_grad(), detect_anomaly():
+                state.loss_fn(state.model(x), y)
+        except AnomalyError as error:
+            culprit = f"; the first non-finite value came from op {error.op!r}"
+    message = (
+        f"fit: the loss became {value} at epoch {state.epoch}, step {state.step}{culprit}; "
+        f"training stopped. Lower the learning rate, clip gradients (clip_grad_norm=...) or "
+        f"check the data for NaN or infinite values"
+    )
+    state.stop_training = True
+    state.stop_reason = message
+    warnings.warn(message, DivergenceWarning, stacklevel=3)
+
+
+def _evaluate(
+    model: Module,
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    dataset: Any,
+    batch_size: int,
+    metrics: Sequence[Metric],
+    kind: str,
+    prefix: str,
+) -> dict[str, float]:
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    outputs: list[Array] = []
+    targets: list[Array] = []
+    try:
+        with no_grad():
+            for x, y in DataLoader(dataset, batch_size):
+                output = model(x)
+                total += float(loss_fn(output, y).item()) * len(x)
+                count += len(x)
+                outputs.append(output.data)
+                targets.append(y.data)
+    finally:
+        model.train(was_training)
+    logs = {prefix + "loss": total / max(count, 1)}
+    if outputs:
+        logs.update(_score(metrics, kind, np.concatenate(targets), np.concatenate(outputs), prefix))
+    return logs
+
+
+def evaluate(
+    model: Module, loss: Any, data: Any, *, batch_size: int = 256, metrics: Sequence[Any] = ()
+) -> dict[str, float]:
+    """Loss and metrics of ``model`` on ``data`` ((x, y) or a dataset), in evaluation mode,
+    batched, without building a graph."""
+    loss_fn = _resolve_loss(loss)
+    dataset = _as_dataset(data, "evaluate: data", _model_dtype(model))
+    metric_list = [get_metric(m) for m in metrics]
+    return _evaluate(model, loss_fn, dataset, batch_size, metric_list, _output_kind(loss_fn), "")
+
+
+def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
+    """The model's outputs for ``x``, computed in batches in evaluation mode without a graph.
+
+    Returns a NumPy array (raw outputs: logits for a classifier trained with cross-entropy).
+    """
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    dtype = _model_dtype(model)
+    if is_floating(data.dtype) and data.dtype != dtype:
+        data = data.astype(dtype)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            parts = [
+                model(Tensor._from_op(data[start : start + batch_size], None)).data
+                for start in range(0, len(data), batch_size)
+            ]
+    finally:
+        model.train(was_training)
+    if not parts:
+        raise ValueError("predict: x is empty")
+    return np.concatenate(parts)

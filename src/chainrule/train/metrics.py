@@ -1,0 +1,189 @@
+"""Metrics: functions of true targets and predictions, each returning a float.
+
+Classification metrics take class labels (``accuracy``, ``precision``...) or class
+probabilities (``log_loss``, ``top_k_accuracy``); regression metrics take predicted values.
+``METRICS`` names each one with what it needs, so that ``fit`` can pass the right form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chainrule.backend import Array, np
+
+
+def _labels(y: Any) -> Array:
+    return np.asarray(y).reshape(-1)
+
+
+def accuracy(y_true: Any, y_pred: Any) -> float:
+    """Share of predictions equal to the true label."""
+    t, p = _labels(y_true), _labels(y_pred)
+    return float(np.mean(t == p)) if t.size else float("nan")
+
+
+def top_k_accuracy(y_true: Any, y_proba: Any, k: int = 5) -> float:
+    """Share of samples whose true class is among the ``k`` most probable (classes 0..C-1)."""
+    proba = np.asarray(y_proba)
+    t = _labels(y_true)
+    top = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+    return float(np.mean((top == t[:, None]).any(axis=1))) if t.size else float("nan")
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, labels: Any = None) -> Array:
+    """Counts C[i, j] of samples of true class ``labels[i]`` predicted as ``labels[j]``."""
+    t, p = _labels(y_true), _labels(y_pred)
+    classes = np.unique(np.concatenate([t, p])) if labels is None else np.asarray(labels)
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for a, b in zip(t.tolist(), p.tolist(), strict=True):
+        if a in index and b in index:
+            matrix[index[a], index[b]] += 1
+    return matrix
+
+
+def _per_class(y_true: Any, y_pred: Any) -> tuple[Array, Array, Array, Array]:
+    """True positives, predicted counts, actual counts and supports per class."""
+    matrix = confusion_matrix(y_true, y_pred)
+    tp = np.diag(matrix).astype(np.float64)
+    return (
+        tp,
+        matrix.sum(axis=0).astype(np.float64),
+        matrix.sum(axis=1).astype(np.float64),
+        matrix.sum(axis=1),
+    )
+
+
+def _average(values: Array, support: Array, average: str) -> float:
+    if average == "macro":
+        return float(values.mean()) if values.size else float("nan")
+    if average == "weighted":
+        return float((values * support).sum() / support.sum()) if support.sum() else float("nan")
+    raise ValueError(f"metrics: average must be 'macro' or 'weighted', got {average!r}")
+
+
+def _ratio(a: Array, b: Array) -> Array:
+    # An empty denominator scores 0, as scikit-learn does (with a warning there).
+    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+
+def precision(y_true: Any, y_pred: Any, average: str = "macro") -> float:
+    """Of the samples predicted as a class, the share that belong to it; averaged over
+    classes (``'macro'``) or weighted by class size (``'weighted'``)."""
+    tp, predicted, _, support = _per_class(y_true, y_pred)
+    return _average(_ratio(tp, predicted), support, average)
+
+
+def recall(y_true: Any, y_pred: Any, average: str = "macro") -> float:
+    """Of the samples of a class, the share predicted as it; averaged like ``precision``."""
+    tp, _, actual, support = _per_class(y_true, y_pred)
+    return _average(_ratio(tp, actual), support, average)
+
+
+def f1_score(y_true: Any, y_pred: Any, average: str = "macro") -> float:
+    """Harmonic mean of precision and recall per class, averaged like ``precision``."""
+    tp, predicted, actual, support = _per_class(y_true, y_pred)
+    p, r = _ratio(tp, predicted), _ratio(tp, actual)
+    return _average(_ratio(2 * p * r, p + r), support, average)
+
+
+def log_loss(y_true: Any, y_proba: Any, eps: float = 1e-15) -> float:
+    """Mean negative log-probability of the true class (classes 0..C-1)."""
+    proba = np.clip(np.asarray(y_proba, dtype=np.float64), eps, 1 - eps)
+    t = _labels(y_true).astype(np.int64)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(proba[np.arange(t.size), t])))
+
+
+def _values(y_true: Any, y_pred: Any) -> tuple[Array, Array]:
+    t = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(y_pred, dtype=np.float64).reshape(t.shape)
+    return t, p
+
+
+def mean_squared_error(y_true: Any, y_pred: Any) -> float:
+    t, p = _values(y_true, y_pred)
+    return float(np.mean((t - p) ** 2))
+
+
+def root_mean_squared_error(y_true: Any, y_pred: Any) -> float:
+    return float(np.sqrt(mean_squared_error(y_true, y_pred)))
+
+
+def mean_absolute_error(y_true: Any, y_pred: Any) -> float:
+    t, p = _values(y_true, y_pred)
+    return float(np.mean(np.abs(t - p)))
+
+
+def r2_score(y_true: Any, y_pred: Any) -> float:
+    """Coefficient of determination, 1 - SS_res / SS_tot (averaged over output columns)."""
+    t, p = _values(y_true, y_pred)
+    t2, p2 = t.reshape(t.shape[0], -1), p.reshape(p.shape[0], -1)
+    ss_res = ((t2 - p2) ** 2).sum(axis=0)
+    ss_tot = ((t2 - t2.mean(axis=0)) ** 2).sum(axis=0)
+    scores = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), 0.0)
+    return float(scores.mean())
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named metric: ``fn(y_true, y)`` where ``y`` is what ``needs`` says.
+
+    needs : ``"labels"`` (predicted classes), ``"proba"`` (class probabilities, (N, C)) or
+        ``"values"`` (regression outputs).
+    """
+
+    name: str
+    fn: Callable[[Any, Any], float]
+    needs: str
+    greater_is_better: bool = True
+
+    def __call__(self, y_true: Any, y: Any) -> float:
+        return self.fn(y_true, y)
+
+
+def _fixed(fn: Callable[..., float], **options: Any) -> Callable[[Any, Any], float]:
+    def bound(y_true: Any, y: Any) -> float:
+        return fn(y_true, y, **options)
+
+    return bound
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("accuracy", accuracy, "labels"),
+        Metric("top_5_accuracy", _fixed(top_k_accuracy, k=5), "proba"),
+        Metric("top_3_accuracy", _fixed(top_k_accuracy, k=3), "proba"),
+        Metric("precision", precision, "labels"),
+        Metric("recall", recall, "labels"),
+        Metric("f1", f1_score, "labels"),
+        Metric("precision_weighted", _fixed(precision, average="weighted"), "labels"),
+        Metric("recall_weighted", _fixed(recall, average="weighted"), "labels"),
+        Metric("f1_weighted", _fixed(f1_score, average="weighted"), "labels"),
+        Metric("log_loss", log_loss, "proba", greater_is_better=False),
+        Metric("mse", mean_squared_error, "values", greater_is_better=False),
+        Metric("rmse", root_mean_squared_error, "values", greater_is_better=False),
+        Metric("mae", mean_absolute_error, "values", greater_is_better=False),
+        Metric("r2", r2_score, "values"),
+    ]
+}
+"""Metrics by the names that ``fit(metrics=[...])`` accepts."""
+
+
+def get_metric(metric: str | Metric | Callable[[Any, Any], float]) -> Metric:
+    """A ``Metric`` from its name, itself, or a plain function ``fn(y_true, y_pred)`` (which
+    receives predicted labels for classification and values for regression)."""
+    if isinstance(metric, Metric):
+        return metric
+    if isinstance(metric, str):
+        if metric not in METRICS:
+            raise ValueError(
+                f"metrics: unknown metric {metric!r}; expected one of {sorted(METRICS)}"
+            )
+        return METRICS[metric]
+    if callable(metric):
+        return Metric(getattr(metric, "__name__", "metric"), metric, "predictions")
+    raise TypeError(f"metrics: expected a metric name or a function, got {type(metric).__name__}")

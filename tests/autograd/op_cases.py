@@ -1,0 +1,777 @@
+"""One table of cases that proves every registered differentiable op.
+
+Each ``OpCase`` names the op it exercises (its key in ``chainrule.autograd.REGISTRY``), a
+chainrule callable, the PyTorch callable that computes the same thing, and how to draw its
+inputs. Every input the callable takes is a floating tensor that receives a gradient;
+anything else (index arrays, conditions, bounds, axes) is fixed inside the callables.
+
+The same table feeds the finite-difference tests (float64), the PyTorch oracle tests
+(float64 and float32) and the registry meta-tests, which fail when a registered op has no
+case here.
+
+Inputs are drawn away from kinks and ties, so that central differences see a smooth
+function: ``spread`` gives values whose magnitudes are distinct (gaps >= 0.1) and stay at
+least 0.05 away from every multiple of 0.2, so any kink placed on a multiple of 0.2 (0,
++-0.4, 1, ...) is safe. The conventions at the kinks themselves are tested against PyTorch
+in ``test_ops_torch.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import chainrule as cr
+from chainrule.autograd import REGISTRY, ops
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # only the PyTorch oracle tests call the torch side, and they skip
+    torch = None
+    F = None
+
+Maker = Callable[[np.random.Generator], list[np.ndarray]]
+SAME: Any = object()
+"""Marks a case whose chainrule callable also works on torch tensors (operators only)."""
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One way of calling one op, with its PyTorch twin and its inputs."""
+
+    op: str
+    name: str
+    fn: Callable[..., cr.Tensor]
+    torch_fn: Callable[..., Any] | None
+    make: Maker
+    gradcheck_options: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.op}-{self.name}"
+
+    def arrays(self, dtype: Any = np.float64) -> list[np.ndarray]:
+        """The inputs, drawn from a generator seeded by the case's id (same every run)."""
+        rng = np.random.default_rng(zlib.crc32(self.id.encode()))
+        return [np.asarray(a, dtype=dtype) for a in self.make(rng)]
+
+    def __repr__(self) -> str:
+        return f"OpCase({self.id})"
+
+
+CASES: list[OpCase] = []
+
+
+def case(
+    op: str,
+    name: str,
+    fn: Callable[..., cr.Tensor],
+    torch_fn: Callable[..., Any] | None,
+    make: Maker,
+    **gradcheck_options: float,
+) -> None:
+    CASES.append(
+        OpCase(op, name, fn, fn if torch_fn is SAME else torch_fn, make, gradcheck_options)
+    )
+
+
+# --------------------------------------------------------------------- input makers
+def normal(*shapes: tuple[int, ...]) -> Maker:
+    """Standard normal values."""
+    return lambda rng: [rng.standard_normal(s) for s in shapes]
+
+
+def uniform(low: float, high: float, *shapes: tuple[int, ...]) -> Maker:
+    """Uniform values in [low, high)."""
+    return lambda rng: [rng.uniform(low, high, s) for s in shapes]
+
+
+def positive(*shapes: tuple[int, ...]) -> Maker:
+    """Values in [0.5, 2): safe for log, sqrt, division and fractional powers."""
+    return uniform(0.5, 2.0, *shapes)
+
+
+def spread(*shapes: tuple[int, ...], step: float = 0.2) -> Maker:
+    """Values of random sign whose magnitudes, over all ``shapes`` together, are distinct by
+    at least ``step / 2`` and lie at least ``step / 4`` from every multiple of ``step``."""
+
+    def make(rng: np.random.Generator) -> list[np.ndarray]:
+        sizes = [math.prod(s) for s in shapes]
+        n = sum(sizes)
+        magnitude = (rng.permutation(n) + 0.5) * step + rng.uniform(-step / 4, step / 4, n)
+        values = magnitude * rng.choice([-1.0, 1.0], n)
+        bounds = np.cumsum(sizes)[:-1]
+        return [part.reshape(s) for part, s in zip(np.split(values, bounds), shapes, strict=True)]
+
+    return make
+
+
+def fixed(*arrays: Any) -> Maker:
+    """Exactly these values."""
+    return lambda rng: [np.array(a, dtype=np.float64) for a in arrays]
+
+
+def join(*makers: Maker) -> Maker:
+    """The inputs of several makers, in order."""
+    return lambda rng: [a for m in makers for a in m(rng)]
+
+
+def as_torch(array: Any) -> Any:
+    """A constant (index array, condition) for the torch side."""
+    return torch.as_tensor(np.asarray(array))
+
+
+def torch_dims(axis: Any, ndim: int) -> tuple[int, ...]:
+    """PyTorch's ``dim`` for a NumPy ``axis`` (None means every axis)."""
+    if axis is None:
+        return tuple(range(ndim))
+    return axis if isinstance(axis, tuple) else (axis,)
+
+
+def torch_prod(x: Any, axis: Any, keepdims: bool) -> Any:
+    """``x.prod`` over several axes (PyTorch's prod takes one dim at a time)."""
+    axes = [a % x.ndim for a in torch_dims(axis, x.ndim)]
+    kept = [i for i in range(x.ndim) if i not in axes]
+    y = x.permute(*kept, *axes).reshape(*[x.shape[i] for i in kept], -1).prod(-1)
+    if keepdims:
+        y = y.reshape([1 if i in axes else n for i, n in enumerate(x.shape)])
+    return y
+
+
+def torch_pad(x: Any, widths: Sequence[tuple[int, int]], value: float = 0.0) -> Any:
+    """NumPy-style ``pad`` (one pair per axis, first axis first) in PyTorch's form."""
+    flat = [n for pair in reversed(widths) for n in pair]
+    return F.pad(x, flat, value=value)
+
+
+def other_float(dtype: Any) -> Any:
+    return np.float32 if np.dtype(dtype) == np.float64 else np.float64
+
+
+# --------------------------------------------------------------------- arithmetic
+BROADCAST_PAIRS = {
+    "same": ((3, 4), (3, 4)),
+    "bcast_3d_2d": ((3, 1, 4), (2, 4)),
+    "bcast_both": ((2, 1), (1, 3)),
+    "bcast_0d": ((), (2, 3)),
+    "bcast_row": ((2, 3), (3,)),
+}
+for label, (sa, sb) in BROADCAST_PAIRS.items():
+    case("add", label, lambda a, b: a + b, SAME, normal(sa, sb))
+    case("sub", label, lambda a, b: a - b, SAME, normal(sa, sb))
+    case("mul", label, lambda a, b: a * b, SAME, normal(sa, sb))
+    case("div", label, lambda a, b: a / b, SAME, join(normal(sa), spread(sb)))
+    case("pow", f"tensor_tensor_{label}", lambda a, b: a**b, SAME, join(positive(sa), normal(sb)))
+    case("maximum", label, cr.maximum, torch.maximum if torch else None, spread(sa, sb))
+    case("minimum", label, cr.minimum, torch.minimum if torch else None, spread(sa, sb))
+
+case("add", "functional", cr.add, torch.add if torch else None, normal((2, 3), (3,)))
+case("add", "scalar", lambda x: x + 2.5, SAME, normal((3, 4)))
+case("add", "scalar_left", lambda x: 2.5 + x, SAME, normal((3, 4)))
+case("add", "same_tensor_twice", lambda x: x + x, SAME, normal((3,)))
+case("sub", "scalar_left", lambda x: 1.5 - x, SAME, normal((3, 4)))
+case("sub", "functional", cr.sub, torch.sub if torch else None, normal((3, 1), (4,)))
+case("mul", "scalar", lambda x: x * -3.0, SAME, normal((3, 4)))
+case("mul", "square", lambda x: x * x, SAME, normal((5,)))
+case("div", "scalar_left", lambda x: 3.0 / x, SAME, spread((3, 4)))
+case("div", "by_scalar", lambda x: x / 4.0, SAME, normal((3, 4)))
+case("neg", "matrix", lambda x: -x, SAME, normal((3, 4)))
+case("neg", "functional", cr.neg, torch.neg if torch else None, normal((2, 3, 2)))
+case("pow", "square", lambda x: x**2, SAME, normal((3, 4)))
+case("pow", "cube_int", lambda x: x**3, SAME, normal((3, 4)))
+case("pow", "fractional", lambda x: x**2.5, SAME, positive((3, 4)))
+case("pow", "negative_exponent", lambda x: x**-1.5, SAME, positive((3, 4)))
+case("pow", "scalar_base", lambda x: 2.0**x, SAME, normal((3, 4)))
+case("pow", "functional", cr.pow, torch.pow if torch else None, join(positive((2, 3)), normal(())))
+
+# --------------------------------------------------------------------- elementwise
+case("exp", "matrix", cr.exp, torch.exp if torch else None, normal((3, 4)))
+case("exp", "method", lambda x: x.exp(), SAME, normal((2, 3, 2)))
+case("log", "matrix", cr.log, torch.log if torch else None, positive((3, 4)))
+case("log1p", "matrix", cr.log1p, torch.log1p if torch else None, uniform(-0.5, 2.0, (3, 4)))
+case("sqrt", "matrix", cr.sqrt, torch.sqrt if torch else None, positive((3, 4)))
+case("abs", "matrix", cr.abs, torch.abs if torch else None, spread((3, 4)))
+case("abs", "operator", lambda x: abs(x), SAME, spread((2, 3)))
+case("sin", "matrix", cr.sin, torch.sin if torch else None, normal((3, 4)))
+case("cos", "matrix", cr.cos, torch.cos if torch else None, normal((3, 4)))
+case(
+    "clip",
+    "both_bounds",
+    lambda x: cr.clip(x, -0.4, 0.6),
+    lambda x: torch.clamp(x, -0.4, 0.6),
+    spread((3, 4)),
+)
+case(
+    "clip", "min_only", lambda x: cr.clip(x, min=-0.4), lambda x: x.clamp(min=-0.4), spread((3, 4))
+)
+case("clip", "max_only", lambda x: cr.clip(x, max=0.2), lambda x: x.clamp(max=0.2), spread((3, 4)))
+case("clip", "clamp_method", lambda x: x.clamp(0.0, 1.0), SAME, spread((2, 5)))
+case(
+    "maximum",
+    "scalar",
+    lambda x: cr.maximum(x, 0.2),
+    lambda x: torch.maximum(x, torch.tensor(0.2, dtype=x.dtype)),
+    spread((3, 4)),
+)
+case(
+    "minimum",
+    "scalar_left",
+    lambda x: cr.minimum(-0.4, x),
+    lambda x: torch.minimum(torch.tensor(-0.4, dtype=x.dtype), x),
+    spread((3, 4)),
+)
+
+WHERE_CONDITION = np.array([[True, False, True, True], [False, False, True, False]])
+case(
+    "where",
+    "same_shape",
+    lambda a, b: cr.where(WHERE_CONDITION, a, b),
+    lambda a, b: torch.where(as_torch(WHERE_CONDITION), a, b),
+    normal((2, 4), (2, 4)),
+)
+case(
+    "where",
+    "broadcast",
+    lambda a, b: cr.where(WHERE_CONDITION, a, b),
+    lambda a, b: torch.where(as_torch(WHERE_CONDITION), a, b),
+    normal((3, 1, 4), (1, 4)),
+)
+case(
+    "where",
+    "scalar_other",
+    lambda a: cr.where(WHERE_CONDITION, a, 0.5),
+    lambda a: torch.where(as_torch(WHERE_CONDITION), a, 0.5),
+    normal((2, 4)),
+)
+case(
+    "where",
+    "tensor_condition",
+    lambda a: cr.where(a > 0, a, a * 0.1),
+    lambda a: torch.where(a > 0, a, a * 0.1),
+    spread((3, 4)),
+)
+# float64 -> float32 -> float64 and back the other way: the rounding to float32 is far below
+# the step that finite differences take here.
+case(
+    "cast",
+    "to_other_float_and_back",
+    lambda x: ops.cast(ops.cast(x, other_float(x.dtype)), x.dtype),
+    lambda x: x.to(torch.float32 if x.dtype == torch.float64 else torch.float64).to(x.dtype),
+    normal((3, 4)),
+    eps=1e-2,
+)
+case(
+    "cast",
+    "methods",
+    lambda x: x.float().double() * 2.0 if x.dtype == np.float64 else x.double().float() * 2.0,
+    lambda x: (x.float().double() if x.dtype == torch.float64 else x.double().float()) * 2.0,
+    normal((2, 3)),
+    eps=1e-2,
+)
+case("clone", "matrix", ops.clone, torch.clone if torch else None, normal((3, 4)))
+case("clone", "method", lambda x: x.clone() * x, SAME, normal((3,)))
+
+# --------------------------------------------------------------------- linear algebra
+MATMUL_SHAPES = {
+    "2d_2d": ((3, 4), (4, 5)),
+    "1d_2d": ((4,), (4, 3)),
+    "2d_1d": ((3, 4), (4,)),
+    "1d_1d": ((4,), (4,)),
+    "batched": ((2, 3, 4), (2, 4, 5)),
+    "batched_broadcast": ((2, 1, 3, 4), (5, 4, 2)),
+    "batched_2d": ((2, 3, 4), (4, 2)),
+    "1d_batched": ((4,), (2, 4, 3)),
+    "batched_1d": ((2, 3, 4), (4,)),
+}
+for label, (sa, sb) in MATMUL_SHAPES.items():
+    case("matmul", label, lambda a, b: a @ b, SAME, normal(sa, sb))
+case("matmul", "functional", cr.matmul, torch.matmul if torch else None, normal((2, 3), (3, 2)))
+
+case("linear", "bias", cr.linear, F.linear if F else None, normal((5, 4), (3, 4), (3,)))
+case("linear", "no_bias", cr.linear, F.linear if F else None, normal((5, 4), (3, 4)))
+case("linear", "3d_input", cr.linear, F.linear if F else None, normal((2, 5, 4), (3, 4), (3,)))
+case("linear", "1d_input", cr.linear, F.linear if F else None, normal((4,), (3, 4), (3,)))
+
+# --------------------------------------------------------------------- reductions
+AXIS_VARIANTS = [
+    (None, False),
+    (None, True),
+    (1, False),
+    (-1, False),
+    (1, True),
+    ((0, 2), False),
+    ((2, 0), True),
+    ((-1, -3), False),
+]
+
+
+def _axis_label(axis: Any, keepdims: bool) -> str:
+    text = "all" if axis is None else str(axis).replace(" ", "")
+    return f"axis={text}" + (",keepdims" if keepdims else "")
+
+
+def _reduction_cases(
+    op: str,
+    fn: Callable[..., cr.Tensor],
+    torch_fn: Callable[..., Any],
+    make: Maker,
+    variants: Sequence[tuple[Any, bool]] = AXIS_VARIANTS,
+    prefix: str = "",
+    ndim: int = 3,
+) -> None:
+    for axis, keepdims in variants:
+        case(
+            op,
+            prefix + _axis_label(axis, keepdims),
+            lambda x, axis=axis, keepdims=keepdims: fn(x, axis, keepdims),
+            lambda x, axis=axis, keepdims=keepdims: torch_fn(x, torch_dims(axis, ndim), keepdims),
+            make,
+        )
+
+
+_reduction_cases("sum", cr.sum, lambda x, d, k: x.sum(dim=d, keepdim=k), normal((2, 3, 4)))
+_reduction_cases("mean", cr.mean, lambda x, d, k: x.mean(dim=d, keepdim=k), normal((2, 3, 4)))
+_reduction_cases("max", cr.max, lambda x, d, k: x.amax(dim=d, keepdim=k), spread((2, 3, 4)))
+_reduction_cases("min", cr.min, lambda x, d, k: x.amin(dim=d, keepdim=k), spread((2, 3, 4)))
+_reduction_cases("prod", cr.prod, lambda x, d, k: torch_prod(x, d, k), uniform(0.5, 1.5, (2, 3, 4)))
+_reduction_cases(
+    "logsumexp", cr.logsumexp, lambda x, d, k: x.logsumexp(dim=d, keepdim=k), normal((2, 3, 4))
+)
+case("sum", "scalar_input", cr.sum, torch.sum if torch else None, normal(()))
+case("sum", "torch_names", lambda x: x.sum(dim=0, keepdim=True), SAME, normal((3, 2)))
+case("sum", "method", lambda x: x.sum(), SAME, normal((3, 2)))
+case("sum", "empty_axes", lambda x: cr.sum(x, ()), lambda x: x * 1, normal((2, 3)))
+case("mean", "torch_names", lambda x: x.mean(dim=(0, 1)), SAME, normal((3, 2, 2)))
+case("max", "method_dim", lambda x: x.max(dim=1), lambda x: x.amax(dim=1), spread((3, 4)))
+case("min", "1d", lambda x: cr.min(x), lambda x: x.amin(), spread((5,)))
+case(
+    "prod",
+    "one_zero",
+    lambda x: cr.prod(x, 1),
+    lambda x: x.prod(1),
+    fixed([[1.5, 0.0, -2.0], [0.5, 3.0, 2.0]]),
+)
+case(
+    "prod",
+    "two_zeros",
+    lambda x: cr.prod(x, -1),
+    lambda x: x.prod(-1),
+    fixed([[0.0, 2.0, 0.0, 1.5], [0.0, 3.0, 2.0, -1.0]]),
+)
+case(
+    "prod",
+    "zero_all_axes",
+    cr.prod,
+    torch.prod if torch else None,
+    fixed([[0.0, 2.0], [0.5, -1.5]]),
+)
+case("prod", "1d", lambda x: cr.prod(x), lambda x: x.prod(), normal((5,)))
+case(
+    "logsumexp", "2d_axis_0", lambda x: cr.logsumexp(x, 0), lambda x: x.logsumexp(0), normal((3, 4))
+)
+case(
+    "logsumexp",
+    "large_values",
+    lambda x: cr.logsumexp(x * 100, -1),
+    lambda x: (x * 100).logsumexp(-1),
+    normal((3, 4)),
+)
+
+VAR_VARIANTS = [(None, False), (1, False), ((0, 2), True), (-1, True)]
+for correction in (0, 1):
+    _reduction_cases(
+        "var",
+        lambda x, a, k, c=correction: cr.var(x, a, k, correction=c),
+        lambda x, d, k, c=correction: torch.var(x, dim=d, keepdim=k, correction=c),
+        normal((2, 3, 4)),
+        variants=VAR_VARIANTS,
+        prefix=f"correction={correction},",
+    )
+    # std = sqrt(var): its cases run the var op too.
+    for axis, keepdims in VAR_VARIANTS:
+        case(
+            "var",
+            f"std,correction={correction}," + _axis_label(axis, keepdims),
+            lambda x, a=axis, k=keepdims, c=correction: cr.std(x, a, k, correction=c),
+            lambda x, a=axis, k=keepdims, c=correction: torch.std(
+                x, dim=torch_dims(a, 3), keepdim=k, correction=c
+            ),
+            normal((2, 3, 4)),
+        )
+case(
+    "var",
+    "unbiased_false",
+    lambda x: x.var(1, unbiased=False),
+    lambda x: x.var(1, unbiased=False),
+    normal((3, 4)),
+)
+case(
+    "var", "ddof", lambda x: cr.var(x, 0, ddof=1), lambda x: x.var(0, correction=1), normal((3, 4))
+)
+case(
+    "var",
+    "std_method",
+    lambda x: x.std(axis=1, correction=0),
+    lambda x: x.std(1, correction=0),
+    normal((3, 4)),
+)
+
+for p in (1, 2, 3, math.inf):
+    for axis, keepdims in [(None, False), (1, True), ((0, 2), False), (-1, False)]:
+        case(
+            "norm",
+            f"p={p}," + _axis_label(axis, keepdims),
+            lambda x, p=p, a=axis, k=keepdims: cr.norm(x, p, a, k),
+            lambda x, p=p, a=axis, k=keepdims: torch.linalg.vector_norm(x, p, a, k),
+            spread((2, 3, 4)),
+        )
+case(
+    "norm",
+    "method_fro",
+    lambda x: x.norm("fro"),
+    lambda x: torch.linalg.vector_norm(x),
+    normal((3, 4)),
+)
+case(
+    "norm",
+    "torch_p",
+    lambda x: cr.norm(x, p=3, dim=0),
+    lambda x: torch.linalg.vector_norm(x, 3, 0),
+    spread((3, 4)),
+)
+
+# --------------------------------------------------------------------- activations
+case("relu", "matrix", cr.relu, torch.relu if torch else None, spread((3, 4)))
+case("relu", "method", lambda x: x.relu(), SAME, spread((2, 3, 2)))
+case("leaky_relu", "default", cr.leaky_relu, F.leaky_relu if F else None, spread((3, 4)))
+case(
+    "leaky_relu",
+    "slope=0.2",
+    lambda x: cr.leaky_relu(x, 0.2),
+    lambda x: F.leaky_relu(x, 0.2),
+    spread((3, 4)),
+)
+case("elu", "default", cr.elu, F.elu if F else None, spread((3, 4)))
+case("elu", "alpha=0.5", lambda x: cr.elu(x, 0.5), lambda x: F.elu(x, 0.5), spread((3, 4)))
+case("selu", "matrix", cr.selu, F.selu if F else None, spread((3, 4)))
+case("gelu", "exact", cr.gelu, F.gelu if F else None, normal((3, 4)))
+case(
+    "gelu",
+    "tanh",
+    lambda x: cr.gelu(x, approximate="tanh"),
+    lambda x: F.gelu(x, approximate="tanh"),
+    normal((3, 4)),
+)
+case("gelu", "wide_range", cr.gelu, F.gelu if F else None, uniform(-6.0, 6.0, (4, 5)))
+case("silu", "matrix", cr.silu, F.silu if F else None, normal((3, 4)))
+case("softplus", "default", cr.softplus, F.softplus if F else None, normal((3, 4)))
+# beta * x crosses the threshold at x = 1.2 and x = 2.0: multiples of 0.2 that spread avoids.
+case(
+    "softplus",
+    "beta=2,threshold=2.4",
+    lambda x: cr.softplus(x, beta=2.0, threshold=2.4),
+    lambda x: F.softplus(x, beta=2.0, threshold=2.4),
+    spread((3, 4)),
+)
+case(
+    "softplus",
+    "beta=10,threshold=20",
+    lambda x: cr.softplus(x, 10.0, 20.0),
+    lambda x: F.softplus(x, 10.0, 20.0),
+    spread((3, 4)),
+)
+case("sigmoid", "matrix", cr.sigmoid, torch.sigmoid if torch else None, normal((3, 4)))
+case("sigmoid", "method", lambda x: x.sigmoid(), SAME, uniform(-8.0, 8.0, (2, 5)))
+case("tanh", "matrix", cr.tanh, torch.tanh if torch else None, normal((3, 4)))
+case("tanh", "method", lambda x: x.tanh(), SAME, normal((2, 3, 2)))
+case("hardtanh", "default", cr.hardtanh, F.hardtanh if F else None, spread((3, 4)))
+case(
+    "hardtanh",
+    "bounds=(-0.6,0.4)",
+    lambda x: cr.hardtanh(x, -0.6, 0.4),
+    lambda x: F.hardtanh(x, -0.6, 0.4),
+    spread((3, 4)),
+)
+
+for axis in (0, 1, -1):
+    case(
+        "softmax",
+        f"axis={axis}",
+        lambda x, a=axis: cr.softmax(x, a),
+        lambda x, a=axis: torch.softmax(x, a),
+        normal((2, 3, 4)),
+    )
+    case(
+        "log_softmax",
+        f"axis={axis}",
+        lambda x, a=axis: cr.log_softmax(x, a),
+        lambda x, a=axis: torch.log_softmax(x, a),
+        normal((2, 3, 4)),
+    )
+case("softmax", "default_1d", cr.softmax, lambda x: torch.softmax(x, -1), normal((5,)))
+case("softmax", "dim", lambda x: x.softmax(dim=0), SAME, normal((3, 4)))
+case(
+    "log_softmax", "default_2d", cr.log_softmax, lambda x: torch.log_softmax(x, -1), normal((3, 4))
+)
+case("log_softmax", "dim", lambda x: x.log_softmax(dim=0), SAME, normal((3, 4)))
+
+# --------------------------------------------------------------------- shape
+case("reshape", "to_2d", lambda x: x.reshape(6, 4), SAME, normal((2, 3, 4)))
+case(
+    "reshape",
+    "inferred",
+    lambda x: cr.reshape(x, (4, -1)),
+    lambda x: x.reshape(4, -1),
+    normal((2, 3, 4)),
+)
+case("reshape", "view", lambda x: x.view(-1), SAME, normal((2, 3)))
+case("reshape", "flatten", lambda x: cr.flatten(x, 1), lambda x: x.flatten(1), normal((2, 3, 4)))
+case("reshape", "squeeze_all", cr.squeeze, torch.squeeze if torch else None, normal((2, 1, 3, 1)))
+case("reshape", "squeeze_axis", lambda x: x.squeeze(1), SAME, normal((2, 1, 3, 1)))
+case(
+    "reshape",
+    "squeeze_negative",
+    lambda x: cr.squeeze(x, -1),
+    lambda x: x.squeeze(-1),
+    normal((2, 1, 3, 1)),
+)
+case("reshape", "unsqueeze_0", lambda x: x.unsqueeze(0), SAME, normal((2, 3)))
+case(
+    "reshape",
+    "unsqueeze_negative",
+    lambda x: cr.unsqueeze(x, -1),
+    lambda x: x.unsqueeze(-1),
+    normal((2, 3)),
+)
+case("reshape", "to_scalar", lambda x: x.reshape(()), SAME, normal((1, 1)))
+
+case("permute", "3d", lambda x: x.permute(2, 0, 1), SAME, normal((2, 3, 4)))
+case(
+    "permute",
+    "tuple",
+    lambda x: cr.permute(x, (1, 0, 2)),
+    lambda x: x.permute(1, 0, 2),
+    normal((2, 3, 4)),
+)
+case(
+    "permute",
+    "negative_axes",
+    lambda x: cr.permute(x, (-1, 0, -2)),
+    lambda x: x.permute(-1, 0, -2),
+    normal((2, 3, 4)),
+)
+case("permute", "T", lambda x: x.T, lambda x: x.t(), normal((3, 4)))
+case("permute", "transpose_pair", lambda x: x.transpose(0, 2), SAME, normal((2, 3, 4)))
+case(
+    "permute",
+    "transpose_reverse",
+    lambda x: cr.transpose(x),
+    lambda x: x.permute(2, 1, 0),
+    normal((2, 3, 4)),
+)
+case(
+    "permute",
+    "swapaxes",
+    lambda x: cr.swapaxes(x, -1, 0),
+    lambda x: x.swapaxes(-1, 0),
+    normal((2, 3, 4)),
+)
+
+case("expand", "expand", lambda x: x.expand(2, 3, 4), SAME, normal((3, 1)))
+case("expand", "expand_keep", lambda x: x.expand(-1, 4), SAME, normal((3, 1)))
+case(
+    "expand",
+    "broadcast_to",
+    lambda x: cr.broadcast_to(x, (3, 2, 4)),
+    lambda x: torch.broadcast_to(x, (3, 2, 4)),
+    normal((1, 4)),
+)
+case("expand", "broadcast_scalar", lambda x: x.broadcast_to((2, 3)), SAME, normal(()))
+
+INDEX_KEYS: dict[str, Any] = {
+    "int": 1,
+    "negative_ints": (-1, 2),
+    "slices": (slice(1, None), slice(None, None, 2)),
+    "none": (None, slice(None), 1),
+    "ellipsis": (Ellipsis, 1),
+    "ellipsis_none": (0, Ellipsis, None),
+    "int_array_repeats": [0, 2, 0, 0],
+    "two_int_arrays": ([0, 1, 1, 1], [2, 0, 2, 2]),
+    "slice_and_array": (slice(None), [1, 1, 3]),
+    "array_2d": np.array([[0, 1], [1, 1]]),
+    "full_mask": np.array([[True, False, True, False], [False, False, True, True], [True] * 4]),
+    "row_mask": (np.array([True, False, True]), slice(1, 3)),
+}
+
+
+def _torch_key(key: Any) -> Any:
+    parts = key if isinstance(key, tuple) else (key,)
+    return tuple(as_torch(p) if isinstance(p, list | np.ndarray) else p for p in parts)
+
+
+for label, key in INDEX_KEYS.items():
+    case(
+        "index",
+        label,
+        lambda x, key=key: x[key],
+        lambda x, key=key: x[_torch_key(key)],
+        normal((3, 4)),
+    )
+case(
+    "index",
+    "tensor_indices",
+    lambda x: x[cr.tensor([2, 0, 2])],
+    lambda x: x[torch.tensor([2, 0, 2])],
+    normal((3, 2)),
+)
+case("index", "reversed", lambda x: x[::-1], lambda x: x.flip(0), normal((4, 2)))
+case(
+    "index",
+    "3d_mixed",
+    lambda x: x[1:, [0, 2, 2], None, ..., -1:],
+    lambda x: x[1:, [0, 2, 2], None, ..., -1:],
+    normal((3, 3, 2)),
+)
+case(
+    "index",
+    "split_sections",
+    lambda x: cr.cat(
+        [2.0 * p if i == 0 else p for i, p in enumerate(cr.split(x, [1, 3, 2], 1)) if i != 1], 1
+    ),
+    lambda x: torch.cat(
+        [2.0 * p if i == 0 else p for i, p in enumerate(torch.split(x, [1, 3, 2], 1)) if i != 1], 1
+    ),
+    normal((2, 6)),
+)
+case(
+    "index",
+    "split_size",
+    lambda x: cr.stack([p.sum() for p in x.split(2, axis=-1)]),
+    lambda x: torch.stack([p.sum() for p in x.split(2, dim=-1)]),
+    normal((2, 5)),
+)
+
+case(
+    "concatenate",
+    "axis_0",
+    lambda a, b: cr.concatenate([a, b]),
+    lambda a, b: torch.cat([a, b]),
+    normal((2, 3), (1, 3)),
+)
+case(
+    "concatenate",
+    "three_axis_-1",
+    lambda a, b, c: cr.cat([a, b, c], axis=-1),
+    lambda a, b, c: torch.cat([a, b, c], -1),
+    normal((2, 2, 1), (2, 2, 3), (2, 2, 2)),
+)
+case(
+    "concatenate",
+    "dim",
+    lambda a, b: cr.cat((a, b), dim=1),
+    lambda a, b: torch.cat((a, b), 1),
+    normal((2, 1), (2, 3)),
+)
+case(
+    "concatenate",
+    "same_tensor",
+    lambda a: cr.cat([a, a * 2.0]),
+    lambda a: torch.cat([a, a * 2.0]),
+    normal((3,)),
+)
+
+case(
+    "stack",
+    "axis_0",
+    lambda a, b: cr.stack([a, b]),
+    lambda a, b: torch.stack([a, b]),
+    normal((2, 3), (2, 3)),
+)
+case(
+    "stack",
+    "three_axis_-1",
+    lambda a, b, c: cr.stack([a, b, c], axis=-1),
+    lambda a, b, c: torch.stack([a, b, c], -1),
+    normal((2, 3), (2, 3), (2, 3)),
+)
+case(
+    "stack",
+    "dim_1",
+    lambda a, b: cr.stack((a, b), dim=1),
+    lambda a, b: torch.stack((a, b), 1),
+    normal((2, 3), (2, 3)),
+)
+case(
+    "stack",
+    "scalars",
+    lambda a, b: cr.stack([a, b]),
+    lambda a, b: torch.stack([a, b]),
+    normal((), ()),
+)
+
+case("pad", "int", lambda x: cr.pad(x, 1), lambda x: torch_pad(x, [(1, 1), (1, 1)]), normal((2, 3)))
+case(
+    "pad",
+    "pairs_value",
+    lambda x: cr.pad(x, ((1, 2), (0, 3)), value=0.5),
+    lambda x: torch_pad(x, [(1, 2), (0, 3)], value=0.5),
+    normal((2, 3)),
+)
+case(
+    "pad",
+    "3d",
+    lambda x: cr.pad(x, ((0, 0), (1, 1), (2, 0))),
+    lambda x: torch_pad(x, [(0, 0), (1, 1), (2, 0)]),
+    normal((2, 2, 3)),
+)
+case("pad", "one_pair", lambda x: cr.pad(x, (2, 1)), lambda x: torch_pad(x, [(2, 1)]), normal((3,)))
+
+# --------------------------------------------------------------------- losses
+# The fused op takes, per sample, the weight of each class's log-probability: one-hot rows
+# (class labels), a scaled row (a class weight), probabilities (soft targets, label
+# smoothing) and a zero row (an ignored sample). The weights carry no gradient.
+CROSS_ENTROPY_WEIGHTS = np.array(
+    [
+        [0.0, 1.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 2.5],
+        [0.1, 0.6, 0.2, 0.1],
+        [0.0, 0.0, 0.0, 0.0],
+        [0.925, 0.025, 0.025, 0.025],
+    ]
+)
+
+
+def softmax_cross_entropy(logits: cr.Tensor) -> cr.Tensor:
+    op = REGISTRY["softmax_cross_entropy"]
+    return op.apply(logits, CROSS_ENTROPY_WEIGHTS.astype(logits.dtype))
+
+
+def torch_softmax_cross_entropy(logits: Any) -> Any:
+    weights = torch.as_tensor(CROSS_ENTROPY_WEIGHTS, dtype=logits.dtype)
+    return -(weights * torch.log_softmax(logits, -1)).sum(-1)
+
+
+if "softmax_cross_entropy" in REGISTRY:
+    case(
+        "softmax_cross_entropy",
+        "weight_rows",
+        softmax_cross_entropy,
+        torch_softmax_cross_entropy,
+        normal((5, 4)),
+    )
+    case(
+        "softmax_cross_entropy",
+        "large_logits",
+        lambda x: softmax_cross_entropy(x * 50.0),
+        lambda x: torch_softmax_cross_entropy(x * 50.0),
+        normal((5, 4)),
+    )
+
+TORCH_CASES = [c for c in CASES if c.torch_fn is not None]
+"""The cases with a PyTorch twin (every op must have at least one)."""
