@@ -472,8 +472,18 @@ class _Terminal(io.StringIO):
 def test_progress_bar_on_a_terminal_shows_steps_and_metrics() -> None:
     x, y = _toy()
     screen = _Terminal()
-    fit(_mlp(4, 2, hidden=4), "cross_entropy", "sgd", (x, y), epochs=2, batch_size=50,
-        metrics=["accuracy"], callbacks=[ProgressBar(stream=screen)], verbose=0, seed=0)
+    fit(
+        _mlp(4, 2, hidden=4),
+        "cross_entropy",
+        "sgd",
+        (x, y),
+        epochs=2,
+        batch_size=50,
+        metrics=["accuracy"],
+        callbacks=[ProgressBar(stream=screen)],
+        verbose=0,
+        seed=0,
+    )
     text = screen.getvalue()
     assert "epoch 1/2" in text and "epoch 2/2" in text
     assert "4/4" in text  # 200 rows in batches of 50
@@ -483,7 +493,16 @@ def test_progress_bar_on_a_terminal_shows_steps_and_metrics() -> None:
 def test_progress_prints_one_line_per_epoch_off_a_terminal() -> None:
     x, y = _toy()
     log = io.StringIO()
-    fit(_mlp(4, 2, hidden=4), "cross_entropy", "sgd", (x, y), epochs=3, batch_size=50,
-        callbacks=[ProgressBar(stream=log)], verbose=0, seed=0)
+    fit(
+        _mlp(4, 2, hidden=4),
+        "cross_entropy",
+        "sgd",
+        (x, y),
+        epochs=3,
+        batch_size=50,
+        callbacks=[ProgressBar(stream=log)],
+        verbose=0,
+        seed=0,
+    )
     lines = log.getvalue().splitlines()
     assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
