@@ -1,0 +1,274 @@
+"""Gradient health during training: per layer and epoch, how large the gradients are, how
+much each step moves the weights, how many units are dead or saturated, and plain-words flags
+when something is wrong.
+
+``GradientHealth`` is a ``fit`` callback; ``report.to_html(path)`` writes a page with plots
+(matplotlib) and the flags.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io as _io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chainrule.backend import Array, np
+from chainrule.nn import activation as act
+from chainrule.nn.layers import Linear
+from chainrule.nn.module import Module
+from chainrule.train.callbacks import Callback
+
+if TYPE_CHECKING:
+    from chainrule.train.loop import FitState
+
+VANISHING = 1e-6
+"""A layer whose mean gradient norm over an epoch is below this has vanishing gradients."""
+EXPLODING = 1e3
+"""Above this, or not finite, the gradient norm is exploding."""
+DEAD_SHARE = 0.5
+"""A ReLU layer with more than this share of units never active in an epoch is flagged."""
+SATURATED_SHARE = 0.5
+"""A sigmoid/tanh layer with more than this share of outputs saturated is flagged."""
+UPDATE_RATIO_HIGH = 1e-1
+"""Steps that move weights by more than this share of their norm are too large."""
+
+
+@dataclass
+class LayerHealth:
+    """The measurements of one layer, one entry per epoch."""
+
+    name: str
+    grad_norm: list[float] = field(default_factory=list)
+    update_ratio: list[float] = field(default_factory=list)
+    dead_share: list[float] = field(default_factory=list)
+    saturated_share: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A problem found in one layer, with what to do about it."""
+
+    layer: str
+    epoch: int
+    problem: str
+    hint: str
+
+    def __str__(self) -> str:
+        return f"epoch {self.epoch}, {self.layer}: {self.problem}. {self.hint}"
+
+
+@dataclass
+class HealthReport:
+    """What ``GradientHealth`` recorded: per-layer series and the flags raised."""
+
+    layers: dict[str, LayerHealth] = field(default_factory=dict)
+    epochs: list[int] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+
+    def problems(self) -> set[str]:
+        """The kinds of problem flagged (``'vanishing'``, ``'exploding'``, ``'dead relu'``,
+        ``'saturated'``, ``'large updates'``)."""
+        return {flag.problem.split(":")[0] for flag in self.flags}
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write a self-contained page: one plot per measurement, then the flags."""
+        from chainrule.io import atomic_write_text
+
+        target = Path(path)
+        atomic_write_text(target, _html(self))
+        return target
+
+
+class GradientHealth(Callback):
+    """Record gradient health per layer (each ``Linear``) and epoch while ``fit`` runs.
+
+    Measures the L2 norm of each layer's weight gradient, the ratio of each step's weight
+    change to the weight norm, the share of ReLU units that were never active on any sample
+    of the epoch, and the share of sigmoid/tanh outputs within 1% of their limits. Flags are
+    raised at the end of each epoch; ``report`` holds everything.
+    """
+
+    def __init__(self) -> None:
+        self.report = HealthReport()
+        self._handles: list[Any] = []
+        self._linears: list[tuple[str, Linear]] = []
+        self._previous: dict[str, Array] = {}
+        self._epoch_grad: dict[str, list[float]] = {}
+        self._epoch_ratio: dict[str, list[float]] = {}
+        self._ever_active: dict[str, Array] = {}
+        self._saturated: dict[str, list[float]] = {}
+
+    def on_train_begin(self, state: FitState) -> None:
+        self.report = HealthReport()
+        self._linears = [
+            (n or "model", m) for n, m in state.model.named_modules() if isinstance(m, Linear)
+        ]
+        self._previous = {n: m.weight.data.copy() for n, m in self._linears}
+        for name, _ in self._linears:
+            self.report.layers[f"{name} (Linear)"] = LayerHealth(f"{name} (Linear)")
+        for name, module in state.model.named_modules():
+            if isinstance(module, act.ReLU | act.Sigmoid | act.Tanh):
+                label = f"{name} ({type(module).__name__})"
+                self.report.layers.setdefault(label, LayerHealth(label))
+                self._handles.append(module.register_forward_hook(self._observer(label, module)))
+
+    def _observer(self, label: str, module: Module) -> Any:
+        def observe(_: Module, inputs: Any, output: Any) -> None:
+            if not module.training:
+                return  # evaluation passes are not training's activations
+            values = output.data.reshape(output.data.shape[0], -1)
+            if isinstance(module, act.ReLU):
+                active = (values > 0).any(axis=0)
+                seen = self._ever_active.get(label)
+                self._ever_active[label] = active if seen is None else seen | active
+            else:
+                low, high = (0.01, 0.99) if isinstance(module, act.Sigmoid) else (-0.99, 0.99)
+                share = float(((values <= low) | (values >= high)).mean())
+                self._saturated.setdefault(label, []).append(share)
+
+        return observe
+
+    def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        for name, module in self._linears:
+            weight = module.weight.data
+            grad = module.weight.grad
+            if grad is not None:
+                self._epoch_grad.setdefault(name, []).append(float(np.linalg.norm(grad.data)))
+            change = float(np.linalg.norm(weight - self._previous[name]))
+            norm = float(np.linalg.norm(weight))
+            self._epoch_ratio.setdefault(name, []).append(change / norm if norm > 0 else math.inf)
+            self._previous[name] = weight.copy()
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        epoch = state.epoch
+        self.report.epochs.append(epoch)
+        for name, _ in self._linears:
+            layer = self.report.layers[f"{name} (Linear)"]
+            grads = self._epoch_grad.pop(name, [])
+            ratios = self._epoch_ratio.pop(name, [])
+            layer.grad_norm.append(float(np.mean(grads)) if grads else math.nan)
+            layer.update_ratio.append(float(np.mean(ratios)) if ratios else math.nan)
+        for label, active in self._ever_active.items():
+            self.report.layers[label].dead_share.append(float(1 - active.mean()))
+        for label, shares in self._saturated.items():
+            self.report.layers[label].saturated_share.append(float(np.mean(shares)))
+        self._ever_active, self._saturated = {}, {}
+        self._flag(epoch)
+
+    def _flag(self, epoch: int) -> None:
+        def add(layer: str, problem: str, hint: str) -> None:
+            if not any(
+                f.layer == layer and f.problem.split(":")[0] == problem.split(":")[0]
+                for f in self.report.flags
+            ):
+                self.report.flags.append(Flag(layer, epoch, problem, hint))
+
+        for label, layer in self.report.layers.items():
+            if layer.grad_norm:
+                g = layer.grad_norm[-1]
+                if not math.isfinite(g) or g > EXPLODING:
+                    add(
+                        label,
+                        f"exploding: gradient norm {g:.3g}",
+                        "Lower the learning rate, clip gradients (clip_grad_norm=1.0) or "
+                        "normalize the inputs.",
+                    )
+                elif g < VANISHING:
+                    add(
+                        label,
+                        f"vanishing: gradient norm {g:.3g}",
+                        "Earlier layers barely learn: use ReLU-like activations instead of "
+                        "sigmoid/tanh in deep stacks, He/Glorot initialization, batch "
+                        "normalization, or fewer layers.",
+                    )
+            if layer.update_ratio:
+                r = layer.update_ratio[-1]
+                if math.isfinite(r) and r > UPDATE_RATIO_HIGH:
+                    add(
+                        label,
+                        f"large updates: each step changes the weights by {r:.1%} of their norm",
+                        "The learning rate is likely too high; around 0.1% per step is typical.",
+                    )
+            if layer.dead_share and layer.dead_share[-1] > DEAD_SHARE:
+                add(
+                    label,
+                    f"dead relu: {layer.dead_share[-1]:.0%} of units never active",
+                    "Dead units pass no gradient: check for large negative biases or a too "
+                    "high learning rate, or use LeakyReLU.",
+                )
+            if layer.saturated_share and layer.saturated_share[-1] > SATURATED_SHARE:
+                add(
+                    label,
+                    f"saturated: {layer.saturated_share[-1]:.0%} of outputs at their limits",
+                    "Saturated units have near-zero derivatives: standardize the "
+                    "inputs, lower the initial weights, or use ReLU-like activations.",
+                )
+
+    def on_train_end(self, state: FitState) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+
+def _plot(report: HealthReport, attribute: str, title: str, log: bool) -> str | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {
+        n: getattr(layer, attribute)
+        for n, layer in report.layers.items()
+        if getattr(layer, attribute)
+    }
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    for name, values in series.items():
+        ax.plot(report.epochs[: len(values)], values, marker="o", ms=3, label=name)
+    if log and all(v > 0 for values in series.values() for v in values if math.isfinite(v)):
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buffer = _io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _html(report: HealthReport) -> str:
+    parts = ["<h1>Gradient health</h1>"]
+    if report.flags:
+        parts.append("<h2>Flags</h2><ul>")
+        parts += [f"<li>{html.escape(str(flag))}</li>" for flag in report.flags]
+        parts.append("</ul>")
+    else:
+        parts.append("<p>No problems found: gradients, updates and activations look healthy.</p>")
+    for attribute, title, log in [
+        ("grad_norm", "gradient norm per layer", True),
+        ("update_ratio", "update / weight norm per step", True),
+        ("dead_share", "share of dead ReLU units", False),
+        ("saturated_share", "share of saturated sigmoid/tanh outputs", False),
+    ]:
+        image = _plot(report, attribute, title, log)
+        if image is not None:
+            parts.append(
+                f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" '
+                f'src="data:image/png;base64,{image}">'
+            )
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto}img{max-width:100%}"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
+        f"<title>chainrule: gradient health</title><style>{style}</style></head>\n<body>\n"
+        + "\n".join(parts)
+        + "\n</body>\n</html>\n"
+    )

@@ -1,0 +1,191 @@
+"""Rendering a ``StepTrace`` as terminal text, Markdown or a self-contained HTML page.
+
+All three come from one list of blocks (headings, formulas, labelled arrays, notes), so they
+always show the same numbers.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chainrule.backend import Array, np
+
+if TYPE_CHECKING:
+    from chainrule.explain.trace import StepTrace
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: str  # "h1", "h2", "formula", "array", "note"
+    text: str
+    array: Array | None = None
+
+
+def _blocks(trace: StepTrace) -> list[Block]:
+    out = [Block("h1", "One training step, by the chain rule")]
+    out.append(
+        Block(
+            "note",
+            f"{len(trace.x)} samples; rows are samples, so a layer computes "
+            "z = a_prev W^T + b (z = W a + b for each sample as a column).",
+        )
+    )
+    out.append(Block("array", "x (a0)", trace.x))
+    out.append(Block("array", "y", trace.y))
+
+    out.append(Block("h2", "Forward pass, layer by layer"))
+    for layer in trace.forward:
+        k = layer.index
+        out.append(
+            Block("formula", f"Layer {k}: {layer.description}, activation {layer.activation}")
+        )
+        out.append(Block("array", f"W{k}", layer.weight))
+        if layer.bias is not None:
+            out.append(Block("array", f"b{k}", layer.bias))
+        out.append(Block("array", f"z{k} = a{k - 1} W{k}^T + b{k}", layer.z))
+        out.append(Block("array", f"a{k} = {layer.activation}(z{k})", layer.a))
+
+    out.append(Block("h2", "Loss"))
+    out.append(Block("formula", f"{trace.loss_name}: {trace.loss_formula}"))
+    out.append(Block("formula", f"L = {trace.loss_value:.6g}"))
+
+    out.append(Block("h2", "Backward pass, from the output layer back"))
+    last = len(trace.forward)
+    for step in trace.backward:
+        k = step.index
+        source = "from the loss" if k == last else f"from layer {k + 1}"
+        out.append(Block("formula", f"Layer {k}"))
+        out.append(Block("array", f"dL/da{k} ({source})", step.dL_da))
+        out.append(Block("array", f"f'(z{k}) ({step.activation}')", step.f_prime))
+        out.append(Block("array", f"dL/dz{k} = dL/da{k} * f'(z{k})", step.dL_dz))
+        out.append(Block("array", f"dL/dW{k} = (dL/dz{k})^T a{k - 1}", step.dL_dW))
+        if step.dL_db is not None:
+            out.append(Block("array", f"dL/db{k} = sum over samples of dL/dz{k}", step.dL_db))
+        out.append(Block("array", f"dL/da{k - 1} = dL/dz{k} W{k}", step.dL_da_prev))
+
+    out.append(Block("h2", "Update of every parameter"))
+    out.append(Block("formula", trace.optimizer))
+    shared = all(u.rule == trace.updates[0].rule for u in trace.updates)
+    if shared and trace.updates:
+        out += [Block("note", line) for line in trace.updates[0].rule]
+    for update in trace.updates:
+        out.append(Block("formula", f"{update.name} ({update.key})"))
+        if not shared:
+            out += [Block("note", line) for line in update.rule]
+        out.append(Block("array", "before", update.before))
+        out.append(Block("array", "g = dL/d" + update.name, update.grad))
+        for name, value in update.terms.items():
+            out.append(Block("array", name, value))
+        out.append(Block("array", "after", update.after))
+    return out
+
+
+def _numbers(array: Array, width: int) -> str:
+    # Four significant digits, so that small gradients and Adam's v do not print as 0;
+    # padded to one width so that columns line up.
+    values = np.asarray(array)
+    if values.dtype.kind != "f" or values.size == 0:
+        return np.array2string(values, max_line_width=max(width, 20), separator=" ")
+    pad = max(len(f"{v:.4g}") for v in values.ravel().tolist())
+    return np.array2string(
+        values,
+        max_line_width=max(width, 20),
+        separator=" ",
+        formatter={"float_kind": lambda v: f"{v:.4g}".rjust(pad)},
+    )
+
+
+def render_text(trace: StepTrace, width: int = 100) -> str:
+    """Plain text for a terminal, no line longer than ``width``."""
+    lines: list[str] = []
+    for block in _blocks(trace):
+        if block.kind == "h1":
+            lines += [block.text, "=" * len(block.text)]
+        elif block.kind == "h2":
+            lines += ["", block.text, "-" * min(len(block.text), width)]
+        elif block.kind == "formula":
+            lines.append(block.text)
+        elif block.kind == "note":
+            lines.append("  " + block.text)
+        else:
+            assert block.array is not None
+            label = f"  {block.text} ="
+            body = _numbers(block.array, width - 6).splitlines()
+            if len(label) + 1 + len(body[0]) <= width and len(body) == 1:
+                lines.append(f"{label} {body[0]}")
+            else:
+                lines.append(label)
+                lines += ["      " + row for row in body]
+    return "\n".join(_wrap(line, width) for line in lines) + "\n"
+
+
+def _wrap(line: str, width: int) -> str:
+    if len(line) <= width:
+        return line
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    words, rows, current = line.split(" "), [], ""
+    for word in words:
+        if current and len(current) + 1 + len(word) > width:
+            rows.append(current)
+            current = indent + word
+        else:
+            current = f"{current} {word}" if current else word
+    rows.append(current)
+    return "\n".join(rows)
+
+
+def render_markdown(trace: StepTrace) -> str:
+    """Markdown: headings, formulas in code spans, arrays in code blocks."""
+    lines: list[str] = []
+    for block in _blocks(trace):
+        if block.kind == "h1":
+            lines += [f"# {block.text}", ""]
+        elif block.kind == "h2":
+            lines += ["", f"## {block.text}", ""]
+        elif block.kind == "formula":
+            lines += [f"**{block.text}**", ""]
+        elif block.kind == "note":
+            lines += [f"`{block.text}`", ""]
+        else:
+            assert block.array is not None
+            lines += [f"`{block.text}`", "", "```", _numbers(block.array, 90), "```", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }
+h1 { border-bottom: 2px solid #444; } h2 { margin-top: 2rem; border-bottom: 1px solid #aaa; }
+.formula { font-weight: 600; margin: 1rem 0 0.3rem; }
+.note { font-family: ui-monospace, monospace; color: #444; margin: 0.2rem 0 0.2rem 1rem; }
+.array { display: grid; grid-template-columns: 16rem 1fr; gap: 0.5rem; margin: 0.2rem 0; }
+.label { font-family: ui-monospace, monospace; color: #0a4d8c; }
+pre { margin: 0; background: #f4f4f4; padding: 0.3rem 0.5rem; overflow-x: auto; }
+"""
+
+
+def render_html(trace: StepTrace) -> str:
+    """One self-contained HTML page (inline style, no scripts, no external assets)."""
+    body: list[str] = []
+    for block in _blocks(trace):
+        text = html.escape(block.text)
+        if block.kind == "h1":
+            body.append(f"<h1>{text}</h1>")
+        elif block.kind == "h2":
+            body.append(f"<h2>{text}</h2>")
+        elif block.kind == "formula":
+            body.append(f'<div class="formula">{text}</div>')
+        elif block.kind == "note":
+            body.append(f'<div class="note">{text}</div>')
+        else:
+            assert block.array is not None
+            numbers = html.escape(_numbers(block.array, 90))
+            body.append(
+                f'<div class="array"><span class="label">{text}</span><pre>{numbers}</pre></div>'
+            )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        "<title>chainrule: one training step</title>\n"
+        f"<style>{_STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+    )
