@@ -81,7 +81,7 @@ from chainrule.autograd.ops import (
     var,
     where,
 )
-from chainrule.io import load, save
+from chainrule.io import load, load_state_dict_file, save
 from chainrule.tensor import (
     Tensor,
     arange,
@@ -103,6 +103,7 @@ from chainrule.train import evaluate, fit, predict
 __version__ = "0.1.0"
 
 __all__ = [
+    "load_state_dict_file",
     "io",
     "load",
     "save",

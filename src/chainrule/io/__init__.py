@@ -22,9 +22,10 @@ from chainrule.io._container import FORMAT_VERSION, METADATA_KEY
 from chainrule.io.architecture import CONTAINERS, LAYERS, LayerEntry, build_model, describe_model
 from chainrule.io.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 from chainrule.io.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from chainrule.io.model_file import load, load_weights, read_metadata, save
+from chainrule.io.model_file import load, load_state_dict_file, load_weights, read_metadata, save
 
 __all__ = [
+    "load_state_dict_file",
     "CONTAINERS",
     "FORMAT_VERSION",
     "LAYERS",

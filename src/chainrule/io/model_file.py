@@ -235,3 +235,20 @@ def load_weights(path: PathLike) -> dict[str, Array]:
     """
     tensors, _ = _container.read(path, "load_weights")
     return dict(sorted(tensors.items()))
+
+
+def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> Module:
+    """Load the weights of a safetensors file into ``model`` (built in code), shapes checked.
+
+    The file may come from ``chainrule.save`` or from PyTorch
+    (``safetensors.torch.save_file(torch_model.state_dict(), path)``): names follow PyTorch's
+    state-dict keys. Returns ``model``.
+
+    Raises
+    ------
+    RuntimeError
+        Listing every missing, unexpected (when ``strict``) and mis-shaped key; nothing is
+        loaded then.
+    """
+    model.load_state_dict(load_weights(path), strict=strict)
+    return model

@@ -1,0 +1,303 @@
+"""Export to ONNX: a model built from chainrule's layers becomes an ONNX graph that common
+runtimes (onnxruntime, ...) run with the same outputs.
+
+Each supported layer maps to standard ONNX operators at a pinned opset; the batch dimension
+is dynamic. Optional steps around the network turn it into a deployable model of a table:
+standardization of the raw feature columns in front, and class probabilities or predictions
+in original units behind.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from chainrule.backend import np
+from chainrule.nn import activation as act
+from chainrule.nn.containers import Sequential
+from chainrule.nn.layers import Dropout, Embedding, Flatten, Identity, Linear
+from chainrule.nn.module import Module
+from chainrule.nn.normalization import BatchNorm1d, LayerNorm
+from chainrule.tensor import Tensor
+
+IR_VERSION = 8
+"""ONNX IR version written: read by onnxruntime 1.10 and later."""
+OPSETS = (17, 18, 19, 20, 21)
+"""Opsets the exporter can target (17, the default, has LayerNormalization)."""
+
+
+class _Graph:
+    """The nodes and initializers being built, with unique value names."""
+
+    def __init__(self, onnx: Any, dtype: np.dtype[Any]) -> None:
+        self.onnx = onnx
+        self.helper = onnx.helper
+        self.dtype = dtype
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self.count = 0
+
+    def name(self, hint: str) -> str:
+        self.count += 1
+        return f"{hint}_{self.count}"
+
+    def constant(self, hint: str, value: Any, dtype: Any = None) -> str:
+        array = np.asarray(value, dtype=dtype or self.dtype)
+        name = self.name(hint)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def node(self, op: str, inputs: Sequence[str], hint: str | None = None, **attrs: Any) -> str:
+        out = self.name(hint or op.lower())
+        self.nodes.append(self.helper.make_node(op, list(inputs), [out], name=out, **attrs))
+        return out
+
+
+def _linear(g: _Graph, m: Linear, x: str, rank: int, path: str) -> str:
+    if rank == 2:
+        inputs = [x, g.constant(f"{path}.weight", m.weight.data)]
+        if m.bias is not None:
+            inputs.append(g.constant(f"{path}.bias", m.bias.data))
+        return g.node("Gemm", inputs, path, transB=1)
+    y = g.node("MatMul", [x, g.constant(f"{path}.weight_t", m.weight.data.T)], path)
+    return (
+        y if m.bias is None else g.node("Add", [y, g.constant(f"{path}.bias", m.bias.data)], path)
+    )
+
+
+def _gelu(g: _Graph, m: act.GELU, x: str, path: str) -> str:
+    half = g.constant("half", 0.5)
+    one = g.constant("one", 1.0)
+    if m.approximate == "tanh":
+        cube = g.node("Mul", [g.node("Mul", [x, x]), x])
+        inner = g.node("Add", [x, g.node("Mul", [cube, g.constant("k", 0.044715)])])
+        t = g.node("Tanh", [g.node("Mul", [inner, g.constant("s", math.sqrt(2 / math.pi))])])
+    else:
+        t = g.node("Erf", [g.node("Div", [x, g.constant("sqrt2", math.sqrt(2.0))])])
+    return g.node("Mul", [g.node("Mul", [x, half]), g.node("Add", [t, one])], path)
+
+
+def _softplus(g: _Graph, m: act.Softplus, x: str, path: str) -> str:
+    bx = g.node("Mul", [x, g.constant("beta", m.beta)])
+    soft = g.node("Div", [g.node("Softplus", [bx]), g.constant("beta", m.beta)])
+    linear_part = g.node("Greater", [bx, g.constant("threshold", m.threshold)])
+    return g.node("Where", [linear_part, x, soft], path)
+
+
+def _batch_norm(g: _Graph, m: BatchNorm1d, x: str, path: str) -> str:
+    if m.running_mean is None or m.running_var is None:
+        raise ValueError(
+            f"to_onnx: cannot export layer {path} (BatchNorm1d without running statistics: it "
+            f"normalizes with each batch's own statistics even at inference)"
+        )
+    c = m.num_features
+    scale = m.weight.data if m.weight is not None else np.ones(c)
+    bias = m.bias.data if m.bias is not None else np.zeros(c)
+    return g.node(
+        "BatchNormalization",
+        [
+            x,
+            g.constant(f"{path}.weight", scale),
+            g.constant(f"{path}.bias", bias),
+            g.constant(f"{path}.running_mean", m.running_mean.data),
+            g.constant(f"{path}.running_var", m.running_var.data),
+        ],
+        path,
+        epsilon=float(m.eps),
+    )
+
+
+def _layer_norm(g: _Graph, m: LayerNorm, x: str, path: str) -> str:
+    shape = m.normalized_shape
+    scale = m.weight.data if m.weight is not None else np.ones(shape)
+    inputs = [x, g.constant(f"{path}.weight", scale)]
+    if m.bias is not None:
+        inputs.append(g.constant(f"{path}.bias", m.bias.data))
+    return g.node("LayerNormalization", inputs, path, axis=-len(shape), epsilon=float(m.eps))
+
+
+def _flatten(g: _Graph, m: Flatten, x: str, shape: tuple[int, ...], path: str) -> str:
+    start, end = m.start_dim % len(shape), m.end_dim % len(shape)
+    if end == len(shape) - 1 and start > 0:
+        return g.node("Flatten", [x], path, axis=start)
+    # 0 copies the (dynamic) batch size; -1 takes the merged axes
+    target = (
+        [0 if i == 0 else n for i, n in enumerate(shape[:start])] + [-1] + list(shape[end + 1 :])
+    )
+    return g.node("Reshape", [x, g.constant("shape", target, np.int64)], path)
+
+
+def _simple(op: str, **attrs: Any) -> Callable[[_Graph, Any, str, str], str]:
+    return lambda g, m, x, path: g.node(op, [x], path, **{k: f(m) for k, f in attrs.items()})
+
+
+ELEMENTWISE: dict[type[Module], Callable[[_Graph, Any, str, str], str]] = {
+    act.ReLU: _simple("Relu"),
+    act.Sigmoid: _simple("Sigmoid"),
+    act.Tanh: _simple("Tanh"),
+    act.LeakyReLU: _simple("LeakyRelu", alpha=lambda m: float(m.negative_slope)),
+    act.ELU: _simple("Elu", alpha=lambda m: float(m.alpha)),
+    act.SELU: _simple(
+        "Selu", alpha=lambda m: 1.6732632423543772, gamma=lambda m: 1.0507009873554805
+    ),
+    act.Softmax: _simple("Softmax", axis=lambda m: int(m.dim)),
+    act.LogSoftmax: _simple("LogSoftmax", axis=lambda m: int(m.dim)),
+    act.GELU: _gelu,
+    act.Softplus: _softplus,
+    act.SiLU: lambda g, m, x, path: g.node("Mul", [x, g.node("Sigmoid", [x])], path),
+    act.Hardtanh: lambda g, m, x, path: g.node(
+        "Clip", [x, g.constant("min", m.min_val), g.constant("max", m.max_val)], path
+    ),
+    Identity: _simple("Identity"),
+    Dropout: _simple("Identity"),  # inference: dropout does nothing
+    BatchNorm1d: _batch_norm,
+    LayerNorm: _layer_norm,
+}
+"""Layers whose output shape equals their input shape, by how each is written in ONNX."""
+
+
+def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tuple[str, Tensor]:
+    """Append ``module``'s nodes after value ``x``; returns the output name and the example
+    output (run through chainrule, to know shapes downstream)."""
+    kind = type(module)
+    if kind is Sequential:
+        for name, child in module.named_children():
+            x, example = _emit(g, child, x, example, f"{path}.{name}" if path else name)
+        return x, example
+    out_example = module(example)
+    where = path or "model"
+    # Exact classes only: a subclass may compute something else in its forward.
+    if kind is Linear and isinstance(module, Linear):
+        return _linear(g, module, x, example.ndim, where), out_example
+    if kind is Flatten and isinstance(module, Flatten):
+        return _flatten(g, module, x, example.shape, where), out_example
+    if kind is Embedding and isinstance(module, Embedding):
+        weight = g.constant(f"{where}.weight", module.weight.data)
+        return g.node("Gather", [weight, x], where, axis=0), out_example
+    if kind in ELEMENTWISE:
+        return ELEMENTWISE[kind](g, module, x, where), out_example
+    supported = sorted(c.__name__ for c in [*ELEMENTWISE, Linear, Flatten, Embedding, Sequential])
+    raise ValueError(
+        f"to_onnx: cannot export layer {where} ({kind.__name__}); supported layers: "
+        f"{', '.join(supported)}"
+    )
+
+
+def to_onnx(
+    model: Module,
+    path: str | Path,
+    example_input: Any,
+    opset: int = 17,
+    *,
+    input_name: str = "input",
+    output_name: str = "output",
+    input_mean: Any = None,
+    input_scale: Any = None,
+    output: str = "raw",
+    output_mean: Any = None,
+    output_scale: Any = None,
+    doc_string: str = "",
+) -> Path:
+    """Write ``model`` as an ONNX file that runs with the same outputs in ONNX runtimes.
+
+    Parameters
+    ----------
+    model : Module
+        Built from chainrule's layers: Linear, every activation module, Dropout (identity),
+        BatchNorm1d and LayerNorm (inference), Softmax/LogSoftmax, Flatten, Identity,
+        Embedding, nested Sequential. It is exported in evaluation mode.
+    path : str or Path
+        Where to write (atomically).
+    example_input : array_like
+        A batch of the input; its shape fixes every axis but the first (the batch, dynamic).
+    opset : int, default=17
+    input_mean, input_scale : array_like of shape (features,), optional
+        Standardize the raw input first: ``(x - input_mean) / input_scale``.
+    output : {'raw', 'softmax', 'sigmoid'}, default='raw'
+        Append a softmax over the last axis (class probabilities from logits) or a sigmoid.
+    output_mean, output_scale : array_like, optional
+        Map the output back to original units: ``y * output_scale + output_mean``.
+    doc_string : str
+        Stored in the graph (for example, the feature columns the input expects, in order).
+
+    Returns
+    -------
+    Path
+        The file written; ``onnx.checker.check_model(path, full_check=True)`` passes on it.
+    """
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError(
+            "to_onnx: the onnx package is required; install it with `pip install chainrule[onnx]`"
+        ) from None
+    if opset not in OPSETS:
+        raise ValueError(f"to_onnx: opset must be one of {OPSETS}, got {opset!r}")
+    if output not in ("raw", "softmax", "sigmoid"):
+        raise ValueError(f"to_onnx: output must be 'raw', 'softmax' or 'sigmoid', got {output!r}")
+    data = example_input.data if isinstance(example_input, Tensor) else np.asarray(example_input)
+    if data.ndim < 1 or len(data) < 1:
+        raise ValueError(
+            f"to_onnx: expected an example batch with at least one row, got shape {data.shape}"
+        )
+    dtype = next((p.dtype for p in model.parameters()), np.dtype(np.float32))
+    if data.dtype.kind == "f":
+        data = data.astype(dtype)
+    graph = _Graph(onnx, dtype)
+    was_training = model.training
+    model.eval()
+    try:
+        from chainrule.autograd.grad_mode import no_grad
+
+        with no_grad():
+            x = input_name
+            if input_mean is not None or input_scale is not None:
+                if input_mean is not None:
+                    x = graph.node(
+                        "Sub", [x, graph.constant("input_mean", input_mean)], "standardize"
+                    )
+                if input_scale is not None:
+                    x = graph.node(
+                        "Div", [x, graph.constant("input_scale", input_scale)], "standardize"
+                    )
+            y, example_out = _emit(graph, model, x, Tensor._from_op(data, None), "")
+            if output == "softmax":
+                y = graph.node("Softmax", [y], "probabilities", axis=-1)
+            elif output == "sigmoid":
+                y = graph.node("Sigmoid", [y], "probabilities")
+            if output_scale is not None:
+                y = graph.node("Mul", [y, graph.constant("output_scale", output_scale)], "unscale")
+            if output_mean is not None:
+                y = graph.node("Add", [y, graph.constant("output_mean", output_mean)], "unscale")
+            graph.nodes.append(
+                onnx.helper.make_node("Identity", [y], [output_name], name=output_name)
+            )
+    finally:
+        model.train(was_training)
+
+    elem = onnx.helper.np_dtype_to_tensor_dtype(data.dtype)
+    out_elem = onnx.helper.np_dtype_to_tensor_dtype(example_out.dtype)
+    inputs = [onnx.helper.make_tensor_value_info(input_name, elem, ["batch", *data.shape[1:]])]
+    outputs = [
+        onnx.helper.make_tensor_value_info(output_name, out_elem, ["batch", *example_out.shape[1:]])
+    ]
+    onnx_graph = onnx.helper.make_graph(
+        graph.nodes, "chainrule", inputs, outputs, graph.initializers, doc_string=doc_string
+    )
+    from chainrule.io._container import chainrule_version
+
+    proto = onnx.helper.make_model(
+        onnx_graph,
+        producer_name="chainrule",
+        producer_version=chainrule_version(),
+        opset_imports=[onnx.helper.make_opsetid("", opset)],
+    )
+    proto.ir_version = IR_VERSION
+    onnx.checker.check_model(proto, full_check=True)
+    from chainrule.io import atomic_write_bytes
+
+    target = Path(path)
+    atomic_write_bytes(target, proto.SerializeToString())
+    return target
