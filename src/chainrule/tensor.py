@@ -693,16 +693,19 @@ def _like_dtype(other: Tensor | Array, dtype: DTypeLike) -> np.dtype[Any]:
 
 
 def zeros_like(other: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros with the shape of ``other`` (and its dtype, unless given)."""
     return _new(np.zeros(np.shape(other), dtype=_like_dtype(other, dtype)), requires_grad)
 
 
 def ones_like(other: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones with the shape of ``other`` (and its dtype, unless given)."""
     return _new(np.ones(np.shape(other), dtype=_like_dtype(other, dtype)), requires_grad)
 
 
 def full_like(
     other: Any, fill_value: Any, dtype: DTypeLike = None, requires_grad: bool = False
 ) -> Tensor:
+    """A tensor of ``fill_value`` with the shape of ``other`` (and its dtype, unless given)."""
     return _new(
         np.full(np.shape(other), fill_value, dtype=_like_dtype(other, dtype)), requires_grad
     )
@@ -757,6 +760,7 @@ def randn_like(
     dtype: DTypeLike = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    """Standard normal samples with the shape of ``other`` (and its dtype, unless given)."""
     dt = _like_dtype(other, dtype)
     return randn(*np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad)
 
@@ -767,6 +771,7 @@ def rand_like(
     dtype: DTypeLike = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    """Uniform samples on [0, 1) with the shape of ``other`` (and its dtype, unless given)."""
     dt = _like_dtype(other, dtype)
     return rand(*np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad)
 

@@ -104,15 +104,18 @@ def _values(y_true: Any, y_pred: Any) -> tuple[Array, Array]:
 
 
 def mean_squared_error(y_true: Any, y_pred: Any) -> float:
+    """Mean of the squared differences between targets and predictions."""
     t, p = _values(y_true, y_pred)
     return float(np.mean((t - p) ** 2))
 
 
 def root_mean_squared_error(y_true: Any, y_pred: Any) -> float:
+    """Square root of the mean squared error, in the targets' units."""
     return float(np.sqrt(mean_squared_error(y_true, y_pred)))
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> float:
+    """Mean of the absolute differences between targets and predictions."""
     t, p = _values(y_true, y_pred)
     return float(np.mean(np.abs(t - p)))
 

@@ -1,0 +1,68 @@
+"""The documentation's examples run, and print what the pages say they print.
+
+A page's ```python blocks run in order in one namespace (each continues from the ones
+before), in a scratch folder; a ```text block right after a python block is that block's
+expected output. Run this file as a script with a page's path to rewrite those outputs after
+a deliberate change: ``python tests/docs/test_docs.py docs/tutorial.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+BLOCK = re.compile(r"```python\n(.*?)```(?:\n\n```text\n(.*?)```)?", re.DOTALL)
+PAGES = sorted(p for p in DOCS.rglob("*.md") if "```python" in p.read_text())
+
+
+def run_page(page: Path, scratch: Path) -> list[tuple[str, str | None, str]]:
+    """(code, expected output or None, actual output) for every python block of ``page``."""
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    results = []
+    cwd = os.getcwd()
+    os.chdir(scratch)
+    try:
+        for match in BLOCK.finditer(page.read_text()):
+            code, expected = match.group(1), match.group(2)
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                exec(compile(code, str(page), "exec"), namespace)
+            results.append((code, expected, out.getvalue()))
+    finally:
+        os.chdir(cwd)
+    return results
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_page_examples_print_what_the_page_shows(page: Path, tmp_path: Path) -> None:
+    for code, expected, actual in run_page(page, tmp_path):
+        if expected is not None:
+            assert actual == expected, f"in {page.name}, the block\n{code}\nprinted\n{actual}"
+
+
+def _rewrite(page: Path) -> None:
+    import tempfile
+
+    text = page.read_text()
+    with tempfile.TemporaryDirectory() as scratch:
+        outputs = iter(run_page(page, Path(scratch)))
+
+    def replace(match: re.Match[str]) -> str:
+        _, expected, actual = next(outputs)
+        if expected is None:
+            return match.group(0)
+        return f"```python\n{match.group(1)}```\n\n```text\n{actual}```"
+
+    page.write_text(BLOCK.sub(replace, text))
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        _rewrite(Path(name).resolve())
