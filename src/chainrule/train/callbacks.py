@@ -10,6 +10,10 @@ step, ``stop_training``...) and, where there are any, the logs of that point:
 
 A callback stops training by setting ``state.stop_training = True`` (and, for the record,
 ``state.stop_reason``).
+
+In a distributed run (``chainrule.distributed``) every rank runs the callbacks with the same
+logs, so that all decide alike; the ones that print or write files do so only where
+``state.is_root`` (rank 0).
 """
 
 from __future__ import annotations
@@ -168,7 +172,8 @@ class ModelCheckpoint(Callback):
                 return
             self.best = value
         self.last_path = Path(self.path.format(epoch=state.epoch))
-        state.save_checkpoint(self.last_path)
+        if state.is_root:
+            state.save_checkpoint(self.last_path)
 
 
 class LearningRateScheduler(Callback):
@@ -240,10 +245,12 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, state: FitState) -> None:
         self._keys = None
-        if not self.append and self.path.exists():
+        if state.is_root and not self.append and self.path.exists():
             self.path.unlink()
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        if not state.is_root:
+            return
         new_file = not self.path.exists()
         if self._keys is None:
             self._keys = ["epoch", *logs]
@@ -284,7 +291,7 @@ class ProgressBar(Callback):
         return bool(getattr(stream, "isatty", lambda: False)())
 
     def on_epoch_begin(self, state: FitState) -> None:
-        if self._use_bar():
+        if state.is_root and self._use_bar():
             from tqdm import tqdm
 
             self._bar = tqdm(
@@ -307,7 +314,7 @@ class ProgressBar(Callback):
             self._bar.set_postfix_str(summary, refresh=True)
             self._bar.close()
             self._bar = None
-        else:
+        elif state.is_root:
             stream = self.stream or sys.stderr
             print(
                 f"epoch {state.epoch}/{state.epochs}  {summary}  ({logs.get('time', 0):.2f}s)",

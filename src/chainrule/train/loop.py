@@ -4,12 +4,14 @@ chainrule's modules, losses and optimizers.
 One epoch is: for each batch, forward pass, loss, ``backward()``, optional gradient
 clipping, optimizer step; then metrics on the epoch's outputs, a validation pass, the
 learning-rate schedule, and the callbacks. Checkpoint files are read and written through
-``chainrule.io``, imported where used.
+``chainrule.io``, imported where used. Under an MPI launcher, ``chainrule.distributed``
+(imported only then) spreads each batch over the processes: see ``fit(distributed=)``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import time
 import warnings
@@ -212,6 +214,13 @@ class FitState:
     step: int = 0
     stop_training: bool = False
     stop_reason: str | None = None
+    distributed: Any = None
+
+    @property
+    def is_root(self) -> bool:
+        """Whether this process prints progress and writes files: always, except on the
+        ranks other than 0 of a distributed run."""
+        return self.distributed is None or self.distributed.is_root
 
     def generators(self) -> dict[str, np.random.Generator]:
         """Every random generator whose state a resumed run needs: the data order's and
@@ -269,6 +278,34 @@ def _deferred_interrupt() -> Iterator[list[bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
+# Set by mpiexec/mpirun (MPICH, Intel MPI, Open MPI, MVAPICH) or srun in the processes they
+# start (chainrule.distributed.SIZE_VARIABLES): only such a process looks for MPI.
+_MPI_SIZE_VARIABLES = (
+    "OMPI_COMM_WORLD_SIZE",
+    "PMI_SIZE",
+    "MV2_COMM_WORLD_SIZE",
+    "SLURM_STEP_NUM_TASKS",
+)
+
+
+def _distributed_context(distributed: Any) -> Any:
+    """The ``chainrule.distributed`` context that ``fit`` trains with, or None for one process."""
+    if distributed is None or distributed is False:
+        return None
+    if isinstance(distributed, str) and distributed == "auto":
+        if not any(name in os.environ for name in _MPI_SIZE_VARIABLES):
+            return None
+        from chainrule.distributed import from_environment
+
+        return from_environment()
+    if not hasattr(distributed, "forward_backward"):
+        raise TypeError(
+            "fit: distributed must be 'auto', None or a chainrule.distributed.MPIContext, "
+            f"got {distributed!r}"
+        )
+    return distributed
+
+
 def fit(
     model: Module,
     loss: Any,
@@ -287,6 +324,7 @@ def fit(
     verbose: int | str = "auto",
     shuffle: bool = True,
     resume_from: str | Path | None = None,
+    distributed: Any = "auto",
 ) -> History:
     """Train ``model`` by backpropagation for ``epochs`` passes over ``train_data``.
 
@@ -301,6 +339,8 @@ def fit(
     train_data : (x, y) arrays or tensors, a dataset, or a DataLoader
         Floating-point arrays are converted to the model's dtype.
     epochs, batch_size : int
+        ``batch_size`` is the global batch: with ``distributed``, each of N processes
+        computes on ``batch_size / N`` rows of it.
     validation_data : (x, y) or dataset, optional
         Evaluated after every epoch: ``val_loss`` and ``val_<metric>`` in the logs.
     validation_split : float in [0, 1), default=0
@@ -323,6 +363,13 @@ def fit(
     resume_from : path, optional
         A checkpoint written by ``ModelCheckpoint``: model, optimizer, scheduler, random
         states and history are restored, and training continues after its epoch.
+    distributed : 'auto', None or chainrule.distributed.MPIContext, default='auto'
+        Data-parallel training over MPI processes. 'auto': when an MPI launcher (``mpirun``,
+        ``mpiexec``, ``srun``) started several processes, train on all of them, with the
+        same result as one process up to floating-point summation order; otherwise (and
+        with None) train in this process alone, without importing MPI. Every rank must
+        call ``fit`` with the same model, data and arguments; rank 0 prints progress and
+        writes checkpoints, and every rank returns the same history.
 
     Returns
     -------
@@ -347,6 +394,9 @@ def fit(
     opt = _resolve_optimizer(optimizer, model)
     metric_list = [get_metric(m) for m in metrics]
     dtype = _model_dtype(model)
+    dist = _distributed_context(distributed)
+    if dist is not None:
+        seed = dist.common_seed(seed)
 
     split_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
     train_set = _as_dataset(train_data, "fit: train_data", dtype)
@@ -377,18 +427,22 @@ def fit(
         steps_per_epoch=len(loader),
         scheduler=scheduler,
         generator=loader.generator,
+        distributed=dist,
     )
-    if resume_from is not None:
+    if dist is not None:
+        dist.start(state, len(train_set), resume_from)  # every rank takes rank 0's state
+    elif resume_from is not None:
         state.load_checkpoint(resume_from)
-        history = state.history
-    show = verbose == "auto" or bool(verbose)
+    history = state.history
+    show = (verbose == "auto" or bool(verbose)) and state.is_root
     all_callbacks = [*callbacks, *([ProgressBar()] if show else [])]
 
     for callback in all_callbacks:
         callback.on_train_begin(state)
     # NumPy's overflow warnings would repeat every step; a non-finite loss is reported once,
-    # with its cause, by _diverged.
-    with _deferred_interrupt() as interrupted, np.errstate(all="ignore"):
+    # with its cause, by _diverged. With MPI, an exception on one rank aborts them all.
+    guard = contextlib.nullcontext() if dist is None else dist.guard()
+    with guard, _deferred_interrupt() as interrupted, np.errstate(all="ignore"):
         while state.epoch < epochs and not state.stop_training:
             state.epoch += 1
             logs = _run_epoch(
@@ -396,10 +450,19 @@ def fit(
             )
             if logs is None:
                 break
+            if dist is not None:
+                dist.sync_buffers(model)
             if val_set is not None:
                 logs.update(
                     _evaluate(
-                        model, loss_fn, val_set, max(batch_size, 256), metric_list, kind, "val_"
+                        model,
+                        loss_fn,
+                        val_set,
+                        max(batch_size, 256),
+                        metric_list,
+                        kind,
+                        "val_",
+                        dist,
                     )
                 )
             logs["lr"] = float(opt.param_groups[0]["lr"])
@@ -407,6 +470,8 @@ def fit(
             history.record(state.epoch, logs)
             for callback in all_callbacks:
                 callback.on_epoch_end(state, logs)
+            if dist is not None:
+                dist.agree_to_stop(state, interrupted)
     for callback in all_callbacks:
         callback.on_train_end(state)
     history.stop_reason = state.stop_reason
@@ -432,7 +497,7 @@ def _run_epoch(
     interrupted: list[bool],
 ) -> dict[str, float] | None:
     """One pass over the training data; the epoch's logs, or None when it was cut short."""
-    model, optimizer = state.model, state.optimizer
+    model, optimizer, dist = state.model, state.optimizer, state.distributed
     model.train()
     for callback in callbacks:
         callback.on_epoch_begin(state)
@@ -440,28 +505,35 @@ def _run_epoch(
     total, count = 0.0, 0
     outputs: list[Array] = []
     targets: list[Array] = []
-    for x, y in loader:
+    for x, y in loader if dist is None else dist.shard(loader):
         optimizer.zero_grad()
-        output = model(x)
-        loss = state.loss_fn(output, y)
-        value = float(loss.item())
+        if dist is None:
+            output = model(x)
+            loss = state.loss_fn(output, y)
+            value, rows = float(loss.item()), len(x)
+        else:
+            # This rank's rows forward and backward, then the gradients summed over the
+            # ranks: the loss and row count are the whole batch's.
+            output, value, rows = dist.forward_backward(model, state.loss_fn, optimizer, x, y)
         state.step += 1
         if not np.isfinite(value):
             _diverged(state, value, x, y)
             return None
-        loss.backward()
+        if dist is None:
+            loss.backward()
         if clip is not None:
             clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
-        rows = len(x)
         total += value * rows
         count += rows
         state.history.step_loss.append(value)
-        if metrics:
+        if metrics and output is not None:
             outputs.append(output.data.copy())
             targets.append(y.data)
         for callback in callbacks:
             callback.on_batch_end(state, {"loss": value})
+        if dist is not None:
+            dist.agree_to_stop(state, interrupted)
         if interrupted[0]:
             state.stop_training = True
             state.stop_reason = "interrupted"
@@ -469,6 +541,8 @@ def _run_epoch(
         if state.stop_training:
             break
     logs = {"loss": total / max(count, 1)}
+    if dist is not None and metrics:
+        targets, outputs = dist.gather_epoch(targets, outputs)
     if metrics and outputs:
         logs.update(_score(metrics, kind, np.concatenate(targets), np.concatenate(outputs), ""))
     logs["time"] = time.perf_counter() - started
@@ -480,7 +554,7 @@ def _diverged(state: FitState, value: float, x: Tensor, y: Tensor) -> None:
     culprit = ""
     if not np.isfinite(x.data).all() if is_floating(x.dtype) else False:
         culprit = "; the batch's inputs already hold NaN or infinite values"
-    else:
+    elif len(x):  # a rank of a distributed run can have no rows of the batch
         # Replay the batch's forward pass with every op checking its result.
         try:
             with no_grad(), detect_anomaly():
@@ -505,7 +579,10 @@ def _evaluate(
     metrics: Sequence[Metric],
     kind: str,
     prefix: str,
+    dist: Any = None,
 ) -> dict[str, float]:
+    if dist is not None:
+        dataset = dist.shard_dataset(dataset)  # each rank evaluates a part
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -521,6 +598,8 @@ def _evaluate(
                 targets.append(y.data)
     finally:
         model.train(was_training)
+    if dist is not None:
+        total, count, targets, outputs = dist.gather_evaluation(total, count, targets, outputs)
     logs = {prefix + "loss": total / max(count, 1)}
     if outputs:
         logs.update(_score(metrics, kind, np.concatenate(targets), np.concatenate(outputs), prefix))

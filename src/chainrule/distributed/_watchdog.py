@@ -1,0 +1,73 @@
+"""A watchdog that aborts a distributed run when a collective call waits too long.
+
+A rank that hangs, or dies without its launcher noticing, would leave the others waiting in
+their next collective call forever; the watchdog turns that into an error message and an
+abort of the job after ``timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+DEFAULT_TIMEOUT = 600.0
+"""Seconds a collective call may wait for the other ranks before the job is aborted."""
+
+TIMEOUT_VARIABLE = "CHAINRULE_MPI_TIMEOUT"
+"""Environment variable that overrides ``DEFAULT_TIMEOUT`` (seconds)."""
+
+
+def resolve_timeout(timeout: float | None) -> float:
+    """``timeout``, or ``$CHAINRULE_MPI_TIMEOUT``, or ``DEFAULT_TIMEOUT``, checked."""
+    if timeout is None:
+        text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+        if not text:
+            return DEFAULT_TIMEOUT
+        try:
+            timeout = float(text)
+        except ValueError:
+            raise ValueError(
+                f"chainrule.distributed: expected seconds in ${TIMEOUT_VARIABLE}, got {text!r}"
+            ) from None
+    if not timeout > 0:
+        raise ValueError(f"MPIContext: timeout must be > 0 seconds, got {timeout!r}")
+    return float(timeout)
+
+
+class Watchdog:
+    """A daemon thread that calls ``expire(what)`` once a collective call has waited longer
+    than ``timeout`` seconds. Entering and leaving a wait is two attribute writes, with no
+    lock and no wake-up, so it costs the training step nothing measurable."""
+
+    def __init__(self, timeout: float, expire: Callable[[str], None]) -> None:
+        self.timeout = timeout
+        self._expire = expire
+        self._current: tuple[str, float] | None = None
+        self._thread = threading.Thread(
+            target=self._run, name="chainrule-mpi-watchdog", daemon=True
+        )
+        self._thread.start()
+
+    @contextlib.contextmanager
+    def waiting(self, what: str) -> Iterator[None]:
+        self._current = (what, time.monotonic())
+        try:
+            yield
+        finally:
+            self._current = None
+
+    def _run(self) -> None:
+        interval = min(1.0, self.timeout / 10)
+        while True:
+            time.sleep(interval)
+            current = self._current  # one read: the main thread may replace it meanwhile
+            if current is not None and time.monotonic() - current[1] > self.timeout:
+                self._expire(
+                    f"waited more than {self.timeout:g} s for the other ranks in {current[0]}; "
+                    f"one of them has probably died or hung. Aborting all ranks "
+                    f"(${TIMEOUT_VARIABLE} sets this limit)"
+                )
+                return

@@ -1,0 +1,434 @@
+"""``MPIContext``: what ``fit`` asks of MPI to train one model on several processes.
+
+Data parallelism as Horovod does it: every rank holds the whole model and the whole dataset,
+draws the same permutation of it each epoch, and computes on its own slice of every global
+batch; the gradients are then summed across ranks, so that every rank takes the same
+optimizer step, the one a single process would take on the whole batch. ``fit`` calls the
+methods below at fixed points (see ``chainrule.train.loop``); user code needs none of them.
+
+A rank that fails must not leave the others waiting forever in a collective call: an
+exception inside ``guard()`` aborts the job, and a watchdog aborts it when a collective call
+waits longer than ``timeout`` seconds (a rank that hangs, or dies without its launcher
+noticing). A rank that dies is reported by the launcher, which then ends the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chainrule.backend import Array, np
+from chainrule.data import DataLoader, Subset, batch_of
+from chainrule.distributed._buckets import DEFAULT_BUCKET_BYTES, Bucket, make_buckets
+from chainrule.distributed._watchdog import Watchdog, resolve_timeout
+from chainrule.distributed.environment import describe_launch, launch_size
+from chainrule.nn.module import Module
+from chainrule.optim import Optimizer
+from chainrule.tensor import Tensor
+from chainrule.train.history import History
+
+if TYPE_CHECKING:
+    from chainrule.train.loop import FitState
+
+
+def share(rows: int, rank: int, size: int) -> tuple[int, int]:
+    """The rows ``[start, stop)`` of a batch of ``rows`` that ``rank`` of ``size`` computes on.
+
+    Contiguous slices as even as possible, the first ``rows % size`` ranks one row longer;
+    when a batch has fewer rows than there are ranks, the last ranks get none.
+
+    Examples
+    --------
+    >>> [share(5, rank, 2) for rank in range(2)]
+    [(0, 3), (3, 5)]
+    >>> [share(1, rank, 3) for rank in range(3)]
+    [(0, 1), (1, 1), (1, 1)]
+    """
+    base, extra = divmod(rows, size)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (rank < extra)
+
+
+class MPIContext:
+    """Data-parallel training over an MPI communicator; ``fit`` drives it.
+
+    ``fit`` builds one by itself when an MPI launcher started the process (see
+    ``from_environment``); build one to train on a sub-communicator or with another timeout
+    and pass it as ``fit(..., distributed=context)``.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm, optional
+        The ranks that train together (``MPI.COMM_WORLD`` when None); duplicated, so that
+        the training's messages never mix with the caller's. Collective: every rank of
+        ``comm`` must build its context at the same point.
+    timeout : float, optional
+        Seconds a collective call may wait before the job is aborted; default
+        ``$CHAINRULE_MPI_TIMEOUT`` or 600.
+    bucket_bytes : int, default=25 MiB
+        Size of the contiguous buckets in which gradients are summed.
+
+    Attributes
+    ----------
+    rank, size : int
+        This process's rank and the number of ranks.
+
+    Notes
+    -----
+    With ``N`` ranks and a global batch of ``B`` rows, rank ``r`` computes the loss ``L_r``
+    (a mean over its ``B_r`` rows) and its gradient ``g_r``; the ranks then sum
+    ``(B_r / B) * g_r`` and ``(B_r / B) * L_r``, which is the gradient and loss of the mean
+    over the whole batch: the step one process takes, up to the order of floating-point
+    sums. A loss with ``reduction='sum'`` is summed with weight 1 instead. (A class-weighted
+    or ``ignore_index`` cross-entropy divides by a per-batch total that this weighting only
+    approximates.)
+    """
+
+    def __init__(
+        self,
+        comm: Any = None,
+        *,
+        timeout: float | None = None,
+        bucket_bytes: int = DEFAULT_BUCKET_BYTES,
+    ) -> None:
+        if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, int) or bucket_bytes < 1:
+            raise ValueError(
+                f"MPIContext: bucket_bytes must be a positive integer, got {bucket_bytes!r}"
+            )
+        self.timeout = resolve_timeout(timeout)
+        self.bucket_bytes = bucket_bytes
+        from mpi4py import MPI  # type: ignore[import-not-found,unused-ignore]
+
+        self._mpi = MPI
+        self.comm = (MPI.COMM_WORLD if comm is None else comm).Dup()
+        # Errors of MPI calls raise MPI.Exception (caught by guard()), not abort silently.
+        self.comm.Set_errhandler(MPI.ERRORS_RETURN)
+        self.rank: int = self.comm.Get_rank()
+        self.size: int = self.comm.Get_size()
+        self._watchdog = Watchdog(self.timeout, self.abort)
+        self._bucket_key: tuple[Any, ...] | None = None
+        self._bucket_list: list[Bucket] = []
+        self._batch_rows = 0  # rows of the current global batch
+        self._epoch_batches: list[int] = []  # rows of each global batch of the epoch so far
+
+    def __repr__(self) -> str:
+        return f"MPIContext(rank={self.rank}, size={self.size}, timeout={self.timeout:g})"
+
+    @property
+    def is_root(self) -> bool:
+        """Rank 0: the rank that prints progress and writes files."""
+        return self.rank == 0
+
+    # ------------------------------------------------------------------ failure
+    def abort(self, message: str) -> None:
+        """Print ``message`` on stderr and end every rank of the job (``MPI_Abort``)."""
+        sys.stderr.write(f"chainrule.distributed: rank {self.rank} of {self.size}: {message}\n")
+        sys.stderr.flush()
+        try:
+            self.comm.Abort(1)
+        finally:
+            os._exit(1)  # Abort does not return; should it fail, exit all the same
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn an exception on this rank into an abort of the job: the other ranks would
+        otherwise wait for it forever in their next collective call."""
+        try:
+            yield
+        except BaseException as error:
+            if isinstance(error, GeneratorExit):
+                raise
+            details = "".join(traceback.format_exception(error)).rstrip()
+            self.abort(
+                f"training failed with {type(error).__name__}: {error}. Aborting all ranks, "
+                f"which would otherwise wait for this one.\n{details}"
+            )
+
+    # ------------------------------------------------------------------ collectives
+    def _bcast(self, value: Any, what: str) -> Any:
+        with self._watchdog.waiting(what):
+            return self.comm.bcast(value, root=0)
+
+    def _allgather(self, value: Any, what: str) -> list[Any]:
+        with self._watchdog.waiting(what):
+            result: list[Any] = self.comm.allgather(value)
+            return result
+
+    def _wait(self, requests: list[Any], what: str) -> None:
+        with self._watchdog.waiting(what):
+            self._mpi.Request.Waitall(requests)
+
+    # ------------------------------------------------------------------ start of fit
+    def common_seed(self, seed: int | None) -> int | None:
+        """``seed``, or when it is None rank 0's fresh entropy: every rank must draw the same
+        validation split and data order."""
+        if seed is not None:
+            return seed
+        entropy = np.random.SeedSequence().entropy if self.is_root else None
+        return int(self._bcast(entropy, "the broadcast of the random seed"))
+
+    def start(self, state: FitState, rows: int, resume_from: str | Path | None) -> None:
+        """Check that every rank holds the same data and model, let rank 0 resume from
+        ``resume_from`` (only it needs the file), and give every rank rank 0's parameters,
+        buffers, optimizer and scheduler state, epoch, history and random states."""
+        model = state.model
+        signature = (rows, [(k, t.shape, str(t.dtype)) for k, t in model.state_dict().items()])
+        everyone = self._allgather(signature, "the check of the ranks' data and models")
+        counts = [theirs[0] for theirs in everyone]
+        if len(set(counts)) > 1:
+            raise ValueError(
+                f"fit: every rank must hold the same training data; ranks 0 to "
+                f"{self.size - 1} hold {counts} rows"
+            )
+        differ = [r for r, theirs in enumerate(everyone) if theirs[1] != everyone[0][1]]
+        if differ:
+            raise ValueError(
+                f"fit: every rank must build the same model; the parameters of rank(s) "
+                f"{differ} differ from rank 0's in names, shapes or dtypes"
+            )
+
+        failure: Exception | None = None
+        payload = None
+        if self.is_root:  # a failure here is sent to the other ranks, which raise it too
+            try:
+                if resume_from is not None:
+                    state.load_checkpoint(resume_from)
+                payload = self._state_of(state)
+            except Exception as error:
+                failure = error
+                payload = {"error": f"{type(error).__name__}: {error}"}
+        payload = self._bcast(payload, "the broadcast of rank 0's training state")
+        if payload["error"] is not None:
+            if failure is not None:
+                raise failure
+            raise RuntimeError(
+                f"fit: rank 0 could not start (resume_from={str(resume_from)!r}): "
+                f"{payload['error']}"
+            )
+        with self._watchdog.waiting("the broadcast of rank 0's parameters"):
+            for tensor in model.state_dict().values():
+                self._bcast_array(tensor.data)
+        generators = state.generators()
+        if not self.is_root:
+            state.optimizer.load_state_dict(payload["optimizer"])
+            if payload["scheduler"] is not None:
+                state.scheduler.load_state_dict(payload["scheduler"])
+            state.epoch, state.step = payload["epoch"], payload["step"]
+            state.history = History.from_dict(payload["history"])
+            for name, generator in generators.items():
+                generator.bit_generator.state = payload["generators"][name]
+            # Each rank's layers (dropout) draw their own masks, not copies of rank 0's.
+            for name, generator in generators.items():
+                jumped = getattr(generator.bit_generator, "jumped", None)
+                if name != "fit.shuffle" and jumped is not None:
+                    generator.bit_generator.state = jumped(self.rank).state
+
+    def _state_of(self, state: FitState) -> dict[str, Any]:
+        scheduler = state.scheduler
+        return {
+            "error": None,
+            "optimizer": state.optimizer.state_dict(),
+            "scheduler": None if scheduler is None else scheduler.state_dict(),
+            "epoch": state.epoch,
+            "step": state.step,
+            "history": state.history.to_dict(),
+            "generators": {k: g.bit_generator.state for k, g in state.generators().items()},
+        }
+
+    def _bcast_array(self, array: Array) -> None:
+        if array.flags.c_contiguous:
+            self.comm.Bcast(array, root=0)
+        else:
+            buffer = np.ascontiguousarray(array)
+            self.comm.Bcast(buffer, root=0)
+            np.copyto(array, buffer)
+
+    # ------------------------------------------------------------------ training steps
+    def shard(self, loader: DataLoader) -> Iterator[tuple[Tensor, ...]]:
+        """This rank's rows of each batch that iterating ``loader`` would give.
+
+        The epoch's permutation is drawn from the loader's generator exactly as the loader
+        draws it, so every rank holds the same order, and the generator the same state, as
+        a single process would. A rank whose share of a short last batch is empty gets
+        tensors with no rows.
+        """
+        dataset, batch_size = loader.dataset, loader.batch_size
+        n = len(dataset)
+        order = loader.generator.permutation(n) if loader.shuffle else None
+        self._epoch_batches = []
+        for start in range(0, len(loader) * batch_size, batch_size):
+            rows = min(start + batch_size, n) - start
+            low, high = share(rows, self.rank, self.size)
+            self._batch_rows = rows
+            self._epoch_batches.append(rows)
+            if high > low:
+                mine = slice(start + low, start + high)
+                yield batch_of(dataset, mine if order is None else order[mine])
+            else:
+                first = slice(start, start + 1)
+                sample = batch_of(dataset, first if order is None else order[first])
+                yield tuple(Tensor._from_op(t.data[:0], None) for t in sample)
+
+    def forward_backward(
+        self, model: Module, loss_fn: Any, optimizer: Optimizer, x: Tensor, y: Tensor
+    ) -> tuple[Tensor | None, float, int]:
+        """Forward and backward on this rank's rows, then the gradients and the loss summed
+        over the ranks. Returns this rank's output (None without rows), and the loss and
+        row count of the whole global batch."""
+        rows = len(x)
+        output, value = None, 0.0
+        if rows:
+            output = model(x)
+            loss = loss_fn(output, y)
+            value = float(loss.item())
+            loss.backward()
+        total = self._batch_rows
+        weight = 1.0 if getattr(loss_fn, "reduction", "mean") == "sum" else rows / total
+        return (
+            output,
+            self._allreduce_gradients(optimizer, value * weight if rows else 0.0, weight),
+            total,
+        )
+
+    def _allreduce_gradients(self, optimizer: Optimizer, loss: float, weight: float) -> float:
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
+        key = tuple((id(p), p.shape, p.dtype) for p in params)
+        if key != self._bucket_key:  # first step, or parameters were added or (un)frozen
+            self._bucket_key, self._bucket_list = key, make_buckets(params, self.bucket_bytes)
+        # float64: [loss, then per parameter how many ranks have a gradient for it]
+        stats = np.zeros(1 + len(params))
+        stats[0] = loss
+        found = [flag for bucket in self._bucket_list for flag in bucket.pack(weight)]
+        stats[1:] = found
+        mpi = self._mpi
+        requests = [
+            self.comm.Iallreduce(mpi.IN_PLACE, buffer, op=mpi.SUM)
+            for buffer in [stats, *(bucket.buffer for bucket in self._bucket_list)]
+        ]
+        self._wait(requests, "the sum of the gradients")
+        start = 1
+        for bucket in self._bucket_list:
+            bucket.unpack(stats[start : start + len(bucket.params)])
+            start += len(bucket.params)
+        return float(stats[0])
+
+    def agree_to_stop(self, state: FitState, interrupted: list[bool]) -> None:
+        """Stop on every rank when one rank stops (a callback, Ctrl-C), so that none is left
+        waiting for the others' next step."""
+        flags = np.array([interrupted[0], state.stop_training], dtype=np.int32)
+        mpi = self._mpi
+        self._wait([self.comm.Iallreduce(mpi.IN_PLACE, flags, op=mpi.MAX)], "the stop check")
+        interrupted[0] = bool(flags[0])
+        if flags[1]:
+            reasons = self._allgather(
+                state.stop_reason if state.stop_training else None, "the stop reasons"
+            )
+            if not state.stop_training:
+                rank, reason = next((r, s) for r, s in enumerate(reasons) if s is not None)
+                state.stop_training = True
+                state.stop_reason = f"{reason} (on rank {rank})"
+
+    def gather_epoch(
+        self, targets: list[Array], outputs: list[Array]
+    ) -> tuple[list[Array], list[Array]]:
+        """Every rank's targets and outputs of the epoch, in the order of the global batches
+        (so metrics are computed on exactly what one process would have)."""
+        mine = (_joined(targets), _joined(outputs))
+        everyone = self._allgather(mine, "the gather of the epoch's outputs")
+        used = [0] * self.size
+        all_targets: list[Array] = []
+        all_outputs: list[Array] = []
+        for rows in self._epoch_batches:
+            for rank, (their_targets, their_outputs) in enumerate(everyone):
+                low, high = share(rows, rank, self.size)
+                if high > low:
+                    start, stop = used[rank], used[rank] + high - low
+                    all_targets.append(their_targets[start:stop])
+                    all_outputs.append(their_outputs[start:stop])
+                    used[rank] = stop
+        return _joined_list(all_targets), _joined_list(all_outputs)
+
+    def sync_buffers(self, model: Module) -> None:
+        """Give every rank rank 0's buffers (batch-norm running statistics, which each rank
+        updates from its own rows), so that all evaluate and save the same model."""
+        buffers = [b for _, b in model.named_buffers()]
+        if buffers:
+            with self._watchdog.waiting("the broadcast of rank 0's buffers"):
+                for buffer in buffers:
+                    self._bcast_array(buffer.data)
+
+    # ------------------------------------------------------------------ evaluation
+    def shard_dataset(self, dataset: Any) -> Subset:
+        """This rank's contiguous share of ``dataset`` (to evaluate a part each)."""
+        low, high = share(len(dataset), self.rank, self.size)
+        return Subset(dataset, np.arange(low, high))
+
+    def gather_evaluation(
+        self, total: float, count: int, targets: list[Array], outputs: list[Array]
+    ) -> tuple[float, int, list[Array], list[Array]]:
+        """Loss sums, row counts, targets and outputs of every rank's share, in data order."""
+        mine = (total, count, _joined(targets), _joined(outputs))
+        everyone = self._allgather(mine, "the gather of the evaluation")
+        return (
+            sum(theirs[0] for theirs in everyone),
+            sum(theirs[1] for theirs in everyone),
+            _joined_list([theirs[2] for theirs in everyone if theirs[2] is not None]),
+            _joined_list([theirs[3] for theirs in everyone if theirs[3] is not None]),
+        )
+
+
+def _joined(parts: list[Array]) -> Array | None:
+    return np.concatenate(parts) if parts else None
+
+
+def _joined_list(parts: list[Array]) -> list[Array]:
+    return [np.concatenate(parts)] if parts else []
+
+
+_WORLD: MPIContext | None = None
+
+
+def from_environment() -> MPIContext | None:
+    """The context of an MPI launch of several processes, or None for a single process.
+
+    Reads the launcher's environment variables first (see ``launch_size``), so a process
+    that no launcher started, or that one started alone, never imports mpi4py. The context
+    is made once per process, over ``MPI.COMM_WORLD``.
+
+    Raises
+    ------
+    RuntimeError
+        If a launcher started several processes but mpi4py is not installed, or MPI sees
+        another number of processes than the launcher announced (mpi4py linked to another
+        MPI than the launcher's).
+    """
+    global _WORLD
+    expected = launch_size()
+    if expected <= 1:
+        return None
+    if _WORLD is not None:
+        return _WORLD
+    try:
+        import mpi4py  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+    except ImportError:
+        raise RuntimeError(
+            f"chainrule.distributed: started by an MPI launcher as {expected} processes "
+            f"({describe_launch()}), but mpi4py is not installed; install it with "
+            f"`pip install 'chainrule[mpi]'`, or pass distributed=None to train each "
+            f"process alone"
+        ) from None
+    context = MPIContext()
+    if context.size != expected:
+        raise RuntimeError(
+            f"chainrule.distributed: the launcher started {expected} processes "
+            f"({describe_launch()}), but MPI sees {context.size}: mpi4py is probably built "
+            f"on another MPI than this mpiexec. Run the mpiexec of the MPI that mpi4py uses "
+            f"(`python -c 'import mpi4py.MPI as M; print(M.Get_library_version())'`)"
+        )
+    _WORLD = context
+    return context
