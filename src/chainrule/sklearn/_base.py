@@ -1,0 +1,734 @@
+# ruff: noqa: N803, N806 - X is scikit-learn's name for the data matrix, kept for fit(X=...)
+"""``BaseMLP``: what ``MLPClassifier`` and ``MLPRegressor`` share, which is nearly all of
+training. One file over 400 lines because it is one algorithm, scikit-learn's
+``BaseMultilayerPerceptron._fit`` with its two solvers, kept in scikit-learn's order so that
+the two can be read side by side: the same random draws in the same order, the same
+epochs, batches, learning-rate schedules and stopping rules.
+
+The forward and backward passes are chainrule's: the network is an ``nn.Sequential``
+(``model_``), gradients come from ``backward()``, and the updates from ``chainrule.optim``.
+Where scikit-learn's update rules are written differently from PyTorch's (its momentum
+scales the velocity by the learning rate of the step that made it; its Adam adds epsilon
+after removing the bias correction), the optimizer's hyperparameters are adjusted so that
+chainrule's optimizers take scikit-learn's steps (``_set_learning_rate``,
+``_prepare_step``).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.backend import Array, np
+from chainrule.nn import BatchNorm1d, Sequential
+from chainrule.optim import LBFGS, SGD, Adam, AdamW, Optimizer, RMSprop
+from chainrule.sklearn import _params
+from chainrule.sklearn._network import (
+    Objective,
+    build_network,
+    l2_penalty,
+    linear_layers,
+    output_activation,
+)
+from chainrule.tensor import Tensor
+from chainrule.train import DivergenceWarning, FitState, History
+
+# scipy's L-BFGS-B stops once the loss falls by less than factr * machine epsilon, with
+# scikit-learn's (and scipy's) default factr = 1e7.
+_LBFGS_FTOL = 1e7 * float(np.finfo(float).eps)
+_LBFGS_HISTORY = 10  # scipy's default maxcor
+_PREDICT_CHUNK = 8192  # rows per forward pass at prediction (bounds memory for sparse X)
+_DENSE_AT_ONCE = 2**22  # entries (32 MiB of float64) under which sparse X is densified
+_STOCHASTIC_STATE = (
+    "_optimizer",
+    "_no_improvement_count",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "validation_loss_curve_",
+    "best_validation_score_",
+)
+
+
+def _permutation(n: int, random_state: np.random.RandomState) -> Array:
+    """The permutation that ``sklearn.utils.shuffle`` draws for n rows, from the same draws
+    (called directly: its argument checks cost as much as a small network's epoch)."""
+    indices = np.arange(n)
+    random_state.shuffle(indices)
+    return indices
+
+
+def _dense(X: Any) -> Array:
+    return X.toarray() if hasattr(X, "toarray") else X
+
+
+class BaseMLP(BaseEstimator):  # type: ignore[misc]
+    """Shared training code; use ``MLPClassifier`` or ``MLPRegressor``."""
+
+    _losses: tuple[str, ...] = ()
+    model_: Sequential
+    n_outputs_: int
+    n_layers_: int
+    n_iter_: int
+    t_: int
+    loss_: float
+    out_activation_: str
+
+    # ------------------------------------------------------------------ fitted weights
+    @property
+    def coefs_(self) -> list[Array]:
+        """Weight matrices, layer by layer, of shape (fan_in, fan_out) as in scikit-learn.
+
+        Views of the ``Linear`` weights of ``model_`` (which are (fan_out, fan_in), as in
+        PyTorch): writing into them changes the network. Assigning a list copies it in.
+        """
+        return [layer.weight.data.T for layer in linear_layers(self.model_)]
+
+    @coefs_.setter
+    def coefs_(self, values: list[Any]) -> None:
+        self._assign("coefs_", values, transpose=True)
+
+    @property
+    def intercepts_(self) -> list[Array]:
+        """Bias vectors, layer by layer (views of the ``Linear`` biases of ``model_``)."""
+        return [layer.bias.data for layer in linear_layers(self.model_)]  # type: ignore[union-attr]
+
+    @intercepts_.setter
+    def intercepts_(self, values: list[Any]) -> None:
+        self._assign("intercepts_", values, transpose=False)
+
+    def _assign(self, name: str, values: list[Any], transpose: bool) -> None:
+        where = type(self).__name__
+        if not hasattr(self, "model_"):
+            raise NotFittedError(
+                f"{where}: {name} can be assigned only after fit, which builds the network"
+            )
+        layers = linear_layers(self.model_)
+        if len(values) != len(layers):
+            raise ValueError(
+                f"{where}: {name} must hold {len(layers)} arrays, one per layer, got {len(values)}"
+            )
+        for i, (layer, value) in enumerate(zip(layers, values, strict=True)):
+            target = layer.weight if transpose else layer.bias
+            assert target is not None
+            array = np.asarray(value)
+            array = array.T if transpose else array
+            if array.shape != target.shape:
+                expected = target.shape[::-1] if transpose else target.shape
+                raise ValueError(
+                    f"{where}: {name}[{i}] must have shape {expected}, got {np.shape(value)}"
+                )
+            target.data[...] = array
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _validate_input(
+        self, X: Any, y: Any, incremental: bool, reset: bool
+    ) -> tuple[Any, Array, Array]:
+        """X, the 2-D training target, and the labels (classifier) or y (regressor)."""
+        raise NotImplementedError
+
+    def _score_outputs(self, outputs: Array, y: Any, sample_weight: Array | None) -> float:
+        """The validation score (accuracy or R^2) of outputs after the output activation."""
+        raise NotImplementedError
+
+    def _output_activation_name(self, n_outputs: int) -> str:
+        raise NotImplementedError
+
+    def _class_weights(self, labels: Array, target: Array, incremental: bool) -> Array | None:
+        return None
+
+    def _objective(self) -> Objective:
+        return Objective(self.loss, self.out_activation_, float(getattr(self, "huber_delta", 1.0)))
+
+    def _training_target(self, target: Array, dtype: Any) -> Array:
+        return target.astype(dtype)
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> BaseMLP:
+        settings = _params.check_all(self, self._losses)
+        first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        X, target, labels = self._validate_input(X, y, incremental, reset=first_pass)
+        if first_pass and settings.dtype is not None:
+            X = X.astype(settings.dtype)
+        elif not first_pass:
+            X = X.astype(self._dtype(), copy=False)
+        if hasattr(X, "toarray"):
+            # Sparse X becomes dense batch by batch; at once when that is small, since
+            # slicing rows of a sparse matrix costs more than the step of a small network.
+            X = X.toarray() if X.shape[0] * X.shape[1] <= _DENSE_AT_ONCE else X.tocsr()
+        weights = self._sample_weight(sample_weight, X)
+        class_weights = self._class_weights(labels, target, incremental)
+        if class_weights is not None:
+            weights = weights * class_weights.astype(weights.dtype)
+        if target.ndim == 1:
+            target = target.reshape((-1, 1))
+        n_features, n_outputs = X.shape[1], target.shape[1]
+        layer_units = [n_features, *settings.hidden_layer_sizes, n_outputs]
+        self._random_state = check_random_state(self.random_state)
+
+        if first_pass:
+            self._initialize(target, layer_units, X.dtype, settings)
+        else:
+            self._check_same_network(layer_units)
+        self.n_outputs_ = n_outputs
+
+        sample_weight_given = sample_weight is not None or class_weights is not None
+        if self.solver in _params.STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, target, weights, sample_weight_given, incremental, settings)
+        else:
+            self._fit_lbfgs(X, target, weights)
+
+        self.model_.zero_grad()  # the last step's gradients: not part of the fitted model
+        if not all(np.isfinite(p.data).all() for p in self.model_.parameters()):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain "
+                "large values and need to be preprocessed."
+            )
+        return self
+
+    def _check_same_network(self, layer_units: list[int]) -> None:
+        """A warm start or partial_fit continues the network it has: the same layers."""
+        built = [linear_layers(self.model_)[0].in_features]
+        built += [layer.out_features for layer in linear_layers(self.model_)]
+        if built != layer_units:
+            raise ValueError(
+                f"{type(self).__name__}: expected layers of sizes {built} as in the previous "
+                f"fit (from hidden_layer_sizes and the outputs of y), got {layer_units}; set "
+                f"warm_start=False to start over"
+            )
+
+    def _sample_weight(self, sample_weight: Any, X: Any) -> Array:
+        where = type(self).__name__
+        n_samples = X.shape[0]
+        if sample_weight is None:
+            return np.ones(n_samples, dtype=X.dtype)
+        if np.isscalar(sample_weight):
+            weights = np.full(n_samples, sample_weight, dtype=X.dtype)
+        else:
+            try:
+                weights = np.asarray(sample_weight, dtype=X.dtype)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"{where}: sample_weight must be numbers, got {type(sample_weight).__name__}"
+                ) from None
+        if weights.ndim != 1 or weights.shape[0] != n_samples:
+            raise ValueError(
+                f"{where}: sample_weight must have shape ({n_samples},), one weight per "
+                f"sample, got shape {weights.shape}"
+            )
+        if not np.isfinite(weights).all() or (weights < 0).any():
+            raise ValueError(f"{where}: sample_weight must be finite and >= 0")
+        if not weights.any():
+            raise ValueError(
+                f"{where}: sample_weight must not be all zero (there would be nothing to fit)"
+            )
+        return weights
+
+    def _initialize(
+        self, target: Array, layer_units: list[int], dtype: Any, settings: _params.Settings
+    ) -> None:
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = target.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_activation_name(target.shape[1])
+        self.model_ = build_network(
+            layer_units,
+            settings.activations,
+            settings.dropouts,
+            self.batch_norm,
+            dtype,
+            self._random_state,
+            init_activation=(
+                settings.activations[-1]
+                if settings.activations
+                else (self.activation if isinstance(self.activation, str) else "relu")
+            ),
+        )
+        self.model_.eval()
+        self._best_state = self._state_copy()
+        for name in _STOCHASTIC_STATE:  # left by an earlier fit with another solver
+            if hasattr(self, name):
+                delattr(self, name)
+        if self.solver in _params.STOCHASTIC_SOLVERS:
+            self.loss_curve_: list[float] = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_: list[float] | None = []
+                self.validation_loss_curve_: list[float] | None = []
+                self.best_validation_score_: float | None = -np.inf
+                self.best_loss_: float | None = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.validation_loss_curve_ = None
+                self.best_validation_score_ = None
+
+    def _dtype(self) -> Any:
+        return linear_layers(self.model_)[0].weight.dtype
+
+    def _state_copy(self) -> dict[str, Array]:
+        return {name: t.data.copy() for name, t in self.model_.state_dict().items()}
+
+    # ------------------------------------------------------------------ stochastic solvers
+    def _make_optimizer(self) -> Optimizer:
+        """The optimizer over two groups: the Linear weights, which carry the L2 penalty
+        (as weight decay, set per batch to alpha / batch weight), and everything else."""
+        weights = [layer.weight for layer in linear_layers(self.model_)]
+        ids = {id(w) for w in weights}
+        others = [p for p in self.model_.parameters() if id(p) not in ids]
+        lr = self.learning_rate_init
+        if self.solver == "adamw":
+            groups = [{"params": weights, "weight_decay": self.alpha}, {"params": others}]
+            return AdamW(groups, lr, (self.beta_1, self.beta_2), self.epsilon, weight_decay=0.0)
+        groups = [{"params": weights}, {"params": others}]
+        if self.solver == "sgd":
+            nesterov = self.nesterovs_momentum and self.momentum > 0
+            return SGD(groups, lr, momentum=self.momentum, nesterov=nesterov)
+        if self.solver == "rmsprop":
+            return RMSprop(groups, lr, alpha=self.beta_2, eps=self.epsilon)
+        return Adam(groups, lr, (self.beta_1, self.beta_2), self.epsilon)
+
+    def _learning_rate(self) -> float:
+        return float(self._optimizer.param_groups[0]["lr"])
+
+    def _set_learning_rate(self, lr: float) -> None:
+        """Change the learning rate as scikit-learn's SGD does.
+
+        scikit-learn keeps a velocity v = momentum * v - lr * g; PyTorch's SGD keeps a
+        buffer b = momentum * b + g and steps by lr * b, so v = -lr * b while lr holds.
+        When lr changes, v keeps its value: the buffer is rescaled by old / new lr.
+        """
+        old = self._learning_rate()
+        for group in self._optimizer.param_groups:
+            group["lr"] = lr
+            for p in group["params"]:
+                buffer = self._optimizer.state[p].get("momentum_buffer")
+                if buffer is not None:
+                    buffer *= old / lr
+
+    def _prepare_step(self, weight_sum: float) -> None:
+        """Set the per-batch hyperparameters of the next optimizer step."""
+        groups = self._optimizer.param_groups
+        if self.solver != "adamw":
+            # The gradient of alpha / (2 * batch weight) * sum(W**2) is alpha / batch weight * W.
+            groups[0]["weight_decay"] = self.alpha / weight_sum
+        if self.solver == "adam":
+            # scikit-learn: w -= lr * sqrt(1 - b2**t) / (1 - b1**t) * m / (sqrt(v) + eps);
+            # chainrule (PyTorch): w -= lr / (1 - b1**t) * m / (sqrt(v / (1 - b2**t)) + eps').
+            # They are equal for eps' = eps / sqrt(1 - b2**t).
+            state = self._optimizer.state[groups[0]["params"][0]]
+            step = state.get("step", 0) + 1
+            eps = self.epsilon / np.sqrt(1 - self.beta_2**step)
+            for group in groups:
+                group["eps"] = eps
+
+    def _fit_stochastic(
+        self,
+        X: Any,
+        target: Array,
+        weights: Array,
+        sample_weight_given: bool,
+        incremental: bool,
+        settings: _params.Settings,
+    ) -> None:
+        where = type(self).__name__
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        dtype = self._dtype()
+        objective = self._objective()
+        early_stopping = self.early_stopping
+        if early_stopping:
+            # Not stratified for multilabel targets, as in scikit-learn.
+            stratify = target if is_classifier(self) and self.n_outputs_ == 1 else None
+            X_train, X_val, y_train, y_val, w_train, w_val = train_test_split(
+                X,
+                target,
+                weights,
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+            )
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' or the "
+                    "size of your dataset."
+                )
+            validation = (
+                _dense(X_val),
+                self._validation_labels(y_val),
+                self._training_target(y_val, dtype),
+                w_val if sample_weight_given else None,
+                (w_val / w_val.sum())[:, None].astype(dtype),
+            )
+        else:
+            X_train, y_train, w_train = X, target, weights
+            validation = None
+        y_train = self._training_target(y_train, dtype)
+        w_train = w_train.astype(dtype, copy=False)
+
+        n_samples = X_train.shape[0]
+        if self.batch_norm and n_samples < 2:
+            raise ValueError(
+                f"{where}: batch_norm needs at least 2 training samples, got {n_samples} sample"
+            )
+        sample_idx = np.arange(n_samples, dtype=int)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is going to "
+                    "be clipped",
+                    stacklevel=4,
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        if self.batch_norm and batch_size < 2:
+            raise ValueError(
+                f"{where}: batch_norm needs batches of at least 2 samples, got batch_size=1"
+            )
+
+        state = None
+        if settings.callbacks:
+            state = FitState(
+                model=self.model_,
+                optimizer=self._optimizer,
+                loss_fn=lambda raw, y: objective(raw, y.data, np.full((len(y), 1), 1 / len(y))),
+                history=History(),
+                epochs=self.max_iter,
+                steps_per_epoch=-(-n_samples // batch_size),
+            )
+            for callback in settings.callbacks:
+                callback.on_train_begin(state)
+
+        diverged = False
+        self.model_.train()
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                self.n_iter_ = 0
+                for _ in range(self.max_iter):
+                    started = time.perf_counter()
+                    if state is not None:
+                        state.epoch = self.n_iter_ + 1
+                        for callback in settings.callbacks:
+                            callback.on_epoch_begin(state)
+                    if self.shuffle:
+                        sample_idx = sample_idx[_permutation(n_samples, self._random_state)]
+                    accumulated_loss, seen = 0.0, 0
+                    for start in range(0, n_samples, batch_size):
+                        batch_slice = slice(start, min(start + batch_size, n_samples))
+                        size = batch_slice.stop - batch_slice.start
+                        if self.batch_norm and size < 2:
+                            continue  # batch statistics need two samples: skip a last one
+                        batch_idx = sample_idx[batch_slice] if self.shuffle else batch_slice
+                        batch_loss = self._train_step(
+                            _dense(X_train[batch_idx]),
+                            y_train[batch_idx],
+                            w_train[batch_idx],
+                            objective,
+                        )
+                        accumulated_loss += batch_loss * size
+                        seen += size
+                        if state is not None:
+                            state.step += 1
+                            for callback in settings.callbacks:
+                                callback.on_batch_end(state, {"loss": batch_loss})
+                            if state.stop_training:
+                                break
+
+                    self.n_iter_ += 1
+                    self.loss_ = accumulated_loss / seen
+                    self.t_ += n_samples
+                    self.loss_curve_.append(self.loss_)
+                    if not np.isfinite(self.loss_) and not diverged:
+                        diverged = True
+                        warnings.warn(
+                            f"{where}: the training loss became {self.loss_} at iteration "
+                            f"{self.n_iter_}; lower learning_rate_init or scale the input data",
+                            DivergenceWarning,
+                            stacklevel=4,
+                        )
+                    if self.verbose:
+                        print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+
+                    self._update_no_improvement_count(validation, objective)
+                    if self.solver == "sgd" and self.learning_rate == "invscaling":
+                        self._set_learning_rate(
+                            self.learning_rate_init / (self.t_ + 1) ** self.power_t
+                        )
+                    if state is not None:
+                        logs = self._epoch_logs(time.perf_counter() - started)
+                        state.history.record(state.epoch, logs)
+                        for callback in settings.callbacks:
+                            callback.on_epoch_end(state, logs)
+
+                    if self._no_improvement_count > self.n_iter_no_change:
+                        if self._trigger_stopping():
+                            break
+                        self._no_improvement_count = 0
+                    if state is not None and state.stop_training:
+                        break
+                    if incremental:
+                        break
+                    if self.n_iter_ == self.max_iter:
+                        warnings.warn(
+                            f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                            f"reached and the optimization hasn't converged yet.",
+                            ConvergenceWarning,
+                            stacklevel=4,
+                        )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=4)
+        finally:
+            self.model_.eval()
+
+        if early_stopping:
+            self.model_.load_state_dict(self._best_state)
+        if state is not None:
+            for callback in settings.callbacks:
+                callback.on_train_end(state)
+
+    def _train_step(
+        self, X_batch: Array, y_batch: Array, w_batch: Array, objective: Objective
+    ) -> float:
+        """One optimizer step on one batch; returns the batch's loss as scikit-learn reports
+        it (penalty included), computed before the step."""
+        weight_sum = float(w_batch.sum())
+        if weight_sum == 0:
+            return 0.0  # a batch of samples weighted 0 holds nothing to learn from
+        weights = (w_batch / weight_sum)[:, None]
+        self._optimizer.zero_grad()
+        loss = objective(self.model_(Tensor(X_batch)), y_batch, weights)
+        reported = objective.reported(float(loss.item()), y_batch, weights)
+        if self.solver != "adamw":
+            reported += 0.5 * self.alpha * l2_penalty(self.model_) / weight_sum
+        self._prepare_step(weight_sum)
+        loss.backward()
+        self._optimizer.step()
+        return reported
+
+    def _validation_labels(self, y_val: Array) -> Any:
+        return y_val
+
+    def _raw_outputs(self, X: Any) -> Array:
+        """The network's raw scores, in evaluation mode, chunk by chunk."""
+        dtype = self._dtype()
+        was_training = self.model_.training
+        self.model_.eval()
+        parts = []
+        try:
+            with no_grad():
+                for start in range(0, max(X.shape[0], 1), _PREDICT_CHUNK):
+                    chunk = _dense(X[start : start + _PREDICT_CHUNK])
+                    parts.append(self.model_(Tensor(np.asarray(chunk, dtype=dtype))).data)
+        finally:
+            self.model_.train(was_training)
+        return np.concatenate(parts)
+
+    def _update_no_improvement_count(
+        self, validation: tuple[Any, ...] | None, objective: Objective
+    ) -> None:
+        if validation is not None:
+            X_val, y_val, target_val, w_val, weights_val = validation
+            raw = self._raw_outputs(X_val)
+            with no_grad():
+                value = float(objective(Tensor(raw), target_val, weights_val).item())
+            assert self.validation_scores_ is not None and self.validation_loss_curve_ is not None
+            self.validation_loss_curve_.append(objective.reported(value, target_val, weights_val))
+            outputs = output_activation(raw, self.out_activation_)
+            score = self._score_outputs(outputs, y_val, w_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            best = self.best_validation_score_
+            assert best is not None
+            if score < best + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > best:
+                self.best_validation_score_ = score
+                self._best_state = self._state_copy()
+        else:
+            assert self.best_loss_ is not None
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _trigger_stopping(self) -> bool:
+        """scikit-learn's rule once the loss or score stops improving: stop, or (sgd with
+        learning_rate='adaptive') divide the learning rate by 5 until it is 1e-6."""
+        if self.early_stopping:
+            reason = f"Validation score did not improve more than tol={self.tol:f}"
+        else:
+            reason = f"Training loss did not improve more than tol={self.tol:f}"
+        message = f"{reason} for {self.n_iter_no_change} consecutive epochs."
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(message + " Stopping.")
+            return True
+        if self._learning_rate() <= 1e-6:
+            if self.verbose:
+                print(message + " Learning rate too small. Stopping.")
+            return True
+        self._set_learning_rate(self._learning_rate() / 5.0)
+        if self.verbose:
+            print(message + f" Setting learning rate to {self._learning_rate():f}")
+        return False
+
+    def _epoch_logs(self, seconds: float) -> dict[str, float]:
+        logs = {"loss": float(self.loss_)}
+        if self.validation_scores_:
+            logs["val_score"] = float(self.validation_scores_[-1])
+        if self.validation_loss_curve_:
+            logs["val_loss"] = float(self.validation_loss_curve_[-1])
+        logs["lr"] = self._learning_rate()
+        logs["time"] = seconds
+        return logs
+
+    # ------------------------------------------------------------------ L-BFGS
+    def _fit_lbfgs(self, X: Any, target: Array, weights: Array) -> None:
+        """Full-batch L-BFGS with a strong-Wolfe line search (chainrule.optim.LBFGS) in
+        place of scikit-learn's scipy L-BFGS-B, with scipy's settings: ``max_iter``
+        iterations and ``max_fun`` loss evaluations in all, stop once every gradient entry
+        is at most ``tol`` or the loss changes by less than scipy's ftol, 10 correction
+        pairs, and a restart from steepest descent where a round stops short."""
+        model = self.model_
+        dtype = linear_layers(model)[0].weight.dtype
+        inputs = Tensor(np.asarray(_dense(X), dtype=dtype))
+        target = self._training_target(target, dtype)
+        weight_sum = float(weights.sum())
+        normalized = (weights / weight_sum)[:, None].astype(dtype)
+        objective = self._objective()
+        linears = linear_layers(model)
+        scale = 0.5 * self.alpha / weight_sum
+        last_data_loss = [0.0]
+
+        def closure() -> Tensor:
+            optimizer.zero_grad()
+            loss = objective(model(inputs), target, normalized)
+            last_data_loss[0] = float(loss.item())
+            if self.alpha:
+                for layer in linears:
+                    loss = loss + (layer.weight * layer.weight).sum() * scale
+            loss.backward()
+            return loss
+
+        def largest_gradient() -> float:
+            return max(float(np.abs(p.grad.data).max()) for p in params if p.grad is not None)
+
+        params = list(model.parameters())
+        n_iter = evaluations = 0
+        model.train()
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                while True:
+                    optimizer = LBFGS(
+                        params,
+                        lr=1.0,
+                        max_iter=self.max_iter - n_iter,
+                        max_eval=self.max_fun - evaluations,
+                        tolerance_grad=self.tol,
+                        tolerance_change=_LBFGS_FTOL,
+                        history_size=_LBFGS_HISTORY,
+                        line_search_fn="strong_wolfe",
+                    )
+                    start = float(optimizer.step(closure))  # the loss before the round
+                    state = optimizer.state[params[0]]
+                    n_iter += int(state.get("n_iter", 0))
+                    evaluations += int(state.get("func_evals", 0))
+                    loss = float(closure().item())  # where L-BFGS stopped
+                    out_of_budget = n_iter >= self.max_iter or evaluations >= self.max_fun
+                    if out_of_budget or largest_gradient() <= self.tol:
+                        break
+                    # Stopped short: the line search found no step, or the loss or the step
+                    # stopped changing. As scipy's L-BFGS-B does after a failed line search,
+                    # forget the curvature pairs and start again from steepest descent,
+                    # for as long as that still lowers the loss.
+                    if not start - loss > _LBFGS_FTOL * max(abs(start), abs(loss), 1):
+                        break
+                self._refresh_batch_norm(inputs)
+        finally:
+            model.eval()
+        self.n_iter_ = min(n_iter, self.max_iter)
+        data_loss = objective.reported(last_data_loss[0], target, normalized)
+        self.loss_ = data_loss + scale * l2_penalty(model)
+        if self.verbose:
+            print(
+                f"L-BFGS: {self.n_iter_} iterations, {evaluations} loss evaluations, "
+                f"loss = {self.loss_:.8f}"
+            )
+        if largest_gradient() <= self.tol:
+            return
+        if self.n_iter_ >= self.max_iter:
+            message = "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
+        elif evaluations >= self.max_fun:
+            message = "STOP: TOTAL NO. OF F,G EVALUATIONS EXCEEDS LIMIT"
+        else:
+            return  # the loss or the step stopped changing: converged, as scipy judges
+        text = (
+            f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status=1):\n{message}\n"
+        )
+        if self.n_iter_ == self.max_iter:
+            text += (
+                f"\nIncrease the number of iterations to improve the convergence "
+                f"(max_iter={self.max_iter})."
+            )
+        text += (
+            "\nYou might also want to scale the data as shown in:\n"
+            "    https://scikit-learn.org/stable/modules/preprocessing.html"
+        )
+        warnings.warn(text, ConvergenceWarning, stacklevel=4)
+
+    def _refresh_batch_norm(self, inputs: Tensor) -> None:
+        """Set the running statistics of each batch-norm layer to those of the whole data
+        at the final weights: full-batch training has one batch, whose statistics are the
+        ones to predict with (the running averages mix in every line-search trial)."""
+        layers = [m for m in self.model_.modules() if isinstance(m, BatchNorm1d)]
+        momenta = [layer.momentum for layer in layers]
+        for layer in layers:
+            assert layer.num_batches_tracked is not None
+            layer.num_batches_tracked.data[...] = 0
+            layer.momentum = None  # a cumulative average: after one batch, that batch's
+        if layers:
+            with no_grad():
+                self.model_(inputs)
+        for layer, momentum in zip(layers, momenta, strict=True):
+            layer.momentum = momentum
+
+    # ------------------------------------------------------------------ prediction
+    def _forward(self, X: Any) -> Array:
+        """Outputs after the output activation, for validated input."""
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False
+        )
+        outputs = output_activation(self._raw_outputs(X), self.out_activation_)
+        # scikit-learn's dtype: the network's (the input's at fit), float64 for float64 input.
+        return outputs.astype(np.result_type(X.dtype, outputs.dtype), copy=False)
+
+    def _check_solver(self) -> bool:
+        if self.solver not in _params.STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is "
+                f"not stochastic."
+            )
+        return True
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

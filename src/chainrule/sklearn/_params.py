@@ -1,0 +1,244 @@
+"""Checks of the estimators' parameters, run at the start of ``fit`` (scikit-learn's rule:
+``__init__`` only stores them, so that ``set_params`` and ``clone`` never fail).
+
+Each check returns the value in a normal form (a tuple of layer sizes, a list with one
+activation per hidden layer) and raises ``TypeError`` for a value of the wrong kind and
+``ValueError`` for one out of range, with the message ``<estimator>: <name> must be
+<expected>, got <value>``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chainrule.backend import np
+from chainrule.train.callbacks import Callback
+
+HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu")
+"""Names ``activation`` takes: scikit-learn's four, then chainrule's additions."""
+
+SOLVERS = ("lbfgs", "sgd", "adam", "adamw", "rmsprop")
+"""Names ``solver`` takes: scikit-learn's three, then chainrule's additions."""
+
+STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
+
+CLASSIFIER_LOSSES = ("log_loss",)
+REGRESSOR_LOSSES = ("squared_error", "poisson", "huber", "absolute_error")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parameters after checking, in the form the training code uses."""
+
+    hidden_layer_sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    dropouts: tuple[float, ...]
+    dtype: np.dtype[Any] | None
+    callbacks: tuple[Callback, ...]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _bad(where: str, name: str, expected: str, value: Any, kind_is_wrong: bool) -> Exception:
+    error = TypeError if kind_is_wrong else ValueError
+    return error(f"{where}: {name} must be {expected}, got {value!r}")
+
+
+def check_int(where: str, name: str, value: Any, low: int) -> int:
+    """An integer >= ``low``."""
+    expected = f"an integer >= {low}"
+    if not _is_int(value):
+        raise _bad(where, name, expected, value, True)
+    if value < low:
+        raise _bad(where, name, expected, value, False)
+    return int(value)
+
+
+def check_real(
+    where: str,
+    name: str,
+    value: Any,
+    low: float,
+    high: float = np.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A real number in the interval given (NaN is never in it)."""
+    left = "(" if low_open else "["
+    right = ")" if high_open or high == np.inf else "]"
+    if high == np.inf:
+        expected = f"a number {'>' if low_open else '>='} {low:g}"
+    else:
+        expected = f"a number in {left}{low:g}, {high:g}{right}"
+    if not _is_real(value):
+        raise _bad(where, name, expected, value, True)
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (above and below):
+        raise _bad(where, name, expected, value, False)
+    return float(value)
+
+
+def check_bool(where: str, name: str, value: Any) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise _bad(where, name, "True or False", value, True)
+    return bool(value)
+
+
+def check_option(where: str, name: str, value: Any, options: Sequence[str], hint: str = "") -> str:
+    if not isinstance(value, str) or value not in options:
+        expected = "one of " + ", ".join(repr(o) for o in options)
+        error = _bad(where, name, expected, value, not isinstance(value, str))
+        raise type(error)(f"{error}{hint}")
+    return value
+
+
+def _per_layer(where: str, name: str, value: Any, n_hidden: int) -> list[Any]:
+    """One value for every hidden layer: the same value repeated, or a list of them."""
+    if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray):
+        return [value] * n_hidden
+    values = list(value)
+    if len(values) != n_hidden:
+        raise ValueError(
+            f"{where}: {name} must be one value or one per hidden layer ({n_hidden}), got "
+            f"{len(values)} values: {value!r}"
+        )
+    return values
+
+
+def hidden_layer_sizes(where: str, value: Any) -> tuple[int, ...]:
+    expected = "a positive integer or a sequence of positive integers"
+    sizes = [value] if _is_int(value) else value
+    if isinstance(sizes, str) or not isinstance(sizes, Sequence | np.ndarray):
+        raise _bad(where, "hidden_layer_sizes", expected, value, True)
+    sizes = list(sizes)
+    if not all(_is_int(size) for size in sizes):
+        raise _bad(where, "hidden_layer_sizes", expected, value, True)
+    if any(size < 1 for size in sizes):
+        raise _bad(where, "hidden_layer_sizes", expected, value, False)
+    return tuple(int(size) for size in sizes)
+
+
+def check_random_state_param(where: str, value: Any) -> None:
+    if value is None or isinstance(value, np.random.RandomState):
+        return
+    expected = "None, an integer in [0, 2**32 - 1] or a numpy.random.RandomState"
+    if not _is_int(value):
+        raise _bad(where, "random_state", expected, value, True)
+    if not 0 <= value < 2**32:
+        raise _bad(where, "random_state", expected, value, False)
+
+
+def check_class_weight(where: str, value: Any) -> None:
+    if value is None or (isinstance(value, str) and value == "balanced"):
+        return
+    expected = "None, 'balanced' or a dict of class label to weight"
+    if not isinstance(value, Mapping):
+        raise _bad(where, "class_weight", expected, value, not isinstance(value, str))
+    for label, weight in value.items():
+        if not _is_real(weight) or not weight >= 0:
+            raise ValueError(
+                f"{where}: class_weight must map labels to numbers >= 0, got {weight!r} for "
+                f"class {label!r}"
+            )
+
+
+def check_callbacks(where: str, value: Any) -> tuple[Callback, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, Callback):
+        return (value,)
+    if not isinstance(value, Sequence) or not all(isinstance(c, Callback) for c in value):
+        raise _bad(where, "callbacks", "None or a list of chainrule.train callbacks", value, True)
+    return tuple(value)
+
+
+def check_dtype(where: str, value: Any) -> np.dtype[Any] | None:
+    if value is None:
+        return None
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise _bad(where, "dtype", "None, 'float32' or 'float64'", value, dtype is None)
+    return dtype
+
+
+def check_all(estimator: Any, losses: Sequence[str]) -> Settings:
+    """Check every parameter of ``estimator``; raise on the first bad one."""
+    where = type(estimator).__name__
+    p = estimator.get_params(deep=False)
+    sizes = hidden_layer_sizes(where, p["hidden_layer_sizes"])
+    n_hidden = len(sizes)
+    activations = tuple(
+        check_option(where, "activation", a, HIDDEN_ACTIVATIONS)
+        for a in _per_layer(where, "activation", p["activation"], n_hidden)
+    )
+    dropouts = tuple(
+        check_real(where, "dropout", d, 0.0, 1.0, high_open=True)
+        for d in _per_layer(where, "dropout", p["dropout"], n_hidden)
+    )
+    check_option(where, "solver", p["solver"], SOLVERS)
+    hint = ""
+    if not isinstance(p["loss"], str) and losses == REGRESSOR_LOSSES:
+        hint = (
+            ". The first argument of MLPRegressor is loss, as in scikit-learn: pass "
+            "hidden_layer_sizes by name"
+        )
+    check_option(where, "loss", p["loss"], losses, hint)
+    check_real(where, "alpha", p["alpha"], 0.0)
+    if not (isinstance(p["batch_size"], str) and p["batch_size"] == "auto"):
+        if isinstance(p["batch_size"], str):
+            raise _bad(where, "batch_size", "'auto' or an integer >= 1", p["batch_size"], False)
+        check_int(where, "batch_size", p["batch_size"], 1)
+    check_option(where, "learning_rate", p["learning_rate"], ("constant", "invscaling", "adaptive"))
+    check_real(where, "learning_rate_init", p["learning_rate_init"], 0.0, low_open=True)
+    check_real(where, "power_t", p["power_t"], 0.0)
+    check_int(where, "max_iter", p["max_iter"], 1)
+    check_bool(where, "shuffle", p["shuffle"])
+    check_random_state_param(where, p["random_state"])
+    check_real(where, "tol", p["tol"], 0.0)
+    if not (_is_int(p["verbose"]) or isinstance(p["verbose"], bool | np.bool_)):
+        raise _bad(where, "verbose", "a boolean or an integer", p["verbose"], True)
+    check_bool(where, "warm_start", p["warm_start"])
+    check_real(where, "momentum", p["momentum"], 0.0, 1.0)
+    check_bool(where, "nesterovs_momentum", p["nesterovs_momentum"])
+    check_bool(where, "early_stopping", p["early_stopping"])
+    check_real(where, "validation_fraction", p["validation_fraction"], 0.0, 1.0, high_open=True)
+    check_real(where, "beta_1", p["beta_1"], 0.0, 1.0, high_open=True)
+    check_real(where, "beta_2", p["beta_2"], 0.0, 1.0, high_open=True)
+    check_real(where, "epsilon", p["epsilon"], 0.0, low_open=True)
+    if not (_is_real(p["n_iter_no_change"]) and p["n_iter_no_change"] == np.inf):
+        check_int(where, "n_iter_no_change", p["n_iter_no_change"], 1)
+    check_int(where, "max_fun", p["max_fun"], 1)
+    if "class_weight" in p:
+        check_class_weight(where, p["class_weight"])
+    if "label_smoothing" in p:
+        check_real(where, "label_smoothing", p["label_smoothing"], 0.0, 1.0, high_open=True)
+    if "huber_delta" in p:
+        check_real(where, "huber_delta", p["huber_delta"], 0.0, low_open=True)
+    check_bool(where, "batch_norm", p["batch_norm"])
+    callbacks = check_callbacks(where, p["callbacks"])
+    if callbacks and p["solver"] == "lbfgs":
+        raise ValueError(
+            f"{where}: callbacks run once per epoch of a stochastic solver ('sgd', 'adam', "
+            f"'adamw', 'rmsprop'), got solver='lbfgs'"
+        )
+    if p["solver"] == "lbfgs" and any(dropouts):
+        raise ValueError(
+            f"{where}: dropout makes the loss random, which the line search of solver='lbfgs' "
+            f"cannot follow, got dropout={p['dropout']!r}; use a stochastic solver"
+        )
+    dtype = check_dtype(where, p["dtype"])
+    return Settings(sizes, activations, dropouts, dtype, callbacks)
