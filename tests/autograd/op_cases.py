@@ -773,5 +773,138 @@ if "softmax_cross_entropy" in REGISTRY:
         normal((5, 4)),
     )
 
+CROSS_ENTROPY_LABELS = np.array([2, 0, 3, 3, 1])
+
+
+def cross_entropy_labels(logits: cr.Tensor, mean: bool) -> cr.Tensor:
+    op = REGISTRY["softmax_cross_entropy_labels"]
+    return op.apply(logits, CROSS_ENTROPY_LABELS, mean)
+
+
+def torch_cross_entropy_labels(logits: Any, mean: bool) -> Any:
+    labels = torch.as_tensor(CROSS_ENTROPY_LABELS)
+    return F.cross_entropy(logits, labels, reduction="mean" if mean else "sum")
+
+
+if "softmax_cross_entropy_labels" in REGISTRY:
+    case(
+        "softmax_cross_entropy_labels",
+        "mean",
+        lambda x: cross_entropy_labels(x, True),
+        lambda x: torch_cross_entropy_labels(x, True),
+        normal((5, 4)),
+    )
+    case(
+        "softmax_cross_entropy_labels",
+        "sum_large_logits",
+        lambda x: cross_entropy_labels(x * 50.0, False),
+        lambda x: torch_cross_entropy_labels(x * 50.0, False),
+        normal((5, 4)),
+    )
+
+if "mse_loss" in REGISTRY:
+    case(
+        "mse_loss",
+        "mean",
+        lambda a, b: REGISTRY["mse_loss"].apply(a, b, True),
+        lambda a, b: F.mse_loss(a, b),
+        normal((4, 3), (4, 3)),
+    )
+    case(
+        "mse_loss",
+        "sum",
+        lambda a, b: REGISTRY["mse_loss"].apply(a, b, False),
+        lambda a, b: F.mse_loss(a, b, reduction="sum"),
+        normal((2, 3, 2), (2, 3, 2)),
+    )
+
 TORCH_CASES = [c for c in CASES if c.torch_fn is not None]
 """The cases with a PyTorch twin (every op must have at least one)."""
+
+# --------------------------------------------------------------------- images (ops/conv.py)
+# Appended after TORCH_CASES was built, so these add their own PyTorch cases to it below.
+_FIRST_IMAGE_CASE = len(CASES)
+
+case(
+    "conv2d",
+    "basic_bias",
+    lambda x, w, b: ops.conv2d(x, w, b),
+    lambda x, w, b: F.conv2d(x, w, b),
+    normal((2, 3, 5, 6), (4, 3, 3, 3), (4,)),
+)
+case(
+    "conv2d",
+    "stride_padding_no_bias",
+    lambda x, w: ops.conv2d(x, w, stride=2, padding=(1, 2)),
+    lambda x, w: F.conv2d(x, w, stride=2, padding=(1, 2)),
+    normal((2, 2, 7, 6), (3, 2, 3, 2)),
+)
+case(
+    "conv2d",
+    "dilation_groups_same",
+    lambda x, w, b: ops.conv2d(x, w, b, padding="same", dilation=2, groups=2),
+    lambda x, w, b: F.conv2d(x, w, b, padding="same", dilation=2, groups=2),
+    normal((2, 4, 6, 7), (6, 2, 3, 2), (6,)),
+)
+case(
+    "conv2d",
+    "row_stride_unbatched",
+    lambda x, w: ops.conv2d(x, w, stride=(2, 1), padding=1),
+    lambda x, w: F.conv2d(x, w, stride=(2, 1), padding=1),
+    normal((2, 5, 5), (3, 2, 2, 3)),
+)
+
+case(
+    "max_pool2d",
+    "2x2",
+    lambda x: ops.max_pool2d(x, 2),
+    lambda x: F.max_pool2d(x, 2),
+    spread((2, 3, 4, 5)),
+)
+case(
+    "max_pool2d",
+    "3x3_stride_2_padding_1",
+    lambda x: ops.max_pool2d(x, 3, stride=2, padding=1),
+    lambda x: F.max_pool2d(x, 3, stride=2, padding=1),
+    spread((2, 2, 5, 6)),
+)
+case(
+    "max_pool2d",
+    "dilation_ceil_mode",
+    lambda x: ops.max_pool2d(x, (2, 3), stride=(2, 1), dilation=2, ceil_mode=True),
+    lambda x: F.max_pool2d(x, (2, 3), stride=(2, 1), dilation=2, ceil_mode=True),
+    spread((1, 2, 7, 8)),
+)
+
+case(
+    "avg_pool2d",
+    "2x2",
+    lambda x: ops.avg_pool2d(x, 2),
+    lambda x: F.avg_pool2d(x, 2),
+    normal((2, 3, 4, 5)),
+)
+case(
+    "avg_pool2d",
+    "3x3_padding_exclude_pad",
+    lambda x: ops.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False),
+    lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False),
+    normal((2, 2, 5, 6)),
+)
+case(
+    "avg_pool2d",
+    "ceil_mode_divisor_override",
+    lambda x: ops.avg_pool2d(x, (3, 2), stride=2, ceil_mode=True, divisor_override=5),
+    lambda x: F.avg_pool2d(x, (3, 2), stride=2, ceil_mode=True, divisor_override=5),
+    normal((1, 2, 6, 7)),
+)
+
+for _mode in ("reflect", "replicate", "circular"):
+    case(
+        "edge_pad",
+        _mode,
+        lambda x, mode=_mode: ops.edge_pad(x, (2, 1, 0, 3), mode),
+        lambda x, mode=_mode: F.pad(x, (2, 1, 0, 3), mode=mode),
+        normal((2, 3, 4, 5)),
+    )
+
+TORCH_CASES += [c for c in CASES[_FIRST_IMAGE_CASE:] if c.torch_fn is not None]

@@ -156,3 +156,10 @@ def test_batchnorm_without_running_statistics_is_refused(tmp_path: Path) -> None
     model = nn.Sequential(nn.BatchNorm1d(2, track_running_stats=False))
     with pytest.raises(ValueError, match="cannot export layer 0 \\(BatchNorm1d without running"):
         to_onnx(model, tmp_path / "m.onnx", np.zeros((3, 2), np.float32))
+
+
+def test_flatten_of_later_axes_keeps_the_leading_ones(tmp_path: Path) -> None:
+    model = nn.Sequential(nn.Flatten(start_dim=2))
+    x = np.random.default_rng(6).normal(size=(2, 3, 4, 5)).astype(np.float32)
+    path = to_onnx(model, tmp_path / "f.onnx", x)
+    np.testing.assert_allclose(_run(path, x), x.reshape(2, 3, 20), atol=0)

@@ -17,9 +17,11 @@ from typing import Any
 from chainrule.backend import np
 from chainrule.nn import activation as act
 from chainrule.nn.containers import Sequential
-from chainrule.nn.layers import Dropout, Embedding, Flatten, Identity, Linear
+from chainrule.nn.conv import Conv1d, Conv2d
+from chainrule.nn.layers import Dropout, Dropout2d, Embedding, Flatten, Identity, Linear, Unflatten
 from chainrule.nn.module import Module
-from chainrule.nn.normalization import BatchNorm1d, LayerNorm
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from chainrule.tensor import Tensor
 
 IR_VERSION = 8
@@ -120,8 +122,9 @@ def _layer_norm(g: _Graph, m: LayerNorm, x: str, path: str) -> str:
 
 def _flatten(g: _Graph, m: Flatten, x: str, shape: tuple[int, ...], path: str) -> str:
     start, end = m.start_dim % len(shape), m.end_dim % len(shape)
-    if end == len(shape) - 1 and start > 0:
-        return g.node("Flatten", [x], path, axis=start)
+    if end == len(shape) - 1 and start == 1:
+        # ONNX's Flatten always gives 2-D: it fits (batch, rest) only.
+        return g.node("Flatten", [x], path, axis=1)
     # 0 copies the (dynamic) batch size; -1 takes the merged axes
     target = (
         [0 if i == 0 else n for i, n in enumerate(shape[:start])] + [-1] + list(shape[end + 1 :])
@@ -178,7 +181,11 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
         return g.node("Gather", [weight, x], where, axis=0), out_example
     if kind in ELEMENTWISE:
         return ELEMENTWISE[kind](g, module, x, where), out_example
-    supported = sorted(c.__name__ for c in [*ELEMENTWISE, Linear, Flatten, Embedding, Sequential])
+    if kind in IMAGE_LAYERS:
+        return IMAGE_LAYERS[kind](g, module, x, example.shape, where), out_example
+    supported = sorted(
+        c.__name__ for c in [*ELEMENTWISE, *IMAGE_LAYERS, Linear, Flatten, Embedding, Sequential]
+    )
     raise ValueError(
         f"to_onnx: cannot export layer {where} ({kind.__name__}); supported layers: "
         f"{', '.join(supported)}"
@@ -207,7 +214,9 @@ def to_onnx(
     model : Module
         Built from chainrule's layers: Linear, every activation module, Dropout (identity),
         BatchNorm1d and LayerNorm (inference), Softmax/LogSoftmax, Flatten, Identity,
-        Embedding, nested Sequential. It is exported in evaluation mode.
+        Embedding, nested Sequential; and for images Conv1d, Conv2d (any padding mode),
+        MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d (inference), Dropout2d
+        (identity) and Unflatten. It is exported in evaluation mode.
     path : str or Path
         Where to write (atomically).
     example_input : array_like
@@ -301,3 +310,159 @@ def to_onnx(
     target = Path(path)
     atomic_write_bytes(target, proto.SerializeToString())
     return target
+
+
+# --------------------------------------------------------------------- image layers
+def _edge_padding(g: _Graph, m: Conv1d | Conv2d, x: str, path: str) -> str:
+    """The border of a padding_mode other than 'zeros', as its own nodes before the Conv."""
+    pads = list(m._edge_pads())  # (left, right) of the last axis first, as in PyTorch
+    axes = list(range(-1, -len(pads) // 2 - 1, -1))
+    if m.padding_mode == "circular":  # Pad's 'wrap' needs opset 19: concatenate slices
+        for axis, (before, after) in zip(
+            axes, zip(pads[::2], pads[1::2], strict=True), strict=True
+        ):
+            parts = []
+            if before:
+                parts.append(_slice(g, x, axis, -before, None))
+            parts.append(x)
+            if after:
+                parts.append(_slice(g, x, axis, 0, after))
+            if len(parts) > 1:
+                x = g.node("Concat", parts, path, axis=axis)
+        return x
+    rank = len(pads) // 2 + 2
+    begins = [0] * rank
+    ends = [0] * rank
+    for axis, (before, after) in zip(axes, zip(pads[::2], pads[1::2], strict=True), strict=True):
+        begins[axis], ends[axis] = before, after
+    mode = "reflect" if m.padding_mode == "reflect" else "edge"
+    return g.node("Pad", [x, g.constant("pads", begins + ends, np.int64)], path, mode=mode)
+
+
+def _slice(g: _Graph, x: str, axis: int, start: int, end: int | None) -> str:
+    stop = np.iinfo(np.int64).max if end is None else end
+    inputs = [
+        x,
+        g.constant("starts", [start], np.int64),
+        g.constant("ends", [stop], np.int64),
+        g.constant("axes", [axis], np.int64),
+    ]
+    return g.node("Slice", inputs)
+
+
+def _conv(g: _Graph, m: Conv1d | Conv2d, x: str, shape: tuple[int, ...], path: str) -> str:
+    from chainrule.autograd.ops.conv import conv_pads
+
+    n = m.n_dims
+    if m.padding_mode != "zeros":
+        x = _edge_padding(g, m, x, path)
+        pads = [0] * (2 * n)
+    else:
+        padding: Any = m.padding if isinstance(m.padding, str) or n == 2 else (0, *m.padding)
+        widen = (lambda v: v) if n == 2 else (lambda v: (1, *v))
+        top, bottom, left, right = conv_pads(
+            "to_onnx", padding, widen(m.kernel_size), widen(m.stride), widen(m.dilation)
+        )
+        pads = [top, left, bottom, right] if n == 2 else [left, right]
+    inputs = [x, g.constant(f"{path}.weight", m.weight.data)]
+    if m.bias is not None:
+        inputs.append(g.constant(f"{path}.bias", m.bias.data))
+    return g.node(
+        "Conv",
+        inputs,
+        path,
+        kernel_shape=list(m.kernel_size),
+        strides=list(m.stride),
+        dilations=list(m.dilation),
+        pads=pads,
+        group=m.groups,
+    )
+
+
+def _max_pool(g: _Graph, m: MaxPool2d, x: str, shape: tuple[int, ...], path: str) -> str:
+    (ph, pw) = m.padding
+    return g.node(
+        "MaxPool",
+        [x],
+        path,
+        kernel_shape=list(m.kernel_size),
+        strides=list(m.stride),
+        dilations=list(m.dilation),
+        pads=[ph, pw, ph, pw],
+        ceil_mode=int(m.ceil_mode),
+    )
+
+
+def _avg_pool(g: _Graph, m: AvgPool2d, x: str, shape: tuple[int, ...], path: str) -> str:
+    (ph, pw) = m.padding
+    if m.ceil_mode and (ph or pw) and m.count_include_pad:
+        # ONNX counts the part of a last partial window past the padding; PyTorch does not.
+        raise ValueError(
+            f"to_onnx: cannot export layer {path} (AvgPool2d with ceil_mode, padding and "
+            f"count_include_pad: ONNX divides its last windows differently)"
+        )
+    if m.divisor_override is not None and m.ceil_mode:
+        raise ValueError(
+            f"to_onnx: cannot export layer {path} (AvgPool2d with divisor_override and ceil_mode)"
+        )
+    y = g.node(
+        "AveragePool",
+        [x],
+        path,
+        kernel_shape=list(m.kernel_size),
+        strides=list(m.stride),
+        pads=[ph, pw, ph, pw],
+        ceil_mode=int(m.ceil_mode),
+        count_include_pad=int(m.count_include_pad or m.divisor_override is not None),
+    )
+    if m.divisor_override is None:
+        return y
+    scale = math.prod(m.kernel_size) / m.divisor_override  # back to the window's sum, then /d
+    return g.node("Mul", [y, g.constant("scale", scale)], path)
+
+
+def _adaptive_avg_pool(
+    g: _Graph, m: AdaptiveAvgPool2d, x: str, shape: tuple[int, ...], path: str
+) -> str:
+    from chainrule.nn._conv_functional import _adaptive_sizes, _averaging_matrix
+
+    h, w = shape[-2:]
+    out_h, out_w = _adaptive_sizes("to_onnx", shape, m.output_size)
+    if (out_h, out_w) == (1, 1):
+        return g.node("GlobalAveragePool", [x], path)
+    if h % out_h == 0 and w % out_w == 0:
+        kernel = [h // out_h, w // out_w]
+        return g.node("AveragePool", [x], path, kernel_shape=kernel, strides=kernel)
+    rows = g.constant(f"{path}.rows", _averaging_matrix(h, out_h, g.dtype))
+    columns = g.constant(f"{path}.columns", _averaging_matrix(w, out_w, g.dtype).T)
+    return g.node("MatMul", [g.node("MatMul", [rows, x]), columns], path)
+
+
+def _batch_norm_2d(g: _Graph, m: BatchNorm2d, x: str, shape: tuple[int, ...], path: str) -> str:
+    if m.running_mean is None or m.running_var is None:
+        raise ValueError(
+            f"to_onnx: cannot export layer {path} (BatchNorm2d without running statistics: it "
+            f"normalizes with each batch's own statistics even at inference)"
+        )
+    return _batch_norm(g, m, x, path)  # type: ignore[arg-type]
+
+
+def _unflatten(g: _Graph, m: Unflatten, x: str, shape: tuple[int, ...], path: str) -> str:
+    axis = m.dim % len(shape)
+    if axis == 0:
+        raise ValueError(f"to_onnx: cannot export layer {path} (Unflatten of the batch axis)")
+    target = [0, *shape[1:axis], *m.unflattened_size, *shape[axis + 1 :]]
+    return g.node("Reshape", [x, g.constant("shape", target, np.int64)], path)
+
+
+IMAGE_LAYERS: dict[type[Module], Callable[[_Graph, Any, str, tuple[int, ...], str], str]] = {
+    Conv1d: _conv,
+    Conv2d: _conv,
+    MaxPool2d: _max_pool,
+    AvgPool2d: _avg_pool,
+    AdaptiveAvgPool2d: _adaptive_avg_pool,
+    BatchNorm2d: _batch_norm_2d,
+    Dropout2d: lambda g, m, x, shape, path: g.node("Identity", [x], path),
+    Unflatten: _unflatten,
+}
+"""Layers whose ONNX form depends on the input's shape, by how each is written."""

@@ -26,8 +26,14 @@ from chainrule.nn import (
     ELU,
     GELU,
     SELU,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
     BatchNorm1d,
+    BatchNorm2d,
+    Conv1d,
+    Conv2d,
     Dropout,
+    Dropout2d,
     Embedding,
     Flatten,
     Hardtanh,
@@ -36,6 +42,7 @@ from chainrule.nn import (
     LeakyReLU,
     Linear,
     LogSoftmax,
+    MaxPool2d,
     Module,
     ModuleDict,
     ModuleList,
@@ -46,6 +53,7 @@ from chainrule.nn import (
     Softmax,
     Softplus,
     Tanh,
+    Unflatten,
 )
 
 MAX_DEPTH = 64
@@ -67,7 +75,8 @@ class LayerEntry:
     arguments : dict
         Each argument's kind, checked before building: ``"int"``, ``"float"``, ``"bool"``,
         ``"str"``, ``"dtype"`` (a float dtype's name), ``"ints"`` (a list of ints); a trailing
-        ``"?"`` allows None.
+        ``"?"`` allows None; ``"list:K"`` is a list of values of kind K, and ``"K1|K2"``
+        either kind.
     n_elements : callable
         ``n_elements(config) -> int``: how many numbers the layer's state dict holds, checked
         against the file before building so that a forged file cannot ask for terabytes.
@@ -85,6 +94,40 @@ def _no_arguments(layer: Any) -> dict[str, Any]:
 
 def _dtype_of(tensor: Any) -> str | None:
     return None if tensor is None else str(tensor.dtype.name)
+
+
+def _read_conv(m: Any) -> dict[str, Any]:
+    return {
+        "in_channels": m.in_channels,
+        "out_channels": m.out_channels,
+        "kernel_size": list(m.kernel_size),
+        "stride": list(m.stride),
+        "padding": m.padding if isinstance(m.padding, str) else list(m.padding),
+        "dilation": list(m.dilation),
+        "groups": m.groups,
+        "bias": m.bias is not None,
+        "padding_mode": m.padding_mode,
+        "dtype": _dtype_of(m.weight),
+    }
+
+
+_CONV_ARGUMENTS = {
+    "in_channels": "int",
+    "out_channels": "int",
+    "kernel_size": "ints",
+    "stride": "ints",
+    "padding": "ints|str",
+    "dilation": "ints",
+    "groups": "int",
+    "bias": "bool",
+    "padding_mode": "str",
+    "dtype": "dtype",
+}
+
+
+def _conv_elements(c: dict[str, Any]) -> int:
+    per_output = c["in_channels"] // max(c["groups"], 1) * math.prod(c["kernel_size"])
+    return max(0, c["out_channels"] * (per_output + c["bias"]))
 
 
 LAYERS: dict[str, LayerEntry] = {
@@ -182,6 +225,80 @@ LAYERS: dict[str, LayerEntry] = {
     ),
     "Softmax": LayerEntry(Softmax, lambda m: {"dim": m.dim}, {"dim": "int?"}),
     "LogSoftmax": LayerEntry(LogSoftmax, lambda m: {"dim": m.dim}, {"dim": "int?"}),
+    "Conv2d": LayerEntry(Conv2d, _read_conv, _CONV_ARGUMENTS, _conv_elements),
+    "Conv1d": LayerEntry(Conv1d, _read_conv, _CONV_ARGUMENTS, _conv_elements),
+    "MaxPool2d": LayerEntry(
+        MaxPool2d,
+        lambda m: {
+            "kernel_size": list(m.kernel_size),
+            "stride": list(m.stride),
+            "padding": list(m.padding),
+            "dilation": list(m.dilation),
+            "ceil_mode": m.ceil_mode,
+        },
+        {
+            "kernel_size": "ints",
+            "stride": "ints",
+            "padding": "ints",
+            "dilation": "ints",
+            "ceil_mode": "bool",
+        },
+    ),
+    "AvgPool2d": LayerEntry(
+        AvgPool2d,
+        lambda m: {
+            "kernel_size": list(m.kernel_size),
+            "stride": list(m.stride),
+            "padding": list(m.padding),
+            "ceil_mode": m.ceil_mode,
+            "count_include_pad": m.count_include_pad,
+            "divisor_override": m.divisor_override,
+        },
+        {
+            "kernel_size": "ints",
+            "stride": "ints",
+            "padding": "ints",
+            "ceil_mode": "bool",
+            "count_include_pad": "bool",
+            "divisor_override": "int?",
+        },
+    ),
+    "AdaptiveAvgPool2d": LayerEntry(
+        AdaptiveAvgPool2d,
+        lambda m: {"output_size": list(m.output_size)},
+        {"output_size": "list:int?"},
+    ),
+    "BatchNorm2d": LayerEntry(
+        BatchNorm2d,
+        lambda m: {
+            "num_features": m.num_features,
+            "eps": m.eps,
+            "momentum": m.momentum,
+            "affine": m.weight is not None,
+            "bias": m.bias is not None,
+            "track_running_stats": m.running_mean is not None,
+            "dtype": _dtype_of(m.weight if m.weight is not None else m.running_mean),
+        },
+        {
+            "num_features": "int",
+            "eps": "float",
+            "momentum": "float?",
+            "affine": "bool",
+            "bias": "bool",
+            "track_running_stats": "bool",
+            "dtype": "dtype?",
+        },
+        lambda c: (
+            c["num_features"] * (c["affine"] * (1 + c["bias"]) + 2 * c["track_running_stats"])
+            + c["track_running_stats"]
+        ),
+    ),
+    "Dropout2d": LayerEntry(Dropout2d, lambda m: {"p": m.p}, {"p": "float"}),
+    "Unflatten": LayerEntry(
+        Unflatten,
+        lambda m: {"dim": m.dim, "unflattened_size": list(m.unflattened_size)},
+        {"dim": "int", "unflattened_size": "ints"},
+    ),
 }
 """Every built-in layer that a model file can hold, by its type name in the file."""
 
@@ -321,6 +438,10 @@ def describe_model(model: Module) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------ build
 def _kind_matches(kind: str, value: Any) -> bool:
+    if kind.startswith("list:"):
+        return isinstance(value, list) and all(_kind_matches(kind[5:], v) for v in value)
+    if "|" in kind:
+        return any(_kind_matches(k, value) for k in kind.split("|"))
     if kind.endswith("?"):
         return value is None or _kind_matches(kind[:-1], value)
     if kind == "bool":

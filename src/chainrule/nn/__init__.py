@@ -18,7 +18,16 @@ from chainrule.nn.activation import (
     Tanh,
 )
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
-from chainrule.nn.layers import Dropout, Embedding, Flatten, Identity, Linear
+from chainrule.nn.conv import Conv1d, Conv2d
+from chainrule.nn.layers import (
+    Dropout,
+    Dropout2d,
+    Embedding,
+    Flatten,
+    Identity,
+    Linear,
+    Unflatten,
+)
 from chainrule.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -31,16 +40,23 @@ from chainrule.nn.loss import (
     SmoothL1Loss,
 )
 from chainrule.nn.module import IncompatibleKeys, Module
-from chainrule.nn.normalization import BatchNorm1d, LayerNorm
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
     "utils",
     "BCELoss",
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout2d",
     "ELU",
     "Embedding",
     "Flatten",
@@ -56,6 +72,7 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "ModuleDict",
     "ModuleList",
@@ -70,6 +87,7 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "Unflatten",
     "functional",
     "init",
 ]

@@ -28,6 +28,14 @@ from chainrule.autograd.ops import (
 )
 from chainrule.autograd.ops._operands import as_tensor
 from chainrule.backend import np
+from chainrule.nn._conv_functional import (
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    dropout2d,
+    max_pool2d,
+)
 from chainrule.nn._loss_functions import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -42,11 +50,16 @@ from chainrule.nn._loss_functions import (
 from chainrule.tensor import Tensor, as_generator
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
     "cross_entropy",
     "dropout",
+    "dropout2d",
     "elu",
     "embedding",
     "gelu",
@@ -59,6 +72,7 @@ __all__ = [
     "linear",
     "log_softmax",
     "logsumexp",
+    "max_pool2d",
     "mse_loss",
     "nll_loss",
     "one_hot",

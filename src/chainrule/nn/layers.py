@@ -175,3 +175,86 @@ class Embedding(Module):
     def extra_repr(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+class Dropout2d(Module):
+    """Zeroes whole channels with probability ``p`` while training, scaling the rest by
+    1 / (1 - p); the identity in evaluation mode.
+
+    Neighbouring pixels of a feature map are strongly correlated, so dropping single
+    elements barely regularizes a convolution; dropping a channel does.
+
+    Parameters
+    ----------
+    p : float in [0, 1], default=0.5
+    generator : numpy.random.Generator or int, optional
+        The layer's own source of masks.
+
+    Shape: (N, C, H, W), one draw per sample and channel, or (C, H, W).
+    """
+
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, generator: GeneratorLike = None
+    ) -> None:
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout2d: p must be in [0, 1], got p={p!r}")
+        self.p = float(p)
+        self.inplace = inplace  # accepted for PyTorch compatibility; the input is never changed
+        self.generator = as_generator(generator)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.dropout2d(x, self.p, self.training, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Unflatten(Module):
+    """Splits axis ``dim`` into ``unflattened_size``: the inverse of ``Flatten``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Unflatten(1, (1, 8, 8))(cr.ones(5, 64)).shape
+    (5, 1, 8, 8)
+    """
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        sizes = tuple(unflattened_size) if isinstance(unflattened_size, tuple | list) else ()
+        if (
+            not sizes
+            or sizes.count(-1) > 1
+            or not all(
+                isinstance(n, int | np.integer) and not isinstance(n, bool) and (n > 0 or n == -1)
+                for n in sizes
+            )
+        ):
+            raise ValueError(
+                f"Unflatten: unflattened_size must be a non-empty sequence of positive ints "
+                f"(one may be -1), got unflattened_size={unflattened_size!r}"
+            )
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+            raise ValueError(f"Unflatten: dim must be an int, got dim={dim!r}")
+        self.dim, self.unflattened_size = int(dim), tuple(int(n) for n in sizes)
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(
+                f"Unflatten: dim {self.dim} is out of range for input of shape {x.shape}"
+            )
+        axis = self.dim % x.ndim
+        known = math.prod(n for n in self.unflattened_size if n != -1)
+        size = x.shape[axis]
+        if size % known or (-1 not in self.unflattened_size and size != known):
+            raise ValueError(
+                f"Unflatten: expected axis {self.dim} of size {known} to split into "
+                f"{self.unflattened_size}, got input shape {x.shape}"
+            )
+        return x.reshape(*x.shape[:axis], *self.unflattened_size, *x.shape[axis + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -20,6 +20,7 @@ from chainrule.autograd.ops.activations import (
     tanh,
 )
 from chainrule.autograd.ops.arithmetic import add, div, mul, neg, pow, sub
+from chainrule.autograd.ops.conv import avg_pool2d, conv2d, edge_pad, max_pool2d
 from chainrule.autograd.ops.elementwise import (
     abs,
     cast,
@@ -85,6 +86,7 @@ __all__ = [
     "add",
     "argmax",
     "argmin",
+    "avg_pool2d",
     "broadcast_to",
     "cast",
     "cat",
@@ -92,8 +94,10 @@ __all__ = [
     "clip",
     "clone",
     "concatenate",
+    "conv2d",
     "cos",
     "div",
+    "edge_pad",
     "elu",
     "eq",
     "exp",
@@ -117,6 +121,7 @@ __all__ = [
     "lt",
     "matmul",
     "max",
+    "max_pool2d",
     "maximum",
     "mean",
     "min",

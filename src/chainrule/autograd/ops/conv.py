@@ -1,0 +1,1040 @@
+"""Convolution and pooling of images in NCHW layout: ``conv2d``, ``max_pool2d``,
+``avg_pool2d``, and ``edge_pad`` (the reflect, replicate and circular borders that a
+convolution may pad with).
+
+Each op reads its input through *windows*: a strided view of the padded input with one axis
+per kernel offset and one per output position, built without copying an element. One copy
+of that view is the im2col matrix; ``conv2d`` is then one matrix product per layer (batched
+over images or groups), and the pools reduce over the kernel axes. Backward runs the steps
+in reverse: the gradient of the window matrix returns to the input by one strided add per
+kernel offset (col2im), or, when windows do not overlap (a pool whose stride covers its
+kernel), by a single strided assignment. There is no ``np.add.at`` and no loop over output
+positions. ``_FlatLayout`` explains the layout that keeps conv2d's copies and adds in long
+contiguous runs, and ``_Workspace`` why large temporaries are reused.
+
+One file, over the usual length, because the four ops share the window arithmetic (output
+sizes, views, the scatter back, the scratch arrays) and the argument checks of their front
+doors; ``benchmarks/README.md`` (conv_train.py) has the measurements behind each choice.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from typing import Any
+
+from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.ops._operands import as_tensor
+from chainrule.backend import Array, is_floating, np
+from chainrule.tensor import Tensor
+
+Pair = tuple[int, int]
+Pads = tuple[int, int, int, int]
+"""Widths added before and after the rows, then before and after the columns."""
+
+
+# --------------------------------------------------------------------- windows
+def _windows(
+    xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out: Pair, writeable: bool = False
+) -> Array:
+    """A (kh, kw, N, C, OH, OW) view of ``xp`` (N, C, H, W): the element that kernel offset
+    (p, q) meets at output position (i, j), ``xp[n, c, i*stride + p*dilation,
+    j*stride + q*dilation]``."""
+    n, c = xp.shape[:2]
+    step_n, step_c, step_h, step_w = xp.strides
+    shape = (*kernel, n, c, *out)
+    strides = (
+        dilation[0] * step_h,
+        dilation[1] * step_w,
+        step_n,
+        step_c,
+        stride[0] * step_h,
+        stride[1] * step_w,
+    )
+    return np.lib.stride_tricks.as_strided(xp, shape, strides, writeable=writeable)
+
+
+def _scatter(
+    target: Array, cols: Array, stride: Pair, dilation: Pair, mask: Array | None = None
+) -> None:
+    """Add ``cols`` (kh, kw, N, C, OH, OW), times ``mask`` where given, into the zero-filled
+    ``target`` (N, C, H, W) at the positions ``_windows`` read them from: the adjoint of
+    taking windows (col2im)."""
+    kh, kw, _, _, oh, ow = cols.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    if sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1:
+        # Disjoint windows: every element of the target receives at most one value.
+        view = _windows(target, (kh, kw), stride, dilation, (oh, ow), writeable=True)
+        if mask is None:
+            view[...] = cols
+        else:
+            np.multiply(mask, cols, out=view)
+        return
+    for p in range(kh):
+        rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
+        for q in range(kw):
+            columns = slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
+            piece = cols[p, q] if mask is None else mask[p, q] * cols[p, q]
+            target[:, :, rows, columns] += piece
+
+
+def _padded(x: Array, pads: Pads, value: float) -> Array:
+    """``x`` with ``value`` around its last two axes (``x`` itself when ``pads`` are 0)."""
+    top, bottom, left, right = pads
+    if not (top or bottom or left or right):
+        return x
+    n, c, h, w = x.shape
+    xp = WORKSPACE.empty((n, c, h + top + bottom, w + left + right), x.dtype)
+    xp.fill(value)
+    xp[:, :, top : top + h, left : left + w] = x
+    return xp
+
+
+def _interior(xp: Array, pads: Pads) -> Array:
+    """The part of ``xp`` that ``_padded`` did not add, as a contiguous array."""
+    top, bottom, left, right = pads
+    if not (top or bottom or left or right):
+        return xp
+    h, w = xp.shape[2] - top - bottom, xp.shape[3] - left - right
+    return np.ascontiguousarray(xp[:, :, top : top + h, left : left + w])
+
+
+# --------------------------------------------------------------------- workspace
+class _Workspace:
+    """Scratch arrays that the ops here reuse from one call to the next.
+
+    A training step needs the same large temporaries every time (window matrices of
+    several MB). Fresh memory costs a page fault per 4 KiB, and the C allocator hands freed
+    memory back to the system between steps, so every step paid those faults again: 15 to
+    30% of a LeNet step on 28x28 images in our runs (benchmarks/README.md). An array is handed out
+    again only when nothing but the workspace refers to it, as its reference count shows
+    (a view of it, a saved context or a user's variable all count). The workspace keeps at
+    most ``LIMIT_BYTES``; when a new shape needs room, idle arrays of other shapes go.
+    """
+
+    MIN_BYTES = 1 << 16  # smaller arrays come cheaply from the allocator's free lists
+    PER_SHAPE = 4
+    LIMIT_BYTES = 128 << 20
+
+    def __init__(self) -> None:
+        self.arrays: dict[tuple[tuple[int, ...], str], list[Array]] = {}
+        self.held = 0
+        self.lock = threading.Lock()
+        probe = [np.empty(1)]
+        # References to an idle array: its list's, and getrefcount's argument.
+        self.idle_refs = self._refs(probe, 0) if hasattr(sys, "getrefcount") else -1
+
+    @staticmethod
+    def _refs(arrays: list[Array], k: int) -> int:
+        return sys.getrefcount(arrays[k])
+
+    def empty(self, shape: tuple[int, ...], dtype: Any) -> Array:
+        """An array of ``shape`` and ``dtype`` with arbitrary contents."""
+        dtype = np.dtype(dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes < self.MIN_BYTES or self.idle_refs < 0:
+            return np.empty(shape, dtype=dtype)
+        key = (tuple(shape), dtype.str)
+        with self.lock:
+            arrays = self.arrays.setdefault(key, [])
+            for k in range(len(arrays)):
+                if self._refs(arrays, k) == self.idle_refs:
+                    return arrays[k]
+            fresh = np.empty(shape, dtype=dtype)
+            if len(arrays) < self.PER_SHAPE and nbytes <= self.LIMIT_BYTES:
+                if self.held + nbytes > self.LIMIT_BYTES:
+                    self._evict(self.held + nbytes - self.LIMIT_BYTES)
+                if self.held + nbytes <= self.LIMIT_BYTES:
+                    arrays.append(fresh)
+                    self.held += nbytes
+            return fresh
+
+    def _evict(self, nbytes: int) -> None:
+        """Let go of idle arrays until ``nbytes`` are freed (or none is idle)."""
+        for arrays in self.arrays.values():
+            k = 0
+            while k < len(arrays) and nbytes > 0:
+                if self._refs(arrays, k) == self.idle_refs:
+                    nbytes -= arrays[k].nbytes
+                    self.held -= arrays[k].nbytes
+                    del arrays[k]
+                else:
+                    k += 1
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any) -> Array:
+        array = self.empty(shape, dtype)
+        array.fill(0)
+        return array
+
+    def clear(self) -> None:
+        """Let go of every array (the ones in use stay with their users)."""
+        with self.lock:
+            self.arrays.clear()
+            self.held = 0
+
+
+WORKSPACE = _Workspace()
+"""The scratch arrays of conv2d, max_pool2d and avg_pool2d (``WORKSPACE.clear()`` frees
+them)."""
+
+
+# --------------------------------------------------------------------- ops
+@register("conv2d")
+class Conv2d(Function):
+    """y[n, o, i, j] = b[o] + sum over c, p, q of
+    w[o, c, p, q] * x_pad[n, c, i*stride + p*dilation, j*stride + q*dilation]
+    (c over the channels of o's group);  with X the window matrix (channels and offsets,
+    positions) and G the gradient as (out channels, positions):
+    dL/dw = G X^T, dL/dx = col2im(W^T G), dL/db = G summed over positions.
+
+    Each padded image plane is flat, so a kernel offset is one shift of it; with stride 1
+    the positions one offset meets are one contiguous run when every row is taken whole.
+    The window matrix is then copied in long runs, col2im adds long runs, and the columns a
+    whole row adds past the last output (kernel width - 1 of them) are computed and
+    dropped. See ``_FlatLayout`` for the two orders of the products.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: Array,
+        w: Array,
+        b: Array | None,
+        *,
+        stride: Pair,
+        padding: Pads,
+        dilation: Pair,
+        groups: int,
+        out: Pair,
+    ) -> Array:
+        n, o = x.shape[0], w.shape[0]
+        layout = _FlatLayout(x.shape, w.shape, stride, padding, dilation, groups, out)
+        cols = layout.window_matrix(layout.flatten(x))
+        weights = w.reshape(groups, o // groups, -1)
+        y = np.empty((n, o, *out), dtype=x.dtype)
+        if layout.per_image and layout.positions[1] == out[1]:
+            np.matmul(weights, cols, out=y.reshape(n, groups, o // groups, cols.shape[-1]))
+        else:
+            product = WORKSPACE.empty(cols.shape[:-2] + (o // groups, cols.shape[-1]), x.dtype)
+            np.matmul(weights, cols, out=product)
+            y[...] = layout.to_images(product)[..., : out[1]]
+        if b is not None:
+            y += b.reshape(o, 1, 1)
+        ctx.save_for_backward(cols, weights)
+        ctx.layout = layout
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None, Array | None]:
+        cols, weights = ctx.saved
+        layout: _FlatLayout = ctx.layout
+        needs = ctx.needs_input_grad
+        planes = g = None
+        if layout.flat and needs[0]:
+            # The gradient where the outputs sit in the planes, zero elsewhere: col2im
+            # shifts whole planes.
+            planes = layout.gradient_planes(grad)
+            g = layout.positions_of(planes)
+        else:
+            g = layout.gradient_positions(grad)
+        grad_w = grad_b = grad_x = None
+        if needs[1]:
+            grad_w = layout.weight_gradient(cols, g)
+        if needs[2]:
+            grad_b = grad.sum(axis=(0, 2, 3))
+        if needs[0]:
+            if planes is not None:
+                buffer = layout.col2im_planes(weights, planes)
+            else:
+                buffer = layout.col2im(np.matmul(weights.transpose(0, 2, 1), g))
+            grad_x = layout.unflatten(buffer)
+        return grad_x, grad_w, grad_b
+
+
+class _FlatLayout:
+    """Where conv2d's elements sit in the flat buffer of padded image planes.
+
+    Plane (n, c) holds padded row r, column t at ``r * Wp + t``. Output position (i, j) of
+    kernel offset (p, q) reads ``p * dilation_h * Wp + q * dilation_w + i * stride_h * Wp +
+    j * stride_w`` of the plane; with stride_w 1, j runs over whole rows (Wp columns) so
+    that (i, j) is one run. ``plane`` leaves room for the last run to end inside its own
+    plane, so that no two planes share an element.
+
+    Two orders, chosen by the number of positions per image (measured with OpenBLAS on
+    LeNet's and the digits network's layers):
+
+    - per image (planes image-major): one product per image and group, a batched matmul
+      whose window matrix stays in cache; faster for large images;
+    - per batch (planes channel-major): one product per group over every image's
+      positions; faster when an image has few positions (a 4x4 map has 24), where the
+      batched products are too thin.
+    """
+
+    PER_IMAGE_MIN_POSITIONS = 64
+
+    def __init__(
+        self,
+        x_shape: tuple[int, ...],
+        w_shape: tuple[int, ...],
+        stride: Pair,
+        padding: Pads,
+        dilation: Pair,
+        groups: int,
+        out: Pair,
+    ) -> None:
+        n, c, h, w = x_shape
+        kh, kw = w_shape[2:]
+        top, bottom, left, right = padding
+        hp, wp = h + top + bottom, w + left + right
+        self.x_shape, self.w_shape = x_shape, w_shape
+        self.padding, self.groups = padding, groups
+        self.padded = (hp, wp)
+        self.positions = (out[0], wp if stride[1] == 1 else out[1])
+        self.steps = (stride[0] * wp, stride[1])  # per output row, output column
+        self.offsets = (dilation[0] * wp, dilation[1])  # per kernel row, kernel column
+        reach = sum((k - 1) * d for k, d in zip(self.positions, self.steps, strict=True))
+        reach += sum((k - 1) * d for k, d in zip((kh, kw), self.offsets, strict=True))
+        self.plane = max(hp * wp, reach + 1)
+        # With stride 1 the positions are the first out_h * Wp elements of each plane.
+        self.flat = stride == (1, 1)
+        self.per_image = math.prod(self.positions) >= self.PER_IMAGE_MIN_POSITIONS
+        # Element strides of the image and channel axes in the buffer.
+        self.step_n, self.step_c = (c, 1) if self.per_image else (1, n)
+
+    # ----------------------------------------------------------------- the input buffer
+    def _grid(self, buffer: Array) -> Array:
+        """The (N, C, Hp, Wp) padded input inside the flat buffer."""
+        n, c = self.x_shape[:2]
+        hp, wp = self.padded
+        item = buffer.itemsize
+        strides = (self.step_n * self.plane * item, self.step_c * self.plane * item)
+        return np.lib.stride_tricks.as_strided(
+            buffer, (n, c, hp, wp), strides + (wp * item, item), writeable=True
+        )
+
+    def flatten(self, x: Array) -> Array:
+        """The padded input as the flat buffer (zeros in the padding and past each plane)."""
+        n, c, h, w = x.shape
+        top, _, left, _ = self.padding
+        buffer = WORKSPACE.zeros((n * c * self.plane,), x.dtype)
+        self._grid(buffer)[:, :, top : top + h, left : left + w] = x
+        return buffer
+
+    def unflatten(self, buffer: Array) -> Array:
+        """The (N, C, H, W) input whose flat buffer is ``buffer``: the adjoint of flatten."""
+        h, w = self.x_shape[2:]
+        top, _, left, _ = self.padding
+        return self._grid(buffer)[:, :, top : top + h, left : left + w].copy()
+
+    def _view(self, buffer: Array, writeable: bool = False) -> Array:
+        """(N, groups, channels per group, kh, kw, *positions) over the flat buffer."""
+        n, c = self.x_shape[:2]
+        item = buffer.itemsize
+        channels = c // self.groups
+        shape = (n, self.groups, channels, *self.w_shape[2:], *self.positions)
+        steps = (
+            self.step_n * self.plane,
+            channels * self.step_c * self.plane,
+            self.step_c * self.plane,
+            *self.offsets,
+            *self.steps,
+        )
+        return np.lib.stride_tricks.as_strided(
+            buffer, shape, tuple(item * s for s in steps), writeable=writeable
+        )
+
+    # ----------------------------------------------------------------- window matrices
+    def window_matrix(self, buffer: Array) -> Array:
+        """A copy of the windows: (N, groups, rows, positions) per image, or (groups, rows,
+        N * positions) per batch; rows are (channel, kernel row, kernel column)."""
+        view = self._view(buffer)
+        if not self.per_image:
+            view = np.moveaxis(view, 0, -3)
+        cols = WORKSPACE.empty(view.shape, buffer.dtype)
+        np.copyto(cols, view)
+        if self.per_image:
+            rows = math.prod(view.shape[2:-2])
+            return cols.reshape(*view.shape[:2], rows, math.prod(self.positions))
+        rows = math.prod(view.shape[1:-3])
+        return cols.reshape(self.groups, rows, math.prod(view.shape[-3:]))
+
+    def to_images(self, product: Array) -> Array:
+        """(N, out, *positions) from the product of the weights and the window matrix."""
+        n, o = self.x_shape[0], self.w_shape[0]
+        if self.per_image:
+            return product.reshape(n, o, *self.positions)
+        return product.reshape(o, n, *self.positions).transpose(1, 0, 2, 3)
+
+    def _products_layout(self, array: Array) -> Array:
+        """``array``, (N, out, ...) per image or (out, N, ...) per batch, in the products'
+        layout: (N, groups, out per group, -1) or (groups, out per group, -1)."""
+        o_group = self.w_shape[0] // self.groups
+        if self.per_image:
+            return array.reshape(array.shape[0], self.groups, o_group, math.prod(array.shape[2:]))
+        return array.reshape(self.groups, o_group, math.prod(array.shape[1:]))
+
+    def gradient_positions(self, grad: Array) -> Array:
+        """dL/dy in the products' layout, zero in the dropped columns (stride > 1)."""
+        n, o, _, ow = grad.shape
+        if self.per_image and self.positions[1] == ow:
+            return self._products_layout(grad)
+        shape = (n, o, *self.positions) if self.per_image else (o, n, *self.positions)
+        g = WORKSPACE.empty(shape, grad.dtype)
+        images = g if self.per_image else g.transpose(1, 0, 2, 3)
+        images[..., :ow] = grad
+        images[..., ow:] = 0
+        return self._products_layout(g)
+
+    def gradient_planes(self, grad: Array) -> Array:
+        """dL/dy where the outputs sit in the planes (stride 1), zero elsewhere: (N,
+        groups, out per group, plane) per image, (groups, out per group, N * plane) per
+        batch."""
+        n, o, oh, ow = grad.shape
+        wp = self.padded[1]
+        shape = (n, o, self.plane) if self.per_image else (o, n, self.plane)
+        planes = WORKSPACE.empty(shape, grad.dtype)
+        images = planes if self.per_image else planes.transpose(1, 0, 2)
+        rows = images[:, :, : oh * wp].reshape(n, o, oh, wp)
+        rows[..., :ow] = grad
+        rows[..., ow:] = 0
+        images[:, :, oh * wp :] = 0
+        return self._products_layout(planes)
+
+    def positions_of(self, planes: Array) -> Array:
+        """The positions' part of ``gradient_planes``, in the products' layout."""
+        m = math.prod(self.positions)
+        if self.per_image:
+            return planes[..., :m]
+        n = self.x_shape[0]
+        groups, o_group = planes.shape[:2]
+        g = planes.reshape(groups, o_group, n, self.plane)[..., :m]
+        return g.reshape(groups, o_group, n * m)  # a copy: the products need it whole
+
+    def weight_gradient(self, cols: Array, g: Array) -> Array:
+        """dL/dw = G X^T, summed over the images."""
+        if self.per_image:
+            n, groups, rows, _ = cols.shape
+            per_image = WORKSPACE.empty((n, groups, rows, g.shape[2]), cols.dtype)
+            # (rows, positions) @ (positions, out): measured faster than the other order
+            np.matmul(cols, g.transpose(0, 1, 3, 2), out=per_image)
+            grad = per_image.sum(axis=0)
+        else:
+            grad = np.matmul(cols, g.transpose(0, 2, 1))
+        return grad.transpose(0, 2, 1).reshape(self.w_shape)
+
+    # ----------------------------------------------------------------- col2im
+    def col2im(self, cols: Array) -> Array:
+        """The flat buffer that receives the window gradients ``cols`` (the layout of
+        ``window_matrix``) where ``window_matrix`` read them: a strided add per offset."""
+        n, c = self.x_shape[:2]
+        buffer = WORKSPACE.zeros((n * c * self.plane,), cols.dtype)
+        target = self._view(buffer, writeable=True)
+        if self.per_image:
+            source = cols.reshape(target.shape)
+        else:
+            source = np.moveaxis(cols.reshape(np.moveaxis(target, 0, -3).shape), -3, 0)
+        kh, kw = self.w_shape[2:]
+        for p in range(kh):
+            for q in range(kw):
+                target[:, :, :, p, q] += source[:, :, :, p, q]
+        return buffer
+
+    def col2im_planes(self, weights: Array, planes: Array) -> Array:
+        """The flat buffer of dL/d(padded input) for stride 1, from the weights (groups,
+        out, rows) and ``gradient_planes``: W^T times the planes gives each kernel offset's
+        share of every input plane, and that share lands on the buffer shifted by the
+        offset, one contiguous add per offset (rows ordered offsets first for that)."""
+        kh, kw = self.w_shape[2:]
+        groups, o_group, _ = weights.shape
+        channels = self.w_shape[1]
+        offsets_first = weights.reshape(groups, o_group, channels, kh * kw).transpose(0, 3, 2, 1)
+        by_offset = offsets_first.reshape(groups, kh * kw * channels, o_group)
+        shape = planes.shape[:-2] + (kh * kw * channels, planes.shape[-1])
+        shares = WORKSPACE.empty(shape, planes.dtype)
+        np.matmul(by_offset, planes, out=shares)
+        lead = planes.shape[:-2]  # (N, groups) per image, (groups,) per batch
+        shares = shares.reshape(*lead, kh * kw, channels * planes.shape[-1])
+        size = math.prod(self.x_shape[:2]) * self.plane
+        reach = (kh - 1) * self.offsets[0] + (kw - 1) * self.offsets[1]
+        buffer = WORKSPACE.empty((size + reach,), planes.dtype)
+        buffer[:size].reshape(*lead, shares.shape[-1])[...] = shares[..., 0, :]  # offset (0, 0)
+        buffer[size:] = 0
+        for k in range(1, kh * kw):
+            start = k // kw * self.offsets[0] + k % kw * self.offsets[1]
+            target = buffer[start : start + size].reshape(*lead, shares.shape[-1])
+            target += shares[..., k, :]
+        return buffer[:size]
+
+
+@register("max_pool2d")
+class MaxPool2d(Function):
+    """y[n, c, i, j] = max over the window (p, q) of x_pad[n, c, i*stride + p*dilation,
+    j*stride + q*dilation];  dL/dx = g at the window's maximum, 0 elsewhere.
+
+    # NOTE: ties go to the first maximum in the window's row-major order, a NaN wins over
+    # numbers (the last NaN among several), and padding is never chosen: PyTorch's choices.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: Array,
+        *,
+        kernel: Pair,
+        stride: Pair,
+        padding: Pads,
+        dilation: Pair,
+        out: Pair,
+    ) -> Array:
+        xp = _padded(x, padding, -np.inf)
+        cols = _window_copy(xp, kernel, stride, dilation, out)
+        y = cols.max(axis=0)
+        if any(ctx.needs_input_grad):
+            valid = _valid_offsets(x.shape, kernel, stride, padding, dilation, out)
+            ctx.save_for_backward(_argmax_mask(cols, y, valid))
+            ctx.padded_shape = xp.shape
+            ctx.geometry = (kernel, stride, padding, dilation)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (mask,) = ctx.saved
+        kernel, stride, padding, dilation = ctx.geometry
+        cols = np.broadcast_to(grad, mask.shape)
+        grad_x = _scatter_windows(cols, ctx.padded_shape, kernel, stride, padding, dilation, mask)
+        return (grad_x,)
+
+
+def _window_copy(xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out: Pair) -> Array:
+    """(kh * kw, N, C, OH, OW): each kernel offset's element of every window, copied."""
+    view = _windows(xp, kernel, stride, dilation, out)
+    cols = WORKSPACE.empty(view.shape, xp.dtype)
+    np.copyto(cols, view)
+    return cols.reshape(kernel[0] * kernel[1], *view.shape[2:])
+
+
+def _scatter_windows(
+    cols: Array,
+    padded_shape: tuple[int, ...],
+    kernel: Pair,
+    stride: Pair,
+    pads: Pads,
+    dilation: Pair,
+    mask: Array | None = None,
+) -> Array:
+    """dL/dx from dL/d(windows) (kh * kw, N, C, OH, OW), times ``mask`` where given: summed
+    back where each window element came from."""
+    if any(pads):
+        target = WORKSPACE.zeros(padded_shape, cols.dtype)
+    else:
+        target = np.zeros(padded_shape, dtype=cols.dtype)  # leaves the op: a fresh array
+    by_offset = (*kernel, *cols.shape[1:])
+    if mask is not None:
+        mask = mask.reshape(by_offset)
+    _scatter(target, cols.reshape(by_offset), stride, dilation, mask)
+    return _interior(target, pads)
+
+
+def _valid_offsets(
+    shape: tuple[int, ...], kernel: Pair, stride: Pair, pads: Pads, dilation: Pair, out: Pair
+) -> Array | None:
+    """(kh*kw, 1, 1, OH, OW): whether offset (p, q) of window (i, j) falls on the input
+    rather than on padding; None when there is no padding."""
+    if not any(pads):
+        return None
+    per_axis = []
+    for axis, before in ((0, pads[0]), (1, pads[2])):
+        rows = np.arange(out[axis]) * stride[axis] - before
+        offsets = np.arange(kernel[axis])[:, None] * dilation[axis] + rows[None, :]
+        per_axis.append((offsets >= 0) & (offsets < shape[2 + axis]))
+    valid = per_axis[0][:, None, :, None] & per_axis[1][None, :, None, :]
+    return valid.reshape(kernel[0] * kernel[1], 1, 1, *out)
+
+
+def _argmax_mask(cols: Array, y: Array, valid: Array | None) -> Array:
+    """True at the one offset of each window that receives the gradient."""
+    mask = WORKSPACE.empty(cols.shape, np.bool_)
+    np.equal(cols, y, out=mask)
+    if valid is not None:
+        mask &= valid
+    seen = mask[0].copy()
+    for k in range(1, len(mask)):
+        np.greater(mask[k], seen, out=mask[k])  # for booleans, a > b is a and not b
+        seen |= mask[k]
+    nan_windows = np.isnan(y)
+    if nan_windows.any():
+        nan_mask = np.isnan(cols) & nan_windows
+        later = np.zeros_like(nan_windows)
+        for k in range(len(mask) - 1, -1, -1):
+            np.greater(nan_mask[k], later, out=nan_mask[k])
+            later |= nan_mask[k]
+        mask = np.where(nan_windows, nan_mask, mask)
+    return mask
+
+
+@register("avg_pool2d")
+class AvgPool2d(Function):
+    """y[n, c, i, j] = (sum over the window of x_pad) / divisor[i, j];
+    dL/dx = g / divisor spread over each window (summed where windows overlap)."""
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: Array,
+        *,
+        kernel: Pair,
+        stride: Pair,
+        padding: Pads,
+        out: Pair,
+        divisor: Array,
+    ) -> Array:
+        xp = _padded(x, padding, 0.0)
+        y = _window_copy(xp, kernel, stride, (1, 1), out).sum(axis=0)
+        divisor = divisor.astype(x.dtype)
+        y /= divisor
+        ctx.divisor = divisor
+        ctx.padded_shape = xp.shape
+        ctx.geometry = (kernel, stride, padding)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        kernel, stride, padding = ctx.geometry
+        share = grad / ctx.divisor
+        cols = np.broadcast_to(share, (kernel[0] * kernel[1], *share.shape))
+        return (_scatter_windows(cols, ctx.padded_shape, kernel, stride, padding, (1, 1)),)
+
+
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+@register("edge_pad")
+class EdgePad(Function):
+    """y = x extended along its last axes by mirroring ('reflect', the edge itself not
+    repeated), repeating the edge ('replicate') or wrapping around ('circular');
+    dL/dx = g with each border element's gradient added back to the element it copies."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, *, widths: tuple[Pair, ...], mode: str) -> Array:
+        ctx.widths, ctx.mode = widths, mode
+        lead = ((0, 0),) * (x.ndim - len(widths))
+        return np.pad(x, lead + widths, mode=_NUMPY_PAD_MODES[mode])  # type: ignore[call-overload]
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        first = grad.ndim - len(ctx.widths)
+        for k in range(len(ctx.widths) - 1, -1, -1):
+            before, after = ctx.widths[k]
+            grad = _fold(grad, first + k, before, after, ctx.mode)
+        return (grad,)
+
+
+def _fold(grad: Array, axis: int, before: int, after: int, mode: str) -> Array:
+    """The adjoint of padding one axis: the border's gradient added onto what it copied."""
+    if not (before or after):
+        return grad
+    g = np.moveaxis(grad, axis, -1)
+    size = g.shape[-1] - before - after
+    folded = g[..., before : before + size].copy()
+    head, tail = g[..., :before], g[..., before + size :]
+    if mode == "replicate":
+        folded[..., 0] += head.sum(axis=-1)
+        folded[..., -1] += tail.sum(axis=-1)
+    elif mode == "reflect":  # head[i] copies x[before - i], tail[k] copies x[size - 2 - k]
+        folded[..., 1 : before + 1] += head[..., ::-1]
+        folded[..., size - 1 - after : size - 1] += tail[..., ::-1]
+    else:  # circular: head copies the last ``before`` elements, tail the first ``after``
+        folded[..., size - before :] += head
+        folded[..., :after] += tail
+    return np.ascontiguousarray(np.moveaxis(folded, -1, axis))
+
+
+# --------------------------------------------------------------------- argument checks
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def pair(where: str, name: str, value: Any, minimum: int = 1) -> Pair:
+    """``value`` as (height, width): an int for both, or a pair of ints, each >= minimum."""
+    values = (value, value) if _is_int(value) else value
+    if (
+        not isinstance(values, tuple | list)
+        or len(values) != 2
+        or not all(_is_int(v) and v >= minimum for v in values)
+    ):
+        kind = "positive integers" if minimum == 1 else f"integers >= {minimum}"
+        raise ValueError(
+            f"{where}: {name} must be an int or a pair of {kind}, got {name}={value!r}"
+        )
+    return int(values[0]), int(values[1])
+
+
+def same_pads(kernel: Pair, dilation: Pair) -> Pads:
+    """Padding='same' as PyTorch pads: dilation*(kernel-1) in all, the odd one at the end."""
+    total = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+    return (total[0] // 2, total[0] - total[0] // 2, total[1] // 2, total[1] - total[1] // 2)
+
+
+def conv_pads(where: str, padding: Any, kernel: Pair, stride: Pair, dilation: Pair) -> Pads:
+    """Explicit (top, bottom, left, right) widths for ``padding``: an int, a pair, 'valid' or
+    'same' (stride 1 only, as in PyTorch)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(
+                    f"{where}: padding='same' needs stride 1, got stride={stride}; pad "
+                    f"explicitly for a strided convolution"
+                )
+            return same_pads(kernel, dilation)
+        raise ValueError(
+            f"{where}: padding must be 'valid', 'same', an int or a pair of ints, "
+            f"got padding={padding!r}"
+        )
+    ph, pw = pair(where, "padding", padding, minimum=0)
+    return (ph, ph, pw, pw)
+
+
+def _image_input(where: str, x: Tensor) -> None:
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"{where}: expected input of shape (N, C, H, W) or (C, H, W), got shape {x.shape}"
+        )
+    if not is_floating(x.dtype):
+        raise TypeError(f"{where}: expected a floating-point input, got dtype {x.dtype}")
+
+
+def _batched(x: Tensor) -> Tensor:
+    return x if x.ndim == 4 else x.reshape(1, *x.shape)
+
+
+def _unbatched(y: Tensor, input_ndim: int) -> Tensor:
+    return y if input_ndim == 4 else y.reshape(*y.shape[1:])
+
+
+def _conv_out(
+    where: str, shape: tuple[int, ...], kernel: Pair, stride: Pair, pads: Pads, dilation: Pair
+) -> Pair:
+    sizes = []
+    for axis in range(2):
+        padded = shape[-2 + axis] + pads[2 * axis] + pads[2 * axis + 1]
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        sizes.append((padded - span) // stride[axis] + 1 if padded >= span else 0)
+    if min(sizes) < 1:
+        raise ValueError(
+            f"{where}: the kernel {kernel} (dilation {dilation}) does not fit the padded input: "
+            f"input {tuple(shape[-2:])} with padding {pads} gives output size {tuple(sizes)}"
+        )
+    return sizes[0], sizes[1]
+
+
+def conv2d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch) of NCHW images.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C_in, H, W) or (C_in, H, W)
+    weight : Tensor of shape (C_out, C_in / groups, kH, kW)
+    bias : Tensor of shape (C_out,), optional
+    stride, dilation : int or (int, int), default=1
+    padding : int, (int, int), 'valid' or 'same', default=0
+        Zeros added on both sides; 'same' keeps the size (stride 1), the odd pixel going
+        to the bottom and right as in PyTorch.
+    groups : int, default=1
+        Channels split into ``groups`` independent convolutions.
+
+    Returns
+    -------
+    Tensor of shape (N, C_out, H_out, W_out), with
+    H_out = (H + pad_top + pad_bottom - dilation * (kH - 1) - 1) // stride + 1.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import conv2d
+    >>> x = cr.ones(1, 1, 4, 4)
+    >>> conv2d(x, cr.ones(2, 1, 3, 3), padding=1).shape
+    (1, 2, 4, 4)
+    """
+    x, w = as_tensor(input), as_tensor(weight)
+    _image_input("conv2d", x)
+    if w.ndim != 4:
+        raise ValueError(
+            f"conv2d: expected a 4-D weight (out_channels, in_channels/groups, kH, kW), got "
+            f"shape {w.shape}"
+        )
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive integer, got groups={groups!r}")
+    out_channels, group_channels, kh, kw = w.shape
+    if out_channels % groups:
+        raise ValueError(
+            f"conv2d: out_channels must be divisible by groups, got weight shape {w.shape} "
+            f"and groups={groups}"
+        )
+    if x.shape[-3] != group_channels * groups:
+        raise ValueError(
+            f"conv2d: expected input with {group_channels * groups} channels (weight "
+            f"{w.shape}, groups={groups}), got input shape {x.shape}"
+        )
+    if x.dtype != w.dtype:
+        raise TypeError(
+            f"conv2d: expected input and weight of the same dtype, got {x.dtype} and "
+            f"{w.dtype}; convert one with .to(dtype)"
+        )
+    stride = pair("conv2d", "stride", stride)
+    dilation = pair("conv2d", "dilation", dilation)
+    pads = conv_pads("conv2d", padding, (kh, kw), stride, dilation)
+    out = _conv_out("conv2d", x.shape, (kh, kw), stride, pads, dilation)
+    b = None
+    if bias is not None:
+        b = as_tensor(bias)
+        if b.shape != (out_channels,):
+            raise ValueError(f"conv2d: expected bias of shape ({out_channels},), got {b.shape}")
+        if b.dtype != w.dtype:
+            raise TypeError(f"conv2d: expected bias of the weight's dtype {w.dtype}, got {b.dtype}")
+    y = Conv2d.apply(
+        _batched(x),
+        w,
+        b,
+        stride=stride,
+        padding=pads,
+        dilation=dilation,
+        groups=int(groups),
+        out=out,
+    )
+    return _unbatched(y, x.ndim)
+
+
+def _pool_geometry(
+    where: str,
+    shape: tuple[int, ...],
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+) -> tuple[Pair, Pair, Pair, Pair, Pair, Pads]:
+    """Kernel, stride, padding, dilation, output size and the padding to apply (with the
+    extra rows and columns that ``ceil_mode`` windows reach past the padded input)."""
+    kernel = pair(where, "kernel_size", kernel_size)
+    steps = kernel if stride is None or stride == [] or stride == () else stride
+    steps = pair(where, "stride", steps)
+    pad = pair(where, "padding", padding, minimum=0)
+    dilation = pair(where, "dilation", dilation)
+    if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
+        raise ValueError(
+            f"{where}: padding must be at most half of kernel_size, got padding={padding!r} "
+            f"and kernel_size={kernel_size!r}"
+        )
+    out = []
+    extra = []
+    for axis in range(2):
+        size = shape[-2 + axis]
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        room = size + 2 * pad[axis] - span
+        n = (room + (steps[axis] - 1 if ceil_mode else 0)) // steps[axis] + 1
+        # As in PyTorch, the last window must start on the input or the left padding.
+        if ceil_mode and (n - 1) * steps[axis] >= size + pad[axis]:
+            n -= 1
+        out.append(n if room >= 0 else 0)
+        extra.append(max(0, (n - 1) * steps[axis] + span - size - 2 * pad[axis]))
+    if min(out) < 1:
+        raise ValueError(
+            f"{where}: the window {kernel} (dilation {dilation}) does not fit the input "
+            f"{tuple(shape[-2:])} with padding {pad}: output size {tuple(out)}"
+        )
+    pads = (pad[0], pad[0] + extra[0], pad[1], pad[1] + extra[1])
+    return kernel, steps, pad, dilation, (out[0], out[1]), pads
+
+
+def max_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """The maximum of each window of NCHW images.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, H, W) or (C, H, W)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), default=kernel_size
+    padding : int or (int, int), default=0
+        Implicit -inf on both sides, at most half the kernel.
+    dilation : int or (int, int), default=1
+    ceil_mode : bool, default=False
+        Round the output size up, so that a last partial window counts.
+
+    Notes
+    -----
+    The gradient goes to the first maximum of each window in row-major order, as in
+    PyTorch.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import max_pool2d
+    >>> x = cr.tensor([[[[1.0, 2.0], [4.0, 3.0]]]])
+    >>> max_pool2d(x, 2)
+    tensor([[[[4.]]]])
+    """
+    x = as_tensor(input)
+    _image_input("max_pool2d", x)
+    kernel, steps, _, dilation, out, pads = _pool_geometry(
+        "max_pool2d", x.shape, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    y = MaxPool2d.apply(
+        _batched(x), kernel=kernel, stride=steps, padding=pads, dilation=dilation, out=out
+    )
+    return _unbatched(y, x.ndim)
+
+
+def _window_counts(
+    size: int, kernel: int, stride: int, pad: int, out: int, include_pad: bool
+) -> Array:
+    """How many elements each window along one axis averages (PyTorch's divisor)."""
+    starts = np.arange(out) * stride - pad
+    ends = np.minimum(starts + kernel, size + pad)
+    if include_pad:
+        return ends - starts
+    return np.minimum(ends, size) - np.maximum(starts, 0)
+
+
+def avg_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """The mean of each window of NCHW images.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, H, W) or (C, H, W)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), default=kernel_size
+    padding : int or (int, int), default=0
+        Implicit zeros on both sides, at most half the kernel.
+    ceil_mode : bool, default=False
+        Round the output size up, so that a last partial window counts.
+    count_include_pad : bool, default=True
+        Divide by the window's size including its padding (the part of a ``ceil_mode``
+        window past the padding never counts), or by the input elements alone.
+    divisor_override : int, optional
+        Divide every window's sum by this instead.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import avg_pool2d
+    >>> avg_pool2d(cr.tensor([[[[1.0, 2.0], [4.0, 3.0]]]]), 2)
+    tensor([[[[2.5]]]])
+    """
+    x = as_tensor(input)
+    _image_input("avg_pool2d", x)
+    if divisor_override is not None and (not _is_int(divisor_override) or divisor_override < 1):
+        raise ValueError(
+            f"avg_pool2d: divisor_override must be a positive integer or None, got "
+            f"divisor_override={divisor_override!r}"
+        )
+    kernel, steps, pad, _, out, pads = _pool_geometry(
+        "avg_pool2d", x.shape, kernel_size, stride, padding, 1, ceil_mode
+    )
+    if divisor_override is not None:
+        divisor = np.asarray(divisor_override)
+    else:
+        counts = [
+            _window_counts(x.shape[-2 + a], kernel[a], steps[a], pad[a], out[a], count_include_pad)
+            for a in range(2)
+        ]
+        divisor = counts[0][:, None] * counts[1][None, :]
+        if np.all(divisor == divisor[0, 0]):
+            divisor = np.asarray(divisor[0, 0])
+    y = AvgPool2d.apply(
+        _batched(x), kernel=kernel, stride=steps, padding=pads, out=out, divisor=divisor
+    )
+    return _unbatched(y, x.ndim)
+
+
+def edge_pad(input: Any, pad: Any, mode: str = "reflect") -> Tensor:
+    """Pad the last axes with copies of the input's own elements.
+
+    Parameters
+    ----------
+    input : Tensor
+    pad : sequence of int
+        PyTorch's order: (left, right) for the last axis, then (top, bottom) for the one
+        before, and so on; each >= 0.
+    mode : {'reflect', 'replicate', 'circular'}, default='reflect'
+        'reflect' mirrors without repeating the edge (each width below the axis's size),
+        'replicate' repeats the edge, 'circular' wraps around (each width at most the size).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.autograd.ops import edge_pad
+    >>> edge_pad(cr.tensor([[1.0, 2.0, 3.0]]), (2, 1), "reflect")
+    tensor([[3., 2., 1., 2., 3., 2.]])
+    """
+    x = as_tensor(input)
+    if mode not in _NUMPY_PAD_MODES:
+        raise ValueError(
+            f"edge_pad: mode must be 'reflect', 'replicate' or 'circular', got mode={mode!r}"
+        )
+    flat = tuple(pad) if isinstance(pad, tuple | list) else None
+    if (
+        flat is None
+        or not flat
+        or len(flat) % 2
+        or len(flat) // 2 > x.ndim
+        or not all(_is_int(v) and v >= 0 for v in flat)
+    ):
+        raise ValueError(
+            f"edge_pad: pad must be (before, after) pairs of integers >= 0, last axis first, "
+            f"for at most {x.ndim} axes, got pad={pad!r}"
+        )
+    pairs = [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+    widths = tuple(reversed(pairs))
+    first = x.ndim - len(widths)
+    for k, (before, after) in enumerate(widths):
+        size = x.shape[first + k]
+        limit = size - 1 if mode == "reflect" else size
+        if mode != "replicate" and max(before, after) > limit:
+            raise ValueError(
+                f"edge_pad: {mode} padding of axis {first + k} (size {size}) must be at most "
+                f"{limit}, got {(before, after)}"
+            )
+        if mode == "replicate" and size == 0 and (before or after):
+            raise ValueError(f"edge_pad: cannot replicate the edge of empty axis {first + k}")
+    return EdgePad.apply(x, widths=widths, mode=mode)
+
+
+__all__ = [
+    "AvgPool2d",
+    "Conv2d",
+    "EdgePad",
+    "MaxPool2d",
+    "avg_pool2d",
+    "conv2d",
+    "conv_pads",
+    "edge_pad",
+    "max_pool2d",
+    "pair",
+    "same_pads",
+]

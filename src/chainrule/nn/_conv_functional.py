@@ -1,0 +1,186 @@
+"""Functional forms of the image layers: convolution, pooling and channel dropout.
+
+``conv2d``, ``max_pool2d`` and ``avg_pool2d`` are ops (``chainrule.autograd.ops.conv``);
+the forms here compose ops: ``conv1d`` is ``conv2d`` on rows of height 1,
+``adaptive_avg_pool2d`` an average pool or two products with averaging matrices, and
+``dropout2d`` a product with a mask of whole channels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd.ops import avg_pool2d, conv2d, edge_pad, matmul, max_pool2d
+from chainrule.autograd.ops._operands import as_tensor
+from chainrule.autograd.ops.conv import pair
+from chainrule.backend import Array, is_floating, np
+from chainrule.tensor import Tensor, as_generator
+
+__all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "conv1d",
+    "conv2d",
+    "dropout2d",
+    "edge_pad",
+    "max_pool2d",
+]
+
+
+def _single(where: str, name: str, value: Any, minimum: int = 1) -> int:
+    """An int, or a 1-tuple of one, as PyTorch's 1-d layers accept."""
+    if isinstance(value, tuple | list) and len(value) == 1:
+        value = value[0]
+    return pair(where, name, value, minimum)[0]
+
+
+def conv1d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D convolution (cross-correlation) of (N, C_in, L) or (C_in, L) input with a weight
+    of shape (C_out, C_in / groups, k): ``conv2d`` on rows of height 1.
+
+    ``padding`` is an int, 'valid' or 'same' (stride 1); the other arguments are as in
+    ``conv2d``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import conv1d
+    >>> conv1d(cr.ones(1, 1, 5), cr.ones(1, 1, 3)).tolist()
+    [[[3.0, 3.0, 3.0]]]
+    """
+    x, w = as_tensor(input), as_tensor(weight)
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"conv1d: expected input of shape (N, C, L) or (C, L), got shape {x.shape}"
+        )
+    if w.ndim != 3:
+        raise ValueError(
+            f"conv1d: expected a 3-D weight (out_channels, in_channels/groups, k), got shape "
+            f"{w.shape}"
+        )
+    steps = _single("conv1d", "stride", stride)
+    spread = _single("conv1d", "dilation", dilation)
+    pads: Any = (
+        padding if isinstance(padding, str) else (0, _single("conv1d", "padding", padding, 0))
+    )
+    y = conv2d(x.unsqueeze(-2), w.unsqueeze(-2), bias, (1, steps), pads, (1, spread), groups)
+    return y.squeeze(-2)
+
+
+def _adaptive_sizes(where: str, shape: tuple[int, ...], output_size: Any) -> tuple[int, int]:
+    sizes = (output_size, output_size) if not isinstance(output_size, tuple | list) else output_size
+    if len(sizes) != 2:
+        raise ValueError(
+            f"{where}: output_size must be an int or a pair of ints or None, got "
+            f"output_size={output_size!r}"
+        )
+    result = []
+    for size, given in zip(shape[-2:], sizes, strict=True):
+        if given is None:
+            result.append(size)
+        elif isinstance(given, int | np.integer) and not isinstance(given, bool) and given > 0:
+            result.append(int(given))
+        else:
+            raise ValueError(
+                f"{where}: output_size must be positive ints or None, got "
+                f"output_size={output_size!r}"
+            )
+    return result[0], result[1]
+
+
+def _averaging_matrix(size: int, out: int, dtype: Any) -> Array:
+    """(out, size): row i averages the input elements of PyTorch's adaptive bin i,
+    floor(i * size / out) to ceil((i + 1) * size / out)."""
+    rows = np.arange(out)
+    starts = rows * size // out
+    ends = -(-(rows + 1) * size // out)
+    columns = np.arange(size)
+    inside = (columns >= starts[:, None]) & (columns < ends[:, None])
+    return (inside / (ends - starts)[:, None]).astype(dtype)
+
+
+def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
+    """Average pooling to a fixed output size, whatever the input size.
+
+    Output bin i of an axis of size n averages the elements from floor(i * n / out) to
+    ceil((i + 1) * n / out) - 1, as in PyTorch; ``output_size`` is an int, or a pair whose
+    entries may be None (keep the input's size).
+
+    Notes
+    -----
+    When the output size divides the input size, this is ``avg_pool2d`` with kernel and
+    stride n / out. Otherwise the bins are averaged by two matrix products,
+    y = A_h x A_w^T, with the rows of A_h and A_w averaging the bins.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import adaptive_avg_pool2d
+    >>> adaptive_avg_pool2d(cr.ones(2, 3, 7, 5), 1).shape
+    (2, 3, 1, 1)
+    """
+    x = as_tensor(input)
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"adaptive_avg_pool2d: expected input of shape (N, C, H, W) or (C, H, W), got "
+            f"shape {x.shape}"
+        )
+    if not is_floating(x.dtype):
+        raise TypeError(
+            f"adaptive_avg_pool2d: expected a floating-point input, got dtype {x.dtype}"
+        )
+    out_h, out_w = _adaptive_sizes("adaptive_avg_pool2d", x.shape, output_size)
+    h, w = x.shape[-2:]
+    if (out_h, out_w) == (h, w):
+        return x * 1.0  # a new tensor, as an identity layer in PyTorch returns a new one
+    if h % out_h == 0 and w % out_w == 0:
+        return avg_pool2d(x, (h // out_h, w // out_w))
+    rows = _averaging_matrix(h, out_h, x.dtype)
+    columns = _averaging_matrix(w, out_w, x.dtype)
+    return matmul(matmul(rows, x), columns.T)
+
+
+def dropout2d(
+    input: Any,
+    p: float = 0.5,
+    training: bool = True,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """Zero whole channels with probability ``p`` and scale the rest by 1 / (1 - p); the
+    identity when not ``training``.
+
+    ``input`` is (N, C, H, W), one draw per sample and channel, or (C, H, W), one draw per
+    channel.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import dropout2d
+    >>> y = dropout2d(cr.ones(1, 4, 2, 2), 0.5, generator=0)
+    >>> sorted({float(v) for v in y.numpy().ravel()})
+    [0.0, 2.0]
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout2d: p must be in [0, 1], got p={p!r}")
+    x = as_tensor(input)
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"dropout2d: expected input of shape (N, C, H, W) or (C, H, W), got shape {x.shape}"
+        )
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0
+    rng = as_generator(generator)
+    channels = x.shape[:-2]
+    keep = rng.random(channels, dtype=np.float32) >= p
+    mask = keep.astype(x.dtype) * x.dtype.type(1 / (1 - p))
+    return x * mask.reshape(*channels, 1, 1)

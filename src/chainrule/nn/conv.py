@@ -1,0 +1,395 @@
+"""Convolution layers ``Conv1d`` and ``Conv2d``, and ``small_cnn``: a ready-made network for
+small images given as flat rows (the command line's ``--arch cnn``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from chainrule.autograd.ops.conv import conv_pads
+from chainrule.backend import DEFAULT_FLOAT, np
+from chainrule.nn import _conv_functional as F
+from chainrule.nn import init
+from chainrule.nn.activation import ReLU
+from chainrule.nn.containers import Sequential
+from chainrule.nn.layers import Dropout, Flatten, Linear, Unflatten
+from chainrule.nn.module import Module, cast_input
+from chainrule.nn.normalization import BatchNorm2d
+from chainrule.nn.parameter import Parameter
+from chainrule.nn.pooling import MaxPool2d
+from chainrule.tensor import Tensor, as_generator
+
+GeneratorLike = np.random.Generator | int | None
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _tuple(where: str, name: str, value: Any, n: int, minimum: int) -> tuple[int, ...]:
+    """``value`` as n ints, each >= minimum: an int for all of them, or n of them."""
+    values = (value,) * n if _is_int(value) else value
+    if (
+        not isinstance(values, tuple | list)
+        or len(values) != n
+        or not all(_is_int(v) and v >= minimum for v in values)
+    ):
+        kind = "positive integers" if minimum == 1 else f"integers >= {minimum}"
+        raise ValueError(f"{where}: {name} must be an int or {n} {kind}, got {name}={value!r}")
+    return tuple(int(v) for v in values)
+
+
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: arguments, parameters, initialization, printing."""
+
+    n_dims = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        dilation: Any,
+        groups: int,
+        bias: bool,
+        padding_mode: str,
+        dtype: Any,
+        generator: GeneratorLike,
+    ) -> None:
+        super().__init__()
+        where, n = type(self).__name__, self.n_dims
+        for name, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("groups", groups),
+        ):
+            if not _is_int(value) or value < 1:
+                raise ValueError(
+                    f"{where}: {name} must be a positive integer, got {name}={value!r}"
+                )
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"{where}: in_channels and out_channels must be divisible by groups, got "
+                f"in_channels={in_channels}, out_channels={out_channels}, groups={groups}"
+            )
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(
+                f"{where}: padding_mode must be one of {PADDING_MODES}, got "
+                f"padding_mode={padding_mode!r}"
+            )
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = _tuple(where, "kernel_size", kernel_size, n, 1)
+        self.stride = _tuple(where, "stride", stride, n, 1)
+        self.dilation = _tuple(where, "dilation", dilation, n, 1)
+        self.padding: tuple[int, ...] | str
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(
+                    f"{where}: padding must be 'valid', 'same', an int or {n} ints, got "
+                    f"padding={padding!r}"
+                )
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(
+                    f"{where}: padding='same' needs stride 1, got stride={self.stride}; pad "
+                    f"explicitly for a strided convolution"
+                )
+            self.padding = padding
+        else:
+            self.padding = _tuple(where, "padding", padding, n, 0)
+        self.groups, self.padding_mode = int(groups), padding_mode
+        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        self.weight = Parameter(np.empty(shape, dtype=dt))
+        self.bias: Parameter | None
+        if bias:
+            self.bias = Parameter(np.empty(self.out_channels, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: GeneratorLike = None) -> None:
+        rng = as_generator(generator)
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
+        if self.bias is not None:
+            fan_in = self.in_channels // self.groups * math.prod(self.kernel_size)
+            bound = 1 / math.sqrt(fan_in)
+            init.uniform_(self.bias, -bound, bound, generator=rng)
+
+    def _input(self, x: Any) -> Tensor:
+        """``x`` in the weight's dtype, after checking its shape."""
+        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        n = self.n_dims
+        if len(shape) not in (n + 1, n + 2) or shape[-n - 1] != self.in_channels:
+            axes = ("H", "W") if n == 2 else ("L",)
+            batched = ", ".join(("N", str(self.in_channels), *axes))
+            single = ", ".join((str(self.in_channels), *axes))
+            raise ValueError(
+                f"{type(self).__name__}: expected input of shape ({batched}) or ({single}), "
+                f"got shape {shape}"
+            )
+        return cast_input(x, self.weight.dtype)
+
+    def _edge_pads(self) -> tuple[int, ...]:
+        """PyTorch's order for edge_pad: (left, right) of the last axis first."""
+        kernel, stride, dilation = (
+            (int(v[0]), int(v[-1])) if self.n_dims == 2 else (1, int(v[0]))
+            for v in (self.kernel_size, self.stride, self.dilation)
+        )
+        padding: Any = self.padding
+        if not isinstance(padding, str) and self.n_dims == 1:
+            padding = (0, *padding)
+        pads = conv_pads(type(self).__name__, padding, kernel, stride, dilation)
+        top, bottom, left, right = pads
+        return (left, right) if self.n_dims == 1 else (left, right, top, bottom)
+
+    def extra_repr(self) -> str:
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0,) * self.n_dims:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * self.n_dims:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over NCHW images: y = b + sum over channels of w (*) x, with (*) the
+    cross-correlation, as in PyTorch.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int, int)
+    stride : int or (int, int), default=1
+    padding : int, (int, int), 'valid' or 'same', default=0
+        'same' (stride 1 only) keeps the size, the odd pixel going to the bottom and right.
+    dilation : int or (int, int), default=1
+    groups : int, default=1
+        Split the channels into ``groups`` independent convolutions (both channel counts
+        must divide by it; groups = in_channels is a depthwise convolution).
+    bias : bool, default=True
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, default='zeros'
+        What the padding holds: zeros, or copies of the image's own border.
+    dtype : dtype, default=float32
+    generator : numpy.random.Generator or int, optional
+        Source of the initial weights (fresh entropy when None).
+
+    Notes
+    -----
+    ``weight`` has shape (out_channels, in_channels / groups, kH, kW), as in PyTorch, and
+    starts like PyTorch's: U(-k, k) with k = 1 / sqrt(fan_in), fan_in = in_channels /
+    groups * kH * kW (He uniform with a = sqrt(5)); so does ``bias``. State dicts move
+    between the two libraries unchanged.
+
+    Shape: input (N, C_in, H, W) or (C_in, H, W); output (N, C_out, H_out, W_out) with
+    H_out = (H + pad_top + pad_bottom - dilation * (kH - 1) - 1) // stride + 1.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> conv = nn.Conv2d(1, 4, 3, padding=1, generator=0)
+    >>> conv(cr.ones(2, 1, 8, 8)).shape
+    (2, 4, 8, 8)
+    """
+
+    n_dims = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] | str = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        dtype: Any = None,
+        generator: GeneratorLike = None,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            dtype,
+            generator,
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        x = self._input(x)
+        if self.padding_mode == "zeros":
+            padding: Any = self.padding
+        else:
+            x = F.edge_pad(x, self._edge_pads(), self.padding_mode)
+            padding = 0
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C, L) sequences; the arguments are Conv2d's, one int each.
+
+    ``weight`` has shape (out_channels, in_channels / groups, kernel_size) and starts like
+    PyTorch's (fan_in = in_channels / groups * kernel_size).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Conv1d(3, 5, 4, stride=2, generator=0)(cr.ones(2, 3, 10)).shape
+    (2, 5, 4)
+    """
+
+    n_dims = 1
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] | str = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        dtype: Any = None,
+        generator: GeneratorLike = None,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            dtype,
+            generator,
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        x = self._input(x)
+        if self.padding_mode == "zeros":
+            padding: Any = self.padding
+        else:
+            x = F.edge_pad(x, self._edge_pads(), self.padding_mode)
+            padding = 0
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+def small_cnn(
+    image_shape: Sequence[int],
+    n_classes: int,
+    channels: Sequence[int] = (32, 64),
+    hidden: int = 128,
+    dropout: float = 0.25,
+    dtype: Any = None,
+    generator: GeneratorLike = None,
+) -> Sequential:
+    """A small convolutional classifier for images given as flat rows.
+
+    ``Unflatten`` to ``image_shape`` (C, H, W); then, for each entry of ``channels``, a 3x3
+    convolution with 'same' padding, batch normalization, ReLU and 2x2 max pooling; then a
+    hidden ``Linear`` layer with ReLU and dropout, and a ``Linear`` layer to ``n_classes``
+    logits. On the digits (``digits_cnn``), 15 epochs of Adam (lr 2e-3, cosine schedule,
+    batches of 32) reach 98.6% to 99.7% on a held-out 20%, depending on the seed
+    (``examples/cnn_digits.py``).
+
+    Parameters
+    ----------
+    image_shape : (int, int, int)
+        (channels, height, width) of one image; a row of the input holds C * H * W values in
+        that order (an 8x8 grey image: (1, 8, 8), 64 values).
+    n_classes : int
+    channels : sequence of int, default=(32, 64)
+        Output channels of each convolution block; each halves the height and width.
+    hidden : int, default=128
+    dropout : float, default=0.25
+    dtype : dtype, default=float32
+    generator : numpy.random.Generator or int, optional
+        Source of every initial weight.
+
+    Returns
+    -------
+    Sequential
+        Input (N, C * H * W), output (N, n_classes) logits; ``chainrule.save`` stores and
+        rebuilds it.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.conv import small_cnn
+    >>> small_cnn((1, 8, 8), 10, generator=0)(cr.ones(5, 64)).shape
+    (5, 10)
+    """
+    shape = tuple(image_shape)
+    if len(shape) != 3 or not all(_is_int(v) and v > 0 for v in shape):
+        raise ValueError(
+            f"small_cnn: image_shape must be 3 positive ints (channels, height, width), got "
+            f"image_shape={image_shape!r}"
+        )
+    if not _is_int(n_classes) or n_classes < 1:
+        raise ValueError(f"small_cnn: n_classes must be a positive integer, got {n_classes!r}")
+    rng = as_generator(generator)
+    layers: list[Module] = [Unflatten(1, shape)]
+    depth, height, width = shape
+    for out in channels:
+        if min(height, width) < 2:
+            raise ValueError(
+                f"small_cnn: image_shape {shape} is too small for {len(channels)} blocks of "
+                f"2x2 pooling; use fewer channels entries"
+            )
+        layers += [
+            Conv2d(depth, out, 3, padding="same", dtype=dtype, generator=rng),
+            BatchNorm2d(out, dtype=dtype),
+            ReLU(),
+            MaxPool2d(2),
+        ]
+        depth, height, width = out, height // 2, width // 2
+    layers += [
+        Flatten(),
+        Linear(depth * height * width, hidden, dtype=dtype, generator=rng),
+        ReLU(),
+        Dropout(dropout, generator=rng),
+        Linear(hidden, n_classes, dtype=dtype, generator=rng),
+    ]
+    return Sequential(*layers)
+
+
+def digits_cnn(dtype: Any = None, generator: GeneratorLike = None) -> Sequential:
+    """``small_cnn`` for scikit-learn's digits: rows of 64 pixels (8x8 images), 10 classes.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.conv import digits_cnn
+    >>> digits_cnn(generator=0)(cr.ones(3, 64)).shape
+    (3, 10)
+    """
+    return small_cnn((1, 8, 8), 10, dtype=dtype, generator=generator)
+
+
+__all__ = ["Conv1d", "Conv2d", "digits_cnn", "small_cnn"]
