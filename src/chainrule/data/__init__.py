@@ -10,15 +10,27 @@ from chainrule.data.dataset import (
 )
 from chainrule.data.datasets import DATASETS, BundledDataset, load_dataset
 from chainrule.data.loader import DataLoader
+from chainrule.data.tabular import (
+    CategoricalColumn,
+    NumericColumn,
+    TabularPreprocessor,
+    TargetEncoder,
+    infer_task,
+)
 
 __all__ = [
     "DATASETS",
     "BundledDataset",
+    "CategoricalColumn",
     "DataLoader",
     "Dataset",
+    "NumericColumn",
     "Subset",
+    "TabularPreprocessor",
+    "TargetEncoder",
     "TensorDataset",
     "batch_of",
+    "infer_task",
     "load_dataset",
     "random_split",
     "stratified_split",

@@ -1,0 +1,7 @@
+"""``python -m chainrule``: the ``chainrule`` command."""
+
+import sys
+
+from chainrule.cli.main import main
+
+sys.exit(main())

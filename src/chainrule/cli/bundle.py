@@ -1,0 +1,223 @@
+"""The model file that ``chainrule train`` writes and ``predict``, ``evaluate`` and ``info``
+read: ``chainrule.save(model, path, metadata=...)`` where the metadata holds everything
+needed to go from a raw table to labels (the preprocessing, the target's encoding) and what a
+reader wants to know (task, classes, feature columns, settings, final metrics).
+
+Layout of the metadata (``FORMAT``, version 1)::
+
+    {"format": "chainrule.table-model", "version": 1,
+     "task": "classification", "target": "species", "classes": ["setosa", ...],
+     "feature_columns": [...], "preprocessing": {...}, "target_encoding": {...},
+     "settings": {...}, "training": {...}, "metrics": {"training": {...}, ...}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chainrule.backend import Array, np
+from chainrule.cli.errors import UsageError, reword
+from chainrule.cli.tables import check_readable
+from chainrule.data.tabular import TabularPreprocessor, TargetEncoder
+from chainrule.nn import Module
+
+FORMAT = "chainrule.table-model"
+
+
+@dataclass
+class Trained:
+    """A model file read back: the network, its preprocessing, and the metadata."""
+
+    path: str
+    model: Module
+    features: TabularPreprocessor
+    target: TargetEncoder
+    metadata: dict[str, Any]
+
+    @property
+    def task(self) -> str:
+        return self.target.task
+
+    def outputs(self, x: Array) -> Array:
+        from chainrule.train import predict
+
+        return predict(self.model, x)
+
+
+def read(path: str, where: str) -> Trained:
+    """The model file at ``path``, checked to be one ``chainrule train`` wrote.
+
+    A file that is not safetensors (a pickle, a zip, random bytes), truncated, or foreign is
+    refused before anything in it is interpreted; nothing in it can run code.
+    """
+    from chainrule.io import load
+
+    check_readable(path, where, "a model file")
+    try:
+        model, metadata = load(path, with_metadata=True)
+    except (ValueError, TypeError) as error:
+        raise reword(error, where) from None
+    except OSError as error:
+        raise UsageError(
+            f"{where}: expected a readable model file, got {path!r}: {error.strerror or error}"
+        ) from None
+    label = repr(path)
+    if metadata.get("format") != FORMAT:
+        raise UsageError(
+            f"{where}: expected a model file written by `chainrule train` in {label}, got a "
+            f"chainrule model without the preprocessing that `train` stores; load it from "
+            f"Python with chainrule.load"
+        )
+    if metadata.get("version") != 1:
+        raise UsageError(
+            f"{where}: expected version 1 of {FORMAT} in {label}, got "
+            f"{metadata.get('version')!r}; upgrade chainrule to read it"
+        )
+    metrics = metadata.get("metrics", {})
+    if not all(isinstance(metadata.get(key, {}), dict) for key in ("settings", "training")) or not (
+        isinstance(metrics, dict)
+        and all(
+            isinstance(part, dict)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in part.values())
+            for part in metrics.values()
+        )
+    ):
+        raise UsageError(
+            f"{where}: expected dicts of settings, training facts and metrics in {label}, got "
+            f"something else; the file is corrupt"
+        )
+    try:
+        features = TabularPreprocessor.from_dict(metadata.get("preprocessing"))
+        target = TargetEncoder.from_dict(metadata.get("target_encoding"))
+    except ValueError as error:
+        raise UsageError(
+            f"{where}: expected well-formed preprocessing in {label}, got: "
+            f"{str(error).split(': ', 1)[-1]}; the file is corrupt"
+        ) from None
+    trained = Trained(path, model, features, target, metadata)
+    # One row of zeros through the network proves that widths agree with the metadata.
+    try:
+        width = trained.outputs(np.zeros((1, features.n_features_out), np.float32)).shape
+    except (ValueError, TypeError) as error:
+        raise UsageError(
+            f"{where}: expected a network that takes the {features.n_features_out} inputs "
+            f"its preprocessing makes in {label}, got: {error}; the file is corrupt"
+        ) from None
+    if width != (1, target.n_outputs):
+        raise UsageError(
+            f"{where}: expected a network with {target.n_outputs} outputs in {label}, got "
+            f"{width[-1]}; the file is corrupt"
+        )
+    return trained
+
+
+def build_network(
+    n_inputs: int,
+    n_outputs: int,
+    hidden: list[int],
+    activation: str,
+    dropout: float,
+    batch_norm: bool,
+    seeds: np.random.SeedSequence,
+) -> Module:
+    """Linear, [BatchNorm1d], activation, [Dropout] per hidden width, then a Linear head.
+
+    Initial weights come from one generator of ``seeds``; each Dropout has its own
+    generator (saved in checkpoints) spawned from it too.
+    """
+    from chainrule import nn
+
+    activations: Mapping[str, type[Module]] = {
+        "relu": nn.ReLU,
+        "tanh": nn.Tanh,
+        "sigmoid": nn.Sigmoid,
+        "gelu": nn.GELU,
+        "silu": nn.SiLU,
+        "elu": nn.ELU,
+        "leaky_relu": nn.LeakyReLU,
+        "selu": nn.SELU,
+    }
+    init_seed, dropout_seed = seeds.spawn(2)
+    dropout_seeds = iter(dropout_seed.spawn(len(hidden)))
+    layers: list[Module] = []
+    width = n_inputs
+    for size in hidden:
+        layers.append(nn.Linear(width, size))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(size))
+        layers.append(activations[activation]())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout, generator=np.random.default_rng(next(dropout_seeds))))
+        width = size
+    layers.append(nn.Linear(width, n_outputs))
+    model = nn.Sequential(*layers)
+    model.reset_parameters(np.random.default_rng(init_seed))
+    return model
+
+
+def n_parameters(model: Module) -> int:
+    return int(sum(p.data.size for p in model.parameters()))
+
+
+def scores(target: TargetEncoder, outputs: Array, y: Array) -> dict[str, float]:
+    """The task's metrics of ``outputs`` against encoded targets ``y``.
+
+    Classification (``y`` class indices, -1 for a label the model does not know, which
+    counts as an error): ``log_loss`` (over known labels), ``accuracy``, ``f1`` (macro).
+    Regression (``y`` as ``target.encode`` gives): ``rmse``, ``mae``, ``r2`` in the target's
+    own units.
+    """
+    from chainrule.train import metrics
+
+    if target.task == "classification":
+        known = y >= 0
+        proba = softmax(outputs)
+        predicted = proba.argmax(axis=1)
+        return {
+            "log_loss": metrics.log_loss(y[known], proba[known]) if known.any() else float("nan"),
+            "accuracy": metrics.accuracy(y, predicted),
+            "f1": metrics.f1_score(y, predicted),
+        }
+    true = target.decode(y)
+    predicted_values = target.decode(outputs)
+    return {
+        "rmse": metrics.root_mean_squared_error(true, predicted_values),
+        "mae": metrics.mean_absolute_error(true, predicted_values),
+        "r2": metrics.r2_score(true, predicted_values),
+    }
+
+
+def softmax(scores: Array) -> Array:
+    """Class probabilities from class scores, row by row (float64)."""
+    shifted = np.asarray(scores, dtype=np.float64)
+    exp = np.exp(shifted - shifted.max(axis=1, keepdims=True))
+    result: Array = exp / exp.sum(axis=1, keepdims=True)
+    return result
+
+
+PARTS = ("training", "validation", "test")
+METRICS = ("log_loss", "accuracy", "f1", "rmse", "mae", "r2")
+
+
+def format_table(rows: Mapping[str, Mapping[str, float]]) -> str:
+    """Metrics as an aligned text table: a line per part (training, validation, test), a
+    column per metric, in that order whatever order ``rows`` has (JSON sorts keys)."""
+    names = sorted(rows, key=lambda n: (PARTS.index(n) if n in PARTS else len(PARTS), n))
+    found = {key for values in rows.values() for key in values}
+    columns = sorted(found, key=lambda c: (METRICS.index(c) if c in METRICS else len(METRICS), c))
+    width = max(len(name) for name in names)
+    lines = [" " * width + "".join(f"  {c:>10}" for c in columns)]
+    for name in names:
+        cells = "".join(f"  {_number(rows[name].get(c)):>10}" for c in columns)
+        lines.append(f"{name:<{width}}{cells}")
+    return "\n".join(lines)
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.4f}" if np.isfinite(value) else str(value)

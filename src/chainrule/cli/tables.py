@@ -1,0 +1,187 @@
+"""Reading the user's table (CSV, TSV, Parquet) and writing result tables, with one clear
+message for each way a file can be wrong.
+
+Cells are read as text (pandas with ``dtype=str``), so that the same file reads the same
+way at training and at prediction time: a column of codes like ``007`` keeps its zeros, and
+``chainrule.data.TabularPreprocessor`` decides what is a number.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+from chainrule.cli.errors import UsageError
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+TAB_SUFFIXES = (".tsv", ".tab")
+
+
+def nearest(name: str, choices: list[str]) -> str:
+    """A hint naming the choices closest to ``name`` (or some of them), for messages."""
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        close = [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3)]
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    shown = ", ".join(repr(c) for c in choices[:8])
+    more = f" and {len(choices) - 8} more" if len(choices) > 8 else ""
+    return f"the columns are {shown}{more}"
+
+
+def check_readable(path: str, where: str, what: str = "a file") -> Path:
+    """``path`` as a Path, or a UsageError saying why it cannot be read."""
+    target = Path(path)
+    if not target.exists():
+        raise UsageError(f"{where}: expected {what}, got no file at {path!r}")
+    if target.is_dir():
+        raise UsageError(f"{where}: expected {what}, got the folder {path!r}")
+    if not os.access(target, os.R_OK):
+        raise UsageError(
+            f"{where}: expected {what} that can be read, got {path!r}: permission denied"
+        )
+    return target
+
+
+def check_writable(path: str, where: str, flag: str) -> Path:
+    """Fail before any work when ``path`` cannot be written: no folder, or a folder itself."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{where}: {flag}: expected a file path, got the folder {path!r}")
+    folder = target.absolute().parent
+    if not folder.is_dir():
+        raise UsageError(
+            f"{where}: {flag}: expected a path in an existing folder, got {path!r} "
+            f"(no folder {str(folder)!r})"
+        )
+    if not os.access(folder, os.W_OK):
+        raise UsageError(
+            f"{where}: {flag}: expected a folder that can be written, got {str(folder)!r}"
+        )
+    return target
+
+
+def same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _scan_text(path: Path, label: str, delimiter: str, where: str) -> list[str]:
+    """The header of a delimited text file, after checking every line: UTF-8 text, no NUL
+    bytes, as many fields as the header, at least one row. Streams; nothing is kept."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            lines = _checked_lines(handle, label, where)
+            reader = csv.reader(lines, delimiter=delimiter)
+            header: list[str] | None = None
+            rows = 0
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # a blank line, which pandas skips too
+                if header is None:
+                    header = row
+                    continue
+                if len(row) != len(header):
+                    raise UsageError(
+                        f"{where}: expected {len(header)} fields on every line of {label} (as "
+                        f"in its header), got {len(row)} on line {reader.line_num}"
+                    )
+                rows += 1
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"{where}: expected a text table (UTF-8) in {label}, got bytes that are not text "
+            f"(0x{error.object[error.start]:02x} near byte {error.start}); is it a binary file? "
+            f"Save the table as CSV in UTF-8"
+        ) from None
+    except csv.Error as error:
+        raise UsageError(
+            f"{where}: expected a well-formed table in {label}, got a CSV error near line "
+            f"{reader.line_num}: {error}"
+        ) from None
+    if header is None:
+        raise UsageError(
+            f"{where}: expected a table with a header line and rows in {label}, got an empty file"
+        )
+    if rows == 0:
+        raise UsageError(
+            f"{where}: expected at least one row of data in {label}, got only the header line"
+        )
+    names = [name.strip() for name in header]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UsageError(
+            f"{where}: expected distinct column names in {label}, got "
+            f"{', '.join(map(repr, duplicates))} more than once"
+        )
+    return names
+
+
+def _checked_lines(handle: Any, label: str, where: str) -> Any:
+    for number, line in enumerate(handle, start=1):
+        if "\x00" in line:
+            raise UsageError(
+                f"{where}: expected a text table in {label}, got a NUL byte on line {number}; "
+                f"is it a binary file?"
+            )
+        yield line
+
+
+def read_table(path: str, where: str) -> Any:
+    """The table at ``path`` as a pandas DataFrame with string cells and NaN where empty.
+
+    CSV by default, TSV for ``.tsv``/``.tab``, Parquet for ``.parquet``/``.pq`` (with
+    pyarrow installed). Raises ``UsageError`` with the reason for anything else.
+    """
+    target = check_readable(path, where, "a table file (CSV, TSV or Parquet)")
+    label = repr(path)
+    suffix = target.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        import pandas as pd
+
+        try:
+            frame = pd.read_parquet(target)
+        except ImportError:
+            raise UsageError(
+                f"{where}: reading Parquet ({label}) needs pyarrow; install it with "
+                f"`pip install pyarrow`, or save the table as CSV"
+            ) from None
+        except Exception as error:  # pyarrow raises its own types for corrupt files
+            raise UsageError(
+                f"{where}: expected a Parquet file in {label}, got one that cannot be read: "
+                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
+            ) from None
+        if frame.empty:
+            raise UsageError(f"{where}: expected at least one row of data in {label}, got none")
+        frame.columns = [str(c) for c in frame.columns]
+        return frame
+    delimiter = "\t" if suffix in TAB_SUFFIXES else ","
+    names = _scan_text(target, label, delimiter, where)
+    import pandas as pd  # imported once the file has proved to be a table: errors come fast
+
+    try:
+        frame = pd.read_csv(
+            target,
+            sep=delimiter,
+            dtype=str,
+            encoding="utf-8-sig",
+            skip_blank_lines=True,
+            skipinitialspace=False,
+        )
+    except (ValueError, pd.errors.ParserError) as error:
+        raise UsageError(
+            f"{where}: expected a well-formed table in {label}, got: {str(error).splitlines()[0]}"
+        ) from None
+    frame.columns = names
+    return frame
+
+
+def format_csv(frame: Any) -> str:
+    """A DataFrame as CSV text with ``\\n`` line ends and no index."""
+    text: str = frame.to_csv(index=False, lineterminator="\n")
+    return text

@@ -1,0 +1,455 @@
+"""``chainrule train``: a table (or a bundled dataset) in, one model file out.
+
+The run: read the table; encode the target (classes or scaled values) and drop rows without
+one; hold out a test part (stratified by class) and a validation part; learn the feature
+preprocessing on the training part only; build a multilayer perceptron; train it by
+backpropagation with early stopping on the validation loss (keeping the best weights);
+score every part; write the model file with everything ``predict`` needs in its metadata.
+
+Every random choice (splits, initial weights, batch order, dropout) comes from ``--seed``, so
+the same command on the same data writes the same file, byte for byte; a run resumed from
+``--checkpoint-dir`` writes the file an uninterrupted run would (see ``resume``).
+
+One file because it is one run read top to bottom: the checks made before any work, the
+loading, and the steps above in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chainrule.backend import Array, np
+from chainrule.cli import bundle
+from chainrule.cli.errors import RunInterruptedError, UsageError, reword
+from chainrule.cli.options import DEFAULT_LR, TrainSettings, resolve
+from chainrule.cli.resume import (
+    CHECKPOINT_NAME,
+    ResumableEarlyStopping,
+    RunCheckpoint,
+    resumable,
+)
+from chainrule.cli.tables import check_writable, nearest, read_table, same_file
+from chainrule.data.tabular import NumericColumn, TabularPreprocessor, TargetEncoder
+from chainrule.nn import Module
+from chainrule.train import Callback, History
+
+BUNDLED_TARGET = "target"
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = resolve(args)
+    _check_settings(settings)
+    log = _Log(settings.quiet)
+    table, target_name, source = _load(settings)
+    return _Run(settings, log, table, target_name, source).train()
+
+
+class _Log:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"train: {message}", file=sys.stderr, flush=True)
+
+
+def _check_settings(settings: TrainSettings) -> None:
+    """Mistakes that can be seen before reading any data: fail before work, not after."""
+    if settings.data is not None and settings.dataset is not None:
+        raise UsageError(
+            f"train: expected DATA or --dataset, got both ({settings.data!r} and "
+            f"{settings.dataset!r})"
+        )
+    if settings.data is None and settings.dataset is None:
+        raise UsageError(
+            "train: expected a DATA file and --target COLUMN, or --dataset NAME, got neither "
+            "(try: chainrule train --dataset digits)"
+        )
+    if settings.dataset is not None and settings.target is not None:
+        raise UsageError(
+            f"train: --target: expected none with --dataset (a bundled dataset names its "
+            f"target), got {settings.target!r}"
+        )
+    if settings.data is not None and settings.target is None:
+        raise UsageError(
+            f"train: --target: expected the column of {settings.data!r} to predict, got none"
+        )
+    if settings.dataset == "xor":
+        raise UsageError("train: --dataset: expected a table to learn from, got 'xor' (4 rows)")
+    check_writable(settings.out, "train", "--out")
+    if settings.data is not None and same_file(settings.out, settings.data):
+        raise UsageError(
+            f"train: --out: expected a path other than the data's, got {settings.out!r}"
+        )
+    if settings.plot is not None:
+        check_writable(settings.plot, "train", "--plot")
+        if importlib.util.find_spec("matplotlib") is None:
+            raise UsageError(
+                "train: --plot: expected matplotlib to draw with, got none installed; "
+                "install it with `pip install chainrule[plot]`"
+            )
+    if settings.resume and settings.checkpoint_dir is None:
+        raise UsageError("train: --resume: expected --checkpoint-dir DIR to resume from, got none")
+    if settings.checkpoint_dir is not None and Path(settings.checkpoint_dir).is_file():
+        raise UsageError(
+            f"train: --checkpoint-dir: expected a folder, got the file {settings.checkpoint_dir!r}"
+        )
+
+
+def _load(settings: TrainSettings) -> tuple[Any, str, str]:
+    """The table, the target's column name, and what to call the source in metadata."""
+    import pandas as pd
+
+    if settings.dataset is not None:
+        from chainrule.data import load_dataset
+
+        data = load_dataset(settings.dataset)
+        frame = pd.DataFrame(data.x.astype(np.float64), columns=data.feature_names)
+        labels: Array = data.y
+        names = data.target_names
+        if data.task == "classification" and names != [str(i) for i in range(len(names))]:
+            labels = np.array(names, dtype=object)[data.y]
+        frame[BUNDLED_TARGET] = labels
+        return frame, BUNDLED_TARGET, f"dataset {settings.dataset}"
+    assert settings.data is not None and settings.target is not None
+    frame = read_table(settings.data, "train")
+    columns = [str(c) for c in frame.columns]
+    if settings.target not in columns:
+        raise UsageError(
+            f"train: --target: expected a column of {settings.data!r}, got {settings.target!r}; "
+            f"{nearest(settings.target, columns)}"
+        )
+    for name in settings.drop:
+        if name not in columns:
+            raise UsageError(
+                f"train: --drop: expected columns of {settings.data!r}, got {name!r}; "
+                f"{nearest(name, columns)}"
+            )
+    return frame, settings.target, Path(settings.data).name
+
+
+def _split(
+    n: int, fraction: float, seed: np.random.SeedSequence, classes: Array | None, what: str
+) -> tuple[Array, Array]:
+    """Indices kept and held out (``fraction`` of ``n``, stratified by ``classes``)."""
+    from chainrule.data import stratified_split
+
+    if fraction == 0:
+        return np.arange(n), np.zeros(0, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    if classes is not None:
+        kept, held = stratified_split(classes, fraction, rng)
+    else:
+        order = rng.permutation(n)
+        size = max(1, round(fraction * n))
+        kept, held = np.sort(order[size:]), np.sort(order[:size])
+    if len(kept) == 0 or len(held) == 0:
+        raise UsageError(
+            f"train: --{what}-split: expected enough rows to hold out {fraction:g} of them, got "
+            f"{n} rows; pass --{what}-split 0 or more data"
+        )
+    return kept, held
+
+
+def _optimizer(settings: TrainSettings, model: Module) -> tuple[Any, float, float]:
+    from chainrule.optim import SGD, Adam, AdamW, RMSprop
+
+    lr = settings.lr if settings.lr is not None else DEFAULT_LR[settings.optimizer]
+    decay = settings.weight_decay
+    if decay is None:
+        decay = 0.01 if settings.optimizer == "adamw" else 0.0
+    params = list(model.parameters())
+    optimizer: Any
+    if settings.optimizer in ("sgd", "momentum"):
+        momentum = 0.9 if settings.optimizer == "momentum" else 0.0
+        optimizer = SGD(params, lr=lr, momentum=momentum, weight_decay=decay)
+    elif settings.optimizer == "adam":
+        optimizer = Adam(params, lr=lr, weight_decay=decay)
+    elif settings.optimizer == "adamw":
+        optimizer = AdamW(params, lr=lr, weight_decay=decay)
+    else:
+        optimizer = RMSprop(params, lr=lr, weight_decay=decay)
+    return optimizer, lr, decay
+
+
+def _loss(settings: TrainSettings, task: str) -> tuple[Module, str]:
+    from chainrule import nn
+
+    name = settings.loss
+    if name == "auto":
+        name = "cross_entropy" if task == "classification" else "mse"
+    allowed = ("cross_entropy",) if task == "classification" else ("mse", "mae", "huber")
+    if name not in allowed:
+        raise UsageError(
+            f"train: --loss: expected {' or '.join(allowed)} for {task}, got {name!r}"
+            + ("; pass --task regression to predict numbers" if task == "classification" else "")
+        )
+    losses: dict[str, type[Module]] = {
+        "cross_entropy": nn.CrossEntropyLoss,
+        "mse": nn.MSELoss,
+        "mae": nn.L1Loss,
+        "huber": nn.HuberLoss,
+    }
+    return losses[name](), name
+
+
+@dataclass
+class _Parts:
+    """Row indices of each part of the table, and the target's encoding."""
+
+    encoder: TargetEncoder
+    table: Any
+    rows: dict[str, Array]  # "training", and "validation" and "test" where they exist
+    test_split: float
+
+
+class _Run:
+    """One training run, step by step (see the module's docstring)."""
+
+    def __init__(
+        self, settings: TrainSettings, log: _Log, table: Any, target_name: str, source: str
+    ) -> None:
+        self.settings, self.log, self.source = settings, log, source
+        self.target_name = target_name
+        self.table = table
+        drop = {target_name, *settings.drop}
+        self.feature_columns = [str(c) for c in table.columns if str(c) not in drop]
+        if not self.feature_columns:
+            raise UsageError(
+                f"train: expected at least one feature column besides the target "
+                f"{target_name!r}, got none"
+            )
+        seeds = np.random.SeedSequence(settings.seed).spawn(4)
+        self.test_seed, self.val_seed, self.model_seed, self.fit_seed = seeds
+
+    def train(self) -> int:
+        s = self.settings
+        parts = self._split()
+        encoder, target = parts.encoder, parts.table[self.target_name]
+        features = TabularPreprocessor()
+        try:
+            features.fit(parts.table.iloc[parts.rows["training"]], self.feature_columns)
+        except ValueError as error:
+            raise reword(error, "train") from None
+        data = {
+            name: (
+                features.transform(parts.table.iloc[rows]),
+                encoder.encode(target.iloc[rows]),
+            )
+            for name, rows in parts.rows.items()
+        }
+        model = self._network(features, encoder)
+        loss, loss_name = _loss(s, encoder.task)
+        optimizer, lr, decay = _optimizer(s, model)
+        self._describe(features, encoder, parts, lr)
+        settings_record = {
+            "hidden": list(s.hidden),
+            "activation": s.activation,
+            "dropout": s.dropout,
+            "batch_norm": s.batch_norm,
+            "epochs": s.epochs,
+            "batch_size": s.batch_size,
+            "optimizer": s.optimizer,
+            "lr": lr,
+            "weight_decay": decay,
+            "loss": loss_name,
+            "val_split": s.val_split,
+            "test_split": parts.test_split,
+            "patience": s.patience,
+            "seed": s.seed,
+            "drop": list(s.drop),
+        }
+        # What a checkpoint must share with this run to be resumed by it.
+        run_record = {
+            "source": self.source,
+            "rows": len(parts.table),
+            "features": self.feature_columns,
+            **{k: v for k, v in settings_record.items() if k not in ("epochs", "patience")},
+        }
+        stopper = ResumableEarlyStopping(s.patience) if "validation" in data else None
+        callbacks: list[Callback] = [stopper] if stopper is not None else []
+        resume_from = None
+        if s.checkpoint_dir is not None:
+            path = self._checkpoint_path()
+            if s.resume:
+                scratch = self._network(features, encoder)
+                resume_from = resumable(path, str(s.checkpoint_dir), run_record, stopper, scratch)
+            elif path.exists():
+                self.log(f"starting afresh: {str(path)!r} will be replaced (--resume continues it)")
+            callbacks.append(RunCheckpoint(path, stopper, run_record))
+
+        history = self._fit(model, loss, optimizer, data, encoder.task, callbacks, resume_from)
+        if history.stop_reason:
+            self.log(history.stop_reason)
+
+        from chainrule.io import save
+        from chainrule.train import predict
+
+        metrics = {
+            name: bundle.scores(encoder, predict(model, x), y) for name, (x, y) in data.items()
+        }
+        metadata = {
+            "format": bundle.FORMAT,
+            "version": 1,
+            "task": encoder.task,
+            "target": self.target_name,
+            "classes": list(encoder.classes) if encoder.task == "classification" else None,
+            "feature_columns": self.feature_columns,
+            "preprocessing": features.to_dict(),
+            "target_encoding": encoder.to_dict(),
+            "settings": settings_record,
+            "training": {
+                "source": self.source,
+                "rows": {name: len(rows) for name, rows in parts.rows.items()},
+                "epochs_run": len(history.epoch),
+                "best_epoch": stopper.best_epoch if stopper and s.patience else None,
+                "stop_reason": history.stop_reason,
+            },
+            "metrics": metrics,
+        }
+        save(model, s.out, metadata=metadata)
+        written = f"model written to {s.out} ({bundle.n_parameters(model):,} parameters)"
+        if s.plot is not None:
+            history.plot(s.plot)
+            written += f"; curves plotted to {s.plot}"
+        print(bundle.format_table(metrics))
+        print(written)
+        return 0
+
+    def _split(self) -> _Parts:
+        """Encode the target (rows without one left out), then hold out the test part and
+        the validation part, stratified by class for a classification."""
+        s = self.settings
+        values = self.table[self.target_name]
+        try:
+            encoder = TargetEncoder(s.task).fit(values)
+        except ValueError as error:
+            hint = ""
+            if "classes" in str(error) and s.task == "auto":
+                hint = "; to predict numbers, pass --task regression"
+            where = f"train: --target {self.target_name!r}"
+            raise UsageError(f"{reword(error, where)}{hint}") from None
+        missing = encoder.missing(values)
+        table = self.table
+        if missing.any():
+            self.log(f"left out {int(missing.sum())} rows without a {self.target_name!r} value")
+            table = table[~missing].reset_index(drop=True)
+        classification = encoder.task == "classification"
+        classes = encoder.encode(table[self.target_name]) if classification else None
+        test_split = s.test_split if s.test_split is not None else (0.2 if s.dataset else 0.0)
+        rest, test = _split(len(table), test_split, self.test_seed, classes, "test")
+        rest_classes = None if classes is None else classes[rest]
+        kept, held = _split(len(rest), s.val_split, self.val_seed, rest_classes, "val")
+        train, val = rest[kept], rest[held]
+        if s.batch_norm and len(train) % s.batch_size == 1 and len(train) > 1:
+            # A last batch of one row has no batch statistics: that row validates instead
+            # (or, without validation, sits out).
+            if len(val):
+                val = np.sort(np.append(val, train[-1]))
+            train = train[:-1]
+        if len(train) < 2:
+            raise UsageError(
+                f"train: expected at least 2 rows to train on, got {len(train)} of {len(table)} "
+                f"after holding out validation and test rows"
+            )
+        if not classification:  # the network learns (y - mean) / std of the training part
+            encoder = TargetEncoder("regression").fit(table[self.target_name].iloc[train])
+        rows = {"training": train, "validation": val, "test": test}
+        return _Parts(encoder, table, {k: v for k, v in rows.items() if len(v)}, test_split)
+
+    def _network(self, features: TabularPreprocessor, encoder: TargetEncoder) -> Module:
+        s = self.settings
+        return bundle.build_network(
+            features.n_features_out, encoder.n_outputs, s.hidden, s.activation, s.dropout,
+            s.batch_norm, self.model_seed,
+        )  # fmt: skip
+
+    def _describe(
+        self, features: TabularPreprocessor, encoder: TargetEncoder, parts: _Parts, lr: float
+    ) -> None:
+        s = self.settings
+        n_numeric = sum(isinstance(c, NumericColumn) for c in features.columns)
+        if encoder.task == "classification":
+            what = f"classification into {encoder.n_outputs} classes"
+        else:
+            what = "regression"
+        self.log(
+            f"{what} of {self.target_name!r} from {len(self.feature_columns)} columns "
+            f"({n_numeric} numeric, {len(self.feature_columns) - n_numeric} categorical) "
+            f"-> {features.n_features_out} inputs"
+        )
+        widths = "-".join(str(w) for w in [features.n_features_out, *s.hidden, encoder.n_outputs])
+        self.log(
+            ", ".join(f"{len(rows)} rows for {name}" for name, rows in parts.rows.items())
+            + f"; network {widths} ({s.activation}"
+            + (f", dropout {s.dropout:g}" if s.dropout else "")
+            + (", batch norm" if s.batch_norm else "")
+            + f"), {s.optimizer} lr {lr:g}"
+        )
+
+    def _checkpoint_path(self) -> Path:
+        folder = Path(str(self.settings.checkpoint_dir))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(
+                f"train: --checkpoint-dir: expected a folder that can be made, got "
+                f"{str(folder)!r}: {error.strerror}"
+            ) from None
+        return folder / CHECKPOINT_NAME
+
+    def _fit(
+        self,
+        model: Module,
+        loss: Module,
+        optimizer: Any,
+        data: dict[str, tuple[Array, Array]],
+        task: str,
+        callbacks: list[Callback],
+        resume_from: Path | None,
+    ) -> History:
+        """``fit``, with a diverging loss and Ctrl-C turned into the command's errors."""
+        from chainrule.train import DivergenceWarning, fit
+
+        s = self.settings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DivergenceWarning)
+            history = fit(
+                model,
+                loss,
+                optimizer,
+                data["training"],
+                epochs=s.epochs,
+                batch_size=s.batch_size,
+                validation_data=data.get("validation"),
+                metrics=["accuracy"] if task == "classification" else [],
+                callbacks=callbacks,
+                seed=int(self.fit_seed.generate_state(1)[0]),
+                verbose=0 if s.quiet else "auto",
+                resume_from=resume_from,
+            )
+        for warning in caught:
+            if issubclass(warning.category, DivergenceWarning):
+                what = str(warning.message).split("; training stopped")[0]
+                raise UsageError(
+                    f"{what.replace('fit: ', 'train: ', 1)}; nothing was written. Lower --lr, "
+                    f"or check the data for extreme values"
+                )
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+        if history.interrupted:
+            done = len(history.epoch)
+            hint = ""
+            if s.checkpoint_dir is not None and done:
+                hint = f"; `--resume` continues after epoch {done}"
+            raise RunInterruptedError(
+                f"train: interrupted in epoch {done + 1}; nothing was written{hint}"
+            )
+        return history

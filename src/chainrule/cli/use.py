@@ -1,0 +1,242 @@
+"""``chainrule predict``, ``evaluate`` and ``info``: what a model file written by ``train``
+does with a new table, how well, and what it is. Each needs only the model file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from chainrule.backend import Array
+from chainrule.cli import bundle
+from chainrule.cli.errors import UsageError, reword
+from chainrule.cli.tables import check_writable, format_csv, nearest, read_table, same_file
+from chainrule.data.tabular import CategoricalColumn, NumericColumn, category_of
+
+
+def _features(trained: bundle.Trained, table: Any, data: str, where: str) -> Array:
+    """The model's input matrix from ``table``: every feature column must be there (the
+    absent ones are named); the order of columns and any extra ones do not matter."""
+    present = {str(c) for c in table.columns}
+    absent = [name for name in trained.features.feature_columns if name not in present]
+    if absent:
+        plural = len(absent) > 1
+        raise UsageError(
+            f"{where}: expected the feature column{'s' if plural else ''} "
+            f"{', '.join(map(repr, absent[:10]))}{' and more' if len(absent) > 10 else ''} "
+            f"that the model was trained with in {data!r}, got a table without "
+            f"{'them' if plural else 'it'}"
+        )
+    try:
+        return trained.features.transform(table)
+    except ValueError as error:
+        raise reword(error, f"{where}: {data!r}") from None
+
+
+def _check_output(path: str | None, where: str, flag: str, *inputs: str) -> None:
+    if path is None:
+        return
+    check_writable(path, where, flag)
+    for other in inputs:
+        if same_file(path, other):
+            raise UsageError(
+                f"{where}: {flag}: expected a path other than the input {other!r}, got the "
+                f"same file"
+            )
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    where = "predict"
+    _check_output(args.output, where, "--output", args.model, args.data)
+    trained = bundle.read(args.model, where)
+    if args.proba and trained.task != "classification":
+        raise UsageError(
+            f"{where}: --proba: expected a classification model, got a {trained.task} model"
+        )
+    table = read_table(args.data, where)
+    if args.id is not None and args.id not in table.columns:
+        raise UsageError(
+            f"{where}: --id: expected a column of {args.data!r}, got {args.id!r}; "
+            f"{nearest(args.id, [str(c) for c in table.columns])}"
+        )
+    outputs = trained.outputs(_features(trained, table, args.data, where))
+    result = pd.DataFrame(index=range(len(table)))
+    if args.id is not None:
+        result[args.id] = table[args.id].to_numpy()
+    predictions = trained.target.decode(outputs)
+    if trained.task == "regression":
+        result["prediction"] = [f"{value:.7g}" for value in predictions]
+    else:
+        result["prediction"] = predictions
+    if args.proba:
+        proba = bundle.softmax(outputs)
+        for i, label in enumerate(trained.target.classes):
+            name = label if isinstance(label, str) else category_of(label)
+            result[f"proba_{name}"] = [f"{p:.6f}" for p in proba[:, i]]
+    text = format_csv(result)
+    if args.output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return 0
+    from chainrule.io import atomic_write_text
+
+    atomic_write_text(args.output, text)
+    print(f"predict: {len(result)} predictions written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    where = "evaluate"
+    trained = bundle.read(args.model, where)
+    target = args.target if args.target is not None else str(trained.metadata.get("target"))
+    table = read_table(args.data, where)
+    columns = [str(c) for c in table.columns]
+    if target not in columns:
+        flag = "--target" if args.target is not None else "the model's target"
+        raise UsageError(
+            f"{where}: {flag}: expected a column of {args.data!r}, got {target!r}; "
+            f"{nearest(target, columns)}"
+        )
+    missing = trained.target.missing(table[target])
+    if missing.all():
+        raise UsageError(
+            f"{where}: expected values in the target column {target!r} of {args.data!r}, "
+            f"got only missing ones"
+        )
+    if missing.any():
+        print(
+            f"{where}: left out {int(missing.sum())} rows without a {target!r} value",
+            file=sys.stderr,
+        )
+        table = table[~missing].reset_index(drop=True)
+    values = table[target]
+    try:
+        y = trained.target.encode(values, unknown=-1 if trained.task == "classification" else None)
+    except ValueError as error:
+        raise reword(error, f"{where}: --target {target!r}") from None
+    unknown = int((y < 0).sum()) if trained.task == "classification" else 0
+    if unknown:
+        example = values[y < 0].iloc[0]
+        print(
+            f"{where}: {unknown} rows have labels the model never saw (such as {example!r}); "
+            f"they count as errors",
+            file=sys.stderr,
+        )
+    outputs = trained.outputs(_features(trained, table, args.data, where))
+    result: dict[str, Any] = {"rows": len(table), **bundle.scores(trained.target, outputs, y)}
+    if args.json:
+        print(json.dumps(_finite_or_none(result), indent=2))
+    else:
+        width = max(len(k) for k in result)
+        for key, value in result.items():
+            shown = value if isinstance(value, int) else f"{value:.4f}"
+            print(f"{key:<{width}}  {shown}")
+    return 0
+
+
+def _settings_lines(settings: dict[str, Any]) -> list[str]:
+    words = []
+    for key, value in settings.items():
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value) or "none"
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
+        words.append(f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}")
+    lines, line = [], ""
+    for word in words:
+        if line and len(line) + len(word) + 2 > 76:
+            lines.append(line)
+            line = ""
+        line = f"{line}  {word}" if line else word
+    return [*lines, line] if line else lines
+
+
+def _column_line(column: NumericColumn | CategoricalColumn, width: int) -> str:
+    if isinstance(column, NumericColumn):
+        detail = (
+            f"numeric      median {column.median:.4g}, mean {column.mean:.4g}, std {column.std:.4g}"
+        )
+    else:
+        shown = list(column.categories[:8])
+        more = len(column.categories) - len(shown)
+        names = ", ".join(shown) + (f" and {more} more" if more else "")
+        if column.missing:
+            names += (", " if names else "") + "<missing>"
+        detail = f"categorical  {names}"
+    return f"  {column.name:<{width}}  {detail}"
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from chainrule.io import describe_model
+
+    trained = bundle.read(args.model, "info")
+    meta = trained.metadata
+    n_parameters = bundle.n_parameters(trained.model)
+    if args.json:
+        document = {
+            "file": args.model,
+            "parameters": n_parameters,
+            "architecture": describe_model(trained.model),
+            **meta,
+        }
+        print(json.dumps(_finite_or_none(document), indent=2))
+        return 0
+    target = trained.target
+    if target.task == "classification":
+        classes = ", ".join(category_of(c) for c in target.classes[:12])
+        more = len(target.classes) - 12
+        task = (
+            f"classification of {meta.get('target')!r} into {len(target.classes)} classes: "
+            f"{classes}{f' and {more} more' if more > 0 else ''}"
+        )
+    else:
+        task = (
+            f"regression of {meta.get('target')!r} (mean {target.mean:.4g}, std {target.std:.4g})"
+        )
+    training = meta.get("training") or {}
+    rows = training.get("rows")
+    rows = rows if isinstance(rows, dict) else {}
+    trained_on = f"{training.get('source')}: " + ", ".join(
+        f"{count} rows for {name}" for name, count in rows.items()
+    )
+    stop = training.get("stop_reason") or "ran every epoch"
+    features = trained.features
+    architecture = repr(trained.model).splitlines()
+    print(f"{'file':<13} {args.model}")
+    print(f"{'task':<13} {task}")
+    print(f"{'trained on':<13} {trained_on}")
+    print(f"{'epochs':<13} {training.get('epochs_run')} ({stop})")
+    print(f"{'parameters':<13} {n_parameters:,}")
+    print(f"{'architecture':<13} {architecture[0]}")
+    for line in architecture[1:]:
+        print(f"{'':<13} {line}")
+    settings = _settings_lines(dict(meta.get("settings") or {}))
+    for i, line in enumerate(settings):
+        print(f"{'settings' if i == 0 else '':<13} {line}")
+    print(
+        f"{'features':<13} {len(features.columns)} columns -> {features.n_features_out} inputs "
+        f"(numbers: median for missing, then standardized; categories: one-hot)"
+    )
+    width = max(len(c.name) for c in features.columns)
+    for column in features.columns:
+        print(_column_line(column, width))
+    metrics = meta.get("metrics")
+    if isinstance(metrics, dict) and metrics:
+        print("metrics")
+        for line in bundle.format_table(metrics).splitlines():
+            print(f"  {line}")
+    return 0
