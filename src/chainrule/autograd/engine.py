@@ -21,8 +21,8 @@ from chainrule.tensor import Tensor
 
 
 def _count_consumers(roots: Sequence[Context]) -> dict[Context, int]:
-    counts: dict[Context, int] = {}
-    seen = set(roots)
+    """For each node reachable from ``roots`` (roots included), how many consumers it has."""
+    counts: dict[Context, int] = dict.fromkeys(roots, 0)
     stack = list(roots)
     while stack:
         node = stack.pop()
@@ -34,10 +34,12 @@ def _count_consumers(roots: Sequence[Context]) -> dict[Context, int]:
             )
         for edge in node.next:
             if type(edge) is Context:
-                counts[edge] = counts.get(edge, 0) + 1
-                if edge not in seen:
-                    seen.add(edge)
+                count = counts.get(edge)
+                if count is None:
+                    counts[edge] = 1
                     stack.append(edge)
+                else:
+                    counts[edge] = count + 1
     return counts
 
 
@@ -77,17 +79,6 @@ def _checked(node: Context, k: int, g: Any, shape: Any, dtype: Any) -> Array:
     return g if g.dtype == dtype else g.astype(dtype)
 
 
-class _LeafGradient:
-    """The sum of the contributions that reach one leaf during a backward pass."""
-
-    __slots__ = ("leaf", "private", "total")
-
-    def __init__(self, leaf: Tensor, total: Array, private: bool) -> None:
-        self.leaf = leaf
-        self.total = total
-        self.private = private  # True when no one but this pass holds ``total``
-
-
 def run_backward(
     roots: Sequence[Tensor],
     seeds: Sequence[Array],
@@ -115,52 +106,48 @@ def _run_backward(
     retain_graph: bool,
     capture: Sequence[Tensor] | None,
 ) -> list[Array | None] | None:
+    # One loop with everything inline: on small tensors this walk, not NumPy, is the cost of
+    # a backward pass, so the common path makes no call that it can avoid.
     capturing = capture is not None
     # id of a captured tensor's node (or of the leaf itself) -> its positions in ``capture``
     targets: dict[int, list[int]] = {}
-    for i, t in enumerate(capture or ()):
-        targets.setdefault(id(t._ctx if t._ctx is not None else t), []).append(i)
-    captured: list[Array | None] = [None] * len(capture or ())
+    captured: list[Array | None] = []
+    if capture is not None:
+        for i, t in enumerate(capture):
+            targets.setdefault(id(t._ctx if t._ctx is not None else t), []).append(i)
+        captured = [None] * len(capture)
 
-    leaves: dict[int, _LeafGradient] = {}
-
-    def deliver(leaf: Tensor, g: Array, upstream: Array) -> None:
-        if capturing and id(leaf) not in targets:
-            return
-        entry = leaves.get(id(leaf))
-        if entry is None:
-            # An op's backward may pass its incoming gradient through unchanged or as a view
-            # (add, reshape, broadcast); adopting that as ``grad`` would let two leaves share,
-            # and later mutate, one array.
-            private = not (g is upstream or g.base is not None or not g.flags.writeable)
-            leaves[id(leaf)] = _LeafGradient(leaf, g, private)
-        else:
-            # Never in place: an op may have handed the same array to another input.
-            entry.total = entry.total + g
-            entry.private = True
-
+    # id(leaf) -> [leaf, total gradient, whether no one but this pass holds the total]
+    leaves: dict[int, list[Any]] = {}
     grads: dict[Context, Array] = {}
     root_nodes: list[Context] = []
-    for root, seed in zip(roots, seeds, strict=True):
-        if root._ctx is None:
-            # A leaf as its own root: its gradient is the seed itself.
-            deliver(root, seed, seed)
-            continue
-        node = root._ctx
-        grads[node] = grads[node] + seed if node in grads else seed
-        if node not in root_nodes:
-            root_nodes.append(node)
+    if len(roots) == 1 and roots[0]._ctx is not None:  # loss.backward()
+        root_nodes.append(roots[0]._ctx)
+        grads[roots[0]._ctx] = seeds[0]
+    else:
+        for root, seed in zip(roots, seeds, strict=True):
+            node = root._ctx
+            if node is None:
+                # A leaf as its own root: its gradient is the seed itself.
+                if not capturing or id(root) in targets:
+                    _add_to_leaf(leaves, root, seed, seed)
+                continue
+            grads[node] = grads[node] + seed if node in grads else seed
+            if node not in root_nodes:
+                root_nodes.append(node)
 
     pending = _count_consumers(root_nodes)
     anomaly = _state.anomaly
-    ready = [node for node in root_nodes if pending.get(node, 0) == 0]
+    ndarray = np.ndarray
+    ready = [node for node in root_nodes if pending[node] == 0]
     while ready:
         node = ready.pop()
+        edges = node.next
         grad = grads.pop(node, None)
         if grad is None:
             # Every consumer returned None for this node: nothing flows through it, but its
             # inputs must still learn that this consumer is done.
-            input_grads: Any = (None,) * len(node.next)
+            input_grads: Any = (None,) * len(edges)
         else:
             if node.hooks:
                 grad = _run_hooks(node.hooks, grad)[0]
@@ -179,39 +166,92 @@ def _run_backward(
                 input_grads = node.fn.backward(node, grad)
             if type(input_grads) is not tuple:
                 input_grads = _as_tuple(node, input_grads)
-            if len(input_grads) != len(node.next):
+            if len(input_grads) != len(edges):
                 raise RuntimeError(
                     f"backward: {node!r} returned {len(input_grads)} gradients for "
-                    f"{len(node.next)} inputs; return one per forward input (None where none)"
+                    f"{len(edges)} inputs; return one per forward input (None where none)"
                 )
             if anomaly:
                 check_backward(node.fn.name, grad, input_grads)
-        for k, edge in enumerate(node.next):
+        k = -1
+        for edge in edges:
+            k += 1
             if edge is None:
                 continue
             g = input_grads[k]
             if type(edge) is Context:
                 if g is not None:
                     if (
-                        type(g) is not np.ndarray
+                        type(g) is not ndarray
                         or g.shape != edge.output_shape
-                        or g.dtype != edge.output_dtype
+                        or (g.dtype is not edge.output_dtype and g.dtype != edge.output_dtype)
                     ):
                         g = _checked(node, k, g, edge.output_shape, edge.output_dtype)
-                    grads[edge] = grads[edge] + g if edge in grads else g
-                pending[edge] -= 1
-                if pending[edge] == 0:
+                    if edge in grads:
+                        # Never in place: an op may have handed the same array to two inputs.
+                        grads[edge] = grads[edge] + g
+                    else:
+                        grads[edge] = g
+                count = pending[edge] - 1
+                pending[edge] = count
+                if count == 0:
                     ready.append(edge)
             elif g is not None:
                 assert grad is not None  # a node that received nothing returns nothing
-                deliver(edge, _checked(node, k, g, edge.data.shape, edge.data.dtype), grad)
+                data = edge.data
+                if (
+                    type(g) is not ndarray
+                    or g.shape != data.shape
+                    or (g.dtype is not data.dtype and g.dtype != data.dtype)
+                ):
+                    g = _checked(node, k, g, data.shape, data.dtype)
+                if capturing and id(edge) not in targets:
+                    continue
+                entry = leaves.get(id(edge))
+                if entry is None:
+                    # An op's backward may pass its incoming gradient through unchanged or as
+                    # a view (add, reshape, broadcast); adopting that as ``grad`` would let two
+                    # leaves share, and later mutate, one array.
+                    private = g is not grad and g.base is None and g.flags.writeable
+                    leaves[id(edge)] = [edge, g, private]
+                else:
+                    entry[1] = entry[1] + g
+                    entry[2] = True
         if not retain_graph:
             node.release()
 
+    # ids of the arrays already made some leaf's ``grad`` in this pass: an op may return one
+    # array for two inputs, and two leaves must never share a ``grad``.
     adopted: set[int] = set()
-    for entry in leaves.values():
-        _finish_leaf(entry, capturing, targets, captured, adopted)
+    for leaf, total, private in leaves.values():
+        if leaf._hooks:
+            total, replaced = _run_hooks(leaf._hooks, total)
+            if replaced:
+                total = np.array(total, dtype=leaf.data.dtype, copy=True)
+            # A hook may keep the tensor it was given, or return one the user keeps: either
+            # way the array is no longer this pass's alone.
+            private = replaced
+        if capturing:
+            for slot in targets[id(leaf)]:
+                captured[slot] = total
+        elif leaf.grad is None:
+            if not private or id(total) in adopted:
+                total = total.copy()
+            adopted.add(id(total))
+            leaf.grad = Tensor._from_op(total, None)
+        else:
+            leaf.grad.data += total
     return captured if capturing else None
+
+
+def _add_to_leaf(leaves: dict[int, list[Any]], leaf: Tensor, g: Array, upstream: Array) -> None:
+    entry = leaves.get(id(leaf))
+    if entry is None:
+        private = g is not upstream and g.base is None and g.flags.writeable
+        leaves[id(leaf)] = [leaf, g, private]
+    else:
+        entry[1] = entry[1] + g
+        entry[2] = True
 
 
 def _as_tuple(node: Context, input_grads: Any) -> tuple[Any, ...]:
@@ -225,47 +265,17 @@ def _as_tuple(node: Context, input_grads: Any) -> tuple[Any, ...]:
     )
 
 
-def _finish_leaf(
-    entry: _LeafGradient,
-    capturing: bool,
-    targets: dict[int, list[int]],
-    captured: list[Array | None],
-    adopted: set[int],
-) -> None:
-    """Hand a leaf its total gradient: through its hooks, then into ``grad`` or ``captured``.
-
-    ``adopted`` holds the ids of the arrays already made some leaf's ``grad`` in this pass: an
-    op may return one array for two inputs, and two leaves must never share a ``grad``.
-    """
-    leaf, total, private = entry.leaf, entry.total, entry.private
-    if leaf._hooks:
-        total, replaced = _run_hooks(leaf._hooks, total)
-        if replaced:
-            total = np.array(total, dtype=leaf.data.dtype, copy=True)
-        # A hook may keep the tensor it was given, or return one the user keeps: either way
-        # the array is no longer this pass's alone.
-        private = replaced
-    if capturing:
-        for slot in targets[id(leaf)]:
-            captured[slot] = total
-        return
-    if leaf.grad is None:
-        if not private or id(total) in adopted:
-            total = total.copy()
-        adopted.add(id(total))
-        leaf.grad = Tensor._from_op(total, None)
-    else:
-        leaf.grad.data += total
-
-
 def _seed_gradient(root: Tensor, gradient: Any) -> Array:
     if gradient is None:
-        if root.data.size != 1:
+        data = root.data
+        if data.size != 1:
             raise RuntimeError(
                 f"backward: output has shape {root.shape}; pass a gradient or reduce to a "
                 f"scalar first"
             )
-        return np.ones_like(root.data)
+        # np.array, not np.ones_like (a Python-level function, several times slower).
+        seed = np.array(1, dtype=data.dtype)
+        return seed if data.ndim == 0 else seed.reshape(data.shape)
     seed = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
     if seed.shape != root.data.shape:
         raise RuntimeError(
@@ -276,12 +286,18 @@ def _seed_gradient(root: Tensor, gradient: Any) -> Array:
 
 def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
     """``root.backward(gradient)``: see ``Tensor.backward``."""
-    if not root.requires_grad:
+    if not root._requires_grad:
         raise RuntimeError(
             "backward: the tensor does not require grad and has no grad_fn; create the "
             "inputs with requires_grad=True (and outside no_grad)"
         )
-    run_backward([root], [_seed_gradient(root, gradient)], retain_graph=retain_graph)
+    seed = _seed_gradient(root, gradient)
+    previous_mode = _state.enabled
+    _state.enabled = False
+    try:
+        _run_backward((root,), (seed,), retain_graph, None)
+    finally:
+        _state.enabled = previous_mode
 
 
 def grad(

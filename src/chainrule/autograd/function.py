@@ -43,10 +43,17 @@ class Context:
         "saved",
     )
 
-    def __init__(self, fn: type[Function], next_edges: tuple[Edge, ...]) -> None:
+    def __init__(
+        self,
+        fn: type[Function],
+        next_edges: tuple[Edge, ...],
+        needs_input_grad: tuple[bool, ...] | None = None,
+    ) -> None:
         self.fn = fn
         self.next = next_edges
-        self.needs_input_grad = tuple(edge is not None for edge in next_edges)
+        if needs_input_grad is None:
+            needs_input_grad = tuple([edge is not None for edge in next_edges])
+        self.needs_input_grad = needs_input_grad
         self.saved: tuple[Any, ...] = ()
         self.released = False
         self.hooks: list[Callable[[Tensor], Tensor | None]] | None = None
@@ -99,32 +106,39 @@ class Function:
         Returns a new tensor; it records a graph node when grad mode is on, any input
         tensor requires a gradient and the result is floating-point.
         """
-        arrays = []
+        # One pass over the inputs; this and the engine's walk are the whole per-op cost
+        # that chainrule adds to NumPy's work, so they avoid every call they can.
+        arrays: list[Any] = []
         edges: list[Edge] = []
+        needs: list[bool] = []
         record = False
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
                 if x._requires_grad:
                     record = True
-                    edges.append(x if x._ctx is None else x._ctx)
-                else:
-                    edges.append(None)
+                    node = x._ctx
+                    edges.append(x if node is None else node)
+                    needs.append(True)
+                    continue
             else:
                 arrays.append(x)
-                edges.append(None)
-        if _state.anomaly:
-            return _apply_checked(cls, arrays, edges, record and _state.enabled, options)
-        if record and _state.enabled:
-            ctx = Context(cls, tuple(edges))
-            result = Tensor._from_op(cls.forward(ctx, *arrays, **options), None)
-            if result.data.dtype.kind != "f":
-                return result  # an integer or boolean result has no gradient (as in PyTorch)
-            result._ctx = ctx
-            result._requires_grad = True
-            ctx.output_shape = result.data.shape
-            ctx.output_dtype = result.data.dtype
-            return result
+            edges.append(None)
+            needs.append(False)
+        state = _state
+        if state.anomaly:
+            return _apply_checked(cls, arrays, edges, record and state.enabled, options)
+        if record and state.enabled:
+            ctx = Context(cls, tuple(edges), tuple(needs))
+            out = cls.forward(ctx, *arrays, **options)
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            if out.dtype.kind != "f":
+                # An integer or boolean result has no gradient (as in PyTorch).
+                return Tensor._from_op(out, None)
+            ctx.output_shape = out.shape
+            ctx.output_dtype = out.dtype
+            return Tensor._from_op(out, ctx)
         return Tensor._from_op(cls.forward(_Untracked(), *arrays, **options), None)
 
 

@@ -1,7 +1,9 @@
 """Loss functions in functional form (``chainrule.nn.functional.mse_loss`` and the rest).
 
-Each composes autograd ops, except cross-entropy, which uses the fused
-``softmax_cross_entropy`` op. ``reduction`` is ``'mean'`` (default), ``'sum'`` or ``'none'``.
+Each composes autograd ops, except the two that training loops call on every step, which
+use fused ops: cross-entropy (``softmax_cross_entropy``, and ``softmax_cross_entropy_labels``
+for plain class labels) and the reduced mean squared error (``mse_loss``). ``reduction`` is
+``'mean'`` (default), ``'sum'`` or ``'none'``.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import functools
 from typing import Any
 
 import chainrule.autograd.ops as ops
-from chainrule.autograd.ops import SoftmaxCrossEntropy
 from chainrule.autograd.ops._operands import as_tensor
+from chainrule.autograd.ops.losses import MSELoss, SoftmaxCrossEntropy, SoftmaxCrossEntropyLabels
 from chainrule.backend import Array, is_floating, np
 from chainrule.tensor import Tensor
 
@@ -52,9 +54,16 @@ def _pair(where: str, input: Any, target: Any, reduction: str) -> tuple[Tensor, 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error: (input - target)**2, reduced."""
+    if (reduction == "mean" or reduction == "sum") and isinstance(input, Tensor):
+        # What _pair checks, in a few comparisons, for two tensors that already match.
+        a, b = input.data, target.data if isinstance(target, Tensor) else None
+        if b is not None and a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f":
+            return MSELoss.apply(input, target, reduction == "mean")
     input, target = _pair("mse_loss", input, target, reduction)
+    if reduction != "none":
+        return MSELoss.apply(input, target, reduction == "mean")  # one node for three
     diff = input - target
-    return _reduce(diff * diff, reduction)
+    return diff * diff
 
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -181,6 +190,9 @@ def cross_entropy(
         The reduced loss, or per-sample losses with ``reduction='none'``.
     """
     where = "cross_entropy"
+    plain = _plain_labels(input, target, weight, ignore_index, reduction, label_smoothing)
+    if plain is not None:
+        return SoftmaxCrossEntropyLabels.apply(input, plain, reduction == "mean")
     _check_reduction(where, reduction)
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"{where}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
@@ -230,6 +242,41 @@ def cross_entropy(
         )
     losses = SoftmaxCrossEntropy.apply(rows, matrix)
     return _reduce_rows(losses, reduction, denominator, out_shape)
+
+
+def _plain_labels(
+    input: Any,
+    target: Any,
+    weight: Any,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+) -> Array | None:
+    """The labels, when cross-entropy is the plain case that one fused node computes:
+    (N, C) floating logits, N >= 1 labels all in [0, C) (so none ignored), no class weights,
+    no smoothing, a reduced result. None otherwise, for the general path and its checks."""
+    if weight is not None or label_smoothing != 0 or reduction not in ("mean", "sum"):
+        return None
+    if not isinstance(input, Tensor):
+        return None
+    logits = input.data
+    labels = target.data if isinstance(target, Tensor) else target
+    if (
+        logits.ndim != 2
+        or logits.dtype.kind != "f"
+        or type(labels) is not np.ndarray
+        or labels.dtype.kind not in "iu"
+        or labels.shape != (logits.shape[0],)
+        or labels.shape[0] == 0
+    ):
+        return None
+    classes = logits.shape[1]
+    if not isinstance(ignore_index, int) or 0 <= ignore_index < classes:
+        return None
+    # ufunc.reduce: what labels.min() and .max() call, without their Python-level wrappers.
+    if np.minimum.reduce(labels) < 0 or np.maximum.reduce(labels) >= classes:
+        return None
+    return labels
 
 
 def _soft_target_rows(

@@ -10,6 +10,7 @@ from chainrule.optim.optimizer import (
     Closure,
     Optimizer,
     ParamsT,
+    blocks,
     check_betas,
     check_nonnegative,
     effective_grad,
@@ -132,31 +133,32 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"] = np.zeros_like(p.data)
                 state["step"] += 1
                 step = state["step"]
-                if decoupled:
-                    if weight_decay != 0:
-                        p.data *= 1 - lr * weight_decay
-                    grad = effective_grad(p, 0, group["maximize"])
-                else:
-                    grad = effective_grad(p, weight_decay, group["maximize"])
-
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                scratch = np.empty_like(m)  # the one temporary of this update
-                lerp_(m, grad, 1 - beta1, scratch)
-                v *= beta2
-                np.multiply(grad, 1 - beta2, out=scratch)
-                scratch *= grad
-                v += scratch
-                if amsgrad:
-                    np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-                    v = state["max_exp_avg_sq"]
-
+                grad = effective_grad(p, 0 if decoupled else weight_decay, group["maximize"])
+                shrink = 1 - lr * weight_decay if decoupled and weight_decay != 0 else None
                 step_size = lr / (1 - beta1**step)
-                denom = np.sqrt(v, out=scratch)
-                denom /= (1 - beta2**step) ** 0.5
-                denom += eps
-                np.divide(m, denom, out=denom)
-                denom *= -step_size
-                p.data += denom
+                bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+                arrays = [p.data, grad, state["exp_avg"], state["exp_avg_sq"]]
+                if amsgrad:
+                    arrays.append(state["max_exp_avg_sq"])
+                scratch = self._scratch(state["exp_avg"].dtype)
+                for w, g, m, v, *rest in blocks(scratch, *arrays):
+                    tmp = rest[-1]  # the one temporary of this update, reused block by block
+                    if shrink is not None:
+                        w *= shrink
+                    lerp_(m, g, 1 - beta1, tmp)
+                    v *= beta2
+                    np.multiply(g, 1 - beta2, out=tmp)
+                    tmp *= g
+                    v += tmp
+                    if amsgrad:
+                        np.maximum(rest[0], v, out=rest[0])
+                        v = rest[0]
+                    denom = np.sqrt(v, out=tmp)
+                    denom /= bias_correction2_sqrt
+                    denom += eps
+                    np.divide(m, denom, out=denom)
+                    denom *= -step_size
+                    w += denom
         return loss
 
 

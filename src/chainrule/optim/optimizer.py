@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import numbers
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeAlias
 
 from chainrule.autograd.grad_mode import enable_grad
@@ -91,6 +91,47 @@ def lerp_(start: Array, end: Array, weight: float, scratch: Array | None = None)
     else:
         diff *= 1 - weight
         np.subtract(end, diff, out=start)
+
+
+WHOLE = 131072
+"""Arrays of up to this many elements (512 KiB of float32) are updated whole."""
+
+BLOCK = 32768
+"""Elements per block of the in-place update of a larger array (128 KiB of float32).
+
+An update rule makes several passes (multiply, add, sqrt, divide...) over a parameter, its
+gradient and its state. Made over the whole of a large parameter, each pass streams every
+array from memory and back; made block by block, the arrays of one block stay in the core's
+cache for all the passes, which is what PyTorch's fused optimizers get from one kernel. The
+arithmetic on each element is the same either way, so the results are bit for bit the same.
+Arrays that fit in the cache anyway are updated whole: cut into blocks they would only pay
+the Python cost of more NumPy calls.
+"""
+
+
+def blocks(scratch: Array, *arrays: Array) -> Iterator[tuple[Array, ...]]:
+    """The ``arrays`` (each of one shape) cut into matching blocks, with a scratch block.
+
+    Yields tuples ``(*array_blocks, scratch_block)``. ``scratch`` is a flat buffer of at
+    least ``WHOLE`` elements, of the dtype the update computes in, reused between calls so
+    that an update makes no temporary. Arrays of different shapes come whole, with a fresh
+    scratch array of their broadcast shape; so do large ones that are not all C-contiguous.
+    """
+    first = arrays[0]
+    shape = first.shape
+    n = first.size
+    for a in arrays:
+        if a.shape != shape or (n > WHOLE and not a.flags.c_contiguous):
+            whole = np.broadcast_shapes(*[a.shape for a in arrays])
+            yield (*arrays, np.empty(whole, dtype=scratch.dtype))
+            return
+    if n <= WHOLE:
+        yield (*arrays, scratch[:n].reshape(shape))
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    for start in range(0, n, BLOCK):
+        stop = start + BLOCK
+        yield (*[f[start:stop] for f in flat], scratch[: min(stop, n) - start])
 
 
 def _copy_state_value(value: Any) -> Any:
@@ -206,6 +247,14 @@ class Optimizer:
 
     def _check_group(self, group: Mapping[str, Any]) -> None:
         """Raise if one of ``group``'s hyperparameters is out of range (subclasses override)."""
+
+    def _scratch(self, dtype: np.dtype[Any]) -> Array:
+        """A buffer of ``WHOLE`` elements of ``dtype`` for ``blocks``, kept between steps."""
+        buffers: dict[np.dtype[Any], Array] = self.__dict__.setdefault("_scratch_buffers", {})
+        buffer = buffers.get(dtype)
+        if buffer is None:
+            buffer = buffers[dtype] = np.empty(max(WHOLE, BLOCK), dtype=dtype)
+        return buffer
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chainrule.backend import np
+from chainrule.backend import Array, np
 from chainrule.optim.optimizer import (
+    WHOLE,
     Closure,
     Optimizer,
     ParamsT,
+    blocks,
     check_nonnegative,
     check_number,
     effective_grad,
@@ -114,18 +116,43 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr, momentum = group["lr"], group["momentum"]
             dampening, nesterov = group["dampening"], group["nesterov"]
+            weight_decay, maximize = group["weight_decay"], group["maximize"]
+            plain = weight_decay == 0 and not maximize
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = effective_grad(p, group["weight_decay"], group["maximize"])
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = np.array(grad, dtype=p.dtype)
+                grad = p.grad.data if plain else effective_grad(p, weight_decay, maximize)
+                if momentum == 0 and grad.size <= WHOLE:
+                    p.data -= lr * grad  # a temporary this small costs less than a scratch
+                    continue
+                # lr * grad rounds in the wider of the two dtypes, as p -= lr * grad would.
+                dtype = grad.dtype
+                if dtype != p.data.dtype:
+                    dtype = np.result_type(p.data, grad)
+                scratch = self._scratch(dtype)
+                if momentum == 0:
+                    for w, g, tmp in blocks(scratch, p.data, grad):
+                        np.multiply(g, lr, out=tmp)
+                        w -= tmp
+                    continue
+                state = self.state[p]
+                first = state.get("momentum_buffer") is None
+                if first:
+                    state["momentum_buffer"] = np.array(grad, dtype=p.dtype)
+                buf: Array = state["momentum_buffer"]
+                for w, g, b, tmp in blocks(scratch, p.data, grad, buf):
+                    if not first:
+                        b *= momentum
+                        if dampening == 0:
+                            b += g
+                        else:
+                            np.multiply(g, 1 - dampening, out=tmp)
+                            b += tmp
+                    if nesterov:  # w -= lr * (g + momentum * b)
+                        np.multiply(b, momentum, out=tmp)
+                        tmp += g
+                        tmp *= lr
                     else:
-                        buf *= momentum
-                        buf += grad if dampening == 0 else (1 - dampening) * grad
-                    grad = grad + momentum * buf if nesterov else buf
-                p.data -= lr * grad
+                        np.multiply(b, lr, out=tmp)
+                    w -= tmp
         return loss

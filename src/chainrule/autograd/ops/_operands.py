@@ -22,6 +22,19 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
     float32 tensor. An integer or bool operand beside a floating tensor takes its dtype, and
     beside a Python float becomes float32 (NumPy would give float64 in both cases).
     """
+    # The common cases first, which the rules leave as they are: two floating tensors, and
+    # a floating tensor with a Python int or float on either side.
+    if isinstance(a, Tensor):
+        if a.data.dtype.kind == "f":
+            if isinstance(b, Tensor):
+                if b.data.dtype.kind == "f":
+                    return a, b
+            elif type(b) is float or type(b) is int:
+                return a, b
+    elif (
+        (type(a) is float or type(a) is int) and isinstance(b, Tensor) and b.data.dtype.kind == "f"
+    ):
+        return a, b
     return _operand(a, b), _operand(b, a)
 
 

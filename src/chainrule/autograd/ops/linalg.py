@@ -56,7 +56,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, w: Array, b: Array | None) -> Array:
         ctx.save_for_backward(x, w)
-        y = np.matmul(x, w.T)
+        y = np.matmul(x, w.T)  # on the transposed view: BLAS reads w as it is, no copy
         if b is not None:
             y += b
         return y
@@ -65,10 +65,14 @@ class Linear(Function):
     def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None, Array | None]:
         x, w = ctx.saved
         needs = ctx.needs_input_grad
-        flat_grad = grad.reshape(-1, grad.shape[-1])
+        flat_grad = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
         grad_x = np.matmul(grad, w) if needs[0] else None
-        grad_w = np.matmul(flat_grad.T, x.reshape(-1, x.shape[-1])) if needs[1] else None
-        grad_b = flat_grad.sum(axis=0) if len(needs) > 2 and needs[2] else None
+        grad_w = None
+        if needs[1]:
+            flat_x = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+            grad_w = np.matmul(flat_grad.T, flat_x)
+        # np.add.reduce is what ndarray.sum calls, without its Python-level wrapper.
+        grad_b = np.add.reduce(flat_grad, axis=0) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b
 
 
@@ -111,6 +115,18 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """``x @ weight.T + bias`` in one op; weight of shape (out, in), bias (out,) or None."""
+    if isinstance(x, Tensor) and isinstance(weight, Tensor):
+        # The checks below in a few comparisons, for what every layer passes on every step.
+        xd, wd = x.data, weight.data
+        if wd.ndim == 2 and xd.ndim and xd.shape[-1] == wd.shape[1] and xd.dtype == wd.dtype:
+            if bias is None:
+                return Linear.apply(x, weight, None)
+            if (
+                isinstance(bias, Tensor)
+                and bias.data.dtype == wd.dtype
+                and bias.data.shape == (wd.shape[0],)
+            ):
+                return Linear.apply(x, weight, bias)
     x, weight = as_tensor(x), as_tensor(weight)
     if weight.ndim != 2:
         raise ValueError(f"linear: expected a 2-D weight (out, in), got shape {weight.shape}")

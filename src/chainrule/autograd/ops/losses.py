@@ -1,13 +1,17 @@
-"""Fused softmax cross-entropy: one op from logits to per-sample losses.
+"""Fused losses: softmax cross-entropy (per-sample, and reduced for plain class labels) and
+the reduced mean squared error.
 
 Composing log_softmax, indexing and a sum would work, but costs three graph nodes and a
 (batch, classes) temporary per node; the fused form's backward is a single expression,
 ``p * sum(A) - A`` with p = softmax(logits), and it stays finite for logits of any size.
+On the small batches of tabular data, the nodes a composition adds cost more than the
+arithmetic itself (benchmarks/mlp_train.py): the reduced forms save them.
 """
 
 from __future__ import annotations
 
 from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.ops.reductions import mean_array
 from chainrule.backend import Array, np
 
 
@@ -39,3 +43,66 @@ class SoftmaxCrossEntropy(Function):
         grad_logits -= target_weights
         grad_logits *= grad[..., None]
         return grad_logits, None
+
+
+@register("softmax_cross_entropy_labels")
+class SoftmaxCrossEntropyLabels(Function):
+    """L = -s * sum_i log softmax(x)_i[y_i] for logits x of shape (N, C) and class labels y,
+    s = 1/N ('mean') or 1 ('sum');  dL/dx = s * (softmax(x) - onehot(y)).
+
+    The plain case of cross-entropy (labels, no class weights, no smoothing, nothing
+    ignored) as one node from logits to the reduced loss: no (N, C) target matrix and no
+    separate reduction nodes, which on small batches cost more than the arithmetic. The
+    values are those of ``softmax_cross_entropy`` followed by its sum and division, to the
+    last bit. The labels carry no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, logits: Array, labels: Array, mean: bool) -> Array:
+        # ufunc.reduce: what .max() and .sum() call, without their Python-level wrappers.
+        shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
+        log_norm = np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
+        log_probs = shifted
+        log_probs -= log_norm
+        rows = np.arange(labels.shape[0])
+        ctx.save_for_backward(log_probs, rows, labels)
+        ctx.mean = mean
+        total = -np.add.reduce(log_probs[rows, labels])
+        return total / logits.dtype.type(labels.shape[0]) if mean else total
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
+        log_probs, rows, labels = ctx.saved
+        scale = grad / log_probs.dtype.type(labels.shape[0]) if ctx.mean else grad
+        grad_logits = np.exp(log_probs)
+        grad_logits[rows, labels] -= 1
+        grad_logits *= scale
+        return grad_logits, None, None
+
+
+@register("mse_loss")
+class MSELoss(Function):
+    """L = s * sum (a - b)**2, s = 1/n ('mean', n elements) or 1 ('sum');
+    dL/da = 2 s (a - b), dL/db = -2 s (a - b).
+
+    One node instead of a subtraction, a product and a reduction; the values are those of
+    the three, to the last bit. ``a`` and ``b`` have one shape.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: Array, b: Array, mean: bool) -> Array:
+        diff = a - b
+        ctx.save_for_backward(diff)
+        ctx.mean = mean
+        axes = tuple(range(diff.ndim))
+        square = diff * diff
+        return mean_array(square, axes) if mean else np.add.reduce(square, axis=axes)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None, None]:
+        (diff,) = ctx.saved
+        da, db = ctx.needs_input_grad[:2]
+        scale = grad / diff.size if ctx.mean else grad
+        grad_a = diff * scale
+        grad_a += grad_a  # 2 (a - b) s, as the product's two halves add up
+        return grad_a if da else None, -grad_a if db else None, None

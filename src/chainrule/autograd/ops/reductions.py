@@ -31,11 +31,52 @@ def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...
 
 def _expand(grad: Array, ctx: Context) -> Array:
     """The output gradient reshaped to keepdims form, ready to broadcast to the input."""
+    if grad.ndim == 0 or grad.ndim == len(ctx.in_shape):
+        return grad  # every axis reduced, or keepdims: it broadcasts as it is
     return grad.reshape(_kept_shape(ctx.in_shape, ctx.axes))
+
+
+SPREAD_VIEW_SIZE = 16384
+"""Inputs with more elements than this get their gradient as a broadcast view."""
+
+
+def _spread(kept: Array, shape: tuple[int, ...]) -> Array:
+    """``kept`` (in keepdims form) broadcast to ``shape``.
+
+    Small results are written out: ``np.broadcast_to`` is a Python-level function that
+    costs several microseconds, more than filling a few thousand elements. Large ones stay
+    a read-only view, which costs no memory.
+    """
+    if math.prod(shape) > SPREAD_VIEW_SIZE:
+        return np.broadcast_to(kept, shape)
+    out = np.empty(shape, dtype=kept.dtype)
+    out[...] = kept
+    return out
+
+
+_add_reduce: Any = np.add.reduce
+"""What ``ndarray.sum`` calls, without its Python-level wrapper (about 1 us a call)."""
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
     return math.prod(shape[a] for a in axes)
+
+
+def mean_array(x: Array, axes: tuple[int, ...], keepdims: bool = False) -> Array:
+    """``x.mean(axis=axes, keepdims=keepdims)``, to the last bit, at less cost.
+
+    For float32 and float64 it takes x.mean's own steps (sum, then divide by the count as
+    an intp) without the Python-level wrapper, about 2 us less per call.
+    """
+    count = x.size if len(axes) == x.ndim else _count(x.shape, axes)
+    if x.dtype.char not in "fd" or count == 0:
+        # float16 sums in float32; an empty mean warns as NumPy's does.
+        return x.mean(axis=axes, keepdims=keepdims)
+    items = np.intp(count)
+    total = _add_reduce(x, axis=axes, keepdims=keepdims)
+    if type(total) is np.ndarray:
+        return np.true_divide(total, items, out=total, casting="unsafe")
+    return total.dtype.type(total / items)
 
 
 @register("sum")
@@ -45,11 +86,11 @@ class Sum(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
-        return x.sum(axis=axes, keepdims=keepdims)
+        return _add_reduce(x, axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
-        return np.broadcast_to(_expand(grad, ctx), ctx.in_shape), None, None
+        return _spread(_expand(grad, ctx), ctx.in_shape), None, None
 
 
 @register("mean")
@@ -59,12 +100,12 @@ class Mean(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
-        return x.mean(axis=axes, keepdims=keepdims)
+        return mean_array(x, axes, keepdims)
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
         n = _count(ctx.in_shape, ctx.axes)
-        return np.broadcast_to(_expand(grad, ctx) / n, ctx.in_shape), None, None
+        return _spread(_expand(grad, ctx) / n, ctx.in_shape), None, None
 
 
 @register("max")
@@ -217,16 +258,27 @@ def _reduce_args(
     return x, axes, keepdims
 
 
+_ALL_AXES = [tuple(range(ndim)) for ndim in range(9)]
+
+
+def _all_axes(ndim: int) -> tuple[int, ...]:
+    return _ALL_AXES[ndim] if ndim < len(_ALL_AXES) else tuple(range(ndim))
+
+
 def sum(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
     """Sum over ``axis`` (an int, a tuple, or None for all axes)."""
+    if axis is None and not torch_names and isinstance(x, Tensor):
+        return Sum.apply(x, _all_axes(x.data.ndim), keepdims)  # the common case, checked
     x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, "sum")
     return Sum.apply(x, axes, keepdims)
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
     """Arithmetic mean over ``axis``."""
+    if axis is None and not torch_names and isinstance(x, Tensor) and x.data.dtype.kind == "f":
+        return Mean.apply(x, _all_axes(x.data.ndim), keepdims)  # the common case, checked
     x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, "mean")
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":
         raise TypeError(f"mean: expected a floating-point tensor, got dtype {x.dtype}")
     return Mean.apply(x, axes, keepdims)
 

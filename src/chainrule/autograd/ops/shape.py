@@ -73,13 +73,12 @@ class Index(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, index: tuple[Any, ...]) -> Array:
         ctx.in_shape, ctx.index = x.shape, index
-        ctx.basic = _is_basic(index)
         return x[index]
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
         out = np.zeros(ctx.in_shape, dtype=grad.dtype)
-        if ctx.basic:
+        if _is_basic(ctx.index):
             out[ctx.index] = grad
         else:
             np.add.at(out, ctx.index, grad)
@@ -266,9 +265,11 @@ def _as_tuple(index: Any) -> tuple[Any, ...]:
     return index if isinstance(index, tuple) else (index,)
 
 
-def _index_arrays(index: Any) -> tuple[Any, ...]:
-    """An index with tensors replaced by their arrays, as a tuple."""
+def _index_arrays(index: Any) -> tuple[tuple[Any, ...], bool]:
+    """An index with tensors replaced by their arrays, as a tuple; and whether it held a
+    boolean mask."""
     parts: list[Any] = []
+    mask = False
     for i in _as_tuple(index):
         if isinstance(i, Tensor):
             i = i.data
@@ -278,28 +279,31 @@ def _index_arrays(index: Any) -> tuple[Any, ...]:
             # A k-dimensional mask means the same as the k integer arrays of its nonzero()
             # positions; integer arrays are what the scatter in backward takes.
             parts.extend(i.nonzero())
+            mask = True
         else:
             parts.append(i)
-    return tuple(parts)
+    return tuple(parts), mask
 
 
 def index(x: Any, key: Any) -> Tensor:
     """``x[key]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
     x = as_tensor(x)
-    parts = _index_arrays(key)
+    parts, mask = _index_arrays(key)
     for part in parts:
         if isinstance(part, np.ndarray) and part.dtype.kind not in "biu":
             raise TypeError(
                 f"index: expected integer or boolean index arrays, got dtype {part.dtype}"
             )
-    raw = tuple(k.data if isinstance(k, Tensor) else k for k in _as_tuple(key))
     try:
-        # Checked with the masks as given: NumPy then rejects a mask whose shape does not
-        # match the axes it covers, which the mask's nonzero() positions alone would pass.
-        np.broadcast_to(np.empty((), dtype=bool), x.shape)[raw]
+        if mask:
+            # Checked with the masks as given: NumPy then rejects a mask whose shape does
+            # not match the axes it covers, which the mask's nonzero() positions alone
+            # would pass.
+            raw = tuple(k.data if isinstance(k, Tensor) else k for k in _as_tuple(key))
+            np.broadcast_to(np.empty((), dtype=bool), x.shape)[raw]
+        return Index.apply(x, parts)
     except IndexError as error:
         raise IndexError(f"index: {error} (tensor shape {x.shape})") from None
-    return Index.apply(x, parts)
 
 
 def _check_same(tensors: Sequence[Tensor], where: str, axis: int, skip_axis: bool) -> None:
