@@ -66,6 +66,18 @@ def _info(args: argparse.Namespace) -> int:
     return run_info(args)
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from chainrule.cli.explain import run
+
+    return run(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from chainrule.cli.export import run
+
+    return run(args)
+
+
 def _command(
     commands: argparse._SubParsersAction[_Parser], name: str, summary: str, description: str
 ) -> _Parser:
@@ -155,6 +167,34 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model", metavar="MODEL", help="model file written by chainrule train")
     info.add_argument("--json", action="store_true", help="print everything as JSON")
     info.set_defaults(handler=_info)
+
+    from chainrule.cli import explain as explain_options
+    from chainrule.cli import export as export_options
+
+    explain = _command(
+        commands,
+        "explain",
+        "write out one training step: forward, loss, backward by the chain rule, update",
+        "Trace one training step with the engine's own numbers: every layer's weighted sums "
+        "and activations, the loss, the gradients from the output layer back to the first, and "
+        "the optimizer's update of every parameter. Either the 2-2-1 XOR network "
+        "(--dataset xor, MSE loss) or a model file on a few rows of DATA (--rows), "
+        "preprocessed as predict does (cross-entropy for a classifier, MSE for regression).",
+    )
+    explain_options.add_arguments(explain)
+    explain.set_defaults(handler=_explain)
+
+    export = _command(
+        commands,
+        "export",
+        "write a model file as ONNX",
+        "Write MODEL as an ONNX graph. With only numeric feature columns it takes the raw "
+        "columns (standardization built in; no missing values); with categorical columns it "
+        "takes the encoded inputs. Classifiers output class probabilities, regressors values "
+        "in the target's units. The graph's doc_string lists the inputs and classes in order.",
+    )
+    export_options.add_arguments(export)
+    export.set_defaults(handler=_export)
     return parser
 
 

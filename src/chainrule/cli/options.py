@@ -175,6 +175,8 @@ OPTIONS: tuple[Option, ...] = (
            "classification, other numbers regression", "TASK"),
     Option("drop", column_list, [], "columns to leave out of the features, e.g. an id",
            "COLUMNS"),
+    Option("arch", choice("mlp", "cnn"), "mlp", "network: mlp (default), or cnn for images of "
+           "one channel given as square rows of pixels (e.g. --dataset digits)", "ARCH"),
     Option("hidden", hidden_sizes, [128, 64], "hidden layer widths (default 128,64)", "SIZES"),
     Option("activation", choice(*ACTIVATIONS), "relu",
            "activation after each hidden layer: " + ", ".join(ACTIVATIONS) + " (default relu)",
@@ -203,6 +205,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("seed", count, 0, "seed of the splits, initial weights, order and dropout: the "
            "same seed gives the same model file (default 0)", "N"),
     Option("plot", text, None, "write the loss and metric curves as a PNG", "PATH"),
+    Option("diagnostics", text, None, "record gradient health per layer and epoch and write "
+           "it as an HTML report with plots and flags", "PATH"),
     Option("checkpoint_dir", text, None, "write a checkpoint after every epoch into this "
            "folder", "DIR"),
     Option("resume", switch, False, "continue from the checkpoint in --checkpoint-dir"),
@@ -223,6 +227,7 @@ class TrainSettings:
     out: str
     task: str
     drop: list[str]
+    arch: str
     hidden: list[int]
     activation: str
     dropout: float
@@ -238,6 +243,7 @@ class TrainSettings:
     patience: int
     seed: int
     plot: str | None
+    diagnostics: str | None
     checkpoint_dir: str | None
     resume: bool
     quiet: bool

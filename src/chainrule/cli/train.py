@@ -36,6 +36,7 @@ from chainrule.cli.resume import (
 )
 from chainrule.cli.tables import check_writable, nearest, read_table, same_file
 from chainrule.data.tabular import NumericColumn, TabularPreprocessor, TargetEncoder
+from chainrule.distributed.environment import is_root
 from chainrule.nn import Module
 from chainrule.train import Callback, History
 
@@ -249,6 +250,7 @@ class _Run:
         optimizer, lr, decay = _optimizer(s, model)
         self._describe(features, encoder, parts, lr)
         settings_record = {
+            "arch": s.arch,
             "hidden": list(s.hidden),
             "activation": s.activation,
             "dropout": s.dropout,
@@ -274,6 +276,12 @@ class _Run:
         }
         stopper = ResumableEarlyStopping(s.patience) if "validation" in data else None
         callbacks: list[Callback] = [stopper] if stopper is not None else []
+        health = None
+        if s.diagnostics is not None:
+            from chainrule.explain import GradientHealth
+
+            health = GradientHealth()
+            callbacks.append(health)
         resume_from = None
         if s.checkpoint_dir is not None:
             path = self._checkpoint_path()
@@ -313,11 +321,18 @@ class _Run:
             },
             "metrics": metrics,
         }
+        if not is_root():
+            return 0  # under mpirun, rank 0 writes the files and prints the results
         save(model, s.out, metadata=metadata)
         written = f"model written to {s.out} ({bundle.n_parameters(model):,} parameters)"
         if s.plot is not None:
             history.plot(s.plot)
             written += f"; curves plotted to {s.plot}"
+        if health is not None and s.diagnostics is not None:
+            health.report.to_html(s.diagnostics)
+            for flag in health.report.flags:
+                self.log(f"diagnostics: {flag}")
+            written += f"; gradient health report in {s.diagnostics}"
         print(bundle.format_table(metrics))
         print(written)
         return 0
@@ -365,10 +380,29 @@ class _Run:
 
     def _network(self, features: TabularPreprocessor, encoder: TargetEncoder) -> Module:
         s = self.settings
+        if s.arch == "cnn":
+            return self._cnn(features, encoder)
         return bundle.build_network(
             features.n_features_out, encoder.n_outputs, s.hidden, s.activation, s.dropout,
             s.batch_norm, self.model_seed,
         )  # fmt: skip
+
+    def _cnn(self, features: TabularPreprocessor, encoder: TargetEncoder) -> Module:
+        """A small CNN over rows read as square one-channel images (--arch cnn)."""
+        from chainrule.nn.conv import small_cnn
+
+        n = features.n_features_out
+        side = round(n**0.5)
+        if side * side != n or encoder.task != "classification":
+            raise UsageError(
+                f"train: --arch cnn: expected a classification of square one-channel images "
+                f"(a square number of numeric columns), got {encoder.task} with {n} inputs"
+            )
+        rng = np.random.default_rng(self.model_seed)
+        try:
+            return small_cnn((1, side, side), encoder.n_outputs, generator=rng)
+        except ValueError as error:
+            raise UsageError(f"train: --arch cnn: {error}") from None
 
     def _describe(
         self, features: TabularPreprocessor, encoder: TargetEncoder, parts: _Parts, lr: float
@@ -385,6 +419,12 @@ class _Run:
             f"-> {features.n_features_out} inputs"
         )
         widths = "-".join(str(w) for w in [features.n_features_out, *s.hidden, encoder.n_outputs])
+        if s.arch == "cnn":
+            self.log(
+                ", ".join(f"{len(rows)} rows for {name}" for name, rows in parts.rows.items())
+                + f"; a convolutional network (--arch cnn), {s.optimizer} lr {lr:g}"
+            )
+            return
         self.log(
             ", ".join(f"{len(rows)} rows for {name}" for name, rows in parts.rows.items())
             + f"; network {widths} ({s.activation}"

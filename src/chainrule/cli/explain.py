@@ -1,0 +1,173 @@
+"""``chainrule explain``: one training step written out with the engine's own numbers, the
+forward pass, the loss, backward by the chain rule and the optimizer's update.
+
+Two sources of the step: the textbook XOR network (``--dataset xor``), or a model file that
+``chainrule train`` wrote with a few rows of a table (``MODEL DATA --rows 0:4``), preprocessed
+exactly as ``predict`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from chainrule.backend import Array, np
+from chainrule.cli.errors import UsageError, reword
+from chainrule.cli.tables import check_writable, nearest, read_table, same_file
+from chainrule.nn.module import Module
+
+DATASETS = ("xor",)
+FORMATS = ("text", "markdown", "html")
+OPTIMIZERS = ("sgd", "adam")
+DEFAULT_LR = {"sgd": 0.5, "adam": 0.01}
+"""Learning rates when ``--lr`` is not given: a visible change after one step."""
+
+WHERE = "explain"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "model", metavar="MODEL", nargs="?", help="model file written by chainrule train"
+    )
+    parser.add_argument(
+        "data", metavar="DATA", nargs="?", help="CSV or TSV file (or .parquet) with MODEL"
+    )
+    parser.add_argument(
+        "--dataset", choices=DATASETS, help="trace a 2-2-1 network on the four XOR points"
+    )
+    parser.add_argument(
+        "--rows", metavar="START:END", default="0:4", help="rows of DATA, from 0 (default 0:4)"
+    )
+    parser.add_argument(
+        "--target", metavar="COLUMN", help="the target column (default: the model's)"
+    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="default text")
+    parser.add_argument("--output", "-o", metavar="PATH", help="write the trace here, not stdout")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="default sgd")
+    parser.add_argument(
+        "--lr", type=float, help="learning rate (default 0.5 for sgd, 0.01 for adam)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="initial weights of xor (default 0)")
+
+
+def parse_rows(text: str, n_rows: int) -> slice:
+    """``START:END`` (END excluded, either may be left out) or one row ``N``, within
+    ``n_rows``; ``UsageError`` otherwise.
+
+    >>> parse_rows("0:4", 10)
+    slice(0, 4, None)
+    >>> parse_rows("7", 10)
+    slice(7, 8, None)
+    """
+    start_text, colon, end_text = text.partition(":")
+    try:
+        start = int(start_text) if start_text.strip() else 0
+        end = (int(end_text) if end_text.strip() else n_rows) if colon else start + 1
+    except ValueError:
+        raise UsageError(
+            f"{WHERE}: --rows: expected START:END with whole numbers (such as 0:4), got {text!r}"
+        ) from None
+    if not 0 <= start < end <= n_rows:
+        raise UsageError(
+            f"{WHERE}: --rows: expected 0 <= START < END <= {n_rows} (the table's rows), "
+            f"got {text!r}"
+        )
+    return slice(start, end)
+
+
+def xor_step() -> tuple[Module, Array, Array]:
+    """The textbook example: 2-2-1, tanh hidden layer, sigmoid output, the four XOR points."""
+    from chainrule import nn
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1), nn.Sigmoid())
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array([[0], [1], [1], [0]], dtype=np.float32)
+    return model, x, y
+
+
+def _model_step(args: argparse.Namespace) -> tuple[Module, Array, Array, Module]:
+    """The saved network, the chosen rows as ``predict`` sees them, their encoded targets
+    and the loss the model was trained with."""
+    from chainrule.cli import bundle
+    from chainrule.cli.use import _features
+    from chainrule.nn import loss as losses
+
+    trained = bundle.read(args.model, WHERE)
+    table = read_table(args.data, WHERE)
+    target = args.target if args.target is not None else str(trained.metadata.get("target"))
+    columns = [str(c) for c in table.columns]
+    if target not in columns:
+        flag = "--target" if args.target is not None else "the model's target"
+        raise UsageError(
+            f"{WHERE}: {flag}: expected a column of {args.data!r}, got {target!r}; "
+            f"{nearest(target, columns)}"
+        )
+    rows = parse_rows(args.rows, len(table))
+    table = table.iloc[rows].reset_index(drop=True)
+    x = _features(trained, table, args.data, WHERE)
+    try:
+        y = trained.target.encode(table[target])
+    except ValueError as error:
+        raise reword(error, f"{WHERE}: target {target!r} in rows {args.rows}") from None
+    loss: Module = (
+        losses.CrossEntropyLoss() if trained.task == "classification" else losses.MSELoss()
+    )
+    return trained.model, x, y, loss
+
+
+def run(args: argparse.Namespace) -> int:
+    from chainrule.explain.trace import trace_step
+    from chainrule.optim import SGD, Adam
+
+    if args.dataset is not None and args.model is not None:
+        raise UsageError(
+            f"{WHERE}: expected either --dataset or MODEL DATA, got both "
+            f"(--dataset {args.dataset} and {args.model!r})"
+        )
+    if args.dataset is None and (args.model is None or args.data is None):
+        got = "nothing" if args.model is None else f"only MODEL {args.model!r}"
+        raise UsageError(f"{WHERE}: expected --dataset xor or MODEL DATA, got {got}")
+    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+    if not lr > 0:
+        raise UsageError(f"{WHERE}: --lr: expected a number > 0, got {lr:g}")
+    if args.output is not None:
+        check_writable(args.output, WHERE, "--output")
+        for other in (args.model, args.data):
+            if other is not None and same_file(args.output, other):
+                raise UsageError(
+                    f"{WHERE}: --output: expected a path other than the input {other!r}, got "
+                    f"the same file"
+                )
+
+    loss: Module | None
+    if args.dataset is not None:
+        model, x, y = xor_step()
+        model.reset_parameters(np.random.default_rng(args.seed))
+        loss = None  # MSE
+    else:
+        model, x, y, loss = _model_step(args)
+    optimizer: Any = (SGD if args.optimizer == "sgd" else Adam)(model.parameters(), lr=lr)
+    try:
+        trace = trace_step(model, x, y, loss, optimizer)
+    except TypeError as error:
+        raise UsageError(
+            f"{WHERE}: {str(error).removeprefix(WHERE + ': ')}; {args.model!r} cannot be "
+            f"traced (train with --no-batch-norm --dropout 0 for a network that can)"
+        ) from None
+    if args.format == "markdown":
+        text = trace.to_markdown()
+    elif args.format == "html":
+        text = trace.to_html()
+    else:
+        text = trace.to_text()
+    text = text if text.endswith("\n") else text + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return 0
+    from chainrule.io import atomic_write_text
+
+    atomic_write_text(args.output, text)
+    print(f"{WHERE}: trace of one step written to {args.output}", file=sys.stderr)
+    return 0

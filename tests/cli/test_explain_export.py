@@ -1,0 +1,225 @@
+"""``chainrule explain`` traces one training step; ``chainrule export`` writes ONNX whose
+outputs match ``chainrule predict``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cli_helpers
+import numpy as np
+import pandas as pd
+import pytest
+from cli_helpers import Run, fails, run_chainrule, succeeds
+
+import chainrule
+from chainrule.data.tabular import TabularPreprocessor
+
+chainrule_cli = cli_helpers.chainrule
+data_dir = cli_helpers.data_dir
+
+FAST = ("--epochs", "3", "--quiet")
+PLAIN = ("--no-batch-norm", "--dropout", "0")  # a network that explain can trace
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """``iris``, ``wine`` (a categorical column) and ``diabetes`` (regression) models."""
+    folder = tmp_path_factory.mktemp("models")
+    for name, target in (("iris", "species"), ("wine", "cultivar"), ("diabetes", "progression")):
+        drop = ("--drop", "id") if name == "wine" else ()
+        succeeds(
+            run_chainrule(
+                "train", data_dir / f"{name}.csv", "--target", target, *drop, *FAST, *PLAIN,
+                "--out", f"{name}.safetensors", cwd=folder,
+            )
+        )  # fmt: skip
+    return folder
+
+
+# --- explain ---------------------------------------------------------------------------------
+
+
+def test_explain_xor_prints_the_step(chainrule_cli: Run, tmp_path: Path) -> None:
+    text = succeeds(chainrule_cli("explain", "--dataset", "xor"))
+    assert "Linear(2 -> 2), activation tanh" in text
+    assert "Linear(2 -> 1), activation sigmoid" in text
+    assert "MSELoss" in text
+    assert text == succeeds(chainrule_cli("explain", "--dataset", "xor"))  # seeded
+
+    result = chainrule_cli(
+        "explain", "--dataset", "xor", "--format", "html", "--optimizer", "adam", "-o", "t.html"
+    )
+    assert succeeds(result) == ""
+    assert "written to t.html" in result.stderr
+    html = (tmp_path / "t.html").read_text()
+    assert "<" in html and "Adam" in html
+    markdown = succeeds(chainrule_cli("explain", "--dataset", "xor", "--format", "markdown"))
+    assert markdown != text
+
+
+def test_explain_a_model_file(chainrule_cli: Run, data_dir: Path, models: Path) -> None:
+    text = succeeds(chainrule_cli("explain", models / "iris.safetensors", data_dir / "iris.csv"))
+    assert "CrossEntropyLoss" in text and "4 samples" in text
+    text = succeeds(
+        chainrule_cli(
+            "explain", models / "wine.safetensors", data_dir / "wine.csv", "--rows", "2:5"
+        )
+    )
+    assert "CrossEntropyLoss" in text and "3 samples" in text
+    text = succeeds(
+        chainrule_cli("explain", models / "diabetes.safetensors", data_dir / "diabetes.csv")
+    )
+    assert "MSELoss" in text
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("a:b", "explain: --rows: expected START:END with whole numbers (such as 0:4), got 'a:b'"),
+        ("4:2", "explain: --rows: expected 0 <= START < END <= 150 (the table's rows), got '4:2'"),
+        ("0:999", "got '0:999'"),
+        ("-1:3", "got '-1:3'"),
+    ],
+)
+def test_explain_bad_rows(
+    chainrule_cli: Run, data_dir: Path, models: Path, rows: str, message: str
+) -> None:
+    fails(
+        chainrule_cli(
+            "explain", models / "iris.safetensors", data_dir / "iris.csv", f"--rows={rows}"
+        ),
+        message,
+    )
+
+
+def test_explain_mistakes(chainrule_cli: Run, data_dir: Path, models: Path) -> None:
+    fails(chainrule_cli("explain"), "explain: expected --dataset xor or MODEL DATA, got nothing")
+    fails(
+        chainrule_cli("explain", models / "iris.safetensors", "--dataset", "xor"),
+        "explain: expected either --dataset or MODEL DATA, got both",
+    )
+    fails(
+        chainrule_cli("explain", "--dataset", "xor", "--lr", "0"),
+        "explain: --lr: expected a number > 0, got 0",
+    )
+    fails(
+        chainrule_cli(
+            "explain", models / "iris.safetensors", data_dir / "iris.csv", "--target", "nope"
+        ),
+        "explain: --target: expected a column of",
+    )
+
+
+def test_explain_refuses_a_network_it_cannot_trace(
+    chainrule_cli: Run, data_dir: Path, tmp_path: Path
+) -> None:
+    succeeds(
+        chainrule_cli(
+            "train", data_dir / "iris.csv", "--target", "species", *FAST,
+            "--out", "bn.safetensors",
+        )
+    )  # fmt: skip
+    fails(
+        chainrule_cli("explain", "bn.safetensors", data_dir / "iris.csv"),
+        "explain: expected a Linear layer at position 1, got BatchNorm1d",
+        "'bn.safetensors' cannot be traced (train with --no-batch-norm --dropout 0",
+    )
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def _run_onnx(path: Path, x: np.ndarray) -> tuple[np.ndarray, str]:
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (output,) = session.run(None, {"input": x.astype(np.float32)})
+    return output, onnx.load(str(path)).graph.doc_string
+
+
+def _csv(text: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+
+
+def test_export_classifier_on_raw_columns(
+    chainrule_cli: Run, data_dir: Path, models: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    result = chainrule_cli("export", models / "iris.safetensors", "--output", "iris.onnx")
+    succeeds(result)
+    assert "wrote iris.onnx (4 raw feature columns -> class probabilities)" in result.stderr
+    table = pd.read_csv(data_dir / "iris.csv")
+    features = [c for c in table.columns if c != "species"]
+    proba, doc = _run_onnx(tmp_path / "iris.onnx", table[features].to_numpy())
+    predicted = _csv(
+        succeeds(
+            chainrule_cli("predict", models / "iris.safetensors", data_dir / "iris.csv", "--proba")
+        )
+    )
+    classes = ["setosa", "versicolor", "virginica"]
+    expected = predicted[[f"proba_{c}" for c in classes]].astype(float).to_numpy()
+    np.testing.assert_allclose(proba, expected, atol=1e-5)
+    assert ", ".join(features) in doc
+    assert "in this class order: setosa, versicolor, virginica" in doc
+    assert "expects no missing values" in doc
+
+
+def test_export_regression_in_target_units(
+    chainrule_cli: Run, data_dir: Path, models: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    succeeds(chainrule_cli("export", models / "diabetes.safetensors", "-o", "d.onnx"))
+    table = pd.read_csv(data_dir / "diabetes.csv")
+    values, doc = _run_onnx(tmp_path / "d.onnx", table.drop(columns="progression").to_numpy())
+    predicted = _csv(
+        succeeds(
+            chainrule_cli("predict", models / "diabetes.safetensors", data_dir / "diabetes.csv")
+        )
+    )
+    expected = predicted["prediction"].astype(float).to_numpy()
+    assert values.shape == (len(table), 1)
+    np.testing.assert_allclose(values[:, 0], expected, rtol=1e-5)
+    assert "in the target's own units" in doc
+
+
+def test_export_with_categories_takes_encoded_inputs(
+    chainrule_cli: Run, data_dir: Path, models: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    result = chainrule_cli("export", models / "wine.safetensors", "-o", "wine.onnx")
+    succeeds(result)
+    assert "categorical column 'color'" in result.stderr
+    assert "color=pale" in result.stderr and "color=<missing>" in result.stderr
+    _, metadata = chainrule.load(models / "wine.safetensors", with_metadata=True)
+    pre = TabularPreprocessor.from_dict(metadata["preprocessing"])
+    table = pd.read_csv(data_dir / "wine.csv")
+    proba, doc = _run_onnx(tmp_path / "wine.onnx", pre.transform(table))
+    predicted = _csv(
+        succeeds(
+            chainrule_cli("predict", models / "wine.safetensors", data_dir / "wine.csv", "--proba")
+        )
+    )
+    columns = [f"proba_{c}" for c in metadata["classes"]]
+    np.testing.assert_allclose(proba, predicted[columns].astype(float).to_numpy(), atol=1e-5)
+    assert "ALREADY ENCODED" in doc and "color=deep" in doc
+
+
+def test_export_mistakes(chainrule_cli: Run, models: Path, tmp_path: Path) -> None:
+    fails(chainrule_cli("export", models / "iris.safetensors"), "the following arguments")
+    fails(
+        chainrule_cli("export", models / "iris.safetensors", "--format", "tflite", "-o", "x"),
+        "export: --format: invalid choice: 'tflite'",
+    )
+    fails(
+        chainrule_cli("export", models / "iris.safetensors", "-o", "no/such/x.onnx"),
+        "export: --output: expected a path in an existing folder",
+    )
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "onnx.py").write_text("raise ImportError('no onnx here')\n")
+    result = run_chainrule(
+        "export", models / "iris.safetensors", "-o", tmp_path / "x.onnx", cwd=blocker
+    )
+    fails(result, "export: --format onnx: expected the onnx package, got none installed")
+    assert not (tmp_path / "x.onnx").exists()
