@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +130,12 @@ class MPIContext:
         """Print ``message`` on stderr and end every rank of the job (``MPI_Abort``)."""
         sys.stderr.write(f"chainrule.distributed: rank {self.rank} of {self.size}: {message}\n")
         sys.stderr.flush()
+        # MPI_Abort called from the watchdog thread, while the main thread sits in a
+        # collective, can block for good (seen with MPICH): then this process exits anyway,
+        # and the launcher ends the other ranks when it sees one die.
+        fallback = threading.Timer(3.0, os._exit, args=(1,))
+        fallback.daemon = True
+        fallback.start()
         try:
             self.comm.Abort(1)
         finally:
