@@ -16,27 +16,15 @@ def _is_positive_int(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | np.integer) and bool(value > 0)
 
 
-class BatchNorm1d(Module):
-    """Batch normalization of (N, C) or (N, C, L) input, per channel C.
+class _BatchNorm(Module):
+    """What BatchNorm1d and BatchNorm2d share: arguments, parameters, running-statistics
+    buffers and their updates (PyTorch's, so state dicts interchange). Subclasses say which
+    input ranks they take; the statistics are per channel (axis 1) over every other axis."""
 
-    y = (x - mean) / sqrt(var + eps) * weight + bias, with the batch's statistics while
-    training and the running ones in evaluation mode.
+    _ranks: tuple[int, ...]
 
-    Parameters
-    ----------
-    num_features : int
-        C, the number of channels.
-    eps : float, default=1e-5
-    momentum : float or None, default=0.1
-        Weight of each new batch in the running statistics; None for a cumulative average.
-    affine : bool, default=True
-        Learn ``weight`` (ones) and ``bias`` (zeros).
-    bias : bool, default=True
-        With ``affine``, whether to learn ``bias`` too (keyword only, as in PyTorch).
-    track_running_stats : bool, default=True
-        Keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers; without
-        them, batch statistics are used in evaluation mode too.
-    """
+    def _shapes(self) -> str:
+        raise NotImplementedError
 
     def __init__(
         self,
@@ -52,14 +40,16 @@ class BatchNorm1d(Module):
         super().__init__()
         if not _is_positive_int(num_features):
             raise ValueError(
-                f"BatchNorm1d: num_features must be a positive integer, got "
+                f"{type(self).__name__}: num_features must be a positive integer, got "
                 f"num_features={num_features!r}"
             )
         num_features = int(num_features)
         if momentum is not None and not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got {momentum!r}")
+            raise ValueError(
+                f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum!r}"
+            )
         if not eps > 0:
-            raise ValueError(f"BatchNorm1d: eps must be > 0, got {eps!r}")
+            raise ValueError(f"{type(self).__name__}: eps must be > 0, got {eps!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
@@ -87,11 +77,10 @@ class BatchNorm1d(Module):
             self.register_buffer("num_batches_tracked", None)
 
     def reset_parameters(self, generator: Any = None) -> None:
-        if self.track_running_stats:
-            assert self.running_mean is not None and self.running_var is not None
-            assert self.num_batches_tracked is not None
+        if self.running_mean is not None and self.running_var is not None:
             self.running_mean.data[...] = 0
             self.running_var.data[...] = 1
+        if self.num_batches_tracked is not None:
             self.num_batches_tracked.data[...] = 0
         if self.weight is not None:
             self.weight.data[...] = 1
@@ -100,19 +89,17 @@ class BatchNorm1d(Module):
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x.data if isinstance(x, Tensor) else x)
-        if len(shape) not in (2, 3) or shape[1] != self.num_features:
-            raise ValueError(
-                f"BatchNorm1d: expected input of shape (N, {self.num_features}) or "
-                f"(N, {self.num_features}, L), got {shape}"
-            )
+        name = type(self).__name__
+        if len(shape) not in self._ranks or shape[1] != self.num_features:
+            raise ValueError(f"{name}: expected input of shape {self._shapes()}, got {shape}")
         reference = self.weight if self.weight is not None else self.running_mean
         if reference is not None:
             x = cast_input(x, reference.dtype)
         use_batch = self.training or not self.track_running_stats
-        if use_batch and shape[0] * (shape[2] if len(shape) == 3 else 1) <= 1:
+        if use_batch and int(np.prod(shape)) // shape[1] <= 1:
             # Checked before the batch is counted, so that a rejected batch leaves no trace.
             raise ValueError(
-                f"BatchNorm1d: expected more than 1 value per channel when using batch "
+                f"{name}: expected more than 1 value per channel when using batch "
                 f"statistics, got input shape {shape}"
             )
         momentum = self.momentum
@@ -120,7 +107,6 @@ class BatchNorm1d(Module):
             self.num_batches_tracked.data += 1
             if momentum is None:  # cumulative moving average
                 momentum = 1.0 / int(self.num_batches_tracked.data)
-        # Without tracked statistics the buffers are None: batch statistics, nothing updated.
         return F.batch_norm(
             x,
             self.running_mean,
@@ -138,6 +124,34 @@ class BatchNorm1d(Module):
             f"affine={self.affine}, bias={self.bias is not None}, "
             f"track_running_stats={self.track_running_stats}"
         )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) or (N, C, L) input, per channel C.
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias, with the batch's statistics while
+    training and the running ones in evaluation mode.
+
+    Parameters
+    ----------
+    num_features : int
+        C, the number of channels.
+    eps : float, default=1e-5
+    momentum : float or None, default=0.1
+        Weight of each new batch in the running statistics; None for a cumulative average.
+    affine : bool, default=True
+        Learn ``weight`` (ones) and ``bias`` (zeros).
+    bias : bool, default=True
+        With ``affine``, whether to learn ``bias`` too (keyword only, as in PyTorch).
+    track_running_stats : bool, default=True
+        Keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers; without
+        them, batch statistics are used in evaluation mode too.
+    """
+
+    _ranks = (2, 3)
+
+    def _shapes(self) -> str:
+        return f"(N, {self.num_features}) or (N, {self.num_features}, L)"
 
 
 class LayerNorm(Module):
@@ -196,7 +210,7 @@ class LayerNorm(Module):
         )
 
 
-class BatchNorm2d(Module):
+class BatchNorm2d(_BatchNorm):
     """Batch normalization of (N, C, H, W) images, per channel C over N, H and W.
 
     y = (x - mean) / sqrt(var + eps) * weight + bias, with the batch's statistics while
@@ -226,99 +240,7 @@ class BatchNorm2d(Module):
     True
     """
 
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        dtype: Any = None,
-        *,
-        bias: bool = True,
-    ) -> None:
-        super().__init__()
-        if not _is_positive_int(num_features):
-            raise ValueError(
-                f"BatchNorm2d: num_features must be a positive integer, got "
-                f"num_features={num_features!r}"
-            )
-        num_features = int(num_features)
-        if momentum is not None and not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm2d: momentum must be in [0, 1] or None, got {momentum!r}")
-        if not eps > 0:
-            raise ValueError(f"BatchNorm2d: eps must be > 0, got {eps!r}")
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
-        self.weight: Parameter | None
-        self.bias: Parameter | None
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=dt))
-            if bias:
-                self.bias = Parameter(np.zeros(num_features, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.running_mean: Tensor | None
-        self.running_var: Tensor | None
-        self.num_batches_tracked: Tensor | None
-        if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dt)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dt)))
-            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+    _ranks = (4,)
 
-    def reset_parameters(self, generator: Any = None) -> None:
-        if self.running_mean is not None and self.running_var is not None:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-        if self.num_batches_tracked is not None:
-            self.num_batches_tracked.data[...] = 0
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
-
-    def forward(self, x: Any) -> Tensor:
-        shape = np.shape(x.data if isinstance(x, Tensor) else x)
-        if len(shape) != 4 or shape[1] != self.num_features:
-            raise ValueError(
-                f"BatchNorm2d: expected input of shape (N, {self.num_features}, H, W), got {shape}"
-            )
-        reference = self.weight if self.weight is not None else self.running_mean
-        if reference is not None:
-            x = cast_input(x, reference.dtype)
-        use_batch = self.training or not self.track_running_stats
-        if use_batch and shape[0] * shape[2] * shape[3] <= 1:
-            raise ValueError(
-                f"BatchNorm2d: expected more than 1 value per channel when using batch "
-                f"statistics, got input shape {shape}"
-            )
-        momentum = self.momentum
-        if self.training and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1
-            if momentum is None:  # cumulative moving average
-                momentum = 1.0 / int(self.num_batches_tracked.data)
-        return F.batch_norm(
-            x,
-            self.running_mean,
-            self.running_var,
-            self.weight,
-            self.bias,
-            training=use_batch,
-            momentum=momentum,
-            eps=self.eps,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, bias={self.bias is not None}, "
-            f"track_running_stats={self.track_running_stats}"
-        )
+    def _shapes(self) -> str:
+        return f"(N, {self.num_features}, H, W)"
