@@ -4,7 +4,7 @@ small images given as flat rows (the command line's ``--arch cnn``)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chainrule.autograd.ops.conv import conv_pads
@@ -46,20 +46,21 @@ class _ConvNd(Module):
     """What Conv1d and Conv2d share: arguments, parameters, initialization, printing."""
 
     n_dims = 2
+    _convolve: Callable[..., Tensor]  # the functional form: conv1d or conv2d
 
     def __init__(
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size: Any,
-        stride: Any,
-        padding: Any,
-        dilation: Any,
-        groups: int,
-        bias: bool,
-        padding_mode: str,
-        dtype: Any,
-        generator: GeneratorLike,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] | str = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        dtype: Any = None,
+        generator: GeneratorLike = None,
     ) -> None:
         super().__init__()
         where, n = type(self).__name__, self.n_dims
@@ -119,6 +120,17 @@ class _ConvNd(Module):
             fan_in = self.in_channels // self.groups * math.prod(self.kernel_size)
             bound = 1 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound, generator=rng)
+
+    def forward(self, x: Any) -> Tensor:
+        x = self._input(x)
+        if self.padding_mode == "zeros":
+            padding: Any = self.padding
+        else:
+            x = F.edge_pad(x, self._edge_pads(), self.padding_mode)
+            padding = 0
+        return self._convolve(
+            x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
+        )
 
     def _input(self, x: Any) -> Tensor:
         """``x`` in the weight's dtype, after checking its shape."""
@@ -208,42 +220,7 @@ class Conv2d(_ConvNd):
 
     n_dims = 2
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int | Sequence[int],
-        stride: int | Sequence[int] = 1,
-        padding: int | Sequence[int] | str = 0,
-        dilation: int | Sequence[int] = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        dtype: Any = None,
-        generator: GeneratorLike = None,
-    ) -> None:
-        super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            dtype,
-            generator,
-        )
-
-    def forward(self, x: Any) -> Tensor:
-        x = self._input(x)
-        if self.padding_mode == "zeros":
-            padding: Any = self.padding
-        else:
-            x = F.edge_pad(x, self._edge_pads(), self.padding_mode)
-            padding = 0
-        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+    _convolve = staticmethod(F.conv2d)
 
 
 class Conv1d(_ConvNd):
@@ -262,42 +239,7 @@ class Conv1d(_ConvNd):
 
     n_dims = 1
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int | Sequence[int],
-        stride: int | Sequence[int] = 1,
-        padding: int | Sequence[int] | str = 0,
-        dilation: int | Sequence[int] = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        dtype: Any = None,
-        generator: GeneratorLike = None,
-    ) -> None:
-        super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            dtype,
-            generator,
-        )
-
-    def forward(self, x: Any) -> Tensor:
-        x = self._input(x)
-        if self.padding_mode == "zeros":
-            padding: Any = self.padding
-        else:
-            x = F.edge_pad(x, self._edge_pads(), self.padding_mode)
-            padding = 0
-        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+    _convolve = staticmethod(F.conv1d)
 
 
 def small_cnn(
