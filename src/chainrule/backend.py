@@ -12,6 +12,10 @@ from typing import Any
 import numpy
 import numpy.typing as npt
 
+from chainrule import _allocator
+
+_allocator.tune()  # before the first array is allocated: see _allocator's docstring
+
 np = numpy
 """The array module in use (NumPy)."""
 
