@@ -35,11 +35,6 @@ NOT_APPLICABLE = {
         "in test_mlp_parity.py for the same schedule, step for step)"
     ),
     "test_learning_rate_warmstart": "reads the private _optimizer.learning_rate",
-    "test_lbfgs_classification_maxfun-1": (
-        "expects scipy's L-BFGS-B to need more than max_fun=10 loss evaluations on the "
-        "binary digits for every activation; with activation='logistic' chainrule's L-BFGS "
-        "converges (every gradient entry below tol) in 7, so no ConvergenceWarning is due"
-    ),
 }
 
 SLOW = {"test_n_iter_no_change_inf", "test_partial_fit_classification"}

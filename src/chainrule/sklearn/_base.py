@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import Array, np
 from chainrule.nn import BatchNorm1d, Sequential
-from chainrule.optim import LBFGS, SGD, Adam, AdamW, Optimizer, RMSprop
+from chainrule.optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from chainrule.sklearn import _params
 from chainrule.sklearn._network import (
     Objective,
@@ -41,10 +41,6 @@ from chainrule.sklearn._network import (
 from chainrule.tensor import Tensor
 from chainrule.train import DivergenceWarning, FitState, History
 
-# scipy's L-BFGS-B stops once the loss falls by less than factr * machine epsilon, with
-# scikit-learn's (and scipy's) default factr = 1e7.
-_LBFGS_FTOL = 1e7 * float(np.finfo(float).eps)
-_LBFGS_HISTORY = 10  # scipy's default maxcor
 _PREDICT_CHUNK = 8192  # rows per forward pass at prediction (bounds memory for sparse X)
 _DENSE_AT_ONCE = 2**22  # entries (32 MiB of float64) under which sparse X is densified
 _STOCHASTIC_STATE = (
@@ -601,86 +597,74 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ L-BFGS
     def _fit_lbfgs(self, X: Any, target: Array, weights: Array) -> None:
-        """Full-batch L-BFGS with a strong-Wolfe line search (chainrule.optim.LBFGS) in
-        place of scikit-learn's scipy L-BFGS-B, with scipy's settings: ``max_iter``
-        iterations and ``max_fun`` loss evaluations in all, stop once every gradient entry
-        is at most ``tol`` or the loss changes by less than scipy's ftol, 10 correction
-        pairs, and a restart from steepest descent where a round stops short."""
+        """Full-batch L-BFGS as scikit-learn runs it: scipy's L-BFGS-B over all parameters
+        as one vector, with ``max_iter`` iterations, ``max_fun`` loss evaluations and
+        ``gtol=tol``. The loss and its gradient come from chainrule's forward and backward
+        passes; the L2 penalty and its gradient are added in NumPy."""
+        from scipy.optimize import minimize
+
         model = self.model_
-        dtype = linear_layers(model)[0].weight.dtype
+        params = [p for p in model.parameters() if p.requires_grad]
+        ends = np.cumsum([p.data.size for p in params]).tolist()
+        spans = list(zip([0, *ends[:-1]], ends, strict=True))
+        dtype = params[0].dtype
         inputs = Tensor(np.asarray(_dense(X), dtype=dtype))
         target = self._training_target(target, dtype)
         weight_sum = float(weights.sum())
         normalized = (weights / weight_sum)[:, None].astype(dtype)
         objective = self._objective()
-        linears = linear_layers(model)
-        scale = 0.5 * self.alpha / weight_sum
-        last_data_loss = [0.0]
+        # d/dW of the penalty 0.5 * alpha * |W|^2 / weight_sum, for Linear weights only.
+        decay = self.alpha / weight_sum
+        penalized = [any(p is layer.weight for layer in linear_layers(model)) for p in params]
 
-        def closure() -> Tensor:
-            optimizer.zero_grad()
+        def unpack(flat: Array) -> None:
+            for p, (a, b) in zip(params, spans, strict=True):
+                p.data[...] = flat[a:b].reshape(p.data.shape)
+
+        def loss_and_gradient(flat: Array) -> tuple[float, Array]:
+            unpack(flat)
+            for p in params:
+                p.grad = None
             loss = objective(model(inputs), target, normalized)
-            last_data_loss[0] = float(loss.item())
-            if self.alpha:
-                for layer in linears:
-                    loss = loss + (layer.weight * layer.weight).sum() * scale
             loss.backward()
-            return loss
+            value = float(loss.item())
+            gradient = np.zeros(ends[-1])
+            for p, (a, b), l2 in zip(params, spans, penalized, strict=True):
+                if p.grad is not None:
+                    gradient[a:b] = p.grad.data.ravel()
+                if l2 and decay:
+                    gradient[a:b] += decay * flat[a:b]
+                    value += 0.5 * decay * float(flat[a:b] @ flat[a:b])
+            return value, gradient
 
-        def largest_gradient() -> float:
-            return max(float(np.abs(p.grad.data).max()) for p in params if p.grad is not None)
-
-        params = list(model.parameters())
-        n_iter = evaluations = 0
+        start = np.concatenate([p.data.ravel() for p in params]).astype(np.float64)
         model.train()
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-                while True:
-                    optimizer = LBFGS(
-                        params,
-                        lr=1.0,
-                        max_iter=self.max_iter - n_iter,
-                        max_eval=self.max_fun - evaluations,
-                        tolerance_grad=self.tol,
-                        tolerance_change=_LBFGS_FTOL,
-                        history_size=_LBFGS_HISTORY,
-                        line_search_fn="strong_wolfe",
-                    )
-                    start = float(optimizer.step(closure))  # the loss before the round
-                    state = optimizer.state[params[0]]
-                    n_iter += int(state.get("n_iter", 0))
-                    evaluations += int(state.get("func_evals", 0))
-                    loss = float(closure().item())  # where L-BFGS stopped
-                    out_of_budget = n_iter >= self.max_iter or evaluations >= self.max_fun
-                    if out_of_budget or largest_gradient() <= self.tol:
-                        break
-                    # Stopped short: the line search found no step, or the loss or the step
-                    # stopped changing. As scipy's L-BFGS-B does after a failed line search,
-                    # forget the curvature pairs and start again from steepest descent,
-                    # for as long as that still lowers the loss.
-                    if not start - loss > _LBFGS_FTOL * max(abs(start), abs(loss), 1):
-                        break
+                result = minimize(
+                    loss_and_gradient,
+                    start,
+                    method="L-BFGS-B",
+                    jac=True,
+                    options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+                )
+                unpack(result.x)  # the last evaluation may have been a line-search trial
                 self._refresh_batch_norm(inputs)
         finally:
             model.eval()
-        self.n_iter_ = min(n_iter, self.max_iter)
-        data_loss = objective.reported(last_data_loss[0], target, normalized)
-        self.loss_ = data_loss + scale * l2_penalty(model)
+        self.n_iter_ = min(int(result.nit), self.max_iter)
+        penalty = 0.5 * decay * l2_penalty(model)
+        self.loss_ = objective.reported(float(result.fun) - penalty, target, normalized) + penalty
         if self.verbose:
             print(
-                f"L-BFGS: {self.n_iter_} iterations, {evaluations} loss evaluations, "
+                f"L-BFGS: {self.n_iter_} iterations, {result.nfev} loss evaluations, "
                 f"loss = {self.loss_:.8f}"
             )
-        if largest_gradient() <= self.tol:
+        if result.status == 0:
             return
-        if self.n_iter_ >= self.max_iter:
-            message = "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
-        elif evaluations >= self.max_fun:
-            message = "STOP: TOTAL NO. OF F,G EVALUATIONS EXCEEDS LIMIT"
-        else:
-            return  # the loss or the step stopped changing: converged, as scipy judges
         text = (
-            f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status=1):\n{message}\n"
+            f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+            f"(status={result.status}):\n{result.message}\n"
         )
         if self.n_iter_ == self.max_iter:
             text += (

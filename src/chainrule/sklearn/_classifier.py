@@ -352,9 +352,9 @@ sklearn.neural_network.MLPClassifier : the estimator this one replaces.
 
 Notes
 -----
-A pipeline switches by changing the import. In float64 with 'sgd' or 'adam' the
-weights follow scikit-learn's to rounding error, given the same ``random_state``; 'lbfgs'
-reaches the same quality by another L-BFGS implementation. ``save(path)`` writes one
+A pipeline switches by changing the import. In float64 with 'sgd', 'adam' or 'lbfgs' the
+weights follow scikit-learn's to rounding error, given the same ``random_state``.
+``save(path)`` writes one
 safetensors file (``MLPClassifier.load(path)`` reads it back) holding the network under
 PyTorch's names, the parameters and the labels.
 

@@ -8,11 +8,10 @@ activation : str or sequence of str, default='relu'
     ``'relu'`` (scikit-learn's), ``'leaky_relu'``, ``'elu'``, ``'gelu'``, ``'silu'``;
     one name for every layer or one per hidden layer.
 solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'rmsprop'}, default='adam'
-    'sgd' and 'adam' take scikit-learn's steps exactly; 'lbfgs' is
-    ``chainrule.optim.LBFGS`` with a strong-Wolfe line search, scipy's stopping rules,
-    and scipy's restart where a line search fails; 'adamw' is ``chainrule.optim.AdamW``
-    with decoupled weight decay ``alpha``; 'rmsprop' is ``chainrule.optim.RMSprop``
-    with smoothing ``beta_2``.
+    'sgd', 'adam' and 'lbfgs' take scikit-learn's steps exactly ('lbfgs' is scipy's
+    L-BFGS-B on chainrule's loss and gradient, as in scikit-learn); 'adamw' is
+    ``chainrule.optim.AdamW`` with decoupled weight decay ``alpha``; 'rmsprop' is
+    ``chainrule.optim.RMSprop`` with smoothing ``beta_2``.
 alpha : float, default=1e-4
     L2 penalty: ``alpha / (2 * w) * sum of squared weights`` (w: the summed sample
     weight of the batch, its size when unweighted) is added to each batch's loss, as in

@@ -205,7 +205,9 @@ Notes
 -----
 For several targets the training loss sums the targets' losses, as scikit-learn's
 gradient does, while ``loss_`` reports the half squared error averaged over targets, as
-scikit-learn's ``loss_`` does.
+scikit-learn's ``loss_`` does. With 'lbfgs', scikit-learn hands scipy that average
+together with the gradient of the sum, a pair that disagree; chainrule hands over the sum
+with its gradient, so its line search sees one function and tends to end lower.
 
 Examples
 --------
