@@ -13,24 +13,26 @@ import pytest
 from cli_helpers import Run, fails, run_chainrule, succeeds
 
 import chainrule
+from chainrule import nn
+from chainrule.data import load_dataset
 from chainrule.data.tabular import TabularPreprocessor
 
 chainrule_cli = cli_helpers.chainrule
 data_dir = cli_helpers.data_dir
 
 FAST = ("--epochs", "3", "--quiet")
-PLAIN = ("--no-batch-norm", "--dropout", "0")  # a network that explain can trace
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """``iris``, ``wine`` (a categorical column) and ``diabetes`` (regression) models."""
+    """``iris``, ``wine`` (a categorical column) and ``diabetes`` (regression) models, with
+    ``train``'s default network: batch normalization and dropout in each hidden layer."""
     folder = tmp_path_factory.mktemp("models")
     for name, target in (("iris", "species"), ("wine", "cultivar"), ("diabetes", "progression")):
         drop = ("--drop", "id") if name == "wine" else ()
         succeeds(
             run_chainrule(
-                "train", data_dir / f"{name}.csv", "--target", target, *drop, *FAST, *PLAIN,
+                "train", data_dir / f"{name}.csv", "--target", target, *drop, *FAST,
                 "--out", f"{name}.safetensors", cwd=folder,
             )
         )  # fmt: skip
@@ -42,9 +44,15 @@ def models(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
 
 def test_explain_xor_prints_the_step(chainrule_cli: Run, tmp_path: Path) -> None:
     text = succeeds(chainrule_cli("explain", "--dataset", "xor"))
-    assert "Linear(2 -> 2), activation tanh" in text
-    assert "Linear(2 -> 1), activation sigmoid" in text
-    assert "MSELoss" in text
+    for line in (
+        "Step 1 [0]: Linear(2 -> 2)",
+        "Step 2 [1]: Tanh",
+        "Step 3 [2]: Linear(2 -> 1)",
+        "Step 4 [3]: Sigmoid",
+        "a1 = tanh(z1)",
+        "MSELoss",
+    ):
+        assert line in text
     assert text == succeeds(chainrule_cli("explain", "--dataset", "xor"))  # seeded
 
     result = chainrule_cli(
@@ -59,8 +67,28 @@ def test_explain_xor_prints_the_step(chainrule_cli: Run, tmp_path: Path) -> None
 
 
 def test_explain_a_model_file(chainrule_cli: Run, data_dir: Path, models: Path) -> None:
-    text = succeeds(chainrule_cli("explain", models / "iris.safetensors", data_dir / "iris.csv"))
+    text = succeeds(
+        chainrule_cli(
+            "explain", models / "iris.safetensors", data_dir / "iris.csv", "--rows", "0:4"
+        )
+    )
     assert "CrossEntropyLoss" in text and "4 samples" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    # train's default network, layer by layer: Linear, BatchNorm1d, ReLU, Dropout
+    for line in (
+        "Step 1 [0]: Linear(4 -> 128)",
+        "Step 2 [1]: BatchNorm1d(128, eps=1e-05)",
+        "Step 3 [2]: ReLU",
+        "Step 4 [3]: Dropout(p=0.2)",
+        "Step 9 [8]: Linear(64 -> 3)",
+        "x_hat = (z1 - mean) / sqrt(var + 1e-05)",
+        "n1 = gamma1 * x_hat + beta1",
+        "mask (1: kept, with probability 0.8)",
+        "d1 = a1 * mask / (1 - 0.2)",
+        "dL/da1 = dL/dd1 * mask / (1 - 0.2)",
+        "gamma1 (1.weight)",
+    ):
+        assert line in text, line
     text = succeeds(
         chainrule_cli(
             "explain", models / "wine.safetensors", data_dir / "wine.csv", "--rows", "2:5"
@@ -111,19 +139,43 @@ def test_explain_mistakes(chainrule_cli: Run, data_dir: Path, models: Path) -> N
     )
 
 
-def test_explain_refuses_a_network_it_cannot_trace(
-    chainrule_cli: Run, data_dir: Path, tmp_path: Path
-) -> None:
+def test_explain_a_cnn(chainrule_cli: Run, tmp_path: Path) -> None:
+    digits = load_dataset("digits")
+    table = pd.DataFrame(digits.x[:120], columns=digits.feature_names)
+    table["digit"] = digits.y[:120]
+    table.to_csv(tmp_path / "digits.csv", index=False)
     succeeds(
         chainrule_cli(
-            "train", data_dir / "iris.csv", "--target", "species", *FAST,
-            "--out", "bn.safetensors",
+            "train", "digits.csv", "--target", "digit", "--arch", "cnn", "--epochs", "1",
+            "--quiet", "--out", "cnn.safetensors",
         )
     )  # fmt: skip
+    text = succeeds(chainrule_cli("explain", "cnn.safetensors", "digits.csv", "--rows", "0:4"))
+    assert max(len(line) for line in text.splitlines()) <= 100
+    for line in (
+        "Step 1 [0]: Unflatten",
+        "Step 2 [1]: Conv2d(1, 32",
+        "z1 = Conv2d(h0)",
+        "dL/dW1 = the engine's backward",
+        "Step 3 [2]: BatchNorm2d(32, eps=1e-05)",
+        "Step 13 [12]: Dropout(p=0.25)",
+    ):
+        assert line in text, line
+
+
+def test_explain_refuses_what_it_cannot_trace(
+    chainrule_cli: Run, data_dir: Path, models: Path, tmp_path: Path
+) -> None:
+    _, metadata = chainrule.load(models / "iris.safetensors", with_metadata=True)
+    chainrule.save(nn.Linear(4, 3), tmp_path / "linear.safetensors", metadata)
     fails(
-        chainrule_cli("explain", "bn.safetensors", data_dir / "iris.csv"),
-        "explain: expected a Linear layer at position 1, got BatchNorm1d",
-        "'bn.safetensors' cannot be traced (train with --no-batch-norm --dropout 0",
+        chainrule_cli("explain", "linear.safetensors", data_dir / "iris.csv"),
+        "explain: expected a Sequential (modules applied one after another), got Linear; "
+        "'linear.safetensors' cannot be traced",
+    )
+    fails(  # batch statistics need two rows
+        chainrule_cli("explain", models / "iris.safetensors", data_dir / "iris.csv", "--rows", "3"),
+        "explain: --rows 3: BatchNorm1d: expected more than 1 value per channel",
     )
 
 

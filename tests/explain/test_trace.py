@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import copy
+import html
+import re
+
 import numpy as np
 import pytest
 
-from chainrule import nn, optim
-from chainrule.explain import trace_step
+from chainrule import Tensor, nn, optim
+from chainrule.explain import StepTrace, trace_step
+from chainrule.nn.conv import small_cnn
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float64)
+
+# Six samples of three features and two classes, for the network chainrule train builds.
+X = np.random.default_rng(1).normal(size=(6, 3))
+LABELS = np.array([0, 1, 1, 0, 1, 0])
+P = 0.4
 
 
 def _network() -> nn.Sequential:
@@ -23,19 +33,68 @@ def _network() -> nn.Sequential:
     return model
 
 
+def _trained_kind() -> nn.Sequential:
+    """Linear, BatchNorm1d, ReLU, Dropout, Linear: what ``chainrule train`` builds."""
+    model = nn.Sequential(
+        nn.Linear(3, 5, dtype=np.float64),
+        nn.BatchNorm1d(5, dtype=np.float64),
+        nn.ReLU(),
+        nn.Dropout(P, generator=np.random.default_rng(3)),
+        nn.Linear(5, 2, dtype=np.float64),
+    )
+    model.reset_parameters(0)
+    with_gamma = model[1]
+    assert isinstance(with_gamma, nn.BatchNorm1d) and with_gamma.weight is not None
+    # gamma and beta away from 1 and 0, so that a formula that forgot them would show
+    with_gamma.weight.data[...] = [0.5, 1.5, 2.0, 0.8, 1.2]
+    assert with_gamma.bias is not None
+    with_gamma.bias.data[...] = [0.1, -0.2, 0.3, 0.0, 0.5]
+    return model
+
+
+def _optimizer(name: str, model: nn.Module) -> optim.Optimizer:
+    if name == "sgd":
+        return optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    return optim.Adam(model.parameters(), lr=0.01)
+
+
+def _trace_trained_kind(optimizer: str = "sgd") -> tuple[nn.Sequential, StepTrace]:
+    model = _trained_kind()
+    trace = trace_step(model, X, LABELS, nn.CrossEntropyLoss(), _optimizer(optimizer, model))
+    return model, trace
+
+
+def _assert_chain(trace: StepTrace) -> None:
+    """What one step sends back is what the step before it receives."""
+    for before, after in zip(trace.steps, trace.steps[1:], strict=False):
+        np.testing.assert_array_equal(before.y, after.x)
+        np.testing.assert_array_equal(before.dL_dy, after.dL_dx)
+    np.testing.assert_array_equal(trace.dL_dy_hat, trace.steps[-1].dL_dy)
+
+
+# --- the textbook network ------------------------------------------------------------------
+
+
 def test_backward_numbers_obey_the_chain_rule() -> None:
     model = _network()
     trace = trace_step(model, XOR_X, XOR_Y, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.5))
-    assert [layer.index for layer in trace.backward] == [2, 1]  # from the output back
-    for step, forward in zip(reversed(trace.backward), trace.forward, strict=True):
-        np.testing.assert_allclose(step.dL_dz, step.dL_da * step.f_prime, rtol=1e-12)
-        np.testing.assert_allclose(step.dL_dW, step.dL_dz.T @ forward.a_prev, rtol=1e-12)
-        assert step.dL_db is not None
-        np.testing.assert_allclose(step.dL_db, step.dL_dz.sum(axis=0), rtol=1e-12)
-        np.testing.assert_allclose(step.dL_da_prev, step.dL_dz @ forward.weight, rtol=1e-12)
-    # the gradient flowing into layer 1's activation is what layer 2 sent back
-    np.testing.assert_array_equal(trace.backward[1].dL_da, trace.backward[0].dL_da_prev)
-    np.testing.assert_allclose(trace.dL_dy_hat, 2 * (trace.forward[-1].a - XOR_Y) / 4, rtol=1e-12)
+    assert [s.kind for s in trace.steps] == ["linear", "activation", "linear", "activation"]
+    assert [s.output_name for s in trace.steps] == ["z1", "a1", "z2", "a2"]
+    for step in trace.steps:
+        if step.kind == "linear":
+            w, b = step.parameters["weight"], step.parameters["bias"]
+            assert w.grad is not None and b.grad is not None
+            np.testing.assert_allclose(step.y, step.x @ w.value.T + b.value, rtol=1e-12)
+            np.testing.assert_allclose(w.grad, step.dL_dy.T @ step.x, rtol=1e-12)
+            np.testing.assert_allclose(b.grad, step.dL_dy.sum(axis=0), rtol=1e-12)
+            np.testing.assert_allclose(step.dL_dx, step.dL_dy @ w.value, rtol=1e-12)
+        else:
+            np.testing.assert_allclose(step.dL_dx, step.dL_dy * step.values["f_prime"], rtol=1e-12)
+    np.testing.assert_allclose(
+        trace.steps[1].values["f_prime"], 1 - np.tanh(trace.steps[1].x) ** 2, rtol=1e-12
+    )
+    _assert_chain(trace)
+    np.testing.assert_allclose(trace.dL_dy_hat, 2 * (trace.steps[-1].y - XOR_Y) / 4, rtol=1e-12)
 
 
 def test_trace_matches_pytorch() -> None:
@@ -52,14 +111,22 @@ def test_trace_matches_pytorch() -> None:
     loss.backward()
     assert trace.loss_value == pytest.approx(loss.item(), rel=1e-12)
     np.testing.assert_allclose(
-        trace.backward[1].dL_dW, reference[0].weight.grad.numpy(), rtol=1e-10
+        trace.steps[0].parameters["weight"].grad, reference[0].weight.grad.numpy(), rtol=1e-10
     )
-    np.testing.assert_allclose(trace.backward[0].dL_db, reference[2].bias.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        trace.steps[2].parameters["bias"].grad, reference[2].bias.grad.numpy(), rtol=1e-10
+    )
 
 
 def test_sgd_update_is_w_minus_lr_g_and_the_model_moved() -> None:
     model = _network()
     trace = trace_step(model, XOR_X, XOR_Y, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.5))
+    assert [(u.name, u.key) for u in trace.updates] == [
+        ("W1", "0.weight"),
+        ("b1", "0.bias"),
+        ("W2", "2.weight"),
+        ("b2", "2.bias"),
+    ]
     for update in trace.updates:
         np.testing.assert_allclose(update.after, update.before - 0.5 * update.grad, rtol=1e-12)
     np.testing.assert_array_equal(model.state_dict()["0.weight"].numpy(), trace.updates[0].after)
@@ -95,13 +162,274 @@ def test_renderings_show_the_same_numbers() -> None:
         assert heading in text and heading in markdown and heading in page
     loss = f"{trace.loss_value:.6g}"
     assert loss in text and loss in markdown and loss in page
-    first_weight = f"{trace.forward[0].weight[0, 0]:.4g}"
+    first_weight = f"{trace.steps[0].parameters['weight'].value[0, 0]:.4g}"
     assert first_weight in text and first_weight in page
+    assert "z1 = x W1^T + b1" in text and "dL/dz1 = dL/da1 * f'(z1)" in text
     assert page.startswith("<!DOCTYPE html>")
     assert "http" not in page and "<script" not in page  # self-contained, no external assets
 
 
-def test_a_model_that_is_not_a_textbook_network_is_refused() -> None:
-    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.Linear(2, 1))
-    with pytest.raises(TypeError, match="expected a Linear layer at position 1, got BatchNorm1d"):
-        trace_step(model, XOR_X, XOR_Y)
+# --- batch normalization and dropout: the network `chainrule train` builds -----------------
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_every_number_matches_pytorch_with_the_same_mask(optimizer: str) -> None:
+    torch = pytest.importorskip("torch")
+    model = _trained_kind()
+    linear1, norm, linear2 = (
+        torch.nn.Linear(3, 5).double(),
+        torch.nn.BatchNorm1d(5).double(),
+        torch.nn.Linear(5, 2).double(),
+    )
+    reference = torch.nn.ModuleList(
+        [linear1, norm, torch.nn.Identity(), torch.nn.Identity(), linear2]
+    )
+    reference.load_state_dict(
+        {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
+    )
+    trace = trace_step(model, X, LABELS, nn.CrossEntropyLoss(), _optimizer(optimizer, model))
+    assert [s.kind for s in trace.steps] == [
+        "linear",
+        "batch_norm",
+        "activation",
+        "dropout",
+        "linear",
+    ]
+
+    # PyTorch's forward and backward with the mask the trace shows
+    mask = torch.from_numpy(trace.steps[3].values["mask"].astype(np.float64))
+    assert 0 < mask.sum() < mask.numel()  # some dropped, some kept: the test means something
+    x = torch.from_numpy(X).requires_grad_()
+    outputs = [linear1(x)]
+    outputs.append(norm(outputs[-1]))
+    outputs.append(torch.relu(outputs[-1]))
+    outputs.append(outputs[-1] * mask / (1 - P))
+    outputs.append(linear2(outputs[-1]))
+    for output in outputs:
+        output.retain_grad()
+    loss = torch.nn.functional.cross_entropy(outputs[-1], torch.from_numpy(LABELS))
+    loss.backward()
+    assert trace.loss_value == pytest.approx(loss.item(), rel=1e-12)
+    inputs = [x, *outputs[:-1]]
+    for step, before, after in zip(trace.steps, inputs, outputs, strict=True):
+        np.testing.assert_allclose(step.y, after.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(step.dL_dy, after.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(step.dL_dx, before.grad.numpy(), rtol=1e-9, atol=1e-12)
+    grads = {k: p.grad.numpy() for k, p in reference.named_parameters()}
+    traced = {p.key: p.grad for s in trace.steps for p in s.parameters.values()}
+    assert traced.keys() == grads.keys()
+    for key, grad in grads.items():
+        np.testing.assert_allclose(traced[key], grad, rtol=1e-9, atol=1e-12, err_msg=key)
+
+    # the update: PyTorch's optimizer from the same gradients (the first bias's gradient is
+    # rounding noise, as batch normalization cancels it, and Adam would magnify the noise)
+    for key, param in reference.named_parameters():
+        param.grad = torch.from_numpy(traced[key].copy())
+    step = (
+        torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+        if optimizer == "sgd"
+        else torch.optim.Adam(reference.parameters(), lr=0.01)
+    )
+    step.step()
+    assert [u.key for u in trace.updates] == [k for k, _ in reference.named_parameters()]
+    assert [u.name for u in trace.updates] == ["W1", "b1", "gamma1", "beta1", "W2", "b2"]
+    for update, (key, param) in zip(trace.updates, reference.named_parameters(), strict=True):
+        np.testing.assert_allclose(update.after, param.detach().numpy(), rtol=1e-9, err_msg=key)
+        np.testing.assert_array_equal(model.state_dict()[key].numpy(), update.after)
+    # the running statistics moved as in training
+    np.testing.assert_allclose(
+        model.state_dict()["1.running_mean"].numpy(), norm.running_mean.numpy(), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        model.state_dict()["1.running_var"].numpy(), norm.running_var.numpy(), rtol=1e-10
+    )
+
+
+def test_the_chain_rule_holds_from_step_to_step() -> None:
+    _, trace = _trace_trained_kind()
+    _assert_chain(trace)
+    linear, _, relu, _, head = trace.steps
+    w = head.parameters["weight"]
+    assert w.grad is not None
+    np.testing.assert_allclose(w.grad, head.dL_dy.T @ head.x, rtol=1e-12)
+    np.testing.assert_allclose(head.dL_dx, head.dL_dy @ w.value, rtol=1e-12)
+    np.testing.assert_allclose(relu.dL_dx, relu.dL_dy * relu.values["f_prime"], rtol=1e-12)
+    np.testing.assert_array_equal(relu.values["f_prime"], (relu.x > 0).astype(float))
+    np.testing.assert_allclose(
+        trace.steps[0].dL_dx, linear.dL_dy @ linear.parameters["weight"].value
+    )
+
+
+def test_batch_norm_shows_the_batch_statistics_and_its_formulas() -> None:
+    _, trace = _trace_trained_kind()
+    step = trace.steps[1]
+    assert (step.input_name, step.output_name) == ("z1", "n1")
+    assert step.description == "BatchNorm1d(5, eps=1e-05)"
+    z = trace.steps[0].y
+    mean, var = z.sum(axis=0) / len(z), ((z - z.sum(axis=0) / len(z)) ** 2).sum(axis=0) / len(z)
+    x_hat = (z - mean) / np.sqrt(var + 1e-5)
+    np.testing.assert_allclose(step.values["mean"], mean, rtol=1e-12)
+    np.testing.assert_allclose(step.values["var"], var, rtol=1e-12)
+    np.testing.assert_allclose(step.values["x_hat"], x_hat, rtol=1e-10)
+    gamma, beta = step.parameters["weight"], step.parameters["bias"]
+    assert (gamma.name, gamma.key, beta.name, beta.key) == ("gamma1", "1.weight", "beta1", "1.bias")
+    np.testing.assert_allclose(step.y, gamma.value * x_hat + beta.value, rtol=1e-10)
+    # its backward formulas, with the engine's gradients
+    assert gamma.grad is not None and beta.grad is not None
+    np.testing.assert_allclose(gamma.grad, (step.dL_dy * x_hat).sum(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(beta.grad, step.dL_dy.sum(axis=0), rtol=1e-12)
+    g = gamma.value * step.dL_dy
+    by_hand = (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0)) / np.sqrt(var + 1e-5)
+    np.testing.assert_allclose(step.dL_dx, by_hand, rtol=1e-8, atol=1e-14)
+    labels = [q.label for q in step.forward + step.backward]
+    assert "x_hat = (z1 - mean) / sqrt(var + 1e-05)" in labels
+    assert "n1 = gamma1 * x_hat + beta1" in labels
+    assert "dL/dgamma1 = sum over samples of dL/dn1 * x_hat" in labels
+
+
+def test_dropout_shows_the_mask_it_applied() -> None:
+    model = _trained_kind()
+    dropout = model[3]
+    assert isinstance(dropout, nn.Dropout)
+    expected_generator = copy.deepcopy(dropout.generator)
+    trace = trace_step(model, X, LABELS, nn.CrossEntropyLoss())
+    step = trace.steps[3]
+    assert (step.kind, step.description, step.output_name) == ("dropout", "Dropout(p=0.4)", "d1")
+    mask = step.values["mask"]
+    assert set(np.unique(mask)) == {0, 1}
+    np.testing.assert_allclose(step.y, step.x * mask / (1 - P), rtol=1e-15)
+    np.testing.assert_allclose(step.dL_dx, step.dL_dy * mask / (1 - P), rtol=1e-15)
+    # one draw from the layer's generator, as a training step makes: the next step of
+    # training gets the mask it would have got without the trace
+    expected_generator.random(step.x.shape, dtype=np.float32)
+    assert dropout.generator.bit_generator.state == expected_generator.bit_generator.state
+
+
+def test_the_step_runs_in_training_mode_and_leaves_the_mode_as_it_was() -> None:
+    model = _trained_kind().eval()
+    trace = trace_step(model, X, LABELS, nn.CrossEntropyLoss())
+    assert not any(m.training for m in model.modules())
+    assert 0 < trace.steps[3].values["mask"].sum() < trace.steps[3].values["mask"].size
+    norm = trace.steps[1]  # batch statistics, not the running ones: each feature's mean is beta
+    np.testing.assert_allclose(norm.y.mean(axis=0), norm.parameters["bias"].value, atol=1e-12)
+
+
+def test_any_sequential_is_traced_with_the_engines_gradients() -> None:
+    rng = np.random.default_rng(0)
+    cnn = small_cnn((1, 4, 4), 3, channels=(2,), hidden=4, dtype=np.float64, generator=0)
+    x = rng.normal(size=(3, 16))
+    trace = trace_step(cnn, x, np.array([0, 2, 1]), nn.CrossEntropyLoss())
+    assert [(s.key, s.kind, s.output_name) for s in trace.steps] == [
+        ("0", "reshape", "h0"),
+        ("1", "module", "z1"),
+        ("2", "batch_norm", "n1"),
+        ("3", "activation", "a1"),
+        ("4", "module", "h1"),
+        ("5", "reshape", "h1'"),
+        ("6", "linear", "z2"),
+        ("7", "activation", "a2"),
+        ("8", "dropout", "d2"),
+        ("9", "linear", "z3"),
+    ]
+    _assert_chain(trace)
+    conv = trace.steps[1]
+    assert conv.description.startswith("Conv2d(1, 2, kernel_size=(3, 3)")
+    assert [p.name for p in conv.parameters.values()] == ["W1", "b1"]
+    bias = conv.parameters["bias"].grad
+    assert bias is not None
+    np.testing.assert_allclose(bias, conv.dL_dy.sum(axis=(0, 2, 3)), rtol=1e-10)
+    np.testing.assert_array_equal(trace.steps[0].dL_dx, trace.steps[0].dL_dy.reshape(3, 16))
+    assert {u.key for u in trace.updates} == {k for k, _ in cnn.named_parameters()}
+
+    nested = nn.Sequential(
+        nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.LayerNorm(4, dtype=np.float64)),
+        nn.GELU(),
+        nn.Linear(4, 1, dtype=np.float64),
+    )
+    trace = trace_step(nested, X, LABELS[:, None].astype(float))
+    assert [(s.key, s.kind) for s in trace.steps] == [
+        ("0.0", "linear"),
+        ("0.1", "layer_norm"),
+        ("1", "activation"),
+        ("2", "linear"),
+    ]
+    _assert_chain(trace)
+    norm = trace.steps[1]
+    z = trace.steps[0].y
+    x_hat = (z - z.mean(axis=1, keepdims=True)) / np.sqrt(z.var(axis=1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(norm.values["mean"], z.mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(norm.values["x_hat"], x_hat, rtol=1e-10)
+    gamma = norm.parameters["weight"]
+    assert gamma.grad is not None
+    np.testing.assert_allclose(gamma.grad, (norm.dL_dy * x_hat).sum(axis=0), rtol=1e-10)
+
+
+def test_a_module_used_twice_is_shown_without_a_formula_for_one_use() -> None:
+    twice = nn.Linear(2, 2, dtype=np.float64)
+    model = nn.Sequential(twice, nn.Tanh(), twice)
+    trace = trace_step(model, XOR_X, np.zeros((4, 2)))
+    assert [s.kind for s in trace.steps] == ["module", "activation", "module"]
+    _assert_chain(trace)
+    first, _, second = trace.steps
+    assert first.parameters["weight"].key == second.parameters["weight"].key == "0.weight"
+    grad = first.parameters["weight"].grad
+    assert grad is not None  # the sum over both uses, as backward() accumulates it
+    by_hand = first.dL_dy.T @ first.x + second.dL_dy.T @ second.x
+    np.testing.assert_allclose(grad, by_hand, rtol=1e-12)
+    assert [u.key for u in trace.updates] == ["0.weight", "0.bias"]
+
+
+def test_a_model_that_is_not_a_sequential_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"explain: expected a Sequential \(modules applied one"):
+        trace_step(nn.Linear(2, 1), XOR_X, XOR_Y)
+    with pytest.raises(ValueError, match="expected a Sequential with at least one module"):
+        trace_step(nn.Sequential(), XOR_X, XOR_Y)
+
+    class Pair(nn.Module):
+        def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+            return x, x
+
+    with pytest.raises(TypeError, match=r"expected module 1 \(Pair\) to return a Tensor, got"):
+        trace_step(nn.Sequential(nn.Linear(2, 2), Pair()), XOR_X, XOR_Y)
+
+
+def _assert_renders(trace: StepTrace, names: list[str]) -> None:
+    text, markdown, page = trace.to_text(), trace.to_markdown(), trace.to_html()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    for step in trace.steps:
+        header = f"Step {step.index} [{step.key}]: "
+        assert text.count(header) == 2 and markdown.count(header) == 2  # forward and backward
+        assert page.count(header) == 2
+    assert not re.search(r"(src|href)\s*=|http", page)
+    page = html.unescape(page)
+    for name in names:
+        assert name in text and name in markdown and name in page
+
+
+def test_renderings_show_batch_norm_and_dropout() -> None:
+    _, trace = _trace_trained_kind("adam")
+    _assert_renders(
+        trace,
+        [
+            "Linear(3 -> 5)",
+            "BatchNorm1d(5, eps=1e-05)",
+            "ReLU",
+            "Dropout(p=0.4)",
+            "x_hat = (z1 - mean) / sqrt(var + 1e-05)",
+            "mask (1: kept, with probability 0.6)",
+            "d1 = a1 * mask / (1 - 0.4)",
+            "dL/da1 = dL/dd1 * mask / (1 - 0.4)",
+            "gamma1 (1.weight)",
+            "beta1 (1.bias)",
+        ],
+    )
+
+
+def test_large_arrays_stay_readable() -> None:
+    model = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 1))
+    trace = trace_step(model, np.ones((2, 400)), np.zeros((2, 1)))
+    text = trace.to_text()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "..." in text
+    assert len(text.splitlines()) < 400  # 240,000 weights, shown by their corners
+    assert trace.steps[0].parameters["weight"].value.shape == (300, 400)  # all of them kept

@@ -2,8 +2,9 @@
 forward pass, the loss, backward by the chain rule and the optimizer's update.
 
 Two sources of the step: the textbook XOR network (``--dataset xor``), or a model file that
-``chainrule train`` wrote with a few rows of a table (``MODEL DATA --rows 0:4``), preprocessed
-exactly as ``predict`` does.
+``chainrule train`` wrote (any architecture it builds: batch normalization, dropout,
+``--arch cnn``) with a few rows of a table (``MODEL DATA --rows 0:4``), preprocessed exactly
+as ``predict`` does.
 """
 
 from __future__ import annotations
@@ -152,9 +153,12 @@ def run(args: argparse.Namespace) -> int:
         trace = trace_step(model, x, y, loss, optimizer)
     except TypeError as error:
         raise UsageError(
-            f"{WHERE}: {str(error).removeprefix(WHERE + ': ')}; {args.model!r} cannot be "
-            f"traced (train with --no-batch-norm --dropout 0 for a network that can)"
+            f"{WHERE}: {str(error).removeprefix(WHERE + ': ')}; {args.model!r} cannot be traced"
         ) from None
+    except ValueError as error:  # such as batch statistics of a single row
+        if args.dataset is not None:
+            raise
+        raise UsageError(f"{WHERE}: --rows {args.rows}: {error}") from None
     if args.format == "markdown":
         text = trace.to_markdown()
     elif args.format == "html":

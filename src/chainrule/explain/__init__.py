@@ -4,9 +4,10 @@ graph, and gradient health during training."""
 from chainrule.explain.graph import graph
 from chainrule.explain.health import Flag, GradientHealth, HealthReport, LayerHealth
 from chainrule.explain.trace import (
-    LayerBackward,
-    LayerForward,
+    ModuleStep,
+    ParameterGrad,
     ParameterUpdate,
+    Quantity,
     StepTrace,
     trace_step,
 )
@@ -15,10 +16,11 @@ __all__ = [
     "Flag",
     "GradientHealth",
     "HealthReport",
-    "LayerBackward",
-    "LayerForward",
     "LayerHealth",
+    "ModuleStep",
+    "ParameterGrad",
     "ParameterUpdate",
+    "Quantity",
     "StepTrace",
     "graph",
     "trace_step",

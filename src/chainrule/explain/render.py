@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chainrule.backend import Array, np
 
 if TYPE_CHECKING:
     from chainrule.explain.trace import StepTrace
+
+THRESHOLD = 200
+"""Arrays with more numbers than this show only their first and last ``EDGE_ITEMS`` along
+each axis, so that a trace of a real network stays readable."""
+EDGE_ITEMS = 3
 
 
 @dataclass(frozen=True)
@@ -28,42 +33,36 @@ def _blocks(trace: StepTrace) -> list[Block]:
     out.append(
         Block(
             "note",
-            f"{len(trace.x)} samples; rows are samples, so a layer computes "
-            "z = a_prev W^T + b (z = W a + b for each sample as a column).",
+            f"{len(trace.x)} samples; rows are samples, so a Linear layer computes "
+            "z = a_prev W^T + b (z = W a + b for each sample as a column). The model runs in "
+            "training mode: batch statistics, dropout masks.",
         )
     )
-    out.append(Block("array", "x (a0)", trace.x))
+    out.append(
+        Block(
+            "note",
+            f"Arrays of more than {THRESHOLD} numbers show their corners; the StepTrace "
+            "holds every number.",
+        )
+    )
+    out.append(Block("array", "x", trace.x))
     out.append(Block("array", "y", trace.y))
 
-    out.append(Block("h2", "Forward pass, layer by layer"))
-    for layer in trace.forward:
-        k = layer.index
-        out.append(
-            Block("formula", f"Layer {k}: {layer.description}, activation {layer.activation}")
-        )
-        out.append(Block("array", f"W{k}", layer.weight))
-        if layer.bias is not None:
-            out.append(Block("array", f"b{k}", layer.bias))
-        out.append(Block("array", f"z{k} = a{k - 1} W{k}^T + b{k}", layer.z))
-        out.append(Block("array", f"a{k} = {layer.activation}(z{k})", layer.a))
+    out.append(Block("h2", "Forward pass, module by module"))
+    for step in trace.steps:
+        out.append(Block("formula", f"Step {step.index} [{step.key}]: {step.description}"))
+        out += [Block("array", q.label, q.value) for q in step.forward]
 
     out.append(Block("h2", "Loss"))
     out.append(Block("formula", f"{trace.loss_name}: {trace.loss_formula}"))
+    if trace.steps:
+        out.append(Block("note", f"y_hat = {trace.steps[-1].output_name}"))
     out.append(Block("formula", f"L = {trace.loss_value:.6g}"))
 
-    out.append(Block("h2", "Backward pass, from the output layer back"))
-    last = len(trace.forward)
-    for step in trace.backward:
-        k = step.index
-        source = "from the loss" if k == last else f"from layer {k + 1}"
-        out.append(Block("formula", f"Layer {k}"))
-        out.append(Block("array", f"dL/da{k} ({source})", step.dL_da))
-        out.append(Block("array", f"f'(z{k}) ({step.activation}')", step.f_prime))
-        out.append(Block("array", f"dL/dz{k} = dL/da{k} * f'(z{k})", step.dL_dz))
-        out.append(Block("array", f"dL/dW{k} = (dL/dz{k})^T a{k - 1}", step.dL_dW))
-        if step.dL_db is not None:
-            out.append(Block("array", f"dL/db{k} = sum over samples of dL/dz{k}", step.dL_db))
-        out.append(Block("array", f"dL/da{k - 1} = dL/dz{k} W{k}", step.dL_da_prev))
+    out.append(Block("h2", "Backward pass, from the output back"))
+    for step in reversed(trace.steps):
+        out.append(Block("formula", f"Step {step.index} [{step.key}]: {step.description}"))
+        out += [Block("array", q.label, q.value) for q in step.backward]
 
     out.append(Block("h2", "Update of every parameter"))
     out.append(Block("formula", trace.optimizer))
@@ -71,7 +70,8 @@ def _blocks(trace: StepTrace) -> list[Block]:
     if shared and trace.updates:
         out += [Block("note", line) for line in trace.updates[0].rule]
     for update in trace.updates:
-        out.append(Block("formula", f"{update.name} ({update.key})"))
+        named = update.name if update.name == update.key else f"{update.name} ({update.key})"
+        out.append(Block("formula", named))
         if not shared:
             out += [Block("note", line) for line in update.rule]
         out.append(Block("array", "before", update.before))
@@ -84,16 +84,20 @@ def _blocks(trace: StepTrace) -> list[Block]:
 
 def _numbers(array: Array, width: int) -> str:
     # Four significant digits, so that small gradients and Adam's v do not print as 0;
-    # padded to one width so that columns line up.
+    # padded to one width so that columns line up. Set here, not taken from NumPy's global
+    # print options, so that every trace reads the same.
     values = np.asarray(array)
+    options: dict[str, Any] = {
+        "max_line_width": max(width, 20),
+        "separator": " ",
+        "threshold": THRESHOLD,
+        "edgeitems": EDGE_ITEMS,
+    }
     if values.dtype.kind != "f" or values.size == 0:
-        return np.array2string(values, max_line_width=max(width, 20), separator=" ")
+        return np.array2string(values, **options)
     pad = max(len(f"{v:.4g}") for v in values.ravel().tolist())
     return np.array2string(
-        values,
-        max_line_width=max(width, 20),
-        separator=" ",
-        formatter={"float_kind": lambda v: f"{v:.4g}".rjust(pad)},
+        values, formatter={"float_kind": lambda v: f"{v:.4g}".rjust(pad)}, **options
     )
 
 
@@ -117,21 +121,22 @@ def render_text(trace: StepTrace, width: int = 100) -> str:
                 lines.append(f"{label} {body[0]}")
             else:
                 lines.append(label)
-                lines += ["      " + row for row in body]
+                lines += [("      " + row).rstrip() for row in body]
     return "\n".join(_wrap(line, width) for line in lines) + "\n"
 
 
 def _wrap(line: str, width: int) -> str:
     if len(line) <= width:
         return line
-    indent = " " * (len(line) - len(line.lstrip()) + 4)
-    words, rows, current = line.split(" "), [], ""
-    for word in words:
-        if current and len(current) + 1 + len(word) > width:
+    margin = line[: len(line) - len(line.lstrip())]
+    indent = margin + " " * 4
+    rows, current = [], margin
+    for word in line.split():
+        if current.strip() and len(current) + 1 + len(word) > width:
             rows.append(current)
             current = indent + word
         else:
-            current = f"{current} {word}" if current else word
+            current = f"{current} {word}" if current.strip() else current + word
     rows.append(current)
     return "\n".join(rows)
 

@@ -1,14 +1,20 @@
 """One training step, recorded with the engine's own numbers, so it can be read as the chain
-rule at work: forward layer by layer, the loss, backward from the output layer to the first,
+rule at work: forward module by module, the loss, backward from the output to the input,
 and the optimizer's update of every parameter.
 
-The model must be the textbook form: a ``Sequential`` of ``Linear`` layers, each optionally
-followed by an elementwise activation. Rows are samples, so a layer computes
-``z = a_prev @ W.T + b`` (``z = W a + b`` for each sample as a column).
+The model is a ``Sequential`` (nested ones are followed into); each of its modules becomes
+one ``ModuleStep`` holding its input and output, and from ``backward()`` the gradients of
+the loss with respect to both and to each of its parameters. Modules with a textbook form
+get their formulas written out with those numbers: ``Linear`` (rows are samples, so
+``z = a_prev @ W.T + b``), elementwise activations, batch and layer normalization, dropout
+(with the mask it drew) and reshapes. Any other module is shown as ``y = module(x)`` with
+the engine's gradients and no formula.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +23,9 @@ from chainrule.backend import Array, np
 from chainrule.nn import activation as act
 from chainrule.nn import loss as losses
 from chainrule.nn.containers import Sequential
-from chainrule.nn.layers import Identity, Linear
+from chainrule.nn.layers import Dropout, Dropout2d, Flatten, Identity, Linear, Unflatten
 from chainrule.nn.module import Module
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.optim import SGD, Adam, AdamW, Optimizer
 from chainrule.tensor import Tensor
 
@@ -35,7 +42,7 @@ ACTIVATIONS: dict[type[Module], str] = {
     act.Hardtanh: "hardtanh",
     Identity: "identity",
 }
-"""Elementwise activation modules a trace can follow, with the names it shows."""
+"""Elementwise activation modules a trace writes as a = f(z), with the names it shows."""
 
 LOSS_FORMULAS: dict[type[Module], str] = {
     losses.MSELoss: "L = mean((y_hat - y)^2)",
@@ -47,33 +54,71 @@ LOSS_FORMULAS: dict[type[Module], str] = {
     losses.CrossEntropyLoss: "L = -mean(log softmax(y_hat)[y])",
 }
 
+KINDS = ("linear", "activation", "batch_norm", "layer_norm", "dropout", "reshape", "module")
+"""What a ``ModuleStep`` can be; every kind but ``module`` has its formulas written out."""
+
+# The letter of each kind's output, numbered by layer: z1 = x W1^T + b1, n1 (normalized),
+# a1 = f(n1), d1 (after dropout), h for the rest.
+_LETTERS = {
+    "linear": "z",
+    "activation": "a",
+    "batch_norm": "n",
+    "layer_norm": "n",
+    "dropout": "d",
+    "reshape": "h",
+    "module": "h",
+}
+
 
 @dataclass(frozen=True)
-class LayerForward:
-    """Layer ``index`` (from 1) in the forward pass: z = a_prev W^T + b, a = f(z)."""
+class Quantity:
+    """One labelled array of a step: ``label`` writes the math with the trace's names
+    (``z1 = x W1^T + b1``), ``value`` holds the engine's numbers."""
+
+    label: str
+    value: Array
+
+
+@dataclass(frozen=True)
+class ParameterGrad:
+    """A parameter of one step: its name in the formulas (``W1``, ``gamma1``, or its key),
+    its state-dict key (``0.weight``), the value the forward pass used (before the update)
+    and dL/d(parameter) from ``backward()`` (None where it has none: ``requires_grad``
+    off)."""
+
+    name: str
+    key: str
+    value: Array
+    grad: Array | None
+
+
+@dataclass(frozen=True)
+class ModuleStep:
+    """One module of the ``Sequential`` in the forward pass and in the backward pass.
+
+    ``x`` and ``y`` are the module's input and output (named ``input_name`` and
+    ``output_name`` in the formulas), ``dL_dy`` and ``dL_dx`` the engine's gradients of the
+    loss with respect to them, so that one step's ``dL_dy`` is the next step's ``dL_dx``.
+    ``parameters`` maps the module's own parameter names (``weight``, ``bias``) to their
+    values and gradients; ``values`` holds what the formulas use besides (``f_prime``;
+    ``mean``, ``var``, ``x_hat``; ``mask``). ``forward`` and ``backward`` are the labelled
+    lines a renderer shows, in order.
+    """
 
     index: int
+    key: str
+    kind: str
     description: str
-    activation: str
-    a_prev: Array
-    weight: Array
-    bias: Array | None
-    z: Array
-    a: Array
-
-
-@dataclass(frozen=True)
-class LayerBackward:
-    """Layer ``index`` in the backward pass; every array is the engine's own gradient."""
-
-    index: int
-    activation: str
-    dL_da: Array  # noqa: N815 - the math's name
-    f_prime: Array
-    dL_dz: Array  # noqa: N815
-    dL_dW: Array  # noqa: N815
-    dL_db: Array | None  # noqa: N815
-    dL_da_prev: Array  # noqa: N815
+    input_name: str
+    output_name: str
+    x: Array
+    y: Array
+    dL_dy: Array  # noqa: N815 - the math's name
+    dL_dx: Array  # noqa: N815
+    parameters: dict[str, ParameterGrad]
+    values: dict[str, Array]
+    forward: list[Quantity]
+    backward: list[Quantity]
 
 
 @dataclass(frozen=True)
@@ -91,73 +136,296 @@ class ParameterUpdate:
 
 @dataclass(frozen=True)
 class StepTrace:
-    """A whole training step; render it with ``to_text``, ``to_markdown`` or ``to_html``."""
+    """A whole training step; render it with ``to_text``, ``to_markdown`` or ``to_html``.
+
+    ``steps`` are the modules in forward order (the backward pass visits them reversed);
+    ``dL_dy_hat`` is the loss's gradient with respect to the network's output.
+    """
 
     x: Array
     y: Array
-    forward: list[LayerForward]
+    steps: list[ModuleStep]
     loss_name: str
     loss_formula: str
     loss_value: float
     dL_dy_hat: Array  # noqa: N815
-    backward: list[LayerBackward]
     optimizer: str
     updates: list[ParameterUpdate]
 
     def to_text(self, width: int = 100) -> str:
+        """Plain text for a terminal, no line longer than ``width``."""
         from chainrule.explain.render import render_text
 
         return render_text(self, width)
 
     def to_markdown(self) -> str:
+        """Markdown: headings, formulas, arrays in code blocks."""
         from chainrule.explain.render import render_markdown
 
         return render_markdown(self)
 
     def to_html(self) -> str:
+        """One self-contained HTML page."""
         from chainrule.explain.render import render_html
 
         return render_html(self)
 
 
-def _layers(model: Module) -> list[tuple[str, Linear, Module | None]]:
-    """(key prefix, Linear, activation or None) for each layer of a textbook network."""
+def _modules(model: Module) -> list[tuple[str, Module]]:
+    """(state-dict prefix, module) in the order the ``Sequential`` applies them."""
     if not isinstance(model, Sequential):
         raise TypeError(
-            f"explain: expected a Sequential of Linear layers and activations, got "
+            f"explain: expected a Sequential (modules applied one after another), got "
             f"{type(model).__name__}"
         )
-    children = list(model.named_children())
-    layers: list[tuple[str, Linear, Module | None]] = []
-    position = 0
-    while position < len(children):
-        name, module = children[position]
-        if not isinstance(module, Linear):
-            raise TypeError(
-                f"explain: expected a Linear layer at position {name}, got "
-                f"{type(module).__name__}; a trace covers Linear layers each followed by an "
-                f"optional elementwise activation"
-            )
-        following = children[position + 1][1] if position + 1 < len(children) else None
-        if following is not None and type(following) in ACTIVATIONS:
-            layers.append((name, module, following))
-            position += 2
-        else:
-            layers.append((name, module, None))
-            position += 1
-    if not layers:
-        raise ValueError("explain: the model has no layers")
-    return layers
+
+    def walk(container: Sequential, prefix: str) -> Iterator[tuple[str, Module]]:
+        for name, module in container.named_children():
+            if isinstance(module, Sequential):
+                yield from walk(module, f"{prefix}{name}.")
+            else:
+                yield f"{prefix}{name}", module
+
+    modules = list(walk(model, ""))
+    if not modules:
+        raise ValueError("explain: expected a Sequential with at least one module, got none")
+    return modules
 
 
-def _derivative(activation: Module | None, z: Array) -> Array:
+def _forward(module: Module, a: Tensor, key: str) -> tuple[Tensor, Array | None]:
+    """The module's output, and for dropout the factor mask / (1 - p) that it applied.
+
+    The factor is replayed through the module itself from a copy of its generator taken
+    before the forward pass, so it is the mask the engine drew, not a second draw.
+    """
+    factor = None
+    if isinstance(module, Dropout | Dropout2d) and 0 < module.p < 1:
+        generator = module.generator
+        replay = copy.deepcopy(generator)
+        out = module(a)
+        try:
+            module.generator = replay
+            with no_grad():
+                factor = module(Tensor(np.ones_like(a.data))).data
+        finally:
+            module.generator = generator
+    else:
+        out = module(a)
+    if not isinstance(out, Tensor):
+        raise TypeError(
+            f"explain: expected module {key} ({type(module).__name__}) to return a Tensor, "
+            f"got {type(out).__name__}"
+        )
+    return out, factor
+
+
+def _kind(module: Module, x: Array, y: Array, factor: Array | None, shared: bool) -> str:
+    if shared:  # its gradients sum over every use: no one step's formula gives them
+        return "module"
+    if isinstance(module, Linear) and x.ndim == 2:
+        return "linear"
+    if type(module) in ACTIVATIONS:
+        return "activation"
+    if isinstance(module, BatchNorm1d | BatchNorm2d):
+        return "batch_norm"
+    if isinstance(module, LayerNorm):
+        return "layer_norm"
+    if factor is not None and np.array_equal(y, x * factor):
+        return "dropout"
+    if isinstance(module, Flatten | Unflatten):
+        return "reshape"
+    return "module"
+
+
+def _describe_module(module: Module) -> str:
+    name = type(module).__name__
+    if isinstance(module, Linear):
+        bias = "" if module.bias is not None else ", no bias"
+        return f"{name}({module.in_features} -> {module.out_features}{bias})"
+    if isinstance(module, BatchNorm1d | BatchNorm2d):
+        return f"{name}({module.num_features}, eps={module.eps:g})"
+    if isinstance(module, LayerNorm):
+        return f"{name}({module.normalized_shape}, eps={module.eps:g})"
+    if isinstance(module, Dropout | Dropout2d):
+        return f"{name}(p={module.p:g})"
+    settings = ", ".join(
+        part for part in module.extra_repr().split(", ") if part and not part.startswith("inplace=")
+    )
+    return f"{name}({settings})" if settings else name
+
+
+def _derivative(activation: Module, z: Array) -> Array:
     """f'(z) elementwise, computed by the engine: d/dz of sum(f(z))."""
-    if activation is None:
-        return np.ones_like(z)
     probe = Tensor(z, requires_grad=True)
     activation(probe).sum().backward()
     assert probe.grad is not None
-    return probe.grad.data
+    return probe.grad.data.copy()
+
+
+def _grad(tensor: Tensor) -> Array:
+    # No gradient reached it (a module that cut the graph): the engine's zero.
+    return tensor.grad.data.copy() if tensor.grad is not None else np.zeros_like(tensor.data)
+
+
+def _normalization(
+    module: BatchNorm1d | BatchNorm2d | LayerNorm, x: Array
+) -> tuple[Array, Array, Array]:
+    """(mean, biased var, x_hat) as the module's formula defines them, by NumPy."""
+    if isinstance(module, LayerNorm):
+        axes = tuple(range(x.ndim - len(module.normalized_shape), x.ndim))
+    else:
+        axes = (0, *range(2, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    x_hat = (x - mean) / np.sqrt(var + module.eps)
+    return mean.squeeze(axis=axes), var.squeeze(axis=axes), x_hat
+
+
+@dataclass
+class _Names:
+    """Names in the formulas: numbered by layer (each Linear or other weighted module starts
+    one), primed where a name would repeat."""
+
+    layer: int = 0
+    symbols: set[str] = field(default_factory=lambda: {"x"})
+    parameters: dict[str, str] = field(default_factory=dict)  # state-dict key: name
+
+    def output(self, kind: str, weighted: bool) -> str:
+        if kind == "linear" or (kind == "module" and weighted):
+            self.layer += 1
+        letter = "z" if kind == "module" and weighted else _LETTERS[kind]
+        symbol = f"{letter}{self.layer}"
+        while symbol in self.symbols:
+            symbol += "'"
+        self.symbols.add(symbol)
+        return symbol
+
+    def parameter(self, kind: str, local: str, key: str) -> str:
+        if key in self.parameters:  # a module used twice keeps its parameters' names
+            return self.parameters[key]
+        if kind in ("batch_norm", "layer_norm"):
+            short = {"weight": "gamma", "bias": "beta"}
+        else:
+            short = {"weight": "W", "bias": "b"}
+        name = f"{short[local]}{self.layer}" if local in short else key
+        if name in self.parameters.values():
+            name = key
+        self.parameters[key] = name
+        return name
+
+
+def _step(
+    index: int,
+    key: str,
+    module: Module,
+    record: tuple[Tensor, Tensor, Array | None],
+    names: _Names,
+    input_name: str,
+    last: bool,
+    keys: dict[int, str],
+    shared: bool,
+) -> ModuleStep:
+    a, out, factor = record
+    x, y = a.data.copy(), out.data.copy()
+    dL_dy, dL_dx = _grad(out), _grad(a)  # noqa: N806
+    kind = _kind(module, x, y, factor, shared)
+    own = list(module.named_parameters())
+    symbol = names.output(kind, weighted=bool(own))
+    parameters = {
+        local: ParameterGrad(
+            names.parameter(kind, local, keys.get(id(p), f"{key}.{local}")),
+            keys.get(id(p), f"{key}.{local}"),
+            p.data.copy(),
+            None if p.grad is None else p.grad.data.copy(),
+        )
+        for local, p in own
+    }
+    source = "from the loss" if last else f"from step {index + 1}"
+    s, i = symbol, input_name  # the output's and the input's names in the formulas
+    values: dict[str, Array] = {}
+    forward = [Quantity(p.name, p.value) for p in parameters.values()]
+    backward = [Quantity(f"dL/d{s} ({source})", dL_dy)]
+
+    def grad_line(local: str, formula: str) -> None:
+        if local in parameters and parameters[local].grad is not None:
+            grad = parameters[local].grad
+            assert grad is not None
+            backward.append(Quantity(f"dL/d{parameters[local].name} = {formula}", grad))
+
+    if kind == "linear":
+        w = parameters["weight"].name
+        b = f" + {parameters['bias'].name}" if "bias" in parameters else ""
+        forward.append(Quantity(f"{s} = {i} {w}^T{b}", y))
+        grad_line("weight", f"(dL/d{s})^T {i}")
+        grad_line("bias", f"sum over samples of dL/d{s}")
+        backward.append(Quantity(f"dL/d{i} = dL/d{s} {w}", dL_dx))
+    elif kind == "activation":
+        f = ACTIVATIONS[type(module)]
+        values["f_prime"] = _derivative(module, x)
+        forward.append(Quantity(f"{s} = {f}({i})", y))
+        backward.append(Quantity(f"f'({i}) ({f}')", values["f_prime"]))
+        backward.append(Quantity(f"dL/d{i} = dL/d{s} * f'({i})", dL_dx))
+    elif kind in ("batch_norm", "layer_norm") and isinstance(
+        module, BatchNorm1d | BatchNorm2d | LayerNorm
+    ):
+        mean, var, x_hat = _normalization(module, x)
+        values.update(mean=mean, var=var, x_hat=x_hat)
+        per = "per feature" if x.ndim == 2 else "per channel"
+        over = f"the batch, {per}" if kind == "batch_norm" else "each sample's features"
+        eps = f"{module.eps:g}"
+        gamma = parameters["weight"].name if "weight" in parameters else ""
+        beta = parameters["bias"].name if "bias" in parameters else ""
+        affine = " ".join(
+            part for part in (gamma and f"{gamma} *", "x_hat", beta and f"+ {beta}") if part
+        )
+        forward = [
+            Quantity(f"mean = mean of {i} over {over}", mean),
+            Quantity(f"var = mean of ({i} - mean)^2 over {over}", var),
+            Quantity(f"x_hat = ({i} - mean) / sqrt(var + {eps})", x_hat),
+            *forward,
+            Quantity(f"{s} = {affine}", y),
+        ]
+        samples = "samples" if x.ndim == 2 or kind == "layer_norm" else "samples and positions"
+        grad_line("weight", f"sum over {samples} of dL/d{s} * x_hat")
+        grad_line("bias", f"sum over {samples} of dL/d{s}")
+        g = f"{gamma} dL/d{s}" if gamma else f"dL/d{s}"
+        backward.append(
+            Quantity(
+                f"dL/d{i} = (g - mean(g) - x_hat mean(g x_hat)) / sqrt(var + {eps}), g = {g}",
+                dL_dx,
+            )
+        )
+    elif kind == "dropout" and isinstance(module, Dropout | Dropout2d):
+        assert factor is not None
+        p = module.p
+        values["mask"] = (factor != 0).astype(np.uint8)
+        forward.append(Quantity(f"mask (1: kept, with probability {1 - p:g})", values["mask"]))
+        forward.append(Quantity(f"{s} = {i} * mask / (1 - {p:g})", y))
+        backward.append(Quantity(f"dL/d{i} = dL/d{s} * mask / (1 - {p:g})", dL_dx))
+    elif kind == "reshape":
+        forward.append(Quantity(f"{s} = {i} reshaped to {y.shape}", y))
+        backward.append(Quantity(f"dL/d{i} = dL/d{s} reshaped to {x.shape}", dL_dx))
+    else:
+        forward.append(Quantity(f"{s} = {type(module).__name__}({i})", y))
+        for local in parameters:
+            grad_line(local, "the engine's backward")
+        backward.append(Quantity(f"dL/d{i} = the engine's backward", dL_dx))
+    return ModuleStep(
+        index,
+        key,
+        kind,
+        _describe_module(module),
+        input_name,
+        symbol,
+        x,
+        y,
+        dL_dy,
+        dL_dx,
+        parameters,
+        values,
+        forward,
+        backward,
+    )
 
 
 def _rule(optimizer: Optimizer, group: dict[str, Any]) -> list[str]:
@@ -212,7 +480,7 @@ def trace_step(
     Parameters
     ----------
     model : Sequential
-        Linear layers, each optionally followed by an elementwise activation.
+        Any modules applied one after another; nested ``Sequential`` are followed into.
     x, y : array_like
         The batch (keep it small enough to read: a few rows).
     loss : loss module, default=MSELoss()
@@ -223,13 +491,35 @@ def trace_step(
     Returns
     -------
     StepTrace
-        Every value is the engine's own: activations and weighted sums from the forward
+        Every value is the engine's own: each module's input and output from the forward
         pass, gradients from ``backward()``, parameters before and after ``step()``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a ``Sequential``, or one of its modules returns no Tensor.
+
+    Notes
+    -----
+    The step runs in training mode, as training does: batch normalization uses (and
+    updates the running statistics with) the batch's statistics, and dropout draws a mask
+    from its generator. Each module's mode is restored afterwards.
+
+    Examples
+    --------
+    >>> from chainrule import nn
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 1))
+    >>> trace = trace_step(model, [[0.0, 1.0], [1.0, 0.0]], [[1.0], [0.0]])
+    >>> [step.kind for step in trace.steps]
+    ['linear', 'batch_norm', 'activation', 'linear']
+    >>> [step.output_name for step in trace.steps]
+    ['z1', 'n1', 'a1', 'z2']
     """
-    layers = _layers(model)
+    modules = _modules(model)
     loss_fn = loss if loss is not None else losses.MSELoss()
     opt = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
-    dtype = layers[0][1].weight.dtype
+    floats = [p.dtype for p in model.parameters() if p.dtype.kind == "f"]
+    dtype = floats[0] if floats else np.dtype(np.float32)
     inputs = Tensor(
         np.asarray(x.data if isinstance(x, Tensor) else x, dtype=dtype), requires_grad=True
     )
@@ -237,65 +527,43 @@ def trace_step(
     if target.dtype.kind == "f" and target.dtype != dtype:
         target = target.to(dtype)
 
-    opt.zero_grad()
-    a: Tensor = inputs
-    recorded: list[tuple[Tensor, Tensor, Tensor]] = []  # (a_prev, z, a) per layer
-    for _, linear, activation in layers:
-        z = linear(a)
-        z.retain_grad()
-        out = activation(z) if activation is not None else z
-        if out is not z:
-            out.retain_grad()
-        recorded.append((a, z, out))
-        a = out
-    loss_value = loss_fn(a, target)
-    loss_value.backward()
+    modes = {id(m): (m, m.training) for m in model.modules()}
+    model.train()
+    try:
+        opt.zero_grad()
+        a: Tensor = inputs
+        records: list[tuple[Tensor, Tensor, Array | None]] = []
+        for key, module in modules:
+            out, factor = _forward(module, a, key)
+            if out.requires_grad and not out.is_leaf:
+                out.retain_grad()
+            records.append((a, out, factor))
+            a = out
+        loss_value = loss_fn(a, target)
+        loss_value.backward()
 
-    forward, backward = [], []
-    for index, ((_, linear, activation), (a_prev, z, out)) in enumerate(
-        zip(layers, recorded, strict=True), start=1
-    ):
-        name = ACTIVATIONS[type(activation)] if activation is not None else "identity"
-        forward.append(
-            LayerForward(
-                index,
-                f"Linear({linear.in_features} -> {linear.out_features})",
-                name,
-                a_prev.data.copy(),
-                linear.weight.data.copy(),
-                None if linear.bias is None else linear.bias.data.copy(),
-                z.data.copy(),
-                out.data.copy(),
-            )
-        )
-        assert z.grad is not None and out.grad is not None and a_prev.grad is not None
-        assert linear.weight.grad is not None
-        backward.append(
-            LayerBackward(
-                index,
-                name,
-                out.grad.data.copy(),
-                _derivative(activation, z.data),
-                z.grad.data.copy(),
-                linear.weight.grad.data.copy(),
-                None
-                if linear.bias is None or linear.bias.grad is None
-                else linear.bias.grad.data.copy(),
-                a_prev.grad.data.copy(),
-            )
-        )
-    backward.reverse()  # the chain rule runs from the output layer back
-
-    updates = _step(opt, layers)
+        uses: dict[int, int] = {}
+        for _, module in modules:
+            uses[id(module)] = uses.get(id(module), 0) + 1
+        keys = {id(p): key for key, p in model.named_parameters()}
+        names, steps, input_name = _Names(), [], "x"
+        for index, ((key, module), record) in enumerate(zip(modules, records, strict=True), 1):
+            last, shared = index == len(modules), uses[id(module)] > 1
+            step = _step(index, key, module, record, names, input_name, last, keys, shared)
+            steps.append(step)
+            input_name = step.output_name
+        updates = _update(opt, model, names.parameters)
+    finally:
+        for module, training in modes.values():
+            object.__setattr__(module, "training", training)
     return StepTrace(
         x=inputs.data.copy(),
         y=target.data.copy(),
-        forward=forward,
+        steps=steps,
         loss_name=type(loss_fn).__name__,
         loss_formula=LOSS_FORMULAS.get(type(loss_fn), f"L = {type(loss_fn).__name__}(y_hat, y)"),
         loss_value=float(loss_value.item()),
-        dL_dy_hat=backward[0].dL_da,
-        backward=backward,
+        dL_dy_hat=steps[-1].dL_dy,
         optimizer=_describe(opt),
         updates=updates,
     )
@@ -311,32 +579,25 @@ def _describe(optimizer: Optimizer) -> str:
     return f"{type(optimizer).__name__}({settings})"
 
 
-def _step(opt: Optimizer, layers: list[tuple[str, Linear, Module | None]]) -> list[ParameterUpdate]:
-    named: list[tuple[str, str, Tensor]] = []
-    for index, (prefix, linear, _) in enumerate(layers, start=1):
-        named.append((f"W{index}", f"{prefix}.weight", linear.weight))
-        if linear.bias is not None:
-            named.append((f"b{index}", f"{prefix}.bias", linear.bias))
-    before = {key: p.data.copy() for _, key, p in named}
+def _update(opt: Optimizer, model: Module, names: dict[str, str]) -> list[ParameterUpdate]:
+    """Take the optimizer's step; each trainable parameter before and after it."""
+    named = [(key, p) for key, p in model.named_parameters() if p.requires_grad]
+    before = {key: p.data.copy() for key, p in named}
     grads = {
         key: (p.grad.data.copy() if p.grad is not None else np.zeros_like(p.data))
-        for _, key, p in named
+        for key, p in named
     }
     with no_grad():
         opt.step()
     groups = {id(p): g for g in opt.param_groups for p in g["params"]}
     updates = []
-    for name, key, p in named:
-        group = groups.get(id(p), opt.param_groups[0])
+    for key, p in named:
+        group = groups.get(id(p))
+        rule = _rule(opt, group) if group is not None else ["not in the optimizer: unchanged"]
+        terms = _terms(opt, p, group) if group is not None else {}
         updates.append(
             ParameterUpdate(
-                name,
-                key,
-                _rule(opt, group),
-                before[key],
-                grads[key],
-                p.data.copy(),
-                _terms(opt, p, group),
+                names.get(key, key), key, rule, before[key], grads[key], p.data.copy(), terms
             )
         )
     return updates
