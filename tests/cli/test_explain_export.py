@@ -163,16 +163,21 @@ def test_explain_a_cnn(chainrule_cli: Run, tmp_path: Path) -> None:
         assert line in text, line
 
 
-def test_explain_refuses_what_it_cannot_trace(
+def test_explain_traces_a_model_that_is_one_layer(
     chainrule_cli: Run, data_dir: Path, models: Path, tmp_path: Path
 ) -> None:
     _, metadata = chainrule.load(models / "iris.safetensors", with_metadata=True)
     chainrule.save(nn.Linear(4, 3), tmp_path / "linear.safetensors", metadata)
-    fails(
-        chainrule_cli("explain", "linear.safetensors", data_dir / "iris.csv"),
-        "explain: expected a Sequential (modules applied one after another), got Linear; "
-        "'linear.safetensors' cannot be traced",
+    text = succeeds(
+        chainrule_cli("explain", "linear.safetensors", data_dir / "iris.csv", "--rows", "0:3")
     )
+    for line in ("Step 1: Linear(4 -> 3)", "z1 = x W1^T + b1", "dL/dW1 = (dL/dz1)^T x"):
+        assert line in text, line
+
+
+def test_explain_names_a_batch_too_small_for_batch_norm(
+    chainrule_cli: Run, data_dir: Path, models: Path
+) -> None:
     fails(  # batch statistics need two rows
         chainrule_cli("explain", models / "iris.safetensors", data_dir / "iris.csv", "--rows", "3"),
         "explain: --rows 3: BatchNorm1d: expected more than 1 value per channel",

@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+import chainrule as cr
 from chainrule import Tensor, nn, optim
 from chainrule.explain import StepTrace, trace_step
 from chainrule.nn.conv import small_cnn
@@ -379,9 +380,7 @@ def test_a_module_used_twice_is_shown_without_a_formula_for_one_use() -> None:
     assert [u.key for u in trace.updates] == ["0.weight", "0.bias"]
 
 
-def test_a_model_that_is_not_a_sequential_is_refused() -> None:
-    with pytest.raises(TypeError, match=r"explain: expected a Sequential \(modules applied one"):
-        trace_step(nn.Linear(2, 1), XOR_X, XOR_Y)
+def test_what_cannot_be_traced_is_refused_and_the_hooks_are_gone() -> None:
     with pytest.raises(ValueError, match="expected a Sequential with at least one module"):
         trace_step(nn.Sequential(), XOR_X, XOR_Y)
 
@@ -389,8 +388,301 @@ def test_a_model_that_is_not_a_sequential_is_refused() -> None:
         def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
             return x, x
 
-    with pytest.raises(TypeError, match=r"expected module 1 \(Pair\) to return a Tensor, got"):
-        trace_step(nn.Sequential(nn.Linear(2, 2), Pair()), XOR_X, XOR_Y)
+    class Outer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 1)
+
+        def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+            return self.fc(x), x
+
+    class NoCall(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 1)
+
+        def forward(self, x: Tensor) -> Tensor:
+            return x @ self.fc.weight.T
+
+    class ArrayCall(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 1)
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.fc(x.numpy())
+
+    cases: list[tuple[nn.Module, type[Exception], str]] = [
+        (
+            nn.Sequential(nn.Linear(2, 2), Pair()),
+            TypeError,
+            r"explain: expected module 1 \(Pair\) to return a Tensor, got tuple",
+        ),
+        (Outer(), TypeError, "explain: expected Outer to return a Tensor, got tuple"),
+        (
+            NoCall(),
+            ValueError,
+            "explain: expected the forward of NoCall to call at least one of its modules, got "
+            "none called",
+        ),
+        (
+            ArrayCall(),
+            TypeError,
+            r"explain: expected module fc \(Linear\) to be called on a Tensor, got ndarray",
+        ),
+    ]
+    for model, error, message in cases:
+        before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+        with pytest.raises(error, match=message):
+            trace_step(model, XOR_X, XOR_Y)
+        assert _hooks(model) == 0
+        assert all(m.training for m in model.modules())
+        for key, value in model.state_dict().items():  # no step taken
+            np.testing.assert_array_equal(value.numpy(), before[key])
+
+
+def _hooks(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+# --- any Module: leaf modules in the order forward calls them -------------------------------
+
+
+class MLP(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(3, 4, dtype=np.float64)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Linear(4, 2, dtype=np.float64)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+def test_a_module_subclass_is_traced_as_the_same_sequential() -> None:
+    mlp = MLP()
+    mlp.reset_parameters(0)
+    sequential = nn.Sequential(
+        nn.Linear(3, 4, dtype=np.float64), nn.ReLU(), nn.Linear(4, 2, dtype=np.float64)
+    )
+    sequential.load_state_dict(
+        {k.replace("fc1", "0").replace("fc2", "2"): v for k, v in mlp.state_dict().items()}
+    )
+    traces = [
+        trace_step(model, X, LABELS, nn.CrossEntropyLoss(), _optimizer("sgd", model))
+        for model in (mlp, sequential)
+    ]
+    custom, reference = traces
+    assert [s.key for s in custom.steps] == ["fc1", "act", "fc2"]
+    assert [s.key for s in reference.steps] == ["0", "1", "2"]
+    for step, expected in zip(custom.steps, reference.steps, strict=True):
+        assert (step.kind, step.description, step.input_name, step.output_name) == (
+            expected.kind,
+            expected.description,
+            expected.input_name,
+            expected.output_name,
+        )
+        for name in ("x", "y", "dL_dy", "dL_dx"):
+            np.testing.assert_array_equal(getattr(step, name), getattr(expected, name))
+        for lines, expected_lines in (
+            (step.forward, expected.forward),
+            (step.backward, expected.backward),
+        ):
+            assert [q.label for q in lines] == [q.label for q in expected_lines]
+            for q, e in zip(lines, expected_lines, strict=True):
+                np.testing.assert_array_equal(q.value, e.value)
+    _assert_chain(custom)
+    assert [u.key for u in custom.updates] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    for update, expected in zip(custom.updates, reference.updates, strict=True):
+        assert (update.name, update.rule) == (expected.name, expected.rule)
+        np.testing.assert_array_equal(update.grad, expected.grad)
+        np.testing.assert_array_equal(update.after, expected.after)
+        np.testing.assert_array_equal(mlp.state_dict()[update.key].numpy(), update.after)
+    renamed = custom.to_text()
+    for key, index in (("fc1", "0"), ("act", "1"), ("fc2", "2")):
+        renamed = renamed.replace(f"[{key}]", f"[{index}]").replace(f"({key}.", f"({index}.")
+    assert renamed == reference.to_text()
+
+
+class Residual(nn.Module):
+    """y = x + fc2(relu(fc1(x))), then a Linear head when ``head``."""
+
+    def __init__(self, functional: bool, head: bool) -> None:
+        super().__init__()
+        self.functional, self.with_head = functional, head
+        self.fc1 = nn.Linear(3, 4, dtype=np.float64)
+        if not functional:
+            self.act = nn.ReLU()
+        self.fc2 = nn.Linear(4, 3, dtype=np.float64)
+        if head:
+            self.head = nn.Linear(3, 2, dtype=np.float64)
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.fc1(x)
+        y = x + self.fc2(cr.relu(z) if self.functional else self.act(z))
+        return self.head(y) if self.with_head else y
+
+
+@pytest.mark.parametrize("head", [False, True], ids=["sum-out", "head"])
+@pytest.mark.parametrize("functional", [False, True], ids=["relu-module", "relu-function"])
+def test_a_residual_block_matches_pytorch(functional: bool, head: bool) -> None:
+    torch = pytest.importorskip("torch")
+    model = Residual(functional, head)
+    model.reset_parameters(0)
+    weights = {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
+    fc1, fc2 = torch.nn.Linear(3, 4).double(), torch.nn.Linear(4, 3).double()
+    head_layer = torch.nn.Linear(3, 2).double()
+    layers = {"fc1": fc1, "fc2": fc2, **({"head": head_layer} if head else {})}
+    reference = torch.nn.ModuleDict(layers)
+    reference.load_state_dict(weights)
+    target = np.random.default_rng(2).normal(size=(6, 2 if head else 3))
+    trace = trace_step(model, X, target, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+
+    x = torch.from_numpy(X).requires_grad_()
+    z1 = fc1(x)
+    a1 = torch.relu(z1)
+    z2 = fc2(a1)
+    total = x + z2
+    # (input, output) of each step, as the trace should record them
+    calls = [(x, z1), *([] if functional else [(z1, a1)]), (a1, z2)]
+    if head:
+        calls.append((total, head_layer(total)))
+    output = calls[-1][1] if head else total
+    for tensor in (z1, a1, z2, total, output):
+        tensor.retain_grad()
+    loss = torch.nn.functional.mse_loss(output, torch.from_numpy(target))
+    loss.backward()
+
+    assert trace.loss_value == pytest.approx(loss.item(), rel=1e-12)
+    keys = ["fc1", *([] if functional else ["act"]), "fc2", *(["head"] if head else [])]
+    assert [s.key for s in trace.steps] == keys
+    for step, (before, after) in zip(trace.steps, calls, strict=True):
+        np.testing.assert_allclose(step.x, before.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(step.y, after.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(step.dL_dy, after.grad.numpy(), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(step.dL_dx, before.grad.numpy(), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(trace.dL_dy_hat, output.grad.numpy(), rtol=1e-10)
+    traced = {p.key: p.grad for s in trace.steps for p in s.parameters.values()}
+    assert traced.keys() == dict(reference.named_parameters()).keys()
+    for key, param in reference.named_parameters():
+        np.testing.assert_allclose(traced[key], param.grad.numpy(), rtol=1e-10, err_msg=key)
+    with torch.no_grad():
+        for param in reference.parameters():
+            param -= 0.1 * param.grad
+    for update in trace.updates:
+        expected = dict(reference.named_parameters())[update.key].detach().numpy()
+        np.testing.assert_allclose(update.after, expected, rtol=1e-12, err_msg=update.key)
+        np.testing.assert_array_equal(model.state_dict()[update.key].numpy(), update.after)
+
+    # what the text says about where each gradient comes from
+    text = trace.to_text()
+    first, fc2_step = trace.steps[0], trace.steps[keys.index("fc2")]
+    z2 = fc2_step.output_name  # it feeds the residual sum, not the next step or the loss
+    assert fc2_step.backward[0].label == f"dL/d{z2} (from the engine, all paths summed)"
+    assert f"dL/d{z2} (from step" not in text and f"dL/d{z2} (from the loss)" not in text
+    assert first.backward[0].label == (
+        "dL/dz1 (from the engine, all paths summed)" if functional else "dL/dz1 (from step 2)"
+    )
+    # x also feeds the sum: its gradient is more than what fc1 sends back
+    assert first.backward[-1].label == "dL/dx = dL/dz1 W1 + the other uses of x"
+    if functional:
+        assert fc2_step.input_name == "h1"
+        assert "h1 (computed by forward, not by a module)" in text
+    if head:
+        assert trace.steps[-1].backward[0].label.endswith("(from the loss)")
+        assert trace.y_hat_name == trace.steps[-1].output_name
+        assert trace.steps[-1].forward[0].label.endswith("(computed by forward, not by a module)")
+    else:
+        assert trace.y_hat_name is None
+        assert "y_hat: computed by forward after the last module" in text
+        np.testing.assert_allclose(trace.y_hat, output.detach().numpy(), rtol=1e-12)
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_a_module_called_twice_gives_two_steps() -> None:
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 2, dtype=np.float64)
+            self.act = nn.Tanh()
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.fc(self.act(self.fc(x)))
+
+    model = Twice()
+    trace = trace_step(model, XOR_X, np.zeros((4, 2)))
+    assert [(s.key, s.kind) for s in trace.steps] == [
+        ("fc", "module"),
+        ("act", "activation"),
+        ("fc", "module"),
+    ]
+    _assert_chain(trace)
+    first, _, second = trace.steps
+    grad = first.parameters["weight"].grad
+    assert grad is not None
+    np.testing.assert_allclose(grad, first.dL_dy.T @ first.x + second.dL_dy.T @ second.x)
+    labels = [q.label for q in first.backward]
+    assert "dL/dW1 = the engine's backward + the other uses of W1" in labels
+    assert [u.key for u in trace.updates] == ["fc.weight", "fc.bias"]
+
+
+def test_hooks_last_only_for_the_step() -> None:
+    model = MLP()
+    seen: list[str] = []
+    model.fc1.register_forward_hook(lambda module, args, out: seen.append("user hook"))
+    trace_step(model, X, LABELS, nn.CrossEntropyLoss())
+    assert seen == ["user hook"]
+    assert len(model.fc1._forward_hooks) == 1 and _hooks(model) == 1  # the user's, only
+    model(Tensor(X))
+    assert seen == ["user hook", "user hook"]
+
+    class Broken(MLP):
+        def forward(self, x: Tensor) -> Tensor:
+            self.fc1(x)
+            raise RuntimeError("broken forward")
+
+    broken = Broken()
+    broken.eval()
+    with pytest.raises(RuntimeError, match="broken forward"):
+        trace_step(broken, X, LABELS, nn.CrossEntropyLoss())
+    assert _hooks(broken) == 0
+    assert not any(m.training for m in broken.modules())
+
+
+def test_a_single_module_and_pass_through_modules() -> None:
+    model = nn.Linear(2, 1, dtype=np.float64)
+    trace = trace_step(model, XOR_X, XOR_Y)
+    (step,) = trace.steps
+    assert (step.key, step.kind, step.output_name, trace.y_hat_name) == ("", "linear", "z1", "z1")
+    assert step.backward[0].label == "dL/dz1 (from the loss)"
+    assert [u.key for u in trace.updates] == ["weight", "bias"]
+    assert "Step 1: Linear(2 -> 1)" in trace.to_text()
+
+    # Identity and dropout with p=0 return their input itself; the chain still holds
+    model = nn.Sequential(
+        nn.Linear(2, 2, dtype=np.float64), nn.Identity(), nn.Dropout(0.0), nn.Tanh()
+    )
+    trace = trace_step(model, XOR_X, np.zeros((4, 2)))
+    _assert_chain(trace)
+    assert [s.backward[0].label.split(" (")[1] for s in trace.steps] == [
+        "from step 2)",
+        "from step 3)",
+        "from step 4)",
+        "from the loss)",
+    ]
+
+
+def test_an_input_cut_from_the_graph_has_no_gradient() -> None:
+    class Detached(MLP):
+        def forward(self, x: Tensor) -> Tensor:
+            return self.fc2(self.act(self.fc1(x)).detach())
+
+    trace = trace_step(Detached(), X, LABELS, nn.CrossEntropyLoss())
+    fc1, _, fc2 = trace.steps
+    assert fc2.input_name == "h1"
+    assert fc2.backward[-1].label == "dL/dh1 = 0 (h1 does not require grad)"
+    np.testing.assert_array_equal(fc2.dL_dx, 0)
+    assert fc1.parameters["weight"].grad is None
 
 
 def _assert_renders(trace: StepTrace, names: list[str]) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from chainrule.backend import Array, np
 
 if TYPE_CHECKING:
-    from chainrule.explain.trace import StepTrace
+    from chainrule.explain.trace import ModuleStep, StepTrace
 
 THRESHOLD = 200
 """Arrays with more numbers than this show only their first and last ``EDGE_ITEMS`` along
@@ -50,18 +50,23 @@ def _blocks(trace: StepTrace) -> list[Block]:
 
     out.append(Block("h2", "Forward pass, module by module"))
     for step in trace.steps:
-        out.append(Block("formula", f"Step {step.index} [{step.key}]: {step.description}"))
+        out.append(Block("formula", _header(step)))
         out += [Block("array", q.label, q.value) for q in step.forward]
 
     out.append(Block("h2", "Loss"))
     out.append(Block("formula", f"{trace.loss_name}: {trace.loss_formula}"))
-    if trace.steps:
-        out.append(Block("note", f"y_hat = {trace.steps[-1].output_name}"))
+    if trace.y_hat_name is not None:
+        out.append(Block("note", f"y_hat = {trace.y_hat_name}"))
+    else:
+        out.append(Block("note", "y_hat: computed by forward after the last module"))
+        out.append(Block("array", "y_hat", trace.y_hat))
     out.append(Block("formula", f"L = {trace.loss_value:.6g}"))
+    if trace.y_hat_name is None:
+        out.append(Block("array", "dL/dy_hat", trace.dL_dy_hat))
 
     out.append(Block("h2", "Backward pass, from the output back"))
     for step in reversed(trace.steps):
-        out.append(Block("formula", f"Step {step.index} [{step.key}]: {step.description}"))
+        out.append(Block("formula", _header(step)))
         out += [Block("array", q.label, q.value) for q in step.backward]
 
     out.append(Block("h2", "Update of every parameter"))
@@ -80,6 +85,11 @@ def _blocks(trace: StepTrace) -> list[Block]:
             out.append(Block("array", name, value))
         out.append(Block("array", "after", update.after))
     return out
+
+
+def _header(step: ModuleStep) -> str:
+    where = f" [{step.key}]" if step.key else ""  # no key: the model is this one module
+    return f"Step {step.index}{where}: {step.description}"
 
 
 def _numbers(array: Array, width: int) -> str:

@@ -2,22 +2,29 @@
 rule at work: forward module by module, the loss, backward from the output to the input,
 and the optimizer's update of every parameter.
 
-The model is a ``Sequential`` (nested ones are followed into); each of its modules becomes
-one ``ModuleStep`` holding its input and output, and from ``backward()`` the gradients of
-the loss with respect to both and to each of its parameters. Modules with a textbook form
-get their formulas written out with those numbers: ``Linear`` (rows are samples, so
-``z = a_prev @ W.T + b``), elementwise activations, batch and layer normalization, dropout
-(with the mask it drew) and reshapes. Any other module is shown as ``y = module(x)`` with
-the engine's gradients and no formula.
+Any model is followed the same way: a ``Sequential`` (nested ones included) or a ``Module``
+subclass whose ``forward`` calls its submodules. Forward hooks on the leaf modules (those
+without submodules) record each call in the order the forward pass makes it; each call
+becomes one ``ModuleStep`` holding its input and output, and from ``backward()`` the
+gradients of the loss with respect to both and to each of its parameters. Modules with a
+textbook form get their formulas written out with those numbers: ``Linear`` (rows are
+samples, so ``z = a_prev @ W.T + b``), elementwise activations, batch and layer
+normalization, dropout (with the mask it drew) and reshapes. Any other module is shown as
+``y = module(x)`` with the engine's gradients and no formula.
+
+Operations that ``forward`` applies itself (``x + h``, ``cr.relu(z)``) are not modules and
+so not steps. The graph tells where they are: a step's gradient is said to come from the
+next step only when the next step's input is this step's output and nothing else uses it;
+otherwise it is the engine's sum over every path (a residual connection, for one).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from chainrule.autograd.function import Context
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import Array, np
 from chainrule.nn import activation as act
@@ -27,7 +34,7 @@ from chainrule.nn.layers import Dropout, Dropout2d, Flatten, Identity, Linear, U
 from chainrule.nn.module import Module
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.optim import SGD, Adam, AdamW, Optimizer
-from chainrule.tensor import Tensor
+from chainrule.tensor import RemovableHandle, Tensor
 
 ACTIVATIONS: dict[type[Module], str] = {
     act.ReLU: "relu",
@@ -94,15 +101,17 @@ class ParameterGrad:
 
 @dataclass(frozen=True)
 class ModuleStep:
-    """One module of the ``Sequential`` in the forward pass and in the backward pass.
+    """One call of a leaf module in the forward pass, and the same call in the backward pass.
 
-    ``x`` and ``y`` are the module's input and output (named ``input_name`` and
-    ``output_name`` in the formulas), ``dL_dy`` and ``dL_dx`` the engine's gradients of the
-    loss with respect to them, so that one step's ``dL_dy`` is the next step's ``dL_dx``.
-    ``parameters`` maps the module's own parameter names (``weight``, ``bias``) to their
-    values and gradients; ``values`` holds what the formulas use besides (``f_prime``;
-    ``mean``, ``var``, ``x_hat``; ``mask``). ``forward`` and ``backward`` are the labelled
-    lines a renderer shows, in order.
+    ``key`` is the module's dotted name in the model (``fc1``, ``0.1``; empty for a model
+    that is itself one module). ``x`` (its first argument) and ``y`` are the call's input and
+    output (named ``input_name`` and ``output_name`` in the formulas), ``dL_dy`` and
+    ``dL_dx`` the engine's gradients of the loss with respect to them: the total over every
+    use of the tensor. Where the next step's input is this step's output, one step's
+    ``dL_dy`` is the next step's ``dL_dx``. ``parameters`` maps the module's own parameter
+    names (``weight``, ``bias``) to their values and gradients; ``values`` holds what the
+    formulas use besides (``f_prime``; ``mean``, ``var``, ``x_hat``; ``mask``). ``forward``
+    and ``backward`` are the labelled lines a renderer shows, in order.
     """
 
     index: int
@@ -138,8 +147,10 @@ class ParameterUpdate:
 class StepTrace:
     """A whole training step; render it with ``to_text``, ``to_markdown`` or ``to_html``.
 
-    ``steps`` are the modules in forward order (the backward pass visits them reversed);
-    ``dL_dy_hat`` is the loss's gradient with respect to the network's output.
+    ``steps`` are the calls of leaf modules in forward order (the backward pass visits them
+    reversed); ``y_hat`` is the network's output, ``y_hat_name`` its name in the formulas
+    when it is a step's output (None when ``forward`` computed it after the last module,
+    as a residual sum), and ``dL_dy_hat`` the loss's gradient with respect to it.
     """
 
     x: Array
@@ -148,6 +159,8 @@ class StepTrace:
     loss_name: str
     loss_formula: str
     loss_value: float
+    y_hat: Array
+    y_hat_name: str | None
     dL_dy_hat: Array  # noqa: N815
     optimizer: str
     updates: list[ParameterUpdate]
@@ -171,52 +184,168 @@ class StepTrace:
         return render_html(self)
 
 
-def _modules(model: Module) -> list[tuple[str, Module]]:
-    """(state-dict prefix, module) in the order the ``Sequential`` applies them."""
-    if not isinstance(model, Sequential):
-        raise TypeError(
-            f"explain: expected a Sequential (modules applied one after another), got "
-            f"{type(model).__name__}"
-        )
+@dataclass(frozen=True)
+class _Call:
+    """One call of a leaf module: its first argument, its output, every Tensor argument (where
+    its own part of the graph begins) and, for dropout, the factor mask / (1 - p)."""
 
-    def walk(container: Sequential, prefix: str) -> Iterator[tuple[str, Module]]:
-        for name, module in container.named_children():
-            if isinstance(module, Sequential):
-                yield from walk(module, f"{prefix}{name}.")
-            else:
-                yield f"{prefix}{name}", module
-
-    modules = list(walk(model, ""))
-    if not modules:
-        raise ValueError("explain: expected a Sequential with at least one module, got none")
-    return modules
+    key: str
+    module: Module
+    x: Tensor
+    y: Tensor
+    arguments: tuple[Tensor, ...]
+    factor: Array | None
 
 
-def _forward(module: Module, a: Tensor, key: str) -> tuple[Tensor, Array | None]:
-    """The module's output, and for dropout the factor mask / (1 - p) that it applied.
+class _Recorder:
+    """Forward hooks on every leaf module of ``model`` while the ``with`` block runs, recording
+    each call in the order the forward pass makes it; the hooks are removed on leaving it,
+    also when the forward pass raises.
 
-    The factor is replayed through the module itself from a copy of its generator taken
-    before the forward pass, so it is the mask the engine drew, not a second draw.
+    A dropout layer's factor is replayed through the layer itself from a copy of its
+    generator taken in the pre-hook, before the layer draws, so it is the mask the engine
+    drew, not a second draw.
     """
-    factor = None
-    if isinstance(module, Dropout | Dropout2d) and 0 < module.p < 1:
-        generator = module.generator
-        replay = copy.deepcopy(generator)
-        out = module(a)
-        try:
-            module.generator = replay
-            with no_grad():
-                factor = module(Tensor(np.ones_like(a.data))).data
-        finally:
-            module.generator = generator
-    else:
-        out = module(a)
-    if not isinstance(out, Tensor):
-        raise TypeError(
-            f"explain: expected module {key} ({type(module).__name__}) to return a Tensor, "
-            f"got {type(out).__name__}"
-        )
-    return out, factor
+
+    def __init__(self, model: Module) -> None:
+        self.calls: list[_Call] = []
+        # named_modules gives each module once: a module used twice is hooked once, and
+        # each of its calls is recorded.
+        self._keys = {
+            id(module): key
+            for key, module in model.named_modules()
+            if next(module.children(), None) is None
+        }
+        self._leaves = [m for m in model.modules() if id(m) in self._keys]
+        self._replays: dict[int, Any] = {}
+        self._handles: list[RemovableHandle] = []
+
+    def __enter__(self) -> _Recorder:
+        for module in self._leaves:
+            self._handles.append(module.register_forward_pre_hook(self._before))
+            self._handles.append(module.register_forward_hook(self._after))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _before(self, module: Module, args: tuple[Any, ...]) -> None:
+        if isinstance(module, Dropout | Dropout2d) and module.training and 0 < module.p < 1:
+            self._replays[id(module)] = copy.deepcopy(module.generator)
+
+    def _after(self, module: Module, args: tuple[Any, ...], output: Any) -> None:
+        key, name = self._keys[id(module)], type(module).__name__
+        where = f"module {key} ({name})" if key else name
+        if not isinstance(output, Tensor):
+            raise TypeError(
+                f"explain: expected {where} to return a Tensor, got {type(output).__name__}"
+            )
+        x = args[0] if args else None
+        if not isinstance(x, Tensor):
+            got = type(x).__name__ if args else "no positional argument"
+            raise TypeError(f"explain: expected {where} to be called on a Tensor, got {got}")
+        factor = None
+        replay = self._replays.pop(id(module), None)
+        if replay is not None and isinstance(module, Dropout | Dropout2d):
+            generator = module.generator
+            try:
+                module.generator = replay
+                with no_grad():  # forward, not __call__: the hooks must not see the replay
+                    factor = module.forward(Tensor(np.ones_like(x.data))).data
+            finally:
+                module.generator = generator
+        for tensor in (x, output):
+            if tensor.requires_grad and not tensor.is_leaf:
+                tensor.retain_grad()
+        arguments = tuple(a for a in args if isinstance(a, Tensor))
+        self.calls.append(_Call(key, module, x, output, arguments, factor))
+
+
+def _node(tensor: Tensor) -> object:
+    """Where the graph meets ``tensor``: the node that made it, or the leaf itself."""
+    return tensor.grad_fn if tensor.grad_fn is not None else tensor
+
+
+def _users(loss: Tensor) -> dict[int, set[int]]:
+    """For each tensor in the graph of ``loss`` (by ``id`` of its node), the ids of the nodes
+    that take it as an input: the uses through which gradient reaches it."""
+    users: dict[int, set[int]] = {}
+    seen: set[int] = set()
+    stack = [loss.grad_fn] if loss.grad_fn is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for edge in node.next:
+            if edge is None:
+                continue
+            users.setdefault(id(edge), set()).add(id(node))
+            if isinstance(edge, Context):
+                stack.append(edge)
+    return users
+
+
+def _inside(call: _Call) -> set[int]:
+    """The ids of the nodes a call made: those reachable from its output back to its
+    arguments (parameters and constants are leaves, so the walk ends at them)."""
+    stops = {id(_node(a)) for a in call.arguments}
+    inside: set[int] = set()
+    stack = [call.y.grad_fn] if call.y.grad_fn is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in stops or id(node) in inside:
+            continue
+        inside.add(id(node))
+        stack += [edge for edge in node.next if isinstance(edge, Context)]
+    return inside
+
+
+def _alone(tensor: Tensor, inside: set[int], users: dict[int, set[int]]) -> bool:
+    """Whether every use of ``tensor`` that gradient flows back through is in ``inside``."""
+    return users.get(id(_node(tensor)), set()) <= inside
+
+
+@dataclass(frozen=True)
+class _Links:
+    """What the graph says about one call: where its dL/dy comes from (``source``), whether
+    its input and each of its parameters are used only inside this call (so that this
+    step's backward formula gives their whole gradient), and whether the module is called
+    more than once."""
+
+    source: str
+    x_alone: bool
+    parameters_alone: dict[str, bool]
+    shared: bool
+
+
+def _links(calls: list[_Call], output: Tensor, loss: Tensor) -> list[_Links]:
+    users = _users(loss)
+    insides = [_inside(call) for call in calls]
+    # A call that returns its input (Identity, dropout with p=0) is its input: nothing can
+    # use one without the other.
+    x_alone = [
+        call.y is call.x or _alone(call.x, inside, users)
+        for call, inside in zip(calls, insides, strict=True)
+    ]
+    uses: dict[int, int] = {}
+    for call in calls:
+        uses[id(call.module)] = uses.get(id(call.module), 0) + 1
+    links = []
+    for k, (call, inside) in enumerate(zip(calls, insides, strict=True)):
+        if k + 1 < len(calls) and calls[k + 1].x is call.y and x_alone[k + 1]:
+            source = f"from step {k + 2}"
+        elif call.y is output:
+            source = "from the loss"
+        else:
+            source = "from the engine, all paths summed"
+        parameters = {
+            local: _alone(p, inside, users) for local, p in call.module.named_parameters()
+        }
+        links.append(_Links(source, x_alone[k], parameters, uses[id(call.module)] > 1))
+    return links
 
 
 def _kind(module: Module, x: Array, y: Array, factor: Array | None, shared: bool) -> str:
@@ -294,7 +423,13 @@ class _Names:
         if kind == "linear" or (kind == "module" and weighted):
             self.layer += 1
         letter = "z" if kind == "module" and weighted else _LETTERS[kind]
-        symbol = f"{letter}{self.layer}"
+        return self._unique(f"{letter}{self.layer}")
+
+    def outside(self) -> str:
+        """A name for a tensor that ``forward`` computed outside any module."""
+        return self._unique(f"h{self.layer}")
+
+    def _unique(self, symbol: str) -> str:
         while symbol in self.symbols:
             symbol += "'"
         self.symbols.add(symbol)
@@ -316,41 +451,43 @@ class _Names:
 
 def _step(
     index: int,
-    key: str,
-    module: Module,
-    record: tuple[Tensor, Tensor, Array | None],
+    call: _Call,
+    links: _Links,
     names: _Names,
-    input_name: str,
-    last: bool,
+    input_name: str | None,
     keys: dict[int, str],
-    shared: bool,
 ) -> ModuleStep:
-    a, out, factor = record
-    x, y = a.data.copy(), out.data.copy()
-    dL_dy, dL_dx = _grad(out), _grad(a)  # noqa: N806
-    kind = _kind(module, x, y, factor, shared)
+    """The step of one call; ``input_name`` is None for an input that ``forward`` computed
+    outside any module (it gets a name here, and a line showing its value)."""
+    module, factor = call.module, call.factor
+    x, y = call.x.data.copy(), call.y.data.copy()
+    dL_dy, dL_dx = _grad(call.y), _grad(call.x)  # noqa: N806
+    kind = _kind(module, x, y, factor, links.shared)
     own = list(module.named_parameters())
-    symbol = names.output(kind, weighted=bool(own))
-    parameters = {
-        local: ParameterGrad(
-            names.parameter(kind, local, keys.get(id(p), f"{key}.{local}")),
-            keys.get(id(p), f"{key}.{local}"),
-            p.data.copy(),
-            None if p.grad is None else p.grad.data.copy(),
+    # the input's and the output's names in the formulas
+    i = input_name if input_name is not None else names.outside()
+    s = names.output(kind, weighted=bool(own))
+    parameters = {}
+    for local, param in own:
+        key = keys.get(id(param), f"{call.key}.{local}" if call.key else local)
+        grad = None if param.grad is None else param.grad.data.copy()
+        parameters[local] = ParameterGrad(
+            names.parameter(kind, local, key), key, param.data.copy(), grad
         )
-        for local, p in own
-    }
-    source = "from the loss" if last else f"from step {index + 1}"
-    s, i = symbol, input_name  # the output's and the input's names in the formulas
     values: dict[str, Array] = {}
     forward = [Quantity(p.name, p.value) for p in parameters.values()]
-    backward = [Quantity(f"dL/d{s} ({source})", dL_dy)]
+    backward = [Quantity(f"dL/d{s} ({links.source})", dL_dy)]
+    # The total gradient of an input or parameter that is also used outside this call is
+    # this step's formula plus the other uses; the engine sums them.
+    more = "" if links.x_alone else f" + the other uses of {i}"
 
     def grad_line(local: str, formula: str) -> None:
-        if local in parameters and parameters[local].grad is not None:
-            grad = parameters[local].grad
-            assert grad is not None
-            backward.append(Quantity(f"dL/d{parameters[local].name} = {formula}", grad))
+        grad = parameters[local].grad if local in parameters else None
+        if grad is not None:
+            name = parameters[local].name
+            if not links.parameters_alone[local]:
+                formula += f" + the other uses of {name}"
+            backward.append(Quantity(f"dL/d{name} = {formula}", grad))
 
     if kind == "linear":
         w = parameters["weight"].name
@@ -358,13 +495,13 @@ def _step(
         forward.append(Quantity(f"{s} = {i} {w}^T{b}", y))
         grad_line("weight", f"(dL/d{s})^T {i}")
         grad_line("bias", f"sum over samples of dL/d{s}")
-        backward.append(Quantity(f"dL/d{i} = dL/d{s} {w}", dL_dx))
+        backward.append(Quantity(f"dL/d{i} = dL/d{s} {w}{more}", dL_dx))
     elif kind == "activation":
         f = ACTIVATIONS[type(module)]
         values["f_prime"] = _derivative(module, x)
         forward.append(Quantity(f"{s} = {f}({i})", y))
         backward.append(Quantity(f"f'({i}) ({f}')", values["f_prime"]))
-        backward.append(Quantity(f"dL/d{i} = dL/d{s} * f'({i})", dL_dx))
+        backward.append(Quantity(f"dL/d{i} = dL/d{s} * f'({i}){more}", dL_dx))
     elif kind in ("batch_norm", "layer_norm") and isinstance(
         module, BatchNorm1d | BatchNorm2d | LayerNorm
     ):
@@ -391,7 +528,7 @@ def _step(
         g = f"{gamma} dL/d{s}" if gamma else f"dL/d{s}"
         backward.append(
             Quantity(
-                f"dL/d{i} = (g - mean(g) - x_hat mean(g x_hat)) / sqrt(var + {eps}), g = {g}",
+                f"dL/d{i} = (g - mean(g) - x_hat mean(g x_hat)) / sqrt(var + {eps}){more}, g = {g}",
                 dL_dx,
             )
         )
@@ -401,22 +538,26 @@ def _step(
         values["mask"] = (factor != 0).astype(np.uint8)
         forward.append(Quantity(f"mask (1: kept, with probability {1 - p:g})", values["mask"]))
         forward.append(Quantity(f"{s} = {i} * mask / (1 - {p:g})", y))
-        backward.append(Quantity(f"dL/d{i} = dL/d{s} * mask / (1 - {p:g})", dL_dx))
+        backward.append(Quantity(f"dL/d{i} = dL/d{s} * mask / (1 - {p:g}){more}", dL_dx))
     elif kind == "reshape":
         forward.append(Quantity(f"{s} = {i} reshaped to {y.shape}", y))
-        backward.append(Quantity(f"dL/d{i} = dL/d{s} reshaped to {x.shape}", dL_dx))
+        backward.append(Quantity(f"dL/d{i} = dL/d{s} reshaped to {x.shape}{more}", dL_dx))
     else:
         forward.append(Quantity(f"{s} = {type(module).__name__}({i})", y))
         for local in parameters:
             grad_line(local, "the engine's backward")
-        backward.append(Quantity(f"dL/d{i} = the engine's backward", dL_dx))
+        backward.append(Quantity(f"dL/d{i} = the engine's backward{more}", dL_dx))
+    if not call.x.requires_grad:  # no gradient flows back to it: the engine's zero
+        backward[-1] = Quantity(f"dL/d{i} = 0 ({i} does not require grad)", dL_dx)
+    if input_name is None:
+        forward.insert(0, Quantity(f"{i} (computed by forward, not by a module)", x))
     return ModuleStep(
         index,
-        key,
+        call.key,
         kind,
         _describe_module(module),
-        input_name,
-        symbol,
+        i,
+        s,
         x,
         y,
         dL_dy,
@@ -479,8 +620,11 @@ def trace_step(
 
     Parameters
     ----------
-    model : Sequential
-        Any modules applied one after another; nested ``Sequential`` are followed into.
+    model : Module
+        A ``Sequential`` (nested ones included) or a ``Module`` subclass whose ``forward``
+        calls its submodules (``self.fc1``, ``self.act``, ...). Each call of a leaf module (one
+        without submodules) is one step, in the order ``forward`` makes the calls: a module
+        called twice gives two steps. A model without submodules is one step.
     x, y : array_like
         The batch (keep it small enough to read: a few rows).
     loss : loss module, default=MSELoss()
@@ -491,13 +635,16 @@ def trace_step(
     Returns
     -------
     StepTrace
-        Every value is the engine's own: each module's input and output from the forward
+        Every value is the engine's own: each call's input and output from the forward
         pass, gradients from ``backward()``, parameters before and after ``step()``.
 
     Raises
     ------
     TypeError
-        If ``model`` is not a ``Sequential``, or one of its modules returns no Tensor.
+        If the model or one of its leaf modules returns something other than a Tensor, or a
+        leaf module is called without a Tensor as its first argument.
+    ValueError
+        If ``model`` is an empty ``Sequential``, or its forward calls none of its modules.
 
     Notes
     -----
@@ -505,8 +652,17 @@ def trace_step(
     updates the running statistics with) the batch's statistics, and dropout draws a mask
     from its generator. Each module's mode is restored afterwards.
 
+    The calls are recorded by forward hooks, present only while the forward pass runs.
+    Operations that ``forward`` applies itself (``x + h``, ``cr.relu(z)``) are not modules
+    and so not steps; a step whose input they computed shows that input's value. A step's
+    dL/dy is labelled "from step k+1" only when step k+1's input is this step's output and
+    nothing else uses it, "from the loss" when it is the model's output, and otherwise "from
+    the engine, all paths summed" (a residual connection, for one). Likewise a step's dL/dx
+    formula says "+ the other uses of x" when its input is used outside the step too.
+
     Examples
     --------
+    >>> import chainrule as cr
     >>> from chainrule import nn
     >>> model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 1))
     >>> trace = trace_step(model, [[0.0, 1.0], [1.0, 0.0]], [[1.0], [0.0]])
@@ -514,8 +670,23 @@ def trace_step(
     ['linear', 'batch_norm', 'activation', 'linear']
     >>> [step.output_name for step in trace.steps]
     ['z1', 'n1', 'a1', 'z2']
+
+    A residual block, written as a ``Module`` subclass:
+
+    >>> class Residual(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc1, self.fc2 = nn.Linear(2, 2), nn.Linear(2, 2)
+    ...     def forward(self, x):
+    ...         return x + self.fc2(cr.relu(self.fc1(x)))
+    >>> trace = trace_step(Residual(), [[0.0, 1.0]], [[1.0, 0.0]])
+    >>> [(step.key, step.input_name, step.output_name) for step in trace.steps]
+    [('fc1', 'x', 'z1'), ('fc2', 'h1', 'z2')]
+    >>> trace.steps[1].backward[0].label
+    'dL/dz2 (from the engine, all paths summed)'
     """
-    modules = _modules(model)
+    if isinstance(model, Sequential) and len(model) == 0:
+        raise ValueError("explain: expected a Sequential with at least one module, got none")
     loss_fn = loss if loss is not None else losses.MSELoss()
     opt = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
     floats = [p.dtype for p in model.parameters() if p.dtype.kind == "f"]
@@ -531,27 +702,33 @@ def trace_step(
     model.train()
     try:
         opt.zero_grad()
-        a: Tensor = inputs
-        records: list[tuple[Tensor, Tensor, Array | None]] = []
-        for key, module in modules:
-            out, factor = _forward(module, a, key)
-            if out.requires_grad and not out.is_leaf:
-                out.retain_grad()
-            records.append((a, out, factor))
-            a = out
-        loss_value = loss_fn(a, target)
+        with _Recorder(model) as recorder:
+            output = model(inputs)
+        if not isinstance(output, Tensor):
+            raise TypeError(
+                f"explain: expected {type(model).__name__} to return a Tensor, "
+                f"got {type(output).__name__}"
+            )
+        calls = recorder.calls
+        if not calls:
+            raise ValueError(
+                f"explain: expected the forward of {type(model).__name__} to call at least "
+                f"one of its modules, got none called"
+            )
+        if output.requires_grad and not output.is_leaf:
+            output.retain_grad()
+        loss_value = loss_fn(output, target)
+        links = _links(calls, output, loss_value)  # before backward() frees the graph
         loss_value.backward()
 
-        uses: dict[int, int] = {}
-        for _, module in modules:
-            uses[id(module)] = uses.get(id(module), 0) + 1
         keys = {id(p): key for key, p in model.named_parameters()}
-        names, steps, input_name = _Names(), [], "x"
-        for index, ((key, module), record) in enumerate(zip(modules, records, strict=True), 1):
-            last, shared = index == len(modules), uses[id(module)] > 1
-            step = _step(index, key, module, record, names, input_name, last, keys, shared)
+        names, steps = _Names(), []
+        named = {id(inputs): "x"}  # tensor: its name in the formulas
+        for index, (call, link) in enumerate(zip(calls, links, strict=True), 1):
+            step = _step(index, call, link, names, named.get(id(call.x)), keys)
             steps.append(step)
-            input_name = step.output_name
+            named[id(call.x)] = step.input_name
+            named[id(call.y)] = step.output_name
         updates = _update(opt, model, names.parameters)
     finally:
         for module, training in modes.values():
@@ -563,7 +740,9 @@ def trace_step(
         loss_name=type(loss_fn).__name__,
         loss_formula=LOSS_FORMULAS.get(type(loss_fn), f"L = {type(loss_fn).__name__}(y_hat, y)"),
         loss_value=float(loss_value.item()),
-        dL_dy_hat=steps[-1].dL_dy,
+        y_hat=output.data.copy(),
+        y_hat_name=named.get(id(output)),
+        dL_dy_hat=_grad(output),
         optimizer=_describe(opt),
         updates=updates,
     )
