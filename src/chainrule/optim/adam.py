@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chainrule.backend import np
+from chainrule.optim import _fused
 from chainrule.optim.optimizer import (
     Closure,
     Optimizer,
@@ -137,6 +138,20 @@ class Adam(Optimizer):
                 shrink = 1 - lr * weight_decay if decoupled and weight_decay != 0 else None
                 step_size = lr / (1 - beta1**step)
                 bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+                if _fused.adam_(
+                    p.data,
+                    grad,
+                    state["exp_avg"],
+                    state["exp_avg_sq"],
+                    state["max_exp_avg_sq"] if amsgrad else None,
+                    shrink=shrink,
+                    beta1=beta1,
+                    beta2=beta2,
+                    bias_correction2_sqrt=bias_correction2_sqrt,
+                    eps=eps,
+                    step_size=step_size,
+                ):
+                    continue  # the same operations in one compiled pass (numba installed)
                 arrays = [p.data, grad, state["exp_avg"], state["exp_avg_sq"]]
                 if amsgrad:
                     arrays.append(state["max_exp_avg_sq"])

@@ -1,0 +1,115 @@
+"""Adam's one-pass compiled update (numba, ``chainrule[fast]``) gives the NumPy path's
+results bit for bit, so everything proven of the NumPy path (PyTorch's trajectories, the
+worked examples) holds for it; and it steps aside where it does not apply."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import optim
+from chainrule.optim import _fused
+
+pytest.importorskip("numba")
+
+CONFIGS: list[tuple[str, dict[str, Any]]] = [
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.01, "amsgrad": True}),
+    ("Adam", {"lr": 0.01, "weight_decay": 0.05}),
+    ("Adam", {"lr": 0.01, "maximize": True, "amsgrad": True}),
+    ("Adam", {"lr": 0.01, "betas": (0.3, 0.9), "eps": 1e-3}),  # lerp from the other end
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.1}),
+]
+SHAPES = [(411, 73), (5,), (2, 3, 4), (0, 3)]
+
+
+def _run(name: str, kwargs: dict[str, Any], dtype: Any, steps: int = 6) -> list[np.ndarray]:
+    """Weights and every state array after ``steps`` updates with random gradients, some of
+    them infinite or NaN (a diverging run must diverge the same way on both paths)."""
+    rng = np.random.default_rng(0)
+    params = [cr.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in SHAPES]
+    opt = getattr(optim, name)(params, **kwargs)
+    for step in range(steps):
+        for p in params:
+            grad = (rng.standard_normal(p.shape) * 10.0 ** rng.integers(-6, 3)).astype(dtype)
+            if step == steps - 1 and grad.size:
+                grad.flat[0], grad.flat[-1] = np.inf, np.nan
+            p.grad = cr.tensor(grad)
+        with np.errstate(all="ignore"):  # the NumPy path warns of the NaN; numba does not
+            opt.step()
+    out = [p.data.copy() for p in params]
+    for p in params:
+        out += [np.asarray(v) for k, v in sorted(opt.state[p].items()) if k != "step"]
+    return out
+
+
+@pytest.fixture
+def numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_fused, "_kernel", None)
+    monkeypatch.setattr(_fused, "_loaded", True)
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the compiled loop's calls, so a test knows that it ran."""
+    kernel = _fused._load()
+    assert kernel is not None, "numba is installed, so the compiled update must be on"
+    calls = [0]
+
+    def counting(*args: Any) -> None:
+        calls[0] += 1
+        kernel(*args)
+
+    monkeypatch.setattr(_fused, "_kernel", counting)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=repr)
+def test_compiled_update_gives_the_numpy_paths_bits(name, kwargs, dtype, monkeypatch, counted):
+    fused = _run(name, kwargs, dtype)
+    assert counted[0] == 6 * len(SHAPES)
+    with monkeypatch.context() as patch:
+        patch.setattr(_fused, "_kernel", None)
+        numpy = _run(name, kwargs, dtype)
+    assert len(fused) == len(numpy)
+    for mine, reference in zip(fused, numpy, strict=True):
+        assert mine.dtype == reference.dtype
+        np.testing.assert_array_equal(mine, reference)
+
+
+def test_arrays_the_loop_does_not_take_go_the_numpy_way(counted):
+    # A transposed (not C-contiguous) parameter: updated correctly, by the NumPy path.
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((6, 4)).astype(np.float32)
+    w = cr.tensor(base.T, requires_grad=True)
+    w.grad = cr.tensor(rng.standard_normal((4, 6)).astype(np.float32))
+    opt = optim.Adam([w], lr=0.1)
+    opt.step()
+    assert counted[0] == 0
+    expected = base.T - np.float32(0.1) * np.sign(w.grad.data)  # first step: lr * sign(g)
+    np.testing.assert_allclose(w.data, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_numpy_path_alone_still_steps(numpy_path):
+    assert not _fused.enabled()
+    w = cr.tensor([1.0, -2.0], requires_grad=True)
+    opt = optim.Adam([w], lr=0.1)
+    (w**2).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(w.data, [0.9, -1.9], rtol=1e-6)
+
+
+def test_chainrule_numba_0_switches_it_off():
+    code = "from chainrule.optim import _fused; print(_fused.enabled())"
+    env = {**os.environ, "CHAINRULE_NUMBA": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
