@@ -214,6 +214,17 @@ def environment_report(threads: int) -> list[str]:
     if chainrule is not None:
         version = getattr(chainrule, "__version__", "?")
         lines.append(f"chainrule {version} ({_source_state(chainrule)})")
+        from chainrule import _allocator
+        from chainrule.optim import _fused
+
+        try:
+            import numba
+
+            compiled = f"numba {numba.__version__}" if _fused.enabled() else "off"
+        except ImportError:
+            compiled = "off (numba not installed: NumPy's 13 passes)"
+        tuned = "on" if _allocator.tune() else "off"
+        lines.append(f"          Adam compiled: {compiled}; malloc thresholds: {tuned}")
     torch = sys.modules.get("torch")
     if torch is not None:
         lines.append(
