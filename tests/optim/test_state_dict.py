@@ -116,6 +116,34 @@ def test_load_state_dict_casts_state_to_the_parameter_dtype(mlp):
         assert opt32.state[p]["momentum_buffer"].dtype == np.float32
 
 
+SCALAR_CONFIGS = [*CONFIGS, ("Adam", {"lr": 0.01, "betas": (0.3, 0.9)})]  # lerp's other end
+
+
+@pytest.mark.parametrize("config", SCALAR_CONFIGS, ids=repr)
+def test_a_scalar_parameter_trains_and_resumes(config):
+    """A 0-d parameter's state is 0-d arrays; loaded back they must stay arrays that the
+    update writes into (they once came back as NumPy scalars and froze), and every
+    optimizer must step it at all (Adagrad and NAdam once failed on 0-d arrays)."""
+    name, kwargs = config
+    grads = [np.float32(2.0 + k) for k in range(6)]
+
+    def run(reload: bool) -> float:
+        p = Parameter(np.array(1.5, dtype=np.float32))
+        opt = getattr(optim, name)([p], **kwargs)
+        for k, g in enumerate(grads):
+            if k == 3 and reload:
+                saved = opt.state_dict()
+                opt = getattr(optim, name)([p], **kwargs)
+                opt.load_state_dict(saved)
+            p.grad = Parameter(np.array(g))
+            opt.step()
+        return float(p.data)
+
+    straight = run(reload=False)
+    assert straight != 1.5
+    assert run(reload=True) == straight
+
+
 def test_lbfgs_state_dict_round_trip(mlp):
     x, y = mlp.full_batch(DTYPE)
 

@@ -43,12 +43,20 @@ def _load() -> Callable[..., None] | None:
 def _compile() -> Callable[..., None] | None:
     try:
         import numba
-    except ImportError:
+    except Exception:  # not installed, or installed against another NumPy: run without
         return None
+    if getattr(numba.config, "DISABLE_JIT", False):
+        return None  # set to debug numba code: the loop would run in Python, 400x slower
+    try:
+        return _jit(numba, cache=True)
+    except RuntimeError:  # no writable cache directory (read-only install, no home)
+        return _jit(numba, cache=False)
 
+
+def _jit(numba: Any, cache: bool) -> Callable[..., None]:
     # error_model="numpy": division by zero gives inf or nan, as in NumPy, instead of a
     # check per element that would also keep the loop from being vectorized.
-    @numba.njit(nogil=True, cache=True, error_model="numpy")
+    @numba.njit(nogil=True, cache=cache, error_model="numpy")  # type: ignore[untyped-decorator]
     def adam_kernel(
         w: Array,
         g: Array,
@@ -117,9 +125,15 @@ def adam_(
     arrays = [w, g, m, v] if v_max is None else [w, g, m, v, v_max]
     dtype = w.dtype
     if dtype not in (np.float32, np.float64) or not all(
-        a.dtype == dtype and a.flags.c_contiguous and a.shape == w.shape for a in arrays
+        isinstance(a, np.ndarray)
+        and a.dtype == dtype
+        and a.flags.c_contiguous
+        and a.shape == w.shape
+        for a in arrays
     ):
         return False
+    if not all(a.flags.writeable for a in (w, m, v) + (() if v_max is None else (v_max,))):
+        return False  # the NumPy path raises NumPy's own error for a read-only array
     weight = 1 - beta1
     from_end = weight >= 0.5
     scalar = dtype.type

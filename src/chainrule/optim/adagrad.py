@@ -122,7 +122,7 @@ class Adagrad(Optimizer):
                 grad = effective_grad(p, group["weight_decay"], group["maximize"])
                 clr = lr / (1 + (state["step"] - 1) * lr_decay)
                 state_sum = state["sum"]
-                scratch = np.multiply(grad, grad)
+                scratch = np.multiply(grad, grad, out=np.empty_like(state_sum))  # 0-d too
                 state_sum += scratch
                 std = np.sqrt(state_sum, out=scratch)
                 std += eps

@@ -118,9 +118,11 @@ class Adam(Optimizer):
         """
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, eps, amsgrad = group["lr"], group["eps"], group["amsgrad"]
-            beta1, beta2 = group["betas"]
-            weight_decay = group["weight_decay"]
+            # Python floats: a NumPy float64 lr (from a schedule, say) would otherwise round
+            # the float32 update in float64, unlike PyTorch and unlike the compiled loop.
+            lr, eps, amsgrad = float(group["lr"]), float(group["eps"]), group["amsgrad"]
+            beta1, beta2 = (float(b) for b in group["betas"])
+            weight_decay = float(group["weight_decay"])
             decoupled = group["decoupled_weight_decay"]
             for p in group["params"]:
                 if p.grad is None:

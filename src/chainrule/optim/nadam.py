@@ -149,7 +149,7 @@ class NAdam(Optimizer):
                 np.sqrt(denom, out=denom)
                 denom += eps
                 # w += c * g / d, then w += c_next * m / d, in PyTorch's rounding order.
-                update = grad / denom
+                update = np.divide(grad, denom, out=np.empty_like(denom))  # 0-d too
                 update *= -lr * (1.0 - mu) / (1.0 - mu_product)
                 p.data += update
                 np.divide(m, denom, out=update)

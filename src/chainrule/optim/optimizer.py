@@ -164,7 +164,7 @@ def _cast_state_value(param: Tensor, key: str | None, value: Any) -> Any:
     if isinstance(value, np.ndarray | np.generic) or hasattr(value, "__array__"):
         array = np.asarray(value)
         if is_floating(array.dtype) and is_floating(param.dtype):
-            if array.ndim == 0:
+            if array.ndim == 0 and param.ndim != 0:  # a scalar of the rule (NAdam's mu_product)
                 return param.dtype.type(array)
             return np.array(array, dtype=param.dtype, copy=True)
         return array.copy()

@@ -353,7 +353,9 @@ sklearn.neural_network.MLPClassifier : the estimator this one replaces.
 Notes
 -----
 A pipeline switches by changing the import. In float64 with 'sgd', 'adam' or 'lbfgs' the
-weights follow scikit-learn's to rounding error, given the same ``random_state``.
+estimator takes scikit-learn's steps, given the same ``random_state``: the weights agree to
+rounding error, which with 'lbfgs' grows over many iterations (after a hundred they may
+differ in the fifth digit, as they would between two BLAS builds; predictions agree).
 ``save(path)`` writes one
 safetensors file (``MLPClassifier.load(path)`` reads it back) holding the network under
 PyTorch's names, the parameters and the labels.
