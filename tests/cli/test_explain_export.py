@@ -3,7 +3,9 @@ outputs match ``chainrule predict``."""
 
 from __future__ import annotations
 
+import argparse
 import io
+import subprocess
 from pathlib import Path
 
 import cli_helpers
@@ -14,6 +16,7 @@ from cli_helpers import Run, fails, run_chainrule, succeeds
 
 import chainrule
 from chainrule import nn
+from chainrule.cli import explain, main
 from chainrule.data import load_dataset
 from chainrule.data.tabular import TabularPreprocessor
 
@@ -182,6 +185,34 @@ def test_explain_names_a_batch_too_small_for_batch_norm(
         chainrule_cli("explain", models / "iris.safetensors", data_dir / "iris.csv", "--rows", "3"),
         "explain: --rows 3: BatchNorm1d: expected more than 1 value per channel",
     )
+
+
+def test_explain_puts_only_the_batch_s_own_errors_down_to_rows(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    data_dir: Path,
+    models: Path,
+) -> None:
+    # A target of the wrong shape for the network (the reviewer's case): the loss fails,
+    # and the message says so, not that --rows was wrong.
+    original = explain._model_step
+
+    def two_targets(
+        args: argparse.Namespace,
+    ) -> tuple[nn.Module, np.ndarray, np.ndarray, nn.Module]:
+        model, x, y, loss = original(args)
+        return model, x, np.concatenate([y, y], axis=1), loss
+
+    monkeypatch.setattr(explain, "_model_step", two_targets)
+    model, data = models / "diabetes.safetensors", data_dir / "diabetes.csv"
+    assert main(["explain", str(model), str(data), "--rows", "0:4"]) == 2
+    captured = capsys.readouterr()
+    message = fails(
+        subprocess.CompletedProcess([], 2, captured.out, captured.err),
+        "explain: mse_loss: expected input and target of the same shape, got (4, 1) and (4, 2); "
+        f"the step of {str(model)!r} on {str(data)!r} cannot be traced",
+    )
+    assert "--rows" not in message
 
 
 # --- export ----------------------------------------------------------------------------------

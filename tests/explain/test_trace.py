@@ -11,7 +11,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import Tensor, nn, optim
-from chainrule.explain import StepTrace, trace_step
+from chainrule.explain import ParameterUpdate, StepTrace, trace_step
 from chainrule.nn.conv import small_cnn
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
@@ -725,3 +725,193 @@ def test_large_arrays_stay_readable() -> None:
     assert "..." in text
     assert len(text.splitlines()) < 400  # 240,000 weights, shown by their corners
     assert trace.steps[0].parameters["weight"].value.shape == (300, 400)  # all of them kept
+
+
+# --- integer inputs, stale gradients, the optimizer's rule ---------------------------------
+
+
+def test_a_model_that_begins_with_an_embedding_matches_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    model = nn.Sequential(
+        nn.Embedding(5, 3, dtype=np.float64), nn.Flatten(), nn.Linear(6, 1, dtype=np.float64)
+    )
+    model.reset_parameters(0)
+    reference = torch.nn.Sequential(
+        torch.nn.Embedding(5, 3), torch.nn.Flatten(), torch.nn.Linear(6, 1)
+    ).double()
+    reference.load_state_dict(
+        {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
+    )
+    indices = np.array([[1, 4], [0, 1], [3, 3]])
+    target = np.array([[1.0], [0.0], [2.0]])
+    trace = trace_step(model, indices, target, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+
+    loss = torch.nn.functional.mse_loss(
+        reference(torch.from_numpy(indices)), torch.from_numpy(target)
+    )
+    loss.backward()
+    assert trace.loss_value == pytest.approx(loss.item(), rel=1e-12)
+    embedding, _, linear = trace.steps
+    np.testing.assert_array_equal(trace.x, indices)  # the indices themselves, not floats
+    np.testing.assert_allclose(
+        embedding.parameters["weight"].grad, reference[0].weight.grad.numpy(), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        linear.parameters["weight"].grad, reference[2].weight.grad.numpy(), rtol=1e-12
+    )
+    with torch.no_grad():
+        expected = reference[0].weight - 0.1 * reference[0].weight.grad
+    np.testing.assert_allclose(trace.updates[0].after, expected.numpy(), rtol=1e-12)
+
+    # integer indices have no gradient: said in words, not shown as zeros
+    assert embedding.dL_dx is None
+    line = "dL/dx: none (x holds int64 integers, such as indices, with no gradient)"
+    assert embedding.backward[-1].label == line
+    _assert_renders(trace, [line, "Embedding(5, 3)"])
+
+
+def test_gradients_left_by_an_earlier_backward_are_not_counted() -> None:
+    torch = pytest.importorskip("torch")
+    model = _network()
+    reference = torch.nn.Sequential(
+        torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1), torch.nn.Sigmoid()
+    ).double()
+    reference.load_state_dict(
+        {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
+    )
+    nn.MSELoss()(model(Tensor(XOR_X)), Tensor(XOR_Y)).backward()  # leaves .grad everywhere
+    last = optim.SGD(model[2].parameters(), lr=0.5)  # zero_grad() clears only these
+    trace = trace_step(model, XOR_X, XOR_Y, nn.MSELoss(), last)
+
+    torch.nn.functional.mse_loss(
+        reference(torch.from_numpy(XOR_X)), torch.from_numpy(XOR_Y)
+    ).backward()
+    grads = {k: p.grad.numpy() for k, p in reference.named_parameters()}
+    traced = {p.key: p.grad for s in trace.steps for p in s.parameters.values()}
+    assert traced.keys() == grads.keys()
+    for key, grad in grads.items():
+        np.testing.assert_allclose(traced[key], grad, rtol=1e-10, err_msg=key)
+    for update in trace.updates:
+        np.testing.assert_allclose(update.grad, grads[update.key], rtol=1e-10)
+        if update.key.startswith("2."):
+            np.testing.assert_allclose(update.after, update.before - 0.5 * update.grad)
+        else:
+            assert update.rule == ["not in the optimizer: unchanged"]
+            np.testing.assert_array_equal(update.after, update.before)
+
+
+def _linear_trace(opt: type[optim.Optimizer], **settings: object) -> tuple[StepTrace, float]:
+    model = nn.Linear(2, 1, dtype=np.float64)
+    model.reset_parameters(0)
+    lr = 0.1
+    trace = trace_step(
+        model, XOR_X, XOR_Y, nn.MSELoss(), opt(model.parameters(), lr=lr, **settings)
+    )
+    return trace, lr
+
+
+def _adam_step(update: ParameterUpdate, lr: float) -> np.ndarray:
+    return -lr * update.terms["m_hat"] / (np.sqrt(update.terms["v_hat"]) + 1e-8)
+
+
+@pytest.mark.parametrize("adamw", [False, True])
+def test_decoupled_weight_decay_is_shown_as_a_shrink_of_w(adamw: bool) -> None:
+    trace, lr = (
+        _linear_trace(optim.AdamW, weight_decay=0.5)
+        if adamw
+        else _linear_trace(optim.Adam, weight_decay=0.5, decoupled_weight_decay=True)
+    )
+    for update in trace.updates:
+        assert update.rule[0] == "w <- w - lr * 0.5 * w   (decoupled weight decay)"
+        assert not any(line.startswith("g <- g +") for line in update.rule)
+        np.testing.assert_allclose(update.terms["m"], 0.1 * update.grad, rtol=1e-12)  # plain g
+        shrunk = update.before * (1 - lr * 0.5)
+        np.testing.assert_allclose(update.after, shrunk + _adam_step(update, lr), rtol=1e-12)
+
+
+def test_l2_weight_decay_is_shown_as_added_to_the_gradient() -> None:
+    trace, lr = _linear_trace(optim.Adam, weight_decay=0.5)
+    for update in trace.updates:
+        assert update.rule[0] == "g <- g + 0.5 * w"
+        g = update.grad + 0.5 * update.before
+        np.testing.assert_allclose(update.terms["m"], 0.1 * g, rtol=1e-12)
+        np.testing.assert_allclose(update.after, update.before + _adam_step(update, lr), rtol=1e-12)
+
+
+def test_amsgrad_shows_the_largest_v_and_steps_with_it() -> None:
+    model = nn.Linear(2, 1, dtype=np.float64)
+    model.reset_parameters(0)
+    lr, b1, b2 = 0.1, 0.9, 0.5
+    adam = optim.Adam(model.parameters(), lr=lr, betas=(b1, b2), amsgrad=True)
+    trace_step(model, XOR_X, 100 * XOR_Y, nn.MSELoss(), adam)  # large gradients first
+    trace = trace_step(model, XOR_X, XOR_Y, nn.MSELoss(), adam)  # then small ones
+    for update in trace.updates:
+        assert "v_max <- max(v_max, v)   (amsgrad: the largest v so far)" in update.rule
+        assert "m_hat = m / (1 - 0.9^t),  v_hat = v_max / (1 - 0.5^t)" in update.rule
+        v, v_max = update.terms["v"], update.terms["v_max"]
+        assert np.all(v_max > v)  # the two differ: the test tells them apart
+        np.testing.assert_allclose(update.terms["v_hat"], v_max / (1 - b2**2), rtol=1e-12)
+        np.testing.assert_allclose(update.terms["m_hat"], update.terms["m"] / (1 - b1**2))
+        np.testing.assert_allclose(update.after - update.before, _adam_step(update, lr))
+
+
+@pytest.mark.parametrize("opt", [optim.SGD, optim.Adam])
+def test_maximize_is_shown_and_the_step_goes_up_the_gradient(
+    opt: type[optim.Optimizer],
+) -> None:
+    trace, lr = _linear_trace(opt, maximize=True)
+    for update in trace.updates:
+        assert update.rule[0] == "g <- -g   (maximize: ascend L)"
+        assert np.all(update.grad != 0)
+        np.testing.assert_array_equal(np.sign(update.after - update.before), np.sign(update.grad))
+        if opt is optim.SGD:
+            np.testing.assert_allclose(update.after, update.before + lr * update.grad)
+        else:
+            np.testing.assert_allclose(update.terms["m"], -0.1 * update.grad, rtol=1e-12)
+            np.testing.assert_allclose(update.after - update.before, _adam_step(update, lr))
+
+
+def test_sgd_momentum_rules_reproduce_the_update() -> None:
+    trace, lr = _linear_trace(optim.SGD, momentum=0.9, nesterov=True)
+    for update in trace.updates:
+        assert update.rule[-1] == "w <- w - lr * (g + mu * b)   (lr = 0.1)"
+        np.testing.assert_allclose(update.terms["b"], update.grad)  # b = g on the first step
+        expected = update.before - lr * (update.grad + 0.9 * update.terms["b"])
+        np.testing.assert_allclose(update.after, expected, rtol=1e-12)
+
+    model = nn.Linear(2, 1, dtype=np.float64)
+    sgd = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, dampening=0.3)
+    first = trace_step(model, XOR_X, XOR_Y, nn.MSELoss(), sgd)
+    second = trace_step(model, XOR_X, XOR_Y, nn.MSELoss(), sgd)
+    for before, update in zip(first.updates, second.updates, strict=True):
+        rule = "b <- mu * b + (1 - 0.3) * g   (mu = 0.9; b = g on the first step)"
+        assert rule in update.rule
+        expected = 0.9 * before.terms["b"] + (1 - 0.3) * update.grad
+        np.testing.assert_allclose(update.terms["b"], expected, rtol=1e-12)
+        np.testing.assert_allclose(update.after, update.before - 0.1 * expected, rtol=1e-12)
+
+
+def test_an_optimizer_that_evaluates_many_times_is_refused() -> None:
+    model = _network()
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    with pytest.raises(
+        TypeError,
+        match=r"explain: expected an optimizer that takes one step per gradient \(SGD, Adam, "
+        r"\.\.\.\), got LBFGS, which evaluates the loss many times per step",
+    ):
+        trace_step(model, XOR_X, XOR_Y, optimizer=optim.LBFGS(model.parameters()))
+    assert _hooks(model) == 0
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), before[key])
+
+
+def test_integer_features_are_features_not_indices():
+    # XOR written as integers: without an Embedding they are cast to floats, as training
+    # does, and the chain rule still reaches the input.
+    model = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1))
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    trace = trace_step(model, x, [[0.0], [1.0], [1.0], [0.0]])
+    first = trace.steps[0]
+    assert first.x.dtype == np.float32
+    assert first.dL_dx is not None
+    np.testing.assert_allclose(first.dL_dx, first.dL_dy @ first.parameters["weight"].value)

@@ -25,6 +25,9 @@ DEFAULT_LR = {"sgd": 0.5, "adam": 0.01}
 """Learning rates when ``--lr`` is not given: a visible change after one step."""
 
 WHERE = "explain"
+BATCH_ERRORS = ("more than 1 value per channel",)
+"""What the engine says when the batch itself is the problem (batch statistics of one row),
+so that only those errors are put down to ``--rows``."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,10 +158,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{WHERE}: {str(error).removeprefix(WHERE + ': ')}; {args.model!r} cannot be traced"
         ) from None
-    except ValueError as error:  # such as batch statistics of a single row
+    except ValueError as error:
         if args.dataset is not None:
             raise
-        raise UsageError(f"{WHERE}: --rows {args.rows}: {error}") from None
+        if any(sign in str(error) for sign in BATCH_ERRORS):
+            raise UsageError(f"{WHERE}: --rows {args.rows}: {error}") from None
+        raise UsageError(
+            f"{WHERE}: {error}; the step of {args.model!r} on {args.data!r} cannot be traced"
+        ) from None
     if args.format == "markdown":
         text = trace.to_markdown()
     elif args.format == "html":

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from chainrule.backend import Array, np
 
 if TYPE_CHECKING:
-    from chainrule.explain.trace import ModuleStep, StepTrace
+    from chainrule.explain.trace import ModuleStep, Quantity, StepTrace
 
 THRESHOLD = 200
 """Arrays with more numbers than this show only their first and last ``EDGE_ITEMS`` along
@@ -51,7 +51,7 @@ def _blocks(trace: StepTrace) -> list[Block]:
     out.append(Block("h2", "Forward pass, module by module"))
     for step in trace.steps:
         out.append(Block("formula", _header(step)))
-        out += [Block("array", q.label, q.value) for q in step.forward]
+        out += [_quantity(q) for q in step.forward]
 
     out.append(Block("h2", "Loss"))
     out.append(Block("formula", f"{trace.loss_name}: {trace.loss_formula}"))
@@ -67,7 +67,7 @@ def _blocks(trace: StepTrace) -> list[Block]:
     out.append(Block("h2", "Backward pass, from the output back"))
     for step in reversed(trace.steps):
         out.append(Block("formula", _header(step)))
-        out += [Block("array", q.label, q.value) for q in step.backward]
+        out += [_quantity(q) for q in step.backward]
 
     out.append(Block("h2", "Update of every parameter"))
     out.append(Block("formula", trace.optimizer))
@@ -85,6 +85,13 @@ def _blocks(trace: StepTrace) -> list[Block]:
             out.append(Block("array", name, value))
         out.append(Block("array", "after", update.after))
     return out
+
+
+def _quantity(quantity: Quantity) -> Block:
+    # No value: a gradient that does not exist (that of integer indices), said in words.
+    if quantity.value is None:
+        return Block("note", quantity.label)
+    return Block("array", quantity.label, quantity.value)
 
 
 def _header(step: ModuleStep) -> str:

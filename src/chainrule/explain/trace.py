@@ -30,10 +30,18 @@ from chainrule.backend import Array, np
 from chainrule.nn import activation as act
 from chainrule.nn import loss as losses
 from chainrule.nn.containers import Sequential
-from chainrule.nn.layers import Dropout, Dropout2d, Flatten, Identity, Linear, Unflatten
+from chainrule.nn.layers import (
+    Dropout,
+    Dropout2d,
+    Embedding,
+    Flatten,
+    Identity,
+    Linear,
+    Unflatten,
+)
 from chainrule.nn.module import Module
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
-from chainrule.optim import SGD, Adam, AdamW, Optimizer
+from chainrule.optim import LBFGS, SGD, Adam, Optimizer
 from chainrule.tensor import RemovableHandle, Tensor
 
 ACTIVATIONS: dict[type[Module], str] = {
@@ -80,10 +88,11 @@ _LETTERS = {
 @dataclass(frozen=True)
 class Quantity:
     """One labelled array of a step: ``label`` writes the math with the trace's names
-    (``z1 = x W1^T + b1``), ``value`` holds the engine's numbers."""
+    (``z1 = x W1^T + b1``), ``value`` holds the engine's numbers (None for a gradient that
+    does not exist: that of integer indices)."""
 
     label: str
-    value: Array
+    value: Array | None
 
 
 @dataclass(frozen=True)
@@ -107,11 +116,13 @@ class ModuleStep:
     that is itself one module). ``x`` (its first argument) and ``y`` are the call's input and
     output (named ``input_name`` and ``output_name`` in the formulas), ``dL_dy`` and
     ``dL_dx`` the engine's gradients of the loss with respect to them: the total over every
-    use of the tensor. Where the next step's input is this step's output, one step's
-    ``dL_dy`` is the next step's ``dL_dx``. ``parameters`` maps the module's own parameter
-    names (``weight``, ``bias``) to their values and gradients; ``values`` holds what the
-    formulas use besides (``f_prime``; ``mean``, ``var``, ``x_hat``; ``mask``). ``forward``
-    and ``backward`` are the labelled lines a renderer shows, in order.
+    use of the tensor; ``dL_dx`` is None where ``x`` holds integers or booleans (an
+    ``Embedding``'s indices), which have no gradient. Where the next step's input is this
+    step's output, one step's ``dL_dy`` is the next step's ``dL_dx``. ``parameters`` maps the
+    module's own parameter names (``weight``, ``bias``) to their values and gradients;
+    ``values`` holds what the formulas use besides (``f_prime``; ``mean``, ``var``,
+    ``x_hat``; ``mask``). ``forward`` and ``backward`` are the labelled lines a renderer
+    shows, in order.
     """
 
     index: int
@@ -123,7 +134,7 @@ class ModuleStep:
     x: Array
     y: Array
     dL_dy: Array  # noqa: N815 - the math's name
-    dL_dx: Array  # noqa: N815
+    dL_dx: Array | None  # noqa: N815
     parameters: dict[str, ParameterGrad]
     values: dict[str, Array]
     forward: list[Quantity]
@@ -461,7 +472,8 @@ def _step(
     outside any module (it gets a name here, and a line showing its value)."""
     module, factor = call.module, call.factor
     x, y = call.x.data.copy(), call.y.data.copy()
-    dL_dy, dL_dx = _grad(call.y), _grad(call.x)  # noqa: N806
+    dL_dy = _grad(call.y)  # noqa: N806
+    dL_dx = None if x.dtype.kind in "biu" else _grad(call.x)  # noqa: N806
     kind = _kind(module, x, y, factor, links.shared)
     own = list(module.named_parameters())
     # the input's and the output's names in the formulas
@@ -547,7 +559,12 @@ def _step(
         for local in parameters:
             grad_line(local, "the engine's backward")
         backward.append(Quantity(f"dL/d{i} = the engine's backward{more}", dL_dx))
-    if not call.x.requires_grad:  # no gradient flows back to it: the engine's zero
+    if dL_dx is None:
+        what = "flags" if x.dtype.kind == "b" else "integers, such as indices,"
+        backward[-1] = Quantity(
+            f"dL/d{i}: none ({i} holds {x.dtype} {what} with no gradient)", None
+        )
+    elif not call.x.requires_grad:  # no gradient flows back to it: the engine's zero
         backward[-1] = Quantity(f"dL/d{i} = 0 ({i} does not require grad)", dL_dx)
     if input_name is None:
         forward.insert(0, Quantity(f"{i} (computed by forward, not by a module)", x))
@@ -570,37 +587,44 @@ def _step(
 
 
 def _rule(optimizer: Optimizer, group: dict[str, Any]) -> list[str]:
-    lr = group["lr"]
-    decay = [f"g <- g + {group['weight_decay']:g} * w"] if group.get("weight_decay") else []
+    """The update of one parameter group, line by line, in the order the optimizer's
+    ``step`` applies it (see ``SGD`` and ``Adam``), with the group's settings."""
+    lr, weight_decay = group["lr"], group.get("weight_decay", 0)
+    lines = ["g <- -g   (maximize: ascend L)"] if group.get("maximize") else []
+    decay = [f"g <- g + {weight_decay:g} * w"] if weight_decay else []
     if isinstance(optimizer, SGD):
+        lines += decay
         if not group.get("momentum"):
-            return [*decay, f"w <- w - lr * g   (lr = {lr:g})"]
+            return [*lines, f"w <- w - lr * g   (lr = {lr:g})"]
         mu, tau = group["momentum"], group.get("dampening", 0)
+        new = f"(1 - {tau:g}) * g" if tau else "g"
         step = "w <- w - lr * (g + mu * b)" if group.get("nesterov") else "w <- w - lr * b"
         return [
-            *decay,
-            f"b <- mu * b + (1 - {tau:g}) * g   (mu = {mu:g}; b = g on the first step)",
+            *lines,
+            f"b <- mu * b + {new}   (mu = {mu:g}; b = g on the first step)",
             f"{step}   (lr = {lr:g})",
         ]
-    if isinstance(optimizer, Adam | AdamW):
+    if isinstance(optimizer, Adam):  # AdamW included: its groups decouple
         b1, b2 = group["betas"]
-        decoupled = isinstance(optimizer, AdamW)
-        lines = (
-            [f"w <- w - lr * {group['weight_decay']:g} * w   (decoupled weight decay)"]
-            if (decoupled and group["weight_decay"])
-            else decay
-        )
+        if group.get("decoupled_weight_decay"):
+            if weight_decay:
+                lines.append(f"w <- w - lr * {weight_decay:g} * w   (decoupled weight decay)")
+        else:
+            lines += decay
+        lines += [f"m <- {b1:g} * m + (1 - {b1:g}) * g", f"v <- {b2:g} * v + (1 - {b2:g}) * g^2"]
+        if group.get("amsgrad"):
+            lines.append("v_max <- max(v_max, v)   (amsgrad: the largest v so far)")
+        v = "v_max" if group.get("amsgrad") else "v"
         return [
             *lines,
-            f"m <- {b1:g} * m + (1 - {b1:g}) * g",
-            f"v <- {b2:g} * v + (1 - {b2:g}) * g^2",
-            f"m_hat = m / (1 - {b1:g}^t),  v_hat = v / (1 - {b2:g}^t)",
+            f"m_hat = m / (1 - {b1:g}^t),  v_hat = {v} / (1 - {b2:g}^t)",
             f"w <- w - lr * m_hat / (sqrt(v_hat) + {group['eps']:g})   (lr = {lr:g})",
         ]
     return [f"w <- {type(optimizer).__name__} step of w with gradient g   (lr = {lr:g})"]
 
 
 def _terms(optimizer: Optimizer, param: Tensor, group: dict[str, Any]) -> dict[str, Array]:
+    """The optimizer's state after the step, under the names ``_rule`` gives it."""
     state = optimizer.state.get(param, {})
     terms: dict[str, Array] = {}
     if "momentum_buffer" in state and state["momentum_buffer"] is not None:
@@ -609,7 +633,10 @@ def _terms(optimizer: Optimizer, param: Tensor, group: dict[str, Any]) -> dict[s
         b1, b2 = group["betas"]
         t = int(state["step"])
         m, v = np.array(state["exp_avg"]), np.array(state["exp_avg_sq"])
-        terms.update({"m": m, "v": v, "m_hat": m / (1 - b1**t), "v_hat": v / (1 - b2**t)})
+        terms.update({"m": m, "v": v})
+        if group.get("amsgrad") and "max_exp_avg_sq" in state:
+            v = terms["v_max"] = np.array(state["max_exp_avg_sq"])
+        terms.update({"m_hat": m / (1 - b1**t), "v_hat": v / (1 - b2**t)})
     return terms
 
 
@@ -626,11 +653,14 @@ def trace_step(
         without submodules) is one step, in the order ``forward`` makes the calls: a module
         called twice gives two steps. A model without submodules is one step.
     x, y : array_like
-        The batch (keep it small enough to read: a few rows).
+        The batch (keep it small enough to read: a few rows). ``x`` is cast to the
+        parameters' float dtype, except integer or bool ``x`` for a model with an
+        ``Embedding``: those are indices, kept as they are, with no gradient.
     loss : loss module, default=MSELoss()
     optimizer : Optimizer, optional
-        Over ``model.parameters()``; SGD with lr=0.1 when None. Its step is taken: the model
-        is updated, as in training.
+        Over ``model.parameters()`` or some of them; SGD with lr=0.1 when None. Its step is
+        taken: the model is updated, as in training. One that evaluates the loss many times
+        per step (``LBFGS``) is refused.
 
     Returns
     -------
@@ -641,8 +671,9 @@ def trace_step(
     Raises
     ------
     TypeError
-        If the model or one of its leaf modules returns something other than a Tensor, or a
-        leaf module is called without a Tensor as its first argument.
+        If the model or one of its leaf modules returns something other than a Tensor, a
+        leaf module is called without a Tensor as its first argument, or the optimizer is
+        ``LBFGS``.
     ValueError
         If ``model`` is an empty ``Sequential``, or its forward calls none of its modules.
 
@@ -650,7 +681,9 @@ def trace_step(
     -----
     The step runs in training mode, as training does: batch normalization uses (and
     updates the running statistics with) the batch's statistics, and dropout draws a mask
-    from its generator. Each module's mode is restored afterwards.
+    from its generator. Each module's mode is restored afterwards. Every gradient of the
+    model is cleared first, not only the optimizer's, so that each one shown is this step's
+    alone.
 
     The calls are recorded by forward hooks, present only while the forward pass runs.
     Operations that ``forward`` applies itself (``x + h``, ``cr.relu(z)``) are not modules
@@ -687,13 +720,21 @@ def trace_step(
     """
     if isinstance(model, Sequential) and len(model) == 0:
         raise ValueError("explain: expected a Sequential with at least one module, got none")
+    if isinstance(optimizer, LBFGS):
+        raise TypeError(
+            "explain: expected an optimizer that takes one step per gradient (SGD, Adam, ...), "
+            "got LBFGS, which evaluates the loss many times per step"
+        )
     loss_fn = loss if loss is not None else losses.MSELoss()
     opt = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
     floats = [p.dtype for p in model.parameters() if p.dtype.kind == "f"]
     dtype = floats[0] if floats else np.dtype(np.float32)
-    inputs = Tensor(
-        np.asarray(x.data if isinstance(x, Tensor) else x, dtype=dtype), requires_grad=True
-    )
+    data = np.asarray(x.data if isinstance(x, Tensor) else x)
+    takes_indices = any(isinstance(m, Embedding) for m in model.modules())
+    if data.dtype.kind in "biu" and takes_indices:  # an Embedding's indices: no gradient
+        inputs = Tensor(data)
+    else:  # features, integers included (XOR as 0 and 1): floats, with dL/dx to show
+        inputs = Tensor(data.astype(dtype), requires_grad=True)
     target = y if isinstance(y, Tensor) else Tensor(np.asarray(y))
     if target.dtype.kind == "f" and target.dtype != dtype:
         target = target.to(dtype)
@@ -701,7 +742,10 @@ def trace_step(
     modes = {id(m): (m, m.training) for m in model.modules()}
     model.train()
     try:
+        # Both: the optimizer may hold only some of the parameters, and a gradient left on
+        # another by an earlier backward() would be added to this step's.
         opt.zero_grad()
+        model.zero_grad()
         with _Recorder(model) as recorder:
             output = model(inputs)
         if not isinstance(output, Tensor):
