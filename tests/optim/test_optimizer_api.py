@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -531,3 +532,27 @@ def test_settings_switched_on_midway_create_their_state():
     rmsprop.step()
     assert set(adam.state[w]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
     assert set(rmsprop.state[v]) == {"step", "square_avg", "momentum_buffer", "grad_avg"}
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("SGD", {"momentum": 0.9, "weight_decay": 0.01}), ("Adam", {"betas": (0.8, 0.99)})],
+)
+def test_numpy_float_hyperparameters_round_as_python_floats(name, kwargs):
+    """A schedule or a config file may hand over NumPy floats; float32 weights must still
+    be updated in float32 arithmetic, as with Python floats (and as PyTorch does)."""
+
+    def run(lr: Any, cast: Any) -> np.ndarray:
+        rng = np.random.default_rng(0)
+        w = cr.tensor(rng.standard_normal(1000).astype(np.float32), requires_grad=True)
+        settings = {
+            k: (tuple(cast(b) for b in v) if isinstance(v, tuple) else cast(v))
+            for k, v in kwargs.items()
+        }
+        opt = getattr(optim, name)([w], lr=cast(lr), **settings)
+        for _ in range(3):
+            w.grad = cr.tensor(rng.standard_normal(1000).astype(np.float32))
+            opt.step()
+        return w.data
+
+    np.testing.assert_array_equal(run(0.0123456789, np.float64), run(0.0123456789, float))

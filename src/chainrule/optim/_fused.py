@@ -1,56 +1,46 @@
-"""Adam's and SGD's updates in one pass, compiled by numba where it is installed
-(``chainrule[fast]``).
+"""Adam's update in one pass, compiled by numba where it is installed (``chainrule[fast]``).
 
 NumPy applies one operation to a whole array per call, so Adam's update of a parameter takes
-13 passes over it (``adam.py``) and SGD's two to five; PyTorch's fused kernels take one.
-This module is that one pass: a loop over the elements, compiled by numba, doing per element
-exactly the operations of the NumPy path in the same order and the same dtype, so that both
-give the same bits (``tests/optim/test_fused_updates.py`` compares them). On the medium
-network of ``benchmarks/mlp_train.py`` (670k float32 parameters) Adam's update takes 0.5 ms
-against 2.1 ms.
+13 passes over it (``adam.py``); PyTorch's fused kernel takes one. This module is that one
+pass: a loop over the elements, compiled by numba, doing per element exactly the
+operations of the NumPy path in the same order and the same dtype, so that both give the
+same bits (``tests/optim/test_fused_updates.py`` compares them). On the medium network of
+``benchmarks/mlp_train.py`` (670k float32 parameters) the update takes 0.5 ms against
+2.1 ms.
 
 numba is optional: without it, or with ``CHAINRULE_NUMBA=0`` in the environment, or for
-arrays the loop does not take (not C-contiguous, dtypes that differ, read-only), ``adam_``
-and ``sgd_`` return False and the caller runs the NumPy path. numba is imported, and the
-loops compiled, at the first update, not when chainrule is imported; compiled code is
-cached on disk.
+arrays the loop does not take (not C-contiguous, dtypes that differ), ``adam_`` returns
+False and the caller runs the NumPy path. numba is imported, and the loop compiled, at the
+first update, not when chainrule is imported; compiled code is cached on disk.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from chainrule.backend import Array, np
 
-
-class Kernels(NamedTuple):
-    """The compiled loops (numba dispatchers)."""
-
-    adam: Callable[..., None]
-    sgd: Callable[..., None]
-
-
-_kernels: Kernels | None = None
+_kernel: Callable[..., None] | None = None
 _loaded = False
 
 
 def enabled() -> bool:
-    """Whether the compiled updates are available and switched on."""
+    """Whether the compiled update is available and switched on."""
     return _load() is not None
 
 
-def _load() -> Kernels | None:
-    global _kernels, _loaded
+def _load() -> Callable[..., None] | None:
+    global _kernel, _loaded
     if not _loaded:
         _loaded = True
         if os.environ.get("CHAINRULE_NUMBA", "1").strip() != "0":
-            _kernels = _compile()
-    return _kernels
+            _kernel = _compile()
+    return _kernel
 
 
-def _compile() -> Kernels | None:
+def _compile() -> Callable[..., None] | None:
     try:
         import numba
     except Exception:  # not installed, or installed against another NumPy: run without
@@ -63,12 +53,10 @@ def _compile() -> Kernels | None:
         return _jit(numba, cache=False)
 
 
-def _jit(numba: Any, cache: bool) -> Kernels:
+def _jit(numba: Any, cache: bool) -> Callable[..., None]:
     # error_model="numpy": division by zero gives inf or nan, as in NumPy, instead of a
     # check per element that would also keep the loop from being vectorized.
-    jit = numba.njit(nogil=True, cache=cache, error_model="numpy")
-
-    @jit  # type: ignore[untyped-decorator]
+    @numba.njit(nogil=True, cache=cache, error_model="numpy")  # type: ignore[untyped-decorator]
     def adam_kernel(
         w: Array,
         g: Array,
@@ -108,32 +96,7 @@ def _jit(numba: Any, cache: bool) -> Kernels:
             denom = np.sqrt(vi) / bias_correction2_sqrt + eps
             w[i] = wi + (mi / denom) * neg_step_size
 
-    @jit  # type: ignore[untyped-decorator]
-    def sgd_kernel(
-        w: Array,
-        g: Array,
-        b: Array,
-        lr: Any,
-        has_momentum: bool,
-        first: bool,
-        momentum: Any,
-        dampened: bool,
-        one_minus_dampening: Any,
-        nesterov: bool,
-    ) -> None:
-        for i in range(w.size):
-            gi = g[i]
-            if has_momentum:
-                bi = b[i]  # on the first step, the buffer is already a copy of g
-                if not first:
-                    bi = bi * momentum + (gi * one_minus_dampening if dampened else gi)
-                    b[i] = bi
-                step = (bi * momentum + gi) * lr if nesterov else bi * lr
-            else:
-                step = gi * lr
-            w[i] = w[i] - step
-
-    return Kernels(adam_kernel, sgd_kernel)
+    return adam_kernel
 
 
 def adam_(
@@ -156,16 +119,26 @@ def adam_(
     The scalars are those of ``Adam.step``; each is rounded to the arrays' dtype before
     use, as NumPy rounds a Python float meeting a float32 array.
     """
-    kernels = _load()
-    arrays = [w, g, m, v] if v_max is None else [w, g, m, v, v_max]
-    written = [w, m, v] if v_max is None else [w, m, v, v_max]
-    if kernels is None or not _takes(arrays, written):
+    kernel = _load()
+    if kernel is None:
         return False
+    arrays = [w, g, m, v] if v_max is None else [w, g, m, v, v_max]
+    dtype = w.dtype
+    if dtype not in (np.float32, np.float64) or not all(
+        isinstance(a, np.ndarray)
+        and a.dtype == dtype
+        and a.flags.c_contiguous
+        and a.shape == w.shape
+        for a in arrays
+    ):
+        return False
+    if not all(a.flags.writeable for a in (w, m, v) + (() if v_max is None else (v_max,))):
+        return False  # the NumPy path raises NumPy's own error for a read-only array
     weight = 1 - beta1
     from_end = weight >= 0.5
-    scalar = w.dtype.type
+    scalar = dtype.type
     flat = [a.reshape(-1) for a in arrays]
-    kernels.adam(
+    kernel(
         flat[0],
         flat[1],
         flat[2],
@@ -183,60 +156,3 @@ def adam_(
         scalar(-step_size),
     )
     return True
-
-
-def sgd_(
-    w: Array,
-    g: Array,
-    buffer: Array | None,
-    *,
-    lr: float,
-    first: bool,
-    momentum: float,
-    dampening: float,
-    nesterov: bool,
-) -> bool:
-    """SGD's update of ``w`` (and its momentum ``buffer``) in place, in one pass; False, with
-    nothing changed, where the compiled loop is not available or does not apply.
-
-    ``buffer`` is None without momentum; on the ``first`` step it must already hold a copy
-    of ``g``, as ``SGD.step`` makes it. Scalars round to the arrays' dtype, as in NumPy.
-    """
-    kernels = _load()
-    arrays = [w, g] if buffer is None else [w, g, buffer]
-    written = [w] if buffer is None else [w, buffer]
-    if kernels is None or not _takes(arrays, written):
-        return False
-    scalar = w.dtype.type
-    flat_buffer = buffer.reshape(-1) if buffer is not None else w.reshape(-1)
-    kernels.sgd(
-        w.reshape(-1),
-        g.reshape(-1),
-        flat_buffer,
-        scalar(lr),
-        buffer is not None,
-        first,
-        scalar(momentum),
-        dampening != 0,
-        scalar(1 - dampening),
-        nesterov,
-    )
-    return True
-
-
-def _takes(arrays: list[Array], written: list[Array]) -> bool:
-    """Whether the loops can run on ``arrays``: float32 or float64 ndarrays of one dtype
-    and shape, C-contiguous (so that a flat view is the array itself), and ``written``
-    writable (for a read-only one the NumPy path raises NumPy's own error)."""
-    first = arrays[0]
-    if first.dtype not in (np.float32, np.float64):
-        return False
-    for a in arrays:
-        if not (
-            isinstance(a, np.ndarray)
-            and a.dtype == first.dtype
-            and a.shape == first.shape
-            and a.flags.c_contiguous
-        ):
-            return False
-    return all(a.flags.writeable for a in written)

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from chainrule.backend import Array, np
-from chainrule.optim import _fused
 from chainrule.optim.optimizer import (
     WHOLE,
     Closure,
@@ -115,18 +114,16 @@ class SGD(Optimizer):
         """
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            # Python floats, as in Adam.step: NumPy floats would round float32 in float64.
+            # Python floats, as in Adam.step: a NumPy float64 lr would round float32 updates
+            # in float64, unlike PyTorch.
             lr, momentum = float(group["lr"]), float(group["momentum"])
             dampening, nesterov = float(group["dampening"]), group["nesterov"]
             weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
             plain = weight_decay == 0 and not maximize
-            fused = {"lr": lr, "momentum": momentum, "dampening": dampening, "nesterov": nesterov}
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 grad = p.grad.data if plain else effective_grad(p, weight_decay, maximize)
-                if momentum == 0 and _fused.sgd_(p.data, grad, None, first=False, **fused):
-                    continue  # the same operations in one compiled pass (numba installed)
                 if momentum == 0 and grad.size <= WHOLE:
                     p.data -= lr * grad  # a temporary this small costs less than a scratch
                     continue
@@ -145,8 +142,6 @@ class SGD(Optimizer):
                 if first:
                     state["momentum_buffer"] = np.array(grad, dtype=p.dtype)
                 buf: Array = state["momentum_buffer"]
-                if _fused.sgd_(p.data, grad, buf, first=first, **fused):
-                    continue
                 for w, g, b, tmp in blocks(scratch, p.data, grad, buf):
                     if not first:
                         b *= momentum
