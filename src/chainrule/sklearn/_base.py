@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 from sklearn.base import BaseEstimator, is_classifier
@@ -60,6 +61,11 @@ def _permutation(n: int, random_state: np.random.RandomState) -> Array:
     indices = np.arange(n)
     random_state.shuffle(indices)
     return indices
+
+
+def _among(tensor: Tensor, tensors: Sequence[Tensor]) -> bool:
+    """Whether ``tensor`` is one of ``tensors`` (by identity: ``in`` would compare values)."""
+    return any(tensor is t for t in tensors)
 
 
 def _dense(X: Any) -> Array:
@@ -604,9 +610,14 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         from scipy.optimize import minimize
 
         model = self.model_
-        params = [p for p in model.parameters() if p.requires_grad]
+        # scikit-learn's order: the penalized weights of the Linear layers first, then the
+        # rest (biases, normalization), so that the penalty is one slice of the vector.
+        weights_first = [layer.weight for layer in linear_layers(model)]
+        rest = [p for p in model.parameters() if p.requires_grad and not _among(p, weights_first)]
+        params = weights_first + rest
         ends = np.cumsum([p.data.size for p in params]).tolist()
         spans = list(zip([0, *ends[:-1]], ends, strict=True))
+        n_penalized = sum(p.data.size for p in weights_first)
         dtype = params[0].dtype
         inputs = Tensor(np.asarray(_dense(X), dtype=dtype))
         target = self._training_target(target, dtype)
@@ -615,7 +626,6 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         objective = self._objective()
         # d/dW of the penalty 0.5 * alpha * |W|^2 / weight_sum, for Linear weights only.
         decay = self.alpha / weight_sum
-        penalized = [any(p is layer.weight for layer in linear_layers(model)) for p in params]
 
         def unpack(flat: Array) -> None:
             for p, (a, b) in zip(params, spans, strict=True):
@@ -628,13 +638,16 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             loss = objective(model(inputs), target, normalized)
             loss.backward()
             value = float(loss.item())
-            gradient = np.zeros(ends[-1])
-            for p, (a, b), l2 in zip(params, spans, penalized, strict=True):
-                if p.grad is not None:
-                    gradient[a:b] = p.grad.data.ravel()
-                if l2 and decay:
-                    gradient[a:b] += decay * flat[a:b]
-                    value += 0.5 * decay * float(flat[a:b] @ flat[a:b])
+            gradient = np.concatenate(
+                [
+                    (p.grad.data if p.grad is not None else np.zeros_like(p.data)).ravel()
+                    for p in params
+                ]
+            ).astype(np.float64, copy=False)
+            if decay:
+                head = flat[:n_penalized]
+                gradient[:n_penalized] += decay * head
+                value += 0.5 * decay * float(head @ head)
             return value, gradient
 
         start = np.concatenate([p.data.ravel() for p in params]).astype(np.float64)
