@@ -15,6 +15,7 @@ import pytest
 import chainrule as cr
 from chainrule import optim
 from chainrule.optim import _fused
+from chainrule.optim.optimizer import WHOLE
 
 pytest.importorskip("numba")
 
@@ -28,7 +29,9 @@ CONFIGS: list[tuple[str, dict[str, Any]]] = [
     # NumPy floats, as schedules and configs produce them, round as Python floats do.
     ("Adam", {"lr": np.float64(0.0123456789), "betas": (np.float64(0.9), 0.99)}),
 ]
-SHAPES = [(411, 73), (5,), (2, 3, 4), (0, 3)]
+# One parameter past WHOLE (the compiled loop's), the others for the NumPy path beside it.
+SHAPES = [(411, 333), (5,), (2, 3, 4), (0, 3), (200, 73)]
+COMPILED = sum(1 for shape in SHAPES if np.prod(shape) > WHOLE)
 
 
 def _run(name: str, kwargs: dict[str, Any], dtype: Any, steps: int = 6) -> list[np.ndarray]:
@@ -78,7 +81,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=repr)
 def test_compiled_update_gives_the_numpy_paths_bits(name, kwargs, dtype, monkeypatch, counted):
     fused = _run(name, kwargs, dtype)
-    assert counted[0] == 6 * len(SHAPES)
+    assert counted[0] == 6 * COMPILED
     with monkeypatch.context() as patch:
         patch.setattr(_fused, "_kernel", None)
         numpy = _run(name, kwargs, dtype)
@@ -91,13 +94,14 @@ def test_compiled_update_gives_the_numpy_paths_bits(name, kwargs, dtype, monkeyp
 def test_arrays_the_loop_does_not_take_go_the_numpy_way(counted):
     # A transposed (not C-contiguous) parameter: updated correctly, by the NumPy path.
     rng = np.random.default_rng(1)
-    base = rng.standard_normal((6, 4)).astype(np.float32)
+    base = rng.standard_normal((600, 400)).astype(np.float32)
     w = cr.tensor(base.T, requires_grad=True)
-    w.grad = cr.tensor(rng.standard_normal((4, 6)).astype(np.float32))
+    w.grad = cr.tensor(rng.standard_normal((400, 600)).astype(np.float32))
     opt = optim.Adam([w], lr=0.1)
     opt.step()
     assert counted[0] == 0
-    expected = base.T - np.float32(0.1) * np.sign(w.grad.data)  # first step: lr * sign(g)
+    g = w.grad.data.astype(np.float64)
+    expected = base.T - 0.1 * g / (np.abs(g) + 1e-8)  # Adam's first step: lr * g / (|g| + eps)
     np.testing.assert_allclose(w.data, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -111,9 +115,9 @@ def test_the_numpy_path_alone_still_steps(numpy_path):
 
 
 def test_a_read_only_parameter_gets_numpys_error(counted):
-    w = cr.tensor(np.ones(4, np.float32), requires_grad=True)
+    w = cr.tensor(np.ones(WHOLE + 1, np.float32), requires_grad=True)
     w.data.flags.writeable = False
-    w.grad = cr.tensor(np.ones(4, np.float32))
+    w.grad = cr.tensor(np.ones(WHOLE + 1, np.float32))
     with pytest.raises(ValueError, match="read-only"):
         optim.Adam([w], lr=0.1).step()
     assert counted[0] == 0
@@ -127,10 +131,25 @@ def test_without_a_writable_cache_it_compiles_anyway(monkeypatch):
     monkeypatch.setattr(_fused, "_kernel", None)
     monkeypatch.setattr(_fused, "_loaded", False)
     assert _fused.enabled()
-    w = cr.tensor(np.ones(3, np.float32), requires_grad=True)
-    w.grad = cr.tensor(np.ones(3, np.float32))
+    w = cr.tensor(np.ones(WHOLE + 1, np.float32), requires_grad=True)
+    w.grad = cr.tensor(np.ones(WHOLE + 1, np.float32))
     optim.Adam([w], lr=0.1).step()
     np.testing.assert_allclose(w.data, 0.9, rtol=1e-6)
+
+
+def test_small_models_never_start_numba():
+    # numba's import and first call take about a second: not for a model this small.
+    code = (
+        "import sys, numpy as np, chainrule as cr\n"
+        "from chainrule import nn, optim\n"
+        "model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))\n"
+        "opt = optim.Adam(model.parameters())\n"
+        "model(cr.tensor(np.ones((8, 64), np.float32))).sum().backward()\n"
+        "opt.step()\n"
+        "print('numba' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(

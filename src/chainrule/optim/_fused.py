@@ -9,9 +9,12 @@ same bits (``tests/optim/test_fused_updates.py`` compares them). On the medium n
 2.1 ms.
 
 numba is optional: without it, or with ``CHAINRULE_NUMBA=0`` in the environment, or for
-arrays the loop does not take (not C-contiguous, dtypes that differ), ``adam_`` returns
-False and the caller runs the NumPy path. numba is imported, and the loop compiled, at the
-first update, not when chainrule is imported; compiled code is cached on disk.
+arrays the loop does not take (not C-contiguous, dtypes that differ, read-only), ``adam_``
+returns False and the caller runs the NumPy path. So it does for parameters of at most
+``WHOLE`` elements, which the NumPy path updates inside the cache: importing numba and
+loading the loop take about a second, once per process, which only a model with a large
+parameter wins back. numba is imported, and the loop compiled (then cached on disk), at the
+first update of such a parameter, never when chainrule is imported.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule.backend import Array, np
+from chainrule.optim.optimizer import WHOLE
 
 _kernel: Callable[..., None] | None = None
 _loaded = False
@@ -119,6 +123,8 @@ def adam_(
     The scalars are those of ``Adam.step``; each is rounded to the arrays' dtype before
     use, as NumPy rounds a Python float meeting a float32 array.
     """
+    if w.size <= WHOLE:
+        return False  # in the cache already; and numba's start-up is not worth it
     kernel = _load()
     if kernel is None:
         return False
