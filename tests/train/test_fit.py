@@ -166,6 +166,20 @@ def test_history_records_losses_metrics_lr_and_steps() -> None:
     assert history.stop_reason is None
 
 
+def test_a_dataloader_brings_its_batch_size_and_drop_last() -> None:
+    from chainrule.data import DataLoader, TensorDataset
+
+    x, y = _toy()  # 200 rows
+    data = TensorDataset(cr.tensor(x.astype(np.float32)), cr.tensor(y))
+    for drop_last, steps in ((False, 3 * 4), (True, 3 * 3)):  # 64, 64, 64 and 8 rows, or not
+        model = _mlp(4, 2, hidden=8)
+        loader = DataLoader(data, batch_size=64, drop_last=drop_last)
+        history = fit(
+            model, "cross_entropy", "sgd", loader, epochs=3, batch_size=7, seed=0, verbose=0
+        )
+        assert len(history.step_loss) == steps, drop_last
+
+
 def test_validation_split_is_stratified() -> None:
     x, y = _toy()
     seen: list[int] = []

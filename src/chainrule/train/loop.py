@@ -337,7 +337,9 @@ def fit(
         An optimizer over ``model.parameters()``, or a name from ``OPTIMIZERS`` (with that
         optimizer's default settings).
     train_data : (x, y) arrays or tensors, a dataset, or a DataLoader
-        Floating-point arrays are converted to the model's dtype.
+        Floating-point arrays are converted to the model's dtype. A DataLoader's
+        ``batch_size`` and ``drop_last`` are used (``batch_size`` here is then ignored);
+        the order of its batches is fit's, set by ``shuffle`` and ``seed``.
     epochs, batch_size : int
         ``batch_size`` is the global batch: with ``distributed``, each of N processes
         computes on ``batch_size / N`` rows of it.
@@ -412,9 +414,15 @@ def fit(
             if validation_data is None
             else _as_dataset(validation_data, "fit: validation_data", dtype)
         )
-    loader_batch = train_data.batch_size if isinstance(train_data, DataLoader) else batch_size
+    # A DataLoader brings its own batching: its batch size, and whether it drops a last
+    # short batch. The order stays fit's (``shuffle`` and ``seed``) so that a run resumes.
+    given = train_data if isinstance(train_data, DataLoader) else None
     loader = DataLoader(
-        train_set, loader_batch, shuffle=shuffle, generator=np.random.default_rng(shuffle_seed)
+        train_set,
+        given.batch_size if given is not None else batch_size,
+        shuffle=shuffle,
+        drop_last=given.drop_last if given is not None else False,
+        generator=np.random.default_rng(shuffle_seed),
     )
 
     history = History()
