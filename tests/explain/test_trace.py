@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import html
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,6 +33,24 @@ def _network() -> nn.Sequential:
     )
     model.reset_parameters(0)
     return model
+
+
+def _torch_network(torch: Any, model: nn.Sequential) -> Any:
+    """``_network`` in PyTorch, holding ``model``'s weights."""
+    reference = torch.nn.Sequential(
+        torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1), torch.nn.Sigmoid()
+    ).double()
+    _copy_weights(model, reference)
+    return reference
+
+
+def _copy_weights(model: nn.Module, reference: Any) -> None:
+    """Load ``model``'s state dict into the PyTorch module ``reference`` (same keys)."""
+    import torch
+
+    reference.load_state_dict(
+        {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
+    )
 
 
 def _trained_kind() -> nn.Sequential:
@@ -101,12 +120,7 @@ def test_backward_numbers_obey_the_chain_rule() -> None:
 def test_trace_matches_pytorch() -> None:
     torch = pytest.importorskip("torch")
     model = _network()
-    reference = torch.nn.Sequential(
-        torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1), torch.nn.Sigmoid()
-    ).double()
-    reference.load_state_dict(
-        {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
-    )
+    reference = _torch_network(torch, model)
     trace = trace_step(model, XOR_X, XOR_Y, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.5))
     loss = torch.nn.functional.mse_loss(reference(torch.from_numpy(XOR_X)), torch.from_numpy(XOR_Y))
     loss.backward()
@@ -185,9 +199,7 @@ def test_every_number_matches_pytorch_with_the_same_mask(optimizer: str) -> None
     reference = torch.nn.ModuleList(
         [linear1, norm, torch.nn.Identity(), torch.nn.Identity(), linear2]
     )
-    reference.load_state_dict(
-        {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
-    )
+    _copy_weights(model, reference)
     trace = trace_step(model, X, LABELS, nn.CrossEntropyLoss(), _optimizer(optimizer, model))
     assert [s.kind for s in trace.steps] == [
         "linear",
@@ -529,12 +541,11 @@ def test_a_residual_block_matches_pytorch(functional: bool, head: bool) -> None:
     torch = pytest.importorskip("torch")
     model = Residual(functional, head)
     model.reset_parameters(0)
-    weights = {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
     fc1, fc2 = torch.nn.Linear(3, 4).double(), torch.nn.Linear(4, 3).double()
     head_layer = torch.nn.Linear(3, 2).double()
     layers = {"fc1": fc1, "fc2": fc2, **({"head": head_layer} if head else {})}
     reference = torch.nn.ModuleDict(layers)
-    reference.load_state_dict(weights)
+    _copy_weights(model, reference)
     target = np.random.default_rng(2).normal(size=(6, 2 if head else 3))
     trace = trace_step(model, X, target, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
 
@@ -739,9 +750,7 @@ def test_a_model_that_begins_with_an_embedding_matches_pytorch() -> None:
     reference = torch.nn.Sequential(
         torch.nn.Embedding(5, 3), torch.nn.Flatten(), torch.nn.Linear(6, 1)
     ).double()
-    reference.load_state_dict(
-        {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
-    )
+    _copy_weights(model, reference)
     indices = np.array([[1, 4], [0, 1], [3, 3]])
     target = np.array([[1.0], [0.0], [2.0]])
     trace = trace_step(model, indices, target, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
@@ -773,12 +782,7 @@ def test_a_model_that_begins_with_an_embedding_matches_pytorch() -> None:
 def test_gradients_left_by_an_earlier_backward_are_not_counted() -> None:
     torch = pytest.importorskip("torch")
     model = _network()
-    reference = torch.nn.Sequential(
-        torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1), torch.nn.Sigmoid()
-    ).double()
-    reference.load_state_dict(
-        {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
-    )
+    reference = _torch_network(torch, model)
     nn.MSELoss()(model(Tensor(XOR_X)), Tensor(XOR_Y)).backward()  # leaves .grad everywhere
     last = optim.SGD(model[2].parameters(), lr=0.5)  # zero_grad() clears only these
     trace = trace_step(model, XOR_X, XOR_Y, nn.MSELoss(), last)

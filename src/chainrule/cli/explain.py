@@ -10,12 +10,11 @@ as ``predict`` does.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from chainrule.backend import Array, np
 from chainrule.cli.errors import UsageError, reword
-from chainrule.cli.tables import check_writable, nearest, read_table, same_file
+from chainrule.cli.tables import check_writable, nearest, read_table, same_file, write_result
 from chainrule.nn.module import Module
 
 DATASETS = ("xor",)
@@ -173,12 +172,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = trace.to_text()
     text = text if text.endswith("\n") else text + "\n"
-    if args.output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return 0
-    from chainrule.io import atomic_write_text
-
-    atomic_write_text(args.output, text)
-    print(f"{WHERE}: trace of one step written to {args.output}", file=sys.stderr)
+    write_result(text, args.output, f"{WHERE}: trace of one step written to {args.output}")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import difflib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,16 @@ def format_csv(frame: Any) -> str:
     """A DataFrame as CSV text with ``\\n`` line ends and no index."""
     text: str = frame.to_csv(index=False, lineterminator="\n")
     return text
+
+
+def write_result(text: str, output: str | None, written: str) -> None:
+    """``text`` to stdout, or atomically to ``output`` with ``written`` (what and where,
+    for the user) on stderr: results go to stdout, messages to stderr."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from chainrule.io import atomic_write_text
+
+    atomic_write_text(output, text)
+    print(written, file=sys.stderr)

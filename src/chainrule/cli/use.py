@@ -12,7 +12,14 @@ from typing import Any
 from chainrule.backend import Array
 from chainrule.cli import bundle
 from chainrule.cli.errors import UsageError, reword
-from chainrule.cli.tables import check_writable, format_csv, nearest, read_table, same_file
+from chainrule.cli.tables import (
+    check_writable,
+    format_csv,
+    nearest,
+    read_table,
+    same_file,
+    write_result,
+)
 from chainrule.data.tabular import CategoricalColumn, NumericColumn, category_of
 
 
@@ -77,15 +84,8 @@ def run_predict(args: argparse.Namespace) -> int:
         for i, label in enumerate(trained.target.classes):
             name = label if isinstance(label, str) else category_of(label)
             result[f"proba_{name}"] = [f"{p:.6f}" for p in proba[:, i]]
-    text = format_csv(result)
-    if args.output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return 0
-    from chainrule.io import atomic_write_text
-
-    atomic_write_text(args.output, text)
-    print(f"predict: {len(result)} predictions written to {args.output}", file=sys.stderr)
+    written = f"predict: {len(result)} predictions written to {args.output}"
+    write_result(format_csv(result), args.output, written)
     return 0
 
 

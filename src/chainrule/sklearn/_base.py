@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 from sklearn.base import BaseEstimator, is_classifier
@@ -61,11 +60,6 @@ def _permutation(n: int, random_state: np.random.RandomState) -> Array:
     indices = np.arange(n)
     random_state.shuffle(indices)
     return indices
-
-
-def _among(tensor: Tensor, tensors: Sequence[Tensor]) -> bool:
-    """Whether ``tensor`` is one of ``tensors`` (by identity: ``in`` would compare values)."""
-    return any(tensor is t for t in tensors)
 
 
 def _dense(X: Any) -> Array:
@@ -613,7 +607,8 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         # scikit-learn's order: the penalized weights of the Linear layers first, then the
         # rest (biases, normalization), so that the penalty is one slice of the vector.
         weights_first = [layer.weight for layer in linear_layers(model)]
-        rest = [p for p in model.parameters() if p.requires_grad and not _among(p, weights_first)]
+        first = {id(w) for w in weights_first}
+        rest = [p for p in model.parameters() if p.requires_grad and id(p) not in first]
         params = weights_first + rest
         ends = np.cumsum([p.data.size for p in params]).tolist()
         spans = list(zip([0, *ends[:-1]], ends, strict=True))
