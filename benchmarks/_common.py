@@ -49,12 +49,28 @@ def set_thread_env(threads: int) -> None:
         os.environ[name] = str(threads)
 
 
+def _chainrule_blas() -> str:
+    from importlib import metadata
+
+    from chainrule import _blas
+
+    if _blas.enabled():
+        return f"MKL {metadata.version('mkl')} (chainrule._blas)"
+    if os.environ.get("CHAINRULE_MKL", "1").strip() == "0":
+        return "NumPy's (CHAINRULE_MKL=0)"
+    return "NumPy's (the mkl wheel is not installed, or does not load here)"
+
+
 def limit_threads(threads: int) -> Any:
     """Apply ``threads`` to the pools already loaded (threadpoolctl, PyTorch) as well.
 
     Returns the threadpoolctl limiter (keep it alive), or None without threadpoolctl.
     """
     limiter = None
+    if "chainrule" in sys.modules:
+        from chainrule import _blas
+
+        _blas.enabled()  # loads MKL where chainrule uses it, so that the limits reach it too
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -225,6 +241,7 @@ def environment_report(threads: int) -> list[str]:
             compiled = "off (numba not installed: NumPy's 13 passes)"
         tuned = "on" if _allocator.tune() else "off"
         lines.append(f"          Adam compiled: {compiled}; malloc thresholds: {tuned}")
+        lines.append(f"          large matrix products: {_chainrule_blas()}")
     torch = sys.modules.get("torch")
     if torch is not None:
         lines.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainrule import _blas
 from chainrule.autograd.function import Context, Function, register, unbroadcast
 from chainrule.autograd.ops._operands import as_tensor, binary_operands
 from chainrule.backend import Array, np
@@ -21,7 +22,7 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx: Context, a: Array, b: Array) -> Array:
         ctx.save_for_backward(a, b)
-        return np.matmul(a, b)
+        return _blas.matmul(a, b)
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
@@ -36,10 +37,10 @@ class MatMul(Function):
             grad = np.expand_dims(grad, -2)
         grad_a = grad_b = None
         if da:
-            grad_a = unbroadcast(np.matmul(grad, np.swapaxes(b2, -1, -2)), a2.shape)
+            grad_a = unbroadcast(_blas.matmul(grad, np.swapaxes(b2, -1, -2)), a2.shape)
             grad_a = grad_a.reshape(a.shape)
         if db:
-            grad_b = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), grad), b2.shape)
+            grad_b = unbroadcast(_blas.matmul(np.swapaxes(a2, -1, -2), grad), b2.shape)
             grad_b = grad_b.reshape(b.shape)
         return grad_a, grad_b
 
@@ -56,7 +57,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, w: Array, b: Array | None) -> Array:
         ctx.save_for_backward(x, w)
-        y = np.matmul(x, w.T)  # on the transposed view: BLAS reads w as it is, no copy
+        y = _blas.matmul(x, w.T)  # on the transposed view: BLAS reads w as it is, no copy
         if b is not None:
             y += b
         return y
@@ -66,11 +67,11 @@ class Linear(Function):
         x, w = ctx.saved
         needs = ctx.needs_input_grad
         flat_grad = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
-        grad_x = np.matmul(grad, w) if needs[0] else None
+        grad_x = _blas.matmul(grad, w) if needs[0] else None
         grad_w = None
         if needs[1]:
             flat_x = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-            grad_w = np.matmul(flat_grad.T, flat_x)
+            grad_w = _blas.matmul(flat_grad.T, flat_x)
         # np.add.reduce is what ndarray.sum calls, without its Python-level wrapper.
         grad_b = np.add.reduce(flat_grad, axis=0) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b
