@@ -3,19 +3,22 @@
 NumPy's wheels do their matrix products in OpenBLAS, PyTorch's in MKL, and on the sizes of
 hidden layers MKL is the faster of the two on x86 (float32, products of
 ``benchmarks/mlp_train.py``'s medium and large networks: 1.2-1.45x on one core, 1.2-1.4x on
-two). ``matmul(a, b)`` sends a product of two 2-D float32 or float64 arrays to MKL's CBLAS
-through ctypes when:
+two). ``matmul(a, b, out=None)`` sends a product of float32 or float64 matrices, or of
+stacks of them (the convolutions' products), to MKL's CBLAS through ctypes when:
 
 - MKL could be loaded (``chainrule[fast]`` installs it on Linux x86-64; see ``_open``), and
   ``CHAINRULE_MKL=0`` is not set;
-- both operands have one dtype and are C-contiguous or the transpose of a C-contiguous array
-  (as ``w.T`` is: BLAS reads it through its transpose flag, nothing is copied);
-- the product is large enough, by its multiply-adds ``m * n * k``: over ``ONE_THREAD_WORK``
-  when MKL runs on one thread, over ``OPENBLAS_ONE_THREAD_MAX`` when it runs on several.
+- both operands have one dtype, and each matrix in them has its rows or its columns one
+  element apart (as in ``x`` and in ``w.T``: BLAS reads the latter through its transpose
+  flag, nothing is copied); a stack is walked with one step per operand (0 where it is
+  broadcast), by ``gemm_batch_strided`` in one call;
+- the product is large enough, by the multiply-adds ``m * n * k`` of one matrix product:
+  over ``ONE_THREAD_WORK`` when MKL runs on one thread, over ``OPENBLAS_ONE_THREAD_MAX``
+  when it runs on several.
 
 Everything else goes to ``np.matmul`` exactly as without MKL. The results agree with NumPy's
-to rounding, not to the bit (the two libraries sum in different orders); with a fixed
-number of threads MKL gives the same bits run after run.
+to rounding, not to the bit (the two libraries sum in different orders); the same product
+gives the same bits again, wherever its operands lie in memory (``tests/autograd/test_blas.py``).
 
 Why two thresholds. A ctypes call into MKL costs 5-10 us before any arithmetic, and on one
 thread MKL's kernels win only from about 16M multiply-adds (64x784 @ 784x128, 6.4M, was
@@ -24,7 +27,8 @@ product over 262,144 multiply-adds on all its threads, and its worker threads th
 a while, waiting for the next call, on the cores that MKL's threads need. A step that sent
 its large products to MKL and its middling ones to OpenBLAS ran 2.2x slower than either
 library alone (medium, two threads). So with several threads MKL takes every product that
-OpenBLAS would thread, and only one pool ever runs.
+OpenBLAS would thread, the convolutions' too (a CNN with its dense layers in MKL and its
+convolutions in OpenBLAS ran 2.5-4x slower), and only one pool ever runs.
 
 Threads: MKL runs on GNU OpenMP (libgomp) and takes its thread count from
 ``MKL_NUM_THREADS`` or ``OMP_NUM_THREADS``, as NumPy's OpenBLAS takes its own; threadpoolctl
@@ -35,6 +39,7 @@ rather than bringing Intel's OpenMP runtime into a process that may already run 
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -56,19 +61,23 @@ GNU_THREADING = 3
 
 
 class _MKL:
-    """The loaded library: its two GEMM kernels by dtype, and its thread count."""
+    """The loaded library: its GEMM kernels by dtype, and its thread count."""
 
     def __init__(self, library: ctypes.CDLL) -> None:
         i, p = ctypes.c_int, ctypes.c_void_p
-        self.kernels: dict[Any, Callable[..., None]] = {}
-        for dtype, name, scalar in (
-            (numpy.dtype(numpy.float32), "cblas_sgemm", ctypes.c_float),
-            (numpy.dtype(numpy.float64), "cblas_dgemm", ctypes.c_double),
+        # dtype -> (one product, a strided batch of products)
+        self.kernels: dict[Any, tuple[Callable[..., None], Callable[..., None]]] = {}
+        for dtype, prefix, scalar in (
+            (numpy.dtype(numpy.float32), "cblas_s", ctypes.c_float),
+            (numpy.dtype(numpy.float64), "cblas_d", ctypes.c_double),
         ):
-            kernel = getattr(library, name)
-            kernel.argtypes = [i, i, i, i, i, i, scalar, p, i, p, i, scalar, p, i]
-            kernel.restype = None
-            self.kernels[dtype] = kernel
+            one = getattr(library, prefix + "gemm")
+            one.argtypes = [i, i, i, i, i, i, scalar, p, i, p, i, scalar, p, i]
+            one.restype = None
+            batch = getattr(library, prefix + "gemm_batch_strided")
+            batch.argtypes = [i, i, i, i, i, i, scalar, p, i, i, p, i, i, scalar, p, i, i, i]
+            batch.restype = None
+            self.kernels[dtype] = (one, batch)
         # Asked at each large product: threadpoolctl may change it at any time.
         self.threads: Callable[[], int] = library.MKL_Get_Max_Threads
         self.threads.restype = ctypes.c_int
@@ -76,6 +85,8 @@ class _MKL:
 
 _mkl: _MKL | None = None
 _loaded = False
+INT_MAX = (1 << 31) - 1
+"""MKL's LP64 interface takes sizes, leading dimensions and strides as 32-bit ints."""
 
 
 def enabled() -> bool:
@@ -83,39 +94,119 @@ def enabled() -> bool:
     return _load() is not None
 
 
-def matmul(a: Any, b: Any) -> Any:
-    """``np.matmul(a, b)``, computed by MKL where that applies (see the module docstring)."""
-    if a.ndim == 2 and b.ndim == 2:
-        work = a.shape[0] * a.shape[1] * b.shape[1]
+def matmul(a: Any, b: Any, out: Any = None) -> Any:
+    """``np.matmul(a, b, out=out)``, computed by MKL where that applies (see the module
+    docstring). Stacks of matrices count by the work of one product of the stack."""
+    if a.ndim >= 2 and b.ndim >= 2:
+        work = a.shape[-2] * a.shape[-1] * b.shape[-1]
         if work > OPENBLAS_ONE_THREAD_MAX and a.dtype == b.dtype:
             mkl = _mkl if _loaded else _load()
             if mkl is not None and (work >= ONE_THREAD_WORK or mkl.threads() > 1):
-                kernel = mkl.kernels.get(a.dtype)
-                if kernel is not None:
-                    out = _product(kernel, a, b)
-                    if out is not None:
-                        return out
-    return numpy.matmul(a, b)
+                kernels = mkl.kernels.get(a.dtype)
+                if kernels is not None:
+                    result = _product(kernels, a, b, out)
+                    if result is not None:
+                        return result
+    return numpy.matmul(a, b) if out is None else numpy.matmul(a, b, out=out)
 
 
 def _layout(x: Any) -> tuple[int, int] | None:
-    """(transpose flag, leading dimension) under which CBLAS reads ``x``; None if it can't."""
-    flags = x.flags
-    if flags.c_contiguous:
-        return NO_TRANS, x.shape[1]
-    if flags.f_contiguous:
-        return TRANS, x.shape[0]
+    """(transpose flag, leading dimension) under which CBLAS reads each matrix of ``x``
+    (its last two axes): rows or columns one element apart; None where neither are."""
+    rows, cols = x.shape[-2:]
+    size = x.itemsize
+    # The step along an axis of length 1 is never taken: any value a layout needs will do.
+    row_step = x.strides[-2] if rows > 1 else cols * size
+    col_step = x.strides[-1] if cols > 1 else size
+    if col_step == size and row_step % size == 0 and cols * size <= row_step <= INT_MAX * size:
+        return NO_TRANS, row_step // size
+    row_step = x.strides[-2] if rows > 1 else size
+    col_step = x.strides[-1] if cols > 1 else rows * size
+    if row_step == size and col_step % size == 0 and rows * size <= col_step <= INT_MAX * size:
+        return TRANS, col_step // size
     return None
 
 
-def _product(kernel: Callable[..., None], a: Any, b: Any) -> Any:
-    layout_a, layout_b = _layout(a), _layout(b)
-    m, k = a.shape
-    n = b.shape[1]
-    if layout_a is None or layout_b is None or k != b.shape[0] or max(m, n, k) >= 1 << 31:
-        return None  # np.matmul copies, or reports the shape error in its own words
-    out = numpy.empty((m, n), dtype=a.dtype)
-    kernel(
+def _batch_step(x: Any, batch: tuple[int, ...]) -> int | None:
+    """The step, in elements, from one matrix of ``x`` to the next when its leading axes are
+    broadcast to ``batch`` and walked in order: 0 where ``x`` is broadcast; None where no
+    single step walks them."""
+    strides = [0] * (len(batch) + 2 - x.ndim) + [
+        stride if length > 1 else 0
+        for length, stride in zip(x.shape[:-2], x.strides[:-2], strict=True)
+    ]
+    step: int | None = None
+    span = 0  # the bytes that the axes after the current one cover
+    for length, stride in zip(reversed(batch), reversed(strides), strict=True):
+        if length == 1:
+            continue
+        if step is None:
+            step = stride
+        elif stride != span:
+            return None
+        span = stride * length
+    if step is None:
+        return 0
+    if step < 0 or step % x.itemsize or step // x.itemsize > INT_MAX:
+        return None
+    return step // x.itemsize
+
+
+def _product(
+    kernels: tuple[Callable[..., None], Callable[..., None]], a: Any, b: Any, out: Any
+) -> Any:
+    """The product by MKL, or None where MKL can't take these arrays as they lie (and
+    ``np.matmul`` copies them, or reports a shape error in its own words)."""
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if b.shape[-2] != k or max(m, n, k) > INT_MAX:
+        return None
+    try:
+        batch = numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        return None
+    shape = (*batch, m, n)
+    if out is None:
+        out = numpy.empty(shape, dtype=a.dtype)
+    elif (
+        type(out) is not numpy.ndarray
+        or out.shape != shape
+        or out.dtype != a.dtype
+        or not out.flags.writeable
+        or numpy.may_share_memory(out, a)
+        or numpy.may_share_memory(out, b)
+    ):
+        return None
+    layout_a, layout_b, layout_out = _layout(a), _layout(b), _layout(out)
+    if layout_a is None or layout_b is None or layout_out is None or layout_out[0] != NO_TRANS:
+        return None
+    count = math.prod(batch)
+    if count == 0:
+        return None
+    one, many = kernels
+    pointers = a.ctypes.data, b.ctypes.data, out.ctypes.data
+    if count == 1:
+        one(
+            ROW_MAJOR,
+            layout_a[0],
+            layout_b[0],
+            m,
+            n,
+            k,
+            1.0,
+            pointers[0],
+            layout_a[1],
+            pointers[1],
+            layout_b[1],
+            0.0,
+            pointers[2],
+            layout_out[1],
+        )
+        return out
+    steps = _batch_step(a, batch), _batch_step(b, batch), _batch_step(out, batch)
+    if None in steps or count > INT_MAX:
+        return None
+    many(
         ROW_MAJOR,
         layout_a[0],
         layout_b[0],
@@ -123,13 +214,17 @@ def _product(kernel: Callable[..., None], a: Any, b: Any) -> Any:
         n,
         k,
         1.0,
-        a.ctypes.data,
+        pointers[0],
         layout_a[1],
-        b.ctypes.data,
+        steps[0],
+        pointers[1],
         layout_b[1],
+        steps[1],
         0.0,
-        out.ctypes.data,
-        n,
+        pointers[2],
+        layout_out[1],
+        steps[2],
+        count,
     )
     return out
 

@@ -39,18 +39,23 @@ class _Recorder:
     """Stands in for the loaded MKL: records the products it is given, on a set thread count."""
 
     def __init__(self, threads: int) -> None:
-        self.calls: list[tuple[int, int, int]] = []
+        self.calls: list[tuple[int, ...]] = []
         self.threads = lambda: threads
-        self.kernels = {np.dtype(np.float32): self.gemm, np.dtype(np.float64): self.gemm}
+        kernels = (self.gemm, self.gemm_batch)
+        self.kernels = {np.dtype(np.float32): kernels, np.dtype(np.float64): kernels}
 
     def gemm(self, layout, trans_a, trans_b, m, n, k, *args) -> None:
         self.calls.append((m, k, n))
+
+    def gemm_batch(self, layout, trans_a, trans_b, m, n, k, *args) -> None:
+        self.calls.append((args[-1], m, k, n))
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_which_products_go_to_mkl(monkeypatch, threads):
     """One thread: only products MKL is faster at. Several: every product OpenBLAS would
-    run on several threads of its own, so that the two pools never compete for cores."""
+    run on several threads of its own, so that the two pools never compete for cores.
+    A stack of products counts by the size of one."""
     recorder = _Recorder(threads)
     monkeypatch.setattr(_blas, "_mkl", recorder)
     monkeypatch.setattr(_blas, "_loaded", True)
@@ -59,7 +64,19 @@ def test_which_products_go_to_mkl(monkeypatch, threads):
     large = (256, 256, 256)  # 16.8M
     for m, k, n in (single, middling, large):
         _blas.matmul(np.ones((m, k), np.float32), np.ones((k, n), np.float32))
-    assert recorder.calls == ([large] if threads == 1 else [middling, large])
+        _blas.matmul(np.ones((3, m, k), np.float32), np.ones((k, n), np.float32))
+    stacked = [(3, *large)] if threads == 1 else [(3, *middling), (3, *large)]
+    unstacked = [large] if threads == 1 else [middling, large]
+    assert sorted(c for c in recorder.calls if len(c) == 3) == sorted(unstacked)
+    assert sorted(c for c in recorder.calls if len(c) == 4) == sorted(stacked)
+
+
+@pytest.fixture
+def every_product_to_mkl(monkeypatch):
+    """Where MKL is installed, send it every product, however small: the ops' tests then
+    cover its path on their small shapes too."""
+    monkeypatch.setattr(_blas, "OPENBLAS_ONE_THREAD_MAX", 0)
+    monkeypatch.setattr(_blas, "ONE_THREAD_WORK", 0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -110,6 +127,82 @@ def test_products_outside_mkls_reach_are_numpys(case):
     expected = np.matmul(a, b)
     assert out.dtype == expected.dtype and out.shape == expected.shape
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
+
+
+def _stack(rng, batch, rows, cols, dtype, transposed):
+    if transposed:
+        return np.swapaxes(rng.standard_normal((*batch, cols, rows)).astype(dtype), -1, -2)
+    return rng.standard_normal((*batch, rows, cols)).astype(dtype)
+
+
+@pytest.mark.parametrize(
+    ("batch_a", "batch_b"),
+    [((4,), (4,)), ((3, 2), (3, 2)), ((), (5,)), ((5,), ()), ((2, 1), (1, 3)), ((1,), (3,))],
+    ids=repr,
+)
+@pytest.mark.parametrize("a_transposed", [False, True])
+@pytest.mark.parametrize("b_transposed", [False, True])
+def test_stacks_of_products_agree_with_numpy(
+    batch_a, batch_b, a_transposed, b_transposed, every_product_to_mkl
+):
+    rng = np.random.default_rng(5)
+    a = _stack(rng, batch_a, 24, 40, np.float32, a_transposed)
+    b = _stack(rng, batch_b, 40, 16, np.float32, b_transposed)
+    expected = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    out = _blas.matmul(a, b)
+    assert out.shape == expected.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    given = np.full(expected.shape, np.nan, np.float32)
+    assert _blas.matmul(a, b, out=given) is given
+    np.testing.assert_allclose(given, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", ["strided out", "out of another dtype", "out overlapping a"])
+def test_outputs_mkl_cannot_write_go_to_numpy(case, every_product_to_mkl):
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((3, 20, 20)).astype(np.float32)
+    b = rng.standard_normal((3, 20, 20)).astype(np.float32)
+    expected = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    if case == "strided out":
+        out = np.zeros((3, 20, 40), np.float32)[..., ::2]
+    elif case == "out of another dtype":
+        out = np.zeros((3, 20, 20), np.float64)
+    else:
+        a = a.copy()
+        expected = np.matmul(a.astype(np.float64), b.astype(np.float64))
+        out = a  # NumPy buffers the operands when out overlaps one of them
+    assert _blas.matmul(a, b, out=out) is out
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_conv_network_matches_pytorch_with_every_product_in_mkl(every_product_to_mkl):
+    rng = np.random.default_rng(7)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, generator=0),
+        nn.ReLU(),
+        nn.Conv2d(8, 4, 3, stride=2, generator=1),
+        nn.Flatten(),
+        nn.Linear(4 * 3 * 3, 5, generator=2),
+    )
+    x = rng.standard_normal((6, 3, 8, 8)).astype(np.float32)
+    g = rng.standard_normal((6, 5)).astype(np.float32)
+    tx = torch.tensor(x, requires_grad=True)
+    reference = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 4, 3, stride=2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(36, 5),
+    )
+    with torch.no_grad():
+        for theirs, ours in zip(reference.parameters(), model.parameters(), strict=True):
+            theirs.copy_(torch.tensor(ours.data))
+    reference(tx).backward(torch.tensor(g))
+    cx = cr.tensor(x, requires_grad=True)
+    model(cx).backward(g)
+    np.testing.assert_allclose(cx.grad.data, tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    for theirs, ours in zip(reference.parameters(), model.parameters(), strict=True):
+        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_a_shape_mismatch_is_numpys_error():

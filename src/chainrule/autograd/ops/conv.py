@@ -24,6 +24,7 @@ import sys
 import threading
 from typing import Any
 
+from chainrule import _blas
 from chainrule.autograd.function import Context, Function, register
 from chainrule.autograd.ops._operands import as_tensor
 from chainrule.backend import Array, is_floating, np
@@ -214,10 +215,10 @@ class Conv2d(Function):
         weights = w.reshape(groups, o // groups, -1)
         y = np.empty((n, o, *out), dtype=x.dtype)
         if layout.per_image and layout.positions[1] == out[1]:
-            np.matmul(weights, cols, out=y.reshape(n, groups, o // groups, cols.shape[-1]))
+            _blas.matmul(weights, cols, out=y.reshape(n, groups, o // groups, cols.shape[-1]))
         else:
             product = WORKSPACE.empty(cols.shape[:-2] + (o // groups, cols.shape[-1]), x.dtype)
-            np.matmul(weights, cols, out=product)
+            _blas.matmul(weights, cols, out=product)
             y[...] = layout.to_images(product)[..., : out[1]]
         if b is not None:
             y += b.reshape(o, 1, 1)
@@ -247,7 +248,7 @@ class Conv2d(Function):
             if planes is not None:
                 buffer = layout.col2im_planes(weights, planes)
             else:
-                buffer = layout.col2im(np.matmul(weights.transpose(0, 2, 1), g))
+                buffer = layout.col2im(_blas.matmul(weights.transpose(0, 2, 1), g))
             grad_x = layout.unflatten(buffer)
         return grad_x, grad_w, grad_b
 
@@ -417,10 +418,10 @@ class _FlatLayout:
             n, groups, rows, _ = cols.shape
             per_image = WORKSPACE.empty((n, groups, rows, g.shape[2]), cols.dtype)
             # (rows, positions) @ (positions, out): measured faster than the other order
-            np.matmul(cols, g.transpose(0, 1, 3, 2), out=per_image)
+            _blas.matmul(cols, g.transpose(0, 1, 3, 2), out=per_image)
             grad = per_image.sum(axis=0)
         else:
-            grad = np.matmul(cols, g.transpose(0, 2, 1))
+            grad = _blas.matmul(cols, g.transpose(0, 2, 1))
         return grad.transpose(0, 2, 1).reshape(self.w_shape)
 
     # ----------------------------------------------------------------- col2im
@@ -452,7 +453,7 @@ class _FlatLayout:
         by_offset = offsets_first.reshape(groups, kh * kw * channels, o_group)
         shape = planes.shape[:-2] + (kh * kw * channels, planes.shape[-1])
         shares = WORKSPACE.empty(shape, planes.dtype)
-        np.matmul(by_offset, planes, out=shares)
+        _blas.matmul(by_offset, planes, out=shares)
         lead = planes.shape[:-2]  # (N, groups) per image, (groups,) per batch
         shares = shares.reshape(*lead, kh * kw, channels * planes.shape[-1])
         size = math.prod(self.x_shape[:2]) * self.plane
