@@ -246,13 +246,44 @@ def _open() -> _MKL | None:
         return None
     try:
         # MKL's GNU threading layer calls into libgomp, which must be loaded globally first.
-        ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL)
+        _load_libgomp()
         library = ctypes.CDLL(str(path))
         library.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
         library.MKL_Set_Threading_Layer(GNU_THREADING)  # before any other MKL call
         return _MKL(library)
     except (OSError, AttributeError):
         return None
+
+
+SPIN_COUNT = "10000"
+"""How long libgomp's idle threads spin (GOMP_SPINCOUNT) where chainrule loads libgomp."""
+
+
+def _load_libgomp() -> None:
+    """Load libgomp, its idle threads spinning briefly where this is the first load of it.
+
+    By default libgomp's threads spin for a while (300,000 rounds) after each parallel
+    region. While MKL's did, a threaded product in NumPy's OpenBLAS between two of MKL's (a
+    user's own ``@``) found no free core and took 6x as long (two threads); with 10,000
+    rounds 2x, and MKL's own back-to-back products kept their speed (medium, two threads:
+    4.6-5.3 ms a step either way), where waiting passively, without spinning, made those
+    20-30% slower. libgomp reads the setting once, when loaded, so it is set only around
+    that load, only where the user has not chosen one (``GOMP_SPINCOUNT`` or
+    ``OMP_WAIT_POLICY``), and not where another library has loaded libgomp already.
+    """
+    try:
+        ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
+        return  # loaded already (by PyTorch, say): its settings are its loader's
+    except OSError:
+        pass
+    chosen = any(name in os.environ for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
+    if not chosen:
+        os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
+    try:
+        ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL)
+    finally:
+        if not chosen:
+            del os.environ["GOMP_SPINCOUNT"]  # for the processes and libraries after
 
 
 def _library_path() -> Path | None:

@@ -8,6 +8,7 @@ for the library, so that it is checked everywhere.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -276,3 +277,29 @@ def test_mkl_is_used_where_installed_and_threadpoolctl_can_limit_it():
         mkl = [p for p in threadpoolctl.threadpool_info() if p["internal_api"] == "mkl"]
         assert all(pool["num_threads"] == 1 for pool in mkl)
         np.testing.assert_allclose(_blas.matmul(a, b), a @ b, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.skipif(
+    not _mkl_installed(), reason="the mkl wheel is not installed here, or CHAINRULE_MKL=0"
+)
+@pytest.mark.parametrize("user", [{}, {"GOMP_SPINCOUNT": "123"}, {"OMP_WAIT_POLICY": "ACTIVE"}])
+def test_loading_mkl_leaves_the_environment_as_it_was(user):
+    """chainrule sets libgomp's spin count only around its own load of libgomp; what the
+    user set stays, and nothing chainrule set is left for the processes after."""
+    script = (
+        "import os, json\n"
+        "from chainrule import _blas\n"
+        "assert _blas.enabled()\n"
+        "print(json.dumps({k: v for k, v in os.environ.items() if 'OMP' in k or 'SPIN' in k}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, **user},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seen = json.loads(result.stdout)
+    for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"):
+        assert seen.get(name) == user.get(name)
