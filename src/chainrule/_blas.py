@@ -32,8 +32,13 @@ convolutions in OpenBLAS ran 2.5-4x slower), and only one pool ever runs.
 
 Threads: MKL runs on GNU OpenMP (libgomp) and takes its thread count from
 ``MKL_NUM_THREADS`` or ``OMP_NUM_THREADS``, as NumPy's OpenBLAS takes its own; threadpoolctl
-finds and limits it like any other BLAS. Where libgomp cannot be loaded MKL is left unused,
-rather than bringing Intel's OpenMP runtime into a process that may already run GNU's.
+finds and limits it like any other BLAS. MKL is left unused where libgomp cannot be loaded
+(rather than bring Intel's OpenMP runtime into a process that may already run GNU's), and
+where MKL was set up in this process before chainrule asked for GNU threads and 32-bit
+integers. A child made by ``fork`` computes in NumPy: libgomp's threads do not survive the
+fork. Left as they are: grouped convolutions, whose products no single step walks, stay
+in NumPy; and a libgomp that a wheel ships under another name (scikit-learn's) is not
+recognized as loaded, so the process then has two.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import ctypes
 import math
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,6 +64,8 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 """CBLAS's enum values (cblas.h)."""
 GNU_THREADING = 3
 """MKL_THREADING_GNU (mkl_service.h: INTEL 0, SEQUENTIAL 1, PGI 2, GNU 3, TBB 4)."""
+LP64 = 0
+"""MKL_INTERFACE_LP64: 32-bit integers, as the ctypes signatures here declare them."""
 
 
 class _MKL:
@@ -84,7 +92,8 @@ class _MKL:
 
 
 _mkl: _MKL | None = None
-_loaded = False
+_loaded = False  # set once _mkl holds the outcome of the (single) attempt to load MKL
+_load_lock = threading.Lock()
 INT_MAX = (1 << 31) - 1
 """MKL's LP64 interface takes sizes, leading dimensions and strides as 32-bit ints."""
 
@@ -97,7 +106,7 @@ def enabled() -> bool:
 def matmul(a: Any, b: Any, out: Any = None) -> Any:
     """``np.matmul(a, b, out=out)``, computed by MKL where that applies (see the module
     docstring). Stacks of matrices count by the work of one product of the stack."""
-    if a.ndim >= 2 and b.ndim >= 2:
+    if type(a) is numpy.ndarray and type(b) is numpy.ndarray and a.ndim >= 2 and b.ndim >= 2:
         work = a.shape[-2] * a.shape[-1] * b.shape[-1]
         if work > OPENBLAS_ONE_THREAD_MAX and a.dtype == b.dtype:
             mkl = _mkl if _loaded else _load()
@@ -206,6 +215,10 @@ def _product(
     steps = _batch_step(a, batch), _batch_step(b, batch), _batch_step(out, batch)
     if None in steps or count > INT_MAX:
         return None
+    if steps[2] < layout_out[1] * m:
+        # Output matrices interleaved or overlapping (heads side by side, say): MKL refuses
+        # them, with a message and nothing written, so NumPy writes them.
+        return None
     many(
         ROW_MAJOR,
         layout_a[0],
@@ -231,11 +244,19 @@ def _product(
 
 def _load() -> _MKL | None:
     global _mkl, _loaded
-    if not _loaded:
-        _loaded = True
-        if os.environ.get("CHAINRULE_MKL", "1").strip() != "0":
-            _mkl = _open()
+    with _load_lock:  # a second thread at first use waits, rather than take NumPy's path
+        if not _loaded:
+            if os.environ.get("CHAINRULE_MKL", "1").strip() != "0":
+                _mkl = _open()
+            _loaded = True
     return _mkl
+
+
+def _forget_in_child() -> None:
+    """After fork, the child computes in NumPy: libgomp's threads do not survive a fork, and
+    the child's first threaded product in MKL would wait for them forever."""
+    global _mkl
+    _mkl = None
 
 
 def _open() -> _MKL | None:
@@ -248,11 +269,20 @@ def _open() -> _MKL | None:
         # MKL's GNU threading layer calls into libgomp, which must be loaded globally first.
         _load_libgomp()
         library = ctypes.CDLL(str(path))
+        # Both before any other MKL call; each returns the layer in force, which is another
+        # where MKL was set up earlier in this process (then it is left to its user). With
+        # MKL_INTERFACE_LAYER=ILP64 in the environment, the 32-bit calls here would crash.
+        library.MKL_Set_Interface_Layer.argtypes = [ctypes.c_int]
         library.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
-        library.MKL_Set_Threading_Layer(GNU_THREADING)  # before any other MKL call
-        return _MKL(library)
+        if library.MKL_Set_Interface_Layer(LP64) != LP64:
+            return None
+        if library.MKL_Set_Threading_Layer(GNU_THREADING) != GNU_THREADING:
+            return None
+        mkl = _MKL(library)
     except (OSError, AttributeError):
         return None
+    os.register_at_fork(after_in_child=_forget_in_child)
+    return mkl
 
 
 SPIN_COUNT = "10000"

@@ -19,8 +19,6 @@ import pytest
 import chainrule as cr
 from chainrule import _blas, nn
 
-torch = pytest.importorskip("torch")
-
 # 256 x 320 x 224 = 18.4M multiply-adds: MKL's on one thread or several, where installed.
 M, K, N = 256, 320, 224
 
@@ -73,6 +71,25 @@ def test_which_products_go_to_mkl(monkeypatch, threads):
 
 
 @pytest.fixture
+def mkl_calls(monkeypatch) -> list[int]:
+    """Counts the products that MKL's kernels compute (none where MKL is not in use)."""
+    calls = [0]
+    mkl = _blas._load()
+    if mkl is not None:
+
+        def counted(kernel):
+            def call(*args):
+                calls[0] += 1
+                kernel(*args)
+
+            return call
+
+        kernels = {dtype: tuple(counted(k) for k in pair) for dtype, pair in mkl.kernels.items()}
+        monkeypatch.setattr(mkl, "kernels", kernels)
+    return calls
+
+
+@pytest.fixture
 def every_product_to_mkl(monkeypatch):
     """Where MKL is installed, send it every product, however small: the ops' tests then
     cover its path on their small shapes too."""
@@ -94,23 +111,32 @@ def test_products_agree_with_numpy_in_every_layout(dtype, a_transposed, b_transp
     np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance * np.sqrt(K))
 
 
-def test_the_same_product_gives_the_same_bits_each_time():
+def _shifted(x: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of ``x`` (C-ordered) that starts ``offset`` elements into a fresh buffer."""
+    buffer = np.empty(x.size + offset, x.dtype)
+    copy = buffer[offset:].reshape(x.shape)
+    copy[...] = x
+    return copy
+
+
+def test_the_same_product_gives_the_same_bits_each_time(mkl_calls):
     rng = np.random.default_rng(1)
-    a, b = _operand(rng, M, K, np.float32, False), _operand(rng, K, N, np.float32, True)
-    first = _blas.matmul(a, b)
+    a = _operand(rng, M, K, np.float32, False)
+    b_base = rng.standard_normal((N, K)).astype(np.float32)
+    first = _blas.matmul(a, b_base.T)
     # Copies at other addresses: the result must not depend on where the operands lie.
     for offset in range(1, 4):
-        buffer = np.empty(a.size + offset, np.float32)
-        shifted = buffer[offset:].reshape(a.shape)
-        shifted[...] = a
-        np.testing.assert_array_equal(_blas.matmul(shifted, b), first)
+        out = _shifted(np.zeros((M, N), np.float32), offset)
+        _blas.matmul(_shifted(a, offset), _shifted(b_base, 4 - offset).T, out=out)
+        np.testing.assert_array_equal(out, first)
+    assert mkl_calls[0] == (4 if _blas.enabled() else 0)
 
 
 @pytest.mark.parametrize(
     "case",
-    ["strided", "mixed dtypes", "batched", "small", "empty"],
+    ["strided", "mixed dtypes", "small", "empty", "a list"],
 )
-def test_products_outside_mkls_reach_are_numpys(case):
+def test_products_outside_mkls_reach_are_numpys(case, mkl_calls):
     rng = np.random.default_rng(2)
     a = rng.standard_normal((M, K)).astype(np.float32)
     b = rng.standard_normal((K, N)).astype(np.float32)
@@ -118,16 +144,17 @@ def test_products_outside_mkls_reach_are_numpys(case):
         a = rng.standard_normal((M, 2 * K)).astype(np.float32)[:, ::2]
     elif case == "mixed dtypes":
         b = b.astype(np.float64)
-    elif case == "batched":
-        a, b = np.stack([a, a]), np.stack([b, b])
     elif case == "small":
         a, b = a[:8, :8], b[:8, :8]
-    else:
+    elif case == "empty":
         a, b = a[:0], b
+    else:
+        a = a.tolist()
     out = _blas.matmul(a, b)
     expected = np.matmul(a, b)
     assert out.dtype == expected.dtype and out.shape == expected.shape
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
+    assert mkl_calls[0] == 0
 
 
 def _stack(rng, batch, rows, cols, dtype, transposed):
@@ -144,7 +171,7 @@ def _stack(rng, batch, rows, cols, dtype, transposed):
 @pytest.mark.parametrize("a_transposed", [False, True])
 @pytest.mark.parametrize("b_transposed", [False, True])
 def test_stacks_of_products_agree_with_numpy(
-    batch_a, batch_b, a_transposed, b_transposed, every_product_to_mkl
+    batch_a, batch_b, a_transposed, b_transposed, every_product_to_mkl, mkl_calls
 ):
     rng = np.random.default_rng(5)
     a = _stack(rng, batch_a, 24, 40, np.float32, a_transposed)
@@ -156,10 +183,16 @@ def test_stacks_of_products_agree_with_numpy(
     given = np.full(expected.shape, np.nan, np.float32)
     assert _blas.matmul(a, b, out=given) is given
     np.testing.assert_allclose(given, expected, rtol=1e-4, atol=1e-4)
+    # Every stack but one is walked with a single step per operand; (2, 1) against (1, 3)
+    # is not, and goes to NumPy.
+    walkable = (batch_a, batch_b) != ((2, 1), (1, 3))
+    assert mkl_calls[0] == (2 if _blas.enabled() and walkable else 0)
 
 
-@pytest.mark.parametrize("case", ["strided out", "out of another dtype", "out overlapping a"])
-def test_outputs_mkl_cannot_write_go_to_numpy(case, every_product_to_mkl):
+@pytest.mark.parametrize(
+    "case", ["strided out", "out of another dtype", "out overlapping a", "interleaved out"]
+)
+def test_outputs_mkl_cannot_write_go_to_numpy(case, every_product_to_mkl, mkl_calls):
     rng = np.random.default_rng(6)
     a = rng.standard_normal((3, 20, 20)).astype(np.float32)
     b = rng.standard_normal((3, 20, 20)).astype(np.float32)
@@ -168,15 +201,17 @@ def test_outputs_mkl_cannot_write_go_to_numpy(case, every_product_to_mkl):
         out = np.zeros((3, 20, 40), np.float32)[..., ::2]
     elif case == "out of another dtype":
         out = np.zeros((3, 20, 20), np.float64)
-    else:
-        a = a.copy()
-        expected = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    elif case == "out overlapping a":
         out = a  # NumPy buffers the operands when out overlaps one of them
+    else:  # three heads side by side in the feature axis, as attention lays them out
+        out = np.full((20, 3, 20), np.nan, np.float32).transpose(1, 0, 2)
     assert _blas.matmul(a, b, out=out) is out
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    assert mkl_calls[0] == 0
 
 
 def test_a_conv_network_matches_pytorch_with_every_product_in_mkl(every_product_to_mkl):
+    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
     model = nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1, generator=0),
@@ -214,6 +249,7 @@ def test_a_shape_mismatch_is_numpys_error():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_large_linear_layer_matches_pytorch(dtype):
+    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)
     layer = nn.Linear(K, N, dtype=dtype)
     x = cr.tensor(rng.standard_normal((M, K)).astype(dtype), requires_grad=True)
@@ -303,3 +339,56 @@ def test_loading_mkl_leaves_the_environment_as_it_was(user):
     seen = json.loads(result.stdout)
     for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"):
         assert seen.get(name) == user.get(name)
+
+
+@pytest.mark.skipif(
+    not _mkl_installed(), reason="the mkl wheel is not installed here, or CHAINRULE_MKL=0"
+)
+def test_an_ilp64_setting_in_the_environment_is_overruled():
+    """MKL_INTERFACE_LAYER=ILP64 would make MKL read the 32-bit arguments as 64-bit ones
+    (a crash); chainrule asks for LP64 before any other call."""
+    script = (
+        "import numpy as np\n"
+        "from chainrule import _blas\n"
+        "assert _blas.enabled()\n"
+        "a = np.ones((300, 300), np.float32)\n"
+        "print(float(_blas.matmul(a, a)[0, 0]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "MKL_INTERFACE_LAYER": "ILP64", "OMP_NUM_THREADS": "2"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "300.0"
+
+
+@pytest.mark.skipif(
+    not _mkl_installed() or not hasattr(os, "fork"),
+    reason="the mkl wheel is not installed here, or CHAINRULE_MKL=0, or no fork",
+)
+def test_a_forked_child_computes_its_products():
+    """libgomp's threads do not survive fork: after a threaded product in MKL, a child's
+    first product there would wait for them forever; the child computes in NumPy."""
+    script = (
+        "import os\n"
+        "import numpy as np\n"
+        "from chainrule import _blas\n"
+        "a = np.ones((300, 300), np.float32)\n"
+        "_blas.matmul(a, a)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if _blas.matmul(a, a)[0, 0] == 300 else 1)\n"
+        "print(os.waitpid(pid, 0)[1])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "OMP_NUM_THREADS": "2"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
