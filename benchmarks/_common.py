@@ -55,7 +55,7 @@ def _chainrule_blas() -> str:
     from chainrule import _blas
 
     if _blas.enabled():
-        return f"MKL {metadata.version('mkl')} (chainrule._blas)"
+        return f"MKL {metadata.version('mkl')} (chainrule._blas; on one thread only)"
     if os.environ.get("CHAINRULE_MKL", "1").strip() == "0":
         return "NumPy's (CHAINRULE_MKL=0)"
     return "NumPy's (the mkl wheel is not installed, or does not load here)"

@@ -1,44 +1,42 @@
-"""Large matrix products through Intel MKL, where the optional ``mkl`` wheel is installed.
+"""Large matrix products through Intel MKL, where the optional ``mkl`` wheel is installed
+and the products run on one thread.
 
 NumPy's wheels do their matrix products in OpenBLAS, PyTorch's in MKL, and on the sizes of
-hidden layers MKL is the faster of the two on x86 (float32, products of
-``benchmarks/mlp_train.py``'s medium and large networks: 1.2-1.45x on one core, 1.2-1.4x on
-two). ``matmul(a, b, out=None)`` sends a product of float32 or float64 matrices, or of
-stacks of them (the convolutions' products), to MKL's CBLAS through ctypes when:
+hidden layers MKL's kernels are the faster on x86 (float32, one core, products of
+``benchmarks/mlp_train.py``'s medium and large networks: 1.2-1.45x). ``matmul(a, b,
+out=None)`` sends a product of float32 or float64 matrices, or of stacks of them (the
+convolutions' products), to MKL's CBLAS through ctypes when:
 
 - MKL could be loaded (``chainrule[fast]`` installs it on Linux x86-64; see ``_open``), and
   ``CHAINRULE_MKL=0`` is not set;
+- MKL is to run on one thread (``OMP_NUM_THREADS=1`` or ``MKL_NUM_THREADS=1``, or
+  threadpoolctl's limit once MKL is loaded), asked at each product;
 - both operands have one dtype, and each matrix in them has its rows or its columns one
   element apart (as in ``x`` and in ``w.T``: BLAS reads the latter through its transpose
   flag, nothing is copied); a stack is walked with one step per operand (0 where it is
   broadcast), by ``gemm_batch_strided`` in one call;
-- the product is large enough, by the multiply-adds ``m * n * k`` of one matrix product:
-  over ``ONE_THREAD_WORK`` when MKL runs on one thread, over ``OPENBLAS_ONE_THREAD_MAX``
-  when it runs on several.
+- one matrix product has at least ``ONE_THREAD_WORK`` multiply-adds ``m * n * k``: below
+  that the ctypes call (5-10 us) costs more than MKL saves (64x784 @ 784x128, 6.4M, was
+  1.3x slower; 256^3 1.3x faster).
 
 Everything else goes to ``np.matmul`` exactly as without MKL. The results agree with NumPy's
 to rounding, not to the bit (the two libraries sum in different orders); the same product
 gives the same bits again, wherever its operands lie in memory (``tests/autograd/test_blas.py``).
 
-Why two thresholds. A ctypes call into MKL costs 5-10 us before any arithmetic, and on one
-thread MKL's kernels win only from about 16M multiply-adds (64x784 @ 784x128, 6.4M, was
-1.3x slower; 256^3 1.3x faster). With several threads the rule is another: OpenBLAS runs a
-product over 262,144 multiply-adds on all its threads, and its worker threads then spin for
-a while, waiting for the next call, on the cores that MKL's threads need. A step that sent
-its large products to MKL and its middling ones to OpenBLAS ran 2.2x slower than either
-library alone (medium, two threads). So with several threads MKL takes every product that
-OpenBLAS would thread, the convolutions' too (a CNN with its dense layers in MKL and its
-convolutions in OpenBLAS ran 2.5-4x slower), and only one pool ever runs.
+Why one thread only. On several threads MKL brings its own thread pool next to OpenBLAS's,
+and the two fight for the cores: medium on two threads ran 2.2x slower when its output
+layer's product went to OpenBLAS and the rest to MKL, a CNN 2.5-4x slower with its dense
+layers in MKL and its convolutions in OpenBLAS, and a user's own threaded NumPy product
+between two of MKL's 7.5x slower. Sending every threaded product to MKL avoided the first
+two, but whether MKL then beat OpenBLAS depended on how long libgomp's idle threads spin:
+with PyTorch's libgomp (long spins) medium gained 10-20% and small lost 10%; with the
+system's, after chainrule shortened the spins to spare the user's NumPy products, medium
+gained nothing and small lost 15-25% (chainrule alone, separate processes). A library
+that trains small networks first does not take that trade by default.
 
-Threads: MKL runs on GNU OpenMP (libgomp) and takes its thread count from
-``MKL_NUM_THREADS`` or ``OMP_NUM_THREADS``, as NumPy's OpenBLAS takes its own; threadpoolctl
-finds and limits it like any other BLAS. MKL is left unused where libgomp cannot be loaded
-(rather than bring Intel's OpenMP runtime into a process that may already run GNU's), and
-where MKL was set up in this process before chainrule asked for GNU threads and 32-bit
-integers. A child made by ``fork`` computes in NumPy: libgomp's threads do not survive the
-fork. Left as they are: grouped convolutions, whose products no single step walks, stay
-in NumPy; and a libgomp that a wheel ships under another name (scikit-learn's) is not
-recognized as loaded, so the process then has two.
+Threads: MKL is loaded with GNU OpenMP (libgomp) as its threading layer and 32-bit
+integers; it is left unused where libgomp cannot be loaded, and where MKL was set up in
+this process before chainrule asked for those. A child made by ``fork`` computes in NumPy.
 """
 
 from __future__ import annotations
@@ -54,11 +52,8 @@ from typing import Any
 
 import numpy
 
-OPENBLAS_ONE_THREAD_MAX = 65536 * 4
-"""OpenBLAS computes products of at most this many multiply-adds on one thread
-(``GEMM_MULTITHREAD_THRESHOLD`` 4 times 65536, its default build setting)."""
 ONE_THREAD_WORK = 1 << 24
-"""With MKL on one thread, products of fewer multiply-adds stay in NumPy."""
+"""Products of fewer multiply-adds (of one matrix product) stay in NumPy."""
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 """CBLAS's enum values (cblas.h)."""
@@ -108,9 +103,9 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
     docstring). Stacks of matrices count by the work of one product of the stack."""
     if type(a) is numpy.ndarray and type(b) is numpy.ndarray and a.ndim >= 2 and b.ndim >= 2:
         work = a.shape[-2] * a.shape[-1] * b.shape[-1]
-        if work > OPENBLAS_ONE_THREAD_MAX and a.dtype == b.dtype:
+        if work >= ONE_THREAD_WORK and a.dtype == b.dtype:
             mkl = _mkl if _loaded else _load()
-            if mkl is not None and (work >= ONE_THREAD_WORK or mkl.threads() > 1):
+            if mkl is not None and mkl.threads() == 1:
                 kernels = mkl.kernels.get(a.dtype)
                 if kernels is not None:
                     result = _product(kernels, a, b, out)
@@ -267,7 +262,7 @@ def _open() -> _MKL | None:
         return None
     try:
         # MKL's GNU threading layer calls into libgomp, which must be loaded globally first.
-        _load_libgomp()
+        ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL)
         library = ctypes.CDLL(str(path))
         # Both before any other MKL call; each returns the layer in force, which is another
         # where MKL was set up earlier in this process (then it is left to its user). With
@@ -283,37 +278,6 @@ def _open() -> _MKL | None:
         return None
     os.register_at_fork(after_in_child=_forget_in_child)
     return mkl
-
-
-SPIN_COUNT = "10000"
-"""How long libgomp's idle threads spin (GOMP_SPINCOUNT) where chainrule loads libgomp."""
-
-
-def _load_libgomp() -> None:
-    """Load libgomp, its idle threads spinning briefly where this is the first load of it.
-
-    By default libgomp's threads spin for a while (300,000 rounds) after each parallel
-    region. While MKL's did, a threaded product in NumPy's OpenBLAS between two of MKL's (a
-    user's own ``@``) found no free core and took 6x as long (two threads); with 10,000
-    rounds 2x, and MKL's own back-to-back products kept their speed (medium, two threads:
-    4.6-5.3 ms a step either way), where waiting passively, without spinning, made those
-    20-30% slower. libgomp reads the setting once, when loaded, so it is set only around
-    that load, only where the user has not chosen one (``GOMP_SPINCOUNT`` or
-    ``OMP_WAIT_POLICY``), and not where another library has loaded libgomp already.
-    """
-    try:
-        ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
-        return  # loaded already (by PyTorch, say): its settings are its loader's
-    except OSError:
-        pass
-    chosen = any(name in os.environ for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
-    if not chosen:
-        os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
-    try:
-        ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL)
-    finally:
-        if not chosen:
-            del os.environ["GOMP_SPINCOUNT"]  # for the processes and libraries after
 
 
 def _library_path() -> Path | None:
