@@ -56,9 +56,7 @@ def _chainrule_blas() -> str:
 
     if _blas.enabled():
         return f"MKL {metadata.version('mkl')} (chainrule._blas; on one thread only)"
-    if os.environ.get("CHAINRULE_MKL", "1").strip() == "0":
-        return "NumPy's (CHAINRULE_MKL=0)"
-    return "NumPy's (the mkl wheel is not installed, or does not load here)"
+    return "NumPy's (the mkl wheel not installed or not loadable here, or CHAINRULE_MKL=0)"
 
 
 def limit_threads(threads: int) -> Any:

@@ -2,10 +2,10 @@
 and the products run on one thread.
 
 NumPy's wheels do their matrix products in OpenBLAS, PyTorch's in MKL, and on the sizes of
-hidden layers MKL's kernels are the faster on x86 (float32, one core, products of
-``benchmarks/mlp_train.py``'s medium and large networks: 1.2-1.45x). ``matmul(a, b,
-out=None)`` sends a product of float32 or float64 matrices, or of stacks of them (the
-convolutions' products), to MKL's CBLAS through ctypes when:
+hidden layers MKL's kernels are the faster on x86 (one thread, ``benchmarks/mlp_train.py``:
+the medium network's step 1.25x -> 1.47x PyTorch eager's, the large one's 1.00x -> 1.11x).
+``matmul(a, b, out=None)`` sends a product of float32 or float64 matrices, or of stacks of
+them (the convolutions' products), to MKL's CBLAS through ctypes when:
 
 - MKL could be loaded (``chainrule[fast]`` installs it on Linux x86-64; see ``_open``), and
   ``CHAINRULE_MKL=0`` is not set;
@@ -34,9 +34,12 @@ system's, after chainrule shortened the spins to spare the user's NumPy products
 gained nothing and small lost 15-25% (chainrule alone, separate processes). A library
 that trains small networks first does not take that trade by default.
 
-Threads: MKL is loaded with GNU OpenMP (libgomp) as its threading layer and 32-bit
-integers; it is left unused where libgomp cannot be loaded, and where MKL was set up in
-this process before chainrule asked for those. A child made by ``fork`` computes in NumPy.
+Threads: MKL is loaded with GNU OpenMP (libgomp) as its threading layer, so that its thread
+count follows ``OMP_NUM_THREADS`` and threadpoolctl as OpenBLAS's does (the sequential
+layer would always report one), and with 32-bit integers; it is left unused where libgomp
+cannot be loaded, and where MKL was set up in this process before chainrule asked for
+those. MKL never runs a thread team here, so a child made by ``fork`` inherits nothing
+that would hang.
 """
 
 from __future__ import annotations
@@ -188,52 +191,20 @@ def _product(
     if count == 0:
         return None
     one, many = kernels
-    pointers = a.ctypes.data, b.ctypes.data, out.ctypes.data
+    (trans_a, lda), (trans_b, ldb), ldc = layout_a, layout_b, layout_out[1]
+    head = (ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0)
+    pa, pb, pc = a.ctypes.data, b.ctypes.data, out.ctypes.data
     if count == 1:
-        one(
-            ROW_MAJOR,
-            layout_a[0],
-            layout_b[0],
-            m,
-            n,
-            k,
-            1.0,
-            pointers[0],
-            layout_a[1],
-            pointers[1],
-            layout_b[1],
-            0.0,
-            pointers[2],
-            layout_out[1],
-        )
+        one(*head, pa, lda, pb, ldb, 0.0, pc, ldc)
         return out
     steps = _batch_step(a, batch), _batch_step(b, batch), _batch_step(out, batch)
     if None in steps or count > INT_MAX:
         return None
-    if steps[2] < layout_out[1] * m:
+    if steps[2] < ldc * m:
         # Output matrices interleaved or overlapping (heads side by side, say): MKL refuses
         # them, with a message and nothing written, so NumPy writes them.
         return None
-    many(
-        ROW_MAJOR,
-        layout_a[0],
-        layout_b[0],
-        m,
-        n,
-        k,
-        1.0,
-        pointers[0],
-        layout_a[1],
-        steps[0],
-        pointers[1],
-        layout_b[1],
-        steps[1],
-        0.0,
-        pointers[2],
-        layout_out[1],
-        steps[2],
-        count,
-    )
+    many(*head, pa, lda, steps[0], pb, ldb, steps[1], 0.0, pc, ldc, steps[2], count)
     return out
 
 
@@ -245,13 +216,6 @@ def _load() -> _MKL | None:
                 _mkl = _open()
             _loaded = True
     return _mkl
-
-
-def _forget_in_child() -> None:
-    """After fork, the child computes in NumPy: libgomp's threads do not survive a fork, and
-    the child's first threaded product in MKL would wait for them forever."""
-    global _mkl
-    _mkl = None
 
 
 def _open() -> _MKL | None:
@@ -273,11 +237,9 @@ def _open() -> _MKL | None:
             return None
         if library.MKL_Set_Threading_Layer(GNU_THREADING) != GNU_THREADING:
             return None
-        mkl = _MKL(library)
+        return _MKL(library)
     except (OSError, AttributeError):
         return None
-    os.register_at_fork(after_in_child=_forget_in_child)
-    return mkl
 
 
 def _library_path() -> Path | None:

@@ -354,8 +354,8 @@ def test_an_ilp64_setting_in_the_environment_is_overruled():
     reason="the mkl wheel is not installed here, or CHAINRULE_MKL=0, or no fork",
 )
 def test_a_forked_child_computes_its_products():
-    """libgomp's state does not survive fork (a child's first threaded product in MKL
-    waited forever for threads it no longer had); the child computes in NumPy."""
+    """A child made by fork after MKL's first product computes its own (libgomp's threads
+    do not survive a fork: a threaded product in MKL once hung a child forever)."""
     script = (
         "import os\n"
         "import numpy as np\n"
