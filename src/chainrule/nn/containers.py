@@ -42,8 +42,9 @@ class Sequential(Module):
             )
 
     def forward(self, x: Any) -> Any:
-        for module in self.children():
-            x = module(x)
+        for module in self._modules.values():
+            if module is not None:
+                x = module(x)
         return x
 
     def __len__(self) -> int:
