@@ -71,6 +71,11 @@ def test_loader_rejects_bad_batch_size() -> None:
         DataLoader(TensorDataset(np.zeros(3)), batch_size=0)
 
 
+def test_loader_accepts_a_numpy_integer_batch_size() -> None:
+    loader = DataLoader(TensorDataset(np.arange(10)), batch_size=np.int64(4))
+    assert [len(x) for (x,) in loader] == [4, 4, 2]
+
+
 def test_random_split_counts_and_fractions() -> None:
     data = TensorDataset(np.arange(10))
     a, b = random_split(data, [7, 3], generator=0)

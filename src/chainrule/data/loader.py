@@ -44,7 +44,11 @@ class DataLoader:
         drop_last: bool = False,
         generator: np.random.Generator | int | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, int | np.integer)
+            or batch_size < 1
+        ):
             raise ValueError(
                 f"DataLoader: batch_size must be a positive integer, got {batch_size!r}"
             )
@@ -54,7 +58,7 @@ class DataLoader:
                 f"got {type(dataset).__name__}"
             )
         self.dataset = dataset
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.generator = as_generator(generator)

@@ -68,7 +68,8 @@ def _monitored(monitor: str, logs: dict[str, float], where: str) -> float:
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs in a
+    row (with 0 or 1, at the first such epoch), as Keras's ``EarlyStopping`` does.
 
     Parameters
     ----------
@@ -117,7 +118,7 @@ class EarlyStopping(Callback):
                 self._best_weights = {k: v.data.copy() for k, v in state.model.state_dict().items()}
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             state.stop_training = True
             state.stop_reason = (
                 f"early stopping: {self.monitor} did not improve for {self.wait} epochs "
@@ -136,7 +137,8 @@ class ModelCheckpoint(Callback):
     Parameters
     ----------
     path : str or Path
-        File to write; ``{epoch}`` in it is replaced by the epoch number.
+        File to write, in a folder made if missing. Fields as in Keras are filled in:
+        ``{epoch}`` (from 1) and any logged value, such as ``{val_loss:.3f}``.
     every_n_epochs : int, default=1
     save_best_only : bool, default=False
         Write only when ``monitor`` improves.
@@ -171,8 +173,15 @@ class ModelCheckpoint(Callback):
             if not improved:
                 return
             self.best = value
-        self.last_path = Path(self.path.format(epoch=state.epoch))
+        try:
+            self.last_path = Path(self.path.format(**{**logs, "epoch": state.epoch}))
+        except KeyError as error:
+            raise ValueError(
+                f"ModelCheckpoint: path {self.path!r} names {error.args[0]!r}, which is not "
+                f"logged; available: {sorted(['epoch', *logs])}"
+            ) from None
         if state.is_root:
+            self.last_path.parent.mkdir(parents=True, exist_ok=True)
             state.save_checkpoint(self.last_path)
 
 
@@ -193,8 +202,9 @@ class LearningRateScheduler(Callback):
 
 
 class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by ``factor`` when ``monitor`` stops improving for
-    ``patience`` epochs (after ``cooldown`` epochs, never below ``min_lr``)."""
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for
+    ``patience`` epochs in a row (after ``cooldown`` epochs, never below ``min_lr``), as
+    Keras's ``ReduceLROnPlateau`` does."""
 
     def __init__(
         self,
@@ -230,7 +240,7 @@ class ReduceLROnPlateau(Callback):
         if self.cooldown_left > 0:
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             for group in state.optimizer.param_groups:
                 group["lr"] = max(group["lr"] * self.factor, self.min_lr)
             self.cooldown_left, self.wait = self.cooldown, 0

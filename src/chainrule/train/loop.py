@@ -11,6 +11,7 @@ learning-rate schedule, and the callbacks. Checkpoint files are read and written
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
@@ -65,6 +66,8 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
 
 def _output_kind(loss: Any) -> str:
     """What the model's outputs are, judged from the loss: it decides how metrics read them."""
+    if isinstance(loss, _ColumnTargets):
+        loss = loss.loss
     if isinstance(loss, losses.CrossEntropyLoss) or loss is F.cross_entropy:
         return "logits"
     if isinstance(loss, losses.NLLLoss) or loss is F.nll_loss:
@@ -76,13 +79,49 @@ def _output_kind(loss: Any) -> str:
     return "values"
 
 
+# Losses that compare outputs and targets element by element: for these a target of shape (N,)
+# meets a one-column output (N, 1), as in Keras (a bundled regression target is (N,)).
+_ELEMENTWISE_LOSSES = (
+    losses.MSELoss,
+    losses.L1Loss,
+    losses.HuberLoss,
+    losses.SmoothL1Loss,
+    losses.BCELoss,
+    losses.BCEWithLogitsLoss,
+)
+_ELEMENTWISE_FUNCTIONS = (
+    F.mse_loss,
+    F.l1_loss,
+    F.huber_loss,
+    F.smooth_l1_loss,
+    F.binary_cross_entropy,
+    F.binary_cross_entropy_with_logits,
+)
+
+
+class _ColumnTargets:
+    """A built-in elementwise loss that reads targets of shape (N,) as the column (N, 1)
+    when the model has one output column."""
+
+    def __init__(self, loss: Callable[[Tensor, Tensor], Tensor]) -> None:
+        self.loss = loss
+        self.reduction = getattr(loss, "reduction", "mean")
+
+    def __call__(self, output: Tensor, target: Tensor) -> Tensor:
+        if target.ndim == 1 and output.ndim == 2 and output.shape[1] == 1:
+            target = Tensor._from_op(target.data.reshape(-1, 1), None)
+        return self.loss(output, target)
+
+
 def _resolve_loss(loss: Any) -> Callable[[Tensor, Tensor], Tensor]:
     if isinstance(loss, str):
         if loss not in LOSSES:
             raise ValueError(f"fit: unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
-        return LOSSES[loss]()
+        loss = LOSSES[loss]()
     if not callable(loss):
         raise TypeError(f"fit: loss must be a loss module, a function or a name, got {loss!r}")
+    if isinstance(loss, _ELEMENTWISE_LOSSES) or loss in _ELEMENTWISE_FUNCTIONS:
+        return _ColumnTargets(loss)
     return loss
 
 
@@ -181,21 +220,35 @@ def _readings(kind: str, outputs: Array) -> dict[str, Array]:
     return {"values": outputs, "predictions": outputs}
 
 
+_READINGS = {
+    "logits": ("labels", "proba", "predictions"),
+    "log_proba": ("labels", "proba", "predictions"),
+    "binary_logits": ("labels", "proba", "predictions"),
+    "binary_proba": ("labels", "proba", "predictions"),
+    "values": ("values", "predictions"),
+}
+"""What ``_readings`` gives for each kind of output."""
+
+
+def _metrics_for(metrics: Sequence[Any], kind: str, where: str) -> list[Metric]:
+    """The metrics asked for, checked before any training against what the loss produces."""
+    found = [get_metric(m) for m in metrics]
+    for metric in found:
+        if metric.needs not in _READINGS[kind]:
+            raise ValueError(
+                f"{where}: metric {metric.name!r} needs {metric.needs}, which a model trained "
+                f"with this loss does not produce"
+            )
+    return found
+
+
 def _score(
     metrics: Sequence[Metric], kind: str, y_true: Array, outputs: Array, prefix: str
 ) -> dict[str, float]:
     if not metrics:
         return {}
     readings = _readings(kind, outputs)
-    logs = {}
-    for metric in metrics:
-        if metric.needs not in readings:
-            raise ValueError(
-                f"fit: metric {metric.name!r} needs {metric.needs}, which a model trained with "
-                f"this loss does not produce"
-            )
-        logs[prefix + metric.name] = float(metric(y_true, readings[metric.needs]))
-    return logs
+    return {prefix + m.name: float(m(y_true, readings[m.needs])) for m in metrics}
 
 
 @dataclass
@@ -215,6 +268,7 @@ class FitState:
     stop_training: bool = False
     stop_reason: str | None = None
     distributed: Any = None
+    seed: int | None = None
 
     @property
     def is_root(self) -> bool:
@@ -244,7 +298,7 @@ class FitState:
             epoch=self.epoch,
             generators=self.generators(),
             history=self.history.to_dict(),
-            extra={"step": self.step},
+            extra={"step": self.step, "seed": self.seed},
         )
 
     def load_checkpoint(self, path: str | Path) -> None:
@@ -260,6 +314,20 @@ class FitState:
         self.epoch = int(restored["epoch"])
         self.history = History.from_dict(restored.get("history") or {})
         self.step = int((restored.get("extra") or {}).get("step", 0))
+
+
+def _saved_seed(path: str | Path) -> int | None:
+    """The seed of the run that wrote the checkpoint at ``path`` (its header alone is read);
+    None when it has none."""
+    from chainrule.io._container import read_metadata_text
+
+    try:
+        document = json.loads(read_metadata_text(path, "load_checkpoint") or "{}")
+    except ValueError:
+        return None  # load_checkpoint reports what is wrong with the file
+    extra = document.get("extra") if isinstance(document, dict) else None
+    seed = extra.get("seed") if isinstance(extra, dict) else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 @contextlib.contextmanager
@@ -383,10 +451,15 @@ def fit(
     A NaN or infinite loss stops training with a ``DivergenceWarning`` that names the epoch
     and step. Ctrl-C stops after the current step and returns the history so far.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int | np.integer)
+        or batch_size < 1
+    ):
         raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+    epochs, batch_size = int(epochs), int(batch_size)
     if not 0 <= validation_split < 1:
         raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
     if not isinstance(model, Module):
@@ -394,11 +467,18 @@ def fit(
     loss_fn = _resolve_loss(loss)
     kind = _output_kind(loss_fn)
     opt = _resolve_optimizer(optimizer, model)
-    metric_list = [get_metric(m) for m in metrics]
+    metric_list = _metrics_for(metrics, kind, "fit")
     dtype = _model_dtype(model)
     dist = _distributed_context(distributed)
     if dist is not None:
         seed = dist.common_seed(seed)
+    elif seed is None:
+        # A resumed run must hold out the same validation rows as the run it continues.
+        seed = None if resume_from is None else _saved_seed(resume_from)
+        if seed is None:
+            entropy = np.random.SeedSequence().entropy
+            assert isinstance(entropy, int)  # drawn from the OS when none is given
+            seed = entropy
 
     split_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
     train_set = _as_dataset(train_data, "fit: train_data", dtype)
@@ -424,6 +504,11 @@ def fit(
         drop_last=given.drop_last if given is not None else False,
         generator=np.random.default_rng(shuffle_seed),
     )
+    if len(loader) == 0:
+        raise ValueError(
+            f"fit: train_data has {len(train_set)} samples, fewer than one batch of "
+            f"{loader.batch_size} with drop_last=True, so no training step would run"
+        )
 
     history = History()
     state = FitState(
@@ -436,6 +521,7 @@ def fit(
         scheduler=scheduler,
         generator=loader.generator,
         distributed=dist,
+        seed=seed,
     )
     if dist is not None:
         dist.start(state, len(train_set), resume_from)  # every rank takes rank 0's state
@@ -452,6 +538,9 @@ def fit(
     guard = contextlib.nullcontext() if dist is None else dist.guard()
     with guard, _deferred_interrupt() as interrupted, np.errstate(all="ignore"):
         while state.epoch < epochs and not state.stop_training:
+            if interrupted[0]:  # Ctrl-C during validation or a callback: no further step
+                state.stop_training, state.stop_reason = True, "interrupted"
+                break
             state.epoch += 1
             logs = _run_epoch(
                 state, loader, kind, metric_list, clip_grad_norm, all_callbacks, interrupted
@@ -513,7 +602,8 @@ def _run_epoch(
     total, count = 0.0, 0
     outputs: list[Array] = []
     targets: list[Array] = []
-    for x, y in loader if dist is None else dist.shard(loader):
+    for batch in loader if dist is None else dist.shard(loader):
+        x, y = _pair(batch)
         optimizer.zero_grad()
         if dist is None:
             output = model(x)
@@ -557,11 +647,21 @@ def _run_epoch(
     return logs
 
 
+def _pair(batch: Sequence[Tensor], where: str = "fit") -> tuple[Tensor, Tensor]:
+    if len(batch) != 2:
+        raise ValueError(
+            f"{where}: expected samples of two fields (x, y) from the dataset, got {len(batch)}"
+        )
+    return batch[0], batch[1]
+
+
 def _diverged(state: FitState, value: float, x: Tensor, y: Tensor) -> None:
     """Stop training, naming where the loss went non-finite and which op started it."""
     culprit = ""
     if not np.isfinite(x.data).all() if is_floating(x.dtype) else False:
         culprit = "; the batch's inputs already hold NaN or infinite values"
+    elif is_floating(y.dtype) and not np.isfinite(y.data).all():
+        culprit = "; the batch's targets already hold NaN or infinite values"
     elif len(x):  # a rank of a distributed run can have no rows of the batch
         # Replay the batch's forward pass with every op checking its result.
         try:
@@ -598,7 +698,8 @@ def _evaluate(
     targets: list[Array] = []
     try:
         with no_grad():
-            for x, y in DataLoader(dataset, batch_size):
+            for batch in DataLoader(dataset, batch_size):
+                x, y = _pair(batch, "fit" if prefix else "evaluate")
                 output = model(x)
                 total += float(loss_fn(output, y).item()) * len(x)
                 count += len(x)
@@ -620,9 +721,10 @@ def evaluate(
     """Loss and metrics of ``model`` on ``data`` ((x, y) or a dataset), in evaluation mode,
     batched, without building a graph."""
     loss_fn = _resolve_loss(loss)
+    kind = _output_kind(loss_fn)
     dataset = _as_dataset(data, "evaluate: data", _model_dtype(model))
-    metric_list = [get_metric(m) for m in metrics]
-    return _evaluate(model, loss_fn, dataset, batch_size, metric_list, _output_kind(loss_fn), "")
+    metric_list = _metrics_for(metrics, kind, "evaluate")
+    return _evaluate(model, loss_fn, dataset, batch_size, metric_list, kind, "")
 
 
 def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
