@@ -4,6 +4,7 @@ and the errors a user sees."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -276,6 +277,15 @@ def test_cross_entropy_label_out_of_range_names_it() -> None:
         F.nll_loss(logits, cr.tensor([0, 4, 1]))
 
 
+def test_label_out_of_range_is_also_an_index_error_as_in_torch() -> None:
+    # PyTorch raises IndexError ("Target 7 is out of bounds"); code catching either works.
+    for ours, theirs in ((F.cross_entropy, TF.cross_entropy), (F.nll_loss, TF.nll_loss)):
+        with pytest.raises(IndexError, match="out of bounds"):
+            theirs(torch.zeros(3, 4), torch.tensor([0, 7, 1]))
+        with pytest.raises(IndexError, match=r"target class 7 is out of range for 4 classes"):
+            ours(cr.zeros(3, 4), cr.tensor([0, 7, 1]))
+
+
 def test_cross_entropy_errors() -> None:
     logits = cr.zeros(3, 4)
     with pytest.raises(
@@ -433,6 +443,45 @@ def test_bce_errors() -> None:
         match=r"binary_cross_entropy_with_logits: expected input and target of the same shape",
     ):
         nn.BCEWithLogitsLoss()(cr.zeros(4, 1), cr.zeros(4))
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (1, 1)], ids=["extra_rows", "extra_axis"])
+def test_bce_weights_that_would_enlarge_the_loss_are_rejected(shape: tuple[int, ...]) -> None:
+    # A weight (or pos_weight) that broadcasts beyond the input's shape used to enlarge the
+    # loss: shape (2, 3) with reduction='none', a mean over 6 elements instead of 3.
+    # PyTorch rejects it ("output with shape [3] doesn't match the broadcast shape").
+    x, y, w = np.array([0.3, 0.6, 0.9]), np.array([1.0, 0.0, 1.0]), np.ones(shape)
+    with pytest.raises(RuntimeError, match="broadcast shape"):
+        TF.binary_cross_entropy(torch.tensor(x), torch.tensor(y), weight=torch.tensor(w))
+    got = re.escape(f"got shape {shape}")
+    message = rf"expected weight broadcastable to the input's shape \(3,\), {got}"
+    for reduction in REDUCTIONS:
+        with pytest.raises(ValueError, match="binary_cross_entropy: " + message):
+            nn.BCELoss(weight=w, reduction=reduction)(cr.tensor(x), cr.tensor(y))
+        with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: " + message):
+            F.binary_cross_entropy_with_logits(cr.tensor(x), cr.tensor(y), weight=w)
+        with pytest.raises(
+            ValueError,
+            match=r"binary_cross_entropy_with_logits: expected pos_weight broadcastable to the "
+            rf"input's shape \(3,\), {got}",
+        ):
+            nn.BCEWithLogitsLoss(pos_weight=w, reduction=reduction)(cr.tensor(x), cr.tensor(y))
+
+
+def test_bce_weight_of_the_wrong_length_names_the_argument() -> None:
+    x, y = cr.full((4, 3), 0.5), cr.ones(4, 3)
+    with pytest.raises(
+        ValueError,
+        match=r"binary_cross_entropy: expected weight broadcastable to the input's shape "
+        r"\(4, 3\), got shape \(4,\)",
+    ):
+        F.binary_cross_entropy(x, y, weight=np.ones(4))
+    with pytest.raises(
+        ValueError,
+        match=r"binary_cross_entropy_with_logits: expected pos_weight broadcastable to the "
+        r"input's shape \(4, 3\), got shape \(4,\)",
+    ):
+        F.binary_cross_entropy_with_logits(x, y, pos_weight=np.ones(4))
 
 
 # --------------------------------------------------------------------- KL divergence

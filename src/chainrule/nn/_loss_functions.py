@@ -20,6 +20,15 @@ from chainrule.tensor import Tensor
 _REDUCTIONS = ("mean", "sum", "none")
 
 
+class LabelOutOfRangeError(ValueError, IndexError):
+    """A class label outside [0, C) (and not ``ignore_index``).
+
+    A ``ValueError`` by this library's rule for bad input, and an ``IndexError`` as in
+    PyTorch (which raises ``IndexError: Target 3 is out of bounds``), so that code written
+    for either catches it.
+    """
+
+
 def _check_reduction(where: str, reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -143,7 +152,7 @@ def _label_weights(
     kept = labels != ignore_index
     bad = kept & ((labels < 0) | (labels >= classes))
     if bad.any():
-        raise ValueError(
+        raise LabelOutOfRangeError(
             f"{where}: target class {int(labels[bad][0])} is out of range for {classes} classes "
             f"(expected 0..{classes - 1}"
             + (f" or ignore_index={ignore_index})" if ignore_index >= 0 else ")")
@@ -188,6 +197,12 @@ def cross_entropy(
     -------
     Tensor
         The reduced loss, or per-sample losses with ``reduction='none'``.
+
+    Raises
+    ------
+    ValueError
+        If a class label is out of range (an ``IndexError`` too, as in PyTorch), or a shape
+        or option does not fit.
     """
     where = "cross_entropy"
     plain = _plain_labels(input, target, weight, ignore_index, reduction, label_smoothing)
@@ -327,6 +342,25 @@ def nll_loss(
     return _reduce_rows(losses, reduction, row_weight.sum(), out_shape)
 
 
+def _elementwise_weight(where: str, name: str, weight: Any, input: Tensor) -> Tensor:
+    """``weight`` as a tensor of the input's dtype, checked to broadcast to the input's shape.
+
+    Checked because a larger weight would broadcast the loss instead: a 'none' result of the
+    wrong shape, and a 'mean' over more elements than the input has. PyTorch rejects it too.
+    """
+    w = as_tensor(weight).to(input.dtype)
+    try:
+        fits = np.broadcast_shapes(w.shape, input.shape) == input.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{where}: expected {name} broadcastable to the input's shape {input.shape}, "
+            f"got shape {w.shape}"
+        )
+    return w
+
+
 @functools.cache
 def _below_log_floor(dtype: np.dtype[Any]) -> Any:
     """The largest positive number of ``dtype`` whose log is at most -100 (PyTorch's floor)."""
@@ -360,7 +394,7 @@ def binary_cross_entropy(
     log_not_p = ops.clip(ops.log(ops.clip(1 - input, min=tiny)), min=-100)
     loss = -(target * log_p + (1 - target) * log_not_p)
     if weight is not None:
-        loss = loss * as_tensor(weight).to(input.dtype)
+        loss = loss * _elementwise_weight("binary_cross_entropy", "weight", weight, input)
     return _reduce(loss, reduction)
 
 
@@ -369,15 +403,16 @@ def binary_cross_entropy_with_logits(
 ) -> Tensor:
     """Binary cross-entropy on raw scores x, stable for any x:
     (1 - y) x + (1 + (pos_weight - 1) y) softplus(-x), times ``weight``."""
-    input, target = _pair("binary_cross_entropy_with_logits", input, target, reduction)
+    where = "binary_cross_entropy_with_logits"
+    input, target = _pair(where, input, target, reduction)
     softplus_neg = ops.softplus(-input, threshold=np.inf)  # log(1 + e^-x), exact everywhere
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg
     else:
-        pw = as_tensor(pos_weight).to(input.dtype)
+        pw = _elementwise_weight(where, "pos_weight", pos_weight, input)
         loss = (1 - target) * input + (1 + (pw - 1) * target) * softplus_neg
     if weight is not None:
-        loss = loss * as_tensor(weight).to(input.dtype)
+        loss = loss * _elementwise_weight(where, "weight", weight, input)
     return _reduce(loss, reduction)
 
 
