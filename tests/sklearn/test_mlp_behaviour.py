@@ -177,6 +177,14 @@ def test_a_diverging_fit_warns_once_and_then_fails_as_scikit_learns_does():
     assert str(diverged[0].message).startswith("MLPRegressor: the training loss became inf")
 
 
+def test_sample_weight_that_is_not_numbers_raises_what_scikit_learn_raises():
+    # scikit-learn lets NumPy's error through: a ValueError for text, a TypeError for objects
+    with pytest.raises(ValueError, match=r"^MLPClassifier: sample_weight must be numbers"):
+        MLPClassifier(max_iter=2).fit(X_IRIS, Y_IRIS, sample_weight=["heavy"] * len(Y_IRIS))
+    with pytest.raises(TypeError, match=r"^MLPRegressor: sample_weight must be numbers"):
+        MLPRegressor(max_iter=2).fit(X_IRIS, Y_IRIS, sample_weight=[object()] * len(Y_IRIS))
+
+
 def test_unfitted_models_refuse_to_predict():
     with pytest.raises(NotFittedError):
         MLPClassifier().predict(X_IRIS)

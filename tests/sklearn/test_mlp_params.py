@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sklearn.neural_network as sk
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
 
 from chainrule.sklearn import MLPClassifier, MLPRegressor
 from chainrule.train import EarlyStopping
@@ -104,6 +106,41 @@ def test_fit_names_the_bad_parameter(estimator_class, name, value, error, messag
     y = Y_CLASSES if estimator_class is MLPClassifier else Y_VALUES
     with pytest.raises(error, match=f"^{estimator_class.__name__}: .*{message}"):
         estimator.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("hidden_layer_sizes", "100"),
+        ("hidden_layer_sizes", 0),
+        ("activation", None),
+        ("solver", None),
+        ("alpha", "0.1"),
+        ("alpha", -1.0),
+        ("batch_size", 2.5),
+        ("max_iter", 1.5),
+        ("shuffle", "yes"),
+        ("random_state", "seed"),
+        ("verbose", "loud"),
+        ("momentum", 1.5),
+        ("n_iter_no_change", 2.5),
+        ("max_fun", 0),
+    ],
+)
+@pytest.mark.parametrize("catch", [ValueError, TypeError], ids=lambda error: error.__name__)
+def test_code_written_for_scikit_learn_catches_a_bad_parameter(name, value, catch):
+    # scikit-learn raises InvalidParameterError, both a ValueError and a TypeError; code
+    # that catches either for its MLP must catch ours for the same value.
+    params = {"max_iter": 2, name: value}
+    for theirs, ours in [(sk.MLPClassifier, MLPClassifier), (sk.MLPRegressor, MLPRegressor)]:
+        y = Y_CLASSES if ours is MLPClassifier else Y_VALUES
+        with pytest.raises(catch):
+            theirs(**params).fit(X, y)
+        with pytest.raises(catch, match=f"^{ours.__name__}: {name} must be"):
+            ours(**params).fit(X, y)
+    if name != "solver":  # a solver that is not stochastic has no partial_fit
+        with pytest.raises(InvalidParameterError, match=f"^MLPClassifier: {name} must be"):
+            MLPClassifier(**params).partial_fit(X, Y_CLASSES, classes=[0, 1])
 
 
 @pytest.mark.parametrize(

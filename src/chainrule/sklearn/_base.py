@@ -211,8 +211,9 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         else:
             try:
                 weights = np.asarray(sample_weight, dtype=X.dtype)
-            except (TypeError, ValueError):
-                raise TypeError(
+            except (TypeError, ValueError) as error:
+                # NumPy's kind of error, as scikit-learn lets through: ValueError for text.
+                raise type(error)(
                     f"{where}: sample_weight must be numbers, got {type(sample_weight).__name__}"
                 ) from None
         if weights.ndim != 1 or weights.shape[0] != n_samples:

@@ -2,9 +2,10 @@
 ``__init__`` only stores them, so that ``set_params`` and ``clone`` never fail).
 
 Each check returns the value in a normal form (a tuple of layer sizes, a list with one
-activation per hidden layer) and raises ``TypeError`` for a value of the wrong kind and
-``ValueError`` for one out of range, with the message ``<estimator>: <name> must be
-<expected>, got <value>``.
+activation per hidden layer) and raises scikit-learn's ``InvalidParameterError`` for a value
+of the wrong kind or out of range, with the message ``<estimator>: <name> must be
+<expected>, got <value>``. That error is both a ``ValueError`` and a ``TypeError``, as
+scikit-learn's MLP raises it: code written for either catches it, whichever it expects.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from sklearn.utils._param_validation import InvalidParameterError
 
 from chainrule.backend import np
 from chainrule.train.callbacks import Callback
@@ -48,18 +51,15 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
-def _bad(where: str, name: str, expected: str, value: Any, kind_is_wrong: bool) -> Exception:
-    error = TypeError if kind_is_wrong else ValueError
-    return error(f"{where}: {name} must be {expected}, got {value!r}")
+def _bad(where: str, name: str, expected: str, value: Any) -> InvalidParameterError:
+    return InvalidParameterError(f"{where}: {name} must be {expected}, got {value!r}")
 
 
 def check_int(where: str, name: str, value: Any, low: int) -> int:
     """An integer >= ``low``."""
     expected = f"an integer >= {low}"
-    if not _is_int(value):
-        raise _bad(where, name, expected, value, True)
-    if value < low:
-        raise _bad(where, name, expected, value, False)
+    if not _is_int(value) or value < low:
+        raise _bad(where, name, expected, value)
     return int(value)
 
 
@@ -81,25 +81,24 @@ def check_real(
     else:
         expected = f"a number in {left}{low:g}, {high:g}{right}"
     if not _is_real(value):
-        raise _bad(where, name, expected, value, True)
+        raise _bad(where, name, expected, value)
     above = value > low if low_open else value >= low
     below = value < high if high_open else value <= high
     if not (above and below):
-        raise _bad(where, name, expected, value, False)
+        raise _bad(where, name, expected, value)
     return float(value)
 
 
 def check_bool(where: str, name: str, value: Any) -> bool:
     if not isinstance(value, bool | np.bool_):
-        raise _bad(where, name, "True or False", value, True)
+        raise _bad(where, name, "True or False", value)
     return bool(value)
 
 
 def check_option(where: str, name: str, value: Any, options: Sequence[str], hint: str = "") -> str:
     if not isinstance(value, str) or value not in options:
         expected = "one of " + ", ".join(repr(o) for o in options)
-        error = _bad(where, name, expected, value, not isinstance(value, str))
-        raise type(error)(f"{error}{hint}")
+        raise InvalidParameterError(f"{_bad(where, name, expected, value)}{hint}")
     return value
 
 
@@ -109,7 +108,7 @@ def _per_layer(where: str, name: str, value: Any, n_hidden: int) -> list[Any]:
         return [value] * n_hidden
     values = list(value)
     if len(values) != n_hidden:
-        raise ValueError(
+        raise InvalidParameterError(
             f"{where}: {name} must be one value or one per hidden layer ({n_hidden}), got "
             f"{len(values)} values: {value!r}"
         )
@@ -120,12 +119,9 @@ def hidden_layer_sizes(where: str, value: Any) -> tuple[int, ...]:
     expected = "a positive integer or a sequence of positive integers"
     sizes = [value] if _is_int(value) else value
     if isinstance(sizes, str) or not isinstance(sizes, Sequence | np.ndarray):
-        raise _bad(where, "hidden_layer_sizes", expected, value, True)
-    sizes = list(sizes)
-    if not all(_is_int(size) for size in sizes):
-        raise _bad(where, "hidden_layer_sizes", expected, value, True)
-    if any(size < 1 for size in sizes):
-        raise _bad(where, "hidden_layer_sizes", expected, value, False)
+        raise _bad(where, "hidden_layer_sizes", expected, value)
+    if not all(_is_int(size) and size >= 1 for size in sizes):
+        raise _bad(where, "hidden_layer_sizes", expected, value)
     return tuple(int(size) for size in sizes)
 
 
@@ -133,10 +129,8 @@ def check_random_state_param(where: str, value: Any) -> None:
     if value is None or isinstance(value, np.random.RandomState):
         return
     expected = "None, an integer in [0, 2**32 - 1] or a numpy.random.RandomState"
-    if not _is_int(value):
-        raise _bad(where, "random_state", expected, value, True)
-    if not 0 <= value < 2**32:
-        raise _bad(where, "random_state", expected, value, False)
+    if not _is_int(value) or not 0 <= value < 2**32:
+        raise _bad(where, "random_state", expected, value)
 
 
 def check_class_weight(where: str, value: Any) -> None:
@@ -144,10 +138,10 @@ def check_class_weight(where: str, value: Any) -> None:
         return
     expected = "None, 'balanced' or a dict of class label to weight"
     if not isinstance(value, Mapping):
-        raise _bad(where, "class_weight", expected, value, not isinstance(value, str))
+        raise _bad(where, "class_weight", expected, value)
     for label, weight in value.items():
         if not _is_real(weight) or not weight >= 0:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"{where}: class_weight must map labels to numbers >= 0, got {weight!r} for "
                 f"class {label!r}"
             )
@@ -159,7 +153,7 @@ def check_callbacks(where: str, value: Any) -> tuple[Callback, ...]:
     if isinstance(value, Callback):
         return (value,)
     if not isinstance(value, Sequence) or not all(isinstance(c, Callback) for c in value):
-        raise _bad(where, "callbacks", "None or a list of chainrule.train callbacks", value, True)
+        raise _bad(where, "callbacks", "None or a list of chainrule.train callbacks", value)
     return tuple(value)
 
 
@@ -171,7 +165,7 @@ def check_dtype(where: str, value: Any) -> np.dtype[Any] | None:
     except TypeError:
         dtype = None
     if dtype is None or dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise _bad(where, "dtype", "None, 'float32' or 'float64'", value, dtype is None)
+        raise _bad(where, "dtype", "None, 'float32' or 'float64'", value)
     return dtype
 
 
@@ -200,7 +194,7 @@ def check_all(estimator: Any, losses: Sequence[str]) -> Settings:
     check_real(where, "alpha", p["alpha"], 0.0)
     if not (isinstance(p["batch_size"], str) and p["batch_size"] == "auto"):
         if isinstance(p["batch_size"], str):
-            raise _bad(where, "batch_size", "'auto' or an integer >= 1", p["batch_size"], False)
+            raise _bad(where, "batch_size", "'auto' or an integer >= 1", p["batch_size"])
         check_int(where, "batch_size", p["batch_size"], 1)
     check_option(where, "learning_rate", p["learning_rate"], ("constant", "invscaling", "adaptive"))
     check_real(where, "learning_rate_init", p["learning_rate_init"], 0.0, low_open=True)
@@ -210,7 +204,7 @@ def check_all(estimator: Any, losses: Sequence[str]) -> Settings:
     check_random_state_param(where, p["random_state"])
     check_real(where, "tol", p["tol"], 0.0)
     if not (_is_int(p["verbose"]) or isinstance(p["verbose"], bool | np.bool_)):
-        raise _bad(where, "verbose", "a boolean or an integer", p["verbose"], True)
+        raise _bad(where, "verbose", "a boolean or an integer", p["verbose"])
     check_bool(where, "warm_start", p["warm_start"])
     check_real(where, "momentum", p["momentum"], 0.0, 1.0)
     check_bool(where, "nesterovs_momentum", p["nesterovs_momentum"])

@@ -172,6 +172,8 @@ class MLPRegressor(RegressorMixin, FileMixin, BaseMLP):  # type: ignore[misc]
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        # So that scikit-learn's checks (and tools that read tags) give it targets >= 0.
+        tags.target_tags.positive_only = self.loss == "poisson"
         return tags
 
 
