@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from chainrule import __version__
 from chainrule.cli.errors import RunInterruptedError, UsageError
 
 __all__ = ["UsageError", "build_parser", "main"]
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Start with: chainrule train --dataset digits",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     demo = _command(

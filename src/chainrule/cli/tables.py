@@ -19,6 +19,7 @@ from chainrule.cli.errors import UsageError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 TAB_SUFFIXES = (".tsv", ".tab")
+DELIMITERS = (",", ";", "\t", "|")
 
 
 def nearest(name: str, choices: list[str]) -> str:
@@ -133,11 +134,42 @@ def _checked_lines(handle: Any, label: str, where: str) -> Any:
         yield line
 
 
+def _delimiter(path: Path) -> str:
+    """Tab for ``.tsv``/``.tab``, else comma; but when the header line has none of that and
+    has another of ``DELIMITERS``, that one (a spreadsheet set for a decimal comma saves its
+    CSV with ``;``)."""
+    default = "\t" if path.suffix.lower() in TAB_SUFFIXES else ","
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next((line for line in handle if line.strip()), "")
+    except UnicodeDecodeError:
+        return default  # _scan_text says what is wrong with the file
+    if default in header:
+        return default
+    return next((d for d in DELIMITERS if d in header), default)
+
+
+def _decimal_commas(frame: Any) -> Any:
+    """``frame`` with each column whose every value reads as a number once its comma is a
+    point (``3,5``) written with the point: the numbers of a ``;``-separated CSV."""
+    import pandas as pd
+
+    for name in frame.columns:
+        column = frame[name]
+        if not column.str.contains(",", regex=False).any():
+            continue
+        pointed = column.str.replace(",", ".", regex=False)
+        if pd.to_numeric(pointed.dropna(), errors="coerce").notna().all():
+            frame[name] = pointed
+    return frame
+
+
 def read_table(path: str, where: str) -> Any:
     """The table at ``path`` as a pandas DataFrame with string cells and NaN where empty.
 
     CSV by default, TSV for ``.tsv``/``.tab``, Parquet for ``.parquet``/``.pq`` (with
-    pyarrow installed). Raises ``UsageError`` with the reason for anything else.
+    pyarrow installed). A CSV separated by ``;`` (or tabs, or ``|``) is read as such, with
+    decimal commas in its numbers. Raises ``UsageError`` with the reason for anything else.
     """
     target = check_readable(path, where, "a table file (CSV, TSV or Parquet)")
     label = repr(path)
@@ -161,7 +193,7 @@ def read_table(path: str, where: str) -> Any:
             raise UsageError(f"{where}: expected at least one row of data in {label}, got none")
         frame.columns = [str(c) for c in frame.columns]
         return frame
-    delimiter = "\t" if suffix in TAB_SUFFIXES else ","
+    delimiter = _delimiter(target)
     names = _scan_text(target, label, delimiter, where)
     import pandas as pd  # imported once the file has proved to be a table: errors come fast
 
@@ -179,7 +211,7 @@ def read_table(path: str, where: str) -> Any:
             f"{where}: expected a well-formed table in {label}, got: {str(error).splitlines()[0]}"
         ) from None
     frame.columns = names
-    return frame
+    return _decimal_commas(frame) if delimiter == ";" else frame
 
 
 def format_csv(frame: Any) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import shlex
 import sys
 import warnings
 from dataclasses import dataclass
@@ -35,12 +36,20 @@ from chainrule.cli.resume import (
     resumable,
 )
 from chainrule.cli.tables import check_writable, nearest, read_table, same_file
-from chainrule.data.tabular import NumericColumn, TabularPreprocessor, TargetEncoder
+from chainrule.data.tabular import (
+    NumericColumn,
+    TabularPreprocessor,
+    TargetEncoder,
+    parse_numbers,
+)
 from chainrule.distributed.environment import is_root
 from chainrule.nn import Module
 from chainrule.train import Callback, History
 
 BUNDLED_TARGET = "target"
+IDENTIFIER_MIN_ROWS = 20
+"""A text column with a different value in every row of at least this many looks like an
+identifier (fewer rows hold distinct categories by chance)."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,6 +144,22 @@ def _load(settings: TrainSettings) -> tuple[Any, str, str]:
     return frame, settings.target, Path(settings.data).name
 
 
+def _is_empty(column: Any) -> bool:
+    """Whether ``column`` holds no value at all, like the unnamed last column of a file whose
+    lines end in a comma: nothing to learn from, and nothing to ask of a table to predict."""
+    return bool(column.dropna().astype(str).str.strip().eq("").all())
+
+
+def _is_identifier(column: Any) -> bool:
+    """Whether ``column`` is text with a different value in every row: one-hot encoded, such
+    a column only lets the network memorize rows."""
+    return (
+        len(column) >= IDENTIFIER_MIN_ROWS
+        and column.nunique() == len(column)  # checked first: it is the quick one
+        and parse_numbers(column.to_numpy(dtype=object)) is None
+    )
+
+
 def _split(
     n: int, fraction: float, seed: np.random.SeedSequence, classes: Array | None, what: str
 ) -> tuple[Array, Array]:
@@ -208,6 +233,7 @@ class _Parts:
     table: Any
     rows: dict[str, Array]  # "training", and "validation" and "test" where they exist
     test_split: float
+    left_out: int  # rows without a target value
 
 
 class _Run:
@@ -220,12 +246,15 @@ class _Run:
         self.target_name = target_name
         self.table = table
         drop = {target_name, *settings.drop}
-        self.feature_columns = [str(c) for c in table.columns if str(c) not in drop]
+        columns = [str(c) for c in table.columns if str(c) not in drop]
+        self.empty = [name for name in columns if _is_empty(table[name])]
+        self.feature_columns = [name for name in columns if name not in self.empty]
         if not self.feature_columns:
             raise UsageError(
-                f"train: expected at least one feature column besides the target "
+                f"train: expected at least one feature column with values besides the target "
                 f"{target_name!r}, got none"
             )
+        self.identifiers = [name for name in self.feature_columns if _is_identifier(table[name])]
         seeds = np.random.SeedSequence(settings.seed).spawn(4)
         self.test_seed, self.val_seed, self.model_seed, self.fit_seed = seeds
 
@@ -248,7 +277,6 @@ class _Run:
         model = self._network(features, encoder)
         loss, loss_name = _loss(s, encoder.task)
         optimizer, lr, decay = _optimizer(s, model)
-        self._describe(features, encoder, parts, lr)
         settings_record = {
             "arch": s.arch,
             "hidden": list(s.hidden),
@@ -292,6 +320,8 @@ class _Run:
                 self.log(f"starting afresh: {str(path)!r} will be replaced (--resume continues it)")
             callbacks.append(RunCheckpoint(path, stopper, run_record))
 
+        # Notes on stderr start only now, once every check has passed: a mistake is one line.
+        self._describe(features, encoder, parts, lr)
         history = self._fit(model, loss, optimizer, data, encoder.task, callbacks, resume_from)
         if history.stop_reason:
             self.log(history.stop_reason)
@@ -345,15 +375,10 @@ class _Run:
         try:
             encoder = TargetEncoder(s.task).fit(values)
         except ValueError as error:
-            hint = ""
-            if "classes" in str(error) and s.task == "auto":
-                hint = "; to predict numbers, pass --task regression"
-            where = f"train: --target {self.target_name!r}"
-            raise UsageError(f"{reword(error, where)}{hint}") from None
+            raise reword(error, f"train: --target {self.target_name!r}") from None
         missing = encoder.missing(values)
         table = self.table
         if missing.any():
-            self.log(f"left out {int(missing.sum())} rows without a {self.target_name!r} value")
             table = table[~missing].reset_index(drop=True)
         classification = encoder.task == "classification"
         classes = encoder.encode(table[self.target_name]) if classification else None
@@ -376,7 +401,8 @@ class _Run:
         if not classification:  # the network learns (y - mean) / std of the training part
             encoder = TargetEncoder("regression").fit(table[self.target_name].iloc[train])
         rows = {"training": train, "validation": val, "test": test}
-        return _Parts(encoder, table, {k: v for k, v in rows.items() if len(v)}, test_split)
+        parts = {k: v for k, v in rows.items() if len(v)}
+        return _Parts(encoder, table, parts, test_split, int(missing.sum()))
 
     def _network(self, features: TabularPreprocessor, encoder: TargetEncoder) -> Module:
         s = self.settings
@@ -408,6 +434,15 @@ class _Run:
         self, features: TabularPreprocessor, encoder: TargetEncoder, parts: _Parts, lr: float
     ) -> None:
         s = self.settings
+        if parts.left_out:
+            self.log(f"left out {parts.left_out} rows without a {self.target_name!r} value")
+        for name in self.empty:
+            self.log(f"left out column {name!r}: it has no values")
+        for name in self.identifiers:
+            self.log(
+                f"column {name!r} has a different value in every row, like an identifier, and "
+                f"cannot help predict new rows; --drop {shlex.quote(name)} leaves it out"
+            )
         n_numeric = sum(isinstance(c, NumericColumn) for c in features.columns)
         if encoder.task == "classification":
             what = f"classification into {encoder.n_outputs} classes"
@@ -435,6 +470,8 @@ class _Run:
 
     def _checkpoint_path(self) -> Path:
         folder = Path(str(self.settings.checkpoint_dir))
+        if self.settings.resume:  # nothing to make: a missing folder is reported by resumable
+            return folder / CHECKPOINT_NAME
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:

@@ -111,23 +111,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"{where}: {flag}: expected a column of {args.data!r}, got {target!r}; "
             f"{nearest(target, columns)}"
         )
+    # Every check comes before any note on stderr, so that a mistake is reported in one line.
+    x = _features(trained, table, args.data, where)
     missing = trained.target.missing(table[target])
     if missing.all():
         raise UsageError(
             f"{where}: expected values in the target column {target!r} of {args.data!r}, "
             f"got only missing ones"
         )
+    values = table[target][~missing]
+    try:
+        y = trained.target.encode(values, unknown=-1 if trained.task == "classification" else None)
+    except ValueError as error:
+        raise reword(error, f"{where}: --target {target!r}") from None
     if missing.any():
         print(
             f"{where}: left out {int(missing.sum())} rows without a {target!r} value",
             file=sys.stderr,
         )
-        table = table[~missing].reset_index(drop=True)
-    values = table[target]
-    try:
-        y = trained.target.encode(values, unknown=-1 if trained.task == "classification" else None)
-    except ValueError as error:
-        raise reword(error, f"{where}: --target {target!r}") from None
     unknown = int((y < 0).sum()) if trained.task == "classification" else 0
     if unknown:
         example = values[y < 0].iloc[0]
@@ -136,8 +137,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"they count as errors",
             file=sys.stderr,
         )
-    outputs = trained.outputs(_features(trained, table, args.data, where))
-    result: dict[str, Any] = {"rows": len(table), **bundle.scores(trained.target, outputs, y)}
+    outputs = trained.outputs(x[~missing])
+    result: dict[str, Any] = {"rows": len(values), **bundle.scores(trained.target, outputs, y)}
     if args.json:
         print(json.dumps(_finite_or_none(result), indent=2))
     else:
