@@ -10,6 +10,8 @@ as ``predict`` does.
 from __future__ import annotations
 
 import argparse
+import math
+import re
 from typing import Any
 
 from chainrule.backend import Array, np
@@ -65,6 +67,8 @@ def parse_rows(text: str, n_rows: int) -> slice:
     """
     start_text, colon, end_text = text.partition(":")
     try:
+        if not text.strip():
+            raise ValueError("no rows")
         start = int(start_text) if start_text.strip() else 0
         end = (int(end_text) if end_text.strip() else n_rows) if colon else start + 1
     except ValueError:
@@ -108,15 +112,35 @@ def _model_step(args: argparse.Namespace) -> tuple[Module, Array, Array, Module]
         )
     rows = parse_rows(args.rows, len(table))
     table = table.iloc[rows].reset_index(drop=True)
-    x = _features(trained, table, args.data, WHERE)
+    try:
+        x = _features(trained, table, args.data, WHERE)
+    except UsageError as error:
+        raise UsageError(_table_row(str(error), rows.start)) from None
     try:
         y = trained.target.encode(table[target])
     except ValueError as error:
-        raise reword(error, f"{WHERE}: target {target!r} in rows {args.rows}") from None
-    loss: Module = (
-        losses.CrossEntropyLoss() if trained.task == "classification" else losses.MSELoss()
-    )
+        message = str(reword(error, f"{WHERE}: target {target!r} in rows {args.rows}"))
+        raise UsageError(_table_row(message, rows.start)) from None
+    # The loss the model was trained with (train's --loss), cross-entropy or MSE by default.
+    trained_with = trained.metadata.get("settings", {}).get("loss")
+    regression = {"mae": losses.L1Loss, "huber": losses.HuberLoss}.get(trained_with, losses.MSELoss)
+    loss: Module = losses.CrossEntropyLoss() if trained.task == "classification" else regression()
     return trained.model, x, y, loss
+
+
+def _table_row(message: str, start: int) -> str:
+    """``message`` with its "in row N" (counted from 1 within the chosen rows, as the
+    library counts) given as the table's row, counted from 0 as ``--rows`` counts.
+
+    >>> _table_row("explain: expected numbers, got 'a' in row 2", 4)
+    "explain: expected numbers, got 'a' in row 5 (counted from 0, as --rows counts)"
+    """
+    return re.sub(
+        r"\bin row (\d+)$",
+        lambda m: f"in row {start + int(m.group(1)) - 1} (counted from 0, as --rows counts)",
+        message,
+        count=1,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,8 +156,10 @@ def run(args: argparse.Namespace) -> int:
         got = "nothing" if args.model is None else f"only MODEL {args.model!r}"
         raise UsageError(f"{WHERE}: expected --dataset xor or MODEL DATA, got {got}")
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
-    if not lr > 0:
+    if not (lr > 0 and math.isfinite(lr)):
         raise UsageError(f"{WHERE}: --lr: expected a number > 0, got {lr:g}")
+    if args.seed < 0:
+        raise UsageError(f"{WHERE}: --seed: expected a whole number >= 0, got {args.seed}")
     if args.output is not None:
         check_writable(args.output, WHERE, "--output")
         for other in (args.model, args.data):

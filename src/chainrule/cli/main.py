@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and activations, the loss, the gradients from the output layer back to the first, and "
         "the optimizer's update of every parameter. Either the 2-2-1 XOR network "
         "(--dataset xor, MSE loss) or a model file on a few rows of DATA (--rows), "
-        "preprocessed as predict does (cross-entropy for a classifier, MSE for regression).",
+        "preprocessed as predict does (cross-entropy for a classifier; for regression the "
+        "loss the model was trained with, MSE by default).",
     )
     explain_options.add_arguments(explain)
     explain.set_defaults(handler=_explain)

@@ -14,8 +14,11 @@ from chainrule.tensor import Tensor
 NEWLINE = "\\n"  # a line break inside a Graphviz label
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace('"', '\\"') + '"'
+def _label(*lines: str) -> str:
+    """A quoted DOT label of ``lines``; backslashes and quotes in them are escaped, so a
+    name shows as it is written."""
+    escaped = (line.replace("\\", "\\\\").replace('"', '\\"') for line in lines)
+    return '"' + NEWLINE.join(escaped) + '"'
 
 
 def graph(tensor: Tensor, params: Mapping[str, Tensor] | None = None, format: str = "dot") -> str:
@@ -60,7 +63,7 @@ def graph(tensor: Tensor, params: Mapping[str, Tensor] | None = None, format: st
         return ids[id(obj)]
 
     if tensor._ctx is None:
-        label = _quote(names.get(id(tensor), "tensor") + NEWLINE + str(tensor.shape))
+        label = _label(names.get(id(tensor), "tensor"), str(tensor.shape))
         lines.append(f"  {node_id(tensor)} [label={label}];")
         lines.append("}")
         return _finish("\n".join(lines) + "\n", format)
@@ -73,7 +76,7 @@ def graph(tensor: Tensor, params: Mapping[str, Tensor] | None = None, format: st
         seen.add(id(ctx))
         me = node_id(ctx)
         shape = ctx.output_shape if ctx.output_shape is not None else "?"
-        label = _quote(ctx.fn.name + NEWLINE + str(shape))
+        label = _label(ctx.fn.name, str(shape))
         lines.append(f"  {me} [label={label}, shape=box];")
         for edge in ctx.next:
             if edge is None:
@@ -86,7 +89,7 @@ def graph(tensor: Tensor, params: Mapping[str, Tensor] | None = None, format: st
             if id(edge) not in seen:
                 seen.add(id(edge))
                 is_param = id(edge) in parameter_ids
-                label = _quote(names.get(id(edge), "input") + NEWLINE + str(edge.shape))
+                label = _label(names.get(id(edge), "input"), str(edge.shape))
                 style = ', style=filled, fillcolor="#cfe3f7"' if is_param else ""
                 lines.append(f"  {leaf} [label={label}, shape=ellipse{style}];")
             lines.append(f"  {leaf} -> {me};")

@@ -88,8 +88,10 @@ class GradientHealth(Callback):
 
     Measures the L2 norm of each layer's weight gradient, the ratio of each step's weight
     change to the weight norm, the share of ReLU units that were never active on any sample
-    of the epoch, and the share of sigmoid/tanh outputs within 1% of their limits. Flags are
-    raised at the end of each epoch; ``report`` holds everything.
+    of the epoch, and the share of sigmoid/tanh outputs within 1% of their limits (hidden
+    layers only: a sigmoid that is the model's last module gives its predictions). Flags are
+    raised at the end of each epoch, and when ``fit`` stops because the loss became NaN or
+    infinite (that epoch's steps so far are recorded); ``report`` holds everything.
     """
 
     def __init__(self) -> None:
@@ -110,7 +112,12 @@ class GradientHealth(Callback):
         self._previous = {n: m.weight.data.copy() for n, m in self._linears}
         for name, _ in self._linears:
             self.report.layers[f"{name} (Linear)"] = LayerHealth(f"{name} (Linear)")
+        leaves = [m for m in state.model.modules() if next(m.children(), None) is None]
         for name, module in state.model.named_modules():
+            if isinstance(module, act.Sigmoid | act.Tanh) and leaves and module is leaves[-1]:
+                # The output layer: a confident prediction is near 0 or 1 by design, and the
+                # loss (BCE) undoes its small derivative; only hidden units count.
+                continue
             if isinstance(module, act.ReLU | act.Sigmoid | act.Tanh):
                 label = f"{name} ({type(module).__name__})"
                 self.report.layers.setdefault(label, LayerHealth(label))
@@ -144,8 +151,12 @@ class GradientHealth(Callback):
             self._previous[name] = weight.copy()
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
-        epoch = state.epoch
+        self._close_epoch(state.epoch)
+
+    def _close_epoch(self, epoch: int) -> None:
         self.report.epochs.append(epoch)
+        # A layer with no gradient this epoch (frozen, or no step taken) has nothing to flag.
+        measured = {f"{name} (Linear)" for name, _ in self._linears if self._epoch_grad.get(name)}
         for name, _ in self._linears:
             layer = self.report.layers[f"{name} (Linear)"]
             grads = self._epoch_grad.pop(name, [])
@@ -157,9 +168,9 @@ class GradientHealth(Callback):
         for label, shares in self._saturated.items():
             self.report.layers[label].saturated_share.append(float(np.mean(shares)))
         self._ever_active, self._saturated = {}, {}
-        self._flag(epoch)
+        self._flag(epoch, measured)
 
-    def _flag(self, epoch: int) -> None:
+    def _flag(self, epoch: int, measured: set[str]) -> None:
         def add(layer: str, problem: str, hint: str) -> None:
             if not any(
                 f.layer == layer and f.problem.split(":")[0] == problem.split(":")[0]
@@ -167,8 +178,13 @@ class GradientHealth(Callback):
             ):
                 self.report.flags.append(Flag(layer, epoch, problem, hint))
 
+        # Where ReLU units died, that is why gradients vanish, not sigmoid/tanh saturation.
+        dead = any(
+            layer.dead_share and layer.dead_share[-1] > DEAD_SHARE
+            for layer in self.report.layers.values()
+        )
         for label, layer in self.report.layers.items():
-            if layer.grad_norm:
+            if label in measured:
                 g = layer.grad_norm[-1]
                 if not math.isfinite(g) or g > EXPLODING:
                     add(
@@ -181,7 +197,10 @@ class GradientHealth(Callback):
                     add(
                         label,
                         f"vanishing: gradient norm {g:.3g}",
-                        "Earlier layers barely learn: use ReLU-like activations instead of "
+                        "Dead ReLU units (flagged too) pass no gradient: check for large "
+                        "negative biases or a too high learning rate, or use LeakyReLU."
+                        if dead
+                        else "Earlier layers barely learn: use ReLU-like activations instead of "
                         "sigmoid/tanh in deep stacks, He/Glorot initialization, batch "
                         "normalization, or fewer layers.",
                     )
@@ -209,6 +228,22 @@ class GradientHealth(Callback):
                 )
 
     def on_train_end(self, state: FitState) -> None:
+        # fit stops mid-epoch when the loss becomes NaN or infinite, without on_epoch_end:
+        # the steps taken so far are that epoch's record, and the divergence is the flag.
+        diverged = state.stop_reason is not None and "loss became" in state.stop_reason
+        pending = self._epoch_grad or self._epoch_ratio or self._ever_active or self._saturated
+        if (pending or diverged) and state.epoch not in self.report.epochs:
+            self._close_epoch(state.epoch)
+        if diverged:
+            self.report.flags.append(
+                Flag(
+                    "model",
+                    state.epoch,
+                    f"exploding: the loss became NaN or infinite at step {state.step}",
+                    "Lower the learning rate, clip gradients (clip_grad_norm=1.0) or normalize "
+                    "the inputs.",
+                )
+            )
         for handle in self._handles:
             handle.remove()
         self._handles = []

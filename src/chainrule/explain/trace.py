@@ -636,7 +636,8 @@ def _terms(optimizer: Optimizer, param: Tensor, group: dict[str, Any]) -> dict[s
         terms.update({"m": m, "v": v})
         if group.get("amsgrad") and "max_exp_avg_sq" in state:
             v = terms["v_max"] = np.array(state["max_exp_avg_sq"])
-        terms.update({"m_hat": m / (1 - b1**t), "v_hat": v / (1 - b2**t)})
+        # the step count of the bias corrections: 1 on the first step, more on a later one
+        terms.update({"t": np.array(t), "m_hat": m / (1 - b1**t), "v_hat": v / (1 - b2**t)})
     return terms
 
 
