@@ -131,7 +131,16 @@ MORE_OPTIONS = [
     (("--activation", "swish"), "train: --activation: expected one of relu, tanh, sigmoid"),
     (("--loss", "hinge"), "train: --loss: expected one of auto, cross_entropy, mse"),
     (("--loss", "huber"), "train: --loss: expected cross_entropy for classification, got"),
-    (("--dataset", "mnist"), "train: --dataset: expected one of digits, iris, wine"),
+    (
+        ("--dataset", "mnist"),
+        "train: --dataset: expected one of digits, iris, wine, breast-cancer, diabetes, got "
+        "'mnist'",
+    ),
+    (
+        ("--dataset", "xor"),
+        "train: --dataset: expected one of digits, iris, wine, breast-cancer, diabetes (xor is "
+        "for chainrule explain), got 'xor'",
+    ),
     (("--epoch", "3"), "train: expected known arguments, got --epoch 3; did you mean --epochs?"),
     (("--epochs",), "train: --epochs: expected one argument (see `chainrule train --help`)"),
     (("--resume",), "train: --resume: expected --checkpoint-dir DIR to resume from, got none"),
@@ -374,9 +383,29 @@ def test_a_failed_run_leaves_an_existing_out_untouched(
     result = chainrule(
         "train", data_dir / "iris.csv", "--target", "species", "--lr", "1e30", "--quiet"
     )
-    fails(result, "train: the loss became ", "nothing was written. Lower --lr")
+    fails(result, "train: the loss became ", "no model was written. Lower --lr")
     assert (tmp_path / "model.safetensors").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors", "one.csv"]
+
+
+def test_a_diverging_run_still_writes_its_gradient_health_report(
+    chainrule: Run, tmp_path: Path, data_dir: Path
+) -> None:
+    result = chainrule(
+        "train",
+        data_dir / "iris.csv",
+        "--target",
+        "species",
+        "--lr",
+        "1e30",
+        "--quiet",
+        "--diagnostics",
+        "health.html",
+    )
+    fails(result, "train: the loss became ", "gradient health report in health.html")
+    page = (tmp_path / "health.html").read_text()
+    assert "exploding" in page and "No problems found" not in page
+    assert not (tmp_path / "model.safetensors").exists()
 
 
 def test_debug_shows_the_traceback(chainrule: Run) -> None:

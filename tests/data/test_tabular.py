@@ -312,3 +312,69 @@ def test_target_to_dict_from_dict_through_json(values: list[Any]) -> None:
 def test_target_from_dict_refuses_malformed_state(state: Any, match: str) -> None:
     with pytest.raises(ValueError, match=r"^TargetEncoder.from_dict: " + match):
         TargetEncoder.from_dict(state)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ["007", "012", "100"],
+        ["1.0", "2.0", "3.0"],
+        ["+3", "5", "1e3"],
+        ["-0", "1"],
+        ["12345678901234567890", "1"],  # beyond float64's integers
+    ],
+    ids=str,
+)
+def test_text_labels_that_numbers_would_not_give_back_stay_as_written(labels: list[str]) -> None:
+    """Codes read from a file keep their form: ``"007"`` is not 7, ``"1.0"`` is not 1."""
+    values = [*labels, None, labels[0]]
+    encoder = TargetEncoder().fit(values)
+    assert encoder.task == "classification"
+    assert encoder.classes == sorted(labels)
+    assert all(type(c) is str for c in encoder.classes)
+    codes = encoder.encode(labels)
+    assert encoder.decode(codes).tolist() == labels
+    again = TargetEncoder.from_dict(roundtrip_json(encoder.to_dict()))
+    assert again.classes == encoder.classes
+    np.testing.assert_array_equal(again.encode(labels), codes)
+
+
+def test_text_labels_are_stripped_as_written_numbers_or_not() -> None:
+    encoder = TargetEncoder().fit([" 007", "012 ", "007"])
+    assert encoder.classes == ["007", "012"]
+    assert TargetEncoder().fit([" 5", "6"]).classes == [5, 6]  # "5" gives back "5"
+
+
+def test_text_that_numbers_give_back_becomes_numbers() -> None:
+    encoder = TargetEncoder("classification").fit(["-2", "10", "0.5", "", "10"])
+    assert encoder.classes == [-2, 0.5, 10]
+    assert [type(c) for c in encoder.classes] == [int, float, int]
+
+
+def test_a_few_rows_of_text_labels_find_their_classes() -> None:
+    """At evaluation a table may hold only some of the labels; those that alone read as
+    numbers still find the text classes, and other spellings of a code are not it."""
+    encoder = TargetEncoder().fit(["007", "012", "100"])
+    np.testing.assert_array_equal(encoder.encode(["100"]), [2])
+    np.testing.assert_array_equal(encoder.encode([100, "012"]), [2, 1])
+    np.testing.assert_array_equal(encoder.encode(["7", "12", "0100"], unknown=-1), [-1, -1, -1])
+    with pytest.raises(ValueError, match=r"expected one of the classes .*, got '7' in row 1"):
+        encoder.encode(["7"])
+
+
+def test_a_model_file_from_before_text_labels_kept_their_form_reads_them_as_numbers() -> None:
+    """Files written while text like "007" became 7 stored the classes as numbers: that
+    text still finds them, and the predictions are the numbers, as they were."""
+    encoder = TargetEncoder.from_dict({"task": "classification", "classes": [7, 12, 100]})
+    np.testing.assert_array_equal(encoder.encode(["007", "012", "100", 12]), [0, 1, 2, 1])
+    np.testing.assert_array_equal(encoder.encode(["7.0", "0012"]), [0, 1])
+    assert encoder.decode(np.array([2, 0])).tolist() == [100, 7]
+    floats = TargetEncoder.from_dict({"task": "classification", "classes": [1, 2]})
+    np.testing.assert_array_equal(floats.encode(["1.0", "2.0", "2"]), [0, 1, 1])
+
+
+def test_text_numbers_are_a_regression_target_in_their_units() -> None:
+    encoder = TargetEncoder().fit(["1.50", "2.25", "+3.10", "0010.5"])
+    assert encoder.task == "regression"
+    values = encoder.decode(encoder.encode(["1.50", "0010.5"]))
+    np.testing.assert_allclose(values, [1.5, 10.5], rtol=1e-6)

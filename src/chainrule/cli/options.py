@@ -138,10 +138,16 @@ def switch(value: Any) -> bool:
     return value
 
 
+TRAIN_DATASETS = tuple(name for name in DATASETS if name != "xor")
+"""The bundled datasets ``train`` learns from; xor's four points are for ``explain``."""
+
+
 def dataset_name(value: Any) -> str:
-    if isinstance(value, str) and value.strip().lower().replace("_", "-") in DATASETS:
-        return value.strip().lower().replace("_", "-")
-    raise InvalidValueError("one of " + ", ".join(DATASETS))
+    name = value.strip().lower().replace("_", "-") if isinstance(value, str) else None
+    if name in TRAIN_DATASETS:
+        return name
+    hint = " (xor is for chainrule explain)" if name == "xor" else ""
+    raise InvalidValueError("one of " + ", ".join(TRAIN_DATASETS) + hint)
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,7 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("dataset", dataset_name, None, "train on a bundled dataset instead of DATA: "
-           + ", ".join(d for d in DATASETS if d != "xor") + " (a test part is held out)",
+           + ", ".join(TRAIN_DATASETS) + " (a test part is held out)",
            "NAME"),
     Option("target", text, None, "the column to predict (required with DATA)", "COLUMN"),
     Option("out", text, "model.safetensors", "model file to write (default model.safetensors)",

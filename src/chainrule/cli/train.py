@@ -90,8 +90,6 @@ def _check_settings(settings: TrainSettings) -> None:
         raise UsageError(
             f"train: --target: expected the column of {settings.data!r} to predict, got none"
         )
-    if settings.dataset == "xor":
-        raise UsageError("train: --dataset: expected a table to learn from, got 'xor' (4 rows)")
     check_writable(settings.out, "train", "--out")
     if settings.data is not None and same_file(settings.out, settings.data):
         raise UsageError(
@@ -322,7 +320,13 @@ class _Run:
 
         # Notes on stderr start only now, once every check has passed: a mistake is one line.
         self._describe(features, encoder, parts, lr)
-        history = self._fit(model, loss, optimizer, data, encoder.task, callbacks, resume_from)
+        try:
+            history = self._fit(model, loss, optimizer, data, encoder.task, callbacks, resume_from)
+        except UsageError as error:  # the loss diverged: what the health report is for
+            if health is None or s.diagnostics is None or not is_root():
+                raise
+            health.report.to_html(s.diagnostics)
+            raise UsageError(f"{error}; gradient health report in {s.diagnostics}") from None
         if history.stop_reason:
             self.log(history.stop_reason)
 
@@ -515,7 +519,7 @@ class _Run:
             if issubclass(warning.category, DivergenceWarning):
                 what = str(warning.message).split("; training stopped")[0]
                 raise UsageError(
-                    f"{what.replace('fit: ', 'train: ', 1)}; nothing was written. Lower --lr, "
+                    f"{what.replace('fit: ', 'train: ', 1)}; no model was written. Lower --lr, "
                     f"or check the data for extreme values"
                 )
             warnings.showwarning(

@@ -492,12 +492,35 @@ def _label_key(label: Label) -> tuple[int, Any]:
 
 
 def _as_labels(values: Array) -> list[Label | None]:
-    """Labels of ``values`` (None where missing); text that reads as numbers becomes numbers
-    when all of it does, so that ``"1"`` read from a file matches a saved class 1."""
+    """Labels of ``values`` (None where missing). Text that reads as numbers becomes numbers
+    when all of it does and each number gives back the same text, so that ``"1"`` read from a
+    file is the class 1 of an integer column; otherwise text stays as written (stripped, as
+    every text label is): ``"007"``, ``"1.0"``, ``"+3"`` and ``"1e3"`` stay text.
+
+    >>> _as_labels(np.array(["2", "10", ""], dtype=object))
+    [2, 10, None]
+    >>> _as_labels(np.array(["2", "010"], dtype=object))
+    ['2', '010']
+    """
     numbers_ = parse_numbers(values)
     if numbers_ is not None:
-        return [None if math.isnan(v) else _label_of(v) for v in numbers_]
+        labels = [None if math.isnan(v) else _label_of(v) for v in numbers_]
+        if all(
+            not isinstance(value, str)
+            or _is_missing(value)
+            or (label is not None and category_of(label) == value.strip())
+            for value, label in zip(values, labels, strict=True)
+        ):
+            return labels
     return [None if _is_missing(v) else _label_of(v) for v in values]
+
+
+def _number_label(text: str) -> Label | None:
+    """The number ``text`` reads as, as a label (``"007"`` -> 7), or None."""
+    numbers_ = parse_numbers(np.array([text], dtype=object))
+    if numbers_ is None or math.isnan(numbers_[0]):
+        return None
+    return _label_of(numbers_[0])
 
 
 def infer_task(values: Any, max_classes: int = 20) -> str:
@@ -529,7 +552,9 @@ class TargetEncoder:
     task : str
         'classification' or 'regression' once fitted.
     classes : list of str, int, float or bool
-        Sorted class labels (classification); index i is output i of the network.
+        Sorted class labels (classification); index i is output i of the network. Text
+        becomes numbers only when every label's number gives back its text (``"2"``, not
+        ``"007"`` or ``"1.0"``), so that labels come back as the table wrote them.
     mean, std : float
         Of the training targets (regression); the network learns (y - mean) / std.
 
@@ -634,17 +659,30 @@ class TargetEncoder:
                 raise ValueError(f"{where}: expected numbers, got a missing value in row {row + 1}")
             return ((numbers_ - self.mean) / self.std).astype(np.float32)[:, None]
         codes = np.empty(len(array), dtype=np.int64)
-        for row, label in enumerate(_as_labels(array)):
-            code = None if label is None else self._index.get(_label_key(label))
+        for row, (value, label) in enumerate(zip(array, _as_labels(array), strict=True)):
+            code = None if label is None else self._code(label)
             if code is None:
                 if unknown is None:
+                    written = value if isinstance(value, str) and label is not None else label
                     raise ValueError(
                         f"{where}: expected one of the classes {self.classes!r:.200}, got "
-                        f"{_shown(label)} in row {row + 1}"
+                        f"{_shown(written)} in row {row + 1}"
                     )
                 code = unknown
             codes[row] = code
         return codes
+
+    def _code(self, label: Label) -> int | None:
+        """The index of ``label``, or None. Text and a number that read the same stand for
+        one class when only one of them is a class: text ``"007"`` is the class 7 of a model
+        file written while such text became numbers, and the number 100 (or text ``"100"``
+        in a table with no other labels) is the class ``"100"`` of a model whose labels
+        stayed text."""
+        code = self._index.get(_label_key(label))
+        if code is not None or isinstance(label, bool):
+            return code
+        other = _number_label(label) if isinstance(label, str) else category_of(label)
+        return None if other is None else self._index.get(_label_key(other))
 
     def decode(self, outputs: Any) -> Array:
         """Labels (an object array of the original types) from class scores of shape (N, C)
