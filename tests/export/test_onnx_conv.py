@@ -63,6 +63,19 @@ CASES: dict[str, Any] = {
     ),
     "avg_pool_ceil": lambda: nn.Sequential(nn.AvgPool2d(2, ceil_mode=True)),
     "avg_pool_divisor": lambda: nn.Sequential(nn.AvgPool2d(2, stride=1, divisor_override=3)),
+    # ceil_mode windows past the padding: PyTorch's sizes and divisors
+    "avg_pool_ceil_padding": lambda: nn.Sequential(
+        nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True)
+    ),
+    "avg_pool_ceil_divisor": lambda: nn.Sequential(
+        nn.AvgPool2d(3, stride=2, ceil_mode=True, divisor_override=4)
+    ),
+    "avg_pool_ceil_exclude_pad": lambda: nn.Sequential(
+        nn.AvgPool2d(3, stride=(2, 4), padding=1, ceil_mode=True, count_include_pad=False)
+    ),
+    "max_pool_ceil_past_padding": lambda: nn.Sequential(
+        nn.MaxPool2d((3, 2), stride=(2, 4), padding=1, ceil_mode=True)
+    ),
     "adaptive_global": lambda: nn.Sequential(nn.AdaptiveAvgPool2d(1)),
     "adaptive_even": lambda: nn.Sequential(nn.AdaptiveAvgPool2d((3, 1))),
     "adaptive_uneven": lambda: nn.Sequential(nn.AdaptiveAvgPool2d((4, None))),
@@ -115,12 +128,6 @@ def test_digits_network_with_probabilities(tmp_path: Path) -> None:
 
 def test_layers_onnx_cannot_express_are_refused(tmp_path: Path) -> None:
     x = np.zeros((1, 3, 6, 6), np.float32)
-    model = nn.Sequential(nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True))
-    with pytest.raises(ValueError, match=r"to_onnx: cannot export layer 0 \(AvgPool2d with "):
-        to_onnx(model, tmp_path / "m.onnx", x)
-    model = nn.Sequential(nn.AvgPool2d(2, ceil_mode=True, divisor_override=2))
-    with pytest.raises(ValueError, match=r"AvgPool2d with divisor_override and ceil_mode"):
-        to_onnx(model, tmp_path / "m.onnx", x)
     model = nn.Sequential(nn.BatchNorm2d(3, track_running_stats=False))
     with pytest.raises(ValueError, match=r"BatchNorm2d without running statistics"):
         to_onnx(model, tmp_path / "m.onnx", x)

@@ -261,3 +261,22 @@ def test_unflatten_errors() -> None:
         nn.Unflatten(1, (-1, -1))
     with pytest.raises(ValueError, match=r"Unflatten: dim 3 is out of range"):
         nn.Unflatten(3, (2, 2))(cr.zeros(2, 4))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize(
+    ("pool", "options"),
+    [
+        ("MaxPool2d", {"kernel_size": 6, "stride": 3, "ceil_mode": True}),
+        ("MaxPool2d", {"kernel_size": 4, "stride": 3, "dilation": 2, "ceil_mode": True}),
+        ("AvgPool2d", {"kernel_size": 7, "stride": 3, "ceil_mode": True}),
+        ("AvgPool2d", {"kernel_size": (3, 8), "stride": 3, "padding": (1, 0), "ceil_mode": True}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "-".join(map(str, v.values())),
+)
+def test_ceil_mode_keeps_a_window_wider_than_the_input(
+    pool: str, options: dict[str, Any], dtype: Any
+) -> None:
+    # PyTorch rounds (5 - 7) / 3 up to 0 and keeps that one window; it was refused as too big
+    layer, twin = getattr(nn, pool)(**options), getattr(tnn, pool)(**options)
+    compare_module(layer, twin, [data((2, 3, 5, 6), dtype)])

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from chainrule.backend import np
+from chainrule.backend import is_floating, np
 from chainrule.nn import activation as act
 from chainrule.nn.containers import Sequential
 from chainrule.nn.conv import Conv1d, Conv2d
@@ -182,6 +182,13 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
     if kind in ELEMENTWISE:
         return ELEMENTWISE[kind](g, module, x, where), out_example
     if kind in IMAGE_LAYERS:
+        rank = 3 if kind is Conv1d else 4
+        if kind is not Unflatten and example.ndim != rank:
+            # The layer also takes one unbatched sample, but the graph's first axis is the batch.
+            raise ValueError(
+                f"to_onnx: layer {where} ({kind.__name__}) needs a batched example of rank "
+                f"{rank}, got shape {example.shape}; add the batch axis first"
+            )
         return IMAGE_LAYERS[kind](g, module, x, example.shape, where), out_example
     supported = sorted(
         c.__name__ for c in [*ELEMENTWISE, *IMAGE_LAYERS, Linear, Flatten, Embedding, Sequential]
@@ -235,6 +242,13 @@ def to_onnx(
     -------
     Path
         The file written; ``onnx.checker.check_model(path, full_check=True)`` passes on it.
+
+    Notes
+    -----
+    The graph computes in the model's dtype (the input's, for a model without weights).
+    onnxruntime's CPU provider has no float64 kernels for Conv, AveragePool,
+    GlobalAveragePool and Elu: convert such a model with ``model.to(np.float32)`` first to
+    run it there.
     """
     try:
         import onnx
@@ -251,7 +265,12 @@ def to_onnx(
         raise ValueError(
             f"to_onnx: expected an example batch with at least one row, got shape {data.shape}"
         )
-    dtype = next((p.dtype for p in model.parameters()), np.dtype(np.float32))
+    # The model's own dtype (a BatchNorm without affine has only buffers); a model with
+    # neither computes in the input's floating dtype.
+    weights = [*model.parameters(), *model.buffers()]
+    dtype = next((t.dtype for t in weights if is_floating(t.dtype)), None)
+    if dtype is None:
+        dtype = data.dtype if is_floating(data.dtype) else np.dtype(np.float32)
     if data.dtype.kind == "f":
         data = data.astype(dtype)
     graph = _Graph(onnx, dtype)
@@ -379,8 +398,30 @@ def _conv(g: _Graph, m: Conv1d | Conv2d, x: str, shape: tuple[int, ...], path: s
     )
 
 
+def _pool_pads(m: MaxPool2d | AvgPool2d, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right): the padding, plus at the bottom and right the rows and
+    columns that ``ceil_mode`` windows reach past it.
+
+    The pools are written with ceil_mode=0 and these pads: ONNX's ceil_mode keeps a last
+    window that starts in the right padding, which PyTorch drops.
+    """
+    from chainrule.autograd.ops.conv import _pool_geometry
+
+    dilation = m.dilation if isinstance(m, MaxPool2d) else 1
+    *_, pads = _pool_geometry(
+        "to_onnx", shape, m.kernel_size, m.stride, m.padding, dilation, m.ceil_mode
+    )
+    return pads
+
+
 def _max_pool(g: _Graph, m: MaxPool2d, x: str, shape: tuple[int, ...], path: str) -> str:
-    (ph, pw) = m.padding
+    top, bottom, left, right = _pool_pads(m, shape)
+    (kh, kw) = m.kernel_size
+    if bottom >= kh or right >= kw:
+        # A dilated window reaches further than onnxruntime lets pads be: pad with -inf.
+        widths = g.constant("pads", [0, 0, top, left, 0, 0, bottom, right], np.int64)
+        x = g.node("Pad", [x, widths, g.constant("lowest", -np.inf)], path)
+        top = bottom = left = right = 0
     return g.node(
         "MaxPool",
         [x],
@@ -388,32 +429,32 @@ def _max_pool(g: _Graph, m: MaxPool2d, x: str, shape: tuple[int, ...], path: str
         kernel_shape=list(m.kernel_size),
         strides=list(m.stride),
         dilations=list(m.dilation),
-        pads=[ph, pw, ph, pw],
-        ceil_mode=int(m.ceil_mode),
+        pads=[top, left, bottom, right],
     )
 
 
 def _avg_pool(g: _Graph, m: AvgPool2d, x: str, shape: tuple[int, ...], path: str) -> str:
+    top, bottom, left, right = _pool_pads(m, shape)
     (ph, pw) = m.padding
-    if m.ceil_mode and (ph or pw) and m.count_include_pad:
-        # ONNX counts the part of a last partial window past the padding; PyTorch does not.
-        raise ValueError(
-            f"to_onnx: cannot export layer {path} (AvgPool2d with ceil_mode, padding and "
-            f"count_include_pad: ONNX divides its last windows differently)"
-        )
-    if m.divisor_override is not None and m.ceil_mode:
-        raise ValueError(
-            f"to_onnx: cannot export layer {path} (AvgPool2d with divisor_override and ceil_mode)"
-        )
+    include_pad = m.count_include_pad
+    if include_pad and (bottom, right) != (top, left):
+        # PyTorch divides a ceil_mode window by its size up to the padding's end, not past
+        # it: the padding becomes zeros of the input, and only the rest stays implicit.
+        if ph or pw:
+            zeros = [0, 0, ph, pw, 0, 0, ph, pw]
+            x = g.node("Pad", [x, g.constant("pads", zeros, np.int64)], path)
+            top, bottom, left, right = 0, bottom - ph, 0, right - pw
+        include_pad = False
+    if m.divisor_override is not None:
+        include_pad = True  # every window divided by the kernel's size, undone below
     y = g.node(
         "AveragePool",
         [x],
         path,
         kernel_shape=list(m.kernel_size),
         strides=list(m.stride),
-        pads=[ph, pw, ph, pw],
-        ceil_mode=int(m.ceil_mode),
-        count_include_pad=int(m.count_include_pad or m.divisor_override is not None),
+        pads=[top, left, bottom, right],
+        count_include_pad=int(include_pad),
     )
     if m.divisor_override is None:
         return y

@@ -847,7 +847,8 @@ def _pool_geometry(
         # As in PyTorch, the last window must start on the input or the left padding.
         if ceil_mode and (n - 1) * steps[axis] >= size + pad[axis]:
             n -= 1
-        out.append(n if room >= 0 else 0)
+        # ceil_mode also keeps one window wider than the padded input, as PyTorch does.
+        out.append(n if room >= 0 or ceil_mode else 0)
         extra.append(max(0, (n - 1) * steps[axis] + span - size - 2 * pad[axis]))
     if min(out) < 1:
         raise ValueError(
