@@ -359,6 +359,56 @@ class Tensor:
         np.clip(self.data, min, max, out=self.data)
         return self
 
+    # ----------------------------------------------------------------- augmented assignment
+    # Without these, Python would run ``x -= y`` as ``x = x - y``: a new tensor, so that under
+    # no_grad a parameter updated by hand (``w -= lr * w.grad``) silently became a fresh
+    # tensor that no longer requires grad. PyTorch updates in place.
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._augmented("+=", np.add, ops.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._augmented("-=", np.subtract, ops.sub, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._augmented("*=", np.multiply, ops.mul, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._augmented("/=", np.true_divide, ops.div, other)
+
+    def _augmented(
+        self,
+        where: str,
+        ufunc: Callable[..., Any],
+        op: Callable[[Any, Any], Tensor],
+        other: Any,
+    ) -> Tensor:
+        """``self <op>= other`` as PyTorch does it.
+
+        In place when no graph is recorded. While grad mode is on and either side requires
+        grad, a leaf that requires grad is refused (as in PyTorch) and anything else is
+        computed out of place, so that the graph records it (PyTorch records the in-place
+        op; the gradients are the same).
+        """
+        if _state.enabled and (
+            self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
+        ):
+            if self._ctx is None and self._requires_grad:
+                raise RuntimeError(
+                    f"{where}: cannot modify a leaf tensor that requires grad in place while "
+                    f"grad mode is on; wrap the update in `with chainrule.no_grad():`"
+                )
+            return op(self, other)
+        value = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except TypeError:
+            result = ufunc(self.data, value).dtype
+            raise TypeError(
+                f"{where}: a result of dtype {result} cannot be stored in place in a tensor of "
+                f"dtype {self.dtype}; convert first, e.g. t = t.float()"
+            ) from None
+        return self
+
     # ----------------------------------------------------------------- dtype
     def to(self, dtype: DTypeLike) -> Tensor:
         """This tensor converted to ``dtype`` (differentiable; self if already that dtype)."""
@@ -596,8 +646,8 @@ class Tensor:
     def squeeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
         return ops.squeeze(self, axis, dim=dim)
 
-    def unsqueeze(self, axis: _int) -> Tensor:
-        return ops.unsqueeze(self, axis)
+    def unsqueeze(self, axis: _int | None = None, *, dim: _int | None = None) -> Tensor:
+        return ops.unsqueeze(self, axis, dim=dim)
 
     def expand(self, *sizes: Any) -> Tensor:
         return ops.expand(self, *sizes)
@@ -723,6 +773,16 @@ def as_generator(generator: np.random.Generator | int | None) -> np.random.Gener
     )
 
 
+def _generator_or_seed(
+    where: str, generator: np.random.Generator | int | None, seed: int | None
+) -> np.random.Generator:
+    if seed is None:
+        return as_generator(generator)
+    if generator is not None:
+        raise TypeError(f"{where}: pass generator or seed, not both")
+    return as_generator(seed)
+
+
 def _random_dtype(where: str, dtype: DTypeLike) -> np.dtype[Any]:
     dt = _float_dtype(dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
@@ -735,9 +795,10 @@ def randn(
     generator: np.random.Generator | int | None = None,
     dtype: DTypeLike = None,
     requires_grad: bool = False,
+    seed: int | None = None,
 ) -> Tensor:
     """Samples of the standard normal distribution, drawn from ``generator`` (or a seed)."""
-    rng = as_generator(generator)
+    rng = _generator_or_seed("randn", generator, seed)
     dt = _random_dtype("randn", dtype)
     return _new(rng.standard_normal(_shape_from(size), dtype=dt), requires_grad)
 
@@ -747,9 +808,10 @@ def rand(
     generator: np.random.Generator | int | None = None,
     dtype: DTypeLike = None,
     requires_grad: bool = False,
+    seed: int | None = None,
 ) -> Tensor:
     """Samples of the uniform distribution on [0, 1), drawn from ``generator`` (or a seed)."""
-    rng = as_generator(generator)
+    rng = _generator_or_seed("rand", generator, seed)
     dt = _random_dtype("rand", dtype)
     return _new(rng.random(_shape_from(size), dtype=dt), requires_grad)
 
@@ -759,10 +821,13 @@ def randn_like(
     generator: np.random.Generator | int | None = None,
     dtype: DTypeLike = None,
     requires_grad: bool = False,
+    seed: int | None = None,
 ) -> Tensor:
     """Standard normal samples with the shape of ``other`` (and its dtype, unless given)."""
     dt = _like_dtype(other, dtype)
-    return randn(*np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad)
+    return randn(
+        *np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad, seed=seed
+    )
 
 
 def rand_like(
@@ -770,10 +835,13 @@ def rand_like(
     generator: np.random.Generator | int | None = None,
     dtype: DTypeLike = None,
     requires_grad: bool = False,
+    seed: int | None = None,
 ) -> Tensor:
     """Uniform samples on [0, 1) with the shape of ``other`` (and its dtype, unless given)."""
     dt = _like_dtype(other, dtype)
-    return rand(*np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad)
+    return rand(
+        *np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad, seed=seed
+    )
 
 
 # Imported last: the autograd package builds on Tensor, defined above, so whichever of the

@@ -20,14 +20,19 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
     Arrays, lists and NumPy scalars become constant tensors that take the dtype of a
     floating tensor beside them, so that mixing in a float64 array never silently widens a
     float32 tensor. An integer or bool operand beside a floating tensor takes its dtype, and
-    beside a Python float becomes float32 (NumPy would give float64 in both cases).
+    beside a Python float becomes float32 (NumPy would give float64 in both cases). A 0-d
+    tensor beside a tensor with dimensions of the same kind (both floating or both integer)
+    takes that tensor's dtype, as a number would: float32 [n] with float64 [] is float32, as
+    in PyTorch.
     """
     # The common cases first, which the rules leave as they are: two floating tensors, and
     # a floating tensor with a Python int or float on either side.
     if isinstance(a, Tensor):
         if a.data.dtype.kind == "f":
             if isinstance(b, Tensor):
-                if b.data.dtype.kind == "f":
+                if b.data.dtype.kind == "f" and (
+                    a.data.dtype is b.data.dtype or (a.data.ndim == 0) is (b.data.ndim == 0)
+                ):
                     return a, b
             elif type(b) is float or type(b) is int:
                 return a, b
@@ -51,6 +56,11 @@ def _operand(x: Any, other: Any) -> Any:
     t = x if given else Tensor._from_op(_to_array(x), None)
     kind = t.dtype.kind
     target = None
+    if given and isinstance(other, Tensor) and t.ndim == 0 and other.ndim > 0:
+        other_kind = other.dtype.kind
+        if (kind == "f" and other_kind == "f") or (kind in "iu" and other_kind in "iu"):
+            # It may require grad, unlike the constants below: a differentiable cast.
+            return t.to(other.dtype)
     if isinstance(other, Tensor) and is_floating(other.dtype):
         if kind in "biu" or (kind == "f" and not given):
             target = other.dtype

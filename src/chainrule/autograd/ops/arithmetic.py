@@ -139,7 +139,8 @@ class Pow(Function):
     """y = a ** b;  dy/da = b * a**(b - 1), dy/db = y * log(a).
 
     NOTE: where a == 0, dy/db is taken as 0 (the limit of y * log(a) for b > 0), as PyTorch
-    does, instead of the NaN that 0 * log(0) gives.
+    does, instead of the NaN that 0 * log(0) gives. Where b == 0, dy/da is 0 (y = 1 for every
+    a), as in PyTorch, instead of the NaN that 0 * 0**-1 gives at a == 0.
     """
 
     @staticmethod
@@ -161,7 +162,13 @@ class Pow(Function):
         da, db = ctx.needs_input_grad
         grad_a = grad_b = None
         if da:
-            grad_a = unbroadcast(grad * b * a ** (b - 1), ctx.a_shape)
+            zero_exponent = (b == 0).any() if isinstance(b, np.ndarray) else b == 0
+            if zero_exponent:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    local = np.where(b == 0, 0, b * a ** (b - 1))
+                grad_a = unbroadcast(grad * local, ctx.a_shape)
+            else:
+                grad_a = unbroadcast(grad * b * a ** (b - 1), ctx.a_shape)
         if db:
             a_array = np.asarray(a, dtype=y.dtype)
             log_a = np.log(np.where(a_array == 0, 1, a_array))

@@ -12,6 +12,7 @@ from typing import Any
 
 from chainrule.autograd.function import Context, Function, register
 from chainrule.autograd.ops._operands import as_tensor, check_axis, normalize_axis
+from chainrule.autograd.ops.elementwise import maximum, minimum
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
@@ -289,14 +290,24 @@ def _nonempty(x: Tensor, axes: tuple[int, ...], where: str) -> None:
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
-    """Largest value over ``axis`` (values only; use ``argmax`` for positions)."""
+    """Largest value over ``axis`` (values only; use ``argmax`` for positions).
+
+    ``max(a, b)`` with a tensor ``b`` is the elementwise ``maximum``, as ``torch.max(a, b)``.
+    """
+    if isinstance(axis, Tensor):
+        return maximum(x, axis)
     x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, "max")
     _nonempty(x, axes, "max")
     return Max.apply(x, axes, keepdims)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
-    """Smallest value over ``axis`` (values only; use ``argmin`` for positions)."""
+    """Smallest value over ``axis`` (values only; use ``argmin`` for positions).
+
+    ``min(a, b)`` with a tensor ``b`` is the elementwise ``minimum``, as ``torch.min(a, b)``.
+    """
+    if isinstance(axis, Tensor):
+        return minimum(x, axis)
     x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, "min")
     _nonempty(x, axes, "min")
     return Min.apply(x, axes, keepdims)

@@ -225,9 +225,13 @@ def squeeze(x: Any, axis: Any = None, *, dim: Any = None) -> Tensor:
     return Reshape.apply(x, tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
 
 
-def unsqueeze(x: Any, axis: int) -> Tensor:
-    """Insert an axis of length 1 at position ``axis`` (negative counts from the end)."""
+def unsqueeze(x: Any, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Insert an axis of length 1 at position ``axis`` (or PyTorch's ``dim``; negative counts
+    from the end)."""
     x = as_tensor(x)
+    axis = normalize_axis(axis, dim, "unsqueeze")
+    if axis is None:
+        raise TypeError("unsqueeze: expected the position of the new axis (axis or dim)")
     if not -x.ndim - 1 <= axis <= x.ndim:
         raise ValueError(
             f"unsqueeze: axis must be in [{-x.ndim - 1}, {x.ndim}] for a tensor with {x.ndim} "
