@@ -9,6 +9,25 @@ from typing import Any, overload
 from chainrule.nn.module import Module
 
 
+def _renumber(container: Module, modules: Iterable[Module | None]) -> None:
+    """Replace the children of ``container`` by ``modules``, named ``0``, ``1``, ... (as
+    PyTorch does after a deletion or insertion, so state-dict keys stay contiguous)."""
+    modules = list(modules)
+    for name in list(container._modules):
+        delattr(container, name)
+    for index, module in enumerate(modules):
+        container.add_module(str(index), module)
+
+
+def _position(where: str, index: Any, length: int) -> int:
+    """``index`` (negative counts from the end) as a position in ``range(length)``."""
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError(f"{where}: indices must be integers or slices, got {type(index).__name__}")
+    if not -length <= index < length:
+        raise IndexError(f"{where}: index {index} is out of range for {length} modules")
+    return index % length
+
+
 class Sequential(Module):
     """Modules applied one after another; the output of each is the input of the next.
 
@@ -74,13 +93,45 @@ class Sequential(Module):
         self.add_module(str(len(self)), module)
         return self
 
+    def __setitem__(self, index: int, module: Module) -> None:
+        name = list(self._modules)[_position("Sequential", index, len(self))]
+        self._check(name, module)
+        self.add_module(name, module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[_position("Sequential", index, len(modules))]
+        _renumber(self, modules)
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Insert ``module`` before position ``index``; the children are renumbered."""
+        self._check(str(index), module)
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        _renumber(self, modules)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Sequential:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove the module at ``index`` and return it; the rest are renumbered."""
+        module = self[index]
+        del self[index]
+        return module
+
 
 class ModuleList(Module):
     """A list of modules whose parameters the parent registers (it has no ``forward``)."""
 
-    def __init__(self, modules: Iterable[Module] = ()) -> None:
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
-        for module in modules:
+        for module in modules or ():
             self.append(module)
 
     def append(self, module: Module) -> ModuleList:
@@ -93,6 +144,36 @@ class ModuleList(Module):
         for module in modules:
             self.append(module)
         return self
+
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
+        return self.extend(modules)
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index``; the children are renumbered."""
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: expected a Module, got {type(module).__name__}")
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        _renumber(self, modules)
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove the module at ``index`` and return it; the rest are renumbered."""
+        module = self[index]
+        del self[index]
+        return module
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: expected a Module, got {type(module).__name__}")
+        self.add_module(list(self._modules)[_position("ModuleList", index, len(self))], module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[_position("ModuleList", index, len(modules))]
+        _renumber(self, modules)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -120,10 +201,31 @@ class ModuleList(Module):
 class ModuleDict(Module):
     """A dict of modules by name whose parameters the parent registers."""
 
-    def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
+    def __init__(
+        self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
+    ) -> None:
         super().__init__()
-        for name, module in (modules or {}).items():
+        if modules is not None:
+            self.update(modules)
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) modules from a mapping or from (name, module) pairs."""
+        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        for name, module in pairs:
             self[name] = module
+
+    def __delitem__(self, name: str) -> None:
+        self.pop(name)
+
+    def pop(self, name: str) -> Module:
+        """Remove the module called ``name`` and return it."""
+        module = self[name]
+        delattr(self, name)
+        return module
+
+    def clear(self) -> None:
+        for name in list(self._modules):
+            delattr(self, name)
 
     def __setitem__(self, name: str, module: Module) -> None:
         if not isinstance(module, Module):

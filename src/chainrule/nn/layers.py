@@ -195,7 +195,9 @@ class Dropout2d(Module):
     generator : numpy.random.Generator or int, optional
         The layer's own source of masks.
 
-    Shape: (N, C, H, W), one draw per sample and channel, or (C, H, W).
+    Notes
+    -----
+    Input of shape (N, C, H, W), one draw per sample and channel, or (C, H, W).
     """
 
     def __init__(

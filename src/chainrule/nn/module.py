@@ -256,6 +256,8 @@ class Module:
     # ----------------------------------------------------------------- modes and grads
     def train(self: M, mode: bool = True) -> M:
         """Set training mode (dropout active, batch statistics used) on the whole tree."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"Module.train: mode must be a bool, got {mode!r}")
         for module in self.modules():
             object.__setattr__(module, "training", bool(mode))
         return self
@@ -349,7 +351,8 @@ class Module:
         snapshot while training goes on. A module used in two places is saved under both
         names, as in PyTorch.
         """
-        return OrderedDict((name, t.detach()) for name, t in self._state_items(prefix))
+        # PyTorch's convention: the prefix is prepended as given ("model." gives "model.0.weight").
+        return OrderedDict((prefix + name, t.detach()) for name, t in self._state_items())
 
     def _state_targets(self) -> dict[str, Tensor]:
         return dict(self._state_items())
@@ -407,7 +410,6 @@ class Module:
         children = [
             f"({name}): " + repr(module).replace("\n", "\n  ")
             for name, module in self._modules.items()
-            if module is not None
         ]
         extra = self.extra_repr()
         if not children:
