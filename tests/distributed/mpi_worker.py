@@ -91,10 +91,14 @@ def save(out: Path, name: str, model: nn.Module, history: History) -> None:
 
 
 class Fail(Callback):
-    """Rank 1 dies, raises or hangs at step 3."""
+    """Rank 1 dies, raises or hangs at step 3, or raises as training begins."""
 
     def __init__(self, how: str) -> None:
         self.how = how
+
+    def on_train_begin(self, state: Any) -> None:
+        if self.how == "raise-at-start" and launch_rank() == 1:
+            raise RuntimeError("simulated failure on rank 1 as training begins")
 
     def on_batch_end(self, state: Any, logs: dict[str, float]) -> None:
         if state.step != 3 or launch_rank() != 1:
@@ -130,6 +134,40 @@ def errors(out: Path) -> None:
     (out / f"errors-rank{rank}.json").write_text(json.dumps(found))
 
 
+def batchnorm(out: Path) -> None:
+    """Batches of 3 rows with BatchNorm1d: one process normalizes each over its 3 rows, so
+    no rank may be left with a slice of one row (which BatchNorm1d refuses)."""
+    model, x, y = batchnorm_problem()
+    history = fit(model, "cross_entropy", "adam", (x, y), epochs=2, batch_size=3, seed=0,
+                  verbose=0)  # fmt: skip
+    save(out, "batchnorm", model, history)
+
+
+def batchnorm_problem() -> tuple[nn.Module, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(29, 4))
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2))
+    model.reset_parameters(1)
+    return model.to(np.float64), x, y
+
+
+def seed(out: Path) -> None:
+    """The seed that every rank would take to resume, with seed=None, from a checkpoint that
+    only rank 0 holds: the seed of the run that wrote it."""
+    from chainrule.distributed import from_environment
+
+    rank = launch_rank()
+    model, x, y = problem(np.float32, 64)
+    fit(model, "cross_entropy", "adam", (x, y), epochs=1, seed=1234, verbose=0,
+        callbacks=[ModelCheckpoint(out / "checkpoint.safetensors")])  # fmt: skip
+    context = from_environment()
+    assert context is not None
+    resume_from = out / ("checkpoint.safetensors" if rank == 0 else "missing.safetensors")
+    found = context.common_seed(None, resume_from)
+    (out / f"seed-rank{rank}.json").write_text(json.dumps(found))
+
+
 if __name__ == "__main__":
     task = sys.argv[1]
     if task == "train":
@@ -139,6 +177,10 @@ if __name__ == "__main__":
     elif task == "resume":
         out = Path(sys.argv[2])
         save(out, "resumed", *train(np.float32, out, resume_epoch=2))
+    elif task == "batchnorm":
+        batchnorm(Path(sys.argv[2]))
+    elif task == "seed":
+        seed(Path(sys.argv[2]))
     elif task == "errors":
         errors(Path(sys.argv[2]))
     else:

@@ -31,7 +31,6 @@ SETTINGS = [
     "--no-batch-norm",
     "--dropout",
     "0",
-    "--quiet",
 ]
 
 
@@ -51,6 +50,9 @@ def test_two_ranks_write_once_and_match_one_process(tmp_path: Path) -> None:
     pair = _train(tmp_path, "two", 2)
     assert pair.returncode == 0, pair.stderr
     assert pair.stdout.count("model written to two.safetensors") == 1  # rank 0 only
+    notes = [[line for line in run.stderr.splitlines() if line.startswith("train: ")]
+             for run in (alone, pair)]  # fmt: skip
+    assert len(notes[1]) == len(notes[0]) > 0  # the notes on stderr too
     expected, got = (
         load_weights(tmp_path / "one.safetensors"),
         load_weights(tmp_path / "two.safetensors"),

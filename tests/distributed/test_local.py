@@ -21,6 +21,7 @@ from chainrule.distributed import (
     launch_size,
     share,
 )
+from chainrule.distributed.context import training_share
 from chainrule.train import fit
 
 
@@ -133,6 +134,21 @@ def test_share_splits_a_batch_into_contiguous_near_equal_slices(rows: int, size:
     lengths = [stop - start for start, stop in slices]
     assert max(lengths) - min(lengths) <= 1
     assert lengths == sorted(lengths, reverse=True)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+@pytest.mark.parametrize("rows", [1, 2, 3, 5, 13, 14, 32, 33])
+def test_training_share_gives_no_rank_a_single_row_of_a_larger_batch(rows: int, size: int) -> None:
+    # A slice of one row would make BatchNorm1d fail on that rank, where one process
+    # computes the whole batch's statistics.
+    slices = [training_share(rows, rank, size) for rank in range(size)]
+    assert slices[0][0] == 0 and slices[-1][1] == rows
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(slices))
+    lengths = [stop - start for start, stop in slices]
+    assert lengths == sorted(lengths, reverse=True)
+    assert rows == 1 or 1 not in lengths
+    if rows >= 2 * size:
+        assert slices == [share(rows, rank, size) for rank in range(size)]
 
 
 def test_context_arguments_are_checked_before_mpi_is_touched(

@@ -21,6 +21,8 @@ import mpi_worker
 import numpy as np
 import pytest
 
+from chainrule.train import fit
+
 WORKER = Path(__file__).with_name("mpi_worker.py")
 
 
@@ -136,6 +138,29 @@ def test_resume_on_two_ranks_repeats_the_uninterrupted_run(trained: Path, tmp_pa
     assert history["epoch"] == list(range(1, mpi_worker.EPOCHS + 1))  # rank 1 got rank 0's
 
 
+def test_batch_norm_trains_when_a_batch_has_fewer_rows_than_two_per_rank(tmp_path: Path) -> None:
+    # Batches of 3 rows on 2 ranks: an even cut would leave rank 1 a slice of one row, which
+    # BatchNorm1d refuses; rank 0 computes on the whole batch instead, as one process does.
+    done, _ = mpirun("batchnorm", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    model, x, y = mpi_worker.batchnorm_problem()
+    fit(model, "cross_entropy", "adam", (x, y), epochs=2, batch_size=3, seed=0, verbose=0)
+    rank0 = _weights(tmp_path / "batchnorm-weights-rank0.npz")
+    rank1 = _weights(tmp_path / "batchnorm-weights-rank1.npz")
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(rank0[key], rank1[key], err_msg=key)
+        np.testing.assert_allclose(rank0[key], value.data, rtol=1e-10, atol=1e-13, err_msg=key)
+
+
+def test_a_resumed_run_without_a_seed_takes_the_seed_of_the_checkpoint(tmp_path: Path) -> None:
+    # Else the validation split of a resumed run with seed=None would differ from the split
+    # of the run it continues.
+    done, _ = mpirun("seed", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    for rank in (0, 1):
+        assert json.loads((tmp_path / f"seed-rank{rank}.json").read_text()) == 1234
+
+
 def test_errors_every_rank_sees_are_raised_on_every_rank(tmp_path: Path) -> None:
     done, _ = mpirun("errors", str(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -163,6 +188,15 @@ def test_a_rank_that_raises_aborts_the_job_with_its_error() -> None:
     assert "finished training" not in done.stdout
     assert "chainrule.distributed: rank 1 of 2: training failed with RuntimeError: " in done.stderr
     assert "simulated failure on rank 1" in done.stderr
+    assert seconds < 30
+
+
+def test_a_callback_that_raises_as_training_begins_aborts_the_job() -> None:
+    # Before any step: the other rank would otherwise wait in its first gradient sum.
+    done, seconds = mpirun("raise-at-start")
+    assert done.returncode != 0
+    assert "training failed with RuntimeError: " in done.stderr
+    assert "simulated failure on rank 1 as training begins" in done.stderr
     assert seconds < 30
 
 

@@ -65,7 +65,7 @@ class _Log:
         self.quiet = quiet
 
     def __call__(self, message: str) -> None:
-        if not self.quiet:
+        if not self.quiet and is_root():  # under mpirun, one copy of each note
             print(f"train: {message}", file=sys.stderr, flush=True)
 
 

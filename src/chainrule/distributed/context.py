@@ -55,6 +55,25 @@ def share(rows: int, rank: int, size: int) -> tuple[int, int]:
     return start, start + base + (rank < extra)
 
 
+def training_share(rows: int, rank: int, size: int) -> tuple[int, int]:
+    """The rows ``[start, stop)`` of a training batch of ``rows`` that ``rank`` of ``size``
+    computes on: ``share`` over only as many ranks as leave each at least two rows.
+
+    A slice of one row has no batch statistics (``BatchNorm1d`` refuses it in training) where
+    the whole batch has them, so such a batch is cut into fewer, longer slices and the last
+    ranks get none. Batches of at least ``2 * size`` rows are cut as by ``share``.
+
+    Examples
+    --------
+    >>> [training_share(3, rank, 2) for rank in range(2)]
+    [(0, 3), (3, 3)]
+    >>> [training_share(5, rank, 3) for rank in range(3)]
+    [(0, 3), (3, 5), (5, 5)]
+    """
+    used = max(1, min(size, rows // 2))
+    return share(rows, rank, used) if rank < used else (rows, rows)
+
+
 class MPIContext:
     """Data-parallel training over an MPI communicator; ``fit`` drives it.
 
@@ -171,13 +190,25 @@ class MPIContext:
             self._mpi.Request.Waitall(requests)
 
     # ------------------------------------------------------------------ start of fit
-    def common_seed(self, seed: int | None) -> int | None:
-        """``seed``, or when it is None rank 0's fresh entropy: every rank must draw the same
-        validation split and data order."""
+    def common_seed(self, seed: int | None, resume_from: str | Path | None = None) -> int | None:
+        """``seed``, or when it is None rank 0's: the seed of the run that wrote
+        ``resume_from`` (only rank 0 reads the file), else fresh entropy. Every rank must
+        draw the same validation split and data order, and a resumed run those of the run it
+        continues."""
         if seed is not None:
             return seed
-        entropy = np.random.SeedSequence().entropy if self.is_root else None
-        return int(self._bcast(entropy, "the broadcast of the random seed"))
+        chosen: Any = None
+        if self.is_root:
+            if resume_from is not None:
+                from chainrule.train.loop import _saved_seed
+
+                try:
+                    chosen = _saved_seed(resume_from)
+                except Exception:  # start() reports what is wrong with the file
+                    chosen = None
+            if chosen is None:
+                chosen = np.random.SeedSequence().entropy
+        return int(self._bcast(chosen, "the broadcast of the random seed"))
 
     def start(self, state: FitState, rows: int, resume_from: str | Path | None) -> None:
         """Check that every rank holds the same data and model, let rank 0 resume from
@@ -270,7 +301,7 @@ class MPIContext:
         self._epoch_batches = []
         for start in range(0, len(loader) * batch_size, batch_size):
             rows = min(start + batch_size, n) - start
-            low, high = share(rows, self.rank, self.size)
+            low, high = training_share(rows, self.rank, self.size)
             self._batch_rows = rows
             self._epoch_batches.append(rows)
             if high > low:
@@ -352,7 +383,7 @@ class MPIContext:
         all_outputs: list[Array] = []
         for rows in self._epoch_batches:
             for rank, (their_targets, their_outputs) in enumerate(everyone):
-                low, high = share(rows, rank, self.size)
+                low, high = training_share(rows, rank, self.size)
                 if high > low:
                     start, stop = used[rank], used[rank] + high - low
                     all_targets.append(their_targets[start:stop])

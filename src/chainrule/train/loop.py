@@ -471,7 +471,7 @@ def fit(
     dtype = _model_dtype(model)
     dist = _distributed_context(distributed)
     if dist is not None:
-        seed = dist.common_seed(seed)
+        seed = dist.common_seed(seed, resume_from)
     elif seed is None:
         # A resumed run must hold out the same validation rows as the run it continues.
         seed = None if resume_from is None else _saved_seed(resume_from)
@@ -531,12 +531,16 @@ def fit(
     show = (verbose == "auto" or bool(verbose)) and state.is_root
     all_callbacks = [*callbacks, *([ProgressBar()] if show else [])]
 
-    for callback in all_callbacks:
-        callback.on_train_begin(state)
+    def guard() -> contextlib.AbstractContextManager[None]:
+        """With MPI, an exception on one rank aborts them all (the others would wait)."""
+        return contextlib.nullcontext() if dist is None else dist.guard()
+
+    with guard():
+        for callback in all_callbacks:
+            callback.on_train_begin(state)
     # NumPy's overflow warnings would repeat every step; a non-finite loss is reported once,
-    # with its cause, by _diverged. With MPI, an exception on one rank aborts them all.
-    guard = contextlib.nullcontext() if dist is None else dist.guard()
-    with guard, _deferred_interrupt() as interrupted, np.errstate(all="ignore"):
+    # with its cause, by _diverged.
+    with guard(), _deferred_interrupt() as interrupted, np.errstate(all="ignore"):
         while state.epoch < epochs and not state.stop_training:
             if interrupted[0]:  # Ctrl-C during validation or a callback: no further step
                 state.stop_training, state.stop_reason = True, "interrupted"
@@ -569,8 +573,9 @@ def fit(
                 callback.on_epoch_end(state, logs)
             if dist is not None:
                 dist.agree_to_stop(state, interrupted)
-    for callback in all_callbacks:
-        callback.on_train_end(state)
+    with guard():
+        for callback in all_callbacks:
+            callback.on_train_end(state)
     history.stop_reason = state.stop_reason
     return history
 
