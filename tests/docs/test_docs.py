@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +21,8 @@ import pytest
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"```python\n(.*?)```(?:\n\n```text\n(.*?)```)?", re.DOTALL)
 PAGES = sorted(p for p in DOCS.rglob("*.md") if "```python" in p.read_text())
+SESSION = re.compile(r"```console\n(.*?)```", re.DOTALL)
+SESSION_PAGES = sorted(p for p in DOCS.rglob("*.md") if "```console" in p.read_text())
 
 
 def run_page(page: Path, scratch: Path) -> list[tuple[str, str | None, str]]:
@@ -45,6 +48,23 @@ def test_page_examples_print_what_the_page_shows(page: Path, tmp_path: Path) -> 
     for code, expected, actual in run_page(page, tmp_path):
         if expected is not None:
             assert actual == expected, f"in {page.name}, the block\n{code}\nprinted\n{actual}"
+
+
+@pytest.mark.parametrize("page", SESSION_PAGES, ids=[p.name for p in SESSION_PAGES])
+def test_page_sessions_print_what_the_page_shows(page: Path, tmp_path: Path) -> None:
+    """A ```console block is a shell session: each ``$`` line runs, after the page's python
+    blocks, with the installed ``chainrule`` first on PATH; the lines below it are its output
+    (stdout and stderr together)."""
+    run_page(page, tmp_path)  # the python blocks write the files the session reads
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for session in SESSION.findall(page.read_text()):
+        for step in re.split(r"^\$ ", session, flags=re.MULTILINE)[1:]:
+            command, _, expected = step.partition("\n")
+            run = subprocess.run(
+                command, shell=True, cwd=tmp_path, env=env, text=True,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            assert run.stdout == expected, f"in {page.name}, `{command}` printed\n{run.stdout}"
 
 
 def _rewrite(page: Path) -> None:
