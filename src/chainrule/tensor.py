@@ -384,14 +384,13 @@ class Tensor:
     ) -> Tensor:
         """``self <op>= other`` as PyTorch does it.
 
-        In place when no graph is recorded. While grad mode is on and either side requires
-        grad, a leaf that requires grad is refused (as in PyTorch) and anything else is
-        computed out of place, so that the graph records it (PyTorch records the in-place
-        op; the gradients are the same).
+        In place while grad mode is off (``no_grad``: a hand-written update). While it is on,
+        a leaf that requires grad is refused (as in PyTorch) and anything else is computed
+        out of place: an op recorded earlier may have saved this tensor's values for its
+        backward, and without PyTorch's version counters an in-place change would go
+        unnoticed and make that gradient wrong.
         """
-        if _state.enabled and (
-            self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
-        ):
+        if _state.enabled:
             if self._ctx is None and self._requires_grad:
                 raise RuntimeError(
                     f"{where}: cannot modify a leaf tensor that requires grad in place while "

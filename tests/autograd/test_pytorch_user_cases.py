@@ -56,7 +56,8 @@ def test_augmented_assignment_is_in_place_without_grad(
 ) -> None:
     a = cr.tensor([1.0, 2.0])
     alias = a
-    result = apply(a)
+    with cr.no_grad():
+        result = apply(a)
     assert result is a
     assert alias.tolist() == expected
     assert a.dtype == np.float32
@@ -101,9 +102,20 @@ def test_augmented_assignment_on_non_leaves_keeps_the_gradient() -> None:
 
 def test_augmented_assignment_cannot_change_the_dtype() -> None:
     a = cr.tensor([1, 2])
-    with pytest.raises(TypeError, match=r"/=: a result of dtype float64 cannot be stored"):
+    with cr.no_grad(), pytest.raises(TypeError, match=r"/=: a result of dtype float64 cannot"):
         a /= 2
     assert a.tolist() == [1, 2]
+
+
+def test_augmented_assignment_under_grad_mode_leaves_saved_values_alone() -> None:
+    # mul saved x for w's gradient; an in-place x += 10 would have made that gradient 11.
+    w = cr.tensor([2.0, 3.0], requires_grad=True)
+    x = cr.tensor([1.0, 1.0])
+    loss = (x * w).sum()
+    x += 10.0
+    loss.backward()
+    assert w.grad is not None and w.grad.tolist() == [1.0, 1.0]
+    assert x.tolist() == [11.0, 11.0]
 
 
 # --------------------------------------------------------------------- PyTorch's names

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import cli_helpers
 import pandas as pd
+import pytest
 from cli_helpers import Run, fails, succeeds
 
 from chainrule import __version__
+from chainrule.cli.tables import read_table
 
 # Fixtures, taken from cli_helpers (a conftest.py here would break doctest collection).
 chainrule = cli_helpers.chainrule
@@ -121,3 +123,14 @@ def test_a_refused_resume_is_one_line_and_makes_no_folder(
         chainrule("train", iris, *common, "ck", "--resume", "--hidden", "8"),
         "train: --resume: expected a checkpoint of this run in 'ck', got one of another network",
     )
+
+
+@pytest.mark.parametrize("header", ["a|b", "dose;mg", "name\twith tab"])
+def test_a_one_column_file_whose_header_holds_another_separator_stays_one_column(
+    tmp_path: Path, header: str
+) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text(f"{header}\n1\n2\n")
+    frame = read_table(str(path), "train")
+    assert list(frame.columns) == [header]
+    assert frame[header].tolist() == ["1", "2"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import chainrule as cr
 from chainrule.data import (
     DataLoader,
     Subset,
@@ -132,3 +133,15 @@ def test_bundled_datasets_load_offline(name: str, shape: tuple[int, int], task: 
 def test_unknown_dataset_names_the_choices() -> None:
     with pytest.raises(ValueError, match="unknown dataset 'mnist'; expected one of"):
         load_dataset("mnist")
+
+
+def test_changing_a_batch_in_place_leaves_the_dataset_alone() -> None:
+    # Unshuffled batches are slices of the arrays: they must come out as copies, or a
+    # user's `x /= 2` under no_grad would rewrite the data for the next epoch.
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    loader = DataLoader(TensorDataset(x, np.zeros(3, np.float32)), batch_size=2)
+    with cr.no_grad():
+        for _ in range(2):
+            for batch, _labels in loader:
+                batch /= 2.0
+    np.testing.assert_array_equal(x, np.arange(6, dtype=np.float32).reshape(3, 2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -141,12 +142,18 @@ def _delimiter(path: Path) -> str:
     default = "\t" if path.suffix.lower() in TAB_SUFFIXES else ","
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            header = next((line for line in handle if line.strip()), "")
+            lines = [line for line in itertools.islice(handle, 64) if line.strip()][:2]
     except UnicodeDecodeError:
         return default  # _scan_text says what is wrong with the file
-    if default in header:
+    if not lines or default in lines[0]:
         return default
-    return next((d for d in DELIMITERS if d in header), default)
+    for candidate in DELIMITERS:
+        # Taken only where the first data line splits as the header does: a one-column file
+        # whose header happens to hold a ';' stays one column.
+        fields = [len(next(csv.reader([line], delimiter=candidate))) for line in lines]
+        if candidate in lines[0] and len(set(fields)) == 1:
+            return candidate
+    return default
 
 
 def _decimal_commas(frame: Any) -> Any:

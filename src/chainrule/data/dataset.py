@@ -59,7 +59,13 @@ class TensorDataset:
         return tuple(Tensor._from_op(a[index], None) for a in self.arrays)
 
     def batch(self, indices: Array | slice) -> tuple[Tensor, ...]:
-        """The samples at ``indices`` as one tensor per array (the fast path of loaders)."""
+        """The samples at ``indices`` as one tensor per array (the fast path of loaders).
+
+        Always fresh arrays, as a collated batch is in PyTorch: a slice would be a view, and
+        ``x /= 255`` on a batch under ``no_grad`` would rewrite the user's data.
+        """
+        if isinstance(indices, slice):
+            return tuple(Tensor._from_op(a[indices].copy(), None) for a in self.arrays)
         return tuple(Tensor._from_op(a[indices], None) for a in self.arrays)
 
 

@@ -542,7 +542,9 @@ def fit(
     # with its cause, by _diverged.
     with guard(), _deferred_interrupt() as interrupted, np.errstate(all="ignore"):
         while state.epoch < epochs and not state.stop_training:
-            if interrupted[0]:  # Ctrl-C during validation or a callback: no further step
+            # Ctrl-C during validation or a callback: no further step (with MPI, ranks stop
+            # together once agree_to_stop has seen it, not each on its own flag).
+            if dist is None and interrupted[0]:
                 state.stop_training, state.stop_reason = True, "interrupted"
                 break
             state.epoch += 1
