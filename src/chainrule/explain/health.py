@@ -230,7 +230,7 @@ class GradientHealth(Callback):
     def on_train_end(self, state: FitState) -> None:
         # fit stops mid-epoch when the loss becomes NaN or infinite, without on_epoch_end:
         # the steps taken so far are that epoch's record, and the divergence is the flag.
-        diverged = state.stop_reason is not None and "loss became" in state.stop_reason
+        diverged = state.diverged
         pending = self._epoch_grad or self._epoch_ratio or self._ever_active or self._saturated
         if (pending or diverged) and state.epoch not in self.report.epochs:
             self._close_epoch(state.epoch)

@@ -19,6 +19,23 @@ def _renumber(container: Module, modules: Iterable[Module | None]) -> None:
         container.add_module(str(index), module)
 
 
+def _delete(container: Module, where: str, index: int | slice) -> None:
+    """``del container[index]`` for a numbered container; the rest are renumbered."""
+    modules = list(container._modules.values())
+    if isinstance(index, slice):
+        del modules[index]
+    else:
+        del modules[_position(where, index, len(modules))]
+    _renumber(container, modules)
+
+
+def _insert(container: Module, index: int, module: Module) -> None:
+    """``module`` before position ``index`` of a numbered container, renumbered."""
+    modules = list(container._modules.values())
+    modules.insert(index, module)
+    _renumber(container, modules)
+
+
 def _position(where: str, index: Any, length: int) -> int:
     """``index`` (negative counts from the end) as a position in ``range(length)``."""
     if isinstance(index, bool) or not isinstance(index, int):
@@ -99,19 +116,12 @@ class Sequential(Module):
         self.add_module(name, module)
 
     def __delitem__(self, index: int | slice) -> None:
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            del modules[index]
-        else:
-            del modules[_position("Sequential", index, len(modules))]
-        _renumber(self, modules)
+        _delete(self, "Sequential", index)
 
     def insert(self, index: int, module: Module) -> Sequential:
         """Insert ``module`` before position ``index``; the children are renumbered."""
         self._check(str(index), module)
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        _renumber(self, modules)
+        _insert(self, index, module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> Sequential:
@@ -152,9 +162,7 @@ class ModuleList(Module):
         """Insert ``module`` before position ``index``; the children are renumbered."""
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList: expected a Module, got {type(module).__name__}")
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        _renumber(self, modules)
+        _insert(self, index, module)
 
     def pop(self, index: int = -1) -> Module:
         """Remove the module at ``index`` and return it; the rest are renumbered."""
@@ -168,12 +176,7 @@ class ModuleList(Module):
         self.add_module(list(self._modules)[_position("ModuleList", index, len(self))], module)
 
     def __delitem__(self, index: int | slice) -> None:
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            del modules[index]
-        else:
-            del modules[_position("ModuleList", index, len(modules))]
-        _renumber(self, modules)
+        _delete(self, "ModuleList", index)
 
     def __len__(self) -> int:
         return len(self._modules)

@@ -220,21 +220,12 @@ def _readings(kind: str, outputs: Array) -> dict[str, Array]:
     return {"values": outputs, "predictions": outputs}
 
 
-_READINGS = {
-    "logits": ("labels", "proba", "predictions"),
-    "log_proba": ("labels", "proba", "predictions"),
-    "binary_logits": ("labels", "proba", "predictions"),
-    "binary_proba": ("labels", "proba", "predictions"),
-    "values": ("values", "predictions"),
-}
-"""What ``_readings`` gives for each kind of output."""
-
-
 def _metrics_for(metrics: Sequence[Any], kind: str, where: str) -> list[Metric]:
     """The metrics asked for, checked before any training against what the loss produces."""
     found = [get_metric(m) for m in metrics]
+    given = _readings(kind, np.zeros((1, 1)))  # what outputs of this kind are read as
     for metric in found:
-        if metric.needs not in _READINGS[kind]:
+        if metric.needs not in given:
             raise ValueError(
                 f"{where}: metric {metric.name!r} needs {metric.needs}, which a model trained "
                 f"with this loss does not produce"
@@ -269,6 +260,7 @@ class FitState:
     stop_reason: str | None = None
     distributed: Any = None
     seed: int | None = None
+    diverged: bool = False  # stopped because the loss became NaN or infinite
 
     @property
     def is_root(self) -> bool:
@@ -681,8 +673,7 @@ def _diverged(state: FitState, value: float, x: Tensor, y: Tensor) -> None:
         f"training stopped. Lower the learning rate, clip gradients (clip_grad_norm=...) or "
         f"check the data for NaN or infinite values"
     )
-    state.stop_training = True
-    state.stop_reason = message
+    state.stop_training, state.stop_reason, state.diverged = True, message, True
     warnings.warn(message, DivergenceWarning, stacklevel=3)
 
 
