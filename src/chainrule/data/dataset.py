@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from chainrule.backend import Array, np
@@ -12,8 +12,9 @@ from chainrule.tensor import Tensor, as_generator
 
 @runtime_checkable
 class Dataset(Protocol):
-    """Anything with a length and an integer ``__getitem__`` returning one sample (a tuple of
-    arrays or tensors). ``DataLoader`` batches it."""
+    """Anything with a length and an integer ``__getitem__`` returning one sample: a tuple of
+    arrays or tensors (``(x, y)`` for ``fit``), a dict of them, or a lone one.
+    ``DataLoader`` batches it."""
 
     def __len__(self) -> int: ...
 
@@ -82,30 +83,49 @@ class Subset:
     def __getitem__(self, index: int) -> Any:
         return self.dataset[int(self.indices[index])]
 
-    def batch(self, indices: Array | slice) -> tuple[Tensor, ...]:
+    def batch(self, indices: Array | slice) -> Any:
         return batch_of(self.dataset, self.indices[indices])
 
 
-def batch_of(dataset: Any, indices: Array | slice) -> tuple[Tensor, ...]:
-    """Samples at ``indices`` stacked into one tensor per field.
+def batch_of(dataset: Any, indices: Array | slice) -> Any:
+    """Samples at ``indices`` collated into a batch, as PyTorch's ``default_collate`` does.
 
-    Datasets with a ``batch`` method (``TensorDataset``, ``Subset``) slice their arrays at
-    once; any other dataset is indexed sample by sample.
+    A sample that is a tuple (or list) of fields gives a tuple with one tensor per field, a
+    dict gives a dict of tensors with the same keys, a lone array or number gives one
+    tensor, and strings stay a list. Datasets with a ``batch`` method (``TensorDataset``,
+    ``Subset``) slice their arrays at once; any other dataset is indexed sample by sample.
     """
     if hasattr(dataset, "batch"):
-        result: tuple[Tensor, ...] = dataset.batch(indices)
-        return result
+        return dataset.batch(indices)
     if isinstance(indices, slice):
         indices = np.arange(len(dataset))[indices]
     samples = [dataset[int(i)] for i in indices]
     if not samples:
         raise ValueError("batch_of: expected at least one index, got none")
-    if not isinstance(samples[0], tuple | list):
-        samples = [(s,) for s in samples]
-    return tuple(
-        Tensor._from_op(np.stack([_as_array(s[k]) for s in samples]), None)
-        for k in range(len(samples[0]))
-    )
+    return _collate(samples)
+
+
+def _collate(samples: list[Any]) -> Any:
+    """One batch from samples of the same structure (see ``batch_of``)."""
+    first = samples[0]
+    if isinstance(first, Mapping):
+        return {key: _collate([s[key] for s in samples]) for key in first}
+    if isinstance(first, tuple | list):
+        if any(len(s) != len(first) for s in samples):
+            lengths = sorted({len(s) for s in samples})
+            raise ValueError(
+                f"batch_of: expected samples with the same number of fields, got {lengths}"
+            )
+        return tuple(_collate([s[k] for s in samples]) for k in range(len(first)))
+    if isinstance(first, str | bytes):
+        return list(samples)
+    arrays = [_as_array(s) for s in samples]
+    if len({a.shape for a in arrays}) > 1:
+        shapes = sorted({a.shape for a in arrays})
+        raise ValueError(
+            f"batch_of: expected samples of one shape to stack into a batch, got shapes {shapes}"
+        )
+    return Tensor._from_op(np.stack(arrays), None)
 
 
 def random_split(

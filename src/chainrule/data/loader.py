@@ -8,7 +8,7 @@ from typing import Any
 
 from chainrule.backend import np
 from chainrule.data.dataset import batch_of
-from chainrule.tensor import Tensor, as_generator
+from chainrule.tensor import as_generator
 
 
 class DataLoader:
@@ -18,7 +18,8 @@ class DataLoader:
     ----------
     dataset : Dataset
         ``TensorDataset`` and ``Subset`` are sliced a batch at a time; other datasets are
-        indexed per sample and stacked.
+        indexed per sample and collated as PyTorch does: samples ``(x, y)`` give batches
+        ``(x, y)``, dicts give dicts, and lone arrays give one tensor (see ``batch_of``).
     batch_size : int, default=1
     shuffle : bool, default=False
         Draw a new order every epoch (every ``iter()``) from ``generator``.
@@ -67,7 +68,7 @@ class DataLoader:
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+    def __iter__(self) -> Iterator[Any]:
         n = len(self.dataset)
         order = self.generator.permutation(n) if self.shuffle else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):

@@ -19,6 +19,7 @@ logs, so that all decide alike; the ones that print or write files do so only wh
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import sys
 from pathlib import Path
@@ -186,8 +187,9 @@ class ModelCheckpoint(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)`` (epochs
-    counted from 0, as in Keras)."""
+    """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``, or to
+    ``schedule(epoch)`` for a function of the epoch alone (epochs counted from 0, as in
+    Keras)."""
 
     def __init__(self, schedule: Any) -> None:
         if not callable(schedule):
@@ -195,10 +197,25 @@ class LearningRateScheduler(Callback):
                 f"LearningRateScheduler: expected a function, got {type(schedule).__name__}"
             )
         self.schedule = schedule
+        self._takes_lr = _takes_two_arguments(schedule)
 
     def on_epoch_begin(self, state: FitState) -> None:
+        epoch = state.epoch - 1
         for group in state.optimizer.param_groups:
-            group["lr"] = float(self.schedule(state.epoch - 1, group["lr"]))
+            lr = self.schedule(epoch, group["lr"]) if self._takes_lr else self.schedule(epoch)
+            group["lr"] = float(lr)
+
+
+def _takes_two_arguments(function: Any) -> bool:
+    """Whether ``function`` can be called with two positional arguments (True when its
+    signature cannot be read)."""
+    try:
+        inspect.signature(function).bind(0, 0.0)
+    except TypeError:
+        return False
+    except ValueError:
+        return True
+    return True
 
 
 class ReduceLROnPlateau(Callback):

@@ -68,16 +68,16 @@ class History:
         return history
 
     def plot(self, path: str | Path, keys: list[str] | None = None) -> Path:
-        """Write the curves (loss, and each metric with its validation twin) as a PNG.
+        """Write the curves (loss, and each metric with its validation twin) as an image.
 
-        Needs matplotlib (``pip install chainrule[plot]``); uses the Agg backend, so no
-        display is needed. Returns the path written.
+        The format follows the file's suffix (``.png``, ``.svg``, ``.pdf``...; PNG for any
+        other suffix or none). Needs matplotlib (``pip install chainrule[plot]``); draws
+        off screen without touching pyplot or the session's backend, so no display is needed
+        and a notebook's plots are left as they were. Returns the path written.
         """
         try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
         except ImportError:
             raise ImportError(
                 "History.plot: matplotlib is required; install it with "
@@ -90,7 +90,18 @@ class History:
         names = keys or [
             k for k in self.history if not k.startswith("val_") and k not in ("lr", "time")
         ]
-        fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+        unknown = [k for k in names if k not in self.history]
+        if unknown:
+            raise ValueError(
+                f"History.plot: keys {unknown} are not recorded; available: {sorted(self.history)}"
+            )
+        target = Path(path)
+        fig = Figure(figsize=(4.5 * len(names), 3.5))
+        canvas = FigureCanvasAgg(fig)
+        fmt = target.suffix[1:].lower()
+        if fmt not in canvas.get_supported_filetypes():
+            fmt = "png"
+        axes = fig.subplots(1, len(names), squeeze=False)
         for ax, name in zip(axes[0], names, strict=True):
             ax.plot(self.epoch, self.history[name], marker="o", ms=3, label=f"training {name}")
             if f"val_{name}" in self.history:
@@ -109,8 +120,6 @@ class History:
         import io
 
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100)
-        plt.close(fig)
-        target = Path(path)
+        fig.savefig(buffer, format=fmt, dpi=100)
         atomic_write_bytes(target, buffer.getvalue())
         return target

@@ -140,6 +140,28 @@ def _resolve_optimizer(optimizer: Any, model: Module) -> Optimizer:
     )
 
 
+def _batch_size(batch_size: Any, where: str) -> int:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int | np.integer)
+        or batch_size < 1
+    ):
+        raise ValueError(f"{where}: batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def _array_like(data: Any) -> bool:
+    """Arrays, tensors, data frames and nested lists, as opposed to datasets."""
+    return isinstance(data, Tensor | list | tuple) or hasattr(data, "__array__")
+
+
+def _as_dtype(batch: Tensor, dtype: Any) -> Tensor:
+    """Floating-point inputs in the model's dtype, as fit converts its arrays."""
+    if is_floating(batch.dtype) and batch.dtype != dtype:
+        return Tensor._from_op(batch.data.astype(dtype), None)
+    return batch
+
+
 def _model_dtype(model: Module) -> Any:
     for param in model.parameters():
         return param.dtype
@@ -418,9 +440,10 @@ def fit(
     seed : int, optional
         Seeds the data order and the validation split. Same seed, data and model: the same
         weights, bit for bit.
-    verbose : 'auto', 0 or 1
+    verbose : 'auto', 0, 1 or 2
         1 (and 'auto'): a progress bar per epoch on a terminal, else a line per epoch on
-        stderr; 0: silent.
+        stderr; 2: a line per epoch; 0: silent. A ``ProgressBar`` passed in ``callbacks``
+        replaces fit's own.
     shuffle : bool, default=True
     resume_from : path, optional
         A checkpoint written by ``ModelCheckpoint``: model, optimizer, scheduler, random
@@ -445,13 +468,10 @@ def fit(
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int | np.integer)
-        or batch_size < 1
-    ):
-        raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
-    epochs, batch_size = int(epochs), int(batch_size)
+    batch_size = _batch_size(batch_size, "fit")
+    if verbose not in ("auto", 0, 1, 2):
+        raise ValueError(f"fit: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    epochs = int(epochs)
     if not 0 <= validation_split < 1:
         raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
     if not isinstance(model, Module):
@@ -486,6 +506,8 @@ def fit(
             if validation_data is None
             else _as_dataset(validation_data, "fit: validation_data", dtype)
         )
+        if val_set is not None and len(val_set) == 0:
+            raise ValueError("fit: validation_data is empty")
     # A DataLoader brings its own batching: its batch size, and whether it drops a last
     # short batch. The order stays fit's (``shuffle`` and ``seed``) so that a run resumes.
     given = train_data if isinstance(train_data, DataLoader) else None
@@ -520,8 +542,12 @@ def fit(
     elif resume_from is not None:
         state.load_checkpoint(resume_from)
     history = state.history
-    show = (verbose == "auto" or bool(verbose)) and state.is_root
-    all_callbacks = [*callbacks, *([ProgressBar()] if show else [])]
+    # Keras's levels: 2 is one line per epoch even on a terminal. A ProgressBar among the
+    # callbacks takes the place of fit's own.
+    show = verbose != 0 and state.is_root
+    show = show and not any(isinstance(c, ProgressBar) for c in callbacks)
+    progress = [ProgressBar(force_bar=False if verbose == 2 else None)] if show else []
+    all_callbacks = [*callbacks, *progress]
 
     def guard() -> contextlib.AbstractContextManager[None]:
         """With MPI, an exception on one rank aborts them all (the others would wait)."""
@@ -646,7 +672,12 @@ def _run_epoch(
     return logs
 
 
-def _pair(batch: Sequence[Tensor], where: str = "fit") -> tuple[Tensor, Tensor]:
+def _pair(batch: Any, where: str = "fit") -> tuple[Tensor, Tensor]:
+    if not isinstance(batch, tuple | list):
+        raise ValueError(
+            f"{where}: expected samples of two fields (x, y) from the dataset, got samples "
+            f"collated into a {type(batch).__name__}"
+        )
     if len(batch) != 2:
         raise ValueError(
             f"{where}: expected samples of two fields (x, y) from the dataset, got {len(batch)}"
@@ -716,11 +747,14 @@ def _evaluate(
 def evaluate(
     model: Module, loss: Any, data: Any, *, batch_size: int = 256, metrics: Sequence[Any] = ()
 ) -> dict[str, float]:
-    """Loss and metrics of ``model`` on ``data`` ((x, y) or a dataset), in evaluation mode,
-    batched, without building a graph."""
+    """Loss and metrics of ``model`` on ``data`` ((x, y), a dataset or a DataLoader), in
+    evaluation mode, batched, without building a graph."""
+    batch_size = _batch_size(batch_size, "evaluate")
     loss_fn = _resolve_loss(loss)
     kind = _output_kind(loss_fn)
     dataset = _as_dataset(data, "evaluate: data", _model_dtype(model))
+    if len(dataset) == 0:
+        raise ValueError("evaluate: data is empty")
     metric_list = _metrics_for(metrics, kind, "evaluate")
     return _evaluate(model, loss_fn, dataset, batch_size, metric_list, kind, "")
 
@@ -728,20 +762,29 @@ def evaluate(
 def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
     """The model's outputs for ``x``, computed in batches in evaluation mode without a graph.
 
+    ``x`` is an array or tensor of inputs, or a dataset or DataLoader, of whose samples
+    the first field (the inputs of ``(x, y)``) is used.
+
     Returns a NumPy array (raw outputs: logits for a classifier trained with cross-entropy).
     """
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    batch_size = _batch_size(batch_size, "predict")
     dtype = _model_dtype(model)
-    if is_floating(data.dtype) and data.dtype != dtype:
-        data = data.astype(dtype)
+    if isinstance(x, DataLoader):
+        x = x.dataset
+    batches: Iterator[Tensor]
+    if hasattr(x, "__len__") and hasattr(x, "__getitem__") and not _array_like(x):
+        batches = (b[0] if isinstance(b, tuple | list) else b for b in DataLoader(x, batch_size))
+    else:
+        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        batches = (
+            Tensor._from_op(data[start : start + batch_size], None)
+            for start in range(0, len(data), batch_size)
+        )
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            parts = [
-                model(Tensor._from_op(data[start : start + batch_size], None)).data
-                for start in range(0, len(data), batch_size)
-            ]
+            parts = [model(_as_dtype(batch, dtype)).data for batch in batches]
     finally:
         model.train(was_training)
     if not parts:

@@ -121,12 +121,16 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> float:
 
 
 def r2_score(y_true: Any, y_pred: Any) -> float:
-    """Coefficient of determination, 1 - SS_res / SS_tot (averaged over output columns)."""
+    """Coefficient of determination, 1 - SS_res / SS_tot (averaged over output columns).
+
+    A constant target (SS_tot = 0) scores 1 when predicted exactly and 0 otherwise, as in
+    scikit-learn."""
     t, p = _values(y_true, y_pred)
     t2, p2 = t.reshape(t.shape[0], -1), p.reshape(p.shape[0], -1)
     ss_res = ((t2 - p2) ** 2).sum(axis=0)
     ss_tot = ((t2 - t2.mean(axis=0)) ** 2).sum(axis=0)
-    scores = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), 0.0)
+    constant = np.where(ss_res == 0, 1.0, 0.0)
+    scores = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), constant)
     return float(scores.mean())
 
 
