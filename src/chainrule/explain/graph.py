@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chainrule.autograd.function import Context
@@ -21,7 +21,11 @@ def _label(*lines: str) -> str:
     return '"' + NEWLINE.join(escaped) + '"'
 
 
-def graph(tensor: Tensor, params: Mapping[str, Tensor] | None = None, format: str = "dot") -> str:
+def graph(
+    tensor: Tensor,
+    params: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None = None,
+    format: str = "dot",
+) -> str:
     """Describe the graph that ``tensor.backward()`` would walk.
 
     Parameters
@@ -29,9 +33,9 @@ def graph(tensor: Tensor, params: Mapping[str, Tensor] | None = None, format: st
     tensor : Tensor
         The output (a loss, usually). Its graph must still exist (it does after
         ``backward()`` too: the structure stays, only saved arrays are freed).
-    params : mapping of name to Tensor, optional
-        Names for leaf tensors, e.g. ``dict(model.named_parameters())``: parameters are drawn
-        as such and labelled by name.
+    params : mapping of name to Tensor, or (name, Tensor) pairs, optional
+        Names for leaf tensors, e.g. ``dict(model.named_parameters())`` or
+        ``model.named_parameters()``: parameters are drawn as such and labelled by name.
     format : {'dot', 'svg'}, default='dot'
         'svg' runs Graphviz's ``dot`` program, which must be installed.
 
@@ -42,6 +46,15 @@ def graph(tensor: Tensor, params: Mapping[str, Tensor] | None = None, format: st
         shape; leaves are ellipses (parameters filled); edges point from inputs to the op
         that uses them, the direction of the forward pass.
 
+    Raises
+    ------
+    TypeError
+        If ``tensor`` is not a Tensor (a NumPy array has no graph).
+    ValueError
+        If ``format`` is neither 'dot' nor 'svg'.
+    RuntimeError
+        For 'svg' when Graphviz is not installed or fails.
+
     Examples
     --------
     >>> import chainrule as cr
@@ -50,9 +63,13 @@ def graph(tensor: Tensor, params: Mapping[str, Tensor] | None = None, format: st
     >>> print(dot.splitlines()[3])
       n1 [label="sum\\n()", shape=box];
     """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"graph: expected a Tensor, got {type(tensor).__name__}")
     if format not in ("dot", "svg"):
         raise ValueError(f"graph: format must be 'dot' or 'svg', got {format!r}")
-    names = {id(t): name for name, t in (params or {}).items()}
+    # a mapping, or its pairs as model.named_parameters() gives them
+    pairs = params.items() if isinstance(params, Mapping) else (params or ())
+    names = {id(t): str(name) for name, t in pairs}
     parameter_ids = set(names)
     ids: dict[int, str] = {}
     lines = ["digraph chainrule {", "  rankdir=BT;", '  node [fontname="Helvetica"];']

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from chainrule.backend import Array, np
 from chainrule.nn import activation as act
+from chainrule.nn.conv import _ConvNd
 from chainrule.nn.layers import Linear
 from chainrule.nn.module import Module
 from chainrule.train.callbacks import Callback
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 
 VANISHING = 1e-6
 """A layer whose mean gradient norm over an epoch is below this has vanishing gradients."""
+VANISHING_RATIO = 1e-3
+"""So has a layer whose mean gradient norm is below this share of the largest layer's in the
+same epoch: the gradient shrank by three orders of magnitude on its way back (a sigmoid
+stack of five or more hidden layers), so that layer barely learns."""
 EXPLODING = 1e3
 """Above this, or not finite, the gradient norm is exploding."""
 DEAD_SHARE = 0.5
@@ -35,6 +40,10 @@ SATURATED_SHARE = 0.5
 """A sigmoid/tanh layer with more than this share of outputs saturated is flagged."""
 UPDATE_RATIO_HIGH = 1e-1
 """Steps that move weights by more than this share of their norm are too large."""
+LOSS_RISE = 10.0
+"""A training loss that rises above this many times the first epoch's is exploding: the
+steps overshoot (a learning rate too high) even where no gradient norm is above
+``EXPLODING``."""
 
 
 @dataclass
@@ -84,7 +93,8 @@ class HealthReport:
 
 
 class GradientHealth(Callback):
-    """Record gradient health per layer (each ``Linear``) and epoch while ``fit`` runs.
+    """Record gradient health per layer (each ``Linear``, ``Conv1d`` and ``Conv2d``) and
+    epoch while ``fit`` runs.
 
     Measures the L2 norm of each layer's weight gradient, the ratio of each step's weight
     change to the weight norm, the share of ReLU units that were never active on any sample
@@ -92,26 +102,48 @@ class GradientHealth(Callback):
     layers only: a sigmoid that is the model's last module gives its predictions). Flags are
     raised at the end of each epoch, and when ``fit`` stops because the loss became NaN or
     infinite (that epoch's steps so far are recorded); ``report`` holds everything.
+
+    Notes
+    -----
+    What is flagged, with the module constants that set it (each a layer's mean over the
+    epoch's steps):
+
+    - exploding: a gradient norm above ``EXPLODING`` (1e3) or not finite, a training loss
+      above ``LOSS_RISE`` (10) times the first epoch's, or a loss that became NaN or
+      infinite;
+    - vanishing: a gradient norm below ``VANISHING`` (1e-6), or below ``VANISHING_RATIO``
+      (1e-3) times the largest layer's in the same epoch;
+    - large updates: a step changes the weights by more than ``UPDATE_RATIO_HIGH`` (10%)
+      of their norm;
+    - dead relu: more than ``DEAD_SHARE`` (50%) of a ReLU's units never active in the epoch;
+    - saturated: more than ``SATURATED_SHARE`` (50%) of a hidden sigmoid's or tanh's
+      outputs within 1% of their limits.
+
+    Each problem is flagged once per layer, at the first epoch it shows.
     """
 
     def __init__(self) -> None:
         self.report = HealthReport()
         self._handles: list[Any] = []
-        self._linears: list[tuple[str, Linear]] = []
+        self._weighted: list[tuple[str, str, Linear | _ConvNd]] = []  # name, label, layer
         self._previous: dict[str, Array] = {}
         self._epoch_grad: dict[str, list[float]] = {}
         self._epoch_ratio: dict[str, list[float]] = {}
         self._ever_active: dict[str, Array] = {}
         self._saturated: dict[str, list[float]] = {}
+        self._first_loss: tuple[int, float] | None = None  # epoch, training loss
 
     def on_train_begin(self, state: FitState) -> None:
         self.report = HealthReport()
-        self._linears = [
-            (n or "model", m) for n, m in state.model.named_modules() if isinstance(m, Linear)
+        self._first_loss = None
+        self._weighted = [
+            (n or "model", f"{n or 'model'} ({type(m).__name__})", m)
+            for n, m in state.model.named_modules()
+            if isinstance(m, Linear | _ConvNd)
         ]
-        self._previous = {n: m.weight.data.copy() for n, m in self._linears}
-        for name, _ in self._linears:
-            self.report.layers[f"{name} (Linear)"] = LayerHealth(f"{name} (Linear)")
+        self._previous = {n: m.weight.data.copy() for n, _, m in self._weighted}
+        for _, label, _ in self._weighted:
+            self.report.layers[label] = LayerHealth(label)
         leaves = [m for m in state.model.modules() if next(m.children(), None) is None]
         for name, module in state.model.named_modules():
             if isinstance(module, act.Sigmoid | act.Tanh) and leaves and module is leaves[-1]:
@@ -140,7 +172,7 @@ class GradientHealth(Callback):
         return observe
 
     def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
-        for name, module in self._linears:
+        for name, _, module in self._weighted:
             weight = module.weight.data
             grad = module.weight.grad
             if grad is not None:
@@ -152,13 +184,32 @@ class GradientHealth(Callback):
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         self._close_epoch(state.epoch)
+        loss = logs.get("loss")
+        if loss is None or not math.isfinite(loss):
+            return  # a NaN or infinite loss stops fit, and on_train_end flags it
+        if self._first_loss is None:
+            self._first_loss = (state.epoch, loss)
+        elif loss > LOSS_RISE * self._first_loss[1] and not any(
+            f.layer == "model" and f.problem.startswith("exploding") for f in self.report.flags
+        ):
+            first_epoch, first = self._first_loss
+            self.report.flags.append(
+                Flag(
+                    "model",
+                    state.epoch,
+                    f"exploding: the training loss rose from {first:.3g} (epoch {first_epoch}) "
+                    f"to {loss:.3g}",
+                    "The steps overshoot: lower the learning rate, clip gradients "
+                    "(clip_grad_norm=1.0) or normalize the inputs.",
+                )
+            )
 
     def _close_epoch(self, epoch: int) -> None:
         self.report.epochs.append(epoch)
         # A layer with no gradient this epoch (frozen, or no step taken) has nothing to flag.
-        measured = {f"{name} (Linear)" for name, _ in self._linears if self._epoch_grad.get(name)}
-        for name, _ in self._linears:
-            layer = self.report.layers[f"{name} (Linear)"]
+        measured = {label for name, label, _ in self._weighted if self._epoch_grad.get(name)}
+        for name, label, _ in self._weighted:
+            layer = self.report.layers[label]
             grads = self._epoch_grad.pop(name, [])
             ratios = self._epoch_ratio.pop(name, [])
             layer.grad_norm.append(float(np.mean(grads)) if grads else math.nan)
@@ -183,6 +234,8 @@ class GradientHealth(Callback):
             layer.dead_share and layer.dead_share[-1] > DEAD_SHARE
             for layer in self.report.layers.values()
         )
+        norms = [self.report.layers[label].grad_norm[-1] for label in measured]
+        largest = max((g for g in norms if math.isfinite(g)), default=0.0)
         for label, layer in self.report.layers.items():
             if label in measured:
                 g = layer.grad_norm[-1]
@@ -193,10 +246,11 @@ class GradientHealth(Callback):
                         "Lower the learning rate, clip gradients (clip_grad_norm=1.0) or "
                         "normalize the inputs.",
                     )
-                elif g < VANISHING:
+                elif g < VANISHING or g < VANISHING_RATIO * largest:
+                    share = f", {g / largest:.1e} of the largest layer's" if g >= VANISHING else ""
                     add(
                         label,
-                        f"vanishing: gradient norm {g:.3g}",
+                        f"vanishing: gradient norm {g:.3g}{share}",
                         "Dead ReLU units (flagged too) pass no gradient: check for large "
                         "negative biases or a too high learning rate, or use LeakyReLU."
                         if dead

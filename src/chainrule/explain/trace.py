@@ -67,7 +67,92 @@ LOSS_FORMULAS: dict[type[Module], str] = {
     losses.BCELoss: "L = -mean(y log y_hat + (1 - y) log(1 - y_hat))",
     losses.BCEWithLogitsLoss: "L = -mean(y log s(y_hat) + (1 - y) log(1 - s(y_hat))), s = sigmoid",
     losses.CrossEntropyLoss: "L = -mean(log softmax(y_hat)[y])",
+    losses.NLLLoss: "L = -mean(y_hat[y])",
 }
+"""Each loss module's formula with its defaults (reduction='mean', no weights); a trace
+writes the one of the loss it was given, its options included (see ``loss_formula``)."""
+
+
+def loss_formula(loss: Any, target: Array | None = None) -> str:
+    """The formula of ``loss`` as configured: its reduction (mean or sum), class or sample
+    weights, ``pos_weight``, label smoothing and Huber's ``delta`` / smooth L1's ``beta``.
+    ``target`` tells class labels from class probabilities for the cross-entropy.
+
+    >>> loss_formula(losses.MSELoss(reduction="sum"))
+    'L = sum((y_hat - y)^2)'
+    >>> loss_formula(losses.CrossEntropyLoss(weight=[1.0, 2.0]))
+    'L = -sum(w[y] log softmax(y_hat)[y]) / sum(w[y]), w = class weights'
+    """
+    if type(loss) not in LOSS_FORMULAS:
+        return f"L = {_loss_name(loss)}(y_hat, y)"
+    reduce = "sum" if getattr(loss, "reduction", "mean") == "sum" else "mean"
+    weight = getattr(loss, "weight", None)
+    if isinstance(loss, losses.HuberLoss):
+        delta = loss.delta
+        return (
+            f"L = {reduce}(huber(y_hat - y)), huber(e) = e^2 / 2 if |e| <= {delta:g}, "
+            f"else {delta:g} |e| - {delta * delta / 2:g}"
+        )
+    if isinstance(loss, losses.SmoothL1Loss):
+        beta = loss.beta
+        if beta == 0:
+            return f"L = {reduce}(|y_hat - y|)   (smooth L1 with beta = 0)"
+        return (
+            f"L = {reduce}(smooth_l1(y_hat - y)), smooth_l1(e) = e^2 / {2 * beta:g} "
+            f"if |e| < {beta:g}, else |e| - {beta / 2:g}"
+        )
+    if isinstance(loss, losses.BCELoss | losses.BCEWithLogitsLoss):
+        p = "s(y_hat)" if isinstance(loss, losses.BCEWithLogitsLoss) else "y_hat"
+        pos_weight = getattr(loss, "pos_weight", None)
+        positive = f"p y log {p}" if pos_weight is not None else f"y log {p}"
+        term = f"{positive} + (1 - y) log(1 - {p})"
+        if weight is not None:
+            term = f"w ({term})"
+        notes = [
+            *(["s = sigmoid"] if isinstance(loss, losses.BCEWithLogitsLoss) else []),
+            *(["w = weight"] if weight is not None else []),
+            *(["p = pos_weight"] if pos_weight is not None else []),
+        ]
+        return f"L = -{reduce}({term})" + "".join(f", {note}" for note in notes)
+    if isinstance(loss, losses.CrossEntropyLoss | losses.NLLLoss):
+        log_p = "log softmax(y_hat)" if isinstance(loss, losses.CrossEntropyLoss) else "y_hat"
+        smoothing = getattr(loss, "label_smoothing", 0.0)
+        probabilities = (
+            isinstance(loss, losses.CrossEntropyLoss)
+            and target is not None
+            and target.dtype.kind == "f"
+        )
+        notes = []
+        if probabilities or smoothing:
+            q = "y" if probabilities else "onehot(y)"
+            if smoothing:
+                notes.append(f"q = (1 - {smoothing:g}) {q} + {smoothing:g} / C, C classes")
+                q = "q"
+            w = "w[c] " if weight is not None else ""
+            term = f"sum over classes c of {w}{q}[c] {log_p}[c]"
+        else:
+            term = f"w[y] {log_p}[y]" if weight is not None else f"{log_p}[y]"
+        if weight is not None:
+            notes.append("w = class weights")
+        if reduce == "sum":
+            formula = f"L = -sum({term})"
+        elif weight is not None and not probabilities:  # as PyTorch: a weighted mean
+            formula = f"L = -sum({term}) / sum(w[y])"
+        else:
+            formula = f"L = -mean({term})"
+        ignore = getattr(loss, "ignore_index", None)
+        if target is not None and not probabilities and np.any(target == ignore):
+            notes.append(f"samples with y = {ignore} left out")
+        return formula + "".join(f", {note}" for note in notes)
+    return LOSS_FORMULAS[type(loss)].replace("mean(", f"{reduce}(", 1)
+
+
+def _loss_name(loss: Any) -> str:
+    """A loss module's class name, or a loss function's own name (``mse_loss``)."""
+    if isinstance(loss, Module):
+        return type(loss).__name__
+    return str(getattr(loss, "__name__", type(loss).__name__))
+
 
 KINDS = ("linear", "activation", "batch_norm", "layer_norm", "dropout", "reshape", "module")
 """What a ``ModuleStep`` can be; every kind but ``module`` has its formulas written out."""
@@ -658,6 +743,8 @@ def trace_step(
         parameters' float dtype, except integer or bool ``x`` for a model with an
         ``Embedding``: those are indices, kept as they are, with no gradient.
     loss : loss module, default=MSELoss()
+        Any loss with reduction 'mean' or 'sum'; its formula is shown with its options
+        (weights, label smoothing, Huber's delta).
     optimizer : Optimizer, optional
         Over ``model.parameters()`` or some of them; SGD with lr=0.1 when None. Its step is
         taken: the model is updated, as in training. One that evaluates the loss many times
@@ -672,11 +759,16 @@ def trace_step(
     Raises
     ------
     TypeError
-        If the model or one of its leaf modules returns something other than a Tensor, a
-        leaf module is called without a Tensor as its first argument, or the optimizer is
-        ``LBFGS``.
+        If ``model`` is not a ``Module``, ``loss`` is not a loss (a class instead of an
+        instance), ``x`` holds no numbers, the model or one of its leaf modules returns
+        something other than a Tensor, a leaf module is called without a Tensor as its first
+        argument, or the optimizer is not an ``Optimizer`` or is ``LBFGS``.
     ValueError
-        If ``model`` is an empty ``Sequential``, or its forward calls none of its modules.
+        If ``model`` is an empty ``Sequential`` or its forward calls none of its modules,
+        ``x`` holds no sample or is 1-D (without an ``Embedding``), the optimizer holds
+        none of the model's parameters, the loss is not one number (``reduction='none'``),
+        or the model or loss refuses the batch (their own messages: features or target of
+        the wrong shape, a class out of range).
 
     Notes
     -----
@@ -719,21 +811,55 @@ def trace_step(
     >>> trace.steps[1].backward[0].label
     'dL/dz2 (from the engine, all paths summed)'
     """
+    if not isinstance(model, Module):
+        raise TypeError(
+            f"explain: expected a Module (an nn.Sequential or an nn.Module subclass) as model, "
+            f"got {type(model).__name__}"
+        )
     if isinstance(model, Sequential) and len(model) == 0:
         raise ValueError("explain: expected a Sequential with at least one module, got none")
+    if isinstance(loss, type) or (loss is not None and not callable(loss)):
+        got = f"the class {loss.__name__}" if isinstance(loss, type) else type(loss).__name__
+        raise TypeError(f"explain: expected a loss module such as nn.MSELoss(), got {got}")
     if isinstance(optimizer, LBFGS):
         raise TypeError(
             "explain: expected an optimizer that takes one step per gradient (SGD, Adam, ...), "
             "got LBFGS, which evaluates the loss many times per step"
+        )
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"explain: expected an optimizer such as optim.SGD(model.parameters(), lr=0.1), "
+            f"got {type(optimizer).__name__}"
+        )
+    own = {id(p) for p in model.parameters()}
+    held = {
+        id(p) for group in (optimizer.param_groups if optimizer else []) for p in group["params"]
+    }
+    if optimizer is not None and own and not own & held:
+        raise ValueError(
+            "explain: expected an optimizer over the model's parameters, got one that holds "
+            "none of them (built for another model?)"
         )
     loss_fn = loss if loss is not None else losses.MSELoss()
     opt = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
     floats = [p.dtype for p in model.parameters() if p.dtype.kind == "f"]
     dtype = floats[0] if floats else np.dtype(np.float32)
     data = np.asarray(x.data if isinstance(x, Tensor) else x)
+    if data.ndim == 0 or len(data) == 0:
+        raise ValueError(
+            f"explain: expected a batch x of at least one sample (samples as rows), got shape "
+            f"{data.shape}"
+        )
     takes_indices = any(isinstance(m, Embedding) for m in model.modules())
+    if data.ndim == 1 and not takes_indices:
+        raise ValueError(
+            f"explain: expected x with samples as rows, got a 1-D array of shape {data.shape}: "
+            f"pass [x] for one sample, or x.reshape(-1, 1) for one feature"
+        )
     if data.dtype.kind in "biu" and takes_indices:  # an Embedding's indices: no gradient
         inputs = Tensor(data)
+    elif data.dtype.kind not in "biuf":
+        raise TypeError(f"explain: expected x of numbers, got an array of dtype {data.dtype}")
     else:  # features, integers included (XOR as 0 and 1): floats, with dL/dx to show
         inputs = Tensor(data.astype(dtype), requires_grad=True)
     target = y if isinstance(y, Tensor) else Tensor(np.asarray(y))
@@ -763,6 +889,12 @@ def trace_step(
         if output.requires_grad and not output.is_leaf:
             output.retain_grad()
         loss_value = loss_fn(output, target)
+        if not isinstance(loss_value, Tensor) or loss_value.data.size != 1:
+            got = loss_value.shape if isinstance(loss_value, Tensor) else type(loss_value).__name__
+            raise ValueError(
+                f"explain: expected a loss that reduces the batch to one number "
+                f"(reduction='mean' or 'sum'), got {got}"
+            )
         links = _links(calls, output, loss_value)  # before backward() frees the graph
         loss_value.backward()
 
@@ -782,8 +914,8 @@ def trace_step(
         x=inputs.data.copy(),
         y=target.data.copy(),
         steps=steps,
-        loss_name=type(loss_fn).__name__,
-        loss_formula=LOSS_FORMULAS.get(type(loss_fn), f"L = {type(loss_fn).__name__}(y_hat, y)"),
+        loss_name=_loss_name(loss_fn),
+        loss_formula=loss_formula(loss_fn, target.data),
         loss_value=float(loss_value.item()),
         y_hat=output.data.copy(),
         y_hat_name=named.get(id(output)),
