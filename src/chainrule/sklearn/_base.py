@@ -26,7 +26,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from chainrule.autograd.grad_mode import no_grad
+from chainrule.autograd.grad_mode import enable_grad, no_grad
 from chainrule.backend import Array, np
 from chainrule.nn import BatchNorm1d, Sequential
 from chainrule.optim import SGD, Adam, AdamW, Optimizer, RMSprop
@@ -66,6 +66,36 @@ def _dense(X: Any) -> Array:
     return X.toarray() if hasattr(X, "toarray") else X
 
 
+class _LayerArrays(list):  # type: ignore[type-arg]
+    """What ``coefs_`` and ``intercepts_`` return: a list of views of the network's arrays,
+    one per layer, whose item assignment (``coefs_[i] = W``) copies W into layer i, as
+    assigning into scikit-learn's list replaces its array. Its length is the network's:
+    adding or removing a layer through it is refused. A copy or pickle of it is a plain list.
+    """
+
+    def __init__(self, owner: BaseMLP, name: str) -> None:
+        super().__init__(owner._layer_arrays(name))
+        self._owner, self._name = owner, name
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        arrays = list(self)
+        arrays[index] = value
+        self._owner._assign(self._name, arrays)
+        super().__setitem__(slice(None), self._owner._layer_arrays(self._name))
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return list, (list(self),)
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"{type(self._owner).__name__}.{self._name} holds one array per layer of the "
+            f"network; assign an item (or the whole list) instead of adding or removing one"
+        )
+
+    append = extend = insert = pop = remove = clear = __delitem__ = _refuse
+    __iadd__ = __imul__ = _refuse
+
+
 class BaseMLP(BaseEstimator):  # type: ignore[misc]
     """Shared training code; use ``MLPClassifier`` or ``MLPRegressor``."""
 
@@ -84,45 +114,51 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         """Weight matrices, layer by layer, of shape (fan_in, fan_out) as in scikit-learn.
 
         Views of the ``Linear`` weights of ``model_`` (which are (fan_out, fan_in), as in
-        PyTorch): writing into them changes the network. Assigning a list copies it in.
+        PyTorch): writing into them changes the network. Assigning a list copies it in, and
+        so does assigning one layer (``coefs_[i] = W``), as in scikit-learn.
         """
-        return [layer.weight.data.T for layer in linear_layers(self.model_)]
+        return _LayerArrays(self, "coefs_")
 
     @coefs_.setter
     def coefs_(self, values: list[Any]) -> None:
-        self._assign("coefs_", values, transpose=True)
+        self._assign("coefs_", values)
 
     @property
     def intercepts_(self) -> list[Array]:
         """Bias vectors, layer by layer (views of the ``Linear`` biases of ``model_``)."""
-        return [layer.bias.data for layer in linear_layers(self.model_)]  # type: ignore[union-attr]
+        return _LayerArrays(self, "intercepts_")
 
     @intercepts_.setter
     def intercepts_(self, values: list[Any]) -> None:
-        self._assign("intercepts_", values, transpose=False)
+        self._assign("intercepts_", values)
 
-    def _assign(self, name: str, values: list[Any], transpose: bool) -> None:
+    def _layer_arrays(self, name: str) -> list[Array]:
+        layers = linear_layers(self.model_)
+        if name == "coefs_":
+            return [layer.weight.data.T for layer in layers]
+        return [layer.bias.data for layer in layers]  # type: ignore[union-attr]
+
+    def _assign(self, name: str, values: list[Any]) -> None:
+        """Copy one array per layer into the network, after checking every shape (so that
+        a bad one changes nothing)."""
         where = type(self).__name__
         if not hasattr(self, "model_"):
             raise NotFittedError(
                 f"{where}: {name} can be assigned only after fit, which builds the network"
             )
-        layers = linear_layers(self.model_)
-        if len(values) != len(layers):
+        targets = self._layer_arrays(name)
+        if len(values) != len(targets):
             raise ValueError(
-                f"{where}: {name} must hold {len(layers)} arrays, one per layer, got {len(values)}"
+                f"{where}: {name} must hold {len(targets)} arrays, one per layer, got {len(values)}"
             )
-        for i, (layer, value) in enumerate(zip(layers, values, strict=True)):
-            target = layer.weight if transpose else layer.bias
-            assert target is not None
-            array = np.asarray(value)
-            array = array.T if transpose else array
+        arrays = [np.asarray(value) for value in values]
+        for i, (target, array) in enumerate(zip(targets, arrays, strict=True)):
             if array.shape != target.shape:
-                expected = target.shape[::-1] if transpose else target.shape
                 raise ValueError(
-                    f"{where}: {name}[{i}] must have shape {expected}, got {np.shape(value)}"
+                    f"{where}: {name}[{i}] must have shape {target.shape}, got {array.shape}"
                 )
-            target.data[...] = array
+        for target, array in zip(targets, arrays, strict=True):
+            target[...] = array
 
     # ------------------------------------------------------------------ subclass hooks
     def _validate_input(
@@ -177,10 +213,11 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         self.n_outputs_ = n_outputs
 
         sample_weight_given = sample_weight is not None or class_weights is not None
-        if self.solver in _params.STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, target, weights, sample_weight_given, incremental, settings)
-        else:
-            self._fit_lbfgs(X, target, weights)
+        with enable_grad():  # training needs the graph, even when fit is called in no_grad
+            if self.solver in _params.STOCHASTIC_SOLVERS:
+                self._fit_stochastic(X, target, weights, sample_weight_given, incremental, settings)
+            else:
+                self._fit_lbfgs(X, target, weights)
 
         self.model_.zero_grad()  # the last step's gradients: not part of the fitted model
         if not all(np.isfinite(p.data).all() for p in self.model_.parameters()):
@@ -269,6 +306,32 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                 self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
+    def _continue_stopping_state(self) -> None:
+        """Make the state of the stopping rule fit the current settings when training goes on
+        from an earlier fit (warm start, partial_fit): after an 'lbfgs' fit, which keeps
+        none; after ``early_stopping`` was switched on or off, which keeps the other rule's
+        (scikit-learn fails on None there); after ``load``, which keeps the curves but not
+        the counter. The curves go on; the best score or loss of the other rule does not."""
+        if not hasattr(self, "loss_curve_"):
+            self.loss_curve_ = []
+        if not hasattr(self, "_no_improvement_count"):
+            self._no_improvement_count = 0
+        if not hasattr(self, "_best_state"):
+            self._best_state = self._state_copy()  # after load: the weights read back
+        if self.early_stopping and getattr(self, "validation_scores_", None) is None:
+            self.validation_scores_ = []
+            self.validation_loss_curve_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+            self._no_improvement_count = 0
+            self._best_state = self._state_copy()
+        elif not self.early_stopping and getattr(self, "best_loss_", None) is None:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.validation_loss_curve_ = None
+            self.best_validation_score_ = None
+            self._no_improvement_count = 0
+
     def _dtype(self) -> Any:
         return linear_layers(self.model_)[0].weight.dtype
 
@@ -342,6 +405,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             self._optimizer = self._make_optimizer()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        self._continue_stopping_state()
         dtype = self._dtype()
         objective = self._objective()
         early_stopping = self.early_stopping
