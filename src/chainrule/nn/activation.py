@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import chainrule.nn.functional as F
+from chainrule.backend import np
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -137,29 +138,43 @@ class Hardtanh(Module):
         return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace(self.inplace)
 
 
-class Softmax(Module):
-    """Softmax along ``dim`` (default: the last axis)."""
+def _implicit_dim(dim: int | None, x: Any) -> int:
+    """``dim``, or for ``dim=None`` PyTorch's legacy choice: axis 0 for inputs of 0, 1 or 3
+    dimensions (an unbatched vector or image), axis 1 otherwise (the classes of a batch)."""
+    if dim is not None:
+        return dim
+    return 0 if np.ndim(x.data if isinstance(x, Tensor) else x) in (0, 1, 3) else 1
 
-    def __init__(self, dim: int = -1) -> None:
+
+class Softmax(Module):
+    """Softmax along ``dim`` (default: the last axis).
+
+    ``dim=None`` chooses the axis as PyTorch does (see ``_implicit_dim``); pass the axis.
+    """
+
+    def __init__(self, dim: int | None = -1) -> None:
         super().__init__()
         self.dim = dim
 
     def forward(self, x: Any) -> Tensor:
-        return F.softmax(x, self.dim)
+        return F.softmax(x, _implicit_dim(self.dim, x))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
 class LogSoftmax(Module):
-    """log(softmax(x)) along ``dim`` (default: the last axis), computed stably."""
+    """log(softmax(x)) along ``dim`` (default: the last axis), computed stably.
 
-    def __init__(self, dim: int = -1) -> None:
+    ``dim=None`` chooses the axis as PyTorch does, as for ``Softmax``.
+    """
+
+    def __init__(self, dim: int | None = -1) -> None:
         super().__init__()
         self.dim = dim
 
     def forward(self, x: Any) -> Tensor:
-        return F.log_softmax(x, self.dim)
+        return F.log_softmax(x, _implicit_dim(self.dim, x))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -135,6 +135,14 @@ class Sequential(Module):
         del self[index]
         return module
 
+    def __add__(self, other: Sequential) -> Sequential:
+        """A new ``Sequential`` of this one's modules, then ``other``'s (the same objects)."""
+        if not isinstance(other, Sequential):
+            raise TypeError(
+                f"Sequential: can only add another Sequential, got {type(other).__name__}"
+            )
+        return Sequential(*self, *other)
+
 
 class ModuleList(Module):
     """A list of modules whose parameters the parent registers (it has no ``forward``)."""
@@ -157,6 +165,29 @@ class ModuleList(Module):
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
+
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
+        """A new ``ModuleList`` of this one's modules, then ``other``'s (the same objects)."""
+        return ModuleList([*self, *other])
+
+    def __repr__(self) -> str:
+        """As PyTorch prints it: consecutive modules that print alike are shown once, as
+        ``(0-2): 3 x Linear(...)``."""
+        reprs = [repr(module) for module in self]
+        if not reprs:
+            return "ModuleList()"
+        runs: list[list[Any]] = []  # [first index, last index, repr]
+        for index, text in enumerate(reprs):
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = index
+            else:
+                runs.append([index, index, text])
+        lines = [
+            (f"({first}): " if first == last else f"({first}-{last}): {last - first + 1} x ")
+            + text.replace("\n", "\n  ")
+            for first, last, text in runs
+        ]
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
 
     def insert(self, index: int, module: Module) -> None:
         """Insert ``module`` before position ``index``; the children are renumbered."""
@@ -212,8 +243,8 @@ class ModuleDict(Module):
             self.update(modules)
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        """Add (or replace) modules from a mapping or from (name, module) pairs."""
-        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        """Add (or replace) modules from a mapping, a ``ModuleDict`` or (name, module) pairs."""
+        pairs = modules.items() if isinstance(modules, Mapping | ModuleDict) else modules
         for name, module in pairs:
             self[name] = module
 

@@ -85,6 +85,41 @@ def normal_(
     return _fill(tensor, rng.normal(mean, std, size=tensor.shape))
 
 
+def trunc_normal_(
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: GeneratorLike = None,
+) -> Tensor:
+    """Fill with samples of N(mean, std**2) conditioned on [a, b] (bounds in the values' own
+    units, as in PyTorch, not in standard deviations); redraws the samples that fall outside."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: expected a < b, got a={a!r}, b={b!r}")
+    rng = as_generator(generator)
+    values = rng.normal(mean, std, size=tensor.shape)
+    outside = (values < a) | (values > b)
+    for _ in range(1000):
+        if not outside.any():
+            break
+        values[outside] = rng.normal(mean, std, size=int(outside.sum()))
+        outside = (values < a) | (values > b)
+    else:
+        raise ValueError(
+            f"trunc_normal_: [a, b] = [{a}, {b}] is too far from N({mean}, {std}**2) to sample"
+        )
+    return _fill(tensor, values)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity matrix (ones on the diagonal, zeros elsewhere)."""
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_: expected a 2-D tensor, got shape {tensor.shape}")
+    rows, cols = tensor.shape
+    return _fill(tensor, np.eye(rows, cols))
+
+
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``."""
     return _fill(tensor, val)

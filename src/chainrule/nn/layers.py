@@ -174,6 +174,25 @@ class Embedding(Module):
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0
 
+    @classmethod
+    def from_pretrained(
+        cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None
+    ) -> Embedding:
+        """An ``Embedding`` whose weight is a copy of ``embeddings`` (rows, dim), as in PyTorch:
+        frozen (no gradient) unless ``freeze=False``; the ``padding_idx`` row is kept as given.
+        """
+        data = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        if data.ndim != 2:
+            raise ValueError(
+                f"Embedding.from_pretrained: expected a 2-D array of embeddings, got shape "
+                f"{data.shape}"
+            )
+        dtype = data.dtype if data.dtype.kind == "f" else None
+        module = cls(data.shape[0], data.shape[1], padding_idx, dtype=dtype, generator=0)
+        np.copyto(module.weight.data, data, casting="unsafe")
+        module.weight.requires_grad_(not freeze)
+        return module
+
     def forward(self, indices: Any) -> Tensor:
         return F.embedding(indices, self.weight, self.padding_idx)
 

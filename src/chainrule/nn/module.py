@@ -20,6 +20,33 @@ from chainrule.tensor import RemovableHandle, Tensor, as_generator
 M = TypeVar("M", bound="Module")
 
 
+class InvalidNameError(ValueError, KeyError):
+    """A name that a module cannot register: empty, dotted, or already another attribute.
+
+    A ``ValueError`` by this library's rule for bad input, and a ``KeyError`` as in PyTorch,
+    so that code written for either catches it.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _check_name(where: str, module: Module, name: Any, registry: str) -> None:
+    """Raise unless ``name`` can be registered in ``module``'s ``registry`` (PyTorch's rules)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: name must be a str, got {type(name).__name__}")
+    if not name or "." in name:
+        raise InvalidNameError(f"{where}: expected a non-empty name without dots, got {name!r}")
+    module._registry(name)
+    if hasattr(module, name) and name not in module.__dict__[registry]:
+        raise InvalidNameError(f"{where}: attribute {name!r} already exists")
+
+
+def _is_device(value: Any) -> bool:
+    """Whether ``value`` names the CPU, the one device (``"cpu"``, ``"cpu:0"``, a torch device)."""
+    return str(value).split(":")[0] == "cpu" and not isinstance(value, np.dtype)
+
+
 class IncompatibleKeys(NamedTuple):
     """What ``load_state_dict(strict=False)`` could not match."""
 
@@ -125,16 +152,12 @@ class Module:
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Add state that is not trained: saved in the state dict (unless not persistent),
         converted by ``to``, not returned by ``parameters()``."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise ValueError(
-                f"register_buffer: expected a non-empty name without dots, got {name!r}"
-            )
+        _check_name("register_buffer", self, name, "_buffers")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
                 f"register_buffer: expected a Tensor or None for {name!r}, "
                 f"got {type(tensor).__name__}"
             )
-        self._registry(name)
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         self._buffers[name] = tensor
@@ -146,12 +169,12 @@ class Module:
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a parameter (or an empty slot for one) under ``name``."""
+        _check_name("register_parameter", self, name, "_parameters")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
                 f"register_parameter: expected a Parameter or None for {name!r}, "
                 f"got {type(param).__name__}"
             )
-        self._registry(name)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
@@ -161,9 +184,43 @@ class Module:
             raise TypeError(
                 f"add_module: expected a Module for {name!r}, got {type(module).__name__}"
             )
-        self._registry(name)
+        _check_name("add_module", self, name, "_modules")
         self._modules[name] = module
         object.__setattr__(self, name, module)
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        """Same as ``add_module``."""
+        self.add_module(name, module)
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at the dotted path ``target`` (``""`` is this module)."""
+        module: Module = self
+        path = ""
+        for item in target.split(".") if target else ():
+            child = module._modules.get(item)
+            if child is None:
+                raise AttributeError(
+                    f"get_submodule: {type(module).__name__} at {path or 'the root'!r} has no "
+                    f"submodule {item!r} (looking up {target!r})"
+                )
+            module, path = child, f"{path}.{item}" if path else item
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target`` (``"0.weight"``)."""
+        module_path, _, name = target.rpartition(".")
+        param = self.get_submodule(module_path)._parameters.get(name)
+        if param is None:
+            raise AttributeError(f"get_parameter: {target!r} is not a parameter")
+        return param
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target`` (``"bn.running_mean"``)."""
+        module_path, _, name = target.rpartition(".")
+        buffer = self.get_submodule(module_path)._buffers.get(name)
+        if buffer is None:
+            raise AttributeError(f"get_buffer: {target!r} is not a buffer")
+        return buffer
 
     # ----------------------------------------------------------------- calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -194,15 +251,22 @@ class Module:
         return RemovableHandle(self._forward_pre_hooks, hook)
 
     # ----------------------------------------------------------------- traversal
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and every submodule, depth first, each once, with dotted names."""
-        seen: set[int] = set()
+    def named_modules(
+        self, memo: set[Any] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """This module and every submodule, depth first, with dotted names.
+
+        A module reachable by two names appears once (under the first), unless
+        ``remove_duplicate=False``. Modules already in ``memo`` are skipped, as in PyTorch.
+        """
+        seen: set[Any] = set() if memo is None else memo
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if module in seen:
+                    continue
+                seen.add(module)
             yield name, module
             children = [
                 (f"{name}.{child_name}" if name else child_name, child)
@@ -225,29 +289,36 @@ class Module:
             yield module
 
     def _named_members(
-        self, registry: str, prefix: str, recurse: bool
+        self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Any]]:
         seen: set[int] = set()
-        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        modules = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else iter([(prefix, self)])
+        )
         for module_name, module in modules:
             for name, value in module.__dict__[registry].items():
-                if value is None or id(value) in seen:
+                if value is None or (remove_duplicate and id(value) in seen):
                     continue
                 seen.add(id(value))
                 yield (f"{module_name}.{name}" if module_name else name), value
 
     def named_parameters(
-        self, prefix: str = "", recurse: bool = True
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Parameter]]:
-        """Every parameter with its dotted name (a shared parameter appears once)."""
-        return self._named_members("_parameters", prefix, recurse)
+        """Every parameter with its dotted name (a shared parameter appears once, unless
+        ``remove_duplicate=False``)."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        return self._named_members("_buffers", prefix, recurse)
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, buffer in self.named_buffers(recurse=recurse):
@@ -296,12 +367,28 @@ class Module:
         for child in self.children():
             child.reset_parameters(rng)
 
-    def to(self: M, dtype: Any) -> M:
+    def to(self: M, *args: Any, dtype: Any = None, device: Any = None) -> M:
         """Convert floating-point parameters and buffers to ``dtype`` in place; returns self.
 
-        Parameters keep their identity, so optimizers built before still hold them.
+        Parameters keep their identity, so optimizers built before still hold them. As in
+        PyTorch, ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` and the keyword forms are
+        accepted; the only device is ``"cpu"`` (NumPy's memory), so a device changes nothing.
         """
-        target = np.dtype(dtype)
+        for arg in args:
+            if _is_device(arg):
+                device = arg
+            else:
+                dtype = arg
+        if device is not None and not _is_device(device):
+            raise ValueError(f"Module.to: chainrule runs on the CPU only, got device {device!r}")
+        if dtype is None:
+            return self
+        try:
+            target = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"Module.to: expected a floating-point dtype or the device 'cpu', got {dtype!r}"
+            ) from None
         if not is_floating(target):
             raise TypeError(f"Module.to: expected a floating-point dtype, got {target}")
         with no_grad():
@@ -312,6 +399,10 @@ class Module:
             for buffer in self.buffers():
                 if is_floating(buffer.dtype):
                     buffer.data = buffer.data.astype(target)
+        return self
+
+    def cpu(self: M) -> M:
+        """Self: parameters live in the host's memory already (for code written for PyTorch)."""
         return self
 
     def float(self: M) -> M:
@@ -344,15 +435,26 @@ class Module:
             ]
             stack.extend(reversed(children))
 
-    def state_dict(self, prefix: str = "") -> OrderedDict[str, Tensor]:
+    def state_dict(
+        self,
+        prefix: str = "",
+        *,
+        destination: dict[str, Tensor] | None = None,
+        keep_vars: bool = False,
+    ) -> Any:
         """Parameters and persistent buffers by dotted name (``0.weight``), as in PyTorch.
 
         The tensors share memory with the module: copy them (``{k: v.clone() ...}``) to keep a
         snapshot while training goes on. A module used in two places is saved under both
-        names, as in PyTorch.
+        names, as in PyTorch. ``keep_vars=True`` gives the parameters themselves instead of
+        detached views; ``destination`` is a mapping to fill and return (default: a new
+        ``OrderedDict``).
         """
+        out: Any = OrderedDict() if destination is None else destination
         # PyTorch's convention: the prefix is prepended as given ("model." gives "model.0.weight").
-        return OrderedDict((prefix + name, t.detach()) for name, t in self._state_items())
+        for name, tensor in self._state_items():
+            out[prefix + name] = tensor if keep_vars else tensor.detach()
+        return out
 
     def _state_targets(self) -> dict[str, Tensor]:
         return dict(self._state_items())
@@ -412,7 +514,8 @@ class Module:
             for name, module in self._modules.items()
         ]
         extra = self.extra_repr()
-        if not children:
+        extra_lines = extra.split("\n") if extra else []
+        if not children and len(extra_lines) <= 1:
             return f"{type(self).__name__}({extra})"
-        lines = ([extra] if extra else []) + children
+        lines = extra_lines + children
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"

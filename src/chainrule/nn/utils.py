@@ -47,6 +47,7 @@ def clip_grad_norm_(
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
 ) -> Tensor:
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
@@ -60,6 +61,8 @@ def clip_grad_norm_(
         p of the p-norm; ``math.inf`` for the largest absolute entry.
     error_if_nonfinite : bool, default=False
         Raise instead of clipping when the total norm is NaN or infinite.
+    foreach : bool or None, default=None
+        Accepted for PyTorch compatibility and ignored (there is one implementation).
 
     Returns
     -------
@@ -108,7 +111,9 @@ def clip_grad_norm_(
     return Tensor._from_op(total_norm, None)
 
 
-def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+def clip_grad_value_(
+    parameters: Tensor | Iterable[Tensor], clip_value: float, foreach: bool | None = None
+) -> None:
     """Clamp every gradient entry, in place, to [-clip_value, clip_value].
 
     Parameters
@@ -117,6 +122,8 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
         Tensors whose ``grad`` to clip (those with ``grad`` None are skipped).
     clip_value : float
         Largest allowed absolute value of a gradient entry.
+    foreach : bool or None, default=None
+        Accepted for PyTorch compatibility and ignored.
 
     Examples
     --------

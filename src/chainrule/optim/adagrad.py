@@ -10,6 +10,7 @@ from chainrule.optim.optimizer import (
     Closure,
     Optimizer,
     ParamsT,
+    check_backend_options,
     check_nonnegative,
     effective_grad,
 )
@@ -34,6 +35,10 @@ class Adagrad(Optimizer):
         Added to the denominator for numerical stability, >= 0.
     maximize : bool, default=False
         Ascend the objective instead of descending it.
+    foreach, fused : optional
+        PyTorch's kernel switches, accepted so that PyTorch code runs unchanged, and ignored.
+    differentiable : bool, default=False
+        Must be False: the update runs in place, outside autograd.
 
     Raises
     ------
@@ -77,7 +82,11 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
+        check_backend_options(type(self).__name__, differentiable)
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,

@@ -12,6 +12,7 @@ from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
     blocks,
+    check_backend_options,
     check_betas,
     check_nonnegative,
     effective_grad,
@@ -41,6 +42,10 @@ class Adam(Optimizer):
         Ascend the objective instead of descending it.
     decoupled_weight_decay : bool, default=False
         Shrink the weights directly instead of through the gradient (this is AdamW).
+    foreach, capturable, fused : optional
+        PyTorch's kernel switches, accepted so that PyTorch code runs unchanged, and ignored.
+    differentiable : bool, default=False
+        Must be False: the update runs in place, outside autograd.
 
     Raises
     ------
@@ -89,7 +94,12 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
+        check_backend_options(type(self).__name__, differentiable)
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -198,6 +208,10 @@ class AdamW(Adam):
         Normalise by the largest second-moment estimate seen so far.
     maximize : bool, default=False
         Ascend the objective instead of descending it.
+    foreach, capturable, fused : optional
+        PyTorch's kernel switches, accepted so that PyTorch code runs unchanged, and ignored.
+    differentiable : bool, default=False
+        Must be False: the update runs in place, outside autograd.
 
     Raises
     ------
@@ -234,6 +248,10 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
         super().__init__(
             params,
@@ -244,6 +262,7 @@ class AdamW(Adam):
             amsgrad,
             maximize=maximize,
             decoupled_weight_decay=True,
+            differentiable=differentiable,
         )
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:

@@ -10,6 +10,7 @@ from chainrule.optim.optimizer import (
     Closure,
     Optimizer,
     ParamsT,
+    check_backend_options,
     check_betas,
     check_nonnegative,
     effective_grad,
@@ -34,6 +35,10 @@ class Adamax(Optimizer):
         L2 penalty added to the gradient, >= 0.
     maximize : bool, default=False
         Ascend the objective instead of descending it.
+    foreach, capturable : optional
+        PyTorch's kernel switches, accepted so that PyTorch code runs unchanged, and ignored.
+    differentiable : bool, default=False
+        Must be False: the update runs in place, outside autograd.
 
     Raises
     ------
@@ -74,7 +79,11 @@ class Adamax(Optimizer):
         weight_decay: float = 0.0,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
     ) -> None:
+        check_backend_options(type(self).__name__, differentiable)
         defaults = {
             "lr": lr,
             "betas": betas,

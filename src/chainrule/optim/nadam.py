@@ -10,6 +10,7 @@ from chainrule.optim.optimizer import (
     Closure,
     Optimizer,
     ParamsT,
+    check_backend_options,
     check_betas,
     check_nonnegative,
     effective_grad,
@@ -38,6 +39,10 @@ class NAdam(Optimizer):
         Shrink the weights directly, as AdamW does, instead of through the gradient.
     maximize : bool, default=False
         Ascend the objective instead of descending it.
+    foreach, capturable : optional
+        PyTorch's kernel switches, accepted so that PyTorch code runs unchanged, and ignored.
+    differentiable : bool, default=False
+        Must be False: the update runs in place, outside autograd.
 
     Raises
     ------
@@ -83,7 +88,11 @@ class NAdam(Optimizer):
         decoupled_weight_decay: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
     ) -> None:
+        check_backend_options(type(self).__name__, differentiable)
         defaults = {
             "lr": lr,
             "betas": betas,

@@ -57,6 +57,21 @@ def check_betas(where: str, betas: Any) -> None:
             )
 
 
+def check_backend_options(where: str, differentiable: bool) -> None:
+    """Accept PyTorch's implementation switches, so that PyTorch code runs unchanged.
+
+    ``foreach``, ``fused`` and ``capturable`` choose among PyTorch kernels that compute the same
+    update; chainrule has one implementation, so they are accepted and ignored.
+    ``differentiable=True`` (autograd through the step itself) is refused: the update runs
+    in place, outside the graph.
+    """
+    if differentiable:
+        raise ValueError(
+            f"{where}: differentiable=True is not supported; the update runs in place, "
+            f"outside autograd"
+        )
+
+
 # ------------------------------------------------------------------ in-place update helpers
 def effective_grad(p: Tensor, weight_decay: float, maximize: bool) -> Array:
     """The gradient an update rule sees: ``-grad`` when maximizing, plus ``weight_decay * p``.
@@ -171,14 +186,25 @@ def _cast_state_value(param: Tensor, key: str | None, value: Any) -> Any:
     return value
 
 
+def _is_named(entry: Any) -> bool:
+    """Whether ``entry`` is a (name, tensor) pair, as ``named_parameters()`` yields."""
+    return (
+        isinstance(entry, tuple)
+        and len(entry) == 2
+        and isinstance(entry[0], str)
+        and isinstance(entry[1], Tensor)
+    )
+
+
 class Optimizer:
     """Base class of the optimizers: parameter groups, per-parameter state, checkpoints.
 
     Parameters
     ----------
-    params : iterable of Tensor, or iterable of dict
-        The tensors to optimize, or parameter groups: dicts with a ``"params"`` entry (a list
-        of tensors) and any hyperparameters that should differ from ``defaults`` for them.
+    params : iterable of Tensor, iterable of (name, Tensor), or iterable of dict
+        The tensors to optimize (or ``model.named_parameters()``, whose names are kept in
+        ``"param_names"``), or parameter groups: dicts with a ``"params"`` entry (a list of
+        tensors) and any hyperparameters that should differ from ``defaults`` for them.
     defaults : dict
         Hyperparameters used by every group that does not set its own.
 
@@ -302,6 +328,15 @@ class Optimizer:
                 f"whose order changes between runs"
             )
         params = list(params)
+        if params and all(_is_named(p) for p in params):
+            # model.named_parameters(), as PyTorch (2.6 on) accepts: the names are kept in the
+            # group, and so in the state dict, under "param_names".
+            group["param_names"] = [p[0] for p in params]
+            params = [p[1] for p in params]
+        if any(("param_names" in other) != ("param_names" in group) for other in self.param_groups):
+            raise ValueError(
+                f"{name}: give every parameter group names (named_parameters()) or none"
+            )
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
                 raise TypeError(

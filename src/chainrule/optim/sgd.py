@@ -12,6 +12,7 @@ from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
     blocks,
+    check_backend_options,
     check_nonnegative,
     check_number,
     effective_grad,
@@ -37,6 +38,10 @@ class SGD(Optimizer):
         Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
     maximize : bool, default=False
         Ascend the objective instead of descending it.
+    foreach, fused : optional
+        PyTorch's kernel switches, accepted so that PyTorch code runs unchanged, and ignored.
+    differentiable : bool, default=False
+        Must be False: the update runs in place, outside autograd.
 
     Raises
     ------
@@ -82,7 +87,11 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
+        check_backend_options(type(self).__name__, differentiable)
         defaults = {
             "lr": lr,
             "momentum": momentum,

@@ -289,22 +289,26 @@ class LogSumExp(Function):
         return np.exp(x - kept) * grad.reshape(kept.shape), None, None
 
 
-def relu(x: Any) -> Tensor:
-    """Rectified linear unit, max(x, 0)."""
+def relu(x: Any, inplace: bool = False) -> Tensor:
+    """Rectified linear unit, max(x, 0).
+
+    ``inplace`` (here and in the other activations) is accepted for PyTorch compatibility and
+    ignored: the input is never overwritten; use the returned tensor.
+    """
     return ReLU.apply(as_tensor(x))
 
 
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(x: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where positive, ``negative_slope * x`` elsewhere."""
     return LeakyReLU.apply(as_tensor(x), float(negative_slope))
 
 
-def elu(x: Any, alpha: float = 1.0) -> Tensor:
+def elu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """Exponential linear unit: x where positive, alpha * (exp(x) - 1) elsewhere."""
     return ELU.apply(as_tensor(x), float(alpha))
 
 
-def selu(x: Any) -> Tensor:
+def selu(x: Any, inplace: bool = False) -> Tensor:
     """Scaled exponential linear unit (self-normalizing constants)."""
     return SELU.apply(as_tensor(x))
 
@@ -316,7 +320,7 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
     return GELU.apply(as_tensor(x), approximate)
 
 
-def silu(x: Any) -> Tensor:
+def silu(x: Any, inplace: bool = False) -> Tensor:
     """Sigmoid linear unit (swish), x * sigmoid(x)."""
     return SiLU.apply(as_tensor(x))
 
@@ -338,7 +342,7 @@ def tanh(x: Any) -> Tensor:
     return Tanh.apply(as_tensor(x))
 
 
-def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """Clip to [min_val, max_val] with zero gradient outside."""
     if min_val >= max_val:
         raise ValueError(
@@ -355,15 +359,20 @@ def _single_axis(x: Tensor, axis: Any, dim: Any, where: str) -> int:
     return int(axis)
 
 
-def softmax(x: Any, axis: int | None = -1, *, dim: int | None = None) -> Tensor:
-    """Softmax along ``axis`` (default last): non-negative values that sum to 1."""
-    x = as_tensor(x)
+def softmax(x: Any, axis: int | None = -1, *, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """Softmax along ``axis`` (default last): non-negative values that sum to 1.
+
+    ``dtype``, as in PyTorch, casts the input first (a float32 input summed in float64).
+    """
+    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
     return Softmax.apply(x, _single_axis(x, axis if dim is None else None, dim, "softmax"))
 
 
-def log_softmax(x: Any, axis: int | None = -1, *, dim: int | None = None) -> Tensor:
-    """Logarithm of softmax along ``axis``, computed stably."""
-    x = as_tensor(x)
+def log_softmax(
+    x: Any, axis: int | None = -1, *, dim: int | None = None, dtype: Any = None
+) -> Tensor:
+    """Logarithm of softmax along ``axis``, computed stably (``dtype`` casts the input first)."""
+    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
     return LogSoftmax.apply(x, _single_axis(x, axis if dim is None else None, dim, "log_softmax"))
 
 
