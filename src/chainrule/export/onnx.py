@@ -40,6 +40,7 @@ class _Graph:
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self.count = 0
+        self.batch_kept = True  # whether the value's first axis is still the input's batch
 
     def name(self, hint: str) -> str:
         self.count += 1
@@ -125,6 +126,8 @@ def _flatten(g: _Graph, m: Flatten, x: str, shape: tuple[int, ...], path: str) -
     if end == len(shape) - 1 and start == 1:
         # ONNX's Flatten always gives 2-D: it fits (batch, rest) only.
         return g.node("Flatten", [x], path, axis=1)
+    if start == 0:
+        g.batch_kept = False  # the batch merges with the next axes
     # 0 copies the (dynamic) batch size; -1 takes the merged axes
     target = (
         [0 if i == 0 else n for i, n in enumerate(shape[:start])] + [-1] + list(shape[end + 1 :])
@@ -171,6 +174,16 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
         return x, example
     out_example = module(example)
     where = path or "model"
+    own = _own_dtype(module)
+    if own is not None:
+        if kind is not Embedding and example.dtype != own:
+            # As the layer's forward does (cast_input): integer input, or another float's
+            # output in a model of mixed dtypes, enters in the layer's own dtype.
+            to = g.helper.np_dtype_to_tensor_dtype(own)
+            x = g.node("Cast", [x], f"{where}.cast", to=to)
+        g.dtype = own
+    elif is_floating(example.dtype):
+        g.dtype = example.dtype
     # Exact classes only: a subclass may compute something else in its forward.
     if kind is Linear and isinstance(module, Linear):
         return _linear(g, module, x, example.ndim, where), out_example
@@ -197,6 +210,12 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
         f"to_onnx: cannot export layer {where} ({kind.__name__}); supported layers: "
         f"{', '.join(supported)}"
     )
+
+
+def _own_dtype(module: Module) -> np.dtype[Any] | None:
+    """The dtype of a module's first floating parameter or buffer (None without one)."""
+    weights = [*module.parameters(), *module.buffers()]
+    return next((t.dtype for t in weights if is_floating(t.dtype)), None)
 
 
 def to_onnx(
@@ -246,6 +265,9 @@ def to_onnx(
     Notes
     -----
     The graph computes in the model's dtype (the input's, for a model without weights).
+    Where a layer with weights receives integers or another float dtype, the graph casts
+    them to the layer's dtype first, as the layer itself does; the input keeps the
+    example's integer dtype.
     onnxruntime's CPU provider has no float64 kernels for Conv, AveragePool,
     GlobalAveragePool and Elu: convert such a model with ``model.to(np.float32)`` first to
     run it there.
@@ -267,12 +289,12 @@ def to_onnx(
         )
     # The model's own dtype (a BatchNorm without affine has only buffers); a model with
     # neither computes in the input's floating dtype.
-    weights = [*model.parameters(), *model.buffers()]
-    dtype = next((t.dtype for t in weights if is_floating(t.dtype)), None)
+    dtype = _own_dtype(model)
     if dtype is None:
         dtype = data.dtype if is_floating(data.dtype) else np.dtype(np.float32)
     if data.dtype.kind == "f":
         data = data.astype(dtype)
+    standardize = input_mean is not None or input_scale is not None
     graph = _Graph(onnx, dtype)
     was_training = model.training
     model.eval()
@@ -280,8 +302,12 @@ def to_onnx(
         from chainrule.autograd.grad_mode import no_grad
 
         with no_grad():
-            x = input_name
-            if input_mean is not None or input_scale is not None:
+            x, example = input_name, data
+            if standardize:
+                if not is_floating(data.dtype):  # integer columns, standardized as floats
+                    to = onnx.helper.np_dtype_to_tensor_dtype(dtype)
+                    x = graph.node("Cast", [x], "standardize", to=to)
+                    example = data.astype(dtype)
                 if input_mean is not None:
                     x = graph.node(
                         "Sub", [x, graph.constant("input_mean", input_mean)], "standardize"
@@ -290,7 +316,7 @@ def to_onnx(
                     x = graph.node(
                         "Div", [x, graph.constant("input_scale", input_scale)], "standardize"
                     )
-            y, example_out = _emit(graph, model, x, Tensor._from_op(data, None), "")
+            y, example_out = _emit(graph, model, x, Tensor._from_op(example, None), "")
             if output == "softmax":
                 y = graph.node("Softmax", [y], "probabilities", axis=-1)
             elif output == "sigmoid":
@@ -308,8 +334,9 @@ def to_onnx(
     elem = onnx.helper.np_dtype_to_tensor_dtype(data.dtype)
     out_elem = onnx.helper.np_dtype_to_tensor_dtype(example_out.dtype)
     inputs = [onnx.helper.make_tensor_value_info(input_name, elem, ["batch", *data.shape[1:]])]
+    rows = "batch" if graph.batch_kept else None  # None: a size of its own, not the batch's
     outputs = [
-        onnx.helper.make_tensor_value_info(output_name, out_elem, ["batch", *example_out.shape[1:]])
+        onnx.helper.make_tensor_value_info(output_name, out_elem, [rows, *example_out.shape[1:]])
     ]
     onnx_graph = onnx.helper.make_graph(
         graph.nodes, "chainrule", inputs, outputs, graph.initializers, doc_string=doc_string

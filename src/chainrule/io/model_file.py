@@ -246,9 +246,21 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
 
     Raises
     ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the file is not a valid safetensors file (empty, truncated, a pickle or a PyTorch
+        zip archive, a bfloat16 tensor, ...); the message names the file.
     RuntimeError
         Listing every missing, unexpected (when ``strict``) and mis-shaped key; nothing is
         loaded then.
     """
-    model.load_state_dict(load_weights(path), strict=strict)
+    where = "load_state_dict_file"
+    tensors, _ = _container.read(path, where)
+    try:
+        model.load_state_dict(tensors, strict=strict)
+    except RuntimeError as error:
+        raise RuntimeError(
+            f"{where}: expected weights that fit the model in {os.fspath(path)!r}, got: {error}"
+        ) from None
     return model
