@@ -52,12 +52,26 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
     return array
 
 
+_OTHER_DEVICES = frozenset({"cuda", "mps", "xpu", "hip", "meta", "xla", "hpu", "mtia"})
+"""PyTorch's other device types: named as a device, they get the CPU-only error."""
+
+
+def _is_device(value: Any) -> bool:
+    """Whether ``value`` names the CPU, the one device (``"cpu"``, ``"cpu:0"``, a torch device)."""
+    return str(value).split(":")[0] == "cpu" and not isinstance(value, np.dtype)
+
+
 def _check_grad_dtype(where: str, dtype: np.dtype[Any]) -> None:
     if not is_floating(dtype):
         raise TypeError(
             f"{where}: only floating-point tensors can require gradients, got dtype {dtype}. "
             f"Convert first, e.g. t.float()"
         )
+
+
+class AmbiguousValueError(ValueError, RuntimeError):
+    """A tensor of several (or no) elements used where one value is needed (``bool(t)``,
+    ``t.item()``). A ValueError, as NumPy raises, and a RuntimeError, as PyTorch raises."""
 
 
 class RemovableHandle:
@@ -189,7 +203,7 @@ class Tensor:
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(
+            raise AmbiguousValueError(
                 f"item: expected a tensor with one element, got shape {self.data.shape}"
             )
         return self.data.item()
@@ -210,7 +224,7 @@ class Tensor:
 
     def __bool__(self) -> _bool:
         if self.data.size != 1:
-            raise ValueError(
+            raise AmbiguousValueError(
                 f"bool: the truth value of a tensor of shape {self.data.shape} is ambiguous; "
                 f"use .any() or .all()"
             )
@@ -220,10 +234,24 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its number (``f"{loss:.4f}"``), as in PyTorch."""
+        if self.data.ndim == 0:
+            return format(self.data.item(), format_spec)
+        return object.__format__(self, format_spec)
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extras = []
-        if self.data.dtype not in (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(np.bool_)):
+        empty = self.data.size == 0
+        if empty and self.data.ndim != 1:
+            extras.append(f"size={self.data.shape}")  # "[]" alone does not show it
+        # Values show ints and bools, but an empty tensor has none: then only float32 goes
+        # without saying, as in PyTorch.
+        implied = (
+            (DEFAULT_FLOAT,) if empty else (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(np.bool_))
+        )
+        if self.data.dtype not in implied:
             extras.append(f"dtype={self.data.dtype}")
         if self._ctx is not None:
             extras.append(f"grad_fn={self._ctx!r}")
@@ -249,6 +277,11 @@ class Tensor:
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
         return Tensor._from_op(self.data, None)
+
+    @property
+    def retains_grad(self) -> _bool:
+        """Whether ``retain_grad()`` was called on this non-leaf tensor."""
+        return self._ctx is not None and self._ctx.retained is not None
 
     def retain_grad(self) -> None:
         """Keep ``grad`` on this non-leaf tensor after ``backward`` (leaves always keep it)."""
@@ -306,6 +339,17 @@ class Tensor:
             )
 
     def __setitem__(self, index: Any, value: Any) -> None:
+        """``self[index] = value``. Under grad mode, when ``self`` is a non-leaf that requires
+        grad or ``value`` requires grad, the write is recorded in the graph (as PyTorch does):
+        ``self`` takes new values, and other tensors that viewed its old ones keep them."""
+        if _state.enabled and (
+            (self._requires_grad and self._ctx is not None)
+            or (isinstance(value, Tensor) and value._requires_grad and not self._requires_grad)
+        ):
+            written = ops.shape.index_put(self, index, value)
+            self.data, self._ctx = written.data, written._ctx
+            self._requires_grad = written._requires_grad
+            return
         self._check_inplace("setitem")
         # Masks stay masks here, so that NumPy itself rejects one of the wrong length.
         parts = index if isinstance(index, tuple) else (index,)
@@ -409,9 +453,22 @@ class Tensor:
         return self
 
     # ----------------------------------------------------------------- dtype
-    def to(self, dtype: DTypeLike) -> Tensor:
-        """This tensor converted to ``dtype`` (differentiable; self if already that dtype)."""
-        return ops.cast(self, dtype)
+    def to(self, *args: Any, dtype: DTypeLike = None, device: Any = None) -> Tensor:
+        """This tensor converted to ``dtype`` (differentiable; self if already that dtype).
+
+        As in PyTorch, ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``
+        (other's dtype) and the keyword forms are accepted; the only device is ``"cpu"``.
+        """
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif _is_device(arg) or str(arg).split(":")[0] in _OTHER_DEVICES:
+                device = arg
+            else:
+                dtype = arg
+        if device is not None and not _is_device(device):
+            raise ValueError(f"to: chainrule runs on the CPU only, got device {device!r}")
+        return self if dtype is None else ops.cast(self, dtype)
 
     def type(self, dtype: DTypeLike) -> Tensor:
         return ops.cast(self, dtype)
@@ -511,11 +568,13 @@ class Tensor:
         return ops.logical_or(self, other)
 
     # ----------------------------------------------------------------- math methods
-    def add(self, other: Any) -> Tensor:
-        return ops.add(self, other)
+    def add(self, other: Any, alpha: Any = 1) -> Tensor:
+        """``self + alpha * other``."""
+        return ops.add(self, other, alpha=alpha)
 
-    def sub(self, other: Any) -> Tensor:
-        return ops.sub(self, other)
+    def sub(self, other: Any, alpha: Any = 1) -> Tensor:
+        """``self - alpha * other``."""
+        return ops.sub(self, other, alpha=alpha)
 
     def mul(self, other: Any) -> Tensor:
         return ops.mul(self, other)
@@ -544,6 +603,12 @@ class Tensor:
     def abs(self) -> Tensor:
         return ops.abs(self)
 
+    def square(self) -> Tensor:
+        return ops.mul(self, self)
+
+    def sign(self) -> Tensor:
+        return ops.sign(self)
+
     def sin(self) -> Tensor:
         return ops.sin(self)
 
@@ -554,6 +619,15 @@ class Tensor:
         return ops.clip(self, min, max)
 
     clamp = clip
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """``self`` where ``condition`` holds, else ``other`` (PyTorch's ``Tensor.where``)."""
+        return ops.where(condition, self, other)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """``value`` (converted to this tensor's dtype) where ``mask`` holds, else ``self``."""
+        fill = value if isinstance(value, Tensor) else np.asarray(value, dtype=self.data.dtype)
+        return ops.where(mask, fill, self)
 
     def maximum(self, other: Any) -> Tensor:
         return ops.maximum(self, other)
@@ -615,6 +689,12 @@ class Tensor:
     ) -> Tensor:
         return ops.argmin(self, axis, keepdims, **torch_names)
 
+    def amax(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
+        return ops.max(self, dim, keepdim)
+
+    def amin(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
+        return ops.min(self, dim, keepdim)
+
     def any(self, axis: Any = None, keepdims: _bool = False) -> Tensor:
         return Tensor._from_op(np.any(self.data, axis=axis, keepdims=keepdims), None)
 
@@ -636,8 +716,8 @@ class Tensor:
     def transpose(self, *axes: Any) -> Tensor:
         return ops.transpose(self, *axes)
 
-    def permute(self, *dims: Any) -> Tensor:
-        return ops.permute(self, *dims)
+    def permute(self, *axes: Any, dims: Any = None) -> Tensor:
+        return ops.permute(self, *(axes if dims is None else (dims,)))
 
     def swapaxes(self, axis0: _int, axis1: _int) -> Tensor:
         return ops.swapaxes(self, axis0, axis1)
@@ -658,6 +738,43 @@ class Tensor:
         self, split_size_or_sections: Any, axis: _int = 0, *, dim: _int | None = None
     ) -> list[Tensor]:
         return ops.split(self, split_size_or_sections, axis, dim=dim)
+
+    def chunk(self, chunks: _int, axis: _int = 0, *, dim: _int | None = None) -> list[Tensor]:
+        return ops.shape.chunk(self, chunks, axis, dim=dim)
+
+    def unbind(self, axis: _int = 0, *, dim: _int | None = None) -> tuple[Tensor, ...]:
+        return ops.shape.unbind(self, axis, dim=dim)
+
+    def repeat(self, *repeats: Any) -> Tensor:
+        return ops.shape.repeat(self, *repeats)
+
+    def gather(self, dim: _int, index: Any) -> Tensor:
+        return ops.shape.gather(self, dim, index)
+
+    def flip(self, *dims: Any) -> Tensor:
+        return ops.shape.flip(self, *dims)
+
+    def expand_as(self, other: Any) -> Tensor:
+        return ops.broadcast_to(self, other.shape)
+
+    def view_as(self, other: Any) -> Tensor:
+        return ops.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """The last two axes swapped (a batch of matrices, each transposed)."""
+        return ops.swapaxes(self, -2, -1)
+
+    # ----------------------------------------------------------------- memory (no-ops on NumPy)
+    def cpu(self) -> Tensor:
+        """Self: tensors live in the host's memory already (for code written for PyTorch)."""
+        return self
+
+    def contiguous(self) -> Tensor:
+        """Self: NumPy handles any memory layout (for code written for PyTorch)."""
+        return self
 
 
 # --------------------------------------------------------------------- factories
@@ -727,7 +844,24 @@ def arange(
     if dtype is None:
         integral = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = np.int64 if integral else DEFAULT_FLOAT
-    return _new(np.arange(start, end, step, dtype=np.dtype(dtype)), requires_grad)
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        # Each value start + i * step computed in float64, then rounded once, as PyTorch does:
+        # NumPy's float32 arange accumulates the rounding of the step (-1 + 10 * 0.1 gave
+        # 2.4e-07 rather than 0).
+        return _new(np.arange(start, end, step, dtype=np.float64).astype(dtype), requires_grad)
+    return _new(np.arange(start, end, step, dtype=dtype), requires_grad)
+
+
+def linspace(
+    start: float, end: float, steps: int, dtype: DTypeLike = None, requires_grad: bool = False
+) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included; float32 unless
+    ``dtype`` says otherwise (PyTorch's linspace)."""
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
+        raise ValueError(f"linspace: steps must be an integer >= 0, got {steps!r}")
+    values = np.linspace(start, end, int(steps), dtype=np.float64)
+    return _new(values.astype(_float_dtype(dtype)), requires_grad)
 
 
 def eye(

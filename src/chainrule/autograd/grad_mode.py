@@ -7,8 +7,9 @@ change what another thread records.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -50,6 +51,8 @@ class _GradModeContext:
 
     def __call__(self, fn: F) -> F:
         mode = self._mode
+        if inspect.isgeneratorfunction(fn):
+            return _generator_in_mode(fn, mode)
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -57,6 +60,35 @@ class _GradModeContext:
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
+
+
+def _generator_in_mode(fn: Callable[..., Generator[Any, Any, Any]], mode: bool) -> Any:
+    """A decorated generator function: its body runs in ``mode`` each time it resumes, and the
+    caller's own mode is back while it holds a yielded value (as PyTorch's decorators do)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        generator = fn(*args, **kwargs)
+        try:
+            with set_grad_enabled(mode):
+                response = generator.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with set_grad_enabled(mode):
+                        generator.close()
+                    raise
+                except BaseException as error:
+                    with set_grad_enabled(mode):
+                        response = generator.throw(error)
+                else:
+                    with set_grad_enabled(mode):
+                        response = generator.send(request)
+        except StopIteration as stop:
+            return stop.value
+
+    return wrapper
 
 
 class _SwitchWithoutArguments(_GradModeContext):

@@ -72,6 +72,7 @@ def gradcheck(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     seed: int = 0,
+    raise_exception: bool = False,
 ) -> GradcheckReport:
     """Compare the gradients that backward computes for ``fn`` with finite differences.
 
@@ -83,15 +84,20 @@ def gradcheck(
     Parameters
     ----------
     fn : callable
-        Takes the inputs, returns a tensor.
-    inputs : sequence
-        Tensors, arrays or other arguments passed to ``fn`` in order.
+        Takes the inputs, returns a tensor or a tuple of tensors (each gets its own random
+        weighting; outputs that are not floating tensors are left out).
+    inputs : Tensor, ndarray or sequence
+        One tensor (or array), or tensors, arrays and other arguments passed to ``fn`` in
+        order.
     eps : float, default=1e-6
         Step of the finite differences.
     atol, rtol : float, default=1e-5, 1e-3
         An element passes when ``|analytic - numeric| <= atol + rtol * |numeric|``.
     seed : int, default=0
         Seed of the random output weighting.
+    raise_exception : bool, default=False
+        Raise instead of returning a failing report (PyTorch's gradcheck raises by default;
+        chainrule returns the report, which is falsy when a check fails).
 
     Returns
     -------
@@ -100,6 +106,11 @@ def gradcheck(
         The worst element is the one with the largest error among those that fail; a NaN
         or infinite gradient fails and makes the largest errors NaN.
 
+    Raises
+    ------
+    RuntimeError
+        With ``raise_exception=True``, when a check fails (the message holds the table).
+
     Examples
     --------
     >>> import chainrule as cr
@@ -107,7 +118,7 @@ def gradcheck(
     >>> report.passed
     True
     """
-    args = list(inputs)
+    args = [inputs] if isinstance(inputs, Tensor | np.ndarray) else list(inputs)
     wanted = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     if not wanted:
         wanted = [
@@ -121,21 +132,28 @@ def gradcheck(
     for i in wanted:
         args[i] = Tensor(np.asarray(args[i], dtype=np.float64), requires_grad=True)
 
-    out = fn(*args)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    weights = as_generator(seed).standard_normal(out.shape)
+    outs = _outputs(fn(*args))
+    rng = as_generator(seed)
+    weights = [rng.standard_normal(out.shape) for out in outs]
 
     def weighted(values: list[Any]) -> float:
         with no_grad():  # the finite differences need values only, no graph
-            return float(np.sum(weights * np.asarray(fn(*values).data, dtype=np.float64)))
+            results = _outputs(fn(*values))
+        return float(
+            sum(
+                np.sum(w * np.asarray(r.data, dtype=np.float64))
+                for w, r in zip(weights, results, strict=True)
+            )
+        )
 
     analytic: tuple[Tensor | None, ...] = (None,) * len(wanted)
-    if out.requires_grad:  # else the output ignores the inputs: the analytic gradient is 0
+    # Outputs that do not require grad ignore the inputs: their analytic gradient is 0.
+    recorded = [k for k, out in enumerate(outs) if out.requires_grad]
+    if recorded:
         analytic = autograd_grad(
-            out,
+            [outs[k] for k in recorded],
             [args[i] for i in wanted],
-            grad_outputs=np.asarray(weights, dtype=out.dtype),
+            grad_outputs=[np.asarray(weights[k], dtype=outs[k].dtype) for k in recorded],
             allow_unused=True,
         )
     checks = []
@@ -144,7 +162,26 @@ def gradcheck(
         a = np.zeros_like(x.data) if grad is None else np.asarray(grad.data, dtype=np.float64)
         n = _numerical_gradient(weighted, args, i, eps)
         checks.append(_compare(i, a, n, atol, rtol))
-    return GradcheckReport(tuple(checks), eps, atol, rtol)
+    report = GradcheckReport(tuple(checks), eps, atol, rtol)
+    if raise_exception and not report.passed:
+        raise RuntimeError(
+            f"gradcheck: the analytic gradient does not match the numerical one\n{report}"
+        )
+    return report
+
+
+def _outputs(out: Any) -> list[Tensor]:
+    """fn's result as a list of the floating tensors to check."""
+    items = list(out) if isinstance(out, tuple | list) else [out]
+    if not items or not all(isinstance(t, Tensor) for t in items):
+        raise TypeError(
+            f"gradcheck: fn must return a Tensor, got {type(out).__name__}. A tuple of Tensors "
+            f"also works"
+        )
+    floating = [t for t in items if t.dtype.kind == "f"]
+    if not floating:
+        raise TypeError("gradcheck: fn must return at least one floating-point Tensor, got none")
+    return floating
 
 
 def _numerical_gradient(

@@ -17,13 +17,13 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
     """Operands of a binary op, with PyTorch's dtype rules rather than NumPy's.
 
     Tensors and Python numbers stay (NumPy keeps the tensor's dtype for a Python number).
-    Arrays, lists and NumPy scalars become constant tensors that take the dtype of a
-    floating tensor beside them, so that mixing in a float64 array never silently widens a
-    float32 tensor. An integer or bool operand beside a floating tensor takes its dtype, and
-    beside a Python float becomes float32 (NumPy would give float64 in both cases). A 0-d
-    tensor beside a tensor with dimensions of the same kind (both floating or both integer)
-    takes that tensor's dtype, as a number would: float32 [n] with float64 [] is float32, as
-    in PyTorch.
+    NumPy scalars count as the Python numbers they hold. Arrays and lists become constant
+    tensors that take the dtype of a floating tensor beside them, so that mixing in a
+    float64 array never silently widens a float32 tensor. An integer or bool operand beside
+    a floating tensor takes its dtype, and beside a Python float becomes float32 (NumPy
+    would give float64 in both cases). A 0-d tensor beside a tensor with dimensions of the
+    same kind (both floating or both integer) takes that tensor's dtype, as a number would:
+    float32 [n] with float64 [] is float32, as in PyTorch.
     """
     # The common cases first, which the rules leave as they are: two floating tensors, and
     # a floating tensor with a Python int or float on either side.
@@ -50,6 +50,12 @@ def _is_python_number(x: Any) -> bool:
 
 
 def _operand(x: Any, other: Any) -> Any:
+    # A NumPy scalar beside a tensor counts as the Python number it holds, as in PyTorch: an
+    # integer tensor times np.float64(0.5) is float32, and int32 plus np.int64(1) stays int32.
+    if isinstance(x, np.generic) and isinstance(other, Tensor):
+        return x.item()
+    if isinstance(other, np.generic) and isinstance(x, Tensor):
+        other = other.item()
     if _is_python_number(x):
         return x
     given = isinstance(x, Tensor)

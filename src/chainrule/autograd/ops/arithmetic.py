@@ -176,14 +176,22 @@ class Pow(Function):
         return grad_a, grad_b
 
 
-def add(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a + b`` with broadcasting."""
+def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+    """Elementwise ``a + alpha * b`` with broadcasting."""
+    if alpha != 1:
+        b = _scaled(b, alpha)
     return Add.apply(*binary_operands(a, b))
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a - b`` with broadcasting."""
+def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+    """Elementwise ``a - alpha * b`` with broadcasting."""
+    if alpha != 1:
+        b = _scaled(b, alpha)
     return Sub.apply(*binary_operands(a, b))
+
+
+def _scaled(b: Any, alpha: Any) -> Any:
+    return b * alpha if type(b) is int or type(b) is float else mul(b, alpha)
 
 
 def mul(a: Any, b: Any) -> Tensor:

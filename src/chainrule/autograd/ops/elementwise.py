@@ -7,7 +7,7 @@ from typing import Any
 from chainrule.autograd.function import Context, Function, register, unbroadcast
 from chainrule.autograd.ops._operands import as_tensor, binary_operands
 from chainrule.autograd.ops.arithmetic import _broadcast_error
-from chainrule.backend import Array, is_floating, np
+from chainrule.backend import DEFAULT_FLOAT, Array, is_floating, np
 from chainrule.tensor import Tensor
 
 
@@ -240,24 +240,34 @@ class Clone(Function):
         return (grad,)
 
 
+def _floating(x: Any) -> Tensor:
+    """``x`` as a tensor, with integers and bools as float32: PyTorch's exp, log, sqrt, sin
+    and cos of an integer tensor are float32 (NumPy's would be float64)."""
+    x = as_tensor(x)
+    if x.data.dtype.kind in "biu":
+        # Integer tensors never require grad: a constant is all there is to convert.
+        return Tensor._from_op(x.data.astype(DEFAULT_FLOAT), None)
+    return x
+
+
 def exp(x: Any) -> Tensor:
     """Elementwise e ** x."""
-    return Exp.apply(as_tensor(x))
+    return Exp.apply(_floating(x))
 
 
 def log(x: Any) -> Tensor:
     """Elementwise natural logarithm."""
-    return Log.apply(as_tensor(x))
+    return Log.apply(_floating(x))
 
 
 def log1p(x: Any) -> Tensor:
     """Elementwise log(1 + x), accurate for small x."""
-    return Log1p.apply(as_tensor(x))
+    return Log1p.apply(_floating(x))
 
 
 def sqrt(x: Any) -> Tensor:
     """Elementwise square root."""
-    return Sqrt.apply(as_tensor(x))
+    return Sqrt.apply(_floating(x))
 
 
 def abs(x: Any) -> Tensor:
@@ -267,30 +277,57 @@ def abs(x: Any) -> Tensor:
 
 def sin(x: Any) -> Tensor:
     """Elementwise sine."""
-    return Sin.apply(as_tensor(x))
+    return Sin.apply(_floating(x))
 
 
 def cos(x: Any) -> Tensor:
     """Elementwise cosine."""
-    return Cos.apply(as_tensor(x))
+    return Cos.apply(_floating(x))
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
     """Limit values to [min, max]; either bound may be None (but not both)."""
     if min is None and max is None:
         raise ValueError("clip: expected at least one of min and max, got neither")
-    return Clip.apply(as_tensor(x), _bound(min, "min"), _bound(max, "max"))
+    if _is_bound_tensor(min) or _is_bound_tensor(max):
+        # Elementwise bounds, or bounds that want a gradient: PyTorch's clamp with tensors.
+        # At a bound the gradient goes to x, as in Clip, and below (above) it to the bound.
+        y = as_tensor(x)
+        for name, bound in (("min", min), ("max", max)):
+            if isinstance(bound, Tensor) and not _broadcastable(y.shape, bound.shape):
+                raise ValueError(
+                    f"clip: expected {name} as a number or a one-element tensor, got a tensor "
+                    f"of shape {bound.shape} that does not broadcast with the input's shape "
+                    f"{y.shape}"
+                )
+        if min is not None:
+            y = where(lt(y, min), min, y)
+        if max is not None:
+            y = where(gt(y, max), max, y)
+        return y
+    low, high = _bound(min), _bound(max)
+    x = as_tensor(x)
+    if x.data.dtype.kind in "biu" and (isinstance(low, float) or isinstance(high, float)):
+        x = _floating(x)  # an integer tensor clamped at 2.5 is float32, as in PyTorch
+    return Clip.apply(x, low, high)
 
 
-def _bound(value: Any, name: str) -> Any:
+def _is_bound_tensor(value: Any) -> bool:
+    return isinstance(value, Tensor) and (value.data.size != 1 or value.requires_grad)
+
+
+def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    try:
+        np.broadcast_shapes(a, b)
+    except ValueError:
+        return False
+    return True
+
+
+def _bound(value: Any) -> Any:
     """A one-element bound as a Python number: NumPy lets a NumPy scalar or 0-d array widen
     the result (float32 clipped at np.float64(1) is float64), never a Python number."""
     if isinstance(value, Tensor):
-        if value.data.size != 1:
-            raise ValueError(
-                f"clip: expected {name} as a number or a one-element tensor, got a tensor of "
-                f"shape {value.shape}"
-            )
         return value.item()
     if isinstance(value, np.ndarray | np.generic) and np.size(value) == 1:
         return value.item()
@@ -313,6 +350,9 @@ def minimum(a: Any, b: Any) -> Tensor:
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Pick from ``a`` where ``condition`` holds and from ``b`` elsewhere (broadcasting)."""
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        # Two numbers: as tensors, so that where(c, 1.0, 0.0) is float32, as in PyTorch.
+        a, b = as_tensor(a), as_tensor(b)
     a, b = binary_operands(a, b)
     try:
         return Where.apply(cond, a, b)

@@ -12,13 +12,15 @@ from typing import Any
 
 from chainrule.autograd.function import Context, Function, register
 from chainrule.autograd.ops._operands import as_tensor, check_axis, normalize_axis
-from chainrule.autograd.ops.elementwise import maximum, minimum
+from chainrule.autograd.ops.elementwise import cast, maximum, minimum
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
     """The reduced axes as non-negative ints."""
+    if ndim == 0:
+        return ()  # a 0-d tensor reduced over axis 0 or -1 is itself, as in PyTorch
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, int | np.integer):
@@ -246,10 +248,16 @@ def _reduce_args(
     x: Any, axis: Any, keepdims: bool, torch_names: dict[str, Any], where: str
 ) -> tuple[Tensor, tuple[int, ...], bool]:
     x = as_tensor(x)
-    unknown = set(torch_names) - {"dim", "keepdim"}
+    unknown = set(torch_names) - {"dim", "keepdim", "dtype"}
     if unknown:
         raise TypeError(f"{where}: unexpected keyword argument(s) {sorted(unknown)}")
-    axis = normalize_axis(axis, torch_names.get("dim"), where)
+    if torch_names.get("dtype") is not None:
+        x = cast(x, torch_names["dtype"])  # PyTorch's dtype=: convert first, then reduce
+    dim = torch_names.get("dim")
+    if isinstance(dim, tuple | list) and not dim and axis is None:
+        # PyTorch's dim=() reduces every axis; NumPy's axis=() reduces none.
+        dim = tuple(range(x.ndim))
+    axis = normalize_axis(axis, dim, where)
     if torch_names.get("keepdim") is not None:
         keepdims = bool(torch_names["keepdim"])
     check_axis(axis, x.ndim, where)

@@ -327,10 +327,23 @@ def _check_same(tensors: Sequence[Tensor], where: str, axis: int, skip_axis: boo
             )
 
 
+def _common_kind(items: list[Tensor]) -> list[Tensor]:
+    """Integer and bool tensors joined with floating ones take the floating dtype, as in
+    PyTorch (NumPy would widen int64 beside float32 to float64)."""
+    floats = [t.dtype for t in items if t.dtype.kind == "f"]
+    if not floats or len(floats) == len(items):
+        return items
+    target = np.result_type(*floats)
+    # Only integer and bool tensors are converted, and those never require grad.
+    return [
+        t if t.dtype.kind == "f" else Tensor._from_op(t.data.astype(target), None) for t in items
+    ]
+
+
 def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing axis. Also ``cat``."""
     axis = int(normalize_axis(axis if dim is None else None, dim, "concatenate") or 0)
-    items = [as_tensor(t) for t in tensors]
+    items = _common_kind([as_tensor(t) for t in tensors])
     if not items:
         raise ValueError("concatenate: expected at least one tensor, got none")
     check_axis(axis, items[0].ndim, "concatenate")
@@ -344,7 +357,7 @@ cat = concatenate
 def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors of equal shape along a new axis."""
     axis = int(normalize_axis(axis if dim is None else None, dim, "stack") or 0)
-    items = [as_tensor(t) for t in tensors]
+    items = _common_kind([as_tensor(t) for t in tensors])
     if not items:
         raise ValueError("stack: expected at least one tensor, got none")
     if not -items[0].ndim - 1 <= axis <= items[0].ndim:
@@ -370,6 +383,7 @@ def split(
         if size <= 0:
             raise ValueError(f"split: split size must be > 0, got {size}")
         sizes = [size] * (length // size) + ([length % size] if length % size else [])
+        sizes = sizes or [0]  # an empty axis gives one empty piece, as in PyTorch
     else:
         sizes = [int(n) for n in split_size_or_sections]
         if builtins.sum(sizes) != length or builtins.min(sizes, default=0) < 0:
@@ -401,3 +415,136 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
         raise ValueError(f"pad: widths must be >= 0, got {pad_width!r}")
     pairs = tuple((int(a), int(b)) for a, b in widths)
     return Pad.apply(x, pairs, value)
+
+
+# --------------------------------------------------------------------- composed forms
+# PyTorch's names for moves that the primitives above already cover: their gradients are
+# those of indexing, reshape and broadcast, so they need no derivative of their own.
+def chunk(x: Any, chunks: int, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:
+    """Cut ``x`` along ``axis`` into at most ``chunks`` pieces of ``ceil(n / chunks)``
+    elements (the last may be shorter, and fewer pieces come out when they run out), as
+    PyTorch's ``chunk``."""
+    x = as_tensor(x)
+    axis = int(normalize_axis(axis if dim is None else None, dim, "chunk") or 0)
+    if not isinstance(chunks, int | np.integer) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be an integer > 0, got {chunks!r}")
+    check_axis(axis, x.ndim, "chunk")
+    length = x.shape[axis]
+    return split(x, builtins.max(-(-length // int(chunks)), 1), axis)
+
+
+def unbind(x: Any, axis: int = 0, *, dim: int | None = None) -> tuple[Tensor, ...]:
+    """The slices of ``x`` along ``axis``, each without that axis (PyTorch's ``unbind``)."""
+    x = as_tensor(x)
+    axis = int(normalize_axis(axis if dim is None else None, dim, "unbind") or 0)
+    check_axis(axis, x.ndim, "unbind")
+    lead = (slice(None),) * (axis % x.ndim)
+    return tuple(Index.apply(x, (*lead, k)) for k in range(x.shape[axis]))
+
+
+def flip(x: Any, *axes: Any) -> Tensor:
+    """Reverse the order of the elements along ``axes`` (``flip(x, 0)``, ``flip(x, (0, 1))``)."""
+    x = as_tensor(x)
+    order = _sizes(axes)
+    check_axis(order, x.ndim, "flip")
+    wanted = {a % builtins.max(x.ndim, 1) for a in order}
+    if len(wanted) != len(order):
+        raise ValueError(f"flip: expected distinct axes, got {order}")
+    reverse = slice(None, None, -1)
+    return Index.apply(x, tuple(reverse if i in wanted else slice(None) for i in range(x.ndim)))
+
+
+def repeat(x: Any, *repeats: Any) -> Tensor:
+    """Tile ``x``: ``repeat(x, 2, 3)`` copies it twice along the first axis and three times
+    along the second (PyTorch's ``Tensor.repeat``; extra leading counts add axes)."""
+    x = as_tensor(x)
+    counts = _sizes(repeats)
+    if len(counts) < x.ndim:
+        raise ValueError(
+            f"repeat: expected at least {x.ndim} counts for a tensor of shape {x.shape}, "
+            f"got {counts}"
+        )
+    if builtins.any(n < 0 for n in counts):
+        raise ValueError(f"repeat: counts must be >= 0, got {counts}")
+    shape = (1,) * (len(counts) - x.ndim) + x.shape
+    # Each axis of length n becomes a pair (1, n), broadcast to (count, n) and merged.
+    paired = tuple(k for n in shape for k in (1, n))
+    tiled = tuple(k for count, n in zip(counts, shape, strict=True) for k in (count, n))
+    spread = Expand.apply(Reshape.apply(x, paired), tiled)
+    return Reshape.apply(spread, tuple(c * n for c, n in zip(counts, shape, strict=True)))
+
+
+def gather(x: Any, axis: int, index: Any) -> Tensor:
+    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``axis=1`` (PyTorch's ``gather``).
+
+    ``index`` is an integer tensor with as many axes as ``x``, no longer than ``x`` along the
+    other axes; positions picked twice receive the sum of their gradients.
+    """
+    x = as_tensor(x)
+    picks = np.asarray(index.data if isinstance(index, Tensor) else index)
+    check_axis(axis, x.ndim, "gather")
+    axis = int(axis) % builtins.max(x.ndim, 1)
+    if picks.dtype.kind not in "iu":
+        raise TypeError(f"gather: expected an integer index, got dtype {picks.dtype}")
+    if picks.ndim != x.ndim or builtins.any(
+        picks.shape[d] > x.shape[d] for d in range(x.ndim) if d != axis
+    ):
+        raise ValueError(
+            f"gather: index must have {x.ndim} dimensions and be no longer than the input "
+            f"along every axis but {axis}, got index shape {picks.shape} for input shape "
+            f"{x.shape}"
+        )
+    if picks.size and (picks.min() < 0 or picks.max() >= x.shape[axis]):
+        raise IndexError(
+            f"gather: index values must be in [0, {x.shape[axis] - 1}] for axis {axis} of "
+            f"shape {x.shape}, got {picks.min()}..{picks.max()}"
+        )
+    parts = tuple(
+        picks if d == axis else np.arange(n).reshape((-1,) + (1,) * (picks.ndim - d - 1))
+        for d, n in enumerate(picks.shape)
+    )
+    return Index.apply(x, parts)
+
+
+def index_put(x: Any, key: Any, value: Any) -> Tensor:
+    """A copy of ``x`` with ``x[key]`` replaced by ``value`` (broadcast, converted to x's
+    dtype), recorded in the graph: the gradient reaches ``x`` at the positions left alone and
+    ``value`` from the positions it filled. ``x[key] = value`` under grad mode uses it.
+
+    Built from index, concatenate and where: the written elements are gathered from the
+    flattened value through a map of positions, whose backward scatters them back.
+    """
+    from chainrule.autograd.ops.elementwise import where
+
+    x = as_tensor(x)
+    raw = tuple(k.data if isinstance(k, Tensor) else k for k in _as_tuple(key))
+    positions = np.arange(x.data.size).reshape(x.shape)
+    try:
+        region = positions[raw]
+    except IndexError as error:
+        raise IndexError(f"setitem: {error} (tensor shape {x.shape})") from None
+    if isinstance(value, Tensor):
+        filler = value if value.dtype == x.dtype else value.to(x.dtype)
+    else:
+        filler = Tensor._from_op(np.asarray(value, dtype=x.dtype), None)
+    try:
+        np.broadcast_shapes(filler.shape, region.shape)
+        if np.broadcast_shapes(filler.shape, region.shape) != region.shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"setitem: cannot broadcast a value of shape {filler.shape} to the indexed shape "
+            f"{region.shape}"
+        ) from None
+    count = region.size
+    flat = Concatenate.apply(
+        Reshape.apply(Expand.apply(filler, region.shape), (count,)),
+        Tensor._from_op(np.zeros(1, dtype=x.dtype), None),
+        0,
+    )
+    # source[p]: which element of the flattened value lands at position p (count: none, the
+    # zero appended above). Repeated positions keep the last write, as NumPy's assignment.
+    source = np.full(x.data.size, count, dtype=np.intp)
+    source[region.reshape(-1)] = np.arange(count)
+    written = source != count
+    return where(written.reshape(x.shape), Index.apply(flat, (source.reshape(x.shape),)), x)
