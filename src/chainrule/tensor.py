@@ -659,10 +659,13 @@ class Tensor:
     def mean(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
         return ops.mean(self, axis, keepdims, **torch_names)
 
-    def max(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
+    def max(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Any:
+        """The largest element; over one axis ``(values, indices)``, as in PyTorch (see
+        ``chainrule.max``)."""
         return ops.max(self, axis, keepdims, **torch_names)
 
-    def min(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
+    def min(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Any:
+        """The smallest element; over one axis ``(values, indices)`` (see ``chainrule.min``)."""
         return ops.min(self, axis, keepdims, **torch_names)
 
     def prod(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
@@ -690,10 +693,10 @@ class Tensor:
         return ops.argmin(self, axis, keepdims, **torch_names)
 
     def amax(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
-        return ops.max(self, dim, keepdim)
+        return ops.amax(self, dim, keepdim)
 
     def amin(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
-        return ops.min(self, dim, keepdim)
+        return ops.amin(self, dim, keepdim)
 
     def any(self, axis: Any = None, keepdims: _bool = False) -> Tensor:
         return Tensor._from_op(np.any(self.data, axis=axis, keepdims=keepdims), None)

@@ -337,8 +337,8 @@ def _reduction_cases(
 
 _reduction_cases("sum", cr.sum, lambda x, d, k: x.sum(dim=d, keepdim=k), normal((2, 3, 4)))
 _reduction_cases("mean", cr.mean, lambda x, d, k: x.mean(dim=d, keepdim=k), normal((2, 3, 4)))
-_reduction_cases("max", cr.max, lambda x, d, k: x.amax(dim=d, keepdim=k), spread((2, 3, 4)))
-_reduction_cases("min", cr.min, lambda x, d, k: x.amin(dim=d, keepdim=k), spread((2, 3, 4)))
+_reduction_cases("max", cr.amax, lambda x, d, k: x.amax(dim=d, keepdim=k), spread((2, 3, 4)))
+_reduction_cases("min", cr.amin, lambda x, d, k: x.amin(dim=d, keepdim=k), spread((2, 3, 4)))
 _reduction_cases("prod", cr.prod, lambda x, d, k: torch_prod(x, d, k), uniform(0.5, 1.5, (2, 3, 4)))
 _reduction_cases(
     "logsumexp", cr.logsumexp, lambda x, d, k: x.logsumexp(dim=d, keepdim=k), normal((2, 3, 4))
@@ -348,7 +348,16 @@ case("sum", "torch_names", lambda x: x.sum(dim=0, keepdim=True), SAME, normal((3
 case("sum", "method", lambda x: x.sum(), SAME, normal((3, 2)))
 case("sum", "empty_axes", lambda x: cr.sum(x, ()), lambda x: x * 1, normal((2, 3)))
 case("mean", "torch_names", lambda x: x.mean(dim=(0, 1)), SAME, normal((3, 2, 2)))
-case("max", "method_dim", lambda x: x.max(dim=1), lambda x: x.amax(dim=1), spread((3, 4)))
+case("index", "max_method_dim", lambda x: x.max(dim=1).values, SAME, spread((3, 4)))
+case("max", "all", lambda x: cr.max(x), lambda x: x.max(), spread((3, 4)))
+case(
+    "index",
+    "max_dim_keepdim",
+    lambda x: cr.max(x, -1, keepdims=True)[0],
+    lambda x: x.max(-1, keepdim=True)[0],
+    spread((2, 3, 4)),
+)
+case("index", "min_dim", lambda x: x.min(0).values, lambda x: x.min(0).values, spread((3, 4)))
 case("min", "1d", lambda x: cr.min(x), lambda x: x.amin(), spread((5,)))
 case(
     "prod",

@@ -149,10 +149,17 @@ KINKS: list[tuple[str, Callable[..., Any], Callable[..., Any], list[Any], list[A
     ),
     (
         "max ties split (amax)",
-        lambda x: cr.max(x, 1),
+        lambda x: cr.amax(x, 1),
         lambda x: x.amax(1),
         [[[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]],
         [[[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]]],
+    ),
+    (
+        "max over one axis: the gradient goes to the first of equal values, at its index",
+        lambda x: cr.max(x, 1).values,
+        lambda x: x.max(1).values,
+        [[[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]],
+        [[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]],
     ),
     (
         "max ties split over all axes",
@@ -163,7 +170,7 @@ KINKS: list[tuple[str, Callable[..., Any], Callable[..., Any], list[Any], list[A
     ),
     (
         "min ties split (amin)",
-        lambda x: cr.min(x, 0, keepdims=True),
+        lambda x: cr.amin(x, 0, keepdims=True),
         lambda x: x.amin(0, keepdim=True),
         [[[1.0, 2.0], [1.0, 0.0]]],
         [[[0.5, 0.0], [0.5, 1.0]]],

@@ -50,6 +50,9 @@ from chainrule.autograd.ops.elementwise import (
 from chainrule.autograd.ops.linalg import linear, matmul
 from chainrule.autograd.ops.losses import SoftmaxCrossEntropy
 from chainrule.autograd.ops.reductions import (
+    ValuesIndices,
+    amax,
+    amin,
     argmax,
     argmin,
     max,
@@ -64,23 +67,36 @@ from chainrule.autograd.ops.reductions import (
 from chainrule.autograd.ops.shape import (
     broadcast_to,
     cat,
+    chunk,
     concatenate,
     expand,
     flatten,
+    flip,
+    gather,
     index,
     pad,
     permute,
+    repeat,
     reshape,
     split,
     squeeze,
     stack,
     swapaxes,
     transpose,
+    unbind,
     unsqueeze,
     view,
 )
 
 __all__ = [
+    "unbind",
+    "repeat",
+    "gather",
+    "flip",
+    "chunk",
+    "amin",
+    "amax",
+    "ValuesIndices",
     "SoftmaxCrossEntropy",
     "abs",
     "add",

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import builtins
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from chainrule.autograd.function import Context, Function, register
 from chainrule.autograd.ops._operands import as_tensor, check_axis, normalize_axis
 from chainrule.autograd.ops.elementwise import cast, maximum, minimum
+from chainrule.autograd.ops.shape import gather
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
@@ -297,28 +298,76 @@ def _nonempty(x: Tensor, axes: tuple[int, ...], where: str) -> None:
         raise ValueError(f"{where}: cannot reduce an empty axis, got shape {x.shape}")
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
-    """Largest value over ``axis`` (values only; use ``argmax`` for positions).
+class ValuesIndices(NamedTuple):
+    """What ``max`` and ``min`` over one axis return, as PyTorch's do: the values, and the
+    position of each along that axis (``values, indices = x.max(1)``, ``x.max(1)[1]``)."""
 
-    ``max(a, b)`` with a tensor ``b`` is the elementwise ``maximum``, as ``torch.max(a, b)``.
+    values: Tensor
+    indices: Tensor
+
+
+def amax(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    """Largest value over ``axis`` (an int, a tuple of them, or None for all): values only.
+
+    NOTE: where several elements tie for the largest, each gets an equal share of the
+    gradient, as in ``torch.amax``.
+    """
+    return _extreme(Max, None, "max", x, axis, keepdims, torch_names)
+
+
+def amin(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    """Smallest value over ``axis``: values only, ties sharing the gradient (``torch.amin``)."""
+    return _extreme(Min, None, "min", x, axis, keepdims, torch_names)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Any:
+    """The largest value, as ``torch.max`` gives it.
+
+    - ``max(x)``: the largest element, a 0-d tensor.
+    - ``max(x, dim)`` (one axis, also as ``dim=`` or ``axis=``): ``(values, indices)``, a
+      named tuple; the gradient goes to the element each index names (the first of equal
+      ones), as in PyTorch.
+    - ``max(x, axes)`` with a tuple of axes: the values alone, as ``amax``.
+    - ``max(a, b)`` with a tensor ``b``: the elementwise ``maximum``.
     """
     if isinstance(axis, Tensor):
         return maximum(x, axis)
-    x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, "max")
-    _nonempty(x, axes, "max")
-    return Max.apply(x, axes, keepdims)
+    return _extreme(Max, np.argmax, "max", x, axis, keepdims, torch_names)
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
-    """Smallest value over ``axis`` (values only; use ``argmin`` for positions).
-
-    ``min(a, b)`` with a tensor ``b`` is the elementwise ``minimum``, as ``torch.min(a, b)``.
-    """
+def min(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Any:
+    """The smallest value, as ``torch.min`` gives it: see ``max`` (``minimum`` for a tensor
+    ``b``, ``(values, indices)`` over one axis)."""
     if isinstance(axis, Tensor):
         return minimum(x, axis)
-    x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, "min")
-    _nonempty(x, axes, "min")
-    return Min.apply(x, axes, keepdims)
+    return _extreme(Min, np.argmin, "min", x, axis, keepdims, torch_names)
+
+
+def _extreme(
+    op: type[Function],
+    position_of: Any,
+    where: str,
+    x: Any,
+    axis: Any,
+    keepdims: bool,
+    names: dict[str, Any],
+) -> Any:
+    """The values over the axes alone; or, given ``position_of`` and one axis, the values
+    with their indices."""
+    one = names.get("dim", axis)
+    x, axes, keepdims = _reduce_args(x, axis, keepdims, names, where)
+    _nonempty(x, axes, where)
+    if position_of is None or isinstance(one, bool) or not isinstance(one, int | np.integer):
+        return op.apply(x, axes, keepdims)
+    if not axes:  # a 0-d tensor over axis 0 or -1: itself, at index 0
+        return ValuesIndices(
+            op.apply(x, axes, keepdims), Tensor._from_op(np.zeros((), np.int64), None)
+        )
+    picks = Tensor._from_op(position_of(x.data, axis=axes[0], keepdims=True), None)
+    values = gather(x, axes[0], picks)
+    if not keepdims:
+        values, picks = values.squeeze(axes[0]), picks.squeeze(axes[0])
+    return ValuesIndices(values, picks)
 
 
 def _correction(options: dict[str, Any], where: str) -> tuple[float, dict[str, Any]]:
