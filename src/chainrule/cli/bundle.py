@@ -58,6 +58,14 @@ def read(path: str, where: str) -> Trained:
     try:
         model, metadata = load(path, with_metadata=True)
     except (ValueError, TypeError) as error:
+        if _is_text(path):
+            order = ""
+            if where in ("predict", "evaluate", "explain"):
+                order = f"; the model comes first: chainrule {where} MODEL DATA"
+            raise UsageError(
+                f"{where}: expected a model file written by `chainrule train` in {path!r}, got "
+                f"a text file (a table?){order}"
+            ) from None
         raise reword(error, where) from None
     except OSError as error:
         raise UsageError(
@@ -111,6 +119,20 @@ def read(path: str, where: str) -> Trained:
             f"{width[-1]}; the file is corrupt"
         )
     return trained
+
+
+def _is_text(path: str) -> bool:
+    """Whether the file at ``path`` starts as text: UTF-8 without NUL bytes. A safetensors
+    file never does, since the 8 bytes of its header's length hold zeros."""
+    with open(path, "rb") as handle:
+        start = handle.read(4096)
+    if not start or b"\x00" in start:
+        return False
+    try:
+        start.decode("utf-8")
+    except UnicodeDecodeError as error:  # cut in the middle of a character is still text
+        return error.start >= len(start) - 3
+    return True
 
 
 def build_network(

@@ -48,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--target", metavar="COLUMN", help="the target column (default: the model's)"
     )
     parser.add_argument("--format", choices=FORMATS, default="text", help="default text")
-    parser.add_argument("--output", "-o", metavar="PATH", help="write the trace here, not stdout")
+    parser.add_argument(
+        "--output", "--out", "-o", metavar="PATH", help="write the trace here, not stdout"
+    )
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="default sgd")
     parser.add_argument(
         "--lr", type=float, help="learning rate (default 0.5 for sgd, 0.01 for adam)"

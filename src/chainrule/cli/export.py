@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="model file written by chainrule train")
     parser.add_argument("--format", choices=FORMATS, default="onnx", help="default onnx")
     parser.add_argument(
-        "--output", "-o", metavar="PATH", required=True, help="where to write the file"
+        "--output", "--out", "-o", metavar="PATH", required=True, help="where to write the file"
     )
 
 

@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Train a multilayer perceptron by backpropagation on DATA to predict --target, "
         "or on a bundled dataset (--dataset), and write one model file holding the "
         "weights and the preprocessing. Numbers are standardized (missing: median), other "
-        "columns one-hot encoded (missing: a category of its own). Progress goes to stderr; "
+        "columns one-hot encoded (missing: a category of its own); an empty cell, NA or ? is "
+        "a missing value. Progress goes to stderr; "
         "the final metrics table goes to stdout.",
     )
     add_arguments(train)
@@ -137,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("model", metavar="MODEL", help="model file written by chainrule train")
     predict.add_argument("data", metavar="DATA", help="CSV or TSV file (or .parquet)")
-    predict.add_argument("--output", "-o", metavar="PATH", help="write the CSV here, not stdout")
+    predict.add_argument(
+        "--output", "--out", "-o", metavar="PATH", help="write the CSV here, not stdout"
+    )
     predict.add_argument(
         "--proba", action="store_true", help="add a column proba_<label> per class"
     )

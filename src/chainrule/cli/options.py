@@ -221,6 +221,8 @@ OPTIONS: tuple[Option, ...] = (
 """Every option of ``chainrule train`` (besides DATA and ``--config``)."""
 
 BY_NAME = {option.name: option for option in OPTIONS}
+ALIASES = {"out": ("--output", "-o")}
+"""Other flags of an option: ``--output``/``-o`` as predict, explain and export spell it."""
 
 
 @dataclass(frozen=True)
@@ -281,8 +283,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
         else:
             parser.add_argument(
-                option.flag, dest=option.name, default=None, metavar=option.metavar,
-                help=option.help,
+                option.flag, *ALIASES.get(option.name, ()), dest=option.name, default=None,
+                metavar=option.metavar, help=option.help,
             )  # fmt: skip
 
 

@@ -3,7 +3,9 @@ message for each way a file can be wrong.
 
 Cells are read as text (pandas with ``dtype=str``), so that the same file reads the same
 way at training and at prediction time: a column of codes like ``007`` keeps its zeros, and
-``chainrule.data.TabularPreprocessor`` decides what is a number.
+``chainrule.data.TabularPreprocessor`` decides what is a number. A cell is missing when it
+is empty or holds one of ``MISSING`` (pandas's markers, such as ``NA`` and ``NaN``, and the
+``?`` of many public datasets), with or without spaces around it (``1, NA, 3``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ from chainrule.cli.errors import UsageError
 PARQUET_SUFFIXES = (".parquet", ".pq")
 TAB_SUFFIXES = (".tsv", ".tab")
 DELIMITERS = (",", ";", "\t", "|")
+MISSING = frozenset(
+    ["", "?", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "<NA>"]
+    + ["#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "1.#IND", "1.#QNAN"]
+)
+"""Cell texts (once stripped of spaces) that stand for a missing value: pandas's own
+``na_values`` and ``?``."""
 
 
 def nearest(name: str, choices: list[str]) -> str:
@@ -75,11 +83,56 @@ def same_file(a: str, b: str) -> bool:
         return False
 
 
+def _encoding(path: Path) -> str:
+    """UTF-16 where the file starts with its byte-order mark (what Excel's "Unicode Text"
+    writes), else UTF-8 with or without one."""
+    with path.open("rb") as handle:
+        start = handle.read(2)
+    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+
+
+def _model_file(path: Path) -> bool:
+    """Whether ``path`` starts as a safetensors file does: 8 bytes of header length, then
+    the header's JSON."""
+    with path.open("rb") as handle:
+        start = handle.read(9)
+    if len(start) < 9 or start[8:9] != b"{":
+        return False
+    return int.from_bytes(start[:8], "little") < path.stat().st_size
+
+
+def _not_utf8(path: Path, label: str, where: str) -> UsageError:
+    """What is wrong with a file that is not UTF-8: binary, or text in another encoding (a
+    spreadsheet's Windows-1252 or Latin-1), found on its first such line."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+                continue
+            except UnicodeDecodeError as error:
+                byte = line[error.start]
+            controls = sum(b < 0x20 and b not in b"\t\r\n" for b in line)
+            printable = sum(0x20 <= b < 0x7F for b in line)
+            if not controls and printable >= 0.7 * len(line.rstrip(b"\r\n")):
+                return UsageError(
+                    f"{where}: expected a text table in UTF-8 in {label}, got text in another "
+                    f"encoding (byte 0x{byte:02x} on line {number}; Windows-1252 or Latin-1?); "
+                    f"save it as 'CSV UTF-8', or convert it with "
+                    f"`iconv -f cp1252 -t utf-8 OLD > NEW`"
+                )
+            break
+    return UsageError(
+        f"{where}: expected a text table (UTF-8) in {label}, got bytes that are not text "
+        f"(0x{byte:02x} on line {number}); is it a binary file? Save the table as CSV in UTF-8"
+    )
+
+
 def _scan_text(path: Path, label: str, delimiter: str, where: str) -> list[str]:
-    """The header of a delimited text file, after checking every line: UTF-8 text, no NUL
-    bytes, as many fields as the header, at least one row. Streams; nothing is kept."""
+    """The header of a delimited text file, after checking every line: UTF-8 (or UTF-16)
+    text, no NUL bytes, as many fields as the header, at least one row. Streams; nothing is
+    kept."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with path.open(encoding=_encoding(path), newline="") as handle:
             lines = _checked_lines(handle, label, where)
             reader = csv.reader(lines, delimiter=delimiter)
             header: list[str] | None = None
@@ -96,12 +149,8 @@ def _scan_text(path: Path, label: str, delimiter: str, where: str) -> list[str]:
                         f"in its header), got {len(row)} on line {reader.line_num}"
                     )
                 rows += 1
-    except UnicodeDecodeError as error:
-        raise UsageError(
-            f"{where}: expected a text table (UTF-8) in {label}, got bytes that are not text "
-            f"(0x{error.object[error.start]:02x} near byte {error.start}); is it a binary file? "
-            f"Save the table as CSV in UTF-8"
-        ) from None
+    except UnicodeError:
+        raise _not_utf8(path, label, where) from None
     except csv.Error as error:
         raise UsageError(
             f"{where}: expected a well-formed table in {label}, got a CSV error near line "
@@ -141,9 +190,9 @@ def _delimiter(path: Path) -> str:
     CSV with ``;``)."""
     default = "\t" if path.suffix.lower() in TAB_SUFFIXES else ","
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with path.open(encoding=_encoding(path), newline="") as handle:
             lines = [line for line in itertools.islice(handle, 64) if line.strip()][:2]
-    except UnicodeDecodeError:
+    except UnicodeError:
         return default  # _scan_text says what is wrong with the file
     if not lines or default in lines[0]:
         return default
@@ -200,6 +249,14 @@ def read_table(path: str, where: str) -> Any:
             raise UsageError(f"{where}: expected at least one row of data in {label}, got none")
         frame.columns = [str(c) for c in frame.columns]
         return frame
+    if _model_file(target):
+        command = where.split(":")[0]
+        order = ""
+        if command != "train":
+            order = f"; the table comes after the model: chainrule {command} MODEL DATA"
+        raise UsageError(
+            f"{where}: expected a table (CSV, TSV or Parquet) in {label}, got a model file{order}"
+        )
     delimiter = _delimiter(target)
     names = _scan_text(target, label, delimiter, where)
     import pandas as pd  # imported once the file has proved to be a table: errors come fast
@@ -209,7 +266,7 @@ def read_table(path: str, where: str) -> Any:
             target,
             sep=delimiter,
             dtype=str,
-            encoding="utf-8-sig",
+            encoding=_encoding(target),
             skip_blank_lines=True,
             skipinitialspace=False,
         )
@@ -218,7 +275,20 @@ def read_table(path: str, where: str) -> Any:
             f"{where}: expected a well-formed table in {label}, got: {str(error).splitlines()[0]}"
         ) from None
     frame.columns = names
+    frame = _missing_markers(frame)
     return _decimal_commas(frame) if delimiter == ";" else frame
+
+
+def _missing_markers(frame: Any) -> Any:
+    """``frame`` with every cell that reads as one of ``MISSING`` once stripped set to NaN:
+    pandas knows ``NA`` but not ``?``, nor `` NA`` after a comma and a space, which would
+    make a column of numbers a column of categories."""
+    for name in frame.columns:
+        column = frame[name]
+        marked = column.str.strip().isin(MISSING) & column.notna()
+        if marked.any():
+            frame[name] = column.mask(marked)
+    return frame
 
 
 def format_csv(frame: Any) -> str:

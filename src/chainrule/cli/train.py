@@ -148,6 +148,31 @@ def _is_empty(column: Any) -> bool:
     return bool(column.dropna().astype(str).str.strip().eq("").all())
 
 
+def _is_row_number(column: Any) -> bool:
+    """Whether ``column`` numbers the rows in order, from 0 or from 1."""
+    if len(column) < IDENTIFIER_MIN_ROWS:
+        return False
+    numbers = parse_numbers(column.to_numpy(dtype=object))
+    if numbers is None or numbers[0] not in (0, 1):
+        return False
+    return bool(np.array_equal(numbers, np.arange(len(numbers)) + numbers[0]))
+
+
+def _stray_text(column: Any) -> tuple[int, Any, int] | None:
+    """For a column of numbers but for a few texts (at most a tenth of its values): the row
+    (from 1) and value of the first text, and how many there are; else None."""
+    import pandas as pd
+
+    values = column.to_numpy(dtype=object)
+    present = column.notna().to_numpy() & column.astype(str).str.strip().ne("").to_numpy()
+    text = present & pd.to_numeric(column, errors="coerce").isna().to_numpy()
+    count = int(text.sum())
+    if not count or count > 0.1 * present.sum():
+        return None
+    row = int(np.flatnonzero(text)[0])
+    return row + 1, values[row], count
+
+
 def _is_identifier(column: Any) -> bool:
     """Whether ``column`` is text with a different value in every row: one-hot encoded, such
     a column only lets the network memorize rows."""
@@ -252,7 +277,29 @@ class _Run:
                 f"train: expected at least one feature column with values besides the target "
                 f"{target_name!r}, got none"
             )
-        self.identifiers = [name for name in self.feature_columns if _is_identifier(table[name])]
+        # An unnamed column numbering the rows is the index pandas writes with to_csv: it
+        # cannot be named to --drop, and a model would only learn the order of the file.
+        self.row_index = [
+            name for name in self.feature_columns if not name and _is_row_number(table[name])
+        ]
+        self.feature_columns = [n for n in self.feature_columns if n not in self.row_index]
+        if not self.feature_columns:
+            raise UsageError(
+                f"train: expected at least one feature column with values besides the target "
+                f"{target_name!r} and the row numbers, got none"
+            )
+        self.identifiers = [
+            name
+            for name in self.feature_columns
+            if _is_identifier(table[name]) or _is_row_number(table[name])
+        ]
+        # A column's kind is read from every row, so that text in a row held out for
+        # validation makes it a column of categories, as text in a training row does.
+        self.categorical = [
+            name
+            for name in self.feature_columns
+            if parse_numbers(table[name].to_numpy(dtype=object)) is None
+        ]
         seeds = np.random.SeedSequence(settings.seed).spawn(4)
         self.test_seed, self.val_seed, self.model_seed, self.fit_seed = seeds
 
@@ -262,7 +309,9 @@ class _Run:
         encoder, target = parts.encoder, parts.table[self.target_name]
         features = TabularPreprocessor()
         try:
-            features.fit(parts.table.iloc[parts.rows["training"]], self.feature_columns)
+            features.fit(
+                parts.table.iloc[parts.rows["training"]], self.feature_columns, self.categorical
+            )
         except ValueError as error:
             raise reword(error, "train") from None
         data = {
@@ -442,6 +491,21 @@ class _Run:
             self.log(f"left out {parts.left_out} rows without a {self.target_name!r} value")
         for name in self.empty:
             self.log(f"left out column {name!r}: it has no values")
+        for name in self.row_index:
+            self.log(
+                f"left out column {name!r}: it has no name and numbers the rows, like the "
+                f"index pandas writes unless to_csv is given index=False"
+            )
+        for name in self.categorical:
+            stray = _stray_text(self.table[name])
+            if stray is not None:
+                row, value, count = stray
+                which = "a value" if count == 1 else f"{count} values, such as"
+                self.log(
+                    f"column {name!r} is read as categories, not numbers, because of {which} "
+                    f"that is not a number: {str(value)!r} in row {row}; leave a missing value "
+                    f"empty (or write NA or ?) to keep the column numeric"
+                )
         for name in self.identifiers:
             self.log(
                 f"column {name!r} has a different value in every row, like an identifier, and "
@@ -452,11 +516,19 @@ class _Run:
             what = f"classification into {encoder.n_outputs} classes"
         else:
             what = "regression"
+        n_columns, n_inputs = len(self.feature_columns), features.n_features_out
         self.log(
-            f"{what} of {self.target_name!r} from {len(self.feature_columns)} columns "
-            f"({n_numeric} numeric, {len(self.feature_columns) - n_numeric} categorical) "
-            f"-> {features.n_features_out} inputs"
+            f"{what} of {self.target_name!r} from {n_columns} column{'s' * (n_columns != 1)} "
+            f"({n_numeric} numeric, {n_columns - n_numeric} categorical) "
+            f"-> {n_inputs} input{'s' * (n_inputs != 1)}"
         )
+        if s.task == "auto" and encoder.task == "classification" and s.dataset is None:
+            classes = np.array(encoder.classes, dtype=object)
+            if len(classes) > 2 and parse_numbers(classes) is not None:  # 0/1 are classes
+                self.log(
+                    f"{self.target_name!r} holds {len(classes)} distinct whole numbers, so each "
+                    f"is a class; --task regression predicts numbers instead"
+                )
         widths = "-".join(str(w) for w in [features.n_features_out, *s.hidden, encoder.n_outputs])
         if s.arch == "cnn":
             self.log(

@@ -9,7 +9,7 @@ import math
 import sys
 from typing import Any
 
-from chainrule.backend import Array
+from chainrule.backend import Array, np
 from chainrule.cli import bundle
 from chainrule.cli.errors import UsageError, reword
 from chainrule.cli.tables import (
@@ -42,6 +42,26 @@ def _features(trained: bundle.Trained, table: Any, data: str, where: str) -> Arr
         raise reword(error, f"{where}: {data!r}") from None
 
 
+def _note_unknown_categories(trained: bundle.Trained, table: Any, where: str) -> None:
+    """A note on stderr per categorical column with values the model has no category for
+    (each such row gets none of that column's categories, as documented)."""
+    for column in trained.features.columns:
+        if not isinstance(column, CategoricalColumn):
+            continue
+        values = table[column.name].to_numpy(dtype=object)
+        unknown = column.unknown(values)
+        if unknown.any():
+            count = int(unknown.sum())
+            which = f"{count} values" if count > 1 else "a value"
+            example = f"{category_of(values[unknown][0])!r} in row {int(unknown.argmax()) + 1}"
+            print(
+                f"{where}: column {column.name!r} holds {which} the model has no category "
+                f"for ({'such as ' * (count > 1)}{example}); "
+                f"{'they count' if count > 1 else 'it counts'} as none of its categories",
+                file=sys.stderr,
+            )
+
+
 def _check_output(path: str | None, where: str, flag: str, *inputs: str) -> None:
     if path is None:
         return
@@ -71,12 +91,18 @@ def run_predict(args: argparse.Namespace) -> int:
             f"{nearest(args.id, [str(c) for c in table.columns])}"
         )
     outputs = trained.outputs(_features(trained, table, args.data, where))
+    _note_unknown_categories(trained, table, where)
     result = pd.DataFrame(index=range(len(table)))
     if args.id is not None:
         result[args.id] = table[args.id].to_numpy()
     predictions = trained.target.decode(outputs)
     if trained.task == "regression":
-        result["prediction"] = [f"{value:.7g}" for value in predictions]
+        # 7 significant digits (the network computes in float32), never in e-notation:
+        # a price of 12,345,678 is written 12345680, not 1.234568e+07.
+        result["prediction"] = [
+            np.format_float_positional(value, precision=7, unique=False, fractional=False, trim="-")
+            for value in predictions
+        ]
     else:
         result["prediction"] = predictions
     if args.proba:
@@ -124,6 +150,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         y = trained.target.encode(values, unknown=-1 if trained.task == "classification" else None)
     except ValueError as error:
         raise reword(error, f"{where}: --target {target!r}") from None
+    _note_unknown_categories(trained, table, where)
     if missing.any():
         print(
             f"{where}: left out {int(missing.sum())} rows without a {target!r} value",

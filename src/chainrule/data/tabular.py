@@ -197,6 +197,18 @@ class CategoricalColumn:
     def width(self) -> int:
         return len(self.categories) + self.missing
 
+    def unknown(self, values: Any) -> Array:
+        """A boolean mask of the present values of ``values`` that are none of the
+        categories: ``transform`` gives them all zeros.
+
+        >>> CategoricalColumn("city", ("Oslo",), False).unknown(["Oslo", " Rome", None])
+        array([False,  True, False])
+        """
+        known = set(self.categories)
+        return np.array(
+            [not _is_missing(v) and category_of(v) not in known for v in values], dtype=bool
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -283,7 +295,12 @@ class TabularPreprocessor:
                     names.append(f"{column.name}=<missing>")
         return names
 
-    def fit(self, table: Any, columns: Sequence[str] | None = None) -> TabularPreprocessor:
+    def fit(
+        self,
+        table: Any,
+        columns: Sequence[str] | None = None,
+        categorical: Sequence[str] = (),
+    ) -> TabularPreprocessor:
         """Learn each column's kind and statistics from ``table``.
 
         Parameters
@@ -291,6 +308,10 @@ class TabularPreprocessor:
         table : DataFrame or dict of columns
         columns : sequence of str, optional
             The feature columns (default: every column of ``table``).
+        categorical : sequence of str, optional
+            Columns to one-hot encode even where every value in ``table`` is a number: the
+            caller saw text in them elsewhere, such as in rows held out for validation, which
+            a column of numbers could not take.
 
         Returns
         -------
@@ -311,11 +332,14 @@ class TabularPreprocessor:
             raise ValueError(f"{where}: expected columns of one length, got lengths {lengths}")
         if lengths == {0}:
             raise ValueError(f"{where}: expected at least one row, got none")
-        self.columns = [self._fit_column(name, a) for name, a in zip(names, arrays, strict=True)]
+        text = set(categorical)
+        self.columns = [
+            self._fit_column(name, a, name in text) for name, a in zip(names, arrays, strict=True)
+        ]
         return self
 
-    def _fit_column(self, name: str, values: Array) -> ColumnSpec:
-        numbers_ = parse_numbers(values)
+    def _fit_column(self, name: str, values: Array, categorical: bool) -> ColumnSpec:
+        numbers_ = None if categorical else parse_numbers(values)
         if numbers_ is not None:
             present = numbers_[~np.isnan(numbers_)]
             if not present.size:
@@ -393,9 +417,11 @@ class TabularPreprocessor:
         numbers_ = np.where(np.isnan(numbers_), column.median, numbers_)
         return (numbers_ - column.mean) / column.std
 
-    def fit_transform(self, table: Any, columns: Sequence[str] | None = None) -> Array:
-        """``fit(table, columns)`` then ``transform(table)``."""
-        return self.fit(table, columns).transform(table)
+    def fit_transform(
+        self, table: Any, columns: Sequence[str] | None = None, categorical: Sequence[str] = ()
+    ) -> Array:
+        """``fit(table, columns, categorical)`` then ``transform(table)``."""
+        return self.fit(table, columns, categorical).transform(table)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values that ``from_dict`` turns back into this preprocessor."""
