@@ -61,6 +61,22 @@ def _is_device(value: Any) -> bool:
     return str(value).split(":")[0] == "cpu" and not isinstance(value, np.dtype)
 
 
+def dtype_of_to(where: str, args: tuple[Any, ...], dtype: Any, device: Any) -> Any:
+    """The dtype that PyTorch's ``to(...)`` forms ask for (None where none is named):
+    ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)`` (its dtype) and the
+    keywords. The CPU is the only device; any other is refused."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif _is_device(arg) or str(arg).split(":")[0] in _OTHER_DEVICES:
+            device = arg
+        else:
+            dtype = arg
+    if device is not None and not _is_device(device):
+        raise ValueError(f"{where}: chainrule runs on the CPU only, got device {device!r}")
+    return dtype
+
+
 def _check_grad_dtype(where: str, dtype: np.dtype[Any]) -> None:
     if not is_floating(dtype):
         raise TypeError(
@@ -459,15 +475,7 @@ class Tensor:
         As in PyTorch, ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``
         (other's dtype) and the keyword forms are accepted; the only device is ``"cpu"``.
         """
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif _is_device(arg) or str(arg).split(":")[0] in _OTHER_DEVICES:
-                device = arg
-            else:
-                dtype = arg
-        if device is not None and not _is_device(device):
-            raise ValueError(f"to: chainrule runs on the CPU only, got device {device!r}")
+        dtype = dtype_of_to("to", args, dtype, device)
         return self if dtype is None else ops.cast(self, dtype)
 
     def type(self, dtype: DTypeLike) -> Tensor:

@@ -188,8 +188,10 @@ def test_module_to_accepts_the_cpu_device_as_torch_code_passes_it() -> None:
     assert model[0].weight is weight
     with pytest.raises(ValueError, match=r"Module.to: chainrule runs on the CPU only"):
         model.to(device="cuda")
+    with pytest.raises(ValueError, match=r"Module.to: chainrule runs on the CPU only"):
+        model.to("cuda:0")  # named as PyTorch names its devices, as for Tensor.to
     with pytest.raises(TypeError, match=r"Module.to: expected a floating-point dtype or"):
-        model.to("cuda")
+        model.to("gpu")
 
 
 @pytest.mark.parametrize("shape", [(5,), (3, 5), (2, 3, 4), (2, 3, 4, 5)])

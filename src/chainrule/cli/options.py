@@ -210,7 +210,8 @@ OPTIONS: tuple[Option, ...] = (
            "loss, keeping the best weights; 0 turns early stopping off (default 20)", "N"),
     Option("seed", count, 0, "seed of the splits, initial weights, order and dropout: the "
            "same seed gives the same model file (default 0)", "N"),
-    Option("plot", text, None, "write the loss and metric curves as a PNG", "PATH"),
+    Option("plot", text, None, "write the loss and metric curves as an image, in the format "
+           "its suffix names (.png, .svg, .pdf; PNG otherwise)", "PATH"),
     Option("diagnostics", text, None, "record gradient health per layer and epoch and write "
            "it as an HTML report with plots and flags", "PATH"),
     Option("checkpoint_dir", text, None, "write a checkpoint after every epoch into this "

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, TypeVar
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import Array, is_floating, np
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import RemovableHandle, Tensor, as_generator
+from chainrule.tensor import RemovableHandle, Tensor, as_generator, dtype_of_to
 
 M = TypeVar("M", bound="Module")
 
@@ -40,11 +40,6 @@ def _check_name(where: str, module: Module, name: Any, registry: str) -> None:
     module._registry(name)
     if hasattr(module, name) and name not in module.__dict__[registry]:
         raise InvalidNameError(f"{where}: attribute {name!r} already exists")
-
-
-def _is_device(value: Any) -> bool:
-    """Whether ``value`` names the CPU, the one device (``"cpu"``, ``"cpu:0"``, a torch device)."""
-    return str(value).split(":")[0] == "cpu" and not isinstance(value, np.dtype)
 
 
 class IncompatibleKeys(NamedTuple):
@@ -371,16 +366,11 @@ class Module:
         """Convert floating-point parameters and buffers to ``dtype`` in place; returns self.
 
         Parameters keep their identity, so optimizers built before still hold them. As in
-        PyTorch, ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` and the keyword forms are
-        accepted; the only device is ``"cpu"`` (NumPy's memory), so a device changes nothing.
+        PyTorch, ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)`` and the
+        keyword forms are accepted; the only device is ``"cpu"`` (NumPy's memory), so a device
+        changes nothing.
         """
-        for arg in args:
-            if _is_device(arg):
-                device = arg
-            else:
-                dtype = arg
-        if device is not None and not _is_device(device):
-            raise ValueError(f"Module.to: chainrule runs on the CPU only, got device {device!r}")
+        dtype = dtype_of_to("Module.to", args, dtype, device)
         if dtype is None:
             return self
         try:
