@@ -357,14 +357,25 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         """``self[index] = value``. Under grad mode, when ``self`` is a non-leaf that requires
         grad or ``value`` requires grad, the write is recorded in the graph (as PyTorch does):
-        ``self`` takes new values, and other tensors that viewed its old ones keep them."""
+        ``self`` takes new values, and other tensors that viewed its old ones keep them.
+        A view (a slice, a reshape) is refused there: its base would not see the write."""
         if _state.enabled and (
             (self._requires_grad and self._ctx is not None)
             or (isinstance(value, Tensor) and value._requires_grad and not self._requires_grad)
         ):
+            if self.data.base is not None:
+                raise RuntimeError(
+                    "setitem: under grad mode, writing into a view of another tensor (a "
+                    "slice, a reshape) is not recorded, and the tensor it views would not see "
+                    "the write; write into that tensor, or into a clone() of this one"
+                )
             written = ops.shape.index_put(self, index, value)
+            old = self._ctx
             self.data, self._ctx = written.data, written._ctx
             self._requires_grad = written._requires_grad
+            if old is not None and old.retained is not None and written._ctx is not None:
+                # retain_grad() holds on: the gradient kept is that of the values written.
+                written._ctx.retained, old.retained = old.retained, None
             return
         self._check_inplace("setitem")
         # Masks stay masks here, so that NumPy itself rejects one of the wrong length.

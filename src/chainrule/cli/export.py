@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise UsageError(
             f"{WHERE}: --format onnx: expected the onnx package, got none installed; install it "
-            f"with `pip install chainrule[onnx]`"
+            f"with `pip install onnx` (chainrule's `onnx` extra)"
         ) from None
     from chainrule.export.onnx import to_onnx
 

@@ -100,7 +100,7 @@ def _check_settings(settings: TrainSettings) -> None:
         if importlib.util.find_spec("matplotlib") is None:
             raise UsageError(
                 "train: --plot: expected matplotlib to draw with, got none installed; "
-                "install it with `pip install chainrule[plot]`"
+                "install it with `pip install matplotlib` (chainrule's `plot` extra)"
             )
     if settings.resume and settings.checkpoint_dir is None:
         raise UsageError("train: --resume: expected --checkpoint-dir DIR to resume from, got none")

@@ -41,9 +41,9 @@ SATURATED_SHARE = 0.5
 UPDATE_RATIO_HIGH = 1e-1
 """Steps that move weights by more than this share of their norm are too large."""
 LOSS_RISE = 10.0
-"""A training loss that rises above this many times the first epoch's is exploding: the
-steps overshoot (a learning rate too high) even where no gradient norm is above
-``EXPLODING``."""
+"""A training loss that rises above this many times the first epoch's (when that is above
+0) is exploding: the steps overshoot (a learning rate too high) even where no gradient norm
+is above ``EXPLODING``."""
 
 
 @dataclass
@@ -189,7 +189,7 @@ class GradientHealth(Callback):
             return  # a NaN or infinite loss stops fit, and on_train_end flags it
         if self._first_loss is None:
             self._first_loss = (state.epoch, loss)
-        elif loss > LOSS_RISE * self._first_loss[1] and not any(
+        elif 0 < self._first_loss[1] < loss / LOSS_RISE and not any(
             f.layer == "model" and f.problem.startswith("exploding") for f in self.report.flags
         ):
             first_epoch, first = self._first_loss

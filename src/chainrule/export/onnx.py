@@ -276,7 +276,8 @@ def to_onnx(
         import onnx
     except ImportError:
         raise ImportError(
-            "to_onnx: the onnx package is required; install it with `pip install chainrule[onnx]`"
+            "to_onnx: the onnx package is required; install it with `pip install onnx` "
+            "(chainrule's `onnx` extra)"
         ) from None
     if opset not in OPSETS:
         raise ValueError(f"to_onnx: opset must be one of {OPSETS}, got {opset!r}")

@@ -254,6 +254,11 @@ class Module:
         A module reachable by two names appears once (under the first), unless
         ``remove_duplicate=False``. Modules already in ``memo`` are skipped, as in PyTorch.
         """
+        if isinstance(memo, str):
+            raise TypeError(
+                f"named_modules: the first argument is memo (a set of modules to skip), as in "
+                f"PyTorch; pass the prefix by name: named_modules(prefix={memo!r})"
+            )
         seen: set[Any] = set() if memo is None else memo
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:

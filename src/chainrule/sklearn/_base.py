@@ -92,7 +92,7 @@ class _LayerArrays(list):  # type: ignore[type-arg]
             f"network; assign an item (or the whole list) instead of adding or removing one"
         )
 
-    append = extend = insert = pop = remove = clear = __delitem__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = __delitem__ = _refuse
     __iadd__ = __imul__ = _refuse
 
 

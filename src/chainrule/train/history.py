@@ -71,7 +71,7 @@ class History:
         """Write the curves (loss, and each metric with its validation twin) as an image.
 
         The format follows the file's suffix (``.png``, ``.svg``, ``.pdf``...; PNG for any
-        other suffix or none). Needs matplotlib (``pip install chainrule[plot]``); draws
+        other suffix or none). Needs matplotlib (chainrule's ``plot`` extra); draws
         off screen without touching pyplot or the session's backend, so no display is needed
         and a notebook's plots are left as they were. Returns the path written.
         """
@@ -80,8 +80,8 @@ class History:
             from matplotlib.figure import Figure
         except ImportError:
             raise ImportError(
-                "History.plot: matplotlib is required; install it with "
-                "`pip install chainrule[plot]`"
+                "History.plot: matplotlib is required; install it with `pip install matplotlib` "
+                "(chainrule's `plot` extra)"
             ) from None
         from chainrule.io import atomic_write_bytes
 

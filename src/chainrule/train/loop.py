@@ -763,14 +763,15 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
     """The model's outputs for ``x``, computed in batches in evaluation mode without a graph.
 
     ``x`` is an array or tensor of inputs, or a dataset or DataLoader, of whose samples
-    the first field (the inputs of ``(x, y)``) is used.
+    the first field (the inputs of ``(x, y)``) is used; a DataLoader's own batch size is
+    used, as ``fit`` uses it.
 
     Returns a NumPy array (raw outputs: logits for a classifier trained with cross-entropy).
     """
     batch_size = _batch_size(batch_size, "predict")
     dtype = _model_dtype(model)
     if isinstance(x, DataLoader):
-        x = x.dataset
+        batch_size, x = x.batch_size, x.dataset  # a loader brings its batch size, as in fit
     batches: Iterator[Tensor]
     if hasattr(x, "__len__") and hasattr(x, "__getitem__") and not _array_like(x):
         batches = (b[0] if isinstance(b, tuple | list) else b for b in DataLoader(x, batch_size))

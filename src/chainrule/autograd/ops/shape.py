@@ -436,6 +436,8 @@ def chunk(x: Any, chunks: int, axis: int = 0, *, dim: int | None = None) -> list
 def unbind(x: Any, axis: int = 0, *, dim: int | None = None) -> tuple[Tensor, ...]:
     """The slices of ``x`` along ``axis``, each without that axis (PyTorch's ``unbind``)."""
     x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("unbind: expected a tensor with at least 1 dimension, got a 0-d tensor")
     axis = int(normalize_axis(axis if dim is None else None, dim, "unbind") or 0)
     check_axis(axis, x.ndim, "unbind")
     lead = (slice(None),) * (axis % x.ndim)
