@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +38,14 @@ def resolve_timeout(timeout: float | None) -> float:
     if not timeout > 0:
         raise ValueError(f"MPIContext: timeout must be > 0 seconds, got {timeout!r}")
     return float(timeout)
+
+
+def waited(timeout: float, what: str) -> str:
+    """The message of a collective call ``what`` that waited more than ``timeout`` seconds."""
+    return (
+        f"waited more than {timeout:g} s for the other ranks in {what}; one of them has "
+        f"probably died or hung. Aborting all ranks (${TIMEOUT_VARIABLE} sets this limit)"
+    )
 
 
 class Watchdog:
@@ -65,9 +76,38 @@ class Watchdog:
             time.sleep(interval)
             current = self._current  # one read: the main thread may replace it meanwhile
             if current is not None and time.monotonic() - current[1] > self.timeout:
-                self._expire(
-                    f"waited more than {self.timeout:g} s for the other ranks in {current[0]}; "
-                    f"one of them has probably died or hung. Aborting all ranks "
-                    f"(${TIMEOUT_VARIABLE} sets this limit)"
-                )
+                self._expire(waited(self.timeout, current[0]))
                 return
+
+
+# Run by ``python -I -S -c``: sleep, then report and end the watched process.
+_WATCHER = """
+import os, signal, sys, time
+pid, seconds, kill, message = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+time.sleep(seconds)
+sys.stderr.write(message + "\\n")
+sys.stderr.flush()
+os.kill(pid, kill)
+"""
+
+
+@contextlib.contextmanager
+def watched_from_outside(timeout: float, message: str) -> Iterator[None]:
+    """End this process, printing ``message``, if the block takes more than ``timeout`` s.
+
+    For MPI's start (``MPI_Init``, when mpi4py is imported), which waits for every rank
+    while holding the GIL, so that no thread of this process can run meanwhile: a small
+    process of its own watches it instead. A rank that failed before starting MPI would
+    otherwise leave the others waiting there for good, as the launcher only ends them when
+    a rank is killed.
+    """
+    kill = int(getattr(signal, "SIGKILL", signal.SIGTERM))
+    arguments = [str(os.getpid()), repr(timeout), str(kill), message]
+    watcher = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _WATCHER, *arguments], stdin=subprocess.DEVNULL
+    )
+    try:
+        yield
+    finally:
+        watcher.kill()
+        watcher.wait()

@@ -26,8 +26,13 @@ from typing import TYPE_CHECKING, Any
 from chainrule.backend import Array, np
 from chainrule.data import DataLoader, Subset, batch_of
 from chainrule.distributed._buckets import DEFAULT_BUCKET_BYTES, Bucket, make_buckets
-from chainrule.distributed._watchdog import Watchdog, resolve_timeout
-from chainrule.distributed.environment import describe_launch, launch_size
+from chainrule.distributed._watchdog import (
+    Watchdog,
+    resolve_timeout,
+    waited,
+    watched_from_outside,
+)
+from chainrule.distributed.environment import describe_launch, launch_rank, launch_size
 from chainrule.nn.module import Module
 from chainrule.optim import Optimizer
 from chainrule.tensor import Tensor
@@ -35,6 +40,18 @@ from chainrule.train.history import History
 
 if TYPE_CHECKING:
     from chainrule.train.loop import FitState
+
+
+_PHASES = (
+    "the stop check",
+    "the start of an epoch",
+    "the gather of the epoch's outputs",
+    "the broadcast of rank 0's buffers",
+    "the evaluation of the validation data",
+)
+"""Where in an epoch a rank can be when it calls ``MPIContext._in_step``."""
+
+_CONTROL_SIZE = 4  # the phase and up to three values
 
 
 def share(rows: int, rank: int, size: int) -> tuple[int, int]:
@@ -122,15 +139,33 @@ class MPIContext:
             )
         self.timeout = resolve_timeout(timeout)
         self.bucket_bytes = bucket_bytes
-        from mpi4py import MPI  # type: ignore[import-not-found,unused-ignore]
+        # The launcher's numbers until MPI gives its own: for the message of a start that
+        # waits too long.
+        self.rank: int = launch_rank()
+        self.size: int = launch_size()
+        self.comm: Any = None
+        self._watchdog = Watchdog(self.timeout, self.abort)
+        # Starting MPI (on import) and duplicating the communicator wait for every rank: a
+        # rank that failed before calling fit would otherwise leave the others there for good.
+        started = "mpi4py.MPI" in sys.modules
+        with (
+            contextlib.nullcontext()
+            if started
+            else watched_from_outside(
+                self.timeout,
+                f"chainrule.distributed: rank {self.rank} of {self.size}: "
+                + waited(self.timeout, "the start of MPI"),
+            )
+        ):
+            from mpi4py import MPI  # type: ignore[import-not-found,unused-ignore]
 
         self._mpi = MPI
-        self.comm = (MPI.COMM_WORLD if comm is None else comm).Dup()
+        with self._watchdog.waiting("the start of MPI"):
+            self.comm = (MPI.COMM_WORLD if comm is None else comm).Dup()
         # Errors of MPI calls raise MPI.Exception (caught by guard()), not abort silently.
         self.comm.Set_errhandler(MPI.ERRORS_RETURN)
-        self.rank: int = self.comm.Get_rank()
-        self.size: int = self.comm.Get_size()
-        self._watchdog = Watchdog(self.timeout, self.abort)
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
         self._bucket_key: tuple[Any, ...] | None = None
         self._bucket_list: list[Bucket] = []
         self._batch_rows = 0  # rows of the current global batch
@@ -152,6 +187,8 @@ class MPIContext:
         # MPI_Abort called from the watchdog thread, while the main thread sits in a
         # collective, can block for good (seen with MPICH): then this process exits anyway,
         # and the launcher ends the other ranks when it sees one die.
+        if self.comm is None:  # MPI has not started: the launcher ends the others
+            os._exit(1)
         fallback = threading.Timer(3.0, os._exit, args=(1,))
         fallback.daemon = True
         fallback.start()
@@ -189,6 +226,38 @@ class MPIContext:
         with self._watchdog.waiting(what):
             self._mpi.Request.Waitall(requests)
 
+    def _in_step(
+        self, phase: str, values: tuple[int, ...] = (), same: tuple[str, ...] = ()
+    ) -> Array:
+        """Check that every rank is at ``phase`` of the epoch, and holds the same ``values``
+        where ``same`` names them; return each value's largest over the ranks.
+
+        One small ``MPI_Allreduce`` (the largest of each value and of its negative)
+        before each collective of the epoch that not every rank might reach: a rank given
+        validation data or metrics that another was not given would otherwise wait for it
+        in a call that never comes.
+        """
+        mine = np.zeros(_CONTROL_SIZE, dtype=np.int64)
+        mine[0] = _PHASES.index(phase)
+        mine[1 : 1 + len(values)] = values
+        both = np.concatenate([mine, -mine])
+        mpi = self._mpi
+        self._wait([self.comm.Iallreduce(mpi.IN_PLACE, both, op=mpi.MAX)], phase)
+        high, low = both[:_CONTROL_SIZE], -both[_CONTROL_SIZE:]
+        if high[0] != low[0]:
+            raise RuntimeError(
+                f"fit: the ranks are out of step: some are at {_PHASES[low[0]]}, others at "
+                f"{_PHASES[high[0]]}; every rank must call fit with the same arguments "
+                f"(validation data or split, metrics, epochs, batch size)"
+            )
+        for index, name in enumerate(same, start=1):
+            if high[index] != low[index]:
+                raise ValueError(
+                    f"fit: every rank must call fit with the same arguments; the ranks have "
+                    f"{name} from {low[index]} to {high[index]}"
+                )
+        return high[1:]
+
     # ------------------------------------------------------------------ start of fit
     def common_seed(self, seed: int | None, resume_from: str | Path | None = None) -> int | None:
         """``seed``, or when it is None rank 0's: the seed of the run that wrote
@@ -215,7 +284,11 @@ class MPIContext:
         ``resume_from`` (only it needs the file), and give every rank rank 0's parameters,
         buffers, optimizer and scheduler state, epoch, history and random states."""
         model = state.model
-        signature = (rows, [(k, t.shape, str(t.dtype)) for k, t in model.state_dict().items()])
+        signature = (
+            rows,
+            [(k, t.shape, str(t.dtype)) for k, t in model.state_dict().items()],
+            _settings(state),
+        )
         everyone = self._allgather(signature, "the check of the ranks' data and models")
         counts = [theirs[0] for theirs in everyone]
         if len(set(counts)) > 1:
@@ -229,6 +302,14 @@ class MPIContext:
                 f"fit: every rank must build the same model; the parameters of rank(s) "
                 f"{differ} differ from rank 0's in names, shapes or dtypes"
             )
+        # Ranks that would take different numbers of steps wait for each other forever, and
+        # rank 0's optimizer state loaded into another kind of optimizer trains silently on.
+        for name, values in _settings(state, everyone):
+            if len(set(values)) > 1:
+                raise ValueError(
+                    f"fit: every rank must call fit with the same arguments; ranks 0 to "
+                    f"{self.size - 1} have {name} {values}"
+                )
 
         failure: Exception | None = None
         payload = None
@@ -297,6 +378,11 @@ class MPIContext:
         """
         dataset, batch_size = loader.dataset, loader.batch_size
         n = len(dataset)
+        self._in_step(
+            "the start of an epoch",
+            (batch_size, loader.shuffle, n),
+            ("batch_size", "shuffle", "training rows"),
+        )
         order = loader.generator.permutation(n) if loader.shuffle else None
         self._epoch_batches = []
         for start in range(0, len(loader) * batch_size, batch_size):
@@ -358,9 +444,7 @@ class MPIContext:
     def agree_to_stop(self, state: FitState, interrupted: list[bool]) -> None:
         """Stop on every rank when one rank stops (a callback, Ctrl-C), so that none is left
         waiting for the others' next step."""
-        flags = np.array([interrupted[0], state.stop_training], dtype=np.int32)
-        mpi = self._mpi
-        self._wait([self.comm.Iallreduce(mpi.IN_PLACE, flags, op=mpi.MAX)], "the stop check")
+        flags = self._in_step("the stop check", (interrupted[0], state.stop_training))
         interrupted[0] = bool(flags[0])
         if flags[1]:
             reasons = self._allgather(
@@ -376,6 +460,7 @@ class MPIContext:
     ) -> tuple[list[Array], list[Array]]:
         """Every rank's targets and outputs of the epoch, in the order of the global batches
         (so metrics are computed on exactly what one process would have)."""
+        self._in_step("the gather of the epoch's outputs")
         mine = (_joined(targets), _joined(outputs))
         everyone = self._allgather(mine, "the gather of the epoch's outputs")
         used = [0] * self.size
@@ -396,6 +481,7 @@ class MPIContext:
         updates from its own rows), so that all evaluate and save the same model."""
         buffers = [b for _, b in model.named_buffers()]
         if buffers:
+            self._in_step("the broadcast of rank 0's buffers")
             with self._watchdog.waiting("the broadcast of rank 0's buffers"):
                 for buffer in buffers:
                     self._bcast_array(buffer.data)
@@ -403,6 +489,9 @@ class MPIContext:
     # ------------------------------------------------------------------ evaluation
     def shard_dataset(self, dataset: Any) -> Subset:
         """This rank's contiguous share of ``dataset`` (to evaluate a part each)."""
+        self._in_step(
+            "the evaluation of the validation data", (len(dataset),), ("validation rows",)
+        )
         low, high = share(len(dataset), self.rank, self.size)
         return Subset(dataset, np.arange(low, high))
 
@@ -418,6 +507,27 @@ class MPIContext:
             _joined_list([theirs[2] for theirs in everyone if theirs[2] is not None]),
             _joined_list([theirs[3] for theirs in everyone if theirs[3] is not None]),
         )
+
+
+def _settings(state: FitState, everyone: list[Any] | None = None) -> list[tuple[str, Any]]:
+    """What every rank's ``fit`` must agree on beyond data and model, as (name, value); with
+    ``everyone`` (the gathered signatures), as (name, every rank's value)."""
+    if everyone is not None:
+        names = [name for name, _ in everyone[0][2]]
+        return [(name, [dict(theirs[2])[name] for theirs in everyone]) for name in names]
+    return [
+        ("epochs", state.epochs),
+        ("batches per epoch", state.steps_per_epoch),
+        ("optimizer", type(state.optimizer).__name__),
+        ("scheduler", None if state.scheduler is None else type(state.scheduler).__name__),
+        ("loss", _name_of(state.loss_fn)),
+    ]
+
+
+def _name_of(function: Any) -> str:
+    if isinstance(function, Module):
+        return type(function).__name__
+    return str(getattr(function, "__qualname__", type(function).__name__))
 
 
 def _joined(parts: list[Array]) -> Array | None:
