@@ -80,16 +80,36 @@ class LayerEntry:
     n_elements : callable
         ``n_elements(config) -> int``: how many numbers the layer's state dict holds, checked
         against the file before building so that a forged file cannot ask for terabytes.
+    optional : dict
+        Arguments, with their kinds, that ``read`` gives only when they differ from the
+        constructor's default (``inplace=True``), so that files written before they were
+        kept still load.
     """
 
     cls: type[Module]
     read: Callable[[Any], dict[str, Any]]
     arguments: Mapping[str, str] = field(default_factory=dict)
     n_elements: Callable[[dict[str, Any]], int] = lambda config: 0
+    optional: Mapping[str, str] = field(default_factory=dict)
 
 
 def _no_arguments(layer: Any) -> dict[str, Any]:
     return {}
+
+
+_INPLACE = {"inplace": "bool"}
+
+
+def _with_inplace(read: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    """``read``, plus ``inplace=True`` when the layer was built so (it shows in its repr)."""
+
+    def read_with_inplace(layer: Any) -> dict[str, Any]:
+        config = read(layer)
+        if getattr(layer, "inplace", False) is True:
+            config["inplace"] = True
+        return config
+
+    return read_with_inplace
 
 
 def _dtype_of(tensor: Any) -> str | None:
@@ -148,7 +168,9 @@ LAYERS: dict[str, LayerEntry] = {
         lambda m: {"start_dim": m.start_dim, "end_dim": m.end_dim},
         {"start_dim": "int", "end_dim": "int"},
     ),
-    "Dropout": LayerEntry(Dropout, lambda m: {"p": m.p}, {"p": "float"}),
+    "Dropout": LayerEntry(
+        Dropout, _with_inplace(lambda m: {"p": m.p}), {"p": "float"}, optional=_INPLACE
+    ),
     "BatchNorm1d": LayerEntry(
         BatchNorm1d,
         lambda m: {
@@ -203,14 +225,19 @@ LAYERS: dict[str, LayerEntry] = {
         {"num_embeddings": "int", "embedding_dim": "int", "padding_idx": "int?", "dtype": "dtype"},
         lambda c: c["num_embeddings"] * c["embedding_dim"],
     ),
-    "ReLU": LayerEntry(ReLU, _no_arguments),
+    "ReLU": LayerEntry(ReLU, _with_inplace(_no_arguments), optional=_INPLACE),
     "LeakyReLU": LayerEntry(
-        LeakyReLU, lambda m: {"negative_slope": m.negative_slope}, {"negative_slope": "float"}
+        LeakyReLU,
+        _with_inplace(lambda m: {"negative_slope": m.negative_slope}),
+        {"negative_slope": "float"},
+        optional=_INPLACE,
     ),
-    "ELU": LayerEntry(ELU, lambda m: {"alpha": m.alpha}, {"alpha": "float"}),
-    "SELU": LayerEntry(SELU, _no_arguments),
+    "ELU": LayerEntry(
+        ELU, _with_inplace(lambda m: {"alpha": m.alpha}), {"alpha": "float"}, optional=_INPLACE
+    ),
+    "SELU": LayerEntry(SELU, _with_inplace(_no_arguments), optional=_INPLACE),
     "GELU": LayerEntry(GELU, lambda m: {"approximate": m.approximate}, {"approximate": "str"}),
-    "SiLU": LayerEntry(SiLU, _no_arguments),
+    "SiLU": LayerEntry(SiLU, _with_inplace(_no_arguments), optional=_INPLACE),
     "Softplus": LayerEntry(
         Softplus,
         lambda m: {"beta": m.beta, "threshold": m.threshold},
@@ -220,8 +247,9 @@ LAYERS: dict[str, LayerEntry] = {
     "Tanh": LayerEntry(Tanh, _no_arguments),
     "Hardtanh": LayerEntry(
         Hardtanh,
-        lambda m: {"min_val": m.min_val, "max_val": m.max_val},
+        _with_inplace(lambda m: {"min_val": m.min_val, "max_val": m.max_val}),
         {"min_val": "float", "max_val": "float"},
+        optional=_INPLACE,
     ),
     "Softmax": LayerEntry(Softmax, lambda m: {"dim": m.dim}, {"dim": "int?"}),
     "LogSoftmax": LayerEntry(LogSoftmax, lambda m: {"dim": m.dim}, {"dim": "int?"}),
@@ -293,7 +321,9 @@ LAYERS: dict[str, LayerEntry] = {
             + c["track_running_stats"]
         ),
     ),
-    "Dropout2d": LayerEntry(Dropout2d, lambda m: {"p": m.p}, {"p": "float"}),
+    "Dropout2d": LayerEntry(
+        Dropout2d, _with_inplace(lambda m: {"p": m.p}), {"p": "float"}, optional=_INPLACE
+    ),
     "Unflatten": LayerEntry(
         Unflatten,
         lambda m: {"dim": m.dim, "unflattened_size": list(m.unflattened_size)},
@@ -489,13 +519,14 @@ class _Builder:
                 f"{_where(path)}, got {spec!r:.200}"
             )
         config = decode(spec["config"], None, "build_model")
-        if set(config) != set(entry.arguments):
+        if not set(entry.arguments) <= set(config) <= {*entry.arguments, *entry.optional}:
+            allowed = sorted(entry.arguments) + [f"{k} (optional)" for k in sorted(entry.optional)]
             raise ValueError(
-                f"build_model: expected the arguments {sorted(entry.arguments)} for the {name} "
+                f"build_model: expected the arguments {allowed} for the {name} "
                 f"{_where(path)}, got {sorted(config)}"
             )
-        for argument, kind in entry.arguments.items():
-            if not _kind_matches(kind, config[argument]):
+        for argument, kind in {**entry.arguments, **entry.optional}.items():
+            if argument in config and not _kind_matches(kind, config[argument]):
                 raise ValueError(
                     f"build_model: expected {argument} of kind {kind!r} for the {name} "
                     f"{_where(path)}, got {config[argument]!r:.100}"

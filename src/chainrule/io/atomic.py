@@ -16,6 +16,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -25,7 +26,9 @@ from typing import IO, Any
 def _target_path(where: str, path: Any) -> Path:
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"{where}: expected a path (str or os.PathLike), got {type(path).__name__}")
-    target = Path(os.fspath(path)).absolute()
+    # A link is written through, as open(path, "w") would: replacing the link itself would
+    # leave the file it points to with the old content.
+    target = Path(os.path.realpath(os.fspath(path)))
     if not target.parent.is_dir():
         raise FileNotFoundError(
             f"{where}: expected an existing folder to write {str(path)!r} into, "
@@ -63,13 +66,32 @@ def _remove_stale_temporaries(target: Path) -> None:
                     os.unlink(entry.path)
 
 
-def _open_temporary(target: Path) -> tuple[int, Path]:
+def _open_temporary(where: str, path: Any, target: Path) -> tuple[int, Path]:
     while True:
         temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
         try:
-            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temporary
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:  # pragma: no cover - 48 random bits collided
             continue
+        except OSError as error:
+            # The error would name the hidden temporary file; name the user's path instead.
+            raise type(error)(
+                error.errno,
+                f"{where}: expected a folder that can be written to, got "
+                f"{error.strerror or error} in {str(target.parent)!r}; nothing was written to",
+                str(path),
+            ) from None
+        if os.name != "nt":
+            try:
+                # Replacing a file keeps its permissions (a private 0o600 file stays private).
+                os.fchmod(fd, stat.S_IMODE(os.stat(target).st_mode))
+            except FileNotFoundError:
+                pass
+            except BaseException:
+                os.close(fd)
+                os.unlink(temporary)
+                raise
+        return fd, temporary
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -106,9 +128,14 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     ------
     FileNotFoundError
         If the folder of ``path`` does not exist.
+    PermissionError
+        If the folder cannot be written to (the message names ``path``).
 
     Notes
     -----
+    A symbolic link is written through: the file it points to is replaced, and the link
+    stays. A file that is replaced keeps its permission bits.
+
     If the block raises (any exception, ``KeyboardInterrupt`` included) the temporary file
     is removed and ``path`` keeps its old content, or stays absent.
 
@@ -126,7 +153,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
         raise ValueError(f"atomic_open: mode must be 'wb' or 'w', got {mode!r}")
     target = _target_path("atomic_open", path)
     _remove_stale_temporaries(target)
-    fd, temporary = _open_temporary(target)
+    fd, temporary = _open_temporary("atomic_open", path, target)
     try:
         try:
             if mode == "w":

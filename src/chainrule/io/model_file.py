@@ -11,6 +11,7 @@ safetensors metadata holds one key, ``"chainrule"``, whose value is a JSON docum
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any, Literal, overload
@@ -47,12 +48,16 @@ def save(model: Module, path: PathLike, metadata: Mapping[str, Any] | None = Non
         cannot (the message names where).
     FileNotFoundError
         If the folder of ``path`` does not exist.
+    PermissionError
+        If the folder cannot be written to; a file already at ``path`` is left as it was.
 
     Notes
     -----
-    Weights keep their dtype. The same model and metadata give the same bytes. A model with
-    custom modules is saved with ``"architecture": null``; build it in code and load the
-    weights with ``model.load_state_dict(chainrule.io.load_weights(path))``.
+    The file is replaced atomically; a symbolic link at ``path`` is written through, and
+    the permission bits of a file replaced are kept. Weights keep their dtype. The same model
+    and metadata give the same bytes. A model with custom modules is saved with
+    ``"architecture": null``; build it in code and load the weights with
+    ``model.load_state_dict(chainrule.io.load_weights(path))``.
 
     Examples
     --------
@@ -237,12 +242,21 @@ def load_weights(path: PathLike) -> dict[str, Array]:
     return dict(sorted(tensors.items()))
 
 
+def _is_checkpoint(text: str | None) -> bool:
+    try:
+        document = json.loads(text) if text is not None else None
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(document, dict) and document.get("format") == _container.CHECKPOINT_FORMAT
+
+
 def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> Module:
     """Load the weights of a safetensors file into ``model`` (built in code), shapes checked.
 
     The file may come from ``chainrule.save`` or from PyTorch
     (``safetensors.torch.save_file(torch_model.state_dict(), path)``): names follow PyTorch's
-    state-dict keys. Returns ``model``.
+    state-dict keys. From a training checkpoint (``ModelCheckpoint``, ``save_checkpoint``)
+    the model's weights are taken. Returns ``model``.
 
     Raises
     ------
@@ -256,7 +270,11 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
         loaded then.
     """
     where = "load_state_dict_file"
-    tensors, _ = _container.read(path, where)
+    tensors, text = _container.read(path, where)
+    if _is_checkpoint(text):  # a ModelCheckpoint file: its model section
+        tensors = {
+            k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")
+        }
     try:
         model.load_state_dict(tensors, strict=strict)
     except RuntimeError as error:
