@@ -53,5 +53,6 @@ def test_regression_metrics_match_scikit_learn() -> None:
 
 
 def test_unknown_metric_names_the_choices() -> None:
-    with pytest.raises(ValueError, match="unknown metric 'acc'; expected one of"):
-        metrics.get_metric("acc")
+    with pytest.raises(ValueError, match="unknown metric 'acurracy'; expected one of"):
+        metrics.get_metric("acurracy")
+    assert metrics.get_metric("acc").name == "acc"  # Keras's short name is known

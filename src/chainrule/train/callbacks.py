@@ -9,7 +9,9 @@ step, ``stop_training``...) and, where there are any, the logs of that point:
 - ``on_batch_end(state, logs)`` (logs: ``loss`` of the step)
 
 A callback stops training by setting ``state.stop_training = True`` (and, for the record,
-``state.stop_reason``).
+``state.stop_reason``), or as in Keras with ``self.model.stop_training = True``: when training
+begins, ``fit`` sets each callback's ``model`` and ``params`` (``epochs``, ``steps``,
+``verbose``), as Keras does.
 
 In a distributed run (``chainrule.distributed``) every rank runs the callbacks with the same
 logs, so that all decide alike; the ones that print or write files do so only where
@@ -32,7 +34,18 @@ if TYPE_CHECKING:
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class: every hook does nothing.
+
+    Attributes
+    ----------
+    model : Module or None
+        The model being trained, set by ``fit`` when training begins.
+    params : dict or None
+        ``{'verbose', 'epochs', 'steps'}`` of the run, set by ``fit`` likewise.
+    """
+
+    model: Any = None
+    params: dict[str, Any] | None = None
 
     def on_train_begin(self, state: FitState) -> None:
         pass
@@ -59,7 +72,11 @@ def _better(mode: str, monitor: str) -> str:
     return "min" if any(word in monitor for word in lower_is_better) else "max"
 
 
-def _monitored(monitor: str, logs: dict[str, float], where: str) -> float:
+def _monitored(monitor: str, logs: dict[str, float], where: str, state: FitState) -> float | None:
+    """The monitored value; None on an epoch that ``fit(validation_freq=)`` did not
+    validate, which the callbacks skip, as Keras's do."""
+    if monitor not in logs and monitor.startswith("val_") and state.validation_skipped:
+        return None
     if monitor not in logs:
         raise ValueError(
             f"{where}: monitor {monitor!r} is not logged; available: {sorted(logs)}. "
@@ -82,6 +99,12 @@ class EarlyStopping(Callback):
         'auto' minimizes losses and errors, maximizes anything else.
     restore_best_weights : bool, default=False
         At the end, put back the weights of the best epoch.
+    baseline : float, optional
+        As in Keras: until ``monitor`` improves on this value, the epochs count as without
+        improvement, so that training stops after ``patience`` epochs if none beats it.
+    start_from_epoch : int, default=0
+        As in Keras: the first ``start_from_epoch`` epochs are a warm-up, neither counted
+        nor recorded as the best.
     """
 
     def __init__(
@@ -91,9 +114,16 @@ class EarlyStopping(Callback):
         min_delta: float = 0.0,
         mode: str = "auto",
         restore_best_weights: bool = False,
+        baseline: float | None = None,
+        start_from_epoch: int = 0,
     ) -> None:
         if patience < 0:
             raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience!r}")
+        if start_from_epoch < 0:
+            raise ValueError(
+                f"EarlyStopping: start_from_epoch must be >= 0, got {start_from_epoch!r}"
+            )
+        self.baseline, self.start_from_epoch = baseline, start_from_epoch
         self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
         self.mode = _better(mode, monitor)
         self.restore_best_weights = restore_best_weights
@@ -107,18 +137,27 @@ class EarlyStopping(Callback):
         self.best_epoch, self.wait, self._best_weights = 0, 0, None
 
     def _improved(self, value: float) -> bool:
+        return self._improved_on(value, self.best)
+
+    def _improved_on(self, value: float, reference: float) -> bool:
         if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
-        value = _monitored(self.monitor, logs, "EarlyStopping")
-        if self._improved(value):
-            self.best, self.best_epoch, self.wait = value, state.epoch, 0
-            if self.restore_best_weights:
-                self._best_weights = {k: v.data.copy() for k, v in state.model.state_dict().items()}
+        value = _monitored(self.monitor, logs, "EarlyStopping", state)
+        if value is None or state.epoch <= self.start_from_epoch:
             return
         self.wait += 1
+        if self._improved(value):
+            self.best, self.best_epoch = value, state.epoch
+            if self.restore_best_weights:
+                self._best_weights = {k: v.data.copy() for k, v in state.model.state_dict().items()}
+            # As Keras documents: an improvement that does not beat the baseline still
+            # counts as waiting, so that a baseline never reached stops after `patience`.
+            if self.baseline is None or self._improved_on(value, self.baseline):
+                self.wait = 0
+                return
         if self.wait >= self.patience:
             state.stop_training = True
             state.stop_reason = (
@@ -169,7 +208,9 @@ class ModelCheckpoint(Callback):
         if state.epoch % self.every_n_epochs:
             return
         if self.save_best_only:
-            value = _monitored(self.monitor, logs, "ModelCheckpoint")
+            value = _monitored(self.monitor, logs, "ModelCheckpoint", state)
+            if value is None:
+                return
             improved = value < self.best if self.mode == "min" else value > self.best
             if not improved:
                 return
@@ -242,7 +283,9 @@ class ReduceLROnPlateau(Callback):
         self.wait = self.cooldown_left = 0
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
-        value = _monitored(self.monitor, logs, "ReduceLROnPlateau")
+        value = _monitored(self.monitor, logs, "ReduceLROnPlateau", state)
+        if value is None:
+            return
         better = (
             value < self.best - self.min_delta
             if self.mode == "min"

@@ -20,6 +20,10 @@ class History:
         Training loss of every optimizer step.
     stop_reason : str or None
         Why training ended before ``epochs`` (early stopping, interrupted, non-finite loss).
+    params : dict
+        ``verbose``, ``epochs`` and ``steps`` (per epoch) of the run, as in Keras.
+    model : Module or None
+        The model that was trained, as in Keras.
     """
 
     def __init__(self) -> None:
@@ -27,6 +31,8 @@ class History:
         self.epoch: list[int] = []
         self.step_loss: list[float] = []
         self.stop_reason: str | None = None
+        self.params: dict[str, Any] = {}
+        self.model: Any = None
 
     def record(self, epoch: int, logs: dict[str, float]) -> None:
         """Append one epoch's logs."""

@@ -40,7 +40,32 @@ class DivergenceWarning(RuntimeWarning):
     """Training stopped because the loss became NaN or infinite."""
 
 
-LOSSES: dict[str, Callable[[], Module]] = {
+class _ProbabilityCrossEntropy:
+    """Keras's ``categorical_crossentropy`` and ``sparse_categorical_crossentropy`` (with
+    ``from_logits=False``): the model's outputs are class probabilities (after a softmax).
+
+    As in Keras, each row is divided by its sum and clipped to [1e-7, 1 - 1e-7] before the
+    log; the loss is the mean over rows of -sum(target * log(p)), with one-hot (or
+    probability) targets, or integer class labels when ``sparse``.
+    """
+
+    reduction = "mean"
+
+    def __init__(self, sparse: bool) -> None:
+        self.sparse = sparse
+
+    def __call__(self, output: Tensor, target: Tensor) -> Tensor:
+        epsilon = 1e-7  # Keras's backend.epsilon()
+        proba = output / output.sum(dim=1, keepdim=True)
+        log_proba = proba.clamp(epsilon, 1 - epsilon).log()
+        if self.sparse:
+            # Keras takes labels of shape (N,) or (N, 1), of any number type.
+            labels = target.data.reshape(-1).astype(np.int64)
+            return F.nll_loss(log_proba, Tensor._from_op(labels, None))
+        return -(target * log_proba).sum(dim=1).mean()
+
+
+LOSSES: dict[str, Callable[[], Any]] = {
     "mse": losses.MSELoss,
     "mae": losses.L1Loss,
     "l1": losses.L1Loss,
@@ -50,8 +75,19 @@ LOSSES: dict[str, Callable[[], Module]] = {
     "nll": losses.NLLLoss,
     "bce": losses.BCELoss,
     "bce_with_logits": losses.BCEWithLogitsLoss,
+    # Keras's names, with Keras's meaning: outputs are probabilities (from_logits=False).
+    "mean_squared_error": losses.MSELoss,
+    "mean_absolute_error": losses.L1Loss,
+    "binary_crossentropy": losses.BCELoss,
+    "categorical_crossentropy": lambda: _ProbabilityCrossEntropy(sparse=False),
+    "sparse_categorical_crossentropy": lambda: _ProbabilityCrossEntropy(sparse=True),
 }
-"""Loss names that ``fit(loss=...)`` accepts."""
+"""Loss names that ``fit(loss=...)`` accepts.
+
+PyTorch's losses take raw scores (``'cross_entropy'``, ``'bce_with_logits'``); Keras's names
+keep Keras's meaning, where the model ends with a softmax or a sigmoid:
+``'categorical_crossentropy'`` (one-hot targets), ``'sparse_categorical_crossentropy'``
+(integer labels) and ``'binary_crossentropy'`` take probabilities."""
 
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "sgd": SGD,
@@ -76,6 +112,8 @@ def _output_kind(loss: Any) -> str:
         return "binary_logits"
     if isinstance(loss, losses.BCELoss) or loss is F.binary_cross_entropy:
         return "binary_proba"
+    if isinstance(loss, _ProbabilityCrossEntropy):
+        return "proba"
     return "values"
 
 
@@ -118,6 +156,8 @@ def _resolve_loss(loss: Any) -> Callable[[Tensor, Tensor], Tensor]:
         if loss not in LOSSES:
             raise ValueError(f"fit: unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
         loss = LOSSES[loss]()
+    elif isinstance(loss, type) and issubclass(loss, Module):
+        loss = loss()  # a loss class, as Keras takes one, with its default settings
     if not callable(loss):
         raise TypeError(f"fit: loss must be a loss module, a function or a name, got {loss!r}")
     if isinstance(loss, _ELEMENTWISE_LOSSES) or loss in _ELEMENTWISE_FUNCTIONS:
@@ -128,12 +168,16 @@ def _resolve_loss(loss: Any) -> Callable[[Tensor, Tensor], Tensor]:
 def _resolve_optimizer(optimizer: Any, model: Module) -> Optimizer:
     if isinstance(optimizer, Optimizer):
         return optimizer
+    if isinstance(optimizer, type) and issubclass(optimizer, Optimizer):
+        make: Callable[..., Optimizer] = optimizer  # a class, with its default settings
+        return make(list(model.parameters()))
     if isinstance(optimizer, str):
-        if optimizer not in OPTIMIZERS:
+        # Keras spells them 'SGD', 'Adam', 'RMSprop' as well as in lower case.
+        if optimizer.lower() not in OPTIMIZERS:
             raise ValueError(
                 f"fit: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}"
             )
-        return OPTIMIZERS[optimizer](list(model.parameters()))
+        return OPTIMIZERS[optimizer.lower()](list(model.parameters()))
     raise TypeError(
         "fit: optimizer must be a chainrule.optim optimizer or a name, "
         f"got {type(optimizer).__name__}"
@@ -222,10 +266,13 @@ def _split(dataset: Any, fraction: float, generator: np.random.Generator) -> tup
 
 def _readings(kind: str, outputs: Array) -> dict[str, Array]:
     """Predicted labels, class probabilities or values from raw outputs, as metrics need."""
-    if kind in ("logits", "log_proba"):
-        # Softmax of logits; for log-probabilities the same expression just normalizes again.
-        proba = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-        proba /= proba.sum(axis=1, keepdims=True)
+    if kind in ("logits", "log_proba", "proba"):
+        if kind == "proba":
+            proba = outputs / outputs.sum(axis=1, keepdims=True)
+        else:
+            # Softmax of logits; for log-probabilities the same expression normalizes again.
+            proba = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+            proba /= proba.sum(axis=1, keepdims=True)
         return {
             "labels": outputs.argmax(axis=1),
             "proba": proba,
@@ -245,7 +292,7 @@ def _readings(kind: str, outputs: Array) -> dict[str, Array]:
 def _metrics_for(metrics: Sequence[Any], kind: str, where: str) -> list[Metric]:
     """The metrics asked for, checked before any training against what the loss produces."""
     found = [get_metric(m) for m in metrics]
-    given = _readings(kind, np.zeros((1, 1)))  # what outputs of this kind are read as
+    given = _readings(kind, np.ones((1, 1)))  # what outputs of this kind are read as
     for metric in found:
         if metric.needs not in given:
             raise ValueError(
@@ -261,6 +308,14 @@ def _score(
     if not metrics:
         return {}
     readings = _readings(kind, outputs)
+    if (
+        kind in ("logits", "log_proba", "proba")
+        and y_true.ndim == 2
+        and y_true.shape == outputs.shape
+    ):
+        # One-hot (or probability) targets: metrics compare classes, as Keras's
+        # categorical_accuracy takes the argmax of both.
+        y_true = y_true.argmax(axis=1)
     return {prefix + m.name: float(m(y_true, readings[m.needs])) for m in metrics}
 
 
@@ -283,6 +338,7 @@ class FitState:
     distributed: Any = None
     seed: int | None = None
     diverged: bool = False  # stopped because the loss became NaN or infinite
+    validation_skipped: bool = False  # this epoch is not one that validation_freq validates
 
     @property
     def is_root(self) -> bool:
@@ -393,11 +449,14 @@ def fit(
     loss: Any,
     optimizer: Any,
     train_data: Any,
+    y: Any = None,
     *,
     epochs: int = 10,
     batch_size: int = 32,
     validation_data: Any = None,
     validation_split: float = 0.0,
+    validation_freq: int = 1,
+    initial_epoch: int = 0,
     metrics: Sequence[Any] = (),
     callbacks: Sequence[Callback] = (),
     scheduler: Any = None,
@@ -422,6 +481,9 @@ def fit(
         Floating-point arrays are converted to the model's dtype. A DataLoader's
         ``batch_size`` and ``drop_last`` are used (``batch_size`` here is then ignored);
         the order of its batches is fit's, set by ``shuffle`` and ``seed``.
+    y : array or tensor, optional
+        The targets, when ``train_data`` holds the inputs alone: ``fit(model, loss,
+        optimizer, x, y)`` as Keras's ``fit(x, y)``.
     epochs, batch_size : int
         ``batch_size`` is the global batch: with ``distributed``, each of N processes
         computes on ``batch_size / N`` rows of it.
@@ -429,7 +491,15 @@ def fit(
         Evaluated after every epoch: ``val_loss`` and ``val_<metric>`` in the logs.
     validation_split : float in [0, 1), default=0
         Hold out this share of ``train_data`` for validation instead (stratified by class
-        for class labels), drawn from ``seed``.
+        for class labels), drawn from ``seed``. Unlike Keras, which holds out the last rows
+        as they come, the rows held out are drawn at random, so that data sorted by class
+        or by time still gives a representative validation set.
+    validation_freq : int, default=1
+        Validate after every ``validation_freq``-th epoch only, as in Keras; the other
+        epochs' validation entries in the history are NaN.
+    initial_epoch : int, default=0
+        Epochs already done, as in Keras: training runs epochs ``initial_epoch + 1`` to
+        ``epochs`` (numbered from 1). Not with ``resume_from``, which restores the epoch.
     metrics : sequence of names or functions
         See ``chainrule.train.metrics.METRICS``; computed on each epoch's outputs.
     callbacks : sequence of Callback
@@ -459,10 +529,14 @@ def fit(
     Returns
     -------
     History
-        Per-epoch logs, per-step losses and why training stopped early, if it did.
+        Per-epoch logs, per-step losses and why training stopped early, if it did; its
+        ``params`` and ``model``, as Keras's ``History`` has them.
 
     Notes
     -----
+    A callback may also stop training as in Keras, with ``model.stop_training = True``
+    (each callback's ``model`` and ``params`` are set when training begins).
+
     A NaN or infinite loss stops training with a ``DivergenceWarning`` that names the epoch
     and step. Ctrl-C stops after the current step and returns the history so far.
     """
@@ -474,6 +548,24 @@ def fit(
     epochs = int(epochs)
     if not 0 <= validation_split < 1:
         raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
+    if (
+        isinstance(validation_freq, bool)
+        or not isinstance(validation_freq, int | np.integer)
+        or validation_freq < 1
+    ):
+        raise ValueError(
+            f"fit: validation_freq must be a positive integer, got {validation_freq!r}"
+        )
+    if (
+        isinstance(initial_epoch, bool)
+        or not isinstance(initial_epoch, int | np.integer)
+        or not 0 <= initial_epoch < epochs
+    ):
+        raise ValueError(
+            f"fit: initial_epoch must be an integer in [0, epochs={epochs}), got {initial_epoch!r}"
+        )
+    if initial_epoch and resume_from is not None:
+        raise ValueError("fit: pass initial_epoch or resume_from, not both")
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be a chainrule.nn.Module, got {type(model).__name__}")
     loss_fn = _resolve_loss(loss)
@@ -493,6 +585,13 @@ def fit(
             seed = entropy
 
     split_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
+    if y is not None:
+        if not _array_like(train_data) or isinstance(train_data, tuple):
+            raise TypeError(
+                "fit: y is given, so train_data must be the inputs x as an array or tensor, "
+                f"got {type(train_data).__name__}"
+            )
+        train_data = (train_data, y)
     train_set = _as_dataset(train_data, "fit: train_data", dtype)
     if len(train_set) == 0:
         raise ValueError("fit: train_data is empty")
@@ -541,6 +640,7 @@ def fit(
         dist.start(state, len(train_set), resume_from)  # every rank takes rank 0's state
     elif resume_from is not None:
         state.load_checkpoint(resume_from)
+    state.epoch = max(state.epoch, int(initial_epoch))
     history = state.history
     # Keras's levels: 2 is one line per epoch even on a terminal. A ProgressBar among the
     # callbacks takes the place of fit's own.
@@ -548,6 +648,12 @@ def fit(
     show = show and not any(isinstance(c, ProgressBar) for c in callbacks)
     progress = [ProgressBar(force_bar=False if verbose == 2 else None)] if show else []
     all_callbacks = [*callbacks, *progress]
+    history.params = {"verbose": verbose, "epochs": epochs, "steps": len(loader)}
+    history.model = model
+    for callback in all_callbacks:
+        callback.model, callback.params = model, history.params
+    if "stop_training" in vars(model):
+        model.stop_training = False  # a flag a Keras-style callback set in an earlier run
 
     def guard() -> contextlib.AbstractContextManager[None]:
         """With MPI, an exception on one rank aborts them all (the others would wait)."""
@@ -573,7 +679,8 @@ def fit(
                 break
             if dist is not None:
                 dist.sync_buffers(model)
-            if val_set is not None:
+            state.validation_skipped = state.epoch % validation_freq != 0
+            if val_set is not None and not state.validation_skipped:
                 logs.update(
                     _evaluate(
                         model,
@@ -591,6 +698,7 @@ def fit(
             history.record(state.epoch, logs)
             for callback in all_callbacks:
                 callback.on_epoch_end(state, logs)
+            _keras_stop(state)
             if dist is not None:
                 dist.agree_to_stop(state, interrupted)
     with guard():
@@ -598,6 +706,13 @@ def fit(
             callback.on_train_end(state)
     history.stop_reason = state.stop_reason
     return history
+
+
+def _keras_stop(state: FitState) -> None:
+    """Stop where a callback set ``model.stop_training``, as Keras's callbacks do."""
+    if vars(state.model).get("stop_training") is True and not state.stop_training:
+        state.stop_training = True
+        state.stop_reason = state.stop_reason or "a callback set model.stop_training"
 
 
 def _step_scheduler(scheduler: Any, logs: dict[str, float]) -> None:
@@ -655,6 +770,7 @@ def _run_epoch(
             targets.append(y.data)
         for callback in callbacks:
             callback.on_batch_end(state, {"loss": value})
+        _keras_stop(state)
         if dist is not None:
             dist.agree_to_stop(state, interrupted)
         if interrupted[0]:
@@ -745,18 +861,42 @@ def _evaluate(
 
 
 def evaluate(
-    model: Module, loss: Any, data: Any, *, batch_size: int = 256, metrics: Sequence[Any] = ()
-) -> dict[str, float]:
+    model: Module,
+    loss: Any,
+    data: Any,
+    y: Any = None,
+    *,
+    batch_size: int = 256,
+    metrics: Sequence[Any] = (),
+    return_dict: bool = True,
+) -> Any:
     """Loss and metrics of ``model`` on ``data`` ((x, y), a dataset or a DataLoader), in
-    evaluation mode, batched, without building a graph."""
+    evaluation mode, batched, without building a graph.
+
+    ``evaluate(model, loss, x, y)`` takes the inputs and targets apart, as Keras's
+    ``evaluate(x, y)`` does. Returns ``{'loss': ..., <metric>: ...}``; with
+    ``return_dict=False``, Keras's other form: the loss alone when there are no metrics,
+    else the list ``[loss, *metrics]`` in the order given.
+    """
     batch_size = _batch_size(batch_size, "evaluate")
     loss_fn = _resolve_loss(loss)
     kind = _output_kind(loss_fn)
+    if y is not None:
+        if not _array_like(data) or isinstance(data, tuple):
+            raise TypeError(
+                "evaluate: y is given, so data must be the inputs x as an array or tensor, "
+                f"got {type(data).__name__}"
+            )
+        data = (data, y)
     dataset = _as_dataset(data, "evaluate: data", _model_dtype(model))
     if len(dataset) == 0:
         raise ValueError("evaluate: data is empty")
     metric_list = _metrics_for(metrics, kind, "evaluate")
-    return _evaluate(model, loss_fn, dataset, batch_size, metric_list, kind, "")
+    logs = _evaluate(model, loss_fn, dataset, batch_size, metric_list, kind, "")
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
 
 
 def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:

@@ -8,7 +8,7 @@ probabilities (``log_loss``, ``top_k_accuracy``); regression metrics take predic
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chainrule.backend import Array, np
@@ -179,6 +179,20 @@ METRICS: dict[str, Metric] = {
 }
 """Metrics by the names that ``fit(metrics=[...])`` accepts."""
 
+ALIASES: dict[str, str] = {
+    "acc": "accuracy",
+    "binary_accuracy": "accuracy",
+    "categorical_accuracy": "accuracy",
+    "sparse_categorical_accuracy": "accuracy",
+    "mean_squared_error": "mse",
+    "mean_absolute_error": "mae",
+    "root_mean_squared_error": "rmse",
+    "r2_score": "r2",
+}
+"""Keras's and scikit-learn's names for metrics of ``METRICS``; the logs keep the name given,
+as Keras's do (``metrics=['mean_squared_error']`` logs ``mean_squared_error`` and
+``val_mean_squared_error``)."""
+
 
 def get_metric(metric: str | Metric | Callable[[Any, Any], float]) -> Metric:
     """A ``Metric`` from its name, itself, or a plain function ``fn(y_true, y_pred)`` (which
@@ -186,9 +200,12 @@ def get_metric(metric: str | Metric | Callable[[Any, Any], float]) -> Metric:
     if isinstance(metric, Metric):
         return metric
     if isinstance(metric, str):
+        if metric in ALIASES:
+            return replace(METRICS[ALIASES[metric]], name=metric)
         if metric not in METRICS:
             raise ValueError(
-                f"metrics: unknown metric {metric!r}; expected one of {sorted(METRICS)}"
+                f"metrics: unknown metric {metric!r}; expected one of "
+                f"{sorted([*METRICS, *ALIASES])}"
             )
         return METRICS[metric]
     if callable(metric):
