@@ -11,7 +11,14 @@ import math
 from typing import Any
 
 from chainrule.autograd.function import Context, Function, register
-from chainrule.autograd.ops._operands import as_tensor, check_axis, normalize_axis
+from chainrule.autograd.ops._operands import (
+    as_floating_tensor,
+    as_tensor,
+    check_axis,
+    floating_only,
+    normalize_axis,
+    quietly,
+)
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
@@ -116,6 +123,7 @@ class GELU(Function):
     dy/dx = (1 + tanh(u))/2 + x/2 * (1 - tanh(u)**2) * du/dx."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array, approximate: str) -> Array:
         ctx.approximate = approximate
         ctx.save_for_backward(x)
@@ -126,6 +134,7 @@ class GELU(Function):
         return (x * cdf).astype(x.dtype, copy=False)
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
         (x,) = ctx.saved
         if ctx.approximate == "tanh":
@@ -144,12 +153,14 @@ class SiLU(Function):
     """y = x * sigmoid(x);  dy/dx = s + x * s * (1 - s), s = sigmoid(x)."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array) -> Array:
         s = _sigmoid(x)
         ctx.save_for_backward(x, s)
         return x * s
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         x, s = ctx.saved
         return (grad * (s * (1 + x * (1 - s))),)
@@ -238,7 +249,12 @@ class Softmax(Function):
     """y_i = exp(x_i) / sum_j exp(x_j) along ``axis``;  dL/dx = y * (g - sum(g * y))."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array, axis: int) -> Array:
+        if x.size == 0:  # NumPy's max has no empty case; the softmax of nothing is empty
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return x.copy()
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         y = e / e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(y)
@@ -246,6 +262,7 @@ class Softmax(Function):
         return y
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
         (y,) = ctx.saved
         gy = grad * y
@@ -257,7 +274,12 @@ class LogSoftmax(Function):
     """y = x - logsumexp(x) along ``axis``;  dL/dx = g - softmax(x) * sum(g)."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array, axis: int) -> Array:
+        if x.size == 0:
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return x.copy()
         shifted = x - x.max(axis=axis, keepdims=True)
         y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(y)
@@ -265,6 +287,7 @@ class LogSoftmax(Function):
         return y
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
         (y,) = ctx.saved
         return grad - np.exp(y) * grad.sum(axis=ctx.axis, keepdims=True), None
@@ -275,8 +298,10 @@ class LogSumExp(Function):
     """y = log(sum exp(x)) over ``axis``;  dy/dx = softmax(x) along those axes."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array, axis: Any, keepdims: bool) -> Array:
-        peak = x.max(axis=axis, keepdims=True)
+        # The sum of exp over nothing is 0, whose log is -inf, as in PyTorch.
+        peak = x.max(axis=axis, keepdims=True, initial=-np.inf)
         peak = np.where(np.isfinite(peak), peak, 0)  # all -inf along an axis: avoid inf - inf
         kept = np.log(np.exp(x - peak).sum(axis=axis, keepdims=True)) + peak
         ctx.save_for_backward(x, kept)
@@ -284,6 +309,7 @@ class LogSumExp(Function):
         return y
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
         x, kept = ctx.saved
         return np.exp(x - kept) * grad.reshape(kept.shape), None, None
@@ -300,46 +326,46 @@ def relu(x: Any, inplace: bool = False) -> Tensor:
 
 def leaky_relu(x: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where positive, ``negative_slope * x`` elsewhere."""
-    return LeakyReLU.apply(as_tensor(x), float(negative_slope))
+    return LeakyReLU.apply(floating_only(x, "leaky_relu"), float(negative_slope))
 
 
 def elu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """Exponential linear unit: x where positive, alpha * (exp(x) - 1) elsewhere."""
-    return ELU.apply(as_tensor(x), float(alpha))
+    return ELU.apply(floating_only(x, "elu"), float(alpha))
 
 
 def selu(x: Any, inplace: bool = False) -> Tensor:
     """Scaled exponential linear unit (self-normalizing constants)."""
-    return SELU.apply(as_tensor(x))
+    return SELU.apply(floating_only(x, "selu"))
 
 
 def gelu(x: Any, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit; ``approximate='tanh'`` for the tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU.apply(as_tensor(x), approximate)
+    return GELU.apply(floating_only(x, "gelu"), approximate)
 
 
 def silu(x: Any, inplace: bool = False) -> Tensor:
     """Sigmoid linear unit (swish), x * sigmoid(x)."""
-    return SiLU.apply(as_tensor(x))
+    return SiLU.apply(floating_only(x, "silu"))
 
 
 def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """Smooth ReLU, log(1 + exp(beta x)) / beta (linear where beta x > threshold)."""
     if beta <= 0:
         raise ValueError(f"softplus: beta must be > 0, got {beta!r}")
-    return Softplus.apply(as_tensor(x), float(beta), float(threshold))
+    return Softplus.apply(floating_only(x, "softplus"), float(beta), float(threshold))
 
 
 def sigmoid(x: Any) -> Tensor:
     """Logistic sigmoid, 1 / (1 + exp(-x)), finite for every input."""
-    return Sigmoid.apply(as_tensor(x))
+    return Sigmoid.apply(as_floating_tensor(x))
 
 
 def tanh(x: Any) -> Tensor:
     """Hyperbolic tangent."""
-    return Tanh.apply(as_tensor(x))
+    return Tanh.apply(as_floating_tensor(x))
 
 
 def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
@@ -364,7 +390,7 @@ def softmax(x: Any, axis: int | None = -1, *, dim: int | None = None, dtype: Any
 
     ``dtype``, as in PyTorch, casts the input first (a float32 input summed in float64).
     """
-    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    x = floating_only(x if dtype is None else as_tensor(x).to(dtype), "softmax")
     return Softmax.apply(x, _single_axis(x, axis if dim is None else None, dim, "softmax"))
 
 
@@ -372,7 +398,7 @@ def log_softmax(
     x: Any, axis: int | None = -1, *, dim: int | None = None, dtype: Any = None
 ) -> Tensor:
     """Logarithm of softmax along ``axis``, computed stably (``dtype`` casts the input first)."""
-    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    x = floating_only(x if dtype is None else as_tensor(x).to(dtype), "log_softmax")
     return LogSoftmax.apply(x, _single_axis(x, axis if dim is None else None, dim, "log_softmax"))
 
 
@@ -380,7 +406,7 @@ def logsumexp(
     x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
 ) -> Tensor:
     """log(sum(exp(x))) over ``axis`` (all axes when None), computed stably."""
-    x = as_tensor(x)
+    x = as_floating_tensor(x)
     axis = normalize_axis(axis, dim, "logsumexp")
     keepdims = keepdims if keepdim is None else bool(keepdim)
     check_axis(axis, x.ndim, "logsumexp")

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.autograd.function import Context, Function, register, unbroadcast
-from chainrule.autograd.ops._operands import as_tensor, binary_operands, true_division_operands
+from chainrule.autograd.ops._operands import (
+    as_tensor,
+    binary_operands,
+    quietly,
+    true_division_operands,
+)
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
@@ -101,6 +106,7 @@ class Div(Function):
     """y = a / b;  dy/da = 1 / b, dy/db = -a / b**2 = -y / b."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, a: Array, b: Array) -> Array:
         _save_shapes(ctx, a, b)
         try:
@@ -111,6 +117,7 @@ class Div(Function):
         return y
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
         b, y = ctx.saved
         da, db = ctx.needs_input_grad
@@ -144,6 +151,7 @@ class Pow(Function):
     """
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, a: Array, b: Array) -> Array:
         _save_shapes(ctx, a, b)
         try:
@@ -157,6 +165,7 @@ class Pow(Function):
         return y
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
         a, b, y = ctx.saved
         da, db = ctx.needs_input_grad

@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.autograd.function import Context, Function, register, unbroadcast
-from chainrule.autograd.ops._operands import as_tensor, binary_operands
+from chainrule.autograd.ops._operands import (
+    as_floating_tensor,
+    as_tensor,
+    binary_operands,
+    quietly,
+)
 from chainrule.autograd.ops.arithmetic import _broadcast_error
-from chainrule.backend import DEFAULT_FLOAT, Array, is_floating, np
+from chainrule.backend import Array, is_floating, np
 from chainrule.tensor import Tensor
 
 
@@ -16,12 +21,14 @@ class Exp(Function):
     """y = exp(x);  dy/dx = y."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array) -> Array:
         y = np.exp(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (y,) = ctx.saved
         return (grad * y,)
@@ -32,11 +39,13 @@ class Log(Function):
     """y = log(x);  dy/dx = 1 / x."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array) -> Array:
         ctx.save_for_backward(x)
         return np.log(x)
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (x,) = ctx.saved
         return (grad / x,)
@@ -47,11 +56,13 @@ class Log1p(Function):
     """y = log(1 + x);  dy/dx = 1 / (1 + x)."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array) -> Array:
         ctx.save_for_backward(x)
         return np.log1p(x)
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (x,) = ctx.saved
         return (grad / (1 + x),)
@@ -62,12 +73,14 @@ class Sqrt(Function):
     """y = sqrt(x);  dy/dx = 1 / (2 y)."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array) -> Array:
         y = np.sqrt(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (y,) = ctx.saved
         return (grad / (2 * y),)
@@ -96,11 +109,13 @@ class Sin(Function):
     """y = sin(x);  dy/dx = cos(x)."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array) -> Array:
         ctx.save_for_backward(x)
         return np.sin(x)
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (x,) = ctx.saved
         return (grad * np.cos(x),)
@@ -111,11 +126,13 @@ class Cos(Function):
     """y = cos(x);  dy/dx = -sin(x)."""
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array) -> Array:
         ctx.save_for_backward(x)
         return np.cos(x)
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (x,) = ctx.saved
         return (-grad * np.sin(x),)
@@ -240,14 +257,7 @@ class Clone(Function):
         return (grad,)
 
 
-def _floating(x: Any) -> Tensor:
-    """``x`` as a tensor, with integers and bools as float32: PyTorch's exp, log, sqrt, sin
-    and cos of an integer tensor are float32 (NumPy's would be float64)."""
-    x = as_tensor(x)
-    if x.data.dtype.kind in "biu":
-        # Integer tensors never require grad: a constant is all there is to convert.
-        return Tensor._from_op(x.data.astype(DEFAULT_FLOAT), None)
-    return x
+_floating = as_floating_tensor
 
 
 def exp(x: Any) -> Tensor:

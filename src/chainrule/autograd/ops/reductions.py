@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 from typing import Any, NamedTuple
 
 from chainrule.autograd.function import Context, Function, register
-from chainrule.autograd.ops._operands import as_tensor, check_axis, normalize_axis
+from chainrule.autograd.ops._operands import (
+    as_tensor,
+    check_axis,
+    floating_only,
+    normalize_axis,
+    quietly,
+)
 from chainrule.autograd.ops.elementwise import cast, maximum, minimum
 from chainrule.autograd.ops.shape import gather
 from chainrule.backend import Array, np
@@ -104,6 +111,11 @@ class Mean(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
+        if x.size == 0:
+            # NaN, silently as in PyTorch (NumPy warns "Mean of empty slice").
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return mean_array(x, axes, keepdims)
         return mean_array(x, axes, keepdims)
 
     @staticmethod
@@ -121,6 +133,7 @@ class Max(Function):
     """
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
         kept = x.max(axis=axes, keepdims=True)
@@ -130,6 +143,7 @@ class Max(Function):
         )
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
         (hit,) = ctx.saved
         ties = hit.sum(axis=ctx.axes, keepdims=True)
@@ -154,25 +168,43 @@ class Min(Function):
 
 @register("var")
 class Var(Function):
-    """y = sum((x - mean)**2) / (n - correction);  dy/dx = 2 (x - mean) / (n - correction)."""
+    """y = sum((x - mean)**2) / (n - correction);  dy/dx = 2 (x - mean) / (n - correction).
+
+    With ``root=True`` (``std``) y = sqrt(var);  dy/dx = (x - mean) / ((n - correction) y).
+    NOTE: where y = 0 (constant values) std's gradient is 0, as in PyTorch, not the NaN
+    that 0 / 0 gives through sqrt's derivative.
+    """
 
     @staticmethod
+    @quietly
     def forward(
-        ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool, correction: float
+        ctx: Context,
+        x: Array,
+        axes: tuple[int, ...],
+        keepdims: bool,
+        correction: float,
+        root: bool = False,
     ) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
-        ctx.denominator = _count(x.shape, axes) - correction
-        centered = x - x.mean(axis=axes, keepdims=True)
-        ctx.save_for_backward(centered)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            var = np.sum(centered * centered, axis=axes, keepdims=keepdims) / ctx.denominator
-        return var.astype(x.dtype, copy=False)
+        count = _count(x.shape, axes)
+        # An empty reduction has no variance: NaN, as in PyTorch (n - 1 = -1 would give -0).
+        ctx.denominator = count - correction if count else math.nan
+        centered = x - x.mean(axis=axes, keepdims=True) if count else x
+        var = np.sum(centered * centered, axis=axes, keepdims=keepdims) / ctx.denominator
+        y = (np.sqrt(var) if root else var).astype(x.dtype, copy=False)
+        ctx.save_for_backward(centered, y if root else None)
+        return y
 
     @staticmethod
-    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None, None]:
-        (centered,) = ctx.saved
-        scale = (2 / ctx.denominator) if ctx.denominator > 0 else math.nan
-        return _expand(grad, ctx) * (scale * centered), None, None, None
+    @quietly
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None, None, None]:
+        centered, root = ctx.saved
+        denominator = ctx.denominator if ctx.denominator > 0 else math.nan
+        if root is None:
+            return _expand(grad, ctx) * ((2 / denominator) * centered), None, None, None, None
+        std = _expand(root, ctx)
+        scale = np.where(std == 0, 0, _expand(grad, ctx) / (denominator * std))
+        return (scale * centered).astype(grad.dtype, copy=False), None, None, None, None
 
 
 @register("prod")
@@ -183,19 +215,21 @@ class Prod(Function):
     """
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
         ctx.save_for_backward(x)
         return x.prod(axis=axes, keepdims=keepdims)
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
         (x,) = ctx.saved
         axes = ctx.axes
         # Move the reduced axes to the end and flatten them into one axis of length n.
         kept = [i for i in range(x.ndim) if i not in axes]
         moved = np.transpose(x, kept + list(axes))
-        flat = moved.reshape(*moved.shape[: len(kept)], -1)
+        flat = moved.reshape(*moved.shape[: len(kept)], _count(x.shape, axes))
         ones = np.ones_like(flat[..., :1])
         before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
         after = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, -1)[..., :-1]], -1), -1), -1)
@@ -213,6 +247,7 @@ class Norm(Function):
     """
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, x: Array, p: float, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes, ctx.p = x.shape, axes, p
         a = np.abs(x)
@@ -228,6 +263,7 @@ class Norm(Function):
         )
 
     @staticmethod
+    @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None, None]:
         x, kept = ctx.saved
         p = ctx.p
@@ -396,15 +432,16 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, **options: Any) -> Ten
 
 def std(x: Any, axis: Any = None, keepdims: bool = False, **options: Any) -> Tensor:
     """Standard deviation over ``axis``: ``sqrt(var(...))``, with the same ``correction``."""
-    from chainrule.autograd.ops.elementwise import sqrt
-
-    return sqrt(_var(x, axis, keepdims, options, "std"))
+    return _var(x, axis, keepdims, options, "std", root=True)
 
 
-def _var(x: Any, axis: Any, keepdims: bool, options: dict[str, Any], where: str) -> Tensor:
+def _var(
+    x: Any, axis: Any, keepdims: bool, options: dict[str, Any], where: str, root: bool = False
+) -> Tensor:
     correction, rest = _correction(options, where)
     x, axes, keepdims = _reduce_args(x, axis, keepdims, rest, where)
-    return Var.apply(x, axes, keepdims, correction)
+    floating_only(x, where)
+    return Var.apply(x, axes, keepdims, correction, root)
 
 
 def prod(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
@@ -431,6 +468,7 @@ def norm(
     if isinstance(p, str) or not p > 0:
         raise ValueError(f"norm: ord must be a number > 0, 'fro' or inf, got {p!r}")
     x, axes, keepdims = _reduce_args(x, axis, keepdims, options, "norm")
+    floating_only(x, "norm")
     return Norm.apply(x, float(p), axes, keepdims)
 
 

@@ -346,6 +346,11 @@ def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None
     items = _common_kind([as_tensor(t) for t in tensors])
     if not items:
         raise ValueError("concatenate: expected at least one tensor, got none")
+    if items[0].ndim == 0:
+        raise ValueError(
+            "concatenate: zero-dimensional tensors cannot be concatenated; use stack, or "
+            "reshape(1) each first"
+        )
     check_axis(axis, items[0].ndim, "concatenate")
     _check_same(items, "concatenate", axis, skip_axis=True)
     return Concatenate.apply(*items, axis % items[0].ndim)
