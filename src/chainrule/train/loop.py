@@ -508,8 +508,9 @@ def fit(
     clip_grad_norm : float, optional
         Rescale gradients whose global L2 norm exceeds this before each step.
     seed : int, optional
-        Seeds the data order and the validation split. Same seed, data and model: the same
-        weights, bit for bit.
+        Seeds the data order, the validation split and the random layers (the generators of
+        dropout layers are replaced by ones drawn from it). Same seed, data and initial
+        weights: the same weights, bit for bit.
     verbose : 'auto', 0, 1 or 2
         1 (and 'auto'): a progress bar per epoch on a terminal, else a line per epoch on
         stderr; 2: a line per epoch; 0: silent. A ``ProgressBar`` passed in ``callbacks``
@@ -574,6 +575,7 @@ def fit(
     metric_list = _metrics_for(metrics, kind, "fit")
     dtype = _model_dtype(model)
     dist = _distributed_context(distributed)
+    seeded = seed is not None  # the caller's seed decides the random layers too
     if dist is not None:
         seed = dist.common_seed(seed, resume_from)
     elif seed is None:
@@ -584,7 +586,7 @@ def fit(
             assert isinstance(entropy, int)  # drawn from the OS when none is given
             seed = entropy
 
-    split_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
+    split_seed, shuffle_seed, layer_seed = np.random.SeedSequence(seed).spawn(3)
     if y is not None:
         if not _array_like(train_data) or isinstance(train_data, tuple):
             raise TypeError(
@@ -623,6 +625,8 @@ def fit(
             f"{loader.batch_size} with drop_last=True, so no training step would run"
         )
 
+    if seeded:
+        _seed_random_layers(model, layer_seed)
     history = History()
     state = FitState(
         model=model,
@@ -706,6 +710,19 @@ def fit(
             callback.on_train_end(state)
     history.stop_reason = state.stop_reason
     return history
+
+
+def _seed_random_layers(model: Module, seed: np.random.SeedSequence) -> None:
+    """Give each module that draws random numbers (dropout) a generator from ``seed``, in
+    module order, so that ``fit(seed=...)`` decides the masks too, as a global seed does in
+    PyTorch and Keras."""
+    drawing = [
+        m
+        for _, m in model.named_modules()
+        if isinstance(getattr(m, "generator", None), np.random.Generator)
+    ]
+    for module, child in zip(drawing, seed.spawn(len(drawing)), strict=True):
+        module.generator = np.random.default_rng(child)
 
 
 def _keras_stop(state: FitState) -> None:
