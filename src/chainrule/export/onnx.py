@@ -288,6 +288,13 @@ def to_onnx(
         raise ValueError(
             f"to_onnx: expected an example batch with at least one row, got shape {data.shape}"
         )
+    for name, module in model.named_modules():
+        if isinstance(module, Embedding) and module.max_norm is not None:
+            # Its lookups rescale the table's rows in place, which a graph cannot do.
+            raise ValueError(
+                f"to_onnx: expected layers that ONNX can compute, got an Embedding with "
+                f"max_norm at {name or 'the model'!r}; build it without max_norm to export it"
+            )
     # The model's own dtype (a BatchNorm without affine has only buffers); a model with
     # neither computes in the input's floating dtype.
     dtype = _own_dtype(model)

@@ -221,9 +221,14 @@ LAYERS: dict[str, LayerEntry] = {
             "embedding_dim": m.embedding_dim,
             "padding_idx": m.padding_idx,
             "dtype": _dtype_of(m.weight),
+            # PyTorch's options, only where set: files of plain lookups keep their bytes.
+            **({} if m.max_norm is None else {"max_norm": m.max_norm}),
+            **({} if m.norm_type == 2 else {"norm_type": m.norm_type}),
+            **({"scale_grad_by_freq": True} if m.scale_grad_by_freq else {}),
         },
         {"num_embeddings": "int", "embedding_dim": "int", "padding_idx": "int?", "dtype": "dtype"},
         lambda c: c["num_embeddings"] * c["embedding_dim"],
+        optional={"max_norm": "float", "norm_type": "float", "scale_grad_by_freq": "bool"},
     ),
     "ReLU": LayerEntry(ReLU, _with_inplace(_no_arguments), optional=_INPLACE),
     "LeakyReLU": LayerEntry(

@@ -18,7 +18,7 @@ from chainrule.nn.module import Module, cast_input
 from chainrule.nn.normalization import BatchNorm2d
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import MaxPool2d
-from chainrule.tensor import Tensor, as_generator
+from chainrule.tensor import Tensor, as_generator, dtype_of_to
 
 GeneratorLike = np.random.Generator | int | None
 
@@ -61,9 +61,12 @@ class _ConvNd(Module):
         padding_mode: str = "zeros",
         dtype: Any = None,
         generator: GeneratorLike = None,
+        *,
+        device: Any = None,
     ) -> None:
         super().__init__()
         where, n = type(self).__name__, self.n_dims
+        dtype_of_to(where, (), None, device)
         for name, value in (
             ("in_channels", in_channels),
             ("out_channels", out_channels),
@@ -198,6 +201,8 @@ class Conv2d(_ConvNd):
     dtype : dtype, default=float32
     generator : numpy.random.Generator or int, optional
         Source of the initial weights (fresh entropy when None).
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
 
     Notes
     -----

@@ -188,9 +188,28 @@ def layer_norm(
     return out
 
 
-def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def embedding(
+    input: Any,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """Rows of ``weight`` picked by integer ``input`` (each in 0..rows-1); the row at
-    ``padding_idx`` gets no gradient."""
+    ``padding_idx`` gets no gradient.
+
+    As in PyTorch, ``max_norm`` first rescales, in place, each looked-up row whose
+    ``norm_type``-norm exceeds it to norm ``max_norm`` (w *= max_norm / (norm + 1e-7));
+    ``scale_grad_by_freq`` divides each row's gradient by the number of times its index
+    occurs in ``input``. Gradients are dense: ``sparse=True`` is refused.
+    """
+    if sparse:
+        raise ValueError(
+            "embedding: sparse gradients are not supported (chainrule's gradients are dense "
+            "arrays); pass sparse=False"
+        )
     indices = input.data if isinstance(input, Tensor) else np.asarray(input)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: expected integer indices, got dtype {indices.dtype}")
@@ -202,11 +221,31 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
             f"embedding: index {int(bad)} is out of range for {rows} embeddings "
             f"(expected 0..{rows - 1})"
         )
+    if max_norm is not None:
+        _renorm_rows(weight, indices, max_norm, norm_type)
     out = weight[indices]
     if padding_idx is not None:
         padded = (indices == padding_idx % rows)[..., None]
         out = ops.where(padded, out.detach(), out)
+    if scale_grad_by_freq and out.requires_grad:
+        _, inverse, counts = np.unique(indices, return_inverse=True, return_counts=True)
+        scale = Tensor((1.0 / counts)[inverse].reshape(indices.shape + (1,)).astype(out.dtype))
+        out.register_hook(lambda grad: grad * scale)
     return out
+
+
+def _renorm_rows(weight: Tensor, indices: Any, max_norm: float, norm_type: float) -> None:
+    """PyTorch's ``embedding_renorm_``: each row named in ``indices`` whose norm exceeds
+    ``max_norm`` is scaled, in place and outside the graph, to norm ``max_norm``."""
+    rows = np.unique(indices)
+    if not rows.size:
+        return
+    data = weight.data
+    norms = np.linalg.norm(data[rows], ord=norm_type, axis=1)
+    too_long = norms > max_norm
+    # The scale is computed in float64, then applied in the weight's dtype, as PyTorch does.
+    scale = max_norm / (norms[too_long].astype(np.float64) + 1e-7)
+    data[rows[too_long]] *= scale.astype(data.dtype)[:, None]
 
 
 def one_hot(labels: Any, num_classes: int = -1) -> Tensor:

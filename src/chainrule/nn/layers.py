@@ -11,7 +11,7 @@ from chainrule.backend import DEFAULT_FLOAT, np
 from chainrule.nn import init
 from chainrule.nn.module import Module, cast_input
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor, as_generator
+from chainrule.tensor import Tensor, as_generator, dtype_of_to
 
 GeneratorLike = np.random.Generator | int | None
 
@@ -33,6 +33,8 @@ class Linear(Module):
     dtype : dtype, default=float32
     generator : numpy.random.Generator or int, optional
         Source of the initial weights (fresh entropy when None).
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
 
     Notes
     -----
@@ -49,8 +51,11 @@ class Linear(Module):
         bias: bool = True,
         dtype: Any = None,
         generator: GeneratorLike = None,
+        *,
+        device: Any = None,
     ) -> None:
         super().__init__()
+        dtype_of_to("Linear", (), None, device)
         self.in_features = _positive_int("Linear", "in_features", in_features)
         self.out_features = _positive_int("Linear", "out_features", out_features)
         dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
@@ -145,7 +150,9 @@ class Embedding(Module):
     """A lookup table: integer indices of shape (...) give rows of shape (..., embedding_dim).
 
     Weights start from N(0, 1), as in PyTorch; the row at ``padding_idx`` starts at zero and
-    receives no gradient.
+    receives no gradient. ``max_norm``, ``norm_type`` and ``scale_grad_by_freq`` work as in
+    PyTorch (see ``chainrule.nn.functional.embedding``); gradients are dense, so
+    ``sparse=True`` is refused. ``device`` may only name the CPU.
     """
 
     def __init__(
@@ -153,10 +160,26 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        *,
+        device: Any = None,
         dtype: Any = None,
         generator: GeneratorLike = None,
     ) -> None:
         super().__init__()
+        dtype_of_to("Embedding", (), None, device)
+        if sparse:
+            raise ValueError(
+                "Embedding: sparse gradients are not supported (chainrule's gradients are "
+                "dense arrays); pass sparse=False"
+            )
+        if max_norm is not None and not max_norm > 0:
+            raise ValueError(f"Embedding: max_norm must be > 0 or None, got max_norm={max_norm!r}")
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         self.num_embeddings = _positive_int("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = _positive_int("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
@@ -176,7 +199,14 @@ class Embedding(Module):
 
     @classmethod
     def from_pretrained(
-        cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None
+        cls,
+        embeddings: Any,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
     ) -> Embedding:
         """An ``Embedding`` whose weight is a copy of ``embeddings`` (rows, dim), as in PyTorch:
         frozen (no gradient) unless ``freeze=False``; the ``padding_idx`` row is kept as given.
@@ -188,17 +218,44 @@ class Embedding(Module):
                 f"{data.shape}"
             )
         dtype = data.dtype if data.dtype.kind == "f" else None
-        module = cls(data.shape[0], data.shape[1], padding_idx, dtype=dtype, generator=0)
+        module = cls(
+            data.shape[0],
+            data.shape[1],
+            padding_idx,
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            sparse,
+            dtype=dtype,
+            generator=0,
+        )
         np.copyto(module.weight.data, data, casting="unsafe")
         module.weight.requires_grad_(not freeze)
         return module
 
     def forward(self, indices: Any) -> Tensor:
-        return F.embedding(indices, self.weight, self.padding_idx)
+        if self.max_norm is None and not self.scale_grad_by_freq:
+            return F.embedding(indices, self.weight, self.padding_idx)
+        return F.embedding(
+            indices,
+            self.weight,
+            self.padding_idx,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+        )
 
     def extra_repr(self) -> str:
-        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            text += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
+        return text
 
 
 class Dropout2d(Module):

@@ -9,7 +9,7 @@ import chainrule.nn.functional as F
 from chainrule.backend import DEFAULT_FLOAT, np
 from chainrule.nn.module import Module, cast_input
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, dtype_of_to
 
 
 def _is_positive_int(value: Any) -> bool:
@@ -36,8 +36,10 @@ class _BatchNorm(Module):
         dtype: Any = None,
         *,
         bias: bool = True,
+        device: Any = None,
     ) -> None:
         super().__init__()
+        dtype_of_to(type(self).__name__, (), None, device)
         if not _is_positive_int(num_features):
             raise ValueError(
                 f"{type(self).__name__}: num_features must be a positive integer, got "
@@ -146,6 +148,8 @@ class BatchNorm1d(_BatchNorm):
     track_running_stats : bool, default=True
         Keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers; without
         them, batch statistics are used in evaluation mode too.
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
     """
 
     _ranks = (2, 3)
@@ -165,8 +169,11 @@ class LayerNorm(Module):
         elementwise_affine: bool = True,
         bias: bool = True,
         dtype: Any = None,
+        *,
+        device: Any = None,
     ) -> None:
         super().__init__()
+        dtype_of_to("LayerNorm", (), None, device)
         shape = (
             (normalized_shape,)
             if isinstance(normalized_shape, int | np.integer)
