@@ -11,13 +11,14 @@ The core: ``Tensor`` with reverse-mode automatic differentiation, under PyTorch'
 tensor([[ -8., -12.]])
 """
 
-from chainrule import data, io, nn, optim, train
+from chainrule import data, dtypes, io, nn, optim, train
 from chainrule.autograd import (
     REGISTRY,
     Function,
     detect_anomaly,
     enable_grad,
     gradcheck,
+    inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
@@ -84,10 +85,26 @@ from chainrule.autograd.ops import (
     swapaxes,
     tanh,
     transpose,
+    tril,
+    triu,
     unbind,
     unsqueeze,
     var,
     where,
+)
+from chainrule.dtypes import (
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
 )
 from chainrule.io import load, load_state_dict_file, save
 from chainrule.tensor import (
@@ -111,7 +128,26 @@ from chainrule.train import evaluate, fit, predict
 
 __version__ = "0.1.0"
 
+# PyTorch's short dtype names (cr.bool, cr.float, cr.int), kept out of __all__ so that a
+# star import leaves Python's own builtins alone.
+bool, float, int = dtypes.bool, dtypes.float, dtypes.int
+
 __all__ = [
+    "double",
+    "float16",
+    "float32",
+    "float64",
+    "half",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "long",
+    "short",
+    "uint8",
+    "tril",
+    "triu",
+    "inference_mode",
     "linspace",
     "unbind",
     "repeat",
@@ -127,6 +163,7 @@ __all__ = [
     "save",
     "detect_anomaly",
     "data",
+    "dtypes",
     "evaluate",
     "fit",
     "nn",

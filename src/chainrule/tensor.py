@@ -7,10 +7,11 @@ line that calls an op in ``chainrule.autograd.ops``, and the factories that make
 
 from __future__ import annotations
 
+import functools
 import operator
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from chainrule.backend import DEFAULT_FLOAT, Array, is_floating, np
 
@@ -75,6 +76,22 @@ def dtype_of_to(where: str, args: tuple[Any, ...], dtype: Any, device: Any) -> A
     if device is not None and not _is_device(device):
         raise ValueError(f"{where}: chainrule runs on the CPU only, got device {device!r}")
     return dtype
+
+
+_Factory = TypeVar("_Factory", bound=Callable[..., "Tensor"])
+
+
+def _on_cpu(factory: _Factory) -> _Factory:
+    """``factory`` taking PyTorch's ``device=`` keyword as well, so that code written for
+    PyTorch runs unchanged: the CPU (``"cpu"``) only; any other device is refused."""
+
+    @functools.wraps(factory)
+    def make(*args: Any, device: Any = None, **kwargs: Any) -> Tensor:
+        if device is not None:
+            dtype_of_to(factory.__name__, (), None, device)
+        return factory(*args, **kwargs)
+
+    return cast(_Factory, make)
 
 
 def _check_grad_dtype(where: str, dtype: np.dtype[Any]) -> None:
@@ -776,6 +793,12 @@ class Tensor:
     def flip(self, *dims: Any) -> Tensor:
         return ops.shape.flip(self, *dims)
 
+    def triu(self, diagonal: _int = 0) -> Tensor:
+        return ops.shape.triu(self, diagonal)
+
+    def tril(self, diagonal: _int = 0) -> Tensor:
+        return ops.shape.tril(self, diagonal)
+
     def expand_as(self, other: Any) -> Tensor:
         return ops.broadcast_to(self, other.shape)
 
@@ -826,21 +849,25 @@ def _float_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     return DEFAULT_FLOAT if dtype is None else np.dtype(dtype)
 
 
+@_on_cpu
 def tensor(data: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
     """Make a tensor from ``data`` (copied); see ``Tensor`` for the dtype rules."""
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
+@_on_cpu
 def zeros(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``; float32 by default."""
     return _new(np.zeros(_shape_from(size), dtype=_float_dtype(dtype)), requires_grad)
 
 
+@_on_cpu
 def ones(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``; float32 by default."""
     return _new(np.ones(_shape_from(size), dtype=_float_dtype(dtype)), requires_grad)
 
 
+@_on_cpu
 def full(
     size: Any, fill_value: Any, dtype: DTypeLike = None, requires_grad: bool = False
 ) -> Tensor:
@@ -851,6 +878,7 @@ def full(
     return _new(np.full(shape, fill_value, dtype=np.dtype(dtype)), requires_grad)
 
 
+@_on_cpu
 def arange(
     start: float,
     end: float | None = None,
@@ -875,6 +903,7 @@ def arange(
     return _new(np.arange(start, end, step, dtype=dtype), requires_grad)
 
 
+@_on_cpu
 def linspace(
     start: float, end: float, steps: int, dtype: DTypeLike = None, requires_grad: bool = False
 ) -> Tensor:
@@ -886,6 +915,7 @@ def linspace(
     return _new(values.astype(_float_dtype(dtype)), requires_grad)
 
 
+@_on_cpu
 def eye(
     n: int, m: int | None = None, dtype: DTypeLike = None, requires_grad: bool = False
 ) -> Tensor:
@@ -897,16 +927,19 @@ def _like_dtype(other: Tensor | Array, dtype: DTypeLike) -> np.dtype[Any]:
     return np.dtype(dtype) if dtype is not None else np.asarray(other).dtype
 
 
+@_on_cpu
 def zeros_like(other: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros with the shape of ``other`` (and its dtype, unless given)."""
     return _new(np.zeros(np.shape(other), dtype=_like_dtype(other, dtype)), requires_grad)
 
 
+@_on_cpu
 def ones_like(other: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones with the shape of ``other`` (and its dtype, unless given)."""
     return _new(np.ones(np.shape(other), dtype=_like_dtype(other, dtype)), requires_grad)
 
 
+@_on_cpu
 def full_like(
     other: Any, fill_value: Any, dtype: DTypeLike = None, requires_grad: bool = False
 ) -> Tensor:
@@ -945,6 +978,7 @@ def _random_dtype(where: str, dtype: DTypeLike) -> np.dtype[Any]:
     return dt
 
 
+@_on_cpu
 def randn(
     *size: Any,
     generator: np.random.Generator | int | None = None,
@@ -958,6 +992,7 @@ def randn(
     return _new(rng.standard_normal(_shape_from(size), dtype=dt), requires_grad)
 
 
+@_on_cpu
 def rand(
     *size: Any,
     generator: np.random.Generator | int | None = None,
@@ -971,6 +1006,7 @@ def rand(
     return _new(rng.random(_shape_from(size), dtype=dt), requires_grad)
 
 
+@_on_cpu
 def randn_like(
     other: Any,
     generator: np.random.Generator | int | None = None,
@@ -985,6 +1021,7 @@ def randn_like(
     )
 
 
+@_on_cpu
 def rand_like(
     other: Any,
     generator: np.random.Generator | int | None = None,

@@ -4,7 +4,13 @@ from chainrule.autograd import ops
 from chainrule.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from chainrule.autograd.engine import backward, grad
 from chainrule.autograd.function import REGISTRY, Context, Function, register, unbroadcast
-from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from chainrule.autograd.gradcheck import GradcheckReport, InputCheck, gradcheck
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "enable_grad",
     "grad",
     "gradcheck",
+    "inference_mode",
     "is_grad_enabled",
     "no_grad",
     "ops",

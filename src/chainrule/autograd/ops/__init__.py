@@ -83,12 +83,16 @@ from chainrule.autograd.ops.shape import (
     stack,
     swapaxes,
     transpose,
+    tril,
+    triu,
     unbind,
     unsqueeze,
     view,
 )
 
 __all__ = [
+    "tril",
+    "triu",
     "unbind",
     "repeat",
     "gather",

@@ -449,6 +449,32 @@ def unbind(x: Any, axis: int = 0, *, dim: int | None = None) -> tuple[Tensor, ..
     return tuple(Index.apply(x, (*lead, k)) for k in range(x.shape[axis]))
 
 
+def triu(x: Any, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two axes (below ``diagonal`` set to 0), as
+    ``torch.triu``; the gradient flows to the elements kept."""
+    return _triangle(x, diagonal, np.triu, "triu")
+
+
+def tril(x: Any, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two axes (above ``diagonal`` set to 0), as
+    ``torch.tril``: a causal attention mask is ``tril(ones(n, n))``."""
+    return _triangle(x, diagonal, np.tril, "tril")
+
+
+def _triangle(x: Any, diagonal: int, keep: Any, where: str) -> Tensor:
+    from chainrule.autograd.ops.elementwise import where as pick
+
+    x = as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(
+            f"{where}: expected a tensor with at least 2 dimensions, got shape {x.shape}"
+        )
+    if isinstance(diagonal, bool) or not isinstance(diagonal, int | np.integer):
+        raise TypeError(f"{where}: diagonal must be an integer, got {diagonal!r}")
+    mask = keep(np.ones(x.shape[-2:], dtype=bool), k=int(diagonal))
+    return pick(mask, x, Tensor._from_op(np.zeros((), dtype=x.dtype), None))
+
+
 def flip(x: Any, *axes: Any) -> Tensor:
     """Reverse the order of the elements along ``axes`` (``flip(x, 0)``, ``flip(x, (0, 1))``)."""
     x = as_tensor(x)
