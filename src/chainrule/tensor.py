@@ -8,6 +8,7 @@ line that calls an op in ``chainrule.autograd.ops``, and the factories that make
 from __future__ import annotations
 
 import functools
+import inspect
 import operator
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -91,6 +92,12 @@ def _on_cpu(factory: _Factory) -> _Factory:
             dtype_of_to(factory.__name__, (), None, device)
         return factory(*args, **kwargs)
 
+    # help() and the reference show the factory's own arguments, and device.
+    signature = inspect.signature(factory)
+    device = inspect.Parameter("device", inspect.Parameter.KEYWORD_ONLY, default=None)
+    make.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), device]
+    )
     return cast(_Factory, make)
 
 

@@ -800,7 +800,7 @@ def test_embedding_refuses_sparse_gradients_and_other_devices():
         nn.Embedding(4, 2, sparse=True)
     with pytest.raises(ValueError, match=r"embedding: sparse gradients are not supported"):
         cr.nn.functional.embedding(cr.tensor([0]), nn.Parameter(np.ones((2, 2))), sparse=True)
-    with pytest.raises(ValueError, match=r"Embedding: max_norm must be > 0 or None"):
+    with pytest.raises(ValueError, match=r"Embedding: max_norm must be a number > 0 or None"):
         nn.Embedding(4, 2, max_norm=0.0)
     with pytest.raises(ValueError, match=r"Embedding: chainrule runs on the CPU only"):
         nn.Embedding(4, 2, device="cuda")

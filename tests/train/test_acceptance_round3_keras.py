@@ -200,7 +200,7 @@ def test_initial_epoch_runs_the_remaining_epochs_as_keras_does() -> None:
     assert history.epoch == [3, 4, 5]
     assert len(history.step_loss) == 3 * 4
     with pytest.raises(ValueError, match="initial_epoch must be an integer in"):
-        fit(_model(3), "cross_entropy", "sgd", (x, y), epochs=2, initial_epoch=2, verbose=0)
+        fit(_model(3), "cross_entropy", "sgd", (x, y), epochs=2, initial_epoch=3, verbose=0)
 
 
 def test_validation_freq_validates_every_nth_epoch_and_early_stopping_waits_for_it() -> None:

@@ -131,7 +131,7 @@ class inference_mode(_GradModeContext):  # noqa: N801 - PyTorch's name
     """PyTorch's ``inference_mode``: ``no_grad`` by another name, for code written for it.
 
     Context manager and decorator (``@inference_mode()`` or ``@inference_mode``);
-    ``inference_mode(False)`` leaves recording as it is.
+    ``inference_mode(False)`` records the graph, even inside ``no_grad``, as in PyTorch.
     """
 
     def __new__(cls, mode: Any = True) -> Any:
@@ -141,16 +141,7 @@ class inference_mode(_GradModeContext):  # noqa: N801 - PyTorch's name
 
     def __init__(self, mode: bool = True) -> None:
         super().__init__()
-        self._mode = False
-        self._keep = not mode
-
-    def __enter__(self) -> None:
-        self._previous.append(_state.enabled)
-        if not self._keep:
-            _state.enabled = False
-
-    def __call__(self, fn: F) -> F:
-        return fn if self._keep else super().__call__(fn)
+        self._mode = not mode
 
 
 class enable_grad(_SwitchWithoutArguments):  # noqa: N801 - PyTorch's name

@@ -84,7 +84,8 @@ def _open_temporary(where: str, path: Any, target: Path) -> tuple[int, Path]:
         if os.name != "nt":
             try:
                 # Replacing a file keeps its permissions (a private 0o600 file stays private).
-                os.fchmod(fd, stat.S_IMODE(os.stat(target).st_mode))
+                # The permission bits alone: never a setuid or setgid bit onto new content.
+                os.fchmod(fd, stat.S_IMODE(os.stat(target).st_mode) & 0o777)
             except FileNotFoundError:
                 pass
             except BaseException:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import chainrule.autograd.ops as ops
-from chainrule.autograd.grad_mode import no_grad
+from chainrule.autograd.grad_mode import is_grad_enabled, no_grad
 from chainrule.autograd.ops import (
     elu,
     gelu,
@@ -236,16 +236,26 @@ def embedding(
 
 def _renorm_rows(weight: Tensor, indices: Any, max_norm: float, norm_type: float) -> None:
     """PyTorch's ``embedding_renorm_``: each row named in ``indices`` whose norm exceeds
-    ``max_norm`` is scaled, in place and outside the graph, to norm ``max_norm``."""
+    ``max_norm`` is scaled, outside the graph, to norm ``max_norm``.
+
+    Under grad mode the table is replaced by a rescaled copy, so that an op that saved the
+    old table earlier in the graph (a tied output layer) still finds the values it used;
+    PyTorch detects that case through its version counters and raises instead.
+    """
     rows = np.unique(indices)
     if not rows.size:
         return
     data = weight.data
     norms = np.linalg.norm(data[rows], ord=norm_type, axis=1)
     too_long = norms > max_norm
+    if not too_long.any():
+        return
+    if is_grad_enabled():
+        data = data.copy()
     # The scale is computed in float64, then applied in the weight's dtype, as PyTorch does.
     scale = max_norm / (norms[too_long].astype(np.float64) + 1e-7)
     data[rows[too_long]] *= scale.astype(data.dtype)[:, None]
+    weight.data = data
 
 
 def one_hot(labels: Any, num_classes: int = -1) -> Tensor:

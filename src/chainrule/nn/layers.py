@@ -176,8 +176,13 @@ class Embedding(Module):
                 "Embedding: sparse gradients are not supported (chainrule's gradients are "
                 "dense arrays); pass sparse=False"
             )
-        if max_norm is not None and not max_norm > 0:
-            raise ValueError(f"Embedding: max_norm must be > 0 or None, got max_norm={max_norm!r}")
+        if max_norm is not None and (
+            isinstance(max_norm, bool) or not isinstance(max_norm, int | float) or not max_norm > 0
+        ):
+            raise ValueError(
+                f"Embedding: max_norm must be a number > 0 or None, got {max_norm!r} (the "
+                f"fourth argument is max_norm, as in PyTorch; pass dtype= by name)"
+            )
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         self.num_embeddings = _positive_int("Embedding", "num_embeddings", num_embeddings)

@@ -75,7 +75,7 @@ def _better(mode: str, monitor: str) -> str:
 def _monitored(monitor: str, logs: dict[str, float], where: str, state: FitState) -> float | None:
     """The monitored value; None on an epoch that ``fit(validation_freq=)`` did not
     validate, which the callbacks skip, as Keras's do."""
-    if monitor not in logs and monitor.startswith("val_") and state.validation_skipped:
+    if monitor.startswith("val_") and state.validation_skipped:
         return None
     if monitor not in logs:
         raise ValueError(
@@ -207,6 +207,8 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         if state.epoch % self.every_n_epochs:
             return
+        if state.validation_skipped and "{val_" in str(self.path):
+            return  # its name needs this epoch's validation, which validation_freq skipped
         if self.save_best_only:
             value = _monitored(self.monitor, logs, "ModelCheckpoint", state)
             if value is None:

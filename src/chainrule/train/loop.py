@@ -30,6 +30,7 @@ from chainrule.nn import loss as losses
 from chainrule.nn.module import Module
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from chainrule.optim.lr_scheduler import ReduceLROnPlateau
 from chainrule.tensor import Tensor
 from chainrule.train.callbacks import Callback, ProgressBar
 from chainrule.train.history import History
@@ -55,6 +56,17 @@ class _ProbabilityCrossEntropy:
         self.sparse = sparse
 
     def __call__(self, output: Tensor, target: Tensor) -> Tensor:
+        name = "sparse_categorical_crossentropy" if self.sparse else "categorical_crossentropy"
+        if output.ndim != 2:
+            raise ValueError(
+                f"{name}: expected outputs of shape (N, classes), got shape {output.shape}"
+            )
+        if not self.sparse and target.shape != output.shape:
+            raise ValueError(
+                f"{name}: expected one-hot (or probability) targets of the outputs' shape "
+                f"{output.shape}, got shape {target.shape}; for class labels use "
+                f"'sparse_categorical_crossentropy'"
+            )
         epsilon = 1e-7  # Keras's backend.epsilon()
         proba = output / output.sum(dim=1, keepdim=True)
         log_proba = proba.clamp(epsilon, 1 - epsilon).log()
@@ -560,10 +572,10 @@ def fit(
     if (
         isinstance(initial_epoch, bool)
         or not isinstance(initial_epoch, int | np.integer)
-        or not 0 <= initial_epoch < epochs
+        or not 0 <= initial_epoch <= epochs
     ):
         raise ValueError(
-            f"fit: initial_epoch must be an integer in [0, epochs={epochs}), got {initial_epoch!r}"
+            f"fit: initial_epoch must be an integer in [0, epochs={epochs}], got {initial_epoch!r}"
         )
     if initial_epoch and resume_from is not None:
         raise ValueError("fit: pass initial_epoch or resume_from, not both")
@@ -655,7 +667,7 @@ def fit(
     history.params = {"verbose": verbose, "epochs": epochs, "steps": len(loader)}
     history.model = model
     for callback in all_callbacks:
-        callback.model, callback.params = model, history.params
+        _give_keras_attributes(callback, model, history.params)
     if "stop_training" in vars(model):
         model.stop_training = False  # a flag a Keras-style callback set in an earlier run
 
@@ -683,8 +695,16 @@ def fit(
                 break
             if dist is not None:
                 dist.sync_buffers(model)
-            state.validation_skipped = state.epoch % validation_freq != 0
-            if val_set is not None and not state.validation_skipped:
+            state.validation_skipped = val_set is not None and state.epoch % validation_freq != 0
+            if state.validation_skipped:
+                # The same keys every epoch (NaN where not validated), so that loggers keep
+                # their columns; the callbacks that monitor a val_ key skip such epochs.
+                logs.update(
+                    dict.fromkeys(
+                        ["val_loss", *(f"val_{m.name}" for m in metric_list)], float("nan")
+                    )
+                )
+            elif val_set is not None:
                 logs.update(
                     _evaluate(
                         model,
@@ -698,7 +718,7 @@ def fit(
                     )
                 )
             logs["lr"] = float(opt.param_groups[0]["lr"])
-            _step_scheduler(scheduler, logs)
+            _step_scheduler(scheduler, logs, state.validation_skipped)
             history.record(state.epoch, logs)
             for callback in all_callbacks:
                 callback.on_epoch_end(state, logs)
@@ -725,6 +745,20 @@ def _seed_random_layers(model: Module, seed: np.random.SeedSequence) -> None:
         module.generator = np.random.default_rng(child)
 
 
+def _give_keras_attributes(callback: Any, model: Module, params: dict[str, Any]) -> None:
+    """Set ``callback.model`` and ``.params`` as Keras does, unless the callback keeps
+    attributes of its own by those names (a teacher model, a property)."""
+    own = vars(callback) if hasattr(callback, "__dict__") else {}
+    given = own.get("_keras_attributes_from_fit", False)
+    for name, value in (("model", model), ("params", params)):
+        if isinstance(getattr(type(callback), name, None), property):
+            continue
+        if own.get(name) is not None and not given:
+            continue
+        setattr(callback, name, value)
+        callback._keras_attributes_from_fit = True
+
+
 def _keras_stop(state: FitState) -> None:
     """Stop where a callback set ``model.stop_training``, as Keras's callbacks do."""
     if vars(state.model).get("stop_training") is True and not state.stop_training:
@@ -732,10 +766,12 @@ def _keras_stop(state: FitState) -> None:
         state.stop_reason = state.stop_reason or "a callback set model.stop_training"
 
 
-def _step_scheduler(scheduler: Any, logs: dict[str, float]) -> None:
+def _step_scheduler(scheduler: Any, logs: dict[str, float], unvalidated: bool = False) -> None:
     if scheduler is None:
         return
-    if type(scheduler).__name__ == "ReduceLROnPlateau":
+    if isinstance(scheduler, ReduceLROnPlateau):  # subclasses too
+        if unvalidated:
+            return  # it tracks the validation loss: an epoch without one is not counted
         scheduler.step(logs.get("val_loss", logs["loss"]))
     else:
         scheduler.step()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import warnings
 from typing import Any, NamedTuple
 
 from chainrule.autograd.function import Context, Function, register
@@ -112,15 +111,17 @@ class Mean(Function):
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
         if x.size == 0:
-            # NaN, silently as in PyTorch (NumPy warns "Mean of empty slice").
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                return mean_array(x, axes, keepdims)
+            # NaN, silently as in PyTorch (NumPy warns "Mean of empty slice"); the sum of
+            # nothing gives the shape.
+            empty_sum = np.sum(x, axis=axes, keepdims=keepdims)
+            return np.full(np.shape(empty_sum), np.nan, dtype=x.dtype)
         return mean_array(x, axes, keepdims)
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
         n = _count(ctx.in_shape, ctx.axes)
+        if n == 0:  # no element to send a gradient to
+            return np.zeros(ctx.in_shape, dtype=grad.dtype), None, None
         return _spread(_expand(grad, ctx) / n, ctx.in_shape), None, None
 
 
@@ -188,7 +189,8 @@ class Var(Function):
         ctx.in_shape, ctx.axes = x.shape, axes
         count = _count(x.shape, axes)
         # An empty reduction has no variance: NaN, as in PyTorch (n - 1 = -1 would give -0).
-        ctx.denominator = count - correction if count else math.nan
+        # A correction above the count leaves no degrees of freedom: inf, as in PyTorch.
+        ctx.denominator = builtins.max(count - correction, 0) if count else math.nan
         centered = x - x.mean(axis=axes, keepdims=True) if count else x
         var = np.sum(centered * centered, axis=axes, keepdims=keepdims) / ctx.denominator
         y = (np.sqrt(var) if root else var).astype(x.dtype, copy=False)
