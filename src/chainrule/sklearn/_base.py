@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -45,6 +45,7 @@ _PREDICT_CHUNK = 8192  # rows per forward pass at prediction (bounds memory for 
 _DENSE_AT_ONCE = 2**22  # entries (32 MiB of float64) under which sparse X is densified
 _STOCHASTIC_STATE = (
     "_optimizer",
+    "_schedule",
     "_no_improvement_count",
     "loss_curve_",
     "best_loss_",
@@ -52,6 +53,19 @@ _STOCHASTIC_STATE = (
     "validation_loss_curve_",
     "best_validation_score_",
 )
+
+
+class _Schedule(NamedTuple):
+    """The settings an optimizer keeps from its creation, as scikit-learn's optimizer
+    objects do: partial_fit goes on with them even after set_params changes the estimator's
+    (alpha, tol and batch_size are read afresh at each call, as scikit-learn reads them)."""
+
+    solver: str
+    learning_rate: str
+    learning_rate_init: float
+    power_t: float
+    beta_2: float
+    epsilon: float
 
 
 def _permutation(n: int, random_state: np.random.RandomState) -> Array:
@@ -341,11 +355,15 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
     # ------------------------------------------------------------------ stochastic solvers
     def _make_optimizer(self) -> Optimizer:
         """The optimizer over two groups: the Linear weights, which carry the L2 penalty
-        (as weight decay, set per batch to alpha / batch weight), and everything else."""
+        (as weight decay, set per batch to alpha / batch weight), and everything else.
+        Keeps the settings it is made with in ``_schedule``."""
         weights = [layer.weight for layer in linear_layers(self.model_)]
         ids = {id(w) for w in weights}
         others = [p for p in self.model_.parameters() if id(p) not in ids]
         lr = self.learning_rate_init
+        self._schedule = _Schedule(
+            self.solver, self.learning_rate, lr, self.power_t, self.beta_2, self.epsilon
+        )
         if self.solver == "adamw":
             groups = [{"params": weights, "weight_decay": self.alpha}, {"params": others}]
             return AdamW(groups, lr, (self.beta_1, self.beta_2), self.epsilon, weight_decay=0.0)
@@ -356,6 +374,17 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         if self.solver == "rmsprop":
             return RMSprop(groups, lr, alpha=self.beta_2, eps=self.epsilon)
         return Adam(groups, lr, (self.beta_1, self.beta_2), self.epsilon)
+
+    def _optimizer_schedule(self) -> _Schedule:
+        """The settings the optimizer was made with; an optimizer unpickled from an older
+        estimator has none kept, and goes on with the current ones."""
+        schedule = getattr(self, "_schedule", None)
+        if schedule is None:
+            lr, power_t = self.learning_rate_init, self.power_t
+            schedule = _Schedule(
+                self.solver, self.learning_rate, lr, power_t, self.beta_2, self.epsilon
+            )
+        return schedule
 
     def _learning_rate(self) -> float:
         return float(self._optimizer.param_groups[0]["lr"])
@@ -378,16 +407,17 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
     def _prepare_step(self, weight_sum: float) -> None:
         """Set the per-batch hyperparameters of the next optimizer step."""
         groups = self._optimizer.param_groups
-        if self.solver != "adamw":
+        schedule = self._optimizer_schedule()
+        if schedule.solver != "adamw":
             # The gradient of alpha / (2 * batch weight) * sum(W**2) is alpha / batch weight * W.
             groups[0]["weight_decay"] = self.alpha / weight_sum
-        if self.solver == "adam":
+        if schedule.solver == "adam":
             # scikit-learn: w -= lr * sqrt(1 - b2**t) / (1 - b1**t) * m / (sqrt(v) + eps);
             # chainrule (PyTorch): w -= lr / (1 - b1**t) * m / (sqrt(v / (1 - b2**t)) + eps').
             # They are equal for eps' = eps / sqrt(1 - b2**t).
             state = self._optimizer.state[groups[0]["params"][0]]
             step = state.get("step", 0) + 1
-            eps = self.epsilon / np.sqrt(1 - self.beta_2**step)
+            eps = schedule.epsilon / np.sqrt(1 - schedule.beta_2**step)
             for group in groups:
                 group["eps"] = eps
 
@@ -523,9 +553,10 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                         print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
 
                     self._update_no_improvement_count(validation, objective)
-                    if self.solver == "sgd" and self.learning_rate == "invscaling":
+                    schedule = self._optimizer_schedule()
+                    if schedule.solver == "sgd" and schedule.learning_rate == "invscaling":
                         self._set_learning_rate(
-                            self.learning_rate_init / (self.t_ + 1) ** self.power_t
+                            schedule.learning_rate_init / (self.t_ + 1) ** schedule.power_t
                         )
                     if state is not None:
                         logs = self._epoch_logs(time.perf_counter() - started)
@@ -571,7 +602,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         self._optimizer.zero_grad()
         loss = objective(self.model_(Tensor(X_batch)), y_batch, weights)
         reported = objective.reported(float(loss.item()), y_batch, weights)
-        if self.solver != "adamw":
+        if self._optimizer_schedule().solver != "adamw":
             reported += 0.5 * self.alpha * l2_penalty(self.model_) / weight_sum
         self._prepare_step(weight_sum)
         loss.backward()
@@ -637,7 +668,8 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         else:
             reason = f"Training loss did not improve more than tol={self.tol:f}"
         message = f"{reason} for {self.n_iter_no_change} consecutive epochs."
-        if self.solver != "sgd" or self.learning_rate != "adaptive":
+        schedule = self._optimizer_schedule()
+        if schedule.solver != "sgd" or schedule.learning_rate != "adaptive":
             if self.verbose:
                 print(message + " Stopping.")
             return True
