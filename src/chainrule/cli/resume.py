@@ -118,10 +118,11 @@ def resumable(
     run: dict[str, Any],
     stopper: ResumableEarlyStopping | None,
     scratch: Module,
+    epochs: int | None = None,
 ) -> Path:
     """``path``, once checked to be a checkpoint of this run (same network as ``scratch``,
-    same ``run`` settings), with the early-stopping record restored into ``stopper``;
-    ``fit(resume_from=path)`` restores the rest."""
+    same ``run`` settings, no more than ``epochs`` epochs done), with the early-stopping
+    record restored into ``stopper``; ``fit(resume_from=path)`` restores the rest."""
     from chainrule.io import load_checkpoint, load_weights
 
     if not path.exists():
@@ -141,9 +142,10 @@ def resumable(
                 f"another network (other --hidden, --batch-norm, --dropout or columns); train "
                 f"without --resume to start afresh"
             )
-        extra = load_checkpoint(path, model=scratch)["extra"] or {}
+        checkpoint = load_checkpoint(path, model=scratch)
     except (ValueError, TypeError) as error:
         raise reword(error, "train: --resume") from None
+    extra = checkpoint["extra"] or {}
     saved = extra.get("run")
     saved = saved if isinstance(saved, dict) else {}
     if saved != run:
@@ -151,6 +153,13 @@ def resumable(
         raise UsageError(
             f"train: --resume: expected a checkpoint of this run in {folder!r}, got one of a "
             f"run with other {', '.join(differing)}; train without --resume to start afresh"
+        )
+    if epochs is not None and checkpoint["epoch"] > epochs:
+        # Its weights are past the end of the run asked for, which cannot be undone.
+        raise UsageError(
+            f"train: --epochs: expected at least the {checkpoint['epoch']} epochs the checkpoint "
+            f"in {folder!r} has done, got {epochs}; pass --epochs {checkpoint['epoch']} or more "
+            f"to continue it, or train without --resume to start afresh"
         )
     if stopper is not None:
         try:

@@ -95,6 +95,9 @@ def _check_settings(settings: TrainSettings) -> None:
         raise UsageError(
             f"train: --out: expected a path other than the data's, got {settings.out!r}"
         )
+    if settings.diagnostics is not None:
+        check_writable(settings.diagnostics, "train", "--diagnostics")
+    _check_distinct_outputs(settings)
     if settings.plot is not None:
         check_writable(settings.plot, "train", "--plot")
         if importlib.util.find_spec("matplotlib") is None:
@@ -108,6 +111,30 @@ def _check_settings(settings: TrainSettings) -> None:
         raise UsageError(
             f"train: --checkpoint-dir: expected a folder, got the file {settings.checkpoint_dir!r}"
         )
+
+
+def _same_path(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file, whether or not it exists yet."""
+    return same_file(str(a), str(b)) or Path(a).resolve() == Path(b).resolve()
+
+
+def _check_distinct_outputs(settings: TrainSettings) -> None:
+    """Each file the run writes needs a path of its own: a plot written over the data or the
+    model would destroy it and still report success."""
+    outputs: list[tuple[str, str | None]] = [("--out", settings.out)]
+    outputs += [("--plot", settings.plot), ("--diagnostics", settings.diagnostics)]
+    if settings.checkpoint_dir is not None:
+        checkpoint = Path(settings.checkpoint_dir) / CHECKPOINT_NAME
+        outputs.append(("--checkpoint-dir", str(checkpoint)))
+    named = [(flag, path) for flag, path in outputs if path is not None]
+    for index, (flag, path) in enumerate(named):
+        if settings.data is not None and _same_path(path, settings.data):
+            raise UsageError(f"train: {flag}: expected a path other than the data's, got {path!r}")
+        for other_flag, other in named[:index]:
+            if _same_path(path, other):
+                raise UsageError(
+                    f"train: {flag}: expected a path other than {other_flag}'s, got {path!r}"
+                )
 
 
 def _load(settings: TrainSettings) -> tuple[Any, str, str]:
@@ -362,7 +389,9 @@ class _Run:
             path = self._checkpoint_path()
             if s.resume:
                 scratch = self._network(features, encoder)
-                resume_from = resumable(path, str(s.checkpoint_dir), run_record, stopper, scratch)
+                resume_from = resumable(
+                    path, str(s.checkpoint_dir), run_record, stopper, scratch, s.epochs
+                )
             elif path.exists():
                 self.log(f"starting afresh: {str(path)!r} will be replaced (--resume continues it)")
             callbacks.append(RunCheckpoint(path, stopper, run_record))
