@@ -203,19 +203,20 @@ class Module:
 
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at the dotted path ``target`` (``"0.weight"``)."""
-        module_path, _, name = target.rpartition(".")
-        param = self.get_submodule(module_path)._parameters.get(name)
-        if param is None:
-            raise AttributeError(f"get_parameter: {target!r} is not a parameter")
+        param: Parameter = self._member(target, "_parameters", "get_parameter", "parameter")
         return param
 
     def get_buffer(self, target: str) -> Tensor:
         """The buffer at the dotted path ``target`` (``"bn.running_mean"``)."""
-        module_path, _, name = target.rpartition(".")
-        buffer = self.get_submodule(module_path)._buffers.get(name)
-        if buffer is None:
-            raise AttributeError(f"get_buffer: {target!r} is not a buffer")
+        buffer: Tensor = self._member(target, "_buffers", "get_buffer", "buffer")
         return buffer
+
+    def _member(self, target: str, registry: str, where: str, kind: str) -> Any:
+        module_path, _, name = target.rpartition(".")
+        member = self.get_submodule(module_path).__dict__[registry].get(name)
+        if member is None:
+            raise AttributeError(f"{where}: {target!r} is not a {kind}")
+        return member
 
     # ----------------------------------------------------------------- calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:

@@ -206,6 +206,18 @@ def _batch_size(batch_size: Any, where: str) -> int:
     return int(batch_size)
 
 
+def _with_targets(x: Any, y: Any, where: str, name: str) -> Any:
+    """``(x, y)`` where the targets come apart, as Keras's ``fit(x, y)``; else ``x``."""
+    if y is None:
+        return x
+    if not _array_like(x) or isinstance(x, tuple):
+        raise TypeError(
+            f"{where}: y is given, so {name} must be the inputs x as an array or tensor, "
+            f"got {type(x).__name__}"
+        )
+    return (x, y)
+
+
 def _array_like(data: Any) -> bool:
     """Arrays, tensors, data frames and nested lists, as opposed to datasets."""
     return isinstance(data, Tensor | list | tuple) or hasattr(data, "__array__")
@@ -599,14 +611,9 @@ def fit(
             seed = entropy
 
     split_seed, shuffle_seed, layer_seed = np.random.SeedSequence(seed).spawn(3)
-    if y is not None:
-        if not _array_like(train_data) or isinstance(train_data, tuple):
-            raise TypeError(
-                "fit: y is given, so train_data must be the inputs x as an array or tensor, "
-                f"got {type(train_data).__name__}"
-            )
-        train_data = (train_data, y)
-    train_set = _as_dataset(train_data, "fit: train_data", dtype)
+    train_set = _as_dataset(
+        _with_targets(train_data, y, "fit", "train_data"), "fit: train_data", dtype
+    )
     if len(train_set) == 0:
         raise ValueError("fit: train_data is empty")
     if validation_split:
@@ -934,14 +941,9 @@ def evaluate(
     batch_size = _batch_size(batch_size, "evaluate")
     loss_fn = _resolve_loss(loss)
     kind = _output_kind(loss_fn)
-    if y is not None:
-        if not _array_like(data) or isinstance(data, tuple):
-            raise TypeError(
-                "evaluate: y is given, so data must be the inputs x as an array or tensor, "
-                f"got {type(data).__name__}"
-            )
-        data = (data, y)
-    dataset = _as_dataset(data, "evaluate: data", _model_dtype(model))
+    dataset = _as_dataset(
+        _with_targets(data, y, "evaluate", "data"), "evaluate: data", _model_dtype(model)
+    )
     if len(dataset) == 0:
         raise ValueError("evaluate: data is empty")
     metric_list = _metrics_for(metrics, kind, "evaluate")
