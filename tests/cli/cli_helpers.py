@@ -8,10 +8,12 @@ break the doctest collection of that one.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -75,6 +77,26 @@ def chainrule(tmp_path: Path) -> Run:
         return run_chainrule(*args, cwd=tmp_path, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(name="run")
+def main_in_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., SimpleNamespace]:
+    """``chainrule ARGS`` called in process, in this test's folder with no standard input:
+    its exit status, stdout and stderr."""
+    from chainrule.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+
+    def call(*args: str | Path) -> SimpleNamespace:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
+
+    return call
 
 
 _DATA: Path | None = None

@@ -14,16 +14,15 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+import cli_helpers
 import numpy as np
 import pandas as pd
 import pytest
 from cli_helpers import fails, succeeds
 from sklearn import metrics
 
-from chainrule.cli import main
 from chainrule.cli.tables import read_table
 from chainrule.data.tabular import CategoricalColumn, NumericColumn, TabularPreprocessor
 
@@ -31,19 +30,7 @@ FAST = ("--epochs", "3", "--hidden", "16", "--patience", "0", "--quiet")
 Run = Callable[..., Any]
 
 
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """``chainrule ARGS`` in this test's folder: exit status, stdout and stderr."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-
-    def call(*args: str | Path) -> SimpleNamespace:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
-
-    return call
+main_in_folder = cli_helpers.main_in_folder  # the fixture `run`
 
 
 def people(rows: int = 120, seed: int = 0) -> pd.DataFrame:

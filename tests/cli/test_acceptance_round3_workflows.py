@@ -17,34 +17,20 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+import cli_helpers
 import numpy as np
 import pandas as pd
 import pytest
 from cli_helpers import fails, metrics_table, succeeds
 from sklearn import datasets, metrics
 
-from chainrule.cli import main
-
 Run = Callable[..., Any]
 QUICK = ("--hidden", "8", "--patience", "0", "--quiet")
 
 
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """``chainrule ARGS`` in this test's folder, no standard input: status, stdout, stderr."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-
-    def call(*args: str | Path) -> SimpleNamespace:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
-
-    return call
+main_in_folder = cli_helpers.main_in_folder  # the fixture `run`
 
 
 def sklearn_table(name: str, rows: int | None = None) -> pd.DataFrame:

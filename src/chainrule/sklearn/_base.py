@@ -361,9 +361,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         ids = {id(w) for w in weights}
         others = [p for p in self.model_.parameters() if id(p) not in ids]
         lr = self.learning_rate_init
-        self._schedule = _Schedule(
-            self.solver, self.learning_rate, lr, self.power_t, self.beta_2, self.epsilon
-        )
+        self._schedule = self._current_schedule()
         if self.solver == "adamw":
             groups = [{"params": weights, "weight_decay": self.alpha}, {"params": others}]
             return AdamW(groups, lr, (self.beta_1, self.beta_2), self.epsilon, weight_decay=0.0)
@@ -378,13 +376,18 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
     def _optimizer_schedule(self) -> _Schedule:
         """The settings the optimizer was made with; an optimizer unpickled from an older
         estimator has none kept, and goes on with the current ones."""
-        schedule = getattr(self, "_schedule", None)
-        if schedule is None:
-            lr, power_t = self.learning_rate_init, self.power_t
-            schedule = _Schedule(
-                self.solver, self.learning_rate, lr, power_t, self.beta_2, self.epsilon
-            )
-        return schedule
+        schedule: _Schedule | None = getattr(self, "_schedule", None)
+        return self._current_schedule() if schedule is None else schedule
+
+    def _current_schedule(self) -> _Schedule:
+        return _Schedule(
+            self.solver,
+            self.learning_rate,
+            self.learning_rate_init,
+            self.power_t,
+            self.beta_2,
+            self.epsilon,
+        )
 
     def _learning_rate(self) -> float:
         return float(self._optimizer.param_groups[0]["lr"])

@@ -196,14 +196,11 @@ def _resolve_optimizer(optimizer: Any, model: Module) -> Optimizer:
     )
 
 
-def _batch_size(batch_size: Any, where: str) -> int:
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int | np.integer)
-        or batch_size < 1
-    ):
-        raise ValueError(f"{where}: batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
+def _positive_int(value: Any, where: str, name: str) -> int:
+    """``value`` as an int, refused unless a positive integer (NumPy's included, bool not)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def _with_targets(x: Any, y: Any, where: str, name: str) -> Any:
@@ -565,22 +562,13 @@ def fit(
     A NaN or infinite loss stops training with a ``DivergenceWarning`` that names the epoch
     and step. Ctrl-C stops after the current step and returns the history so far.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
-        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
-    batch_size = _batch_size(batch_size, "fit")
+    epochs = _positive_int(epochs, "fit", "epochs")
+    batch_size = _positive_int(batch_size, "fit", "batch_size")
     if verbose not in ("auto", 0, 1, 2):
         raise ValueError(f"fit: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-    epochs = int(epochs)
     if not 0 <= validation_split < 1:
         raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
-    if (
-        isinstance(validation_freq, bool)
-        or not isinstance(validation_freq, int | np.integer)
-        or validation_freq < 1
-    ):
-        raise ValueError(
-            f"fit: validation_freq must be a positive integer, got {validation_freq!r}"
-        )
+    validation_freq = _positive_int(validation_freq, "fit", "validation_freq")
     if (
         isinstance(initial_epoch, bool)
         or not isinstance(initial_epoch, int | np.integer)
@@ -938,7 +926,7 @@ def evaluate(
     ``return_dict=False``, Keras's other form: the loss alone when there are no metrics,
     else the list ``[loss, *metrics]`` in the order given.
     """
-    batch_size = _batch_size(batch_size, "evaluate")
+    batch_size = _positive_int(batch_size, "evaluate", "batch_size")
     loss_fn = _resolve_loss(loss)
     kind = _output_kind(loss_fn)
     dataset = _as_dataset(
@@ -963,7 +951,7 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
 
     Returns a NumPy array (raw outputs: logits for a classifier trained with cross-entropy).
     """
-    batch_size = _batch_size(batch_size, "predict")
+    batch_size = _positive_int(batch_size, "predict", "batch_size")
     dtype = _model_dtype(model)
     if isinstance(x, DataLoader):
         batch_size, x = x.batch_size, x.dataset  # a loader brings its batch size, as in fit
