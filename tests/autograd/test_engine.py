@@ -154,6 +154,8 @@ def _same_array_twice(x: Tensor, y: Tensor) -> Tensor:
     class Both(Function):
         """y = a + b, whose backward hands one new array to both inputs."""
 
+        on_arrays = True  # the array protocol of library ops
+
         @staticmethod
         def forward(ctx: Context, a: Any, b: Any) -> Any:
             return a + b
@@ -569,6 +571,8 @@ def test_grad_errors() -> None:
 class Identity(Function):
     """y = x;  dy/dx = 1."""
 
+    on_arrays = True  # the array protocol of library ops
+
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
         return x.copy()
@@ -580,6 +584,8 @@ class Identity(Function):
 
 class StopGradient(Function):
     """y = x, but no gradient flows back (backward returns None)."""
+
+    on_arrays = True  # the array protocol of library ops
 
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
@@ -605,6 +611,8 @@ def test_a_none_gradient_for_an_interior_node_does_not_lose_the_others() -> None
 
 def test_backward_may_return_a_bare_array_for_a_one_input_op() -> None:
     class Double(Function):
+        on_arrays = True  # the array protocol of library ops
+
         @staticmethod
         def forward(ctx: Context, x: Any) -> Any:
             return 2 * x
@@ -625,6 +633,8 @@ def test_backward_returning_the_wrong_number_of_gradients() -> None:
             return grad, grad
 
     class Bare(Function):
+        on_arrays = True  # the array protocol of library ops
+
         @staticmethod
         def forward(ctx: Context, a: Any, b: Any) -> Any:
             return a + b
@@ -654,6 +664,8 @@ def test_backward_returning_a_gradient_of_the_wrong_shape() -> None:
 
 def test_backward_returning_python_numbers_is_accepted() -> None:
     class Scalar(Function):
+        on_arrays = True  # the array protocol of library ops
+
         @staticmethod
         def forward(ctx: Context, x: Any) -> Any:
             return x * 3

@@ -3,7 +3,16 @@
 from chainrule.autograd import ops
 from chainrule.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from chainrule.autograd.engine import backward, grad
-from chainrule.autograd.function import REGISTRY, Context, Function, register, unbroadcast
+from chainrule.autograd.function import (
+    REGISTRY,
+    AccumulateGrad,
+    Context,
+    Function,
+    FunctionCtx,
+    once_differentiable,
+    register,
+    unbroadcast,
+)
 from chainrule.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -14,12 +23,14 @@ from chainrule.autograd.grad_mode import (
 from chainrule.autograd.gradcheck import GradcheckReport, InputCheck, gradcheck
 
 __all__ = [
+    "AccumulateGrad",
     "AnomalyError",
     "detect_anomaly",
     "is_anomaly_enabled",
     "REGISTRY",
     "Context",
     "Function",
+    "FunctionCtx",
     "GradcheckReport",
     "InputCheck",
     "backward",
@@ -29,6 +40,7 @@ __all__ = [
     "inference_mode",
     "is_grad_enabled",
     "no_grad",
+    "once_differentiable",
     "ops",
     "register",
     "set_grad_enabled",

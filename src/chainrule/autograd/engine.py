@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule.autograd.anomaly import check_backward
-from chainrule.autograd.function import Context
+from chainrule.autograd.function import Context, _OutputGrads
 from chainrule.autograd.grad_mode import _state
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
@@ -33,7 +33,7 @@ def _count_consumers(roots: Sequence[Context]) -> dict[Context, int]:
                 f"backward(); pass retain_graph=True to the first backward() to run it twice"
             )
         for edge in node.next:
-            if type(edge) is Context:
+            if isinstance(edge, Context):
                 count = counts.get(edge)
                 if count is None:
                     counts[edge] = 1
@@ -60,11 +60,14 @@ def _run_hooks(hooks: list[Any], grad: Array) -> tuple[Array, bool]:
     return grad, replaced_any
 
 
-def _checked(node: Context, k: int, g: Any, shape: Any, dtype: Any) -> Array:
-    """Input ``k``'s gradient from ``node.fn.backward``, as an array of the input's dtype.
+def _checked(node: Context, k: int, g: Any, shape: Any, dtype: Any) -> Any:
+    """Input ``k``'s gradient from ``node.fn.backward``, as an array of the input's dtype
+    (or the gradients bound for a multi-output Function, as they are).
 
     ``shape`` and ``dtype`` are None for a node that did not record them (one built by hand).
     """
+    if type(g) is _OutputGrads:
+        return g  # on its way to a multi-output Function, which takes it apart
     if type(g) is not np.ndarray:
         g = np.asarray(g)
     if shape is None:
@@ -172,14 +175,14 @@ def _run_backward(
                     f"{len(edges)} inputs; return one per forward input (None where none)"
                 )
             if anomaly:
-                check_backward(node.fn.name, grad, input_grads)
+                check_backward(node.name, grad, input_grads)
         k = -1
         for edge in edges:
             k += 1
             if edge is None:
                 continue
             g = input_grads[k]
-            if type(edge) is Context:
+            if isinstance(edge, Context):
                 if g is not None:
                     if (
                         type(g) is not ndarray

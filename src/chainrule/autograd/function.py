@@ -6,11 +6,16 @@ the result from NumPy arrays and saves on ``ctx`` what the derivative needs;
 input (``None`` where an input has no gradient). ``Function.apply`` runs the forward on
 tensors and, when grad mode is on and an input requires a gradient, links the result into the
 graph: the ``Context`` is the graph node, and it points at the nodes of its inputs.
+
+That array protocol is the library's own (``register`` marks an op ``on_arrays``). A Function
+written in user code gets PyTorch's protocol instead: tensors in and out of ``forward`` and
+``backward``, ``ctx.saved_tensors``, several outputs (see ``FunctionCtx``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from chainrule.autograd.grad_mode import _state
@@ -76,6 +81,18 @@ class Context:
         """The op's registered name (``"mul"``, ``"relu"``, ...)."""
         return self.fn.name
 
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """Where each input's gradient goes, as PyTorch shows it: ``(node, 0)`` per input,
+        an ``AccumulateGrad`` for a leaf that requires grad, ``(None, 0)`` for the rest."""
+        return tuple(
+            (
+                edge if edge is None or isinstance(edge, Context) else AccumulateGrad(edge),
+                0,
+            )
+            for edge in self.next
+        )
+
     def release(self) -> None:
         """Free what backward needed; a later backward through this node is an error."""
         self.saved = ()
@@ -86,26 +103,64 @@ class Context:
         return f"<{self.fn.__name__}Backward>"
 
 
+class AccumulateGrad:
+    """The end of a path through the graph: the leaf whose ``grad`` a gradient adds to.
+
+    Only a view for ``next_functions`` (the engine adds to leaves directly).
+    """
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        return ()
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
 class Function:
     """Base class of every differentiable op; see the module docstring for the protocol."""
 
     name: ClassVar[str] = "function"
+    on_arrays: ClassVar[bool] = False
+    """What ``forward`` and ``backward`` receive and return: NumPy arrays when True (every
+    library op: ``register`` sets it), Tensors when False, as in PyTorch (the default for a
+    Function written in user code; see ``apply``)."""
 
     @staticmethod
-    def forward(ctx: Context, *args: Any, **kwargs: Any) -> Array:
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx: Context, grad: Array) -> tuple[Array | None, ...]:
+    def setup_context(ctx: FunctionCtx, inputs: tuple[Any, ...], output: Any) -> None:
+        """PyTorch's other form: with it defined, ``forward`` takes no ``ctx`` and this
+        saves what backward needs from the inputs and the output."""
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, *grads: Any) -> Any:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs: Any, **options: Any) -> Tensor:
+    def apply(cls, *inputs: Any, **options: Any) -> Any:
         """Run the op on ``inputs`` (tensors, or plain values such as Python scalars).
 
         Returns a new tensor; it records a graph node when grad mode is on, any input
         tensor requires a gradient and the result is floating-point.
+
+        A Function with ``on_arrays`` False (one written in user code, not registered)
+        follows PyTorch's protocol instead: ``forward(ctx, *inputs)`` runs without recording
+        and sees the tensors themselves, may return one tensor or a tuple (non-tensors pass
+        through), saves tensors with ``ctx.save_for_backward`` and reads them back as
+        ``ctx.saved_tensors``; ``backward(ctx, *grads)`` gets one gradient tensor per output
+        and returns one per input (None where there is none).
         """
+        if not cls.on_arrays:
+            return _apply_to_tensors(cls, inputs, options)
         # One pass over the inputs; this and the engine's walk are the whole per-op cost
         # that chainrule adds to NumPy's work, so they avoid every call they can.
         arrays: list[Any] = []
@@ -182,6 +237,225 @@ class _Untracked(Context):
         pass
 
 
+# --------------------------------------------------------------------- PyTorch's protocol
+class FunctionCtx(Context):
+    """The node, and the ``ctx``, of a Function that works on tensors (PyTorch's protocol).
+
+    Besides what every node holds, it knows the user's Function class, what each output was
+    (to hand ``backward`` zeros for an output that got no gradient) and which output each
+    arriving gradient belongs to.
+    """
+
+    __slots__ = ("materialize", "non_differentiable", "outputs", "slot", "tensor_inputs", "user")
+
+    def __init__(
+        self,
+        user: type[Function],
+        next_edges: tuple[Edge, ...],
+        needs_input_grad: tuple[bool, ...],
+        tensor_inputs: tuple[bool, ...],
+    ) -> None:
+        super().__init__(_UserBackward, next_edges, needs_input_grad)
+        self.user = user
+        self.tensor_inputs = tensor_inputs
+        self.materialize = True
+        self.non_differentiable: set[int] = set()
+        # Per output: (shape, dtype) of a tensor output, None for anything else.
+        self.outputs: list[tuple[tuple[int, ...], np.dtype[Any]] | None] = []
+        self.slot = 0  # the output a lone gradient belongs to
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        """The tensors given to ``save_for_backward``, in order."""
+        if self.released:
+            raise RuntimeError(
+                f"saved_tensors: the tensors {self!r} saved were freed by an earlier "
+                f"backward(); pass retain_graph=True to that backward() to keep them"
+            )
+        return self.saved
+
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        """Declare outputs of ``forward`` that carry no gradient (indices, masks...)."""
+        self.non_differentiable.update(id(t) for t in outputs)
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Whether ``backward`` gets zeros (True, the default) or None for an output that
+        received no gradient."""
+        self.materialize = bool(value)
+
+    @property
+    def name(self) -> str:
+        return self.user.name if self.user.name != Function.name else self.user.__name__
+
+    def release(self) -> None:
+        # The saved tensors go; what the user's forward set on ctx stays, as in PyTorch.
+        self.saved = ()
+        self.released = True
+
+    def __repr__(self) -> str:
+        return f"<{self.user.__name__}Backward>"
+
+    def gradients_for_inputs(self, grad: Any) -> tuple[Any, ...]:
+        """Run the user's ``backward`` on what reached this node; its results as arrays."""
+        grads: list[Any] = [None] * len(self.outputs)
+        if type(grad) is _OutputGrads:
+            for position, g in grad.parts.items():
+                grads[position] = g
+        else:
+            grads[self.slot] = grad
+        for position, meta in enumerate(self.outputs):
+            if grads[position] is None and meta is not None and self.materialize:
+                grads[position] = np.zeros(meta[0], dtype=meta[1])
+        result = self.user.backward(
+            self, *[None if g is None else Tensor._from_op(g, None) for g in grads]
+        )
+        if not isinstance(result, tuple | list):
+            result = (result,)
+        n_inputs = len(self.next)
+        if len(result) > n_inputs and all(g is None for g in result[n_inputs:]):
+            result = result[:n_inputs]  # as in PyTorch: spare trailing Nones are allowed
+        if len(result) != n_inputs:
+            raise RuntimeError(
+                f"backward: {self!r} returned {len(result)} gradients for {n_inputs} inputs; "
+                f"return one per forward input (None where none)"
+            )
+        arrays = []
+        for position, g in enumerate(result):
+            if g is not None and not self.tensor_inputs[position]:
+                raise RuntimeError(
+                    f"backward: {self!r} returned a gradient for input {position}, which is "
+                    f"not a tensor ({type(g).__name__} given where None was expected)"
+                )
+            arrays.append(g.data if isinstance(g, Tensor) else g)
+        return tuple(arrays)
+
+
+class _UserBackward(Function):
+    """The engine's entry into a ``FunctionCtx``: its backward runs the user's."""
+
+    on_arrays = True
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Any, ...]:
+        assert isinstance(ctx, FunctionCtx)
+        return ctx.gradients_for_inputs(grad)
+
+
+class _OutputGrads:
+    """Gradients on their way to a Function with several outputs, by output position.
+
+    Each output's own node sends one; the engine adds them up like arrays, and the
+    Function's node receives them all at once.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: dict[int, Array]) -> None:
+        self.parts = parts
+
+    def __add__(self, other: _OutputGrads) -> _OutputGrads:
+        parts = dict(self.parts)  # never in place: the engine may hold either operand
+        for position, g in other.parts.items():
+            parts[position] = parts[position] + g if position in parts else g
+        return _OutputGrads(parts)
+
+
+class _OutputSlot(Function):
+    """The node of one output of a multi-output Function: it tags the gradient with the
+    output's position and passes it on."""
+
+    on_arrays = True
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[_OutputGrads]:
+        return (_OutputGrads({ctx.position: grad}),)
+
+
+class _SlotCtx(Context):
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        return str(self.next[0].name)
+
+    def __repr__(self) -> str:
+        return repr(self.next[0])
+
+
+def _apply_to_tensors(cls: type[Function], inputs: tuple[Any, ...], options: dict[str, Any]) -> Any:
+    """``cls.apply`` for a Function on tensors: run forward unrecorded, then link its outputs."""
+    edges: list[Edge] = []
+    needs: list[bool] = []
+    for x in inputs:
+        if isinstance(x, Tensor) and x._requires_grad:
+            edges.append(x if x._ctx is None else x._ctx)
+            needs.append(True)
+        else:
+            edges.append(None)
+            needs.append(False)
+    record = _state.enabled and any(needs)
+    ctx = FunctionCtx(cls, tuple(edges), tuple(needs), tuple(isinstance(x, Tensor) for x in inputs))
+    previous = _state.enabled
+    _state.enabled = False  # the ops inside forward are not recorded, as in PyTorch
+    try:
+        with np.errstate(all="ignore") if _state.anomaly else nullcontext():
+            if cls.setup_context is not Function.setup_context:
+                output = cls.forward(*inputs, **options)
+                cls.setup_context(ctx, inputs, output)
+            else:
+                output = cls.forward(ctx, *inputs, **options)
+    finally:
+        _state.enabled = previous
+    single = not isinstance(output, tuple)
+    outputs = (output,) if single else output
+    if _state.anomaly:
+        from chainrule.autograd.anomaly import check_forward
+
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        for out in outputs:
+            if isinstance(out, Tensor | np.ndarray):
+                check_forward(ctx.name, arrays, np.asarray(out))
+    differentiable = []
+    for position, out in enumerate(outputs):
+        if isinstance(out, Tensor | np.ndarray):
+            data = out.data if isinstance(out, Tensor) else np.asarray(out)
+            ctx.outputs.append((data.shape, data.dtype))
+            if data.dtype.kind == "f" and id(out) not in ctx.non_differentiable:
+                differentiable.append(position)
+        else:
+            ctx.outputs.append(None)
+    nodes: dict[int, Context] = {}
+    if record and len(differentiable) == 1:
+        ctx.slot = differentiable[0]
+        shape, dtype = ctx.outputs[ctx.slot]  # type: ignore[misc]
+        ctx.output_shape, ctx.output_dtype = shape, dtype
+        nodes[ctx.slot] = ctx
+    elif record and differentiable:
+        for position in differentiable:
+            node = _SlotCtx(_OutputSlot, (ctx,), (True,))
+            node.position = position
+            node.output_shape, node.output_dtype = ctx.outputs[position]  # type: ignore[misc]
+            nodes[position] = node
+    results = []
+    for position, out in enumerate(outputs):
+        if isinstance(out, Tensor | np.ndarray):
+            data = out.data if isinstance(out, Tensor) else np.asarray(out)
+            # A new tensor even for an input returned as is: the caller's stays as it was.
+            out = Tensor._from_op(data, nodes.get(position))
+        results.append(out)
+    return results[0] if single else tuple(results)
+
+
+def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
+    """PyTorch's decorator for a backward that cannot itself be differentiated.
+
+    chainrule always runs backward with gradients off (there are no second derivatives
+    through the engine), so the decorator returns ``backward`` unchanged; it exists so that
+    PyTorch code runs as written.
+    """
+    return backward
+
+
 REGISTRY: dict[str, type[Function]] = {}
 """Every differentiable op by name; the gradient tests require a case for each entry."""
 
@@ -195,6 +469,7 @@ def register(name: str) -> Callable[[F], F]:
         if name in REGISTRY:
             raise ValueError(f"register: op name {name!r} is already taken by {REGISTRY[name]}")
         cls.name = name
+        cls.on_arrays = True
         REGISTRY[name] = cls
         return cls
 

@@ -93,7 +93,7 @@ def graph(
         seen.add(id(ctx))
         me = node_id(ctx)
         shape = ctx.output_shape if ctx.output_shape is not None else "?"
-        label = _label(ctx.fn.name, str(shape))
+        label = _label(ctx.name, str(shape))
         lines.append(f"  {me} [label={label}, shape=box];")
         for edge in ctx.next:
             if edge is None:
