@@ -13,6 +13,12 @@ A callback stops training by setting ``state.stop_training = True`` (and, for th
 begins, ``fit`` sets each callback's ``model`` and ``params`` (``epochs``, ``steps``,
 ``verbose``), as Keras does.
 
+A callback written for Keras works as it is: a hook whose first parameter is named as in
+Keras's documentation (``on_epoch_end(self, epoch, logs=None)``, ``on_train_begin(self,
+logs=None)``, ``on_batch_end(self, batch, logs=None)``) is called with Keras's arguments,
+epochs and batches counted from 0; ``on_train_batch_end(self, batch, logs)`` is called after
+each step.
+
 In a distributed run (``chainrule.distributed``) every rank runs the callbacks with the same
 logs, so that all decide alike; the ones that print or write files do so only where
 ``state.is_root`` (rank 0).
@@ -31,6 +37,11 @@ from chainrule.backend import np
 
 if TYPE_CHECKING:
     from chainrule.train.loop import FitState
+
+
+def _say(message: str) -> None:
+    """A callback's ``verbose`` message, on stderr with fit's progress lines."""
+    print(message, file=sys.stderr, flush=True)
 
 
 class Callback:
@@ -105,6 +116,9 @@ class EarlyStopping(Callback):
     start_from_epoch : int, default=0
         As in Keras: the first ``start_from_epoch`` epochs are a warm-up, neither counted
         nor recorded as the best.
+    verbose : int, default=0
+        1: say on stderr, at the end, the epoch training stopped at and whether the best
+        weights were restored, as Keras does.
     """
 
     def __init__(
@@ -116,6 +130,7 @@ class EarlyStopping(Callback):
         restore_best_weights: bool = False,
         baseline: float | None = None,
         start_from_epoch: int = 0,
+        verbose: int = 0,
     ) -> None:
         if patience < 0:
             raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience!r}")
@@ -126,15 +141,16 @@ class EarlyStopping(Callback):
         self.baseline, self.start_from_epoch = baseline, start_from_epoch
         self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
         self.mode = _better(mode, monitor)
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights, self.verbose = restore_best_weights, verbose
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch = 0
+        self.best_epoch = self.stopped_epoch = 0
         self.wait = 0
         self._best_weights: dict[str, Any] | None = None
 
     def on_train_begin(self, state: FitState) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch, self.wait, self._best_weights = 0, 0, None
+        self.stopped_epoch = 0
 
     def _improved(self, value: float) -> bool:
         return self._improved_on(value, self.best)
@@ -159,14 +175,19 @@ class EarlyStopping(Callback):
                 self.wait = 0
                 return
         if self.wait >= self.patience:
-            state.stop_training = True
+            state.stop_training, self.stopped_epoch = True, state.epoch
             state.stop_reason = (
                 f"early stopping: {self.monitor} did not improve for {self.wait} epochs "
                 f"(best {self.best:.6g} at epoch {self.best_epoch})"
             )
 
     def on_train_end(self, state: FitState) -> None:
+        talk = self.verbose and state.is_root
+        if talk and self.stopped_epoch:
+            _say(f"Epoch {self.stopped_epoch}: early stopping")
         if self.restore_best_weights and self._best_weights is not None:
+            if talk:
+                _say(f"Restoring model weights from the end of the best epoch: {self.best_epoch}.")
             state.model.load_state_dict(self._best_weights)
 
 
@@ -178,29 +199,56 @@ class ModelCheckpoint(Callback):
     ----------
     path : str or Path
         File to write, in a folder made if missing. Fields as in Keras are filled in:
-        ``{epoch}`` (from 1) and any logged value, such as ``{val_loss:.3f}``.
+        ``{epoch}`` (from 1) and any logged value, such as ``{val_loss:.3f}``. Keras's
+        name ``filepath=`` is taken too.
     every_n_epochs : int, default=1
     save_best_only : bool, default=False
         Write only when ``monitor`` improves.
     monitor : str, default='val_loss'
     mode : {'auto', 'min', 'max'}, default='auto'
+    save_weights_only : bool, default=False
+        As in Keras: write the model alone (``chainrule.io.save``: weights, and the
+        architecture where it can be described), without the optimizer and the rest of the
+        run, so the file cannot resume training. Read it back with ``chainrule.io.load`` or
+        ``chainrule.io.load_state_dict_file``, as any checkpoint's weights.
+    verbose : int, default=0
+        1: a line on stderr for each file written, as Keras prints one.
+    filepath : str or Path, optional
+        Keras's name for ``path``; give one of the two.
     """
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | None = None,
         every_n_epochs: int = 1,
         save_best_only: bool = False,
         monitor: str = "val_loss",
         mode: str = "auto",
+        *,
+        save_weights_only: bool = False,
+        verbose: int = 0,
+        filepath: str | Path | None = None,
     ) -> None:
-        if every_n_epochs < 1:
-            raise ValueError(
-                f"ModelCheckpoint: every_n_epochs must be >= 1, got {every_n_epochs!r}"
+        if (path is None) == (filepath is None):
+            raise TypeError(
+                "ModelCheckpoint: expected the file to write as path or filepath (Keras's "
+                f"name), exactly one of them; got path={path!r}, filepath={filepath!r}"
             )
-        self.path = str(path)
+        if (
+            isinstance(every_n_epochs, bool)
+            or not isinstance(every_n_epochs, int)
+            or every_n_epochs < 1
+        ):
+            raise ValueError(
+                f"ModelCheckpoint: every_n_epochs must be a positive integer, got "
+                f"{every_n_epochs!r} (Keras's second argument, monitor, is a keyword here)"
+            )
+        chosen = path if path is not None else filepath
+        assert chosen is not None  # one of the two, checked above
+        self.path = str(chosen)
         self.every_n_epochs, self.save_best_only = every_n_epochs, save_best_only
         self.monitor, self.mode = monitor, _better(mode, monitor)
+        self.save_weights_only, self.verbose = save_weights_only, verbose
         self.best = math.inf if self.mode == "min" else -math.inf
         self.last_path: Path | None = None
 
@@ -209,6 +257,7 @@ class ModelCheckpoint(Callback):
             return
         if state.validation_skipped and "{val_" in str(self.path):
             return  # its name needs this epoch's validation, which validation_freq skipped
+        previous = self.best
         if self.save_best_only:
             value = _monitored(self.monitor, logs, "ModelCheckpoint", state)
             if value is None:
@@ -226,20 +275,32 @@ class ModelCheckpoint(Callback):
             ) from None
         if state.is_root:
             self.last_path.parent.mkdir(parents=True, exist_ok=True)
-            state.save_checkpoint(self.last_path)
+            if self.save_weights_only:
+                from chainrule.io import save
+
+                save(state.model, self.last_path)
+            else:
+                state.save_checkpoint(self.last_path)
+            if self.verbose:
+                improvement = (
+                    f"{self.monitor} improved from {previous:.5f} to {self.best:.5f}, "
+                    if self.save_best_only
+                    else ""
+                )
+                _say(f"Epoch {state.epoch}: {improvement}saving model to {self.last_path}")
 
 
 class LearningRateScheduler(Callback):
     """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``, or to
     ``schedule(epoch)`` for a function of the epoch alone (epochs counted from 0, as in
-    Keras)."""
+    Keras). ``verbose=1`` says each rate set, on stderr."""
 
-    def __init__(self, schedule: Any) -> None:
+    def __init__(self, schedule: Any, verbose: int = 0) -> None:
         if not callable(schedule):
             raise TypeError(
                 f"LearningRateScheduler: expected a function, got {type(schedule).__name__}"
             )
-        self.schedule = schedule
+        self.schedule, self.verbose = schedule, verbose
         self._takes_lr = _takes_two_arguments(schedule)
 
     def on_epoch_begin(self, state: FitState) -> None:
@@ -247,6 +308,9 @@ class LearningRateScheduler(Callback):
         for group in state.optimizer.param_groups:
             lr = self.schedule(epoch, group["lr"]) if self._takes_lr else self.schedule(epoch)
             group["lr"] = float(lr)
+        if self.verbose and state.is_root:
+            lr = state.optimizer.param_groups[0]["lr"]
+            _say(f"Epoch {state.epoch}: LearningRateScheduler setting learning rate to {lr}.")
 
 
 def _takes_two_arguments(function: Any) -> bool:
@@ -264,7 +328,7 @@ def _takes_two_arguments(function: Any) -> bool:
 class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for
     ``patience`` epochs in a row (after ``cooldown`` epochs, never below ``min_lr``), as
-    Keras's ``ReduceLROnPlateau`` does."""
+    Keras's ``ReduceLROnPlateau`` does; ``verbose=1`` says each reduction, on stderr."""
 
     def __init__(
         self,
@@ -275,12 +339,13 @@ class ReduceLROnPlateau(Callback):
         min_delta: float = 1e-4,
         cooldown: int = 0,
         min_lr: float = 0.0,
+        verbose: int = 0,
     ) -> None:
         if not 0 < factor < 1:
             raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}")
         self.monitor, self.factor, self.patience = monitor, factor, patience
         self.mode, self.min_delta = _better(mode, monitor), min_delta
-        self.cooldown, self.min_lr = cooldown, min_lr
+        self.cooldown, self.min_lr, self.verbose = cooldown, min_lr, verbose
         self.best = math.inf if self.mode == "min" else -math.inf
         self.wait = self.cooldown_left = 0
 
@@ -306,13 +371,17 @@ class ReduceLROnPlateau(Callback):
             for group in state.optimizer.param_groups:
                 group["lr"] = max(group["lr"] * self.factor, self.min_lr)
             self.cooldown_left, self.wait = self.cooldown, 0
+            if self.verbose and state.is_root:
+                lr = state.optimizer.param_groups[0]["lr"]
+                _say(f"Epoch {state.epoch}: ReduceLROnPlateau reducing learning rate to {lr}.")
 
 
 class CSVLogger(Callback):
-    """Write each epoch's logs as a row of a CSV file (a header first)."""
+    """Write each epoch's logs as a row of a CSV file (a header first), its fields split by
+    ``separator`` (Keras's argument); with ``append``, add to an existing file."""
 
-    def __init__(self, path: str | Path, append: bool = False) -> None:
-        self.path, self.append = Path(path), append
+    def __init__(self, path: str | Path, append: bool = False, *, separator: str = ",") -> None:
+        self.path, self.separator, self.append = Path(path), separator, append
         self._keys: list[str] | None = None
 
     def on_train_begin(self, state: FitState) -> None:
@@ -327,7 +396,7 @@ class CSVLogger(Callback):
         if self._keys is None:
             self._keys = ["epoch", *logs]
         with self.path.open("a", newline="") as handle:
-            writer = csv.writer(handle)
+            writer = csv.writer(handle, delimiter=self.separator)
             if new_file:
                 writer.writerow(self._keys)
             row = {"epoch": state.epoch, **logs}
@@ -398,3 +467,93 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+# A hook written for Keras names its first parameter as Keras's documentation does; chainrule's
+# hooks take the FitState first. The name is what tells the two apart.
+_KERAS_FIRST_PARAMETER = {
+    "on_train_begin": "logs",
+    "on_train_end": "logs",
+    "on_epoch_begin": "epoch",
+    "on_epoch_end": "epoch",
+    "on_batch_end": "batch",
+}
+
+
+def _first_parameter(hook: Any) -> str | None:
+    try:
+        parameters = list(inspect.signature(hook).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    return parameters[0].name if parameters else None
+
+
+class _KerasHooks(Callback):
+    """Calls a callback written for Keras the way Keras does.
+
+    Hooks whose first parameter is named as in Keras (``on_epoch_end(self, epoch, logs)``,
+    ``on_train_begin(self, logs)``, ``on_batch_end(self, batch, logs)``) get Keras's
+    arguments: the epoch counted from 0, the batch counted from 0 within the epoch, and the
+    logs (``{}`` when training begins, the last epoch's when it ends). Keras's
+    ``on_train_batch_end(batch, logs)`` is called after each step too, and an object that
+    lacks a hook is taken to do nothing there. Other hooks are called as chainrule's.
+    """
+
+    def __init__(self, callback: Any, keras_style: set[str]) -> None:
+        self.callback = callback
+        self.keras_style = keras_style
+        self._batch = 0
+        self._last_logs: dict[str, float] = {}
+        # Per step: the callback's own on_batch_end, chainrule's way or Keras's, and Keras's
+        # on_train_batch_end; looked up once here, not at every step.
+        on_batch_end = getattr(callback, "on_batch_end", None)
+        keras_batch_hooks = [getattr(callback, "on_train_batch_end", None)]
+        if "on_batch_end" in keras_style:
+            keras_batch_hooks.insert(0, on_batch_end)
+            on_batch_end = None
+        self._batch_hook = on_batch_end if callable(on_batch_end) else None
+        self._keras_batch_hooks = [hook for hook in keras_batch_hooks if callable(hook)]
+
+    def _call(self, name: str, state: FitState, keras_args: tuple[Any, ...], *rest: Any) -> None:
+        hook = getattr(self.callback, name, None)
+        if not callable(hook):
+            return
+        if name in self.keras_style:
+            hook(*keras_args)
+        else:
+            hook(state, *rest)
+
+    def on_train_begin(self, state: FitState) -> None:
+        self._call("on_train_begin", state, ({},))
+
+    def on_train_end(self, state: FitState) -> None:
+        self._call("on_train_end", state, (dict(self._last_logs),))
+
+    def on_epoch_begin(self, state: FitState) -> None:
+        self._batch = 0
+        self._call("on_epoch_begin", state, (state.epoch - 1, {}))
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        self._last_logs = logs
+        self._call("on_epoch_end", state, (state.epoch - 1, logs), logs)
+
+    def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        if self._batch_hook is not None:
+            self._batch_hook(state, logs)
+        for hook in self._keras_batch_hooks:
+            hook(self._batch, logs)
+        self._batch += 1
+
+
+def with_keras_hooks(callback: Any) -> Any:
+    """``callback`` itself, or a ``_KerasHooks`` around it where any hook is written for
+    Keras (or missing, on an object that is not a ``Callback``)."""
+    keras_style = {
+        name
+        for name, first in _KERAS_FIRST_PARAMETER.items()
+        if _first_parameter(getattr(callback, name, None)) == first
+    }
+    complete = isinstance(callback, Callback)
+    if complete and not keras_style and not hasattr(callback, "on_train_batch_end"):
+        return callback
+    return _KerasHooks(callback, keras_style)

@@ -11,6 +11,8 @@ learning-rate schedule, and the callbacks. Checkpoint files are read and written
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import json
 import os
 import signal
@@ -32,7 +34,7 @@ from chainrule.nn.utils import clip_grad_norm_
 from chainrule.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from chainrule.optim.lr_scheduler import ReduceLROnPlateau
 from chainrule.tensor import Tensor
-from chainrule.train.callbacks import Callback, ProgressBar
+from chainrule.train.callbacks import Callback, ProgressBar, with_keras_hooks
 from chainrule.train.history import History
 from chainrule.train.metrics import Metric, get_metric
 
@@ -50,10 +52,9 @@ class _ProbabilityCrossEntropy:
     probability) targets, or integer class labels when ``sparse``.
     """
 
-    reduction = "mean"
-
     def __init__(self, sparse: bool) -> None:
         self.sparse = sparse
+        self.reduction = "mean"  # 'none' gives each row's loss, for fit's sample weights
 
     def __call__(self, output: Tensor, target: Tensor) -> Tensor:
         name = "sparse_categorical_crossentropy" if self.sparse else "categorical_crossentropy"
@@ -73,8 +74,9 @@ class _ProbabilityCrossEntropy:
         if self.sparse:
             # Keras takes labels of shape (N,) or (N, 1), of any number type.
             labels = target.data.reshape(-1).astype(np.int64)
-            return F.nll_loss(log_proba, Tensor._from_op(labels, None))
-        return -(target * log_proba).sum(dim=1).mean()
+            return F.nll_loss(log_proba, Tensor._from_op(labels, None), reduction=self.reduction)
+        rows = -(target * log_proba).sum(dim=1)
+        return rows if self.reduction == "none" else rows.mean()
 
 
 LOSSES: dict[str, Callable[[], Any]] = {
@@ -175,6 +177,94 @@ def _resolve_loss(loss: Any) -> Callable[[Tensor, Tensor], Tensor]:
     if isinstance(loss, _ELEMENTWISE_LOSSES) or loss in _ELEMENTWISE_FUNCTIONS:
         return _ColumnTargets(loss)
     return loss
+
+
+class _WeightedLoss:
+    """Keras's weighted loss: the mean over the batch's rows of each row's weight times
+    that row's loss (itself the mean over the row's elements).
+
+    As in Keras (``reduction='sum_over_batch_size'``), the sum is divided by the number of
+    rows, not by the sum of the weights, so that weights scale the loss and its gradient.
+    """
+
+    def __init__(self, per_row: Callable[[Tensor, Tensor], Tensor]) -> None:
+        self.per_row = per_row
+
+    def __call__(self, output: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+        values = self.per_row(output, target)
+        rows = values.shape[0]
+        if values.ndim != 1:
+            values = values.reshape(rows, -1).mean(axis=1)
+        return (values * weight).mean()
+
+
+def _unreduced(loss_fn: Any) -> Callable[[Tensor, Tensor], Tensor] | None:
+    """``loss_fn`` giving one value per element instead of their mean; None when it cannot."""
+    if isinstance(loss_fn, _ColumnTargets):
+        inner = _unreduced(loss_fn.loss)
+        return None if inner is None else _ColumnTargets(inner)
+    if isinstance(loss_fn, Module | _ProbabilityCrossEntropy) and hasattr(loss_fn, "reduction"):
+        per_element = copy.copy(loss_fn)  # the caller's loss keeps its reduction
+        per_element.reduction = "none"
+        return per_element
+    if loss_fn in _ELEMENTWISE_FUNCTIONS or loss_fn in (F.cross_entropy, F.nll_loss):
+        return functools.partial(loss_fn, reduction="none")
+    return None
+
+
+class _WeightedDataset(TensorDataset):
+    """(x, y, weight) samples: the data of ``fit(sample_weight=)`` or ``class_weight=``."""
+
+
+def _with_weights(
+    dataset: Any, sample_weight: Any, class_weight: Any, dtype: Any, where: str
+) -> _WeightedDataset:
+    """``dataset``'s (x, y) with a third array: each sample's weight, from ``sample_weight``
+    or from its class's entry in ``class_weight`` (1 for a class not named), as Keras's."""
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError(f"{where}: pass sample_weight or class_weight, not both (as in Keras)")
+    if not (isinstance(dataset, TensorDataset) and len(dataset.arrays) == 2):
+        raise TypeError(
+            f"{where}: sample_weight and class_weight need the data as arrays, "
+            f"fit(model, loss, optimizer, x, y), got a {type(dataset).__name__}"
+        )
+    x, y = dataset.arrays
+    n = len(x)
+    if sample_weight is not None:
+        given = sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight
+        weight = np.asarray(given, dtype=np.float64)
+        if weight.shape not in ((n,), (n, 1)):
+            raise ValueError(
+                f"{where}: expected sample_weight of shape ({n},), one weight per sample, "
+                f"got shape {weight.shape}"
+            )
+        weight = weight.reshape(n)
+    else:
+        if not isinstance(class_weight, dict):
+            raise TypeError(
+                f"{where}: expected class_weight as a dict of class to weight, "
+                f"got {type(class_weight).__name__}"
+            )
+        # Keras reads one-hot targets by their largest column, a column of labels as labels.
+        labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] != 1 else y.reshape(n)
+        if not np.isfinite(labels).all() if is_floating(labels.dtype) else False:
+            raise ValueError(f"{where}: class_weight needs class labels, got non-finite targets")
+        labels = np.round(labels).astype(np.int64)
+        table = {int(k): float(v) for k, v in class_weight.items()}
+        weight = np.array([table.get(label, 1.0) for label in labels.tolist()])
+    if not np.isfinite(weight).all():
+        raise ValueError(f"{where}: sample weights must be finite, got NaN or infinite values")
+    return _WeightedDataset(x, y, weight.astype(dtype))
+
+
+def _weighted(loss_fn: Any, where: str) -> _WeightedLoss:
+    per_row = _unreduced(loss_fn)
+    if per_row is None:
+        raise TypeError(
+            f"{where}: sample weights need the loss of each sample: expected a loss name, a "
+            f"chainrule.nn loss module or a chainrule.nn.functional loss, got {loss_fn!r}"
+        )
+    return _WeightedLoss(per_row)
 
 
 def _resolve_optimizer(optimizer: Any, model: Module) -> Optimizer:
@@ -360,6 +450,9 @@ class FitState:
     seed: int | None = None
     diverged: bool = False  # stopped because the loss became NaN or infinite
     validation_skipped: bool = False  # this epoch is not one that validation_freq validates
+    # With sample_weight or class_weight: the loss of (output, target, weight), and batches
+    # of three fields.
+    weighted_loss: Any = None
 
     @property
     def is_root(self) -> bool:
@@ -487,6 +580,8 @@ def fit(
     shuffle: bool = True,
     resume_from: str | Path | None = None,
     distributed: Any = "auto",
+    sample_weight: Any = None,
+    class_weight: dict[Any, float] | None = None,
 ) -> History:
     """Train ``model`` by backpropagation for ``epochs`` passes over ``train_data``.
 
@@ -540,6 +635,17 @@ def fit(
     resume_from : path, optional
         A checkpoint written by ``ModelCheckpoint``: model, optimizer, scheduler, random
         states and history are restored, and training continues after its epoch.
+    sample_weight : array of shape (N,), optional
+        A weight for each sample of ``train_data`` (given as arrays), as in Keras: the
+        loss is the mean over a batch's rows of each row's weight times its loss (divided
+        by the number of rows, not by the sum of the weights). The rows held out by
+        ``validation_split`` keep their weights, so ``val_loss`` is weighted too;
+        ``validation_data`` may be ``(x, y, sample_weight)`` likewise. Metrics are not
+        weighted (Keras's ``metrics``, not its ``weighted_metrics``).
+    class_weight : dict of class to float, optional
+        As in Keras: each training sample weighs as its class (1 for a class not named),
+        the class read from integer labels or from one-hot targets. Training loss only:
+        ``val_loss`` is not weighted. Not together with ``sample_weight``.
     distributed : 'auto', None or chainrule.distributed.MPIContext, default='auto'
         Data-parallel training over MPI processes. 'auto': when an MPI launcher (``mpirun``,
         ``mpiexec``, ``srun``) started several processes, train on all of them, with the
@@ -604,18 +710,34 @@ def fit(
     )
     if len(train_set) == 0:
         raise ValueError("fit: train_data is empty")
+    weighted_loss, val_weighted = None, False
+    if sample_weight is not None or class_weight is not None:
+        if dist is not None:
+            raise ValueError("fit: sample_weight and class_weight are not supported with MPI")
+        train_set = _with_weights(train_set, sample_weight, class_weight, dtype, "fit")
+        weighted_loss = _weighted(loss_fn, "fit")
+        # Keras weighs the held-out rows by their sample weights; class weights train only.
+        val_weighted = sample_weight is not None
     if validation_split:
         if validation_data is not None:
             raise ValueError("fit: pass validation_data or validation_split, not both")
         train_set, val_set = _split(train_set, validation_split, np.random.default_rng(split_seed))
+    elif isinstance(validation_data, tuple | list) and len(validation_data) == 3:
+        # Keras's (x_val, y_val, val_sample_weight)
+        where = "fit: validation_data"
+        val_set = _with_weights(
+            _as_dataset(validation_data[:2], where, dtype), validation_data[2], None, dtype, where
+        )
+        val_weighted = True
     else:
         val_set = (
             None
             if validation_data is None
             else _as_dataset(validation_data, "fit: validation_data", dtype)
         )
-        if val_set is not None and len(val_set) == 0:
-            raise ValueError("fit: validation_data is empty")
+    if val_set is not None and len(val_set) == 0:
+        raise ValueError("fit: validation_data is empty")
+    val_loss_fn = _weighted(loss_fn, "fit") if val_weighted else None
     # A DataLoader brings its own batching: its batch size, and whether it drops a last
     # short batch. The order stays fit's (``shuffle`` and ``seed``) so that a run resumes.
     given = train_data if isinstance(train_data, DataLoader) else None
@@ -646,6 +768,7 @@ def fit(
         generator=loader.generator,
         distributed=dist,
         seed=seed,
+        weighted_loss=weighted_loss,
     )
     if dist is not None:
         dist.start(state, len(train_set), resume_from)  # every rank takes rank 0's state
@@ -663,6 +786,7 @@ def fit(
     history.model = model
     for callback in all_callbacks:
         _give_keras_attributes(callback, model, history.params)
+    all_callbacks = [with_keras_hooks(callback) for callback in all_callbacks]
     if "stop_training" in vars(model):
         model.stop_training = False  # a flag a Keras-style callback set in an earlier run
 
@@ -710,6 +834,7 @@ def fit(
                         kind,
                         "val_",
                         dist,
+                        val_loss_fn,
                     )
                 )
             logs["lr"] = float(opt.param_groups[0]["lr"])
@@ -783,6 +908,7 @@ def _run_epoch(
 ) -> dict[str, float] | None:
     """One pass over the training data; the epoch's logs, or None when it was cut short."""
     model, optimizer, dist = state.model, state.optimizer, state.distributed
+    weighted_loss = state.weighted_loss
     model.train()
     for callback in callbacks:
         callback.on_epoch_begin(state)
@@ -791,11 +917,17 @@ def _run_epoch(
     outputs: list[Array] = []
     targets: list[Array] = []
     for batch in loader if dist is None else dist.shard(loader):
-        x, y = _pair(batch)
+        if weighted_loss is None:
+            x, y = _pair(batch)
+        else:
+            x, y, weight = batch  # fit made this dataset: three fields
         optimizer.zero_grad()
         if dist is None:
             output = model(x)
-            loss = state.loss_fn(output, y)
+            if weighted_loss is None:
+                loss = state.loss_fn(output, y)
+            else:
+                loss = weighted_loss(output, y, weight)
             value, rows = float(loss.item()), len(x)
         else:
             # This rank's rows forward and backward, then the gradients summed over the
@@ -881,7 +1013,10 @@ def _evaluate(
     kind: str,
     prefix: str,
     dist: Any = None,
+    weighted_loss: _WeightedLoss | None = None,
 ) -> dict[str, float]:
+    """Loss and metrics over ``dataset``; its samples' weights (a third field that fit or
+    evaluate added) count in the loss when ``weighted_loss`` is given."""
     if dist is not None:
         dataset = dist.shard_dataset(dataset)  # each rank evaluates a part
     was_training = model.training
@@ -889,12 +1024,20 @@ def _evaluate(
     total, count = 0.0, 0
     outputs: list[Array] = []
     targets: list[Array] = []
+    three_fields = _carries_weights(dataset)
     try:
         with no_grad():
             for batch in DataLoader(dataset, batch_size):
-                x, y = _pair(batch, "fit" if prefix else "evaluate")
+                if three_fields:
+                    x, y, weight = batch
+                else:
+                    x, y = _pair(batch, "fit" if prefix else "evaluate")
                 output = model(x)
-                total += float(loss_fn(output, y).item()) * len(x)
+                if weighted_loss is None:
+                    value = loss_fn(output, y)
+                else:
+                    value = weighted_loss(output, y, weight)
+                total += float(value.item()) * len(x)
                 count += len(x)
                 outputs.append(output.data)
                 targets.append(y.data)
@@ -908,6 +1051,13 @@ def _evaluate(
     return logs
 
 
+def _carries_weights(dataset: Any) -> bool:
+    """Whether ``dataset`` is one that ``_with_weights`` made, or a part of one."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return isinstance(dataset, _WeightedDataset)
+
+
 def evaluate(
     model: Module,
     loss: Any,
@@ -917,6 +1067,7 @@ def evaluate(
     batch_size: int = 256,
     metrics: Sequence[Any] = (),
     return_dict: bool = True,
+    sample_weight: Any = None,
 ) -> Any:
     """Loss and metrics of ``model`` on ``data`` ((x, y), a dataset or a DataLoader), in
     evaluation mode, batched, without building a graph.
@@ -924,7 +1075,8 @@ def evaluate(
     ``evaluate(model, loss, x, y)`` takes the inputs and targets apart, as Keras's
     ``evaluate(x, y)`` does. Returns ``{'loss': ..., <metric>: ...}``; with
     ``return_dict=False``, Keras's other form: the loss alone when there are no metrics,
-    else the list ``[loss, *metrics]`` in the order given.
+    else the list ``[loss, *metrics]`` in the order given. ``sample_weight`` (with arrays)
+    weighs the loss as ``fit(sample_weight=)`` does; metrics are not weighted.
     """
     batch_size = _positive_int(batch_size, "evaluate", "batch_size")
     loss_fn = _resolve_loss(loss)
@@ -934,8 +1086,14 @@ def evaluate(
     )
     if len(dataset) == 0:
         raise ValueError("evaluate: data is empty")
+    weighted_loss = None
+    if sample_weight is not None:
+        dataset = _with_weights(dataset, sample_weight, None, _model_dtype(model), "evaluate")
+        weighted_loss = _weighted(loss_fn, "evaluate")
     metric_list = _metrics_for(metrics, kind, "evaluate")
-    logs = _evaluate(model, loss_fn, dataset, batch_size, metric_list, kind, "")
+    logs = _evaluate(
+        model, loss_fn, dataset, batch_size, metric_list, kind, "", weighted_loss=weighted_loss
+    )
     if return_dict:
         return logs
     values = list(logs.values())
