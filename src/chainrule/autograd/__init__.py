@@ -1,6 +1,6 @@
 """Reverse-mode automatic differentiation: ops, the backward engine, grad mode, gradcheck."""
 
-from chainrule.autograd import ops
+from chainrule.autograd import functional, ops
 from chainrule.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from chainrule.autograd.engine import backward, grad
 from chainrule.autograd.function import (
@@ -35,6 +35,7 @@ __all__ = [
     "InputCheck",
     "backward",
     "enable_grad",
+    "functional",
     "grad",
     "gradcheck",
     "inference_mode",

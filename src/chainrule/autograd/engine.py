@@ -287,28 +287,99 @@ def _seed_gradient(root: Tensor, gradient: Any) -> Array:
     return seed.astype(root.data.dtype, copy=False)
 
 
-def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
-    """``root.backward(gradient)``: see ``Tensor.backward``."""
-    if not root._requires_grad:
-        raise RuntimeError(
-            "backward: the tensor does not require grad and has no grad_fn; create the "
-            "inputs with requires_grad=True (and outside no_grad)"
+def backward(
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Tensor | Sequence[Tensor] | None = None,
+) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``grad`` of the leaves they come from.
+
+    PyTorch's ``torch.autograd.backward``; ``t.backward(...)`` is the same for one tensor.
+
+    Parameters
+    ----------
+    tensors : Tensor or sequence of Tensor
+        What to differentiate (each a scalar unless its ``grad_tensors`` entry is given).
+    grad_tensors : array_like or sequence, optional
+        dL/d(tensor) for each tensor; None means 1 for a scalar.
+    retain_graph : bool, optional
+        Keep the graph for another backward (default: free it).
+    create_graph : bool, default=False
+        Must be False: gradients are computed, not recorded (first derivatives only).
+    inputs : Tensor or sequence of Tensor, optional
+        Accumulate into these tensors' ``grad`` only (leaves or not) and leave every other
+        ``grad`` as it is.
+
+    Raises
+    ------
+    RuntimeError
+        If a tensor does not require grad, a non-scalar has no gradient given, the graph was
+        freed by an earlier backward, or an entry of ``inputs`` does not require grad.
+    NotImplementedError
+        If ``create_graph`` is True.
+    """
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor | np.ndarray):
+        gradients: list[Any] = [grad_tensors] * len(roots)
+        if grad_tensors is not None and len(roots) != 1:
+            raise ValueError("backward: give one grad_tensors entry per tensor")
+    else:
+        gradients = list(grad_tensors)
+        if len(roots) == 1 and len(gradients) != 1 and not isinstance(grad_tensors, list | tuple):
+            gradients = [grad_tensors]  # one nested array_like for one tensor
+    if len(gradients) != len(roots):
+        raise ValueError(
+            f"backward: expected {len(roots)} grad_tensors (one per tensor), got {len(gradients)}"
         )
-    seed = _seed_gradient(root, gradient)
-    previous_mode = _state.enabled
-    _state.enabled = False
-    try:
-        _run_backward((root,), (seed,), retain_graph, None)
-    finally:
-        _state.enabled = previous_mode
+    if create_graph:
+        raise NotImplementedError(
+            "backward: create_graph=True (gradients recorded for a second derivative) is not "
+            "supported; chainrule computes first derivatives only"
+        )
+    for root in roots:
+        if not root._requires_grad:
+            raise RuntimeError(
+                "backward: the tensor does not require grad and has no grad_fn; create the "
+                "inputs with requires_grad=True (and outside no_grad)"
+            )
+    seeds = [_seed_gradient(root, g) for root, g in zip(roots, gradients, strict=True)]
+    if inputs is None:
+        previous_mode = _state.enabled
+        _state.enabled = False
+        try:
+            _run_backward(roots, seeds, bool(retain_graph), None)
+        finally:
+            _state.enabled = previous_mode
+        return
+    targets = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not targets:
+        raise RuntimeError("backward: inputs= is empty; give the tensors to accumulate into")
+    for i, t in enumerate(targets):
+        if not isinstance(t, Tensor) or not t._requires_grad:
+            raise RuntimeError(f"backward: inputs[{i}] does not require grad")
+    captured = run_backward(roots, seeds, bool(retain_graph), capture=targets)
+    assert captured is not None
+    done: set[int] = set()
+    for t, g in zip(targets, captured, strict=True):
+        if g is None or id(t) in done:
+            continue
+        done.add(id(t))
+        if t.grad is None:
+            t.grad = Tensor._from_op(g.copy(), None)
+        else:
+            t.grad.data += g
 
 
 def grad(
     outputs: Tensor | Sequence[Tensor],
     inputs: Tensor | Sequence[Tensor],
     grad_outputs: Any = None,
-    retain_graph: bool = False,
-    allow_unused: bool = False,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
 ) -> tuple[Tensor | None, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, leaving every ``.grad`` untouched.
 
@@ -320,16 +391,30 @@ def grad(
         Tensors (leaves or intermediate) to differentiate with respect to.
     grad_outputs : array_like or sequence, optional
         dL/d(output) for each output; None means 1 for a scalar output.
-    retain_graph : bool, default=False
-        Keep the graph for another backward.
-    allow_unused : bool, default=False
-        Return None for an input the outputs do not depend on, instead of raising.
+    retain_graph : bool, optional
+        Keep the graph for another backward (default: free it).
+    create_graph : bool, default=False
+        Must be False: gradients are computed, not recorded (first derivatives only).
+    allow_unused : bool, optional
+        Return None for an input the outputs do not depend on, instead of raising (default:
+        ``materialize_grads``).
+    materialize_grads : bool, default=False
+        Return zeros instead of None for such an input.
 
     Returns
     -------
     tuple of Tensor or None
         One gradient per input, in order.
     """
+    if create_graph:
+        raise NotImplementedError(
+            "grad: create_graph=True (gradients recorded for a second derivative) is not "
+            "supported; chainrule computes first derivatives only"
+        )
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True needs allow_unused True or not given")
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor | np.ndarray):
@@ -349,7 +434,7 @@ def grad(
         if not out.requires_grad:
             raise RuntimeError(f"grad: output {i} does not require grad and has no grad_fn")
     seeds = [_seed_gradient(o, g) for o, g in zip(outs, grad_list, strict=True)]
-    captured = run_backward(outs, seeds, retain_graph=retain_graph, capture=ins)
+    captured = run_backward(outs, seeds, retain_graph=bool(retain_graph), capture=ins)
     assert captured is not None
     result: list[Tensor | None] = []
     for i, g in enumerate(captured):
@@ -358,5 +443,10 @@ def grad(
                 f"grad: input {i} was not used to compute the outputs; pass allow_unused=True "
                 f"to get None for it"
             )
-        result.append(None if g is None else Tensor._from_op(g.copy(), None))
+        if g is None:
+            result.append(
+                Tensor._from_op(np.zeros_like(ins[i].data), None) if materialize_grads else None
+            )
+        else:
+            result.append(Tensor._from_op(g.copy(), None))
     return tuple(result)
