@@ -320,15 +320,21 @@ def backward(
     NotImplementedError
         If ``create_graph`` is True.
     """
-    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    if grad_tensors is None or isinstance(grad_tensors, Tensor | np.ndarray):
-        gradients: list[Any] = [grad_tensors] * len(roots)
-        if grad_tensors is not None and len(roots) != 1:
-            raise ValueError("backward: give one grad_tensors entry per tensor")
+    if isinstance(tensors, Tensor):
+        roots = [tensors]
+        # One tensor's gradient: array_like, or PyTorch's one-entry sequence of it.
+        one_entry = isinstance(grad_tensors, list | tuple) and len(grad_tensors) == 1
+        if one_entry and (grad_tensors[0] is None or isinstance(grad_tensors[0], Tensor)):
+            grad_tensors = grad_tensors[0]
+        gradients: list[Any] = [grad_tensors]
     else:
-        gradients = list(grad_tensors)
-        if len(roots) == 1 and len(gradients) != 1 and not isinstance(grad_tensors, list | tuple):
-            gradients = [grad_tensors]  # one nested array_like for one tensor
+        roots = list(tensors)
+        if grad_tensors is None:
+            gradients = [None] * len(roots)
+        elif isinstance(grad_tensors, Tensor | np.ndarray):
+            gradients = [grad_tensors]
+        else:
+            gradients = list(grad_tensors)
     if len(gradients) != len(roots):
         raise ValueError(
             f"backward: expected {len(roots)} grad_tensors (one per tensor), got {len(gradients)}"
