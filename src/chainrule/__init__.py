@@ -110,9 +110,12 @@ from chainrule.io import load, load_state_dict_file, save
 from chainrule.tensor import (
     Tensor,
     arange,
+    device,
     eye,
+    from_numpy,
     full,
     full_like,
+    is_tensor,
     linspace,
     ones,
     ones_like,
@@ -120,6 +123,7 @@ from chainrule.tensor import (
     rand_like,
     randn,
     randn_like,
+    set_default_device,
     tensor,
     zeros,
     zeros_like,
@@ -131,8 +135,17 @@ __version__ = "0.1.0"
 # PyTorch's short dtype names (cr.bool, cr.float, cr.int), kept out of __all__ so that a
 # star import leaves Python's own builtins alone.
 bool, float, int = dtypes.bool, dtypes.float, dtypes.int
+# cuda and accelerator (answering that there is no GPU) exist so that PyTorch's
+# "cuda" if torch.cuda.is_available() else "cpu" runs unchanged; they are not chainrule's own
+# API, and stay out of __all__ too.
+from chainrule.tensor import accelerator as accelerator  # noqa: E402
+from chainrule.tensor import cuda as cuda  # noqa: E402
 
 __all__ = [
+    "device",
+    "from_numpy",
+    "is_tensor",
+    "set_default_device",
     "double",
     "float16",
     "float32",

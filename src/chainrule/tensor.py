@@ -63,6 +63,111 @@ def _is_device(value: Any) -> bool:
     return str(value).split(":")[0] == "cpu" and not isinstance(value, np.dtype)
 
 
+class device:  # noqa: N801 - PyTorch's name
+    """Where a tensor lives (PyTorch's ``torch.device``); chainrule's tensors are all on the CPU.
+
+    Other device types can be named, as in PyTorch (``device("cuda")`` in code that checks
+    ``cuda.is_available()`` first), but a tensor or factory asked for one refuses it.
+
+    Parameters
+    ----------
+    type : str
+        ``"cpu"``, or PyTorch's ``"type:index"`` form (``"cuda:0"``).
+    index : int, optional
+        The device's number, for types that have several.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(2).device
+    device(type='cpu')
+    >>> cr.ones(2, device=cr.device("cpu")).device == cr.device("cpu")
+    True
+    """
+
+    __slots__ = ("index", "type")
+
+    def __init__(self, type: str, index: int | None = None) -> None:
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        name, _, number = str(type).partition(":")
+        if name != "cpu" and name not in _OTHER_DEVICES:
+            raise ValueError(
+                f"device: expected 'cpu' or one of PyTorch's device types "
+                f"({', '.join(sorted(_OTHER_DEVICES))}), got {type!r}"
+            )
+        if number:
+            if index is not None or not number.isdigit():
+                raise ValueError(f"device: expected 'type' or 'type:index', got {type!r}")
+            index = int(number)
+        self.type = name
+        self.index = index
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{index})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
+_CPU = device("cpu")
+_Device: TypeAlias = device  # for annotations inside Tensor, whose ``device`` is a property
+
+
+def set_default_device(device: Any) -> None:
+    """PyTorch's ``set_default_device``, for code written for PyTorch: the CPU (the default
+    already) is accepted; any other device is refused.
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is not the CPU.
+    """
+    if device is not None:
+        dtype_of_to("set_default_device", (), None, device)
+
+
+class _NoCuda:
+    """``chainrule.cuda``: PyTorch's availability checks, answering that there is no GPU, so
+    that ``"cuda" if torch.cuda.is_available() else "cpu"`` picks the CPU."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return False
+
+    @staticmethod
+    def device_count() -> int:
+        return 0
+
+
+class _NoAccelerator:
+    """``chainrule.accelerator``: PyTorch's ``torch.accelerator`` checks, answering that there
+    is no accelerator (``current_accelerator()`` is None, as in PyTorch then)."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return False
+
+    @staticmethod
+    def current_accelerator() -> None:
+        return None
+
+    @staticmethod
+    def device_count() -> int:
+        return 0
+
+
+cuda = _NoCuda()
+accelerator = _NoAccelerator()
+
+
 def dtype_of_to(where: str, args: tuple[Any, ...], dtype: Any, device: Any) -> Any:
     """The dtype that PyTorch's ``to(...)`` forms ask for (None where none is named):
     ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)`` (its dtype) and the
@@ -149,7 +254,9 @@ class Tensor:
     """
 
     __slots__ = ("__weakref__", "_ctx", "_hooks", "_requires_grad", "data", "grad")
-    __array_priority__ = 1000  # so that ndarray <op> Tensor defers to Tensor's reflected op
+    # NumPy itself goes through __array_ufunc__ below; the priority is kept for libraries that
+    # still read it to decide whether to defer to Tensor's reflected operators.
+    __array_priority__ = 1000
 
     data: Array
     grad: Tensor | None
@@ -212,7 +319,27 @@ class Tensor:
         return self._ctx
 
     @property
+    def device(self) -> _Device:
+        """The CPU, where every chainrule tensor lives (``device(type='cpu')``)."""
+        return _CPU
+
+    @property
     def T(self) -> Tensor:  # noqa: N802 - PyTorch's and NumPy's name
+        return ops.transpose(self)
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix; a vector or a 0-d tensor as it is (PyTorch's ``t()``).
+
+        Raises
+        ------
+        ValueError
+            If the tensor has more than 2 dimensions (use ``transpose`` or ``mT`` there).
+        """
+        if self.data.ndim > 2:
+            raise ValueError(
+                f"t: expected a tensor with at most 2 dimensions, got shape {self.data.shape}; "
+                f"use transpose(dim0, dim1) or .mT"
+            )
         return ops.transpose(self)
 
     def size(self, dim: _int | None = None) -> Any:
@@ -239,6 +366,24 @@ class Tensor:
         if dtype is not None and np.dtype(dtype) != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy's operators and ufuncs given a tensor.
+
+        ``array <op> tensor`` (+ - * / ** @ and comparisons) is the tensor op, recorded in the
+        graph as ``tensor <op> array`` is. A ufunc writing into an array (``out=``, and so
+        ``array -= tensor``: PyTorch's ``p.data -= lr * p.grad``, where ``p.data`` is the
+        array here) updates that array in place. Any other ufunc computes on the values and
+        returns an array.
+        """
+        if method == "__call__" and not kwargs and len(inputs) == 2:
+            op = _UFUNC_OPS.get(ufunc)
+            if op is not None:
+                return op(*inputs)
+        arrays = tuple(x.data if isinstance(x, Tensor) else x for x in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(o.data if isinstance(o, Tensor) else o for o in kwargs["out"])
+        return getattr(ufunc, method)(*arrays, **kwargs)
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
@@ -318,6 +463,13 @@ class Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
         return Tensor._from_op(self.data, None)
 
+    def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place: it becomes a leaf that does not require
+        grad; returns self."""
+        self._ctx = None
+        self._requires_grad = False
+        return self
+
     @property
     def retains_grad(self) -> _bool:
         """Whether ``retain_grad()`` was called on this non-leaf tensor."""
@@ -352,23 +504,40 @@ class Tensor:
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
 
-    def backward(self, gradient: Any = None, retain_graph: _bool = False) -> None:
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: _bool | None = None,
+        create_graph: _bool = False,
+        inputs: Any = None,
+    ) -> None:
         """Accumulate d(self)/d(leaf) into the ``grad`` of every leaf that requires it.
 
         Parameters
         ----------
         gradient : array_like, optional
             dL/d(self); may be omitted only when self has one element (then 1).
-        retain_graph : _bool, default=False
-            Keep the graph's saved arrays so that ``backward`` can run through it again.
+        retain_graph : _bool, optional
+            Keep the graph's saved arrays so that ``backward`` can run through it again
+            (default: free them).
+        create_graph : _bool, default=False
+            Must be False: gradients are computed, not recorded (first derivatives only).
+        inputs : Tensor or sequence of Tensor, optional
+            Accumulate into these tensors' ``grad`` only (leaves or not), as PyTorch's
+            ``backward(inputs=...)``.
 
         Raises
         ------
         RuntimeError
             If self does not require grad, is not a scalar and no gradient is given, or the
             graph was already released by an earlier backward.
+        NotImplementedError
+            If ``create_graph`` is True.
         """
-        engine.backward(self, gradient, retain_graph=retain_graph)
+        if inputs is None and not create_graph:
+            engine.backward_from(self, gradient, retain_graph)
+        else:
+            engine.backward(self, gradient, retain_graph, create_graph, inputs)
 
     # ----------------------------------------------------------------- in place
     def _check_inplace(self, where: str) -> None:
@@ -393,13 +562,7 @@ class Tensor:
                     "slice, a reshape) is not recorded, and the tensor it views would not see "
                     "the write; write into that tensor, or into a clone() of this one"
                 )
-            written = ops.shape.index_put(self, index, value)
-            old = self._ctx
-            self.data, self._ctx = written.data, written._ctx
-            self._requires_grad = written._requires_grad
-            if old is not None and old.retained is not None and written._ctx is not None:
-                # retain_grad() holds on: the gradient kept is that of the values written.
-                written._ctx.retained, old.retained = old.retained, None
+            self._become("setitem", ops.shape.index_put(self, index, value))
             return
         self._check_inplace("setitem")
         # Masks stay masks here, so that NumPy itself rejects one of the wrong length.
@@ -418,19 +581,37 @@ class Tensor:
         return self
 
     def copy_(self, source: Any) -> Tensor:
-        """Copy ``source`` (broadcast to this shape) into this tensor; returns self."""
+        """Copy ``source`` (broadcast to this shape) into this tensor; returns self.
+
+        When ``source`` requires grad under grad mode, the copy is recorded in the graph
+        (see ``add_``).
+        """
+        if self._recorded(source):
+            source = ops.cast(source, self.data.dtype)
+            return self._become("copy_", ops.clone(ops.broadcast_to(source, self.data.shape)))
         self._check_inplace("copy_")
         source = source.data if isinstance(source, Tensor) else np.asarray(source)
         np.copyto(self.data, np.broadcast_to(source, self.data.shape), casting="same_kind")
         return self
 
     def add_(self, other: Any, alpha: _float = 1.0) -> Tensor:
-        """Add ``alpha * other`` to this tensor in place; returns self."""
+        """Add ``alpha * other`` to this tensor in place; returns self.
+
+        Under grad mode, a tensor that requires grad is refused. When ``other`` requires
+        grad, the update is recorded in the graph, as PyTorch does: self takes the new values
+        and the node that computed them, so that ``backward`` differentiates through them.
+        Other tensors that viewed the old values keep them; a view (a slice, a reshape) is
+        refused.
+        """
+        if self._recorded(other):
+            return self._become("add_", ops.add(self, other, alpha=alpha))
         self._check_inplace("add_")
         return self._add_scaled(other, alpha)
 
     def sub_(self, other: Any, alpha: _float = 1.0) -> Tensor:
-        """Subtract ``alpha * other`` from this tensor in place; returns self."""
+        """Subtract ``alpha * other`` from this tensor in place; returns self (see ``add_``)."""
+        if self._recorded(other):
+            return self._become("sub_", ops.sub(self, other, alpha=alpha))
         self._check_inplace("sub_")
         return self._add_scaled(other, -alpha)
 
@@ -440,11 +621,17 @@ class Tensor:
         return self
 
     def mul_(self, other: Any) -> Tensor:
+        """Multiply this tensor by ``other`` in place; returns self (see ``add_``)."""
+        if self._recorded(other):
+            return self._become("mul_", ops.mul(self, other))
         self._check_inplace("mul_")
         self.data *= other.data if isinstance(other, Tensor) else other
         return self
 
     def div_(self, other: Any) -> Tensor:
+        """Divide this tensor by ``other`` in place; returns self (see ``add_``)."""
+        if self._recorded(other):
+            return self._become("div_", ops.div(self, other))
         self._check_inplace("div_")
         self.data /= other.data if isinstance(other, Tensor) else other
         return self
@@ -452,6 +639,45 @@ class Tensor:
     def clamp_(self, min: _float | None = None, max: _float | None = None) -> Tensor:
         self._check_inplace("clamp_")
         np.clip(self.data, min, max, out=self.data)
+        return self
+
+    def _recorded(self, other: Any) -> _bool:
+        """Whether an in-place op on self goes into the graph: grad mode on, self free of
+        the graph (no gradient) and the operand ``other`` a tensor that requires grad. (Self
+        requiring grad is refused by ``_check_inplace``.)"""
+        return (
+            _state.enabled
+            and not self._requires_grad
+            and isinstance(other, Tensor)
+            and other._requires_grad
+        )
+
+    def _become(self, where: str, result: Tensor) -> Tensor:
+        """Take the values and graph node of ``result``, computed out of place from self:
+        an in-place op, recorded. Saved arrays of earlier ops keep the old values, so their
+        gradients stay right (PyTorch would need its version counters to tell)."""
+        if self.data.base is not None:
+            raise RuntimeError(
+                f"{where}: under grad mode, changing a view of another tensor (a slice, a "
+                f"reshape) in place is not recorded, and the tensor it views would not see "
+                f"the change; change that tensor, or use the out-of-place op"
+            )
+        if result.data.shape != self.data.shape:
+            raise ValueError(
+                f"{where}: an in-place result must keep the tensor's shape {self.data.shape}, "
+                f"got the broadcast shape {result.data.shape}"
+            )
+        if result.data.dtype != self.data.dtype:
+            raise TypeError(
+                f"{where}: a result of dtype {result.data.dtype} cannot be stored in place in "
+                f"a tensor of dtype {self.data.dtype}; convert first, e.g. t = t.float()"
+            )
+        old = self._ctx
+        self.data, self._ctx = result.data, result._ctx
+        self._requires_grad = result._requires_grad
+        if old is not None and old.retained is not None and result._ctx is not None:
+            # retain_grad() holds on: the gradient kept is that of the new values.
+            result._ctx.retained, old.retained = old.retained, None
         return self
 
     # ----------------------------------------------------------------- augmented assignment
@@ -862,6 +1088,39 @@ def tensor(data: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> T
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
+def from_numpy(array: Any) -> Tensor:
+    """A tensor sharing ``array``'s memory (PyTorch's ``from_numpy``): a change to one shows in
+    the other. The dtype is the array's own (NumPy's float64 stays float64).
+
+    Raises
+    ------
+    TypeError
+        If ``array`` is not a NumPy array, or holds no numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> n = np.ones(3)
+    >>> t = cr.from_numpy(n)
+    >>> n += 1
+    >>> t
+    tensor([2., 2., 2.], dtype=float64)
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"from_numpy: expected an array of numbers or bools, got dtype {array.dtype}"
+        )
+    return Tensor._from_op(array, None)
+
+
+def is_tensor(obj: Any) -> bool:
+    """Whether ``obj`` is a chainrule ``Tensor`` (PyTorch's ``is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
 @_on_cpu
 def zeros(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``; float32 by default."""
@@ -1047,3 +1306,25 @@ def rand_like(
 # two is imported first, Tensor exists by the time the ops need it.
 from chainrule.autograd import engine, ops  # noqa: E402
 from chainrule.autograd.grad_mode import _state  # noqa: E402
+
+
+def _ufunc_ops() -> dict[Any, Callable[[Any, Any], Tensor]]:
+    """The ufuncs behind NumPy's operators, as tensor ops: ``array - tensor`` stays in the
+    graph. (A function, so that mypy reads the ops after the import cycle settles.)"""
+    return {
+        np.add: ops.add,
+        np.subtract: ops.sub,
+        np.multiply: ops.mul,
+        np.true_divide: ops.div,
+        np.power: ops.pow,
+        np.matmul: ops.matmul,
+        np.equal: ops.eq,
+        np.not_equal: ops.ne,
+        np.less: ops.lt,
+        np.less_equal: ops.le,
+        np.greater: ops.gt,
+        np.greater_equal: ops.ge,
+    }
+
+
+_UFUNC_OPS = _ufunc_ops()

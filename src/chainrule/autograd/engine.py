@@ -287,6 +287,23 @@ def _seed_gradient(root: Tensor, gradient: Any) -> Array:
     return seed.astype(root.data.dtype, copy=False)
 
 
+def backward_from(root: Tensor, gradient: Any = None, retain_graph: bool | None = None) -> None:
+    """``root.backward(gradient)`` in its common form, without ``inputs``: the lean path
+    that every training step takes (``backward`` below is the general one)."""
+    if not root._requires_grad:
+        raise RuntimeError(
+            "backward: the tensor does not require grad and has no grad_fn; create the "
+            "inputs with requires_grad=True (and outside no_grad)"
+        )
+    seed = _seed_gradient(root, gradient)
+    previous_mode = _state.enabled
+    _state.enabled = False
+    try:
+        _run_backward((root,), (seed,), bool(retain_graph), None)
+    finally:
+        _state.enabled = previous_mode
+
+
 def backward(
     tensors: Tensor | Sequence[Tensor],
     grad_tensors: Any = None,
@@ -352,12 +369,7 @@ def backward(
             )
     seeds = [_seed_gradient(root, g) for root, g in zip(roots, gradients, strict=True)]
     if inputs is None:
-        previous_mode = _state.enabled
-        _state.enabled = False
-        try:
-            _run_backward(roots, seeds, bool(retain_graph), None)
-        finally:
-            _state.enabled = previous_mode
+        run_backward(roots, seeds, bool(retain_graph))
         return
     targets = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if not targets:

@@ -196,3 +196,42 @@ def quietly(fn: F) -> F:
             restore(token)
 
     return cast(F, run)
+
+
+def write_out(where: str, result: Tensor, out: Any) -> Tensor:
+    """``result`` copied into ``out``, for PyTorch's ``out=`` argument; returns ``out``.
+
+    As in PyTorch, such a write is not differentiable: it is refused when an input requires
+    grad under grad mode (then ``result`` has a graph node) or ``out`` does.
+
+    Raises
+    ------
+    TypeError
+        If ``out`` is not a tensor, or cannot hold the result's dtype (float into int).
+    ValueError
+        If ``out`` does not have the result's shape.
+    RuntimeError
+        If the result would need a gradient.
+    """
+    from chainrule.autograd.grad_mode import _state
+
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{where}: expected out to be a Tensor, got {type(out).__name__}")
+    if result._ctx is not None or (out._requires_grad and _state.enabled):
+        raise RuntimeError(
+            f"{where}: a result written with out= is not differentiable, but a tensor involved "
+            f"requires grad; compute it without out= (y = {where}(a, b)), or under no_grad()"
+        )
+    if out.data.shape != result.data.shape:
+        raise ValueError(
+            f"{where}: expected out of the result's shape {result.data.shape}, "
+            f"got shape {out.data.shape}"
+        )
+    try:
+        np.copyto(out.data, result.data, casting="same_kind")
+    except TypeError:
+        raise TypeError(
+            f"{where}: a result of dtype {result.data.dtype} cannot be written to out of "
+            f"dtype {out.data.dtype}"
+        ) from None
+    return out

@@ -10,6 +10,7 @@ from chainrule.autograd.ops._operands import (
     binary_operands,
     quietly,
     true_division_operands,
+    write_out,
 )
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
@@ -203,9 +204,10 @@ def _scaled(b: Any, alpha: Any) -> Any:
     return b * alpha if type(b) is int or type(b) is float else mul(b, alpha)
 
 
-def mul(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a * b`` with broadcasting."""
-    return Mul.apply(*binary_operands(a, b))
+def mul(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise ``a * b`` with broadcasting; written into ``out`` (and returned) if given."""
+    result = Mul.apply(*binary_operands(a, b))
+    return result if out is None else write_out("mul", result, out)
 
 
 def div(a: Any, b: Any) -> Tensor:

@@ -6,7 +6,7 @@ from typing import Any
 
 from chainrule import _blas
 from chainrule.autograd.function import Context, Function, register, unbroadcast
-from chainrule.autograd.ops._operands import as_tensor, binary_operands
+from chainrule.autograd.ops._operands import as_tensor, binary_operands, write_out
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
@@ -87,8 +87,11 @@ def _same_dtype(where: str, a: Tensor, b: Tensor) -> None:
         )
 
 
-def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product with NumPy's rules: 1-D vectors, 2-D matrices, batched N-D stacks."""
+def matmul(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
+    """Matrix product with NumPy's rules: 1-D vectors, 2-D matrices, batched N-D stacks;
+    written into ``out`` (and returned) if given."""
+    if out is not None:
+        return write_out("matmul", matmul(a, b), out)
     a, b = binary_operands(a, b)
     a, b = as_tensor(a), as_tensor(b)
     _same_dtype("matmul", a, b)
