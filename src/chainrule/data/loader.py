@@ -27,6 +27,11 @@ class DataLoader:
         Skip the last batch when it is smaller than ``batch_size``.
     generator : numpy.random.Generator or int, optional
         Source of the shuffling (fresh entropy when None); its state is the loader's state.
+    num_workers : int, default=0
+        Taken for PyTorch's DataLoader: batches are always made in this process, whose
+        NumPy slicing is faster than shipping arrays to worker processes would be.
+    pin_memory : bool, default=False
+        Taken for PyTorch's DataLoader; without a GPU there is no memory to pin.
 
     Examples
     --------
@@ -44,6 +49,8 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         generator: np.random.Generator | int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
     ) -> None:
         if (
             isinstance(batch_size, bool)
@@ -52,6 +59,14 @@ class DataLoader:
         ):
             raise ValueError(
                 f"DataLoader: batch_size must be a positive integer, got {batch_size!r}"
+            )
+        if (
+            isinstance(num_workers, bool)
+            or not isinstance(num_workers, int | np.integer)
+            or num_workers < 0
+        ):
+            raise ValueError(
+                f"DataLoader: num_workers must be an integer >= 0, got {num_workers!r}"
             )
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(
@@ -63,6 +78,8 @@ class DataLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.generator = as_generator(generator)
+        self.num_workers = int(num_workers)
+        self.pin_memory = pin_memory
 
     def __len__(self) -> int:
         n = len(self.dataset)

@@ -30,6 +30,7 @@ FORMAT_VERSION = 1
 
 MODEL_FORMAT = "chainrule.model"
 CHECKPOINT_FORMAT = "chainrule.checkpoint"
+STATE_DICT_FORMAT = "chainrule.state_dict"
 
 # Same cap as the safetensors library: a header longer than this is not a real one.
 _MAX_HEADER_BYTES = 100_000_000
@@ -255,6 +256,7 @@ def parse_document(
         hint = {
             CHECKPOINT_FORMAT: "; it is a training checkpoint: use chainrule.io.load_checkpoint",
             MODEL_FORMAT: "; it is a model file: use chainrule.load",
+            STATE_DICT_FORMAT: "; it is a state dict: use chainrule.load",
         }.get(found, "")
         raise ValueError(
             f"{where}: expected a {expected_format} file in {label}, got {found!r}{hint}"

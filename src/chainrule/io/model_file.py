@@ -16,24 +16,31 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal, overload
 
-from chainrule.backend import Array
+from chainrule.backend import Array, np
 from chainrule.io import _container
 from chainrule.io._codec import decode, encode
 from chainrule.io.architecture import build_model, describe_model
 from chainrule.nn import Module
+from chainrule.tensor import Tensor, dtype_of_to
 
 PathLike = str | os.PathLike[str]
 
 
-def save(model: Module, path: PathLike, metadata: Mapping[str, Any] | None = None) -> None:
+def save(
+    model: Module | Mapping[str, Tensor | Array],
+    path: PathLike,
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
     """Write ``model`` (weights and architecture) and ``metadata`` to one safetensors file.
 
     Parameters
     ----------
-    model : Module
+    model : Module or state dict
         Any chainrule module. Its weights are always saved; its architecture is saved when
         it is built from chainrule's own layers (see ``chainrule.io.LAYERS``), so that
-        ``load`` can rebuild it without the code that built it.
+        ``load`` can rebuild it without the code that built it. Or, as PyTorch's
+        ``torch.save(model.state_dict(), path)``, a state dict: a dict of names to tensors
+        (or arrays), which ``load`` gives back as a dict of tensors in the same order.
     path : str or os.PathLike
         The file to write (``.safetensors`` by convention); replaced atomically.
     metadata : dict, optional
@@ -44,8 +51,8 @@ def save(model: Module, path: PathLike, metadata: Mapping[str, Any] | None = Non
     Raises
     ------
     TypeError
-        If ``model`` is not a Module, or ``metadata`` is not a dict or holds a value JSON
-        cannot (the message names where).
+        If ``model`` is neither a Module nor a non-empty dict of str names to tensors, or
+        ``metadata`` is not a dict or holds a value JSON cannot (the message names where).
     FileNotFoundError
         If the folder of ``path`` does not exist.
     PermissionError
@@ -76,11 +83,20 @@ def save(model: Module, path: PathLike, metadata: Mapping[str, Any] | None = Non
     True
     >>> sorted(load_weights(path))
     ['0.bias', '0.weight', '2.bias', '2.weight']
+
+    PyTorch's idiom, a state dict saved and loaded into a model built in code:
+
+    >>> save(model.state_dict(), path)
+    >>> list(cr.load(path, weights_only=True))
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+    >>> model.load_state_dict(cr.load(path))
+    <All keys matched successfully>
     """
-    if not isinstance(model, Module):
-        raise TypeError(f"save: expected a chainrule Module, got {type(model).__name__}")
     if metadata is not None and not isinstance(metadata, Mapping):
         raise TypeError(f"save: metadata must be a dict or None, got {type(metadata).__name__}")
+    if not isinstance(model, Module):
+        _save_state_dict(model, path, metadata)
+        return
     encoded_metadata = encode(dict(metadata or {}), "metadata", None, "save")
     architecture: dict[str, Any] | None
     try:
@@ -99,13 +115,94 @@ def save(model: Module, path: PathLike, metadata: Mapping[str, Any] | None = Non
     _container.write(path, tensors, document, "save")
 
 
-@overload
-def load(path: PathLike, *, with_metadata: Literal[False] = False) -> Module: ...
-@overload
-def load(path: PathLike, *, with_metadata: Literal[True]) -> tuple[Module, dict[str, Any]]: ...
+def _state_dict_problem(value: Any) -> str | None:
+    """Why ``value`` is not a state dict ``save`` can write, or None when it is one."""
+    if not isinstance(value, Mapping):
+        return None if isinstance(value, Module) else "not a dict"
+    if not value:
+        return "it is empty"
+    for key, tensor in value.items():
+        if not isinstance(key, str):
+            return f"key {key!r} is not a str"
+        if not isinstance(tensor, Tensor | np.ndarray):
+            return f"{key!r} holds {type(tensor).__name__}, not a tensor"
+    return None
 
 
-def load(path: PathLike, *, with_metadata: bool = False) -> Module | tuple[Module, dict[str, Any]]:
+def _save_state_dict(state_dict: Any, path: PathLike, metadata: Mapping[str, Any] | None) -> None:
+    problem = _state_dict_problem(state_dict)
+    if problem is not None:
+        kind = type(state_dict).__name__
+        raise TypeError(
+            f"save: expected a chainrule Module, got {kind} that is not a state dict ({problem}); "
+            f"save a Module, its model.state_dict() (str names to tensors), or a training run "
+            f"with chainrule.io.save_checkpoint"
+        )
+    document = {
+        "format": _container.STATE_DICT_FORMAT,
+        "format_version": _container.FORMAT_VERSION,
+        "chainrule_version": _container.chainrule_version(),
+        # safetensors and the JSON document both sort names; load gives the saved order back
+        "keys": list(state_dict),
+        "metadata": encode(dict(metadata or {}), "metadata", None, "save"),
+    }
+    tensors = {
+        key: value.data if isinstance(value, Tensor) else value for key, value in state_dict.items()
+    }
+    _container.write(path, tensors, document, "save")
+
+
+def _document(text: str | None, path: PathLike, where: str) -> dict[str, Any]:
+    """The document of a model file or of a saved state dict."""
+    try:
+        found = json.loads(text)["format"] if text is not None else None
+    except (ValueError, RecursionError, TypeError, KeyError):
+        found = None
+    expected = (
+        _container.STATE_DICT_FORMAT
+        if found == _container.STATE_DICT_FORMAT
+        else _container.MODEL_FORMAT
+    )
+    return _container.parse_document(text, path, where, expected)
+
+
+def _state_dict_of(
+    tensors: dict[str, Array], document: Mapping[str, Any], label: str, where: str
+) -> dict[str, Tensor]:
+    keys = document.get("keys")
+    if not isinstance(keys, list) or sorted(keys) != sorted(tensors):
+        raise ValueError(
+            f"{where}: expected the list of the file's tensor names under 'keys' in {label}, "
+            f"got {keys!r:.100}; the file is corrupt"
+        )
+    return {key: Tensor(tensors[key]) for key in keys}
+
+
+@overload
+def load(
+    path: PathLike,
+    *,
+    with_metadata: Literal[False] = False,
+    weights_only: bool | None = None,
+    map_location: Any = None,
+) -> Any: ...
+@overload
+def load(
+    path: PathLike,
+    *,
+    with_metadata: Literal[True],
+    weights_only: bool | None = None,
+    map_location: Any = None,
+) -> tuple[Any, dict[str, Any]]: ...
+
+
+def load(
+    path: PathLike,
+    *,
+    with_metadata: bool = False,
+    weights_only: bool | None = None,
+    map_location: Any = None,
+) -> Any:
     """Rebuild the model saved by ``save`` and load its weights; no code from the file runs.
 
     Parameters
@@ -113,11 +210,19 @@ def load(path: PathLike, *, with_metadata: bool = False) -> Module | tuple[Modul
     path : str or os.PathLike
     with_metadata : bool, default=False
         Also return the metadata dict given to ``save``.
+    weights_only : bool, optional
+        Taken for PyTorch's ``torch.load`` and ignored: chainrule files hold only tensors
+        and JSON, so loading never runs code whatever its value.
+    map_location : str, optional
+        Taken for PyTorch's ``torch.load``: the CPU (``"cpu"``, a CPU ``torch.device``) is
+        the only place tensors load to.
 
     Returns
     -------
-    model : Module
-        In evaluation mode (``model.train()`` to train it further).
+    model : Module or dict of Tensor
+        The model, in evaluation mode (``model.train()`` to train it further); or, for a
+        file written by ``save(model.state_dict(), path)``, the state dict, in the order
+        saved, for ``model.load_state_dict``.
     metadata : dict
         Only with ``with_metadata=True``.
 
@@ -130,16 +235,24 @@ def load(path: PathLike, *, with_metadata: bool = False) -> Module | tuple[Modul
         zip archive), holds no chainrule document (a foreign safetensors file: use
         ``load_weights``), holds a malformed or newer document, holds no architecture (a
         model with custom modules), or weights that do not fit its architecture. Each message
-        names the file.
+        names the file. Also if ``map_location`` names a device other than the CPU.
 
     Examples
     --------
     See ``save``.
     """
     where = "load"
+    del weights_only  # nothing in a chainrule file can run code
+    if map_location is not None:
+        dtype_of_to(where, (), None, map_location)  # refuses any device but the CPU
     tensors, text = _container.read(path, where)
-    document = _container.parse_document(text, path, where, _container.MODEL_FORMAT)
+    document = _document(text, path, where)
     label = repr(os.fspath(path))
+    if document["format"] == _container.STATE_DICT_FORMAT:
+        state_dict = _state_dict_of(tensors, document, label, where)
+        if not with_metadata:
+            return state_dict
+        return state_dict, _metadata_of(document, label, where)
     architecture = document.get("architecture")
     if architecture is None:
         reason = document.get("architecture_error") or "no architecture was saved"
@@ -210,7 +323,7 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
     """
     where = "read_metadata"
     text = _container.read_metadata_text(path, where)
-    document = _container.parse_document(text, path, where, _container.MODEL_FORMAT)
+    document = _document(text, path, where)
     return _metadata_of(document, repr(os.fspath(path)), where)
 
 

@@ -43,10 +43,29 @@ def _check_name(where: str, module: Module, name: Any, registry: str) -> None:
 
 
 class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict(strict=False)`` could not match."""
+    """What ``load_state_dict(strict=False)`` could not match.
+
+    Shown as PyTorch shows it, so that a notebook cell ending in ``load_state_dict`` reads
+    the same.
+
+    Examples
+    --------
+    >>> IncompatibleKeys([], [])
+    <All keys matched successfully>
+    >>> IncompatibleKeys(["bias"], [])
+    IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])
+    """
 
     missing_keys: list[str]
     unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (
+            f"IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+            f"unexpected_keys={self.unexpected_keys!r})"
+        )
 
 
 def cast_input(x: Any, dtype: Any) -> Tensor:
