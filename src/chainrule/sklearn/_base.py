@@ -603,8 +603,9 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             return 0.0  # a batch of samples weighted 0 holds nothing to learn from
         weights = (w_batch / weight_sum)[:, None]
         self._optimizer.zero_grad()
-        loss = objective(self.model_(Tensor(X_batch)), y_batch, weights)
-        reported = objective.reported(float(loss.item()), y_batch, weights)
+        raw = self.model_(Tensor(X_batch))
+        loss = objective(raw, y_batch, weights)
+        reported = objective.reported(float(loss.item()), y_batch, weights, raw.data)
         if self._optimizer_schedule().solver != "adamw":
             reported += 0.5 * self.alpha * l2_penalty(self.model_) / weight_sum
         self._prepare_step(weight_sum)
@@ -639,7 +640,9 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             with no_grad():
                 value = float(objective(Tensor(raw), target_val, weights_val).item())
             assert self.validation_scores_ is not None and self.validation_loss_curve_ is not None
-            self.validation_loss_curve_.append(objective.reported(value, target_val, weights_val))
+            self.validation_loss_curve_.append(
+                objective.reported(value, target_val, weights_val, raw)
+            )
             outputs = output_activation(raw, self.out_activation_)
             score = self._score_outputs(outputs, y_val, w_val)
             self.validation_scores_.append(score)
@@ -730,9 +733,12 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             unpack(flat)
             for p in params:
                 p.grad = None
-            loss = objective(model(inputs), target, normalized)
+            raw = model(inputs)
+            loss = objective(raw, target, normalized)
             loss.backward()
-            value = float(loss.item())
+            # scikit-learn's pair: the log-loss clipped (flat once outputs saturate) with
+            # the unclipped gradient; L-BFGS stops where scikit-learn's does.
+            value = objective.clipped(float(loss.item()), raw.data, target, normalized)
             gradient = np.concatenate(
                 [
                     (p.grad.data if p.grad is not None else np.zeros_like(p.data)).ravel()

@@ -356,6 +356,9 @@ A pipeline switches by changing the import. In float64 with 'sgd', 'adam' or 'lb
 estimator takes scikit-learn's steps, given the same ``random_state``: the weights agree to
 rounding error, which with 'lbfgs' grows over many iterations (after a hundred they may
 differ in the fifth digit, as they would between two BLAS builds; predictions agree).
+The log-loss is scikit-learn's, with probabilities clipped to [eps, 1 - eps]: on
+unscaled data, whose outputs saturate, ``loss_curve_`` flattens at -log(eps) per
+output and the ``tol`` rule stops training where scikit-learn's stops.
 ``save(path)`` writes one
 safetensors file (``MLPClassifier.load(path)`` reads it back) holding the network under
 PyTorch's names, the parameters and the labels.

@@ -160,13 +160,20 @@ class Objective:
             return (abs(raw - target) * weights).sum()
         raise ValueError(f"Objective: unknown loss {self.loss!r}")
 
-    def reported(self, value: float, target: Array, weights: Array) -> float:
+    def reported(
+        self, value: float, target: Array, weights: Array, raw: Array | None = None
+    ) -> float:
         """The loss as scikit-learn reports it, from the value that training minimizes.
 
         scikit-learn's half squared error averages its outputs where its gradient sums
-        them, and its Poisson loss keeps the constant term y log y - y; both are kept in
-        ``loss_`` and ``loss_curve_`` (and so in the ``tol`` stopping rule) for parity.
+        them, its Poisson loss keeps the constant term y log y - y, and its log-loss clips
+        the probabilities to [eps, 1 - eps] (eps of the network's dtype), which caps each
+        output's loss at -log(eps) when the outputs saturate (as on unscaled data); all are
+        kept in ``loss_`` and ``loss_curve_`` (and so in the ``tol`` stopping rule) for
+        parity. The clipping needs the raw scores ``raw`` the value came from.
         """
+        if raw is not None:
+            value = self.clipped(value, raw, target, weights)
         if self.loss == "squared_error":
             return value / target.shape[1]
         if self.loss == "poisson":
@@ -174,6 +181,36 @@ class Objective:
             y_log_y = np.where(positive, target * np.log(np.where(positive, target, 1)), 0)
             return value + float(((y_log_y - target) * weights).sum())
         return value
+
+    def clipped(self, value: float, raw: Array, target: Array, weights: Array) -> float:
+        """For a log-loss, scikit-learn's value: with probabilities clipped to [eps, 1 - eps];
+        ``value`` (from logits, unclipped) when no probability can reach the clip, and for
+        the other losses."""
+        if self.out_activation not in ("softmax", "logistic"):
+            return value
+        eps = np.finfo(raw.dtype).eps
+        # Below this margin (in logits) no probability comes within eps of 0 or 1, and the
+        # clip changes nothing: skip the NumPy pass, which costs as much as a small step.
+        limit = -math.log(eps) - 1.0
+        if self.out_activation == "softmax":
+            spread = raw.max(axis=1) - raw.min(axis=1)
+            reachable = raw.size > 0 and float(spread.max()) + math.log(raw.shape[1]) > limit
+        else:
+            reachable = raw.size > 0 and float(np.abs(raw).max()) > limit
+        if not reachable:
+            return value
+        prob = np.clip(output_activation(raw, self.out_activation), eps, 1 - eps)
+        with np.errstate(invalid="ignore"):
+            if self.out_activation == "softmax":
+                losses = _xlogy(target, prob)
+            else:
+                losses = _xlogy(target, prob) + _xlogy(1 - target, 1 - prob)
+        return -float((losses * weights).sum())
+
+
+def _xlogy(x: Array, y: Array) -> Array:
+    """x * log(y), 0 where x == 0 (scipy's ``xlogy``, which scikit-learn's log-loss uses)."""
+    return np.where(x == 0, 0.0, x * np.log(y))
 
 
 def l2_penalty(network: Sequential) -> float:
