@@ -378,3 +378,60 @@ def test_next_functions_as_in_the_neural_networks_tutorial() -> None:
     (leaf, _), (constant, _) = mul_node.next_functions
     assert repr(leaf) == "<AccumulateGrad>" and leaf.variable is x
     assert constant is None  # w does not require grad
+
+
+def test_saved_tensors_keep_the_values_they_had_when_saved() -> None:
+    class MyMul(Function):
+        @staticmethod
+        def forward(ctx: FunctionCtx, a: cr.Tensor, b: cr.Tensor) -> cr.Tensor:
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx: FunctionCtx, grad: cr.Tensor) -> tuple[cr.Tensor, cr.Tensor]:
+            a, b = ctx.saved_tensors
+            return grad * b, grad * a
+
+    h = cr.ones(3)
+    w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = cr.tensor([5.0, 5.0, 5.0], requires_grad=True)
+    y = MyMul.apply(h, w)
+    h.add_(v)  # recorded: h takes new values after y was computed from the old ones
+    (y.sum() + h.sum()).backward()
+    assert w.grad is not None and v.grad is not None
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0, 1.0])  # d(sum(1 * w))/dw
+    np.testing.assert_array_equal(v.grad.numpy(), [1.0, 1.0, 1.0])
+
+
+def _add_bias_function(lib: Any) -> Any:
+    class AddBias(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, bias: Any) -> Any:
+            return x + bias
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            return grad, grad  # the bias's gradient of the broadcast shape, as PyTorch allows
+
+    return AddBias
+
+
+def test_a_gradient_of_the_broadcast_shape_is_summed_down_to_the_input() -> None:
+    x_data = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    results = []
+    for lib in (cr, torch):
+        x = lib.tensor(x_data, requires_grad=True)
+        bias = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        (_add_bias_function(lib).apply(x, bias) ** 2).sum().backward()
+        results.append((x.grad.numpy().copy(), bias.grad.numpy().copy()))
+    for ours, theirs in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, theirs)
+
+
+def test_outputs_of_a_multi_output_function_point_at_its_inputs() -> None:
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    doubled, tripled = _split_function(cr, True).apply(x * 1.0)
+    for out in (doubled, tripled):
+        assert repr(out.grad_fn) == "<SplitBackward>"
+        ((node, _),) = out.grad_fn.next_functions
+        assert repr(node) == "<MulBackward>"

@@ -92,3 +92,19 @@ def test_mistakes_have_clear_errors() -> None:
         cr.autograd.functional.vjp(lambda a: a * a, x)
     with pytest.raises(TypeError, match="expected floating-point inputs, got int64"):
         cr.autograd.functional.jacobian(lambda a: a * 2, cr.tensor([1, 2]))
+
+
+def test_a_tensor_returned_twice_is_two_rows_of_the_jacobian() -> None:
+    def twice(x: Any) -> Any:
+        y = x * x
+        return y, y
+
+    _same(
+        cr.autograd.functional.jacobian(twice, cr.tensor(B)),
+        torch.autograd.functional.jacobian(twice, torch.tensor(B)),
+    )
+    v = np.array([1.0, 0.5, -1.0])
+    _same(
+        cr.autograd.functional.jvp(twice, cr.tensor(B), cr.tensor(v)),
+        torch.autograd.functional.jvp(twice, torch.tensor(B), torch.tensor(v)),
+    )

@@ -246,23 +246,31 @@ class FunctionCtx(Context):
     arriving gradient belongs to.
     """
 
-    __slots__ = ("materialize", "non_differentiable", "outputs", "slot", "tensor_inputs", "user")
+    __slots__ = ("input_shapes", "materialize", "non_differentiable", "outputs", "slot", "user")
 
     def __init__(
         self,
         user: type[Function],
         next_edges: tuple[Edge, ...],
         needs_input_grad: tuple[bool, ...],
-        tensor_inputs: tuple[bool, ...],
+        input_shapes: tuple[tuple[int, ...] | None, ...],
     ) -> None:
         super().__init__(_UserBackward, next_edges, needs_input_grad)
         self.user = user
-        self.tensor_inputs = tensor_inputs
+        self.input_shapes = input_shapes  # None for an input that is not a tensor
         self.materialize = True
         self.non_differentiable: set[int] = set()
         # Per output: (shape, dtype) of a tensor output, None for anything else.
         self.outputs: list[tuple[tuple[int, ...], np.dtype[Any]] | None] = []
         self.slot = 0  # the output a lone gradient belongs to
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        """Keep ``tensors`` for ``backward`` (read back as ``saved_tensors``).
+
+        What is kept is each tensor as it is now: an in-place op recorded on it later gives
+        the tensor new values, not what was saved.
+        """
+        self.saved = tuple(_snapshot(t) for t in tensors)
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
@@ -319,15 +327,41 @@ class FunctionCtx(Context):
                 f"backward: {self!r} returned {len(result)} gradients for {n_inputs} inputs; "
                 f"return one per forward input (None where none)"
             )
-        arrays = []
+        arrays: list[Array | None] = []
         for position, g in enumerate(result):
-            if g is not None and not self.tensor_inputs[position]:
+            shape = self.input_shapes[position]
+            if g is None:
+                arrays.append(None)
+                continue
+            if shape is None:
                 raise RuntimeError(
                     f"backward: {self!r} returned a gradient for input {position}, which is "
                     f"not a tensor ({type(g).__name__} given where None was expected)"
                 )
-            arrays.append(g.data if isinstance(g, Tensor) else g)
+            g = g.data if isinstance(g, Tensor) else np.asarray(g)
+            if g.shape != shape and _broadcasts_to(shape, g.shape):
+                # As in PyTorch: a gradient of the broadcast shape is summed down to the
+                # input's (a bias added to every row may return the rows' gradient).
+                g = unbroadcast(g, shape)
+            arrays.append(g)
         return tuple(arrays)
+
+
+def _snapshot(value: Any) -> Any:
+    """``value`` as it is now: a tensor's current array and node, in a wrapper of its own."""
+    if not isinstance(value, Tensor):
+        return value
+    kept = Tensor._from_op(value.data, value._ctx)
+    kept._requires_grad = value._requires_grad
+    return kept
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether NumPy broadcasting takes ``shape`` up to ``target`` exactly."""
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
 
 
 class _UserBackward(Function):
@@ -372,11 +406,17 @@ class _OutputSlot(Function):
 
 
 class _SlotCtx(Context):
+    """The node of one output of a multi-output Function; shown as the Function's node."""
+
     __slots__ = ()
 
     @property
     def name(self) -> str:
         return str(self.next[0].name)
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        return self.next[0].next_functions
 
     def __repr__(self) -> str:
         return repr(self.next[0])
@@ -394,7 +434,8 @@ def _apply_to_tensors(cls: type[Function], inputs: tuple[Any, ...], options: dic
             edges.append(None)
             needs.append(False)
     record = _state.enabled and any(needs)
-    ctx = FunctionCtx(cls, tuple(edges), tuple(needs), tuple(isinstance(x, Tensor) for x in inputs))
+    shapes = tuple(x.data.shape if isinstance(x, Tensor) else None for x in inputs)
+    ctx = FunctionCtx(cls, tuple(edges), tuple(needs), shapes)
     previous = _state.enabled
     _state.enabled = False  # the ops inside forward are not recorded, as in PyTorch
     try:

@@ -142,13 +142,17 @@ def _jacobian_blocks(
 ) -> list[list[Array]]:
     """``blocks[o][i]``: d outputs[o] / d inputs[i], of shape ``out.shape + in.shape``."""
     blocks = []
-    for out in outs:
+    for index, out in enumerate(outs):
         rows: list[list[Array]] = [[] for _ in leaves]
         flat = out.data.size
         for k in range(flat):
             seed = np.zeros(flat, dtype=out.dtype)
             seed[k] = 1
-            seeds = [seed.reshape(out.shape) if o is out else np.zeros_like(o.data) for o in outs]
+            # By position: func may return one tensor twice, and each entry is its own row.
+            seeds = [
+                seed.reshape(out.shape) if j == index else np.zeros_like(o.data)
+                for j, o in enumerate(outs)
+            ]
             for i, g in enumerate(_pullback(outs, seeds, leaves, strict, where)):
                 rows[i].append(g)
         blocks.append(
