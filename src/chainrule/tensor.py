@@ -541,10 +541,11 @@ class Tensor:
 
     # ----------------------------------------------------------------- in place
     def _check_inplace(self, where: str) -> None:
+        # Reached only where the op is not recorded: a leaf that requires grad.
         if self.requires_grad and _state.enabled:
             raise RuntimeError(
-                f"{where}: cannot modify a tensor that requires grad in place while grad mode "
-                f"is on; wrap the update in `with chainrule.no_grad():`"
+                f"{where}: cannot modify a leaf tensor that requires grad in place while grad "
+                f"mode is on; wrap the update in `with chainrule.no_grad():`"
             )
 
     def __setitem__(self, index: Any, value: Any) -> None:
@@ -571,13 +572,18 @@ class Tensor:
         self.data[key] = value.data if isinstance(value, Tensor) else value
 
     def zero_(self) -> Tensor:
-        self._check_inplace("zero_")
-        self.data[...] = 0
-        return self
+        """Set every element to 0 in place; returns self (see ``add_``)."""
+        return self._fill("zero_", 0)
 
     def fill_(self, value: Any) -> Tensor:
-        self._check_inplace("fill_")
-        self.data[...] = value
+        """Set every element to ``value`` in place; returns self (see ``add_``)."""
+        return self._fill("fill_", value)
+
+    def _fill(self, where: str, value: Any) -> Tensor:
+        if self._recorded(value):
+            return self._become(where, self._replaced_by(value))
+        self._check_inplace(where)
+        self.data[...] = value.data if isinstance(value, Tensor) else value
         return self
 
     def copy_(self, source: Any) -> Tensor:
@@ -587,8 +593,7 @@ class Tensor:
         (see ``add_``).
         """
         if self._recorded(source):
-            source = ops.cast(source, self.data.dtype)
-            return self._become("copy_", ops.clone(ops.broadcast_to(source, self.data.shape)))
+            return self._become("copy_", self._replaced_by(source))
         self._check_inplace("copy_")
         source = source.data if isinstance(source, Tensor) else np.asarray(source)
         np.copyto(self.data, np.broadcast_to(source, self.data.shape), casting="same_kind")
@@ -597,11 +602,12 @@ class Tensor:
     def add_(self, other: Any, alpha: _float = 1.0) -> Tensor:
         """Add ``alpha * other`` to this tensor in place; returns self.
 
-        Under grad mode, a tensor that requires grad is refused. When ``other`` requires
-        grad, the update is recorded in the graph, as PyTorch does: self takes the new values
-        and the node that computed them, so that ``backward`` differentiates through them.
-        Other tensors that viewed the old values keep them; a view (a slice, a reshape) is
-        refused.
+        Under grad mode, as in PyTorch, a leaf that requires grad is refused, and an update
+        of a tensor in the graph (a non-leaf that requires grad), or by an ``other`` that
+        requires grad, is recorded: self takes the new values and the node that computed
+        them, so that ``backward`` differentiates through them. Ops that used the old values
+        keep them for their own gradients. A view (a slice, a reshape) is refused there, as
+        the tensor it views would not see the change.
         """
         if self._recorded(other):
             return self._become("add_", ops.add(self, other, alpha=alpha))
@@ -637,20 +643,33 @@ class Tensor:
         return self
 
     def clamp_(self, min: _float | None = None, max: _float | None = None) -> Tensor:
+        """Clamp to [min, max] in place; returns self (see ``add_``)."""
+        if self._recorded(None):
+            return self._become("clamp_", ops.clamp(self, min, max))
         self._check_inplace("clamp_")
         np.clip(self.data, min, max, out=self.data)
         return self
 
+    def _replaced_by(self, source: Any) -> Tensor:
+        """``source`` broadcast to self's shape and dtype, as a result that keeps self in the
+        graph with a zero gradient (as after PyTorch's ``copy_`` and ``fill_``): where()
+        over an all-False mask."""
+        if not isinstance(source, Tensor):
+            source = Tensor._from_op(np.asarray(source, dtype=self.data.dtype), None)
+        elif source.data.dtype != self.data.dtype:
+            source = ops.cast(source, self.data.dtype)
+        nowhere = Tensor._from_op(np.zeros(self.data.shape, dtype=bool), None)
+        return ops.where(nowhere, self, source)
+
     def _recorded(self, other: Any) -> _bool:
-        """Whether an in-place op on self goes into the graph: grad mode on, self free of
-        the graph (no gradient) and the operand ``other`` a tensor that requires grad. (Self
-        requiring grad is refused by ``_check_inplace``.)"""
-        return (
-            _state.enabled
-            and not self._requires_grad
-            and isinstance(other, Tensor)
-            and other._requires_grad
-        )
+        """Whether an in-place op on self goes into the graph: under grad mode, when self is
+        a non-leaf that requires grad, or does not require grad and the operand ``other``
+        does. (A leaf that requires grad is refused by ``_check_inplace``.)"""
+        if not _state.enabled:
+            return False
+        if self._requires_grad:
+            return self._ctx is not None
+        return isinstance(other, Tensor) and other._requires_grad
 
     def _become(self, where: str, result: Tensor) -> Tensor:
         """Take the values and graph node of ``result``, computed out of place from self:
@@ -668,10 +687,13 @@ class Tensor:
                 f"got the broadcast shape {result.data.shape}"
             )
         if result.data.dtype != self.data.dtype:
-            raise TypeError(
-                f"{where}: a result of dtype {result.data.dtype} cannot be stored in place in "
-                f"a tensor of dtype {self.data.dtype}; convert first, e.g. t = t.float()"
-            )
+            if not np.can_cast(result.data.dtype, self.data.dtype, casting="same_kind"):
+                raise TypeError(
+                    f"{where}: the result's dtype {result.data.dtype} cannot be stored in "
+                    f"place in a tensor of dtype {self.data.dtype} (an in-place op keeps the "
+                    f"tensor's dtype); use the out-of-place op"
+                )
+            result = ops.cast(result, self.data.dtype)  # float64 into float32, as PyTorch
         old = self._ctx
         self.data, self._ctx = result.data, result._ctx
         self._requires_grad = result._requires_grad

@@ -247,7 +247,9 @@ def test_assignment_errors() -> None:
         x[0] = w
     with pytest.raises(IndexError, match=r"setitem: index 5 is out of bounds"):
         x[5] = w[0]
-    with pytest.raises(RuntimeError, match="setitem: cannot modify a tensor that requires grad"):
+    with pytest.raises(
+        RuntimeError, match="setitem: cannot modify a leaf tensor that requires grad"
+    ):
         w[0] = 5.0
 
 
