@@ -270,6 +270,32 @@ def test_sample_weight_for_a_regression_target_of_shape_n() -> None:
     assert history["loss"][0] == pytest.approx(np.mean(weight * residual**2), rel=1e-5)
 
 
+def test_sample_weight_keeps_a_summed_losss_reduction() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 4)).astype(np.float32)
+    target = rng.normal(size=(40, 1)).astype(np.float32)
+    weight = rng.uniform(0.5, 2.0, size=40)
+    model = _model(1)
+    history = fit(
+        model,
+        nn.MSELoss(reduction="sum"),
+        optim.SGD(model.parameters(), lr=0.0),
+        x,
+        target,
+        epochs=1,
+        batch_size=40,
+        shuffle=False,
+        sample_weight=weight,
+        verbose=0,
+    )
+    residual = predict(model, x).astype(np.float64) - target
+    # one batch: the epoch's loss is the batch's, a weighted sum as the loss's reduction says
+    expected = np.sum(weight * residual[:, 0] ** 2)
+    assert history["loss"][0] == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="reduced by 'mean' or 'sum', got reduction='none'"):
+        fit(model, nn.MSELoss(reduction="none"), "sgd", x, target, sample_weight=weight, verbose=0)
+
+
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [

@@ -185,17 +185,22 @@ class _WeightedLoss:
 
     As in Keras (``reduction='sum_over_batch_size'``), the sum is divided by the number of
     rows, not by the sum of the weights, so that weights scale the loss and its gradient.
+    A loss reduced by ``'sum'`` stays a sum: of each row's weight times the sum over its
+    elements.
     """
 
-    def __init__(self, per_row: Callable[[Tensor, Tensor], Tensor]) -> None:
+    def __init__(self, per_row: Callable[[Tensor, Tensor], Tensor], summed: bool) -> None:
         self.per_row = per_row
+        self.summed = summed
 
     def __call__(self, output: Tensor, target: Tensor, weight: Tensor) -> Tensor:
         values = self.per_row(output, target)
         rows = values.shape[0]
         if values.ndim != 1:
-            values = values.reshape(rows, -1).mean(axis=1)
-        return (values * weight).mean()
+            flat = values.reshape(rows, -1)
+            values = flat.sum(axis=1) if self.summed else flat.mean(axis=1)
+        weighted = values * weight
+        return weighted.sum() if self.summed else weighted.mean()
 
 
 def _unreduced(loss_fn: Any) -> Callable[[Tensor, Tensor], Tensor] | None:
@@ -264,7 +269,14 @@ def _weighted(loss_fn: Any, where: str) -> _WeightedLoss:
             f"{where}: sample weights need the loss of each sample: expected a loss name, a "
             f"chainrule.nn loss module or a chainrule.nn.functional loss, got {loss_fn!r}"
         )
-    return _WeightedLoss(per_row)
+    inner = loss_fn.loss if isinstance(loss_fn, _ColumnTargets) else loss_fn
+    reduction = getattr(inner, "reduction", "mean")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(
+            f"{where}: sample weights need a loss reduced by 'mean' or 'sum', got "
+            f"reduction={reduction!r}"
+        )
+    return _WeightedLoss(per_row, summed=reduction == "sum")
 
 
 def _resolve_optimizer(optimizer: Any, model: Module) -> Optimizer:
