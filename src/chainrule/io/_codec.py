@@ -14,6 +14,7 @@ Counter                      ``{"$counter": [[key, count], ...]}``
 dict with a non-str key, or  ``{"$dict": [[key, value], ...]}``
 a key starting with ``$``
 ndarray, Tensor              ``{"$tensor": name}``, the array stored in the file
+Tensor (``keep_tensors``)    ``{"$Tensor": name}``, read back as a Tensor
 NumPy scalar                 ``{"$scalar": name}``, stored as a 0-d array
 ==========================  =====================================================
 
@@ -31,15 +32,25 @@ from typing import Any
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
-_TAGS = ("$tuple", "$float", "$counter", "$dict", "$tensor", "$scalar")
+_TAGS = ("$tuple", "$float", "$counter", "$dict", "$tensor", "$Tensor", "$scalar")
 
 
 def _describe_path(path: str) -> str:
     return path or "the value"
 
 
-def encode(value: Any, path: str, arrays: dict[str, Array] | None, where: str) -> Any:
+def encode(
+    value: Any,
+    path: str,
+    arrays: dict[str, Array] | None,
+    where: str,
+    keep_tensors: bool = False,
+) -> Any:
     """``value`` as JSON-ready data; arrays go into ``arrays`` under names built from ``path``.
+
+    With ``keep_tensors``, a Tensor is marked as one, so that ``decode`` gives a Tensor back
+    (else tensors and arrays alike come back as arrays), and every dict is written as its
+    ``$dict`` pairs, so that it comes back in its order.
 
     Raises ``TypeError`` naming the path of the first value that cannot be stored.
     """
@@ -65,7 +76,9 @@ def encode(value: Any, path: str, arrays: dict[str, Array] | None, where: str) -
             name = f"{path}#{suffix}"
             suffix += 1
         arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
-        return {"$scalar" if isinstance(value, np.generic) else "$tensor": name}
+        if isinstance(value, np.generic):
+            return {"$scalar": name}
+        return {"$Tensor" if keep_tensors and isinstance(value, Tensor) else "$tensor": name}
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
@@ -73,17 +86,22 @@ def encode(value: Any, path: str, arrays: dict[str, Array] | None, where: str) -
             return float(value)
         return {"$float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
     if isinstance(value, tuple):
-        return {"$tuple": [encode(v, f"{path}.{i}", arrays, where) for i, v in enumerate(value)]}
+        return {
+            "$tuple": [
+                encode(v, f"{path}.{i}", arrays, where, keep_tensors) for i, v in enumerate(value)
+            ]
+        }
     if isinstance(value, list):
-        return [encode(v, f"{path}.{i}", arrays, where) for i, v in enumerate(value)]
+        return [encode(v, f"{path}.{i}", arrays, where, keep_tensors) for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         items = [
-            (k, encode(v, f"{path}.{k}" if path else str(k), arrays, where))
+            (k, encode(v, f"{path}.{k}" if path else str(k), arrays, where, keep_tensors))
             for k, v in value.items()
         ]
         if isinstance(value, Counter):
             return {"$counter": [[encode(k, path, None, where), v] for k, v in items]}
-        if all(isinstance(k, str) and not k.startswith("$") for k, _ in items):
+        # keep_tensors files keep each dict's order too (JSON objects are written sorted).
+        if not keep_tensors and all(isinstance(k, str) and not k.startswith("$") for k, _ in items):
             return dict(items)
         return {"$dict": [[encode(k, path, None, where), v] for k, v in items]}
     raise TypeError(
@@ -120,7 +138,7 @@ def _decode_tagged(tag: str, body: Any, arrays: Mapping[str, Array] | None, wher
             return Counter(dict(pairs)) if tag == "$counter" else dict(pairs)
         except TypeError:
             raise ValueError(f"{where}: expected hashable keys under {tag!r}") from None
-    if tag in ("$tensor", "$scalar") and isinstance(body, str):
+    if tag in ("$tensor", "$Tensor", "$scalar") and isinstance(body, str):
         if arrays is None:
             raise ValueError(f"{where}: expected plain JSON values here, got a {tag} reference")
         if body not in arrays:
@@ -132,5 +150,5 @@ def _decode_tagged(tag: str, body: Any, arrays: Mapping[str, Array] | None, wher
                     f"{where}: expected a 0-d tensor {body!r} for a scalar, got shape {array.shape}"
                 )
             return array[()]
-        return array
+        return Tensor(array) if tag == "$Tensor" else array
     raise ValueError(f"{where}: malformed {tag!r} entry: {body!r}")

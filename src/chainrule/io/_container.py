@@ -31,6 +31,7 @@ FORMAT_VERSION = 1
 MODEL_FORMAT = "chainrule.model"
 CHECKPOINT_FORMAT = "chainrule.checkpoint"
 STATE_DICT_FORMAT = "chainrule.state_dict"
+OBJECT_FORMAT = "chainrule.object"
 
 # Same cap as the safetensors library: a header longer than this is not a real one.
 _MAX_HEADER_BYTES = 100_000_000
@@ -257,6 +258,7 @@ def parse_document(
             CHECKPOINT_FORMAT: "; it is a training checkpoint: use chainrule.io.load_checkpoint",
             MODEL_FORMAT: "; it is a model file: use chainrule.load",
             STATE_DICT_FORMAT: "; it is a state dict: use chainrule.load",
+            OBJECT_FORMAT: "; it holds saved values: use chainrule.load",
         }.get(found, "")
         raise ValueError(
             f"{where}: expected a {expected_format} file in {label}, got {found!r}{hint}"

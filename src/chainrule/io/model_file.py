@@ -27,7 +27,7 @@ PathLike = str | os.PathLike[str]
 
 
 def save(
-    model: Module | Mapping[str, Tensor | Array],
+    model: Any,
     path: PathLike,
     metadata: Mapping[str, Any] | None = None,
 ) -> None:
@@ -40,7 +40,11 @@ def save(
         it is built from chainrule's own layers (see ``chainrule.io.LAYERS``), so that
         ``load`` can rebuild it without the code that built it. Or, as PyTorch's
         ``torch.save(model.state_dict(), path)``, a state dict: a dict of names to tensors
-        (or arrays), which ``load`` gives back as a dict of tensors in the same order.
+        (or arrays), which ``load`` gives back as a dict of tensors in the same order. Or,
+        as PyTorch's general checkpoint ``torch.save({"epoch": ..., "model_state_dict":
+        ..., "optimizer_state_dict": ...}, path)``, a dict, list or tuple of tensors, arrays,
+        numbers, strings and None, nested as deep as needed, which ``load`` gives back
+        alike (tensors as tensors, without ``requires_grad``; arrays as arrays).
     path : str or os.PathLike
         The file to write (``.safetensors`` by convention); replaced atomically.
     metadata : dict, optional
@@ -51,7 +55,7 @@ def save(
     Raises
     ------
     TypeError
-        If ``model`` is neither a Module nor a non-empty dict of str names to tensors, or
+        If ``model`` is none of these (or empty), holds a value that cannot be stored, or
         ``metadata`` is not a dict or holds a value JSON cannot (the message names where).
     FileNotFoundError
         If the folder of ``path`` does not exist.
@@ -91,11 +95,27 @@ def save(
     ['0.weight', '0.bias', '2.weight', '2.bias']
     >>> model.load_state_dict(cr.load(path))
     <All keys matched successfully>
+
+    And its general checkpoint, without pickle:
+
+    >>> from chainrule.optim import SGD
+    >>> optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    >>> save({"epoch": 5, "model_state_dict": model.state_dict(),
+    ...       "optimizer_state_dict": optimizer.state_dict(), "loss": 0.25}, path)
+    >>> checkpoint = cr.load(path)
+    >>> checkpoint["epoch"], checkpoint["loss"]
+    (5, 0.25)
+    >>> model.load_state_dict(checkpoint["model_state_dict"])
+    <All keys matched successfully>
+    >>> optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
     """
     if metadata is not None and not isinstance(metadata, Mapping):
         raise TypeError(f"save: metadata must be a dict or None, got {type(metadata).__name__}")
     if not isinstance(model, Module):
-        _save_state_dict(model, path, metadata)
+        if _state_dict_problem(model) is None:
+            _save_state_dict(model, path, metadata)
+        else:
+            _save_object(model, path, metadata)
         return
     encoded_metadata = encode(dict(metadata or {}), "metadata", None, "save")
     architecture: dict[str, Any] | None
@@ -129,15 +149,36 @@ def _state_dict_problem(value: Any) -> str | None:
     return None
 
 
-def _save_state_dict(state_dict: Any, path: PathLike, metadata: Mapping[str, Any] | None) -> None:
-    problem = _state_dict_problem(state_dict)
-    if problem is not None:
-        kind = type(state_dict).__name__
+def _save_object(value: Any, path: PathLike, metadata: Mapping[str, Any] | None) -> None:
+    """PyTorch's ``torch.save({...}, path)`` of a general checkpoint, without pickle: dicts,
+    lists and tuples of tensors, arrays, numbers, strings (an optimizer's ``state_dict()``
+    among them) as tensors in the file and JSON beside them."""
+    if not isinstance(value, Mapping | list | tuple) or not value:
+        kind = type(value).__name__
         raise TypeError(
-            f"save: expected a chainrule Module, got {kind} that is not a state dict ({problem}); "
-            f"save a Module, its model.state_dict() (str names to tensors), or a training run "
-            f"with chainrule.io.save_checkpoint"
+            f"save: expected a chainrule Module, a state dict, or a non-empty dict, list or "
+            f"tuple of tensors, arrays and plain values (as torch.save takes), got {kind}"
+            + (" that is empty" if isinstance(value, Mapping | list | tuple) else "")
         )
+    arrays: dict[str, Array] = {}
+    try:
+        encoded = encode(value, "", arrays, "save", keep_tensors=True)
+    except TypeError as error:
+        raise TypeError(
+            f"{error}; save takes tensors, arrays, numbers, strings, None and dicts, lists or "
+            f"tuples of them (a model: save it alone, or its state_dict())"
+        ) from None
+    document = {
+        "format": _container.OBJECT_FORMAT,
+        "format_version": _container.FORMAT_VERSION,
+        "chainrule_version": _container.chainrule_version(),
+        "object": encoded,
+        "metadata": encode(dict(metadata or {}), "metadata", None, "save"),
+    }
+    _container.write(path, arrays, document, "save")
+
+
+def _save_state_dict(state_dict: Any, path: PathLike, metadata: Mapping[str, Any] | None) -> None:
     document = {
         "format": _container.STATE_DICT_FORMAT,
         "format_version": _container.FORMAT_VERSION,
@@ -159,8 +200,8 @@ def _document(text: str | None, path: PathLike, where: str) -> dict[str, Any]:
     except (ValueError, RecursionError, TypeError, KeyError):
         found = None
     expected = (
-        _container.STATE_DICT_FORMAT
-        if found == _container.STATE_DICT_FORMAT
+        found
+        if found in (_container.STATE_DICT_FORMAT, _container.OBJECT_FORMAT)
         else _container.MODEL_FORMAT
     )
     return _container.parse_document(text, path, where, expected)
@@ -213,16 +254,16 @@ def load(
     weights_only : bool, optional
         Taken for PyTorch's ``torch.load`` and ignored: chainrule files hold only tensors
         and JSON, so loading never runs code whatever its value.
-    map_location : str, optional
-        Taken for PyTorch's ``torch.load``: the CPU (``"cpu"``, a CPU ``torch.device``) is
-        the only place tensors load to.
+    map_location : str, dict or callable, optional
+        Taken for PyTorch's ``torch.load``: the CPU (``"cpu"``, a CPU ``device``, a dict
+        mapping saved devices to the CPU, or a function) is the only place tensors load to.
 
     Returns
     -------
-    model : Module or dict of Tensor
+    model : Module, dict of Tensor, or the values saved
         The model, in evaluation mode (``model.train()`` to train it further); or, for a
         file written by ``save(model.state_dict(), path)``, the state dict, in the order
-        saved, for ``model.load_state_dict``.
+        saved, for ``model.load_state_dict``; or the dict, list or tuple given to ``save``.
     metadata : dict
         Only with ``with_metadata=True``.
 
@@ -243,16 +284,28 @@ def load(
     """
     where = "load"
     del weights_only  # nothing in a chainrule file can run code
-    if map_location is not None:
-        dtype_of_to(where, (), None, map_location)  # refuses any device but the CPU
+    if map_location is not None and not callable(map_location):
+        # A dict maps saved devices to new ones ({'cuda:0': 'cpu'}); a function (PyTorch's
+        # lambda storage, loc: storage) places each tensor: either way here, the CPU.
+        targets = map_location.values() if isinstance(map_location, Mapping) else [map_location]
+        for target in targets:
+            dtype_of_to(where, (), None, target)  # refuses any device but the CPU
     tensors, text = _container.read(path, where)
     document = _document(text, path, where)
     label = repr(os.fspath(path))
-    if document["format"] == _container.STATE_DICT_FORMAT:
-        state_dict = _state_dict_of(tensors, document, label, where)
+    if document["format"] in (_container.STATE_DICT_FORMAT, _container.OBJECT_FORMAT):
+        if document["format"] == _container.STATE_DICT_FORMAT:
+            loaded: Any = _state_dict_of(tensors, document, label, where)
+        else:
+            try:
+                loaded = decode(document.get("object"), tensors, where)
+            except (ValueError, RecursionError) as error:
+                raise ValueError(
+                    f"{where}: expected well-formed saved values in {label}, got: {error}"
+                ) from None
         if not with_metadata:
-            return state_dict
-        return state_dict, _metadata_of(document, label, where)
+            return loaded
+        return loaded, _metadata_of(document, label, where)
     architecture = document.get("architecture")
     if architecture is None:
         reason = document.get("architecture_error") or "no architecture was saved"
