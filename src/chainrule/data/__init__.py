@@ -5,6 +5,7 @@ from chainrule.data.dataset import (
     Subset,
     TensorDataset,
     batch_of,
+    default_collate,
     random_split,
     stratified_split,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "TargetEncoder",
     "TensorDataset",
     "batch_of",
+    "default_collate",
     "infer_task",
     "load_dataset",
     "random_split",

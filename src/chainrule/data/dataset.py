@@ -102,21 +102,31 @@ def batch_of(dataset: Any, indices: Array | slice) -> Any:
     samples = [dataset[int(i)] for i in indices]
     if not samples:
         raise ValueError("batch_of: expected at least one index, got none")
-    return _collate(samples)
+    return default_collate(samples)
 
 
-def _collate(samples: list[Any]) -> Any:
-    """One batch from samples of the same structure (see ``batch_of``)."""
+def default_collate(samples: list[Any]) -> Any:
+    """One batch from samples of the same structure, as PyTorch's ``default_collate``: tuples
+    give a tuple of batched fields, dicts a dict, arrays and numbers one stacked tensor,
+    strings a list (what ``DataLoader`` does without a ``collate_fn``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, y = default_collate([(np.zeros(3), 1), (np.ones(3), 0)])
+    >>> x.shape, y.tolist()
+    ((2, 3), [1, 0])
+    """
     first = samples[0]
     if isinstance(first, Mapping):
-        return {key: _collate([s[key] for s in samples]) for key in first}
+        return {key: default_collate([s[key] for s in samples]) for key in first}
     if isinstance(first, tuple | list):
         if any(len(s) != len(first) for s in samples):
             lengths = sorted({len(s) for s in samples})
             raise ValueError(
                 f"batch_of: expected samples with the same number of fields, got {lengths}"
             )
-        return tuple(_collate([s[k] for s in samples]) for k in range(len(first)))
+        return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
     if isinstance(first, str | bytes):
         return list(samples)
     arrays = [_as_array(s) for s in samples]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from chainrule.backend import np
@@ -30,8 +30,13 @@ class DataLoader:
     num_workers : int, default=0
         Taken for PyTorch's DataLoader: batches are always made in this process, whose
         NumPy slicing is faster than shipping arrays to worker processes would be.
+    collate_fn : callable, optional
+        Makes a batch from the list of its samples (indexed one by one), as in PyTorch;
+        ``default_collate`` by default.
     pin_memory : bool, default=False
         Taken for PyTorch's DataLoader; without a GPU there is no memory to pin.
+    timeout, worker_init_fn, prefetch_factor, persistent_workers
+        PyTorch's settings for worker processes, accepted and unused (there are none).
 
     Examples
     --------
@@ -50,7 +55,12 @@ class DataLoader:
         drop_last: bool = False,
         generator: np.random.Generator | int | None = None,
         num_workers: int = 0,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
         pin_memory: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Any = None,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
     ) -> None:
         if (
             isinstance(batch_size, bool)
@@ -68,6 +78,11 @@ class DataLoader:
             raise ValueError(
                 f"DataLoader: num_workers must be an integer >= 0, got {num_workers!r}"
             )
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(
+                f"DataLoader: expected collate_fn to be a function of a list of samples, "
+                f"got {type(collate_fn).__name__}"
+            )
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(
                 f"DataLoader: expected a dataset with __len__ and __getitem__, "
@@ -79,6 +94,7 @@ class DataLoader:
         self.drop_last = drop_last
         self.generator = as_generator(generator)
         self.num_workers = int(num_workers)
+        self.collate_fn = collate_fn
         self.pin_memory = pin_memory
 
     def __len__(self) -> int:
@@ -92,4 +108,8 @@ class DataLoader:
             stop = min(start + self.batch_size, n)
             # Without shuffling, a slice is a view: no copy of the data.
             indices = slice(start, stop) if order is None else order[start:stop]
-            yield batch_of(self.dataset, indices)
+            if self.collate_fn is None:
+                yield batch_of(self.dataset, indices)
+            else:
+                picked = range(start, stop) if order is None else order[start:stop]
+                yield self.collate_fn([self.dataset[int(i)] for i in picked])
