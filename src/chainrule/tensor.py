@@ -1067,6 +1067,297 @@ class Tensor:
         """The last two axes swapped (a batch of matrices, each transposed)."""
         return ops.swapaxes(self, -2, -1)
 
+    # ----------------------------------------------------------------- more of PyTorch's methods
+    # One line each over chainrule.autograd.ops.more and the comparison ops.
+    def eq(self, other: Any) -> Tensor:
+        return ops.eq(self, other)
+
+    def ne(self, other: Any) -> Tensor:
+        return ops.ne(self, other)
+
+    def lt(self, other: Any) -> Tensor:
+        return ops.lt(self, other)
+
+    def le(self, other: Any) -> Tensor:
+        return ops.le(self, other)
+
+    def gt(self, other: Any) -> Tensor:
+        return ops.gt(self, other)
+
+    def ge(self, other: Any) -> Tensor:
+        return ops.ge(self, other)
+
+    greater, less, greater_equal, less_equal = gt, lt, ge, le
+
+    def logical_and(self, other: Any) -> Tensor:
+        return ops.logical_and(self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return ops.logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return ops.logical_xor(self, other)
+
+    def logical_not(self) -> Tensor:
+        return ops.logical_not(self)
+
+    def isnan(self) -> Tensor:
+        return ops.isnan(self)
+
+    def isinf(self) -> Tensor:
+        return ops.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        return ops.isfinite(self)
+
+    def isclose(
+        self, other: Any, rtol: _float = 1e-05, atol: _float = 1e-08, equal_nan: _bool = False
+    ) -> Tensor:
+        return ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(
+        self, other: Any, rtol: _float = 1e-05, atol: _float = 1e-08, equal_nan: _bool = False
+    ) -> _bool:
+        return ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: Any) -> _bool:
+        return ops.equal(self, other)
+
+    def nonzero(self, *, as_tuple: _bool = False) -> Any:
+        return ops.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self) -> Tensor:
+        return ops.argwhere(self)
+
+    def count_nonzero(self, dim: Any = None) -> Tensor:
+        return ops.count_nonzero(self, dim)
+
+    def floor(self) -> Tensor:
+        return ops.floor(self)
+
+    def ceil(self) -> Tensor:
+        return ops.ceil(self)
+
+    def round(self, decimals: _int = 0) -> Tensor:
+        return ops.round(self, decimals)
+
+    def trunc(self) -> Tensor:
+        return ops.trunc(self)
+
+    def frac(self) -> Tensor:
+        """``self - trunc(self)``: the fractional part, with the sign of self."""
+        return ops.sub(self, ops.trunc(self))
+
+    def expm1(self) -> Tensor:
+        return ops.expm1(self)
+
+    def erf(self) -> Tensor:
+        return ops.erf(self)
+
+    def reciprocal(self) -> Tensor:
+        return ops.reciprocal(self)
+
+    def rsqrt(self) -> Tensor:
+        return ops.rsqrt(self)
+
+    def log2(self) -> Tensor:
+        return ops.log2(self)
+
+    def log10(self) -> Tensor:
+        return ops.log10(self)
+
+    def clamp_min(self, min: Any) -> Tensor:
+        return ops.clip(self, min, None)
+
+    def clamp_max(self, max: Any) -> Tensor:
+        return ops.clip(self, None, max)
+
+    def cumsum(self, dim: _int, *, dtype: Any = None) -> Tensor:
+        return ops.cumsum(self, dim, dtype=dtype)
+
+    def mm(self, other: Any) -> Tensor:
+        return ops.mm(self, other)
+
+    def bmm(self, other: Any) -> Tensor:
+        return ops.bmm(self, other)
+
+    def mv(self, vector: Any) -> Tensor:
+        return ops.mv(self, vector)
+
+    def dot(self, other: Any) -> Tensor:
+        return ops.dot(self, other)
+
+    def outer(self, other: Any) -> Tensor:
+        return ops.outer(self, other)
+
+    def trace(self) -> Tensor:
+        return ops.trace(self)
+
+    def index_select(self, dim: _int, index: Any) -> Tensor:
+        return ops.index_select(self, dim, index)
+
+    def masked_select(self, mask: Any) -> Tensor:
+        return ops.masked_select(self, mask)
+
+    def narrow(self, dim: _int, start: _int, length: _int) -> Tensor:
+        return ops.narrow(self, dim, start, length)
+
+    def select(self, dim: _int, index: _int) -> Tensor:
+        return ops.select(self, dim, index)
+
+    def unflatten(self, dim: _int, sizes: Any) -> Tensor:
+        return ops.unflatten(self, dim, sizes)
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        return ops.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def swapdims(self, dim0: _int, dim1: _int) -> Tensor:
+        return ops.swapaxes(self, dim0, dim1)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return ops.roll(self, shifts, dims)
+
+    def sort(self, dim: _int = -1, descending: _bool = False, stable: _bool = False) -> Any:
+        return ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: _int = -1, descending: _bool = False, stable: _bool = False) -> Tensor:
+        return ops.argsort(self, dim, descending, stable)
+
+    def topk(self, k: _int, dim: _int = -1, largest: _bool = True, sorted: _bool = True) -> Any:
+        return ops.topk(self, k, dim, largest, sorted)
+
+    def tile(self, *reps: Any) -> Tensor:
+        """Repeat the tensor ``reps`` times along each axis; fewer counts than axes repeat
+        the last axes (PyTorch's ``tile``, where ``repeat`` needs one count per axis)."""
+        counts = tuple(reps[0]) if len(reps) == 1 and isinstance(reps[0], Sequence) else reps
+        counts = (1,) * (self.data.ndim - len(counts)) + tuple(counts)
+        return ops.shape.repeat(self, *counts)
+
+    def fliplr(self) -> Tensor:
+        return ops.shape.flip(self, 1)
+
+    def flipud(self) -> Tensor:
+        return ops.shape.flip(self, 0)
+
+    # ----------------------------------------------------------------- new tensors like self
+    def _like(self, data: Any, dtype: Any, requires_grad: _bool) -> Tensor:
+        return Tensor(
+            data, dtype=self.data.dtype if dtype is None else dtype, requires_grad=requires_grad
+        )
+
+    def new_zeros(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _bool = False
+    ) -> Tensor:
+        """Zeros of ``size``, of this tensor's dtype unless ``dtype`` says otherwise."""
+        return self._like(np.zeros(_shape_of(size)), dtype, requires_grad)
+
+    def new_ones(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _bool = False
+    ) -> Tensor:
+        return self._like(np.ones(_shape_of(size)), dtype, requires_grad)
+
+    def new_empty(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _bool = False
+    ) -> Tensor:
+        return self._like(np.zeros(_shape_of(size)), dtype, requires_grad)
+
+    def new_full(
+        self,
+        size: Any,
+        fill_value: Any,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: _bool = False,
+    ) -> Tensor:
+        return self._like(np.full(_shape_of((size,)), fill_value), dtype, requires_grad)
+
+    def new_tensor(
+        self, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: _bool = False
+    ) -> Tensor:
+        """A new tensor holding a copy of ``data``, of this tensor's dtype by default."""
+        values = data.data if isinstance(data, Tensor) else data
+        return self._like(np.array(values), dtype, requires_grad)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor in ``other``'s dtype."""
+        return self.to(other.dtype)
+
+    def is_floating_point(self) -> _bool:
+        return self.data.dtype.kind == "f"
+
+    def nelement(self) -> _int:
+        return int(self.data.size)
+
+    def element_size(self) -> _int:
+        """Bytes per element."""
+        return int(self.data.itemsize)
+
+    def is_contiguous(self) -> _bool:
+        return bool(self.data.flags.c_contiguous)
+
+    # ----------------------------------------------------------------- more in-place ops
+    def _inplace(self, where: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
+        """``self = compute(self)`` in place: recorded under grad mode for a tensor in the
+        graph (see ``add_``), refused for a leaf that requires grad, else written into self's
+        array."""
+        if self._recorded(None):
+            return self._become(where, compute(self))
+        self._check_inplace(where)
+        np.copyto(self.data, compute(self).data, casting="same_kind")
+        return self
+
+    def exp_(self) -> Tensor:
+        return self._inplace("exp_", ops.exp)
+
+    def log_(self) -> Tensor:
+        return self._inplace("log_", ops.log)
+
+    def sqrt_(self) -> Tensor:
+        return self._inplace("sqrt_", ops.sqrt)
+
+    def abs_(self) -> Tensor:
+        return self._inplace("abs_", ops.abs)
+
+    def neg_(self) -> Tensor:
+        return self._inplace("neg_", ops.neg)
+
+    def sigmoid_(self) -> Tensor:
+        return self._inplace("sigmoid_", ops.sigmoid)
+
+    def tanh_(self) -> Tensor:
+        return self._inplace("tanh_", ops.tanh)
+
+    def relu_(self) -> Tensor:
+        return self._inplace("relu_", ops.relu)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._inplace("pow_", lambda t: ops.pow(t, exponent))
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        return self._inplace("masked_fill_", lambda t: t.masked_fill(mask, value))
+
+    def uniform_(self, a: _float = 0.0, b: _float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with values drawn uniformly from [a, b) (``generator`` a seed or a NumPy
+        generator; fresh entropy when None: chainrule has no global random state)."""
+        self._check_inplace("uniform_")
+        self.data[...] = as_generator(generator).uniform(a, b, self.data.shape)
+        return self
+
+    def normal_(self, mean: _float = 0.0, std: _float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with values drawn from N(mean, std**2) (``generator`` as in ``uniform_``)."""
+        self._check_inplace("normal_")
+        self.data[...] = as_generator(generator).normal(mean, std, self.data.shape)
+        return self
+
+    def fill_diagonal_(self, fill_value: Any, wrap: _bool = False) -> Tensor:
+        """Set the main diagonal to ``fill_value`` in place."""
+        self._check_inplace("fill_diagonal_")
+        np.fill_diagonal(self.data, fill_value, wrap=wrap)
+        return self
+
     # ----------------------------------------------------------------- memory (no-ops on NumPy)
     def cpu(self) -> Tensor:
         """Self: tensors live in the host's memory already (for code written for PyTorch)."""
@@ -1102,6 +1393,13 @@ def _new(array: Array, requires_grad: bool) -> Tensor:
 
 def _float_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     return DEFAULT_FLOAT if dtype is None else np.dtype(dtype)
+
+
+def _shape_of(size: tuple[Any, ...]) -> tuple[int, ...]:
+    """``new_zeros(2, 3)`` and ``new_zeros((2, 3))`` alike."""
+    if len(size) == 1 and isinstance(size[0], Sequence | np.ndarray):
+        return tuple(int(n) for n in size[0])
+    return tuple(int(n) for n in size)
 
 
 @_on_cpu

@@ -200,6 +200,19 @@ case("abs", "matrix", cr.abs, torch.abs if torch else None, spread((3, 4)))
 case("abs", "operator", lambda x: abs(x), SAME, spread((2, 3)))
 case("sin", "matrix", cr.sin, torch.sin if torch else None, normal((3, 4)))
 case("cos", "matrix", cr.cos, torch.cos if torch else None, normal((3, 4)))
+case("expm1", "matrix", cr.expm1, torch.expm1 if torch else None, normal((3, 4)))
+case("expm1", "method_near_zero", lambda x: (x * 1e-4).expm1(), SAME, normal((2, 3)))
+case("erf", "matrix", cr.erf, torch.erf if torch else None, normal((3, 4)))
+case("erf", "method", lambda x: x.erf(), SAME, normal((2, 3)))
+# Step functions: the inputs stay away from their jumps (multiples of 0.2, scaled to whole
+# numbers and, for round, to halves), where the derivative is 0.
+case("floor", "scaled", lambda x: cr.floor(x * 5), lambda x: torch.floor(x * 5), spread((3, 4)))
+case("ceil", "scaled", lambda x: (x * 5).ceil(), SAME, spread((3, 4)))
+case("trunc", "scaled", lambda x: cr.trunc(x * 5), lambda x: torch.trunc(x * 5), spread((3, 4)))
+case("round", "scaled", lambda x: (x * 5 + 0.5).round(), SAME, spread((3, 4)))
+case("cumsum", "rows", lambda x: cr.cumsum(x, 1), lambda x: torch.cumsum(x, 1), normal((3, 4)))
+case("cumsum", "method_first_axis", lambda x: x.cumsum(0), SAME, normal((3, 2, 2)))
+case("cumsum", "negative_dim", lambda x: x.cumsum(dim=-1), SAME, normal((5,)))
 case(
     "clip",
     "both_bounds",

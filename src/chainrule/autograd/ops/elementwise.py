@@ -392,25 +392,50 @@ def clone(x: Tensor) -> Tensor:
     return Clone.apply(x)
 
 
-def _compare(fn: Any) -> Any:
-    def compare(a: Any, b: Any) -> Tensor:
-        a_data = a.data if isinstance(a, Tensor) else a
-        b_data = b.data if isinstance(b, Tensor) else b
-        return Tensor._from_op(fn(a_data, b_data), None)
-
-    compare.__name__ = fn.__name__
-    compare.__doc__ = f"Elementwise ``{fn.__name__}`` comparison; a bool tensor, no gradient."
-    return compare
+def _compared(fn: Any, a: Any, b: Any) -> Tensor:
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    return Tensor._from_op(fn(a_data, b_data), None)
 
 
-eq = _compare(np.equal)
-ne = _compare(np.not_equal)
-lt = _compare(np.less)
-le = _compare(np.less_equal)
-gt = _compare(np.greater)
-ge = _compare(np.greater_equal)
-logical_and = _compare(np.logical_and)
-logical_or = _compare(np.logical_or)
+def eq(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a == b``; a bool tensor, no gradient."""
+    return _compared(np.equal, a, b)
+
+
+def ne(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a != b``; a bool tensor, no gradient."""
+    return _compared(np.not_equal, a, b)
+
+
+def lt(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a < b``; a bool tensor, no gradient."""
+    return _compared(np.less, a, b)
+
+
+def le(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a <= b``; a bool tensor, no gradient."""
+    return _compared(np.less_equal, a, b)
+
+
+def gt(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a > b``; a bool tensor, no gradient."""
+    return _compared(np.greater, a, b)
+
+
+def ge(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a >= b``; a bool tensor, no gradient."""
+    return _compared(np.greater_equal, a, b)
+
+
+def logical_and(a: Any, b: Any) -> Tensor:
+    """Elementwise logical and of the truth values; a bool tensor, no gradient."""
+    return _compared(np.logical_and, a, b)
+
+
+def logical_or(a: Any, b: Any) -> Tensor:
+    """Elementwise logical or of the truth values; a bool tensor, no gradient."""
+    return _compared(np.logical_or, a, b)
 
 
 def logical_not(x: Any) -> Tensor:

@@ -1,0 +1,450 @@
+"""More of PyTorch's tensor functions: a few new ops with their derivatives (``expm1``,
+``erf``, the roundings, ``cumsum``), functions composed from registered ops (whose
+derivatives follow: ``mm``, ``index_select``, ``sort``, ``topk``, ``roll``...), and queries
+that have no derivative (``isnan``, ``isclose``, ``nonzero``...).
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Any, Literal
+
+from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, check_axis, quietly
+from chainrule.autograd.ops.activations import _erf
+from chainrule.autograd.ops.arithmetic import div, mul
+from chainrule.autograd.ops.elementwise import log, sqrt
+from chainrule.autograd.ops.linalg import matmul
+from chainrule.autograd.ops.reductions import sum as _sum
+from chainrule.autograd.ops.shape import gather, index, permute, reshape
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor
+
+
+# --------------------------------------------------------------------- new ops
+@register("expm1")
+class Expm1(Function):
+    """y = exp(x) - 1, exact near 0;  dy/dx = exp(x) = y + 1."""
+
+    @staticmethod
+    @quietly
+    def forward(ctx: Context, x: Array) -> Array:
+        y = np.expm1(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (y,) = ctx.saved
+        return (grad * (y + 1),)
+
+
+@register("erf")
+class Erf(Function):
+    """y = erf(x);  dy/dx = 2 / sqrt(pi) * exp(-x**2)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        ctx.save_for_backward(x)
+        return _erf(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (x,) = ctx.saved
+        return (grad * (2 / math.sqrt(math.pi)) * np.exp(-x * x),)
+
+
+class _Rounding(Function):
+    """A step function: its derivative is 0 wherever it exists (as PyTorch takes it)."""
+
+    rule: Any = None
+
+    @classmethod
+    def forward(cls, ctx: Context, x: Array) -> Array:
+        ctx.save_for_backward(x)
+        return np.asarray(cls.rule(x))
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (x,) = ctx.saved
+        return (np.zeros_like(x),)
+
+
+@register("floor")
+class Floor(_Rounding):
+    """y = floor(x);  dy/dx = 0."""
+
+    rule = np.floor
+
+
+@register("ceil")
+class Ceil(_Rounding):
+    """y = ceil(x);  dy/dx = 0."""
+
+    rule = np.ceil
+
+
+@register("round")
+class Round(_Rounding):
+    """y = x rounded to the nearest integer, halves to even (as PyTorch);  dy/dx = 0."""
+
+    rule = np.round
+
+
+@register("trunc")
+class Trunc(_Rounding):
+    """y = x rounded toward 0;  dy/dx = 0."""
+
+    rule = np.trunc
+
+
+@register("cumsum")
+class Cumsum(Function):
+    """y_i = sum of x_j for j <= i along ``axis``;  dL/dx_j = sum of g_i for i >= j (the
+    cumulative sum of the gradient taken from the other end)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, axis: int) -> Array:
+        ctx.axis = axis
+        return np.cumsum(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        flipped = np.flip(grad, axis=ctx.axis)
+        return np.flip(np.cumsum(flipped, axis=ctx.axis), axis=ctx.axis), None
+
+
+def expm1(x: Any) -> Tensor:
+    """Elementwise ``exp(x) - 1``, accurate for x near 0."""
+    return Expm1.apply(as_floating_tensor(x))
+
+
+def erf(x: Any) -> Tensor:
+    """Elementwise error function."""
+    return Erf.apply(as_floating_tensor(x))
+
+
+def _rounded(op: type[Function], x: Any) -> Tensor:
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        return Tensor._from_op(x.data.copy(), None)  # integers are already whole
+    return op.apply(x)
+
+
+def floor(x: Any) -> Tensor:
+    """Elementwise floor; the gradient is 0."""
+    return _rounded(Floor, x)
+
+
+def ceil(x: Any) -> Tensor:
+    """Elementwise ceiling; the gradient is 0."""
+    return _rounded(Ceil, x)
+
+
+def round(x: Any, decimals: int = 0) -> Tensor:
+    """Elementwise rounding to the nearest integer (halves to even, as in PyTorch), or to
+    ``decimals`` places; the gradient is 0."""
+    if decimals:
+        scale = 10.0**decimals
+        return div(_rounded(Round, mul(x, scale)), scale)
+    return _rounded(Round, x)
+
+
+def trunc(x: Any) -> Tensor:
+    """Elementwise rounding toward 0; the gradient is 0."""
+    return _rounded(Trunc, x)
+
+
+def cumsum(x: Any, dim: int, *, dtype: Any = None) -> Tensor:
+    """Cumulative sum along ``dim`` (integers and booleans sum as int64, as in PyTorch)."""
+    x = as_tensor(x)
+    check_axis(dim, x.ndim, "cumsum")
+    axis = int(dim) % builtins.max(x.ndim, 1)
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x.dtype.kind in "biu":
+        x = Tensor._from_op(x.data.astype(np.int64), None)
+    if x.ndim == 0:
+        return Tensor._from_op(x.data.copy(), None) if not x.requires_grad else x * 1
+    return Cumsum.apply(x, axis)
+
+
+# --------------------------------------------------------------------- composed, differentiable
+def reciprocal(x: Any) -> Tensor:
+    """Elementwise ``1 / x``."""
+    return div(1.0, as_floating_tensor(x))
+
+
+def rsqrt(x: Any) -> Tensor:
+    """Elementwise ``1 / sqrt(x)``."""
+    return div(1.0, sqrt(x))
+
+
+def log2(x: Any) -> Tensor:
+    """Elementwise base-2 logarithm."""
+    return div(log(x), math.log(2.0))
+
+
+def log10(x: Any) -> Tensor:
+    """Elementwise base-10 logarithm."""
+    return div(log(x), math.log(10.0))
+
+
+def _matrices(where: str, *pairs: tuple[Tensor, int]) -> None:
+    for t, ndim in pairs:
+        if t.ndim != ndim:
+            raise ValueError(f"{where}: expected a {ndim}-D tensor, got shape {t.shape}")
+
+
+def mm(a: Any, b: Any) -> Tensor:
+    """Matrix product of two 2-D tensors (``matmul`` without broadcasting)."""
+    a, b = as_tensor(a), as_tensor(b)
+    _matrices("mm", (a, 2), (b, 2))
+    return matmul(a, b)
+
+
+def bmm(a: Any, b: Any) -> Tensor:
+    """Batched matrix product of two 3-D tensors with the same batch size."""
+    a, b = as_tensor(a), as_tensor(b)
+    _matrices("bmm", (a, 3), (b, 3))
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"bmm: expected the same batch size, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def mv(a: Any, v: Any) -> Tensor:
+    """Product of a 2-D matrix and a 1-D vector."""
+    a, v = as_tensor(a), as_tensor(v)
+    _matrices("mv", (a, 2), (v, 1))
+    return matmul(a, v)
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """Inner product of two 1-D tensors of one length."""
+    a, b = as_tensor(a), as_tensor(b)
+    _matrices("dot", (a, 1), (b, 1))
+    return matmul(a, b)
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    """Outer product of two 1-D tensors: ``out[i, j] = a[i] * b[j]``."""
+    a, b = as_tensor(a), as_tensor(b)
+    _matrices("outer", (a, 1), (b, 1))
+    return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+def trace(x: Any) -> Tensor:
+    """Sum of the main diagonal of a 2-D tensor."""
+    x = as_tensor(x)
+    _matrices("trace", (x, 2))
+    n = builtins.min(x.shape)
+    diagonal = index(x, (np.arange(n), np.arange(n)))
+    return _sum(diagonal)
+
+
+def _axis(where: str, x: Tensor, dim: int) -> int:
+    check_axis(dim, x.ndim, where)
+    return int(dim) % builtins.max(x.ndim, 1)
+
+
+def index_select(x: Any, dim: int, index_: Any) -> Tensor:
+    """The entries at ``index_`` (1-D integers) along ``dim``."""
+    x = as_tensor(x)
+    axis = _axis("index_select", x, dim)
+    picks = np.asarray(index_.data if isinstance(index_, Tensor) else index_)
+    if picks.ndim > 1 or picks.dtype.kind not in "iu":
+        raise TypeError(
+            f"index_select: expected a 1-D integer index, got dtype {picks.dtype} and shape "
+            f"{picks.shape}"
+        )
+    return index(x, (slice(None),) * axis + (picks.reshape(-1),))
+
+
+def masked_select(x: Any, mask: Any) -> Tensor:
+    """The entries where ``mask`` (broadcast to ``x``'s shape) is true, as a 1-D tensor."""
+    x = as_tensor(x)
+    flags = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if flags.dtype != np.bool_:
+        raise TypeError(f"masked_select: expected a boolean mask, got dtype {flags.dtype}")
+    shape = np.broadcast_shapes(x.shape, flags.shape)
+    if shape != x.shape:
+        x = x.expand(*shape)
+    return index(x, np.broadcast_to(flags, shape))
+
+
+def narrow(x: Any, dim: int, start: int, length: int) -> Tensor:
+    """``length`` entries along ``dim`` from ``start``."""
+    x = as_tensor(x)
+    axis = _axis("narrow", x, dim)
+    size = x.shape[axis]
+    start = int(start) + size if start < 0 else int(start)
+    if start < 0 or length < 0 or start + length > size:
+        raise IndexError(
+            f"narrow: expected start and length within the {size} entries of axis {axis}, "
+            f"got start={start}, length={length}"
+        )
+    return index(x, (slice(None),) * axis + (slice(start, start + int(length)),))
+
+
+def select(x: Any, dim: int, i: int) -> Tensor:
+    """The slice at position ``i`` along ``dim`` (that axis removed)."""
+    x = as_tensor(x)
+    axis = _axis("select", x, dim)
+    return index(x, (slice(None),) * axis + (int(i),))
+
+
+def unflatten(x: Any, dim: int, sizes: Any) -> Tensor:
+    """Axis ``dim`` split into ``sizes`` (one of them may be -1)."""
+    x = as_tensor(x)
+    axis = _axis("unflatten", x, dim)
+    return reshape(x, x.shape[:axis] + tuple(int(s) for s in sizes) + x.shape[axis + 1 :])
+
+
+def movedim(x: Any, source: Any, destination: Any) -> Tensor:
+    """Axes ``source`` moved to positions ``destination`` (the others keep their order)."""
+    x = as_tensor(x)
+    axes = list(range(x.ndim))
+    src = [int(s) % builtins.max(x.ndim, 1) for s in np.atleast_1d(source)]
+    dst = [int(d) % builtins.max(x.ndim, 1) for d in np.atleast_1d(destination)]
+    if len(src) != len(dst):
+        raise ValueError(f"movedim: expected as many destinations as sources, got {src} and {dst}")
+    rest = [a for a in axes if a not in src]
+    result = [0] * x.ndim
+    for s, d in zip(src, dst, strict=True):
+        result[d] = s
+    filled = iter(rest)
+    for position in range(x.ndim):
+        if position not in dst:
+            result[position] = next(filled)
+    return permute(x, *result)
+
+
+def roll(x: Any, shifts: Any, dims: Any = None) -> Tensor:
+    """Entries shifted along ``dims`` by ``shifts``, wrapping around (flattened when ``dims``
+    is None)."""
+    x = as_tensor(x)
+    if dims is None:
+        flat = reshape(x, (-1,))
+        order = np.roll(np.arange(flat.shape[0]), int(np.sum(shifts)))
+        return reshape(index(flat, order), x.shape)
+    shift_list = list(np.atleast_1d(shifts))
+    dim_list = list(np.atleast_1d(dims))
+    if len(shift_list) != len(dim_list):
+        raise ValueError(f"roll: expected one shift per dim, got {shift_list} and {dim_list}")
+    out = x
+    for shift, dim in zip(shift_list, dim_list, strict=True):
+        axis = _axis("roll", x, int(dim))
+        order = np.roll(np.arange(x.shape[axis]), int(shift))
+        out = index(out, (slice(None),) * axis + (order,))
+    return out
+
+
+def _sort_order(data: Array, axis: int, descending: bool, stable: bool) -> Array:
+    kind: Literal["stable", "quicksort"] = "stable" if stable or descending else "quicksort"
+    if descending:
+        # Ascending on the negated values keeps equal entries in their order (stable).
+        key = data.astype(np.int64) if data.dtype.kind in "ub" else data
+        return np.argsort(-key, axis=axis, kind=kind)
+    return np.argsort(data, axis=axis, kind=kind)
+
+
+def sort(
+    x: Any, dim: int = -1, descending: bool = False, stable: bool = False
+) -> tuple[Tensor, Tensor]:
+    """``(values, indices)`` sorted along ``dim``; the gradient goes to where each value came
+    from."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return x * 1 if x.requires_grad else x, Tensor._from_op(np.zeros((), np.int64), None)
+    axis = _axis("sort", x, dim)
+    order = _sort_order(x.data, axis, descending, stable).astype(np.int64)
+    values = gather(x, axis, order)
+    return values, Tensor._from_op(order, None)
+
+
+def argsort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``x`` along ``dim``."""
+    return sort(x, dim, descending, stable)[1]
+
+
+def topk(
+    x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
+) -> tuple[Tensor, Tensor]:
+    """``(values, indices)`` of the ``k`` largest (or smallest) entries along ``dim``."""
+    x = as_tensor(x)
+    axis = _axis("topk", x, dim)
+    if not 0 <= k <= x.shape[axis]:
+        raise ValueError(
+            f"topk: expected k in [0, {x.shape[axis]}] for axis {axis} of shape {x.shape}, got {k}"
+        )
+    order = _sort_order(x.data, axis, largest, True).astype(np.int64)
+    picked = np.take(order, np.arange(k), axis=axis)
+    return gather(x, axis, picked), Tensor._from_op(picked, None)
+
+
+# --------------------------------------------------------------------- queries, no derivative
+def _values(x: Any) -> Array:
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def isnan(x: Any) -> Tensor:
+    """Where ``x`` is NaN (a boolean tensor)."""
+    return Tensor._from_op(np.isnan(_values(x)), None)
+
+
+def isinf(x: Any) -> Tensor:
+    """Where ``x`` is +-infinity."""
+    return Tensor._from_op(np.isinf(_values(x)), None)
+
+
+def isfinite(x: Any) -> Tensor:
+    """Where ``x`` is neither NaN nor infinite."""
+    return Tensor._from_op(np.isfinite(_values(x)), None)
+
+
+def isclose(
+    a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> Tensor:
+    """Where ``|a - b| <= atol + rtol * |b|``, elementwise (PyTorch's defaults)."""
+    return Tensor._from_op(
+        np.isclose(_values(a), _values(b), rtol=rtol, atol=atol, equal_nan=equal_nan), None
+    )
+
+
+def allclose(
+    a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> bool:
+    """Whether ``isclose`` holds everywhere."""
+    return bool(np.allclose(_values(a), _values(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` have the same shape and the same values."""
+    x, y = _values(a), _values(b)
+    return x.shape == y.shape and bool(np.array_equal(x, y))
+
+
+def nonzero(x: Any, *, as_tuple: bool = False) -> Any:
+    """The indices of the nonzero entries: an (n, ndim) int64 tensor, or with ``as_tuple``
+    one 1-D tensor per axis."""
+    found = np.nonzero(_values(x))
+    if as_tuple:
+        return tuple(Tensor._from_op(i.astype(np.int64), None) for i in found)
+    return Tensor._from_op(np.stack(found, axis=1).astype(np.int64), None)
+
+
+def argwhere(x: Any) -> Tensor:
+    """``nonzero(x)``: the (n, ndim) indices of the nonzero entries."""
+    return nonzero(x)
+
+
+def count_nonzero(x: Any, dim: Any = None) -> Tensor:
+    """How many entries are nonzero, overall or along ``dim``."""
+    axis = tuple(dim) if isinstance(dim, list | tuple) else dim
+    return Tensor._from_op(np.asarray(np.count_nonzero(_values(x), axis=axis), np.int64), None)
+
+
+def logical_xor(a: Any, b: Any) -> Tensor:
+    """Elementwise exclusive or of the truth values."""
+    return Tensor._from_op(np.logical_xor(_values(a), _values(b)), None)
