@@ -62,6 +62,9 @@ from chainrule.autograd.ops import (
     gelu,
     gt,
     hardtanh,
+    index_add,
+    index_copy,
+    index_fill,
     index_select,
     isclose,
     isfinite,
@@ -108,6 +111,8 @@ from chainrule.autograd.ops import (
     reshape,
     roll,
     rsqrt,
+    scatter,
+    scatter_add,
     select,
     selu,
     sigmoid,
@@ -191,6 +196,11 @@ from chainrule.tensor import accelerator as accelerator  # noqa: E402
 from chainrule.tensor import cuda as cuda  # noqa: E402
 
 __all__ = [
+    "index_add",
+    "index_copy",
+    "index_fill",
+    "scatter",
+    "scatter_add",
     "allclose",
     "argsort",
     "argwhere",

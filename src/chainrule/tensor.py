@@ -1241,6 +1241,44 @@ class Tensor:
     def flipud(self) -> Tensor:
         return ops.shape.flip(self, 0)
 
+    def scatter(
+        self, dim: _int, index: Any, src: Any = None, *, value: Any = None, reduce: Any = None
+    ) -> Tensor:
+        return ops.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_(
+        self, dim: _int, index: Any, src: Any = None, *, value: Any = None, reduce: Any = None
+    ) -> Tensor:
+        return self._inplace(
+            "scatter_", lambda t: ops.scatter(t, dim, index, src, value=value, reduce=reduce)
+        )
+
+    def scatter_add(self, dim: _int, index: Any, src: Any) -> Tensor:
+        return ops.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim: _int, index: Any, src: Any) -> Tensor:
+        return self._inplace("scatter_add_", lambda t: ops.scatter_add(t, dim, index, src))
+
+    def index_add(self, dim: _int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
+        return ops.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim: _int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
+        return self._inplace(
+            "index_add_", lambda t: ops.index_add(t, dim, index, source, alpha=alpha)
+        )
+
+    def index_fill(self, dim: _int, index: Any, value: Any) -> Tensor:
+        return ops.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim: _int, index: Any, value: Any) -> Tensor:
+        return self._inplace("index_fill_", lambda t: ops.index_fill(t, dim, index, value))
+
+    def index_copy(self, dim: _int, index: Any, source: Any) -> Tensor:
+        return ops.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim: _int, index: Any, source: Any) -> Tensor:
+        return self._inplace("index_copy_", lambda t: ops.index_copy(t, dim, index, source))
+
     # ----------------------------------------------------------------- new tensors like self
     def _like(self, data: Any, dtype: Any, requires_grad: _bool) -> Tensor:
         return Tensor(

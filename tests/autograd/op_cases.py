@@ -210,6 +210,20 @@ case("floor", "scaled", lambda x: cr.floor(x * 5), lambda x: torch.floor(x * 5),
 case("ceil", "scaled", lambda x: (x * 5).ceil(), SAME, spread((3, 4)))
 case("trunc", "scaled", lambda x: cr.trunc(x * 5), lambda x: torch.trunc(x * 5), spread((3, 4)))
 case("round", "scaled", lambda x: (x * 5 + 0.5).round(), SAME, spread((3, 4)))
+case(
+    "scatter_add",
+    "repeated_positions",
+    lambda x, src: cr.scatter_add(x, 1, np.array([[0, 2, 0], [3, 3, 1]]), src),
+    lambda x, src: torch.scatter_add(x, 1, as_torch(np.array([[0, 2, 0], [3, 3, 1]])), src),
+    normal((2, 4), (2, 3)),
+)
+case(
+    "scatter_add",
+    "index_add_method",
+    lambda x, s: x.index_add(0, np.array([2, 0, 2]), s, alpha=0.5),
+    lambda x, s: x.index_add(0, as_torch(np.array([2, 0, 2])), s, alpha=0.5),
+    normal((3, 2), (3, 2)),
+)
 case("cumsum", "rows", lambda x: cr.cumsum(x, 1), lambda x: torch.cumsum(x, 1), normal((3, 4)))
 case("cumsum", "method_first_axis", lambda x: x.cumsum(0), SAME, normal((3, 2, 2)))
 case("cumsum", "negative_dim", lambda x: x.cumsum(dim=-1), SAME, normal((5,)))

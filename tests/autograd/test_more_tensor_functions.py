@@ -198,3 +198,45 @@ def test_mistakes_say_what_was_expected() -> None:
         x.topk(5)
     with pytest.raises(TypeError, match="masked_select: expected a boolean mask"):
         x.masked_select(cr.tensor([1, 0, 1, 0]))
+
+
+SCATTERS: list[tuple[str, Callable[[Any, Any, Any], Any]]] = [
+    ("scatter_src", lambda lib, x, s: x.scatter(1, lib.tensor([[0, 2], [3, 1], [1, 0]]), s)),
+    (
+        "scatter_value",
+        lambda lib, x, s: x.scatter(0, lib.tensor([[2, 0, 1, 1]]), value=9.0) * s.sum(),
+    ),
+    (
+        "scatter_add",
+        lambda lib, x, s: lib.scatter_add(x, 1, lib.tensor([[0, 0], [3, 3], [1, 2]]), s),
+    ),
+    ("index_add", lambda lib, x, s: x.index_add(1, lib.tensor([3, 3]), s, alpha=2.0)),
+    ("index_fill", lambda lib, x, s: x.index_fill(1, lib.tensor([0, 2]), -1.0) + s.sum()),
+    ("index_copy", lambda lib, x, s: x.index_copy(1, lib.tensor([2, 0]), s)),
+]
+
+
+@pytest.mark.parametrize(("name", "fn"), SCATTERS, ids=[c[0] for c in SCATTERS])
+def test_scatter_and_index_writes_match_pytorch(
+    name: str, fn: Callable[[Any, Any, Any], Any]
+) -> None:
+    src = np.array([[10.0, 20.0], [30.0, 40.0], [50.0, 60.0]])
+    results = []
+    for lib in (cr, torch):
+        x = lib.tensor(X, requires_grad=True)
+        s = lib.tensor(src, requires_grad=True)
+        out = fn(lib, x, s)
+        weights = np.linspace(-1.0, 2.0, out.numel()).reshape(tuple(out.shape))
+        (out * lib.tensor(weights)).sum().backward()
+        results.append((out.detach().numpy(), x.grad.numpy(), s.grad.numpy()))
+    for ours, theirs in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_one_hot_by_scatter_as_in_the_datasets_tutorial() -> None:
+    for label in (0, 3, 9):
+        ours = cr.zeros(10, dtype=cr.float32).scatter_(0, cr.tensor(label), value=1)
+        theirs = torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(label), value=1)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    counts = cr.zeros(4).scatter_(0, cr.tensor([1, 1, 3]), cr.ones(3), reduce="add")
+    np.testing.assert_array_equal(counts.numpy(), [0.0, 2.0, 0.0, 1.0])

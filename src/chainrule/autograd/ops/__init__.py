@@ -62,6 +62,9 @@ from chainrule.autograd.ops.more import (
     erf,
     expm1,
     floor,
+    index_add,
+    index_copy,
+    index_fill,
     index_select,
     isclose,
     isfinite,
@@ -81,6 +84,8 @@ from chainrule.autograd.ops.more import (
     roll,
     round,
     rsqrt,
+    scatter,
+    scatter_add,
     select,
     sort,
     topk,
@@ -130,6 +135,11 @@ from chainrule.autograd.ops.shape import (
 )
 
 __all__ = [
+    "index_add",
+    "index_copy",
+    "index_fill",
+    "scatter",
+    "scatter_add",
     "allclose",
     "argsort",
     "argwhere",

@@ -448,3 +448,143 @@ def count_nonzero(x: Any, dim: Any = None) -> Tensor:
 def logical_xor(a: Any, b: Any) -> Tensor:
     """Elementwise exclusive or of the truth values."""
     return Tensor._from_op(np.logical_xor(_values(a), _values(b)), None)
+
+
+# --------------------------------------------------------------------- scatter and index_*
+@register("scatter_add")
+class ScatterAdd(Function):
+    """y = x with ``src[k]`` added at position ``coords[k]`` (repeats add up);
+    dL/dx = g, dL/dsrc_k = g[coords[k]]."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, src: Array, coords: tuple[Array, ...]) -> Array:
+        ctx.coords = coords
+        out = x.copy()
+        np.add.at(out, coords, src)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, Array, None]:
+        return grad, grad[ctx.coords], None
+
+
+def _scatter_coords(where: str, x: Tensor, dim: int, index_: Any) -> tuple[int, tuple[Array, ...]]:
+    """The positions of ``x`` that PyTorch's scatter writes: along ``dim`` the values of
+    ``index_``, along every other axis the position within ``index_``."""
+    axis = _axis(where, x, dim)
+    picks = np.asarray(index_.data if isinstance(index_, Tensor) else index_)
+    if picks.ndim == 0 and x.ndim == 1:
+        picks = picks.reshape(1)  # one position of a vector, as PyTorch takes it
+    if picks.dtype.kind not in "iu" or picks.ndim != x.ndim:
+        raise TypeError(
+            f"{where}: expected an integer index with {x.ndim} dimensions, got dtype "
+            f"{picks.dtype} and shape {picks.shape}"
+        )
+    if picks.size and (picks.min() < -x.shape[axis] or picks.max() >= x.shape[axis]):
+        raise IndexError(
+            f"{where}: index values must be in [0, {x.shape[axis] - 1}] for axis {axis} of "
+            f"shape {x.shape}, got {picks.min()}..{picks.max()}"
+        )
+    grid: list[Array] = [np.asarray(g) for g in np.indices(picks.shape)]
+    grid[axis] = picks
+    return axis, tuple(grid)
+
+
+def _scatter_source(where: str, src: Any, picks_shape: tuple[int, ...], dtype: Any) -> Tensor:
+    source = as_tensor(src) if isinstance(src, Tensor | np.ndarray) else None
+    if source is None:  # a number: the same value everywhere
+        return Tensor._from_op(np.full(picks_shape, src, dtype=dtype), None)
+    if source.ndim != len(picks_shape) or any(
+        s < p for s, p in zip(source.shape, picks_shape, strict=True)
+    ):
+        raise ValueError(
+            f"{where}: expected src at least as large as the index {picks_shape} along every "
+            f"axis, got shape {source.shape}"
+        )
+    if source.dtype != dtype:
+        source = source.to(dtype)
+    return index(source, tuple(slice(0, p) for p in picks_shape))
+
+
+def scatter(
+    x: Any, dim: int, index_: Any, src: Any = None, *, value: Any = None, reduce: Any = None
+) -> Tensor:
+    """A copy of ``x`` with ``src`` (or ``value``) written at the positions ``index_`` names
+    along ``dim`` (PyTorch's ``scatter``; ``reduce='add'`` adds instead)."""
+    x = as_tensor(x)
+    if (src is None) == (value is None):
+        raise TypeError("scatter: expected one of src (a tensor) or value (a number)")
+    _, coords = _scatter_coords("scatter", x, dim, index_)
+    source = _scatter_source("scatter", src if src is not None else value, coords[0].shape, x.dtype)
+    if reduce in ("add", "sum"):
+        return ScatterAdd.apply(x, source, coords)
+    if reduce is not None:
+        raise ValueError(f"scatter: expected reduce None or 'add', got {reduce!r}")
+    from chainrule.autograd.ops.shape import index_put
+
+    return index_put(x, coords, source)
+
+
+def scatter_add(x: Any, dim: int, index_: Any, src: Any) -> Tensor:
+    """A copy of ``x`` with ``src`` added at the positions ``index_`` names along ``dim``;
+    positions named twice receive both."""
+    return scatter(x, dim, index_, src, reduce="add")
+
+
+def _along(where: str, x: Tensor, dim: int, index_: Any) -> tuple[int, Array]:
+    axis = _axis(where, x, dim)
+    picks = np.asarray(index_.data if isinstance(index_, Tensor) else index_)
+    if picks.ndim != 1 or picks.dtype.kind not in "iu":
+        raise TypeError(
+            f"{where}: expected a 1-D integer index, got dtype {picks.dtype} and shape "
+            f"{picks.shape}"
+        )
+    return axis, picks
+
+
+def _slab_coords(shape: tuple[int, ...], axis: int, picks: Array) -> tuple[Array, ...]:
+    """Every position of the slabs ``picks`` along ``axis``, as coordinates."""
+    slab = list(shape)
+    slab[axis] = len(picks)
+    grid: list[Array] = [np.asarray(g) for g in np.indices(slab)]
+    grid[axis] = picks[grid[axis]]
+    return tuple(grid)
+
+
+def index_add(x: Any, dim: int, index_: Any, source: Any, *, alpha: Any = 1) -> Tensor:
+    """A copy of ``x`` with ``alpha * source[i]`` added to slab ``index_[i]`` along ``dim``."""
+    x = as_tensor(x)
+    axis, picks = _along("index_add", x, dim, index_)
+    coords = _slab_coords(x.shape, axis, picks)
+    source = as_tensor(source)
+    if source.shape != coords[0].shape:
+        raise ValueError(
+            f"index_add: expected source of shape {coords[0].shape}, got {source.shape}"
+        )
+    if source.dtype != x.dtype:
+        source = source.to(x.dtype)
+    return ScatterAdd.apply(x, source if alpha == 1 else mul(source, alpha), coords)
+
+
+def index_fill(x: Any, dim: int, index_: Any, value: Any) -> Tensor:
+    """A copy of ``x`` with the slabs ``index_`` along ``dim`` set to ``value``."""
+    from chainrule.autograd.ops.shape import index_put
+
+    x = as_tensor(x)
+    axis, picks = _along("index_fill", x, dim, index_)
+    return index_put(x, (slice(None),) * axis + (picks,), value)
+
+
+def index_copy(x: Any, dim: int, index_: Any, source: Any) -> Tensor:
+    """A copy of ``x`` with slab ``index_[i]`` along ``dim`` replaced by ``source[i]``."""
+    from chainrule.autograd.ops.shape import index_put
+
+    x = as_tensor(x)
+    axis, picks = _along("index_copy", x, dim, index_)
+    coords = _slab_coords(x.shape, axis, picks)
+    source = as_tensor(source)
+    if source.shape != coords[0].shape:
+        raise ValueError(
+            f"index_copy: expected source of shape {coords[0].shape}, got {source.shape}"
+        )
+    return index_put(x, coords, source)
