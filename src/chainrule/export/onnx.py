@@ -33,8 +33,9 @@ OPSETS = (17, 18, 19, 20, 21)
 class _Graph:
     """The nodes and initializers being built, with unique value names."""
 
-    def __init__(self, onnx: Any, dtype: np.dtype[Any]) -> None:
+    def __init__(self, onnx: Any, dtype: np.dtype[Any], reserved: Sequence[str] = ()) -> None:
         self.onnx = onnx
+        self.reserved = set(reserved)  # the graph's input and output names, chosen by the user
         self.helper = onnx.helper
         self.dtype = dtype
         self.nodes: list[Any] = []
@@ -44,6 +45,8 @@ class _Graph:
 
     def name(self, hint: str) -> str:
         self.count += 1
+        while f"{hint}_{self.count}" in self.reserved:  # each value is assigned once (SSA)
+            self.count += 1
         return f"{hint}_{self.count}"
 
     def constant(self, hint: str, value: Any, dtype: Any = None) -> str:
@@ -84,7 +87,15 @@ def _gelu(g: _Graph, m: act.GELU, x: str, path: str) -> str:
 
 def _softplus(g: _Graph, m: act.Softplus, x: str, path: str) -> str:
     bx = g.node("Mul", [x, g.constant("beta", m.beta)])
-    soft = g.node("Div", [g.node("Softplus", [bx]), g.constant("beta", m.beta)])
+    if g.dtype == np.float64:
+        # onnxruntime has no float64 Softplus: log(1 + e^z) = max(z, 0) + log(1 + e^-|z|),
+        # which never overflows.
+        tail = g.node("Exp", [g.node("Neg", [g.node("Abs", [bx])])])
+        log_term = g.node("Log", [g.node("Add", [tail, g.constant("one", 1.0)])])
+        soft_bx = g.node("Add", [g.node("Max", [bx, g.constant("zero", 0.0)]), log_term])
+    else:
+        soft_bx = g.node("Softplus", [bx])
+    soft = g.node("Div", [soft_bx, g.constant("beta", m.beta)])
     linear_part = g.node("Greater", [bx, g.constant("threshold", m.threshold)])
     return g.node("Where", [linear_part, x, soft], path)
 
@@ -135,6 +146,43 @@ def _flatten(g: _Graph, m: Flatten, x: str, shape: tuple[int, ...], path: str) -
     return g.node("Reshape", [x, g.constant("shape", target, np.int64)], path)
 
 
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+
+def _elu(g: _Graph, m: act.ELU | act.SELU, x: str, path: str) -> str:
+    selu = isinstance(m, act.SELU)
+    alpha = SELU_ALPHA if selu else float(m.alpha)  # type: ignore[union-attr]
+    if g.dtype != np.float64:
+        if selu:
+            return g.node("Selu", [x], path, alpha=alpha, gamma=SELU_SCALE)
+        return g.node("Elu", [x], path, alpha=alpha)
+    # onnxruntime has no float64 Elu or Selu: max(x, 0) + alpha * (e^min(x, 0) - 1), whose
+    # second term is exactly 0 for x >= 0 and never overflows.
+    zero = g.constant("zero", 0.0)
+    decay = g.node("Sub", [g.node("Exp", [g.node("Min", [x, zero])]), g.constant("one", 1.0)])
+    y = g.node(
+        "Add", [g.node("Max", [x, zero]), g.node("Mul", [decay, g.constant("alpha", alpha)])]
+    )
+    return g.node("Mul", [y, g.constant("scale", SELU_SCALE)], path) if selu else y
+
+
+def _leaky_relu(g: _Graph, m: act.LeakyReLU, x: str, path: str) -> str:
+    slope = float(m.negative_slope)
+    if g.dtype != np.float64:
+        return g.node("LeakyRelu", [x], path, alpha=slope)
+    # LeakyRelu's alpha is a float32 attribute, which a float64 slope would lose digits to.
+    zero = g.constant("zero", 0.0)
+    negative = g.node("Mul", [g.node("Min", [x, zero]), g.constant("slope", slope)])
+    return g.node("Add", [g.node("Max", [x, zero]), negative], path)
+
+
+def _softmax(g: _Graph, m: act.Softmax | act.LogSoftmax, x: str, rank: int, path: str) -> str:
+    op = "Softmax" if isinstance(m, act.Softmax) else "LogSoftmax"
+    # dim=None picks the axis from the input's rank, as the layer's forward does.
+    return g.node(op, [x], path, axis=int(act._implicit_dim(m.dim, np.empty((0,) * rank))))
+
+
 def _simple(op: str, **attrs: Any) -> Callable[[_Graph, Any, str, str], str]:
     return lambda g, m, x, path: g.node(op, [x], path, **{k: f(m) for k, f in attrs.items()})
 
@@ -143,13 +191,9 @@ ELEMENTWISE: dict[type[Module], Callable[[_Graph, Any, str, str], str]] = {
     act.ReLU: _simple("Relu"),
     act.Sigmoid: _simple("Sigmoid"),
     act.Tanh: _simple("Tanh"),
-    act.LeakyReLU: _simple("LeakyRelu", alpha=lambda m: float(m.negative_slope)),
-    act.ELU: _simple("Elu", alpha=lambda m: float(m.alpha)),
-    act.SELU: _simple(
-        "Selu", alpha=lambda m: 1.6732632423543772, gamma=lambda m: 1.0507009873554805
-    ),
-    act.Softmax: _simple("Softmax", axis=lambda m: int(m.dim)),
-    act.LogSoftmax: _simple("LogSoftmax", axis=lambda m: int(m.dim)),
+    act.LeakyReLU: _leaky_relu,
+    act.ELU: _elu,
+    act.SELU: _elu,
     act.GELU: _gelu,
     act.Softplus: _softplus,
     act.SiLU: lambda g, m, x, path: g.node("Mul", [x, g.node("Sigmoid", [x])], path),
@@ -184,6 +228,12 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
         g.dtype = own
     elif is_floating(example.dtype):
         g.dtype = example.dtype
+    if kind in (Linear, LayerNorm) and example.ndim < 2:
+        # The layer also takes one unbatched sample, but the graph's first axis is the batch.
+        raise ValueError(
+            f"to_onnx: layer {where} ({kind.__name__}) needs a batched example of rank 2 or "
+            f"more, got shape {example.shape}; add the batch axis first"
+        )
     # Exact classes only: a subclass may compute something else in its forward.
     if kind is Linear and isinstance(module, Linear):
         return _linear(g, module, x, example.ndim, where), out_example
@@ -192,6 +242,8 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
     if kind is Embedding and isinstance(module, Embedding):
         weight = g.constant(f"{where}.weight", module.weight.data)
         return g.node("Gather", [weight, x], where, axis=0), out_example
+    if kind in (act.Softmax, act.LogSoftmax):
+        return _softmax(g, module, x, example.ndim, where), out_example  # type: ignore[arg-type]
     if kind in ELEMENTWISE:
         return ELEMENTWISE[kind](g, module, x, where), out_example
     if kind in IMAGE_LAYERS:
@@ -204,7 +256,17 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
             )
         return IMAGE_LAYERS[kind](g, module, x, example.shape, where), out_example
     supported = sorted(
-        c.__name__ for c in [*ELEMENTWISE, *IMAGE_LAYERS, Linear, Flatten, Embedding, Sequential]
+        c.__name__
+        for c in [
+            *ELEMENTWISE,
+            *IMAGE_LAYERS,
+            Linear,
+            Flatten,
+            Embedding,
+            Sequential,
+            act.Softmax,
+            act.LogSoftmax,
+        ]
     )
     raise ValueError(
         f"to_onnx: cannot export layer {where} ({kind.__name__}); supported layers: "
@@ -248,6 +310,10 @@ def to_onnx(
     example_input : array_like
         A batch of the input; its shape fixes every axis but the first (the batch, dynamic).
     opset : int, default=17
+        One of ``OPSETS``.
+    input_name, output_name : str, default='input', 'output'
+        The names of the graph's input and output, the keys a runtime feeds and returns;
+        non-empty and different from each other.
     input_mean, input_scale : array_like of shape (features,), optional
         Standardize the raw input first: ``(x - input_mean) / input_scale``.
     output : {'raw', 'softmax', 'sigmoid'}, default='raw'
@@ -268,9 +334,11 @@ def to_onnx(
     Where a layer with weights receives integers or another float dtype, the graph casts
     them to the layer's dtype first, as the layer itself does; the input keeps the
     example's integer dtype.
-    onnxruntime's CPU provider has no float64 kernels for Conv, AveragePool,
-    GlobalAveragePool and Elu: convert such a model with ``model.to(np.float32)`` first to
-    run it there.
+    A float64 model writes ELU, SELU, Softplus and LeakyReLU from elementary operators,
+    which onnxruntime runs in float64 (it has no float64 Elu, Selu or Softplus, and
+    LeakyRelu's slope is a float32 attribute). onnxruntime's CPU provider has no float64
+    kernels for Conv, AveragePool, GlobalAveragePool and Erf (the exact GELU): convert such
+    a model with ``model.to(np.float32)`` first to run it there.
     """
     try:
         import onnx
@@ -281,6 +349,14 @@ def to_onnx(
         ) from None
     if opset not in OPSETS:
         raise ValueError(f"to_onnx: opset must be one of {OPSETS}, got {opset!r}")
+    for option, name in (("input_name", input_name), ("output_name", output_name)):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"to_onnx: {option} must be a non-empty string, got {name!r}")
+    if input_name == output_name:
+        raise ValueError(
+            f"to_onnx: expected different input_name and output_name (an ONNX value has one "
+            f"name), got {input_name!r} for both"
+        )
     if output not in ("raw", "softmax", "sigmoid"):
         raise ValueError(f"to_onnx: output must be 'raw', 'softmax' or 'sigmoid', got {output!r}")
     data = example_input.data if isinstance(example_input, Tensor) else np.asarray(example_input)
@@ -303,7 +379,7 @@ def to_onnx(
     if data.dtype.kind == "f":
         data = data.astype(dtype)
     standardize = input_mean is not None or input_scale is not None
-    graph = _Graph(onnx, dtype)
+    graph = _Graph(onnx, dtype, reserved=(input_name, output_name))
     was_training = model.training
     model.eval()
     try:
