@@ -22,6 +22,7 @@ from chainrule.nn.module import Module
 DATASETS = ("xor",)
 FORMATS = ("text", "markdown", "html")
 OPTIMIZERS = ("sgd", "adam")
+DEFAULT_ROWS = "0:4"
 DEFAULT_LR = {"sgd": 0.5, "adam": 0.01}
 """Learning rates when ``--lr`` is not given: a visible change after one step."""
 
@@ -41,9 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset", choices=DATASETS, help="trace a 2-2-1 network on the four XOR points"
     )
-    parser.add_argument(
-        "--rows", metavar="START:END", default="0:4", help="rows of DATA, from 0 (default 0:4)"
-    )
+    parser.add_argument("--rows", metavar="START:END", help="rows of DATA, from 0 (default 0:4)")
     parser.add_argument(
         "--target", metavar="COLUMN", help="the target column (default: the model's)"
     )
@@ -55,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lr", type=float, help="learning rate (default 0.5 for sgd, 0.01 for adam)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="initial weights of xor (default 0)")
+    parser.add_argument("--seed", type=int, help="initial weights of xor (default 0)")
 
 
 def parse_rows(text: str, n_rows: int) -> slice:
@@ -112,7 +111,7 @@ def _model_step(args: argparse.Namespace) -> tuple[Module, Array, Array, Module]
             f"{WHERE}: {flag}: expected a column of {args.data!r}, got {target!r}; "
             f"{nearest(target, columns)}"
         )
-    rows = parse_rows(args.rows, len(table))
+    rows = parse_rows(args.rows if args.rows is not None else DEFAULT_ROWS, len(table))
     table = table.iloc[rows].reset_index(drop=True)
     try:
         x = _features(trained, table, args.data, WHERE)
@@ -121,7 +120,7 @@ def _model_step(args: argparse.Namespace) -> tuple[Module, Array, Array, Module]
     try:
         y = trained.target.encode(table[target])
     except ValueError as error:
-        message = str(reword(error, f"{WHERE}: target {target!r} in rows {args.rows}"))
+        message = str(reword(error, f"{WHERE}: target {target!r} in rows {_rows(args)}"))
         raise UsageError(_table_row(message, rows.start)) from None
     # The loss the model was trained with (train's --loss), cross-entropy or MSE by default.
     trained_with = trained.metadata.get("settings", {}).get("loss")
@@ -145,6 +144,29 @@ def _table_row(message: str, start: int) -> str:
     )
 
 
+def _rows(args: argparse.Namespace) -> str:
+    """The rows of DATA as given, or the default."""
+    return str(args.rows) if args.rows is not None else DEFAULT_ROWS
+
+
+def _check_sources(args: argparse.Namespace) -> None:
+    """Refuse options that do not apply to the chosen source, rather than ignore them: a
+    user who asks for ``--rows`` of the XOR points, or a ``--seed`` for a trained model's
+    weights, would otherwise read a trace that is not the one asked for."""
+    if args.dataset is not None:
+        for flag, value in (("--rows", args.rows), ("--target", args.target)):
+            if value is not None:
+                raise UsageError(
+                    f"{WHERE}: {flag}: expected none with --dataset {args.dataset} (it applies "
+                    f"to MODEL DATA), got {value!r}"
+                )
+    elif args.seed is not None:
+        raise UsageError(
+            f"{WHERE}: --seed: expected none with MODEL DATA (the model file holds its "
+            f"weights; --seed sets those of --dataset xor), got {args.seed}"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from chainrule.explain.trace import trace_step
     from chainrule.optim import SGD, Adam
@@ -157,10 +179,11 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset is None and (args.model is None or args.data is None):
         got = "nothing" if args.model is None else f"only MODEL {args.model!r}"
         raise UsageError(f"{WHERE}: expected --dataset xor or MODEL DATA, got {got}")
+    _check_sources(args)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     if not (lr > 0 and math.isfinite(lr)):
         raise UsageError(f"{WHERE}: --lr: expected a number > 0, got {lr:g}")
-    if args.seed < 0:
+    if args.seed is not None and args.seed < 0:
         raise UsageError(f"{WHERE}: --seed: expected a whole number >= 0, got {args.seed}")
     if args.output is not None:
         check_writable(args.output, WHERE, "--output")
@@ -174,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     loss: Module | None
     if args.dataset is not None:
         model, x, y = xor_step()
-        model.reset_parameters(np.random.default_rng(args.seed))
+        model.reset_parameters(np.random.default_rng(args.seed if args.seed is not None else 0))
         loss = None  # MSE
     else:
         model, x, y, loss = _model_step(args)
@@ -189,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset is not None:
             raise
         if any(sign in str(error) for sign in BATCH_ERRORS):
-            raise UsageError(f"{WHERE}: --rows {args.rows}: {error}") from None
+            raise UsageError(f"{WHERE}: --rows {_rows(args)}: {error}") from None
         raise UsageError(
             f"{WHERE}: {error}; the step of {args.model!r} on {args.data!r} cannot be traced"
         ) from None

@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chainrule.autograd.function import Context
+from chainrule.autograd.function import Context, FunctionCtx, _SlotCtx
 from chainrule.tensor import Tensor
 
 NEWLINE = "\\n"  # a line break inside a Graphviz label
@@ -19,6 +19,28 @@ def _label(*lines: str) -> str:
     name shows as it is written."""
     escaped = (line.replace("\\", "\\\\").replace('"', '\\"') for line in lines)
     return '"' + NEWLINE.join(escaped) + '"'
+
+
+def _origin(node: Context) -> tuple[Context, int | None]:
+    """The node to draw for ``node`` and which of its outputs it stands for.
+
+    A Function with several differentiable outputs (``a, b = Split.apply(x)``) is one node
+    in the engine plus one pass-through node per output; it is drawn as the one node, its
+    outputs numbered on the edges that leave it, as a reader thinks of the call.
+    """
+    if isinstance(node, _SlotCtx):
+        return node.next[0], int(node.position)
+    return node, None
+
+
+def _shapes(ctx: Context) -> list[str]:
+    """The output shape of ``ctx``, or, for a Function with several outputs, one line
+    ``k: shape`` per tensor output."""
+    if ctx.output_shape is not None:
+        return [str(ctx.output_shape)]
+    if isinstance(ctx, FunctionCtx) and any(out is not None for out in ctx.outputs):
+        return [f"{k}: {out[0]}" for k, out in enumerate(ctx.outputs) if out is not None]
+    return ["?"]
 
 
 def graph(
@@ -44,7 +66,9 @@ def graph(
     str
         The DOT source, or the SVG document. Ops are boxes labelled with their name and output
         shape; leaves are ellipses (parameters filled); edges point from inputs to the op
-        that uses them, the direction of the forward pass.
+        that uses them, the direction of the forward pass. A custom ``Function`` is a box
+        with its class name; one with several outputs is one box listing each output's
+        shape, and an edge that leaves it is labelled with the output it carries.
 
     Raises
     ------
@@ -84,7 +108,7 @@ def graph(
         lines.append(f"  {node_id(tensor)} [label={label}];")
         lines.append("}")
         return _finish("\n".join(lines) + "\n", format)
-    stack: list[Context] = [tensor._ctx]
+    stack: list[Context] = [_origin(tensor._ctx)[0]]
     seen: set[int] = set()
     while stack:
         ctx = stack.pop()
@@ -92,15 +116,16 @@ def graph(
             continue
         seen.add(id(ctx))
         me = node_id(ctx)
-        shape = ctx.output_shape if ctx.output_shape is not None else "?"
-        label = _label(ctx.name, str(shape))
+        label = _label(ctx.name, *_shapes(ctx))
         lines.append(f"  {me} [label={label}, shape=box];")
         for edge in ctx.next:
             if edge is None:
                 continue
             if isinstance(edge, Context):
-                stack.append(edge)
-                lines.append(f"  {node_id(edge)} -> {me};")
+                source, position = _origin(edge)
+                stack.append(source)
+                output = f' [label="{position}"]' if position is not None else ""
+                lines.append(f"  {node_id(source)} -> {me}{output};")
                 continue
             leaf = node_id(edge)
             if id(edge) not in seen:

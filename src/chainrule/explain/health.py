@@ -243,8 +243,11 @@ class GradientHealth(Callback):
                     add(
                         label,
                         f"exploding: gradient norm {g:.3g}",
-                        "Lower the learning rate, clip gradients (clip_grad_norm=1.0) or "
-                        "normalize the inputs.",
+                        # Weights initialized far too large explode the gradient before
+                        # any step is taken, at any learning rate.
+                        "Lower the learning rate, clip gradients (clip_grad_norm=1.0), "
+                        "normalize the inputs, or check the initial weights' scale "
+                        "(reset_parameters scales them to each layer's fan-in).",
                     )
                 elif g < VANISHING or g < VANISHING_RATIO * largest:
                     share = f", {g / largest:.1e} of the largest layer's" if g >= VANISHING else ""

@@ -7,6 +7,7 @@ always show the same numbers.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +105,10 @@ def _numbers(array: Array, width: int) -> str:
     # padded to one width so that columns line up. Set here, not taken from NumPy's global
     # print options, so that every trace reads the same.
     values = np.asarray(array)
+    if values.dtype.kind == "f":
+        # -0.0 + 0.0 is 0.0: a gradient through a ReLU's off unit (-g * 0) is zero, and a
+        # reader who sees "-0" looks for a meaning it does not have.
+        values = values + 0.0
     options: dict[str, Any] = {
         "max_line_width": max(width, 20),
         "separator": " ",
@@ -158,6 +163,29 @@ def _wrap(line: str, width: int) -> str:
     return "\n".join(rows)
 
 
+_MARKUP = re.compile(r"[\\`*<&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+"""What Markdown would read as markup in running text: emphasis, code, HTML tags and
+entities (a ``>`` closes no tag once ``<`` is escaped, so ``3 -> 4`` stays). An underscore
+inside a word (``y_hat``) is not markup, so it stays as written."""
+_ENTITIES = {"<": "&lt;", "&": "&amp;"}
+"""Written as entities, not backslash-escaped: every Markdown dialect reads those (Python's
+Markdown package leaves ``\\<`` as a backslash and a tag)."""
+
+
+def _markdown_text(text: str) -> str:
+    """``text`` with its markup characters escaped, so that a module named ``<script>`` or
+    ``a*b`` shows as written (and runs as nothing) in a Markdown viewer."""
+    return _MARKUP.sub(lambda m: _ENTITIES.get(m.group(0), "\\" + m.group(0)), text)
+
+
+def _code_span(text: str) -> str:
+    """``text`` as a code span, fenced by more backticks than any run inside it."""
+    runs = [len(run) for run in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if runs else ""  # CommonMark strips one space on each side
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def render_markdown(trace: StepTrace) -> str:
     """Markdown: headings, formulas in code spans, arrays in code blocks."""
     lines: list[str] = []
@@ -167,12 +195,13 @@ def render_markdown(trace: StepTrace) -> str:
         elif block.kind == "h2":
             lines += ["", f"## {block.text}", ""]
         elif block.kind == "formula":
-            lines += [f"**{block.text}**", ""]
+            lines += [f"**{_markdown_text(block.text)}**", ""]
         elif block.kind == "note":
-            lines += [f"`{block.text}`", ""]
+            lines += [_code_span(block.text), ""]
         else:
             assert block.array is not None
-            lines += [f"`{block.text}`", "", "```", _numbers(block.array, 90), "```", ""]
+            numbers = _numbers(block.array, 90)
+            lines += [_code_span(block.text), "", "```", numbers, "```", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -480,9 +480,12 @@ def _describe_module(module: Module) -> str:
 
 
 def _derivative(activation: Module, z: Array) -> Array:
-    """f'(z) elementwise, computed by the engine: d/dz of sum(f(z))."""
+    """f'(z) elementwise, computed by the engine: d/dz of sum(f(z)).
+
+    Through ``forward``, not ``__call__``: the probe is no call of the model's, and the
+    user's forward hooks (a counter, ``GradientHealth``'s observer) must not see it."""
     probe = Tensor(z, requires_grad=True)
-    activation(probe).sum().backward()
+    activation.forward(probe).sum().backward()
     assert probe.grad is not None
     return probe.grad.data.copy()
 
@@ -578,13 +581,25 @@ def _step(
     # this step's formula plus the other uses; the engine sums them.
     more = "" if links.x_alone else f" + the other uses of {i}"
 
+    frozen = {local for local, param in own if not param.requires_grad}
+
     def grad_line(local: str, formula: str) -> None:
-        grad = parameters[local].grad if local in parameters else None
-        if grad is not None:
-            name = parameters[local].name
-            if not links.parameters_alone[local]:
-                formula += f" + the other uses of {name}"
-            backward.append(Quantity(f"dL/d{name} = {formula}", grad))
+        if local not in parameters:
+            return
+        name, grad = parameters[local].name, parameters[local].grad
+        if grad is None:
+            # Said, not left out: a reader who sees W1 used in the forward pass and no
+            # dL/dW1 would take it for a gap in the trace.
+            why = (
+                f"{name} is frozen, requires_grad=False: no gradient, not updated"
+                if local in frozen
+                else f"no gradient reached {name}: L does not depend on it here"
+            )
+            backward.append(Quantity(f"dL/d{name}: none ({why})", None))
+            return
+        if not links.parameters_alone[local]:
+            formula += f" + the other uses of {name}"
+        backward.append(Quantity(f"dL/d{name} = {formula}", grad))
 
     if kind == "linear":
         w = parameters["weight"].name
