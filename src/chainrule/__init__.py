@@ -168,6 +168,7 @@ from chainrule.tensor import (
     full_like,
     is_tensor,
     linspace,
+    manual_seed,
     ones,
     ones_like,
     rand,
@@ -196,6 +197,7 @@ from chainrule.tensor import accelerator as accelerator  # noqa: E402
 from chainrule.tensor import cuda as cuda  # noqa: E402
 
 __all__ = [
+    "manual_seed",
     "index_add",
     "index_copy",
     "index_fill",

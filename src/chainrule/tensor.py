@@ -1573,11 +1573,42 @@ def full_like(
     )
 
 
+_DEFAULT_GENERATOR = np.random.default_rng()
+"""What every random call without a ``generator`` draws from: seeded from fresh entropy at
+import, reseeded by ``manual_seed``. One object, so that layers and loaders that hold it see
+the reseeding."""
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed the generator that random calls without ``generator=`` draw from, as PyTorch's
+    ``torch.manual_seed``: after ``manual_seed(0)``, factories (``randn``, ``rand``), layer
+    initializations, dropout layers and shuffling loaders built without a generator repeat
+    from run to run. A ``generator=`` (or a seed) given to a call still takes precedence.
+    Returns that generator.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> a = cr.randn(3)
+    >>> _ = cr.manual_seed(0)
+    >>> bool((cr.randn(3) == a).all())
+    True
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__}")
+    _DEFAULT_GENERATOR.bit_generator.state = np.random.default_rng(int(seed)).bit_generator.state
+    return _DEFAULT_GENERATOR
+
+
 def as_generator(generator: np.random.Generator | int | None) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from a generator, a seed, or None (fresh entropy)."""
+    """A ``numpy.random.Generator`` from a generator or a seed; None gives the default
+    generator, which ``manual_seed`` seeds."""
     if isinstance(generator, np.random.Generator):
         return generator
-    if generator is None or isinstance(generator, int | np.integer):
+    if generator is None:
+        return _DEFAULT_GENERATOR
+    if isinstance(generator, int | np.integer):
         return np.random.default_rng(generator)
     raise TypeError(
         f"generator: expected a numpy.random.Generator, an int seed or None, "

@@ -33,7 +33,7 @@ from chainrule.nn.module import Module
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from chainrule.optim.lr_scheduler import ReduceLROnPlateau
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_generator
 from chainrule.train.callbacks import Callback, ProgressBar, with_keras_hooks
 from chainrule.train.history import History
 from chainrule.train.metrics import Metric, get_metric
@@ -712,9 +712,9 @@ def fit(
         # A resumed run must hold out the same validation rows as the run it continues.
         seed = None if resume_from is None else _saved_seed(resume_from)
         if seed is None:
-            entropy = np.random.SeedSequence().entropy
-            assert isinstance(entropy, int)  # drawn from the OS when none is given
-            seed = entropy
+            # From the default generator: random in each process, repeatable after
+            # chainrule.manual_seed.
+            seed = int(as_generator(None).integers(2**63))
 
     split_seed, shuffle_seed, layer_seed = np.random.SeedSequence(seed).spawn(3)
     train_set = _as_dataset(
