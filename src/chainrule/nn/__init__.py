@@ -17,7 +17,13 @@ from chainrule.nn.activation import (
     Softplus,
     Tanh,
 )
-from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
+from chainrule.nn.containers import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.layers import (
     Dropout,
@@ -76,6 +82,8 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "ParameterDict",
+    "ParameterList",
     "NLLLoss",
     "Parameter",
     "ReLU",

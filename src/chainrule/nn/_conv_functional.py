@@ -152,13 +152,15 @@ def dropout2d(
     input: Any,
     p: float = 0.5,
     training: bool = True,
+    inplace: bool = False,
     generator: np.random.Generator | int | None = None,
 ) -> Tensor:
     """Zero whole channels with probability ``p`` and scale the rest by 1 / (1 - p); the
     identity when not ``training``.
 
     ``input`` is (N, C, H, W), one draw per sample and channel, or (C, H, W), one draw per
-    channel.
+    channel. Other shapes raise ``ValueError`` (PyTorch still accepts them with a deprecation
+    warning). ``inplace`` is accepted for PyTorch compatibility; the input is never changed.
 
     Examples
     --------
@@ -172,15 +174,20 @@ def dropout2d(
         raise ValueError(f"dropout2d: p must be in [0, 1], got p={p!r}")
     x = as_tensor(input)
     if x.ndim not in (3, 4):
+        # PyTorch still accepts other shapes with a deprecation warning (its "Defining a
+        # Neural Network" recipe puts Dropout2d after a Linear layer) and will reject them;
+        # chainrule rejects them now, and says what to use instead.
         raise ValueError(
-            f"dropout2d: expected input of shape (N, C, H, W) or (C, H, W), got shape {x.shape}"
+            f"dropout2d: expected input of shape (N, C, H, W) or (C, H, W), got shape "
+            f"{x.shape}; for (N, features) input, as after a Linear layer, use dropout "
+            f"(nn.Dropout), which drops single entries as PyTorch's dropout2d does there"
         )
+    channels = x.shape[:-2]
     if not training or p == 0:
         return x
     if p == 1:
         return x * 0
     rng = as_generator(generator)
-    channels = x.shape[:-2]
     keep = rng.random(channels, dtype=np.float32) >= p
     mask = keep.astype(x.dtype) * x.dtype.type(1 / (1 - p))
     return x * mask.reshape(*channels, 1, 1)

@@ -1,4 +1,5 @@
-"""Containers of modules: ``Sequential``, ``ModuleList``, ``ModuleDict``."""
+"""Containers of modules (``Sequential``, ``ModuleList``, ``ModuleDict``) and of parameters
+(``ParameterList``, ``ParameterDict``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, overload
 
 from chainrule.nn.module import Module
+from chainrule.nn.parameter import Parameter
+from chainrule.tensor import Tensor
 
 
 def _renumber(container: Module, modules: Iterable[Module | None]) -> None:
@@ -291,3 +294,160 @@ class ModuleDict(Module):
 
     def items(self) -> list[tuple[str, Module]]:
         return [(k, m) for k, m in self._modules.items() if m is not None]
+
+
+def _as_parameter(where: str, key: Any, value: Any) -> Parameter:
+    """``value`` as a Parameter: a plain Tensor is wrapped (and so requires grad), as in
+    PyTorch, so that ``ParameterList([torch.randn(3)])`` trains."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise TypeError(
+        f"{where}: expected a Parameter or Tensor for {key!r}, got {type(value).__name__}"
+    )
+
+
+def _describe(param: Parameter) -> str:
+    size = "x".join(str(n) for n in param.shape)
+    return f"Parameter containing: [{param.dtype} of size {size}]"
+
+
+class ParameterList(Module):
+    """A list of parameters that the parent module registers (under ``"0"``, ``"1"``, ...).
+
+    Plain tensors are wrapped in ``Parameter``. Use it for a number of weights known only at
+    run time, where a Python list would hide them from ``parameters()`` and the state dict.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> from chainrule.nn import ParameterList
+    >>> weights = ParameterList([nn.Parameter(cr.ones(2, 2)), cr.zeros(2)])
+    >>> [name for name, _ in weights.named_parameters()]
+    ['0', '1']
+    >>> weights[1].requires_grad
+    True
+    """
+
+    def __init__(self, values: Iterable[Tensor] | None = None) -> None:
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def append(self, value: Tensor) -> ParameterList:
+        """Add ``value`` at the end; returns the list."""
+        index = str(len(self))
+        self.register_parameter(index, _as_parameter("ParameterList", index, value))
+        return self
+
+    def extend(self, values: Iterable[Tensor]) -> ParameterList:
+        """Add each of ``values`` at the end; returns the list."""
+        for value in values:
+            self.append(value)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter([p for p in self._parameters.values() if p is not None])
+
+    @overload
+    def __getitem__(self, index: int) -> Parameter: ...
+    @overload
+    def __getitem__(self, index: slice) -> ParameterList: ...
+
+    def __getitem__(self, index: int | slice) -> Parameter | ParameterList:
+        values = list(self)
+        if isinstance(index, slice):
+            return ParameterList(values[index])
+        return values[_position("ParameterList", index, len(values))]
+
+    def __setitem__(self, index: int, value: Tensor) -> None:
+        name = str(_position("ParameterList", index, len(self)))
+        self.register_parameter(name, _as_parameter("ParameterList", index, value))
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({name}): {_describe(p)}" for name, p in self.named_parameters())
+
+
+class ParameterDict(Module):
+    """A dict of parameters by name that the parent module registers.
+
+    Plain tensors are wrapped in ``Parameter``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn import ParameterDict
+    >>> scales = ParameterDict({"left": cr.ones(3), "right": cr.zeros(3)})
+    >>> [name for name, _ in scales.named_parameters()]
+    ['left', 'right']
+    """
+
+    def __init__(
+        self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None = None
+    ) -> None:
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def update(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]) -> None:
+        """Add (or replace) parameters from a mapping, a ``ParameterDict`` or (name, tensor)
+        pairs."""
+        pairs = (
+            parameters.items() if isinstance(parameters, Mapping | ParameterDict) else parameters
+        )
+        for name, value in pairs:
+            self[name] = value
+
+    def __setitem__(self, name: str, value: Tensor) -> None:
+        self.register_parameter(name, _as_parameter("ParameterDict", name, value))
+
+    def __getitem__(self, name: str) -> Parameter:
+        param = self._parameters.get(name)
+        if param is None:
+            raise KeyError(
+                f"ParameterDict: no parameter named {name!r}; have {list(self._parameters)}"
+            )
+        return param
+
+    def __delitem__(self, name: str) -> None:
+        self.pop(name)
+
+    def pop(self, name: str) -> Parameter:
+        """Remove the parameter called ``name`` and return it."""
+        param = self[name]
+        delattr(self, name)
+        return param
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The parameter called ``name``, or ``default`` when there is none."""
+        return self._parameters.get(name, default)
+
+    def clear(self) -> None:
+        for name in list(self._parameters):
+            delattr(self, name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._parameters
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._parameters))
+
+    def keys(self) -> list[str]:
+        return list(self._parameters)
+
+    def values(self) -> list[Parameter]:
+        return [p for p in self._parameters.values() if p is not None]
+
+    def items(self) -> list[tuple[str, Parameter]]:
+        return [(k, p) for k, p in self._parameters.items() if p is not None]
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({name}): {_describe(p)}" for name, p in self.items())

@@ -91,10 +91,14 @@ def dropout(
     input: Any,
     p: float = 0.5,
     training: bool = True,
+    inplace: bool = False,
     generator: np.random.Generator | int | None = None,
 ) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (inverted
-    dropout, so that evaluation needs no rescaling). Identity when not ``training``."""
+    dropout, so that evaluation needs no rescaling). Identity when not ``training``.
+
+    ``inplace`` is accepted for PyTorch compatibility; the input is never changed (a new
+    tensor is returned either way)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p!r}")
     input = as_tensor(input)

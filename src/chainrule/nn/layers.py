@@ -140,7 +140,7 @@ class Dropout(Module):
         self.generator = as_generator(generator)
 
     def forward(self, x: Any) -> Tensor:
-        return F.dropout(x, self.p, self.training, self.generator)
+        return F.dropout(x, self.p, self.training, generator=self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
@@ -292,7 +292,7 @@ class Dropout2d(Module):
         self.generator = as_generator(generator)
 
     def forward(self, x: Any) -> Tensor:
-        return F.dropout2d(x, self.p, self.training, self.generator)
+        return F.dropout2d(x, self.p, self.training, generator=self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

@@ -12,7 +12,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple, TypeVar
 
-from chainrule.autograd.grad_mode import no_grad
+from chainrule.autograd.function import Function
+from chainrule.autograd.grad_mode import is_grad_enabled, no_grad
 from chainrule.backend import Array, is_floating, np
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import RemovableHandle, Tensor, as_generator, dtype_of_to
@@ -79,6 +80,149 @@ def cast_input(x: Any, dtype: Any) -> Tensor:
     return x if x.dtype == dtype else x.to(dtype)
 
 
+class _BackwardHookCall:
+    """What one forward call of a module with full backward hooks needs in backward."""
+
+    __slots__ = ("grad_output", "hooks", "module", "n_inputs", "positions")
+
+    def __init__(self, module: Module, n_inputs: int, positions: list[int]) -> None:
+        self.module = module
+        self.hooks: list[Callable[..., Any]] = module.__dict__["_full_backward_hooks"]
+        self.n_inputs = n_inputs  # tensors among the positional arguments
+        self.positions = positions  # which of those require grad (and so are wrapped)
+        self.grad_output: tuple[Any, ...] = ()
+
+    def fire(self, grad_input: tuple[Any, ...]) -> tuple[Any, ...]:
+        for hook in list(self.hooks):
+            replaced = hook(self.module, grad_input, self.grad_output)
+            if replaced is not None:
+                replaced = tuple(replaced) if isinstance(replaced, tuple | list) else (replaced,)
+                if len(replaced) != len(grad_input):
+                    raise RuntimeError(
+                        f"backward hook of {type(self.module).__name__}: expected "
+                        f"{len(grad_input)} gradients (one per tensor input), got "
+                        f"{len(replaced)}"
+                    )
+                grad_input = replaced
+        return grad_input
+
+
+class _HookOutputs(Function):
+    """The identity on a module's outputs; its backward records the output gradients (and
+    fires the hooks itself when no input requires grad, as PyTorch does)."""
+
+    @staticmethod
+    def forward(ctx: Any, call: _BackwardHookCall, *outputs: Tensor) -> Any:
+        ctx.call = call
+        ctx.set_materialize_grads(False)  # an unused output's gradient is None, as in PyTorch
+        return tuple(o.detach() for o in outputs)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:
+        call: _BackwardHookCall = ctx.call
+        call.grad_output = grads
+        if not call.positions:
+            call.fire((None,) * call.n_inputs)
+        return (None, *grads)
+
+
+class _HookInputs(Function):
+    """The identity on a module's tensor inputs; its backward gets the input gradients,
+    passes them to the hooks, and sends on what they return."""
+
+    @staticmethod
+    def forward(ctx: Any, call: _BackwardHookCall, *inputs: Tensor) -> Any:
+        ctx.call = call
+        return tuple(x.detach() for x in inputs)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:
+        call: _BackwardHookCall = ctx.call
+        grad_input: list[Any] = [None] * call.n_inputs
+        for position, grad in zip(call.positions, grads, strict=True):
+            grad_input[position] = grad
+        result = call.fire(tuple(grad_input))
+        return (None, *(result[position] for position in call.positions))
+
+
+def _backward_hook_pre(module: Module, args: tuple[Any, ...]) -> Any:
+    """Forward pre-hook installed by ``register_full_backward_hook``: wraps the inputs."""
+    module.__dict__["_backward_hook_call"] = None
+    if not module.__dict__["_full_backward_hooks"] or not is_grad_enabled():
+        return None
+    tensors = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+    positions = [n for n, i in enumerate(tensors) if args[i].requires_grad]
+    call = _BackwardHookCall(module, len(tensors), positions)
+    module.__dict__["_backward_hook_call"] = call
+    if not positions:
+        return None
+    wrapped = _HookInputs.apply(call, *(args[tensors[n]] for n in positions))
+    new_args = list(args)
+    for n, tensor in zip(positions, wrapped, strict=True):
+        new_args[tensors[n]] = tensor
+    return tuple(new_args)
+
+
+def _backward_hook_post(module: Module, args: tuple[Any, ...], output: Any) -> Any:
+    """Forward hook installed by ``register_full_backward_hook``: wraps the outputs."""
+    call = module.__dict__.pop("_backward_hook_call", None)
+    if call is None:
+        return None
+    single = isinstance(output, Tensor)
+    outputs = (output,) if single else output
+    if not isinstance(outputs, tuple):
+        return None
+    slots = [i for i, o in enumerate(outputs) if isinstance(o, Tensor) and o.requires_grad]
+    if not slots:
+        return None
+    wrapped = _HookOutputs.apply(call, *(outputs[i] for i in slots))
+    new_outputs = list(outputs)
+    for i, tensor in zip(slots, wrapped, strict=True):
+        new_outputs[i] = tensor
+    return new_outputs[0] if single else tuple(new_outputs)
+
+
+class _WithKwargs:
+    """A forward (pre-)hook registered with ``with_kwargs=True``: it also gets, and may
+    replace, the call's keyword arguments."""
+
+    __slots__ = ("hook",)
+
+    def __init__(self, hook: Callable[..., Any]) -> None:
+        self.hook = hook
+
+
+def _add_hook(
+    hooks: list[Any],
+    hook: Callable[..., Any],
+    internal: Callable[..., Any],
+    prepend: bool,
+    with_kwargs: bool,
+) -> Any:
+    """Add ``hook`` (first when ``prepend``, else last but before the backward-hook wrapper
+    if there is one, which must see the inputs and outputs last, as in PyTorch); returns
+    what was stored, for the handle."""
+    entry = _WithKwargs(hook) if with_kwargs else hook
+    if prepend:
+        hooks.insert(0, entry)
+    elif hooks and hooks[-1] is internal:
+        hooks.insert(len(hooks) - 1, entry)
+    else:
+        hooks.append(entry)
+    return entry
+
+
+def _args_and_kwargs(module: Module, replaced: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """What a ``with_kwargs`` pre-hook returned, checked: a pair (args, kwargs)."""
+    if not (isinstance(replaced, tuple) and len(replaced) == 2 and isinstance(replaced[1], dict)):
+        raise RuntimeError(
+            f"forward pre-hook of {type(module).__name__} registered with with_kwargs=True: "
+            f"expected None or a pair (args, kwargs), got {type(replaced).__name__}"
+        )
+    args = replaced[0] if isinstance(replaced[0], tuple) else (replaced[0],)
+    return args, replaced[1]
+
+
 class Module:
     """Base class of layers and models.
 
@@ -109,8 +253,8 @@ class Module:
     _buffers: OrderedDict[str, Tensor | None]
     _non_persistent: set[str]
     _modules: OrderedDict[str, Module | None]
-    _forward_hooks: list[Callable[..., Any]]
-    _forward_pre_hooks: list[Callable[..., Any]]
+    _forward_hooks: list[Any]  # callables, or _WithKwargs around them
+    _forward_pre_hooks: list[Any]
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -243,27 +387,113 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         for pre_hook in self._forward_pre_hooks:
+            if type(pre_hook) is _WithKwargs:
+                replaced = pre_hook.hook(self, args, kwargs)
+                if replaced is not None:
+                    args, kwargs = _args_and_kwargs(self, replaced)
+                continue
             replaced = pre_hook(self, args)
             if replaced is not None:
                 args = replaced if isinstance(replaced, tuple) else (replaced,)
         output = self.forward(*args, **kwargs)
         for hook in self._forward_hooks:
-            replaced = hook(self, args, output)
+            if type(hook) is _WithKwargs:
+                replaced = hook.hook(self, args, kwargs, output)
+            else:
+                replaced = hook(self, args, output)
             if replaced is not None:
                 output = replaced
         return output
 
-    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+    def register_forward_hook(
+        self,
+        hook: Callable[..., Any],
+        *,
+        prepend: bool = False,
+        with_kwargs: bool = False,
+        always_call: bool = False,
+    ) -> RemovableHandle:
         """Call ``hook(module, inputs, output)`` after each forward; a returned value replaces
-        the output."""
-        self._forward_hooks.append(hook)
-        return RemovableHandle(self._forward_hooks, hook)
+        the output.
 
-    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        Parameters
+        ----------
+        hook : callable
+        prepend : bool, default=False
+            Run before the hooks already registered instead of after them.
+        with_kwargs : bool, default=False
+            Call ``hook(module, inputs, kwargs, output)`` instead, with the keyword arguments.
+        always_call : bool, default=False
+            Accepted for PyTorch compatibility and ignored: the hook does not run when forward
+            raises.
+        """
+        entry = _add_hook(self._forward_hooks, hook, _backward_hook_post, prepend, with_kwargs)
+        return RemovableHandle(self._forward_hooks, entry)
+
+    def register_forward_pre_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
         """Call ``hook(module, inputs)`` before each forward; a returned value replaces the
-        inputs."""
-        self._forward_pre_hooks.append(hook)
-        return RemovableHandle(self._forward_pre_hooks, hook)
+        inputs.
+
+        Parameters
+        ----------
+        hook : callable
+        prepend : bool, default=False
+            Run before the hooks already registered instead of after them.
+        with_kwargs : bool, default=False
+            Call ``hook(module, inputs, kwargs)`` instead; it may return None or a pair
+            ``(inputs, kwargs)`` to use in their place.
+        """
+        entry = _add_hook(self._forward_pre_hooks, hook, _backward_hook_pre, prepend, with_kwargs)
+        return RemovableHandle(self._forward_pre_hooks, entry)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` once the gradients with respect to
+        this module's inputs are computed.
+
+        Parameters
+        ----------
+        hook : callable
+            ``grad_input`` holds one entry per tensor among the positional arguments of the
+            call (None for one that does not require grad) and ``grad_output`` one per tensor
+            output (None for an output the loss does not use). A returned tuple replaces
+            ``grad_input`` in the rest of the backward pass. The hook must not change its
+            arguments in place.
+
+        Returns
+        -------
+        RemovableHandle
+            Its ``remove()`` unregisters the hook.
+
+        Notes
+        -----
+        As in PyTorch, the module's tensor inputs and outputs pass through an identity op
+        whose backward calls the hook; when no input requires grad, the hook fires as the
+        output gradients arrive, with ``grad_input`` all None (PyTorch also warns then).
+        Forward hooks see the inputs and outputs before that wrapping.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> layer = nn.Linear(3, 2)
+        >>> seen = []
+        >>> def hook(module, grad_input, grad_output):
+        ...     seen.append((grad_input[0].shape, grad_output[0].shape))
+        >>> handle = layer.register_full_backward_hook(hook)
+        >>> layer(cr.ones(4, 3, requires_grad=True)).sum().backward()
+        >>> seen
+        [((4, 3), (4, 2))]
+        """
+        hooks = self.__dict__.setdefault("_full_backward_hooks", [])
+        if not hooks and _backward_hook_pre not in self._forward_pre_hooks:
+            # Installed once, last in line (the hooks registered later go before them), so
+            # that Module.__call__ needs no check of its own for backward hooks.
+            self._forward_pre_hooks.append(_backward_hook_pre)
+            self._forward_hooks.append(_backward_hook_post)
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
 
     # ----------------------------------------------------------------- traversal
     def named_modules(

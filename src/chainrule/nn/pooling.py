@@ -11,6 +11,13 @@ from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
 
+def _shown(sizes: tuple[Any, Any]) -> Any:
+    """A size pair as ``print(model)`` shows it: one number when both agree, so that
+    ``MaxPool2d(2)`` prints ``kernel_size=2`` as in PyTorch (which would print a pair given
+    as ``(2, 2)`` as such; only the pair is kept here)."""
+    return sizes[0] if sizes[0] == sizes[1] else tuple(sizes)
+
+
 class MaxPool2d(Module):
     """The maximum of each kernel_size window, moved by stride.
 
@@ -65,9 +72,12 @@ class MaxPool2d(Module):
         )
 
     def extra_repr(self) -> str:
+        kernel_size, stride, padding, dilation = map(
+            _shown, (self.kernel_size, self.stride, self.padding, self.dilation)
+        )
         return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+            f"kernel_size={kernel_size}, stride={stride}, padding={padding}, "
+            f"dilation={dilation}, ceil_mode={self.ceil_mode}"
         )
 
 
@@ -132,13 +142,8 @@ class AvgPool2d(Module):
         )
 
     def extra_repr(self) -> str:
-        text = (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad}"
-        )
-        if self.divisor_override is not None:
-            text += f", divisor_override={self.divisor_override}"
-        return text
+        kernel_size, stride, padding = map(_shown, (self.kernel_size, self.stride, self.padding))
+        return f"kernel_size={kernel_size}, stride={stride}, padding={padding}"  # as PyTorch
 
 
 class AdaptiveAvgPool2d(Module):
@@ -178,4 +183,4 @@ class AdaptiveAvgPool2d(Module):
         return F.adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+        return f"output_size={_shown(self.output_size)}"

@@ -187,12 +187,13 @@ class LambdaLR(LRScheduler):
         lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
         last_epoch: int = -1,
     ) -> None:
-        _check_optimizer("LambdaLR", optimizer)
+        where = type(self).__name__  # also MultiplicativeLR's
+        _check_optimizer(where, optimizer)
         self.optimizer = optimizer
-        self.lr_lambdas = _per_group("LambdaLR", "lr_lambda", optimizer, lr_lambda)
+        self.lr_lambdas = _per_group(where, "lr_lambda", optimizer, lr_lambda)
         for fn in self.lr_lambdas:
             if not callable(fn):
-                raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(fn).__name__}")
+                raise TypeError(f"{where}: lr_lambda must be callable, got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
@@ -220,6 +221,40 @@ class LambdaLR(LRScheduler):
             base_lr * fn(self.last_epoch)
             for fn, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)
         ]
+
+
+class MultiplicativeLR(LambdaLR):
+    """Multiply the learning rate by ``lr_lambda(epoch)`` every epoch after the first:
+    lr_epoch = lr_(epoch-1) * lr_lambda(epoch).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    lr_lambda : callable or list of callable
+        Maps the epoch (an int) to this epoch's factor; one function per group, or one for all.
+    last_epoch : int, default=-1
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.optim import SGD
+    >>> from chainrule.optim.lr_scheduler import MultiplicativeLR
+    >>> opt = SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = MultiplicativeLR(opt, lambda epoch: 0.5)
+    >>> for _ in range(2):
+    ...     opt.step()
+    ...     sched.step()
+    >>> sched.get_last_lr()
+    [0.25]
+    """
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch > 0:
+            return [
+                lr * fn(self.last_epoch)
+                for fn, lr in zip(self.lr_lambdas, self._group_lrs(), strict=True)
+            ]
+        return self._group_lrs()
 
 
 class StepLR(LRScheduler):
@@ -561,6 +596,64 @@ class CosineAnnealingLR(LRScheduler):
         return [self.eta_min + (base - self.eta_min) * cosine / 2 for base in self.base_lrs]
 
 
+class PolynomialLR(LRScheduler):
+    """Decay the learning rate polynomially to 0 over ``total_iters`` epochs:
+    lr = initial_lr * (1 - min(epoch, total_iters) / total_iters) ** power.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    total_iters : int, default=5
+        Epochs over which to decay; the rate stays 0 afterwards.
+    power : float, default=1.0
+        1 decays linearly.
+    last_epoch : int, default=-1
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.optim import SGD
+    >>> from chainrule.optim.lr_scheduler import PolynomialLR
+    >>> opt = SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = PolynomialLR(opt, total_iters=4, power=2.0)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.5625, 0.25, 0.0625, 0.0]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        total_iters: int = 5,
+        power: float = 1.0,
+        last_epoch: int = -1,
+    ) -> None:
+        _check_positive_int("PolynomialLR", "total_iters", total_iters)
+        check_number("PolynomialLR", "power", power)
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        # Recursive, as PyTorch's: each epoch scales the current lr by the ratio of this
+        # epoch's decay to the last one's.
+        if self.last_epoch == 0 or self.last_epoch > self.total_iters:
+            return self._group_lrs()
+        decay = (
+            (1.0 - self.last_epoch / self.total_iters)
+            / (1.0 - (self.last_epoch - 1) / self.total_iters)
+        ) ** self.power
+        return [lr * decay for lr in self._group_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        decay = (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+        return [base * decay for base in self.base_lrs]
+
+
 class SequentialLR(LRScheduler):
     """Run schedules one after another, switching at the milestone epochs.
 
@@ -667,6 +760,86 @@ class SequentialLR(LRScheduler):
         state = dict(state_dict)
         inner = state.pop("_schedulers")
         super().load_state_dict(state)
+        for scheduler, saved in zip(self._schedulers, inner, strict=True):
+            scheduler.load_state_dict(saved)
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedules together every epoch, so that their factors multiply.
+
+    Parameters
+    ----------
+    schedulers : sequence of LRScheduler
+        Built on the same optimizer; stepped in this order.
+    optimizer : Optimizer, optional
+        That optimizer (by default the first scheduler's).
+
+    Examples
+    --------
+    A constant warm-up factor for 2 epochs on top of exponential decay:
+
+    >>> import chainrule as cr
+    >>> from chainrule.optim import SGD
+    >>> from chainrule.optim.lr_scheduler import ChainedScheduler, ConstantLR, ExponentialLR
+    >>> opt = SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = ChainedScheduler(
+    ...     [ConstantLR(opt, factor=0.1, total_iters=2), ExponentialLR(opt, gamma=0.5)]
+    ... )
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for _ in range(3):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.1, 0.05, 0.25, 0.125]
+    """
+
+    def __init__(
+        self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None
+    ) -> None:
+        if len(schedulers) < 1:
+            raise ValueError("ChainedScheduler: expected at least one scheduler, got none")
+        for i, scheduler in enumerate(schedulers):
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(
+                    f"ChainedScheduler: ReduceLROnPlateau cannot be chained (its step needs a "
+                    f"metric), got one at index {i}"
+                )
+            if not isinstance(scheduler, LRScheduler):
+                raise TypeError(
+                    f"ChainedScheduler: expected LRSchedulers, got {type(scheduler).__name__} "
+                    f"at index {i}"
+                )
+        optimizer = schedulers[0].optimizer if optimizer is None else optimizer
+        _check_optimizer("ChainedScheduler", optimizer)
+        for i, scheduler in enumerate(schedulers):
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(
+                    f"ChainedScheduler: expected every scheduler to drive the same optimizer, "
+                    f"got {type(scheduler).__name__} at index {i} driving another"
+                )
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        self._last_lr = self._group_lrs()
+
+    def step(self) -> None:
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = self._group_lrs()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {
+            k: copy.deepcopy(v)
+            for k, v in self.__dict__.items()
+            if k not in ("optimizer", "_schedulers")
+        }
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        inner = state.pop("_schedulers")
+        self.__dict__.update(copy.deepcopy(state))
         for scheduler, saved in zip(self._schedulers, inner, strict=True):
             scheduler.load_state_dict(saved)
 
