@@ -701,6 +701,9 @@ class Module:
             out[prefix + name] = tensor if keep_vars else tensor.detach()
         return out
 
+    _may_be_missing: tuple[str, ...] = ()
+    """Names of this module's buffers that ``load_state_dict`` does not require."""
+
     def _state_targets(self) -> dict[str, Tensor]:
         return dict(self._state_items())
 
@@ -722,7 +725,14 @@ class Module:
                 f"got {type(state_dict).__name__}"
             )
         targets = self._state_targets()
-        missing = [key for key in targets if key not in state_dict]
+        optional = {
+            f"{prefix}.{name}" if prefix else name
+            for prefix, module in self.named_modules()
+            for name in module._may_be_missing
+        }
+        # A key a module may go without keeps its current value (PyTorch fills in a batch
+        # norm's num_batches_tracked, which state dicts of older PyTorch versions lack).
+        missing = [key for key in targets if key not in state_dict and key not in optional]
         unexpected = [key for key in state_dict if key not in targets]
         values: dict[str, Array] = {}
         problems = []

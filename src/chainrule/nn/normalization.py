@@ -21,6 +21,8 @@ class _BatchNorm(Module):
     buffers and their updates (PyTorch's, so state dicts interchange). Subclasses say which
     input ranks they take; the statistics are per channel (axis 1) over every other axis."""
 
+    _may_be_missing = ("num_batches_tracked",)  # absent from older PyTorch state dicts
+
     _ranks: tuple[int, ...]
 
     def _shapes(self) -> str:
