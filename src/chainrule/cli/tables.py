@@ -14,6 +14,7 @@ import csv
 import difflib
 import itertools
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -144,9 +145,15 @@ def _scan_text(path: Path, label: str, delimiter: str, where: str) -> list[str]:
                     header = row
                     continue
                 if len(row) != len(header):
+                    comment = ""
+                    if header[0].lstrip().startswith("#"):
+                        comment = (
+                            f"; its header line {delimiter.join(header)!r:.60} looks like a "
+                            f"comment: delete the lines above the column names"
+                        )
                     raise UsageError(
                         f"{where}: expected {len(header)} fields on every line of {label} (as "
-                        f"in its header), got {len(row)} on line {reader.line_num}"
+                        f"in its header), got {len(row)} on line {reader.line_num}{comment}"
                     )
                 rows += 1
     except UnicodeError:
@@ -205,17 +212,30 @@ def _delimiter(path: Path) -> str:
     return default
 
 
+_DOT_GROUPED = re.compile(r"(?<![\d.])[1-9]\d{0,2}(?:\.\d{3})+(?![\d.])")
+"""Digits grouped in threes by points, as a decimal-comma spreadsheet writes thousands
+(``1.234.567`` or the ``1.234`` of ``1.234,5``)."""
+
+
+def _pointed(text: str) -> str:
+    """``text`` written with a decimal point: ``1.234,5`` -> ``1234.5``, ``3,5`` -> ``3.5``."""
+    if _DOT_GROUPED.search(text):
+        text = text.replace(".", "")
+    return text.replace(",", ".")
+
+
 def _decimal_commas(frame: Any) -> Any:
-    """``frame`` with each column whose every value reads as a number once its comma is a
-    point (``3,5``) written with the point: the numbers of a ``;``-separated CSV."""
-    import pandas as pd
+    """``frame`` with each column whose every value reads as a number once written with a
+    decimal point (``3,5``, ``1.234,5``, ``12,5 %``, ``€ 1.200,00``) so written: the numbers
+    of a ``;``-separated CSV."""
+    from chainrule.data.tabular import parse_numbers
 
     for name in frame.columns:
         column = frame[name]
         if not column.str.contains(",", regex=False).any():
             continue
-        pointed = column.str.replace(",", ".", regex=False)
-        if pd.to_numeric(pointed.dropna(), errors="coerce").notna().all():
+        pointed = column.map(_pointed, na_action="ignore")
+        if parse_numbers(pointed.to_numpy(dtype=object)) is not None:
             frame[name] = pointed
     return frame
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import shlex
 import sys
 import warnings
@@ -187,17 +188,37 @@ def _is_row_number(column: Any) -> bool:
 
 def _stray_text(column: Any) -> tuple[int, Any, int] | None:
     """For a column of numbers but for a few texts (at most a tenth of its values): the row
-    (from 1) and value of the first text, and how many there are; else None."""
+    (from 1) and value of the first text, and how many there are; else None. Numbers may be
+    written as ``parse_numbers`` reads them (``$1,200``, ``12%``)."""
     import pandas as pd
 
     values = column.to_numpy(dtype=object)
     present = column.notna().to_numpy() & column.astype(str).str.strip().ne("").to_numpy()
+    limit = 0.1 * present.sum()
     text = present & pd.to_numeric(column, errors="coerce").isna().to_numpy()
-    count = int(text.sum())
-    if not count or count > 0.1 * present.sum():
+    rows: list[int] = []
+    for row in np.flatnonzero(text):  # the quick test above misses ``$1,200``: ask each
+        if parse_numbers(values[row : row + 1]) is None:
+            rows.append(int(row))
+            if len(rows) > limit:
+                return None
+    if not rows:
         return None
-    row = int(np.flatnonzero(text)[0])
-    return row + 1, values[row], count
+    return rows[0] + 1, values[rows[0]], len(rows)
+
+
+_DATE = re.compile(
+    r"(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})"
+    r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([AaPp][Mm]|Z|[+-]\d{2}:?\d{2})?)?"
+)
+"""A date, with or without a time: ``2024-03-01``, ``01/03/2024``, ``2024-03-01T12:00Z``."""
+
+
+def _is_date(column: Any) -> bool:
+    """Whether every value of ``column`` is a date (or a date and a time)."""
+    present = column.dropna().astype(str).str.strip()
+    present = present[present.ne("")]
+    return bool(len(present)) and bool(present.str.fullmatch(_DATE).all())
 
 
 def _is_identifier(column: Any) -> bool:
@@ -225,6 +246,13 @@ def _split(
         order = rng.permutation(n)
         size = max(1, round(fraction * n))
         kept, held = np.sort(order[size:]), np.sort(order[:size])
+    if classes is not None and len(held) == 0 and len(kept) > 1:
+        n_classes = len(np.unique(classes))
+        raise UsageError(
+            f"train: --{what}-split: expected classes with rows enough to hold out "
+            f"{fraction:g} of each, got {n} rows in {n_classes} classes; pass --{what}-split "
+            f"0, or --task regression if the target is a number to predict"
+        )
     if len(kept) == 0 or len(held) == 0:
         raise UsageError(
             f"train: --{what}-split: expected enough rows to hold out {fraction:g} of them, got "
@@ -315,17 +343,20 @@ class _Run:
                 f"train: expected at least one feature column with values besides the target "
                 f"{target_name!r} and the row numbers, got none"
             )
-        self.identifiers = [
-            name
-            for name in self.feature_columns
-            if _is_identifier(table[name]) or _is_row_number(table[name])
-        ]
         # A column's kind is read from every row, so that text in a row held out for
         # validation makes it a column of categories, as text in a training row does.
         self.categorical = [
             name
             for name in self.feature_columns
             if parse_numbers(table[name].to_numpy(dtype=object)) is None
+        ]
+        self.dates = [name for name in self.categorical if _is_date(table[name])]
+        self.identifiers = [
+            name
+            for name in self.feature_columns
+            if name not in self.dates
+            and (_is_identifier(table[name]) or _is_row_number(table[name]))
+            and _stray_text(table[name]) is None  # numbers but for a typo: said so below
         ]
         seeds = np.random.SeedSequence(settings.seed).spawn(4)
         self.test_seed, self.val_seed, self.model_seed, self.fit_seed = seeds
@@ -535,6 +566,13 @@ class _Run:
                     f"that is not a number: {str(value)!r} in row {row}; leave a missing value "
                     f"empty (or write NA or ?) to keep the column numeric"
                 )
+        for name in self.dates:
+            self.log(
+                f"column {name!r} holds dates, read as categories: the model learns nothing "
+                f"from their order and nothing of a date it never saw; write them as numbers "
+                f"(such as days since a start, or year and month columns), or --drop "
+                f"{shlex.quote(name)}"
+            )
         for name in self.identifiers:
             self.log(
                 f"column {name!r} has a different value in every row, like an identifier, and "

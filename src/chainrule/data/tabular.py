@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -94,10 +95,14 @@ def column_names(table: Any, where: str) -> list[str]:
 
 def parse_numbers(values: Array) -> Array | None:
     """``values`` as float64 with NaN where missing, or None when a present value is not a
-    number (booleans are not numbers here). Infinities count as missing.
+    number (booleans are not numbers here). Infinities count as missing. Text may carry a
+    currency sign, thousands commas or a percent sign, as spreadsheets write numbers:
+    ``$1,200`` is 1200 and ``12%`` is 12.
 
     >>> parse_numbers(np.array(["1.5", " 2", "", None], dtype=object))
     array([1.5, 2. , nan, nan])
+    >>> parse_numbers(np.array(["$1,200", "12%", "-€3.50"], dtype=object))
+    array([1200. ,   12. ,   -3.5])
     >>> parse_numbers(np.array(["1", "two"], dtype=object)) is None
     True
     """
@@ -113,11 +118,40 @@ def parse_numbers(values: Array) -> Array | None:
         try:
             parsed = present.astype(np.float64)
         except (ValueError, TypeError):
-            return None
+            written = _written_numbers(present)
+            if written is None:
+                return None
+            parsed = written
         numbers_ = np.full(len(values), np.nan)
         numbers_[~missing] = parsed
     numbers_[~np.isfinite(numbers_)] = np.nan
     return numbers_
+
+
+_WRITTEN_NUMBER = re.compile(
+    r"""(?P<sign>[+-]?)\s*[$€£¥₹]?\s*(?P<inner>[+-]?)
+    (?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d*\.?\d+(?:[eE][+-]?\d+)?|\d+\.)
+    \s*(?:%|[$€£¥₹])?""",
+    re.VERBOSE,
+)
+"""A number as people write one in a table: ``$1,200``, ``12%``, ``-€3.50``, ``1,234.5``
+(a comma only between groups of three digits, so that ``1,5`` is not read as 15)."""
+
+
+def _written_numbers(values: Array) -> Array | None:
+    """The numbers of text like ``$1,200`` or ``12%`` (currency signs, thousands commas and
+    a percent sign dropped: ``12%`` is 12), or None where a value is not such a number."""
+    parsed = np.empty(len(values), dtype=np.float64)
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            parsed[i] = float(value)
+            continue
+        match = _WRITTEN_NUMBER.fullmatch(value.strip())
+        if match is None or (match["sign"] and match["inner"]):
+            return None
+        number = float(match["digits"].replace(",", ""))
+        parsed[i] = -number if "-" in (match["sign"], match["inner"]) else number
+    return parsed
 
 
 def category_of(value: Any) -> str:
