@@ -10,9 +10,10 @@ interpreter runs at about 2 instructions per nanosecond here, BLAS kernels at se
 Each library's step (the runners of ``mlp_train.py``: same weights, batches and loop) runs
 in two child processes under callgrind, with the same set-up and warm-up and a different
 number of steps; the difference of the two totals over the difference in steps is the
-count per step, start-up and imports cancelled out. One thread. Needs ``valgrind`` (Debian:
-``apt-get install valgrind``); tiny and small for chainrule and NumPy took 14 minutes with
-100 and 400 steps on a busy machine.
+count per step, start-up and imports cancelled out. One thread, and ``PYTHONHASHSEED=0``
+unless set (with a fresh hash seed per run, the tiny step's count moved by up to 3%). Needs
+``valgrind`` (Debian: ``apt-get install valgrind``); tiny and small for chainrule and NumPy
+took 14 minutes with 100 and 400 steps on a busy machine.
 
 Usage::
 
@@ -65,6 +66,9 @@ def count(library: str, config_name: str, steps: int) -> int:
             capture_output=True,
             text=True,
             check=False,
+            # Python's string hashes are salted per process, which moves a step's count by a
+            # few thousand instructions (dict probes): one fixed seed makes runs comparable.
+            env={**os.environ, "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")},
         )
     found = re.search(r"Collected : (\d+)", result.stderr)
     if result.returncode != 0 or found is None:
