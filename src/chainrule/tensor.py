@@ -1250,34 +1250,36 @@ class Tensor:
         self, dim: _int, index: Any, src: Any = None, *, value: Any = None, reduce: Any = None
     ) -> Tensor:
         return self._inplace(
-            "scatter_", lambda t: ops.scatter(t, dim, index, src, value=value, reduce=reduce)
+            "scatter_",
+            lambda t: ops.scatter(t, dim, index, src, value=value, reduce=reduce),
+            src if src is not None else value,
         )
 
     def scatter_add(self, dim: _int, index: Any, src: Any) -> Tensor:
         return ops.scatter_add(self, dim, index, src)
 
     def scatter_add_(self, dim: _int, index: Any, src: Any) -> Tensor:
-        return self._inplace("scatter_add_", lambda t: ops.scatter_add(t, dim, index, src))
+        return self._inplace("scatter_add_", lambda t: ops.scatter_add(t, dim, index, src), src)
 
     def index_add(self, dim: _int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
         return ops.index_add(self, dim, index, source, alpha=alpha)
 
     def index_add_(self, dim: _int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
         return self._inplace(
-            "index_add_", lambda t: ops.index_add(t, dim, index, source, alpha=alpha)
+            "index_add_", lambda t: ops.index_add(t, dim, index, source, alpha=alpha), source
         )
 
     def index_fill(self, dim: _int, index: Any, value: Any) -> Tensor:
         return ops.index_fill(self, dim, index, value)
 
     def index_fill_(self, dim: _int, index: Any, value: Any) -> Tensor:
-        return self._inplace("index_fill_", lambda t: ops.index_fill(t, dim, index, value))
+        return self._inplace("index_fill_", lambda t: ops.index_fill(t, dim, index, value), value)
 
     def index_copy(self, dim: _int, index: Any, source: Any) -> Tensor:
         return ops.index_copy(self, dim, index, source)
 
     def index_copy_(self, dim: _int, index: Any, source: Any) -> Tensor:
-        return self._inplace("index_copy_", lambda t: ops.index_copy(t, dim, index, source))
+        return self._inplace("index_copy_", lambda t: ops.index_copy(t, dim, index, source), source)
 
     # ----------------------------------------------------------------- new tensors like self
     def _like(self, data: Any, dtype: Any, requires_grad: _bool) -> Tensor:
@@ -1337,14 +1339,22 @@ class Tensor:
         return bool(self.data.flags.c_contiguous)
 
     # ----------------------------------------------------------------- more in-place ops
-    def _inplace(self, where: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    def _inplace(
+        self, where: str, compute: Callable[[Tensor], Tensor], operand: Any = None
+    ) -> Tensor:
         """``self = compute(self)`` in place: recorded under grad mode for a tensor in the
-        graph (see ``add_``), refused for a leaf that requires grad, else written into self's
-        array."""
-        if self._recorded(None):
+        graph or an ``operand`` that requires grad (see ``add_``), refused for a leaf that
+        requires grad, else written into self's array."""
+        if self._recorded(operand):
             return self._become(where, compute(self))
         self._check_inplace(where)
-        np.copyto(self.data, compute(self).data, casting="same_kind")
+        result = compute(self).data
+        if not np.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
+            raise TypeError(
+                f"{where}: the result's dtype {result.dtype} cannot be stored in place in a "
+                f"tensor of dtype {self.data.dtype}; use the out-of-place op"
+            )
+        np.copyto(self.data, result, casting="same_kind")
         return self
 
     def exp_(self) -> Tensor:
@@ -1372,28 +1382,40 @@ class Tensor:
         return self._inplace("relu_", ops.relu)
 
     def pow_(self, exponent: Any) -> Tensor:
-        return self._inplace("pow_", lambda t: ops.pow(t, exponent))
+        return self._inplace("pow_", lambda t: ops.pow(t, exponent), exponent)
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
-        return self._inplace("masked_fill_", lambda t: t.masked_fill(mask, value))
+        return self._inplace("masked_fill_", lambda t: t.masked_fill(mask, value), value)
 
     def uniform_(self, a: _float = 0.0, b: _float = 1.0, *, generator: Any = None) -> Tensor:
         """Fill with values drawn uniformly from [a, b) (``generator`` a seed or a NumPy
-        generator; fresh entropy when None: chainrule has no global random state)."""
-        self._check_inplace("uniform_")
-        self.data[...] = as_generator(generator).uniform(a, b, self.data.shape)
-        return self
+        generator; by default the generator ``manual_seed`` seeds)."""
+        self._random_fill("uniform_")
+        return self._filled("uniform_", as_generator(generator).uniform(a, b, self.data.shape))
 
     def normal_(self, mean: _float = 0.0, std: _float = 1.0, *, generator: Any = None) -> Tensor:
         """Fill with values drawn from N(mean, std**2) (``generator`` as in ``uniform_``)."""
-        self._check_inplace("normal_")
-        self.data[...] = as_generator(generator).normal(mean, std, self.data.shape)
-        return self
+        self._random_fill("normal_")
+        return self._filled("normal_", as_generator(generator).normal(mean, std, self.data.shape))
+
+    def _random_fill(self, where: str) -> None:
+        if self.data.dtype.kind != "f":
+            raise TypeError(
+                f"{where}: expected a floating-point tensor, got dtype {self.data.dtype}"
+            )
 
     def fill_diagonal_(self, fill_value: Any, wrap: _bool = False) -> Tensor:
         """Set the main diagonal to ``fill_value`` in place."""
-        self._check_inplace("fill_diagonal_")
-        np.fill_diagonal(self.data, fill_value, wrap=wrap)
+        values = self.data.copy()
+        np.fill_diagonal(values, fill_value, wrap=wrap)
+        return self._filled("fill_diagonal_", values)
+
+    def _filled(self, where: str, values: Array) -> Tensor:
+        """Self given ``values`` in place, which no gradient reaches (see ``fill_``)."""
+        if self._recorded(None):
+            return self._become(where, self._replaced_by(values))
+        self._check_inplace(where)
+        self.data[...] = values
         return self
 
     # ----------------------------------------------------------------- memory (no-ops on NumPy)
@@ -1599,6 +1621,16 @@ def manual_seed(seed: int) -> np.random.Generator:
         raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__}")
     _DEFAULT_GENERATOR.bit_generator.state = np.random.default_rng(int(seed)).bit_generator.state
     return _DEFAULT_GENERATOR
+
+
+def own_generator(generator: np.random.Generator | int | None) -> np.random.Generator:
+    """A generator for an object to keep (a dropout layer, a shuffling loader): ``generator``
+    itself, one from a seed, or for None a new one seeded from the default generator, so that
+    ``manual_seed`` decides it, and restoring the object's state (a checkpoint) rewinds no
+    other draws."""
+    if generator is None:
+        return np.random.default_rng(int(_DEFAULT_GENERATOR.integers(2**63)))
+    return as_generator(generator)
 
 
 def as_generator(generator: np.random.Generator | int | None) -> np.random.Generator:

@@ -61,7 +61,7 @@ DIFFERENTIABLE: list[tuple[str, Callable[[Any, Any], Any]]] = [
     ("fliplr", lambda lib, x: x.fliplr()),
     ("flipud", lambda lib, x: x.flipud()),
     ("swapdims", lambda lib, x: x.swapdims(0, 1)),
-    ("cumsum_int_dtype", lambda lib, x: x.cumsum(1, dtype=lib.float64)),
+    ("cumsum_to_float64", lambda lib, x: x.cumsum(1, dtype=lib.float64)),
 ]
 
 

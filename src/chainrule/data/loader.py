@@ -8,7 +8,7 @@ from typing import Any
 
 from chainrule.backend import np
 from chainrule.data.dataset import batch_of
-from chainrule.tensor import as_generator
+from chainrule.tensor import own_generator
 
 
 class DataLoader:
@@ -26,7 +26,8 @@ class DataLoader:
     drop_last : bool, default=False
         Skip the last batch when it is smaller than ``batch_size``.
     generator : numpy.random.Generator or int, optional
-        Source of the shuffling (fresh entropy when None); its state is the loader's state.
+        Source of the shuffling; when None, a generator of its own seeded from the default one
+        (see ``chainrule.manual_seed``). Its state is the loader's state.
     num_workers : int, default=0
         Taken for PyTorch's DataLoader: batches are always made in this process, whose
         NumPy slicing is faster than shipping arrays to worker processes would be.
@@ -92,7 +93,7 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.generator = as_generator(generator)
+        self.generator = own_generator(generator)
         self.num_workers = int(num_workers)
         self.collate_fn = collate_fn
         self.pin_memory = pin_memory

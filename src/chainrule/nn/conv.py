@@ -200,7 +200,8 @@ class Conv2d(_ConvNd):
         What the padding holds: zeros, or copies of the image's own border.
     dtype : dtype, default=float32
     generator : numpy.random.Generator or int, optional
-        Source of the initial weights (fresh entropy when None).
+        Source of the initial weights (when None, the default generator: see
+        ``chainrule.manual_seed``).
     device : str or torch-style device, optional
         Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
 

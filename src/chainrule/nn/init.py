@@ -1,8 +1,9 @@
 """Weight initializers, in place, each drawing from an explicit generator.
 
 Every function takes ``generator``: a ``numpy.random.Generator``, an int seed, or None for
-fresh entropy. The names and formulas are PyTorch's (``torch.nn.init``); they modify the
-tensor's array in place and return the tensor.
+the default generator (which ``chainrule.manual_seed`` seeds). The names and formulas are
+PyTorch's (``torch.nn.init``); they modify the tensor's array in place and return the
+tensor.
 """
 
 from __future__ import annotations

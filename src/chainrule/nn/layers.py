@@ -11,7 +11,7 @@ from chainrule.backend import DEFAULT_FLOAT, np
 from chainrule.nn import init
 from chainrule.nn.module import Module, cast_input
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor, as_generator, dtype_of_to
+from chainrule.tensor import Tensor, as_generator, dtype_of_to, own_generator
 
 GeneratorLike = np.random.Generator | int | None
 
@@ -32,7 +32,8 @@ class Linear(Module):
     bias : bool, default=True
     dtype : dtype, default=float32
     generator : numpy.random.Generator or int, optional
-        Source of the initial weights (fresh entropy when None).
+        Source of the initial weights (when None, the default generator: see
+        ``chainrule.manual_seed``).
     device : str or torch-style device, optional
         Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
 
@@ -126,7 +127,8 @@ class Dropout(Module):
     ----------
     p : float in [0, 1], default=0.5
     generator : numpy.random.Generator or int, optional
-        The layer's own source of masks, so that runs repeat exactly given a seed.
+        The layer's own source of masks, so that runs repeat exactly given a seed; when
+        None, one seeded from the default generator (see ``chainrule.manual_seed``).
     """
 
     def __init__(
@@ -137,7 +139,7 @@ class Dropout(Module):
             raise ValueError(f"Dropout: p must be in [0, 1], got p={p!r}")
         self.p = float(p)
         self.inplace = inplace  # accepted for PyTorch compatibility; the input is never changed
-        self.generator = as_generator(generator)
+        self.generator = own_generator(generator)
 
     def forward(self, x: Any) -> Tensor:
         return F.dropout(x, self.p, self.training, generator=self.generator)
@@ -274,7 +276,7 @@ class Dropout2d(Module):
     ----------
     p : float in [0, 1], default=0.5
     generator : numpy.random.Generator or int, optional
-        The layer's own source of masks.
+        The layer's own source of masks (as in ``Dropout``).
 
     Notes
     -----
@@ -289,7 +291,7 @@ class Dropout2d(Module):
             raise ValueError(f"Dropout2d: p must be in [0, 1], got p={p!r}")
         self.p = float(p)
         self.inplace = inplace  # accepted for PyTorch compatibility; the input is never changed
-        self.generator = as_generator(generator)
+        self.generator = own_generator(generator)
 
     def forward(self, x: Any) -> Tensor:
         return F.dropout2d(x, self.p, self.training, generator=self.generator)

@@ -752,13 +752,16 @@ def fit(
     val_loss_fn = _weighted(loss_fn, "fit") if val_weighted else None
     # A DataLoader brings its own batching: its batch size, and whether it drops a last
     # short batch. The order stays fit's (``shuffle`` and ``seed``) so that a run resumes.
+    # Its collate_fn makes the batches, the validation ones too.
     given = train_data if isinstance(train_data, DataLoader) else None
+    collate_fn = given.collate_fn if given is not None else None
     loader = DataLoader(
         train_set,
         given.batch_size if given is not None else batch_size,
         shuffle=shuffle,
         drop_last=given.drop_last if given is not None else False,
         generator=np.random.default_rng(shuffle_seed),
+        collate_fn=collate_fn,
     )
     if len(loader) == 0:
         raise ValueError(
@@ -847,6 +850,7 @@ def fit(
                         "val_",
                         dist,
                         val_loss_fn,
+                        collate_fn,
                     )
                 )
             logs["lr"] = float(opt.param_groups[0]["lr"])
@@ -1026,9 +1030,11 @@ def _evaluate(
     prefix: str,
     dist: Any = None,
     weighted_loss: _WeightedLoss | None = None,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
 ) -> dict[str, float]:
     """Loss and metrics over ``dataset``; its samples' weights (a third field that fit or
-    evaluate added) count in the loss when ``weighted_loss`` is given."""
+    evaluate added) count in the loss when ``weighted_loss`` is given; batches made by
+    ``collate_fn`` when given (a DataLoader's)."""
     if dist is not None:
         dataset = dist.shard_dataset(dataset)  # each rank evaluates a part
     was_training = model.training
@@ -1039,7 +1045,7 @@ def _evaluate(
     three_fields = _carries_weights(dataset)
     try:
         with no_grad():
-            for batch in DataLoader(dataset, batch_size):
+            for batch in DataLoader(dataset, batch_size, collate_fn=collate_fn):
                 if three_fields:
                     x, y, weight = batch
                 else:
@@ -1103,8 +1109,17 @@ def evaluate(
         dataset = _with_weights(dataset, sample_weight, None, _model_dtype(model), "evaluate")
         weighted_loss = _weighted(loss_fn, "evaluate")
     metric_list = _metrics_for(metrics, kind, "evaluate")
+    collate_fn = data.collate_fn if isinstance(data, DataLoader) else None
     logs = _evaluate(
-        model, loss_fn, dataset, batch_size, metric_list, kind, "", weighted_loss=weighted_loss
+        model,
+        loss_fn,
+        dataset,
+        batch_size,
+        metric_list,
+        kind,
+        "",
+        weighted_loss=weighted_loss,
+        collate_fn=collate_fn,
     )
     if return_dict:
         return logs

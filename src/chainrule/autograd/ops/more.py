@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import math
-from typing import Any, Literal
+from typing import Any
 
 from chainrule.autograd.function import Context, Function, register
 from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, check_axis, quietly
@@ -251,14 +251,8 @@ def _axis(where: str, x: Tensor, dim: int) -> int:
 def index_select(x: Any, dim: int, index_: Any) -> Tensor:
     """The entries at ``index_`` (1-D integers) along ``dim``."""
     x = as_tensor(x)
-    axis = _axis("index_select", x, dim)
-    picks = np.asarray(index_.data if isinstance(index_, Tensor) else index_)
-    if picks.ndim > 1 or picks.dtype.kind not in "iu":
-        raise TypeError(
-            f"index_select: expected a 1-D integer index, got dtype {picks.dtype} and shape "
-            f"{picks.shape}"
-        )
-    return index(x, (slice(None),) * axis + (picks.reshape(-1),))
+    axis, picks = _along("index_select", x, dim, index_)
+    return index(x, (slice(None),) * axis + (picks,))
 
 
 def masked_select(x: Any, mask: Any) -> Tensor:
@@ -305,8 +299,14 @@ def movedim(x: Any, source: Any, destination: Any) -> Tensor:
     """Axes ``source`` moved to positions ``destination`` (the others keep their order)."""
     x = as_tensor(x)
     axes = list(range(x.ndim))
+    check_axis(tuple(int(s) for s in np.atleast_1d(source)), x.ndim, "movedim")
+    check_axis(tuple(int(d) for d in np.atleast_1d(destination)), x.ndim, "movedim")
     src = [int(s) % builtins.max(x.ndim, 1) for s in np.atleast_1d(source)]
     dst = [int(d) % builtins.max(x.ndim, 1) for d in np.atleast_1d(destination)]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"movedim: expected distinct dims, got {src} and {dst}")
+    if x.ndim == 0:
+        return x
     if len(src) != len(dst):
         raise ValueError(f"movedim: expected as many destinations as sources, got {src} and {dst}")
     rest = [a for a in axes if a not in src]
@@ -341,12 +341,13 @@ def roll(x: Any, shifts: Any, dims: Any = None) -> Tensor:
 
 
 def _sort_order(data: Array, axis: int, descending: bool, stable: bool) -> Array:
-    kind: Literal["stable", "quicksort"] = "stable" if stable or descending else "quicksort"
-    if descending:
-        # Ascending on the negated values keeps equal entries in their order (stable).
-        key = data.astype(np.int64) if data.dtype.kind in "ub" else data
-        return np.argsort(-key, axis=axis, kind=kind)
-    return np.argsort(data, axis=axis, kind=kind)
+    if not descending:
+        return np.argsort(data, axis=axis, kind="stable" if stable else "quicksort")
+    # Descending, stable, NaN first (as PyTorch): sort the reversed axis ascending, so that
+    # NaN goes last and equal values keep their reversed order, then read it backwards.
+    n = data.shape[axis]
+    ascending = np.argsort(np.flip(data, axis=axis), axis=axis, kind="stable")
+    return n - 1 - np.flip(ascending, axis=axis)
 
 
 def sort(
@@ -428,7 +429,13 @@ def equal(a: Any, b: Any) -> bool:
 def nonzero(x: Any, *, as_tuple: bool = False) -> Any:
     """The indices of the nonzero entries: an (n, ndim) int64 tensor, or with ``as_tuple``
     one 1-D tensor per axis."""
-    found = np.nonzero(_values(x))
+    values = _values(x)
+    if values.ndim == 0:  # a scalar: one hit with no coordinates, or none (as PyTorch)
+        hits = int(bool(values))
+        if as_tuple:
+            return (Tensor._from_op(np.zeros(hits, np.int64), None),)
+        return Tensor._from_op(np.zeros((hits, 0), np.int64), None)
+    found = np.nonzero(values)
     if as_tuple:
         return tuple(Tensor._from_op(i.astype(np.int64), None) for i in found)
     return Tensor._from_op(np.stack(found, axis=1).astype(np.int64), None)
@@ -480,7 +487,7 @@ def _scatter_coords(where: str, x: Tensor, dim: int, index_: Any) -> tuple[int, 
             f"{where}: expected an integer index with {x.ndim} dimensions, got dtype "
             f"{picks.dtype} and shape {picks.shape}"
         )
-    if picks.size and (picks.min() < -x.shape[axis] or picks.max() >= x.shape[axis]):
+    if picks.size and (picks.min() < 0 or picks.max() >= x.shape[axis]):
         raise IndexError(
             f"{where}: index values must be in [0, {x.shape[axis] - 1}] for axis {axis} of "
             f"shape {x.shape}, got {picks.min()}..{picks.max()}"
@@ -534,10 +541,17 @@ def scatter_add(x: Any, dim: int, index_: Any, src: Any) -> Tensor:
 def _along(where: str, x: Tensor, dim: int, index_: Any) -> tuple[int, Array]:
     axis = _axis(where, x, dim)
     picks = np.asarray(index_.data if isinstance(index_, Tensor) else index_)
-    if picks.ndim != 1 or picks.dtype.kind not in "iu":
+    if picks.ndim > 1 or picks.dtype.kind not in "iu":
         raise TypeError(
             f"{where}: expected a 1-D integer index, got dtype {picks.dtype} and shape "
             f"{picks.shape}"
+        )
+    picks = picks.reshape(-1)  # a 0-d index names one slab, as PyTorch takes it
+    size = x.shape[axis] if x.ndim else 1
+    if picks.size and (picks.min() < 0 or picks.max() >= size):
+        raise IndexError(
+            f"{where}: index values must be in [0, {size - 1}] for axis {axis} of shape "
+            f"{x.shape}, got {picks.min()}..{picks.max()}"
         )
     return axis, picks
 
