@@ -35,7 +35,7 @@ from chainrule.distributed._watchdog import (
 from chainrule.distributed.environment import describe_launch, launch_rank, launch_size
 from chainrule.nn.module import Module
 from chainrule.optim import Optimizer
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_generator
 from chainrule.train.history import History
 
 if TYPE_CHECKING:
@@ -261,23 +261,27 @@ class MPIContext:
     # ------------------------------------------------------------------ start of fit
     def common_seed(self, seed: int | None, resume_from: str | Path | None = None) -> int | None:
         """``seed``, or when it is None rank 0's: the seed of the run that wrote
-        ``resume_from`` (only rank 0 reads the file), else fresh entropy. Every rank must
-        draw the same validation split and data order, and a resumed run those of the run it
-        continues."""
+        ``resume_from`` (only rank 0 reads the file), else a draw from the default generator,
+        as one process draws it (so that ``chainrule.manual_seed`` makes the run repeat, and
+        gives the data order of one process). Every rank must draw the same validation split
+        and data order, and a resumed run those of the run it continues."""
         if seed is not None:
             return seed
-        chosen: Any = None
-        if self.is_root:
-            if resume_from is not None:
-                from chainrule.train.loop import _saved_seed
+        saved: Any = None
+        if self.is_root and resume_from is not None:
+            from chainrule.train.loop import _saved_seed
 
-                try:
-                    chosen = _saved_seed(resume_from)
-                except Exception:  # start() reports what is wrong with the file
-                    chosen = None
-            if chosen is None:
-                chosen = np.random.SeedSequence().entropy
-        return int(self._bcast(chosen, "the broadcast of the random seed"))
+            try:
+                saved = _saved_seed(resume_from)
+            except Exception:  # start() reports what is wrong with the file
+                saved = None
+        chosen = None
+        if self.is_root:
+            chosen = saved if saved is not None else _default_draw()
+        chosen, drawn = self._bcast((chosen, saved is None), "the broadcast of the random seed")
+        if drawn and not self.is_root:
+            _default_draw()  # the default generator stays in step with rank 0's
+        return int(chosen)
 
     def start(self, state: FitState, rows: int, resume_from: str | Path | None) -> None:
         """Check that every rank holds the same data and model, let rank 0 resume from
@@ -373,8 +377,9 @@ class MPIContext:
 
         The epoch's permutation is drawn from the loader's generator exactly as the loader
         draws it, so every rank holds the same order, and the generator the same state, as
-        a single process would. A rank whose share of a short last batch is empty gets
-        tensors with no rows.
+        a single process would. Batches are made as the loader makes them: by its
+        ``collate_fn`` when it has one. A rank whose share of a short last batch is empty
+        gets tensors with no rows.
         """
         dataset, batch_size = loader.dataset, loader.batch_size
         n = len(dataset)
@@ -384,6 +389,16 @@ class MPIContext:
             ("batch_size", "shuffle", "training rows"),
         )
         order = loader.generator.permutation(n) if loader.shuffle else None
+        collate = getattr(loader, "collate_fn", None)
+
+        def batch(rows: slice) -> Any:
+            picked = rows if order is None else order[rows]
+            if collate is None:
+                return batch_of(dataset, picked)
+            # The loader's own collate_fn, on the samples it would give it, as it calls it.
+            indices = range(rows.start, rows.stop) if order is None else order[rows]
+            return collate([dataset[int(i)] for i in indices])
+
         self._epoch_batches = []
         for start in range(0, len(loader) * batch_size, batch_size):
             rows = min(start + batch_size, n) - start
@@ -391,12 +406,9 @@ class MPIContext:
             self._batch_rows = rows
             self._epoch_batches.append(rows)
             if high > low:
-                mine = slice(start + low, start + high)
-                yield batch_of(dataset, mine if order is None else order[mine])
+                yield batch(slice(start + low, start + high))
             else:
-                first = slice(start, start + 1)
-                sample = batch_of(dataset, first if order is None else order[first])
-                yield tuple(Tensor._from_op(t.data[:0], None) for t in sample)
+                yield _without_rows(batch(slice(start, start + 1)))
 
     def forward_backward(
         self, model: Module, loss_fn: Any, optimizer: Optimizer, x: Tensor, y: Tensor
@@ -528,6 +540,27 @@ def _name_of(function: Any) -> str:
     if isinstance(function, Module):
         return type(function).__name__
     return str(getattr(function, "__qualname__", type(function).__name__))
+
+
+def _without_rows(batch: Any) -> Any:
+    """``batch`` (tensors or arrays, in tuples, lists or dicts, as a collate function gives
+    them) cut to no rows: the batch of a rank whose share of a short last batch is empty."""
+    if isinstance(batch, Tensor):
+        return Tensor._from_op(batch.data[:0], None)
+    if isinstance(batch, np.ndarray):
+        return batch[:0]
+    if isinstance(batch, dict):
+        return {key: _without_rows(value) for key, value in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # a namedtuple
+        return type(batch)(*(_without_rows(value) for value in batch))
+    if isinstance(batch, tuple | list):
+        return type(batch)(_without_rows(value) for value in batch)
+    return batch
+
+
+def _default_draw() -> int:
+    """The seed that ``fit`` without one draws from the default generator in one process."""
+    return int(as_generator(None).integers(2**63))
 
 
 def _joined(parts: list[Array]) -> Array | None:
