@@ -37,6 +37,8 @@ class GradcheckReport:
     eps: float
     atol: float
     rtol: float
+    weighted: bool = False
+    """Whether the columns are gradients of a random weighting of the outputs (see gradcheck)."""
 
     @property
     def passed(self) -> bool:
@@ -62,6 +64,8 @@ class GradcheckReport:
             f"(eps={self.eps:g}, pass when |analytic - numeric| <= "
             f"{self.atol:g} + {self.rtol:g} * |numeric|)"
         )
+        if self.weighted:
+            rows.append("(analytic, numeric: gradients of sum(v * output) for a random v)")
         return "\n".join(rows)
 
 
@@ -73,6 +77,16 @@ def gradcheck(
     rtol: float = 1e-3,
     seed: int = 0,
     raise_exception: bool = False,
+    *,
+    nondet_tol: float = 0.0,
+    check_undefined_grad: bool = True,
+    check_grad_dtypes: bool = False,
+    check_batched_grad: bool = False,
+    check_batched_forward_grad: bool = False,
+    check_forward_ad: bool = False,
+    check_backward_ad: bool = True,
+    fast_mode: bool = False,
+    masked: bool | None = None,
 ) -> GradcheckReport:
     """Compare the gradients that backward computes for ``fn`` with finite differences.
 
@@ -98,6 +112,14 @@ def gradcheck(
     raise_exception : bool, default=False
         Raise instead of returning a failing report (PyTorch's gradcheck raises by default;
         chainrule returns the report, which is falsy when a check fails).
+    nondet_tol, check_undefined_grad, check_grad_dtypes, fast_mode, masked : optional
+        PyTorch's switches, accepted so that PyTorch code runs unchanged, and ignored:
+        chainrule's backward is deterministic, and the full check made here is at least as
+        strict as PyTorch's fast mode.
+    check_batched_grad, check_batched_forward_grad, check_forward_ad : bool, default=False
+        Must be False: chainrule has neither batched gradients nor forward-mode AD.
+    check_backward_ad : bool, default=True
+        Must be True: the backward gradients are what this function checks.
 
     Returns
     -------
@@ -110,6 +132,14 @@ def gradcheck(
     ------
     RuntimeError
         With ``raise_exception=True``, when a check fails (the message holds the table).
+    ValueError
+        If a check chainrule cannot make is asked for (``check_forward_ad=True``...).
+
+    Notes
+    -----
+    When ``fn`` returns one single-element tensor (a loss, a log-likelihood), the weighting
+    is 1, so the report's ``analytic`` and ``numeric`` columns are that function's gradient
+    entries themselves.
 
     Examples
     --------
@@ -118,6 +148,17 @@ def gradcheck(
     >>> report.passed
     True
     """
+    for name, value, supported in (
+        ("check_batched_grad", check_batched_grad, False),
+        ("check_batched_forward_grad", check_batched_forward_grad, False),
+        ("check_forward_ad", check_forward_ad, False),
+        ("check_backward_ad", check_backward_ad, True),
+    ):
+        if bool(value) != supported:
+            raise ValueError(
+                f"gradcheck: {name}={supported} is the only setting supported (chainrule "
+                f"checks backward-mode gradients, unbatched), got {name}={value!r}"
+            )
     args = [inputs] if isinstance(inputs, Tensor | np.ndarray) else list(inputs)
     wanted = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     if not wanted:
@@ -135,6 +176,11 @@ def gradcheck(
     outs = _outputs(fn(*args))
     rng = as_generator(seed)
     weights = [rng.standard_normal(out.shape) for out in outs]
+    random_weights = not (len(outs) == 1 and outs[0].data.size == 1)
+    if not random_weights:
+        # A scalar function needs no weighting to reduce it; with weight 1 the report shows
+        # its gradient itself, the numbers a user compares with a hand derivation.
+        weights = [np.ones(outs[0].shape)]
 
     def weighted(values: list[Any]) -> float:
         with no_grad():  # the finite differences need values only, no graph
@@ -162,7 +208,7 @@ def gradcheck(
         a = np.zeros_like(x.data) if grad is None else np.asarray(grad.data, dtype=np.float64)
         n = _numerical_gradient(weighted, args, i, eps)
         checks.append(_compare(i, a, n, atol, rtol))
-    report = GradcheckReport(tuple(checks), eps, atol, rtol)
+    report = GradcheckReport(tuple(checks), eps, atol, rtol, random_weights)
     if raise_exception and not report.passed:
         raise RuntimeError(
             f"gradcheck: the analytic gradient does not match the numerical one\n{report}"

@@ -14,6 +14,7 @@ from typing import Any
 
 from chainrule.backend import Array, np
 from chainrule.optim.optimizer import Closure, Optimizer, ParamsT, check_nonnegative
+from chainrule.tensor import Tensor
 
 _Objective = Callable[[list[Array], Any, Array], tuple[float, Array]]
 
@@ -155,6 +156,26 @@ def _strong_wolfe(
             bracket_g[low_pos], bracket_gtd[low_pos] = g_new.copy(), gtd_new
 
     return bracket_f[low_pos], bracket_g[low_pos], bracket[low_pos], ls_func_evals
+
+
+def _loss_value(loss: Any) -> float:
+    """The closure's loss as a float, with an error that names the mistake when it is not one.
+
+    A closure that forgets ``return loss``, or returns the per-sample losses, would otherwise
+    fail inside ``float()`` with a message that does not mention the closure.
+    """
+    if loss is None:
+        raise TypeError(
+            "LBFGS.step: expected the closure to return the loss, got None; "
+            "end the closure with `return loss`"
+        )
+    shape = np.shape(loss.data if isinstance(loss, Tensor) else loss)
+    if int(np.prod(shape)) != 1:
+        raise ValueError(
+            f"LBFGS.step: expected the closure to return a scalar loss, got shape {shape}; "
+            f"reduce it (e.g. with .sum() or .mean()) before backward and return that"
+        )
+    return float(loss)
 
 
 class LBFGS(Optimizer):
@@ -307,7 +328,7 @@ class LBFGS(Optimizer):
         self, closure: Closure, x: list[Array], t: Any, d: Array
     ) -> tuple[float, Array]:
         self._add_grad(t, d)
-        loss = float(self._evaluate(closure))
+        loss = _loss_value(self._evaluate(closure))
         flat_grad = self._gather_flat_grad()
         self._set_param(x)
         return loss, flat_grad
@@ -324,7 +345,9 @@ class LBFGS(Optimizer):
         Raises
         ------
         TypeError
-            If no closure is given.
+            If no closure is given, or the closure returns None instead of the loss.
+        ValueError
+            If the closure returns a loss with more than one element.
         """
         if closure is None:
             raise TypeError("LBFGS.step: expected a closure that recomputes the loss, got None")
@@ -339,7 +362,7 @@ class LBFGS(Optimizer):
         state.setdefault("n_iter", 0)
 
         orig_loss = self._evaluate(closure)
-        loss = float(orig_loss)
+        loss = _loss_value(orig_loss)
         current_evals = 1
         state["func_evals"] += 1
 
@@ -428,7 +451,7 @@ class LBFGS(Optimizer):
                 if n_iter != max_iter:
                     # Re-evaluate except on the last iteration: with a stochastic objective,
                     # that evaluation would be wasted.
-                    loss = float(self._evaluate(closure))
+                    loss = _loss_value(self._evaluate(closure))
                     flat_grad = self._gather_flat_grad()
                     opt_cond = np.abs(flat_grad).max() <= tolerance_grad
                     ls_func_evals = 1
