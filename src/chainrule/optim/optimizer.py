@@ -25,6 +25,17 @@ Closure: TypeAlias = Callable[[], Any]
 
 
 # ------------------------------------------------------------------ hyperparameter checks
+def _plain_numbers(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with one-element tensors (PyTorch takes ``lr=torch.tensor(0.01)``) as
+    Python floats, which the updates use; ``params`` is left alone."""
+    return {
+        key: float(value.item())
+        if key != "params" and isinstance(value, Tensor) and value.data.size == 1
+        else value
+        for key, value in settings.items()
+    }
+
+
 def check_number(where: str, name: str, value: Any) -> None:
     """Raise ``TypeError`` unless ``value`` is a real number (bools excluded)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -249,10 +260,10 @@ class Optimizer:
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         name = type(self).__name__
-        self.defaults = defaults
+        self.defaults = _plain_numbers(defaults)
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
-        self._check_group(defaults)
+        self._check_group(self.defaults)
         if isinstance(params, Tensor):
             raise TypeError(
                 f"{name}: params must be an iterable of Tensors or of dicts, got a Tensor; "
@@ -358,6 +369,7 @@ class Optimizer:
         for other in self.param_groups:
             if any(id(p) in ids for p in other["params"]):
                 raise ValueError(f"{name}: some parameters appear in more than one group")
+        group = _plain_numbers(group)
         group["params"] = params
         for key, default in self.defaults.items():
             group.setdefault(key, default)
