@@ -11,7 +11,7 @@ The core: ``Tensor`` with reverse-mode automatic differentiation, under PyTorch'
 tensor([[ -8., -12.]])
 """
 
-from chainrule import data, dtypes, io, nn, optim, train
+from chainrule import data, dtypes, io, nn, optim, train, utils
 from chainrule.autograd import (
     REGISTRY,
     Function,
@@ -41,12 +41,14 @@ from chainrule.autograd.ops import (
     chunk,
     clamp,
     clip,
+    clone,
     concatenate,
     cos,
     count_nonzero,
     cumsum,
     div,
     dot,
+    einsum,
     elu,
     eq,
     equal,
@@ -159,9 +161,16 @@ from chainrule.dtypes import (
 )
 from chainrule.io import load, load_state_dict_file, save
 from chainrule.tensor import (
+    BoolTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
     Tensor,
     arange,
     device,
+    empty,
+    empty_like,
     eye,
     from_numpy,
     full,
@@ -169,12 +178,16 @@ from chainrule.tensor import (
     is_tensor,
     linspace,
     manual_seed,
+    normal,
+    numel,
     ones,
     ones_like,
     rand,
     rand_like,
+    randint,
     randn,
     randn_like,
+    randperm,
     set_default_device,
     tensor,
     zeros,
@@ -197,6 +210,19 @@ from chainrule.tensor import accelerator as accelerator  # noqa: E402
 from chainrule.tensor import cuda as cuda  # noqa: E402
 
 __all__ = [
+    "BoolTensor",
+    "DoubleTensor",
+    "FloatTensor",
+    "IntTensor",
+    "LongTensor",
+    "clone",
+    "einsum",
+    "empty",
+    "empty_like",
+    "normal",
+    "numel",
+    "randint",
+    "randperm",
     "manual_seed",
     "index_add",
     "index_copy",
@@ -290,6 +316,7 @@ __all__ = [
     "optim",
     "predict",
     "train",
+    "utils",
     "REGISTRY",
     "Function",
     "Tensor",

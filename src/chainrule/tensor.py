@@ -237,7 +237,8 @@ class Tensor:
     Parameters
     ----------
     data : array_like
-        Numbers, nested lists, a NumPy array or another tensor (copied).
+        Numbers, nested lists, a NumPy array or another tensor (copied). Integers alone are
+        sizes, as in PyTorch: ``Tensor(2, 3)`` is a 2x3 tensor of zeros.
     dtype : dtype, optional
         Python floats default to float32, Python ints to int64; NumPy data keeps its dtype.
     requires_grad : _bool, default=False
@@ -263,8 +264,17 @@ class Tensor:
     _requires_grad: _bool
     _ctx: Context | None
 
-    def __init__(self, data: Any, dtype: DTypeLike = None, requires_grad: _bool = False) -> None:
-        self.data = _to_array(data, dtype)
+    def __init__(self, *data: Any, dtype: DTypeLike = None, requires_grad: _bool = False) -> None:
+        if len(data) == 1 and type(data[0]) is not int:
+            self.data = _to_array(data[0], dtype)
+        elif all(type(n) is int for n in data):
+            # PyTorch's legacy form: Tensor(2, 3) is a 2x3 tensor (zeros here), Tensor() empty.
+            self.data = np.zeros(data if data else (0,), dtype=_float_dtype(dtype))
+        else:
+            raise TypeError(
+                f"Tensor: expected data (Tensor([1.0, 2.0])) or sizes (Tensor(2, 3)), got "
+                f"{len(data)} arguments of types {[type(d).__name__ for d in data]}"
+            )
         self.grad = None
         self._ctx = None
         self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
@@ -1291,17 +1301,17 @@ class Tensor:
         self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _bool = False
     ) -> Tensor:
         """Zeros of ``size``, of this tensor's dtype unless ``dtype`` says otherwise."""
-        return self._like(np.zeros(_shape_of(size)), dtype, requires_grad)
+        return self._like(np.zeros(_shape_from(size)), dtype, requires_grad)
 
     def new_ones(
         self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _bool = False
     ) -> Tensor:
-        return self._like(np.ones(_shape_of(size)), dtype, requires_grad)
+        return self._like(np.ones(_shape_from(size)), dtype, requires_grad)
 
     def new_empty(
         self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _bool = False
     ) -> Tensor:
-        return self._like(np.zeros(_shape_of(size)), dtype, requires_grad)
+        return self._like(np.zeros(_shape_from(size)), dtype, requires_grad)
 
     def new_full(
         self,
@@ -1312,7 +1322,7 @@ class Tensor:
         device: Any = None,
         requires_grad: _bool = False,
     ) -> Tensor:
-        return self._like(np.full(_shape_of((size,)), fill_value), dtype, requires_grad)
+        return self._like(np.full(_shape_from((size,)), fill_value), dtype, requires_grad)
 
     def new_tensor(
         self, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: _bool = False
@@ -1455,17 +1465,11 @@ def _float_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     return DEFAULT_FLOAT if dtype is None else np.dtype(dtype)
 
 
-def _shape_of(size: tuple[Any, ...]) -> tuple[int, ...]:
-    """``new_zeros(2, 3)`` and ``new_zeros((2, 3))`` alike."""
-    if len(size) == 1 and isinstance(size[0], Sequence | np.ndarray):
-        return tuple(int(n) for n in size[0])
-    return tuple(int(n) for n in size)
-
-
 @_on_cpu
 def tensor(data: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    """Make a tensor from ``data`` (copied); see ``Tensor`` for the dtype rules."""
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+    """Make a tensor from ``data`` (copied); see ``Tensor`` for the dtype rules. Unlike
+    ``Tensor(3)`` (PyTorch's sizes form), ``tensor(3)`` holds the number 3."""
+    return _new(_to_array(data, dtype), requires_grad)
 
 
 def from_numpy(array: Any) -> Tensor:
@@ -1721,6 +1725,107 @@ def rand_like(
     return rand(
         *np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad, seed=seed
     )
+
+
+@_on_cpu
+def empty(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` (PyTorch's ``empty``; its values here are zeros, not garbage)."""
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+
+@_on_cpu
+def empty_like(other: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """A tensor with the shape of ``other`` (zeros; see ``empty``)."""
+    return zeros_like(other, dtype=dtype, requires_grad=requires_grad)
+
+
+@_on_cpu
+def randint(
+    *bounds_and_size: Any,
+    generator: np.random.Generator | int | None = None,
+    dtype: DTypeLike = None,
+) -> Tensor:
+    """Integers drawn uniformly from [low, high): ``randint(high, size)`` or
+    ``randint(low, high, size)``, as PyTorch's; int64 unless ``dtype`` says otherwise."""
+    if len(bounds_and_size) == 2:
+        low, (high, size) = 0, bounds_and_size
+    elif len(bounds_and_size) == 3:
+        low, high, size = bounds_and_size
+    else:
+        raise TypeError(
+            f"randint: expected (high, size) or (low, high, size), got {len(bounds_and_size)} "
+            f"arguments"
+        )
+    if not int(low) < int(high):
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+    shape = _shape_from(tuple(size) if isinstance(size, tuple | list) else (size,))
+    values = as_generator(generator).integers(int(low), int(high), shape)
+    return Tensor._from_op(values.astype(np.int64 if dtype is None else dtype), None)
+
+
+@_on_cpu
+def randperm(
+    n: int, *, generator: np.random.Generator | int | None = None, dtype: DTypeLike = None
+) -> Tensor:
+    """A random permutation of ``0 .. n-1`` (int64 unless ``dtype`` says otherwise)."""
+    order = as_generator(generator).permutation(operator.index(n))
+    return Tensor._from_op(order.astype(np.int64 if dtype is None else dtype), None)
+
+
+def normal(
+    mean: Any = 0.0,
+    std: Any = 1.0,
+    size: Any = None,
+    *,
+    generator: np.random.Generator | int | None = None,
+    dtype: DTypeLike = None,
+) -> Tensor:
+    """Samples of N(mean, std**2): of ``size`` for numbers, or one per element of tensor
+    ``mean`` and ``std`` (broadcast), as PyTorch's ``normal``. No gradient."""
+    mean_data = mean.data if isinstance(mean, Tensor) else np.asarray(mean, dtype=np.float64)
+    std_data = std.data if isinstance(std, Tensor) else np.asarray(std, dtype=np.float64)
+    if size is not None:
+        shape = _shape_from(tuple(size) if isinstance(size, tuple | list) else (size,))
+    else:
+        shape = np.broadcast_shapes(np.shape(mean_data), np.shape(std_data))
+    if np.any(std_data < 0):
+        raise ValueError("normal: expected std >= 0, got a negative value")
+    floats = [a.dtype for a in (mean_data, std_data) if isinstance(a, np.ndarray) and a.ndim]
+    out_dtype = _float_dtype(dtype) if dtype is not None or not floats else floats[0]
+    values = as_generator(generator).normal(mean_data, std_data, shape)
+    return Tensor._from_op(np.asarray(values, dtype=out_dtype), None)
+
+
+def numel(x: Any) -> int:
+    """The number of elements of ``x``."""
+    return int(np.size(x.data if isinstance(x, Tensor) else x))
+
+
+# PyTorch's legacy constructors, for code written for PyTorch: FloatTensor([1, 2]) holds the
+# data as float32, FloatTensor(2, 3) is a 2x3 tensor of zeros.
+def FloatTensor(*data: Any) -> Tensor:  # noqa: N802 - PyTorch's name
+    """``Tensor(*data)`` as float32 (PyTorch's legacy constructor)."""
+    return Tensor(*data, dtype=np.float32)
+
+
+def DoubleTensor(*data: Any) -> Tensor:  # noqa: N802 - PyTorch's name
+    """``Tensor(*data)`` as float64 (PyTorch's legacy constructor)."""
+    return Tensor(*data, dtype=np.float64)
+
+
+def LongTensor(*data: Any) -> Tensor:  # noqa: N802 - PyTorch's name
+    """``Tensor(*data)`` as int64 (PyTorch's legacy constructor)."""
+    return Tensor(*data, dtype=np.int64)
+
+
+def IntTensor(*data: Any) -> Tensor:  # noqa: N802 - PyTorch's name
+    """``Tensor(*data)`` as int32 (PyTorch's legacy constructor)."""
+    return Tensor(*data, dtype=np.int32)
+
+
+def BoolTensor(*data: Any) -> Tensor:  # noqa: N802 - PyTorch's name
+    """``Tensor(*data)`` as bool (PyTorch's legacy constructor)."""
+    return Tensor(*data, dtype=np.bool_)
 
 
 # Imported last: the autograd package builds on Tensor, defined above, so whichever of the

@@ -224,6 +224,34 @@ case(
     lambda x, s: x.index_add(0, as_torch(np.array([2, 0, 2])), s, alpha=0.5),
     normal((3, 2), (3, 2)),
 )
+case(
+    "einsum",
+    "matrix_product",
+    lambda a, b: cr.einsum("ij,jk->ik", a, b),
+    lambda a, b: torch.einsum("ij,jk->ik", a, b),
+    normal((2, 3), (3, 4)),
+)
+case(
+    "einsum",
+    "attention_scores",
+    lambda q, k: cr.einsum("bhqd,bhkd->bhqk", q, k),
+    lambda q, k: torch.einsum("bhqd,bhkd->bhqk", q, k),
+    normal((2, 2, 3, 4), (2, 2, 5, 4)),
+)
+case(
+    "einsum",
+    "broadcast_ellipsis_and_a_summed_axis",
+    lambda a, b: cr.einsum("...ij,...jk->...i", a, b),
+    lambda a, b: torch.einsum("...ij,...jk->...i", a, b),
+    normal((1, 2, 3), (4, 3, 2)),
+)
+case(
+    "einsum",
+    "implicit_output_three_operands",
+    lambda a, b, c: cr.einsum("i,ij,jk", a, b, c),
+    lambda a, b, c: torch.einsum("i,ij,jk", a, b, c),
+    normal((2,), (2, 3), (3, 4)),
+)
 case("cumsum", "rows", lambda x: cr.cumsum(x, 1), lambda x: torch.cumsum(x, 1), normal((3, 4)))
 case("cumsum", "method_first_axis", lambda x: x.cumsum(0), SAME, normal((3, 2, 2)))
 case("cumsum", "negative_dim", lambda x: x.cumsum(dim=-1), SAME, normal((5,)))
@@ -534,6 +562,12 @@ case(
     lambda x: F.hardtanh(x, -0.6, 0.4),
     spread((3, 4)),
 )
+case("hardsigmoid", "wide", ops.hardsigmoid, F.hardsigmoid if F else None, spread((4, 5)))
+case("hardswish", "wide", ops.hardswish, F.hardswish if F else None, spread((4, 5)))
+case("mish", "matrix", ops.mish, F.mish if F else None, normal((3, 4)))
+case("mish", "wide_range", ops.mish, F.mish if F else None, uniform(-25.0, 25.0, (4, 5)))
+case("celu", "default", ops.celu, F.celu if F else None, spread((3, 4)))
+case("celu", "alpha=0.5", lambda x: ops.celu(x, 0.5), lambda x: F.celu(x, 0.5), spread((3, 4)))
 
 for axis in (0, 1, -1):
     case(

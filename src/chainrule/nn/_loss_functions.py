@@ -435,3 +435,214 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
     if batchmean:
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction)
+
+
+def _floating_tensor(where: str, name: str, x: Any) -> Tensor:
+    x = as_tensor(x)
+    if not is_floating(x.dtype):
+        raise TypeError(f"{where}: expected a floating-point {name}, got dtype {x.dtype}")
+    return x
+
+
+def _labels_as(target: Any, input: Tensor) -> Tensor:
+    """A target of +-1 (or 0/1) labels, in the input's dtype, outside the graph."""
+    data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    return Tensor._from_op(data.astype(input.dtype, copy=False), None)
+
+
+def _pairwise_distance(x1: Tensor, x2: Tensor, p: float, eps: float, keepdim: bool) -> Tensor:
+    """||x1 - x2 + eps||_p over the last axis, as PyTorch computes it (eps inside the norm,
+    so that equal vectors have a finite gradient)."""
+    return ops.norm(x1 - x2 + eps, ord=p, axis=-1, keepdims=keepdim)
+
+
+def poisson_nll_loss(
+    input: Any,
+    target: Any,
+    log_input: bool = True,
+    full: bool = False,
+    eps: float = 1e-8,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of a Poisson target with rate lambda.
+
+    ``exp(input) - target * input`` when ``log_input`` (input = log lambda), else
+    ``input - target * log(input + eps)``. ``full`` adds Stirling's approximation of
+    log(target!), ``target log target - target + 0.5 log(2 pi target)``, where target > 1.
+    """
+    input, target = _pair("poisson_nll_loss", input, target, reduction)
+    loss = ops.exp(input) - target * input if log_input else input - target * ops.log(input + eps)
+    if full:
+        t = target.data
+        big = t > 1
+        safe = np.where(big, t, 1)  # log of 1, not of 0 or a negative count, where masked out
+        stirling = safe * np.log(safe) - safe + 0.5 * np.log(2 * np.pi * safe)
+        # As in PyTorch, the Stirling term is a constant: no gradient reaches the target.
+        loss = loss + np.where(big, stirling, 0).astype(input.dtype)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(
+    input: Any,
+    target: Any,
+    var: Any,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of a Gaussian target with mean ``input`` and variance ``var``:
+    0.5 (log max(var, eps) + (input - target)**2 / max(var, eps)), plus 0.5 log(2 pi) if
+    ``full``.
+
+    ``var`` has the input's shape, or that shape without its last axis, or one axis of size 1
+    (one variance shared along it); a float is one variance for all. As in PyTorch, the
+    clamp at ``eps`` is outside the graph: the gradient reaches ``var`` as if it were not
+    clamped.
+    """
+    where = "gaussian_nll_loss"
+    input, target = _pair(where, input, target, reduction)
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError(f"{where}: expected var >= 0, got {var!r}")
+        var = Tensor._from_op(np.full(input.shape, var, dtype=input.dtype), None)
+    var = as_tensor(var)
+    if (var.data < 0).any():
+        raise ValueError(f"{where}: expected var >= 0 everywhere, got a negative entry")
+    if var.shape != input.shape:
+        if var.shape == input.shape[:-1]:
+            var = var.unsqueeze(-1)
+        elif not (
+            var.ndim == input.ndim
+            and sum(v for i, v in zip(input.shape, var.shape, strict=True) if i != v) == 1
+        ):
+            raise ValueError(
+                f"{where}: expected var of the input's shape {input.shape}, of that shape "
+                f"without its last axis, or with one axis of size 1; got shape {var.shape}"
+            )
+    var = var.to(input.dtype)
+    clamped = var + (ops.clip(var, min=eps) - var).detach()
+    diff = input - target
+    loss = 0.5 * (ops.log(clamped) + diff * diff / clamped)
+    if full:
+        loss = loss + 0.5 * np.log(2 * np.pi)
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(
+    input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean"
+) -> Tensor:
+    """max(0, -target (input1 - input2) + margin), for target +1 (input1 should rank
+    higher) or -1; the three broadcast together."""
+    where = "margin_ranking_loss"
+    _check_reduction(where, reduction)
+    x1, x2 = _floating_tensor(where, "input1", input1), _floating_tensor(where, "input2", input2)
+    y = as_tensor(target)
+    if not x1.ndim == x2.ndim == y.ndim:
+        raise ValueError(
+            f"{where}: expected input1, input2 and target with the same number of dimensions, "
+            f"got shapes {x1.shape}, {x2.shape} and {y.shape}"
+        )
+    loss = ops.clip(-_labels_as(y, x1) * (x1 - x2) + margin, min=0)
+    return _reduce(loss, reduction)
+
+
+def hinge_embedding_loss(
+    input: Any, target: Any, margin: float = 1.0, reduction: str = "mean"
+) -> Tensor:
+    """``input`` where target = 1, max(0, margin - input) where target = -1 (``input`` is
+    usually a distance between two embeddings)."""
+    where = "hinge_embedding_loss"
+    input, y = _pair(where, input, target, reduction)
+    labels = y.data
+    # PyTorch's form: a label that is neither 1 nor -1 gets both terms.
+    loss = ops.where(labels != 1, ops.clip(margin - input, min=0), 0) + ops.where(
+        labels != -1, input, 0
+    )
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Two-class logistic loss log(1 + exp(-target * input)), for target +1 or -1."""
+    input, target = _pair("soft_margin_loss", input, target, reduction)
+    return _reduce(ops.softplus(-target * input, threshold=np.inf), reduction)
+
+
+def multilabel_soft_margin_loss(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean"
+) -> Tensor:
+    """One-against-all logistic loss over C classes, averaged over the classes (last axis):
+    -(1/C) sum_c w_c (y_c log sigmoid(x_c) + (1 - y_c) log sigmoid(-x_c)), for 0/1 targets.
+    """
+    where = "multilabel_soft_margin_loss"
+    input, target = _pair(where, input, target, reduction)
+    if input.ndim == 0:
+        raise ValueError(f"{where}: expected input with a class axis, got a 0-d tensor")
+    # -log sigmoid(x) = softplus(-x), exact for every x.
+    loss = target * ops.softplus(-input, threshold=np.inf) + (1 - target) * ops.softplus(
+        input, threshold=np.inf
+    )
+    if weight is not None:
+        loss = loss * _elementwise_weight(where, "weight", weight, input)
+    loss = loss.sum(axis=-1) / input.shape[-1]
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(
+    input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean"
+) -> Tensor:
+    """1 - cos(x1, x2) where target = 1, max(0, cos(x1, x2) - margin) where target = -1.
+
+    cos = x1 . x2 / sqrt((|x1|**2 + 1e-12) (|x2|**2 + 1e-12)), as PyTorch computes it, over
+    the last axis of inputs of shape (N, D) with target (N,), or (D,) with a 0-d target.
+    """
+    where = "cosine_embedding_loss"
+    _check_reduction(where, reduction)
+    x1, x2 = _floating_tensor(where, "input1", input1), _floating_tensor(where, "input2", input2)
+    y = as_tensor(target)
+    if y.ndim > 1:
+        raise ValueError(f"{where}: expected a 0-d or 1-d target, got shape {y.shape}")
+    if not x1.ndim == x2.ndim == y.ndim + 1:
+        raise ValueError(
+            f"{where}: a {y.ndim}-d target expects {y.ndim + 1}-d inputs, got shapes "
+            f"{x1.shape} and {x2.shape}"
+        )
+    epsilon = 1e-12
+    dot = (x1 * x2).sum(axis=-1)
+    cos = dot / ops.sqrt(((x1 * x1).sum(axis=-1) + epsilon) * ((x2 * x2).sum(axis=-1) + epsilon))
+    labels = y.data
+    loss = ops.where(labels == 1, 1 - cos, 0) + ops.where(
+        labels == -1, ops.clip(cos - margin, min=0), 0
+    )
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(
+    anchor: Any,
+    positive: Any,
+    negative: Any,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the p-norm distance
+    over the last axis (``pairwise_distance``); ``swap`` uses min(d(a, n), d(p, n)) for the
+    negative distance."""
+    where = "triplet_margin_loss"
+    _check_reduction(where, reduction)
+    if not margin > 0:
+        raise ValueError(f"{where}: margin must be > 0, got {margin!r}")
+    a = _floating_tensor(where, "anchor", anchor)
+    pos = _floating_tensor(where, "positive", positive)
+    neg = _floating_tensor(where, "negative", negative)
+    if not a.ndim == pos.ndim == neg.ndim:
+        raise ValueError(
+            f"{where}: expected anchor, positive and negative with the same number of "
+            f"dimensions, got shapes {a.shape}, {pos.shape} and {neg.shape}"
+        )
+    dist_pos = _pairwise_distance(a, pos, p, eps, False)
+    dist_neg = _pairwise_distance(a, neg, p, eps, False)
+    if swap:
+        dist_neg = ops.minimum(dist_neg, _pairwise_distance(pos, neg, p, eps, False))
+    return _reduce(ops.clip(margin + dist_pos - dist_neg, min=0), reduction)

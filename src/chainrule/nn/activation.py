@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import chainrule.nn.functional as F
-from chainrule.backend import np
+from chainrule.backend import DEFAULT_FLOAT, np
 from chainrule.nn.module import Module
-from chainrule.tensor import Tensor
+from chainrule.nn.parameter import Parameter
+from chainrule.tensor import Tensor, dtype_of_to
 
 
 def _inplace(inplace: bool) -> str:
@@ -178,3 +179,195 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class _PlainActivation(_Activation):
+    """An activation whose PyTorch repr shows no arguments, not even ``inplace=True``."""
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class ReLU6(_Activation):
+    """min(max(x, 0), 6); the derivative at 0 and at 6 is 0, as in PyTorch."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.relu6(x)
+
+
+class Hardsigmoid(_PlainActivation):
+    """relu6(x + 3) / 6."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.hardsigmoid(x)
+
+
+class Hardswish(_PlainActivation):
+    """x * relu6(x + 3) / 6 (MobileNetV3)."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.hardswish(x)
+
+
+class Mish(_Activation):
+    """x * tanh(softplus(x))."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.mish(x)
+
+
+class LogSigmoid(Module):
+    """log(sigmoid(x)), finite for every input."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.logsigmoid(x)
+
+
+class Softsign(Module):
+    """x / (1 + |x|)."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.softsign(x)
+
+
+class Tanhshrink(Module):
+    """x - tanh(x)."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.tanhshrink(x)
+
+
+class CELU(Module):
+    """x where x > 0, else alpha * (exp(x / alpha) - 1)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        if alpha == 0:
+            raise ValueError(f"CELU: alpha must be nonzero, got {alpha!r}")
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x: Any) -> Tensor:
+        return F.celu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + _inplace(self.inplace)
+
+
+class Threshold(Module):
+    """x where x > threshold, else ``value``."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, x: Any) -> Tensor:
+        return F.threshold(x, self.threshold, self.value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}" + _inplace(self.inplace)
+
+
+class Hardshrink(Module):
+    """x where |x| > lambd, else 0."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x: Any) -> Tensor:
+        return F.hardshrink(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Module):
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        if lambd < 0:
+            raise ValueError(f"Softshrink: lambd must be >= 0, got {lambd!r}")
+        self.lambd = lambd
+
+    def forward(self, x: Any) -> Tensor:
+        return F.softshrink(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class GLU(Module):
+    """a * sigmoid(b), ``a`` and ``b`` the two halves of the input along ``dim``."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Any) -> Tensor:
+        return F.glu(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """softmax(-x) along ``dim``; ``dim=None`` (PyTorch's default) chooses the axis as
+    PyTorch does, as for ``Softmax``."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Any) -> Tensor:
+        return F.softmin(x, _implicit_dim(self.dim, x))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class PReLU(Module):
+    """x where x > 0, else ``weight * x``, with a learned slope: one for all channels
+    (``num_parameters=1``) or one per channel (axis 1 of the input).
+
+    Parameters
+    ----------
+    num_parameters : int, default=1
+        How many slopes: 1, or the number of channels of the input.
+    init : float, default=0.25
+        The slopes' initial value.
+    dtype : dtype, default=float32
+        The dtype of ``weight``.
+
+    Attributes
+    ----------
+    weight : Parameter of shape (num_parameters,)
+        The slopes for x <= 0.
+    """
+
+    def __init__(
+        self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None
+    ) -> None:
+        super().__init__()
+        dtype_of_to("PReLU", (), None, device)
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int | np.integer):
+            raise ValueError(
+                f"PReLU: num_parameters must be a positive integer, got {num_parameters!r}"
+            )
+        if num_parameters <= 0:
+            raise ValueError(
+                f"PReLU: num_parameters must be a positive integer, got {num_parameters!r}"
+            )
+        self.num_parameters, self.init = int(num_parameters), init
+        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        self.weight = Parameter(np.full(self.num_parameters, init, dtype=dt))
+
+    def reset_parameters(self, generator: np.random.Generator | int | None = None) -> None:
+        """Set every slope back to ``init`` (``generator`` is unused: nothing is random)."""
+        self.weight.data[...] = self.init
+
+    def forward(self, x: Any) -> Tensor:
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

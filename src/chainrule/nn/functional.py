@@ -27,7 +27,7 @@ from chainrule.autograd.ops import (
     tanh,
 )
 from chainrule.autograd.ops._operands import as_tensor
-from chainrule.backend import np
+from chainrule.backend import is_floating, np
 from chainrule.nn._conv_functional import (
     adaptive_avg_pool2d,
     avg_pool2d,
@@ -37,15 +37,24 @@ from chainrule.nn._conv_functional import (
     max_pool2d,
 )
 from chainrule.nn._loss_functions import (
+    _pairwise_distance,
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
     cross_entropy,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
     huber_loss,
     kl_div,
     l1_loss,
+    margin_ranking_loss,
     mse_loss,
+    multilabel_soft_margin_loss,
     nll_loss,
+    poisson_nll_loss,
     smooth_l1_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
 )
 from chainrule.tensor import Tensor, as_generator
 
@@ -57,13 +66,17 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "conv1d",
     "conv2d",
+    "cosine_embedding_loss",
+    "cosine_similarity",
     "cross_entropy",
     "dropout",
     "dropout2d",
     "elu",
     "embedding",
+    "gaussian_nll_loss",
     "gelu",
     "hardtanh",
+    "hinge_embedding_loss",
     "huber_loss",
     "kl_div",
     "l1_loss",
@@ -72,18 +85,25 @@ __all__ = [
     "linear",
     "log_softmax",
     "logsumexp",
+    "margin_ranking_loss",
     "max_pool2d",
     "mse_loss",
+    "multilabel_soft_margin_loss",
     "nll_loss",
+    "normalize",
     "one_hot",
+    "pairwise_distance",
+    "poisson_nll_loss",
     "relu",
     "selu",
     "sigmoid",
     "silu",
     "smooth_l1_loss",
+    "soft_margin_loss",
     "softmax",
     "softplus",
     "tanh",
+    "triplet_margin_loss",
 ]
 
 
@@ -274,3 +294,85 @@ def one_hot(labels: Any, num_classes: int = -1) -> Tensor:
             f"one_hot: labels must be in [0, {num_classes - 1}], got {data.min()}..{data.max()}"
         )
     return Tensor._from_op(np.eye(num_classes, dtype=np.int64)[data], None)
+
+
+# --------------------------------------------------------------------- more activations
+from chainrule.autograd.ops.activations import (  # noqa: E402
+    celu,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    softmin,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+)
+
+__all__ += [
+    "celu",
+    "glu",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "logsigmoid",
+    "mish",
+    "prelu",
+    "relu6",
+    "softmin",
+    "softshrink",
+    "softsign",
+    "tanhshrink",
+    "threshold",
+]
+
+
+def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``input`` divided by its ``p``-norm along ``dim``: x / max(||x||_p, eps).
+
+    The clamp at ``eps`` keeps a zero vector at zero instead of dividing by zero.
+    """
+    x = as_tensor(input)
+    norm = ops.norm(x, ord=p, axis=dim, keepdims=True)
+    return x / ops.clip(norm, min=eps)
+
+
+def pairwise_distance(
+    x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
+) -> Tensor:
+    """The ``p``-norm distance ||x1 - x2 + eps||_p over the last axis (x1 and x2 broadcast).
+
+    As in PyTorch, ``eps`` is added inside the norm, so that two equal vectors have a
+    distance of about eps and a finite gradient.
+    """
+    a, b = as_tensor(x1), as_tensor(x2)
+    for name, x in (("x1", a), ("x2", b)):
+        if not is_floating(x.dtype):
+            raise TypeError(f"pairwise_distance: expected a floating-point {name}, got {x.dtype}")
+    return _pairwise_distance(a, b, p, eps, keepdim)
+
+
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Cosine of the angle between x1 and x2 along ``dim`` (x1 and x2 broadcast):
+    sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)).
+
+    As in PyTorch, each norm is clamped at ``eps`` outside the graph: the gradient is that
+    of the unclamped norm, which differs only for vectors shorter than ``eps``.
+    """
+    a, b = as_tensor(x1), as_tensor(x2)
+    for name, x in (("x1", a), ("x2", b)):
+        if not is_floating(x.dtype):
+            raise TypeError(f"cosine_similarity: expected a floating-point {name}, got {x.dtype}")
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a, b = ops.broadcast_to(a, shape), ops.broadcast_to(b, shape)
+
+    def unit(x: Tensor) -> Tensor:
+        norm = ops.norm(x, ord=2, axis=dim, keepdims=True)
+        return x / (norm + (ops.clip(norm, min=eps) - norm).detach())
+
+    return (unit(a) * unit(b)).sum(axis=dim)

@@ -5,19 +5,33 @@ Importing this package registers each op's ``Function`` in ``chainrule.autograd.
 
 from chainrule.autograd.ops import shape
 from chainrule.autograd.ops.activations import (
+    celu,
     elu,
     gelu,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
     hardtanh,
     leaky_relu,
     log_softmax,
+    logsigmoid,
     logsumexp,
+    mish,
+    prelu,
     relu,
+    relu6,
     selu,
     sigmoid,
     silu,
     softmax,
+    softmin,
     softplus,
+    softshrink,
+    softsign,
     tanh,
+    tanhshrink,
+    threshold,
 )
 from chainrule.autograd.ops.arithmetic import add, div, mul, neg, pow, sub
 from chainrule.autograd.ops.conv import avg_pool2d, conv2d, edge_pad, max_pool2d
@@ -58,6 +72,7 @@ from chainrule.autograd.ops.more import (
     count_nonzero,
     cumsum,
     dot,
+    einsum,
     equal,
     erf,
     expm1,
@@ -135,6 +150,21 @@ from chainrule.autograd.ops.shape import (
 )
 
 __all__ = [
+    "einsum",
+    "celu",
+    "glu",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "logsigmoid",
+    "mish",
+    "prelu",
+    "relu6",
+    "softmin",
+    "softshrink",
+    "softsign",
+    "tanhshrink",
+    "threshold",
     "index_add",
     "index_copy",
     "index_fill",

@@ -411,3 +411,223 @@ def logsumexp(
     keepdims = keepdims if keepdim is None else bool(keepdim)
     check_axis(axis, x.ndim, "logsumexp")
     return LogSumExp.apply(x, tuple(axis) if isinstance(axis, list) else axis, keepdims)
+
+
+# --------------------------------------------------------------------- more of torch.nn's
+# Ops of their own where a composition would put the kinks elsewhere than PyTorch does
+# (hardswish), overflow (mish) or round differently (celu); the rest are compositions.
+
+
+@register("hardswish")
+class Hardswish(Function):
+    """y = x * relu6(x + 3) / 6;  dy/dx = 0 if x <= -3, x/3 + 1/2 if -3 < x < 3, else 1.
+
+    NOTE: at x = -3 the derivative is taken as 0 and at x = 3 as 1 (the outer pieces'), as in
+    PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        ctx.save_for_backward(x)
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (x,) = ctx.saved
+        slope = np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1))
+        return ((grad * slope).astype(grad.dtype, copy=False),)
+
+
+_ONE_SIXTH_FLOAT32 = float(np.float32(1 / 6))
+
+
+@register("hardsigmoid")
+class Hardsigmoid(Function):
+    """y = relu6(x + 3) / 6;  dy/dx = 1/6 where -3 < x < 3, else 0.
+
+    NOTE: the derivative at -3 and at 3 is 0, as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        ctx.save_for_backward((x > -3) & (x < 3))
+        return np.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (inside,) = ctx.saved
+        # PyTorch multiplies by 1/6 rounded to float32, in float64 too; so does this, to
+        # give its gradients bit for bit (a relative difference of 3e-8 otherwise).
+        return (np.where(inside, grad * _ONE_SIXTH_FLOAT32, 0).astype(grad.dtype, copy=False),)
+
+
+@register("mish")
+class Mish(Function):
+    """y = x * t, t = tanh(softplus(x));  dy/dx = t + x * sigmoid(x) * (1 - t**2)."""
+
+    @staticmethod
+    @quietly
+    def forward(ctx: Context, x: Array) -> Array:
+        # softplus as max(x, 0) + log1p(e^-|x|): finite where log1p(exp(x)) overflows.
+        t = np.tanh(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
+        ctx.save_for_backward(x, t)
+        return x * t
+
+    @staticmethod
+    @quietly
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        x, t = ctx.saved
+        return (grad * (t + x * _sigmoid(x) * (1 - t * t)),)
+
+
+@register("celu")
+class CELU(Function):
+    """y = x if x > 0 else alpha * (exp(x / alpha) - 1);  dy/dx = 1 if x > 0 else exp(x / alpha).
+
+    NOTE: at x = 0 the derivative is exp(0) = 1 from either side.
+    """
+
+    @staticmethod
+    @quietly
+    def forward(ctx: Context, x: Array, alpha: float) -> Array:
+        negative = np.minimum(x, 0) / alpha
+        ctx.save_for_backward(x > 0, negative)
+        return np.where(x > 0, x, alpha * np.expm1(negative)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    @quietly
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
+        positive, negative = ctx.saved
+        slope = np.where(positive, 1, np.exp(negative))
+        return (grad * slope).astype(grad.dtype, copy=False), None
+
+
+def hardswish(x: Any, inplace: bool = False) -> Tensor:
+    """Hard swish (MobileNetV3), x * relu6(x + 3) / 6."""
+    return Hardswish.apply(floating_only(x, "hardswish"))
+
+
+def mish(x: Any, inplace: bool = False) -> Tensor:
+    """Mish, x * tanh(softplus(x)), finite for every input."""
+    return Mish.apply(floating_only(x, "mish"))
+
+
+def celu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """Continuously differentiable ELU: x where positive, alpha * (exp(x / alpha) - 1) elsewhere."""
+    if alpha == 0:
+        raise ValueError(f"celu: alpha must be nonzero, got {alpha!r}")
+    return CELU.apply(floating_only(x, "celu"), float(alpha))
+
+
+def relu6(x: Any, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6);  dy/dx = 1 where 0 < x < 6, else 0.
+
+    NOTE: the derivative at 0 and at 6 is 0, as in PyTorch (``hardtanh(x, 0, 6)``).
+    """
+    return Hardtanh.apply(as_tensor(x), 0.0, 6.0)
+
+
+def hardsigmoid(x: Any, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6;  dy/dx = 1/6 where -3 < x < 3, else 0.
+
+    NOTE: the derivative at -3 and at 3 is 0, as in PyTorch.
+    """
+    return Hardsigmoid.apply(floating_only(x, "hardsigmoid"))
+
+
+def logsigmoid(x: Any) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x);  dy/dx = sigmoid(-x); finite for every input."""
+    return -softplus(-floating_only(x, "logsigmoid"))
+
+
+def softsign(x: Any) -> Tensor:
+    """x / (1 + |x|);  dy/dx = 1 / (1 + |x|)**2."""
+    x = as_floating_tensor(x)
+    return x / (x.abs() + 1)
+
+
+def tanhshrink(x: Any) -> Tensor:
+    """x - tanh(x);  dy/dx = tanh(x)**2."""
+    x = as_floating_tensor(x)
+    return x - tanh(x)
+
+
+def softmin(x: Any, axis: int | None = -1, *, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """softmax(-x) along ``axis`` (default last): small inputs get the large weights."""
+    x = floating_only(x if dtype is None else as_tensor(x).to(dtype), "softmin")
+    return Softmax.apply(-x, _single_axis(x, axis if dim is None else None, dim, "softmin"))
+
+
+def glu(x: Any, dim: int = -1) -> Tensor:
+    """Gated linear unit: ``a * sigmoid(b)``, ``a`` and ``b`` the two halves of ``x`` along
+    ``dim``; the output's ``dim`` is half as long."""
+    x = floating_only(x, "glu")
+    if x.ndim == 0:
+        raise ValueError("glu: expected a tensor of at least one dimension, got a scalar")
+    axis = _single_axis(x, None, dim, "glu")
+    size = x.shape[axis]
+    if size % 2:
+        raise ValueError(
+            f"glu: expected an even size along dim {dim} to halve, got shape {x.shape}"
+        )
+    a, b = x.chunk(2, axis)
+    return a * sigmoid(b)
+
+
+def threshold(x: Any, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else ``value``;  dy/dx = 1 where x > threshold, else 0.
+
+    NOTE: at x = threshold the output is ``value`` and the derivative 0, as in PyTorch.
+    """
+    from chainrule.autograd.ops.elementwise import where
+
+    x = as_tensor(x)
+    return where(x.data > threshold, x, value)
+
+
+def hardshrink(x: Any, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0;  dy/dx = 1 where |x| > lambd, else 0.
+
+    NOTE: at |x| = lambd the output and the derivative are 0, as in PyTorch.
+    """
+    from chainrule.autograd.ops.elementwise import where
+
+    x = floating_only(x, "hardshrink")
+    return where(np.abs(x.data) > lambd, x, 0.0)
+
+
+def softshrink(x: Any, lambd: float = 0.5) -> Tensor:
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0 (``x - clamp(x, -lambd,
+    lambd)``);  dy/dx = 1 where |x| > lambd, else 0.
+
+    NOTE: at |x| = lambd the derivative is 0, as in PyTorch (clamp passes the gradient at its
+    bounds, so the difference passes none).
+    """
+    from chainrule.autograd.ops.elementwise import clamp
+
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be >= 0, got {lambd!r}")
+    x = floating_only(x, "softshrink")
+    return x - clamp(x, -lambd, lambd)
+
+
+def prelu(x: Any, weight: Any) -> Tensor:
+    """x where x > 0, else ``weight * x``, one weight for all channels or one per channel
+    (axis 1, or axis 0 for a 1-D input);  dy/dx = 1 if x > 0 else weight, dy/dw = min(x, 0).
+
+    NOTE: at x = 0 the derivative is ``weight``, as in PyTorch.
+    """
+    from chainrule.autograd.ops.elementwise import where
+
+    x, w = floating_only(x, "prelu"), as_tensor(weight)
+    if w.data.size != 1:
+        axis = 1 if x.ndim >= 2 else 0
+        if w.ndim != 1 or x.ndim == 0 or x.shape[axis] != w.shape[0]:
+            raise ValueError(
+                f"prelu: expected input with {w.data.size} channels on axis {axis} for a weight "
+                f"of shape {w.shape}, got input of shape {x.shape}"
+            )
+        w = w.reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    else:
+        w = w.reshape(())
+    return where(x.data > 0, x, w * x)

@@ -357,9 +357,20 @@ def minimum(a: Any, b: Any) -> Tensor:
     return Minimum.apply(*binary_operands(a, b))
 
 
-def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """Pick from ``a`` where ``condition`` holds and from ``b`` elsewhere (broadcasting)."""
+_NOT_GIVEN: Any = object()
+
+
+def where(condition: Any, a: Any = _NOT_GIVEN, b: Any = _NOT_GIVEN) -> Any:
+    """Pick from ``a`` where ``condition`` holds and from ``b`` elsewhere (broadcasting).
+
+    ``where(condition)`` alone gives the indices where it holds, one tensor per axis, as
+    ``nonzero(condition, as_tuple=True)`` (PyTorch's and NumPy's one-argument form).
+    """
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if a is _NOT_GIVEN and b is _NOT_GIVEN:
+        return tuple(Tensor._from_op(i.astype(np.int64), None) for i in np.nonzero(cond))
+    if a is _NOT_GIVEN or b is _NOT_GIVEN:
+        raise TypeError("where: expected both a and b, or neither (the indices where it holds)")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         # Two numbers: as tensors, so that where(c, 1.0, 0.0) is float32, as in PyTorch.
         a, b = as_tensor(a), as_tensor(b)

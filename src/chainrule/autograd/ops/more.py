@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import math
+from collections import Counter
 from typing import Any
 
 from chainrule.autograd.function import Context, Function, register
@@ -602,3 +603,114 @@ def index_copy(x: Any, dim: int, index_: Any, source: Any) -> Tensor:
             f"index_copy: expected source of shape {coords[0].shape}, got {source.shape}"
         )
     return index_put(x, coords, source)
+
+
+# --------------------------------------------------------------------- einsum
+def _einsum_plan(equation: str, ndims: list[int]) -> tuple[list[str], str]:
+    """The subscripts of each operand and of the output, with ``...`` spelled out in letters
+    of its own (right-aligned, as NumPy broadcasts them) and the implicit output made
+    explicit (the indices seen once, in order, after the broadcast ones)."""
+    text = equation.replace(" ", "")
+    inputs_text, arrow, output_text = text.partition("->")
+    inputs = inputs_text.split(",")
+    if len(inputs) != len(ndims):
+        raise ValueError(
+            f"einsum: expected {len(inputs)} operands for {equation!r}, got {len(ndims)}"
+        )
+    used = set(text)
+    spare = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used)
+    widest = 0
+    for subscripts, ndim in zip(inputs, ndims, strict=True):
+        named = len(subscripts.replace("...", ""))
+        if "..." in subscripts:
+            widest = builtins.max(widest, ndim - named)
+        elif named != ndim:
+            raise ValueError(
+                f"einsum: subscripts {subscripts!r} name {named} axes of an operand with {ndim}"
+            )
+    broadcast = "".join(next(spare) for _ in range(widest))
+    spelled = []
+    for subscripts, ndim in zip(inputs, ndims, strict=True):
+        if "..." in subscripts:
+            count = ndim - len(subscripts.replace("...", ""))
+            subscripts = subscripts.replace("...", broadcast[widest - count :])
+        if not subscripts.isalpha() and subscripts:
+            raise ValueError(f"einsum: expected letters as subscripts, got {subscripts!r}")
+        spelled.append(subscripts)
+    if arrow:
+        output = output_text.replace("...", broadcast)
+    else:
+        counts = Counter("".join(spelled))
+        output = broadcast + "".join(
+            sorted(c for c in counts if counts[c] == 1 and c not in broadcast)
+        )
+    return spelled, output
+
+
+@register("einsum")
+class Einsum(Function):
+    """y = einsum(equation, *operands);  dL/d(operand i) = einsum of dL/dy with the other
+    operands into operand i's subscripts (summed over its broadcast axes, spread over the
+    axes that only it has)."""
+
+    @staticmethod
+    def forward(ctx: Context, plan: tuple[list[str], str], *operands: Array) -> Array:
+        inputs, output = plan
+        ctx.plan = plan
+        ctx.save_for_backward(*operands)
+        return np.asarray(np.einsum(",".join(inputs) + "->" + output, *operands))
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Any, ...]:
+        inputs, output = ctx.plan
+        operands = ctx.saved
+        grads: list[Any] = [None]
+        for i, (subscripts, operand) in enumerate(zip(inputs, operands, strict=True)):
+            if not ctx.needs_input_grad[i + 1]:
+                grads.append(None)
+                continue
+            others = [k for k in range(len(operands)) if k != i]
+            reachable = set(output).union(*(inputs[k] for k in others))
+            kept = "".join(c for c in subscripts if c in reachable)
+            terms = [output, *(inputs[k] for k in others)]
+            g = np.einsum(",".join(terms) + "->" + kept, grad, *(operands[k] for k in others))
+            for axis, c in enumerate(subscripts):  # axes only this operand had: spread back
+                if c not in reachable:
+                    g = np.expand_dims(g, axis)
+            stretched = tuple(k for k, n in enumerate(operand.shape) if n == 1 and g.shape[k] != 1)
+            if stretched:  # a broadcast axis of size 1: the gradients of its copies add up
+                g = g.sum(axis=stretched, keepdims=True)
+            grads.append(np.broadcast_to(g, operand.shape).astype(operand.dtype, copy=True))
+        return tuple(grads)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation, as PyTorch's and NumPy's ``einsum``: ``einsum("ij,jk->ik", a, b)``
+    is ``a @ b``; ``...`` stands for broadcast axes; without ``->`` the output takes the
+    indices seen once, in alphabetical order.
+
+    Raises
+    ------
+    ValueError
+        If the subscripts do not fit the operands, or an index repeats within one operand
+        (a diagonal, which has no gradient here).
+    """
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):
+        operands = tuple(operands[0])  # PyTorch also takes the operands as one list
+    tensors = [as_tensor(t) for t in operands]
+    inputs, output = _einsum_plan(equation, [t.ndim for t in tensors])
+    for subscripts in inputs:
+        if len(set(subscripts)) != len(subscripts):
+            raise ValueError(
+                f"einsum: index repeated within one operand's subscripts {subscripts!r} "
+                f"(a diagonal) is not supported; take the diagonal with indexing first"
+            )
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) > 1:
+        raise TypeError(f"einsum: expected operands of one dtype, got {sorted(map(str, dtypes))}")
+    try:
+        return Einsum.apply((inputs, output), *tensors)
+    except ValueError as error:
+        raise ValueError(
+            f"einsum: {equation!r} does not fit the operands' shapes: {error}"
+        ) from None
