@@ -654,6 +654,23 @@ class PolynomialLR(LRScheduler):
         return [base * decay for base in self.base_lrs]
 
 
+def _composite_state(owner: Any) -> dict[str, Any]:
+    """The state of a scheduler made of others (``SequentialLR``, ``ChainedScheduler``): its
+    own attributes, and each inner scheduler's state under ``_schedulers``."""
+    state = {
+        k: copy.deepcopy(v)
+        for k, v in owner.__dict__.items()
+        if k not in ("optimizer", "_schedulers")
+    }
+    state["_schedulers"] = [s.state_dict() for s in owner._schedulers]
+    return state
+
+
+def _load_inner(schedulers: list[Any], states: list[dict[str, Any]]) -> None:
+    for scheduler, saved in zip(schedulers, states, strict=True):
+        scheduler.load_state_dict(saved)
+
+
 class SequentialLR(LRScheduler):
     """Run schedules one after another, switching at the milestone epochs.
 
@@ -748,20 +765,13 @@ class SequentialLR(LRScheduler):
         self._last_lr = scheduler.get_last_lr()
 
     def state_dict(self) -> dict[str, Any]:
-        state = {
-            k: copy.deepcopy(v)
-            for k, v in self.__dict__.items()
-            if k not in ("optimizer", "_schedulers")
-        }
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
+        return _composite_state(self)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state = dict(state_dict)
         inner = state.pop("_schedulers")
         super().load_state_dict(state)
-        for scheduler, saved in zip(self._schedulers, inner, strict=True):
-            scheduler.load_state_dict(saved)
+        _load_inner(self._schedulers, inner)
 
 
 class ChainedScheduler(LRScheduler):
@@ -828,20 +838,13 @@ class ChainedScheduler(LRScheduler):
         self._last_lr = self._group_lrs()
 
     def state_dict(self) -> dict[str, Any]:
-        state = {
-            k: copy.deepcopy(v)
-            for k, v in self.__dict__.items()
-            if k not in ("optimizer", "_schedulers")
-        }
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
+        return _composite_state(self)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state = dict(state_dict)
         inner = state.pop("_schedulers")
         self.__dict__.update(copy.deepcopy(state))
-        for scheduler, saved in zip(self._schedulers, inner, strict=True):
-            scheduler.load_state_dict(saved)
+        _load_inner(self._schedulers, inner)
 
 
 class ReduceLROnPlateau(LRScheduler):
