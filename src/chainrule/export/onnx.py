@@ -183,6 +183,71 @@ def _softmax(g: _Graph, m: act.Softmax | act.LogSoftmax, x: str, rank: int, path
     return g.node(op, [x], path, axis=int(act._implicit_dim(m.dim, np.empty((0,) * rank))))
 
 
+# The activations below are built from basic operators (Clip, Where, Exp, Log, Abs...),
+# which onnxruntime runs in float32 and float64 alike, following chainrule's formulas.
+def _relu6_of_shifted(g: _Graph, x: str) -> str:
+    """relu6(x + 3) / 6, the shape of hardsigmoid and hardswish."""
+    shifted = g.node("Add", [x, g.constant("three", 3.0)])
+    clipped = g.node("Clip", [shifted, g.constant("zero", 0.0), g.constant("six", 6.0)])
+    return g.node("Div", [clipped, g.constant("six", 6.0)])
+
+
+def _log1p_exp_neg_abs(g: _Graph, x: str) -> str:
+    """log(1 + e^-|x|): the part of softplus and logsigmoid that never overflows."""
+    tail = g.node("Exp", [g.node("Neg", [g.node("Abs", [x])])])
+    return g.node("Log", [g.node("Add", [tail, g.constant("one", 1.0)])])
+
+
+def _mish(g: _Graph, m: act.Mish, x: str, path: str) -> str:
+    zero = g.constant("zero", 0.0)
+    soft = g.node("Add", [g.node("Max", [x, zero]), _log1p_exp_neg_abs(g, x)])
+    return g.node("Mul", [x, g.node("Tanh", [soft])], path)
+
+
+def _logsigmoid(g: _Graph, m: act.LogSigmoid, x: str, path: str) -> str:
+    negative_part = g.node("Min", [x, g.constant("zero", 0.0)])
+    return g.node("Sub", [negative_part, _log1p_exp_neg_abs(g, x)], path)
+
+
+def _celu(g: _Graph, m: act.CELU, x: str, path: str) -> str:
+    zero, alpha = g.constant("zero", 0.0), g.constant("alpha", float(m.alpha))
+    scaled = g.node("Sub", [g.node("Exp", [g.node("Div", [x, alpha])]), g.constant("one", 1.0)])
+    negative = g.node("Min", [zero, g.node("Mul", [scaled, alpha])])
+    return g.node("Add", [g.node("Max", [x, zero]), negative], path)
+
+
+def _shrink(g: _Graph, m: act.Softshrink | act.Hardshrink, x: str, path: str) -> str:
+    lambd, zero = g.constant("lambd", float(m.lambd)), g.constant("zero", 0.0)
+    if isinstance(m, act.Hardshrink):
+        keep = g.node("Greater", [g.node("Abs", [x]), lambd])
+        return g.node("Where", [keep, x, zero], path)
+    above = g.node("Greater", [x, lambd])
+    below = g.node("Less", [x, g.node("Neg", [lambd])])
+    inner = g.node("Where", [below, g.node("Add", [x, lambd]), zero])
+    return g.node("Where", [above, g.node("Sub", [x, lambd]), inner], path)
+
+
+def _prelu(g: _Graph, m: act.PReLU, x: str, rank: int, path: str) -> str:
+    weight = m.weight.data
+    if weight.size > 1 and rank > 2:  # one slope per channel, axis 1 of the input
+        weight = weight.reshape((-1,) + (1,) * (rank - 2))
+    zero = g.constant("zero", 0.0)
+    slope = g.constant(f"{path}.weight", weight)
+    negative = g.node("Mul", [g.node("Min", [x, zero]), slope])
+    return g.node("Add", [g.node("Max", [x, zero]), negative], path)
+
+
+def _glu(g: _Graph, m: act.GLU, x: str, shape: tuple[int, ...], path: str) -> str:
+    axis = int(m.dim) % len(shape)
+    half = shape[axis] // 2
+
+    def part(start: int) -> str:
+        bounds = [g.constant("bound", [b], np.int64) for b in (start, start + half, axis)]
+        return g.node("Slice", [x, *bounds])
+
+    return g.node("Mul", [part(0), g.node("Sigmoid", [part(half)])], path)
+
+
 def _simple(op: str, **attrs: Any) -> Callable[[_Graph, Any, str, str], str]:
     return lambda g, m, x, path: g.node(op, [x], path, **{k: f(m) for k, f in attrs.items()})
 
@@ -200,6 +265,29 @@ ELEMENTWISE: dict[type[Module], Callable[[_Graph, Any, str, str], str]] = {
     act.Hardtanh: lambda g, m, x, path: g.node(
         "Clip", [x, g.constant("min", m.min_val), g.constant("max", m.max_val)], path
     ),
+    act.ReLU6: lambda g, m, x, path: g.node(
+        "Clip", [x, g.constant("zero", 0.0), g.constant("six", 6.0)], path
+    ),
+    act.Hardsigmoid: lambda g, m, x, path: g.node("Identity", [_relu6_of_shifted(g, x)], path),
+    act.Hardswish: lambda g, m, x, path: g.node("Mul", [x, _relu6_of_shifted(g, x)], path),
+    act.Mish: _mish,
+    act.LogSigmoid: _logsigmoid,
+    act.Softsign: lambda g, m, x, path: g.node(
+        "Div", [x, g.node("Add", [g.node("Abs", [x]), g.constant("one", 1.0)])], path
+    ),
+    act.Tanhshrink: lambda g, m, x, path: g.node("Sub", [x, g.node("Tanh", [x])], path),
+    act.CELU: _celu,
+    act.Threshold: lambda g, m, x, path: g.node(
+        "Where",
+        [
+            g.node("Greater", [x, g.constant("threshold", float(m.threshold))]),
+            x,
+            g.constant("value", float(m.value)),
+        ],
+        path,
+    ),
+    act.Softshrink: _shrink,
+    act.Hardshrink: _shrink,
     Identity: _simple("Identity"),
     Dropout: _simple("Identity"),  # inference: dropout does nothing
     BatchNorm1d: _batch_norm,
@@ -244,6 +332,13 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
         return g.node("Gather", [weight, x], where, axis=0), out_example
     if kind in (act.Softmax, act.LogSoftmax):
         return _softmax(g, module, x, example.ndim, where), out_example  # type: ignore[arg-type]
+    if kind is act.Softmin and isinstance(module, act.Softmin):
+        axis = int(act._implicit_dim(module.dim, np.empty((0,) * example.ndim)))
+        return g.node("Softmax", [g.node("Neg", [x])], where, axis=axis), out_example
+    if kind is act.PReLU and isinstance(module, act.PReLU):
+        return _prelu(g, module, x, example.ndim, where), out_example
+    if kind is act.GLU and isinstance(module, act.GLU):
+        return _glu(g, module, x, example.shape, where), out_example
     if kind in ELEMENTWISE:
         return ELEMENTWISE[kind](g, module, x, where), out_example
     if kind in IMAGE_LAYERS:
@@ -266,6 +361,9 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
             Sequential,
             act.Softmax,
             act.LogSoftmax,
+            act.Softmin,
+            act.PReLU,
+            act.GLU,
         ]
     )
     raise ValueError(
