@@ -11,9 +11,9 @@ Each library's step (the runners of ``mlp_train.py``: same weights, batches and 
 in two child processes under callgrind, with the same set-up and warm-up and a different
 number of steps; the difference of the two totals over the difference in steps is the
 count per step, start-up and imports cancelled out. One thread, and ``PYTHONHASHSEED=0``
-unless set (with a fresh hash seed per run, the tiny step's count moved by up to 3%). Needs
-``valgrind`` (Debian: ``apt-get install valgrind``); tiny and small for chainrule and NumPy
-took 14 minutes with 100 and 400 steps on a busy machine.
+unless set (with a fresh hash seed per run, one version's tiny step counted 519,773 and
+531,046: 2%). Needs ``valgrind`` (Debian: ``apt-get install valgrind``); tiny and small for
+chainrule and NumPy took 14 minutes with 100 and 400 steps on a busy machine.
 
 Usage::
 

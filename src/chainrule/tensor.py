@@ -590,6 +590,7 @@ class Tensor:
         return self._fill("fill_", value)
 
     def _fill(self, where: str, value: Any) -> Tensor:
+        """Self set to ``value`` (broadcast) in place; no gradient reaches the old values."""
         if self._recorded(value):
             return self._become(where, self._replaced_by(value))
         self._check_inplace(where)
@@ -681,6 +682,15 @@ class Tensor:
             return self._ctx is not None
         return isinstance(other, Tensor) and other._requires_grad
 
+    def _check_storable(self, where: str, dtype: np.dtype[Any]) -> None:
+        """Raise unless an in-place result of ``dtype`` fits this tensor's dtype."""
+        if not np.can_cast(dtype, self.data.dtype, casting="same_kind"):
+            raise TypeError(
+                f"{where}: the result's dtype {dtype} cannot be stored in place in a tensor of "
+                f"dtype {self.data.dtype} (an in-place op keeps the tensor's dtype); use the "
+                f"out-of-place op"
+            )
+
     def _become(self, where: str, result: Tensor) -> Tensor:
         """Take the values and graph node of ``result``, computed out of place from self:
         an in-place op, recorded. Saved arrays of earlier ops keep the old values, so their
@@ -697,12 +707,7 @@ class Tensor:
                 f"got the broadcast shape {result.data.shape}"
             )
         if result.data.dtype != self.data.dtype:
-            if not np.can_cast(result.data.dtype, self.data.dtype, casting="same_kind"):
-                raise TypeError(
-                    f"{where}: the result's dtype {result.data.dtype} cannot be stored in "
-                    f"place in a tensor of dtype {self.data.dtype} (an in-place op keeps the "
-                    f"tensor's dtype); use the out-of-place op"
-                )
+            self._check_storable(where, result.data.dtype)
             result = ops.cast(result, self.data.dtype)  # float64 into float32, as PyTorch
         old = self._ctx
         self.data, self._ctx = result.data, result._ctx
@@ -1359,11 +1364,7 @@ class Tensor:
             return self._become(where, compute(self))
         self._check_inplace(where)
         result = compute(self).data
-        if not np.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
-            raise TypeError(
-                f"{where}: the result's dtype {result.dtype} cannot be stored in place in a "
-                f"tensor of dtype {self.data.dtype}; use the out-of-place op"
-            )
+        self._check_storable(where, result.dtype)
         np.copyto(self.data, result, casting="same_kind")
         return self
 
@@ -1401,12 +1402,12 @@ class Tensor:
         """Fill with values drawn uniformly from [a, b) (``generator`` a seed or a NumPy
         generator; by default the generator ``manual_seed`` seeds)."""
         self._random_fill("uniform_")
-        return self._filled("uniform_", as_generator(generator).uniform(a, b, self.data.shape))
+        return self._fill("uniform_", as_generator(generator).uniform(a, b, self.data.shape))
 
     def normal_(self, mean: _float = 0.0, std: _float = 1.0, *, generator: Any = None) -> Tensor:
         """Fill with values drawn from N(mean, std**2) (``generator`` as in ``uniform_``)."""
         self._random_fill("normal_")
-        return self._filled("normal_", as_generator(generator).normal(mean, std, self.data.shape))
+        return self._fill("normal_", as_generator(generator).normal(mean, std, self.data.shape))
 
     def _random_fill(self, where: str) -> None:
         if self.data.dtype.kind != "f":
@@ -1418,15 +1419,7 @@ class Tensor:
         """Set the main diagonal to ``fill_value`` in place."""
         values = self.data.copy()
         np.fill_diagonal(values, fill_value, wrap=wrap)
-        return self._filled("fill_diagonal_", values)
-
-    def _filled(self, where: str, values: Array) -> Tensor:
-        """Self given ``values`` in place, which no gradient reaches (see ``fill_``)."""
-        if self._recorded(None):
-            return self._become(where, self._replaced_by(values))
-        self._check_inplace(where)
-        self.data[...] = values
-        return self
+        return self._fill("fill_diagonal_", values)
 
     # ----------------------------------------------------------------- memory (no-ops on NumPy)
     def cpu(self) -> Tensor:

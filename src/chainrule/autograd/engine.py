@@ -287,15 +287,29 @@ def _seed_gradient(root: Tensor, gradient: Any) -> Array:
     return seed.astype(root.data.dtype, copy=False)
 
 
-def backward_from(root: Tensor, gradient: Any = None, retain_graph: bool | None = None) -> None:
-    """``root.backward(gradient)`` in its common form, without ``inputs``: the lean path
-    that every training step takes (``backward`` below is the general one)."""
+def _root_seed(root: Tensor, gradient: Any) -> Array:
+    """The seed of a backward from ``root``, which must require grad."""
     if not root._requires_grad:
         raise RuntimeError(
             "backward: the tensor does not require grad and has no grad_fn; create the "
             "inputs with requires_grad=True (and outside no_grad)"
         )
-    seed = _seed_gradient(root, gradient)
+    return _seed_gradient(root, gradient)
+
+
+def refuse_create_graph(where: str, create_graph: bool) -> None:
+    """Raise for ``create_graph=True``: gradients are computed on arrays, not recorded."""
+    if create_graph:
+        raise NotImplementedError(
+            f"{where}: create_graph=True (gradients recorded for a second derivative) is not "
+            f"supported; chainrule computes first derivatives only"
+        )
+
+
+def backward_from(root: Tensor, gradient: Any = None, retain_graph: bool | None = None) -> None:
+    """``root.backward(gradient)`` in its common form, without ``inputs``: the lean path
+    that every training step takes (``backward`` below is the general one)."""
+    seed = _root_seed(root, gradient)
     previous_mode = _state.enabled
     _state.enabled = False
     try:
@@ -356,18 +370,8 @@ def backward(
         raise ValueError(
             f"backward: expected {len(roots)} grad_tensors (one per tensor), got {len(gradients)}"
         )
-    if create_graph:
-        raise NotImplementedError(
-            "backward: create_graph=True (gradients recorded for a second derivative) is not "
-            "supported; chainrule computes first derivatives only"
-        )
-    for root in roots:
-        if not root._requires_grad:
-            raise RuntimeError(
-                "backward: the tensor does not require grad and has no grad_fn; create the "
-                "inputs with requires_grad=True (and outside no_grad)"
-            )
-    seeds = [_seed_gradient(root, g) for root, g in zip(roots, gradients, strict=True)]
+    refuse_create_graph("backward", create_graph)
+    seeds = [_root_seed(root, g) for root, g in zip(roots, gradients, strict=True)]
     if inputs is None:
         run_backward(roots, seeds, bool(retain_graph))
         return
@@ -424,11 +428,7 @@ def grad(
     tuple of Tensor or None
         One gradient per input, in order.
     """
-    if create_graph:
-        raise NotImplementedError(
-            "grad: create_graph=True (gradients recorded for a second derivative) is not "
-            "supported; chainrule computes first derivatives only"
-        )
+    refuse_create_graph("grad", create_graph)
     if allow_unused is None:
         allow_unused = materialize_grads
     elif materialize_grads and not allow_unused:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chainrule.autograd.engine import run_backward
+from chainrule.autograd.engine import refuse_create_graph, run_backward
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
@@ -72,14 +72,6 @@ def _pullback(
     return grads
 
 
-def _no_create_graph(create_graph: bool, where: str) -> None:
-    if create_graph:
-        raise NotImplementedError(
-            f"{where}: create_graph=True (differentiating the result again) is not "
-            f"supported; chainrule computes first derivatives only"
-        )
-
-
 def _vector(v: Any, like: Tensor, where: str, name: str) -> Array:
     data = v.data if isinstance(v, Tensor) else np.asarray(v, dtype=like.dtype)
     if data.shape != like.shape:
@@ -117,7 +109,7 @@ def vjp(
         ``inputs`` (a tensor for a tensor, a tuple for a sequence).
     """
     where = "vjp"
-    _no_create_graph(create_graph, where)
+    refuse_create_graph(where, create_graph)
     leaves, single_in = _as_inputs(inputs, where)
     outs, single_out = _call(func, leaves, where)
     if v is None:
@@ -196,7 +188,7 @@ def jacobian(
         (outputs) of tuples (inputs) when both were.
     """
     where = "jacobian"
-    _no_create_graph(create_graph, where)
+    refuse_create_graph(where, create_graph)
     if strategy != "reverse-mode":
         raise ValueError(f"{where}: expected strategy='reverse-mode', got {strategy!r}")
     leaves, single_in = _as_inputs(inputs, where)
@@ -236,7 +228,7 @@ def jvp(
         Detached outputs, and one product per output, shaped like ``func``'s result.
     """
     where = "jvp"
-    _no_create_graph(create_graph, where)
+    refuse_create_graph(where, create_graph)
     leaves, single_in = _as_inputs(inputs, where)
     if v is None:
         if len(leaves) != 1 or leaves[0].data.size != 1:

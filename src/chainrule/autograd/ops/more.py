@@ -488,11 +488,7 @@ def _scatter_coords(where: str, x: Tensor, dim: int, index_: Any) -> tuple[int, 
             f"{where}: expected an integer index with {x.ndim} dimensions, got dtype "
             f"{picks.dtype} and shape {picks.shape}"
         )
-    if picks.size and (picks.min() < 0 or picks.max() >= x.shape[axis]):
-        raise IndexError(
-            f"{where}: index values must be in [0, {x.shape[axis] - 1}] for axis {axis} of "
-            f"shape {x.shape}, got {picks.min()}..{picks.max()}"
-        )
+    _check_range(where, picks, x, axis)
     grid: list[Array] = [np.asarray(g) for g in np.indices(picks.shape)]
     grid[axis] = picks
     return axis, tuple(grid)
@@ -548,13 +544,19 @@ def _along(where: str, x: Tensor, dim: int, index_: Any) -> tuple[int, Array]:
             f"{picks.shape}"
         )
     picks = picks.reshape(-1)  # a 0-d index names one slab, as PyTorch takes it
+    _check_range(where, picks, x, axis)
+    return axis, picks
+
+
+def _check_range(where: str, picks: Array, x: Tensor, axis: int) -> None:
+    """Raise unless every index in ``picks`` names a position of ``x`` along ``axis``
+    (negative ones included: PyTorch refuses them here too)."""
     size = x.shape[axis] if x.ndim else 1
     if picks.size and (picks.min() < 0 or picks.max() >= size):
         raise IndexError(
             f"{where}: index values must be in [0, {size - 1}] for axis {axis} of shape "
             f"{x.shape}, got {picks.min()}..{picks.max()}"
         )
-    return axis, picks
 
 
 def _slab_coords(shape: tuple[int, ...], axis: int, picks: Array) -> tuple[Array, ...]:
