@@ -179,7 +179,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("task", choice("auto", "classification", "regression"), "auto",
            "auto (default): text, booleans or at most 20 distinct whole numbers mean "
            "classification, other numbers regression", "TASK"),
-    Option("drop", column_list, [], "columns to leave out of the features, e.g. an id",
+    Option("drop", column_list, [], "columns to leave out of the features, e.g. an id "
+           "(id,name; or the flag again: --drop id --drop name)",
            "COLUMNS"),
     Option("arch", choice("mlp", "cnn"), "mlp", "network: mlp (default), or cnn for images of "
            "one channel given as square rows of pixels (e.g. --dataset digits)", "ARCH"),
@@ -222,6 +223,9 @@ OPTIONS: tuple[Option, ...] = (
 """Every option of ``chainrule train`` (besides DATA and ``--config``)."""
 
 BY_NAME = {option.name: option for option in OPTIONS}
+REPEATABLE = ("drop",)
+"""Options whose flag may be given more than once, each adding to the list."""
+
 ALIASES = {"out": ("--output", "-o")}
 """Other flags of an option: ``--output``/``-o`` as predict, explain and export spell it."""
 
@@ -286,6 +290,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(
                 option.flag, *ALIASES.get(option.name, ()), dest=option.name, default=None,
                 metavar=option.metavar, help=option.help,
+                # --drop id --drop name leaves out both, as --drop id,name does
+                action="append" if option.name in REPEATABLE else "store",
             )  # fmt: skip
 
 
@@ -340,10 +346,14 @@ def resolve(args: argparse.Namespace) -> TrainSettings:
         raw = getattr(args, option.name)
         if raw is None:
             continue
-        try:
-            values[option.name] = option.convert(raw)
-        except InvalidValueError as error:
-            raise UsageError(
-                f"train: {option.flag}: expected {error.expected}, got {raw!r}"
-            ) from None
+        converted = []
+        for part in raw if option.name in REPEATABLE else [raw]:
+            try:
+                converted.append(option.convert(part))
+            except InvalidValueError as error:
+                raise UsageError(
+                    f"train: {option.flag}: expected {error.expected}, got {part!r}"
+                ) from None
+        repeated = option.name in REPEATABLE
+        values[option.name] = [v for part in converted for v in part] if repeated else converted[0]
     return TrainSettings(**values)

@@ -247,6 +247,13 @@ def read_table(path: str, where: str) -> Any:
     pyarrow installed). A CSV separated by ``;`` (or tabs, or ``|``) is read as such, with
     decimal commas in its numbers. Raises ``UsageError`` with the reason for anything else.
     """
+    return read_table_and_column(path, where, None)[0]
+
+
+def read_table_and_column(path: str, where: str, name: str | None) -> tuple[Any, Any]:
+    """``read_table``, and column ``name`` (when the table has it, else None) as the file
+    writes it: an identifier such as ``NA`` (Namibia) or ``?`` is carried, not read as a
+    missing value."""
     target = check_readable(path, where, "a table file (CSV, TSV or Parquet)")
     label = repr(path)
     suffix = target.suffix.lower()
@@ -268,7 +275,7 @@ def read_table(path: str, where: str) -> Any:
         if frame.empty:
             raise UsageError(f"{where}: expected at least one row of data in {label}, got none")
         frame.columns = [str(c) for c in frame.columns]
-        return frame
+        return frame, frame[name].copy() if name in frame.columns else None
     if _model_file(target):
         command = where.split(":")[0]
         order = ""
@@ -289,14 +296,16 @@ def read_table(path: str, where: str) -> Any:
             encoding=_encoding(target),
             skip_blank_lines=True,
             skipinitialspace=False,
+            keep_default_na=False,  # every cell as written; MISSING then says what is missing
         )
     except (ValueError, pd.errors.ParserError) as error:
         raise UsageError(
             f"{where}: expected a well-formed table in {label}, got: {str(error).splitlines()[0]}"
         ) from None
     frame.columns = names
+    as_written = frame[name].copy() if name in frame.columns else None
     frame = _missing_markers(frame)
-    return _decimal_commas(frame) if delimiter == ";" else frame
+    return (_decimal_commas(frame) if delimiter == ";" else frame), as_written
 
 
 def _missing_markers(frame: Any) -> Any:

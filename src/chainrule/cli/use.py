@@ -17,6 +17,7 @@ from chainrule.cli.tables import (
     format_csv,
     nearest,
     read_table,
+    read_table_and_column,
     same_file,
     write_result,
 )
@@ -84,7 +85,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{where}: --proba: expected a classification model, got a {trained.task} model"
         )
-    table = read_table(args.data, where)
+    table, ids = read_table_and_column(args.data, where, args.id)
     if args.id is not None and args.id not in table.columns:
         raise UsageError(
             f"{where}: --id: expected a column of {args.data!r}, got {args.id!r}; "
@@ -94,7 +95,7 @@ def run_predict(args: argparse.Namespace) -> int:
     _note_unknown_categories(trained, table, where)
     result = pd.DataFrame(index=range(len(table)))
     if args.id is not None:
-        result[args.id] = table[args.id].to_numpy()
+        result[args.id] = ids.to_numpy()
     predictions = trained.target.decode(outputs)
     if trained.task == "regression":
         # 7 significant digits (the network computes in float32), never in e-notation:
