@@ -154,10 +154,6 @@ def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> floa
         raise ValueError(f"kaiming: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _fans(tensor)
     fan = fan_in if mode == "fan_in" else fan_out
-    if fan == 0:
-        raise ValueError(
-            f"kaiming: cannot initialize a tensor with zero {mode}, shape {tensor.shape}"
-        )
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
@@ -168,7 +164,10 @@ def kaiming_uniform_(
     nonlinearity: str = "leaky_relu",
     generator: GeneratorLike = None,
 ) -> Tensor:
-    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan)."""
+    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan). A tensor with no elements is left
+    as it is, as in PyTorch."""
+    if tensor.data.size == 0:
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, generator)
 
@@ -180,7 +179,10 @@ def kaiming_normal_(
     nonlinearity: str = "leaky_relu",
     generator: GeneratorLike = None,
 ) -> Tensor:
-    """He normal: N(0, std**2) with std = gain / sqrt(fan)."""
+    """He normal: N(0, std**2) with std = gain / sqrt(fan). A tensor with no elements is left
+    as it is, as in PyTorch."""
+    if tensor.data.size == 0:
+        return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 
@@ -193,6 +195,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: GeneratorLike = No
         raise ValueError(
             f"orthogonal_: expected a tensor with at least 2 dimensions, got shape {tensor.shape}"
         )
+    if tensor.data.size == 0:  # nothing to fill (PyTorch's no-op)
+        return tensor
     rows = tensor.shape[0]
     cols = tensor.data.size // rows
     rng = as_generator(generator)

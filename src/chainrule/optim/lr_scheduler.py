@@ -6,7 +6,7 @@ follows PyTorch's update formula, recursive where PyTorch's is, so that the lear
 agree with PyTorch's step by step, also when something else changes ``group["lr"]`` too.
 
 Call ``scheduler.step()`` after ``optimizer.step()``, once per epoch (or per batch for
-``OneCycleLR``); ``ReduceLROnPlateau.step(metric)`` takes the monitored value.
+``OneCycleLR`` and ``CyclicLR``); ``ReduceLROnPlateau.step(metric)`` takes the monitored value.
 """
 
 from __future__ import annotations
@@ -249,7 +249,9 @@ class MultiplicativeLR(LambdaLR):
     """
 
     def get_lr(self) -> list[float]:
-        if self.last_epoch > 0:
+        # Not on the construction step (PyTorch's rule), whatever last_epoch it resumes at;
+        # a SequentialLR milestone (epoch 0) does multiply by lr_lambda(0).
+        if not self._is_initial:
             return [
                 lr * fn(self.last_epoch)
                 for fn, lr in zip(self.lr_lambdas, self._group_lrs(), strict=True)
@@ -596,6 +598,272 @@ class CosineAnnealingLR(LRScheduler):
         return [self.eta_min + (base - self.eta_min) * cosine / 2 for base in self.base_lrs]
 
 
+class CosineAnnealingWarmRestarts(LRScheduler):
+    r"""Cosine annealing from the initial learning rate to ``eta_min``, restarting every
+    ``T_i`` epochs, with ``T_0`` the first period and each next one ``T_mult`` times longer.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    T_0 : int
+        Epochs before the first restart (>= 1).
+    T_mult : int, default=1
+        Factor by which each period is longer than the one before (>= 1).
+    eta_min : float, default=0.0
+        Lowest learning rate.
+    last_epoch : int, default=-1
+
+    Notes
+    -----
+    lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi T_cur / T_i)) / 2, with T_cur the
+    epochs since the last restart. ``step(epoch)`` takes a fractional epoch too (PyTorch's
+    ``scheduler.step(epoch + i / iters)`` within an epoch), and sets T_cur and T_i from it.
+
+    Reference: Loshchilov and Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts"
+    (2017).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.optim import SGD
+    >>> from chainrule.optim.lr_scheduler import CosineAnnealingWarmRestarts
+    >>> opt = SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.5, 1.0, 0.8536, 0.5, 0.1464, 1.0]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,  # noqa: N803 - PyTorch's name
+        T_mult: int = 1,  # noqa: N803
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
+        where = "CosineAnnealingWarmRestarts"
+        _check_positive_int(where, "T_0", T_0)
+        _check_positive_int(where, "T_mult", T_mult)
+        check_number(where, "eta_min", eta_min)
+        self.T_0, self.T_i, self.T_mult = T_0, T_0, T_mult
+        self.eta_min = eta_min
+        self.T_cur: float = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        cosine = 1 + math.cos(math.pi * self.T_cur / self.T_i)
+        return [self.eta_min + (base - self.eta_min) * cosine / 2 for base in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or go to ``epoch`` (a float within an epoch is fine)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur %= self.T_i
+                self.T_i *= self.T_mult
+        elif epoch < 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: epoch must be >= 0, got {epoch!r}")
+        elif epoch >= self.T_0:
+            if self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:
+                # The restart before epoch: n periods of T_0 * T_mult**k, k < n, lie behind it.
+                n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult**n
+        else:
+            self.T_i, self.T_cur = self.T_0, epoch
+        self._step_count += 1
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = self._group_lrs()
+
+
+class CyclicLR(LRScheduler):
+    r"""Cycle the learning rate between ``base_lr`` and ``max_lr`` (cyclical learning rates),
+    stepped once per batch; the momentum cycles the opposite way.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    base_lr : float or list of float
+        Lower end of the cycle, per group or for all; it becomes each group's lr.
+    max_lr : float or list of float
+        Upper end of the cycle (reached exactly only by the "triangular" mode).
+    step_size_up : int, default=2000
+        Steps from base_lr up to max_lr.
+    step_size_down : int, optional
+        Steps back down; defaults to ``step_size_up``.
+    mode : {"triangular", "triangular2", "exp_range"}, default="triangular"
+        Amplitude per cycle: constant, halved each cycle, or times ``gamma**step``. Ignored
+        when ``scale_fn`` is given.
+    gamma : float, default=1.0
+        Factor of the "exp_range" mode.
+    scale_fn : callable, optional
+        Amplitude as a function of the cycle number (from 1) or of the step, by ``scale_mode``.
+    scale_mode : {"cycle", "iterations"}, default="cycle"
+        What ``scale_fn`` takes.
+    cycle_momentum : bool, default=True
+        Cycle the momentum (or Adam's beta1) between ``max_momentum`` and ``base_momentum``.
+    base_momentum, max_momentum : float or list of float, default=0.8, 0.9
+    last_epoch : int, default=-1
+
+    Notes
+    -----
+    With cycle = floor(1 + t / (up + down)) and x = 1 + t / (up + down) - cycle, the position
+    within the cycle rises as x / r up to r = up / (up + down), then falls as (x - 1) / (r - 1);
+    lr = base_lr + (max_lr - base_lr) * position * scale, and
+    momentum = max_momentum - (max_momentum - base_momentum) * position * scale.
+
+    Reference: Smith, "Cyclical Learning Rates for Training Neural Networks" (2017).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.optim import SGD
+    >>> from chainrule.optim.lr_scheduler import CyclicLR
+    >>> opt = SGD([cr.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> sched = CyclicLR(opt, base_lr=0.1, max_lr=0.5, step_size_up=2)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.3, 0.5, 0.3, 0.1, 0.3]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr: float | Sequence[float],
+        max_lr: float | Sequence[float],
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn: Callable[[float], float] | None = None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.8,
+        max_momentum: float | Sequence[float] = 0.9,
+        last_epoch: int = -1,
+    ) -> None:
+        where = "CyclicLR"
+        _check_optimizer(where, optimizer)
+        self.optimizer = optimizer
+        base_lrs = _per_group(where, "base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
+                group["lr"] = lr
+        self.max_lrs = _per_group(where, "max_lr", optimizer, max_lr)
+        _check_positive_int(where, "step_size_up", step_size_up)
+        if step_size_down is not None:
+            _check_positive_int(where, "step_size_down", step_size_down)
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+            raise ValueError(
+                f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range' (or pass "
+                f"scale_fn), got {mode!r}"
+            )
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(
+                f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}"
+            )
+        check_number(where, "gamma", gamma)
+        self.mode, self.gamma = mode, gamma
+        self._scale_fn_custom = scale_fn
+        # The built-in modes fix what their amplitude is a function of, as in PyTorch.
+        if scale_fn is None:
+            scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        self.scale_mode = scale_mode
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    f"{where}: cycle_momentum needs an optimizer with momentum or betas, "
+                    f"got {type(optimizer).__name__}; pass cycle_momentum=False"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group(where, "base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group(where, "max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for m_max, m_base, group in zip(
+                    self.max_momentums, self.base_momentums, optimizer.param_groups, strict=True
+                ):
+                    if self.use_beta1:
+                        group["betas"] = (m_max, *group["betas"][1:])
+                    else:
+                        group["momentum"] = m_max
+                    group["max_momentum"] = m_max
+                    group["base_momentum"] = m_base
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude factor at cycle (or step) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        if self.mode == "exp_range":
+            return float(self.gamma**x)
+        return 1.0
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        ratio = self.step_ratio
+        position = x / ratio if x <= ratio else (x - 1) / (ratio - 1)  # rising, then falling
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [
+            base + (top - base) * position * scale
+            for base, top in zip(self.base_lrs, self.max_lrs, strict=True)
+        ]
+        if self.cycle_momentum:
+            for group, m_base, m_max in zip(
+                self.optimizer.param_groups, self.base_momentums, self.max_momentums, strict=True
+            ):
+                momentum = m_max - (m_max - m_base) * position * scale
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        """As ``LRScheduler.state_dict``; a custom ``scale_fn`` is saved as its ``__dict__``
+        when it is a callable object, and not at all when it is a function."""
+        state = {
+            k: copy.deepcopy(v)
+            for k, v in self.__dict__.items()
+            if k not in ("optimizer", "_scale_fn_custom")
+        }
+        fn = self._scale_fn_custom
+        saved = None if fn is None or isinstance(fn, types.FunctionType) else fn.__dict__
+        state["_scale_fn_custom"] = copy.deepcopy(saved)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        saved = state.pop("_scale_fn_custom", None)
+        super().load_state_dict(state)
+        if saved is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(copy.deepcopy(saved))
+
+
 class PolynomialLR(LRScheduler):
     """Decay the learning rate polynomially to 0 over ``total_iters`` epochs:
     lr = initial_lr * (1 - min(epoch, total_iters) / total_iters) ** power.
@@ -641,7 +909,7 @@ class PolynomialLR(LRScheduler):
     def get_lr(self) -> list[float]:
         # Recursive, as PyTorch's: each epoch scales the current lr by the ratio of this
         # epoch's decay to the last one's.
-        if self.last_epoch == 0 or self.last_epoch > self.total_iters:
+        if self._is_initial or self.last_epoch > self.total_iters:
             return self._group_lrs()
         decay = (
             (1.0 - self.last_epoch / self.total_iters)
