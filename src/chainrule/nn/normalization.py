@@ -99,7 +99,11 @@ class _BatchNorm(Module):
         reference = self.weight if self.weight is not None else self.running_mean
         if reference is not None:
             x = cast_input(x, reference.dtype)
-        use_batch = self.training or not self.track_running_stats
+        # As in PyTorch, where track_running_stats may be switched off after construction:
+        # buffers that exist normalize in evaluation mode, and only training while tracking
+        # updates them.
+        tracking = self.training and self.track_running_stats
+        use_batch = self.training or (self.running_mean is None and self.running_var is None)
         if use_batch and int(np.prod(shape)) // shape[1] <= 1:
             # Checked before the batch is counted, so that a rejected batch leaves no trace.
             raise ValueError(
@@ -107,14 +111,15 @@ class _BatchNorm(Module):
                 f"statistics, got input shape {shape}"
             )
         momentum = self.momentum
-        if self.training and self.num_batches_tracked is not None:
+        if tracking and self.num_batches_tracked is not None:
             self.num_batches_tracked.data += 1
             if momentum is None:  # cumulative moving average
                 momentum = 1.0 / int(self.num_batches_tracked.data)
+        in_use = tracking or not self.training
         return F.batch_norm(
             x,
-            self.running_mean,
-            self.running_var,
+            self.running_mean if in_use else None,
+            self.running_var if in_use else None,
             self.weight,
             self.bias,
             training=use_batch,
@@ -149,7 +154,9 @@ class BatchNorm1d(_BatchNorm):
         With ``affine``, whether to learn ``bias`` too (keyword only, as in PyTorch).
     track_running_stats : bool, default=True
         Keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers; without
-        them, batch statistics are used in evaluation mode too.
+        them, batch statistics are used in evaluation mode too. Switched off on a built
+        layer, as in PyTorch, it keeps the buffers: evaluation normalizes with them, and
+        training neither updates them nor counts its batches.
     device : str or torch-style device, optional
         Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
     """

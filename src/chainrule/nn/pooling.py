@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule.autograd.ops.conv import pair
+from chainrule.backend import np
 from chainrule.nn import _conv_functional as F
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
@@ -121,14 +122,14 @@ class AvgPool2d(Module):
         self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
         if divisor_override is not None and (
             isinstance(divisor_override, bool)
-            or not isinstance(divisor_override, int)
+            or not isinstance(divisor_override, int | np.integer)
             or divisor_override < 1
         ):
             raise ValueError(
                 f"AvgPool2d: divisor_override must be a positive integer or None, got "
                 f"divisor_override={divisor_override!r}"
             )
-        self.divisor_override = divisor_override
+        self.divisor_override = None if divisor_override is None else int(divisor_override)
 
     def forward(self, x: Any) -> Tensor:
         return F.avg_pool2d(
