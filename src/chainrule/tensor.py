@@ -579,7 +579,21 @@ class Tensor:
         # Masks stay masks here, so that NumPy itself rejects one of the wrong length.
         parts = index if isinstance(index, tuple) else (index,)
         key = tuple(p.data if isinstance(p, Tensor) else p for p in parts)
-        self.data[key] = value.data if isinstance(value, Tensor) else value
+        data = value.data if isinstance(value, Tensor) else value
+        split = ops.shape.ints_first(key)
+        target = self.data
+        try:
+            if split is not None:  # integers before arrays, as in PyTorch: first a view
+                target, key = target[split[0]], split[1]
+            target[key] = data
+        except ValueError as error:
+            if np.size(data) != 1:
+                raise ValueError(f"setitem: {error} (tensor shape {self.shape})") from None
+            # One element with leading axes of length 1 (x[0] = y[:1]): PyTorch drops them,
+            # NumPy refuses them for a single element.
+            target[key] = np.reshape(data, ())
+        except (IndexError, TypeError) as error:
+            raise type(error)(f"setitem: {error} (tensor shape {self.shape})") from None
 
     def zero_(self) -> Tensor:
         """Set every element to 0 in place; returns self (see ``add_``)."""
@@ -591,6 +605,11 @@ class Tensor:
 
     def _fill(self, where: str, value: Any) -> Tensor:
         """Self set to ``value`` (broadcast) in place; no gradient reaches the old values."""
+        if isinstance(value, Tensor) and value.data.ndim:
+            raise ValueError(
+                f"{where}: expected a number or a 0-d tensor, got a tensor of shape "
+                f"{value.shape}; use copy_ to copy a tensor's values"
+            )
         if self._recorded(value):
             return self._become(where, self._replaced_by(value))
         self._check_inplace(where)
@@ -607,7 +626,15 @@ class Tensor:
             return self._become("copy_", self._replaced_by(source))
         self._check_inplace("copy_")
         source = source.data if isinstance(source, Tensor) else np.asarray(source)
-        np.copyto(self.data, np.broadcast_to(source, self.data.shape), casting="same_kind")
+        try:
+            source = np.broadcast_to(source, self.data.shape)
+        except ValueError:
+            raise ValueError(
+                f"copy_: cannot broadcast a source of shape {source.shape} to the tensor's shape "
+                f"{self.data.shape}"
+            ) from None
+        # Any dtype converts, as in PyTorch (3.7 into an integer tensor is 3).
+        np.copyto(self.data, source, casting="unsafe")
         return self
 
     def add_(self, other: Any, alpha: _float = 1.0) -> Tensor:
@@ -623,18 +650,40 @@ class Tensor:
         if self._recorded(other):
             return self._become("add_", ops.add(self, other, alpha=alpha))
         self._check_inplace("add_")
-        return self._add_scaled(other, alpha)
+        return self._add_scaled("add_", other, alpha)
 
     def sub_(self, other: Any, alpha: _float = 1.0) -> Tensor:
         """Subtract ``alpha * other`` from this tensor in place; returns self (see ``add_``)."""
+        ops.arithmetic.check_not_bool("sub_", self, other)
         if self._recorded(other):
             return self._become("sub_", ops.sub(self, other, alpha=alpha))
         self._check_inplace("sub_")
-        return self._add_scaled(other, -alpha)
+        return self._add_scaled("sub_", other, -alpha)
 
-    def _add_scaled(self, other: Any, alpha: _float) -> Tensor:
+    def _add_scaled(self, where: str, other: Any, alpha: _float) -> Tensor:
         other = other.data if isinstance(other, Tensor) else other
-        self.data += other if alpha == 1 else alpha * other
+        return self._update(where, np.add, other if alpha == 1 else alpha * other)
+
+    def _update(self, where: str, ufunc: Callable[..., Any], value: Any) -> Tensor:
+        """``self.data = ufunc(self.data, value)`` in place, without NumPy's floating-point
+        warnings: inf and NaN come out silently, as from PyTorch."""
+        token = ops._operands.quiet()
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except ValueError:
+            raise ValueError(
+                f"{where}: an in-place result must keep the tensor's shape {self.data.shape}, "
+                f"got an operand of shape {np.shape(value)}"
+            ) from None
+        except TypeError:
+            empty = np.ravel(value)[:0] if np.ndim(value) else value  # the dtype alone
+            result = ufunc(self.data.ravel()[:0], empty).dtype
+            raise TypeError(
+                f"{where}: a result of dtype {result} cannot be stored in place in a tensor of "
+                f"dtype {self.dtype}; convert first, e.g. t = t.float()"
+            ) from None
+        finally:
+            ops._operands.restore(token)
         return self
 
     def mul_(self, other: Any) -> Tensor:
@@ -642,23 +691,29 @@ class Tensor:
         if self._recorded(other):
             return self._become("mul_", ops.mul(self, other))
         self._check_inplace("mul_")
-        self.data *= other.data if isinstance(other, Tensor) else other
-        return self
+        return self._update("mul_", np.multiply, other.data if isinstance(other, Tensor) else other)
 
     def div_(self, other: Any) -> Tensor:
         """Divide this tensor by ``other`` in place; returns self (see ``add_``)."""
         if self._recorded(other):
             return self._become("div_", ops.div(self, other))
         self._check_inplace("div_")
-        self.data /= other.data if isinstance(other, Tensor) else other
-        return self
+        return self._update(
+            "div_", np.true_divide, other.data if isinstance(other, Tensor) else other
+        )
 
     def clamp_(self, min: _float | None = None, max: _float | None = None) -> Tensor:
         """Clamp to [min, max] in place; returns self (see ``add_``)."""
         if self._recorded(None):
             return self._become("clamp_", ops.clamp(self, min, max))
         self._check_inplace("clamp_")
-        np.clip(self.data, min, max, out=self.data)
+        try:
+            np.clip(self.data, min, max, out=self.data)
+        except TypeError:
+            raise TypeError(
+                f"clamp_: bounds {min!r} and {max!r} give a result that cannot be stored in place "
+                f"in a tensor of dtype {self.dtype}; convert first, e.g. t = t.float()"
+            ) from None
         return self
 
     def _replaced_by(self, source: Any) -> Tensor:
@@ -756,15 +811,7 @@ class Tensor:
                 )
             return op(self, other)
         value = other.data if isinstance(other, Tensor) else other
-        try:
-            ufunc(self.data, value, out=self.data, casting="same_kind")
-        except TypeError:
-            result = ufunc(self.data, value).dtype
-            raise TypeError(
-                f"{where}: a result of dtype {result} cannot be stored in place in a tensor of "
-                f"dtype {self.dtype}; convert first, e.g. t = t.float()"
-            ) from None
-        return self
+        return self._update(where, ufunc, value)
 
     # ----------------------------------------------------------------- dtype
     def to(self, *args: Any, dtype: DTypeLike = None, device: Any = None) -> Tensor:
@@ -822,6 +869,18 @@ class Tensor:
     def __rtruediv__(self, other: Any) -> Tensor:
         return ops.div(other, self)
 
+    def __floordiv__(self, other: Any) -> Tensor:
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return ops.floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return ops.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return ops.remainder(other, self)
+
     def __pow__(self, exponent: Any) -> Tensor:
         return ops.pow(self, exponent)
 
@@ -865,13 +924,25 @@ class Tensor:
         return ops.ge(self, other)
 
     def __invert__(self) -> Tensor:
-        return ops.logical_not(self)
+        return ops.bitwise_not(self)
 
     def __and__(self, other: Any) -> Tensor:
-        return ops.logical_and(self, other)
+        return ops.bitwise_and(self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return ops.bitwise_and(other, self)
 
     def __or__(self, other: Any) -> Tensor:
-        return ops.logical_or(self, other)
+        return ops.bitwise_or(self, other)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return ops.bitwise_or(other, self)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return ops.bitwise_xor(other, self)
 
     # ----------------------------------------------------------------- math methods
     def add(self, other: Any, alpha: Any = 1) -> Tensor:
@@ -910,7 +981,8 @@ class Tensor:
         return ops.abs(self)
 
     def square(self) -> Tensor:
-        return ops.mul(self, self)
+        # Of bools, int64 as in PyTorch (bool * bool would stay bool).
+        return ops.mul(self, self) if self.data.dtype.kind != "b" else ops.pow(self, 2)
 
     def sign(self) -> Tensor:
         return ops.sign(self)
@@ -1004,11 +1076,11 @@ class Tensor:
     def amin(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
         return ops.amin(self, dim, keepdim)
 
-    def any(self, axis: Any = None, keepdims: _bool = False) -> Tensor:
-        return Tensor._from_op(np.any(self.data, axis=axis, keepdims=keepdims), None)
+    def any(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
+        return ops.reductions.truth(np.any, "any", self, axis, keepdims, torch_names)
 
-    def all(self, axis: Any = None, keepdims: _bool = False) -> Tensor:
-        return Tensor._from_op(np.all(self.data, axis=axis, keepdims=keepdims), None)
+    def all(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
+        return ops.reductions.truth(np.all, "all", self, axis, keepdims, torch_names)
 
     def matmul(self, other: Any) -> Tensor:
         return ops.matmul(self, other)

@@ -33,10 +33,23 @@ from chainrule.autograd.ops.activations import (
     tanhshrink,
     threshold,
 )
-from chainrule.autograd.ops.arithmetic import add, div, mul, neg, pow, sub
+from chainrule.autograd.ops.arithmetic import (
+    add,
+    div,
+    floor_divide,
+    mul,
+    neg,
+    pow,
+    remainder,
+    sub,
+)
 from chainrule.autograd.ops.conv import avg_pool2d, conv2d, edge_pad, max_pool2d
 from chainrule.autograd.ops.elementwise import (
     abs,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
     cast,
     clamp,
     clip,
@@ -213,6 +226,7 @@ __all__ = [
     "repeat",
     "gather",
     "flip",
+    "floor_divide",
     "chunk",
     "amin",
     "amax",
@@ -223,6 +237,10 @@ __all__ = [
     "argmax",
     "argmin",
     "avg_pool2d",
+    "bitwise_and",
+    "bitwise_not",
+    "bitwise_or",
+    "bitwise_xor",
     "broadcast_to",
     "cast",
     "cat",
@@ -271,6 +289,7 @@ __all__ = [
     "pow",
     "prod",
     "relu",
+    "remainder",
     "reshape",
     "selu",
     "shape",

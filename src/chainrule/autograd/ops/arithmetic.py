@@ -8,7 +8,9 @@ from chainrule.autograd.function import Context, Function, register, unbroadcast
 from chainrule.autograd.ops._operands import (
     as_tensor,
     binary_operands,
+    quiet,
     quietly,
+    restore,
     true_division_operands,
     write_out,
 )
@@ -135,7 +137,13 @@ class Neg(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Array) -> Array:
-        return -x
+        try:
+            return -x
+        except TypeError:  # NumPy's bool negative
+            raise TypeError(
+                f"neg: expected a non-bool tensor, got dtype {x.dtype}; use ~x or "
+                "x.logical_not() to invert a mask"
+            ) from None
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
@@ -194,10 +202,28 @@ def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
 
 
 def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
-    """Elementwise ``a - alpha * b`` with broadcasting."""
+    """Elementwise ``a - alpha * b`` with broadcasting; refused for bools, as in PyTorch."""
+    # check_not_bool written out: this runs on every subtraction.
+    if (a.data.dtype.kind == "b" if isinstance(a, Tensor) else type(a) is bool) or (
+        b.data.dtype.kind == "b" if isinstance(b, Tensor) else type(b) is bool
+    ):
+        check_not_bool("sub", a, b)
     if alpha != 1:
         b = _scaled(b, alpha)
     return Sub.apply(*binary_operands(a, b))
+
+
+def _is_bool(x: Any) -> bool:
+    return x.data.dtype.kind == "b" if isinstance(x, Tensor) else type(x) is bool
+
+
+def check_not_bool(where: str, a: Any, b: Any) -> None:
+    """Refuse a subtraction with a bool operand, as PyTorch does (``~x`` inverts a mask)."""
+    if _is_bool(a) or _is_bool(b):
+        raise TypeError(
+            f"{where}: expected non-bool operands, got a bool one (as in PyTorch); use ~x or "
+            "x.logical_not() to invert a mask, or convert first, e.g. x.float()"
+        )
 
 
 def _scaled(b: Any, alpha: Any) -> Any:
@@ -215,6 +241,41 @@ def div(a: Any, b: Any) -> Tensor:
     return Div.apply(*true_division_operands(a, b))
 
 
+def floor_divide(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a // b``, rounded toward minus infinity as Python's ``//`` (PyTorch's
+    ``floor_divide``; integers stay integers); no gradient, as PyTorch has none."""
+    if _is_bool(a) and _is_bool(b):
+        raise TypeError("floor_divide: expected a non-bool operand beside a bool, got two bools")
+    a, b = binary_operands(a, b)
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    if (
+        np.result_type(a_data, b_data).kind in "biu"
+        and np.size(a_data)  # an empty result has nothing divided
+        and np.any(np.equal(b_data, 0))
+    ):
+        raise RuntimeError("floor_divide: expected a nonzero integer divisor, got 0")
+    token = quiet()
+    try:
+        return Tensor._from_op(np.asarray(np.floor_divide(a_data, b_data)), None)
+    except ValueError:
+        raise _broadcast_error("floor_divide", a_data, b_data) from None
+    finally:
+        restore(token)
+
+
+def remainder(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a % b``, with the sign of ``b`` as Python's ``%`` (PyTorch's
+    ``remainder``): ``a - b * floor(a / b)``;  d/da = 1, d/db = -floor(a / b)."""
+    if _is_bool(a):  # the subtraction below would refuse it; PyTorch counts it as 0 or 1
+        a = Tensor._from_op(a.data.astype(np.int64), None) if isinstance(a, Tensor) else int(a)
+    token = quiet()  # x % 0 is NaN, silently as in PyTorch
+    try:
+        return sub(a, mul(b, floor_divide(a, b)))
+    finally:
+        restore(token)
+
+
 def neg(x: Any) -> Tensor:
     """Elementwise ``-x``."""
     return Neg.apply(as_tensor(x))
@@ -222,4 +283,10 @@ def neg(x: Any) -> Tensor:
 
 def pow(a: Any, b: Any) -> Tensor:
     """Elementwise ``a ** b`` with broadcasting; either side may be a tensor."""
-    return Pow.apply(*binary_operands(a, b))
+    a, b = binary_operands(a, b)
+    if isinstance(a, Tensor) and a.data.dtype.kind == "b":
+        if _is_bool(b):
+            raise TypeError("pow: expected a non-bool exponent for a bool base, got a bool one")
+        # int64 as in PyTorch; NumPy would give int8 (bools never require grad).
+        a = Tensor._from_op(a.data.astype(np.int64), None)
+    return Pow.apply(a, b)

@@ -406,7 +406,13 @@ def clone(x: Tensor) -> Tensor:
 def _compared(fn: Any, a: Any, b: Any) -> Tensor:
     a_data = a.data if isinstance(a, Tensor) else a
     b_data = b.data if isinstance(b, Tensor) else b
-    return Tensor._from_op(fn(a_data, b_data), None)
+    try:
+        return Tensor._from_op(fn(a_data, b_data), None)
+    except ValueError:
+        raise ValueError(
+            f"{fn.__name__}: operands could not be broadcast together, got shapes "
+            f"{np.shape(a_data)} and {np.shape(b_data)}"
+        ) from None
 
 
 def eq(a: Any, b: Any) -> Tensor:
@@ -454,6 +460,49 @@ def logical_not(x: Any) -> Tensor:
     return Tensor._from_op(np.logical_not(as_tensor(x).data), None)
 
 
+def _integer_data(x: Any, where: str) -> Any:
+    data = x.data if isinstance(x, Tensor) else x
+    dtype = data.dtype if isinstance(data, np.ndarray | np.generic) else np.asarray(data).dtype
+    if dtype.kind not in "biu":
+        raise TypeError(
+            f"{where}: expected integer or bool operands, got dtype {dtype}; compare first "
+            "(e.g. x > 0) for a mask"
+        )
+    return data
+
+
+def _bitwise(fn: Any, a: Any, b: Any, where: str) -> Tensor:
+    a_data, b_data = _integer_data(a, where), _integer_data(b, where)
+    try:
+        return Tensor._from_op(fn(a_data, b_data), None)
+    except ValueError:
+        raise ValueError(
+            f"{where}: operands could not be broadcast together, got shapes "
+            f"{np.shape(a_data)} and {np.shape(b_data)}"
+        ) from None
+
+
+def bitwise_and(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a & b``: bitwise on integers, logical on bools; no gradient."""
+    return _bitwise(np.bitwise_and, a, b, "bitwise_and")
+
+
+def bitwise_or(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a | b``: bitwise on integers, logical on bools; no gradient."""
+    return _bitwise(np.bitwise_or, a, b, "bitwise_or")
+
+
+def bitwise_xor(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a ^ b``: bitwise on integers, logical on bools; no gradient."""
+    return _bitwise(np.bitwise_xor, a, b, "bitwise_xor")
+
+
+def bitwise_not(x: Any) -> Tensor:
+    """Elementwise ``~x``: bitwise on integers (``~2 == -3``), logical on bools; no gradient."""
+    return Tensor._from_op(np.invert(_integer_data(as_tensor(x), "bitwise_not")), None)
+
+
 def sign(x: Any) -> Tensor:
-    """Elementwise sign (-1, 0 or 1); no gradient."""
-    return Tensor._from_op(np.sign(as_tensor(x).data), None)
+    """Elementwise sign (-1, 0 or 1; a bool tensor is its own sign); no gradient."""
+    data = as_tensor(x).data
+    return Tensor._from_op(data.copy() if data.dtype.kind == "b" else np.sign(data), None)

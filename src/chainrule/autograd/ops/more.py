@@ -17,6 +17,7 @@ from chainrule.autograd.ops.activations import _erf
 from chainrule.autograd.ops.arithmetic import div, mul
 from chainrule.autograd.ops.elementwise import log, sqrt
 from chainrule.autograd.ops.linalg import matmul
+from chainrule.autograd.ops.reductions import ValuesIndices
 from chainrule.autograd.ops.reductions import sum as _sum
 from chainrule.autograd.ops.shape import gather, index, permute, reshape
 from chainrule.backend import Array, np
@@ -293,7 +294,18 @@ def unflatten(x: Any, dim: int, sizes: Any) -> Tensor:
     """Axis ``dim`` split into ``sizes`` (one of them may be -1)."""
     x = as_tensor(x)
     axis = _axis("unflatten", x, dim)
-    return reshape(x, x.shape[:axis] + tuple(int(s) for s in sizes) + x.shape[axis + 1 :])
+    given = sizes = tuple(int(s) for s in sizes)
+    known = math.prod(s for s in sizes if s != -1)
+    if sizes.count(-1) == 1 and known:
+        # Inferred from the axis alone, as in PyTorch: reshape would infer it from the whole
+        # tensor, and cannot when another axis has length 0.
+        sizes = tuple(x.shape[axis] // known if s == -1 else s for s in sizes)
+    if -1 in sizes or math.prod(sizes) != x.shape[axis]:
+        raise ValueError(
+            f"unflatten: expected sizes whose product is the length {x.shape[axis]} of axis "
+            f"{dim} (at most one -1, beside no 0), got {given}"
+        )
+    return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1 :])
 
 
 def movedim(x: Any, source: Any, destination: Any) -> Tensor:
@@ -351,18 +363,17 @@ def _sort_order(data: Array, axis: int, descending: bool, stable: bool) -> Array
     return n - 1 - np.flip(ascending, axis=axis)
 
 
-def sort(
-    x: Any, dim: int = -1, descending: bool = False, stable: bool = False
-) -> tuple[Tensor, Tensor]:
-    """``(values, indices)`` sorted along ``dim``; the gradient goes to where each value came
-    from."""
+def sort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> ValuesIndices:
+    """``(values, indices)`` sorted along ``dim`` (also ``.values``, ``.indices``, as
+    PyTorch's); the gradient goes to where each value came from."""
     x = as_tensor(x)
-    if x.ndim == 0:
-        return x * 1 if x.requires_grad else x, Tensor._from_op(np.zeros((), np.int64), None)
     axis = _axis("sort", x, dim)
+    if x.ndim == 0:
+        values = x * 1 if x.requires_grad else x
+        return ValuesIndices(values, Tensor._from_op(np.zeros((), np.int64), None))
     order = _sort_order(x.data, axis, descending, stable).astype(np.int64)
     values = gather(x, axis, order)
-    return values, Tensor._from_op(order, None)
+    return ValuesIndices(values, Tensor._from_op(order, None))
 
 
 def argsort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
@@ -370,19 +381,21 @@ def argsort(x: Any, dim: int = -1, descending: bool = False, stable: bool = Fals
     return sort(x, dim, descending, stable)[1]
 
 
-def topk(
-    x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
-) -> tuple[Tensor, Tensor]:
-    """``(values, indices)`` of the ``k`` largest (or smallest) entries along ``dim``."""
+def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:
+    """``(values, indices)`` of the ``k`` largest (or smallest) entries along ``dim`` (also
+    ``.values``, ``.indices``, as PyTorch's)."""
     x = as_tensor(x)
     axis = _axis("topk", x, dim)
-    if not 0 <= k <= x.shape[axis]:
+    length = x.shape[axis] if x.ndim else 1
+    if not 0 <= k <= length:
         raise ValueError(
-            f"topk: expected k in [0, {x.shape[axis]}] for axis {axis} of shape {x.shape}, got {k}"
+            f"topk: expected k in [0, {length}] for axis {axis} of shape {x.shape}, got {k}"
         )
+    if x.ndim == 0:
+        return sort(x)  # the element and index 0, as PyTorch's (for k = 0 too)
     order = _sort_order(x.data, axis, largest, True).astype(np.int64)
     picked = np.take(order, np.arange(k), axis=axis)
-    return gather(x, axis, picked), Tensor._from_op(picked, None)
+    return ValuesIndices(gather(x, axis, picked), Tensor._from_op(picked, None))
 
 
 # --------------------------------------------------------------------- queries, no derivative

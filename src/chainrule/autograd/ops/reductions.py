@@ -96,7 +96,9 @@ class Sum(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
-        return _add_reduce(x, axis=axes, keepdims=keepdims)
+        # Unsigned integers sum as int64, as in PyTorch (NumPy: uint64).
+        wide = np.int64 if x.dtype.kind == "u" else None
+        return _add_reduce(x, axis=axes, keepdims=keepdims, dtype=wide)
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
@@ -221,7 +223,8 @@ class Prod(Function):
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
         ctx.save_for_backward(x)
-        return x.prod(axis=axes, keepdims=keepdims)
+        wide = np.int64 if x.dtype.kind == "u" else None  # as in PyTorch (NumPy: uint64)
+        return x.prod(axis=axes, keepdims=keepdims, dtype=wide)
 
     @staticmethod
     @quietly
@@ -304,6 +307,13 @@ def _reduce_args(
     if len(set(axes)) != len(axes):
         raise ValueError(f"{where}: expected distinct axes, got {axis!r}")
     return x, axes, keepdims
+
+
+def truth(fn: Any, where: str, x: Any, axis: Any, keepdims: bool, torch_names: Any) -> Tensor:
+    """``any`` or ``all`` (``fn``: ``np.any``, ``np.all``) over ``axis`` or PyTorch's ``dim``;
+    a bool tensor, no gradient."""
+    x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, where)
+    return Tensor._from_op(fn(x.data, axis=axes, keepdims=keepdims), None)
 
 
 _ALL_AXES = [tuple(range(ndim)) for ndim in range(9)]
@@ -481,7 +491,8 @@ def _arg(
     axis = normalize_axis(axis, torch_names.get("dim"), where)
     keepdims = bool(torch_names.get("keepdim", keepdims))
     check_axis(axis, x.ndim, where)
-    if x.data.size == 0:
+    if x.data.size == 0 and (axis is None or x.ndim == 0 or x.shape[axis] == 0):
+        # Over an axis of nonzero length, an empty tensor has an empty result, as in PyTorch.
         raise ValueError(f"{where}: cannot take {where} of an empty tensor")
     return Tensor._from_op(fn(x.data, axis=axis, keepdims=keepdims).astype(np.int64), None)
 

@@ -164,9 +164,9 @@ view = reshape
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes ``start_dim`` through ``end_dim`` into one (PyTorch's flatten)."""
     x = as_tensor(x)
+    check_axis((start_dim, end_dim), x.ndim, "flatten")
     if x.ndim == 0:
         return reshape(x, 1)
-    check_axis((start_dim, end_dim), x.ndim, "flatten")
     start, end = start_dim % x.ndim, end_dim % x.ndim
     if start > end:
         raise ValueError(
@@ -209,7 +209,8 @@ def swapaxes(x: Any, axis0: int, axis1: int) -> Tensor:
     x = as_tensor(x)
     check_axis((axis0, axis1), x.ndim, "swapaxes")
     order = list(range(x.ndim))
-    order[axis0], order[axis1] = order[axis1], order[axis0]
+    if order:  # a 0-d tensor takes dims 0 and -1, as in PyTorch, and stays as it is
+        order[axis0], order[axis1] = order[axis1], order[axis0]
     return Permute.apply(x, tuple(order))
 
 
@@ -221,7 +222,10 @@ def squeeze(x: Any, axis: Any = None, *, dim: Any = None) -> Tensor:
     if axis is None:
         return Reshape.apply(x, tuple(n for n in x.shape if n != 1))
     check_axis(axis, x.ndim, "squeeze")
-    axes = {a % x.ndim for a in (axis if isinstance(axis, tuple | list) else (axis,))}
+    # max(ndim, 1): a 0-d tensor takes dim 0 or -1, as in PyTorch, and stays as it is.
+    axes = {
+        a % builtins.max(x.ndim, 1) for a in (axis if isinstance(axis, tuple | list) else (axis,))
+    }
     return Reshape.apply(x, tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
 
 
@@ -278,7 +282,8 @@ def _index_arrays(index: Any) -> tuple[tuple[Any, ...], bool]:
         if isinstance(i, Tensor):
             i = i.data
         elif isinstance(i, list):
-            i = np.asarray(i)
+            # An empty list picks nothing, as in PyTorch (NumPy would make it float64).
+            i = np.asarray(i) if i else np.zeros(0, dtype=np.intp)
         if isinstance(i, np.ndarray) and i.dtype == bool and i.ndim > 0:
             # A k-dimensional mask means the same as the k integer arrays of its nonzero()
             # positions; integer arrays are what the scatter in backward takes.
@@ -287,6 +292,37 @@ def _index_arrays(index: Any) -> tuple[tuple[Any, ...], bool]:
         else:
             parts.append(i)
     return tuple(parts), mask
+
+
+def ints_first(parts: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """An index that mixes integers and arrays, split in two to be applied one after the
+    other: the integers, then the rest. PyTorch applies integers before arrays (for ``x`` of
+    shape (2, 3, 4), ``x[0, :, [0, 1]]`` has shape (3, 2)); NumPy counts an integer among
+    the arrays, so that one apart from an array puts the array's axes first ((2, 3)). None
+    when the two agree: no integer, or no array.
+    """
+    ints = arrays = False
+    for p in parts:
+        ints = ints or (isinstance(p, int | np.integer) and not isinstance(p, bool))
+        arrays = arrays or isinstance(p, np.ndarray | list)
+    if not (ints and arrays):
+        return None
+    first: list[Any] = []
+    second: list[Any] = []
+    for p in parts:
+        if isinstance(p, int | np.integer) and not isinstance(p, bool):
+            first.append(p)
+        elif p is None:
+            first.append(None)
+            second.append(slice(None))
+        elif p is Ellipsis:
+            first.append(p)
+            second.append(p)
+        else:
+            mask = isinstance(p, np.ndarray) and p.dtype == bool
+            first.extend([slice(None)] * (p.ndim if mask else 1))
+            second.append(p)
+    return tuple(first), tuple(second)
 
 
 def index(x: Any, key: Any) -> Tensor:
@@ -305,6 +341,9 @@ def index(x: Any, key: Any) -> Tensor:
             # would pass.
             raw = tuple(k.data if isinstance(k, Tensor) else k for k in _as_tuple(key))
             np.broadcast_to(np.empty((), dtype=bool), x.shape)[raw]
+        split = ints_first(parts)
+        if split is not None:
+            return Index.apply(Index.apply(x, split[0]), split[1])
         return Index.apply(x, parts)
     except IndexError as error:
         raise IndexError(f"index: {error} (tensor shape {x.shape})") from None
@@ -382,6 +421,8 @@ def split(
     x = as_tensor(x)
     axis = int(normalize_axis(axis if dim is None else None, dim, "split") or 0)
     check_axis(axis, x.ndim, "split")
+    if x.ndim == 0:
+        raise ValueError("split: expected a tensor with at least 1 dimension, got a 0-d tensor")
     length = x.shape[axis]
     if isinstance(split_size_or_sections, int | np.integer):
         size = int(split_size_or_sections)
@@ -434,6 +475,8 @@ def chunk(x: Any, chunks: int, axis: int = 0, *, dim: int | None = None) -> list
     if not isinstance(chunks, int | np.integer) or chunks <= 0:
         raise ValueError(f"chunk: chunks must be an integer > 0, got {chunks!r}")
     check_axis(axis, x.ndim, "chunk")
+    if x.ndim == 0:
+        raise ValueError("chunk: expected a tensor with at least 1 dimension, got a 0-d tensor")
     length = x.shape[axis]
     return split(x, builtins.max(-(-length // int(chunks)), 1), axis)
 
@@ -552,14 +595,19 @@ def index_put(x: Any, key: Any, value: Any) -> Tensor:
     x = as_tensor(x)
     raw = tuple(k.data if isinstance(k, Tensor) else k for k in _as_tuple(key))
     positions = np.arange(x.data.size).reshape(x.shape)
+    split = ints_first(raw)
     try:
-        region = positions[raw]
+        region = positions[raw] if split is None else positions[split[0]][split[1]]
     except IndexError as error:
         raise IndexError(f"setitem: {error} (tensor shape {x.shape})") from None
     if isinstance(value, Tensor):
         filler = value if value.dtype == x.dtype else value.to(x.dtype)
     else:
         filler = Tensor._from_op(np.asarray(value, dtype=x.dtype), None)
+    extra = filler.ndim - region.ndim
+    if extra > 0 and all(n == 1 for n in filler.shape[:extra]):
+        # Leading axes of length 1 are dropped, as in PyTorch (x[0] = y[None]).
+        filler = Reshape.apply(filler, filler.shape[extra:])
     try:
         np.broadcast_shapes(filler.shape, region.shape)
         if np.broadcast_shapes(filler.shape, region.shape) != region.shape:
