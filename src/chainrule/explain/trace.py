@@ -408,8 +408,9 @@ def _alone(tensor: Tensor, inside: set[int], users: dict[int, set[int]]) -> bool
 class _Links:
     """What the graph says about one call: where its dL/dy comes from (``source``), whether
     its input and each of its parameters are used only inside this call (so that this
-    step's backward formula gives their whole gradient), and whether the module is called
-    more than once."""
+    step's backward formula gives their whole gradient), and whether the module has
+    parameters and is called more than once (so that their gradients sum over the calls).
+    An activation called twice is not shared: each call has its own f' and no parameter."""
 
     source: str
     x_alone: bool
@@ -440,12 +441,13 @@ def _links(calls: list[_Call], output: Tensor, loss: Tensor) -> list[_Links]:
         parameters = {
             local: _alone(p, inside, users) for local, p in call.module.named_parameters()
         }
-        links.append(_Links(source, x_alone[k], parameters, uses[id(call.module)] > 1))
+        shared = uses[id(call.module)] > 1 and bool(parameters)
+        links.append(_Links(source, x_alone[k], parameters, shared))
     return links
 
 
 def _kind(module: Module, x: Array, y: Array, factor: Array | None, shared: bool) -> str:
-    if shared:  # its gradients sum over every use: no one step's formula gives them
+    if shared:  # its parameters' gradients sum over every use: no one step's formula gives them
         return "module"
     if isinstance(module, Linear) and x.ndim == 2:
         return "linear"
@@ -619,8 +621,18 @@ def _step(
     ):
         mean, var, x_hat = _normalization(module, x)
         values.update(mean=mean, var=var, x_hat=x_hat)
-        per = "per feature" if x.ndim == 2 else "per channel"
-        over = f"the batch, {per}" if kind == "batch_norm" else "each sample's features"
+        # Axes before the normalized ones: the batch, then any positions (an image's pixels,
+        # a sequence's steps), which the statistics and the gamma/beta sums run over too.
+        leading = x.ndim - (len(module.normalized_shape) if isinstance(module, LayerNorm) else 1)
+        positions = leading > 1
+        if kind == "batch_norm":
+            over = "the batch and positions, per channel" if positions else "the batch, per feature"
+        else:
+            over = (
+                "the features of each sample and position"
+                if positions
+                else "each sample's features"
+            )
         eps = f"{module.eps:g}"
         gamma = parameters["weight"].name if "weight" in parameters else ""
         beta = parameters["bias"].name if "bias" in parameters else ""
@@ -634,7 +646,7 @@ def _step(
             *forward,
             Quantity(f"{s} = {affine}", y),
         ]
-        samples = "samples" if x.ndim == 2 or kind == "layer_norm" else "samples and positions"
+        samples = "samples and positions" if positions else "samples"
         grad_line("weight", f"sum over {samples} of dL/d{s} * x_hat")
         grad_line("bias", f"sum over {samples} of dL/d{s}")
         g = f"{gamma} dL/d{s}" if gamma else f"dL/d{s}"
