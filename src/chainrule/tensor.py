@@ -580,11 +580,11 @@ class Tensor:
         parts = index if isinstance(index, tuple) else (index,)
         key = tuple(p.data if isinstance(p, Tensor) else p for p in parts)
         data = value.data if isinstance(value, Tensor) else value
-        split = ops.shape.ints_first(key)
+        *views, key = ops.shape.torch_keys(key, self.data.ndim)
         target = self.data
         try:
-            if split is not None:  # integers before arrays, as in PyTorch: first a view
-                target, key = target[split[0]], split[1]
+            for view in views:  # integers before arrays, as in PyTorch: first a view
+                target = target[view]
             target[key] = data
         except ValueError as error:
             if np.size(data) != 1:
@@ -677,7 +677,10 @@ class Tensor:
             ) from None
         except TypeError:
             empty = np.ravel(value)[:0] if np.ndim(value) else value  # the dtype alone
-            result = ufunc(self.data.ravel()[:0], empty).dtype
+            try:
+                result = ufunc(self.data.ravel()[:0], empty).dtype
+            except TypeError:  # no loop for these dtypes at all
+                result = np.result_type(self.data, value)
             raise TypeError(
                 f"{where}: a result of dtype {result} cannot be stored in place in a tensor of "
                 f"dtype {self.dtype}; convert first, e.g. t = t.float()"
@@ -810,6 +813,8 @@ class Tensor:
                     f"grad mode is on; wrap the update in `with chainrule.no_grad():`"
                 )
             return op(self, other)
+        if ufunc is np.subtract:
+            ops.arithmetic.check_not_bool(where, self, other)  # as x - mask is refused
         value = other.data if isinstance(other, Tensor) else other
         return self._update(where, ufunc, value)
 
@@ -906,9 +911,14 @@ class Tensor:
         return ops.index(self, index)
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        if other is None or isinstance(other, str):
+            # As PyTorch: no elementwise comparison, so ``t == None`` is False (identity).
+            return NotImplemented
         return ops.eq(self, other)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        if other is None or isinstance(other, str):
+            return NotImplemented
         return ops.ne(self, other)
 
     def __lt__(self, other: Any) -> Tensor:
@@ -1006,6 +1016,12 @@ class Tensor:
         """``value`` (converted to this tensor's dtype) where ``mask`` holds, else ``self``."""
         fill = value if isinstance(value, Tensor) else np.asarray(value, dtype=self.data.dtype)
         return ops.where(mask, fill, self)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        """Linear interpolation ``self + weight * (end - self)`` (``weight`` a number or a
+        tensor that broadcasts), as in PyTorch; ``ema.lerp_(p, 1 - decay)`` is an exponential
+        moving average."""
+        return self + weight * (end - self)
 
     def maximum(self, other: Any) -> Tensor:
         return ops.maximum(self, other)
@@ -1470,11 +1486,22 @@ class Tensor:
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         return self._inplace("masked_fill_", lambda t: t.masked_fill(mask, value), value)
 
+    def lerp_(self, end: Any, weight: Any) -> Tensor:
+        """``lerp`` in place; returns self (see ``add_``)."""
+        operand = weight if isinstance(weight, Tensor) and weight.requires_grad else end
+        return self._inplace("lerp_", lambda t: t.lerp(end, weight), operand)
+
     def uniform_(self, a: _float = 0.0, b: _float = 1.0, *, generator: Any = None) -> Tensor:
         """Fill with values drawn uniformly from [a, b) (``generator`` a seed or a NumPy
         generator; by default the generator ``manual_seed`` seeds)."""
         self._random_fill("uniform_")
         return self._fill("uniform_", as_generator(generator).uniform(a, b, self.data.shape))
+
+    def multinomial(
+        self, num_samples: _int, replacement: _bool = False, *, generator: Any = None
+    ) -> Tensor:
+        """Indices sampled from each row's weights (see ``chainrule.tensor.multinomial``)."""
+        return multinomial(self, num_samples, replacement, generator=generator)
 
     def normal_(self, mean: _float = 0.0, std: _float = 1.0, *, generator: Any = None) -> Tensor:
         """Fill with values drawn from N(mean, std**2) (``generator`` as in ``uniform_``)."""
@@ -1692,6 +1719,45 @@ def manual_seed(seed: int) -> np.random.Generator:
     return _DEFAULT_GENERATOR
 
 
+class Generator(np.random.Generator):
+    """A NumPy generator with PyTorch's ``manual_seed``, so that code written for
+    ``torch.Generator`` runs: ``random_split(data, [8, 2], generator=Generator().manual_seed(42))``
+    and ``DataLoader(..., generator=g)``. It is a ``numpy.random.Generator``, accepted
+    wherever one is (the numbers themselves differ from PyTorch's).
+
+    Parameters
+    ----------
+    device : str, default="cpu"
+        Taken for PyTorch; the CPU is the only device.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.tensor import Generator
+    >>> g = Generator().manual_seed(42)
+    >>> bool((g.permutation(5) == np.random.default_rng(42).permutation(5)).all())
+    True
+    """
+
+    def __init__(self, device: Any = "cpu") -> None:
+        if not _is_device(device):
+            raise ValueError(f"Generator: chainrule runs on the CPU only, got device {device!r}")
+        super().__init__(np.random.PCG64())
+        self._initial_seed: int | None = None
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed (as ``numpy.random.default_rng(seed)`` starts) and return self."""
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+            raise TypeError(f"Generator.manual_seed: expected an int seed, got {seed!r}")
+        self.bit_generator.state = np.random.PCG64(int(seed)).state
+        self._initial_seed = int(seed)
+        return self
+
+    def initial_seed(self) -> int | None:
+        """The seed given to the last ``manual_seed`` (None before any)."""
+        return self._initial_seed
+
+
 def own_generator(generator: np.random.Generator | int | None) -> np.random.Generator:
     """A generator for an object to keep (a dropout layer, a shuffling loader): ``generator``
     itself, one from a seed, or for None a new one seeded from the default generator, so that
@@ -1835,6 +1901,48 @@ def randperm(
     """A random permutation of ``0 .. n-1`` (int64 unless ``dtype`` says otherwise)."""
     order = as_generator(generator).permutation(operator.index(n))
     return Tensor._from_op(order.astype(np.int64 if dtype is None else dtype), None)
+
+
+def multinomial(
+    input: Any,
+    num_samples: int,
+    replacement: bool = False,
+    *,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """Indices drawn from the categorical distribution of each row of ``input`` (weights,
+    not necessarily normalized), as PyTorch's ``multinomial``: ``num_samples`` per row,
+    without ``replacement`` unless asked. int64, no gradient; the numbers differ from
+    PyTorch's.
+
+    Examples
+    --------
+    >>> multinomial(tensor([[0.0, 1.0], [1.0, 0.0]]), 1).tolist()
+    [[1], [0]]
+    """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int | np.integer):
+        raise TypeError(f"multinomial: expected an int num_samples, got {num_samples!r}")
+    if num_samples < 1:
+        raise ValueError(f"multinomial: expected num_samples >= 1, got {num_samples}")
+    weights = np.asarray(input.data if isinstance(input, Tensor) else input, dtype=np.float64)
+    if weights.ndim not in (1, 2) or weights.shape[-1] == 0:
+        raise ValueError(
+            f"multinomial: expected weights of shape (n,) or (rows, n), got {weights.shape}"
+        )
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("multinomial: expected finite weights >= 0, got a negative or NaN/inf")
+    rows = weights.reshape(-1, weights.shape[-1])
+    totals = rows.sum(axis=1, keepdims=True)
+    if np.any(totals == 0):
+        raise ValueError("multinomial: expected each row to have a weight above 0, got all 0")
+    if not replacement and num_samples > int(np.count_nonzero(rows, axis=1).min()):
+        raise ValueError(
+            f"multinomial: expected num_samples <= the number of nonzero weights without "
+            f"replacement, got {num_samples}"
+        )
+    rng = as_generator(generator)
+    drawn = [rng.choice(row.size, num_samples, replace=replacement, p=row) for row in rows / totals]
+    return Tensor._from_op(np.asarray(drawn, dtype=np.int64).reshape(*weights.shape[:-1], -1), None)
 
 
 def normal(

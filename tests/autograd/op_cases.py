@@ -181,6 +181,22 @@ case("mul", "scalar", lambda x: x * -3.0, SAME, normal((3, 4)))
 case("mul", "square", lambda x: x * x, SAME, normal((5,)))
 case("div", "scalar_left", lambda x: 3.0 / x, SAME, spread((3, 4)))
 case("div", "by_scalar", lambda x: x / 4.0, SAME, normal((3, 4)))
+# a / b kept away from whole numbers, where the remainder jumps
+case(
+    "remainder",
+    "matrix",
+    lambda a, b: a % b,
+    SAME,
+    join(uniform(2.2, 2.8, (3, 4)), uniform(1.5, 2.0, (3, 4))),
+)
+case(
+    "remainder",
+    "negative_broadcast",
+    cr.remainder,
+    torch.remainder if torch else None,
+    join(uniform(-2.8, -2.2, (3, 4)), uniform(1.5, 2.0, (4,))),
+)
+case("remainder", "by_scalar", lambda x: x % 1.7, SAME, uniform(2.2, 2.8, (3, 4)))
 case("neg", "matrix", lambda x: -x, SAME, normal((3, 4)))
 case("neg", "functional", cr.neg, torch.neg if torch else None, normal((2, 3, 2)))
 case("pow", "square", lambda x: x**2, SAME, normal((3, 4)))

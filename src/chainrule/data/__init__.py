@@ -1,6 +1,7 @@
 """Data: datasets, batching, splits and the bundled datasets."""
 
 from chainrule.data.dataset import (
+    ConcatDataset,
     Dataset,
     Subset,
     TensorDataset,
@@ -23,6 +24,7 @@ __all__ = [
     "DATASETS",
     "BundledDataset",
     "CategoricalColumn",
+    "ConcatDataset",
     "DataLoader",
     "Dataset",
     "NumericColumn",

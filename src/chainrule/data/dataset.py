@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor, as_generator
 
+Sample = TypeVar("Sample", covariant=True)
+
 
 @runtime_checkable
-class Dataset(Protocol):
+class Dataset(Protocol[Sample]):
     """Anything with a length and an integer ``__getitem__`` returning one sample: a tuple of
     arrays or tensors (``(x, y)`` for ``fit``), a dict of them, or a lone one.
-    ``DataLoader`` batches it."""
+    ``DataLoader`` batches it. Generic in the sample type, as PyTorch's is:
+    ``class Pairs(Dataset[tuple[Tensor, Tensor]])``."""
 
     def __len__(self) -> int: ...
 
-    def __getitem__(self, index: int) -> Any: ...
+    def __getitem__(self, index: int) -> Sample: ...
 
 
 def _as_array(value: Any) -> Array:
@@ -85,6 +89,42 @@ class Subset:
 
     def batch(self, indices: Array | slice) -> Any:
         return batch_of(self.dataset, self.indices[indices])
+
+
+class ConcatDataset:
+    """The samples of several datasets one after the other, as PyTorch's ``ConcatDataset``.
+
+    Parameters
+    ----------
+    datasets : sequence of Dataset
+        Indexed in turn: sample ``len(datasets[0])`` is sample 0 of ``datasets[1]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> both = ConcatDataset([TensorDataset(np.arange(3)), TensorDataset(np.arange(10, 12))])
+    >>> len(both), both[3][0].item(), both[-1][0].item()
+    (5, 10, 11)
+    """
+
+    def __init__(self, datasets: Sequence[Any]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: expected at least one dataset, got none")
+        self.cumulative_sizes = [int(n) for n in np.cumsum([len(d) for d in self.datasets])]
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        if not -len(self) <= index < len(self):
+            raise IndexError(
+                f"ConcatDataset: expected an index in [{-len(self)}, {len(self)}), got {index}"
+            )
+        index = index % len(self)
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
 
 
 def batch_of(dataset: Any, indices: Array | slice) -> Any:

@@ -621,8 +621,9 @@ def _step(
     ):
         mean, var, x_hat = _normalization(module, x)
         values.update(mean=mean, var=var, x_hat=x_hat)
-        # Axes before the normalized ones: the batch, then any positions (an image's pixels,
-        # a sequence's steps), which the statistics and the gamma/beta sums run over too.
+        # The axes besides the normalized ones (the channel of batch norm, the trailing
+        # features of layer norm): the batch, then any positions (an image's pixels, a
+        # sequence's steps), which the statistics and the gamma/beta sums run over too.
         leading = x.ndim - (len(module.normalized_shape) if isinstance(module, LayerNorm) else 1)
         positions = leading > 1
         if kind == "batch_norm":

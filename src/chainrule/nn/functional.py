@@ -92,9 +92,11 @@ __all__ = [
     "nll_loss",
     "normalize",
     "one_hot",
+    "pad",
     "pairwise_distance",
     "poisson_nll_loss",
     "relu",
+    "scaled_dot_product_attention",
     "selu",
     "sigmoid",
     "silu",
@@ -376,3 +378,101 @@ def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Tens
         return x / (norm + (ops.clip(norm, min=eps) - norm).detach())
 
     return (unit(a) * unit(b)).sum(axis=dim)
+
+
+def scaled_dot_product_attention(
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """Attention: softmax(query @ key^T * scale + bias) @ value, as PyTorch's function
+    computes it without a fused kernel.
+
+    Parameters
+    ----------
+    query : Tensor of shape (..., L, E)
+    key : Tensor of shape (..., S, E)
+    value : Tensor of shape (..., S, Ev)
+    attn_mask : Tensor of shape broadcasting to (..., L, S), optional
+        A boolean mask is True where a query may attend to a key (False scores become
+        -inf); a floating-point mask is added to the scores.
+    dropout_p : float, default=0.0
+        Dropout on the attention weights; applied whenever it is above 0, as in PyTorch
+        (pass ``dropout_p=0.0`` in evaluation).
+    is_causal : bool, default=False
+        Query i attends to keys 0..i only (the lower triangle of an (L, S) mask).
+    scale : float, optional
+        Factor on the scores; 1 / sqrt(E) when None.
+    generator : numpy.random.Generator or int, optional
+        Source of the dropout mask.
+
+    Returns
+    -------
+    Tensor of shape (..., L, Ev)
+
+    Notes
+    -----
+    A row whose keys are all masked out gives NaN, as PyTorch's reference computation does.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> q = k = v = cr.ones(1, 3, 2)
+    >>> scaled_dot_product_attention(q, k, v, is_causal=True).shape
+    (1, 3, 2)
+    """
+    q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: expected attn_mask or is_causal, got both")
+    if scale is None:
+        scale = 1.0 / float(np.sqrt(q.shape[-1]))
+    scores = q @ k.transpose(-2, -1) * scale
+    if is_causal:
+        allowed = np.tril(np.ones((q.shape[-2], k.shape[-2]), dtype=bool))
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    elif attn_mask is not None:
+        mask = as_tensor(attn_mask)
+        if mask.dtype == np.bool_:
+            scores = scores.masked_fill(~mask.data, float("-inf"))
+        else:
+            scores = scores + mask
+    weights = softmax(scores, dim=-1)
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p, generator=generator)
+    return weights @ v
+
+
+def pad(
+    input: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None
+) -> Tensor:
+    """Pad the last ``len(pad) // 2`` axes with ``value``, as PyTorch's ``F.pad``: ``pad`` is
+    (before, after) of the last axis, then of the one before it, and so on, so that
+    ``pad(x, (0, 2))`` appends two zeros to each row.
+
+    Only ``mode="constant"`` and widths >= 0 are supported.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> pad(cr.ones(1, 2), (1, 0, 0, 1)).tolist()
+    [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+    """
+    x = as_tensor(input)
+    if mode != "constant":
+        raise ValueError(f"pad: expected mode 'constant' (the only one supported), got {mode!r}")
+    widths = [int(w) for w in pad]
+    if len(widths) % 2 or len(widths) // 2 > x.ndim:
+        raise ValueError(
+            f"pad: expected an even number of widths, at most 2 per axis of a {x.ndim}-d "
+            f"tensor, got {tuple(pad)}"
+        )
+    if min(widths, default=0) < 0:
+        raise ValueError(f"pad: expected widths >= 0 (no cropping), got {tuple(pad)}")
+    pairs = [(0, 0)] * (x.ndim - len(widths) // 2)
+    pairs += [(widths[i], widths[i + 1]) for i in reversed(range(0, len(widths), 2))]
+    return ops.pad(x, pairs, 0.0 if value is None else value)

@@ -3,7 +3,7 @@
 Every function takes ``generator``: a ``numpy.random.Generator``, an int seed, or None for
 the default generator (which ``chainrule.manual_seed`` seeds). The names and formulas are
 PyTorch's (``torch.nn.init``); they modify the tensor's array in place and return the
-tensor.
+tensor. A NumPy array (a parameter's ``.data``) is filled in place too.
 """
 
 from __future__ import annotations
@@ -66,7 +66,10 @@ def _fans(tensor: Tensor) -> tuple[int, int]:
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
-    tensor.data[...] = values
+    # A parameter's ``.data`` is its NumPy array, which PyTorch's DCGAN tutorial passes:
+    # ``nn.init.normal_(m.weight.data, 0.0, 0.02)``. Fill the array itself.
+    target = tensor if isinstance(tensor, np.ndarray) else tensor.data
+    target[...] = values
     return tensor
 
 
@@ -166,7 +169,7 @@ def kaiming_uniform_(
 ) -> Tensor:
     """He uniform: U(-b, b) with b = gain * sqrt(3 / fan). A tensor with no elements is left
     as it is, as in PyTorch."""
-    if tensor.data.size == 0:
+    if math.prod(tensor.shape) == 0:
         return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, generator)
@@ -181,7 +184,7 @@ def kaiming_normal_(
 ) -> Tensor:
     """He normal: N(0, std**2) with std = gain / sqrt(fan). A tensor with no elements is left
     as it is, as in PyTorch."""
-    if tensor.data.size == 0:
+    if math.prod(tensor.shape) == 0:
         return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
@@ -195,10 +198,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: GeneratorLike = No
         raise ValueError(
             f"orthogonal_: expected a tensor with at least 2 dimensions, got shape {tensor.shape}"
         )
-    if tensor.data.size == 0:  # nothing to fill (PyTorch's no-op)
+    if math.prod(tensor.shape) == 0:  # nothing to fill (PyTorch's no-op)
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = math.prod(tensor.shape) // rows
     rng = as_generator(generator)
     flat = rng.standard_normal((rows, cols))
     if rows < cols:

@@ -139,7 +139,15 @@ class LRScheduler:
 
     def state_dict(self) -> dict[str, Any]:
         """The scheduler's attributes (all but the optimizer), copied."""
-        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
+        return self._attributes()
+
+    def _attributes(self, *skip: str) -> dict[str, Any]:
+        """Copies of the attributes but the optimizer and ``skip``."""
+        return {
+            k: copy.deepcopy(v)
+            for k, v in self.__dict__.items()
+            if k != "optimizer" and k not in skip
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore attributes saved by ``state_dict``."""
@@ -147,6 +155,20 @@ class LRScheduler:
 
     def _group_lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
+
+
+def _callable_state(fn: Any) -> Any:
+    """What a state dict keeps of a user's function, as PyTorch does: a callable object's
+    attributes (copied), nothing of a plain function or lambda."""
+    if fn is None or isinstance(fn, types.FunctionType):
+        return None
+    return copy.deepcopy(fn.__dict__)
+
+
+def _restore_callable(fn: Any, saved: Any) -> None:
+    """Give ``fn`` back the attributes ``_callable_state`` kept."""
+    if saved is not None and fn is not None:
+        fn.__dict__.update(copy.deepcopy(saved))
 
 
 class LambdaLR(LRScheduler):
@@ -197,15 +219,8 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
-        state = {
-            k: copy.deepcopy(v)
-            for k, v in self.__dict__.items()
-            if k not in ("optimizer", "lr_lambdas")
-        }
-        state["lr_lambdas"] = [
-            None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
-            for fn in self.lr_lambdas
-        ]
+        state = self._attributes("lr_lambdas")
+        state["lr_lambdas"] = [_callable_state(fn) for fn in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -213,8 +228,7 @@ class LambdaLR(LRScheduler):
         lr_lambdas = state.pop("lr_lambdas")
         super().load_state_dict(state)
         for fn, saved in zip(self.lr_lambdas, lr_lambdas, strict=True):
-            if saved is not None:
-                fn.__dict__.update(copy.deepcopy(saved))
+            _restore_callable(fn, saved)
 
     def get_lr(self) -> list[float]:
         return [
@@ -846,22 +860,15 @@ class CyclicLR(LRScheduler):
     def state_dict(self) -> dict[str, Any]:
         """As ``LRScheduler.state_dict``; a custom ``scale_fn`` is saved as its ``__dict__``
         when it is a callable object, and not at all when it is a function."""
-        state = {
-            k: copy.deepcopy(v)
-            for k, v in self.__dict__.items()
-            if k not in ("optimizer", "_scale_fn_custom")
-        }
-        fn = self._scale_fn_custom
-        saved = None if fn is None or isinstance(fn, types.FunctionType) else fn.__dict__
-        state["_scale_fn_custom"] = copy.deepcopy(saved)
+        state = self._attributes("_scale_fn_custom")
+        state["_scale_fn_custom"] = _callable_state(self._scale_fn_custom)
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state = dict(state_dict)
         saved = state.pop("_scale_fn_custom", None)
         super().load_state_dict(state)
-        if saved is not None and self._scale_fn_custom is not None:
-            self._scale_fn_custom.__dict__.update(copy.deepcopy(saved))
+        _restore_callable(self._scale_fn_custom, saved)
 
 
 class PolynomialLR(LRScheduler):

@@ -131,6 +131,37 @@ class Div(Function):
         )
 
 
+@register("remainder")
+class Remainder(Function):
+    """y = a mod b, with the sign of b (a - b * floor(a / b), Python's ``%``);
+    dy/da = 1, dy/db = -floor(a / b).
+
+    NOTE: where a / b is a whole number y jumps; the derivative there is the one on the
+    side floor(a / b) gives, as in PyTorch.
+    """
+
+    @staticmethod
+    @quietly
+    def forward(ctx: Context, a: Array, b: Array) -> Array:
+        _save_shapes(ctx, a, b)
+        try:
+            y = np.remainder(a, b)
+        except ValueError:
+            raise _broadcast_error("remainder", a, b) from None
+        needs = ctx.needs_input_grad
+        if len(needs) > 1 and needs[1]:
+            ctx.save_for_backward(np.floor_divide(a, b))
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        da, db = ctx.needs_input_grad
+        return (
+            unbroadcast(grad, ctx.a_shape) if da else None,
+            unbroadcast(-grad * ctx.saved[0], ctx.b_shape) if db else None,
+        )
+
+
 @register("neg")
 class Neg(Function):
     """y = -x;  dy/dx = -1."""
@@ -266,14 +297,21 @@ def floor_divide(a: Any, b: Any) -> Tensor:
 
 def remainder(a: Any, b: Any) -> Tensor:
     """Elementwise ``a % b``, with the sign of ``b`` as Python's ``%`` (PyTorch's
-    ``remainder``): ``a - b * floor(a / b)``;  d/da = 1, d/db = -floor(a / b)."""
-    if _is_bool(a):  # the subtraction below would refuse it; PyTorch counts it as 0 or 1
+    ``remainder``), with broadcasting; an integer divisor of 0 is refused."""
+    if _is_bool(a) and _is_bool(b):
+        raise TypeError("remainder: expected a non-bool operand beside a bool, got two bools")
+    if _is_bool(a):  # PyTorch counts it as 0 or 1
         a = Tensor._from_op(a.data.astype(np.int64), None) if isinstance(a, Tensor) else int(a)
-    token = quiet()  # x % 0 is NaN, silently as in PyTorch
-    try:
-        return sub(a, mul(b, floor_divide(a, b)))
-    finally:
-        restore(token)
+    a, b = binary_operands(a, b)
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    if (
+        np.result_type(a_data, b_data).kind in "biu"
+        and np.size(a_data)
+        and np.any(np.equal(b_data, 0))
+    ):
+        raise RuntimeError("remainder: expected a nonzero integer divisor, got 0")
+    return Remainder.apply(a, b)
 
 
 def neg(x: Any) -> Tensor:

@@ -403,56 +403,54 @@ def clone(x: Tensor) -> Tensor:
     return Clone.apply(x)
 
 
-def _compared(fn: Any, a: Any, b: Any) -> Tensor:
+def _compared(fn: Any, a: Any, b: Any, where: str) -> Tensor:
+    """``fn(a, b)`` (a comparison, a logical or bitwise ufunc), which has no gradient."""
     a_data = a.data if isinstance(a, Tensor) else a
     b_data = b.data if isinstance(b, Tensor) else b
     try:
         return Tensor._from_op(fn(a_data, b_data), None)
     except ValueError:
-        raise ValueError(
-            f"{fn.__name__}: operands could not be broadcast together, got shapes "
-            f"{np.shape(a_data)} and {np.shape(b_data)}"
-        ) from None
+        raise _broadcast_error(where, a_data, b_data) from None
 
 
 def eq(a: Any, b: Any) -> Tensor:
     """Elementwise ``a == b``; a bool tensor, no gradient."""
-    return _compared(np.equal, a, b)
+    return _compared(np.equal, a, b, "eq")
 
 
 def ne(a: Any, b: Any) -> Tensor:
     """Elementwise ``a != b``; a bool tensor, no gradient."""
-    return _compared(np.not_equal, a, b)
+    return _compared(np.not_equal, a, b, "ne")
 
 
 def lt(a: Any, b: Any) -> Tensor:
     """Elementwise ``a < b``; a bool tensor, no gradient."""
-    return _compared(np.less, a, b)
+    return _compared(np.less, a, b, "lt")
 
 
 def le(a: Any, b: Any) -> Tensor:
     """Elementwise ``a <= b``; a bool tensor, no gradient."""
-    return _compared(np.less_equal, a, b)
+    return _compared(np.less_equal, a, b, "le")
 
 
 def gt(a: Any, b: Any) -> Tensor:
     """Elementwise ``a > b``; a bool tensor, no gradient."""
-    return _compared(np.greater, a, b)
+    return _compared(np.greater, a, b, "gt")
 
 
 def ge(a: Any, b: Any) -> Tensor:
     """Elementwise ``a >= b``; a bool tensor, no gradient."""
-    return _compared(np.greater_equal, a, b)
+    return _compared(np.greater_equal, a, b, "ge")
 
 
 def logical_and(a: Any, b: Any) -> Tensor:
     """Elementwise logical and of the truth values; a bool tensor, no gradient."""
-    return _compared(np.logical_and, a, b)
+    return _compared(np.logical_and, a, b, "logical_and")
 
 
 def logical_or(a: Any, b: Any) -> Tensor:
     """Elementwise logical or of the truth values; a bool tensor, no gradient."""
-    return _compared(np.logical_or, a, b)
+    return _compared(np.logical_or, a, b, "logical_or")
 
 
 def logical_not(x: Any) -> Tensor:
@@ -472,14 +470,7 @@ def _integer_data(x: Any, where: str) -> Any:
 
 
 def _bitwise(fn: Any, a: Any, b: Any, where: str) -> Tensor:
-    a_data, b_data = _integer_data(a, where), _integer_data(b, where)
-    try:
-        return Tensor._from_op(fn(a_data, b_data), None)
-    except ValueError:
-        raise ValueError(
-            f"{where}: operands could not be broadcast together, got shapes "
-            f"{np.shape(a_data)} and {np.shape(b_data)}"
-        ) from None
+    return _compared(fn, _integer_data(a, where), _integer_data(b, where), where)
 
 
 def bitwise_and(a: Any, b: Any) -> Tensor:

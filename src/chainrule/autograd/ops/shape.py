@@ -294,30 +294,55 @@ def _index_arrays(index: Any) -> tuple[tuple[Any, ...], bool]:
     return tuple(parts), mask
 
 
-def ints_first(parts: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
-    """An index that mixes integers and arrays, split in two to be applied one after the
-    other: the integers, then the rest. PyTorch applies integers before arrays (for ``x`` of
-    shape (2, 3, 4), ``x[0, :, [0, 1]]`` has shape (3, 2)); NumPy counts an integer among
-    the arrays, so that one apart from an array puts the array's axes first ((2, 3)). None
-    when the two agree: no integer, or no array.
+_INTEGERS = (int, np.integer)
+_ARRAYS = (np.ndarray, list)
+
+
+def torch_keys(parts: tuple[Any, ...], ndim: int) -> tuple[tuple[Any, ...], ...]:
+    """The index ``parts`` (of an array with ``ndim`` axes) as one or two keys that NumPy,
+    applied in turn, reads as PyTorch reads ``parts``.
+
+    PyTorch applies integers before index arrays, and places the arrays' axes where the
+    arrays stand when nothing but integers lies between them: for ``x`` of shape (2, 3, 4),
+    ``x[0, :, [0, 1]]`` has shape (3, 2). NumPy counts the integers among the arrays, and
+    so puts the arrays' axes first there ((2, 3)); it also counts an ``...`` standing for no
+    axes as a separator. Here a 0-d integer array is an integer, an ``...`` becomes its
+    slices, and where NumPy and PyTorch still disagree the integers are applied first
+    (a view), then the rest.
     """
-    ints = arrays = False
-    for p in parts:
-        ints = ints or (isinstance(p, int | np.integer) and not isinstance(p, bool))
-        arrays = arrays or isinstance(p, np.ndarray | list)
-    if not (ints and arrays):
-        return None
+    if len(parts) < 2 or not any(isinstance(p, _ARRAYS) for p in parts):
+        return (parts,)  # ints, slices, None and ... alone: NumPy's reading is PyTorch's
+    parts = tuple(
+        int(p) if isinstance(p, np.ndarray) and p.ndim == 0 and p.dtype.kind in "iu" else p
+        for p in parts
+    )
+    if sum(p is Ellipsis for p in parts) == 1:
+        taken = sum(
+            (p.ndim if p.dtype == bool else 1) if isinstance(p, np.ndarray) else p is not None
+            for p in parts
+            if p is not Ellipsis
+        )
+        at = next(k for k, p in enumerate(parts) if p is Ellipsis)
+        parts = (*parts[:at], *[slice(None)] * max(ndim - taken, 0), *parts[at + 1 :])
+    arrays = [k for k, p in enumerate(parts) if isinstance(p, _ARRAYS)]
+    ints = [k for k, p in enumerate(parts) if isinstance(p, _INTEGERS) and type(p) is not bool]
+    if not arrays or not ints:
+        return (parts,)
+    advanced = sorted(arrays + ints)
+    numpy_in_place = advanced[-1] - advanced[0] + 1 == len(advanced)
+    torch_in_place = all(
+        isinstance(parts[k], _ARRAYS + _INTEGERS) for k in range(arrays[0], arrays[-1] + 1)
+    )
+    if numpy_in_place or not torch_in_place:
+        return (parts,)  # the two agree
     first: list[Any] = []
     second: list[Any] = []
     for p in parts:
-        if isinstance(p, int | np.integer) and not isinstance(p, bool):
+        if isinstance(p, _INTEGERS) and type(p) is not bool:
             first.append(p)
         elif p is None:
             first.append(None)
             second.append(slice(None))
-        elif p is Ellipsis:
-            first.append(p)
-            second.append(p)
         else:
             mask = isinstance(p, np.ndarray) and p.dtype == bool
             first.extend([slice(None)] * (p.ndim if mask else 1))
@@ -341,10 +366,10 @@ def index(x: Any, key: Any) -> Tensor:
             # would pass.
             raw = tuple(k.data if isinstance(k, Tensor) else k for k in _as_tuple(key))
             np.broadcast_to(np.empty((), dtype=bool), x.shape)[raw]
-        split = ints_first(parts)
-        if split is not None:
-            return Index.apply(Index.apply(x, split[0]), split[1])
-        return Index.apply(x, parts)
+        out = x
+        for part in torch_keys(parts, x.ndim):
+            out = Index.apply(out, part)
+        return out
     except IndexError as error:
         raise IndexError(f"index: {error} (tensor shape {x.shape})") from None
 
@@ -595,9 +620,10 @@ def index_put(x: Any, key: Any, value: Any) -> Tensor:
     x = as_tensor(x)
     raw = tuple(k.data if isinstance(k, Tensor) else k for k in _as_tuple(key))
     positions = np.arange(x.data.size).reshape(x.shape)
-    split = ints_first(raw)
     try:
-        region = positions[raw] if split is None else positions[split[0]][split[1]]
+        region = positions
+        for part in torch_keys(raw, x.ndim):
+            region = region[part]
     except IndexError as error:
         raise IndexError(f"setitem: {error} (tensor shape {x.shape})") from None
     if isinstance(value, Tensor):
