@@ -97,6 +97,8 @@ class RunCheckpoint(Callback):
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         from chainrule.io import save_checkpoint
 
+        if not state.is_root:
+            return  # under mpiexec the ranks hold the same state; one writes it
         extra: dict[str, Any] = {"step": state.step, "run": self.run}
         if self.stopper is not None:
             extra["early_stopping"] = self.stopper.record()

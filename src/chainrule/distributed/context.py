@@ -123,7 +123,9 @@ class MPIContext:
     over the whole batch: the step one process takes, up to the order of floating-point
     sums. A loss with ``reduction='sum'`` is summed with weight 1 instead. (A class-weighted
     or ``ignore_index`` cross-entropy divides by a per-batch total that this weighting only
-    approximates.)
+    approximates.) Random draws in a forward pass (dropout masks, from a layer's generator
+    or from the default one) come on rank ``r > 0`` from rank 0's generators jumped ``r``
+    times, so that no two ranks draw the same masks.
     """
 
     def __init__(
@@ -170,6 +172,9 @@ class MPIContext:
         self._bucket_list: list[Bucket] = []
         self._batch_rows = 0  # rows of the current global batch
         self._epoch_batches: list[int] = []  # rows of each global batch of the epoch so far
+        # On ranks other than 0: the state of this rank's own stream of the default
+        # generator, which its forward and backward passes draw from (see _own_draws).
+        self._own_stream: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"MPIContext(rank={self.rank}, size={self.size}, timeout={self.timeout:g})"
@@ -350,6 +355,10 @@ class MPIContext:
                 jumped = getattr(generator.bit_generator, "jumped", None)
                 if name != "fit.shuffle" and jumped is not None:
                     generator.bit_generator.state = jumped(self.rank).state
+            # So do draws from the default generator in a forward pass (F.dropout), which
+            # chainrule.manual_seed puts in the same state on every rank.
+            jumped = getattr(as_generator(None).bit_generator, "jumped", None)
+            self._own_stream = None if jumped is None else jumped(self.rank).state
 
     def _state_of(self, state: FitState) -> dict[str, Any]:
         scheduler = state.scheduler
@@ -419,10 +428,11 @@ class MPIContext:
         rows = len(x)
         output, value = None, 0.0
         if rows:
-            output = model(x)
-            loss = loss_fn(output, y)
-            value = float(loss.item())
-            loss.backward()
+            with self._own_draws():
+                output = model(x)
+                loss = loss_fn(output, y)
+                value = float(loss.item())
+                loss.backward()
         total = self._batch_rows
         weight = 1.0 if getattr(loss_fn, "reduction", "mean") == "sum" else rows / total
         return (
@@ -430,6 +440,22 @@ class MPIContext:
             self._allreduce_gradients(optimizer, value * weight if rows else 0.0, weight),
             total,
         )
+
+    @contextlib.contextmanager
+    def _own_draws(self) -> Iterator[None]:
+        """Give the default generator this rank's own stream while the block runs (on rank
+        0, and where the generator cannot jump, leave it as it is): a forward pass that
+        draws from it (``F.dropout``, ``cr.rand``) would otherwise draw the same numbers on
+        every rank that ``chainrule.manual_seed`` seeded alike."""
+        if self._own_stream is None:
+            yield
+            return
+        bits = as_generator(None).bit_generator
+        saved, bits.state = bits.state, self._own_stream
+        try:
+            yield
+        finally:
+            self._own_stream, bits.state = bits.state, saved
 
     def _allreduce_gradients(self, optimizer: Optimizer, loss: float, weight: float) -> float:
         params = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]

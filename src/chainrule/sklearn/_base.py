@@ -20,6 +20,7 @@ import time
 import warnings
 from typing import Any, NamedTuple
 
+from sklearn import config_context
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import train_test_split
@@ -413,7 +414,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         schedule = self._optimizer_schedule()
         if schedule.solver != "adamw":
             # The gradient of alpha / (2 * batch weight) * sum(W**2) is alpha / batch weight * W.
-            groups[0]["weight_decay"] = self.alpha / weight_sum
+            groups[0]["weight_decay"] = float(self.alpha) / weight_sum
         if schedule.solver == "adam":
             # scikit-learn: w -= lr * sqrt(1 - b2**t) / (1 - b1**t) * m / (sqrt(v) + eps);
             # chainrule (PyTorch): w -= lr / (1 - b1**t) * m / (sqrt(v / (1 - b2**t)) + eps').
@@ -445,14 +446,17 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         if early_stopping:
             # Not stratified for multilabel targets, as in scikit-learn.
             stratify = target if is_classifier(self) and self.n_outputs_ == 1 else None
-            X_train, X_val, y_train, y_val, w_train, w_val = train_test_split(
-                X,
-                target,
-                weights,
-                random_state=self._random_state,
-                test_size=self.validation_fraction,
-                stratify=stratify,
-            )
+            # Unchecked, as scikit-learn's fit calls it: a validation_fraction of NumPy's
+            # float32 then splits off the same number of samples (float32 rounding included).
+            with config_context(skip_parameter_validation=True):
+                X_train, X_val, y_train, y_val, w_train, w_val = train_test_split(
+                    X,
+                    target,
+                    weights,
+                    random_state=self._random_state,
+                    test_size=self.validation_fraction,
+                    stratify=stratify,
+                )
             if X_val.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' or the "
@@ -607,7 +611,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         loss = objective(raw, y_batch, weights)
         reported = objective.reported(float(loss.item()), y_batch, weights, raw.data)
         if self._optimizer_schedule().solver != "adamw":
-            reported += 0.5 * self.alpha * l2_penalty(self.model_) / weight_sum
+            reported += 0.5 * float(self.alpha) * l2_penalty(self.model_) / weight_sum
         self._prepare_step(weight_sum)
         loss.backward()
         self._optimizer.step()
@@ -722,8 +726,9 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         weight_sum = float(weights.sum())
         normalized = (weights / weight_sum)[:, None].astype(dtype)
         objective = self._objective()
-        # d/dW of the penalty 0.5 * alpha * |W|^2 / weight_sum, for Linear weights only.
-        decay = self.alpha / weight_sum
+        # d/dW of the penalty 0.5 * alpha * |W|^2 / weight_sum, for Linear weights only; in
+        # float64 whatever scalar type alpha has (a float32 loss misleads the line search).
+        decay = float(self.alpha) / weight_sum
 
         def unpack(flat: Array) -> None:
             for p, (a, b) in zip(params, spans, strict=True):

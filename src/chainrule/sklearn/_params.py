@@ -203,8 +203,10 @@ def check_all(estimator: Any, losses: Sequence[str]) -> Settings:
     check_bool(where, "shuffle", p["shuffle"])
     check_random_state_param(where, p["random_state"])
     check_real(where, "tol", p["tol"], 0.0)
-    if not (_is_int(p["verbose"]) or isinstance(p["verbose"], bool | np.bool_)):
-        raise _bad(where, "verbose", "a boolean or an integer", p["verbose"])
+    if not (
+        isinstance(p["verbose"], bool | np.bool_) or (_is_int(p["verbose"]) and p["verbose"] >= 0)
+    ):
+        raise _bad(where, "verbose", "a boolean or an integer >= 0", p["verbose"])
     check_bool(where, "warm_start", p["warm_start"])
     check_real(where, "momentum", p["momentum"], 0.0, 1.0)
     check_bool(where, "nesterovs_momentum", p["nesterovs_momentum"])
