@@ -33,8 +33,11 @@ OPSETS = (17, 18, 19, 20, 21)
 class _Graph:
     """The nodes and initializers being built, with unique value names."""
 
-    def __init__(self, onnx: Any, dtype: np.dtype[Any], reserved: Sequence[str] = ()) -> None:
+    def __init__(
+        self, onnx: Any, dtype: np.dtype[Any], reserved: Sequence[str] = (), opset: int = 17
+    ) -> None:
         self.onnx = onnx
+        self.opset = opset
         self.reserved = set(reserved)  # the graph's input and output names, chosen by the user
         self.helper = onnx.helper
         self.dtype = dtype
@@ -109,6 +112,11 @@ def _batch_norm(g: _Graph, m: BatchNorm1d, x: str, path: str) -> str:
     c = m.num_features
     scale = m.weight.data if m.weight is not None else np.ones(c)
     bias = m.bias.data if m.bias is not None else np.zeros(c)
+    var, eps = m.running_var.data, float(m.eps)
+    if g.dtype == np.float64:
+        # epsilon is a float32 attribute, which would lose digits of a float64 eps: the graph
+        # takes var + eps, summed as the layer sums them, and an epsilon of 0.
+        var, eps = var + m.eps, 0.0
     return g.node(
         "BatchNormalization",
         [
@@ -116,20 +124,37 @@ def _batch_norm(g: _Graph, m: BatchNorm1d, x: str, path: str) -> str:
             g.constant(f"{path}.weight", scale),
             g.constant(f"{path}.bias", bias),
             g.constant(f"{path}.running_mean", m.running_mean.data),
-            g.constant(f"{path}.running_var", m.running_var.data),
+            g.constant(f"{path}.running_var", var),
         ],
         path,
-        epsilon=float(m.eps),
+        epsilon=eps,
     )
 
 
 def _layer_norm(g: _Graph, m: LayerNorm, x: str, path: str) -> str:
     shape = m.normalized_shape
     scale = m.weight.data if m.weight is not None else np.ones(shape)
-    inputs = [x, g.constant(f"{path}.weight", scale)]
-    if m.bias is not None:
-        inputs.append(g.constant(f"{path}.bias", m.bias.data))
-    return g.node("LayerNormalization", inputs, path, axis=-len(shape), epsilon=float(m.eps))
+    if g.dtype != np.float64:
+        inputs = [x, g.constant(f"{path}.weight", scale)]
+        if m.bias is not None:
+            inputs.append(g.constant(f"{path}.bias", m.bias.data))
+        return g.node("LayerNormalization", inputs, path, axis=-len(shape), epsilon=float(m.eps))
+    # LayerNormalization's epsilon is a float32 attribute, which would lose digits of a
+    # float64 eps: (x - mean) / sqrt(var + eps) from elementary operators, as the layer does.
+    axes = list(range(-len(shape), 0))
+
+    def mean(value: str) -> str:
+        if g.opset < 18:  # axes became an input in opset 18
+            return g.node("ReduceMean", [value], axes=axes, keepdims=1)
+        return g.node("ReduceMean", [value, g.constant("axes", axes, np.int64)], keepdims=1)
+
+    centered = g.node("Sub", [x, mean(x)])
+    var = mean(g.node("Mul", [centered, centered]))
+    std = g.node("Sqrt", [g.node("Add", [var, g.constant(f"{path}.eps", m.eps)])])
+    y = g.node("Mul", [g.node("Div", [centered, std]), g.constant(f"{path}.weight", scale)])
+    if m.bias is None:
+        return g.node("Identity", [y], path)
+    return g.node("Add", [y, g.constant(f"{path}.bias", m.bias.data)], path)
 
 
 def _flatten(g: _Graph, m: Flatten, x: str, shape: tuple[int, ...], path: str) -> str:
@@ -432,11 +457,13 @@ def to_onnx(
     Where a layer with weights receives integers or another float dtype, the graph casts
     them to the layer's dtype first, as the layer itself does; the input keeps the
     example's integer dtype.
-    A float64 model writes ELU, SELU, Softplus and LeakyReLU from elementary operators,
-    which onnxruntime runs in float64 (it has no float64 Elu, Selu or Softplus, and
-    LeakyRelu's slope is a float32 attribute). onnxruntime's CPU provider has no float64
-    kernels for Conv, AveragePool, GlobalAveragePool and Erf (the exact GELU): convert such
-    a model with ``model.to(np.float32)`` first to run it there.
+    A float64 model writes ELU, SELU, Softplus, LeakyReLU and LayerNorm from elementary
+    operators, which onnxruntime runs in float64 (it has no float64 Elu, Selu or Softplus,
+    and the slope of LeakyRelu and the epsilon of LayerNormalization are float32
+    attributes); its BatchNorm takes ``running_var + eps`` with an epsilon of 0.
+    onnxruntime's CPU provider has no float64 kernels for Conv, AveragePool,
+    GlobalAveragePool and Erf (the exact GELU): convert such a model with
+    ``model.to(np.float32)`` first to run it there.
     """
     try:
         import onnx
@@ -477,7 +504,7 @@ def to_onnx(
     if data.dtype.kind == "f":
         data = data.astype(dtype)
     standardize = input_mean is not None or input_scale is not None
-    graph = _Graph(onnx, dtype, reserved=(input_name, output_name))
+    graph = _Graph(onnx, dtype, reserved=(input_name, output_name), opset=opset)
     was_training = model.training
     model.eval()
     try:

@@ -335,7 +335,11 @@ def _check_weights_fit(model: Module, tensors: Mapping[str, Array], label: str, 
     got = {k: (tuple(a.shape), str(a.dtype)) for k, a in tensors.items()}
     if expected != got:
         differing = sorted(k for k in expected.keys() | got.keys() if expected.get(k) != got.get(k))
-        details = [f"{k!r}: expected {expected.get(k)}, got {got.get(k)}" for k in differing[:5]]
+        absent = "no such tensor"
+        details = [
+            f"{k!r}: expected {expected.get(k, absent)}, got {got.get(k, absent)}"
+            for k in differing[:5]
+        ]
         raise ValueError(
             f"{where}: expected weights that fit the saved architecture in {label}, got "
             f"mismatches (shape, dtype): {'; '.join(details)}; the file is corrupt"
