@@ -46,10 +46,13 @@ from chainrule.autograd.ops import (
     clamp,
     clip,
     clone,
+    concat,
     concatenate,
     cos,
     count_nonzero,
+    cumprod,
     cumsum,
+    diag,
     div,
     dot,
     einsum,
@@ -69,6 +72,7 @@ from chainrule.autograd.ops import (
     gelu,
     gt,
     hardtanh,
+    hstack,
     index_add,
     index_copy,
     index_fill,
@@ -79,6 +83,7 @@ from chainrule.autograd.ops import (
     isnan,
     le,
     leaky_relu,
+    lerp,
     linear,
     log,
     log1p,
@@ -96,6 +101,8 @@ from chainrule.autograd.ops import (
     max,
     maximum,
     mean,
+    median,
+    meshgrid,
     min,
     minimum,
     mm,
@@ -139,6 +146,7 @@ from chainrule.autograd.ops import (
     sum,
     swapaxes,
     tanh,
+    tensor_split,
     topk,
     trace,
     transpose,
@@ -147,8 +155,10 @@ from chainrule.autograd.ops import (
     trunc,
     unbind,
     unflatten,
+    unique,
     unsqueeze,
     var,
+    vstack,
     where,
 )
 from chainrule.dtypes import (
@@ -175,6 +185,7 @@ from chainrule.tensor import (
     LongTensor,
     Tensor,
     arange,
+    as_tensor,
     device,
     empty,
     empty_like,
@@ -208,7 +219,10 @@ __version__ = "0.1.0"
 # PyTorch's short dtype names (cr.bool, cr.float, cr.int), kept out of __all__ so that a
 # star import leaves Python's own builtins alone.
 bool, float, int = dtypes.bool, dtypes.float, dtypes.int
-# round like Python's, which a star import would shadow: kept out of __all__ too.
+# round like Python's, and any and all (PyTorch's function forms), which a star import
+# would shadow: kept out of __all__ too.
+from chainrule.autograd.ops import all as all  # noqa: E402
+from chainrule.autograd.ops import any as any  # noqa: E402
 from chainrule.autograd.ops import round as round  # noqa: E402
 
 # cuda and accelerator (answering that there is no GPU) exist so that PyTorch's
@@ -218,6 +232,17 @@ from chainrule.tensor import accelerator as accelerator  # noqa: E402
 from chainrule.tensor import cuda as cuda  # noqa: E402
 
 __all__ = [
+    "concat",
+    "cumprod",
+    "diag",
+    "hstack",
+    "lerp",
+    "median",
+    "meshgrid",
+    "tensor_split",
+    "unique",
+    "vstack",
+    "as_tensor",
     "BoolTensor",
     "DoubleTensor",
     "FloatTensor",

@@ -966,8 +966,8 @@ class Tensor:
     def mul(self, other: Any) -> Tensor:
         return ops.mul(self, other)
 
-    def div(self, other: Any) -> Tensor:
-        return ops.div(self, other)
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        return ops.div(self, other, rounding_mode=rounding_mode)
 
     def neg(self) -> Tensor:
         return ops.neg(self)
@@ -1277,6 +1277,27 @@ class Tensor:
 
     def cumsum(self, dim: _int, *, dtype: Any = None) -> Tensor:
         return ops.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim: _int, *, dtype: Any = None) -> Tensor:
+        return ops.cumprod(self, dim, dtype=dtype)
+
+    def median(self, dim: _int | None = None, keepdim: _bool = False) -> Any:
+        return ops.median(self, dim, keepdim)
+
+    def unique(
+        self,
+        sorted: _bool = True,
+        return_inverse: _bool = False,
+        return_counts: _bool = False,
+        dim: _int | None = None,
+    ) -> Any:
+        return ops.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def diag(self, diagonal: _int = 0) -> Tensor:
+        return ops.diag(self, diagonal)
+
+    def tensor_split(self, indices_or_sections: Any, dim: _int = 0) -> tuple[Tensor, ...]:
+        return ops.tensor_split(self, indices_or_sections, dim)
 
     def mm(self, other: Any) -> Tensor:
         return ops.mm(self, other)
@@ -1590,6 +1611,20 @@ def from_numpy(array: Any) -> Tensor:
             f"from_numpy: expected an array of numbers or bools, got dtype {array.dtype}"
         )
     return Tensor._from_op(array, None)
+
+
+@_on_cpu
+def as_tensor(data: Any, dtype: DTypeLike = None) -> Tensor:
+    """``data`` as a tensor, copying only when it must (PyTorch's ``as_tensor``): a tensor of
+    the dtype asked for is returned itself, a NumPy array of that dtype is shared (as
+    ``from_numpy``), anything else is converted as ``tensor`` converts it. A tensor given a
+    new dtype is converted in the graph, so its gradient still flows."""
+    wanted = None if dtype is None else np.dtype(dtype)
+    if isinstance(data, Tensor):
+        return data if wanted is None or wanted == data.dtype else data.to(wanted)
+    if isinstance(data, np.ndarray) and (wanted is None or wanted == data.dtype):
+        return from_numpy(data)
+    return _new(_to_array(data, wanted), False)
 
 
 def is_tensor(obj: Any) -> bool:

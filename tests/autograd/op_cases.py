@@ -994,3 +994,29 @@ for _mode in ("reflect", "replicate", "circular"):
     )
 
 TORCH_CASES += [c for c in CASES[_FIRST_IMAGE_CASE:] if c.torch_fn is not None]
+
+# Rounded division: a / b kept away from whole numbers, where the quotient jumps.
+_FIRST_ROUND9_CASE = len(CASES)
+case(
+    "div_rounded",
+    "floor_negative_broadcast",
+    lambda a, b: cr.div(a, b, rounding_mode="floor"),
+    lambda a, b: torch.div(a, b, rounding_mode="floor"),
+    join(uniform(-2.8, -2.2, (3, 4)), uniform(1.5, 2.0, (4,))),
+)
+case(
+    "div_rounded",
+    "trunc_method",
+    lambda a, b: a.div(b, rounding_mode="trunc"),
+    SAME,
+    join(uniform(-2.8, -2.2, (3, 4)), uniform(1.5, 2.0, (3, 4))),
+)
+case(
+    "div_rounded",
+    "floor_by_scalar",
+    lambda x: x.div(0.7, rounding_mode="floor"),
+    SAME,
+    uniform(2.2, 2.6, (2, 3)),
+)
+
+TORCH_CASES += [c for c in CASES[_FIRST_ROUND9_CASE:] if c.torch_fn is not None]

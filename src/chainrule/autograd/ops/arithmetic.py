@@ -131,6 +131,32 @@ class Div(Function):
         )
 
 
+@register("div_rounded")
+class DivRounded(Function):
+    """y = a / b rounded toward minus infinity (``mode`` "floor") or toward 0 ("trunc");
+    dy/da = 0, dy/db = 0 (a step function, as in PyTorch)."""
+
+    @staticmethod
+    @quietly
+    def forward(ctx: Context, a: Array, b: Array, mode: str) -> Array:
+        _save_shapes(ctx, a, b)
+        try:
+            # floor_divide as Python's // (exact where a / b rounds to a whole number)
+            return np.floor_divide(a, b) if mode == "floor" else np.trunc(a / b)
+        except ValueError:
+            raise _broadcast_error("div", a, b) from None
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None, None]:
+        da, db = ctx.needs_input_grad[:2]
+        zero = np.zeros_like(grad)
+        return (
+            unbroadcast(zero, ctx.a_shape) if da else None,
+            unbroadcast(zero, ctx.b_shape) if db else None,
+            None,
+        )
+
+
 @register("remainder")
 class Remainder(Function):
     """y = a mod b, with the sign of b (a - b * floor(a / b), Python's ``%``);
@@ -267,9 +293,34 @@ def mul(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
     return result if out is None else write_out("mul", result, out)
 
 
-def div(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a / b`` with broadcasting (true division; float32 for integers)."""
-    return Div.apply(*true_division_operands(a, b))
+def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """Elementwise ``a / b`` with broadcasting (true division; float32 for integers), or
+    rounded toward minus infinity (``rounding_mode="floor"``) or toward 0 (``"trunc"``),
+    which keeps integers integers and has a gradient of 0, as in PyTorch."""
+    if rounding_mode is None:
+        return Div.apply(*true_division_operands(a, b))
+    return _rounded_division(a, b, rounding_mode)
+
+
+def _rounded_division(a: Any, b: Any, mode: Any) -> Tensor:
+    if mode not in ("floor", "trunc"):
+        raise ValueError(f"div: expected rounding_mode None, 'floor' or 'trunc', got {mode!r}")
+    if _is_bool(a) and _is_bool(b):
+        raise TypeError("div: expected a non-bool operand beside a bool, got two bools")
+    a, b = binary_operands(a, b)
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    if np.result_type(a_data, b_data).kind not in "biu":
+        return DivRounded.apply(a, b, mode)
+    if np.size(a_data) and np.any(np.equal(b_data, 0)):
+        raise RuntimeError("div: expected a nonzero integer divisor, got 0")
+    try:
+        q = np.floor_divide(a_data, b_data)
+    except ValueError:
+        raise _broadcast_error("div", a_data, b_data) from None
+    if mode == "trunc":  # floor, moved up by one where the exact quotient is negative
+        q = q + ((np.remainder(a_data, b_data) != 0) & ((a_data < 0) != (b_data < 0)))
+    return Tensor._from_op(np.asarray(q), None)
 
 
 def floor_divide(a: Any, b: Any) -> Tensor:

@@ -19,7 +19,7 @@ from chainrule.autograd.ops.elementwise import log, sqrt
 from chainrule.autograd.ops.linalg import matmul
 from chainrule.autograd.ops.reductions import ValuesIndices
 from chainrule.autograd.ops.reductions import sum as _sum
-from chainrule.autograd.ops.shape import gather, index, permute, reshape
+from chainrule.autograd.ops.shape import concatenate, gather, index, permute, reshape
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
@@ -351,6 +351,115 @@ def roll(x: Any, shifts: Any, dims: Any = None) -> Tensor:
         order = np.roll(np.arange(x.shape[axis]), int(shift))
         out = index(out, (slice(None),) * axis + (order,))
     return out
+
+
+def cumprod(x: Any, dim: int, *, dtype: Any = None) -> Tensor:
+    """Cumulative product along ``dim`` (integers and booleans multiply as int64, as in
+    PyTorch). Composed of products of slices, so the gradient is right where x has zeros."""
+    x = as_tensor(x)
+    axis = _axis("cumprod", x, dim)
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x.dtype.kind in "biu":
+        x = Tensor._from_op(x.data.astype(np.int64), None)
+    if x.ndim == 0 or x.shape[axis] <= 1:
+        return x * 1 if x.requires_grad else Tensor._from_op(x.data.copy(), None)
+    if not x.requires_grad:
+        return Tensor._from_op(np.cumprod(x.data, axis=axis), None)
+    lead = (slice(None),) * axis
+    running = [index(x, (*lead, slice(0, 1)))]
+    for i in range(1, x.shape[axis]):
+        running.append(mul(running[-1], index(x, (*lead, slice(i, i + 1)))))
+    return concatenate(running, axis)
+
+
+def median(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
+    """The lower median (of two middle values, the smaller) of all elements, or
+    ``(values, indices)`` along ``dim``; NaN where a NaN is present, as in PyTorch.
+
+    Without ``dim`` the gradient is shared evenly by the elements equal to the median, as
+    PyTorch's; along ``dim`` it goes to the element at the returned index.
+    """
+    x = as_tensor(x)
+    if x.dtype.kind == "b":
+        raise TypeError("median: expected a numeric tensor, got dtype bool (as in PyTorch)")
+    if dim is None:
+        if x.data.size == 0:
+            if x.dtype.kind != "f":
+                raise ValueError(f"median: expected a non-empty tensor, got shape {x.shape}")
+            return _sum(x) + math.nan  # NaN, as PyTorch's
+        flat = x.data.reshape(-1)
+        order = np.argsort(flat, kind="stable")  # NaN sorts last
+        has_nan = np.isnan(flat).any() if flat.dtype.kind == "f" else False
+        pick = order[-1] if has_nan else order[(flat.size - 1) // 2]
+        value = flat[pick]
+        if not x.requires_grad:
+            return Tensor._from_op(np.asarray(value), None)
+        tied = np.flatnonzero(np.isnan(flat) if has_nan else flat == value)
+        # value + mean(tied - value): exactly the value, with 1 / count to each tied element
+        picked = index(reshape(x, (-1,)), (tied,))
+        return (picked - value).mean() + value
+    axis = _axis("median", x, dim)
+    if x.ndim == 0:
+        values = x * 1 if x.requires_grad else x
+        return ValuesIndices(values, Tensor._from_op(np.zeros((), np.int64), None))
+    if x.shape[axis] == 0:
+        raise ValueError(f"median: expected a non-empty axis {axis}, got shape {x.shape}")
+    order = np.argsort(x.data, axis=axis, kind="stable")
+    if x.dtype.kind == "f":
+        nan_count = np.isnan(x.data).sum(axis=axis, keepdims=True)
+        middle = np.where(nan_count > 0, x.shape[axis] - nan_count, (x.shape[axis] - 1) // 2)
+    else:
+        middle = np.full(_kept(x.shape, axis), (x.shape[axis] - 1) // 2)
+    picks = np.take_along_axis(order, middle, axis=axis).astype(np.int64)
+    values = gather(x, axis, picks)
+    if not keepdim:
+        values, picks = reshape(values, _dropped(x.shape, axis)), picks.squeeze(axis)
+    return ValuesIndices(values, Tensor._from_op(picks, None))
+
+
+def _kept(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    return shape[:axis] + (1,) + shape[axis + 1 :]
+
+
+def _dropped(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    return shape[:axis] + shape[axis + 1 :]
+
+
+def unique(
+    x: Any,
+    sorted: bool = True,
+    return_inverse: bool = False,
+    return_counts: bool = False,
+    dim: int | None = None,
+) -> Any:
+    """The distinct elements of ``x``, sorted, as a 1-D tensor; with ``return_inverse``
+    the position of each element of ``x`` in it too, and with ``return_counts`` how often
+    each occurs (a tuple, as PyTorch's). No gradient. Always sorted, whatever ``sorted``.
+    """
+    if dim is not None:
+        raise NotImplementedError(f"unique: only dim=None is supported, got dim={dim!r}")
+    x = as_tensor(x)
+    values, inverse, counts = np.unique(
+        x.data,
+        return_inverse=True,
+        return_counts=True,
+        equal_nan=False,  # each NaN apart, as PyTorch
+    )
+    out = Tensor._from_op(values, None)
+    if not (return_inverse or return_counts):
+        return out
+    result = [out]
+    if return_inverse:
+        result.append(Tensor._from_op(inverse.reshape(x.shape).astype(np.int64), None))
+    if return_counts:
+        result.append(Tensor._from_op(counts.astype(np.int64), None))
+    return tuple(result)
+
+
+def lerp(input: Any, end: Any, weight: Any) -> Tensor:
+    """Linear interpolation ``input + weight * (end - input)`` (see ``Tensor.lerp``)."""
+    return as_tensor(input).lerp(end, weight)
 
 
 def _sort_order(data: Array, axis: int, descending: bool, stable: bool) -> Array:

@@ -316,6 +316,16 @@ def truth(fn: Any, where: str, x: Any, axis: Any, keepdims: bool, torch_names: A
     return Tensor._from_op(fn(x.data, axis=axes, keepdims=keepdims), None)
 
 
+def any(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    """Whether any element over ``axis`` (or PyTorch's ``dim``) is nonzero; a bool tensor."""
+    return truth(np.any, "any", x, axis, keepdims, torch_names)
+
+
+def all(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    """Whether every element over ``axis`` (or PyTorch's ``dim``) is nonzero; a bool tensor."""
+    return truth(np.all, "all", x, axis, keepdims, torch_names)
+
+
 _ALL_AXES = [tuple(range(ndim)) for ndim in range(9)]
 
 
@@ -342,7 +352,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -
 
 
 def _nonempty(x: Tensor, axes: tuple[int, ...], where: str) -> None:
-    if any(x.shape[a] == 0 for a in axes) or (not axes and x.data.size == 0):
+    if builtins.any(x.shape[a] == 0 for a in axes) or (not axes and x.data.size == 0):
         raise ValueError(f"{where}: cannot reduce an empty axis, got shape {x.shape}")
 
 

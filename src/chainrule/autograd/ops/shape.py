@@ -5,6 +5,7 @@ gradient back the same way."""
 from __future__ import annotations
 
 import builtins
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -421,6 +422,29 @@ def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None
 
 
 cat = concatenate
+concat = concatenate
+
+
+def hstack(tensors: Sequence[Any]) -> Tensor:
+    """Join tensors column-wise: along axis 1, or axis 0 when they are 1-D (PyTorch's
+    ``hstack``; 0-d tensors count as 1-D)."""
+    items = [_at_least(as_tensor(t), 1) for t in tensors]
+    if not items:
+        raise ValueError("hstack: expected at least one tensor, got none")
+    return concatenate(items, 0 if items[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Sequence[Any]) -> Tensor:
+    """Join tensors row-wise, along axis 0, with 1-D (and 0-d) tensors taken as rows
+    (PyTorch's ``vstack``)."""
+    items = [_at_least(as_tensor(t), 2) for t in tensors]
+    if not items:
+        raise ValueError("vstack: expected at least one tensor, got none")
+    return concatenate(items, 0)
+
+
+def _at_least(x: Tensor, ndim: int) -> Tensor:
+    return x if x.ndim >= ndim else reshape(x, (1,) * (ndim - x.ndim) + x.shape)
 
 
 def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
@@ -469,6 +493,85 @@ def split(
         pieces.append(Index.apply(x, (*lead, slice(start, start + n))))
         start += n
     return pieces
+
+
+def tensor_split(x: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut ``x`` along ``dim`` into ``n`` nearly equal pieces (the first ``length % n`` one
+    longer), or at the listed indices (PyTorch's ``tensor_split``); each piece is a
+    differentiable slice of ``x``."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError(
+            "tensor_split: expected a tensor with at least 1 dimension, got a 0-d tensor"
+        )
+    check_axis(dim, x.ndim, "tensor_split")
+    axis = int(dim) % x.ndim
+    length = x.shape[axis]
+    if isinstance(indices_or_sections, Tensor):  # a 0-d one is a count, as in PyTorch
+        indices_or_sections = indices_or_sections.data.tolist()
+    if isinstance(indices_or_sections, int | np.integer):
+        n = int(indices_or_sections)
+        if n <= 0:
+            raise ValueError(f"tensor_split: number of sections must be > 0, got {n}")
+        size, extra = divmod(length, n)
+        bounds = [i * size + builtins.min(i, extra) for i in range(n + 1)]
+    else:
+        bounds = [0, *(int(i) for i in indices_or_sections), length]
+    lead = (slice(None),) * axis
+    # Python's slicing rules, as PyTorch's: negative indices count from the end, and a
+    # piece whose end comes before its start is empty.
+    return tuple(
+        Index.apply(x, (*lead, slice(start, stop))) for start, stop in itertools.pairwise(bounds)
+    )
+
+
+def diag(x: Any, diagonal: int = 0) -> Tensor:
+    """A square matrix with the 1-D ``x`` on its ``diagonal`` (0 the main one, > 0 above,
+    < 0 below) and zeros elsewhere, or the ``diagonal`` of the 2-D ``x`` as a 1-D tensor."""
+    from chainrule.autograd.ops.elementwise import where
+
+    x = as_tensor(x)
+    k = int(diagonal)
+    if x.ndim == 1:
+        n = x.shape[0]
+        zero = Tensor._from_op(np.zeros((), x.dtype), None)
+        # where, not a product with the identity, so that inf stays off the zeros
+        square = where(np.eye(n, dtype=bool), expand(reshape(x, (n, 1)), n, n), zero)
+        before, after = builtins.max(-k, 0), builtins.max(k, 0)
+        return pad(square, ((before, after), (after, before)))
+    if x.ndim == 2:
+        rows, columns = x.shape
+        first_row, first_column = builtins.max(-k, 0), builtins.max(k, 0)
+        n = builtins.max(builtins.min(rows - first_row, columns - first_column), 0)
+        steps = np.arange(n)
+        return Index.apply(x, (first_row + steps, first_column + steps))
+    raise ValueError(f"diag: expected a 1-D or 2-D tensor, got shape {x.shape}")
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-D tensors: output ``i`` repeats ``tensors[i]`` along axis
+    ``i`` (``indexing="ij"``), or with the first two axes swapped (``"xy"``, NumPy's and
+    Matplotlib's x-then-y order)."""
+    if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: expected indexing 'ij' or 'xy', got {indexing!r}")
+    items = [as_tensor(t) for t in tensors]
+    if not items:
+        raise ValueError("meshgrid: expected at least one tensor, got none")
+    for t in items:
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid: expected 0-D or 1-D tensors, got one of shape {t.shape}")
+    order = list(range(len(items)))
+    if indexing == "xy" and len(items) > 1:
+        order[0], order[1] = 1, 0
+    shape = tuple(items[i].data.size for i in order)
+    grids = []
+    for i, t in enumerate(items):
+        axis = order.index(i)
+        column = reshape(t, (1,) * axis + (-1,) + (1,) * (len(items) - axis - 1))
+        grids.append(expand(column, *shape))
+    return tuple(grids)
 
 
 def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
