@@ -146,6 +146,20 @@ class Sequential(Module):
             )
         return Sequential(*self, *other)
 
+    def __mul__(self, times: int) -> Sequential:
+        """A new ``Sequential`` of this one's modules repeated ``times`` times (the same
+        objects, so the repeats share their parameters, as in PyTorch)."""
+        if not isinstance(times, int) or isinstance(times, bool):
+            raise TypeError(
+                f"Sequential: can only be multiplied by an int, got {type(times).__name__}"
+            )
+        if times <= 0:
+            raise ValueError(f"Sequential: expected a positive repeat count, got {times}")
+        return Sequential(*(list(self) * times))
+
+    def __rmul__(self, times: int) -> Sequential:
+        return self.__mul__(times)
+
 
 class ModuleList(Module):
     """A list of modules whose parameters the parent registers (it has no ``forward``)."""

@@ -298,7 +298,14 @@ class Module:
                     f"{name!r}; expected a Tensor or None"
                 )
             buffers[name] = value
-        elif name in modules and value is None:
+        elif name in modules:
+            # Otherwise the attribute and the module that forward, state_dict and
+            # parameters() use would part ways.
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} to submodule "
+                    f"{name!r}; expected a chainrule.nn.Module or None"
+                )
             modules[name] = None
         object.__setattr__(self, name, value)
 
@@ -601,8 +608,11 @@ class Module:
         return self
 
     def apply(self: M, fn: Callable[[Module], Any]) -> M:
-        """Call ``fn`` on every submodule (children first) and then on this module."""
-        for child in self.children():
+        """Call ``fn`` on every submodule (children first) and then on this module.
+
+        A child held under two names of this module is visited once, as in PyTorch.
+        """
+        for child in dict.fromkeys(self.children()):
             child.apply(fn)
         fn(self)
         return self
