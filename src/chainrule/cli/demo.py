@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import chainrule as cr
@@ -17,8 +18,10 @@ def run_demo(epochs: int = 200, lr: float = 0.1, seed: int = 0) -> int:
     """
     if epochs < 1:
         raise ValueError(f"demo: --epochs must be >= 1, got {epochs}")
-    if not lr > 0:
-        raise ValueError(f"demo: --lr must be > 0, got {lr}")
+    if not 0 < lr < math.inf:
+        raise ValueError(f"demo: --lr must be > 0 and finite, got {lr}")
+    if seed < 0:  # NumPy's own message names neither the command nor the value
+        raise ValueError(f"demo: --seed must be >= 0, got {seed}")
     rng = np.random.default_rng(seed)
     x_data = rng.uniform(-2, 2, size=(256, 2)).astype(np.float32)
     y_data = (np.sin(x_data[:, :1]) + x_data[:, 1:] / 2).astype(np.float32)
@@ -34,12 +37,15 @@ def run_demo(epochs: int = 200, lr: float = 0.1, seed: int = 0) -> int:
     for p in params:
         p.requires_grad_()
 
+    def mean_squared_error() -> cr.Tensor:
+        hidden_out = cr.tanh(cr.linear(x, w1, b1))  # a = tanh(W1 x + b1)
+        prediction = cr.linear(hidden_out, w2, b2)  # y_hat = W2 a + b2
+        return ((prediction - y) ** 2).mean()  # L = mean (y_hat - y)^2
+
     print(f"training a 2-{hidden}-1 tanh network on {len(x_data)} points, SGD lr={lr}")
     first = last = float("nan")
     for epoch in range(1, epochs + 1):
-        hidden_out = cr.tanh(cr.linear(x, w1, b1))  # a = tanh(W1 x + b1)
-        prediction = cr.linear(hidden_out, w2, b2)  # y_hat = W2 a + b2
-        loss = ((prediction - y) ** 2).mean()  # L = mean (y_hat - y)^2
+        loss = mean_squared_error()
         loss.backward()  # dL/dW and dL/db for every parameter, by the chain rule
         with cr.no_grad():
             for p in params:
@@ -51,6 +57,11 @@ def run_demo(epochs: int = 200, lr: float = 0.1, seed: int = 0) -> int:
             first = last
         if epoch == 1 or epoch % max(1, epochs // 10) == 0 or epoch == epochs:
             print(f"epoch {epoch:4d}  loss {last:.5f}")
-    print(f"loss fell from {first:.4f} to {last:.4f}")
+    with cr.no_grad():  # the loss after the last update, not the one before it
+        final = mean_squared_error().item()
+    if final < first:
+        print(f"loss fell from {first:.4f} to {final:.4f}")
+    else:
+        print(f"loss did not fall: from {first:.4f} to {final:.4f}; try a smaller --lr")
     sys.stdout.flush()
     return 0

@@ -132,8 +132,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     target = args.target if args.target is not None else str(trained.metadata.get("target"))
     table = read_table(args.data, where)
     columns = [str(c) for c in table.columns]
+    flag = "--target" if args.target is not None else "the model's target"
     if target not in columns:
-        flag = "--target" if args.target is not None else "the model's target"
         raise UsageError(
             f"{where}: {flag}: expected a column of {args.data!r}, got {target!r}; "
             f"{nearest(target, columns)}"
@@ -150,7 +150,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     try:
         y = trained.target.encode(values, unknown=-1 if trained.task == "classification" else None)
     except ValueError as error:
-        raise reword(error, f"{where}: --target {target!r}") from None
+        raise reword(error, f"{where}: {flag} {target!r}") from None
+    if trained.task == "classification" and (y < 0).all():  # the wrong column, most likely
+        classes = ", ".join(category_of(c) for c in trained.target.classes[:12])
+        classes += ", ..." if len(trained.target.classes) > 12 else ""
+        raise UsageError(
+            f"{where}: {flag} {target!r}: expected the labels the model was trained on "
+            f"({classes}), got none of them (such as {values.iloc[0]!r})"
+        )
     _note_unknown_categories(trained, table, where)
     if missing.any():
         print(
