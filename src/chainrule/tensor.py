@@ -1093,10 +1093,10 @@ class Tensor:
         return ops.amin(self, dim, keepdim)
 
     def any(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
-        return ops.reductions.truth(np.any, "any", self, axis, keepdims, torch_names)
+        return ops.any(self, axis, keepdims, **torch_names)
 
     def all(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
-        return ops.reductions.truth(np.all, "all", self, axis, keepdims, torch_names)
+        return ops.all(self, axis, keepdims, **torch_names)
 
     def matmul(self, other: Any) -> Tensor:
         return ops.matmul(self, other)

@@ -305,63 +305,53 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
 def _rounded_division(a: Any, b: Any, mode: Any) -> Tensor:
     if mode not in ("floor", "trunc"):
         raise ValueError(f"div: expected rounding_mode None, 'floor' or 'trunc', got {mode!r}")
+    a, b, a_data, b_data, integer = _division_operands("div", a, b)
+    if not integer:
+        return DivRounded.apply(a, b, mode)
+    q = _floor_quotient("div", a_data, b_data)
+    if mode == "trunc":  # floor, moved up by one where the exact quotient is negative
+        q = q + ((np.remainder(a_data, b_data) != 0) & ((a_data < 0) != (b_data < 0)))
+    return Tensor._from_op(q, None)
+
+
+def _division_operands(where: str, a: Any, b: Any) -> tuple[Any, Any, Any, Any, bool]:
+    """``a`` and ``b`` as ``binary_operands`` gives them, their arrays, and whether the
+    division is of integers. Two bools are refused, and so is an integer divisor of 0, as
+    in PyTorch (NumPy would give 0 with a warning)."""
     if _is_bool(a) and _is_bool(b):
-        raise TypeError("div: expected a non-bool operand beside a bool, got two bools")
+        raise TypeError(f"{where}: expected a non-bool operand beside a bool, got two bools")
     a, b = binary_operands(a, b)
     a_data = a.data if isinstance(a, Tensor) else a
     b_data = b.data if isinstance(b, Tensor) else b
-    if np.result_type(a_data, b_data).kind not in "biu":
-        return DivRounded.apply(a, b, mode)
-    if np.size(a_data) and np.any(np.equal(b_data, 0)):
-        raise RuntimeError("div: expected a nonzero integer divisor, got 0")
+    integer = np.result_type(a_data, b_data).kind in "biu"
+    # An empty result has nothing divided.
+    if integer and np.size(a_data) and np.any(np.equal(b_data, 0)):
+        raise RuntimeError(f"{where}: expected a nonzero integer divisor, got 0")
+    return a, b, a_data, b_data, integer
+
+
+def _floor_quotient(where: str, a: Any, b: Any) -> Array:
+    """``a // b`` on arrays, rounded toward minus infinity, inf and NaN without warnings."""
+    token = quiet()
     try:
-        q = np.floor_divide(a_data, b_data)
+        return np.asarray(np.floor_divide(a, b))
     except ValueError:
-        raise _broadcast_error("div", a_data, b_data) from None
-    if mode == "trunc":  # floor, moved up by one where the exact quotient is negative
-        q = q + ((np.remainder(a_data, b_data) != 0) & ((a_data < 0) != (b_data < 0)))
-    return Tensor._from_op(np.asarray(q), None)
+        raise _broadcast_error(where, a, b) from None
+    finally:
+        restore(token)
 
 
 def floor_divide(a: Any, b: Any) -> Tensor:
     """Elementwise ``a // b``, rounded toward minus infinity as Python's ``//`` (PyTorch's
     ``floor_divide``; integers stay integers); no gradient, as PyTorch has none."""
-    if _is_bool(a) and _is_bool(b):
-        raise TypeError("floor_divide: expected a non-bool operand beside a bool, got two bools")
-    a, b = binary_operands(a, b)
-    a_data = a.data if isinstance(a, Tensor) else a
-    b_data = b.data if isinstance(b, Tensor) else b
-    if (
-        np.result_type(a_data, b_data).kind in "biu"
-        and np.size(a_data)  # an empty result has nothing divided
-        and np.any(np.equal(b_data, 0))
-    ):
-        raise RuntimeError("floor_divide: expected a nonzero integer divisor, got 0")
-    token = quiet()
-    try:
-        return Tensor._from_op(np.asarray(np.floor_divide(a_data, b_data)), None)
-    except ValueError:
-        raise _broadcast_error("floor_divide", a_data, b_data) from None
-    finally:
-        restore(token)
+    _, _, a_data, b_data, _ = _division_operands("floor_divide", a, b)
+    return Tensor._from_op(_floor_quotient("floor_divide", a_data, b_data), None)
 
 
 def remainder(a: Any, b: Any) -> Tensor:
     """Elementwise ``a % b``, with the sign of ``b`` as Python's ``%`` (PyTorch's
     ``remainder``), with broadcasting; an integer divisor of 0 is refused."""
-    if _is_bool(a) and _is_bool(b):
-        raise TypeError("remainder: expected a non-bool operand beside a bool, got two bools")
-    if _is_bool(a):  # PyTorch counts it as 0 or 1
-        a = Tensor._from_op(a.data.astype(np.int64), None) if isinstance(a, Tensor) else int(a)
-    a, b = binary_operands(a, b)
-    a_data = a.data if isinstance(a, Tensor) else a
-    b_data = b.data if isinstance(b, Tensor) else b
-    if (
-        np.result_type(a_data, b_data).kind in "biu"
-        and np.size(a_data)
-        and np.any(np.equal(b_data, 0))
-    ):
-        raise RuntimeError("remainder: expected a nonzero integer divisor, got 0")
+    a, b, _, _, _ = _division_operands("remainder", a, b)
     return Remainder.apply(a, b)
 
 

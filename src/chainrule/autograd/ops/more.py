@@ -690,16 +690,23 @@ def _slab_coords(shape: tuple[int, ...], axis: int, picks: Array) -> tuple[Array
     return tuple(grid)
 
 
-def index_add(x: Any, dim: int, index_: Any, source: Any, *, alpha: Any = 1) -> Tensor:
-    """A copy of ``x`` with ``alpha * source[i]`` added to slab ``index_[i]`` along ``dim``."""
-    x = as_tensor(x)
-    axis, picks = _along("index_add", x, dim, index_)
+def _slab_source(
+    where: str, x: Tensor, dim: int, index_: Any, source: Any
+) -> tuple[tuple[Array, ...], Tensor]:
+    """The coordinates of the slabs ``index_`` along ``dim`` of ``x``, and ``source`` as a
+    tensor, checked to have their shape."""
+    axis, picks = _along(where, x, dim, index_)
     coords = _slab_coords(x.shape, axis, picks)
     source = as_tensor(source)
     if source.shape != coords[0].shape:
-        raise ValueError(
-            f"index_add: expected source of shape {coords[0].shape}, got {source.shape}"
-        )
+        raise ValueError(f"{where}: expected source of shape {coords[0].shape}, got {source.shape}")
+    return coords, source
+
+
+def index_add(x: Any, dim: int, index_: Any, source: Any, *, alpha: Any = 1) -> Tensor:
+    """A copy of ``x`` with ``alpha * source[i]`` added to slab ``index_[i]`` along ``dim``."""
+    x = as_tensor(x)
+    coords, source = _slab_source("index_add", x, dim, index_, source)
     if source.dtype != x.dtype:
         source = source.to(x.dtype)
     return ScatterAdd.apply(x, source if alpha == 1 else mul(source, alpha), coords)
@@ -719,13 +726,7 @@ def index_copy(x: Any, dim: int, index_: Any, source: Any) -> Tensor:
     from chainrule.autograd.ops.shape import index_put
 
     x = as_tensor(x)
-    axis, picks = _along("index_copy", x, dim, index_)
-    coords = _slab_coords(x.shape, axis, picks)
-    source = as_tensor(source)
-    if source.shape != coords[0].shape:
-        raise ValueError(
-            f"index_copy: expected source of shape {coords[0].shape}, got {source.shape}"
-        )
+    coords, source = _slab_source("index_copy", x, dim, index_, source)
     return index_put(x, coords, source)
 
 
