@@ -12,6 +12,14 @@ from chainrule.data.dataset import (
 )
 from chainrule.data.datasets import DATASETS, BundledDataset, load_dataset
 from chainrule.data.loader import DataLoader
+from chainrule.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 from chainrule.data.tabular import (
     CategoricalColumn,
     NumericColumn,
@@ -22,16 +30,22 @@ from chainrule.data.tabular import (
 
 __all__ = [
     "DATASETS",
+    "BatchSampler",
     "BundledDataset",
     "CategoricalColumn",
     "ConcatDataset",
     "DataLoader",
     "Dataset",
     "NumericColumn",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
     "Subset",
+    "SubsetRandomSampler",
     "TabularPreprocessor",
     "TargetEncoder",
     "TensorDataset",
+    "WeightedRandomSampler",
     "batch_of",
     "default_collate",
     "infer_task",

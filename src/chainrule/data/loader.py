@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from typing import Any
 
 from chainrule.backend import np
 from chainrule.data.dataset import batch_of
+from chainrule.data.sampler import BatchSampler
 from chainrule.tensor import own_generator
 
 
@@ -23,6 +24,12 @@ class DataLoader:
     batch_size : int, default=1
     shuffle : bool, default=False
         Draw a new order every epoch (every ``iter()``) from ``generator``.
+    sampler : Sampler or iterable of int, optional
+        The indices to visit, in its order, as in PyTorch (``WeightedRandomSampler``,
+        ``SubsetRandomSampler``, a list...); not together with ``shuffle``.
+    batch_sampler : iterable of lists of int, optional
+        The indices of each batch (``BatchSampler``...), as in PyTorch; not together with
+        ``batch_size``, ``shuffle``, ``sampler`` or ``drop_last``.
     drop_last : bool, default=False
         Skip the last batch when it is smaller than ``batch_size``.
     generator : numpy.random.Generator or int, optional
@@ -53,6 +60,8 @@ class DataLoader:
         dataset: Any,
         batch_size: int = 1,
         shuffle: bool = False,
+        sampler: Iterable[Any] | None = None,
+        batch_sampler: Iterable[Any] | None = None,
         drop_last: bool = False,
         generator: np.random.Generator | int | None = None,
         num_workers: int = 0,
@@ -89,7 +98,30 @@ class DataLoader:
                 f"DataLoader: expected a dataset with __len__ and __getitem__, "
                 f"got {type(dataset).__name__}"
             )
+        for name, given in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if given is not None and not hasattr(given, "__iter__"):
+                raise TypeError(
+                    f"DataLoader: expected {name} to be an iterable of indices, "
+                    f"got {type(given).__name__}"
+                )
+        if sampler is not None and shuffle:
+            raise ValueError(
+                "DataLoader: sampler decides the order, so shuffle must be False with it "
+                "(as in PyTorch); got shuffle=True"
+            )
+        if batch_sampler is not None and (
+            batch_size != 1 or shuffle or sampler is not None or drop_last
+        ):
+            raise ValueError(
+                "DataLoader: batch_sampler makes the batches, so batch_size, shuffle, sampler "
+                f"and drop_last must keep their defaults (as in PyTorch); got "
+                f"batch_size={batch_size!r}, shuffle={shuffle!r}, "
+                f"sampler={type(sampler).__name__ if sampler is not None else None}, "
+                f"drop_last={drop_last!r}"
+            )
         self.dataset = dataset
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -98,11 +130,37 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.pin_memory = pin_memory
 
+    def _index_batches(self) -> Iterable[Any] | None:
+        """The index lists of a loader given a sampler or a batch sampler; else None."""
+        if self.batch_sampler is not None:
+            return self.batch_sampler
+        if self.sampler is not None:
+            return BatchSampler(self.sampler, self.batch_size, bool(self.drop_last))
+        return None
+
     def __len__(self) -> int:
+        batches = self._index_batches()
+        if batches is not None:
+            source = self.batch_sampler if self.batch_sampler is not None else self.sampler
+            if not isinstance(source, Sized):
+                raise TypeError(
+                    f"DataLoader: the number of batches needs a sampler with a length, got "
+                    f"{type(source).__name__}"
+                )
+            return len(batches)
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
+        batches = self._index_batches()
+        if batches is not None:
+            for indices in batches:
+                chosen = [int(i) for i in indices]
+                if self.collate_fn is None:
+                    yield batch_of(self.dataset, np.asarray(chosen, dtype=np.int64))
+                else:
+                    yield self.collate_fn([self.dataset[i] for i in chosen])
+            return
         n = len(self.dataset)
         order = self.generator.permutation(n) if self.shuffle else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):

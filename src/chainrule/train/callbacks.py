@@ -83,6 +83,13 @@ def _better(mode: str, monitor: str) -> str:
     return "min" if any(word in monitor for word in lower_is_better) else "max"
 
 
+def _count(value: Any, where: str, name: str) -> int:
+    """``value`` as an int, refused unless an integer >= 0 (NumPy's included, bool not)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise ValueError(f"{where}: {name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
 def _monitored(monitor: str, logs: dict[str, float], where: str, state: FitState) -> float | None:
     """The monitored value; None on an epoch that ``fit(validation_freq=)`` did not
     validate, which the callbacks skip, as Keras's do."""
@@ -132,12 +139,8 @@ class EarlyStopping(Callback):
         start_from_epoch: int = 0,
         verbose: int = 0,
     ) -> None:
-        if patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience!r}")
-        if start_from_epoch < 0:
-            raise ValueError(
-                f"EarlyStopping: start_from_epoch must be >= 0, got {start_from_epoch!r}"
-            )
+        patience = _count(patience, "EarlyStopping", "patience")
+        start_from_epoch = _count(start_from_epoch, "EarlyStopping", "start_from_epoch")
         self.baseline, self.start_from_epoch = baseline, start_from_epoch
         self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
         self.mode = _better(mode, monitor)
@@ -343,9 +346,19 @@ class ReduceLROnPlateau(Callback):
     ) -> None:
         if not 0 < factor < 1:
             raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}")
+        patience = _count(patience, "ReduceLROnPlateau", "patience")
+        cooldown = _count(cooldown, "ReduceLROnPlateau", "cooldown")
+        if not min_lr >= 0:
+            raise ValueError(f"ReduceLROnPlateau: min_lr must be >= 0, got {min_lr!r}")
         self.monitor, self.factor, self.patience = monitor, factor, patience
         self.mode, self.min_delta = _better(mode, monitor), min_delta
         self.cooldown, self.min_lr, self.verbose = cooldown, min_lr, verbose
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = self.cooldown_left = 0
+
+    def on_train_begin(self, state: FitState) -> None:
+        # A fresh count for each run, as Keras resets it: the best value of an earlier fit
+        # (of another model, or another learning rate) says nothing about this one.
         self.best = math.inf if self.mode == "min" else -math.inf
         self.wait = self.cooldown_left = 0
 

@@ -27,7 +27,7 @@ import chainrule.nn.functional as F
 from chainrule.autograd.anomaly import AnomalyError, detect_anomaly
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import Array, is_floating, np
-from chainrule.data import DataLoader, Subset, TensorDataset, stratified_split
+from chainrule.data import BatchSampler, DataLoader, Subset, TensorDataset, stratified_split
 from chainrule.nn import loss as losses
 from chainrule.nn.module import Module
 from chainrule.nn.utils import clip_grad_norm_
@@ -335,10 +335,28 @@ def _model_dtype(model: Module) -> Any:
     return np.float32
 
 
+def _sampled(loader: DataLoader) -> bool:
+    """Whether ``loader`` picks its indices by a sampler or a batch sampler of the user's."""
+    return loader.sampler is not None or loader.batch_sampler is not None
+
+
+def _loader_data(loader: DataLoader) -> Any:
+    """The samples one pass over ``loader`` visits: its dataset, or for a loader with a
+    sampler (``SubsetRandomSampler`` over a validation part, a weighted draw), the subset
+    of the indices the sampler gives, in its order, as iterating the loader would."""
+    if not _sampled(loader):
+        return loader.dataset
+    batches = loader.batch_sampler
+    if batches is None:
+        assert loader.sampler is not None  # _sampled
+        batches = BatchSampler(loader.sampler, loader.batch_size, bool(loader.drop_last))
+    return Subset(loader.dataset, [int(i) for batch in batches for i in batch])
+
+
 def _as_dataset(data: Any, where: str, dtype: Any) -> Any:
-    """A dataset from (x, y) arrays or tensors, a dataset, or a DataLoader's dataset."""
+    """A dataset from (x, y) arrays or tensors, a dataset, or the samples of a DataLoader."""
     if isinstance(data, DataLoader):
-        return data.dataset
+        return _loader_data(data)
     if isinstance(data, tuple | list):
         if len(data) != 2:
             raise ValueError(
@@ -608,7 +626,10 @@ def fit(
     train_data : (x, y) arrays or tensors, a dataset, or a DataLoader
         Floating-point arrays are converted to the model's dtype. A DataLoader's
         ``batch_size`` and ``drop_last`` are used (``batch_size`` here is then ignored);
-        the order of its batches is fit's, set by ``shuffle`` and ``seed``.
+        the order of its batches is fit's, set by ``shuffle`` and ``seed``, unless it has a
+        ``sampler`` or ``batch_sampler``: then that decides each epoch's batches, as in a
+        PyTorch loop (``shuffle`` and ``seed`` do not apply to them, and
+        ``validation_split`` cannot be taken from such a loader).
     y : array or tensor, optional
         The targets, when ``train_data`` holds the inputs alone: ``fit(model, loss,
         optimizer, x, y)`` as Keras's ``fit(x, y)``.
@@ -717,8 +738,24 @@ def fit(
             seed = int(as_generator(None).integers(2**63))
 
     split_seed, shuffle_seed, layer_seed = np.random.SeedSequence(seed).spawn(3)
-    train_set = _as_dataset(
-        _with_targets(train_data, y, "fit", "train_data"), "fit: train_data", dtype
+    given = train_data if isinstance(train_data, DataLoader) else None
+    sampled = given is not None and _sampled(given)
+    if sampled and validation_split:
+        raise ValueError(
+            "fit: validation_split holds out rows of the data, but the DataLoader's sampler "
+            "picks its own indices; pass validation_data (a DataLoader with a sampler over "
+            "the held-out indices, for instance) instead"
+        )
+    if sampled and dist is not None:
+        raise ValueError(
+            "fit: a DataLoader with a sampler or batch_sampler is not supported with MPI; "
+            "give the dataset (fit shuffles it) instead"
+        )
+    source = _with_targets(train_data, y, "fit", "train_data")
+    train_set = (
+        given.dataset
+        if given is not None and sampled
+        else _as_dataset(source, "fit: train_data", dtype)
     )
     if len(train_set) == 0:
         raise ValueError("fit: train_data is empty")
@@ -753,16 +790,28 @@ def fit(
     # A DataLoader brings its own batching: its batch size, and whether it drops a last
     # short batch. The order stays fit's (``shuffle`` and ``seed``) so that a run resumes.
     # Its collate_fn makes the batches, the validation ones too.
-    given = train_data if isinstance(train_data, DataLoader) else None
     collate_fn = given.collate_fn if given is not None else None
-    loader = DataLoader(
-        train_set,
-        given.batch_size if given is not None else batch_size,
-        shuffle=shuffle,
-        drop_last=given.drop_last if given is not None else False,
-        generator=np.random.default_rng(shuffle_seed),
-        collate_fn=collate_fn,
-    )
+    if given is not None and sampled:
+        # The user's sampler decides the batches; its generator (when it has one) is the
+        # one a checkpoint keeps, so that a resumed run draws on from where it stopped.
+        loader = DataLoader(
+            train_set,
+            given.batch_size,
+            sampler=given.sampler,
+            batch_sampler=given.batch_sampler,
+            drop_last=given.drop_last,
+            generator=_sampler_generator(given) or np.random.default_rng(shuffle_seed),
+            collate_fn=collate_fn,
+        )
+    else:
+        loader = DataLoader(
+            train_set,
+            given.batch_size if given is not None else batch_size,
+            shuffle=shuffle,
+            drop_last=given.drop_last if given is not None else False,
+            generator=np.random.default_rng(shuffle_seed),
+            collate_fn=collate_fn,
+        )
     if len(loader) == 0:
         raise ValueError(
             f"fit: train_data has {len(train_set)} samples, fewer than one batch of "
@@ -866,6 +915,18 @@ def fit(
             callback.on_train_end(state)
     history.stop_reason = state.stop_reason
     return history
+
+
+def _sampler_generator(loader: DataLoader) -> np.random.Generator | None:
+    """The random generator of ``loader``'s sampler (or of the sampler inside its batch
+    sampler), when it has one."""
+    for source in (loader.sampler, loader.batch_sampler):
+        while source is not None:
+            rng = getattr(source, "generator", None)
+            if isinstance(rng, np.random.Generator):
+                return rng
+            source = getattr(source, "sampler", None)
+    return None
 
 
 def _seed_random_layers(model: Module, seed: np.random.SeedSequence) -> None:
@@ -1139,7 +1200,10 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
     batch_size = _positive_int(batch_size, "predict", "batch_size")
     dtype = _model_dtype(model)
     if isinstance(x, DataLoader):
-        batch_size, x = x.batch_size, x.dataset  # a loader brings its batch size, as in fit
+        # A loader brings its batch size, as in fit, and its samples (a sampler's subset).
+        if x.batch_sampler is None:
+            batch_size = x.batch_size
+        x = _loader_data(x)
     batches: Iterator[Tensor]
     if hasattr(x, "__len__") and hasattr(x, "__getitem__") and not _array_like(x):
         batches = (b[0] if isinstance(b, tuple | list) else b for b in DataLoader(x, batch_size))

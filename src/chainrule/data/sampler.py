@@ -1,0 +1,251 @@
+"""Samplers: the order in which a ``DataLoader`` visits a dataset's indices, as PyTorch's
+``torch.utils.data`` samplers decide it.
+
+A sampler is any iterable of integer indices (a list will do); the classes here are the
+usual ones: in order, a random permutation (or draws with replacement), a random order of
+a subset, draws weighted per sample, and ``BatchSampler``, which groups another sampler's
+indices into lists, one per batch (``DataLoader(batch_sampler=)``). Each random sampler
+keeps a ``numpy.random.Generator`` of its own, as a shuffling ``DataLoader`` does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sized
+from typing import Any
+
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor, own_generator
+
+
+def _positive_int(value: Any, where: str, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _boolean(value: Any, where: str, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+class Sampler:
+    """Base class: an iterable of dataset indices, with a length where it has one.
+
+    Subclasses define ``__iter__`` (and ``__len__``). ``DataLoader(sampler=)`` takes any
+    iterable of indices, an instance of this class or not.
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__}: __iter__ is not defined")
+
+
+class SequentialSampler(Sampler):
+    """Indices ``0, 1, ..., len(data_source) - 1`` in order.
+
+    Parameters
+    ----------
+    data_source : Dataset
+        Only its length is used.
+    """
+
+    def __init__(self, data_source: Sized) -> None:
+        self.data_source = data_source
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self.data_source)))
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """Indices of ``data_source`` in a random order, a new one at each pass.
+
+    Parameters
+    ----------
+    data_source : Dataset
+        Only its length is used.
+    replacement : bool, default=False
+        Draw each index independently (with repeats) instead of permuting.
+    num_samples : int, optional
+        Indices per pass; ``len(data_source)`` by default. Without replacement, more than
+        ``len(data_source)`` gives whole permutations one after the other, as in PyTorch.
+    generator : numpy.random.Generator or int, optional
+        Source of the order; when None, one of its own seeded from the default generator.
+
+    Examples
+    --------
+    >>> sorted(RandomSampler(range(4), generator=0))
+    [0, 1, 2, 3]
+    """
+
+    def __init__(
+        self,
+        data_source: Sized,
+        replacement: bool = False,
+        num_samples: int | None = None,
+        generator: np.random.Generator | int | None = None,
+    ) -> None:
+        self.data_source = data_source
+        self.replacement = _boolean(replacement, "RandomSampler", "replacement")
+        self._num_samples = (
+            None
+            if num_samples is None
+            else _positive_int(num_samples, "RandomSampler", "num_samples")
+        )
+        self.generator = own_generator(generator)
+
+    @property
+    def num_samples(self) -> int:
+        """Indices given per pass."""
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        n, count = len(self.data_source), self.num_samples
+        if n == 0:
+            return iter(())
+        if self.replacement:
+            order = self.generator.integers(0, n, size=count)
+        else:
+            rounds = math.ceil(count / n)
+            order = np.concatenate([self.generator.permutation(n) for _ in range(rounds)])
+        return iter(order[:count].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given ``indices`` in a random order, a new one at each pass (no repeats).
+
+    Parameters
+    ----------
+    indices : sequence of int
+    generator : numpy.random.Generator or int, optional
+        Source of the order; when None, one of its own seeded from the default generator.
+    """
+
+    def __init__(
+        self, indices: Iterable[int] | Array, generator: np.random.Generator | int | None = None
+    ) -> None:
+        given = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices)
+        if given.ndim != 1 or (given.size and given.dtype.kind not in "iu"):
+            raise ValueError(
+                f"SubsetRandomSampler: expected a sequence of integer indices, got an array "
+                f"of shape {given.shape} and dtype {given.dtype}"
+            )
+        self.indices = given.astype(np.int64)
+        self.generator = own_generator(generator)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices[self.generator.permutation(len(self.indices))].tolist())
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices drawn with probability proportional to ``weights``, as PyTorch's
+    ``WeightedRandomSampler`` (the usual cure for unbalanced classes: weigh each sample by one
+    over its class's count).
+
+    Parameters
+    ----------
+    weights : sequence of float, shape (N,)
+        One weight per sample, >= 0 and finite, not all 0; they need not sum to 1.
+    num_samples : int
+        Indices per pass.
+    replacement : bool, default=True
+        With False, an index is drawn at most once per pass, so ``num_samples`` can be no
+        more than the number of samples of nonzero weight.
+    generator : numpy.random.Generator or int, optional
+        Source of the draws; when None, one of its own seeded from the default generator.
+
+    Examples
+    --------
+    >>> sampler = WeightedRandomSampler([0.0, 1.0, 0.0], num_samples=3, generator=0)
+    >>> list(sampler)
+    [1, 1, 1]
+    """
+
+    def __init__(
+        self,
+        weights: Any,
+        num_samples: int,
+        replacement: bool = True,
+        generator: np.random.Generator | int | None = None,
+    ) -> None:
+        where = "WeightedRandomSampler"
+        self.num_samples = _positive_int(num_samples, where, "num_samples")
+        self.replacement = _boolean(replacement, where, "replacement")
+        given = weights.data if isinstance(weights, Tensor) else weights
+        values = np.asarray(given, dtype=np.float64)
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(
+                f"{where}: expected weights of shape (N,), one per sample, got shape {values.shape}"
+            )
+        if not np.isfinite(values).all() or (values < 0).any() or values.sum() <= 0:
+            raise ValueError(
+                f"{where}: expected finite weights >= 0, not all 0, got {values.tolist()[:8]}"
+                f"{' ...' if values.size > 8 else ''}"
+            )
+        nonzero = int(np.count_nonzero(values))
+        if not self.replacement and self.num_samples > nonzero:
+            raise ValueError(
+                f"{where}: without replacement, num_samples can be at most the {nonzero} "
+                f"samples of nonzero weight, got num_samples={self.num_samples}"
+            )
+        self.weights = values
+        self.generator = own_generator(generator)
+
+    def __iter__(self) -> Iterator[int]:
+        p = self.weights / self.weights.sum()
+        drawn = self.generator.choice(len(p), size=self.num_samples, replace=self.replacement, p=p)
+        return iter(drawn.tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class BatchSampler(Sampler):
+    """The indices of ``sampler`` grouped into lists of ``batch_size``, one list per batch
+    (for ``DataLoader(batch_sampler=)``).
+
+    Parameters
+    ----------
+    sampler : Sampler or iterable of int
+    batch_size : int
+    drop_last : bool
+        Leave out a last list shorter than ``batch_size``.
+
+    Examples
+    --------
+    >>> list(BatchSampler(range(5), batch_size=2, drop_last=False))
+    [[0, 1], [2, 3], [4]]
+    """
+
+    def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool) -> None:
+        self.sampler = sampler
+        self.batch_size = _positive_int(batch_size, "BatchSampler", "batch_size")
+        self.drop_last = _boolean(drop_last, "BatchSampler", "drop_last")
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batch: list[int] = []
+        for index in self.sampler:
+            batch.append(int(index))
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self) -> int:
+        if not isinstance(self.sampler, Sized):
+            raise TypeError(
+                f"BatchSampler: the number of batches needs a sampler with a length, got "
+                f"{type(self.sampler).__name__}"
+            )
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
