@@ -16,7 +16,7 @@ from typing import Any
 
 from chainrule.backend import is_floating, np
 from chainrule.nn import activation as act
-from chainrule.nn.containers import Sequential
+from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.layers import Dropout, Dropout2d, Embedding, Flatten, Identity, Linear, Unflatten
 from chainrule.nn.module import Module
@@ -264,13 +264,19 @@ def _prelu(g: _Graph, m: act.PReLU, x: str, rank: int, path: str) -> str:
 
 def _glu(g: _Graph, m: act.GLU, x: str, shape: tuple[int, ...], path: str) -> str:
     axis = int(m.dim) % len(shape)
-    half = shape[axis] // 2
-
-    def part(start: int) -> str:
-        bounds = [g.constant("bound", [b], np.int64) for b in (start, start + half, axis)]
-        return g.node("Slice", [x, *bounds])
-
-    return g.node("Mul", [part(0), g.node("Sigmoid", [part(half)])], path)
+    if axis == 0:
+        # The batch is dynamic: its halves are measured on the input at run time, not taken
+        # from the example. Split refuses sizes that do not add up, so an odd batch fails as
+        # the layer does instead of losing a row.
+        g.batch_kept = False
+        rows = g.node("Shape", [x], start=0, end=1)
+        half = g.node("Div", [rows, g.constant("two", [2], np.int64)])
+        sizes = g.node("Concat", [half, half], axis=0)
+    else:
+        sizes = g.constant("sizes", [shape[axis] // 2] * 2, np.int64)
+    first, second = g.name("glu_first"), g.name("glu_second")
+    g.nodes.append(g.helper.make_node("Split", [x, sizes], [first, second], name=first, axis=axis))
+    return g.node("Mul", [first, g.node("Sigmoid", [second])], path)
 
 
 def _simple(op: str, **attrs: Any) -> Callable[[_Graph, Any, str, str], str]:
@@ -329,8 +335,22 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
         for name, child in module.named_children():
             x, example = _emit(g, child, x, example, f"{path}.{name}" if path else name)
         return x, example
-    out_example = module(example)
     where = path or "model"
+    if kind not in _EXPORTABLE:
+        # Before running the layer: a container without a forward (ModuleList, ModuleDict)
+        # would fail there with an error that does not say which part cannot be exported.
+        supported = sorted(c.__name__ for c in [*_EXPORTABLE, Sequential])
+        hint = (
+            f"; a {kind.__name__} has no forward of its own: export the Sequential or layer "
+            f"it holds (model[key])"
+            if kind in (ModuleList, ModuleDict)
+            else ""
+        )
+        raise ValueError(
+            f"to_onnx: cannot export layer {where} ({kind.__name__}); supported layers: "
+            f"{', '.join(supported)}{hint}"
+        )
+    out_example = module(example)
     own = _own_dtype(module)
     if own is not None:
         if kind is not Embedding and example.dtype != own:
@@ -375,32 +395,44 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
                 f"{rank}, got shape {example.shape}; add the batch axis first"
             )
         return IMAGE_LAYERS[kind](g, module, x, example.shape, where), out_example
-    supported = sorted(
-        c.__name__
-        for c in [
-            *ELEMENTWISE,
-            *IMAGE_LAYERS,
-            Linear,
-            Flatten,
-            Embedding,
-            Sequential,
-            act.Softmax,
-            act.LogSoftmax,
-            act.Softmin,
-            act.PReLU,
-            act.GLU,
-        ]
-    )
-    raise ValueError(
-        f"to_onnx: cannot export layer {where} ({kind.__name__}); supported layers: "
-        f"{', '.join(supported)}"
-    )
+    raise AssertionError(f"to_onnx: {kind.__name__} is in _EXPORTABLE without a writer")
 
 
 def _own_dtype(module: Module) -> np.dtype[Any] | None:
     """The dtype of a module's first floating parameter or buffer (None without one)."""
     weights = [*module.parameters(), *module.buffers()]
     return next((t.dtype for t in weights if is_floating(t.dtype)), None)
+
+
+def _per_feature(option: str, value: Any, per_row: tuple[int, ...], side: str) -> Any:
+    """``value`` as a float64 array checked to apply to each row of the graph's ``side``.
+
+    Checked here because the graph is built for any batch size: a value with a batch axis
+    of its own would fit the example and fail, or broadcast wrongly, on other batches.
+    """
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"to_onnx: expected numbers as {option}, got {value!r:.100}") from None
+    try:
+        fits = np.broadcast_shapes(array.shape, per_row) == per_row
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"to_onnx: expected {option} of a shape that fits one {side} row, "
+            f"{per_row[1:]} (a scalar or one value per feature), got shape {array.shape}"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"to_onnx: expected finite values in {option}, got {value!r:.100}")
+    if option == "input_scale" and (array == 0).any():
+        raise ValueError(
+            f"to_onnx: expected a nonzero input_scale (the input is divided by it), got "
+            f"{value!r:.100}; use 1 for a constant feature"
+        )
+    return array
 
 
 def to_onnx(
@@ -438,11 +470,14 @@ def to_onnx(
         The names of the graph's input and output, the keys a runtime feeds and returns;
         non-empty and different from each other.
     input_mean, input_scale : array_like of shape (features,), optional
-        Standardize the raw input first: ``(x - input_mean) / input_scale``.
+        Standardize the raw input first: ``(x - input_mean) / input_scale``. Finite, a
+        scalar or one value per feature (any shape that broadcasts to one row of the
+        input); ``input_scale`` nonzero.
     output : {'raw', 'softmax', 'sigmoid'}, default='raw'
         Append a softmax over the last axis (class probabilities from logits) or a sigmoid.
     output_mean, output_scale : array_like, optional
         Map the output back to original units: ``y * output_scale + output_mean``.
+        Finite, a scalar or one value per output (broadcasting to one row of the output).
     doc_string : str
         Stored in the graph (for example, the feature columns the input expects, in order).
 
@@ -450,6 +485,15 @@ def to_onnx(
     -------
     Path
         The file written; ``onnx.checker.check_model(path, full_check=True)`` passes on it.
+
+    Raises
+    ------
+    ValueError
+        If a layer cannot be exported (the message names it and lists those that can), the
+        opset is not in ``OPSETS``, or a standardization value does not fit one row, is not
+        finite, or (``input_scale``) is zero.
+    FileNotFoundError
+        If the folder of ``path`` does not exist; nothing is written then.
 
     Notes
     -----
@@ -503,6 +547,9 @@ def to_onnx(
         dtype = data.dtype if is_floating(data.dtype) else np.dtype(np.float32)
     if data.dtype.kind == "f":
         data = data.astype(dtype)
+    per_row = (1, *data.shape[1:])
+    input_mean = _per_feature("input_mean", input_mean, per_row, "input")
+    input_scale = _per_feature("input_scale", input_scale, per_row, "input")
     standardize = input_mean is not None or input_scale is not None
     graph = _Graph(onnx, dtype, reserved=(input_name, output_name), opset=opset)
     was_training = model.training
@@ -530,6 +577,9 @@ def to_onnx(
                 y = graph.node("Softmax", [y], "probabilities", axis=-1)
             elif output == "sigmoid":
                 y = graph.node("Sigmoid", [y], "probabilities")
+            per_row = (1, *example_out.shape[1:])
+            output_scale = _per_feature("output_scale", output_scale, per_row, "output")
+            output_mean = _per_feature("output_mean", output_mean, per_row, "output")
             if output_scale is not None:
                 y = graph.node("Mul", [y, graph.constant("output_scale", output_scale)], "unscale")
             if output_mean is not None:
@@ -560,11 +610,10 @@ def to_onnx(
     )
     proto.ir_version = IR_VERSION
     onnx.checker.check_model(proto, full_check=True)
-    from chainrule.io import atomic_write_bytes
+    from chainrule.io.atomic import write_bytes_as
 
-    target = Path(path)
-    atomic_write_bytes(target, proto.SerializeToString())
-    return target
+    write_bytes_as("to_onnx", path, proto.SerializeToString())  # checks the path's type
+    return Path(path)
 
 
 # --------------------------------------------------------------------- image layers
@@ -743,3 +792,19 @@ IMAGE_LAYERS: dict[type[Module], Callable[[_Graph, Any, str, tuple[int, ...], st
     Unflatten: _unflatten,
 }
 """Layers whose ONNX form depends on the input's shape, by how each is written."""
+
+_EXPORTABLE: frozenset[type[Module]] = frozenset(
+    [
+        *ELEMENTWISE,
+        *IMAGE_LAYERS,
+        Linear,
+        Flatten,
+        Embedding,
+        act.Softmax,
+        act.LogSoftmax,
+        act.Softmin,
+        act.PReLU,
+        act.GLU,
+    ]
+)
+"""Every layer class ``_emit`` writes (exact classes: a subclass may compute otherwise)."""

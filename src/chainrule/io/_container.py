@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import safetensors.numpy
 
 from chainrule.backend import Array
-from chainrule.io.atomic import atomic_write_bytes
+from chainrule.io.atomic import write_bytes_as
 
 METADATA_KEY = "chainrule"
 """The one key of the safetensors metadata that holds chainrule's JSON document."""
@@ -79,7 +79,7 @@ def write(
         for name, array in tensors.items()
     }
     data = safetensors.numpy.save(contiguous, metadata={METADATA_KEY: text})
-    atomic_write_bytes(path, data)
+    write_bytes_as(where, path, data)
 
 
 def _sniff(start: bytes) -> str:

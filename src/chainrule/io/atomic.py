@@ -150,11 +150,18 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     >>> os.listdir(folder)
     ['log.txt']
     """
+    with _atomic_open("atomic_open", path, mode) as file:
+        yield file
+
+
+@contextmanager
+def _atomic_open(where: str, path: str | os.PathLike[str], mode: str) -> Iterator[IO[Any]]:
+    """``atomic_open``, its errors naming ``where`` (the function the user called)."""
     if mode not in ("wb", "w"):
-        raise ValueError(f"atomic_open: mode must be 'wb' or 'w', got {mode!r}")
-    target = _target_path("atomic_open", path)
+        raise ValueError(f"{where}: mode must be 'wb' or 'w', got {mode!r}")
+    target = _target_path(where, path)
     _remove_stale_temporaries(target)
-    fd, temporary = _open_temporary("atomic_open", path, target)
+    fd, temporary = _open_temporary(where, path, target)
     try:
         try:
             if mode == "w":
@@ -190,9 +197,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | bytearray | m
     >>> path.read_bytes()
     b'second'
     """
+    write_bytes_as("atomic_open", path, data)
+
+
+def write_bytes_as(
+    where: str, path: str | os.PathLike[str], data: bytes | bytearray | memoryview
+) -> None:
+    """``atomic_write_bytes`` for chainrule's own writers (``save``, ``to_onnx``, ...): a
+    missing or read-only folder is reported under ``where``, the name of the function the
+    user called, rather than under ``atomic_open``."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"atomic_write_bytes: expected bytes, got {type(data).__name__}")
-    with atomic_open(path, "wb") as f:
+    with _atomic_open(where, path, "wb") as f:
         f.write(data)
 
 

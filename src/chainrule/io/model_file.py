@@ -7,6 +7,9 @@ safetensors metadata holds one key, ``"chainrule"``, whose value is a JSON docum
     {"format": "chainrule.model", "format_version": 1, "chainrule_version": "0.1.0",
      "architecture": {...} or null, "architecture_error": null or "why not",
      "metadata": {...the user's metadata...}}
+
+plus ``"frozen": ["0.weight", ...]``, the parameters saved with ``requires_grad=False``,
+when there are any (files without the key load with every parameter trainable).
 """
 
 from __future__ import annotations
@@ -65,8 +68,9 @@ def save(
     Notes
     -----
     The file is replaced atomically; a symbolic link at ``path`` is written through, and
-    the permission bits of a file replaced are kept. Weights keep their dtype. The same model
-    and metadata give the same bytes. A model with custom modules is saved with
+    the permission bits of a file replaced are kept. Weights keep their dtype, and parameters
+    frozen with ``requires_grad=False`` come back frozen. The same model and metadata give
+    the same bytes. A model with custom modules is saved with
     ``"architecture": null``; build it in code and load the weights with
     ``model.load_state_dict(chainrule.io.load_weights(path))``.
 
@@ -131,6 +135,10 @@ def save(
         "architecture_error": reason,
         "metadata": encoded_metadata,
     }
+    # Written only when some are frozen, so that other models keep the bytes they had.
+    frozen = sorted(name for name, p in model.named_parameters() if not p.requires_grad)
+    if frozen:
+        document["frozen"] = frozen
     tensors = {key: tensor.data for key, tensor in model.state_dict().items()}
     _container.write(path, tensors, document, "save")
 
@@ -261,7 +269,8 @@ def load(
     Returns
     -------
     model : Module, dict of Tensor, or the values saved
-        The model, in evaluation mode (``model.train()`` to train it further); or, for a
+        The model, in evaluation mode (``model.train()`` to train it further), with the
+        parameters that were frozen when saved frozen again; or, for a
         file written by ``save(model.state_dict(), path)``, the state dict, in the order
         saved, for ``model.load_state_dict``; or the dict, list or tuple given to ``save``.
     metadata : dict
@@ -323,7 +332,10 @@ def load(
             f"cannot: {error}"
         ) from None
     _check_weights_fit(model, tensors, label, where)
+    frozen = _frozen_parameters(model, document.get("frozen", []), label, where)
     model.load_state_dict(tensors)
+    for parameter in frozen:
+        parameter.requires_grad = False
     model.eval()
     if not with_metadata:
         return model
@@ -344,6 +356,19 @@ def _check_weights_fit(model: Module, tensors: Mapping[str, Array], label: str, 
             f"{where}: expected weights that fit the saved architecture in {label}, got "
             f"mismatches (shape, dtype): {'; '.join(details)}; the file is corrupt"
         )
+
+
+def _frozen_parameters(model: Module, names: Any, label: str, where: str) -> list[Tensor]:
+    """The parameters of ``model`` that the file lists as saved with requires_grad=False."""
+    parameters = dict(model.named_parameters())
+    if not isinstance(names, list) or not all(
+        isinstance(name, str) and name in parameters for name in names
+    ):
+        raise ValueError(
+            f"{where}: expected 'frozen' in {label} to list parameter names of the model "
+            f"({sorted(parameters)[:10]}), got {names!r:.200}; the file is corrupt"
+        )
+    return [parameters[name] for name in names]
 
 
 def _metadata_of(document: Mapping[str, Any], label: str, where: str) -> dict[str, Any]:
@@ -412,12 +437,13 @@ def load_weights(path: PathLike) -> dict[str, Array]:
     return dict(sorted(tensors.items()))
 
 
-def _is_checkpoint(text: str | None) -> bool:
+def _format_of(text: str | None) -> Any:
+    """The 'format' of a file's chainrule document (None for a foreign or malformed one)."""
     try:
         document = json.loads(text) if text is not None else None
     except (ValueError, RecursionError):
-        return False
-    return isinstance(document, dict) and document.get("format") == _container.CHECKPOINT_FORMAT
+        return None
+    return document.get("format") if isinstance(document, dict) else None
 
 
 def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> Module:
@@ -441,7 +467,7 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
     """
     where = "load_state_dict_file"
     tensors, text = _container.read(path, where)
-    if _is_checkpoint(text):  # a ModelCheckpoint file: its model section
+    if _format_of(text) == _container.CHECKPOINT_FORMAT:  # take its model section
         tensors = {
             k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")
         }
@@ -450,5 +476,32 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
     except RuntimeError as error:
         raise RuntimeError(
             f"{where}: expected weights that fit the model in {os.fspath(path)!r}, got: {error}"
+            f"{_prefix_hint(list(model.state_dict()), tensors, text)}"
         ) from None
     return model
+
+
+def _prefix_hint(expected: list[str], tensors: Mapping[str, Array], text: str | None) -> str:
+    """How to load the model's weights when the file holds all of them under one prefix:
+    a state dict saved inside a general checkpoint (``model_state_dict.0.weight``), or
+    PyTorch's ``DataParallel`` names (``module.0.weight``)."""
+    if not expected:
+        return ""
+    first = expected[0]
+    prefixes = [
+        name[: -len(first)] for name in tensors if name.endswith(f".{first}") and name != first
+    ]
+    for prefix in prefixes:
+        if all(f"{prefix}{key}" in tensors for key in expected):
+            section = prefix.removesuffix(".")
+            if _format_of(text) == _container.OBJECT_FORMAT and "." not in section:
+                return (
+                    f". The file holds saved values with the model's weights under "
+                    f"{section!r}: model.load_state_dict(chainrule.load(path)[{section!r}])"
+                )
+            return (
+                f". The file holds the model's weights under the prefix {prefix!r}: "
+                f"model.load_state_dict({{k.removeprefix({prefix!r}): v for k, v in "
+                f"chainrule.io.load_weights(path).items()}})"
+            )
+    return ""
