@@ -230,10 +230,14 @@ def format_table(rows: Mapping[str, Mapping[str, float]]) -> str:
     found = {key for values in rows.values() for key in values}
     columns = sorted(found, key=lambda c: (METRICS.index(c) if c in METRICS else len(METRICS), c))
     width = max(len(name) for name in names)
-    lines = [" " * width + "".join(f"  {c:>10}" for c in columns)]
+    cells = {name: [_number(rows[name].get(c)) for c in columns] for name in names}
+    # A column as wide as its widest cell: an error of 47806355755.6069 (a target in the
+    # billions) would otherwise push its row out from under the header.
+    widths = [max(10, len(c), *(len(cells[n][i]) for n in names)) for i, c in enumerate(columns)]
+    lines = [" " * width + "".join(f"  {c:>{w}}" for c, w in zip(columns, widths, strict=True))]
     for name in names:
-        cells = "".join(f"  {_number(rows[name].get(c)):>10}" for c in columns)
-        lines.append(f"{name:<{width}}{cells}")
+        row = "".join(f"  {cell:>{w}}" for cell, w in zip(cells[name], widths, strict=True))
+        lines.append(f"{name:<{width}}{row}")
     return "\n".join(lines)
 
 
@@ -242,4 +246,8 @@ def _number(value: Any) -> str:
         return "-"
     if isinstance(value, int):
         return str(value)
-    return f"{value:.4f}" if np.isfinite(value) else str(value)
+    if not np.isfinite(value):
+        return str(value)
+    # Four decimals, as errors of ordinary targets want; a value too large for them to
+    # matter (an RMSE of a target near 1e200) in e-notation rather than 200 digits.
+    return f"{value:.4f}" if abs(value) < 1e15 else f"{value:.6g}"

@@ -16,7 +16,14 @@ from typing import Any
 
 from chainrule.backend import Array, np
 from chainrule.cli.errors import UsageError, reword
-from chainrule.cli.tables import check_writable, nearest, read_table, same_file, write_result
+from chainrule.cli.tables import (
+    check_writable,
+    nearest,
+    read_table,
+    same_file,
+    with_names,
+    write_result,
+)
 from chainrule.nn.module import Module
 
 DATASETS = ("xor",)
@@ -102,8 +109,8 @@ def _model_step(args: argparse.Namespace) -> tuple[Module, Array, Array, Module]
     from chainrule.nn import loss as losses
 
     trained = bundle.read(args.model, WHERE)
-    table = read_table(args.data, WHERE)
     target = args.target if args.target is not None else str(trained.metadata.get("target"))
+    table = with_names(read_table(args.data, WHERE), [target])
     columns = [str(c) for c in table.columns]
     if target not in columns:
         flag = "--target" if args.target is not None else "the model's target"

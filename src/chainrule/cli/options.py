@@ -118,9 +118,12 @@ def hidden_sizes(value: Any) -> list[int]:
 
 
 def column_list(value: Any) -> list[str]:
-    """``"id,name"`` or ``["id", "name"]``."""
+    """``"id,name"`` or ``["id", "name"]``, each text kept whole: ``train`` splits it at its
+    commas once it knows the table's columns, unless it names one (``Income, USD``)."""
     if isinstance(value, str):
-        value = [v for v in value.split(",") if v.strip()]
+        if not any(v.strip() for v in value.split(",")):
+            raise InvalidValueError("column names separated by commas")
+        value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise InvalidValueError("column names separated by commas")
     return [v.strip() for v in value]

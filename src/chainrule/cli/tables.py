@@ -16,6 +16,7 @@ import itertools
 import os
 import re
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,21 @@ def nearest(name: str, choices: list[str]) -> str:
     shown = ", ".join(repr(c) for c in choices[:8])
     more = f" and {len(choices) - 8} more" if len(choices) > 8 else ""
     return f"the columns are {shown}{more}"
+
+
+def with_names(table: Any, names: list[str]) -> Any:
+    """``table`` with each column that spells one of ``names`` in another Unicode form (``é``
+    as one character, or as ``e`` and an accent, as macOS may write it) renamed to that name,
+    where the table lacks the name itself: the two look alike, and a message that one is
+    missing could not be understood."""
+    present = [str(c) for c in table.columns]
+    forms = {unicodedata.normalize("NFC", c): c for c in present}
+    renames = {}
+    for name in names:
+        column = forms.get(unicodedata.normalize("NFC", name))
+        if name not in present and column is not None and column not in names:
+            renames[column] = name
+    return table.rename(columns=renames) if renames else table
 
 
 def check_readable(path: str, where: str, what: str = "a file") -> Path:
@@ -128,10 +144,12 @@ def _not_utf8(path: Path, label: str, where: str) -> UsageError:
     )
 
 
-def _scan_text(path: Path, label: str, delimiter: str, where: str) -> list[str]:
+def _scan_text(path: Path, label: str, delimiter: str, where: str) -> tuple[list[str], list[int]]:
     """The header of a delimited text file, after checking every line: UTF-8 (or UTF-16)
-    text, no NUL bytes, as many fields as the header, at least one row. Streams; nothing is
-    kept."""
+    text, no NUL bytes, as many fields as the header, at least one row; and the positions
+    of the columns to leave out, from ``_surplus_unnamed``. Streams; nothing is kept."""
+    unnamed: list[int] = []
+    filled: set[int] = set()  # unnamed columns with a value in some row
     try:
         with path.open(encoding=_encoding(path), newline="") as handle:
             lines = _checked_lines(handle, label, where)
@@ -143,6 +161,7 @@ def _scan_text(path: Path, label: str, delimiter: str, where: str) -> list[str]:
                     continue  # a blank line, which pandas skips too
                 if header is None:
                     header = row
+                    unnamed = [i for i, name in enumerate(header) if not name.strip()]
                     continue
                 if len(row) != len(header):
                     comment = ""
@@ -155,6 +174,7 @@ def _scan_text(path: Path, label: str, delimiter: str, where: str) -> list[str]:
                         f"{where}: expected {len(header)} fields on every line of {label} (as "
                         f"in its header), got {len(row)} on line {reader.line_num}{comment}"
                     )
+                filled.update(i for i in unnamed if row[i].strip() not in MISSING)
                 rows += 1
     except UnicodeError:
         raise _not_utf8(path, label, where) from None
@@ -172,13 +192,30 @@ def _scan_text(path: Path, label: str, delimiter: str, where: str) -> list[str]:
             f"{where}: expected at least one row of data in {label}, got only the header line"
         )
     names = [name.strip() for name in header]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    surplus = _surplus_unnamed(unnamed, filled)
+    kept = [name for i, name in enumerate(names) if i not in surplus]
+    duplicates = sorted({n for n in kept if kept.count(n) > 1})
+    if duplicates == [""]:
+        raise UsageError(
+            f"{where}: expected a name for each column of {label} that holds values, got "
+            f"{kept.count('')} columns without one; name them in the header line"
+        )
     if duplicates:
         raise UsageError(
             f"{where}: expected distinct column names in {label}, got "
             f"{', '.join(map(repr, duplicates))} more than once"
         )
-    return names
+    return names, surplus
+
+
+def _surplus_unnamed(unnamed: list[int], filled: set[int]) -> list[int]:
+    """The unnamed empty columns to leave out of a table, such as those of lines ending in
+    ``,,`` (a spreadsheet's untouched cells): with no name, they cannot be told apart. One is
+    kept when every unnamed column is empty, so that ``train`` says it left one out."""
+    if len(unnamed) < 2:
+        return []
+    empty = [i for i in unnamed if i not in filled]
+    return empty[1:] if len(empty) == len(unnamed) else empty
 
 
 def _checked_lines(handle: Any, label: str, where: str) -> Any:
@@ -285,7 +322,7 @@ def read_table_and_column(path: str, where: str, name: str | None) -> tuple[Any,
             f"{where}: expected a table (CSV, TSV or Parquet) in {label}, got a model file{order}"
         )
     delimiter = _delimiter(target)
-    names = _scan_text(target, label, delimiter, where)
+    names, surplus = _scan_text(target, label, delimiter, where)
     import pandas as pd  # imported once the file has proved to be a table: errors come fast
 
     try:
@@ -302,6 +339,10 @@ def read_table_and_column(path: str, where: str, name: str | None) -> tuple[Any,
         raise UsageError(
             f"{where}: expected a well-formed table in {label}, got: {str(error).splitlines()[0]}"
         ) from None
+    if surplus:
+        kept = [i for i in range(len(names)) if i not in surplus]
+        frame = frame.iloc[:, kept].copy()
+        names = [names[i] for i in kept]
     frame.columns = names
     as_written = frame[name].copy() if name in frame.columns else None
     frame = _missing_markers(frame)

@@ -17,6 +17,7 @@ loading, and the steps above in order.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import re
 import shlex
@@ -36,11 +37,12 @@ from chainrule.cli.resume import (
     RunCheckpoint,
     resumable,
 )
-from chainrule.cli.tables import check_writable, nearest, read_table, same_file
+from chainrule.cli.tables import check_writable, nearest, read_table, same_file, with_names
 from chainrule.data.tabular import (
     NumericColumn,
     TabularPreprocessor,
     TargetEncoder,
+    infer_task,
     parse_numbers,
 )
 from chainrule.distributed.environment import is_root
@@ -58,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     _check_settings(settings)
     log = _Log(settings.quiet)
     table, target_name, source = _load(settings)
+    settings = dataclasses.replace(settings, drop=_drop_columns(settings, table))
     return _Run(settings, log, table, target_name, source).train()
 
 
@@ -90,6 +93,12 @@ def _check_settings(settings: TrainSettings) -> None:
     if settings.data is not None and settings.target is None:
         raise UsageError(
             f"train: --target: expected the column of {settings.data!r} to predict, got none"
+        )
+    if settings.batch_norm and settings.batch_size == 1:
+        raise UsageError(
+            "train: --batch-size: expected at least 2 with batch normalization (on by default), "
+            "which needs the statistics of a batch, got 1; pass --no-batch-norm to train on "
+            "one row at a time"
         )
     check_writable(settings.out, "train", "--out")
     if settings.data is not None and same_file(settings.out, settings.data):
@@ -154,20 +163,35 @@ def _load(settings: TrainSettings) -> tuple[Any, str, str]:
         frame[BUNDLED_TARGET] = labels
         return frame, BUNDLED_TARGET, f"dataset {settings.dataset}"
     assert settings.data is not None and settings.target is not None
-    frame = read_table(settings.data, "train")
+    frame = with_names(read_table(settings.data, "train"), [settings.target, *settings.drop])
     columns = [str(c) for c in frame.columns]
     if settings.target not in columns:
         raise UsageError(
             f"train: --target: expected a column of {settings.data!r}, got {settings.target!r}; "
             f"{nearest(settings.target, columns)}"
         )
-    for name in settings.drop:
-        if name not in columns:
-            raise UsageError(
-                f"train: --drop: expected columns of {settings.data!r}, got {name!r}; "
-                f"{nearest(name, columns)}"
-            )
     return frame, settings.target, Path(settings.data).name
+
+
+def _drop_columns(settings: TrainSettings, table: Any) -> list[str]:
+    """The columns ``--drop`` names: a text that names a column whole (``Income, USD``) is
+    that column, any other is split at its commas (``id,name``); each must be a column of
+    the table, a bundled dataset's too."""
+    columns = [str(c) for c in table.columns]
+    source = repr(settings.data) if settings.data is not None else f"dataset {settings.dataset}"
+    names: list[str] = []
+    for entry in settings.drop:
+        parts = [entry] if entry in columns else [p.strip() for p in entry.split(",")]
+        for name in filter(None, parts):
+            if name not in columns:
+                split = "" if name == entry else f" (from {entry!r}, split at its commas)"
+                whole = "; a name with a comma in it takes a --drop of its own" * bool(split)
+                raise UsageError(
+                    f"train: --drop: expected columns of {source}, got {name!r}{split}{whole}; "
+                    f"{nearest(name, columns)}"
+                )
+            names.append(name)
+    return names
 
 
 def _is_empty(column: Any) -> bool:
@@ -205,6 +229,30 @@ def _stray_text(column: Any) -> tuple[int, Any, int] | None:
     if not rows:
         return None
     return rows[0] + 1, values[rows[0]], len(rows)
+
+
+def _check_stray_target(values: Any, name: str) -> None:
+    """Refuse a target of numbers to predict but for a few texts (a typo, a missing value
+    written ``unknown``): read as text, every distinct number would become a class of its own."""
+    stray = _stray_text(values)
+    if stray is None:
+        return
+    import pandas as pd
+
+    row, value, count = stray
+    numbers = values.to_numpy(dtype=object).copy()
+    for i in np.flatnonzero(pd.to_numeric(values, errors="coerce").isna().to_numpy()):
+        if parse_numbers(numbers[i : i + 1]) is None:  # the quick test misses ``$1,200``
+            numbers[i] = None
+    if infer_task(numbers) != "regression":
+        return  # a few whole numbers and a text: classes either way
+    which = "a value" if count == 1 else f"{count} values, such as"
+    raise UsageError(
+        f"train: --target {name!r}: expected numbers to predict or labels of classes, got "
+        f"numbers but for {which} that is not a number: {str(value)!r} in row {row}; leave a "
+        f"missing value empty (or write NA or ?), or pass --task classification to make each "
+        f"value a class"
+    )
 
 
 _DATE = re.compile(
@@ -485,6 +533,8 @@ class _Run:
         the validation part, stratified by class for a classification."""
         s = self.settings
         values = self.table[self.target_name]
+        if s.task == "auto":
+            _check_stray_target(values, self.target_name)
         try:
             encoder = TargetEncoder(s.task).fit(values)
         except ValueError as error:

@@ -19,6 +19,7 @@ from chainrule.cli.tables import (
     read_table,
     read_table_and_column,
     same_file,
+    with_names,
     write_result,
 )
 from chainrule.data.tabular import CategoricalColumn, NumericColumn, category_of
@@ -27,6 +28,7 @@ from chainrule.data.tabular import CategoricalColumn, NumericColumn, category_of
 def _features(trained: bundle.Trained, table: Any, data: str, where: str) -> Array:
     """The model's input matrix from ``table``: every feature column must be there (the
     absent ones are named); the order of columns and any extra ones do not matter."""
+    table = with_names(table, trained.features.feature_columns)
     present = {str(c) for c in table.columns}
     absent = [name for name in trained.features.feature_columns if name not in present]
     if absent:
@@ -86,6 +88,7 @@ def run_predict(args: argparse.Namespace) -> int:
             f"{where}: --proba: expected a classification model, got a {trained.task} model"
         )
     table, ids = read_table_and_column(args.data, where, args.id)
+    table = with_names(table, trained.features.feature_columns)
     if args.id is not None and args.id not in table.columns:
         raise UsageError(
             f"{where}: --id: expected a column of {args.data!r}, got {args.id!r}; "
@@ -98,12 +101,7 @@ def run_predict(args: argparse.Namespace) -> int:
         result[args.id] = ids.to_numpy()
     predictions = trained.target.decode(outputs)
     if trained.task == "regression":
-        # 7 significant digits (the network computes in float32), never in e-notation:
-        # a price of 12,345,678 is written 12345680, not 1.234568e+07.
-        result["prediction"] = [
-            np.format_float_positional(value, precision=7, unique=False, fractional=False, trim="-")
-            for value in predictions
-        ]
+        result["prediction"] = [_value_text(v, trained.target.std) for v in predictions]
     else:
         result["prediction"] = predictions
     if args.proba:
@@ -114,6 +112,26 @@ def run_predict(args: argparse.Namespace) -> int:
     written = f"predict: {len(result)} predictions written to {args.output}"
     write_result(format_csv(result), args.output, written)
     return 0
+
+
+def _value_text(value: float, std: float) -> str:
+    """A predicted value as text, never in e-notation, to the digits the network's float32
+    output carries: it computes the value in units of the target's ``std``, to 7 significant
+    digits, so ``value`` gets 7 plus one per power of ten that it is larger than ``std``. A
+    value far from zero next to its spread (a reading of 1000000000.0042 with a std of
+    0.001) keeps the digits in which values differ.
+
+    >>> _value_text(12345678.9, 1e7), _value_text(12345678.9, 1.0)
+    ('12345680', '12345678.9')
+    >>> _value_text(1000000000.0042, 0.001)
+    '1000000000.0042'
+    """
+    ratio = abs(value) / std if std > 0 else 0.0
+    extra = max(0, math.floor(math.log10(ratio))) if ratio > 0 and math.isfinite(ratio) else 0
+    digits = min(17, 7 + extra)  # float64 holds 17
+    return np.format_float_positional(
+        value, precision=digits, unique=False, fractional=False, trim="-"
+    )
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -130,7 +148,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     where = "evaluate"
     trained = bundle.read(args.model, where)
     target = args.target if args.target is not None else str(trained.metadata.get("target"))
-    table = read_table(args.data, where)
+    table = with_names(read_table(args.data, where), [target, *trained.features.feature_columns])
     columns = [str(c) for c in table.columns]
     flag = "--target" if args.target is not None else "the model's target"
     if target not in columns:
@@ -152,7 +170,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise reword(error, f"{where}: {flag} {target!r}") from None
     if trained.task == "classification" and (y < 0).all():  # the wrong column, most likely
-        classes = ", ".join(category_of(c) for c in trained.target.classes[:12])
+        classes = ", ".join(_category_shown(category_of(c)) for c in trained.target.classes[:12])
         classes += ", ..." if len(trained.target.classes) > 12 else ""
         raise UsageError(
             f"{where}: {flag} {target!r}: expected the labels the model was trained on "
@@ -201,13 +219,20 @@ def _settings_lines(settings: dict[str, Any]) -> list[str]:
     return [*lines, line] if line else lines
 
 
+def _category_shown(category: str) -> str:
+    """A category as ``info`` lists it: cut to 40 characters, and quoted where a comma in
+    it (``New York, NY``) or its text (``<missing>``) would read as something else."""
+    text = category if len(category) <= 40 else category[:37] + "..."
+    return repr(text) if "," in text or text == "<missing>" else text
+
+
 def _column_line(column: NumericColumn | CategoricalColumn, width: int) -> str:
     if isinstance(column, NumericColumn):
         detail = (
             f"numeric      median {column.median:.4g}, mean {column.mean:.4g}, std {column.std:.4g}"
         )
     else:
-        shown = list(column.categories[:8])
+        shown = [_category_shown(c) for c in column.categories[:8]]
         more = len(column.categories) - len(shown)
         names = ", ".join(shown) + (f" and {more} more" if more else "")
         if column.missing:
@@ -233,7 +258,7 @@ def run_info(args: argparse.Namespace) -> int:
         return 0
     target = trained.target
     if target.task == "classification":
-        classes = ", ".join(category_of(c) for c in target.classes[:12])
+        classes = ", ".join(_category_shown(category_of(c)) for c in target.classes[:12])
         more = len(target.classes) - 12
         task = (
             f"classification of {meta.get('target')!r} into {len(target.classes)} classes: "

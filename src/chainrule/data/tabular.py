@@ -192,6 +192,24 @@ def _check(condition: bool, where: str, expected: str, got: Any) -> None:
         raise ValueError(f"{where}: expected {expected}, got {got!r:.200}")
 
 
+_SQUARE_SAFE = 1e150
+"""Numbers up to this size have squares (about 1e300) that float64 holds."""
+
+
+def _mean_std(present: Array) -> tuple[float, float]:
+    """The mean and population standard deviation of ``present`` (a std of 1 for constant
+    values), finite for any finite numbers: beyond about 1e154 a square overflows to inf,
+    so such values are scaled down by their largest magnitude first (the std would be inf
+    and a model file that stores it unreadable)."""
+    scale = float(np.abs(present).max())
+    if scale < _SQUARE_SAFE:
+        mean, std = float(present.mean()), float(present.std())
+    else:
+        scaled = present / scale
+        mean, std = float(scaled.mean()) * scale, float(scaled.std()) * scale
+    return mean, std if std > 0 and math.isfinite(std) else 1.0
+
+
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -378,13 +396,8 @@ class TabularPreprocessor:
             present = numbers_[~np.isnan(numbers_)]
             if not present.size:
                 return NumericColumn(name, 0.0, 0.0, 1.0)
-            std = float(present.std())
-            return NumericColumn(
-                name,
-                float(np.median(present)),
-                float(present.mean()),
-                std if std > 0 and math.isfinite(std) else 1.0,
-            )
+            mean, std = _mean_std(present)
+            return NumericColumn(name, float(np.median(present)), mean, std)
         counts = Counter(category_of(v) for v in values if not _is_missing(v))
         ranked = sorted(counts, key=lambda c: (-counts[c], c))[: self.max_categories]
         has_missing = any(_is_missing(v) for v in values)
@@ -675,12 +688,15 @@ class TargetEncoder:
             return self
         numbers_ = parse_numbers(array)
         if numbers_ is None:
-            raise ValueError(f"{where}: expected numbers for a regression target, got text")
+            row, value = _first_non_number(array)
+            raise ValueError(
+                f"{where}: expected numbers for a regression target, got text "
+                f"({_shown(value)} in row {row + 1})"
+            )
         present = numbers_[~np.isnan(numbers_)]
         if not present.size:
             raise ValueError(f"{where}: expected target values, got only missing ones")
-        std = float(present.std())
-        self.mean, self.std = float(present.mean()), std if std > 0 else 1.0
+        self.mean, self.std = _mean_std(present)
         return self
 
     def _set_classes(self, classes: list[Label]) -> None:
@@ -723,10 +739,11 @@ class TargetEncoder:
             code = None if label is None else self._code(label)
             if code is None:
                 if unknown is None:
-                    written = value if isinstance(value, str) and label is not None else label
+                    written = value if isinstance(value, str) else label
+                    shown = "a missing value" if label is None else _shown(written)
                     raise ValueError(
                         f"{where}: expected one of the classes {self.classes!r:.200}, got "
-                        f"{_shown(written)} in row {row + 1}"
+                        f"{shown} in row {row + 1}"
                     )
                 code = unknown
             codes[row] = code
@@ -737,12 +754,21 @@ class TargetEncoder:
         one class when only one of them is a class: text ``"007"`` is the class 7 of a model
         file written while such text became numbers, and the number 100 (or text ``"100"``
         in a table with no other labels) is the class ``"100"`` of a model whose labels
-        stayed text."""
+        stayed text. A whole number also finds the class its float writes (``1`` is the
+        class ``"1.0"``: pandas writes a column of whole numbers with a gap in it as floats,
+        so the training file may say ``1.0`` where the next file says ``1``)."""
         code = self._index.get(_label_key(label))
         if code is not None or isinstance(label, bool):
             return code
-        other = _number_label(label) if isinstance(label, str) else category_of(label)
-        return None if other is None else self._index.get(_label_key(other))
+        number = _number_label(label) if isinstance(label, str) else label
+        if number is None:
+            return None
+        forms = [number] if isinstance(label, str) else [category_of(label)]
+        for form in [*forms, repr(float(number))]:
+            code = self._index.get(_label_key(form))
+            if code is not None:
+                return code
+        return None
 
     def decode(self, outputs: Any) -> Array:
         """Labels (an object array of the original types) from class scores of shape (N, C)
