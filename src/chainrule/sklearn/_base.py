@@ -29,10 +29,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule.autograd.grad_mode import enable_grad, no_grad
 from chainrule.backend import Array, np
-from chainrule.nn import BatchNorm1d, Sequential
+from chainrule.nn import BatchNorm1d, Dropout, Linear, Sequential
 from chainrule.optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from chainrule.sklearn import _params
 from chainrule.sklearn._network import (
+    ACTIVATION_LAYERS,
     Objective,
     build_network,
     l2_penalty,
@@ -215,6 +216,11 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         class_weights = self._class_weights(labels, target, incremental)
         if class_weights is not None:
             weights = weights * class_weights.astype(weights.dtype)
+            if not weights.any():
+                raise ValueError(
+                    f"{type(self).__name__}: class_weight={self.class_weight!r} gives every "
+                    f"sample a weight of 0 (there would be nothing to fit)"
+                )
         if target.ndim == 1:
             target = target.reshape((-1, 1))
         n_features, n_outputs = X.shape[1], target.shape[1]
@@ -225,6 +231,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             self._initialize(target, layer_units, X.dtype, settings)
         else:
             self._check_same_network(layer_units)
+            self._continue_network(settings)
         self.n_outputs_ = n_outputs
 
         sample_weight_given = sample_weight is not None or class_weights is not None
@@ -252,6 +259,52 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                 f"fit (from hidden_layer_sizes and the outputs of y), got {layer_units}; set "
                 f"warm_start=False to start over"
             )
+
+    def _continue_network(self, settings: _params.Settings) -> None:
+        """Make the network of a warm start or partial_fit follow the current parameters
+        where it can, and refuse where it cannot.
+
+        scikit-learn reads ``activation`` at every forward pass, so a changed activation
+        trains on from the same weights: activation layers hold no weights, and are
+        replaced. The output activation (set by ``loss``), batch normalization (which has
+        weights of its own), dropout and ``dtype`` are parts of the network built by the
+        first fit; training on with other values would be half-applied (a Poisson loss on
+        a network that predicts with the identity), so they must stay as they were.
+        """
+        where = type(self).__name__
+        restart = "; set warm_start=False (or call fit) to start over"
+        output = self._output_activation_name(self.n_outputs_)
+        if output != self.out_activation_:
+            raise ValueError(
+                f"{where}: loss={self.loss!r} needs the {output!r} output, but the network "
+                f"of the previous fit has the {self.out_activation_!r} output{restart}"
+            )
+        modules = list(self.model_)
+        has_norm = any(isinstance(m, BatchNorm1d) for m in modules)
+        if has_norm != bool(self.batch_norm):
+            raise ValueError(
+                f"{where}: batch_norm={self.batch_norm!r}, but the network of the previous "
+                f"fit was built with batch_norm={has_norm}{restart}"
+            )
+        built_rates = [float(m.p) for m in modules if isinstance(m, Dropout)]
+        if built_rates != [d for d in settings.dropouts if d > 0]:
+            raise ValueError(
+                f"{where}: dropout={self.dropout!r}, but the network of the previous fit has "
+                f"dropout rates {built_rates or 'none'}{restart}"
+            )
+        if settings.dtype is not None and settings.dtype != self._dtype():
+            raise ValueError(
+                f"{where}: dtype={settings.dtype.name!r}, but the network of the previous fit "
+                f"is {self._dtype().name}{restart}"
+            )
+        layer = -1
+        for index, module in enumerate(modules):
+            if isinstance(module, Linear):
+                layer += 1
+            elif not isinstance(module, BatchNorm1d | Dropout):
+                wanted = ACTIVATION_LAYERS[settings.activations[layer]]
+                if type(module) is not wanted:
+                    self.model_[index] = wanted()
 
     def _sample_weight(self, sample_weight: Any, X: Any) -> Array:
         where = type(self).__name__

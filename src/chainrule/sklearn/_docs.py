@@ -38,13 +38,17 @@ tol : float, default=1e-4
 verbose : bool or int, default=False
     Print the loss of each epoch to stdout, as scikit-learn does.
 warm_start : bool, default=False
-    Start ``fit`` from the previous solution.
+    Start ``fit`` from the previous solution. A changed ``activation`` is taken (as in
+    scikit-learn); a changed ``loss`` output, ``batch_norm``, ``dropout`` or ``dtype`` is
+    refused, as are other layer sizes.
 momentum : float in [0, 1], default=0.9
 nesterovs_momentum : bool, default=True
 early_stopping : bool, default=False
-    Hold out ``validation_fraction`` of the data (stratified for single-output
-    classification) and stop when its score stops improving by ``tol`` for
-    ``n_iter_no_change`` epochs; the weights of the best epoch are restored.
+    Hold out ``validation_fraction`` of the data (stratified for two classes, as in
+    scikit-learn, whose multiclass and multi-label splits are not) and stop when its score
+    stops improving by ``tol`` for ``n_iter_no_change`` epochs; the weights of the best
+    epoch are restored, also after a warm start that never beats the earlier best (where
+    scikit-learn's MLP keeps the last epoch's).
 validation_fraction : float in [0, 1), default=0.1
 beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
 epsilon : float, default=1e-8

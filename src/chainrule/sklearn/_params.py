@@ -83,7 +83,9 @@ def check_real(
     if not _is_real(value):
         raise _bad(where, name, expected, value)
     above = value > low if low_open else value >= low
-    below = value < high if high_open else value <= high
+    # An unbounded interval is open at infinity, as scikit-learn's Interval(..., None) is:
+    # alpha=inf or learning_rate_init=inf is refused here, not met as non-finite weights.
+    below = value < high if high_open or high == np.inf else value <= high
     if not (above and below):
         raise _bad(where, name, expected, value)
     return float(value)
