@@ -74,9 +74,18 @@ CONFIGS = {
 }
 DEFAULT_CONFIGS = ("tiny", "small", "medium")
 
-LIBRARIES = ("chainrule", "torch", "torch-foreach", "torch-fused", "sklearn", "numpy")
+LIBRARIES = (
+    "chainrule",
+    "chainrule-compiled",
+    "torch",
+    "torch-foreach",
+    "torch-fused",
+    "sklearn",
+    "numpy",
+)
 LIBRARY_LABELS = {
     "chainrule": "chainrule",
+    "chainrule-compiled": "chainrule, compile_step",
     "torch": "PyTorch eager",
     "torch-foreach": "PyTorch, foreach Adam",
     "torch-fused": "PyTorch, fused Adam",
@@ -148,7 +157,8 @@ def _cycle(batches: list[Any]) -> Callable[[], Any]:
 
 # --------------------------------------------------------------------- chainrule
 def chainrule_runner(config: Config, data: dict[str, Any], variant: str = "") -> Runner:
-    """The loop a chainrule user writes: Sequential, a loss module, an optimizer."""
+    """The loop a chainrule user writes: Sequential, a loss module, an optimizer; with
+    ``variant`` "compiled", the same three given to ``chainrule.compile_step``."""
     import chainrule as cr
     from chainrule import nn, optim
 
@@ -168,9 +178,13 @@ def chainrule_runner(config: Config, data: dict[str, Any], variant: str = "") ->
         opt = optim.Adam(model.parameters(), lr=config.lr)
     next_batch = _cycle([(cr.tensor(x), cr.tensor(y)) for x, y in data["batches"]])
     last: list[Any] = [None]
+    compiled = cr.compile_step(model, loss_fn, opt) if variant == "compiled" else None
 
     def step() -> None:
         x, y = next_batch()
+        if compiled is not None:
+            last[0] = compiled(x, y)
+            return
         opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
@@ -363,6 +377,7 @@ def numpy_runner(config: Config, data: dict[str, Any], variant: str = "") -> Run
 
 MAKERS: dict[str, Callable[..., Runner]] = {
     "chainrule": chainrule_runner,
+    "chainrule-compiled": lambda c, d: chainrule_runner(c, d, "compiled"),
     "torch": torch_runner,
     "torch-foreach": lambda c, d: torch_runner(c, d, "foreach"),
     "torch-fused": lambda c, d: torch_runner(c, d, "fused"),
@@ -455,7 +470,9 @@ def memory_child(library: str, config_name: str, threads: int) -> None:
     _common.set_thread_env(threads)
     import numpy  # noqa: F401
 
-    module = {"chainrule": "chainrule", "sklearn": "sklearn.neural_network"}.get(library, "torch")
+    module = {"chainrule-compiled": "chainrule", "sklearn": "sklearn.neural_network"}.get(
+        library, library if library == "chainrule" else "torch"
+    )
     if library != "numpy":
         __import__(module)
     _common.limit_threads(threads)
@@ -557,6 +574,10 @@ def config_table(
             value = _paired(mine, case, runners["chainrule"], runner)
             summary["ratio"][library] = value
             ratio = f"{value:.2f}"
+        for variant in COMPARED:
+            if variant in cases and library not in COMPARED:
+                paired = _paired(cases[variant], case, runners[variant], runner)
+                summary.setdefault(f"ratio:{variant}", {})[library] = paired
         summary["samples_per_s"][library] = median_rate
         mem = memory.get(library)
         mem_text = f"{mem['peak']:.0f} (+{mem['peak'] - mem['before']:.0f})" if mem else "-"
@@ -588,31 +609,39 @@ def _cell(ratio: dict[str, float], key: str, target: float | None) -> str:
     return f"{ratio[key]:.2f}" + (f" (>= {target})" if target else "")
 
 
+COMPARED = ("chainrule", "chainrule-compiled")
+"""The chainrule loops that the targets table rates: eager, and through ``compile_step``."""
+
+
 def targets_table(summaries: dict[str, dict[str, Any]]) -> str:
-    header = ["config", "vs PyTorch", "vs fused Adam", "vs NumPy", "vs sklearn", "targets"]
+    header = ["config", "loop", "vs PyTorch", "vs fused Adam", "vs NumPy", "vs sklearn", "targets"]
     rows = []
     for name, summary in summaries.items():
-        ratio = summary["ratio"]
-        torch_target, numpy_target = TARGETS[name]
-        verdicts = []
-        if "torch" in ratio:
-            verdicts.append(ratio["torch"] >= torch_target)
-        if "torch-fused" in ratio:
-            verdicts.append(ratio["torch-fused"] >= 1.0)
-        if numpy_target is not None and "numpy" in ratio:
-            verdicts.append(ratio["numpy"] >= numpy_target)
-
-        rows.append(
-            [
-                name,
-                _cell(ratio, "torch", torch_target),
-                _cell(ratio, "torch-fused", 1.0 if "torch-fused" in ratio else None),
-                _cell(ratio, "numpy", numpy_target),
-                _cell(ratio, "sklearn", None),
-                "met" if verdicts and all(verdicts) else "not met",
-            ]
-        )
+        for variant in COMPARED:
+            ratio = summary.get(f"ratio:{variant}")
+            if ratio:
+                rows.append(_targets_row(name, LIBRARY_LABELS[variant], ratio))
     return _common.format_table(header, rows)
+
+
+def _targets_row(name: str, loop: str, ratio: dict[str, float]) -> list[str]:
+    torch_target, numpy_target = TARGETS[name]
+    verdicts = []
+    if "torch" in ratio:
+        verdicts.append(ratio["torch"] >= torch_target)
+    if "torch-fused" in ratio:
+        verdicts.append(ratio["torch-fused"] >= 1.0)
+    if numpy_target is not None and "numpy" in ratio:
+        verdicts.append(ratio["numpy"] >= numpy_target)
+    return [
+        name,
+        loop,
+        _cell(ratio, "torch", torch_target),
+        _cell(ratio, "torch-fused", 1.0 if "torch-fused" in ratio else None),
+        _cell(ratio, "numpy", numpy_target),
+        _cell(ratio, "sklearn", None),
+        "met" if verdicts and all(verdicts) else "not met",
+    ]
 
 
 def profile(config: Config, data: dict[str, Any], steps: int) -> None:

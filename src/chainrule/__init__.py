@@ -161,6 +161,7 @@ from chainrule.autograd.ops import (
     vstack,
     where,
 )
+from chainrule.compiled import CompiledStep, compile_step
 from chainrule.dtypes import (
     double,
     float16,
@@ -232,6 +233,8 @@ from chainrule.tensor import accelerator as accelerator  # noqa: E402
 from chainrule.tensor import cuda as cuda  # noqa: E402
 
 __all__ = [
+    "CompiledStep",
+    "compile_step",
     "concat",
     "cumprod",
     "diag",

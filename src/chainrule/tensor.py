@@ -370,9 +370,11 @@ class Tensor:
     # ----------------------------------------------------------------- conversion
     def numpy(self) -> Array:
         """The underlying NumPy array (shared memory, no copy)."""
+        _read_in_python()
         return self.data
 
     def __array__(self, dtype: DTypeLike = None, copy: _bool | None = None) -> Array:
+        _read_in_python()
         if dtype is not None and np.dtype(dtype) != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
@@ -401,9 +403,11 @@ class Tensor:
             raise AmbiguousValueError(
                 f"item: expected a tensor with one element, got shape {self.data.shape}"
             )
+        _read_in_python()
         return self.data.item()
 
     def tolist(self) -> Any:
+        _read_in_python()
         return self.data.tolist()
 
     def __float__(self) -> _float:
@@ -423,6 +427,7 @@ class Tensor:
                 f"bool: the truth value of a tensor of shape {self.data.shape} is ambiguous; "
                 f"use .any() or .all()"
             )
+        _read_in_python()
         return bool(self.data.item())
 
     def __iter__(self) -> Iterator[Tensor]:
@@ -467,6 +472,7 @@ class Tensor:
         if requires_grad:
             _check_grad_dtype("requires_grad", self.data.dtype)
         self._requires_grad = bool(requires_grad)
+        note_change()
         return self
 
     def detach(self) -> Tensor:
@@ -478,6 +484,7 @@ class Tensor:
         grad; returns self."""
         self._ctx = None
         self._requires_grad = False
+        note_change()
         return self
 
     @property
@@ -507,6 +514,7 @@ class Tensor:
             if self._hooks is None:
                 self._hooks = []
             hooks = self._hooks
+            note_change()
         else:
             if self._ctx.hooks is None:
                 self._ctx.hooks = []
@@ -1793,6 +1801,14 @@ class Generator(np.random.Generator):
         return self._initial_seed
 
 
+def _read_in_python() -> None:
+    """Tell a recording train step (``chainrule.compiled``) that the forward reads tensor
+    values into Python, where a branch on them would escape the replay."""
+    recorder = _state.recorder
+    if recorder is not None:
+        recorder.refuse("the forward reads tensor values in Python (.item(), bool(), .numpy())")
+
+
 def own_generator(generator: np.random.Generator | int | None) -> np.random.Generator:
     """A generator for an object to keep (a dropout layer, a shuffling loader): ``generator``
     itself, one from a seed, or for None a new one seeded from the default generator, so that
@@ -2039,7 +2055,7 @@ def BoolTensor(*data: Any) -> Tensor:  # noqa: N802 - PyTorch's name
 # Imported last: the autograd package builds on Tensor, defined above, so whichever of the
 # two is imported first, Tensor exists by the time the ops need it.
 from chainrule.autograd import engine, ops  # noqa: E402
-from chainrule.autograd.grad_mode import _state  # noqa: E402
+from chainrule.autograd.grad_mode import _state, note_change  # noqa: E402
 
 
 def _ufunc_ops() -> dict[Any, Callable[[Any, Any], Tensor]]:

@@ -43,6 +43,27 @@ def _count_consumers(roots: Sequence[Context]) -> dict[Context, int]:
     return counts
 
 
+def backward_order(root: Context) -> list[Context]:
+    """The nodes that a backward pass from ``root`` visits, in the order that
+    ``_run_backward`` visits them: the same consumer counts and the same stack of ready
+    nodes. The order depends on the graph alone, not on the values; a replay that follows it
+    adds each node's gradients up in the same order, to the same bits (``chainrule.compiled``).
+    """
+    pending = _count_consumers([root])
+    order: list[Context] = []
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for edge in node.next:
+            if isinstance(edge, Context):
+                count = pending[edge] - 1
+                pending[edge] = count
+                if count == 0:
+                    ready.append(edge)
+    return order
+
+
 def _run_hooks(hooks: list[Any], grad: Array) -> tuple[Array, bool]:
     """Apply ``hooks`` in order; also return whether a hook replaced the gradient."""
     replaced_any = False

@@ -160,6 +160,8 @@ class Function:
         and returns one per input (None where there is none).
         """
         if not cls.on_arrays:
+            if _state.recorder is not None:
+                _state.recorder.refuse(f"it calls the custom Function {cls.__name__}")
             return _apply_to_tensors(cls, inputs, options)
         # One pass over the inputs; this and the engine's walk are the whole per-op cost
         # that chainrule adds to NumPy's work, so they avoid every call they can.
@@ -181,7 +183,9 @@ class Function:
             edges.append(None)
             needs.append(False)
         state = _state
-        if state.anomaly:
+        if state.anomaly or state.recorder is not None:
+            if state.recorder is not None:
+                return _apply_recorded(cls, inputs, options)
             return _apply_checked(cls, arrays, edges, record and state.enabled, options)
         if record and state.enabled:
             ctx = Context(cls, tuple(edges), tuple(needs))
@@ -221,6 +225,19 @@ def _apply_checked(
         result._requires_grad = True
         ctx.output_shape = result.data.shape
         ctx.output_dtype = result.data.dtype
+    return result
+
+
+def _apply_recorded(cls: type[Function], inputs: tuple[Any, ...], options: dict[str, Any]) -> Any:
+    """``apply`` while ``chainrule.compiled`` records a step: the op runs as it would
+    otherwise, then the recorder learns its inputs and its result."""
+    recorder = _state.recorder
+    _state.recorder = None
+    try:
+        result = cls.apply(*inputs, **options)
+    finally:
+        _state.recorder = recorder
+    recorder.record(cls, inputs, options, result)
     return result
 
 

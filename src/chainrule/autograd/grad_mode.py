@@ -19,9 +19,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 class _GradState(threading.local):
     enabled: bool = True
     anomaly: bool = False  # see chainrule.autograd.anomaly
+    recorder: Any = None  # while chainrule.compiled records a train step: what it records
 
 
 _state = _GradState()
+
+
+class Revision:
+    """A count of the changes that a recorded train step depends on without reading them at
+    each replay: module attributes (training mode included), hooks, and which leaves require
+    grad. ``chainrule.compiled`` records a step again when it has moved."""
+
+    value = 0
+
+
+def note_change() -> None:
+    """Count one change to what a recorded step depends on (see ``Revision``)."""
+    Revision.value += 1
 
 
 def is_grad_enabled() -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import is_grad_enabled, no_grad
+from chainrule.autograd.grad_mode import is_grad_enabled, no_grad, note_change
 from chainrule.backend import Array, is_floating, np
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import RemovableHandle, Tensor, as_generator, dtype_of_to
@@ -202,6 +202,7 @@ def _add_hook(
     """Add ``hook`` (first when ``prepend``, else last but before the backward-hook wrapper
     if there is one, which must see the inputs and outputs last, as in PyTorch); returns
     what was stored, for the handle."""
+    note_change()
     entry = _WithKwargs(hook) if with_kwargs else hook
     if prepend:
         hooks.insert(0, entry)
@@ -308,11 +309,13 @@ class Module:
                 )
             modules[name] = None
         object.__setattr__(self, name, value)
+        note_change()
 
     def __delattr__(self, name: str) -> None:
         for registry in ("_parameters", "_buffers", "_modules"):
             self.__dict__[registry].pop(name, None)
         object.__delattr__(self, name)
+        note_change()
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Add state that is not trained: saved in the state dict (unless not persistent),
@@ -500,6 +503,7 @@ class Module:
             self._forward_pre_hooks.append(_backward_hook_pre)
             self._forward_hooks.append(_backward_hook_post)
         hooks.append(hook)
+        note_change()
         return RemovableHandle(hooks, hook)
 
     # ----------------------------------------------------------------- traversal
@@ -586,8 +590,12 @@ class Module:
         """Set training mode (dropout active, batch statistics used) on the whole tree."""
         if not isinstance(mode, bool):
             raise ValueError(f"Module.train: mode must be a bool, got {mode!r}")
+        changed = False
         for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+            changed = changed or module.training is not mode
+            object.__setattr__(module, "training", mode)
+        if changed:
+            note_change()
         return self
 
     def eval(self: M) -> M:

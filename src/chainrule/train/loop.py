@@ -27,6 +27,7 @@ import chainrule.nn.functional as F
 from chainrule.autograd.anomaly import AnomalyError, detect_anomaly
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import Array, is_floating, np
+from chainrule.compiled import compile_step
 from chainrule.data import BatchSampler, DataLoader, Subset, TensorDataset, stratified_split
 from chainrule.nn import loss as losses
 from chainrule.nn.module import Module
@@ -483,6 +484,7 @@ class FitState:
     # With sample_weight or class_weight: the loss of (output, target, weight), and batches
     # of three fields.
     weighted_loss: Any = None
+    compiled: Any = None  # the CompiledStep of fit(compiled=True)
 
     @property
     def is_root(self) -> bool:
@@ -612,6 +614,7 @@ def fit(
     distributed: Any = "auto",
     sample_weight: Any = None,
     class_weight: dict[Any, float] | None = None,
+    compiled: bool = False,
 ) -> History:
     """Train ``model`` by backpropagation for ``epochs`` passes over ``train_data``.
 
@@ -686,6 +689,15 @@ def fit(
         with None) train in this process alone, without importing MPI. Every rank must
         call ``fit`` with the same model, data and arguments; rank 0 prints progress and
         writes checkpoints, and every rank returns the same history.
+    compiled : bool, default=False
+        Run each step through ``chainrule.compile_step``: recorded at the first batch (of
+        each shape, and again after ``model.train()``/``eval()`` switches), then replayed
+        without the Python around the ops. The same results to the bit, faster on small
+        networks (a 13-32-1 network's step in about 0.6 of the time); models it cannot
+        replay (dropout while training, batch normalization, hooks) train eagerly as
+        without it. Python in ``forward`` beyond the ops (a print, a counter) runs only
+        when a step is recorded. Without effect with ``sample_weight``, ``class_weight``
+        or over MPI.
 
     Returns
     -------
@@ -834,6 +846,8 @@ def fit(
         seed=seed,
         weighted_loss=weighted_loss,
     )
+    if compiled and dist is None and weighted_loss is None:
+        state.compiled = compile_step(model, loss_fn, opt)
     if dist is not None:
         dist.start(state, len(train_set), resume_from)  # every rank takes rank 0's state
     elif resume_from is not None:
@@ -986,6 +1000,13 @@ def _run_epoch(
     """One pass over the training data; the epoch's logs, or None when it was cut short."""
     model, optimizer, dist = state.model, state.optimizer, state.distributed
     weighted_loss = state.weighted_loss
+    compiled = state.compiled
+    if compiled is not None and (
+        compiled.model is not model
+        or compiled.loss_fn is not state.loss_fn
+        or compiled.optimizer is not optimizer
+    ):
+        compiled = None  # a callback swapped one of them: train on eagerly
     model.train()
     for callback in callbacks:
         callback.on_epoch_begin(state)
@@ -999,7 +1020,10 @@ def _run_epoch(
         else:
             x, y, weight = batch  # fit made this dataset: three fields
         optimizer.zero_grad()
-        if dist is None:
+        if compiled is not None:
+            loss, output = compiled.forward(x, y)
+            value, rows = float(loss.item()), len(x)
+        elif dist is None:
             output = model(x)
             if weighted_loss is None:
                 loss = state.loss_fn(output, y)
@@ -1014,7 +1038,9 @@ def _run_epoch(
         if not np.isfinite(value):
             _diverged(state, value, x, y)
             return None
-        if dist is None:
+        if compiled is not None:
+            compiled.backward()
+        elif dist is None:
             loss.backward()
         if clip is not None:
             clip_grad_norm_(model.parameters(), clip)

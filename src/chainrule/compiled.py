@@ -1,0 +1,592 @@
+"""``compile_step``: a train step recorded once, then replayed as the NumPy calls it made.
+
+A train step in eager mode runs Python around every op: the module calls, the checks at each
+op's front door, a ``Tensor`` per result, and the engine's walk of the graph. On a small
+network that bookkeeping costs more than the arithmetic (``benchmarks/mlp_train.py``: on the
+13-32-1 network, about 60% of the step). ``compile_step(model, loss_fn, optimizer)`` runs
+the first step eagerly while it records each op's forward, the arrays each one read, and the
+graph; later steps with inputs of the same shapes and dtypes call the ops' forwards and
+backwards on the arrays directly, in the order the engine would, and leave the update to
+the optimizer as it is. The results are those of the eager step to the last bit.
+
+What a replay leaves out is the Python between the ops, so a step is replayed only where
+that Python cannot change what the ops compute. The recording is refused, and the step runs
+eagerly from then on (``eager_reason`` says why), when:
+
+- an op is not one whose front door looks at shapes and dtypes alone (``REPLAYED_OPS``;
+  indexing, for one, depends on the index values); the plain cross-entropy of class labels
+  is replayed while every label is a class (``GUARDS``); otherwise that batch runs eagerly;
+- an op reads an array that no recorded op made and that is not the step's input, its
+  target, or a parameter or buffer of the model or of the loss (a mask drawn by dropout in
+  training mode, a tensor built in ``forward``, a comparison such as ``x.data > 0``);
+- the forward changes a buffer or parameter (batch normalization's running statistics in
+  training mode), draws from a generator, registers hooks or sets module attributes, or a
+  module or tensor on the path has hooks; a custom ``autograd.Function`` is called;
+- the model, the loss or the input tensors require grad in ways the step cannot repeat (an
+  input that requires grad, a graph that reaches back before the step).
+
+After recording, the forward is replayed once on the same batch and every array compared
+with the eager one; any difference refuses the recording too. What cannot be checked is
+Python that branches on tensor values it reads through ``.data`` or ``.item()``: such a
+branch is taken as it was at the first step, as ``torch.jit.trace`` would. The recording is
+made again for a new batch shape or dtype (up to ``MAX_RECORDINGS`` of them, as for a last
+short batch) and whenever module attributes, training mode, hooks or ``requires_grad``
+change anywhere, since the replay would not see those changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chainrule.autograd.engine import _as_tuple, _checked, backward_order
+from chainrule.autograd.function import Context, Function, _Untracked
+from chainrule.autograd.grad_mode import Revision, _state
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor, as_generator, as_tensor
+
+REPLAYED_OPS = frozenset(
+    {
+        # elementwise arithmetic and functions
+        "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "log1p", "expm1", "sqrt",
+        "abs", "sin", "cos", "erf", "clip", "maximum", "minimum", "where", "cast", "clone",
+        "floor", "ceil", "round", "trunc",
+        # activations
+        "relu", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
+        "sigmoid", "tanh", "hardtanh", "hardswish", "hardsigmoid", "softmax", "log_softmax",
+        "logsumexp",
+        # shapes and reductions
+        "reshape", "permute", "expand", "concatenate", "stack", "pad", "edge_pad", "sum",
+        "mean", "max", "min", "var", "prod", "norm", "cumsum",
+        # products, convolutions, pooling
+        "matmul", "linear", "einsum", "conv2d", "max_pool2d", "avg_pool2d",
+        # losses
+        "mse_loss", "softmax_cross_entropy_labels",
+    }
+)  # fmt: skip
+"""Ops whose front doors decide from shapes, dtypes and options alone, never from values,
+so that calling their forwards directly does what a call through the front door would."""
+
+
+def _labels_are_classes(logits: Array, labels: Array, mean: bool) -> bool:
+    # What nn.functional.cross_entropy checks before it takes the fused path
+    # (_plain_labels); a batch with another label (ignore_index) takes the general path.
+    return bool(np.minimum.reduce(labels) >= 0 and np.maximum.reduce(labels) < logits.shape[1])
+
+
+GUARDS: dict[str, Callable[..., bool]] = {"softmax_cross_entropy_labels": _labels_are_classes}
+"""For replayed ops whose front door also looks at values: a check of the op's input arrays
+that is True where the front door would have chosen this op again."""
+
+MAX_RECORDINGS = 8
+"""Recordings kept per step (one per input shape and dtype); further shapes run eagerly."""
+
+_CONSTANTS: tuple[type, ...] = (int, float, complex, bool, str, bytes, type(None), slice)
+_CONSTANTS += (type(Ellipsis), np.generic, np.dtype)
+
+
+_NODE, _ONLY_EDGE, _ONE_OF_EDGES = "node", "only edge", "one of edges"
+"""Where an edge of the recorded graph leads: an interior node, a leaf that gets its
+gradient through this edge alone, or a leaf that sums the gradients of several edges."""
+
+
+def _wrap(array: Array) -> Tensor:
+    # Tensor._from_op(array, None), written out: this runs once per parameter per step.
+    tensor = object.__new__(Tensor)
+    tensor.data, tensor.grad, tensor._ctx, tensor._hooks = array, None, None, None
+    tensor._requires_grad = False
+    return tensor
+
+
+class _DivergedError(Exception):
+    """Raised by a replay, before it has changed anything, for a batch it does not cover."""
+
+
+def compile_step(model: Any, loss_fn: Callable[..., Any], optimizer: Any) -> CompiledStep:
+    """A train step for ``model``, ``loss_fn`` and ``optimizer`` that runs as fast as the
+    arithmetic allows: ``step(x, y)`` does what
+
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+    does, to the same bits, and returns the loss (a tensor cut from the graph). The first
+    step for each input shape is recorded; later ones replay the recorded NumPy calls
+    without the Python around them. Models the replay cannot follow run eagerly; see
+    ``CompiledStep`` and the module ``chainrule.compiled``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn, optim
+    >>> model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+    >>> step = cr.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    >>> x, y = cr.randn(16, 3), cr.randn(16, 1)
+    >>> losses = [step(x, y).item() for _ in range(20)]
+    >>> losses[-1] < losses[0], step.eager_reason
+    (True, None)
+    """
+    return CompiledStep(model, loss_fn, optimizer)
+
+
+class CompiledStep:
+    """The step ``compile_step`` returns; call it as ``step(x, y)``.
+
+    Attributes
+    ----------
+    eager_reason : str or None
+        Why the last call ran eagerly (the recording was refused, or this batch falls
+        outside it), or None where it was recorded or replayed.
+    """
+
+    def __init__(self, model: Any, loss_fn: Callable[..., Any], optimizer: Any) -> None:
+        from chainrule.nn.module import Module
+        from chainrule.optim.lbfgs import LBFGS
+        from chainrule.optim.optimizer import Optimizer
+
+        if not isinstance(model, Module):
+            raise TypeError(f"compile_step: model must be a nn.Module, got {type(model).__name__}")
+        if not callable(loss_fn):
+            raise TypeError(
+                f"compile_step: loss_fn must be callable (a loss module or function), got "
+                f"{type(loss_fn).__name__}"
+            )
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"compile_step: optimizer must be a chainrule.optim optimizer, got "
+                f"{type(optimizer).__name__}"
+            )
+        if isinstance(optimizer, LBFGS):
+            raise TypeError(
+                "compile_step: LBFGS evaluates the loss several times per step through a "
+                "closure; call optimizer.step(closure) in your own loop instead"
+            )
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.eager_reason: str | None = None
+        # (x shape, x dtype, y shape, y dtype, flags) -> a _Plan, or why there is none
+        self._plans: dict[tuple[Any, ...], _Plan | str] = {}
+        self._revision = Revision.value
+        self._refusal: str | None = None  # set for good when the forward changes modules
+        self._moved = 0  # recordings in a row during which the forward changed modules
+        # What backward() completes: the eager loss, or a replayed plan and its arrays
+        self._pending: Tensor | tuple[_Plan, list[Any]] | None = None
+
+    def __call__(self, x: Any, y: Any) -> Tensor:
+        """One train step on inputs ``x`` and targets ``y``; returns the loss."""
+        self.optimizer.zero_grad()
+        loss, _ = self.forward(x, y)
+        self.backward()
+        self.optimizer.step()
+        return loss
+
+    def forward(self, x: Any, y: Any) -> tuple[Tensor, Tensor]:
+        """The loss and the model's output for inputs ``x`` and targets ``y`` (both cut from
+        the graph); ``backward()`` then fills the parameters' ``grad``. For loops that act
+        between the two halves of a step (a check of the loss, gradient clipping)::
+
+            optimizer.zero_grad()
+            loss, output = step.forward(x, y)
+            step.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+        """
+        if type(x) is not Tensor:
+            x = as_tensor(x)
+        if type(y) is not Tensor:
+            y = as_tensor(y)
+        if Revision.value != self._revision:
+            self._plans.clear()  # modules, hooks or requires_grad changed since recording
+            self._revision = Revision.value
+        xd, yd = x.data, y.data
+        state = _state
+        key = (
+            xd.shape,
+            xd.dtype,
+            yd.shape,
+            yd.dtype,
+            xd is yd,
+            x._requires_grad or y._requires_grad or state.anomaly or not state.enabled,
+        )
+        plan = self._plans.get(key)
+        if isinstance(plan, _Plan):
+            try:
+                values = plan.forward_run(xd, yd)
+            except _DivergedError as diverged:
+                return self._eager(x, y, str(diverged))
+            self.eager_reason = None
+            self._pending = (plan, values)
+            return _wrap(values[plan.loss_slot]), _wrap(values[plan.output_slot])
+        if plan is None:
+            return self._record(key, x, y)
+        return self._eager(x, y, plan)
+
+    def backward(self) -> None:
+        """The backward pass of the last ``forward``: gradients into the parameters' ``grad``
+        (added to those already there, as ``loss.backward()`` adds them)."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            raise RuntimeError("CompiledStep.backward: call forward(x, y) first")
+        if isinstance(pending, Tensor):
+            pending.backward()
+        else:
+            plan, values = pending
+            plan.backward_run(values)
+
+    def __repr__(self) -> str:
+        return (
+            f"CompiledStep(model={type(self.model).__name__}, "
+            f"optimizer={type(self.optimizer).__name__}, recordings={len(self._plans)})"
+        )
+
+    def _eager(self, x: Tensor, y: Tensor, reason: str) -> tuple[Tensor, Tensor]:
+        self.eager_reason = reason
+        output = self.model(x)
+        loss = self.loss_fn(output, y)
+        self._pending = loss
+        return loss.detach(), _detached(output)
+
+    def _record(self, key: tuple[Any, ...], x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        reason = self._refusal or self._refusal_before(key, x, y)
+        if reason is not None:
+            self._plans[key] = reason
+            return self._eager(x, y, reason)
+        before = _Snapshot(self.model, self.loss_fn)
+        revision = Revision.value
+        recorder = _Recorder()
+        _state.recorder = recorder
+        try:
+            output = self.model(x)
+            loss = self.loss_fn(output, y)
+        finally:
+            _state.recorder = None
+        if Revision.value != revision:
+            # Once may be a module setting itself up on its first call; twice in a row, the
+            # forward does it every time, and every step would be recorded again.
+            reason = "the forward sets module attributes, training mode, hooks or requires_grad"
+            self._moved += 1
+            if self._moved >= 2:
+                self._refusal = reason
+        else:
+            self._moved = 0
+            reason = recorder.refusal or before.changes()
+        plan: _Plan | None = None
+        if reason is None:
+            plan, reason = _build(recorder, before, x, y, output, loss)
+        if plan is not None:
+            reason = plan.verify(recorder, x.data, y.data)
+        self._plans[key] = reason if reason is not None else plan  # type: ignore[assignment]
+        self.eager_reason = reason
+        self._pending = loss
+        return loss.detach(), _detached(output)
+
+    def _refusal_before(self, key: tuple[Any, ...], x: Tensor, y: Tensor) -> str | None:
+        if key[-1]:
+            if x._requires_grad or y._requires_grad:
+                return "the input or the target requires grad"
+            return "grad mode is off or anomaly detection is on"
+        if len(self._plans) >= MAX_RECORDINGS:
+            return f"more than {MAX_RECORDINGS} input shapes and dtypes were recorded"
+        for module in _modules(self.model, self.loss_fn):
+            if module._forward_hooks or module._forward_pre_hooks:
+                return f"{type(module).__name__} has forward hooks"
+        return None
+
+
+def _detached(output: Any) -> Tensor:
+    return output.detach() if isinstance(output, Tensor) else as_tensor(output)
+
+
+def _modules(model: Any, loss_fn: Any) -> list[Any]:
+    from chainrule.nn.module import Module
+
+    found = list(model.modules())
+    if isinstance(loss_fn, Module):
+        found += [m for m in loss_fn.modules() if m not in found]
+    return found
+
+
+class _Recorder:
+    """What the ops did during the recorded forward (``Function.apply`` reports each one)."""
+
+    def __init__(self) -> None:
+        # (op class, input values, their arrays at the time of the call, options, result)
+        self.calls: list[tuple[type[Function], tuple[Any, ...], list[Any], dict[str, Any], Any]]
+        self.calls = []
+        self.refusal: str | None = None
+
+    def record(
+        self, cls: type[Function], inputs: tuple[Any, ...], options: dict[str, Any], result: Any
+    ) -> None:
+        arrays = [value.data if isinstance(value, Tensor) else value for value in inputs]
+        self.calls.append((cls, inputs, arrays, options, result))
+
+    def refuse(self, reason: str) -> None:
+        if self.refusal is None:
+            self.refusal = reason
+
+
+class _Snapshot:
+    """The model's and the loss's tensors and generators before the recorded forward, to
+    find what the forward changed outside its ops."""
+
+    def __init__(self, model: Any, loss_fn: Any) -> None:
+        self.tensors: dict[int, tuple[str, Tensor]] = {}
+        self.generators: list[tuple[np.random.Generator, Any]] = []
+        owners = [("model", model)]
+        from chainrule.nn.module import Module
+
+        if isinstance(loss_fn, Module):
+            owners.append(("loss", loss_fn))
+        for owner, module in owners:
+            for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+                self.tensors.setdefault(id(tensor), (f"{owner}.{name}", tensor))
+        self.copies = [(t, t.data, t.data.copy()) for _, t in self.tensors.values()]
+        generators = {id(as_generator(None)): as_generator(None)}
+        for module in _modules(model, loss_fn):
+            for value in vars(module).values():
+                if isinstance(value, np.random.Generator):
+                    generators[id(value)] = value
+        self.generators = [(g, g.bit_generator.state) for g in generators.values()]
+
+    def changes(self) -> str | None:
+        names = {id(t): name for name, t in self.tensors.values()}
+        for tensor, array, copy in self.copies:
+            if tensor.data is not array or not _same(tensor.data, copy):
+                return f"the forward changes {names[id(tensor)]} outside the recorded ops"
+        for generator, state in self.generators:
+            if generator.bit_generator.state != state:
+                return "the forward draws random numbers (dropout in training mode?)"
+        return None
+
+
+def _same(a: Array, b: Array) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _is_constant(value: Any) -> bool:
+    if isinstance(value, tuple | list):
+        return all(_is_constant(item) for item in value)
+    return isinstance(value, _CONSTANTS)
+
+
+class _Plan:
+    """One recording: the forward as calls on slots of arrays, and the backward as the
+    engine's visit order over those calls' contexts."""
+
+    def __init__(self) -> None:
+        # values[0] is the input, values[1] the target; constants sit in their slots
+        self.template: list[Any] = [None, None]
+        self.held: list[tuple[Tensor, int, tuple[int, ...], Any]] = []  # tensor, slot, shape, dtype
+        # forward, context, input slots, options, output slot, guard, op name
+        self.forward: list[tuple[Any, Context, tuple[int, ...], dict[str, Any], int, Any, str]]
+        self.forward = []
+        # forward call index, backward, context, edges: (input, node?, target, shape, dtype)
+        self.backward: list[tuple[int, Any, Context, tuple[tuple[Any, ...], ...]]] = []
+        self.leaves: list[Tensor] = []
+        self.loss_slot = 0
+        self.output_slot = 0
+        self.root = 0
+        self.calls = 0
+
+    def values(self, xd: Array, yd: Array) -> list[Any]:
+        values = self.template.copy()
+        values[0] = xd
+        values[1] = yd
+        for tensor, slot, shape, dtype in self.held:
+            data = tensor.data
+            if data.shape != shape or data.dtype != dtype:
+                raise _DivergedError(
+                    "a parameter or buffer changed shape or dtype since the recording"
+                )
+            values[slot] = data
+        return values
+
+    def forward_pass(self, values: list[Any]) -> None:
+        ndarray = np.ndarray
+        for forward, ctx, slots, options, out, guard, name in self.forward:
+            arrays = [values[s] for s in slots]
+            if guard is not None and not guard(*arrays, **options):
+                raise _DivergedError(f"this batch takes another path through {name!r}")
+            result = forward(ctx, *arrays, **options)
+            values[out] = result if type(result) is ndarray else np.asarray(result)
+
+    def forward_run(self, xd: Array, yd: Array) -> list[Any]:
+        values = self.values(xd, yd)
+        self.forward_pass(values)
+        return values
+
+    def backward_run(self, values: list[Any]) -> None:
+        loss = values[self.loss_slot]
+        grads: list[Any] = [None] * self.calls
+        grads[self.root] = np.array(1, dtype=loss.dtype).reshape(loss.shape)
+        totals: list[Any] = [None] * len(self.leaves)
+        adopted: set[int] = set()  # arrays already some leaf's grad, as in the engine
+        ndarray = np.ndarray
+        for index, backward, ctx, edges in self.backward:
+            grad = grads[index]
+            grads[index] = None
+            if grad is None:
+                continue  # no gradient reached this node (as in the engine)
+            input_grads = backward(ctx, grad)
+            if type(input_grads) is not tuple:
+                input_grads = _as_tuple(ctx, input_grads)
+            for k, kind, target, shape, dtype in edges:
+                g = input_grads[k]
+                if g is None:
+                    continue
+                if type(g) is not ndarray or g.shape != shape or g.dtype != dtype:
+                    g = _checked(ctx, k, g, shape, dtype)
+                if kind is _NODE:
+                    before = grads[target]
+                    grads[target] = g if before is None else before + g
+                elif kind is _ONLY_EDGE:  # target is the leaf, and this its whole gradient
+                    if target.grad is None:
+                        if (
+                            g is grad
+                            or g.base is not None
+                            or not g.flags.writeable
+                            or (id(g) in adopted)
+                        ):
+                            g = g.copy()
+                        adopted.add(id(g))
+                        target.grad = _wrap(g)
+                    else:
+                        target.grad.data += g
+                else:  # one of several edges into leaf number ``target``
+                    entry = totals[target]
+                    if entry is None:
+                        totals[target] = [g, g is not grad and g.base is None and g.flags.writeable]
+                    else:
+                        entry[0] = entry[0] + g
+                        entry[1] = True
+            ctx.release()  # what the op kept, freed as the engine frees it
+        for leaf, entry in zip(self.leaves, totals, strict=True):
+            if entry is None:
+                continue
+            total, private = entry
+            if leaf.grad is None:
+                if not private or id(total) in adopted:
+                    total = total.copy()
+                adopted.add(id(total))
+                leaf.grad = _wrap(total)
+            else:
+                leaf.grad.data += total
+
+    def verify(self, recorder: _Recorder, xd: Array, yd: Array) -> str | None:
+        """Replay the forward on the recorded batch; a difference from the eager arrays
+        means the forward did something outside its ops that the replay would skip."""
+        values = self.values(xd, yd)
+        try:
+            self.forward_pass(values)
+        except _DivergedError as diverged:
+            return str(diverged)
+        for (cls, *_, result), (*_, out, _, _) in zip(recorder.calls, self.forward, strict=True):
+            if not _same(result.data, values[out]):
+                return (
+                    f"replaying {cls.name!r} gave other values than the eager step: the forward "
+                    f"changes arrays outside its ops"
+                )
+        for _, ctx, *_ in self.forward:
+            ctx.release()
+        return None
+
+
+def _build(
+    recorder: _Recorder, before: _Snapshot, x: Tensor, y: Tensor, output: Any, loss: Any
+) -> tuple[_Plan | None, str | None]:
+    """The plan for the recorded calls, or why there is none."""
+    if not isinstance(loss, Tensor) or loss._ctx is None:
+        return None, "the loss is not a tensor computed from the parameters"
+    plan = _Plan()
+    slot_of = {id(x.data): 0, id(y.data): 1}  # id(array) -> slot
+    node_of: dict[int, int] = {}  # id(context) -> index of its call
+    held_ids = {id(t) for _, t in before.tensors.values()}
+    for index, (cls, inputs, arrays, options, result) in enumerate(recorder.calls):
+        if cls.name not in REPLAYED_OPS:
+            return None, f"the op {cls.name!r} is not replayed (its result may depend on values)"
+        # Options are the front door's decisions, from shapes alone for these ops (an
+        # average pool's divisors, say): kept as they are, arrays included.
+        if not all(_is_constant(v) or type(v) is np.ndarray for v in options.values()):
+            return None, f"an option of {cls.name!r} is not a plain value"
+        slots = []
+        for value, array in zip(inputs, arrays, strict=True):
+            if isinstance(value, Tensor | np.ndarray):
+                slot = slot_of.get(id(array))
+                if slot is None:
+                    if not (isinstance(value, Tensor) and id(value) in held_ids):
+                        return None, (
+                            f"{cls.name!r} reads an array that no recorded op made: build it "
+                            f"from the input with tensor ops, or keep it as a buffer"
+                        )
+                    slot = len(plan.template)
+                    plan.template.append(None)
+                    plan.held.append((value, slot, array.shape, array.dtype))
+                    slot_of[id(array)] = slot
+            elif _is_constant(value):
+                slot = len(plan.template)
+                plan.template.append(value)
+            else:
+                return None, f"{cls.name!r} takes a {type(value).__name__} the replay cannot follow"
+            slots.append(slot)
+        out = len(plan.template)
+        plan.template.append(None)
+        slot_of[id(result.data)] = out
+        node = result._ctx
+        if node is not None:
+            node_of[id(node)] = index
+            ctx = Context(cls, (None,) * len(node.next), node.needs_input_grad)
+            ctx.output_shape, ctx.output_dtype = node.output_shape, node.output_dtype
+        else:
+            ctx = _Untracked()
+        plan.forward.append(
+            (cls.forward, ctx, tuple(slots), options, out, GUARDS.get(cls.name), cls.name)
+        )
+    plan.calls = len(plan.forward)
+    if id(loss.data) not in slot_of or id(loss._ctx) not in node_of:
+        return None, "the loss comes from outside the recorded ops"
+    plan.loss_slot = slot_of[id(loss.data)]
+    if not isinstance(output, Tensor) or id(output.data) not in slot_of:
+        return None, "the model's output is not a tensor that the recorded ops made"
+    plan.output_slot = slot_of[id(output.data)]
+    plan.root = node_of[id(loss._ctx)]
+    order = backward_order(loss._ctx)
+    edge_count: dict[int, int] = {}  # id(leaf) -> edges into it
+    for node in order:
+        for edge in node.next:
+            if edge is not None and not isinstance(edge, Context):
+                edge_count[id(edge)] = edge_count.get(id(edge), 0) + 1
+    leaf_index: dict[int, int] = {}
+    for node in order:
+        call = node_of.get(id(node))
+        if call is None:
+            return None, "the graph reaches back before the step (a tensor kept from earlier)"
+        if node.hooks or node.retained is not None:
+            return None, "a tensor in the forward has a hook or retains its grad"
+        edges: list[tuple[Any, ...]] = []
+        for k, edge in enumerate(node.next):
+            if edge is None:
+                continue
+            if isinstance(edge, Context):
+                target = node_of.get(id(edge))
+                if target is None:
+                    return None, "the graph reaches back before the step"
+                edges.append((k, _NODE, target, edge.output_shape, edge.output_dtype))
+                continue
+            if id(edge) not in held_ids:
+                return None, "a tensor that requires grad is neither a parameter nor a buffer"
+            if edge._hooks:
+                return None, "a parameter has a gradient hook"
+            shape, dtype = edge.data.shape, edge.data.dtype
+            if edge_count[id(edge)] == 1:
+                edges.append((k, _ONLY_EDGE, edge, shape, dtype))
+                continue
+            if id(edge) not in leaf_index:
+                leaf_index[id(edge)] = len(plan.leaves)
+                plan.leaves.append(edge)
+            edges.append((k, _ONE_OF_EDGES, leaf_index[id(edge)], shape, dtype))
+        ctx = plan.forward[call][1]
+        plan.backward.append((call, node.fn.backward, ctx, tuple(edges)))
+    return plan, None
