@@ -693,7 +693,7 @@ def fit(
         Run each step through ``chainrule.compile_step``: recorded at the first batch (of
         each shape, and again after ``model.train()``/``eval()`` switches), then replayed
         without the Python around the ops. The same results to the bit, faster on small
-        networks (a 13-32-1 network's step in about 0.6 of the time); models it cannot
+        networks (a 13-32-1 network's step in about 0.7 of the time); models it cannot
         replay (dropout while training, batch normalization, hooks) train eagerly as
         without it. Python in ``forward`` beyond the ops (a print, a counter) runs only
         when a step is recorded. Without effect with ``sample_weight``, ``class_weight``
