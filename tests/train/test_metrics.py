@@ -56,3 +56,21 @@ def test_unknown_metric_names_the_choices() -> None:
     with pytest.raises(ValueError, match="unknown metric 'acurracy'; expected one of"):
         metrics.get_metric("acurracy")
     assert metrics.get_metric("acc").name == "acc"  # Keras's short name is known
+
+
+def test_regression_metrics_stay_finite_for_targets_near_1e200() -> None:
+    """Squares of such differences overflow float64; the metrics scale them first, and
+    give what the same data in units 1e190 times larger give, scaled back."""
+    rng = np.random.default_rng(1)
+    y_true = rng.standard_normal(50)
+    y_pred = y_true + 0.1 * rng.standard_normal(50)
+    big = 1e190
+    with np.errstate(all="raise"):  # no overflow on the way
+        rmse = metrics.root_mean_squared_error(y_true * big, y_pred * big)
+        r2 = metrics.r2_score(y_true * big, y_pred * big)
+    assert rmse == pytest.approx(metrics.root_mean_squared_error(y_true, y_pred) * big)
+    assert r2 == pytest.approx(sk.r2_score(y_true, y_pred))
+    # Ordinary values take the plain formula, as scikit-learn computes it.
+    assert metrics.root_mean_squared_error(y_true, y_pred) == pytest.approx(
+        sk.root_mean_squared_error(y_true, y_pred), rel=1e-12
+    )

@@ -7,6 +7,7 @@ probabilities (``log_loss``, ``top_k_accuracy``); regression metrics take predic
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -109,9 +110,19 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> float:
     return float(np.mean((t - p) ** 2))
 
 
+_SQUARE_SAFE = 1e150
+"""Differences up to this size have squares (about 1e300) that float64 holds."""
+
+
 def root_mean_squared_error(y_true: Any, y_pred: Any) -> float:
-    """Square root of the mean squared error, in the targets' units."""
-    return float(np.sqrt(mean_squared_error(y_true, y_pred)))
+    """Square root of the mean squared error, in the targets' units (finite for any finite
+    values: differences beyond about 1e154, whose squares would overflow, are scaled)."""
+    t, p = _values(y_true, y_pred)
+    diff = t - p
+    scale = float(np.abs(diff).max()) if diff.size else 0.0
+    if scale < _SQUARE_SAFE or not math.isfinite(scale):
+        return float(np.sqrt(np.mean(diff**2)))
+    return scale * float(np.sqrt(np.mean((diff / scale) ** 2)))
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> float:
@@ -126,6 +137,9 @@ def r2_score(y_true: Any, y_pred: Any) -> float:
     A constant target (SS_tot = 0) scores 1 when predicted exactly and 0 otherwise, as in
     scikit-learn."""
     t, p = _values(y_true, y_pred)
+    scale = max(float(np.abs(t).max()), float(np.abs(p).max())) if t.size else 0.0
+    if _SQUARE_SAFE <= scale < math.inf:  # a ratio of squares: the same for scaled values
+        t, p = t / scale, p / scale
     t2, p2 = t.reshape(t.shape[0], -1), p.reshape(p.shape[0], -1)
     ss_res = ((t2 - p2) ** 2).sum(axis=0)
     ss_tot = ((t2 - t2.mean(axis=0)) ** 2).sum(axis=0)
