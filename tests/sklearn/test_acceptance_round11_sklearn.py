@@ -12,6 +12,7 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn import neural_network as sk
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import InvalidParameterError
 
 from chainrule.sklearn import MLPClassifier, MLPRegressor
@@ -114,3 +115,31 @@ def test_warm_start_refuses_a_network_other_than_the_one_it_continues(first, cha
     with pytest.raises(ValueError, match=message), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x[:41], y[:41]) if how == "warm_start" else model.partial_fit(x[:41], y[:41])
+
+
+def test_a_weightless_validation_split_is_refused_with_a_message() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = np.array([0, 1] * 20)
+    weights = np.zeros(40)
+    weights[:4] = 1.0  # train_test_split below puts none of these in the validation part
+    model = MLPClassifier(
+        hidden_layer_sizes=(4,),
+        early_stopping=True,
+        validation_fraction=0.1,
+        random_state=0,
+        max_iter=5,
+    )
+    _, _, _, _, _, w_val = train_test_split(
+        X, y, weights, random_state=np.random.RandomState(0), test_size=0.1, stratify=y
+    )
+    assert not w_val.any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the error, not a division warning before it
+        with pytest.raises(ValueError, match=r"validation split .* has weight 0"):
+            model.fit(X, y, sample_weight=weights)
+
+
+def test_the_poisson_error_prints_the_minimum_as_a_number() -> None:
+    with pytest.raises(ValueError, match=r"minimum of -2\.5$"):
+        MLPRegressor(loss="poisson").fit(np.ones((4, 2)), np.array([1.0, -2.5, 3.0, 0.0]))

@@ -515,6 +515,12 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                     "The validation set is too small. Increase 'validation_fraction' or the "
                     "size of your dataset."
                 )
+            if not w_val.any():
+                raise ValueError(
+                    f"{type(self).__name__}: every sample of the validation split "
+                    f"(validation_fraction={self.validation_fraction!r}) has weight 0, so its "
+                    f"score is undefined; give weight to more samples or change random_state"
+                )
             validation = (
                 _dense(X_val),
                 self._validation_labels(y_val),

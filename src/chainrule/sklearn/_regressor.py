@@ -141,7 +141,7 @@ class MLPRegressor(RegressorMixin, FileMixin, BaseMLP):  # type: ignore[misc]
         if self.loss == "poisson" and y.size and y.min() < 0:
             raise ValueError(
                 f"{type(self).__name__}: loss='poisson' needs targets >= 0, got a minimum of "
-                f"{y.min()!r}"
+                f"{float(y.min())!r}"
             )
         return X, y, y
 
