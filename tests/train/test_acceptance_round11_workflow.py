@@ -231,3 +231,25 @@ def test_reduce_lr_on_plateau_starts_afresh_in_each_fit() -> None:
 def test_callbacks_refuse_counts_that_are_not_counts(make: Any, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         make()
+
+
+def test_reduce_lr_on_plateau_leaves_a_rate_at_min_lr_alone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Keras acts only on a rate above min_lr: no cut, no message, once there."""
+    x, y = _blobs(32)
+    model = nn.Sequential(nn.Linear(3, 2))
+    optimizer = optim.SGD(model.parameters(), lr=0.0)
+    fit(
+        model,
+        "cross_entropy",
+        optimizer,
+        x,
+        y,
+        epochs=5,
+        verbose=0,
+        seed=0,
+        callbacks=[ReduceLROnPlateau("loss", patience=1, min_lr=0.0, verbose=1)],
+    )
+    assert optimizer.param_groups[0]["lr"] == 0.0
+    assert "reducing learning rate" not in capsys.readouterr().err

@@ -383,7 +383,8 @@ def test_callbacks_verbose_say_what_they_did_and_are_silent_by_default(
 
     def run(verbose: int) -> None:
         model = _model()
-        # lr 0 from epoch 2: the loss stops improving, so plateau and early stopping act.
+        # lr 1e-9 from epoch 2: the loss stops improving by min_delta, so plateau (which
+        # has a rate above min_lr to cut) and early stopping act.
         fit(
             model,
             "cross_entropy",
@@ -394,9 +395,13 @@ def test_callbacks_verbose_say_what_they_did_and_are_silent_by_default(
             verbose=0,
             seed=0,
             callbacks=[
-                LearningRateScheduler(lambda epoch, lr: lr if epoch == 0 else 0.0, verbose=verbose),
-                ReduceLROnPlateau("loss", patience=1, verbose=verbose),
-                EarlyStopping("loss", patience=2, restore_best_weights=True, verbose=verbose),
+                LearningRateScheduler(
+                    lambda epoch, lr: lr if epoch == 0 else 1e-9, verbose=verbose
+                ),
+                ReduceLROnPlateau("loss", patience=1, min_delta=1e-3, verbose=verbose),
+                EarlyStopping(
+                    "loss", patience=2, min_delta=1e-3, restore_best_weights=True, verbose=verbose
+                ),
                 ModelCheckpoint(tmp_path / "m.ckpt", monitor="loss", verbose=verbose),
             ],
         )

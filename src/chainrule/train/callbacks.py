@@ -381,7 +381,10 @@ class ReduceLROnPlateau(Callback):
             return
         self.wait += 1
         if self.wait >= self.patience:
-            for group in state.optimizer.param_groups:
+            reducible = [g for g in state.optimizer.param_groups if g["lr"] > self.min_lr]
+            if not reducible:
+                return  # every rate at min_lr already: nothing to do, as in Keras
+            for group in reducible:
                 group["lr"] = max(group["lr"] * self.factor, self.min_lr)
             self.cooldown_left, self.wait = self.cooldown, 0
             if self.verbose and state.is_root:
