@@ -20,6 +20,7 @@ from chainrule.data import (
     WeightedRandomSampler,
 )
 from chainrule.train import (
+    Callback,
     EarlyStopping,
     ModelCheckpoint,
     ReduceLROnPlateau,
@@ -253,3 +254,46 @@ def test_reduce_lr_on_plateau_leaves_a_rate_at_min_lr_alone(
     )
     assert optimizer.param_groups[0]["lr"] == 0.0
     assert "reducing learning rate" not in capsys.readouterr().err
+
+
+def test_keras_batch_begin_hooks_are_called_before_each_step() -> None:
+    """Keras calls on_train_batch_begin (and the older on_batch_begin) with the batch index
+    counted from 0 in each epoch, before the step; chainrule's on_batch_begin gets the state."""
+    x, y = _blobs(40)
+    seen: list[tuple[str, int, int]] = []
+
+    class KerasStyle:
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            seen.append(("train_batch_begin", batch, len(history_steps)))
+
+        def on_batch_begin(self, batch: int, logs: Any = None) -> None:
+            seen.append(("batch_begin", batch, len(history_steps)))
+
+    class ChainruleStyle(Callback):
+        def on_batch_begin(self, state: Any) -> None:
+            seen.append(("state", state.step, len(history_steps)))
+
+        def on_batch_end(self, state: Any, logs: Any) -> None:
+            history_steps.append(state.step)
+
+    history_steps: list[int] = []
+    fit(
+        nn.Sequential(nn.Linear(3, 2)),
+        "cross_entropy",
+        "sgd",
+        x,
+        y,
+        epochs=2,
+        batch_size=16,
+        verbose=0,
+        seed=0,
+        callbacks=[KerasStyle(), ChainruleStyle()],
+    )
+    steps = 3  # 40 rows in batches of 16
+    expected: list[tuple[str, int, int]] = []
+    for epoch in range(2):
+        for batch in range(steps):
+            done = epoch * steps + batch  # steps finished before this one
+            expected += [("batch_begin", batch, done), ("train_batch_begin", batch, done)]
+            expected.append(("state", done, done))
+    assert seen == expected

@@ -588,6 +588,9 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                         if self.batch_norm and size < 2:
                             continue  # batch statistics need two samples: skip a last one
                         batch_idx = sample_idx[batch_slice] if self.shuffle else batch_slice
+                        if state is not None:
+                            for callback in settings.callbacks:
+                                callback.on_batch_begin(state)
                         batch_loss = self._train_step(
                             _dense(X_train[batch_idx]),
                             y_train[batch_idx],

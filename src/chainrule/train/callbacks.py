@@ -1,12 +1,12 @@
 """Callbacks: code that ``fit`` calls at fixed points of training.
 
-The protocol is five methods, each given the ``FitState`` (model, optimizer, history, epoch,
+The protocol is six methods, each given the ``FitState`` (model, optimizer, history, epoch,
 step, ``stop_training``...) and, where there are any, the logs of that point:
 
 - ``on_train_begin(state)`` / ``on_train_end(state)``
 - ``on_epoch_begin(state)`` / ``on_epoch_end(state, logs)`` (logs: ``loss``, ``val_loss``,
   metrics, ``lr``, ``time`` of the epoch)
-- ``on_batch_end(state, logs)`` (logs: ``loss`` of the step)
+- ``on_batch_begin(state)`` / ``on_batch_end(state, logs)`` (logs: ``loss`` of the step)
 
 A callback stops training by setting ``state.stop_training = True`` (and, for the record,
 ``state.stop_reason``), or as in Keras with ``self.model.stop_training = True``: when training
@@ -16,8 +16,8 @@ begins, ``fit`` sets each callback's ``model`` and ``params`` (``epochs``, ``ste
 A callback written for Keras works as it is: a hook whose first parameter is named as in
 Keras's documentation (``on_epoch_end(self, epoch, logs=None)``, ``on_train_begin(self,
 logs=None)``, ``on_batch_end(self, batch, logs=None)``) is called with Keras's arguments,
-epochs and batches counted from 0; ``on_train_batch_end(self, batch, logs)`` is called after
-each step.
+epochs and batches counted from 0; ``on_train_batch_begin(self, batch, logs)`` and
+``on_train_batch_end(self, batch, logs)`` are called before and after each step.
 
 In a distributed run (``chainrule.distributed``) every rank runs the callbacks with the same
 logs, so that all decide alike; the ones that print or write files do so only where
@@ -68,6 +68,9 @@ class Callback:
         pass
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        pass
+
+    def on_batch_begin(self, state: FitState) -> None:
         pass
 
     def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
@@ -492,6 +495,7 @@ _KERAS_FIRST_PARAMETER = {
     "on_train_end": "logs",
     "on_epoch_begin": "epoch",
     "on_epoch_end": "epoch",
+    "on_batch_begin": "batch",
     "on_batch_end": "batch",
 }
 
@@ -511,8 +515,9 @@ class _KerasHooks(Callback):
     ``on_train_begin(self, logs)``, ``on_batch_end(self, batch, logs)``) get Keras's
     arguments: the epoch counted from 0, the batch counted from 0 within the epoch, and the
     logs (``{}`` when training begins, the last epoch's when it ends). Keras's
-    ``on_train_batch_end(batch, logs)`` is called after each step too, and an object that
-    lacks a hook is taken to do nothing there. Other hooks are called as chainrule's.
+    ``on_train_batch_begin(batch, logs)`` and ``on_train_batch_end(batch, logs)`` are called
+    before and after each step too, and an object that lacks a hook is taken to do nothing
+    there. Other hooks are called as chainrule's.
     """
 
     def __init__(self, callback: Any, keras_style: set[str]) -> None:
@@ -529,6 +534,13 @@ class _KerasHooks(Callback):
             on_batch_end = None
         self._batch_hook = on_batch_end if callable(on_batch_end) else None
         self._keras_batch_hooks = [hook for hook in keras_batch_hooks if callable(hook)]
+        on_batch_begin = getattr(callback, "on_batch_begin", None)
+        keras_begin_hooks = [getattr(callback, "on_train_batch_begin", None)]
+        if "on_batch_begin" in keras_style:
+            keras_begin_hooks.insert(0, on_batch_begin)
+            on_batch_begin = None
+        self._begin_hook = on_batch_begin if callable(on_batch_begin) else None
+        self._keras_begin_hooks = [hook for hook in keras_begin_hooks if callable(hook)]
 
     def _call(self, name: str, state: FitState, keras_args: tuple[Any, ...], *rest: Any) -> None:
         hook = getattr(self.callback, name, None)
@@ -553,6 +565,12 @@ class _KerasHooks(Callback):
         self._last_logs = logs
         self._call("on_epoch_end", state, (state.epoch - 1, logs), logs)
 
+    def on_batch_begin(self, state: FitState) -> None:
+        if self._begin_hook is not None:
+            self._begin_hook(state)
+        for hook in self._keras_begin_hooks:
+            hook(self._batch, {})
+
     def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
         if self._batch_hook is not None:
             self._batch_hook(state, logs)
@@ -570,6 +588,7 @@ def with_keras_hooks(callback: Any) -> Any:
         if _first_parameter(getattr(callback, name, None)) == first
     }
     complete = isinstance(callback, Callback)
-    if complete and not keras_style and not hasattr(callback, "on_train_batch_end"):
+    keras_only = ("on_train_batch_begin", "on_train_batch_end")
+    if complete and not keras_style and not any(hasattr(callback, n) for n in keras_only):
         return callback
     return _KerasHooks(callback, keras_style)

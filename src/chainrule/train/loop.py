@@ -1019,6 +1019,8 @@ def _run_epoch(
             x, y = _pair(batch)
         else:
             x, y, weight = batch  # fit made this dataset: three fields
+        for callback in callbacks:
+            callback.on_batch_begin(state)
         optimizer.zero_grad()
         if compiled is not None:
             loss, output = compiled.forward(x, y)
