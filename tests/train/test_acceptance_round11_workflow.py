@@ -297,3 +297,24 @@ def test_keras_batch_begin_hooks_are_called_before_each_step() -> None:
             expected += [("batch_begin", batch, done), ("train_batch_begin", batch, done)]
             expected.append(("state", done, done))
     assert seen == expected
+
+
+def test_validation_batch_size_sets_the_validation_batches() -> None:
+    x, y = _blobs(100)
+    sizes: list[int] = []
+
+    class Sizes(nn.Module):
+        def forward(self, inputs: Any) -> Any:
+            if not self.training:
+                sizes.append(inputs.shape[0])
+            return inputs
+
+    model = nn.Sequential(Sizes(), nn.Linear(3, 2))
+    common = dict(epochs=1, batch_size=10, validation_split=0.3, verbose=0, seed=0)
+    fit(model, "cross_entropy", "sgd", x, y, validation_batch_size=7, **common)
+    assert sizes == [7, 7, 7, 7, 2]  # 30 validation rows
+    sizes.clear()
+    fit(model, "cross_entropy", "sgd", x, y, **common)
+    assert sizes == [30]  # the default: max(batch_size, 256) rows at a time
+    with pytest.raises(ValueError, match="validation_batch_size"):
+        fit(model, "cross_entropy", "sgd", x, y, validation_batch_size=0, **common)

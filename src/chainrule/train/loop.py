@@ -602,6 +602,7 @@ def fit(
     validation_data: Any = None,
     validation_split: float = 0.0,
     validation_freq: int = 1,
+    validation_batch_size: int | None = None,
     initial_epoch: int = 0,
     metrics: Sequence[Any] = (),
     callbacks: Sequence[Callback] = (),
@@ -649,6 +650,9 @@ def fit(
     validation_freq : int, default=1
         Validate after every ``validation_freq``-th epoch only, as in Keras; the other
         epochs' validation entries in the history are NaN.
+    validation_batch_size : int, optional
+        Rows per batch of the validation pass, as in Keras; by default the larger of
+        ``batch_size`` and 256 (a forward pass without gradients holds less memory).
     initial_epoch : int, default=0
         Epochs already done, as in Keras: training runs epochs ``initial_epoch + 1`` to
         ``epochs`` (numbered from 1). Not with ``resume_from``, which restores the epoch.
@@ -715,6 +719,11 @@ def fit(
     """
     epochs = _positive_int(epochs, "fit", "epochs")
     batch_size = _positive_int(batch_size, "fit", "batch_size")
+    val_batch_size = (
+        max(batch_size, 256)
+        if validation_batch_size is None
+        else _positive_int(validation_batch_size, "fit", "validation_batch_size")
+    )
     if verbose not in ("auto", 0, 1, 2):
         raise ValueError(f"fit: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
     if not 0 <= validation_split < 1:
@@ -907,7 +916,7 @@ def fit(
                         model,
                         loss_fn,
                         val_set,
-                        max(batch_size, 256),
+                        val_batch_size,
                         metric_list,
                         kind,
                         "val_",
