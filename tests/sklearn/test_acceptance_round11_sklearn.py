@@ -6,6 +6,7 @@ then a warm start or partial_fit) and the edges of the parameter ranges, with sc
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -143,3 +144,20 @@ def test_a_weightless_validation_split_is_refused_with_a_message() -> None:
 def test_the_poisson_error_prints_the_minimum_as_a_number() -> None:
     with pytest.raises(ValueError, match=r"minimum of -2\.5$"):
         MLPRegressor(loss="poisson").fit(np.ones((4, 2)), np.array([1.0, -2.5, 3.0, 0.0]))
+
+
+@pytest.mark.parametrize("dtype", ["datetime64[D]", "datetime64[s]", "timedelta64[h]"])
+def test_date_and_duration_labels_survive_save_and_load(tmp_path: Any, dtype: str) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = np.array([3, 700, 9000] * 10).astype(dtype)
+    model = MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    path = tmp_path / "dates.safetensors"
+    model.save(path)
+    again = MLPClassifier.load(path)
+    assert again.classes_.dtype == model.classes_.dtype
+    np.testing.assert_array_equal(again.classes_, model.classes_)
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))

@@ -294,15 +294,21 @@ class MLPClassifier(ClassifierMixin, FileMixin, BaseMLP):  # type: ignore[misc]
             return np.log(proba, out=proba)
 
     def _file_fitted(self) -> dict[str, Any]:
+        classes = self.classes_
+        if classes.dtype.kind in "mM":  # dates and durations: their int64 counts, exactly
+            classes = classes.view(np.int64)
         return {
-            "classes": self.classes_.tolist(),
+            "classes": classes.tolist(),
             "classes_dtype": self.classes_.dtype.str,
             "label_type": self._label_binarizer.y_type_,
         }
 
     def _restore_fitted(self, fitted: dict[str, Any]) -> None:
         kind = fitted["classes_dtype"]
-        classes = np.array(fitted["classes"], dtype=object if kind == "|O" else kind)
+        if np.dtype(kind).kind in "mM":
+            classes = np.array(fitted["classes"], dtype=np.int64).view(kind)
+        else:
+            classes = np.array(fitted["classes"], dtype=object if kind == "|O" else kind)
         binarizer = LabelBinarizer()
         binarizer.classes_ = classes
         binarizer.y_type_ = fitted["label_type"]
