@@ -13,25 +13,33 @@ What a replay leaves out is the Python between the ops, so a step is replayed on
 that Python cannot change what the ops compute. The recording is refused, and the step runs
 eagerly from then on (``eager_reason`` says why), when:
 
-- an op is not one whose front door looks at shapes and dtypes alone (``REPLAYED_OPS``;
-  indexing, for one, depends on the index values); the plain cross-entropy of class labels
-  is replayed while every label is a class (``GUARDS``); otherwise that batch runs eagerly;
+- an op is not one whose front door decides from shapes and dtypes alone
+  (``REPLAYED_OPS``; indexing, for one, depends on the index values);
 - an op reads an array that no recorded op made and that is not the step's input, its
   target, or a parameter or buffer of the model or of the loss (a mask drawn by dropout in
   training mode, a tensor built in ``forward``, a comparison such as ``x.data > 0``);
-- the forward changes a buffer or parameter (batch normalization's running statistics in
-  training mode), draws from a generator, registers hooks or sets module attributes, or a
-  module or tensor on the path has hooks; a custom ``autograd.Function`` is called;
-- the model, the loss or the input tensors require grad in ways the step cannot repeat (an
-  input that requires grad, a graph that reaches back before the step).
+- the forward changes its input, a buffer or a parameter outside the ops (batch
+  normalization's running statistics in training mode), draws from a generator, registers
+  hooks or sets module attributes, or a module or tensor on the path has hooks; a custom
+  ``autograd.Function`` is called; Python reads tensor values (``.item()``, ``bool()``,
+  ``.numpy()``, the length of ``nonzero``'s result);
+- the input, the target or the graph need what a replay cannot repeat (an input that
+  requires grad, a graph that reaches back before the step, a loss of several values,
+  inputs given as tuples or dicts).
 
-After recording, the forward is replayed once on the same batch and every array compared
-with the eager one; any difference refuses the recording too. What cannot be checked is
-Python that branches on tensor values it reads through ``.data`` or ``.item()``: such a
-branch is taken as it was at the first step, as ``torch.jit.trace`` would. The recording is
-made again for a new batch shape or dtype (up to ``MAX_RECORDINGS`` of them, as for a last
-short batch) and whenever module attributes, training mode, hooks or ``requires_grad``
-change anywhere, since the replay would not see those changes.
+A front door that decides on values says so through ``tensor._values_hold`` (cross-entropy's
+labels all classes, binary cross-entropy's probabilities in [0, 1]): the replay checks each
+batch the same way and runs a batch that fails eagerly, where the front door takes its other
+path or raises. After recording, the forward is replayed once on the same batch and every
+array compared with the eager one; any difference refuses the recording too.
+
+What cannot be checked: Python that branches on values read through ``.data``, and numbers
+the forward or the loss reads from outside the model (a global, a closure,
+``random.random()``), keep what they were at the recording, as under ``torch.jit.trace``;
+keep such a number as a module attribute (setting it records again) or in a buffer (read at
+every step). The recording is made again for a new batch shape or dtype (up to
+``MAX_RECORDINGS`` of them, as for a last short batch) and whenever module attributes,
+training mode, hooks, registered modules or ``requires_grad`` change anywhere.
 """
 
 from __future__ import annotations
@@ -67,16 +75,6 @@ REPLAYED_OPS = frozenset(
 """Ops whose front doors decide from shapes, dtypes and options alone, never from values,
 so that calling their forwards directly does what a call through the front door would."""
 
-
-def _labels_are_classes(logits: Array, labels: Array, mean: bool) -> bool:
-    # What nn.functional.cross_entropy checks before it takes the fused path
-    # (_plain_labels); a batch with another label (ignore_index) takes the general path.
-    return bool(np.minimum.reduce(labels) >= 0 and np.maximum.reduce(labels) < logits.shape[1])
-
-
-GUARDS: dict[str, Callable[..., bool]] = {"softmax_cross_entropy_labels": _labels_are_classes}
-"""For replayed ops whose front door also looks at values: a check of the op's input arrays
-that is True where the front door would have chosen this op again."""
 
 MAX_RECORDINGS = 8
 """Recordings kept per step (one per input shape and dtype); further shapes run eagerly."""
@@ -160,9 +158,7 @@ class CompiledStep:
                 "compile_step: LBFGS evaluates the loss several times per step through a "
                 "closure; call optimizer.step(closure) in your own loop instead"
             )
-        self.model = model
-        self.loss_fn = loss_fn
-        self.optimizer = optimizer
+        self._model, self._loss_fn, self._optimizer = model, loss_fn, optimizer
         self.eager_reason: str | None = None
         # (x shape, x dtype, y shape, y dtype, flags) -> a _Plan, or why there is none
         self._plans: dict[tuple[Any, ...], _Plan | str] = {}
@@ -171,6 +167,22 @@ class CompiledStep:
         self._moved = 0  # recordings in a row during which the forward changed modules
         # What backward() completes: the eager loss, or a replayed plan and its arrays
         self._pending: Tensor | tuple[_Plan, list[Any]] | None = None
+
+    # Read-only: the recordings belong to these three (a new step is cheap to make).
+    @property
+    def model(self) -> Any:
+        """The model given to ``compile_step``."""
+        return self._model
+
+    @property
+    def loss_fn(self) -> Callable[..., Any]:
+        """The loss given to ``compile_step``."""
+        return self._loss_fn
+
+    @property
+    def optimizer(self) -> Any:
+        """The optimizer given to ``compile_step``."""
+        return self._optimizer
 
     def __call__(self, x: Any, y: Any) -> Tensor:
         """One train step on inputs ``x`` and targets ``y``; returns the loss."""
@@ -191,6 +203,8 @@ class CompiledStep:
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
         """
+        if _structured(x) or _structured(y):
+            return self._eager(x, y, "the input or the target is not one tensor or array")
         if type(x) is not Tensor:
             x = as_tensor(x)
         if type(y) is not Tensor:
@@ -251,7 +265,7 @@ class CompiledStep:
         if reason is not None:
             self._plans[key] = reason
             return self._eager(x, y, reason)
-        before = _Snapshot(self.model, self.loss_fn)
+        before = _Snapshot(self.model, self.loss_fn, x, y)
         revision = Revision.value
         recorder = _Recorder()
         _state.recorder = recorder
@@ -293,8 +307,24 @@ class CompiledStep:
         return None
 
 
-def _detached(output: Any) -> Tensor:
-    return output.detach() if isinstance(output, Tensor) else as_tensor(output)
+def _structured(value: Any) -> bool:
+    # What the model or the loss takes as it is (several inputs, a dict of them), where
+    # as_tensor would stack them or fail.
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, tuple | list) and any(
+        isinstance(item, Tensor | tuple | list | dict) for item in value
+    )
+
+
+def _detached(output: Any) -> Any:
+    if isinstance(output, Tensor):
+        return output.detach()
+    if isinstance(output, tuple | list):
+        return type(output)(_detached(item) for item in output)
+    if isinstance(output, dict):
+        return {key: _detached(value) for key, value in output.items()}
+    return output
 
 
 def _modules(model: Any, loss_fn: Any) -> list[Any]:
@@ -314,12 +344,16 @@ class _Recorder:
         self.calls: list[tuple[type[Function], tuple[Any, ...], list[Any], dict[str, Any], Any]]
         self.calls = []
         self.refusal: str | None = None
+        self.checks: list[tuple[Callable[[Array], bool], Array]] = []  # see _values_hold
 
     def record(
         self, cls: type[Function], inputs: tuple[Any, ...], options: dict[str, Any], result: Any
     ) -> None:
         arrays = [value.data if isinstance(value, Tensor) else value for value in inputs]
         self.calls.append((cls, inputs, arrays, options, result))
+
+    def check(self, check: Callable[[Array], bool], array: Array) -> None:
+        self.checks.append((check, array))
 
     def refuse(self, reason: str) -> None:
         if self.refusal is None:
@@ -330,7 +364,12 @@ class _Snapshot:
     """The model's and the loss's tensors and generators before the recorded forward, to
     find what the forward changed outside its ops."""
 
-    def __init__(self, model: Any, loss_fn: Any) -> None:
+    def __init__(self, model: Any, loss_fn: Any, x: Tensor, y: Tensor) -> None:
+        # A replay reads each batch as it comes: a forward that changes its input or target
+        # in place (x.mul_(2), x[...] = 0) would be skipped.
+        self.inputs = [
+            (which, t, t.data, t.data.copy()) for which, t in [("input", x), ("target", y)]
+        ]
         self.tensors: dict[int, tuple[str, Tensor]] = {}
         self.generators: list[tuple[np.random.Generator, Any]] = []
         owners = [("model", model)]
@@ -350,6 +389,9 @@ class _Snapshot:
         self.generators = [(g, g.bit_generator.state) for g in generators.values()]
 
     def changes(self) -> str | None:
+        for which, tensor, array, copy in self.inputs:
+            if tensor.data is not array or not _same(array, copy):
+                return f"the forward changes its {which} in place"
         names = {id(t): name for name, t in self.tensors.values()}
         for tensor, array, copy in self.copies:
             if tensor.data is not array or not _same(tensor.data, copy):
@@ -380,12 +422,16 @@ class _Plan:
         # values[0] is the input, values[1] the target; constants sit in their slots
         self.template: list[Any] = [None, None]
         self.held: list[tuple[Tensor, int, tuple[int, ...], Any]] = []  # tensor, slot, shape, dtype
-        # forward, context, input slots, options, output slot, guard, op name
-        self.forward: list[tuple[Any, Context, tuple[int, ...], dict[str, Any], int, Any, str]]
+        # forward, context, input slots, options, output slot
+        # forward, context, input slots, options, output slot, checks of the output
+        self.forward: list[tuple[Any, Context, tuple[int, ...], dict[str, Any], int, Any]]
         self.forward = []
         # forward call index, backward, context, edges: (input, node?, target, shape, dtype)
         self.backward: list[tuple[int, Any, Context, tuple[tuple[Any, ...], ...]]] = []
         self.leaves: list[Tensor] = []
+        # Front doors' checks of values (see tensor._values_hold) of the input, the target,
+        # parameters or buffers, by slot; those of ops' results sit with the op in forward.
+        self.first_checks: list[tuple[Callable[[Array], bool], int]] = []
         self.loss_slot = 0
         self.output_slot = 0
         self.root = 0
@@ -405,13 +451,21 @@ class _Plan:
         return values
 
     def forward_pass(self, values: list[Any]) -> None:
+        """The recorded ops on ``values``, each front door's checks of values run as soon as
+        the array they look at exists (before the op that would meet a value the front door
+        keeps from it)."""
         ndarray = np.ndarray
-        for forward, ctx, slots, options, out, guard, name in self.forward:
+        for check, slot in self.first_checks:
+            if not check(values[slot]):
+                raise _DivergedError("this batch takes another path through a front door")
+        for forward, ctx, slots, options, out, checks in self.forward:
             arrays = [values[s] for s in slots]
-            if guard is not None and not guard(*arrays, **options):
-                raise _DivergedError(f"this batch takes another path through {name!r}")
             result = forward(ctx, *arrays, **options)
             values[out] = result if type(result) is ndarray else np.asarray(result)
+            if checks:
+                for check in checks:
+                    if not check(values[out]):
+                        raise _DivergedError("this batch takes another path through a front door")
 
     def forward_run(self, xd: Array, yd: Array) -> list[Any]:
         values = self.values(xd, yd)
@@ -483,7 +537,7 @@ class _Plan:
             self.forward_pass(values)
         except _DivergedError as diverged:
             return str(diverged)
-        for (cls, *_, result), (*_, out, _, _) in zip(recorder.calls, self.forward, strict=True):
+        for (cls, *_, result), (*_, out, _) in zip(recorder.calls, self.forward, strict=True):
             if not _same(result.data, values[out]):
                 return (
                     f"replaying {cls.name!r} gave other values than the eager step: the forward "
@@ -500,6 +554,8 @@ def _build(
     """The plan for the recorded calls, or why there is none."""
     if not isinstance(loss, Tensor) or loss._ctx is None:
         return None, "the loss is not a tensor computed from the parameters"
+    if loss.data.size != 1:
+        return None, f"the loss has shape {loss.data.shape}, not one value"
     plan = _Plan()
     slot_of = {id(x.data): 0, id(y.data): 1}  # id(array) -> slot
     node_of: dict[int, int] = {}  # id(context) -> index of its call
@@ -541,10 +597,19 @@ def _build(
             ctx.output_shape, ctx.output_dtype = node.output_shape, node.output_dtype
         else:
             ctx = _Untracked()
-        plan.forward.append(
-            (cls.forward, ctx, tuple(slots), options, out, GUARDS.get(cls.name), cls.name)
-        )
+        plan.forward.append((cls.forward, ctx, tuple(slots), options, out, None))
     plan.calls = len(plan.forward)
+    made_by = {call[4]: index for index, call in enumerate(plan.forward)}  # out slot -> call
+    for check, array in recorder.checks:
+        slot = slot_of.get(id(array))
+        if slot is None:
+            return None, "a front door checks an array that no recorded op made"
+        if slot not in made_by:
+            plan.first_checks.append((check, slot))
+            continue
+        forward, ctx, inputs, options, out, checks = plan.forward[made_by[slot]]
+        checks = (*(checks or ()), check)
+        plan.forward[made_by[slot]] = (forward, ctx, inputs, options, out, checks)
     if id(loss.data) not in slot_of or id(loss._ctx) not in node_of:
         return None, "the loss comes from outside the recorded ops"
     plan.loss_slot = slot_of[id(loss.data)]

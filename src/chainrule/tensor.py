@@ -229,6 +229,7 @@ class RemovableHandle:
     def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+            note_change()  # a recorded step that ran this hook must record again
 
 
 class Tensor:
@@ -1807,6 +1808,18 @@ def _read_in_python() -> None:
     recorder = _state.recorder
     if recorder is not None:
         recorder.refuse("the forward reads tensor values in Python (.item(), bool(), .numpy())")
+
+
+def _values_hold(value: Tensor | Array, check: Callable[[Array], _bool]) -> _bool:
+    """``check`` of the array of ``value``: a front door's decision on values (labels that
+    are all classes, probabilities in [0, 1]). A recording train step (``chainrule.compiled``)
+    runs the check again on each replayed batch, and runs eagerly a batch that fails it,
+    where the front door takes another path or raises."""
+    array = value.data if isinstance(value, Tensor) else value
+    recorder = _state.recorder
+    if recorder is not None:
+        recorder.check(check, array)
+    return check(array)
 
 
 def own_generator(generator: np.random.Generator | int | None) -> np.random.Generator:

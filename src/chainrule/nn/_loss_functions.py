@@ -15,7 +15,7 @@ import chainrule.autograd.ops as ops
 from chainrule.autograd.ops._operands import as_tensor
 from chainrule.autograd.ops.losses import MSELoss, SoftmaxCrossEntropy, SoftmaxCrossEntropyLabels
 from chainrule.backend import Array, is_floating, np
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _values_hold
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -288,10 +288,14 @@ def _plain_labels(
     classes = logits.shape[1]
     if not isinstance(ignore_index, int) or 0 <= ignore_index < classes:
         return None
-    # ufunc.reduce: what labels.min() and .max() call, without their Python-level wrappers.
-    if np.minimum.reduce(labels) < 0 or np.maximum.reduce(labels) >= classes:
+    if not _values_hold(labels, functools.partial(_labels_below, classes)):
         return None
     return labels
+
+
+def _labels_below(classes: int, labels: Array) -> bool:
+    # ufunc.reduce: what labels.min() and .max() call, without their Python-level wrappers.
+    return bool(np.minimum.reduce(labels) >= 0 and np.maximum.reduce(labels) < classes)
 
 
 def _soft_target_rows(
@@ -383,7 +387,7 @@ def binary_cross_entropy(
     max(p (1 - p), 1e-12); the two agree wherever p (1 - p) >= 1e-12.
     """
     input, target = _pair("binary_cross_entropy", input, target, reduction)
-    if (input.data < 0).any() or (input.data > 1).any():
+    if not _values_hold(input, _probabilities):
         raise ValueError(
             "binary_cross_entropy: expected probabilities in [0, 1] as input; for raw scores "
             "use binary_cross_entropy_with_logits"
@@ -396,6 +400,10 @@ def binary_cross_entropy(
     if weight is not None:
         loss = loss * _elementwise_weight("binary_cross_entropy", "weight", weight, input)
     return _reduce(loss, reduction)
+
+
+def _probabilities(p: Array) -> bool:
+    return not ((p < 0).any() or (p > 1).any())
 
 
 def binary_cross_entropy_with_logits(

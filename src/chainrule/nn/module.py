@@ -334,6 +334,7 @@ class Module:
         else:
             self._non_persistent.add(name)
         object.__setattr__(self, name, tensor)
+        note_change()
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a parameter (or an empty slot for one) under ``name``."""
@@ -345,6 +346,7 @@ class Module:
             )
         self._parameters[name] = param
         object.__setattr__(self, name, param)
+        note_change()
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Add a submodule under ``name``."""
@@ -355,6 +357,7 @@ class Module:
         _check_name("add_module", self, name, "_modules")
         self._modules[name] = module
         object.__setattr__(self, name, module)
+        note_change()
 
     def register_module(self, name: str, module: Module | None) -> None:
         """Same as ``add_module``."""

@@ -13,7 +13,7 @@ from chainrule.autograd.ops._operands import (
 )
 from chainrule.autograd.ops.arithmetic import _broadcast_error
 from chainrule.backend import Array, is_floating, np
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _read_in_python
 
 
 @register("exp")
@@ -368,6 +368,7 @@ def where(condition: Any, a: Any = _NOT_GIVEN, b: Any = _NOT_GIVEN) -> Any:
     """
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if a is _NOT_GIVEN and b is _NOT_GIVEN:
+        _read_in_python()  # the shapes tell Python how many entries are true
         return tuple(Tensor._from_op(i.astype(np.int64), None) for i in np.nonzero(cond))
     if a is _NOT_GIVEN or b is _NOT_GIVEN:
         raise TypeError("where: expected both a and b, or neither (the indices where it holds)")

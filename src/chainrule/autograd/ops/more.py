@@ -21,7 +21,7 @@ from chainrule.autograd.ops.reductions import ValuesIndices
 from chainrule.autograd.ops.reductions import sum as _sum
 from chainrule.autograd.ops.shape import concatenate, gather, index, permute, reshape
 from chainrule.backend import Array, np
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _read_in_python
 
 
 # --------------------------------------------------------------------- new ops
@@ -439,6 +439,7 @@ def unique(
     """
     if dim is not None:
         raise NotImplementedError(f"unique: only dim=None is supported, got dim={dim!r}")
+    _read_in_python()  # the result's shape tells Python how many values are distinct
     x = as_tensor(x)
     values, inverse, counts = np.unique(
         x.data,
@@ -552,6 +553,7 @@ def equal(a: Any, b: Any) -> bool:
 def nonzero(x: Any, *, as_tuple: bool = False) -> Any:
     """The indices of the nonzero entries: an (n, ndim) int64 tensor, or with ``as_tuple``
     one 1-D tensor per axis."""
+    _read_in_python()  # the result's shape tells Python how many entries are nonzero
     values = _values(x)
     if values.ndim == 0:  # a scalar: one hit with no coordinates, or none (as PyTorch)
         hits = int(bool(values))
