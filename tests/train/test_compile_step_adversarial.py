@@ -791,6 +791,29 @@ def test_binary_cross_entropy_refuses_a_value_out_of_range_as_eagerly() -> None:
     train_both(make, [(inside, y), (inside, y), (outside, y)], epochs=1)
 
 
+class LearnedVariance(nn.Module):
+    """A Gaussian likelihood with one learned variance, kept by the loss as a parameter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.var = nn.Parameter(cr.tensor([0.5]))
+
+    def forward(self, output: Any, target: Any) -> Any:
+        return nn.functional.gaussian_nll_loss(output, target, self.var.expand(output.shape))
+
+
+def test_gaussian_nll_refuses_a_negative_variance_as_eagerly() -> None:
+    def make() -> Setup:
+        model, loss = nn.Linear(5, 1), LearnedVariance()
+        return model, loss, optim.SGD(model.parameters(), lr=0.01)
+
+    def negative(_model: Any, loss: Any, _optimizer: Any) -> None:
+        loss.var.data[...] = -1.0  # no attribute set: only the replay's check can see it
+
+    step = train_both(make, regression(sizes=(8, 8)), epochs=2, events={3: negative})
+    assert step.eager_reason is not None
+
+
 class TwoHeads(nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -402,6 +402,10 @@ def binary_cross_entropy(
     return _reduce(loss, reduction)
 
 
+def _non_negative(values: Array) -> bool:
+    return not (values < 0).any()
+
+
 def _probabilities(p: Array) -> bool:
     return not ((p < 0).any() or (p > 1).any())
 
@@ -514,7 +518,7 @@ def gaussian_nll_loss(
             raise ValueError(f"{where}: expected var >= 0, got {var!r}")
         var = Tensor._from_op(np.full(input.shape, var, dtype=input.dtype), None)
     var = as_tensor(var)
-    if (var.data < 0).any():
+    if not _values_hold(var, _non_negative):
         raise ValueError(f"{where}: expected var >= 0 everywhere, got a negative entry")
     if var.shape != input.shape:
         if var.shape == input.shape[:-1]:
