@@ -38,7 +38,8 @@ def test_cnn_needs_square_images(chainrule: Run, data_dir: Path) -> None:
     )
     fails(  # 4 columns make 2x2 images: too small to pool twice
         chainrule("train", data_dir / "iris.csv", "--target", "species", "--arch", "cnn"),
-        "train: --arch cnn: small_cnn: image_shape (1, 2, 2) is too small",
+        "train: --arch cnn: expected images of at least 4x4 pixels (16 numeric columns) for "
+        "the network's two 2x2 poolings, got 2x2 (4 inputs); use --arch mlp",
     )
 
 

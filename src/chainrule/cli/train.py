@@ -587,6 +587,13 @@ class _Run:
                 f"train: --arch cnn: expected a classification of square one-channel images "
                 f"(a square number of numeric columns), got {encoder.task} with {n} inputs"
             )
+        smallest = 4  # small_cnn's two blocks each halve the image with a 2x2 pooling
+        if side < smallest:
+            raise UsageError(
+                f"train: --arch cnn: expected images of at least {smallest}x{smallest} pixels "
+                f"({smallest * smallest} numeric columns) for the network's two 2x2 poolings, "
+                f"got {side}x{side} ({n} inputs); use --arch mlp for a table this narrow"
+            )
         rng = np.random.default_rng(self.model_seed)
         try:
             return small_cnn((1, side, side), encoder.n_outputs, generator=rng)
