@@ -472,8 +472,9 @@ class Tensor:
             )
         if requires_grad:
             _check_grad_dtype("requires_grad", self.data.dtype)
-        self._requires_grad = bool(requires_grad)
-        note_change()
+        if self._requires_grad != bool(requires_grad):
+            self._requires_grad = bool(requires_grad)
+            note_change()
         return self
 
     def detach(self) -> Tensor:

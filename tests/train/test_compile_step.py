@@ -492,3 +492,20 @@ def test_fit_compiled_trains_to_the_same_bits(dropout: float) -> None:
         # 4 steps an epoch; each epoch records its two batch shapes again after validation
         # switched the model to eval mode, and replays the other two steps.
         assert calls == eager_calls - 2 * 3
+
+
+def test_setting_what_is_already_set_keeps_the_recording() -> None:
+    """A loop that re-applies settings each step (the same attribute value, requires_grad_
+    on trainable parameters, train() on a model in training mode) is still replayed."""
+    cr.manual_seed(0)
+    counter = Counter()
+    model = nn.Sequential(counter, nn.Linear(5, 1))
+    step = cr.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.05))
+    x, y = regression_batches()[0]
+    for _ in range(5):
+        model.train()
+        model[1].weight.requires_grad_(True)
+        model.name = "net"  # the same str object each time
+        step(x, y)
+    assert counter.calls[0] == 1  # recorded at the first step, replayed at the other four
+    assert step.eager_reason is None

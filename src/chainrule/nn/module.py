@@ -192,6 +192,10 @@ class _WithKwargs:
         self.hook = hook
 
 
+_UNSET = object()
+"""An attribute's previous value where it had none."""
+
+
 def _add_hook(
     hooks: list[Any],
     hook: Callable[..., Any],
@@ -275,6 +279,7 @@ class Module:
         return self.__dict__
 
     def __setattr__(self, name: str, value: Any) -> None:
+        previous = self.__dict__.get(name, _UNSET)
         state = self._registry(name)
         params, buffers, modules = state["_parameters"], state["_buffers"], state["_modules"]
         if isinstance(value, Parameter):
@@ -309,7 +314,8 @@ class Module:
                 )
             modules[name] = None
         object.__setattr__(self, name, value)
-        note_change()
+        if previous is not value:  # the same object again changes nothing a step recorded
+            note_change()
 
     def __delattr__(self, name: str) -> None:
         for registry in ("_parameters", "_buffers", "_modules"):
