@@ -20,8 +20,16 @@ from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.layers import Dropout, Dropout2d, Embedding, Flatten, Identity, Linear, Unflatten
 from chainrule.nn.module import Module
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
-from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from chainrule.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    Upsample,
+)
 from chainrule.tensor import Tensor
 
 IR_VERSION = 8
@@ -386,6 +394,17 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
         return _glu(g, module, x, example.shape, where), out_example
     if kind in ELEMENTWISE:
         return ELEMENTWISE[kind](g, module, x, where), out_example
+    if kind in SHAPED_LAYERS:
+        writer, ranks = SHAPED_LAYERS[kind]
+        if example.ndim not in ranks:
+            # The layer may also take one unbatched sample, but the graph's first axis is
+            # the batch.
+            raise ValueError(
+                f"to_onnx: layer {where} ({kind.__name__}) needs a batched example of rank "
+                f"{' or '.join(map(str, ranks))}, got shape {example.shape}; add the batch "
+                f"axis first"
+            )
+        return writer(g, module, x, example.shape, where), out_example
     if kind in IMAGE_LAYERS:
         rank = 3 if kind is Conv1d else 4
         if kind is not Unflatten and example.ndim != rank:
@@ -459,7 +478,8 @@ def to_onnx(
         BatchNorm1d and LayerNorm (inference), Softmax/LogSoftmax, Flatten, Identity,
         Embedding, nested Sequential; and for images Conv1d, Conv2d (any padding mode),
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d (inference), Dropout2d
-        (identity) and Unflatten. It is exported in evaluation mode.
+        (identity) and Unflatten; GroupNorm, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d and
+        Upsample. It is exported in evaluation mode.
     path : str or Path
         Where to write (atomically).
     example_input : array_like
@@ -793,10 +813,87 @@ IMAGE_LAYERS: dict[type[Module], Callable[[_Graph, Any, str, tuple[int, ...], st
 }
 """Layers whose ONNX form depends on the input's shape, by how each is written."""
 
+
+# ------------------------------------------------------- group norm, 1-d pools, upsampling
+def _reduce_mean_last(g: _Graph, value: str) -> str:
+    if g.opset < 18:  # axes became an input in opset 18
+        return g.node("ReduceMean", [value], axes=[-1], keepdims=1)
+    return g.node("ReduceMean", [value, g.constant("axes", [-1], np.int64)], keepdims=1)
+
+
+def _group_norm(g: _Graph, m: GroupNorm, x: str, shape: tuple[int, ...], path: str) -> str:
+    # From elementary operators, as the layer computes it: ONNX's GroupNormalization changed
+    # the shape of its scale in opset 21, and its epsilon is a float32 attribute.
+    grouped = g.node("Reshape", [x, g.constant("shape", [0, m.num_groups, -1], np.int64)])
+    centered = g.node("Sub", [grouped, _reduce_mean_last(g, grouped)])
+    var = _reduce_mean_last(g, g.node("Mul", [centered, centered]))
+    std = g.node("Sqrt", [g.node("Add", [var, g.constant(f"{path}.eps", m.eps)])])
+    normalized = g.node("Div", [centered, std])
+    y = g.node("Reshape", [normalized, g.constant("shape", [0, *shape[1:]], np.int64)], path)
+    per_channel = (m.num_channels,) + (1,) * (len(shape) - 2)
+    if m.weight is not None:
+        y = g.node("Mul", [y, g.constant(f"{path}.weight", m.weight.data.reshape(per_channel))])
+    if m.bias is not None:
+        y = g.node("Add", [y, g.constant(f"{path}.bias", m.bias.data.reshape(per_channel))])
+    return g.node("Identity", [y], path)
+
+
+def _pool_1d(
+    g: _Graph,
+    m: MaxPool1d | AvgPool1d | AdaptiveAvgPool1d,
+    x: str,
+    shape: tuple[int, ...],
+    path: str,
+) -> str:
+    """The 1-d pools as the layers compute them: the 2-d pool of rows of height 1."""
+    axes = g.constant("axes", [2], np.int64)
+    rows = g.node("Unsqueeze", [x, axes])
+    image = (shape[0], shape[1], 1, shape[2])
+    if isinstance(m, MaxPool1d):
+        twin = MaxPool2d(
+            (1, m.kernel_size), (1, m.stride), (0, m.padding), (1, m.dilation), False, m.ceil_mode
+        )
+        y = _max_pool(g, twin, rows, image, path)
+    elif isinstance(m, AvgPool1d):
+        twin_average = AvgPool2d(
+            (1, *m.kernel_size), (1, *m.stride), (0, *m.padding), m.ceil_mode, m.count_include_pad
+        )
+        y = _avg_pool(g, twin_average, rows, image, path)
+    else:
+        y = _adaptive_avg_pool(g, AdaptiveAvgPool2d((1, m.output_size)), rows, image, path)
+    return g.node("Squeeze", [y, axes], path)
+
+
+def _upsample(g: _Graph, m: Upsample, x: str, shape: tuple[int, ...], path: str) -> str:
+    """Nearest upsampling as the layer computes it: a Gather of fixed indices per axis (the
+    axes after the batch are fixed by the example)."""
+    from chainrule.nn.functional import _interpolate_sizes, _nearest_sources
+
+    spatial = shape[2:]
+    sizes, scales = _interpolate_sizes(spatial, m.size, m.scale_factor, m.recompute_scale_factor)
+    for axis, (n_in, n_out, scale) in enumerate(zip(spatial, sizes, scales, strict=True)):
+        picks = _nearest_sources(n_in, n_out, scale, shortcuts=len(shape) == 4)
+        x = g.node("Gather", [x, g.constant("picks", picks, np.int64)], path, axis=axis + 2)
+    return x
+
+
+SHAPED_LAYERS: dict[
+    type[Module], tuple[Callable[[_Graph, Any, str, tuple[int, ...], str], str], tuple[int, ...]]
+] = {
+    GroupNorm: (_group_norm, (2, 3, 4, 5)),
+    MaxPool1d: (_pool_1d, (3,)),
+    AvgPool1d: (_pool_1d, (3,)),
+    AdaptiveAvgPool1d: (_pool_1d, (3,)),
+    Upsample: (_upsample, (3, 4)),
+}
+"""More layers whose ONNX form depends on the input's shape: their writer and the batched
+input ranks it takes."""
+
 _EXPORTABLE: frozenset[type[Module]] = frozenset(
     [
         *ELEMENTWISE,
         *IMAGE_LAYERS,
+        *SHAPED_LAYERS,
         Linear,
         Flatten,
         Embedding,

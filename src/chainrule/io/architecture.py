@@ -28,7 +28,9 @@ from chainrule.nn import (
     GELU,
     GLU,
     SELU,
+    AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AvgPool1d,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
@@ -38,6 +40,7 @@ from chainrule.nn import (
     Dropout2d,
     Embedding,
     Flatten,
+    GroupNorm,
     Hardshrink,
     Hardsigmoid,
     Hardswish,
@@ -48,6 +51,7 @@ from chainrule.nn import (
     Linear,
     LogSigmoid,
     LogSoftmax,
+    MaxPool1d,
     MaxPool2d,
     Mish,
     Module,
@@ -68,6 +72,7 @@ from chainrule.nn import (
     Tanhshrink,
     Threshold,
     Unflatten,
+    Upsample,
 )
 
 MAX_DEPTH = 64
@@ -370,6 +375,63 @@ LAYERS: dict[str, LayerEntry] = {
             + c["track_running_stats"]
         ),
     ),
+    "MaxPool1d": LayerEntry(
+        MaxPool1d,
+        lambda m: {
+            "kernel_size": m.kernel_size,
+            "stride": m.stride,
+            "padding": m.padding,
+            "dilation": m.dilation,
+            "ceil_mode": m.ceil_mode,
+        },
+        {
+            "kernel_size": "int",
+            "stride": "int",
+            "padding": "int",
+            "dilation": "int",
+            "ceil_mode": "bool",
+        },
+    ),
+    "AvgPool1d": LayerEntry(
+        AvgPool1d,
+        lambda m: {
+            "kernel_size": list(m.kernel_size),
+            "stride": list(m.stride),
+            "padding": list(m.padding),
+            "ceil_mode": m.ceil_mode,
+            "count_include_pad": m.count_include_pad,
+        },
+        {
+            "kernel_size": "ints",
+            "stride": "ints",
+            "padding": "ints",
+            "ceil_mode": "bool",
+            "count_include_pad": "bool",
+        },
+    ),
+    "AdaptiveAvgPool1d": LayerEntry(
+        AdaptiveAvgPool1d, lambda m: {"output_size": m.output_size}, {"output_size": "int"}
+    ),
+    "GroupNorm": LayerEntry(
+        GroupNorm,
+        lambda m: {
+            "num_groups": m.num_groups,
+            "num_channels": m.num_channels,
+            "eps": m.eps,
+            "affine": m.weight is not None,
+            "bias": m.bias is not None,
+            "dtype": _dtype_of(m.weight),
+        },
+        {
+            "num_groups": "int",
+            "num_channels": "int",
+            "eps": "float",
+            "affine": "bool",
+            "bias": "bool",
+            "dtype": "dtype?",
+        },
+        lambda c: c["num_channels"] * c["affine"] * (1 + c["bias"]),
+    ),
     "Dropout2d": LayerEntry(
         Dropout2d, _with_inplace(lambda m: {"p": m.p}), {"p": "float"}, optional=_INPLACE
     ),
@@ -377,6 +439,23 @@ LAYERS: dict[str, LayerEntry] = {
         Unflatten,
         lambda m: {"dim": m.dim, "unflattened_size": list(m.unflattened_size)},
         {"dim": "int", "unflattened_size": "ints"},
+    ),
+    "Upsample": LayerEntry(
+        Upsample,
+        lambda m: {
+            "size": list(m.size) if isinstance(m.size, tuple) else m.size,
+            "scale_factor": (
+                list(m.scale_factor) if isinstance(m.scale_factor, tuple) else m.scale_factor
+            ),
+            "mode": m.mode,
+            "recompute_scale_factor": m.recompute_scale_factor,
+        },
+        {
+            "size": "int?|ints",
+            "scale_factor": "float?|list:float",
+            "mode": "str",
+            "recompute_scale_factor": "bool?",
+        },
     ),
 }
 """Every built-in layer that a model file can hold, by its type name in the file."""

@@ -68,9 +68,17 @@ from chainrule.nn.loss import (
     TripletMarginLoss,
 )
 from chainrule.nn.module import IncompatibleKeys, Module
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from chainrule.nn.parameter import Parameter
-from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from chainrule.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    Upsample,
+)
 
 __all__ = [
     "CELU",
@@ -97,7 +105,9 @@ __all__ = [
     "SoftMarginLoss",
     "TripletMarginLoss",
     "BCELoss",
+    "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AvgPool1d",
     "AvgPool2d",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
@@ -111,6 +121,7 @@ __all__ = [
     "Embedding",
     "Flatten",
     "GELU",
+    "GroupNorm",
     "Hardtanh",
     "HuberLoss",
     "Identity",
@@ -122,6 +133,7 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
     "MaxPool2d",
     "Module",
     "ModuleDict",
@@ -140,6 +152,7 @@ __all__ = [
     "Softplus",
     "Tanh",
     "Unflatten",
+    "Upsample",
     "functional",
     "init",
 ]

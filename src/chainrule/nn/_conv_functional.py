@@ -1,9 +1,10 @@
-"""Functional forms of the image layers: convolution, pooling and channel dropout.
+"""Functional forms of the image and sequence layers: convolution, pooling and channel
+dropout.
 
 ``conv2d``, ``max_pool2d`` and ``avg_pool2d`` are ops (``chainrule.autograd.ops.conv``);
-the forms here compose ops: ``conv1d`` is ``conv2d`` on rows of height 1,
-``adaptive_avg_pool2d`` an average pool or two products with averaging matrices, and
-``dropout2d`` a product with a mask of whole channels.
+the forms here compose ops: ``conv1d`` and the 1-d pools are their 2-d forms on rows of
+height 1, ``adaptive_avg_pool2d`` an average pool or two products with averaging matrices,
+and ``dropout2d`` a product with a mask of whole channels.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from chainrule.backend import Array, is_floating, np
 from chainrule.tensor import Tensor, as_generator
 
 __all__ = [
+    "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "avg_pool1d",
     "avg_pool2d",
     "conv1d",
     "conv2d",
     "dropout2d",
     "edge_pad",
+    "max_pool1d",
     "max_pool2d",
 ]
 
@@ -73,6 +77,167 @@ def conv1d(
     )
     y = conv2d(x.unsqueeze(-2), w.unsqueeze(-2), bias, (1, steps), pads, (1, spread), groups)
     return y.squeeze(-2)
+
+
+def _sequence_input(where: str, x: Tensor) -> None:
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"{where}: expected input of shape (N, C, L) or (C, L), got shape {x.shape}"
+        )
+    if not is_floating(x.dtype):
+        raise TypeError(f"{where}: expected a floating-point input, got dtype {x.dtype}")
+
+
+def _pool1d_arguments(
+    where: str,
+    length: int,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+) -> tuple[int, int, int, int]:
+    """Kernel, stride, padding and dilation as ints, checked here so that errors name the
+    1-d arguments; the output size follows the 2-d ops' (and PyTorch's) rule."""
+    kernel = _single(where, "kernel_size", kernel_size)
+    steps = kernel if stride is None or stride == [] or stride == () else stride
+    steps = _single(where, "stride", steps)
+    pad = _single(where, "padding", padding, 0)
+    spread = _single(where, "dilation", dilation)
+    if pad > kernel // 2:
+        raise ValueError(
+            f"{where}: padding must be at most half of kernel_size, got padding={padding!r} "
+            f"and kernel_size={kernel_size!r}"
+        )
+    span = spread * (kernel - 1) + 1
+    room = length + 2 * pad - span
+    n = (room + (steps - 1 if ceil_mode else 0)) // steps + 1
+    if ceil_mode and (n - 1) * steps >= length + pad:
+        n -= 1
+    if n < 1 or (room < 0 and not ceil_mode):
+        raise ValueError(
+            f"{where}: the window {kernel} (dilation {spread}) does not fit the input length "
+            f"{length} with padding {pad}: output length {max(n, 0) if room >= 0 else 0}"
+        )
+    return kernel, steps, pad, spread
+
+
+def max_pool1d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor:
+    """The maximum of each window of (N, C, L) sequences: ``max_pool2d`` on rows of height 1.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, L) or (C, L)
+    kernel_size : int
+    stride : int, default=kernel_size
+    padding : int, default=0
+        Implicit -inf on both sides, at most half the kernel.
+    dilation : int, default=1
+    ceil_mode : bool, default=False
+        Round the output length up, so that a last partial window counts.
+    return_indices : bool, default=False
+        Accepted for PyTorch's argument order; True is not supported.
+
+    Returns
+    -------
+    Tensor of shape (N, C, L_out), L_out = (L + 2 * padding - dilation * (kernel_size - 1)
+    - 1) // stride + 1 (rounded up with ``ceil_mode``).
+
+    Notes
+    -----
+    The gradient of each window goes to its first maximum, as in PyTorch.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import max_pool1d
+    >>> max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+    [[[3.0, 2.0]]]
+    """
+    if return_indices:
+        raise ValueError("max_pool1d: return_indices=True is not supported")
+    x = as_tensor(input)
+    _sequence_input("max_pool1d", x)
+    kernel, steps, pad, spread = _pool1d_arguments(
+        "max_pool1d", x.shape[-1], kernel_size, stride, padding, dilation, ceil_mode
+    )
+    y = max_pool2d(x.unsqueeze(-2), (1, kernel), (1, steps), (0, pad), (1, spread), ceil_mode)
+    return y.squeeze(-2)
+
+
+def avg_pool1d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """The mean of each window of (N, C, L) sequences: ``avg_pool2d`` on rows of height 1.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, L) or (C, L)
+    kernel_size : int
+    stride : int, default=kernel_size
+    padding : int, default=0
+        Implicit zeros on both sides, at most half the kernel.
+    ceil_mode : bool, default=False
+        Round the output length up, so that a last partial window counts.
+    count_include_pad : bool, default=True
+        Divide by the window's size including its padding (the part of a ``ceil_mode``
+        window past the padding never counts), or by the input elements alone.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import avg_pool1d
+    >>> avg_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+    [[[2.0, 1.0]]]
+    """
+    x = as_tensor(input)
+    _sequence_input("avg_pool1d", x)
+    kernel, steps, pad, _ = _pool1d_arguments(
+        "avg_pool1d", x.shape[-1], kernel_size, stride, padding, 1, ceil_mode
+    )
+    y = avg_pool2d(x.unsqueeze(-2), (1, kernel), (1, steps), (0, pad), ceil_mode, count_include_pad)
+    return y.squeeze(-2)
+
+
+def adaptive_avg_pool1d(input: Any, output_size: Any) -> Tensor:
+    """Average pooling of (N, C, L) sequences to length ``output_size`` whatever L is.
+
+    Output bin i averages the elements from floor(i * L / out) to ceil((i + 1) * L / out) - 1,
+    as in PyTorch: ``adaptive_avg_pool2d`` on rows of height 1.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import adaptive_avg_pool1d
+    >>> adaptive_avg_pool1d(cr.tensor([[1.0, 3.0, 2.0]]), 2).tolist()
+    [[2.0, 2.5]]
+    """
+    x = as_tensor(input)
+    _sequence_input("adaptive_avg_pool1d", x)
+    size = (
+        output_size[0]
+        if isinstance(output_size, tuple | list) and len(output_size) == 1
+        else output_size
+    )
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ValueError(
+            f"adaptive_avg_pool1d: output_size must be a positive int, got "
+            f"output_size={output_size!r}"
+        )
+    return adaptive_avg_pool2d(x.unsqueeze(-2), (1, int(size))).squeeze(-2)
 
 
 def _adaptive_sizes(where: str, shape: tuple[int, ...], output_size: Any) -> tuple[int, int]:

@@ -5,6 +5,7 @@ The modules in ``chainrule.nn`` hold parameters and call these.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,13 +28,16 @@ from chainrule.autograd.ops import (
     tanh,
 )
 from chainrule.autograd.ops._operands import as_tensor
-from chainrule.backend import is_floating, np
+from chainrule.backend import Array, is_floating, np
 from chainrule.nn._conv_functional import (
+    adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    avg_pool1d,
     avg_pool2d,
     conv1d,
     conv2d,
     dropout2d,
+    max_pool1d,
     max_pool2d,
 )
 from chainrule.nn._loss_functions import (
@@ -59,7 +63,9 @@ from chainrule.nn._loss_functions import (
 from chainrule.tensor import Tensor, as_generator
 
 __all__ = [
+    "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
@@ -75,6 +81,7 @@ __all__ = [
     "embedding",
     "gaussian_nll_loss",
     "gelu",
+    "group_norm",
     "hardtanh",
     "hinge_embedding_loss",
     "huber_loss",
@@ -86,6 +93,7 @@ __all__ = [
     "log_softmax",
     "logsumexp",
     "margin_ranking_loss",
+    "max_pool1d",
     "max_pool2d",
     "mse_loss",
     "multilabel_soft_margin_loss",
@@ -211,6 +219,67 @@ def layer_norm(
         out = out * weight
     if bias is not None:
         out = out + bias
+    return out
+
+
+def group_norm(
+    input: Any,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each group of channels of each sample, then scale and shift per channel.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, *)
+    num_groups : int
+        G, which must divide C: channels c * C / G to (c + 1) * C / G - 1 form group c.
+    weight, bias : Tensor of shape (C,), optional
+    eps : float, default=1e-5
+
+    Returns
+    -------
+    Tensor of the input's shape
+
+    Notes
+    -----
+    y = (x - mean) / sqrt(var + eps) * weight + bias, with the mean and biased variance of
+    the values of one sample's group (its C / G channels at every position).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> group_norm(cr.tensor([[1.0, 3.0, 5.0, 9.0]]), 2, eps=0.0).tolist()
+    [[-1.0, 1.0, -1.0, 1.0]]
+    """
+    x = as_tensor(input)
+    if isinstance(num_groups, bool) or not isinstance(num_groups, int | np.integer):
+        raise TypeError(f"group_norm: num_groups must be an int, got {num_groups!r}")
+    if x.ndim < 2 or num_groups < 1 or x.shape[1] % num_groups:
+        raise ValueError(
+            f"group_norm: expected input of shape (N, C, *) with C divisible by num_groups, "
+            f"got shape {x.shape} and num_groups={num_groups}"
+        )
+    if not is_floating(x.dtype):
+        raise TypeError(f"group_norm: expected a floating-point input, got dtype {x.dtype}")
+    channels = x.shape[1]
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and tuple(tensor.shape) != (channels,):
+            raise ValueError(
+                f"group_norm: expected {name} of shape ({channels},) for input shape "
+                f"{x.shape}, got {tuple(tensor.shape)}"
+            )
+    groups = x.reshape(x.shape[0], int(num_groups), -1)
+    centered = groups - groups.mean(axis=-1, keepdims=True)
+    var = (centered * centered).mean(axis=-1, keepdims=True)
+    out = (centered / ops.sqrt(var + eps)).reshape(x.shape)
+    per_channel = (channels,) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    if bias is not None:
+        out = out + bias.reshape(per_channel)
     return out
 
 
@@ -476,3 +545,165 @@ def pad(
     pairs = [(0, 0)] * (x.ndim - len(widths) // 2)
     pairs += [(widths[i], widths[i + 1]) for i in reversed(range(0, len(widths), 2))]
     return ops.pad(x, pairs, 0.0 if value is None else value)
+
+
+_INTERPOLATE_MODES = ("nearest",)
+"""The ``mode``s that ``interpolate`` and ``nn.Upsample`` compute."""
+_TORCH_ONLY_MODES = ("nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+
+
+def _check_interpolate_mode(where: str, mode: Any, align_corners: Any, antialias: Any) -> None:
+    """Refuse what ``interpolate`` does not compute, saying what it expects instead."""
+    if mode not in _INTERPOLATE_MODES:
+        known = " (one of PyTorch's, not implemented here)" if mode in _TORCH_ONLY_MODES else ""
+        raise ValueError(f"{where}: expected mode='nearest', got mode={mode!r}{known}")
+    if align_corners is not None:
+        raise ValueError(
+            f"{where}: align_corners applies to the interpolating modes (linear, bilinear, ...), "
+            f"not to mode='nearest'; got align_corners={align_corners!r}, expected None"
+        )
+    if antialias:
+        raise ValueError(f"{where}: antialias applies to bilinear and bicubic modes, got True")
+
+
+def _nearest_sources(size: int, out: int, scale_factor: float | None, shortcuts: bool) -> Array:
+    """Which input element each of ``out`` outputs copies, as PyTorch's CPU kernels pick it:
+    floor(i * s) with s = 1 / scale_factor (or size / out) rounded to float32, capped at
+    size - 1.
+
+    With ``shortcuts`` (PyTorch's 2-d kernel), an output of the input's size copies it and
+    one of twice its size repeats each element twice, whatever the scale factor; the 1-d
+    kernel always applies the formula (so that a factor of 2.3 on a length of 3 gives 6
+    outputs copying 0, 0, 0, 1, 1, 2)."""
+    if shortcuts and out == size:
+        return np.arange(out)
+    if shortcuts and out == 2 * size:
+        return np.arange(out) // 2
+    if scale_factor is not None and scale_factor > 0:
+        scale = np.float32(1.0 / scale_factor)
+    else:
+        scale = np.float32(size) / np.float32(out)
+    picks = np.floor(np.arange(out, dtype=np.float32) * scale).astype(np.int64)
+    return np.minimum(picks, size - 1)
+
+
+def interpolate(
+    input: Any,
+    size: int | Sequence[int] | None = None,
+    scale_factor: float | Sequence[float] | None = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
+) -> Tensor:
+    """Resize (N, C, L) sequences or (N, C, H, W) images by copying the nearest element.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, L) or (N, C, H, W)
+    size : int or tuple of int, optional
+        The output's spatial size (one int for every axis, or one per axis).
+    scale_factor : float or tuple of float, optional
+        The output's size is floor(size * scale_factor) per axis. Exactly one of ``size``
+        and ``scale_factor`` is given.
+    mode : {'nearest'}, default='nearest'
+        The only mode implemented; PyTorch's others are refused.
+    align_corners : None
+        Only for the interpolating modes, as in PyTorch.
+    recompute_scale_factor : bool, optional
+        With ``scale_factor``: pick elements by size / out_size instead of by
+        1 / scale_factor (the two differ for scale factors that do not divide evenly).
+    antialias : bool, default=False
+        Only for bilinear and bicubic modes, as in PyTorch.
+
+    Returns
+    -------
+    Tensor of shape (N, C, L_out) or (N, C, H_out, W_out)
+
+    Notes
+    -----
+    Output element i along an axis copies input element min(floor(i * s), size - 1), with
+    s rounded to float32 as in PyTorch's ``nearest`` mode; the gradient of an input element
+    is the sum of the gradients of its copies. (PyTorch's 1-d backward differs where a
+    scale factor other than 1 or 2 gives an output of the input's length or twice it: its
+    backward then assumes a plain copy or repetition, which its forward did not make.)
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> interpolate(cr.tensor([[[1.0, 2.0]]]), scale_factor=2).tolist()
+    [[[1.0, 1.0, 2.0, 2.0]]]
+    """
+    _check_interpolate_mode("interpolate", mode, align_corners, antialias)
+    x = as_tensor(input)
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"interpolate: expected input of shape (N, C, L) or (N, C, H, W), got shape {x.shape}"
+        )
+    spatial = x.shape[2:]
+    sizes, scales = _interpolate_sizes(spatial, size, scale_factor, recompute_scale_factor)
+    out = x
+    for axis, (n_in, n_out, scale) in enumerate(zip(spatial, sizes, scales, strict=True)):
+        out = ops.index_select(
+            out, axis + 2, _nearest_sources(n_in, n_out, scale, shortcuts=x.ndim == 4)
+        )
+    return out
+
+
+def _interpolate_sizes(
+    spatial: tuple[int, ...],
+    size: Any,
+    scale_factor: Any,
+    recompute_scale_factor: bool | None,
+) -> tuple[list[int], list[float | None]]:
+    """The output size of each spatial axis, and the scale factor its elements are picked by
+    (None: by input size / output size)."""
+    dims = len(spatial)
+
+    def per_axis(name: str, value: Any) -> list[Any]:
+        if not isinstance(value, tuple | list):
+            return [value] * dims
+        if len(value) != dims:
+            raise ValueError(
+                f"interpolate: expected {name} with {dims} entries (one per spatial axis of an "
+                f"input with spatial size {spatial}), got {name}={value!r}"
+            )
+        return list(value)
+
+    if (size is None) == (scale_factor is None):
+        raise ValueError(
+            f"interpolate: expected exactly one of size and scale_factor, got size={size!r} "
+            f"and scale_factor={scale_factor!r}"
+        )
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError(
+                "interpolate: recompute_scale_factor=True is not meaningful with an explicit "
+                "size; pass scale_factor instead"
+            )
+        sizes = per_axis("size", size)
+        if not all(
+            isinstance(s, int | np.integer) and not isinstance(s, bool) and s > 0 for s in sizes
+        ):
+            raise ValueError(f"interpolate: expected size of positive ints, got size={size!r}")
+        return [int(s) for s in sizes], [None] * dims
+    factors = per_axis("scale_factor", scale_factor)
+    if not all(
+        isinstance(f, int | float | np.number) and not isinstance(f, bool) and f > 0
+        for f in factors
+    ):
+        raise ValueError(
+            f"interpolate: expected scale_factor of positive numbers, got "
+            f"scale_factor={scale_factor!r}"
+        )
+    sizes = [math.floor(n * float(f)) for n, f in zip(spatial, factors, strict=True)]
+    if min(sizes) < 1:
+        raise ValueError(
+            f"interpolate: expected an output of at least one element per axis, got size "
+            f"{tuple(sizes)} from input size {spatial} and scale_factor={scale_factor!r}"
+        )
+    scales = [None if recompute_scale_factor else float(f) for f in factors]
+    return sizes, scales
+
+
+__all__ += ["interpolate"]

@@ -1,4 +1,4 @@
-"""Normalization layers: ``BatchNorm1d`` and ``LayerNorm``."""
+"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm`` and ``GroupNorm``."""
 
 from __future__ import annotations
 
@@ -260,3 +260,103 @@ class BatchNorm2d(_BatchNorm):
 
     def _shapes(self) -> str:
         return f"(N, {self.num_features}, H, W)"
+
+
+class GroupNorm(Module):
+    """Group normalization: the channels of each sample split into ``num_groups`` groups,
+    each normalized over its channels and every position, then an affine map per channel.
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias, with the mean and (biased) variance of
+    each sample's group; the same in training and evaluation (no running statistics).
+
+    Parameters
+    ----------
+    num_groups : int
+        G; must divide ``num_channels``.
+    num_channels : int
+        C, the size of the input's axis 1.
+    eps : float, default=1e-5
+    affine : bool, default=True
+        Learn ``weight`` (ones) and ``bias`` (zeros), one per channel.
+    dtype : dtype, default=float32
+    bias : bool, default=True
+        With ``affine``, whether to learn ``bias`` too (keyword only, as in PyTorch).
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
+
+    Notes
+    -----
+    Shape: input (N, C, *), output the same. ``GroupNorm(1, C)`` normalizes each sample
+    over all its values (as ``LayerNorm`` over (C, *) with one weight per channel);
+    ``GroupNorm(C, C)`` each channel of each sample (instance normalization).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> y = nn.GroupNorm(2, 4)(cr.randn(3, 4, 5, generator=0))
+    >>> bool(abs(y.numpy().reshape(3, 2, 10).mean(axis=-1)).max() < 1e-5)
+    True
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+        device: Any = None,
+    ) -> None:
+        super().__init__()
+        dtype_of_to("GroupNorm", (), None, device)
+        for name, value in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if not _is_positive_int(value):
+                raise ValueError(
+                    f"GroupNorm: {name} must be a positive integer, got {name}={value!r}"
+                )
+        if num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels must be divisible by num_groups, got "
+                f"num_channels={num_channels} and num_groups={num_groups}"
+            )
+        if not eps > 0:
+            raise ValueError(f"GroupNorm: eps must be > 0, got {eps!r}")
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = eps, bool(affine)
+        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        self.weight: Parameter | None
+        self.bias: Parameter | None
+        if affine:
+            self.weight = Parameter(np.ones(self.num_channels, dtype=dt))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_channels, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self, generator: Any = None) -> None:
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        if len(shape) < 2 or shape[1] != self.num_channels:
+            raise ValueError(
+                f"GroupNorm: expected input of shape (N, {self.num_channels}, *), got {shape}"
+            )
+        if self.weight is not None:
+            x = cast_input(x, self.weight.dtype)
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )

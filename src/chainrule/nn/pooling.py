@@ -1,13 +1,17 @@
-"""Pooling layers over NCHW images: ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``."""
+"""Pooling layers over NCHW images (``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``) and
+NCL sequences (``MaxPool1d``, ``AvgPool1d``, ``AdaptiveAvgPool1d``), and the resizing layer
+``Upsample``, which goes the other way."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import chainrule.nn.functional as functional
 from chainrule.autograd.ops.conv import pair
 from chainrule.backend import np
 from chainrule.nn import _conv_functional as F
+from chainrule.nn._conv_functional import _single
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -185,3 +189,237 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={_shown(self.output_size)}"
+
+
+class MaxPool1d(Module):
+    """The maximum of each kernel_size window of a sequence, moved by stride.
+
+    Parameters
+    ----------
+    kernel_size : int
+    stride : int, default=kernel_size
+    padding : int, default=0
+        Implicit -inf on both sides; at most half the kernel.
+    dilation : int, default=1
+    return_indices : bool, default=False
+        Accepted for PyTorch's argument order; True is not supported.
+    ceil_mode : bool, default=False
+        Round the output length up, so that a last partial window counts.
+
+    Notes
+    -----
+    The gradient of each window goes to its first maximum, as in PyTorch.
+
+    Shape: (N, C, L) or (C, L) to (N, C, L_out), L_out = (L + 2 * padding - dilation *
+    (kernel_size - 1) - 1) // stride + 1 (rounded up with ``ceil_mode``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.MaxPool1d(2)(cr.ones(1, 3, 8)).shape
+    (1, 3, 4)
+    """
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        if return_indices:
+            raise ValueError("MaxPool1d: return_indices=True is not supported")
+        self.kernel_size = _single("MaxPool1d", "kernel_size", kernel_size)
+        self.stride = _single("MaxPool1d", "stride", self.kernel_size if stride is None else stride)
+        self.padding = _single("MaxPool1d", "padding", padding, 0)
+        self.dilation = _single("MaxPool1d", "dilation", dilation)
+        self.return_indices, self.ceil_mode = False, bool(ceil_mode)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.max_pool1d(
+            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class AvgPool1d(Module):
+    """The mean of each kernel_size window of a sequence, moved by stride.
+
+    Parameters
+    ----------
+    kernel_size : int
+    stride : int, default=kernel_size
+    padding : int, default=0
+        Implicit zeros on both sides; at most half the kernel.
+    ceil_mode : bool, default=False
+        Round the output length up, so that a last partial window counts.
+    count_include_pad : bool, default=True
+        Divide by the window's size including its zeros, or by the input elements alone.
+
+    Notes
+    -----
+    As in PyTorch, the sizes are kept as 1-tuples (``kernel_size=(3,)``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.AvgPool1d(3, stride=2, padding=1)(cr.ones(1, 1, 8)).shape
+    (1, 1, 4)
+    """
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        super().__init__()
+        kernel = _single("AvgPool1d", "kernel_size", kernel_size)
+        self.kernel_size = (kernel,)
+        self.stride = (_single("AvgPool1d", "stride", kernel if stride is None else stride),)
+        self.padding = (_single("AvgPool1d", "padding", padding, 0),)
+        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.avg_pool1d(
+            x,
+            self.kernel_size[0],
+            self.stride[0],
+            self.padding[0],
+            self.ceil_mode,
+            self.count_include_pad,
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average pooling of a sequence to length ``output_size`` whatever its length
+    (PyTorch's bins: floor(i * L / out) to ceil((i + 1) * L / out)).
+
+    Parameters
+    ----------
+    output_size : int
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.AdaptiveAvgPool1d(2)(cr.ones(1, 3, 5)).shape
+    (1, 3, 2)
+    """
+
+    def __init__(self, output_size: int | Sequence[int]) -> None:
+        super().__init__()
+        self.output_size = _single("AdaptiveAvgPool1d", "output_size", output_size)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.adaptive_avg_pool1d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class Upsample(Module):
+    """Resize (N, C, L) sequences or (N, C, H, W) images to ``size`` or by ``scale_factor``,
+    copying the nearest element (``mode='nearest'``, the only mode implemented).
+
+    Parameters
+    ----------
+    size : int or tuple of int, optional
+        The output's spatial size.
+    scale_factor : float or tuple of float, optional
+        The output's size is floor(size * scale_factor) per axis. Exactly one of ``size`` and
+        ``scale_factor`` is given.
+    mode : {'nearest'}, default='nearest'
+        PyTorch's other modes (linear, bilinear, bicubic, trilinear, area, nearest-exact)
+        are refused.
+    align_corners : None
+        Only for the interpolating modes, as in PyTorch.
+    recompute_scale_factor : bool, optional
+        See ``chainrule.nn.functional.interpolate``.
+
+    Notes
+    -----
+    Shape: (N, C, L) to (N, C, L_out) or (N, C, H, W) to (N, C, H_out, W_out). The element
+    picked for output i is min(floor(i / scale_factor), size - 1), as PyTorch picks it
+    (see ``chainrule.nn.functional.interpolate``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Upsample(scale_factor=2)(cr.ones(1, 3, 4, 5)).shape
+    (1, 3, 8, 10)
+    """
+
+    def __init__(
+        self,
+        size: int | Sequence[int] | None = None,
+        scale_factor: float | Sequence[float] | None = None,
+        mode: str = "nearest",
+        align_corners: bool | None = None,
+        recompute_scale_factor: bool | None = None,
+    ) -> None:
+        super().__init__()
+        functional._check_interpolate_mode("Upsample", mode, align_corners, False)
+        if (size is None) == (scale_factor is None):
+            raise ValueError(
+                f"Upsample: expected exactly one of size and scale_factor, got size={size!r} "
+                f"and scale_factor={scale_factor!r}"
+            )
+        self.size: int | tuple[int, ...] | None
+        self.scale_factor: float | tuple[float, ...] | None
+        if isinstance(size, tuple | list):
+            self.size = tuple(_positive_size(s, size) for s in size)
+        else:
+            self.size = None if size is None else _positive_size(size, size)
+        if isinstance(scale_factor, tuple | list):
+            self.scale_factor = tuple(_factor(f, scale_factor) for f in scale_factor)
+        else:
+            self.scale_factor = (
+                None if scale_factor is None else _factor(scale_factor, scale_factor)
+            )
+        self.mode, self.align_corners = mode, align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, x: Any) -> Tensor:
+        return functional.interpolate(
+            x,
+            self.size,
+            self.scale_factor,
+            self.mode,
+            recompute_scale_factor=self.recompute_scale_factor,
+        )
+
+    def extra_repr(self) -> str:
+        if self.scale_factor is not None:
+            return f"scale_factor={self.scale_factor!r}, mode={self.mode!r}"
+        return f"size={self.size!r}, mode={self.mode!r}"
+
+
+def _positive_size(value: Any, given: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"Upsample: size must be positive ints, got size={given!r}")
+    return int(value)
+
+
+def _factor(value: Any, given: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(
+            f"Upsample: scale_factor must be positive numbers, got scale_factor={given!r}"
+        )
+    return float(value)
