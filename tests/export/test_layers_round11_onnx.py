@@ -143,3 +143,13 @@ def test_unbatched_examples_are_refused_by_name(tmp_path: Path) -> None:
         to_onnx(nn.Sequential(nn.AdaptiveAvgPool1d(2)), tmp_path / "m.onnx", np.ones((2, 6)))
     with pytest.raises(ValueError, match=r"interpolate: expected input of shape \(N, C, L\) or"):
         to_onnx(nn.Sequential(nn.Upsample(size=3)), tmp_path / "m.onnx", np.ones((2, 2, 2, 2, 2)))
+
+
+@pytest.mark.parametrize("layer", [nn.RNN(3, 4), nn.GRU(3, 4), nn.LSTM(3, 4)], ids=repr)
+def test_recurrent_layers_are_refused_by_name(layer: nn.Module, tmp_path: Path) -> None:
+    name = type(layer).__name__
+    with pytest.raises(ValueError, match=rf"to_onnx: cannot export layer 0 \({name}\); supported"):
+        to_onnx(nn.Sequential(layer), tmp_path / "m.onnx", np.ones((5, 2, 3), np.float32))
+    with pytest.raises(ValueError, match=rf"cannot export layer model \({name}\)"):
+        to_onnx(layer, tmp_path / "m.onnx", np.ones((5, 2, 3), np.float32))
+    assert not (tmp_path / "m.onnx").exists()

@@ -1,5 +1,5 @@
-"""GroupNorm, the 1-d pools and Upsample (round 11) against PyTorch: outputs, input and
-parameter gradients in float64 and float32, printing, errors, and model files."""
+"""GroupNorm, the 1-d pools, Upsample, RNN, GRU and LSTM (round 11) against PyTorch: outputs,
+input and parameter gradients in float64 and float32, printing, errors, and model files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from torch_oracle import DTYPE_IDS, DTYPES, compare_function, compare_module
+from torch_oracle import (
+    DTYPE_IDS,
+    DTYPES,
+    assert_close,
+    compare_function,
+    compare_module,
+    upstream_for,
+)
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -421,3 +428,192 @@ def test_round11_layers_are_described_as_plain_json() -> None:
         layer = build_model(child)
         held = sum(t.data.size for t in layer.state_dict().values())
         assert LAYERS[child["type"]].n_elements(child["config"]) == held
+
+
+# --------------------------------------------------------------------- RNN, GRU, LSTM
+RECURRENT = {
+    "RNN": (nn.RNN, tnn.RNN, {}),
+    "RNN-relu": (nn.RNN, tnn.RNN, {"nonlinearity": "relu"}),
+    "GRU": (nn.GRU, tnn.GRU, {}),
+    "LSTM": (nn.LSTM, tnn.LSTM, {}),
+}
+
+
+def _flat_states(result: Any) -> list[Any]:
+    """(output, h_n) or (output, (h_n, c_n)) as a flat list."""
+    output, states = result
+    return [output, *(states if isinstance(states, tuple) else (states,))]
+
+
+def compare_recurrent(
+    layer: nn.Module, twin: Any, x: np.ndarray, states: list[np.ndarray] | None = None
+) -> None:
+    """Same weights, input and initial states in both; compare the output and final states,
+    then the gradients of the input, the initial states and every parameter for the same
+    random upstream gradients of all the results."""
+    twin.load_state_dict(
+        {k: torch.from_numpy(v.numpy().copy()) for k, v in layer.state_dict().items()}
+    )
+    dtype = x.dtype
+    ours_in = [cr.tensor(a, requires_grad=True) for a in [x, *(states or [])]]
+    theirs_in = [torch.tensor(a, requires_grad=True) for a in [x, *(states or [])]]
+
+    def initial(values: list[Any]) -> Any:
+        if not states:
+            return None
+        return tuple(values[1:]) if len(states) == 2 else values[1]
+
+    ours = _flat_states(layer(ours_in[0], initial(ours_in)))
+    theirs = _flat_states(twin(theirs_in[0], initial(theirs_in)))
+    assert len(ours) == len(theirs)
+    loss, torch_loss = 0, 0
+    for k, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        assert a.dtype == dtype
+        assert_close(a.numpy(), b.detach().numpy(), dtype, f"result {k}")
+        upstream = upstream_for(a.shape, dtype, seed=10 + k)
+        loss = loss + (a * cr.tensor(upstream)).sum()
+        torch_loss = torch_loss + (b * torch.from_numpy(upstream)).sum()
+    loss.backward()  # type: ignore[union-attr]
+    torch_loss.backward()  # type: ignore[union-attr]
+    for k, (a, b) in enumerate(zip(ours_in, theirs_in, strict=True)):
+        assert_close(a.grad.numpy(), b.grad.numpy(), dtype, f"gradient of input {k}")
+    theirs_params = dict(twin.named_parameters())
+    assert list(dict(layer.named_parameters())) == list(theirs_params)
+    for name, p in layer.named_parameters():
+        assert_close(p.grad.numpy(), theirs_params[name].grad.numpy(), dtype, f"gradient of {name}")
+
+
+RECURRENT_CASES = [
+    ({}, (5, 3, 4), False),
+    ({"num_layers": 3, "bias": False}, (4, 2, 4), True),
+    ({"num_layers": 2, "batch_first": True}, (2, 6, 4), True),
+    ({"num_layers": 2}, (5, 4), True),  # one unbatched sequence
+    ({"batch_first": True}, (3, 1, 4), False),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case", RECURRENT_CASES, ids=lambda c: _id((*c[0].items(), c[1], c[2])))
+@pytest.mark.parametrize("kind", list(RECURRENT))
+def test_recurrent_layers_match_torch(kind: str, case: Any, dtype: Any) -> None:
+    ours, theirs, extra = RECURRENT[kind]
+    arguments, shape, with_states = case
+    arguments = {**arguments, **extra}
+    layer = ours(4, 5, dtype=dtype, generator=1, **arguments)
+    twin = theirs(4, 5, dtype=TORCH_DTYPE[dtype], **arguments)
+    states = None
+    if with_states:
+        layers = arguments.get("num_layers", 1)
+        batch = () if len(shape) == 2 else (shape[0] if arguments.get("batch_first") else shape[1],)
+        count = 2 if kind == "LSTM" else 1
+        states = [data((layers, *batch, 5), dtype, seed=20 + k) for k in range(count)]
+    compare_recurrent(layer, twin, data(shape, dtype), states)
+
+
+@pytest.mark.parametrize("kind", list(RECURRENT))
+def test_recurrent_parameters_repr_and_initialization_follow_torch(kind: str) -> None:
+    ours, theirs, extra = RECURRENT[kind]
+    for arguments in [
+        {},
+        {"num_layers": 2, "bias": False, "batch_first": True},
+        {"dropout": 0.5, "num_layers": 3},
+    ]:
+        layer, twin = ours(3, 4, **extra, **arguments), theirs(3, 4, **extra, **arguments)
+        assert repr(layer) == repr(twin)
+        assert [(k, v.shape) for k, v in layer.state_dict().items()] == [
+            (k, tuple(v.shape)) for k, v in twin.state_dict().items()
+        ]
+        assert all(p.dtype == np.float32 for p in layer.parameters())
+    layer = ours(3, 4, num_layers=2, **extra, generator=np.random.default_rng(3))
+    rng, bound = np.random.default_rng(3), 1 / np.sqrt(4)
+    for p in layer.parameters():  # U(-k, k) in the order of parameters(), as PyTorch draws
+        expected = rng.uniform(-bound, bound, size=p.shape).astype(np.float32)
+        np.testing.assert_array_equal(p.numpy(), expected)
+
+
+@pytest.mark.parametrize("kind", list(RECURRENT))
+def test_recurrent_dropout_between_layers_matches_torch_where_it_is_certain(kind: str) -> None:
+    ours, theirs, extra = RECURRENT[kind]
+    x = data((4, 2, 3), np.float64)
+    # Evaluation: no dropout. Training with p=1: the second layer sees zeros.
+    for p, training in [(0.5, False), (1.0, True)]:
+        layer = ours(3, 4, num_layers=2, dropout=p, dtype=np.float64, **extra).train(training)
+        twin = theirs(3, 4, num_layers=2, dropout=p, dtype=torch.float64, **extra).train(training)
+        compare_recurrent(layer, twin, x)
+    layer = ours(3, 4, num_layers=2, dropout=0.5, dtype=np.float64, generator=0, **extra)
+    first, _ = _flat_states(layer(cr.tensor(x)))[:2]
+    second, _ = _flat_states(layer(cr.tensor(x)))[:2]
+    evaluated = _flat_states(layer.eval()(cr.tensor(x)))[0]
+    assert not np.array_equal(first.numpy(), second.numpy())  # a new mask each call
+    assert not np.array_equal(first.numpy(), evaluated.numpy())
+
+
+def test_recurrent_dropout_on_one_layer_warns_as_in_torch() -> None:
+    with pytest.warns(UserWarning, match=r"LSTM: dropout applies between stacked layers"):
+        nn.LSTM(3, 4, dropout=0.2)
+
+
+def test_recurrent_errors() -> None:
+    with pytest.raises(ValueError, match=r"GRU: bidirectional=True is not supported"):
+        nn.GRU(3, 4, bidirectional=True)
+    with pytest.raises(
+        ValueError, match=r"LSTM: proj_size > 0 .* is not supported, got proj_size=2"
+    ):
+        nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match=r"RNN: nonlinearity must be 'tanh' or 'relu', got"):
+        nn.RNN(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match=r"LSTM: hidden_size must be a positive integer, got hid"):
+        nn.LSTM(3, 0)
+    with pytest.raises(ValueError, match=r"RNN: num_layers must be a positive integer"):
+        nn.RNN(3, 4, num_layers=0)
+    with pytest.raises(
+        ValueError, match=r"GRU: dropout must be a number in \[0, 1\], got dropout=2"
+    ):
+        nn.GRU(3, 4, dropout=2)
+    with pytest.raises(TypeError, match=r"RNN: batch_first must be a bool, got batch_first=1"):
+        nn.RNN(3, 4, batch_first=1)  # type: ignore[arg-type]
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    with pytest.raises(
+        ValueError, match=r"LSTM: expected input of shape \(L, N, 3\), \(N, L, 3\) "
+    ):
+        lstm(cr.ones(2, 3, 4, 3))
+    with pytest.raises(ValueError, match=r"expected input with last axis input_size=3, got shape"):
+        lstm(cr.ones(5, 2, 4))
+    with pytest.raises(
+        ValueError, match=r"expected h_0 of shape \(2, 2, 4\) \(num_layers, batch, "
+    ):
+        lstm(cr.ones(5, 2, 3), (cr.ones(1, 2, 4), cr.ones(2, 2, 4)))
+    with pytest.raises(ValueError, match=r"expected c_0 of shape \(2, 4\) \(num_layers, hidden_s"):
+        lstm(cr.ones(5, 3), (cr.ones(2, 4), cr.ones(2, 1, 4)))
+    with pytest.raises(
+        ValueError, match=r"LSTM: expected the initial states as a pair \(h_0, c_0\)"
+    ):
+        lstm(cr.ones(5, 2, 3), cr.ones(2, 2, 4))
+    with pytest.raises(ValueError, match=r"GRU: expected h_0 of shape \(1, 2, 4\)"):
+        nn.GRU(3, 4)(cr.ones(5, 2, 3), cr.ones(1, 3, 4))
+
+
+@pytest.mark.parametrize("kind", list(RECURRENT))
+def test_recurrent_layers_survive_save_and_load(kind: str, tmp_path: Path) -> None:
+    ours, _, extra = RECURRENT[kind]
+    layer = ours(
+        3, 4, num_layers=2, bias=False, batch_first=True, dropout=0.25, dtype=np.float64, **extra
+    )
+    path = tmp_path / "rnn.safetensors"
+    cr.save(layer, path)
+    restored = cr.load(path)
+    assert type(restored) is ours and repr(restored) == repr(layer)
+    assert restored.weight_ih_l0.dtype == np.float64
+    if kind == "RNN-relu":
+        assert restored.nonlinearity == "relu"
+    x = cr.tensor(data((2, 5, 3), np.float64))
+    layer.eval()
+    restored.eval()
+    for a, b in zip(_flat_states(layer(x)), _flat_states(restored(x)), strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+    from chainrule.io import LAYERS, describe_model
+
+    spec = describe_model(layer)
+    held = sum(t.data.size for t in layer.state_dict().values())
+    assert LAYERS[spec["type"]].n_elements(spec["config"]) == held

@@ -27,6 +27,9 @@ from chainrule.nn import (
     ELU,
     GELU,
     GLU,
+    GRU,
+    LSTM,
+    RNN,
     SELU,
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -162,6 +165,44 @@ _CONV_ARGUMENTS = {
     "padding_mode": "str",
     "dtype": "dtype",
 }
+
+
+def _read_recurrent(m: Any) -> dict[str, Any]:
+    config = {
+        "input_size": m.input_size,
+        "hidden_size": m.hidden_size,
+        "num_layers": m.num_layers,
+        "bias": m.bias,
+        "batch_first": m.batch_first,
+        "dropout": m.dropout,
+        "dtype": _dtype_of(m.weight_ih_l0),
+    }
+    if isinstance(m, RNN):
+        config["nonlinearity"] = m.nonlinearity
+    return config
+
+
+_RECURRENT_ARGUMENTS = {
+    "input_size": "int",
+    "hidden_size": "int",
+    "num_layers": "int",
+    "bias": "bool",
+    "batch_first": "bool",
+    "dropout": "float",
+    "dtype": "dtype",
+}
+
+
+def _recurrent_elements(gates: int) -> Callable[[dict[str, Any]], int]:
+    """Weights and biases of ``num_layers`` layers of ``gates`` gates each."""
+
+    def count(c: dict[str, Any]) -> int:
+        hidden, layers = c["hidden_size"], c["num_layers"]
+        per_layer_after_first = gates * hidden * (hidden + hidden + 2 * c["bias"])
+        first = gates * hidden * (c["input_size"] + hidden + 2 * c["bias"])
+        return max(0, first + (layers - 1) * per_layer_after_first)
+
+    return count
 
 
 def _conv_elements(c: dict[str, Any]) -> int:
@@ -440,6 +481,14 @@ LAYERS: dict[str, LayerEntry] = {
         lambda m: {"dim": m.dim, "unflattened_size": list(m.unflattened_size)},
         {"dim": "int", "unflattened_size": "ints"},
     ),
+    "RNN": LayerEntry(
+        RNN,
+        _read_recurrent,
+        {**_RECURRENT_ARGUMENTS, "nonlinearity": "str"},
+        _recurrent_elements(1),
+    ),
+    "GRU": LayerEntry(GRU, _read_recurrent, _RECURRENT_ARGUMENTS, _recurrent_elements(3)),
+    "LSTM": LayerEntry(LSTM, _read_recurrent, _RECURRENT_ARGUMENTS, _recurrent_elements(4)),
     "Upsample": LayerEntry(
         Upsample,
         lambda m: {

@@ -79,6 +79,7 @@ from chainrule.nn.pooling import (
     MaxPool2d,
     Upsample,
 )
+from chainrule.nn.recurrent import GRU, LSTM, RNN
 
 __all__ = [
     "CELU",
@@ -122,6 +123,9 @@ __all__ = [
     "Flatten",
     "GELU",
     "GroupNorm",
+    "GRU",
+    "LSTM",
+    "RNN",
     "Hardtanh",
     "HuberLoss",
     "Identity",
