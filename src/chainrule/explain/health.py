@@ -99,9 +99,11 @@ class GradientHealth(Callback):
     Measures the L2 norm of each layer's weight gradient, the ratio of each step's weight
     change to the weight norm, the share of ReLU units that were never active on any sample
     of the epoch, and the share of sigmoid/tanh outputs within 1% of their limits (hidden
-    layers only: a sigmoid that is the model's last module gives its predictions). Flags are
-    raised at the end of each epoch, and when ``fit`` stops because the loss became NaN or
-    infinite (that epoch's steps so far are recorded); ``report`` holds everything.
+    layers only: a sigmoid whose output is the model's gives its predictions). A ReLU,
+    sigmoid or tanh module that ``forward`` applies more than once is measured per call
+    (``act (ReLU)``, ``act (ReLU, call 2)``). Flags are raised at the end of each epoch,
+    and when ``fit`` stops because the loss became NaN or infinite (that epoch's steps so
+    far are recorded); ``report`` holds everything.
 
     Notes
     -----
@@ -131,11 +133,14 @@ class GradientHealth(Callback):
         self._epoch_ratio: dict[str, list[float]] = {}
         self._ever_active: dict[str, Array] = {}
         self._saturated: dict[str, list[float]] = {}
+        self._calls: dict[str, int] = {}  # label: calls of the module in this forward pass
+        self._pending: list[tuple[str, Any, float]] = []  # sigmoid/tanh calls of this pass
         self._first_loss: tuple[int, float] | None = None  # epoch, training loss
 
     def on_train_begin(self, state: FitState) -> None:
         self.report = HealthReport()
         self._first_loss = None
+        self._calls, self._pending = {}, []
         self._weighted = [
             (n or "model", f"{n or 'model'} ({type(m).__name__})", m)
             for n, m in state.model.named_modules()
@@ -144,30 +149,50 @@ class GradientHealth(Callback):
         self._previous = {n: m.weight.data.copy() for n, _, m in self._weighted}
         for _, label, _ in self._weighted:
             self.report.layers[label] = LayerHealth(label)
-        leaves = [m for m in state.model.modules() if next(m.children(), None) is None]
+        # Each forward pass of the model counts the calls of its activations afresh (fit's
+        # step, or the pass that looks for where a NaN came from).
+        self._handles.append(state.model.register_forward_pre_hook(self._new_pass))
+        self._handles.append(state.model.register_forward_hook(self._end_pass))
         for name, module in state.model.named_modules():
-            if isinstance(module, act.Sigmoid | act.Tanh) and leaves and module is leaves[-1]:
-                # The output layer: a confident prediction is near 0 or 1 by design, and the
-                # loss (BCE) undoes its small derivative; only hidden units count.
-                continue
             if isinstance(module, act.ReLU | act.Sigmoid | act.Tanh):
                 label = f"{name} ({type(module).__name__})"
-                self.report.layers.setdefault(label, LayerHealth(label))
+                # a sigmoid's or tanh's entry is made once its output is seen to be hidden
+                if isinstance(module, act.ReLU):
+                    self.report.layers.setdefault(label, LayerHealth(label))
                 self._handles.append(module.register_forward_hook(self._observer(label, module)))
+
+    def _new_pass(self, model: Module, args: Any) -> None:
+        self._calls, self._pending = {}, []
+
+    def _end_pass(self, model: Module, args: Any, output: Any) -> None:
+        # A sigmoid or tanh whose output is the model's gives the predictions, whatever the
+        # order its module was registered in: a confident prediction is near 0 or 1 by design,
+        # and the loss (BCE) undoes its small derivative; only hidden units count.
+        for label, values, share in self._pending:
+            if values is not output:
+                self.report.layers.setdefault(label, LayerHealth(label))
+                self._saturated.setdefault(label, []).append(share)
+        self._pending = []
 
     def _observer(self, label: str, module: Module) -> Any:
         def observe(_: Module, inputs: Any, output: Any) -> None:
             if not module.training:
                 return  # evaluation passes are not training's activations
+            # One activation module applied after several layers (self.act in a forward that
+            # calls it twice) is a layer per call: the units of each call are its own, and
+            # may be as many or not.
+            call = self._calls[label] = self._calls.get(label, 0) + 1
+            label_call = f"{label[:-1]}, call {call})" if call > 1 else label
             values = output.data.reshape(output.data.shape[0], -1)
             if isinstance(module, act.ReLU):
+                self.report.layers.setdefault(label_call, LayerHealth(label_call))
                 active = (values > 0).any(axis=0)
-                seen = self._ever_active.get(label)
-                self._ever_active[label] = active if seen is None else seen | active
+                seen = self._ever_active.get(label_call)
+                self._ever_active[label_call] = active if seen is None else seen | active
             else:
                 low, high = (0.01, 0.99) if isinstance(module, act.Sigmoid) else (-0.99, 0.99)
                 share = float(((values <= low) | (values >= high)).mean())
-                self._saturated.setdefault(label, []).append(share)
+                self._pending.append((label_call, output, share))  # counted by _end_pass
 
         return observe
 

@@ -72,6 +72,9 @@ def _blocks(trace: StepTrace) -> list[Block]:
 
     out.append(Block("h2", "Update of every parameter"))
     out.append(Block("formula", trace.optimizer))
+    if not trace.updates:
+        note = "No trainable parameter (none, or all frozen): the step changes nothing."
+        out.append(Block("note", note))
     shared = all(u.rule == trace.updates[0].rule for u in trace.updates)
     if shared and trace.updates:
         out += [Block("note", line) for line in trace.updates[0].rule]

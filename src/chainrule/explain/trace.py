@@ -446,20 +446,27 @@ def _links(calls: list[_Call], output: Tensor, loss: Tensor) -> list[_Links]:
     return links
 
 
+def _own_forward(module: Module, *classes: type[Module]) -> bool:
+    """Whether ``module`` is one of ``classes`` and computes what its class does: a subclass
+    that overrides ``forward`` (a Linear that scales its output) is not written out with
+    the textbook formula, which its numbers would not satisfy."""
+    return any(isinstance(module, cls) and type(module).forward is cls.forward for cls in classes)
+
+
 def _kind(module: Module, x: Array, y: Array, factor: Array | None, shared: bool) -> str:
     if shared:  # its parameters' gradients sum over every use: no one step's formula gives them
         return "module"
-    if isinstance(module, Linear) and x.ndim == 2:
+    if _own_forward(module, Linear) and x.ndim == 2:
         return "linear"
     if type(module) in ACTIVATIONS:
         return "activation"
-    if isinstance(module, BatchNorm1d | BatchNorm2d):
+    if _own_forward(module, BatchNorm1d, BatchNorm2d):
         return "batch_norm"
-    if isinstance(module, LayerNorm):
+    if _own_forward(module, LayerNorm):
         return "layer_norm"
     if factor is not None and np.array_equal(y, x * factor):
         return "dropout"
-    if isinstance(module, Flatten | Unflatten):
+    if _own_forward(module, Flatten, Unflatten):
         return "reshape"
     return "module"
 
@@ -733,13 +740,26 @@ def _rule(optimizer: Optimizer, group: dict[str, Any]) -> list[str]:
             f"m_hat = m / (1 - {b1:g}^t),  v_hat = {v} / (1 - {b2:g}^t)",
             f"w <- w - lr * m_hat / (sqrt(v_hat) + {group['eps']:g})   (lr = {lr:g})",
         ]
-    return [f"w <- {type(optimizer).__name__} step of w with gradient g   (lr = {lr:g})"]
+    return [
+        f"w <- {type(optimizer).__name__} step of w with gradient g   (lr = {lr:g}; its state "
+        "after the step is shown by the optimizer's own names)"
+    ]
 
 
 def _terms(optimizer: Optimizer, param: Tensor, group: dict[str, Any]) -> dict[str, Array]:
-    """The optimizer's state after the step, under the names ``_rule`` gives it."""
+    """The optimizer's state after the step, under the names ``_rule`` gives it; for an
+    optimizer whose rule is not written out (RMSprop, Adagrad, Adamax, NAdam), its state
+    under the optimizer's own names (``square_avg``, ``exp_inf``), since ``b``, ``m_hat`` or
+    ``v_hat`` would name terms its rule does not have."""
     state = optimizer.state.get(param, {})
     terms: dict[str, Array] = {}
+    if not isinstance(optimizer, SGD | Adam):
+        return {
+            name: np.array(value, copy=True)
+            for name, value in state.items()
+            if isinstance(value, np.ndarray | np.number | int | float)
+            and not isinstance(value, bool)
+        }
     if "momentum_buffer" in state and state["momentum_buffer"] is not None:
         terms["b"] = np.array(state["momentum_buffer"], copy=True)
     if "exp_avg" in state:
@@ -774,7 +794,8 @@ def trace_step(
         Any loss with reduction 'mean' or 'sum'; its formula is shown with its options
         (weights, label smoothing, Huber's delta).
     optimizer : Optimizer, optional
-        Over ``model.parameters()`` or some of them; SGD with lr=0.1 when None. Its step is
+        Over ``model.parameters()`` or some of them; SGD with lr=0.1 when None (none at
+        all for a model without parameters, which has nothing to update). Its step is
         taken: the model is updated, as in training. One that evaluates the loss many times
         per step (``LBFGS``) is refused.
 
@@ -788,15 +809,17 @@ def trace_step(
     ------
     TypeError
         If ``model`` is not a ``Module``, ``loss`` is not a loss (a class instead of an
-        instance), ``x`` holds no numbers, the model or one of its leaf modules returns
-        something other than a Tensor, a leaf module is called without a Tensor as its first
-        argument, or the optimizer is not an ``Optimizer`` or is ``LBFGS``.
+        instance), ``y`` is None, ``x`` or ``y`` holds no numbers, the model or one of its leaf
+        modules returns something other than a Tensor, a leaf module is called without a
+        Tensor as its first argument, or the optimizer is not an ``Optimizer`` or is
+        ``LBFGS``.
     ValueError
         If ``model`` is an empty ``Sequential`` or its forward calls none of its modules,
-        ``x`` holds no sample or is 1-D (without an ``Embedding``), the optimizer holds
-        none of the model's parameters, the loss is not one number (``reduction='none'``),
-        or the model or loss refuses the batch (their own messages: features or target of
-        the wrong shape, a class out of range).
+        ``x`` holds no sample or is 1-D (without an ``Embedding``), ``x`` or ``y`` has rows
+        of different lengths, the optimizer holds none of the model's parameters, the loss
+        is not one number (``reduction='none'``) or requires no grad (nothing to trace
+        backward), or the model or loss refuses the batch (their own messages: features or
+        target of the wrong shape, a class out of range).
 
     Notes
     -----
@@ -869,10 +892,12 @@ def trace_step(
             "none of them (built for another model?)"
         )
     loss_fn = loss if loss is not None else losses.MSELoss()
-    opt = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
+    # A model without parameters (activations only) has nothing to update: no default SGD,
+    # which would refuse an empty parameter list.
+    opt = optimizer if optimizer is not None or not own else SGD(model.parameters(), lr=0.1)
     floats = [p.dtype for p in model.parameters() if p.dtype.kind == "f"]
     dtype = floats[0] if floats else np.dtype(np.float32)
-    data = np.asarray(x.data if isinstance(x, Tensor) else x)
+    data = _batch(x, "x")
     if data.ndim == 0 or len(data) == 0:
         raise ValueError(
             f"explain: expected a batch x of at least one sample (samples as rows), got shape "
@@ -890,7 +915,13 @@ def trace_step(
         raise TypeError(f"explain: expected x of numbers, got an array of dtype {data.dtype}")
     else:  # features, integers included (XOR as 0 and 1): floats, with dL/dx to show
         inputs = Tensor(data.astype(dtype), requires_grad=True)
-    target = y if isinstance(y, Tensor) else Tensor(np.asarray(y))
+    labels = _batch(y, "y")
+    if labels.dtype.kind not in "biuf":
+        raise TypeError(
+            f"explain: expected y of numbers (targets or class labels), got an array of dtype "
+            f"{labels.dtype}"
+        )
+    target = y if isinstance(y, Tensor) else Tensor(labels)
     if target.dtype.kind == "f" and target.dtype != dtype:
         target = target.to(dtype)
 
@@ -899,7 +930,8 @@ def trace_step(
     try:
         # Both: the optimizer may hold only some of the parameters, and a gradient left on
         # another by an earlier backward() would be added to this step's.
-        opt.zero_grad()
+        if opt is not None:
+            opt.zero_grad()
         model.zero_grad()
         with _Recorder(model) as recorder:
             output = model(inputs)
@@ -923,6 +955,12 @@ def trace_step(
                 f"explain: expected a loss that reduces the batch to one number "
                 f"(reduction='mean' or 'sum'), got {got}"
             )
+        if not loss_value.requires_grad:
+            raise ValueError(
+                "explain: expected a loss that depends on something requiring grad, got one "
+                "that does not (every parameter frozen and x of indices, or a forward that "
+                "detaches its output): there is no backward pass to trace"
+            )
         links = _links(calls, output, loss_value)  # before backward() frees the graph
         loss_value.backward()
 
@@ -934,7 +972,7 @@ def trace_step(
             steps.append(step)
             named[id(call.x)] = step.input_name
             named[id(call.y)] = step.output_name
-        updates = _update(opt, model, names.parameters)
+        updates = _update(opt, model, names.parameters) if opt is not None else []
     finally:
         for module, training in modes.values():
             object.__setattr__(module, "training", training)
@@ -948,9 +986,24 @@ def trace_step(
         y_hat=output.data.copy(),
         y_hat_name=named.get(id(output)),
         dL_dy_hat=_grad(output),
-        optimizer=_describe(opt),
+        optimizer=_describe(opt) if opt is not None else "none (the model has no parameters)",
         updates=updates,
     )
+
+
+def _batch(value: Any, name: str) -> Array:
+    """``value`` (x or y) as an array, refusing rows of different lengths (and a y of None)
+    with ``trace_step``'s words rather than NumPy's; an x of None is a 0-d array, which
+    ``trace_step`` refuses as a batch of no sample."""
+    if value is None and name == "y":
+        raise TypeError("explain: expected y with one entry per sample (an array), got None")
+    try:
+        return np.asarray(value.data if isinstance(value, Tensor) else value)
+    except ValueError:
+        raise ValueError(
+            f"explain: expected {name} as a rectangular array (every row of the same length), "
+            f"got rows of different lengths"
+        ) from None
 
 
 def _describe(optimizer: Optimizer) -> str:
