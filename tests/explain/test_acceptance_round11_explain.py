@@ -306,3 +306,33 @@ def test_a_step_with_nothing_requiring_grad_is_refused_in_explain_s_words() -> N
     ):
         trace_step(model, np.array([[1, 2], [3, 4]]), np.zeros((2, 1)))
     assert not model.training  # its mode as it was
+
+
+def test_a_prelu_is_named_as_an_activation_and_its_slope_checks_against_pytorch() -> None:
+    """PReLU learns its slope, but it is the activation of the layer before: a1 after z1,
+    slope alpha1, the next Linear z2/W2, as a ReLU network is numbered."""
+    torch = pytest.importorskip("torch")
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.PReLU(), nn.Linear(4, 1))
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    y = np.random.default_rng(1).standard_normal((5, 1)).astype(np.float32)
+    twin = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.PReLU(), torch.nn.Linear(4, 1))
+    with torch.no_grad():
+        for name, value in model.state_dict().items():
+            twin.state_dict()[name].copy_(torch.from_numpy(value.numpy()))
+    torch.nn.functional.mse_loss(twin(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+    trace = trace_step(model, x, y, nn.MSELoss())
+    names = [(step.output_name, [p.name for p in step.parameters.values()]) for step in trace.steps]
+    assert names == [("z1", ["W1", "b1"]), ("a1", ["alpha1"]), ("z2", ["W2", "b2"])]
+    slope = trace.steps[1].parameters["weight"]
+    np.testing.assert_allclose(slope.grad, twin[1].weight.grad.numpy(), rtol=1e-5)
+
+
+def test_a_lone_parameter_is_drawn_as_the_parameters_of_a_graph_are() -> None:
+    from chainrule.explain import graph
+
+    w = cr.ones(3, requires_grad=True)
+    alone = graph(w, {"w": w})
+    inside = graph((w * 2).sum(), {"w": w})
+    leaf_line = next(line for line in inside.splitlines() if '"w\\n' in line)
+    assert leaf_line.split("[", 1)[1] in alone  # the same label, shape and fill

@@ -103,9 +103,14 @@ def graph(
             ids[id(obj)] = f"n{len(ids) + 1}"
         return ids[id(obj)]
 
+    def leaf_line(leaf: Tensor, unnamed: str) -> str:
+        # leaves are ellipses, the parameters among them filled
+        label = _label(names.get(id(leaf), unnamed), str(leaf.shape))
+        style = ', style=filled, fillcolor="#cfe3f7"' if id(leaf) in parameter_ids else ""
+        return f"  {node_id(leaf)} [label={label}, shape=ellipse{style}];"
+
     if tensor._ctx is None:
-        label = _label(names.get(id(tensor), "tensor"), str(tensor.shape))
-        lines.append(f"  {node_id(tensor)} [label={label}];")
+        lines.append(leaf_line(tensor, "tensor"))
         lines.append("}")
         return _finish("\n".join(lines) + "\n", format)
     stack: list[Context] = [_origin(tensor._ctx)[0]]
@@ -127,14 +132,10 @@ def graph(
                 output = f' [label="{position}"]' if position is not None else ""
                 lines.append(f"  {node_id(source)} -> {me}{output};")
                 continue
-            leaf = node_id(edge)
             if id(edge) not in seen:
                 seen.add(id(edge))
-                is_param = id(edge) in parameter_ids
-                label = _label(names.get(id(edge), "input"), str(edge.shape))
-                style = ', style=filled, fillcolor="#cfe3f7"' if is_param else ""
-                lines.append(f"  {leaf} [label={label}, shape=ellipse{style}];")
-            lines.append(f"  {leaf} -> {me};")
+                lines.append(leaf_line(edge, "input"))
+            lines.append(f"  {node_id(edge)} -> {me};")
     lines.append("}")
     return _finish("\n".join(lines) + "\n", format)
 

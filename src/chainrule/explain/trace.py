@@ -548,6 +548,8 @@ class _Names:
             return self.parameters[key]
         if kind in ("batch_norm", "layer_norm"):
             short = {"weight": "gamma", "bias": "beta"}
+        elif kind == "activation":  # PReLU's slope
+            short = {"weight": "alpha"}
         else:
             short = {"weight": "W", "bias": "b"}
         name = f"{short[local]}{self.layer}" if local in short else key
@@ -573,15 +575,17 @@ def _step(
     dL_dx = None if x.dtype.kind in "biu" else _grad(call.x)  # noqa: N806
     kind = _kind(module, x, y, factor, links.shared)
     own = list(module.named_parameters())
-    # the input's and the output's names in the formulas
+    # the input's and the output's names in the formulas: an activation with a learned
+    # slope (PReLU) is named as an activation, not as the next layer
+    naming = "activation" if isinstance(module, act.PReLU) else kind
     i = input_name if input_name is not None else names.outside()
-    s = names.output(kind, weighted=bool(own))
+    s = names.output(naming, weighted=bool(own) and naming != "activation")
     parameters = {}
     for local, param in own:
         key = keys.get(id(param), f"{call.key}.{local}" if call.key else local)
         grad = None if param.grad is None else param.grad.data.copy()
         parameters[local] = ParameterGrad(
-            names.parameter(kind, local, key), key, param.data.copy(), grad
+            names.parameter(naming, local, key), key, param.data.copy(), grad
         )
     values: dict[str, Array] = {}
     forward = [Quantity(p.name, p.value) for p in parameters.values()]
