@@ -706,8 +706,13 @@ class Tensor:
         self._check_inplace("mul_")
         return self._update("mul_", np.multiply, other.data if isinstance(other, Tensor) else other)
 
-    def div_(self, other: Any) -> Tensor:
-        """Divide this tensor by ``other`` in place; returns self (see ``add_``)."""
+    def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        """Divide this tensor by ``other`` in place, rounded as ``div`` says; returns self
+        (see ``add_``)."""
+        if rounding_mode is not None:
+            return self._inplace(
+                "div_", lambda t: ops.div(t, other, rounding_mode=rounding_mode), other
+            )
         if self._recorded(other):
             return self._become("div_", ops.div(self, other))
         self._check_inplace("div_")
@@ -838,7 +843,16 @@ class Tensor:
         dtype = dtype_of_to("to", args, dtype, device)
         return self if dtype is None else ops.cast(self, dtype)
 
-    def type(self, dtype: DTypeLike) -> Tensor:
+    def type(self, dtype: DTypeLike = None) -> Any:
+        """Without an argument, PyTorch's name of the tensor's type (``"torch.FloatTensor"``);
+        with one, the tensor converted to that dtype, which may also be given by PyTorch's
+        type name or ``chainrule.FloatTensor`` (``x.type(torch.DoubleTensor)``)."""
+        if dtype is None:
+            return f"torch.{_TYPE_NAMES.get(self.data.dtype, str(self.data.dtype))}"
+        name = getattr(dtype, "__name__", dtype) if callable(dtype) else dtype
+        if isinstance(name, str):
+            by_name = {v: k for k, v in _TYPE_NAMES.items()}
+            dtype = by_name.get(name.removeprefix("torch."), dtype)
         return ops.cast(self, dtype)
 
     def float(self) -> Tensor:
@@ -855,6 +869,10 @@ class Tensor:
 
     def bool(self) -> Tensor:
         return ops.cast(self, np.bool_)
+
+    def half(self) -> Tensor:
+        """A float16 copy (PyTorch's ``half``)."""
+        return ops.cast(self, np.float16)
 
     def clone(self) -> Tensor:
         return ops.clone(self)
@@ -1075,11 +1093,27 @@ class Tensor:
     def prod(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
         return ops.prod(self, axis, keepdims, **torch_names)
 
-    def var(self, axis: Any = None, keepdims: _bool = False, **options: Any) -> Tensor:
-        return ops.var(self, axis, keepdims, **options)
+    def var(
+        self,
+        axis: Any = None,
+        unbiased: _bool | None = None,
+        keepdims: _bool = False,
+        **options: Any,
+    ) -> Tensor:
+        """Variance; the arguments are PyTorch's ``(dim, unbiased, keepdim)`` (see
+        ``chainrule.var``)."""
+        return ops.var(self, axis, unbiased, keepdims, **options)
 
-    def std(self, axis: Any = None, keepdims: _bool = False, **options: Any) -> Tensor:
-        return ops.std(self, axis, keepdims, **options)
+    def std(
+        self,
+        axis: Any = None,
+        unbiased: _bool | None = None,
+        keepdims: _bool = False,
+        **options: Any,
+    ) -> Tensor:
+        """Standard deviation; the arguments are PyTorch's ``(dim, unbiased, keepdim)`` (see
+        ``chainrule.std``)."""
+        return ops.std(self, axis, unbiased, keepdims, **options)
 
     def norm(
         self, ord: Any = 2, axis: Any = None, keepdims: _bool = False, **options: Any
@@ -1415,6 +1449,90 @@ class Tensor:
     def index_copy_(self, dim: _int, index: Any, source: Any) -> Tensor:
         return self._inplace("index_copy_", lambda t: ops.index_copy(t, dim, index, source), source)
 
+    # ----------------------------------------------------------------- aliases, NaN, and more
+    # PyTorch's other names for the same methods.
+    divide = div
+    true_divide = div
+    multiply = mul
+    subtract = sub
+    negative = neg
+
+    def absolute(self) -> Tensor:
+        """The absolute value (``abs``)."""
+        return ops.abs(self)
+
+    def remainder(self, other: Any) -> Tensor:
+        """``self % other``, with the sign of ``other`` (see ``chainrule.remainder``)."""
+        return ops.remainder(self, other)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        """``self // other``, rounded toward minus infinity (see ``chainrule.floor_divide``)."""
+        return ops.floor_divide(self, other)
+
+    def ravel(self) -> Tensor:
+        """The elements as a 1-D tensor (``reshape(-1)``)."""
+        return ops.reshape(self, -1)
+
+    def ndimension(self) -> _int:
+        """The number of dimensions (``dim()``)."""
+        return self.data.ndim
+
+    def diagonal(self, offset: _int = 0, dim1: _int = 0, dim2: _int = 1) -> Tensor:
+        """The diagonal over ``dim1`` and ``dim2``, as the last axis (see ``ops.diagonal``)."""
+        return ops.diagonal(self, offset, dim1, dim2)
+
+    def kthvalue(self, k: _int, dim: _int = -1, keepdim: _bool = False) -> Any:
+        """``(values, indices)`` of the ``k``-th smallest entry along ``dim``."""
+        return ops.kthvalue(self, k, dim, keepdim)
+
+    def cummax(self, dim: _int) -> Any:
+        """``(values, indices)`` of the running maximum along ``dim`` (see ``ops.cummax``)."""
+        return ops.cummax(self, dim)
+
+    def cummin(self, dim: _int) -> Any:
+        """``(values, indices)`` of the running minimum along ``dim`` (see ``ops.cummin``)."""
+        return ops.cummin(self, dim)
+
+    def nansum(self, dim: Any = None, keepdim: _bool = False, *, dtype: Any = None) -> Tensor:
+        """The sum with NaN counted as 0 (see ``ops.nansum``)."""
+        return ops.nansum(self, dim, keepdim, dtype=dtype)
+
+    def nanmean(self, dim: Any = None, keepdim: _bool = False, *, dtype: Any = None) -> Tensor:
+        """The mean of the entries that are not NaN (see ``ops.nanmean``)."""
+        return ops.nanmean(self, dim, keepdim, dtype=dtype)
+
+    def nan_to_num(
+        self, nan: _float = 0.0, posinf: _float | None = None, neginf: _float | None = None
+    ) -> Tensor:
+        """NaN and infinities replaced by finite numbers (see ``ops.nan_to_num``)."""
+        return ops.nan_to_num(self, nan, posinf, neginf)
+
+    def addcmul(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``self + value * tensor1 * tensor2`` (see ``ops.addcmul``)."""
+        return ops.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``self + value * tensor1 / tensor2`` (see ``ops.addcdiv``)."""
+        return ops.addcdiv(self, tensor1, tensor2, value=value)
+
+    def repeat_interleave(
+        self, repeats: Any, dim: _int | None = None, *, output_size: _int | None = None
+    ) -> Tensor:
+        """Each element repeated ``repeats`` times (see ``ops.repeat_interleave``)."""
+        return ops.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def diff(self, n: _int = 1, dim: _int = -1, prepend: Any = None, append: Any = None) -> Tensor:
+        """The ``n``-th forward difference along ``dim`` (see ``ops.diff``)."""
+        return ops.diff(self, n, dim, prepend, append)
+
+    def take(self, indices: Any) -> Tensor:
+        """The elements, read as if flattened, at ``indices`` (see ``ops.take``)."""
+        return ops.take(self, indices)
+
+    def take_along_dim(self, indices: Any, dim: _int | None = None) -> Tensor:
+        """The elements at ``indices`` along ``dim`` (see ``ops.take_along_dim``)."""
+        return ops.take_along_dim(self, indices, dim)
+
     # ----------------------------------------------------------------- new tensors like self
     def _like(self, data: Any, dtype: Any, requires_grad: _bool) -> Tensor:
         return Tensor(
@@ -1514,6 +1632,72 @@ class Tensor:
     def pow_(self, exponent: Any) -> Tensor:
         return self._inplace("pow_", lambda t: ops.pow(t, exponent), exponent)
 
+    def floor_(self) -> Tensor:
+        """``floor`` in place; returns self (see ``add_``)."""
+        return self._inplace("floor_", ops.floor)
+
+    def ceil_(self) -> Tensor:
+        """``ceil`` in place; returns self (see ``add_``)."""
+        return self._inplace("ceil_", ops.ceil)
+
+    def round_(self, decimals: _int = 0) -> Tensor:
+        """``round`` in place; returns self (see ``add_``)."""
+        return self._inplace("round_", lambda t: ops.round(t, decimals))
+
+    def trunc_(self) -> Tensor:
+        """``trunc`` in place; returns self (see ``add_``)."""
+        return self._inplace("trunc_", ops.trunc)
+
+    def sin_(self) -> Tensor:
+        """``sin`` in place; returns self (see ``add_``)."""
+        return self._inplace("sin_", ops.sin)
+
+    def cos_(self) -> Tensor:
+        """``cos`` in place; returns self (see ``add_``)."""
+        return self._inplace("cos_", ops.cos)
+
+    def square_(self) -> Tensor:
+        """``square`` in place; returns self (see ``add_``)."""
+        return self._inplace("square_", lambda t: ops.mul(t, t))
+
+    def reciprocal_(self) -> Tensor:
+        """``reciprocal`` in place; returns self (see ``add_``)."""
+        return self._inplace("reciprocal_", ops.reciprocal)
+
+    def sign_(self) -> Tensor:
+        """``sign`` in place; returns self (see ``add_``)."""
+        return self._inplace("sign_", ops.sign)
+
+    def clamp_min_(self, min: Any) -> Tensor:
+        """``clamp_min`` in place; returns self (see ``add_``)."""
+        return self._inplace("clamp_min_", lambda t: ops.clip(t, min, None), min)
+
+    def clamp_max_(self, max: Any) -> Tensor:
+        """``clamp_max`` in place; returns self (see ``add_``)."""
+        return self._inplace("clamp_max_", lambda t: ops.clip(t, None, max), max)
+
+    def nan_to_num_(
+        self, nan: _float = 0.0, posinf: _float | None = None, neginf: _float | None = None
+    ) -> Tensor:
+        """``nan_to_num`` in place; returns self (see ``add_``)."""
+        return self._inplace("nan_to_num_", lambda t: ops.nan_to_num(t, nan, posinf, neginf))
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``self += value * tensor1 * tensor2``; returns self (see ``add_``)."""
+        return self._inplace(
+            "addcmul_",
+            lambda t: ops.addcmul(t, tensor1, tensor2, value=value),
+            _needing_grad(tensor1, tensor2),
+        )
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``self += value * tensor1 / tensor2``; returns self (see ``add_``)."""
+        return self._inplace(
+            "addcdiv_",
+            lambda t: ops.addcdiv(t, tensor1, tensor2, value=value),
+            _needing_grad(tensor1, tensor2),
+        )
+
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         return self._inplace("masked_fill_", lambda t: t.masked_fill(mask, value), value)
 
@@ -1562,6 +1746,26 @@ class Tensor:
 
 
 # --------------------------------------------------------------------- factories
+def _needing_grad(*operands: Any) -> Any:
+    """The first operand that requires grad (else the first): the one that decides whether
+    an in-place op with several operands goes into the graph."""
+    return next((t for t in operands if isinstance(t, Tensor) and t.requires_grad), operands[0])
+
+
+_TYPE_NAMES: dict[np.dtype[Any], str] = {
+    np.dtype(np.float16): "HalfTensor",
+    np.dtype(np.float32): "FloatTensor",
+    np.dtype(np.float64): "DoubleTensor",
+    np.dtype(np.uint8): "ByteTensor",
+    np.dtype(np.int8): "CharTensor",
+    np.dtype(np.int16): "ShortTensor",
+    np.dtype(np.int32): "IntTensor",
+    np.dtype(np.int64): "LongTensor",
+    np.dtype(np.bool_): "BoolTensor",
+}
+"""PyTorch's legacy type names (``Tensor.type()``) of the dtypes that have one."""
+
+
 def _shape_from(size: tuple[Any, ...]) -> Shape:
     sizes = tuple(size[0]) if len(size) == 1 and isinstance(size[0], Sequence) else size
     try:

@@ -226,6 +226,8 @@ case("floor", "scaled", lambda x: cr.floor(x * 5), lambda x: torch.floor(x * 5),
 case("ceil", "scaled", lambda x: (x * 5).ceil(), SAME, spread((3, 4)))
 case("trunc", "scaled", lambda x: cr.trunc(x * 5), lambda x: torch.trunc(x * 5), spread((3, 4)))
 case("round", "scaled", lambda x: (x * 5 + 0.5).round(), SAME, spread((3, 4)))
+case("sign", "matrix", cr.sign, torch.sign if torch else None, spread((3, 4)))
+case("sign", "method_times_x", lambda x: x.sign() * x, SAME, spread((2, 3)))
 case(
     "scatter_add",
     "repeated_positions",
@@ -467,7 +469,7 @@ VAR_VARIANTS = [(None, False), (1, False), ((0, 2), True), (-1, True)]
 for correction in (0, 1):
     _reduction_cases(
         "var",
-        lambda x, a, k, c=correction: cr.var(x, a, k, correction=c),
+        lambda x, a, k, c=correction: cr.var(x, a, keepdims=k, correction=c),
         lambda x, d, k, c=correction: torch.var(x, dim=d, keepdim=k, correction=c),
         normal((2, 3, 4)),
         variants=VAR_VARIANTS,
@@ -478,7 +480,7 @@ for correction in (0, 1):
         case(
             "var",
             f"std,correction={correction}," + _axis_label(axis, keepdims),
-            lambda x, a=axis, k=keepdims, c=correction: cr.std(x, a, k, correction=c),
+            lambda x, a=axis, k=keepdims, c=correction: cr.std(x, a, keepdims=k, correction=c),
             lambda x, a=axis, k=keepdims, c=correction: torch.std(
                 x, dim=torch_dims(a, 3), keepdim=k, correction=c
             ),

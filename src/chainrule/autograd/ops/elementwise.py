@@ -494,7 +494,27 @@ def bitwise_not(x: Any) -> Tensor:
     return Tensor._from_op(np.invert(_integer_data(as_tensor(x), "bitwise_not")), None)
 
 
+@register("sign")
+class Sign(Function):
+    """y = sign(x);  dy/dx = 0 (a step function).
+
+    NOTE: sign'(0) = 0 too, as PyTorch takes it. The op stays in the graph, so that, as in
+    PyTorch, an input reached only through ``sign`` gets a zero gradient, not none.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array) -> Array:
+        return np.sign(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        return (np.zeros_like(grad),)
+
+
 def sign(x: Any) -> Tensor:
-    """Elementwise sign (-1, 0 or 1; a bool tensor is its own sign); no gradient."""
-    data = as_tensor(x).data
-    return Tensor._from_op(data.copy() if data.dtype.kind == "b" else np.sign(data), None)
+    """Elementwise sign (-1, 0 or 1; a bool tensor is its own sign), with a zero gradient."""
+    x = as_tensor(x)
+    if x.data.dtype.kind != "f":
+        data = x.data
+        return Tensor._from_op(data.copy() if data.dtype.kind == "b" else np.sign(data), None)
+    return Sign.apply(x)

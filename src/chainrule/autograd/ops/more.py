@@ -14,12 +14,19 @@ from typing import Any
 from chainrule.autograd.function import Context, Function, register
 from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, check_axis, quietly
 from chainrule.autograd.ops.activations import _erf
-from chainrule.autograd.ops.arithmetic import div, mul
-from chainrule.autograd.ops.elementwise import log, sqrt
+from chainrule.autograd.ops.arithmetic import add, div, mul
+from chainrule.autograd.ops.elementwise import log, sqrt, where
 from chainrule.autograd.ops.linalg import matmul
 from chainrule.autograd.ops.reductions import ValuesIndices
 from chainrule.autograd.ops.reductions import sum as _sum
-from chainrule.autograd.ops.shape import concatenate, gather, index, permute, reshape
+from chainrule.autograd.ops.shape import (
+    concatenate,
+    diagonal,
+    gather,
+    index,
+    permute,
+    reshape,
+)
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor, _read_in_python
 
@@ -811,27 +818,43 @@ class Einsum(Function):
         return tuple(grads)
 
 
+def _einsum_diagonals(x: Tensor, subscripts: str) -> tuple[Tensor, str]:
+    """``x`` with each index that repeats in ``subscripts`` reduced to its diagonal, and
+    the subscripts that are left (the diagonal's index last, where ``diagonal`` puts it)."""
+    while len(set(subscripts)) != len(subscripts):
+        letter = next(c for c in subscripts if subscripts.count(c) > 1)
+        first = subscripts.index(letter)
+        second = subscripts.index(letter, first + 1)
+        if x.shape[first] != x.shape[second]:
+            raise ValueError(
+                f"einsum: index {letter!r} repeated in {subscripts!r} names axes of different "
+                f"sizes {x.shape[first]} and {x.shape[second]}"
+            )
+        x = diagonal(x, 0, first, second)
+        rest = subscripts[:first] + subscripts[first + 1 : second] + subscripts[second + 1 :]
+        subscripts = rest + letter
+    return x, subscripts
+
+
 def einsum(equation: str, *operands: Any) -> Tensor:
     """Einstein summation, as PyTorch's and NumPy's ``einsum``: ``einsum("ij,jk->ik", a, b)``
     is ``a @ b``; ``...`` stands for broadcast axes; without ``->`` the output takes the
     indices seen once, in alphabetical order.
 
+    An index repeated within one operand takes that operand's diagonal (``"ii->i"``,
+    ``"ii"`` the trace), as in PyTorch.
+
     Raises
     ------
     ValueError
-        If the subscripts do not fit the operands, or an index repeats within one operand
-        (a diagonal, which has no gradient here).
+        If the subscripts do not fit the operands.
     """
     if len(operands) == 1 and isinstance(operands[0], list | tuple):
         operands = tuple(operands[0])  # PyTorch also takes the operands as one list
     tensors = [as_tensor(t) for t in operands]
     inputs, output = _einsum_plan(equation, [t.ndim for t in tensors])
-    for subscripts in inputs:
-        if len(set(subscripts)) != len(subscripts):
-            raise ValueError(
-                f"einsum: index repeated within one operand's subscripts {subscripts!r} "
-                f"(a diagonal) is not supported; take the diagonal with indexing first"
-            )
+    for k, subscripts in enumerate(inputs):
+        tensors[k], inputs[k] = _einsum_diagonals(tensors[k], subscripts)
     dtypes = {t.dtype for t in tensors}
     if len(dtypes) > 1:
         raise TypeError(f"einsum: expected operands of one dtype, got {sorted(map(str, dtypes))}")
@@ -841,3 +864,229 @@ def einsum(equation: str, *operands: Any) -> Tensor:
         raise ValueError(
             f"einsum: {equation!r} does not fit the operands' shapes: {error}"
         ) from None
+
+
+# --------------------------------------------------------------- kthvalue, cummax, NaN, take
+def kthvalue(x: Any, k: int, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
+    """``(values, indices)`` of the ``k``-th smallest entry (``k`` counts from 1) along
+    ``dim``, as PyTorch's; the gradient goes to the element at the returned index."""
+    x = as_tensor(x)
+    axis = _axis("kthvalue", x, dim)
+    length = x.shape[axis] if x.ndim else 1
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= length:
+        raise ValueError(
+            f"kthvalue: expected k in [1, {length}] for axis {axis} of shape {x.shape}, got {k!r}"
+        )
+    if x.ndim == 0:
+        return sort(x)
+    order = np.argsort(x.data, axis=axis, kind="stable")  # NaN sorts last, as in PyTorch
+    picks = np.take(order, [k - 1], axis=axis).astype(np.int64)
+    values = gather(x, axis, picks)
+    if not keepdim:
+        values, picks = reshape(values, _dropped(x.shape, axis)), picks.squeeze(axis)
+    return ValuesIndices(values, Tensor._from_op(picks, None))
+
+
+def _running_pick(data: Array, axis: int, better: Any) -> Array:
+    """For each position along ``axis``, the index of the best element so far: a later
+    element wins ties, and the first NaN wins for good (PyTorch's ``cummax``/``cummin``)."""
+    moved = np.moveaxis(data, axis, 0)
+    picks = np.zeros(moved.shape, dtype=np.int64)
+    if moved.shape[0] == 0:
+        return np.moveaxis(picks, 0, axis)
+    best, best_index = moved[0], np.zeros(moved.shape[1:], dtype=np.int64)
+    floating = data.dtype.kind == "f"
+    with np.errstate(invalid="ignore"):
+        for i in range(1, moved.shape[0]):
+            take = better(moved[i], best)
+            if floating:
+                take = (take | np.isnan(moved[i])) & ~np.isnan(best)
+            best = np.where(take, moved[i], best)
+            best_index = np.where(take, i, best_index)
+            picks[i] = best_index
+    return np.moveaxis(picks, 0, axis)
+
+
+def _cumulative_extreme(where: str, x: Any, dim: int, better: Any) -> ValuesIndices:
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return sort(x)
+    axis = _axis(where, x, dim)
+    data = x.data.astype(np.int8) if x.dtype.kind == "b" else x.data  # False < True
+    picks = _running_pick(data, axis, better)
+    return ValuesIndices(gather(x, axis, picks), Tensor._from_op(picks, None))
+
+
+def cummax(x: Any, dim: int) -> ValuesIndices:
+    """``(values, indices)``: the largest element so far along ``dim``, and where it is
+    (the latest of equal ones; NaN, once met, stays), as PyTorch's. The gradient goes to
+    the element at each index."""
+    return _cumulative_extreme("cummax", x, dim, np.greater_equal)
+
+
+def cummin(x: Any, dim: int) -> ValuesIndices:
+    """``(values, indices)``: the smallest element so far along ``dim`` (see ``cummax``)."""
+    return _cumulative_extreme("cummin", x, dim, np.less_equal)
+
+
+def _without_nan(x: Tensor) -> Tensor:
+    if x.dtype.kind != "f":
+        return x
+    zero = Tensor._from_op(np.zeros((), x.dtype), None)
+    return where(isnan(x), zero, x)
+
+
+def nansum(x: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """The sum over ``dim`` (all axes by default) with NaN counted as 0, as PyTorch's
+    ``nansum``; NaN entries get a gradient of 0."""
+    x = as_tensor(x)
+    return _sum(_without_nan(x), dim=dim, keepdim=keepdim, dtype=dtype)
+
+
+def nanmean(x: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """The mean over ``dim`` of the entries that are not NaN (NaN where all are), as
+    PyTorch's ``nanmean``; each entry that counts gets a gradient of 1 / their number."""
+    x = as_tensor(x)
+    if dtype is not None:
+        x = x.to(dtype)
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"nanmean: expected a floating-point tensor, got dtype {x.dtype}; "
+            f"convert first, e.g. x.float()"
+        )
+    present = Tensor._from_op((~np.isnan(x.data)).astype(x.dtype), None)
+    counts = _sum(present, dim=dim, keepdim=keepdim)
+    return div(nansum(x, dim, keepdim), counts)  # 0 / 0 where all are NaN: NaN
+
+
+def nan_to_num(
+    x: Any, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+) -> Tensor:
+    """``x`` with NaN replaced by ``nan``, +inf by ``posinf`` and -inf by ``neginf`` (by
+    default the dtype's largest and smallest finite values), as PyTorch's; replaced entries
+    get a gradient of 0."""
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        return x * 1 if x.requires_grad else Tensor._from_op(x.data.copy(), None)
+    info = np.finfo(x.dtype)
+    out = x
+    for mask, value in (
+        (np.isnan(x.data), nan),
+        (np.isposinf(x.data), info.max if posinf is None else posinf),
+        (np.isneginf(x.data), info.min if neginf is None else neginf),
+    ):
+        filler = Tensor._from_op(np.asarray(value, dtype=x.dtype), None)
+        out = where(Tensor._from_op(mask, None), filler, out)
+    return out
+
+
+def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+    """``input + value * tensor1 * tensor2`` (broadcasting), as PyTorch's ``addcmul``."""
+    return add(input, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+    """``input + value * tensor1 / tensor2`` (broadcasting), as PyTorch's ``addcdiv``."""
+    return add(input, div(tensor1, tensor2), alpha=value)
+
+
+def repeat_interleave(
+    x: Any, repeats: Any, dim: int | None = None, *, output_size: int | None = None
+) -> Tensor:
+    """Each element repeated ``repeats`` times (an int, or one count per element along
+    ``dim``), as PyTorch's ``repeat_interleave``: ``[1, 2]`` twice each is ``[1, 1, 2, 2]``.
+    Without ``dim`` the tensor is flattened first. The gradient of each element is the sum
+    over its copies."""
+    x = as_tensor(x)
+    if dim is None:
+        x, axis = reshape(x, (-1,)), 0
+    else:
+        axis = _axis("repeat_interleave", x, dim)
+    length = x.shape[axis] if x.ndim else 1
+    counts = repeats.data if isinstance(repeats, Tensor) else np.asarray(repeats)
+    if counts.dtype.kind not in "iu" or counts.ndim > 1:
+        raise TypeError(
+            f"repeat_interleave: expected repeats as an int or a 1-D integer tensor, got "
+            f"{repeats!r}"
+        )
+    if counts.ndim == 1:
+        _read_in_python()  # the result's length depends on the counts' values
+    if counts.ndim == 1 and counts.size not in (1, length):
+        raise ValueError(
+            f"repeat_interleave: expected {length} repeats (one per element along axis "
+            f"{axis}) or one, got {counts.size}"
+        )
+    if (counts < 0).any():
+        raise ValueError(f"repeat_interleave: expected repeats >= 0, got {repeats!r}")
+    picks = np.repeat(np.arange(length), np.broadcast_to(counts.reshape(-1), (length,)))
+    if output_size is not None and output_size != picks.size:
+        raise ValueError(
+            f"repeat_interleave: output_size={output_size} does not match the "
+            f"{picks.size} elements the repeats give"
+        )
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    return index(x, (slice(None),) * axis + (picks.astype(np.int64),))
+
+
+def diff(x: Any, n: int = 1, dim: int = -1, prepend: Any = None, append: Any = None) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (``x[1:] - x[:-1]``, ``n`` times), with
+    ``prepend`` and ``append`` joined on first, as PyTorch's ``diff``; booleans give
+    ``x[1:] != x[:-1]``."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("diff: expected a tensor with at least 1 dimension, got a 0-d tensor")
+    axis = _axis("diff", x, dim)
+    parts = [p for p in (prepend, x, append) if p is not None]
+    if len(parts) > 1:
+        x = concatenate([as_tensor(p) for p in parts], axis)
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"diff: expected n >= 0, got {n!r}")
+    lead = (slice(None),) * axis
+    for _ in range(n):
+        later, earlier = index(x, (*lead, slice(1, None))), index(x, (*lead, slice(None, -1)))
+        x = later.ne(earlier) if x.dtype.kind == "b" else later - earlier
+    return x
+
+
+def _integer_indices(where: str, indices: Any) -> Array:
+    picks = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    if picks.dtype.kind not in "iu":
+        raise TypeError(f"{where}: expected integer indices, got dtype {picks.dtype}")
+    return picks.astype(np.int64, copy=False)
+
+
+def take(x: Any, indices: Any) -> Tensor:
+    """The elements of ``x``, read as if flattened, at ``indices`` (the result has the
+    indices' shape), as PyTorch's ``take``."""
+    x = as_tensor(x)
+    picks = _integer_indices("take", indices)
+    return index(reshape(x, (-1,)), (picks,))
+
+
+def take_along_dim(x: Any, indices: Any, dim: int | None = None) -> Tensor:
+    """The elements of ``x`` at ``indices`` along ``dim``, the other axes broadcast
+    together (``x.take_along_dim(x.argsort(1), 1)`` sorts each row), as PyTorch's and
+    NumPy's ``take_along_axis``; without ``dim``, over the flattened ``x``."""
+    x = as_tensor(x)
+    picks = _integer_indices("take_along_dim", indices)
+    if dim is None:
+        return index(reshape(x, (-1,)), (picks.reshape(-1),))
+    axis = _axis("take_along_dim", x, dim)
+    if picks.ndim != x.ndim:
+        raise ValueError(
+            f"take_along_dim: expected indices with as many dimensions as the input "
+            f"({x.ndim}), got shape {picks.shape}"
+        )
+    try:
+        common = np.broadcast_shapes(_kept(x.shape, axis), _kept(picks.shape, axis))
+    except ValueError:
+        raise ValueError(
+            f"take_along_dim: the shapes {x.shape} and {picks.shape} do not broadcast outside "
+            f"axis {axis}"
+        ) from None
+    x_shape = common[:axis] + (x.shape[axis],) + common[axis + 1 :]
+    picks_shape = common[:axis] + (picks.shape[axis],) + common[axis + 1 :]
+    if x.shape != x_shape:
+        x = x.expand(*x_shape)
+    return gather(x, axis, np.broadcast_to(picks, picks_shape))

@@ -443,23 +443,47 @@ def _correction(options: dict[str, Any], where: str) -> tuple[float, dict[str, A
     return float(correction), options
 
 
-def var(x: Any, axis: Any = None, keepdims: bool = False, **options: Any) -> Tensor:
+def var(
+    x: Any,
+    axis: Any = None,
+    unbiased: bool | None = None,
+    keepdims: bool = False,
+    **options: Any,
+) -> Tensor:
     """Variance over ``axis``.
 
     Like PyTorch, the default divides by n - 1 (``correction=1``); pass ``correction=0``
-    (or NumPy's ``ddof=0``, or ``unbiased=False``) for the population variance.
+    (or NumPy's ``ddof=0``, or ``unbiased=False``) for the population variance. The
+    positional arguments follow PyTorch's ``var(dim, unbiased, keepdim)``: ``x.var(0, False)``
+    is the population variance over axis 0.
     """
-    return _var(x, axis, keepdims, options, "var")
+    return _var(x, axis, unbiased, keepdims, options, "var")
 
 
-def std(x: Any, axis: Any = None, keepdims: bool = False, **options: Any) -> Tensor:
-    """Standard deviation over ``axis``: ``sqrt(var(...))``, with the same ``correction``."""
-    return _var(x, axis, keepdims, options, "std", root=True)
+def std(
+    x: Any,
+    axis: Any = None,
+    unbiased: bool | None = None,
+    keepdims: bool = False,
+    **options: Any,
+) -> Tensor:
+    """Standard deviation over ``axis``: ``sqrt(var(...))``, with the same arguments."""
+    return _var(x, axis, unbiased, keepdims, options, "std", root=True)
 
 
 def _var(
-    x: Any, axis: Any, keepdims: bool, options: dict[str, Any], where: str, root: bool = False
+    x: Any,
+    axis: Any,
+    unbiased: bool | None,
+    keepdims: bool,
+    options: dict[str, Any],
+    where: str,
+    root: bool = False,
 ) -> Tensor:
+    if unbiased is not None:
+        if "unbiased" in options:
+            raise TypeError(f"{where}: got unbiased both by position and by name")
+        options = {**options, "unbiased": unbiased}
     correction, rest = _correction(options, where)
     x, axes, keepdims = _reduce_args(x, axis, keepdims, rest, where)
     floating_only(x, where)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,10 +137,19 @@ class Pad(Function):
 
 
 # --------------------------------------------------------------------- public forms
-def _sizes(args: tuple[Any, ...]) -> tuple[int, ...]:
+def _is_dtype(value: Any) -> bool:
+    """Whether ``value`` names a dtype (``x.view(torch.int32)`` asks to reinterpret bits)."""
+    return isinstance(value, np.dtype | type) and not isinstance(value, Tensor)
+
+
+def _sizes(args: tuple[Any, ...], where: str = "reshape") -> tuple[int, ...]:
     if len(args) == 1 and isinstance(args[0], Sequence | np.ndarray):
-        return tuple(int(n) for n in args[0])
-    return tuple(int(n) for n in args)
+        args = tuple(args[0])
+    try:
+        return tuple(operator.index(n) for n in args)  # ints, NumPy ints, 0-d integer tensors
+    except TypeError:
+        hint = "; to change the dtype, use .to(dtype)" if any(map(_is_dtype, args)) else ""
+        raise TypeError(f"{where}: expected integers, got {args!r}{hint}") from None
 
 
 def reshape(x: Any, *shape: Any) -> Tensor:
@@ -182,7 +192,7 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def permute(x: Any, *axes: Any) -> Tensor:
     """Reorder the axes: ``permute(x, 2, 0, 1)`` or ``permute(x, (2, 0, 1))``."""
     x = as_tensor(x)
-    order = _sizes(axes)
+    order = _sizes(axes, "permute")
     if (
         len(order) != x.ndim
         or not builtins.all(-x.ndim <= a < x.ndim for a in order)
@@ -249,7 +259,7 @@ def unsqueeze(x: Any, axis: int | None = None, *, dim: int | None = None) -> Ten
 def expand(x: Any, *sizes: Any) -> Tensor:
     """Broadcast to ``sizes`` without copying; -1 keeps an axis (PyTorch's expand)."""
     x = as_tensor(x)
-    target = _sizes(sizes)
+    target = _sizes(sizes, "expand")
     lead = len(target) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: expected at least {x.ndim} sizes, got {target}")
@@ -411,6 +421,10 @@ def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None
     items = _common_kind([as_tensor(t) for t in tensors])
     if not items:
         raise ValueError("concatenate: expected at least one tensor, got none")
+    # PyTorch skips 1-D empty tensors beside tensors of other ranks, so that a loop may
+    # start from ``torch.tensor([])`` and cat batches of any rank onto it.
+    rank = next((t.ndim for t in items if t.shape != (0,)), 1)
+    items = [t for t in items if t.shape != (0,) or rank == 1] or items[:1]
     if items[0].ndim == 0:
         raise ValueError(
             "concatenate: zero-dimensional tensors cannot be concatenated; use stack, or "
@@ -523,6 +537,27 @@ def tensor_split(x: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor
     return tuple(
         Index.apply(x, (*lead, slice(start, stop))) for start, stop in itertools.pairwise(bounds)
     )
+
+
+def diagonal(x: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of each matrix formed by axes ``dim1`` and ``dim2`` (``offset`` > 0
+    above the main one, < 0 below), as PyTorch's ``diagonal``: those two axes are removed
+    and the diagonal becomes the last axis. The gradient goes back onto the diagonal."""
+    x = as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: expected a tensor with at least 2 dimensions, got {x.shape}")
+    check_axis(dim1, x.ndim, "diagonal")
+    check_axis(dim2, x.ndim, "diagonal")
+    first, second = int(dim1) % x.ndim, int(dim2) % x.ndim
+    if first == second:
+        raise ValueError(f"diagonal: expected two different dimensions, got {dim1} and {dim2}")
+    k = int(offset)
+    start1, start2 = builtins.max(-k, 0), builtins.max(k, 0)
+    n = builtins.max(builtins.min(x.shape[first] - start1, x.shape[second] - start2), 0)
+    rest = [a for a in range(x.ndim) if a not in (first, second)]
+    moved = permute(x, (*rest, first, second)) if rest or first > second else x
+    steps = np.arange(n)
+    return index(moved, (Ellipsis, steps + start1, steps + start2))
 
 
 def diag(x: Any, diagonal: int = 0) -> Tensor:
@@ -649,7 +684,7 @@ def _triangle(x: Any, diagonal: int, keep: Any, where: str) -> Tensor:
 def flip(x: Any, *axes: Any) -> Tensor:
     """Reverse the order of the elements along ``axes`` (``flip(x, 0)``, ``flip(x, (0, 1))``)."""
     x = as_tensor(x)
-    order = _sizes(axes)
+    order = _sizes(axes, "flip")
     check_axis(order, x.ndim, "flip")
     wanted = {a % builtins.max(x.ndim, 1) for a in order}
     if len(wanted) != len(order):
@@ -662,7 +697,7 @@ def repeat(x: Any, *repeats: Any) -> Tensor:
     """Tile ``x``: ``repeat(x, 2, 3)`` copies it twice along the first axis and three times
     along the second (PyTorch's ``Tensor.repeat``; extra leading counts add axes)."""
     x = as_tensor(x)
-    counts = _sizes(repeats)
+    counts = _sizes(repeats, "repeat")
     if len(counts) < x.ndim:
         raise ValueError(
             f"repeat: expected at least {x.ndim} counts for a tensor of shape {x.shape}, "
