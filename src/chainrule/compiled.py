@@ -58,6 +58,7 @@ REPLAYED_OPS = frozenset(
         # elementwise arithmetic and functions
         "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "log1p", "expm1", "sqrt",
         "abs", "sin", "cos", "erf", "clip", "maximum", "minimum", "where", "cast", "clone",
+        "sign",
         "floor", "ceil", "round", "trunc",
         # activations
         "relu", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
@@ -203,12 +204,10 @@ class CompiledStep:
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
         """
-        if _structured(x) or _structured(y):
-            return self._eager(x, y, "the input or the target is not one tensor or array")
-        if type(x) is not Tensor:
-            x = as_tensor(x)
-        if type(y) is not Tensor:
-            y = as_tensor(y)
+        if type(x) is not Tensor or type(y) is not Tensor:
+            if _structured(x) or _structured(y):
+                return self._eager(x, y, "the input or the target is not one tensor or array")
+            x, y = as_tensor(x), as_tensor(y)
         if Revision.value != self._revision:
             self._plans.clear()  # modules, hooks or requires_grad changed since recording
             self._revision = Revision.value
