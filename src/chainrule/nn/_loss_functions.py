@@ -3,12 +3,15 @@
 Each composes autograd ops, except the two that training loops call on every step, which
 use fused ops: cross-entropy (``softmax_cross_entropy``, and ``softmax_cross_entropy_labels``
 for plain class labels) and the reduced mean squared error (``mse_loss``). ``reduction`` is
-``'mean'`` (default), ``'sum'`` or ``'none'``.
+``'mean'`` (default), ``'sum'`` or ``'none'``. PyTorch's deprecated ``size_average`` and
+``reduce`` flags are accepted, keyword only, by the losses that PyTorch accepts them in: they
+set ``reduction`` as PyTorch does, with a warning.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import chainrule.autograd.ops as ops
@@ -32,6 +35,27 @@ class LabelOutOfRangeError(ValueError, IndexError):
 def _check_reduction(where: str, reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _legacy_reduction(where: str, size_average: Any, reduce: Any) -> str:
+    """The ``reduction`` that PyTorch's deprecated ``size_average`` and ``reduce`` flags
+    stand for (None counts as true), with a deprecation warning, as PyTorch gives.
+
+    ``reduce`` false: 'none'; else ``size_average`` false: 'sum'; else 'mean'.
+    """
+    if reduce is not None and not reduce:
+        reduction = "none"
+    elif size_average is not None and not size_average:
+        reduction = "sum"
+    else:
+        reduction = "mean"
+    warnings.warn(
+        f"{where}: size_average and reduce are deprecated (as in PyTorch); this pair means "
+        f"reduction={reduction!r}, pass that instead",
+        UserWarning,
+        stacklevel=3,
+    )
+    return reduction
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -61,8 +85,17 @@ def _pair(where: str, input: Any, target: Any, reduction: str) -> tuple[Tensor, 
     return input, target
 
 
-def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+def mse_loss(
+    input: Any,
+    target: Any,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
     """Mean squared error: (input - target)**2, reduced."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("mse_loss", size_average, reduce)
     if (reduction == "mean" or reduction == "sum") and isinstance(input, Tensor):
         # What _pair checks, in a few comparisons, for two tensors that already match.
         a, b = input.data, target.data if isinstance(target, Tensor) else None
@@ -75,8 +108,17 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     return diff * diff
 
 
-def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+def l1_loss(
+    input: Any,
+    target: Any,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
     """Mean absolute error: |input - target|, reduced."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("l1_loss", size_average, reduce)
     input, target = _pair("l1_loss", input, target, reduction)
     return _reduce(ops.abs(input - target), reduction)
 
@@ -92,8 +134,18 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     return _reduce(loss, reduction)
 
 
-def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(
+    input: Any,
+    target: Any,
+    reduction: str = "mean",
+    beta: float = 1.0,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
     """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta (Huber divided by beta)."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("smooth_l1_loss", size_average, reduce)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta!r}")
     input, target = _pair("smooth_l1_loss", input, target, reduction)
@@ -175,6 +227,9 @@ def cross_entropy(
     ignore_index: int = -100,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """Cross-entropy between softmax(input) and the target, from raw logits.
 
@@ -204,6 +259,8 @@ def cross_entropy(
         If a class label is out of range (an ``IndexError`` too, as in PyTorch), or a shape
         or option does not fit.
     """
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("cross_entropy", size_average, reduce)
     where = "cross_entropy"
     plain = _plain_labels(input, target, weight, ignore_index, reduction, label_smoothing)
     if plain is not None:
@@ -323,9 +380,18 @@ def _reduce_rows(
 
 
 def nll_loss(
-    input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """Negative log-likelihood of class labels, given log-probabilities (N, C) as input."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("nll_loss", size_average, reduce)
     where = "nll_loss"
     _check_reduction(where, reduction)
     input = as_tensor(input)
@@ -375,7 +441,13 @@ def _below_log_floor(dtype: np.dtype[Any]) -> Any:
 
 
 def binary_cross_entropy(
-    input: Any, target: Any, weight: Any = None, reduction: str = "mean"
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """-w (y log p + (1 - y) log(1 - p)) for probabilities p in [0, 1]; each log is clamped
     at -100, as in PyTorch, so that p = 0 or 1 gives a finite loss.
@@ -386,6 +458,8 @@ def binary_cross_entropy(
     and zero for a log that is clamped (p below e**-100). PyTorch instead divides by
     max(p (1 - p), 1e-12); the two agree wherever p (1 - p) >= 1e-12.
     """
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("binary_cross_entropy", size_average, reduce)
     input, target = _pair("binary_cross_entropy", input, target, reduction)
     if not _values_hold(input, _probabilities):
         raise ValueError(
@@ -411,10 +485,19 @@ def _probabilities(p: Array) -> bool:
 
 
 def binary_cross_entropy_with_logits(
-    input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    pos_weight: Any = None,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """Binary cross-entropy on raw scores x, stable for any x:
     (1 - y) x + (1 + (pos_weight - 1) y) softplus(-x), times ``weight``."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("binary_cross_entropy_with_logits", size_average, reduce)
     where = "binary_cross_entropy_with_logits"
     input, target = _pair(where, input, target, reduction)
     softplus_neg = ops.softplus(-input, threshold=np.inf)  # log(1 + e^-x), exact everywhere
@@ -428,12 +511,22 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, reduction)
 
 
-def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Tensor:
+def kl_div(
+    input: Any,
+    target: Any,
+    reduction: str = "mean",
+    log_target: bool = False,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
     """Kullback-Leibler divergence KL(target || q) with ``input`` = log q.
 
     Pointwise ``target * (log target - input)`` (0 where target = 0). ``reduction`` may also be
     ``'batchmean'``: the sum divided by the batch size, the true KL divergence per sample.
     """
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("kl_div", size_average, reduce)
     where = "kl_div"
     batchmean = reduction == "batchmean"
     input, target = _pair(where, input, target, "sum" if batchmean else reduction)
@@ -475,6 +568,9 @@ def poisson_nll_loss(
     full: bool = False,
     eps: float = 1e-8,
     reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """Negative log-likelihood of a Poisson target with rate lambda.
 
@@ -482,6 +578,8 @@ def poisson_nll_loss(
     ``input - target * log(input + eps)``. ``full`` adds Stirling's approximation of
     log(target!), ``target log target - target + 0.5 log(2 pi target)``, where target > 1.
     """
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("poisson_nll_loss", size_average, reduce)
     input, target = _pair("poisson_nll_loss", input, target, reduction)
     loss = ops.exp(input) - target * input if log_input else input - target * ops.log(input + eps)
     if full:
@@ -541,10 +639,19 @@ def gaussian_nll_loss(
 
 
 def margin_ranking_loss(
-    input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean"
+    input1: Any,
+    input2: Any,
+    target: Any,
+    margin: float = 0.0,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """max(0, -target (input1 - input2) + margin), for target +1 (input1 should rank
     higher) or -1; the three broadcast together."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("margin_ranking_loss", size_average, reduce)
     where = "margin_ranking_loss"
     _check_reduction(where, reduction)
     x1, x2 = _floating_tensor(where, "input1", input1), _floating_tensor(where, "input2", input2)
@@ -559,10 +666,18 @@ def margin_ranking_loss(
 
 
 def hinge_embedding_loss(
-    input: Any, target: Any, margin: float = 1.0, reduction: str = "mean"
+    input: Any,
+    target: Any,
+    margin: float = 1.0,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """``input`` where target = 1, max(0, margin - input) where target = -1 (``input`` is
     usually a distance between two embeddings)."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("hinge_embedding_loss", size_average, reduce)
     where = "hinge_embedding_loss"
     input, y = _pair(where, input, target, reduction)
     labels = y.data
@@ -573,18 +688,35 @@ def hinge_embedding_loss(
     return _reduce(loss, reduction)
 
 
-def soft_margin_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+def soft_margin_loss(
+    input: Any,
+    target: Any,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+) -> Tensor:
     """Two-class logistic loss log(1 + exp(-target * input)), for target +1 or -1."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("soft_margin_loss", size_average, reduce)
     input, target = _pair("soft_margin_loss", input, target, reduction)
     return _reduce(ops.softplus(-target * input, threshold=np.inf), reduction)
 
 
 def multilabel_soft_margin_loss(
-    input: Any, target: Any, weight: Any = None, reduction: str = "mean"
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """One-against-all logistic loss over C classes, averaged over the classes (last axis):
     -(1/C) sum_c w_c (y_c log sigmoid(x_c) + (1 - y_c) log sigmoid(-x_c)), for 0/1 targets.
     """
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("multilabel_soft_margin_loss", size_average, reduce)
     where = "multilabel_soft_margin_loss"
     input, target = _pair(where, input, target, reduction)
     if input.ndim == 0:
@@ -600,13 +732,22 @@ def multilabel_soft_margin_loss(
 
 
 def cosine_embedding_loss(
-    input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean"
+    input1: Any,
+    input2: Any,
+    target: Any,
+    margin: float = 0.0,
+    reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """1 - cos(x1, x2) where target = 1, max(0, cos(x1, x2) - margin) where target = -1.
 
     cos = x1 . x2 / sqrt((|x1|**2 + 1e-12) (|x2|**2 + 1e-12)), as PyTorch computes it, over
     the last axis of inputs of shape (N, D) with target (N,), or (D,) with a 0-d target.
     """
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("cosine_embedding_loss", size_average, reduce)
     where = "cosine_embedding_loss"
     _check_reduction(where, reduction)
     x1, x2 = _floating_tensor(where, "input1", input1), _floating_tensor(where, "input2", input2)
@@ -637,10 +778,15 @@ def triplet_margin_loss(
     eps: float = 1e-6,
     swap: bool = False,
     reduction: str = "mean",
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
 ) -> Tensor:
     """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the p-norm distance
     over the last axis (``pairwise_distance``); ``swap`` uses min(d(a, n), d(p, n)) for the
     negative distance."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction("triplet_margin_loss", size_average, reduce)
     where = "triplet_margin_loss"
     _check_reduction(where, reduction)
     if not margin > 0:

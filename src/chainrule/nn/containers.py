@@ -146,6 +146,33 @@ class Sequential(Module):
             )
         return Sequential(*self, *other)
 
+    def __iadd__(self, other: Sequential) -> Sequential:
+        """Append ``other``'s modules to this one in place, named on from ``len(self)``, as
+        PyTorch does (this ``Sequential`` keeps its identity and its own children's names)."""
+        if not isinstance(other, Sequential):
+            raise TypeError(
+                f"Sequential: can only add another Sequential, got {type(other).__name__}"
+            )
+        offset = len(self)
+        for i, module in enumerate(list(other)):
+            self.add_module(str(offset + i), module)
+        return self
+
+    def __imul__(self, times: int) -> Sequential:
+        """Repeat this one's modules ``times`` times in place (the same objects, so the
+        repeats share their parameters), the new ones named on from ``len(self)``."""
+        if not isinstance(times, int) or isinstance(times, bool):
+            raise TypeError(
+                f"Sequential: can only be multiplied by an int, got {type(times).__name__}"
+            )
+        if times <= 0:
+            raise ValueError(f"Sequential: expected a positive repeat count, got {times}")
+        modules = list(self)
+        offset = len(self)
+        for i, module in enumerate(modules * (times - 1)):
+            self.add_module(str(offset + i), module)
+        return self
+
     def __mul__(self, times: int) -> Sequential:
         """A new ``Sequential`` of this one's modules repeated ``times`` times (the same
         objects, so the repeats share their parameters, as in PyTorch)."""

@@ -124,6 +124,94 @@ def eye_(tensor: Tensor) -> Tensor:
     return _fill(tensor, np.eye(rows, cols))
 
 
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill a convolution weight (3-, 4- or 5-D) so that the convolution passes its input
+    through: a 1 at the kernel's centre linking output channel d to input channel d, zeros
+    elsewhere; with ``groups``, the same within each group of output channels.
+
+    Parameters
+    ----------
+    tensor : Tensor of shape (out_channels, in_channels / groups, *kernel)
+        The weight to fill.
+    groups : int, default=1
+        The convolution's groups; must divide ``out_channels``.
+
+    Raises
+    ------
+    ValueError
+        If the tensor is not 3-, 4- or 5-D, or groups does not divide its first dimension.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn import init
+    >>> w = init.dirac_(cr.empty(2, 2, 3))
+    >>> w[:, :, 1].tolist(), float(w.sum())
+    ([[1.0, 0.0], [0.0, 1.0]], 2.0)
+    """
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: expected a 3-, 4- or 5-D tensor, got shape {tensor.shape}")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"dirac_: groups must be a positive int, got {groups!r}")
+    if tensor.shape[0] % groups != 0:
+        raise ValueError(
+            f"dirac_: groups must divide the first dimension, got groups={groups} for shape "
+            f"{tensor.shape}"
+        )
+    per_group = tensor.shape[0] // groups
+    values = np.zeros(tensor.shape)
+    centre = tuple(size // 2 for size in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(per_group, tensor.shape[1])):
+            values[(g * per_group + d, d, *centre)] = 1
+    return _fill(tensor, values)
+
+
+def sparse_(
+    tensor: Tensor, sparsity: float, std: float = 0.01, generator: GeneratorLike = None
+) -> Tensor:
+    """Fill a 2-D tensor with N(0, std**2) samples, then zero ``ceil(sparsity * rows)``
+    randomly chosen entries of every column (Martens, 2010).
+
+    Parameters
+    ----------
+    tensor : Tensor of shape (rows, cols)
+        The weight to fill.
+    sparsity : float
+        Fraction of each column to set to zero, in [0, 1].
+    std : float, default=0.01
+        Standard deviation of the nonzero entries.
+    generator : numpy.random.Generator, int or None, optional
+        Source of the random numbers.
+
+    Raises
+    ------
+    ValueError
+        If the tensor is not 2-D, or sparsity lies outside [0, 1].
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn import init
+    >>> w = init.sparse_(cr.empty(10, 3), sparsity=0.3, generator=0)
+    >>> [int((w[:, j] == 0).sum()) for j in range(3)]
+    [3, 3, 3]
+    """
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: expected a 2-D tensor, got shape {tensor.shape}")
+    if isinstance(sparsity, bool) or not isinstance(sparsity, int | float):
+        raise ValueError(f"sparse_: sparsity must be a number in [0, 1], got {sparsity!r}")
+    if not 0 <= sparsity <= 1:
+        raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity!r}")
+    rows, cols = tensor.shape
+    n_zeros = math.ceil(sparsity * rows)
+    rng = as_generator(generator)
+    values = rng.normal(0.0, std, size=(rows, cols))
+    for col in range(cols):
+        values[rng.permutation(rows)[:n_zeros], col] = 0
+    return _fill(tensor, values)
+
+
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``."""
     return _fill(tensor, val)

@@ -7,6 +7,7 @@ from typing import Any
 
 import chainrule.nn.functional as F
 from chainrule.backend import np
+from chainrule.nn._loss_functions import _legacy_reduction
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -14,8 +15,23 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 class _Loss(Module):
-    def __init__(self, reduction: str = "mean") -> None:
+    """Base of the losses: checks and stores ``reduction``.
+
+    PyTorch's deprecated ``size_average`` and ``reduce`` flags are accepted, keyword only:
+    when either is given, it sets ``reduction`` as in PyTorch (``reduce=False``: 'none';
+    else ``size_average=False``: 'sum'; else 'mean') and warns.
+    """
+
+    def __init__(
+        self,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ) -> None:
         super().__init__()
+        if size_average is not None or reduce is not None:
+            reduction = _legacy_reduction(type(self).__name__, size_average, reduce)
         allowed = (*_REDUCTIONS, "batchmean") if isinstance(self, KLDivLoss) else _REDUCTIONS
         if reduction not in allowed:
             raise ValueError(
@@ -39,8 +55,15 @@ class _WeightedLoss(_Loss):
 
     weight: Tensor | None
 
-    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(
+        self,
+        weight: Any = None,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ) -> None:
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.register_buffer("weight", _weight(weight))
 
 
@@ -74,8 +97,15 @@ class HuberLoss(_Loss):
 class SmoothL1Loss(_Loss):
     """Huber loss divided by ``beta``: quadratic below ``beta``, |d| - beta/2 above."""
 
-    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
-        super().__init__(reduction)
+    def __init__(
+        self,
+        reduction: str = "mean",
+        beta: float = 1.0,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ) -> None:
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         if beta < 0:
             raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta!r}")
         self.beta = beta
@@ -97,8 +127,11 @@ class CrossEntropyLoss(_WeightedLoss):
         ignore_index: int = -100,
         reduction: str = "mean",
         label_smoothing: float = 0.0,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
     ) -> None:
-        super().__init__(weight, reduction)
+        super().__init__(weight, reduction, size_average=size_average, reduce=reduce)
         if not 0 <= label_smoothing <= 1:
             raise ValueError(
                 f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing!r}"
@@ -115,9 +148,15 @@ class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of class labels given log-probabilities."""
 
     def __init__(
-        self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+        self,
+        weight: Any = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
     ) -> None:
-        super().__init__(weight, reduction)
+        super().__init__(weight, reduction, size_average=size_average, reduce=reduce)
         self.ignore_index = ignore_index
 
     def forward(self, input: Any, target: Any) -> Tensor:
@@ -137,8 +176,16 @@ class BCEWithLogitsLoss(_WeightedLoss):
 
     pos_weight: Tensor | None
 
-    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
-        super().__init__(weight, reduction)
+    def __init__(
+        self,
+        weight: Any = None,
+        reduction: str = "mean",
+        pos_weight: Any = None,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ) -> None:
+        super().__init__(weight, reduction, size_average=size_average, reduce=reduce)
         self.register_buffer("pos_weight", _weight(pos_weight))
 
     def forward(self, input: Any, target: Any) -> Tensor:
@@ -151,8 +198,15 @@ class KLDivLoss(_Loss):
     """KL(target || q) for ``input`` = log q; ``reduction='batchmean'`` gives the true
     divergence per sample."""
 
-    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
-        super().__init__(reduction)
+    def __init__(
+        self,
+        reduction: str = "mean",
+        log_target: bool = False,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ) -> None:
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.log_target = log_target
 
     def forward(self, input: Any, target: Any) -> Tensor:
@@ -165,9 +219,16 @@ class PoissonNLLLoss(_Loss):
     ``functional.poisson_nll_loss``."""
 
     def __init__(
-        self, log_input: bool = True, full: bool = False, eps: float = 1e-8, reduction: str = "mean"
+        self,
+        log_input: bool = True,
+        full: bool = False,
+        eps: float = 1e-8,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
     ) -> None:
-        super().__init__(reduction)
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.log_input, self.full, self.eps = log_input, full, eps
 
     def forward(self, input: Any, target: Any) -> Tensor:
@@ -191,8 +252,15 @@ class GaussianNLLLoss(_Loss):
 class MarginRankingLoss(_Loss):
     """max(0, -target (input1 - input2) + margin); called as ``loss_fn(x1, x2, target)``."""
 
-    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(
+        self,
+        margin: float = 0.0,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ) -> None:
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.margin = margin
 
     def forward(self, input1: Any, input2: Any, target: Any) -> Tensor:
@@ -202,8 +270,15 @@ class MarginRankingLoss(_Loss):
 class HingeEmbeddingLoss(_Loss):
     """``input`` where target = 1, max(0, margin - input) where target = -1."""
 
-    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(
+        self,
+        margin: float = 1.0,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ) -> None:
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.margin = margin
 
     def forward(self, input: Any, target: Any) -> Tensor:
@@ -229,8 +304,15 @@ class CosineEmbeddingLoss(_Loss):
     """1 - cos(x1, x2) where target = 1, max(0, cos(x1, x2) - margin) where target = -1;
     called as ``loss_fn(x1, x2, target)``."""
 
-    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(
+        self,
+        margin: float = 0.0,
+        reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+    ) -> None:
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.margin = margin
 
     def forward(self, input1: Any, input2: Any, target: Any) -> Tensor:
@@ -248,8 +330,11 @@ class TripletMarginLoss(_Loss):
         eps: float = 1e-6,
         swap: bool = False,
         reduction: str = "mean",
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
     ) -> None:
-        super().__init__(reduction)
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         if not margin > 0:
             raise ValueError(f"TripletMarginLoss: margin must be > 0, got {margin!r}")
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap

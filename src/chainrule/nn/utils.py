@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,8 +12,11 @@ from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
 __all__ = [
+    "clip_grad_norm",
     "clip_grad_norm_",
     "clip_grad_value_",
+    "clip_grads_with_norm_",
+    "get_total_norm",
     "parameters_to_vector",
     "vector_to_parameters",
 ]
@@ -92,23 +96,140 @@ def clip_grad_norm_(
     [0.6, 0.8]
     """
     params = _as_list(parameters, "clip_grad_norm_")
+    grads = [p.grad for p in params if p.grad is not None]
+    total_norm = _total_norm(grads, norm_type, error_if_nonfinite, "clip_grad_norm_")
+    clip_grads_with_norm_(params, max_norm, total_norm)
+    return total_norm
+
+
+def clip_grad_norm(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
+) -> Tensor:
+    """Deprecated spelling of ``clip_grad_norm_`` (as in PyTorch); warns, then clips.
+
+    Parameters and result are those of ``clip_grad_norm_``.
+    """
+    warnings.warn(
+        "clip_grad_norm is deprecated (as in PyTorch); call clip_grad_norm_, which does the same",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite)
+
+
+def get_total_norm(
+    tensors: Tensor | Iterable[Tensor],
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
+) -> Tensor:
+    """The p-norm of several tensors taken together, as if flattened into one vector.
+
+    The first half of ``clip_grad_norm_``: pass the gradients (``[p.grad for p in
+    model.parameters() if p.grad is not None]``), e.g. to log the norm, or to clip with
+    ``clip_grads_with_norm_`` after combining norms yourself.
+
+    Parameters
+    ----------
+    tensors : Tensor or iterable of Tensor
+        The tensors (usually gradients) whose joint norm to compute.
+    norm_type : float, default=2.0
+        p of the p-norm; ``math.inf`` (or ``"inf"``) for the largest absolute entry.
+    error_if_nonfinite : bool, default=False
+        Raise when the norm is NaN or infinite.
+    foreach : bool or None, default=None
+        Accepted for PyTorch compatibility and ignored.
+
+    Returns
+    -------
+    Tensor
+        A 0-d tensor in the tensors' common dtype (float32 zero when there are none).
+
+    Raises
+    ------
+    RuntimeError
+        If ``error_if_nonfinite`` and the norm is NaN or infinite.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils import get_total_norm
+    >>> get_total_norm([cr.tensor([3.0]), cr.tensor([4.0])])
+    tensor(5.)
+    """
+    return _total_norm(_as_list(tensors, "get_total_norm"), norm_type, error_if_nonfinite)
+
+
+def _total_norm(
+    tensors: list[Tensor], norm_type: float, error_if_nonfinite: bool, where: str = "get_total_norm"
+) -> Tensor:
+    arrays = [t.data for t in tensors]
     norm_type = float(norm_type)
-    grads = [p.grad.data for p in params if p.grad is not None]
-    if not grads:
+    if not arrays:
         return Tensor(np.array(0.0, dtype=np.float32))
-    dtype = np.result_type(*grads)
-    norms = np.array([_vector_norm(g, norm_type) for g in grads], dtype=dtype)
+    dtype = np.result_type(*arrays)
+    norms = np.array([_vector_norm(a, norm_type) for a in arrays], dtype=dtype)
     total_norm = np.asarray(_vector_norm(norms, norm_type), dtype=dtype)
     if error_if_nonfinite and not np.isfinite(total_norm):
         raise RuntimeError(
-            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
+            f"{where}: the total norm of order {norm_type} of the gradients is "
             f"{float(total_norm)}, so they cannot be clipped; pass error_if_nonfinite=False "
             f"to scale them by it anyway"
         )
-    clip_coef = min(float(max_norm) / (total_norm + 1e-6), 1.0)
+    return Tensor._from_op(total_norm, None)
+
+
+def clip_grads_with_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    total_norm: Tensor | float,
+    foreach: bool | None = None,
+) -> None:
+    """Scale all gradients in place by min(1, max_norm / (total_norm + 1e-6)).
+
+    The second half of ``clip_grad_norm_``, with a norm computed beforehand (for instance
+    by ``get_total_norm``).
+
+    Parameters
+    ----------
+    parameters : Tensor or iterable of Tensor
+        Tensors whose ``grad`` to scale (those with ``grad`` None are skipped).
+    max_norm : float
+        Largest allowed norm.
+    total_norm : Tensor or float
+        The gradients' norm (a 0-d or one-element tensor, or a number).
+    foreach : bool or None, default=None
+        Accepted for PyTorch compatibility and ignored.
+
+    Raises
+    ------
+    ValueError
+        If ``total_norm`` holds more than one number.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils import clip_grads_with_norm_, get_total_norm
+    >>> w = cr.tensor([1.0, 1.0], requires_grad=True)
+    >>> (w * cr.tensor([3.0, 4.0])).sum().backward()
+    >>> clip_grads_with_norm_([w], 1.0, get_total_norm([w.grad]))
+    >>> [round(g, 4) for g in w.grad.tolist()]
+    [0.6, 0.8]
+    """
+    params = _as_list(parameters, "clip_grads_with_norm_")
+    norm = total_norm.data if isinstance(total_norm, Tensor) else np.asarray(total_norm)
+    if norm.size != 1:
+        raise ValueError(
+            f"clip_grads_with_norm_: expected total_norm to be one number, got shape {norm.shape}"
+        )
+    grads = [p.grad.data for p in params if p.grad is not None]
+    clip_coef = min(float(max_norm) / (norm.reshape(()) + 1e-6), 1.0)
     for g in grads:
         g *= clip_coef
-    return Tensor._from_op(total_norm, None)
 
 
 def clip_grad_value_(

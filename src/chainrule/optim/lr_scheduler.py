@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import types
+import warnings
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -119,10 +120,20 @@ class LRScheduler:
         """The learning rate of each group as last set by this scheduler."""
         return list(self._last_lr)
 
-    def step(self) -> None:
-        """Advance one epoch and set each group's learning rate."""
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one epoch and set each group's learning rate.
+
+        Parameters
+        ----------
+        epoch : int, optional
+            Deprecated, as in PyTorch: jump to this epoch instead of advancing by one (the
+            schedule's closed form gives the rate there, where it has one). Warns; call
+            ``step()`` without it.
+        """
         self._step_count += 1
-        self._update_lr()
+        if epoch is not None:
+            _warn_epoch_argument(type(self).__name__)
+        self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
         if epoch is None:
@@ -155,6 +166,15 @@ class LRScheduler:
 
     def _group_lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
+
+
+def _warn_epoch_argument(where: str) -> None:
+    warnings.warn(
+        f"{where}.step: the epoch argument is deprecated (as in PyTorch); it sets last_epoch "
+        f"and uses the schedule's closed form where there is one. Call step() without it",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _callable_state(fn: Any) -> Any:
@@ -1029,7 +1049,7 @@ class SequentialLR(LRScheduler):
         elif hasattr(scheduler, "last_epoch"):
             scheduler.last_epoch -= 1
 
-    def step(self) -> None:
+    def step(self) -> None:  # type: ignore[override]  # no epoch form, as in PyTorch
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
@@ -1107,7 +1127,7 @@ class ChainedScheduler(LRScheduler):
         self.optimizer = optimizer
         self._last_lr = self._group_lrs()
 
-    def step(self) -> None:
+    def step(self) -> None:  # type: ignore[override]  # no epoch form, as in PyTorch
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = self._group_lrs()
@@ -1229,16 +1249,23 @@ class ReduceLROnPlateau(LRScheduler):
             return a > best * (self.threshold + 1.0)
         return a > best + self.threshold
 
-    def step(self, metrics: Any) -> None:  # type: ignore[override]
+    def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record this epoch's metric and reduce the learning rates if it has plateaued.
 
         Parameters
         ----------
         metrics : float
             The monitored value (a number, a 0-d array or a one-element tensor).
+        epoch : int, optional
+            Deprecated, as in PyTorch: the epoch to record as ``last_epoch`` instead of the
+            next one. Warns; call ``step(metrics)`` without it.
         """
         current = float(metrics)
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            _warn_epoch_argument("ReduceLROnPlateau")
+            self.last_epoch = epoch
         if self._is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0

@@ -8,6 +8,7 @@ A subclass supplies its hyperparameter defaults, a check of one group's hyperpar
 from __future__ import annotations
 
 import copy
+import functools
 import numbers
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -15,7 +16,7 @@ from typing import Any, TypeAlias
 
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.backend import Array, is_floating, np
-from chainrule.tensor import Tensor
+from chainrule.tensor import RemovableHandle, Tensor
 
 ParamsT: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]]
 """What an optimizer accepts: tensors, or dicts (parameter groups) each with a ``params`` list."""
@@ -197,6 +198,41 @@ def _cast_state_value(param: Tensor, key: str | None, value: Any) -> Any:
     return value
 
 
+def _with_step_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
+    """``step`` that runs the optimizer's step hooks around it, as PyTorch's wrapper does:
+    each pre hook gets ``(optimizer, args, kwargs)``, ``args`` starting with the optimizer,
+    and may return replacements ``(args, kwargs)``; each post hook gets the same triple."""
+
+    @functools.wraps(step)
+    def hooked_step(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
+        # Looked up directly: this runs at every step, hooks or none.
+        state = self.__dict__
+        pre, post = state.get("_step_pre_hooks"), state.get("_step_post_hooks")
+        if not (pre or post) or state.get("_in_hooked_step"):
+            # No hooks, or inside a subclass's super().step(): the hooks run once, outside.
+            return step(self, *args, **kwargs)
+        full_args: tuple[Any, ...] = (self, *args)
+        for hook in list(pre or ()):
+            result = hook(self, full_args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(
+                        f"{type(self).__name__}.step: a step pre-hook must return None or "
+                        f"(new_args, new_kwargs), got {result!r}"
+                    )
+                full_args, kwargs = tuple(result[0]), dict(result[1])
+        self.__dict__["_in_hooked_step"] = True
+        try:
+            out = step(*full_args, **kwargs)
+        finally:
+            self.__dict__["_in_hooked_step"] = False
+        for hook in list(post or ()):
+            hook(self, full_args, kwargs)
+        return out
+
+    return hooked_step
+
+
 def _is_named(entry: Any) -> bool:
     """Whether ``entry`` is a (name, tensor) pair, as ``named_parameters()`` yields."""
     return (
@@ -281,6 +317,11 @@ class Optimizer:
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)  # type: ignore[arg-type]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _with_step_hooks(cls.__dict__["step"])  # type: ignore[method-assign]
 
     def _check_group(self, group: Mapping[str, Any]) -> None:
         """Raise if one of ``group``'s hyperparameters is out of range (subclasses override)."""
@@ -406,6 +447,83 @@ class Optimizer:
         """Update every parameter that has a gradient; return ``closure()``'s loss, if given."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ hooks
+    def _hooks(self, kind: str) -> list[Callable[..., Any]]:
+        return self.__dict__.get(f"_{kind}_hooks", [])
+
+    def _add_hook(self, kind: str, hook: Any, prepend: bool = False) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(
+                f"{type(self).__name__}: a hook must be callable, got {type(hook).__name__}"
+            )
+        hooks: list[Any] = self.__dict__.setdefault(f"_{kind}_hooks", [])
+        hooks.insert(0 if prepend else len(hooks), hook)
+        return RemovableHandle(hooks, hook)
+
+    def register_step_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(optimizer, args, kwargs)`` before each ``step``; it may return
+        ``(new_args, new_kwargs)`` (``args`` starts with the optimizer) to replace them.
+
+        Returns
+        -------
+        RemovableHandle
+            ``handle.remove()`` takes the hook off.
+        """
+        return self._add_hook("step_pre", hook)
+
+    def register_step_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(optimizer, args, kwargs)`` after each ``step`` (e.g. to update an
+        ``AveragedModel``).
+
+        Returns
+        -------
+        RemovableHandle
+            ``handle.remove()`` takes the hook off.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> from chainrule.optim import SGD
+        >>> w = cr.tensor([1.0], requires_grad=True)
+        >>> opt = SGD([w], lr=0.5)
+        >>> seen = []
+        >>> handle = opt.register_step_post_hook(lambda o, args, kwargs: seen.append(w.item()))
+        >>> w.grad = cr.tensor([1.0])
+        >>> opt.step()
+        >>> handle.remove()
+        >>> opt.step()
+        >>> seen, w.item()
+        ([0.5], 0.0)
+        """
+        return self._add_hook("step_post", hook)
+
+    def register_state_dict_pre_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(optimizer)`` at the start of ``state_dict()``; ``prepend`` runs it
+        before the hooks already registered."""
+        return self._add_hook("state_dict_pre", hook, prepend)
+
+    def register_state_dict_post_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(optimizer, state_dict)`` at the end of ``state_dict()``; a returned
+        dict replaces the state dict."""
+        return self._add_hook("state_dict_post", hook, prepend)
+
+    def register_load_state_dict_pre_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(optimizer, state_dict)`` at the start of ``load_state_dict`` (on a
+        shallow copy); a returned dict is loaded instead."""
+        return self._add_hook("load_state_dict_pre", hook, prepend)
+
+    def register_load_state_dict_post_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(optimizer)`` at the end of ``load_state_dict``."""
+        return self._add_hook("load_state_dict_post", hook, prepend)
+
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
         """The optimizer's state as a dict in PyTorch's layout (copies, safe to keep).
@@ -417,6 +535,8 @@ class Optimizer:
             ``index`` numbers the parameters across groups in order; ``"param_groups"``: a
             list of dicts with the hyperparameters and ``"params"`` as a list of indices.
         """
+        for pre_hook in list(self._hooks("state_dict_pre")):
+            pre_hook(self)
         index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
@@ -430,7 +550,12 @@ class Optimizer:
             for p, s in self.state.items()
             if id(p) in index
         }
-        return {"state": state, "param_groups": groups}
+        saved: dict[str, Any] = {"state": state, "param_groups": groups}
+        for post_hook in list(self._hooks("state_dict_post")):
+            result = post_hook(self, saved)
+            if result is not None:
+                saved = result
+        return saved
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore hyperparameters and state saved by ``state_dict`` (so training resumes).
@@ -450,6 +575,13 @@ class Optimizer:
             shape does not match this optimizer.
         """
         where = f"{type(self).__name__}.load_state_dict"
+        pre_hooks = self._hooks("load_state_dict_pre")
+        if pre_hooks and isinstance(state_dict, Mapping):
+            state_dict = dict(state_dict)  # a shallow copy for the hooks, as in PyTorch
+            for pre_hook in list(pre_hooks):
+                result = pre_hook(self, state_dict)
+                if result is not None:
+                    state_dict = result
         if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
             got = sorted(state_dict) if isinstance(state_dict, Mapping) else type(state_dict)
             raise ValueError(
@@ -498,3 +630,5 @@ class Optimizer:
             groups.append(new_group)
         self.param_groups = groups
         self.state = state
+        for post_hook in list(self._hooks("load_state_dict_post")):
+            post_hook(self)
