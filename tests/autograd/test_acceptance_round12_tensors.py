@@ -424,3 +424,11 @@ def test_sign_keeps_its_input_in_the_graph_with_a_zero_gradient() -> None:
         return x.grad, y.grad, alone
 
     _compare(snippet)
+
+
+def test_sign_of_nan_and_negative_zero_as_pytorch() -> None:
+    values = [float("nan"), -0.0, 0.0, 2.5, -3.0, float("inf"), float("-inf")]
+    ours = cr.sign(cr.tensor(values)).numpy()
+    theirs = torch.sign(torch.tensor(values)).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))  # +0.0 for -0.0

@@ -209,3 +209,19 @@ def test_functional_losses_take_size_average_and_reduce_as_pytorch(name, flags):
         ours = getattr(our_f, name)(*ours_args, size_average=size_average, reduce=reduce)
     assert ours.shape == tuple(theirs.shape)
     np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_batch_norm_reset_running_stats_as_pytorch() -> None:
+    import torch
+
+    ours, theirs = cr.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    x = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    ours(cr.tensor(x))
+    theirs(torch.from_numpy(x))
+    with torch.no_grad():
+        theirs.weight.fill_(2.0)
+    ours.weight.data[...] = 2.0
+    ours.reset_running_stats()
+    theirs.reset_running_stats()
+    for name, value in theirs.state_dict().items():
+        np.testing.assert_array_equal(ours.state_dict()[name].numpy(), value.numpy())

@@ -80,12 +80,17 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
-    def reset_parameters(self, generator: Any = None) -> None:
+    def reset_running_stats(self) -> None:
+        """Forget the running statistics: mean 0, variance 1, no batch counted (as PyTorch's
+        ``reset_running_stats``, which ``optim.swa_utils.update_bn`` needs)."""
         if self.running_mean is not None and self.running_var is not None:
             self.running_mean.data[...] = 0
             self.running_var.data[...] = 1
         if self.num_batches_tracked is not None:
             self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self, generator: Any = None) -> None:
+        self.reset_running_stats()
         if self.weight is not None:
             self.weight.data[...] = 1
         if self.bias is not None:

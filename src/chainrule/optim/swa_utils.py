@@ -273,11 +273,7 @@ def update_bn(loader: Iterable[Any], model: Module, device: Any = None) -> None:
     momenta: dict[_BatchNorm, float | None] = {}
     for module in model.modules():
         if isinstance(module, _BatchNorm):
-            if module.running_mean is not None and module.running_var is not None:
-                module.running_mean.data[...] = 0
-                module.running_var.data[...] = 1
-            if module.num_batches_tracked is not None:
-                module.num_batches_tracked.data[...] = 0
+            module.reset_running_stats()
             momenta[module] = module.momentum
     if not momenta:
         return

@@ -504,7 +504,10 @@ class Sign(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Array) -> Array:
-        return np.sign(x)
+        y = np.sign(x)
+        np.copyto(y, 0, where=np.isnan(y))  # PyTorch's sign of NaN is 0
+        y += 0  # and of -0.0 is +0.0
+        return y
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
