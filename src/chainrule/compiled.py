@@ -80,8 +80,9 @@ so that calling their forwards directly does what a call through the front door 
 MAX_RECORDINGS = 8
 """Recordings kept per step (one per input shape and dtype); further shapes run eagerly."""
 
-_CONSTANTS: tuple[type, ...] = (int, float, complex, bool, str, bytes, type(None), slice)
-_CONSTANTS += (type(Ellipsis), np.generic, np.dtype)
+_CONSTANTS: tuple[type, ...] = (
+    int, float, complex, bool, str, bytes, type(None), slice, type(Ellipsis), np.generic, np.dtype
+)  # fmt: skip
 
 
 _NODE, _ONLY_EDGE, _ONE_OF_EDGES = "node", "only edge", "one of edges"
@@ -364,23 +365,22 @@ class _Snapshot:
     find what the forward changed outside its ops."""
 
     def __init__(self, model: Any, loss_fn: Any, x: Tensor, y: Tensor) -> None:
-        # A replay reads each batch as it comes: a forward that changes its input or target
-        # in place (x.mul_(2), x[...] = 0) would be skipped.
-        self.inputs = [
-            (which, t, t.data, t.data.copy()) for which, t in [("input", x), ("target", y)]
-        ]
-        self.tensors: dict[int, tuple[str, Tensor]] = {}
-        self.generators: list[tuple[np.random.Generator, Any]] = []
-        owners = [("model", model)]
         from chainrule.nn.module import Module
 
+        # id(tensor) -> (name, tensor): the parameters and buffers a replay reads afresh
+        self.tensors: dict[int, tuple[str, Tensor]] = {}
+        owners = [("model", model)]
         if isinstance(loss_fn, Module):
             owners.append(("loss", loss_fn))
         for owner, module in owners:
             for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
                 self.tensors.setdefault(id(tensor), (f"{owner}.{name}", tensor))
-        self.copies = [(t, t.data, t.data.copy()) for _, t in self.tensors.values()]
-        generators = {id(as_generator(None)): as_generator(None)}
+        # A replay also reads each batch as it comes: a forward that changes its input or
+        # target in place (x.mul_(2), x[...] = 0) would be skipped.
+        watched = [("its input", x), ("its target", y), *self.tensors.values()]
+        self.copies = [(what, t, t.data, t.data.copy()) for what, t in watched]
+        default = as_generator(None)
+        generators = {id(default): default}
         for module in _modules(model, loss_fn):
             for value in vars(module).values():
                 if isinstance(value, np.random.Generator):
@@ -388,13 +388,9 @@ class _Snapshot:
         self.generators = [(g, g.bit_generator.state) for g in generators.values()]
 
     def changes(self) -> str | None:
-        for which, tensor, array, copy in self.inputs:
-            if tensor.data is not array or not _same(array, copy):
-                return f"the forward changes its {which} in place"
-        names = {id(t): name for name, t in self.tensors.values()}
-        for tensor, array, copy in self.copies:
+        for what, tensor, array, copy in self.copies:
             if tensor.data is not array or not _same(tensor.data, copy):
-                return f"the forward changes {names[id(tensor)]} outside the recorded ops"
+                return f"the forward changes {what} outside the recorded ops"
         for generator, state in self.generators:
             if generator.bit_generator.state != state:
                 return "the forward draws random numbers (dropout in training mode?)"

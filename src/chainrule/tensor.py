@@ -851,8 +851,7 @@ class Tensor:
             return f"torch.{_TYPE_NAMES.get(self.data.dtype, str(self.data.dtype))}"
         name = getattr(dtype, "__name__", dtype) if callable(dtype) else dtype
         if isinstance(name, str):
-            by_name = {v: k for k, v in _TYPE_NAMES.items()}
-            dtype = by_name.get(name.removeprefix("torch."), dtype)
+            dtype = _TYPES_BY_NAME.get(name.removeprefix("torch."), dtype)
         return ops.cast(self, dtype)
 
     def float(self) -> Tensor:
@@ -1764,6 +1763,7 @@ _TYPE_NAMES: dict[np.dtype[Any], str] = {
     np.dtype(np.bool_): "BoolTensor",
 }
 """PyTorch's legacy type names (``Tensor.type()``) of the dtypes that have one."""
+_TYPES_BY_NAME = {name: dtype for dtype, name in _TYPE_NAMES.items()}
 
 
 def _shape_from(size: tuple[Any, ...]) -> Shape:

@@ -183,9 +183,9 @@ class Function:
             edges.append(None)
             needs.append(False)
         state = _state
-        if state.anomaly or state.recorder is not None:
-            if state.recorder is not None:
-                return _apply_recorded(cls, inputs, options)
+        if state.recorder is not None:
+            return _apply_recorded(cls, inputs, options)
+        if state.anomaly:
             return _apply_checked(cls, arrays, edges, record and state.enabled, options)
         if record and state.enabled:
             ctx = Context(cls, tuple(edges), tuple(needs))

@@ -16,6 +16,7 @@ import chainrule.nn.functional as F
 from chainrule.autograd.ops import stack
 from chainrule.backend import DEFAULT_FLOAT, np
 from chainrule.nn import init
+from chainrule.nn.layers import _positive_int
 from chainrule.nn.module import Module, cast_input
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor, as_generator, dtype_of_to, own_generator
@@ -52,10 +53,7 @@ class _RNNBase(Module):
             ("hidden_size", hidden_size),
             ("num_layers", num_layers),
         ):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(
-                    f"{where}: {name} must be a positive integer, got {name}={value!r}"
-                )
+            _positive_int(where, name, value)
         for name, flag in (("bias", bias), ("batch_first", batch_first)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{where}: {name} must be a bool, got {name}={flag!r}")
@@ -202,6 +200,13 @@ class _RNNBase(Module):
             text += f", dropout={self.dropout}"
         return text
 
+    # RNN and GRU (one state); LSTM, with its cell state too, has its own.
+    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Any]:
+        x, initial, batched = self._prepare(input, (hx,))
+        output, final = self._run(x, initial)
+        result = self._finish(output, final, batched)
+        return result[0], result[1]
+
 
 class RNN(_RNNBase):
     """An Elman recurrent layer: h_t = tanh(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh), or
@@ -283,12 +288,6 @@ class RNN(_RNNBase):
         )
         self.nonlinearity = nonlinearity
 
-    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
-        x, initial, batched = self._prepare(input, (hx,))
-        output, final = self._run(x, initial)
-        result = self._finish(output, final, batched)
-        return result[0], result[1]
-
     def _step(
         self, projected: Tensor, states: list[Tensor], w_hh: Tensor, b_hh: Tensor | None
     ) -> list[Tensor]:
@@ -334,12 +333,6 @@ class GRU(_RNNBase):
     """
 
     _gates = 3
-
-    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
-        x, initial, batched = self._prepare(input, (hx,))
-        output, final = self._run(x, initial)
-        result = self._finish(output, final, batched)
-        return result[0], result[1]
 
     def _step(
         self, projected: Tensor, states: list[Tensor], w_hh: Tensor, b_hh: Tensor | None

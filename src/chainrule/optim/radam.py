@@ -124,6 +124,7 @@ class RAdam(Optimizer):
         for group in self.param_groups:
             lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
             beta1, beta2 = group["betas"]
+            rho_inf = 2 / (1 - beta2) - 1  # the longest the variance's average can be
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -151,7 +152,6 @@ class RAdam(Optimizer):
 
                 bias_correction1 = 1 - beta1**step
                 bias_correction2 = 1 - beta2**step
-                rho_inf = 2 / (1 - beta2) - 1
                 rho_t = rho_inf - 2 * step * beta2**step / bias_correction2
                 # m_hat * lr, then (times the adaptive factor and the rectification), in
                 # PyTorch's order of operations so that float32 runs agree.

@@ -22,7 +22,7 @@ from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import is_floating, np
 from chainrule.nn.module import Module
 from chainrule.nn.normalization import _BatchNorm
-from chainrule.optim.lr_scheduler import LRScheduler, _per_group
+from chainrule.optim.lr_scheduler import LRScheduler, _check_optimizer, _per_group
 from chainrule.optim.optimizer import Optimizer, check_number, lerp_
 from chainrule.tensor import Tensor
 
@@ -347,8 +347,7 @@ class SWALR(LRScheduler):
         last_epoch: int = -1,
     ) -> None:
         where = "SWALR"
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{where}: expected an Optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(where, optimizer)
         swa_lrs = _per_group(where, "swa_lr", optimizer, swa_lr)
         for value in swa_lrs:
             check_number(where, "swa_lr", value)
@@ -356,9 +355,9 @@ class SWALR(LRScheduler):
             raise ValueError(
                 f"{where}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
             )
-        if isinstance(anneal_epochs, bool) or not isinstance(anneal_epochs, int):
-            raise ValueError(f"{where}: anneal_epochs must be an int >= 0, got {anneal_epochs!r}")
-        if anneal_epochs < 0:
+        if isinstance(anneal_epochs, bool) or not (
+            isinstance(anneal_epochs, int) and anneal_epochs >= 0
+        ):
             raise ValueError(f"{where}: anneal_epochs must be an int >= 0, got {anneal_epochs!r}")
         for value, group in zip(swa_lrs, optimizer.param_groups, strict=True):
             group["swa_lr"] = value

@@ -28,7 +28,8 @@ from chainrule.autograd.anomaly import AnomalyError, detect_anomaly
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import Array, is_floating, np
 from chainrule.compiled import compile_step
-from chainrule.data import BatchSampler, DataLoader, Subset, TensorDataset, stratified_split
+from chainrule.data import DataLoader, Subset, TensorDataset, stratified_split
+from chainrule.data.sampler import _positive_int
 from chainrule.nn import loss as losses
 from chainrule.nn.module import Module
 from chainrule.nn.utils import clip_grad_norm_
@@ -299,13 +300,6 @@ def _resolve_optimizer(optimizer: Any, model: Module) -> Optimizer:
     )
 
 
-def _positive_int(value: Any, where: str, name: str) -> int:
-    """``value`` as an int, refused unless a positive integer (NumPy's included, bool not)."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _with_targets(x: Any, y: Any, where: str, name: str) -> Any:
     """``(x, y)`` where the targets come apart, as Keras's ``fit(x, y)``; else ``x``."""
     if y is None:
@@ -338,19 +332,16 @@ def _model_dtype(model: Module) -> Any:
 
 def _sampled(loader: DataLoader) -> bool:
     """Whether ``loader`` picks its indices by a sampler or a batch sampler of the user's."""
-    return loader.sampler is not None or loader.batch_sampler is not None
+    return loader._index_batches() is not None
 
 
 def _loader_data(loader: DataLoader) -> Any:
     """The samples one pass over ``loader`` visits: its dataset, or for a loader with a
     sampler (``SubsetRandomSampler`` over a validation part, a weighted draw), the subset
     of the indices the sampler gives, in its order, as iterating the loader would."""
-    if not _sampled(loader):
-        return loader.dataset
-    batches = loader.batch_sampler
+    batches = loader._index_batches()
     if batches is None:
-        assert loader.sampler is not None  # _sampled
-        batches = BatchSampler(loader.sampler, loader.batch_size, bool(loader.drop_last))
+        return loader.dataset
     return Subset(loader.dataset, [int(i) for batch in batches for i in batch])
 
 
