@@ -44,6 +44,9 @@ training mode, hooks, registered modules or ``requires_grad`` change anywhere.
 
 from __future__ import annotations
 
+import itertools
+import linecache
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +79,8 @@ REPLAYED_OPS = frozenset(
 """Ops whose front doors decide from shapes, dtypes and options alone, never from values,
 so that calling their forwards directly does what a call through the front door would."""
 
+
+_replays = itertools.count(1)  # numbers the generated replays' file names
 
 MAX_RECORDINGS = 8
 """Recordings kept per step (one per input shape and dtype); further shapes run eagerly."""
@@ -167,8 +172,9 @@ class CompiledStep:
         self._revision = Revision.value
         self._refusal: str | None = None  # set for good when the forward changes modules
         self._moved = 0  # recordings in a row during which the forward changed modules
-        # What backward() completes: the eager loss, or a replayed plan and its arrays
-        self._pending: Tensor | tuple[_Plan, list[Any]] | None = None
+        self._key: tuple[Any, ...] | None = None  # the last call's key into _plans
+        # What backward() completes: the eager loss, or the plan just replayed
+        self._pending: Tensor | _Plan | None = None
 
     # Read-only: the recordings belong to these three (a new step is cheap to make).
     @property
@@ -185,6 +191,14 @@ class CompiledStep:
     def optimizer(self) -> Any:
         """The optimizer given to ``compile_step``."""
         return self._optimizer
+
+    @property
+    def code(self) -> str | None:
+        """The Python that replays the last call's recording: a ``forward(v0, v1)`` of the
+        input and the target and a ``backward()``, one line per op, check and gradient; None
+        where the last call ran eagerly (see ``eager_reason``) or before the first call."""
+        plan = self._plans.get(self._key) if self._key is not None else None
+        return plan.source if isinstance(plan, _Plan) and self.eager_reason is None else None
 
     def __call__(self, x: Any, y: Any) -> Tensor:
         """One train step on inputs ``x`` and targets ``y``; returns the loss."""
@@ -222,15 +236,16 @@ class CompiledStep:
             xd is yd,
             x._requires_grad or y._requires_grad or state.anomaly or not state.enabled,
         )
+        self._key = key
         plan = self._plans.get(key)
         if isinstance(plan, _Plan):
             try:
-                values = plan.forward_run(xd, yd)
+                loss, output, _ = plan.run_forward(xd, yd)
             except _DivergedError as diverged:
                 return self._eager(x, y, str(diverged))
             self.eager_reason = None
-            self._pending = (plan, values)
-            return _wrap(values[plan.loss_slot]), _wrap(values[plan.output_slot])
+            self._pending = plan
+            return _wrap(loss), _wrap(output)
         if plan is None:
             return self._record(key, x, y)
         return self._eager(x, y, plan)
@@ -244,8 +259,7 @@ class CompiledStep:
         if isinstance(pending, Tensor):
             pending.backward()
         else:
-            plan, values = pending
-            plan.backward_run(values)
+            pending.run_backward()
 
     def __repr__(self) -> str:
         return (
@@ -411,19 +425,20 @@ def _is_constant(value: Any) -> bool:
 
 class _Plan:
     """One recording: the forward as calls on slots of arrays, and the backward as the
-    engine's visit order over those calls' contexts."""
+    engine's visit order over those calls' contexts. ``generate`` writes both out as two
+    Python functions of straight-line code, the replay."""
 
     def __init__(self) -> None:
         # values[0] is the input, values[1] the target; constants sit in their slots
         self.template: list[Any] = [None, None]
         self.held: list[tuple[Tensor, int, tuple[int, ...], Any]] = []  # tensor, slot, shape, dtype
-        # forward, context, input slots, options, output slot
         # forward, context, input slots, options, output slot, checks of the output
         self.forward: list[tuple[Any, Context, tuple[int, ...], dict[str, Any], int, Any]]
         self.forward = []
         # forward call index, backward, context, edges: (input, node?, target, shape, dtype)
         self.backward: list[tuple[int, Any, Context, tuple[tuple[Any, ...], ...]]] = []
         self.leaves: list[Tensor] = []
+        self.names: list[str] = []  # each forward call's op, for the generated code
         # Front doors' checks of values (see tensor._values_hold) of the input, the target,
         # parameters or buffers, by slot; those of ops' results sit with the op in forward.
         self.first_checks: list[tuple[Callable[[Array], bool], int]] = []
@@ -431,109 +446,135 @@ class _Plan:
         self.output_slot = 0
         self.root = 0
         self.calls = 0
+        self.source = ""  # the generated replay, for the curious and for tracebacks
+        # forward(x, y) -> (loss, output, every call's result); backward() fills the grads
+        self.run_forward: Callable[[Array, Array], tuple[Array, Any, tuple[Array, ...]]]
+        self.run_backward: Callable[[], None]
 
-    def values(self, xd: Array, yd: Array) -> list[Any]:
-        values = self.template.copy()
-        values[0] = xd
-        values[1] = yd
+    def generate(self) -> None:
+        """Write the replay as Python source and compile it: a line per call, per check and
+        per edge of the graph, each slot a local variable. Loops over the plan's lists would
+        do the same with bookkeeping of their own (argument lists built per call, a dispatch
+        on the kind of each edge); here the lines are the whole cost, and can be read
+        (``CompiledStep.code``) and stepped through in a traceback."""
+        names: dict[str, Any] = {
+            "ndarray": np.ndarray,
+            "asarray": np.asarray,
+            "array": np.array,
+            "_DivergedError": _DivergedError,
+            "_as_tuple": _as_tuple,
+            "_checked": _checked,
+            "_give": _give,
+            "_add": _add,
+            "_finish": _finish,
+        }
+
+        def bind(name: str, value: Any) -> str:
+            names[name] = value
+            return name
+
+        changed = "a parameter or buffer changed shape or dtype since the recording"
+        other_path = "this batch takes another path through a front door"
+        code = ["def forward(v0, v1):"]
         for tensor, slot, shape, dtype in self.held:
-            data = tensor.data
-            if data.shape != shape or data.dtype != dtype:
-                raise _DivergedError(
-                    "a parameter or buffer changed shape or dtype since the recording"
-                )
-            values[slot] = data
-        return values
+            bind(f"t{slot}", tensor), bind(f"s{slot}", shape), bind(f"d{slot}", dtype)
+            code += [
+                f"    v{slot} = t{slot}.data",
+                f"    if v{slot}.shape != s{slot} or v{slot}.dtype != d{slot}:",
+                f"        raise _DivergedError({changed!r})",
+            ]
+        arrays = {0, 1} | {slot for _, slot, _, _ in self.held}
+        arrays |= {out for *_, out, _ in self.forward}
+        for slot, value in enumerate(self.template):
+            if slot not in arrays:
+                bind(f"v{slot}", value)  # a constant: a global of the generated code
+        for n, (check, slot) in enumerate(self.first_checks):
+            code += [
+                f"    if not {bind(f'first_check{n}', check)}(v{slot}):",
+                f"        raise _DivergedError({other_path!r})",
+            ]
+        for i, (forward, ctx, slots, options, out, checks) in enumerate(self.forward):
+            bind(f"f{i}", forward), bind(f"c{i}", ctx)
+            args = [f"c{i}", *(f"v{slot}" for slot in slots)]
+            args += [f"{key}={bind(f'o{i}_{key}', value)}" for key, value in options.items()]
+            code += [
+                f"    v{out} = f{i}({', '.join(args)})  # {self.names[i]}",
+                f"    if type(v{out}) is not ndarray:",
+                f"        v{out} = asarray(v{out})",
+            ]
+            for n, check in enumerate(checks or ()):
+                code += [
+                    f"    if not {bind(f'check{i}_{n}', check)}(v{out}):",
+                    f"        raise _DivergedError({other_path!r})",
+                ]
+        results = "".join(f"v{out}, " for *_, out, _ in self.forward)
+        code += [f"    return v{self.loss_slot}, v{self.output_slot}, ({results})", ""]
 
-    def forward_pass(self, values: list[Any]) -> None:
-        """The recorded ops on ``values``, each front door's checks of values run as soon as
-        the array they look at exists (before the op that would meet a value the front door
-        keeps from it)."""
-        ndarray = np.ndarray
-        for check, slot in self.first_checks:
-            if not check(values[slot]):
-                raise _DivergedError("this batch takes another path through a front door")
-        for forward, ctx, slots, options, out, checks in self.forward:
-            arrays = [values[s] for s in slots]
-            result = forward(ctx, *arrays, **options)
-            values[out] = result if type(result) is ndarray else np.asarray(result)
-            if checks:
-                for check in checks:
-                    if not check(values[out]):
-                        raise _DivergedError("this batch takes another path through a front door")
-
-    def forward_run(self, xd: Array, yd: Array) -> list[Any]:
-        values = self.values(xd, yd)
-        self.forward_pass(values)
-        return values
-
-    def backward_run(self, values: list[Any]) -> None:
-        loss = values[self.loss_slot]
-        grads: list[Any] = [None] * self.calls
-        grads[self.root] = np.array(1, dtype=loss.dtype).reshape(loss.shape)
-        totals: list[Any] = [None] * len(self.leaves)
-        adopted: set[int] = set()  # arrays already some leaf's grad, as in the engine
-        ndarray = np.ndarray
-        for index, backward, ctx, edges in self.backward:
-            grad = grads[index]
-            grads[index] = None
-            if grad is None:
-                continue  # no gradient reached this node (as in the engine)
-            input_grads = backward(ctx, grad)
-            if type(input_grads) is not tuple:
-                input_grads = _as_tuple(ctx, input_grads)
+        # The backward: g<i> is the gradient reaching call i's node, None until one does.
+        root = self.root
+        loss_shape, loss_dtype = (
+            self.forward[root][1].output_shape,
+            self.forward[root][1].output_dtype,
+        )
+        bind("loss_shape", loss_shape), bind("loss_dtype", loss_dtype), bind("leaves", self.leaves)
+        code += [
+            "def backward():",
+            "    adopted = set()",
+            f"    totals = [None] * {len(self.leaves)}",
+        ]
+        code += [f"    g{index} = None" for index, *_ in self.backward if index != root]
+        code += [f"    g{root} = array(1, dtype=loss_dtype).reshape(loss_shape)"]
+        for index, backward, _, edges in self.backward:
+            indent = "    "
+            if index != root:
+                code += [f"    if g{index} is not None:"]  # else no gradient reached it
+                indent += "    "
+            bind(f"b{index}", backward)
+            code += [
+                f"{indent}r = b{index}(c{index}, g{index})  # {self.names[index]}",
+                f"{indent}if type(r) is not tuple:",
+                f"{indent}    r = _as_tuple(c{index}, r)",
+            ]
             for k, kind, target, shape, dtype in edges:
-                g = input_grads[k]
-                if g is None:
-                    continue
-                if type(g) is not ndarray or g.shape != shape or g.dtype != dtype:
-                    g = _checked(ctx, k, g, shape, dtype)
+                edge = f"{index}_{k}"
+                bind(f"es{edge}", shape), bind(f"ed{edge}", dtype)
+                unlike = f"e.shape != es{edge} or e.dtype != ed{edge}"
+                code += [
+                    f"{indent}e = r[{k}]",
+                    f"{indent}if e is not None:",
+                    f"{indent}    if type(e) is not ndarray or {unlike}:",
+                    f"{indent}        e = _checked(c{index}, {k}, e, es{edge}, ed{edge})",
+                ]
                 if kind is _NODE:
-                    before = grads[target]
-                    grads[target] = g if before is None else before + g
-                elif kind is _ONLY_EDGE:  # target is the leaf, and this its whole gradient
-                    if target.grad is None:
-                        if (
-                            g is grad
-                            or g.base is not None
-                            or not g.flags.writeable
-                            or (id(g) in adopted)
-                        ):
-                            g = g.copy()
-                        adopted.add(id(g))
-                        target.grad = _wrap(g)
-                    else:
-                        target.grad.data += g
-                else:  # one of several edges into leaf number ``target``
-                    entry = totals[target]
-                    if entry is None:
-                        totals[target] = [g, g is not grad and g.base is None and g.flags.writeable]
-                    else:
-                        entry[0] = entry[0] + g
-                        entry[1] = True
-            ctx.release()  # what the op kept, freed as the engine frees it
-        for leaf, entry in zip(self.leaves, totals, strict=True):
-            if entry is None:
-                continue
-            total, private = entry
-            if leaf.grad is None:
-                if not private or id(total) in adopted:
-                    total = total.copy()
-                adopted.add(id(total))
-                leaf.grad = _wrap(total)
-            else:
-                leaf.grad.data += total
+                    code += [f"{indent}    g{target} = e if g{target} is None else g{target} + e"]
+                elif kind is _ONLY_EDGE:
+                    code += [
+                        f"{indent}    _give({bind(f'leaf{edge}', target)}, e, g{index}, adopted)"
+                    ]
+                else:
+                    code += [f"{indent}    _add(totals, {target}, e, g{index})"]
+            # What the op kept, and the gradient that reached it, freed as the engine frees them
+            code += [f"{indent}c{index}.release()", f"{indent}g{index} = None"]
+        code += ["    _finish(leaves, totals, adopted)", ""]
+        self.source = "\n".join(code)
+        # Registered with linecache (for as long as the plan lives), so that a traceback
+        # through the replay shows its lines.
+        filename = f"<compile_step replay {next(_replays)}>"
+        lines = [line + "\n" for line in code]
+        linecache.cache[filename] = (len(self.source), None, lines, filename)
+        weakref.finalize(self, linecache.cache.pop, filename, None)
+        exec(compile(self.source, filename, "exec"), names)
+        self.run_forward, self.run_backward = names["forward"], names["backward"]
 
     def verify(self, recorder: _Recorder, xd: Array, yd: Array) -> str | None:
         """Replay the forward on the recorded batch; a difference from the eager arrays
         means the forward did something outside its ops that the replay would skip."""
-        values = self.values(xd, yd)
         try:
-            self.forward_pass(values)
+            _, _, results = self.run_forward(xd, yd)
         except _DivergedError as diverged:
             return str(diverged)
-        for (cls, *_, result), (*_, out, _) in zip(recorder.calls, self.forward, strict=True):
-            if not _same(result.data, values[out]):
+        for (cls, *_, result), value in zip(recorder.calls, results, strict=True):
+            if not _same(result.data, value):
                 return (
                     f"replaying {cls.name!r} gave other values than the eager step: the forward "
                     f"changes arrays outside its ops"
@@ -541,6 +582,45 @@ class _Plan:
         for _, ctx, *_ in self.forward:
             ctx.release()
         return None
+
+
+# The replay's edges into parameters and buffers (leaves), as the engine treats them.
+def _give(leaf: Tensor, g: Array, grad: Array, adopted: set[int]) -> None:
+    """``g``, the whole gradient of ``leaf`` from this step, into ``leaf.grad``: as it is
+    where nothing else holds it, else a copy (``grad`` is the gradient the op was given)."""
+    if leaf.grad is None:
+        if g is grad or g.base is not None or not g.flags.writeable or id(g) in adopted:
+            g = g.copy()
+        adopted.add(id(g))
+        leaf.grad = _wrap(g)
+    else:
+        leaf.grad.data += g
+
+
+def _add(totals: list[Any], i: int, g: Array, grad: Array) -> None:
+    """One of several gradients of leaf number ``i``, summed in ``totals[i]`` with whether
+    the sum is an array of its own."""
+    entry = totals[i]
+    if entry is None:
+        totals[i] = [g, g is not grad and g.base is None and g.flags.writeable]
+    else:
+        entry[0] = entry[0] + g
+        entry[1] = True
+
+
+def _finish(leaves: list[Tensor], totals: list[Any], adopted: set[int]) -> None:
+    """The summed gradients into their leaves' ``grad``."""
+    for leaf, entry in zip(leaves, totals, strict=True):
+        if entry is None:
+            continue
+        total, private = entry
+        if leaf.grad is None:
+            if not private or id(total) in adopted:
+                total = total.copy()
+            adopted.add(id(total))
+            leaf.grad = _wrap(total)
+        else:
+            leaf.grad.data += total
 
 
 def _build(
@@ -593,6 +673,7 @@ def _build(
         else:
             ctx = _Untracked()
         plan.forward.append((cls.forward, ctx, tuple(slots), options, out, None))
+        plan.names.append(cls.name)
     plan.calls = len(plan.forward)
     made_by = {call[4]: index for index, call in enumerate(plan.forward)}  # out slot -> call
     for check, array in recorder.checks:
@@ -649,4 +730,5 @@ def _build(
             edges.append((k, _ONE_OF_EDGES, leaf_index[id(edge)], shape, dtype))
         ctx = plan.forward[call][1]
         plan.backward.append((call, node.fn.backward, ctx, tuple(edges)))
+    plan.generate()
     return plan, None

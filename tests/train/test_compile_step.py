@@ -150,6 +150,41 @@ def test_shared_parameters_and_nodes_with_several_consumers_replay_the_eager_ste
     assert model.frozen.weight.grad is None
 
 
+def test_code_shows_the_replay_of_the_last_call() -> None:
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 1))
+    step = cr.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.05))
+    assert step.code is None  # nothing recorded yet
+    (x, y), (x_short, y_short) = regression_batches(sizes=(16, 7))
+    step(x, y)
+    step(x, y)
+    code = step.code
+    assert code is not None
+    assert "def forward(v0, v1):" in code and "def backward():" in code
+    # Four ops (linear, tanh, linear, the loss), each called once forward and once back.
+    calls = [line for line in code.splitlines() if "= f" in line and "(c" in line]
+    assert len(calls) == 4
+    assert sum("= b" in line and "(c" in line for line in code.splitlines()) == 4
+    step(x_short, y_short)  # another shape: another recording (the same lines)
+    assert step.code == code and "recordings=2" in repr(step)
+    model.train(False)
+    model[1].register_forward_hook(lambda *args: None)
+    step(x, y)
+    assert step.eager_reason is not None and step.code is None
+
+
+def test_an_error_inside_a_replayed_op_shows_the_replay_line() -> None:
+    import traceback
+
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 1))
+    step = cr.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.05))
+    ((x, y),) = regression_batches(sizes=(16,))
+    step(x, y)  # recorded
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError) as raised:
+        step(x, y * 1e30)  # replayed: the squared error overflows float32
+    shown = "".join(traceback.format_exception(raised.value))
+    assert "<compile_step replay" in shown and "# mse_loss" in shown
+
+
 def test_a_learning_rate_schedule_and_new_weights_are_followed() -> None:
     def make() -> Any:
         model = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 1))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chainrule.backend import Array, np
+from chainrule.optim import _fused
 from chainrule.optim.optimizer import (
     WHOLE,
     Closure,
@@ -129,10 +130,13 @@ class SGD(Optimizer):
             dampening, nesterov = float(group["dampening"]), group["nesterov"]
             weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
             plain = weight_decay == 0 and not maximize
+            fused = {"lr": lr, "momentum": momentum, "dampening": dampening, "nesterov": nesterov}
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 grad = p.grad.data if plain else effective_grad(p, weight_decay, maximize)
+                if momentum == 0 and _fused.sgd_(p.data, grad, None, first=False, **fused):
+                    continue  # the same operations in one compiled pass (numba installed)
                 if momentum == 0 and grad.size <= WHOLE:
                     p.data -= lr * grad  # a temporary this small costs less than a scratch
                     continue
@@ -151,6 +155,8 @@ class SGD(Optimizer):
                 if first:
                     state["momentum_buffer"] = np.array(grad, dtype=p.dtype)
                 buf: Array = state["momentum_buffer"]
+                if _fused.sgd_(p.data, grad, buf, first=first, **fused):
+                    continue
                 for w, g, b, tmp in blocks(scratch, p.data, grad, buf):
                     if not first:
                         b *= momentum
