@@ -135,11 +135,15 @@ class SGD(Optimizer):
                 if p.grad is None:
                     continue
                 grad = p.grad.data if plain else effective_grad(p, weight_decay, maximize)
-                if momentum == 0 and _fused.sgd_(p.data, grad, None, first=False, **fused):
-                    continue  # the same operations in one compiled pass (numba installed)
-                if momentum == 0 and grad.size <= WHOLE:
-                    p.data -= lr * grad  # a temporary this small costs less than a scratch
-                    continue
+                if momentum == 0:
+                    # The compiled loop takes only large parameters: for the others, not
+                    # even the call (0.5 us, a sixth of tiny's whole update) is worth it.
+                    large = grad.size > _fused.NUMPY_UP_TO
+                    if large and _fused.sgd_(p.data, grad, None, first=False, **fused):
+                        continue  # the same operations in one compiled pass (numba installed)
+                    if grad.size <= WHOLE:
+                        p.data -= lr * grad  # a temporary this small costs less than a scratch
+                        continue
                 # lr * grad rounds in the wider of the two dtypes, as p -= lr * grad would.
                 dtype = grad.dtype
                 if dtype != p.data.dtype:
