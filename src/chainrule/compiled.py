@@ -445,7 +445,6 @@ class _Plan:
         self.loss_slot = 0
         self.output_slot = 0
         self.root = 0
-        self.calls = 0
         self.source = ""  # the generated replay, for the curious and for tracebacks
         # forward(x, y) -> (loss, output, every call's result); backward() fills the grads
         self.run_forward: Callable[[Array, Array], tuple[Array, Any, tuple[Array, ...]]]
@@ -674,7 +673,6 @@ def _build(
             ctx = _Untracked()
         plan.forward.append((cls.forward, ctx, tuple(slots), options, out, None))
         plan.names.append(cls.name)
-    plan.calls = len(plan.forward)
     made_by = {call[4]: index for index, call in enumerate(plan.forward)}  # out slot -> call
     for check, array in recorder.checks:
         slot = slot_of.get(id(array))

@@ -172,7 +172,34 @@ class BatchNorm1d(_BatchNorm):
         return f"(N, {self.num_features}) or (N, {self.num_features}, L)"
 
 
-class LayerNorm(Module):
+class _AffineNorm(Module):
+    """A normalization whose learned scale starts at ones and shift at zeros (LayerNorm's
+    and GroupNorm's; batch normalization also keeps running statistics)."""
+
+    weight: Parameter | None
+    bias: Parameter | None
+
+    def _affine(self, shape: tuple[int, ...], dtype: Any, affine: bool, bias: bool) -> None:
+        """Register ``weight`` and ``bias`` of ``shape``, or None where switched off."""
+        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        if affine:
+            self.weight = Parameter(np.ones(shape, dtype=dt))
+            if bias:
+                self.bias = Parameter(np.zeros(shape, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self, generator: Any = None) -> None:
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
+
+
+class LayerNorm(_AffineNorm):
     """Normalization over the last axes of each sample: y = (x - mean) / sqrt(var + eps) *
     weight + bias, with ``weight`` and ``bias`` of ``normalized_shape``."""
 
@@ -200,24 +227,7 @@ class LayerNorm(Module):
         shape = tuple(int(n) for n in shape)
         self.normalized_shape, self.eps = shape, eps
         self.elementwise_affine = elementwise_affine
-        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
-        self.weight: Parameter | None
-        self.bias: Parameter | None
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(shape, dtype=dt))
-            if bias:
-                self.bias = Parameter(np.zeros(shape, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-
-    def reset_parameters(self, generator: Any = None) -> None:
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
+        self._affine(shape, dtype, elementwise_affine, bias)
 
     def forward(self, x: Any) -> Tensor:
         if self.weight is not None:
@@ -267,7 +277,7 @@ class BatchNorm2d(_BatchNorm):
         return f"(N, {self.num_features}, H, W)"
 
 
-class GroupNorm(Module):
+class GroupNorm(_AffineNorm):
     """Group normalization: the channels of each sample split into ``num_groups`` groups,
     each normalized over its channels and every position, then an affine map per channel.
 
@@ -331,24 +341,7 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: eps must be > 0, got {eps!r}")
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps, self.affine = eps, bool(affine)
-        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
-        self.weight: Parameter | None
-        self.bias: Parameter | None
-        if affine:
-            self.weight = Parameter(np.ones(self.num_channels, dtype=dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.num_channels, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-
-    def reset_parameters(self, generator: Any = None) -> None:
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
+        self._affine((self.num_channels,), dtype, affine, bias)
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x.data if isinstance(x, Tensor) else x)
