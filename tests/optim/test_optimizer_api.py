@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import optim
+from chainrule import nn, optim
 from chainrule.optim import lr_scheduler
 
 
@@ -167,6 +167,19 @@ BAD_PARAMS = [
         "SGD: parameters must be in an ordered collection (a list), got a set",
     ),
     ([{"lr": 0.1}], ValueError, "SGD: a parameter group needs a 'params' entry, got keys ['lr']"),
+    (
+        nn.Linear(2, 2),
+        TypeError,
+        "SGD: params must be an iterable of Tensors or of dicts, got a Linear module; "
+        "pass model.parameters()",
+    ),
+    (
+        nn.Sequential(nn.Linear(2, 2)),
+        TypeError,
+        "SGD: params must be an iterable of Tensors or of dicts, got a Sequential module; "
+        "pass model.parameters()",
+    ),
+    (0.1, TypeError, "SGD: params must be an iterable of Tensors or of dicts, got float"),
     (
         [{"params": [_param(2)]}, [_param(2)]],
         TypeError,

@@ -310,7 +310,18 @@ class Optimizer:
                 f"{name}: params must be an iterable of Tensors or of dicts, got one dict; "
                 f"pass a list of parameter groups, e.g. [{{'params': ...}}]"
             )
-        groups = list(params)
+        if callable(getattr(params, "parameters", None)):
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors or of dicts, got a "
+                f"{type(params).__name__} module; pass model.parameters()"
+            )
+        try:
+            groups = list(params)
+        except TypeError:
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors or of dicts, got "
+                f"{type(params).__name__}"
+            ) from None
         if not groups:
             raise ValueError(f"{name}: expected at least one parameter, got an empty list")
         if not isinstance(groups[0], Mapping):

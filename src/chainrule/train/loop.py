@@ -435,11 +435,49 @@ def _metrics_for(metrics: Sequence[Any], kind: str, where: str) -> list[Metric]:
     return found
 
 
+def _ignored_label(loss_fn: Any) -> int | None:
+    """The label that a cross-entropy or NLL loss leaves out (``ignore_index``), else None."""
+    if isinstance(loss_fn, losses.CrossEntropyLoss | losses.NLLLoss):
+        return int(loss_fn.ignore_index)
+    if loss_fn is F.cross_entropy or loss_fn is F.nll_loss:
+        return -100  # the functions' default
+    return None
+
+
+def _averaged_over(loss_fn: Any, y: Tensor, rows: int) -> float:
+    """What one batch's loss is the mean over, so that batches add up to the mean over all
+    the data: the batch's rows, except for class labels under a cross-entropy or NLL loss
+    reduced by "mean", which divides by the total weight of the labels it counts (those that
+    are not ``ignore_index``, each weighted by its class's ``weight``). 0 for a batch whose
+    labels are all ignored: its loss is NaN (0 / 0, as in PyTorch) and stands for nothing."""
+    ignored = _ignored_label(loss_fn)
+    if ignored is None or is_floating(y.dtype) or getattr(loss_fn, "reduction", "mean") != "mean":
+        return rows
+    labels = y.data
+    counted = labels != ignored
+    weight = getattr(loss_fn, "weight", None)
+    if weight is None:
+        return int(np.count_nonzero(counted))
+    return float(weight.data[labels[counted]].sum())
+
+
 def _score(
-    metrics: Sequence[Metric], kind: str, y_true: Array, outputs: Array, prefix: str
+    metrics: Sequence[Metric],
+    kind: str,
+    y_true: Array,
+    outputs: Array,
+    prefix: str,
+    ignored: int | None = None,
 ) -> dict[str, float]:
+    """Each metric over the rows whose label is not ``ignored`` (the loss's ignore_index)."""
     if not metrics:
         return {}
+    if ignored is not None and y_true.ndim == 1 and not is_floating(y_true.dtype):
+        kept = y_true != ignored
+        if not kept.any():
+            return {prefix + m.name: float("nan") for m in metrics}
+        if not kept.all():
+            y_true, outputs = y_true[kept], outputs[kept]
     readings = _readings(kind, outputs)
     if (
         kind in ("logits", "log_proba", "proba")
@@ -1011,7 +1049,7 @@ def _run_epoch(
     for callback in callbacks:
         callback.on_epoch_begin(state)
     started = time.perf_counter()
-    total, count = 0.0, 0
+    total, count = 0.0, 0.0
     outputs: list[Array] = []
     targets: list[Array] = []
     for batch in loader if dist is None else dist.shard(loader):
@@ -1024,20 +1062,23 @@ def _run_epoch(
         optimizer.zero_grad()
         if compiled is not None:
             loss, output = compiled.forward(x, y)
-            value, rows = float(loss.item()), len(x)
+            value = float(loss.item())
         elif dist is None:
             output = model(x)
             if weighted_loss is None:
                 loss = state.loss_fn(output, y)
             else:
                 loss = weighted_loss(output, y, weight)
-            value, rows = float(loss.item()), len(x)
+            value = float(loss.item())
         else:
             # This rank's rows forward and backward, then the gradients summed over the
             # ranks: the loss and row count are the whole batch's.
             output, value, rows = dist.forward_backward(model, state.loss_fn, optimizer, x, y)
+        if dist is None:
+            # Keras's weighted loss divides by the rows; the loss's own mean may not.
+            rows = len(x) if weighted_loss else _averaged_over(state.loss_fn, y, len(x))
         state.step += 1
-        if not np.isfinite(value):
+        if not np.isfinite(value) and rows:
             _diverged(state, value, x, y)
             return None
         if compiled is not None:
@@ -1047,8 +1088,9 @@ def _run_epoch(
         if clip is not None:
             clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
-        total += value * rows
-        count += rows
+        if rows:  # a batch of ignored labels only: its gradients are 0, its loss NaN
+            total += value * rows
+            count += rows
         state.history.step_loss.append(value)
         if metrics and output is not None:
             outputs.append(output.data.copy())
@@ -1068,7 +1110,9 @@ def _run_epoch(
     if dist is not None and metrics:
         targets, outputs = dist.gather_epoch(targets, outputs)
     if metrics and outputs:
-        logs.update(_score(metrics, kind, np.concatenate(targets), np.concatenate(outputs), ""))
+        ignored = _ignored_label(state.loss_fn)
+        y_true, y_out = np.concatenate(targets), np.concatenate(outputs)
+        logs.update(_score(metrics, kind, y_true, y_out, "", ignored))
     logs["time"] = time.perf_counter() - started
     return logs
 
@@ -1128,7 +1172,7 @@ def _evaluate(
         dataset = dist.shard_dataset(dataset)  # each rank evaluates a part
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    total, count = 0.0, 0.0
     outputs: list[Array] = []
     targets: list[Array] = []
     three_fields = _carries_weights(dataset)
@@ -1144,8 +1188,10 @@ def _evaluate(
                     value = loss_fn(output, y)
                 else:
                     value = weighted_loss(output, y, weight)
-                total += float(value.item()) * len(x)
-                count += len(x)
+                rows = len(x) if weighted_loss else _averaged_over(loss_fn, y, len(x))
+                if rows:  # a batch of ignored labels only: its loss is NaN, worth nothing
+                    total += float(value.item()) * rows
+                    count += rows
                 outputs.append(output.data)
                 targets.append(y.data)
     finally:
@@ -1154,7 +1200,8 @@ def _evaluate(
         total, count, targets, outputs = dist.gather_evaluation(total, count, targets, outputs)
     logs = {prefix + "loss": total / max(count, 1)}
     if outputs:
-        logs.update(_score(metrics, kind, np.concatenate(targets), np.concatenate(outputs), prefix))
+        y_true, y_out = np.concatenate(targets), np.concatenate(outputs)
+        logs.update(_score(metrics, kind, y_true, y_out, prefix, _ignored_label(loss_fn)))
     return logs
 
 
