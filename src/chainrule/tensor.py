@@ -37,11 +37,19 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
     """
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        return np.array(data, dtype=np.dtype(dtype), copy=True)
     if isinstance(data, np.ndarray | np.generic):
-        return np.array(data, copy=True)
-    array = np.array(data)
+        return np.array(data, dtype=None if dtype is None else np.dtype(dtype), copy=True)
+    try:
+        array = np.array(data, dtype=None if dtype is None else np.dtype(dtype))
+    except ValueError as error:
+        if "inhomogeneous" not in str(error):
+            raise
+        raise ValueError(
+            "tensor: expected nested lists of one length at each depth (a rectangular "
+            f"array), got rows of different lengths: {_ragged_lengths(data)}"
+        ) from None
+    if dtype is not None:
+        return array
     if array.dtype == np.float64:
         return array.astype(DEFAULT_FLOAT)
     if array.dtype.kind == "i":
@@ -52,6 +60,20 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
             f"got {type(data).__name__} holding dtype {array.dtype}"
         )
     return array
+
+
+def _ragged_lengths(data: Any) -> str:
+    """Where nested lists first differ in length, in words (for the ragged-data error)."""
+    level = [data]
+    for depth in range(32):
+        lengths = [len(item) if isinstance(item, list | tuple) else None for item in level]
+        if len(set(lengths)) > 1:
+            shown = ", ".join("a number" if n is None else str(n) for n in lengths[:6])
+            return f"at depth {depth}, lengths {shown}" + (", ..." if len(lengths) > 6 else "")
+        if lengths[0] is None:
+            break
+        level = [child for item in level for child in item]
+    return "somewhere inside"
 
 
 _OTHER_DEVICES = frozenset({"cuda", "mps", "xpu", "hip", "meta", "xla", "hpu", "mtia"})
@@ -577,7 +599,7 @@ class Tensor:
             (self._requires_grad and self._ctx is not None)
             or (isinstance(value, Tensor) and value._requires_grad and not self._requires_grad)
         ):
-            if self.data.base is not None:
+            if self._views_another():
                 raise RuntimeError(
                     "setitem: under grad mode, writing into a view of another tensor (a "
                     "slice, a reshape) is not recorded, and the tensor it views would not see "
@@ -764,11 +786,21 @@ class Tensor:
                 f"out-of-place op"
             )
 
+    def _views_another(self) -> _bool:
+        """Whether self's array may be memory that another tensor holds: that of a leaf made
+        on another array's memory, or the result of a view op (a slice, a reshape). NumPy
+        also returns views of temporaries of its own (from fancy indexing, a squeezed
+        reduction): those hold new values, as PyTorch's copies do."""
+        if self.data.base is None:
+            return False
+        ctx = self._ctx
+        return ctx is None or ctx.fn.returns_view(ctx)
+
     def _become(self, where: str, result: Tensor) -> Tensor:
         """Take the values and graph node of ``result``, computed out of place from self:
         an in-place op, recorded. Saved arrays of earlier ops keep the old values, so their
         gradients stay right (PyTorch would need its version counters to tell)."""
-        if self.data.base is not None:
+        if self._views_another():
             raise RuntimeError(
                 f"{where}: under grad mode, changing a view of another tensor (a slice, a "
                 f"reshape) in place is not recorded, and the tensor it views would not see "
@@ -1065,11 +1097,11 @@ class Tensor:
     def tanh(self) -> Tensor:
         return ops.tanh(self)
 
-    def softmax(self, axis: _int = -1, *, dim: _int | None = None) -> Tensor:
-        return ops.softmax(self, axis, dim=dim)
+    def softmax(self, axis: _int = -1, *, dim: _int | None = None, dtype: Any = None) -> Tensor:
+        return ops.softmax(self, axis, dim=dim, dtype=dtype)
 
-    def log_softmax(self, axis: _int = -1, *, dim: _int | None = None) -> Tensor:
-        return ops.log_softmax(self, axis, dim=dim)
+    def log_softmax(self, axis: _int = -1, *, dim: _int | None = None, dtype: Any = None) -> Tensor:
+        return ops.log_softmax(self, axis, dim=dim, dtype=dtype)
 
     def logsumexp(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
         return ops.logsumexp(self, axis, keepdims, **torch_names)
@@ -1153,8 +1185,8 @@ class Tensor:
     def flatten(self, start_dim: _int = 0, end_dim: _int = -1) -> Tensor:
         return ops.flatten(self, start_dim, end_dim)
 
-    def transpose(self, *axes: Any) -> Tensor:
-        return ops.transpose(self, *axes)
+    def transpose(self, *axes: Any, dim0: _int | None = None, dim1: _int | None = None) -> Tensor:
+        return ops.transpose(self, *axes, dim0=dim0, dim1=dim1)
 
     def permute(self, *axes: Any, dims: Any = None) -> Tensor:
         return ops.permute(self, *(axes if dims is None else (dims,)))
@@ -1191,8 +1223,8 @@ class Tensor:
     def gather(self, dim: _int, index: Any) -> Tensor:
         return ops.shape.gather(self, dim, index)
 
-    def flip(self, *dims: Any) -> Tensor:
-        return ops.shape.flip(self, *dims)
+    def flip(self, *axes: Any, dims: Any = None) -> Tensor:
+        return ops.shape.flip(self, *axes, dims=dims)
 
     def triu(self, diagonal: _int = 0) -> Tensor:
         return ops.shape.triu(self, diagonal)
@@ -1729,10 +1761,13 @@ class Tensor:
             )
 
     def fill_diagonal_(self, fill_value: Any, wrap: _bool = False) -> Tensor:
-        """Set the main diagonal to ``fill_value`` in place."""
-        values = self.data.copy()
-        np.fill_diagonal(values, fill_value, wrap=wrap)
-        return self._fill("fill_diagonal_", values)
+        """Set the main diagonal to ``fill_value`` in place; under grad mode the rest of the
+        tensor keeps its gradient (the diagonal gets none)."""
+        diagonal = np.zeros(self.data.shape, dtype=bool)
+        np.fill_diagonal(diagonal, True, wrap=wrap)
+        return self._inplace(
+            "fill_diagonal_", lambda t: t.masked_fill(diagonal, fill_value), fill_value
+        )
 
     # ----------------------------------------------------------------- memory (no-ops on NumPy)
     def cpu(self) -> Tensor:
@@ -1764,6 +1799,16 @@ _TYPE_NAMES: dict[np.dtype[Any], str] = {
 }
 """PyTorch's legacy type names (``Tensor.type()``) of the dtypes that have one."""
 _TYPES_BY_NAME = {name: dtype for dtype, name in _TYPE_NAMES.items()}
+
+
+def _sizes_or(where: str, sizes: tuple[Any, ...], size: Any) -> tuple[Any, ...]:
+    """The sizes of a factory, given positionally (``zeros(2, 3)``, ``zeros((2, 3))``) or by
+    PyTorch's keyword (``zeros(size=(2, 3))``)."""
+    if size is None:
+        return sizes
+    if sizes:
+        raise TypeError(f"{where}: expected the size positionally or as size=, got both")
+    return (size,)
 
 
 def _shape_from(size: tuple[Any, ...]) -> Shape:
@@ -1847,15 +1892,23 @@ def is_tensor(obj: Any) -> bool:
 
 
 @_on_cpu
-def zeros(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``; float32 by default."""
-    return _new(np.zeros(_shape_from(size), dtype=_float_dtype(dtype)), requires_grad)
+def zeros(
+    *sizes: Any, size: Any = None, dtype: DTypeLike = None, requires_grad: bool = False
+) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``;
+    float32 by default."""
+    shape = _shape_from(_sizes_or("zeros", sizes, size))
+    return _new(np.zeros(shape, dtype=_float_dtype(dtype)), requires_grad)
 
 
 @_on_cpu
-def ones(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``; float32 by default."""
-    return _new(np.ones(_shape_from(size), dtype=_float_dtype(dtype)), requires_grad)
+def ones(
+    *sizes: Any, size: Any = None, dtype: DTypeLike = None, requires_grad: bool = False
+) -> Tensor:
+    """A tensor of ones: ``ones(2, 3)``, ``ones((2, 3))`` or ``ones(size=(2, 3))``; float32
+    by default."""
+    shape = _shape_from(_sizes_or("ones", sizes, size))
+    return _new(np.ones(shape, dtype=_float_dtype(dtype)), requires_grad)
 
 
 @_on_cpu
@@ -2071,7 +2124,8 @@ def _random_dtype(where: str, dtype: DTypeLike) -> np.dtype[Any]:
 
 @_on_cpu
 def randn(
-    *size: Any,
+    *sizes: Any,
+    size: Any = None,
     generator: np.random.Generator | int | None = None,
     dtype: DTypeLike = None,
     requires_grad: bool = False,
@@ -2080,12 +2134,15 @@ def randn(
     """Samples of the standard normal distribution, drawn from ``generator`` (or a seed)."""
     rng = _generator_or_seed("randn", generator, seed)
     dt = _random_dtype("randn", dtype)
-    return _new(rng.standard_normal(_shape_from(size), dtype=dt), requires_grad)
+    return _new(
+        rng.standard_normal(_shape_from(_sizes_or("randn", sizes, size)), dtype=dt), requires_grad
+    )
 
 
 @_on_cpu
 def rand(
-    *size: Any,
+    *sizes: Any,
+    size: Any = None,
     generator: np.random.Generator | int | None = None,
     dtype: DTypeLike = None,
     requires_grad: bool = False,
@@ -2094,7 +2151,7 @@ def rand(
     """Samples of the uniform distribution on [0, 1), drawn from ``generator`` (or a seed)."""
     rng = _generator_or_seed("rand", generator, seed)
     dt = _random_dtype("rand", dtype)
-    return _new(rng.random(_shape_from(size), dtype=dt), requires_grad)
+    return _new(rng.random(_shape_from(_sizes_or("rand", sizes, size)), dtype=dt), requires_grad)
 
 
 @_on_cpu
@@ -2128,9 +2185,11 @@ def rand_like(
 
 
 @_on_cpu
-def empty(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+def empty(
+    *sizes: Any, size: Any = None, dtype: DTypeLike = None, requires_grad: bool = False
+) -> Tensor:
     """A tensor of ``size`` (PyTorch's ``empty``; its values here are zeros, not garbage)."""
-    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+    return zeros(*_sizes_or("empty", sizes, size), dtype=dtype, requires_grad=requires_grad)
 
 
 @_on_cpu
@@ -2142,19 +2201,26 @@ def empty_like(other: Any, dtype: DTypeLike = None, requires_grad: bool = False)
 @_on_cpu
 def randint(
     *bounds_and_size: Any,
+    low: Any = None,
+    high: Any = None,
+    size: Any = None,
     generator: np.random.Generator | int | None = None,
     dtype: DTypeLike = None,
 ) -> Tensor:
     """Integers drawn uniformly from [low, high): ``randint(high, size)`` or
-    ``randint(low, high, size)``, as PyTorch's; int64 unless ``dtype`` says otherwise."""
-    if len(bounds_and_size) == 2:
-        low, (high, size) = 0, bounds_and_size
-    elif len(bounds_and_size) == 3:
-        low, high, size = bounds_and_size
-    else:
+    ``randint(low, high, size)``, each also by keyword (``randint(10, size=(3,))``), as
+    PyTorch's; int64 unless ``dtype`` says otherwise."""
+    given = list(bounds_and_size)
+    if size is None and given:
+        size = given.pop()
+    if high is None and given:
+        high = given.pop()
+    if low is None:
+        low = given.pop() if given else 0
+    if given or size is None or high is None:
         raise TypeError(
-            f"randint: expected (high, size) or (low, high, size), got {len(bounds_and_size)} "
-            f"arguments"
+            f"randint: expected (high, size) or (low, high, size), positionally or by "
+            f"keyword, got {len(bounds_and_size)} positional arguments"
         )
     if not int(low) < int(high):
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")

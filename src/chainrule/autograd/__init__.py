@@ -1,7 +1,12 @@
 """Reverse-mode automatic differentiation: ops, the backward engine, grad mode, gradcheck."""
 
 from chainrule.autograd import functional, ops
-from chainrule.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from chainrule.autograd.anomaly import (
+    AnomalyError,
+    detect_anomaly,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
 from chainrule.autograd.engine import backward, grad
 from chainrule.autograd.function import (
     REGISTRY,
@@ -27,6 +32,7 @@ __all__ = [
     "AnomalyError",
     "detect_anomaly",
     "is_anomaly_enabled",
+    "set_detect_anomaly",
     "REGISTRY",
     "Context",
     "Function",

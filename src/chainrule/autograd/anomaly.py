@@ -98,3 +98,34 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
         traceback: TracebackType | None,
     ) -> None:
         _state.anomaly = self._previous.pop()
+
+
+class set_detect_anomaly:  # noqa: N801 - PyTorch's name
+    """Turn anomaly detection (see ``detect_anomaly``) on or off, as PyTorch's: called, for
+    the rest of the program; used as a context manager, inside the block, after which it is
+    as it was. ``check_nan`` is accepted for PyTorch's signature: NaN is always checked.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> with cr.autograd.set_detect_anomaly(True):
+    ...     print(cr.autograd.is_anomaly_enabled())
+    True
+    >>> cr.autograd.is_anomaly_enabled()
+    False
+    """
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        self._previous = _state.anomaly
+        _state.anomaly = bool(mode)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        _state.anomaly = self._previous

@@ -145,6 +145,12 @@ class Function:
     def backward(ctx: Context, *grads: Any) -> Any:
         raise NotImplementedError
 
+    @staticmethod
+    def returns_view(ctx: Context) -> bool:
+        """Whether this call's result views its input's memory (a slice, a reshape), as
+        PyTorch's view ops do; False for ops that compute new values (the default)."""
+        return False
+
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Any:
         """Run the op on ``inputs`` (tensors, or plain values such as Python scalars).
@@ -263,7 +269,15 @@ class FunctionCtx(Context):
     arriving gradient belongs to.
     """
 
-    __slots__ = ("input_shapes", "materialize", "non_differentiable", "outputs", "slot", "user")
+    __slots__ = (
+        "dirty",
+        "input_shapes",
+        "materialize",
+        "non_differentiable",
+        "outputs",
+        "slot",
+        "user",
+    )
 
     def __init__(
         self,
@@ -277,6 +291,7 @@ class FunctionCtx(Context):
         self.input_shapes = input_shapes  # None for an input that is not a tensor
         self.materialize = True
         self.non_differentiable: set[int] = set()
+        self.dirty: set[int] = set()  # ids of inputs that forward changed in place
         # Per output: (shape, dtype) of a tensor output, None for anything else.
         self.outputs: list[tuple[tuple[int, ...], np.dtype[Any]] | None] = []
         self.slot = 0  # the output a lone gradient belongs to
@@ -302,6 +317,11 @@ class FunctionCtx(Context):
     def mark_non_differentiable(self, *outputs: Any) -> None:
         """Declare outputs of ``forward`` that carry no gradient (indices, masks...)."""
         self.non_differentiable.update(id(t) for t in outputs)
+
+    def mark_dirty(self, *tensors: Any) -> None:
+        """Declare inputs that ``forward`` changed in place and returns: each comes back as
+        itself, with this node as its ``grad_fn``, instead of as a new tensor."""
+        self.dirty.update(id(t) for t in tensors)
 
     def set_materialize_grads(self, value: bool) -> None:
         """Whether ``backward`` gets zeros (True, the default) or None for an output that
@@ -494,14 +514,30 @@ def _apply_to_tensors(cls: type[Function], inputs: tuple[Any, ...], options: dic
             node.position = position
             node.output_shape, node.output_dtype = ctx.outputs[position]  # type: ignore[misc]
             nodes[position] = node
+    dirty = {id(x): x for x in inputs if isinstance(x, Tensor) and id(x) in ctx.dirty}
     results = []
     for position, out in enumerate(outputs):
-        if isinstance(out, Tensor | np.ndarray):
+        if id(out) in dirty:
+            out = _changed_in_place(cls, out, nodes.get(position))
+        elif isinstance(out, Tensor | np.ndarray):
             data = out.data if isinstance(out, Tensor) else np.asarray(out)
             # A new tensor even for an input returned as is: the caller's stays as it was.
             out = Tensor._from_op(data, nodes.get(position))
         results.append(out)
     return results[0] if single else tuple(results)
+
+
+def _changed_in_place(cls: type[Function], x: Tensor, node: Context | None) -> Tensor:
+    """An input that a Function's forward changed in place (``ctx.mark_dirty``), returned as
+    itself: from now on its values come from ``node``, as after an in-place op."""
+    if _state.enabled and x._requires_grad and x._ctx is None:
+        raise RuntimeError(
+            f"{cls.__name__}: a leaf tensor that requires grad was changed in place "
+            f"(mark_dirty) while grad mode is on; pass a clone() of it, or run under no_grad()"
+        )
+    if node is not None:
+        x._ctx, x._requires_grad = node, True
+    return x
 
 
 def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:

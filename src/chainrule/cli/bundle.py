@@ -230,7 +230,7 @@ def format_table(rows: Mapping[str, Mapping[str, float]]) -> str:
     found = {key for values in rows.values() for key in values}
     columns = sorted(found, key=lambda c: (METRICS.index(c) if c in METRICS else len(METRICS), c))
     width = max(len(name) for name in names)
-    cells = {name: [_number(rows[name].get(c)) for c in columns] for name in names}
+    cells = {name: [format_number(rows[name].get(c)) for c in columns] for name in names}
     # A column as wide as its widest cell: an error of 47806355755.6069 (a target in the
     # billions) would otherwise push its row out from under the header.
     widths = [max(10, len(c), *(len(cells[n][i]) for n in names)) for i, c in enumerate(columns)]
@@ -241,13 +241,16 @@ def format_table(rows: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _number(value: Any) -> str:
+def format_number(value: Any) -> str:
+    """A score as the tables show it: four decimals, as the errors of ordinary targets want;
+    four significant digits for one too small for decimals to show (an RMSE of 4.4e-06 on
+    a target in millionths) and e-notation for one too large (a target near 1e200)."""
     if value is None:
         return "-"
     if isinstance(value, int):
         return str(value)
     if not np.isfinite(value):
         return str(value)
-    # Four decimals, as errors of ordinary targets want; a value too large for them to
-    # matter (an RMSE of a target near 1e200) in e-notation rather than 200 digits.
-    return f"{value:.4f}" if abs(value) < 1e15 else f"{value:.6g}"
+    if value == 0 or 1e-3 <= abs(value) < 1e15:
+        return f"{value:.4f}"
+    return f"{value:.4g}" if abs(value) < 1e-3 else f"{value:.6g}"

@@ -197,8 +197,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     else:
         width = max(len(k) for k in result)
         for key, value in result.items():
-            shown = value if isinstance(value, int) else f"{value:.4f}"
-            print(f"{key:<{width}}  {shown}")
+            print(f"{key:<{width}}  {bundle.format_number(value)}")
     return 0
 
 

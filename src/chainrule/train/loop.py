@@ -487,7 +487,14 @@ def _score(
         # One-hot (or probability) targets: metrics compare classes, as Keras's
         # categorical_accuracy takes the argmax of both.
         y_true = y_true.argmax(axis=1)
-    return {prefix + m.name: float(m(y_true, readings[m.needs])) for m in metrics}
+    # One output column under a binary loss: precision and the like of the positive class.
+    binary = kind in ("binary_logits", "binary_proba") and readings["labels"].ndim == 1
+    return {
+        prefix + m.name: float(
+            (m.binary if binary and m.binary is not None else m.fn)(y_true, readings[m.needs])
+        )
+        for m in metrics
+    }
 
 
 @dataclass

@@ -58,11 +58,11 @@ def _per_class(y_true: Any, y_pred: Any) -> tuple[Array, Array, Array, Array]:
 
 
 def _average(values: Array, support: Array, average: str) -> float:
-    if average == "macro":
+    if average in ("macro", "binary"):
         return float(values.mean()) if values.size else float("nan")
     if average == "weighted":
         return float((values * support).sum() / support.sum()) if support.sum() else float("nan")
-    raise ValueError(f"metrics: average must be 'macro' or 'weighted', got {average!r}")
+    raise ValueError(f"metrics: average must be 'macro', 'weighted' or 'binary', got {average!r}")
 
 
 def _ratio(a: Array, b: Array) -> Array:
@@ -70,22 +70,38 @@ def _ratio(a: Array, b: Array) -> Array:
     return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
 
 
+def _positive_class(y_true: Any, y_pred: Any) -> tuple[Array, Array, Array, Array]:
+    """``_per_class``'s counts for class 1 alone, as one-element arrays."""
+    t, p = _labels(y_true), _labels(y_pred)
+    counts = [np.count_nonzero((t == 1) & (p == 1)), np.count_nonzero(p == 1)]
+    counts += [np.count_nonzero(t == 1)] * 2
+    tp, predicted, actual, support = (np.array([c], dtype=np.float64) for c in counts)
+    return tp, predicted, actual, support
+
+
+def _counts(y_true: Any, y_pred: Any, average: str) -> tuple[Array, Array, Array, Array]:
+    if average == "binary":
+        return _positive_class(y_true, y_pred)
+    return _per_class(y_true, y_pred)
+
+
 def precision(y_true: Any, y_pred: Any, average: str = "macro") -> float:
     """Of the samples predicted as a class, the share that belong to it; averaged over
-    classes (``'macro'``) or weighted by class size (``'weighted'``)."""
-    tp, predicted, _, support = _per_class(y_true, y_pred)
+    classes (``'macro'``), weighted by class size (``'weighted'``), or of class 1 alone
+    (``'binary'``, scikit-learn's default and what ``fit`` reports for a binary model)."""
+    tp, predicted, _, support = _counts(y_true, y_pred, average)
     return _average(_ratio(tp, predicted), support, average)
 
 
 def recall(y_true: Any, y_pred: Any, average: str = "macro") -> float:
     """Of the samples of a class, the share predicted as it; averaged like ``precision``."""
-    tp, _, actual, support = _per_class(y_true, y_pred)
+    tp, _, actual, support = _counts(y_true, y_pred, average)
     return _average(_ratio(tp, actual), support, average)
 
 
 def f1_score(y_true: Any, y_pred: Any, average: str = "macro") -> float:
     """Harmonic mean of precision and recall per class, averaged like ``precision``."""
-    tp, predicted, actual, support = _per_class(y_true, y_pred)
+    tp, predicted, actual, support = _counts(y_true, y_pred, average)
     p, r = _ratio(tp, predicted), _ratio(tp, actual)
     return _average(_ratio(2 * p * r, p + r), support, average)
 
@@ -160,6 +176,9 @@ class Metric:
     fn: Callable[[Any, Any], float]
     needs: str
     greater_is_better: bool = True
+    binary: Callable[[Any, Any], float] | None = None
+    """What the metric is for a model with one output column and a binary loss, where it
+    differs (precision, recall, F1: of the positive class, as in Keras and scikit-learn)."""
 
     def __call__(self, y_true: Any, y: Any) -> float:
         return self.fn(y_true, y)
@@ -178,9 +197,9 @@ METRICS: dict[str, Metric] = {
         Metric("accuracy", accuracy, "labels"),
         Metric("top_5_accuracy", _fixed(top_k_accuracy, k=5), "proba"),
         Metric("top_3_accuracy", _fixed(top_k_accuracy, k=3), "proba"),
-        Metric("precision", precision, "labels"),
-        Metric("recall", recall, "labels"),
-        Metric("f1", f1_score, "labels"),
+        Metric("precision", precision, "labels", binary=_fixed(precision, average="binary")),
+        Metric("recall", recall, "labels", binary=_fixed(recall, average="binary")),
+        Metric("f1", f1_score, "labels", binary=_fixed(f1_score, average="binary")),
         Metric("precision_weighted", _fixed(precision, average="weighted"), "labels"),
         Metric("recall_weighted", _fixed(recall, average="weighted"), "labels"),
         Metric("f1_weighted", _fixed(f1_score, average="weighted"), "labels"),

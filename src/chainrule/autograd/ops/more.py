@@ -27,6 +27,7 @@ from chainrule.autograd.ops.shape import (
     permute,
     reshape,
 )
+from chainrule.autograd.ops.shape import index as _index
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor, _read_in_python
 
@@ -116,12 +117,21 @@ class Cumsum(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, axis: int) -> Array:
         ctx.axis = axis
-        return np.cumsum(x, axis=axis)
+        return _running_sum(x, axis)
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
         flipped = np.flip(grad, axis=ctx.axis)
-        return np.flip(np.cumsum(flipped, axis=ctx.axis), axis=ctx.axis), None
+        return np.flip(_running_sum(flipped, ctx.axis), axis=ctx.axis), None
+
+
+def _running_sum(x: Array, axis: int) -> Array:
+    """``np.cumsum``, added up in float64 for narrower floats and rounded back, as PyTorch's
+    CPU kernel does: float32 steps lose a digit every few thousand terms (100,000 times 0.1
+    came to 9998.6)."""
+    if x.dtype.kind == "f" and x.dtype.itemsize < 8:
+        return np.cumsum(x, axis=axis, dtype=np.float64).astype(x.dtype)
+    return np.cumsum(x, axis=axis)
 
 
 def expm1(x: Any) -> Tensor:
@@ -257,11 +267,11 @@ def _axis(where: str, x: Tensor, dim: int) -> int:
     return int(dim) % builtins.max(x.ndim, 1)
 
 
-def index_select(x: Any, dim: int, index_: Any) -> Tensor:
-    """The entries at ``index_`` (1-D integers) along ``dim``."""
+def index_select(x: Any, dim: int, index: Any) -> Tensor:
+    """The entries at ``index`` (1-D integers) along ``dim``."""
     x = as_tensor(x)
-    axis, picks = _along("index_select", x, dim, index_)
-    return index(x, (slice(None),) * axis + (picks,))
+    axis, picks = _along("index_select", x, dim, index)
+    return _index(x, (slice(None),) * axis + (picks,))
 
 
 def masked_select(x: Any, mask: Any) -> Tensor:
@@ -348,8 +358,8 @@ def roll(x: Any, shifts: Any, dims: Any = None) -> Tensor:
         flat = reshape(x, (-1,))
         order = np.roll(np.arange(flat.shape[0]), int(np.sum(shifts)))
         return reshape(index(flat, order), x.shape)
-    shift_list = list(np.atleast_1d(shifts))
-    dim_list = list(np.atleast_1d(dims))
+    shift_list = np.atleast_1d(shifts).tolist()
+    dim_list = np.atleast_1d(dims).tolist()
     if len(shift_list) != len(dim_list):
         raise ValueError(f"roll: expected one shift per dim, got {shift_list} and {dim_list}")
     out = x

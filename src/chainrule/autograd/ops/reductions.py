@@ -140,7 +140,7 @@ class Max(Function):
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
         kept = x.max(axis=axes, keepdims=True)
-        ctx.save_for_backward(x == kept)
+        ctx.save_for_backward(_reached(x, kept))
         return (
             kept if keepdims else kept.reshape([n for i, n in enumerate(x.shape) if i not in axes])
         )
@@ -153,6 +153,18 @@ class Max(Function):
         return (_expand(grad, ctx) * hit / ties).astype(grad.dtype, copy=False), None, None
 
 
+def _reached(x: Array, extreme: Array) -> Array:
+    """Where ``x`` holds its ``extreme`` (the max or min over some axes, kept as axes of 1):
+    the elements that get the gradient. Where the extreme is NaN (a NaN among the values
+    makes it so), the NaN elements, as in PyTorch."""
+    hit = x == extreme
+    if x.dtype.kind == "f":
+        lost = np.isnan(extreme)
+        if lost.any():
+            hit |= np.isnan(x) & lost
+    return hit
+
+
 @register("min")
 class Min(Function):
     """y = min of x over axes;  dy/dx = 1 at the minimum (split evenly on ties)."""
@@ -161,7 +173,7 @@ class Min(Function):
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
         kept = x.min(axis=axes, keepdims=True)
-        ctx.save_for_backward(x == kept)
+        ctx.save_for_backward(_reached(x, kept))
         return (
             kept if keepdims else kept.reshape([n for i, n in enumerate(x.shape) if i not in axes])
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from chainrule.autograd.function import Context, Function, register
 from chainrule.autograd.ops._operands import as_tensor, check_axis, normalize_axis
+from chainrule.autograd.ops.elementwise import Clone
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
@@ -24,6 +25,10 @@ class Reshape(Function):
     def forward(ctx: Context, x: Array, shape: tuple[int, ...]) -> Array:
         ctx.in_shape = x.shape
         return x.reshape(shape)
+
+    @staticmethod
+    def returns_view(ctx: Context) -> bool:
+        return True
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
@@ -40,6 +45,10 @@ class Permute(Function):
         return np.transpose(x, axes)
 
     @staticmethod
+    def returns_view(ctx: Context) -> bool:
+        return True
+
+    @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
         return np.transpose(grad, np.argsort(ctx.axes)), None
 
@@ -52,6 +61,10 @@ class Expand(Function):
     def forward(ctx: Context, x: Array, shape: tuple[int, ...]) -> Array:
         ctx.in_shape = x.shape
         return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def returns_view(ctx: Context) -> bool:
+        return True
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
@@ -76,6 +89,12 @@ class Index(Function):
     def forward(ctx: Context, x: Array, index: tuple[Any, ...]) -> Array:
         ctx.in_shape, ctx.index = x.shape, index
         return x[index]
+
+    @staticmethod
+    def returns_view(ctx: Context) -> bool:
+        # Slices and integers view x; integer arrays and masks pick copies.
+        index = ctx.__dict__.get("index")
+        return index is None or _is_basic(index)
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
@@ -204,10 +223,18 @@ def permute(x: Any, *axes: Any) -> Tensor:
     return Permute.apply(x, tuple(a % x.ndim for a in order))
 
 
-def transpose(x: Any, *axes: Any) -> Tensor:
-    """Swap two axes (``transpose(x, 0, 1)``, PyTorch's form), reorder all of them
-    (``transpose(x, (1, 0, 2))``, NumPy's form), or reverse them (no axes)."""
+def transpose(x: Any, *axes: Any, dim0: int | None = None, dim1: int | None = None) -> Tensor:
+    """Swap two axes (``transpose(x, 0, 1)`` or ``transpose(x, dim0=0, dim1=1)``, PyTorch's
+    form), reorder all of them (``transpose(x, (1, 0, 2))``, NumPy's form), or reverse them
+    (no axes)."""
     x = as_tensor(x)
+    if dim0 is not None or dim1 is not None:
+        if axes or dim0 is None or dim1 is None:
+            raise TypeError(
+                f"transpose: expected two axes, positionally or as dim0= and dim1=, got "
+                f"{axes} and dim0={dim0}, dim1={dim1}"
+            )
+        axes = (dim0, dim1)
     if not axes:
         return Permute.apply(x, tuple(reversed(range(x.ndim))))
     if len(axes) == 2 and all(isinstance(a, int | np.integer) for a in axes):
@@ -681,16 +708,22 @@ def _triangle(x: Any, diagonal: int, keep: Any, where: str) -> Tensor:
     return pick(mask, x, Tensor._from_op(np.zeros((), dtype=x.dtype), None))
 
 
-def flip(x: Any, *axes: Any) -> Tensor:
-    """Reverse the order of the elements along ``axes`` (``flip(x, 0)``, ``flip(x, (0, 1))``)."""
+def flip(x: Any, *axes: Any, dims: Any = None) -> Tensor:
+    """Reverse the order of the elements along ``axes`` (``flip(x, 0)``, ``flip(x, (0, 1))``,
+    or PyTorch's ``flip(x, dims=(0, 1))``); a copy, as in PyTorch."""
     x = as_tensor(x)
+    if dims is not None:
+        if axes:
+            raise TypeError("flip: expected the axes positionally or as dims=, got both")
+        axes = (dims,)
     order = _sizes(axes, "flip")
     check_axis(order, x.ndim, "flip")
     wanted = {a % builtins.max(x.ndim, 1) for a in order}
     if len(wanted) != len(order):
         raise ValueError(f"flip: expected distinct axes, got {order}")
     reverse = slice(None, None, -1)
-    return Index.apply(x, tuple(reverse if i in wanted else slice(None) for i in range(x.ndim)))
+    view = Index.apply(x, tuple(reverse if i in wanted else slice(None) for i in range(x.ndim)))
+    return Clone.apply(view)  # a copy, as in PyTorch: a later change to x leaves it as it is
 
 
 def repeat(x: Any, *repeats: Any) -> Tensor:
@@ -710,19 +743,22 @@ def repeat(x: Any, *repeats: Any) -> Tensor:
     paired = tuple(k for n in shape for k in (1, n))
     tiled = tuple(k for count, n in zip(counts, shape, strict=True) for k in (count, n))
     spread = Expand.apply(Reshape.apply(x, paired), tiled)
-    return Reshape.apply(spread, tuple(c * n for c, n in zip(counts, shape, strict=True)))
+    tiles = Reshape.apply(spread, tuple(c * n for c, n in zip(counts, shape, strict=True)))
+    # Merging the broadcast axes copies, except where no count repeats anything (all 1):
+    # the result is then a read-only view of x, and a copy is what PyTorch gives.
+    return Clone.apply(tiles) if tiles.data.base is not None else tiles
 
 
-def gather(x: Any, axis: int, index: Any) -> Tensor:
-    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``axis=1`` (PyTorch's ``gather``).
+def gather(x: Any, dim: int, index: Any) -> Tensor:
+    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``dim=1`` (PyTorch's ``gather``).
 
     ``index`` is an integer tensor with as many axes as ``x``, no longer than ``x`` along the
     other axes; positions picked twice receive the sum of their gradients.
     """
     x = as_tensor(x)
     picks = np.asarray(index.data if isinstance(index, Tensor) else index)
-    check_axis(axis, x.ndim, "gather")
-    axis = int(axis) % builtins.max(x.ndim, 1)
+    check_axis(dim, x.ndim, "gather")
+    axis = int(dim) % builtins.max(x.ndim, 1)
     if picks.dtype.kind not in "iu":
         raise TypeError(f"gather: expected an integer index, got dtype {picks.dtype}")
     if picks.ndim != x.ndim or builtins.any(

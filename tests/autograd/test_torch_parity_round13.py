@@ -1,0 +1,279 @@
+"""What a PyTorch user found different, checked against PyTorch itself: fill_diagonal_ in
+the graph, flip and repeat as copies, PyTorch's keyword names on factories and shape ops,
+and a float32 cumsum as accurate as PyTorch's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+
+
+@pytest.mark.parametrize(("shape", "wrap"), [((2, 2), False), ((3, 2), False), ((7, 3), True)])
+def test_fill_diagonal_in_the_graph_keeps_the_gradient_off_the_diagonal(
+    shape: tuple[int, int], wrap: bool
+) -> None:
+    values = np.arange(1, np.prod(shape) + 1, dtype=np.float64).reshape(shape)
+    x = cr.tensor(values, requires_grad=True)
+    y = x * 2
+    y.fill_diagonal_(-1.0, wrap=wrap)
+    (y * y).sum().backward()
+    t = torch.tensor(values, requires_grad=True)
+    u = t * 2
+    u.fill_diagonal_(-1.0, wrap=wrap)
+    (u * u).sum().backward()
+    np.testing.assert_array_equal(y.data, u.detach().numpy())
+    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
+
+
+def test_fill_diagonal_outside_the_graph_writes_into_the_tensor() -> None:
+    x = cr.ones(3, 3)
+    data = x.data
+    x.fill_diagonal_(0)
+    assert x.data is data
+    np.testing.assert_array_equal(data, 1 - np.eye(3))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: a.flip(0),
+        lambda a: cr.flip(a, 0),
+        lambda a: a.fliplr(),
+        lambda a: a.flipud(),
+        lambda a: a.repeat(1, 1),
+        lambda a: a.tile((1, 1)),
+        lambda a: a.repeat(2, 1),
+    ],
+)
+def test_flip_and_repeat_give_copies_as_in_pytorch(make: object) -> None:
+    a = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    b = make(a)  # type: ignore[operator]
+    before = b.data.copy()
+    a.mul_(0)  # a later change of the source leaves the result as it was
+    np.testing.assert_array_equal(b.data, before)
+    b.add_(1)  # and the result can be changed without touching the source
+    b[0, 0] = 7.0
+    np.testing.assert_array_equal(a.data, np.zeros((2, 3), np.float32))
+
+
+def test_flip_and_repeat_still_differentiate_as_pytorch() -> None:
+    values = np.arange(6, dtype=np.float64).reshape(2, 3)
+    weights = np.linspace(-1, 1, 24).reshape(4, 6)
+    x = cr.tensor(values, requires_grad=True)
+    (x.flip(1).repeat(2, 2) * cr.tensor(weights)).sum().backward()
+    t = torch.tensor(values, requires_grad=True)
+    (t.flip(1).repeat(2, 2) * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-12)
+
+
+def test_factories_take_pytorchs_size_keyword() -> None:
+    assert cr.zeros(size=(2, 3)).shape == (2, 3)
+    assert cr.ones(size=[4]).shape == (4,)
+    assert cr.empty(size=(1, 2)).shape == (1, 2)
+    assert cr.randn(size=(2, 5), generator=0).shape == (2, 5)
+    assert cr.rand(size=(3,), generator=0).shape == (3,)
+    with pytest.raises(TypeError, match="zeros: expected the size positionally or as size="):
+        cr.zeros(2, size=(2,))
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "low", "high", "shape"),
+    [
+        ((10, (3,)), {}, 0, 10, (3,)),
+        ((5, 8, (2, 2)), {}, 5, 8, (2, 2)),
+        ((10,), {"size": (3,)}, 0, 10, (3,)),
+        ((5, 8), {"size": (4,)}, 5, 8, (4,)),
+        ((), {"low": 5, "high": 8, "size": 6}, 5, 8, (6,)),
+        ((), {"high": 3, "size": (2, 3)}, 0, 3, (2, 3)),
+    ],
+)
+def test_randint_takes_pytorchs_forms(
+    args: tuple[object, ...], kwargs: dict[str, object], low: int, high: int, shape: tuple[int]
+) -> None:
+    values = cr.randint(*args, **kwargs, generator=0)
+    assert values.shape == shape
+    assert values.dtype == np.int64
+    assert values.data.min() >= low and values.data.max() < high
+
+
+def test_randint_without_a_size_says_what_it_expected() -> None:
+    with pytest.raises(TypeError, match=r"randint: expected \(high, size\) or \(low, high, size\)"):
+        cr.randint(5)
+
+
+def test_shape_ops_take_pytorchs_keyword_names() -> None:
+    values = np.arange(12, dtype=np.float32).reshape(3, 4)
+    x, t = cr.tensor(values), torch.tensor(values)
+    index = np.array([[0, 3], [1, 1], [2, 0]])
+    pairs = [
+        (cr.flip(x, dims=[0]), torch.flip(t, dims=[0])),
+        (x.flip(dims=(0, 1)), t.flip(dims=(0, 1))),
+        (cr.gather(x, dim=1, index=cr.tensor(index)), torch.gather(t, 1, torch.tensor(index))),
+        (x.gather(dim=0, index=cr.tensor(index[:, :1])), t.gather(0, torch.tensor(index[:, :1]))),
+        (x.transpose(dim0=0, dim1=1), t.transpose(dim0=0, dim1=1)),
+        (cr.transpose(x, dim0=1, dim1=0), torch.transpose(t, dim0=1, dim1=0)),
+        (
+            cr.index_select(x, dim=1, index=cr.tensor([3, 0])),
+            torch.index_select(t, dim=1, index=torch.tensor([3, 0])),
+        ),
+    ]
+    for ours, theirs in pairs:
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+    with pytest.raises(TypeError, match="transpose: expected two axes"):
+        x.transpose(0, dim1=1)
+    with pytest.raises(TypeError, match="flip: expected the axes positionally or as dims="):
+        cr.flip(x, 0, dims=[1])
+
+
+def test_float32_cumsum_adds_up_as_accurately_as_pytorch() -> None:
+    x = cr.full((100_000,), 0.1, requires_grad=True)
+    t = torch.full((100_000,), 0.1, requires_grad=True)
+    y, u = x.cumsum(0), t.cumsum(0)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, u.detach().numpy(), rtol=1e-6)
+    weights = np.linspace(0, 1, 100_000, dtype=np.float32)
+    (y * cr.tensor(weights)).sum().backward()
+    (u * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-5)
+
+
+def _doubling_in_place(lib: object) -> type:
+    class DoubleInPlace(lib.autograd.Function):  # type: ignore[attr-defined,name-defined,misc]
+        @staticmethod
+        def forward(ctx: object, x: object) -> object:
+            x.mul_(2)  # type: ignore[attr-defined]
+            ctx.mark_dirty(x)  # type: ignore[attr-defined]
+            return x
+
+        @staticmethod
+        def backward(ctx: object, grad: object) -> object:
+            return grad * 2  # type: ignore[operator]
+
+    return DoubleInPlace
+
+
+def test_mark_dirty_returns_the_input_itself_with_the_functions_node() -> None:
+    results = []
+    for lib in (cr, torch):
+        x = lib.tensor([1.0, 2.0, -3.0], requires_grad=True)
+        y = x * 1
+        z = _doubling_in_place(lib).apply(y)
+        assert z is y
+        assert "DoubleInPlaceBackward" in repr(z.grad_fn)
+        (z * z).sum().backward()
+        results.append((np.asarray(z.detach().tolist()), np.asarray(x.grad.tolist())))
+    (ours_z, ours_grad), (torch_z, torch_grad) = results
+    np.testing.assert_array_equal(ours_z, torch_z)
+    np.testing.assert_array_equal(ours_grad, torch_grad)
+
+
+def test_mark_dirty_on_a_leaf_that_requires_grad_is_refused() -> None:
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="DoubleInPlace: a leaf tensor that requires grad"):
+        _doubling_in_place(cr).apply(x)
+    with cr.no_grad():
+        assert _doubling_in_place(cr).apply(x) is x
+
+
+@pytest.mark.parametrize(
+    "pick",
+    [
+        lambda t, lib: t.index_select(1, lib.tensor([0, 2])),
+        lambda t, lib: t[:, [0, 2]],
+        lambda t, lib: t[t > 1.5],
+    ],
+)
+def test_in_place_ops_on_fancy_indexed_copies_are_recorded_as_in_pytorch(pick: object) -> None:
+    grads = []
+    for lib in (cr, torch):
+        x = lib.tensor([[1.0, 2.0, 3.0], [4.0, -5.0, 6.0]], requires_grad=True)
+        y = pick(x * 1, lib)  # type: ignore[operator]
+        y.mul_(2)
+        y[0] = 10.0
+        (y * y).sum().backward()
+        grads.append(np.asarray(x.grad.tolist()))
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda t: t[:, :2],
+        lambda t: t[0],
+        lambda t: t.reshape(6),
+        lambda t: t.T,
+        lambda t: t.expand(2, 2, 3),
+    ],
+)
+def test_in_place_ops_on_views_in_the_graph_are_still_refused(view: object) -> None:
+    x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    with pytest.raises(RuntimeError, match="mul_: under grad mode, changing a view of another"):
+        view(x * 1).mul_(2)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ([[1.0, 2.0], [3.0]], "at depth 1, lengths 2, 1"),
+        ([[[1, 2], [3, 4]], [[1, 2], [3]]], "at depth 2, lengths 2, 2, 2, 1"),
+        ([1, [2, 3]], "at depth 1, lengths a number, 2"),
+    ],
+)
+def test_ragged_data_says_where_the_rows_differ(data: list[object], where: str) -> None:
+    with pytest.raises(ValueError, match="tensor: expected nested lists of one length") as info:
+        cr.tensor(data)
+    assert str(info.value).endswith(where)
+
+
+def test_softmax_methods_take_pytorchs_dtype() -> None:
+    values = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+    x, t = cr.tensor(values), torch.tensor(values)
+    for ours, theirs in (
+        (x.softmax(1, dtype=np.float64), t.softmax(1, dtype=torch.float64)),
+        (x.log_softmax(dim=1, dtype=np.float64), t.log_softmax(dim=1, dtype=torch.float64)),
+    ):
+        assert ours.dtype == np.float64
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12)
+
+
+def test_set_detect_anomaly_as_a_call_and_as_a_context_manager() -> None:
+    assert not cr.autograd.is_anomaly_enabled()
+    with cr.autograd.set_detect_anomaly(True):
+        assert cr.autograd.is_anomaly_enabled()
+        with pytest.raises(FloatingPointError, match="op 'log'"):
+            cr.log(cr.tensor([0.0], requires_grad=True))
+    assert not cr.autograd.is_anomaly_enabled()
+    cr.autograd.set_detect_anomaly(True)
+    try:
+        assert cr.autograd.is_anomaly_enabled()
+    finally:
+        cr.autograd.set_detect_anomaly(False)
+    assert not cr.autograd.is_anomaly_enabled()
+
+
+@pytest.mark.parametrize("reduce", ["max", "min"])
+def test_a_nan_that_decides_max_or_min_gets_the_gradient_as_in_pytorch(reduce: str) -> None:
+    values = [float("nan"), 0.5, -2.0, float("nan")]
+    grads = []
+    for lib in (cr, torch):
+        x = lib.tensor(values, dtype=lib.float64, requires_grad=True)
+        (getattr(x, reduce)() * 3).backward()
+        grads.append(np.asarray(x.grad.tolist()))
+    np.testing.assert_array_equal(grads[0], grads[1])
+    assert np.isfinite(grads[0]).all()
+
+
+def test_amax_over_rows_with_a_nan_gives_each_row_a_finite_gradient() -> None:
+    x = cr.tensor([[float("nan"), 0.5, 2.0], [1.0, 3.0, 3.0]], requires_grad=True)
+    x.amax(1).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+
+
+def test_roll_with_unmatched_shifts_and_dims_names_them_plainly() -> None:
+    with pytest.raises(
+        ValueError, match=r"roll: expected one shift per dim, got \[1, 2\] and \[0\]$"
+    ):
+        cr.ones(3, 3).roll((1, 2), dims=(0,))
