@@ -132,10 +132,11 @@ def batch_of(dataset: Any, indices: Array | slice) -> Any:
 
     A sample that is a tuple (or list) of fields gives a tuple with one tensor per field, a
     dict gives a dict of tensors with the same keys, a lone array or number gives one
-    tensor, and strings stay a list. Datasets with a ``batch`` method (``TensorDataset``,
-    ``Subset``) slice their arrays at once; any other dataset is indexed sample by sample.
+    tensor, and strings stay a list. A ``TensorDataset`` or ``Subset`` slices its arrays at
+    once; any other dataset, a subclass of those that changes ``__getitem__`` (to augment,
+    say) among them, is indexed sample by sample, as PyTorch's loaders do.
     """
-    if hasattr(dataset, "batch"):
+    if _sliced_at_once(dataset):
         return dataset.batch(indices)
     if isinstance(indices, slice):
         indices = np.arange(len(dataset))[indices]
@@ -143,6 +144,17 @@ def batch_of(dataset: Any, indices: Array | slice) -> Any:
     if not samples:
         raise ValueError("batch_of: expected at least one index, got none")
     return default_collate(samples)
+
+
+def _sliced_at_once(dataset: Any) -> bool:
+    """Whether ``dataset`` takes the fast path: its class indexes and batches as
+    ``TensorDataset``'s or ``Subset``'s do (``batch`` gives what indexing would)."""
+    cls = type(dataset)
+    return any(
+        getattr(cls, "batch", None) is own.batch
+        and getattr(cls, "__getitem__", None) is own.__getitem__
+        for own in (TensorDataset, Subset)
+    )
 
 
 def default_collate(samples: list[Any]) -> Any:
@@ -170,6 +182,12 @@ def default_collate(samples: list[Any]) -> Any:
     if isinstance(first, str | bytes):
         return list(samples)
     arrays = [_as_array(s) for s in samples]
+    if any(a.dtype.kind == "O" for a in arrays):
+        kinds = sorted({type(s).__name__ for s in samples})
+        raise TypeError(
+            f"batch_of: expected samples of tensors, arrays, numbers, strings, tuples or "
+            f"dicts, got {', '.join(kinds)}; give the DataLoader a collate_fn for others"
+        )
     if len({a.shape for a in arrays}) > 1:
         shapes = sorted({a.shape for a in arrays})
         raise ValueError(

@@ -71,11 +71,17 @@ def _is_bool(value: Any) -> bool:
 
 
 def column_of(table: Any, name: str, where: str) -> Array:
-    """Column ``name`` of ``table`` as a 1-D NumPy array."""
-    try:
-        values = np.asarray(table[name], dtype=None)
-    except (KeyError, IndexError):
-        raise ValueError(f"{where}: expected a column {name!r}, got none") from None
+    """Column ``name`` of ``table`` as a 1-D NumPy array. ``name`` is the column's key, or
+    its text for a key that is not a string (a DataFrame's 0, 1, ... read as "0", "1")."""
+    key = name if name in table else next((k for k in table if str(k) == name), None)
+    if key is None:
+        raise ValueError(f"{where}: expected a column {name!r}, got none")
+    column = table[key]
+    values = np.asarray(column, dtype=None)
+    if values.dtype.kind in "US" and isinstance(column, list | tuple):
+        # NumPy turns the numbers and NaN of a list among text into text; a DataFrame's
+        # column keeps them, and so does this.
+        values = np.asarray(column, dtype=object)
     if values.ndim != 1:
         raise ValueError(
             f"{where}: expected column {name!r} to be one-dimensional, got shape {values.shape}"
@@ -375,9 +381,15 @@ class TabularPreprocessor:
             If the table has no rows, a named column is absent, or columns differ in length.
         """
         where = "TabularPreprocessor.fit"
-        names = list(columns) if columns is not None else column_names(table, where)
+        names = [str(c) for c in columns] if columns is not None else column_names(table, where)
         if not names:
             raise ValueError(f"{where}: expected at least one feature column, got none")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"{where}: expected distinct column names, got {', '.join(map(repr, repeated))} "
+                f"more than once"
+            )
         arrays = [column_of(table, name, where) for name in names]
         lengths = {len(a) for a in arrays}
         if len(lengths) != 1:

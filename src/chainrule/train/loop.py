@@ -1083,7 +1083,7 @@ def _run_epoch(
             output, value, rows = dist.forward_backward(model, state.loss_fn, optimizer, x, y)
         if dist is None:
             # Keras's weighted loss divides by the rows; the loss's own mean may not.
-            rows = len(x) if weighted_loss else _averaged_over(state.loss_fn, y, len(x))
+            rows = len(x) if weighted_loss is not None else _averaged_over(state.loss_fn, y, len(x))
         state.step += 1
         if not np.isfinite(value) and rows:
             _diverged(state, value, x, y)
@@ -1195,7 +1195,7 @@ def _evaluate(
                     value = loss_fn(output, y)
                 else:
                     value = weighted_loss(output, y, weight)
-                rows = len(x) if weighted_loss else _averaged_over(loss_fn, y, len(x))
+                rows = len(x) if weighted_loss is not None else _averaged_over(loss_fn, y, len(x))
                 if rows:  # a batch of ignored labels only: its loss is NaN, worth nothing
                     total += float(value.item()) * rows
                     count += rows
