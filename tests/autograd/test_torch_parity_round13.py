@@ -277,3 +277,50 @@ def test_roll_with_unmatched_shifts_and_dims_names_them_plainly() -> None:
         ValueError, match=r"roll: expected one shift per dim, got \[1, 2\] and \[0\]$"
     ):
         cr.ones(3, 3).roll((1, 2), dims=(0,))
+
+
+@pytest.mark.parametrize("p", [0.5, 0.9])
+def test_norm_below_one_gives_zero_gradient_at_zero_entries_as_pytorch(p: float) -> None:
+    values = [0.0, 2.0, -4.0, 0.0]
+    grads = []
+    for lib in (cr, torch):
+        x = lib.tensor(values, dtype=lib.float64, requires_grad=True)
+        x.norm(p=p).backward()
+        grads.append(np.asarray(x.grad.tolist()))
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+    assert np.isfinite(grads[0]).all()
+
+
+def test_float16_var_std_and_norm_add_up_wider_as_pytorch() -> None:
+    ramp = np.arange(100.0) + 1000
+    for make in (
+        lambda lib, v: lib.tensor(v, dtype=lib.float16).var(),
+        lambda lib, v: lib.tensor(v, dtype=lib.float16).std(),
+        lambda lib, v: lib.tensor(v, dtype=lib.float16).norm(),
+    ):
+        ours, theirs = make(cr, ramp), make(torch, ramp)
+        assert ours.dtype == np.float16
+        assert np.isfinite(ours.item())
+        assert ours.item() == pytest.approx(theirs.item(), rel=2e-3)
+    x = cr.tensor(ramp, dtype=cr.float16, requires_grad=True)
+    x.var().backward()
+    assert x.grad.dtype == np.float16
+    np.testing.assert_allclose(x.grad.data, 2 * (ramp - ramp.mean()) / 99, rtol=5e-3)
+
+
+@pytest.mark.parametrize("log_input", [False, True])
+def test_poisson_nll_loss_full_differentiates_the_stirling_term_in_the_target(
+    log_input: bool,
+) -> None:
+    rates, counts = np.array([0.5, 2.0, 1.5]), np.array([3.0, 5.0, 0.5])
+    grads = []
+    for lib, functional in ((cr, cr.nn.functional), (torch, torch.nn.functional)):
+        x = lib.tensor(rates, requires_grad=True)
+        t = lib.tensor(counts, requires_grad=True)
+        loss = functional.poisson_nll_loss(x, t, log_input=log_input, full=True, reduction="sum")
+        loss.backward()
+        grads.append((loss.item(), x.grad.tolist(), t.grad.tolist()))
+    (ours_loss, ours_x, ours_t), (loss, grad_x, grad_t) = grads
+    assert ours_loss == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(ours_x, grad_x, rtol=1e-12)
+    np.testing.assert_allclose(ours_t, grad_t, rtol=1e-12)

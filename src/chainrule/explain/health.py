@@ -129,6 +129,7 @@ class GradientHealth(Callback):
         self._handles: list[Any] = []
         self._weighted: list[tuple[str, str, Linear | _ConvNd]] = []  # name, label, layer
         self._previous: dict[str, Array] = {}
+        self._grad_norms: dict[str, float] = {}  # this step's, as backward left them
         self._epoch_grad: dict[str, list[float]] = {}
         self._epoch_ratio: dict[str, list[float]] = {}
         self._ever_active: dict[str, Array] = {}
@@ -147,6 +148,12 @@ class GradientHealth(Callback):
             if isinstance(m, Linear | _ConvNd)
         ]
         self._previous = {n: m.weight.data.copy() for n, _, m in self._weighted}
+        # Norms taken as backward computes each gradient: before any clipping (fit's
+        # clip_grad_norm), which would hide the very explosion it is the cure for.
+        self._grad_norms = {}
+        for name, _, layer in self._weighted:
+            if layer.weight.requires_grad:
+                self._handles.append(layer.weight.register_hook(self._grad_observer(name)))
         for _, label, _ in self._weighted:
             self.report.layers[label] = LayerHealth(label)
         # Each forward pass of the model counts the calls of its activations afresh (fit's
@@ -160,6 +167,12 @@ class GradientHealth(Callback):
                 if isinstance(module, act.ReLU):
                     self.report.layers.setdefault(label, LayerHealth(label))
                 self._handles.append(module.register_forward_hook(self._observer(label, module)))
+
+    def _grad_observer(self, name: str) -> Any:
+        def observe(grad: Any) -> None:
+            self._grad_norms[name] = float(np.linalg.norm(grad.data))
+
+        return observe
 
     def _new_pass(self, model: Module, args: Any) -> None:
         self._calls, self._pending = {}, []
@@ -200,8 +213,11 @@ class GradientHealth(Callback):
         for name, _, module in self._weighted:
             weight = module.weight.data
             grad = module.weight.grad
-            if grad is not None:
-                self._epoch_grad.setdefault(name, []).append(float(np.linalg.norm(grad.data)))
+            norm_seen = self._grad_norms.pop(name, None)
+            if norm_seen is None and grad is not None:  # a loop that set grad itself
+                norm_seen = float(np.linalg.norm(grad.data))
+            if norm_seen is not None:
+                self._epoch_grad.setdefault(name, []).append(norm_seen)
             change = float(np.linalg.norm(weight - self._previous[name]))
             norm = float(np.linalg.norm(weight))
             self._epoch_ratio.setdefault(name, []).append(change / norm if norm > 0 else math.inf)

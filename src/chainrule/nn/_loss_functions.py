@@ -583,12 +583,11 @@ def poisson_nll_loss(
     input, target = _pair("poisson_nll_loss", input, target, reduction)
     loss = ops.exp(input) - target * input if log_input else input - target * ops.log(input + eps)
     if full:
-        t = target.data
-        big = t > 1
-        safe = np.where(big, t, 1)  # log of 1, not of 0 or a negative count, where masked out
-        stirling = safe * np.log(safe) - safe + 0.5 * np.log(2 * np.pi * safe)
-        # As in PyTorch, the Stirling term is a constant: no gradient reaches the target.
-        loss = loss + np.where(big, stirling, 0).astype(input.dtype)
+        big = target.data > 1
+        safe = ops.where(big, target, 1)  # log of 1, not of 0 or a negative count, masked out
+        # Ops on the target, as in PyTorch: a target that requires grad gets the term's.
+        stirling = safe * ops.log(safe) - safe + 0.5 * ops.log((2 * np.pi) * safe)
+        loss = loss + ops.where(big, stirling, 0)
     return _reduce(loss, reduction)
 
 

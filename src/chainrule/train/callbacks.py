@@ -77,13 +77,23 @@ class Callback:
         pass
 
 
-def _better(mode: str, monitor: str) -> str:
+_FALLING = ("loss", "mse", "mae", "mape", "msle", "error", "crossentropy", "hinge", "divergence")
+"""Words in a quantity's name that say lower is better, for a monitor fit has no metric for."""
+
+
+def _better(mode: str, monitor: str, state: FitState | None = None) -> str:
+    """'min' or 'max': ``mode`` itself, or for 'auto' the direction of the metric ``fit``
+    logs under ``monitor`` (its ``greater_is_better``), else one read from the name: losses
+    and errors fall, anything else rises."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"callbacks: mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode != "auto":
         return mode
-    lower_is_better = ("loss", "mse", "rmse", "mae", "error")
-    return "min" if any(word in monitor for word in lower_is_better) else "max"
+    name = monitor.removeprefix("val_")
+    for metric in state.metrics if state is not None else ():
+        if metric.name == name:
+            return "max" if metric.greater_is_better else "min"
+    return "min" if any(word in monitor for word in _FALLING) else "max"
 
 
 def _count(value: Any, where: str, name: str) -> int:
@@ -117,7 +127,8 @@ class EarlyStopping(Callback):
     min_delta : float, default=0
         Smallest change that counts as an improvement.
     mode : {'auto', 'min', 'max'}, default='auto'
-        'auto' minimizes losses and errors, maximizes anything else.
+        'auto' follows the monitored metric's ``greater_is_better``; for other quantities
+        it minimizes losses and errors and maximizes anything else.
     restore_best_weights : bool, default=False
         At the end, put back the weights of the best epoch.
     baseline : float, optional
@@ -146,7 +157,7 @@ class EarlyStopping(Callback):
         start_from_epoch = _count(start_from_epoch, "EarlyStopping", "start_from_epoch")
         self.baseline, self.start_from_epoch = baseline, start_from_epoch
         self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
-        self.mode = _better(mode, monitor)
+        self._mode, self.mode = mode, _better(mode, monitor)
         self.restore_best_weights, self.verbose = restore_best_weights, verbose
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = self.stopped_epoch = 0
@@ -154,6 +165,7 @@ class EarlyStopping(Callback):
         self._best_weights: dict[str, Any] | None = None
 
     def on_train_begin(self, state: FitState) -> None:
+        self.mode = _better(self._mode, self.monitor, state)
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch, self.wait, self._best_weights = 0, 0, None
         self.stopped_epoch = 0
@@ -177,6 +189,8 @@ class EarlyStopping(Callback):
                 self._best_weights = {k: v.data.copy() for k, v in state.model.state_dict().items()}
             # As Keras documents: an improvement that does not beat the baseline still
             # counts as waiting, so that a baseline never reached stops after `patience`.
+            # (Keras 3's code returns here instead, and trains on while the value improves
+            # however far from the baseline; its documentation, and Keras 2, stop.)
             if self.baseline is None or self._improved_on(value, self.baseline):
                 self.wait = 0
                 return
@@ -253,10 +267,15 @@ class ModelCheckpoint(Callback):
         assert chosen is not None  # one of the two, checked above
         self.path = str(chosen)
         self.every_n_epochs, self.save_best_only = every_n_epochs, save_best_only
-        self.monitor, self.mode = monitor, _better(mode, monitor)
+        self.monitor, self._mode, self.mode = monitor, mode, _better(mode, monitor)
         self.save_weights_only, self.verbose = save_weights_only, verbose
         self.best = math.inf if self.mode == "min" else -math.inf
         self.last_path: Path | None = None
+
+    def on_train_begin(self, state: FitState) -> None:
+        mode = _better(self._mode, self.monitor, state)
+        if mode != self.mode and self.last_path is None:  # nothing saved under the guess
+            self.mode, self.best = mode, math.inf if mode == "min" else -math.inf
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         if state.epoch % self.every_n_epochs:
@@ -354,7 +373,7 @@ class ReduceLROnPlateau(Callback):
         if not min_lr >= 0:
             raise ValueError(f"ReduceLROnPlateau: min_lr must be >= 0, got {min_lr!r}")
         self.monitor, self.factor, self.patience = monitor, factor, patience
-        self.mode, self.min_delta = _better(mode, monitor), min_delta
+        self._mode, self.mode, self.min_delta = mode, _better(mode, monitor), min_delta
         self.cooldown, self.min_lr, self.verbose = cooldown, min_lr, verbose
         self.best = math.inf if self.mode == "min" else -math.inf
         self.wait = self.cooldown_left = 0
@@ -362,6 +381,7 @@ class ReduceLROnPlateau(Callback):
     def on_train_begin(self, state: FitState) -> None:
         # A fresh count for each run, as Keras resets it: the best value of an earlier fit
         # (of another model, or another learning rate) says nothing about this one.
+        self.mode = _better(self._mode, self.monitor, state)
         self.best = math.inf if self.mode == "min" else -math.inf
         self.wait = self.cooldown_left = 0
 
@@ -411,7 +431,7 @@ class CSVLogger(Callback):
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         if not state.is_root:
             return
-        new_file = not self.path.exists()
+        new_file = not self.path.exists() or self.path.stat().st_size == 0
         if self._keys is None:
             self._keys = ["epoch", *logs]
         with self.path.open("a", newline="") as handle:

@@ -45,6 +45,15 @@ class History:
             if len(values) < len(self.epoch):
                 values.append(float("nan"))
 
+    def amend(self, logs: dict[str, float]) -> None:
+        """Set the last epoch's entries to ``logs`` again: keys that callbacks added to an
+        epoch's logs after ``record``, or changed."""
+        if not self.epoch:
+            return
+        for key, value in logs.items():
+            values = self.history.setdefault(key, [float("nan")] * len(self.epoch))
+            values[-1] = float(value)
+
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
 

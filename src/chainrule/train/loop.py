@@ -521,6 +521,7 @@ class FitState:
     # of three fields.
     weighted_loss: Any = None
     compiled: Any = None  # the CompiledStep of fit(compiled=True)
+    metrics: list[Metric] = field(default_factory=list)  # logged, and val_ of each
 
     @property
     def is_root(self) -> bool:
@@ -890,6 +891,7 @@ def fit(
         distributed=dist,
         seed=seed,
         weighted_loss=weighted_loss,
+        metrics=metric_list,
     )
     if compiled and dist is None and weighted_loss is None:
         state.compiled = compile_step(model, loss_fn, opt)
@@ -966,6 +968,7 @@ def fit(
             history.record(state.epoch, logs)
             for callback in all_callbacks:
                 callback.on_epoch_end(state, logs)
+            history.amend(logs)  # what callbacks added, as Keras's History, called last, sees
             _keras_stop(state)
             if dist is not None:
                 dist.agree_to_stop(state, interrupted)
@@ -1007,6 +1010,10 @@ def _give_keras_attributes(callback: Any, model: Module, params: dict[str, Any])
     own = vars(callback) if hasattr(callback, "__dict__") else {}
     given = own.get("_keras_attributes_from_fit", False)
     for name, value in (("model", model), ("params", params)):
+        setter = getattr(callback, f"set_{name}", None)
+        if callable(setter):
+            setter(value)  # Keras's way: the callback keeps what it needs of the model
+            continue
         if isinstance(getattr(type(callback), name, None), property):
             continue
         if own.get(name) is not None and not given:

@@ -205,11 +205,12 @@ class Var(Function):
         # An empty reduction has no variance: NaN, as in PyTorch (n - 1 = -1 would give -0).
         # A correction above the count leaves no degrees of freedom: inf, as in PyTorch.
         ctx.denominator = builtins.max(count - correction, 0) if count else math.nan
+        dtype, x = x.dtype, _widened(x)
         centered = x - x.mean(axis=axes, keepdims=True) if count else x
         var = np.sum(centered * centered, axis=axes, keepdims=keepdims) / ctx.denominator
         y = (np.sqrt(var) if root else var).astype(x.dtype, copy=False)
         ctx.save_for_backward(centered, y if root else None)
-        return y
+        return y.astype(dtype, copy=False)
 
     @staticmethod
     @quietly
@@ -217,10 +218,11 @@ class Var(Function):
         centered, root = ctx.saved
         denominator = ctx.denominator if ctx.denominator > 0 else math.nan
         if root is None:
-            return _expand(grad, ctx) * ((2 / denominator) * centered), None, None, None, None
-        std = _expand(root, ctx)
-        scale = np.where(std == 0, 0, _expand(grad, ctx) / (denominator * std))
-        return (scale * centered).astype(grad.dtype, copy=False), None, None, None, None
+            grad_x = _expand(grad, ctx) * ((2 / denominator) * centered)
+        else:
+            std = _expand(root, ctx)
+            grad_x = np.where(std == 0, 0, _expand(grad, ctx) / (denominator * std)) * centered
+        return grad_x.astype(grad.dtype, copy=False), None, None, None, None
 
 
 @register("prod")
@@ -267,6 +269,7 @@ class Norm(Function):
     @quietly
     def forward(ctx: Context, x: Array, p: float, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes, ctx.p = x.shape, axes, p
+        dtype, x = x.dtype, _widened(x)
         a = np.abs(x)
         if p == math.inf:
             kept = a.max(axis=axes, keepdims=True)
@@ -275,6 +278,7 @@ class Norm(Function):
         else:
             kept = np.sum(a**p, axis=axes, keepdims=True) ** (1 / p)
         ctx.save_for_backward(x, kept)
+        kept = kept.astype(dtype, copy=False)
         return (
             kept if keepdims else kept.reshape([n for i, n in enumerate(x.shape) if i not in axes])
         )
@@ -293,9 +297,16 @@ class Norm(Function):
         elif p == 2:
             local = x / safe
         else:
-            local = np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1)
+            # |x| ** (p - 1) is infinite at 0 for p < 1, where the gradient is 0 (PyTorch's).
+            local = np.where(x == 0, 0, np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1))
         local = np.where(kept == 0, 0, local)
-        return (g * local).astype(x.dtype, copy=False), None, None, None
+        return (g * local).astype(grad.dtype, copy=False), None, None, None
+
+
+def _widened(x: Array) -> Array:
+    """``x`` in float32 when it is float16, whose sums of squares overflow at 65504: PyTorch
+    adds float16 up in float32 too."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
 def _reduce_args(
