@@ -865,15 +865,30 @@ def _pool_1d(
 
 
 def _upsample(g: _Graph, m: Upsample, x: str, shape: tuple[int, ...], path: str) -> str:
-    """Nearest upsampling as the layer computes it: a Gather of fixed indices per axis (the
-    axes after the batch are fixed by the example)."""
-    from chainrule.nn.functional import _interpolate_sizes, _nearest_sources
+    """Upsampling as the layer computes it, per axis (the axes after the batch are fixed by
+    the example): nearest, a Gather of fixed indices; linear, two Gathers weighted by fixed
+    weights and added."""
+    from chainrule.nn.functional import _interpolate_sizes, _linear_sources, _nearest_sources
 
     spatial = shape[2:]
     sizes, scales = _interpolate_sizes(spatial, m.size, m.scale_factor, m.recompute_scale_factor)
     for axis, (n_in, n_out, scale) in enumerate(zip(spatial, sizes, scales, strict=True)):
-        picks = _nearest_sources(n_in, n_out, scale, shortcuts=len(shape) == 4)
-        x = g.node("Gather", [x, g.constant("picks", picks, np.int64)], path, axis=axis + 2)
+        if m.mode == "nearest":
+            picks = _nearest_sources(n_in, n_out, scale, shortcuts=len(shape) == 4)
+            x = g.node("Gather", [x, g.constant("picks", picks, np.int64)], path, axis=axis + 2)
+            continue
+        if n_in == n_out:
+            continue
+        first, second, weight = _linear_sources(n_in, n_out, scale, bool(m.align_corners))
+        cells = [1] * len(shape)
+        cells[axis + 2] = n_out
+        low = g.node("Gather", [x, g.constant("first", first, np.int64)], path, axis=axis + 2)
+        high = g.node("Gather", [x, g.constant("second", second, np.int64)], path, axis=axis + 2)
+        taken = weight.reshape(cells).astype(g.dtype)  # rounded first, as the layer does
+        keep, take = g.constant("keep", 1 - taken), g.constant("take", taken)
+        x = g.node(
+            "Add", [g.node("Mul", [low, keep], path), g.node("Mul", [high, take], path)], path
+        )
     return x
 
 

@@ -498,6 +498,7 @@ LAYERS: dict[str, LayerEntry] = {
             ),
             "mode": m.mode,
             "recompute_scale_factor": m.recompute_scale_factor,
+            **({} if m.align_corners is None else {"align_corners": m.align_corners}),
         },
         {
             "size": "int?|ints",
@@ -505,6 +506,7 @@ LAYERS: dict[str, LayerEntry] = {
             "mode": "str",
             "recompute_scale_factor": "bool?",
         },
+        optional={"align_corners": "bool"},
     ),
 }
 """Every built-in layer that a model file can hold, by its type name in the file."""

@@ -519,51 +519,101 @@ def scaled_dot_product_attention(
 def pad(
     input: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None
 ) -> Tensor:
-    """Pad the last ``len(pad) // 2`` axes with ``value``, as PyTorch's ``F.pad``: ``pad`` is
-    (before, after) of the last axis, then of the one before it, and so on, so that
+    """Pad the last ``len(pad) // 2`` axes, as PyTorch's ``F.pad``: ``pad`` is (before,
+    after) of the last axis, then of the one before it, and so on, so that
     ``pad(x, (0, 2))`` appends two zeros to each row.
 
-    Only ``mode="constant"`` and widths >= 0 are supported.
+    ``mode``: ``"constant"`` fills with ``value`` (0 by default), and a negative width crops
+    instead; ``"reflect"`` mirrors the elements next to the edge (widths below the axis's
+    size), ``"replicate"`` repeats the edge, ``"circular"`` wraps around (widths at most
+    the size).
 
     Examples
     --------
     >>> import chainrule as cr
     >>> pad(cr.ones(1, 2), (1, 0, 0, 1)).tolist()
     [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+    >>> pad(cr.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect").tolist()
+    [[3.0, 2.0, 1.0, 2.0, 3.0, 2.0]]
     """
     x = as_tensor(input)
-    if mode != "constant":
-        raise ValueError(f"pad: expected mode 'constant' (the only one supported), got {mode!r}")
     widths = [int(w) for w in pad]
     if len(widths) % 2 or len(widths) // 2 > x.ndim:
         raise ValueError(
             f"pad: expected an even number of widths, at most 2 per axis of a {x.ndim}-d "
             f"tensor, got {tuple(pad)}"
         )
-    if min(widths, default=0) < 0:
-        raise ValueError(f"pad: expected widths >= 0 (no cropping), got {tuple(pad)}")
-    pairs = [(0, 0)] * (x.ndim - len(widths) // 2)
+    if mode in ("reflect", "replicate", "circular"):
+        if value is not None:
+            raise ValueError(f"pad: mode {mode!r} takes no value (only 'constant' does)")
+        if min(widths, default=0) < 0:
+            raise ValueError(f"pad: expected widths >= 0 for mode {mode!r}, got {tuple(pad)}")
+        return ops.edge_pad(x, tuple(widths), mode)
+    if mode != "constant":
+        raise ValueError(
+            f"pad: expected mode 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
+        )
+    first = x.ndim - len(widths) // 2
+    if min(widths, default=0) < 0:  # a negative width crops that many elements
+        kept = [slice(None)] * x.ndim
+        for k in range(len(widths) // 2):
+            before, after = widths[2 * k], widths[2 * k + 1]
+            axis = x.ndim - 1 - k
+            kept[axis] = slice(max(-before, 0), x.shape[axis] - max(-after, 0))
+        x = x[tuple(kept)]
+        widths = [max(w, 0) for w in widths]
+    pairs = [(0, 0)] * first
     pairs += [(widths[i], widths[i + 1]) for i in reversed(range(0, len(widths), 2))]
     return ops.pad(x, pairs, 0.0 if value is None else value)
 
 
-_INTERPOLATE_MODES = ("nearest",)
-"""The ``mode``s that ``interpolate`` and ``nn.Upsample`` compute."""
-_TORCH_ONLY_MODES = ("nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+_INTERPOLATE_MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
+"""The ``mode``s that ``interpolate`` and ``nn.Upsample`` compute, with the input ranks each
+takes: (N, C, L) and (N, C, H, W) for nearest, as in PyTorch."""
+_TORCH_ONLY_MODES = ("nearest-exact", "bicubic", "trilinear", "area")
 
 
 def _check_interpolate_mode(where: str, mode: Any, align_corners: Any, antialias: Any) -> None:
     """Refuse what ``interpolate`` does not compute, saying what it expects instead."""
     if mode not in _INTERPOLATE_MODES:
         known = " (one of PyTorch's, not implemented here)" if mode in _TORCH_ONLY_MODES else ""
-        raise ValueError(f"{where}: expected mode='nearest', got mode={mode!r}{known}")
-    if align_corners is not None:
         raise ValueError(
-            f"{where}: align_corners applies to the interpolating modes (linear, bilinear, ...), "
+            f"{where}: expected mode 'nearest', 'linear' or 'bilinear', got mode={mode!r}{known}"
+        )
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError(
+            f"{where}: align_corners applies to the interpolating modes (linear, bilinear), "
             f"not to mode='nearest'; got align_corners={align_corners!r}, expected None"
         )
+    if align_corners is not None and not isinstance(align_corners, bool):
+        raise TypeError(f"{where}: align_corners must be a bool or None, got {align_corners!r}")
     if antialias:
-        raise ValueError(f"{where}: antialias applies to bilinear and bicubic modes, got True")
+        raise ValueError(f"{where}: antialias=True is not implemented; got True")
+
+
+def _linear_sources(
+    size: int, out: int, scale_factor: float | None, align_corners: bool
+) -> tuple[Array, Array, Array]:
+    """For each of ``out`` outputs along an axis of ``size`` inputs: the two inputs it lies
+    between and its weight on the second, as PyTorch's linear kernels compute them.
+
+    With ``align_corners`` the first and last outputs sit on the first and last inputs
+    (source i * (size - 1) / (out - 1)); without, outputs sit at the centres of ``out``
+    equal cells over the input (source (i + 0.5) * s - 0.5, s = 1 / scale_factor or
+    size / out, clamped at 0). An output of the input's size copies it.
+    """
+    if out == size:
+        same = np.arange(out)
+        return same, same, np.zeros(out)
+    at = np.arange(out, dtype=np.float64)
+    if align_corners:
+        source = at * ((size - 1) / (out - 1) if out > 1 else 0.0)
+    else:
+        step = 1.0 / scale_factor if scale_factor else size / out
+        source = np.maximum((at + 0.5) * step - 0.5, 0.0)
+    first = np.minimum(np.floor(source).astype(np.int64), size - 1)
+    second = np.minimum(first + 1, size - 1)
+    return first, second, np.clip(source - first, 0.0, 1.0)
 
 
 def _nearest_sources(size: int, out: int, scale_factor: float | None, shortcuts: bool) -> Array:
@@ -596,7 +646,9 @@ def interpolate(
     recompute_scale_factor: bool | None = None,
     antialias: bool = False,
 ) -> Tensor:
-    """Resize (N, C, L) sequences or (N, C, H, W) images by copying the nearest element.
+    """Resize (N, C, L) sequences or (N, C, H, W) images: by copying the nearest element,
+    or by interpolating between the two nearest along each axis (``'linear'`` for
+    sequences, ``'bilinear'`` for images).
 
     Parameters
     ----------
@@ -606,10 +658,12 @@ def interpolate(
     scale_factor : float or tuple of float, optional
         The output's size is floor(size * scale_factor) per axis. Exactly one of ``size``
         and ``scale_factor`` is given.
-    mode : {'nearest'}, default='nearest'
-        The only mode implemented; PyTorch's others are refused.
-    align_corners : None
-        Only for the interpolating modes, as in PyTorch.
+    mode : {'nearest', 'linear', 'bilinear'}, default='nearest'
+        PyTorch's other modes are refused.
+    align_corners : bool, optional
+        For 'linear' and 'bilinear', as in PyTorch: True puts the corner outputs on the
+        corner inputs; False (the default) treats elements as cells and interpolates
+        between their centres. Must be None for 'nearest'.
     recompute_scale_factor : bool, optional
         With ``scale_factor``: pick elements by size / out_size instead of by
         1 / scale_factor (the two differ for scale factors that do not divide evenly).
@@ -636,18 +690,31 @@ def interpolate(
     """
     _check_interpolate_mode("interpolate", mode, align_corners, antialias)
     x = as_tensor(input)
-    if x.ndim not in (3, 4):
+    if x.ndim not in _INTERPOLATE_MODES[mode]:
+        shapes = " or ".join(_SPATIAL_SHAPES[rank] for rank in _INTERPOLATE_MODES[mode])
         raise ValueError(
-            f"interpolate: expected input of shape (N, C, L) or (N, C, H, W), got shape {x.shape}"
+            f"interpolate: expected input of shape {shapes} for mode {mode!r}, got shape {x.shape}"
         )
     spatial = x.shape[2:]
     sizes, scales = _interpolate_sizes(spatial, size, scale_factor, recompute_scale_factor)
     out = x
     for axis, (n_in, n_out, scale) in enumerate(zip(spatial, sizes, scales, strict=True)):
-        out = ops.index_select(
-            out, axis + 2, _nearest_sources(n_in, n_out, scale, shortcuts=x.ndim == 4)
-        )
+        if mode == "nearest":
+            picks = _nearest_sources(n_in, n_out, scale, shortcuts=x.ndim == 4)
+            out = ops.index_select(out, axis + 2, picks)
+            continue
+        first, second, weight = _linear_sources(n_in, n_out, scale, bool(align_corners))
+        if n_in == n_out:
+            continue
+        shape = [1] * x.ndim
+        shape[axis + 2] = n_out
+        weight = weight.reshape(shape).astype(x.dtype)
+        low, high = ops.index_select(out, axis + 2, first), ops.index_select(out, axis + 2, second)
+        out = low * (1 - weight) + high * weight
     return out
+
+
+_SPATIAL_SHAPES = {3: "(N, C, L)", 4: "(N, C, H, W)"}
 
 
 def _interpolate_sizes(

@@ -334,8 +334,9 @@ class AdaptiveAvgPool1d(Module):
 
 
 class Upsample(Module):
-    """Resize (N, C, L) sequences or (N, C, H, W) images to ``size`` or by ``scale_factor``,
-    copying the nearest element (``mode='nearest'``, the only mode implemented).
+    """Resize (N, C, L) sequences or (N, C, H, W) images to ``size`` or by ``scale_factor``:
+    copying the nearest element (``mode='nearest'``), or interpolating between the two
+    nearest along each axis (``'linear'`` for sequences, ``'bilinear'`` for images).
 
     Parameters
     ----------
@@ -344,19 +345,18 @@ class Upsample(Module):
     scale_factor : float or tuple of float, optional
         The output's size is floor(size * scale_factor) per axis. Exactly one of ``size`` and
         ``scale_factor`` is given.
-    mode : {'nearest'}, default='nearest'
-        PyTorch's other modes (linear, bilinear, bicubic, trilinear, area, nearest-exact)
-        are refused.
-    align_corners : None
-        Only for the interpolating modes, as in PyTorch.
+    mode : {'nearest', 'linear', 'bilinear'}, default='nearest'
+        PyTorch's other modes (bicubic, trilinear, area, nearest-exact) are refused.
+    align_corners : bool, optional
+        For 'linear' and 'bilinear' (see ``chainrule.nn.functional.interpolate``).
     recompute_scale_factor : bool, optional
         See ``chainrule.nn.functional.interpolate``.
 
     Notes
     -----
-    Shape: (N, C, L) to (N, C, L_out) or (N, C, H, W) to (N, C, H_out, W_out). The element
-    picked for output i is min(floor(i / scale_factor), size - 1), as PyTorch picks it
-    (see ``chainrule.nn.functional.interpolate``).
+    Shape: (N, C, L) to (N, C, L_out) or (N, C, H, W) to (N, C, H_out, W_out). In nearest
+    mode, the element picked for output i is min(floor(i / scale_factor), size - 1), as
+    PyTorch picks it (see ``chainrule.nn.functional.interpolate``).
 
     Examples
     --------
@@ -402,6 +402,7 @@ class Upsample(Module):
             self.size,
             self.scale_factor,
             self.mode,
+            self.align_corners,
             recompute_scale_factor=self.recompute_scale_factor,
         )
 
