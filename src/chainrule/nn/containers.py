@@ -32,6 +32,12 @@ def _delete(container: Module, where: str, index: int | slice) -> None:
     _renumber(container, modules)
 
 
+def _members(container: Module) -> list[tuple[str, Module]]:
+    """A numbered container's modules by position, a module held twice at each of its
+    positions (``children()`` lists it once)."""
+    return [(name, module) for name, module in container._modules.items() if module is not None]
+
+
 def _insert(container: Module, index: int, module: Module) -> None:
     """``module`` before position ``index`` of a numbered container, renumbered."""
     modules = list(container._modules.values())
@@ -90,7 +96,7 @@ class Sequential(Module):
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
-        return self.children()
+        return iter([module for _, module in _members(self)])
 
     @overload
     def __getitem__(self, index: int) -> Module: ...
@@ -98,7 +104,7 @@ class Sequential(Module):
     def __getitem__(self, index: slice) -> Sequential: ...
 
     def __getitem__(self, index: int | slice) -> Module | Sequential:
-        items = list(self.named_children())
+        items = _members(self)
         if isinstance(index, slice):
             return Sequential(OrderedDict(items[index]))
         try:
@@ -124,6 +130,12 @@ class Sequential(Module):
     def insert(self, index: int, module: Module) -> Sequential:
         """Insert ``module`` before position ``index``; the children are renumbered."""
         self._check(str(index), module)
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"Sequential.insert: index must be an int, got {index!r}")
+        if not -len(self) <= index <= len(self):
+            raise IndexError(
+                f"Sequential.insert: index {index} is out of range for {len(self)} modules"
+            )
         _insert(self, index, module)
         return self
 
@@ -257,7 +269,7 @@ class ModuleList(Module):
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(list(self.children()))
+        return iter([module for _, module in _members(self)])
 
     @overload
     def __getitem__(self, index: int) -> Module: ...
@@ -265,7 +277,7 @@ class ModuleList(Module):
     def __getitem__(self, index: slice) -> ModuleList: ...
 
     def __getitem__(self, index: int | slice) -> Module | ModuleList:
-        values = list(self.children())
+        values = [module for _, module in _members(self)]
         if isinstance(index, slice):
             return ModuleList(values[index])
         try:

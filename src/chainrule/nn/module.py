@@ -550,8 +550,12 @@ class Module:
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct submodules with their names; one held under two names comes once,
+        under the first, as in PyTorch."""
+        seen: set[int] = set()
         for name, module in self._modules.items():
-            if module is not None:
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
                 yield name, module
 
     def children(self) -> Iterator[Module]:
@@ -596,15 +600,16 @@ class Module:
 
     # ----------------------------------------------------------------- modes and grads
     def train(self: M, mode: bool = True) -> M:
-        """Set training mode (dropout active, batch statistics used) on the whole tree."""
+        """Set training mode (dropout active, batch statistics used) on this module, then
+        through each child's own ``train``, as PyTorch does: a child that overrides it (to
+        keep a batch norm frozen, say) has the last word on its subtree."""
         if not isinstance(mode, bool):
             raise ValueError(f"Module.train: mode must be a bool, got {mode!r}")
-        changed = False
-        for module in self.modules():
-            changed = changed or module.training is not mode
-            object.__setattr__(module, "training", mode)
-        if changed:
+        if self.training is not mode:
+            object.__setattr__(self, "training", mode)
             note_change()
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self: M) -> M:

@@ -24,6 +24,8 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         super().__init__(data.data if isinstance(data, Tensor) else data)
+        if isinstance(data, Tensor):
+            self.data = data.data  # the tensor's own memory, shared as in PyTorch
         if requires_grad:
             self.requires_grad_(True)
 

@@ -60,8 +60,9 @@ class _RNNBase(Module):
         if bidirectional is not False:
             raise ValueError(
                 f"{where}: bidirectional=True is not supported, got "
-                f"bidirectional={bidirectional!r}; run a second {where} over the reversed "
-                f"sequence (x.flip(0)) and concatenate the outputs instead"
+                f"bidirectional={bidirectional!r}; run a second {where} over the sequence "
+                f"reversed along time (x.flip({1 if batch_first else 0})), reverse its "
+                f"output back the same way and concatenate the two on the last axis"
             )
         if (
             isinstance(dropout, bool)
