@@ -425,6 +425,8 @@ class MPIContext:
         """Forward and backward on this rank's rows, then the gradients and the loss summed
         over the ranks. Returns this rank's output (None without rows), and the loss and
         row count of the whole global batch."""
+        from chainrule.train.loop import _averaged_over
+
         rows = len(x)
         output, value = None, 0.0
         if rows:
@@ -433,11 +435,15 @@ class MPIContext:
                 loss = loss_fn(output, y)
                 value = float(loss.item())
                 loss.backward()
+            if not _averaged_over(loss_fn, y, rows):
+                value = 0.0  # every label here ignored: a NaN mean (0 / 0) of nothing
         total = self._batch_rows
         weight = 1.0 if getattr(loss_fn, "reduction", "mean") == "sum" else rows / total
+        # Every parameter with a gradient, the optimizer's or not: clipping reads them all.
+        params = _trained(model, optimizer)
         return (
             output,
-            self._allreduce_gradients(optimizer, value * weight if rows else 0.0, weight),
+            self._allreduce_gradients(params, value * weight if rows else 0.0, weight),
             total,
         )
 
@@ -457,8 +463,7 @@ class MPIContext:
         finally:
             self._own_stream, bits.state = bits.state, saved
 
-    def _allreduce_gradients(self, optimizer: Optimizer, loss: float, weight: float) -> float:
-        params = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
+    def _allreduce_gradients(self, params: list[Tensor], loss: float, weight: float) -> float:
         key = tuple((id(p), p.shape, p.dtype) for p in params)
         if key != self._bucket_key:  # first step, or parameters were added or (un)frozen
             self._bucket_key, self._bucket_list = key, make_buckets(params, self.bucket_bytes)
@@ -639,3 +644,18 @@ def from_environment() -> MPIContext | None:
         )
     _WORLD = context
     return context
+
+
+def _trained(model: Module, optimizer: Optimizer) -> list[Tensor]:
+    """The parameters that require a gradient: the model's, then any others the optimizer
+    holds, each once. Summing all of them over the ranks, not the optimizer's alone, keeps a
+    gradient norm over ``model.parameters()`` (``clip_grad_norm``) the same on every rank
+    when the optimizer trains part of the model."""
+    seen: set[int] = set()
+    found = []
+    for group in [list(model.parameters()), *(g["params"] for g in optimizer.param_groups)]:
+        for p in group:
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                found.append(p)
+    return found
