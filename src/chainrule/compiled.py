@@ -61,7 +61,8 @@ REPLAYED_OPS = frozenset(
         # elementwise arithmetic and functions
         "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "log1p", "expm1", "sqrt",
         "abs", "sin", "cos", "erf", "clip", "maximum", "minimum", "where", "cast", "clone",
-        "sign",
+        "sign", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+        "atan2", "fmod",
         "floor", "ceil", "round", "trunc",
         # activations
         "relu", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",

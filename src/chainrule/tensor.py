@@ -1059,6 +1059,78 @@ class Tensor:
     def sin(self) -> Tensor:
         return ops.sin(self)
 
+    def tan(self) -> Tensor:
+        return ops.tan(self)
+
+    def asin(self) -> Tensor:
+        return ops.asin(self)
+
+    def acos(self) -> Tensor:
+        return ops.acos(self)
+
+    def atan(self) -> Tensor:
+        return ops.atan(self)
+
+    arcsin, arccos, arctan = asin, acos, atan
+
+    def sinh(self) -> Tensor:
+        return ops.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return ops.cosh(self)
+
+    def asinh(self) -> Tensor:
+        return ops.asinh(self)
+
+    def acosh(self) -> Tensor:
+        return ops.acosh(self)
+
+    def atanh(self) -> Tensor:
+        return ops.atanh(self)
+
+    arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+    def atan2(self, other: Any) -> Tensor:
+        return ops.atan2(self, other)
+
+    arctan2 = atan2
+
+    def fmod(self, other: Any) -> Tensor:
+        return ops.fmod(self, other)
+
+    def hypot(self, other: Any) -> Tensor:
+        return ops.hypot(self, other)
+
+    def logaddexp(self, other: Any) -> Tensor:
+        return ops.logaddexp(self, other)
+
+    def logit(self, eps: _float | None = None) -> Tensor:
+        return ops.logit(self, eps)
+
+    def xlogy(self, other: Any) -> Tensor:
+        return ops.xlogy(self, other)
+
+    def sinc(self) -> Tensor:
+        return ops.sinc(self)
+
+    def deg2rad(self) -> Tensor:
+        return ops.deg2rad(self)
+
+    def rad2deg(self) -> Tensor:
+        return ops.rad2deg(self)
+
+    def exp2(self) -> Tensor:
+        return ops.exp2(self)
+
+    def copysign(self, other: Any) -> Tensor:
+        return ops.copysign(self, other)
+
+    def float_power(self, exponent: Any) -> Tensor:
+        return ops.float_power(self, exponent)
+
+    def heaviside(self, values: Any) -> Tensor:
+        return ops.heaviside(self, values)
+
     def cos(self) -> Tensor:
         return ops.cos(self)
 

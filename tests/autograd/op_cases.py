@@ -215,6 +215,33 @@ case("sqrt", "matrix", cr.sqrt, torch.sqrt if torch else None, positive((3, 4)))
 case("abs", "matrix", cr.abs, torch.abs if torch else None, spread((3, 4)))
 case("abs", "operator", lambda x: abs(x), SAME, spread((2, 3)))
 case("sin", "matrix", cr.sin, torch.sin if torch else None, normal((3, 4)))
+case("tan", "matrix", cr.tan, torch.tan if torch else None, uniform(-1.2, 1.2, (3, 4)))
+case("tan", "method", lambda x: x.tan(), SAME, uniform(-1.2, 1.2, (2, 3)))
+case("asin", "matrix", cr.asin, torch.asin if torch else None, uniform(-0.9, 0.9, (3, 4)))
+case("acos", "matrix", cr.acos, torch.acos if torch else None, uniform(-0.9, 0.9, (3, 4)))
+case("atan", "matrix", cr.atan, torch.atan if torch else None, normal((3, 4)))
+case("atan", "method", lambda x: x.arctan(), SAME, normal((2, 3)))
+case("sinh", "matrix", cr.sinh, torch.sinh if torch else None, normal((3, 4)))
+case("cosh", "matrix", cr.cosh, torch.cosh if torch else None, normal((3, 4)))
+case("asinh", "matrix", cr.asinh, torch.asinh if torch else None, normal((3, 4)))
+case("acosh", "matrix", cr.acosh, torch.acosh if torch else None, uniform(1.2, 3.0, (3, 4)))
+case("atanh", "matrix", cr.atanh, torch.atanh if torch else None, uniform(-0.9, 0.9, (3, 4)))
+case("atan2", "matrix", cr.atan2, torch.atan2 if torch else None, normal((3, 4), (3, 4)))
+case("atan2", "broadcast", cr.atan2, torch.atan2 if torch else None, normal((3, 4), (4,)))
+case("atan2", "method", lambda y, x: y.atan2(x), SAME, normal((2, 3), (2, 1)))
+# fmod's jumps sit where a / b is a whole number: a drawn in (0.1, 0.9) times b stays clear.
+case(
+    "fmod", "matrix", lambda a, b: cr.fmod(a * b + 3 * b, b),
+    lambda a, b: torch.fmod(a * b + 3 * b, b),
+    join(uniform(0.1, 0.9, (3, 4)), uniform(0.5, 2.0, (3, 4))),
+)  # fmt: skip
+case(
+    "fmod",
+    "scalar",
+    lambda a: cr.fmod(a, 0.7),
+    lambda a: torch.fmod(a, 0.7),
+    uniform(0.05, 0.65, (3, 4)),
+)
 case("cos", "matrix", cr.cos, torch.cos if torch else None, normal((3, 4)))
 case("expm1", "matrix", cr.expm1, torch.expm1 if torch else None, normal((3, 4)))
 case("expm1", "method_near_zero", lambda x: (x * 1e-4).expm1(), SAME, normal((2, 3)))

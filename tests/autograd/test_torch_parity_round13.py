@@ -324,3 +324,55 @@ def test_poisson_nll_loss_full_differentiates_the_stirling_term_in_the_target(
     assert ours_loss == pytest.approx(loss, rel=1e-12)
     np.testing.assert_allclose(ours_x, grad_x, rtol=1e-12)
     np.testing.assert_allclose(ours_t, grad_t, rtol=1e-12)
+
+
+COMPOSED = {
+    "hypot": (lambda lib, a, b: lib.hypot(a, b), True),
+    "logaddexp": (lambda lib, a, b: lib.logaddexp(a, b), True),
+    "logaddexp_tie": (lambda lib, a, b: lib.logaddexp(a, a * 1), True),
+    "logit": (lambda lib, a, b: lib.logit(lib.sigmoid(a)), True),
+    "logit_eps": (lambda lib, a, b: lib.logit(lib.sigmoid(a * 20), eps=1e-3), True),
+    "xlogy": (lambda lib, a, b: lib.xlogy(a, lib.exp(b)), True),
+    "sinc": (lambda lib, a, b: lib.sinc(a), True),
+    "deg2rad": (lambda lib, a, b: lib.deg2rad(a) + lib.rad2deg(b), True),
+    "exp2": (lambda lib, a, b: lib.exp2(a), True),
+    "square": (lambda lib, a, b: lib.square(a), True),
+    "copysign": (lambda lib, a, b: lib.copysign(a, b), True),
+    "float_power": (lambda lib, a, b: lib.float_power(lib.exp(a), b), True),
+    "atan2_method": (lambda lib, a, b: a.arctan2(b) + a.arcsin().sum() * 0, False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPOSED))
+def test_functions_pytorch_has_match_it_in_values_and_gradients(name: str) -> None:
+    make, compare_dtype = COMPOSED[name]
+    rng = np.random.default_rng(7)
+    a_values = rng.uniform(-0.9, 0.9, size=(3, 4))
+    a_values[0, 0] = 0.0  # sinc's and xlogy's special point
+    b_values = rng.normal(size=(3, 4))
+    results = []
+    for lib in (cr, torch):
+        a = lib.tensor(a_values, requires_grad=True)
+        b = lib.tensor(b_values, requires_grad=True)
+        y = make(lib, a, b)
+        (y * lib.tensor(np.linspace(-1, 1, 12).reshape(3, 4))).sum().backward()
+        grads = [
+            np.zeros((3, 4)) if t.grad is None else np.asarray(t.grad.tolist()) for t in (a, b)
+        ]
+        results.append((np.asarray(y.tolist()), grads, str(y.dtype)))
+    (ours, our_grads, our_dtype), (theirs, their_grads, their_dtype) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    for mine, expected in zip(our_grads, their_grads, strict=True):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
+    if compare_dtype:
+        assert our_dtype.replace("torch.", "") == their_dtype.replace("torch.", "")
+
+
+def test_heaviside_and_integer_square_keep_pytorchs_dtypes() -> None:
+    x = [-1.5, 0.0, 2.0]
+    ours = cr.heaviside(cr.tensor(x), cr.tensor([0.5]))
+    theirs = torch.heaviside(torch.tensor(x), torch.tensor([0.5]))
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    assert cr.square(cr.tensor([3, -2])).tolist() == [9, 4]
+    assert cr.square(cr.tensor([3, -2])).dtype == np.int64
+    assert cr.tensor([1.0], dtype=cr.float32).exp2().dtype == np.float32
