@@ -1131,6 +1131,12 @@ class Tensor:
     def heaviside(self, values: Any) -> Tensor:
         return ops.heaviside(self, values)
 
+    def bincount(self, weights: Any = None, minlength: _int = 0) -> Tensor:
+        return ops.bincount(self, weights, minlength)
+
+    def histc(self, bins: _int = 100, min: _float = 0, max: _float = 0) -> Tensor:
+        return ops.histc(self, bins, min, max)
+
     def cos(self) -> Tensor:
         return ops.cos(self)
 

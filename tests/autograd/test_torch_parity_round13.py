@@ -376,3 +376,46 @@ def test_heaviside_and_integer_square_keep_pytorchs_dtypes() -> None:
     assert cr.square(cr.tensor([3, -2])).tolist() == [9, 4]
     assert cr.square(cr.tensor([3, -2])).dtype == np.int64
     assert cr.tensor([1.0], dtype=cr.float32).exp2().dtype == np.float32
+
+
+COUNTING = {
+    "bincount": lambda lib: lib.bincount(lib.tensor([0, 1, 1, 3, 3, 3])),
+    "bincount_minlength": lambda lib: lib.bincount(lib.tensor([2, 0]), minlength=5),
+    "bincount_weights": lambda lib: lib.bincount(
+        lib.tensor([0, 1, 1, 3]), weights=lib.tensor([1.0, 2.0, 3.0, 4.0])
+    ),
+    "bincount_method": lambda lib: lib.tensor([4, 4, 1]).bincount(),
+    "histc_range": lambda lib: lib.histc(lib.tensor([0.0, 1.0, 2.0, 5.0, -1.0]), 5, 0, 4),
+    "histc_own_range": lambda lib: lib.histc(lib.tensor([0.1, 0.5, 0.9, 0.3]), bins=3),
+    "histc_constant": lambda lib: lib.tensor([1.0, 1.0, 1.0]).histc(bins=4),
+    "searchsorted": lambda lib: lib.searchsorted(lib.tensor([1, 3, 5, 7]), lib.tensor([3, 6, 9])),
+    "searchsorted_right": lambda lib: lib.searchsorted(
+        lib.tensor([1, 3, 5, 7]), lib.tensor([[3, 0], [7, 8]]), right=True
+    ),
+    "searchsorted_rows": lambda lib: lib.searchsorted(
+        lib.tensor([[1, 3, 5], [2, 4, 6]]), lib.tensor([[3, 6], [1, 7]]), side="right"
+    ),
+    "bucketize": lambda lib: lib.bucketize(lib.tensor([1, 5, 9, 0]), lib.tensor([1, 3, 5, 7])),
+    "bucketize_right": lambda lib: lib.bucketize(
+        lib.tensor([1.0, 5.5]), lib.tensor([1.0, 3.0, 5.5]), right=True
+    ),
+    "tril_indices": lambda lib: lib.tril_indices(3, 4, 1),
+    "triu_indices": lambda lib: lib.triu_indices(4, 3, -1),
+    "repeat_interleave_counts": lambda lib: lib.repeat_interleave(lib.tensor([1, 2, 0, 3])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COUNTING))
+def test_counting_and_binning_match_pytorch(name: str) -> None:
+    ours, theirs = COUNTING[name](cr), COUNTING[name](torch)
+    assert ours.tolist() == theirs.tolist()
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+
+
+def test_counting_refuses_what_it_cannot_count() -> None:
+    with pytest.raises(ValueError, match="bincount: expected non-negative values, got -1"):
+        cr.bincount(cr.tensor([1, -1]))
+    with pytest.raises(TypeError, match="bincount: expected a 1-D tensor of non-negative"):
+        cr.bincount(cr.tensor([1.5]))
+    with pytest.raises(ValueError, match="searchsorted: side must be 'left' or 'right'"):
+        cr.searchsorted(cr.tensor([1, 2]), cr.tensor([1]), side="middle")

@@ -44,6 +44,14 @@ from chainrule.autograd.ops.arithmetic import (
     sub,
 )
 from chainrule.autograd.ops.conv import avg_pool2d, conv2d, edge_pad, max_pool2d
+from chainrule.autograd.ops.counting import (
+    bincount,
+    bucketize,
+    histc,
+    searchsorted,
+    tril_indices,
+    triu_indices,
+)
 from chainrule.autograd.ops.elementwise import (
     abs,
     bitwise_and,
@@ -220,6 +228,12 @@ from chainrule.autograd.ops.trig import (
 )
 
 __all__ = [
+    "bincount",
+    "bucketize",
+    "histc",
+    "searchsorted",
+    "tril_indices",
+    "triu_indices",
     "arccos",
     "arccosh",
     "arcsin",

@@ -1001,12 +1001,17 @@ def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor
 
 
 def repeat_interleave(
-    x: Any, repeats: Any, dim: int | None = None, *, output_size: int | None = None
+    x: Any, repeats: Any = None, dim: int | None = None, *, output_size: int | None = None
 ) -> Tensor:
     """Each element repeated ``repeats`` times (an int, or one count per element along
     ``dim``), as PyTorch's ``repeat_interleave``: ``[1, 2]`` twice each is ``[1, 1, 2, 2]``.
     Without ``dim`` the tensor is flattened first. The gradient of each element is the sum
-    over its copies."""
+    over its copies. Given counts alone (``repeat_interleave(counts)``), each position
+    0, 1, ... repeated as often as its count says: ``[1, 2]`` gives ``[0, 1, 1]``."""
+    if repeats is None:
+        counts = x.data if isinstance(x, Tensor) else np.asarray(x)
+        positions = np.arange(counts.shape[0] if counts.ndim else 1)
+        return repeat_interleave(Tensor._from_op(positions, None), x, output_size=output_size)
     x = as_tensor(x)
     if dim is None:
         x, axis = reshape(x, (-1,)), 0
