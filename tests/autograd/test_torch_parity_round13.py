@@ -419,3 +419,25 @@ def test_counting_refuses_what_it_cannot_count() -> None:
         cr.bincount(cr.tensor([1.5]))
     with pytest.raises(ValueError, match="searchsorted: side must be 'left' or 'right'"):
         cr.searchsorted(cr.tensor([1, 2]), cr.tensor([1]), side="middle")
+
+
+@pytest.mark.parametrize(
+    ("fn", "values"),
+    [
+        ("cummax", [1.0, float("nan"), 3.0, float("nan"), 0.0]),
+        ("cummin", [3.0, float("nan"), 1.0, float("nan")]),
+        ("cummax", [float("nan"), 1.0, float("nan")]),
+    ],
+)
+def test_cumulative_extremes_point_at_the_latest_nan_as_pytorch(
+    fn: str, values: list[float]
+) -> None:
+    grads, indices = [], []
+    for lib in (cr, torch):
+        x = lib.tensor(values, dtype=lib.float64, requires_grad=True)
+        found = getattr(lib, fn)(x, 0)
+        indices.append(found.indices.tolist())
+        lib.nan_to_num(found.values, nan=2.0).sum().backward()
+        grads.append(x.grad.tolist())
+    assert indices[0] == indices[1]
+    assert grads[0] == grads[1]

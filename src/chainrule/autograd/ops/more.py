@@ -909,8 +909,8 @@ def _running_pick(data: Array, axis: int, better: Any) -> Array:
     with np.errstate(invalid="ignore"):
         for i in range(1, moved.shape[0]):
             take = better(moved[i], best)
-            if floating:
-                take = (take | np.isnan(moved[i])) & ~np.isnan(best)
+            if floating:  # NaN wins, and a later NaN takes over, as PyTorch picks
+                take = (take & ~np.isnan(best)) | np.isnan(moved[i])
             best = np.where(take, moved[i], best)
             best_index = np.where(take, i, best_index)
             picks[i] = best_index
@@ -929,8 +929,8 @@ def _cumulative_extreme(where: str, x: Any, dim: int, better: Any) -> ValuesIndi
 
 def cummax(x: Any, dim: int) -> ValuesIndices:
     """``(values, indices)``: the largest element so far along ``dim``, and where it is
-    (the latest of equal ones; NaN, once met, stays), as PyTorch's. The gradient goes to
-    the element at each index."""
+    (the latest of equal ones; NaN, once met, stays, at the latest NaN), as PyTorch's. The
+    gradient goes to the element at each index."""
     return _cumulative_extreme("cummax", x, dim, np.greater_equal)
 
 
