@@ -441,3 +441,56 @@ def test_cumulative_extremes_point_at_the_latest_nan_as_pytorch(
         grads.append(x.grad.tolist())
     assert indices[0] == indices[1]
     assert grads[0] == grads[1]
+
+
+COMBINED = {
+    "tensordot_pairs": lambda lib, a, b, c: lib.tensordot(a, b, dims=([1, 2], [1, 0])),
+    "tensordot_int": lambda lib, a, b, c: lib.tensordot(a[0], b[:, 0], dims=1),
+    "kron": lambda lib, a, b, c: lib.kron(a[0], b[0, :2]),
+    "kron_ranks": lambda lib, a, b, c: lib.kron(a[0, 0], b[0]),
+    "cdist": lambda lib, a, b, c: lib.cdist(a[0], c),
+    "cdist_p1_batched": lambda lib, a, b, c: lib.cdist(a, c.expand(2, 6, 4), p=1.0),
+    "std_mean": lambda lib, a, b, c: lib.stack(lib.std_mean(a, 1)),
+    "var_mean": lambda lib, a, b, c: lib.cat(
+        [t.reshape(-1) for t in lib.var_mean(a, dim=(0, 2), keepdim=True)]
+    ),
+    "aminmax": lambda lib, a, b, c: lib.stack(tuple(lib.aminmax(a, dim=1))),
+    "column_stack": lambda lib, a, b, c: lib.column_stack([a[0, :, 0], a[1, :, :2]]),
+    "dstack": lambda lib, a, b, c: lib.dstack([a[0], a[1]]),
+    "atleast_3d": lambda lib, a, b, c: lib.atleast_3d(a[0]) * 2 + lib.atleast_3d(a[0, 0])[0, 0],
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMBINED))
+def test_combined_functions_match_pytorch(name: str) -> None:
+    rng = np.random.default_rng(3)
+    arrays = [rng.normal(size=s) for s in ((2, 3, 4), (4, 3, 5), (6, 4))]
+    results = []
+    for lib in (cr, torch):
+        tensors = [lib.tensor(a, requires_grad=True) for a in arrays]
+        y = COMBINED[name](lib, *tensors)
+        weights = np.linspace(-1, 1, int(np.prod(y.shape))).reshape(tuple(y.shape))
+        (y * lib.tensor(weights)).sum().backward()
+        grads = [
+            np.zeros(a.shape) if t.grad is None else np.asarray(t.grad.tolist())
+            for a, t in zip(arrays, tensors, strict=True)
+        ]
+        results.append((np.asarray(y.tolist()), grads))
+    (ours, our_grads), (theirs, their_grads) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    for mine, expected in zip(our_grads, their_grads, strict=True):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_at_least_shapes_as_pytorch() -> None:
+    for lib in (cr, torch):
+        shapes = [
+            tuple(lib.atleast_1d(lib.tensor(1.0)).shape),
+            tuple(lib.atleast_2d(lib.tensor([1.0, 2.0])).shape),
+            tuple(lib.atleast_3d(lib.tensor([1.0, 2.0])).shape),
+            tuple(lib.atleast_3d(lib.ones(2, 3)).shape),
+            tuple(lib.atleast_2d(lib.ones(2, 3, 4)).shape),
+        ]
+        assert shapes == [(1,), (1, 2), (1, 2, 1), (2, 3, 1), (2, 3, 4)]
+    pair = cr.atleast_2d(cr.tensor(1.0), cr.ones(3))
+    assert [t.shape for t in pair] == [(1, 1), (1, 3)]

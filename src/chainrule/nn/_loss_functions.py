@@ -77,11 +77,9 @@ def _pair(where: str, input: Any, target: Any, reduction: str) -> tuple[Tensor, 
     if not is_floating(input.dtype):
         raise TypeError(f"{where}: expected a floating-point input, got dtype {input.dtype}")
     if target.dtype != input.dtype:
-        target = (
-            Tensor._from_op(target.data.astype(input.dtype), None)
-            if not target.requires_grad
-            else target.to(input.dtype)
-        )
+        # An op, not an astype: compile_step replays it on each batch's target (a float64
+        # target from NumPy beside a float32 model is the common case).
+        target = ops.cast(target, input.dtype)
     return input, target
 
 

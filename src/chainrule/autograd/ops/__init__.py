@@ -43,6 +43,19 @@ from chainrule.autograd.ops.arithmetic import (
     remainder,
     sub,
 )
+from chainrule.autograd.ops.combined import (
+    aminmax,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    cdist,
+    column_stack,
+    dstack,
+    kron,
+    std_mean,
+    tensordot,
+    var_mean,
+)
 from chainrule.autograd.ops.conv import avg_pool2d, conv2d, edge_pad, max_pool2d
 from chainrule.autograd.ops.counting import (
     bincount,
@@ -228,6 +241,17 @@ from chainrule.autograd.ops.trig import (
 )
 
 __all__ = [
+    "aminmax",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "cdist",
+    "column_stack",
+    "dstack",
+    "kron",
+    "std_mean",
+    "tensordot",
+    "var_mean",
     "bincount",
     "bucketize",
     "histc",

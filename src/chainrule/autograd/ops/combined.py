@@ -1,0 +1,154 @@
+"""PyTorch functions that are combinations of other ops, their gradients those of the ops:
+``tensordot``, ``kron``, ``cdist``, ``std_mean``, ``var_mean``, ``aminmax``, and the
+stacking helpers ``atleast_1d``/``2d``/``3d``, ``column_stack`` and ``dstack``."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, NamedTuple
+
+from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor
+from chainrule.autograd.ops.more import einsum
+from chainrule.autograd.ops.reductions import amax, amin, mean, norm, std, var
+from chainrule.autograd.ops.shape import concatenate, reshape
+from chainrule.backend import np
+from chainrule.tensor import Tensor
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
+    """Sum of products over axes of ``a`` and ``b``: ``dims`` an int n (the last n axes of
+    ``a`` with the first n of ``b``) or a pair of axis lists, as PyTorch's ``tensordot``."""
+    a, b = as_tensor(a), as_tensor(b)
+    if isinstance(dims, int | np.integer):
+        n = operator.index(dims)
+        if not 0 <= n <= min(a.ndim, b.ndim):
+            raise ValueError(
+                f"tensordot: dims must be in [0, {min(a.ndim, b.ndim)}] for shapes {a.shape} "
+                f"and {b.shape}, got {n}"
+            )
+        pairs = list(zip(range(a.ndim - n, a.ndim), range(n), strict=True))
+    else:
+        first, second = ([d] if isinstance(d, int) else list(d) for d in dims)
+        if len(first) != len(second):
+            raise ValueError(f"tensordot: expected two lists of as many axes, got {dims}")
+        pairs = [
+            (i % max(a.ndim, 1), j % max(b.ndim, 1)) for i, j in zip(first, second, strict=True)
+        ]
+    for i, j in pairs:
+        if a.shape[i] != b.shape[j]:
+            raise ValueError(
+                f"tensordot: contracted axes must match, got axis {i} of {a.shape} and "
+                f"axis {j} of {b.shape}"
+            )
+    if a.ndim + b.ndim > len(_LETTERS):
+        raise ValueError(f"tensordot: at most {len(_LETTERS)} axes in all, got {a.ndim + b.ndim}")
+    left = list(_LETTERS[: a.ndim])
+    right = list(_LETTERS[a.ndim : a.ndim + b.ndim])
+    for i, j in pairs:
+        right[j] = left[i]
+    summed = {left[i] for i, _ in pairs}
+    out = [c for c in left if c not in summed] + [c for c in right if c not in summed]
+    return einsum(f"{''.join(left)},{''.join(right)}->{''.join(out)}", a, b)
+
+
+def kron(a: Any, b: Any) -> Tensor:
+    """The Kronecker product: each element of ``a`` times the whole of ``b``, in blocks."""
+    a, b = as_tensor(a), as_tensor(b)
+    ndim = max(a.ndim, b.ndim)
+    a = reshape(a, (1,) * (ndim - a.ndim) + a.shape)
+    b = reshape(b, (1,) * (ndim - b.ndim) + b.shape)
+    # Axes (a0, b0, a1, b1, ...): a's spread over b's, then merged pair by pair.
+    spread_a = reshape(a, tuple(k for n in a.shape for k in (n, 1)))
+    spread_b = reshape(b, tuple(k for n in b.shape for k in (1, n)))
+    return reshape(spread_a * spread_b, tuple(m * n for m, n in zip(a.shape, b.shape, strict=True)))
+
+
+def cdist(x1: Any, x2: Any, p: float = 2.0) -> Tensor:
+    """The p-norm distance between each row of ``x1`` (..., P, M) and each row of ``x2``
+    (..., R, M): shape (..., P, R)."""
+    x1, x2 = as_floating_tensor(x1), as_floating_tensor(x2)
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(
+            f"cdist: expected (..., P, M) and (..., R, M) with one M, got {x1.shape} and {x2.shape}"
+        )
+    first = reshape(x1, x1.shape[:-1] + (1, x1.shape[-1]))
+    second = reshape(x2, x2.shape[:-2] + (1,) + x2.shape[-2:])
+    return norm(first - second, ord=p, axis=-1)
+
+
+def std_mean(
+    x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False
+) -> tuple[Tensor, Tensor]:
+    """``(std, mean)`` over ``dim`` (all axes when None), as PyTorch's."""
+    return (
+        std(x, dim, correction=correction, keepdims=keepdim),
+        mean(as_floating_tensor(x), dim, keepdims=keepdim),
+    )
+
+
+def var_mean(
+    x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False
+) -> tuple[Tensor, Tensor]:
+    """``(var, mean)`` over ``dim`` (all axes when None), as PyTorch's."""
+    return (
+        var(x, dim, correction=correction, keepdims=keepdim),
+        mean(as_floating_tensor(x), dim, keepdims=keepdim),
+    )
+
+
+class MinMax(NamedTuple):
+    """What ``aminmax`` returns: the smallest and the largest values."""
+
+    min: Tensor
+    max: Tensor
+
+
+def aminmax(x: Any, *, dim: int | None = None, keepdim: bool = False) -> MinMax:
+    """``(min, max)`` over ``dim`` (all elements when None), as PyTorch's ``aminmax``."""
+    return MinMax(amin(x, dim, keepdims=keepdim), amax(x, dim, keepdims=keepdim))
+
+
+def _at_least(x: Any, ndim: int) -> Tensor:
+    """``x`` with ``ndim`` axes or more: NumPy's and PyTorch's padding, (N,) to (1, N) and
+    (1, N, 1), (M, N) to (M, N, 1)."""
+    x = as_tensor(x)
+    if x.ndim >= ndim:
+        return x
+    if x.ndim == 0:
+        return reshape(x, (1,) * ndim)
+    if x.ndim == 1:
+        return reshape(x, (1, x.shape[0]) + (1,) * (ndim - 2))
+    return reshape(x, x.shape + (1,))
+
+
+def atleast_1d(*tensors: Any) -> Any:
+    """Each tensor with at least 1 axis (a 0-d one becomes shape (1,)); one tensor alone is
+    returned as itself, several as a tuple."""
+    out = tuple(_at_least(t, 1) for t in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_2d(*tensors: Any) -> Any:
+    """Each tensor with at least 2 axes: (N,) becomes (1, N)."""
+    out = tuple(_at_least(t, 2) for t in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_3d(*tensors: Any) -> Any:
+    """Each tensor with at least 3 axes: (N,) becomes (1, N, 1), (M, N) becomes (M, N, 1)."""
+    out = tuple(_at_least(t, 3) for t in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+def column_stack(tensors: Any) -> Tensor:
+    """Tensors side by side as columns: 1-D ones become columns, 2-D ones stay."""
+    columns = [as_tensor(t) for t in tensors]
+    columns = [reshape(t, (t.shape[0] if t.ndim else 1, 1)) if t.ndim < 2 else t for t in columns]
+    return concatenate(columns, 1)
+
+
+def dstack(tensors: Any) -> Tensor:
+    """Tensors stacked along a third axis (after ``atleast_3d``)."""
+    return concatenate([_at_least(t, 3) for t in tensors], 2)
