@@ -494,3 +494,37 @@ def test_at_least_shapes_as_pytorch() -> None:
         assert shapes == [(1,), (1, 2), (1, 2, 1), (2, 3, 1), (2, 3, 4)]
     pair = cr.atleast_2d(cr.tensor(1.0), cr.ones(3))
     assert [t.shape for t in pair] == [(1, 1), (1, 3)]
+
+
+def test_float16_means_over_more_than_65504_elements_keep_their_gradient() -> None:
+    grads = []
+    for lib in (cr, torch):
+        x = lib.tensor(np.ones(70_000, np.float16), requires_grad=True)
+        y = lib.tensor(np.full((300, 300), 0.5, np.float16), requires_grad=True)
+        (
+            x.mean() + lib.nn.functional.mse_loss(y, lib.zeros(300, 300, dtype=lib.float16))
+        ).backward()
+        grads.append((float(x.grad[0]), float(y.grad[0, 0])))
+    assert grads[0][0] > 0 and grads[0][1] > 0
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-3)
+
+
+def test_float16_gradient_clipping_takes_the_norm_without_overflow() -> None:
+    results = []
+    for lib in (cr, torch):
+        p = lib.nn.Parameter(lib.zeros(2, dtype=lib.float16))
+        p.grad = lib.tensor(np.array([300.0, 400.0], np.float16))
+        norm = lib.nn.utils.clip_grad_norm_([p], 1.0)
+        results.append((float(norm), p.grad.tolist()))
+    assert results[0][0] == results[1][0] == 500.0
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-3)
+
+
+def test_atan2_at_the_origin_has_gradient_zero_as_pytorch() -> None:
+    grads = []
+    for lib in (cr, torch):
+        a = lib.tensor([0.0, 0.0, 1.0], requires_grad=True)
+        b = lib.tensor([0.0, 1.0, 0.0], requires_grad=True)
+        lib.atan2(a, b).sum().backward()
+        grads.append((a.grad.tolist(), b.grad.tolist()))
+    assert grads[0] == grads[1]

@@ -88,3 +88,18 @@ def test_bidirectional_refusal_names_the_time_axis() -> None:
         nn.GRU(2, 3, batch_first=True, bidirectional=True)
     with pytest.raises(ValueError, match=r"reversed along time \(x.flip\(0\)\)"):
         nn.LSTM(2, 3, bidirectional=True)
+
+
+def test_a_layer_used_twice_in_a_sequential_is_exported_twice(tmp_path: object) -> None:
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from chainrule.export import to_onnx
+
+    layer = nn.Linear(3, 3, generator=0)
+    model = nn.Sequential(layer, nn.Tanh(), layer)
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    path = to_onnx(model, tmp_path / "twice.onnx", x[:1])  # type: ignore[operator]
+    session = ort.InferenceSession(str(path))
+    (result,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(result, model(cr.tensor(x)).data, rtol=1e-6, atol=1e-6)
+    assert len(model) == 3 and list(model)[2] is layer

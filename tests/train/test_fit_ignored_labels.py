@@ -132,3 +132,10 @@ def test_an_ignore_index_of_the_users_choice_is_the_one_left_out() -> None:
         logits = model(cr.tensor(x)).data
     assert logs["loss"] == pytest.approx(_full_loss(model, x, y, ignore_index=7), rel=1e-6)
     assert logs["accuracy"] == pytest.approx(np.mean(logits.argmax(1)[counted] == y[counted]))
+
+
+def test_fit_refuses_an_optimizer_built_for_another_model() -> None:
+    x, y = _data()
+    model, other = _model(), nn.Linear(4, 3)
+    with pytest.raises(ValueError, match="fit: the SGD optimizer holds none of the model's"):
+        cr.fit(model, "cross_entropy", optim.SGD(other.parameters(), lr=0.1), (x, y), verbose=0)

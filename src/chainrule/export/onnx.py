@@ -340,7 +340,10 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
     output (run through chainrule, to know shapes downstream)."""
     kind = type(module)
     if kind is Sequential:
-        for name, child in module.named_children():
+        # Every position, a layer used twice at each (named_children() lists it once).
+        for name, child in module._modules.items():
+            if child is None:
+                continue
             x, example = _emit(g, child, x, example, f"{path}.{name}" if path else name)
         return x, example
     where = path or "model"

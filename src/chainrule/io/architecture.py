@@ -549,7 +549,9 @@ def _describe(module: Module, path: str, seen: set[int], depth: int) -> dict[str
             f"describe_model: expected containers nested at most {MAX_DEPTH} deep, got deeper "
             f"{_where(path)}"
         )
-    children = list(module.named_children())
+    # Every name, a layer held under two at each (named_children() lists it once), so that
+    # a shared layer is found and refused below.
+    children = [(n, m) for n, m in module._modules.items() if m is not None]
     if name in CONTAINERS:
         return {
             "type": name,

@@ -300,6 +300,20 @@ def _resolve_optimizer(optimizer: Any, model: Module) -> Optimizer:
     )
 
 
+def _check_optimizes(optimizer: Optimizer, model: Module, loss_fn: Any) -> None:
+    """Refuse an optimizer that would train nothing here: one built for another model."""
+    owned = {id(p) for p in model.parameters()}
+    if isinstance(loss_fn, Module):
+        owned.update(id(p) for p in loss_fn.parameters())
+    held = [p for group in optimizer.param_groups for p in group["params"]]
+    if held and not any(id(p) in owned for p in held):
+        raise ValueError(
+            f"fit: the {type(optimizer).__name__} optimizer holds none of the model's "
+            f"parameters, so training would change nothing; build it from "
+            f"model.parameters()"
+        )
+
+
 def _with_targets(x: Any, y: Any, where: str, name: str) -> Any:
     """``(x, y)`` where the targets come apart, as Keras's ``fit(x, y)``; else ``x``."""
     if y is None:
@@ -781,6 +795,7 @@ def fit(
     loss_fn = _resolve_loss(loss)
     kind = _output_kind(loss_fn)
     opt = _resolve_optimizer(optimizer, model)
+    _check_optimizes(opt, model, loss_fn)
     metric_list = _metrics_for(metrics, kind, "fit")
     dtype = _model_dtype(model)
     dist = _distributed_context(distributed)

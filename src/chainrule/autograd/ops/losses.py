@@ -11,7 +11,7 @@ arithmetic itself (benchmarks/mlp_train.py): the reduced forms save them.
 from __future__ import annotations
 
 from chainrule.autograd.function import Context, Function, register
-from chainrule.autograd.ops.reductions import mean_array
+from chainrule.autograd.ops.reductions import divided, mean_array
 from chainrule.backend import Array, np
 
 
@@ -102,7 +102,7 @@ class MSELoss(Function):
     def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None, None]:
         (diff,) = ctx.saved
         da, db = ctx.needs_input_grad[:2]
-        scale = grad / diff.size if ctx.mean else grad
+        scale = divided(grad, diff.size) if ctx.mean else grad
         grad_a = diff * scale
         grad_a += grad_a  # 2 (a - b) s, as the product's two halves add up
         return grad_a if da else None, -grad_a if db else None, None

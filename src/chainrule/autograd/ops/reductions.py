@@ -124,7 +124,15 @@ class Mean(Function):
         n = _count(ctx.in_shape, ctx.axes)
         if n == 0:  # no element to send a gradient to
             return np.zeros(ctx.in_shape, dtype=grad.dtype), None, None
-        return _spread(_expand(grad, ctx) / n, ctx.in_shape), None, None
+        return _spread(divided(_expand(grad, ctx), n), ctx.in_shape), None, None
+
+
+def divided(grad: Array, count: int) -> Array:
+    """``grad / count`` in ``grad``'s dtype; for float16 divided in float32, where counts
+    over 65,504 are no longer infinite (NumPy would turn the count into a float16 first)."""
+    if grad.dtype == np.float16:
+        return (grad.astype(np.float32) / count).astype(np.float16)
+    return grad / count
 
 
 @register("max")

@@ -167,7 +167,9 @@ class Atan2(Function):
     def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
         a, b = ctx.saved
         da, db = ctx.needs_input_grad
-        scale = grad / (a * a + b * b)
+        radius = a * a + b * b
+        # At the origin the gradient is taken as 0, as PyTorch takes it (not 0 / 0).
+        scale = np.where(radius == 0, 0, grad / np.where(radius == 0, 1, radius))
         return (
             unbroadcast(scale * b, ctx.a_shape) if da else None,
             unbroadcast(-scale * a, ctx.b_shape) if db else None,
