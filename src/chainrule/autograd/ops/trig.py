@@ -146,21 +146,30 @@ class Atanh(_Unary):
         return 1 / (1 - x * x)
 
 
+class _Binary(Function):
+    """y = value(a, b) elementwise, broadcasting: the forward of ``atan2`` and ``fmod``,
+    which keep both operands for their backwards."""
+
+    value: Any  # the NumPy function, as a staticmethod
+
+    @classmethod
+    @quietly
+    def forward(cls, ctx: Context, a: Array, b: Array) -> Array:
+        ctx.a_shape, ctx.b_shape = np.shape(a), np.shape(b)
+        try:
+            y = cls.value(a, b)
+        except ValueError:
+            raise _broadcast_error(cls.name, a, b) from None
+        ctx.save_for_backward(a, b)
+        return y
+
+
 @register("atan2")
-class Atan2(Function):
+class Atan2(_Binary):
     """y = atan2(a, b), the angle of the point (b, a);  dy/da = b / (a**2 + b**2),
     dy/db = -a / (a**2 + b**2)."""
 
-    @staticmethod
-    @quietly
-    def forward(ctx: Context, a: Array, b: Array) -> Array:
-        ctx.a_shape, ctx.b_shape = np.shape(a), np.shape(b)
-        try:
-            y = np.arctan2(a, b)
-        except ValueError:
-            raise _broadcast_error("atan2", a, b) from None
-        ctx.save_for_backward(a, b)
-        return y
+    value = staticmethod(np.arctan2)
 
     @staticmethod
     @quietly
@@ -177,20 +186,11 @@ class Atan2(Function):
 
 
 @register("fmod")
-class Fmod(Function):
+class Fmod(_Binary):
     """y = a - b * trunc(a / b), the remainder with the sign of ``a`` (C's fmod);
     dy/da = 1, dy/db = -trunc(a / b)."""
 
-    @staticmethod
-    @quietly
-    def forward(ctx: Context, a: Array, b: Array) -> Array:
-        ctx.a_shape, ctx.b_shape = np.shape(a), np.shape(b)
-        try:
-            y = np.fmod(a, b)
-        except ValueError:
-            raise _broadcast_error("fmod", a, b) from None
-        ctx.save_for_backward(a, b)
-        return y
+    value = staticmethod(np.fmod)
 
     @staticmethod
     @quietly
@@ -252,7 +252,7 @@ def atanh(x: Any) -> Tensor:
 def _floating_pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     a, b = binary_operands(a, b)
     a, b = as_floating_tensor(a), as_floating_tensor(b)
-    if a.dtype != b.dtype:  # a float32 tensor beside float64 data: PyTorch's wider dtype
+    if a.dtype != b.dtype:  # two tensors of two float dtypes: the wider, as in PyTorch
         wider = np.promote_types(a.dtype, b.dtype)
         a, b = cast(a, wider), cast(b, wider)
     return a, b
