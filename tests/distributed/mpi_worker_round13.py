@@ -4,7 +4,8 @@ or under ``mpiexec -n 2``. Writes ``CASE-rankR.json`` (weights and losses) per c
 - ``head``: an optimizer over the head alone, the body still requiring grad, and
   ``clip_grad_norm``, whose norm reads every parameter's gradient;
 - ``ignored``: cross-entropy with ``ignore_index`` where one rank's share of each batch is
-  padding only.
+  padding only;
+- ``seeds``: each rank passes its own seed (its rank), which every rank must refuse.
 """
 
 from __future__ import annotations
@@ -60,7 +61,20 @@ def ignored(out: Path) -> None:
     _write(out, "ignored", model, history.history["loss"])
 
 
+def seeds(out: Path) -> None:
+    """A different seed on each rank: refused on every rank, none left waiting."""
+    x, y = np.zeros((8, 2)), np.zeros((8, 1))
+    model = nn.Linear(2, 1).double()
+    try:
+        fit(model, "mse", "sgd", (x, y), epochs=1, seed=launch_rank(), verbose=0)
+        message = "trained"
+    except ValueError as error:
+        message = str(error)
+    (out / f"seeds-rank{launch_rank()}.txt").write_text(message)
+
+
 if __name__ == "__main__":
     folder = Path(sys.argv[1])
     head(folder)
     ignored(folder)
+    seeds(folder)

@@ -73,3 +73,13 @@ def test_a_rank_whose_labels_are_all_ignored_does_not_stop_training(
     first, second = _read(runs[2], "ignored", 0), _read(runs[2], "ignored", 1)
     assert len(first["losses"]) == 2 and np.isfinite(first["losses"]).all()
     _same(first, second)  # the ranks hold one model
+
+
+def test_ranks_given_different_seeds_are_all_refused_with_one_message(
+    runs: dict[int, Path],
+) -> None:
+    alone = (runs[1] / "seeds-rank0.txt").read_text()
+    assert alone == "trained"
+    messages = [(runs[2] / f"seeds-rank{rank}.txt").read_text() for rank in (0, 1)]
+    assert messages[0] == messages[1]
+    assert messages[0].startswith("fit: expected the same seed on every rank, got [0, 1]")

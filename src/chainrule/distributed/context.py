@@ -269,7 +269,14 @@ class MPIContext:
         ``resume_from`` (only rank 0 reads the file), else a draw from the default generator,
         as one process draws it (so that ``chainrule.manual_seed`` makes the run repeat, and
         gives the data order of one process). Every rank must draw the same validation split
-        and data order, and a resumed run those of the run it continues."""
+        and data order, and a resumed run those of the run it continues: ranks given
+        different seeds are refused, every rank raising the same error."""
+        given = self._allgather(seed, "the check of the seeds")
+        if any(other != seed for other in given):
+            raise ValueError(
+                f"fit: expected the same seed on every rank, got {given} (rank by rank); "
+                f"pass one seed (or none) to every rank's fit"
+            )
         if seed is not None:
             return seed
         saved: Any = None
