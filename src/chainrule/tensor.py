@@ -1131,6 +1131,9 @@ class Tensor:
     def heaviside(self, values: Any) -> Tensor:
         return ops.heaviside(self, values)
 
+    def unfold(self, dimension: _int, size: _int, step: _int) -> Tensor:
+        return ops.unfold(self, dimension, size, step)
+
     def bincount(self, weights: Any = None, minlength: _int = 0) -> Tensor:
         return ops.bincount(self, weights, minlength)
 

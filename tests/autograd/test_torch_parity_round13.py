@@ -528,3 +528,24 @@ def test_atan2_at_the_origin_has_gradient_zero_as_pytorch() -> None:
         lib.atan2(a, b).sum().backward()
         grads.append((a.grad.tolist(), b.grad.tolist()))
     assert grads[0] == grads[1]
+
+
+@pytest.mark.parametrize(
+    ("dimension", "size", "step"),
+    [(2, 2, 1), (1, 2, 1), (-1, 3, 2), (0, 1, 1), (2, 4, 3), (2, 0, 1)],
+)
+def test_tensor_unfold_gives_pytorchs_windows_and_gradients(
+    dimension: int, size: int, step: int
+) -> None:
+    values = np.arange(24.0).reshape(2, 3, 4)
+    results = []
+    for lib in (cr, torch):
+        x = lib.tensor(values, requires_grad=True)
+        windows = x.unfold(dimension, size, step)
+        (windows * windows).sum().backward()
+        results.append((tuple(windows.shape), np.asarray(windows.tolist()), x.grad.tolist()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    assert results[0][2] == results[1][2]
+    with pytest.raises(ValueError, match="unfold: expected 0 <= size <= 4"):
+        cr.ones(2, 4).unfold(1, 5, 1)

@@ -54,6 +54,7 @@ from chainrule.autograd.ops.combined import (
     kron,
     std_mean,
     tensordot,
+    unfold,
     var_mean,
 )
 from chainrule.autograd.ops.conv import avg_pool2d, conv2d, edge_pad, max_pool2d
@@ -241,6 +242,7 @@ from chainrule.autograd.ops.trig import (
 )
 
 __all__ = [
+    "unfold",
     "aminmax",
     "atleast_1d",
     "atleast_2d",

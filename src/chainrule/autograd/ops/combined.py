@@ -1,6 +1,7 @@
 """PyTorch functions that are combinations of other ops, their gradients those of the ops:
-``tensordot``, ``kron``, ``cdist``, ``std_mean``, ``var_mean``, ``aminmax``, and the
-stacking helpers ``atleast_1d``/``2d``/``3d``, ``column_stack`` and ``dstack``."""
+``tensordot``, ``kron``, ``cdist``, ``std_mean``, ``var_mean``, ``aminmax``, the sliding
+windows of ``unfold``, and the stacking helpers ``atleast_1d``/``2d``/``3d``,
+``column_stack`` and ``dstack``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import operator
 from typing import Any, NamedTuple
 
 from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor
-from chainrule.autograd.ops.more import einsum
+from chainrule.autograd.ops.more import einsum, index_select, movedim
 from chainrule.autograd.ops.reductions import amax, amin, mean, norm, std, var
 from chainrule.autograd.ops.shape import concatenate, reshape
 from chainrule.backend import np
@@ -152,3 +153,26 @@ def column_stack(tensors: Any) -> Tensor:
 def dstack(tensors: Any) -> Tensor:
     """Tensors stacked along a third axis (after ``atleast_3d``)."""
     return concatenate([_at_least(t, 3) for t in tensors], 2)
+
+
+def unfold(x: Any, dimension: int, size: int, step: int) -> Tensor:
+    """The windows of ``size`` elements along ``dimension``, one every ``step``, as
+    PyTorch's ``Tensor.unfold``: that axis becomes the windows' count, and a new last axis
+    of ``size`` holds each window (a copy here, where PyTorch gives a view). An element in
+    several windows gets the sum of their gradients."""
+    x = as_tensor(x)
+    size, step = operator.index(size), operator.index(step)
+    axis = operator.index(dimension) % max(x.ndim, 1)
+    length = x.shape[axis] if x.ndim else 1
+    if step < 1 or not 0 <= size <= length:
+        raise ValueError(
+            f"unfold: expected 0 <= size <= {length} (the length of axis {axis}) and step >= "
+            f"1, got size={size}, step={step}"
+        )
+    if x.ndim == 0:
+        return reshape(x, (size,))
+    count = (length - size) // step + 1
+    picks = (np.arange(count)[:, None] * step + np.arange(size)[None, :]).reshape(-1)
+    windows = index_select(x, axis, picks)
+    windows = reshape(windows, x.shape[:axis] + (count, size) + x.shape[axis + 1 :])
+    return movedim(windows, axis + 1, -1)
