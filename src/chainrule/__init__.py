@@ -164,6 +164,7 @@ from chainrule.autograd.ops import (
     permute,
     pow,
     prod,
+    quantile,
     rad2deg,
     reciprocal,
     relu,
@@ -293,6 +294,7 @@ from chainrule.tensor import accelerator as accelerator  # noqa: E402
 from chainrule.tensor import cuda as cuda  # noqa: E402
 
 __all__ = [
+    "quantile",
     "aminmax",
     "atleast_1d",
     "atleast_2d",

@@ -1131,6 +1131,16 @@ class Tensor:
     def heaviside(self, values: Any) -> Tensor:
         return ops.heaviside(self, values)
 
+    def quantile(
+        self,
+        q: Any,
+        dim: _int | None = None,
+        keepdim: _bool = False,
+        *,
+        interpolation: str = "linear",
+    ) -> Tensor:
+        return ops.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
     def unfold(self, dimension: _int, size: _int, step: _int) -> Tensor:
         return ops.unfold(self, dimension, size, step)
 

@@ -549,3 +549,27 @@ def test_tensor_unfold_gives_pytorchs_windows_and_gradients(
     assert results[0][2] == results[1][2]
     with pytest.raises(ValueError, match="unfold: expected 0 <= size <= 4"):
         cr.ones(2, 4).unfold(1, 5, 1)
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "higher", "nearest", "midpoint"])
+@pytest.mark.parametrize(("dim", "keepdim"), [(None, False), (None, True), (0, False), (-1, True)])
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_quantile_matches_pytorch(
+    interpolation: str, dim: int | None, keepdim: bool, with_nan: bool
+) -> None:
+    values = np.random.default_rng(0).normal(size=(3, 5))
+    if with_nan:
+        values[1, 2] = np.nan
+    results = []
+    for lib in (cr, torch):
+        x = lib.tensor(values, requires_grad=True)
+        for q in (0.3, lib.tensor([0.0, 0.25, 0.5, 1.0], dtype=lib.float64)):
+            y = lib.quantile(x, q, dim=dim, keepdim=keepdim, interpolation=interpolation)
+            weights = np.linspace(-1, 1, int(np.prod(y.shape))).reshape(tuple(y.shape))
+            lib.nan_to_num(y * lib.tensor(weights), nan=0.0).sum().backward()
+            results.append((tuple(y.shape), np.asarray(y.tolist())))
+        results.append(((), np.asarray(x.grad.tolist())))
+    half = len(results) // 2
+    for (shape, ours), (their_shape, theirs) in zip(results[:half], results[half:], strict=True):
+        assert shape == their_shape
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12, equal_nan=True)

@@ -52,6 +52,7 @@ from chainrule.autograd.ops.combined import (
     column_stack,
     dstack,
     kron,
+    quantile,
     std_mean,
     tensordot,
     unfold,
@@ -242,6 +243,7 @@ from chainrule.autograd.ops.trig import (
 )
 
 __all__ = [
+    "quantile",
     "unfold",
     "aminmax",
     "atleast_1d",

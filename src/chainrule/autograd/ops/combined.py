@@ -1,6 +1,6 @@
 """PyTorch functions that are combinations of other ops, their gradients those of the ops:
-``tensordot``, ``kron``, ``cdist``, ``std_mean``, ``var_mean``, ``aminmax``, the sliding
-windows of ``unfold``, and the stacking helpers ``atleast_1d``/``2d``/``3d``,
+``tensordot``, ``kron``, ``cdist``, ``std_mean``, ``var_mean``, ``aminmax``, ``quantile``,
+the sliding windows of ``unfold``, and the stacking helpers ``atleast_1d``/``2d``/``3d``,
 ``column_stack`` and ``dstack``."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import operator
 from typing import Any, NamedTuple
 
 from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor
-from chainrule.autograd.ops.more import einsum, index_select, movedim
+from chainrule.autograd.ops.more import einsum, index_select, movedim, sort
 from chainrule.autograd.ops.reductions import amax, amin, mean, norm, std, var
 from chainrule.autograd.ops.shape import concatenate, reshape
 from chainrule.backend import np
@@ -176,3 +176,78 @@ def unfold(x: Any, dimension: int, size: int, step: int) -> Tensor:
     windows = index_select(x, axis, picks)
     windows = reshape(windows, x.shape[:axis] + (count, size) + x.shape[axis + 1 :])
     return movedim(windows, axis + 1, -1)
+
+
+_QUANTILE_RULES = ("linear", "lower", "higher", "nearest", "midpoint")
+
+
+def quantile(
+    input: Any,
+    q: Any,
+    dim: int | None = None,
+    keepdim: bool = False,
+    *,
+    interpolation: str = "linear",
+) -> Tensor:
+    """The ``q``-th quantiles (``q`` a number or a 1-D sequence in [0, 1]) over ``dim`` (all
+    elements when None), as PyTorch's: between the sorted values at positions
+    ``floor(q (n - 1))`` and the next, by ``interpolation``; NaN where the values hold one.
+    A sequence of ``q`` puts its axis first. The gradient goes to the one or two values
+    each quantile is made of."""
+    if interpolation not in _QUANTILE_RULES:
+        raise ValueError(
+            f"quantile: interpolation must be one of {_QUANTILE_RULES}, got {interpolation!r}"
+        )
+    x = as_floating_tensor(input)
+    qs = np.asarray(q.data if isinstance(q, Tensor) else q, dtype=np.float64)
+    if qs.ndim > 1 or not ((qs >= 0) & (qs <= 1)).all():
+        raise ValueError(f"quantile: expected q in [0, 1], a number or a 1-D sequence, got {q!r}")
+    kept_shape = tuple(1 for _ in x.shape)  # keepdim's shape without dim: every axis 1
+    if dim is None:
+        x, axis = reshape(x, (-1,)), 0
+    else:
+        axis = operator.index(dim) % max(x.ndim, 1)
+        kept_shape = tuple(1 if i == axis else n for i, n in enumerate(x.shape))
+    n = x.shape[axis] if x.ndim else 1
+    if x.ndim == 0:
+        x, axis = reshape(x, (1,)), 0
+    if n == 0:
+        raise ValueError(f"quantile: expected a non-empty axis {axis}, got shape {x.shape}")
+    ordered = sort(x, axis).values  # NaN sorts last: a slice holding one ends with it
+    position = qs.reshape(-1) * (n - 1)
+    low, high = np.floor(position).astype(np.int64), np.ceil(position).astype(np.int64)
+    weight = position - low
+    if interpolation == "lower":
+        high = low
+    elif interpolation == "higher":
+        low = high
+    elif interpolation == "nearest":
+        low = high = np.round(position).astype(np.int64)  # halves to even, as PyTorch
+    elif interpolation == "midpoint":
+        weight = np.where(high > low, 0.5, 0.0)
+    cells = [1] * x.ndim
+    cells[axis] = len(position)
+    share = weight.reshape(cells).astype(x.dtype)
+    below, above = index_select(ordered, axis, low), index_select(ordered, axis, high)
+    result = (
+        below
+        if interpolation in ("lower", "higher", "nearest")
+        else below + (above - below) * share
+    )
+    lost = np.isnan(index_select(ordered, axis, np.array([n - 1])).data)
+    if lost.any():
+        result = _nan_where(lost, result)
+    result = movedim(result, axis, 0)  # the quantiles' axis first, as PyTorch puts it
+    if keepdim:
+        result = reshape(result, (len(position), *kept_shape))
+    else:
+        rest = tuple(size for i, size in enumerate(x.shape) if i != axis)
+        result = reshape(result, (len(position), *rest))
+    return result[0] if qs.ndim == 0 else result
+
+
+def _nan_where(mask: Any, x: Tensor) -> Tensor:
+    """``x`` with NaN where ``mask`` (broadcast) holds, as a where() of a constant NaN."""
+    from chainrule.autograd.ops.elementwise import where
+
+    return where(np.broadcast_to(mask, x.shape), np.asarray(np.nan, x.dtype), x)
