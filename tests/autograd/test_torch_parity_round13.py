@@ -4,6 +4,8 @@ and a float32 cumsum as accurate as PyTorch's."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -573,3 +575,29 @@ def test_quantile_matches_pytorch(
     for (shape, ours), (their_shape, theirs) in zip(results[:half], results[half:], strict=True):
         assert shape == their_shape
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def test_review_round13_edge_cases() -> None:
+    """What the session's review found in its own additions."""
+    ours = cr.fmod(cr.tensor([16777217, 123456789, -7]), 2)
+    assert ours.tolist() == torch.fmod(torch.tensor([16777217, 123456789, -7]), 2).tolist()
+    assert ours.dtype == np.int64
+    inf = float("inf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        both = cr.logaddexp(cr.tensor([-inf, inf, 1.0]), cr.tensor([-inf, inf, 1.0]))
+    np.testing.assert_allclose(both.data, [-inf, inf, 1.0 + np.log(2.0)], rtol=1e-6)
+    y = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True) * 1
+    with pytest.raises(RuntimeError, match="mul_: under grad mode, changing a view"):
+        cr.einsum("ij->ji", y).mul_(2)  # a NumPy view of y: y would not see the change
+    with pytest.raises(ValueError, match="tensordot: expected distinct axes"):
+        cr.tensordot(cr.ones(3, 3), cr.ones(3, 3), dims=([0, 0], [0, 1]))
+    with pytest.raises(ValueError, match="tensordot: axis must be an integer"):
+        cr.tensordot(cr.ones(2, 3), cr.ones(3, 4), dims=([5], [0]))
+    with pytest.raises(ValueError, match=r"pad: expected crops that leave axis 1 \(size 5\)"):
+        cr.nn.functional.pad(cr.ones(2, 5), (-3, -3))
+    p = cr.nn.Parameter(cr.zeros(2, dtype=cr.float16))
+    p.grad = cr.tensor(np.array([60000.0, 60000.0], np.float16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isinf(cr.nn.utils.clip_grad_norm_([p], 1.0).item())

@@ -100,3 +100,14 @@ def test_a_dataframe_with_integer_column_names_is_read_by_their_text() -> None:
 def test_fit_refuses_a_column_named_twice() -> None:
     with pytest.raises(ValueError, match="expected distinct column names, got 'a' more than"):
         TabularPreprocessor().fit({"a": [1.0, 2.0, 3.0]}, columns=["a", "a"])
+
+
+def test_a_subclass_with_its_own_batch_method_is_batched_by_it() -> None:
+    class Vectorised(TensorDataset):
+        def batch(self, indices: object) -> tuple[object, ...]:
+            x, y = super().batch(indices)
+            return x * 10, y
+
+    data = Vectorised(np.ones((4, 1), np.float32), np.arange(4))
+    first = next(iter(DataLoader(data, batch_size=2)))
+    np.testing.assert_array_equal(first[0].data, [[10.0], [10.0]])

@@ -163,3 +163,17 @@ def test_gradient_health_measures_gradients_before_fit_clips_them() -> None:
             assert float(model[2].weight.grad.norm()) <= 1.0 + 1e-6  # clipped for the step
     assert norms[1.0] == pytest.approx(norms[None], rel=1e-6)
     assert norms[1.0] > 1e3
+
+
+class NotesInLogs(Callback):
+    def on_epoch_end(self, state: Any, logs: dict[str, Any]) -> None:
+        logs["note"] = "a string, not a curve"
+        logs["score"] = np.float32(state.epoch)
+
+
+def test_a_callbacks_non_numeric_log_entry_does_not_break_fit() -> None:
+    x, y = _regression()
+    model = _model()
+    history = cr.fit(model, "mse", "sgd", (x, y), epochs=2, verbose=0, callbacks=[NotesInLogs()])
+    assert history.history["score"] == [1.0, 2.0]
+    assert "note" not in history.history

@@ -147,14 +147,17 @@ def batch_of(dataset: Any, indices: Array | slice) -> Any:
 
 
 def _sliced_at_once(dataset: Any) -> bool:
-    """Whether ``dataset`` takes the fast path: its class indexes and batches as
-    ``TensorDataset``'s or ``Subset``'s do (``batch`` gives what indexing would)."""
+    """Whether ``dataset`` batches itself: a ``batch`` method of its class's own, or
+    ``TensorDataset``'s or ``Subset``'s where the class also indexes as they do (a subclass
+    that changes ``__getitem__`` alone, to augment, is indexed sample by sample)."""
     cls = type(dataset)
-    return any(
-        getattr(cls, "batch", None) is own.batch
-        and getattr(cls, "__getitem__", None) is own.__getitem__
-        for own in (TensorDataset, Subset)
-    )
+    batch = getattr(cls, "batch", None)
+    if not callable(batch):
+        return False
+    for own in (TensorDataset, Subset):
+        if batch is own.batch:
+            return getattr(cls, "__getitem__", None) is own.__getitem__
+    return True
 
 
 def default_collate(samples: list[Any]) -> Any:

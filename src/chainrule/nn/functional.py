@@ -559,7 +559,13 @@ def pad(
         for k in range(len(widths) // 2):
             before, after = widths[2 * k], widths[2 * k + 1]
             axis = x.ndim - 1 - k
-            kept[axis] = slice(max(-before, 0), x.shape[axis] - max(-after, 0))
+            head, tail = max(-before, 0), max(-after, 0)
+            if head + tail > x.shape[axis]:
+                raise ValueError(
+                    f"pad: expected crops that leave axis {axis} (size {x.shape[axis]}) "
+                    f"something, got {tuple(pad)}"
+                )
+            kept[axis] = slice(head, x.shape[axis] - tail)
         x = x[tuple(kept)]
         widths = [max(w, 0) for w in widths]
     pairs = [(0, 0)] * first

@@ -175,7 +175,8 @@ def _total_norm(
     # float16 norms in float32, as PyTorch takes them: squares of a few hundred overflow.
     wide = [a.astype(np.float32) if a.dtype == np.float16 else a for a in arrays]
     norms = np.array([_vector_norm(a, norm_type) for a in wide], dtype=np.result_type(*wide))
-    total_norm = np.asarray(_vector_norm(norms, norm_type)).astype(dtype)
+    with np.errstate(over="ignore"):  # a float16 norm past 65504 is inf, as in PyTorch
+        total_norm = np.asarray(_vector_norm(norms, norm_type)).astype(dtype)
     if error_if_nonfinite and not np.isfinite(total_norm):
         raise RuntimeError(
             f"{where}: the total norm of order {norm_type} of the gradients is "

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any
+
+from chainrule.backend import np
 
 
 class History:
@@ -51,6 +54,8 @@ class History:
         if not self.epoch:
             return
         for key, value in logs.items():
+            if not isinstance(value, numbers.Real | np.ndarray | np.generic):
+                continue  # a callback's own note (a string, a list): not a curve to keep
             values = self.history.setdefault(key, [float("nan")] * len(self.epoch))
             values[-1] = float(value)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import operator
 from typing import Any, NamedTuple
 
-from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor
+from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, check_axis
 from chainrule.autograd.ops.more import einsum, index_select, movedim, sort
 from chainrule.autograd.ops.reductions import amax, amin, mean, norm, std, var
 from chainrule.autograd.ops.shape import concatenate, reshape
@@ -34,6 +34,11 @@ def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
         first, second = ([d] if isinstance(d, int) else list(d) for d in dims)
         if len(first) != len(second):
             raise ValueError(f"tensordot: expected two lists of as many axes, got {dims}")
+        check_axis(tuple(first), a.ndim, "tensordot")
+        check_axis(tuple(second), b.ndim, "tensordot")
+        for axes, ndim in ((first, a.ndim), (second, b.ndim)):
+            if len({i % max(ndim, 1) for i in axes}) != len(axes):
+                raise ValueError(f"tensordot: expected distinct axes, got {dims}")
         pairs = [
             (i % max(a.ndim, 1), j % max(b.ndim, 1)) for i, j in zip(first, second, strict=True)
         ]

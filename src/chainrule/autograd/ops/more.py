@@ -798,6 +798,10 @@ class Einsum(Function):
     axes that only it has)."""
 
     @staticmethod
+    def returns_view(ctx: Context) -> bool:
+        return True  # "ij->ji" and "ii->i" give NumPy views of the operand
+
+    @staticmethod
     def forward(ctx: Context, plan: tuple[list[str], str], *operands: Array) -> Array:
         inputs, output = plan
         ctx.plan = plan

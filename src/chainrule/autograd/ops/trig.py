@@ -266,8 +266,15 @@ def atan2(input: Any, other: Any) -> Tensor:
 
 def fmod(input: Any, other: Any) -> Tensor:
     """The remainder of ``input / other`` with the sign of ``input`` (C's ``fmod``; see
-    ``remainder`` for the sign of ``other``)."""
-    return Fmod.apply(*_floating_pair(input, other))
+    ``remainder`` for the sign of ``other``). Integers stay integers (no gradient)."""
+    a, b = binary_operands(input, other)
+    a_data = a.data if isinstance(a, Tensor) else np.asarray(a)
+    b_data = b.data if isinstance(b, Tensor) else np.asarray(b)
+    if a_data.dtype.kind in "iub" and b_data.dtype.kind in "iub":
+        if (b_data == 0).any():
+            raise ZeroDivisionError("fmod: integer division by zero")
+        return Tensor._from_op(np.fmod(a_data, b_data), None)
+    return Fmod.apply(*_floating_pair(a, b))
 
 
 def hypot(input: Any, other: Any) -> Tensor:
@@ -279,7 +286,12 @@ def hypot(input: Any, other: Any) -> Tensor:
 def logaddexp(input: Any, other: Any) -> Tensor:
     """log(exp(input) + exp(other)) elementwise, without overflow."""
     a, b = _floating_pair(input, other)
-    return maximum(a, b) + log1p(exp(-_abs(a - b)))
+    with np.errstate(invalid="ignore"):  # inf - inf, replaced below
+        gap = a - b
+    same = a.data == b.data  # equal infinities too: their gap counts as 0, not NaN
+    if np.any(same):
+        gap = _where(same, 0.0, gap)
+    return maximum(a, b) + log1p(exp(-_abs(gap)))
 
 
 def logit(input: Any, eps: float | None = None) -> Tensor:
