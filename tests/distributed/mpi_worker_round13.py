@@ -59,6 +59,17 @@ def ignored(out: Path) -> None:
             epochs=2, batch_size=4, shuffle=False, seed=0, verbose=0,
         )  # fmt: skip
     _write(out, "ignored", model, history.history["loss"])
+    # Every third label ignored and classes weighted: ranks count different label weights.
+    y = rng.integers(0, 3, size=16)
+    y[::3] = -100
+    cr.manual_seed(2)
+    model = nn.Linear(3, 3).double()
+    loss = nn.CrossEntropyLoss(weight=np.array([1.0, 2.0, 0.5]))
+    history = fit(
+        model, loss, optim.SGD(model.parameters(), lr=0.1), (x, y),
+        epochs=2, batch_size=4, shuffle=False, seed=0, verbose=0, validation_data=(x, y),
+    )  # fmt: skip
+    _write(out, "weighted", model, history.history["loss"] + history.history["val_loss"])
 
 
 def seeds(out: Path) -> None:

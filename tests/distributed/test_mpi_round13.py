@@ -73,6 +73,15 @@ def test_a_rank_whose_labels_are_all_ignored_does_not_stop_training(
     first, second = _read(runs[2], "ignored", 0), _read(runs[2], "ignored", 1)
     assert len(first["losses"]) == 2 and np.isfinite(first["losses"]).all()
     _same(first, second)  # the ranks hold one model
+    _same(first, _read(runs[1], "ignored", 0))  # and the one process's, losses included
+
+
+def test_ignored_and_class_weighted_labels_give_one_processs_training(
+    runs: dict[int, Path],
+) -> None:
+    alone = _read(runs[1], "weighted", 0)
+    _same(_read(runs[2], "weighted", 0), alone)
+    _same(_read(runs[2], "weighted", 1), alone)
 
 
 def test_ranks_given_different_seeds_are_all_refused_with_one_message(

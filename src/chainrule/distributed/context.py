@@ -15,6 +15,7 @@ noticing). A rank that dies is reported by the launcher, which then ends the oth
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import threading
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chainrule.backend import Array, np
+from chainrule.backend import Array, is_floating, np
 from chainrule.data import DataLoader, Subset, batch_of
 from chainrule.distributed._buckets import DEFAULT_BUCKET_BYTES, Bucket, make_buckets
 from chainrule.distributed._watchdog import (
@@ -428,31 +429,72 @@ class MPIContext:
 
     def forward_backward(
         self, model: Module, loss_fn: Any, optimizer: Optimizer, x: Tensor, y: Tensor
-    ) -> tuple[Tensor | None, float, int]:
+    ) -> tuple[Tensor | None, float, float]:
         """Forward and backward on this rank's rows, then the gradients and the loss summed
-        over the ranks. Returns this rank's output (None without rows), and the loss and
-        row count of the whole global batch."""
-        from chainrule.train.loop import _averaged_over
+        over the ranks. Returns this rank's output (None without rows), the loss of the
+        whole global batch, and what that loss is a mean over (``fit`` weighs the batch by
+        it): the batch's rows, or under a cross-entropy or NLL loss of class labels the
+        weight of the labels it counts (0 when every label is ignored)."""
+        from chainrule.train.loop import _averaged_over, _ignored_label
 
         rows = len(x)
         output, value = None, 0.0
+        counted = _averaged_over(loss_fn, y, rows) if rows else 0
         if rows:
             with self._own_draws():
                 output = model(x)
                 loss = loss_fn(output, y)
                 value = float(loss.item())
                 loss.backward()
-            if not _averaged_over(loss_fn, y, rows):
+            if not counted:
                 value = 0.0  # every label here ignored: a NaN mean (0 / 0) of nothing
-        total = self._batch_rows
-        weight = 1.0 if getattr(loss_fn, "reduction", "mean") == "sum" else rows / total
         # Every parameter with a gradient, the optimizer's or not: clipping reads them all.
         params = _trained(model, optimizer)
-        return (
-            output,
-            self._allreduce_gradients(params, value * weight if rows else 0.0, weight),
-            total,
-        )
+        total = self._batch_rows
+        reduction = getattr(loss_fn, "reduction", "mean")
+        if reduction == "sum":
+            return output, self._allreduce_gradients(params, value, 1.0)[0], total
+        if _ignored_label(loss_fn) is None or is_floating(y.dtype):
+            weight = rows / total  # a mean over rows: each rank weighs by its share of them
+            return output, self._allreduce_gradients(params, value * weight, weight)[0], total
+        # A mean over the labels counted (not ignored, weighted by class), which differ from
+        # rank to rank: each rank's sum (its mean times its count) added up, then divided by
+        # the batch's whole count, as one process divides.
+        loss, everyone = self._allreduce_gradients(params, value * counted, counted, counted)
+        return output, loss, everyone
+
+    def _allreduce_gradients(
+        self, params: list[Tensor], loss: float, weight: float, count: float | None = None
+    ) -> tuple[float, float]:
+        """Sum ``weight`` times each gradient, and ``loss``, over the ranks. With ``count``,
+        the sums are then divided by the ranks' total count, which is returned too."""
+        key = tuple((id(p), p.shape, p.dtype) for p in params)
+        if key != self._bucket_key:  # first step, or parameters were added or (un)frozen
+            self._bucket_key, self._bucket_list = key, make_buckets(params, self.bucket_bytes)
+        # float64: [loss, the count, then per parameter how many ranks have a gradient for it]
+        stats = np.zeros(2 + len(params))
+        stats[0], stats[1] = loss, 0.0 if count is None else count
+        found = [flag for bucket in self._bucket_list for flag in bucket.pack(weight)]
+        stats[2:] = found
+        mpi = self._mpi
+        requests = [
+            self.comm.Iallreduce(mpi.IN_PLACE, buffer, op=mpi.SUM)
+            for buffer in [stats, *(bucket.buffer for bucket in self._bucket_list)]
+        ]
+        self._wait(requests, "the sum of the gradients")
+        total_loss, total_count = float(stats[0]), float(stats[1])
+        if count is not None:
+            if total_count > 0:
+                for bucket in self._bucket_list:
+                    bucket.buffer /= total_count
+                total_loss /= total_count
+            else:
+                total_loss = math.nan  # every label of the batch ignored, as alone: 0 / 0
+        start = 2
+        for bucket in self._bucket_list:
+            bucket.unpack(stats[start : start + len(bucket.params)])
+            start += len(bucket.params)
+        return total_loss, total_count
 
     @contextlib.contextmanager
     def _own_draws(self) -> Iterator[None]:
@@ -469,27 +511,6 @@ class MPIContext:
             yield
         finally:
             self._own_stream, bits.state = bits.state, saved
-
-    def _allreduce_gradients(self, params: list[Tensor], loss: float, weight: float) -> float:
-        key = tuple((id(p), p.shape, p.dtype) for p in params)
-        if key != self._bucket_key:  # first step, or parameters were added or (un)frozen
-            self._bucket_key, self._bucket_list = key, make_buckets(params, self.bucket_bytes)
-        # float64: [loss, then per parameter how many ranks have a gradient for it]
-        stats = np.zeros(1 + len(params))
-        stats[0] = loss
-        found = [flag for bucket in self._bucket_list for flag in bucket.pack(weight)]
-        stats[1:] = found
-        mpi = self._mpi
-        requests = [
-            self.comm.Iallreduce(mpi.IN_PLACE, buffer, op=mpi.SUM)
-            for buffer in [stats, *(bucket.buffer for bucket in self._bucket_list)]
-        ]
-        self._wait(requests, "the sum of the gradients")
-        start = 1
-        for bucket in self._bucket_list:
-            bucket.unpack(stats[start : start + len(bucket.params)])
-            start += len(bucket.params)
-        return float(stats[0])
 
     def agree_to_stop(self, state: FitState, interrupted: list[bool]) -> None:
         """Stop on every rank when one rank stops (a callback, Ctrl-C), so that none is left
