@@ -340,10 +340,7 @@ def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tupl
     output (run through chainrule, to know shapes downstream)."""
     kind = type(module)
     if kind is Sequential:
-        # Every position, a layer used twice at each (named_children() lists it once).
-        for name, child in module._modules.items():
-            if child is None:
-                continue
+        for name, child in module._every_child():  # a layer used twice runs twice
             x, example = _emit(g, child, x, example, f"{path}.{name}" if path else name)
         return x, example
     where = path or "model"

@@ -549,9 +549,8 @@ def _describe(module: Module, path: str, seen: set[int], depth: int) -> dict[str
             f"describe_model: expected containers nested at most {MAX_DEPTH} deep, got deeper "
             f"{_where(path)}"
         )
-    # Every name, a layer held under two at each (named_children() lists it once), so that
-    # a shared layer is found and refused below.
-    children = [(n, m) for n, m in module._modules.items() if m is not None]
+    # Every name: a layer held under two is described twice, and refused the second time.
+    children = module._every_child()
     if name in CONTAINERS:
         return {
             "type": name,

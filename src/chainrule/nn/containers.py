@@ -32,12 +32,6 @@ def _delete(container: Module, where: str, index: int | slice) -> None:
     _renumber(container, modules)
 
 
-def _members(container: Module) -> list[tuple[str, Module]]:
-    """A numbered container's modules by position, a module held twice at each of its
-    positions (``children()`` lists it once)."""
-    return [(name, module) for name, module in container._modules.items() if module is not None]
-
-
 def _insert(container: Module, index: int, module: Module) -> None:
     """``module`` before position ``index`` of a numbered container, renumbered."""
     modules = list(container._modules.values())
@@ -96,7 +90,7 @@ class Sequential(Module):
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter([module for _, module in _members(self)])
+        return iter([module for _, module in self._every_child()])
 
     @overload
     def __getitem__(self, index: int) -> Module: ...
@@ -104,7 +98,7 @@ class Sequential(Module):
     def __getitem__(self, index: slice) -> Sequential: ...
 
     def __getitem__(self, index: int | slice) -> Module | Sequential:
-        items = _members(self)
+        items = self._every_child()
         if isinstance(index, slice):
             return Sequential(OrderedDict(items[index]))
         try:
@@ -269,7 +263,7 @@ class ModuleList(Module):
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter([module for _, module in _members(self)])
+        return iter([module for _, module in self._every_child()])
 
     @overload
     def __getitem__(self, index: int) -> Module: ...
@@ -277,7 +271,7 @@ class ModuleList(Module):
     def __getitem__(self, index: slice) -> ModuleList: ...
 
     def __getitem__(self, index: int | slice) -> Module | ModuleList:
-        values = [module for _, module in _members(self)]
+        values = [module for _, module in self._every_child()]
         if isinstance(index, slice):
             return ModuleList(values[index])
         try:

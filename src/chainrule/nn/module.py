@@ -558,6 +558,12 @@ class Module:
                 seen.add(id(module))
                 yield name, module
 
+    def _every_child(self) -> list[tuple[str, Module]]:
+        """The submodules under every name, a child held under two names at each: the
+        layout that containers run, model files describe and ONNX export writes
+        (``named_children()`` lists such a child once)."""
+        return [(name, module) for name, module in self._modules.items() if module is not None]
+
     def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module

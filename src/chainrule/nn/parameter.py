@@ -23,9 +23,11 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
-        super().__init__(data.data if isinstance(data, Tensor) else data)
         if isinstance(data, Tensor):
-            self.data = data.data  # the tensor's own memory, shared as in PyTorch
+            super().__init__()  # the fields, then the tensor's own memory, shared as in PyTorch
+            self.data = data.data
+        else:
+            super().__init__(data)
         if requires_grad:
             self.requires_grad_(True)
 

@@ -9,6 +9,7 @@ import operator
 from typing import Any, NamedTuple
 
 from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, check_axis
+from chainrule.autograd.ops.elementwise import where
 from chainrule.autograd.ops.more import einsum, index_select, movedim, sort
 from chainrule.autograd.ops.reductions import amax, amin, mean, norm, std, var
 from chainrule.autograd.ops.shape import concatenate, reshape
@@ -222,26 +223,23 @@ def quantile(
     position = qs.reshape(-1) * (n - 1)
     low, high = np.floor(position).astype(np.int64), np.ceil(position).astype(np.int64)
     weight = position - low
-    if interpolation == "lower":
-        high = low
-    elif interpolation == "higher":
+    if interpolation == "higher":  # "lower" takes low as it is
         low = high
     elif interpolation == "nearest":
-        low = high = np.round(position).astype(np.int64)  # halves to even, as PyTorch
+        low = np.round(position).astype(np.int64)  # halves to even, as PyTorch
     elif interpolation == "midpoint":
         weight = np.where(high > low, 0.5, 0.0)
-    cells = [1] * x.ndim
-    cells[axis] = len(position)
-    share = weight.reshape(cells).astype(x.dtype)
-    below, above = index_select(ordered, axis, low), index_select(ordered, axis, high)
-    result = (
-        below
-        if interpolation in ("lower", "higher", "nearest")
-        else below + (above - below) * share
-    )
-    lost = np.isnan(index_select(ordered, axis, np.array([n - 1])).data)
+    below = index_select(ordered, axis, low)
+    if interpolation in ("linear", "midpoint"):
+        cells = [1] * x.ndim
+        cells[axis] = len(position)
+        share = weight.reshape(cells).astype(x.dtype)
+        result = below + (index_select(ordered, axis, high) - below) * share
+    else:  # one sorted value each
+        result = below
+    lost = np.isnan(np.take(ordered.data, [n - 1], axis=axis))  # read, not an op
     if lost.any():
-        result = _nan_where(lost, result)
+        result = where(np.broadcast_to(lost, result.shape), np.asarray(np.nan, x.dtype), result)
     result = movedim(result, axis, 0)  # the quantiles' axis first, as PyTorch puts it
     if keepdim:
         result = reshape(result, (len(position), *kept_shape))
@@ -249,10 +247,3 @@ def quantile(
         rest = tuple(size for i, size in enumerate(x.shape) if i != axis)
         result = reshape(result, (len(position), *rest))
     return result[0] if qs.ndim == 0 else result
-
-
-def _nan_where(mask: Any, x: Tensor) -> Tensor:
-    """``x`` with NaN where ``mask`` (broadcast) holds, as a where() of a constant NaN."""
-    from chainrule.autograd.ops.elementwise import where
-
-    return where(np.broadcast_to(mask, x.shape), np.asarray(np.nan, x.dtype), x)
