@@ -22,8 +22,20 @@ np = numpy
 Array = npt.NDArray[Any]
 """Type of the raw arrays that tensors wrap and that ``Function.forward``/``backward`` take."""
 
-DEFAULT_FLOAT = numpy.dtype(numpy.float32)
-"""dtype given to Python floats and lists of floats."""
+_default_float = numpy.dtype(numpy.float32)
+
+
+def default_float() -> numpy.dtype[Any]:
+    """The dtype of Python floats turned into tensors, of float factories (``zeros``,
+    ``randn``...) without a dtype, and of new layers' parameters: float32, unless
+    ``chainrule.set_default_dtype`` chose another."""
+    return _default_float
+
+
+def set_default_float(dtype: numpy.dtype[Any]) -> None:
+    """Make ``dtype`` what ``default_float`` answers (``chainrule.set_default_dtype`` checks it)."""
+    global _default_float
+    _default_float = dtype
 
 
 def is_floating(dtype: Any) -> bool:

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
-from chainrule.backend import DEFAULT_FLOAT, Array, is_floating, np
+from chainrule.backend import Array, default_float, is_floating, np, set_default_float
 
 if TYPE_CHECKING:
     from chainrule.autograd.function import Context
@@ -31,7 +31,8 @@ Shape = tuple[int, ...]
 def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
     """Convert user data to an ndarray, following PyTorch's defaults for Python values.
 
-    Python floats (and lists holding them) become float32, Python ints int64, bools bool;
+    Python floats (and lists holding them) become the default dtype (float32 unless
+    ``set_default_dtype`` chose another), Python ints int64, bools bool;
     NumPy arrays and NumPy scalars keep their dtype. The result never shares memory with
     ``data``.
     """
@@ -51,7 +52,7 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
     if dtype is not None:
         return array
     if array.dtype == np.float64:
-        return array.astype(DEFAULT_FLOAT)
+        return array.astype(default_float())
     if array.dtype.kind == "i":
         return array.astype(np.int64)
     if array.dtype.kind not in "biufc":
@@ -154,6 +155,36 @@ def set_default_device(device: Any) -> None:
     """
     if device is not None:
         dtype_of_to("set_default_device", (), None, device)
+
+
+def set_default_dtype(dtype: DTypeLike) -> None:
+    """Make ``dtype`` the default floating-point dtype, as PyTorch's ``set_default_dtype``:
+    that of Python floats made into tensors, of ``zeros``, ``randn`` and the other factories
+    called without a dtype, of integer tensors promoted by ``exp``, ``/`` and the like, and of
+    the parameters of layers built afterwards. Tensors and layers already made keep theirs.
+
+    ``set_default_dtype(chainrule.float64)`` is the usual way to check gradients tightly.
+
+    Raises
+    ------
+    TypeError
+        If ``dtype`` is not float16, float32 or float64.
+    """
+    try:
+        dt = None if dtype is None else np.dtype(dtype)  # np.dtype(None) is float64
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f" or dt.itemsize not in (2, 4, 8):
+        raise TypeError(
+            f"set_default_dtype: expected a floating-point dtype (float16, float32 or "
+            f"float64), got {dtype!r}"
+        )
+    set_default_float(dt)
+
+
+def get_default_dtype() -> np.dtype[Any]:
+    """The default floating-point dtype: float32 unless ``set_default_dtype`` chose another."""
+    return default_float()
 
 
 class _NoCuda:
@@ -263,7 +294,8 @@ class Tensor:
         Numbers, nested lists, a NumPy array or another tensor (copied). Integers alone are
         sizes, as in PyTorch: ``Tensor(2, 3)`` is a 2x3 tensor of zeros.
     dtype : dtype, optional
-        Python floats default to float32, Python ints to int64; NumPy data keeps its dtype.
+        Python floats default to float32 (or what ``set_default_dtype`` chose), Python ints
+        to int64; NumPy data keeps its dtype.
     requires_grad : _bool, default=False
         Record operations on this tensor so that ``backward()`` can fill ``grad``.
 
@@ -469,11 +501,10 @@ class Tensor:
         empty = self.data.size == 0
         if empty and self.data.ndim != 1:
             extras.append(f"size={self.data.shape}")  # "[]" alone does not show it
-        # Values show ints and bools, but an empty tensor has none: then only float32 goes
-        # without saying, as in PyTorch.
-        implied = (
-            (DEFAULT_FLOAT,) if empty else (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(np.bool_))
-        )
+        # Values show ints and bools, but an empty tensor has none: then only the default
+        # float dtype goes without saying, as in PyTorch.
+        default = default_float()
+        implied = (default,) if empty else (default, np.dtype(np.int64), np.dtype(np.bool_))
         if self.data.dtype not in implied:
             extras.append(f"dtype={self.data.dtype}")
         if self._ctx is not None:
@@ -1709,6 +1740,28 @@ class Tensor:
         """Bytes per element."""
         return int(self.data.itemsize)
 
+    @property
+    def itemsize(self) -> _int:
+        """Bytes per element (PyTorch's property; ``element_size()`` as a method)."""
+        return int(self.data.itemsize)
+
+    @property
+    def nbytes(self) -> _int:
+        """Bytes of the elements: ``numel() * itemsize``."""
+        return int(self.data.nbytes)
+
+    def stride(self, dim: _int | None = None) -> Any:
+        """The step in elements from one index to the next along each axis (a tuple), or
+        along ``dim`` alone, as PyTorch counts strides (NumPy counts them in bytes)."""
+        steps = tuple(step // self.data.itemsize for step in self.data.strides)
+        if dim is None:
+            return steps
+        return steps[dim]
+
+    def data_ptr(self) -> _int:
+        """The address of the first element."""
+        return int(self.data.__array_interface__["data"][0])
+
     def is_contiguous(self) -> _bool:
         return bool(self.data.flags.c_contiguous)
 
@@ -1866,8 +1919,9 @@ class Tensor:
         return self
 
     def contiguous(self) -> Tensor:
-        """Self: NumPy handles any memory layout (for code written for PyTorch)."""
-        return self
+        """Self when its elements lie in row-major order (``is_contiguous()``), else a copy
+        that does (in the graph, as ``clone``)."""
+        return self if self.data.flags.c_contiguous else ops.clone(self)
 
 
 # --------------------------------------------------------------------- factories
@@ -1925,7 +1979,7 @@ def _new(array: Array, requires_grad: bool) -> Tensor:
 
 
 def _float_dtype(dtype: DTypeLike) -> np.dtype[Any]:
-    return DEFAULT_FLOAT if dtype is None else np.dtype(dtype)
+    return default_float() if dtype is None else np.dtype(dtype)
 
 
 @_on_cpu
@@ -1987,7 +2041,7 @@ def zeros(
     *sizes: Any, size: Any = None, dtype: DTypeLike = None, requires_grad: bool = False
 ) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``;
-    float32 by default."""
+    of the default dtype (float32) unless ``dtype`` is given."""
     shape = _shape_from(_sizes_or("zeros", sizes, size))
     return _new(np.zeros(shape, dtype=_float_dtype(dtype)), requires_grad)
 
@@ -1996,8 +2050,8 @@ def zeros(
 def ones(
     *sizes: Any, size: Any = None, dtype: DTypeLike = None, requires_grad: bool = False
 ) -> Tensor:
-    """A tensor of ones: ``ones(2, 3)``, ``ones((2, 3))`` or ``ones(size=(2, 3))``; float32
-    by default."""
+    """A tensor of ones: ``ones(2, 3)``, ``ones((2, 3))`` or ``ones(size=(2, 3))``; of the
+    default dtype (float32) unless ``dtype`` is given."""
     shape = _shape_from(_sizes_or("ones", sizes, size))
     return _new(np.ones(shape, dtype=_float_dtype(dtype)), requires_grad)
 
@@ -2021,14 +2075,15 @@ def arange(
     dtype: DTypeLike = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Values from ``start`` up to (not including) ``end``; int64 for integers, else float32."""
+    """Values from ``start`` up to (not including) ``end``; int64 for integers, else the
+    default dtype (float32)."""
     if end is None:
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be non-zero, got 0")
     if dtype is None:
         integral = all(isinstance(v, int | np.integer) for v in (start, end, step))
-        dtype = np.int64 if integral else DEFAULT_FLOAT
+        dtype = np.int64 if integral else default_float()
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         # Each value start + i * step computed in float64, then rounded once, as PyTorch does:
@@ -2042,8 +2097,8 @@ def arange(
 def linspace(
     start: float, end: float, steps: int, dtype: DTypeLike = None, requires_grad: bool = False
 ) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end``, both included; float32 unless
-    ``dtype`` says otherwise (PyTorch's linspace)."""
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included; of the
+    default dtype (float32) unless ``dtype`` says otherwise (PyTorch's linspace)."""
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
         raise ValueError(f"linspace: steps must be an integer >= 0, got {steps!r}")
     values = np.linspace(start, end, int(steps), dtype=np.float64)
@@ -2208,9 +2263,17 @@ def _generator_or_seed(
 
 def _random_dtype(where: str, dtype: DTypeLike) -> np.dtype[Any]:
     dt = _float_dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"{where}: expected dtype float32 or float64, got {dt}")
+    if dt not in (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{where}: expected dtype float16, float32 or float64, got {dt}")
     return dt
+
+
+def _drawn(draw: Callable[..., Array], shape: Shape, dt: np.dtype[Any]) -> Array:
+    """Samples of ``shape`` from ``draw`` (a NumPy generator's method), in ``dt``: float16,
+    which NumPy's generators do not draw, is drawn in float32 and rounded."""
+    if dt == np.float16:
+        return draw(shape, dtype=np.float32).astype(np.float16)
+    return draw(shape, dtype=dt)
 
 
 @_on_cpu
@@ -2225,9 +2288,8 @@ def randn(
     """Samples of the standard normal distribution, drawn from ``generator`` (or a seed)."""
     rng = _generator_or_seed("randn", generator, seed)
     dt = _random_dtype("randn", dtype)
-    return _new(
-        rng.standard_normal(_shape_from(_sizes_or("randn", sizes, size)), dtype=dt), requires_grad
-    )
+    shape = _shape_from(_sizes_or("randn", sizes, size))
+    return _new(_drawn(rng.standard_normal, shape, dt), requires_grad)
 
 
 @_on_cpu
@@ -2242,7 +2304,7 @@ def rand(
     """Samples of the uniform distribution on [0, 1), drawn from ``generator`` (or a seed)."""
     rng = _generator_or_seed("rand", generator, seed)
     dt = _random_dtype("rand", dtype)
-    return _new(rng.random(_shape_from(_sizes_or("rand", sizes, size)), dtype=dt), requires_grad)
+    return _new(_drawn(rng.random, _shape_from(_sizes_or("rand", sizes, size)), dt), requires_grad)
 
 
 @_on_cpu

@@ -186,12 +186,20 @@ def test_random_factories_draw_from_their_distributions() -> None:
 def test_random_factories_reject_bad_generators_and_dtypes() -> None:
     with pytest.raises(TypeError, match=r"generator: expected a numpy\.random\.Generator"):
         cr.randn(2, generator=np.random.RandomState(0))  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="randn: expected dtype float32 or float64, got int64"):
+    floats = "float16, float32 or float64"
+    with pytest.raises(TypeError, match=f"randn: expected dtype {floats}, got int64"):
         cr.randn(2, generator=0, dtype=np.int64)
-    with pytest.raises(TypeError, match="rand: expected dtype float32 or float64, got float16"):
-        cr.rand(2, generator=0, dtype=np.float16)
-    with pytest.raises(TypeError, match="randn: expected dtype float32 or float64, got int64"):
+    with pytest.raises(TypeError, match=f"randn: expected dtype {floats}, got int64"):
         cr.randn_like(cr.tensor([1, 2]), generator=0)
+
+
+def test_random_factories_draw_half_precision_as_pytorch_does() -> None:
+    half = cr.rand(1000, generator=0, dtype=cr.float16)
+    assert half.dtype == np.float16 and float(half.min()) >= 0 and float(half.max()) <= 1
+    np.testing.assert_array_equal(
+        cr.randn(5, generator=1, dtype=cr.float16).numpy(),
+        cr.randn(5, generator=1).numpy().astype(np.float16),
+    )
 
 
 # --------------------------------------------------------------------- requires_grad rules

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import chainrule.nn.functional as F
-from chainrule.backend import DEFAULT_FLOAT, np
+from chainrule.backend import default_float, np
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor, dtype_of_to
@@ -359,7 +359,7 @@ class PReLU(Module):
                 f"PReLU: num_parameters must be a positive integer, got {num_parameters!r}"
             )
         self.num_parameters, self.init = int(num_parameters), init
-        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        dt = np.dtype(dtype) if dtype is not None else default_float()
         self.weight = Parameter(np.full(self.num_parameters, init, dtype=dt))
 
     def reset_parameters(self, generator: np.random.Generator | int | None = None) -> None:

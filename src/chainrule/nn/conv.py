@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chainrule.autograd.ops.conv import conv_pads
-from chainrule.backend import DEFAULT_FLOAT, np
+from chainrule.backend import default_float, np
 from chainrule.nn import _conv_functional as F
 from chainrule.nn import init
 from chainrule.nn.activation import ReLU
@@ -106,7 +106,7 @@ class _ConvNd(Module):
         else:
             self.padding = _tuple(where, "padding", padding, n, 0)
         self.groups, self.padding_mode = int(groups), padding_mode
-        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        dt = np.dtype(dtype) if dtype is not None else default_float()
         shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype=dt))
         self.bias: Parameter | None

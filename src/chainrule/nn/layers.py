@@ -7,7 +7,7 @@ from typing import Any
 
 import chainrule.nn.functional as F
 from chainrule.autograd.ops import flatten
-from chainrule.backend import DEFAULT_FLOAT, np
+from chainrule.backend import default_float, np
 from chainrule.nn import init
 from chainrule.nn.module import Module, cast_input
 from chainrule.nn.parameter import Parameter
@@ -59,7 +59,7 @@ class Linear(Module):
         dtype_of_to("Linear", (), None, device)
         self.in_features = _positive_int("Linear", "in_features", in_features)
         self.out_features = _positive_int("Linear", "out_features", out_features)
-        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        dt = np.dtype(dtype) if dtype is not None else default_float()
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
         self.bias: Parameter | None
         if bias:
@@ -195,7 +195,7 @@ class Embedding(Module):
                 f"got padding_idx={padding_idx}"
             )
         self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
-        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        dt = np.dtype(dtype) if dtype is not None else default_float()
         self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype=dt))
         self.reset_parameters(generator)
 

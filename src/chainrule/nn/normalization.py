@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import chainrule.nn.functional as F
-from chainrule.backend import DEFAULT_FLOAT, np
+from chainrule.backend import default_float, np
 from chainrule.nn.module import Module, cast_input
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor, dtype_of_to
@@ -56,7 +56,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{type(self).__name__}: eps must be > 0, got {eps!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        dt = np.dtype(dtype) if dtype is not None else default_float()
         self.weight: Parameter | None
         self.bias: Parameter | None
         if affine:
@@ -181,7 +181,7 @@ class _AffineNorm(Module):
 
     def _affine(self, shape: tuple[int, ...], dtype: Any, affine: bool, bias: bool) -> None:
         """Register ``weight`` and ``bias`` of ``shape``, or None where switched off."""
-        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        dt = np.dtype(dtype) if dtype is not None else default_float()
         if affine:
             self.weight = Parameter(np.ones(shape, dtype=dt))
             if bias:

@@ -14,7 +14,7 @@ from typing import Any
 
 import chainrule.nn.functional as F
 from chainrule.autograd.ops import stack
-from chainrule.backend import DEFAULT_FLOAT, np
+from chainrule.backend import default_float, np
 from chainrule.nn import init
 from chainrule.nn.layers import _positive_int
 from chainrule.nn.module import Module, cast_input
@@ -83,7 +83,7 @@ class _RNNBase(Module):
         self.num_layers, self.bias, self.batch_first = int(num_layers), bias, batch_first
         self.dropout, self.bidirectional = float(dropout), False
         self.generator: np.random.Generator | None = None
-        dt = np.dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+        dt = np.dtype(dtype) if dtype is not None else default_float()
         rows = self._gates * self.hidden_size
         for layer in range(self.num_layers):
             columns = self.input_size if layer == 0 else self.hidden_size

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from chainrule.backend import DEFAULT_FLOAT, is_floating, np
+from chainrule.backend import default_float, is_floating, np
 from chainrule.tensor import Tensor, _to_array
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,7 +24,7 @@ def as_floating_tensor(x: Any) -> Tensor:
     x = as_tensor(x)
     if x.data.dtype.kind in "biu":
         # Integer tensors never require grad: a constant is all there is to convert.
-        return Tensor._from_op(x.data.astype(DEFAULT_FLOAT), None)
+        return Tensor._from_op(x.data.astype(default_float()), None)
     return x
 
 
@@ -106,7 +106,7 @@ def _operand(x: Any, other: Any) -> Any:
         if kind in "biu" or (kind == "f" and not given):
             target = other.dtype
     elif isinstance(other, float) and _is_python_number(other) and kind in "biu":
-        target = DEFAULT_FLOAT
+        target = default_float()
     if target is not None and t.dtype != target:
         # Only constants get here: integer tensors cannot require a gradient.
         return Tensor._from_op(t.data.astype(target), None)
@@ -118,7 +118,8 @@ def true_division_operands(a: Any, b: Any) -> tuple[Any, Any]:
     gives floats, float32 as in PyTorch rather than NumPy's float64."""
     a, b = binary_operands(a, b)
     if not (_floating(a) or _floating(b)):
-        a, b = (Tensor._from_op(np.asarray(as_tensor(v).data, DEFAULT_FLOAT), None) for v in (a, b))
+        dtype = default_float()
+        a, b = (Tensor._from_op(np.asarray(as_tensor(v).data, dtype), None) for v in (a, b))
     return a, b
 
 
