@@ -104,6 +104,15 @@ def read(path: str, where: str) -> Trained:
             f"{where}: expected well-formed preprocessing in {label}, got: "
             f"{str(error).split(': ', 1)[-1]}; the file is corrupt"
         ) from None
+    # `train` writes no model whose run diverged, so a NaN or an infinity among the weights
+    # means damaged bytes (safetensors keeps no checksum), not a model to predict with.
+    for name, value in model.state_dict().items():
+        array = value.data if hasattr(value, "data") else value
+        if np.asarray(array).dtype.kind == "f" and not np.isfinite(array).all():
+            raise UsageError(
+                f"{where}: expected finite weights in {label}, got NaN or infinity in "
+                f"{name!r}; the file is corrupt"
+            )
     trained = Trained(path, model, features, target, metadata)
     # One row of zeros through the network proves that widths agree with the metadata.
     try:

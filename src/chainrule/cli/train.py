@@ -514,16 +514,19 @@ class _Run:
         }
         if not is_root():
             return 0  # under mpirun, rank 0 writes the files and prints the results
-        save(model, s.out, metadata=metadata)
-        written = f"model written to {s.out} ({bundle.n_parameters(model):,} parameters)"
+        # The plot and the report first: if one of them cannot be written, the command fails
+        # before it replaces a model already at --out.
+        extras = ""
         if s.plot is not None:
             history.plot(s.plot)
-            written += f"; curves plotted to {s.plot}"
+            extras += f"; curves plotted to {s.plot}"
         if health is not None and s.diagnostics is not None:
             health.report.to_html(s.diagnostics)
             for flag in health.report.flags:
                 self.log(f"diagnostics: {flag}")
-            written += f"; gradient health report in {s.diagnostics}"
+            extras += f"; gradient health report in {s.diagnostics}"
+        save(model, s.out, metadata=metadata)
+        written = f"model written to {s.out} ({bundle.n_parameters(model):,} parameters){extras}"
         print(bundle.format_table(metrics))
         print(written)
         return 0
@@ -571,10 +574,17 @@ class _Run:
         s = self.settings
         if s.arch == "cnn":
             return self._cnn(features, encoder)
-        return bundle.build_network(
-            features.n_features_out, encoder.n_outputs, s.hidden, s.activation, s.dropout,
-            s.batch_norm, self.model_seed,
-        )  # fmt: skip
+        try:
+            return bundle.build_network(
+                features.n_features_out, encoder.n_outputs, s.hidden, s.activation, s.dropout,
+                s.batch_norm, self.model_seed,
+            )  # fmt: skip
+        except MemoryError:
+            widths = ",".join(str(size) for size in s.hidden)
+            raise UsageError(
+                f"train: --hidden {widths}: expected layer widths whose weights fit in memory, "
+                f"got a network of {features.n_features_out} inputs that does not"
+            ) from None
 
     def _cnn(self, features: TabularPreprocessor, encoder: TargetEncoder) -> Module:
         """A small CNN over rows read as square one-channel images (--arch cnn)."""
