@@ -74,7 +74,7 @@ REPLAYED_OPS = frozenset(
         # products, convolutions, pooling
         "matmul", "linear", "einsum", "conv2d", "max_pool2d", "avg_pool2d",
         # losses
-        "mse_loss", "softmax_cross_entropy_labels",
+        "mse_loss", "softmax_cross_entropy_labels", "binary_cross_entropy",
     }
 )  # fmt: skip
 """Ops whose front doors decide from shapes, dtypes and options alone, never from values,
@@ -99,7 +99,7 @@ gradient through this edge alone, or a leaf that sums the gradients of several e
 def _wrap(array: Array) -> Tensor:
     # Tensor._from_op(array, None), written out: this runs once per parameter per step.
     tensor = object.__new__(Tensor)
-    tensor.data, tensor.grad, tensor._ctx, tensor._hooks = array, None, None, None
+    tensor.data, tensor._grad, tensor._ctx, tensor._hooks = array, None, None, None
     tensor._requires_grad = False
     return tensor
 
@@ -592,7 +592,7 @@ def _give(leaf: Tensor, g: Array, grad: Array, adopted: set[int]) -> None:
         if g is grad or g.base is not None or not g.flags.writeable or id(g) in adopted:
             g = g.copy()
         adopted.add(id(g))
-        leaf.grad = _wrap(g)
+        leaf._grad = _wrap(g)
     else:
         leaf.grad.data += g
 
@@ -618,7 +618,7 @@ def _finish(leaves: list[Tensor], totals: list[Any], adopted: set[int]) -> None:
             if not private or id(total) in adopted:
                 total = total.copy()
             adopted.add(id(total))
-            leaf.grad = _wrap(total)
+            leaf._grad = _wrap(total)
         else:
             leaf.grad.data += total
 

@@ -933,6 +933,15 @@ if "mse_loss" in REGISTRY:
         normal((2, 3, 2), (2, 3, 2)),
     )
 
+if "binary_cross_entropy" in REGISTRY:
+    case(
+        "binary_cross_entropy",
+        "elementwise",
+        lambda p, y: REGISTRY["binary_cross_entropy"].apply(p, y),
+        lambda p, y: F.binary_cross_entropy(p, y, reduction="none"),
+        uniform(0.05, 0.95, (3, 4), (3, 4)),
+    )
+
 TORCH_CASES = [c for c in CASES if c.torch_fn is not None]
 """The cases with a PyTorch twin (every op must have at least one)."""
 

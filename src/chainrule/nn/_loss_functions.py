@@ -16,7 +16,12 @@ from typing import Any
 
 import chainrule.autograd.ops as ops
 from chainrule.autograd.ops._operands import as_tensor
-from chainrule.autograd.ops.losses import MSELoss, SoftmaxCrossEntropy, SoftmaxCrossEntropyLabels
+from chainrule.autograd.ops.losses import (
+    BinaryCrossEntropy,
+    MSELoss,
+    SoftmaxCrossEntropy,
+    SoftmaxCrossEntropyLabels,
+)
 from chainrule.backend import Array, is_floating, np
 from chainrule.tensor import Tensor, _values_hold
 
@@ -285,6 +290,11 @@ def cross_entropy(
         )
         denominator = row_weight.sum()
     elif is_floating(target_data.dtype):
+        if ignore_index != -100:
+            raise ValueError(
+                f"{where}: ignore_index applies to class labels, got probability targets with "
+                f"ignore_index={ignore_index}; give ignored rows zero weight instead"
+            )
         if target_data.shape != input.shape:
             raise ValueError(
                 f"{where}: expected class probabilities of the input's shape {input.shape}, "
@@ -429,15 +439,6 @@ def _elementwise_weight(where: str, name: str, weight: Any, input: Tensor) -> Te
     return w
 
 
-@functools.cache
-def _below_log_floor(dtype: np.dtype[Any]) -> Any:
-    """The largest positive number of ``dtype`` whose log is at most -100 (PyTorch's floor)."""
-    tiny = np.asarray(np.exp(-100.0), dtype=dtype)
-    while np.log(tiny) > -100:
-        tiny = np.nextafter(tiny, np.zeros_like(tiny))
-    return tiny.item()
-
-
 def binary_cross_entropy(
     input: Any,
     target: Any,
@@ -452,9 +453,8 @@ def binary_cross_entropy(
 
     Notes
     -----
-    The gradient is the exact derivative of the clamped loss: finite for every p in [0, 1],
-    and zero for a log that is clamped (p below e**-100). PyTorch instead divides by
-    max(p (1 - p), 1e-12); the two agree wherever p (1 - p) >= 1e-12.
+    The gradient is PyTorch's: (p - y) / max(p (1 - p), 1e-12) per element, finite for every
+    p in [0, 1] and large for a confident wrong prediction (p = 0 where y = 1).
     """
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction("binary_cross_entropy", size_average, reduce)
@@ -464,11 +464,12 @@ def binary_cross_entropy(
             "binary_cross_entropy: expected probabilities in [0, 1] as input; for raw scores "
             "use binary_cross_entropy_with_logits"
         )
-    # log(max(q, tiny)) and not log(q): the derivative of log at q = 0 would be 0 / 0.
-    tiny = _below_log_floor(input.dtype)
-    log_p = ops.clip(ops.log(ops.clip(input, min=tiny)), min=-100)
-    log_not_p = ops.clip(ops.log(ops.clip(1 - input, min=tiny)), min=-100)
-    loss = -(target * log_p + (1 - target) * log_not_p)
+    if not _values_hold(target, _probabilities):
+        raise ValueError(
+            "binary_cross_entropy: expected targets in [0, 1] (labels or probabilities), got "
+            "values outside"
+        )
+    loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * _elementwise_weight("binary_cross_entropy", "weight", weight, input)
     return _reduce(loss, reduction)

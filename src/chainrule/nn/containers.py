@@ -443,10 +443,19 @@ class ParameterDict(Module):
 
     def update(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]) -> None:
         """Add (or replace) parameters from a mapping, a ``ParameterDict`` or (name, tensor)
-        pairs."""
-        pairs = (
-            parameters.items() if isinstance(parameters, Mapping | ParameterDict) else parameters
-        )
+        pairs.
+
+        A plain dict's entries go in sorted by name, as in PyTorch, so that the same model
+        lists its parameters (and its state_dict) in the same order in both libraries; an
+        ``OrderedDict``, a ``ParameterDict`` and pairs keep their order.
+        """
+        pairs: Iterable[tuple[str, Tensor]]
+        if isinstance(parameters, OrderedDict | ParameterDict):
+            pairs = parameters.items()
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items(), key=lambda pair: pair[0])
+        else:
+            pairs = parameters
         for name, value in pairs:
             self[name] = value
 

@@ -486,7 +486,9 @@ def scaled_dot_product_attention(
 
     Notes
     -----
-    A row whose keys are all masked out gives NaN, as PyTorch's reference computation does.
+    A query whose keys are all masked out (a padding row) attends to nothing: its output
+    row is zeros and it passes no gradient back, as in PyTorch, instead of the NaN of a
+    softmax over nothing but -inf.
 
     Examples
     --------
@@ -510,7 +512,13 @@ def scaled_dot_product_attention(
             scores = scores.masked_fill(~mask.data, float("-inf"))
         else:
             scores = scores + mask
-    weights = softmax(scores, dim=-1)
+    # Rows of nothing but -inf: softmax them as zeros (finite in forward and backward), then
+    # give them weight 0.
+    dead = np.isneginf(scores.data).all(axis=-1, keepdims=True)
+    if dead.any():
+        weights = softmax(scores.masked_fill(dead, 0.0), dim=-1).masked_fill(dead, 0.0)
+    else:
+        weights = softmax(scores, dim=-1)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, generator=generator)
     return weights @ v

@@ -131,6 +131,11 @@ class _RNNBase(Module):
                 f"{where}: expected input with last axis input_size={self.input_size}, got "
                 f"shape {shape}"
             )
+        length = shape[1] if self.batch_first and len(shape) == 3 else shape[0]
+        if length == 0:
+            raise ValueError(
+                f"{where}: expected a sequence of at least one step, got shape {shape}"
+            )
         x = cast_input(input, dtype)
         batched = x.ndim == 3
         if not batched:

@@ -1,5 +1,5 @@
-"""Fused losses: softmax cross-entropy (per-sample, and reduced for plain class labels) and
-the reduced mean squared error.
+"""Fused losses: softmax cross-entropy (per-sample, and reduced for plain class labels), the
+reduced mean squared error, and binary cross-entropy on probabilities.
 
 Composing log_softmax, indexing and a sum would work, but costs three graph nodes and a
 (batch, classes) temporary per node; the fused form's backward is a single expression,
@@ -11,6 +11,7 @@ arithmetic itself (benchmarks/mlp_train.py): the reduced forms save them.
 from __future__ import annotations
 
 from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.ops._operands import quietly
 from chainrule.autograd.ops.reductions import divided, mean_array
 from chainrule.backend import Array, np
 
@@ -106,3 +107,35 @@ class MSELoss(Function):
         grad_a = diff * scale
         grad_a += grad_a  # 2 (a - b) s, as the product's two halves add up
         return grad_a if da else None, -grad_a if db else None, None
+
+
+@register("binary_cross_entropy")
+class BinaryCrossEntropy(Function):
+    """l = -(y log p + (1 - y) log(1 - p)) elementwise, each log clamped at -100 so that
+    p = 0 or 1 gives a finite loss;  dl/dp = (p - y) / max(p (1 - p), 1e-12),
+    dl/dy = log(1 - p) - log p.
+
+    PyTorch's formulas, to its float32 epsilon: dl/dp divides by p (1 - p) kept above 1e-12
+    rather than being the derivative of the clamped logs, so that a confident wrong
+    prediction (p = 0 for y = 1) still gets a large gradient, not 0; dl/dy takes the logs
+    unclamped (infinite at p = 0 or 1).
+    """
+
+    EPSILON = np.float32(1e-12)
+
+    @staticmethod
+    @quietly
+    def forward(ctx: Context, p: Array, y: Array) -> Array:
+        log_p, log_not_p = np.log(p), np.log1p(-p)
+        ctx.save_for_backward(p, y, log_p, log_not_p)
+        return -(y * np.maximum(log_p, -100) + (1 - y) * np.maximum(log_not_p, -100))
+
+    @staticmethod
+    @quietly
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        p, y, log_p, log_not_p = ctx.saved
+        dp, dy = ctx.needs_input_grad
+        floor = p.dtype.type(BinaryCrossEntropy.EPSILON)
+        grad_p = grad * (p - y) / np.maximum(p * (1 - p), floor) if dp else None
+        grad_y = grad * (log_not_p - log_p) if dy else None
+        return grad_p, grad_y

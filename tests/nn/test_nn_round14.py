@@ -1,0 +1,93 @@
+"""Round 14 of outside-in testing of ``chainrule.nn`` against PyTorch: attention over a
+padding row, ParameterDict's order, binary cross-entropy's gradient at 0 and 1, and inputs
+PyTorch refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.nn import functional as F
+
+
+def attention_with_gradients(lib: Any, mask: np.ndarray | None) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    q, k, v = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 5, 3))
+    tensors = [lib.tensor(a, requires_grad=True) for a in (q, k, v)]
+    out = lib.nn.functional.scaled_dot_product_attention(
+        *tensors, attn_mask=None if mask is None else lib.tensor(mask)
+    )
+    (out * lib.tensor(np.arange(18.0).reshape(2, 3, 3))).sum().backward()
+    return [out.detach().numpy()] + [t.grad.numpy() for t in tensors]
+
+
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_attention_gives_a_padding_row_zeros_and_the_others_their_gradients(kind: str) -> None:
+    allowed = np.random.default_rng(1).random((3, 5)) > 0.5
+    allowed[1] = False  # query 1 may attend to no key
+    mask = allowed if kind == "bool" else np.where(allowed, 0.0, -np.inf)
+    ours, theirs = attention_with_gradients(cr, mask), attention_with_gradients(torch, mask)
+    assert np.all(ours[0][:, 1] == 0)
+    for a, b in zip(ours, theirs, strict=True):
+        assert np.isfinite(a).all()
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_parameter_dict_from_a_dict_lists_names_in_pytorchs_order() -> None:
+    def names(lib: Any, make: Any) -> list[str]:
+        container = lib.nn.ParameterDict(make(lambda n: lib.nn.Parameter(lib.zeros(n))))
+        return [name for name, _ in container.named_parameters()]
+
+    from collections import OrderedDict
+
+    plain = lambda p: {"z": p(1), "a": p(2), "m": p(3)}  # noqa: E731
+    ordered = lambda p: OrderedDict([("z", p(1)), ("a", p(2))])  # noqa: E731
+    pairs = lambda p: [("z", p(1)), ("a", p(2))]  # noqa: E731
+    for make in (plain, ordered, pairs):
+        assert names(cr, make) == names(torch, make)
+    assert names(cr, plain) == ["a", "m", "z"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_binary_cross_entropy_gradients_at_the_ends_are_pytorchs(dtype: str) -> None:
+    p = [0.0, 1.0, 1e-15, 0.3, 0.999, 1 - 1e-9]
+    y = [1.0, 0.0, 0.3, 0.2, 1.0, 0.5]
+    w = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    results = []
+    for lib in (cr, torch):
+        dt = getattr(lib, dtype)
+        probs = lib.tensor(p, dtype=dt, requires_grad=True)
+        targets = lib.tensor(y, dtype=dt, requires_grad=True)
+        loss = lib.nn.BCELoss(weight=lib.tensor(w, dtype=dt))(probs, targets)
+        loss.backward()
+        results.append([loss.detach().numpy(), probs.grad.numpy(), targets.grad.numpy()])
+    rtol = 1e-12 if dtype == "float64" else 1e-6
+    for ours, theirs in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=rtol)
+    # a confident wrong prediction is pushed back hard, not left with a zero gradient
+    assert results[0][1][0] < -1e10 and results[0][1][1] > 1e10
+
+
+def test_binary_cross_entropy_refuses_targets_outside_zero_one() -> None:
+    with pytest.raises(ValueError, match=r"expected targets in \[0, 1\]"):
+        F.binary_cross_entropy(cr.tensor([0.5, 0.5]), cr.tensor([1.0, 1.5]))
+
+
+def test_cross_entropy_refuses_ignore_index_with_probability_targets() -> None:
+    logits, probs = cr.randn(2, 3, generator=0), cr.softmax(cr.randn(2, 3, generator=1), dim=1)
+    with pytest.raises(ValueError, match="ignore_index applies to class labels"):
+        F.cross_entropy(logits, probs, ignore_index=1)
+    assert np.isfinite(F.cross_entropy(logits, probs).item())
+
+
+@pytest.mark.parametrize("layer", [nn.RNN, nn.GRU, nn.LSTM])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_recurrent_layers_refuse_an_empty_sequence(layer: Any, batch_first: bool) -> None:
+    empty = cr.zeros(1, 0, 2) if batch_first else cr.zeros(0, 1, 2)
+    with pytest.raises(ValueError, match="expected a sequence of at least one step"):
+        layer(2, 3, batch_first=batch_first)(empty)
