@@ -309,13 +309,12 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_hooks", "_requires_grad", "data", "grad")
+    __slots__ = ("__weakref__", "_ctx", "_grad", "_hooks", "_requires_grad", "data")
     # NumPy itself goes through __array_ufunc__ below; the priority is kept for libraries that
     # still read it to decide whether to defer to Tensor's reflected operators.
     __array_priority__ = 1000
 
     data: Array
-    grad: Tensor | None
     _requires_grad: _bool
     _ctx: Context | None
 
@@ -330,7 +329,7 @@ class Tensor:
                 f"Tensor: expected data (Tensor([1.0, 2.0])) or sizes (Tensor(2, 3)), got "
                 f"{len(data)} arguments of types {[type(d).__name__ for d in data]}"
             )
-        self.grad = None
+        self._grad: Tensor | None = None
         self._ctx = None
         self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
         self._requires_grad = False
@@ -342,7 +341,7 @@ class Tensor:
         """Wrap an op's result without copying or validating (the fast path for ops)."""
         t = object.__new__(Tensor)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
-        t.grad = None
+        t._grad = None
         t._ctx = ctx
         t._hooks = None
         t._requires_grad = ctx is not None
@@ -372,6 +371,33 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, requires_grad: _bool) -> None:
         self.requires_grad_(requires_grad)
+
+    @property
+    def grad(self) -> Tensor | None:
+        """dL/d(self), summed over the ``backward()`` calls since it was last cleared (None
+        before the first, and after ``zero_grad()``).
+
+        Assigning to it is checked as in PyTorch: a tensor of this tensor's shape and dtype,
+        or None; an optimizer would otherwise broadcast a wrong-shaped gradient silently.
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+            if value.data.shape != self.data.shape:
+                raise RuntimeError(
+                    f"grad: expected a gradient of the tensor's shape {self.data.shape}, got "
+                    f"shape {value.data.shape}"
+                )
+            if value.data.dtype != self.data.dtype:
+                raise RuntimeError(
+                    f"grad: expected a gradient of the tensor's dtype {self.data.dtype}, got "
+                    f"{value.data.dtype}"
+                )
+        self._grad = value
 
     @property
     def is_leaf(self) -> _bool:

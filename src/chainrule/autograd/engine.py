@@ -179,7 +179,7 @@ def _run_backward(
                 kept = node.retained()
                 if kept is not None:
                     total = grad.copy() if kept.grad is None else kept.grad.data + grad
-                    kept.grad = Tensor._from_op(total, None)
+                    kept._grad = Tensor._from_op(total, None)
             if capturing:
                 for slot in targets.get(id(node), ()):
                     captured[slot] = grad
@@ -262,7 +262,7 @@ def _run_backward(
             if not private or id(total) in adopted:
                 total = total.copy()
             adopted.add(id(total))
-            leaf.grad = Tensor._from_op(total, None)
+            leaf._grad = Tensor._from_op(total, None)
         else:
             leaf.grad.data += total
     return captured if capturing else None
@@ -410,7 +410,7 @@ def backward(
             continue
         done.add(id(t))
         if t.grad is None:
-            t.grad = Tensor._from_op(g.copy(), None)
+            t._grad = Tensor._from_op(g.copy(), None)
         else:
             t.grad.data += g
 

@@ -205,7 +205,7 @@ class Function:
             ctx.output_dtype = out.dtype
             # Tensor._from_op(out, ctx), written out: one call fewer on every recorded op.
             result = _new(Tensor)
-            result.data, result.grad, result._ctx = out, None, ctx
+            result.data, result._grad, result._ctx = out, None, ctx
             result._hooks, result._requires_grad = None, True
             return result
         return Tensor._from_op(cls.forward(_Untracked(), *arrays, **options), None)

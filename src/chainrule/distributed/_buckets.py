@@ -44,7 +44,7 @@ class Bucket:
             self.params, self.offsets, self.offsets[1:], has_grad, strict=False
         ):
             grad = self.buffer[start:stop].reshape(p.shape)
-            p.grad = Tensor._from_op(grad, None) if count > 0 else None
+            p._grad = Tensor._from_op(grad, None) if count > 0 else None
 
 
 def make_buckets(params: Sequence[Tensor], bucket_bytes: int) -> list[Bucket]:

@@ -130,7 +130,7 @@ class Adadelta(Optimizer):
                 np.multiply(grad, 1 - rho, out=scratch)
                 scratch *= grad
                 v += scratch
-                delta = np.add(u, eps)
+                delta = np.add(u, eps, out=np.empty_like(u))  # an array even for a 0-d u
                 np.sqrt(delta, out=delta)
                 np.add(v, eps, out=scratch)
                 np.sqrt(scratch, out=scratch)

@@ -168,6 +168,10 @@ class LRScheduler:
         return [group["lr"] for group in self.optimizer.param_groups]
 
 
+_LRScheduler = LRScheduler
+"""PyTorch's older name of the base class, which schedulers written for PyTorch 1.x subclass."""
+
+
 def _warn_epoch_argument(where: str) -> None:
     warnings.warn(
         f"{where}.step: the epoch argument is deprecated (as in PyTorch); it sets last_epoch "

@@ -162,11 +162,12 @@ def blocks(scratch: Array, *arrays: Array) -> Iterator[tuple[Array, ...]]:
 
 
 def _copy_state_value(value: Any) -> Any:
-    """A copy of a state value that shares no array with the optimizer."""
+    """A copy of a state value that shares no array with the optimizer (a tensor stays a
+    tensor: an optimizer written by a user may keep tensors, as PyTorch's do)."""
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, Tensor):
-        return value.data.copy()
+        return Tensor._from_op(value.data.copy(), None)
     if isinstance(value, list | tuple):
         return type(value)(_copy_state_value(v) for v in value)
     if isinstance(value, dict):
@@ -174,8 +175,10 @@ def _copy_state_value(value: Any) -> Any:
     return copy.copy(value)
 
 
-def _cast_state_value(param: Tensor, key: str | None, value: Any) -> Any:
-    """A loaded state value as this optimizer keeps it: arrays copied, floats in p's dtype.
+def _cast_state_value(param: Tensor, key: str | None, value: Any, tensors: bool) -> Any:
+    """A loaded state value as this optimizer keeps it: arrays copied, floats in p's dtype;
+    chainrule tensors stay tensors where ``tensors`` (an optimizer whose ``step`` the user
+    wrote), and become arrays for chainrule's own optimizers, which keep arrays.
 
     Accepts NumPy arrays, chainrule tensors and anything with ``__array__`` (so a PyTorch
     state dict whose tensors were not converted loads as well). Step counters become ints.
@@ -183,11 +186,12 @@ def _cast_state_value(param: Tensor, key: str | None, value: Any) -> Any:
     if key == "step":
         return int(np.asarray(value).item()) if not isinstance(value, int) else value
     if isinstance(value, Tensor):
-        value = value.data
+        array = _cast_state_value(param, key, value.data, tensors)
+        return Tensor._from_op(array, None) if tensors else array
     if isinstance(value, dict):
-        return {k: _cast_state_value(param, k, v) for k, v in value.items()}
+        return {k: _cast_state_value(param, k, v, tensors) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_cast_state_value(param, None, v) for v in value)
+        return type(value)(_cast_state_value(param, None, v, tensors) for v in value)
     if isinstance(value, np.ndarray | np.generic) or hasattr(value, "__array__"):
         array = np.asarray(value)
         if is_floating(array.dtype) and is_floating(param.dtype):
@@ -614,6 +618,7 @@ class Optimizer:
             id_map.update(zip((int(k) for k in saved["params"]), group["params"], strict=True))
 
         state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        tensors = not type(self).step.__module__.startswith("chainrule.")
         for key, values in state_dict["state"].items():
             if int(key) not in id_map:
                 raise ValueError(
@@ -621,7 +626,7 @@ class Optimizer:
                     f"parameters 0 to {len(id_map) - 1}"
                 )
             p = id_map[int(key)]
-            loaded = {k: _cast_state_value(p, k, v) for k, v in values.items()}
+            loaded = {k: _cast_state_value(p, k, v, tensors) for k, v in values.items()}
             if self._state_shaped_like_params:
                 for k, v in loaded.items():
                     if isinstance(v, np.ndarray) and v.shape != p.shape:

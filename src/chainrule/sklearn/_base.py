@@ -149,6 +149,9 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         self._assign("intercepts_", values)
 
     def _layer_arrays(self, name: str) -> list[Array]:
+        if not hasattr(self, "model_"):
+            # As for any attribute of an unfitted scikit-learn estimator (hasattr is False).
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
         layers = linear_layers(self.model_)
         if name == "coefs_":
             return [layer.weight.data.T for layer in layers]

@@ -298,6 +298,11 @@ class ModelCheckpoint(Callback):
                 f"ModelCheckpoint: path {self.path!r} names {error.args[0]!r}, which is not "
                 f"logged; available: {sorted(['epoch', *logs])}"
             ) from None
+        except (IndexError, ValueError) as error:  # "{}", "{0}", "{epoch:d" and the like
+            raise ValueError(
+                f"ModelCheckpoint: expected a path whose fields name logged values, as in "
+                f"'ckpt/{{epoch:02d}}-{{val_loss:.3f}}.safetensors', got {self.path!r} ({error})"
+            ) from None
         if state.is_root:
             self.last_path.parent.mkdir(parents=True, exist_ok=True)
             if self.save_weights_only:

@@ -257,7 +257,13 @@ def _with_weights(
         if not np.isfinite(labels).all() if is_floating(labels.dtype) else False:
             raise ValueError(f"{where}: class_weight needs class labels, got non-finite targets")
         labels = np.round(labels).astype(np.int64)
-        table = {int(k): float(v) for k, v in class_weight.items()}
+        try:
+            table = {int(k): float(v) for k, v in class_weight.items()}
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{where}: expected class_weight as a dict of integer class label to number "
+                f"(as in Keras), got {class_weight!r}"
+            ) from None
         weight = np.array([table.get(label, 1.0) for label in labels.tolist()])
     if not np.isfinite(weight).all():
         raise ValueError(f"{where}: sample weights must be finite, got NaN or infinite values")
