@@ -11,7 +11,7 @@ The core: ``Tensor`` with reverse-mode automatic differentiation, under PyTorch'
 tensor([[ -8., -12.]])
 """
 
-from chainrule import data, dtypes, io, nn, optim, train, utils
+from chainrule import data, dtypes, io, linalg, nn, optim, train, utils
 from chainrule.autograd import (
     REGISTRY,
     Function,
@@ -222,6 +222,7 @@ from chainrule.autograd.ops import (
     where,
     xlogy,
 )
+from chainrule.autograd.ops.matrices import det, inverse, logdet, slogdet
 from chainrule.compiled import CompiledStep, compile_step
 from chainrule.dtypes import (
     double,
@@ -238,6 +239,7 @@ from chainrule.dtypes import (
     uint8,
 )
 from chainrule.io import load, load_state_dict_file, save
+from chainrule.linalg import matrix_power
 from chainrule.tensor import (
     BoolTensor,
     DoubleTensor,
@@ -296,6 +298,12 @@ from chainrule.tensor import accelerator as accelerator  # noqa: E402
 from chainrule.tensor import cuda as cuda  # noqa: E402
 
 __all__ = [
+    "linalg",
+    "det",
+    "inverse",
+    "logdet",
+    "slogdet",
+    "matrix_power",
     "quantile",
     "aminmax",
     "atleast_1d",

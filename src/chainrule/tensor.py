@@ -1119,6 +1119,28 @@ class Tensor:
     def tan(self) -> Tensor:
         return ops.tan(self)
 
+    def det(self) -> Tensor:
+        """The determinant of this matrix (or of each in a stack): ``chainrule.linalg.det``."""
+        return ops.matrices.det(self)
+
+    def logdet(self) -> Tensor:
+        """log det of this matrix: ``chainrule.logdet``."""
+        return ops.matrices.logdet(self)
+
+    def slogdet(self) -> tuple[Tensor, Tensor]:
+        """(sign, log |det|) of this matrix: ``chainrule.linalg.slogdet``."""
+        return ops.matrices.slogdet(self)
+
+    def inverse(self) -> Tensor:
+        """The inverse of this matrix: ``chainrule.linalg.inv``."""
+        return ops.matrices.inv(self)
+
+    def matrix_power(self, n: _int) -> Tensor:
+        """This matrix multiplied by itself ``n`` times: ``chainrule.linalg.matrix_power``."""
+        from chainrule.linalg import matrix_power
+
+        return matrix_power(self, n)
+
     def asin(self) -> Tensor:
         return ops.asin(self)
 

@@ -942,6 +942,90 @@ if "binary_cross_entropy" in REGISTRY:
         uniform(0.05, 0.95, (3, 4), (3, 4)),
     )
 
+
+# --------------------------------------------------------------------- matrices (ops/matrices.py)
+def well_conditioned(*shapes: tuple[int, ...]) -> Maker:
+    """Square matrices with a dominant diagonal: invertible, far from singular."""
+    return lambda rng: [rng.standard_normal(s) + 3 * np.eye(s[-1]) for s in shapes]
+
+
+def symmetrized(x: Any) -> Any:
+    """(x + x^T) / 2: ops that read one triangle of a symmetric matrix (Cholesky, eigvalsh)
+    see every entry's perturbation through it, so finite differences match."""
+    return (x + x.mT) / 2
+
+
+if "inv" in REGISTRY:
+    case(
+        "inv",
+        "matrix",
+        cr.linalg.inv,
+        torch.linalg.inv if torch else None,
+        well_conditioned((3, 3)),
+    )
+    case("inv", "stack", lambda a: a.inverse(), SAME, well_conditioned((2, 4, 4)))
+    case("det", "matrix", cr.linalg.det, torch.linalg.det if torch else None, normal((3, 3)))
+    case("det", "stack", lambda a: a.det(), SAME, normal((2, 4, 4)))
+    case(
+        "logabsdet",
+        "stack",
+        lambda a: cr.linalg.slogdet(a)[1],
+        (lambda a: torch.linalg.slogdet(a)[1]) if torch else None,
+        well_conditioned((2, 3, 3)),
+    )
+    case("logabsdet", "logdet", lambda a: a.logdet(), SAME, well_conditioned((3, 3)))
+    case(
+        "solve",
+        "matrix",
+        cr.linalg.solve,
+        torch.linalg.solve if torch else None,
+        join(well_conditioned((3, 3)), normal((3, 2))),
+    )
+    case(
+        "solve",
+        "stack of vectors",
+        cr.linalg.solve,
+        torch.linalg.solve if torch else None,
+        join(well_conditioned((2, 3, 3)), normal((2, 3))),
+    )
+    case(
+        "solve",
+        "broadcast",
+        cr.linalg.solve,
+        torch.linalg.solve if torch else None,
+        join(well_conditioned((3, 3)), normal((2, 3, 2))),
+    )
+    case(
+        "cholesky",
+        "symmetric",
+        lambda a: cr.linalg.cholesky(symmetrized(a @ a.mT) + 3 * cr.eye(3, dtype=a.dtype)),
+        (lambda a: torch.linalg.cholesky(symmetrized(a @ a.mT) + 3 * torch.eye(3, dtype=a.dtype)))
+        if torch
+        else None,
+        normal((3, 3)),
+    )
+    case(
+        "eigvalsh",
+        "symmetric",
+        lambda a: cr.linalg.eigvalsh(symmetrized(a)),
+        (lambda a: torch.linalg.eigvalsh(symmetrized(a))) if torch else None,
+        normal((2, 3, 3)),
+    )
+    case(
+        "svdvals",
+        "tall",
+        cr.linalg.svdvals,
+        torch.linalg.svdvals if torch else None,
+        normal((4, 3)),
+    )
+    case(
+        "svdvals",
+        "wide stack",
+        cr.linalg.svdvals,
+        torch.linalg.svdvals if torch else None,
+        normal((2, 2, 5)),
+    )
+
 TORCH_CASES = [c for c in CASES if c.torch_fn is not None]
 """The cases with a PyTorch twin (every op must have at least one)."""
 

@@ -9,6 +9,7 @@ import pytest
 
 PACKAGES = [
     "chainrule",
+    "chainrule.linalg",
     "chainrule.autograd",
     "chainrule.nn",
     "chainrule.nn.functional",

@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = [
     "chainrule",
+    "chainrule.linalg",
     "chainrule.nn",
     "chainrule.nn.functional",
     "chainrule.nn.utils",

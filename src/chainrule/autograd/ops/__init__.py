@@ -3,7 +3,7 @@
 Importing this package registers each op's ``Function`` in ``chainrule.autograd.REGISTRY``.
 """
 
-from chainrule.autograd.ops import shape
+from chainrule.autograd.ops import matrices, shape
 from chainrule.autograd.ops.activations import (
     celu,
     elu,
@@ -446,6 +446,7 @@ __all__ = [
     "remainder",
     "reshape",
     "selu",
+    "matrices",
     "shape",
     "sigmoid",
     "sign",

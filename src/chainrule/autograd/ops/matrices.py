@@ -1,0 +1,286 @@
+"""Functions of square matrices, with their derivatives: inverse, determinant (and its log),
+linear solve, Cholesky factor, eigenvalues of symmetric matrices and singular values; and
+the norms and products built from them. ``chainrule.linalg`` gives them PyTorch's names.
+
+Every op takes a matrix or a stack of them (``(..., n, n)``), as NumPy's and PyTorch's do,
+and works in the input's floating dtype. The derivatives are the standard matrix-calculus
+results, written with ``A^-T`` for the transposed inverse of each matrix in the stack:
+
+- inverse:      Y = A^-1,       dL/dA = -Y^T G Y^T
+- determinant:  d = det A,      dL/dA = g * cof(A), the cofactor matrix (d A^-T where A is
+  invertible; computed from the singular value decomposition, so that it stays right for a
+  singular A, as PyTorch's does)
+- log |det A|:                  dL/dA = g A^-T
+- solve:        X = A^-1 B,     dL/dB = A^-T G,  dL/dA = -(dL/dB) X^T
+- Cholesky:     A = L L^T,      dL/dA = sym(L^-T Phi(L^T G) L^-1), Phi taking the lower
+  triangle with its diagonal halved, sym(M) = (M + M^T) / 2
+- eigvalsh:     A = V diag(w) V^T, dL/dA = V diag(g) V^T
+- svdvals:      A = U diag(s) V^T, dL/dA = U diag(g) V^T
+
+The last three hold for distinct eigenvalues or singular values, as PyTorch's do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.ops._operands import as_floating_tensor, quietly
+from chainrule.backend import Array, np
+from chainrule.tensor import Tensor
+
+
+def _t(a: Array) -> Array:
+    """The transpose of each matrix in a stack."""
+    return np.swapaxes(a, -1, -2)
+
+
+def _square(where: str, a: Tensor) -> Tensor:
+    """``a`` as a floating tensor of square matrices, or a clear error."""
+    a = as_floating_tensor(a)
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(
+            f"{where}: expected a square matrix or a stack of them (..., n, n), got shape {a.shape}"
+        )
+    return a
+
+
+def _cofactors(a: Array) -> Array:
+    """The cofactor matrix of each matrix of ``a`` (the transposed adjugate): d A^-T for an
+    invertible A, and still defined for a singular one. From A = U diag(s) V^T it is
+    det(U) det(V) U diag(prod of the other s) V^T."""
+    u, s, vt = np.linalg.svd(a)
+    n = s.shape[-1]
+    others = np.ones_like(s)
+    for i in range(n):  # the product of every singular value but the i-th, without dividing
+        others[..., i] = np.prod(np.delete(s, i, axis=-1), axis=-1)
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    return sign[..., None, None] * ((u * others[..., None, :]) @ vt)
+
+
+@register("inv")
+class Inverse(Function):
+    """Y = A^-1;  dL/dA = -Y^T G Y^T."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array) -> Array:
+        y = np.linalg.inv(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (y,) = ctx.saved
+        yt = _t(y)
+        return (-(yt @ grad @ yt),)
+
+
+@register("det")
+class Determinant(Function):
+    """d = det A;  dL/dA = g * cofactors(A) (d A^-T where A is invertible)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array) -> Array:
+        ctx.save_for_backward(a)
+        return np.asarray(np.linalg.det(a))
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (a,) = ctx.saved
+        return (grad[..., None, None] * _cofactors(a),)
+
+
+@register("logabsdet")
+class LogAbsDeterminant(Function):
+    """l = log |det A|;  dL/dA = g A^-T (infinite for a singular A, where l = -inf)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array) -> Array:
+        ctx.save_for_backward(a)
+        return np.asarray(np.linalg.slogdet(a)[1])
+
+    @staticmethod
+    @quietly
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (a,) = ctx.saved
+        return (grad[..., None, None] * _t(np.linalg.inv(a)),)
+
+
+@register("solve")
+class Solve(Function):
+    """X = A^-1 B for matrices B (..., n, k);  dL/dB = A^-T G, dL/dA = -(dL/dB) X^T, each
+    summed over the batch axes that broadcasting A against B gave it."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array, b: Array) -> Array:
+        x = np.linalg.solve(a, b)
+        ctx.save_for_backward(a, x)
+        ctx.b_shape = b.shape
+        return x
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        a, x = ctx.saved
+        grad_b = np.linalg.solve(_t(a), grad)
+        grad_a = -(grad_b @ _t(x)) if ctx.needs_input_grad[0] else None
+        return _summed_to(grad_a, a.shape), _summed_to(grad_b, ctx.b_shape)
+
+
+def _summed_to(grad: Array | None, shape: tuple[int, ...]) -> Array | None:
+    """``grad`` summed over the batch axes that broadcasting gave it beyond ``shape``."""
+    if grad is None or grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    grad = grad.sum(axis=tuple(range(extra))) if extra else grad
+    ones = tuple(i for i, n in enumerate(shape[:-2]) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=ones, keepdims=True) if ones else grad
+
+
+@register("cholesky")
+class Cholesky(Function):
+    """A = L L^T for symmetric positive-definite A (its lower triangle is read);
+    dL/dA = sym(L^-T Phi(L^T G) L^-1)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array) -> Array:
+        try:
+            lower = np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                "cholesky: expected a symmetric positive-definite matrix, got one that is not "
+                "(a pivot was not positive)"
+            ) from None
+        ctx.save_for_backward(lower)
+        return lower
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (lower,) = ctx.saved
+        phi = np.tril(_t(lower) @ grad)
+        diagonal = np.einsum("...ii->...i", phi)
+        diagonal *= 0.5
+        inverse = np.linalg.inv(lower)
+        g = _t(inverse) @ phi @ inverse
+        return ((g + _t(g)) / 2,)
+
+
+@register("eigvalsh")
+class SymmetricEigenvalues(Function):
+    """w = eigenvalues of symmetric A (ascending; its lower triangle is read);
+    dL/dA = V diag(g) V^T."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array) -> Array:
+        w, v = np.linalg.eigh(a)
+        ctx.save_for_backward(v)
+        return w
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        (v,) = ctx.saved
+        return ((v * grad[..., None, :]) @ _t(v),)
+
+
+@register("svdvals")
+class SingularValues(Function):
+    """s = singular values of A (..., m, n), descending;  dL/dA = U diag(g) V^T."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Array) -> Array:
+        u, s, vt = np.linalg.svd(a, full_matrices=False)
+        ctx.save_for_backward(u, vt)
+        return s
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        u, vt = ctx.saved
+        return ((u * grad[..., None, :]) @ vt,)
+
+
+# --------------------------------------------------------------------- front doors
+def inv(a: Any) -> Tensor:
+    """The inverse of a square matrix (or of each in a stack); an error for a singular one."""
+    a = _square("inv", a)
+    try:
+        return Inverse.apply(a)
+    except np.linalg.LinAlgError:
+        raise ValueError("inv: expected an invertible matrix, got a singular one") from None
+
+
+def inverse(a: Any) -> Tensor:
+    """``inv``, under PyTorch's top-level name (``torch.inverse``, ``Tensor.inverse``)."""
+    return inv(a)
+
+
+def det(a: Any) -> Tensor:
+    """The determinant of a square matrix (or of each in a stack)."""
+    return Determinant.apply(_square("det", a))
+
+
+def slogdet(a: Any) -> tuple[Tensor, Tensor]:
+    """(sign, log |det|) of a square matrix (or of each in a stack): the determinant without
+    its overflow; the sign carries no gradient, log |det| does."""
+    a = _square("slogdet", a)
+    sign = np.linalg.slogdet(a.data)[0]
+    return Tensor._from_op(np.asarray(sign, dtype=a.dtype), None), LogAbsDeterminant.apply(a)
+
+
+def logdet(a: Any) -> Tensor:
+    """log det A: NaN where the determinant is negative, -inf where it is 0 (PyTorch's)."""
+    sign, log_abs = slogdet(a)
+    nan = np.where(sign.data < 0, np.nan, 0.0).astype(log_abs.dtype)
+    return log_abs + Tensor._from_op(nan, None)
+
+
+def solve(a: Any, b: Any, *, left: bool = True) -> Tensor:
+    """X with A X = B (``left=False``: X A = B), for A (..., n, n) and B (..., n, k) or a
+    vector B (..., n), batch axes broadcast, as PyTorch's ``linalg.solve``."""
+    a = _square("solve", a)
+    b = as_floating_tensor(b)
+    if b.dtype != a.dtype:
+        raise TypeError(f"solve: expected A and B of one dtype, got {a.dtype} and {b.dtype}")
+    if not left:
+        return solve(a.mT, b.mT).mT
+    n = a.shape[-1]
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    matrix = b.unsqueeze(-1) if vector else b
+    if matrix.ndim < 2 or matrix.shape[-2] != n:
+        raise ValueError(
+            f"solve: expected B of shape (..., {n}, k) or (..., {n}) for A of shape "
+            f"{a.shape}, got {b.shape}"
+        )
+    try:
+        np.broadcast_shapes(a.shape[:-2], matrix.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"solve: batch shapes of A {a.shape} and B {b.shape} do not broadcast"
+        ) from None
+    try:
+        x = Solve.apply(a, matrix)
+    except np.linalg.LinAlgError:
+        raise ValueError("solve: expected an invertible A, got a singular one") from None
+    return x.squeeze(-1) if vector else x
+
+
+def cholesky(a: Any, *, upper: bool = False) -> Tensor:
+    """The lower-triangular L with A = L L^T (``upper=True``: U = L^T, A = U^T U) of a
+    symmetric positive-definite matrix; only its lower triangle is read."""
+    lower = Cholesky.apply(_square("cholesky", a))
+    return lower.mT if upper else lower
+
+
+def eigvalsh(a: Any, UPLO: str = "L") -> Tensor:  # noqa: N803 - PyTorch's name
+    """The eigenvalues of a symmetric matrix, ascending; its lower triangle is read
+    (``UPLO="U"``: the upper one)."""
+    a = _square("eigvalsh", a)
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigvalsh: expected UPLO 'L' or 'U', got {UPLO!r}")
+    return SymmetricEigenvalues.apply(a if UPLO == "L" else a.mT)
+
+
+def svdvals(a: Any) -> Tensor:
+    """The singular values of a matrix (..., m, n), descending."""
+    a = as_floating_tensor(a)
+    if a.ndim < 2:
+        raise ValueError(f"svdvals: expected a matrix or a stack of them, got shape {a.shape}")
+    return SingularValues.apply(a)
