@@ -588,13 +588,13 @@ class _Plan:
 def _give(leaf: Tensor, g: Array, grad: Array, adopted: set[int]) -> None:
     """``g``, the whole gradient of ``leaf`` from this step, into ``leaf.grad``: as it is
     where nothing else holds it, else a copy (``grad`` is the gradient the op was given)."""
-    if leaf.grad is None:
+    if leaf._grad is None:
         if g is grad or g.base is not None or not g.flags.writeable or id(g) in adopted:
             g = g.copy()
         adopted.add(id(g))
         leaf._grad = _wrap(g)
     else:
-        leaf.grad.data += g
+        leaf._grad.data += g
 
 
 def _add(totals: list[Any], i: int, g: Array, grad: Array) -> None:
@@ -614,13 +614,13 @@ def _finish(leaves: list[Tensor], totals: list[Any], adopted: set[int]) -> None:
         if entry is None:
             continue
         total, private = entry
-        if leaf.grad is None:
+        if leaf._grad is None:
             if not private or id(total) in adopted:
                 total = total.copy()
             adopted.add(id(total))
             leaf._grad = _wrap(total)
         else:
-            leaf.grad.data += total
+            leaf._grad.data += total
 
 
 def _build(

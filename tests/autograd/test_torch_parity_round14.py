@@ -53,3 +53,86 @@ def test_data_ptr_is_the_address_of_the_first_element() -> None:
     x = cr.zeros(4, 3)
     assert x.data_ptr() == x.data.ctypes.data
     assert x[1].data_ptr() - x.data_ptr() == 3 * x.itemsize
+
+
+def retained_and_captured(lib: Any) -> list[Any]:
+    """retain_grad() under backward(inputs=) and autograd.grad, in the cases PyTorch fills."""
+    x = lib.tensor([2.0, 3.0], dtype=lib.float64, requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    (y * y).sum().backward(inputs=[x])
+    found = [y.grad, x.grad]
+    u = x * 3
+    u.retain_grad()
+    v = u * 2
+    v.retain_grad()
+    (v * v).sum().backward(inputs=[v])
+    found += [u.grad, v.grad]
+    u = x * 3
+    u.retain_grad()
+    v = u * 2
+    v.retain_grad()
+    found += [lib.autograd.grad((v * v).sum(), [u])[0], u.grad, v.grad]
+    return found
+
+
+def test_retained_gradients_fill_as_pytorchs_under_inputs_and_autograd_grad() -> None:
+    ours, theirs = retained_and_captured(cr), retained_and_captured(torch)
+    for a, b in zip(ours, theirs, strict=True):
+        if b is None:
+            assert a is None
+        else:
+            assert a is not None
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_backward_to_some_inputs_runs_no_hook_behind_the_others() -> None:
+    for lib in (cr, torch):
+        x = lib.tensor([2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        y = x * 2
+        calls: list[int] = []
+        y.register_hook(calls.append)
+        w = lib.tensor([1.0], dtype=lib.float64, requires_grad=True)
+        (y.sum() * w).sum().backward(inputs=[w])
+        assert calls == [] and float(w.grad[0]) == 10.0  # no hook ran, w got its gradient
+
+
+@pytest.mark.parametrize(
+    "compute",
+    [
+        lambda m: m.tensor([1], dtype=m.uint8) + 300,
+        lambda m: 300 + m.tensor([1], dtype=m.uint8),
+        lambda m: m.tensor([1], dtype=m.int8) * 200,
+        lambda m: m.tensor([1], dtype=m.uint8) + (-1),
+        lambda m: m.tensor([7], dtype=m.int16) - 70000,
+    ],
+)
+def test_integer_arithmetic_with_large_python_ints_wraps_as_pytorch(compute: Any) -> None:
+    assert compute(cr).tolist() == compute(torch).tolist()
+
+
+def test_where_wants_a_boolean_condition() -> None:
+    with pytest.raises(TypeError, match="where: expected a boolean condition, got dtype int64"):
+        cr.where(cr.tensor([1, 0]), 1.0, 0.0)
+    assert cr.where(cr.tensor([1, 0]) != 0, 1.0, 0.0).tolist() == [1.0, 0.0]
+    assert [i.tolist() for i in cr.where(cr.tensor([0, 3, 1]))] == [[1, 2]]
+
+
+@pytest.mark.parametrize("name", ["jacobian", "jvp"])
+def test_functional_refuses_a_function_returning_a_number(name: str) -> None:
+    x = cr.tensor([1.0, 2.0], dtype=cr.float64)
+    function = getattr(cr.autograd.functional, name)
+    arguments = (x,) if name == "jacobian" else (x, cr.ones(2, dtype=cr.float64))
+    with pytest.raises(TypeError, match="expected func to return a tensor or a tuple"):
+        function(lambda t: 3.0, *arguments)
+
+
+def test_logsigmoid_is_exact_beyond_softplus_threshold() -> None:
+    x = np.array([-20.01, -21.0, -25.0, -40.0, 0.0, 30.0])
+    ours = cr.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    out, expected = cr.nn.LogSigmoid()(ours), torch.nn.LogSigmoid()(theirs)
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-300)

@@ -85,3 +85,19 @@ def test_a_model_file_with_damaged_weights_is_refused(
         message = one_error_line(run(*command))
         assert "expected finite weights in 'bad.st'" in message and "corrupt" in message
     assert run("predict", "m.st", table).returncode == 0
+
+
+def test_drop_lists_match_columns_in_either_unicode_form(run: Main, tmp_path: Path) -> None:
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40)})
+    frame[composed] = rng.normal(size=40)
+    frame["y"] = frame["b"] * 2
+    frame.to_csv(tmp_path / "accents.csv", index=False)
+    trained = run(
+        "train", "accents.csv", "--target", "y", "--epochs", "1", "--quiet",
+        "--drop", f"a,{decomposed}", "-o", "m.st",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    info = run("info", "m.st")
+    assert "in_features=1," in info.stdout

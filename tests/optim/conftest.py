@@ -163,10 +163,16 @@ def mlp() -> MLPProblem:
 
 
 def tolerances(dtype: Any) -> dict[str, float]:
-    """Agreement expected between chainrule and PyTorch over a 60-step run."""
+    """Agreement expected between chainrule and PyTorch over a 60-step run.
+
+    float64 proves the update rules exact. In float32 the two libraries' matrix products
+    (OpenBLAS against MKL, whose kernels differ by CPU) round differently, and 60 steps with
+    momentum carry those differences along: 2.6e-5 relative on one weight of RMSprop with
+    momentum on an AMD EPYC, inside 1e-5 on the Xeon the suite was written on.
+    """
     if np.dtype(dtype) == np.float64:
         return {"rtol": 1e-10, "atol": 1e-12}
-    return {"rtol": 1e-5, "atol": 1e-6}
+    return {"rtol": 1e-4, "atol": 1e-5}
 
 
 @pytest.fixture

@@ -43,6 +43,33 @@ def _count_consumers(roots: Sequence[Context]) -> dict[Context, int]:
     return counts
 
 
+def _leading_to(
+    roots: Sequence[Context], pending: dict[Context, int], targets: dict[int, list[int]]
+) -> set[Context]:
+    """The nodes reachable from ``roots`` that are captured themselves (their ids in
+    ``targets``) or lie on a path to a captured node or leaf."""
+    counts = dict(pending)
+    order: list[Context] = []
+    ready = [node for node in roots if counts[node] == 0]
+    while ready:  # consumers before their inputs (the order of the backward walk)
+        node = ready.pop()
+        order.append(node)
+        for edge in node.next:
+            if isinstance(edge, Context):
+                counts[edge] -= 1
+                if counts[edge] == 0:
+                    ready.append(edge)
+    leading: set[Context] = set()
+    for node in reversed(order):  # inputs before their consumers
+        if id(node) in targets or any(
+            edge is not None
+            and (edge in leading if isinstance(edge, Context) else id(edge) in targets)
+            for edge in node.next
+        ):
+            leading.add(node)
+    return leading
+
+
 def backward_order(root: Context) -> list[Context]:
     """The nodes that a backward pass from ``root`` visits, in the order that
     ``_run_backward`` visits them: the same consumer counts and the same stack of ready
@@ -161,6 +188,9 @@ def _run_backward(
                 root_nodes.append(node)
 
     pending = _count_consumers(root_nodes)
+    # Captured: only the nodes on a path to a captured tensor run (their hooks and retained
+    # grads included), as in PyTorch; the others just pass their consumers' turn on.
+    leading = _leading_to(root_nodes, pending, targets) if capturing else None
     anomaly = _state.anomaly
     ndarray = np.ndarray
     ready = [node for node in root_nodes if pending[node] == 0]
@@ -168,17 +198,18 @@ def _run_backward(
         node = ready.pop()
         edges = node.next
         grad = grads.pop(node, None)
-        if grad is None:
-            # Every consumer returned None for this node: nothing flows through it, but its
-            # inputs must still learn that this consumer is done.
+        if grad is None or (leading is not None and node not in leading):
+            # Every consumer returned None for this node (or nothing captured lies behind
+            # it): nothing flows through it, but its inputs must still learn that this
+            # consumer is done.
             input_grads: Any = (None,) * len(edges)
         else:
             if node.hooks:
                 grad = _run_hooks(node.hooks, grad)[0]
-            if node.retained is not None and not capturing:
+            if node.retained is not None:  # autograd.grad and backward(inputs=) fill it too
                 kept = node.retained()
                 if kept is not None:
-                    total = grad.copy() if kept.grad is None else kept.grad.data + grad
+                    total = grad.copy() if kept._grad is None else kept._grad.data + grad
                     kept._grad = Tensor._from_op(total, None)
             if capturing:
                 for slot in targets.get(id(node), ()):
@@ -258,13 +289,13 @@ def _run_backward(
         if capturing:
             for slot in targets[id(leaf)]:
                 captured[slot] = total
-        elif leaf.grad is None:
+        elif leaf._grad is None:
             if not private or id(total) in adopted:
                 total = total.copy()
             adopted.add(id(total))
             leaf._grad = Tensor._from_op(total, None)
         else:
-            leaf.grad.data += total
+            leaf._grad.data += total
     return captured if capturing else None
 
 
@@ -409,10 +440,12 @@ def backward(
         if g is None or id(t) in done:
             continue
         done.add(id(t))
-        if t.grad is None:
+        if t._ctx is not None and t._ctx.retained is not None and t._ctx.retained() is t:
+            continue  # retain_grad() filled it during the pass, as PyTorch fills it once
+        if t._grad is None:
             t._grad = Tensor._from_op(g.copy(), None)
         else:
-            t.grad.data += g
+            t._grad.data += g
 
 
 def grad(

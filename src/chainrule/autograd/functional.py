@@ -35,6 +35,11 @@ def _call(func: Callable[..., Any], inputs: tuple[Tensor, ...], where: str) -> t
     with enable_grad():
         outputs = func(*inputs)
     single = isinstance(outputs, Tensor)
+    if not (single or isinstance(outputs, tuple | list)):
+        raise TypeError(
+            f"{where}: expected func to return a tensor or a tuple of tensors, got "
+            f"{type(outputs).__name__}"
+        )
     outs = (outputs,) if single else tuple(outputs)
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):

@@ -22,6 +22,7 @@ import importlib.util
 import re
 import shlex
 import sys
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,16 +180,24 @@ def _drop_columns(settings: TrainSettings, table: Any) -> list[str]:
     the table, a bundled dataset's too."""
     columns = [str(c) for c in table.columns]
     source = repr(settings.data) if settings.data is not None else f"dataset {settings.dataset}"
+    # A name matches its column in either Unicode form of an accented letter, as --target.
+    forms = {unicodedata.normalize("NFC", c): c for c in columns}
+
+    def column_of(name: str) -> str | None:
+        return name if name in columns else forms.get(unicodedata.normalize("NFC", name))
+
     names: list[str] = []
     for entry in settings.drop:
-        parts = [entry] if entry in columns else [p.strip() for p in entry.split(",")]
-        for name in filter(None, parts):
-            if name not in columns:
-                split = "" if name == entry else f" (from {entry!r}, split at its commas)"
+        whole_entry = column_of(entry)
+        parts = [entry] if whole_entry is not None else [p.strip() for p in entry.split(",")]
+        for part in filter(None, parts):
+            name = column_of(part)
+            if name is None:
+                split = "" if part == entry else f" (from {entry!r}, split at its commas)"
                 whole = "; a name with a comma in it takes a --drop of its own" * bool(split)
                 raise UsageError(
-                    f"train: --drop: expected columns of {source}, got {name!r}{split}{whole}; "
-                    f"{nearest(name, columns)}"
+                    f"train: --drop: expected columns of {source}, got {part!r}{split}{whole}; "
+                    f"{nearest(part, columns)}"
                 )
             names.append(name)
     return names

@@ -112,11 +112,7 @@ def _softplus(g: _Graph, m: act.Softplus, x: str, path: str) -> str:
 
 
 def _batch_norm(g: _Graph, m: BatchNorm1d, x: str, path: str) -> str:
-    if m.running_mean is None or m.running_var is None:
-        raise ValueError(
-            f"to_onnx: cannot export layer {path} (BatchNorm1d without running statistics: it "
-            f"normalizes with each batch's own statistics even at inference)"
-        )
+    assert m.running_mean is not None and m.running_var is not None  # to_onnx checked
     c = m.num_features
     scale = m.weight.data if m.weight is not None else np.ones(c)
     bias = m.bias.data if m.bias is not None else np.zeros(c)
@@ -451,6 +447,11 @@ def _per_feature(option: str, value: Any, per_row: tuple[int, ...], side: str) -
             f"to_onnx: expected a nonzero input_scale (the input is divided by it), got "
             f"{value!r:.100}; use 1 for a constant feature"
         )
+    if option == "output_scale" and (array == 0).any():
+        raise ValueError(
+            f"to_onnx: expected a nonzero output_scale (a zero would make that output 0 for "
+            f"every input), got {value!r:.100}"
+        )
     return array
 
 
@@ -548,12 +549,20 @@ def to_onnx(
         )
     if output not in ("raw", "softmax", "sigmoid"):
         raise ValueError(f"to_onnx: output must be 'raw', 'softmax' or 'sigmoid', got {output!r}")
+    if not isinstance(model, Module):
+        raise TypeError(f"to_onnx: expected a chainrule Module, got {type(model).__name__}")
     data = example_input.data if isinstance(example_input, Tensor) else np.asarray(example_input)
     if data.ndim < 1 or len(data) < 1:
         raise ValueError(
             f"to_onnx: expected an example batch with at least one row, got shape {data.shape}"
         )
     for name, module in model.named_modules():
+        # Refused before the example runs, which such a layer could refuse less clearly.
+        if isinstance(module, BatchNorm1d | BatchNorm2d) and module.running_mean is None:
+            raise ValueError(
+                f"to_onnx: cannot export layer {name} ({type(module).__name__} without running "
+                f"statistics: it normalizes with each batch's own statistics even at inference)"
+            )
         if isinstance(module, Embedding) and module.max_norm is not None:
             # Its lookups rescale the table's rows in place, which a graph cannot do.
             raise ValueError(
@@ -562,7 +571,8 @@ def to_onnx(
             )
     # The model's own dtype (a BatchNorm without affine has only buffers); a model with
     # neither computes in the input's floating dtype.
-    dtype = _own_dtype(model)
+    own = _own_dtype(model)
+    dtype = own
     if dtype is None:
         dtype = data.dtype if is_floating(data.dtype) else np.dtype(np.float32)
     if data.dtype.kind == "f":
@@ -572,18 +582,21 @@ def to_onnx(
     input_scale = _per_feature("input_scale", input_scale, per_row, "input")
     standardize = input_mean is not None or input_scale is not None
     graph = _Graph(onnx, dtype, reserved=(input_name, output_name), opset=opset)
-    was_training = model.training
+    modes = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
         from chainrule.autograd.grad_mode import no_grad
 
         with no_grad():
             x, example = input_name, data
+            # Integer columns become floats first where the graph computes on them itself:
+            # to standardize them, or in a model without weights (layers with weights cast
+            # their inputs themselves).
+            if not is_floating(data.dtype) and (standardize or own is None):
+                to = onnx.helper.np_dtype_to_tensor_dtype(dtype)
+                x = graph.node("Cast", [x], "standardize" if standardize else "input", to=to)
+                example = data.astype(dtype)
             if standardize:
-                if not is_floating(data.dtype):  # integer columns, standardized as floats
-                    to = onnx.helper.np_dtype_to_tensor_dtype(dtype)
-                    x = graph.node("Cast", [x], "standardize", to=to)
-                    example = data.astype(dtype)
                 if input_mean is not None:
                     x = graph.node(
                         "Sub", [x, graph.constant("input_mean", input_mean)], "standardize"
@@ -608,7 +621,9 @@ def to_onnx(
                 onnx.helper.make_node("Identity", [y], [output_name], name=output_name)
             )
     finally:
-        model.train(was_training)
+        model.train(modes[0][1])
+        for module, training in modes:  # each as it was (a frozen batch norm stays in eval)
+            module.training = training
 
     elem = onnx.helper.np_dtype_to_tensor_dtype(data.dtype)
     out_elem = onnx.helper.np_dtype_to_tensor_dtype(example_out.dtype)
@@ -785,11 +800,6 @@ def _adaptive_avg_pool(
 
 
 def _batch_norm_2d(g: _Graph, m: BatchNorm2d, x: str, shape: tuple[int, ...], path: str) -> str:
-    if m.running_mean is None or m.running_var is None:
-        raise ValueError(
-            f"to_onnx: cannot export layer {path} (BatchNorm2d without running statistics: it "
-            f"normalizes with each batch's own statistics even at inference)"
-        )
     return _batch_norm(g, m, x, path)  # type: ignore[arg-type]
 
 

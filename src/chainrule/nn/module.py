@@ -228,6 +228,13 @@ def _args_and_kwargs(module: Module, replaced: Any) -> tuple[tuple[Any, ...], di
     return args, replaced[1]
 
 
+def _described(value: Any, array: Array) -> str:
+    """What a state_dict value that holds no numbers is, for an error message."""
+    if value is None:
+        return "None"
+    return f"{type(value).__name__} of dtype {array.dtype}"
+
+
 class Module:
     """Base class of layers and models.
 
@@ -626,9 +633,9 @@ class Module:
         """Clear the gradients of every parameter (to None, or to zeros in place)."""
         for param in self.parameters():
             if set_to_none:
-                param.grad = None
-            elif param.grad is not None:
-                param.grad.data[...] = 0
+                param._grad = None
+            elif param._grad is not None:
+                param._grad.data[...] = 0
 
     def requires_grad_(self: M, requires_grad: bool = True) -> M:
         for param in self.parameters():
@@ -754,8 +761,9 @@ class Module:
         ------
         RuntimeError
             Listing, together and by name, every missing key and unexpected key (when
-            ``strict``) and every value whose shape differs from the module's. Nothing is
-            copied when it raises.
+            ``strict``), every value whose shape differs from the module's and every value
+            that is not numbers (text, objects, None). Nothing is copied when it raises:
+            every value is converted to its target's dtype before the first copy.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(
@@ -779,11 +787,19 @@ class Module:
                 continue
             value = state_dict[key]
             array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if array.dtype.kind not in "biuf":
+                problems.append(f"{key!r} expected numbers, got {_described(value, array)}")
+                continue
             if array.shape != target.shape:
                 problems.append(
                     f"{key!r} expected shape {tuple(target.shape)}, got {tuple(array.shape)}"
                 )
-            values[key] = array
+                continue
+            try:
+                with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf, as copy
+                    values[key] = array.astype(target.dtype, casting="unsafe")
+            except (OverflowError, ValueError) as error:
+                problems.append(f"{key!r} could not be converted to {target.dtype}: {error}")
         if strict:
             if missing:
                 problems.insert(0, f"missing keys {missing}")
@@ -792,8 +808,7 @@ class Module:
         if problems:
             raise RuntimeError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
         for key, array in values.items():
-            target = targets[key]
-            np.copyto(target.data, array, casting="unsafe")
+            np.copyto(targets[key].data, array)
         return IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- printing

@@ -135,7 +135,7 @@ class Adam(Optimizer):
             weight_decay = float(group["weight_decay"])
             decoupled = group["decoupled_weight_decay"]
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
                 state = self.state[p]
                 if not state:

@@ -91,8 +91,8 @@ def effective_grad(p: Tensor, weight_decay: float, maximize: bool) -> Array:
     Returns ``p.grad.data`` itself when neither applies, so callers must never write into the
     result; otherwise a fresh array (one temporary, reused for both adjustments).
     """
-    assert p.grad is not None
-    grad = p.grad.data
+    assert p._grad is not None
+    grad = p._grad.data
     if maximize:
         grad = np.negative(grad)
     if weight_decay != 0:
@@ -444,12 +444,12 @@ class Optimizer:
         """
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None
                 else:
-                    p.grad.data.fill(0)
+                    p._grad.data.fill(0)
 
     def _evaluate(self, closure: Closure | None) -> Any:
         """Run ``closure`` with gradients recorded (the step itself needs none)."""

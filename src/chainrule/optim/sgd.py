@@ -132,9 +132,9 @@ class SGD(Optimizer):
             plain = weight_decay == 0 and not maximize
             fused = {"lr": lr, "momentum": momentum, "dampening": dampening, "nesterov": nesterov}
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
-                grad = p.grad.data if plain else effective_grad(p, weight_decay, maximize)
+                grad = p._grad.data if plain else effective_grad(p, weight_decay, maximize)
                 if momentum == 0:
                     # The compiled loop takes only large parameters: for the others, not
                     # even the call is worth it (0.5 us, where updating one of tiny's

@@ -92,6 +92,8 @@ def _operand(x: Any, other: Any) -> Any:
     if isinstance(other, np.generic) and isinstance(x, Tensor):
         other = other.item()
     if _is_python_number(x):
+        if type(x) is int and isinstance(other, Tensor) and other.dtype.kind in "iu":
+            return _wrapped(x, other.dtype)
         return x
     given = isinstance(x, Tensor)
     t = x if given else Tensor._from_op(_to_array(x), None)
@@ -111,6 +113,16 @@ def _operand(x: Any, other: Any) -> Any:
         # Only constants get here: integer tensors cannot require a gradient.
         return Tensor._from_op(t.data.astype(target), None)
     return t
+
+
+def _wrapped(n: int, dtype: np.dtype[Any]) -> int:
+    """``n`` as an integer of ``dtype`` holds it, wrapping around beyond its range as
+    PyTorch's integer arithmetic does (uint8 300 is 44); NumPy refuses such a Python int."""
+    bits = dtype.itemsize * 8
+    low = -(1 << (bits - 1)) if dtype.kind == "i" else 0
+    if low <= n < low + (1 << bits):
+        return n
+    return (n - low) % (1 << bits) + low
 
 
 def true_division_operands(a: Any, b: Any) -> tuple[Any, Any]:

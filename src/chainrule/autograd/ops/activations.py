@@ -536,8 +536,9 @@ def hardsigmoid(x: Any, inplace: bool = False) -> Tensor:
 
 
 def logsigmoid(x: Any) -> Tensor:
-    """log(sigmoid(x)) = -softplus(-x);  dy/dx = sigmoid(-x); finite for every input."""
-    return -softplus(-floating_only(x, "logsigmoid"))
+    """log(sigmoid(x)) = -softplus(-x);  dy/dx = sigmoid(-x); finite for every input, and
+    exact to rounding for every input (softplus without its linear threshold)."""
+    return -softplus(-floating_only(x, "logsigmoid"), 1.0, math.inf)
 
 
 def softsign(x: Any) -> Tensor:

@@ -372,6 +372,11 @@ def where(condition: Any, a: Any = _NOT_GIVEN, b: Any = _NOT_GIVEN) -> Any:
         return tuple(Tensor._from_op(i.astype(np.int64), None) for i in np.nonzero(cond))
     if a is _NOT_GIVEN or b is _NOT_GIVEN:
         raise TypeError("where: expected both a and b, or neither (the indices where it holds)")
+    if cond.dtype != np.bool_:
+        raise TypeError(
+            f"where: expected a boolean condition, got dtype {cond.dtype}; compare it first "
+            f"(condition != 0)"
+        )
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         # Two numbers: as tensors, so that where(c, 1.0, 0.0) is float32, as in PyTorch.
         a, b = as_tensor(a), as_tensor(b)
