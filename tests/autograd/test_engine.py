@@ -504,8 +504,9 @@ def test_grad_leaves_dot_grad_untouched() -> None:
     x.register_hook(lambda g: hooked.append(g.tolist()))
     (gx,) = grad(y.sum(), x)
     assert gx is not None and gx.tolist() == [3.0, 4.0]
-    assert x.grad is None and y.grad is None
-    assert w.grad.tolist() == [9.0, 9.0]
+    assert x.grad is None and w.grad.tolist() == [9.0, 9.0]
+    # y.retain_grad() asked for y's gradient, which this pass computes: PyTorch fills it.
+    assert y.grad is not None and y.grad.tolist() == [1.0, 1.0]
     assert hooked == [[3.0, 4.0]]  # tensor hooks run, as in PyTorch
 
 
