@@ -82,9 +82,9 @@ def vector_norm(
     size = x.abs()
     if ord == -math.inf:
         return size.amin(dim=axes, keepdim=keepdim)
-    if ord == 0:
-        count = (size.data != 0).sum(axis=axes, keepdims=keepdim)
-        return Tensor._from_op(np.asarray(count, dtype=x.dtype), None)
+    if ord == 0:  # a count, in the graph with a zero gradient, as PyTorch's
+        count = np.asarray((size.data != 0).sum(axis=axes, keepdims=keepdim), dtype=x.dtype)
+        return size.sum(dim=axes, keepdim=keepdim) * 0 + Tensor._from_op(count, None)
     return (size**ord).sum(dim=axes, keepdim=keepdim) ** (1.0 / ord)
 
 
@@ -160,9 +160,9 @@ def matrix_power(a: Any, n: int) -> Tensor:
         raise ValueError(f"matrix_power: expected square matrices (..., n, n), got {a.shape}")
     if isinstance(n, bool) or not isinstance(n, int | np.integer):
         raise TypeError(f"matrix_power: expected an integer power, got {n!r}")
-    if n == 0:
+    if n == 0:  # the identity, in the graph with a zero gradient, as PyTorch's
         eye = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape).copy()
-        return Tensor._from_op(eye, None)
+        return a * 0 + Tensor._from_op(eye, None)
     base = inv(a) if n < 0 else a
     result = None
     n = abs(int(n))

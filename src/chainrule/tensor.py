@@ -399,6 +399,10 @@ class Tensor:
                 )
         self._grad = value
 
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
+
     @property
     def is_leaf(self) -> _bool:
         """True for tensors made by the user rather than by an op that records a graph."""
@@ -1242,7 +1246,14 @@ class Tensor:
         return ops.where(condition, self, other)
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
-        """``value`` (converted to this tensor's dtype) where ``mask`` holds, else ``self``."""
+        """``value`` (converted to this tensor's dtype) where ``mask`` holds, else ``self``;
+        ``mask`` is a bool tensor or array, as in PyTorch."""
+        if np.asarray(mask.data if isinstance(mask, Tensor) else mask).dtype != np.bool_:
+            raise TypeError(
+                "masked_fill: expected a boolean mask, got dtype "
+                f"{np.asarray(mask.data if isinstance(mask, Tensor) else mask).dtype}; compare "
+                "it first (mask != 0)"
+            )
         fill = value if isinstance(value, Tensor) else np.asarray(value, dtype=self.data.dtype)
         return ops.where(mask, fill, self)
 
@@ -1804,6 +1815,11 @@ class Tensor:
         steps = tuple(step // self.data.itemsize for step in self.data.strides)
         if dim is None:
             return steps
+        if not -len(steps) <= dim < max(len(steps), 1):
+            raise IndexError(
+                f"stride: dimension out of range (expected to be in range of "
+                f"[{-len(steps)}, {len(steps) - 1}], but got {dim})"
+            )
         return steps[dim]
 
     def data_ptr(self) -> _int:

@@ -183,3 +183,25 @@ def test_float32_in_float32_out() -> None:
 def test_refusals_say_what_was_expected(call: Callable[[], Any], message: str) -> None:
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_log_determinant_of_a_singular_matrix_has_a_huge_gradient_not_an_error() -> None:
+    a = cr.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=cr.float64, requires_grad=True)
+    sign, log_abs = cr.linalg.slogdet(a)
+    assert float(sign) == 0.0
+    assert float(log_abs) == -math.inf
+    log_abs.backward()
+    assert a.grad is not None and np.abs(a.grad.numpy()).min() > 1e12
+
+
+def test_logdet_of_a_negative_determinant_is_nan_with_zero_gradient() -> None:
+    same_as_torch(cr.logdet, torch.logdet, np.array([[0.0, 1.0], [1.0, 0.0]]))
+
+
+@pytest.mark.parametrize(
+    "call", [lambda a: cr.linalg.matrix_power(a, 0), lambda a: cr.linalg.vector_norm(a, 0)]
+)
+def test_constant_results_stay_in_the_graph_with_zero_gradient(call: Callable[[Any], Any]) -> None:
+    a = cr.tensor(SQUARE[0], requires_grad=True)
+    call(a).sum().backward()
+    assert a.grad is not None and not a.grad.numpy().any()

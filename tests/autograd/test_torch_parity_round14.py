@@ -136,3 +136,29 @@ def test_logsigmoid_is_exact_beyond_softplus_threshold() -> None:
     expected.sum().backward()
     np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-15)
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize(
+    "compute",
+    [
+        lambda m: m.tensor(np.array([0, 128, 255], np.uint8)) / 256,
+        lambda m: m.tensor(np.array([3], np.int32)) / 2**31,
+        lambda m: m.tensor(np.array([0, 128, 255], np.uint8)) / -1,
+        lambda m: m.tensor(np.array([0, 128, 255], np.uint8)) == 300,
+    ],
+)
+def test_only_integer_results_wrap_large_python_ints(compute: Any) -> None:
+    np.testing.assert_allclose(
+        np.asarray(compute(cr).tolist()), np.asarray(compute(torch).tolist())
+    )
+
+
+def test_layout_errors_and_grad_deletion() -> None:
+    t = cr.zeros(2, 3)
+    with pytest.raises(IndexError, match=r"expected to be in range of \[-2, 1\], but got 3"):
+        t.stride(3)
+    t.grad = cr.ones(2, 3)
+    del t.grad
+    assert t.grad is None
+    with pytest.raises(TypeError, match="masked_fill: expected a boolean mask, got dtype uint8"):
+        cr.zeros(3).masked_fill(cr.tensor([1, 0, 1], dtype=cr.uint8), 1.0)

@@ -118,3 +118,26 @@ def test_schedulers_written_against_the_old_base_class_name_run() -> None:
         opt.step()
         schedule.step()
     assert schedule.get_last_lr() == [0.125]
+
+
+def test_a_subclass_of_a_builtin_optimizer_keeps_arrays_and_its_trajectory() -> None:
+    class StepAlike(cr.optim.Adam):
+        def step(self, closure: Any = None) -> Any:
+            return super().step(closure)
+
+    finals = []
+    for kind in (cr.optim.Adam, StepAlike):
+        w = cr.tensor([0.5, -1.0], dtype=cr.float64, requires_grad=True)
+        opt = kind([w], lr=0.1)
+        run(opt, w, 2)
+        saved = opt.state_dict()
+        saved["state"][0] = {
+            k: cr.tensor(v) if isinstance(v, np.ndarray) else v
+            for k, v in saved["state"][0].items()
+        }
+        opt = kind([w], lr=0.1)
+        opt.load_state_dict(saved)
+        assert isinstance(opt.state[w]["exp_avg"], np.ndarray)
+        run(opt, w, 3)
+        finals.append(w.data.copy())
+    np.testing.assert_array_equal(finals[0], finals[1])

@@ -618,7 +618,11 @@ class Optimizer:
             id_map.update(zip((int(k) for k in saved["params"]), group["params"], strict=True))
 
         state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
-        tensors = not type(self).step.__module__.startswith("chainrule.")
+        # chainrule's own update rules (and subclasses of them) keep arrays; an optimizer
+        # written on Optimizer itself keeps whatever it stored, tensors included.
+        tensors = not any(
+            c is not Optimizer and c.__module__.startswith("chainrule.") for c in type(self).__mro__
+        )
         for key, values in state_dict["state"].items():
             if int(key) not in id_map:
                 raise ValueError(

@@ -48,7 +48,7 @@ def floating_only(x: Any, where: str) -> Tensor:
     return x
 
 
-def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
+def binary_operands(a: Any, b: Any, *, wrap: bool = False) -> tuple[Any, Any]:
     """Operands of a binary op, with PyTorch's dtype rules rather than NumPy's.
 
     Tensors and Python numbers stay (NumPy keeps the tensor's dtype for a Python number).
@@ -59,6 +59,10 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
     would give float64 in both cases). A 0-d tensor beside a tensor with dimensions of the
     same kind (both floating or both integer) takes that tensor's dtype, as a number would:
     float32 [n] with float64 [] is float32, as in PyTorch.
+
+    With ``wrap`` (addition, subtraction, multiplication: results of the integer dtype), a
+    Python int beside an integer tensor wraps around into that dtype's range, as PyTorch's
+    integer arithmetic does (uint8 + 300 adds 44); NumPy would refuse it.
     """
     # The common cases first, which the rules leave as they are: two floating tensors, and
     # a floating tensor with a Python int or float on either side.
@@ -75,7 +79,7 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
         (type(a) is float or type(a) is int) and isinstance(b, Tensor) and b.data.dtype.kind == "f"
     ):
         return a, b
-    return _operand(a, b), _operand(b, a)
+    return _operand(a, b, wrap), _operand(b, a, wrap)
 
 
 def _is_python_number(x: Any) -> bool:
@@ -84,7 +88,7 @@ def _is_python_number(x: Any) -> bool:
     return isinstance(x, int | float | bool) and not isinstance(x, np.generic)
 
 
-def _operand(x: Any, other: Any) -> Any:
+def _operand(x: Any, other: Any, wrap: bool) -> Any:
     # A NumPy scalar beside a tensor counts as the Python number it holds, as in PyTorch: an
     # integer tensor times np.float64(0.5) is float32, and int32 plus np.int64(1) stays int32.
     if isinstance(x, np.generic) and isinstance(other, Tensor):
@@ -92,7 +96,7 @@ def _operand(x: Any, other: Any) -> Any:
     if isinstance(other, np.generic) and isinstance(x, Tensor):
         other = other.item()
     if _is_python_number(x):
-        if type(x) is int and isinstance(other, Tensor) and other.dtype.kind in "iu":
+        if wrap and type(x) is int and isinstance(other, Tensor) and other.dtype.kind in "iu":
             return _wrapped(x, other.dtype)
         return x
     given = isinstance(x, Tensor)

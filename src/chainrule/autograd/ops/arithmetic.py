@@ -255,7 +255,7 @@ def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
     """Elementwise ``a + alpha * b`` with broadcasting."""
     if alpha != 1:
         b = _scaled(b, alpha)
-    return Add.apply(*binary_operands(a, b))
+    return Add.apply(*binary_operands(a, b, wrap=True))
 
 
 def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
@@ -267,7 +267,7 @@ def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
         check_not_bool("sub", a, b)
     if alpha != 1:
         b = _scaled(b, alpha)
-    return Sub.apply(*binary_operands(a, b))
+    return Sub.apply(*binary_operands(a, b, wrap=True))
 
 
 def _is_bool(x: Any) -> bool:
@@ -289,7 +289,7 @@ def _scaled(b: Any, alpha: Any) -> Any:
 
 def mul(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
     """Elementwise ``a * b`` with broadcasting; written into ``out`` (and returned) if given."""
-    result = Mul.apply(*binary_operands(a, b))
+    result = Mul.apply(*binary_operands(a, b, wrap=True))
     return result if out is None else write_out("mul", result, out)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from chainrule.autograd.function import Context, Function, register
 from chainrule.autograd.ops._operands import as_floating_tensor, quietly
+from chainrule.autograd.ops.elementwise import where
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
 
@@ -92,7 +93,7 @@ class Determinant(Function):
 
 @register("logabsdet")
 class LogAbsDeterminant(Function):
-    """l = log |det A|;  dL/dA = g A^-T (infinite for a singular A, where l = -inf)."""
+    """l = log |det A|;  dL/dA = g A^-T (huge or infinite for a singular A, where l = -inf)."""
 
     @staticmethod
     def forward(ctx: Context, a: Array) -> Array:
@@ -103,7 +104,17 @@ class LogAbsDeterminant(Function):
     @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (a,) = ctx.saved
-        return (grad[..., None, None] * _t(np.linalg.inv(a)),)
+        return (grad[..., None, None] * _inverse_transposed(a),)
+
+
+def _inverse_transposed(a: Array) -> Array:
+    """A^-T of each matrix; for a stack holding a singular one, U diag(1/s) V^T from the
+    singular value decomposition, infinite where A has no inverse (as PyTorch's gradient)."""
+    try:
+        return _t(np.linalg.inv(a))
+    except np.linalg.LinAlgError:
+        u, s, vt = np.linalg.svd(a)
+        return (u / s[..., None, :]) @ vt
 
 
 @register("solve")
@@ -228,8 +239,10 @@ def slogdet(a: Any) -> tuple[Tensor, Tensor]:
 def logdet(a: Any) -> Tensor:
     """log det A: NaN where the determinant is negative, -inf where it is 0 (PyTorch's)."""
     sign, log_abs = slogdet(a)
-    nan = np.where(sign.data < 0, np.nan, 0.0).astype(log_abs.dtype)
-    return log_abs + Tensor._from_op(nan, None)
+    if not (sign.data < 0).any():
+        return log_abs
+    nan = Tensor._from_op(np.asarray(np.nan, dtype=log_abs.dtype), None)
+    return where(sign.data < 0, nan, log_abs)  # no gradient where it is NaN, as PyTorch
 
 
 def solve(a: Any, b: Any, *, left: bool = True) -> Tensor:
@@ -240,6 +253,11 @@ def solve(a: Any, b: Any, *, left: bool = True) -> Tensor:
     if b.dtype != a.dtype:
         raise TypeError(f"solve: expected A and B of one dtype, got {a.dtype} and {b.dtype}")
     if not left:
+        if b.ndim < 2:
+            raise ValueError(
+                f"solve: with left=False, expected B of shape (..., k, {a.shape[-1]}), got "
+                f"{b.shape}"
+            )
         return solve(a.mT, b.mT).mT
     n = a.shape[-1]
     vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
