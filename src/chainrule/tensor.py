@@ -1227,6 +1227,27 @@ class Tensor:
     def unfold(self, dimension: _int, size: _int, step: _int) -> Tensor:
         return ops.unfold(self, dimension, size, step)
 
+    def addmm(self, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return ops.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def addmv(self, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return ops.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return ops.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def fmax(self, other: Any) -> Tensor:
+        return ops.fmax(self, other)
+
+    def fmin(self, other: Any) -> Tensor:
+        return ops.fmin(self, other)
+
+    def dist(self, other: Any, p: _float = 2.0) -> Tensor:
+        return ops.dist(self, other, p)
+
+    def rot90(self, k: _int = 1, dims: Any = (0, 1)) -> Tensor:
+        return ops.rot90(self, k, dims)
+
     def bincount(self, weights: Any = None, minlength: _int = 0) -> Tensor:
         return ops.bincount(self, weights, minlength)
 

@@ -162,3 +162,83 @@ def test_layout_errors_and_grad_deletion() -> None:
     assert t.grad is None
     with pytest.raises(TypeError, match="masked_fill: expected a boolean mask, got dtype uint8"):
         cr.zeros(3).masked_fill(cr.tensor([1, 0, 1], dtype=cr.uint8), 1.0)
+
+
+def _compare(ours: Any, theirs: Any, *arrays: np.ndarray, grad: bool = True) -> None:
+    mine = [cr.tensor(a, requires_grad=grad) for a in arrays]
+    reference = [torch.tensor(a, requires_grad=grad) for a in arrays]
+    out, expected = ours(*mine), theirs(*reference)
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-12)
+    if grad:
+        weights = np.random.default_rng(2).normal(size=tuple(out.shape))
+        (out * cr.tensor(weights)).sum().backward()
+        (expected * torch.tensor(weights)).sum().backward()
+        for a, b in zip(mine, reference, strict=True):
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+R = np.random.default_rng(3)
+
+
+@pytest.mark.parametrize("scale", [{}, {"beta": 0.5, "alpha": 2.0}, {"beta": 0}])
+def test_products_with_an_added_term(scale: dict[str, float]) -> None:
+    m, v = R.normal(size=(3, 4)), R.normal(size=4)
+    _compare(
+        lambda i, a, b: cr.addmm(i, a, b, **scale),
+        lambda i, a, b: torch.addmm(i, a, b, **scale),
+        R.normal(size=2),
+        m,
+        R.normal(size=(4, 2)),
+    )
+    _compare(
+        lambda i, a, b: i.addmv(a, b, **scale),
+        lambda i, a, b: i.addmv(a, b, **scale),
+        R.normal(size=3),
+        m,
+        v,
+    )
+    _compare(
+        lambda i, a, b: cr.baddbmm(i, a, b, **scale),
+        lambda i, a, b: torch.baddbmm(i, a, b, **scale),
+        R.normal(size=(2, 3, 2)),
+        R.normal(size=(2, 3, 4)),
+        R.normal(size=(2, 4, 2)),
+    )
+
+
+@pytest.mark.parametrize("name", ["fmax", "fmin"])
+def test_nan_ignoring_extremes(name: str) -> None:
+    a = np.array([1.0, np.nan, 3.0, np.nan, -2.0])
+    b = np.array([2.0, 5.0, np.nan, np.nan, -2.5])
+    ours, theirs = getattr(cr, name), getattr(torch, name)
+    np.testing.assert_array_equal(
+        ours(cr.tensor(a), cr.tensor(b)).numpy(), theirs(torch.tensor(a), torch.tensor(b)).numpy()
+    )
+    _compare(ours, theirs, R.normal(size=(3, 4)), R.normal(size=4))
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0])
+def test_distance(p: float) -> None:
+    _compare(
+        lambda x, y: cr.dist(x, y, p),
+        lambda x, y: torch.dist(x, y, p),
+        R.normal(size=(3, 4)),
+        R.normal(size=4),
+    )
+    _compare(cr.true_divide, torch.true_divide, R.normal(size=3), R.normal(size=3) + 3)
+
+
+@pytest.mark.parametrize("k", [-1, 0, 1, 2, 3, 5])
+@pytest.mark.parametrize("dims", [(0, 1), (2, 0), (-1, 1)])
+def test_rot90(k: int, dims: tuple[int, int]) -> None:
+    x = R.normal(size=(2, 3, 4))
+    _compare(lambda t: cr.rot90(t, k, dims), lambda t: torch.rot90(t, k, dims), x)
+    _compare(lambda t: t.rot90(k, dims), lambda t: t.rot90(k, dims), x)
+
+
+def test_isin() -> None:
+    values, tests = np.array([[1, 2, 3], [4, 5, 6]]), np.array([2, 6, 9])
+    for invert in (False, True):
+        ours = cr.isin(cr.tensor(values), cr.tensor(tests), invert=invert)
+        theirs = torch.isin(torch.tensor(values), torch.tensor(tests), invert=invert)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

@@ -1,7 +1,8 @@
 """PyTorch functions that are combinations of other ops, their gradients those of the ops:
 ``tensordot``, ``kron``, ``cdist``, ``std_mean``, ``var_mean``, ``aminmax``, ``quantile``,
-the sliding windows of ``unfold``, and the stacking helpers ``atleast_1d``/``2d``/``3d``,
-``column_stack`` and ``dstack``."""
+the sliding windows of ``unfold``, the stacking helpers ``atleast_1d``/``2d``/``3d``,
+``column_stack`` and ``dstack``; the fused-looking products ``addmm``, ``addmv`` and
+``baddbmm``, ``fmax``/``fmin``, ``dist``, ``rot90``, ``true_divide`` and ``isin``."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import operator
 from typing import Any, NamedTuple
 
 from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, check_axis
-from chainrule.autograd.ops.elementwise import where
+from chainrule.autograd.ops.arithmetic import div
+from chainrule.autograd.ops.elementwise import maximum, minimum, where
+from chainrule.autograd.ops.linalg import matmul
 from chainrule.autograd.ops.more import einsum, index_select, movedim, sort
 from chainrule.autograd.ops.reductions import amax, amin, mean, norm, std, var
-from chainrule.autograd.ops.shape import concatenate, reshape
+from chainrule.autograd.ops.shape import concatenate, flip, reshape, transpose
 from chainrule.backend import np
 from chainrule.tensor import Tensor
 
@@ -247,3 +250,93 @@ def quantile(
         rest = tuple(size for i, size in enumerate(x.shape) if i != axis)
         result = reshape(result, (len(position), *rest))
     return result[0] if qs.ndim == 0 else result
+
+
+def _scaled_sum(input: Any, product: Tensor, beta: Any, alpha: Any) -> Tensor:
+    """beta * input + alpha * product; ``input`` left out when beta is 0 (its NaN and inf
+    too), with a zero gradient, as PyTorch does."""
+    scaled = product if alpha == 1 else product * alpha
+    term = as_tensor(input)
+    if beta == 0:
+        if not term.requires_grad:
+            return scaled
+        nowhere = np.zeros(np.broadcast_shapes(term.shape, scaled.shape), dtype=bool)
+        return scaled + where(nowhere, term, 0.0)  # in the graph, never read
+    return (term if beta == 1 else term * beta) + scaled
+
+
+def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2), ``input`` broadcast to the product's shape."""
+    a, b = as_tensor(mat1), as_tensor(mat2)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"addmm: expected 2-D matrices, got shapes {a.shape} and {b.shape}")
+    return _scaled_sum(input, matmul(a, b), beta, alpha)
+
+
+def addmv(input: Any, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * (mat @ vec) for a matrix and a vector."""
+    m, v = as_tensor(mat), as_tensor(vec)
+    if m.ndim != 2 or v.ndim != 1:
+        raise ValueError(
+            f"addmv: expected a matrix and a vector, got shapes {m.shape} and {v.shape}"
+        )
+    return _scaled_sum(input, matmul(m, v), beta, alpha)
+
+
+def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * (batch1 @ batch2) for stacks of matrices (b, n, m), (b, m, p)."""
+    a, b = as_tensor(batch1), as_tensor(batch2)
+    if a.ndim != 3 or b.ndim != 3:
+        raise ValueError(
+            f"baddbmm: expected 3-D stacks of matrices, got shapes {a.shape} and {b.shape}"
+        )
+    return _scaled_sum(input, matmul(a, b), beta, alpha)
+
+
+def fmax(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum that ignores NaN: the other value where one is NaN (NaN only where
+    both are); the gradient goes to the value chosen."""
+    a, b = as_tensor(a), as_tensor(b)
+    return where(np.isnan(b.data), a, where(np.isnan(a.data), b, maximum(a, b)))
+
+
+def fmin(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum that ignores NaN (see ``fmax``)."""
+    a, b = as_tensor(a), as_tensor(b)
+    return where(np.isnan(b.data), a, where(np.isnan(a.data), b, minimum(a, b)))
+
+
+def dist(a: Any, b: Any, p: float = 2.0) -> Tensor:
+    """The p-norm of ``a - b`` over all elements (broadcast together)."""
+    return norm(as_floating_tensor(a) - as_floating_tensor(b), p)
+
+
+def true_divide(a: Any, b: Any) -> Tensor:
+    """``a / b``, true division (PyTorch's older name of ``div``)."""
+    return div(a, b)
+
+
+def rot90(x: Any, k: int = 1, dims: Any = (0, 1)) -> Tensor:
+    """``x`` turned by 90 degrees ``k`` times, from the first of ``dims`` toward the second."""
+    x = as_tensor(x)
+    if len(dims) != 2:
+        raise ValueError(f"rot90: expected two dims, got {dims!r}")
+    check_axis(tuple(dims), x.ndim, "rot90")
+    d0, d1 = (d % x.ndim for d in dims)
+    if d0 == d1:
+        raise ValueError(f"rot90: expected two different dims, got {dims!r}")
+    k %= 4
+    if k == 1:
+        return transpose(flip(x, d1), d0, d1)
+    if k == 2:
+        return flip(x, d0, d1)
+    if k == 3:
+        return flip(transpose(x, d0, d1), d1)
+    return x
+
+
+def isin(elements: Any, test_elements: Any, *, invert: bool = False) -> Tensor:
+    """Whether each of ``elements`` is among ``test_elements`` (a bool tensor, no gradient)."""
+    e = elements.data if isinstance(elements, Tensor) else np.asarray(elements)
+    t = test_elements.data if isinstance(test_elements, Tensor) else np.asarray(test_elements)
+    return Tensor._from_op(np.isin(e, t, invert=invert), None)
