@@ -243,10 +243,14 @@ class CompiledStep:
             try:
                 loss, output, _ = plan.run_forward(xd, yd)
             except _DivergedError as diverged:
-                return self._eager(x, y, str(diverged))
-            self.eager_reason = None
-            self._pending = plan
-            return _wrap(loss), _wrap(output)
+                reason = str(diverged)
+            else:
+                self.eager_reason = None
+                self._pending = plan
+                return _wrap(loss), _wrap(output)
+            # Outside the except block: an error of the eager step is the user's own, not
+            # raised "during the handling" of the replay's private signal.
+            return self._eager(x, y, reason)
         if plan is None:
             return self._record(key, x, y)
         return self._eager(x, y, plan)

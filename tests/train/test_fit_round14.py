@@ -45,3 +45,13 @@ def test_unfitted_estimator_has_no_coefs_as_in_scikit_learn() -> None:
         estimator.set_params(max_iter=5).fit(np.eye(4), [0, 1, 0, 1])
     assert [c.shape for c in estimator.coefs_] == [(4, 100), (100, 1)]
     assert cr.tensor(estimator.coefs_[0]).shape == (4, 100)
+
+
+def test_an_eager_rerun_error_of_compile_step_carries_no_private_context() -> None:
+    model = nn.Linear(5, 3)
+    step = cr.compile_step(model, nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.1))
+    x = cr.randn(4, 5, generator=0)
+    step(x, cr.tensor(np.array([0, 1, 2, 0])))
+    with pytest.raises(ValueError) as raised:
+        step(x, cr.tensor(np.array([0, 1, 7, 0])))  # a label out of range: the user's error
+    assert raised.value.__context__ is None

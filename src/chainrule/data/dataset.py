@@ -75,11 +75,22 @@ class TensorDataset:
 
 
 class Subset:
-    """The samples of ``dataset`` at ``indices``."""
+    """The samples of ``dataset`` at ``indices`` (integers; a boolean mask of the dataset's
+    length picks the samples where it holds, as NumPy's indexing does)."""
 
     def __init__(self, dataset: Any, indices: Sequence[int] | Array) -> None:
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64)
+        given = np.asarray(indices)
+        if given.dtype == np.bool_:
+            if given.shape != (len(dataset),):
+                raise ValueError(
+                    f"Subset: expected a boolean mask of the dataset's length {len(dataset)}, "
+                    f"got shape {given.shape}"
+                )
+            given = np.flatnonzero(given)
+        elif given.size and given.dtype.kind not in "iu":
+            raise TypeError(f"Subset: expected integer indices, got dtype {given.dtype}")
+        self.indices = given.astype(np.int64).reshape(-1)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -181,7 +192,10 @@ def default_collate(samples: list[Any]) -> Any:
             raise ValueError(
                 f"batch_of: expected samples with the same number of fields, got {lengths}"
             )
-        return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
+        fields = (default_collate([s[k] for s in samples]) for k in range(len(first)))
+        if hasattr(first, "_fields"):  # a namedtuple stays one, so that batch.x works
+            return type(first)(*fields)
+        return tuple(fields)
     if isinstance(first, str | bytes):
         return list(samples)
     arrays = [_as_array(s) for s in samples]
@@ -254,7 +268,11 @@ def stratified_split(
         raise ValueError(f"stratified_split: expected labels of shape (N,), got {y.shape}")
     rng = as_generator(generator)
     held: list[Array] = []
-    _, codes = np.unique(y, return_inverse=True)
+    try:
+        _, codes = np.unique(y, return_inverse=True)
+    except TypeError:  # labels NumPy cannot sort (None beside text): grouped as first seen
+        first_seen: dict[Any, int] = {}
+        codes = np.array([first_seen.setdefault(label, len(first_seen)) for label in y.tolist()])
     for code in range(int(codes.max()) + 1 if codes.size else 0):
         members = np.flatnonzero(codes == code)
         count = round(fraction * members.size)

@@ -44,6 +44,11 @@ def load_dataset(name: str) -> BundledDataset:
 
     Features come as float32, class labels as int64, regression targets as float32.
     """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"load_dataset: expected a dataset name, one of {sorted(DATASETS)}, got "
+            f"{type(name).__name__}"
+        )
     key = name.replace("_", "-").lower()
     if key not in DATASETS:
         raise ValueError(

@@ -105,6 +105,11 @@ class RandomSampler(Sampler):
     def __iter__(self) -> Iterator[int]:
         n, count = len(self.data_source), self.num_samples
         if n == 0:
+            if count:
+                raise ValueError(
+                    f"RandomSampler: expected a data source to draw {count} samples from, got "
+                    f"an empty one"
+                )
             return iter(())
         if self.replacement:
             order = self.generator.integers(0, n, size=count)
@@ -186,7 +191,7 @@ class WeightedRandomSampler(Sampler):
             raise ValueError(
                 f"{where}: expected weights of shape (N,), one per sample, got shape {values.shape}"
             )
-        if not np.isfinite(values).all() or (values < 0).any() or values.sum() <= 0:
+        if not np.isfinite(values).all() or (values < 0).any() or not (values > 0).any():
             raise ValueError(
                 f"{where}: expected finite weights >= 0, not all 0, got {values.tolist()[:8]}"
                 f"{' ...' if values.size > 8 else ''}"
@@ -201,7 +206,8 @@ class WeightedRandomSampler(Sampler):
         self.generator = own_generator(generator)
 
     def __iter__(self) -> Iterator[int]:
-        p = self.weights / self.weights.sum()
+        scaled = self.weights / self.weights.max()  # no overflow for weights near 1e308
+        p = scaled / scaled.sum()
         drawn = self.generator.choice(len(p), size=self.num_samples, replace=self.replacement, p=p)
         return iter(drawn.tolist())
 

@@ -33,6 +33,7 @@ array([[0., 1., 0., 0.],
 
 from __future__ import annotations
 
+import datetime
 import math
 import numbers
 import re
@@ -176,7 +177,21 @@ def category_of(value: Any) -> str:
     if isinstance(value, numbers.Real):
         number = float(value)
         return str(int(number)) if number.is_integer() else repr(number)
+    if isinstance(value, np.datetime64 | datetime.datetime):
+        # One text for one instant, whatever the unit it came in (datetime64[ns] or [us],
+        # a Timestamp, a datetime).
+        return _instant(value)
     return str(value)
+
+
+def _instant(value: Any) -> str:
+    """An instant as ISO text, to the microsecond (its nanoseconds kept where it has any)."""
+    import pandas as pd
+
+    stamp = pd.Timestamp(value)
+    if stamp is pd.NaT:
+        return "NaT"
+    return stamp.isoformat()
 
 
 def _first_non_number(values: Array) -> tuple[int, Any]:
@@ -225,21 +240,26 @@ def _finite(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class NumericColumn:
-    """A column of numbers: missing -> ``median``, then (x - mean) / std."""
+    """A column of numbers: missing -> ``median``, then (x - mean) / std. A column that held
+    no value when fitted (``empty``) tells nothing, and is 0 for every row."""
 
     name: str
     median: float
     mean: float
     std: float
+    empty: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        spec = {
             "name": self.name,
             "kind": "numeric",
             "median": self.median,
             "mean": self.mean,
             "std": self.std,
         }
+        if self.empty:  # only then: files of earlier versions have no such key
+            spec["empty"] = True
+        return spec
 
 
 @dataclass(frozen=True)
@@ -407,7 +427,7 @@ class TabularPreprocessor:
         if numbers_ is not None:
             present = numbers_[~np.isnan(numbers_)]
             if not present.size:
-                return NumericColumn(name, 0.0, 0.0, 1.0)
+                return NumericColumn(name, 0.0, 0.0, 1.0, empty=True)
             mean, std = _mean_std(present)
             return NumericColumn(name, float(np.median(present)), mean, std)
         counts = Counter(category_of(v) for v in values if not _is_missing(v))
@@ -451,7 +471,8 @@ class TabularPreprocessor:
         start = 0
         for column, values in zip(self.columns, arrays, strict=True):
             if isinstance(column, NumericColumn):
-                out[:, start] = self._numbers(column, values, where)
+                if not column.empty:  # an empty column's feature stays 0, whatever comes
+                    out[:, start] = self._numbers(column, values, where)
                 start += 1
                 continue
             index = {category: i for i, category in enumerate(column.categories)}
@@ -532,7 +553,10 @@ def _column_from_dict(spec: Any, where: str) -> ColumnSpec:
         stats = [spec.get(key) for key in ("median", "mean", "std")]
         _check(all(_finite(s) for s in stats), where, f"finite statistics for {name!r}", stats)
         _check(float(spec["std"]) > 0, where, f"a positive std for {name!r}", spec["std"])
-        return NumericColumn(name, *(float(s) for s in stats))
+        empty = spec.get("empty", False)
+        _check(isinstance(empty, bool), where, f"a boolean 'empty' for {name!r}", empty)
+        median, mean, std = (float(s) for s in stats)
+        return NumericColumn(name, median, mean, std, empty=empty)
     if kind == "categorical":
         categories = spec.get("categories")
         _check(

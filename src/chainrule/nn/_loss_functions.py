@@ -133,7 +133,10 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     input, target = _pair("huber_loss", input, target, reduction)
     diff = input - target
     size = ops.abs(diff)
-    loss = ops.where(size.data < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
+    # The square of diff clipped to the quadratic part: the branch where() leaves out must
+    # pass back 0, not 0 * inf = NaN at an infinite diff.
+    near = ops.clip(diff, -delta, delta)
+    loss = ops.where(size.data < delta, 0.5 * near * near, delta * (size - 0.5 * delta))
     return _reduce(loss, reduction)
 
 
@@ -156,7 +159,8 @@ def smooth_l1_loss(
     size = ops.abs(diff)
     if beta == 0:
         return _reduce(size, reduction)
-    loss = ops.where(size.data < beta, 0.5 * diff * diff / beta, size - 0.5 * beta)
+    near = ops.clip(diff, -beta, beta)  # see huber_loss
+    loss = ops.where(size.data < beta, 0.5 * near * near / beta, size - 0.5 * beta)
     return _reduce(loss, reduction)
 
 
@@ -416,7 +420,9 @@ def nll_loss(
     matrix, row_weight = _label_weights(
         where, labels, rows.shape[1], w, ignore_index, 0.0, input.dtype
     )
-    losses = -(rows * matrix).sum(axis=1)
+    # A class of weight 0 contributes nothing, even where its log-probability is -inf (a
+    # masked class): 0 * -inf would be NaN.
+    losses = -(ops.where(matrix != 0, rows, 0.0) * matrix).sum(axis=1)
     return _reduce_rows(losses, reduction, row_weight.sum(), out_shape)
 
 

@@ -142,6 +142,12 @@ def dropout(
     return input * mask
 
 
+def _for_statistics(x: Tensor) -> Tensor:
+    """``x`` in the dtype its mean and variance are computed in: float32 for float16 (whose
+    squares overflow beyond 256), as PyTorch computes them; itself otherwise."""
+    return x.to(np.float32) if x.dtype == np.float16 else x
+
+
 def batch_norm(
     input: Any,
     running_mean: Tensor | None,
@@ -171,8 +177,9 @@ def batch_norm(
                 f"batch_norm: expected more than 1 value per channel when training, got input "
                 f"shape {x.shape}"
             )
-        mean = x.mean(axis=axes, keepdims=True)
-        centered = x - mean
+        wide = _for_statistics(x)
+        mean = wide.mean(axis=axes, keepdims=True)
+        centered = wide - mean
         var = (centered * centered).mean(axis=axes, keepdims=True)
         if running_mean is not None and running_var is not None and momentum is not None:
             with no_grad():
@@ -182,7 +189,7 @@ def batch_norm(
                 running_mean.data += momentum * batch_mean
                 running_var.data *= 1 - momentum
                 running_var.data += momentum * unbiased
-        normalized = centered / ops.sqrt(var + eps)
+        normalized = (centered / ops.sqrt(var + eps)).to(x.dtype)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running statistics are required when not training")
@@ -212,9 +219,10 @@ def layer_norm(
             f"layer_norm: expected input whose last axes are {shape}, got shape {x.shape}"
         )
     axes = tuple(range(x.ndim - len(shape), x.ndim))
-    centered = x - x.mean(axis=axes, keepdims=True)
+    wide = _for_statistics(x)
+    centered = wide - wide.mean(axis=axes, keepdims=True)
     var = (centered * centered).mean(axis=axes, keepdims=True)
-    out = centered / ops.sqrt(var + eps)
+    out = (centered / ops.sqrt(var + eps)).to(x.dtype)
     if weight is not None:
         out = out * weight
     if bias is not None:
@@ -271,10 +279,10 @@ def group_norm(
                 f"group_norm: expected {name} of shape ({channels},) for input shape "
                 f"{x.shape}, got {tuple(tensor.shape)}"
             )
-    groups = x.reshape(x.shape[0], int(num_groups), -1)
+    groups = _for_statistics(x).reshape(x.shape[0], int(num_groups), -1)
     centered = groups - groups.mean(axis=-1, keepdims=True)
     var = (centered * centered).mean(axis=-1, keepdims=True)
-    out = (centered / ops.sqrt(var + eps)).reshape(x.shape)
+    out = (centered / ops.sqrt(var + eps)).reshape(x.shape).to(x.dtype)
     per_channel = (channels,) + (1,) * (x.ndim - 2)
     if weight is not None:
         out = out * weight.reshape(per_channel)

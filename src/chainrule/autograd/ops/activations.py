@@ -578,23 +578,25 @@ def glu(x: Any, dim: int = -1) -> Tensor:
 def threshold(x: Any, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """x where x > threshold, else ``value``;  dy/dx = 1 where x > threshold, else 0.
 
-    NOTE: at x = threshold the output is ``value`` and the derivative 0, as in PyTorch.
+    NOTE: at x = threshold the output is ``value`` and the derivative 0, as in PyTorch; NaN
+    passes through, with derivative 1.
     """
     from chainrule.autograd.ops.elementwise import where
 
     x = as_tensor(x)
-    return where(x.data > threshold, x, value)
+    return where(~(x.data <= threshold), x, value)
 
 
 def hardshrink(x: Any, lambd: float = 0.5) -> Tensor:
     """x where |x| > lambd, else 0;  dy/dx = 1 where |x| > lambd, else 0.
 
-    NOTE: at |x| = lambd the output and the derivative are 0, as in PyTorch.
+    NOTE: at |x| = lambd the output and the derivative are 0, as in PyTorch; NaN passes
+    through, with derivative 1.
     """
     from chainrule.autograd.ops.elementwise import where
 
     x = floating_only(x, "hardshrink")
-    return where(np.abs(x.data) > lambd, x, 0.0)
+    return where(~(np.abs(x.data) <= lambd), x, 0.0)
 
 
 def softshrink(x: Any, lambd: float = 0.5) -> Tensor:

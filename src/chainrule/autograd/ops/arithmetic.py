@@ -211,9 +211,10 @@ class Neg(Function):
 class Pow(Function):
     """y = a ** b;  dy/da = b * a**(b - 1), dy/db = y * log(a).
 
-    NOTE: where a == 0, dy/db is taken as 0 (the limit of y * log(a) for b > 0), as PyTorch
-    does, instead of the NaN that 0 * log(0) gives. Where b == 0, dy/da is 0 (y = 1 for every
-    a), as in PyTorch, instead of the NaN that 0 * 0**-1 gives at a == 0.
+    NOTE: where a == 0 and b >= 0, dy/db is taken as 0 (the limit of y * log(a) for b > 0),
+    as PyTorch does, instead of the NaN that 0 * log(0) gives (-inf where b < 0). Where
+    b == 0, dy/da is 0 (y = 1 for every a), as in PyTorch, instead of the NaN that
+    0 * 0**-1 gives at a == 0.
     """
 
     @staticmethod
@@ -246,7 +247,9 @@ class Pow(Function):
                 grad_a = unbroadcast(grad * b * a ** (b - 1), ctx.a_shape)
         if db:
             a_array = np.asarray(a, dtype=y.dtype)
-            log_a = np.log(np.where(a_array == 0, 1, a_array))
+            # 0 ** b with b >= 0 is 0 or 1 for b near it: the limit, 0. With b < 0 it is inf,
+            # and inf * log(0) = -inf, as PyTorch gives.
+            log_a = np.log(np.where((a_array == 0) & (np.asarray(b) >= 0), 1, a_array))
             grad_b = unbroadcast(grad * y * log_a, ctx.b_shape)
         return grad_a, grad_b
 

@@ -28,12 +28,16 @@ class SoftmaxCrossEntropy(Function):
     """
 
     @staticmethod
+    @quietly
     def forward(ctx: Context, logits: Array, target_weights: Array) -> Array:
         shifted = logits - logits.max(axis=-1, keepdims=True)
         log_norm = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
         log_probs = shifted - log_norm
         ctx.save_for_backward(log_probs, target_weights)
-        return -(target_weights * log_probs).sum(axis=-1)
+        # A class of weight 0 contributes nothing, even at a log-probability of -inf (a
+        # masked class), where the product would be NaN.
+        terms = np.where(target_weights != 0, target_weights * log_probs, 0)
+        return -terms.sum(axis=-1)
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:

@@ -300,7 +300,9 @@ def logit(input: Any, eps: float | None = None) -> Tensor:
     p = as_floating_tensor(input)
     if eps is not None:
         p = clip(p, eps, 1 - eps)
-    return log(p / (1 - p))
+    # log p - log(1 - p): its gradient 1/p + 1/(1 - p) is inf at 0 and 1, as PyTorch's;
+    # log(p / (1 - p)) gave 0 * inf = NaN there.
+    return log(p) - log1p(-p)
 
 
 def xlogy(input: Any, other: Any) -> Tensor:
