@@ -69,7 +69,8 @@ REPLAYED_OPS = frozenset(
         "sigmoid", "tanh", "hardtanh", "hardswish", "hardsigmoid", "softmax", "log_softmax",
         "logsumexp",
         # shapes and reductions
-        "reshape", "permute", "expand", "concatenate", "stack", "pad", "edge_pad", "sum",
+        "reshape", "permute", "expand", "diagonal", "concatenate", "stack", "pad", "edge_pad",
+        "sum",
         "mean", "max", "min", "var", "prod", "norm", "cumsum",
         # products, convolutions, pooling
         "matmul", "linear", "einsum", "conv2d", "max_pool2d", "avg_pool2d",

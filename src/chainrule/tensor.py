@@ -650,6 +650,12 @@ class Tensor:
                 f"{where}: cannot modify a leaf tensor that requires grad in place while grad "
                 f"mode is on; wrap the update in `with chainrule.no_grad():`"
             )
+        if not self.data.flags.writeable:
+            raise RuntimeError(
+                f"{where}: cannot write into this tensor in place: several of its elements are "
+                f"one element of memory (it comes from expand or broadcast_to), or its array "
+                f"is read-only; clone() it first"
+            )
 
     def __setitem__(self, index: Any, value: Any) -> None:
         """``self[index] = value``. Under grad mode, when ``self`` is a non-leaf that requires
@@ -805,7 +811,7 @@ class Tensor:
 
     def clamp_(self, min: _float | None = None, max: _float | None = None) -> Tensor:
         """Clamp to [min, max] in place; returns self (see ``add_``)."""
-        if self._recorded(None):
+        if self._recorded(min) or self._recorded(max):  # a bound may require grad
             return self._become("clamp_", ops.clamp(self, min, max))
         self._check_inplace("clamp_")
         try:
@@ -1382,7 +1388,9 @@ class Tensor:
     def reshape(self, *shape: Any) -> Tensor:
         return ops.reshape(self, *shape)
 
-    view = reshape
+    def view(self, *shape: Any) -> Tensor:
+        """``reshape`` that never copies (see ``chainrule.view``)."""
+        return ops.view(self, *shape)
 
     def flatten(self, start_dim: _int = 0, end_dim: _int = -1) -> Tensor:
         return ops.flatten(self, start_dim, end_dim)

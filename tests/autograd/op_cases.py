@@ -943,6 +943,12 @@ if "binary_cross_entropy" in REGISTRY:
     )
 
 
+if "diagonal" in REGISTRY:
+    case("diagonal", "main", lambda x: x.diagonal(), SAME, normal((3, 4)))
+    case("diagonal", "offset stack", lambda x: x.diagonal(1, 1, 2), SAME, normal((2, 3, 4)))
+    case("diagonal", "below, swapped", lambda x: x.diagonal(-1, 2, 0), SAME, normal((4, 2, 3)))
+
+
 # --------------------------------------------------------------------- matrices (ops/matrices.py)
 def well_conditioned(*shapes: tuple[int, ...]) -> Maker:
     """Square matrices with a dominant diagonal: invertible, far from singular."""

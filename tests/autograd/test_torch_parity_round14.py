@@ -242,3 +242,44 @@ def test_isin() -> None:
         ours = cr.isin(cr.tensor(values), cr.tensor(tests), invert=invert)
         theirs = torch.isin(torch.tensor(values), torch.tensor(tests), invert=invert)
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_diagonal_is_a_view_as_in_pytorch() -> None:
+    for lib in (cr, torch):
+        w = lib.ones(3, 3, dtype=lib.float64)
+        w.diagonal().add_(10.0)
+        w.diagonal(1).fill_(-1.0)
+        taken = w.diagonal()
+        w[0, 0] = 99.0
+        assert w.tolist() == [[99.0, -1.0, 1.0], [1.0, 11.0, -1.0], [1.0, 1.0, 11.0]]
+        assert taken.tolist() == [99.0, 11.0, 11.0]
+        p = lib.ones(2, 2, dtype=lib.float64, requires_grad=True)
+        with lib.no_grad():
+            p.diagonal().zero_()
+        assert p.tolist() == [[0.0, 1.0], [1.0, 0.0]]
+        with pytest.raises(RuntimeError):
+            lib.ones(2, 2, dtype=lib.float64, requires_grad=True).diagonal().mul_(2)
+
+
+def test_view_refuses_what_it_cannot_view_and_expand_in_place() -> None:
+    a = cr.zeros(2, 3)
+    with pytest.raises(RuntimeError, match="view: the shape \\(6,\\) cannot be read"):
+        a.t().view(6)
+    assert a.view(3, 2).shape == (3, 2)
+    a.expand_as(a).fill_(1.0)
+    a.expand(-1, -1).mul_(2)
+    assert a.tolist() == [[2.0] * 3] * 2
+    with pytest.raises(RuntimeError, match="zero_: cannot write into this tensor in place"):
+        a[None].expand(2, 2, 3).zero_()
+
+
+def test_clamp_in_place_with_a_bound_that_requires_grad() -> None:
+    found = []
+    for lib in (cr, torch):
+        bound = lib.tensor([0.2, 0.9, 3.0], dtype=lib.float64, requires_grad=True)
+        y = lib.ones(2, 3, dtype=lib.float64)
+        y.clamp_(max=bound)
+        weights = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=lib.float64)
+        ((y * weights).sum() + bound.sum()).backward()
+        found.append(bound.grad.tolist())
+    assert found[0] == found[1] == [6.0, 8.0, 1.0]

@@ -101,3 +101,17 @@ def test_drop_lists_match_columns_in_either_unicode_form(run: Main, tmp_path: Pa
     assert trained.returncode == 0, trained.stderr
     info = run("info", "m.st")
     assert "in_features=1," in info.stdout
+
+
+def test_spreadsheets_and_compressed_tables_are_named(run: Main, tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    text = b"a,y\n1,2\n3,4\n"
+    (tmp_path / "t.csv.gz").write_bytes(gzip.compress(text))
+    with zipfile.ZipFile(tmp_path / "t.xlsx", "w") as archive:
+        archive.writestr("sheet.xml", "not a table")
+    gz = one_error_line(run("train", "t.csv.gz", "--target", "y"))
+    assert "gzip-compressed file; decompress it first" in gz
+    xlsx = one_error_line(run("train", "t.xlsx", "--target", "y"))
+    assert "Excel .xlsx workbook" in xlsx and "save the sheet as CSV" in xlsx

@@ -4,6 +4,7 @@ PyTorch refuses."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -91,3 +92,39 @@ def test_recurrent_layers_refuse_an_empty_sequence(layer: Any, batch_first: bool
     empty = cr.zeros(1, 0, 2) if batch_first else cr.zeros(0, 1, 2)
     with pytest.raises(ValueError, match="expected a sequence of at least one step"):
         layer(2, 3, batch_first=batch_first)(empty)
+
+
+def test_adaptive_average_of_nothing_is_refused() -> None:
+    with pytest.raises(ValueError, match="height and width of at least 1"):
+        nn.AdaptiveAvgPool2d(3)(cr.ones(1, 1, 0, 4))
+    with pytest.raises(ValueError, match="adaptive_avg_pool1d: expected input with a length"):
+        nn.AdaptiveAvgPool1d(2)(cr.ones(2, 3, 0))
+
+
+def test_module_dict_update_names_a_malformed_pair() -> None:
+    with pytest.raises(
+        ValueError, match="expected \\(name, module\\) pairs, got 'a' at position 0"
+    ):
+        nn.ModuleDict().update("ab")  # type: ignore[arg-type]
+
+
+def test_module_half() -> None:
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)).half()
+    assert model[0].weight.dtype == np.float16 and model[1].running_var.dtype == np.float16
+
+
+@pytest.mark.parametrize(("a", "b"), [(-0.01, 0.01), (2.5, 3.0), (3.0, 4.0), (-2.0, 2.0)])
+def test_trunc_normal_samples_narrow_and_far_intervals_as_pytorch(a: float, b: float) -> None:
+    ours = cr.empty(200, 200)
+    nn.init.trunc_normal_(ours, 0.0, 1.0, a, b, generator=0)
+    theirs = torch.empty(200, 200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch warns for far intervals
+        torch.nn.init.trunc_normal_(
+            theirs, 0.0, 1.0, a, b, generator=torch.Generator().manual_seed(0)
+        )
+    values, reference = ours.numpy(), theirs.numpy()
+    assert a <= values.min() and values.max() <= b
+    spread = b - a
+    assert abs(values.mean() - reference.mean()) < 0.02 * spread
+    assert abs(values.std() - reference.std()) < 0.02 * spread

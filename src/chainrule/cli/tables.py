@@ -144,6 +144,25 @@ def _not_utf8(path: Path, label: str, where: str) -> UsageError:
     )
 
 
+CONTAINERS = {
+    b"PK\x03\x04": "a zip archive (an Excel .xlsx workbook is one); save the sheet as CSV",
+    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Office file; save the sheet as CSV",
+    b"\x1f\x8b": "a gzip-compressed file; decompress it first (gunzip FILE)",
+    b"BZh": "a bzip2-compressed file; decompress it first (bunzip2 FILE)",
+    b"\xfd7zXZ\x00": "an xz-compressed file; decompress it first (unxz FILE)",
+}
+"""First bytes of the files people try that hold a table inside something else."""
+
+
+def _refuse_containers(path: Path, label: str, where: str) -> None:
+    """A clear refusal for a spreadsheet or a compressed file, by its first bytes."""
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    for magic, what in CONTAINERS.items():
+        if head.startswith(magic):
+            raise UsageError(f"{where}: expected a text table (CSV or TSV) in {label}, got {what}")
+
+
 def _scan_text(path: Path, label: str, delimiter: str, where: str) -> tuple[list[str], list[int]]:
     """The header of a delimited text file, after checking every line: UTF-8 (or UTF-16)
     text, no NUL bytes, as many fields as the header, at least one row; and the positions
@@ -321,6 +340,7 @@ def read_table_and_column(path: str, where: str, name: str | None) -> tuple[Any,
         raise UsageError(
             f"{where}: expected a table (CSV, TSV or Parquet) in {label}, got a model file{order}"
         )
+    _refuse_containers(target, label, where)
     delimiter = _delimiter(target)
     names, surplus = _scan_text(target, label, delimiter, where)
     import pandas as pd  # imported once the file has proved to be a table: errors come fast

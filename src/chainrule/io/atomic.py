@@ -135,7 +135,9 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     Notes
     -----
     A symbolic link is written through: the file it points to is replaced, and the link
-    stays. A file that is replaced keeps its permission bits.
+    stays. A file that is replaced keeps its permission bits. A path that is not a regular
+    file (``/dev/null``, a named pipe) is written to directly, as ``open`` would, and stays
+    what it is.
 
     If the block raises (any exception, ``KeyboardInterrupt`` included) the temporary file
     is removed and ``path`` keeps its old content, or stays absent.
@@ -160,6 +162,12 @@ def _atomic_open(where: str, path: str | os.PathLike[str], mode: str) -> Iterato
     if mode not in ("wb", "w"):
         raise ValueError(f"{where}: mode must be 'wb' or 'w', got {mode!r}")
     target = _target_path(where, path)
+    if target.exists() and not stat.S_ISREG(os.stat(target).st_mode):
+        # A device (/dev/null), a named pipe, a socket: written to as open() would; renaming
+        # a file over it would put a plain file in its place.
+        with _opened(target, mode) as special:
+            yield special
+        return
     _remove_stale_temporaries(target)
     fd, temporary = _open_temporary(where, path, target)
     try:
@@ -181,6 +189,13 @@ def _atomic_open(where: str, path: str | os.PathLike[str], mode: str) -> Iterato
             os.unlink(temporary)
         raise
     _fsync_folder(target.parent)
+
+
+def _opened(target: Path, mode: str) -> IO[Any]:
+    """``target`` opened for writing in place, in the text or binary form ``mode`` says."""
+    if mode == "w":
+        return open(target, "w", encoding="utf-8", newline="\n")
+    return open(target, "wb")
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | bytearray | memoryview) -> None:

@@ -237,6 +237,11 @@ def adaptive_avg_pool1d(input: Any, output_size: Any) -> Tensor:
             f"adaptive_avg_pool1d: output_size must be a positive int, got "
             f"output_size={output_size!r}"
         )
+    if x.shape[-1] == 0:
+        raise ValueError(
+            f"adaptive_avg_pool1d: expected input with a length of at least 1 to average, got "
+            f"shape {x.shape}"
+        )
     return adaptive_avg_pool2d(x.unsqueeze(-2), (1, int(size))).squeeze(-2)
 
 
@@ -246,6 +251,11 @@ def _adaptive_sizes(where: str, shape: tuple[int, ...], output_size: Any) -> tup
         raise ValueError(
             f"{where}: output_size must be an int or a pair of ints or None, got "
             f"output_size={output_size!r}"
+        )
+    if 0 in shape[-2:]:
+        raise ValueError(
+            f"{where}: expected input with a height and width of at least 1 to average, got "
+            f"shape {shape}"
         )
     result = []
     for size, given in zip(shape[-2:], sizes, strict=True):

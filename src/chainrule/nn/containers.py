@@ -294,7 +294,16 @@ class ModuleDict(Module):
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
         """Add (or replace) modules from a mapping, a ``ModuleDict`` or (name, module) pairs."""
-        pairs = modules.items() if isinstance(modules, Mapping | ModuleDict) else modules
+        if isinstance(modules, Mapping | ModuleDict):
+            pairs = list(modules.items())
+        else:
+            pairs = list(modules)
+            for i, pair in enumerate(pairs):
+                if not isinstance(pair, tuple | list) or len(pair) != 2:
+                    raise ValueError(
+                        f"ModuleDict.update: expected (name, module) pairs, got {pair!r} at "
+                        f"position {i}"
+                    )
         for name, module in pairs:
             self[name] = module
 

@@ -98,10 +98,22 @@ def trunc_normal_(
     generator: GeneratorLike = None,
 ) -> Tensor:
     """Fill with samples of N(mean, std**2) conditioned on [a, b] (bounds in the values' own
-    units, as in PyTorch, not in standard deviations); redraws the samples that fall outside."""
+    units, as in PyTorch, not in standard deviations).
+
+    Where [a, b] holds at least a tenth of the distribution, samples are drawn and those
+    outside redrawn; on a narrower interval or one far in a tail (where redrawing would
+    take many rounds), by the inverse of the normal CDF over [a, b], as PyTorch draws them.
+    """
     if not a < b:
         raise ValueError(f"trunc_normal_: expected a < b, got a={a!r}, b={b!r}")
     rng = as_generator(generator)
+    low, high = (_normal_cdf((bound - mean) / std) for bound in (a, b))
+    if high - low < 0.1:
+        from scipy.special import erfinv
+
+        u = rng.uniform(2 * low - 1, 2 * high - 1, size=tensor.shape)
+        values = np.clip(erfinv(u) * std * math.sqrt(2.0) + mean, a, b)
+        return _fill(tensor, values)
     values = rng.normal(mean, std, size=tensor.shape)
     outside = (values < a) | (values > b)
     for _ in range(1000):
@@ -114,6 +126,10 @@ def trunc_normal_(
             f"trunc_normal_: [a, b] = [{a}, {b}] is too far from N({mean}, {std}**2) to sample"
         )
     return _fill(tensor, values)
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
 def eye_(tensor: Tensor) -> Tensor:

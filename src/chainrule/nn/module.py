@@ -701,6 +701,10 @@ class Module:
     def double(self: M) -> M:
         return self.to(np.float64)
 
+    def half(self: M) -> M:
+        """The parameters and floating buffers in float16 (``to(chainrule.float16)``)."""
+        return self.to(np.float16)
+
     # ----------------------------------------------------------------- state dict
     def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """Every parameter and persistent buffer under every name it is reachable by.

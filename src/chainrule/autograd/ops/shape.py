@@ -60,6 +60,8 @@ class Expand(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, shape: tuple[int, ...]) -> Array:
         ctx.in_shape = x.shape
+        if x.shape == shape:  # nothing repeated: a writable view, as PyTorch's
+            return x.view()
         return np.broadcast_to(x, shape)
 
     @staticmethod
@@ -188,7 +190,18 @@ def reshape(x: Any, *shape: Any) -> Tensor:
     return Reshape.apply(x, target)
 
 
-view = reshape
+def view(x: Any, *shape: Any) -> Tensor:
+    """``reshape`` that never copies, as PyTorch's ``view``: refused where the new shape
+    cannot be read from the elements where they lie (a transposed tensor, flattened)."""
+    x = as_tensor(x)
+    result = reshape(x, *shape)
+    if result.data.size > 1 and not np.may_share_memory(result.data, x.data):
+        raise RuntimeError(
+            f"view: the shape {tuple(result.shape)} cannot be read from the elements of a "
+            f"tensor of shape {tuple(x.shape)} and strides {x.stride()} where they lie; use "
+            f"reshape(), which copies where needed"
+        )
+    return result
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -566,10 +579,45 @@ def tensor_split(x: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor
     )
 
 
+def _diagonal_of(a: Array, offset: int, dim1: int, dim2: int) -> Array:
+    """NumPy's diagonal of ``a`` (the same axes as PyTorch's), as a view that can be written
+    through where ``a`` can (NumPy's own is read-only)."""
+    d = np.diagonal(a, offset, dim1, dim2)
+    if not a.flags.writeable or d.size == 0:
+        return d
+    start = [slice(None)] * a.ndim
+    start[dim1] = slice(builtins.max(-offset, 0), None)
+    start[dim2] = slice(builtins.max(offset, 0), None)
+    return np.lib.stride_tricks.as_strided(a[tuple(start)], d.shape, d.strides)
+
+
+@register("diagonal")
+class Diagonal(Function):
+    """y = the diagonal of each matrix on axes ``dim1``, ``dim2`` (a view of x, as in
+    PyTorch);  dL/dx = g on that diagonal, 0 elsewhere."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, offset: int, dim1: int, dim2: int) -> Array:
+        ctx.in_shape, ctx.where = x.shape, (offset, dim1, dim2)
+        return _diagonal_of(x, offset, dim1, dim2)
+
+    @staticmethod
+    def returns_view(ctx: Context) -> bool:
+        return True
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None, None]:
+        out = np.zeros(ctx.in_shape, dtype=grad.dtype)
+        if grad.size:
+            _diagonal_of(out, *ctx.where)[...] = grad
+        return out, None, None, None
+
+
 def diagonal(x: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal of each matrix formed by axes ``dim1`` and ``dim2`` (``offset`` > 0
     above the main one, < 0 below), as PyTorch's ``diagonal``: those two axes are removed
-    and the diagonal becomes the last axis. The gradient goes back onto the diagonal."""
+    and the diagonal becomes the last axis, a view of ``x`` (writing into it writes into
+    ``x``). The gradient goes back onto the diagonal."""
     x = as_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"diagonal: expected a tensor with at least 2 dimensions, got {x.shape}")
@@ -578,13 +626,7 @@ def diagonal(x: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     first, second = int(dim1) % x.ndim, int(dim2) % x.ndim
     if first == second:
         raise ValueError(f"diagonal: expected two different dimensions, got {dim1} and {dim2}")
-    k = int(offset)
-    start1, start2 = builtins.max(-k, 0), builtins.max(k, 0)
-    n = builtins.max(builtins.min(x.shape[first] - start1, x.shape[second] - start2), 0)
-    rest = [a for a in range(x.ndim) if a not in (first, second)]
-    moved = permute(x, (*rest, first, second)) if rest or first > second else x
-    steps = np.arange(n)
-    return index(moved, (Ellipsis, steps + start1, steps + start2))
+    return Diagonal.apply(x, int(offset), first, second)
 
 
 def diag(x: Any, diagonal: int = 0) -> Tensor:
