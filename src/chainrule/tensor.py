@@ -39,6 +39,10 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.ndarray | np.generic):
+        if data.dtype.kind not in "biufc":
+            raise TypeError(
+                f"tensor: expected an array of numbers or bools, got one of dtype {data.dtype}"
+            )
         return np.array(data, dtype=None if dtype is None else np.dtype(dtype), copy=True)
     try:
         array = np.array(data, dtype=None if dtype is None else np.dtype(dtype))
@@ -51,16 +55,36 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
         ) from None
     if dtype is not None:
         return array
+    if _first_leaf_typed(data):
+        # Lists of arrays, NumPy scalars or tensors keep their dtype, as in PyTorch.
+        if array.dtype.kind not in "biufc":
+            raise TypeError(f"tensor: expected numbers, got leaves of dtype {array.dtype}")
+        return array
     if array.dtype == np.float64:
         return array.astype(default_float())
     if array.dtype.kind == "i":
         return array.astype(np.int64)
+    if array.dtype.kind == "u" and array.dtype.itemsize == 8:  # Python ints of 2**63 and up
+        raise ValueError(
+            f"tensor: expected integers that fit in int64, got {int(array.max())} (beyond "
+            f"{np.iinfo(np.int64).max})"
+        )
     if array.dtype.kind not in "biufc":
         raise TypeError(
             f"tensor: expected numbers, nested lists of numbers or an array, "
             f"got {type(data).__name__} holding dtype {array.dtype}"
         )
     return array
+
+
+def _first_leaf_typed(data: Any) -> bool:
+    """Whether the first leaf of nested lists ``data`` carries a dtype of its own (a NumPy
+    array or scalar, a tensor), as opposed to a Python number."""
+    for _ in range(32):
+        if not isinstance(data, list | tuple) or not data:
+            break
+        data = data[0]
+    return isinstance(data, np.ndarray | np.generic | Tensor)
 
 
 def _ragged_lengths(data: Any) -> str:
@@ -439,13 +463,26 @@ class Tensor:
 
     def size(self, dim: _int | None = None) -> Any:
         """The shape, or its length along ``dim``."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        if dim is None:
+            return self.data.shape
+        ndim = self.data.ndim
+        if not -ndim <= dim < max(ndim, 1):
+            raise IndexError(
+                f"size: dimension out of range (expected to be in range of [{-ndim}, "
+                f"{ndim - 1}], but got {dim})"
+            )
+        return self.data.shape[dim]
 
     def dim(self) -> _int:
         return self.data.ndim
 
     def numel(self) -> _int:
         return int(self.data.size)
+
+    def __contains__(self, element: Any) -> _bool:
+        """``element in t``: whether any element equals it, as in PyTorch."""
+        value = element.data if isinstance(element, Tensor) else element
+        return bool((self.data == value).any())
 
     def __len__(self) -> _int:
         if self.data.ndim == 0:
@@ -766,6 +803,8 @@ class Tensor:
     def _update(self, where: str, ufunc: Callable[..., Any], value: Any) -> Tensor:
         """``self.data = ufunc(self.data, value)`` in place, without NumPy's floating-point
         warnings: inf and NaN come out silently, as from PyTorch."""
+        if not self.data.flags.writeable:
+            self._check_inplace(where)  # says why it cannot be written
         token = ops._operands.quiet()
         try:
             ufunc(self.data, value, out=self.data, casting="same_kind")
@@ -933,14 +972,29 @@ class Tensor:
         return self._update(where, ufunc, value)
 
     # ----------------------------------------------------------------- dtype
-    def to(self, *args: Any, dtype: DTypeLike = None, device: Any = None) -> Tensor:
-        """This tensor converted to ``dtype`` (differentiable; self if already that dtype).
+    def to(
+        self,
+        *args: Any,
+        dtype: DTypeLike = None,
+        device: Any = None,
+        non_blocking: _bool = False,
+        copy: _bool = False,
+    ) -> Tensor:
+        """This tensor converted to ``dtype`` (differentiable; self if already that dtype,
+        a copy with ``copy=True``).
 
         As in PyTorch, ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``
-        (other's dtype) and the keyword forms are accepted; the only device is ``"cpu"``.
+        (other's dtype) and the keyword forms are accepted, ``non_blocking`` too (there is
+        nothing to wait for); the only device is ``"cpu"``.
         """
+        # PyTorch's positional forms end in (non_blocking, copy) flags.
+        flags = [arg for arg in args if isinstance(arg, bool)]
+        if flags:
+            copy = copy or (len(flags) > 1 and flags[1])
+            args = tuple(arg for arg in args if not isinstance(arg, bool))
         dtype = dtype_of_to("to", args, dtype, device)
-        return self if dtype is None else ops.cast(self, dtype)
+        converted = self if dtype is None else ops.cast(self, dtype)
+        return ops.clone(converted) if copy and converted is self else converted
 
     def type(self, dtype: DTypeLike = None) -> Any:
         """Without an argument, PyTorch's name of the tensor's type (``"torch.FloatTensor"``);
@@ -1388,9 +1442,7 @@ class Tensor:
     def reshape(self, *shape: Any) -> Tensor:
         return ops.reshape(self, *shape)
 
-    def view(self, *shape: Any) -> Tensor:
-        """``reshape`` that never copies (see ``chainrule.view``)."""
-        return ops.view(self, *shape)
+    view = reshape
 
     def flatten(self, start_dim: _int = 0, end_dim: _int = -1) -> Tensor:
         return ops.flatten(self, start_dim, end_dim)
@@ -2172,12 +2224,17 @@ def arange(
     default dtype (float32)."""
     if end is None:
         start, end = 0, start
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if step == 0:
         raise ValueError("arange: step must be non-zero, got 0")
     if dtype is None:
         integral = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = np.int64 if integral else default_float()
     dtype = np.dtype(dtype)
+    if dtype.kind in "iu":  # the bounds and step in the dtype first, as PyTorch takes them
+        start, end, step = int(start), int(end), int(step)
+        if step == 0:
+            raise ValueError("arange: step must be non-zero once made an integer, got 0")
     if dtype.kind == "f":
         # Each value start + i * step computed in float64, then rounded once, as PyTorch does:
         # NumPy's float32 arange accumulates the rounding of the step (-1 + 10 * 0.1 gave
@@ -2256,7 +2313,9 @@ def manual_seed(seed: int) -> np.random.Generator:
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__}")
-    _DEFAULT_GENERATOR.bit_generator.state = np.random.default_rng(int(seed)).bit_generator.state
+    # A negative seed, which PyTorch accepts, as its 64-bit two's complement.
+    state = np.random.default_rng(int(seed) % 2**64).bit_generator.state
+    _DEFAULT_GENERATOR.bit_generator.state = state
     return _DEFAULT_GENERATOR
 
 
@@ -2471,8 +2530,18 @@ def randint(
     if not int(low) < int(high):
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     shape = _shape_from(tuple(size) if isinstance(size, tuple | list) else (size,))
+    out = np.dtype(np.int64 if dtype is None else dtype)
+    if out.kind in "iu":
+        info = np.iinfo(out)
+        if int(low) < info.min or int(high) - 1 > info.max:
+            raise ValueError(
+                f"randint: expected bounds within {out}'s range [{info.min}, {info.max}], got "
+                f"low={low}, high={high}"
+            )
+    elif out.kind == "b" and not (int(low) >= 0 and int(high) <= 2):
+        raise ValueError(f"randint: expected bounds within [0, 2) for bool, got {low}, {high}")
     values = as_generator(generator).integers(int(low), int(high), shape)
-    return Tensor._from_op(values.astype(np.int64 if dtype is None else dtype), None)
+    return Tensor._from_op(values.astype(out), None)
 
 
 @_on_cpu

@@ -115,3 +115,10 @@ def test_spreadsheets_and_compressed_tables_are_named(run: Main, tmp_path: Path)
     assert "gzip-compressed file; decompress it first" in gz
     xlsx = one_error_line(run("train", "t.xlsx", "--target", "y"))
     assert "Excel .xlsx workbook" in xlsx and "save the sheet as CSV" in xlsx
+
+
+def test_a_table_that_starts_like_bzip2_is_still_a_table(run: Main, tmp_path: Path) -> None:
+    rows = "".join(f"{i},{2 * i}\n" for i in range(30))
+    (tmp_path / "bz.csv").write_text("BZhours,y\n" + rows)
+    result = run("train", "bz.csv", "--target", "y", "--epochs", "1", "--quiet", "-o", "m.st")
+    assert result.returncode == 0, result.stderr

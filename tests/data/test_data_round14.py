@@ -85,3 +85,21 @@ def test_samplers_at_the_edges() -> None:
 def test_load_dataset_names_what_it_wants(name: object) -> None:
     with pytest.raises(TypeError, match="load_dataset: expected a dataset name"):
         load_dataset(name)  # type: ignore[arg-type]
+
+
+def test_dates_in_model_files_of_earlier_versions_still_match() -> None:
+    earlier = {
+        "format": "chainrule.tabular",
+        "version": 1,
+        "max_categories": 100,
+        "columns": [
+            {
+                "name": "t",
+                "kind": "categorical",
+                "categories": ["2020-01-01T00:00:00.000000", "2020-01-02T00:00:00.000000"],
+                "missing": False,
+            }
+        ],
+    }
+    rows = pd.DataFrame({"t": pd.to_datetime(["2020-01-01", "2020-01-02"])})
+    assert TabularPreprocessor.from_dict(earlier).transform(rows).tolist() == [[1, 0], [0, 1]]

@@ -128,3 +128,13 @@ def test_trunc_normal_samples_narrow_and_far_intervals_as_pytorch(a: float, b: f
     spread = b - a
     assert abs(values.mean() - reference.mean()) < 0.02 * spread
     assert abs(values.std() - reference.std()) < 0.02 * spread
+
+
+@pytest.mark.parametrize(("a", "b"), [(10.0, 11.0), (-40.0, -39.0), (8.0, 9.0)])
+def test_trunc_normal_far_in_a_tail_has_its_own_mean(a: float, b: float) -> None:
+    from scipy.stats import truncnorm
+
+    values = cr.empty(20000, dtype=cr.float64)
+    nn.init.trunc_normal_(values, 0.0, 1.0, a, b, generator=0)
+    assert a <= values.numpy().min() and values.numpy().max() <= b
+    assert abs(values.numpy().mean() - truncnorm.mean(a, b)) < 0.01

@@ -148,7 +148,6 @@ CONTAINERS = {
     b"PK\x03\x04": "a zip archive (an Excel .xlsx workbook is one); save the sheet as CSV",
     b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Office file; save the sheet as CSV",
     b"\x1f\x8b": "a gzip-compressed file; decompress it first (gunzip FILE)",
-    b"BZh": "a bzip2-compressed file; decompress it first (bunzip2 FILE)",
     b"\xfd7zXZ\x00": "an xz-compressed file; decompress it first (unxz FILE)",
 }
 """First bytes of the files people try that hold a table inside something else."""
@@ -157,10 +156,13 @@ CONTAINERS = {
 def _refuse_containers(path: Path, label: str, where: str) -> None:
     """A clear refusal for a spreadsheet or a compressed file, by its first bytes."""
     with path.open("rb") as handle:
-        head = handle.read(8)
-    for magic, what in CONTAINERS.items():
-        if head.startswith(magic):
-            raise UsageError(f"{where}: expected a text table (CSV or TSV) in {label}, got {what}")
+        head = handle.read(10)
+    found = next((what for magic, what in CONTAINERS.items() if head.startswith(magic)), None)
+    # bzip2: "BZh", the block size (1-9), then the first block's magic number
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] == b"1AY&SY":
+        found = "a bzip2-compressed file; decompress it first (bunzip2 FILE)"
+    if found is not None:
+        raise UsageError(f"{where}: expected a text table (CSV or TSV) in {label}, got {found}")
 
 
 def _scan_text(path: Path, label: str, delimiter: str, where: str) -> tuple[list[str], list[int]]:

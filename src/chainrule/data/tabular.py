@@ -184,6 +184,19 @@ def category_of(value: Any) -> str:
     return str(value)
 
 
+def _category_index(index: Mapping[str, int], value: Any) -> int | None:
+    """The position of ``value``'s category in ``index``; a date is also looked up as
+    versions before 2026-11-28 spelled it (NumPy's text in its column's unit), so that
+    their model files still find their dates."""
+    found = index.get(category_of(value))
+    if found is None and isinstance(value, np.datetime64 | datetime.datetime):
+        for unit in ("us", "ns", "ms", "s"):
+            found = index.get(str(np.datetime64(value, unit)))  # type: ignore[call-overload]
+            if found is not None:
+                break
+    return found
+
+
 def _instant(value: Any) -> str:
     """An instant as ISO text, to the microsecond (its nanoseconds kept where it has any)."""
     import pandas as pd
@@ -480,7 +493,7 @@ class TabularPreprocessor:
                 if _is_missing(value):
                     if column.missing:
                         out[row, start + len(column.categories)] = 1
-                elif (i := index.get(category_of(value))) is not None:
+                elif (i := _category_index(index, value)) is not None:
                     out[row, start + i] = 1
             start += column.width
         return out

@@ -109,10 +109,13 @@ def trunc_normal_(
     rng = as_generator(generator)
     low, high = (_normal_cdf((bound - mean) / std) for bound in (a, b))
     if high - low < 0.1:
-        from scipy.special import erfinv
+        # SciPy's inverse CDF of the truncated normal works in the nearer tail, so that an
+        # interval 10 or 40 standard deviations out still gets its own distribution.
+        from scipy.stats import truncnorm
 
-        u = rng.uniform(2 * low - 1, 2 * high - 1, size=tensor.shape)
-        values = np.clip(erfinv(u) * std * math.sqrt(2.0) + mean, a, b)
+        u = rng.uniform(size=tensor.shape)
+        alpha, beta = (a - mean) / std, (b - mean) / std
+        values = np.clip(truncnorm.ppf(u, alpha, beta) * std + mean, a, b)
         return _fill(tensor, values)
     values = rng.normal(mean, std, size=tensor.shape)
     outside = (values < a) | (values > b)

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, check_axis
 from chainrule.autograd.ops.arithmetic import div
-from chainrule.autograd.ops.elementwise import maximum, minimum, where
+from chainrule.autograd.ops.elementwise import where
 from chainrule.autograd.ops.linalg import matmul
 from chainrule.autograd.ops.more import einsum, index_select, movedim, sort
 from chainrule.autograd.ops.reductions import amax, amin, mean, norm, std, var
@@ -255,8 +255,16 @@ def quantile(
 def _scaled_sum(input: Any, product: Tensor, beta: Any, alpha: Any) -> Tensor:
     """beta * input + alpha * product; ``input`` left out when beta is 0 (its NaN and inf
     too), with a zero gradient, as PyTorch does."""
-    scaled = product if alpha == 1 else product * alpha
     term = as_tensor(input)
+    if np.broadcast_shapes(term.shape, product.shape) != product.shape:
+        raise ValueError(
+            f"expected an input that broadcasts to the product's shape {product.shape}, got "
+            f"shape {term.shape}"
+        )
+    if alpha == 0:  # the product left out, its NaN and inf too, as PyTorch does
+        scaled = where(np.zeros(product.shape, dtype=bool), product, 0.0)
+    else:
+        scaled = product if alpha == 1 else product * alpha
     if beta == 0:
         if not term.requires_grad:
             return scaled
@@ -265,12 +273,20 @@ def _scaled_sum(input: Any, product: Tensor, beta: Any, alpha: Any) -> Tensor:
     return (term if beta == 1 else term * beta) + scaled
 
 
+def _product(a: Tensor, b: Tensor, alpha: Any) -> Tensor:
+    """a @ b; computed silently where ``alpha`` is 0, since its inf and NaN are left out."""
+    if alpha != 0:
+        return matmul(a, b)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return matmul(a, b)
+
+
 def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2), ``input`` broadcast to the product's shape."""
     a, b = as_tensor(mat1), as_tensor(mat2)
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"addmm: expected 2-D matrices, got shapes {a.shape} and {b.shape}")
-    return _scaled_sum(input, matmul(a, b), beta, alpha)
+    return _scaled_sum(input, _product(a, b, alpha), beta, alpha)
 
 
 def addmv(input: Any, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
@@ -280,7 +296,7 @@ def addmv(input: Any, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1) -> T
         raise ValueError(
             f"addmv: expected a matrix and a vector, got shapes {m.shape} and {v.shape}"
         )
-    return _scaled_sum(input, matmul(m, v), beta, alpha)
+    return _scaled_sum(input, _product(m, v, alpha), beta, alpha)
 
 
 def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
@@ -290,20 +306,21 @@ def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any =
         raise ValueError(
             f"baddbmm: expected 3-D stacks of matrices, got shapes {a.shape} and {b.shape}"
         )
-    return _scaled_sum(input, matmul(a, b), beta, alpha)
+    return _scaled_sum(input, _product(a, b, alpha), beta, alpha)
 
 
 def fmax(a: Any, b: Any) -> Tensor:
     """Elementwise maximum that ignores NaN: the other value where one is NaN (NaN only where
     both are); the gradient goes to the value chosen."""
     a, b = as_tensor(a), as_tensor(b)
-    return where(np.isnan(b.data), a, where(np.isnan(a.data), b, maximum(a, b)))
+    # a wins ties (its gradient whole, as PyTorch's), and wherever b is NaN
+    return where(np.isnan(b.data) | (a.data >= b.data), a, b)
 
 
 def fmin(a: Any, b: Any) -> Tensor:
     """Elementwise minimum that ignores NaN (see ``fmax``)."""
     a, b = as_tensor(a), as_tensor(b)
-    return where(np.isnan(b.data), a, where(np.isnan(a.data), b, minimum(a, b)))
+    return where(np.isnan(b.data) | (a.data <= b.data), a, b)
 
 
 def dist(a: Any, b: Any, p: float = 2.0) -> Tensor:
@@ -332,7 +349,7 @@ def rot90(x: Any, k: int = 1, dims: Any = (0, 1)) -> Tensor:
         return flip(x, d0, d1)
     if k == 3:
         return flip(transpose(x, d0, d1), d1)
-    return x
+    return x.clone()  # a new tensor, as every other turn gives
 
 
 def isin(elements: Any, test_elements: Any, *, invert: bool = False) -> Tensor:

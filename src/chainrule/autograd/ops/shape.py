@@ -190,18 +190,9 @@ def reshape(x: Any, *shape: Any) -> Tensor:
     return Reshape.apply(x, target)
 
 
-def view(x: Any, *shape: Any) -> Tensor:
-    """``reshape`` that never copies, as PyTorch's ``view``: refused where the new shape
-    cannot be read from the elements where they lie (a transposed tensor, flattened)."""
-    x = as_tensor(x)
-    result = reshape(x, *shape)
-    if result.data.size > 1 and not np.may_share_memory(result.data, x.data):
-        raise RuntimeError(
-            f"view: the shape {tuple(result.shape)} cannot be read from the elements of a "
-            f"tensor of shape {tuple(x.shape)} and strides {x.stride()} where they lie; use "
-            f"reshape(), which copies where needed"
-        )
-    return result
+view = reshape
+"""PyTorch's ``view``, as ``reshape``: where PyTorch would refuse (a transposed tensor,
+flattened), it copies, and writes through the result do not reach the original."""
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -583,7 +574,9 @@ def _diagonal_of(a: Array, offset: int, dim1: int, dim2: int) -> Array:
     """NumPy's diagonal of ``a`` (the same axes as PyTorch's), as a view that can be written
     through where ``a`` can (NumPy's own is read-only)."""
     d = np.diagonal(a, offset, dim1, dim2)
-    if not a.flags.writeable or d.size == 0:
+    if d.size == 0:
+        return d.copy()  # nothing to view; writable, so that writing nothing works
+    if not a.flags.writeable:
         return d
     start = [slice(None)] * a.ndim
     start[dim1] = slice(builtins.max(-offset, 0), None)
