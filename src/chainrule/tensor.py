@@ -479,6 +479,12 @@ class Tensor:
     def numel(self) -> _int:
         return int(self.data.size)
 
+    def new(self, *data: Any) -> Tensor:
+        """PyTorch's legacy ``t.new(data)``: a tensor of ``data`` in this tensor's dtype
+        (``t.new(2, 3)``: of that size, zeros); ``new_tensor`` and ``new_zeros`` say it
+        more plainly."""
+        return Tensor(*data, dtype=self.data.dtype)
+
     def __contains__(self, element: Any) -> _bool:
         """``element in t``: whether any element equals it, as in PyTorch."""
         value = element.data if isinstance(element, Tensor) else element

@@ -138,3 +138,25 @@ def test_trunc_normal_far_in_a_tail_has_its_own_mean(a: float, b: float) -> None
     nn.init.trunc_normal_(values, 0.0, 1.0, a, b, generator=0)
     assert a <= values.numpy().min() and values.numpy().max() <= b
     assert abs(values.numpy().mean() - truncnorm.mean(a, b)) < 0.01
+
+
+def test_margin_ranking_loss_differentiates_its_target() -> None:
+    found = []
+    for lib in (cr, torch):
+        target = lib.tensor([1.0, -1.0, 0.5], dtype=lib.float64, requires_grad=True)
+        loss = lib.nn.functional.margin_ranking_loss(
+            lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64),
+            lib.tensor([1.0, 0.5, 1.0], dtype=lib.float64),
+            target,
+            margin=0.5,
+        )
+        loss.backward()
+        found.append(target.grad.numpy())
+    np.testing.assert_allclose(found[0], found[1], rtol=1e-12)
+
+
+def test_tensor_new_as_pytorchs_legacy_constructor() -> None:
+    base = cr.zeros(2, 3, dtype=cr.float64)
+    made = base.new(np.ones((2, 2)))
+    assert made.shape == (2, 2) and made.dtype == np.float64
+    assert base.new(4, 5).shape == (4, 5)

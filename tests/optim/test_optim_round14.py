@@ -141,3 +141,44 @@ def test_a_subclass_of_a_builtin_optimizer_keeps_arrays_and_its_trajectory() -> 
         run(opt, w, 3)
         finals.append(w.data.copy())
     np.testing.assert_array_equal(finals[0], finals[1])
+
+
+def test_pytorch_state_dicts_with_tensor_settings_load() -> None:
+    weight = torch.zeros(2, requires_grad=True)
+    theirs = torch.optim.Adam(
+        [weight], lr=torch.tensor(0.01), betas=(torch.tensor(0.9), torch.tensor(0.99))
+    )
+    weight.sum().backward()
+    theirs.step()
+    ours = cr.optim.Adam([cr.zeros(2, requires_grad=True)], lr=0.5)
+    ours.load_state_dict(theirs.state_dict())
+    group = ours.param_groups[0]
+    assert isinstance(group["lr"], float) and group["lr"] == pytest.approx(0.01)
+    assert all(isinstance(b, float) for b in group["betas"])
+
+
+def test_fused_and_foreach_together_are_refused() -> None:
+    with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be True together"):
+        cr.optim.Adam([cr.zeros(2, requires_grad=True)], fused=True, foreach=True)
+
+
+def test_one_cycle_anneal_strategy_travels_in_state_dicts_both_ways() -> None:
+    def pair(lib: Any, strategy: str) -> tuple[Any, Any]:
+        opt = lib.optim.SGD([lib.zeros(2, requires_grad=True)], lr=0.1, momentum=0.9)
+        schedule = lib.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=0.5, total_steps=20, anneal_strategy=strategy
+        )
+        return opt, schedule
+
+    for source, target in ((torch, cr), (cr, torch)):
+        opt, schedule = pair(source, "linear")
+        for _ in range(5):
+            opt.step()
+            schedule.step()
+        other_opt, other = pair(target, "cos")
+        other.load_state_dict(schedule.state_dict())
+        for _ in range(4):
+            for o, s in ((opt, schedule), (other_opt, other)):
+                o.step()
+                s.step()
+            assert other_opt.param_groups[0]["lr"] == pytest.approx(opt.param_groups[0]["lr"])

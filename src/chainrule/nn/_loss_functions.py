@@ -665,7 +665,10 @@ def margin_ranking_loss(
             f"{where}: expected input1, input2 and target with the same number of dimensions, "
             f"got shapes {x1.shape}, {x2.shape} and {y.shape}"
         )
-    loss = ops.clip(-_labels_as(y, x1) * (x1 - x2) + margin, min=0)
+    # A floating target stays in the graph (PyTorch differentiates it too); labels of
+    # another dtype are constants.
+    labels = ops.cast(y, x1.dtype) if y.dtype.kind == "f" else _labels_as(y, x1)
+    loss = ops.clip(-labels * (x1 - x2) + margin, min=0)
     return _reduce(loss, reduction)
 
 

@@ -86,7 +86,7 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        check_backend_options(type(self).__name__, differentiable)
+        check_backend_options(type(self).__name__, differentiable, foreach, fused)
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,

@@ -99,7 +99,7 @@ class Adam(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        check_backend_options(type(self).__name__, differentiable)
+        check_backend_options(type(self).__name__, differentiable, foreach, fused)
         defaults = {
             "lr": lr,
             "betas": betas,

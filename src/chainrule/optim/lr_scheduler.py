@@ -1403,7 +1403,8 @@ class OneCycleLR(LRScheduler):
             raise ValueError(
                 f"{where}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
             )
-        self.anneal_strategy = anneal_strategy
+        # Under PyTorch's attribute name, so that state dicts carry it either way.
+        self._anneal_func_type = anneal_strategy
         n = self.total_steps
         self._schedule_phases: list[dict[str, Any]]
         if three_phase:
@@ -1477,8 +1478,19 @@ class OneCycleLR(LRScheduler):
                     group["base_momentum"] = m_base
         super().__init__(optimizer, last_epoch)
 
+    @property
+    def anneal_strategy(self) -> str:
+        """``"cos"`` or ``"linear"``."""
+        return str(self._anneal_func_type)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        if "anneal_strategy" in state:  # the key of chainrule's files before 2026-11-28
+            state["_anneal_func_type"] = state.pop("anneal_strategy")
+        super().load_state_dict(state)
+
     def _anneal(self, start: float, end: float, pct: float) -> float:
-        if self.anneal_strategy == "cos":
+        if self._anneal_func_type == "cos":
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 

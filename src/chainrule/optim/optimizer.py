@@ -27,14 +27,19 @@ Closure: TypeAlias = Callable[[], Any]
 
 # ------------------------------------------------------------------ hyperparameter checks
 def _plain_numbers(settings: dict[str, Any]) -> dict[str, Any]:
-    """``settings`` with one-element tensors (PyTorch takes ``lr=torch.tensor(0.01)``) as
-    Python floats, which the updates use; ``params`` is left alone."""
-    return {
-        key: float(value.item())
-        if key != "params" and isinstance(value, Tensor) and value.data.size == 1
-        else value
-        for key, value in settings.items()
-    }
+    """``settings`` with one-element tensors (PyTorch takes ``lr=torch.tensor(0.01)``, and
+    its state dicts then hold them), chainrule's or PyTorch's, as Python floats, which the
+    updates use, in tuples too (``betas``); ``params`` is left alone."""
+    return {key: value if key == "params" else _plain(value) for key, value in settings.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    one_element = getattr(value, "ndim", None) is not None and np.prod(value.shape) == 1
+    return float(value.item()) if one_element and hasattr(value, "item") else value
 
 
 def check_number(where: str, name: str, value: Any) -> None:
@@ -69,14 +74,19 @@ def check_betas(where: str, betas: Any) -> None:
             )
 
 
-def check_backend_options(where: str, differentiable: bool) -> None:
+def check_backend_options(
+    where: str, differentiable: bool, foreach: bool | None = None, fused: bool | None = None
+) -> None:
     """Accept PyTorch's implementation switches, so that PyTorch code runs unchanged.
 
     ``foreach``, ``fused`` and ``capturable`` choose among PyTorch kernels that compute the same
-    update; chainrule has one implementation, so they are accepted and ignored.
+    update; chainrule has one implementation, so they are accepted and ignored (both
+    ``foreach`` and ``fused`` at once is refused, as PyTorch refuses it).
     ``differentiable=True`` (autograd through the step itself) is refused: the update runs
     in place, outside the graph.
     """
+    if foreach and fused:
+        raise RuntimeError(f"{where}: `fused` and `foreach` cannot be True together")
     if differentiable:
         raise ValueError(
             f"{where}: differentiable=True is not supported; the update runs in place, "
@@ -642,7 +652,9 @@ class Optimizer:
 
         groups = []
         for group, saved in zip(self.param_groups, saved_groups, strict=True):
-            new_group = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            new_group = _plain_numbers(
+                {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            )
             new_group["params"] = group["params"]
             for k, default in self.defaults.items():
                 new_group.setdefault(k, default)

@@ -92,7 +92,7 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        check_backend_options(type(self).__name__, differentiable)
+        check_backend_options(type(self).__name__, differentiable, foreach, fused)
         defaults = {
             "lr": lr,
             "momentum": momentum,
