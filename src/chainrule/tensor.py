@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import operator
+import secrets
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
@@ -2249,6 +2250,31 @@ def arange(
     return _new(np.arange(start, end, step, dtype=dtype), requires_grad)
 
 
+def initial_seed() -> int:
+    """The seed of the generator that random calls without ``generator=`` draw from: the
+    last ``manual_seed``, or the one each process starts with (PyTorch's
+    ``initial_seed``)."""
+    return _seeds[0]
+
+
+@_on_cpu
+def logspace(
+    start: float,
+    end: float,
+    steps: int,
+    base: float = 10.0,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """``steps`` values from ``base**start`` to ``base**end``, evenly spaced in the exponent,
+    computed in float64 and rounded once; of the default dtype (float32) unless ``dtype``
+    says otherwise (PyTorch's logspace)."""
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
+        raise ValueError(f"logspace: steps must be an integer >= 0, got {steps!r}")
+    exponents = np.linspace(start, end, int(steps), dtype=np.float64)
+    return _new((float(base) ** exponents).astype(_float_dtype(dtype)), requires_grad)
+
+
 @_on_cpu
 def linspace(
     start: float, end: float, steps: int, dtype: DTypeLike = None, requires_grad: bool = False
@@ -2295,7 +2321,9 @@ def full_like(
     )
 
 
-_DEFAULT_GENERATOR = np.random.default_rng()
+_seeds = [secrets.randbits(63)]
+"""The seed of the default generator: a fresh one per process until ``manual_seed``."""
+_DEFAULT_GENERATOR = np.random.default_rng(_seeds[0])
 """What every random call without a ``generator`` draws from: seeded from fresh entropy at
 import, reseeded by ``manual_seed``. One object, so that layers and loaders that hold it see
 the reseeding."""
@@ -2322,6 +2350,7 @@ def manual_seed(seed: int) -> np.random.Generator:
     # A negative seed, which PyTorch accepts, as its 64-bit two's complement.
     state = np.random.default_rng(int(seed) % 2**64).bit_generator.state
     _DEFAULT_GENERATOR.bit_generator.state = state
+    _seeds[0] = int(seed)
     return _DEFAULT_GENERATOR
 
 

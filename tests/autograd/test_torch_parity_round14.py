@@ -366,3 +366,15 @@ def test_view_of_an_upsampled_or_indexed_result_works() -> None:
     x = cr.randn(2, 3, 4, 4, generator=0)
     assert cr.nn.functional.interpolate(x, scale_factor=2).view(2, -1).shape == (2, 192)
     assert x[:, [0, 2]].view(2, -1).shape == (2, 32)
+
+
+def test_logspace_and_initial_seed() -> None:
+    for options in ({}, {"base": 2.0}, {"dtype": "float64"}):
+        ours = cr.logspace(-1, 3, 6, **options)  # type: ignore[arg-type]
+        theirs_options = {k: getattr(torch, v) if k == "dtype" else v for k, v in options.items()}
+        theirs = torch.logspace(-1, 3, 6, **theirs_options)
+        assert str(ours.dtype) == str(theirs.dtype).split(".")[1]
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    assert isinstance(cr.initial_seed(), int)
+    cr.manual_seed(123)
+    assert cr.initial_seed() == 123

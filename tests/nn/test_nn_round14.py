@@ -160,3 +160,29 @@ def test_tensor_new_as_pytorchs_legacy_constructor() -> None:
     made = base.new(np.ones((2, 2)))
     assert made.shape == (2, 2) and made.dtype == np.float64
     assert base.new(4, 5).shape == (4, 5)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"batch_first": True},
+        {"padding_value": -1.0},
+        {"padding_side": "left", "batch_first": True},
+    ],
+)
+def test_pad_sequence_as_pytorch(options: dict[str, Any]) -> None:
+    from torch.nn.utils.rnn import pad_sequence as reference
+
+    from chainrule.nn.utils.rnn import pad_sequence
+
+    arrays = [np.random.default_rng(n).normal(size=(n, 3)) for n in (4, 2, 5)]
+    ours = [cr.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, expected = pad_sequence(ours, **options), reference(theirs, **options)
+    np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
+    weights = np.random.default_rng(9).normal(size=tuple(expected.shape))
+    (out * cr.tensor(weights)).sum().backward()
+    (expected * torch.tensor(weights)).sum().backward()
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())

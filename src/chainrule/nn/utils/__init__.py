@@ -1,4 +1,5 @@
-"""Gradient clipping and flat parameter vectors, as in ``torch.nn.utils``."""
+"""Gradient clipping and flat parameter vectors, as in ``torch.nn.utils``; ``rnn`` holds
+``pad_sequence``."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 
 from chainrule.autograd.ops import concatenate, reshape
 from chainrule.backend import Array, np
+from chainrule.nn.utils import rnn
 from chainrule.tensor import Tensor
 
 __all__ = [
+    "rnn",
     "clip_grad_norm",
     "clip_grad_norm_",
     "clip_grad_value_",
