@@ -78,6 +78,17 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
     return array
 
 
+def _dimension(where: str, dim: int, ndim: int) -> int:
+    """``dim``, checked to name an axis of ``ndim`` (negative from the end), as PyTorch's
+    ``size(dim)`` and ``stride(dim)`` check it."""
+    if not -ndim <= dim < max(ndim, 1):
+        raise IndexError(
+            f"{where}: dimension out of range (expected to be in range of [{-ndim}, "
+            f"{ndim - 1}], but got {dim})"
+        )
+    return dim
+
+
 def _first_leaf_typed(data: Any) -> bool:
     """Whether the first leaf of nested lists ``data`` carries a dtype of its own (a NumPy
     array or scalar, a tensor), as opposed to a Python number."""
@@ -464,15 +475,8 @@ class Tensor:
 
     def size(self, dim: _int | None = None) -> Any:
         """The shape, or its length along ``dim``."""
-        if dim is None:
-            return self.data.shape
-        ndim = self.data.ndim
-        if not -ndim <= dim < max(ndim, 1):
-            raise IndexError(
-                f"size: dimension out of range (expected to be in range of [{-ndim}, "
-                f"{ndim - 1}], but got {dim})"
-            )
-        return self.data.shape[dim]
+        shape = self.data.shape
+        return shape if dim is None else shape[_dimension("size", dim, len(shape))]
 
     def dim(self) -> _int:
         return self.data.ndim
@@ -1901,14 +1905,7 @@ class Tensor:
         """The step in elements from one index to the next along each axis (a tuple), or
         along ``dim`` alone, as PyTorch counts strides (NumPy counts them in bytes)."""
         steps = tuple(step // self.data.itemsize for step in self.data.strides)
-        if dim is None:
-            return steps
-        if not -len(steps) <= dim < max(len(steps), 1):
-            raise IndexError(
-                f"stride: dimension out of range (expected to be in range of "
-                f"[{-len(steps)}, {len(steps) - 1}], but got {dim})"
-            )
-        return steps[dim]
+        return steps if dim is None else steps[_dimension("stride", dim, len(steps))]
 
     def data_ptr(self) -> _int:
         """The address of the first element."""

@@ -48,19 +48,8 @@ def _leading_to(
 ) -> set[Context]:
     """The nodes reachable from ``roots`` that are captured themselves (their ids in
     ``targets``) or lie on a path to a captured node or leaf."""
-    counts = dict(pending)
-    order: list[Context] = []
-    ready = [node for node in roots if counts[node] == 0]
-    while ready:  # consumers before their inputs (the order of the backward walk)
-        node = ready.pop()
-        order.append(node)
-        for edge in node.next:
-            if isinstance(edge, Context):
-                counts[edge] -= 1
-                if counts[edge] == 0:
-                    ready.append(edge)
     leading: set[Context] = set()
-    for node in reversed(order):  # inputs before their consumers
+    for node in reversed(_walk(roots, dict(pending))):  # inputs before their consumers
         if id(node) in targets or any(
             edge is not None
             and (edge in leading if isinstance(edge, Context) else id(edge) in targets)
@@ -76,9 +65,14 @@ def backward_order(root: Context) -> list[Context]:
     nodes. The order depends on the graph alone, not on the values; a replay that follows it
     adds each node's gradients up in the same order, to the same bits (``chainrule.compiled``).
     """
-    pending = _count_consumers([root])
+    return _walk([root], _count_consumers([root]))
+
+
+def _walk(roots: Sequence[Context], pending: dict[Context, int]) -> list[Context]:
+    """The nodes in the order of the backward walk from ``roots`` (consumers before their
+    inputs), counting ``pending`` down as it goes."""
     order: list[Context] = []
-    ready = [root]
+    ready = [node for node in roots if pending[node] == 0]
     while ready:
         node = ready.pop()
         order.append(node)
