@@ -24,10 +24,13 @@ from chainrule.autograd.ops._operands import as_floating_tensor, check_axis
 from chainrule.autograd.ops.matrices import (
     cholesky,
     det,
+    eigh,
     eigvalsh,
     inv,
+    qr,
     slogdet,
     solve,
+    svd,
     svdvals,
 )
 from chainrule.autograd.ops.shape import diagonal as _diagonal
@@ -39,6 +42,7 @@ __all__ = [
     "cross",
     "det",
     "diagonal",
+    "eigh",
     "eigvalsh",
     "inv",
     "matmul",
@@ -47,8 +51,10 @@ __all__ = [
     "matrix_rank",
     "multi_dot",
     "norm",
+    "qr",
     "slogdet",
     "solve",
+    "svd",
     "svdvals",
     "vecdot",
     "vector_norm",

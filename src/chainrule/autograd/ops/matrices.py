@@ -22,7 +22,7 @@ The last three hold for distinct eigenvalues or singular values, as PyTorch's do
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from chainrule.autograd.function import Context, Function, register
 from chainrule.autograd.ops._operands import as_floating_tensor, quietly
@@ -208,6 +208,134 @@ class SingularValues(Function):
         return ((u * grad[..., None, :]) @ vt,)
 
 
+# ------------------------------------------------------------ decompositions
+# Several differentiable outputs: these run through the tensor protocol of Function (one
+# node for the call, one per output), which hands backward a gradient for every output,
+# zeros for those that received none.
+
+
+def _skew(x: Array) -> Array:
+    return x - _t(x)
+
+
+def _off_diagonal_ratio(numerator: Array, values: Array) -> Array:
+    """``numerator[..., i, j] / (values[j] - values[i])`` off the diagonal, 0 on it."""
+    gaps = values[..., None, :] - values[..., :, None]
+    n = values.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    gaps = np.where(eye, 1, gaps)
+    return np.where(eye, 0, numerator / gaps)
+
+
+class _SymmetricEigen(Function):
+    """A = V diag(w) V^T for symmetric A (its lower triangle is read), w ascending;
+    dL/dA = V (diag(g_w) + F o skew(V^T g_V) / 2) V^T with F_ij = 1 / (w_j - w_i), i != j.
+
+    The eigenvectors of a repeated eigenvalue are not unique and their gradient is not
+    defined (F is infinite there), as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, a: Tensor) -> tuple[Array, Array]:
+        w, v = np.linalg.eigh(a.data)
+        ctx.save_for_backward(w, v)
+        return w, v
+
+    @staticmethod
+    def backward(ctx: Any, grad_w: Tensor, grad_v: Tensor) -> Array:
+        w, v = ctx.saved_tensors
+        inner = _off_diagonal_ratio(_skew(_t(v) @ grad_v.data) / 2, w)
+        inner += np.einsum("...i,ij->...ij", grad_w.data, np.eye(w.shape[-1], dtype=w.dtype))
+        return v @ inner @ _t(v)
+
+
+class _SingularValueDecomposition(Function):
+    """A = U diag(s) V^T for A (..., m, n), k = min(m, n), s descending. With
+    E_ij = s_j^2 - s_i^2 off the diagonal (and the operations elementwise):
+    dL/dA = U [skew(U^T g_U) / E * s + s * skew(V^T g_V) / E + diag(g_s)] V^T
+            + (I - U U^T) g_U diag(1/s) V^T + U diag(1/s) g_V^T (I - V V^T),
+    the last two only where m > k or n > k. With ``full_matrices`` the columns of U (rows of
+    V^T) beyond k are arbitrary; their gradients are dropped, as PyTorch drops them.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, full_matrices: bool) -> tuple[Array, Array, Array]:
+        u, s, vt = np.linalg.svd(a.data, full_matrices=full_matrices)
+        k = s.shape[-1]
+        ctx.save_for_backward(u[..., :k], s, vt[..., :k, :])
+        ctx.k = k
+        return u, s, vt
+
+    @staticmethod
+    def backward(ctx: Any, grad_u: Tensor, grad_s: Tensor, grad_vt: Tensor) -> tuple[Array, None]:
+        u, s, vt = ctx.saved_tensors
+        k = ctx.k
+        gu = grad_u.data[..., :k]
+        gv = _t(grad_vt.data[..., :k, :])
+        v = _t(vt)
+        squares = s * s
+        inner = _off_diagonal_ratio(_skew(_t(u) @ gu), squares) * s[..., None, :]
+        inner += s[..., :, None] * _off_diagonal_ratio(_skew(v.swapaxes(-1, -2) @ gv), squares)
+        inner += np.einsum("...i,ij->...ij", grad_s.data, np.eye(k, dtype=s.dtype))
+        grad = u @ inner @ vt
+        m, n = u.shape[-2], v.shape[-2]
+        if m > k:
+            projected = gu - u @ (_t(u) @ gu)
+            grad += (projected / s[..., None, :]) @ vt
+        if n > k:
+            projected = gv - v @ (vt @ gv)
+            grad += u @ (_t(projected) / s[..., :, None])
+        return grad, None
+
+
+def _copy_lower_to_upper(m: Array) -> Array:
+    """The lower triangle of ``m`` with its strict part mirrored above the diagonal."""
+    lower = np.tril(m, -1)
+    return (
+        lower
+        + _t(lower)
+        + np.einsum("...ii->...i", m)[..., None] * np.eye(m.shape[-1], dtype=m.dtype)
+    )
+
+
+class _QR(Function):
+    """A = Q R, Q with orthonormal columns, R upper triangular ('reduced': Q (m, k),
+    R (k, n), k = min(m, n); 'complete': Q (m, m); 'r': R alone). For m >= n, with
+    M = R g_R^T - g_Q^T Q:  dL/dA = (g_Q + Q copyltu(M)) R^-T, copyltu mirroring the
+    lower triangle of M above the diagonal. For m < n, A = [X Y] with X square: X's part
+    is the square case with g_Q + Y g_R2^T, and dL/dY = Q g_R2.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, mode: str) -> tuple[Array, Array]:
+        q, r = np.linalg.qr(a.data, mode="complete" if mode == "complete" else "reduced")
+        ctx.save_for_backward(q, r)
+        return q, r
+
+    @staticmethod
+    def backward(ctx: Any, grad_q: Tensor, grad_r: Tensor) -> tuple[Array, None]:
+        q, r = ctx.saved_tensors
+        gq, gr = grad_q.data, grad_r.data
+        m, n = q.shape[-2], r.shape[-1]
+        if q.shape[-1] > n:
+            raise RuntimeError(
+                f"qr: mode='complete' of a tall matrix ({m} x {n}) has no gradient: the last "
+                f"{m - n} columns of Q are not determined by A; use mode='reduced'"
+            )
+        if m >= n:
+            return _qr_square_or_tall(q, r, gq, gr), None
+        tail = q @ r[..., m:]  # Y, the columns of A beyond the m-th
+        x_part = _qr_square_or_tall(q, r[..., :m], gq + tail @ _t(gr[..., m:]), gr[..., :m])
+        return np.concatenate([x_part, q @ gr[..., m:]], axis=-1), None
+
+
+def _qr_square_or_tall(q: Array, r: Array, gq: Array, gr: Array) -> Array:
+    m_matrix = r @ _t(gr) - _t(gq) @ q
+    left = gq + q @ _copy_lower_to_upper(m_matrix)
+    # left R^-T, as the solution X of X R^T = left: R X^T = left^T.
+    return _t(np.linalg.solve(r, _t(left)))
+
+
 # --------------------------------------------------------------------- front doors
 def inv(a: Any) -> Tensor:
     """The inverse of a square matrix (or of each in a stack); an error for a singular one."""
@@ -302,3 +430,65 @@ def svdvals(a: Any) -> Tensor:
     if a.ndim < 2:
         raise ValueError(f"svdvals: expected a matrix or a stack of them, got shape {a.shape}")
     return SingularValues.apply(a)
+
+
+class EigenDecomposition(NamedTuple):
+    """What ``linalg.eigh`` returns: ``eigenvalues`` ascending, ``eigenvectors`` as columns."""
+
+    eigenvalues: Tensor
+    eigenvectors: Tensor
+
+
+class SVDResult(NamedTuple):
+    """What ``linalg.svd`` returns: A = U diag(S) Vh."""
+
+    U: Tensor
+    S: Tensor
+    Vh: Tensor
+
+
+class QRResult(NamedTuple):
+    """What ``linalg.qr`` returns: A = Q R."""
+
+    Q: Tensor
+    R: Tensor
+
+
+def eigh(a: Any, UPLO: str = "L") -> EigenDecomposition:  # noqa: N803 - PyTorch's name
+    """Eigenvalues (ascending) and eigenvectors (the columns) of a symmetric matrix, or of
+    each in a stack; its lower triangle is read (``UPLO="U"``: the upper one). Both carry
+    gradients, the eigenvectors' where the eigenvalues are distinct."""
+    a = _square("eigh", a)
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigh: expected UPLO 'L' or 'U', got {UPLO!r}")
+    values, vectors = _SymmetricEigen.apply(a if UPLO == "L" else a.mT)
+    return EigenDecomposition(values, vectors)
+
+
+def svd(a: Any, full_matrices: bool = True) -> SVDResult:
+    """A = U diag(S) Vh for A (..., m, n): U (..., m, m), S (..., k) descending and
+    Vh (..., n, n), k = min(m, n); with ``full_matrices=False`` U (..., m, k) and
+    Vh (..., k, n). All three carry gradients where the singular values are distinct and
+    nonzero; U's and V's are determined up to the sign of each singular pair."""
+    a = as_floating_tensor(a)
+    if a.ndim < 2:
+        raise ValueError(f"svd: expected a matrix or a stack of them, got shape {a.shape}")
+    u, s, vh = _SingularValueDecomposition.apply(a, bool(full_matrices))
+    return SVDResult(u, s, vh)
+
+
+def qr(a: Any, mode: str = "reduced") -> QRResult:
+    """A = Q R for A (..., m, n), Q with orthonormal columns and R upper triangular.
+    ``mode``: 'reduced' (Q (m, k), R (k, n), k = min(m, n)), 'complete' (Q (m, m),
+    R (m, n)) or 'r' (R alone, Q empty, and no gradient: it would need Q)."""
+    a = as_floating_tensor(a)
+    if a.ndim < 2:
+        raise ValueError(f"qr: expected a matrix or a stack of them, got shape {a.shape}")
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"qr: expected mode 'reduced', 'complete' or 'r', got {mode!r}")
+    if mode == "r":
+        r = np.linalg.qr(a.data, mode="r")
+        empty = Tensor._from_op(np.zeros((0,), dtype=a.dtype), None)
+        return QRResult(empty, Tensor._from_op(np.asarray(r, dtype=a.dtype), None))
+    q, r = _QR.apply(a, mode)
+    return QRResult(q, r)
