@@ -31,6 +31,13 @@ from chainrule.nn.activation import (
     Tanhshrink,
     Threshold,
 )
+from chainrule.nn.attention import (
+    MultiheadAttention,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from chainrule.nn.containers import (
     ModuleDict,
     ModuleList,
@@ -140,6 +147,11 @@ __all__ = [
     "MaxPool1d",
     "MaxPool2d",
     "Module",
+    "MultiheadAttention",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "ModuleDict",
     "ModuleList",
     "ParameterDict",

@@ -520,16 +520,20 @@ def scaled_dot_product_attention(
             scores = scores.masked_fill(~mask.data, float("-inf"))
         else:
             scores = scores + mask
-    # Rows of nothing but -inf: softmax them as zeros (finite in forward and backward), then
-    # give them weight 0.
-    dead = np.isneginf(scores.data).all(axis=-1, keepdims=True)
-    if dead.any():
-        weights = softmax(scores.masked_fill(dead, 0.0), dim=-1).masked_fill(dead, 0.0)
-    else:
-        weights = softmax(scores, dim=-1)
+    weights = _attention_softmax(scores)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, generator=generator)
     return weights @ v
+
+
+def _attention_softmax(scores: Tensor) -> Tensor:
+    """softmax over the last axis, with weight 0 (and no gradient) for a row of nothing but
+    -inf (a query whose keys are all masked out) instead of NaN."""
+    # Softmax such rows as zeros (finite in forward and backward), then give them weight 0.
+    dead = np.isneginf(scores.data).all(axis=-1, keepdims=True)
+    if dead.any():
+        return softmax(scores.masked_fill(dead, 0.0), dim=-1).masked_fill(dead, 0.0)
+    return softmax(scores, dim=-1)
 
 
 def pad(
