@@ -647,8 +647,8 @@ class _RNNCellBase(Module):
         rows = self._gates * self.hidden_size
         self.weight_ih = Parameter(np.empty((rows, self.input_size), dtype=dt))
         self.weight_hh = Parameter(np.empty((rows, self.hidden_size), dtype=dt))
-        self.bias_ih: Parameter | None = None
-        self.bias_hh: Parameter | None = None
+        self.bias_ih: Parameter | None
+        self.bias_hh: Parameter | None
         if bias:
             self.bias_ih = Parameter(np.empty(rows, dtype=dt))
             self.bias_hh = Parameter(np.empty(rows, dtype=dt))
