@@ -558,12 +558,8 @@ def test_recurrent_dropout_on_one_layer_warns_as_in_torch() -> None:
 
 
 def test_recurrent_errors() -> None:
-    with pytest.raises(ValueError, match=r"GRU: bidirectional=True is not supported"):
-        nn.GRU(3, 4, bidirectional=True)
-    with pytest.raises(
-        ValueError, match=r"LSTM: proj_size > 0 .* is not supported, got proj_size=2"
-    ):
-        nn.LSTM(3, 4, proj_size=2)
+    # bidirectional and proj_size are supported since; their errors are in
+    # test_rnn_bidirectional.py.
     with pytest.raises(ValueError, match=r"RNN: nonlinearity must be 'tanh' or 'relu', got"):
         nn.RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match=r"LSTM: hidden_size must be a positive integer, got hid"):

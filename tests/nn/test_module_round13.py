@@ -83,13 +83,6 @@ def test_a_parameter_made_from_a_tensor_shares_its_memory() -> None:
     assert not np.shares_memory(nn.Parameter(array).data, array)  # arrays are copied
 
 
-def test_bidirectional_refusal_names_the_time_axis() -> None:
-    with pytest.raises(ValueError, match=r"reversed along time \(x.flip\(1\)\)"):
-        nn.GRU(2, 3, batch_first=True, bidirectional=True)
-    with pytest.raises(ValueError, match=r"reversed along time \(x.flip\(0\)\)"):
-        nn.LSTM(2, 3, bidirectional=True)
-
-
 def test_a_layer_used_twice_in_a_sequential_is_exported_twice(tmp_path: object) -> None:
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")

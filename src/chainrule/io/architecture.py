@@ -44,6 +44,7 @@ from chainrule.nn import (
     Embedding,
     Flatten,
     GroupNorm,
+    GRUCell,
     Hardshrink,
     Hardsigmoid,
     Hardswish,
@@ -54,6 +55,7 @@ from chainrule.nn import (
     Linear,
     LogSigmoid,
     LogSoftmax,
+    LSTMCell,
     MaxPool1d,
     MaxPool2d,
     Mish,
@@ -63,6 +65,7 @@ from chainrule.nn import (
     PReLU,
     ReLU,
     ReLU6,
+    RNNCell,
     Sequential,
     Sigmoid,
     SiLU,
@@ -179,6 +182,11 @@ def _read_recurrent(m: Any) -> dict[str, Any]:
     }
     if isinstance(m, RNN):
         config["nonlinearity"] = m.nonlinearity
+    # Only when set, so that files written before these were supported still load.
+    if m.bidirectional:
+        config["bidirectional"] = True
+    if getattr(m, "proj_size", 0):
+        config["proj_size"] = m.proj_size
     return config
 
 
@@ -193,14 +201,47 @@ _RECURRENT_ARGUMENTS = {
 }
 
 
+_BIDIRECTIONAL = {"bidirectional": "bool"}
+
+
 def _recurrent_elements(gates: int) -> Callable[[dict[str, Any]], int]:
-    """Weights and biases of ``num_layers`` layers of ``gates`` gates each."""
+    """Weights and biases of ``num_layers`` layers of ``gates`` gates each, in one direction
+    or two, with LSTM's projections when ``proj_size`` is set."""
 
     def count(c: dict[str, Any]) -> int:
         hidden, layers = c["hidden_size"], c["num_layers"]
-        per_layer_after_first = gates * hidden * (hidden + hidden + 2 * c["bias"])
-        first = gates * hidden * (c["input_size"] + hidden + 2 * c["bias"])
-        return max(0, first + (layers - 1) * per_layer_after_first)
+        directions = 2 if c.get("bidirectional") else 1
+        projection = c.get("proj_size") or 0
+        out = projection or hidden
+        rest = gates * hidden * (out + 2 * c["bias"]) + projection * hidden
+        first = gates * hidden * c["input_size"] + rest
+        after_first = gates * hidden * out * directions + rest
+        return max(0, directions * (first + (layers - 1) * after_first))
+
+    return count
+
+
+def _read_cell(m: Any) -> dict[str, Any]:
+    config = {
+        "input_size": m.input_size,
+        "hidden_size": m.hidden_size,
+        "bias": m.bias,
+        "dtype": _dtype_of(m.weight_ih),
+    }
+    if isinstance(m, RNNCell):
+        config["nonlinearity"] = m.nonlinearity
+    return config
+
+
+_CELL_ARGUMENTS = {"input_size": "int", "hidden_size": "int", "bias": "bool", "dtype": "dtype"}
+
+
+def _cell_elements(gates: int) -> Callable[[dict[str, Any]], int]:
+    """One layer's weights and biases, ``gates`` gates, one direction."""
+
+    def count(c: dict[str, Any]) -> int:
+        hidden = c["hidden_size"]
+        return max(0, gates * hidden * (c["input_size"] + hidden + 2 * c["bias"]))
 
     return count
 
@@ -486,9 +527,27 @@ LAYERS: dict[str, LayerEntry] = {
         _read_recurrent,
         {**_RECURRENT_ARGUMENTS, "nonlinearity": "str"},
         _recurrent_elements(1),
+        optional=_BIDIRECTIONAL,
     ),
-    "GRU": LayerEntry(GRU, _read_recurrent, _RECURRENT_ARGUMENTS, _recurrent_elements(3)),
-    "LSTM": LayerEntry(LSTM, _read_recurrent, _RECURRENT_ARGUMENTS, _recurrent_elements(4)),
+    "GRU": LayerEntry(
+        GRU,
+        _read_recurrent,
+        _RECURRENT_ARGUMENTS,
+        _recurrent_elements(3),
+        optional=_BIDIRECTIONAL,
+    ),
+    "LSTM": LayerEntry(
+        LSTM,
+        _read_recurrent,
+        _RECURRENT_ARGUMENTS,
+        _recurrent_elements(4),
+        optional={**_BIDIRECTIONAL, "proj_size": "int"},
+    ),
+    "RNNCell": LayerEntry(
+        RNNCell, _read_cell, {**_CELL_ARGUMENTS, "nonlinearity": "str"}, _cell_elements(1)
+    ),
+    "GRUCell": LayerEntry(GRUCell, _read_cell, _CELL_ARGUMENTS, _cell_elements(3)),
+    "LSTMCell": LayerEntry(LSTMCell, _read_cell, _CELL_ARGUMENTS, _cell_elements(4)),
     "Upsample": LayerEntry(
         Upsample,
         lambda m: {

@@ -86,7 +86,7 @@ from chainrule.nn.pooling import (
     MaxPool2d,
     Upsample,
 )
-from chainrule.nn.recurrent import GRU, LSTM, RNN
+from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "CELU",
@@ -131,8 +131,11 @@ __all__ = [
     "GELU",
     "GroupNorm",
     "GRU",
+    "GRUCell",
     "LSTM",
+    "LSTMCell",
     "RNN",
+    "RNNCell",
     "Hardtanh",
     "HuberLoss",
     "Identity",

@@ -1,5 +1,6 @@
 """Gradient clipping and flat parameter vectors, as in ``torch.nn.utils``; ``rnn`` holds
-``pad_sequence``."""
+``pad_sequence`` and the packed sequences (``pack_padded_sequence``, ``pad_packed_sequence``,
+``pack_sequence``, ``PackedSequence``)."""
 
 from __future__ import annotations
 

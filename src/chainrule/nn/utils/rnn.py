@@ -1,21 +1,217 @@
-"""``pad_sequence``, as in ``torch.nn.utils.rnn``: sequences of different lengths stacked
-into one batch, padded at the end.
-
-The recurrent layers take the padded batch as it is; to keep the padding out of a loss,
-mask it (``ignore_index`` of cross-entropy, or a mask built from the lengths). Packed
-sequences (``pack_padded_sequence``) are not supported.
+"""Variable-length sequences, as in ``torch.nn.utils.rnn``: ``pad_sequence`` stacks them
+into one padded batch; ``pack_padded_sequence`` and ``pack_sequence`` pack them into a
+``PackedSequence`` that ``RNN``, ``GRU`` and ``LSTM`` run over each sequence's own steps
+only, and ``pad_packed_sequence`` turns a packed result back into a padded batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from chainrule.autograd.ops import pad, stack
+from chainrule.autograd.ops import concatenate, pad, stack
 from chainrule.autograd.ops._operands import as_tensor
+from chainrule.backend import np
 from chainrule.tensor import Tensor
 
-__all__ = ["pad_sequence"]
+__all__ = [
+    "PackedSequence",
+    "pack_padded_sequence",
+    "pack_sequence",
+    "pad_packed_sequence",
+    "pad_sequence",
+]
+
+
+class PackedSequence(NamedTuple):
+    """A batch of sequences of different lengths, packed time step by time step.
+
+    Build one with ``pack_padded_sequence`` or ``pack_sequence`` rather than by hand.
+
+    Attributes
+    ----------
+    data : Tensor of shape (sum of lengths, *)
+        The steps of every sequence: first step 0 of every sequence, then step 1 of every
+        sequence at least 2 long, and so on, the sequences in decreasing order of length.
+    batch_sizes : Tensor of shape (longest length,), int64
+        How many sequences have a step t, for each t.
+    sorted_indices : Tensor of int64, optional
+        The original batch position of each sequence in the sorted order (None when the
+        batch was already sorted).
+    unsorted_indices : Tensor of int64, optional
+        The inverse permutation, which puts the sorted batch back in the original order.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> packed = pack_sequence([cr.tensor([1, 2, 3]), cr.tensor([4])])
+    >>> packed.data.tolist(), packed.batch_sizes.tolist()
+    ([1, 4, 2, 3], [2, 1, 1])
+    """
+
+    data: Tensor
+    batch_sizes: Tensor
+    sorted_indices: Tensor | None = None
+    unsorted_indices: Tensor | None = None
+
+
+def _lengths(lengths: Any, batch: int, where: str) -> Any:
+    values = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    if values.ndim != 1 or values.shape[0] != batch or values.dtype.kind not in "iu":
+        raise ValueError(
+            f"{where}: expected lengths as {batch} integers (one per sequence), got "
+            f"{np.asarray(values).tolist()!r:.200}"
+        )
+    return values.astype(np.int64)
+
+
+def pack_padded_sequence(
+    input: Any, lengths: Any, batch_first: bool = False, enforce_sorted: bool = True
+) -> PackedSequence:
+    """Pack a padded batch of sequences, keeping of sequence b its first ``lengths[b]``
+    steps.
+
+    Parameters
+    ----------
+    input : Tensor of shape (L, B, *), or (B, L, *) with ``batch_first``
+    lengths : sequence of int or Tensor of shape (B,)
+        Each sequence's length, each in [1, L].
+    batch_first : bool, default=False
+    enforce_sorted : bool, default=True
+        Require lengths in decreasing order; when False, any order, the batch being sorted
+        here and put back in its order by ``pad_packed_sequence`` and the recurrent layers'
+        final states.
+
+    Returns
+    -------
+    PackedSequence
+        Gradients flow back from its ``data`` to ``input``.
+
+    Raises
+    ------
+    ValueError
+        If a length is outside [1, L], or the lengths are not decreasing while
+        ``enforce_sorted``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2, 3], [4, 5, 0]])
+    >>> pack_padded_sequence(x, [3, 2], batch_first=True).data.tolist()
+    [1, 4, 2, 5, 3]
+    """
+    x = as_tensor(input)
+    if x.ndim < 2:
+        raise ValueError(
+            f"pack_padded_sequence: expected input of shape (L, B, *) or (B, L, *), got "
+            f"shape {x.shape}"
+        )
+    if batch_first:
+        x = x.transpose(0, 1)
+    values = _lengths(lengths, x.shape[1], "pack_padded_sequence")
+    if values.size and (values.min() < 1 or values.max() > x.shape[0]):
+        raise ValueError(
+            f"pack_padded_sequence: expected every length in [1, {x.shape[0]}], got "
+            f"{values.tolist()}"
+        )
+    sorted_indices = unsorted_indices = None
+    if enforce_sorted:
+        if (np.diff(values) > 0).any():
+            raise ValueError(
+                f"pack_padded_sequence: expected lengths in decreasing order with "
+                f"enforce_sorted=True, got {values.tolist()}; sort the batch or pass "
+                f"enforce_sorted=False"
+            )
+    else:
+        order = np.argsort(-values, kind="stable")
+        sorted_indices = Tensor(order.astype(np.int64))
+        unsorted_indices = Tensor(np.argsort(order).astype(np.int64))
+        values = values[order]
+        x = x.index_select(1, sorted_indices)
+    batch_sizes = np.array([(values > t).sum() for t in range(values[0])], dtype=np.int64)
+    data = concatenate([x[t, : int(size)] for t, size in enumerate(batch_sizes)], axis=0)
+    return PackedSequence(data, Tensor(batch_sizes), sorted_indices, unsorted_indices)
+
+
+def pad_packed_sequence(
+    sequence: PackedSequence,
+    batch_first: bool = False,
+    padding_value: float = 0.0,
+    total_length: int | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Unpack a ``PackedSequence`` into a padded batch, the inverse of
+    ``pack_padded_sequence``.
+
+    Parameters
+    ----------
+    sequence : PackedSequence
+    batch_first : bool, default=False
+        Return (B, T, *) instead of (T, B, *).
+    padding_value : float, default=0.0
+        The value of the steps after each sequence's end.
+    total_length : int, optional
+        Pad to this many steps (at least the longest length) instead of the longest length.
+
+    Returns
+    -------
+    padded : Tensor of shape (T, B, *), or (B, T, *) with ``batch_first``
+        In the batch's original order; gradients flow back to ``sequence.data``.
+    lengths : Tensor of shape (B,), int64
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> packed = pack_sequence([cr.tensor([1, 2, 3]), cr.tensor([4])])
+    >>> padded, lengths = pad_packed_sequence(packed, batch_first=True)
+    >>> padded.tolist(), lengths.tolist()
+    ([[1, 2, 3], [4, 0, 0]], [3, 1])
+    """
+    if not isinstance(sequence, PackedSequence):
+        raise TypeError(
+            f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}"
+        )
+    batch_sizes = np.asarray(sequence.batch_sizes.data, dtype=np.int64)
+    longest, batch = len(batch_sizes), int(batch_sizes[0])
+    if total_length is not None and total_length < longest:
+        raise ValueError(
+            f"pad_packed_sequence: expected total_length >= the longest length {longest}, "
+            f"got total_length={total_length!r}"
+        )
+    data, starts = sequence.data, np.concatenate([[0], np.cumsum(batch_sizes)])
+    trailing = [(0, 0)] * (data.ndim - 1)
+    steps = []
+    for t in range(longest):
+        rows = data[int(starts[t]) : int(starts[t + 1])]
+        missing = batch - int(batch_sizes[t])
+        steps.append(pad(rows, [(0, missing), *trailing], value=padding_value) if missing else rows)
+    padded = stack(steps, axis=0)
+    if total_length is not None and total_length > longest:
+        widths = [(0, total_length - longest), (0, 0), *trailing]
+        padded = pad(padded, widths, value=padding_value)
+    lengths = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1).astype(np.int64)
+    if sequence.unsorted_indices is not None:
+        padded = padded.index_select(1, sequence.unsorted_indices)
+        lengths = lengths[np.asarray(sequence.unsorted_indices.data)]
+    return (padded.transpose(0, 1) if batch_first else padded), Tensor(lengths)
+
+
+def pack_sequence(sequences: Sequence[Any], enforce_sorted: bool = True) -> PackedSequence:
+    """Pack sequences of shapes (L_i, *): ``pad_sequence`` then ``pack_padded_sequence``.
+
+    Parameters
+    ----------
+    sequences : sequence of Tensor of shape (L_i, *)
+    enforce_sorted : bool, default=True
+        Require them in decreasing order of length (see ``pack_padded_sequence``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> pack_sequence([cr.tensor([1]), cr.tensor([2, 3])], enforce_sorted=False).data.tolist()
+    [2, 1, 3]
+    """
+    lengths = [as_tensor(s).shape[0] if as_tensor(s).ndim else 0 for s in sequences]
+    return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
 
 
 def pad_sequence(
