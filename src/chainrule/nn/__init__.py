@@ -68,7 +68,14 @@ from chainrule.nn.loss import (
     TripletMarginLoss,
 )
 from chainrule.nn.module import IncompatibleKeys, Module
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from chainrule.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
@@ -129,6 +136,8 @@ __all__ = [
     "Hardtanh",
     "HuberLoss",
     "Identity",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
     "IncompatibleKeys",
     "KLDivLoss",
     "L1Loss",

@@ -60,6 +60,7 @@ from chainrule.nn._loss_functions import (
     soft_margin_loss,
     triplet_margin_loss,
 )
+from chainrule.nn._norm_functional import instance_norm
 from chainrule.tensor import Tensor, as_generator
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "hardtanh",
     "hinge_embedding_loss",
     "huber_loss",
+    "instance_norm",
     "kl_div",
     "l1_loss",
     "layer_norm",

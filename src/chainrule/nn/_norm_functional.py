@@ -1,0 +1,132 @@
+"""More normalizations and distances as functions: ``instance_norm``, ``rms_norm``,
+``local_response_norm`` and ``bilinear``, composed of differentiable ops (re-exported by
+``chainrule.nn.functional``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import chainrule.autograd.ops as ops
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.autograd.ops._operands import as_tensor
+from chainrule.backend import is_floating, np
+from chainrule.tensor import Tensor
+
+
+def _for_statistics(x: Tensor) -> Tensor:
+    """``x`` in the dtype its statistics are computed in: float32 for float16, as PyTorch."""
+    return x.to(np.float32) if x.dtype == np.float16 else x
+
+
+def _floating(where: str, x: Tensor) -> None:
+    if not is_floating(x.dtype):
+        raise TypeError(f"{where}: expected a floating-point input, got dtype {x.dtype}")
+
+
+def instance_norm(
+    input: Any,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each channel of each sample over its positions, then scale and shift per
+    channel.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, *)
+        At least one position axis.
+    running_mean, running_var : Tensor of shape (C,), optional
+        Running statistics. With ``use_input_stats`` they are updated in place, as
+        PyTorch's: r = (1 - momentum) r + momentum b, where b averages over the batch each
+        instance's mean (for ``running_mean``) or unbiased variance (for ``running_var``).
+        Without it they are what the input is normalized with.
+    weight, bias : Tensor of shape (C,), optional
+    use_input_stats : bool, default=True
+        Normalize with each instance's own statistics; False: with the running ones.
+    momentum : float, default=0.1
+    eps : float, default=1e-5
+
+    Returns
+    -------
+    Tensor of the input's shape
+
+    Raises
+    ------
+    ValueError
+        For input of fewer than 3 axes, for one position per channel when normalizing with
+        input statistics, or without running statistics when ``use_input_stats`` is False.
+
+    Notes
+    -----
+    y = (x - mean) / sqrt(var + eps) * weight + bias, with the mean and biased variance of
+    each (sample, channel) over its positions. Statistics of float16 input are computed in
+    float32, as PyTorch's.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> instance_norm(cr.tensor([[[1.0, 3.0], [2.0, 6.0]]]), eps=0.0).tolist()
+    [[[-1.0, 1.0], [-1.0, 1.0]]]
+    """
+    x = as_tensor(input)
+    if x.ndim < 3:
+        raise ValueError(
+            f"instance_norm: expected input of shape (N, C, *) with at least one position "
+            f"axis, got shape {x.shape}"
+        )
+    _floating("instance_norm", x)
+    channels = x.shape[1]
+    for name, tensor in (
+        ("weight", weight),
+        ("bias", bias),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ):
+        if tensor is not None and tuple(tensor.shape) != (channels,):
+            raise ValueError(
+                f"instance_norm: expected {name} of shape ({channels},) for input shape "
+                f"{x.shape}, got {tuple(tensor.shape)}"
+            )
+    axes = tuple(range(2, x.ndim))
+    per_channel = (1, channels) + (1,) * (x.ndim - 2)
+    if use_input_stats:
+        count = int(np.prod(x.shape[2:]))
+        if count <= 1:
+            raise ValueError(
+                f"instance_norm: expected more than 1 position per channel when using input "
+                f"statistics, got input shape {x.shape}"
+            )
+        wide = _for_statistics(x)
+        mean = wide.mean(axis=axes, keepdims=True)
+        centered = wide - mean
+        var = (centered * centered).mean(axis=axes, keepdims=True)
+        if running_mean is not None or running_var is not None:
+            with no_grad():
+                if running_mean is not None:
+                    batch_mean = mean.data.reshape(x.shape[:2]).mean(axis=0)
+                    running_mean.data *= 1 - momentum
+                    running_mean.data += (momentum * batch_mean).astype(running_mean.dtype)
+                if running_var is not None:
+                    unbiased = var.data.reshape(x.shape[:2]) * (count / (count - 1))
+                    running_var.data *= 1 - momentum
+                    running_var.data += (momentum * unbiased.mean(axis=0)).astype(running_var.dtype)
+        out = (centered / ops.sqrt(var + eps)).to(x.dtype)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(
+                "instance_norm: running_mean and running_var are required when "
+                "use_input_stats=False"
+            )
+        mean_data = running_mean.data.reshape(per_channel)
+        scale = 1 / np.sqrt(running_var.data.reshape(per_channel) + eps)
+        out = (x - mean_data.astype(x.dtype)) * scale.astype(x.dtype)
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    if bias is not None:
+        out = out + bias.reshape(per_channel)
+    return out
