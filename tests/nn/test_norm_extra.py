@@ -186,3 +186,107 @@ def test_instance_norm_errors() -> None:
         F.instance_norm(cr.randn(2, 3, 4), weight=cr.ones(4))
     with pytest.raises(TypeError, match="floating-point input"):
         F.instance_norm(cr.tensor(np.ones((2, 3, 4), dtype=np.int64)))
+
+
+# --------------------------------------------------------------------- RMSNorm
+
+RMS_CASES = [
+    ((4, 5), 5, {}),
+    ((2, 3, 4), (3, 4), {}),
+    ((2, 3, 4), 4, {"eps": 1e-3}),
+    ((3, 4), 4, {"elementwise_affine": False}),
+    ((4,), 4, {}),  # a single sample, no batch axis
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize(("shape", "normalized", "options"), RMS_CASES)
+def test_rms_norm_module_matches_torch(
+    shape: tuple[int, ...], normalized: Any, options: dict[str, Any], dtype: Any
+) -> None:
+    layer = nn.RMSNorm(normalized, dtype=dtype, **options)
+    twin = tnn.RMSNorm(normalized, dtype=getattr(torch, np.dtype(dtype).name), **options)
+    assert list(layer.state_dict()) == list(twin.state_dict())
+    assert repr(layer) == repr(twin)
+    _randomize(layer)
+    copy_weights(layer, twin)
+    _step(layer, twin, _data(*shape, dtype=dtype), upstream_seed=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_functional_rms_norm_matches_torch_with_the_default_eps(dtype: Any) -> None:
+    # Tiny values, where the default eps (the dtype's machine epsilon) matters.
+    x, w = _data(3, 4, dtype=dtype) * 1e-4, _data(4, dtype=dtype, seed=1)
+    compare_function(
+        lambda x, w: F.rms_norm(x, (4,), w),
+        lambda x, w: TF.rms_norm(x, (4,), w),
+        [x, w],
+    )
+    compare_function(lambda x: F.rms_norm(x, 4), lambda x: TF.rms_norm(x, (4,)), [x])
+
+
+def test_rms_norm_float16_uses_float32_statistics_as_torch() -> None:
+    x = (_data(3, 8, dtype=np.float32) * np.array([1e-4, 300.0, 1, 1, 1, 1, 1, 1])).astype(
+        np.float16
+    )
+    w = _data(8, dtype=np.float16, seed=1)
+    ours = F.rms_norm(cr.tensor(x), 8, cr.tensor(w))
+    theirs = TF.rms_norm(torch.tensor(x), (8,), torch.tensor(w))
+    assert ours.dtype == np.float16
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-3, atol=1e-3)
+
+
+def test_rms_norm_errors() -> None:
+    with pytest.raises(ValueError, match=r"rms_norm: expected input whose last axes are \(4,\)"):
+        F.rms_norm(cr.randn(2, 3), 4)
+    with pytest.raises(ValueError, match=r"rms_norm: expected input whose last axes"):
+        F.rms_norm(cr.randn(3), (2, 3))
+    with pytest.raises(ValueError, match=r"expected weight of shape \(3,\)"):
+        F.rms_norm(cr.randn(2, 3), 3, cr.ones(4))
+    with pytest.raises(ValueError, match="normalized_shape must be non-negative integers"):
+        F.rms_norm(cr.randn(2, 3), (2.5,))
+    with pytest.raises(TypeError, match="floating-point input"):
+        F.rms_norm(cr.tensor(np.ones((2, 3), dtype=np.int64)), 3)
+    with pytest.raises(ValueError, match="RMSNorm: normalized_shape must be positive integers"):
+        nn.RMSNorm(0)
+    with pytest.raises(ValueError, match="RMSNorm: eps must be >= 0 or None"):
+        nn.RMSNorm(3, eps=-1.0)
+    with pytest.raises(ValueError, match=r"last axes are \(3,\)"):
+        nn.RMSNorm(3)(cr.randn(2, 4))
+
+
+# --------------------------------------------------------------------- LocalResponseNorm
+
+LRN_CASES = [
+    ((2, 5, 4), 3, {}),
+    ((2, 5, 4), 2, {"alpha": 0.5, "beta": 0.6, "k": 2.0}),
+    ((2, 4, 3, 3), 5, {"alpha": 0.3}),  # a window wider than the channels
+    ((1, 3, 2, 2, 2), 1, {"alpha": 1.0, "k": 0.5}),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize(("shape", "size", "options"), LRN_CASES)
+def test_local_response_norm_matches_torch(
+    shape: tuple[int, ...], size: int, options: dict[str, Any], dtype: Any
+) -> None:
+    layer, twin = nn.LocalResponseNorm(size, **options), tnn.LocalResponseNorm(size, **options)
+    assert repr(layer) == repr(twin)
+    assert list(layer.state_dict()) == list(twin.state_dict()) == []
+    _step(layer, twin, _data(*shape, dtype=dtype), upstream_seed=2)
+    compare_function(
+        lambda x: F.local_response_norm(x, size, **options),
+        lambda x: TF.local_response_norm(x, size, **options),
+        [_data(*shape, dtype=dtype, seed=4)],
+    )
+
+
+def test_local_response_norm_errors() -> None:
+    with pytest.raises(ValueError, match=r"expected input of 3 or more axes \(N, C, \*\)"):
+        F.local_response_norm(cr.randn(2, 3), 2)
+    with pytest.raises(ValueError, match="size must be a positive integer, got 0"):
+        F.local_response_norm(cr.randn(2, 3, 4), 0)
+    with pytest.raises(ValueError, match="LocalResponseNorm: size must be a positive integer"):
+        nn.LocalResponseNorm(1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="floating-point input"):
+        F.local_response_norm(cr.tensor(np.ones((2, 3, 4), dtype=np.int64)), 2)

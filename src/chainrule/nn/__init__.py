@@ -75,6 +75,8 @@ from chainrule.nn.normalization import (
     InstanceNorm1d,
     InstanceNorm2d,
     LayerNorm,
+    LocalResponseNorm,
+    RMSNorm,
 )
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import (
@@ -136,6 +138,8 @@ __all__ = [
     "Hardtanh",
     "HuberLoss",
     "Identity",
+    "LocalResponseNorm",
+    "RMSNorm",
     "InstanceNorm1d",
     "InstanceNorm2d",
     "IncompatibleKeys",

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import chainrule.autograd.ops as ops
@@ -130,3 +131,131 @@ def instance_norm(
     if bias is not None:
         out = out + bias.reshape(per_channel)
     return out
+
+
+def _normalized_shape(where: str, normalized_shape: Any) -> tuple[int, ...]:
+    shape = (
+        (normalized_shape,)
+        if isinstance(normalized_shape, int | np.integer)
+        else tuple(normalized_shape)
+    )
+    if any(isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0 for n in shape):
+        raise ValueError(
+            f"{where}: normalized_shape must be non-negative integers, got {normalized_shape!r}"
+        )
+    return tuple(int(n) for n in shape)
+
+
+def rms_norm(
+    input: Any,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    eps: float | None = None,
+) -> Tensor:
+    """Divide each sample by the root mean square of its last axes, then scale.
+
+    Parameters
+    ----------
+    input : Tensor of shape (*, *normalized_shape)
+    normalized_shape : int or sequence of int
+        The trailing axes the mean square is taken over.
+    weight : Tensor of shape normalized_shape, optional
+    eps : float, optional
+        Added to the mean square; None: the machine epsilon of the dtype the statistics are
+        computed in (``finfo(float32).eps`` for float16 and float32 input,
+        ``finfo(float64).eps`` for float64), as PyTorch's.
+
+    Returns
+    -------
+    Tensor of the input's shape
+
+    Raises
+    ------
+    ValueError
+        When the input's trailing axes, or ``weight``'s shape, differ from
+        ``normalized_shape``.
+
+    Notes
+    -----
+    y = x / sqrt(mean(x**2) + eps) * weight. float16 input is normalized in float32 (the
+    weight applied there too), then rounded back, as PyTorch does.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> rms_norm(cr.tensor([[3.0, 4.0, 0.0, 0.0]]), 4, eps=0.0).tolist()
+    [[1.2, 1.6, 0.0, 0.0]]
+    """
+    x = as_tensor(input)
+    shape = _normalized_shape("rms_norm", normalized_shape)
+    if x.ndim < len(shape) or x.shape[x.ndim - len(shape) :] != shape:
+        raise ValueError(
+            f"rms_norm: expected input whose last axes are {shape}, got shape {x.shape}"
+        )
+    _floating("rms_norm", x)
+    if weight is not None and tuple(weight.shape) != shape:
+        raise ValueError(f"rms_norm: expected weight of shape {shape}, got {tuple(weight.shape)}")
+    wide = _for_statistics(x)
+    if eps is None:
+        eps = float(np.finfo(wide.dtype).eps)
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    mean_square = (wide * wide).mean(axis=axes, keepdims=True)
+    out = wide * ops.rsqrt(mean_square + eps)
+    if weight is not None:
+        out = out * weight
+    return out.to(x.dtype)
+
+
+def local_response_norm(
+    input: Any, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """Divide each value by a power of the sum of squares over neighbouring channels.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, *)
+        At least three axes.
+    size : int
+        The number of channels in each neighbourhood.
+    alpha : float, default=1e-4
+    beta : float, default=0.75
+    k : float, default=1.0
+
+    Returns
+    -------
+    Tensor of the input's shape
+
+    Raises
+    ------
+    ValueError
+        For input of fewer than 3 axes or a ``size`` that is not a positive integer.
+
+    Notes
+    -----
+    y_c = x_c / (k + alpha / size * sum_{c'} x_{c'}**2)**beta, the sum over channels
+    c - size // 2 to c + (size - 1) // 2 (missing channels count as zeros), as PyTorch's.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[[1.0], [2.0]]])
+    >>> local_response_norm(x, 2, alpha=2.0, beta=1.0).tolist()
+    [[[0.5], [0.3333333333333333]]]
+    """
+    x = as_tensor(input)
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ValueError(f"local_response_norm: size must be a positive integer, got {size!r}")
+    if x.ndim < 3:
+        raise ValueError(
+            f"local_response_norm: expected input of 3 or more axes (N, C, *), got shape {x.shape}"
+        )
+    _floating("local_response_norm", x)
+    size = int(size)
+    channels = x.shape[1]
+    widths = [(0, 0)] * x.ndim
+    widths[1] = (size // 2, (size - 1) // 2)
+    squares = ops.pad(x * x, widths)
+    total = squares[:, 0:channels]
+    for j in range(1, size):
+        total = total + squares[:, j : j + channels]
+    return x / ((total * (alpha / size) + k) ** beta)

@@ -60,7 +60,7 @@ from chainrule.nn._loss_functions import (
     soft_margin_loss,
     triplet_margin_loss,
 )
-from chainrule.nn._norm_functional import instance_norm
+from chainrule.nn._norm_functional import instance_norm, local_response_norm, rms_norm
 from chainrule.tensor import Tensor, as_generator
 
 __all__ = [
@@ -92,6 +92,7 @@ __all__ = [
     "layer_norm",
     "leaky_relu",
     "linear",
+    "local_response_norm",
     "log_softmax",
     "logsumexp",
     "margin_ranking_loss",
@@ -106,6 +107,7 @@ __all__ = [
     "pairwise_distance",
     "poisson_nll_loss",
     "relu",
+    "rms_norm",
     "scaled_dot_product_attention",
     "selu",
     "sigmoid",

@@ -524,3 +524,117 @@ class InstanceNorm2d(_InstanceNorm):
 
     def _shapes(self) -> str:
         return f"(N, {self.num_features}, H, W) or ({self.num_features}, H, W)"
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalization over the last axes of each sample: y = x /
+    sqrt(mean(x**2) + eps) * weight, with ``weight`` of ``normalized_shape``.
+
+    Parameters
+    ----------
+    normalized_shape : int or sequence of int
+        The trailing axes normalized over.
+    eps : float, optional
+        Added to the mean square; None (the default): the machine epsilon of the dtype the
+        statistics are computed in (float32 for float16 input), as PyTorch's.
+    elementwise_affine : bool, default=True
+        Learn ``weight`` (ones); there is no bias.
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``).
+    dtype : dtype, default=float32
+
+    Notes
+    -----
+    Shape: input (*, *normalized_shape), output the same.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> y = nn.RMSNorm(4)(cr.randn(2, 4, generator=0))
+    >>> bool(abs((y.numpy() ** 2).mean(axis=-1) - 1).max() < 1e-5)
+    True
+    """
+
+    weight: Parameter | None
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        dtype_of_to("RMSNorm", (), None, device)
+        shape = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, int | np.integer)
+            else tuple(normalized_shape)
+        )
+        if not shape or not all(_is_positive_int(n) for n in shape):
+            raise ValueError(
+                f"RMSNorm: normalized_shape must be positive integers, got {normalized_shape!r}"
+            )
+        if eps is not None and not eps >= 0:
+            raise ValueError(f"RMSNorm: eps must be >= 0 or None, got {eps!r}")
+        self.normalized_shape = tuple(int(n) for n in shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:
+            dt = np.dtype(dtype) if dtype is not None else default_float()
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self, generator: Any = None) -> None:
+        if self.weight is not None:
+            self.weight.data[...] = 1
+
+    def forward(self, x: Any) -> Tensor:
+        if self.weight is not None:
+            x = cast_input(x, self.weight.dtype)
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class LocalResponseNorm(Module):
+    """Local response normalization across channels (AlexNet's): each value divided by
+    (k + alpha / size * sum of squares over ``size`` neighbouring channels)**beta.
+
+    Parameters
+    ----------
+    size : int
+        The number of channels in each neighbourhood: channels c - size // 2 to
+        c + (size - 1) // 2, missing ones counting as zeros.
+    alpha : float, default=1e-4
+    beta : float, default=0.75
+    k : float, default=1.0
+
+    Notes
+    -----
+    Shape: input (N, C, *) with at least three axes, output the same. No parameters.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.LocalResponseNorm(2)(cr.randn(2, 3, 4, generator=0)).shape
+    (2, 3, 4)
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        if not _is_positive_int(size):
+            raise ValueError(f"LocalResponseNorm: size must be a positive integer, got {size!r}")
+        self.size, self.alpha, self.beta, self.k = int(size), alpha, beta, k
+
+    def forward(self, x: Any) -> Tensor:
+        return F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
