@@ -39,7 +39,9 @@ from chainrule.nn.containers import (
     Sequential,
 )
 from chainrule.nn.conv import Conv1d, Conv2d
+from chainrule.nn.distance import CosineSimilarity, PairwiseDistance
 from chainrule.nn.layers import (
+    Bilinear,
     Dropout,
     Dropout2d,
     Embedding,
@@ -138,6 +140,9 @@ __all__ = [
     "Hardtanh",
     "HuberLoss",
     "Identity",
+    "Bilinear",
+    "CosineSimilarity",
+    "PairwiseDistance",
     "LocalResponseNorm",
     "RMSNorm",
     "InstanceNorm1d",

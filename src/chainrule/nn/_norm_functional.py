@@ -259,3 +259,57 @@ def local_response_norm(
     for j in range(1, size):
         total = total + squares[:, j : j + channels]
     return x / ((total * (alpha / size) + k) ** beta)
+
+
+def bilinear(input1: Any, input2: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """The bilinear map y_o = x1^T W_o x2 + b_o.
+
+    Parameters
+    ----------
+    input1 : Tensor of shape (*, in1_features)
+    input2 : Tensor of shape (*, in2_features)
+        The same leading axes as ``input1``.
+    weight : Tensor of shape (out_features, in1_features, in2_features)
+    bias : Tensor of shape (out_features,), optional
+
+    Returns
+    -------
+    Tensor of shape (*, out_features)
+
+    Raises
+    ------
+    ValueError
+        When the shapes do not fit together.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.tensor([[[1.0, 0.0], [0.0, 2.0]]])
+    >>> bilinear(cr.tensor([[1.0, 3.0]]), cr.tensor([[5.0, 7.0]]), w).tolist()
+    [[47.0]]
+    """
+    x1, x2 = as_tensor(input1), as_tensor(input2)
+    w = as_tensor(weight)
+    if w.ndim != 3:
+        raise ValueError(
+            f"bilinear: expected weight of shape (out_features, in1_features, in2_features), "
+            f"got {w.shape}"
+        )
+    out_features, in1, in2 = w.shape
+    if (
+        x1.ndim < 1
+        or x1.shape[:-1] != x2.shape[:-1]
+        or x1.shape[-1] != in1
+        or x2.ndim != x1.ndim
+        or x2.shape[-1] != in2
+    ):
+        raise ValueError(
+            f"bilinear: expected input1 of shape (*, {in1}) and input2 of shape (*, {in2}) "
+            f"with the same leading axes, got {x1.shape} and {x2.shape}"
+        )
+    if bias is not None and tuple(bias.shape) != (out_features,):
+        raise ValueError(
+            f"bilinear: expected bias of shape ({out_features},), got {tuple(bias.shape)}"
+        )
+    out = ops.einsum("...i,oij,...j->...o", x1, w, x2)
+    return out + bias if bias is not None else out

@@ -60,7 +60,12 @@ from chainrule.nn._loss_functions import (
     soft_margin_loss,
     triplet_margin_loss,
 )
-from chainrule.nn._norm_functional import instance_norm, local_response_norm, rms_norm
+from chainrule.nn._norm_functional import (
+    bilinear,
+    instance_norm,
+    local_response_norm,
+    rms_norm,
+)
 from chainrule.tensor import Tensor, as_generator
 
 __all__ = [
@@ -69,6 +74,7 @@ __all__ = [
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
+    "bilinear",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "conv1d",
