@@ -120,3 +120,138 @@ def test_distance_errors() -> None:
         nn.PairwiseDistance()(cr.tensor(np.ones((2, 3), dtype=np.int64)), cr.ones(2, 3))
     with pytest.raises(TypeError, match="cosine_similarity: expected a floating-point x2"):
         nn.CosineSimilarity()(cr.ones(2, 3), cr.tensor(np.ones((2, 3), dtype=np.int64)))
+
+
+# --------------------------------------------------------------------- margin losses
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(
+    "options", [{}, {"p": 2}, {"margin": 0.5, "weighted": True}, {"p": 2, "weighted": True}]
+)
+def test_multi_margin_loss_matches_torch(
+    options: dict[str, Any], reduction: str, dtype: Any
+) -> None:
+    options = dict(options)
+    weight = _data(5, seed=9, dtype=dtype) ** 2 if options.pop("weighted", False) else None
+    x, labels = _data(6, 5, dtype=dtype) * 0.6, np.array([0, 4, 2, 2, 1, 3])
+    layer = nn.MultiMarginLoss(weight=weight, reduction=reduction, **options)
+    twin = tnn.MultiMarginLoss(
+        weight=None if weight is None else torch.tensor(weight), reduction=reduction, **options
+    )
+    assert list(layer.state_dict()) == list(twin.state_dict())
+    compare_module(layer, twin, [x, labels])
+    compare_module(layer, twin, [x[2], labels[2]])  # unbatched
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_multilabel_margin_loss_matches_torch(reduction: str, dtype: Any) -> None:
+    x = _data(4, 5, dtype=dtype) * 0.6
+    # Rows end at the first -1; a listed class may repeat; a row may list none.
+    labels = np.array([[3, 0, -1, 1, 2], [1, 1, 4, -1, -1], [-1, 2, 3, 4, 0], [0, 1, 2, 3, 4]])
+    layer = nn.MultiLabelMarginLoss(reduction=reduction)
+    twin = tnn.MultiLabelMarginLoss(reduction=reduction)
+    compare_module(layer, twin, [x, labels])
+    compare_module(layer, twin, [x[0], labels[0]])  # unbatched
+
+
+def test_margin_losses_functional_and_errors() -> None:
+    x, labels = _data(3, 4), np.array([1, 0, 3])
+    compare_function(
+        lambda x: F.multi_margin_loss(x, cr.tensor(labels), p=2, margin=0.3),
+        lambda x: TF.multi_margin_loss(x, torch.tensor(labels), p=2, margin=0.3),
+        [x],
+    )
+    with pytest.raises(ValueError, match="only p == 1 and p == 2 are supported"):
+        nn.MultiMarginLoss(p=3)
+    with pytest.raises(ValueError, match="only p == 1 and p == 2 are supported"):
+        F.multi_margin_loss(cr.randn(3, 4), cr.tensor(labels), p=3)
+    with pytest.raises(ValueError, match="weight must be one-dimensional"):
+        nn.MultiMarginLoss(weight=np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"expected weight of shape \(4,\)"):
+        F.multi_margin_loss(cr.randn(3, 4), cr.tensor(labels), weight=cr.ones(3))
+    with pytest.raises(ValueError, match=r"target labels must be in \[0, 3\]"):
+        F.multi_margin_loss(cr.randn(3, 4), cr.tensor([0, 4, 1]))
+    with pytest.raises(ValueError, match=r"expected target of shape \(3,\)"):
+        F.multi_margin_loss(cr.randn(3, 4), cr.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, C\) or \(C,\)"):
+        F.multi_margin_loss(cr.randn(2, 3, 4), cr.tensor([0, 1]))
+    with pytest.raises(TypeError, match="expected integer class labels"):
+        F.multi_margin_loss(cr.randn(3, 4), cr.tensor([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        F.multi_margin_loss(cr.randn(3, 4), cr.tensor(labels), reduction="avg")
+    with pytest.raises(ValueError, match="expected target of the input's shape"):
+        F.multilabel_margin_loss(cr.randn(3, 4), cr.tensor(labels))
+    with pytest.raises(ValueError, match=r"target labels must be in \[0, 3\] \(or -1"):
+        F.multilabel_margin_loss(cr.randn(1, 4), cr.tensor([[0, 5, -1, 0]]))
+
+
+# --------------------------------------------------------------------- gumbel_softmax
+
+
+@pytest.mark.parametrize("dim", [-1, 0])
+@pytest.mark.parametrize("hard", [False, True], ids=["soft", "hard"])
+def test_gumbel_softmax_is_softmax_of_noisy_logits_with_straight_through(
+    hard: bool, dim: int
+) -> None:
+    logits, tau = _data(4, 5), 0.7
+    noise = -np.log(np.random.default_rng(3).standard_exponential((4, 5)))
+
+    def ours(x: cr.Tensor) -> cr.Tensor:
+        return F.gumbel_softmax(x, tau=tau, hard=hard, dim=dim, generator=3)
+
+    def theirs(x: Any) -> Any:
+        soft = torch.softmax((x + torch.from_numpy(noise)) / tau, dim)
+        if not hard:
+            return soft
+        index = soft.argmax(dim, keepdim=True)
+        return torch.zeros_like(soft).scatter_(dim, index, 1.0) - soft.detach() + soft
+
+    out, _ = compare_function(ours, theirs, [logits])
+    if hard:
+        assert set(np.unique(out.numpy())) <= {0.0, 1.0}
+        np.testing.assert_array_equal(out.numpy().sum(axis=dim), 1.0)
+
+
+def test_gumbel_softmax_draws_from_the_default_generator_and_checks_tau() -> None:
+    cr.manual_seed(5)
+    first = F.gumbel_softmax(cr.zeros(3, 4))
+    cr.manual_seed(5)
+    np.testing.assert_array_equal(F.gumbel_softmax(cr.zeros(3, 4)).numpy(), first.numpy())
+    assert first.dtype == np.float32
+    with pytest.raises(ValueError, match="tau must be > 0, got 0"):
+        F.gumbel_softmax(cr.zeros(3), tau=0)
+    with pytest.raises(TypeError, match="expected floating-point logits"):
+        F.gumbel_softmax(cr.tensor([1, 2]))
+
+
+# --------------------------------------------------------------------- in-place activations
+
+INPLACE = [
+    (F.relu_, TF.relu_, {}),
+    (F.elu_, TF.elu_, {"alpha": 0.7}),
+    (F.leaky_relu_, TF.leaky_relu_, {"negative_slope": 0.2}),
+    (F.hardtanh_, TF.hardtanh_, {"min_val": -0.5, "max_val": 0.8}),
+]
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "options"), INPLACE, ids=lambda v: getattr(v, "__name__", "")
+)
+def test_inplace_activations_match_torch_in_and_out_of_the_graph(
+    ours: Any, theirs: Any, options: dict[str, Any]
+) -> None:
+    data = _data(3, 4)
+    plain = cr.tensor(data.copy())
+    assert ours(plain, **options) is plain
+    np.testing.assert_allclose(plain.numpy(), theirs(torch.tensor(data), **options).numpy())
+    compare_function(
+        lambda x: ours(x * 2, **options) * 3,
+        lambda x: theirs(x * 2, **options) * 3,
+        [data],
+    )
+    leaf = cr.tensor(data, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        ours(leaf, **options)
