@@ -46,7 +46,9 @@ from chainrule.nn.containers import (
     Sequential,
 )
 from chainrule.nn.conv import Conv1d, Conv2d
+from chainrule.nn.distance import CosineSimilarity, PairwiseDistance
 from chainrule.nn.layers import (
+    Bilinear,
     Dropout,
     Dropout2d,
     Embedding,
@@ -67,7 +69,9 @@ from chainrule.nn.loss import (
     L1Loss,
     MarginRankingLoss,
     MSELoss,
+    MultiLabelMarginLoss,
     MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
     NLLLoss,
     PoissonNLLLoss,
     SmoothL1Loss,
@@ -75,7 +79,16 @@ from chainrule.nn.loss import (
     TripletMarginLoss,
 )
 from chainrule.nn.module import IncompatibleKeys, Module
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from chainrule.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+    LocalResponseNorm,
+    RMSNorm,
+)
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
@@ -109,6 +122,8 @@ __all__ = [
     "HingeEmbeddingLoss",
     "MarginRankingLoss",
     "MultiLabelSoftMarginLoss",
+    "MultiLabelMarginLoss",
+    "MultiMarginLoss",
     "PoissonNLLLoss",
     "SoftMarginLoss",
     "TripletMarginLoss",
@@ -139,6 +154,13 @@ __all__ = [
     "Hardtanh",
     "HuberLoss",
     "Identity",
+    "Bilinear",
+    "CosineSimilarity",
+    "PairwiseDistance",
+    "LocalResponseNorm",
+    "RMSNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
     "IncompatibleKeys",
     "KLDivLoss",
     "L1Loss",

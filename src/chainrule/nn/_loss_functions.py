@@ -811,3 +811,165 @@ def triplet_margin_loss(
     if swap:
         dist_neg = ops.minimum(dist_neg, _pairwise_distance(pos, neg, p, eps, False))
     return _reduce(ops.clip(margin + dist_pos - dist_neg, min=0), reduction)
+
+
+def _margin_rows(where: str, input: Any, target: Any) -> tuple[Tensor, Array]:
+    """``input`` as (N, C) scores and ``target`` as an integer array with N rows (an
+    unbatched (C,) input counts as one row)."""
+    x = as_tensor(input)
+    if x.ndim not in (1, 2) or x.shape[-1] == 0:
+        raise ValueError(f"{where}: expected input of shape (N, C) or (C,), got {x.shape}")
+    if not is_floating(x.dtype):
+        raise TypeError(f"{where}: expected a floating-point input, got dtype {x.dtype}")
+    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{where}: expected integer class labels, got dtype {labels.dtype}")
+    return x, labels
+
+
+def multi_margin_loss(
+    input: Any,
+    target: Any,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Any = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Multi-class hinge loss: (1/C) sum_{i != y} w_y max(0, margin - x_y + x_i)**p.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C) or (C,)
+    target : integer array of shape (N,) or ()
+        Class labels in 0..C-1.
+    p : {1, 2}, default=1
+    margin : float, default=1.0
+    weight : Tensor of shape (C,), optional
+        Weight of each target class.
+    size_average, reduce : bool, optional
+        PyTorch's deprecated flags (see ``_Loss``).
+    reduction : {'mean', 'sum', 'none'}, default='mean'
+
+    Returns
+    -------
+    Tensor: a scalar, or shape (N,) (() for unbatched input) with ``reduction='none'``
+
+    Raises
+    ------
+    ValueError
+        For ``p`` other than 1 or 2, shapes that do not fit, or labels out of range.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> loss = multi_margin_loss(cr.tensor([[0.1, 0.2, 0.4, 0.8]]), cr.tensor([3]))
+    >>> round(loss.item(), 4)
+    0.325
+    """
+    where = "multi_margin_loss"
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(where, size_average, reduce)
+    _check_reduction(where, reduction)
+    if p not in (1, 2) or isinstance(p, bool):
+        raise ValueError(f"{where}: only p == 1 and p == 2 are supported, got p={p!r}")
+    x, labels = _margin_rows(where, input, target)
+    unbatched = x.ndim == 1
+    rows = x.reshape(1, -1) if unbatched else x
+    classes = rows.shape[1]
+    labels = labels.reshape(-1)
+    if labels.shape != (rows.shape[0],):
+        raise ValueError(
+            f"{where}: expected target of shape ({rows.shape[0]},) for input shape "
+            f"{x.shape}, got {np.shape(target.data if isinstance(target, Tensor) else target)}"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise LabelOutOfRangeError(
+            f"{where}: target labels must be in [0, {classes - 1}], got "
+            f"{labels.min()}..{labels.max()}"
+        )
+    chosen = rows[np.arange(rows.shape[0]), labels].reshape(-1, 1)
+    hinge = ops.relu(margin - chosen + rows)
+    if p == 2:
+        hinge = hinge * hinge
+    others = np.ones((rows.shape[0], classes), dtype=x.dtype)
+    others[np.arange(rows.shape[0]), labels] = 0  # the target class itself is not a margin
+    if weight is not None:
+        w = _class_weights(where, weight, classes, x.dtype)
+        assert w is not None
+        others = others * w[labels][:, None]
+    loss = (hinge * others).sum(axis=1) / classes
+    if unbatched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(
+    input: Any,
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Multi-label hinge loss: (1/C) sum_{j in targets} sum_{i not in targets}
+    max(0, 1 - (x_j - x_i)).
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C) or (C,)
+    target : integer array of the input's shape
+        Each row lists the target classes, ended by the first -1 (what follows is
+        ignored), as PyTorch's.
+    size_average, reduce : bool, optional
+        PyTorch's deprecated flags.
+    reduction : {'mean', 'sum', 'none'}, default='mean'
+
+    Returns
+    -------
+    Tensor: a scalar, or shape (N,) (() for unbatched input) with ``reduction='none'``
+
+    Raises
+    ------
+    ValueError
+        When the target's shape differs from the input's or a label is out of range.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[0.1, 0.2, 0.4, 0.8]])
+    >>> round(multilabel_margin_loss(x, cr.tensor([[3, 0, -1, 1]])).item(), 4)
+    0.85
+    """
+    where = "multilabel_margin_loss"
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(where, size_average, reduce)
+    _check_reduction(where, reduction)
+    x, labels = _margin_rows(where, input, target)
+    if labels.shape != x.shape:
+        raise ValueError(
+            f"{where}: expected target of the input's shape {x.shape}, got {labels.shape}"
+        )
+    unbatched = x.ndim == 1
+    rows = x.reshape(1, -1) if unbatched else x
+    labels = labels.reshape(rows.shape)
+    classes = rows.shape[1]
+    # Each row's labels up to its first -1: how often each class is listed.
+    listed = np.cumprod(labels != -1, axis=1).astype(bool)
+    used = labels[listed]
+    if used.size and (used.min() < 0 or used.max() >= classes):
+        raise LabelOutOfRangeError(
+            f"{where}: target labels must be in [0, {classes - 1}] (or -1 to end a row), "
+            f"got {used.min()}..{used.max()}"
+        )
+    counts = np.zeros(rows.shape, dtype=x.dtype)
+    row_index = np.nonzero(listed)[0]
+    np.add.at(counts, (row_index, used), 1)
+    others = (counts == 0).astype(x.dtype)
+    # pairs[n, j, i]: how often target j is weighed against non-target i.
+    pairs = counts[:, :, None] * others[:, None, :]
+    hinge = ops.relu(1 - rows.reshape(-1, classes, 1) + rows.reshape(-1, 1, classes))
+    loss = (hinge * pairs).sum(axis=(1, 2)) / classes
+    if unbatched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)

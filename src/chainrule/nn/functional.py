@@ -53,12 +53,20 @@ from chainrule.nn._loss_functions import (
     l1_loss,
     margin_ranking_loss,
     mse_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
     multilabel_soft_margin_loss,
     nll_loss,
     poisson_nll_loss,
     smooth_l1_loss,
     soft_margin_loss,
     triplet_margin_loss,
+)
+from chainrule.nn._norm_functional import (
+    bilinear,
+    instance_norm,
+    local_response_norm,
+    rms_norm,
 )
 from chainrule.tensor import Tensor, as_generator
 
@@ -68,6 +76,7 @@ __all__ = [
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
+    "bilinear",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "conv1d",
@@ -85,11 +94,13 @@ __all__ = [
     "hardtanh",
     "hinge_embedding_loss",
     "huber_loss",
+    "instance_norm",
     "kl_div",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
     "linear",
+    "local_response_norm",
     "log_softmax",
     "logsumexp",
     "margin_ranking_loss",
@@ -104,6 +115,7 @@ __all__ = [
     "pairwise_distance",
     "poisson_nll_loss",
     "relu",
+    "rms_norm",
     "scaled_dot_product_attention",
     "selu",
     "sigmoid",
@@ -800,3 +812,124 @@ def _interpolate_sizes(
 
 
 __all__ += ["interpolate"]
+
+
+def gumbel_softmax(
+    logits: Any,
+    tau: float = 1.0,
+    hard: bool = False,
+    eps: float = 1e-10,
+    dim: int = -1,
+    *,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """A differentiable sample from the categorical distribution given by ``logits``.
+
+    Parameters
+    ----------
+    logits : Tensor
+        Unnormalized log-probabilities along ``dim``.
+    tau : float, default=1.0
+        Temperature: the smaller, the closer the soft sample is to one-hot.
+    hard : bool, default=False
+        Return a one-hot sample whose gradient is the soft sample's (the straight-through
+        estimator: y_hard - y_soft.detach() + y_soft).
+    eps : float, default=1e-10
+        Unused, as in PyTorch (kept for its signature).
+    dim : int, default=-1
+    generator : numpy.random.Generator or int, optional
+        Source of the Gumbel noise (None: the default generator, see
+        ``chainrule.manual_seed``).
+
+    Returns
+    -------
+    Tensor of the logits' shape
+
+    Notes
+    -----
+    y = softmax((logits + g) / tau) along ``dim``, with g = -log(e), e ~ Exponential(1),
+    independent Gumbel(0, 1) noise for each element.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> y = gumbel_softmax(cr.zeros(2, 3), hard=True, generator=0)
+    >>> y.sum(axis=-1).tolist()
+    [1.0, 1.0]
+    """
+    x = as_tensor(logits)
+    if not is_floating(x.dtype):
+        raise TypeError(f"gumbel_softmax: expected floating-point logits, got dtype {x.dtype}")
+    if not tau > 0:
+        raise ValueError(f"gumbel_softmax: tau must be > 0, got {tau!r}")
+    rng = as_generator(generator)
+    gumbels = -np.log(rng.standard_exponential(x.shape)).astype(x.dtype)
+    soft = softmax((x + gumbels) / tau, dim)
+    if not hard:
+        return soft
+    index = np.expand_dims(soft.data.argmax(axis=dim), dim)
+    one_hot_sample = np.zeros(x.shape, dtype=x.dtype)
+    np.put_along_axis(one_hot_sample, index, 1, axis=dim)
+    return Tensor(one_hot_sample) - soft.detach() + soft
+
+
+def relu_(input: Tensor) -> Tensor:
+    """In-place ``relu``: ``input`` becomes max(input, 0) and is returned. Under grad mode
+    it is recorded like ``Tensor.relu_`` (refused for a leaf that requires grad).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-1.0, 2.0])
+    >>> relu_(x) is x, x.tolist()
+    (True, [0.0, 2.0])
+    """
+    return input._inplace("relu_", relu)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place ``elu``, recorded under grad mode like ``Tensor.relu_``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([0.0, 2.0])
+    >>> elu_(x).tolist()
+    [0.0, 2.0]
+    """
+    return input._inplace("elu_", lambda t: elu(t, alpha))
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place ``leaky_relu``, recorded under grad mode like ``Tensor.relu_``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> leaky_relu_(cr.tensor([-2.0, 2.0]), 0.5).tolist()
+    [-1.0, 2.0]
+    """
+    return input._inplace("leaky_relu_", lambda t: leaky_relu(t, negative_slope))
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place ``hardtanh``, recorded under grad mode like ``Tensor.relu_``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> hardtanh_(cr.tensor([-2.0, 0.5, 2.0])).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    return input._inplace("hardtanh_", lambda t: hardtanh(t, min_val, max_val))
+
+
+__all__ += [
+    "elu_",
+    "gumbel_softmax",
+    "hardtanh_",
+    "leaky_relu_",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "relu_",
+]

@@ -1,4 +1,5 @@
-"""Core layers: ``Linear``, ``Identity``, ``Flatten``, ``Dropout``, ``Embedding``."""
+"""Core layers: ``Linear``, ``Bilinear``, ``Identity``, ``Flatten``, ``Dropout``,
+``Embedding``."""
 
 from __future__ import annotations
 
@@ -348,3 +349,81 @@ class Unflatten(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Bilinear(Module):
+    """A bilinear layer: y_o = x1^T W_o x2 + b_o for each output o.
+
+    Parameters
+    ----------
+    in1_features, in2_features : int
+        Widths of the two inputs.
+    out_features : int
+        Width of the output.
+    bias : bool, default=True
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
+    dtype : dtype, default=float32
+    generator : numpy.random.Generator or int, optional
+        Source of the initial weights (when None, the default generator).
+
+    Notes
+    -----
+    ``weight`` has shape (out_features, in1_features, in2_features) and ``bias``
+    (out_features,); both start, as PyTorch's, from U(-k, k) with k = 1 / sqrt(in1_features).
+
+    Shape: inputs (*, in1_features) and (*, in2_features) with the same leading axes,
+    output (*, out_features).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> layer = nn.Bilinear(3, 4, 2, generator=0)
+    >>> layer(cr.randn(5, 3, generator=1), cr.randn(5, 4, generator=2)).shape
+    (5, 2)
+    """
+
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        generator: GeneratorLike = None,
+    ) -> None:
+        super().__init__()
+        dtype_of_to("Bilinear", (), None, device)
+        self.in1_features = _positive_int("Bilinear", "in1_features", in1_features)
+        self.in2_features = _positive_int("Bilinear", "in2_features", in2_features)
+        self.out_features = _positive_int("Bilinear", "out_features", out_features)
+        dt = np.dtype(dtype) if dtype is not None else default_float()
+        shape = (self.out_features, self.in1_features, self.in2_features)
+        self.weight = Parameter(np.empty(shape, dtype=dt))
+        self.bias: Parameter | None
+        if bias:
+            self.bias = Parameter(np.empty(self.out_features, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: GeneratorLike = None) -> None:
+        rng = as_generator(generator)
+        bound = 1 / math.sqrt(self.in1_features)
+        init.uniform_(self.weight, -bound, bound, generator=rng)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound, generator=rng)
+
+    def forward(self, input1: Any, input2: Any) -> Tensor:
+        dtype = self.weight.dtype
+        return F.bilinear(
+            cast_input(input1, dtype), cast_input(input2, dtype), self.weight, self.bias
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )

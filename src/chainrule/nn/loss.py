@@ -343,3 +343,77 @@ class TripletMarginLoss(_Loss):
         return F.triplet_margin_loss(
             anchor, positive, negative, self.margin, self.p, self.eps, self.swap, self.reduction
         )
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """Multi-class hinge loss for (N, C) scores and class labels:
+    (1/C) sum_{i != y} w_y max(0, margin - x_y + x_i)**p.
+
+    Parameters
+    ----------
+    p : {1, 2}, default=1
+    margin : float, default=1.0
+    weight : Tensor of shape (C,), optional
+        Weight of each target class (a buffer, as in PyTorch).
+    reduction : {'mean', 'sum', 'none'}, default='mean'
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> loss = nn.MultiMarginLoss()(cr.tensor([[0.1, 0.2, 0.4, 0.8]]), cr.tensor([3]))
+    >>> round(loss.item(), 4)
+    0.325
+    """
+
+    def __init__(
+        self,
+        p: int = 1,
+        margin: float = 1.0,
+        weight: Any = None,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(weight, reduction, size_average=size_average, reduce=reduce)
+        if p not in (1, 2) or isinstance(p, bool):
+            raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got {p!r}")
+        if self.weight is not None and self.weight.ndim != 1:
+            raise ValueError(
+                f"MultiMarginLoss: weight must be one-dimensional, got shape {self.weight.shape}"
+            )
+        self.p, self.margin = p, margin
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.multi_margin_loss(
+            input, target, self.p, self.margin, self.weight, reduction=self.reduction
+        )
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss: (1/C) sum over target classes j and non-target classes i of
+    max(0, 1 - (x_j - x_i)); each target row lists its classes, ended by the first -1.
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}, default='mean'
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> x = cr.tensor([[0.1, 0.2, 0.4, 0.8]])
+    >>> round(nn.MultiLabelMarginLoss()(x, cr.tensor([[3, 0, -1, 1]])).item(), 4)
+    0.85
+    """
+
+    def __init__(
+        self,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)

@@ -1,7 +1,9 @@
-"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm`` and ``GroupNorm``."""
+"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``, ``GroupNorm``,
+``InstanceNorm1d``, ``InstanceNorm2d``, ``RMSNorm`` and ``LocalResponseNorm``."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -358,3 +360,281 @@ class GroupNorm(_AffineNorm):
             f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
             f"bias={self.bias is not None}"
         )
+
+
+class _InstanceNorm(_BatchNorm):
+    """What InstanceNorm1d and InstanceNorm2d share: ``_BatchNorm``'s arguments, parameters
+    and buffers (so state dicts interchange with PyTorch's), with PyTorch's instance-norm
+    defaults and forward. ``_ranks`` holds the unbatched rank, then the batched one."""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(
+            num_features,
+            eps,
+            momentum,
+            affine,
+            track_running_stats,
+            dtype,
+            bias=bias,
+            device=device,
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        name = type(self).__name__
+        if len(shape) not in self._ranks:
+            raise ValueError(f"{name}: expected input of shape {self._shapes()}, got {shape}")
+        unbatched = len(shape) == self._ranks[0]
+        feature_dim = 0 if unbatched else 1
+        if shape[feature_dim] != self.num_features:
+            if self.affine or self.running_mean is not None:
+                raise ValueError(
+                    f"{name}: expected input's size at dim={feature_dim} to match "
+                    f"num_features ({self.num_features}), got shape {shape}"
+                )
+            # As PyTorch: without parameters or buffers, num_features is unused.
+            warnings.warn(
+                f"{name}: input's size at dim={feature_dim} does not match num_features "
+                f"({self.num_features}); it is unused since affine=False",
+                UserWarning,
+                stacklevel=2,
+            )
+        reference = self.weight if self.weight is not None else self.running_mean
+        if reference is not None:
+            x = cast_input(x, reference.dtype)
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+        if unbatched:
+            x = x.unsqueeze(0)
+        # PyTorch's choices: the running statistics are passed whenever they exist, and the
+        # input's own statistics are used while training or when not tracking (so a layer
+        # whose tracking was switched off after construction still updates its buffers);
+        # momentum=None means no update (it is not a cumulative average here), and
+        # num_batches_tracked is never counted.
+        out = F.instance_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            use_input_stats=self.training or not self.track_running_stats,
+            momentum=self.momentum if self.momentum is not None else 0.0,
+            eps=self.eps,
+        )
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization of (N, C, L) or unbatched (C, L) input: each channel of each
+    sample normalized over its positions L.
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias, with the mean and biased variance of
+    each (sample, channel); with ``track_running_stats``, evaluation mode uses running
+    statistics instead.
+
+    Parameters
+    ----------
+    num_features : int
+        C, the number of channels.
+    eps : float, default=1e-5
+    momentum : float or None, default=0.1
+        Weight of each new batch in the running statistics (None: they are not updated).
+    affine : bool, default=False
+        Learn ``weight`` (ones) and ``bias`` (zeros), one per channel.
+    track_running_stats : bool, default=False
+        Keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers (the
+        last, as in PyTorch, never counts). In training they move toward the batch average
+        of each instance's mean and unbiased variance; evaluation normalizes with them.
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
+    dtype : dtype, default=float32
+    bias : bool, default=True
+        With ``affine``, whether to learn ``bias`` too (keyword only, as in PyTorch).
+
+    Notes
+    -----
+    Shape: input (N, C, L) or (C, L), output the same. With a channel count other than
+    ``num_features``, a layer without parameters or buffers warns (the count is unused);
+    one with them raises.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> y = nn.InstanceNorm1d(3)(cr.randn(2, 3, 8, generator=0))
+    >>> bool(abs(y.numpy().mean(axis=-1)).max() < 1e-5)
+    True
+    """
+
+    _ranks = (2, 3)
+
+    def _shapes(self) -> str:
+        return f"(N, {self.num_features}, L) or ({self.num_features}, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization of (N, C, H, W) or unbatched (C, H, W) images: each channel
+    of each sample normalized over its H x W positions.
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias; arguments, buffers and running
+    statistics are ``InstanceNorm1d``'s (and PyTorch's).
+
+    Parameters
+    ----------
+    num_features : int
+        C, the number of channels.
+    eps : float, default=1e-5
+    momentum : float or None, default=0.1
+        Weight of each new batch in the running statistics (None: they are not updated).
+    affine : bool, default=False
+        Learn ``weight`` (ones) and ``bias`` (zeros), one per channel.
+    track_running_stats : bool, default=False
+        Keep ``running_mean``, ``running_var`` (unbiased) and ``num_batches_tracked``, and
+        normalize with the first two in evaluation mode.
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``).
+    dtype : dtype, default=float32
+    bias : bool, default=True
+        With ``affine``, whether to learn ``bias`` too (keyword only).
+
+    Notes
+    -----
+    Shape: input (N, C, H, W) or (C, H, W), output the same.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> y = nn.InstanceNorm2d(3, affine=True)(cr.randn(2, 3, 4, 4, generator=0))
+    >>> y.shape
+    (2, 3, 4, 4)
+    """
+
+    _ranks = (3, 4)
+
+    def _shapes(self) -> str:
+        return f"(N, {self.num_features}, H, W) or ({self.num_features}, H, W)"
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalization over the last axes of each sample: y = x /
+    sqrt(mean(x**2) + eps) * weight, with ``weight`` of ``normalized_shape``.
+
+    Parameters
+    ----------
+    normalized_shape : int or sequence of int
+        The trailing axes normalized over.
+    eps : float, optional
+        Added to the mean square; None (the default): the machine epsilon of the dtype the
+        statistics are computed in (float32 for float16 input), as PyTorch's.
+    elementwise_affine : bool, default=True
+        Learn ``weight`` (ones); there is no bias.
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``).
+    dtype : dtype, default=float32
+
+    Notes
+    -----
+    Shape: input (*, *normalized_shape), output the same.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> y = nn.RMSNorm(4)(cr.randn(2, 4, generator=0))
+    >>> bool(abs((y.numpy() ** 2).mean(axis=-1) - 1).max() < 1e-5)
+    True
+    """
+
+    weight: Parameter | None
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        dtype_of_to("RMSNorm", (), None, device)
+        shape = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, int | np.integer)
+            else tuple(normalized_shape)
+        )
+        if not shape or not all(_is_positive_int(n) for n in shape):
+            raise ValueError(
+                f"RMSNorm: normalized_shape must be positive integers, got {normalized_shape!r}"
+            )
+        if eps is not None and not eps >= 0:
+            raise ValueError(f"RMSNorm: eps must be >= 0 or None, got {eps!r}")
+        self.normalized_shape = tuple(int(n) for n in shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:
+            dt = np.dtype(dtype) if dtype is not None else default_float()
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self, generator: Any = None) -> None:
+        if self.weight is not None:
+            self.weight.data[...] = 1
+
+    def forward(self, x: Any) -> Tensor:
+        if self.weight is not None:
+            x = cast_input(x, self.weight.dtype)
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class LocalResponseNorm(Module):
+    """Local response normalization across channels (AlexNet's): each value divided by
+    (k + alpha / size * sum of squares over ``size`` neighbouring channels)**beta.
+
+    Parameters
+    ----------
+    size : int
+        The number of channels in each neighbourhood: channels c - size // 2 to
+        c + (size - 1) // 2, missing ones counting as zeros.
+    alpha : float, default=1e-4
+    beta : float, default=0.75
+    k : float, default=1.0
+
+    Notes
+    -----
+    Shape: input (N, C, *) with at least three axes, output the same. No parameters.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.LocalResponseNorm(2)(cr.randn(2, 3, 4, generator=0)).shape
+    (2, 3, 4)
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        if not _is_positive_int(size):
+            raise ValueError(f"LocalResponseNorm: size must be a positive integer, got {size!r}")
+        self.size, self.alpha, self.beta, self.k = int(size), alpha, beta, k
+
+    def forward(self, x: Any) -> Tensor:
+        return F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
