@@ -38,7 +38,7 @@ from chainrule.nn.containers import (
     ParameterList,
     Sequential,
 )
-from chainrule.nn.conv import Conv1d, Conv2d
+from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from chainrule.nn.layers import (
     Dropout,
     Dropout2d,
@@ -115,6 +115,8 @@ __all__ = [
     "BatchNorm2d",
     "Conv1d",
     "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
     "Dropout2d",
