@@ -42,6 +42,14 @@ from chainrule.nn._conv_functional import (
     max_pool1d,
     max_pool2d,
 )
+from chainrule.nn._image_functional import (
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    fold,
+    pixel_shuffle,
+    pixel_unshuffle,
+    unfold,
+)
 from chainrule.nn._loss_functions import (
     _pairwise_distance,
     binary_cross_entropy,
@@ -67,6 +75,8 @@ from chainrule.tensor import Tensor, as_generator
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
@@ -83,6 +93,7 @@ __all__ = [
     "dropout2d",
     "elu",
     "embedding",
+    "fold",
     "gaussian_nll_loss",
     "gelu",
     "group_norm",
@@ -106,6 +117,8 @@ __all__ = [
     "one_hot",
     "pad",
     "pairwise_distance",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "poisson_nll_loss",
     "relu",
     "scaled_dot_product_attention",
@@ -118,6 +131,7 @@ __all__ = [
     "softplus",
     "tanh",
     "triplet_margin_loss",
+    "unfold",
 ]
 
 
