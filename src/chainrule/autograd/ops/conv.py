@@ -425,7 +425,8 @@ class _FlatLayout:
         out = self.out
         y = np.empty((n, o, *out), dtype=cols.dtype)
         if self.per_image and self.positions[1] == out[1]:
-            _blas.matmul(weights, cols, out=y.reshape(n, self.groups, o // self.groups, -1))
+            rows = (n, self.groups, o // self.groups, cols.shape[-1])
+            _blas.matmul(weights, cols, out=y.reshape(rows))
         else:
             shape = cols.shape[:-2] + (o // self.groups, cols.shape[-1])
             product = WORKSPACE.empty(shape, cols.dtype)
