@@ -73,7 +73,7 @@ REPLAYED_OPS = frozenset(
         "sum",
         "mean", "max", "min", "var", "prod", "norm", "cumsum",
         # products, convolutions, pooling
-        "matmul", "linear", "einsum", "conv2d", "max_pool2d", "avg_pool2d",
+        "matmul", "linear", "einsum", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
         # losses
         "mse_loss", "softmax_cross_entropy_labels", "binary_cross_entropy",
     }

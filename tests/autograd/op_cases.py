@@ -1069,6 +1069,28 @@ case(
 )
 
 case(
+    "conv_transpose2d",
+    "basic_bias",
+    lambda x, w, b: ops.conv_transpose2d(x, w, b),
+    lambda x, w, b: F.conv_transpose2d(x, w, b),
+    normal((2, 3, 4, 5), (3, 2, 3, 2), (2,)),
+)
+case(
+    "conv_transpose2d",
+    "stride_padding_output_padding",
+    lambda x, w: ops.conv_transpose2d(x, w, stride=(2, 3), padding=1, output_padding=(1, 2)),
+    lambda x, w: F.conv_transpose2d(x, w, stride=(2, 3), padding=1, output_padding=(1, 2)),
+    normal((2, 2, 4, 3), (2, 3, 3, 3)),
+)
+case(
+    "conv_transpose2d",
+    "dilation_groups_unbatched",
+    lambda x, w, b: ops.conv_transpose2d(x, w, b, output_padding=1, groups=2, dilation=2),
+    lambda x, w, b: F.conv_transpose2d(x, w, b, output_padding=1, groups=2, dilation=2),
+    normal((4, 3, 4), (4, 3, 2, 3), (6,)),
+)
+
+case(
     "max_pool2d",
     "2x2",
     lambda x: ops.max_pool2d(x, 2),

@@ -45,7 +45,7 @@ from chainrule.nn.containers import (
     ParameterList,
     Sequential,
 )
-from chainrule.nn.conv import Conv1d, Conv2d
+from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from chainrule.nn.distance import CosineSimilarity, PairwiseDistance
 from chainrule.nn.layers import (
     Bilinear,
@@ -89,10 +89,24 @@ from chainrule.nn.normalization import (
     LocalResponseNorm,
     RMSNorm,
 )
+from chainrule.nn.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     MaxPool1d,
@@ -100,6 +114,14 @@ from chainrule.nn.pooling import (
     Upsample,
 )
 from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.spatial import (
+    Fold,
+    PixelShuffle,
+    PixelUnshuffle,
+    Unfold,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 
 __all__ = [
     "CELU",
@@ -137,6 +159,8 @@ __all__ = [
     "BatchNorm2d",
     "Conv1d",
     "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
     "Dropout2d",
@@ -194,6 +218,24 @@ __all__ = [
     "Tanh",
     "Unflatten",
     "Upsample",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "Fold",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "Unfold",
+    "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
+    "ZeroPad1d",
+    "ZeroPad2d",
     "functional",
     "init",
 ]

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.autograd.ops import avg_pool2d, conv2d, edge_pad, matmul, max_pool2d
+from chainrule.autograd.ops import (
+    avg_pool2d,
+    conv2d,
+    conv_transpose2d,
+    edge_pad,
+    matmul,
+    max_pool2d,
+)
 from chainrule.autograd.ops._operands import as_tensor
 from chainrule.autograd.ops.conv import pair
 from chainrule.backend import Array, is_floating, np
@@ -24,6 +31,8 @@ __all__ = [
     "avg_pool2d",
     "conv1d",
     "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
     "dropout2d",
     "edge_pad",
     "max_pool1d",
@@ -76,6 +85,62 @@ def conv1d(
         padding if isinstance(padding, str) else (0, _single("conv1d", "padding", padding, 0))
     )
     y = conv2d(x.unsqueeze(-2), w.unsqueeze(-2), bias, (1, steps), pads, (1, spread), groups)
+    return y.squeeze(-2)
+
+
+def conv_transpose1d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
+    """1-D transposed convolution of (N, C_in, L) or (C_in, L) input with a weight of shape
+    (C_in, C_out / groups, k): ``conv_transpose2d`` on rows of height 1.
+
+    L_out = (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1; the
+    arguments are ints (or 1-tuples), as in ``conv_transpose2d``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import conv_transpose1d
+    >>> conv_transpose1d(cr.ones(1, 1, 3), cr.ones(1, 1, 2)).tolist()
+    [[[1.0, 2.0, 2.0, 1.0]]]
+    """
+    where = "conv_transpose1d"
+    x, w = as_tensor(input), as_tensor(weight)
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"{where}: expected input of shape (N, C, L) or (C, L), got shape {x.shape}"
+        )
+    if w.ndim != 3:
+        raise ValueError(
+            f"{where}: expected a 3-D weight (in_channels, out_channels/groups, k), got shape "
+            f"{w.shape}"
+        )
+    steps = _single(where, "stride", stride)
+    spread = _single(where, "dilation", dilation)
+    pad = _single(where, "padding", padding, 0)
+    extra = _single(where, "output_padding", output_padding, 0)
+    if extra >= max(steps, spread):
+        raise ValueError(
+            f"{where}: output_padding must be smaller than either stride or dilation, got "
+            f"output_padding={output_padding!r}, stride={stride!r}, dilation={dilation!r}"
+        )
+    y = conv_transpose2d(
+        x.unsqueeze(-2),
+        w.unsqueeze(-2),
+        bias,
+        (1, steps),
+        (0, pad),
+        (0, extra),
+        groups,
+        (1, spread),
+    )
     return y.squeeze(-2)
 
 

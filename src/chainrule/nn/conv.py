@@ -1,4 +1,5 @@
-"""Convolution layers ``Conv1d`` and ``Conv2d``, and ``small_cnn``: a ready-made network for
+"""Convolution layers ``Conv1d`` and ``Conv2d``, transposed convolutions
+``ConvTranspose1d`` and ``ConvTranspose2d``, and ``small_cnn``: a ready-made network for
 small images given as flat rows (the command line's ``--arch cnn``)."""
 
 from __future__ import annotations
@@ -248,6 +249,246 @@ class Conv1d(_ConvNd):
     _convolve = staticmethod(F.conv1d)
 
 
+class _ConvTransposeNd(Module):
+    """What ConvTranspose1d and ConvTranspose2d share: arguments, parameters,
+    initialization, the output size, printing."""
+
+    n_dims = 2
+    _convolve: Callable[..., Tensor]  # conv_transpose1d or conv_transpose2d
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        output_padding: int | Sequence[int] = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: int | Sequence[int] = 1,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+        generator: GeneratorLike = None,
+    ) -> None:
+        super().__init__()
+        where, n = type(self).__name__, self.n_dims
+        dtype_of_to(where, (), None, device)
+        for name, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("groups", groups),
+        ):
+            if not _is_int(value) or value < 1:
+                raise ValueError(
+                    f"{where}: {name} must be a positive integer, got {name}={value!r}"
+                )
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"{where}: in_channels and out_channels must be divisible by groups, got "
+                f"in_channels={in_channels}, out_channels={out_channels}, groups={groups}"
+            )
+        if padding_mode != "zeros":
+            raise ValueError(
+                f'{where}: only "zeros" padding_mode is supported, as in PyTorch, got '
+                f"padding_mode={padding_mode!r}"
+            )
+        if isinstance(padding, str):
+            raise ValueError(f"{where}: padding must be an int or {n} ints, got {padding!r}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = _tuple(where, "kernel_size", kernel_size, n, 1)
+        self.stride = _tuple(where, "stride", stride, n, 1)
+        self.padding = _tuple(where, "padding", padding, n, 0)
+        self.dilation = _tuple(where, "dilation", dilation, n, 1)
+        self.output_padding = _tuple(where, "output_padding", output_padding, n, 0)
+        for extra, step, spread in zip(
+            self.output_padding, self.stride, self.dilation, strict=True
+        ):
+            if extra >= max(step, spread):
+                raise ValueError(
+                    f"{where}: output_padding must be smaller than either stride or dilation, "
+                    f"got output_padding={self.output_padding}, stride={self.stride}, "
+                    f"dilation={self.dilation}"
+                )
+        self.groups, self.padding_mode = int(groups), padding_mode
+        dt = np.dtype(dtype) if dtype is not None else default_float()
+        shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
+        self.weight = Parameter(np.empty(shape, dtype=dt))
+        self.bias: Parameter | None
+        if bias:
+            self.bias = Parameter(np.empty(self.out_channels, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: GeneratorLike = None) -> None:
+        rng = as_generator(generator)
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
+        if self.bias is not None:
+            # PyTorch's fan_in is the weight's: out_channels / groups * kernel elements.
+            fan_in = self.out_channels // self.groups * math.prod(self.kernel_size)
+            bound = 1 / math.sqrt(fan_in)
+            init.uniform_(self.bias, -bound, bound, generator=rng)
+
+    def forward(self, input: Any, output_size: Sequence[int] | None = None) -> Tensor:
+        x = self._input(input)
+        extra = self._output_padding(x.shape, output_size)
+        return self._convolve(
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            extra,
+            self.groups,
+            self.dilation,
+        )
+
+    def _output_padding(
+        self, shape: tuple[int, ...], output_size: Sequence[int] | None
+    ) -> tuple[int, ...]:
+        """``output_padding``, or the one that gives ``output_size`` (its last n_dims
+        entries), which must lie within a stride of the smallest output size."""
+        if output_size is None:
+            return self.output_padding
+        where, n = type(self).__name__, self.n_dims
+        sizes = list(output_size)
+        if len(sizes) in (n + 1, n + 2):
+            sizes = sizes[-n:]
+        if len(sizes) != n or not all(_is_int(v) for v in sizes):
+            raise ValueError(
+                f"{where}: output_size must have {n} or {n + 2} ints, got "
+                f"output_size={output_size!r}"
+            )
+        extra = []
+        for axis in range(n):
+            smallest = (
+                (shape[-n + axis] - 1) * self.stride[axis]
+                - 2 * self.padding[axis]
+                + self.dilation[axis] * (self.kernel_size[axis] - 1)
+                + 1
+            )
+            largest = smallest + self.stride[axis] - 1
+            if not smallest <= sizes[axis] <= largest:
+                raise ValueError(
+                    f"{where}: requested output_size {tuple(sizes)} is out of range: axis "
+                    f"{axis} must be between {smallest} and {largest} for input shape {shape}"
+                )
+            extra.append(int(sizes[axis]) - smallest)
+        return tuple(extra)
+
+    def _input(self, x: Any) -> Tensor:
+        """``x`` in the weight's dtype, after checking its shape."""
+        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        n = self.n_dims
+        if len(shape) not in (n + 1, n + 2) or shape[-n - 1] != self.in_channels:
+            axes = ("H", "W") if n == 2 else ("L",)
+            batched = ", ".join(("N", str(self.in_channels), *axes))
+            single = ", ".join((str(self.in_channels), *axes))
+            raise ValueError(
+                f"{type(self).__name__}: expected input of shape ({batched}) or ({single}), "
+                f"got shape {shape}"
+            )
+        return cast_input(x, self.weight.dtype)
+
+    def extra_repr(self) -> str:
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0,) * self.n_dims:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * self.n_dims:
+            text += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self.n_dims:
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over NCHW images (the adjoint of ``Conv2d`` in its
+    input), as in PyTorch: each input pixel adds the kernel, scaled by its values, into the
+    output at stride steps. Upsamples by ``stride`` in a decoder or a generator.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int, int)
+    stride : int or (int, int), default=1
+    padding : int or (int, int), default=0
+        Rows (columns) removed from each side of the full output.
+    output_padding : int or (int, int), default=0
+        Rows (columns) added at the bottom (right) of the output; smaller than the stride
+        or the dilation. ``forward``'s ``output_size`` chooses it instead.
+    groups : int, default=1
+        Split the channels into ``groups`` independent transposed convolutions (both
+        channel counts must divide by it).
+    bias : bool, default=True
+    dilation : int or (int, int), default=1
+    padding_mode : {'zeros'}, default='zeros'
+        The only mode PyTorch's transposed convolutions accept.
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
+    dtype : dtype, default=float32
+    generator : numpy.random.Generator or int, optional
+        Source of the initial weights (when None, the default generator).
+
+    Notes
+    -----
+    ``weight`` has shape (in_channels, out_channels / groups, kH, kW), as in PyTorch, and
+    starts like PyTorch's: U(-k, k) with k = 1 / sqrt(fan_in), fan_in = out_channels /
+    groups * kH * kW; so does ``bias``. State dicts move between the two libraries
+    unchanged.
+
+    Shape: input (N, C_in, H, W) or (C_in, H, W); output (N, C_out, H_out, W_out) with
+    H_out = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1.
+    ``forward(input, output_size=None)``: ``output_size`` (H_out, W_out), or (N, C_out,
+    H_out, W_out), picks the output_padding that gives that size.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> up = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, generator=0)
+    >>> up(cr.ones(1, 4, 5, 5)).shape
+    (1, 2, 9, 9)
+    >>> up(cr.ones(1, 4, 5, 5), output_size=(10, 10)).shape
+    (1, 2, 10, 10)
+    """
+
+    n_dims = 2
+
+    _convolve = staticmethod(F.conv_transpose2d)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over (N, C, L) sequences; the arguments are
+    ConvTranspose2d's, one int each.
+
+    ``weight`` has shape (in_channels, out_channels / groups, kernel_size) and starts like
+    PyTorch's (fan_in = out_channels / groups * kernel_size).
+
+    Shape: input (N, C_in, L) or (C_in, L); output (N, C_out, L_out) with L_out = (L - 1)
+    * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.ConvTranspose1d(3, 5, 4, stride=2, generator=0)(cr.ones(2, 3, 10)).shape
+    (2, 5, 22)
+    """
+
+    n_dims = 1
+
+    _convolve = staticmethod(F.conv_transpose1d)
+
+
 def small_cnn(
     image_shape: Sequence[int],
     n_classes: int,
@@ -340,4 +581,11 @@ def digits_cnn(dtype: Any = None, generator: GeneratorLike = None) -> Sequential
     return small_cnn((1, 8, 8), 10, dtype=dtype, generator=generator)
 
 
-__all__ = ["Conv1d", "Conv2d", "digits_cnn", "small_cnn"]
+__all__ = [
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "digits_cnn",
+    "small_cnn",
+]

@@ -36,9 +36,19 @@ from chainrule.nn._conv_functional import (
     avg_pool2d,
     conv1d,
     conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
     dropout2d,
     max_pool1d,
     max_pool2d,
+)
+from chainrule.nn._image_functional import (
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    fold,
+    pixel_shuffle,
+    pixel_unshuffle,
+    unfold,
 )
 from chainrule.nn._loss_functions import (
     _pairwise_distance,
@@ -73,6 +83,8 @@ from chainrule.tensor import Tensor, as_generator
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
@@ -81,6 +93,8 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "conv1d",
     "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
     "cosine_embedding_loss",
     "cosine_similarity",
     "cross_entropy",
@@ -88,6 +102,7 @@ __all__ = [
     "dropout2d",
     "elu",
     "embedding",
+    "fold",
     "gaussian_nll_loss",
     "gelu",
     "group_norm",
@@ -113,6 +128,8 @@ __all__ = [
     "one_hot",
     "pad",
     "pairwise_distance",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "poisson_nll_loss",
     "relu",
     "rms_norm",
@@ -126,6 +143,7 @@ __all__ = [
     "softplus",
     "tanh",
     "triplet_margin_loss",
+    "unfold",
 ]
 
 

@@ -1,5 +1,6 @@
-"""Pooling layers over NCHW images (``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``) and
-NCL sequences (``MaxPool1d``, ``AvgPool1d``, ``AdaptiveAvgPool1d``), and the resizing layer
+"""Pooling layers over NCHW images (``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``,
+``AdaptiveMaxPool2d``) and NCL sequences (``MaxPool1d``, ``AvgPool1d``,
+``AdaptiveAvgPool1d``, ``AdaptiveMaxPool1d``), and the resizing layer
 ``Upsample``, which goes the other way."""
 
 from __future__ import annotations
@@ -328,6 +329,87 @@ class AdaptiveAvgPool1d(Module):
 
     def forward(self, x: Any) -> Tensor:
         return F.adaptive_avg_pool1d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to ``output_size`` whatever the input's size (PyTorch's bins:
+    floor(i * H / out) to ceil((i + 1) * H / out) - 1).
+
+    Parameters
+    ----------
+    output_size : int or (int or None, int or None)
+        None keeps the input's size along that axis.
+    return_indices : bool, default=False
+        True is not supported (``NotImplementedError``).
+
+    Shape: (N, C, H, W) or (C, H, W) to (N, C, H_out, W_out) or (C, H_out, W_out).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.AdaptiveMaxPool2d((2, None))(cr.ones(1, 3, 5, 7)).shape
+    (1, 3, 2, 7)
+    """
+
+    def __init__(
+        self, output_size: int | Sequence[int | None] | None, return_indices: bool = False
+    ) -> None:
+        super().__init__()
+        sizes = (
+            tuple(output_size)
+            if isinstance(output_size, tuple | list)
+            else (output_size, output_size)
+        )
+        if len(sizes) != 2 or not all(
+            s is None or (isinstance(s, int) and not isinstance(s, bool) and s > 0) for s in sizes
+        ):
+            raise ValueError(
+                f"AdaptiveMaxPool2d: output_size must be a positive int or a pair of positive "
+                f"ints or None, got output_size={output_size!r}"
+            )
+        if return_indices:
+            raise NotImplementedError("AdaptiveMaxPool2d: return_indices=True is not supported")
+        self.output_size: tuple[int | None, int | None] = (sizes[0], sizes[1])
+        self.return_indices = False
+
+    def forward(self, x: Any) -> Tensor:
+        return functional.adaptive_max_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={_shown(self.output_size)}"
+
+
+class AdaptiveMaxPool1d(Module):
+    """Max pooling of a sequence to length ``output_size`` whatever its length (PyTorch's
+    bins: floor(i * L / out) to ceil((i + 1) * L / out) - 1).
+
+    Parameters
+    ----------
+    output_size : int
+    return_indices : bool, default=False
+        True is not supported (``NotImplementedError``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.AdaptiveMaxPool1d(2)(cr.ones(1, 3, 5)).shape
+    (1, 3, 2)
+    """
+
+    def __init__(self, output_size: int | Sequence[int], return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size = _single("AdaptiveMaxPool1d", "output_size", output_size)
+        if return_indices:
+            raise NotImplementedError("AdaptiveMaxPool1d: return_indices=True is not supported")
+        self.return_indices = False
+
+    def forward(self, x: Any) -> Tensor:
+        return functional.adaptive_max_pool1d(x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

@@ -68,6 +68,7 @@ from chainrule.autograd.ops.combined import (
     var_mean,
 )
 from chainrule.autograd.ops.conv import avg_pool2d, conv2d, edge_pad, max_pool2d
+from chainrule.autograd.ops.conv_transpose import conv_transpose2d
 from chainrule.autograd.ops.counting import (
     bincount,
     bucketize,
@@ -421,6 +422,7 @@ __all__ = [
     "clone",
     "concatenate",
     "conv2d",
+    "conv_transpose2d",
     "cos",
     "div",
     "edge_pad",

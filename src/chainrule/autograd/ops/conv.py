@@ -209,17 +209,11 @@ class Conv2d(Function):
         groups: int,
         out: Pair,
     ) -> Array:
-        n, o = x.shape[0], w.shape[0]
+        o = w.shape[0]
         layout = _FlatLayout(x.shape, w.shape, stride, padding, dilation, groups, out)
         cols = layout.window_matrix(layout.flatten(x))
         weights = w.reshape(groups, o // groups, -1)
-        y = np.empty((n, o, *out), dtype=x.dtype)
-        if layout.per_image and layout.positions[1] == out[1]:
-            _blas.matmul(weights, cols, out=y.reshape(n, groups, o // groups, cols.shape[-1]))
-        else:
-            product = WORKSPACE.empty(cols.shape[:-2] + (o // groups, cols.shape[-1]), x.dtype)
-            _blas.matmul(weights, cols, out=product)
-            y[...] = layout.to_images(product)[..., : out[1]]
+        y = layout.convolve(weights, cols)
         if b is not None:
             y += b.reshape(o, 1, 1)
         ctx.save_for_backward(cols, weights)
@@ -289,7 +283,7 @@ class _FlatLayout:
         top, bottom, left, right = padding
         hp, wp = h + top + bottom, w + left + right
         self.x_shape, self.w_shape = x_shape, w_shape
-        self.padding, self.groups = padding, groups
+        self.padding, self.groups, self.out = padding, groups, out
         self.padded = (hp, wp)
         self.positions = (out[0], wp if stride[1] == 1 else out[1])
         self.steps = (stride[0] * wp, stride[1])  # per output row, output column
@@ -423,6 +417,32 @@ class _FlatLayout:
         else:
             grad = _blas.matmul(cols, g.transpose(0, 2, 1))
         return grad.transpose(0, 2, 1).reshape(self.w_shape)
+
+    def convolve(self, weights: Array, cols: Array) -> Array:
+        """The (N, out, OH, OW) convolution from the weights (groups, out per group, rows)
+        and the window matrix ``cols`` (without the bias)."""
+        n, o = self.x_shape[0], self.w_shape[0]
+        out = self.out
+        y = np.empty((n, o, *out), dtype=cols.dtype)
+        if self.per_image and self.positions[1] == out[1]:
+            rows = (n, self.groups, o // self.groups, cols.shape[-1])
+            _blas.matmul(weights, cols, out=y.reshape(rows))
+        else:
+            shape = cols.shape[:-2] + (o // self.groups, cols.shape[-1])
+            product = WORKSPACE.empty(shape, cols.dtype)
+            _blas.matmul(weights, cols, out=product)
+            y[...] = self.to_images(product)[..., : out[1]]
+        return y
+
+    def input_gradient(self, weights: Array, grad: Array) -> Array:
+        """dL/dx (N, C, H, W) from the weights (groups, out per group, rows) and dL/dy:
+        the transposed convolution of ``grad``."""
+        if self.flat:
+            buffer = self.col2im_planes(weights, self.gradient_planes(grad))
+        else:
+            g = self.gradient_positions(grad)
+            buffer = self.col2im(_blas.matmul(weights.transpose(0, 2, 1), g))
+        return self.unflatten(buffer)
 
     # ----------------------------------------------------------------- col2im
     def col2im(self, cols: Array) -> Array:

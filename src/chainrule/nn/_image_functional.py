@@ -1,0 +1,318 @@
+"""Functional forms that rearrange images: sliding blocks (``unfold``, ``fold``), pixel
+shuffles, and adaptive max pooling.
+
+All compose existing ops. ``unfold`` is a grouped ``conv2d`` whose kernels are one-hot (one
+output channel per channel and kernel offset, which is exactly unfold's row order), and
+``fold``, its adjoint, the ``conv_transpose2d`` with the same weights; the pixel shuffles are
+a reshape, a permutation and a reshape; adaptive max pooling gathers each bin's rows (then
+columns), padded to the longest bin by repeating an element of the bin, and takes the max.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd.ops import conv2d, conv_transpose2d
+from chainrule.autograd.ops._operands import as_tensor
+from chainrule.autograd.ops.conv import pair
+from chainrule.backend import Array, is_floating, np
+from chainrule.nn._conv_functional import _adaptive_sizes
+from chainrule.tensor import Tensor
+
+__all__ = [
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "fold",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "unfold",
+]
+
+
+def _one_hot_kernels(channels: int, kernel: tuple[int, int], dtype: Any) -> Array:
+    """(channels * kh * kw, 1, kh, kw): kernel m of each channel is 1 at offset m."""
+    kh, kw = kernel
+    eye = np.eye(kh * kw, dtype=dtype).reshape(kh * kw, 1, kh, kw)
+    return np.tile(eye, (channels, 1, 1, 1))
+
+
+def _blocks(
+    where: str, size: tuple[int, int], kernel: Any, dilation: Any, padding: Any, stride: Any
+) -> tuple[tuple[int, int], ...]:
+    """Kernel, dilation, padding, stride as pairs and the number of blocks per axis."""
+    k = pair(where, "kernel_size", kernel)
+    d = pair(where, "dilation", dilation)
+    p = pair(where, "padding", padding, minimum=0)
+    s = pair(where, "stride", stride)
+    n = tuple((size[a] + 2 * p[a] - d[a] * (k[a] - 1) - 1) // s[a] + 1 for a in range(2))
+    if min(n) < 1 or any(size[a] + 2 * p[a] < d[a] * (k[a] - 1) + 1 for a in range(2)):
+        raise ValueError(
+            f"{where}: the kernel {k} (dilation {d}) does not fit the size {size} with padding "
+            f"{p}: no sliding blocks"
+        )
+    return k, d, p, s, (n[0], n[1])
+
+
+def unfold(
+    input: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1
+) -> Tensor:
+    """Extract sliding blocks of NCHW images as columns (im2col), as PyTorch's ``F.unfold``.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, H, W) or (C, H, W)
+    kernel_size : int or (int, int)
+    dilation : int or (int, int), default=1
+    padding : int or (int, int), default=0
+        Zeros added on both sides.
+    stride : int or (int, int), default=1
+
+    Returns
+    -------
+    Tensor of shape (N, C * kH * kW, L) or (C * kH * kW, L)
+        Row c * kH * kW + p * kW + q holds offset (p, q) of channel c in each of the L
+        blocks (row-major over the block positions).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import unfold
+    >>> unfold(cr.arange(9.0).reshape(1, 1, 3, 3), 2).tolist()
+    [[[0.0, 1.0, 3.0, 4.0], [1.0, 2.0, 4.0, 5.0], [3.0, 4.0, 6.0, 7.0], [4.0, 5.0, 7.0, 8.0]]]
+    """
+    x = as_tensor(input)
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"unfold: expected input of shape (N, C, H, W) or (C, H, W), got shape {x.shape}"
+        )
+    if not is_floating(x.dtype):
+        raise TypeError(f"unfold: expected a floating-point input, got dtype {x.dtype}")
+    k, d, p, s, _ = _blocks(
+        "unfold", (x.shape[-2], x.shape[-1]), kernel_size, dilation, padding, stride
+    )
+    channels = x.shape[-3]
+    weight = _one_hot_kernels(channels, k, x.dtype)
+    y = conv2d(x, weight, None, s, p, d, channels)
+    return y.reshape(*y.shape[:-2], y.shape[-2] * y.shape[-1])
+
+
+def fold(
+    input: Any,
+    output_size: Any,
+    kernel_size: Any,
+    dilation: Any = 1,
+    padding: Any = 0,
+    stride: Any = 1,
+) -> Tensor:
+    """Sum columns of sliding blocks back into images (col2im), the adjoint of ``unfold``,
+    as PyTorch's ``F.fold``: where blocks overlap, their values add.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C * kH * kW, L) or (C * kH * kW, L)
+        L must be the number of blocks that ``unfold`` takes from an ``output_size`` image.
+    output_size : int or (int, int)
+        (H, W) of the images.
+    kernel_size, dilation, padding, stride : int or (int, int)
+        As in ``unfold``.
+
+    Returns
+    -------
+    Tensor of shape (N, C, H, W) or (C, H, W)
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import fold
+    >>> fold(cr.ones(1, 4, 4), (3, 3), 2).tolist()
+    [[[[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]]]
+    """
+    x = as_tensor(input)
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"fold: expected input of shape (N, C * kH * kW, L) or (C * kH * kW, L), got shape "
+            f"{x.shape}"
+        )
+    if not is_floating(x.dtype):
+        raise TypeError(f"fold: expected a floating-point input, got dtype {x.dtype}")
+    size = pair("fold", "output_size", output_size)
+    k, d, p, s, blocks = _blocks("fold", size, kernel_size, dilation, padding, stride)
+    rows, length = x.shape[-2:]
+    if rows % (k[0] * k[1]):
+        raise ValueError(
+            f"fold: expected the size of dimension {x.ndim - 2} of the input ({rows}) to be "
+            f"divisible by the kernel's {k[0] * k[1]} elements (kernel_size={k})"
+        )
+    if length != blocks[0] * blocks[1]:
+        raise ValueError(
+            f"fold: expected {blocks[0] * blocks[1]} blocks ({blocks[0]} x {blocks[1]}) for "
+            f"output_size={size}, kernel_size={k}, dilation={d}, padding={p}, stride={s}, got "
+            f"input shape {x.shape}"
+        )
+    channels = rows // (k[0] * k[1])
+    weight = _one_hot_kernels(channels, k, x.dtype)
+    images = x.reshape(*x.shape[:-1], *blocks)
+    # conv_transpose2d's smallest output, plus the rows and columns no block reaches
+    extra = tuple(
+        size[a] - ((blocks[a] - 1) * s[a] - 2 * p[a] + d[a] * (k[a] - 1) + 1) for a in range(2)
+    )
+    return conv_transpose2d(images, weight, None, s, p, extra, channels, d)
+
+
+def _shuffle_input(where: str, x: Tensor, factor: Any, name: str) -> int:
+    if isinstance(factor, bool) or not isinstance(factor, int | np.integer) or factor < 1:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {name}={factor!r}")
+    if x.ndim < 3:
+        raise ValueError(
+            f"{where}: expected input of shape (*, C, H, W) with at least 3 dimensions, got "
+            f"shape {x.shape}"
+        )
+    return int(factor)
+
+
+def pixel_shuffle(input: Any, upscale_factor: int) -> Tensor:
+    """Rearrange (*, C * r**2, H, W) into (*, C, H * r, W * r), r = ``upscale_factor``:
+    channel c * r**2 + i * r + j becomes the pixels at offset (i, j) of each r x r block of
+    output channel c (sub-pixel convolution), as PyTorch's ``F.pixel_shuffle``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import pixel_shuffle
+    >>> pixel_shuffle(cr.arange(4.0).reshape(1, 4, 1, 1), 2).tolist()
+    [[[[0.0, 1.0], [2.0, 3.0]]]]
+    """
+    x = as_tensor(input)
+    r = _shuffle_input("pixel_shuffle", x, upscale_factor, "upscale_factor")
+    *lead, c, h, w = x.shape
+    if c % (r * r):
+        raise ValueError(
+            f"pixel_shuffle: expected channels divisible by upscale_factor**2 = {r * r}, got "
+            f"shape {x.shape}"
+        )
+    b = len(lead)
+    blocks = x.reshape(*lead, c // (r * r), r, r, h, w)
+    order = (*range(b), b, b + 3, b + 1, b + 4, b + 2)
+    return blocks.permute(*order).reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Any, downscale_factor: int) -> Tensor:
+    """Rearrange (*, C, H * r, W * r) into (*, C * r**2, H, W), r = ``downscale_factor``:
+    the inverse of ``pixel_shuffle``, as PyTorch's ``F.pixel_unshuffle``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import pixel_unshuffle
+    >>> pixel_unshuffle(cr.arange(4.0).reshape(1, 1, 2, 2), 2).reshape(-1).tolist()
+    [0.0, 1.0, 2.0, 3.0]
+    """
+    x = as_tensor(input)
+    r = _shuffle_input("pixel_unshuffle", x, downscale_factor, "downscale_factor")
+    *lead, c, h, w = x.shape
+    if h % r or w % r:
+        raise ValueError(
+            f"pixel_unshuffle: expected height and width divisible by downscale_factor={r}, "
+            f"got shape {x.shape}"
+        )
+    b = len(lead)
+    blocks = x.reshape(*lead, c, h // r, r, w // r, r)
+    order = (*range(b), b, b + 2, b + 4, b + 1, b + 3)
+    return blocks.permute(*order).reshape(*lead, c * r * r, h // r, w // r)
+
+
+def _bin_members(size: int, out: int) -> Array:
+    """(out, longest bin): the input indices of PyTorch's adaptive bin i, floor(i * size /
+    out) to ceil((i + 1) * size / out) - 1, the last one repeated to fill the row (a
+    repeat changes no maximum)."""
+    rows = np.arange(out)
+    starts = rows * size // out
+    ends = -(-(rows + 1) * size // out)
+    longest = int((ends - starts).max())
+    members = starts[:, None] + np.arange(longest)[None, :]
+    return np.minimum(members, (ends - 1)[:, None])
+
+
+def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Tensor:
+    """Max pooling to a fixed output size, whatever the input size, as PyTorch's
+    ``F.adaptive_max_pool2d``: output bin i of an axis of size n takes the maximum of the
+    elements from floor(i * n / out) to ceil((i + 1) * n / out) - 1.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, H, W) or (C, H, W)
+    output_size : int or (int or None, int or None)
+        None keeps the input's size along that axis.
+    return_indices : bool, default=False
+        True is not supported (``NotImplementedError``).
+
+    Notes
+    -----
+    The maximum is taken over each bin's rows, then over its columns; the gradient goes to
+    the maximum, as in PyTorch (among tied elements, possibly another than PyTorch's).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import adaptive_max_pool2d
+    >>> adaptive_max_pool2d(cr.arange(12.0).reshape(1, 1, 3, 4), (2, 1)).tolist()
+    [[[[7.0], [11.0]]]]
+    """
+    if return_indices:
+        raise NotImplementedError(
+            "adaptive_max_pool2d: return_indices=True is not supported; call it with "
+            "return_indices=False"
+        )
+    x = as_tensor(input)
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"adaptive_max_pool2d: expected input of shape (N, C, H, W) or (C, H, W), got "
+            f"shape {x.shape}"
+        )
+    if not is_floating(x.dtype):
+        raise TypeError(
+            f"adaptive_max_pool2d: expected a floating-point input, got dtype {x.dtype}"
+        )
+    out_h, out_w = _adaptive_sizes("adaptive_max_pool2d", x.shape, output_size)
+    h, w = x.shape[-2:]
+    rows = _bin_members(h, out_h)  # (out_h, bin height)
+    columns = _bin_members(w, out_w)  # (out_w, bin width)
+    # (..., out_h, bin height, W) -> max over the bin -> (..., out_h, W)
+    by_rows = x[..., rows.reshape(-1), :].reshape(*x.shape[:-2], out_h, rows.shape[1], w)
+    y = by_rows.max(-2)[0] if rows.shape[1] > 1 else by_rows.squeeze(-2)
+    by_columns = y[..., columns.reshape(-1)].reshape(*y.shape[:-1], out_w, columns.shape[1])
+    return by_columns.max(-1)[0] if columns.shape[1] > 1 else by_columns.squeeze(-1)
+
+
+def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = False) -> Tensor:
+    """Max pooling of (N, C, L) sequences to length ``output_size`` whatever L is:
+    ``adaptive_max_pool2d`` on rows of height 1.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import adaptive_max_pool1d
+    >>> adaptive_max_pool1d(cr.tensor([[1.0, 3.0, 2.0]]), 2).tolist()
+    [[3.0, 3.0]]
+    """
+    if return_indices:
+        raise NotImplementedError(
+            "adaptive_max_pool1d: return_indices=True is not supported; call it with "
+            "return_indices=False"
+        )
+    x = as_tensor(input)
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"adaptive_max_pool1d: expected input of shape (N, C, L) or (C, L), got shape {x.shape}"
+        )
+    size = (
+        output_size[0]
+        if isinstance(output_size, tuple | list) and len(output_size) == 1
+        else output_size
+    )
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ValueError(
+            f"adaptive_max_pool1d: output_size must be a positive int, got "
+            f"output_size={output_size!r}"
+        )
+    return adaptive_max_pool2d(x.unsqueeze(-2), (1, int(size))).squeeze(-2)
