@@ -155,3 +155,33 @@ def test_qr_modes() -> None:
         cr.linalg.qr(tall, mode="full")
     with pytest.raises(ValueError, match=r"qr: expected a matrix or a stack of them"):
         cr.linalg.qr(cr.zeros(3))
+
+
+@pytest.mark.parametrize(
+    "array", [np.eye(3), np.zeros((4, 3)), np.zeros((3, 4)), np.diag([2.0, 2.0, 1.0])]
+)
+def test_values_alone_keep_their_gradient_where_they_repeat(array: np.ndarray) -> None:
+    # A nuclear norm of an orthogonal or rank-deficient weight: PyTorch gives U Vh.
+    a, t = both(array)
+    cr.linalg.svd(a).S.sum().backward()
+    torch.linalg.svd(t).S.sum().backward()
+    np.testing.assert_allclose(a.grad.data, t.grad.numpy(), atol=1e-12)
+    if array.shape[0] == array.shape[1]:
+        a, t = both(array)
+        (cr.linalg.eigh(a).eigenvalues ** 2).sum().backward()
+        (torch.linalg.eigh(t).eigenvalues ** 2).sum().backward()
+        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["eigh", "svd", "eigvalsh", "svdvals"])
+def test_non_finite_input_gives_a_clear_error(name: str) -> None:
+    with pytest.raises(ValueError, match=f"{name}: the decomposition did not converge"):
+        getattr(cr.linalg, name)(cr.tensor(np.full((3, 3), np.nan)))
+
+
+def test_qr_of_a_rank_deficient_matrix_says_why_it_has_no_gradient() -> None:
+    a = cr.tensor(np.diag([1.0, 0.0, 2.0]), requires_grad=True)
+    q, r = cr.linalg.qr(a)
+    np.testing.assert_allclose(q.data @ r.data, a.data, atol=1e-12)
+    with pytest.raises(RuntimeError, match="qr: the gradient needs R invertible"):
+        (q.sum() + r.sum()).backward()

@@ -22,6 +22,8 @@ The last three hold for distinct eigenvalues or singular values, as PyTorch's do
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from chainrule.autograd.function import Context, Function, register
@@ -239,13 +241,20 @@ class _SymmetricEigen(Function):
     def forward(ctx: Any, a: Tensor) -> tuple[Array, Array]:
         w, v = np.linalg.eigh(a.data)
         ctx.save_for_backward(w, v)
+        # None, not zeros, for an output without a gradient: the eigenvectors' term is
+        # then left out, and eigenvalues alone keep a gradient where some are repeated.
+        ctx.set_materialize_grads(False)
         return w, v
 
     @staticmethod
-    def backward(ctx: Any, grad_w: Tensor, grad_v: Tensor) -> Array:
+    def backward(ctx: Any, grad_w: Tensor | None, grad_v: Tensor | None) -> Array:
         w, v = ctx.saved_tensors
-        inner = _off_diagonal_ratio(_skew(_t(v) @ grad_v.data) / 2, w)
-        inner += np.einsum("...i,ij->...ij", grad_w.data, np.eye(w.shape[-1], dtype=w.dtype))
+        n = w.shape[-1]
+        inner = np.zeros((*w.shape, n), dtype=w.dtype)
+        if grad_v is not None:
+            inner += _off_diagonal_ratio(_skew(_t(v) @ grad_v.data) / 2, w)
+        if grad_w is not None:
+            inner += np.einsum("...i,ij->...ij", grad_w.data, np.eye(n, dtype=w.dtype))
         return v @ inner @ _t(v)
 
 
@@ -263,26 +272,31 @@ class _SingularValueDecomposition(Function):
         u, s, vt = np.linalg.svd(a.data, full_matrices=full_matrices)
         k = s.shape[-1]
         ctx.save_for_backward(u[..., :k], s, vt[..., :k, :])
-        ctx.k = k
+        ctx.set_materialize_grads(False)  # as in eigh: terms without a gradient left out
         return u, s, vt
 
     @staticmethod
-    def backward(ctx: Any, grad_u: Tensor, grad_s: Tensor, grad_vt: Tensor) -> tuple[Array, None]:
+    def backward(
+        ctx: Any, grad_u: Tensor | None, grad_s: Tensor | None, grad_vt: Tensor | None
+    ) -> tuple[Array, None]:
         u, s, vt = ctx.saved_tensors
-        k = ctx.k
-        gu = grad_u.data[..., :k]
-        gv = _t(grad_vt.data[..., :k, :])
+        k = s.shape[-1]
         v = _t(vt)
         squares = s * s
-        inner = _off_diagonal_ratio(_skew(_t(u) @ gu), squares) * s[..., None, :]
-        inner += s[..., :, None] * _off_diagonal_ratio(_skew(v.swapaxes(-1, -2) @ gv), squares)
-        inner += np.einsum("...i,ij->...ij", grad_s.data, np.eye(k, dtype=s.dtype))
+        inner = np.zeros((*s.shape, k), dtype=s.dtype)
+        if grad_s is not None:
+            inner += np.einsum("...i,ij->...ij", grad_s.data, np.eye(k, dtype=s.dtype))
+        gu = None if grad_u is None else grad_u.data[..., :k]
+        gv = None if grad_vt is None else _t(grad_vt.data[..., :k, :])
+        if gu is not None:
+            inner += _off_diagonal_ratio(_skew(_t(u) @ gu), squares) * s[..., None, :]
+        if gv is not None:
+            inner += s[..., :, None] * _off_diagonal_ratio(_skew(vt @ gv), squares)
         grad = u @ inner @ vt
-        m, n = u.shape[-2], v.shape[-2]
-        if m > k:
+        if gu is not None and u.shape[-2] > k:
             projected = gu - u @ (_t(u) @ gu)
             grad += (projected / s[..., None, :]) @ vt
-        if n > k:
+        if gv is not None and v.shape[-2] > k:
             projected = gv - v @ (vt @ gv)
             grad += u @ (_t(projected) / s[..., :, None])
         return grad, None
@@ -333,10 +347,29 @@ def _qr_square_or_tall(q: Array, r: Array, gq: Array, gr: Array) -> Array:
     m_matrix = r @ _t(gr) - _t(gq) @ q
     left = gq + q @ _copy_lower_to_upper(m_matrix)
     # left R^-T, as the solution X of X R^T = left: R X^T = left^T.
-    return _t(np.linalg.solve(r, _t(left)))
+    try:
+        return _t(np.linalg.solve(r, _t(left)))
+    except np.linalg.LinAlgError:
+        raise RuntimeError(
+            "qr: the gradient needs R invertible, got a matrix of deficient rank (a zero on "
+            "R's diagonal)"
+        ) from None
 
 
 # --------------------------------------------------------------------- front doors
+@contextmanager
+def _converging(where: str) -> Iterator[None]:
+    """LAPACK's failure to converge (on NaN or infinite entries, in practice) as a clear
+    error instead of NumPy's ``LinAlgError``."""
+    try:
+        yield
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"{where}: the decomposition did not converge; expected a matrix of finite "
+            f"values, got one with NaN or infinity (or one too ill-conditioned to factor)"
+        ) from None
+
+
 def inv(a: Any) -> Tensor:
     """The inverse of a square matrix (or of each in a stack); an error for a singular one."""
     a = _square("inv", a)
@@ -421,7 +454,8 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Tensor:  # noqa: N803 - PyTorch's name
     a = _square("eigvalsh", a)
     if UPLO not in ("L", "U"):
         raise ValueError(f"eigvalsh: expected UPLO 'L' or 'U', got {UPLO!r}")
-    return SymmetricEigenvalues.apply(a if UPLO == "L" else a.mT)
+    with _converging("eigvalsh"):
+        return SymmetricEigenvalues.apply(a if UPLO == "L" else a.mT)
 
 
 def svdvals(a: Any) -> Tensor:
@@ -429,7 +463,8 @@ def svdvals(a: Any) -> Tensor:
     a = as_floating_tensor(a)
     if a.ndim < 2:
         raise ValueError(f"svdvals: expected a matrix or a stack of them, got shape {a.shape}")
-    return SingularValues.apply(a)
+    with _converging("svdvals"):
+        return SingularValues.apply(a)
 
 
 class EigenDecomposition(NamedTuple):
@@ -461,7 +496,8 @@ def eigh(a: Any, UPLO: str = "L") -> EigenDecomposition:  # noqa: N803 - PyTorch
     a = _square("eigh", a)
     if UPLO not in ("L", "U"):
         raise ValueError(f"eigh: expected UPLO 'L' or 'U', got {UPLO!r}")
-    values, vectors = _SymmetricEigen.apply(a if UPLO == "L" else a.mT)
+    with _converging("eigh"):
+        values, vectors = _SymmetricEigen.apply(a if UPLO == "L" else a.mT)
     return EigenDecomposition(values, vectors)
 
 
@@ -473,7 +509,8 @@ def svd(a: Any, full_matrices: bool = True) -> SVDResult:
     a = as_floating_tensor(a)
     if a.ndim < 2:
         raise ValueError(f"svd: expected a matrix or a stack of them, got shape {a.shape}")
-    u, s, vh = _SingularValueDecomposition.apply(a, bool(full_matrices))
+    with _converging("svd"):
+        u, s, vh = _SingularValueDecomposition.apply(a, bool(full_matrices))
     return SVDResult(u, s, vh)
 
 
