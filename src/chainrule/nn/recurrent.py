@@ -78,6 +78,7 @@ class _RNNBase(Module):
 
     _gates = 1
     _state_names: tuple[str, ...] = ("h_0",)
+    _projects = False  # whether proj_size is supported (LSTM only, as in PyTorch)
 
     def __init__(
         self,
@@ -97,6 +98,11 @@ class _RNNBase(Module):
         super().__init__()
         where = type(self).__name__
         dtype_of_to(where, (), None, device)
+        if proj_size != 0 and not self._projects:
+            raise ValueError(
+                f"{where}: proj_size is only supported by LSTM, not RNN or GRU; got "
+                f"proj_size={proj_size!r}"
+            )
         for name, value in (
             ("input_size", input_size),
             ("hidden_size", hidden_size),
@@ -176,6 +182,21 @@ class _RNNBase(Module):
         bound = 1 / math.sqrt(self.hidden_size)
         for parameter in self.parameters():
             init.uniform_(parameter, -bound, bound, generator=rng)
+
+    def flatten_parameters(self) -> None:
+        """Do nothing: PyTorch packs the weights into one buffer for cuDNN here, and on the
+        CPU does nothing too; kept so that code ported from PyTorch runs unchanged."""
+
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """The parameters of each layer and direction (layer by layer, forward then
+        reverse), each list in PyTorch's order: weight_ih, weight_hh, then bias_ih and
+        bias_hh with ``bias``, then weight_hr with ``proj_size``."""
+        return [
+            [p for p in self._layer_parameters(layer, direction) if p is not None]
+            for layer in range(self.num_layers)
+            for direction in range(self._directions)
+        ]
 
     def _layer_parameters(self, layer: int, direction: int = 0) -> tuple[Any, ...]:
         """weight_ih, weight_hh, bias_ih, bias_hh and weight_hr (None where absent)."""
@@ -555,6 +576,7 @@ class LSTM(_RNNBase):
 
     _gates = 4
     _state_names = ("h_0", "c_0")
+    _projects = True
 
     def __init__(
         self,
@@ -670,6 +692,12 @@ class _RNNCellBase(Module):
         (zeros when None), and whether the input had a batch."""
         where = type(self).__name__
         dtype = self.weight_ih.dtype
+        if isinstance(input, PackedSequence):
+            raise TypeError(
+                f"{where}: expected a tensor of one time step, (N, {self.input_size}) or "
+                f"({self.input_size},), got a PackedSequence; a cell runs one step at a time, "
+                f"so pack sequences only for RNN, GRU and LSTM"
+            )
         shape = np.shape(input.data if isinstance(input, Tensor) else input)
         if len(shape) not in (1, 2) or shape[-1] != self.input_size:
             raise ValueError(

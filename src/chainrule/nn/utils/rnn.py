@@ -23,10 +23,19 @@ __all__ = [
 ]
 
 
-class PackedSequence(NamedTuple):
+class _PackedSequenceFields(NamedTuple):
+    data: Tensor
+    batch_sizes: Tensor
+    sorted_indices: Tensor | None
+    unsorted_indices: Tensor | None
+
+
+class PackedSequence(_PackedSequenceFields):
     """A batch of sequences of different lengths, packed time step by time step.
 
-    Build one with ``pack_padded_sequence`` or ``pack_sequence`` rather than by hand.
+    Build one with ``pack_padded_sequence`` or ``pack_sequence`` rather than by hand; built
+    by hand with ``sorted_indices`` alone, ``unsorted_indices`` is their inverse permutation,
+    as in PyTorch.
 
     Attributes
     ----------
@@ -47,12 +56,25 @@ class PackedSequence(NamedTuple):
     >>> packed = pack_sequence([cr.tensor([1, 2, 3]), cr.tensor([4])])
     >>> packed.data.tolist(), packed.batch_sizes.tolist()
     ([1, 4, 2, 3], [2, 1, 1])
+    >>> PackedSequence(packed.data, packed.batch_sizes, cr.tensor([1, 2, 0])).unsorted_indices
+    tensor([2, 0, 1])
     """
 
-    data: Tensor
-    batch_sizes: Tensor
-    sorted_indices: Tensor | None = None
-    unsorted_indices: Tensor | None = None
+    def __new__(
+        cls,
+        data: Tensor,
+        batch_sizes: Tensor,
+        sorted_indices: Tensor | None = None,
+        unsorted_indices: Tensor | None = None,
+    ) -> PackedSequence:
+        if sorted_indices is not None and unsorted_indices is None:
+            order = np.asarray(
+                sorted_indices.data if isinstance(sorted_indices, Tensor) else sorted_indices
+            ).astype(np.int64)
+            inverse = np.empty_like(order)
+            inverse[order] = np.arange(order.size, dtype=np.int64)
+            unsorted_indices = Tensor(inverse)
+        return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
 
 def _lengths(lengths: Any, batch: int, where: str) -> Any:
@@ -90,8 +112,8 @@ def pack_padded_sequence(
     Raises
     ------
     ValueError
-        If a length is outside [1, L], or the lengths are not decreasing while
-        ``enforce_sorted``.
+        If the batch is empty, a length is outside [1, L], or the lengths are not
+        decreasing while ``enforce_sorted``.
 
     Examples
     --------
@@ -105,6 +127,12 @@ def pack_padded_sequence(
         raise ValueError(
             f"pack_padded_sequence: expected input of shape (L, B, *) or (B, L, *), got "
             f"shape {x.shape}"
+        )
+    if x.shape[0 if batch_first else 1] == 0:
+        given = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths).tolist()
+        raise ValueError(
+            f"pack_padded_sequence: cannot pack an empty batch: expected input with at least "
+            f"one sequence, got input of shape {x.shape} and lengths {given!r:.200}"
         )
     if batch_first:
         x = x.transpose(0, 1)
