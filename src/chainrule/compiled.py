@@ -14,7 +14,8 @@ that Python cannot change what the ops compute. The recording is refused, and th
 eagerly from then on (``eager_reason`` says why), when:
 
 - an op is not one whose front door decides from shapes and dtypes alone
-  (``REPLAYED_OPS``; indexing, for one, depends on the index values);
+  (``REPLAYED_OPS``, and indexing by integers and slices alone; indexing by arrays or
+  tensors depends on their values);
 - an op reads an array that no recorded op made and that is not the step's input, its
   target, or a parameter or buffer of the model or of the loss (a mask drawn by dropout in
   training mode, a tensor built in ``forward``, a comparison such as ``x.data > 0``);
@@ -423,6 +424,24 @@ def _same(a: Array, b: Array) -> bool:
     return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
+def _basic_index(cls: type[Function], inputs: tuple[Any, ...]) -> bool:
+    """Whether the call is indexing by integers, slices, None and Ellipsis alone (a slice of
+    a packed weight, one time step): the positions it reads follow from the shape, as for
+    the ops in REPLAYED_OPS. Indexing by arrays or tensors picks by values and is refused."""
+    return cls.name == "index" and _is_basic_constant(inputs[1])
+
+
+def _is_basic_constant(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        (isinstance(i, int | np.integer) and not isinstance(i, bool))
+        or i is None
+        or i is Ellipsis
+        or (isinstance(i, slice) and all(_is_constant(v) for v in (i.start, i.stop, i.step)))
+        for i in items
+    )
+
+
 def _is_constant(value: Any) -> bool:
     if isinstance(value, tuple | list):
         return all(_is_constant(item) for item in value)
@@ -641,7 +660,7 @@ def _build(
     node_of: dict[int, int] = {}  # id(context) -> index of its call
     held_ids = {id(t) for _, t in before.tensors.values()}
     for index, (cls, inputs, arrays, options, result) in enumerate(recorder.calls):
-        if cls.name not in REPLAYED_OPS:
+        if cls.name not in REPLAYED_OPS and not _basic_index(cls, inputs):
             return None, f"the op {cls.name!r} is not replayed (its result may depend on values)"
         # Options are the front door's decisions, from shapes alone for these ops (an
         # average pool's divisors, say): kept as they are, arrays included.
