@@ -20,7 +20,7 @@ from chainrule.autograd.ops import (
     max_pool2d,
 )
 from chainrule.autograd.ops._operands import as_tensor
-from chainrule.autograd.ops.conv import pair
+from chainrule.autograd.ops.conv import _is_int, pair
 from chainrule.backend import Array, is_floating, np
 from chainrule.tensor import Tensor, as_generator
 
@@ -47,6 +47,45 @@ def _single(where: str, name: str, value: Any, minimum: int = 1) -> int:
     return pair(where, name, value, minimum)[0]
 
 
+def _sequence_conv_input(
+    where: str, x: Tensor, w: Tensor, bias: Any, groups: Any, transposed: bool
+) -> None:
+    """The checks that ``conv2d`` and ``conv_transpose2d`` make, made here on the 3-d shapes
+    the user passed, so that errors name the 1-d function and not the (N, C, 1, L) rows."""
+    _sequence_input(where, x)
+    role = "in_channels, out_channels/groups" if transposed else "out_channels, in_channels/groups"
+    if w.ndim != 3:
+        raise ValueError(f"{where}: expected a 3-D weight ({role}, k), got shape {w.shape}")
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"{where}: groups must be a positive integer, got groups={groups!r}")
+    split = "in_channels" if transposed else "out_channels"
+    if w.shape[0] % groups:
+        raise ValueError(
+            f"{where}: {split} must be divisible by groups, got weight shape {w.shape} and "
+            f"groups={groups}"
+        )
+    in_channels = w.shape[0] if transposed else w.shape[1] * groups
+    if x.shape[-2] != in_channels:
+        raise ValueError(
+            f"{where}: expected input with {in_channels} channels (weight {w.shape}, "
+            f"groups={groups}), got input shape {x.shape}"
+        )
+    if x.dtype != w.dtype:
+        raise TypeError(
+            f"{where}: expected input and weight of the same dtype, got {x.dtype} and "
+            f"{w.dtype}; convert one with .to(dtype)"
+        )
+    if bias is not None:
+        out_channels = w.shape[1] * groups if transposed else w.shape[0]
+        b = as_tensor(bias)
+        if b.shape != (out_channels,):
+            raise ValueError(f"{where}: expected bias of shape ({out_channels},), got {b.shape}")
+        if b.dtype != w.dtype:
+            raise TypeError(
+                f"{where}: expected bias of the weight's dtype {w.dtype}, got {b.dtype}"
+            )
+
+
 def conv1d(
     input: Any,
     weight: Any,
@@ -69,21 +108,33 @@ def conv1d(
     >>> conv1d(cr.ones(1, 1, 5), cr.ones(1, 1, 3)).tolist()
     [[[3.0, 3.0, 3.0]]]
     """
+    where = "conv1d"
     x, w = as_tensor(input), as_tensor(weight)
-    if x.ndim not in (2, 3):
+    _sequence_conv_input(where, x, w, bias, groups, transposed=False)
+    steps = _single(where, "stride", stride)
+    spread = _single(where, "dilation", dilation)
+    length, span = x.shape[-1], spread * (w.shape[-1] - 1) + 1
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(
+                f"{where}: padding must be 'valid', 'same', an int or a 1-tuple, got "
+                f"padding={padding!r}"
+            )
+        if padding == "same" and steps != 1:
+            raise ValueError(
+                f"{where}: padding='same' needs stride 1, got stride={stride!r}; pad "
+                f"explicitly for a strided convolution"
+            )
+        pads: Any = padding
+        room = length if padding == "same" else length - span + 1
+    else:
+        pad = _single(where, "padding", padding, 0)
+        pads, room = (0, pad), length + 2 * pad - span + 1
+    if room < 1:  # the padded input is shorter than the kernel
         raise ValueError(
-            f"conv1d: expected input of shape (N, C, L) or (C, L), got shape {x.shape}"
+            f"{where}: the kernel {w.shape[-1]} (dilation {spread}) does not fit the padded "
+            f"input: input length {length} with padding={padding!r} gives output length 0"
         )
-    if w.ndim != 3:
-        raise ValueError(
-            f"conv1d: expected a 3-D weight (out_channels, in_channels/groups, k), got shape "
-            f"{w.shape}"
-        )
-    steps = _single("conv1d", "stride", stride)
-    spread = _single("conv1d", "dilation", dilation)
-    pads: Any = (
-        padding if isinstance(padding, str) else (0, _single("conv1d", "padding", padding, 0))
-    )
     y = conv2d(x.unsqueeze(-2), w.unsqueeze(-2), bias, (1, steps), pads, (1, spread), groups)
     return y.squeeze(-2)
 
@@ -113,15 +164,7 @@ def conv_transpose1d(
     """
     where = "conv_transpose1d"
     x, w = as_tensor(input), as_tensor(weight)
-    if x.ndim not in (2, 3):
-        raise ValueError(
-            f"{where}: expected input of shape (N, C, L) or (C, L), got shape {x.shape}"
-        )
-    if w.ndim != 3:
-        raise ValueError(
-            f"{where}: expected a 3-D weight (in_channels, out_channels/groups, k), got shape "
-            f"{w.shape}"
-        )
+    _sequence_conv_input(where, x, w, bias, groups, transposed=True)
     steps = _single(where, "stride", stride)
     spread = _single(where, "dilation", dilation)
     pad = _single(where, "padding", padding, 0)
@@ -130,6 +173,13 @@ def conv_transpose1d(
         raise ValueError(
             f"{where}: output_padding must be smaller than either stride or dilation, got "
             f"output_padding={output_padding!r}, stride={stride!r}, dilation={dilation!r}"
+        )
+    length = (x.shape[-1] - 1) * steps - 2 * pad + spread * (w.shape[-1] - 1) + extra + 1
+    if length < 1:
+        raise ValueError(
+            f"{where}: the output length {length} is not positive (input length "
+            f"{x.shape[-1]}, kernel {w.shape[-1]}, stride {steps}, padding {pad}, dilation "
+            f"{spread}, output_padding {extra})"
         )
     y = conv_transpose2d(
         x.unsqueeze(-2),

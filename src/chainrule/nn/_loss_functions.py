@@ -560,10 +560,46 @@ def _labels_as(target: Any, input: Tensor) -> Tensor:
     return Tensor._from_op(data.astype(input.dtype, copy=False), None)
 
 
-def _pairwise_distance(x1: Tensor, x2: Tensor, p: float, eps: float, keepdim: bool) -> Tensor:
+def _broadcast_pair(where: str, x1: Tensor, x2: Tensor) -> tuple[int, ...]:
+    """The shape that x1 and x2 broadcast to, or an error naming ``where`` and both shapes."""
+    try:
+        return tuple(np.broadcast_shapes(x1.shape, x2.shape))
+    except ValueError:
+        raise ValueError(
+            f"{where}: expected x1 and x2 that broadcast together, got shapes {x1.shape} and "
+            f"{x2.shape}"
+        ) from None
+
+
+def _pairwise_distance(
+    x1: Tensor, x2: Tensor, p: float, eps: float, keepdim: bool, where: str = "pairwise_distance"
+) -> Tensor:
     """||x1 - x2 + eps||_p over the last axis, as PyTorch computes it (eps inside the norm,
-    so that equal vectors have a finite gradient)."""
-    return ops.norm(x1 - x2 + eps, ord=p, axis=-1, keepdims=keepdim)
+    so that equal vectors have a finite gradient).
+
+    As in PyTorch, p may be any number: p = 0 counts the nonzero differences (gradient 0),
+    p < 0 gives sum(|d|^p)^(1/p) (0 when some d is 0) and p = -inf the smallest |d|.
+    """
+    if isinstance(p, bool) or not isinstance(p, int | float | np.number) or np.isnan(p):
+        raise ValueError(f"{where}: p must be a number (or inf), got p={p!r}")
+    _broadcast_pair(where, x1, x2)
+    d = x1 - x2 + eps
+    if p > 0:
+        return ops.norm(d, ord=p, axis=-1, keepdims=keepdim)
+    if p == 0:
+        count = (d.data != 0).sum(axis=-1, keepdims=keepdim).astype(d.dtype)
+        # zeros that keep the graph, so that backward gives the inputs zero gradients
+        nothing = ops.where(np.ones(d.shape, bool), 0.0, d).sum(axis=-1, keepdims=keepdim)
+        return nothing + count
+    size = ops.abs(d)
+    if p == -np.inf:
+        return ops.amin(size, -1, keepdim)
+    # sum(|d|^p)^(1/p) is 0 when some |d| is 0 (its term is inf); take those rows' value,
+    # and their zero gradient, from the mask, so that no 0^p reaches the graph
+    zero = d.data == 0
+    stuck = zero.any(axis=-1, keepdims=keepdim)
+    terms = ops.where(zero, 1.0, size) ** p
+    return ops.where(stuck, 0.0, terms.sum(axis=-1, keepdims=keepdim) ** (1 / p))
 
 
 def poisson_nll_loss(
@@ -806,10 +842,10 @@ def triplet_margin_loss(
             f"{where}: expected anchor, positive and negative with the same number of "
             f"dimensions, got shapes {a.shape}, {pos.shape} and {neg.shape}"
         )
-    dist_pos = _pairwise_distance(a, pos, p, eps, False)
-    dist_neg = _pairwise_distance(a, neg, p, eps, False)
+    dist_pos = _pairwise_distance(a, pos, p, eps, False, where)
+    dist_neg = _pairwise_distance(a, neg, p, eps, False, where)
     if swap:
-        dist_neg = ops.minimum(dist_neg, _pairwise_distance(pos, neg, p, eps, False))
+        dist_neg = ops.minimum(dist_neg, _pairwise_distance(pos, neg, p, eps, False, where))
     return _reduce(ops.clip(margin + dist_pos - dist_neg, min=0), reduction)
 
 

@@ -48,7 +48,8 @@ class PairwiseDistance(Module):
     Parameters
     ----------
     p : float, default=2.0
-        The norm's order.
+        The norm's order; as in PyTorch any number: 0 counts the nonzero differences,
+        p < 0 gives sum(|d|^p)^(1/p), -inf the smallest |d|.
     eps : float, default=1e-6
         Added to the difference (as PyTorch), so that equal vectors get a finite gradient.
     keepdim : bool, default=False

@@ -51,6 +51,7 @@ from chainrule.nn._image_functional import (
     unfold,
 )
 from chainrule.nn._loss_functions import (
+    _broadcast_pair,
     _pairwise_distance,
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -457,7 +458,8 @@ def pairwise_distance(
     """The ``p``-norm distance ||x1 - x2 + eps||_p over the last axis (x1 and x2 broadcast).
 
     As in PyTorch, ``eps`` is added inside the norm, so that two equal vectors have a
-    distance of about eps and a finite gradient.
+    distance of about eps and a finite gradient, and ``p`` may be any number: 0 counts
+    the nonzero differences (gradient 0), p < 0 gives sum(|d|^p)^(1/p), -inf min |d|.
     """
     a, b = as_tensor(x1), as_tensor(x2)
     for name, x in (("x1", a), ("x2", b)):
@@ -477,7 +479,15 @@ def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Tens
     for name, x in (("x1", a), ("x2", b)):
         if not is_floating(x.dtype):
             raise TypeError(f"cosine_similarity: expected a floating-point {name}, got {x.dtype}")
-    shape = np.broadcast_shapes(a.shape, b.shape)
+    shape = _broadcast_pair("cosine_similarity", a, b)
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+        raise TypeError(f"cosine_similarity: dim must be an int, got dim={dim!r}")
+    n = max(len(shape), 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"cosine_similarity: dim must be in [{-n}, {n - 1}] for inputs of shape {shape}, "
+            f"got dim={dim}"
+        )
     a, b = ops.broadcast_to(a, shape), ops.broadcast_to(b, shape)
 
     def unit(x: Tensor) -> Tensor:
@@ -573,10 +583,11 @@ def pad(
     after) of the last axis, then of the one before it, and so on, so that
     ``pad(x, (0, 2))`` appends two zeros to each row.
 
-    ``mode``: ``"constant"`` fills with ``value`` (0 by default), and a negative width crops
-    instead; ``"reflect"`` mirrors the elements next to the edge (widths below the axis's
-    size), ``"replicate"`` repeats the edge, ``"circular"`` wraps around (widths at most
-    the size).
+    ``mode``: ``"constant"`` fills with ``value`` (0 by default); ``"reflect"`` mirrors the
+    elements next to the edge (widths below the axis's size), ``"replicate"`` repeats the
+    edge, ``"circular"`` wraps around (widths at most the size). In every mode a negative
+    width crops instead, as in PyTorch: ``"reflect"`` and ``"replicate"`` pad the input
+    first and then crop, ``"circular"`` crops first and wraps what is left.
 
     Examples
     --------
@@ -596,9 +607,7 @@ def pad(
     if mode in ("reflect", "replicate", "circular"):
         if value is not None:
             raise ValueError(f"pad: mode {mode!r} takes no value (only 'constant' does)")
-        if min(widths, default=0) < 0:
-            raise ValueError(f"pad: expected widths >= 0 for mode {mode!r}, got {tuple(pad)}")
-        return ops.edge_pad(x, tuple(widths), mode)
+        return _edge_pad(x, widths, mode, tuple(pad))
     if mode != "constant":
         raise ValueError(
             f"pad: expected mode 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
@@ -621,6 +630,46 @@ def pad(
     pairs = [(0, 0)] * first
     pairs += [(widths[i], widths[i + 1]) for i in reversed(range(0, len(widths), 2))]
     return ops.pad(x, pairs, 0.0 if value is None else value)
+
+
+def _crop(x: Tensor, widths: Sequence[int]) -> Tensor:
+    """x without -w elements at each side whose width w is negative (PyTorch's order)."""
+    kept = [slice(None)] * x.ndim
+    for k in range(len(widths) // 2):
+        axis = x.ndim - 1 - k
+        head, tail = max(-widths[2 * k], 0), max(-widths[2 * k + 1], 0)
+        kept[axis] = slice(head, x.shape[axis] - tail)
+    return x[tuple(kept)]
+
+
+def _edge_pad(x: Tensor, widths: list[int], mode: str, given: tuple[Any, ...]) -> Tensor:
+    """``pad`` in the modes that copy the input's elements, negative widths included."""
+    for k in range(len(widths) // 2):
+        axis, (before, after) = x.ndim - 1 - k, widths[2 * k : 2 * k + 2]
+        size = x.shape[axis]
+        kept = size - max(-before, 0) - max(-after, 0)
+        if mode == "circular" and kept >= 0 and max(before, after) > kept:
+            raise ValueError(
+                f"pad: circular padding of axis {axis} (size {size}, {kept} after cropping) "
+                f"must be at most {kept}, got {given}"
+            )
+        if mode == "circular" and kept < 0:
+            raise ValueError(
+                f"pad: the widths {given} crop more than the {size} elements of axis {axis}"
+            )
+        # PyTorch leaves an empty axis when circular crops take everything, else refuses
+        if size + before + after < (0 if mode == "circular" else 1):
+            raise ValueError(
+                f"pad: the widths {given} leave axis {axis} (size {size}) with "
+                f"{size + before + after} elements in mode {mode!r}"
+            )
+    if min(widths, default=0) >= 0:
+        return ops.edge_pad(x, tuple(widths), mode)
+    grown = tuple(max(w, 0) for w in widths)
+    if mode == "circular":  # wraps the elements that the crop leaves
+        return ops.edge_pad(_crop(x, widths), grown, mode)
+    # reflect and replicate copy from the whole input, then crop (PyTorch's indexing)
+    return _crop(ops.edge_pad(x, grown, mode), widths)
 
 
 _INTERPOLATE_MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
