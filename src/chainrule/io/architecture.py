@@ -551,8 +551,10 @@ def _stack_elements(layer_key: str, attentions: int, norms: int) -> Callable[...
 
 
 def _stack_builder(
-    cls: type[Module], layer_key: str, layer_cls: type[Module]
+    cls: Callable[..., Module], layer_key: str, layer_cls: Callable[..., Module]
 ) -> Callable[[dict[str, Any]], Module]:
+    """``cls(layer_cls(**layer config), num_layers, norm=LayerNorm(**norm config) or None)``."""
+
     def build(c: dict[str, Any]) -> Module:
         rest = {k: v for k, v in c.items() if k not in (layer_key, "norm")}
         norm = None if c["norm"] is None else LayerNorm(**c["norm"])
