@@ -290,6 +290,18 @@ def _differing_layers() -> nn.TransformerEncoder:
     return encoder
 
 
+def _foreign_layer() -> nn.TransformerEncoder:
+    encoder = _encoder(norm=False)
+    encoder.layers[1] = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16)
+    return encoder
+
+
+def _no_layers() -> nn.TransformerEncoder:
+    encoder = _encoder(norm=False)
+    encoder.layers = nn.ModuleList()
+    return encoder
+
+
 def _changed_dropout() -> nn.TransformerEncoderLayer:
     layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16)
     layer.dropout1.p = 0.5
@@ -325,6 +337,12 @@ def _replaced_linear() -> nn.TransformerEncoderLayer:
             r"TransformerEncoder at '1' with layers.1 configured unlike layers.0",
         ),
         (
+            _foreign_layer,
+            r"TransformerEncoder at '1' with layers.1 a TransformerDecoderLayer, not a "
+            r"TransformerEncoderLayer",
+        ),
+        (_no_layers, r"TransformerEncoder at '1' with no layers"),
+        (
             _changed_dropout,
             r"TransformerEncoderLayer at '1' to hold the submodules its arguments build, got "
             r"submodules changed after it was built",
@@ -335,7 +353,16 @@ def _replaced_linear() -> nn.TransformerEncoderLayer:
             r"one replaced",
         ),
     ],
-    ids=["activation", "stack activation", "norm", "differing layers", "changed", "replaced"],
+    ids=[
+        "activation",
+        "stack activation",
+        "norm",
+        "differing layers",
+        "foreign layer",
+        "no layers",
+        "changed",
+        "replaced",
+    ],
 )
 def test_undescribable_transformers_are_refused(
     tmp_path: Path, make: Callable[[], nn.Module], match: str

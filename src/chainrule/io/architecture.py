@@ -513,13 +513,13 @@ def _stack_reader(layer_key: str, layer_cls: type[Module]) -> Callable[[Any], di
 
     def read(m: Any) -> dict[str, Any]:
         layers = list(m.layers)
+        if not layers:
+            raise _UndescribableError("no layers")
         for i, layer in enumerate(layers):
             if type(layer) is not layer_cls:
                 raise _UndescribableError(
                     f"layers.{i} a {type(layer).__name__}, not a {layer_cls.__name__}"
                 )
-        if not layers:
-            raise _UndescribableError("no layers")
         configs = [_read_transformer_layer(layer) for layer in layers]
         for i, config in enumerate(configs[1:], start=1):
             if config != configs[0]:
@@ -1053,8 +1053,9 @@ def _describe(module: Module, path: str, seen: set[int], depth: int) -> dict[str
             f"to the file: save its weights and build it in code"
         ) from None
     except AttributeError as error:
-        # A submodule replaced by one of another kind: what describe_model compares after
-        # building would refuse it too, but without naming the layer.
+        if not entry.builds_children:
+            raise
+        # A submodule replaced by one of another kind, without the attribute read.
         raise ValueError(
             f"describe_model: expected the {name} {_where(path)} to hold the submodules its "
             f"constructor built, got one replaced ({error}); it is a custom module to the "
