@@ -33,16 +33,27 @@ from chainrule.nn import (
     SELU,
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    Bilinear,
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
     Conv1d,
     Conv2d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    CosineSimilarity,
     Dropout,
     Dropout2d,
     Embedding,
     Flatten,
+    Fold,
     GroupNorm,
     GRUCell,
     Hardshrink,
@@ -50,9 +61,12 @@ from chainrule.nn import (
     Hardswish,
     Hardtanh,
     Identity,
+    InstanceNorm1d,
+    InstanceNorm2d,
     LayerNorm,
     LeakyReLU,
     Linear,
+    LocalResponseNorm,
     LogSigmoid,
     LogSoftmax,
     LSTMCell,
@@ -62,9 +76,18 @@ from chainrule.nn import (
     Module,
     ModuleDict,
     ModuleList,
+    MultiheadAttention,
+    PairwiseDistance,
+    PixelShuffle,
+    PixelUnshuffle,
     PReLU,
+    ReflectionPad1d,
+    ReflectionPad2d,
     ReLU,
     ReLU6,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    RMSNorm,
     RNNCell,
     Sequential,
     Sigmoid,
@@ -77,9 +100,19 @@ from chainrule.nn import (
     Tanh,
     Tanhshrink,
     Threshold,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
     Unflatten,
+    Unfold,
     Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+    ZeroPad1d,
+    ZeroPad2d,
 )
+from chainrule.nn.functional import gelu, relu
 
 MAX_DEPTH = 64
 """Deepest nesting of containers that ``build_model`` accepts."""
@@ -100,8 +133,8 @@ class LayerEntry:
     arguments : dict
         Each argument's kind, checked before building: ``"int"``, ``"float"``, ``"bool"``,
         ``"str"``, ``"dtype"`` (a float dtype's name), ``"ints"`` (a list of ints); a trailing
-        ``"?"`` allows None; ``"list:K"`` is a list of values of kind K, and ``"K1|K2"``
-        either kind.
+        ``"?"`` allows None; ``"list:K"`` is a list of values of kind K, ``"K1|K2"``
+        either kind, and ``"layer:Name"`` the config of the table's layer ``Name``.
     n_elements : callable
         ``n_elements(config) -> int``: how many numbers the layer's state dict holds, checked
         against the file before building so that a forged file cannot ask for terabytes.
@@ -109,6 +142,14 @@ class LayerEntry:
         Arguments, with their kinds, that ``read`` gives only when they differ from the
         constructor's default (``inplace=True``), so that files written before they were
         kept still load.
+    builds_children : bool
+        The constructor creates the layer's submodules from its arguments
+        (``MultiheadAttention``'s ``out_proj``, a Transformer layer's ``self_attn``,
+        ``linear1``, ...), so they are not described one by one: ``describe_model`` checks
+        that the rebuilt layer has the same submodules, repr and state-dict entries.
+    build : callable, optional
+        ``build(config) -> Module``, for a constructor that does not take the arguments as
+        they are stored (default: ``cls(**config)``).
     """
 
     cls: type[Module]
@@ -116,6 +157,12 @@ class LayerEntry:
     arguments: Mapping[str, str] = field(default_factory=dict)
     n_elements: Callable[[dict[str, Any]], int] = lambda config: 0
     optional: Mapping[str, str] = field(default_factory=dict)
+    builds_children: bool = False
+    build: Callable[[dict[str, Any]], Module] | None = None
+
+
+class _UndescribableError(ValueError):
+    """Raised by a ``read`` when the layer holds something its arguments cannot express."""
 
 
 def _no_arguments(layer: Any) -> dict[str, Any]:
@@ -251,6 +298,274 @@ def _conv_elements(c: dict[str, Any]) -> int:
     return max(0, c["out_channels"] * (per_output + c["bias"]))
 
 
+def _read_batch_norm(m: Any) -> dict[str, Any]:
+    return {
+        "num_features": m.num_features,
+        "eps": m.eps,
+        "momentum": m.momentum,
+        "affine": m.weight is not None,
+        "bias": m.bias is not None,
+        "track_running_stats": m.running_mean is not None,
+        "dtype": _dtype_of(m.weight if m.weight is not None else m.running_mean),
+    }
+
+
+_BATCH_NORM_ARGUMENTS = {
+    "num_features": "int",
+    "eps": "float",
+    "momentum": "float?",
+    "affine": "bool",
+    "bias": "bool",
+    "track_running_stats": "bool",
+    "dtype": "dtype?",
+}
+
+
+def _batch_norm_elements(c: dict[str, Any]) -> int:
+    """Weight and bias when affine; running mean, variance and num_batches_tracked (one
+    number) when tracking."""
+    tracked = c["track_running_stats"]
+    return c["num_features"] * (c["affine"] * (1 + c["bias"]) + 2 * tracked) + tracked
+
+
+def _read_conv_transpose(m: Any) -> dict[str, Any]:
+    return {
+        "in_channels": m.in_channels,
+        "out_channels": m.out_channels,
+        "kernel_size": list(m.kernel_size),
+        "stride": list(m.stride),
+        "padding": list(m.padding),
+        "output_padding": list(m.output_padding),
+        "groups": m.groups,
+        "bias": m.bias is not None,
+        "dilation": list(m.dilation),
+        "dtype": _dtype_of(m.weight),
+    }
+
+
+_CONV_TRANSPOSE_ARGUMENTS = {
+    "in_channels": "int",
+    "out_channels": "int",
+    "kernel_size": "ints",
+    "stride": "ints",
+    "padding": "ints",
+    "output_padding": "ints",
+    "groups": "int",
+    "bias": "bool",
+    "dilation": "ints",
+    "dtype": "dtype",
+}
+
+
+def _conv_transpose_elements(c: dict[str, Any]) -> int:
+    """The weight is (in_channels, out_channels // groups, *kernel_size)."""
+    per_input = c["out_channels"] // max(c["groups"], 1) * math.prod(c["kernel_size"])
+    return max(0, c["in_channels"] * per_input + c["out_channels"] * c["bias"])
+
+
+def _int_or_list(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple | list) else value
+
+
+def _with_tuples(cls: type[Module]) -> Callable[[dict[str, Any]], Module]:
+    """``cls`` built with each list argument as a tuple, as a user passes them (``Fold`` and
+    ``Unfold`` keep their arguments as given, and show them so)."""
+
+    def build(config: dict[str, Any]) -> Module:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+
+    return build
+
+
+_FOLD_ARGUMENTS = {
+    "kernel_size": "int|ints",
+    "dilation": "int|ints",
+    "padding": "int|ints",
+    "stride": "int|ints",
+}
+
+
+def _read_unfold(m: Any) -> dict[str, Any]:
+    return {name: _int_or_list(getattr(m, name)) for name in _FOLD_ARGUMENTS}
+
+
+def _read_fold(m: Any) -> dict[str, Any]:
+    return {"output_size": _int_or_list(m.output_size), **_read_unfold(m)}
+
+
+def _read_size_or_scale(m: Any) -> dict[str, Any]:
+    return {
+        "size": list(m.size) if isinstance(m.size, tuple) else m.size,
+        "scale_factor": (
+            list(m.scale_factor) if isinstance(m.scale_factor, tuple) else m.scale_factor
+        ),
+    }
+
+
+_SIZE_OR_SCALE_ARGUMENTS = {"size": "int?|ints", "scale_factor": "float?|list:float"}
+
+
+def _pad_entry(cls: type[Module], with_value: bool = False) -> LayerEntry:
+    if with_value:
+        return LayerEntry(
+            cls,
+            lambda m: {"padding": list(m.padding), "value": m.value},
+            {"padding": "ints", "value": "float"},
+        )
+    # The value of a reflection, replication or circular pad is unused, and not shown.
+    return LayerEntry(cls, lambda m: {"padding": list(m.padding)}, {"padding": "ints"})
+
+
+def _read_attention(m: Any) -> dict[str, Any]:
+    return {
+        "embed_dim": m.embed_dim,
+        "num_heads": m.num_heads,
+        "dropout": m.dropout,
+        "bias": m.in_proj_bias is not None,
+        "add_bias_kv": m.bias_k is not None,
+        "add_zero_attn": m.add_zero_attn,
+        "kdim": m.kdim,
+        "vdim": m.vdim,
+        "batch_first": m.batch_first,
+        "dtype": _dtype_of(m.out_proj.weight),
+    }
+
+
+_ATTENTION_ARGUMENTS = {
+    "embed_dim": "int",
+    "num_heads": "int",
+    "dropout": "float",
+    "bias": "bool",
+    "add_bias_kv": "bool",
+    "add_zero_attn": "bool",
+    "kdim": "int?",
+    "vdim": "int?",
+    "batch_first": "bool",
+    "dtype": "dtype",
+}
+
+
+def _attention_elements(c: dict[str, Any]) -> int:
+    """Input projections (one (3E, E) weight, or three when kdim or vdim differ from E),
+    their bias (3E), out_proj (E, E) and its bias, and bias_k and bias_v (E each)."""
+    embed = c["embed_dim"]
+    kdim = embed if c["kdim"] is None else c["kdim"]
+    vdim = embed if c["vdim"] is None else c["vdim"]
+    projections = embed * (embed + kdim + vdim) + embed * embed
+    return max(0, projections + embed * (4 * c["bias"] + 2 * c["add_bias_kv"]))
+
+
+_ACTIVATIONS = (("relu", relu), ("gelu", gelu))
+"""The functions a Transformer layer's ``activation`` names, by the string that names them."""
+
+
+def _read_transformer_layer(m: Any) -> dict[str, Any]:
+    activation = next((name for name, f in _ACTIVATIONS if m.activation is f), None)
+    if activation is None:
+        raise _UndescribableError(
+            f"activation={m.activation!r}, a callable other than chainrule's relu and gelu"
+        )
+    return {
+        "d_model": m.self_attn.embed_dim,
+        "nhead": m.self_attn.num_heads,
+        "dim_feedforward": m.linear1.out_features,
+        "dropout": m.dropout.p,
+        "activation": activation,
+        "layer_norm_eps": m.norm1.eps,
+        "batch_first": m.self_attn.batch_first,
+        "norm_first": m.norm_first,
+        "bias": m.linear1.bias is not None,
+        "dtype": _dtype_of(m.linear1.weight),
+    }
+
+
+_TRANSFORMER_LAYER_ARGUMENTS = {
+    "d_model": "int",
+    "nhead": "int",
+    "dim_feedforward": "int",
+    "dropout": "float",
+    "activation": "str",
+    "layer_norm_eps": "float",
+    "batch_first": "bool",
+    "norm_first": "bool",
+    "bias": "bool",
+    "dtype": "dtype",
+}
+
+
+def _transformer_layer_elements(attentions: int, norms: int) -> Callable[[dict[str, Any]], int]:
+    """``attentions`` MultiheadAttention blocks, linear1 and linear2, ``norms`` LayerNorms."""
+
+    def count(c: dict[str, Any]) -> int:
+        width, hidden, bias = c["d_model"], c["dim_feedforward"], c["bias"]
+        attention = _attention_elements(
+            {"embed_dim": width, "kdim": None, "vdim": None, "bias": bias, "add_bias_kv": False}
+        )
+        feedforward = 2 * width * hidden + (hidden + width) * bias
+        return max(0, attentions * attention + feedforward + norms * width * (1 + bias))
+
+    return count
+
+
+def _stack_reader(layer_key: str, layer_cls: type[Module]) -> Callable[[Any], dict[str, Any]]:
+    """Read a TransformerEncoder or TransformerDecoder as its layers' one configuration,
+    their number and the final norm, refusing what these cannot express."""
+
+    def read(m: Any) -> dict[str, Any]:
+        layers = list(m.layers)
+        if not layers:
+            raise _UndescribableError("no layers")
+        for i, layer in enumerate(layers):
+            if type(layer) is not layer_cls:
+                raise _UndescribableError(
+                    f"layers.{i} a {type(layer).__name__}, not a {layer_cls.__name__}"
+                )
+        configs = [_read_transformer_layer(layer) for layer in layers]
+        for i, config in enumerate(configs[1:], start=1):
+            if config != configs[0]:
+                raise _UndescribableError(f"layers.{i} configured unlike layers.0")
+        if m.norm is not None and type(m.norm) is not LayerNorm:
+            raise _UndescribableError(f"norm a {type(m.norm).__name__}, not a LayerNorm or None")
+        config = {
+            layer_key: configs[0],
+            "num_layers": len(layers),
+            "norm": None if m.norm is None else LAYERS["LayerNorm"].read(m.norm),
+        }
+        # PyTorch's switches, without effect here: only when not the default.
+        for name in ("enable_nested_tensor", "mask_check"):
+            if getattr(m, name, True) is not True:
+                config[name] = getattr(m, name)
+        return config
+
+    return read
+
+
+def _stack_elements(layer_key: str, attentions: int, norms: int) -> Callable[..., int]:
+    per_layer = _transformer_layer_elements(attentions, norms)
+
+    def count(c: dict[str, Any]) -> int:
+        norm = 0 if c["norm"] is None else LAYERS["LayerNorm"].n_elements(c["norm"])
+        return max(0, c["num_layers"] * per_layer(c[layer_key]) + norm)
+
+    return count
+
+
+def _stack_builder(
+    cls: Callable[..., Module], layer_key: str, layer_cls: Callable[..., Module]
+) -> Callable[[dict[str, Any]], Module]:
+    """``cls(layer_cls(**layer config), num_layers, norm=LayerNorm(**norm config) or None)``."""
+
+    def build(c: dict[str, Any]) -> Module:
+        rest = {k: v for k, v in c.items() if k not in (layer_key, "norm")}
+        norm = None if c["norm"] is None else LayerNorm(**c["norm"])
+        return cls(layer_cls(**c[layer_key]), norm=norm, **rest)
+
+    return build
+
+
+_STACK_OPTIONAL = {"enable_nested_tensor": "bool", "mask_check": "bool"}
+
+
 LAYERS: dict[str, LayerEntry] = {
     "Linear": LayerEntry(
         Linear,
@@ -273,29 +588,7 @@ LAYERS: dict[str, LayerEntry] = {
         Dropout, _with_inplace(lambda m: {"p": m.p}), {"p": "float"}, optional=_INPLACE
     ),
     "BatchNorm1d": LayerEntry(
-        BatchNorm1d,
-        lambda m: {
-            "num_features": m.num_features,
-            "eps": m.eps,
-            "momentum": m.momentum,
-            "affine": m.weight is not None,
-            "bias": m.bias is not None,
-            "track_running_stats": m.running_mean is not None,
-            "dtype": _dtype_of(m.weight if m.weight is not None else m.running_mean),
-        },
-        {
-            "num_features": "int",
-            "eps": "float",
-            "momentum": "float?",
-            "affine": "bool",
-            "bias": "bool",
-            "track_running_stats": "bool",
-            "dtype": "dtype?",
-        },
-        lambda c: (
-            c["num_features"] * (c["affine"] * (1 + c["bias"]) + 2 * c["track_running_stats"])
-            + c["track_running_stats"]
-        ),
+        BatchNorm1d, _read_batch_norm, _BATCH_NORM_ARGUMENTS, _batch_norm_elements
     ),
     "LayerNorm": LayerEntry(
         LayerNorm,
@@ -433,29 +726,7 @@ LAYERS: dict[str, LayerEntry] = {
         {"output_size": "list:int?"},
     ),
     "BatchNorm2d": LayerEntry(
-        BatchNorm2d,
-        lambda m: {
-            "num_features": m.num_features,
-            "eps": m.eps,
-            "momentum": m.momentum,
-            "affine": m.weight is not None,
-            "bias": m.bias is not None,
-            "track_running_stats": m.running_mean is not None,
-            "dtype": _dtype_of(m.weight if m.weight is not None else m.running_mean),
-        },
-        {
-            "num_features": "int",
-            "eps": "float",
-            "momentum": "float?",
-            "affine": "bool",
-            "bias": "bool",
-            "track_running_stats": "bool",
-            "dtype": "dtype?",
-        },
-        lambda c: (
-            c["num_features"] * (c["affine"] * (1 + c["bias"]) + 2 * c["track_running_stats"])
-            + c["track_running_stats"]
-        ),
+        BatchNorm2d, _read_batch_norm, _BATCH_NORM_ARGUMENTS, _batch_norm_elements
     ),
     "MaxPool1d": LayerEntry(
         MaxPool1d,
@@ -567,6 +838,150 @@ LAYERS: dict[str, LayerEntry] = {
         },
         optional={"align_corners": "bool"},
     ),
+    "ConvTranspose1d": LayerEntry(
+        ConvTranspose1d, _read_conv_transpose, _CONV_TRANSPOSE_ARGUMENTS, _conv_transpose_elements
+    ),
+    "ConvTranspose2d": LayerEntry(
+        ConvTranspose2d, _read_conv_transpose, _CONV_TRANSPOSE_ARGUMENTS, _conv_transpose_elements
+    ),
+    "Unfold": LayerEntry(Unfold, _read_unfold, _FOLD_ARGUMENTS, build=_with_tuples(Unfold)),
+    "Fold": LayerEntry(
+        Fold,
+        _read_fold,
+        {"output_size": "int|ints", **_FOLD_ARGUMENTS},
+        build=_with_tuples(Fold),
+    ),
+    "ZeroPad1d": _pad_entry(ZeroPad1d),
+    "ZeroPad2d": _pad_entry(ZeroPad2d),
+    "ConstantPad1d": _pad_entry(ConstantPad1d, with_value=True),
+    "ConstantPad2d": _pad_entry(ConstantPad2d, with_value=True),
+    "ReflectionPad1d": _pad_entry(ReflectionPad1d),
+    "ReflectionPad2d": _pad_entry(ReflectionPad2d),
+    "ReplicationPad1d": _pad_entry(ReplicationPad1d),
+    "ReplicationPad2d": _pad_entry(ReplicationPad2d),
+    "CircularPad1d": _pad_entry(CircularPad1d),
+    "CircularPad2d": _pad_entry(CircularPad2d),
+    "PixelShuffle": LayerEntry(
+        PixelShuffle, lambda m: {"upscale_factor": m.upscale_factor}, {"upscale_factor": "int"}
+    ),
+    "PixelUnshuffle": LayerEntry(
+        PixelUnshuffle,
+        lambda m: {"downscale_factor": m.downscale_factor},
+        {"downscale_factor": "int"},
+    ),
+    "UpsamplingNearest2d": LayerEntry(
+        UpsamplingNearest2d, _read_size_or_scale, _SIZE_OR_SCALE_ARGUMENTS
+    ),
+    "UpsamplingBilinear2d": LayerEntry(
+        UpsamplingBilinear2d, _read_size_or_scale, _SIZE_OR_SCALE_ARGUMENTS
+    ),
+    "AdaptiveMaxPool1d": LayerEntry(
+        AdaptiveMaxPool1d, lambda m: {"output_size": m.output_size}, {"output_size": "int"}
+    ),
+    "AdaptiveMaxPool2d": LayerEntry(
+        AdaptiveMaxPool2d,
+        lambda m: {"output_size": list(m.output_size)},
+        {"output_size": "list:int?"},
+    ),
+    "InstanceNorm1d": LayerEntry(
+        InstanceNorm1d, _read_batch_norm, _BATCH_NORM_ARGUMENTS, _batch_norm_elements
+    ),
+    "InstanceNorm2d": LayerEntry(
+        InstanceNorm2d, _read_batch_norm, _BATCH_NORM_ARGUMENTS, _batch_norm_elements
+    ),
+    "RMSNorm": LayerEntry(
+        RMSNorm,
+        lambda m: {
+            "normalized_shape": list(m.normalized_shape),
+            "eps": m.eps,
+            "elementwise_affine": m.weight is not None,
+            "dtype": _dtype_of(m.weight),
+        },
+        {
+            "normalized_shape": "ints",
+            "eps": "float?",
+            "elementwise_affine": "bool",
+            "dtype": "dtype?",
+        },
+        lambda c: math.prod(c["normalized_shape"]) * c["elementwise_affine"],
+    ),
+    "LocalResponseNorm": LayerEntry(
+        LocalResponseNorm,
+        lambda m: {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k},
+        {"size": "int", "alpha": "float", "beta": "float", "k": "float"},
+    ),
+    "Bilinear": LayerEntry(
+        Bilinear,
+        lambda m: {
+            "in1_features": m.in1_features,
+            "in2_features": m.in2_features,
+            "out_features": m.out_features,
+            "bias": m.bias is not None,
+            "dtype": _dtype_of(m.weight),
+        },
+        {
+            "in1_features": "int",
+            "in2_features": "int",
+            "out_features": "int",
+            "bias": "bool",
+            "dtype": "dtype",
+        },
+        lambda c: c["out_features"] * (c["in1_features"] * c["in2_features"] + c["bias"]),
+    ),
+    "CosineSimilarity": LayerEntry(
+        CosineSimilarity, lambda m: {"dim": m.dim, "eps": m.eps}, {"dim": "int", "eps": "float"}
+    ),
+    "PairwiseDistance": LayerEntry(
+        PairwiseDistance,
+        lambda m: {"p": m.norm, "eps": m.eps, "keepdim": m.keepdim},
+        {"p": "float", "eps": "float", "keepdim": "bool"},
+    ),
+    "MultiheadAttention": LayerEntry(
+        MultiheadAttention,
+        _read_attention,
+        _ATTENTION_ARGUMENTS,
+        _attention_elements,
+        builds_children=True,
+    ),
+    "TransformerEncoderLayer": LayerEntry(
+        TransformerEncoderLayer,
+        _read_transformer_layer,
+        _TRANSFORMER_LAYER_ARGUMENTS,
+        _transformer_layer_elements(attentions=1, norms=2),
+        builds_children=True,
+    ),
+    "TransformerDecoderLayer": LayerEntry(
+        TransformerDecoderLayer,
+        _read_transformer_layer,
+        _TRANSFORMER_LAYER_ARGUMENTS,
+        _transformer_layer_elements(attentions=2, norms=3),
+        builds_children=True,
+    ),
+    "TransformerEncoder": LayerEntry(
+        TransformerEncoder,
+        _stack_reader("encoder_layer", TransformerEncoderLayer),
+        {
+            "encoder_layer": "layer:TransformerEncoderLayer",
+            "num_layers": "int",
+            "norm": "layer:LayerNorm?",
+        },
+        _stack_elements("encoder_layer", attentions=1, norms=2),
+        optional=_STACK_OPTIONAL,
+        builds_children=True,
+        build=_stack_builder(TransformerEncoder, "encoder_layer", TransformerEncoderLayer),
+    ),
+    "TransformerDecoder": LayerEntry(
+        TransformerDecoder,
+        _stack_reader("decoder_layer", TransformerDecoderLayer),
+        {
+            "decoder_layer": "layer:TransformerDecoderLayer",
+            "num_layers": "int",
+            "norm": "layer:LayerNorm?",
+        },
+        _stack_elements("decoder_layer", attentions=2, norms=3),
+        builds_children=True,
+        build=_stack_builder(TransformerDecoder, "decoder_layer", TransformerDecoderLayer),
+    ),
 }
 """Every built-in layer that a model file can hold, by its type name in the file."""
 
@@ -623,13 +1038,53 @@ def _describe(module: Module, path: str, seen: set[int], depth: int) -> dict[str
                 for child_name, child in children
             ],
         }
-    if children:
+    entry = LAYERS[name]
+    if children and not entry.builds_children:
         raise ValueError(
             f"describe_model: expected the {name} {_where(path)} to have no submodules, got "
             f"{[child_name for child_name, _ in children]}"
         )
-    config = encode(LAYERS[name].read(module), "config", None, "describe_model")
-    return {"type": name, "config": config}
+    try:
+        arguments = entry.read(module)
+    except _UndescribableError as error:
+        raise ValueError(
+            f"describe_model: expected a model built from chainrule's layers and arguments a "
+            f"file can hold, got the {name} {_where(path)} with {error}; it is a custom module "
+            f"to the file: save its weights and build it in code"
+        ) from None
+    except AttributeError as error:
+        if not entry.builds_children:
+            raise
+        # A submodule replaced by one of another kind, without the attribute read.
+        raise ValueError(
+            f"describe_model: expected the {name} {_where(path)} to hold the submodules its "
+            f"constructor built, got one replaced ({error}); it is a custom module to the "
+            f"file: save its weights and build it in code"
+        ) from None
+    return {"type": name, "config": encode(arguments, "config", None, "describe_model")}
+
+
+def _layout(module: Module) -> tuple[str, list[tuple[str, type]]]:
+    return repr(module), [(name, type(m)) for name, m in module.named_modules()]
+
+
+def _check_built_children(model: Module, rebuilt: Module) -> None:
+    """The layers that build their own submodules must come back with the same ones: a
+    submodule replaced, added or set up differently after construction (a dropout's p, a
+    norm's eps) shows in the layout or the repr, which the arguments cannot carry."""
+    twins = dict(rebuilt.named_modules())
+    for path, module in model.named_modules():
+        name = _NAME_OF_CLASS.get(type(module))
+        if name not in LAYERS or not LAYERS[name].builds_children:
+            continue
+        twin = twins.get(path)
+        if twin is None or _layout(twin) != _layout(module):
+            raise ValueError(
+                f"describe_model: expected the {name} {_where(path)} to hold the submodules "
+                f"its arguments build, got submodules changed after it was built (the rebuilt "
+                f"one differs in its repr or submodules); it is a custom module to the file: "
+                f"save its weights and build it in code"
+            )
 
 
 def _state_signature(model: Module) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -692,7 +1147,8 @@ def describe_model(model: Module) -> dict[str, Any]:
         raise TypeError(f"describe_model: expected a chainrule Module, got {type(model).__name__}")
     spec = _describe(model, "", set(), 0)
     _check_no_shared_tensors(model)
-    original, rebuilt = _state_signature(model), _state_signature(build_model(spec))
+    rebuilt_model = build_model(spec)
+    original, rebuilt = _state_signature(model), _state_signature(rebuilt_model)
     if original != rebuilt:
         differing = sorted(
             key for key in original.keys() | rebuilt.keys() if original.get(key) != rebuilt.get(key)
@@ -702,6 +1158,7 @@ def describe_model(model: Module) -> dict[str, Any]:
             f"got differences in {differing[:10]}; was a parameter or buffer added to or "
             f"removed from a layer after it was built?"
         )
+    _check_built_children(model, rebuilt_model)
     return spec
 
 
@@ -713,6 +1170,8 @@ def _kind_matches(kind: str, value: Any) -> bool:
         return any(_kind_matches(k, value) for k in kind.split("|"))
     if kind.endswith("?"):
         return value is None or _kind_matches(kind[:-1], value)
+    if kind.startswith("layer:"):
+        return isinstance(value, dict)  # its arguments are checked in turn
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "int":
@@ -726,6 +1185,27 @@ def _kind_matches(kind: str, value: Any) -> bool:
     if kind == "ints":
         return isinstance(value, list) and all(_kind_matches("int", v) for v in value)
     raise AssertionError(f"unknown argument kind {kind!r}")
+
+
+def _check_arguments(name: str, config: dict[str, Any], path: str) -> None:
+    """``config`` holds the arguments of the table's layer ``name``, each of its kind; the
+    config of a layer inside it (kind ``"layer:Name"``) is checked in turn."""
+    entry = LAYERS[name]
+    if not set(entry.arguments) <= set(config) <= {*entry.arguments, *entry.optional}:
+        allowed = sorted(entry.arguments) + [f"{k} (optional)" for k in sorted(entry.optional)]
+        raise ValueError(
+            f"build_model: expected the arguments {allowed} for the {name} "
+            f"{_where(path)}, got {sorted(config)}"
+        )
+    for argument, kind in {**entry.arguments, **entry.optional}.items():
+        if argument in config and not _kind_matches(kind, config[argument]):
+            raise ValueError(
+                f"build_model: expected {argument} of kind {kind!r} for the {name} "
+                f"{_where(path)}, got {config[argument]!r:.100}"
+            )
+        if kind.startswith("layer:") and config.get(argument) is not None:
+            inner = f"{path}.{argument}" if path else argument
+            _check_arguments(kind[6:].removesuffix("?"), config[argument], inner)
 
 
 class _Builder:
@@ -758,18 +1238,7 @@ class _Builder:
                 f"{_where(path)}, got {spec!r:.200}"
             )
         config = decode(spec["config"], None, "build_model")
-        if not set(entry.arguments) <= set(config) <= {*entry.arguments, *entry.optional}:
-            allowed = sorted(entry.arguments) + [f"{k} (optional)" for k in sorted(entry.optional)]
-            raise ValueError(
-                f"build_model: expected the arguments {allowed} for the {name} "
-                f"{_where(path)}, got {sorted(config)}"
-            )
-        for argument, kind in {**entry.arguments, **entry.optional}.items():
-            if argument in config and not _kind_matches(kind, config[argument]):
-                raise ValueError(
-                    f"build_model: expected {argument} of kind {kind!r} for the {name} "
-                    f"{_where(path)}, got {config[argument]!r:.100}"
-                )
+        _check_arguments(name, config, path)
         n_elements = entry.n_elements(config)
         if self.remaining is not None:
             if n_elements > self.remaining:
@@ -780,7 +1249,7 @@ class _Builder:
                 )
             self.remaining -= n_elements
         try:
-            return entry.cls(**config)
+            return entry.build(config) if entry.build is not None else entry.cls(**config)
         except (TypeError, ValueError) as error:
             raise ValueError(
                 f"build_model: expected valid arguments for the {name} {_where(path)}, got "
