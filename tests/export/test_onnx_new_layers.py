@@ -33,7 +33,7 @@ def _check(model: nn.Module, shape: tuple[int, ...], path: Path, opset: int, dty
     to_onnx(model, path, x, opset=opset)
     onnx.checker.check_model(str(path), full_check=True)
     model.eval()
-    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    tolerance = {np.float16: 2e-3, np.float32: 1e-5, np.float64: 1e-12}[dtype]
     for batch in (x, rng.normal(size=(shape[0] + 3, *shape[1:])).astype(dtype)):
         expected = model(cr.tensor(batch)).numpy()
         actual = _run(path, batch)
@@ -172,6 +172,23 @@ def test_float64_layer_runs_in_onnxruntime(tmp_path: Path, name: str, opset: int
     build, shape = CASES[name]
     model = nn.Sequential(build(), nn.Tanh()).to(np.float64)
     _check(model, shape, tmp_path / "m.onnx", opset, np.float64)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "conv_transpose_2d_stride_padding_output_padding",
+        "instance_norm_2d_affine",
+        "instance_norm_2d_affine_tracked",
+        "pad_reflection_2d_crop",
+        "pixel_shuffle",
+        "lrn_odd_images",
+        "rms_norm_eps",
+    ],
+)
+def test_float16_layer_runs_in_onnxruntime(tmp_path: Path, name: str) -> None:
+    build, shape = CASES[name]
+    _check(nn.Sequential(build()).to(np.float16), shape, tmp_path / "m.onnx", 17, np.float16)
 
 
 def test_float64_conv_transpose_writes_a_valid_file(tmp_path: Path) -> None:

@@ -508,7 +508,11 @@ def to_onnx(
         Embedding, nested Sequential; and for images Conv1d, Conv2d (any padding mode),
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d (inference), Dropout2d
         (identity) and Unflatten; GroupNorm, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d and
-        Upsample. It is exported in evaluation mode.
+        Upsample; ConvTranspose1d and ConvTranspose2d, InstanceNorm1d and InstanceNorm2d
+        (with running statistics when it tracks them), the padding layers (ZeroPad,
+        ConstantPad, ReflectionPad, ReplicationPad, CircularPad, 1d and 2d, negative widths
+        included), PixelShuffle, PixelUnshuffle, UpsamplingNearest2d, UpsamplingBilinear2d,
+        LocalResponseNorm and RMSNorm. It is exported in evaluation mode.
     path : str or Path
         Where to write (atomically).
     example_input : array_like
@@ -554,9 +558,11 @@ def to_onnx(
     operators, which onnxruntime runs in float64 (it has no float64 Elu, Selu or Softplus,
     and the slope of LeakyRelu and the epsilon of LayerNormalization are float32
     attributes); its BatchNorm takes ``running_var + eps`` with an epsilon of 0.
-    onnxruntime's CPU provider has no float64 kernels for Conv, AveragePool,
+    onnxruntime's CPU provider has no float64 kernels for Conv, ConvTranspose, AveragePool,
     GlobalAveragePool and Erf (the exact GELU): convert such a model with
     ``model.to(np.float32)`` first to run it there.
+    Circular padding is Pad's 'wrap' mode from opset 19 and slices concatenated before it;
+    RMSNorm is written from elementary operators (RMSNormalization needs opset 23).
     """
     try:
         import onnx
