@@ -17,10 +17,32 @@ from typing import Any
 from chainrule.backend import is_floating, np
 from chainrule.nn import activation as act
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
-from chainrule.nn.conv import Conv1d, Conv2d
+from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from chainrule.nn.layers import Dropout, Dropout2d, Embedding, Flatten, Identity, Linear, Unflatten
 from chainrule.nn.module import Module
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from chainrule.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+    LocalResponseNorm,
+    RMSNorm,
+)
+from chainrule.nn.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+    _PadNd,
+)
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -29,6 +51,12 @@ from chainrule.nn.pooling import (
     MaxPool1d,
     MaxPool2d,
     Upsample,
+)
+from chainrule.nn.spatial import (
+    PixelShuffle,
+    PixelUnshuffle,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
 )
 from chainrule.tensor import Tensor
 
@@ -480,7 +508,11 @@ def to_onnx(
         Embedding, nested Sequential; and for images Conv1d, Conv2d (any padding mode),
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d (inference), Dropout2d
         (identity) and Unflatten; GroupNorm, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d and
-        Upsample. It is exported in evaluation mode.
+        Upsample; ConvTranspose1d and ConvTranspose2d, InstanceNorm1d and InstanceNorm2d
+        (with running statistics when it tracks them), the padding layers (ZeroPad,
+        ConstantPad, ReflectionPad, ReplicationPad, CircularPad, 1d and 2d, negative widths
+        included), PixelShuffle, PixelUnshuffle, UpsamplingNearest2d, UpsamplingBilinear2d,
+        LocalResponseNorm and RMSNorm. It is exported in evaluation mode.
     path : str or Path
         Where to write (atomically).
     example_input : array_like
@@ -526,9 +558,11 @@ def to_onnx(
     operators, which onnxruntime runs in float64 (it has no float64 Elu, Selu or Softplus,
     and the slope of LeakyRelu and the epsilon of LayerNormalization are float32
     attributes); its BatchNorm takes ``running_var + eps`` with an epsilon of 0.
-    onnxruntime's CPU provider has no float64 kernels for Conv, AveragePool,
+    onnxruntime's CPU provider has no float64 kernels for Conv, ConvTranspose, AveragePool,
     GlobalAveragePool and Erf (the exact GELU): convert such a model with
     ``model.to(np.float32)`` first to run it there.
+    Circular padding is Pad's 'wrap' mode from opset 19 and slices concatenated before it;
+    RMSNorm is written from elementary operators (RMSNormalization needs opset 23).
     """
     try:
         import onnx
@@ -902,6 +936,211 @@ def _upsample(g: _Graph, m: Upsample, x: str, shape: tuple[int, ...], path: str)
     return x
 
 
+# ------------------------------------- transposed convolutions, instance norm, padding, ...
+def _reduce_mean(g: _Graph, value: str, axes: Sequence[int]) -> str:
+    if g.opset < 18:  # axes became an input in opset 18
+        return g.node("ReduceMean", [value], axes=list(axes), keepdims=1)
+    return g.node("ReduceMean", [value, g.constant("axes", list(axes), np.int64)], keepdims=1)
+
+
+def _conv_transpose(
+    g: _Graph, m: ConvTranspose1d | ConvTranspose2d, x: str, shape: tuple[int, ...], path: str
+) -> str:
+    # The weight is already ONNX's (in, out / groups, *kernel), and ConvTranspose's output
+    # size is PyTorch's: (in - 1) * stride - 2 * padding + dilation * (k - 1) + 1 + extra.
+    inputs = [x, g.constant(f"{path}.weight", m.weight.data)]
+    if m.bias is not None:
+        inputs.append(g.constant(f"{path}.bias", m.bias.data))
+    return g.node(
+        "ConvTranspose",
+        inputs,
+        path,
+        kernel_shape=list(m.kernel_size),
+        strides=list(m.stride),
+        dilations=list(m.dilation),
+        pads=[*m.padding, *m.padding],
+        output_padding=list(m.output_padding),
+        group=m.groups,
+    )
+
+
+def _instance_norm(
+    g: _Graph, m: InstanceNorm1d | InstanceNorm2d, x: str, shape: tuple[int, ...], path: str
+) -> str:
+    if m.track_running_stats and m.running_mean is not None:
+        # In evaluation mode the layer normalizes with its running statistics: batch norm.
+        return _batch_norm(g, m, x, path)  # type: ignore[arg-type]
+    c = m.num_features
+    scale = m.weight.data if m.weight is not None else np.ones(c)
+    bias = m.bias.data if m.bias is not None else np.zeros(c)
+    if g.dtype != np.float64:
+        inputs = [x, g.constant(f"{path}.weight", scale), g.constant(f"{path}.bias", bias)]
+        return g.node("InstanceNormalization", inputs, path, epsilon=float(m.eps))
+    # InstanceNormalization's epsilon is a float32 attribute (and onnxruntime has no float64
+    # kernel): (x - mean) / sqrt(var + eps) from elementary operators, as the layer does.
+    axes = list(range(2, len(shape)))
+    centered = g.node("Sub", [x, _reduce_mean(g, x, axes)])
+    var = _reduce_mean(g, g.node("Mul", [centered, centered]), axes)
+    std = g.node("Sqrt", [g.node("Add", [var, g.constant(f"{path}.eps", m.eps)])])
+    per_channel = (c,) + (1,) * (len(shape) - 2)
+    y = g.node("Div", [centered, std])
+    y = g.node("Mul", [y, g.constant(f"{path}.weight", scale.reshape(per_channel))])
+    return g.node("Add", [y, g.constant(f"{path}.bias", bias.reshape(per_channel))], path)
+
+
+CIRCULAR_PAD_OPSET = 19
+"""The first opset whose Pad has mode 'wrap' (circular padding); before it, slices."""
+
+
+def _pad(g: _Graph, m: _PadNd, x: str, shape: tuple[int, ...], path: str) -> str:
+    """A padding layer: Pad for the positive widths, Slice for the negative ones (crops),
+    in the layer's order (circular crops first and wraps what is left; the other modes pad
+    the whole input first, then crop)."""
+    widths = list(m.padding)  # (left, right) of the last axis first, as in PyTorch
+    rank = len(shape)
+    axes = [rank - 1 - k for k in range(len(widths) // 2)]
+    before = {axis: widths[2 * k] for k, axis in enumerate(axes)}
+    after = {axis: widths[2 * k + 1] for k, axis in enumerate(axes)}
+    sizes = dict(enumerate(shape))
+
+    def crop(value: str) -> str:
+        cut = [a for a in axes if before[a] < 0 or after[a] < 0]
+        if not cut:
+            return value
+        starts = [max(-before[a], 0) for a in cut]
+        ends = [sizes[a] - max(-after[a], 0) for a in cut]
+        for a in cut:
+            sizes[a] -= max(-before[a], 0) + max(-after[a], 0)
+        inputs = [
+            value,
+            g.constant("starts", starts, np.int64),
+            g.constant("ends", ends, np.int64),
+            g.constant("axes", cut, np.int64),
+        ]
+        return g.node("Slice", inputs, path)
+
+    def grow(value: str, mode: str) -> str:
+        if all(before[a] <= 0 and after[a] <= 0 for a in axes):
+            return value
+        begins, ends = [0] * rank, [0] * rank
+        for a in axes:
+            begins[a], ends[a] = max(before[a], 0), max(after[a], 0)
+            sizes[a] += begins[a] + ends[a]
+        inputs = [value, g.constant("pads", begins + ends, np.int64)]
+        if mode == "constant":
+            inputs.append(g.constant("value", m.value))
+        return g.node("Pad", inputs, path, mode=mode)
+
+    if m.mode == "circular":
+        x = crop(x)
+        if g.opset >= CIRCULAR_PAD_OPSET:
+            return g.node("Identity", [grow(x, "wrap")], path)
+        for a in axes:  # Pad's 'wrap' needs opset 19: concatenate slices
+            parts = []
+            if before[a] > 0:
+                parts.append(_slice(g, x, a, -before[a], None))
+            parts.append(x)
+            if after[a] > 0:
+                parts.append(_slice(g, x, a, 0, after[a]))
+            if len(parts) > 1:
+                x = g.node("Concat", parts, path, axis=a)
+        return g.node("Identity", [x], path)
+    mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}[m.mode]
+    return g.node("Identity", [crop(grow(x, mode))], path)
+
+
+def _pixel_shuffle(g: _Graph, m: PixelShuffle, x: str, shape: tuple[int, ...], path: str) -> str:
+    # DepthToSpace's CRD order is pixel_shuffle's: channel c * r**2 + i * r + j goes to
+    # offset (i, j) of output channel c's blocks.
+    return g.node("DepthToSpace", [x], path, blocksize=int(m.upscale_factor), mode="CRD")
+
+
+def _pixel_unshuffle(
+    g: _Graph, m: PixelUnshuffle, x: str, shape: tuple[int, ...], path: str
+) -> str:
+    # SpaceToDepth orders the channels (i * r + j) * C + c, pixel_unshuffle
+    # c * r**2 + i * r + j: a Reshape, Transpose and Reshape, as the layer computes it.
+    r = int(m.downscale_factor)
+    _, c, h, w = shape
+    blocks = g.node("Reshape", [x, g.constant("shape", [0, c, h // r, r, w // r, r], np.int64)])
+    moved = g.node("Transpose", [blocks], perm=[0, 1, 3, 5, 2, 4])
+    target = g.constant("shape", [0, c * r * r, h // r, w // r], np.int64)
+    return g.node("Reshape", [moved, target], path)
+
+
+def _local_response_norm(
+    g: _Graph, m: LocalResponseNorm, x: str, shape: tuple[int, ...], path: str
+) -> str:
+    size = m.size
+    if size % 2 and g.dtype == np.float32 and len(shape) == 4:
+        # LRN sums channels c - (size - 1) // 2 to c + size // 2: PyTorch's window when the
+        # size is odd (and onnxruntime runs it on float32 images only).
+        return g.node(
+            "LRN", [x], path, size=size, alpha=float(m.alpha), beta=float(m.beta), bias=float(m.k)
+        )
+    # Even sizes (the window is one channel further back than LRN's), other ranks and
+    # dtypes: sums of shifted slices of the squares padded with zeros along the channels.
+    channels, rank = shape[1], len(shape)
+    begins, ends = [0] * rank, [0] * rank
+    begins[1], ends[1] = size // 2, (size - 1) // 2
+    squares = g.node("Mul", [x, x])
+    padded = g.node("Pad", [squares, g.constant("pads", begins + ends, np.int64)])
+    total = _slice(g, padded, 1, 0, channels)
+    for j in range(1, size):
+        total = g.node("Add", [total, _slice(g, padded, 1, j, j + channels)])
+    scaled = g.node("Mul", [total, g.constant("alpha", m.alpha / size)])
+    base = g.node("Add", [scaled, g.constant("k", m.k)])
+    return g.node("Div", [x, g.node("Pow", [base, g.constant("beta", m.beta)])], path)
+
+
+def _rms_norm(g: _Graph, m: RMSNorm, x: str, shape: tuple[int, ...], path: str) -> str:
+    n = len(m.normalized_shape)
+    if len(shape) <= n:
+        raise ValueError(
+            f"to_onnx: layer {path} (RMSNorm) needs a batched example with more axes than "
+            f"normalized_shape {m.normalized_shape}, got shape {shape}; add the batch axis first"
+        )
+    # RMSNormalization arrives in opset 23, past OPSETS: y = x / sqrt(mean(x**2) + eps) * w,
+    # computed in float32 for float16 input as the layer does.
+    dtype = g.dtype
+    wide = np.dtype(np.float32) if dtype == np.float16 else dtype
+    if wide != dtype:
+        x = g.node("Cast", [x], path, to=g.helper.np_dtype_to_tensor_dtype(wide))
+        g.dtype = wide
+    eps = m.eps if m.eps is not None else float(np.finfo(wide).eps)
+    mean_square = _reduce_mean(g, g.node("Mul", [x, x]), list(range(-n, 0)))
+    root = g.node("Sqrt", [g.node("Add", [mean_square, g.constant(f"{path}.eps", eps)])])
+    y = g.node("Mul", [x, g.node("Reciprocal", [root])])
+    if m.weight is not None:
+        y = g.node("Mul", [y, g.constant(f"{path}.weight", m.weight.data)])
+    if wide != dtype:
+        g.dtype = dtype
+        return g.node("Cast", [y], path, to=g.helper.np_dtype_to_tensor_dtype(dtype))
+    return g.node("Identity", [y], path)
+
+
+def _padding_layers() -> dict[type[Module], tuple[Any, tuple[int, ...]]]:
+    """Each padding layer with the batched ranks it takes (its padded axes after the
+    batch): the constant ones any such rank, the others one or no channel axis."""
+    layers: dict[type[Module], tuple[Any, tuple[int, ...]]] = {}
+    for kind in (
+        ZeroPad1d,
+        ZeroPad2d,
+        ConstantPad1d,
+        ConstantPad2d,
+        ReflectionPad1d,
+        ReflectionPad2d,
+        ReplicationPad1d,
+        ReplicationPad2d,
+        CircularPad1d,
+        CircularPad2d,
+    ):
+        n = kind.n_dims
+        ranks = tuple(range(n + 1, 6)) if kind.mode == "constant" else (n + 1, n + 2)
+        layers[kind] = (_pad, ranks)
+    return layers
+
+
 SHAPED_LAYERS: dict[
     type[Module], tuple[Callable[[_Graph, Any, str, tuple[int, ...], str], str], tuple[int, ...]]
 ] = {
@@ -910,6 +1149,17 @@ SHAPED_LAYERS: dict[
     AvgPool1d: (_pool_1d, (3,)),
     AdaptiveAvgPool1d: (_pool_1d, (3,)),
     Upsample: (_upsample, (3, 4)),
+    ConvTranspose1d: (_conv_transpose, (3,)),
+    ConvTranspose2d: (_conv_transpose, (4,)),
+    InstanceNorm1d: (_instance_norm, (3,)),
+    InstanceNorm2d: (_instance_norm, (4,)),
+    PixelShuffle: (_pixel_shuffle, (4,)),
+    PixelUnshuffle: (_pixel_unshuffle, (4,)),
+    UpsamplingNearest2d: (_upsample, (4,)),
+    UpsamplingBilinear2d: (_upsample, (4,)),
+    LocalResponseNorm: (_local_response_norm, (3, 4, 5)),
+    RMSNorm: (_rms_norm, tuple(range(2, 9))),
+    **_padding_layers(),
 }
 """More layers whose ONNX form depends on the input's shape: their writer and the batched
 input ranks it takes."""
