@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from chainrule.backend import Array, np
 from chainrule.nn import activation as act
-from chainrule.nn.conv import _ConvNd
-from chainrule.nn.layers import Linear
+from chainrule.nn.layers import Embedding
 from chainrule.nn.module import Module
+from chainrule.nn.parameter import Parameter
 from chainrule.train.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -92,9 +92,20 @@ class HealthReport:
         return target
 
 
+def _weight_of(module: Module) -> Parameter | None:
+    """The weight ``module`` multiplies by, a matrix or a kernel (a ``weight`` parameter of
+    two axes or more); None for the others, and for an ``Embedding``: a lookup, whose rows
+    mostly get no gradient in a batch, so its norms say little about the gradient's flow."""
+    weight = module._parameters.get("weight")
+    if isinstance(weight, Parameter) and weight.ndim >= 2 and not isinstance(module, Embedding):
+        return weight
+    return None
+
+
 class GradientHealth(Callback):
-    """Record gradient health per layer (each ``Linear``, ``Conv1d`` and ``Conv2d``) and
-    epoch while ``fit`` runs.
+    """Record gradient health per layer (each layer with a weight matrix or kernel:
+    ``Linear``, ``Bilinear``, the convolutions and transposed convolutions) and epoch while
+    ``fit`` runs.
 
     Measures the L2 norm of each layer's weight gradient, the ratio of each step's weight
     change to the weight norm, the share of ReLU units that were never active on any sample
@@ -127,7 +138,7 @@ class GradientHealth(Callback):
     def __init__(self) -> None:
         self.report = HealthReport()
         self._handles: list[Any] = []
-        self._weighted: list[tuple[str, str, Linear | _ConvNd]] = []  # name, label, layer
+        self._weighted: list[tuple[str, str, Parameter]] = []  # name, label, layer's weight
         self._previous: dict[str, Array] = {}
         self._grad_norms: dict[str, float] = {}  # this step's, as backward left them
         self._epoch_grad: dict[str, list[float]] = {}
@@ -143,17 +154,17 @@ class GradientHealth(Callback):
         self._first_loss = None
         self._calls, self._pending = {}, []
         self._weighted = [
-            (n or "model", f"{n or 'model'} ({type(m).__name__})", m)
+            (n or "model", f"{n or 'model'} ({type(m).__name__})", weight)
             for n, m in state.model.named_modules()
-            if isinstance(m, Linear | _ConvNd)
+            if (weight := _weight_of(m)) is not None
         ]
-        self._previous = {n: m.weight.data.copy() for n, _, m in self._weighted}
+        self._previous = {n: weight.data.copy() for n, _, weight in self._weighted}
         # Norms taken as backward computes each gradient: before any clipping (fit's
         # clip_grad_norm), which would hide the very explosion it is the cure for.
         self._grad_norms = {}
-        for name, _, layer in self._weighted:
-            if layer.weight.requires_grad:
-                self._handles.append(layer.weight.register_hook(self._grad_observer(name)))
+        for name, _, weight in self._weighted:
+            if weight.requires_grad:
+                self._handles.append(weight.register_hook(self._grad_observer(name)))
         for _, label, _ in self._weighted:
             self.report.layers[label] = LayerHealth(label)
         # Each forward pass of the model counts the calls of its activations afresh (fit's
@@ -210,9 +221,9 @@ class GradientHealth(Callback):
         return observe
 
     def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
-        for name, _, module in self._weighted:
-            weight = module.weight.data
-            grad = module.weight.grad
+        for name, _, parameter in self._weighted:
+            weight = parameter.data
+            grad = parameter.grad
             norm_seen = self._grad_norms.pop(name, None)
             if norm_seen is None and grad is not None:  # a loop that set grad itself
                 norm_seen = float(np.linalg.norm(grad.data))

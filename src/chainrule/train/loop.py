@@ -33,6 +33,7 @@ from chainrule.data.sampler import _positive_int
 from chainrule.nn import loss as losses
 from chainrule.nn.module import Module
 from chainrule.nn.utils import clip_grad_norm_
+from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from chainrule.optim.lr_scheduler import ReduceLROnPlateau
 from chainrule.tensor import Tensor, as_generator
@@ -91,6 +92,8 @@ LOSSES: dict[str, Callable[[], Any]] = {
     "nll": losses.NLLLoss,
     "bce": losses.BCELoss,
     "bce_with_logits": losses.BCEWithLogitsLoss,
+    "multi_margin": losses.MultiMarginLoss,
+    "multilabel_margin": losses.MultiLabelMarginLoss,
     # Keras's names, with Keras's meaning: outputs are probabilities (from_logits=False).
     "mean_squared_error": losses.MSELoss,
     "mean_absolute_error": losses.L1Loss,
@@ -130,6 +133,8 @@ def _output_kind(loss: Any) -> str:
         return "binary_proba"
     if isinstance(loss, _ProbabilityCrossEntropy):
         return "proba"
+    if isinstance(loss, losses.MultiMarginLoss) or loss is F.multi_margin_loss:
+        return "scores"  # one per class, the label's highest; not probabilities
     return "values"
 
 
@@ -167,15 +172,15 @@ class _ColumnTargets:
         return self.loss(output, target)
 
 
-def _resolve_loss(loss: Any) -> Callable[[Tensor, Tensor], Tensor]:
+def _resolve_loss(loss: Any, where: str) -> Callable[[Tensor, Tensor], Tensor]:
     if isinstance(loss, str):
         if loss not in LOSSES:
-            raise ValueError(f"fit: unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
+            raise ValueError(f"{where}: unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
         loss = LOSSES[loss]()
     elif isinstance(loss, type) and issubclass(loss, Module):
         loss = loss()  # a loss class, as Keras takes one, with its default settings
     if not callable(loss):
-        raise TypeError(f"fit: loss must be a loss module, a function or a name, got {loss!r}")
+        raise TypeError(f"{where}: loss must be a loss module, a function or a name, got {loss!r}")
     if isinstance(loss, _ELEMENTWISE_LOSSES) or loss in _ELEMENTWISE_FUNCTIONS:
         return _ColumnTargets(loss)
     return loss
@@ -431,6 +436,8 @@ def _readings(kind: str, outputs: Array) -> dict[str, Array]:
             "proba": proba,
             "predictions": outputs.argmax(axis=1),
         }
+    if kind == "scores":
+        return {"labels": outputs.argmax(axis=1), "predictions": outputs.argmax(axis=1)}
     if kind in ("binary_logits", "binary_proba"):
         flat = outputs.reshape(outputs.shape[0], -1)
         positive = 1 / (1 + np.exp(-flat)) if kind == "binary_logits" else flat
@@ -798,7 +805,7 @@ def fit(
         raise ValueError("fit: pass initial_epoch or resume_from, not both")
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be a chainrule.nn.Module, got {type(model).__name__}")
-    loss_fn = _resolve_loss(loss)
+    loss_fn = _resolve_loss(loss, "fit")
     kind = _output_kind(loss_fn)
     opt = _resolve_optimizer(optimizer, model)
     _check_optimizes(opt, model, loss_fn)
@@ -1268,7 +1275,7 @@ def evaluate(
     weighs the loss as ``fit(sample_weight=)`` does; metrics are not weighted.
     """
     batch_size = _positive_int(batch_size, "evaluate", "batch_size")
-    loss_fn = _resolve_loss(loss)
+    loss_fn = _resolve_loss(loss, "evaluate")
     kind = _output_kind(loss_fn)
     dataset = _as_dataset(
         _with_targets(data, y, "evaluate", "data"), "evaluate: data", _model_dtype(model)
@@ -1309,6 +1316,12 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
     """
     batch_size = _positive_int(batch_size, "predict", "batch_size")
     dtype = _model_dtype(model)
+    if isinstance(x, PackedSequence):
+        raise TypeError(
+            "predict: expected x as an array, a tensor, a dataset or a DataLoader, got a "
+            "PackedSequence (its sequences cannot be cut into batches); call the model on it "
+            "under chainrule.no_grad() instead"
+        )
     if isinstance(x, DataLoader):
         # A loader brings its batch size, as in fit, and its samples (a sampler's subset).
         if x.batch_sampler is None:
