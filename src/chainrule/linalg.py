@@ -1,9 +1,10 @@
 """``chainrule.linalg``: PyTorch's ``torch.linalg`` functions, with gradients.
 
 The matrix functions with derivatives of their own (``inv``, ``det``, ``slogdet``,
-``solve``, ``cholesky``, ``eigvalsh``, ``svdvals``) are ops of ``chainrule.autograd.ops.
-matrices``; the norms and products here are compositions of ops, whose gradients the ops
-give. Every function takes a matrix or a stack of them, as PyTorch's do.
+``solve``, ``cholesky``, ``eigvalsh``, ``svdvals``, and the decompositions ``eigh``,
+``svd``, ``qr``) are in ``chainrule.autograd.ops.matrices``; the norms and products here
+are compositions of ops, whose gradients the ops give. Every function takes a matrix or a
+stack of them, as PyTorch's do.
 
 >>> import chainrule as cr
 >>> a = cr.tensor([[4.0, 1.0], [1.0, 3.0]], dtype=cr.float64, requires_grad=True)

@@ -185,3 +185,15 @@ def test_qr_of_a_rank_deficient_matrix_says_why_it_has_no_gradient() -> None:
     np.testing.assert_allclose(q.data @ r.data, a.data, atol=1e-12)
     with pytest.raises(RuntimeError, match="qr: the gradient needs R invertible"):
         (q.sum() + r.sum()).backward()
+
+
+def test_r_alone_carries_its_gradient() -> None:
+    rng = np.random.default_rng(5)
+    array = rng.standard_normal((5, 3))
+    weights = rng.standard_normal((3, 3))
+    a, b = both(array)[0], cr.tensor(array, dtype=cr.float64, requires_grad=True)
+    (cr.linalg.qr(a, mode="r").R * cr.tensor(weights)).sum().backward()
+    (cr.linalg.qr(b).R * cr.tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, b.grad.data)
+    with cr.no_grad():
+        assert not cr.linalg.qr(a, mode="r").R.requires_grad

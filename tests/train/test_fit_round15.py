@@ -59,7 +59,7 @@ def test_multilabel_margin_is_a_loss_name() -> None:
 
 def test_predict_refuses_a_packed_sequence_clearly() -> None:
     packed = pack_sequence([cr.randn(n, 3) for n in (5, 3, 2)], enforce_sorted=False)
-    with pytest.raises(TypeError, match="predict: expected x as an array.*got a PackedSequence"):
+    with pytest.raises(TypeError, match=r"predict: expected x as an array.*got a PackedSequence"):
         cr.predict(nn.Linear(3, 2), packed)
 
 

@@ -615,11 +615,11 @@ class TransformerDecoderLayer(Module):
         return self.dropout3(x)
 
 
-def _clones(layer: Module, num_layers: int) -> ModuleList:
+def _clones(where: str, layer: Module, num_layers: int) -> ModuleList:
     """``num_layers`` deep copies of ``layer``, as PyTorch's (same initial weights), each
     with dropout masks of its own: every copied generator is reseeded from the original's,
     which ``layer``'s seed (or ``manual_seed``) decides."""
-    _positive_int(type(layer).__name__, "num_layers", num_layers)
+    _positive_int(where, "num_layers", num_layers)
     clones = ModuleList()
     for _ in range(num_layers):
         clone = copy.deepcopy(layer)
@@ -668,7 +668,7 @@ class TransformerEncoder(Module):
         mask_check: bool = True,
     ) -> None:
         super().__init__()
-        self.layers = _clones(encoder_layer, num_layers)
+        self.layers = _clones("TransformerEncoder", encoder_layer, num_layers)
         self.num_layers = int(num_layers)
         self.norm = norm
         self.enable_nested_tensor = enable_nested_tensor
@@ -711,7 +711,7 @@ class TransformerDecoder(Module):
 
     def __init__(self, decoder_layer: Module, num_layers: int, norm: Module | None = None) -> None:
         super().__init__()
-        self.layers = _clones(decoder_layer, num_layers)
+        self.layers = _clones("TransformerDecoder", decoder_layer, num_layers)
         self.num_layers = int(num_layers)
         self.norm = norm
 

@@ -354,12 +354,15 @@ class _ConvTransposeNd(Module):
             return self.output_padding
         where, n = type(self).__name__, self.n_dims
         sizes = list(output_size)
-        if len(sizes) in (n + 1, n + 2):
+        # As in PyTorch: the spatial sizes, or the whole shape of the output (batch and
+        # channels, or channels alone for an unbatched input).
+        whole = len(shape)
+        if len(sizes) == whole:
             sizes = sizes[-n:]
         if len(sizes) != n or not all(_is_int(v) for v in sizes):
             raise ValueError(
-                f"{where}: output_size must have {n} or {n + 2} ints, got "
-                f"output_size={output_size!r}"
+                f"{where}: for {whole}-D input, output_size must have {n} or {whole} ints, "
+                f"got output_size={output_size!r}"
             )
         extra = []
         for axis in range(n):

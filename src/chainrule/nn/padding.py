@@ -38,16 +38,22 @@ class _PadNd(Module):
         self.value = float(value)
 
     def forward(self, input: Any) -> Tensor:
-        if self.mode == "constant":
-            return functional.pad(input, self.padding, "constant", self.value)
-        n = self.n_dims
-        x = as_tensor(input)
-        if x.ndim not in (n + 1, n + 2):
-            axes = "(C, L) or (N, C, L)" if n == 1 else "(C, H, W) or (N, C, H, W)"
-            raise ValueError(
-                f"{type(self).__name__}: expected input of shape {axes}, got shape {x.shape}"
-            )
-        return functional.pad(x, self.padding, self.mode)
+        where = type(self).__name__
+        if self.mode != "constant":
+            n = self.n_dims
+            input = as_tensor(input)
+            if input.ndim not in (n + 1, n + 2):
+                axes = "(C, L) or (N, C, L)" if n == 1 else "(C, H, W) or (N, C, H, W)"
+                raise ValueError(
+                    f"{where}: expected input of shape {axes}, got shape {input.shape}"
+                )
+        try:
+            value = self.value if self.mode == "constant" else None
+            return functional.pad(input, self.padding, self.mode, value)
+        except ValueError as error:
+            # pad's reason, under the name of the layer the user called.
+            _, _, reason = str(error).partition(": ")
+            raise ValueError(f"{where}: {reason or error}") from None
 
     def extra_repr(self) -> str:
         return f"{self.padding}"

@@ -1,10 +1,12 @@
-"""Functions of square matrices, with their derivatives: inverse, determinant (and its log),
-linear solve, Cholesky factor, eigenvalues of symmetric matrices and singular values; and
-the norms and products built from them. ``chainrule.linalg`` gives them PyTorch's names.
+"""Functions of matrices, with their derivatives: inverse, determinant (and its log),
+linear solve, Cholesky factor, eigenvalues of symmetric matrices, singular values, and the
+eigen-, singular value and QR decompositions; ``chainrule.linalg`` gives them PyTorch's
+names, and the norms and products built from them.
 
-Every op takes a matrix or a stack of them (``(..., n, n)``), as NumPy's and PyTorch's do,
-and works in the input's floating dtype. The derivatives are the standard matrix-calculus
-results, written with ``A^-T`` for the transposed inverse of each matrix in the stack:
+Every function takes a matrix or a stack of them (``(..., m, n)``; square where the
+function needs it), as NumPy's and PyTorch's do, and works in the input's floating dtype.
+The derivatives are the standard matrix-calculus results, written with ``A^-T`` for the
+transposed inverse of each matrix in the stack:
 
 - inverse:      Y = A^-1,       dL/dA = -Y^T G Y^T
 - determinant:  d = det A,      dL/dA = g * cof(A), the cofactor matrix (d A^-T where A is
@@ -16,10 +18,14 @@ results, written with ``A^-T`` for the transposed inverse of each matrix in the 
   triangle with its diagonal halved, sym(M) = (M + M^T) / 2
 - eigvalsh:     A = V diag(w) V^T, dL/dA = V diag(g) V^T
 - svdvals:      A = U diag(s) V^T, dL/dA = U diag(g) V^T
+- eigh, svd, qr: the rules in the docstrings of ``_SymmetricEigen``,
+  ``_SingularValueDecomposition`` and ``_QR`` (PyTorch's)
 
-The last three hold for distinct eigenvalues or singular values, as PyTorch's do.
+Those with eigen- or singular vectors hold for distinct eigenvalues or singular values, as
+PyTorch's do; the values alone keep their gradient where they repeat. The decompositions
+have several outputs and run through Function's tensor protocol, so ``compile_step`` runs a
+step that calls them eagerly.
 """
-
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -27,6 +33,7 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.autograd.ops._operands import as_floating_tensor, quietly
 from chainrule.autograd.ops.elementwise import where
 from chainrule.backend import Array, np
@@ -492,7 +499,25 @@ class QRResult(NamedTuple):
 def eigh(a: Any, UPLO: str = "L") -> EigenDecomposition:  # noqa: N803 - PyTorch's name
     """Eigenvalues (ascending) and eigenvectors (the columns) of a symmetric matrix, or of
     each in a stack; its lower triangle is read (``UPLO="U"``: the upper one). Both carry
-    gradients, the eigenvectors' where the eigenvalues are distinct."""
+    gradients, the eigenvectors' where the eigenvalues are distinct.
+
+    Raises
+    ------
+    ValueError
+        If ``a`` is not square, ``UPLO`` is not 'L' or 'U', or LAPACK does not converge
+        (NaN or infinite entries; PyTorch raises its ``LinAlgError`` there).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> a = cr.tensor([[2.0, 1.0], [1.0, 2.0]], dtype=cr.float64, requires_grad=True)
+    >>> values, vectors = cr.linalg.eigh(a)
+    >>> values
+    tensor([1., 3.], dtype=float64, grad_fn=<_SymmetricEigenBackward>)
+    >>> values.sum().backward()  # the trace's gradient: the identity
+    >>> a.grad.allclose(cr.eye(2, dtype=cr.float64))
+    True
+    """
     a = _square("eigh", a)
     if UPLO not in ("L", "U"):
         raise ValueError(f"eigh: expected UPLO 'L' or 'U', got {UPLO!r}")
@@ -505,7 +530,22 @@ def svd(a: Any, full_matrices: bool = True) -> SVDResult:
     """A = U diag(S) Vh for A (..., m, n): U (..., m, m), S (..., k) descending and
     Vh (..., n, n), k = min(m, n); with ``full_matrices=False`` U (..., m, k) and
     Vh (..., k, n). All three carry gradients where the singular values are distinct and
-    nonzero; U's and V's are determined up to the sign of each singular pair."""
+    nonzero; U's and V's are determined up to the sign of each singular pair.
+
+    Raises
+    ------
+    ValueError
+        If ``a`` has fewer than two axes, or LAPACK does not converge (NaN or infinite
+        entries; PyTorch raises its ``LinAlgError`` there).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> a = cr.tensor([[3.0, 0.0], [0.0, -2.0], [0.0, 0.0]], dtype=cr.float64)
+    >>> u, s, vh = cr.linalg.svd(a, full_matrices=False)
+    >>> u.shape, s, vh.shape
+    ((3, 2), tensor([3., 2.], dtype=float64), (2, 2))
+    """
     a = as_floating_tensor(a)
     if a.ndim < 2:
         raise ValueError(f"svd: expected a matrix or a stack of them, got shape {a.shape}")
@@ -517,15 +557,35 @@ def svd(a: Any, full_matrices: bool = True) -> SVDResult:
 def qr(a: Any, mode: str = "reduced") -> QRResult:
     """A = Q R for A (..., m, n), Q with orthonormal columns and R upper triangular.
     ``mode``: 'reduced' (Q (m, k), R (k, n), k = min(m, n)), 'complete' (Q (m, m),
-    R (m, n)) or 'r' (R alone, Q empty, and no gradient: it would need Q)."""
+    R (m, n)) or 'r' (R alone and Q empty; where R needs a gradient, Q is computed for it,
+    where PyTorch refuses the backward).
+
+    Raises
+    ------
+    ValueError
+        If ``a`` has fewer than two axes or ``mode`` is unknown.
+    RuntimeError
+        In backward: for mode 'complete' of a tall matrix (the extra columns of Q are not
+        determined by A), or for a matrix of deficient rank.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> q, r = cr.linalg.qr(cr.tensor([[3.0, 1.0], [4.0, 2.0]], dtype=cr.float64))
+    >>> (q @ r).allclose(cr.tensor([[3.0, 1.0], [4.0, 2.0]], dtype=cr.float64))
+    True
+    """
     a = as_floating_tensor(a)
     if a.ndim < 2:
         raise ValueError(f"qr: expected a matrix or a stack of them, got shape {a.shape}")
     if mode not in ("reduced", "complete", "r"):
         raise ValueError(f"qr: expected mode 'reduced', 'complete' or 'r', got {mode!r}")
     if mode == "r":
-        r = np.linalg.qr(a.data, mode="r")
         empty = Tensor._from_op(np.zeros((0,), dtype=a.dtype), None)
+        if a.requires_grad and is_grad_enabled():
+            # R's gradient needs Q: computed, and kept for backward only.
+            return QRResult(empty, _QR.apply(a, "reduced")[1])
+        r = np.linalg.qr(a.data, mode="r")
         return QRResult(empty, Tensor._from_op(np.asarray(r, dtype=a.dtype), None))
     q, r = _QR.apply(a, mode)
     return QRResult(q, r)
