@@ -26,6 +26,7 @@ PyTorch's do; the values alone keep their gradient where they repeat. The decomp
 have several outputs and run through Function's tensor protocol, so ``compile_step`` runs a
 step that calls them eagerly.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
