@@ -75,6 +75,7 @@ REPLAYED_OPS = frozenset(
         "mean", "max", "min", "var", "prod", "norm", "cumsum",
         # products, convolutions, pooling
         "matmul", "linear", "einsum", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+        "unfold2d", "fold2d",
         # losses
         "mse_loss", "softmax_cross_entropy_labels", "binary_cross_entropy",
     }

@@ -1091,6 +1091,35 @@ case(
 )
 
 case(
+    "unfold2d",
+    "dilation_padding_stride",
+    lambda x: cr.nn.functional.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)),
+    lambda x: F.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)),
+    normal((2, 2, 5, 6)),
+)
+case(
+    "unfold2d",
+    "stride_unbatched",
+    lambda x: cr.nn.functional.unfold(x, 3, stride=2),
+    lambda x: F.unfold(x.unsqueeze(0), 3, stride=2).squeeze(0),
+    normal((3, 7, 7)),
+)
+case(
+    "fold2d",
+    "dilation_padding_stride",
+    lambda x: cr.nn.functional.fold(x, (5, 6), (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)),
+    lambda x: F.fold(x, (5, 6), (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)),
+    normal((2, 12, 15)),
+)
+case(
+    "fold2d",
+    "overlap_unbatched",
+    lambda x: cr.nn.functional.fold(x, (5, 5), 2),
+    lambda x: F.fold(x, (5, 5), 2),
+    normal((12, 16)),
+)
+
+case(
     "max_pool2d",
     "2x2",
     lambda x: ops.max_pool2d(x, 2),

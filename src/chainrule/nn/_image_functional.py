@@ -1,19 +1,19 @@
 """Functional forms that rearrange images: sliding blocks (``unfold``, ``fold``), pixel
 shuffles, and adaptive max pooling.
 
-All compose existing ops. ``unfold`` is a grouped ``conv2d`` whose kernels are one-hot (one
-output channel per channel and kernel offset, which is exactly unfold's row order), and
-``fold``, its adjoint, the ``conv_transpose2d`` with the same weights; the pixel shuffles are
-a reshape, a permutation and a reshape; adaptive max pooling gathers each bin's rows (then
-columns), padded to the longest bin by repeating an element of the bin, and takes the max.
+``unfold`` and ``fold`` check their arguments and call the ``unfold2d`` and ``fold2d`` ops
+(``autograd/ops/blocks.py``: a copy of the strided windows, and its adjoint, one strided
+add per kernel offset); the pixel shuffles are a reshape, a permutation and a reshape;
+adaptive max pooling gathers each bin's rows (then columns), padded to the longest bin by
+repeating an element of the bin, and takes the max.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chainrule.autograd.ops import conv2d, conv_transpose2d
 from chainrule.autograd.ops._operands import as_tensor
+from chainrule.autograd.ops.blocks import Fold2d, Unfold2d
 from chainrule.autograd.ops.conv import pair
 from chainrule.backend import Array, is_floating, np
 from chainrule.nn._conv_functional import _adaptive_sizes
@@ -27,13 +27,6 @@ __all__ = [
     "pixel_unshuffle",
     "unfold",
 ]
-
-
-def _one_hot_kernels(channels: int, kernel: tuple[int, int], dtype: Any) -> Array:
-    """(channels * kh * kw, 1, kh, kw): kernel m of each channel is 1 at offset m."""
-    kh, kw = kernel
-    eye = np.eye(kh * kw, dtype=dtype).reshape(kh * kw, 1, kh, kw)
-    return np.tile(eye, (channels, 1, 1, 1))
 
 
 def _blocks(
@@ -87,13 +80,13 @@ def unfold(
         )
     if not is_floating(x.dtype):
         raise TypeError(f"unfold: expected a floating-point input, got dtype {x.dtype}")
-    k, d, p, s, _ = _blocks(
+    k, d, p, s, blocks = _blocks(
         "unfold", (x.shape[-2], x.shape[-1]), kernel_size, dilation, padding, stride
     )
-    channels = x.shape[-3]
-    weight = _one_hot_kernels(channels, k, x.dtype)
-    y = conv2d(x, weight, None, s, p, d, channels)
-    return y.reshape(*y.shape[:-2], y.shape[-2] * y.shape[-1])
+    images = x if x.ndim == 4 else x.reshape(1, *x.shape)
+    pads = (p[0], p[0], p[1], p[1])
+    y = Unfold2d.apply(images, kernel=k, dilation=d, padding=pads, stride=s, blocks=blocks)
+    return y if x.ndim == 4 else y.reshape(*y.shape[1:])
 
 
 def fold(
@@ -149,14 +142,12 @@ def fold(
             f"output_size={size}, kernel_size={k}, dilation={d}, padding={p}, stride={s}, got "
             f"input shape {x.shape}"
         )
-    channels = rows // (k[0] * k[1])
-    weight = _one_hot_kernels(channels, k, x.dtype)
-    images = x.reshape(*x.shape[:-1], *blocks)
-    # conv_transpose2d's smallest output, plus the rows and columns no block reaches
-    extra = tuple(
-        size[a] - ((blocks[a] - 1) * s[a] - 2 * p[a] + d[a] * (k[a] - 1) + 1) for a in range(2)
+    columns = x if x.ndim == 3 else x.reshape(1, *x.shape)
+    pads = (p[0], p[0], p[1], p[1])
+    y = Fold2d.apply(
+        columns, size=size, kernel=k, dilation=d, padding=pads, stride=s, blocks=blocks
     )
-    return conv_transpose2d(images, weight, None, s, p, extra, channels, d)
+    return y if x.ndim == 3 else y.reshape(*y.shape[1:])
 
 
 def _shuffle_input(where: str, x: Tensor, factor: Any, name: str) -> int:

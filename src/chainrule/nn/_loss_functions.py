@@ -956,7 +956,8 @@ def multilabel_margin_loss(
     input : Tensor of shape (N, C) or (C,)
     target : integer array of the input's shape
         Each row lists the target classes, ended by the first -1 (what follows is
-        ignored), as PyTorch's.
+        ignored), as PyTorch's. A class listed k times counts k times in the first sum
+        (PyTorch's convention).
     size_average, reduce : bool, optional
         PyTorch's deprecated flags.
     reduction : {'mean', 'sum', 'none'}, default='mean'
@@ -998,13 +999,20 @@ def multilabel_margin_loss(
             f"{where}: target labels must be in [0, {classes - 1}] (or -1 to end a row), "
             f"got {used.min()}..{used.max()}"
         )
-    counts = np.zeros(rows.shape, dtype=x.dtype)
-    row_index = np.nonzero(listed)[0]
-    np.add.at(counts, (row_index, used), 1)
-    others = (counts == 0).astype(x.dtype)
-    # pairs[n, j, i]: how often target j is weighed against non-target i.
-    pairs = counts[:, :, None] * others[:, None, :]
-    hinge = ops.relu(1 - rows.reshape(-1, classes, 1) + rows.reshape(-1, 1, classes))
+    n = rows.shape[0]
+    # Only the listed labels are gathered, padded to the longest list (T): the pairs are
+    # (N, T, C), not (N, C, C), which at C = 1000 took seconds and gigabytes.
+    longest = int(listed.sum(axis=1).max()) if n else 0
+    length = max(longest, 1)
+    targets = np.where(listed[:, :length], labels[:, :length], 0)
+    valid = listed[:, :length].astype(x.dtype)
+    others = np.ones(rows.shape, dtype=x.dtype)
+    others[np.nonzero(listed)[0], used] = 0
+    chosen = rows[np.arange(n)[:, None], targets]
+    hinge = ops.relu(1 - chosen.reshape(n, length, 1) + rows.reshape(n, 1, classes))
+    # pairs[n, t, i]: listed label t weighed against non-target i; a class listed k times
+    # is k entries, so it counts k times, as in PyTorch.
+    pairs = valid[:, :, None] * others[:, None, :]
     loss = (hinge * pairs).sum(axis=(1, 2)) / classes
     if unbatched:
         loss = loss.reshape(())

@@ -392,7 +392,8 @@ class MultiMarginLoss(_WeightedLoss):
 
 class MultiLabelMarginLoss(_Loss):
     """Multi-label hinge loss: (1/C) sum over target classes j and non-target classes i of
-    max(0, 1 - (x_j - x_i)); each target row lists its classes, ended by the first -1.
+    max(0, 1 - (x_j - x_i)); each target row lists its classes, ended by the first -1, and
+    a class listed k times counts k times (as in PyTorch).
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 Importing this package registers each op's ``Function`` in ``chainrule.autograd.REGISTRY``.
 """
 
-from chainrule.autograd.ops import matrices, shape
+from chainrule.autograd.ops import blocks, matrices, shape
 from chainrule.autograd.ops.activations import (
     celu,
     elu,
@@ -466,6 +466,7 @@ __all__ = [
     "remainder",
     "reshape",
     "selu",
+    "blocks",
     "matrices",
     "shape",
     "sigmoid",
