@@ -22,6 +22,7 @@ import warnings
 from typing import Any
 
 import chainrule.nn.functional as F
+from chainrule.autograd.function import Function
 from chainrule.autograd.ops import concatenate, stack
 from chainrule.backend import default_float, np
 from chainrule.nn import init
@@ -32,6 +33,26 @@ from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.tensor import Tensor, as_generator, dtype_of_to, own_generator
 
 GeneratorLike = np.random.Generator | int | None
+
+
+class _TimeSteps(Function):
+    """The packed rows cut into one tensor per time step;  dL/dx = the steps' gradients
+    joined back in order (zeros for a step that received none).
+
+    One node for every step: each step sliced out on its own would give each slice's
+    backward a zero array of the whole sequence's size to fill, and backward through a
+    sequence of T steps a cost of order T squared.
+    """
+
+    name = "time_steps"
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, bounds: list[int]) -> tuple[Any, ...]:
+        return tuple(np.split(x.data, bounds, axis=0))
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Any, None]:
+        return np.concatenate([g.data for g in grads], axis=0), None
 
 
 # One time step of each kind of layer, shared by the layers and the cells. ``projected`` is
@@ -293,7 +314,7 @@ class _RNNBase(Module):
             halves = []
             for direction in range(self._directions):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_parameters(layer, direction)
-                projected = F.linear(data, w_ih, b_ih)  # every time step at once
+                pieces = _TimeSteps.apply(F.linear(data, w_ih, b_ih), starts[1:-1])
                 states = [state[layer * self._directions + direction] for state in initial]
                 outputs: list[Any] = [None] * len(batch_sizes)
                 steps = range(len(batch_sizes))
@@ -302,7 +323,7 @@ class _RNNBase(Module):
                     # Sequences end in order of length: the first `size` rows still run, the
                     # others keep their state (the reverse direction's, its initial one).
                     active = states if size == batch else [state[:size] for state in states]
-                    rows = projected[starts[t] : starts[t + 1]]
+                    rows = pieces[t]
                     new = self._step(rows, active, w_hh, b_hh, w_hr)
                     outputs[t] = new[0]
                     if size == batch:
