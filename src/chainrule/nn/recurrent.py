@@ -22,6 +22,7 @@ import warnings
 from typing import Any
 
 import chainrule.nn.functional as F
+from chainrule.autograd.function import Function
 from chainrule.autograd.ops import concatenate, stack
 from chainrule.backend import default_float, np
 from chainrule.nn import init
@@ -32,6 +33,26 @@ from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.tensor import Tensor, as_generator, dtype_of_to, own_generator
 
 GeneratorLike = np.random.Generator | int | None
+
+
+class _TimeSteps(Function):
+    """The packed rows cut into one tensor per time step;  dL/dx = the steps' gradients
+    joined back in order (zeros for a step that received none).
+
+    One node for every step: each step sliced out on its own would give each slice's
+    backward a zero array of the whole sequence's size to fill, and backward through a
+    sequence of T steps a cost of order T squared.
+    """
+
+    name = "time_steps"
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, bounds: list[int]) -> tuple[Any, ...]:
+        return tuple(np.split(x.data, bounds, axis=0))
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Any, None]:
+        return np.concatenate([g.data for g in grads], axis=0), None
 
 
 # One time step of each kind of layer, shared by the layers and the cells. ``projected`` is
@@ -284,8 +305,7 @@ class _RNNBase(Module):
         the last layer's packed outputs (rows, directions * size) and the final states,
         each stacked to (num_layers * directions, N, size) in PyTorch's order (layer by
         layer, forward then reverse)."""
-        starts = np.concatenate([[0], np.cumsum(batch_sizes)]).tolist()
-        batch = batch_sizes[0]
+        bounds = np.cumsum(batch_sizes)[:-1].tolist()
         finals: list[list[Tensor]] = [[] for _ in initial]
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0 and self.training:
@@ -293,30 +313,69 @@ class _RNNBase(Module):
             halves = []
             for direction in range(self._directions):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_parameters(layer, direction)
-                projected = F.linear(data, w_ih, b_ih)  # every time step at once
                 states = [state[layer * self._directions + direction] for state in initial]
-                outputs: list[Any] = [None] * len(batch_sizes)
-                steps = range(len(batch_sizes))
-                for t in reversed(steps) if direction else steps:
-                    size = batch_sizes[t]
-                    # Sequences end in order of length: the first `size` rows still run, the
-                    # others keep their state (the reverse direction's, its initial one).
-                    active = states if size == batch else [state[:size] for state in states]
-                    rows = projected[starts[t] : starts[t + 1]]
-                    new = self._step(rows, active, w_hh, b_hh, w_hr)
-                    outputs[t] = new[0]
-                    if size == batch:
-                        states = new
-                    else:
-                        states = [
-                            concatenate([n, s[size:]], axis=0)
-                            for n, s in zip(new, states, strict=True)
-                        ]
+                # Every time step's input projection at once, then cut into steps.
+                steps = _TimeSteps.apply(F.linear(data, w_ih, b_ih), bounds)
+                run = self._run_last_to_first if direction else self._run_first_to_last
+                outputs, states = run(steps, batch_sizes, states, w_hh, b_hh, w_hr)
                 halves.append(concatenate(outputs, axis=0))
                 for final, state in zip(finals, states, strict=True):
                     final.append(state)
             data = halves[0] if len(halves) == 1 else concatenate(halves, axis=1)
         return data, [stack(final, axis=0) for final in finals]
+
+    def _run_first_to_last(
+        self,
+        steps: tuple[Tensor, ...],
+        batch_sizes: list[int],
+        states: list[Tensor],
+        w_hh: Tensor,
+        b_hh: Tensor | None,
+        w_hr: Tensor | None,
+    ) -> tuple[list[Tensor], list[Tensor]]:
+        """One direction from the first step to the last: each step's output and the final
+        states. Sequences end in order of length: at step t the first batch_sizes[t] rows
+        run, and the rows of sequences that have ended are set aside with their last
+        state until the end (joined back once, not at every step)."""
+        outputs = []
+        ended: list[list[Tensor]] = []  # the rows set aside, the last rows first
+        for rows, size in zip(steps, batch_sizes, strict=True):
+            if size < states[0].shape[0]:
+                ended.append([state[size:] for state in states])
+                states = [state[:size] for state in states]
+            states = self._step(rows, states, w_hh, b_hh, w_hr)
+            outputs.append(states[0])
+        if ended:
+            states = [
+                concatenate([state, *(parked[k] for parked in reversed(ended))], axis=0)
+                for k, state in enumerate(states)
+            ]
+        return outputs, states
+
+    def _run_last_to_first(
+        self,
+        steps: tuple[Tensor, ...],
+        batch_sizes: list[int],
+        initial: list[Tensor],
+        w_hh: Tensor,
+        b_hh: Tensor | None,
+        w_hr: Tensor | None,
+    ) -> tuple[list[Tensor], list[Tensor]]:
+        """The reverse direction, from the last step to the first: each sequence starts
+        from its initial state at its own last step, where its rows join the batch."""
+        outputs: list[Any] = [None] * len(batch_sizes)
+        last = batch_sizes[-1]
+        states = initial if last == initial[0].shape[0] else [state[:last] for state in initial]
+        for t in reversed(range(len(batch_sizes))):
+            size, running = batch_sizes[t], states[0].shape[0]
+            if size > running:
+                states = [
+                    concatenate([state, start[running:size]], axis=0)
+                    for state, start in zip(states, initial, strict=True)
+                ]
+            states = self._step(steps[t], states, w_hh, b_hh, w_hr)
+            outputs[t] = states[0]
+        return outputs, states
 
     def _step(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from chainrule.autograd.ops import concatenate, pad, stack
+from chainrule.autograd.ops import pad, stack
 from chainrule.autograd.ops._operands import as_tensor
 from chainrule.backend import np
 from chainrule.tensor import Tensor
@@ -134,15 +134,15 @@ def pack_padded_sequence(
             f"pack_padded_sequence: cannot pack an empty batch: expected input with at least "
             f"one sequence, got input of shape {x.shape} and lengths {given!r:.200}"
         )
-    if batch_first:
-        x = x.transpose(0, 1)
-    values = _lengths(lengths, x.shape[1], "pack_padded_sequence")
-    if values.size and (values.min() < 1 or values.max() > x.shape[0]):
+    time_axis, batch_axis = (1, 0) if batch_first else (0, 1)
+    values = _lengths(lengths, x.shape[batch_axis], "pack_padded_sequence")
+    if values.size and (values.min() < 1 or values.max() > x.shape[time_axis]):
         raise ValueError(
-            f"pack_padded_sequence: expected every length in [1, {x.shape[0]}], got "
+            f"pack_padded_sequence: expected every length in [1, {x.shape[time_axis]}], got "
             f"{values.tolist()}"
         )
     sorted_indices = unsorted_indices = None
+    order = np.arange(values.size)
     if enforce_sorted:
         if (np.diff(values) > 0).any():
             raise ValueError(
@@ -155,9 +155,13 @@ def pack_padded_sequence(
         sorted_indices = Tensor(order.astype(np.int64))
         unsorted_indices = Tensor(np.argsort(order).astype(np.int64))
         values = values[order]
-        x = x.index_select(1, sorted_indices)
-    batch_sizes = np.array([(values > t).sum() for t in range(values[0])], dtype=np.int64)
-    data = concatenate([x[t, : int(size)] for t, size in enumerate(batch_sizes)], axis=0)
+    # (step, sequence) pairs that exist, step by step: step t holds the first batch_sizes[t]
+    # sequences of the sorted batch. One gather picks them all (a slice per step would give
+    # each slice's backward a zero array of the whole input to fill).
+    steps, sorted_positions = np.nonzero(np.arange(values[0])[:, None] < values[None, :])
+    batch_sizes = np.bincount(steps, minlength=values[0]).astype(np.int64)
+    sequences = order[sorted_positions]
+    data = x[(sequences, steps) if batch_first else (steps, sequences)]
     return PackedSequence(data, Tensor(batch_sizes), sorted_indices, unsorted_indices)
 
 
@@ -205,22 +209,21 @@ def pad_packed_sequence(
             f"pad_packed_sequence: expected total_length >= the longest length {longest}, "
             f"got total_length={total_length!r}"
         )
-    data, starts = sequence.data, np.concatenate([[0], np.cumsum(batch_sizes)])
-    trailing = [(0, 0)] * (data.ndim - 1)
-    steps = []
-    for t in range(longest):
-        rows = data[int(starts[t]) : int(starts[t + 1])]
-        missing = batch - int(batch_sizes[t])
-        steps.append(pad(rows, [(0, missing), *trailing], value=padding_value) if missing else rows)
-    padded = stack(steps, axis=0)
-    if total_length is not None and total_length > longest:
-        widths = [(0, total_length - longest), (0, 0), *trailing]
-        padded = pad(padded, widths, value=padding_value)
+    data = as_tensor(sequence.data)
+    steps = longest if total_length is None else total_length
+    # Where each (step, sequence) of the padded batch comes from: its packed row, or the
+    # padding row appended after the last one. One gather fills the whole batch.
+    rows = np.full((steps, batch), data.shape[0], dtype=np.int64)
+    rows[:longest][np.arange(batch)[None, :] < batch_sizes[:, None]] = np.arange(data.shape[0])
     lengths = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1).astype(np.int64)
     if sequence.unsorted_indices is not None:
-        padded = padded.index_select(1, sequence.unsorted_indices)
-        lengths = lengths[np.asarray(sequence.unsorted_indices.data)]
-    return (padded.transpose(0, 1) if batch_first else padded), Tensor(lengths)
+        unsorted = np.asarray(sequence.unsorted_indices.data)
+        rows, lengths = rows[:, unsorted], lengths[unsorted]
+    if batch_first:
+        rows = rows.T
+    trailing = [(0, 0)] * (data.ndim - 1)
+    padded = pad(data, [(0, 1), *trailing], value=padding_value)[rows]
+    return padded, Tensor(lengths)
 
 
 def pack_sequence(sequences: Sequence[Any], enforce_sorted: bool = True) -> PackedSequence:
