@@ -948,20 +948,37 @@ def _conv_transpose(
 ) -> str:
     # The weight is already ONNX's (in, out / groups, *kernel), and ConvTranspose's output
     # size is PyTorch's: (in - 1) * stride - 2 * padding + dilation * (k - 1) + 1 + extra.
+    # onnxruntime refuses an output_padding >= stride (valid with a dilation), so the extra
+    # rows come off the end padding instead, which is exact; what the padding cannot absorb
+    # stays output_padding when below the stride, and is otherwise appended by a Pad: rows
+    # past the full transposed convolution, which hold the bias alone.
+    padding, extra = list(m.padding), list(m.output_padding)
+    absorbed = [min(e, p) for e, p in zip(extra, padding, strict=True)]
+    rest = [e - a for e, a in zip(extra, absorbed, strict=True)]
+    appended = any(r >= s for r, s in zip(rest, m.stride, strict=True))
     inputs = [x, g.constant(f"{path}.weight", m.weight.data)]
-    if m.bias is not None:
+    if m.bias is not None and not appended:
         inputs.append(g.constant(f"{path}.bias", m.bias.data))
-    return g.node(
+    y = g.node(
         "ConvTranspose",
         inputs,
         path,
         kernel_shape=list(m.kernel_size),
         strides=list(m.stride),
         dilations=list(m.dilation),
-        pads=[*m.padding, *m.padding],
-        output_padding=list(m.output_padding),
+        pads=[*padding, *(p - a for p, a in zip(padding, absorbed, strict=True))],
+        output_padding=[0] * len(rest) if appended else rest,
         group=m.groups,
     )
+    if not appended:
+        return y
+    rank = len(shape)
+    pads = g.constant("pads", [0] * rank + [0, 0, *rest], np.int64)
+    y = g.node("Pad", [y, pads], path, mode="constant")
+    if m.bias is None:
+        return y
+    per_channel = (m.out_channels,) + (1,) * (rank - 2)
+    return g.node("Add", [y, g.constant(f"{path}.bias", m.bias.data.reshape(per_channel))], path)
 
 
 def _instance_norm(

@@ -132,12 +132,17 @@ class LayerEntry:
         ``read(layer) -> dict``: the constructor's keyword arguments, read from the instance.
     arguments : dict
         Each argument's kind, checked before building: ``"int"``, ``"float"``, ``"bool"``,
-        ``"str"``, ``"dtype"`` (a float dtype's name), ``"ints"`` (a list of ints); a trailing
+        ``"str"``, ``"dtype"`` (a float dtype's name), ``"ints"`` (a list of ints),
+        ``"size"`` (an int >= 0: features, channels, hidden sizes, kernel sizes, padding) and
+        ``"count"`` (an int >= 1: layers, heads, groups, strides, dilations); a trailing
         ``"?"`` allows None; ``"list:K"`` is a list of values of kind K, ``"K1|K2"``
-        either kind, and ``"layer:Name"`` the config of the table's layer ``Name``.
+        either kind (a ``"list:"`` kind comes last: ``"str|list:size"``), and
+        ``"layer:Name"`` the config of the table's layer ``Name``. Every argument that
+        ``n_elements`` multiplies is a size or a count, so that no factor is negative.
     n_elements : callable
         ``n_elements(config) -> int``: how many numbers the layer's state dict holds, checked
         against the file before building so that a forged file cannot ask for terabytes.
+        Its config has passed the kind checks; a negative result is refused.
     optional : dict
         Arguments, with their kinds, that ``read`` gives only when they differ from the
         constructor's default (``inplace=True``), so that files written before they were
@@ -204,13 +209,13 @@ def _read_conv(m: Any) -> dict[str, Any]:
 
 
 _CONV_ARGUMENTS = {
-    "in_channels": "int",
-    "out_channels": "int",
-    "kernel_size": "ints",
-    "stride": "ints",
-    "padding": "ints|str",
-    "dilation": "ints",
-    "groups": "int",
+    "in_channels": "size",
+    "out_channels": "size",
+    "kernel_size": "list:size",
+    "stride": "list:count",
+    "padding": "str|list:size",
+    "dilation": "list:count",
+    "groups": "count",
     "bias": "bool",
     "padding_mode": "str",
     "dtype": "dtype",
@@ -238,9 +243,9 @@ def _read_recurrent(m: Any) -> dict[str, Any]:
 
 
 _RECURRENT_ARGUMENTS = {
-    "input_size": "int",
-    "hidden_size": "int",
-    "num_layers": "int",
+    "input_size": "size",
+    "hidden_size": "size",
+    "num_layers": "count",
     "bias": "bool",
     "batch_first": "bool",
     "dropout": "float",
@@ -263,7 +268,7 @@ def _recurrent_elements(gates: int) -> Callable[[dict[str, Any]], int]:
         rest = gates * hidden * (out + 2 * c["bias"]) + projection * hidden
         first = gates * hidden * c["input_size"] + rest
         after_first = gates * hidden * out * directions + rest
-        return max(0, directions * (first + (layers - 1) * after_first))
+        return directions * (first + (layers - 1) * after_first)
 
     return count
 
@@ -280,7 +285,7 @@ def _read_cell(m: Any) -> dict[str, Any]:
     return config
 
 
-_CELL_ARGUMENTS = {"input_size": "int", "hidden_size": "int", "bias": "bool", "dtype": "dtype"}
+_CELL_ARGUMENTS = {"input_size": "size", "hidden_size": "size", "bias": "bool", "dtype": "dtype"}
 
 
 def _cell_elements(gates: int) -> Callable[[dict[str, Any]], int]:
@@ -288,14 +293,14 @@ def _cell_elements(gates: int) -> Callable[[dict[str, Any]], int]:
 
     def count(c: dict[str, Any]) -> int:
         hidden = c["hidden_size"]
-        return max(0, gates * hidden * (c["input_size"] + hidden + 2 * c["bias"]))
+        return gates * hidden * (c["input_size"] + hidden + 2 * c["bias"])
 
     return count
 
 
 def _conv_elements(c: dict[str, Any]) -> int:
-    per_output = c["in_channels"] // max(c["groups"], 1) * math.prod(c["kernel_size"])
-    return max(0, c["out_channels"] * (per_output + c["bias"]))
+    per_output = c["in_channels"] // c["groups"] * math.prod(c["kernel_size"])
+    return c["out_channels"] * (per_output + c["bias"])
 
 
 def _read_batch_norm(m: Any) -> dict[str, Any]:
@@ -311,7 +316,7 @@ def _read_batch_norm(m: Any) -> dict[str, Any]:
 
 
 _BATCH_NORM_ARGUMENTS = {
-    "num_features": "int",
+    "num_features": "size",
     "eps": "float",
     "momentum": "float?",
     "affine": "bool",
@@ -344,23 +349,23 @@ def _read_conv_transpose(m: Any) -> dict[str, Any]:
 
 
 _CONV_TRANSPOSE_ARGUMENTS = {
-    "in_channels": "int",
-    "out_channels": "int",
-    "kernel_size": "ints",
-    "stride": "ints",
-    "padding": "ints",
-    "output_padding": "ints",
-    "groups": "int",
+    "in_channels": "size",
+    "out_channels": "size",
+    "kernel_size": "list:size",
+    "stride": "list:count",
+    "padding": "list:size",
+    "output_padding": "list:size",
+    "groups": "count",
     "bias": "bool",
-    "dilation": "ints",
+    "dilation": "list:count",
     "dtype": "dtype",
 }
 
 
 def _conv_transpose_elements(c: dict[str, Any]) -> int:
     """The weight is (in_channels, out_channels // groups, *kernel_size)."""
-    per_input = c["out_channels"] // max(c["groups"], 1) * math.prod(c["kernel_size"])
-    return max(0, c["in_channels"] * per_input + c["out_channels"] * c["bias"])
+    per_input = c["out_channels"] // c["groups"] * math.prod(c["kernel_size"])
+    return c["in_channels"] * per_input + c["out_channels"] * c["bias"]
 
 
 def _int_or_list(value: Any) -> Any:
@@ -378,10 +383,10 @@ def _with_tuples(cls: type[Module]) -> Callable[[dict[str, Any]], Module]:
 
 
 _FOLD_ARGUMENTS = {
-    "kernel_size": "int|ints",
-    "dilation": "int|ints",
-    "padding": "int|ints",
-    "stride": "int|ints",
+    "kernel_size": "size|list:size",
+    "dilation": "count|list:count",
+    "padding": "size|list:size",
+    "stride": "count|list:count",
 }
 
 
@@ -402,7 +407,7 @@ def _read_size_or_scale(m: Any) -> dict[str, Any]:
     }
 
 
-_SIZE_OR_SCALE_ARGUMENTS = {"size": "int?|ints", "scale_factor": "float?|list:float"}
+_SIZE_OR_SCALE_ARGUMENTS = {"size": "size?|list:size", "scale_factor": "float?|list:float"}
 
 
 def _pad_entry(cls: type[Module], with_value: bool = False) -> LayerEntry:
@@ -432,14 +437,14 @@ def _read_attention(m: Any) -> dict[str, Any]:
 
 
 _ATTENTION_ARGUMENTS = {
-    "embed_dim": "int",
-    "num_heads": "int",
+    "embed_dim": "size",
+    "num_heads": "count",
     "dropout": "float",
     "bias": "bool",
     "add_bias_kv": "bool",
     "add_zero_attn": "bool",
-    "kdim": "int?",
-    "vdim": "int?",
+    "kdim": "size?",
+    "vdim": "size?",
     "batch_first": "bool",
     "dtype": "dtype",
 }
@@ -452,7 +457,7 @@ def _attention_elements(c: dict[str, Any]) -> int:
     kdim = embed if c["kdim"] is None else c["kdim"]
     vdim = embed if c["vdim"] is None else c["vdim"]
     projections = embed * (embed + kdim + vdim) + embed * embed
-    return max(0, projections + embed * (4 * c["bias"] + 2 * c["add_bias_kv"]))
+    return projections + embed * (4 * c["bias"] + 2 * c["add_bias_kv"])
 
 
 _ACTIVATIONS = (("relu", relu), ("gelu", gelu))
@@ -480,9 +485,9 @@ def _read_transformer_layer(m: Any) -> dict[str, Any]:
 
 
 _TRANSFORMER_LAYER_ARGUMENTS = {
-    "d_model": "int",
-    "nhead": "int",
-    "dim_feedforward": "int",
+    "d_model": "size",
+    "nhead": "count",
+    "dim_feedforward": "size",
     "dropout": "float",
     "activation": "str",
     "layer_norm_eps": "float",
@@ -502,7 +507,7 @@ def _transformer_layer_elements(attentions: int, norms: int) -> Callable[[dict[s
             {"embed_dim": width, "kdim": None, "vdim": None, "bias": bias, "add_bias_kv": False}
         )
         feedforward = 2 * width * hidden + (hidden + width) * bias
-        return max(0, attentions * attention + feedforward + norms * width * (1 + bias))
+        return attentions * attention + feedforward + norms * width * (1 + bias)
 
     return count
 
@@ -545,7 +550,7 @@ def _stack_elements(layer_key: str, attentions: int, norms: int) -> Callable[...
 
     def count(c: dict[str, Any]) -> int:
         norm = 0 if c["norm"] is None else LAYERS["LayerNorm"].n_elements(c["norm"])
-        return max(0, c["num_layers"] * per_layer(c[layer_key]) + norm)
+        return c["num_layers"] * per_layer(c[layer_key]) + norm
 
     return count
 
@@ -575,7 +580,7 @@ LAYERS: dict[str, LayerEntry] = {
             "bias": m.bias is not None,
             "dtype": _dtype_of(m.weight),
         },
-        {"in_features": "int", "out_features": "int", "bias": "bool", "dtype": "dtype"},
+        {"in_features": "size", "out_features": "size", "bias": "bool", "dtype": "dtype"},
         lambda c: c["out_features"] * (c["in_features"] + c["bias"]),
     ),
     "Identity": LayerEntry(Identity, _no_arguments),
@@ -600,7 +605,7 @@ LAYERS: dict[str, LayerEntry] = {
             "dtype": _dtype_of(m.weight),
         },
         {
-            "normalized_shape": "ints",
+            "normalized_shape": "list:size",
             "eps": "float",
             "elementwise_affine": "bool",
             "bias": "bool",
@@ -620,7 +625,12 @@ LAYERS: dict[str, LayerEntry] = {
             **({} if m.norm_type == 2 else {"norm_type": m.norm_type}),
             **({"scale_grad_by_freq": True} if m.scale_grad_by_freq else {}),
         },
-        {"num_embeddings": "int", "embedding_dim": "int", "padding_idx": "int?", "dtype": "dtype"},
+        {
+            "num_embeddings": "size",
+            "embedding_dim": "size",
+            "padding_idx": "int?",
+            "dtype": "dtype",
+        },
         lambda c: c["num_embeddings"] * c["embedding_dim"],
         optional={"max_norm": "float", "norm_type": "float", "scale_grad_by_freq": "bool"},
     ),
@@ -679,7 +689,7 @@ LAYERS: dict[str, LayerEntry] = {
             "init": m.init,
             "dtype": _dtype_of(m.weight),
         },
-        {"num_parameters": "int", "init": "float", "dtype": "dtype"},
+        {"num_parameters": "size", "init": "float", "dtype": "dtype"},
         lambda c: c["num_parameters"],
     ),
     "Conv2d": LayerEntry(Conv2d, _read_conv, _CONV_ARGUMENTS, _conv_elements),
@@ -694,10 +704,10 @@ LAYERS: dict[str, LayerEntry] = {
             "ceil_mode": m.ceil_mode,
         },
         {
-            "kernel_size": "ints",
-            "stride": "ints",
-            "padding": "ints",
-            "dilation": "ints",
+            "kernel_size": "list:size",
+            "stride": "list:count",
+            "padding": "list:size",
+            "dilation": "list:count",
             "ceil_mode": "bool",
         },
     ),
@@ -712,9 +722,9 @@ LAYERS: dict[str, LayerEntry] = {
             "divisor_override": m.divisor_override,
         },
         {
-            "kernel_size": "ints",
-            "stride": "ints",
-            "padding": "ints",
+            "kernel_size": "list:size",
+            "stride": "list:count",
+            "padding": "list:size",
             "ceil_mode": "bool",
             "count_include_pad": "bool",
             "divisor_override": "int?",
@@ -723,7 +733,7 @@ LAYERS: dict[str, LayerEntry] = {
     "AdaptiveAvgPool2d": LayerEntry(
         AdaptiveAvgPool2d,
         lambda m: {"output_size": list(m.output_size)},
-        {"output_size": "list:int?"},
+        {"output_size": "list:size?"},
     ),
     "BatchNorm2d": LayerEntry(
         BatchNorm2d, _read_batch_norm, _BATCH_NORM_ARGUMENTS, _batch_norm_elements
@@ -738,10 +748,10 @@ LAYERS: dict[str, LayerEntry] = {
             "ceil_mode": m.ceil_mode,
         },
         {
-            "kernel_size": "int",
-            "stride": "int",
-            "padding": "int",
-            "dilation": "int",
+            "kernel_size": "size",
+            "stride": "count",
+            "padding": "size",
+            "dilation": "count",
             "ceil_mode": "bool",
         },
     ),
@@ -755,15 +765,15 @@ LAYERS: dict[str, LayerEntry] = {
             "count_include_pad": m.count_include_pad,
         },
         {
-            "kernel_size": "ints",
-            "stride": "ints",
-            "padding": "ints",
+            "kernel_size": "list:size",
+            "stride": "list:count",
+            "padding": "list:size",
             "ceil_mode": "bool",
             "count_include_pad": "bool",
         },
     ),
     "AdaptiveAvgPool1d": LayerEntry(
-        AdaptiveAvgPool1d, lambda m: {"output_size": m.output_size}, {"output_size": "int"}
+        AdaptiveAvgPool1d, lambda m: {"output_size": m.output_size}, {"output_size": "size"}
     ),
     "GroupNorm": LayerEntry(
         GroupNorm,
@@ -776,8 +786,8 @@ LAYERS: dict[str, LayerEntry] = {
             "dtype": _dtype_of(m.weight),
         },
         {
-            "num_groups": "int",
-            "num_channels": "int",
+            "num_groups": "count",
+            "num_channels": "size",
             "eps": "float",
             "affine": "bool",
             "bias": "bool",
@@ -812,7 +822,7 @@ LAYERS: dict[str, LayerEntry] = {
         _read_recurrent,
         _RECURRENT_ARGUMENTS,
         _recurrent_elements(4),
-        optional={**_BIDIRECTIONAL, "proj_size": "int"},
+        optional={**_BIDIRECTIONAL, "proj_size": "size"},
     ),
     "RNNCell": LayerEntry(
         RNNCell, _read_cell, {**_CELL_ARGUMENTS, "nonlinearity": "str"}, _cell_elements(1)
@@ -831,7 +841,7 @@ LAYERS: dict[str, LayerEntry] = {
             **({} if m.align_corners is None else {"align_corners": m.align_corners}),
         },
         {
-            "size": "int?|ints",
+            "size": "size?|list:size",
             "scale_factor": "float?|list:float",
             "mode": "str",
             "recompute_scale_factor": "bool?",
@@ -848,7 +858,7 @@ LAYERS: dict[str, LayerEntry] = {
     "Fold": LayerEntry(
         Fold,
         _read_fold,
-        {"output_size": "int|ints", **_FOLD_ARGUMENTS},
+        {"output_size": "size|list:size", **_FOLD_ARGUMENTS},
         build=_with_tuples(Fold),
     ),
     "ZeroPad1d": _pad_entry(ZeroPad1d),
@@ -862,12 +872,12 @@ LAYERS: dict[str, LayerEntry] = {
     "CircularPad1d": _pad_entry(CircularPad1d),
     "CircularPad2d": _pad_entry(CircularPad2d),
     "PixelShuffle": LayerEntry(
-        PixelShuffle, lambda m: {"upscale_factor": m.upscale_factor}, {"upscale_factor": "int"}
+        PixelShuffle, lambda m: {"upscale_factor": m.upscale_factor}, {"upscale_factor": "count"}
     ),
     "PixelUnshuffle": LayerEntry(
         PixelUnshuffle,
         lambda m: {"downscale_factor": m.downscale_factor},
-        {"downscale_factor": "int"},
+        {"downscale_factor": "count"},
     ),
     "UpsamplingNearest2d": LayerEntry(
         UpsamplingNearest2d, _read_size_or_scale, _SIZE_OR_SCALE_ARGUMENTS
@@ -876,12 +886,12 @@ LAYERS: dict[str, LayerEntry] = {
         UpsamplingBilinear2d, _read_size_or_scale, _SIZE_OR_SCALE_ARGUMENTS
     ),
     "AdaptiveMaxPool1d": LayerEntry(
-        AdaptiveMaxPool1d, lambda m: {"output_size": m.output_size}, {"output_size": "int"}
+        AdaptiveMaxPool1d, lambda m: {"output_size": m.output_size}, {"output_size": "size"}
     ),
     "AdaptiveMaxPool2d": LayerEntry(
         AdaptiveMaxPool2d,
         lambda m: {"output_size": list(m.output_size)},
-        {"output_size": "list:int?"},
+        {"output_size": "list:size?"},
     ),
     "InstanceNorm1d": LayerEntry(
         InstanceNorm1d, _read_batch_norm, _BATCH_NORM_ARGUMENTS, _batch_norm_elements
@@ -898,7 +908,7 @@ LAYERS: dict[str, LayerEntry] = {
             "dtype": _dtype_of(m.weight),
         },
         {
-            "normalized_shape": "ints",
+            "normalized_shape": "list:size",
             "eps": "float?",
             "elementwise_affine": "bool",
             "dtype": "dtype?",
@@ -908,7 +918,7 @@ LAYERS: dict[str, LayerEntry] = {
     "LocalResponseNorm": LayerEntry(
         LocalResponseNorm,
         lambda m: {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k},
-        {"size": "int", "alpha": "float", "beta": "float", "k": "float"},
+        {"size": "count", "alpha": "float", "beta": "float", "k": "float"},
     ),
     "Bilinear": LayerEntry(
         Bilinear,
@@ -920,9 +930,9 @@ LAYERS: dict[str, LayerEntry] = {
             "dtype": _dtype_of(m.weight),
         },
         {
-            "in1_features": "int",
-            "in2_features": "int",
-            "out_features": "int",
+            "in1_features": "size",
+            "in2_features": "size",
+            "out_features": "size",
             "bias": "bool",
             "dtype": "dtype",
         },
@@ -962,7 +972,7 @@ LAYERS: dict[str, LayerEntry] = {
         _stack_reader("encoder_layer", TransformerEncoderLayer),
         {
             "encoder_layer": "layer:TransformerEncoderLayer",
-            "num_layers": "int",
+            "num_layers": "count",
             "norm": "layer:LayerNorm?",
         },
         _stack_elements("encoder_layer", attentions=1, norms=2),
@@ -975,7 +985,7 @@ LAYERS: dict[str, LayerEntry] = {
         _stack_reader("decoder_layer", TransformerDecoderLayer),
         {
             "decoder_layer": "layer:TransformerDecoderLayer",
-            "num_layers": "int",
+            "num_layers": "count",
             "norm": "layer:LayerNorm?",
         },
         _stack_elements("decoder_layer", attentions=2, norms=3),
@@ -1176,6 +1186,10 @@ def _kind_matches(kind: str, value: Any) -> bool:
         return isinstance(value, bool)
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "size":
+        return _kind_matches("int", value) and value >= 0
+    if kind == "count":
+        return _kind_matches("int", value) and value >= 1
     if kind == "float":
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "str":
@@ -1185,6 +1199,16 @@ def _kind_matches(kind: str, value: Any) -> bool:
     if kind == "ints":
         return isinstance(value, list) and all(_kind_matches("int", v) for v in value)
     raise AssertionError(f"unknown argument kind {kind!r}")
+
+
+_KIND_MEANINGS = {"size": "an int >= 0", "count": "an int >= 1"}
+
+
+def _shown(kind: str) -> str:
+    """``kind`` as an error message shows it, with what a size and a count are."""
+    words = kind.replace("|", " ").replace(":", " ").replace("?", " ").split()
+    notes = [f"{word}: {meaning}" for word, meaning in _KIND_MEANINGS.items() if word in words]
+    return f"{kind!r} ({'; '.join(notes)})" if notes else repr(kind)
 
 
 def _check_arguments(name: str, config: dict[str, Any], path: str) -> None:
@@ -1200,7 +1224,7 @@ def _check_arguments(name: str, config: dict[str, Any], path: str) -> None:
     for argument, kind in {**entry.arguments, **entry.optional}.items():
         if argument in config and not _kind_matches(kind, config[argument]):
             raise ValueError(
-                f"build_model: expected {argument} of kind {kind!r} for the {name} "
+                f"build_model: expected {argument} of kind {_shown(kind)} for the {name} "
                 f"{_where(path)}, got {config[argument]!r:.100}"
             )
         if kind.startswith("layer:") and config.get(argument) is not None:
@@ -1240,6 +1264,13 @@ class _Builder:
         config = decode(spec["config"], None, "build_model")
         _check_arguments(name, config, path)
         n_elements = entry.n_elements(config)
+        if n_elements < 0:
+            # Unreachable while every factor n_elements multiplies has a size or count kind;
+            # refused, not clamped to 0, should an entry miss one: the layer would allocate.
+            raise ValueError(
+                f"build_model: expected sizes >= 0 for the {name} {_where(path)}, got "
+                f"{config!r:.200}, which counts {n_elements} numbers"
+            )
         if self.remaining is not None:
             if n_elements > self.remaining:
                 raise ValueError(
