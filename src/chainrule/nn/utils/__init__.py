@@ -1,6 +1,6 @@
 """Gradient clipping and flat parameter vectors, as in ``torch.nn.utils``; ``rnn`` holds
-``pad_sequence`` and the packed sequences (``pack_padded_sequence``, ``pad_packed_sequence``,
-``pack_sequence``, ``PackedSequence``)."""
+``pad_sequence``, ``unpad_sequence`` and the packed sequences (``pack_padded_sequence``,
+``pad_packed_sequence``, ``pack_sequence``, ``unpack_sequence``, ``PackedSequence``)."""
 
 from __future__ import annotations
 

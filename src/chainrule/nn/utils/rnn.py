@@ -1,7 +1,9 @@
 """Variable-length sequences, as in ``torch.nn.utils.rnn``: ``pad_sequence`` stacks them
 into one padded batch; ``pack_padded_sequence`` and ``pack_sequence`` pack them into a
 ``PackedSequence`` that ``RNN``, ``GRU`` and ``LSTM`` run over each sequence's own steps
-only, and ``pad_packed_sequence`` turns a packed result back into a padded batch.
+only, and ``pad_packed_sequence`` turns a packed result back into a padded batch;
+``unpad_sequence`` and ``unpack_sequence`` split a padded or packed batch back into its
+sequences.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ __all__ = [
     "pack_sequence",
     "pad_packed_sequence",
     "pad_sequence",
+    "unpack_sequence",
+    "unpad_sequence",
 ]
 
 
@@ -283,3 +287,81 @@ def pad_sequence(
         widths += [(0, 0)] * (t.ndim - 1)
         padded.append(pad(t, widths, value=padding_value) if missing else t)
     return stack(padded, dim=0 if batch_first else 1)
+
+
+def unpad_sequence(padded_sequences: Any, lengths: Any, batch_first: bool = False) -> list[Tensor]:
+    """Split a padded batch back into its sequences, the inverse of ``pad_sequence``.
+
+    Parameters
+    ----------
+    padded_sequences : Tensor of shape (L, B, *), or (B, L, *) with ``batch_first``
+    lengths : sequence of int or Tensor of shape (B,)
+        Each sequence's length, each in [0, L].
+    batch_first : bool, default=False
+
+    Returns
+    -------
+    list of B Tensors of shapes (lengths[b], *)
+        Gradients flow back from each to ``padded_sequences``.
+
+    Raises
+    ------
+    ValueError
+        If the input has fewer than 2 dimensions, or the lengths are not one integer in
+        [0, L] per sequence.
+
+    Notes
+    -----
+    PyTorch transposes ``padded_sequences`` in place when ``batch_first`` is False; here
+    the input is left as it is.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> padded = pad_sequence([cr.tensor([1, 2, 3]), cr.tensor([4])])
+    >>> [s.tolist() for s in unpad_sequence(padded, cr.tensor([3, 1]))]
+    [[1, 2, 3], [4]]
+    """
+    where = "unpad_sequence"
+    x = as_tensor(padded_sequences)
+    if x.ndim < 2:
+        raise ValueError(
+            f"{where}: expected padded_sequences of shape (L, B, *) or (B, L, *), got shape "
+            f"{x.shape}"
+        )
+    time_axis, batch_axis = (1, 0) if batch_first else (0, 1)
+    values = _lengths(lengths, x.shape[batch_axis], where)
+    longest = x.shape[time_axis]
+    if values.size and (values.min() < 0 or values.max() > longest):
+        raise ValueError(f"{where}: expected every length in [0, {longest}], got {values.tolist()}")
+    if batch_first:
+        return [x[b, : int(n)] for b, n in enumerate(values)]
+    return [x[: int(n), b] for b, n in enumerate(values)]
+
+
+def unpack_sequence(packed_sequences: PackedSequence) -> list[Tensor]:
+    """Split a ``PackedSequence`` back into its sequences, in the batch's original order:
+    the inverse of ``pack_sequence``.
+
+    Parameters
+    ----------
+    packed_sequences : PackedSequence
+
+    Returns
+    -------
+    list of Tensors of shapes (L_i, *)
+        Gradients flow back from each to ``packed_sequences.data``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> packed = pack_sequence([cr.tensor([1]), cr.tensor([2, 3])], enforce_sorted=False)
+    >>> [s.tolist() for s in unpack_sequence(packed)]
+    [[1], [2, 3]]
+    """
+    if not isinstance(packed_sequences, PackedSequence):
+        raise TypeError(
+            f"unpack_sequence: expected a PackedSequence, got {type(packed_sequences).__name__}"
+        )
+    padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded, lengths, batch_first=True)
