@@ -507,6 +507,8 @@ SAMPLES: list[Callable[[], nn.Module]] = [
     lambda: _encoder(norm=True),
     lambda: _decoder(norm=False),
     lambda: _decoder(norm=True, bias=False),
+    lambda: nn.Transformer(8, 2, 2, 1, 16),
+    lambda: nn.Transformer(8, 2, 1, 3, 12, bias=False),
 ]
 
 

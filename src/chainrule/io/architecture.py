@@ -100,6 +100,7 @@ from chainrule.nn import (
     Tanh,
     Tanhshrink,
     Threshold,
+    Transformer,
     TransformerDecoder,
     TransformerDecoderLayer,
     TransformerEncoder,
@@ -571,6 +572,61 @@ def _stack_builder(
 _STACK_OPTIONAL = {"enable_nested_tensor": "bool", "mask_check": "bool"}
 
 
+_TRANSFORMER_PARTS = (
+    ("encoder", TransformerEncoder, "encoder_layer", TransformerEncoderLayer),
+    ("decoder", TransformerDecoder, "decoder_layer", TransformerDecoderLayer),
+)
+
+
+def _read_transformer(m: Any) -> dict[str, Any]:
+    """Read an nn.Transformer as the arguments that built it, refusing a custom encoder or
+    decoder and stacks that these arguments would not build again."""
+    if getattr(m, "_custom_parts", False):
+        raise _UndescribableError("a custom_encoder or custom_decoder")
+    stacks = {}
+    for name, cls, layer_key, layer_cls in _TRANSFORMER_PARTS:
+        part = getattr(m, name)
+        if type(part) is not cls:
+            raise _UndescribableError(f"{name} a {type(part).__name__}, not a {cls.__name__}")
+        try:
+            stacks[name] = _stack_reader(layer_key, layer_cls)(part)
+        except _UndescribableError as error:
+            raise _UndescribableError(f"{error} (in its {name})") from None
+        for option in _STACK_OPTIONAL:
+            if option in stacks[name]:
+                raise _UndescribableError(f"{name}.{option}={stacks[name][option]!r}")
+    layer = stacks["encoder"]["encoder_layer"]
+    if stacks["decoder"]["decoder_layer"] != layer:
+        raise _UndescribableError("decoder layers configured unlike the encoder layers")
+    if (m.d_model, m.nhead, m.batch_first) != (
+        layer["d_model"],
+        layer["nhead"],
+        layer["batch_first"],
+    ):
+        raise _UndescribableError("d_model, nhead or batch_first unlike its layers'")
+    built_norm = LayerNorm(
+        layer["d_model"], eps=layer["layer_norm_eps"], bias=layer["bias"], dtype=layer["dtype"]
+    )
+    for name, *_ in _TRANSFORMER_PARTS:
+        if stacks[name]["norm"] != LAYERS["LayerNorm"].read(built_norm):
+            raise _UndescribableError(f"{name}.norm unlike the LayerNorm its arguments build")
+    return {
+        "d_model": layer["d_model"],
+        "nhead": layer["nhead"],
+        "num_encoder_layers": stacks["encoder"]["num_layers"],
+        "num_decoder_layers": stacks["decoder"]["num_layers"],
+        **{k: v for k, v in layer.items() if k not in ("d_model", "nhead")},
+    }
+
+
+def _transformer_elements(c: dict[str, Any]) -> int:
+    """The encoder's and the decoder's layers, and their final LayerNorms."""
+    encoder_layer = _transformer_layer_elements(attentions=1, norms=2)(c)
+    decoder_layer = _transformer_layer_elements(attentions=2, norms=3)(c)
+    norms = 2 * c["d_model"] * (1 + c["bias"])
+    return c["num_encoder_layers"] * encoder_layer + c["num_decoder_layers"] * decoder_layer + norms
+
+
 LAYERS: dict[str, LayerEntry] = {
     "Linear": LayerEntry(
         Linear,
@@ -991,6 +1047,23 @@ LAYERS: dict[str, LayerEntry] = {
         _stack_elements("decoder_layer", attentions=2, norms=3),
         builds_children=True,
         build=_stack_builder(TransformerDecoder, "decoder_layer", TransformerDecoderLayer),
+    ),
+    "Transformer": LayerEntry(
+        Transformer,
+        _read_transformer,
+        {
+            "d_model": "size",
+            "nhead": "count",
+            "num_encoder_layers": "count",
+            "num_decoder_layers": "count",
+            **{
+                k: v
+                for k, v in _TRANSFORMER_LAYER_ARGUMENTS.items()
+                if k not in ("d_model", "nhead")
+            },
+        },
+        _transformer_elements,
+        builds_children=True,
     ),
 }
 """Every built-in layer that a model file can hold, by its type name in the file."""

@@ -33,6 +33,7 @@ from chainrule.nn.activation import (
 )
 from chainrule.nn.attention import (
     MultiheadAttention,
+    Transformer,
     TransformerDecoder,
     TransformerDecoderLayer,
     TransformerEncoder,
@@ -197,6 +198,7 @@ __all__ = [
     "MaxPool2d",
     "Module",
     "MultiheadAttention",
+    "Transformer",
     "TransformerDecoder",
     "TransformerDecoderLayer",
     "TransformerEncoder",

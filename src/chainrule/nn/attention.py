@@ -1,6 +1,7 @@
 """Multi-head attention and the Transformer encoder and decoder: ``MultiheadAttention``,
-``TransformerEncoderLayer``, ``TransformerEncoder``, ``TransformerDecoderLayer`` and
-``TransformerDecoder``, with PyTorch's arguments, parameters and state-dict keys.
+``TransformerEncoderLayer``, ``TransformerEncoder``, ``TransformerDecoderLayer``,
+``TransformerDecoder`` and the whole encoder-decoder ``Transformer``, with PyTorch's
+arguments, parameters and state-dict keys.
 
 Everything is composed of differentiable ops (``linear``, reshapes, ``matmul``, ``softmax``,
 ``dropout``, ``layer_norm``), so backward needs no rule of its own.
@@ -741,3 +742,228 @@ class TransformerDecoder(Module):
         if self.norm is not None:
             output = self.norm(output)
         return output
+
+
+class Transformer(Module):
+    """The encoder-decoder Transformer of "Attention Is All You Need", as PyTorch's
+    ``nn.Transformer``: a ``TransformerEncoder`` of ``num_encoder_layers`` layers over the
+    source, then a ``TransformerDecoder`` of ``num_decoder_layers`` layers over the target,
+    attending to the encoder's output; each stack ends with a ``LayerNorm`` (``encoder.norm``,
+    ``decoder.norm``).
+
+    Parameters
+    ----------
+    d_model : int, default=512
+        Width of the source, the target and the output.
+    nhead : int, default=8
+        Attention heads (``d_model`` must be divisible by it).
+    num_encoder_layers, num_decoder_layers : int, default=6
+    dim_feedforward : int, default=2048
+    dropout : float, default=0.1
+    activation : "relu", "gelu" or callable, default=relu
+    custom_encoder, custom_decoder : Module, optional
+        Used as ``encoder`` (called as ``encoder(src, mask=, src_key_padding_mask=,
+        is_causal=)``) or ``decoder`` instead of the stacks built here.
+    layer_norm_eps : float, default=1e-5
+    batch_first : bool, default=False
+        Inputs and output (N, L, E) instead of (L, N, E).
+    norm_first : bool, default=False
+        Layer normalization before each block instead of after it.
+    bias : bool, default=True
+        Biases in the linear layers and the layer norms.
+    device : str, optional
+        Only the CPU.
+    dtype : dtype, default=float32
+    generator : numpy.random.Generator or int, optional
+        Source of the initial weights and of the dropout masks (keyword only).
+
+    Notes
+    -----
+    Initialization is PyTorch's: every parameter of more than one dimension (the encoder's
+    and the decoder's alike, a custom one's too) is drawn again from Glorot uniform once
+    everything is built; biases and norms keep their layers' initial values.
+
+    A model file holds a Transformer built from its arguments; one built with a
+    ``custom_encoder`` or ``custom_decoder`` is a custom module to the file.
+
+    Shape
+    -----
+    - src: (S, E), (S, N, E), or (N, S, E) with ``batch_first``
+    - tgt: (T, E), (T, N, E), or (N, T, E) with ``batch_first``
+    - src_mask (S, S), tgt_mask (T, T), memory_mask (T, S), or stacked per head
+      (N * nhead, ., .); bool (True = not allowed) or float (added)
+    - src_key_padding_mask (N, S), tgt_key_padding_mask (N, T), memory_key_padding_mask
+      (N, S), without N for unbatched input; bool (True = padding) or float (added)
+    - output: like tgt
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Transformer(8, 2, 2, 2, dim_feedforward=16, batch_first=True, generator=0)
+    >>> src, tgt = cr.randn(3, 6, 8, generator=1), cr.randn(3, 4, 8, generator=2)
+    >>> mask = nn.Transformer.generate_square_subsequent_mask(4)
+    >>> model(src, tgt, tgt_mask=mask).shape
+    (3, 4, 8)
+    >>> mask[:2, :2]
+    tensor([[  0., -inf],
+            [  0.,   0.]])
+    """
+
+    def __init__(
+        self,
+        d_model: int = 512,
+        nhead: int = 8,
+        num_encoder_layers: int = 6,
+        num_decoder_layers: int = 6,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable[[Tensor], Tensor] = F.relu,
+        custom_encoder: Module | None = None,
+        custom_decoder: Module | None = None,
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        generator: GeneratorLike = None,
+    ) -> None:
+        super().__init__()
+        dtype_of_to("Transformer", (), None, device)
+        rng = None if generator is None else as_generator(generator)
+        layer_arguments: dict[str, Any] = {
+            "dim_feedforward": dim_feedforward,
+            "dropout": dropout,
+            "activation": activation,
+            "layer_norm_eps": layer_norm_eps,
+            "batch_first": batch_first,
+            "norm_first": norm_first,
+            "bias": bias,
+            "device": device,
+            "dtype": dtype,
+            "generator": rng,
+        }
+        self.encoder: Module
+        self.decoder: Module
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            self.encoder = TransformerEncoder(
+                TransformerEncoderLayer(d_model, nhead, **layer_arguments),
+                num_encoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype),
+            )
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            self.decoder = TransformerDecoder(
+                TransformerDecoderLayer(d_model, nhead, **layer_arguments),
+                num_decoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype),
+            )
+        self._reset_parameters(rng)
+        self.d_model = d_model
+        self.nhead = nhead
+        self.batch_first = batch_first
+        # Read by the model files, which cannot rebuild a module given from outside.
+        self._custom_parts = custom_encoder is not None or custom_decoder is not None
+
+    def _reset_parameters(self, generator: GeneratorLike = None) -> None:
+        rng = as_generator(generator)
+        for p in self.parameters():
+            if p.ndim > 1:
+                init.xavier_uniform_(p, generator=rng)
+
+    def forward(
+        self,
+        src: Any,
+        tgt: Any,
+        src_mask: Any = None,
+        tgt_mask: Any = None,
+        memory_mask: Any = None,
+        src_key_padding_mask: Any = None,
+        tgt_key_padding_mask: Any = None,
+        memory_key_padding_mask: Any = None,
+        src_is_causal: bool | None = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        """Encode ``src``, then decode ``tgt`` attending to the encoding.
+
+        ``src_is_causal``, ``tgt_is_causal`` and ``memory_is_causal`` without the matching
+        mask apply the causal mask; with it, the mask given is used.
+
+        Returns
+        -------
+        Tensor shaped like tgt
+
+        Raises
+        ------
+        ValueError
+            If ``src`` and ``tgt`` differ in batch size, or their last axis is not
+            ``d_model``.
+        """
+        src_shape, tgt_shape = _shape(src), _shape(tgt)
+        if len(src_shape) == 3:
+            batch_axis = 0 if self.batch_first else 1
+            if len(tgt_shape) != 3 or src_shape[batch_axis] != tgt_shape[batch_axis]:
+                raise ValueError(
+                    f"Transformer: expected src and tgt with the same batch size (axis "
+                    f"{batch_axis}), got shapes {src_shape} and {tgt_shape}"
+                )
+        if src_shape[-1:] != (self.d_model,) or tgt_shape[-1:] != (self.d_model,):
+            raise ValueError(
+                f"Transformer: expected src and tgt with last axis {self.d_model} (d_model), "
+                f"got shapes {src_shape} and {tgt_shape}"
+            )
+        memory = self.encoder(
+            src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal
+        )
+        output: Tensor = self.decoder(
+            tgt,
+            memory,
+            tgt_mask=tgt_mask,
+            memory_mask=memory_mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
+            memory_key_padding_mask=memory_key_padding_mask,
+            tgt_is_causal=tgt_is_causal,
+            memory_is_causal=memory_is_causal,
+        )
+        return output
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
+        """The causal mask of a sequence of ``sz`` steps: -inf above the diagonal (step i
+        sees steps 0..i only), 0 elsewhere, to pass as ``tgt_mask`` or ``src_mask``.
+
+        Parameters
+        ----------
+        sz : int
+        device : str, optional
+            Only the CPU.
+        dtype : float dtype, optional
+            Default: the default float dtype (float32 unless ``set_default_dtype`` chose
+            another).
+
+        Returns
+        -------
+        Tensor of shape (sz, sz)
+
+        Examples
+        --------
+        >>> from chainrule import nn
+        >>> nn.Transformer.generate_square_subsequent_mask(3)
+        tensor([[  0., -inf, -inf],
+                [  0.,   0., -inf],
+                [  0.,   0.,   0.]])
+        """
+        where = "Transformer.generate_square_subsequent_mask"
+        dtype_of_to(where, (), None, device)
+        if isinstance(sz, bool) or not isinstance(sz, int | np.integer) or sz < 0:
+            raise ValueError(f"{where}: sz must be an integer >= 0, got {sz!r}")
+        dt = default_float() if dtype is None else np.dtype(dtype)
+        if dt.kind != "f":
+            raise ValueError(f"{where}: expected a floating point dtype, got {dt}")
+        return Tensor(np.triu(np.full((sz, sz), -np.inf, dtype=dt), k=1))
