@@ -66,8 +66,10 @@ def _decoder() -> nn.Module:
     return nn.TransformerDecoder(_decoder_layer(), num_layers=2)
 
 
-SIZE = r"of kind '[^']*size[^']*' \(size: an int >= 0(; count: an int >= 1)?\)"
-COUNT = r"of kind '[^']*count[^']*' \((size: an int >= 0; )?count: an int >= 1\)"
+_SIZE_WORDS = r"size: an int >= 0 and < 2\*\*31"
+_COUNT_WORDS = r"count: an int >= 1 and < 2\*\*31"
+SIZE = rf"of kind '[^']*size[^']*' \({_SIZE_WORDS}(; {_COUNT_WORDS})?\)"
+COUNT = rf"of kind '[^']*count[^']*' \(({_SIZE_WORDS}; )?{_COUNT_WORDS}\)"
 
 FORGED = {
     # The count of each of these is small or negative, while the layer built first would be

@@ -382,7 +382,7 @@ def test_nested_configs_are_checked_with_their_path() -> None:
     spec["config"]["encoder_layer"]["nhead"] = "2"
     with pytest.raises(
         ValueError,
-        match=r"expected nhead of kind 'count' \(count: an int >= 1\) for the "
+        match=r"expected nhead of kind 'count' \(count: an int >= 1 and < 2\*\*31\) for the "
         r"TransformerEncoderLayer at "
         r"'encoder_layer', got '2'",
     ):

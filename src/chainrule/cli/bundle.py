@@ -116,12 +116,27 @@ def read(path: str, where: str) -> Trained:
     trained = Trained(path, model, features, target, metadata)
     # One row of zeros through the network proves that widths agree with the metadata.
     try:
-        width = trained.outputs(np.zeros((1, features.n_features_out), np.float32)).shape
+        # Overflow shows as a non-finite output, refused below, not as a warning.
+        with np.errstate(all="ignore"):
+            probe = trained.outputs(np.zeros((1, features.n_features_out), np.float32))
     except (ValueError, TypeError) as error:
         raise UsageError(
             f"{where}: expected a network that takes the {features.n_features_out} inputs "
             f"its preprocessing makes in {label}, got: {error}; the file is corrupt"
         ) from None
+    except (MemoryError, ArithmeticError) as error:
+        # Sizes used only when called (padding 10**9 wide, an upscale by 1e10) ask for more
+        # memory than there is, or overflow.
+        raise UsageError(
+            f"{where}: expected a network that one row can go through in {label}, got "
+            f"{type(error).__name__} ({error}); the file is corrupt"
+        ) from None
+    width = probe.shape
+    if np.asarray(probe).dtype.kind == "f" and not np.isfinite(probe).all():
+        raise UsageError(
+            f"{where}: expected finite outputs for one row of zeros from the network in "
+            f"{label}, got NaN or infinity; the file is corrupt"
+        )
     if width != (1, target.n_outputs):
         raise UsageError(
             f"{where}: expected a network with {target.n_outputs} outputs in {label}, got "

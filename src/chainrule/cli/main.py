@@ -245,6 +245,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"chainrule: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except (MemoryError, ArithmeticError, RecursionError) as error:
+        # A model or table that asks for more than the machine has (a forged file's sizes,
+        # used only when called): one line, not a traceback.
+        if _debugging(arguments):
+            raise
+        print(
+            f"chainrule: error: {type(error).__name__}: {_one_line(error)}; the data or the "
+            f"model asks for more than this machine can compute",
+            file=sys.stderr,
+        )
+        return 2
     except RunInterruptedError as error:
         print(f"chainrule: {error}", file=sys.stderr)
         return 130

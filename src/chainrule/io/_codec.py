@@ -34,6 +34,11 @@ from chainrule.tensor import Tensor
 
 _TAGS = ("$tuple", "$float", "$counter", "$dict", "$tensor", "$Tensor", "$scalar")
 
+MAX_NESTING = 100
+"""Deepest nesting of lists, tuples and dicts that ``encode`` writes and ``decode`` reads:
+far below Python's recursion limit, so that a forged file gets a ``ValueError``, not a
+``RecursionError``."""
+
 
 def _describe_path(path: str) -> str:
     return path or "the value"
@@ -45,6 +50,7 @@ def encode(
     arrays: dict[str, Array] | None,
     where: str,
     keep_tensors: bool = False,
+    depth: int = 0,
 ) -> Any:
     """``value`` as JSON-ready data; arrays go into ``arrays`` under names built from ``path``.
 
@@ -52,8 +58,14 @@ def encode(
     (else tensors and arrays alike come back as arrays), and every dict is written as its
     ``$dict`` pairs, so that it comes back in its order.
 
-    Raises ``TypeError`` naming the path of the first value that cannot be stored.
+    Raises ``TypeError`` naming the path of the first value that cannot be stored, or of a
+    value nested deeper than ``MAX_NESTING``.
     """
+    if depth > MAX_NESTING:
+        raise TypeError(
+            f"{where}: expected values nested at most {MAX_NESTING} deep, got deeper at "
+            f"{_describe_path(path)}"
+        )
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, np.ndarray | Tensor | np.generic):
@@ -88,14 +100,23 @@ def encode(
     if isinstance(value, tuple):
         return {
             "$tuple": [
-                encode(v, f"{path}.{i}", arrays, where, keep_tensors) for i, v in enumerate(value)
+                encode(v, f"{path}.{i}", arrays, where, keep_tensors, depth + 1)
+                for i, v in enumerate(value)
             ]
         }
     if isinstance(value, list):
-        return [encode(v, f"{path}.{i}", arrays, where, keep_tensors) for i, v in enumerate(value)]
+        return [
+            encode(v, f"{path}.{i}", arrays, where, keep_tensors, depth + 1)
+            for i, v in enumerate(value)
+        ]
     if isinstance(value, Mapping):
         items = [
-            (k, encode(v, f"{path}.{k}" if path else str(k), arrays, where, keep_tensors))
+            (
+                k,
+                encode(
+                    v, f"{path}.{k}" if path else str(k), arrays, where, keep_tensors, depth + 1
+                ),
+            )
             for k, v in value.items()
         ]
         if isinstance(value, Counter):
@@ -110,30 +131,39 @@ def encode(
     )
 
 
-def decode(data: Any, arrays: Mapping[str, Array] | None, where: str) -> Any:
-    """The value ``encode`` turned into ``data``; raises ``ValueError`` on malformed data."""
+def decode(data: Any, arrays: Mapping[str, Array] | None, where: str, depth: int = 0) -> Any:
+    """The value ``encode`` turned into ``data``; raises ``ValueError`` on malformed data,
+    including data nested deeper than ``MAX_NESTING``."""
+    if depth > MAX_NESTING:
+        raise ValueError(f"{where}: expected values nested at most {MAX_NESTING} deep, got deeper")
     if isinstance(data, list):
-        return [decode(v, arrays, where) for v in data]
+        return [decode(v, arrays, where, depth + 1) for v in data]
     if not isinstance(data, dict):
         return data
     if len(data) == 1:
         ((tag, body),) = data.items()
         if tag in _TAGS:
-            return _decode_tagged(tag, body, arrays, where)
+            return _decode_tagged(tag, body, arrays, where, depth + 1)
     if any(isinstance(k, str) and k.startswith("$") for k in data):
         raise ValueError(f"{where}: expected a known '$' tag {list(_TAGS)}, got keys {list(data)}")
-    return {k: decode(v, arrays, where) for k, v in data.items()}
+    return {k: decode(v, arrays, where, depth + 1) for k, v in data.items()}
 
 
-def _decode_tagged(tag: str, body: Any, arrays: Mapping[str, Array] | None, where: str) -> Any:
+def _decode_tagged(
+    tag: str, body: Any, arrays: Mapping[str, Array] | None, where: str, depth: int
+) -> Any:
     if tag == "$tuple" and isinstance(body, list):
-        return tuple(decode(v, arrays, where) for v in body)
+        return tuple(decode(v, arrays, where, depth) for v in body)
     if tag == "$float" and body in ("nan", "inf", "-inf"):
         return float(body)
     if tag in ("$dict", "$counter") and isinstance(body, list):
         if not all(isinstance(pair, list) and len(pair) == 2 for pair in body):
-            raise ValueError(f"{where}: expected [key, value] pairs under {tag!r}, got {body!r}")
-        pairs = [(decode(k, arrays, where), decode(v, arrays, where)) for k, v in body]
+            raise ValueError(
+                f"{where}: expected [key, value] pairs under {tag!r}, got {_glimpse(body)}"
+            )
+        pairs = [
+            (decode(k, arrays, where, depth), decode(v, arrays, where, depth)) for k, v in body
+        ]
         try:
             return Counter(dict(pairs)) if tag == "$counter" else dict(pairs)
         except TypeError:
@@ -151,4 +181,12 @@ def _decode_tagged(tag: str, body: Any, arrays: Mapping[str, Array] | None, wher
                 )
             return array[()]
         return Tensor(array) if tag == "$Tensor" else array
-    raise ValueError(f"{where}: malformed {tag!r} entry: {body!r}")
+    raise ValueError(f"{where}: malformed {tag!r} entry: {_glimpse(body)}")
+
+
+def _glimpse(value: Any) -> str:
+    """The start of ``value``'s repr for a message, without walking a forged file's nesting
+    (a repr of lists 900 deep raises RecursionError; of a long one, fills the screen)."""
+    if isinstance(value, list | dict):
+        return f"a {type(value).__name__} of {len(value)} entries"
+    return f"{value!r:.100}"

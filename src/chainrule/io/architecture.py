@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chainrule.backend import np
 from chainrule.io._codec import decode, encode
 from chainrule.nn import (
     CELU,
@@ -118,6 +119,14 @@ from chainrule.nn.functional import gelu, relu
 MAX_DEPTH = 64
 """Deepest nesting of containers that ``build_model`` accepts."""
 
+MAX_MODULES = 100_000
+"""Most layers and containers that ``build_model`` builds: each costs memory and time even
+without weights (a forged file can list a million ReLU layers in a few megabytes)."""
+
+MAX_INT = 2**31 - 1
+"""Largest magnitude of an int argument (sizes, padding widths, dims): larger ones describe
+no model that fits in memory, and would ask for absurd allocations when called."""
+
 _FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
@@ -132,10 +141,13 @@ class LayerEntry:
     read : callable
         ``read(layer) -> dict``: the constructor's keyword arguments, read from the instance.
     arguments : dict
-        Each argument's kind, checked before building: ``"int"``, ``"float"``, ``"bool"``,
+        Each argument's kind, checked before building: ``"int"``, ``"float"`` (finite),
+        ``"float+inf"`` (finite or infinite, never NaN: only where the layer gives an
+        infinity a meaning, an open bound or threshold), ``"bool"``,
         ``"str"``, ``"dtype"`` (a float dtype's name), ``"ints"`` (a list of ints),
         ``"size"`` (an int >= 0: features, channels, hidden sizes, kernel sizes, padding) and
-        ``"count"`` (an int >= 1: layers, heads, groups, strides, dilations); a trailing
+        ``"count"`` (an int >= 1: layers, heads, groups, strides, dilations); every int at
+        most ``MAX_INT`` in magnitude; a trailing
         ``"?"`` allows None; ``"list:K"`` is a list of values of kind K, ``"K1|K2"``
         either kind (a ``"list:"`` kind comes last: ``"str|list:size"``), and
         ``"layer:Name"`` the config of the table's layer ``Name``. Every argument that
@@ -706,14 +718,14 @@ LAYERS: dict[str, LayerEntry] = {
     "Softplus": LayerEntry(
         Softplus,
         lambda m: {"beta": m.beta, "threshold": m.threshold},
-        {"beta": "float", "threshold": "float"},
+        {"beta": "float", "threshold": "float+inf"},
     ),
     "Sigmoid": LayerEntry(Sigmoid, _no_arguments),
     "Tanh": LayerEntry(Tanh, _no_arguments),
     "Hardtanh": LayerEntry(
         Hardtanh,
         _with_inplace(lambda m: {"min_val": m.min_val, "max_val": m.max_val}),
-        {"min_val": "float", "max_val": "float"},
+        {"min_val": "float+inf", "max_val": "float+inf"},
         optional=_INPLACE,
     ),
     "Softmax": LayerEntry(Softmax, lambda m: {"dim": m.dim}, {"dim": "int?"}),
@@ -731,7 +743,7 @@ LAYERS: dict[str, LayerEntry] = {
     "Threshold": LayerEntry(
         Threshold,
         _with_inplace(lambda m: {"threshold": m.threshold, "value": m.value}),
-        {"threshold": "float", "value": "float"},
+        {"threshold": "float+inf", "value": "float"},
         optional=_INPLACE,
     ),
     "Hardshrink": LayerEntry(Hardshrink, lambda m: {"lambd": m.lambd}, {"lambd": "float"}),
@@ -1000,7 +1012,7 @@ LAYERS: dict[str, LayerEntry] = {
     "PairwiseDistance": LayerEntry(
         PairwiseDistance,
         lambda m: {"p": m.norm, "eps": m.eps, "keepdim": m.keepdim},
-        {"p": "float", "eps": "float", "keepdim": "bool"},
+        {"p": "float+inf", "eps": "float", "keepdim": "bool"},
     ),
     "MultiheadAttention": LayerEntry(
         MultiheadAttention,
@@ -1258,13 +1270,19 @@ def _kind_matches(kind: str, value: Any) -> bool:
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT
     if kind == "size":
         return _kind_matches("int", value) and value >= 0
     if kind == "count":
         return _kind_matches("int", value) and value >= 1
-    if kind == "float":
-        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind in ("float", "float+inf"):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float: 10**400
+            return False
+        return math.isfinite(number) or (kind == "float+inf" and not math.isnan(number))
     if kind == "str":
         return isinstance(value, str)
     if kind == "dtype":
@@ -1274,7 +1292,14 @@ def _kind_matches(kind: str, value: Any) -> bool:
     raise AssertionError(f"unknown argument kind {kind!r}")
 
 
-_KIND_MEANINGS = {"size": "an int >= 0", "count": "an int >= 1"}
+_KIND_MEANINGS = {
+    "size": "an int >= 0 and < 2**31",
+    "count": "an int >= 1 and < 2**31",
+    "int": "an int of magnitude < 2**31",
+    "ints": "ints of magnitude < 2**31",
+    "float": "a finite number",
+    "float+inf": "a number or an infinity, not NaN",
+}
 
 
 def _shown(kind: str) -> str:
@@ -1305,9 +1330,77 @@ def _check_arguments(name: str, config: dict[str, Any], path: str) -> None:
             _check_arguments(kind[6:].removesuffix("?"), config[argument], inner)
 
 
+_RECURRENT = ("RNN", "GRU", "LSTM")
+
+
+def _itemsize(config: Mapping[str, Any]) -> int:
+    """Bytes per number of the layer's weights: its dtype's, or, for a Transformer stack, its
+    layers' (1, the least, when no dtype is named: a lower bound is what the guard needs)."""
+    dtype = config.get("dtype")
+    for value in config.values():
+        if dtype is None and isinstance(value, dict):
+            dtype = value.get("dtype")
+    return np.dtype(dtype).itemsize if dtype in _FLOAT_DTYPES else 1
+
+
+def _least_tensors(name: str, config: Mapping[str, Any], n_elements: int) -> int:
+    """How many state-dict entries the layer has at least: two weights per layer and
+    direction of a recurrent layer, six (encoder) or nine (decoder) per layer of a
+    Transformer stack (without biases), one for any other layer that holds numbers. Entries
+    exist even when empty, so a forged file cannot ask for 10**5 layers of nothing."""
+    if name in _RECURRENT:
+        return 2 * (2 if config.get("bidirectional") else 1) * config["num_layers"]
+    per_layer = {"TransformerEncoder": 6, "TransformerDecoder": 9}
+    if name in per_layer:
+        return per_layer[name] * config["num_layers"]
+    if name == "Transformer":
+        encoders, decoders = config.get("num_encoder_layers"), config.get("num_decoder_layers")
+        if isinstance(encoders, int) and isinstance(decoders, int):
+            return 6 * encoders + 9 * decoders
+    return 1 if n_elements > 0 else 0
+
+
 class _Builder:
-    def __init__(self, max_elements: int | None) -> None:
+    """Builds a spec, charging each layer what it will allocate against what the file holds:
+    its numbers, their bytes, its state-dict entries, and one module of ``MAX_MODULES``."""
+
+    def __init__(
+        self, max_elements: int | None, max_bytes: int | None, max_tensors: int | None
+    ) -> None:
         self.remaining = max_elements
+        self.remaining_bytes = max_bytes
+        self.remaining_tensors = max_tensors
+        self.remaining_modules = MAX_MODULES
+
+    def _charge_modules(self, n_modules: int, path: str) -> None:
+        """Charged before building, for a container all of its children at once."""
+        if n_modules > self.remaining_modules:
+            raise ValueError(
+                f"build_model: expected at most {MAX_MODULES} layers and containers in all, "
+                f"got more {_where(path)} ({n_modules} more there)"
+            )
+        self.remaining_modules -= n_modules
+
+    def _charge(self, name: str, config: dict[str, Any], n_elements: int, path: str) -> None:
+        """Refuse the layer when the file holds fewer numbers, bytes or tensors than it needs."""
+        n_bytes = n_elements * _itemsize(config)
+        n_tensors = _least_tensors(name, config, n_elements)
+        needs = [
+            ("remaining", n_elements, "numbers"),
+            ("remaining_bytes", n_bytes, "bytes of weights"),
+            ("remaining_tensors", n_tensors, "tensors"),
+        ]
+        for attribute, needed, what in needs:
+            left = getattr(self, attribute)
+            if left is None:
+                continue
+            if needed > left:
+                raise ValueError(
+                    f"build_model: expected the layers to need no more {what} than the file "
+                    f"holds, got a {name} {_where(path)} needing {needed}; the architecture "
+                    f"does not match the weights"
+                )
+            setattr(self, attribute, left - needed)
 
     def build(self, spec: Any, path: str, depth: int) -> Module:
         if depth > MAX_DEPTH:
@@ -1344,14 +1437,7 @@ class _Builder:
                 f"build_model: expected sizes >= 0 for the {name} {_where(path)}, got "
                 f"{config!r:.200}, which counts {n_elements} numbers"
             )
-        if self.remaining is not None:
-            if n_elements > self.remaining:
-                raise ValueError(
-                    f"build_model: expected the layers to need no more numbers than the file "
-                    f"holds, got a {name} {_where(path)} needing {n_elements}; the "
-                    f"architecture does not match the weights"
-                )
-            self.remaining -= n_elements
+        self._charge(name, config, n_elements, path)
         try:
             return entry.build(config) if entry.build is not None else entry.cls(**config)
         except (TypeError, ValueError) as error:
@@ -1367,6 +1453,7 @@ class _Builder:
                 f"build_model: expected keys 'type' and 'children' (a list) for the {name} "
                 f"{_where(path)}, got {spec!r:.200}"
             )
+        self._charge_modules(len(children), path)
         built: OrderedDict[str, Module] = OrderedDict()
         for pair in children:
             if not (
@@ -1395,7 +1482,13 @@ class _Builder:
         return ModuleList(built.values())
 
 
-def build_model(spec: Mapping[str, Any], *, max_elements: int | None = None) -> Module:
+def build_model(
+    spec: Mapping[str, Any],
+    *,
+    max_elements: int | None = None,
+    max_bytes: int | None = None,
+    max_tensors: int | None = None,
+) -> Module:
     """Build the model that ``describe_model`` described, with freshly initialized weights.
 
     Parameters
@@ -1405,6 +1498,12 @@ def build_model(spec: Mapping[str, Any], *, max_elements: int | None = None) -> 
     max_elements : int, optional
         Refuse to build layers that would allocate more numbers than this in all (``load``
         passes the number the file holds, so a forged file cannot exhaust memory).
+    max_bytes : int, optional
+        Likewise for the bytes of those numbers, at each layer's dtype (``load`` passes the
+        bytes the file's tensors hold: a boolean byte cannot pay for eight of float64).
+    max_tensors : int, optional
+        Likewise for state-dict entries (``load`` passes the number of the file's tensors:
+        a thousand recurrent or Transformer layers need thousands of entries).
 
     Returns
     -------
@@ -1415,7 +1514,9 @@ def build_model(spec: Mapping[str, Any], *, max_elements: int | None = None) -> 
     ------
     ValueError
         If ``spec`` names a type outside ``CONTAINERS`` and ``LAYERS``, lacks or adds
-        arguments, holds an argument of the wrong kind, or nests deeper than ``MAX_DEPTH``.
+        arguments, holds an argument of the wrong kind, nests deeper than ``MAX_DEPTH``,
+        holds more than ``MAX_MODULES`` layers and containers, or needs more than a
+        ``max_*`` allows.
 
     Examples
     --------
@@ -1429,9 +1530,22 @@ def build_model(spec: Mapping[str, Any], *, max_elements: int | None = None) -> 
       (1): ReLU()
     )
     """
-    if max_elements is not None and (isinstance(max_elements, bool) or max_elements < 0):
-        raise ValueError(f"build_model: max_elements must be >= 0 or None, got {max_elements!r}")
-    return _Builder(max_elements).build(spec, "", 0)
+    limits = {"max_elements": max_elements, "max_bytes": max_bytes, "max_tensors": max_tensors}
+    for limit_name, limit in limits.items():
+        if limit is not None and (isinstance(limit, bool) or limit < 0):
+            raise ValueError(f"build_model: {limit_name} must be >= 0 or None, got {limit!r}")
+    builder = _Builder(max_elements, max_bytes, max_tensors)
+    builder._charge_modules(1, "")
+    return builder.build(spec, "", 0)
 
 
-__all__ = ["CONTAINERS", "LAYERS", "MAX_DEPTH", "LayerEntry", "build_model", "describe_model"]
+__all__ = [
+    "CONTAINERS",
+    "LAYERS",
+    "MAX_DEPTH",
+    "MAX_INT",
+    "MAX_MODULES",
+    "LayerEntry",
+    "build_model",
+    "describe_model",
+]

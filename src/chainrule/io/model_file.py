@@ -323,9 +323,13 @@ def load(
             f"none ({reason}). Build the model in code, then "
             f"model.load_state_dict(chainrule.io.load_weights(path))"
         )
-    n_elements = sum(array.size for array in tensors.values())
     try:
-        model = build_model(architecture, max_elements=n_elements)
+        model = build_model(
+            architecture,
+            max_elements=sum(array.size for array in tensors.values()),
+            max_bytes=sum(array.nbytes for array in tensors.values()),
+            max_tensors=len(tensors),
+        )
     except ValueError as error:
         raise ValueError(
             f"{where}: expected an architecture chainrule can build in {label}, got one it "

@@ -42,7 +42,10 @@ __all__ = [
 
 def _single(where: str, name: str, value: Any, minimum: int = 1) -> int:
     """An int, or a 1-tuple of one, as PyTorch's 1-d layers accept."""
-    if isinstance(value, tuple | list) and len(value) == 1:
+    if isinstance(value, tuple | list):
+        if len(value) != 1:
+            kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+            raise ValueError(f"{where}: {name} must be {kind} or a 1-tuple, got {name}={value!r}")
         value = value[0]
     return pair(where, name, value, minimum)[0]
 

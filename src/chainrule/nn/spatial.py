@@ -7,10 +7,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from chainrule.autograd.ops.conv import pair
 from chainrule.nn import _image_functional as F
 from chainrule.nn.module import Module
 from chainrule.nn.pooling import Upsample
 from chainrule.tensor import Tensor
+
+
+def _check_pairs(where: str, kernel_size: Any, dilation: Any, padding: Any, stride: Any) -> None:
+    """Refuse, when the layer is built, what ``fold`` and ``unfold`` would refuse on the first
+    call: each argument an int or a pair (a 2-D layer: three sizes are not two)."""
+    pair(where, "kernel_size", kernel_size)
+    pair(where, "dilation", dilation)
+    pair(where, "padding", padding, minimum=0)
+    pair(where, "stride", stride)
 
 
 class Unfold(Module):
@@ -43,6 +53,7 @@ class Unfold(Module):
         stride: int | Sequence[int] = 1,
     ) -> None:
         super().__init__()
+        _check_pairs("Unfold", kernel_size, dilation, padding, stride)
         self.kernel_size, self.dilation = kernel_size, dilation
         self.padding, self.stride = padding, stride
 
@@ -87,6 +98,8 @@ class Fold(Module):
         stride: int | Sequence[int] = 1,
     ) -> None:
         super().__init__()
+        pair("Fold", "output_size", output_size)
+        _check_pairs("Fold", kernel_size, dilation, padding, stride)
         self.output_size, self.kernel_size = output_size, kernel_size
         self.dilation, self.padding, self.stride = dilation, padding, stride
 
