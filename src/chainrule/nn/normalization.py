@@ -18,6 +18,20 @@ def _is_positive_int(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | np.integer) and bool(value > 0)
 
 
+def _layer_shape(where: str, normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
+    """A layer's ``normalized_shape`` as a tuple of positive ints, or a clear error."""
+    shape = (
+        (normalized_shape,)
+        if isinstance(normalized_shape, int | np.integer)
+        else tuple(normalized_shape)
+    )
+    if not shape or not all(_is_positive_int(n) for n in shape):
+        raise ValueError(
+            f"{where}: normalized_shape must be positive integers, got {normalized_shape!r}"
+        )
+    return tuple(int(n) for n in shape)
+
+
 class _BatchNorm(Module):
     """What BatchNorm1d and BatchNorm2d share: arguments, parameters, running-statistics
     buffers and their updates (PyTorch's, so state dicts interchange). Subclasses say which
@@ -217,16 +231,7 @@ class LayerNorm(_AffineNorm):
     ) -> None:
         super().__init__()
         dtype_of_to("LayerNorm", (), None, device)
-        shape = (
-            (normalized_shape,)
-            if isinstance(normalized_shape, int | np.integer)
-            else tuple(normalized_shape)
-        )
-        if not shape or not all(_is_positive_int(n) for n in shape):
-            raise ValueError(
-                f"LayerNorm: normalized_shape must be positive integers, got {normalized_shape!r}"
-            )
-        shape = tuple(int(n) for n in shape)
+        shape = _layer_shape("LayerNorm", normalized_shape)
         self.normalized_shape, self.eps = shape, eps
         self.elementwise_affine = elementwise_affine
         self._affine(shape, dtype, elementwise_affine, bias)
@@ -568,18 +573,10 @@ class RMSNorm(Module):
     ) -> None:
         super().__init__()
         dtype_of_to("RMSNorm", (), None, device)
-        shape = (
-            (normalized_shape,)
-            if isinstance(normalized_shape, int | np.integer)
-            else tuple(normalized_shape)
-        )
-        if not shape or not all(_is_positive_int(n) for n in shape):
-            raise ValueError(
-                f"RMSNorm: normalized_shape must be positive integers, got {normalized_shape!r}"
-            )
+        shape = _layer_shape("RMSNorm", normalized_shape)
         if eps is not None and not eps >= 0:
             raise ValueError(f"RMSNorm: eps must be >= 0 or None, got {eps!r}")
-        self.normalized_shape = tuple(int(n) for n in shape)
+        self.normalized_shape = shape
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
             dt = np.dtype(dtype) if dtype is not None else default_float()
