@@ -78,3 +78,37 @@ def test_gradient_health_measures_every_layer_with_a_weight() -> None:
            callbacks=[health])  # fmt: skip
     measured = {label for label, layer in health.report.layers.items() if layer.grad_norm}
     assert measured == {"0 (Conv2d)", "2 (ConvTranspose2d)", "4 (Linear)"}
+
+
+class _Recurrent(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(3, 5, batch_first=True, bidirectional=True)
+        self.attention = nn.MultiheadAttention(10, 2, batch_first=True)
+        self.out = nn.Linear(10, 2)
+
+    def forward(self, x: Any) -> Any:
+        sequence = self.lstm(x)[0]
+        return self.out(self.attention(sequence, sequence, sequence)[0][:, -1])
+
+
+def test_gradient_health_measures_recurrent_and_attention_weights_together() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(16, 4, 3)).astype(np.float32)
+    cr.manual_seed(0)
+    model = _Recurrent()
+    health = GradientHealth()
+    cr.fit(model, "mse", optim.SGD(model.parameters(), lr=0.0), x, np.zeros((16, 2), np.float32),
+           epochs=1, batch_size=16, verbose=0, callbacks=[health])  # fmt: skip
+    layers = health.report.layers
+    assert set(layers) == {
+        "lstm (LSTM)",
+        "attention (MultiheadAttention)",
+        "attention.out_proj (Linear)",
+        "out (Linear)",
+    }
+    # With lr 0 the one step's gradients stay on the weights: the norm of them all together.
+    matrices = [p for p in model.lstm._parameters.values() if p.ndim >= 2]
+    expected = np.sqrt(sum(float((p.grad.data.astype(np.float64) ** 2).sum()) for p in matrices))
+    np.testing.assert_allclose(layers["lstm (LSTM)"].grad_norm, [expected], rtol=1e-6)
+    assert layers["lstm (LSTM)"].update_ratio == [0.0]

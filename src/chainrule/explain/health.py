@@ -92,25 +92,30 @@ class HealthReport:
         return target
 
 
-def _weight_of(module: Module) -> Parameter | None:
-    """The weight ``module`` multiplies by, a matrix or a kernel (a ``weight`` parameter of
-    two axes or more); None for the others, and for an ``Embedding``: a lookup, whose rows
-    mostly get no gradient in a batch, so its norms say little about the gradient's flow."""
-    weight = module._parameters.get("weight")
-    if isinstance(weight, Parameter) and weight.ndim >= 2 and not isinstance(module, Embedding):
-        return weight
-    return None
+def _weights_of(module: Module) -> list[Parameter]:
+    """The weights ``module`` multiplies by: its own parameters of two axes or more (a
+    linear or convolution weight; a recurrent layer's input and hidden matrices; attention's
+    projections). None for an ``Embedding``: a lookup, whose rows mostly get no gradient in
+    a batch, so its norms say little about the gradient's flow."""
+    if isinstance(module, Embedding):
+        return []
+    return [p for p in module._parameters.values() if isinstance(p, Parameter) and p.ndim >= 2]
+
+
+def _squares(a: Array) -> float:
+    return float(np.sum(np.square(a, dtype=np.float64)))
 
 
 class GradientHealth(Callback):
-    """Record gradient health per layer (each layer with a weight matrix or kernel:
-    ``Linear``, ``Bilinear``, the convolutions and transposed convolutions) and epoch while
-    ``fit`` runs.
+    """Record gradient health per layer (each layer with weight matrices or kernels:
+    ``Linear``, ``Bilinear``, the convolutions and transposed convolutions, the recurrent
+    layers and cells, attention's projections) and epoch while ``fit`` runs.
 
-    Measures the L2 norm of each layer's weight gradient, the ratio of each step's weight
-    change to the weight norm, the share of ReLU units that were never active on any sample
-    of the epoch, and the share of sigmoid/tanh outputs within 1% of their limits (hidden
-    layers only: a sigmoid whose output is the model's gives its predictions). A ReLU,
+    Measures the L2 norm of each layer's weight gradient (of its weights together, where it
+    has several), the ratio of each step's weight change to the weight norm, the share of
+    ReLU units that were never active on any sample of the epoch, and the share of
+    sigmoid/tanh outputs within 1% of their limits (hidden layers only: a sigmoid whose
+    output is the model's gives its predictions). A ReLU,
     sigmoid or tanh module that ``forward`` applies more than once is measured per call
     (``act (ReLU)``, ``act (ReLU, call 2)``). Flags are raised at the end of each epoch,
     and when ``fit`` stops because the loss became NaN or infinite (that epoch's steps so
@@ -138,9 +143,11 @@ class GradientHealth(Callback):
     def __init__(self) -> None:
         self.report = HealthReport()
         self._handles: list[Any] = []
-        self._weighted: list[tuple[str, str, Parameter]] = []  # name, label, layer's weight
-        self._previous: dict[str, Array] = {}
-        self._grad_norms: dict[str, float] = {}  # this step's, as backward left them
+        # name, label, the layer's weights
+        self._weighted: list[tuple[str, str, list[Parameter]]] = []
+        self._previous: dict[str, list[Array]] = {}
+        # this step's squared gradient norms, by weight, as backward left them
+        self._grad_norms: dict[str, dict[int, float]] = {}
         self._epoch_grad: dict[str, list[float]] = {}
         self._epoch_ratio: dict[str, list[float]] = {}
         self._ever_active: dict[str, Array] = {}
@@ -154,17 +161,20 @@ class GradientHealth(Callback):
         self._first_loss = None
         self._calls, self._pending = {}, []
         self._weighted = [
-            (n or "model", f"{n or 'model'} ({type(m).__name__})", weight)
+            (n or "model", f"{n or 'model'} ({type(m).__name__})", weights)
             for n, m in state.model.named_modules()
-            if (weight := _weight_of(m)) is not None
+            if (weights := _weights_of(m))
         ]
-        self._previous = {n: weight.data.copy() for n, _, weight in self._weighted}
+        self._previous = {n: [w.data.copy() for w in weights] for n, _, weights in self._weighted}
         # Norms taken as backward computes each gradient: before any clipping (fit's
-        # clip_grad_norm), which would hide the very explosion it is the cure for.
+        # clip_grad_norm), which would hide the very explosion it is the cure for. A layer
+        # with several weights has the norm of them all together.
         self._grad_norms = {}
-        for name, _, weight in self._weighted:
-            if weight.requires_grad:
-                self._handles.append(weight.register_hook(self._grad_observer(name)))
+        for name, _, weights in self._weighted:
+            for index, weight in enumerate(weights):
+                if weight.requires_grad:
+                    observer = self._grad_observer(name, index)
+                    self._handles.append(weight.register_hook(observer))
         for _, label, _ in self._weighted:
             self.report.layers[label] = LayerHealth(label)
         # Each forward pass of the model counts the calls of its activations afresh (fit's
@@ -179,9 +189,9 @@ class GradientHealth(Callback):
                     self.report.layers.setdefault(label, LayerHealth(label))
                 self._handles.append(module.register_forward_hook(self._observer(label, module)))
 
-    def _grad_observer(self, name: str) -> Any:
+    def _grad_observer(self, name: str, index: int) -> Any:
         def observe(grad: Any) -> None:
-            self._grad_norms[name] = float(np.linalg.norm(grad.data))
+            self._grad_norms.setdefault(name, {})[index] = _squares(grad.data)
 
         return observe
 
@@ -221,18 +231,20 @@ class GradientHealth(Callback):
         return observe
 
     def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
-        for name, _, parameter in self._weighted:
-            weight = parameter.data
-            grad = parameter.grad
-            norm_seen = self._grad_norms.pop(name, None)
-            if norm_seen is None and grad is not None:  # a loop that set grad itself
-                norm_seen = float(np.linalg.norm(grad.data))
-            if norm_seen is not None:
-                self._epoch_grad.setdefault(name, []).append(norm_seen)
-            change = float(np.linalg.norm(weight - self._previous[name]))
-            norm = float(np.linalg.norm(weight))
+        for name, _, weights in self._weighted:
+            seen = self._grad_norms.pop(name, None)
+            if seen is None:  # a loop that set grad itself
+                grads = [w.grad.data for w in weights if w.grad is not None]
+                seen = {i: _squares(g) for i, g in enumerate(grads)}
+            if seen:
+                self._epoch_grad.setdefault(name, []).append(math.sqrt(sum(seen.values())))
+            previous = self._previous[name]
+            change = math.sqrt(
+                sum(_squares(w.data - before) for w, before in zip(weights, previous, strict=True))
+            )
+            norm = math.sqrt(sum(_squares(w.data) for w in weights))
             self._epoch_ratio.setdefault(name, []).append(change / norm if norm > 0 else math.inf)
-            self._previous[name] = weight.copy()
+            self._previous[name] = [w.data.copy() for w in weights]
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         self._close_epoch(state.epoch)
