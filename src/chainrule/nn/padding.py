@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule.autograd.ops._operands import as_tensor
-from chainrule.backend import np
 from chainrule.nn import functional
+from chainrule.nn.conv import _is_int
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -57,10 +57,6 @@ class _PadNd(Module):
 
     def extra_repr(self) -> str:
         return f"{self.padding}"
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 class _ConstantPadNd(_PadNd):

@@ -239,11 +239,7 @@ class Conv2d(Function):
         if needs[2]:
             grad_b = grad.sum(axis=(0, 2, 3))
         if needs[0]:
-            if planes is not None:
-                buffer = layout.col2im_planes(weights, planes)
-            else:
-                buffer = layout.col2im(_blas.matmul(weights.transpose(0, 2, 1), g))
-            grad_x = layout.unflatten(buffer)
+            grad_x = layout.input_from(weights, planes, g)
         return grad_x, grad_w, grad_b
 
 
@@ -438,10 +434,17 @@ class _FlatLayout:
         """dL/dx (N, C, H, W) from the weights (groups, out per group, rows) and dL/dy:
         the transposed convolution of ``grad``."""
         if self.flat:
-            buffer = self.col2im_planes(weights, self.gradient_planes(grad))
+            return self.input_from(weights, self.gradient_planes(grad), None)
+        return self.input_from(weights, None, self.gradient_positions(grad))
+
+    def input_from(self, weights: Array, planes: Array | None, positions: Array | None) -> Array:
+        """dL/dx from dL/dy already laid out: in the image planes (flat layouts), else at
+        the output positions."""
+        if planes is not None:
+            buffer = self.col2im_planes(weights, planes)
         else:
-            g = self.gradient_positions(grad)
-            buffer = self.col2im(_blas.matmul(weights.transpose(0, 2, 1), g))
+            assert positions is not None
+            buffer = self.col2im(_blas.matmul(weights.transpose(0, 2, 1), positions))
         return self.unflatten(buffer)
 
     # ----------------------------------------------------------------- col2im
