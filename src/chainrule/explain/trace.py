@@ -4,9 +4,11 @@ and the optimizer's update of every parameter.
 
 Any model is followed the same way: a ``Sequential`` (nested ones included) or a ``Module``
 subclass whose ``forward`` calls its submodules. Forward hooks on the leaf modules (those
-without submodules) record each call in the order the forward pass makes it; each call
-becomes one ``ModuleStep`` holding its input and output, and from ``backward()`` the
-gradients of the loss with respect to both and to each of its parameters. Modules with a
+without submodules, and chainrule's attention, one step with its output layer) record each
+call in the order the forward pass makes it; each call becomes one ``ModuleStep`` holding
+its input and output (the first output of a layer that returns a tuple: a recurrent
+layer's sequence, attention's values), and from ``backward()`` the gradients of the loss
+with respect to both and to each of its parameters. Modules with a
 textbook form get their formulas written out with those numbers: ``Linear`` (rows are
 samples, so ``z = a_prev @ W.T + b``), elementwise activations, batch and layer
 normalization, dropout (with the mask it drew) and reshapes. Any other module is shown as
@@ -307,11 +309,7 @@ class _Recorder:
         self.calls: list[_Call] = []
         # named_modules gives each module once: a module used twice is hooked once, and
         # each of its calls is recorded.
-        self._keys = {
-            id(module): key
-            for key, module in model.named_modules()
-            if next(module.children(), None) is None
-        }
+        self._keys = {id(module): key for key, module in _steps_of(model)}
         self._leaves = [m for m in model.modules() if id(m) in self._keys]
         self._replays: dict[int, Any] = {}
         self._handles: list[RemovableHandle] = []
@@ -334,9 +332,14 @@ class _Recorder:
     def _after(self, module: Module, args: tuple[Any, ...], output: Any) -> None:
         key, name = self._keys[id(module)], type(module).__name__
         where = f"module {key} ({name})" if key else name
+        if isinstance(output, tuple) and output and isinstance(output[0], Tensor):
+            # A recurrent layer's (output, state) or attention's (output, weights): the step
+            # is that of its first output, the one the next layer takes.
+            output = output[0]
         if not isinstance(output, Tensor):
             raise TypeError(
-                f"explain: expected {where} to return a Tensor, got {type(output).__name__}"
+                f"explain: expected {where} to return a Tensor (or a tuple that starts with "
+                f"one), got {type(output).__name__}"
             )
         x = args[0] if args else None
         if not isinstance(x, Tensor):
@@ -357,6 +360,29 @@ class _Recorder:
                 tensor.retain_grad()
         arguments = tuple(a for a in args if isinstance(a, Tensor))
         self.calls.append(_Call(key, module, x, output, arguments, factor))
+
+
+def _steps_of(model: Module) -> list[tuple[str, Module]]:
+    """The modules whose calls are steps, by key: those without submodules, and chainrule's
+    own layers that hold parameters beside their submodules (attention: its input
+    projections, and its output layer inside), which are one step with those submodules.
+    A user's module is always opened up into its submodules' steps."""
+    steps: list[tuple[str, Module]] = []
+    inside: list[str] = []  # keys of the steps that have submodules
+    for key, module in model.named_modules():
+        if any(key.startswith(f"{outer}.") for outer in inside):
+            continue
+        if next(module.children(), None) is None:
+            steps.append((key, module))
+        elif module is not model and _library_layer_with_parameters(module):
+            steps.append((key, module))
+            inside.append(key)
+    return steps
+
+
+def _library_layer_with_parameters(module: Module) -> bool:
+    own = any(p is not None for p in module.parameters(recurse=False))
+    return own and type(module).__module__.startswith("chainrule.")
 
 
 def _node(tensor: Tensor) -> object:
@@ -789,7 +815,10 @@ def trace_step(
         A ``Sequential`` (nested ones included) or a ``Module`` subclass whose ``forward``
         calls its submodules (``self.fc1``, ``self.act``, ...). Each call of a leaf module (one
         without submodules) is one step, in the order ``forward`` makes the calls: a module
-        called twice gives two steps. A model without submodules is one step.
+        called twice gives two steps. A model without submodules is one step. A layer that
+        returns a tuple (RNN, LSTM and GRU: the output and the state; attention: the output
+        and the weights) is a step shown by its first output; ``MultiheadAttention`` is one
+        step, its output projection included.
     x, y : array_like
         The batch (keep it small enough to read: a few rows). ``x`` is cast to the
         parameters' float dtype, except integer or bool ``x`` for a model with an
@@ -813,9 +842,10 @@ def trace_step(
     ------
     TypeError
         If ``model`` is not a ``Module``, ``loss`` is not a loss (a class instead of an
-        instance), ``y`` is None, ``x`` or ``y`` holds no numbers, the model or one of its leaf
-        modules returns something other than a Tensor, a leaf module is called without a
-        Tensor as its first argument, or the optimizer is not an ``Optimizer`` or is
+        instance), ``y`` is None, ``x`` or ``y`` holds no numbers, the model returns something
+        other than a Tensor, one of its leaf modules returns neither a Tensor nor a tuple
+        that starts with one, a leaf module is called without a Tensor as its first argument
+        (a ``PackedSequence``, for one), or the optimizer is not an ``Optimizer`` or is
         ``LBFGS``.
     ValueError
         If ``model`` is an empty ``Sequential`` or its forward calls none of its modules,
