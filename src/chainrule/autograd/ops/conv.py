@@ -491,10 +491,28 @@ class _FlatLayout:
         return buffer[:size]
 
 
+COPY_FACTOR = 16
+"""A pool copies its windows (one strided copy, then reductions over whole arrays: the
+fastest way for the usual 2x2 or 3x3 kernels) while they hold at most this many times the
+input's elements. Past that (stride 1 with a 5x5 kernel or larger, as in spatial pyramid
+pooling) it walks the kernel offsets instead, each a strided view of the input, in memory
+of the output's size rather than k*k times it."""
+
+
+def _copies_windows(x: Array, kernel: Pair, out: Pair) -> bool:
+    return kernel[0] * kernel[1] * x.shape[0] * x.shape[1] * out[0] * out[1] <= (
+        COPY_FACTOR * x.size
+    )
+
+
 @register("max_pool2d")
 class MaxPool2d(Function):
     """y[n, c, i, j] = max over the window (p, q) of x_pad[n, c, i*stride + p*dilation,
     j*stride + q*dilation];  dL/dx = g at the window's maximum, 0 elsewhere.
+
+    Backward needs where each maximum was: a mask over the copied windows, or (where the
+    windows are walked offset by offset, see COPY_FACTOR) the input and the output, from
+    which the same walk finds each window's maximum again.
 
     # NOTE: ties go to the first maximum in the window's row-major order, a NaN wins over
     # numbers (the last NaN among several), and padding is never chosen: PyTorch's choices.
@@ -512,22 +530,76 @@ class MaxPool2d(Function):
         out: Pair,
     ) -> Array:
         xp = _padded(x, padding, -np.inf)
-        cols = _window_copy(xp, kernel, stride, dilation, out)
-        y = cols.max(axis=0)
-        if any(ctx.needs_input_grad):
-            valid = _valid_offsets(x.shape, kernel, stride, padding, dilation, out)
-            ctx.save_for_backward(_argmax_mask(cols, y, valid))
-            ctx.padded_shape = xp.shape
-            ctx.geometry = (kernel, stride, padding, dilation)
+        tracked = any(ctx.needs_input_grad)
+        if _copies_windows(x, kernel, out):
+            cols = _window_copy(xp, kernel, stride, dilation, out)
+            y = cols.max(axis=0)
+            if tracked:
+                valid = _valid_offsets(x.shape, kernel, stride, padding, dilation, out)
+                ctx.save_for_backward(_argmax_mask(cols, y, valid))
+        else:
+            windows = _windows(xp, kernel, stride, dilation, out)
+            y = windows[0, 0].copy()
+            for p, q in list(np.ndindex(*kernel))[1:]:
+                np.maximum(y, windows[p, q], out=y)  # a NaN wins, as in PyTorch
+            if tracked:
+                # the workspace may hand its padded array out again
+                ctx.save_for_backward(xp if xp is x else xp.copy(), y)
+        ctx.input_shape = x.shape
+        ctx.padded_shape = xp.shape
+        ctx.geometry = (kernel, stride, padding, dilation)
         return y
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
-        (mask,) = ctx.saved
         kernel, stride, padding, dilation = ctx.geometry
+        if len(ctx.saved) == 2:
+            xp, y = ctx.saved
+            return (_max_grad_by_offset(xp, y, grad, ctx.input_shape, *ctx.geometry),)
+        (mask,) = ctx.saved
         cols = np.broadcast_to(grad, mask.shape)
         grad_x = _scatter_windows(cols, ctx.padded_shape, kernel, stride, padding, dilation, mask)
         return (grad_x,)
+
+
+def _max_grad_by_offset(
+    xp: Array,
+    y: Array,
+    grad: Array,
+    shape: tuple[int, ...],
+    kernel: Pair,
+    stride: Pair,
+    pads: Pads,
+    dilation: Pair,
+) -> Array:
+    """dL/dx of a max pool whose windows were walked offset by offset: the first offset of
+    each window (row-major) that holds its maximum, and is not padding, takes the gradient;
+    in a window whose maximum is NaN, its last NaN does."""
+    out = y.shape[2:]
+    windows = _windows(xp, kernel, stride, dilation, out)
+    # from the workspace when only the interior leaves this function
+    target = WORKSPACE.zeros(xp.shape, grad.dtype) if any(pads) else np.zeros(xp.shape, grad.dtype)
+    spots = _windows(target, kernel, stride, dilation, out, writeable=True)
+    valid = _valid_offsets(shape, kernel, stride, pads, dilation, out)
+    offsets = list(enumerate(np.ndindex(*kernel)))
+    seen = np.zeros(y.shape, dtype=np.bool_)  # windows whose offset has been found
+    chosen = np.empty(y.shape, dtype=np.bool_)
+    for k, (p, q) in offsets:
+        np.equal(windows[p, q], y, out=chosen)
+        if valid is not None:
+            chosen &= valid[k]  # padding ties with an input of -inf, and loses
+        np.greater(chosen, seen, out=chosen)  # for booleans, a > b is a and not b
+        seen |= chosen
+        spots[p, q] += grad * chosen
+    nan_windows = np.isnan(y)
+    if nan_windows.any():  # NaN equals nothing: those windows got nothing above
+        np.logical_not(nan_windows, out=seen)
+        for _, (p, q) in reversed(offsets):
+            np.isnan(windows[p, q], out=chosen)
+            np.greater(chosen, seen, out=chosen)
+            seen |= chosen
+            spots[p, q] += grad * chosen
+    return _interior(target, pads)
 
 
 def _window_copy(xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out: Pair) -> Array:
@@ -600,7 +672,11 @@ def _argmax_mask(cols: Array, y: Array, valid: Array | None) -> Array:
 @register("avg_pool2d")
 class AvgPool2d(Function):
     """y[n, c, i, j] = (sum over the window of x_pad) / divisor[i, j];
-    dL/dx = g / divisor spread over each window (summed where windows overlap)."""
+    dL/dx = g / divisor spread over each window (summed where windows overlap).
+
+    The sum is taken over copied windows or offset by offset (see COPY_FACTOR), in float32
+    for float16 input, as PyTorch accumulates: a float16 sum of a large window overflows.
+    """
 
     @staticmethod
     def forward(
@@ -614,10 +690,17 @@ class AvgPool2d(Function):
         divisor: Array,
     ) -> Array:
         xp = _padded(x, padding, 0.0)
-        y = _window_copy(xp, kernel, stride, (1, 1), out).sum(axis=0)
-        divisor = divisor.astype(x.dtype)
-        y /= divisor
-        ctx.divisor = divisor
+        wide = np.float32 if x.dtype == np.float16 else x.dtype
+        if _copies_windows(x, kernel, out):
+            total = _window_copy(xp, kernel, stride, (1, 1), out).sum(axis=0, dtype=wide)
+        else:
+            windows = _windows(xp, kernel, stride, (1, 1), out)
+            total = np.zeros(windows.shape[2:], dtype=wide)
+            for p, q in np.ndindex(*kernel):
+                np.add(total, windows[p, q], out=total)
+        total /= divisor.astype(wide)
+        y = total.astype(x.dtype, copy=False)
+        ctx.divisor = divisor.astype(x.dtype)
         ctx.padded_shape = xp.shape
         ctx.geometry = (kernel, stride, padding)
         return y
