@@ -1,19 +1,25 @@
-"""Data: datasets, batching, splits and the bundled datasets."""
+"""Data: datasets (indexed and streamed), batching, samplers, splits and the bundled
+datasets."""
 
 from chainrule.data.dataset import (
+    ChainDataset,
     ConcatDataset,
     Dataset,
+    IterableDataset,
+    StackDataset,
     Subset,
     TensorDataset,
     batch_of,
     default_collate,
+    default_convert,
     random_split,
     stratified_split,
 )
 from chainrule.data.datasets import DATASETS, BundledDataset, load_dataset
-from chainrule.data.loader import DataLoader
+from chainrule.data.loader import DataLoader, get_worker_info
 from chainrule.data.sampler import (
     BatchSampler,
+    DistributedSampler,
     RandomSampler,
     Sampler,
     SequentialSampler,
@@ -33,13 +39,17 @@ __all__ = [
     "BatchSampler",
     "BundledDataset",
     "CategoricalColumn",
+    "ChainDataset",
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
+    "IterableDataset",
     "NumericColumn",
     "RandomSampler",
     "Sampler",
     "SequentialSampler",
+    "StackDataset",
     "Subset",
     "SubsetRandomSampler",
     "TabularPreprocessor",
@@ -48,6 +58,8 @@ __all__ = [
     "WeightedRandomSampler",
     "batch_of",
     "default_collate",
+    "default_convert",
+    "get_worker_info",
     "infer_task",
     "load_dataset",
     "random_split",

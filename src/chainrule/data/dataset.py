@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor, as_generator
@@ -138,6 +138,166 @@ class ConcatDataset:
         return self.datasets[which][index - start]
 
 
+class IterableDataset(Generic[Sample]):
+    """A stream of samples, as PyTorch's ``IterableDataset``: subclass it and define
+    ``__iter__``, which gives the samples one after the other.
+
+    For data that cannot be indexed, or is cheaper read in order: lines of a large file,
+    records from a socket, samples generated on the fly. ``DataLoader`` batches the samples
+    in the order they come (no ``shuffle`` or sampler: the stream's order is its own), and a
+    ``__len__`` of the subclass, where it has one, gives the loader its length. ``fit``,
+    ``evaluate`` and ``predict`` take one, or a ``DataLoader`` over one.
+
+    Each ``iter()`` must start the stream over: ``fit`` calls it once an epoch, so a
+    generator made once in ``__init__`` would give nothing from the second epoch on. The
+    samples of two streams in turn are ``a + b`` (a ``ChainDataset``).
+
+    Examples
+    --------
+    >>> class Squares(IterableDataset):
+    ...     def __iter__(self):
+    ...         return ((float(i), float(i * i)) for i in range(5))
+    >>> from chainrule.data import DataLoader
+    >>> [y.tolist() for x, y in DataLoader(Squares(), batch_size=2)]
+    [[0.0, 1.0], [4.0, 9.0], [16.0]]
+    """
+
+    def __iter__(self) -> Iterator[Sample]:
+        raise NotImplementedError(
+            f"{type(self).__name__}: an IterableDataset gives its samples from __iter__, "
+            f"which this class does not define"
+        )
+
+    def __add__(self, other: IterableDataset[Any]) -> ChainDataset:
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset[Any]):
+    """The samples of several ``IterableDataset`` one stream after the other, as PyTorch's
+    ``ChainDataset`` (``ConcatDataset`` does the same for indexable datasets).
+
+    Parameters
+    ----------
+    datasets : iterable of IterableDataset
+        Iterated in turn, each from its start, at every ``iter()``.
+
+    Raises
+    ------
+    TypeError
+        If one of ``datasets`` is not an ``IterableDataset``; ``len()`` when one of them
+        has no ``__len__``.
+
+    Notes
+    -----
+    ``len(chain)`` is the sum of the lengths of its datasets.
+
+    Examples
+    --------
+    >>> class Count(IterableDataset):
+    ...     def __init__(self, n):
+    ...         self.n = n
+    ...     def __iter__(self):
+    ...         return iter(range(self.n))
+    >>> list(ChainDataset([Count(2), Count(3)]))
+    [0, 1, 0, 1, 2]
+    """
+
+    def __init__(self, datasets: Iterable[IterableDataset[Any]]) -> None:
+        self.datasets = list(datasets)
+        for position, dataset in enumerate(self.datasets):
+            if not isinstance(dataset, IterableDataset):
+                raise TypeError(
+                    f"ChainDataset: expected IterableDatasets, got {type(dataset).__name__} at "
+                    f"position {position}; ConcatDataset joins indexable datasets"
+                )
+
+    def __iter__(self) -> Iterator[Any]:
+        for dataset in self.datasets:
+            yield from dataset
+
+    def __len__(self) -> int:
+        for position, dataset in enumerate(self.datasets):
+            if not isinstance(dataset, Sized):
+                raise TypeError(
+                    f"ChainDataset: the length needs the length of every dataset, but "
+                    f"{type(dataset).__name__} (position {position}) has no __len__"
+                )
+        return sum(len(dataset) for dataset in self.datasets if isinstance(dataset, Sized))
+
+
+class StackDataset:
+    """Samples that gather sample ``i`` of each of several datasets of the same length, as
+    PyTorch's ``StackDataset``: a tuple with datasets given in order, a dict with datasets
+    given by name.
+
+    Parameters
+    ----------
+    *args : Dataset
+        ``StackDataset(a, b)[i] == (a[i], b[i])``.
+    **kwargs : Dataset
+        ``StackDataset(image=a, label=b)[i] == {"image": a[i], "label": b[i]}``; not
+        together with ``args``.
+
+    Raises
+    ------
+    ValueError
+        If no dataset is given, datasets are given both ways, or their lengths differ.
+    TypeError
+        If one of them cannot be indexed (an ``IterableDataset``, say).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pairs = StackDataset(np.arange(3.0), np.arange(3) * 10)
+    >>> len(pairs), pairs[2]
+    (3, (np.float64(2.0), np.int64(20)))
+    >>> named = StackDataset(x=np.arange(3.0), y=np.arange(3) * 10)
+    >>> sorted(named[1])
+    ['x', 'y']
+    """
+
+    datasets: tuple[Any, ...] | dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args and kwargs:
+            raise ValueError(
+                "StackDataset: expected datasets in order (samples are tuples) or by name "
+                f"(samples are dicts), got both: {len(args)} in order and {sorted(kwargs)} by name"
+            )
+        if not args and not kwargs:
+            raise ValueError("StackDataset: expected at least one dataset, got none")
+        named = kwargs if kwargs else {str(i): d for i, d in enumerate(args)}
+        for name, dataset in named.items():
+            if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+                where = f"{name!r}" if kwargs else f"at position {name}"
+                raise TypeError(
+                    f"StackDataset: expected datasets with __len__ and __getitem__, got "
+                    f"{type(dataset).__name__} {where}"
+                )
+        lengths = {name: len(dataset) for name, dataset in named.items()}
+        if len(set(lengths.values())) > 1:
+            shown = lengths if kwargs else list(lengths.values())
+            raise ValueError(f"StackDataset: expected datasets of one length, got {shown}")
+        self.datasets = dict(kwargs) if kwargs else tuple(args)
+        self._length = next(iter(lengths.values()))
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(self.datasets, dict):
+            return {name: dataset[index] for name, dataset in self.datasets.items()}
+        return tuple(dataset[index] for dataset in self.datasets)
+
+    def batch(self, indices: Array | slice) -> Any:
+        """The samples at ``indices`` collated, each dataset batched as it batches itself
+        (a ``TensorDataset`` sliced at once): what ``default_collate`` makes of the
+        samples."""
+        if isinstance(self.datasets, dict):
+            return {name: batch_of(d, indices) for name, d in self.datasets.items()}
+        return tuple(batch_of(d, indices) for d in self.datasets)
+
+
 def batch_of(dataset: Any, indices: Array | slice) -> Any:
     """Samples at ``indices`` collated into a batch, as PyTorch's ``default_collate`` does.
 
@@ -159,13 +319,14 @@ def batch_of(dataset: Any, indices: Array | slice) -> Any:
 
 def _sliced_at_once(dataset: Any) -> bool:
     """Whether ``dataset`` batches itself: a ``batch`` method of its class's own, or
-    ``TensorDataset``'s or ``Subset``'s where the class also indexes as they do (a subclass
+    ``TensorDataset``'s, ``Subset``'s or ``StackDataset``'s where the class also indexes as
+    they do (a subclass
     that changes ``__getitem__`` alone, to augment, is indexed sample by sample)."""
     cls = type(dataset)
     batch = getattr(cls, "batch", None)
     if not callable(batch):
         return False
-    for own in (TensorDataset, Subset):
+    for own in (TensorDataset, Subset, StackDataset):
         if batch is own.batch:
             return getattr(cls, "__getitem__", None) is own.__getitem__
     return True
@@ -211,6 +372,41 @@ def default_collate(samples: list[Any]) -> Any:
             f"batch_of: expected samples of one shape to stack into a batch, got shapes {shapes}"
         )
     return Tensor._from_op(np.stack(arrays), None)
+
+
+def default_convert(sample: Any) -> Any:
+    """One sample with its arrays made tensors, as PyTorch's ``default_convert``: what a
+    ``DataLoader`` with ``batch_size=None`` does to each sample without a ``collate_fn``.
+
+    NumPy arrays and NumPy scalars become tensors (sharing the arrays' memory); tuples,
+    lists and dicts are converted field by field; tensors, Python numbers, strings and other
+    objects stay as they are.
+
+    Notes
+    -----
+    PyTorch turns a tuple into a list here; chainrule keeps tuples (and namedtuples), as its
+    ``default_collate`` does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> default_convert((np.zeros(2, dtype=np.float32), 3, "id"))
+    (tensor([0., 0.]), 3, 'id')
+    """
+    if isinstance(sample, Tensor):
+        return sample
+    if isinstance(sample, np.ndarray | np.generic):
+        if sample.dtype.kind in "OSUV":  # text and objects, as PyTorch leaves them
+            return sample
+        return Tensor._from_op(np.asarray(sample), None)
+    if isinstance(sample, Mapping):
+        return {key: default_convert(value) for key, value in sample.items()}
+    if isinstance(sample, tuple):
+        fields = [default_convert(value) for value in sample]
+        return type(sample)(*fields) if hasattr(sample, "_fields") else tuple(fields)
+    if isinstance(sample, list):
+        return [default_convert(value) for value in sample]
+    return sample
 
 
 def random_split(

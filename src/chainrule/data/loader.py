@@ -1,4 +1,5 @@
-"""``DataLoader``: batches of a dataset, shuffled by an explicit generator."""
+"""``DataLoader``: batches of a dataset, shuffled by an explicit generator, or of a stream
+(``IterableDataset``) in its own order."""
 
 from __future__ import annotations
 
@@ -7,9 +8,24 @@ from collections.abc import Callable, Iterable, Iterator, Sized
 from typing import Any
 
 from chainrule.backend import np
-from chainrule.data.dataset import batch_of
+from chainrule.data.dataset import IterableDataset, batch_of, default_collate, default_convert
 from chainrule.data.sampler import BatchSampler
 from chainrule.tensor import own_generator
+
+
+def get_worker_info() -> None:
+    """PyTorch's ``get_worker_info``: always None, as in PyTorch's main process.
+
+    A ``DataLoader`` makes its batches in the calling process (``num_workers`` is taken and
+    unused), so an ``IterableDataset`` written for PyTorch that splits its stream between
+    workers with ``get_worker_info()`` gives all of it, once, as with ``num_workers=0``.
+
+    Examples
+    --------
+    >>> get_worker_info() is None
+    True
+    """
+    return None
 
 
 class DataLoader:
@@ -17,11 +33,17 @@ class DataLoader:
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Dataset or IterableDataset
         ``TensorDataset`` and ``Subset`` are sliced a batch at a time; other datasets are
         indexed per sample and collated as PyTorch does: samples ``(x, y)`` give batches
         ``(x, y)``, dicts give dicts, and lone arrays give one tensor (see ``batch_of``).
-    batch_size : int, default=1
+        An ``IterableDataset`` is batched in the order it gives its samples, each
+        ``iter()`` of the loader iterating it from its start; ``shuffle``, ``sampler`` and
+        ``batch_sampler`` do not apply to it and are refused, as in PyTorch.
+    batch_size : int or None, default=1
+        Samples per batch. None turns batching off, as in PyTorch: the loader gives the
+        samples one by one, each through ``collate_fn`` (``default_convert`` by default,
+        which makes arrays tensors); not together with ``drop_last``.
     shuffle : bool, default=False
         Draw a new order every epoch (every ``iter()``) from ``generator``.
     sampler : Sampler or iterable of int, optional
@@ -40,11 +62,29 @@ class DataLoader:
         NumPy slicing is faster than shipping arrays to worker processes would be.
     collate_fn : callable, optional
         Makes a batch from the list of its samples (indexed one by one), as in PyTorch;
-        ``default_collate`` by default.
+        ``default_collate`` by default. With ``batch_size=None``, called on each sample.
     pin_memory : bool, default=False
         Taken for PyTorch's DataLoader; without a GPU there is no memory to pin.
     timeout, worker_init_fn, prefetch_factor, persistent_workers
-        PyTorch's settings for worker processes, accepted and unused (there are none).
+        PyTorch's settings for worker processes, accepted and unused (there are none;
+        ``get_worker_info()`` is None).
+
+    Raises
+    ------
+    ValueError
+        For a ``batch_size`` that is not a positive integer or None, options that exclude
+        each other (as in PyTorch), or ``shuffle``, ``sampler`` or ``batch_sampler`` with an
+        ``IterableDataset``.
+    TypeError
+        For a dataset that neither indexes (``__len__`` and ``__getitem__``) nor is an
+        ``IterableDataset``; ``len(loader)`` when the number of batches is unknown (an
+        ``IterableDataset`` without ``__len__``, a sampler without a length).
+
+    Notes
+    -----
+    With ``N`` samples and ``batch_size=B``, ``len(loader)`` is ``ceil(N / B)``, or
+    ``floor(N / B)`` with ``drop_last``; for an ``IterableDataset``, ``N`` is its
+    ``len()``, which the loader takes on trust, as PyTorch does.
 
     Examples
     --------
@@ -58,7 +98,7 @@ class DataLoader:
     def __init__(
         self,
         dataset: Any,
-        batch_size: int = 1,
+        batch_size: int | None = 1,
         shuffle: bool = False,
         sampler: Iterable[Any] | None = None,
         batch_sampler: Iterable[Any] | None = None,
@@ -72,13 +112,19 @@ class DataLoader:
         prefetch_factor: int | None = None,
         persistent_workers: bool = False,
     ) -> None:
-        if (
+        if batch_size is not None and (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, int | np.integer)
             or batch_size < 1
         ):
             raise ValueError(
-                f"DataLoader: batch_size must be a positive integer, got {batch_size!r}"
+                f"DataLoader: batch_size must be a positive integer, got {batch_size!r} (or "
+                f"None, for the samples one by one)"
+            )
+        if batch_size is None and drop_last:
+            raise ValueError(
+                "DataLoader: batch_size=None gives the samples one by one, so drop_last must "
+                "be False with it (as in PyTorch); got drop_last=True"
             )
         if (
             isinstance(num_workers, bool)
@@ -93,11 +139,25 @@ class DataLoader:
                 f"DataLoader: expected collate_fn to be a function of a list of samples, "
                 f"got {type(collate_fn).__name__}"
             )
-        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+        streamed = isinstance(dataset, IterableDataset)
+        indexed = hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")
+        if not streamed and not indexed:
             raise TypeError(
-                f"DataLoader: expected a dataset with __len__ and __getitem__, "
-                f"got {type(dataset).__name__}"
+                f"DataLoader: expected a dataset with __len__ and __getitem__, or an "
+                f"IterableDataset, got {type(dataset).__name__}"
             )
+        if streamed:
+            if shuffle:
+                raise ValueError(
+                    f"DataLoader: expected shuffle=False with an IterableDataset (its order is "
+                    f"its own), got shuffle={shuffle!r}"
+                )
+            for name, given in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+                if given is not None:
+                    raise ValueError(
+                        f"DataLoader: expected no {name} with an IterableDataset (its order is "
+                        f"its own), got {name}={type(given).__name__}"
+                    )
         for name, given in (("sampler", sampler), ("batch_sampler", batch_sampler)):
             if given is not None and not hasattr(given, "__iter__"):
                 raise TypeError(
@@ -122,7 +182,7 @@ class DataLoader:
         self.dataset = dataset
         self.sampler = sampler
         self.batch_sampler = batch_sampler
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.generator = own_generator(generator)
@@ -130,28 +190,63 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.pin_memory = pin_memory
 
+    @property
+    def _streamed(self) -> bool:
+        """Whether the dataset is an ``IterableDataset``: batches come in its order."""
+        return isinstance(self.dataset, IterableDataset)
+
     def _index_batches(self) -> Iterable[Any] | None:
-        """The index lists of a loader given a sampler or a batch sampler; else None."""
+        """The index lists of a batching loader given a sampler or a batch sampler; else
+        None."""
         if self.batch_sampler is not None:
             return self.batch_sampler
-        if self.sampler is not None:
+        if self.sampler is not None and self.batch_size is not None:
             return BatchSampler(self.sampler, self.batch_size, bool(self.drop_last))
         return None
 
     def __len__(self) -> int:
-        batches = self._index_batches()
-        if batches is not None:
-            source = self.batch_sampler if self.batch_sampler is not None else self.sampler
-            if not isinstance(source, Sized):
+        if self._streamed:
+            if not isinstance(self.dataset, Sized):
                 raise TypeError(
-                    f"DataLoader: the number of batches needs a sampler with a length, got "
-                    f"{type(source).__name__}"
+                    f"DataLoader: the number of batches of an IterableDataset needs its "
+                    f"length, but {type(self.dataset).__name__} has no __len__"
                 )
-            return len(batches)
-        n = len(self.dataset)
+            n = len(self.dataset)
+        elif self.batch_size is None and self.sampler is not None:
+            if not isinstance(self.sampler, Sized):
+                raise TypeError(
+                    f"DataLoader: the number of samples needs a sampler with a length, got "
+                    f"{type(self.sampler).__name__}"
+                )
+            return len(self.sampler)
+        else:
+            batches = self._index_batches()
+            if batches is not None:
+                source = self.batch_sampler if self.batch_sampler is not None else self.sampler
+                if not isinstance(source, Sized):
+                    raise TypeError(
+                        f"DataLoader: the number of batches needs a sampler with a length, got "
+                        f"{type(source).__name__}"
+                    )
+                return len(batches)
+            n = len(self.dataset)
+        if self.batch_size is None:
+            return n
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
+        if self.batch_size is None:
+            convert = default_convert if self.collate_fn is None else self.collate_fn
+            if self._streamed:
+                samples: Iterable[Any] = self.dataset
+            else:
+                samples = (self.dataset[i] for i in self._unbatched_order())
+            for sample in samples:
+                yield convert(sample)
+            return
+        if self._streamed:
+            yield from self._stream_batches(self.batch_size)
+            return
         batches = self._index_batches()
         if batches is not None:
             for indices in batches:
@@ -172,3 +267,23 @@ class DataLoader:
             else:
                 picked = range(start, stop) if order is None else order[start:stop]
                 yield self.collate_fn([self.dataset[int(i)] for i in picked])
+
+    def _unbatched_order(self) -> Iterator[int]:
+        """The indices a loader with ``batch_size=None`` visits, one sample each."""
+        if self.sampler is not None:
+            return (int(i) for i in self.sampler)
+        n = len(self.dataset)
+        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        return iter(order.tolist())
+
+    def _stream_batches(self, batch_size: int) -> Iterator[Any]:
+        """Batches of ``batch_size`` samples of an ``IterableDataset``, in its order."""
+        collate = default_collate if self.collate_fn is None else self.collate_fn
+        batch: list[Any] = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == batch_size:
+                yield collate(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield collate(batch)

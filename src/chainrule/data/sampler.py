@@ -3,9 +3,10 @@
 
 A sampler is any iterable of integer indices (a list will do); the classes here are the
 usual ones: in order, a random permutation (or draws with replacement), a random order of
-a subset, draws weighted per sample, and ``BatchSampler``, which groups another sampler's
-indices into lists, one per batch (``DataLoader(batch_sampler=)``). Each random sampler
-keeps a ``numpy.random.Generator`` of its own, as a shuffling ``DataLoader`` does.
+a subset, draws weighted per sample, one process's share of the data
+(``DistributedSampler``), and ``BatchSampler``, which groups another sampler's indices into
+lists, one per batch (``DataLoader(batch_sampler=)``). Each random sampler keeps a
+``numpy.random.Generator`` of its own, as a shuffling ``DataLoader`` does.
 """
 
 from __future__ import annotations
@@ -255,3 +256,146 @@ class BatchSampler(Sampler):
             )
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+
+def _world() -> tuple[int, int]:
+    """The number of processes and this one's rank: those of ``chainrule.distributed``'s
+    MPI context when ``fit`` (or ``from_environment``) has made it, else the launcher's
+    (1 and 0 for a process no launcher started)."""
+    from chainrule.distributed import context, environment
+
+    world = context._WORLD
+    if world is not None:
+        return world.size, world.rank
+    return environment.launch_size(), environment.launch_rank()
+
+
+class DistributedSampler(Sampler):
+    """This process's share of a dataset's indices, as PyTorch's ``DistributedSampler``:
+    every rank iterates its own ``ceil(N / num_replicas)`` indices of one common order.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Only its length is used.
+    num_replicas : int, optional
+        The number of processes sharing the data; by default the size of
+        ``chainrule.distributed``'s MPI world (the launcher's number of processes, 1 for a
+        process no launcher started).
+    rank : int, optional
+        This process's rank in ``[0, num_replicas)``; by default its rank in that world.
+    shuffle : bool, default=True
+        Draw a new order at each epoch (see ``set_epoch``); else ``0, 1, ..., N - 1``.
+    seed : int, default=0
+        With ``shuffle``, the order is the permutation drawn from ``seed + epoch``: the same
+        on every rank, so that the shares do not overlap. Give every rank the same seed.
+    drop_last : bool, default=False
+        Leave out the last ``N % num_replicas`` indices of the order, so that the ranks get
+        equal shares without repeats; else pad the order (see Notes).
+
+    Raises
+    ------
+    ValueError
+        For a ``num_replicas`` that is not a positive integer, a ``rank`` outside
+        ``[0, num_replicas)``, or a negative ``seed``.
+
+    Notes
+    -----
+    With ``N`` samples and ``R = num_replicas``, each rank gets ``n`` indices, where
+    ``n = ceil(N / R)``, or with ``drop_last`` (when ``R`` does not divide ``N``)
+    ``n = ceil((N - R) / R)``. The order (``0 ... N - 1``, or a permutation) is cut to its
+    first ``n * R`` entries, or without ``drop_last`` padded to ``n * R`` by repeating its
+    first entries (the whole order again as many times as needed when ``N`` is small), and
+    rank ``r`` takes entries ``r, r + R, r + 2R, ...``, as PyTorch's sampler does. Without
+    shuffling the indices are those of PyTorch's; the shuffled orders come from NumPy's
+    generator, not PyTorch's, so they differ in value, not in kind.
+
+    Call ``set_epoch(epoch)`` before each epoch of a training loop, as in PyTorch, or every
+    epoch repeats the first's order; ``fit`` calls it itself (epochs counted from 0).
+
+    Under an MPI launcher ``fit`` splits every batch over the ranks by itself (each rank
+    reads the whole dataset; see ``chainrule.distributed``), and refuses a DataLoader with
+    this sampler, which would split the data a second time. This sampler is for loops of
+    one's own: each rank evaluating or predicting its share, or training in PyTorch's
+    ``DistributedDataParallel`` way with gradients summed by one's own MPI calls.
+
+    Examples
+    --------
+    >>> [list(DistributedSampler(range(5), num_replicas=2, rank=r, shuffle=False))
+    ...  for r in range(2)]
+    [[0, 2, 4], [1, 3, 0]]
+    >>> [list(DistributedSampler(range(5), num_replicas=2, rank=r, shuffle=False,
+    ...  drop_last=True)) for r in range(2)]
+    [[0, 2], [1, 3]]
+    """
+
+    def __init__(
+        self,
+        dataset: Sized,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        where = "DistributedSampler"
+        if num_replicas is None or rank is None:
+            world_size, world_rank = _world()
+            num_replicas = world_size if num_replicas is None else num_replicas
+            rank = world_rank if rank is None else rank
+        self.num_replicas = _positive_int(num_replicas, where, "num_replicas")
+        if (
+            isinstance(rank, bool)
+            or not isinstance(rank, int | np.integer)
+            or not 0 <= rank < self.num_replicas
+        ):
+            raise ValueError(
+                f"{where}: expected rank in [0, {self.num_replicas - 1}] for "
+                f"num_replicas={self.num_replicas}, got {rank!r}"
+            )
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ValueError(f"{where}: seed must be an integer >= 0, got {seed!r}")
+        self.dataset = dataset
+        self.rank = int(rank)
+        self.shuffle = _boolean(shuffle, where, "shuffle")
+        self.seed = int(seed)
+        self.drop_last = _boolean(drop_last, where, "drop_last")
+        self.epoch = 0
+
+    @property
+    def num_samples(self) -> int:
+        """Indices this rank gets per pass."""
+        n, replicas = len(self.dataset), self.num_replicas
+        if self.drop_last and n % replicas:
+            return math.ceil((n - replicas) / replicas)
+        return math.ceil(n / replicas)
+
+    @property
+    def total_size(self) -> int:
+        """Indices all the ranks get together per pass (the padded or cut order)."""
+        return self.num_samples * self.num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the order of ``epoch``: with ``shuffle``, the permutation of ``seed + epoch``.
+
+        Parameters
+        ----------
+        epoch : int
+            ``>= 0``; the same on every rank.
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
+            raise ValueError(f"DistributedSampler: epoch must be an integer >= 0, got {epoch!r}")
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        n, total = len(self.dataset), self.total_size
+        if self.shuffle:
+            order = np.random.default_rng(self.seed + self.epoch).permutation(n)
+        else:
+            order = np.arange(n)
+        if total > n and n:
+            order = np.resize(order, total)  # repeats the order from its start
+        return iter(order[:total][self.rank : total : self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples

@@ -399,6 +399,7 @@ class MPIContext:
         gets tensors with no rows.
         """
         dataset, batch_size = loader.dataset, loader.batch_size
+        assert batch_size is not None  # fit's own loader, which batches
         n = len(dataset)
         self._in_step(
             "the start of an epoch",

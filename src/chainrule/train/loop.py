@@ -18,7 +18,7 @@ import os
 import signal
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,14 @@ from chainrule.autograd.anomaly import AnomalyError, detect_anomaly
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import Array, is_floating, np
 from chainrule.compiled import compile_step
-from chainrule.data import DataLoader, Subset, TensorDataset, stratified_split
+from chainrule.data import (
+    DataLoader,
+    DistributedSampler,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    stratified_split,
+)
 from chainrule.data.sampler import _positive_int
 from chainrule.nn import loss as losses
 from chainrule.nn.module import Module
@@ -228,6 +235,15 @@ class _WeightedDataset(TensorDataset):
     """(x, y, weight) samples: the data of ``fit(sample_weight=)`` or ``class_weight=``."""
 
 
+def _weights_need_arrays(where: str, data: Any) -> TypeError:
+    """The error for sample weights given with a stream, whose rows cannot be matched."""
+    return TypeError(
+        f"{where}: sample_weight and class_weight need the data as arrays, "
+        f"{where}(model, loss, {'optimizer, ' if where == 'fit' else ''}x, y), "
+        f"got a {type(data).__name__}"
+    )
+
+
 def _with_weights(
     dataset: Any, sample_weight: Any, class_weight: Any, dtype: Any, where: str
 ) -> _WeightedDataset:
@@ -353,6 +369,39 @@ def _model_dtype(model: Module) -> Any:
     for param in model.parameters():
         return param.dtype
     return np.float32
+
+
+def _stream_loader(
+    data: Any, batch_size: int, collate_fn: Callable[[list[Any]], Any] | None = None
+) -> DataLoader | None:
+    """The loader whose batches are taken as they come: a DataLoader over an
+    ``IterableDataset`` or with ``batch_size=None`` (its own order and batches), or one of
+    ``batch_size`` over a bare ``IterableDataset``; None for data that can be indexed."""
+    if isinstance(data, DataLoader):
+        return data if data._streamed or data.batch_size is None else None
+    if isinstance(data, IterableDataset):
+        return DataLoader(data, batch_size, collate_fn=collate_fn)
+    return None
+
+
+def _batches_per_epoch(loader: DataLoader) -> int | None:
+    """``len(loader)``, or None where the number of batches is unknown (a stream without a
+    length, a sampler without one)."""
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
+def _set_epoch(loader: DataLoader, epoch: int) -> None:
+    """Tell the loader's sampler (or its batch sampler's) which epoch begins, counted from 0,
+    as a PyTorch loop calls ``DistributedSampler.set_epoch``: each epoch a new order, and a
+    resumed run the orders of the run it continues."""
+    batch_sampler = loader.batch_sampler
+    for source in (loader.sampler, batch_sampler, getattr(batch_sampler, "sampler", None)):
+        set_epoch = getattr(source, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
 
 
 def _sampled(loader: DataLoader) -> bool:
@@ -533,7 +582,7 @@ class FitState:
     loss_fn: Callable[[Tensor, Tensor], Tensor]
     history: History
     epochs: int
-    steps_per_epoch: int
+    steps_per_epoch: int | None  # None for a stream of unknown length
     scheduler: Any = None
     generator: np.random.Generator = field(default_factory=np.random.default_rng)
     epoch: int = 0
@@ -697,15 +746,25 @@ def fit(
         the order of its batches is fit's, set by ``shuffle`` and ``seed``, unless it has a
         ``sampler`` or ``batch_sampler``: then that decides each epoch's batches, as in a
         PyTorch loop (``shuffle`` and ``seed`` do not apply to them, and
-        ``validation_split`` cannot be taken from such a loader).
+        ``validation_split`` cannot be taken from such a loader). An ``IterableDataset``
+        (batched by ``batch_size``), a DataLoader over one, or a DataLoader with
+        ``batch_size=None`` is iterated as it comes, once an epoch: its own order and
+        batches (``shuffle`` and ``seed`` do not apply), epochs of unknown length where it
+        has no ``__len__`` (the progress bar counts steps without a total, and callbacks
+        see ``steps_per_epoch`` and ``params['steps']`` None, as Keras's ``steps`` for a
+        generator); not with ``validation_split``, sample weights or MPI. An epoch that
+        gives no batches stops training with a ``RuntimeWarning`` (a ``ValueError`` when it
+        is the first), as a stream that does not start over at each ``iter()`` does.
     y : array or tensor, optional
         The targets, when ``train_data`` holds the inputs alone: ``fit(model, loss,
         optimizer, x, y)`` as Keras's ``fit(x, y)``.
     epochs, batch_size : int
         ``batch_size`` is the global batch: with ``distributed``, each of N processes
         computes on ``batch_size / N`` rows of it.
-    validation_data : (x, y) or dataset, optional
-        Evaluated after every epoch: ``val_loss`` and ``val_<metric>`` in the logs.
+    validation_data : (x, y), dataset or DataLoader, optional
+        Evaluated after every epoch: ``val_loss`` and ``val_<metric>`` in the logs. A
+        stream is taken as ``train_data`` is: an ``IterableDataset`` batched by
+        ``validation_batch_size``, a DataLoader over one in its own batches.
     validation_split : float in [0, 1), default=0
         Hold out this share of ``train_data`` for validation instead (stratified by class
         for class labels), drawn from ``seed``. Unlike Keras, which holds out the last rows
@@ -736,6 +795,8 @@ def fit(
         stderr; 2: a line per epoch; 0: silent. A ``ProgressBar`` passed in ``callbacks``
         replaces fit's own.
     shuffle : bool, default=True
+        Not for a stream, whose order is its own. A sampler with ``set_epoch`` (such as
+        ``DistributedSampler``) is told each epoch's number, from 0, before the epoch.
     resume_from : path, optional
         A checkpoint written by ``ModelCheckpoint``: model, optimizer, scheduler, random
         states and history are restored, and training continues after its epoch.
@@ -824,35 +885,58 @@ def fit(
             seed = int(as_generator(None).integers(2**63))
 
     split_seed, shuffle_seed, layer_seed = np.random.SeedSequence(seed).spawn(3)
+    source = _with_targets(train_data, y, "fit", "train_data")
     given = train_data if isinstance(train_data, DataLoader) else None
-    sampled = given is not None and _sampled(given)
+    # A stream: taken batch by batch as it comes, neither indexed nor shuffled by fit.
+    stream = _stream_loader(source, batch_size)
+    sampled = given is not None and stream is None and _sampled(given)
+    if stream is not None and validation_split:
+        raise ValueError(
+            "fit: validation_split holds out rows of the data, but the samples of an "
+            "IterableDataset (or of a DataLoader with batch_size=None) come as a stream that "
+            "fit does not index; pass validation_data instead"
+        )
     if sampled and validation_split:
         raise ValueError(
             "fit: validation_split holds out rows of the data, but the DataLoader's sampler "
             "picks its own indices; pass validation_data (a DataLoader with a sampler over "
             "the held-out indices, for instance) instead"
         )
-    if sampled and dist is not None:
+    if sampled and dist is not None and given is not None:
+        if isinstance(given.sampler, DistributedSampler):
+            raise ValueError(
+                "fit: under MPI fit splits every batch over the ranks itself, and a "
+                "DistributedSampler would split the data a second time; give fit the "
+                "dataset (or a DataLoader without the sampler), which every rank reads whole"
+            )
         raise ValueError(
             "fit: a DataLoader with a sampler or batch_sampler is not supported with MPI; "
             "give the dataset (fit shuffles it) instead"
         )
-    source = _with_targets(train_data, y, "fit", "train_data")
-    train_set = (
-        given.dataset
-        if given is not None and sampled
-        else _as_dataset(source, "fit: train_data", dtype)
-    )
-    if len(train_set) == 0:
+    if stream is not None:
+        train_set = stream.dataset
+    elif given is not None and sampled:
+        train_set = given.dataset
+    else:
+        train_set = _as_dataset(source, "fit: train_data", dtype)
+    if stream is None and len(train_set) == 0:
         raise ValueError("fit: train_data is empty")
     weighted_loss, val_weighted = None, False
     if sample_weight is not None or class_weight is not None:
+        if stream is not None:
+            raise _weights_need_arrays("fit", train_data)
         if dist is not None:
             raise ValueError("fit: sample_weight and class_weight are not supported with MPI")
         train_set = _with_weights(train_set, sample_weight, class_weight, dtype, "fit")
         weighted_loss = _weighted(loss_fn, "fit")
         # Keras weighs the held-out rows by their sample weights; class weights train only.
         val_weighted = sample_weight is not None
+    # A DataLoader brings its own batching: its batch size, and whether it drops a last
+    # short batch. The order stays fit's (``shuffle`` and ``seed``) so that a run resumes.
+    # Its collate_fn makes the batches, the validation ones too (where it makes batches:
+    # with batch_size=None it converts single samples).
+    collate_fn = given.collate_fn if given is not None else None
+    val_collate_fn = collate_fn if given is None or given.batch_size is not None else None
     if validation_split:
         if validation_data is not None:
             raise ValueError("fit: pass validation_data or validation_split, not both")
@@ -864,20 +948,25 @@ def fit(
             _as_dataset(validation_data[:2], where, dtype), validation_data[2], None, dtype, where
         )
         val_weighted = True
+    elif validation_data is None:
+        val_set = None
     else:
-        val_set = (
-            None
-            if validation_data is None
-            else _as_dataset(validation_data, "fit: validation_data", dtype)
+        val_set = _stream_loader(validation_data, val_batch_size, val_collate_fn)
+        if val_set is None:
+            val_set = _as_dataset(validation_data, "fit: validation_data", dtype)
+    streamed_validation = isinstance(val_set, DataLoader)
+    if dist is not None and (stream is not None or streamed_validation):
+        raise ValueError(
+            "fit: an IterableDataset (or a DataLoader with batch_size=None) is not supported "
+            "with MPI, where fit splits each batch of an indexable dataset over the ranks; "
+            "give a dataset with __len__ and __getitem__"
         )
-    if val_set is not None and len(val_set) == 0:
+    if val_set is not None and not streamed_validation and len(val_set) == 0:
         raise ValueError("fit: validation_data is empty")
     val_loss_fn = _weighted(loss_fn, "fit") if val_weighted else None
-    # A DataLoader brings its own batching: its batch size, and whether it drops a last
-    # short batch. The order stays fit's (``shuffle`` and ``seed``) so that a run resumes.
-    # Its collate_fn makes the batches, the validation ones too.
-    collate_fn = given.collate_fn if given is not None else None
-    if given is not None and sampled:
+    if stream is not None:
+        loader = stream
+    elif given is not None and sampled:
         # The user's sampler decides the batches; its generator (when it has one) is the
         # one a checkpoint keeps, so that a resumed run draws on from where it stopped.
         loader = DataLoader(
@@ -898,7 +987,8 @@ def fit(
             generator=np.random.default_rng(shuffle_seed),
             collate_fn=collate_fn,
         )
-    if len(loader) == 0:
+    steps_per_epoch = _batches_per_epoch(loader)
+    if stream is None and steps_per_epoch == 0:
         raise ValueError(
             f"fit: train_data has {len(train_set)} samples, fewer than one batch of "
             f"{loader.batch_size} with drop_last=True, so no training step would run"
@@ -913,7 +1003,7 @@ def fit(
         loss_fn=loss_fn,
         history=history,
         epochs=epochs,
-        steps_per_epoch=len(loader),
+        steps_per_epoch=steps_per_epoch,
         scheduler=scheduler,
         generator=loader.generator,
         distributed=dist,
@@ -935,7 +1025,7 @@ def fit(
     show = show and not any(isinstance(c, ProgressBar) for c in callbacks)
     progress = [ProgressBar(force_bar=False if verbose == 2 else None)] if show else []
     all_callbacks = [*callbacks, *progress]
-    history.params = {"verbose": verbose, "epochs": epochs, "steps": len(loader)}
+    history.params = {"verbose": verbose, "epochs": epochs, "steps": steps_per_epoch}
     history.model = model
     for callback in all_callbacks:
         _give_keras_attributes(callback, model, history.params)
@@ -952,6 +1042,7 @@ def fit(
             callback.on_train_begin(state)
     # NumPy's overflow warnings would repeat every step; a non-finite loss is reported once,
     # with its cause, by _diverged.
+    first_epoch = state.epoch + 1
     with guard(), _deferred_interrupt() as interrupted, np.errstate(all="ignore"):
         while state.epoch < epochs and not state.stop_training:
             # Ctrl-C during validation or a callback: no further step (with MPI, ranks stop
@@ -960,10 +1051,15 @@ def fit(
                 state.stop_training, state.stop_reason = True, "interrupted"
                 break
             state.epoch += 1
+            _set_epoch(loader, state.epoch - 1)
+            steps_before = state.step
             logs = _run_epoch(
                 state, loader, kind, metric_list, clip_grad_norm, all_callbacks, interrupted
             )
             if logs is None:
+                break
+            if state.step == steps_before:
+                _ran_dry(state, first=state.epoch == first_epoch)
                 break
             if dist is not None:
                 dist.sync_buffers(model)
@@ -1005,6 +1101,23 @@ def fit(
             callback.on_train_end(state)
     history.stop_reason = state.stop_reason
     return history
+
+
+def _ran_dry(state: FitState, first: bool) -> None:
+    """An epoch without a batch (only a stream can give one): an error in the first epoch
+    of the run, else the end of training with a warning, as Keras's 'ran out of data'."""
+    if first:
+        raise ValueError(
+            f"fit: train_data gave no batches in epoch {state.epoch}: the stream is empty, or "
+            f"shorter than one batch with drop_last=True"
+        )
+    message = (
+        f"fit: train_data gave no batches in epoch {state.epoch}, so training stopped; an "
+        f"IterableDataset must start over at each iter() (fit calls it once an epoch), "
+        f"which one that returns a generator made once in __init__ does not"
+    )
+    state.stop_training, state.stop_reason = True, message
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def _sampler_generator(loader: DataLoader) -> np.random.Generator | None:
@@ -1209,18 +1322,24 @@ def _evaluate(
 ) -> dict[str, float]:
     """Loss and metrics over ``dataset``; its samples' weights (a third field that fit or
     evaluate added) count in the loss when ``weighted_loss`` is given; batches made by
-    ``collate_fn`` when given (a DataLoader's)."""
-    if dist is not None:
-        dataset = dist.shard_dataset(dataset)  # each rank evaluates a part
+    ``collate_fn`` when given (a DataLoader's). A DataLoader given as ``dataset`` (a
+    stream's) is iterated as it is."""
+    batches: Iterable[Any]
+    if isinstance(dataset, DataLoader):
+        batches, three_fields = dataset, False
+    else:
+        if dist is not None:
+            dataset = dist.shard_dataset(dataset)  # each rank evaluates a part
+        batches = DataLoader(dataset, batch_size, collate_fn=collate_fn)
+        three_fields = _carries_weights(dataset)
     was_training = model.training
     model.eval()
     total, count = 0.0, 0.0
     outputs: list[Array] = []
     targets: list[Array] = []
-    three_fields = _carries_weights(dataset)
     try:
         with no_grad():
-            for batch in DataLoader(dataset, batch_size, collate_fn=collate_fn):
+            for batch in batches:
                 if three_fields:
                     x, y, weight = batch
                 else:
@@ -1238,6 +1357,10 @@ def _evaluate(
                 targets.append(y.data)
     finally:
         model.train(was_training)
+    if not outputs and isinstance(dataset, DataLoader):
+        # An indexable dataset is checked before; a rank's share of one may be empty.
+        where = "fit: validation_data" if prefix else "evaluate: data"
+        raise ValueError(f"{where} gave no batches")
     if dist is not None:
         total, count, targets, outputs = dist.gather_evaluation(total, count, targets, outputs)
     logs = {prefix + "loss": total / max(count, 1)}
@@ -1268,6 +1391,9 @@ def evaluate(
     """Loss and metrics of ``model`` on ``data`` ((x, y), a dataset or a DataLoader), in
     evaluation mode, batched, without building a graph.
 
+    An ``IterableDataset`` is batched by ``batch_size``; a DataLoader over one (or with
+    ``batch_size=None``) gives its own batches.
+
     ``evaluate(model, loss, x, y)`` takes the inputs and targets apart, as Keras's
     ``evaluate(x, y)`` does. Returns ``{'loss': ..., <metric>: ...}``; with
     ``return_dict=False``, Keras's other form: the loss alone when there are no metrics,
@@ -1277,13 +1403,16 @@ def evaluate(
     batch_size = _positive_int(batch_size, "evaluate", "batch_size")
     loss_fn = _resolve_loss(loss, "evaluate")
     kind = _output_kind(loss_fn)
-    dataset = _as_dataset(
-        _with_targets(data, y, "evaluate", "data"), "evaluate: data", _model_dtype(model)
-    )
-    if len(dataset) == 0:
-        raise ValueError("evaluate: data is empty")
+    source = _with_targets(data, y, "evaluate", "data")
+    dataset: Any = _stream_loader(source, batch_size)
+    if dataset is None:
+        dataset = _as_dataset(source, "evaluate: data", _model_dtype(model))
+        if len(dataset) == 0:
+            raise ValueError("evaluate: data is empty")
     weighted_loss = None
     if sample_weight is not None:
+        if isinstance(dataset, DataLoader):
+            raise _weights_need_arrays("evaluate", data)
         dataset = _with_weights(dataset, sample_weight, None, _model_dtype(model), "evaluate")
         weighted_loss = _weighted(loss_fn, "evaluate")
     metric_list = _metrics_for(metrics, kind, "evaluate")
@@ -1310,7 +1439,8 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
 
     ``x`` is an array or tensor of inputs, or a dataset or DataLoader, of whose samples
     the first field (the inputs of ``(x, y)``) is used; a DataLoader's own batch size is
-    used, as ``fit`` uses it.
+    used, as ``fit`` uses it. An ``IterableDataset`` is batched by ``batch_size``; a
+    DataLoader over one (or with ``batch_size=None``) gives its own batches.
 
     Returns a NumPy array (raw outputs: logits for a classifier trained with cross-entropy).
     """
@@ -1322,13 +1452,16 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
             "PackedSequence (its sequences cannot be cut into batches); call the model on it "
             "under chainrule.no_grad() instead"
         )
-    if isinstance(x, DataLoader):
+    stream = _stream_loader(x, batch_size)
+    if stream is None and isinstance(x, DataLoader):
         # A loader brings its batch size, as in fit, and its samples (a sampler's subset).
-        if x.batch_sampler is None:
+        if x.batch_sampler is None and x.batch_size is not None:
             batch_size = x.batch_size
         x = _loader_data(x)
     batches: Iterator[Tensor]
-    if hasattr(x, "__len__") and hasattr(x, "__getitem__") and not _array_like(x):
+    if stream is not None:
+        batches = (b[0] if isinstance(b, tuple | list) else b for b in stream)
+    elif hasattr(x, "__len__") and hasattr(x, "__getitem__") and not _array_like(x):
         batches = (b[0] if isinstance(b, tuple | list) else b for b in DataLoader(x, batch_size))
     else:
         data = x.data if isinstance(x, Tensor) else np.asarray(x)
