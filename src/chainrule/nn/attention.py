@@ -320,8 +320,9 @@ class MultiheadAttention(Module):
             v = cat([v, self.bias_v.expand(1, batch, embed)])
             mask, padding = _pad_last(mask), _pad_last(padding)
         q = q.reshape(tgt_len, batch, heads, head_dim).permute(1, 2, 0, 3)
-        k = k.reshape(-1, batch, heads, head_dim).permute(1, 2, 0, 3)
-        v = v.reshape(-1, batch, heads, head_dim).permute(1, 2, 0, 3)
+        # the lengths, not -1: an empty batch has no size to infer them from
+        k = k.reshape(k.shape[0], batch, heads, head_dim).permute(1, 2, 0, 3)
+        v = v.reshape(v.shape[0], batch, heads, head_dim).permute(1, 2, 0, 3)
         if self.add_zero_attn:
             zeros = Tensor(np.zeros((batch, heads, 1, head_dim), dtype=dtype))
             k, v = cat([k, zeros], axis=2), cat([v, zeros], axis=2)
