@@ -1,8 +1,9 @@
 """Model files with the layers added after the first table: transposed convolutions, fold and
 unfold, padding, pixel shuffles, upsampling, adaptive max pooling, instance, RMS and local
-response norms, Bilinear, the distances, attention and the Transformer stacks. Each saved and
-loaded comes back with the same repr and weights and predicts the same; each is counted
-exactly by the guard against forged sizes."""
+response norms, Bilinear, the distances, attention and the Transformer stacks, RReLU,
+Softmax2d and the dropouts of round 16. Each saved and loaded comes back with the same repr
+and weights and predicts the same; each is counted exactly by the guard against forged
+sizes."""
 
 from __future__ import annotations
 
@@ -197,6 +198,12 @@ CASES = [
     _one(lambda: _encoder(norm=True, batch_first=True, dtype=F64), 2, 4, 8),
     _many(lambda: _decoder(norm=False), (4, 2, 8), (6, 2, 8)),
     _many(lambda: _decoder(norm=True, norm_first=True, bias=False), (4, 2, 8), (6, 2, 8)),
+    _one(lambda: nn.RReLU(0.1, 0.3, generator=0), 2, 3),
+    _one(lambda: nn.RReLU(inplace=True), 2, 3, 4),
+    _one(nn.Softmax2d, 2, 3, 4, 5),
+    _one(lambda: nn.Dropout1d(0.3, generator=0), 2, 3, 4),
+    _one(lambda: nn.AlphaDropout(0.2, inplace=True), 2, 3),
+    _one(lambda: nn.FeatureAlphaDropout(0.4, generator=0), 2, 3, 4, 4),
 ]
 
 
@@ -509,6 +516,11 @@ SAMPLES: list[Callable[[], nn.Module]] = [
     lambda: _decoder(norm=True, bias=False),
     lambda: nn.Transformer(8, 2, 2, 1, 16),
     lambda: nn.Transformer(8, 2, 1, 3, 12, bias=False),
+    nn.RReLU,
+    nn.Softmax2d,
+    nn.Dropout1d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
 ]
 
 

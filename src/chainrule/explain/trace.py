@@ -34,6 +34,7 @@ from chainrule.nn import loss as losses
 from chainrule.nn.containers import Sequential
 from chainrule.nn.layers import (
     Dropout,
+    Dropout1d,
     Dropout2d,
     Embedding,
     Flatten,
@@ -155,6 +156,10 @@ def _loss_name(loss: Any) -> str:
         return type(loss).__name__
     return str(getattr(loss, "__name__", type(loss).__name__))
 
+
+_MASKING_DROPOUTS = (Dropout, Dropout1d, Dropout2d)
+"""The dropouts of the form y = x * mask / (1 - p), shown with their mask (the alpha
+dropouts add a constant, and are shown as modules)."""
 
 KINDS = ("linear", "activation", "batch_norm", "layer_norm", "dropout", "reshape", "module")
 """What a ``ModuleStep`` can be; every kind but ``module`` has its formulas written out."""
@@ -326,7 +331,7 @@ class _Recorder:
         self._handles.clear()
 
     def _before(self, module: Module, args: tuple[Any, ...]) -> None:
-        if isinstance(module, Dropout | Dropout2d) and module.training and 0 < module.p < 1:
+        if isinstance(module, _MASKING_DROPOUTS) and module.training and 0 < module.p < 1:
             self._replays[id(module)] = copy.deepcopy(module.generator)
 
     def _after(self, module: Module, args: tuple[Any, ...], output: Any) -> None:
@@ -347,7 +352,7 @@ class _Recorder:
             raise TypeError(f"explain: expected {where} to be called on a Tensor, got {got}")
         factor = None
         replay = self._replays.pop(id(module), None)
-        if replay is not None and isinstance(module, Dropout | Dropout2d):
+        if replay is not None and isinstance(module, _MASKING_DROPOUTS):
             generator = module.generator
             try:
                 module.generator = replay
@@ -506,7 +511,7 @@ def _describe_module(module: Module) -> str:
         return f"{name}({module.num_features}, eps={module.eps:g})"
     if isinstance(module, LayerNorm):
         return f"{name}({module.normalized_shape}, eps={module.eps:g})"
-    if isinstance(module, Dropout | Dropout2d):
+    if isinstance(module, _MASKING_DROPOUTS):
         return f"{name}(p={module.p:g})"
     settings = ", ".join(
         part for part in module.extra_repr().split(", ") if part and not part.startswith("inplace=")
@@ -694,7 +699,7 @@ def _step(
                 dL_dx,
             )
         )
-    elif kind == "dropout" and isinstance(module, Dropout | Dropout2d):
+    elif kind == "dropout" and isinstance(module, _MASKING_DROPOUTS):
         assert factor is not None
         p = module.p
         values["mask"] = (factor != 0).astype(np.uint8)

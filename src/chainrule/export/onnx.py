@@ -18,7 +18,18 @@ from chainrule.backend import is_floating, np
 from chainrule.nn import activation as act
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from chainrule.nn.layers import Dropout, Dropout2d, Embedding, Flatten, Identity, Linear, Unflatten
+from chainrule.nn.layers import (
+    AlphaDropout,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Embedding,
+    FeatureAlphaDropout,
+    Flatten,
+    Identity,
+    Linear,
+    Unflatten,
+)
 from chainrule.nn.module import Module
 from chainrule.nn.normalization import (
     BatchNorm1d,
@@ -224,8 +235,15 @@ def _elu(g: _Graph, m: act.ELU | act.SELU, x: str, path: str) -> str:
     return g.node("Mul", [y, g.constant("scale", SELU_SCALE)], path) if selu else y
 
 
-def _leaky_relu(g: _Graph, m: act.LeakyReLU, x: str, path: str) -> str:
-    slope = float(m.negative_slope)
+def _negative_slope(m: act.LeakyReLU | act.RReLU) -> float:
+    """The slope where x <= 0: RReLU, exported in evaluation mode, has its mean slope."""
+    if isinstance(m, act.RReLU):
+        return float((m.lower + m.upper) / 2)
+    return float(m.negative_slope)
+
+
+def _leaky_relu(g: _Graph, m: act.LeakyReLU | act.RReLU, x: str, path: str) -> str:
+    slope = _negative_slope(m)
     if g.dtype != np.float64:
         return g.node("LeakyRelu", [x], path, alpha=slope)
     # LeakyRelu's alpha is a float32 attribute, which a float64 slope would lose digits to.
@@ -320,6 +338,7 @@ ELEMENTWISE: dict[type[Module], Callable[[_Graph, Any, str, str], str]] = {
     act.Sigmoid: _simple("Sigmoid"),
     act.Tanh: _simple("Tanh"),
     act.LeakyReLU: _leaky_relu,
+    act.RReLU: _leaky_relu,
     act.ELU: _elu,
     act.SELU: _elu,
     act.GELU: _gelu,
@@ -352,7 +371,11 @@ ELEMENTWISE: dict[type[Module], Callable[[_Graph, Any, str, str], str]] = {
     act.Softshrink: _shrink,
     act.Hardshrink: _shrink,
     Identity: _simple("Identity"),
-    Dropout: _simple("Identity"),  # inference: dropout does nothing
+    # Inference: the dropouts do nothing.
+    Dropout: _simple("Identity"),
+    Dropout1d: _simple("Identity"),
+    AlphaDropout: _simple("Identity"),
+    FeatureAlphaDropout: _simple("Identity"),
     BatchNorm1d: _batch_norm,
     LayerNorm: _layer_norm,
 }
@@ -503,8 +526,10 @@ def to_onnx(
     Parameters
     ----------
     model : Module
-        Built from chainrule's layers: Linear, every activation module, Dropout (identity),
-        BatchNorm1d and LayerNorm (inference), Softmax/LogSoftmax, Flatten, Identity,
+        Built from chainrule's layers: Linear, every activation module (RReLU as in
+        evaluation: the leaky ReLU of slope (lower + upper) / 2), Dropout, Dropout1d,
+        AlphaDropout and FeatureAlphaDropout (identity), BatchNorm1d and LayerNorm
+        (inference), Softmax/LogSoftmax, Softmax2d (batched), Flatten, Identity,
         Embedding, nested Sequential; and for images Conv1d, Conv2d (any padding mode),
         MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d (inference), Dropout2d
         (identity) and Unflatten; GroupNorm, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d and
@@ -1176,6 +1201,7 @@ SHAPED_LAYERS: dict[
     UpsamplingBilinear2d: (_upsample, (4,)),
     LocalResponseNorm: (_local_response_norm, (3, 4, 5)),
     RMSNorm: (_rms_norm, tuple(range(2, 9))),
+    act.Softmax2d: (lambda g, m, x, shape, path: g.node("Softmax", [x], path, axis=1), (4,)),
     **_padding_layers(),
 }
 """More layers whose ONNX form depends on the input's shape: their writer and the batched

@@ -36,6 +36,7 @@ from chainrule.nn import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
+    AlphaDropout,
     AvgPool1d,
     AvgPool2d,
     BatchNorm1d,
@@ -51,8 +52,10 @@ from chainrule.nn import (
     ConvTranspose2d,
     CosineSimilarity,
     Dropout,
+    Dropout1d,
     Dropout2d,
     Embedding,
+    FeatureAlphaDropout,
     Flatten,
     Fold,
     GroupNorm,
@@ -90,10 +93,12 @@ from chainrule.nn import (
     ReplicationPad2d,
     RMSNorm,
     RNNCell,
+    RReLU,
     Sequential,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmax2d,
     Softmin,
     Softplus,
     Softshrink,
@@ -1076,6 +1081,25 @@ LAYERS: dict[str, LayerEntry] = {
         },
         _transformer_elements,
         builds_children=True,
+    ),
+    "RReLU": LayerEntry(
+        RReLU,
+        _with_inplace(lambda m: {"lower": m.lower, "upper": m.upper}),
+        {"lower": "float", "upper": "float"},
+        optional=_INPLACE,
+    ),
+    "Softmax2d": LayerEntry(Softmax2d, _no_arguments),
+    "Dropout1d": LayerEntry(
+        Dropout1d, _with_inplace(lambda m: {"p": m.p}), {"p": "float"}, optional=_INPLACE
+    ),
+    "AlphaDropout": LayerEntry(
+        AlphaDropout, _with_inplace(lambda m: {"p": m.p}), {"p": "float"}, optional=_INPLACE
+    ),
+    "FeatureAlphaDropout": LayerEntry(
+        FeatureAlphaDropout,
+        _with_inplace(lambda m: {"p": m.p}),
+        {"p": "float"},
+        optional=_INPLACE,
     ),
 }
 """Every built-in layer that a model file can hold, by its type name in the file."""

@@ -6,9 +6,10 @@ from typing import Any
 
 import chainrule.nn.functional as F
 from chainrule.backend import default_float, np
+from chainrule.nn._random_functional import check_bounds
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor, dtype_of_to
+from chainrule.tensor import Tensor, dtype_of_to, own_generator
 
 
 def _inplace(inplace: bool) -> str:
@@ -181,6 +182,39 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
+class Softmax2d(Module):
+    """Softmax over the channels at each position of an image: along axis -3 of (N, C, H, W)
+    or (C, H, W) input.
+
+    Raises
+    ------
+    ValueError
+        If the input is not 3-d or 4-d.
+
+    Notes
+    -----
+    y[..., c, h, w] = exp(x[..., c, h, w]) / sum over k of exp(x[..., k, h, w]);
+    dL/dx = y * (dL/dy - sum over c of y * dL/dy), as for ``Softmax``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> y = nn.Softmax2d()(cr.randn(2, 3, 4, 5, generator=0))
+    >>> y.shape, bool(abs(y.sum(axis=1).numpy() - 1).max() < 1e-6)
+    ((2, 3, 4, 5), True)
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        if len(shape) not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expected input of shape (N, C, H, W) or (C, H, W), got shape "
+                f"{tuple(shape)}"
+            )
+        return F.softmax(x, -3)
+
+
 class _PlainActivation(_Activation):
     """An activation whose PyTorch repr shows no arguments, not even ``inplace=True``."""
 
@@ -235,6 +269,63 @@ class Tanhshrink(Module):
 
     def forward(self, x: Any) -> Tensor:
         return F.tanhshrink(x)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: while training, x where x > 0, else r x with a slope r drawn
+    for each element uniformly from [lower, upper]; in evaluation mode the leaky ReLU of
+    slope (lower + upper) / 2.
+
+    Parameters
+    ----------
+    lower, upper : float, default=1/8 and 1/3
+        The range of the random slopes, lower <= upper.
+    inplace : bool, default=False
+        Accepted for PyTorch compatibility; the input is never changed.
+    generator : numpy.random.Generator or int, optional
+        The layer's own source of slopes, so that runs repeat exactly given a seed (as a
+        ``Dropout`` layer draws its masks); when None, one seeded from the default
+        generator (see ``chainrule.manual_seed``).
+
+    Raises
+    ------
+    ValueError
+        If lower > upper.
+
+    Notes
+    -----
+    The gradient is the slope used: 1 where x > 0, else r (training) or (lower + upper) / 2
+    (evaluation); see ``functional.rrelu``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> layer = nn.RReLU(0.1, 0.3, generator=0)
+    >>> y = layer(cr.full((1000,), -1.0)).numpy()
+    >>> bool(-0.3 <= y.min() and y.max() <= -0.1)
+    True
+    >>> layer.eval()(cr.tensor([-1.0, 2.0])).tolist()
+    [-0.20000000298023224, 2.0]
+    """
+
+    def __init__(
+        self,
+        lower: float = 1.0 / 8,
+        upper: float = 1.0 / 3,
+        inplace: bool = False,
+        generator: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        check_bounds("RReLU", lower, upper)
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+        self.generator = own_generator(generator)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.rrelu(x, self.lower, self.upper, self.training, generator=self.generator)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}" + _inplace(self.inplace)
 
 
 class CELU(Module):

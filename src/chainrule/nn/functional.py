@@ -79,6 +79,12 @@ from chainrule.nn._norm_functional import (
     local_response_norm,
     rms_norm,
 )
+from chainrule.nn._random_functional import (
+    alpha_dropout,
+    dropout1d,
+    feature_alpha_dropout,
+    rrelu,
+)
 from chainrule.tensor import Tensor, as_generator
 
 __all__ = [
@@ -86,6 +92,7 @@ __all__ = [
     "adaptive_avg_pool2d",
     "adaptive_max_pool1d",
     "adaptive_max_pool2d",
+    "alpha_dropout",
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
@@ -100,9 +107,11 @@ __all__ = [
     "cosine_similarity",
     "cross_entropy",
     "dropout",
+    "dropout1d",
     "dropout2d",
     "elu",
     "embedding",
+    "feature_alpha_dropout",
     "fold",
     "gaussian_nll_loss",
     "gelu",
@@ -134,6 +143,7 @@ __all__ = [
     "poisson_nll_loss",
     "relu",
     "rms_norm",
+    "rrelu",
     "scaled_dot_product_attention",
     "selu",
     "sigmoid",
@@ -991,7 +1001,66 @@ def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Ten
     return input._inplace("hardtanh_", lambda t: hardtanh(t, min_val, max_val))
 
 
+def selu_(input: Tensor) -> Tensor:
+    """In-place ``selu``, recorded under grad mode like ``Tensor.relu_``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([0.0, 2.0], dtype="float64")
+    >>> selu_(x) is x, [round(v, 6) for v in x.tolist()]
+    (True, [0.0, 2.101402])
+    """
+    return input._inplace("selu_", selu)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place ``celu``, recorded under grad mode like ``Tensor.relu_``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> celu_(cr.tensor([0.0, 2.0]), alpha=0.5).tolist()
+    [0.0, 2.0]
+    """
+    return input._inplace("celu_", lambda t: celu(t, alpha))
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """In-place ``threshold``: ``input`` becomes x where x > threshold, else ``value``;
+    recorded under grad mode like ``Tensor.relu_``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> threshold_(cr.tensor([-1.0, 0.5, 2.0]), 0.5, -9.0).tolist()
+    [-9.0, -9.0, 2.0]
+    """
+    return input._inplace("threshold_", lambda t: ops.threshold(t, threshold, value))
+
+
+def rrelu_(
+    input: Tensor,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    *,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """In-place ``rrelu`` (random slopes from ``generator`` while ``training``), recorded
+    under grad mode like ``Tensor.relu_``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> rrelu_(cr.tensor([-2.0, 3.0], dtype="float64"), 0.1, 0.3).tolist()
+    [-0.4, 3.0]
+    """
+    return input._inplace("rrelu_", lambda t: rrelu(t, lower, upper, training, generator=generator))
+
+
 __all__ += [
+    "celu_",
     "elu_",
     "gumbel_softmax",
     "hardtanh_",
@@ -999,4 +1068,7 @@ __all__ += [
     "multi_margin_loss",
     "multilabel_margin_loss",
     "relu_",
+    "rrelu_",
+    "selu_",
+    "threshold_",
 ]

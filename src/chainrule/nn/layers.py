@@ -1,5 +1,5 @@
-"""Core layers: ``Linear``, ``Bilinear``, ``Identity``, ``Flatten``, ``Dropout``,
-``Embedding``."""
+"""Core layers: ``Linear``, ``Bilinear``, ``Identity``, ``Flatten``, ``Embedding``, and the
+dropouts (``Dropout``, ``Dropout1d``, ``Dropout2d``, ``AlphaDropout``, ``FeatureAlphaDropout``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import chainrule.nn.functional as F
 from chainrule.autograd.ops import flatten
 from chainrule.backend import default_float, np
 from chainrule.nn import init
+from chainrule.nn._random_functional import check_p
 from chainrule.nn.module import Module, cast_input
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor, as_generator, dtype_of_to, own_generator
@@ -120,7 +121,23 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-class Dropout(Module):
+class _DropoutNd(Module):
+    """A dropout layer: ``p``, PyTorch's ``inplace`` flag and a generator of its own."""
+
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, generator: GeneratorLike = None
+    ) -> None:
+        super().__init__()
+        check_p(type(self).__name__, p)
+        self.p = float(p)
+        self.inplace = inplace  # accepted for PyTorch compatibility; the input is never changed
+        self.generator = own_generator(generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
     """Zeroes each element with probability ``p`` while training, scaling the rest by
     1 / (1 - p); the identity in evaluation mode.
 
@@ -132,21 +149,8 @@ class Dropout(Module):
         None, one seeded from the default generator (see ``chainrule.manual_seed``).
     """
 
-    def __init__(
-        self, p: float = 0.5, inplace: bool = False, generator: GeneratorLike = None
-    ) -> None:
-        super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p must be in [0, 1], got p={p!r}")
-        self.p = float(p)
-        self.inplace = inplace  # accepted for PyTorch compatibility; the input is never changed
-        self.generator = own_generator(generator)
-
     def forward(self, x: Any) -> Tensor:
         return F.dropout(x, self.p, self.training, generator=self.generator)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Embedding(Module):
@@ -266,7 +270,7 @@ class Embedding(Module):
         return text
 
 
-class Dropout2d(Module):
+class Dropout2d(_DropoutNd):
     """Zeroes whole channels with probability ``p`` while training, scaling the rest by
     1 / (1 - p); the identity in evaluation mode.
 
@@ -284,21 +288,106 @@ class Dropout2d(Module):
     Input of shape (N, C, H, W), one draw per sample and channel, or (C, H, W).
     """
 
-    def __init__(
-        self, p: float = 0.5, inplace: bool = False, generator: GeneratorLike = None
-    ) -> None:
-        super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout2d: p must be in [0, 1], got p={p!r}")
-        self.p = float(p)
-        self.inplace = inplace  # accepted for PyTorch compatibility; the input is never changed
-        self.generator = own_generator(generator)
-
     def forward(self, x: Any) -> Tensor:
         return F.dropout2d(x, self.p, self.training, generator=self.generator)
 
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
+
+class Dropout1d(_DropoutNd):
+    """Zeroes whole channels of sequences with probability ``p`` while training, scaling the
+    rest by 1 / (1 - p); the identity in evaluation mode.
+
+    Parameters
+    ----------
+    p : float in [0, 1], default=0.5
+        The probability that a channel is zeroed.
+    inplace : bool, default=False
+        Accepted for PyTorch compatibility; the input is never changed.
+    generator : numpy.random.Generator or int, optional
+        The layer's own source of masks (as in ``Dropout``).
+
+    Notes
+    -----
+    Input of shape (N, C, L), one draw per sample and channel, or (C, L), one per channel:
+    y[n, c, :] = x[n, c, :] * m[n, c] / (1 - p), m[n, c] = 0 with probability p, else 1.
+    Neighbouring steps of a 1-d feature map are correlated, as an image's pixels are, so a
+    whole channel is dropped (``Dropout2d`` for images).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> y = nn.Dropout1d(0.5, generator=0)(cr.ones(2, 4, 3)).numpy()
+    >>> bool((y.min(axis=2) == y.max(axis=2)).all()), sorted({float(v) for v in y.ravel()})
+    (True, [0.0, 2.0])
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        return F.dropout1d(x, self.p, self.training, generator=self.generator)
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout for SELU networks: while training, drops each element with probability ``p``
+    to SELU's negative saturation value and maps the result so that input of mean 0 and
+    variance 1 keeps them; the identity in evaluation mode.
+
+    Parameters
+    ----------
+    p : float in [0, 1], default=0.5
+        The probability that an element is dropped.
+    inplace : bool, default=False
+        Accepted for PyTorch compatibility; the input is never changed.
+    generator : numpy.random.Generator or int, optional
+        The layer's own source of masks (as in ``Dropout``).
+
+    Notes
+    -----
+    y = a (x m + alpha' p) - alpha' a (1 - m), with m = 0 with probability p, else 1,
+    alpha' = 1.7580993408473766 (SELU's scale * alpha) and
+    a = 1 / sqrt((alpha'**2 p + 1) (1 - p)); see ``functional.alpha_dropout``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> x = cr.randn(100000, dtype="float64", generator=0)
+    >>> y = nn.AlphaDropout(0.2, generator=1)(x).numpy()
+    >>> bool(abs(y.mean()) < 0.01), bool(abs(y.std() - 1) < 0.01)   # x's mean and std
+    (True, True)
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        return F.alpha_dropout(x, self.p, self.training, generator=self.generator)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels: ``AlphaDropout`` with one draw per sample and
+    channel, for SELU networks of convolutions.
+
+    Parameters
+    ----------
+    p : float in [0, 1], default=0.5
+        The probability that a channel is dropped.
+    inplace : bool, default=False
+        Accepted for PyTorch compatibility; the input is never changed.
+    generator : numpy.random.Generator or int, optional
+        The layer's own source of masks (as in ``Dropout``).
+
+    Notes
+    -----
+    Input of shape (N, C, ...): one draw per (n, c), as PyTorch draws it (it reads an
+    unbatched input's first two axes so too); see ``functional.feature_alpha_dropout``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> y = nn.FeatureAlphaDropout(0.5, generator=0)(cr.zeros(2, 3, 4, 4)).numpy()
+    >>> bool((y.reshape(2, 3, -1).min(axis=2) == y.reshape(2, 3, -1).max(axis=2)).all())
+    True
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        return F.feature_alpha_dropout(x, self.p, self.training, generator=self.generator)
 
 
 class Unflatten(Module):
