@@ -195,11 +195,9 @@ def test_subclass_of_a_builtin_layer_is_custom(tmp_path: Path) -> None:
         load(tmp_path / "m.safetensors")
 
 
-def test_shared_layer_and_tied_weights_are_not_rebuilt(tmp_path: Path) -> None:
-    layer = nn.Linear(2, 2, generator=0)
-    save(nn.Sequential(layer, nn.ReLU(), layer), tmp_path / "shared.safetensors")
-    with pytest.raises(ValueError, match="the same Linear twice"):
-        load(tmp_path / "shared.safetensors")
+def test_tied_weights_are_not_rebuilt(tmp_path: Path) -> None:
+    # A layer used twice is rebuilt shared (test_shared_modules_round16.py); one parameter
+    # set into two layers is not something the architecture describes.
     tied = nn.Sequential(nn.Linear(2, 2, generator=0), nn.Linear(2, 2, generator=1))
     tied[1].weight = tied[0].weight  # type: ignore[attr-defined]
     save(tied, tmp_path / "tied.safetensors")

@@ -777,6 +777,23 @@ def _conv(g: _Graph, m: Conv1d | Conv2d, x: str, shape: tuple[int, ...], path: s
     )
 
 
+def _pool_sizes(m: MaxPool2d | AvgPool2d) -> dict[str, tuple[int, int]]:
+    """The layer's kernel_size, stride, padding and dilation as pairs (it keeps them as
+    given: ``MaxPool2d(2).kernel_size`` is 2)."""
+    from chainrule.autograd.ops.conv import pair
+
+    given = {
+        "kernel_size": m.kernel_size,
+        "stride": m.stride,
+        "padding": m.padding,
+        "dilation": m.dilation if isinstance(m, MaxPool2d) else 1,
+    }
+    return {
+        name: pair("to_onnx", name, value, 0 if name == "padding" else 1)
+        for name, value in given.items()
+    }
+
+
 def _pool_pads(m: MaxPool2d | AvgPool2d, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """(top, bottom, left, right): the padding, plus at the bottom and right the rows and
     columns that ``ceil_mode`` windows reach past it.
@@ -786,16 +803,23 @@ def _pool_pads(m: MaxPool2d | AvgPool2d, shape: tuple[int, ...]) -> tuple[int, i
     """
     from chainrule.autograd.ops.conv import _pool_geometry
 
-    dilation = m.dilation if isinstance(m, MaxPool2d) else 1
+    sizes = _pool_sizes(m)
     *_, pads = _pool_geometry(
-        "to_onnx", shape, m.kernel_size, m.stride, m.padding, dilation, m.ceil_mode
+        "to_onnx",
+        shape,
+        sizes["kernel_size"],
+        sizes["stride"],
+        sizes["padding"],
+        sizes["dilation"] if isinstance(m, MaxPool2d) else 1,
+        m.ceil_mode,
     )
     return pads
 
 
 def _max_pool(g: _Graph, m: MaxPool2d, x: str, shape: tuple[int, ...], path: str) -> str:
     top, bottom, left, right = _pool_pads(m, shape)
-    (kh, kw) = m.kernel_size
+    sizes = _pool_sizes(m)
+    (kh, kw) = sizes["kernel_size"]
     if bottom >= kh or right >= kw:
         # A dilated window reaches further than onnxruntime lets pads be: pad with -inf.
         widths = g.constant("pads", [0, 0, top, left, 0, 0, bottom, right], np.int64)
@@ -805,16 +829,17 @@ def _max_pool(g: _Graph, m: MaxPool2d, x: str, shape: tuple[int, ...], path: str
         "MaxPool",
         [x],
         path,
-        kernel_shape=list(m.kernel_size),
-        strides=list(m.stride),
-        dilations=list(m.dilation),
+        kernel_shape=list(sizes["kernel_size"]),
+        strides=list(sizes["stride"]),
+        dilations=list(sizes["dilation"]),
         pads=[top, left, bottom, right],
     )
 
 
 def _avg_pool(g: _Graph, m: AvgPool2d, x: str, shape: tuple[int, ...], path: str) -> str:
     top, bottom, left, right = _pool_pads(m, shape)
-    (ph, pw) = m.padding
+    sizes = _pool_sizes(m)
+    (ph, pw) = sizes["padding"]
     include_pad = m.count_include_pad
     if include_pad and (bottom, right) != (top, left):
         # PyTorch divides a ceil_mode window by its size up to the padding's end, not past
@@ -830,14 +855,15 @@ def _avg_pool(g: _Graph, m: AvgPool2d, x: str, shape: tuple[int, ...], path: str
         "AveragePool",
         [x],
         path,
-        kernel_shape=list(m.kernel_size),
-        strides=list(m.stride),
+        kernel_shape=list(sizes["kernel_size"]),
+        strides=list(sizes["stride"]),
         pads=[top, left, bottom, right],
         count_include_pad=int(include_pad),
     )
     if m.divisor_override is None:
         return y
-    scale = math.prod(m.kernel_size) / m.divisor_override  # back to the window's sum, then /d
+    # back to the window's sum, then /d
+    scale = math.prod(sizes["kernel_size"]) / m.divisor_override
     return g.node("Mul", [y, g.constant("scale", scale)], path)
 
 
@@ -915,13 +941,22 @@ def _pool_1d(
     path: str,
 ) -> str:
     """The 1-d pools as the layers compute them: the 2-d pool of rows of height 1."""
+    from chainrule.nn._conv_functional import _single
+
     axes = g.constant("axes", [2], np.int64)
     rows = g.node("Unsqueeze", [x, axes])
     image = (shape[0], shape[1], 1, shape[2])
     if isinstance(m, MaxPool1d):
-        twin = MaxPool2d(
-            (1, m.kernel_size), (1, m.stride), (0, m.padding), (1, m.dilation), False, m.ceil_mode
+        kernel, stride, padding, dilation = (
+            _single("to_onnx", name, value, 0 if name == "padding" else 1)
+            for name, value in (
+                ("kernel_size", m.kernel_size),
+                ("stride", m.stride),
+                ("padding", m.padding),
+                ("dilation", m.dilation),
+            )
         )
+        twin = MaxPool2d((1, kernel), (1, stride), (0, padding), (1, dilation), False, m.ceil_mode)
         y = _max_pool(g, twin, rows, image, path)
     elif isinstance(m, AvgPool1d):
         twin_average = AvgPool2d(
@@ -929,7 +964,8 @@ def _pool_1d(
         )
         y = _avg_pool(g, twin_average, rows, image, path)
     else:
-        y = _adaptive_avg_pool(g, AdaptiveAvgPool2d((1, m.output_size)), rows, image, path)
+        size = _single("to_onnx", "output_size", m.output_size)
+        y = _adaptive_avg_pool(g, AdaptiveAvgPool2d((1, size)), rows, image, path)
     return g.node("Squeeze", [y, axes], path)
 
 

@@ -10,7 +10,10 @@ One file because the table and the two walks over it (describe, build) change to
 a layer added to ``chainrule.nn`` is added here, and a test fails until it is.
 
 A layer spec is ``{"type": "Linear", "config": {...}}``; a container spec is
-``{"type": "Sequential", "children": [[name, spec], ...]}`` (a list, to keep the order).
+``{"type": "Sequential", "children": [[name, spec], ...]}`` (a list, to keep the order). A
+module that the model holds again (``nn.Sequential(layer, nn.ReLU(), layer)``) is described
+where it first appears and referred to by that path after: ``{"shared": "0"}``; building
+puts the same module there, so that its parameters stay shared.
 """
 
 from __future__ import annotations
@@ -391,13 +394,26 @@ def _int_or_list(value: Any) -> Any:
 
 
 def _with_tuples(cls: type[Module]) -> Callable[[dict[str, Any]], Module]:
-    """``cls`` built with each list argument as a tuple, as a user passes them (``Fold`` and
-    ``Unfold`` keep their arguments as given, and show them so)."""
+    """``cls`` built with each list argument as a tuple, as a user passes them (``Fold``,
+    ``Unfold`` and the pooling layers keep their arguments as given, and show them so)."""
 
     def build(config: dict[str, Any]) -> Module:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
 
     return build
+
+
+def _read_as_given(
+    sizes: tuple[str, ...], others: tuple[str, ...] = ()
+) -> Callable[[Any], dict[str, Any]]:
+    """Read the layer's ``sizes`` as given (an int, or a tuple as a list: ``_with_tuples``
+    builds it back) and its ``others`` as they are."""
+
+    def read(m: Any) -> dict[str, Any]:
+        config = {name: _int_or_list(getattr(m, name)) for name in sizes}
+        return config | {name: getattr(m, name) for name in others}
+
+    return read
 
 
 _FOLD_ARGUMENTS = {
@@ -769,64 +785,52 @@ LAYERS: dict[str, LayerEntry] = {
     "Conv1d": LayerEntry(Conv1d, _read_conv, _CONV_ARGUMENTS, _conv_elements),
     "MaxPool2d": LayerEntry(
         MaxPool2d,
-        lambda m: {
-            "kernel_size": list(m.kernel_size),
-            "stride": list(m.stride),
-            "padding": list(m.padding),
-            "dilation": list(m.dilation),
-            "ceil_mode": m.ceil_mode,
-        },
+        _read_as_given(("kernel_size", "stride", "padding", "dilation"), ("ceil_mode",)),
         {
-            "kernel_size": "list:size",
-            "stride": "list:count",
-            "padding": "list:size",
-            "dilation": "list:count",
+            "kernel_size": "size|list:size",
+            "stride": "count|list:count",
+            "padding": "size|list:size",
+            "dilation": "count|list:count",
             "ceil_mode": "bool",
         },
+        build=_with_tuples(MaxPool2d),
     ),
     "AvgPool2d": LayerEntry(
         AvgPool2d,
-        lambda m: {
-            "kernel_size": list(m.kernel_size),
-            "stride": list(m.stride),
-            "padding": list(m.padding),
-            "ceil_mode": m.ceil_mode,
-            "count_include_pad": m.count_include_pad,
-            "divisor_override": m.divisor_override,
-        },
+        _read_as_given(
+            ("kernel_size", "stride", "padding"),
+            ("ceil_mode", "count_include_pad", "divisor_override"),
+        ),
         {
-            "kernel_size": "list:size",
-            "stride": "list:count",
-            "padding": "list:size",
+            "kernel_size": "size|list:size",
+            "stride": "count|list:count",
+            "padding": "size|list:size",
             "ceil_mode": "bool",
             "count_include_pad": "bool",
             "divisor_override": "int?",
         },
+        build=_with_tuples(AvgPool2d),
     ),
     "AdaptiveAvgPool2d": LayerEntry(
         AdaptiveAvgPool2d,
-        lambda m: {"output_size": list(m.output_size)},
-        {"output_size": "list:size?"},
+        _read_as_given(("output_size",)),
+        {"output_size": "size?|list:size?"},
+        build=_with_tuples(AdaptiveAvgPool2d),
     ),
     "BatchNorm2d": LayerEntry(
         BatchNorm2d, _read_batch_norm, _BATCH_NORM_ARGUMENTS, _batch_norm_elements
     ),
     "MaxPool1d": LayerEntry(
         MaxPool1d,
-        lambda m: {
-            "kernel_size": m.kernel_size,
-            "stride": m.stride,
-            "padding": m.padding,
-            "dilation": m.dilation,
-            "ceil_mode": m.ceil_mode,
-        },
+        _read_as_given(("kernel_size", "stride", "padding", "dilation"), ("ceil_mode",)),
         {
-            "kernel_size": "size",
-            "stride": "count",
-            "padding": "size",
-            "dilation": "count",
+            "kernel_size": "size|list:size",
+            "stride": "count|list:count",
+            "padding": "size|list:size",
+            "dilation": "count|list:count",
             "ceil_mode": "bool",
         },
+        build=_with_tuples(MaxPool1d),
     ),
     "AvgPool1d": LayerEntry(
         AvgPool1d,
@@ -846,7 +850,10 @@ LAYERS: dict[str, LayerEntry] = {
         },
     ),
     "AdaptiveAvgPool1d": LayerEntry(
-        AdaptiveAvgPool1d, lambda m: {"output_size": m.output_size}, {"output_size": "size"}
+        AdaptiveAvgPool1d,
+        _read_as_given(("output_size",)),
+        {"output_size": "size|list:size"},
+        build=_with_tuples(AdaptiveAvgPool1d),
     ),
     "GroupNorm": LayerEntry(
         GroupNorm,
@@ -959,12 +966,16 @@ LAYERS: dict[str, LayerEntry] = {
         UpsamplingBilinear2d, _read_size_or_scale, _SIZE_OR_SCALE_ARGUMENTS
     ),
     "AdaptiveMaxPool1d": LayerEntry(
-        AdaptiveMaxPool1d, lambda m: {"output_size": m.output_size}, {"output_size": "size"}
+        AdaptiveMaxPool1d,
+        _read_as_given(("output_size",)),
+        {"output_size": "size|list:size"},
+        build=_with_tuples(AdaptiveMaxPool1d),
     ),
     "AdaptiveMaxPool2d": LayerEntry(
         AdaptiveMaxPool2d,
-        lambda m: {"output_size": list(m.output_size)},
-        {"output_size": "list:size?"},
+        _read_as_given(("output_size",)),
+        {"output_size": "size?|list:size?"},
+        build=_with_tuples(AdaptiveMaxPool2d),
     ),
     "InstanceNorm1d": LayerEntry(
         InstanceNorm1d, _read_batch_norm, _BATCH_NORM_ARGUMENTS, _batch_norm_elements
@@ -1121,7 +1132,17 @@ def _where(path: str) -> str:
 
 
 # ------------------------------------------------------------------------------ describe
-def _describe(module: Module, path: str, seen: set[int], depth: int) -> dict[str, Any]:
+def _describe(module: Module, path: str, seen: dict[int, str | None], depth: int) -> dict[str, Any]:
+    """The spec of ``module`` at ``path``; ``seen`` maps each module described so far to its
+    path (None while its children are described), for the references to shared ones."""
+    if id(module) in seen:
+        first = seen[id(module)]
+        if first is None:
+            raise ValueError(
+                f"describe_model: expected a model whose modules do not contain themselves, "
+                f"got the {type(module).__name__} {_where(path)} inside itself"
+            )
+        return {"shared": first}
     cls = type(module)
     # Exact class, not isinstance: a subclass may compute something else in its forward.
     name = _NAME_OF_CLASS.get(cls)
@@ -1131,18 +1152,21 @@ def _describe(module: Module, path: str, seen: set[int], depth: int) -> dict[str
             f"({', '.join([*CONTAINERS, *LAYERS])}), got the custom module "
             f"{cls.__module__}.{cls.__qualname__} {_where(path)}"
         )
-    if id(module) in seen:
-        raise ValueError(
-            f"describe_model: expected each layer to appear once, got the same {name} twice "
-            f"(shared) {_where(path)}"
-        )
-    seen.add(id(module))
+    seen[id(module)] = None
     if depth > MAX_DEPTH:
         raise ValueError(
             f"describe_model: expected containers nested at most {MAX_DEPTH} deep, got deeper "
             f"{_where(path)}"
         )
-    # Every name: a layer held under two is described twice, and refused the second time.
+    spec = _describe_new(module, name, path, seen, depth)
+    seen[id(module)] = path
+    return spec
+
+
+def _describe_new(
+    module: Module, name: str, path: str, seen: dict[int, str | None], depth: int
+) -> dict[str, Any]:
+    # Every name: a module held under two is described at the first and referred to after.
     children = module._every_child()
     if name in CONTAINERS:
         return {
@@ -1180,6 +1204,15 @@ def _describe(module: Module, path: str, seen: set[int], depth: int) -> dict[str
             f"constructor built, got one replaced ({error}); it is a custom module to the "
             f"file: save its weights and build it in code"
         ) from None
+    # The submodules such a layer builds may be held again elsewhere in the model, after it.
+    for sub_path, sub in module.named_modules(prefix=path):
+        if sub is not module and id(sub) in seen:
+            raise ValueError(
+                f"describe_model: expected the submodules that the {name} {_where(path)} "
+                f"builds to be held only there, got {sub_path!r} also at {seen[id(sub)]!r}; "
+                f"rebuilding would untie them"
+            )
+        seen.setdefault(id(sub), sub_path)
     return {"type": name, "config": encode(arguments, "config", None, "describe_model")}
 
 
@@ -1237,7 +1270,9 @@ def describe_model(model: Module) -> dict[str, Any]:
     -------
     dict
         ``{"type": ..., "config": {...}}`` for a layer, ``{"type": ..., "children":
-        [[name, spec], ...]}`` for a container. Weights are not included.
+        [[name, spec], ...]}`` for a container, and ``{"shared": path}`` where the model
+        holds again the module first found at ``path`` (``build_model`` puts that same
+        module there). Weights are not included.
 
     Raises
     ------
@@ -1245,7 +1280,9 @@ def describe_model(model: Module) -> dict[str, Any]:
         If ``model`` is not a ``Module``.
     ValueError
         If the model holds a module of another class (a custom ``Module``, or a subclass of
-        a built-in layer), a layer used twice, or tied weights: rebuilding could not give
+        a built-in layer), a module inside itself, or tied weights (one parameter in two
+        layers, or a submodule of a layer that builds its own, such as
+        ``MultiheadAttention.out_proj``, held again before it): rebuilding could not give
         the same model. Save such a model's weights and build it in code.
 
     Notes
@@ -1264,7 +1301,7 @@ def describe_model(model: Module) -> dict[str, Any]:
     """
     if not isinstance(model, Module):
         raise TypeError(f"describe_model: expected a chainrule Module, got {type(model).__name__}")
-    spec = _describe(model, "", set(), 0)
+    spec = _describe(model, "", {}, 0)
     _check_no_shared_tensors(model)
     rebuilt_model = build_model(spec)
     original, rebuilt = _state_signature(model), _state_signature(rebuilt_model)
@@ -1395,6 +1432,8 @@ class _Builder:
         self.remaining_bytes = max_bytes
         self.remaining_tensors = max_tensors
         self.remaining_modules = MAX_MODULES
+        self.built: dict[str, Module] = {}
+        """Each module built so far, by path: what ``{"shared": path}`` refers to."""
 
     def _charge_modules(self, n_modules: int, path: str) -> None:
         """Charged before building, for a container all of its children at once."""
@@ -1427,6 +1466,27 @@ class _Builder:
             setattr(self, attribute, left - needed)
 
     def build(self, spec: Any, path: str, depth: int) -> Module:
+        if isinstance(spec, dict) and "shared" in spec:
+            return self._shared(spec, path)
+        module = self._build_new(spec, path, depth)
+        if spec["type"] in CONTAINERS:  # its children are registered as they are built
+            self.built[path] = module
+        else:  # with the submodules that a layer such as MultiheadAttention builds
+            for sub_path, sub in module.named_modules(prefix=path):
+                self.built.setdefault(sub_path, sub)
+        return module
+
+    def _shared(self, spec: dict[str, Any], path: str) -> Module:
+        """The module built before at the path ``spec["shared"]`` names."""
+        first = spec["shared"]
+        if set(spec) != {"shared"} or not isinstance(first, str) or first not in self.built:
+            raise ValueError(
+                f"build_model: expected {{'shared': path}} {_where(path)} to name the path of a "
+                f"module built before it, got {spec!r:.100}"
+            )
+        return self.built[first]
+
+    def _build_new(self, spec: Any, path: str, depth: int) -> Module:
         if depth > MAX_DEPTH:
             raise ValueError(
                 f"build_model: expected containers nested at most {MAX_DEPTH} deep, got deeper "
@@ -1532,15 +1592,16 @@ def build_model(
     Returns
     -------
     Module
-        In training mode; load weights with ``load_state_dict``.
+        In training mode; load weights with ``load_state_dict``. A module the spec refers
+        to again (``{"shared": path}``) is one module, held at both places.
 
     Raises
     ------
     ValueError
-        If ``spec`` names a type outside ``CONTAINERS`` and ``LAYERS``, lacks or adds
-        arguments, holds an argument of the wrong kind, nests deeper than ``MAX_DEPTH``,
-        holds more than ``MAX_MODULES`` layers and containers, or needs more than a
-        ``max_*`` allows.
+        If ``spec`` names a type outside ``CONTAINERS`` and ``LAYERS``, refers to a path
+        not built before the reference, lacks or adds arguments, holds an argument of the
+        wrong kind, nests deeper than ``MAX_DEPTH``, holds more than ``MAX_MODULES`` layers
+        and containers, or needs more than a ``max_*`` allows.
 
     Examples
     --------

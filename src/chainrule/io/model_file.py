@@ -70,7 +70,9 @@ def save(
     The file is replaced atomically; a symbolic link at ``path`` is written through, and
     the permission bits of a file replaced are kept. Weights keep their dtype, and parameters
     frozen with ``requires_grad=False`` come back frozen. The same model and metadata give
-    the same bytes. A model with custom modules is saved with
+    the same bytes. A layer the model holds at two places (``nn.Sequential(layer,
+    nn.ReLU(), layer)``) comes back as one layer at both, its weights stored under both
+    names as PyTorch's ``state_dict`` lists them. A model with custom modules is saved with
     ``"architecture": null``; build it in code and load the weights with
     ``model.load_state_dict(chainrule.io.load_weights(path))``.
 
@@ -260,8 +262,11 @@ def load(
     with_metadata : bool, default=False
         Also return the metadata dict given to ``save``.
     weights_only : bool, optional
-        Taken for PyTorch's ``torch.load`` and ignored: chainrule files hold only tensors
-        and JSON, so loading never runs code whatever its value.
+        Taken for PyTorch's ``torch.load``: chainrule files hold only tensors and JSON, so
+        loading never runs code whatever its value. With True, a safetensors file without
+        chainrule's metadata (PyTorch's ``safetensors.torch.save_file(model.state_dict(),
+        path)``) loads too: as a state dict of its tensors, by name in sorted order, for
+        ``model.load_state_dict`` (its metadata, with ``with_metadata=True``: ``{}``).
     map_location : str, dict or callable, optional
         Taken for PyTorch's ``torch.load``: the CPU (``"cpu"``, a CPU ``device``, a dict
         mapping saved devices to the CPU, or a function) is the only place tensors load to.
@@ -272,7 +277,8 @@ def load(
         The model, in evaluation mode (``model.train()`` to train it further), with the
         parameters that were frozen when saved frozen again; or, for a
         file written by ``save(model.state_dict(), path)``, the state dict, in the order
-        saved, for ``model.load_state_dict``; or the dict, list or tuple given to ``save``.
+        saved, for ``model.load_state_dict``; or the dict, list or tuple given to ``save``;
+        or, with ``weights_only=True``, a foreign safetensors file's tensors by name.
     metadata : dict
         Only with ``with_metadata=True``.
 
@@ -282,17 +288,17 @@ def load(
         If there is no file at ``path``.
     ValueError
         If the file is not safetensors (empty, truncated, random bytes, a pickle or a PyTorch
-        zip archive), holds no chainrule document (a foreign safetensors file: use
-        ``load_weights``), holds a malformed or newer document, holds no architecture (a
-        model with custom modules), or weights that do not fit its architecture. Each message
-        names the file. Also if ``map_location`` names a device other than the CPU.
+        zip archive), holds no chainrule document (a foreign safetensors file: pass
+        ``weights_only=True`` or use ``load_weights``), holds a malformed or newer document,
+        holds no architecture (a model with custom modules), or weights that do not fit its
+        architecture. Each message names the file. Also if ``map_location`` names a device
+        other than the CPU.
 
     Examples
     --------
     See ``save``.
     """
     where = "load"
-    del weights_only  # nothing in a chainrule file can run code
     if map_location is not None and not callable(map_location):
         # A dict maps saved devices to new ones ({'cuda:0': 'cpu'}); a function (PyTorch's
         # lambda storage, loc: storage) places each tensor: either way here, the CPU.
@@ -300,8 +306,20 @@ def load(
         for target in targets:
             dtype_of_to(where, (), None, target)  # refuses any device but the CPU
     tensors, text = _container.read(path, where)
-    document = _document(text, path, where)
     label = repr(os.fspath(path))
+    if text is None:
+        if weights_only:
+            # PyTorch's idiom on a file PyTorch wrote: torch.load(path, weights_only=True).
+            foreign = {name: Tensor(tensors[name]) for name in sorted(tensors)}
+            return (foreign, {}) if with_metadata else foreign
+        raise ValueError(
+            f"{where}: expected a chainrule file in {label}, got a safetensors file without "
+            f"chainrule metadata (no {_container.METADATA_KEY!r} key), such as "
+            f"safetensors.torch.save_file writes; read its weights as a state dict with "
+            f"chainrule.load(path, weights_only=True), or as arrays with "
+            f"chainrule.io.load_weights(path)"
+        )
+    document = _document(text, path, where)
     if document["format"] in (_container.STATE_DICT_FORMAT, _container.OBJECT_FORMAT):
         if document["format"] == _container.STATE_DICT_FORMAT:
             loaded: Any = _state_dict_of(tensors, document, label, where)

@@ -24,6 +24,31 @@ def _floating(where: str, x: Tensor) -> None:
         raise TypeError(f"{where}: expected a floating-point input, got dtype {x.dtype}")
 
 
+def _per_channel(where: str, name: str, value: Any, x: Tensor) -> Tensor | None:
+    """``weight`` or ``bias`` as a Tensor of shape (C,) for input ``x`` of shape (N, C, *);
+    None stays None. Arrays and lists are accepted, as by the other functions here."""
+    if value is None:
+        return None
+    tensor = as_tensor(value)
+    if tuple(tensor.shape) != (x.shape[1],):
+        raise ValueError(
+            f"{where}: expected {name} of shape ({x.shape[1]},) for input shape {x.shape}, "
+            f"got {tuple(tensor.shape)}"
+        )
+    return tensor
+
+
+def _running_stat(where: str, name: str, value: Any, x: Tensor) -> Tensor | None:
+    """``running_mean`` or ``running_var``, checked: a Tensor of shape (C,) (it is updated in
+    place, so a copy made from an array would silently drop the update), or None."""
+    if value is not None and not isinstance(value, Tensor):
+        raise TypeError(
+            f"{where}: expected {name} to be a Tensor of shape ({x.shape[1]},) (running "
+            f"statistics are updated in place), got {type(value).__name__}"
+        )
+    return _per_channel(where, name, value, x)
+
+
 def instance_norm(
     input: Any,
     running_mean: Tensor | None = None,
@@ -46,7 +71,7 @@ def instance_norm(
         PyTorch's: r = (1 - momentum) r + momentum b, where b averages over the batch each
         instance's mean (for ``running_mean``) or unbiased variance (for ``running_var``).
         Without it they are what the input is normalized with.
-    weight, bias : Tensor of shape (C,), optional
+    weight, bias : Tensor or array of shape (C,), optional
     use_input_stats : bool, default=True
         Normalize with each instance's own statistics; False: with the running ones.
     momentum : float, default=0.1
@@ -60,7 +85,10 @@ def instance_norm(
     ------
     ValueError
         For input of fewer than 3 axes, for one position per channel when normalizing with
-        input statistics, or without running statistics when ``use_input_stats`` is False.
+        input statistics, without running statistics when ``use_input_stats`` is False, or
+        when ``weight``, ``bias`` or a running statistic is not of shape (C,).
+    TypeError
+        For a running statistic that is not a Tensor (an array, say), as PyTorch.
 
     Notes
     -----
@@ -82,17 +110,10 @@ def instance_norm(
         )
     _floating("instance_norm", x)
     channels = x.shape[1]
-    for name, tensor in (
-        ("weight", weight),
-        ("bias", bias),
-        ("running_mean", running_mean),
-        ("running_var", running_var),
-    ):
-        if tensor is not None and tuple(tensor.shape) != (channels,):
-            raise ValueError(
-                f"instance_norm: expected {name} of shape ({channels},) for input shape "
-                f"{x.shape}, got {tuple(tensor.shape)}"
-            )
+    weight = _per_channel("instance_norm", "weight", weight, x)
+    bias = _per_channel("instance_norm", "bias", bias, x)
+    running_mean = _running_stat("instance_norm", "running_mean", running_mean, x)
+    running_var = _running_stat("instance_norm", "running_var", running_var, x)
     axes = tuple(range(2, x.ndim))
     per_channel = (1, channels) + (1,) * (x.ndim - 2)
     if use_input_stats:

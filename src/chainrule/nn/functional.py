@@ -74,6 +74,8 @@ from chainrule.nn._loss_functions import (
     triplet_margin_loss,
 )
 from chainrule.nn._norm_functional import (
+    _per_channel,
+    _running_stat,
     bilinear,
     instance_norm,
     local_response_norm,
@@ -199,16 +201,55 @@ def batch_norm(
     momentum: float | None = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalize each channel (axis 1) of (N, C) or (N, C, L) input.
+    """Normalize each channel (axis 1) of (N, C, *) input, then scale and shift per channel.
 
-    Training: with the batch's mean and biased variance; the running statistics, when given,
-    move toward the batch's (unbiased variance), ``r = (1 - momentum) r + momentum b``
-    (``momentum=None``: a cumulative average, handled by ``BatchNorm1d``). Otherwise: with
-    the running statistics.
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, *)
+    running_mean, running_var : Tensor of shape (C,) or None
+        Both or neither. Training: updated in place toward the batch's statistics,
+        ``r = (1 - momentum) r + momentum b`` (unbiased variance); ``momentum=None`` (a
+        cumulative average, which ``BatchNorm1d`` handles) leaves them as they are.
+        Otherwise: what the input is normalized with.
+    weight, bias : Tensor or array of shape (C,), optional
+    training : bool, default=False
+        Normalize with the batch's mean and biased variance; False: with the running ones.
+    momentum : float or None, default=0.1
+    eps : float, default=1e-5
+
+    Returns
+    -------
+    Tensor of the input's shape
+
+    Raises
+    ------
+    ValueError
+        For input of fewer than 2 axes, one value per channel when training, only one of the
+        running statistics, none when not training, or a ``weight``, ``bias`` or running
+        statistic not of shape (C,).
+    TypeError
+        For a running statistic that is not a Tensor (an array, say), as PyTorch.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0], [3.0]])
+    >>> batch_norm(x, cr.zeros(1), cr.ones(1), training=True, eps=0.0).tolist()
+    [[-1.0], [1.0]]
     """
     x = as_tensor(input)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got {x.shape}")
+    if (running_mean is None) != (running_var is None):
+        given = "running_mean" if running_var is None else "running_var"
+        raise ValueError(
+            f"batch_norm: expected running_mean and running_var both given or both None, "
+            f"got {given} only"
+        )
+    running_mean = _running_stat("batch_norm", "running_mean", running_mean, x)
+    running_var = _running_stat("batch_norm", "running_var", running_var, x)
+    weight = _per_channel("batch_norm", "weight", weight, x)
+    bias = _per_channel("batch_norm", "bias", bias, x)
     axes = (0, *range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
@@ -259,6 +300,14 @@ def layer_norm(
         raise ValueError(
             f"layer_norm: expected input whose last axes are {shape}, got shape {x.shape}"
         )
+    weight = None if weight is None else as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and tuple(value.shape) != shape:
+            raise ValueError(
+                f"layer_norm: expected {name} of shape normalized_shape={shape}, got "
+                f"{tuple(value.shape)}"
+            )
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     wide = _for_statistics(x)
     centered = wide - wide.mean(axis=axes, keepdims=True)
@@ -314,12 +363,8 @@ def group_norm(
     if not is_floating(x.dtype):
         raise TypeError(f"group_norm: expected a floating-point input, got dtype {x.dtype}")
     channels = x.shape[1]
-    for name, tensor in (("weight", weight), ("bias", bias)):
-        if tensor is not None and tuple(tensor.shape) != (channels,):
-            raise ValueError(
-                f"group_norm: expected {name} of shape ({channels},) for input shape "
-                f"{x.shape}, got {tuple(tensor.shape)}"
-            )
+    weight = _per_channel("group_norm", "weight", weight, x)
+    bias = _per_channel("group_norm", "bias", bias, x)
     groups = _for_statistics(x).reshape(x.shape[0], int(num_groups), -1)
     centered = groups - groups.mean(axis=-1, keepdims=True)
     var = (centered * centered).mean(axis=-1, keepdims=True)

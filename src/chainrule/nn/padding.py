@@ -35,7 +35,9 @@ class _PadNd(Module):
                 f"{where}: padding must be an int or {2 * n} ints, got padding={padding!r}"
             )
         self.padding: tuple[int, ...] = tuple(int(v) for v in widths)
-        self.value = float(value)
+        # An int or float as given, as PyTorch keeps it (ConstantPad1d(1, 2) shows value=2).
+        plain = isinstance(value, int | float) and not isinstance(value, bool)
+        self.value = value if plain else float(value)
 
     def forward(self, input: Any) -> Tensor:
         where = type(self).__name__

@@ -1,7 +1,12 @@
 """Pooling layers over NCHW images (``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``,
 ``AdaptiveMaxPool2d``) and NCL sequences (``MaxPool1d``, ``AvgPool1d``,
 ``AdaptiveAvgPool1d``, ``AdaptiveMaxPool1d``), and the resizing layer
-``Upsample``, which goes the other way."""
+``Upsample``, which goes the other way.
+
+As in PyTorch, each layer keeps its size arguments as given (``MaxPool2d(2).kernel_size`` is
+2, ``MaxPool2d((2, 2)).kernel_size`` is (2, 2); a stride left out is the kernel size as
+given; ``AvgPool1d`` alone keeps 1-tuples), checked when built, and ``print(model)`` shows
+them so."""
 
 from __future__ import annotations
 
@@ -17,11 +22,19 @@ from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
 
-def _shown(sizes: tuple[Any, Any]) -> Any:
-    """A size pair as ``print(model)`` shows it: one number when both agree, so that
-    ``MaxPool2d(2)`` prints ``kernel_size=2`` as in PyTorch (which would print a pair given
-    as ``(2, 2)`` as such; only the pair is kept here)."""
-    return sizes[0] if sizes[0] == sizes[1] else tuple(sizes)
+def _adaptive_pair(where: str, output_size: Any) -> Any:
+    """``output_size`` as given, once checked: a positive int, None, or a pair of them."""
+    sizes = (
+        tuple(output_size) if isinstance(output_size, tuple | list) else (output_size, output_size)
+    )
+    if len(sizes) != 2 or not all(
+        s is None or (isinstance(s, int) and not isinstance(s, bool) and s > 0) for s in sizes
+    ):
+        raise ValueError(
+            f"{where}: output_size must be a positive int or a pair of positive "
+            f"ints or None, got output_size={output_size!r}"
+        )
+    return output_size
 
 
 class MaxPool2d(Module):
@@ -66,10 +79,13 @@ class MaxPool2d(Module):
         super().__init__()
         if return_indices:
             raise ValueError("MaxPool2d: return_indices=True is not supported")
-        self.kernel_size = pair("MaxPool2d", "kernel_size", kernel_size)
-        self.stride = pair("MaxPool2d", "stride", self.kernel_size if stride is None else stride)
-        self.padding = pair("MaxPool2d", "padding", padding, minimum=0)
-        self.dilation = pair("MaxPool2d", "dilation", dilation)
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.dilation = padding, dilation
+        pair("MaxPool2d", "kernel_size", kernel_size)
+        pair("MaxPool2d", "stride", self.stride)
+        pair("MaxPool2d", "padding", padding, minimum=0)
+        pair("MaxPool2d", "dilation", dilation)
         self.return_indices, self.ceil_mode = False, bool(ceil_mode)
 
     def forward(self, x: Any) -> Tensor:
@@ -78,12 +94,9 @@ class MaxPool2d(Module):
         )
 
     def extra_repr(self) -> str:
-        kernel_size, stride, padding, dilation = map(
-            _shown, (self.kernel_size, self.stride, self.padding, self.dilation)
-        )
         return (
-            f"kernel_size={kernel_size}, stride={stride}, padding={padding}, "
-            f"dilation={dilation}, ceil_mode={self.ceil_mode}"
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
         )
 
 
@@ -121,9 +134,12 @@ class AvgPool2d(Module):
         divisor_override: int | None = None,
     ) -> None:
         super().__init__()
-        self.kernel_size = pair("AvgPool2d", "kernel_size", kernel_size)
-        self.stride = pair("AvgPool2d", "stride", self.kernel_size if stride is None else stride)
-        self.padding = pair("AvgPool2d", "padding", padding, minimum=0)
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        pair("AvgPool2d", "kernel_size", kernel_size)
+        pair("AvgPool2d", "stride", self.stride)
+        pair("AvgPool2d", "padding", padding, minimum=0)
         self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
         if divisor_override is not None and (
             isinstance(divisor_override, bool)
@@ -148,8 +164,7 @@ class AvgPool2d(Module):
         )
 
     def extra_repr(self) -> str:
-        kernel_size, stride, padding = map(_shown, (self.kernel_size, self.stride, self.padding))
-        return f"kernel_size={kernel_size}, stride={stride}, padding={padding}"  # as PyTorch
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(Module):
@@ -171,25 +186,15 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size: int | Sequence[int | None] | None) -> None:
         super().__init__()
-        sizes = (
-            tuple(output_size)
-            if isinstance(output_size, tuple | list)
-            else (output_size, output_size)
+        self.output_size: int | Sequence[int | None] | None = _adaptive_pair(
+            "AdaptiveAvgPool2d", output_size
         )
-        if len(sizes) != 2 or not all(
-            s is None or (isinstance(s, int) and not isinstance(s, bool) and s > 0) for s in sizes
-        ):
-            raise ValueError(
-                f"AdaptiveAvgPool2d: output_size must be a positive int or a pair of positive "
-                f"ints or None, got output_size={output_size!r}"
-            )
-        self.output_size: tuple[int | None, int | None] = (sizes[0], sizes[1])
 
     def forward(self, x: Any) -> Tensor:
         return F.adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:
-        return f"output_size={_shown(self.output_size)}"
+        return f"output_size={self.output_size}"
 
 
 class MaxPool1d(Module):
@@ -197,11 +202,11 @@ class MaxPool1d(Module):
 
     Parameters
     ----------
-    kernel_size : int
-    stride : int, default=kernel_size
-    padding : int, default=0
+    kernel_size : int or (int,)
+    stride : int or (int,), default=kernel_size
+    padding : int or (int,), default=0
         Implicit -inf on both sides; at most half the kernel.
-    dilation : int, default=1
+    dilation : int or (int,), default=1
     return_indices : bool, default=False
         Accepted for PyTorch's argument order; True is not supported.
     ceil_mode : bool, default=False
@@ -234,10 +239,13 @@ class MaxPool1d(Module):
         super().__init__()
         if return_indices:
             raise ValueError("MaxPool1d: return_indices=True is not supported")
-        self.kernel_size = _single("MaxPool1d", "kernel_size", kernel_size)
-        self.stride = _single("MaxPool1d", "stride", self.kernel_size if stride is None else stride)
-        self.padding = _single("MaxPool1d", "padding", padding, 0)
-        self.dilation = _single("MaxPool1d", "dilation", dilation)
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.dilation = padding, dilation
+        _single("MaxPool1d", "kernel_size", kernel_size)
+        _single("MaxPool1d", "stride", self.stride)
+        _single("MaxPool1d", "padding", padding, 0)
+        _single("MaxPool1d", "dilation", dilation)
         self.return_indices, self.ceil_mode = False, bool(ceil_mode)
 
     def forward(self, x: Any) -> Tensor:
@@ -325,7 +333,8 @@ class AdaptiveAvgPool1d(Module):
 
     def __init__(self, output_size: int | Sequence[int]) -> None:
         super().__init__()
-        self.output_size = _single("AdaptiveAvgPool1d", "output_size", output_size)
+        _single("AdaptiveAvgPool1d", "output_size", output_size)
+        self.output_size = output_size
 
     def forward(self, x: Any) -> Tensor:
         return F.adaptive_avg_pool1d(x, self.output_size)
@@ -359,28 +368,18 @@ class AdaptiveMaxPool2d(Module):
         self, output_size: int | Sequence[int | None] | None, return_indices: bool = False
     ) -> None:
         super().__init__()
-        sizes = (
-            tuple(output_size)
-            if isinstance(output_size, tuple | list)
-            else (output_size, output_size)
+        self.output_size: int | Sequence[int | None] | None = _adaptive_pair(
+            "AdaptiveMaxPool2d", output_size
         )
-        if len(sizes) != 2 or not all(
-            s is None or (isinstance(s, int) and not isinstance(s, bool) and s > 0) for s in sizes
-        ):
-            raise ValueError(
-                f"AdaptiveMaxPool2d: output_size must be a positive int or a pair of positive "
-                f"ints or None, got output_size={output_size!r}"
-            )
         if return_indices:
             raise NotImplementedError("AdaptiveMaxPool2d: return_indices=True is not supported")
-        self.output_size: tuple[int | None, int | None] = (sizes[0], sizes[1])
         self.return_indices = False
 
     def forward(self, x: Any) -> Tensor:
         return functional.adaptive_max_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:
-        return f"output_size={_shown(self.output_size)}"
+        return f"output_size={self.output_size}"
 
 
 class AdaptiveMaxPool1d(Module):
@@ -403,7 +402,8 @@ class AdaptiveMaxPool1d(Module):
 
     def __init__(self, output_size: int | Sequence[int], return_indices: bool = False) -> None:
         super().__init__()
-        self.output_size = _single("AdaptiveMaxPool1d", "output_size", output_size)
+        _single("AdaptiveMaxPool1d", "output_size", output_size)
+        self.output_size = output_size
         if return_indices:
             raise NotImplementedError("AdaptiveMaxPool1d: return_indices=True is not supported")
         self.return_indices = False
