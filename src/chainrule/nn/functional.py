@@ -252,9 +252,12 @@ def batch_norm(
     bias = _per_channel("batch_norm", "bias", bias, x)
     axes = (0, *range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    if training:
-        count = x.data.size // x.shape[1]
-        if count <= 1:
+    count = int(np.prod((x.shape[0], *x.shape[2:])))  # values per channel
+    if training and count == 0:
+        # An empty batch (as in PyTorch): nothing to normalize, and no statistics to learn.
+        normalized = x
+    elif training:
+        if count == 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input "
                 f"shape {x.shape}"
@@ -365,7 +368,8 @@ def group_norm(
     channels = x.shape[1]
     weight = _per_channel("group_norm", "weight", weight, x)
     bias = _per_channel("group_norm", "bias", bias, x)
-    groups = _for_statistics(x).reshape(x.shape[0], int(num_groups), -1)
+    per_group = channels // int(num_groups) * int(np.prod(x.shape[2:]))  # not -1: N may be 0
+    groups = _for_statistics(x).reshape(x.shape[0], int(num_groups), per_group)
     centered = groups - groups.mean(axis=-1, keepdims=True)
     var = (centered * centered).mean(axis=-1, keepdims=True)
     out = (centered / ops.sqrt(var + eps)).reshape(x.shape).to(x.dtype)

@@ -125,7 +125,7 @@ class _BatchNorm(Module):
         # updates them.
         tracking = self.training and self.track_running_stats
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
-        if use_batch and int(np.prod(shape)) // shape[1] <= 1:
+        if use_batch and int(np.prod((shape[0], *shape[2:]))) == 1:  # an empty batch goes on
             # Checked before the batch is counted, so that a rejected batch leaves no trace.
             raise ValueError(
                 f"{name}: expected more than 1 value per channel when using batch "
