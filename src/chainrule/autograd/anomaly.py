@@ -27,11 +27,11 @@ class AnomalyError(FloatingPointError):
 
 
 def _non_finite(value: Any) -> bool:
-    return (
-        isinstance(value, np.ndarray)
-        and value.dtype.kind in "fc"
-        and not bool(np.isfinite(value).all())
-    )
+    # A full reduction (``x.sum()``, a loss's mean) gives a NumPy scalar, not an array.
+    if not isinstance(value, np.ndarray | np.generic | float | complex):
+        return False
+    array = np.asarray(value)
+    return array.dtype.kind in "fc" and not bool(np.isfinite(array).all())
 
 
 def _describe(value: Any) -> str:

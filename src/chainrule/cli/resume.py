@@ -2,10 +2,13 @@
 
 ``fit(resume_from=...)`` restores the model, optimizer, random generators, history and
 epoch from a checkpoint. A run with early stopping also needs the stopper's record (best
-validation loss, its epoch, the epochs waited, the best weights); ``ModelCheckpoint`` does
-not keep callbacks' state, so this module's ``RunCheckpoint`` writes what
-``FitState.save_checkpoint`` writes plus that record and the run's settings, and
-``resumable`` checks a checkpoint against this run and restores the record.
+validation loss, its epoch, the epochs waited, the best weights). The command's stopper is
+not ``chainrule.train.EarlyStopping`` (patience 0 never stops, and a resumed run may change
+``--patience``), and its checkpoint carries the run's settings, checked before any training
+so that a mismatch is one line: so this module's ``RunCheckpoint`` writes what
+``FitState.save_checkpoint`` writes plus that record and the settings, and ``resumable``
+checks a checkpoint against this run and restores the record (checkpoints written by
+earlier versions keep resuming).
 """
 
 from __future__ import annotations

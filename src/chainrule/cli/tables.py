@@ -76,8 +76,15 @@ def check_readable(path: str, where: str, what: str = "a file") -> Path:
 
 
 def check_writable(path: str, where: str, flag: str) -> Path:
-    """Fail before any work when ``path`` cannot be written: no folder, or a folder itself."""
+    """Fail before any work when ``path`` cannot be written: no folder, a folder itself, or
+    a path ending in a separator, which names a folder (``Path`` would drop the separator
+    and write a file of the folder's name)."""
     target = Path(path)
+    if str(path).endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+        raise UsageError(
+            f"{where}: {flag}: expected a file path, got {path!r}, which ends in a separator "
+            f"and so names a folder; name the file to write"
+        )
     if target.is_dir():
         raise UsageError(f"{where}: {flag}: expected a file path, got the folder {path!r}")
     folder = target.absolute().parent

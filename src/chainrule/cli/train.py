@@ -318,6 +318,15 @@ def _split(
     return kept, held
 
 
+def _splits(n: int, fraction: float, seed: np.random.SeedSequence, classes: Array | None) -> bool:
+    """Whether ``_split`` can hold out ``fraction`` of these ``n`` rows."""
+    try:
+        _split(n, fraction, seed, classes, "val")
+    except UsageError:
+        return False
+    return True
+
+
 def _optimizer(settings: TrainSettings, model: Module) -> tuple[Any, float, float]:
     from chainrule.optim import SGD, Adam, AdamW, RMSprop
 
@@ -560,7 +569,19 @@ class _Run:
         test_split = s.test_split if s.test_split is not None else (0.2 if s.dataset else 0.0)
         rest, test = _split(len(table), test_split, self.test_seed, classes, "test")
         rest_classes = None if classes is None else classes[rest]
-        kept, held = _split(len(rest), s.val_split, self.val_seed, rest_classes, "val")
+        try:
+            kept, held = _split(len(rest), s.val_split, self.val_seed, rest_classes, "val")
+        except UsageError:
+            # The validation part is taken from the rows the test part left: when the whole
+            # table could give it, it is the test part that took too many.
+            if len(test) and _splits(len(table), s.val_split, self.val_seed, classes):
+                raise UsageError(
+                    f"train: --test-split: expected to leave rows enough to hold out "
+                    f"--val-split {s.val_split:g} for validation, got {len(rest)} of "
+                    f"{len(table)} rows left after holding out {test_split:g} for test; pass "
+                    f"a smaller --test-split"
+                ) from None
+            raise
         train, val = rest[kept], rest[held]
         if s.batch_norm and len(train) % s.batch_size == 1 and len(train) > 1:
             # A last batch of one row has no batch statistics: that row validates instead

@@ -220,9 +220,11 @@ def _settings_lines(settings: dict[str, Any]) -> list[str]:
 
 def _category_shown(category: str) -> str:
     """A category as ``info`` lists it: cut to 40 characters, and quoted where a comma in
-    it (``New York, NY``) or its text (``<missing>``) would read as something else."""
+    it (``New York, NY``), its text (``<missing>``) or a character that does not print (a
+    line break, which would break the table) would read as something else."""
     text = category if len(category) <= 40 else category[:37] + "..."
-    return repr(text) if "," in text or text == "<missing>" else text
+    quoted = "," in text or text == "<missing>" or not text.isprintable()
+    return repr(text) if quoted else text
 
 
 def _column_line(column: NumericColumn | CategoricalColumn, width: int) -> str:

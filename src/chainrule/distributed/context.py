@@ -356,6 +356,7 @@ class MPIContext:
                 state.scheduler.load_state_dict(payload["scheduler"])
             state.epoch, state.step = payload["epoch"], payload["step"]
             state.history = History.from_dict(payload["history"])
+            state._resumed = payload["callbacks"]  # fit puts them back on every rank alike
             for name, generator in generators.items():
                 generator.bit_generator.state = payload["generators"][name]
             # Each rank's layers (dropout) draw their own masks, not copies of rank 0's.
@@ -377,6 +378,7 @@ class MPIContext:
             "epoch": state.epoch,
             "step": state.step,
             "history": state.history.to_dict(),
+            "callbacks": state._resumed,
             "generators": {k: g.bit_generator.state for k, g in state.generators().items()},
         }
 

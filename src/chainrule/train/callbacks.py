@@ -19,6 +19,12 @@ logs=None)``, ``on_batch_end(self, batch, logs=None)``) is called with Keras's a
 epochs and batches counted from 0; ``on_train_batch_begin(self, batch, logs)`` and
 ``on_train_batch_end(self, batch, logs)`` are called before and after each step.
 
+A callback with ``state_dict()`` and ``load_state_dict(state)`` (``EarlyStopping``,
+``ModelCheckpoint``, ``ReduceLROnPlateau``, or one of the user's) has its state kept in the
+checkpoints that ``ModelCheckpoint`` writes, under its class name and its position among the
+run's callbacks of that class; ``fit(resume_from=)`` puts it back after ``on_train_begin``, so
+that a resumed run counts, stops and keeps the best epoch as an uninterrupted one would.
+
 In a distributed run (``chainrule.distributed``) every rank runs the callbacks with the same
 logs, so that all decide alike; the ones that print or write files do so only where
 ``state.is_root`` (rank 0).
@@ -101,6 +107,16 @@ def _count(value: Any, where: str, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
         raise ValueError(f"{where}: {name} must be an integer >= 0, got {value!r}")
     return int(value)
+
+
+def _restored(where: str, state: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """``state`` once checked to be a dict holding ``keys`` (what ``state_dict`` gave)."""
+    if not isinstance(state, dict) or any(key not in state for key in keys):
+        got = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(
+            f"{where}.load_state_dict: expected a dict with keys {list(keys)}, got {got}"
+        )
+    return state
 
 
 def _monitored(monitor: str, logs: dict[str, float], where: str, state: FitState) -> float | None:
@@ -201,6 +217,30 @@ class EarlyStopping(Callback):
                 f"(best {self.best:.6g} at epoch {self.best_epoch})"
             )
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to count on: the best value and its epoch, the epochs
+        waited, the epoch that stopped training (0: none) and, with
+        ``restore_best_weights``, the best weights."""
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best_weights": self._best_weights,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go on from ``state``, as ``state_dict`` gave it."""
+        keys = ("best", "best_epoch", "wait", "stopped_epoch", "best_weights")
+        state = _restored("EarlyStopping", state, keys)
+        self.best = float(state["best"])
+        self.best_epoch, self.wait = int(state["best_epoch"]), int(state["wait"])
+        self.stopped_epoch = int(state["stopped_epoch"])
+        weights = state["best_weights"]
+        self._best_weights = (
+            None if weights is None else {k: np.array(v) for k, v in weights.items()}
+        )
+
     def on_train_end(self, state: FitState) -> None:
         talk = self.verbose and state.is_root
         if talk and self.stopped_epoch:
@@ -212,8 +252,9 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Write a training checkpoint (model, optimizer, scheduler, epoch, random states and
-    history) that ``fit(..., resume_from=path)`` continues from.
+    """Write a training checkpoint (model, optimizer, scheduler, epoch, random states,
+    history, and the states of the run's callbacks that have ``state_dict()``) that
+    ``fit(..., resume_from=path)`` continues from as if never interrupted.
 
     Parameters
     ----------
@@ -276,6 +317,19 @@ class ModelCheckpoint(Callback):
         mode = _better(self._mode, self.monitor, state)
         if mode != self.mode and self.last_path is None:  # nothing saved under the guess
             self.mode, self.best = mode, math.inf if mode == "min" else -math.inf
+
+    def state_dict(self) -> dict[str, Any]:
+        """The best monitored value so far and the last file written, for a resumed run."""
+        return {
+            "best": self.best,
+            "last_path": None if self.last_path is None else str(self.last_path),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go on from ``state``, as ``state_dict`` gave it."""
+        state = _restored("ModelCheckpoint", state, ("best", "last_path"))
+        self.best = float(state["best"])
+        self.last_path = None if state["last_path"] is None else Path(state["last_path"])
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         if state.epoch % self.every_n_epochs:
@@ -389,6 +443,17 @@ class ReduceLROnPlateau(Callback):
         self.mode = _better(self._mode, self.monitor, state)
         self.best = math.inf if self.mode == "min" else -math.inf
         self.wait = self.cooldown_left = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """The best value, the epochs waited and the cooldown left, for a resumed run (the
+        rates themselves are in the optimizer's state)."""
+        return {"best": self.best, "wait": self.wait, "cooldown_left": self.cooldown_left}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go on from ``state``, as ``state_dict`` gave it."""
+        state = _restored("ReduceLROnPlateau", state, ("best", "wait", "cooldown_left"))
+        self.best = float(state["best"])
+        self.wait, self.cooldown_left = int(state["wait"]), int(state["cooldown_left"])
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         value = _monitored(self.monitor, logs, "ReduceLROnPlateau", state)

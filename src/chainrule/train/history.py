@@ -87,8 +87,11 @@ class History:
         history.stop_reason = state.get("stop_reason")
         return history
 
-    def plot(self, path: str | Path, keys: list[str] | None = None) -> Path:
+    def plot(self, path: str | Path, keys: str | list[str] | None = None) -> Path:
         """Write the curves (loss, and each metric with its validation twin) as an image.
+
+        ``keys`` names the curves to draw, one name or a list of them (by default every
+        logged quantity but ``lr``, ``time`` and the ``val_`` twins, drawn beside theirs).
 
         The format follows the file's suffix (``.png``, ``.svg``, ``.pdf``...; PNG for any
         other suffix or none). Needs matplotlib (chainrule's ``plot`` extra); draws
@@ -107,6 +110,8 @@ class History:
 
         if not self.epoch:
             raise ValueError("History.plot: nothing to plot, no epoch was completed")
+        if isinstance(keys, str):
+            keys = [keys]  # one curve's name, not a list of its letters
         names = keys or [
             k for k in self.history if not k.startswith("val_") and k not in ("lr", "time")
         ]

@@ -44,7 +44,7 @@ from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from chainrule.optim.lr_scheduler import ReduceLROnPlateau
 from chainrule.tensor import Tensor, as_generator
-from chainrule.train.callbacks import Callback, ProgressBar, with_keras_hooks
+from chainrule.train.callbacks import Callback, ProgressBar, _KerasHooks, with_keras_hooks
 from chainrule.train.history import History
 from chainrule.train.metrics import Metric, get_metric
 
@@ -456,11 +456,14 @@ def _targets(dataset: Any) -> Array | None:
     return None
 
 
-def _split(dataset: Any, fraction: float, generator: np.random.Generator) -> tuple[Any, Any]:
-    """Hold out ``fraction`` of the data: stratified when the targets are class labels."""
+def _split(
+    dataset: Any, fraction: float, generator: np.random.Generator, classes: bool
+) -> tuple[Any, Any]:
+    """Hold out ``fraction`` of the data: stratified when the targets are class labels
+    (``classes``: the loss is a classification loss, and they are integers)."""
     y = _targets(dataset)
     n = len(dataset)
-    if y is not None and y.ndim == 1 and y.dtype.kind in "iub":
+    if classes and y is not None and y.ndim == 1 and y.dtype.kind in "iub":
         kept, held = stratified_split(y, fraction, generator)
     else:
         order = generator.permutation(n)
@@ -509,6 +512,15 @@ def _metrics_for(metrics: Sequence[Any], kind: str, where: str) -> list[Metric]:
                 f"with this loss does not produce"
             )
     return found
+
+
+def _refuse_for_multilabel(metrics: Sequence[Metric], kind: str, dataset: Any, where: str) -> None:
+    """Before any work, where the targets are arrays: refuse the metrics that a multi-label
+    model (targets of several columns under a binary loss) has no meaning for. Data whose
+    targets are seen only batch by batch is checked when the metrics are computed."""
+    y = _targets(dataset)
+    if kind in _BINARY_KINDS and y is not None and y.ndim == 2 and y.shape[1] > 1:
+        _check_multilabel(metrics, y.shape[1], where)
 
 
 def _ignored_label(loss_fn: Any) -> int | None:
@@ -564,13 +576,35 @@ def _score(
         # categorical_accuracy takes the argmax of both.
         y_true = y_true.argmax(axis=1)
     # One output column under a binary loss: precision and the like of the positive class.
-    binary = kind in ("binary_logits", "binary_proba") and readings["labels"].ndim == 1
-    return {
-        prefix + m.name: float(
-            (m.binary if binary and m.binary is not None else m.fn)(y_true, readings[m.needs])
-        )
-        for m in metrics
-    }
+    binary = kind in _BINARY_KINDS and readings["labels"].ndim == 1
+    multilabel = kind in _BINARY_KINDS and not binary
+    if multilabel:
+        _check_multilabel(metrics, readings["labels"].shape[1], "fit" if prefix else "evaluate")
+    scores = {}
+    for m in metrics:
+        fn = m.fn
+        if binary and m.binary is not None:
+            fn = m.binary
+        elif multilabel and m.multilabel is not None:
+            fn = m.multilabel
+        scores[prefix + m.name] = float(fn(y_true, readings[m.needs]))
+    return scores
+
+
+_BINARY_KINDS = ("binary_logits", "binary_proba")
+
+
+def _check_multilabel(metrics: Sequence[Metric], columns: int, where: str) -> None:
+    """Refuse, for a multi-label model (``columns`` outputs or targets under a binary
+    loss), the metrics that rank classes of which one is true (top-k)."""
+    for metric in metrics:
+        if metric.needs == "proba" and metric.multilabel is None:
+            raise ValueError(
+                f"{where}: metric {metric.name!r} needs one true class per row, got a "
+                f"multi-label model ({columns} columns under a binary loss, each a label of "
+                f"its own); use metrics that score each label, such as 'accuracy', "
+                f"'precision', 'recall', 'f1' or 'log_loss'"
+            )
 
 
 @dataclass
@@ -598,6 +632,13 @@ class FitState:
     weighted_loss: Any = None
     compiled: Any = None  # the CompiledStep of fit(compiled=True)
     metrics: list[Metric] = field(default_factory=list)  # logged, and val_ of each
+    # The run's callbacks, as fit calls them: checkpoints keep the state of those with
+    # state_dict() and load_state_dict().
+    callbacks: list[Any] = field(default_factory=list, repr=False)
+    # While the callbacks' on_epoch_end run: the position of the one running and the logs.
+    _epoch_end: tuple[int, dict[str, float]] | None = field(default=None, repr=False)
+    # What a checkpoint resumed from kept of the callbacks, until fit puts it back.
+    _resumed: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def is_root(self) -> bool:
@@ -627,8 +668,30 @@ class FitState:
             epoch=self.epoch,
             generators=self.generators(),
             history=self.history.to_dict(),
-            extra={"step": self.step, "seed": self.seed},
+            extra={"step": self.step, "seed": self.seed, **self._callback_record()},
         )
+
+    def _callback_record(self) -> dict[str, Any]:
+        """The callbacks' states for a checkpoint, each under its class name and its position
+        among the callbacks of that class; those whose ``on_epoch_end`` has not yet run in
+        this epoch (listed after the one writing) are marked ``pending``, and the epoch's
+        logs kept, so that a resumed run runs them on this epoch first. A stop a callback
+        asked for this epoch is kept too: an uninterrupted run would have stopped here."""
+        position, logs = self._epoch_end if self._epoch_end is not None else (-1, None)
+        states = {
+            key: {"state": callback.state_dict(), "pending": logs is not None and at > position}
+            for key, at, callback in _stateful(self.callbacks)
+        }
+        record: dict[str, Any] = {"callbacks": states} if states else {}
+        if logs is not None:
+            record["epoch_logs"] = {
+                k: float(v) for k, v in logs.items() if isinstance(v, int | float | np.number)
+            }
+            record["validation_skipped"] = self.validation_skipped
+        stopping = self.stop_training or vars(self.model).get("stop_training") is True
+        if stopping and self.stop_reason != "interrupted":
+            record["stop_reason"] = self.stop_reason or "a callback set model.stop_training"
+        return record
 
     def load_checkpoint(self, path: str | Path) -> None:
         from chainrule.io import load_checkpoint
@@ -642,7 +705,67 @@ class FitState:
         )
         self.epoch = int(restored["epoch"])
         self.history = History.from_dict(restored.get("history") or {})
-        self.step = int((restored.get("extra") or {}).get("step", 0))
+        extra = restored.get("extra") or {}
+        self.step = int(extra.get("step", 0))
+        # A checkpoint written before callbacks' states were kept has none: they start afresh.
+        kept = ("callbacks", "epoch_logs", "validation_skipped", "stop_reason")
+        self._resumed = {k: extra[k] for k in kept if k in extra} or None
+
+
+def _stateful(callbacks: Sequence[Any]) -> Iterator[tuple[str, int, Any]]:
+    """``(key, position, callback)`` for each callback with ``state_dict`` and
+    ``load_state_dict``: the key is its class name and its position among the callbacks of
+    that class (``'EarlyStopping.0'``), so that adding a callback of another class to a
+    resumed run leaves the others' states where they belong."""
+    seen: dict[str, int] = {}
+    for position, wrapped in enumerate(callbacks):
+        callback = wrapped.callback if isinstance(wrapped, _KerasHooks) else wrapped
+        if not (
+            callable(getattr(callback, "state_dict", None))
+            and callable(getattr(callback, "load_state_dict", None))
+        ):
+            continue
+        name = type(callback).__name__
+        seen[name] = seen.get(name, -1) + 1
+        yield f"{name}.{seen[name]}", position, callback
+
+
+def _restore_callbacks(state: FitState) -> None:
+    """Put back the callbacks' states that the checkpoint resumed from kept, run the
+    ``on_epoch_end`` of those that had not yet seen its epoch end, and stop where the run that
+    wrote it stopped. Nothing for a run that does not resume."""
+    resumed, state._resumed = state._resumed, None
+    if not resumed:
+        return
+    saved = resumed.get("callbacks")
+    saved = saved if isinstance(saved, dict) else {}
+    pending = []
+    for key, position, callback in _stateful(state.callbacks):
+        entry = saved.get(key)
+        if not isinstance(entry, dict) or "state" not in entry:
+            continue  # not a callback of the run that wrote the checkpoint: it starts afresh
+        try:
+            callback.load_state_dict(entry["state"])
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError(
+                f"fit: resume_from: expected a state that {key} can load, got one it refuses "
+                f"({type(error).__name__}: {error})"
+            ) from None
+        if entry.get("pending"):
+            pending.append(position)
+    reason = resumed.get("stop_reason")
+    if isinstance(reason, str):
+        state.stop_training, state.stop_reason = True, reason
+    logs = resumed.get("epoch_logs")
+    if not isinstance(logs, dict):
+        return
+    state.validation_skipped = bool(resumed.get("validation_skipped"))
+    for position in pending:
+        state._epoch_end = (position, logs)
+        state.callbacks[position].on_epoch_end(state, logs)
+    state._epoch_end = None
+    state.history.amend(logs)
+    _keras_stop(state)
 
 
 def _saved_seed(path: str | Path) -> int | None:
@@ -764,12 +887,16 @@ def fit(
     validation_data : (x, y), dataset or DataLoader, optional
         Evaluated after every epoch: ``val_loss`` and ``val_<metric>`` in the logs. A
         stream is taken as ``train_data`` is: an ``IterableDataset`` batched by
-        ``validation_batch_size``, a DataLoader over one in its own batches.
+        ``validation_batch_size``, a DataLoader over one in its own batches. A DataLoader's
+        batches are made by its own ``collate_fn`` (never by the training loader's, which
+        may augment); those of arrays or a dataset by default collation.
     validation_split : float in [0, 1), default=0
         Hold out this share of ``train_data`` for validation instead (stratified by class
-        for class labels), drawn from ``seed``. Unlike Keras, which holds out the last rows
-        as they come, the rows held out are drawn at random, so that data sorted by class
-        or by time still gives a representative validation set.
+        when the loss is a classification loss and the targets integer labels; integer
+        targets of a regression loss such as ``'mse'`` are values, not classes), drawn
+        from ``seed``, and batched as the training data is. Unlike Keras, which holds out
+        the last rows as they come, the rows held out are drawn at random, so that data
+        sorted by class or by time still gives a representative validation set.
     validation_freq : int, default=1
         Validate after every ``validation_freq``-th epoch only, as in Keras; the other
         epochs' validation entries in the history are NaN.
@@ -780,7 +907,9 @@ def fit(
         Epochs already done, as in Keras: training runs epochs ``initial_epoch + 1`` to
         ``epochs`` (numbered from 1). Not with ``resume_from``, which restores the epoch.
     metrics : sequence of names or functions
-        See ``chainrule.train.metrics.METRICS``; computed on each epoch's outputs.
+        See ``chainrule.train.metrics.METRICS``; computed on each epoch's outputs. A
+        multi-label model (several output columns under a binary loss) is scored label by
+        label, as that module says; the top-k accuracies are refused for it.
     callbacks : sequence of Callback
     scheduler : learning-rate scheduler, optional
         Stepped once per epoch (``ReduceLROnPlateau`` with the monitored loss).
@@ -799,7 +928,14 @@ def fit(
         ``DistributedSampler``) is told each epoch's number, from 0, before the epoch.
     resume_from : path, optional
         A checkpoint written by ``ModelCheckpoint``: model, optimizer, scheduler, random
-        states and history are restored, and training continues after its epoch.
+        states and history are restored, and training continues after its epoch. So are
+        the states of the callbacks that have ``state_dict()`` and ``load_state_dict()``
+        (``EarlyStopping``, ``ModelCheckpoint``, ``ReduceLROnPlateau``), matched by class and
+        position among the callbacks of that class, after their ``on_train_begin``: those
+        listed after the ``ModelCheckpoint`` that wrote the file first finish its epoch,
+        and a run that a callback stopped at that epoch stays stopped. The final weights
+        are those of a run never interrupted. A checkpoint written before callbacks' states
+        were kept resumes with the callbacks started afresh.
     sample_weight : array of shape (N,), optional
         A weight for each sample of ``train_data`` (given as arrays), as in Keras: the
         loss is the mean over a batch's rows of each row's weight times its loss (divided
@@ -921,6 +1057,7 @@ def fit(
         train_set = _as_dataset(source, "fit: train_data", dtype)
     if stream is None and len(train_set) == 0:
         raise ValueError("fit: train_data is empty")
+    _refuse_for_multilabel(metric_list, kind, train_set, "fit")
     weighted_loss, val_weighted = None, False
     if sample_weight is not None or class_weight is not None:
         if stream is not None:
@@ -933,14 +1070,22 @@ def fit(
         val_weighted = sample_weight is not None
     # A DataLoader brings its own batching: its batch size, and whether it drops a last
     # short batch. The order stays fit's (``shuffle`` and ``seed``) so that a run resumes.
-    # Its collate_fn makes the batches, the validation ones too (where it makes batches:
-    # with batch_size=None it converts single samples).
+    # Its collate_fn makes the batches, and those of the rows validation_split holds out; a
+    # validation DataLoader's batches are made by its own (the training one may augment).
     collate_fn = given.collate_fn if given is not None else None
-    val_collate_fn = collate_fn if given is None or given.batch_size is not None else None
+    if validation_split:
+        val_collate_fn = collate_fn
+    elif isinstance(validation_data, DataLoader):
+        val_collate_fn = validation_data.collate_fn
+    else:
+        val_collate_fn = None
     if validation_split:
         if validation_data is not None:
             raise ValueError("fit: pass validation_data or validation_split, not both")
-        train_set, val_set = _split(train_set, validation_split, np.random.default_rng(split_seed))
+        # Integer targets of a regression (counts, prices in cents) are not classes.
+        classes = kind != "values"
+        split_rng = np.random.default_rng(split_seed)
+        train_set, val_set = _split(train_set, validation_split, split_rng, classes)
     elif isinstance(validation_data, tuple | list) and len(validation_data) == 3:
         # Keras's (x_val, y_val, val_sample_weight)
         where = "fit: validation_data"
@@ -1030,6 +1175,7 @@ def fit(
     for callback in all_callbacks:
         _give_keras_attributes(callback, model, history.params)
     all_callbacks = [with_keras_hooks(callback) for callback in all_callbacks]
+    state.callbacks = all_callbacks
     if "stop_training" in vars(model):
         model.stop_training = False  # a flag a Keras-style callback set in an earlier run
 
@@ -1040,6 +1186,7 @@ def fit(
     with guard():
         for callback in all_callbacks:
             callback.on_train_begin(state)
+        _restore_callbacks(state)
     # NumPy's overflow warnings would repeat every step; a non-finite loss is reported once,
     # with its cause, by _diverged.
     first_epoch = state.epoch + 1
@@ -1084,14 +1231,16 @@ def fit(
                         "val_",
                         dist,
                         val_loss_fn,
-                        collate_fn,
+                        val_collate_fn,
                     )
                 )
             logs["lr"] = float(opt.param_groups[0]["lr"])
             _step_scheduler(scheduler, logs, state.validation_skipped)
             history.record(state.epoch, logs)
-            for callback in all_callbacks:
+            for position, callback in enumerate(all_callbacks):
+                state._epoch_end = (position, logs)  # what a checkpoint written now keeps
                 callback.on_epoch_end(state, logs)
+            state._epoch_end = None
             history.amend(logs)  # what callbacks added, as Keras's History, called last, sees
             _keras_stop(state)
             if dist is not None:
@@ -1276,7 +1425,8 @@ def _pair(batch: Any, where: str = "fit") -> tuple[Tensor, Tensor]:
     if not isinstance(batch, tuple | list):
         raise ValueError(
             f"{where}: expected samples of two fields (x, y) from the dataset, got samples "
-            f"collated into a {type(batch).__name__}"
+            f"collated into a {type(batch).__name__}; a DataLoader whose collate_fn makes "
+            f"(x, y) pairs of them can be given instead"
         )
     if len(batch) != 2:
         raise ValueError(
@@ -1343,7 +1493,7 @@ def _evaluate(
                 if three_fields:
                     x, y, weight = batch
                 else:
-                    x, y = _pair(batch, "fit" if prefix else "evaluate")
+                    x, y = _pair(batch, "fit: validation_data" if prefix else "evaluate")
                 output = model(x)
                 if weighted_loss is None:
                     value = loss_fn(output, y)
@@ -1409,13 +1559,14 @@ def evaluate(
         dataset = _as_dataset(source, "evaluate: data", _model_dtype(model))
         if len(dataset) == 0:
             raise ValueError("evaluate: data is empty")
+    metric_list = _metrics_for(metrics, kind, "evaluate")
+    _refuse_for_multilabel(metric_list, kind, dataset, "evaluate")
     weighted_loss = None
     if sample_weight is not None:
         if isinstance(dataset, DataLoader):
             raise _weights_need_arrays("evaluate", data)
         dataset = _with_weights(dataset, sample_weight, None, _model_dtype(model), "evaluate")
         weighted_loss = _weighted(loss_fn, "evaluate")
-    metric_list = _metrics_for(metrics, kind, "evaluate")
     collate_fn = data.collate_fn if isinstance(data, DataLoader) else None
     logs = _evaluate(
         model,

@@ -3,6 +3,15 @@
 Classification metrics take class labels (``accuracy``, ``precision``...) or class
 probabilities (``log_loss``, ``top_k_accuracy``); regression metrics take predicted values.
 ``METRICS`` names each one with what it needs, so that ``fit`` can pass the right form.
+
+A multi-label model (several output columns under a binary loss, ``'bce_with_logits'`` or
+``'binary_crossentropy'``, each column a yes/no label) is scored label by label:
+``accuracy`` is the share of the 0/1 entries predicted right (Keras's
+``binary_accuracy``); ``precision``, ``recall`` and ``f1`` are each label's as a binary
+problem, averaged over the labels as scikit-learn's ``average='macro'`` does (``_weighted``:
+weighted by each label's positives, scikit-learn's ``average='weighted'``); ``log_loss`` is
+the binary cross-entropy averaged over every entry (Keras's ``binary_crossentropy``). The
+top-k accuracies, which rank classes of which one is true, are refused.
 """
 
 from __future__ import annotations
@@ -79,7 +88,29 @@ def _positive_class(y_true: Any, y_pred: Any) -> tuple[Array, Array, Array, Arra
     return tp, predicted, actual, support
 
 
+def _multilabel(y_true: Any, y_pred: Any) -> bool:
+    """Whether both are 0/1 matrices of shape (N, labels), labels > 1: multi-label data."""
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    return t.ndim == 2 and t.shape == p.shape and t.shape[1] > 1
+
+
+def _per_label(y_true: Any, y_pred: Any) -> tuple[Array, Array, Array, Array]:
+    """``_per_class``'s counts for each label (column) of multi-label data, 1 the positive."""
+    t, p = np.asarray(y_true) == 1, np.asarray(y_pred) == 1
+    tp = np.count_nonzero(t & p, axis=0).astype(np.float64)
+    predicted = np.count_nonzero(p, axis=0).astype(np.float64)
+    actual = np.count_nonzero(t, axis=0).astype(np.float64)
+    return tp, predicted, actual, actual
+
+
 def _counts(y_true: Any, y_pred: Any, average: str) -> tuple[Array, Array, Array, Array]:
+    if _multilabel(y_true, y_pred):
+        if average == "binary":
+            raise ValueError(
+                f"metrics: average='binary' needs one column of labels, got multi-label data "
+                f"of shape {np.shape(y_true)}; use average='macro' or 'weighted'"
+            )
+        return _per_label(y_true, y_pred)
     if average == "binary":
         return _positive_class(y_true, y_pred)
     return _per_class(y_true, y_pred)
@@ -88,7 +119,17 @@ def _counts(y_true: Any, y_pred: Any, average: str) -> tuple[Array, Array, Array
 def precision(y_true: Any, y_pred: Any, average: str = "macro") -> float:
     """Of the samples predicted as a class, the share that belong to it; averaged over
     classes (``'macro'``), weighted by class size (``'weighted'``), or of class 1 alone
-    (``'binary'``, scikit-learn's default and what ``fit`` reports for a binary model)."""
+    (``'binary'``, scikit-learn's default and what ``fit`` reports for a binary model).
+
+    For multi-label data (0/1 matrices of shape (N, labels), as scikit-learn's
+    label-indicator format) each label is a binary problem, its class 1 the positive one,
+    averaged over labels (``'macro'``) or weighted by their positives (``'weighted'``).
+
+    Examples
+    --------
+    >>> round(precision([[1, 0], [1, 1], [0, 1]], [[1, 1], [0, 1], [0, 1]]), 4)
+    0.8333
+    """
     tp, predicted, _, support = _counts(y_true, y_pred, average)
     return _average(_ratio(tp, predicted), support, average)
 
@@ -112,6 +153,14 @@ def log_loss(y_true: Any, y_proba: Any, eps: float = 1e-15) -> float:
     t = _labels(y_true).astype(np.int64)
     proba = proba / proba.sum(axis=1, keepdims=True)
     return float(-np.mean(np.log(proba[np.arange(t.size), t])))
+
+
+def _multilabel_log_loss(y_true: Any, y_proba: Any, eps: float = 1e-15) -> float:
+    """Binary cross-entropy averaged over every entry of multi-label data: ``y_proba`` of
+    shape (N, labels) the probabilities of 1, ``y_true`` the 0/1 targets of that shape."""
+    proba = np.clip(np.asarray(y_proba, dtype=np.float64), eps, 1 - eps)
+    t = np.asarray(y_true, dtype=np.float64).reshape(proba.shape)
+    return float(-np.mean(t * np.log(proba) + (1 - t) * np.log1p(-proba)))
 
 
 def _values(y_true: Any, y_pred: Any) -> tuple[Array, Array]:
@@ -179,6 +228,10 @@ class Metric:
     binary: Callable[[Any, Any], float] | None = None
     """What the metric is for a model with one output column and a binary loss, where it
     differs (precision, recall, F1: of the positive class, as in Keras and scikit-learn)."""
+    multilabel: Callable[[Any, Any], float] | None = None
+    """What a metric that needs ``"proba"`` is for a multi-label model (several output
+    columns under a binary loss), given each entry's probability of 1; without one, such a
+    metric is refused there. Metrics of labels take the 0/1 matrices as they are."""
 
     def __call__(self, y_true: Any, y: Any) -> float:
         return self.fn(y_true, y)
@@ -203,7 +256,9 @@ METRICS: dict[str, Metric] = {
         Metric("precision_weighted", _fixed(precision, average="weighted"), "labels"),
         Metric("recall_weighted", _fixed(recall, average="weighted"), "labels"),
         Metric("f1_weighted", _fixed(f1_score, average="weighted"), "labels"),
-        Metric("log_loss", log_loss, "proba", greater_is_better=False),
+        Metric(
+            "log_loss", log_loss, "proba", greater_is_better=False, multilabel=_multilabel_log_loss
+        ),
         Metric("mse", mean_squared_error, "values", greater_is_better=False),
         Metric("rmse", root_mean_squared_error, "values", greater_is_better=False),
         Metric("mae", mean_absolute_error, "values", greater_is_better=False),
