@@ -8,6 +8,7 @@ abort of the job after ``timeout`` seconds.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -35,8 +36,15 @@ def resolve_timeout(timeout: float | None) -> float:
             raise ValueError(
                 f"chainrule.distributed: expected seconds in ${TIMEOUT_VARIABLE}, got {text!r}"
             ) from None
-    if not timeout > 0:
-        raise ValueError(f"MPIContext: timeout must be > 0 seconds, got {timeout!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(
+            f"MPIContext: expected timeout as a number of seconds, got {type(timeout).__name__}"
+        )
+    if not 0 < timeout < math.inf:
+        raise ValueError(
+            f"MPIContext: timeout must be a finite number of seconds > 0, got {timeout!r} "
+            f"(for a long limit, give a large number such as 86400)"
+        )
     return float(timeout)
 
 

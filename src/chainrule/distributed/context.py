@@ -122,9 +122,10 @@ class MPIContext:
     (a mean over its ``B_r`` rows) and its gradient ``g_r``; the ranks then sum
     ``(B_r / B) * g_r`` and ``(B_r / B) * L_r``, which is the gradient and loss of the mean
     over the whole batch: the step one process takes, up to the order of floating-point
-    sums. A loss with ``reduction='sum'`` is summed with weight 1 instead. (A class-weighted
-    or ``ignore_index`` cross-entropy divides by a per-batch total that this weighting only
-    approximates.) Random draws in a forward pass (dropout masks, from a layer's generator
+    sums. A loss with ``reduction='sum'`` is summed with weight 1 instead; a cross-entropy
+    or NLL loss of class labels (class-weighted, or with ``ignore_index``) weighs each
+    rank by the weight of the labels it counts, over the batch's whole count, as one
+    process divides. Random draws in a forward pass (dropout masks, from a layer's generator
     or from the default one) come on rank ``r > 0`` from rank 0's generators jumped ``r``
     times, so that no two ranks draw the same masks.
     """
@@ -521,11 +522,15 @@ class MPIContext:
         flags = self._in_step("the stop check", (interrupted[0], state.stop_training))
         interrupted[0] = bool(flags[0])
         if flags[1]:
-            reasons = self._allgather(
-                state.stop_reason if state.stop_training else None, "the stop reasons"
+            stops = self._allgather(
+                (bool(state.stop_training), state.stop_reason if state.stop_training else None),
+                "the stop reasons",
             )
-            if not state.stop_training:
-                rank, reason = next((r, s) for r, s in enumerate(reasons) if s is not None)
+            if not state.stop_training or state.stop_reason is None:
+                # A callback may stop without a reason (it is only for the record): every
+                # rank then records the same default one.
+                rank = next(r for r, (stopped, _) in enumerate(stops) if stopped)
+                reason = stops[rank][1] or "a callback stopped training"
                 state.stop_training = True
                 state.stop_reason = f"{reason} (on rank {rank})"
 

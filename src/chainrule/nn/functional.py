@@ -278,9 +278,10 @@ def batch_norm(
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running statistics are required when not training")
-        mean_data = running_mean.data.reshape(shape)
-        scale = 1 / np.sqrt(running_var.data.reshape(shape) + eps)
-        normalized = (x - mean_data) * scale.astype(x.dtype)
+        # Tensor ops on the buffers, not their arrays: a recorded train step
+        # (chainrule.compile_step) then reads them afresh at every step.
+        scale = 1 / ops.sqrt(running_var.reshape(shape) + eps)
+        normalized = (x - running_mean.reshape(shape)) * scale.to(x.dtype)
     if weight is not None:
         normalized = normalized * weight.reshape(shape)
     if bias is not None:
