@@ -155,7 +155,7 @@ def test_context_arguments_are_checked_before_mpi_is_touched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "mpi4py", None)
-    with pytest.raises(ValueError, match="MPIContext: timeout must be a finite number of seconds > 0, got 0"):
+    with pytest.raises(ValueError, match="timeout must be a finite number of seconds > 0, got 0"):
         MPIContext(timeout=0)
     with pytest.raises(ValueError, match="MPIContext: bucket_bytes must be a positive integer"):
         MPIContext(bucket_bytes=0)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chainrule.autograd.function import Context, FunctionCtx, _SlotCtx
+from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
 
 NEWLINE = "\\n"  # a line break inside a Graphviz label
@@ -58,6 +59,8 @@ def graph(
     params : mapping of name to Tensor, or (name, Tensor) pairs, optional
         Names for leaf tensors, e.g. ``dict(model.named_parameters())`` or
         ``model.named_parameters()``: parameters are drawn as such and labelled by name.
+        Without it, every ``nn.Parameter`` is still drawn as a parameter, labelled
+        ``parameter``; other leaves are labelled ``input``.
     format : {'dot', 'svg'}, default='dot'
         'svg' runs Graphviz's ``dot`` program, which must be installed.
 
@@ -104,9 +107,10 @@ def graph(
         return ids[id(obj)]
 
     def leaf_line(leaf: Tensor, unnamed: str) -> str:
-        # leaves are ellipses, the parameters among them filled
-        label = _label(names.get(id(leaf), unnamed), str(leaf.shape))
-        style = ', style=filled, fillcolor="#cfe3f7"' if id(leaf) in parameter_ids else ""
+        # leaves are ellipses, the parameters among them (named, or nn.Parameter) filled
+        parameter = id(leaf) in parameter_ids or isinstance(leaf, Parameter)
+        label = _label(names.get(id(leaf), "parameter" if parameter else unnamed), str(leaf.shape))
+        style = ', style=filled, fillcolor="#cfe3f7"' if parameter else ""
         return f"  {node_id(leaf)} [label={label}, shape=ellipse{style}];"
 
     if tensor._ctx is None:

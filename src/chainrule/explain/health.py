@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chainrule.autograd.function import Context
 from chainrule.backend import Array, np
 from chainrule.nn import activation as act
 from chainrule.nn.layers import Embedding
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.tensor import Tensor
 from chainrule.train.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -102,6 +104,18 @@ def _weights_of(module: Module) -> list[Parameter]:
     return [p for p in module._parameters.values() if isinstance(p, Parameter) and p.ndim >= 2]
 
 
+def _made_by(tensor: Any) -> Context | None:
+    """The graph node that computed ``tensor``'s values, looking back through views (a
+    reshape, a squeeze, a slice), which only rearrange them; None outside the graph."""
+    node = tensor._ctx if isinstance(tensor, Tensor) else None
+    while isinstance(node, Context) and node.fn.returns_view(node):
+        source = node.next[0] if node.next else None
+        if not isinstance(source, Context):
+            break
+        node = source
+    return node
+
+
 def _squares(a: Array) -> float:
     return float(np.sum(np.square(a, dtype=np.float64)))
 
@@ -115,11 +129,12 @@ class GradientHealth(Callback):
     has several), the ratio of each step's weight change to the weight norm, the share of
     ReLU units that were never active on any sample of the epoch, and the share of
     sigmoid/tanh outputs within 1% of their limits (hidden layers only: a sigmoid whose
-    output is the model's gives its predictions). A ReLU,
+    output is the model's, as it is or reshaped, gives its predictions). A ReLU,
     sigmoid or tanh module that ``forward`` applies more than once is measured per call
     (``act (ReLU)``, ``act (ReLU, call 2)``). Flags are raised at the end of each epoch,
     and when ``fit`` stops because the loss became NaN or infinite (that epoch's steps so
-    far are recorded); ``report`` holds everything.
+    far are recorded); ``report`` holds everything. The hooks it puts on the model are
+    removed when ``fit`` ends, also when it ends on an exception (``on_exception``).
 
     Notes
     -----
@@ -201,9 +216,11 @@ class GradientHealth(Callback):
     def _end_pass(self, model: Module, args: Any, output: Any) -> None:
         # A sigmoid or tanh whose output is the model's gives the predictions, whatever the
         # order its module was registered in: a confident prediction is near 0 or 1 by design,
-        # and the loss (BCE) undoes its small derivative; only hidden units count.
+        # and the loss (BCE) undoes its small derivative; only hidden units count. The model
+        # may return it reshaped (squeeze(-1) for 1-D targets): it is the output still.
+        source = _made_by(output)
         for label, values, share in self._pending:
-            if values is not output:
+            if values is not output and (source is None or _made_by(values) is not source):
                 self.report.layers.setdefault(label, LayerHealth(label))
                 self._saturated.setdefault(label, []).append(share)
         self._pending = []
@@ -365,6 +382,14 @@ class GradientHealth(Callback):
                     "the inputs.",
                 )
             )
+        self._remove_hooks()
+
+    def on_exception(self, state: FitState, error: BaseException) -> None:
+        # fit failed: the model keeps no hook of this callback (it could not be pickled,
+        # and later passes would feed a finished report).
+        self._remove_hooks()
+
+    def _remove_hooks(self) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []

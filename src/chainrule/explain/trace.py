@@ -655,7 +655,12 @@ def _step(
     elif kind == "activation":
         f = ACTIVATIONS[type(module)]
         values["f_prime"] = _derivative(module, x)
-        forward.append(Quantity(f"{s} = {f}({i})", y))
+        option = ""  # the slope or scale that sets the function, as PyTorch names it
+        if isinstance(module, act.LeakyReLU):
+            option = f", negative_slope={module.negative_slope!r}"
+        elif isinstance(module, act.ELU):
+            option = f", alpha={module.alpha!r}"
+        forward.append(Quantity(f"{s} = {f}({i}{option})", y))
         backward.append(Quantity(f"f'({i}) ({f}')", values["f_prime"]))
         backward.append(Quantity(f"dL/d{i} = dL/d{s} * f'({i}){more}", dL_dx))
     elif kind in ("batch_norm", "layer_norm") and isinstance(

@@ -8,6 +8,7 @@ from typing import Any
 
 import chainrule.nn.functional as F
 from chainrule.autograd.ops import flatten
+from chainrule.autograd.ops.linalg import is_sparse
 from chainrule.backend import default_float, np
 from chainrule.nn import init
 from chainrule.nn._random_functional import check_p
@@ -43,6 +44,10 @@ class Linear(Module):
     -----
     W has shape (out_features, in_features), as in PyTorch, and starts, like PyTorch's, from
     U(-k, k) with k = 1 / sqrt(in_features) (He uniform with a = sqrt(5)), as does b.
+
+    The input may also be a 2-D SciPy sparse matrix or array (n, in_features), as PyTorch's
+    ``Linear`` takes a sparse tensor: the product reads its stored entries only and it is
+    never made dense; it is converted to the layer's dtype, as dense input is.
 
     Shape: input (..., in_features), output (..., out_features).
     """
@@ -88,6 +93,8 @@ class Linear(Module):
             raise ValueError(
                 f"Linear: expected input with last axis {self.in_features}, got shape {shape}"
             )
+        if is_sparse(x):  # multiplied as it is, never made dense (scikit-learn's sparse X)
+            return F.linear(x.astype(weight.dtype, copy=False), weight, self.bias)
         return F.linear(cast_input(x, self.weight.dtype), self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -28,6 +28,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule.autograd.grad_mode import enable_grad, no_grad
+from chainrule.autograd.ops.linalg import is_sparse
 from chainrule.backend import Array, np
 from chainrule.nn import BatchNorm1d, Dropout, Linear, Sequential
 from chainrule.optim import SGD, Adam, AdamW, Optimizer, RMSprop
@@ -42,8 +43,9 @@ from chainrule.sklearn._network import (
 )
 from chainrule.tensor import Tensor
 from chainrule.train import DivergenceWarning, FitState, History
+from chainrule.train.callbacks import calling_on_exception
 
-_PREDICT_CHUNK = 8192  # rows per forward pass at prediction (bounds memory for sparse X)
+_PREDICT_CHUNK = 8192  # rows per forward pass at prediction (bounds the hidden layers' memory)
 _DENSE_AT_ONCE = 2**22  # entries (32 MiB of float64) under which sparse X is densified
 _STOCHASTIC_STATE = (
     "_optimizer",
@@ -78,8 +80,11 @@ def _permutation(n: int, random_state: np.random.RandomState) -> Array:
     return indices
 
 
-def _dense(X: Any) -> Array:
-    return X.toarray() if hasattr(X, "toarray") else X
+def _network_input(X: Any) -> Any:
+    """What the network takes: a Tensor of dense rows, or sparse rows as they are (the first
+    ``Linear`` layer multiplies them without making them dense, as scikit-learn's
+    ``safe_sparse_dot`` does)."""
+    return X if is_sparse(X) else Tensor(X)
 
 
 class _LayerArrays(list):  # type: ignore[type-arg]
@@ -211,10 +216,16 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             X = X.astype(settings.dtype)
         elif not first_pass:
             X = X.astype(self._dtype(), copy=False)
-        if hasattr(X, "toarray"):
-            # Sparse X becomes dense batch by batch; at once when that is small, since
-            # slicing rows of a sparse matrix costs more than the step of a small network.
+        if is_sparse(X):
+            # Sparse X stays sparse (the first layer multiplies it as it is); small X is made
+            # dense at once, since slicing rows of a sparse matrix costs more than the step
+            # of a small network.
             X = X.toarray() if X.shape[0] * X.shape[1] <= _DENSE_AT_ONCE else X.tocsr()
+        if self.batch_norm and X.shape[0] < 2:  # every solver: batch statistics need two
+            raise ValueError(
+                f"{type(self).__name__}: batch_norm needs at least 2 training samples, got "
+                f"{X.shape[0]} sample"
+            )
         weights = self._sample_weight(sample_weight, X)
         class_weights = self._class_weights(labels, target, incremental)
         if class_weights is not None:
@@ -525,7 +536,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                     f"score is undefined; give weight to more samples or change random_state"
                 )
             validation = (
-                _dense(X_val),
+                X_val,
                 self._validation_labels(y_val),
                 self._training_target(y_val, dtype),
                 w_val if sample_weight_given else None,
@@ -568,8 +579,9 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                 epochs=self.max_iter,
                 steps_per_epoch=-(-n_samples // batch_size),
             )
-            for callback in settings.callbacks:
-                callback.on_train_begin(state)
+            with calling_on_exception(settings.callbacks, state):
+                for callback in settings.callbacks:
+                    callback.on_train_begin(state)
 
         diverged = False
         self.model_.train()
@@ -595,7 +607,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                             for callback in settings.callbacks:
                                 callback.on_batch_begin(state)
                         batch_loss = self._train_step(
-                            _dense(X_train[batch_idx]),
+                            X_train[batch_idx],
                             y_train[batch_idx],
                             w_train[batch_idx],
                             objective,
@@ -653,17 +665,23 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                         )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=4)
+        except BaseException as error:
+            if state is not None:  # as fit's callbacks: release hooks and files
+                for callback in settings.callbacks:
+                    callback.on_exception(state, error)
+            raise
         finally:
             self.model_.eval()
 
         if early_stopping:
             self.model_.load_state_dict(self._best_state)
         if state is not None:
-            for callback in settings.callbacks:
-                callback.on_train_end(state)
+            with calling_on_exception(settings.callbacks, state):
+                for callback in settings.callbacks:
+                    callback.on_train_end(state)
 
     def _train_step(
-        self, X_batch: Array, y_batch: Array, w_batch: Array, objective: Objective
+        self, X_batch: Any, y_batch: Array, w_batch: Array, objective: Objective
     ) -> float:
         """One optimizer step on one batch; returns the batch's loss as scikit-learn reports
         it (penalty included), computed before the step."""
@@ -672,7 +690,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             return 0.0  # a batch of samples weighted 0 holds nothing to learn from
         weights = (w_batch / weight_sum)[:, None]
         self._optimizer.zero_grad()
-        raw = self.model_(Tensor(X_batch))
+        raw = self.model_(_network_input(X_batch))
         loss = objective(raw, y_batch, weights)
         reported = objective.reported(float(loss.item()), y_batch, weights, raw.data)
         if self._optimizer_schedule().solver != "adamw":
@@ -686,16 +704,19 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         return y_val
 
     def _raw_outputs(self, X: Any) -> Array:
-        """The network's raw scores, in evaluation mode, chunk by chunk."""
+        """The network's raw scores, in evaluation mode, chunk by chunk. Sparse X is made
+        dense only when that is small (``_DENSE_AT_ONCE`` entries), as in ``_fit``."""
         dtype = self._dtype()
+        if is_sparse(X):
+            X = X.toarray() if X.shape[0] * X.shape[1] <= _DENSE_AT_ONCE else X.tocsr()
         was_training = self.model_.training
         self.model_.eval()
         parts = []
         try:
             with no_grad():
                 for start in range(0, max(X.shape[0], 1), _PREDICT_CHUNK):
-                    chunk = _dense(X[start : start + _PREDICT_CHUNK])
-                    parts.append(self.model_(Tensor(np.asarray(chunk, dtype=dtype))).data)
+                    chunk = X[start : start + _PREDICT_CHUNK].astype(dtype, copy=False)
+                    parts.append(self.model_(_network_input(chunk)).data)
         finally:
             self.model_.train(was_training)
         return np.concatenate(parts)
@@ -786,7 +807,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         spans = list(zip([0, *ends[:-1]], ends, strict=True))
         n_penalized = sum(p.data.size for p in weights_first)
         dtype = params[0].dtype
-        inputs = Tensor(np.asarray(_dense(X), dtype=dtype))
+        inputs = _network_input(X.astype(dtype, copy=False))
         target = self._training_target(target, dtype)
         weight_sum = float(weights.sum())
         normalized = (weights / weight_sum)[:, None].astype(dtype)
@@ -861,7 +882,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         )
         warnings.warn(text, ConvergenceWarning, stacklevel=4)
 
-    def _refresh_batch_norm(self, inputs: Tensor) -> None:
+    def _refresh_batch_norm(self, inputs: Any) -> None:
         """Set the running statistics of each batch-norm layer to those of the whole data
         at the final weights: full-batch training has one batch, whose statistics are the
         ones to predict with (the running averages mix in every line-search trial)."""

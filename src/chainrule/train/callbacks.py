@@ -1,12 +1,16 @@
 """Callbacks: code that ``fit`` calls at fixed points of training.
 
-The protocol is six methods, each given the ``FitState`` (model, optimizer, history, epoch,
+The protocol is seven methods, each given the ``FitState`` (model, optimizer, history, epoch,
 step, ``stop_training``...) and, where there are any, the logs of that point:
 
 - ``on_train_begin(state)`` / ``on_train_end(state)``
 - ``on_epoch_begin(state)`` / ``on_epoch_end(state, logs)`` (logs: ``loss``, ``val_loss``,
   metrics, ``lr``, ``time`` of the epoch)
 - ``on_batch_begin(state)`` / ``on_batch_end(state, logs)`` (logs: ``loss`` of the step)
+- ``on_exception(state, error)``: ``fit`` stops on an exception (from the model, the loss, a
+  callback...); called instead of ``on_train_end``, before the exception goes on, so that a
+  callback can release what ``on_train_begin`` took (hooks on the model, files), as PyTorch
+  Lightning's ``on_exception``. Keras has no such hook and calls nothing then.
 
 A callback stops training by setting ``state.stop_training = True`` (and, for the record,
 ``state.stop_reason``), or as in Keras with ``self.model.stop_training = True``: when training
@@ -32,10 +36,12 @@ logs, so that all decide alike; the ones that print or write files do so only wh
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import inspect
 import math
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +87,21 @@ class Callback:
 
     def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
         pass
+
+    def on_exception(self, state: FitState, error: BaseException) -> None:
+        """``fit`` stops on ``error`` (``on_train_end`` is not called); it is raised again
+        after every callback's ``on_exception``."""
+
+
+@contextlib.contextmanager
+def calling_on_exception(callbacks: Sequence[Callback], state: FitState) -> Iterator[None]:
+    """Run the block; if it raises, call each callback's ``on_exception`` and raise again."""
+    try:
+        yield
+    except BaseException as error:
+        for callback in callbacks:
+            callback.on_exception(state, error)
+        raise
 
 
 _FALLING = ("loss", "mse", "mae", "mape", "msle", "error", "crossentropy", "hinge", "divergence")
@@ -646,6 +667,11 @@ class _KerasHooks(Callback):
 
     def on_train_end(self, state: FitState) -> None:
         self._call("on_train_end", state, (dict(self._last_logs),))
+
+    def on_exception(self, state: FitState, error: BaseException) -> None:
+        hook = getattr(self.callback, "on_exception", None)  # Keras has none
+        if callable(hook):
+            hook(state, error)
 
     def on_epoch_begin(self, state: FitState) -> None:
         self._batch = 0

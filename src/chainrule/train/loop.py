@@ -44,7 +44,13 @@ from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from chainrule.optim.lr_scheduler import ReduceLROnPlateau
 from chainrule.tensor import Tensor, as_generator
-from chainrule.train.callbacks import Callback, ProgressBar, _KerasHooks, with_keras_hooks
+from chainrule.train.callbacks import (
+    Callback,
+    ProgressBar,
+    _KerasHooks,
+    calling_on_exception,
+    with_keras_hooks,
+)
 from chainrule.train.history import History
 from chainrule.train.metrics import Metric, get_metric
 
@@ -1179,9 +1185,13 @@ def fit(
     if "stop_training" in vars(model):
         model.stop_training = False  # a flag a Keras-style callback set in an earlier run
 
-    def guard() -> contextlib.AbstractContextManager[None]:
-        """With MPI, an exception on one rank aborts them all (the others would wait)."""
-        return contextlib.nullcontext() if dist is None else dist.guard()
+    @contextlib.contextmanager
+    def guard() -> Iterator[None]:
+        """An exception reaches each callback's on_exception (to release hooks and files),
+        then, with MPI, aborts every rank (the others would wait)."""
+        aborting = contextlib.nullcontext() if dist is None else dist.guard()
+        with aborting, calling_on_exception(all_callbacks, state):
+            yield
 
     with guard():
         for callback in all_callbacks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from chainrule import _blas
@@ -77,6 +78,67 @@ class Linear(Function):
         return grad_x, grad_w, grad_b
 
 
+class SparseLinear(Function):
+    """y = x @ w^T + b for a SciPy sparse x (data: it takes no gradient), w of shape
+    (out, in), b (out,);  dL/dw = (x^T @ g)^T, dL/db = sum of g over rows.
+
+    scikit-learn's ``safe_sparse_dot``: the products read only the stored entries of x, which
+    is never made dense; what is dense is the output and w's gradient, as for a dense x.
+    Not in the registry, whose case table draws every input dense: ``linear`` calls it for a
+    sparse x, and ``tests/nn/test_linear_sparse_input_round16.py`` checks its values and
+    gradients against the dense ``linear`` and PyTorch's ``Linear`` on a sparse tensor.
+    """
+
+    name = "sparse_linear"
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx: Context, w: Array, b: Array | None, *, x: Any) -> Array:
+        ctx.save_for_backward(x)
+        y = np.asarray(x @ w.T)  # SciPy's sparse-times-dense product
+        if b is not None:
+            y += b
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        (x,) = ctx.saved
+        needs = ctx.needs_input_grad
+        grad_w = np.ascontiguousarray((x.T @ grad).T) if needs[0] else None
+        grad_b = np.add.reduce(grad, axis=0) if needs[1] else None
+        return grad_w, grad_b
+
+
+def is_sparse(x: Any) -> bool:
+    """Whether ``x`` is a SciPy sparse matrix or array (checked without importing SciPy:
+    a program that made one has imported it)."""
+    module = sys.modules.get("scipy.sparse")
+    return module is not None and bool(module.issparse(x))
+
+
+def _sparse_linear(x: Any, weight: Any, bias: Any) -> Tensor:
+    weight = as_tensor(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: expected a 2-D weight (out, in), got shape {weight.shape}")
+    if x.ndim != 2 or x.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: expected a sparse input of shape (n, {weight.shape[1]}), got shape {x.shape}"
+        )
+    if x.dtype != weight.dtype:
+        raise TypeError(
+            f"linear: expected operands of the same dtype, got {x.dtype} (sparse input) and "
+            f"{weight.dtype}; convert the input with .astype"
+        )
+    if bias is not None:
+        bias = as_tensor(bias)
+        _same_dtype("linear", bias, weight)
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(
+                f"linear: expected bias of shape ({weight.shape[0]},), got {bias.shape}"
+            )
+    return SparseLinear.apply(weight, bias, x=x)
+
+
 def _same_dtype(where: str, a: Tensor, b: Tensor) -> None:
     """Matrix products take operands of one dtype, as in PyTorch: a float64 input would
     otherwise turn a float32 layer's output, and its cost, into float64 without a word."""
@@ -118,7 +180,11 @@ def matmul(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
-    """``x @ weight.T + bias`` in one op; weight of shape (out, in), bias (out,) or None."""
+    """``x @ weight.T + bias`` in one op; weight of shape (out, in), bias (out,) or None.
+
+    ``x`` may be a 2-D SciPy sparse matrix or array (of the weight's dtype): the product
+    then reads its stored entries only, and it is never made dense (``SparseLinear``).
+    """
     if isinstance(x, Tensor) and isinstance(weight, Tensor):
         # The checks below in a few comparisons, for what every layer passes on every step.
         xd, wd = x.data, weight.data
@@ -131,6 +197,8 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
                 and bias.data.shape == (wd.shape[0],)
             ):
                 return Linear.apply(x, weight, bias)
+    if is_sparse(x):
+        return _sparse_linear(x, weight, bias)
     x, weight = as_tensor(x), as_tensor(weight)
     if weight.ndim != 2:
         raise ValueError(f"linear: expected a 2-D weight (out, in), got shape {weight.shape}")
