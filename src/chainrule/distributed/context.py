@@ -599,6 +599,7 @@ def _settings(state: FitState, everyone: list[Any] | None = None) -> list[tuple[
         ("batches per epoch", state.steps_per_epoch),
         ("optimizer", type(state.optimizer).__name__),
         ("scheduler", None if state.scheduler is None else type(state.scheduler).__name__),
+        ("scheduler interval", None if state.scheduler is None else state.scheduler_interval),
         ("loss", _name_of(state.loss_fn)),
     ]
 

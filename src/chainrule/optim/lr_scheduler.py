@@ -728,7 +728,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
 class CyclicLR(LRScheduler):
     r"""Cycle the learning rate between ``base_lr`` and ``max_lr`` (cyclical learning rates),
-    stepped once per batch; the momentum cycles the opposite way.
+    stepped once per batch (as ``fit(scheduler=)`` steps it); the momentum cycles the
+    opposite way.
 
     Parameters
     ----------
@@ -1307,8 +1308,8 @@ class ReduceLROnPlateau(LRScheduler):
 class OneCycleLR(LRScheduler):
     """The 1cycle policy: warm the lr up to ``max_lr``, then anneal it far below the start.
 
-    Steps once per batch. Momentum (or Adam's beta1) moves the opposite way when
-    ``cycle_momentum`` is on.
+    Steps once per batch (``fit(scheduler=)`` steps it after each optimizer step). Momentum
+    (or Adam's beta1) moves the opposite way when ``cycle_momentum`` is on.
 
     Parameters
     ----------

@@ -36,13 +36,13 @@ from chainrule.data import (
     TensorDataset,
     stratified_split,
 )
-from chainrule.data.sampler import _positive_int
+from chainrule.data.sampler import _boolean, _positive_int
 from chainrule.nn import loss as losses
 from chainrule.nn.module import Module
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
-from chainrule.optim.lr_scheduler import ReduceLROnPlateau
+from chainrule.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from chainrule.tensor import Tensor, as_generator
 from chainrule.train.callbacks import (
     Callback,
@@ -378,15 +378,19 @@ def _model_dtype(model: Module) -> Any:
 
 
 def _stream_loader(
-    data: Any, batch_size: int, collate_fn: Callable[[list[Any]], Any] | None = None
+    data: Any,
+    batch_size: int,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
+    drop_last: bool = False,
 ) -> DataLoader | None:
     """The loader whose batches are taken as they come: a DataLoader over an
     ``IterableDataset`` or with ``batch_size=None`` (its own order and batches), or one of
-    ``batch_size`` over a bare ``IterableDataset``; None for data that can be indexed."""
+    ``batch_size`` (and ``drop_last``) over a bare ``IterableDataset``; None for data that
+    can be indexed."""
     if isinstance(data, DataLoader):
         return data if data._streamed or data.batch_size is None else None
     if isinstance(data, IterableDataset):
-        return DataLoader(data, batch_size, collate_fn=collate_fn)
+        return DataLoader(data, batch_size, collate_fn=collate_fn, drop_last=drop_last)
     return None
 
 
@@ -624,6 +628,7 @@ class FitState:
     epochs: int
     steps_per_epoch: int | None  # None for a stream of unknown length
     scheduler: Any = None
+    scheduler_interval: str = "epoch"  # 'epoch' or 'step': when fit steps the scheduler
     generator: np.random.Generator = field(default_factory=np.random.default_rng)
     epoch: int = 0
     step: int = 0
@@ -645,6 +650,8 @@ class FitState:
     _epoch_end: tuple[int, dict[str, float]] | None = field(default=None, repr=False)
     # What a checkpoint resumed from kept of the callbacks, until fit puts it back.
     _resumed: dict[str, Any] | None = field(default=None, repr=False)
+    # With scheduler_interval='step': the rate of the last optimizer step, the epoch's 'lr'.
+    _step_lr: float | None = field(default=None, repr=False)
 
     @property
     def is_root(self) -> bool:
@@ -849,10 +856,12 @@ def fit(
     metrics: Sequence[Any] = (),
     callbacks: Sequence[Callback] = (),
     scheduler: Any = None,
+    scheduler_interval: str = "auto",
     clip_grad_norm: float | None = None,
     seed: int | None = None,
     verbose: int | str = "auto",
     shuffle: bool = True,
+    drop_last: bool = False,
     resume_from: str | Path | None = None,
     distributed: Any = "auto",
     sample_weight: Any = None,
@@ -918,7 +927,21 @@ def fit(
         label, as that module says; the top-k accuracies are refused for it.
     callbacks : sequence of Callback
     scheduler : learning-rate scheduler, optional
-        Stepped once per epoch (``ReduceLROnPlateau`` with the monitored loss).
+        Stepped after each epoch, once validated (``ReduceLROnPlateau`` with the monitored
+        loss: ``val_loss``, else ``loss``), or after each optimizer step: see
+        ``scheduler_interval``. Its state goes into checkpoints, so a resumed run goes on
+        with the rates of the run it continues.
+    scheduler_interval : {'auto', 'epoch', 'step'}, default='auto'
+        When ``scheduler.step()`` runs, as PyTorch Lightning's ``interval``: 'epoch', once
+        after each epoch; 'step', after each ``optimizer.step()``, where a PyTorch loop
+        calls it for a schedule over batches (a warm-up by ``LambdaLR`` over steps, say); a
+        batch whose loss is NaN or infinite takes no step, and stops training. 'auto' is
+        'step' for ``OneCycleLR`` and ``CyclicLR``, which are made to be stepped per batch,
+        and 'epoch' for every other scheduler; an explicit value wins. ``ReduceLROnPlateau``
+        steps on an epoch's loss and refuses 'step'. A ``OneCycleLR`` must have steps
+        enough for the run (``epochs`` times the batches per epoch with 'step', ``epochs``
+        with 'epoch'), checked before training. The ``lr`` logged for an epoch is the rate
+        of its last step either way (per epoch: the rate the whole epoch trained with).
     clip_grad_norm : float, optional
         Rescale gradients whose global L2 norm exceeds this before each step.
     seed : int, optional
@@ -932,6 +955,13 @@ def fit(
     shuffle : bool, default=True
         Not for a stream, whose order is its own. A sampler with ``set_epoch`` (such as
         ``DistributedSampler``) is told each epoch's number, from 0, before the epoch.
+    drop_last : bool, default=False
+        Leave out each epoch's last batch when it is shorter than ``batch_size``, as
+        ``DataLoader(drop_last=True)`` does: a model with batch normalization cannot train
+        on a last batch of one row (N % batch_size == 1). For the data that fit batches
+        itself (arrays, a dataset, an ``IterableDataset``); a DataLoader keeps its own
+        ``drop_last``, and True here with a DataLoader's False is refused. With
+        ``shuffle``, the rows left out change from epoch to epoch; validation sees every row.
     resume_from : path, optional
         A checkpoint written by ``ModelCheckpoint``: model, optimizer, scheduler, random
         states and history are restored, and training continues after its epoch. So are
@@ -996,6 +1026,8 @@ def fit(
     if not 0 <= validation_split < 1:
         raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
     validation_freq = _positive_int(validation_freq, "fit", "validation_freq")
+    drop_last = _boolean(drop_last, "fit", "drop_last")
+    interval = _scheduler_interval(scheduler, scheduler_interval)
     if (
         isinstance(initial_epoch, bool)
         or not isinstance(initial_epoch, int | np.integer)
@@ -1029,8 +1061,14 @@ def fit(
     split_seed, shuffle_seed, layer_seed = np.random.SeedSequence(seed).spawn(3)
     source = _with_targets(train_data, y, "fit", "train_data")
     given = train_data if isinstance(train_data, DataLoader) else None
+    if drop_last and given is not None and not given.drop_last:
+        raise ValueError(
+            "fit: drop_last=True applies to the batches fit makes, but train_data is a "
+            "DataLoader, which makes its own with drop_last=False; pass the DataLoader "
+            "drop_last=True instead"
+        )
     # A stream: taken batch by batch as it comes, neither indexed nor shuffled by fit.
-    stream = _stream_loader(source, batch_size)
+    stream = _stream_loader(source, batch_size, drop_last=drop_last)
     sampled = given is not None and stream is None and _sampled(given)
     if stream is not None and validation_split:
         raise ValueError(
@@ -1134,7 +1172,7 @@ def fit(
             train_set,
             given.batch_size if given is not None else batch_size,
             shuffle=shuffle,
-            drop_last=given.drop_last if given is not None else False,
+            drop_last=given.drop_last if given is not None else drop_last,
             generator=np.random.default_rng(shuffle_seed),
             collate_fn=collate_fn,
         )
@@ -1156,6 +1194,7 @@ def fit(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         scheduler=scheduler,
+        scheduler_interval=interval,
         generator=loader.generator,
         distributed=dist,
         seed=seed,
@@ -1169,6 +1208,7 @@ def fit(
     elif resume_from is not None:
         state.load_checkpoint(resume_from)
     state.epoch = max(state.epoch, int(initial_epoch))
+    _check_cycle_length(state)
     history = state.history
     # Keras's levels: 2 is one line per epoch even on a terminal. A ProgressBar among the
     # callbacks takes the place of fit's own.
@@ -1210,9 +1250,16 @@ def fit(
             state.epoch += 1
             _set_epoch(loader, state.epoch - 1)
             steps_before = state.step
-            logs = _run_epoch(
-                state, loader, kind, metric_list, clip_grad_norm, all_callbacks, interrupted
-            )
+            try:
+                logs = _run_epoch(
+                    state, loader, kind, metric_list, clip_grad_norm, all_callbacks, interrupted
+                )
+            except ValueError as error:
+                rows = None if stream is not None or sampled else len(train_set)
+                hint = _one_row_hint(error, given, loader.batch_size, rows)
+                if hint is None:
+                    raise
+                raise ValueError(hint) from error
             if logs is None:
                 break
             if state.step == steps_before:
@@ -1244,8 +1291,12 @@ def fit(
                         val_collate_fn,
                     )
                 )
-            logs["lr"] = float(opt.param_groups[0]["lr"])
-            _step_scheduler(scheduler, logs, state.validation_skipped)
+            if state.scheduler_interval == "step" and state._step_lr is not None:
+                logs["lr"] = state._step_lr  # the scheduler has set the next step's already
+            else:
+                logs["lr"] = float(opt.param_groups[0]["lr"])
+            if state.scheduler_interval == "epoch":
+                _step_scheduler(state.scheduler, logs, state.validation_skipped)
             history.record(state.epoch, logs)
             for position, callback in enumerate(all_callbacks):
                 state._epoch_end = (position, logs)  # what a checkpoint written now keeps
@@ -1329,6 +1380,72 @@ def _keras_stop(state: FitState) -> None:
         state.stop_reason = state.stop_reason or "a callback set model.stop_training"
 
 
+def _scheduler_interval(scheduler: Any, interval: Any) -> str:
+    """'epoch' or 'step': when ``fit`` steps ``scheduler`` (see its ``scheduler_interval``)."""
+    if not isinstance(interval, str) or interval not in ("auto", "epoch", "step"):
+        raise ValueError(
+            f"fit: scheduler_interval must be 'auto', 'epoch' or 'step', got {interval!r}"
+        )
+    if interval == "auto":
+        # The schedules made to be stepped per batch, as every PyTorch loop steps them.
+        return "step" if isinstance(scheduler, OneCycleLR | CyclicLR) else "epoch"
+    if interval == "step" and isinstance(scheduler, ReduceLROnPlateau):
+        raise ValueError(
+            "fit: expected scheduler_interval='epoch' (or 'auto') for ReduceLROnPlateau, "
+            "which steps on an epoch's loss (val_loss, else loss), got 'step'"
+        )
+    return interval
+
+
+def _check_cycle_length(state: FitState) -> None:
+    """Refuse, before any training, a ``OneCycleLR`` that would run out of steps before
+    the run's last epoch (it raises at the first step past ``total_steps``)."""
+    scheduler, per_epoch = state.scheduler, state.steps_per_epoch
+    if not isinstance(scheduler, OneCycleLR) or state.epoch >= state.epochs:
+        return
+    epochs_left = state.epochs - state.epoch
+    if state.scheduler_interval == "epoch":
+        needed, what = epochs_left, f"{epochs_left} epochs, scheduler_interval='epoch'"
+    elif per_epoch is None:
+        return  # a stream of unknown length: the scheduler says so when it runs out
+    else:
+        needed = epochs_left * per_epoch
+        what = f"{epochs_left} epochs of {per_epoch} batches, scheduler_interval='step'"
+    taken = scheduler.last_epoch
+    if needed > scheduler.total_steps - taken:
+        fix = f"build it with total_steps={taken + needed}"
+        if state.scheduler_interval == "step":
+            fix += ", or pass scheduler_interval='epoch' to step it once an epoch"
+        raise ValueError(
+            f"fit: expected a OneCycleLR with {needed} steps left ({what}), got one with "
+            f"{scheduler.total_steps - taken} (total_steps={scheduler.total_steps}, {taken} "
+            f"taken); {fix}"
+        )
+
+
+def _one_row_hint(
+    error: ValueError, given: DataLoader | None, batch_size: int | None, rows: int | None
+) -> str | None:
+    """``fit``'s message for batch normalization refusing a training batch of one row, with
+    the way to leave such a batch out; None for any other error. (Under MPI a rank's share
+    has one row only where the whole batch has: ``training_share``.)"""
+    if "expected more than 1 value per channel" not in str(error):
+        return None
+    if batch_size == 1:
+        fix = "train in batches of at least 2 rows"
+    elif given is not None:
+        fix = "give the DataLoader drop_last=True to leave out a last batch of 1 row"
+    else:
+        fix = "pass drop_last=True to leave out a last batch of 1 row"
+    over = ""
+    if rows is not None and batch_size and rows % batch_size == 1:
+        over = f" ({rows} rows in batches of {batch_size} leave 1 row for the last)"
+    return (
+        f"fit: batch normalization needs more than one value per channel when training, got "
+        f"a batch of 1 row{over} ({error}); {fix}"
+    )
+
+
 def _step_scheduler(scheduler: Any, logs: dict[str, float], unvalidated: bool = False) -> None:
     if scheduler is None:
         return
@@ -1402,6 +1519,9 @@ def _run_epoch(
         if clip is not None:
             clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
+        if state.scheduler is not None and state.scheduler_interval == "step":
+            state._step_lr = float(optimizer.param_groups[0]["lr"])
+            state.scheduler.step()  # after the optimizer's step, as in a PyTorch loop
         if rows:  # a batch of ignored labels only: its gradients are 0, its loss NaN
             total += value * rows
             count += rows
