@@ -11,6 +11,7 @@ import functools
 import inspect
 import operator
 import secrets
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
@@ -321,7 +322,15 @@ class RemovableHandle:
             note_change()  # a recorded step that ran this hook must record again
 
 
-class Tensor:
+class _TensorFields:
+    """The fields of a ``Tensor``, in a base class of their own: ops fill a new tensor's
+    fields here, where an assignment is a plain store, then make it a ``Tensor``, whose
+    ``__setattr__`` checks what is assigned to ``data`` (see ``Tensor._from_op``)."""
+
+    __slots__ = ("__weakref__", "_ctx", "_grad", "_hooks", "_requires_grad", "data")
+
+
+class Tensor(_TensorFields):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Parameters
@@ -345,43 +354,79 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_grad", "_hooks", "_requires_grad", "data")
+    __slots__ = ()
     # NumPy itself goes through __array_ufunc__ below; the priority is kept for libraries that
     # still read it to decide whether to defer to Tensor's reflected operators.
     __array_priority__ = 1000
 
     data: Array
+    """The values, as a NumPy array (shared, not copied: ``p.data -= lr * p.grad`` updates ``p``
+    in place). Assigning a tensor stores its array, as PyTorch's ``p.data = t`` does."""
     _requires_grad: _bool
     _ctx: Context | None
 
+    _grad: Tensor | None
+    _hooks: list[Callable[[Tensor], Tensor | None]] | None
+
     def __init__(self, *data: Any, dtype: DTypeLike = None, requires_grad: _bool = False) -> None:
         if len(data) == 1 and type(data[0]) is not int:
-            self.data = _to_array(data[0], dtype)
+            array = _to_array(data[0], dtype)
         elif all(type(n) is int for n in data):
             # PyTorch's legacy form: Tensor(2, 3) is a 2x3 tensor (zeros here), Tensor() empty.
-            self.data = np.zeros(data if data else (0,), dtype=_float_dtype(dtype))
+            array = np.zeros(data if data else (0,), dtype=_float_dtype(dtype))
         else:
             raise TypeError(
                 f"Tensor: expected data (Tensor([1.0, 2.0])) or sizes (Tensor(2, 3)), got "
                 f"{len(data)} arguments of types {[type(d).__name__ for d in data]}"
             )
-        self._grad: Tensor | None = None
-        self._ctx = None
-        self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
-        self._requires_grad = False
+        _set_field(self, "data", array)
+        _set_grad(self, None)
+        _set_field(self, "_ctx", None)
+        _set_field(self, "_hooks", None)
+        _set_field(self, "_requires_grad", False)
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
     def _from_op(cls, data: Array, ctx: Context | None) -> Tensor:
         """Wrap an op's result without copying or validating (the fast path for ops)."""
-        t = object.__new__(Tensor)
+        t = _new_fields(_TensorFields)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
         t._grad = None
         t._ctx = ctx
         t._hooks = None
         t._requires_grad = ctx is not None
-        return t
+        t.__class__ = Tensor
+        return t  # type: ignore[return-value]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Only assignments to ``data`` are checked: the fields of an op's result are filled
+        # before it becomes a Tensor (_from_op), so that this runs off the ops' path.
+        if name == "data" and (type(value) is not np.ndarray or value.dtype.kind not in "fc"):
+            value = self._checked_data(value)
+        _set_field(self, name, value)
+
+    def _checked_data(self, value: Any) -> Array:
+        """``value`` as this tensor's new array (``t.data = value``): a tensor gives its array,
+        as in PyTorch (whose ``.data`` is a tensor), a NumPy array or scalar itself; any
+        shape and dtype, but a tensor that requires grad keeps a floating dtype."""
+        if isinstance(value, Tensor):
+            value = value.data
+        elif isinstance(value, np.ndarray | np.generic):
+            value = np.asarray(value)
+        else:
+            raise TypeError(
+                f"data: expected a NumPy array or a Tensor, got {type(value).__name__}; "
+                f"convert it first, e.g. t.data = chainrule.tensor(value, dtype=t.dtype)"
+            )
+        if value.dtype.kind not in "biufc":
+            raise TypeError(f"data: expected an array of numbers or bools, got dtype {value.dtype}")
+        if value.dtype.kind != "f" and getattr(self, "_requires_grad", False):
+            raise RuntimeError(
+                f"data: a tensor that requires grad must hold floating-point data, got dtype "
+                f"{value.dtype}"
+            )
+        return value
 
     # ----------------------------------------------------------------- properties
     @property
@@ -433,11 +478,11 @@ class Tensor:
                     f"grad: expected a gradient of the tensor's dtype {self.data.dtype}, got "
                     f"{value.data.dtype}"
                 )
-        self._grad = value
+        _set_grad(self, value)  # a plain store (see __setattr__): zero_grad's path
 
     @grad.deleter
     def grad(self) -> None:
-        self._grad = None
+        _set_grad(self, None)
 
     @property
     def is_leaf(self) -> _bool:
@@ -609,7 +654,12 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's data, cut from the graph."""
+        """A new leaf sharing this tensor's data, cut from the graph.
+
+        While both live, an in-place op recorded in the graph (under grad mode) on either is
+        refused: it would give that one new memory, and the other would not see the change.
+        """
+        _share(self.data)
         return Tensor._from_op(self.data, None)
 
     def detach_(self) -> Tensor:
@@ -709,7 +759,13 @@ class Tensor:
         """``self[index] = value``. Under grad mode, when ``self`` is a non-leaf that requires
         grad or ``value`` requires grad, the write is recorded in the graph (as PyTorch does):
         ``self`` takes new values, and other tensors that viewed its old ones keep them.
-        A view (a slice, a reshape) is refused there: its base would not see the write."""
+        A view (a slice, a reshape), or a tensor sharing its memory with a NumPy array
+        (``from_numpy``) or another tensor (``detach()``), is refused there: the other would
+        not see the write.
+
+        A recorded write costs the elements written, not the whole tensor, when nothing else
+        holds self's array (no view of it, no op that saved it for backward): it is then
+        written in place. Otherwise self takes a changed copy."""
         if _state.enabled and (
             (self._requires_grad and self._ctx is not None)
             or (isinstance(value, Tensor) and value._requires_grad and not self._requires_grad)
@@ -720,7 +776,14 @@ class Tensor:
                     "slice, a reshape) is not recorded, and the tensor it views would not see "
                     "the write; write into that tensor, or into a clone() of this one"
                 )
-            self._become("setitem", ops.shape.index_put(self, index, value))
+            self._check_unshared("setitem")
+            alone = (
+                _refs(self) == _SOLE
+                and self.data.base is None
+                and self.data.flags.writeable
+                and _state.recorder is None
+            )
+            self._become("setitem", ops.shape.index_put(self, index, value, in_place=alone))
             return
         self._check_inplace("setitem")
         # Masks stay masks here, so that NumPy itself rejects one of the wrong length.
@@ -913,6 +976,19 @@ class Tensor:
         ctx = self._ctx
         return ctx is None or ctx.fn.returns_view(ctx)
 
+    def _check_unshared(self, where: str) -> None:
+        """Raise if self's array is memory that someone else still holds and expects to see
+        changes in: a NumPy array given to ``from_numpy`` (or ``as_tensor``), or a tensor
+        made by ``detach()`` (either side). A recorded in-place op gives self a new array, so
+        that the other would silently keep the old values (PyTorch writes in place)."""
+        if _refs(self) > _SOLE and _SHARED.get(id(self.data)) is self.data:
+            raise RuntimeError(
+                f"{where}: under grad mode, this tensor shares its memory with a NumPy array "
+                f"(from_numpy, as_tensor) or with another tensor (detach()), which would not "
+                f"see the change (it is recorded out of place); change a clone() of it, or "
+                f"make the change under no_grad()"
+            )
+
     def _become(self, where: str, result: Tensor) -> Tensor:
         """Take the values and graph node of ``result``, computed out of place from self:
         an in-place op, recorded. Saved arrays of earlier ops keep the old values, so their
@@ -923,6 +999,7 @@ class Tensor:
                 f"reshape) in place is not recorded, and the tensor it views would not see "
                 f"the change; change that tensor, or use the out-of-place op"
             )
+        self._check_unshared(where)
         if result.data.shape != self.data.shape:
             raise ValueError(
                 f"{where}: an in-place result must keep the tensor's shape {self.data.shape}, "
@@ -976,7 +1053,12 @@ class Tensor:
                     f"{where}: cannot modify a leaf tensor that requires grad in place while "
                     f"grad mode is on; wrap the update in `with chainrule.no_grad():`"
                 )
-            return op(self, other)
+            result = op(self, other)
+            if self.retains_grad and result._ctx is not None:
+                # retain_grad() holds on, as after PyTorch's in-place update: the name now
+                # stands for the new values, whose gradient is kept.
+                result._ctx.retained = weakref.ref(result)
+            return result
         if ufunc is np.subtract:
             ops.arithmetic.check_not_bool(where, self, other)  # as x - mask is refused
         value = other.data if isinstance(other, Tensor) else other
@@ -2120,6 +2202,26 @@ def _shape_from(size: tuple[Any, ...]) -> Shape:
     return shape
 
 
+_new_fields = object.__new__
+_set_field = object.__setattr__
+_set_grad = _TensorFields.__dict__["_grad"].__set__
+"""``t._grad = value`` without ``Tensor.__setattr__`` (a third of the time), for the paths
+that run once per parameter per step."""
+
+_SHARED: weakref.WeakValueDictionary[int, Array] = weakref.WeakValueDictionary()
+"""Arrays that a tensor shares with a holder that expects to see its changes (the user's
+array given to ``from_numpy``, another tensor made by ``detach``), by id, while they live."""
+
+
+def _share(array: Array) -> None:
+    _SHARED[id(array)] = array
+
+
+def _refs(tensor: Tensor) -> int:
+    """References to the tensor's array (compare with ``_SOLE``)."""
+    return sys.getrefcount(tensor.data)
+
+
 def _new(array: Array, requires_grad: bool) -> Tensor:
     t = Tensor._from_op(array, None)
     if requires_grad:
@@ -2163,6 +2265,7 @@ def from_numpy(array: Any) -> Tensor:
         raise TypeError(
             f"from_numpy: expected an array of numbers or bools, got dtype {array.dtype}"
         )
+    _share(array)
     return Tensor._from_op(array, None)
 
 
@@ -2709,3 +2812,7 @@ def _ufunc_ops() -> dict[Any, Callable[[Any, Any], Tensor]]:
 
 
 _UFUNC_OPS = _ufunc_ops()
+
+_SOLE = _refs(Tensor._from_op(np.zeros(1), None))
+"""What ``_refs`` counts for an array that its tensor alone holds: a saved context, a view,
+another tensor or a user's variable holding it count more."""
