@@ -61,6 +61,9 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
         # Lists of arrays, NumPy scalars or tensors keep their dtype, as in PyTorch.
         if array.dtype.kind not in "biufc":
             raise TypeError(f"tensor: expected numbers, got leaves of dtype {array.dtype}")
+        if array.dtype == np.float64:
+            # NumPy makes float64 of float32 beside a Python float; PyTorch promotes dtypes.
+            return array.astype(_promoted_float(data), copy=False)
         return array
     if array.dtype == np.float64:
         return array.astype(default_float())
@@ -98,6 +101,27 @@ def _first_leaf_typed(data: Any) -> bool:
             break
         data = data[0]
     return isinstance(data, np.ndarray | np.generic | Tensor)
+
+
+def _promoted_float(data: Any) -> np.dtype[Any]:
+    """The float dtype PyTorch gives nested lists of typed and Python leaves: the widest
+    float dtype among the leaves, a Python float counting as the default dtype (so
+    ``[np.float32(1), 2.0]`` is float32, ``[np.float64(1), 2.0]`` float64)."""
+    floats: set[np.dtype[Any]] = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+            continue
+        if isinstance(item, Tensor):
+            item = item.data
+        if isinstance(item, np.ndarray | np.generic):
+            if item.dtype.kind == "f":
+                floats.add(item.dtype)
+        elif isinstance(item, float):
+            floats.add(default_float())
+    return np.result_type(*floats) if floats else default_float()
 
 
 def _ragged_lengths(data: Any) -> str:
@@ -329,6 +353,12 @@ class _TensorFields:
 
     __slots__ = ("__weakref__", "_ctx", "_grad", "_hooks", "_requires_grad", "data")
 
+    data: Array
+    _requires_grad: bool
+    _ctx: Context | None
+    _grad: Tensor | None
+    _hooks: list[Callable[[Tensor], Tensor | None]] | None
+
 
 class Tensor(_TensorFields):
     """An n-dimensional array with reverse-mode automatic differentiation.
@@ -362,11 +392,6 @@ class Tensor(_TensorFields):
     data: Array
     """The values, as a NumPy array (shared, not copied: ``p.data -= lr * p.grad`` updates ``p``
     in place). Assigning a tensor stores its array, as PyTorch's ``p.data = t`` does."""
-    _requires_grad: _bool
-    _ctx: Context | None
-
-    _grad: Tensor | None
-    _hooks: list[Callable[[Tensor], Tensor | None]] | None
 
     def __init__(self, *data: Any, dtype: DTypeLike = None, requires_grad: _bool = False) -> None:
         if len(data) == 1 and type(data[0]) is not int:

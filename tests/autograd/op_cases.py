@@ -753,6 +753,8 @@ case(
     lambda x: x[1:, [0, 2, 2], None, ..., -1:],
     normal((3, 3, 2)),
 )
+
+
 def written(x: Any, key: Any, v: Any) -> Any:
     """``y = x * 1; y[key] = v``: a write recorded in the graph (chainrule and PyTorch)."""
     y = x * 1

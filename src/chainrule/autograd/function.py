@@ -208,7 +208,7 @@ class Function:
             result.data, result._grad, result._ctx = out, None, ctx
             result._hooks, result._requires_grad = None, True
             result.__class__ = Tensor
-            return result  # type: ignore[return-value]
+            return result
         return Tensor._from_op(cls.forward(_Untracked(), *arrays, **options), None)
 
 

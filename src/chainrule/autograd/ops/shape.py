@@ -831,7 +831,8 @@ def gather(x: Any, dim: int, index: Any) -> Tensor:
     """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``dim=1`` (PyTorch's ``gather``).
 
     ``index`` is an integer tensor with as many axes as ``x``, no longer than ``x`` along the
-    other axes; positions picked twice receive the sum of their gradients.
+    other axes (a 0-d input or index counts as one of shape (1,), as in PyTorch); positions
+    picked twice receive the sum of their gradients.
     """
     x = as_tensor(x)
     picks = np.asarray(index.data if isinstance(index, Tensor) else index)
@@ -839,6 +840,10 @@ def gather(x: Any, dim: int, index: Any) -> Tensor:
     axis = int(dim) % builtins.max(x.ndim, 1)
     if picks.dtype.kind not in "iu":
         raise TypeError(f"gather: expected an integer index, got dtype {picks.dtype}")
+    if builtins.min(x.ndim, picks.ndim) == 0 and builtins.max(x.ndim, picks.ndim) <= 1:
+        # PyTorch reads a 0-d input or index as one of shape (1,); the result has the
+        # index's shape.
+        return reshape(gather(reshape(x, -1), 0, picks.reshape(-1)), picks.shape)
     if picks.ndim != x.ndim or builtins.any(
         picks.shape[d] > x.shape[d] for d in range(x.ndim) if d != axis
     ):
