@@ -845,7 +845,7 @@ class Tensor(_TensorFields):
                 f"{where}: expected a number or a 0-d tensor, got a tensor of shape "
                 f"{value.shape}; use copy_ to copy a tensor's values"
             )
-        if self._recorded(value):
+        if self._recorded(where, value):
             return self._become(where, self._replaced_by(value))
         self._check_inplace(where)
         self.data[...] = value.data if isinstance(value, Tensor) else value
@@ -857,7 +857,7 @@ class Tensor(_TensorFields):
         When ``source`` requires grad under grad mode, the copy is recorded in the graph
         (see ``add_``).
         """
-        if self._recorded(source):
+        if self._recorded("copy_", source):
             return self._become("copy_", self._replaced_by(source))
         self._check_inplace("copy_")
         source = source.data if isinstance(source, Tensor) else np.asarray(source)
@@ -882,7 +882,7 @@ class Tensor(_TensorFields):
         keep them for their own gradients. A view (a slice, a reshape) is refused there, as
         the tensor it views would not see the change.
         """
-        if self._recorded(other):
+        if self._recorded("add_", other):
             return self._become("add_", ops.add(self, other, alpha=alpha))
         self._check_inplace("add_")
         return self._add_scaled("add_", other, alpha)
@@ -890,7 +890,7 @@ class Tensor(_TensorFields):
     def sub_(self, other: Any, alpha: _float = 1.0) -> Tensor:
         """Subtract ``alpha * other`` from this tensor in place; returns self (see ``add_``)."""
         ops.arithmetic.check_not_bool("sub_", self, other)
-        if self._recorded(other):
+        if self._recorded("sub_", other):
             return self._become("sub_", ops.sub(self, other, alpha=alpha))
         self._check_inplace("sub_")
         return self._add_scaled("sub_", other, -alpha)
@@ -928,7 +928,7 @@ class Tensor(_TensorFields):
 
     def mul_(self, other: Any) -> Tensor:
         """Multiply this tensor by ``other`` in place; returns self (see ``add_``)."""
-        if self._recorded(other):
+        if self._recorded("mul_", other):
             return self._become("mul_", ops.mul(self, other))
         self._check_inplace("mul_")
         return self._update("mul_", np.multiply, other.data if isinstance(other, Tensor) else other)
@@ -940,7 +940,7 @@ class Tensor(_TensorFields):
             return self._inplace(
                 "div_", lambda t: ops.div(t, other, rounding_mode=rounding_mode), other
             )
-        if self._recorded(other):
+        if self._recorded("div_", other):
             return self._become("div_", ops.div(self, other))
         self._check_inplace("div_")
         return self._update(
@@ -949,7 +949,8 @@ class Tensor(_TensorFields):
 
     def clamp_(self, min: _float | None = None, max: _float | None = None) -> Tensor:
         """Clamp to [min, max] in place; returns self (see ``add_``)."""
-        if self._recorded(min) or self._recorded(max):  # a bound may require grad
+        # A bound may require grad.
+        if self._recorded("clamp_", min) or self._recorded("clamp_", max):
             return self._become("clamp_", ops.clamp(self, min, max))
         self._check_inplace("clamp_")
         try:
@@ -972,15 +973,20 @@ class Tensor(_TensorFields):
         nowhere = Tensor._from_op(np.zeros(self.data.shape, dtype=bool), None)
         return ops.where(nowhere, self, source)
 
-    def _recorded(self, other: Any) -> _bool:
+    def _recorded(self, where: str, other: Any) -> _bool:
         """Whether an in-place op on self goes into the graph: under grad mode, when self is
         a non-leaf that requires grad, or does not require grad and the operand ``other``
-        does. (A leaf that requires grad is refused by ``_check_inplace``.)"""
+        does. (A leaf that requires grad is refused by ``_check_inplace``.) Raises, before
+        anything is computed, if self shares its memory (see ``_check_unshared``)."""
         if not _state.enabled:
             return False
         if self._requires_grad:
-            return self._ctx is not None
-        return isinstance(other, Tensor) and other._requires_grad
+            recorded = self._ctx is not None
+        else:
+            recorded = isinstance(other, Tensor) and other._requires_grad
+        if recorded:
+            self._check_unshared(where)
+        return recorded
 
     def _check_storable(self, where: str, dtype: np.dtype[Any]) -> None:
         """Raise unless an in-place result of ``dtype`` fits this tensor's dtype."""
@@ -1024,7 +1030,6 @@ class Tensor(_TensorFields):
                 f"reshape) in place is not recorded, and the tensor it views would not see "
                 f"the change; change that tensor, or use the out-of-place op"
             )
-        self._check_unshared(where)
         if result.data.shape != self.data.shape:
             raise ValueError(
                 f"{where}: an in-place result must keep the tensor's shape {self.data.shape}, "
@@ -2028,7 +2033,7 @@ class Tensor(_TensorFields):
         """``self = compute(self)`` in place: recorded under grad mode for a tensor in the
         graph or an ``operand`` that requires grad (see ``add_``), refused for a leaf that
         requires grad, else written into self's array."""
-        if self._recorded(operand):
+        if self._recorded(where, operand):
             return self._become(where, compute(self))
         self._check_inplace(where)
         result = compute(self).data

@@ -153,11 +153,13 @@ def test_a_recorded_change_to_either_side_of_detach_is_refused_while_both_live()
 
 def test_a_from_numpy_tensor_whose_array_no_one_else_holds_is_recorded() -> None:
     w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    t = cr.from_numpy(np.zeros(3, np.float32))
+    t = cr.from_numpy(np.ones(3, np.float32))
+    t.mul_(w)  # mul saves t's array for w's gradient: that is no reason to refuse
     t.add_(w)
     (t * t).sum().backward()
     assert w.grad is not None
-    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 4.0, 6.0])
+    # t = 2 w, (t * t).sum() = 4 sum(w**2): gradient 8 w
+    np.testing.assert_array_equal(w.grad.numpy(), [8.0, 16.0, 24.0])
 
 
 # --------------------------------------------------------------------- retain_grad
