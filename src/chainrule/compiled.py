@@ -55,7 +55,7 @@ from chainrule.autograd.engine import _as_tuple, _checked, backward_order
 from chainrule.autograd.function import Context, Function, _Untracked
 from chainrule.autograd.grad_mode import Revision, _state
 from chainrule.backend import Array, np
-from chainrule.tensor import Tensor, as_generator, as_tensor
+from chainrule.tensor import Tensor, _set_grad, _TensorFields, as_generator, as_tensor
 
 REPLAYED_OPS = frozenset(
     {
@@ -101,10 +101,11 @@ gradient through this edge alone, or a leaf that sums the gradients of several e
 
 def _wrap(array: Array) -> Tensor:
     # Tensor._from_op(array, None), written out: this runs once per parameter per step.
-    tensor = object.__new__(Tensor)
+    tensor = object.__new__(_TensorFields)
     tensor.data, tensor._grad, tensor._ctx, tensor._hooks = array, None, None, None
     tensor._requires_grad = False
-    return tensor
+    tensor.__class__ = Tensor
+    return tensor  # type: ignore[return-value]
 
 
 class _DivergedError(Exception):
@@ -617,9 +618,10 @@ def _give(leaf: Tensor, g: Array, grad: Array, adopted: set[int]) -> None:
         if g is grad or g.base is not None or not g.flags.writeable or id(g) in adopted:
             g = g.copy()
         adopted.add(id(g))
-        leaf._grad = _wrap(g)
+        _set_grad(leaf, _wrap(g))
     else:
-        leaf._grad.data += g
+        accumulated = leaf._grad.data
+        accumulated += g
 
 
 def _add(totals: list[Any], i: int, g: Array, grad: Array) -> None:
@@ -643,9 +645,10 @@ def _finish(leaves: list[Tensor], totals: list[Any], adopted: set[int]) -> None:
             if not private or id(total) in adopted:
                 total = total.copy()
             adopted.add(id(total))
-            leaf._grad = _wrap(total)
+            _set_grad(leaf, _wrap(total))
         else:
-            leaf._grad.data += total
+            accumulated = leaf._grad.data
+            accumulated += total
 
 
 def _build(

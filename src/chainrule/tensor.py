@@ -11,6 +11,7 @@ import functools
 import inspect
 import operator
 import secrets
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
@@ -60,6 +61,9 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
         # Lists of arrays, NumPy scalars or tensors keep their dtype, as in PyTorch.
         if array.dtype.kind not in "biufc":
             raise TypeError(f"tensor: expected numbers, got leaves of dtype {array.dtype}")
+        if array.dtype == np.float64:
+            # NumPy makes float64 of float32 beside a Python float; PyTorch promotes dtypes.
+            return array.astype(_promoted_float(data), copy=False)
         return array
     if array.dtype == np.float64:
         return array.astype(default_float())
@@ -97,6 +101,27 @@ def _first_leaf_typed(data: Any) -> bool:
             break
         data = data[0]
     return isinstance(data, np.ndarray | np.generic | Tensor)
+
+
+def _promoted_float(data: Any) -> np.dtype[Any]:
+    """The float dtype PyTorch gives nested lists of typed and Python leaves: the widest
+    float dtype among the leaves, a Python float counting as the default dtype (so
+    ``[np.float32(1), 2.0]`` is float32, ``[np.float64(1), 2.0]`` float64)."""
+    floats: set[np.dtype[Any]] = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+            continue
+        if isinstance(item, Tensor):
+            item = item.data
+        if isinstance(item, np.ndarray | np.generic):
+            if item.dtype.kind == "f":
+                floats.add(item.dtype)
+        elif isinstance(item, float):
+            floats.add(default_float())
+    return np.result_type(*floats) if floats else default_float()
 
 
 def _ragged_lengths(data: Any) -> str:
@@ -321,7 +346,21 @@ class RemovableHandle:
             note_change()  # a recorded step that ran this hook must record again
 
 
-class Tensor:
+class _TensorFields:
+    """The fields of a ``Tensor``, in a base class of their own: ops fill a new tensor's
+    fields here, where an assignment is a plain store, then make it a ``Tensor``, whose
+    ``__setattr__`` checks what is assigned to ``data`` (see ``Tensor._from_op``)."""
+
+    __slots__ = ("__weakref__", "_ctx", "_grad", "_hooks", "_requires_grad", "data")
+
+    data: Array
+    _requires_grad: bool
+    _ctx: Context | None
+    _grad: Tensor | None
+    _hooks: list[Callable[[Tensor], Tensor | None]] | None
+
+
+class Tensor(_TensorFields):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Parameters
@@ -345,43 +384,74 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_grad", "_hooks", "_requires_grad", "data")
+    __slots__ = ()
     # NumPy itself goes through __array_ufunc__ below; the priority is kept for libraries that
     # still read it to decide whether to defer to Tensor's reflected operators.
     __array_priority__ = 1000
 
     data: Array
-    _requires_grad: _bool
-    _ctx: Context | None
+    """The values, as a NumPy array (shared, not copied: ``p.data -= lr * p.grad`` updates ``p``
+    in place). Assigning a tensor stores its array, as PyTorch's ``p.data = t`` does."""
 
     def __init__(self, *data: Any, dtype: DTypeLike = None, requires_grad: _bool = False) -> None:
         if len(data) == 1 and type(data[0]) is not int:
-            self.data = _to_array(data[0], dtype)
+            array = _to_array(data[0], dtype)
         elif all(type(n) is int for n in data):
             # PyTorch's legacy form: Tensor(2, 3) is a 2x3 tensor (zeros here), Tensor() empty.
-            self.data = np.zeros(data if data else (0,), dtype=_float_dtype(dtype))
+            array = np.zeros(data if data else (0,), dtype=_float_dtype(dtype))
         else:
             raise TypeError(
                 f"Tensor: expected data (Tensor([1.0, 2.0])) or sizes (Tensor(2, 3)), got "
                 f"{len(data)} arguments of types {[type(d).__name__ for d in data]}"
             )
-        self._grad: Tensor | None = None
-        self._ctx = None
-        self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
-        self._requires_grad = False
+        _set_field(self, "data", array)
+        _set_grad(self, None)
+        _set_field(self, "_ctx", None)
+        _set_field(self, "_hooks", None)
+        _set_field(self, "_requires_grad", False)
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
     def _from_op(cls, data: Array, ctx: Context | None) -> Tensor:
         """Wrap an op's result without copying or validating (the fast path for ops)."""
-        t = object.__new__(Tensor)
+        t = _new_fields(_TensorFields)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
         t._grad = None
         t._ctx = ctx
         t._hooks = None
         t._requires_grad = ctx is not None
-        return t
+        t.__class__ = Tensor
+        return t  # type: ignore[return-value]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Only assignments to ``data`` are checked: the fields of an op's result are filled
+        # before it becomes a Tensor (_from_op), so that this runs off the ops' path.
+        if name == "data" and (type(value) is not np.ndarray or value.dtype.kind not in "fc"):
+            value = self._checked_data(value)
+        _set_field(self, name, value)
+
+    def _checked_data(self, value: Any) -> Array:
+        """``value`` as this tensor's new array (``t.data = value``): a tensor gives its array,
+        as in PyTorch (whose ``.data`` is a tensor), a NumPy array or scalar itself; any
+        shape and dtype, but a tensor that requires grad keeps a floating dtype."""
+        if isinstance(value, Tensor):
+            value = value.data
+        elif isinstance(value, np.ndarray | np.generic):
+            value = np.asarray(value)
+        else:
+            raise TypeError(
+                f"data: expected a NumPy array or a Tensor, got {type(value).__name__}; "
+                f"convert it first, e.g. t.data = chainrule.tensor(value, dtype=t.dtype)"
+            )
+        if value.dtype.kind not in "biufc":
+            raise TypeError(f"data: expected an array of numbers or bools, got dtype {value.dtype}")
+        if value.dtype.kind != "f" and getattr(self, "_requires_grad", False):
+            raise RuntimeError(
+                f"data: a tensor that requires grad must hold floating-point data, got dtype "
+                f"{value.dtype}"
+            )
+        return value
 
     # ----------------------------------------------------------------- properties
     @property
@@ -433,11 +503,11 @@ class Tensor:
                     f"grad: expected a gradient of the tensor's dtype {self.data.dtype}, got "
                     f"{value.data.dtype}"
                 )
-        self._grad = value
+        _set_grad(self, value)  # a plain store (see __setattr__): zero_grad's path
 
     @grad.deleter
     def grad(self) -> None:
-        self._grad = None
+        _set_grad(self, None)
 
     @property
     def is_leaf(self) -> _bool:
@@ -609,7 +679,12 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's data, cut from the graph."""
+        """A new leaf sharing this tensor's data, cut from the graph.
+
+        While both live, an in-place op recorded in the graph (under grad mode) on either is
+        refused: it would give that one new memory, and the other would not see the change.
+        """
+        _share(self.data)
         return Tensor._from_op(self.data, None)
 
     def detach_(self) -> Tensor:
@@ -709,7 +784,13 @@ class Tensor:
         """``self[index] = value``. Under grad mode, when ``self`` is a non-leaf that requires
         grad or ``value`` requires grad, the write is recorded in the graph (as PyTorch does):
         ``self`` takes new values, and other tensors that viewed its old ones keep them.
-        A view (a slice, a reshape) is refused there: its base would not see the write."""
+        A view (a slice, a reshape), or a tensor sharing its memory with a NumPy array
+        (``from_numpy``) or another tensor (``detach()``), is refused there: the other would
+        not see the write.
+
+        A recorded write costs the elements written, not the whole tensor, when nothing else
+        holds self's array (no view of it, no op that saved it for backward): it is then
+        written in place. Otherwise self takes a changed copy."""
         if _state.enabled and (
             (self._requires_grad and self._ctx is not None)
             or (isinstance(value, Tensor) and value._requires_grad and not self._requires_grad)
@@ -720,7 +801,14 @@ class Tensor:
                     "slice, a reshape) is not recorded, and the tensor it views would not see "
                     "the write; write into that tensor, or into a clone() of this one"
                 )
-            self._become("setitem", ops.shape.index_put(self, index, value))
+            self._check_unshared("setitem")
+            alone = (
+                _refs(self) == _SOLE
+                and self.data.base is None
+                and self.data.flags.writeable
+                and _state.recorder is None
+            )
+            self._become("setitem", ops.shape.index_put(self, index, value, in_place=alone))
             return
         self._check_inplace("setitem")
         # Masks stay masks here, so that NumPy itself rejects one of the wrong length.
@@ -757,7 +845,7 @@ class Tensor:
                 f"{where}: expected a number or a 0-d tensor, got a tensor of shape "
                 f"{value.shape}; use copy_ to copy a tensor's values"
             )
-        if self._recorded(value):
+        if self._recorded(where, value):
             return self._become(where, self._replaced_by(value))
         self._check_inplace(where)
         self.data[...] = value.data if isinstance(value, Tensor) else value
@@ -769,7 +857,7 @@ class Tensor:
         When ``source`` requires grad under grad mode, the copy is recorded in the graph
         (see ``add_``).
         """
-        if self._recorded(source):
+        if self._recorded("copy_", source):
             return self._become("copy_", self._replaced_by(source))
         self._check_inplace("copy_")
         source = source.data if isinstance(source, Tensor) else np.asarray(source)
@@ -794,7 +882,7 @@ class Tensor:
         keep them for their own gradients. A view (a slice, a reshape) is refused there, as
         the tensor it views would not see the change.
         """
-        if self._recorded(other):
+        if self._recorded("add_", other):
             return self._become("add_", ops.add(self, other, alpha=alpha))
         self._check_inplace("add_")
         return self._add_scaled("add_", other, alpha)
@@ -802,7 +890,7 @@ class Tensor:
     def sub_(self, other: Any, alpha: _float = 1.0) -> Tensor:
         """Subtract ``alpha * other`` from this tensor in place; returns self (see ``add_``)."""
         ops.arithmetic.check_not_bool("sub_", self, other)
-        if self._recorded(other):
+        if self._recorded("sub_", other):
             return self._become("sub_", ops.sub(self, other, alpha=alpha))
         self._check_inplace("sub_")
         return self._add_scaled("sub_", other, -alpha)
@@ -840,7 +928,7 @@ class Tensor:
 
     def mul_(self, other: Any) -> Tensor:
         """Multiply this tensor by ``other`` in place; returns self (see ``add_``)."""
-        if self._recorded(other):
+        if self._recorded("mul_", other):
             return self._become("mul_", ops.mul(self, other))
         self._check_inplace("mul_")
         return self._update("mul_", np.multiply, other.data if isinstance(other, Tensor) else other)
@@ -852,7 +940,7 @@ class Tensor:
             return self._inplace(
                 "div_", lambda t: ops.div(t, other, rounding_mode=rounding_mode), other
             )
-        if self._recorded(other):
+        if self._recorded("div_", other):
             return self._become("div_", ops.div(self, other))
         self._check_inplace("div_")
         return self._update(
@@ -861,7 +949,8 @@ class Tensor:
 
     def clamp_(self, min: _float | None = None, max: _float | None = None) -> Tensor:
         """Clamp to [min, max] in place; returns self (see ``add_``)."""
-        if self._recorded(min) or self._recorded(max):  # a bound may require grad
+        # A bound may require grad.
+        if self._recorded("clamp_", min) or self._recorded("clamp_", max):
             return self._become("clamp_", ops.clamp(self, min, max))
         self._check_inplace("clamp_")
         try:
@@ -884,15 +973,20 @@ class Tensor:
         nowhere = Tensor._from_op(np.zeros(self.data.shape, dtype=bool), None)
         return ops.where(nowhere, self, source)
 
-    def _recorded(self, other: Any) -> _bool:
+    def _recorded(self, where: str, other: Any) -> _bool:
         """Whether an in-place op on self goes into the graph: under grad mode, when self is
         a non-leaf that requires grad, or does not require grad and the operand ``other``
-        does. (A leaf that requires grad is refused by ``_check_inplace``.)"""
+        does. (A leaf that requires grad is refused by ``_check_inplace``.) Raises, before
+        anything is computed, if self shares its memory (see ``_check_unshared``)."""
         if not _state.enabled:
             return False
         if self._requires_grad:
-            return self._ctx is not None
-        return isinstance(other, Tensor) and other._requires_grad
+            recorded = self._ctx is not None
+        else:
+            recorded = isinstance(other, Tensor) and other._requires_grad
+        if recorded:
+            self._check_unshared(where)
+        return recorded
 
     def _check_storable(self, where: str, dtype: np.dtype[Any]) -> None:
         """Raise unless an in-place result of ``dtype`` fits this tensor's dtype."""
@@ -912,6 +1006,19 @@ class Tensor:
             return False
         ctx = self._ctx
         return ctx is None or ctx.fn.returns_view(ctx)
+
+    def _check_unshared(self, where: str) -> None:
+        """Raise if self's array is memory that someone else still holds and expects to see
+        changes in: a NumPy array given to ``from_numpy`` (or ``as_tensor``), or a tensor
+        made by ``detach()`` (either side). A recorded in-place op gives self a new array, so
+        that the other would silently keep the old values (PyTorch writes in place)."""
+        if _refs(self) > _SOLE and _SHARED.get(id(self.data)) is self.data:
+            raise RuntimeError(
+                f"{where}: under grad mode, this tensor shares its memory with a NumPy array "
+                f"(from_numpy, as_tensor) or with another tensor (detach()), which would not "
+                f"see the change (it is recorded out of place); change a clone() of it, or "
+                f"make the change under no_grad()"
+            )
 
     def _become(self, where: str, result: Tensor) -> Tensor:
         """Take the values and graph node of ``result``, computed out of place from self:
@@ -976,7 +1083,12 @@ class Tensor:
                     f"{where}: cannot modify a leaf tensor that requires grad in place while "
                     f"grad mode is on; wrap the update in `with chainrule.no_grad():`"
                 )
-            return op(self, other)
+            result = op(self, other)
+            if self.retains_grad and result._ctx is not None:
+                # retain_grad() holds on, as after PyTorch's in-place update: the name now
+                # stands for the new values, whose gradient is kept.
+                result._ctx.retained = weakref.ref(result)
+            return result
         if ufunc is np.subtract:
             ops.arithmetic.check_not_bool(where, self, other)  # as x - mask is refused
         value = other.data if isinstance(other, Tensor) else other
@@ -1921,7 +2033,7 @@ class Tensor:
         """``self = compute(self)`` in place: recorded under grad mode for a tensor in the
         graph or an ``operand`` that requires grad (see ``add_``), refused for a leaf that
         requires grad, else written into self's array."""
-        if self._recorded(operand):
+        if self._recorded(where, operand):
             return self._become(where, compute(self))
         self._check_inplace(where)
         result = compute(self).data
@@ -2120,6 +2232,26 @@ def _shape_from(size: tuple[Any, ...]) -> Shape:
     return shape
 
 
+_new_fields = object.__new__
+_set_field = object.__setattr__
+_set_grad = _TensorFields.__dict__["_grad"].__set__
+"""``t._grad = value`` without ``Tensor.__setattr__`` (a third of the time), for the paths
+that run once per parameter per step."""
+
+_SHARED: weakref.WeakValueDictionary[int, Array] = weakref.WeakValueDictionary()
+"""Arrays that a tensor shares with a holder that expects to see its changes (the user's
+array given to ``from_numpy``, another tensor made by ``detach``), by id, while they live."""
+
+
+def _share(array: Array) -> None:
+    _SHARED[id(array)] = array
+
+
+def _refs(tensor: Tensor) -> int:
+    """References to the tensor's array (compare with ``_SOLE``)."""
+    return sys.getrefcount(tensor.data)
+
+
 def _new(array: Array, requires_grad: bool) -> Tensor:
     t = Tensor._from_op(array, None)
     if requires_grad:
@@ -2163,6 +2295,7 @@ def from_numpy(array: Any) -> Tensor:
         raise TypeError(
             f"from_numpy: expected an array of numbers or bools, got dtype {array.dtype}"
         )
+    _share(array)
     return Tensor._from_op(array, None)
 
 
@@ -2709,3 +2842,7 @@ def _ufunc_ops() -> dict[Any, Callable[[Any, Any], Tensor]]:
 
 
 _UFUNC_OPS = _ufunc_ops()
+
+_SOLE = _refs(Tensor._from_op(np.zeros(1), None))
+"""What ``_refs`` counts for an array that its tensor alone holds: a saved context, a view,
+another tensor or a user's variable holding it count more."""

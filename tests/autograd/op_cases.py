@@ -753,6 +753,44 @@ case(
     lambda x: x[1:, [0, 2, 2], None, ..., -1:],
     normal((3, 3, 2)),
 )
+
+
+def written(x: Any, key: Any, v: Any) -> Any:
+    """``y = x * 1; y[key] = v``: a write recorded in the graph (chainrule and PyTorch)."""
+    y = x * 1
+    y[key] = v
+    return y
+
+
+case("index_put", "row", lambda x, v: written(x, 1, v), SAME, normal((3, 4), (4,)))
+case(
+    "index_put",
+    "slices_broadcast_value",
+    lambda x, v: written(x, (slice(None), slice(1, 3)), v),
+    SAME,
+    normal((3, 4), (3, 1)),
+)
+case(
+    "index_put",
+    "int_then_array",  # PyTorch's reading of x[0, :, [2, 0]]: shape (3, 2)
+    lambda x, v: written(x, (0, slice(None), [2, 0]), v),
+    SAME,
+    normal((2, 3, 4), (3, 2)),
+)
+case(
+    "index_put",
+    "mask",
+    lambda x, v: written(x, cr.tensor([True, False, True]), v),
+    lambda x, v: written(x, torch.tensor([True, False, True]), v),
+    normal((3, 2), (2, 2)),
+)
+case(
+    "index_put",
+    "scatter",
+    lambda x, s: cr.scatter(x, 1, np.array([[2, 0], [1, 3]]), s),
+    lambda x, s: torch.scatter(x, 1, as_torch(np.array([[2, 0], [1, 3]])), s),
+    normal((2, 4), (2, 2)),
+)
 case(
     "index",
     "split_sections",

@@ -155,9 +155,8 @@ class Generator:
         return repr(tuple(int(d) - (ndim if self.rng.random() < 0.5 else 0) for d in chosen))
 
     def index(self, shape: tuple[int, ...], unique: bool = False) -> str:
-        """An index; with ``unique``, integer arrays without repeats (a write through repeated
-        positions differs: PyTorch sums the value's gradient over the repeats, chainrule
-        gives it to the write that stays)."""
+        """An index; with ``unique``, integer arrays without repeats (which of the writes
+        through a repeated position stays is left unspecified by PyTorch)."""
         parts: list[str] = []
         axis = 0
         used_ellipsis = False

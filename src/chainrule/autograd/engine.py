@@ -18,6 +18,7 @@ from chainrule.autograd.function import Context, _OutputGrads
 from chainrule.autograd.grad_mode import _state
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
+from chainrule.tensor import _set_grad as set_grad
 
 
 def _count_consumers(roots: Sequence[Context]) -> dict[Context, int]:
@@ -204,7 +205,7 @@ def _run_backward(
                 kept = node.retained()
                 if kept is not None:
                     total = grad.copy() if kept._grad is None else kept._grad.data + grad
-                    kept._grad = Tensor._from_op(total, None)
+                    set_grad(kept, Tensor._from_op(total, None))
             if capturing:
                 for slot in targets.get(id(node), ()):
                     captured[slot] = grad
@@ -287,9 +288,10 @@ def _run_backward(
             if not private or id(total) in adopted:
                 total = total.copy()
             adopted.add(id(total))
-            leaf._grad = Tensor._from_op(total, None)
+            set_grad(leaf, Tensor._from_op(total, None))
         else:
-            leaf._grad.data += total
+            accumulated = leaf._grad.data
+            accumulated += total
     return captured if capturing else None
 
 
@@ -437,9 +439,10 @@ def backward(
         if t._ctx is not None and t._ctx.retained is not None and t._ctx.retained() is t:
             continue  # retain_grad() filled it during the pass, as PyTorch fills it once
         if t._grad is None:
-            t._grad = Tensor._from_op(g.copy(), None)
+            set_grad(t, Tensor._from_op(g.copy(), None))
         else:
-            t._grad.data += g
+            accumulated = t._grad.data
+            accumulated += g
 
 
 def grad(

@@ -204,9 +204,10 @@ class Function:
             ctx.output_shape = out.shape
             ctx.output_dtype = out.dtype
             # Tensor._from_op(out, ctx), written out: one call fewer on every recorded op.
-            result = _new(Tensor)
+            result = _new(_TensorFields)
             result.data, result._grad, result._ctx = out, None, ctx
             result._hooks, result._requires_grad = None, True
+            result.__class__ = Tensor
             return result
         return Tensor._from_op(cls.forward(_Untracked(), *arrays, **options), None)
 
@@ -592,6 +593,7 @@ def as_array(value: Any) -> Array:
     return value if type(value) is np.ndarray else np.asarray(value)
 
 
-from chainrule.tensor import Tensor  # noqa: E402 - the tensor module imports this one first
+# The tensor module imports this one first.
+from chainrule.tensor import Tensor, _TensorFields  # noqa: E402
 
 _new = object.__new__

@@ -215,11 +215,13 @@ def quietly(fn: F) -> F:
     return cast(F, run)
 
 
-def write_out(where: str, result: Tensor, out: Any) -> Tensor:
+def write_out(where: str, result: Tensor, out: Any, *, same_dtype: bool = False) -> Tensor:
     """``result`` copied into ``out``, for PyTorch's ``out=`` argument; returns ``out``.
 
     As in PyTorch, such a write is not differentiable: it is refused when an input requires
-    grad under grad mode (then ``result`` has a graph node) or ``out`` does.
+    grad under grad mode (then ``result`` has a graph node) or ``out`` does. Elementwise ops
+    write into an ``out`` of a wider dtype of the same kind; with ``same_dtype`` (matrix
+    products, as PyTorch's), ``out`` must have the result's dtype.
 
     Raises
     ------
@@ -228,7 +230,7 @@ def write_out(where: str, result: Tensor, out: Any) -> Tensor:
     ValueError
         If ``out`` does not have the result's shape.
     RuntimeError
-        If the result would need a gradient.
+        If the result would need a gradient, or ``same_dtype`` and the dtypes differ.
     """
     from chainrule.autograd.grad_mode import _state
 
@@ -243,6 +245,10 @@ def write_out(where: str, result: Tensor, out: Any) -> Tensor:
         raise ValueError(
             f"{where}: expected out of the result's shape {result.data.shape}, "
             f"got shape {out.data.shape}"
+        )
+    if same_dtype and out.data.dtype != result.data.dtype:
+        raise RuntimeError(
+            f"{where}: expected out of the result's dtype {result.data.dtype}, got {out.data.dtype}"
         )
     try:
         np.copyto(out.data, result.data, casting="same_kind")

@@ -43,7 +43,7 @@ def _erf(x: Array) -> Array:
 class ReLU(Function):
     """y = max(x, 0);  dy/dx = 1 where x > 0, else 0.
 
-    NOTE: relu'(0) = 0, as in PyTorch.
+    NOTE: relu'(0) = 0, as in PyTorch; at NaN the gradient passes through, as in PyTorch.
     """
 
     @staticmethod
@@ -55,7 +55,8 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (y,) = ctx.saved
-        return (grad * (y > 0),)
+        # y != 0 is x > 0, or x NaN (y too): one comparison, as cheap as y > 0.
+        return (grad * (y != 0),)
 
 
 @register("leaky_relu")
@@ -230,13 +231,16 @@ class Tanh(Function):
 class Hardtanh(Function):
     """y = clip(x, min_val, max_val);  dy/dx = 1 where min_val < x < max_val, else 0.
 
-    NOTE: at the bounds the derivative is 0 (strict inequalities), as in PyTorch.
+    NOTE: at the bounds the derivative is 0 (strict inequalities), as in PyTorch; at NaN
+    it is 1 (the gradient passes through), as in PyTorch.
     """
 
     @staticmethod
     def forward(ctx: Context, x: Array, min_val: float, max_val: float) -> Array:
-        ctx.save_for_backward((x > min_val) & (x < max_val))
-        return np.clip(x, min_val, max_val)
+        y = np.clip(x, min_val, max_val)
+        # Clipped or on a bound: y equals it. A NaN equals neither, and passes.
+        ctx.save_for_backward((y != min_val) & (y != max_val))
+        return y
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:

@@ -165,7 +165,8 @@ class Clip(Function):
 class Maximum(Function):
     """y = max(a, b) elementwise;  the gradient goes to the larger input.
 
-    NOTE: where a == b the gradient is split evenly (half to each), as in PyTorch.
+    NOTE: where a == b the gradient is split evenly (half to each), and where either is NaN
+    (so is y) it goes whole to both, as in PyTorch.
     """
 
     @staticmethod
@@ -175,23 +176,35 @@ class Maximum(Function):
             y = np.maximum(a, b)
         except ValueError:
             raise _broadcast_error("maximum", a, b) from None
-        share_a = (a > b) + 0.5 * (a == b)
-        ctx.save_for_backward(share_a.astype(y.dtype, copy=False))
+        _save_shares(ctx, a, b, y, a_loses=np.less)
         return y
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
-        (share_a,) = ctx.saved
+        share_a, share_b = ctx.saved
         da, db = ctx.needs_input_grad
         return (
             unbroadcast(grad * share_a, ctx.a_shape) if da else None,
-            unbroadcast(grad * (1 - share_a), ctx.b_shape) if db else None,
+            unbroadcast(grad * share_b, ctx.b_shape) if db else None,
         )
+
+
+def _save_shares(ctx: Context, a: Array, b: Array, y: Array, a_loses: Any) -> None:
+    """Save each input's share of the gradient of max(a, b) or min(a, b): 1 to the winner,
+    0 to the loser (``a_loses(a, b)``, or the reverse), half each on a tie. Where either is
+    NaN neither loses nor ties, and both get it whole, as PyTorch's rule reads there."""
+    if not ctx.needs_input_grad or y.dtype.kind != "f":
+        return  # nothing to differentiate (not recorded, or integers)
+    keep = 1 - np.multiply(a == b, y.dtype.type(0.5))
+    share_a = keep - a_loses(a, b)
+    keep -= a_loses(b, a)
+    ctx.save_for_backward(share_a, keep)
 
 
 @register("minimum")
 class Minimum(Function):
-    """y = min(a, b) elementwise;  the gradient goes to the smaller input (split on ties)."""
+    """y = min(a, b) elementwise;  the gradient goes to the smaller input (split on ties,
+    whole to both at NaN)."""
 
     @staticmethod
     def forward(ctx: Context, a: Array, b: Array) -> Array:
@@ -200,8 +213,7 @@ class Minimum(Function):
             y = np.minimum(a, b)
         except ValueError:
             raise _broadcast_error("minimum", a, b) from None
-        share_a = (a < b) + 0.5 * (a == b)
-        ctx.save_for_backward(share_a.astype(y.dtype, copy=False))
+        _save_shares(ctx, a, b, y, a_loses=np.greater)
         return y
 
     backward = Maximum.backward

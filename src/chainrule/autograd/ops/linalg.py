@@ -151,9 +151,10 @@ def _same_dtype(where: str, a: Tensor, b: Tensor) -> None:
 
 def matmul(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
     """Matrix product with NumPy's rules: 1-D vectors, 2-D matrices, batched N-D stacks;
-    written into ``out`` (and returned) if given."""
+    written into ``out`` (and returned) if given, which must then have the product's shape
+    and dtype, as in PyTorch."""
     if out is not None:
-        return write_out("matmul", matmul(a, b), out)
+        return write_out("matmul", matmul(a, b), out, same_dtype=True)
     a, b = binary_operands(a, b)
     a, b = as_tensor(a), as_tensor(b)
     _same_dtype("matmul", a, b)

@@ -267,10 +267,24 @@ def _axis(where: str, x: Tensor, dim: int) -> int:
     return int(dim) % builtins.max(x.ndim, 1)
 
 
+def _vector(x: Any) -> Any:
+    """A 0-d tensor or array as one of shape (1,), as PyTorch's ops that index along a dim
+    (gather, scatter, index_*) read it; anything else as it is."""
+    if isinstance(x, Tensor | np.ndarray) and x.ndim == 0:
+        return reshape(as_tensor(x), (1,))
+    return x
+
+
 def index_select(x: Any, dim: int, index: Any) -> Tensor:
     """The entries at ``index`` (1-D integers) along ``dim``."""
     x = as_tensor(x)
     axis, picks = _along("index_select", x, dim, index)
+    if x.ndim == 0:  # read as shape (1,), as in PyTorch; the one entry, 0-d again
+        if picks.size != 1:
+            raise IndexError(
+                f"index_select: a 0-d tensor takes an index of one value, got {picks.size}"
+            )
+        return reshape(index_select(_vector(x), dim, picks), ())
     return _index(x, (slice(None),) * axis + (picks,))
 
 
@@ -659,6 +673,10 @@ def scatter(
     x = as_tensor(x)
     if (src is None) == (value is None):
         raise TypeError("scatter: expected one of src (a tensor) or value (a number)")
+    if x.ndim == 0:  # read as shape (1,), as in PyTorch
+        check_axis(dim, 0, "scatter")
+        out = scatter(_vector(x), 0, index_, _vector(src), value=value, reduce=reduce)
+        return reshape(out, ())
     _, coords = _scatter_coords("scatter", x, dim, index_)
     source = _scatter_source("scatter", src if src is not None else value, coords[0].shape, x.dtype)
     if reduce in ("add", "sum"):
@@ -725,6 +743,9 @@ def _slab_source(
 def index_add(x: Any, dim: int, index_: Any, source: Any, *, alpha: Any = 1) -> Tensor:
     """A copy of ``x`` with ``alpha * source[i]`` added to slab ``index_[i]`` along ``dim``."""
     x = as_tensor(x)
+    if x.ndim == 0:  # read as shape (1,), as in PyTorch
+        check_axis(dim, 0, "index_add")
+        return reshape(index_add(_vector(x), 0, index_, _vector(source), alpha=alpha), ())
     coords, source = _slab_source("index_add", x, dim, index_, source)
     if source.dtype != x.dtype:
         source = source.to(x.dtype)
@@ -736,6 +757,9 @@ def index_fill(x: Any, dim: int, index_: Any, value: Any) -> Tensor:
     from chainrule.autograd.ops.shape import index_put
 
     x = as_tensor(x)
+    if x.ndim == 0:  # read as shape (1,), as in PyTorch
+        check_axis(dim, 0, "index_fill")
+        return reshape(index_fill(_vector(x), 0, index_, value), ())
     axis, picks = _along("index_fill", x, dim, index_)
     return index_put(x, (slice(None),) * axis + (picks,), value)
 
@@ -745,6 +769,9 @@ def index_copy(x: Any, dim: int, index_: Any, source: Any) -> Tensor:
     from chainrule.autograd.ops.shape import index_put
 
     x = as_tensor(x)
+    if x.ndim == 0:  # read as shape (1,), as in PyTorch
+        check_axis(dim, 0, "index_copy")
+        return reshape(index_copy(_vector(x), 0, index_, _vector(source)), ())
     coords, source = _slab_source("index_copy", x, dim, index_, source)
     return index_put(x, coords, source)
 
@@ -1092,6 +1119,11 @@ def take_along_dim(x: Any, indices: Any, dim: int | None = None) -> Tensor:
     if dim is None:
         return index(reshape(x, (-1,)), (picks.reshape(-1),))
     axis = _axis("take_along_dim", x, dim)
+    if x.ndim == 0:
+        raise IndexError(
+            f"take_along_dim: dim {dim} needs a tensor with at least 1 dimension, got a 0-d "
+            f"tensor; leave dim out to take from the flattened tensor"
+        )
     if picks.ndim != x.ndim:
         raise ValueError(
             f"take_along_dim: expected indices with as many dimensions as the input "

@@ -213,10 +213,17 @@ class Var(Function):
         # An empty reduction has no variance: NaN, as in PyTorch (n - 1 = -1 would give -0).
         # A correction above the count leaves no degrees of freedom: inf, as in PyTorch.
         ctx.denominator = builtins.max(count - correction, 0) if count else math.nan
-        dtype, x = x.dtype, _widened(x)
-        centered = x - x.mean(axis=axes, keepdims=True) if count else x
-        var = np.sum(centered * centered, axis=axes, keepdims=keepdims) / ctx.denominator
-        y = (np.sqrt(var) if root else var).astype(x.dtype, copy=False)
+        # Sums in float64 for float32 (float32 for float16), as PyTorch accumulates: values
+        # far from 0 (1e5 + noise) otherwise lose a thousandth of their variance to rounding
+        # in the mean. The centred values are kept at the working precision of backward.
+        dtype = x.dtype
+        keep = _widened(x).dtype
+        wide = x.astype(np.float64 if keep == np.float32 else keep)
+        if count:
+            wide -= wide.mean(axis=axes, keepdims=True)
+        centered = wide.astype(keep)
+        var = np.sum(np.square(wide, out=wide), axis=axes, keepdims=keepdims) / ctx.denominator
+        y = (np.sqrt(var) if root else var).astype(keep, copy=False)
         ctx.save_for_backward(centered, y if root else None)
         return y.astype(dtype, copy=False)
 

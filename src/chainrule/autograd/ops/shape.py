@@ -157,6 +157,49 @@ class Pad(Function):
         return grad[ctx.interior], None, None
 
 
+@register("index_put")
+class IndexPut(Function):
+    """y = x with y[key] = v (v broadcast to the indexed shape);
+    dL/dx = g with g[key] set to 0, dL/dv = g[key] summed down to v's shape.
+
+    ``keys`` is what ``torch_keys`` makes of the index: one NumPy key, or a basic key (a view)
+    followed by one applied to that view. Only the keys are kept for backward.
+
+    A position written twice (repeated integers) keeps one write, as NumPy's and PyTorch's
+    assignments do; every element of v aimed at it receives g there, as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context, x: Array, v: Array, keys: tuple[tuple[Any, ...], ...], in_place: bool
+    ) -> Array:
+        ctx.keys, ctx.v_shape = keys, v.shape
+        out = x if in_place else x.copy()
+        target = out
+        for part in keys[:-1]:
+            target = target[part]  # basic keys: a view of out
+        target[keys[-1]] = v
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None, None, None]:
+        from chainrule.autograd.function import unbroadcast
+
+        gx = gv = None
+        if ctx.needs_input_grad[0]:
+            gx = grad.copy()
+            target = gx
+            for part in ctx.keys[:-1]:
+                target = target[part]
+            target[ctx.keys[-1]] = 0
+        if ctx.needs_input_grad[1]:
+            gv = grad
+            for part in ctx.keys:
+                gv = gv[part]
+            gv = unbroadcast(gv, ctx.v_shape)
+        return gx, gv, None, None
+
+
 # --------------------------------------------------------------------- public forms
 def _is_dtype(value: Any) -> bool:
     """Whether ``value`` names a dtype (``x.view(torch.int32)`` asks to reinterpret bits)."""
@@ -788,7 +831,8 @@ def gather(x: Any, dim: int, index: Any) -> Tensor:
     """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``dim=1`` (PyTorch's ``gather``).
 
     ``index`` is an integer tensor with as many axes as ``x``, no longer than ``x`` along the
-    other axes; positions picked twice receive the sum of their gradients.
+    other axes (a 0-d input or index counts as one of shape (1,), as in PyTorch); positions
+    picked twice receive the sum of their gradients.
     """
     x = as_tensor(x)
     picks = np.asarray(index.data if isinstance(index, Tensor) else index)
@@ -796,6 +840,10 @@ def gather(x: Any, dim: int, index: Any) -> Tensor:
     axis = int(dim) % builtins.max(x.ndim, 1)
     if picks.dtype.kind not in "iu":
         raise TypeError(f"gather: expected an integer index, got dtype {picks.dtype}")
+    if builtins.min(x.ndim, picks.ndim) == 0 and builtins.max(x.ndim, picks.ndim) <= 1:
+        # PyTorch reads a 0-d input or index as one of shape (1,); the result has the
+        # index's shape.
+        return reshape(gather(reshape(x, -1), 0, picks.reshape(-1)), picks.shape)
     if picks.ndim != x.ndim or builtins.any(
         picks.shape[d] > x.shape[d] for d in range(x.ndim) if d != axis
     ):
@@ -816,22 +864,23 @@ def gather(x: Any, dim: int, index: Any) -> Tensor:
     return Index.apply(x, parts)
 
 
-def index_put(x: Any, key: Any, value: Any) -> Tensor:
+def index_put(x: Any, key: Any, value: Any, *, in_place: bool = False) -> Tensor:
     """A copy of ``x`` with ``x[key]`` replaced by ``value`` (broadcast, converted to x's
     dtype), recorded in the graph: the gradient reaches ``x`` at the positions left alone and
     ``value`` from the positions it filled. ``x[key] = value`` under grad mode uses it.
 
-    Built from index, concatenate and where: the written elements are gathered from the
-    flattened value through a map of positions, whose backward scatters them back.
+    With ``in_place``, ``x``'s own array is written and returned instead of a copy: only for
+    an array that nothing else holds (no view, no saved context, no other tensor), which
+    ``Tensor.__setitem__`` checks; a piecewise fill then costs the pieces, not the whole.
     """
-    from chainrule.autograd.ops.elementwise import where
-
     x = as_tensor(x)
     raw = tuple(k.data if isinstance(k, Tensor) else k for k in _as_tuple(key))
-    positions = np.arange(x.data.size).reshape(x.shape)
+    keys = torch_keys(raw, x.ndim)
     try:
-        region = positions
-        for part in torch_keys(raw, x.ndim):
+        # The indexed shape, from an array of no memory (advanced keys allocate the region
+        # alone, as bools).
+        region = np.broadcast_to(np.empty((), dtype=bool), x.shape)
+        for part in keys:
             region = region[part]
     except IndexError as error:
         raise IndexError(f"setitem: {error} (tensor shape {x.shape})") from None
@@ -844,7 +893,6 @@ def index_put(x: Any, key: Any, value: Any) -> Tensor:
         # Leading axes of length 1 are dropped, as in PyTorch (x[0] = y[None]).
         filler = Reshape.apply(filler, filler.shape[extra:])
     try:
-        np.broadcast_shapes(filler.shape, region.shape)
         if np.broadcast_shapes(filler.shape, region.shape) != region.shape:
             raise ValueError
     except ValueError:
@@ -852,15 +900,4 @@ def index_put(x: Any, key: Any, value: Any) -> Tensor:
             f"setitem: cannot broadcast a value of shape {filler.shape} to the indexed shape "
             f"{region.shape}"
         ) from None
-    count = region.size
-    flat = Concatenate.apply(
-        Reshape.apply(Expand.apply(filler, region.shape), (count,)),
-        Tensor._from_op(np.zeros(1, dtype=x.dtype), None),
-        0,
-    )
-    # source[p]: which element of the flattened value lands at position p (count: none, the
-    # zero appended above). Repeated positions keep the last write, as NumPy's assignment.
-    source = np.full(x.data.size, count, dtype=np.intp)
-    source[region.reshape(-1)] = np.arange(count)
-    written = source != count
-    return where(written.reshape(x.shape), Index.apply(flat, (source.reshape(x.shape),)), x)
+    return IndexPut.apply(x, filler, keys, in_place)
