@@ -16,7 +16,7 @@ from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled, no_grad, note_change
 from chainrule.backend import Array, is_floating, np
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import RemovableHandle, Tensor, as_generator, dtype_of_to
+from chainrule.tensor import RemovableHandle, Tensor, _set_grad, as_generator, dtype_of_to
 
 M = TypeVar("M", bound="Module")
 
@@ -633,7 +633,7 @@ class Module:
         """Clear the gradients of every parameter (to None, or to zeros in place)."""
         for param in self.parameters():
             if set_to_none:
-                param._grad = None
+                _set_grad(param, None)  # a plain store, as in Optimizer.zero_grad
             elif param._grad is not None:
                 param._grad.data[...] = 0
 

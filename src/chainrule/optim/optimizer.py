@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.backend import Array, is_floating, np
-from chainrule.tensor import RemovableHandle, Tensor
+from chainrule.tensor import RemovableHandle, Tensor, _set_grad
 
 ParamsT: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]]
 """What an optimizer accepts: tensors, or dicts (parameter groups) each with a ``params`` list."""
@@ -457,7 +457,7 @@ class Optimizer:
                 if p._grad is None:
                     continue
                 if set_to_none:
-                    p._grad = None
+                    _set_grad(p, None)  # a plain store: this runs for every parameter, every step
                 else:
                     p._grad.data.fill(0)
 

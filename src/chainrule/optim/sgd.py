@@ -143,7 +143,9 @@ class SGD(Optimizer):
                     if large and _fused.sgd_(p.data, grad, None, first=False, **fused):
                         continue  # the same operations in one compiled pass (numba installed)
                     if grad.size <= WHOLE:
-                        p.data -= lr * grad  # a temporary this small costs less than a scratch
+                        # a temporary this small costs less than a scratch; np.subtract with
+                        # out=, as -= would be, without rebinding p.data (Tensor.__setattr__)
+                        np.subtract(p.data, lr * grad, out=p.data)
                         continue
                 # lr * grad rounds in the wider of the two dtypes, as p -= lr * grad would.
                 dtype = grad.dtype
