@@ -65,6 +65,7 @@ REPLAYED_OPS = frozenset(
         "sign", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
         "atan2", "fmod",
         "floor", "ceil", "round", "trunc",
+        "erfinv", "erfc", "lgamma", "polygamma", "i0", "i0e", "ndtr", "log_ndtr", "ndtri", "entr",
         # activations
         "relu", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
         "sigmoid", "tanh", "hardtanh", "hardswish", "hardsigmoid", "softmax", "log_softmax",
@@ -72,7 +73,7 @@ REPLAYED_OPS = frozenset(
         # shapes and reductions
         "reshape", "permute", "expand", "diagonal", "concatenate", "stack", "pad", "edge_pad",
         "sum",
-        "mean", "max", "min", "var", "prod", "norm", "cumsum",
+        "mean", "max", "min", "var", "prod", "norm", "cumsum", "logcumsumexp",
         # products, convolutions, pooling
         "matmul", "linear", "einsum", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
         "unfold2d", "fold2d",

@@ -1865,6 +1865,136 @@ class Tensor(_TensorFields):
     def index_copy_(self, dim: _int, index: Any, source: Any) -> Tensor:
         return self._inplace("index_copy_", lambda t: ops.index_copy(t, dim, index, source), source)
 
+    # ----------------------------------------------------------------- scatter_reduce, special
+    # functions, logcumsumexp, in-place squeezes (see chainrule.autograd.ops.assorted,
+    # .scattering and .special).
+    def scatter_reduce(
+        self, dim: _int, index: Any, src: Any, reduce: str, *, include_self: _bool = True
+    ) -> Tensor:
+        return ops.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def scatter_reduce_(
+        self, dim: _int, index: Any, src: Any, reduce: str, *, include_self: _bool = True
+    ) -> Tensor:
+        return self._inplace(
+            "scatter_reduce_",
+            lambda t: ops.scatter_reduce(t, dim, index, src, reduce, include_self=include_self),
+            src,
+        )
+
+    def masked_scatter(self, mask: Any, source: Any) -> Tensor:
+        return ops.masked_scatter(self, mask, source)
+
+    def masked_scatter_(self, mask: Any, source: Any) -> Tensor:
+        """``masked_scatter`` in place: ``mask`` must broadcast to this tensor's shape."""
+        flags = np.shape(mask.data if isinstance(mask, Tensor) else mask)
+        try:
+            fits = np.broadcast_shapes(flags, self.data.shape) == self.data.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"masked_scatter_: expected a mask that broadcasts to the tensor's shape "
+                f"{self.data.shape}, got shape {flags}"
+            )
+        return self._inplace(
+            "masked_scatter_", lambda t: ops.masked_scatter(t, mask, source), source
+        )
+
+    def logcumsumexp(self, dim: _int) -> Tensor:
+        return ops.logcumsumexp(self, dim)
+
+    def renorm(self, p: _float, dim: _int, maxnorm: _float) -> Tensor:
+        return ops.renorm(self, p, dim, maxnorm)
+
+    def renorm_(self, p: _float, dim: _int, maxnorm: _float) -> Tensor:
+        return self._inplace("renorm_", lambda t: ops.renorm(t, p, dim, maxnorm))
+
+    def inner(self, other: Any) -> Tensor:
+        return ops.inner(self, other)
+
+    def vdot(self, other: Any) -> Tensor:
+        return ops.vdot(self, other)
+
+    def nanmedian(self, dim: _int | None = None, keepdim: _bool = False) -> Any:
+        return ops.nanmedian(self, dim, keepdim)
+
+    def erfinv(self) -> Tensor:
+        return ops.erfinv(self)
+
+    def erfinv_(self) -> Tensor:
+        return self._inplace("erfinv_", ops.erfinv)
+
+    def erfc(self) -> Tensor:
+        return ops.erfc(self)
+
+    def erfc_(self) -> Tensor:
+        return self._inplace("erfc_", ops.erfc)
+
+    def lgamma(self) -> Tensor:
+        return ops.lgamma(self)
+
+    def lgamma_(self) -> Tensor:
+        return self._inplace("lgamma_", ops.lgamma)
+
+    def digamma(self) -> Tensor:
+        return ops.digamma(self)
+
+    def digamma_(self) -> Tensor:
+        return self._inplace("digamma_", ops.digamma)
+
+    def polygamma(self, n: _int) -> Tensor:
+        return ops.polygamma(n, self)
+
+    def polygamma_(self, n: _int) -> Tensor:
+        return self._inplace("polygamma_", lambda t: ops.polygamma(n, t))
+
+    def i0(self) -> Tensor:
+        return ops.i0(self)
+
+    def i0_(self) -> Tensor:
+        return self._inplace("i0_", ops.i0)
+
+    def __round__(self, ndigits: _int | None = None) -> Tensor:
+        """``round(t)`` and ``round(t, n)``: ``chainrule.round(t, decimals=n)``, a tensor
+        (halves to even, as PyTorch's ``round``; PyTorch's tensors have no ``__round__``)."""
+        return ops.round(self, 0 if ndigits is None else ndigits)
+
+    def squeeze_(self, dim: Any = None) -> Tensor:
+        """Remove axes of length 1 in place (all of them, or those in ``dim``); returns self.
+
+        Only the shape changes, as in PyTorch: outside the graph the tensor keeps its memory
+        (views of it and arrays it was made from still share it). Under grad mode a leaf
+        that requires grad is refused, as by the other in-place methods, and a tensor in the
+        graph takes the squeezed values and their node, staying a view if it was one.
+        """
+        return self._reshaped_in_place("squeeze_", lambda t: ops.squeeze(t, dim=dim))
+
+    def unsqueeze_(self, dim: _int) -> Tensor:
+        """Insert an axis of length 1 at position ``dim`` in place; returns self (see
+        ``squeeze_``)."""
+        return self._reshaped_in_place("unsqueeze_", lambda t: ops.unsqueeze(t, dim=dim))
+
+    def _reshaped_in_place(self, where: str, reshaped: Callable[[Tensor], Tensor]) -> Tensor:
+        """self given the shape of ``reshaped(self)``, a view op (same values, new shape)."""
+        if not (_state.enabled and self._requires_grad):
+            self.data = reshaped(self).data  # a NumPy view: the same memory, reshaped
+            return self
+        if self._ctx is None:
+            self._check_inplace(where)  # a leaf that requires grad: refused
+        was_view = self._views_another()
+        result = reshaped(self)
+        if not was_view:
+            # A copy, so that self stays a tensor of its own rather than a view of its old
+            # values, and later in-place ops on it are recorded as PyTorch records them.
+            result = ops.clone(result)
+        old = self._ctx
+        self.data, self._ctx = result.data, result._ctx
+        if old is not None and old.retained is not None and result._ctx is not None:
+            # retain_grad() holds on, as after _become.
+            result._ctx.retained, old.retained = old.retained, None
+        return self
+
     # ----------------------------------------------------------------- aliases, NaN, and more
     # PyTorch's other names for the same methods.
     divide = div

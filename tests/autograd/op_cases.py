@@ -1237,3 +1237,94 @@ case(
 )
 
 TORCH_CASES += [c for c in CASES[_FIRST_ROUND9_CASE:] if c.torch_fn is not None]
+
+# Round 16: special functions (values from SciPy), logcumsumexp and scatter_reduce.
+_FIRST_ROUND16_CASE = len(CASES)
+case("erfinv", "matrix", cr.erfinv, torch.erfinv if torch else None, uniform(-0.9, 0.9, (3, 4)))
+case("erfinv", "method", lambda x: x.erfinv(), SAME, uniform(-0.99, 0.99, (5,)))
+case("erfc", "matrix", cr.erfc, torch.erfc if torch else None, normal((3, 4)))
+case("erfc", "tail_method", lambda x: (x + 4).erfc(), SAME, uniform(0.0, 1.0, (4,)))
+case("lgamma", "positive", cr.lgamma, torch.lgamma if torch else None, uniform(0.5, 6.0, (3, 4)))
+case("lgamma", "negative_method", lambda x: x.lgamma(), SAME, uniform(-2.8, -2.2, (4,)))
+# PyTorch's polygamma(1, x) is accurate to float64 only for large |x| (its series stops
+# early): the digamma and trigamma cases stay there, or on the negative side, where the
+# reflection term dominates.
+case("polygamma", "digamma", cr.digamma, torch.digamma if torch else None, uniform(8, 15, (3, 4)))
+case("polygamma", "digamma_negative_method", lambda x: x.digamma(), SAME, uniform(-3.8, -3.2, (4,)))
+case(
+    "polygamma",
+    "trigamma",
+    lambda x: cr.polygamma(1, x),
+    lambda x: torch.polygamma(1, x),
+    uniform(8, 15, (2, 3)),
+)
+case("polygamma", "order_3_method", lambda x: x.polygamma(3), SAME, uniform(0.5, 3.0, (2, 3)))
+case("i0", "matrix", cr.i0, torch.i0 if torch else None, normal((3, 4)))
+case("i0", "method", lambda x: (x * 5).i0(), SAME, normal((4,)))
+case(
+    "i0e",
+    "matrix",
+    cr.special.i0e,
+    torch.special.i0e if torch else None,
+    spread((3, 4)),  # a kink at 0
+)
+case("ndtr", "matrix", cr.special.ndtr, torch.special.ndtr if torch else None, normal((3, 4)))
+case(
+    "log_ndtr",
+    "tails",
+    lambda x: cr.special.log_ndtr(x * 10),
+    lambda x: torch.special.log_ndtr(x * 10),
+    normal((3, 4)),
+)
+case(
+    "ndtri",
+    "matrix",
+    cr.special.ndtri,
+    torch.special.ndtri if torch else None,
+    uniform(0.05, 0.95, (3, 4)),
+)
+case("entr", "matrix", cr.special.entr, torch.special.entr if torch else None, positive((3, 4)))
+case(
+    "logcumsumexp",
+    "rows",
+    lambda x: cr.logcumsumexp(x, 1),
+    lambda x: torch.logcumsumexp(x, 1),
+    normal((3, 4)),
+)
+case(
+    "logcumsumexp",
+    "method_first_axis_large",
+    lambda x: (x * 300).logcumsumexp(0),
+    SAME,
+    normal((4, 2)),
+)
+case(
+    "logcumsumexp",
+    "negative_dim",
+    lambda x: cr.logcumsumexp(x, -1),
+    lambda x: torch.logcumsumexp(x, -1),
+    normal((2, 3, 5)),
+)
+_SCATTER_INDEX = np.array([[0, 2, 0], [3, 3, 1]])
+for _reduce in ("sum", "prod", "mean", "amax", "amin"):
+    for _include in (True, False):
+        case(
+            "scatter_reduce",
+            f"{_reduce}_{'with' if _include else 'without'}_self",
+            lambda x, src, r=_reduce, inc=_include: cr.scatter_reduce(
+                x, 1, _SCATTER_INDEX, src, r, include_self=inc
+            ),
+            lambda x, src, r=_reduce, inc=_include: torch.scatter_reduce(
+                x, 1, as_torch(_SCATTER_INDEX), src, r, include_self=inc
+            ),
+            spread((2, 4), (2, 3)),  # distinct values: no ties for amax and amin
+        )
+case(
+    "scatter_reduce",
+    "prod_method_first_axis",
+    lambda x, src: x.scatter_reduce(0, np.array([[1, 0], [1, 1]]), src, "prod"),
+    lambda x, src: x.scatter_reduce(0, as_torch(np.array([[1, 0], [1, 1]])), src, "prod"),
+    spread((2, 2), (2, 2)),
+)
+
+TORCH_CASES += [c for c in CASES[_FIRST_ROUND16_CASE:] if c.torch_fn is not None]

@@ -10,6 +10,7 @@ import pytest
 PACKAGES = [
     "chainrule",
     "chainrule.linalg",
+    "chainrule.special",
     "chainrule.autograd",
     "chainrule.nn",
     "chainrule.nn.functional",

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = [
     "chainrule",
     "chainrule.linalg",
+    "chainrule.special",
     "chainrule.nn",
     "chainrule.nn.functional",
     "chainrule.nn.utils",

@@ -43,6 +43,14 @@ from chainrule.autograd.ops.arithmetic import (
     remainder,
     sub,
 )
+from chainrule.autograd.ops.assorted import (
+    broadcast_tensors,
+    inner,
+    logcumsumexp,
+    nanmedian,
+    renorm,
+    vdot,
+)
 from chainrule.autograd.ops.combined import (
     addmm,
     addmv,
@@ -187,6 +195,7 @@ from chainrule.autograd.ops.reductions import (
     sum,
     var,
 )
+from chainrule.autograd.ops.scattering import masked_scatter, scatter_reduce
 from chainrule.autograd.ops.shape import (
     broadcast_to,
     cat,
@@ -218,6 +227,19 @@ from chainrule.autograd.ops.shape import (
     unsqueeze,
     view,
     vstack,
+)
+from chainrule.autograd.ops.special import (
+    digamma,
+    entr,
+    erfc,
+    erfinv,
+    i0,
+    i0e,
+    lgamma,
+    log_ndtr,
+    ndtr,
+    ndtri,
+    polygamma,
 )
 from chainrule.autograd.ops.trig import (
     acos,
@@ -253,6 +275,25 @@ from chainrule.autograd.ops.trig import (
 )
 
 __all__ = [
+    "broadcast_tensors",
+    "inner",
+    "logcumsumexp",
+    "nanmedian",
+    "renorm",
+    "vdot",
+    "masked_scatter",
+    "scatter_reduce",
+    "digamma",
+    "entr",
+    "erfc",
+    "erfinv",
+    "i0",
+    "i0e",
+    "lgamma",
+    "log_ndtr",
+    "ndtr",
+    "ndtri",
+    "polygamma",
     "quantile",
     "unfold",
     "aminmax",

@@ -164,6 +164,11 @@ def ceil(x: Any) -> Tensor:
 def round(x: Any, decimals: int = 0) -> Tensor:
     """Elementwise rounding to the nearest integer (halves to even, as in PyTorch), or to
     ``decimals`` places; the gradient is 0."""
+    if decimals < 0:
+        # Divided by a whole power of ten, as PyTorch does: a float32 x * 0.001 rounded and
+        # divided by 0.001 again gave 1999.9999 for 2000.
+        scale = 10.0**-decimals
+        return mul(_rounded(Round, div(x, scale)), scale)
     if decimals:
         scale = 10.0**decimals
         return div(_rounded(Round, mul(x, scale)), scale)
