@@ -37,8 +37,9 @@ OBJECT_FORMAT = "chainrule.object"
 _MAX_HEADER_BYTES = 100_000_000
 _DTYPE_SIZES = {
     "BOOL": 1, "U8": 1, "I8": 1, "F16": 2, "I16": 2, "U16": 2,
-    "F32": 4, "I32": 4, "U32": 4, "F64": 8, "I64": 8, "U64": 8, "C64": 8,
+    "F32": 4, "I32": 4, "U32": 4, "F64": 8, "I64": 8, "U64": 8,
 }  # fmt: skip
+# Complex tensors are not read: save writes none, so a file read could not be written back.
 # What a NumPy array may hold to be written (safetensors' types, less bfloat16 and complex).
 _NUMPY_DTYPES = (
     "bool", "uint8", "int8", "float16", "int16", "uint16",

@@ -19,7 +19,7 @@ from chainrule.autograd.ops import (
     matmul,
     max_pool2d,
 )
-from chainrule.autograd.ops._operands import as_tensor
+from chainrule.autograd.ops._operands import as_tensor, floating_only
 from chainrule.autograd.ops.conv import _is_int, pair
 from chainrule.backend import Array, is_floating, np
 from chainrule.tensor import Tensor, as_generator
@@ -478,6 +478,8 @@ def dropout2d(
     channels = x.shape[:-2]
     if not training or p == 0:
         return x
+    if x.dtype.kind != "f":  # PyTorch refuses too: 1 / (1 - p) would be truncated
+        floating_only(x, "dropout2d")
     if p == 1:
         return x * 0
     rng = as_generator(generator)

@@ -127,7 +127,8 @@ def instance_norm(
         mean = wide.mean(axis=axes, keepdims=True)
         centered = wide - mean
         var = (centered * centered).mean(axis=axes, keepdims=True)
-        if running_mean is not None or running_var is not None:
+        # An empty batch has no statistics to learn (batch_norm's rule too).
+        if (running_mean is not None or running_var is not None) and x.shape[0] > 0:
             with no_grad():
                 if running_mean is not None:
                     batch_mean = mean.data.reshape(x.shape[:2]).mean(axis=0)

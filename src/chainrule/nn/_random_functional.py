@@ -95,6 +95,8 @@ def dropout1d(
         )
     if not training or p == 0:
         return x
+    if x.dtype.kind != "f":  # PyTorch refuses too: 1 / (1 - p) would be truncated
+        floating_only(x, "dropout1d")
     if p == 1:
         return x * 0
     channels = x.shape[:-1]

@@ -27,7 +27,7 @@ from chainrule.autograd.ops import (
     softplus,
     tanh,
 )
-from chainrule.autograd.ops._operands import as_tensor
+from chainrule.autograd.ops._operands import as_tensor, floating_only
 from chainrule.backend import Array, is_floating, np
 from chainrule.nn._conv_functional import (
     adaptive_avg_pool1d,
@@ -177,6 +177,8 @@ def dropout(
     input = as_tensor(input)
     if not training or p == 0:
         return input
+    if input.dtype.kind != "f":  # PyTorch refuses too: 1 / (1 - p) would be truncated
+        floating_only(input, "dropout")
     if p == 1:
         return input * 0
     rng = as_generator(generator)

@@ -28,7 +28,8 @@ def _adaptive_pair(where: str, output_size: Any) -> Any:
         tuple(output_size) if isinstance(output_size, tuple | list) else (output_size, output_size)
     )
     if len(sizes) != 2 or not all(
-        s is None or (isinstance(s, int) and not isinstance(s, bool) and s > 0) for s in sizes
+        s is None or (isinstance(s, int | np.integer) and not isinstance(s, bool) and s > 0)
+        for s in sizes
     ):
         raise ValueError(
             f"{where}: output_size must be a positive int or a pair of positive "

@@ -698,9 +698,10 @@ class AvgPool2d(Function):
             total = np.zeros(windows.shape[2:], dtype=wide)
             for p, q in np.ndindex(*kernel):
                 np.add(total, windows[p, q], out=total)
-        total /= divisor.astype(wide)
+        divisor = divisor.astype(wide)  # kept wide: a float16 65536 would be inf
+        total /= divisor
         y = total.astype(x.dtype, copy=False)
-        ctx.divisor = divisor.astype(x.dtype)
+        ctx.divisor = divisor
         ctx.padded_shape = xp.shape
         ctx.geometry = (kernel, stride, padding)
         return y
@@ -708,7 +709,7 @@ class AvgPool2d(Function):
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         kernel, stride, padding = ctx.geometry
-        share = grad / ctx.divisor
+        share = (grad / ctx.divisor).astype(grad.dtype, copy=False)
         cols = np.broadcast_to(share, (kernel[0] * kernel[1], *share.shape))
         return (_scatter_windows(cols, ctx.padded_shape, kernel, stride, padding, (1, 1)),)
 
@@ -934,8 +935,10 @@ def _pool_geometry(
     """Kernel, stride, padding, dilation, output size and the padding to apply (with the
     extra rows and columns that ``ceil_mode`` windows reach past the padded input)."""
     kernel = pair(where, "kernel_size", kernel_size)
-    steps = kernel if stride is None or stride == [] or stride == () else stride
-    steps = pair(where, "stride", steps)
+    # None or an empty sequence (PyTorch's default): the kernel. Not `stride == []`, which a
+    # NumPy integer answers with an array.
+    given = stride is not None and not (isinstance(stride, list | tuple) and len(stride) == 0)
+    steps = pair(where, "stride", stride if given else kernel)
     pad = pair(where, "padding", padding, minimum=0)
     dilation = pair(where, "dilation", dilation)
     if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
