@@ -46,6 +46,12 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
                 f"tensor: expected an array of numbers or bools, got one of dtype {data.dtype}"
             )
         return np.array(data, dtype=None if dtype is None else np.dtype(dtype), copy=True)
+    if hasattr(data, "toarray") and hasattr(data, "nnz"):  # a SciPy sparse matrix or array
+        raise TypeError(
+            f"tensor: expected dense data, got a SciPy sparse {type(data).__name__}; "
+            f"nn.Linear and the scikit-learn estimators take sparse input, anything else "
+            f"takes X.toarray()"
+        )
     try:
         array = np.array(data, dtype=None if dtype is None else np.dtype(dtype))
     except ValueError as error:

@@ -1041,6 +1041,8 @@ def _batch(value: Any, name: str) -> Array:
     ``trace_step`` refuses as a batch of no sample."""
     if value is None and name == "y":
         raise TypeError("explain: expected y with one entry per sample (an array), got None")
+    if hasattr(value, "toarray") and hasattr(value, "nnz"):
+        value = value.toarray()  # a SciPy sparse batch: a trace shows every number anyway
     try:
         return np.asarray(value.data if isinstance(value, Tensor) else value)
     except ValueError:
