@@ -41,14 +41,17 @@ class DataLoader:
         ``iter()`` of the loader iterating it from its start; ``shuffle``, ``sampler`` and
         ``batch_sampler`` do not apply to it and are refused, as in PyTorch.
     batch_size : int or None, default=1
-        Samples per batch. None turns batching off, as in PyTorch: the loader gives the
-        samples one by one, each through ``collate_fn`` (``default_convert`` by default,
-        which makes arrays tensors); not together with ``drop_last``.
+        Samples per batch. None turns batching off, as in PyTorch: the loader gives
+        ``dataset[i]`` for each index ``i`` of its order (of ``sampler``, passed unchanged:
+        a ``BatchSampler`` as ``sampler`` gives lists of indices, for a dataset that fetches
+        a batch at once), each through ``collate_fn`` (``default_convert`` by default, which
+        makes arrays tensors); not together with ``drop_last``.
     shuffle : bool, default=False
         Draw a new order every epoch (every ``iter()``) from ``generator``.
     sampler : Sampler or iterable of int, optional
         The indices to visit, in its order, as in PyTorch (``WeightedRandomSampler``,
-        ``SubsetRandomSampler``, a list...); not together with ``shuffle``.
+        ``SubsetRandomSampler``, a list...); not together with ``shuffle``. With
+        ``batch_size=None``, its items may be anything the dataset takes.
     batch_sampler : iterable of lists of int, optional
         The indices of each batch (``BatchSampler``...), as in PyTorch; not together with
         ``batch_size``, ``shuffle``, ``sampler`` or ``drop_last``.
@@ -235,46 +238,61 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
-        if self.batch_size is None:
-            convert = default_convert if self.collate_fn is None else self.collate_fn
-            if self._streamed:
-                samples: Iterable[Any] = self.dataset
-            else:
-                samples = (self.dataset[i] for i in self._unbatched_order())
-            for sample in samples:
-                yield convert(sample)
-            return
+        for _, batch in self._fetches():
+            yield batch
+
+    def _fetches(self) -> Iterator[tuple[Any, Any]]:
+        """Each item an iteration gives, with the dataset indices it was made of: a slice or
+        an array of indices for a batch, the sampler's item (an int, or a list of indices
+        for a dataset that fetches a batch at a time) with ``batch_size=None``, None for
+        a stream's."""
         if self._streamed:
-            yield from self._stream_batches(self.batch_size)
+            if self.batch_size is None:
+                convert = default_convert if self.collate_fn is None else self.collate_fn
+                for sample in self.dataset:
+                    yield None, convert(sample)
+            else:
+                for batch in self._stream_batches(self.batch_size):
+                    yield None, batch
+            return
+        for indices in self._index_plan():
+            yield indices, self._fetch(indices)
+
+    def _index_plan(self) -> Iterator[Any]:
+        """What each item of one pass over an indexed dataset is made of, in order: the
+        indices of each batch, or with ``batch_size=None`` the sampler's items, passed to
+        the dataset unchanged as PyTorch passes them (so that a ``BatchSampler`` as
+        ``sampler`` fetches a batch per item). A shuffling loader draws its order here."""
+        if self.batch_size is None:
+            if self.sampler is None:
+                n = len(self.dataset)
+                visits = self.generator.permutation(n) if self.shuffle else np.arange(n)
+                yield from visits.tolist()
+                return
+            for item in self.sampler:
+                yield int(item) if isinstance(item, np.integer) else item
             return
         batches = self._index_batches()
         if batches is not None:
             for indices in batches:
-                chosen = [int(i) for i in indices]
-                if self.collate_fn is None:
-                    yield batch_of(self.dataset, np.asarray(chosen, dtype=np.int64))
-                else:
-                    yield self.collate_fn([self.dataset[i] for i in chosen])
+                yield np.asarray([int(i) for i in indices], dtype=np.int64)
             return
         n = len(self.dataset)
         order = self.generator.permutation(n) if self.shuffle else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             stop = min(start + self.batch_size, n)
             # Without shuffling, a slice is a view: no copy of the data.
-            indices = slice(start, stop) if order is None else order[start:stop]
-            if self.collate_fn is None:
-                yield batch_of(self.dataset, indices)
-            else:
-                picked = range(start, stop) if order is None else order[start:stop]
-                yield self.collate_fn([self.dataset[int(i)] for i in picked])
+            yield slice(start, stop) if order is None else order[start:stop]
 
-    def _unbatched_order(self) -> Iterator[int]:
-        """The indices a loader with ``batch_size=None`` visits, one sample each."""
-        if self.sampler is not None:
-            return (int(i) for i in self.sampler)
-        n = len(self.dataset)
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
-        return iter(order.tolist())
+    def _fetch(self, indices: Any) -> Any:
+        """The item made of ``indices`` (one of ``_index_plan``'s)."""
+        if self.batch_size is None:
+            convert = default_convert if self.collate_fn is None else self.collate_fn
+            return convert(self.dataset[indices])
+        if self.collate_fn is None:
+            return batch_of(self.dataset, indices)
+        rows = range(indices.start, indices.stop) if isinstance(indices, slice) else indices
+        return self.collate_fn([self.dataset[int(i)] for i in rows])
 
     def _stream_batches(self, batch_size: int) -> Iterator[Any]:
         """Batches of ``batch_size`` samples of an ``IterableDataset``, in its order."""

@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 import traceback
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -574,17 +575,47 @@ class MPIContext:
         low, high = share(len(dataset), self.rank, self.size)
         return Subset(dataset, np.arange(low, high))
 
+    def shard_batches(self, plan: list[Any]) -> list[Any]:
+        """This rank's contiguous share of the batches of a validation DataLoader given to
+        ``fit``, ``plan`` holding the indices of each (``DataLoader._index_plan``) in order:
+        each batch is made whole, as one process makes it (its ``collate_fn``, its
+        ``drop_last``), so the gathered loss is one process's up to summation order.
+
+        Every rank must plan the same batches: a loader that shuffles, or samples at random,
+        with a generator of each rank's own would visit other samples on each, and is
+        refused.
+        """
+        self._in_step(
+            "the evaluation of the validation data",
+            (len(plan), _checksum(plan)),
+            (
+                "validation batches",
+                "checksums of the validation batches' indices (a validation DataLoader must "
+                "give the same batches on every rank: no shuffling or random sampler of each "
+                "rank's own)",
+            ),
+        )
+        low, high = share(len(plan), self.rank, self.size)
+        return plan[low:high]
+
     def gather_evaluation(
-        self, total: float, count: int, targets: list[Array], outputs: list[Array]
-    ) -> tuple[float, int, list[Array], list[Array]]:
-        """Loss sums, row counts, targets and outputs of every rank's share, in data order."""
-        mine = (total, count, _joined(targets), _joined(outputs))
+        self,
+        total: float,
+        count: float,
+        batches: int,
+        targets: list[Array],
+        outputs: list[Array],
+    ) -> tuple[float, float, int, list[Array], list[Array]]:
+        """Loss sums, row and batch counts, targets and outputs of every rank's share, in
+        data order."""
+        mine = (total, count, batches, _joined(targets), _joined(outputs))
         everyone = self._allgather(mine, "the gather of the evaluation")
         return (
             sum(theirs[0] for theirs in everyone),
             sum(theirs[1] for theirs in everyone),
-            _joined_list([theirs[2] for theirs in everyone if theirs[2] is not None]),
+            sum(theirs[2] for theirs in everyone),
             _joined_list([theirs[3] for theirs in everyone if theirs[3] is not None]),
+            _joined_list([theirs[4] for theirs in everyone if theirs[4] is not None]),
         )
 
 
@@ -624,6 +655,21 @@ def _without_rows(batch: Any) -> Any:
     if isinstance(batch, tuple | list):
         return type(batch)(_without_rows(value) for value in batch)
     return batch
+
+
+def _checksum(plan: list[Any]) -> int:
+    """A CRC-32 of the indices of each batch in ``plan``, in order."""
+    crc = 0
+    for indices in plan:
+        if isinstance(indices, slice):
+            data = f"{indices.start}:{indices.stop}".encode()
+        else:
+            try:
+                data = np.asarray(indices, dtype=np.int64).tobytes()
+            except (TypeError, ValueError):
+                data = repr(indices).encode()  # a key of a dataset indexed by other things
+        crc = zlib.crc32(data + b";", crc)
+    return crc
 
 
 def _default_draw() -> int:

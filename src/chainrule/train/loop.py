@@ -29,9 +29,11 @@ from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import Array, is_floating, np
 from chainrule.compiled import compile_step
 from chainrule.data import (
+    ConcatDataset,
     DataLoader,
     DistributedSampler,
     IterableDataset,
+    StackDataset,
     Subset,
     TensorDataset,
     stratified_split,
@@ -237,10 +239,6 @@ def _unreduced(loss_fn: Any) -> Callable[[Tensor, Tensor], Tensor] | None:
     return None
 
 
-class _WeightedDataset(TensorDataset):
-    """(x, y, weight) samples: the data of ``fit(sample_weight=)`` or ``class_weight=``."""
-
-
 def _weights_need_arrays(where: str, data: Any) -> TypeError:
     """The error for sample weights given with a stream, whose rows cannot be matched."""
     return TypeError(
@@ -250,11 +248,13 @@ def _weights_need_arrays(where: str, data: Any) -> TypeError:
     )
 
 
-def _with_weights(
+def _sample_weights(
     dataset: Any, sample_weight: Any, class_weight: Any, dtype: Any, where: str
-) -> _WeightedDataset:
-    """``dataset``'s (x, y) with a third array: each sample's weight, from ``sample_weight``
-    or from its class's entry in ``class_weight`` (1 for a class not named), as Keras's."""
+) -> Array:
+    """Each sample's weight in ``dataset`` (a ``TensorDataset`` of (x, y)), from
+    ``sample_weight`` or from its class's entry in ``class_weight`` (1 for a class not
+    named), as Keras's. Batches take theirs by the indices they are made of, so that a
+    DataLoader's ``collate_fn`` sees its (x, y) samples alone."""
     if sample_weight is not None and class_weight is not None:
         raise ValueError(f"{where}: pass sample_weight or class_weight, not both (as in Keras)")
     if not (isinstance(dataset, TensorDataset) and len(dataset.arrays) == 2):
@@ -294,7 +294,7 @@ def _with_weights(
         weight = np.array([table.get(label, 1.0) for label in labels.tolist()])
     if not np.isfinite(weight).all():
         raise ValueError(f"{where}: sample weights must be finite, got NaN or infinite values")
-    return _WeightedDataset(x, y, weight.astype(dtype))
+    return weight.astype(dtype)
 
 
 def _weighted(loss_fn: Any, where: str) -> _WeightedLoss:
@@ -364,9 +364,10 @@ def _array_like(data: Any) -> bool:
     return isinstance(data, Tensor | list | tuple) or hasattr(data, "__array__")
 
 
-def _as_dtype(batch: Tensor, dtype: Any) -> Tensor:
-    """Floating-point inputs in the model's dtype, as fit converts its arrays."""
-    if is_floating(batch.dtype) and batch.dtype != dtype:
+def _as_dtype(batch: Any, dtype: Any) -> Any:
+    """Floating-point inputs in the model's dtype, as fit converts its arrays; inputs that
+    are not a tensor (a dict a collate_fn made) as they are."""
+    if isinstance(batch, Tensor) and is_floating(batch.dtype) and batch.dtype != dtype:
         return Tensor._from_op(batch.data.astype(dtype), None)
     return batch
 
@@ -377,12 +378,7 @@ def _model_dtype(model: Module) -> Any:
     return np.float32
 
 
-def _stream_loader(
-    data: Any,
-    batch_size: int,
-    collate_fn: Callable[[list[Any]], Any] | None = None,
-    drop_last: bool = False,
-) -> DataLoader | None:
+def _stream_loader(data: Any, batch_size: int, drop_last: bool = False) -> DataLoader | None:
     """The loader whose batches are taken as they come: a DataLoader over an
     ``IterableDataset`` or with ``batch_size=None`` (its own order and batches), or one of
     ``batch_size`` (and ``drop_last``) over a bare ``IterableDataset``; None for data that
@@ -390,7 +386,7 @@ def _stream_loader(
     if isinstance(data, DataLoader):
         return data if data._streamed or data.batch_size is None else None
     if isinstance(data, IterableDataset):
-        return DataLoader(data, batch_size, collate_fn=collate_fn, drop_last=drop_last)
+        return DataLoader(data, batch_size, drop_last=drop_last)
     return None
 
 
@@ -419,20 +415,66 @@ def _sampled(loader: DataLoader) -> bool:
     return loader._index_batches() is not None
 
 
-def _loader_data(loader: DataLoader) -> Any:
-    """The samples one pass over ``loader`` visits: its dataset, or for a loader with a
-    sampler (``SubsetRandomSampler`` over a validation part, a weighted draw), the subset
-    of the indices the sampler gives, in its order, as iterating the loader would."""
-    batches = loader._index_batches()
-    if batches is None:
-        return loader.dataset
-    return Subset(loader.dataset, [int(i) for batch in batches for i in batch])
+def _items(loader: DataLoader) -> Iterator[tuple[Any, Any]]:
+    """``(indices, item)`` for each item of one pass over ``loader``, exactly as iterating it
+    gives the items; ``indices`` (see ``DataLoader._fetches``) is None where unknown: a
+    stream's, or a DataLoader subclass's with an ``__iter__`` of its own."""
+    if type(loader).__iter__ is DataLoader.__iter__:
+        return loader._fetches()
+    return ((None, item) for item in loader)
+
+
+def _indexed(loader: DataLoader) -> bool:
+    """Whether the indices of ``loader``'s items are known before it is iterated, so that
+    the ranks of an MPI run can share its batches out."""
+    return not loader._streamed and type(loader).__iter__ is DataLoader.__iter__
+
+
+def _one_sample(loader: DataLoader, indices: Any, target: Any) -> bool:
+    """Whether an item of ``loader`` is one sample, unbatched, which counts as one row and
+    takes a leading axis where rows are joined: PyTorch's per-sample mode
+    (``batch_size=None`` over an indexed dataset, each item fetched by a single index),
+    over a dataset whose indices are rows (``_rows_of``) or with a scalar target (which
+    no batch has). Otherwise the dataset gives batches of its own (a list of them, say)."""
+    if loader.batch_size is not None or indices is None or np.ndim(indices) != 0:
+        return False
+    return _rows_of(loader.dataset) or (target is not None and getattr(target, "ndim", 1) == 0)
+
+
+def _rows_of(dataset: Any) -> bool:
+    """Whether each index of ``dataset`` is one row of arrays: a ``TensorDataset``, or a
+    ``Subset``, ``ConcatDataset`` or ``StackDataset`` of such."""
+    if isinstance(dataset, TensorDataset):
+        return True
+    if isinstance(dataset, Subset):
+        return _rows_of(dataset.dataset)
+    if isinstance(dataset, ConcatDataset):
+        return all(_rows_of(part) for part in dataset.datasets)
+    if isinstance(dataset, StackDataset):
+        parts = dataset.datasets
+        return all(
+            _rows_of(part) for part in (parts.values() if isinstance(parts, dict) else parts)
+        )
+    return False
+
+
+def _pass_loader(data: Any, batch_size: int, where: str, dtype: Any) -> tuple[DataLoader, bool]:
+    """The loader an evaluation pass iterates, and whether it was made here: a DataLoader
+    given is taken as it is (its batches, order, ``drop_last`` and ``collate_fn``, as a
+    PyTorch loop over it sees them); arrays, a dataset or an ``IterableDataset`` are
+    batched by ``batch_size``."""
+    if isinstance(data, DataLoader):
+        return data, False
+    if isinstance(data, IterableDataset):
+        return DataLoader(data, batch_size), True
+    dataset = _as_dataset(data, where, dtype)
+    if len(dataset) == 0:
+        raise ValueError(f"{where} is empty")
+    return DataLoader(dataset, batch_size), True
 
 
 def _as_dataset(data: Any, where: str, dtype: Any) -> Any:
-    """A dataset from (x, y) arrays or tensors, a dataset, or the samples of a DataLoader."""
-    if isinstance(data, DataLoader):
-        return _loader_data(data)
+    """A dataset from (x, y) arrays or tensors, or a dataset as it is."""
     if isinstance(data, tuple | list):
         if len(data) != 2:
             raise ValueError(
@@ -638,9 +680,10 @@ class FitState:
     seed: int | None = None
     diverged: bool = False  # stopped because the loss became NaN or infinite
     validation_skipped: bool = False  # this epoch is not one that validation_freq validates
-    # With sample_weight or class_weight: the loss of (output, target, weight), and batches
-    # of three fields.
+    # With sample_weight or class_weight: the loss of (output, target, weight), and each
+    # training sample's weight, by its index in the training loader's dataset.
     weighted_loss: Any = None
+    sample_weights: Any = None
     compiled: Any = None  # the CompiledStep of fit(compiled=True)
     metrics: list[Metric] = field(default_factory=list)  # logged, and val_ of each
     # The run's callbacks, as fit calls them: checkpoints keep the state of those with
@@ -887,7 +930,11 @@ def fit(
         ``validation_split`` cannot be taken from such a loader). An ``IterableDataset``
         (batched by ``batch_size``), a DataLoader over one, or a DataLoader with
         ``batch_size=None`` is iterated as it comes, once an epoch: its own order and
-        batches (``shuffle`` and ``seed`` do not apply), epochs of unknown length where it
+        batches (``shuffle`` and ``seed`` do not apply; with ``batch_size=None`` over a
+        ``TensorDataset``, or where the targets are scalars, each item is one sample, given
+        to the model unbatched and counted as one row, as in PyTorch; a sampler of index
+        lists, such as a ``BatchSampler``, fetches a batch per item), epochs of unknown
+        length where it
         has no ``__len__`` (the progress bar counts steps without a total, and callbacks
         see ``steps_per_epoch`` and ``params['steps']`` None, as Keras's ``steps`` for a
         generator); not with ``validation_split``, sample weights or MPI. An epoch that
@@ -899,12 +946,17 @@ def fit(
     epochs, batch_size : int
         ``batch_size`` is the global batch: with ``distributed``, each of N processes
         computes on ``batch_size / N`` rows of it.
-    validation_data : (x, y), dataset or DataLoader, optional
+    validation_data : (x, y), (x, y, sample_weight), dataset or DataLoader, optional
         Evaluated after every epoch: ``val_loss`` and ``val_<metric>`` in the logs. A
-        stream is taken as ``train_data`` is: an ``IterableDataset`` batched by
-        ``validation_batch_size``, a DataLoader over one in its own batches. A DataLoader's
-        batches are made by its own ``collate_fn`` (never by the training loader's, which
-        may augment); those of arrays or a dataset by default collation.
+        DataLoader is iterated as it is, as a PyTorch validation loop over it would be
+        (see ``evaluate``): its own batches (``batch_size``, ``drop_last``, ``sampler`` or
+        ``batch_sampler``), order and ``collate_fn`` (never the training loader's, which
+        may augment). Arrays and a dataset are batched by ``validation_batch_size`` with
+        default collation, an ``IterableDataset`` in its order. Under MPI the ranks share
+        out the batches of a DataLoader given, each made whole, so the scores are one
+        process's; such a loader must give the same batches on every rank (no shuffling
+        or random sampling by a generator of each rank's own: refused), and a stream is
+        refused. The rows of arrays or a dataset are shared out instead.
     validation_split : float in [0, 1), default=0
         Hold out this share of ``train_data`` for validation instead (stratified by class
         when the loss is a classification loss and the targets integer labels; integer
@@ -917,7 +969,8 @@ def fit(
         epochs' validation entries in the history are NaN.
     validation_batch_size : int, optional
         Rows per batch of the validation pass, as in Keras; by default the larger of
-        ``batch_size`` and 256 (a forward pass without gradients holds less memory).
+        ``batch_size`` and 256 (a forward pass without gradients holds less memory). Not
+        for a validation DataLoader, which keeps its own.
     initial_epoch : int, default=0
         Epochs already done, as in Keras: training runs epochs ``initial_epoch + 1`` to
         ``epochs`` (numbered from 1). Not with ``resume_from``, which restores the epoch.
@@ -961,7 +1014,8 @@ def fit(
         on a last batch of one row (N % batch_size == 1). For the data that fit batches
         itself (arrays, a dataset, an ``IterableDataset``); a DataLoader keeps its own
         ``drop_last``, and True here with a DataLoader's False is refused. With
-        ``shuffle``, the rows left out change from epoch to epoch; validation sees every row.
+        ``shuffle``, the rows left out change from epoch to epoch; validation sees every row
+        (of a validation DataLoader, those its own ``drop_last`` keeps).
     resume_from : path, optional
         A checkpoint written by ``ModelCheckpoint``: model, optimizer, scheduler, random
         states and history are restored, and training continues after its epoch. So are
@@ -973,9 +1027,11 @@ def fit(
         are those of a run never interrupted. A checkpoint written before callbacks' states
         were kept resumes with the callbacks started afresh.
     sample_weight : array of shape (N,), optional
-        A weight for each sample of ``train_data`` (given as arrays), as in Keras: the
-        loss is the mean over a batch's rows of each row's weight times its loss (divided
-        by the number of rows, not by the sum of the weights). The rows held out by
+        A weight for each sample of ``train_data`` (given as arrays, or a DataLoader over a
+        ``TensorDataset`` of them), as in Keras: the loss is the mean over a batch's rows
+        of each row's weight times its loss (divided by the number of rows, not by the sum
+        of the weights). Each batch takes the weights of the indices it is made of: a
+        DataLoader's ``collate_fn`` sees its (x, y) samples alone. The rows held out by
         ``validation_split`` keep their weights, so ``val_loss`` is weighted too;
         ``validation_data`` may be ``(x, y, sample_weight)`` likewise. Metrics are not
         weighted (Keras's ``metrics``, not its ``weighted_metrics``).
@@ -1095,7 +1151,7 @@ def fit(
         )
     if stream is not None:
         train_set = stream.dataset
-    elif given is not None and sampled:
+    elif given is not None:
         train_set = given.dataset
     else:
         train_set = _as_dataset(source, "fit: train_data", dtype)
@@ -1103,26 +1159,25 @@ def fit(
         raise ValueError("fit: train_data is empty")
     _refuse_for_multilabel(metric_list, kind, train_set, "fit")
     weighted_loss, val_weighted = None, False
+    weights: Array | None = None  # each training sample's, by its index in train_set
+    val_weights: Array | None = None
     if sample_weight is not None or class_weight is not None:
         if stream is not None:
             raise _weights_need_arrays("fit", train_data)
         if dist is not None:
             raise ValueError("fit: sample_weight and class_weight are not supported with MPI")
-        train_set = _with_weights(train_set, sample_weight, class_weight, dtype, "fit")
+        weights = _sample_weights(train_set, sample_weight, class_weight, dtype, "fit")
         weighted_loss = _weighted(loss_fn, "fit")
         # Keras weighs the held-out rows by their sample weights; class weights train only.
         val_weighted = sample_weight is not None
     # A DataLoader brings its own batching: its batch size, and whether it drops a last
     # short batch. The order stays fit's (``shuffle`` and ``seed``) so that a run resumes.
-    # Its collate_fn makes the batches, and those of the rows validation_split holds out; a
-    # validation DataLoader's batches are made by its own (the training one may augment).
+    # Its collate_fn makes the batches, and those of the rows validation_split holds out.
     collate_fn = given.collate_fn if given is not None else None
-    if validation_split:
-        val_collate_fn = collate_fn
-    elif isinstance(validation_data, DataLoader):
-        val_collate_fn = validation_data.collate_fn
-    else:
-        val_collate_fn = None
+    # The validation pass: a DataLoader given is iterated as it is (its own batches and
+    # collate_fn: the training one may augment); fit batches arrays and datasets itself.
+    val_loader: DataLoader | None = None
+    val_own = True  # fit made val_loader, over an indexable dataset or a stream
     if validation_split:
         if validation_data is not None:
             raise ValueError("fit: pass validation_data or validation_split, not both")
@@ -1130,28 +1185,34 @@ def fit(
         classes = kind != "values"
         split_rng = np.random.default_rng(split_seed)
         train_set, val_set = _split(train_set, validation_split, split_rng, classes)
+        if weights is not None:
+            weights, held = weights[train_set.indices], weights[val_set.indices]
+            val_weights = held if val_weighted else None
+        val_loader = DataLoader(val_set, val_batch_size, collate_fn=collate_fn)
     elif isinstance(validation_data, tuple | list) and len(validation_data) == 3:
         # Keras's (x_val, y_val, val_sample_weight)
         where = "fit: validation_data"
-        val_set = _with_weights(
-            _as_dataset(validation_data[:2], where, dtype), validation_data[2], None, dtype, where
-        )
+        val_set = _as_dataset(validation_data[:2], where, dtype)
+        val_weights = _sample_weights(val_set, validation_data[2], None, dtype, where)
         val_weighted = True
-    elif validation_data is None:
-        val_set = None
-    else:
-        val_set = _stream_loader(validation_data, val_batch_size, val_collate_fn)
-        if val_set is None:
-            val_set = _as_dataset(validation_data, "fit: validation_data", dtype)
-    streamed_validation = isinstance(val_set, DataLoader)
-    if dist is not None and (stream is not None or streamed_validation):
+        val_loader = DataLoader(val_set, val_batch_size)
+    elif validation_data is not None:
+        val_loader, val_own = _pass_loader(
+            validation_data, val_batch_size, "fit: validation_data", dtype
+        )
+    if dist is not None and stream is not None:
         raise ValueError(
             "fit: an IterableDataset (or a DataLoader with batch_size=None) is not supported "
             "with MPI, where fit splits each batch of an indexable dataset over the ranks; "
             "give a dataset with __len__ and __getitem__"
         )
-    if val_set is not None and not streamed_validation and len(val_set) == 0:
-        raise ValueError("fit: validation_data is empty")
+    if dist is not None and val_loader is not None and not _indexed(val_loader):
+        raise ValueError(
+            "fit: validation_data: an IterableDataset (or a DataLoader over one, or one with "
+            "an __iter__ of its own) is not supported with MPI, where each rank evaluates a "
+            "share of the validation batches, picked by their indices; give a dataset with "
+            "__len__ and __getitem__, or a DataLoader over one"
+        )
     val_loss_fn = _weighted(loss_fn, "fit") if val_weighted else None
     if stream is not None:
         loader = stream
@@ -1199,6 +1260,7 @@ def fit(
         distributed=dist,
         seed=seed,
         weighted_loss=weighted_loss,
+        sample_weights=weights,
         metrics=metric_list,
     )
     if compiled and dist is None and weighted_loss is None:
@@ -1267,7 +1329,7 @@ def fit(
                 break
             if dist is not None:
                 dist.sync_buffers(model)
-            state.validation_skipped = val_set is not None and state.epoch % validation_freq != 0
+            state.validation_skipped = val_loader is not None and state.epoch % validation_freq != 0
             if state.validation_skipped:
                 # The same keys every epoch (NaN where not validated), so that loggers keep
                 # their columns; the callbacks that monitor a val_ key skip such epochs.
@@ -1276,19 +1338,19 @@ def fit(
                         ["val_loss", *(f"val_{m.name}" for m in metric_list)], float("nan")
                     )
                 )
-            elif val_set is not None:
+            elif val_loader is not None:
                 logs.update(
                     _evaluate(
                         model,
                         loss_fn,
-                        val_set,
-                        val_batch_size,
+                        val_loader,
                         metric_list,
                         kind,
                         "val_",
                         dist,
                         val_loss_fn,
-                        val_collate_fn,
+                        val_weights,
+                        val_own,
                     )
                 )
             if state.scheduler_interval == "step" and state._step_lr is not None:
@@ -1483,11 +1545,12 @@ def _run_epoch(
     total, count = 0.0, 0.0
     outputs: list[Array] = []
     targets: list[Array] = []
-    for batch in loader if dist is None else dist.shard(loader):
-        if weighted_loss is None:
-            x, y = _pair(batch)
-        else:
-            x, y, weight = batch  # fit made this dataset: three fields
+    items = _items(loader) if dist is None else ((None, b) for b in dist.shard(loader))
+    for indices, batch in items:
+        x, y = _pair(batch)
+        if weighted_loss is not None:
+            weight = Tensor._from_op(state.sample_weights[indices], None)
+        one = _one_sample(loader, indices, y)
         for callback in callbacks:
             callback.on_batch_begin(state)
         optimizer.zero_grad()
@@ -1507,7 +1570,9 @@ def _run_epoch(
             output, value, rows = dist.forward_backward(model, state.loss_fn, optimizer, x, y)
         if dist is None:
             # Keras's weighted loss divides by the rows; the loss's own mean may not.
-            rows = len(x) if weighted_loss is not None else _averaged_over(state.loss_fn, y, len(x))
+            rows = 1 if one else len(x)
+            if weighted_loss is None:
+                rows = _averaged_over(state.loss_fn, y, rows)
         state.step += 1
         if not np.isfinite(value) and rows:
             _diverged(state, value, x, y)
@@ -1527,8 +1592,8 @@ def _run_epoch(
             count += rows
         state.history.step_loss.append(value)
         if metrics and output is not None:
-            outputs.append(output.data.copy())
-            targets.append(y.data)
+            outputs.append((output.data[None] if one else output.data).copy())
+            targets.append(y.data[None] if one else y.data)
         for callback in callbacks:
             callback.on_batch_end(state, {"loss": value})
         _keras_stop(state)
@@ -1591,70 +1656,74 @@ def _diverged(state: FitState, value: float, x: Tensor, y: Tensor) -> None:
 def _evaluate(
     model: Module,
     loss_fn: Callable[[Tensor, Tensor], Tensor],
-    dataset: Any,
-    batch_size: int,
+    loader: DataLoader,
     metrics: Sequence[Metric],
     kind: str,
     prefix: str,
     dist: Any = None,
     weighted_loss: _WeightedLoss | None = None,
-    collate_fn: Callable[[list[Any]], Any] | None = None,
+    weights: Array | None = None,
+    own: bool = True,
 ) -> dict[str, float]:
-    """Loss and metrics over ``dataset``; its samples' weights (a third field that fit or
-    evaluate added) count in the loss when ``weighted_loss`` is given; batches made by
-    ``collate_fn`` when given (a DataLoader's). A DataLoader given as ``dataset`` (a
-    stream's) is iterated as it is."""
-    batches: Iterable[Any]
-    if isinstance(dataset, DataLoader):
-        batches, three_fields = dataset, False
+    """Loss and metrics over one pass of ``loader``, iterated as it is; each sample's weight
+    (``weights``, by its index in the loader's dataset) counts in the loss when
+    ``weighted_loss`` is given. Under MPI each rank evaluates a share: of the rows of a
+    loader that fit made (``own``) over an indexable dataset, batched as that loader
+    batches, or of the batches of a loader given, each made as one process makes it."""
+    items: Iterable[tuple[Any, Any]]
+    if dist is None:
+        items = _items(loader)
+    elif own:
+        part = dist.shard_dataset(loader.dataset)  # each rank evaluates a part of the rows
+        if weights is not None:
+            weights = weights[part.indices]
+        loader = DataLoader(part, loader.batch_size, collate_fn=loader.collate_fn)
+        items = _items(loader)
     else:
-        if dist is not None:
-            dataset = dist.shard_dataset(dataset)  # each rank evaluates a part
-        batches = DataLoader(dataset, batch_size, collate_fn=collate_fn)
-        three_fields = _carries_weights(dataset)
+        chosen = dist.shard_batches(list(loader._index_plan()))
+        items = ((indices, loader._fetch(indices)) for indices in chosen)
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0.0
+    total, count, batches = 0.0, 0.0, 0
     outputs: list[Array] = []
     targets: list[Array] = []
+    where = "fit: validation_data" if prefix else "evaluate"
     try:
         with no_grad():
-            for batch in batches:
-                if three_fields:
-                    x, y, weight = batch
-                else:
-                    x, y = _pair(batch, "fit: validation_data" if prefix else "evaluate")
+            for indices, batch in items:
+                x, y = _pair(batch, where)
+                one = _one_sample(loader, indices, y)
                 output = model(x)
                 if weighted_loss is None:
                     value = loss_fn(output, y)
+                    rows = _averaged_over(loss_fn, y, 1 if one else len(x))
                 else:
+                    assert weights is not None  # given together
+                    weight = Tensor._from_op(weights[indices], None)
                     value = weighted_loss(output, y, weight)
-                rows = len(x) if weighted_loss is not None else _averaged_over(loss_fn, y, len(x))
+                    rows = len(x)
                 if rows:  # a batch of ignored labels only: its loss is NaN, worth nothing
                     total += float(value.item()) * rows
                     count += rows
-                outputs.append(output.data)
-                targets.append(y.data)
+                batches += 1
+                if metrics:  # batches padded to their own lengths may not join otherwise
+                    outputs.append(output.data[None] if one else output.data)
+                    targets.append(y.data[None] if one else y.data)
     finally:
         model.train(was_training)
-    if not outputs and isinstance(dataset, DataLoader):
-        # An indexable dataset is checked before; a rank's share of one may be empty.
-        where = "fit: validation_data" if prefix else "evaluate: data"
-        raise ValueError(f"{where} gave no batches")
     if dist is not None:
-        total, count, targets, outputs = dist.gather_evaluation(total, count, targets, outputs)
+        total, count, batches, targets, outputs = dist.gather_evaluation(
+            total, count, batches, targets, outputs
+        )
+    if not batches:
+        # A loader can give none (an empty sampler, drop_last with fewer rows than a batch).
+        named = "fit: validation_data" if prefix else "evaluate: data"
+        raise ValueError(f"{named} gave no batches")
     logs = {prefix + "loss": total / max(count, 1)}
     if outputs:
         y_true, y_out = np.concatenate(targets), np.concatenate(outputs)
         logs.update(_score(metrics, kind, y_true, y_out, prefix, _ignored_label(loss_fn)))
     return logs
-
-
-def _carries_weights(dataset: Any) -> bool:
-    """Whether ``dataset`` is one that ``_with_weights`` made, or a part of one."""
-    while isinstance(dataset, Subset):
-        dataset = dataset.dataset
-    return isinstance(dataset, _WeightedDataset)
 
 
 def evaluate(
@@ -1668,46 +1737,76 @@ def evaluate(
     return_dict: bool = True,
     sample_weight: Any = None,
 ) -> Any:
-    """Loss and metrics of ``model`` on ``data`` ((x, y), a dataset or a DataLoader), in
-    evaluation mode, batched, without building a graph.
+    """Loss and metrics of ``model`` on ``data``, in evaluation mode, batched, without
+    building a graph.
 
-    An ``IterableDataset`` is batched by ``batch_size``; a DataLoader over one (or with
-    ``batch_size=None``) gives its own batches.
+    Parameters
+    ----------
+    model : Module
+    loss : loss module, function or name
+        As ``fit`` takes it.
+    data : (x, y) arrays or tensors, a dataset, or a DataLoader
+        Arrays and datasets are batched by ``batch_size``, an ``IterableDataset`` in its
+        order. A DataLoader is iterated as it is, as a PyTorch loop over it would be: its
+        own batches (``batch_size``, ``drop_last``, ``sampler`` or ``batch_sampler``), order
+        and ``collate_fn``. With ``batch_size=None``, an item of a ``TensorDataset`` (or one
+        whose target is a scalar) is one sample, given to the model unbatched, and counts as
+        one row, as in PyTorch; other items are batches (a list of batches, a sampler of
+        index lists), whose rows count.
+    y : array or tensor, optional
+        The targets, when ``data`` holds the inputs alone: ``evaluate(model, loss, x, y)``
+        as Keras's ``evaluate(x, y)``.
+    batch_size : int, default=256
+        Rows per batch for arrays, datasets and an ``IterableDataset``; a DataLoader keeps
+        its own.
+    metrics : sequence of names or functions
+    return_dict : bool, default=True
+        False: Keras's other form, the loss alone when there are no metrics, else the list
+        ``[loss, *metrics]`` in the order given.
+    sample_weight : array of shape (N,), optional
+        Weighs the loss as ``fit(sample_weight=)`` does, one weight per sample of the data
+        as arrays (or of a DataLoader's ``TensorDataset``, each batch taking the weights of
+        the indices it is made of; its ``collate_fn`` sees the (x, y) samples alone).
+        Metrics are not weighted. Not for a stream or a DataLoader with
+        ``batch_size=None``.
 
-    ``evaluate(model, loss, x, y)`` takes the inputs and targets apart, as Keras's
-    ``evaluate(x, y)`` does. Returns ``{'loss': ..., <metric>: ...}``; with
-    ``return_dict=False``, Keras's other form: the loss alone when there are no metrics,
-    else the list ``[loss, *metrics]`` in the order given. ``sample_weight`` (with arrays)
-    weighs the loss as ``fit(sample_weight=)`` does; metrics are not weighted.
+    Returns
+    -------
+    dict of str to float, float or list of float
+        ``{'loss': ..., <metric>: ...}``, the loss the mean over the rows (over the
+        counted labels of a cross-entropy), or Keras's form (see ``return_dict``).
+
+    Raises
+    ------
+    ValueError
+        For empty data, or a DataLoader that gives no batches.
+    TypeError
+        For ``sample_weight`` with data whose rows it cannot be matched with.
     """
     batch_size = _positive_int(batch_size, "evaluate", "batch_size")
     loss_fn = _resolve_loss(loss, "evaluate")
     kind = _output_kind(loss_fn)
+    dtype = _model_dtype(model)
     source = _with_targets(data, y, "evaluate", "data")
-    dataset: Any = _stream_loader(source, batch_size)
-    if dataset is None:
-        dataset = _as_dataset(source, "evaluate: data", _model_dtype(model))
-        if len(dataset) == 0:
-            raise ValueError("evaluate: data is empty")
+    loader, _ = _pass_loader(source, batch_size, "evaluate: data", dtype)
     metric_list = _metrics_for(metrics, kind, "evaluate")
-    _refuse_for_multilabel(metric_list, kind, dataset, "evaluate")
-    weighted_loss = None
+    if not loader._streamed:
+        _refuse_for_multilabel(metric_list, kind, loader.dataset, "evaluate")
+    weighted_loss, weights = None, None
     if sample_weight is not None:
-        if isinstance(dataset, DataLoader):
+        if loader._streamed or loader.batch_size is None or not _indexed(loader):
             raise _weights_need_arrays("evaluate", data)
-        dataset = _with_weights(dataset, sample_weight, None, _model_dtype(model), "evaluate")
+        weights = _sample_weights(loader.dataset, sample_weight, None, dtype, "evaluate")
         weighted_loss = _weighted(loss_fn, "evaluate")
-    collate_fn = data.collate_fn if isinstance(data, DataLoader) else None
     logs = _evaluate(
         model,
         loss_fn,
-        dataset,
-        batch_size,
+        loader,
         metric_list,
         kind,
         "",
         weighted_loss=weighted_loss,
-        collate_fn=collate_fn,
+        weights=weights,
     )
     if return_dict:
         return logs
@@ -1718,12 +1817,33 @@ def evaluate(
 def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
     """The model's outputs for ``x``, computed in batches in evaluation mode without a graph.
 
-    ``x`` is an array or tensor of inputs, or a dataset or DataLoader, of whose samples
-    the first field (the inputs of ``(x, y)``) is used; a DataLoader's own batch size is
-    used, as ``fit`` uses it. An ``IterableDataset`` is batched by ``batch_size``; a
-    DataLoader over one (or with ``batch_size=None``) gives its own batches.
+    Parameters
+    ----------
+    model : Module
+    x : array or tensor of inputs, a dataset, or a DataLoader
+        Of a dataset's or DataLoader's items, the first field (the inputs of ``(x, y)``) is
+        used. A DataLoader is iterated as it is, as a PyTorch loop over it would be: its
+        own batches, order (a shuffling loader gives its outputs in a new order each call)
+        and ``collate_fn``. With ``batch_size=None``, an item of a ``TensorDataset`` (or one
+        whose target is a scalar) is one sample, given to the model unbatched, and its output
+        is one row of the result, as in PyTorch; other items are batches. An
+        ``IterableDataset`` is batched by ``batch_size``.
+    batch_size : int, default=256
+        Rows per batch for arrays, datasets and an ``IterableDataset``; a DataLoader keeps
+        its own.
 
-    Returns a NumPy array (raw outputs: logits for a classifier trained with cross-entropy).
+    Returns
+    -------
+    ndarray
+        The outputs of every batch joined along the first axis (raw outputs: logits for a
+        classifier trained with cross-entropy).
+
+    Raises
+    ------
+    ValueError
+        For empty ``x``, or a DataLoader that gives no batches.
+    TypeError
+        For a ``PackedSequence``, which cannot be cut into batches.
     """
     batch_size = _positive_int(batch_size, "predict", "batch_size")
     dtype = _model_dtype(model)
@@ -1733,30 +1853,37 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
             "PackedSequence (its sequences cannot be cut into batches); call the model on it "
             "under chainrule.no_grad() instead"
         )
-    stream = _stream_loader(x, batch_size)
-    if stream is None and isinstance(x, DataLoader):
-        # A loader brings its batch size, as in fit, and its samples (a sampler's subset).
-        if x.batch_sampler is None and x.batch_size is not None:
-            batch_size = x.batch_size
-        x = _loader_data(x)
-    batches: Iterator[Tensor]
-    if stream is not None:
-        batches = (b[0] if isinstance(b, tuple | list) else b for b in stream)
-    elif hasattr(x, "__len__") and hasattr(x, "__getitem__") and not _array_like(x):
-        batches = (b[0] if isinstance(b, tuple | list) else b for b in DataLoader(x, batch_size))
+    items: Iterable[tuple[Any, Any]]
+    loader: DataLoader | None = None
+    if isinstance(x, DataLoader | IterableDataset) or (
+        hasattr(x, "__len__") and hasattr(x, "__getitem__") and not _array_like(x)
+    ):
+        loader = x if isinstance(x, DataLoader) else DataLoader(x, batch_size)
+        items = _items(loader)
     else:
         data = x.data if isinstance(x, Tensor) else np.asarray(x)
-        batches = (
-            Tensor._from_op(data[start : start + batch_size], None)
+        items = (
+            (None, Tensor._from_op(data[start : start + batch_size], None))
             for start in range(0, len(data), batch_size)
         )
     was_training = model.training
     model.eval()
+    parts = []
     try:
         with no_grad():
-            parts = [model(_as_dtype(batch, dtype)).data for batch in batches]
+            for indices, batch in items:
+                fields = isinstance(batch, tuple | list)
+                inputs = batch[0] if fields else batch
+                output = model(_as_dtype(inputs, dtype)).data
+                target = batch[1] if fields and len(batch) > 1 else None
+                one = loader is not None and _one_sample(loader, indices, target)
+                parts.append(output[None] if one else output)
     finally:
         model.train(was_training)
     if not parts:
-        raise ValueError("predict: x is empty")
+        raise ValueError(
+            "predict: x is empty"
+            if loader is None or loader is not x
+            else "predict: the DataLoader gave no batches"
+        )
     return np.concatenate(parts)
