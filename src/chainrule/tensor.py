@@ -7,6 +7,7 @@ line that calls an op in ``chainrule.autograd.ops``, and the factories that make
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import operator
@@ -430,10 +431,23 @@ class Tensor(_TensorFields):
         t.__class__ = Tensor
         return t  # type: ignore[return-value]
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        """A deep copy of a leaf (values, ``requires_grad``, ``grad``); a tensor made by an op
+        is refused, as in PyTorch: its copy would carry a copy of the graph, whose backward
+        never reaches the real leaves."""
+        if self._ctx is not None:
+            raise RuntimeError(
+                "deepcopy: only tensors created by the user (graph leaves) can be deep-copied, "
+                "as in PyTorch; copy y.detach() instead, or use y.clone() for a copy in the "
+                "graph"
+            )
+        # The default protocol, which a method of this name would otherwise replace.
+        return cast(Tensor, copy._reconstruct(self, memo, *self.__reduce_ex__(4)))  # type: ignore[attr-defined]
+
     def __setattr__(self, name: str, value: Any) -> None:
         # Only assignments to ``data`` are checked: the fields of an op's result are filled
         # before it becomes a Tensor (_from_op), so that this runs off the ops' path.
-        if name == "data" and (type(value) is not np.ndarray or value.dtype.kind not in "fc"):
+        if name == "data" and (type(value) is not np.ndarray or value.dtype.kind != "f"):
             value = self._checked_data(value)
         _set_field(self, name, value)
 

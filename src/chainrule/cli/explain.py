@@ -114,6 +114,12 @@ def _model_step(args: argparse.Namespace) -> tuple[Module, Array, Array, Module]
     columns = [str(c) for c in table.columns]
     if target not in columns:
         flag = "--target" if args.target is not None else "the model's target"
+        if args.target is None:  # the column the model was trained on is missing
+            raise UsageError(
+                f"{WHERE}: expected the model's target column {target!r} in {args.data!r}, "
+                f"got columns {', '.join(map(repr, columns[:12]))}"
+                f"{', ...' if len(columns) > 12 else ''}; name another with --target"
+            )
         raise UsageError(
             f"{WHERE}: {flag}: expected a column of {args.data!r}, got {target!r}; "
             f"{nearest(target, columns)}"

@@ -152,6 +152,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     columns = [str(c) for c in table.columns]
     flag = "--target" if args.target is not None else "the model's target"
     if target not in columns:
+        if args.target is None:  # the column the model was trained on is missing
+            raise UsageError(
+                f"{where}: expected the model's target column {target!r} in {args.data!r}, "
+                f"got columns {', '.join(map(repr, columns[:12]))}"
+                f"{', ...' if len(columns) > 12 else ''}; name another with --target"
+            )
         raise UsageError(
             f"{where}: {flag}: expected a column of {args.data!r}, got {target!r}; "
             f"{nearest(target, columns)}"

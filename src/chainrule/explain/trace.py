@@ -44,6 +44,7 @@ from chainrule.nn.layers import (
 )
 from chainrule.nn.module import Module
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.optim import LBFGS, SGD, Adam, Optimizer
 from chainrule.tensor import RemovableHandle, Tensor
 
@@ -337,16 +338,21 @@ class _Recorder:
     def _after(self, module: Module, args: tuple[Any, ...], output: Any) -> None:
         key, name = self._keys[id(module)], type(module).__name__
         where = f"module {key} ({name})" if key else name
-        if isinstance(output, tuple) and output and isinstance(output[0], Tensor):
+        given = output
+        if isinstance(output, tuple) and output and not isinstance(output, PackedSequence):
             # A recurrent layer's (output, state) or attention's (output, weights): the step
             # is that of its first output, the one the next layer takes.
             output = output[0]
+        if isinstance(output, PackedSequence):
+            output = output.data  # the packed rows, time step by time step
         if not isinstance(output, Tensor):
             raise TypeError(
                 f"explain: expected {where} to return a Tensor (or a tuple that starts with "
-                f"one), got {type(output).__name__}"
+                f"one), got {type(given).__name__}"
             )
         x = args[0] if args else None
+        if isinstance(x, PackedSequence):
+            x = x.data
         if not isinstance(x, Tensor):
             got = type(x).__name__ if args else "no positional argument"
             raise TypeError(f"explain: expected {where} to be called on a Tensor, got {got}")
@@ -1041,6 +1047,11 @@ def _batch(value: Any, name: str) -> Array:
     ``trace_step`` refuses as a batch of no sample."""
     if value is None and name == "y":
         raise TypeError("explain: expected y with one entry per sample (an array), got None")
+    if isinstance(value, PackedSequence):
+        raise TypeError(
+            f"explain: expected {name} as an array, got a PackedSequence; give the padded "
+            f"batch, and pack it inside forward (its layers are traced on the packed rows)"
+        )
     if hasattr(value, "toarray") and hasattr(value, "nnz"):
         value = value.toarray()  # a SciPy sparse batch: a trace shows every number anyway
     try:

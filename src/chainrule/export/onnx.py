@@ -506,6 +506,13 @@ def _per_feature(option: str, value: Any, per_row: tuple[int, ...], side: str) -
     return array
 
 
+def _last_layer(model: Module) -> Module:
+    """The layer a ``Sequential`` (nested ones included) ends in; the model itself otherwise."""
+    while isinstance(model, Sequential) and len(model) > 0:
+        model = model[len(model) - 1]
+    return model
+
+
 def to_onnx(
     model: Module,
     path: str | Path,
@@ -610,6 +617,12 @@ def to_onnx(
         raise ValueError(f"to_onnx: output must be 'raw', 'softmax' or 'sigmoid', got {output!r}")
     if not isinstance(model, Module):
         raise TypeError(f"to_onnx: expected a chainrule Module, got {type(model).__name__}")
+    last = _last_layer(model)
+    if (output, type(last)) in (("softmax", act.Softmax), ("sigmoid", act.Sigmoid)):
+        raise ValueError(
+            f"to_onnx: the model already ends in {type(last).__name__}, so output={output!r} "
+            f"would apply it twice; pass output='raw'"
+        )
     data = example_input.data if isinstance(example_input, Tensor) else np.asarray(example_input)
     if data.ndim < 1 or len(data) < 1:
         raise ValueError(

@@ -45,7 +45,7 @@ from chainrule.nn.utils import clip_grad_norm_
 from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from chainrule.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
-from chainrule.tensor import Tensor, as_generator
+from chainrule.tensor import Tensor, _values_hold, as_generator
 from chainrule.train.callbacks import (
     Callback,
     ProgressBar,
@@ -86,6 +86,14 @@ class _ProbabilityCrossEntropy:
                 f"{output.shape}, got shape {target.shape}; for class labels use "
                 f"'sparse_categorical_crossentropy'"
             )
+        if not _values_hold(output, _non_negative):
+            # Keras divides raw scores by their sum as well, and the model silently fails to
+            # learn; binary_crossentropy refuses them the same way.
+            raise ValueError(
+                f"{name}: expected probabilities (outputs of a Softmax), got negative outputs; "
+                f"for raw scores (a model ending in Linear) use 'cross_entropy', or end the "
+                f"model in nn.Softmax(dim=1)"
+            )
         epsilon = 1e-7  # Keras's backend.epsilon()
         proba = output / output.sum(dim=1, keepdim=True)
         log_proba = proba.clamp(epsilon, 1 - epsilon).log()
@@ -95,6 +103,10 @@ class _ProbabilityCrossEntropy:
             return F.nll_loss(log_proba, Tensor._from_op(labels, None), reduction=self.reduction)
         rows = -(target * log_proba).sum(dim=1)
         return rows if self.reduction == "none" else rows.mean()
+
+
+def _non_negative(values: Array) -> bool:
+    return not (values < 0).any()
 
 
 LOSSES: dict[str, Callable[[], Any]] = {

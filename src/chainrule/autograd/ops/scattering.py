@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.autograd.function import Context, Function, register
-from chainrule.autograd.ops._operands import as_tensor, quietly
-from chainrule.autograd.ops.more import _scatter_coords, _scatter_source
+from chainrule.autograd.ops._operands import as_tensor, check_axis, quietly
+from chainrule.autograd.ops.more import _scatter_coords, _scatter_source, _vector
 from chainrule.autograd.ops.shape import broadcast_to, index, index_put, reshape
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
@@ -204,6 +204,12 @@ def scatter_reduce(
         raise ValueError(
             f"scatter_reduce: expected reduce to be one of {_REDUCTIONS}, got {reduce!r}"
         )
+    if x.ndim == 0:  # read as shape (1,), as in PyTorch (scatter's rule)
+        check_axis(dim, 0, "scatter_reduce")
+        out = scatter_reduce(
+            _vector(x), 0, _vector(index), _vector(src), reduce, include_self=include_self
+        )
+        return reshape(out, ())
     axis, coords = _scatter_coords("scatter_reduce", x, dim, index)
     picks_shape = coords[0].shape
     if any(n > x.shape[d] for d, n in enumerate(picks_shape) if d != axis):
