@@ -90,3 +90,14 @@ def test_evaluate_names_the_missing_target_column(tmp_path: Path) -> None:
         f"chainrule: error: evaluate: expected the model's target column 'y' in {str(new)!r}, "
         "got columns 'a', 'b'; name another with --target"
     ]
+    # rows with a label the model never saw: the note says what each score does with them
+    unseen = tmp_path / "unseen.csv"
+    unseen.write_text("a,b,y\n0.5,0.1,1\n-0.5,0.2,7\n0.3,0.3,7\n")
+    done = subprocess.run(
+        [*chainrule, "evaluate", str(model), str(unseen)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "2 rows have labels the model never saw (such as '7'); they count as errors in "
+        "accuracy and f1, and log_loss leaves them out" in done.stderr
+    )

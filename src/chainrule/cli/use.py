@@ -193,7 +193,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         example = values[y < 0].iloc[0]
         print(
             f"{where}: {unknown} rows have labels the model never saw (such as {example!r}); "
-            f"they count as errors",
+            f"they count as errors in accuracy and f1, and log_loss leaves them out",
             file=sys.stderr,
         )
     outputs = trained.outputs(x[~missing])
