@@ -101,3 +101,34 @@ def test_evaluate_names_the_missing_target_column(tmp_path: Path) -> None:
         "2 rows have labels the model never saw (such as '7'); they count as errors in "
         "accuracy and f1, and log_loss leaves them out" in done.stderr
     )
+
+
+def test_info_says_which_epochs_weights_a_file_holds(tmp_path: Path) -> None:
+    rows = np.random.default_rng(0).standard_normal((200, 3))
+    labels = (rows[:, 0] + 0.8 * np.random.default_rng(1).standard_normal(200) > 0).astype(int)
+    data = tmp_path / "d.csv"
+    data.write_text(
+        "a,b,c,y\n"
+        + "".join(
+            f"{a:.3f},{b:.3f},{c:.3f},{t}\n" for (a, b, c), t in zip(rows, labels, strict=True)
+        )
+    )
+    model = tmp_path / "m.safetensors"
+    chainrule = [sys.executable, "-m", "chainrule"]
+    subprocess.run(
+        [*chainrule, "train", str(data), "--target", "y", "--epochs", "15", "--patience", "50",
+         "--out", str(model)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    info = subprocess.run(
+        [*chainrule, "info", str(model)], check=True, capture_output=True, text=True
+    ).stdout
+    epochs = next(line for line in info.splitlines() if line.startswith("epochs"))
+    saved = cr.load(model, with_metadata=True)[1]["training"]
+    best = saved["best_epoch"]
+    assert saved["epochs_run"] == 15
+    if best == 15:  # the last epoch was the best: nothing to add
+        assert epochs.endswith("(ran every epoch)")
+    else:
+        assert epochs.endswith(f"(ran every epoch; weights from epoch {best}, the best)")

@@ -282,6 +282,11 @@ def run_info(args: argparse.Namespace) -> int:
         f"{count} rows for {name}" for name, count in rows.items()
     )
     stop = training.get("stop_reason") or "ran every epoch"
+    best = training.get("best_epoch")
+    if isinstance(best, int) and best != training.get("epochs_run"):
+        # the weights are those of the best epoch, restored after training (the stop reason
+        # of an early stop says so itself)
+        stop += "" if "best" in stop else f"; weights from epoch {best}, the best"
     features = trained.features
     architecture = repr(trained.model).splitlines()
     print(f"{'file':<13} {args.model}")
