@@ -132,3 +132,29 @@ def test_info_says_which_epochs_weights_a_file_holds(tmp_path: Path) -> None:
         assert epochs.endswith("(ran every epoch)")
     else:
         assert epochs.endswith(f"(ran every epoch; weights from epoch {best}, the best)")
+
+
+def test_the_command_line_names_the_kind_of_file_it_cannot_use(tmp_path: Path) -> None:
+    from chainrule.sklearn import MLPClassifier
+
+    layer = nn.Linear(3, 1)
+    cr.save(layer.state_dict(), tmp_path / "weights.safetensors")
+    cr.save(layer, tmp_path / "model.safetensors")
+    x = np.random.default_rng(0).standard_normal((20, 3))
+    estimator = MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs").fit(x, x[:, 0] > 0)
+    estimator.save(tmp_path / "estimator.safetensors")
+    said = {}
+    for name in ("weights", "model", "estimator"):
+        done = subprocess.run(
+            [sys.executable, "-m", "chainrule", "info", str(tmp_path / f"{name}.safetensors")],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 2
+        said[name] = done.stderr
+    assert "got a state dict (weights only); load it from Python with" in said["weights"]
+    assert "got a chainrule model without the preprocessing" in said["model"]
+    assert (
+        "got a scikit-learn estimator; load it from Python with MLPClassifier.load"
+        in (said["estimator"])
+    )

@@ -73,10 +73,22 @@ def read(path: str, where: str) -> Trained:
         ) from None
     label = repr(path)
     if metadata.get("format") != FORMAT:
+        estimator = metadata.get("sklearn_estimator")
+        if isinstance(estimator, str):
+            name = estimator.rsplit(".", 1)[-1]
+            got = f"a scikit-learn estimator; load it from Python with {name}.load(path)"
+        elif isinstance(model, dict):
+            got = (
+                "a state dict (weights only); load it from Python with "
+                "model.load_state_dict(chainrule.load(path))"
+            )
+        else:
+            got = (
+                "a chainrule model without the preprocessing that `train` stores; load it "
+                "from Python with chainrule.load"
+            )
         raise UsageError(
-            f"{where}: expected a model file written by `chainrule train` in {label}, got a "
-            f"chainrule model without the preprocessing that `train` stores; load it from "
-            f"Python with chainrule.load"
+            f"{where}: expected a model file written by `chainrule train` in {label}, got {got}"
         )
     if metadata.get("version") != 1:
         raise UsageError(
