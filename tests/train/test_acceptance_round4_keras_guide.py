@@ -186,7 +186,8 @@ def test_class_weight_reads_one_hot_targets_and_leaves_val_loss_unweighted() -> 
     x, y = _blobs(30)
     one_hot = np.eye(3, dtype=np.float32)[y]
     xv, yv = _blobs(21, seed=5)
-    model = _model(3)
+    # a loss of probabilities, so a model that ends in a softmax (raw scores are refused)
+    model = nn.Sequential(_model(3)[0], nn.Softmax(dim=1))
     history = fit(
         model,
         "categorical_crossentropy",
