@@ -7,6 +7,7 @@ alone.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy
@@ -36,6 +37,13 @@ def set_default_float(dtype: numpy.dtype[Any]) -> None:
     """Make ``dtype`` what ``default_float`` answers (``chainrule.set_default_dtype`` checks it)."""
     global _default_float
     _default_float = dtype
+
+
+def is_sparse(x: Any) -> bool:
+    """Whether ``x`` is a SciPy sparse matrix or array (checked without importing SciPy:
+    a program that made one has imported it)."""
+    module = sys.modules.get("scipy.sparse")
+    return module is not None and bool(module.issparse(x))
 
 
 def is_floating(dtype: Any) -> bool:

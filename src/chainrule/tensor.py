@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
-from chainrule.backend import Array, default_float, is_floating, np, set_default_float
+from chainrule.backend import Array, default_float, is_floating, is_sparse, np, set_default_float
 
 if TYPE_CHECKING:
     from chainrule.autograd.function import Context
@@ -47,7 +47,7 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
                 f"tensor: expected an array of numbers or bools, got one of dtype {data.dtype}"
             )
         return np.array(data, dtype=None if dtype is None else np.dtype(dtype), copy=True)
-    if hasattr(data, "toarray") and hasattr(data, "nnz"):  # a SciPy sparse matrix or array
+    if is_sparse(data):
         raise TypeError(
             f"tensor: expected dense data, got a SciPy sparse {type(data).__name__}; "
             f"nn.Linear and the scikit-learn estimators take sparse input, anything else "

@@ -28,7 +28,7 @@ from typing import Any
 
 from chainrule.autograd.function import Context
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.backend import Array, np
+from chainrule.backend import Array, is_sparse, np
 from chainrule.nn import activation as act
 from chainrule.nn import loss as losses
 from chainrule.nn.containers import Sequential
@@ -1052,7 +1052,7 @@ def _batch(value: Any, name: str) -> Array:
             f"explain: expected {name} as an array, got a PackedSequence; give the padded "
             f"batch, and pack it inside forward (its layers are traced on the packed rows)"
         )
-    if hasattr(value, "toarray") and hasattr(value, "nnz"):
+    if is_sparse(value):
         value = value.toarray()  # a SciPy sparse batch: a trace shows every number anyway
     try:
         return np.asarray(value.data if isinstance(value, Tensor) else value)

@@ -478,8 +478,7 @@ def dropout2d(
     channels = x.shape[:-2]
     if not training or p == 0:
         return x
-    if x.dtype.kind != "f":  # PyTorch refuses too: 1 / (1 - p) would be truncated
-        floating_only(x, "dropout2d")
+    x = floating_only(x, "dropout2d")  # as PyTorch: 1 / (1 - p) would be truncated
     if p == 1:
         return x * 0
     rng = as_generator(generator)

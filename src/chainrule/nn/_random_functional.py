@@ -95,8 +95,7 @@ def dropout1d(
         )
     if not training or p == 0:
         return x
-    if x.dtype.kind != "f":  # PyTorch refuses too: 1 / (1 - p) would be truncated
-        floating_only(x, "dropout1d")
+    x = floating_only(x, "dropout1d")  # as PyTorch: 1 / (1 - p) would be truncated
     if p == 1:
         return x * 0
     channels = x.shape[:-1]

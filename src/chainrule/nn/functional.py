@@ -177,8 +177,7 @@ def dropout(
     input = as_tensor(input)
     if not training or p == 0:
         return input
-    if input.dtype.kind != "f":  # PyTorch refuses too: 1 / (1 - p) would be truncated
-        floating_only(input, "dropout")
+    input = floating_only(input, "dropout")  # as PyTorch: 1 / (1 - p) would be truncated
     if p == 1:
         return input * 0
     rng = as_generator(generator)

@@ -8,8 +8,7 @@ from typing import Any
 
 import chainrule.nn.functional as F
 from chainrule.autograd.ops import flatten
-from chainrule.autograd.ops.linalg import is_sparse
-from chainrule.backend import default_float, np
+from chainrule.backend import default_float, is_sparse, np
 from chainrule.nn import init
 from chainrule.nn._random_functional import check_p
 from chainrule.nn.module import Module, cast_input

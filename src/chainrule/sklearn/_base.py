@@ -28,8 +28,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule.autograd.grad_mode import enable_grad, no_grad
-from chainrule.autograd.ops.linalg import is_sparse
-from chainrule.backend import Array, np
+from chainrule.backend import Array, is_sparse, np
 from chainrule.nn import BatchNorm1d, Dropout, Linear, Sequential
 from chainrule.optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from chainrule.sklearn import _params

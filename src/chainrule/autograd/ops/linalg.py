@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from chainrule import _blas
 from chainrule.autograd.function import Context, Function, register, unbroadcast
 from chainrule.autograd.ops._operands import as_tensor, binary_operands, write_out
-from chainrule.backend import Array, np
+from chainrule.backend import Array, is_sparse, np
 from chainrule.tensor import Tensor
 
 
@@ -107,13 +106,6 @@ class SparseLinear(Function):
         grad_w = np.ascontiguousarray((x.T @ grad).T) if needs[0] else None
         grad_b = np.add.reduce(grad, axis=0) if needs[1] else None
         return grad_w, grad_b
-
-
-def is_sparse(x: Any) -> bool:
-    """Whether ``x`` is a SciPy sparse matrix or array (checked without importing SciPy:
-    a program that made one has imported it)."""
-    module = sys.modules.get("scipy.sparse")
-    return module is not None and bool(module.issparse(x))
 
 
 def _sparse_linear(x: Any, weight: Any, bias: Any) -> Tensor:
