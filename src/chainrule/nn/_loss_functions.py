@@ -362,8 +362,16 @@ def _plain_labels(
     return labels
 
 
+_AS_UNSIGNED = {np.dtype(f"i{size}"): np.dtype(f"u{size}") for size in (1, 2, 4, 8)}
+"""Native-order signed integer dtypes and the unsigned dtypes of their size."""
+
+
 def _labels_below(classes: int, labels: Array) -> bool:
-    # ufunc.reduce: what labels.min() and .max() call, without their Python-level wrappers.
+    # Read as unsigned, a negative label is larger than any class, so one maximum checks both
+    # ends. ufunc.reduce: what .max() calls, without its Python-level wrapper.
+    unsigned = _AS_UNSIGNED.get(labels.dtype)
+    if unsigned is not None:
+        return bool(np.maximum.reduce(labels.view(unsigned)) < classes)
     return bool(np.minimum.reduce(labels) >= 0 and np.maximum.reduce(labels) < classes)
 
 
