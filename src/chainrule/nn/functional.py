@@ -40,7 +40,11 @@ from chainrule.nn._conv_functional import (
     conv_transpose2d,
     dropout2d,
     max_pool1d,
+    max_pool1d_with_indices,
     max_pool2d,
+    max_pool2d_with_indices,
+    max_unpool1d,
+    max_unpool2d,
 )
 from chainrule.nn._image_functional import (
     adaptive_max_pool1d,
@@ -132,7 +136,11 @@ __all__ = [
     "logsumexp",
     "margin_ranking_loss",
     "max_pool1d",
+    "max_pool1d_with_indices",
     "max_pool2d",
+    "max_pool2d_with_indices",
+    "max_unpool1d",
+    "max_unpool2d",
     "mse_loss",
     "multilabel_soft_margin_loss",
     "nll_loss",
