@@ -135,6 +135,7 @@ CASES = [
     _one(lambda: nn.AdaptiveMaxPool1d(3), 2, 3, 7),
     _one(lambda: nn.AdaptiveMaxPool2d((2, None)), 2, 3, 5, 4),
     _one(lambda: nn.AdaptiveMaxPool2d(3), 2, 3, 5, 4),
+    _one(lambda: nn.AdaptiveMaxPool1d(2, return_indices=True), 2, 3, 7),
     _one(lambda: nn.InstanceNorm1d(3), 2, 3, 5),
     _one(lambda: nn.InstanceNorm1d(3, eps=1e-3, affine=True), 2, 3, 5),
     _one(
@@ -513,6 +514,7 @@ SAMPLES: list[Callable[[], nn.Module]] = [
     lambda: nn.AdaptiveMaxPool1d(2),
     lambda: nn.AdaptiveMaxPool2d(2),
     lambda: nn.MaxPool2d(2, return_indices=True),
+    lambda: nn.AdaptiveMaxPool2d((2, None), return_indices=True),
     lambda: nn.MaxUnpool2d(2),
     lambda: nn.MaxUnpool2d((2, 3), stride=1, padding=(1, 0)),
     lambda: nn.MaxUnpool1d(2),

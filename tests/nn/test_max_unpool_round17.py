@@ -1,8 +1,8 @@
-"""Max pooling with ``return_indices=True`` and max unpooling (``MaxUnpool1d``/``2d``,
-``F.max_unpool1d``/``2d``), against PyTorch: the indices (ties, NaN, -inf, padding, stride,
-dilation and ceil_mode combined), the unpooled values and their gradients, ``output_size``,
-unbatched inputs, dtypes, a SegNet-style encoder/decoder trained for a few steps, files and
-the errors."""
+"""Max pooling (adaptive too) with ``return_indices=True`` and max unpooling
+(``MaxUnpool1d``/``2d``, ``F.max_unpool1d``/``2d``), against PyTorch: the indices (ties, NaN,
+-inf, padding, stride, dilation and ceil_mode combined), the unpooled values and their
+gradients, ``output_size``, unbatched inputs, dtypes, a SegNet-style encoder/decoder trained
+for a few steps, files and the errors."""
 
 from __future__ import annotations
 
@@ -117,6 +117,51 @@ def test_without_return_indices_the_pools_return_a_tensor():
     assert isinstance(nn.MaxPool2d(2)(cr.ones(1, 1, 4, 4)), cr.Tensor)
     assert isinstance(F.max_pool1d(cr.ones(1, 1, 4), 2), cr.Tensor)
     assert nn.MaxPool2d(2, return_indices=True).return_indices is True
+
+
+@pytest.mark.parametrize("output_size", [1, 3, (2, None), (4, 3), (None, 5), (7, 8)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adaptive_max_pool2d_indices_match_pytorch(output_size: Any, dtype: Any):
+    for seed, shape in enumerate([(2, 3, 7, 8), (3, 5, 6)]):
+        x = _ties(shape, seed + 20, dtype)
+        layer = nn.AdaptiveMaxPool2d(output_size, return_indices=True)
+        theirs = torch.nn.AdaptiveMaxPool2d(output_size, return_indices=True)
+        y, indices = layer(x)
+        expected, expected_indices = theirs(torch.tensor(x))
+        assert indices.dtype == np.int64 and not indices.requires_grad
+        np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+        np.testing.assert_array_equal(y.numpy(), expected.numpy())
+        _, with_indices = F.adaptive_max_pool2d_with_indices(x, output_size)
+        np.testing.assert_array_equal(with_indices.numpy(), expected_indices.numpy())
+
+
+@pytest.mark.parametrize("output_size", [1, 3, 4, 9])
+def test_adaptive_max_pool1d_indices_match_pytorch(output_size: int):
+    for shape in [(2, 3, 9), (3, 7)]:
+        x = _ties(shape, output_size)
+        y, indices = nn.AdaptiveMaxPool1d(output_size, return_indices=True)(x)
+        expected, expected_indices = TF.adaptive_max_pool1d(
+            torch.tensor(x), output_size, return_indices=True
+        )
+        np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+        np.testing.assert_array_equal(y.numpy(), expected.numpy())
+        _, with_indices = F.adaptive_max_pool1d_with_indices(x, output_size)
+        np.testing.assert_array_equal(with_indices.numpy(), expected_indices.numpy())
+
+
+def test_adaptive_max_pool_indices_unpool_as_in_pytorch():
+    x = _distinct((2, 3, 6, 8), 5)
+    ours = cr.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    y, indices = F.adaptive_max_pool2d(ours, (3, 4), return_indices=True)
+    their_y, their_indices = TF.adaptive_max_pool2d(theirs, (3, 4), return_indices=True)
+    restored = F.max_unpool2d(y, indices, 2)
+    expected = TF.max_unpool2d(their_y, their_indices, 2)
+    np.testing.assert_array_equal(restored.detach().numpy(), expected.detach().numpy())
+    g = np.random.default_rng(1).standard_normal(restored.shape)
+    (restored * cr.tensor(g)).sum().backward()
+    (expected * torch.tensor(g)).sum().backward()
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
 
 
 # (kernel_size, stride, padding, output_size) for the unpool, the pool's own geometry
@@ -291,9 +336,10 @@ def test_a_pool_with_indices_comes_back_from_its_file(tmp_path: Path):
     (y, indices), (expected, expected_indices) = loaded(x), model(x)
     np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
     np.testing.assert_array_equal(y.numpy(), expected.numpy())
-    plain = nn.Sequential(nn.MaxPool1d(2))
+    plain = nn.Sequential(nn.MaxPool1d(2), nn.AdaptiveMaxPool1d(2, return_indices=True))
     cr.save(plain, tmp_path / "plain.safetensors")
-    assert cr.load(tmp_path / "plain.safetensors")[0].return_indices is False
+    again = cr.load(tmp_path / "plain.safetensors")
+    assert (again[0].return_indices, again[1].return_indices) == (False, True)
 
 
 def test_onnx_export_refuses_indices_and_unpools(tmp_path: Path):

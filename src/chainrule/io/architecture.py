@@ -408,8 +408,8 @@ def _with_tuples(cls: type[Module]) -> Callable[[dict[str, Any]], Module]:
 def _with_return_indices(
     read: Callable[[Any], dict[str, Any]],
 ) -> Callable[[Any], dict[str, Any]]:
-    """``read``, plus ``return_indices=True`` for a max pool built so (files of pools without
-    it are as before)."""
+    """``read``, plus ``return_indices=True`` for a max pool (adaptive or not) built so
+    (files of pools without it are as before)."""
 
     def read_with_indices(layer: Any) -> dict[str, Any]:
         config = read(layer)
@@ -1003,14 +1003,16 @@ LAYERS: dict[str, LayerEntry] = {
     ),
     "AdaptiveMaxPool1d": LayerEntry(
         AdaptiveMaxPool1d,
-        _read_as_given(("output_size",)),
+        _with_return_indices(_read_as_given(("output_size",))),
         {"output_size": "size|list:size"},
+        optional={"return_indices": "bool"},
         build=_with_tuples(AdaptiveMaxPool1d),
     ),
     "AdaptiveMaxPool2d": LayerEntry(
         AdaptiveMaxPool2d,
-        _read_as_given(("output_size",)),
+        _with_return_indices(_read_as_given(("output_size",))),
         {"output_size": "size?|list:size?"},
+        optional={"return_indices": "bool"},
         build=_with_tuples(AdaptiveMaxPool2d),
     ),
     "InstanceNorm1d": LayerEntry(

@@ -48,7 +48,9 @@ from chainrule.nn._conv_functional import (
 )
 from chainrule.nn._image_functional import (
     adaptive_max_pool1d,
+    adaptive_max_pool1d_with_indices,
     adaptive_max_pool2d,
+    adaptive_max_pool2d_with_indices,
     fold,
     pixel_shuffle,
     pixel_unshuffle,
@@ -97,7 +99,9 @@ __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
     "adaptive_max_pool1d",
+    "adaptive_max_pool1d_with_indices",
     "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices",
     "alpha_dropout",
     "avg_pool1d",
     "avg_pool2d",

@@ -369,7 +369,8 @@ class AdaptiveMaxPool2d(Module):
     output_size : int or (int or None, int or None)
         None keeps the input's size along that axis.
     return_indices : bool, default=False
-        True is not supported (``NotImplementedError``).
+        Return ``(output, indices)``: where each maximum was (int64 positions ``row * W +
+        column`` in its input plane, PyTorch's; no gradient).
 
     Shape: (N, C, H, W) or (C, H, W) to (N, C, H_out, W_out) or (C, H_out, W_out).
 
@@ -388,12 +389,10 @@ class AdaptiveMaxPool2d(Module):
         self.output_size: int | Sequence[int | None] | None = _adaptive_pair(
             "AdaptiveMaxPool2d", output_size
         )
-        if return_indices:
-            raise NotImplementedError("AdaptiveMaxPool2d: return_indices=True is not supported")
-        self.return_indices = False
+        self.return_indices = bool(return_indices)
 
-    def forward(self, x: Any) -> Tensor:
-        return functional.adaptive_max_pool2d(x, self.output_size)
+    def forward(self, x: Any) -> Any:
+        return functional.adaptive_max_pool2d(x, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -407,7 +406,8 @@ class AdaptiveMaxPool1d(Module):
     ----------
     output_size : int
     return_indices : bool, default=False
-        True is not supported (``NotImplementedError``).
+        Return ``(output, indices)``: the position of each maximum in its input sequence
+        (int64, PyTorch's; no gradient).
 
     Examples
     --------
@@ -421,12 +421,10 @@ class AdaptiveMaxPool1d(Module):
         super().__init__()
         _single("AdaptiveMaxPool1d", "output_size", output_size)
         self.output_size = output_size
-        if return_indices:
-            raise NotImplementedError("AdaptiveMaxPool1d: return_indices=True is not supported")
-        self.return_indices = False
+        self.return_indices = bool(return_indices)
 
-    def forward(self, x: Any) -> Tensor:
-        return functional.adaptive_max_pool1d(x, self.output_size)
+    def forward(self, x: Any) -> Any:
+        return functional.adaptive_max_pool1d(x, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
