@@ -1328,3 +1328,50 @@ case(
 )
 
 TORCH_CASES += [c for c in CASES[_FIRST_ROUND16_CASE:] if c.torch_fn is not None]
+
+# Max unpooling: indices fixed here, as a max pool of a fixed image gives them. The image
+# grows along rows and columns, so that each window's maximum is its last element and
+# overlapping windows still name distinct positions: the gather of the gradient is then the
+# derivative that finite differences see.
+_FIRST_ROUND17_CASE = len(CASES)
+
+
+def _pool_indices(shape: tuple[int, ...], *pool: Any, **options: Any) -> np.ndarray:
+    image = np.arange(math.prod(shape)).reshape(shape)
+    _, picks = ops.max_pool2d(image.astype(np.float64), *pool, **options, return_indices=True)
+    return picks.numpy()
+
+
+_UNPOOL_2X2 = _pool_indices((2, 3, 4, 6), 2)
+_UNPOOL_PADDED = _pool_indices((1, 2, 5, 7), 3, stride=2, padding=1, ceil_mode=True)
+_UNPOOL_1D = _pool_indices((2, 3, 1, 9), (1, 3), stride=(1, 2), padding=(0, 1))[:, :, 0]
+case(
+    "max_unpool2d",
+    "2x2",
+    lambda x: ops.max_unpool2d(x, _UNPOOL_2X2, 2),
+    lambda x: F.max_unpool2d(x, as_torch(_UNPOOL_2X2), 2),
+    normal((2, 3, 2, 3)),
+)
+case(
+    "max_unpool2d",
+    "3x3_stride_2_padding_1_output_size",
+    lambda x: ops.max_unpool2d(x, _UNPOOL_PADDED, 3, 2, 1, output_size=(1, 2, 6, 8)),
+    lambda x: F.max_unpool2d(x, as_torch(_UNPOOL_PADDED), 3, 2, 1, output_size=(1, 2, 6, 8)),
+    normal((1, 2, 3, 4)),
+)
+case(
+    "max_unpool2d",
+    "unbatched",
+    lambda x: ops.max_unpool2d(x, _UNPOOL_2X2[1], (2, 2)),
+    lambda x: F.max_unpool2d(x, as_torch(_UNPOOL_2X2[1]), (2, 2)),
+    normal((3, 2, 3)),
+)
+case(
+    "max_unpool2d",
+    "1d_padding_1",
+    lambda x: cr.nn.functional.max_unpool1d(x, _UNPOOL_1D, 3, 2, 1, output_size=[9]),
+    lambda x: F.max_unpool1d(x, as_torch(_UNPOOL_1D), 3, 2, 1, output_size=[9]),
+    normal((2, 3, 5)),
+)
+
+TORCH_CASES += [c for c in CASES[_FIRST_ROUND17_CASE:] if c.torch_fn is not None]

@@ -1,9 +1,9 @@
 """Model files with the layers added after the first table: transposed convolutions, fold and
-unfold, padding, pixel shuffles, upsampling, adaptive max pooling, instance, RMS and local
-response norms, Bilinear, the distances, attention and the Transformer stacks, RReLU,
-Softmax2d and the dropouts of round 16. Each saved and loaded comes back with the same repr
-and weights and predicts the same; each is counted exactly by the guard against forged
-sizes."""
+unfold, padding, pixel shuffles, upsampling, adaptive max pooling, max pools with indices and
+max unpools, instance, RMS and local response norms, Bilinear, the distances, attention and
+the Transformer stacks, RReLU, Softmax2d and the dropouts of round 16. Each saved and loaded
+comes back with the same repr and weights and predicts the same; each is counted exactly by
+the guard against forged sizes."""
 
 from __future__ import annotations
 
@@ -45,6 +45,14 @@ def _one(layer: Callable[[], nn.Module], *shape: int) -> Any:
 
 def _many(layer: Callable[[], nn.Module], *shapes: tuple[int, ...]) -> Any:
     return pytest.param(layer, lambda: tuple(_normal(*s) for s in shapes), id=repr(layer()))
+
+
+def _pooled(shape: tuple[int, ...], *pool: Any, squeeze: bool = False, **options: Any) -> Any:
+    """A max pool's output and indices, the inputs of a max unpool (1-d: ``squeeze``)."""
+    y, indices = nn.functional.max_pool2d(_normal(*shape), *pool, **options, return_indices=True)
+    if squeeze:
+        y, indices = y.squeeze(-2), indices.squeeze(-2)
+    return y.numpy(), indices.numpy()
 
 
 def _encoder(norm: bool, **kwargs: Any) -> nn.TransformerEncoder:
@@ -112,9 +120,22 @@ CASES = [
     _one(lambda: nn.UpsamplingNearest2d(size=(3, 5)), 1, 2, 3, 4),
     _one(lambda: nn.UpsamplingBilinear2d(size=3), 1, 2, 2, 4),
     _one(lambda: nn.UpsamplingBilinear2d(scale_factor=(2.0, 3.0)), 1, 2, 2, 3),
+    _one(lambda: nn.MaxPool2d(3, 2, 1, return_indices=True, ceil_mode=True), 2, 3, 5, 6),
+    _one(lambda: nn.MaxPool1d(2, return_indices=True), 2, 3, 7),
+    pytest.param(
+        lambda: nn.MaxUnpool2d((2, 3), padding=(0, 1)),
+        lambda: _pooled((2, 3, 4, 4), (2, 3), padding=(0, 1)),
+        id="MaxUnpool2d(kernel_size=(2, 3), stride=(2, 3), padding=(0, 1))",
+    ),
+    pytest.param(
+        lambda: nn.MaxUnpool1d(3, 2),
+        lambda: _pooled((2, 3, 1, 7), (1, 3), (1, 2), squeeze=True),
+        id="MaxUnpool1d(kernel_size=(3,), stride=(2,), padding=(0,))",
+    ),
     _one(lambda: nn.AdaptiveMaxPool1d(3), 2, 3, 7),
     _one(lambda: nn.AdaptiveMaxPool2d((2, None)), 2, 3, 5, 4),
     _one(lambda: nn.AdaptiveMaxPool2d(3), 2, 3, 5, 4),
+    _one(lambda: nn.AdaptiveMaxPool1d(2, return_indices=True), 2, 3, 7),
     _one(lambda: nn.InstanceNorm1d(3), 2, 3, 5),
     _one(lambda: nn.InstanceNorm1d(3, eps=1e-3, affine=True), 2, 3, 5),
     _one(
@@ -492,6 +513,11 @@ SAMPLES: list[Callable[[], nn.Module]] = [
     lambda: nn.PixelUnshuffle(2),
     lambda: nn.AdaptiveMaxPool1d(2),
     lambda: nn.AdaptiveMaxPool2d(2),
+    lambda: nn.MaxPool2d(2, return_indices=True),
+    lambda: nn.AdaptiveMaxPool2d((2, None), return_indices=True),
+    lambda: nn.MaxUnpool2d(2),
+    lambda: nn.MaxUnpool2d((2, 3), stride=1, padding=(1, 0)),
+    lambda: nn.MaxUnpool1d(2),
     lambda: nn.InstanceNorm1d(3),
     lambda: nn.InstanceNorm1d(3, affine=True, track_running_stats=True),
     lambda: nn.InstanceNorm2d(3, affine=True, bias=False),

@@ -219,10 +219,6 @@ def test_adaptive_max_pool1d_matches_torch(size: int) -> None:
 def test_adaptive_max_pool_repr_and_errors() -> None:
     assert repr(nn.AdaptiveMaxPool2d((3, None))) == repr(tnn.AdaptiveMaxPool2d((3, None)))
     assert repr(nn.AdaptiveMaxPool1d(3)) == repr(tnn.AdaptiveMaxPool1d(3))
-    with pytest.raises(NotImplementedError, match="return_indices=True is not supported"):
-        nn.AdaptiveMaxPool2d(2, return_indices=True)
-    with pytest.raises(NotImplementedError, match="return_indices=True is not supported"):
-        F.adaptive_max_pool1d(cr.ones(1, 2, 4), 2, return_indices=True)
     with pytest.raises(ValueError, match="output_size must be a positive int or a pair"):
         nn.AdaptiveMaxPool2d(0)
     with pytest.raises(ValueError, match=r"expected input of shape \(N, C, H, W\) or \(C, H, W\)"):

@@ -216,8 +216,6 @@ def test_pool1d_reprs_match_torch() -> None:
 def test_pool1d_errors() -> None:
     with pytest.raises(ValueError, match=r"MaxPool1d: kernel_size must be an int .*kernel_size=0"):
         nn.MaxPool1d(0)
-    with pytest.raises(ValueError, match=r"MaxPool1d: return_indices=True is not supported"):
-        nn.MaxPool1d(2, return_indices=True)
     with pytest.raises(ValueError, match=r"AvgPool1d: padding must be an int .*padding=-1"):
         nn.AvgPool1d(2, padding=-1)
     with pytest.raises(ValueError, match=r"AdaptiveAvgPool1d: output_size must be an int"):
@@ -232,8 +230,6 @@ def test_pool1d_errors() -> None:
         F.adaptive_avg_pool1d(cr.tensor(np.ones((2, 4), dtype=np.int64)), 2)
     with pytest.raises(ValueError, match=r"output_size must be a positive int, got output_si"):
         F.adaptive_avg_pool1d(cr.ones(2, 4), (2, 3))
-    with pytest.raises(ValueError, match=r"max_pool1d: return_indices=True is not supported"):
-        F.max_pool1d(cr.ones(2, 4), 2, return_indices=True)
 
 
 # --------------------------------------------------------------------- Upsample

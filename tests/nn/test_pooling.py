@@ -85,8 +85,6 @@ def test_max_pool2d_unbatched_and_functional() -> None:
 
 
 def test_max_pool2d_errors() -> None:
-    with pytest.raises(ValueError, match=r"MaxPool2d: return_indices=True is not supported"):
-        nn.MaxPool2d(2, return_indices=True)
     with pytest.raises(ValueError, match=r"max_pool2d: padding must be at most half of kernel"):
         nn.MaxPool2d(2, padding=2)(cr.zeros(1, 1, 4, 4))
     with pytest.raises(RuntimeError, match=r"pad should be at most half"):

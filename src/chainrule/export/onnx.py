@@ -61,6 +61,8 @@ from chainrule.nn.pooling import (
     AvgPool2d,
     MaxPool1d,
     MaxPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
     Upsample,
 )
 from chainrule.nn.spatial import (
@@ -574,7 +576,9 @@ def to_onnx(
     Raises
     ------
     ValueError
-        If a layer cannot be exported (the message names it and lists those that can), the
+        If a layer cannot be exported (the message names it and lists those that can; a
+        max pool with ``return_indices=True`` and the max unpools, which pass indices
+        between layers, are refused), the
         opset is not in ``OPSETS``, or a standardization value does not fit one row, is not
         finite, or (``input_scale``) is zero.
     FileNotFoundError
@@ -634,6 +638,21 @@ def to_onnx(
             raise ValueError(
                 f"to_onnx: cannot export layer {name} ({type(module).__name__} without running "
                 f"statistics: it normalizes with each batch's own statistics even at inference)"
+            )
+        if isinstance(module, MaxPool1d | MaxPool2d) and module.return_indices:
+            # ONNX's MaxPool has an Indices output, but a chain of layers has nowhere to
+            # route it (a MaxUnpool takes it beside the values).
+            raise ValueError(
+                f"to_onnx: cannot export layer {name or 'model'} ({type(module).__name__} with "
+                f"return_indices=True: to_onnx exports chains of layers of one input and one "
+                f"output, and this one returns (output, indices)); build it without "
+                f"return_indices to export it"
+            )
+        if isinstance(module, MaxUnpool1d | MaxUnpool2d):
+            raise ValueError(
+                f"to_onnx: cannot export layer {name or 'model'} ({type(module).__name__}: it "
+                f"takes a pool's indices beside its input, and to_onnx exports chains of "
+                f"layers of one input and one output)"
             )
         if isinstance(module, Embedding) and module.max_norm is not None:
             # Its lookups rescale the table's rows in place, which a graph cannot do.

@@ -79,6 +79,8 @@ from chainrule.nn import (
     LSTMCell,
     MaxPool1d,
     MaxPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
     Mish,
     Module,
     ModuleDict,
@@ -401,6 +403,28 @@ def _with_tuples(cls: type[Module]) -> Callable[[dict[str, Any]], Module]:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
 
     return build
+
+
+def _with_return_indices(
+    read: Callable[[Any], dict[str, Any]],
+) -> Callable[[Any], dict[str, Any]]:
+    """``read``, plus ``return_indices=True`` for a max pool (adaptive or not) built so
+    (files of pools without it are as before)."""
+
+    def read_with_indices(layer: Any) -> dict[str, Any]:
+        config = read(layer)
+        if layer.return_indices:
+            config["return_indices"] = True
+        return config
+
+    return read_with_indices
+
+
+_UNPOOL_ARGUMENTS = {"kernel_size": "list:size", "stride": "list:count", "padding": "list:size"}
+
+
+def _read_unpool(m: Any) -> dict[str, Any]:
+    return {name: list(getattr(m, name)) for name in _UNPOOL_ARGUMENTS}
 
 
 def _read_as_given(
@@ -785,7 +809,9 @@ LAYERS: dict[str, LayerEntry] = {
     "Conv1d": LayerEntry(Conv1d, _read_conv, _CONV_ARGUMENTS, _conv_elements),
     "MaxPool2d": LayerEntry(
         MaxPool2d,
-        _read_as_given(("kernel_size", "stride", "padding", "dilation"), ("ceil_mode",)),
+        _with_return_indices(
+            _read_as_given(("kernel_size", "stride", "padding", "dilation"), ("ceil_mode",))
+        ),
         {
             "kernel_size": "size|list:size",
             "stride": "count|list:count",
@@ -793,6 +819,7 @@ LAYERS: dict[str, LayerEntry] = {
             "dilation": "count|list:count",
             "ceil_mode": "bool",
         },
+        optional={"return_indices": "bool"},
         build=_with_tuples(MaxPool2d),
     ),
     "AvgPool2d": LayerEntry(
@@ -822,7 +849,9 @@ LAYERS: dict[str, LayerEntry] = {
     ),
     "MaxPool1d": LayerEntry(
         MaxPool1d,
-        _read_as_given(("kernel_size", "stride", "padding", "dilation"), ("ceil_mode",)),
+        _with_return_indices(
+            _read_as_given(("kernel_size", "stride", "padding", "dilation"), ("ceil_mode",))
+        ),
         {
             "kernel_size": "size|list:size",
             "stride": "count|list:count",
@@ -830,6 +859,7 @@ LAYERS: dict[str, LayerEntry] = {
             "dilation": "count|list:count",
             "ceil_mode": "bool",
         },
+        optional={"return_indices": "bool"},
         build=_with_tuples(MaxPool1d),
     ),
     "AvgPool1d": LayerEntry(
@@ -965,16 +995,24 @@ LAYERS: dict[str, LayerEntry] = {
     "UpsamplingBilinear2d": LayerEntry(
         UpsamplingBilinear2d, _read_size_or_scale, _SIZE_OR_SCALE_ARGUMENTS
     ),
+    "MaxUnpool2d": LayerEntry(
+        MaxUnpool2d, _read_unpool, _UNPOOL_ARGUMENTS, build=_with_tuples(MaxUnpool2d)
+    ),
+    "MaxUnpool1d": LayerEntry(
+        MaxUnpool1d, _read_unpool, _UNPOOL_ARGUMENTS, build=_with_tuples(MaxUnpool1d)
+    ),
     "AdaptiveMaxPool1d": LayerEntry(
         AdaptiveMaxPool1d,
-        _read_as_given(("output_size",)),
+        _with_return_indices(_read_as_given(("output_size",))),
         {"output_size": "size|list:size"},
+        optional={"return_indices": "bool"},
         build=_with_tuples(AdaptiveMaxPool1d),
     ),
     "AdaptiveMaxPool2d": LayerEntry(
         AdaptiveMaxPool2d,
-        _read_as_given(("output_size",)),
+        _with_return_indices(_read_as_given(("output_size",))),
         {"output_size": "size?|list:size?"},
+        optional={"return_indices": "bool"},
         build=_with_tuples(AdaptiveMaxPool2d),
     ),
     "InstanceNorm1d": LayerEntry(

@@ -1,10 +1,11 @@
-"""Functional forms of the image and sequence layers: convolution, pooling and channel
-dropout.
+"""Functional forms of the image and sequence layers: convolution, pooling, unpooling and
+channel dropout.
 
-``conv2d``, ``max_pool2d`` and ``avg_pool2d`` are ops (``chainrule.autograd.ops.conv``);
-the forms here compose ops: ``conv1d`` and the 1-d pools are their 2-d forms on rows of
-height 1, ``adaptive_avg_pool2d`` an average pool or two products with averaging matrices,
-and ``dropout2d`` a product with a mask of whole channels.
+``conv2d``, ``max_pool2d`` and ``avg_pool2d`` are ops (``chainrule.autograd.ops.conv``), as
+is ``max_unpool2d`` (``chainrule.autograd.ops.unpool``); the forms here compose ops:
+``conv1d``, the 1-d pools and ``max_unpool1d`` are their 2-d forms on rows of height 1,
+``adaptive_avg_pool2d`` an average pool or two products with averaging matrices, and
+``dropout2d`` a product with a mask of whole channels.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from chainrule.autograd.ops import (
     edge_pad,
     matmul,
     max_pool2d,
+    max_unpool2d,
 )
 from chainrule.autograd.ops._operands import as_tensor, floating_only
 from chainrule.autograd.ops.conv import _is_int, pair
+from chainrule.autograd.ops.unpool import MaxUnpool2d, unpool_indices, unpool_output_size
 from chainrule.backend import Array, is_floating, np
 from chainrule.tensor import Tensor, as_generator
 
@@ -36,7 +39,11 @@ __all__ = [
     "dropout2d",
     "edge_pad",
     "max_pool1d",
+    "max_pool1d_with_indices",
     "max_pool2d",
+    "max_pool2d_with_indices",
+    "max_unpool1d",
+    "max_unpool2d",
 ]
 
 
@@ -248,7 +255,7 @@ def max_pool1d(
     dilation: Any = 1,
     ceil_mode: bool = False,
     return_indices: bool = False,
-) -> Tensor:
+) -> Any:
     """The maximum of each window of (N, C, L) sequences: ``max_pool2d`` on rows of height 1.
 
     Parameters
@@ -262,16 +269,21 @@ def max_pool1d(
     ceil_mode : bool, default=False
         Round the output length up, so that a last partial window counts.
     return_indices : bool, default=False
-        Accepted for PyTorch's argument order; True is not supported.
+        Also return where each maximum was, for ``max_unpool1d``.
 
     Returns
     -------
-    Tensor of shape (N, C, L_out), L_out = (L + 2 * padding - dilation * (kernel_size - 1)
-    - 1) // stride + 1 (rounded up with ``ceil_mode``).
+    Tensor of shape (N, C, L_out) or (C, L_out)
+        L_out = (L + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1 (rounded
+        up with ``ceil_mode``).
+    indices : int64 Tensor of the output's shape
+        With ``return_indices``: the position of each maximum in the (unpadded) input
+        sequence, as PyTorch gives it; no gradient.
 
     Notes
     -----
-    The gradient of each window goes to its first maximum, as in PyTorch.
+    The gradient of each window goes to its first maximum, as in PyTorch; the indices name
+    the same element.
 
     Examples
     --------
@@ -279,16 +291,167 @@ def max_pool1d(
     >>> from chainrule.nn.functional import max_pool1d
     >>> max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
     [[[3.0, 2.0]]]
+    >>> max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2, return_indices=True)[1].tolist()
+    [[[1, 2]]]
     """
-    if return_indices:
-        raise ValueError("max_pool1d: return_indices=True is not supported")
     x = as_tensor(input)
     _sequence_input("max_pool1d", x)
     kernel, steps, pad, spread = _pool1d_arguments(
         "max_pool1d", x.shape[-1], kernel_size, stride, padding, dilation, ceil_mode
     )
-    y = max_pool2d(x.unsqueeze(-2), (1, kernel), (1, steps), (0, pad), (1, spread), ceil_mode)
-    return y.squeeze(-2)
+    rows = x.unsqueeze(-2)
+    if not return_indices:
+        y = max_pool2d(rows, (1, kernel), (1, steps), (0, pad), (1, spread), ceil_mode)
+        return y.squeeze(-2)
+    # Within rows of height 1, the 2-d position row * L + column is the column itself.
+    y, indices = max_pool2d(
+        rows, (1, kernel), (1, steps), (0, pad), (1, spread), ceil_mode, return_indices=True
+    )
+    return y.squeeze(-2), indices.squeeze(-2)
+
+
+def max_pool2d_with_indices(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """``max_pool2d`` with its indices, whatever ``return_indices`` says (PyTorch's name).
+
+    Parameters
+    ----------
+    input, kernel_size, stride, padding, dilation, ceil_mode
+        As ``max_pool2d``.
+    return_indices : bool, default=False
+        Ignored, as in PyTorch: the indices always come.
+
+    Returns
+    -------
+    output : Tensor of shape (N, C, H_out, W_out) or (C, H_out, W_out)
+    indices : int64 Tensor of the output's shape
+        The flat position ``row * W + column`` of each maximum in its input plane.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import max_pool2d_with_indices
+    >>> max_pool2d_with_indices(cr.tensor([[[[1.0, 2.0], [4.0, 3.0]]]]), 2)[1].tolist()
+    [[[[2]]]]
+    """
+    del return_indices
+    y, indices = max_pool2d(
+        input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True
+    )
+    return y, indices
+
+
+def max_pool1d_with_indices(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """``max_pool1d`` with its indices, whatever ``return_indices`` says (PyTorch's name).
+
+    Parameters
+    ----------
+    input, kernel_size, stride, padding, dilation, ceil_mode
+        As ``max_pool1d``.
+    return_indices : bool, default=False
+        Ignored, as in PyTorch: the indices always come.
+
+    Returns
+    -------
+    output : Tensor of shape (N, C, L_out) or (C, L_out)
+    indices : int64 Tensor of the output's shape
+        The position of each maximum in its input sequence.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import max_pool1d_with_indices
+    >>> max_pool1d_with_indices(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)[1].tolist()
+    [[[1, 2]]]
+    """
+    del return_indices
+    y, indices = max_pool1d(
+        input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True
+    )
+    return y, indices
+
+
+def max_unpool1d(
+    input: Any,
+    indices: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    output_size: Any = None,
+) -> Tensor:
+    """Undo a 1-d max pool: each value goes back where ``indices`` says its maximum was,
+    zeros fill the rest (``max_unpool2d`` on rows of height 1).
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, L) or (C, L)
+        The pooled values, floating-point.
+    indices : int64 Tensor of the input's shape
+        What ``max_pool1d(..., return_indices=True)`` returned.
+    kernel_size : int or (int,)
+    stride : int or (int,), default=kernel_size
+    padding : int or (int,), default=0
+    output_size : sequence of int, optional
+        (L_out,) or (N, C, L_out); it must lie strictly within one stride of the default
+        size.
+
+    Returns
+    -------
+    Tensor of shape (N, C, L_out) or (C, L_out)
+        By default L_out = (L - 1) * stride - 2 * padding + kernel_size.
+
+    Raises
+    ------
+    ValueError
+        If the input is not 2-D or 3-D, ``indices`` has another shape, or ``output_size``
+        has the wrong length or lies a stride or more from the default.
+    TypeError
+        If the input is not floating-point or the indices are not int64.
+    IndexError
+        If an index lies outside [0, L_out).
+
+    Notes
+    -----
+    y[n, c, indices[n, c, i]] = x[n, c, i], 0 elsewhere;
+    dL/dx[n, c, i] = dL/dy[n, c, indices[n, c, i]].
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import max_pool1d, max_unpool1d
+    >>> y, indices = max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2, return_indices=True)
+    >>> max_unpool1d(y, indices, 2).tolist()
+    [[[0.0, 3.0, 2.0, 0.0]]]
+    """
+    x = as_tensor(input)
+    _sequence_input("max_unpool1d", x)
+    kernel = _single("max_unpool1d", "kernel_size", kernel_size)
+    steps = kernel if stride is None else _single("max_unpool1d", "stride", stride)
+    pad = _single("max_unpool1d", "padding", padding, 0)
+    (length,) = unpool_output_size(
+        "max_unpool1d", x.shape, (kernel,), (steps,), (pad,), output_size
+    )
+    picks = unpool_indices("max_unpool1d", x, indices, length)
+    rows, row_picks = x.unsqueeze(-2), picks.unsqueeze(-2)
+    if x.ndim == 2:
+        rows, row_picks = rows.unsqueeze(0), row_picks.unsqueeze(0)
+    y = MaxUnpool2d.apply(rows, row_picks, out=(1, length)).squeeze(-2)
+    return y if x.ndim == 3 else y.squeeze(0)
 
 
 def avg_pool1d(

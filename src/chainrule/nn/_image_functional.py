@@ -14,7 +14,7 @@ from typing import Any
 
 from chainrule.autograd.ops._operands import as_tensor
 from chainrule.autograd.ops.blocks import Fold2d, Unfold2d
-from chainrule.autograd.ops.conv import pair
+from chainrule.autograd.ops.conv import pair, refuse_recording
 from chainrule.backend import Array, is_floating, np
 from chainrule.nn._conv_functional import _adaptive_sizes
 from chainrule.tensor import Tensor
@@ -224,7 +224,29 @@ def _bin_members(size: int, out: int) -> Array:
     return np.minimum(members, (ends - 1)[:, None])
 
 
-def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Tensor:
+def _bin_max_indices(x: Array, rows: Array, columns: Array) -> Array:
+    """(..., out_h, out_w) int64: the position row * W + column of each bin's maximum in its
+    input plane, chosen as PyTorch chooses it (walking the bin in row-major order, moving on
+    where ``value > best or isnan(value)``: the first of equal maxima, the last NaN). The
+    repeated last row and column of ``_bin_members`` change nothing: a repeat is never
+    greater, and a NaN repeated is the one already chosen."""
+    width = x.shape[-1]
+    shape = (*x.shape[:-2], rows.shape[0], columns.shape[0])
+    best = np.full(shape, -np.inf, dtype=x.dtype)
+    picks = np.broadcast_to(rows[:, :1] * width + columns[:, 0][None, :], shape).astype(np.int64)
+    take = np.empty(shape, dtype=np.bool_)
+    for a in range(rows.shape[1]):
+        by_rows = x[..., rows[:, a], :]
+        for b in range(columns.shape[1]):
+            values = by_rows[..., columns[:, b]]
+            np.greater(values, best, out=take)
+            take |= np.isnan(values)
+            np.copyto(best, values, where=take)
+            np.copyto(picks, rows[:, a][:, None] * width + columns[:, b][None, :], where=take)
+    return picks
+
+
+def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
     """Max pooling to a fixed output size, whatever the input size, as PyTorch's
     ``F.adaptive_max_pool2d``: output bin i of an axis of size n takes the maximum of the
     elements from floor(i * n / out) to ceil((i + 1) * n / out) - 1.
@@ -235,12 +257,15 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
     output_size : int or (int or None, int or None)
         None keeps the input's size along that axis.
     return_indices : bool, default=False
-        True is not supported (``NotImplementedError``).
+        Also return where each maximum was: int64 positions ``row * W + column`` in each
+        input plane, PyTorch's (the first of tied maxima in row-major order, the last
+        NaN), with no gradient; ``max_unpool2d`` takes them.
 
     Notes
     -----
     The maximum is taken over each bin's rows, then over its columns; the gradient goes to
-    the maximum, as in PyTorch (among tied elements, possibly another than PyTorch's).
+    the maximum, as in PyTorch (among tied elements, possibly another than PyTorch's and
+    than the one the indices name).
 
     Examples
     --------
@@ -249,11 +274,6 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
     >>> adaptive_max_pool2d(cr.arange(12.0).reshape(1, 1, 3, 4), (2, 1)).tolist()
     [[[[7.0], [11.0]]]]
     """
-    if return_indices:
-        raise NotImplementedError(
-            "adaptive_max_pool2d: return_indices=True is not supported; call it with "
-            "return_indices=False"
-        )
     x = as_tensor(input)
     if x.ndim not in (3, 4):
         raise ValueError(
@@ -272,12 +292,19 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
     by_rows = x[..., rows.reshape(-1), :].reshape(*x.shape[:-2], out_h, rows.shape[1], w)
     y = by_rows.max(-2)[0] if rows.shape[1] > 1 else by_rows.squeeze(-2)
     by_columns = y[..., columns.reshape(-1)].reshape(*y.shape[:-1], out_w, columns.shape[1])
-    return by_columns.max(-1)[0] if columns.shape[1] > 1 else by_columns.squeeze(-1)
+    y = by_columns.max(-1)[0] if columns.shape[1] > 1 else by_columns.squeeze(-1)
+    if not return_indices:
+        return y
+    refuse_recording("adaptive_max_pool2d with return_indices=True finds its indices in Python")
+    return y, Tensor._from_op(_bin_max_indices(x.data, rows, columns), None)
 
 
-def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = False) -> Tensor:
+def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
     """Max pooling of (N, C, L) sequences to length ``output_size`` whatever L is:
     ``adaptive_max_pool2d`` on rows of height 1.
+
+    With ``return_indices``, also the position of each maximum in its input sequence
+    (int64, PyTorch's; no gradient).
 
     Examples
     --------
@@ -285,12 +312,9 @@ def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = Fal
     >>> from chainrule.nn.functional import adaptive_max_pool1d
     >>> adaptive_max_pool1d(cr.tensor([[1.0, 3.0, 2.0]]), 2).tolist()
     [[3.0, 3.0]]
+    >>> adaptive_max_pool1d(cr.tensor([[1.0, 3.0, 2.0]]), 2, return_indices=True)[1].tolist()
+    [[1, 1]]
     """
-    if return_indices:
-        raise NotImplementedError(
-            "adaptive_max_pool1d: return_indices=True is not supported; call it with "
-            "return_indices=False"
-        )
     x = as_tensor(input)
     if x.ndim not in (2, 3):
         raise ValueError(
@@ -306,4 +330,45 @@ def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = Fal
             f"adaptive_max_pool1d: output_size must be a positive int, got "
             f"output_size={output_size!r}"
         )
-    return adaptive_max_pool2d(x.unsqueeze(-2), (1, int(size))).squeeze(-2)
+    if not return_indices:
+        return adaptive_max_pool2d(x.unsqueeze(-2), (1, int(size))).squeeze(-2)
+    # Within rows of height 1, the 2-d position row * L + column is the column itself.
+    y, indices = adaptive_max_pool2d(x.unsqueeze(-2), (1, int(size)), return_indices=True)
+    return y.squeeze(-2), indices.squeeze(-2)
+
+
+def adaptive_max_pool2d_with_indices(
+    input: Any, output_size: Any, return_indices: bool = False
+) -> tuple[Tensor, Tensor]:
+    """``adaptive_max_pool2d`` with its indices, whatever ``return_indices`` says
+    (PyTorch's name; the argument is ignored, as there).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import adaptive_max_pool2d_with_indices
+    >>> x = cr.arange(12.0).reshape(1, 1, 3, 4)
+    >>> adaptive_max_pool2d_with_indices(x, (2, 1))[1].tolist()
+    [[[[7], [11]]]]
+    """
+    del return_indices
+    y, indices = adaptive_max_pool2d(input, output_size, return_indices=True)
+    return y, indices
+
+
+def adaptive_max_pool1d_with_indices(
+    input: Any, output_size: Any, return_indices: bool = False
+) -> tuple[Tensor, Tensor]:
+    """``adaptive_max_pool1d`` with its indices, whatever ``return_indices`` says
+    (PyTorch's name; the argument is ignored, as there).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import adaptive_max_pool1d_with_indices
+    >>> adaptive_max_pool1d_with_indices(cr.tensor([[1.0, 3.0, 2.0]]), 2)[1].tolist()
+    [[1, 1]]
+    """
+    del return_indices
+    y, indices = adaptive_max_pool1d(input, output_size, return_indices=True)
+    return y, indices

@@ -1,7 +1,8 @@
 """Pooling layers over NCHW images (``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``,
 ``AdaptiveMaxPool2d``) and NCL sequences (``MaxPool1d``, ``AvgPool1d``,
-``AdaptiveAvgPool1d``, ``AdaptiveMaxPool1d``), and the resizing layer
-``Upsample``, which goes the other way.
+``AdaptiveAvgPool1d``, ``AdaptiveMaxPool1d``), the max pools' partial inverses
+``MaxUnpool2d`` and ``MaxUnpool1d``, and the resizing layer ``Upsample``, which goes the
+other way.
 
 As in PyTorch, each layer keeps its size arguments as given (``MaxPool2d(2).kernel_size`` is
 2, ``MaxPool2d((2, 2)).kernel_size`` is (2, 2); a stride left out is the kernel size as
@@ -49,13 +50,15 @@ class MaxPool2d(Module):
         Implicit -inf on both sides; at most half the kernel.
     dilation : int or (int, int), default=1
     return_indices : bool, default=False
-        Accepted for PyTorch's argument order; True is not supported.
+        Return ``(output, indices)``: where each maximum was, as ``MaxUnpool2d`` takes it
+        (the flat position ``row * W + column`` in its input plane; int64, no gradient).
     ceil_mode : bool, default=False
         Round the output size up, so that a last partial window counts.
 
     Notes
     -----
-    The gradient of each window goes to its first maximum (row-major order), as in PyTorch.
+    The gradient of each window goes to its first maximum (row-major order), as in PyTorch;
+    the indices name the same element.
 
     Shape: (N, C, H, W) or (C, H, W) to (N, C, H_out, W_out), H_out = (H + 2 * padding -
     dilation * (kernel - 1) - 1) // stride + 1 (rounded up with ``ceil_mode``).
@@ -66,6 +69,9 @@ class MaxPool2d(Module):
     >>> from chainrule import nn
     >>> nn.MaxPool2d(2)(cr.ones(1, 3, 8, 8)).shape
     (1, 3, 4, 4)
+    >>> y, indices = nn.MaxPool2d(2, return_indices=True)(cr.ones(1, 3, 8, 8))
+    >>> print(indices.dtype)
+    int64
     """
 
     def __init__(
@@ -78,8 +84,6 @@ class MaxPool2d(Module):
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        if return_indices:
-            raise ValueError("MaxPool2d: return_indices=True is not supported")
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding, self.dilation = padding, dilation
@@ -87,11 +91,17 @@ class MaxPool2d(Module):
         pair("MaxPool2d", "stride", self.stride)
         pair("MaxPool2d", "padding", padding, minimum=0)
         pair("MaxPool2d", "dilation", dilation)
-        self.return_indices, self.ceil_mode = False, bool(ceil_mode)
+        self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Any:
         return F.max_pool2d(
-            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            return_indices=self.return_indices,
         )
 
     def extra_repr(self) -> str:
@@ -209,13 +219,15 @@ class MaxPool1d(Module):
         Implicit -inf on both sides; at most half the kernel.
     dilation : int or (int,), default=1
     return_indices : bool, default=False
-        Accepted for PyTorch's argument order; True is not supported.
+        Return ``(output, indices)``: the position of each maximum in its input sequence, as
+        ``MaxUnpool1d`` takes it (int64, no gradient).
     ceil_mode : bool, default=False
         Round the output length up, so that a last partial window counts.
 
     Notes
     -----
-    The gradient of each window goes to its first maximum, as in PyTorch.
+    The gradient of each window goes to its first maximum, as in PyTorch; the indices name
+    the same element.
 
     Shape: (N, C, L) or (C, L) to (N, C, L_out), L_out = (L + 2 * padding - dilation *
     (kernel_size - 1) - 1) // stride + 1 (rounded up with ``ceil_mode``).
@@ -238,8 +250,6 @@ class MaxPool1d(Module):
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        if return_indices:
-            raise ValueError("MaxPool1d: return_indices=True is not supported")
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding, self.dilation = padding, dilation
@@ -247,11 +257,17 @@ class MaxPool1d(Module):
         _single("MaxPool1d", "stride", self.stride)
         _single("MaxPool1d", "padding", padding, 0)
         _single("MaxPool1d", "dilation", dilation)
-        self.return_indices, self.ceil_mode = False, bool(ceil_mode)
+        self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Any:
         return F.max_pool1d(
-            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            return_indices=self.return_indices,
         )
 
     def extra_repr(self) -> str:
@@ -353,7 +369,8 @@ class AdaptiveMaxPool2d(Module):
     output_size : int or (int or None, int or None)
         None keeps the input's size along that axis.
     return_indices : bool, default=False
-        True is not supported (``NotImplementedError``).
+        Return ``(output, indices)``: where each maximum was (int64 positions ``row * W +
+        column`` in its input plane, PyTorch's; no gradient).
 
     Shape: (N, C, H, W) or (C, H, W) to (N, C, H_out, W_out) or (C, H_out, W_out).
 
@@ -372,12 +389,10 @@ class AdaptiveMaxPool2d(Module):
         self.output_size: int | Sequence[int | None] | None = _adaptive_pair(
             "AdaptiveMaxPool2d", output_size
         )
-        if return_indices:
-            raise NotImplementedError("AdaptiveMaxPool2d: return_indices=True is not supported")
-        self.return_indices = False
+        self.return_indices = bool(return_indices)
 
-    def forward(self, x: Any) -> Tensor:
-        return functional.adaptive_max_pool2d(x, self.output_size)
+    def forward(self, x: Any) -> Any:
+        return functional.adaptive_max_pool2d(x, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -391,7 +406,8 @@ class AdaptiveMaxPool1d(Module):
     ----------
     output_size : int
     return_indices : bool, default=False
-        True is not supported (``NotImplementedError``).
+        Return ``(output, indices)``: the position of each maximum in its input sequence
+        (int64, PyTorch's; no gradient).
 
     Examples
     --------
@@ -405,15 +421,115 @@ class AdaptiveMaxPool1d(Module):
         super().__init__()
         _single("AdaptiveMaxPool1d", "output_size", output_size)
         self.output_size = output_size
-        if return_indices:
-            raise NotImplementedError("AdaptiveMaxPool1d: return_indices=True is not supported")
-        self.return_indices = False
+        self.return_indices = bool(return_indices)
 
-    def forward(self, x: Any) -> Tensor:
-        return functional.adaptive_max_pool1d(x, self.output_size)
+    def forward(self, x: Any) -> Any:
+        return functional.adaptive_max_pool1d(x, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class MaxUnpool2d(Module):
+    """The partial inverse of ``MaxPool2d``: each pooled value goes back where its maximum
+    was, and zeros fill the rest (SegNet's decoder).
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+    stride : int or (int, int), default=kernel_size
+    padding : int or (int, int), default=0
+        The pool's; together they give the output size.
+
+    Notes
+    -----
+    ``forward(input, indices, output_size=None)`` takes the pool's output and the indices it
+    returned (``MaxPool2d(..., return_indices=True)``):
+    y[n, c].flat[indices[n, c, i, j]] = x[n, c, i, j], and
+    dL/dx[n, c, i, j] = dL/dy[n, c].flat[indices[n, c, i, j]].
+    As in PyTorch, the sizes are kept as pairs (``kernel_size=(2, 2)``).
+
+    Shape: (N, C, H, W) or (C, H, W) to (N, C, H_out, W_out), H_out = (H - 1) * stride -
+    2 * padding + kernel_size, or ``output_size`` (strictly within one stride of that): pass
+    the pooled input's size where the pool dropped a last row or column.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> pool, unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+    >>> y, indices = pool(cr.ones(1, 3, 5, 5))
+    >>> unpool(y, indices, output_size=(5, 5)).shape
+    (1, 3, 5, 5)
+    """
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = pair("MaxUnpool2d", "kernel_size", kernel_size)
+        self.stride = pair("MaxUnpool2d", "stride", kernel_size if stride is None else stride)
+        self.padding = pair("MaxUnpool2d", "padding", padding, minimum=0)
+
+    def forward(self, x: Any, indices: Any, output_size: Sequence[int] | None = None) -> Tensor:
+        return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(Module):
+    """The partial inverse of ``MaxPool1d``: each pooled value goes back where its maximum
+    was, and zeros fill the rest.
+
+    Parameters
+    ----------
+    kernel_size : int or (int,)
+    stride : int or (int,), default=kernel_size
+    padding : int or (int,), default=0
+        The pool's; together they give the output length.
+
+    Notes
+    -----
+    ``forward(input, indices, output_size=None)`` takes the pool's output and the indices it
+    returned (``MaxPool1d(..., return_indices=True)``): y[n, c, indices[n, c, i]] =
+    x[n, c, i], and dL/dx[n, c, i] = dL/dy[n, c, indices[n, c, i]]. As in PyTorch, the
+    sizes are kept as 1-tuples (``kernel_size=(2,)``).
+
+    Shape: (N, C, L) or (C, L) to (N, C, L_out), L_out = (L - 1) * stride - 2 * padding +
+    kernel_size, or ``output_size`` (strictly within one stride of that).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> y, indices = nn.MaxPool1d(2, return_indices=True)(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]))
+    >>> nn.MaxUnpool1d(2)(y, indices).tolist()
+    [[[0.0, 3.0, 2.0, 0.0]]]
+    """
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+    ) -> None:
+        super().__init__()
+        kernel = _single("MaxUnpool1d", "kernel_size", kernel_size)
+        self.kernel_size = (kernel,)
+        self.stride = (_single("MaxUnpool1d", "stride", kernel if stride is None else stride),)
+        self.padding = (_single("MaxUnpool1d", "padding", padding, 0),)
+
+    def forward(self, x: Any, indices: Any, output_size: Sequence[int] | None = None) -> Tensor:
+        return F.max_unpool1d(
+            x, indices, self.kernel_size[0], self.stride[0], self.padding[0], output_size
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class Upsample(Module):

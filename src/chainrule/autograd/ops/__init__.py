@@ -273,6 +273,7 @@ from chainrule.autograd.ops.trig import (
     tan,
     xlogy,
 )
+from chainrule.autograd.ops.unpool import max_unpool2d
 
 __all__ = [
     "broadcast_tensors",
@@ -491,6 +492,7 @@ __all__ = [
     "matmul",
     "max",
     "max_pool2d",
+    "max_unpool2d",
     "maximum",
     "mean",
     "min",

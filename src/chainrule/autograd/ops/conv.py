@@ -26,6 +26,7 @@ from typing import Any
 
 from chainrule import _blas
 from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.grad_mode import _state
 from chainrule.autograd.ops._operands import as_tensor
 from chainrule.backend import Array, is_floating, np
 from chainrule.tensor import Tensor
@@ -602,6 +603,50 @@ def _max_grad_by_offset(
     return _interior(target, pads)
 
 
+def _max_indices(
+    xp: Array,
+    shape: tuple[int, ...],
+    kernel: Pair,
+    stride: Pair,
+    pads: Pads,
+    dilation: Pair,
+    out: Pair,
+) -> Array:
+    """(N, C, OH, OW) int64: where each window's maximum lies in its (unpadded) input plane,
+    as the flat position row * W + column, the window chosen as PyTorch chooses it.
+
+    PyTorch walks each window's input elements in row-major order from its first one and
+    moves on where ``value > best or isnan(value)``: the first of equal maxima, the last NaN,
+    and the window's first input element when every value is -inf. Walked here offset by
+    offset over whole arrays (memory of the output's size), with padding never taken.
+    """
+    width = shape[3]
+    windows = _windows(xp, kernel, stride, dilation, out)
+    starts = []  # per axis: the first row (column) of each window that is not padding
+    for axis, before in ((0, pads[0]), (1, pads[2])):
+        first = np.arange(out[axis]) * stride[axis] - before
+        behind = np.maximum(-first, 0)
+        starts.append(first + -(-behind // dilation[axis]) * dilation[axis])
+    rows = np.arange(out[0]) * stride[0] - pads[0]
+    columns = np.arange(out[1]) * stride[1] - pads[2]
+    picks = np.broadcast_to(
+        starts[0][:, None] * width + starts[1][None, :], windows.shape[2:]
+    ).astype(np.int64)
+    best = np.full(windows.shape[2:], -np.inf, dtype=xp.dtype)
+    valid = _valid_offsets(shape, kernel, stride, pads, dilation, out)
+    take = np.empty(best.shape, dtype=np.bool_)
+    for k, (p, q) in enumerate(np.ndindex(*kernel)):
+        values = windows[p, q]
+        np.greater(values, best, out=take)
+        take |= np.isnan(values)
+        if valid is not None:
+            take &= valid[k]
+        where = (rows[:, None] + p * dilation[0]) * width + columns[None, :] + q * dilation[1]
+        np.copyto(best, values, where=take)
+        np.copyto(picks, where, where=take)
+    return picks
+
+
 def _window_copy(xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out: Pair) -> Array:
     """(kh * kw, N, C, OH, OW): each kernel offset's element of every window, copied."""
     view = _windows(xp, kernel, stride, dilation, out)
@@ -805,6 +850,14 @@ def conv_pads(where: str, padding: Any, kernel: Pair, stride: Pair, dilation: Pa
     return (ph, ph, pw, pw)
 
 
+def refuse_recording(reason: str) -> None:
+    """Tell a recording train step (``chainrule.compiled``) that the forward computes values
+    outside its ops (indices found in Python), which a replay would not compute again: the
+    step then runs eagerly."""
+    if _state.recorder is not None:
+        _state.recorder.refuse(reason)
+
+
 def _image_input(where: str, x: Tensor) -> None:
     if x.ndim not in (3, 4):
         raise ValueError(
@@ -975,7 +1028,8 @@ def max_pool2d(
     padding: Any = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-) -> Tensor:
+    return_indices: bool = False,
+) -> Any:
     """The maximum of each window of NCHW images.
 
     Parameters
@@ -988,11 +1042,23 @@ def max_pool2d(
     dilation : int or (int, int), default=1
     ceil_mode : bool, default=False
         Round the output size up, so that a last partial window counts.
+    return_indices : bool, default=False
+        Also return where each maximum was, for ``max_unpool2d``.
+
+    Returns
+    -------
+    Tensor of shape (N, C, H_out, W_out) or (C, H_out, W_out)
+        H_out = (H + 2 * padding - dilation * (kH - 1) - 1) // stride + 1, rounded up with
+        ``ceil_mode``.
+    indices : int64 Tensor of the output's shape
+        With ``return_indices``: the position of each maximum in its input plane,
+        ``row * W + column`` (rows and columns of the unpadded input), as PyTorch gives it.
+        It carries no gradient.
 
     Notes
     -----
     The gradient goes to the first maximum of each window in row-major order, as in
-    PyTorch.
+    PyTorch; the indices name the same element (a window of NaN names its last NaN).
 
     Examples
     --------
@@ -1001,16 +1067,27 @@ def max_pool2d(
     >>> x = cr.tensor([[[[1.0, 2.0], [4.0, 3.0]]]])
     >>> max_pool2d(x, 2)
     tensor([[[[4.]]]])
+    >>> max_pool2d(x, 2, return_indices=True)[1]
+    tensor([[[[2]]]])
     """
     x = as_tensor(input)
     _image_input("max_pool2d", x)
     kernel, steps, _, dilation, out, pads = _pool_geometry(
         "max_pool2d", x.shape, kernel_size, stride, padding, dilation, ceil_mode
     )
+    batched = _batched(x)
     y = MaxPool2d.apply(
-        _batched(x), kernel=kernel, stride=steps, padding=pads, dilation=dilation, out=out
+        batched, kernel=kernel, stride=steps, padding=pads, dilation=dilation, out=out
     )
-    return _unbatched(y, x.ndim)
+    if not return_indices:
+        return _unbatched(y, x.ndim)
+    refuse_recording(
+        "max_pool2d with return_indices=True finds its indices outside the recorded ops"
+    )
+    xp = _padded(batched.data, pads, -np.inf)
+    picks = _max_indices(xp, batched.shape, kernel, steps, pads, dilation, out)
+    indices = Tensor._from_op(picks, None)
+    return _unbatched(y, x.ndim), _unbatched(indices, x.ndim)
 
 
 def _window_counts(
