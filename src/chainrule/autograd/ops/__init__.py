@@ -195,6 +195,7 @@ from chainrule.autograd.ops.reductions import (
     sum,
     var,
 )
+from chainrule.autograd.ops.resample import resample
 from chainrule.autograd.ops.scattering import masked_scatter, scatter_reduce
 from chainrule.autograd.ops.shape import (
     broadcast_to,
@@ -275,6 +276,7 @@ from chainrule.autograd.ops.trig import (
 )
 
 __all__ = [
+    "resample",
     "broadcast_tensors",
     "inner",
     "logcumsumexp",
