@@ -1210,6 +1210,33 @@ for _mode in ("reflect", "replicate", "circular"):
         normal((2, 3, 4, 5)),
     )
 
+# A fixed map of 4 rows onto 5, each output reading 3 of them (a row twice, as a clamped
+# border reads it), weighted as bicubic and antialiased resizes weight them.
+_RESAMPLE_INDEX = np.array([[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 3], [3, 3, 3]])
+_RESAMPLE_WEIGHT = np.array(
+    [[0.6, 0.5, -0.1], [-0.2, 0.9, 0.3], [0.25, 0.5, 0.25], [-0.07, 1.1, -0.03], [1.0, 0, 0.4]]
+)
+
+
+def _torch_resample(x: Any, dim: int) -> Any:
+    picked = x.index_select(dim, torch.tensor(_RESAMPLE_INDEX.ravel()))
+    shape = list(x.shape)
+    shape[dim : dim + 1] = list(_RESAMPLE_INDEX.shape)
+    weight_shape = [1] * len(shape)
+    weight_shape[dim : dim + 2] = list(_RESAMPLE_INDEX.shape)
+    weight = torch.tensor(_RESAMPLE_WEIGHT, dtype=x.dtype).reshape(weight_shape)
+    return (picked.reshape(shape) * weight).sum(dim + 1)
+
+
+for _dim in (1, 2, 3):
+    case(
+        "resample",
+        f"dim{_dim}",
+        lambda x, dim=_dim: ops.resample(x, dim, _RESAMPLE_INDEX, _RESAMPLE_WEIGHT),
+        lambda x, dim=_dim: _torch_resample(x, dim),
+        normal(tuple(4 if axis == _dim else 2 + axis for axis in range(4))),
+    )
+
 TORCH_CASES += [c for c in CASES[_FIRST_IMAGE_CASE:] if c.torch_fn is not None]
 
 # Rounded division: a / b kept away from whole numbers, where the quotient jumps.

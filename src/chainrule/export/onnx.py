@@ -1003,16 +1003,40 @@ def _pool_1d(
 
 def _upsample(g: _Graph, m: Upsample, x: str, shape: tuple[int, ...], path: str) -> str:
     """Upsampling as the layer computes it, per axis (the axes after the batch are fixed by
-    the example): nearest, a Gather of fixed indices; linear, two Gathers weighted by fixed
-    weights and added."""
-    from chainrule.nn.functional import _interpolate_sizes, _linear_sources, _nearest_sources
+    the example): nearest and nearest-exact, a Gather of fixed indices; linear, two Gathers
+    weighted by fixed weights and added; bicubic, a MatMul by the fixed (out, in) matrix of
+    its weights; area, the adaptive average pool."""
+    from chainrule.nn.functional import (
+        _interpolate_sizes,
+        _linear_sources,
+        _nearest_exact_sources,
+        _nearest_sources,
+        _resample_taps,
+    )
 
     spatial = shape[2:]
     sizes, scales = _interpolate_sizes(spatial, m.size, m.scale_factor, m.recompute_scale_factor)
+    if m.mode == "area" and len(shape) == 3:
+        return _pool_1d(g, AdaptiveAvgPool1d(sizes[0]), x, shape, path)
+    if m.mode == "area":
+        return _adaptive_avg_pool(g, AdaptiveAvgPool2d((sizes[0], sizes[1])), x, shape, path)
     for axis, (n_in, n_out, scale) in enumerate(zip(spatial, sizes, scales, strict=True)):
-        if m.mode == "nearest":
-            picks = _nearest_sources(n_in, n_out, scale, shortcuts=len(shape) == 4)
+        if m.mode in ("nearest", "nearest-exact"):
+            if m.mode == "nearest":
+                picks = _nearest_sources(n_in, n_out, scale, shortcuts=len(shape) == 4)
+            else:
+                picks = _nearest_exact_sources(n_in, n_out, scale)
             x = g.node("Gather", [x, g.constant("picks", picks, np.int64)], path, axis=axis + 2)
+            continue
+        if m.mode == "bicubic":
+            corners = bool(m.align_corners)
+            taps, weights = _resample_taps("bicubic", n_in, n_out, scale, corners, False)
+            matrix = np.zeros((n_out, n_in))
+            np.add.at(matrix, (np.arange(n_out)[:, None], taps), weights)
+            if axis + 2 == len(shape) - 1:  # (..., in) @ (in, out)
+                x = g.node("MatMul", [x, g.constant("weights", matrix.T)], path)
+            else:  # (out, in) @ (..., in, width)
+                x = g.node("MatMul", [g.constant("weights", matrix), x], path)
             continue
         if n_in == n_out:
             continue

@@ -745,28 +745,41 @@ def _edge_pad(x: Tensor, widths: list[int], mode: str, given: tuple[Any, ...]) -
     return _crop(ops.edge_pad(x, grown, mode), widths)
 
 
-_INTERPOLATE_MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
+_INTERPOLATE_MODES = {
+    "nearest": (3, 4),
+    "nearest-exact": (3, 4),
+    "linear": (3,),
+    "bilinear": (4,),
+    "bicubic": (4,),
+    "area": (3, 4),
+}
 """The ``mode``s that ``interpolate`` and ``nn.Upsample`` compute, with the input ranks each
-takes: (N, C, L) and (N, C, H, W) for nearest, as in PyTorch."""
-_TORCH_ONLY_MODES = ("nearest-exact", "bicubic", "trilinear", "area")
+takes, as in PyTorch: (N, C, L) and (N, C, H, W) for nearest, nearest-exact and area."""
+_INTERPOLATING_MODES = ("linear", "bilinear", "bicubic")
+_MODE_NAMES = "'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic' or 'area'"
 
 
 def _check_interpolate_mode(where: str, mode: Any, align_corners: Any, antialias: Any) -> None:
     """Refuse what ``interpolate`` does not compute, saying what it expects instead."""
-    if mode not in _INTERPOLATE_MODES:
-        known = " (one of PyTorch's, not implemented here)" if mode in _TORCH_ONLY_MODES else ""
+    if mode == "trilinear":
         raise ValueError(
-            f"{where}: expected mode 'nearest', 'linear' or 'bilinear', got mode={mode!r}{known}"
+            f"{where}: mode='trilinear' resizes (N, C, D, H, W) volumes, which chainrule does "
+            f"not compute; expected mode {_MODE_NAMES}"
         )
-    if mode == "nearest" and align_corners is not None:
+    if mode not in _INTERPOLATE_MODES:
+        raise ValueError(f"{where}: expected mode {_MODE_NAMES}, got mode={mode!r}")
+    if mode not in _INTERPOLATING_MODES and align_corners is not None:
         raise ValueError(
-            f"{where}: align_corners applies to the interpolating modes (linear, bilinear), "
-            f"not to mode='nearest'; got align_corners={align_corners!r}, expected None"
+            f"{where}: align_corners applies to the interpolating modes (linear, bilinear, "
+            f"bicubic), not to mode={mode!r}; got align_corners={align_corners!r}, expected None"
         )
     if align_corners is not None and not isinstance(align_corners, bool):
         raise TypeError(f"{where}: align_corners must be a bool or None, got {align_corners!r}")
-    if antialias:
-        raise ValueError(f"{where}: antialias=True is not implemented; got True")
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ValueError(
+            f"{where}: antialias=True applies to modes 'bilinear' and 'bicubic' (as in "
+            f"PyTorch), got mode={mode!r}"
+        )
 
 
 def _linear_sources(
@@ -815,6 +828,119 @@ def _nearest_sources(size: int, out: int, scale_factor: float | None, shortcuts:
     return np.minimum(picks, size - 1)
 
 
+def _nearest_exact_sources(size: int, out: int, scale_factor: float | None) -> Array:
+    """Which input element each of ``out`` outputs copies in mode 'nearest-exact' (the one
+    whose cell holds the output's centre): floor((i + 0.5) * s), s = 1 / scale_factor (or
+    size / out) rounded to float32 and the product rounded to float32, as PyTorch's
+    kernels compute it, capped at size - 1."""
+    if scale_factor is not None and scale_factor > 0:
+        scale = np.float32(1.0 / scale_factor)
+    else:
+        scale = np.float32(size) / np.float32(out)
+    centres = (np.arange(out) + 0.5) * np.float64(scale)
+    picks = np.floor(centres.astype(np.float32)).astype(np.int64)
+    return np.minimum(picks, size - 1)
+
+
+_CUBIC_A = -0.75
+"""The cubic convolution's parameter in PyTorch's bicubic mode (Keys' kernel with a = -0.75)."""
+
+
+def _cubic_near(t: Array, a: float) -> Array:
+    """The cubic kernel at distances |t| <= 1: (a + 2) t^3 - (a + 3) t^2 + 1."""
+    return ((a + 2) * t - (a + 3)) * t * t + 1
+
+
+def _cubic_far(t: Array, a: float) -> Array:
+    """The cubic kernel at distances 1 < |t| < 2: a t^3 - 5a t^2 + 8a t - 4a."""
+    return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+
+
+def _source_scale(size: int, out: int, scale_factor: float | None, align_corners: bool) -> float:
+    """Input steps per output step, as PyTorch's ``area_pixel_compute_scale``."""
+    if align_corners:
+        return (size - 1) / (out - 1) if out > 1 else 0.0
+    return 1.0 / scale_factor if scale_factor else size / out
+
+
+def _cubic_taps(
+    size: int, out: int, scale_factor: float | None, align_corners: bool
+) -> tuple[Array, Array]:
+    """The four inputs each of ``out`` outputs reads in bicubic mode, and their weights.
+
+    Output i sits at source x = i * s (``align_corners``) or (i + 0.5) * s - 0.5 (not
+    clamped, unlike linear mode); with x0 = floor(x) and t = x - x0 it reads inputs
+    x0 - 1, x0, x0 + 1, x0 + 2 (clamped to the axis, so that the border repeats) with
+    weights W(t + 1), W(t), W(1 - t), W(2 - t) of the cubic kernel W with a = -0.75.
+    """
+    scale = _source_scale(size, out, scale_factor, align_corners)
+    at = np.arange(out, dtype=np.float64)
+    source = at * scale if align_corners else (at + 0.5) * scale - 0.5
+    first = np.minimum(np.floor(source), size - 1)
+    t = np.clip(source - first, 0.0, 1.0)
+    weights = np.stack(
+        [
+            _cubic_far(t + 1.0, _CUBIC_A),
+            _cubic_near(t, _CUBIC_A),
+            _cubic_near(1.0 - t, _CUBIC_A),
+            _cubic_far((1.0 - t) + 1.0, _CUBIC_A),
+        ],
+        axis=1,
+    )
+    taps = np.clip(first.astype(np.int64)[:, None] + np.arange(-1, 3), 0, size - 1)
+    return taps, weights
+
+
+def _antialias_taps(
+    size: int, out: int, scale_factor: float | None, align_corners: bool, cubic: bool
+) -> tuple[Array, Array]:
+    """The inputs each of ``out`` outputs averages with ``antialias=True``, and their weights.
+
+    With s the input steps per output step, output i is centred at c = s (i + 0.5) and the
+    kernel (the triangle max(0, 1 - |t|) of bilinear, or the cubic of a = -0.5 of bicubic,
+    as in PIL) is stretched by max(s, 1): input j, centred at j + 0.5, weighs
+    W((j + 0.5 - c) / max(s, 1)) for the j within the stretched support, and the weights of
+    each output are divided by their sum (PyTorch's ``_upsample_*_aa``).
+    """
+    scale = _source_scale(size, out, scale_factor, align_corners)
+    support = (2.0 if cubic else 1.0) * max(scale, 1.0)
+    width = math.ceil(support) * 2 + 1
+    centre = scale * (np.arange(out, dtype=np.float64) + 0.5)
+    low = np.maximum(np.trunc(centre - support + 0.5), 0).astype(np.int64)
+    high = np.minimum(np.trunc(centre + support + 0.5).astype(np.int64), size)
+    count = np.clip(high - low, 0, width)
+    offsets = np.arange(width)
+    shrink = 1.0 / scale if scale >= 1.0 else 1.0
+    distance = np.abs((offsets + low[:, None] - centre[:, None] + 0.5) * shrink)
+    if cubic:
+        kernel = np.where(
+            distance < 1.0,
+            _cubic_near(distance, -0.5),
+            np.where(distance < 2.0, _cubic_far(distance, -0.5), 0.0),
+        )
+    else:
+        kernel = np.maximum(1.0 - distance, 0.0)
+    kernel = np.where(offsets < count[:, None], kernel, 0.0)
+    total = kernel.sum(axis=1, keepdims=True)
+    weights = np.divide(kernel, total, out=kernel.copy(), where=total != 0)
+    return np.minimum(low[:, None] + offsets, size - 1), weights
+
+
+def _resample_taps(
+    mode: str,
+    size: int,
+    out: int,
+    scale_factor: float | None,
+    align_corners: bool,
+    antialias: bool,
+) -> tuple[Array, Array]:
+    """The inputs and weights of each output along one axis in bicubic mode or with
+    ``antialias``, for ``ops.resample``."""
+    if antialias:
+        return _antialias_taps(size, out, scale_factor, align_corners, mode == "bicubic")
+    return _cubic_taps(size, out, scale_factor, align_corners)
+
+
 def interpolate(
     input: Any,
     size: int | Sequence[int] | None = None,
@@ -824,9 +950,9 @@ def interpolate(
     recompute_scale_factor: bool | None = None,
     antialias: bool = False,
 ) -> Tensor:
-    """Resize (N, C, L) sequences or (N, C, H, W) images: by copying the nearest element,
-    or by interpolating between the two nearest along each axis (``'linear'`` for
-    sequences, ``'bilinear'`` for images).
+    """Resize (N, C, L) sequences or (N, C, H, W) images, as PyTorch's ``interpolate``: by
+    copying the nearest element, by interpolating between the nearest two ('linear',
+    'bilinear') or four ('bicubic') along each axis, or by averaging ('area').
 
     Parameters
     ----------
@@ -836,35 +962,75 @@ def interpolate(
     scale_factor : float or tuple of float, optional
         The output's size is floor(size * scale_factor) per axis. Exactly one of ``size``
         and ``scale_factor`` is given.
-    mode : {'nearest', 'linear', 'bilinear'}, default='nearest'
-        PyTorch's other modes are refused.
+    mode : {'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'area'}, \
+default='nearest'
+        'nearest', 'nearest-exact' and 'area' take sequences and images, 'linear' sequences,
+        'bilinear' and 'bicubic' images. 'trilinear' (volumes) is refused.
     align_corners : bool, optional
-        For 'linear' and 'bilinear', as in PyTorch: True puts the corner outputs on the
-        corner inputs; False (the default) treats elements as cells and interpolates
-        between their centres. Must be None for 'nearest'.
+        For 'linear', 'bilinear' and 'bicubic', as in PyTorch: True puts the corner outputs
+        on the corner inputs; False (the default) treats elements as cells and interpolates
+        between their centres. Must be None for the other modes.
     recompute_scale_factor : bool, optional
-        With ``scale_factor``: pick elements by size / out_size instead of by
+        With ``scale_factor``: place outputs by size / out_size instead of by
         1 / scale_factor (the two differ for scale factors that do not divide evenly).
     antialias : bool, default=False
-        Only for bilinear and bicubic modes, as in PyTorch.
+        For 'bilinear' and 'bicubic': when shrinking, average over every input under a
+        kernel stretched to the output's spacing (as PIL and PyTorch do), instead of reading
+        the nearest two or four.
 
     Returns
     -------
     Tensor of shape (N, C, L_out) or (N, C, H_out, W_out)
 
+    Raises
+    ------
+    ValueError
+        For a mode this function does not compute, an input rank the mode does not take,
+        align_corners or antialias given to a mode without them, or sizes and scale factors
+        that are not one positive value per axis.
+
     Notes
     -----
-    Output element i along an axis copies input element min(floor(i * s), size - 1), with
-    s rounded to float32 as in PyTorch's ``nearest`` mode; the gradient of an input element
-    is the sum of the gradients of its copies. (PyTorch's 1-d backward differs where a
-    scale factor other than 1 or 2 gives an output of the input's length or twice it: its
-    backward then assumes a plain copy or repetition, which its forward did not make.)
+    Each spatial axis is resized in turn; with s the input steps per output step
+    (1 / scale_factor, or size / out_size; with ``align_corners``,
+    (size - 1) / (out_size - 1)), output i along an axis is:
+
+    - 'nearest': a copy of input min(floor(i * s), size - 1), s rounded to float32 as in
+      PyTorch;
+    - 'nearest-exact': a copy of input min(floor((i + 0.5) * s), size - 1), the input
+      whose cell holds the output's centre (s and the product rounded to float32);
+    - 'linear', 'bilinear': (1 - t) x[j] + t x[j + 1] at source x = (i + 0.5) s - 0.5
+      (clamped at 0), or i s with ``align_corners``; j = floor(x), t = x - j;
+    - 'bicubic': sum over k = -1..2 of W(t - k) x[j + k] at the same source (not clamped),
+      indices clamped to the axis, with Keys' cubic kernel W(d) = (a + 2)|d|^3 -
+      (a + 3)|d|^2 + 1 for |d| <= 1, a|d|^3 - 5a|d|^2 + 8a|d| - 4a for 1 < |d| < 2, else 0,
+      and a = -0.75;
+    - ``antialias``: sum over j of w_j x[j] / sum over j of w_j, with
+      w_j = K((j + 0.5 - c) / max(s, 1)), c = s (i + 0.5), K the triangle max(0, 1 - |d|)
+      (bilinear) or W with a = -0.5 (bicubic, PIL's), over the inputs within the kernel's
+      support (1 or 2, times max(s, 1)); an axis that keeps its size is copied;
+    - 'area': the mean of inputs floor(i * size / out_size) to
+      ceil((i + 1) * size / out_size) - 1, ``adaptive_avg_pool1d``/``2d`` to the output
+      size.
+
+    The gradient of an input element is the sum of the gradients of the outputs that read
+    it, times its weights. PyTorch's gradients differ in three corner cases, where its
+    backward does not follow its forward: 'nearest' on sequences where a scale factor
+    other than 1 or 2 gives an output of the input's length or twice it (its backward
+    assumes a plain copy or repetition); 'bicubic' where a scale factor other than 1 keeps
+    the size of both axes (its backward assumes a copy); ``antialias`` where a scale
+    factor other than 1 keeps the size of an axis (its forward copies that axis, as here,
+    while its backward interpolates along it). And PyTorch's antialiased
+    forward reads the wrong rows when the output is one column wide and the height
+    changes: here that output is what the same resize of the transposed image gives.
 
     Examples
     --------
     >>> import chainrule as cr
     >>> interpolate(cr.tensor([[[1.0, 2.0]]]), scale_factor=2).tolist()
     [[[1.0, 1.0, 2.0, 2.0]]]
+    >>> interpolate(cr.tensor([[[0.0, 1.0, 2.0, 3.0]]]), size=2, mode="area").tolist()
+    [[[0.5, 2.5]]]
     """
     _check_interpolate_mode("interpolate", mode, align_corners, antialias)
     x = as_tensor(input)
@@ -875,11 +1041,26 @@ def interpolate(
         )
     spatial = x.shape[2:]
     sizes, scales = _interpolate_sizes(spatial, size, scale_factor, recompute_scale_factor)
+    if mode == "area":  # PyTorch's own definition of the mode
+        if x.ndim == 3:
+            return adaptive_avg_pool1d(x, sizes[0])
+        return adaptive_avg_pool2d(x, (sizes[0], sizes[1]))
     out = x
     for axis, (n_in, n_out, scale) in enumerate(zip(spatial, sizes, scales, strict=True)):
+        if antialias and n_in == n_out:  # PyTorch's antialiased kernels skip it, whatever
+            continue  # the scale factor
         if mode == "nearest":
             picks = _nearest_sources(n_in, n_out, scale, shortcuts=x.ndim == 4)
             out = ops.index_select(out, axis + 2, picks)
+            continue
+        if mode == "nearest-exact":
+            out = ops.index_select(out, axis + 2, _nearest_exact_sources(n_in, n_out, scale))
+            continue
+        if mode == "bicubic" or antialias:
+            taps, weights = _resample_taps(
+                mode, n_in, n_out, scale, bool(align_corners), bool(antialias)
+            )
+            out = ops.resample(out, axis + 2, taps, weights)
             continue
         first, second, weight = _linear_sources(n_in, n_out, scale, bool(align_corners))
         if n_in == n_out:
@@ -889,7 +1070,7 @@ def interpolate(
         weight = weight.reshape(shape).astype(x.dtype)
         low, high = ops.index_select(out, axis + 2, first), ops.index_select(out, axis + 2, second)
         out = low * (1 - weight) + high * weight
-    return out
+    return x.clone() if out is x else out
 
 
 _SPATIAL_SHAPES = {3: "(N, C, L)", 4: "(N, C, H, W)"}

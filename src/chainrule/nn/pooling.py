@@ -534,8 +534,9 @@ class MaxUnpool1d(Module):
 
 class Upsample(Module):
     """Resize (N, C, L) sequences or (N, C, H, W) images to ``size`` or by ``scale_factor``:
-    copying the nearest element (``mode='nearest'``), or interpolating between the two
-    nearest along each axis (``'linear'`` for sequences, ``'bilinear'`` for images).
+    copying the nearest element (``mode='nearest'`` or ``'nearest-exact'``), interpolating
+    between the nearest two (``'linear'`` for sequences, ``'bilinear'`` for images) or four
+    (``'bicubic'``, images) along each axis, or averaging (``'area'``).
 
     Parameters
     ----------
@@ -544,10 +545,12 @@ class Upsample(Module):
     scale_factor : float or tuple of float, optional
         The output's size is floor(size * scale_factor) per axis. Exactly one of ``size`` and
         ``scale_factor`` is given.
-    mode : {'nearest', 'linear', 'bilinear'}, default='nearest'
-        PyTorch's other modes (bicubic, trilinear, area, nearest-exact) are refused.
+    mode : {'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'area'}, \
+default='nearest'
+        'trilinear' (volumes) is refused.
     align_corners : bool, optional
-        For 'linear' and 'bilinear' (see ``chainrule.nn.functional.interpolate``).
+        For 'linear', 'bilinear' and 'bicubic' (see
+        ``chainrule.nn.functional.interpolate``).
     recompute_scale_factor : bool, optional
         See ``chainrule.nn.functional.interpolate``.
 
@@ -555,7 +558,9 @@ class Upsample(Module):
     -----
     Shape: (N, C, L) to (N, C, L_out) or (N, C, H, W) to (N, C, H_out, W_out). In nearest
     mode, the element picked for output i is min(floor(i / scale_factor), size - 1), as
-    PyTorch picks it (see ``chainrule.nn.functional.interpolate``).
+    PyTorch picks it; 'nearest-exact' picks min(floor((i + 0.5) / scale_factor), size - 1);
+    bicubic weighs four inputs per axis by Keys' cubic kernel (a = -0.75); the formulas of
+    every mode are in ``chainrule.nn.functional.interpolate``.
 
     Examples
     --------

@@ -195,6 +195,7 @@ from chainrule.autograd.ops.reductions import (
     sum,
     var,
 )
+from chainrule.autograd.ops.resample import resample
 from chainrule.autograd.ops.scattering import masked_scatter, scatter_reduce
 from chainrule.autograd.ops.shape import (
     broadcast_to,
@@ -276,6 +277,7 @@ from chainrule.autograd.ops.trig import (
 from chainrule.autograd.ops.unpool import max_unpool2d
 
 __all__ = [
+    "resample",
     "broadcast_tensors",
     "inner",
     "logcumsumexp",
