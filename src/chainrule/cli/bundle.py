@@ -87,6 +87,11 @@ def read(path: str, where: str) -> Trained:
                 "a chainrule model without the preprocessing that `train` stores; load it "
                 "from Python with chainrule.load"
             )
+            if where == "export":
+                got += (
+                    " and export it there with chainrule.export.to_onnx(model, path, "
+                    "example_input), example_input a batch of its input"
+                )
         raise UsageError(
             f"{where}: expected a model file written by `chainrule train` in {label}, got {got}"
         )

@@ -73,10 +73,13 @@ from chainrule.nn.spatial import (
 )
 from chainrule.tensor import Tensor
 
-IR_VERSION = 8
-"""ONNX IR version written: read by onnxruntime 1.10 and later."""
 OPSETS = (17, 18, 19, 20, 21)
 """Opsets the exporter can target (17, the default, has LayerNormalization)."""
+IR_VERSIONS = {17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
+"""ONNX IR version written for each opset: the lowest ONNX allows for it
+(``onnx.helper.find_min_ir_version_for``), so that older runtimes read the file."""
+IR_VERSION = IR_VERSIONS[17]
+"""ONNX IR version written at the default opset 17: read by onnxruntime 1.10 and later."""
 
 
 class _Graph:
@@ -552,7 +555,8 @@ def to_onnx(
     example_input : array_like
         A batch of the input; its shape fixes every axis but the first (the batch, dynamic).
     opset : int, default=17
-        One of ``OPSETS``.
+        One of ``OPSETS``. The file declares the lowest ONNX IR version that opset allows
+        (``IR_VERSIONS``: 8 for opsets 17 and 18, 9 for 19 and 20, 10 for 21).
     input_name, output_name : str, default='input', 'output'
         The names of the graph's input and output, the keys a runtime feeds and returns;
         non-empty and different from each other.
@@ -734,7 +738,7 @@ def to_onnx(
         producer_version=chainrule_version(),
         opset_imports=[onnx.helper.make_opsetid("", opset)],
     )
-    proto.ir_version = IR_VERSION
+    proto.ir_version = IR_VERSIONS[opset]
     onnx.checker.check_model(proto, full_check=True)
     from chainrule.io.atomic import write_bytes_as
 

@@ -1281,6 +1281,27 @@ def _state_signature(model: Module) -> dict[str, tuple[tuple[int, ...], str]]:
     return {key: (tuple(t.shape), str(t.dtype)) for key, t in model.state_dict().items()}
 
 
+def _registries(model: Module) -> dict[str, Any]:
+    """What each module holds beyond its state dict, by path: its submodule slots (None ones
+    included) and parameter slots, and every buffer (non-persistent and None ones
+    included), which the rebuilt model must hold alike."""
+    layout: dict[str, Any] = {}
+    for path, module in model.named_modules():
+        layout[path] = (
+            [(name, child is None) for name, child in module._modules.items()],
+            [(name, param is None) for name, param in module._parameters.items()],
+            [
+                (
+                    name,
+                    None if buffer is None else (tuple(buffer.shape), str(buffer.dtype)),
+                    name in module._non_persistent,
+                )
+                for name, buffer in module._buffers.items()
+            ],
+        )
+    return layout
+
+
 def _check_no_shared_tensors(model: Module) -> None:
     owners: dict[int, str] = {}
     for module_name, module in model.named_modules():
@@ -1320,13 +1341,16 @@ def describe_model(model: Module) -> dict[str, Any]:
         If the model holds a module of another class (a custom ``Module``, or a subclass of
         a built-in layer), a module inside itself, or tied weights (one parameter in two
         layers, or a submodule of a layer that builds its own, such as
-        ``MultiheadAttention.out_proj``, held again before it): rebuilding could not give
-        the same model. Save such a model's weights and build it in code.
+        ``MultiheadAttention.out_proj``, held again before it), or a ``None`` submodule or a
+        buffer outside the state dict (a non-persistent one) added after building:
+        rebuilding could not give the same model. Save such a model's weights and build it
+        in code.
 
     Notes
     -----
     The description is checked by building it: the rebuilt model must have the same
-    state-dict keys, shapes and dtypes.
+    state-dict keys, shapes and dtypes, and the same submodules (None entries included) and
+    buffers (non-persistent ones included), which the file could not bring back otherwise.
 
     Examples
     --------
@@ -1353,6 +1377,20 @@ def describe_model(model: Module) -> dict[str, Any]:
             f"removed from a layer after it was built?"
         )
     _check_built_children(model, rebuilt_model)
+    original_layout, rebuilt_layout = _registries(model), _registries(rebuilt_model)
+    if original_layout != rebuilt_layout:
+        differing = sorted(
+            path
+            for path in original_layout.keys() | rebuilt_layout.keys()
+            if original_layout.get(path) != rebuilt_layout.get(path)
+        )
+        raise ValueError(
+            f"describe_model: expected the rebuilt model to hold the same submodules and "
+            f"buffers, got differences at {[path or '<top>' for path in differing[:10]]} (a "
+            f"None submodule or a buffer outside the state dict, such as a non-persistent "
+            f"one, added after it was built); it is a custom module to the file: save its "
+            f"weights and build it in code"
+        )
     return spec
 
 

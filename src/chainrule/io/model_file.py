@@ -72,9 +72,9 @@ def save(
     frozen with ``requires_grad=False`` come back frozen. The same model and metadata give
     the same bytes. A layer the model holds at two places (``nn.Sequential(layer,
     nn.ReLU(), layer)``) comes back as one layer at both, its weights stored under both
-    names as PyTorch's ``state_dict`` lists them. A model with custom modules is saved with
-    ``"architecture": null``; build it in code and load the weights with
-    ``model.load_state_dict(chainrule.io.load_weights(path))``.
+    names as PyTorch's ``state_dict`` lists them. A model with custom modules (or anything
+    else ``describe_model`` refuses) is saved with ``"architecture": null``; build it in
+    code and load the weights with ``model.load_state_dict(chainrule.io.load_weights(path))``.
 
     Examples
     --------
@@ -474,7 +474,9 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
     The file may come from ``chainrule.save`` or from PyTorch
     (``safetensors.torch.save_file(torch_model.state_dict(), path)``): names follow PyTorch's
     state-dict keys. From a training checkpoint (``ModelCheckpoint``, ``save_checkpoint``)
-    the model's weights are taken. Returns ``model``.
+    the model's weights are taken. As safetensors' ``load_model``, a key the file lacks is
+    not missing when its tensor is tied to that of a key the file holds (``save_model``
+    stores tied weights once). Returns ``model``.
 
     Raises
     ------
@@ -493,6 +495,7 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
         tensors = {
             k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")
         }
+    tensors = _with_tied_names(model, tensors)
     try:
         model.load_state_dict(tensors, strict=strict)
     except RuntimeError as error:
@@ -501,6 +504,23 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
             f"{_prefix_hint(list(model.state_dict()), tensors, text)}"
         ) from None
     return model
+
+
+def _with_tied_names(model: Module, tensors: dict[str, Array]) -> dict[str, Array]:
+    """``tensors`` plus, for each key of ``model`` the file lacks whose tensor is the same
+    as that of a key the file holds, that key too: safetensors' ``save_model`` stores tied
+    weights (an embedding shared with the output layer) once, under one of their names."""
+    targets = model.state_dict(keep_vars=True)
+    present = [(key, targets[key]) for key in targets if key in tensors]
+    added: dict[str, Array] = {}
+    for key, target in targets.items():
+        if key in tensors:
+            continue
+        for other, other_target in present:
+            if other_target is target or other_target.data is target.data:
+                added[key] = tensors[other]
+                break
+    return {**tensors, **added} if added else tensors
 
 
 def _prefix_hint(expected: list[str], tensors: Mapping[str, Array], text: str | None) -> str:

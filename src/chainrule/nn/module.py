@@ -16,7 +16,14 @@ from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled, no_grad, note_change
 from chainrule.backend import Array, is_floating, np
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import RemovableHandle, Tensor, _set_grad, as_generator, dtype_of_to
+from chainrule.tensor import (
+    RemovableHandle,
+    Tensor,
+    _set_grad,
+    as_generator,
+    dtype_of_to,
+    from_numpy,
+)
 
 M = TypeVar("M", bound="Module")
 
@@ -226,6 +233,19 @@ def _args_and_kwargs(module: Module, replaced: Any) -> tuple[tuple[Any, ...], di
         )
     args = replaced[0] if isinstance(replaced[0], tuple) else (replaced[0],)
     return args, replaced[1]
+
+
+def _state_array(value: Any) -> Array:
+    """A state dict value as a NumPy array: a chainrule tensor's own array, a PyTorch tensor
+    detached and on the CPU (bfloat16, which NumPy lacks, as float32), anything else through
+    ``np.asarray``."""
+    if isinstance(value, Tensor):
+        return value.data
+    if callable(getattr(value, "detach", None)):
+        value = value.detach().cpu()
+        if str(getattr(value, "dtype", "")) == "torch.bfloat16":
+            value = value.float()
+    return np.asarray(value)
 
 
 def _described(value: Any, array: Array) -> str:
@@ -757,17 +777,34 @@ class Module:
         return dict(self._state_items())
 
     def load_state_dict(
-        self, state_dict: Mapping[str, Any], strict: bool = True
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
     ) -> IncompatibleKeys:
-        """Copy values (tensors or NumPy arrays) into the parameters and buffers, in place.
+        """Copy values (tensors or NumPy arrays) into the parameters and buffers, in place
+        (with ``assign=True``, make them the parameters and buffers).
+
+        Parameters
+        ----------
+        state_dict : mapping of str to Tensor, ndarray or torch.Tensor
+            Values by dotted name (``0.weight``). PyTorch tensors are taken as PyTorch takes
+            them: detached (``requires_grad`` tensors too) and, for bfloat16, which NumPy
+            lacks, read as float32 first.
+        strict : bool, default=True
+            Refuse missing and unexpected keys.
+        assign : bool, default=False
+            As PyTorch's ``assign=True``: the module's parameters and buffers become the
+            given values instead of being copied into, keeping the values' dtype and memory
+            (a tensor's array, or a writable NumPy array, is shared, not copied). Each
+            parameter becomes a new ``Parameter`` with the ``requires_grad`` of the one it
+            replaces, so an optimizer built before holds the old ones: build it after.
 
         Raises
         ------
         RuntimeError
             Listing, together and by name, every missing key and unexpected key (when
             ``strict``), every value whose shape differs from the module's and every value
-            that is not numbers (text, objects, None). Nothing is copied when it raises:
-            every value is converted to its target's dtype before the first copy.
+            that is not numbers (text, objects, None, a tensor NumPy cannot read). Nothing
+            is copied when it raises: every value is converted to its target's dtype before
+            the first copy.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(
@@ -790,7 +827,12 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            try:
+                array = _state_array(value)
+            except (TypeError, ValueError, RuntimeError, NotImplementedError) as error:
+                # PyTorch's own refusals: an unsupported dtype, a tensor on the meta device
+                problems.append(f"{key!r} could not be read as numbers: {error}")
+                continue
             if array.dtype.kind not in "biuf":
                 problems.append(f"{key!r} expected numbers, got {_described(value, array)}")
                 continue
@@ -798,6 +840,19 @@ class Module:
                 problems.append(
                     f"{key!r} expected shape {tuple(target.shape)}, got {tuple(array.shape)}"
                 )
+                continue
+            if assign:
+                if (
+                    isinstance(target, Parameter)
+                    and target.requires_grad
+                    and array.dtype.kind != "f"
+                ):
+                    problems.append(
+                        f"{key!r} expected floating-point values for a parameter that requires "
+                        f"grad (assign=True keeps the given dtype), got {array.dtype}"
+                    )
+                else:
+                    values[key] = array
                 continue
             try:
                 with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf, as copy
@@ -812,8 +867,29 @@ class Module:
         if problems:
             raise RuntimeError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
         for key, array in values.items():
-            np.copyto(targets[key].data, array)
+            if assign:
+                self._assign_state(key, targets[key], state_dict[key], array)
+            else:
+                np.copyto(targets[key].data, array)
         return IncompatibleKeys(missing, unexpected)
+
+    def _assign_state(self, key: str, old: Tensor, value: Any, array: Array) -> None:
+        """``load_state_dict(assign=True)`` for one key: PyTorch's ``setattr`` of the value
+        (a parameter made a ``Parameter`` with the old one's ``requires_grad``)."""
+        module_name, _, name = key.rpartition(".")
+        module = self.get_submodule(module_name) if module_name else self
+        if not array.flags.writeable:  # a file's read-only buffer would refuse every update
+            array = array.copy()
+        tensor = value if isinstance(value, Tensor) and value.data is array else None
+        if isinstance(old, Parameter):
+            if isinstance(tensor, Parameter):
+                tensor.requires_grad = old.requires_grad
+                new: Tensor = tensor
+            else:
+                new = Parameter(from_numpy(array), requires_grad=old.requires_grad)
+            setattr(module, name, new)
+        else:
+            setattr(module, name, tensor if tensor is not None else from_numpy(array))
 
     # ----------------------------------------------------------------- printing
     def extra_repr(self) -> str:

@@ -764,13 +764,25 @@ class FitState:
     def load_checkpoint(self, path: str | Path) -> None:
         from chainrule.io import load_checkpoint
 
-        restored = load_checkpoint(
-            path,
-            model=self.model,
-            optimizer=self.optimizer,
-            scheduler=self.scheduler,
-            generators=self.generators(),
-        )
+        try:
+            restored = load_checkpoint(
+                path,
+                model=self.model,
+                optimizer=self.optimizer,
+                scheduler=self.scheduler,
+                generators=self.generators(),
+            )
+        except ValueError:
+            if not _holds_weights_only(path):
+                raise
+            raise ValueError(
+                f"fit: resume_from: expected a training checkpoint in {os.fspath(path)!r}, got "
+                f"model weights alone (as ModelCheckpoint(save_weights_only=True) writes), "
+                f"with no optimizer state or epoch to resume from; to resume later, use "
+                f"ModelCheckpoint without save_weights_only; to start a new run from these "
+                f"weights, chainrule.load_state_dict_file(model, path) and fit without "
+                f"resume_from"
+            ) from None
         self.epoch = int(restored["epoch"])
         self.history = History.from_dict(restored.get("history") or {})
         extra = restored.get("extra") or {}
@@ -834,6 +846,19 @@ def _restore_callbacks(state: FitState) -> None:
     state._epoch_end = None
     state.history.amend(logs)
     _keras_stop(state)
+
+
+def _holds_weights_only(path: str | Path) -> bool:
+    """Whether the file at ``path`` is a model file or a state dict (weights alone, as
+    ``ModelCheckpoint(save_weights_only=True)`` writes), which no run can resume from."""
+    from chainrule.io import _container
+
+    try:
+        document = json.loads(_container.read_metadata_text(path, "fit") or "{}")
+    except (OSError, ValueError, RecursionError):
+        return False
+    formats = (_container.MODEL_FORMAT, _container.STATE_DICT_FORMAT)
+    return isinstance(document, dict) and document.get("format") in formats
 
 
 def _saved_seed(path: str | Path) -> int | None:
