@@ -246,7 +246,11 @@ def test_warm_start_continues_only_the_same_network():
     model = MLPClassifier((8,), warm_start=True, max_iter=2, random_state=0)
     model.fit(X_DIGITS, Y_DIGITS)
     model.set_params(hidden_layer_sizes=(9,))
-    with pytest.raises(ValueError, match=r"expected layers of sizes \[64, 8, 10\] as in the"):
+    with pytest.raises(
+        ValueError,
+        match=r"gives hidden layers of sizes \[9\], but the network of the previous fit has "
+        r"\[8\]; set warm_start=False to start over",
+    ):
         model.fit(X_DIGITS, Y_DIGITS)
     model.set_params(warm_start=False).fit(X_DIGITS, Y_DIGITS)
     assert model.coefs_[0].shape == (64, 9)

@@ -359,6 +359,14 @@ class Optimizer:
             buffer = buffers[dtype] = np.empty(max(WHOLE, BLOCK), dtype=dtype)
         return buffer
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickle or ``copy.deepcopy`` keeps: everything but the scratch buffers,
+        which are workspace (``WHOLE`` elements each, 1 MiB in float64) that the next step
+        rebuilds, not state."""
+        state = self.__dict__.copy()
+        state.pop("_scratch_buffers", None)
+        return state
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):

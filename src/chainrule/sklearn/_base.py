@@ -42,7 +42,8 @@ from chainrule.sklearn._network import (
 )
 from chainrule.tensor import Tensor
 from chainrule.train import DivergenceWarning, FitState, History
-from chainrule.train.callbacks import calling_on_exception
+from chainrule.train.callbacks import calling_on_exception, with_keras_hooks
+from chainrule.train.loop import _give_keras_attributes, _keras_stop
 
 _PREDICT_CHUNK = 8192  # rows per forward pass at prediction (bounds the hidden layers' memory)
 _DENSE_AT_ONCE = 2**22  # entries (32 MiB of float64) under which sparse X is densified
@@ -243,8 +244,8 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         if first_pass:
             self._initialize(target, layer_units, X.dtype, settings)
         else:
-            self._check_same_network(layer_units)
-            self._continue_network(settings)
+            self._check_same_network(layer_units, incremental)
+            self._continue_network(settings, incremental)
         self.n_outputs_ = n_outputs
 
         sample_weight_given = sample_weight is not None or class_weights is not None
@@ -262,18 +263,36 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             )
         return self
 
-    def _check_same_network(self, layer_units: list[int]) -> None:
+    @staticmethod
+    def _restart_hint(incremental: bool) -> str:
+        """How to start over from a new network: ``fit`` does for ``partial_fit``, which
+        ignores ``warm_start``."""
+        return "; call fit to start over" if incremental else "; set warm_start=False to start over"
+
+    def _check_same_network(self, layer_units: list[int], incremental: bool) -> None:
         """A warm start or partial_fit continues the network it has: the same layers."""
         built = [linear_layers(self.model_)[0].in_features]
         built += [layer.out_features for layer in linear_layers(self.model_)]
-        if built != layer_units:
+        if built == layer_units:
+            return
+        where, restart = type(self).__name__, self._restart_hint(incremental)
+        if built[1:-1] != layer_units[1:-1]:
             raise ValueError(
-                f"{type(self).__name__}: expected layers of sizes {built} as in the previous "
-                f"fit (from hidden_layer_sizes and the outputs of y), got {layer_units}; set "
-                f"warm_start=False to start over"
+                f"{where}: hidden_layer_sizes={self.hidden_layer_sizes!r} gives hidden layers "
+                f"of sizes {layer_units[1:-1]}, but the network of the previous fit has "
+                f"{built[1:-1]}{restart}"
             )
+        if built[-1] != layer_units[-1]:
+            raise ValueError(
+                f"{where}: expected y with {built[-1]} output(s) as in the previous fit, got "
+                f"y with {layer_units[-1]}: the type or the columns of y changed{restart}"
+            )
+        raise ValueError(
+            f"{where}: expected layers of sizes {built} as in the previous fit, got "
+            f"{layer_units}{restart}"
+        )
 
-    def _continue_network(self, settings: _params.Settings) -> None:
+    def _continue_network(self, settings: _params.Settings, incremental: bool) -> None:
         """Make the network of a warm start or partial_fit follow the current parameters
         where it can, and refuse where it cannot.
 
@@ -284,8 +303,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         first fit; training on with other values would be half-applied (a Poisson loss on
         a network that predicts with the identity), so they must stay as they were.
         """
-        where = type(self).__name__
-        restart = "; set warm_start=False (or call fit) to start over"
+        where, restart = type(self).__name__, self._restart_hint(incremental)
         output = self._output_activation_name(self.n_outputs_)
         if output != self.out_activation_:
             raise ValueError(
@@ -294,7 +312,8 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             )
         modules = list(self.model_)
         has_norm = any(isinstance(m, BatchNorm1d) for m in modules)
-        if has_norm != bool(self.batch_norm):
+        # Batch norm follows hidden layers only: a network without any has none to keep.
+        if has_norm != (bool(self.batch_norm) and len(settings.hidden_layer_sizes) > 0):
             raise ValueError(
                 f"{where}: batch_norm={self.batch_norm!r}, but the network of the previous "
                 f"fit was built with batch_norm={has_norm}{restart}"
@@ -569,6 +588,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             )
 
         state = None
+        callbacks: list[Any] = []
         if settings.callbacks:
             state = FitState(
                 model=self.model_,
@@ -578,8 +598,9 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                 epochs=self.max_iter,
                 steps_per_epoch=-(-n_samples // batch_size),
             )
-            with calling_on_exception(settings.callbacks, state):
-                for callback in settings.callbacks:
+            callbacks = self._fit_callbacks(settings.callbacks, state)
+            with calling_on_exception(callbacks, state):
+                for callback in callbacks:
                     callback.on_train_begin(state)
 
         diverged = False
@@ -591,7 +612,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                     started = time.perf_counter()
                     if state is not None:
                         state.epoch = self.n_iter_ + 1
-                        for callback in settings.callbacks:
+                        for callback in callbacks:
                             callback.on_epoch_begin(state)
                     if self.shuffle:
                         sample_idx = sample_idx[_permutation(n_samples, self._random_state)]
@@ -603,7 +624,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                             continue  # batch statistics need two samples: skip a last one
                         batch_idx = sample_idx[batch_slice] if self.shuffle else batch_slice
                         if state is not None:
-                            for callback in settings.callbacks:
+                            for callback in callbacks:
                                 callback.on_batch_begin(state)
                         batch_loss = self._train_step(
                             X_train[batch_idx],
@@ -615,13 +636,14 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                         seen += size
                         if state is not None:
                             state.step += 1
-                            for callback in settings.callbacks:
+                            for callback in callbacks:
                                 callback.on_batch_end(state, {"loss": batch_loss})
+                            _keras_stop(state)
                             if state.stop_training:
                                 break
 
                     self.n_iter_ += 1
-                    self.loss_ = accumulated_loss / seen
+                    self.loss_ = np.float64(accumulated_loss / seen)  # scikit-learn's type
                     self.t_ += n_samples
                     self.loss_curve_.append(self.loss_)
                     if not np.isfinite(self.loss_) and not diverged:
@@ -644,8 +666,9 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                     if state is not None:
                         logs = self._epoch_logs(time.perf_counter() - started)
                         state.history.record(state.epoch, logs)
-                        for callback in settings.callbacks:
+                        for callback in callbacks:
                             callback.on_epoch_end(state, logs)
+                        _keras_stop(state)
 
                     if self._no_improvement_count > self.n_iter_no_change:
                         if self._trigger_stopping():
@@ -666,7 +689,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             warnings.warn("Training interrupted by user.", stacklevel=4)
         except BaseException as error:
             if state is not None:  # as fit's callbacks: release hooks and files
-                for callback in settings.callbacks:
+                for callback in callbacks:
                     callback.on_exception(state, error)
             raise
         finally:
@@ -675,9 +698,24 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         if early_stopping:
             self.model_.load_state_dict(self._best_state)
         if state is not None:
-            with calling_on_exception(settings.callbacks, state):
-                for callback in settings.callbacks:
+            with calling_on_exception(callbacks, state):
+                for callback in callbacks:
                     callback.on_train_end(state)
+
+    def _fit_callbacks(self, given: tuple[Any, ...], state: FitState) -> list[Any]:
+        """The callbacks as ``chainrule.train.fit`` calls them: each gets ``model`` (the
+        network) and ``params`` as Keras gives them, hooks written for Keras get Keras's
+        arguments, and ``model.stop_training = True`` ends training."""
+        params = {
+            "verbose": int(self.verbose),
+            "epochs": self.max_iter,
+            "steps": state.steps_per_epoch,
+        }
+        for callback in given:
+            _give_keras_attributes(callback, self.model_, params)
+        if "stop_training" in vars(self.model_):
+            self.model_.stop_training = False  # a flag a callback set in an earlier fit
+        return [with_keras_hooks(callback) for callback in given]
 
     def _train_step(
         self, X_batch: Any, y_batch: Array, w_batch: Array, objective: Objective
@@ -858,12 +896,10 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             model.eval()
         self.n_iter_ = min(int(result.nit), self.max_iter)
         penalty = 0.5 * decay * l2_penalty(model)
-        self.loss_ = objective.reported(float(result.fun) - penalty, target, normalized) + penalty
-        if self.verbose:
-            print(
-                f"L-BFGS: {self.n_iter_} iterations, {result.nfev} loss evaluations, "
-                f"loss = {self.loss_:.8f}"
-            )
+        reported = objective.reported(float(result.fun) - penalty, target, normalized)
+        self.loss_ = np.float64(reported + penalty)
+        # verbose: nothing printed, as scikit-learn prints nothing for 'lbfgs' (SciPy 1.15
+        # and later have no iprint for it to pass on).
         if result.status == 0:
             return
         text = (

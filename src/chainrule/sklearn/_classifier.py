@@ -196,8 +196,27 @@ class MLPClassifier(ClassifierMixin, FileMixin, BaseMLP):  # type: ignore[misc]
                     f"`y` has classes not in `self.classes_`. `self.classes_` has "
                     f"{self.classes_}. 'y' has {classes}."
                 )
+        if not reset:
+            self._check_same_type(y, incremental)
         target = self._label_binarizer.transform(y).astype(bool)
         return X, target, y
+
+    def _check_same_type(self, y: Any, incremental: bool) -> None:
+        """Training on goes from the same kind of target: a multi-label network (one
+        logistic output per label) cannot learn one label per sample from binary y, which
+        needs one output, nor the other way round. (Labels within the known classes, one per
+        sample, are a multi-label target too, as scikit-learn takes them.)"""
+        previous, current = self._label_binarizer.y_type_, type_of_target(y)
+        multilabel = previous.startswith("multilabel")
+        if multilabel == current.startswith("multilabel"):
+            return
+        if multilabel and len(self.classes_) > 2:
+            return  # one-hot rows, one column per label: the outputs the network has
+        raise ValueError(
+            f"{type(self).__name__}: the type of y changed: the network of the previous fit "
+            f"was built for {previous} y ({self.n_outputs_} output(s)), got {current} y"
+            f"{self._restart_hint(incremental)}"
+        )
 
     def _output_activation_name(self, n_outputs: int) -> str:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"

@@ -36,7 +36,8 @@ tol : float, default=1e-4
     Improvement of the loss (or validation score) below which an epoch counts as no
     improvement; for 'lbfgs', the gradient size at which it stops.
 verbose : bool or int, default=False
-    Print the loss of each epoch to stdout, as scikit-learn does.
+    Print the loss of each epoch to stdout, as scikit-learn does ('lbfgs' prints
+    nothing, as scikit-learn's does with SciPy 1.15 and later).
 warm_start : bool, default=False
     Start ``fit`` from the previous solution. A changed ``activation`` is taken (as in
     scikit-learn); a changed ``loss`` output, ``batch_norm``, ``dropout`` or ``dtype`` is
@@ -67,8 +68,12 @@ dtype : {None, 'float32', 'float64'}, default=None
     unless X is float32). float32 trains faster.
 callbacks : list of chainrule.train.Callback, optional
     Called as ``chainrule.train.fit`` calls them (epoch logs: ``loss``, ``val_loss`` and
-    ``val_score`` with early stopping, ``lr``, ``time``); a callback that sets
-    ``state.stop_training`` ends training. Stochastic solvers only."""
+    ``val_score`` with ``early_stopping=True``, ``lr``, ``time``): a hook written for
+    Keras (``on_epoch_end(self, epoch, logs)``, also on an object that is not a
+    ``Callback``) gets Keras's arguments, and each callback gets ``model`` (``model_``) and
+    ``params``. A callback that sets ``state.stop_training`` or ``model.stop_training``
+    ends training; one that monitors ``val_loss`` or ``val_score`` needs
+    ``early_stopping=True``. Stochastic solvers only."""
 
 SHARED_ATTRIBUTES = """\
 loss_ : float

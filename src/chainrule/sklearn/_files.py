@@ -6,7 +6,11 @@ PyTorch read it too, plus, in its metadata, the estimator's parameters and what 
 besides weights (class labels, feature names, curves)::
 
     {"sklearn_estimator": "MLPClassifier", "version": 1,
-     "params": {...}, "fitted": {...}}
+     "params": {...}, "param_types": {...}, "fitted": {...}}
+
+``param_types`` says, for each parameter whose value JSON does not keep as it is (a NumPy
+scalar, array or dtype, a range), what to rebuild it as, so that ``get_params()`` after
+``load`` equals (and has the types of) what it was before ``save``.
 """
 
 from __future__ import annotations
@@ -32,19 +36,75 @@ _CURVES = (
 )
 
 
-def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters as the file's JSON holds them: callbacks and a RandomState cannot be
-    kept (they become None), arrays become lists, a dtype its name."""
-    plain = {}
+def _plain(value: Any) -> tuple[Any, Any]:
+    """``value`` as JSON values (tuples included: the file's codec keeps them), and how to
+    rebuild it from them (None: as it is)."""
+    if isinstance(value, np.generic):
+        return value.item(), {"numpy": value.dtype.str}
+    if isinstance(value, np.ndarray):
+        return value.tolist(), {"ndarray": value.dtype.str}
+    if isinstance(value, np.dtype):
+        return value.name, "dtype"
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return np.dtype(value).name, "scalar_type"
+    if isinstance(value, range):
+        return [value.start, value.stop, value.step], "range"
+    if isinstance(value, tuple | list):
+        pairs = [_plain(item) for item in value]
+        specs = [spec for _, spec in pairs]
+        plain = type(value)(item for item, _ in pairs)
+        return plain, ({"items": specs} if any(s is not None for s in specs) else None)
+    if isinstance(value, dict):
+        entries = [(_plain(key), _plain(item)) for key, item in value.items()]
+        # Rebuilt in the order given (JSON objects come back sorted), key by key.
+        rebuild = [[key, key_spec, spec] for (key, key_spec), (_, spec) in entries]
+        changed = any(key_spec or spec for _, key_spec, spec in rebuild)
+        mapping = {key: item for (key, _), (item, _) in entries}
+        return mapping, ({"dict": rebuild} if changed else None)
+    return value, None
+
+
+def _rebuilt(value: Any, spec: Any) -> Any:
+    """The value ``_plain`` gave ``value`` and ``spec`` for."""
+    if spec is None:
+        return value
+    if spec == "dtype":
+        return np.dtype(value)
+    if spec == "scalar_type":
+        return np.dtype(value).type
+    if spec == "range":
+        return range(*value)
+    if "numpy" in spec:
+        return np.dtype(spec["numpy"]).type(value)
+    if "ndarray" in spec:
+        return np.asarray(value, dtype=spec["ndarray"])
+    if "items" in spec:
+        return type(value)(_rebuilt(v, s) for v, s in zip(value, spec["items"], strict=True))
+    return {_rebuilt(key, key_spec): _rebuilt(value[key], s) for key, key_spec, s in spec["dict"]}
+
+
+def _numpy_dtype(value: Any) -> bool:
+    """Whether ``value`` is a name, a NumPy dtype or a NumPy scalar type (which ``_plain``
+    keeps as they are), not another thing NumPy reads as a dtype (Python's ``float``)."""
+    return isinstance(value, str | np.dtype) or (
+        isinstance(value, type) and issubclass(value, np.generic)
+    )
+
+
+def _plain_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parameters as the file's JSON holds them, and how to rebuild those that JSON
+    does not keep as they are: callbacks and a RandomState cannot be kept (they become
+    None); another dtype (Python's ``float``) is kept as NumPy's name for it."""
+    plain, types = {}, {}
     for name, value in params.items():
         if name == "callbacks" or isinstance(value, np.random.RandomState):
             value = None
-        elif isinstance(value, np.ndarray):
-            value = value.tolist()
-        elif name == "dtype" and value is not None:
+        elif name == "dtype" and value is not None and not _numpy_dtype(value):
             value = np.dtype(value).name
-        plain[name] = value
-    return plain
+        plain[name], spec = _plain(value)
+        if spec is not None:
+            types[name] = spec
+    return plain, types
 
 
 class FileMixin:
@@ -66,8 +126,9 @@ class FileMixin:
 
         Notes
         -----
-        Kept: the network, the parameters (a ``RandomState`` is kept as None, callbacks are
-        not kept), the labels, the feature names and the curves; not kept: the optimizer's
+        Kept: the network, the parameters with their types (NumPy scalars, arrays and
+        dtypes, tuples, ranges; a ``RandomState`` is kept as None, callbacks are not
+        kept), the labels, the feature names and the curves; not kept: the optimizer's
         state, so ``partial_fit`` after ``load`` starts a new optimizer. Reading the file
         never runs code, unlike a pickle. ``chainrule.io.load(path)`` gives the network
         alone (raw scores), and PyTorch can take its weights.
@@ -100,11 +161,12 @@ class FileMixin:
             **{name: getattr(est, name) for name in _CURVES if hasattr(est, name)},
             **self._file_fitted(),
         }
-        params = _plain_params(est.get_params(deep=False))
+        params, param_types = _plain_params(est.get_params(deep=False))
         metadata = {
             "sklearn_estimator": type(self).__name__,
             "version": _VERSION,
             "params": params,
+            "param_types": param_types,
             "fitted": fitted,
         }
         save_model(est.model_, path, metadata=metadata)
@@ -138,7 +200,16 @@ class FileMixin:
                 f"{cls.__name__}.save in {label}, got {got}"
                 + (f" (version {metadata.get('version')})" if kind == cls.__name__ else "")
             )
-        estimator: Any = cls(**metadata["params"])
+        params = dict(metadata["params"])
+        try:
+            for name, spec in metadata.get("param_types", {}).items():
+                params[name] = _rebuilt(params[name], spec)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ValueError(
+                f"{cls.__name__}.load: expected parameter types as {cls.__name__}.save "
+                f"writes them in {label}, got {metadata.get('param_types')!r:.200}"
+            ) from None
+        estimator: Any = cls(**params)
         fitted = metadata["fitted"]
         estimator.model_ = model
         estimator.n_features_in_ = fitted["n_features_in"]
@@ -149,9 +220,14 @@ class FileMixin:
         estimator.out_activation_ = fitted["out_activation"]
         estimator.n_iter_ = fitted["n_iter"]
         estimator.t_ = fitted["t"]
-        estimator.loss_ = fitted["loss"]
+        estimator.loss_ = np.float64(fitted["loss"])
         for name in _CURVES:
             if name in fitted:
                 setattr(estimator, name, fitted[name])
+        # The losses as fit leaves them (scikit-learn's type): np.float64.
+        if "loss_curve_" in fitted:
+            estimator.loss_curve_ = [np.float64(v) for v in fitted["loss_curve_"]]
+        if fitted.get("best_loss_") is not None:
+            estimator.best_loss_ = np.float64(fitted["best_loss_"])
         estimator._restore_fitted(fitted)
         return estimator

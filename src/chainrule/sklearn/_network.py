@@ -166,15 +166,17 @@ class Objective:
         """The loss as scikit-learn reports it, from the value that training minimizes.
 
         scikit-learn's half squared error averages its outputs where its gradient sums
-        them, its Poisson loss keeps the constant term y log y - y, and its log-loss clips
-        the probabilities to [eps, 1 - eps] (eps of the network's dtype), which caps each
-        output's loss at -log(eps) when the outputs saturate (as on unscaled data); all are
-        kept in ``loss_`` and ``loss_curve_`` (and so in the ``tol`` stopping rule) for
-        parity. The clipping needs the raw scores ``raw`` the value came from.
+        them (the Huber and absolute losses, which it lacks, are averaged the same way), its
+        Poisson loss sums its outputs and keeps the constant term y log y - y, and its
+        log-loss sums them and clips the probabilities to [eps, 1 - eps] (eps of the
+        network's dtype), which caps each output's loss at -log(eps) when the outputs
+        saturate (as on unscaled data); all are kept in ``loss_`` and ``loss_curve_`` (and
+        so in the ``tol`` stopping rule) for parity. The clipping needs the raw scores
+        ``raw`` the value came from.
         """
         if raw is not None:
             value = self.clipped(value, raw, target, weights)
-        if self.loss == "squared_error":
+        if self.loss in ("squared_error", "huber", "absolute_error"):
             return value / target.shape[1]
         if self.loss == "poisson":
             positive = target > 0

@@ -40,7 +40,7 @@ class Settings:
     activations: tuple[str, ...]
     dropouts: tuple[float, ...]
     dtype: np.dtype[Any] | None
-    callbacks: tuple[Callback, ...]
+    callbacks: tuple[Any, ...]
 
 
 def _is_int(value: Any) -> bool:
@@ -149,14 +149,65 @@ def check_class_weight(where: str, value: Any) -> None:
             )
 
 
-def check_callbacks(where: str, value: Any) -> tuple[Callback, ...]:
+_HOOKS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_batch_begin",
+    "on_batch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+)
+"""The hooks ``chainrule.train.fit`` calls, chainrule's or Keras's: an object with one of
+them is a callback, as fit takes it."""
+
+
+def _is_callback(value: Any) -> bool:
+    return isinstance(value, Callback) or any(
+        callable(getattr(value, hook, None)) for hook in _HOOKS
+    )
+
+
+def check_callbacks(where: str, value: Any) -> tuple[Any, ...]:
+    """The callbacks as given: ``chainrule.train.Callback`` instances, or objects with
+    Keras-style hooks (``on_epoch_end(self, epoch, logs)``), which ``fit`` calls as
+    ``chainrule.train.fit`` does."""
     if value is None:
         return ()
     if isinstance(value, Callback):
         return (value,)
-    if not isinstance(value, Sequence) or not all(isinstance(c, Callback) for c in value):
-        raise _bad(where, "callbacks", "None or a list of chainrule.train callbacks", value)
+    expected = (
+        "None or a list of chainrule.train callbacks (or of objects with Keras-style hooks "
+        "such as on_epoch_end)"
+    )
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise _bad(where, "callbacks", expected, value)
+    if not all(_is_callback(callback) for callback in value):
+        raise _bad(where, "callbacks", expected, value)
     return tuple(value)
+
+
+def check_monitors(where: str, callbacks: Sequence[Any], early_stopping: bool) -> None:
+    """Refuse, before training, a callback that monitors a validation quantity the
+    estimator does not log: it logs ``val_loss`` and ``val_score`` only with
+    ``early_stopping=True``, on the split that ``validation_fraction`` sets aside."""
+    logged = ("val_loss", "val_score") if early_stopping else ()
+    for callback in callbacks:
+        monitor = getattr(callback, "monitor", None)
+        if not isinstance(monitor, str) or not monitor.startswith("val_") or monitor in logged:
+            continue
+        name = type(callback).__name__
+        if early_stopping:
+            raise ValueError(
+                f"{where}: {name} monitors {monitor!r}, which is not logged; the validation "
+                f"quantities are 'val_loss' and 'val_score'"
+            )
+        raise ValueError(
+            f"{where}: {name} monitors {monitor!r}, which is logged only with "
+            f"early_stopping=True (on the validation_fraction of the data held out); set "
+            f"early_stopping=True, or monitor 'loss'"
+        )
 
 
 def check_dtype(where: str, value: Any) -> np.dtype[Any] | None:
@@ -233,6 +284,7 @@ def check_all(estimator: Any, losses: Sequence[str]) -> Settings:
             f"{where}: callbacks run once per epoch of a stochastic solver ('sgd', 'adam', "
             f"'adamw', 'rmsprop'), got solver='lbfgs'"
         )
+    check_monitors(where, callbacks, bool(p["early_stopping"]))
     if p["solver"] == "lbfgs" and any(dropouts):
         raise ValueError(
             f"{where}: dropout makes the loss random, which the line search of solver='lbfgs' "

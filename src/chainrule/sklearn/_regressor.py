@@ -206,10 +206,13 @@ sklearn.neural_network.MLPRegressor : the estimator this one replaces.
 Notes
 -----
 For several targets the training loss sums the targets' losses, as scikit-learn's
-gradient does, while ``loss_`` reports the half squared error averaged over targets, as
-scikit-learn's ``loss_`` does. With 'lbfgs', scikit-learn hands scipy that average
-together with the gradient of the sum, a pair that disagree; chainrule hands over the sum
-with its gradient, so its line search sees one function and tends to end lower.
+gradient does, while ``loss_`` (and ``loss_curve_``, ``validation_loss_curve_`` and so
+the ``tol`` rule) reports the half squared error averaged over targets, as scikit-learn's
+``loss_`` does; the Huber and absolute errors are averaged over targets too, and the
+Poisson deviance is summed over them, as scikit-learn's is. With 'lbfgs', scikit-learn
+hands scipy that average together with the gradient of the sum, a pair that disagree;
+chainrule hands over the sum with its gradient, so its line search sees one function and
+tends to end lower.
 
 Examples
 --------
