@@ -212,6 +212,36 @@ _CPU = device("cpu")
 _Device: TypeAlias = device  # for annotations inside Tensor, whose ``device`` is a property
 
 
+class memory_format:  # noqa: N801 - PyTorch's name
+    """How a tensor's elements lie in memory, as PyTorch's ``torch.memory_format``, for code
+    that passes ``memory_format=`` (``clone``, ``zeros_like``...): ``preserve_format`` (the
+    default) or ``contiguous_format``. chainrule's new tensors are always row-major
+    (NumPy's C order), so either gives the same tensor; others (``channels_last``) are
+    not provided."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"chainrule.{self._name}"
+
+
+preserve_format = memory_format("preserve_format")
+"""The layout of the input, PyTorch's default ``memory_format=``: row-major here."""
+contiguous_format = memory_format("contiguous_format")
+"""Row-major (C order), as every new chainrule tensor is."""
+
+
+def _check_memory_format(where: str, value: Any) -> None:
+    if value is not preserve_format and value is not contiguous_format:
+        raise ValueError(
+            f"{where}: expected memory_format chainrule.preserve_format or "
+            f"chainrule.contiguous_format (tensors here are row-major), got {value!r}"
+        )
+
+
 def set_default_device(device: Any) -> None:
     """PyTorch's ``set_default_device``, for code written for PyTorch: the CPU (the default
     already) is accepted; any other device is refused.
@@ -543,6 +573,11 @@ class Tensor(_TensorFields):
     def device(self) -> _Device:
         """The CPU, where every chainrule tensor lives (``device(type='cpu')``)."""
         return _CPU
+
+    @property
+    def is_cuda(self) -> _bool:
+        """False: every chainrule tensor lives on the CPU (PyTorch's attribute)."""
+        return False
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - PyTorch's and NumPy's name
@@ -933,11 +968,7 @@ class Tensor(_TensorFields):
                 f"got an operand of shape {np.shape(value)}"
             ) from None
         except TypeError:
-            empty = np.ravel(value)[:0] if np.ndim(value) else value  # the dtype alone
-            try:
-                result = ufunc(self.data.ravel()[:0], empty).dtype
-            except TypeError:  # no loop for these dtypes at all
-                result = np.result_type(self.data, value)
+            result = self._promoted(ufunc, value)
             raise TypeError(
                 f"{where}: a result of dtype {result} cannot be stored in place in a tensor of "
                 f"dtype {self.dtype}; convert first, e.g. t = t.float()"
@@ -945,6 +976,23 @@ class Tensor(_TensorFields):
         finally:
             ops._operands.restore(token)
         return self
+
+    def _promoted(self, ufunc: Callable[..., Any], value: Any) -> np.dtype[Any]:
+        """The dtype of ``ufunc(self, value)`` under chainrule's promotion (int64 with 0.5 is
+        float32, not NumPy's float64), worked out on empty operands: for error messages."""
+        if isinstance(value, np.ndarray):
+            value = Tensor._from_op(value.ravel()[:0] if value.ndim else value, None)
+        empty = Tensor._from_op(self.data.ravel()[:0], None)
+        operands = ops._operands
+        combine = (
+            operands.true_division_operands if ufunc is np.true_divide else operands.binary_operands
+        )
+        a, b = combine(empty, value)
+        a, b = (x.data if isinstance(x, Tensor) else x for x in (a, b))
+        try:
+            return np.dtype(ufunc(a, b).dtype)
+        except TypeError:  # no loop for these dtypes at all
+            return np.result_type(a, b)
 
     def mul_(self, other: Any) -> Tensor:
         """Multiply this tensor by ``other`` in place; returns self (see ``add_``)."""
@@ -1145,10 +1193,7 @@ class Tensor(_TensorFields):
         type name or ``chainrule.FloatTensor`` (``x.type(torch.DoubleTensor)``)."""
         if dtype is None:
             return f"torch.{_TYPE_NAMES.get(self.data.dtype, str(self.data.dtype))}"
-        name = getattr(dtype, "__name__", dtype) if callable(dtype) else dtype
-        if isinstance(name, str):
-            dtype = _TYPES_BY_NAME.get(name.removeprefix("torch."), dtype)
-        return ops.cast(self, dtype)
+        return ops.cast(self, _dtype_of_type(dtype))
 
     def float(self) -> Tensor:
         return ops.cast(self, np.float32)
@@ -1169,7 +1214,11 @@ class Tensor(_TensorFields):
         """A float16 copy (PyTorch's ``half``)."""
         return ops.cast(self, np.float16)
 
-    def clone(self) -> Tensor:
+    def clone(self, *, memory_format: memory_format = preserve_format) -> Tensor:
+        """A copy in the graph (gradients flow back to self); ``memory_format`` is PyTorch's
+        keyword, row-major either way here."""
+        if memory_format is not preserve_format:
+            _check_memory_format("clone", memory_format)
         return ops.clone(self)
 
     # ----------------------------------------------------------------- operators
@@ -1817,6 +1866,9 @@ class Tensor(_TensorFields):
 
     moveaxis = movedim
 
+    def diag_embed(self, offset: _int = 0, dim1: _int = -2, dim2: _int = -1) -> Tensor:
+        return ops.diag_embed(self, offset, dim1, dim2)
+
     def swapdims(self, dim0: _int, dim1: _int) -> Tensor:
         return ops.swapaxes(self, dim0, dim1)
 
@@ -2357,6 +2409,15 @@ _TYPE_NAMES: dict[np.dtype[Any], str] = {
 _TYPES_BY_NAME = {name: dtype for dtype, name in _TYPE_NAMES.items()}
 
 
+def _dtype_of_type(dtype: Any) -> Any:
+    """``dtype`` with PyTorch's type names (``"torch.DoubleTensor"``, ``DoubleTensor``) made
+    the dtypes they name; anything else as it is."""
+    name = getattr(dtype, "__name__", dtype) if callable(dtype) else dtype
+    if isinstance(name, str):
+        return _TYPES_BY_NAME.get(name.removeprefix("torch."), dtype)
+    return dtype
+
+
 def _sizes_or(where: str, sizes: tuple[Any, ...], size: Any) -> tuple[Any, ...]:
     """The sizes of a factory, given positionally (``zeros(2, 3)``, ``zeros((2, 3))``) or by
     PyTorch's keyword (``zeros(size=(2, 3))``)."""
@@ -2580,22 +2641,48 @@ def _like_dtype(other: Tensor | Array, dtype: DTypeLike) -> np.dtype[Any]:
 
 
 @_on_cpu
-def zeros_like(other: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros with the shape of ``other`` (and its dtype, unless given)."""
+def zeros_like(
+    other: Any,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+    *,
+    memory_format: memory_format = preserve_format,
+) -> Tensor:
+    """A tensor of zeros with the shape of ``other`` (and its dtype, unless given);
+    ``memory_format`` is PyTorch's keyword (see ``memory_format``)."""
+    if memory_format is not preserve_format:
+        _check_memory_format("zeros_like", memory_format)
     return _new(np.zeros(np.shape(other), dtype=_like_dtype(other, dtype)), requires_grad)
 
 
 @_on_cpu
-def ones_like(other: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones with the shape of ``other`` (and its dtype, unless given)."""
+def ones_like(
+    other: Any,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+    *,
+    memory_format: memory_format = preserve_format,
+) -> Tensor:
+    """A tensor of ones with the shape of ``other`` (and its dtype, unless given);
+    ``memory_format`` is PyTorch's keyword (see ``memory_format``)."""
+    if memory_format is not preserve_format:
+        _check_memory_format("ones_like", memory_format)
     return _new(np.ones(np.shape(other), dtype=_like_dtype(other, dtype)), requires_grad)
 
 
 @_on_cpu
 def full_like(
-    other: Any, fill_value: Any, dtype: DTypeLike = None, requires_grad: bool = False
+    other: Any,
+    fill_value: Any,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+    *,
+    memory_format: memory_format = preserve_format,
 ) -> Tensor:
-    """A tensor of ``fill_value`` with the shape of ``other`` (and its dtype, unless given)."""
+    """A tensor of ``fill_value`` with the shape of ``other`` (and its dtype, unless given);
+    ``memory_format`` is PyTorch's keyword (see ``memory_format``)."""
+    if memory_format is not preserve_format:
+        _check_memory_format("full_like", memory_format)
     return _new(
         np.full(np.shape(other), fill_value, dtype=_like_dtype(other, dtype)), requires_grad
     )
@@ -2813,8 +2900,17 @@ def empty(
 
 
 @_on_cpu
-def empty_like(other: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    """A tensor with the shape of ``other`` (zeros; see ``empty``)."""
+def empty_like(
+    other: Any,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+    *,
+    memory_format: memory_format = preserve_format,
+) -> Tensor:
+    """A tensor with the shape of ``other`` (zeros; see ``empty``); ``memory_format`` is
+    PyTorch's keyword (see ``memory_format``)."""
+    if memory_format is not preserve_format:
+        _check_memory_format("empty_like", memory_format)
     return zeros_like(other, dtype=dtype, requires_grad=requires_grad)
 
 

@@ -402,7 +402,7 @@ def test_saved_arrays_are_freed_after_backward() -> None:
     w = leaf(np.full(100_000, 0.5))
     out = (x.exp() * w).sum()
     mul = out.grad_fn.next[0]  # type: ignore[union-attr]
-    assert mul.name == "mul" and len(mul.saved) == 2
+    assert mul.op_name == "mul" and len(mul.saved) == 2
     intermediate = weakref.ref(mul.saved[0])  # exp's result, held only by the graph
     del mul
     gc.collect()

@@ -50,7 +50,7 @@ def graph_op_names(out: cr.Tensor) -> set[str]:
         if type(node) is not Context or id(node) in seen:
             continue
         seen.add(id(node))
-        names.add(node.name)
+        names.add(node.op_name)
         stack.extend(node.next)
     return names
 

@@ -28,8 +28,8 @@ tdata = torch.utils.data
 
 
 def _values(batch: Any) -> Any:
-    """A batch of either library as plain lists: tensors as their values, tuples as lists
-    (PyTorch's default collate gives lists where chainrule's keeps tuples)."""
+    """A batch of either library as plain lists: tensors as their values, tuples (samples)
+    as lists."""
     if isinstance(batch, Tensor | torch.Tensor | np.ndarray | np.generic):
         return batch.tolist()
     if isinstance(batch, dict):
@@ -234,11 +234,11 @@ def test_stack_dataset_errors() -> None:
         tdata.StackDataset(torch.zeros(3), torch.zeros(2))
 
 
-def test_default_convert_as_pytorch_but_keeping_tuples() -> None:
+def test_default_convert_as_pytorch() -> None:
     sample = (np.arange(3), 4, np.float32(2.5), "id", {"m": np.ones((2, 2))}, [np.zeros(1)])
     ours = default_convert(sample)
     theirs = tdata.default_convert(sample)
-    assert isinstance(ours, tuple) and isinstance(theirs, list)
+    assert isinstance(ours, list) and isinstance(theirs, list)  # a tuple becomes a list
     assert _values(ours) == _values(theirs)
     assert [type(v).__name__ for v in ours] == ["Tensor", "int", "Tensor", "str", "dict", "list"]
     assert ours[0].dtype == np.int64 and ours[2].dtype == np.float32

@@ -24,7 +24,7 @@ def _node_names(loss: cr.Tensor) -> list[str]:
     names, stack = [], [loss.grad_fn]
     while stack:
         node = stack.pop()
-        names.append(node.name)
+        names.append(node.op_name)
         stack += [edge for edge in node.next if isinstance(edge, cr.autograd.Context)]
     return names
 

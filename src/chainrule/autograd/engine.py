@@ -222,7 +222,7 @@ def _run_backward(
                     f"{len(edges)} inputs; return one per forward input (None where none)"
                 )
             if anomaly:
-                check_backward(node.name, grad, input_grads)
+                check_backward(node.op_name, grad, input_grads)
         k = -1
         for edge in edges:
             k += 1

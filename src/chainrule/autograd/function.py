@@ -77,9 +77,16 @@ class Context:
         self.saved = arrays
 
     @property
-    def name(self) -> str:
-        """The op's registered name (``"mul"``, ``"relu"``, ...)."""
+    def op_name(self) -> str:
+        """The op's registered name (``"mul"``, ``"relu"``, ...), as anomaly reports and
+        graphs show it."""
         return self.fn.name
+
+    def name(self) -> str:
+        """The node's name, as PyTorch's ``grad_fn.name()``: the op's class and
+        ``Backward`` (``"MulBackward"``), as ``repr`` shows it (PyTorch adds a version
+        number: ``"MulBackward0"``)."""
+        return f"{self.fn.__name__}Backward"
 
     @property
     def next_functions(self) -> tuple[tuple[Any, int], ...]:
@@ -100,7 +107,7 @@ class Context:
         self.__dict__.clear()
 
     def __repr__(self) -> str:
-        return f"<{self.fn.__name__}Backward>"
+        return f"<{self.name()}>"
 
 
 class AccumulateGrad:
@@ -330,8 +337,11 @@ class FunctionCtx(Context):
         self.materialize = bool(value)
 
     @property
-    def name(self) -> str:
+    def op_name(self) -> str:
         return self.user.name if self.user.name != Function.name else self.user.__name__
+
+    def name(self) -> str:
+        return f"{self.user.__name__}Backward"
 
     def release(self) -> None:
         # The saved tensors go; what the user's forward set on ctx stays, as in PyTorch.
@@ -339,7 +349,7 @@ class FunctionCtx(Context):
         self.released = True
 
     def __repr__(self) -> str:
-        return f"<{self.user.__name__}Backward>"
+        return f"<{self.name()}>"
 
     def gradients_for_inputs(self, grad: Any) -> tuple[Any, ...]:
         """Run the user's ``backward`` on what reached this node; its results as arrays."""
@@ -449,8 +459,11 @@ class _SlotCtx(Context):
     __slots__ = ()
 
     @property
+    def op_name(self) -> str:
+        return str(self.next[0].op_name)
+
     def name(self) -> str:
-        return str(self.next[0].name)
+        return str(self.next[0].name())
 
     @property
     def next_functions(self) -> tuple[tuple[Any, int], ...]:
@@ -493,7 +506,7 @@ def _apply_to_tensors(cls: type[Function], inputs: tuple[Any, ...], options: dic
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         for out in outputs:
             if isinstance(out, Tensor | np.ndarray):
-                check_forward(ctx.name, arrays, np.asarray(out))
+                check_forward(ctx.op_name, arrays, np.asarray(out))
     differentiable = []
     for position, out in enumerate(outputs):
         if isinstance(out, Tensor | np.ndarray):

@@ -4,32 +4,72 @@ from __future__ import annotations
 
 import bisect
 import math
+from abc import ABCMeta
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, TypeVar
 
 from chainrule.backend import Array, np
-from chainrule.tensor import Tensor, as_generator
+from chainrule.tensor import Tensor, _share, as_generator
 
 Sample = TypeVar("Sample", covariant=True)
 
 
-@runtime_checkable
-class Dataset(Protocol[Sample]):
+class Dataset(Generic[Sample], metaclass=ABCMeta):
     """Anything with a length and an integer ``__getitem__`` returning one sample: a tuple of
     arrays or tensors (``(x, y)`` for ``fit``), a dict of them, or a lone one.
-    ``DataLoader`` batches it. Generic in the sample type, as PyTorch's is:
-    ``class Pairs(Dataset[tuple[Tensor, Tensor]])``."""
+    ``DataLoader`` batches it.
 
-    def __len__(self) -> int: ...
+    Subclass it as PyTorch's ``Dataset``, defining ``__len__`` and ``__getitem__``; it is
+    generic in the sample type, as PyTorch's is: ``class Pairs(Dataset[tuple[Tensor,
+    Tensor]])``. ``a + b`` is a ``ConcatDataset`` of the two, for subclasses and for the
+    datasets of this module (``TensorDataset``, ``Subset``...). Any object with ``__len__``
+    and ``__getitem__`` counts as a dataset for ``isinstance``, subclass or not.
 
-    def __getitem__(self, index: int) -> Sample: ...
+    Examples
+    --------
+    >>> class Squares(Dataset[int]):
+    ...     def __len__(self):
+    ...         return 3
+    ...     def __getitem__(self, i):
+    ...         return i * i
+    >>> both = Squares() + Squares()
+    >>> len(both), both[4], isinstance(range(3), Dataset)
+    (6, 1, True)
+    """
+
+    def __len__(self) -> int:
+        raise NotImplementedError(
+            f"{type(self).__name__}: a Dataset gives its length from __len__, which this "
+            f"class does not define"
+        )
+
+    def __getitem__(self, index: int) -> Sample:
+        raise NotImplementedError(
+            f"{type(self).__name__}: a Dataset gives its samples from __getitem__, which this "
+            f"class does not define"
+        )
+
+    def __add__(self, other: Any) -> ConcatDataset:
+        return ConcatDataset([self, other])
+
+    @classmethod
+    def __subclasshook__(cls, other: type) -> Any:
+        # isinstance(x, Dataset) is structural, as for collections.abc.Sized: any class with
+        # __len__ and __getitem__ (a list, an array, a dataset written without the base).
+        if cls is Dataset:
+            found = [
+                any(name in vars(base) and vars(base)[name] is not None for base in other.__mro__)
+                for name in ("__len__", "__getitem__")
+            ]
+            return True if all(found) else NotImplemented
+        return NotImplemented
 
 
 def _as_array(value: Any) -> Array:
     return value.data if isinstance(value, Tensor) else np.asarray(value)
 
 
-class TensorDataset:
+class TensorDataset(Dataset[tuple[Tensor, ...]]):
     """Samples are rows of equally long arrays: ``TensorDataset(x, y)[i] == (x[i], y[i])``.
 
     Parameters
@@ -38,12 +78,20 @@ class TensorDataset:
         Each of length N along its first axis (features, targets, weights...). Data is kept
         as given (no copy for NumPy arrays), so batching slices it without per-sample loops.
 
+    Attributes
+    ----------
+    arrays : tuple of ndarray
+        The data, as kept.
+    tensors : tuple of Tensor
+        The same data as tensors, as PyTorch's ``TensorDataset.tensors`` (sharing memory with
+        ``arrays``: no copy).
+
     Examples
     --------
     >>> import numpy as np
     >>> data = TensorDataset(np.zeros((5, 3)), np.arange(5))
-    >>> len(data), data[2][1]
-    (5, tensor(2))
+    >>> len(data), data[2][1], data.tensors[0].shape
+    (5, tensor(2), (5, 3))
     """
 
     def __init__(self, *arrays: Any) -> None:
@@ -57,52 +105,86 @@ class TensorDataset:
                 f"TensorDataset: expected arrays with the same first dimension, got shapes {shapes}"
             )
 
+    @property
+    def tensors(self) -> tuple[Tensor, ...]:
+        """The data as tensors that share memory with ``arrays`` (PyTorch's attribute)."""
+        for a in self.arrays:
+            _share(a)  # a change through either side shows in the other, as from_numpy's
+        return tuple(Tensor._from_op(a, None) for a in self.arrays)
+
     def __len__(self) -> int:
         return int(self.arrays[0].shape[0])
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
         return tuple(Tensor._from_op(a[index], None) for a in self.arrays)
 
-    def batch(self, indices: Array | slice) -> tuple[Tensor, ...]:
-        """The samples at ``indices`` as one tensor per array (the fast path of loaders).
+    def batch(self, indices: Array | slice) -> list[Tensor]:
+        """The samples at ``indices`` as a list of one tensor per array (the fast path of
+        loaders; a list, as PyTorch's ``default_collate`` makes of tuple samples).
 
         Always fresh arrays, as a collated batch is in PyTorch: a slice would be a view, and
         ``x /= 255`` on a batch under ``no_grad`` would rewrite the user's data.
         """
         if isinstance(indices, slice):
-            return tuple(Tensor._from_op(a[indices].copy(), None) for a in self.arrays)
-        return tuple(Tensor._from_op(a[indices], None) for a in self.arrays)
+            return [Tensor._from_op(a[indices].copy(), None) for a in self.arrays]
+        return [Tensor._from_op(a[indices], None) for a in self.arrays]
 
 
-class Subset:
-    """The samples of ``dataset`` at ``indices`` (integers; a boolean mask of the dataset's
-    length picks the samples where it holds, as NumPy's indexing does)."""
+class Subset(Dataset[Any]):
+    """The samples of ``dataset`` at ``indices``, as PyTorch's ``Subset``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The whole set.
+    indices : sequence of int, or ndarray of bool of shape (len(dataset),)
+        Positions in ``dataset``; a boolean mask picks the samples where it holds, as
+        NumPy's indexing does.
+
+    Attributes
+    ----------
+    indices : sequence of int
+        As given (a list of ints from ``random_split``, as PyTorch's); a mask given becomes
+        the list of the positions it picks. Assign a new sequence to change it: a change
+        made inside the one given is not seen.
+    """
 
     def __init__(self, dataset: Any, indices: Sequence[int] | Array) -> None:
         self.dataset = dataset
+        self.indices = indices
+
+    @property
+    def indices(self) -> Any:
+        return self._indices
+
+    @indices.setter
+    def indices(self, indices: Sequence[int] | Array) -> None:
         given = np.asarray(indices)
         if given.dtype == np.bool_:
-            if given.shape != (len(dataset),):
+            if given.shape != (len(self.dataset),):
                 raise ValueError(
-                    f"Subset: expected a boolean mask of the dataset's length {len(dataset)}, "
-                    f"got shape {given.shape}"
+                    f"Subset: expected a boolean mask of the dataset's length "
+                    f"{len(self.dataset)}, got shape {given.shape}"
                 )
             given = np.flatnonzero(given)
+            indices = given.tolist()
         elif given.size and given.dtype.kind not in "iu":
             raise TypeError(f"Subset: expected integer indices, got dtype {given.dtype}")
-        self.indices = given.astype(np.int64).reshape(-1)
+        self._indices = indices
+        # What batching indexes with: one array, however the indices were given.
+        self._positions = given.astype(np.int64).reshape(-1)
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self._positions)
 
     def __getitem__(self, index: int) -> Any:
-        return self.dataset[int(self.indices[index])]
+        return self.dataset[int(self._positions[index])]
 
     def batch(self, indices: Array | slice) -> Any:
-        return batch_of(self.dataset, self.indices[indices])
+        return batch_of(self.dataset, self._positions[indices])
 
 
-class ConcatDataset:
+class ConcatDataset(Dataset[Any]):
     """The samples of several datasets one after the other, as PyTorch's ``ConcatDataset``.
 
     Parameters
@@ -225,10 +307,10 @@ class ChainDataset(IterableDataset[Any]):
         return sum(len(dataset) for dataset in self.datasets if isinstance(dataset, Sized))
 
 
-class StackDataset:
+class StackDataset(Dataset[Any]):
     """Samples that gather sample ``i`` of each of several datasets of the same length, as
     PyTorch's ``StackDataset``: a tuple with datasets given in order, a dict with datasets
-    given by name.
+    given by name (batched by a ``DataLoader`` into a list or a dict, as PyTorch's).
 
     Parameters
     ----------
@@ -292,20 +374,21 @@ class StackDataset:
     def batch(self, indices: Array | slice) -> Any:
         """The samples at ``indices`` collated, each dataset batched as it batches itself
         (a ``TensorDataset`` sliced at once): what ``default_collate`` makes of the
-        samples."""
+        samples (a list for tuple samples, a dict for dicts)."""
         if isinstance(self.datasets, dict):
             return {name: batch_of(d, indices) for name, d in self.datasets.items()}
-        return tuple(batch_of(d, indices) for d in self.datasets)
+        return [batch_of(d, indices) for d in self.datasets]
 
 
 def batch_of(dataset: Any, indices: Array | slice) -> Any:
     """Samples at ``indices`` collated into a batch, as PyTorch's ``default_collate`` does.
 
-    A sample that is a tuple (or list) of fields gives a tuple with one tensor per field, a
-    dict gives a dict of tensors with the same keys, a lone array or number gives one
-    tensor, and strings stay a list. A ``TensorDataset`` or ``Subset`` slices its arrays at
-    once; any other dataset, a subclass of those that changes ``__getitem__`` (to augment,
-    say) among them, is indexed sample by sample, as PyTorch's loaders do.
+    A sample that is a tuple (or list) of fields gives a list with one tensor per field (a
+    namedtuple stays one), a dict gives a dict of tensors with the same keys, a lone array
+    or number gives one tensor, and strings stay a list. A ``TensorDataset`` or ``Subset``
+    slices its arrays at once; any other dataset, a subclass of those that changes
+    ``__getitem__`` (to augment, say) among them, is indexed sample by sample, as PyTorch's
+    loaders do.
     """
     if _sliced_at_once(dataset):
         return dataset.batch(indices)
@@ -334,7 +417,8 @@ def _sliced_at_once(dataset: Any) -> bool:
 
 def default_collate(samples: list[Any]) -> Any:
     """One batch from samples of the same structure, as PyTorch's ``default_collate``: tuples
-    give a tuple of batched fields, dicts a dict, arrays and numbers one stacked tensor,
+    and lists give a list of batched fields (so that ``batch[0] = batch[0].float()``
+    works), namedtuples a namedtuple, dicts a dict, arrays and numbers one stacked tensor,
     strings a list (what ``DataLoader`` does without a ``collate_fn``).
 
     Examples
@@ -343,6 +427,8 @@ def default_collate(samples: list[Any]) -> Any:
     >>> x, y = default_collate([(np.zeros(3), 1), (np.ones(3), 0)])
     >>> x.shape, y.tolist()
     ((2, 3), [1, 0])
+    >>> default_collate([(0, [0, 1]), (1, [1, 2])])
+    [tensor([0, 1]), [tensor([0, 1]), tensor([1, 2])]]
     """
     first = samples[0]
     if isinstance(first, Mapping):
@@ -353,10 +439,10 @@ def default_collate(samples: list[Any]) -> Any:
             raise ValueError(
                 f"batch_of: expected samples with the same number of fields, got {lengths}"
             )
-        fields = (default_collate([s[k] for s in samples]) for k in range(len(first)))
+        fields = [default_collate([s[k] for s in samples]) for k in range(len(first))]
         if hasattr(first, "_fields"):  # a namedtuple stays one, so that batch.x works
             return type(first)(*fields)
-        return tuple(fields)
+        return fields
     if isinstance(first, str | bytes):
         return list(samples)
     arrays = [_as_array(s) for s in samples]
@@ -379,19 +465,15 @@ def default_convert(sample: Any) -> Any:
     ``DataLoader`` with ``batch_size=None`` does to each sample without a ``collate_fn``.
 
     NumPy arrays and NumPy scalars become tensors (sharing the arrays' memory); tuples,
-    lists and dicts are converted field by field; tensors, Python numbers, strings and other
-    objects stay as they are.
-
-    Notes
-    -----
-    PyTorch turns a tuple into a list here; chainrule keeps tuples (and namedtuples), as its
-    ``default_collate`` does.
+    lists and dicts are converted field by field, a tuple into a list as in PyTorch (a
+    namedtuple stays one); tensors, Python numbers, strings and other objects stay as they
+    are.
 
     Examples
     --------
     >>> import numpy as np
     >>> default_convert((np.zeros(2, dtype=np.float32), 3, "id"))
-    (tensor([0., 0.]), 3, 'id')
+    [tensor([0., 0.]), 3, 'id']
     """
     if isinstance(sample, Tensor):
         return sample
@@ -403,7 +485,7 @@ def default_convert(sample: Any) -> Any:
         return {key: default_convert(value) for key, value in sample.items()}
     if isinstance(sample, tuple):
         fields = [default_convert(value) for value in sample]
-        return type(sample)(*fields) if hasattr(sample, "_fields") else tuple(fields)
+        return type(sample)(*fields) if hasattr(sample, "_fields") else fields
     if isinstance(sample, list):
         return [default_convert(value) for value in sample]
     return sample
@@ -415,7 +497,8 @@ def random_split(
     """Split ``dataset`` at random into subsets of the given ``lengths``.
 
     ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1 (then the
-    remainder of the rounding goes to the first subsets, one each, as in PyTorch).
+    remainder of the rounding goes to the first subsets, one each, as in PyTorch). Each
+    subset's ``indices`` is a list of ints, as PyTorch's.
     """
     n = len(dataset)
     if all(isinstance(x, int | np.integer) for x in lengths):
@@ -436,7 +519,7 @@ def random_split(
         )
     order = as_generator(generator).permutation(n)
     bounds = np.cumsum(counts)[:-1]
-    return [Subset(dataset, part) for part in np.split(order, bounds)]
+    return [Subset(dataset, part.tolist()) for part in np.split(order, bounds)]
 
 
 def stratified_split(

@@ -36,7 +36,8 @@ class DataLoader:
     dataset : Dataset or IterableDataset
         ``TensorDataset`` and ``Subset`` are sliced a batch at a time; other datasets are
         indexed per sample and collated as PyTorch does: samples ``(x, y)`` give batches
-        ``(x, y)``, dicts give dicts, and lone arrays give one tensor (see ``batch_of``).
+        ``[x, y]`` (a list, as PyTorch's, so ``x, y = batch`` and ``batch[0] = ...`` both
+        work), dicts give dicts, and lone arrays give one tensor (see ``batch_of``).
         An ``IterableDataset`` is batched in the order it gives its samples, each
         ``iter()`` of the loader iterating it from its start; ``shuffle``, ``sampler`` and
         ``batch_sampler`` do not apply to it and are refused, as in PyTorch.

@@ -125,7 +125,7 @@ def graph(
             continue
         seen.add(id(ctx))
         me = node_id(ctx)
-        label = _label(ctx.name, *_shapes(ctx))
+        label = _label(ctx.op_name, *_shapes(ctx))
         lines.append(f"  {me} [label={label}, shape=box];")
         for edge in ctx.next:
             if edge is None:

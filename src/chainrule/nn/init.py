@@ -65,6 +65,25 @@ def _fans(tensor: Tensor) -> tuple[int, int]:
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
+def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of shape (out, in, *kernel), as PyTorch's private
+    helper of the same name, which tutorials call: ``in * prod(kernel)`` and
+    ``out * prod(kernel)``.
+
+    Raises
+    ------
+    ValueError
+        If the tensor has fewer than 2 dimensions.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.init._calculate_fan_in_and_fan_out(cr.ones(8, 3, 5, 5))
+    (75, 200)
+    """
+    return _fans(tensor)
+
+
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     # A parameter's ``.data`` is its NumPy array, which PyTorch's DCGAN tutorial passes:
     # ``nn.init.normal_(m.weight.data, 0.0, 0.02)``. Fill the array itself.

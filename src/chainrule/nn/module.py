@@ -19,6 +19,7 @@ from chainrule.nn.parameter import Parameter
 from chainrule.tensor import (
     RemovableHandle,
     Tensor,
+    _dtype_of_type,
     _set_grad,
     as_generator,
     dtype_of_to,
@@ -693,14 +694,29 @@ class Module:
         dtype = dtype_of_to("Module.to", args, dtype, device)
         if dtype is None:
             return self
+        return self._cast("Module.to", dtype)
+
+    def type(self: M, dst_type: Any) -> M:
+        """Convert floating-point parameters and buffers to ``dst_type`` in place, as
+        ``to(dst_type)``; returns self. ``dst_type`` is a dtype or PyTorch's type name
+        (``"torch.DoubleTensor"``, ``chainrule.DoubleTensor``).
+
+        Notes
+        -----
+        PyTorch's also converts integer buffers (BatchNorm's ``num_batches_tracked``);
+        chainrule keeps them integers, as ``to`` does.
+        """
+        return self._cast("Module.type", _dtype_of_type(dst_type))
+
+    def _cast(self: M, where: str, dtype: Any) -> M:
         try:
             target = np.dtype(dtype)
         except TypeError:
             raise TypeError(
-                f"Module.to: expected a floating-point dtype or the device 'cpu', got {dtype!r}"
+                f"{where}: expected a floating-point dtype or the device 'cpu', got {dtype!r}"
             ) from None
         if not is_floating(target):
-            raise TypeError(f"Module.to: expected a floating-point dtype, got {target}")
+            raise TypeError(f"{where}: expected a floating-point dtype, got {target}")
         with no_grad():
             for param in self.parameters():
                 param.data = param.data.astype(target)

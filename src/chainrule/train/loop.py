@@ -516,7 +516,7 @@ def _targets(dataset: Any) -> Array | None:
         return dataset.arrays[1]
     if isinstance(dataset, Subset):
         parent = _targets(dataset.dataset)
-        return None if parent is None else parent[dataset.indices]
+        return None if parent is None else parent[dataset._positions]
     return None
 
 
@@ -1223,7 +1223,7 @@ def fit(
         split_rng = np.random.default_rng(split_seed)
         train_set, val_set = _split(train_set, validation_split, split_rng, classes)
         if weights is not None:
-            weights, held = weights[train_set.indices], weights[val_set.indices]
+            weights, held = weights[train_set._positions], weights[val_set._positions]
             val_weights = held if val_weighted else None
         val_loader = DataLoader(val_set, val_batch_size, collate_fn=collate_fn)
     elif isinstance(validation_data, tuple | list) and len(validation_data) == 3:
@@ -1713,7 +1713,7 @@ def _evaluate(
     elif own:
         part = dist.shard_dataset(loader.dataset)  # each rank evaluates a part of the rows
         if weights is not None:
-            weights = weights[part.indices]
+            weights = weights[part._positions]
         loader = DataLoader(part, loader.batch_size, collate_fn=loader.collate_fn)
         items = _items(loader)
     else:

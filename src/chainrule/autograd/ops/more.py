@@ -369,6 +369,57 @@ def movedim(x: Any, source: Any, destination: Any) -> Tensor:
     return permute(x, *result)
 
 
+def diag_embed(x: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Matrices with the last axis of ``x`` on their diagonal, as PyTorch's ``diag_embed``.
+
+    Parameters
+    ----------
+    x : Tensor of shape (*batch, n)
+        The diagonals.
+    offset : int, default=0
+        Which diagonal: 0 the main one, > 0 above it, < 0 below.
+    dim1, dim2 : int, default=-2, -1
+        The axes of the result that hold the matrices' rows and columns (counted in the
+        result, which has one more axis than ``x``).
+
+    Returns
+    -------
+    Tensor
+        Of shape ``batch`` with axes of size ``n + abs(offset)`` put at ``dim1`` and
+        ``dim2``; zeros off the diagonal, whose gradient is 0. ``result.diagonal(offset,
+        dim1, dim2)`` is ``x``.
+
+    Raises
+    ------
+    ValueError
+        If ``dim1`` and ``dim2`` name the same axis.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.diag_embed(cr.tensor([[1.0, 2.0]]), offset=1)
+    tensor([[[0., 1., 0.],
+             [0., 0., 2.],
+             [0., 0., 0.]]])
+    """
+    from chainrule.autograd.ops.shape import expand, pad
+
+    x = as_tensor(x)
+    ndim = x.ndim + 1
+    check_axis((dim1, dim2), ndim, "diag_embed")
+    first, second = int(dim1) % ndim, int(dim2) % ndim
+    if first == second:
+        raise ValueError(f"diag_embed: expected two different dimensions, got {dim1} and {dim2}")
+    *batch, n = x.shape
+    zero = Tensor._from_op(np.zeros((), x.dtype), None)
+    # where, not a product with the identity, so that inf stays off the zeros (as diag)
+    square = where(np.eye(n, dtype=bool), expand(reshape(x, (*batch, n, 1)), *batch, n, n), zero)
+    k = int(offset)
+    before, after = builtins.max(-k, 0), builtins.max(k, 0)
+    square = pad(square, ((0, 0),) * len(batch) + ((before, after), (after, before)))
+    return movedim(square, (-2, -1), (first, second))
+
+
 def roll(x: Any, shifts: Any, dims: Any = None) -> Tensor:
     """Entries shifted along ``dims`` by ``shifts``, wrapping around (flattened when ``dims``
     is None)."""
