@@ -145,7 +145,7 @@ def test_comment_lines_above_the_header_are_named_in_the_error(run: Main, tmp_pa
     result = run("train", "commented.csv", "--target", "y", *FAST)
     _one_line_error(
         result,
-        "expected 1 fields on every line of 'commented.csv'",
+        "expected 1 field on every line of 'commented.csv'",
         "got 3 on line 2",
         "'# exported 2024-01-05' looks like a comment",
         "delete the lines above the column names",

@@ -13,8 +13,10 @@ Layout of the metadata (``FORMAT``, version 1)::
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chainrule.backend import Array, np
@@ -66,7 +68,14 @@ def read(path: str, where: str) -> Trained:
                 f"{where}: expected a model file written by `chainrule train` in {path!r}, got "
                 f"a text file (a table?){order}"
             ) from None
-        raise reword(error, where) from None
+        usage = reword(error, where)
+        if "training checkpoint" in str(usage):  # a run of `train --checkpoint-dir` left it
+            folder = shlex.quote(str(Path(path).parent))
+            usage = UsageError(
+                f"{usage} from Python, or continue the run with `chainrule train DATA "
+                f"--target COLUMN --checkpoint-dir {folder} --resume` (with its other options)"
+            )
+        raise usage from None
     except OSError as error:
         raise UsageError(
             f"{where}: expected a readable model file, got {path!r}: {error.strerror or error}"

@@ -236,5 +236,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = trace.to_text()
     text = text if text.endswith("\n") else text + "\n"
-    write_result(text, args.output, f"{WHERE}: trace of one step written to {args.output}")
+    write_result(text, args.output, f"{WHERE}: trace of one step written to {args.output}", WHERE)
     return 0

@@ -16,7 +16,7 @@ from typing import Any
 from chainrule.backend import np
 from chainrule.cli import bundle
 from chainrule.cli.errors import UsageError
-from chainrule.cli.tables import check_writable, same_file
+from chainrule.cli.tables import check_writable, same_file, writing
 from chainrule.data.tabular import CategoricalColumn, NumericColumn, category_of
 
 WHERE = "export"
@@ -102,13 +102,14 @@ def run(args: argparse.Namespace) -> int:
         settings["output_mean"] = np.array([trained.target.mean])
         settings["output_scale"] = np.array([trained.target.std])
     example = np.zeros((1, features.n_features_out), dtype=np.float32)
-    to_onnx(
-        trained.model,
-        args.output,
-        example,
-        doc_string=_doc_string(trained, inputs, raw),
-        **settings,
-    )
+    with writing(WHERE, "--output", args.output):
+        to_onnx(
+            trained.model,
+            args.output,
+            example,
+            doc_string=_doc_string(trained, inputs, raw),
+            **settings,
+        )
     shown = "class probabilities" if trained.task == "classification" else "predictions"
     kind = "raw feature columns" if raw else "encoded inputs"
     print(

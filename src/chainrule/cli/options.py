@@ -102,11 +102,12 @@ def choice(*choices: str) -> Callable[[Any], str]:
 
 
 def hidden_sizes(value: Any) -> list[int]:
-    """``"128,64"`` or ``[128, 64]``; ``""`` or ``"none"`` for no hidden layer."""
+    """``"128,64"`` or ``[128, 64]``; ``"none"`` (or ``[]``) for no hidden layer. An empty
+    text is refused: a shell variable that came out empty should not drop every layer."""
     expected = "layer widths like 128,64 (positive integers; 'none' for no hidden layer)"
     if isinstance(value, str):
         text = value.strip().lower()
-        if text in ("", "none"):
+        if text == "none":
             return []
         value = text.split(",")
     if not isinstance(value, list):
@@ -187,7 +188,8 @@ OPTIONS: tuple[Option, ...] = (
            "COLUMNS"),
     Option("arch", choice("mlp", "cnn"), "mlp", "network: mlp (default), or cnn for images of "
            "one channel given as square rows of pixels (e.g. --dataset digits)", "ARCH"),
-    Option("hidden", hidden_sizes, [128, 64], "hidden layer widths (default 128,64)", "SIZES"),
+    Option("hidden", hidden_sizes, [128, 64], "hidden layer widths (default 128,64; none for "
+           "no hidden layer)", "SIZES"),
     Option("activation", choice(*ACTIVATIONS), "relu",
            "activation after each hidden layer: " + ", ".join(ACTIVATIONS) + " (default relu)",
            "NAME"),

@@ -10,6 +10,7 @@ is empty or holds one of ``MISSING`` (pandas's markers, such as ``NA`` and ``NaN
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import itertools
@@ -17,6 +18,7 @@ import os
 import re
 import sys
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,8 @@ def with_names(table: Any, names: list[str]) -> Any:
 
 def check_readable(path: str, where: str, what: str = "a file") -> Path:
     """``path`` as a Path, or a UsageError saying why it cannot be read."""
+    if not str(path):
+        raise UsageError(f"{where}: expected {what}, got an empty path ('')")
     target = Path(path)
     if not target.exists():
         raise UsageError(f"{where}: expected {what}, got no file at {path!r}")
@@ -79,6 +83,8 @@ def check_writable(path: str, where: str, flag: str) -> Path:
     """Fail before any work when ``path`` cannot be written: no folder, a folder itself, or
     a path ending in a separator, which names a folder (``Path`` would drop the separator
     and write a file of the folder's name)."""
+    if not str(path):
+        raise UsageError(f"{where}: {flag}: expected a file path, got an empty one ('')")
     target = Path(path)
     if str(path).endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
         raise UsageError(
@@ -98,6 +104,19 @@ def check_writable(path: str, where: str, flag: str) -> Path:
             f"{where}: {flag}: expected a folder that can be written, got {str(folder)!r}"
         )
     return target
+
+
+@contextlib.contextmanager
+def writing(where: str, flag: str, path: str) -> Iterator[None]:
+    """One line naming the command, the flag and the file for an error in writing ``path``
+    (a full disk, a quota): the ``[Errno 28] No space left on device`` of a write names
+    neither."""
+    try:
+        yield
+    except OSError as error:
+        raise UsageError(
+            f"{where}: {flag}: expected to write {path!r}, got an error: {error.strerror or error}"
+        ) from None
 
 
 def same_file(a: str, b: str) -> bool:
@@ -172,15 +191,20 @@ def _refuse_containers(path: Path, label: str, where: str) -> None:
         raise UsageError(f"{where}: expected a text table (CSV or TSV) in {label}, got {found}")
 
 
-def _scan_text(path: Path, label: str, delimiter: str, where: str) -> tuple[list[str], list[int]]:
-    """The header of a delimited text file, after checking every line: UTF-8 (or UTF-16)
-    text, no NUL bytes, as many fields as the header, at least one row; and the positions
-    of the columns to leave out, from ``_surplus_unnamed``. Streams; nothing is kept."""
+def _scan_text(
+    path: Path, label: str, delimiter: str, where: str, skip: int = 0
+) -> tuple[list[str], list[int]]:
+    """The header of a delimited text file (after ``skip`` lines), after checking every
+    line: UTF-8 (or UTF-16) text, no NUL bytes, as many fields as the header, at least one
+    row; and the positions of the columns to leave out, from ``_surplus_unnamed``. Streams;
+    nothing is kept."""
     unnamed: list[int] = []
     filled: set[int] = set()  # unnamed columns with a value in some row
     try:
         with path.open(encoding=_encoding(path), newline="") as handle:
             lines = _checked_lines(handle, label, where)
+            for _ in itertools.islice(lines, skip):
+                pass
             reader = csv.reader(lines, delimiter=delimiter)
             header: list[str] | None = None
             rows = 0
@@ -198,9 +222,10 @@ def _scan_text(path: Path, label: str, delimiter: str, where: str) -> tuple[list
                             f"; its header line {delimiter.join(header)!r:.60} looks like a "
                             f"comment: delete the lines above the column names"
                         )
+                    fields = f"{len(header)} field{'s' * (len(header) != 1)}"
                     raise UsageError(
-                        f"{where}: expected {len(header)} fields on every line of {label} (as "
-                        f"in its header), got {len(row)} on line {reader.line_num}{comment}"
+                        f"{where}: expected {fields} on every line of {label} (as in its "
+                        f"header), got {len(row)} on line {reader.line_num + skip}{comment}"
                     )
                 filled.update(i for i in unnamed if row[i].strip() not in MISSING)
                 rows += 1
@@ -209,7 +234,7 @@ def _scan_text(path: Path, label: str, delimiter: str, where: str) -> tuple[list
     except csv.Error as error:
         raise UsageError(
             f"{where}: expected a well-formed table in {label}, got a CSV error near line "
-            f"{reader.line_num}: {error}"
+            f"{reader.line_num + skip}: {error}"
         ) from None
     if header is None:
         raise UsageError(
@@ -256,30 +281,46 @@ def _checked_lines(handle: Any, label: str, where: str) -> Any:
         yield line
 
 
-def _delimiter(path: Path) -> str:
-    """Tab for ``.tsv``/``.tab``, else comma; but when the header line has none of that and
-    has another of ``DELIMITERS``, that one (a spreadsheet set for a decimal comma saves its
-    CSV with ``;``)."""
+_SEP_LINE = re.compile(r'"?sep=(.)"?,*\s*')
+"""The first line Excel writes to name the delimiter of a CSV (``sep=;``), before the header."""
+
+
+def _dialect(path: Path) -> tuple[str, int]:
+    """The delimiter, and the lines to skip before the header (1 after Excel's ``sep=;``).
+
+    Tab for ``.tsv``/``.tab``, else comma; but when the first lines do not split into as
+    many fields as the header by that one, another of ``DELIMITERS`` that does (a
+    spreadsheet set for a decimal comma saves its CSV with ``;``, and a column name may hold
+    a comma: ``Länge, cm;Breite``)."""
     default = "\t" if path.suffix.lower() in TAB_SUFFIXES else ","
     try:
         with path.open(encoding=_encoding(path), newline="") as handle:
-            lines = [line for line in itertools.islice(handle, 64) if line.strip()][:2]
+            lines = [line for line in itertools.islice(handle, 64) if line.strip()][:6]
     except UnicodeError:
-        return default  # _scan_text says what is wrong with the file
-    if not lines or default in lines[0]:
-        return default
-    for candidate in DELIMITERS:
-        # Taken only where the first data line splits as the header does: a one-column file
-        # whose header happens to hold a ';' stays one column.
-        fields = [len(next(csv.reader([line], delimiter=candidate))) for line in lines]
-        if candidate in lines[0] and len(set(fields)) == 1:
-            return candidate
-    return default
+        return default, 0  # _scan_text says what is wrong with the file
+    if lines and (declared := _SEP_LINE.fullmatch(lines[0])) is not None:
+        return declared[1], 1
+    if not lines:
+        return default, 0
+
+    def splits_evenly(candidate: str) -> bool:
+        # The last of several lines may end inside a quoted field that the next line closes.
+        rows = list(csv.reader(lines, delimiter=candidate))
+        rows = rows[:-1] if len(rows) > 2 else rows
+        return candidate in lines[0] and len({len(row) for row in rows}) == 1
+
+    if default in lines[0] and (len(lines) == 1 or splits_evenly(default)):
+        return default, 0
+    # Taken only where the first data lines split as the header does: a one-column file
+    # whose header happens to hold a ';' stays one column.
+    found = next((c for c in DELIMITERS if c != default and splits_evenly(c)), default)
+    return found, 0
 
 
 _DOT_GROUPED = re.compile(r"(?<![\d.])[1-9]\d{0,2}(?:\.\d{3})+(?![\d.])")
 """Digits grouped in threes by points, as a decimal-comma spreadsheet writes thousands
-(``1.234.567`` or the ``1.234`` of ``1.234,5``)."""
+(``1.234.567`` or the ``1.234`` of ``1.234,5``); a text that also holds an ``e`` is a number
+in e-notation with a decimal point (``1.234e5``)."""
 
 
 def _pointed(text: str) -> str:
@@ -289,36 +330,101 @@ def _pointed(text: str) -> str:
     return text.replace(",", ".")
 
 
-def _decimal_commas(frame: Any) -> Any:
-    """``frame`` with each column whose every value reads as a number once written with a
-    decimal point (``3,5``, ``1.234,5``, ``12,5 %``, ``€ 1.200,00``) so written: the numbers
-    of a ``;``-separated CSV."""
+def _decimal_commas(frame: Any, delimiter: str, notes: list[str]) -> Any:
+    """``frame`` with its numbers written with decimal commas (``3,5``, ``1.234,5``,
+    ``12,5 %``, ``€ 1.200,00``) written with decimal points; a column is converted only
+    where its every value then reads as a number.
+
+    A ``;`` file has decimal commas: a spreadsheet set for them writes it. So has a file
+    separated by tabs or ``|`` (Excel's "Unicode Text" is one) where a column reads as
+    numbers only so converted (``3,5``); else its commas stay thousands separators
+    (``1,234``). In a file with decimal commas, a column of numbers whose points all group
+    digits in threes (``4.327``, ``810``, ``2.800``) holds whole numbers (4327, 810, 2800);
+    in a ``;`` file without a decimal comma, such a column is read with decimal points and a
+    note in ``notes`` says so. A comma-separated file is left as it is, with a note for a
+    column that would read as numbers with decimal commas: it is read as categories."""
     from chainrule.data.tabular import parse_numbers
 
+    def numbers(column: Any) -> bool:
+        return parse_numbers(column.to_numpy(dtype=object)) is not None
+
+    def example(column: Any, texts: Any) -> str:
+        return str(column[texts].iloc[0]).strip()
+
+    commas = {}  # the columns that read as numbers with decimal commas, so written
+    decimal = delimiter == ";"
     for name in frame.columns:
         column = frame[name]
-        if not column.str.contains(",", regex=False).any():
+        with_comma = column.str.contains(",", regex=False, na=False)
+        if not with_comma.any():
             continue
         pointed = column.map(_pointed, na_action="ignore")
-        if parse_numbers(pointed.to_numpy(dtype=object)) is not None:
-            frame[name] = pointed
+        if numbers(pointed):
+            commas[name] = pointed
+            if not numbers(column):  # ``3,5``: nothing but a decimal comma reads so
+                decimal = True
+                if delimiter == ",":
+                    notes.append(
+                        f"column {name!r} holds numbers written with decimal commas, such as "
+                        f"{example(column, with_comma)!r}, and is read as categories: in a "
+                        f"comma-separated file they are text; save the table with decimal "
+                        f"points, or with ';' between fields"
+                    )
+    if delimiter == "," or not decimal:
+        return frame
+    for name, pointed in commas.items():
+        frame[name] = pointed
+    for name in frame.columns:
+        column = frame[name]
+        dotted = column.str.contains(".", regex=False, na=False)
+        if name in commas or not dotted.any():
+            continue
+        grouped = column[dotted].str.contains(_DOT_GROUPED) & ~column[dotted].str.contains("[eE]")
+        if not grouped.all():
+            continue
+        whole = column.str.replace(".", "", regex=False)
+        if not (numbers(column) and numbers(whole)):
+            continue
+        if commas:  # the file writes decimal commas: a point groups thousands
+            frame[name] = whole
+        else:
+            text = example(column, dotted)
+            notes.append(
+                f"column {name!r} holds numbers such as {text!r}, read with a decimal point; "
+                f"if the points group thousands ({text.replace('.', '')}), as a spreadsheet "
+                f"set for decimal commas writes them, remove them"
+            )
     return frame
 
 
-def read_table(path: str, where: str) -> Any:
+def read_table(path: str, where: str, notes: list[str] | None = None) -> Any:
     """The table at ``path`` as a pandas DataFrame with string cells and NaN where empty.
 
     CSV by default, TSV for ``.tsv``/``.tab``, Parquet for ``.parquet``/``.pq`` (with
     pyarrow installed). A CSV separated by ``;`` (or tabs, or ``|``) is read as such, with
-    decimal commas in its numbers. Raises ``UsageError`` with the reason for anything else.
+    decimal commas in its numbers (see ``_decimal_commas``); a first line ``sep=;`` (as
+    Excel may write) names the separator. Notes on how the file was read go to ``notes``,
+    or where it is None to stderr. Raises ``UsageError`` with the reason for anything else.
     """
-    return read_table_and_column(path, where, None)[0]
+    return read_table_and_column(path, where, None, notes)[0]
 
 
-def read_table_and_column(path: str, where: str, name: str | None) -> tuple[Any, Any]:
+def read_table_and_column(
+    path: str, where: str, name: str | None, notes: list[str] | None = None
+) -> tuple[Any, Any]:
     """``read_table``, and column ``name`` (when the table has it, else None) as the file
     writes it: an identifier such as ``NA`` (Namibia) or ``?`` is carried, not read as a
-    missing value."""
+    missing value. ``name`` finds its column in either Unicode form of an accented letter
+    (see ``with_names``)."""
+    said: list[str] = [] if notes is None else notes
+    frame, as_written = _read(path, where, name, said)
+    if notes is None:
+        for note in said:
+            print(f"{where}: {note}", file=sys.stderr)
+    return frame, as_written
+
+
+def _read(path: str, where: str, name: str | None, notes: list[str]) -> tuple[Any, Any]:
     target = check_readable(path, where, "a table file (CSV, TSV or Parquet)")
     label = repr(path)
     suffix = target.suffix.lower()
@@ -340,7 +446,7 @@ def read_table_and_column(path: str, where: str, name: str | None) -> tuple[Any,
         if frame.empty:
             raise UsageError(f"{where}: expected at least one row of data in {label}, got none")
         frame.columns = [str(c) for c in frame.columns]
-        return frame, frame[name].copy() if name in frame.columns else None
+        return frame, _column_named(frame, name)
     if _model_file(target):
         command = where.split(":")[0]
         order = ""
@@ -350,14 +456,15 @@ def read_table_and_column(path: str, where: str, name: str | None) -> tuple[Any,
             f"{where}: expected a table (CSV, TSV or Parquet) in {label}, got a model file{order}"
         )
     _refuse_containers(target, label, where)
-    delimiter = _delimiter(target)
-    names, surplus = _scan_text(target, label, delimiter, where)
+    delimiter, skip = _dialect(target)
+    names, surplus = _scan_text(target, label, delimiter, where, skip)
     import pandas as pd  # imported once the file has proved to be a table: errors come fast
 
     try:
         frame = pd.read_csv(
             target,
             sep=delimiter,
+            skiprows=skip,
             dtype=str,
             encoding=_encoding(target),
             skip_blank_lines=True,
@@ -373,9 +480,17 @@ def read_table_and_column(path: str, where: str, name: str | None) -> tuple[Any,
         frame = frame.iloc[:, kept].copy()
         names = [names[i] for i in kept]
     frame.columns = names
-    as_written = frame[name].copy() if name in frame.columns else None
+    as_written = _column_named(frame, name)
     frame = _missing_markers(frame)
-    return (_decimal_commas(frame) if delimiter == ";" else frame), as_written
+    return _decimal_commas(frame, delimiter, notes), as_written
+
+
+def _column_named(frame: Any, name: str | None) -> Any:
+    """A copy of column ``name`` of ``frame``, found as ``with_names`` finds it; or None."""
+    if name is None:
+        return None
+    renamed = with_names(frame, [name])
+    return renamed[name].copy() if name in renamed.columns else None
 
 
 def _missing_markers(frame: Any) -> Any:
@@ -396,14 +511,16 @@ def format_csv(frame: Any) -> str:
     return text
 
 
-def write_result(text: str, output: str | None, written: str) -> None:
+def write_result(text: str, output: str | None, written: str, where: str) -> None:
     """``text`` to stdout, or atomically to ``output`` with ``written`` (what and where,
-    for the user) on stderr: results go to stdout, messages to stderr."""
+    for the user) on stderr: results go to stdout, messages to stderr. ``where`` names the
+    command in an error."""
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     from chainrule.io import atomic_write_text
 
-    atomic_write_text(output, text)
+    with writing(where, "--output", output):
+        atomic_write_text(output, text)
     print(written, file=sys.stderr)

@@ -38,7 +38,14 @@ from chainrule.cli.resume import (
     RunCheckpoint,
     resumable,
 )
-from chainrule.cli.tables import check_writable, nearest, read_table, same_file, with_names
+from chainrule.cli.tables import (
+    check_writable,
+    nearest,
+    read_table,
+    same_file,
+    with_names,
+    writing,
+)
 from chainrule.data.tabular import (
     NumericColumn,
     TabularPreprocessor,
@@ -57,12 +64,22 @@ identifier (fewer rows hold distinct categories by chance)."""
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = resolve(args)
+    settings = _built(resolve(args))
     _check_settings(settings)
     log = _Log(settings.quiet)
-    table, target_name, source = _load(settings)
+    notes: list[str] = []
+    table, target_name, source = _load(settings, notes)
     settings = dataclasses.replace(settings, drop=_drop_columns(settings, table))
-    return _Run(settings, log, table, target_name, source).train()
+    return _Run(settings, log, table, target_name, source, notes).train()
+
+
+def _built(settings: TrainSettings) -> TrainSettings:
+    """``settings`` as the network is built: without a hidden layer (``--hidden none``), a
+    multilayer perceptron is one Linear layer, with no batch normalization or dropout to
+    describe, record or check."""
+    if settings.arch == "mlp" and not settings.hidden:
+        return dataclasses.replace(settings, batch_norm=False, dropout=0.0)
+    return settings
 
 
 class _Log:
@@ -148,8 +165,9 @@ def _check_distinct_outputs(settings: TrainSettings) -> None:
                 )
 
 
-def _load(settings: TrainSettings) -> tuple[Any, str, str]:
-    """The table, the target's column name, and what to call the source in metadata."""
+def _load(settings: TrainSettings, notes: list[str]) -> tuple[Any, str, str]:
+    """The table, the target's column name, and what to call the source in metadata; notes
+    on how the table was read go to ``notes``."""
     import pandas as pd
 
     if settings.dataset is not None:
@@ -164,9 +182,13 @@ def _load(settings: TrainSettings) -> tuple[Any, str, str]:
         frame[BUNDLED_TARGET] = labels
         return frame, BUNDLED_TARGET, f"dataset {settings.dataset}"
     assert settings.data is not None and settings.target is not None
-    frame = with_names(read_table(settings.data, "train"), [settings.target, *settings.drop])
+    frame = with_names(read_table(settings.data, "train", notes), [settings.target, *settings.drop])
     columns = [str(c) for c in frame.columns]
     if settings.target not in columns:
+        stripped = settings.target.strip()
+        if stripped != settings.target and stripped in columns:
+            # The header's spaces are stripped from column names: `--target " b "` is b.
+            return frame, stripped, Path(settings.data).name
         raise UsageError(
             f"train: --target: expected a column of {settings.data!r}, got {settings.target!r}; "
             f"{nearest(settings.target, columns)}"
@@ -209,11 +231,16 @@ def _is_empty(column: Any) -> bool:
     return bool(column.dropna().astype(str).str.strip().eq("").all())
 
 
-def _is_row_number(column: Any) -> bool:
-    """Whether ``column`` numbers the rows in order, from 0 or from 1."""
+def _numbers(column: Any) -> Array | None:
+    """``parse_numbers`` of a column of the table."""
+    return parse_numbers(column.to_numpy(dtype=object))
+
+
+def _is_row_number(column: Any, numbers: Array | None) -> bool:
+    """Whether ``column`` (whose ``_numbers`` are ``numbers``) numbers the rows in order,
+    from 0 or from 1."""
     if len(column) < IDENTIFIER_MIN_ROWS:
         return False
-    numbers = parse_numbers(column.to_numpy(dtype=object))
     if numbers is None or numbers[0] not in (0, 1):
         return False
     return bool(np.array_equal(numbers, np.arange(len(numbers)) + numbers[0]))
@@ -278,14 +305,12 @@ def _is_date(column: Any) -> bool:
     return bool(len(present)) and bool(present.str.fullmatch(_DATE).all())
 
 
-def _is_identifier(column: Any) -> bool:
-    """Whether ``column`` is text with a different value in every row: one-hot encoded, such
-    a column only lets the network memorize rows."""
-    return (
-        len(column) >= IDENTIFIER_MIN_ROWS
-        and column.nunique() == len(column)  # checked first: it is the quick one
-        and parse_numbers(column.to_numpy(dtype=object)) is None
-    )
+def _is_identifier(column: Any, numbers: Array | None) -> bool:
+    """Whether ``column`` (whose ``_numbers`` are ``numbers``) is text with a different
+    value in every row: one-hot encoded, such a column only lets the network memorize rows."""
+    if len(column) < IDENTIFIER_MIN_ROWS or numbers is not None:
+        return False
+    return bool(column.nunique() == len(column))
 
 
 def _split(
@@ -384,9 +409,16 @@ class _Run:
     """One training run, step by step (see the module's docstring)."""
 
     def __init__(
-        self, settings: TrainSettings, log: _Log, table: Any, target_name: str, source: str
+        self,
+        settings: TrainSettings,
+        log: _Log,
+        table: Any,
+        target_name: str,
+        source: str,
+        notes: list[str] | None = None,
     ) -> None:
         self.settings, self.log, self.source = settings, log, source
+        self.notes = notes or []  # on how the table was read
         self.target_name = target_name
         self.table = table
         drop = {target_name, *settings.drop}
@@ -398,10 +430,15 @@ class _Run:
                 f"train: expected at least one feature column with values besides the target "
                 f"{target_name!r}, got none"
             )
+        # Each column is read as numbers once (None where it holds text): on a large table
+        # that reading takes longer than an epoch.
+        numbers = {name: _numbers(table[name]) for name in self.feature_columns}
         # An unnamed column numbering the rows is the index pandas writes with to_csv: it
         # cannot be named to --drop, and a model would only learn the order of the file.
         self.row_index = [
-            name for name in self.feature_columns if not name and _is_row_number(table[name])
+            name
+            for name in self.feature_columns
+            if not name and _is_row_number(table[name], numbers[name])
         ]
         self.feature_columns = [n for n in self.feature_columns if n not in self.row_index]
         if not self.feature_columns:
@@ -411,17 +448,16 @@ class _Run:
             )
         # A column's kind is read from every row, so that text in a row held out for
         # validation makes it a column of categories, as text in a training row does.
-        self.categorical = [
-            name
-            for name in self.feature_columns
-            if parse_numbers(table[name].to_numpy(dtype=object)) is None
-        ]
+        self.categorical = [name for name in self.feature_columns if numbers[name] is None]
         self.dates = [name for name in self.categorical if _is_date(table[name])]
         self.identifiers = [
             name
             for name in self.feature_columns
             if name not in self.dates
-            and (_is_identifier(table[name]) or _is_row_number(table[name]))
+            and (
+                _is_identifier(table[name], numbers[name])
+                or _is_row_number(table[name], numbers[name])
+            )
             and _stray_text(table[name]) is None  # numbers but for a typo: said so below
         ]
         seeds = np.random.SeedSequence(settings.seed).spawn(4)
@@ -500,7 +536,8 @@ class _Run:
         except UsageError as error:  # the loss diverged: what the health report is for
             if health is None or s.diagnostics is None or not is_root():
                 raise
-            health.report.to_html(s.diagnostics)
+            with writing("train", "--diagnostics", s.diagnostics):
+                health.report.to_html(s.diagnostics)
             raise UsageError(f"{error}; gradient health report in {s.diagnostics}") from None
         if history.stop_reason:
             self.log(history.stop_reason)
@@ -536,14 +573,17 @@ class _Run:
         # before it replaces a model already at --out.
         extras = ""
         if s.plot is not None:
-            history.plot(s.plot)
+            with writing("train", "--plot", s.plot):
+                history.plot(s.plot)
             extras += f"; curves plotted to {s.plot}"
         if health is not None and s.diagnostics is not None:
-            health.report.to_html(s.diagnostics)
+            with writing("train", "--diagnostics", s.diagnostics):
+                health.report.to_html(s.diagnostics)
             for flag in health.report.flags:
                 self.log(f"diagnostics: {flag}")
             extras += f"; gradient health report in {s.diagnostics}"
-        save(model, s.out, metadata=metadata)
+        with writing("train", "--out", s.out):
+            save(model, s.out, metadata=metadata)
         written = f"model written to {s.out} ({bundle.n_parameters(model):,} parameters){extras}"
         print(bundle.format_table(metrics))
         print(written)
@@ -644,6 +684,8 @@ class _Run:
         self, features: TabularPreprocessor, encoder: TargetEncoder, parts: _Parts, lr: float
     ) -> None:
         s = self.settings
+        for note in self.notes:
+            self.log(note)
         if parts.left_out:
             self.log(f"left out {parts.left_out} rows without a {self.target_name!r} value")
         for name in self.empty:
@@ -702,10 +744,12 @@ class _Run:
             return
         self.log(
             ", ".join(f"{len(rows)} rows for {name}" for name, rows in parts.rows.items())
-            + f"; network {widths} ({s.activation}"
+            + f"; network {widths}"
+            + (f" ({s.activation}" if s.hidden else "")
             + (f", dropout {s.dropout:g}" if s.dropout else "")
             + (", batch norm" if s.batch_norm else "")
-            + f"), {s.optimizer} lr {lr:g}"
+            + (")" if s.hidden else " (no hidden layer)")
+            + f", {s.optimizer} lr {lr:g}"
         )
 
     def _checkpoint_path(self) -> Path:

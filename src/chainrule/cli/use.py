@@ -87,14 +87,27 @@ def run_predict(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{where}: --proba: expected a classification model, got a {trained.task} model"
         )
-    table, ids = read_table_and_column(args.data, where, args.id)
-    table = with_names(table, trained.features.feature_columns)
-    if args.id is not None and args.id not in table.columns:
+    written_columns = ["prediction"]
+    if args.proba:
+        written_columns += [f"proba_{_label_text(label)}" for label in trained.target.classes]
+    if args.id is not None and args.id in written_columns:
+        raise UsageError(
+            f"{where}: --id: expected a column name other than those predict writes "
+            f"({', '.join(map(repr, written_columns[:6]))}{', ...' * (len(written_columns) > 6)})"
+            f", got {args.id!r}, which the outputs would overwrite; rename the column"
+        )
+    notes: list[str] = []
+    table, ids = read_table_and_column(args.data, where, args.id, notes)
+    names = trained.features.feature_columns
+    table = with_names(table, names if args.id is None else [args.id, *names])
+    if args.id is not None and (ids is None or args.id not in table.columns):
         raise UsageError(
             f"{where}: --id: expected a column of {args.data!r}, got {args.id!r}; "
             f"{nearest(args.id, [str(c) for c in table.columns])}"
         )
     outputs = trained.outputs(_features(trained, table, args.data, where))
+    for note in notes:
+        print(f"{where}: {note}", file=sys.stderr)
     _note_unknown_categories(trained, table, where)
     result = pd.DataFrame(index=range(len(table)))
     if args.id is not None:
@@ -106,12 +119,16 @@ def run_predict(args: argparse.Namespace) -> int:
         result["prediction"] = predictions
     if args.proba:
         proba = bundle.softmax(outputs)
-        for i, label in enumerate(trained.target.classes):
-            name = label if isinstance(label, str) else category_of(label)
-            result[f"proba_{name}"] = [f"{p:.6f}" for p in proba[:, i]]
+        for i, name in enumerate(written_columns[1:]):
+            result[name] = [f"{p:.6f}" for p in proba[:, i]]
     written = f"predict: {len(result)} predictions written to {args.output}"
-    write_result(format_csv(result), args.output, written)
+    write_result(format_csv(result), args.output, written, where)
     return 0
+
+
+def _label_text(label: Any) -> str:
+    """A class label as the name of its probability column writes it (``proba_setosa``)."""
+    return label if isinstance(label, str) else category_of(label)
 
 
 def _value_text(value: float, std: float) -> str:
@@ -148,7 +165,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     where = "evaluate"
     trained = bundle.read(args.model, where)
     target = args.target if args.target is not None else str(trained.metadata.get("target"))
-    table = with_names(read_table(args.data, where), [target, *trained.features.feature_columns])
+    notes: list[str] = []
+    table = read_table(args.data, where, notes)
+    table = with_names(table, [target, *trained.features.feature_columns])
     columns = [str(c) for c in table.columns]
     flag = "--target" if args.target is not None else "the model's target"
     if target not in columns:
@@ -172,7 +191,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
     values = table[target][~missing]
     try:
-        y = trained.target.encode(values, unknown=-1 if trained.task == "classification" else None)
+        if trained.task == "classification":
+            y = trained.target.encode(values, unknown=-1)
+        else:  # every row, so that a message names the row of the file (0 stands in)
+            every_row = table[target].to_numpy(dtype=object, copy=True)
+            every_row[missing] = 0.0
+            y = trained.target.encode(every_row)[~missing]
     except ValueError as error:
         raise reword(error, f"{where}: {flag} {target!r}") from None
     if trained.task == "classification" and (y < 0).all():  # the wrong column, most likely
@@ -182,6 +206,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"{where}: {flag} {target!r}: expected the labels the model was trained on "
             f"({classes}), got none of them (such as {values.iloc[0]!r})"
         )
+    for note in notes:
+        print(f"{where}: {note}", file=sys.stderr)
     _note_unknown_categories(trained, table, where)
     if missing.any():
         print(
@@ -198,6 +224,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
     outputs = trained.outputs(x[~missing])
     result: dict[str, Any] = {"rows": len(values), **bundle.scores(trained.target, outputs, y)}
+    if "r2" in result and len(values) < 2:
+        result["r2"] = math.nan  # 1 - 0/0: undefined, as scikit-learn's r2_score says
+        print(f"{where}: r2 is undefined for one row (nan); score two or more", file=sys.stderr)
     if args.json:
         print(json.dumps(_finite_or_none(result), indent=2))
     else:

@@ -112,25 +112,64 @@ def parse_numbers(values: Array) -> Array | None:
     array([1200. ,   12. ,   -3.5])
     >>> parse_numbers(np.array(["1", "two"], dtype=object)) is None
     True
+
+    Notes
+    -----
+    A column of plain numbers (text or floats, NaN or None where missing) is converted in
+    one NumPy call; a column with text that is neither a number nor missing is refused on
+    finding that text; only the others (``$1,200``, a cell of spaces, a boolean) are read
+    cell by cell by ``_parse_cells``, which gives the same result for any column.
     """
     if values.dtype.kind in "iuf":
         numbers_ = values.astype(np.float64)
     elif values.dtype.kind == "b":
         return None
     else:
-        missing = np.fromiter((_is_missing(v) for v in values), bool, len(values))
-        present = values[~missing]
-        if any(_is_bool(v) or not isinstance(v, str | numbers.Real) for v in present):
+        if values.dtype.kind == "O" and set(map(type, values)) <= _PLAIN:
+            try:  # float() of each cell, as _parse_cells does; None becomes NaN
+                numbers_ = values.astype(np.float64)
+            except (ValueError, TypeError):
+                if any(isinstance(v, str) and _is_text(v) for v in values):
+                    return None  # where _parse_cells would come to the same text
+                return _parse_cells(values)
+            numbers_[~np.isfinite(numbers_)] = np.nan
+            return numbers_
+        return _parse_cells(values)
+    numbers_[~np.isfinite(numbers_)] = np.nan
+    return numbers_
+
+
+_PLAIN = {str, float, type(None)}
+"""The types of cell that ``parse_numbers`` converts in one call: what pandas reads."""
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is neither missing nor a number ``float`` or ``_written_number``
+    reads: such a cell makes a column text."""
+    if not value.strip():
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return _written_number(value) is None
+    return False
+
+
+def _parse_cells(values: Array) -> Array | None:
+    """``parse_numbers`` of an array of text or objects, cell by cell."""
+    missing = np.fromiter((_is_missing(v) for v in values), bool, len(values))
+    present = values[~missing]
+    if any(_is_bool(v) or not isinstance(v, str | numbers.Real) for v in present):
+        return None
+    try:
+        parsed = present.astype(np.float64)
+    except (ValueError, TypeError):
+        written = _written_numbers(present)
+        if written is None:
             return None
-        try:
-            parsed = present.astype(np.float64)
-        except (ValueError, TypeError):
-            written = _written_numbers(present)
-            if written is None:
-                return None
-            parsed = written
-        numbers_ = np.full(len(values), np.nan)
-        numbers_[~missing] = parsed
+        parsed = written
+    numbers_ = np.full(len(values), np.nan)
+    numbers_[~missing] = parsed
     numbers_[~np.isfinite(numbers_)] = np.nan
     return numbers_
 
@@ -153,12 +192,20 @@ def _written_numbers(values: Array) -> Array | None:
         if not isinstance(value, str):
             parsed[i] = float(value)
             continue
-        match = _WRITTEN_NUMBER.fullmatch(value.strip())
-        if match is None or (match["sign"] and match["inner"]):
+        number = _written_number(value)
+        if number is None:
             return None
-        number = float(match["digits"].replace(",", ""))
-        parsed[i] = -number if "-" in (match["sign"], match["inner"]) else number
+        parsed[i] = number
     return parsed
+
+
+def _written_number(text: str) -> float | None:
+    """The number of one text like ``$1,200`` or ``12%``, or None."""
+    match = _WRITTEN_NUMBER.fullmatch(text.strip())
+    if match is None or (match["sign"] and match["inner"]):
+        return None
+    number = float(match["digits"].replace(",", ""))
+    return -number if "-" in (match["sign"], match["inner"]) else number
 
 
 def category_of(value: Any) -> str:
