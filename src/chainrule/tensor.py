@@ -1326,6 +1326,24 @@ class Tensor(_TensorFields):
     def __rxor__(self, other: Any) -> Tensor:
         return ops.bitwise_xor(other, self)
 
+    def __lshift__(self, other: Any) -> Tensor:
+        return ops.bitwise_left_shift(self, other)
+
+    def __rlshift__(self, other: Any) -> Tensor:
+        return ops.bitwise_left_shift(other, self)
+
+    def __rshift__(self, other: Any) -> Tensor:
+        return ops.bitwise_right_shift(self, other)
+
+    def __rrshift__(self, other: Any) -> Tensor:
+        return ops.bitwise_right_shift(other, self)
+
+    def bitwise_left_shift(self, other: Any) -> Tensor:
+        return ops.bitwise_left_shift(self, other)
+
+    def bitwise_right_shift(self, other: Any) -> Tensor:
+        return ops.bitwise_right_shift(self, other)
+
     # ----------------------------------------------------------------- math methods
     def add(self, other: Any, alpha: Any = 1) -> Tensor:
         """``self + alpha * other``."""
@@ -1778,7 +1796,7 @@ class Tensor(_TensorFields):
 
     def frac(self) -> Tensor:
         """``self - trunc(self)``: the fractional part, with the sign of self."""
-        return ops.sub(self, ops.trunc(self))
+        return ops.frac(self)
 
     def expm1(self) -> Tensor:
         return ops.expm1(self)
@@ -1881,15 +1899,19 @@ class Tensor(_TensorFields):
     def argsort(self, dim: _int = -1, descending: _bool = False, stable: _bool = False) -> Tensor:
         return ops.argsort(self, dim, descending, stable)
 
+    def msort(self) -> Tensor:
+        return ops.msort(self)
+
+    def mode(self, dim: _int = -1, keepdim: _bool = False) -> Any:
+        return ops.mode(self, dim, keepdim)
+
     def topk(self, k: _int, dim: _int = -1, largest: _bool = True, sorted: _bool = True) -> Any:
         return ops.topk(self, k, dim, largest, sorted)
 
     def tile(self, *reps: Any) -> Tensor:
         """Repeat the tensor ``reps`` times along each axis; fewer counts than axes repeat
         the last axes (PyTorch's ``tile``, where ``repeat`` needs one count per axis)."""
-        counts = tuple(reps[0]) if len(reps) == 1 and isinstance(reps[0], Sequence) else reps
-        counts = (1,) * (self.data.ndim - len(counts)) + tuple(counts)
-        return ops.shape.repeat(self, *counts)
+        return ops.tile(self, *reps)
 
     def fliplr(self) -> Tensor:
         return ops.shape.flip(self, 1)
@@ -1933,6 +1955,14 @@ class Tensor(_TensorFields):
 
     def index_copy(self, dim: _int, index: Any, source: Any) -> Tensor:
         return ops.index_copy(self, dim, index, source)
+
+    def index_put(self, indices: Any, values: Any, accumulate: _bool = False) -> Tensor:
+        return ops.index_put_values(self, indices, values, accumulate)
+
+    def index_put_(self, indices: Any, values: Any, accumulate: _bool = False) -> Tensor:
+        return self._inplace(
+            "index_put_", lambda t: ops.index_put_values(t, indices, values, accumulate), values
+        )
 
     def index_copy_(self, dim: _int, index: Any, source: Any) -> Tensor:
         return self._inplace("index_copy_", lambda t: ops.index_copy(t, dim, index, source), source)

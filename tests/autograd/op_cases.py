@@ -229,6 +229,8 @@ case("atanh", "matrix", cr.atanh, torch.atanh if torch else None, uniform(-0.9, 
 case("atan2", "matrix", cr.atan2, torch.atan2 if torch else None, normal((3, 4), (3, 4)))
 case("atan2", "broadcast", cr.atan2, torch.atan2 if torch else None, normal((3, 4), (4,)))
 case("atan2", "method", lambda y, x: y.atan2(x), SAME, normal((2, 3), (2, 1)))
+case("hypot", "matrix", cr.hypot, torch.hypot if torch else None, normal((3, 4), (3, 4)))
+case("hypot", "broadcast", lambda a, b: a.hypot(b), SAME, normal((3, 4), (4,)))
 # fmod's jumps sit where a / b is a whole number: a drawn in (0.1, 0.9) times b stays clear.
 case(
     "fmod", "matrix", lambda a, b: cr.fmod(a * b + 3 * b, b),
@@ -312,6 +314,28 @@ case(
 )
 case("clip", "max_only", lambda x: cr.clip(x, max=0.2), lambda x: x.clamp(max=0.2), spread((3, 4)))
 case("clip", "clamp_method", lambda x: x.clamp(0.0, 1.0), SAME, spread((2, 5)))
+# Tensor bounds: spread's distinct magnitudes keep x, low and high apart (no ties).
+case(
+    "clamp",
+    "tensor_bounds",
+    lambda x, low, high: cr.clamp(x, low, high),
+    lambda x, low, high: torch.clamp(x, low, high),
+    spread((3, 4), (3, 4), (3, 4)),
+)
+case(
+    "clamp",
+    "broadcast_min_only",
+    lambda x, low: x.clamp(min=low),
+    SAME,
+    spread((3, 4), (4,)),
+)
+case(
+    "clamp",
+    "broadcast_max_only",
+    lambda x, high: cr.clamp(x, max=high),
+    lambda x, high: torch.clamp(x, max=high),
+    spread((2, 3), (2, 1)),
+)
 case(
     "maximum",
     "scalar",
@@ -792,7 +816,7 @@ case(
     normal((2, 4), (2, 2)),
 )
 case(
-    "index",
+    "split",
     "split_sections",
     lambda x: cr.cat(
         [2.0 * p if i == 0 else p for i, p in enumerate(cr.split(x, [1, 3, 2], 1)) if i != 1], 1
@@ -803,11 +827,32 @@ case(
     normal((2, 6)),
 )
 case(
-    "index",
+    "split",
     "split_size",
     lambda x: cr.stack([p.sum() for p in x.split(2, axis=-1)]),
     lambda x: torch.stack([p.sum() for p in x.split(2, dim=-1)]),
     normal((2, 5)),
+)
+case(
+    "split",
+    "unbind_some_unused",
+    lambda x: cr.stack([(k + 1.0) * p for k, p in enumerate(x.unbind(1)) if k != 1], 1),
+    lambda x: torch.stack([(k + 1.0) * p for k, p in enumerate(x.unbind(1)) if k != 1], 1),
+    normal((3, 4)),
+)
+case(
+    "split",
+    "chunk_used_twice",
+    lambda x: (lambda a, b: a * b + a)(*x.chunk(2)),
+    lambda x: (lambda a, b: a * b + a)(*x.chunk(2)),
+    normal((4, 3)),
+)
+case(
+    "split",
+    "tensor_split",
+    lambda x: cr.cat([p * p for p in x.tensor_split(3, 1)], 1),
+    lambda x: torch.cat([p * p for p in x.tensor_split(3, 1)], 1),
+    normal((2, 7)),
 )
 
 case(

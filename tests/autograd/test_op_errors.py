@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -170,14 +171,19 @@ ERRORS: dict[str, tuple[Callable[[], Any], type[Exception], str]] = {
         re.escape("min: cannot reduce an empty axis, got shape (2, 0)"),
     ),
     "norm_ord": (
-        lambda: cr.norm(x23(), -1),
+        lambda: cr.norm(x23(), math.nan),
         ValueError,
-        re.escape("norm: ord must be a number > 0, 'fro' or inf, got -1"),
+        re.escape("norm: ord must be a number, +-inf, 'fro' or 'nuc', got nan"),
     ),
     "norm_ord_name": (
-        lambda: cr.norm(x23(), "nuc"),
+        lambda: cr.norm(x23(), "max"),
         ValueError,
-        re.escape("norm: ord must be a number > 0, 'fro' or inf, got 'nuc'"),
+        re.escape("norm: ord must be a number, +-inf, 'fro' or 'nuc', got 'max'"),
+    ),
+    "norm_nuclear_of_a_vector": (
+        lambda: cr.norm(cr.ones(3), "nuc"),
+        ValueError,
+        re.escape("norm: ord='nuc' needs a matrix: two axes, or a 2-D input; got axes (0,)"),
     ),
     # shapes
     "reshape_incompatible": (

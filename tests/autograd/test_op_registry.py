@@ -18,6 +18,7 @@ from op_cases import CASES, TORCH_CASES, OpCase
 
 import chainrule as cr
 from chainrule.autograd import REGISTRY, Context, Function, ops
+from chainrule.autograd.function import _SlotCtx
 from chainrule.backend import is_floating
 
 FLOATS = [np.float32, np.float64]
@@ -47,6 +48,9 @@ def graph_op_names(out: cr.Tensor) -> set[str]:
     seen: set[int] = set()
     while stack:
         node = stack.pop()
+        if type(node) is _SlotCtx:  # an output of a multi-output op: its node is next
+            stack.extend(node.next)
+            continue
         if type(node) is not Context or id(node) in seen:
             continue
         seen.add(id(node))
@@ -78,10 +82,11 @@ def dtype_spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
             ctx.spied_dtypes = dtypes
             out = forward(ctx, *args, **kwargs)
             floating = {d for d in dtypes if d is not None and is_floating(d)}
-            if name != "cast" and floating and out.dtype not in floating:
-                problems.append(
-                    f"{name} forward: inputs {sorted(map(str, floating))}, got {out.dtype}"
-                )
+            for each in out if isinstance(out, tuple) else (out,):  # split: one per piece
+                if name != "cast" and floating and each.dtype not in floating:
+                    problems.append(
+                        f"{name} forward: inputs {sorted(map(str, floating))}, got {each.dtype}"
+                    )
             return out
 
         def checked_backward(ctx: Context, grad: Any) -> Any:

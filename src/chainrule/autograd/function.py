@@ -430,16 +430,36 @@ class _OutputGrads:
     Function's node receives them all at once.
     """
 
-    __slots__ = ("parts",)
+    __slots__ = ("_parts", "_terms")
 
     def __init__(self, parts: dict[int, Array]) -> None:
-        self.parts = parts
+        self._parts: dict[int, Array] | None = parts
+        self._terms: tuple[_OutputGrads, _OutputGrads] | None = None
 
     def __add__(self, other: _OutputGrads) -> _OutputGrads:
-        parts = dict(self.parts)  # never in place: the engine may hold either operand
-        for position, g in other.parts.items():
-            parts[position] = parts[position] + g if position in parts else g
-        return _OutputGrads(parts)
+        # Never in place (the engine may hold either operand), and in constant time: the
+        # sum keeps its two terms and adds them up when ``parts`` is read, so that the n
+        # pieces of a split, arriving one by one, cost n steps, not n**2 copies of a dict.
+        total = _OutputGrads({})
+        total._parts, total._terms = None, (self, other)
+        return total
+
+    @property
+    def parts(self) -> dict[int, Array]:
+        """The gradient of each output that received one, by position."""
+        if self._parts is None:
+            parts: dict[int, Array] = {}
+            stack = [self]
+            while stack:  # the terms left to right, as the additions came
+                node = stack.pop()
+                if node._parts is None:
+                    assert node._terms is not None
+                    stack.extend(reversed(node._terms))
+                    continue
+                for position, g in node._parts.items():
+                    parts[position] = parts[position] + g if position in parts else g
+            self._parts, self._terms = parts, None
+        return self._parts
 
 
 class _OutputSlot(Function):

@@ -158,7 +158,11 @@ def check_axis(axis: Any, ndim: int, where: str) -> None:
     for a in axes:
         if a is None:
             continue
-        if not isinstance(a, int | np.integer) or not -max(ndim, 1) <= a < max(ndim, 1):
+        if (
+            isinstance(a, bool | np.bool_)  # True is 1 to Python, never an axis to PyTorch
+            or not isinstance(a, int | np.integer)
+            or not -max(ndim, 1) <= a < max(ndim, 1)
+        ):
             raise ValueError(
                 f"{where}: axis must be an integer in [{-max(ndim, 1)}, {max(ndim, 1) - 1}] "
                 f"for a tensor with {ndim} dimensions, got {a!r}"

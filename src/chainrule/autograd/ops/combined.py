@@ -89,23 +89,29 @@ def cdist(x1: Any, x2: Any, p: float = 2.0) -> Tensor:
 
 
 def std_mean(
-    x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False
+    x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, **options: Any
 ) -> tuple[Tensor, Tensor]:
-    """``(std, mean)`` over ``dim`` (all axes when None), as PyTorch's."""
-    return (
-        std(x, dim, correction=correction, keepdims=keepdim),
-        mean(as_floating_tensor(x), dim, keepdims=keepdim),
-    )
+    """``(std, mean)`` over ``dim`` (all axes when None), as PyTorch's; the correction is
+    given as for ``std``: ``correction=``, ``unbiased`` by position or by name, or
+    ``std_mean(x, False)`` alone."""
+    return _with_mean(std, x, dim, unbiased, keepdim, options)
 
 
 def var_mean(
-    x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False
+    x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, **options: Any
 ) -> tuple[Tensor, Tensor]:
-    """``(var, mean)`` over ``dim`` (all axes when None), as PyTorch's."""
-    return (
-        var(x, dim, correction=correction, keepdims=keepdim),
-        mean(as_floating_tensor(x), dim, keepdims=keepdim),
-    )
+    """``(var, mean)`` over ``dim`` (all axes when None), as PyTorch's; the correction is
+    given as for ``var``: ``correction=``, ``unbiased`` by position or by name, or
+    ``var_mean(x, False)`` alone."""
+    return _with_mean(var, x, dim, unbiased, keepdim, options)
+
+
+def _with_mean(
+    spread: Any, x: Any, dim: Any, unbiased: bool | None, keepdim: bool, options: dict[str, Any]
+) -> tuple[Tensor, Tensor]:
+    first = spread(x, dim, unbiased, keepdim, **options)
+    over = None if isinstance(dim, bool | np.bool_) else dim  # (x, unbiased): every axis
+    return first, mean(as_floating_tensor(x), over, keepdims=keepdim)
 
 
 class MinMax(NamedTuple):

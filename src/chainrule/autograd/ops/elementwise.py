@@ -161,6 +161,56 @@ class Clip(Function):
         return grad * inside, None, None
 
 
+@register("clamp")
+class Clamp(Function):
+    """y = min(max(x, low), high) with tensor bounds (either may be None), broadcasting;
+    dL/dx = g where low <= x <= high, dL/dlow = g where x < low < high,
+    dL/dhigh = g where x > high or high < low (with one bound: x < low, x > high).
+
+    NOTE: PyTorch's masks (its ``clamp_backward`` and ``clamp_backward_min_max``): at a
+    bound the gradient goes to x; where low = high and x lies outside them, to no one;
+    where low > high (y = high), to high; where anything is NaN, to no one.
+    """
+
+    @staticmethod
+    @quietly
+    def forward(ctx: Context, x: Array, low: Any, high: Any) -> Array:
+        ctx.shapes = (np.shape(x), np.shape(low), np.shape(high))
+        y = x
+        try:
+            if low is not None:
+                y = np.maximum(y, low)
+            if high is not None:
+                y = np.minimum(y, high)
+        except ValueError:
+            raise ValueError(
+                f"clamp: the input and its bounds could not be broadcast together, got shapes "
+                f"{np.shape(x)}, {np.shape(low)} and {np.shape(high)}"
+            ) from None
+        ctx.save_for_backward(x, low, high)
+        return y
+
+    @staticmethod
+    @quietly
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, ...]:
+        x, low, high = ctx.saved
+        if low is None:
+            to_x, to_low, to_high = x <= high, None, x > high
+        elif high is None:
+            to_x, to_low, to_high = x >= low, x < low, None
+        else:
+            to_x = (x >= low) & (x <= high)
+            to_low = (x < low) & (low < high)
+            to_high = (x > high) | (high < low)
+        grads: list[Array | None] = []
+        for mask, shape, needed in zip(
+            (to_x, to_low, to_high), ctx.shapes, ctx.needs_input_grad, strict=True
+        ):
+            # where, not a product: an inf or NaN in g stays off the other inputs
+            grads.append(unbroadcast(np.where(mask, grad, 0), shape) if needed else None)
+        return tuple(grads)
+
+
 @register("maximum")
 class Maximum(Function):
     """y = max(a, b) elementwise;  the gradient goes to the larger input.
@@ -312,8 +362,8 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
     if min is None and max is None:
         raise ValueError("clip: expected at least one of min and max, got neither")
     if _is_bound_tensor(min) or _is_bound_tensor(max):
-        # Elementwise bounds, or bounds that want a gradient: PyTorch's clamp with tensors.
-        # At a bound the gradient goes to x, as in Clip, and below (above) it to the bound.
+        # Elementwise bounds, or bounds that want a gradient: PyTorch's clamp with tensors,
+        # which broadcasts x and the bounds together (the result may outgrow x).
         y = as_tensor(x)
         for name, bound in (("min", min), ("max", max)):
             if isinstance(bound, Tensor) and not _broadcastable(y.shape, bound.shape):
@@ -322,11 +372,16 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
                     f"of shape {bound.shape} that does not broadcast with the input's shape "
                     f"{y.shape}"
                 )
+        # PyTorch's dtypes, not NumPy's: an integer x beside floating bounds becomes
+        # floating, and an integer bound beside a floating x takes x's dtype.
+        low = high = None
         if min is not None:
-            y = where(lt(y, min), min, y)
+            y, low = binary_operands(y, min)
         if max is not None:
-            y = where(gt(y, max), max, y)
-        return y
+            y, high = binary_operands(y, max)
+            if low is not None:
+                low, _ = binary_operands(low, y)
+        return Clamp.apply(y, low, high)
     low, high = _bound(min), _bound(max)
     x = as_tensor(x)
     if x.data.dtype.kind in "biu" and (isinstance(low, float) or isinstance(high, float)):
@@ -506,6 +561,42 @@ def bitwise_xor(a: Any, b: Any) -> Tensor:
     return _bitwise(np.bitwise_xor, a, b, "bitwise_xor")
 
 
+def bitwise_left_shift(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a << b`` on integers, as PyTorch's: a shift by a negative count or by
+    the width of the dtype or more gives 0 (NumPy leaves it to the machine); no gradient."""
+    return _shift(a, b, left=True)
+
+
+def bitwise_right_shift(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a >> b`` on integers, arithmetic (the sign bit repeats), as PyTorch's: a
+    shift by a negative count or by the width of the dtype or more gives 0, or -1 for a
+    negative ``a``; no gradient."""
+    return _shift(a, b, left=False)
+
+
+def _shift(a: Any, b: Any, *, left: bool) -> Tensor:
+    where = "bitwise_left_shift" if left else "bitwise_right_shift"
+    for operand in (a, b):
+        data = operand.data if isinstance(operand, Tensor) else np.asarray(operand)
+        if data.dtype.kind not in "iu":
+            raise TypeError(f"{where}: expected integer operands, got dtype {data.dtype}")
+    rule = np.left_shift if left else np.right_shift
+
+    def shifted(x: Any, counts: Any) -> Array:
+        dtype = np.result_type(x, counts)  # a Python int takes the tensor's dtype
+        bits = dtype.itemsize * 8
+        inside = (np.asarray(counts) >= 0) & (np.asarray(counts) < bits)
+        if isinstance(counts, int):
+            counts = counts if inside else 0  # a Python int, so that it stays weak
+        else:
+            counts = np.where(inside, counts, 0)
+        kept = rule(x, counts)
+        spilled = 0 if left else np.where(np.asarray(x) < 0, -1, 0)
+        return np.asarray(np.where(inside, kept, spilled), dtype=dtype)
+
+    return _compared(shifted, a, b, where)
+
+
 def bitwise_not(x: Any) -> Tensor:
     """Elementwise ``~x``: bitwise on integers (``~2 == -3``), logical on bools; no gradient."""
     return Tensor._from_op(np.invert(_integer_data(as_tensor(x), "bitwise_not")), None)
@@ -521,7 +612,7 @@ class Sign(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Array) -> Array:
-        y = np.sign(x)
+        y = np.asarray(np.sign(x))  # a 0-d x gives a NumPy scalar, which copyto cannot fill
         np.copyto(y, 0, where=np.isnan(y))  # PyTorch's sign of NaN is 0
         y += 0  # and of -0.0 is +0.0
         return y

@@ -14,7 +14,7 @@ from typing import Any
 from chainrule.autograd.function import Context, Function, register
 from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, check_axis, quietly
 from chainrule.autograd.ops.activations import _erf
-from chainrule.autograd.ops.arithmetic import add, div, mul
+from chainrule.autograd.ops.arithmetic import add, div, mul, sub
 from chainrule.autograd.ops.elementwise import log, sqrt, where
 from chainrule.autograd.ops.linalg import matmul
 from chainrule.autograd.ops.reductions import ValuesIndices
@@ -178,6 +178,16 @@ def round(x: Any, decimals: int = 0) -> Tensor:
 def trunc(x: Any) -> Tensor:
     """Elementwise rounding toward 0; the gradient is 0."""
     return _rounded(Trunc, x)
+
+
+def frac(x: Any) -> Tensor:
+    """Elementwise fractional part ``x - trunc(x)``, with the sign of x (``frac(-2.5)`` is
+    -0.5; NaN at +-inf, as PyTorch's); the gradient is 1. Floating tensors only, as in
+    PyTorch."""
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"frac: expected a floating-point tensor, got dtype {x.dtype}")
+    return sub(x, trunc(x))
 
 
 def cumsum(x: Any, dim: int, *, dtype: Any = None) -> Tensor:
@@ -573,6 +583,39 @@ def sort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) 
     return ValuesIndices(values, Tensor._from_op(order, None))
 
 
+def msort(x: Any) -> Tensor:
+    """The values of ``x`` sorted along its first axis (PyTorch's ``msort``:
+    ``sort(x, 0).values``)."""
+    return sort(x, 0).values
+
+
+def mode(x: Any, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
+    """``(values, indices)``: the most frequent value along ``dim`` (the smallest of those
+    tied for most frequent) and the position of its last occurrence, as PyTorch's ``mode``;
+    the gradient goes to the element each index names."""
+    x = as_tensor(x)
+    axis = _axis("mode", x, dim)
+    if x.ndim == 0:
+        return sort(x)  # the element and index 0, as PyTorch's
+    n = x.shape[axis]
+    if n == 0:
+        raise ValueError(f"mode: cannot reduce an empty axis, got shape {x.shape}")
+    rows = np.moveaxis(x.data, axis, -1).reshape(-1, n)
+    picks = np.zeros(len(rows), dtype=np.int64)
+    for r, row in enumerate(rows):  # a Python loop over the rows: np.unique is per row
+        _, inverse, counts = np.unique(row, return_inverse=True, return_counts=True)
+        winner = np.argmax(counts)  # the first of the tied counts: the smallest value
+        picks[r] = n - 1 - np.argmax(inverse.reshape(-1)[::-1] == winner)
+    shape = list(x.shape)
+    shape[axis] = 1
+    index_ = np.moveaxis(picks.reshape(shape[:axis] + shape[axis + 1 :] + [1]), -1, axis)
+    chosen = gather(x, axis, index_)
+    found = Tensor._from_op(index_, None)
+    if not keepdim:
+        chosen, found = chosen.squeeze(axis), found.squeeze(axis)
+    return ValuesIndices(chosen, found)
+
+
 def argsort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """The indices that sort ``x`` along ``dim``."""
     return sort(x, dim, descending, stable)[1]
@@ -750,7 +793,12 @@ def scatter_add(x: Any, dim: int, index_: Any, src: Any) -> Tensor:
     return scatter(x, dim, index_, src, reduce="add")
 
 
-def _along(where: str, x: Tensor, dim: int, index_: Any) -> tuple[int, Array]:
+def _along(
+    where: str, x: Tensor, dim: int, index_: Any, *, negative: bool = False
+) -> tuple[int, Array]:
+    """The axis ``dim`` names and the 1-D index along it; ``negative`` lets indices count
+    from the end (PyTorch's ``index_fill`` does, its ``index_select`` and ``index_add`` do
+    not), and they come back wrapped."""
     axis = _axis(where, x, dim)
     picks = np.asarray(index_.data if isinstance(index_, Tensor) else index_)
     if picks.ndim > 1 or picks.dtype.kind not in "iu":
@@ -759,17 +807,21 @@ def _along(where: str, x: Tensor, dim: int, index_: Any) -> tuple[int, Array]:
             f"{picks.shape}"
         )
     picks = picks.reshape(-1)  # a 0-d index names one slab, as PyTorch takes it
-    _check_range(where, picks, x, axis)
+    _check_range(where, picks, x, axis, negative=negative)
+    if negative and picks.size and picks.min() < 0:
+        picks = np.where(picks < 0, picks + (x.shape[axis] if x.ndim else 1), picks)
     return axis, picks
 
 
-def _check_range(where: str, picks: Array, x: Tensor, axis: int) -> None:
+def _check_range(where: str, picks: Array, x: Tensor, axis: int, *, negative: bool = False) -> None:
     """Raise unless every index in ``picks`` names a position of ``x`` along ``axis``
-    (negative ones included: PyTorch refuses them here too)."""
+    (negative ones counting from the end only with ``negative``: most of PyTorch's
+    indexing functions refuse them)."""
     size = x.shape[axis] if x.ndim else 1
-    if picks.size and (picks.min() < 0 or picks.max() >= size):
+    low = -size if negative else 0
+    if picks.size and (picks.min() < low or picks.max() >= size):
         raise IndexError(
-            f"{where}: index values must be in [0, {size - 1}] for axis {axis} of shape "
+            f"{where}: index values must be in [{low}, {size - 1}] for axis {axis} of shape "
             f"{x.shape}, got {picks.min()}..{picks.max()}"
         )
 
@@ -809,15 +861,57 @@ def index_add(x: Any, dim: int, index_: Any, source: Any, *, alpha: Any = 1) -> 
 
 
 def index_fill(x: Any, dim: int, index_: Any, value: Any) -> Tensor:
-    """A copy of ``x`` with the slabs ``index_`` along ``dim`` set to ``value``."""
+    """A copy of ``x`` with the slabs ``index_`` along ``dim`` set to ``value``; negative
+    indices count from the end, as in PyTorch."""
     from chainrule.autograd.ops.shape import index_put
 
     x = as_tensor(x)
     if x.ndim == 0:  # read as shape (1,), as in PyTorch
         check_axis(dim, 0, "index_fill")
         return reshape(index_fill(_vector(x), 0, index_, value), ())
-    axis, picks = _along("index_fill", x, dim, index_)
+    axis, picks = _along("index_fill", x, dim, index_, negative=True)
     return index_put(x, (slice(None),) * axis + (picks,), value)
+
+
+def index_put_values(x: Any, indices: Any, values: Any, accumulate: bool = False) -> Tensor:
+    """PyTorch's ``index_put``: a copy of ``x`` with ``x[indices] = values`` (``indices`` a
+    tuple of index tensors, one per leading axis; ``values`` broadcast), or with ``values``
+    added there when ``accumulate`` (positions named twice add up both). The gradient
+    reaches ``x`` (where it was not overwritten) and ``values``."""
+    from chainrule.autograd.ops.shape import index_put
+
+    if not isinstance(indices, tuple | list):
+        raise TypeError(
+            f"index_put: expected a tuple of index tensors, got {type(indices).__name__}"
+        )
+    if not accumulate:
+        return index_put(x, tuple(indices), values)
+    x = as_tensor(x)
+    coords: list[Array] = []
+    for k in indices:
+        picks = k.data if isinstance(k, Tensor) else np.asarray(k)
+        if picks.dtype == np.bool_:
+            coords.extend(np.nonzero(picks))  # a mask: the positions where it holds
+        elif picks.dtype.kind in "iu":
+            coords.append(picks.astype(np.int64, copy=False))
+        else:
+            raise TypeError(f"index_put: expected integer or bool indices, got {picks.dtype}")
+    try:
+        region = np.broadcast_to(np.empty((), dtype=bool), x.shape)[tuple(coords)].shape
+    except IndexError as error:
+        raise IndexError(f"index_put: {error} (tensor shape {x.shape})") from None
+    source = as_tensor(values)
+    if source.dtype != x.dtype:
+        source = source.to(x.dtype)
+    if source.shape != region:
+        try:
+            source = source.expand(*region)
+        except ValueError:
+            raise ValueError(
+                f"index_put: cannot broadcast values of shape {source.shape} to the indexed "
+                f"shape {region}"
+            ) from None
+    return ScatterAdd.apply(x, source, tuple(coords))
 
 
 def index_copy(x: Any, dim: int, index_: Any, source: Any) -> Tensor:
@@ -1192,6 +1286,9 @@ def take_along_dim(x: Any, indices: Any, dim: int | None = None) -> Tensor:
             f"take_along_dim: the shapes {x.shape} and {picks.shape} do not broadcast outside "
             f"axis {axis}"
         ) from None
+    _check_range("take_along_dim", picks, x, axis, negative=True)
+    if picks.size and picks.min() < 0:  # counted from the end, as PyTorch's (gather's not)
+        picks = np.where(picks < 0, picks + x.shape[axis], picks)
     x_shape = common[:axis] + (x.shape[axis],) + common[axis + 1 :]
     picks_shape = common[:axis] + (picks.shape[axis],) + common[axis + 1 :]
     if x.shape != x_shape:

@@ -289,7 +289,7 @@ class Norm(Function):
         if p == math.inf:
             kept = a.max(axis=axes, keepdims=True)
         elif p == 2:
-            kept = np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
+            kept = _unscaled(x, a, np.sqrt(np.sum(x * x, axis=axes, keepdims=True)), axes)
         else:
             kept = np.sum(a**p, axis=axes, keepdims=True) ** (1 / p)
         ctx.save_for_backward(x, kept)
@@ -316,6 +316,23 @@ class Norm(Function):
             local = np.where(x == 0, 0, np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1))
         local = np.where(kept == 0, 0, local)
         return (g * local).astype(grad.dtype, copy=False), None, None, None
+
+
+def _unscaled(x: Array, a: Array, kept: Array, axes: tuple[int, ...]) -> Array:
+    """The 2-norms ``kept`` (over ``axes``, kept as axes of 1), recomputed as
+    m * sqrt(sum((x / m)**2)), m = max |x|, where the squares overflowed (inf from finite
+    x) or underflowed (below sqrt of the smallest normal number), as LAPACK's ``nrm2``
+    scales: ``norm([4e20])`` is 4e20 in float32, not inf. Elsewhere ``kept`` as it is."""
+    redo = (kept == np.inf) | (kept < np.sqrt(np.finfo(kept.dtype).tiny))
+    if not redo.any():
+        return kept
+    m = a.max(axis=axes, keepdims=True, initial=0)
+    redo &= np.isfinite(m) & (m > 0)  # zeros stay 0; inf and NaN stay what they were
+    if not redo.any():
+        return kept
+    m = np.where(redo, m, 1)
+    scaled = x / m
+    return np.where(redo, m * np.sqrt(np.sum(scaled * scaled, axis=axes, keepdims=True)), kept)
 
 
 def _widened(x: Array) -> Array:
@@ -493,7 +510,8 @@ def var(
     Like PyTorch, the default divides by n - 1 (``correction=1``); pass ``correction=0``
     (or NumPy's ``ddof=0``, or ``unbiased=False``) for the population variance. The
     positional arguments follow PyTorch's ``var(dim, unbiased, keepdim)``: ``x.var(0, False)``
-    is the population variance over axis 0.
+    is the population variance over axis 0; and its ``var(unbiased)``: ``x.var(False)`` is
+    the population variance of all elements (a bool is never an axis).
     """
     return _var(x, axis, unbiased, keepdims, options, "var")
 
@@ -518,6 +536,13 @@ def _var(
     where: str,
     root: bool = False,
 ) -> Tensor:
+    if isinstance(axis, bool | np.bool_):
+        # PyTorch's other form, var(unbiased): a bool in dim's place is never an axis.
+        if unbiased is not None or "dim" in options:
+            raise TypeError(
+                f"{where}: expected (unbiased) or (dim, unbiased), got a bool {axis!r} as dim"
+            )
+        axis, unbiased = None, builtins.bool(axis)
     if unbiased is not None:
         if "unbiased" in options:
             raise TypeError(f"{where}: got unbiased both by position and by name")
@@ -541,18 +566,35 @@ def norm(
     keepdims: bool = False,
     **options: Any,
 ) -> Tensor:
-    """Vector p-norm of the elements over ``axis`` (all elements when None).
+    """Vector p-norm of the elements over ``axis`` (all elements when None), as
+    ``torch.norm``.
 
-    ``ord`` (PyTorch: ``p``) may be any p > 0 or ``inf``; ``'fro'`` means 2. Over all
-    elements of a matrix, ``ord=2`` is the Frobenius norm.
+    ``ord`` (PyTorch: ``p``) may be any number or +-inf: p > 0 the p-norm, 0 the number of
+    nonzero elements, p < 0 (sum |x|**p)**(1/p), -inf the smallest |x| (see
+    ``linalg.vector_norm``); ``'fro'`` means 2 (over all elements of a matrix, the
+    Frobenius norm); ``'nuc'`` is the nuclear norm, the sum of the singular values, of a
+    matrix (over two axes, or all of a 2-D ``x``).
     """
     p = options.pop("p", ord)
     if p == "fro":
         p = 2
-    if isinstance(p, str) or not p > 0:
-        raise ValueError(f"norm: ord must be a number > 0, 'fro' or inf, got {p!r}")
+    if isinstance(p, bool) or not (p == "nuc" or isinstance(p, int | float | np.number)) or p != p:
+        raise ValueError(f"norm: ord must be a number, +-inf, 'fro' or 'nuc', got {p!r}")
     x, axes, keepdims = _reduce_args(x, axis, keepdims, options, "norm")
     floating_only(x, "norm")
+    if p == "nuc":
+        if len(axes) != 2:
+            raise ValueError(
+                f"norm: ord='nuc' needs a matrix: two axes, or a 2-D input; got axes {axes} "
+                f"of shape {x.shape}"
+            )
+        from chainrule.linalg import matrix_norm
+
+        return matrix_norm(x, "nuc", axes, keepdims)
+    if not p > 0:
+        from chainrule.linalg import vector_norm
+
+        return vector_norm(x, float(p), axes, keepdims)
     return Norm.apply(x, float(p), axes, keepdims)
 
 

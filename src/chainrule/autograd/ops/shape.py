@@ -10,7 +10,15 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.function import (
+    Context,
+    Function,
+    _OutputGrads,
+    _OutputSlot,
+    _SlotCtx,
+    register,
+)
+from chainrule.autograd.grad_mode import _state
 from chainrule.autograd.ops._operands import as_tensor, check_axis, normalize_axis
 from chainrule.autograd.ops.elementwise import Clone
 from chainrule.backend import Array, np
@@ -155,6 +163,63 @@ class Pad(Function):
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
         return grad[ctx.interior], None, None
+
+
+@register("split")
+class Split(Function):
+    """y_k = x[keys[k]], the pieces of a split (each a view of x);
+    dL/dx = zeros with each g_k written back where its piece came from.
+
+    One node for all the pieces, as PyTorch's ``SplitBackward``/``UnbindBackward``: the
+    pieces' gradients arrive together (a piece that got none stays 0), and backward builds
+    one array of x's shape, so that n pieces cost time and memory linear in x, not n
+    arrays of x's shape added up. ``keys`` are basic keys (slices, or integers for unbind)
+    that pick disjoint parts of x.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, keys: tuple[tuple[Any, ...], ...]) -> tuple[Array, ...]:
+        ctx.in_shape, ctx.keys = x.shape, keys
+        return tuple(x[key] for key in keys)
+
+    @staticmethod
+    def returns_view(ctx: Context) -> bool:
+        return True
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Array, None]:
+        parts = grad.parts if type(grad) is _OutputGrads else {}
+        out = np.zeros(ctx.in_shape, dtype=ctx.output_dtype)
+        for k, g in parts.items():
+            out[ctx.keys[k]] = g
+        return out, None
+
+
+class _Piece(_OutputSlot):
+    """The node of one piece of a ``Split``: a view of the split tensor."""
+
+    @staticmethod
+    def returns_view(ctx: Context) -> bool:
+        return True
+
+
+def _split_at(x: Tensor, keys: list[tuple[Any, ...]]) -> list[Tensor]:
+    """The pieces ``x[key]`` for ``key`` in ``keys`` (disjoint basic keys), as one ``Split``
+    node with an output node per piece when they are recorded."""
+    if not (x._requires_grad and _state.enabled) or _state.anomaly or _state.recorder is not None:
+        # Nothing to record; or a mode that follows single-output ops (compile_step
+        # replays indexing by slices, anomaly mode checks each result): a slice each.
+        return [Index.apply(x, key) for key in keys]
+    ctx = Context(Split, (x if x._ctx is None else x._ctx, None), (True, False))
+    arrays = Split.forward(ctx, x.data, tuple(keys))
+    ctx.output_dtype = x.data.dtype  # what backward builds; each piece's node checks its own
+    pieces = []
+    for k, array in enumerate(arrays):
+        node = _SlotCtx(_Piece, (ctx,), (True,))
+        node.position = k
+        node.output_shape, node.output_dtype = array.shape, array.dtype
+        pieces.append(Tensor._from_op(array, node))
+    return pieces
 
 
 @register("index_put")
@@ -574,13 +639,13 @@ def split(
                 f"split: section sizes must be >= 0 and sum to {length} (axis {axis} of shape "
                 f"{x.shape}), got {sizes}"
             )
-    pieces = []
+    keys = []
     start = 0
     lead = (slice(None),) * (axis % x.ndim)
     for n in sizes:
-        pieces.append(Index.apply(x, (*lead, slice(start, start + n))))
+        keys.append((*lead, slice(start, start + n)))
         start += n
-    return pieces
+    return _split_at(x, keys)
 
 
 def tensor_split(x: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -608,9 +673,22 @@ def tensor_split(x: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor
     lead = (slice(None),) * axis
     # Python's slicing rules, as PyTorch's: negative indices count from the end, and a
     # piece whose end comes before its start is empty.
-    return tuple(
-        Index.apply(x, (*lead, slice(start, stop))) for start, stop in itertools.pairwise(bounds)
-    )
+    keys = [(*lead, slice(start, stop)) for start, stop in itertools.pairwise(bounds)]
+    if not _disjoint([key[-1] for key in keys], length):
+        return tuple(Index.apply(x, key) for key in keys)  # indices that go back: overlaps
+    return tuple(_split_at(x, keys))
+
+
+def _disjoint(spans: list[slice], length: int) -> bool:
+    """Whether the slices (steps of 1) of an axis of ``length`` share no element."""
+    reach = 0
+    for span in spans:
+        start, stop, _ = span.indices(length)
+        if stop > start:
+            if start < reach:
+                return False
+            reach = stop
+    return True
 
 
 def _diagonal_of(a: Array, offset: int, dim1: int, dim2: int) -> Array:
@@ -736,8 +814,9 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
 # those of indexing, reshape and broadcast, so they need no derivative of their own.
 def chunk(x: Any, chunks: int, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:
     """Cut ``x`` along ``axis`` into at most ``chunks`` pieces of ``ceil(n / chunks)``
-    elements (the last may be shorter, and fewer pieces come out when they run out), as
-    PyTorch's ``chunk``."""
+    elements (the last may be shorter, and fewer pieces come out when they run out: 6
+    elements in 4 chunks make 3 pieces of 2), as PyTorch's ``chunk``; an empty axis gives
+    ``chunks`` empty pieces."""
     x = as_tensor(x)
     axis = int(normalize_axis(axis if dim is None else None, dim, "chunk") or 0)
     if not isinstance(chunks, int | np.integer) or chunks <= 0:
@@ -746,7 +825,9 @@ def chunk(x: Any, chunks: int, axis: int = 0, *, dim: int | None = None) -> list
     if x.ndim == 0:
         raise ValueError("chunk: expected a tensor with at least 1 dimension, got a 0-d tensor")
     length = x.shape[axis]
-    return split(x, builtins.max(-(-length // int(chunks)), 1), axis)
+    if length == 0:
+        return split(x, [0] * int(chunks), axis)  # PyTorch's rule: ``chunks`` empty pieces
+    return split(x, -(-length // int(chunks)), axis)
 
 
 def unbind(x: Any, axis: int = 0, *, dim: int | None = None) -> tuple[Tensor, ...]:
@@ -757,7 +838,7 @@ def unbind(x: Any, axis: int = 0, *, dim: int | None = None) -> tuple[Tensor, ..
     axis = int(normalize_axis(axis if dim is None else None, dim, "unbind") or 0)
     check_axis(axis, x.ndim, "unbind")
     lead = (slice(None),) * (axis % x.ndim)
-    return tuple(Index.apply(x, (*lead, k)) for k in range(x.shape[axis]))
+    return tuple(_split_at(x, [(*lead, k) for k in range(x.shape[axis])]))
 
 
 def triu(x: Any, diagonal: int = 0) -> Tensor:
@@ -825,6 +906,15 @@ def repeat(x: Any, *repeats: Any) -> Tensor:
     # Merging the broadcast axes copies, except where no count repeats anything (all 1):
     # the result is then a read-only view of x, and a copy is what PyTorch gives.
     return Clone.apply(tiles) if tiles.data.base is not None else tiles
+
+
+def tile(x: Any, *reps: Any) -> Tensor:
+    """Repeat ``x`` ``reps`` times along each axis; fewer counts than axes repeat the last
+    axes (PyTorch's ``tile``, where ``repeat`` needs one count per axis)."""
+    x = as_tensor(x)
+    counts = tuple(reps[0]) if len(reps) == 1 and isinstance(reps[0], Sequence) else reps
+    counts = (1,) * (x.ndim - len(counts)) + tuple(counts)
+    return repeat(x, *counts)
 
 
 def gather(x: Any, dim: int, index: Any) -> Tensor:

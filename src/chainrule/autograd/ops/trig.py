@@ -1,7 +1,7 @@
 """Trigonometric and hyperbolic functions beyond sin and cos (tan, the inverses, sinh, cosh
-and theirs), ``atan2`` and ``fmod``; and functions PyTorch has that are compositions of ops
-(``hypot``, ``logaddexp``, ``logit``, ``xlogy``, ``sinc``, ``deg2rad``...), whose gradients
-the composed ops give."""
+and theirs), ``atan2``, ``fmod`` and ``hypot``; and functions PyTorch has that are
+compositions of ops (``logaddexp``, ``logit``, ``xlogy``, ``sinc``, ``deg2rad``...), whose
+gradients the composed ops give."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from chainrule.autograd.ops._operands import (
 )
 from chainrule.autograd.ops.arithmetic import _broadcast_error
 from chainrule.autograd.ops.elementwise import abs as _abs
-from chainrule.autograd.ops.elementwise import cast, clip, exp, log, log1p, maximum, sin, sqrt
+from chainrule.autograd.ops.elementwise import cast, clip, exp, log, log1p, maximum, sin
 from chainrule.autograd.ops.elementwise import where as _where
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
@@ -147,8 +147,8 @@ class Atanh(_Unary):
 
 
 class _Binary(Function):
-    """y = value(a, b) elementwise, broadcasting: the forward of ``atan2`` and ``fmod``,
-    which keep both operands for their backwards."""
+    """y = value(a, b) elementwise, broadcasting: the forward of ``atan2``, ``fmod`` and
+    ``hypot``, which keep both operands for their backwards."""
 
     value: Any  # the NumPy function, as a staticmethod
 
@@ -200,6 +200,28 @@ class Fmod(_Binary):
         return (
             unbroadcast(grad, ctx.a_shape) if da else None,
             unbroadcast(-grad * np.trunc(a / b), ctx.b_shape) if db else None,
+        )
+
+
+@register("hypot")
+class Hypot(_Binary):
+    """y = sqrt(a**2 + b**2), without overflow or underflow in the squares (``np.hypot``);
+    dy/da = a / y, dy/db = b / y.
+
+    NOTE: at a = b = 0 the gradient is 0 / 0 = NaN, as PyTorch's.
+    """
+
+    value = staticmethod(np.hypot)
+
+    @staticmethod
+    @quietly
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
+        a, b = ctx.saved
+        da, db = ctx.needs_input_grad
+        y = np.hypot(a, b)
+        return (  # g * a / y in PyTorch's order, to its bits
+            unbroadcast(grad * a / y, ctx.a_shape) if da else None,
+            unbroadcast(grad * b / y, ctx.b_shape) if db else None,
         )
 
 
@@ -278,9 +300,9 @@ def fmod(input: Any, other: Any) -> Tensor:
 
 
 def hypot(input: Any, other: Any) -> Tensor:
-    """sqrt(input**2 + other**2) elementwise."""
-    a, b = _floating_pair(input, other)
-    return sqrt(a * a + b * b)
+    """sqrt(input**2 + other**2) elementwise, exact where the squares would overflow or
+    underflow (``hypot(3e20, 4e20)`` is 5e20 in float32)."""
+    return Hypot.apply(*_floating_pair(input, other))
 
 
 def logaddexp(input: Any, other: Any) -> Tensor:
