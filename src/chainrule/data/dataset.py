@@ -532,13 +532,34 @@ def stratified_split(
     labels : array_like of shape (N,)
         Class of each sample (any hashable type).
     fraction : float in (0, 1)
-        Share of each class that goes to the second (held-out) part; every class with at
-        least two samples puts at least one in each part.
+        Share of the samples that goes to the second (held-out) part: ``round(fraction *
+        N)`` of them, at least 1 and leaving at least 1.
+    generator : numpy Generator, int or None
+        Draws the samples (and breaks ties between classes); the same seed gives the same
+        split.
 
     Returns
     -------
     kept, held_out : ndarray of int64
         Sorted sample indices of the two parts.
+
+    Notes
+    -----
+    The held-out count is shared among the classes in proportion to their sizes by the
+    largest remainder, as scikit-learn's ``StratifiedShuffleSplit`` shares it: each class
+    gives the whole part of ``size * count / N``, and the samples left over go one each to
+    the classes with the largest fractional parts (ties drawn at random). So a class too
+    small for a share of its own may have none held out: 50 classes of 4 samples with
+    ``fraction=0.1`` hold out 20 samples, from 20 of the classes. Each class keeps at least
+    one sample in the first part, the model's only chance to learn it, so the held-out
+    part is smaller than asked where the classes have too few samples to give it: classes
+    of one sample each hold out nothing.
+
+    Examples
+    --------
+    >>> kept, held_out = stratified_split([0] * 8 + [1] * 4, 0.25, generator=0)
+    >>> len(kept), len(held_out)
+    (9, 3)
     """
     if not 0 < fraction < 1:
         raise ValueError(f"stratified_split: fraction must be in (0, 1), got {fraction!r}")
@@ -546,18 +567,44 @@ def stratified_split(
     if y.ndim != 1:
         raise ValueError(f"stratified_split: expected labels of shape (N,), got {y.shape}")
     rng = as_generator(generator)
-    held: list[Array] = []
+    n = y.shape[0]
     try:
         _, codes = np.unique(y, return_inverse=True)
     except TypeError:  # labels NumPy cannot sort (None beside text): grouped as first seen
         first_seen: dict[Any, int] = {}
-        codes = np.array([first_seen.setdefault(label, len(first_seen)) for label in y.tolist()])
-    for code in range(int(codes.max()) + 1 if codes.size else 0):
-        members = np.flatnonzero(codes == code)
-        count = round(fraction * members.size)
-        if members.size >= 2:
-            count = min(max(count, 1), members.size - 1)
-        held.append(rng.permutation(members)[:count])
-    held_out = np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
-    kept = np.setdiff1d(np.arange(y.shape[0]), held_out)
+        codes = np.array(
+            [first_seen.setdefault(label, len(first_seen)) for label in y.tolist()],
+            dtype=np.int64,
+        )
+    codes = codes.reshape(-1)
+    sizes = np.bincount(codes) if n else np.zeros(0, dtype=np.int64)
+    room = np.maximum(sizes - 1, 0)  # each class keeps a sample for training
+    total = min(max(round(fraction * n), 1), n - 1) if n >= 2 else 0
+    total = min(total, int(room.sum()))
+    held_counts = _largest_remainder(sizes, total, room, rng)
+    # A random order within each class (classes one after another, in a single sort),
+    # whose first held_counts[class] samples are held out.
+    order = np.lexsort((np.asarray(rng.random(n)), codes))
+    grouped = codes[order]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    position = np.arange(n) - starts[grouped]
+    held_out = np.sort(order[position < held_counts[grouped]])
+    kept = np.setdiff1d(np.arange(n), held_out)
     return kept.astype(np.int64), held_out.astype(np.int64)
+
+
+def _largest_remainder(sizes: Array, total: int, room: Array, rng: np.random.Generator) -> Array:
+    """``total`` shared among classes of ``sizes`` in proportion, by the largest remainder
+    (ties broken by ``rng``), no class given more than its ``room``."""
+    # Quotas size * total / N in integers, so that a whole quota has no remainder at all.
+    scaled = sizes.astype(np.int64) * total
+    n = max(int(sizes.sum()), 1)
+    counts = np.minimum(scaled // n, room)
+    tie_break = np.asarray(rng.random(sizes.shape[0]))
+    while (missing := total - int(counts.sum())) > 0:
+        # The largest remainders first, among classes with room for one more.
+        open_ = np.flatnonzero(counts < room)
+        remainder = scaled[open_] - counts[open_] * n
+        chosen = open_[np.lexsort((tie_break[open_], -remainder))[:missing]]
+        counts[chosen] += 1
+    return counts

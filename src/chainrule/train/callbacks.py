@@ -40,6 +40,7 @@ import contextlib
 import csv
 import inspect
 import math
+import numbers
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -105,22 +106,30 @@ def calling_on_exception(callbacks: Sequence[Callback], state: FitState) -> Iter
 
 
 _FALLING = ("loss", "mse", "mae", "mape", "msle", "error", "crossentropy", "hinge", "divergence")
-"""Words in a quantity's name that say lower is better, for a monitor fit has no metric for."""
+"""Words in a quantity's name that say lower is better."""
+
+_RISING = ("acc", "auc", "precision", "recall", "f1", "r2", "iou", "dice", "similarity")
+"""Words in a quantity's name that say higher is better (when no falling word is there)."""
 
 
 def _better(mode: str, monitor: str, state: FitState | None = None) -> str:
     """'min' or 'max': ``mode`` itself, or for 'auto' the direction of the metric ``fit``
-    logs under ``monitor`` (its ``greater_is_better``), else one read from the name: losses
-    and errors fall, anything else rises."""
+    logs under ``monitor`` (its ``greater_is_better``); where that is unknown (a plain
+    function's, or a quantity fit has no metric for), the direction read from the name, as
+    Keras reads it: losses and errors fall, accuracies, AUC, precision, recall, F1 and R²
+    rise, and anything else is taken to fall."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"callbacks: mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode != "auto":
         return mode
     name = monitor.removeprefix("val_")
     for metric in state.metrics if state is not None else ():
-        if metric.name == name:
+        if metric.name == name and metric.greater_is_better is not None:
             return "max" if metric.greater_is_better else "min"
-    return "min" if any(word in monitor for word in _FALLING) else "max"
+    lowered = monitor.lower()
+    if any(word in lowered for word in _FALLING):
+        return "min"
+    return "max" if any(word in lowered for word in _RISING) else "min"
 
 
 def _count(value: Any, where: str, name: str) -> int:
@@ -164,8 +173,10 @@ class EarlyStopping(Callback):
     min_delta : float, default=0
         Smallest change that counts as an improvement.
     mode : {'auto', 'min', 'max'}, default='auto'
-        'auto' follows the monitored metric's ``greater_is_better``; for other quantities
-        it minimizes losses and errors and maximizes anything else.
+        'auto' follows the monitored metric's ``greater_is_better``; for a plain function
+        metric (whose direction is unknown) and other quantities it reads the name, as
+        Keras does: accuracies, AUC, precision, recall, F1 and R² are maximized, losses,
+        errors and anything else minimized.
     restore_best_weights : bool, default=False
         At the end, put back the weights of the best epoch.
     baseline : float, optional
@@ -288,6 +299,7 @@ class ModelCheckpoint(Callback):
         Write only when ``monitor`` improves.
     monitor : str, default='val_loss'
     mode : {'auto', 'min', 'max'}, default='auto'
+        As ``EarlyStopping``'s.
     save_weights_only : bool, default=False
         As in Keras: write the model alone (``chainrule.io.save``: weights, and the
         architecture where it can be described), without the optimizer and the rest of the
@@ -398,7 +410,14 @@ class ModelCheckpoint(Callback):
 class LearningRateScheduler(Callback):
     """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``, or to
     ``schedule(epoch)`` for a function of the epoch alone (epochs counted from 0, as in
-    Keras). ``verbose=1`` says each rate set, on stderr."""
+    Keras). ``verbose=1`` says each rate set, on stderr.
+
+    Raises
+    ------
+    ValueError
+        When training, for a schedule that returns anything but a finite real number >= 0
+        (None, a negative or NaN rate, an array of several values), naming what it returned
+        and for which epoch."""
 
     def __init__(self, schedule: Any, verbose: int = 0) -> None:
         if not callable(schedule):
@@ -410,12 +429,34 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, state: FitState) -> None:
         epoch = state.epoch - 1
-        for group in state.optimizer.param_groups:
+        groups = state.optimizer.param_groups
+        rates = []
+        for group in groups:
+            called = (
+                f"schedule({epoch}, {group['lr']!r})" if self._takes_lr else f"schedule({epoch})"
+            )
             lr = self.schedule(epoch, group["lr"]) if self._takes_lr else self.schedule(epoch)
-            group["lr"] = float(lr)
+            rates.append(_learning_rate(lr, called, state.epoch))
+        for group, lr in zip(groups, rates, strict=True):  # none set unless all are rates
+            group["lr"] = lr
         if self.verbose and state.is_root:
             lr = state.optimizer.param_groups[0]["lr"]
             _say(f"Epoch {state.epoch}: LearningRateScheduler setting learning rate to {lr}.")
+
+
+def _learning_rate(value: Any, called: str, epoch: int) -> float:
+    """``value`` as a learning rate, refused unless a finite real number >= 0 (a NumPy
+    scalar or 0-d array included; bool not), as Keras refuses a schedule's non-float."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    if not real or not math.isfinite(float(value)) or float(value) < 0:
+        raise ValueError(
+            f"LearningRateScheduler: expected the schedule to return a finite learning rate "
+            f">= 0, got {value!r} from {called}, as epoch {epoch} began (epochs counted from 1; "
+            f"the schedule's from 0)"
+        )
+    return float(value)
 
 
 def _takes_two_arguments(function: Any) -> bool:
@@ -546,9 +587,101 @@ class TerminateOnNaN(Callback):
             state.stop_reason = f"non-finite loss at epoch {state.epoch}, step {state.step}"
 
 
+class LambdaCallback(Callback):
+    """A callback made of functions, as Keras's ``LambdaCallback``: each function given is
+    called at its point of training with Keras's arguments, epochs and batches counted
+    from 0.
+
+    Parameters
+    ----------
+    on_epoch_begin, on_epoch_end : function ``(epoch, logs)``, optional
+        Before and after each epoch; ``logs`` is ``{}`` before, the epoch's logs (``loss``,
+        ``val_loss``, metrics, ``lr``, ``time``) after.
+    on_batch_begin, on_batch_end : function ``(batch, logs)``, optional
+        Before and after each training step, ``batch`` counted within the epoch; ``logs``
+        is ``{}`` before, ``{'loss': ...}`` of the step after.
+    on_train_begin, on_train_end : function ``(logs)``, optional
+        When training begins (``logs`` ``{}``) and when it ends (the last epoch's logs).
+
+    Raises
+    ------
+    TypeError
+        For a hook that is neither a function nor None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> epochs = []
+    >>> note = LambdaCallback(on_epoch_end=lambda epoch, logs: epochs.append(epoch))
+    >>> x, y = np.zeros((8, 2), np.float32), np.zeros(8, np.float32)
+    >>> history = cr.fit(cr.nn.Linear(2, 1), "mse", "sgd", x, y, epochs=3, callbacks=note,
+    ...                  verbose=0)
+    >>> epochs
+    [0, 1, 2]
+    """
+
+    def __init__(
+        self,
+        on_epoch_begin: Any = None,
+        on_epoch_end: Any = None,
+        on_batch_begin: Any = None,
+        on_batch_end: Any = None,
+        on_train_begin: Any = None,
+        on_train_end: Any = None,
+    ) -> None:
+        given = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_batch_begin": on_batch_begin,
+            "on_batch_end": on_batch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+        }
+        for name, hook in given.items():
+            if hook is not None and not callable(hook):
+                raise TypeError(
+                    f"LambdaCallback: expected {name} as a function or None, got "
+                    f"{type(hook).__name__}"
+                )
+        # Kept apart from the methods, which fit calls with its state.
+        self.hooks = {name: hook for name, hook in given.items() if hook is not None}
+        self._batch = 0
+        self._last_logs: dict[str, float] = {}
+
+    def on_train_begin(self, state: FitState) -> None:
+        self._last_logs = {}
+        if "on_train_begin" in self.hooks:
+            self.hooks["on_train_begin"]({})
+
+    def on_train_end(self, state: FitState) -> None:
+        if "on_train_end" in self.hooks:
+            self.hooks["on_train_end"](dict(self._last_logs))
+
+    def on_epoch_begin(self, state: FitState) -> None:
+        self._batch = 0
+        if "on_epoch_begin" in self.hooks:
+            self.hooks["on_epoch_begin"](state.epoch - 1, {})
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        self._last_logs = logs
+        if "on_epoch_end" in self.hooks:
+            self.hooks["on_epoch_end"](state.epoch - 1, logs)
+
+    def on_batch_begin(self, state: FitState) -> None:
+        if "on_batch_begin" in self.hooks:
+            self.hooks["on_batch_begin"](self._batch, {})
+
+    def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        if "on_batch_end" in self.hooks:
+            self.hooks["on_batch_end"](self._batch, logs)
+        self._batch += 1
+
+
 class ProgressBar(Callback):
     """A tqdm bar per epoch on stderr showing loss and metrics; where stderr is not a
-    terminal (or ``tqdm`` is disabled), one summary line per epoch instead."""
+    terminal (or ``tqdm`` is disabled), one summary line per epoch instead. An epoch that
+    ``fit(validation_freq=)`` did not validate shows no ``val_`` entries."""
 
     def __init__(self, stream: Any = None, force_bar: bool | None = None) -> None:
         self.stream = stream
@@ -580,7 +713,14 @@ class ProgressBar(Callback):
             self._bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
-        summary = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if k not in ("time",))
+        # An epoch that validation_freq did not validate logs NaN for the val_ entries, to
+        # keep the columns of loggers; a progress line shows only what was measured.
+        skipped = state.validation_skipped
+        summary = "  ".join(
+            f"{k} {v:.4g}"
+            for k, v in logs.items()
+            if k != "time" and not (skipped and k.startswith("val_"))
+        )
         if self._bar is not None:
             self._bar.set_postfix_str(summary, refresh=True)
             self._bar.close()

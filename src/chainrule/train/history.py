@@ -92,6 +92,8 @@ class History:
 
         ``keys`` names the curves to draw, one name or a list of them (by default every
         logged quantity but ``lr``, ``time`` and the ``val_`` twins, drawn beside theirs).
+        Each curve joins the epochs where it was measured (a validation curve under
+        ``fit(validation_freq=)``, the validated epochs), on an axis of whole epochs.
 
         The format follows the file's suffix (``.png``, ``.svg``, ``.pdf``...; PNG for any
         other suffix or none). Needs matplotlib (chainrule's ``plot`` extra); draws
@@ -126,17 +128,21 @@ class History:
         fmt = target.suffix[1:].lower()
         if fmt not in canvas.get_supported_filetypes():
             fmt = "png"
+        from matplotlib.ticker import MaxNLocator
+
         axes = fig.subplots(1, len(names), squeeze=False)
         for ax, name in zip(axes[0], names, strict=True):
-            ax.plot(self.epoch, self.history[name], marker="o", ms=3, label=f"training {name}")
+            curves = [(name, f"training {name}")]
             if f"val_{name}" in self.history:
-                ax.plot(
-                    self.epoch,
-                    self.history[f"val_{name}"],
-                    marker="o",
-                    ms=3,
-                    label=f"validation {name}",
-                )
+                curves.append((f"val_{name}", f"validation {name}"))
+            for key, label in curves:
+                # Each curve through its measured epochs: those validation_freq skipped are
+                # NaN, which would break a line into dots.
+                values = np.asarray(self.history[key], dtype=np.float64)
+                measured = np.isfinite(values)
+                epochs = np.asarray(self.epoch)[measured]
+                ax.plot(epochs, values[measured], marker="o", ms=3, label=label)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("epoch")
             ax.set_title(name)
             ax.grid(alpha=0.3)

@@ -50,6 +50,7 @@ from chainrule.train.callbacks import (
     Callback,
     ProgressBar,
     _KerasHooks,
+    _say,
     calling_on_exception,
     with_keras_hooks,
 )
@@ -219,17 +220,34 @@ class _WeightedLoss:
 
     As in Keras (``reduction='sum_over_batch_size'``), the sum is divided by the number of
     rows, not by the sum of the weights, so that weights scale the loss and its gradient.
-    A loss reduced by ``'sum'`` stays a sum: of each row's weight times the sum over its
-    elements.
+    A cross-entropy or NLL loss of class labels divides instead by what its own mean
+    divides by, PyTorch's: the total class ``weight`` of the labels it counts (those that
+    are not ``ignore_index``; their number without a ``weight``), so that sample weights
+    of 1 give its unweighted loss and gradients exactly. A loss reduced by ``'sum'`` stays
+    a sum: of each row's weight times the sum over its elements.
     """
 
-    def __init__(self, per_row: Callable[[Tensor, Tensor], Tensor], summed: bool) -> None:
+    def __init__(
+        self,
+        per_row: Callable[[Tensor, Tensor], Tensor],
+        summed: bool,
+        averaged_over: Callable[[Tensor, int], float] | None = None,
+    ) -> None:
         self.per_row = per_row
         self.summed = summed
+        self.averaged_over = averaged_over
 
     def __call__(self, output: Tensor, target: Tensor, weight: Tensor) -> Tensor:
         values = self.per_row(output, target)
         rows = values.shape[0]
+        if self.averaged_over is not None and not self.summed:
+            # Each element's loss already carries its class weight (0 where ignored).
+            flat = values.reshape(rows, -1).sum(axis=1) if values.ndim != 1 else values
+            total = (flat * weight).sum()
+            denominator = self.averaged_over(target, rows)
+            if denominator == 0:  # every label ignored: NaN, as PyTorch's, with 0 gradients
+                return total * 0.0 + float("nan")
+            return total / denominator
         if values.ndim != 1:
             flat = values.reshape(rows, -1)
             values = flat.sum(axis=1) if self.summed else flat.mean(axis=1)
@@ -261,27 +279,37 @@ def _weights_need_arrays(where: str, data: Any) -> TypeError:
 
 
 def _sample_weights(
-    dataset: Any, sample_weight: Any, class_weight: Any, dtype: Any, where: str
+    dataset: Any,
+    sample_weight: Any,
+    class_weight: Any,
+    dtype: Any,
+    where: str,
+    name: str = "sample_weight",
 ) -> Array:
     """Each sample's weight in ``dataset`` (a ``TensorDataset`` of (x, y)), from
-    ``sample_weight`` or from its class's entry in ``class_weight`` (1 for a class not
-    named), as Keras's. Batches take theirs by the indices they are made of, so that a
-    DataLoader's ``collate_fn`` sees its (x, y) samples alone."""
+    ``sample_weight`` (called ``name`` in messages) or from its class's entry in
+    ``class_weight`` (1 for a class not named), as Keras's. Batches take theirs by the
+    indices they are made of, so that a DataLoader's ``collate_fn`` sees its (x, y)
+    samples alone."""
+    assert sample_weight is not None or class_weight is not None  # callers pass one
     if sample_weight is not None and class_weight is not None:
         raise ValueError(f"{where}: pass sample_weight or class_weight, not both (as in Keras)")
     if not (isinstance(dataset, TensorDataset) and len(dataset.arrays) == 2):
-        raise TypeError(
-            f"{where}: sample_weight and class_weight need the data as arrays, "
-            f"fit(model, loss, optimizer, x, y), got a {type(dataset).__name__}"
-        )
+        raise _weights_need_arrays(where.split(":")[0], dataset)
     x, y = dataset.arrays
     n = len(x)
     if sample_weight is not None:
         given = sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight
-        weight = np.asarray(given, dtype=np.float64)
+        try:
+            weight = np.asarray(given, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{where}: expected {name} as an array of {n} numbers, one weight per "
+                f"sample, got {type(given).__name__}"
+            ) from None
         if weight.shape not in ((n,), (n, 1)):
             raise ValueError(
-                f"{where}: expected sample_weight of shape ({n},), one weight per sample, "
+                f"{where}: expected {name} of shape ({n},), one weight per sample, "
                 f"got shape {weight.shape}"
             )
         weight = weight.reshape(n)
@@ -305,7 +333,8 @@ def _sample_weights(
             ) from None
         weight = np.array([table.get(label, 1.0) for label in labels.tolist()])
     if not np.isfinite(weight).all():
-        raise ValueError(f"{where}: sample weights must be finite, got NaN or infinite values")
+        what = name if sample_weight is not None else "class_weight"
+        raise ValueError(f"{where}: {what} must be finite, got NaN or infinite values")
     return weight.astype(dtype)
 
 
@@ -323,7 +352,10 @@ def _weighted(loss_fn: Any, where: str) -> _WeightedLoss:
             f"{where}: sample weights need a loss reduced by 'mean' or 'sum', got "
             f"reduction={reduction!r}"
         )
-    return _WeightedLoss(per_row, summed=reduction == "sum")
+    averaged_over = None
+    if _ignored_label(inner) is not None:
+        averaged_over = functools.partial(_averaged_over, inner)
+    return _WeightedLoss(per_row, summed=reduction == "sum", averaged_over=averaged_over)
 
 
 def _resolve_optimizer(optimizer: Any, model: Module) -> Optimizer:
@@ -534,7 +566,7 @@ def _split(
         count = max(1, round(fraction * n))
         kept, held = np.sort(order[count:]), np.sort(order[:count])
     if len(kept) == 0 or len(held) == 0:
-        raise ValueError(f"fit: validation_split={fraction} leaves an empty part of {n} samples")
+        raise ValueError(f"fit: validation_split={fraction:g} leaves an empty part of {n} samples")
     return Subset(dataset, kept), Subset(dataset, held)
 
 
@@ -565,9 +597,47 @@ def _readings(kind: str, outputs: Array) -> dict[str, Array]:
     return {"values": outputs, "predictions": outputs}
 
 
-def _metrics_for(metrics: Sequence[Any], kind: str, where: str) -> list[Metric]:
-    """The metrics asked for, checked before any training against what the loss produces."""
-    found = [get_metric(m) for m in metrics]
+_CALLBACK_HOOKS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_batch_begin",
+    "on_batch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+)
+
+
+def _listed(value: Any, one: Callable[[Any], bool], where: str, name: str) -> list[Any]:
+    """``value`` as a list, as Keras takes it: None is none, and a lone item (``one``
+    says which are: a metric's name or function, a callback) a list of that one."""
+    if value is None:
+        return []
+    if one(value):
+        return [value]
+    if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
+        raise TypeError(
+            f"{where}: expected {name} as a list (or one of them, or None), got "
+            f"{type(value).__name__}"
+        )
+    return list(value)
+
+
+def _one_metric(value: Any) -> bool:
+    return isinstance(value, str | Metric) or (callable(value) and not isinstance(value, type))
+
+
+def _one_callback(value: Any) -> bool:
+    return isinstance(value, Callback) or (
+        not isinstance(value, list | tuple) and any(hasattr(value, h) for h in _CALLBACK_HOOKS)
+    )
+
+
+def _metrics_for(metrics: Any, kind: str, where: str) -> list[Metric]:
+    """The metrics asked for (a list of them, one, or None), checked before any training
+    against what the loss produces."""
+    found = [get_metric(m) for m in _listed(metrics, _one_metric, where, "metrics")]
     given = _readings(kind, np.ones((1, 1)))  # what outputs of this kind are read as
     for metric in found:
         if metric.needs not in given:
@@ -651,7 +721,12 @@ def _score(
             fn = m.binary
         elif multilabel and m.multilabel is not None:
             fn = m.multilabel
-        scores[prefix + m.name] = float(fn(y_true, readings[m.needs]))
+        predicted = readings[m.needs]
+        if m.needs != "proba" and predicted.shape != y_true.shape and predicted.size == y_true.size:
+            # As Keras matches ranks: a one-column output (N, 1) meets targets (N,) as (N,),
+            # where a user's function would broadcast the two to (N, N).
+            predicted = predicted.reshape(y_true.shape)
+        scores[prefix + m.name] = float(fn(y_true, predicted))
     return scores
 
 
@@ -927,14 +1002,14 @@ def fit(
     y: Any = None,
     *,
     epochs: int = 10,
-    batch_size: int = 32,
+    batch_size: int | None = 32,
     validation_data: Any = None,
-    validation_split: float = 0.0,
+    validation_split: float | None = 0.0,
     validation_freq: int = 1,
     validation_batch_size: int | None = None,
     initial_epoch: int = 0,
-    metrics: Sequence[Any] = (),
-    callbacks: Sequence[Callback] = (),
+    metrics: Sequence[Any] | Any = (),
+    callbacks: Sequence[Callback] | Callback | None = (),
     scheduler: Any = None,
     scheduler_interval: str = "auto",
     clip_grad_norm: float | None = None,
@@ -981,10 +1056,11 @@ def fit(
         The targets, when ``train_data`` holds the inputs alone: ``fit(model, loss,
         optimizer, x, y)`` as Keras's ``fit(x, y)``.
     epochs, batch_size : int
-        ``batch_size`` is the global batch: with ``distributed``, each of N processes
-        computes on ``batch_size / N`` rows of it.
+        ``batch_size`` (default 32; None is that default, as in Keras) is the global batch:
+        with ``distributed``, each of N processes computes on ``batch_size / N`` rows of it.
     validation_data : (x, y), (x, y, sample_weight), dataset or DataLoader, optional
-        Evaluated after every epoch: ``val_loss`` and ``val_<metric>`` in the logs. A
+        Evaluated after every epoch: ``val_loss`` and ``val_<metric>`` in the logs; a
+        ``sample_weight`` of None is no weights, as in Keras. A
         DataLoader is iterated as it is, as a PyTorch validation loop over it would be
         (see ``evaluate``): its own batches (``batch_size``, ``drop_last``, ``sampler`` or
         ``batch_sampler``), order and ``collate_fn`` (never the training loader's, which
@@ -995,10 +1071,13 @@ def fit(
         or random sampling by a generator of each rank's own: refused), and a stream is
         refused. The rows of arrays or a dataset are shared out instead.
     validation_split : float in [0, 1), default=0
-        Hold out this share of ``train_data`` for validation instead (stratified by class
-        when the loss is a classification loss and the targets integer labels; integer
-        targets of a regression loss such as ``'mse'`` are values, not classes), drawn
-        from ``seed``, and batched as the training data is. Unlike Keras, which holds out
+        Hold out this share of ``train_data`` for validation instead (None: none), drawn
+        from ``seed`` and batched as the training data is: ``round(validation_split * N)``
+        rows, at least 1 and leaving at least 1. When the loss is a classification loss and
+        the targets integer labels, they are stratified by class as
+        ``chainrule.data.stratified_split`` draws them (each class's share in proportion to
+        its size; each class keeps a row for training); integer targets of a regression
+        loss such as ``'mse'`` are values, not classes. Unlike Keras, which holds out
         the last rows as they come, the rows held out are drawn at random, so that data
         sorted by class or by time still gives a representative validation set.
     validation_freq : int, default=1
@@ -1011,11 +1090,13 @@ def fit(
     initial_epoch : int, default=0
         Epochs already done, as in Keras: training runs epochs ``initial_epoch + 1`` to
         ``epochs`` (numbered from 1). Not with ``resume_from``, which restores the epoch.
-    metrics : sequence of names or functions
+    metrics : sequence of names or functions, one of them, or None
         See ``chainrule.train.metrics.METRICS``; computed on each epoch's outputs. A
         multi-label model (several output columns under a binary loss) is scored label by
-        label, as that module says; the top-k accuracies are refused for it.
-    callbacks : sequence of Callback
+        label, as that module says; the top-k accuracies are refused for it. A plain
+        function ``fn(y_true, y_pred)`` gets a regression model's outputs in the targets'
+        shape where they have as many entries (see ``metrics.get_metric``).
+    callbacks : sequence of Callback, one of them, or None
     scheduler : learning-rate scheduler, optional
         Stepped after each epoch, once validated (``ReduceLROnPlateau`` with the monitored
         loss: ``val_loss``, else ``loss``), or after each optimizer step: see
@@ -1067,9 +1148,11 @@ def fit(
         A weight for each sample of ``train_data`` (given as arrays, or a DataLoader over a
         ``TensorDataset`` of them), as in Keras: the loss is the mean over a batch's rows
         of each row's weight times its loss (divided by the number of rows, not by the sum
-        of the weights). Each batch takes the weights of the indices it is made of: a
-        DataLoader's ``collate_fn`` sees its (x, y) samples alone. The rows held out by
-        ``validation_split`` keep their weights, so ``val_loss`` is weighted too;
+        of the weights; for a cross-entropy or NLL loss of class labels, by what its own
+        mean divides by, the total class ``weight`` of the labels not ``ignore_index``, so
+        that weights of 1 change nothing). Each batch takes the weights of the indices it
+        is made of: a DataLoader's ``collate_fn`` sees its (x, y) samples alone. The rows
+        held out by ``validation_split`` keep their weights, so ``val_loss`` is weighted too;
         ``validation_data`` may be ``(x, y, sample_weight)`` likewise. Metrics are not
         weighted (Keras's ``metrics``, not its ``weighted_metrics``).
     class_weight : dict of class to float, optional
@@ -1108,16 +1191,15 @@ def fit(
     and step. Ctrl-C stops after the current step and returns the history so far.
     """
     epochs = _positive_int(epochs, "fit", "epochs")
-    batch_size = _positive_int(batch_size, "fit", "batch_size")
+    batch_size = _positive_int(32 if batch_size is None else batch_size, "fit", "batch_size")
     val_batch_size = (
         max(batch_size, 256)
         if validation_batch_size is None
         else _positive_int(validation_batch_size, "fit", "validation_batch_size")
     )
-    if verbose not in ("auto", 0, 1, 2):
-        raise ValueError(f"fit: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-    if not 0 <= validation_split < 1:
-        raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
+    _check_verbose(verbose, "fit")
+    validation_split = _fraction(validation_split)
+    callbacks = _listed(callbacks, _one_callback, "fit", "callbacks")
     validation_freq = _positive_int(validation_freq, "fit", "validation_freq")
     drop_last = _boolean(drop_last, "fit", "drop_last")
     interval = _scheduler_interval(scheduler, scheduler_interval)
@@ -1226,13 +1308,24 @@ def fit(
             weights, held = weights[train_set._positions], weights[val_set._positions]
             val_weights = held if val_weighted else None
         val_loader = DataLoader(val_set, val_batch_size, collate_fn=collate_fn)
-    elif isinstance(validation_data, tuple | list) and len(validation_data) == 3:
+    elif (
+        isinstance(validation_data, tuple | list)
+        and len(validation_data) == 3
+        and validation_data[2] is not None
+    ):
         # Keras's (x_val, y_val, val_sample_weight)
         where = "fit: validation_data"
         val_set = _as_dataset(validation_data[:2], where, dtype)
-        val_weights = _sample_weights(val_set, validation_data[2], None, dtype, where)
+        val_weights = _sample_weights(
+            val_set, validation_data[2], None, dtype, where, "sample_weight (its third element)"
+        )
         val_weighted = True
         val_loader = DataLoader(val_set, val_batch_size)
+    elif isinstance(validation_data, tuple | list) and len(validation_data) == 3:
+        # (x_val, y_val, None): no weights, as in Keras
+        val_loader = DataLoader(
+            _as_dataset(validation_data[:2], "fit: validation_data", dtype), val_batch_size
+        )
     elif validation_data is not None:
         val_loader, val_own = _pass_loader(
             validation_data, val_batch_size, "fit: validation_data", dtype
@@ -1410,6 +1503,27 @@ def fit(
             callback.on_train_end(state)
     history.stop_reason = state.stop_reason
     return history
+
+
+def _fraction(validation_split: Any) -> float:
+    """``fit``'s ``validation_split`` as a float in [0, 1) (None: 0, none held out)."""
+    if validation_split is None:
+        return 0.0
+    if isinstance(validation_split, bool | np.bool_) or not isinstance(
+        validation_split, int | float | np.integer | np.floating
+    ):
+        raise TypeError(
+            f"fit: expected validation_split as a number in [0, 1) (or None), got "
+            f"{validation_split!r} ({type(validation_split).__name__})"
+        )
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
+    return float(validation_split)
+
+
+def _check_verbose(verbose: Any, where: str) -> None:
+    if verbose not in ("auto", 0, 1, 2):
+        raise ValueError(f"{where}: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
 
 
 def _ran_dry(state: FitState, first: bool) -> None:
@@ -1606,10 +1720,9 @@ def _run_epoch(
             # ranks: the loss and row count are the whole batch's.
             output, value, rows = dist.forward_backward(model, state.loss_fn, optimizer, x, y)
         if dist is None:
-            # Keras's weighted loss divides by the rows; the loss's own mean may not.
-            rows = 1 if one else len(x)
-            if weighted_loss is None:
-                rows = _averaged_over(state.loss_fn, y, rows)
+            # What the batch's loss is the mean over (its rows, or a cross-entropy's counted
+            # labels), weighted or not, so that batches add up to the epoch's mean.
+            rows = _averaged_over(state.loss_fn, y, 1 if one else len(x))
         state.step += 1
         if not np.isfinite(value) and rows:
             _diverged(state, value, x, y)
@@ -1738,7 +1851,7 @@ def _evaluate(
                     assert weights is not None  # given together
                     weight = Tensor._from_op(weights[indices], None)
                     value = weighted_loss(output, y, weight)
-                    rows = len(x)
+                    rows = _averaged_over(loss_fn, y, len(x))
                 if rows:  # a batch of ignored labels only: its loss is NaN, worth nothing
                     total += float(value.item()) * rows
                     count += rows
@@ -1769,10 +1882,11 @@ def evaluate(
     data: Any,
     y: Any = None,
     *,
-    batch_size: int = 256,
-    metrics: Sequence[Any] = (),
+    batch_size: int | None = 256,
+    metrics: Sequence[Any] | Any = (),
     return_dict: bool = True,
     sample_weight: Any = None,
+    verbose: int | str = 0,
 ) -> Any:
     """Loss and metrics of ``model`` on ``data``, in evaluation mode, batched, without
     building a graph.
@@ -1786,17 +1900,18 @@ def evaluate(
         Arrays and datasets are batched by ``batch_size``, an ``IterableDataset`` in its
         order. A DataLoader is iterated as it is, as a PyTorch loop over it would be: its
         own batches (``batch_size``, ``drop_last``, ``sampler`` or ``batch_sampler``), order
-        and ``collate_fn``. With ``batch_size=None``, an item of a ``TensorDataset`` (or one
-        whose target is a scalar) is one sample, given to the model unbatched, and counts as
-        one row, as in PyTorch; other items are batches (a list of batches, a sampler of
-        index lists), whose rows count.
+        and ``collate_fn``. With the DataLoader's ``batch_size=None``, an item of a
+        ``TensorDataset`` (or one whose target is a scalar) is one sample, given to the model
+        unbatched, and counts as one row, as in PyTorch; other items are batches (a list of
+        batches, a sampler of index lists), whose rows count.
     y : array or tensor, optional
         The targets, when ``data`` holds the inputs alone: ``evaluate(model, loss, x, y)``
         as Keras's ``evaluate(x, y)``.
     batch_size : int, default=256
-        Rows per batch for arrays, datasets and an ``IterableDataset``; a DataLoader keeps
-        its own.
-    metrics : sequence of names or functions
+        Rows per batch for arrays, datasets and an ``IterableDataset`` (None: the default);
+        a DataLoader keeps its own.
+    metrics : sequence of names or functions, one of them, or None
+        As ``fit`` takes them.
     return_dict : bool, default=True
         False: Keras's other form, the loss alone when there are no metrics, else the list
         ``[loss, *metrics]`` in the order given.
@@ -1806,6 +1921,10 @@ def evaluate(
         the indices it is made of; its ``collate_fn`` sees the (x, y) samples alone).
         Metrics are not weighted. Not for a stream or a DataLoader with
         ``batch_size=None``.
+    verbose : 'auto', 0, 1 or 2, default=0
+        0: silent; otherwise one line on stderr once done, with the loss, the metrics and
+        the time taken, as ``fit``'s line per epoch (Keras's default is 'auto', a progress
+        bar; here silence is, as in a PyTorch evaluation loop).
 
     Returns
     -------
@@ -1820,7 +1939,9 @@ def evaluate(
     TypeError
         For ``sample_weight`` with data whose rows it cannot be matched with.
     """
-    batch_size = _positive_int(batch_size, "evaluate", "batch_size")
+    batch_size = _positive_int(256 if batch_size is None else batch_size, "evaluate", "batch_size")
+    _check_verbose(verbose, "evaluate")
+    started = time.perf_counter()
     loss_fn = _resolve_loss(loss, "evaluate")
     kind = _output_kind(loss_fn)
     dtype = _model_dtype(model)
@@ -1845,13 +1966,18 @@ def evaluate(
         weighted_loss=weighted_loss,
         weights=weights,
     )
+    if verbose != 0:
+        summary = "  ".join(f"{k} {v:.4g}" for k, v in logs.items())
+        _say(f"evaluate  {summary}  ({time.perf_counter() - started:.2f}s)")
     if return_dict:
         return logs
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
 
 
-def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
+def predict(
+    model: Module, x: Any, *, batch_size: int | None = 256, verbose: int | str = 0
+) -> Array:
     """The model's outputs for ``x``, computed in batches in evaluation mode without a graph.
 
     Parameters
@@ -1861,13 +1987,16 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
         Of a dataset's or DataLoader's items, the first field (the inputs of ``(x, y)``) is
         used. A DataLoader is iterated as it is, as a PyTorch loop over it would be: its
         own batches, order (a shuffling loader gives its outputs in a new order each call)
-        and ``collate_fn``. With ``batch_size=None``, an item of a ``TensorDataset`` (or one
-        whose target is a scalar) is one sample, given to the model unbatched, and its output
-        is one row of the result, as in PyTorch; other items are batches. An
-        ``IterableDataset`` is batched by ``batch_size``.
+        and ``collate_fn``. With the DataLoader's ``batch_size=None``, an item of a
+        ``TensorDataset`` (or one whose target is a scalar) is one sample, given to the model
+        unbatched, and its output is one row of the result, as in PyTorch; other items are
+        batches. An ``IterableDataset`` is batched by ``batch_size``.
     batch_size : int, default=256
-        Rows per batch for arrays, datasets and an ``IterableDataset``; a DataLoader keeps
-        its own.
+        Rows per batch for arrays, datasets and an ``IterableDataset`` (None: the default);
+        a DataLoader keeps its own.
+    verbose : 'auto', 0, 1 or 2, default=0
+        0: silent; otherwise one line on stderr once done, with the rows, batches and time
+        taken.
 
     Returns
     -------
@@ -1882,7 +2011,9 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
     TypeError
         For a ``PackedSequence``, which cannot be cut into batches.
     """
-    batch_size = _positive_int(batch_size, "predict", "batch_size")
+    batch_size = _positive_int(256 if batch_size is None else batch_size, "predict", "batch_size")
+    _check_verbose(verbose, "predict")
+    started = time.perf_counter()
     dtype = _model_dtype(model)
     if isinstance(x, PackedSequence):
         raise TypeError(
@@ -1923,4 +2054,8 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> Array:
             if loader is None or loader is not x
             else "predict: the DataLoader gave no batches"
         )
-    return np.concatenate(parts)
+    outputs = np.concatenate(parts)
+    if verbose != 0:
+        batches = f"{len(parts)} batch{'es' if len(parts) != 1 else ''}"
+        _say(f"predict  {len(outputs)} rows in {batches}  ({time.perf_counter() - started:.2f}s)")
+    return outputs

@@ -196,6 +196,26 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> float:
     return float(np.mean(np.abs(t - p)))
 
 
+_KERAS_EPSILON = 1e-7
+"""Keras's ``backend.epsilon()``, which its percentage and logarithmic errors clip by."""
+
+
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> float:
+    """Mean of ``|y_true - y_pred| / |y_true|``, in percent, as Keras reports it (its
+    ``'mape'``; a target of 0 divides by 1e-7 instead). scikit-learn's is the same as a
+    fraction, not a percentage."""
+    t, p = _values(y_true, y_pred)
+    return float(100 * np.mean(np.abs(t - p) / np.maximum(np.abs(t), _KERAS_EPSILON)))
+
+
+def mean_squared_log_error(y_true: Any, y_pred: Any) -> float:
+    """Mean of ``(log(1 + y_pred) - log(1 + y_true))**2``, as Keras's ``'msle'`` (values
+    below 1e-7 taken as 1e-7, where scikit-learn refuses negative ones)."""
+    t, p = _values(y_true, y_pred)
+    t, p = np.maximum(t, _KERAS_EPSILON), np.maximum(p, _KERAS_EPSILON)
+    return float(np.mean((np.log1p(p) - np.log1p(t)) ** 2))
+
+
 def r2_score(y_true: Any, y_pred: Any) -> float:
     """Coefficient of determination, 1 - SS_res / SS_tot (averaged over output columns).
 
@@ -224,7 +244,9 @@ class Metric:
     name: str
     fn: Callable[[Any, Any], float]
     needs: str
-    greater_is_better: bool = True
+    greater_is_better: bool | None = True
+    """Whether a larger value is better; None where unknown (a plain function's), in which
+    case callbacks with ``mode='auto'`` read the direction from the name."""
     binary: Callable[[Any, Any], float] | None = None
     """What the metric is for a model with one output column and a binary loss, where it
     differs (precision, recall, F1: of the positive class, as in Keras and scikit-learn)."""
@@ -262,6 +284,8 @@ METRICS: dict[str, Metric] = {
         Metric("mse", mean_squared_error, "values", greater_is_better=False),
         Metric("rmse", root_mean_squared_error, "values", greater_is_better=False),
         Metric("mae", mean_absolute_error, "values", greater_is_better=False),
+        Metric("mape", mean_absolute_percentage_error, "values", greater_is_better=False),
+        Metric("msle", mean_squared_log_error, "values", greater_is_better=False),
         Metric("r2", r2_score, "values"),
     ]
 }
@@ -275,6 +299,8 @@ ALIASES: dict[str, str] = {
     "mean_squared_error": "mse",
     "mean_absolute_error": "mae",
     "root_mean_squared_error": "rmse",
+    "mean_absolute_percentage_error": "mape",
+    "mean_squared_logarithmic_error": "msle",
     "r2_score": "r2",
 }
 """Keras's and scikit-learn's names for metrics of ``METRICS``; the logs keep the name given,
@@ -284,7 +310,13 @@ as Keras's do (``metrics=['mean_squared_error']`` logs ``mean_squared_error`` an
 
 def get_metric(metric: str | Metric | Callable[[Any, Any], float]) -> Metric:
     """A ``Metric`` from its name, itself, or a plain function ``fn(y_true, y_pred)`` (which
-    receives predicted labels for classification and values for regression)."""
+    receives predicted labels for classification and values for regression, the latter in
+    the targets' shape where they have as many entries, as Keras matches ranks: a
+    one-column output (N, 1) against targets (N,) arrives as (N,)).
+
+    A plain function's direction is unknown (``greater_is_better=None``): callbacks with
+    ``mode='auto'`` read it from its name, as Keras does (``'my_error'`` falls,
+    ``'my_accuracy'`` rises). Wrap it in a ``Metric`` to say it outright."""
     if isinstance(metric, Metric):
         return metric
     if isinstance(metric, str):
@@ -297,5 +329,7 @@ def get_metric(metric: str | Metric | Callable[[Any, Any], float]) -> Metric:
             )
         return METRICS[metric]
     if callable(metric):
-        return Metric(getattr(metric, "__name__", "metric"), metric, "predictions")
+        # Nothing says which way a plain function improves: callbacks read it from its name.
+        name = getattr(metric, "__name__", "metric")
+        return Metric(name, metric, "predictions", greater_is_better=None)
     raise TypeError(f"metrics: expected a metric name or a function, got {type(metric).__name__}")
