@@ -374,7 +374,7 @@ def test_deepcopy_gives_an_independent_module() -> None:
 
 
 def test_pickling_is_refused_with_a_reason() -> None:
-    with pytest.raises(RuntimeError, match="cannot be pickled.*state_dict"):
+    with pytest.raises(RuntimeError, match=r"cannot be pickled.*state_dict"):
         pickle.dumps(P.weight_norm(nn.Linear(3, 4)))
 
 
@@ -401,7 +401,7 @@ def test_state_dicts_round_trip_both_ways() -> None:
 # ------------------------------------------------------------------------------ errors
 def test_registration_errors() -> None:
     layer = nn.Linear(3, 4)
-    with pytest.raises(ValueError, match="expected the name of a parameter, a buffer.*'nope'"):
+    with pytest.raises(ValueError, match=r"expected the name of a parameter, a buffer.*'nope'"):
         parametrize.register_parametrization(layer, "nope", Scale())
     with pytest.raises(
         TypeError, match="expected the parametrization to be a Module, got function"
