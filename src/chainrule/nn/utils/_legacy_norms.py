@@ -45,12 +45,6 @@ def _remove_hook(module: Module, kind: type, name: str, where: str) -> Any:
     )
 
 
-def _check_no_hook(module: Module, kind: type, name: str, where: str) -> None:
-    for hook in module._forward_pre_hooks:
-        if isinstance(hook, kind) and getattr(hook, "name", None) == name:
-            raise RuntimeError(f"{where}: cannot register two {where} hooks on {name!r}")
-
-
 def _parameter(where: str, module: Any, name: str) -> Parameter:
     if not isinstance(module, Module):
         raise TypeError(f"{where}: expected a Module, got {type(module).__name__}")
@@ -110,9 +104,7 @@ def weight_norm(module: M, name: str = "weight", dim: int | None = 0) -> M:
     Raises
     ------
     ValueError
-        If ``module`` has no parameter ``name``.
-    RuntimeError
-        If ``name`` already has a ``weight_norm`` hook.
+        If ``module`` has no parameter ``name`` (as after a first ``weight_norm`` on it).
 
     Notes
     -----
@@ -140,7 +132,6 @@ def weight_norm(module: M, name: str = "weight", dim: int | None = 0) -> M:
     )
     weight = _parameter("weight_norm", module, name)
     _check_dim("weight_norm", dim, weight.ndim, none_ok=True)
-    _check_no_hook(module, WeightNorm, name, "weight_norm")
     fn = WeightNorm(name, dim)
     with no_grad():
         g = _norm_except_dim(weight, fn.dim)
@@ -246,8 +237,6 @@ def spectral_norm(
     ------
     ValueError
         If ``module`` has no parameter ``name``, or ``n_power_iterations`` < 1.
-    RuntimeError
-        If ``name`` already has a ``spectral_norm`` hook.
 
     Notes
     -----
@@ -285,7 +274,6 @@ def spectral_norm(
         )
     if not (isinstance(eps, int | float) and math.isfinite(eps) and eps >= 0):
         raise ValueError(f"spectral_norm: expected a finite eps >= 0, got {eps!r}")
-    _check_no_hook(module, SpectralNorm, name, "spectral_norm")
     fn = SpectralNorm(name, n_power_iterations, dim % weight.ndim, eps)
     matrix = fn.reshape_weight_to_matrix(weight.data)
     rng = as_generator(generator)
