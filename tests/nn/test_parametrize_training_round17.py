@@ -25,6 +25,13 @@ TP = torch.nn.utils.parametrizations
 TOL = {"rtol": 1e-10, "atol": 1e-12}
 
 
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """The same starting weights at every run (both libraries draw them unseeded here)."""
+    torch.manual_seed(0)
+    cr.manual_seed(0)
+
+
 def load_from_torch(module: nn.Module, torch_module: Any) -> None:
     module.load_state_dict(
         {k: v.detach().numpy().copy() for k, v in torch_module.state_dict().items()}
