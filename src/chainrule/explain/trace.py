@@ -44,6 +44,7 @@ from chainrule.nn.layers import (
 )
 from chainrule.nn.module import Module
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.utils.parametrize import is_parametrized
 from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.optim import LBFGS, SGD, Adam, Optimizer
 from chainrule.tensor import RemovableHandle, Tensor
@@ -385,7 +386,10 @@ def _steps_of(model: Module) -> list[tuple[str, Module]]:
             continue
         if next(module.children(), None) is None:
             steps.append((key, module))
-        elif module is not model and _library_layer_with_parameters(module):
+        elif module is not model and (
+            _library_layer_with_parameters(module) or is_parametrized(module)
+        ):
+            # A parametrized layer is one step: its weight is computed inside the call.
             steps.append((key, module))
             inside.append(key)
     return steps
@@ -492,6 +496,8 @@ def _own_forward(module: Module, *classes: type[Module]) -> bool:
 
 def _kind(module: Module, x: Array, y: Array, factor: Array | None, shared: bool) -> str:
     if shared:  # its parameters' gradients sum over every use: no one step's formula gives them
+        return "module"
+    if is_parametrized(module):  # the textbook formula's W is not one of its parameters
         return "module"
     if _own_forward(module, Linear) and x.ndim == 2:
         return "linear"

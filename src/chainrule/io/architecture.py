@@ -1170,6 +1170,30 @@ def _where(path: str) -> str:
 
 
 # ------------------------------------------------------------------------------ describe
+def _refuse_reparametrized(module: Module, path: str) -> None:
+    """A layer whose weight is computed from other tensors (``parametrize``, or the hooks of
+    ``nn.utils.weight_norm`` / ``spectral_norm``) is not described: the file records layers'
+    arguments, not what was registered on them after."""
+    from chainrule.nn.utils import _legacy_norms, parametrize
+
+    if parametrize.is_parametrized(module):
+        base = parametrize.type_before_parametrizations(module).__name__
+        what = f"parametrizations on {list(module.__dict__['parametrizations'])}"
+    else:
+        hooks = (_legacy_norms.WeightNorm, _legacy_norms.SpectralNorm)
+        found = [h for h in module._forward_pre_hooks if isinstance(h, hooks)]
+        if not found:
+            return
+        base = type(module).__name__
+        what = ", ".join(f"a {type(h).__name__} hook on {h.name!r}" for h in found)
+    raise ValueError(
+        f"describe_model: expected layers as their constructors built them, got the {base} "
+        f"{_where(path)} with {what}, which a model file does not record; save its weights, "
+        f"then build the model in code, register the same parametrizations and load them "
+        f"with load_state_dict"
+    )
+
+
 def _describe(module: Module, path: str, seen: dict[int, str | None], depth: int) -> dict[str, Any]:
     """The spec of ``module`` at ``path``; ``seen`` maps each module described so far to its
     path (None while its children are described), for the references to shared ones."""
@@ -1181,6 +1205,7 @@ def _describe(module: Module, path: str, seen: dict[int, str | None], depth: int
                 f"got the {type(module).__name__} {_where(path)} inside itself"
             )
         return {"shared": first}
+    _refuse_reparametrized(module, path)
     cls = type(module)
     # Exact class, not isinstance: a subclass may compute something else in its forward.
     name = _NAME_OF_CLASS.get(cls)

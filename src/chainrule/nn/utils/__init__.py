@@ -1,6 +1,9 @@
 """Gradient clipping and flat parameter vectors, as in ``torch.nn.utils``; ``rnn`` holds
 ``pad_sequence``, ``unpad_sequence`` and the packed sequences (``pack_padded_sequence``,
-``pad_packed_sequence``, ``pack_sequence``, ``unpack_sequence``, ``PackedSequence``)."""
+``pad_packed_sequence``, ``pack_sequence``, ``unpack_sequence``, ``PackedSequence``);
+``parametrize`` and ``parametrizations`` hold the weight reparametrizations
+(``register_parametrization``, ``weight_norm``, ``spectral_norm``), and ``weight_norm`` and
+``spectral_norm`` here are PyTorch's first, hook-based forms of those two."""
 
 from __future__ import annotations
 
@@ -11,11 +14,23 @@ from typing import Any
 
 from chainrule.autograd.ops import concatenate, reshape
 from chainrule.backend import Array, np
-from chainrule.nn.utils import rnn
+from chainrule.nn.utils import parametrizations, parametrize, rnn
+from chainrule.nn.utils._legacy_norms import (
+    remove_spectral_norm,
+    remove_weight_norm,
+    spectral_norm,
+    weight_norm,
+)
 from chainrule.tensor import Tensor
 
 __all__ = [
     "rnn",
+    "parametrize",
+    "parametrizations",
+    "weight_norm",
+    "remove_weight_norm",
+    "spectral_norm",
+    "remove_spectral_norm",
     "clip_grad_norm",
     "clip_grad_norm_",
     "clip_grad_value_",
