@@ -24,6 +24,7 @@ from chainrule.cli.tables import (
     with_names,
     write_result,
 )
+from chainrule.distributed.environment import is_root
 from chainrule.nn.module import Module
 
 DATASETS = ("xor",)
@@ -49,7 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset", choices=DATASETS, help="trace a 2-2-1 network on the four XOR points"
     )
-    parser.add_argument("--rows", metavar="START:END", help="rows of DATA, from 0 (default 0:4)")
+    parser.add_argument(
+        "--rows",
+        metavar="START:END",
+        help="rows of DATA, from 0 (default 0:4); negative ones count from the end, given "
+        "with = (--rows=-2:)",
+    )
     parser.add_argument(
         "--target", metavar="COLUMN", help="the target column (default: the model's)"
     )
@@ -66,19 +72,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_rows(text: str, n_rows: int) -> slice:
     """``START:END`` (END excluded, either may be left out) or one row ``N``, within
-    ``n_rows``; ``UsageError`` otherwise.
+    ``n_rows``, a negative one counting from the end as a Python slice counts;
+    ``UsageError`` otherwise.
 
     >>> parse_rows("0:4", 10)
     slice(0, 4, None)
     >>> parse_rows("7", 10)
     slice(7, 8, None)
+    >>> parse_rows("-2:", 10), parse_rows("-1", 10)
+    (slice(8, 10, None), slice(9, 10, None))
     """
     start_text, colon, end_text = text.partition(":")
+
+    def row(number: str) -> int:
+        value = int(number)
+        return value + n_rows if value < 0 else value
+
     try:
         if not text.strip():
             raise ValueError("no rows")
-        start = int(start_text) if start_text.strip() else 0
-        end = (int(end_text) if end_text.strip() else n_rows) if colon else start + 1
+        start = row(start_text) if start_text.strip() else 0
+        end = (row(end_text) if end_text.strip() else n_rows) if colon else start + 1
     except ValueError:
         raise UsageError(
             f"{WHERE}: --rows: expected START:END with whole numbers (such as 0:4), got {text!r}"
@@ -236,5 +250,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = trace.to_text()
     text = text if text.endswith("\n") else text + "\n"
+    if not is_root():
+        return 0  # under mpirun, every rank traces the same step; rank 0 writes it
     write_result(text, args.output, f"{WHERE}: trace of one step written to {args.output}", WHERE)
     return 0

@@ -27,10 +27,25 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)  # --epoch is a typo, not --epochs
         super().__init__(*args, **kwargs)
+        self._arguments: list[str] = []  # the command line parsed, for error messages
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._arguments = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix("chainrule").strip()
         where = f"{command}: " if command else ""
+        if message.endswith(": expected one argument"):
+            # An option followed by a value that starts with '-' (--rows -2:), which
+            # argparse takes for another option.
+            names = message.removeprefix("argument ").split(":")[0].split("/")
+            given = self._arguments
+            if any(
+                name in given[:-1] and given[given.index(name) + 1].startswith("-")
+                for name in names
+            ):
+                message += f" (a value that starts with '-' is written {names[0]}=VALUE)"
         raise UsageError(f"{where}{message.removeprefix('argument ')} (see `{self.prog} --help`)")
 
     def option_strings(self) -> list[str]:

@@ -21,12 +21,12 @@ import sys
 import threading
 import traceback
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chainrule.backend import Array, is_floating, np
-from chainrule.data import DataLoader, Subset, batch_of
+from chainrule.data import DataLoader, batch_of
 from chainrule.distributed._buckets import DEFAULT_BUCKET_BYTES, Bucket, make_buckets
 from chainrule.distributed._watchdog import (
     Watchdog,
@@ -37,7 +37,7 @@ from chainrule.distributed._watchdog import (
 from chainrule.distributed.environment import describe_launch, launch_rank, launch_size
 from chainrule.nn.module import Module
 from chainrule.optim import Optimizer
-from chainrule.tensor import Tensor, as_generator
+from chainrule.tensor import RemovableHandle, Tensor, as_generator
 from chainrule.train.history import History
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ _PHASES = (
     "the gather of the epoch's outputs",
     "the broadcast of rank 0's buffers",
     "the evaluation of the validation data",
+    "the gather of a callback's measurements",
 )
 """Where in an epoch a rank can be when it calls ``MPIContext._in_step``."""
 
@@ -178,6 +179,7 @@ class MPIContext:
         # On ranks other than 0: the state of this rank's own stream of the default
         # generator, which its forward and backward passes draw from (see _own_draws).
         self._own_stream: dict[str, Any] | None = None
+        self._gradient_hooks: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"MPIContext(rank={self.rank}, size={self.size}, timeout={self.timeout:g})"
@@ -455,18 +457,30 @@ class MPIContext:
                 value = 0.0  # every label here ignored: a NaN mean (0 / 0) of nothing
         # Every parameter with a gradient, the optimizer's or not: clipping reads them all.
         params = _trained(model, optimizer)
-        total = self._batch_rows
+        total: float = self._batch_rows
         reduction = getattr(loss_fn, "reduction", "mean")
         if reduction == "sum":
-            return output, self._allreduce_gradients(params, value, 1.0)[0], total
-        if _ignored_label(loss_fn) is None or is_floating(y.dtype):
+            loss = self._allreduce_gradients(params, value, 1.0)[0]
+        elif _ignored_label(loss_fn) is None or is_floating(y.dtype):
             weight = rows / total  # a mean over rows: each rank weighs by its share of them
-            return output, self._allreduce_gradients(params, value * weight, weight)[0], total
-        # A mean over the labels counted (not ignored, weighted by class), which differ from
-        # rank to rank: each rank's sum (its mean times its count) added up, then divided by
-        # the batch's whole count, as one process divides.
-        loss, everyone = self._allreduce_gradients(params, value * counted, counted, counted)
-        return output, loss, everyone
+            loss = self._allreduce_gradients(params, value * weight, weight)[0]
+        else:
+            # A mean over the labels counted (not ignored, weighted by class), which differ
+            # from rank to rank: each rank's sum (its mean times its count) added up, then
+            # divided by the batch's whole count, as one process divides.
+            loss, total = self._allreduce_gradients(params, value * counted, counted, counted)
+        for hook in list(self._gradient_hooks):
+            hook()
+        return output, loss, total
+
+    def register_gradient_hook(self, hook: Callable[[], None]) -> RemovableHandle:
+        """Call ``hook()`` at each step once the gradients are summed over the ranks, before
+        ``fit`` clips them and the optimizer steps: each parameter's ``.grad`` is then the
+        whole batch's, the one a single process's ``backward`` leaves (a tensor hook sees
+        only this rank's rows). ``GradientHealth`` reads its gradient norms here. Returns a
+        handle whose ``remove()`` takes the hook off again."""
+        self._gradient_hooks.append(hook)
+        return RemovableHandle(self._gradient_hooks, hook)
 
     def _allreduce_gradients(
         self, params: list[Tensor], loss: float, weight: float, count: float | None = None
@@ -566,14 +580,59 @@ class MPIContext:
                 for buffer in buffers:
                     self._bcast_array(buffer.data)
 
+    def gather_measurements(self, value: Any) -> list[Any]:
+        """Every rank's ``value`` (any picklable object), in rank order: for a callback that
+        combines what each rank measured on its rows of the epoch's batches into what one
+        process would measure on the whole batches. Every rank must call it at the same
+        point (the callback given to every rank's ``fit``)."""
+        self._in_step("the gather of a callback's measurements")
+        return self._allgather(value, "the gather of a callback's measurements")
+
     # ------------------------------------------------------------------ evaluation
-    def shard_dataset(self, dataset: Any) -> Subset:
-        """This rank's contiguous share of ``dataset`` (to evaluate a part each)."""
+    def split_batches(self, plan: list[Any], rows: int) -> list[Any]:
+        """This rank's rows of each batch of ``plan`` (the indices of each batch of the
+        validation loader that ``fit`` made, ``DataLoader._index_plan``, over ``rows``
+        samples), cut as ``share`` cuts them: one entry per batch, None where this rank has
+        no row of it. ``fit`` evaluates each rank's rows of every batch, then combines the
+        ranks' loss sums batch by batch (``sum_batches``), so that the loss of each batch,
+        and the weight it gets, are those of the batch one process evaluates whole."""
         self._in_step(
-            "the evaluation of the validation data", (len(dataset),), ("validation rows",)
+            "the evaluation of the validation data",
+            (rows, len(plan)),
+            ("validation rows", "validation batches"),
         )
-        low, high = share(len(dataset), self.rank, self.size)
-        return Subset(dataset, np.arange(low, high))
+        mine: list[Any] = []
+        for indices in plan:
+            whole = range(rows)[indices] if isinstance(indices, slice) else indices
+            low, high = share(len(whole), self.rank, self.size)
+            if high <= low:
+                mine.append(None)
+            elif isinstance(indices, slice):
+                mine.append(slice(whole.start + low, whole.start + high))
+            else:
+                mine.append(indices[low:high])
+        return mine
+
+    def sum_batches(
+        self, sums: Array, targets: list[Array | None], outputs: list[Array | None]
+    ) -> tuple[Array, list[Array], list[Array]]:
+        """Each batch's ``sums`` (a row per batch of ``split_batches``: this rank's part of
+        the batch's loss sum, and of what it is a mean over) added over the ranks, and the
+        targets and outputs of every rank's rows (None where it has none) in data order:
+        batch by batch, each batch's rows in rank order. Every rank gets the same."""
+        everyone = self._allgather(
+            (sums, targets, outputs), "the gather of the evaluation of the validation data"
+        )
+        total = np.zeros_like(sums)
+        for theirs in everyone:  # in rank order, so that every rank adds up alike
+            total += theirs[0]
+        all_targets = [theirs[1][b] for b in range(len(sums)) for theirs in everyone if theirs[1]]
+        all_outputs = [theirs[2][b] for b in range(len(sums)) for theirs in everyone if theirs[2]]
+        return (
+            total,
+            _joined_list([t for t in all_targets if t is not None]),
+            _joined_list([o for o in all_outputs if o is not None]),
+        )
 
     def shard_batches(self, plan: list[Any]) -> list[Any]:
         """This rank's contiguous share of the batches of a validation DataLoader given to

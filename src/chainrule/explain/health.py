@@ -134,7 +134,15 @@ class GradientHealth(Callback):
     (``act (ReLU)``, ``act (ReLU, call 2)``). Flags are raised at the end of each epoch,
     and when ``fit`` stops because the loss became NaN or infinite (that epoch's steps so
     far are recorded); ``report`` holds everything. The hooks it puts on the model are
-    removed when ``fit`` ends, also when it ends on an exception (``on_exception``).
+    removed when ``fit`` ends, also when it ends on an exception (``on_exception``); each
+    ``fit`` starts a fresh ``report``, so one callback can serve several runs. A sample
+    given without a batch axis (``DataLoader(batch_size=None)``) is one row.
+
+    Under MPI (``fit`` on several ranks) the report is the one a single process makes: the
+    gradient norms are the whole batch's, read once the ranks have summed the gradients (and
+    before ``clip_grad_norm``), and the ReLU and sigmoid/tanh measurements of each rank's
+    rows are gathered at the end of each epoch, which every rank must reach: give the
+    callback to every rank's ``fit``.
 
     Notes
     -----
@@ -166,15 +174,27 @@ class GradientHealth(Callback):
         self._epoch_grad: dict[str, list[float]] = {}
         self._epoch_ratio: dict[str, list[float]] = {}
         self._ever_active: dict[str, Array] = {}
-        self._saturated: dict[str, list[float]] = {}
+        # label: (step of the epoch, forward pass of the step): outputs saturated, outputs
+        self._saturated: dict[str, dict[tuple[int, int], tuple[int, int]]] = {}
         self._calls: dict[str, int] = {}  # label: calls of the module in this forward pass
-        self._pending: list[tuple[str, Any, float]] = []  # sigmoid/tanh calls of this pass
+        # sigmoid/tanh calls of this pass: label, output, outputs saturated, outputs
+        self._pending: list[tuple[str, Any, int, int]] = []
         self._first_loss: tuple[int, float] | None = None  # epoch, training loss
+        self._steps = 0  # steps of this epoch so far
+        self._passes = 0  # forward passes of this step so far
+        self._unbatched = False  # this step's input is one sample, without a batch axis
+        self._distributed: Any = None  # fit's MPIContext under MPI
 
     def on_train_begin(self, state: FitState) -> None:
+        # Everything afresh: a callback reused after a fit that failed mid-epoch holds that
+        # run's steps, which are not this run's.
         self.report = HealthReport()
         self._first_loss = None
         self._calls, self._pending = {}, []
+        self._epoch_grad, self._epoch_ratio = {}, {}
+        self._ever_active, self._saturated = {}, {}
+        self._steps, self._passes, self._unbatched = 0, 0, False
+        self._distributed = state.distributed
         self._weighted = [
             (n or "model", f"{n or 'model'} ({type(m).__name__})", weights)
             for n, m in state.model.named_modules()
@@ -183,13 +203,19 @@ class GradientHealth(Callback):
         self._previous = {n: [w.data.copy() for w in weights] for n, _, weights in self._weighted}
         # Norms taken as backward computes each gradient: before any clipping (fit's
         # clip_grad_norm), which would hide the very explosion it is the cure for. A layer
-        # with several weights has the norm of them all together.
+        # with several weights has the norm of them all together. Under MPI backward gives
+        # each rank the gradient of its own rows: the norms are the whole batch's, read once
+        # the ranks have summed them (and still before clipping).
         self._grad_norms = {}
-        for name, _, weights in self._weighted:
-            for index, weight in enumerate(weights):
-                if weight.requires_grad:
-                    observer = self._grad_observer(name, index)
-                    self._handles.append(weight.register_hook(observer))
+        if self._distributed is not None:
+            hook = self._distributed.register_gradient_hook(self._reduced_gradients)
+            self._handles.append(hook)
+        else:
+            for name, _, weights in self._weighted:
+                for index, weight in enumerate(weights):
+                    if weight.requires_grad:
+                        observer = self._grad_observer(name, index)
+                        self._handles.append(weight.register_hook(observer))
         for _, label, _ in self._weighted:
             self.report.layers[label] = LayerHealth(label)
         # Each forward pass of the model counts the calls of its activations afresh (fit's
@@ -210,8 +236,23 @@ class GradientHealth(Callback):
 
         return observe
 
+    def _reduced_gradients(self) -> None:
+        for name, _, weights in self._weighted:
+            seen = {
+                index: _squares(weight.grad.data)
+                for index, weight in enumerate(weights)
+                if weight.requires_grad and weight.grad is not None
+            }
+            if seen:
+                self._grad_norms[name] = seen
+
+    def on_batch_begin(self, state: FitState) -> None:
+        self._passes = 0
+        self._unbatched = state.unbatched
+
     def _new_pass(self, model: Module, args: Any) -> None:
         self._calls, self._pending = {}, []
+        self._passes += 1
 
     def _end_pass(self, model: Module, args: Any, output: Any) -> None:
         # A sigmoid or tanh whose output is the model's gives the predictions, whatever the
@@ -219,10 +260,11 @@ class GradientHealth(Callback):
         # and the loss (BCE) undoes its small derivative; only hidden units count. The model
         # may return it reshaped (squeeze(-1) for 1-D targets): it is the output still.
         source = _made_by(output)
-        for label, values, share in self._pending:
+        for label, values, saturated, outputs in self._pending:
             if values is not output and (source is None or _made_by(values) is not source):
                 self.report.layers.setdefault(label, LayerHealth(label))
-                self._saturated.setdefault(label, []).append(share)
+                passes = self._saturated.setdefault(label, {})
+                passes[(self._steps, self._passes)] = (saturated, outputs)
         self._pending = []
 
     def _observer(self, label: str, module: Module) -> Any:
@@ -234,7 +276,9 @@ class GradientHealth(Callback):
             # may be as many or not.
             call = self._calls[label] = self._calls.get(label, 0) + 1
             label_call = f"{label[:-1]}, call {call})" if call > 1 else label
-            values = output.data.reshape(output.data.shape[0], -1)
+            # A sample without a batch axis (DataLoader(batch_size=None)) is one row.
+            rows = 1 if self._unbatched else output.data.shape[0]
+            values = output.data.reshape(rows, -1)
             if isinstance(module, act.ReLU):
                 self.report.layers.setdefault(label_call, LayerHealth(label_call))
                 active = (values > 0).any(axis=0)
@@ -242,8 +286,8 @@ class GradientHealth(Callback):
                 self._ever_active[label_call] = active if seen is None else seen | active
             else:
                 low, high = (0.01, 0.99) if isinstance(module, act.Sigmoid) else (-0.99, 0.99)
-                share = float(((values <= low) | (values >= high)).mean())
-                self._pending.append((label_call, output, share))  # counted by _end_pass
+                saturated = int(np.count_nonzero((values <= low) | (values >= high)))
+                self._pending.append((label_call, output, saturated, values.size))
 
         return observe
 
@@ -262,6 +306,7 @@ class GradientHealth(Callback):
             norm = math.sqrt(sum(_squares(w.data) for w in weights))
             self._epoch_ratio.setdefault(name, []).append(change / norm if norm > 0 else math.inf)
             self._previous[name] = [w.data.copy() for w in weights]
+        self._steps += 1
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         self._close_epoch(state.epoch)
@@ -295,11 +340,21 @@ class GradientHealth(Callback):
             ratios = self._epoch_ratio.pop(name, [])
             layer.grad_norm.append(float(np.mean(grads)) if grads else math.nan)
             layer.update_ratio.append(float(np.mean(ratios)) if ratios else math.nan)
-        for label, active in self._ever_active.items():
-            self.report.layers[label].dead_share.append(float(1 - active.mean()))
-        for label, shares in self._saturated.items():
-            self.report.layers[label].saturated_share.append(float(np.mean(shares)))
+        ever_active, saturated = self._ever_active, self._saturated
+        if self._distributed is not None:
+            ever_active, saturated = _combined(
+                self._distributed.gather_measurements((ever_active, saturated))
+            )
+        for label, active in ever_active.items():
+            layer = self.report.layers.setdefault(label, LayerHealth(label))
+            layer.dead_share.append(float(1 - active.mean()))
+        for label, passes in saturated.items():
+            # each forward pass's share of outputs at their limits, averaged over the passes
+            shares = [count / outputs for count, outputs in passes.values() if outputs]
+            layer = self.report.layers.setdefault(label, LayerHealth(label))
+            layer.saturated_share.append(float(np.mean(shares)) if shares else math.nan)
         self._ever_active, self._saturated = {}, {}
+        self._steps = 0
         self._flag(epoch, measured)
 
     def _flag(self, epoch: int, measured: set[str]) -> None:
@@ -369,7 +424,9 @@ class GradientHealth(Callback):
         # fit stops mid-epoch when the loss becomes NaN or infinite, without on_epoch_end:
         # the steps taken so far are that epoch's record, and the divergence is the flag.
         diverged = state.diverged
-        pending = self._epoch_grad or self._epoch_ratio or self._ever_active or self._saturated
+        # Steps taken, not measurements: the same on every rank of an MPI run, which all
+        # gather their measurements when closing the epoch.
+        pending = self._steps > 0
         if (pending or diverged) and state.epoch not in self.report.epochs:
             self._close_epoch(state.epoch)
         if diverged:
@@ -393,6 +450,26 @@ class GradientHealth(Callback):
         for handle in self._handles:
             handle.remove()
         self._handles = []
+
+
+def _combined(
+    everyone: list[tuple[dict[str, Array], dict[str, dict[tuple[int, int], tuple[int, int]]]]],
+) -> tuple[dict[str, Array], dict[str, dict[tuple[int, int], tuple[int, int]]]]:
+    """What one process would have measured over the epoch's whole batches, from what each
+    rank of an MPI run measured on its rows of them: a ReLU unit is active where it was on
+    any rank, and each forward pass's saturated outputs are counted over every rank's."""
+    ever_active: dict[str, Array] = {}
+    saturated: dict[str, dict[tuple[int, int], tuple[int, int]]] = {}
+    for their_active, their_saturated in everyone:
+        for label, active in their_active.items():
+            seen = ever_active.get(label)
+            ever_active[label] = active if seen is None else seen | active
+        for label, passes in their_saturated.items():
+            mine = saturated.setdefault(label, {})
+            for key, (count, outputs) in passes.items():
+                before = mine.get(key, (0, 0))
+                mine[key] = (before[0] + count, before[1] + outputs)
+    return ever_active, saturated
 
 
 def _plot(report: HealthReport, attribute: str, title: str, log: bool) -> str | None:

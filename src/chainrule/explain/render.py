@@ -75,16 +75,21 @@ def _blocks(trace: StepTrace) -> list[Block]:
     if not trace.updates:
         note = "No trainable parameter (none, or all frozen): the step changes nothing."
         out.append(Block("note", note))
-    shared = all(u.rule == trace.updates[0].rule for u in trace.updates)
-    if shared and trace.updates:
-        out += [Block("note", line) for line in trace.updates[0].rule]
+    # A parameter that no gradient reached says so in its own words, whatever the others' rule.
+    stepped = [u for u in trace.updates if u.grad is not None]
+    shared = bool(stepped) and all(u.rule == stepped[0].rule for u in stepped)
+    if shared:
+        out += [Block("note", line) for line in stepped[0].rule]
     for update in trace.updates:
         named = update.name if update.name == update.key else f"{update.name} ({update.key})"
         out.append(Block("formula", named))
-        if not shared:
+        if not shared or update.grad is None:
             out += [Block("note", line) for line in update.rule]
         out.append(Block("array", "before", update.before))
-        out.append(Block("array", "g = dL/d" + update.name, update.grad))
+        if update.grad is None:
+            out.append(Block("note", f"g = dL/d{update.name}: none"))
+        else:
+            out.append(Block("array", "g = dL/d" + update.name, update.grad))
         for name, value in update.terms.items():
             out.append(Block("array", name, value))
         out.append(Block("array", "after", update.after))

@@ -64,6 +64,33 @@ ACTIVATIONS: dict[type[Module], str] = {
 }
 """Elementwise activation modules a trace writes as a = f(z), with the names it shows."""
 
+_OPTIONS: dict[type[Module], tuple[str, ...]] = {
+    act.LeakyReLU: ("negative_slope",),
+    act.ELU: ("alpha",),
+    act.GELU: ("approximate",),
+    act.Softplus: ("beta", "threshold"),
+    act.Hardtanh: ("min_val", "max_val"),
+}
+"""The constructor arguments that set each activation's function, as PyTorch names them; a
+trace writes them in its formula (``softplus(z1, beta=5.0, threshold=20.0)``)."""
+
+_NOT_HYPERPARAMETERS = frozenset(
+    {
+        # implementation switches, which do not change the update
+        "foreach",
+        "fused",
+        "differentiable",
+        "capturable",
+        # what a learning-rate scheduler keeps in the group to compute its rates from
+        "initial_lr",
+        "max_lr",
+        "min_lr",
+        "base_momentum",
+        "max_momentum",
+    }
+)
+"""Keys of an optimizer's parameter group that the trace's optimizer line leaves out."""
+
 LOSS_FORMULAS: dict[type[Module], str] = {
     losses.MSELoss: "L = mean((y_hat - y)^2)",
     losses.L1Loss: "L = mean(|y_hat - y|)",
@@ -235,15 +262,23 @@ class ModuleStep:
     backward: list[Quantity]
 
 
+NO_GRADIENT = "no gradient: skipped by the optimizer, unchanged"
+"""The rule of a parameter that no gradient reached in the step (``grad`` is None)."""
+
+
 @dataclass(frozen=True)
 class ParameterUpdate:
-    """One parameter before and after the optimizer's step, with the rule and its terms."""
+    """One parameter before and after the optimizer's step, with the rule and its terms.
+
+    ``grad`` is None for a parameter that no gradient reached (a submodule that ``forward``
+    did not use): the optimizer skips it, as PyTorch's do, so ``after`` equals ``before``
+    and ``rule`` says so (``NO_GRADIENT``)."""
 
     name: str
     key: str
     rule: list[str]
     before: Array
-    grad: Array
+    grad: Array | None
     after: Array
     terms: dict[str, Array] = field(default_factory=dict)
 
@@ -667,11 +702,9 @@ def _step(
     elif kind == "activation":
         f = ACTIVATIONS[type(module)]
         values["f_prime"] = _derivative(module, x)
-        option = ""  # the slope or scale that sets the function, as PyTorch names it
-        if isinstance(module, act.LeakyReLU):
-            option = f", negative_slope={module.negative_slope!r}"
-        elif isinstance(module, act.ELU):
-            option = f", alpha={module.alpha!r}"
+        option = "".join(
+            f", {name}={getattr(module, name)!r}" for name in _OPTIONS.get(type(module), ())
+        )
         forward.append(Quantity(f"{s} = {f}({i}{option})", y))
         backward.append(Quantity(f"f'({i}) ({f}')", values["f_prime"]))
         backward.append(Quantity(f"dL/d{i} = dL/d{s} * f'({i}){more}", dL_dx))
@@ -1074,7 +1107,11 @@ def _describe(optimizer: Optimizer) -> str:
     settings = ", ".join(
         f"{k}={v}"
         for k, v in group.items()
-        if k != "params" and v is not False and v is not None and not isinstance(v, list | dict)
+        if k != "params"
+        and k not in _NOT_HYPERPARAMETERS
+        and v is not False
+        and v is not None
+        and not isinstance(v, list | dict)
     )
     return f"{type(optimizer).__name__}({settings})"
 
@@ -1083,18 +1120,22 @@ def _update(opt: Optimizer, model: Module, names: dict[str, str]) -> list[Parame
     """Take the optimizer's step; each trainable parameter before and after it."""
     named = [(key, p) for key, p in model.named_parameters() if p.requires_grad]
     before = {key: p.data.copy() for key, p in named}
-    grads = {
-        key: (p.grad.data.copy() if p.grad is not None else np.zeros_like(p.data))
-        for key, p in named
-    }
+    # A parameter that no gradient reached (a submodule forward did not use) is skipped by
+    # the optimizer, as PyTorch's skip a grad of None: no decay, no momentum, no change.
+    grads = {key: None if p.grad is None else p.grad.data.copy() for key, p in named}
     with no_grad():
         opt.step()
     groups = {id(p): g for g in opt.param_groups for p in g["params"]}
     updates = []
     for key, p in named:
         group = groups.get(id(p))
-        rule = _rule(opt, group) if group is not None else ["not in the optimizer: unchanged"]
-        terms = _terms(opt, p, group) if group is not None else {}
+        terms: dict[str, Array] = {}
+        if group is None:
+            rule = ["not in the optimizer: unchanged"]
+        elif grads[key] is None:
+            rule = [NO_GRADIENT]
+        else:
+            rule, terms = _rule(opt, group), _terms(opt, p, group)
         updates.append(
             ParameterUpdate(
                 names.get(key, key), key, rule, before[key], grads[key], p.data.copy(), terms

@@ -767,6 +767,7 @@ class FitState:
     seed: int | None = None
     diverged: bool = False  # stopped because the loss became NaN or infinite
     validation_skipped: bool = False  # this epoch is not one that validation_freq validates
+    unbatched: bool = False  # this step's input is one sample, without a batch axis
     # With sample_weight or class_weight: the loss of (output, target, weight), and each
     # training sample's weight, by its index in the training loader's dataset.
     weighted_loss: Any = None
@@ -1701,7 +1702,7 @@ def _run_epoch(
         x, y = _pair(batch)
         if weighted_loss is not None:
             weight = Tensor._from_op(state.sample_weights[indices], None)
-        one = _one_sample(loader, indices, y)
+        one = state.unbatched = _one_sample(loader, indices, y)
         for callback in callbacks:
             callback.on_batch_begin(state)
         optimizer.zero_grad()
@@ -1817,30 +1818,40 @@ def _evaluate(
 ) -> dict[str, float]:
     """Loss and metrics over one pass of ``loader``, iterated as it is; each sample's weight
     (``weights``, by its index in the loader's dataset) counts in the loss when
-    ``weighted_loss`` is given. Under MPI each rank evaluates a share: of the rows of a
-    loader that fit made (``own``) over an indexable dataset, batched as that loader
-    batches, or of the batches of a loader given, each made as one process makes it."""
+    ``weighted_loss`` is given. Under MPI each rank evaluates a share: of the rows of each
+    batch of a loader that fit made (``own``) over an indexable dataset, or of the batches
+    of a loader given, each made as one process makes it. Either way the loss is one
+    process's, up to the order of floating-point sums, whatever the loss's reduction: the
+    ranks' parts of a batch are added up before the batch is weighed by its rows."""
     items: Iterable[tuple[Any, Any]]
+    split = dist is not None and own  # each batch split over the ranks, as in training
+    summed = getattr(loss_fn, "reduction", "mean") == "sum"
+    if weighted_loss is not None:
+        summed = weighted_loss.summed
     if dist is None:
         items = _items(loader)
     elif own:
-        part = dist.shard_dataset(loader.dataset)  # each rank evaluates a part of the rows
-        if weights is not None:
-            weights = weights[part._positions]
-        loader = DataLoader(part, loader.batch_size, collate_fn=loader.collate_fn)
-        items = _items(loader)
+        pieces = dist.split_batches(list(loader._index_plan()), len(loader.dataset))
+        items = ((mine, None if mine is None else loader._fetch(mine)) for mine in pieces)
     else:
         chosen = dist.shard_batches(list(loader._index_plan()))
         items = ((indices, loader._fetch(indices)) for indices in chosen)
     was_training = model.training
     model.eval()
     total, count, batches = 0.0, 0.0, 0
-    outputs: list[Array] = []
-    targets: list[Array] = []
+    outputs: list[Any] = []
+    targets: list[Any] = []
+    sums: list[tuple[float, float]] = []  # split: each batch's loss sum over this rank's rows
     where = "fit: validation_data" if prefix else "evaluate"
     try:
         with no_grad():
             for indices, batch in items:
+                if batch is None:  # split: this rank has no row of the batch
+                    sums.append((0.0, 0.0))
+                    if metrics:
+                        outputs.append(None)
+                        targets.append(None)
+                    continue
                 x, y = _pair(batch, where)
                 one = _one_sample(loader, indices, y)
                 output = model(x)
@@ -1852,7 +1863,12 @@ def _evaluate(
                     weight = Tensor._from_op(weights[indices], None)
                     value = weighted_loss(output, y, weight)
                     rows = _averaged_over(loss_fn, y, len(x))
-                if rows:  # a batch of ignored labels only: its loss is NaN, worth nothing
+                if split:
+                    # A sum adds up over the ranks as it is; a mean times what it is a mean
+                    # over (0 for labels all ignored, whose mean is NaN) is a sum too.
+                    part = float(value.item()) if summed else float(value.item()) * rows
+                    sums.append((part if rows else 0.0, rows))
+                elif rows:  # a batch of ignored labels only: its loss is NaN, worth nothing
                     total += float(value.item()) * rows
                     count += rows
                 batches += 1
@@ -1861,7 +1877,16 @@ def _evaluate(
                     targets.append(y.data[None] if one else y.data)
     finally:
         model.train(was_training)
-    if dist is not None:
+    if split:
+        combined, targets, outputs = dist.sum_batches(
+            np.array(sums, dtype=np.float64).reshape(-1, 2), targets, outputs
+        )
+        for part, rows in combined:
+            if rows:  # the whole batch's loss, weighed by its rows as one process weighs it
+                total += (part if summed else part / rows) * rows
+                count += rows
+        batches = len(combined)
+    elif dist is not None:
         total, count, batches, targets, outputs = dist.gather_evaluation(
             total, count, batches, targets, outputs
         )
