@@ -20,6 +20,36 @@ from chainrule.sklearn._base import BaseMLP
 from chainrule.sklearn._docs import EXTRA_PARAMETERS, SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from chainrule.sklearn._files import FileMixin
 
+# The types of y that check_classification_targets lets through.
+_CLASSIFICATION_TARGETS = (
+    "binary",
+    "multiclass",
+    "multiclass-multioutput",
+    "multilabel-indicator",
+    "multilabel-sequences",
+)
+
+
+def _plain_labels(classes: Array) -> bool:
+    """Whether labels compare as plain values: numbers or text, finite numbers (NaN is not
+    equal to itself), not objects (whose ``==`` is their own)."""
+    kind = classes.dtype.kind
+    return kind in "biuU" or (kind == "f" and bool(np.isfinite(classes).all()))
+
+
+def _same_classes(given: Any, known: Array) -> bool:
+    """Whether ``classes`` passed again to partial_fit are, as they are given, the sorted
+    classes known (so that ``unique_labels(given)`` would give them back): numbers, or
+    text that is all strings (a list mixing numbers in is left to ``unique_labels``,
+    which refuses it)."""
+    array = np.asarray(given)
+    if array.ndim != 1 or array.dtype.kind != known.dtype.kind or not _plain_labels(array):
+        return False
+    text = array.dtype.kind == "U" and not isinstance(given, np.ndarray)
+    if text and not all(isinstance(label, str) for label in given):
+        return False
+    return bool(np.array_equal(array, known))
+
 
 class MLPClassifier(ClassifierMixin, FileMixin, BaseMLP):  # type: ignore[misc]
     _losses = _params.CLASSIFIER_LOSSES
@@ -152,7 +182,9 @@ class MLPClassifier(ClassifierMixin, FileMixin, BaseMLP):  # type: ignore[misc]
         if classes is None:
             return False
         if known is not None:
-            if not np.array_equal(known, unique_labels(classes)):
+            if not _same_classes(classes, known) and not np.array_equal(
+                known, unique_labels(classes)
+            ):
                 raise ValueError(
                     f"`classes={classes!r}` is not the same as on last call to partial_fit, "
                     f"was: {known!r}"
@@ -175,14 +207,20 @@ class MLPClassifier(ClassifierMixin, FileMixin, BaseMLP):  # type: ignore[misc]
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
+        # check_classification_targets(y), whose type of y is kept for the checks below.
+        y_type = type_of_target(y, input_name="y")
+        if y_type not in _CLASSIFICATION_TARGETS:
+            check_classification_targets(y)  # raises scikit-learn's error for this y
         # The same cases as scikit-learn: a new label set on a fresh fit, the same set on a
         # warm start, a subset of the known classes in partial_fit.
+        target = None
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
-        else:
+        elif not self.warm_start:
+            target = self._known_labels_target(y, y_type)
+        if target is None and hasattr(self, "classes_") and (self.warm_start or incremental):
             classes = unique_labels(y)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
@@ -197,16 +235,47 @@ class MLPClassifier(ClassifierMixin, FileMixin, BaseMLP):  # type: ignore[misc]
                     f"{self.classes_}. 'y' has {classes}."
                 )
         if not reset:
-            self._check_same_type(y, incremental)
-        target = self._label_binarizer.transform(y).astype(bool)
+            self._check_same_type(y_type, incremental)
+        if target is None:
+            target = self._label_binarizer.transform(y).astype(bool)
         return X, target, y
 
-    def _check_same_type(self, y: Any, incremental: bool) -> None:
+    def _known_labels_target(self, y: Array, y_type: str) -> Array | None:
+        """What ``_label_binarizer.transform(y).astype(bool)`` returns, for one label per
+        sample among the known classes (the loop of partial_fit calls); None in every other
+        case (a label not known, a multi-label y or binarizer, labels whose equality is not
+        plain), which the checks and the binarizer then take.
+
+        Binary classes give one column (whether the label is the second class), more give
+        one-hot rows. Computed directly: on a mini-batch, the binarizer's own checks cost
+        more than the optimizer step.
+        """
+        classes = self.classes_
+        if (
+            y_type not in ("binary", "multiclass")
+            or self._label_binarizer.y_type_ not in ("binary", "multiclass")
+            or y.ndim != 1
+            or len(classes) < 2
+            or y.dtype.kind != classes.dtype.kind
+            or not _plain_labels(classes)
+            or not (classes[1:] > classes[:-1]).all()  # sorted, as unique_labels gives them
+        ):
+            return None
+        index = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
+        if not (classes[index] == y).all():
+            return None  # a label not among classes_: unique_labels's check says which
+        if len(classes) == 2:
+            return (index == 1)[:, None]
+        target = np.zeros((len(y), len(classes)), dtype=bool)
+        target[np.arange(len(y)), index] = True
+        return target
+
+    def _check_same_type(self, y_type: str, incremental: bool) -> None:
         """Training on goes from the same kind of target: a multi-label network (one
         logistic output per label) cannot learn one label per sample from binary y, which
         needs one output, nor the other way round. (Labels within the known classes, one per
         sample, are a multi-label target too, as scikit-learn takes them.)"""
-        previous, current = self._label_binarizer.y_type_, type_of_target(y)
+        previous, current = self._label_binarizer.y_type_, y_type
         multilabel = previous.startswith("multilabel")
         if multilabel == current.startswith("multilabel"):
             return
@@ -250,13 +319,38 @@ class MLPClassifier(ClassifierMixin, FileMixin, BaseMLP):  # type: ignore[misc]
         return np.asarray(per_class)[index]
 
     def _validation_labels(self, y_val: Array) -> Any:
-        return self._label_binarizer.inverse_transform(y_val)
+        """The labels of the validation samples and, where the score can be counted on
+        class indices (one label per sample, at least two classes, labels equal only to
+        themselves), the class index of each."""
+        labels = self._label_binarizer.inverse_transform(y_val)
+        if (
+            self._label_binarizer.y_type_ not in ("binary", "multiclass")
+            or len(self.classes_) < 2
+            or not _plain_labels(self.classes_)
+        ):
+            return labels, None
+        return labels, (y_val[:, 0] if y_val.shape[1] == 1 else y_val.argmax(axis=1))
 
     def _score_outputs(self, outputs: Array, y: Any, sample_weight: Array | None) -> float:
+        """scikit-learn's validation score: the accuracy of the predicted labels.
+
+        On class indices where ``_validation_labels`` gives them: the same predictions
+        (``LabelBinarizer.inverse_transform``'s argmax, or its threshold 0.5 for one
+        output), compared as ``accuracy_score`` compares them and averaged with the same
+        ``np.average``, without its checks of the labels, which cost more than a small
+        network's epoch.
+        """
+        labels, indices = y
+        if indices is not None:
+            if outputs.shape[1] == 1:
+                correct = (outputs[:, 0] > 0.5) == indices
+            else:
+                correct = outputs.argmax(axis=1) == indices
+            return float(np.average(correct, weights=sample_weight))
         predicted = self._labels(outputs)
         if np.issubdtype(predicted.dtype, np.floating) and not np.isfinite(predicted).all():
             return float("nan")
-        return float(accuracy_score(y, predicted, sample_weight=sample_weight))
+        return float(accuracy_score(labels, predicted, sample_weight=sample_weight))
 
     def _labels(self, outputs: Array) -> Any:
         if self.n_outputs_ == 1:

@@ -195,6 +195,14 @@ class Objective:
         # clip changes nothing: skip the NumPy pass, which costs as much as a small step.
         limit = -math.log(eps) - 1.0
         if self.out_activation == "softmax":
+            if raw.size > 0:
+                # The spread of the whole array bounds each row's (a difference rounds
+                # monotonically in the array's dtype, as the rows' do): under the margin,
+                # no row reaches it, and the row by row reductions (slow on narrow rows) are
+                # not needed.
+                widest = float(raw.max() - raw.min())
+                if widest + math.log(raw.shape[1]) <= limit:
+                    return value
             spread = raw.max(axis=1) - raw.min(axis=1)
             reachable = raw.size > 0 and float(spread.max()) + math.log(raw.shape[1]) > limit
         else:

@@ -222,10 +222,24 @@ def check_dtype(where: str, value: Any) -> np.dtype[Any] | None:
     return dtype
 
 
+_PARAM_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _param_names(cls: Any) -> tuple[str, ...]:
+    """The names of the parameters of ``cls.__init__`` (what ``get_params`` returns),
+    read once per class."""
+    names = _PARAM_NAMES.get(cls)
+    if names is None:
+        names = _PARAM_NAMES[cls] = tuple(cls._get_param_names())
+    return names
+
+
 def check_all(estimator: Any, losses: Sequence[str]) -> Settings:
     """Check every parameter of ``estimator``; raise on the first bad one."""
     where = type(estimator).__name__
-    p = estimator.get_params(deep=False)
+    # get_params(deep=False), without its inspection of __init__'s signature at each call
+    # (partial_fit runs this check once per mini-batch).
+    p = {name: getattr(estimator, name) for name in _param_names(type(estimator))}
     sizes = hidden_layer_sizes(where, p["hidden_layer_sizes"])
     n_hidden = len(sizes)
     activations = tuple(
