@@ -8,7 +8,12 @@ Configurations (float32, batch 64, cross-entropy, plain SGD, module API in both 
 - ``lenet8``: the same shape of network on 8x8 images (the digits' size): 3x3 kernels with
   padding 1, so Linear(64, 120) after the second pool;
 - ``digits``: ``chainrule.nn.conv.digits_cnn`` (32 and 64 channels, BatchNorm2d, dropout
-  off so that both libraries compute the same step) on rows of 64 pixels.
+  off so that both libraries compute the same step) on rows of 64 pixels;
+- ``mobile32``: depthwise-separable blocks (MobileNet's, without batch norm) on 32x32 RGB
+  images: Conv2d(3, 16, 3, padding=1), ReLU, then four blocks of a depthwise
+  Conv2d(C, C, 3, stride, padding=1, groups=C), ReLU, a pointwise Conv2d(C, C_out, 1), ReLU
+  (16 -> 32, 32 -> 64 with stride 2, 64 -> 64, 64 -> 64 with stride 2), AvgPool2d(8),
+  Linear(64, 10).
 
 Before timing, one step is run in each library from the same start; the losses and the
 updated weights must agree. Cases are timed in interleaved rounds (``_common``); the table
@@ -35,7 +40,9 @@ import _common
 BATCH = 64
 LR = 0.01
 SEED = 0
-CONFIGS = ("lenet28", "lenet8", "digits")
+CONFIGS = ("lenet28", "lenet8", "digits", "mobile32")
+MOBILE_BLOCKS = ((16, 32, 1), (32, 64, 2), (64, 64, 1), (64, 64, 2))
+"""mobile32's depthwise-separable blocks: (in channels, out channels, depthwise stride)."""
 DEFAULT_CONFIGS = ("lenet28", "lenet8")
 
 
@@ -98,6 +105,19 @@ def chainrule_model(config: str) -> Any:
             if isinstance(layer, nn.Dropout):
                 layer.p = 0.0  # the same step in both libraries: no random masks
         return model
+    if config == "mobile32":
+        layers: list[Any] = [nn.Conv2d(3, 16, 3, padding=1, generator=SEED), nn.ReLU()]
+        for k, (c_in, c_out, stride) in enumerate(MOBILE_BLOCKS):
+            layers += [
+                nn.Conv2d(
+                    c_in, c_in, 3, stride, padding=1, groups=c_in, generator=SEED + 2 * k + 1
+                ),
+                nn.ReLU(),
+                nn.Conv2d(c_in, c_out, 1, generator=SEED + 2 * k + 2),
+                nn.ReLU(),
+            ]
+        layers += [nn.AvgPool2d(8), nn.Flatten(), nn.Linear(64, 10, generator=SEED + 9)]
+        return nn.Sequential(*layers)
     k, pad, flat = (5, (2, 0), 400) if config == "lenet28" else (3, (1, 1), 64)
     return nn.Sequential(
         nn.Conv2d(1, 6, k, padding=pad[0], generator=SEED),
@@ -129,6 +149,17 @@ def torch_model(config: str) -> Any:
             ]
         blocks += [nn.Flatten(), nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.0)]
         return nn.Sequential(*blocks, nn.Linear(128, 10))
+    if config == "mobile32":
+        layers: list[Any] = [nn.Conv2d(3, 16, 3, padding=1), nn.ReLU()]
+        for c_in, c_out, stride in MOBILE_BLOCKS:
+            layers += [
+                nn.Conv2d(c_in, c_in, 3, stride, padding=1, groups=c_in),
+                nn.ReLU(),
+                nn.Conv2d(c_in, c_out, 1),
+                nn.ReLU(),
+            ]
+        layers += [nn.AvgPool2d(8), nn.Flatten(), nn.Linear(64, 10)]
+        return nn.Sequential(*layers)
     k, pad, flat = (5, (2, 0), 400) if config == "lenet28" else (3, (1, 1), 64)
     return nn.Sequential(
         nn.Conv2d(1, 6, k, padding=pad[0]),
@@ -150,11 +181,8 @@ def make_batch(config: str) -> tuple[Any, Any]:
     import numpy as np
 
     rng = np.random.default_rng(SEED)
-    shape = (
-        (BATCH, 64)
-        if config == "digits"
-        else (BATCH, 1, *((28, 28) if config == "lenet28" else (8, 8)))
-    )
+    shapes = {"digits": (BATCH, 64), "lenet28": (BATCH, 1, 28, 28), "mobile32": (BATCH, 3, 32, 32)}
+    shape = shapes.get(config, (BATCH, 1, 8, 8))
     x = rng.standard_normal(shape, dtype=np.float32)
     return x, rng.integers(0, 10, size=BATCH, dtype=np.int64)
 

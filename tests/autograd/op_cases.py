@@ -1145,6 +1145,20 @@ case(
 )
 case(
     "conv2d",
+    "depthwise_stride_padding_dilation",
+    lambda x, w, b: ops.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=3),
+    lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=3),
+    normal((2, 3, 7, 6), (3, 1, 3, 2), (3,)),
+)
+case(
+    "conv2d",
+    "depthwise_multiplier_stride3",
+    lambda x, w: ops.conv2d(x, w, stride=3, padding=1, groups=2),
+    lambda x, w: F.conv2d(x, w, stride=3, padding=1, groups=2),
+    normal((2, 2, 8, 7), (4, 1, 2, 3)),
+)
+case(
+    "conv2d",
     "row_stride_unbatched",
     lambda x, w: ops.conv2d(x, w, stride=(2, 1), padding=1),
     lambda x, w: F.conv2d(x, w, stride=(2, 1), padding=1),
