@@ -13,6 +13,7 @@ import inspect
 import operator
 import secrets
 import sys
+import warnings
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
@@ -53,6 +54,8 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
             f"nn.Linear and the scikit-learn estimators take sparse input, anything else "
             f"takes X.toarray()"
         )
+    if isinstance(data, list | tuple):
+        _check_tensor_items(data)
     try:
         array = np.array(data, dtype=None if dtype is None else np.dtype(dtype))
     except ValueError as error:
@@ -87,6 +90,37 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
             f"got {type(data).__name__} holding dtype {array.dtype}"
         )
     return array
+
+
+def _check_tensor_items(data: list[Any] | tuple[Any, ...]) -> None:
+    """PyTorch's rule for tensors inside the lists given to ``tensor``: each is read as the
+    number it holds, so one of several elements is refused, and one that requires grad is
+    converted with a warning (its graph is not followed). The items of each list along the
+    first path down are checked (``[t1, t2]``, ``[[t1, t2], [t3, t4]]``)."""
+    level: Any = data
+    for _ in range(32):
+        if not isinstance(level, list | tuple) or not level:
+            return
+        for item in level:
+            if not isinstance(item, Tensor):
+                continue
+            if item.data.size != 1:
+                raise ValueError(
+                    f"tensor: expected numbers or one-element tensors inside a "
+                    f"{type(level).__name__}, got a Tensor of shape {item.shape} (only "
+                    f"one-element tensors can be converted to numbers); join tensors with "
+                    f"stack or cat. A layer made with return_indices=True returns a tuple "
+                    f"(output, indices), which the next layer cannot take"
+                )
+            if item.requires_grad:
+                warnings.warn(
+                    "tensor: converting a tensor with requires_grad=True inside a list to a "
+                    "number: the result has no gradient. Consider tensor.detach() first, or "
+                    "stack or cat to keep the graph",
+                    UserWarning,
+                    stacklevel=5,  # the caller of tensor()
+                )
+        level = level[0]
 
 
 def _dimension(where: str, dim: int, ndim: int) -> int:

@@ -22,6 +22,11 @@ from chainrule.nn import activation as act
 from chainrule.nn.layers import Embedding
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.utils.parametrize import (
+    ParametrizationList,
+    is_parametrized,
+    type_before_parametrizations,
+)
 from chainrule.tensor import Tensor
 from chainrule.train.callbacks import Callback
 
@@ -98,10 +103,17 @@ def _weights_of(module: Module) -> list[Parameter]:
     """The weights ``module`` multiplies by: its own parameters of two axes or more (a
     linear or convolution weight; a recurrent layer's input and hidden matrices; attention's
     projections). None for an ``Embedding``: a lookup, whose rows mostly get no gradient in
-    a batch, so its norms say little about the gradient's flow."""
-    if isinstance(module, Embedding):
+    a batch, so its norms say little about the gradient's flow. A parametrized layer
+    (``parametrizations.weight_norm``) is credited with the originals its weights are
+    computed from; the ``ParametrizationList`` that holds them is no layer of its own."""
+    if isinstance(module, Embedding | ParametrizationList):
         return []
-    return [p for p in module._parameters.values() if isinstance(p, Parameter) and p.ndim >= 2]
+    weights = list(module._parameters.values())
+    if is_parametrized(module):
+        lists: dict[str, Module] = getattr(module, "parametrizations")  # noqa: B009
+        for parametrization in lists.values():
+            weights += parametrization._parameters.values()
+    return [p for p in weights if isinstance(p, Parameter) and p.ndim >= 2]
 
 
 def _made_by(tensor: Any) -> Context | None:
@@ -196,7 +208,7 @@ class GradientHealth(Callback):
         self._steps, self._passes, self._unbatched = 0, 0, False
         self._distributed = state.distributed
         self._weighted = [
-            (n or "model", f"{n or 'model'} ({type(m).__name__})", weights)
+            (n or "model", f"{n or 'model'} ({type_before_parametrizations(m).__name__})", weights)
             for n, m in state.model.named_modules()
             if (weights := _weights_of(m))
         ]

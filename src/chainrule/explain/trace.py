@@ -412,8 +412,9 @@ class _Recorder:
 def _steps_of(model: Module) -> list[tuple[str, Module]]:
     """The modules whose calls are steps, by key: those without submodules, and chainrule's
     own layers that hold parameters beside their submodules (attention: its input
-    projections, and its output layer inside), which are one step with those submodules.
-    A user's module is always opened up into its submodules' steps."""
+    projections, and its output layer inside) or whose weights are parametrized, which are
+    one step with those submodules (the model itself too: a parametrized Linear traced
+    alone is one step). A user's module is always opened up into its submodules' steps."""
     steps: list[tuple[str, Module]] = []
     inside: list[str] = []  # keys of the steps that have submodules
     for key, module in model.named_modules():
@@ -421,10 +422,10 @@ def _steps_of(model: Module) -> list[tuple[str, Module]]:
             continue
         if next(module.children(), None) is None:
             steps.append((key, module))
-        elif module is not model and (
-            _library_layer_with_parameters(module) or is_parametrized(module)
-        ):
+        elif _library_layer_with_parameters(module) or is_parametrized(module):
             # A parametrized layer is one step: its weight is computed inside the call.
+            if module is model:
+                return [(key, module)]
             steps.append((key, module))
             inside.append(key)
     return steps
@@ -534,7 +535,7 @@ def _kind(module: Module, x: Array, y: Array, factor: Array | None, shared: bool
         return "module"
     if is_parametrized(module):  # the textbook formula's W is not one of its parameters
         return "module"
-    if _own_forward(module, Linear) and x.ndim == 2:
+    if _own_forward(module, Linear) and x.ndim == 2 and _holds_weight(module):
         return "linear"
     if type(module) in ACTIVATIONS:
         return "activation"
@@ -547,6 +548,13 @@ def _kind(module: Module, x: Array, y: Array, factor: Array | None, shared: bool
     if _own_forward(module, Flatten, Unflatten):
         return "reshape"
     return "module"
+
+
+def _holds_weight(module: Module) -> bool:
+    """Whether ``module.weight`` is one of its parameters, as the textbook formula's W: the
+    hook-based ``weight_norm`` and ``spectral_norm`` compute it before each call from
+    other parameters (``weight_g`` and ``weight_v``, ``weight_orig``)."""
+    return any(name == "weight" for name, _ in module.named_parameters(recurse=False))
 
 
 def _describe_module(module: Module) -> str:

@@ -1013,7 +1013,7 @@ def _upsample(g: _Graph, m: Upsample, x: str, shape: tuple[int, ...], path: str)
     from chainrule.nn.functional import (
         _interpolate_sizes,
         _linear_sources,
-        _nearest_exact_sources,
+        _nearest_kernel,
         _nearest_sources,
         _resample_taps,
     )
@@ -1026,10 +1026,8 @@ def _upsample(g: _Graph, m: Upsample, x: str, shape: tuple[int, ...], path: str)
         return _adaptive_avg_pool(g, AdaptiveAvgPool2d((sizes[0], sizes[1])), x, shape, path)
     for axis, (n_in, n_out, scale) in enumerate(zip(spatial, sizes, scales, strict=True)):
         if m.mode in ("nearest", "nearest-exact"):
-            if m.mode == "nearest":
-                picks = _nearest_sources(n_in, n_out, scale, shortcuts=len(shape) == 4)
-            else:
-                picks = _nearest_exact_sources(n_in, n_out, scale)
+            exact, kernel = m.mode == "nearest-exact", _nearest_kernel(g.dtype, sizes)
+            picks = _nearest_sources(n_in, n_out, scale, exact=exact, **kernel)
             x = g.node("Gather", [x, g.constant("picks", picks, np.int64)], path, axis=axis + 2)
             continue
         if m.mode == "bicubic":

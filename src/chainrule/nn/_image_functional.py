@@ -228,22 +228,22 @@ def _bin_max_indices(x: Array, rows: Array, columns: Array) -> Array:
     """(..., out_h, out_w) int64: the position row * W + column of each bin's maximum in its
     input plane, chosen as PyTorch chooses it (walking the bin in row-major order, moving on
     where ``value > best or isnan(value)``: the first of equal maxima, the last NaN). The
-    repeated last row and column of ``_bin_members`` change nothing: a repeat is never
-    greater, and a NaN repeated is the one already chosen."""
+    repeated last row and column of ``_bin_members`` change nothing: a repeat comes after
+    the element it repeats, and a NaN repeated is the same element."""
     width = x.shape[-1]
-    shape = (*x.shape[:-2], rows.shape[0], columns.shape[0])
-    best = np.full(shape, -np.inf, dtype=x.dtype)
-    picks = np.broadcast_to(rows[:, :1] * width + columns[:, 0][None, :], shape).astype(np.int64)
-    take = np.empty(shape, dtype=np.bool_)
-    for a in range(rows.shape[1]):
-        by_rows = x[..., rows[:, a], :]
-        for b in range(columns.shape[1]):
-            values = by_rows[..., columns[:, b]]
-            np.greater(values, best, out=take)
-            take |= np.isnan(values)
-            np.copyto(best, values, where=take)
-            np.copyto(picks, rows[:, a][:, None] * width + columns[:, b][None, :], where=take)
-    return picks
+    out_h, bin_h = rows.shape
+    out_w, bin_w = columns.shape
+    # every bin's members at once, (..., out_h, out_w, bin_h * bin_w) in row-major order
+    members = x[..., rows[:, None, :, None], columns[None, :, None, :]]
+    members = members.reshape(*members.shape[:-2], bin_h * bin_w)
+    at = np.argmax(members, axis=-1)  # the first maximum (or the first NaN, replaced below)
+    nan = np.isnan(members)
+    if nan.any():
+        last_nan = bin_h * bin_w - 1 - np.argmax(nan[..., ::-1], axis=-1)
+        at = np.where(nan.any(axis=-1), last_nan, at)
+    row, column = np.divmod(at, bin_w)
+    picks = rows[np.arange(out_h)[:, None], row] * width + columns[np.arange(out_w), column]
+    return picks.astype(np.int64)
 
 
 def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Any:

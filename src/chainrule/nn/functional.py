@@ -807,39 +807,51 @@ def _linear_sources(
     return first, second, np.clip(source - first, 0.0, 1.0)
 
 
-def _nearest_sources(size: int, out: int, scale_factor: float | None, shortcuts: bool) -> Array:
-    """Which input element each of ``out`` outputs copies, as PyTorch's CPU kernels pick it:
-    floor(i * s) with s = 1 / scale_factor (or size / out) rounded to float32, capped at
-    size - 1.
+def _nearest_sources(
+    size: int, out: int, scale_factor: float | None, *, exact: bool, double: bool, direct: bool
+) -> Array:
+    """Which input element each of ``out`` outputs copies in mode 'nearest' (``exact``
+    False) or 'nearest-exact', as PyTorch's CPU kernels pick it, capped at size - 1.
 
-    With ``shortcuts`` (PyTorch's 2-d kernel), an output of the input's size copies it and
-    one of twice its size repeats each element twice, whatever the scale factor; the 1-d
-    kernel always applies the formula (so that a factor of 2.3 on a length of 3 gives 6
-    outputs copying 0, 0, 0, 1, 1, 2)."""
-    if shortcuts and out == size:
+    PyTorch has two kernels, which round differently. The ``direct`` one (its 2-d kernel
+    for outputs with H_out + W_out <= 128) takes s = 1 / scale_factor (or size / out) in
+    float32 and copies floor(i * s) ('nearest'; an output of the input's size copies it,
+    one of twice its size repeats each element twice, whatever the scale factor) or
+    floor((i + 0.5) * s) with the product rounded to float32 ('nearest-exact'). The
+    separable one (sequences, and larger 2-d outputs) computes s and the source in the
+    input's precision (float64 for ``double`` inputs, else float32): floor(i * s), or
+    floor(max((i + 0.5) * s - 0.5, 0) + 0.5), each rounded to float32 before the floor
+    (the float32 source a fused multiply-add, rounded once)."""
+    if direct and not exact and out == size:
         return np.arange(out)
-    if shortcuts and out == 2 * size:
+    if direct and not exact and out == 2 * size:
         return np.arange(out) // 2
+    precision = np.float64 if double and not direct else np.float32
     if scale_factor is not None and scale_factor > 0:
-        scale = np.float32(1.0 / scale_factor)
+        scale = np.float64(precision(1.0 / scale_factor))
     else:
-        scale = np.float32(size) / np.float32(out)
-    picks = np.floor(np.arange(out, dtype=np.float32) * scale).astype(np.int64)
+        scale = np.float64(precision(size) / precision(out))
+    at = np.arange(out, dtype=np.float64)
+    if not exact:
+        source = at * scale  # exact in float64 for a float32 scale
+    elif direct:
+        source = (at + 0.5) * scale
+    else:
+        # rounded to float32 once (a fused multiply-add; exact in float64 for float32 s)
+        centre = (at + 0.5) * scale - 0.5
+        source = np.maximum(centre.astype(precision), 0).astype(np.float64) + 0.5
+    picks = np.floor(source.astype(np.float32)).astype(np.int64)
     return np.minimum(picks, size - 1)
 
 
-def _nearest_exact_sources(size: int, out: int, scale_factor: float | None) -> Array:
-    """Which input element each of ``out`` outputs copies in mode 'nearest-exact' (the one
-    whose cell holds the output's centre): floor((i + 0.5) * s), s = 1 / scale_factor (or
-    size / out) rounded to float32 and the product rounded to float32, as PyTorch's
-    kernels compute it, capped at size - 1."""
-    if scale_factor is not None and scale_factor > 0:
-        scale = np.float32(1.0 / scale_factor)
-    else:
-        scale = np.float32(size) / np.float32(out)
-    centres = (np.arange(out) + 0.5) * np.float64(scale)
-    picks = np.floor(centres.astype(np.float32)).astype(np.int64)
-    return np.minimum(picks, size - 1)
+def _nearest_kernel(dtype: Any, sizes: Sequence[int]) -> dict[str, bool]:
+    """The ``double`` and ``direct`` arguments of ``_nearest_sources`` for an input of
+    ``dtype`` resized to spatial size ``sizes``: PyTorch's direct 2-d kernel serves outputs
+    with H_out + W_out <= 128, its separable kernel the rest."""
+    return {
+        "double": np.dtype(dtype) == np.float64,
+        "direct": len(sizes) == 2 and sum(sizes) <= 128,
+    }
 
 
 _CUBIC_A = -0.75
@@ -995,10 +1007,13 @@ default='nearest'
     (1 / scale_factor, or size / out_size; with ``align_corners``,
     (size - 1) / (out_size - 1)), output i along an axis is:
 
-    - 'nearest': a copy of input min(floor(i * s), size - 1), s rounded to float32 as in
-      PyTorch;
+    - 'nearest': a copy of input min(floor(i * s), size - 1);
     - 'nearest-exact': a copy of input min(floor((i + 0.5) * s), size - 1), the input
-      whose cell holds the output's centre (s and the product rounded to float32);
+      whose cell holds the output's centre; in both nearest modes s and the source are
+      rounded as PyTorch's CPU kernels round them: in float32, except float64 inputs
+      whose output is a sequence or an image with H_out + W_out > 128, computed in
+      float64 and rounded to float32 (the two differ where the source lies within a
+      rounding of an integer);
     - 'linear', 'bilinear': (1 - t) x[j] + t x[j + 1] at source x = (i + 0.5) s - 0.5
       (clamped at 0), or i s with ``align_corners``; j = floor(x), t = x - j;
     - 'bicubic': sum over k = -1..2 of W(t - k) x[j + k] at the same source (not clamped),
@@ -1014,10 +1029,12 @@ default='nearest'
       size.
 
     The gradient of an input element is the sum of the gradients of the outputs that read
-    it, times its weights. PyTorch's gradients differ in three corner cases, where its
+    it, times its weights. PyTorch's gradients differ in four corner cases, where its
     backward does not follow its forward: 'nearest' on sequences where a scale factor
     other than 1 or 2 gives an output of the input's length or twice it (its backward
-    assumes a plain copy or repetition); 'bicubic' where a scale factor other than 1 keeps
+    assumes a plain copy or repetition); the nearest modes where the float32 rounding of
+    the 2-d kernel for small outputs picks another element than the forward's (its
+    backward always rounds so); 'bicubic' where a scale factor other than 1 keeps
     the size of both axes (its backward assumes a copy); ``antialias`` where a scale
     factor other than 1 keeps the size of an axis (its forward copies that axis, as here,
     while its backward interpolates along it). And PyTorch's antialiased
@@ -1049,12 +1066,11 @@ default='nearest'
     for axis, (n_in, n_out, scale) in enumerate(zip(spatial, sizes, scales, strict=True)):
         if antialias and n_in == n_out:  # PyTorch's antialiased kernels skip it, whatever
             continue  # the scale factor
-        if mode == "nearest":
-            picks = _nearest_sources(n_in, n_out, scale, shortcuts=x.ndim == 4)
+        if mode in ("nearest", "nearest-exact"):
+            exact = mode == "nearest-exact"
+            kernel = _nearest_kernel(x.dtype, sizes)
+            picks = _nearest_sources(n_in, n_out, scale, exact=exact, **kernel)
             out = ops.index_select(out, axis + 2, picks)
-            continue
-        if mode == "nearest-exact":
-            out = ops.index_select(out, axis + 2, _nearest_exact_sources(n_in, n_out, scale))
             continue
         if mode == "bicubic" or antialias:
             taps, weights = _resample_taps(

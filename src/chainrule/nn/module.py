@@ -712,8 +712,9 @@ class Module:
         try:
             target = np.dtype(dtype)
         except TypeError:
+            also = " or the device 'cpu'" if where == "Module.to" else " or its type name"
             raise TypeError(
-                f"{where}: expected a floating-point dtype or the device 'cpu', got {dtype!r}"
+                f"{where}: expected a floating-point dtype{also}, got {dtype!r}"
             ) from None
         if not is_floating(target):
             raise TypeError(f"{where}: expected a floating-point dtype, got {target}")

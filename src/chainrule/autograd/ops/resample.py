@@ -4,6 +4,7 @@ take once per spatial axis."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainrule.autograd.function import Context, Function, register
@@ -14,11 +15,13 @@ from chainrule.tensor import Tensor
 
 
 def _along(matrix: Any, x: Array, axis: int) -> Array:
-    """``matrix`` (a SciPy sparse (m, n) matrix) applied to axis ``axis`` (of size n) of x."""
+    """``matrix`` (a SciPy sparse (m, n) matrix) applied to axis ``axis`` (of size n) of x,
+    computed in the matrix's dtype (float32 for float16 x) and returned in x's."""
     moved = np.moveaxis(x, axis, 0)
     rest = moved.shape[1:]
-    out = matrix @ moved.reshape(moved.shape[0], -1)
-    return np.ascontiguousarray(np.moveaxis(np.asarray(out).reshape(-1, *rest), 0, axis))
+    lines = moved.reshape(moved.shape[0], math.prod(rest)).astype(matrix.dtype, copy=False)
+    out = np.asarray(matrix @ lines).astype(x.dtype, copy=False)
+    return np.ascontiguousarray(np.moveaxis(out.reshape(matrix.shape[0], *rest), 0, axis))
 
 
 @register("resample")
@@ -49,7 +52,8 @@ def resample(input: Any, dim: int, index: Any, weight: Any) -> Tensor:
         The input elements each of the ``out`` outputs reads, in [0, input.shape[dim]);
         one may appear more than once (its weights add).
     weight : array of float of shape (out, taps)
-        Their weights (rounded to the input's dtype).
+        Their weights (rounded to the input's dtype; float16 inputs are mapped in float32
+        and the result rounded to float16).
 
     Returns
     -------
@@ -96,8 +100,10 @@ def resample(input: Any, dim: int, index: Any, weight: Any) -> Tensor:
         )
     out, taps = picks.shape
     rows = np.repeat(np.arange(out), taps)
+    # SciPy has no float16 matrices; PyTorch, too, computes float16 in float32
+    dtype = np.float32 if x.dtype == np.float16 else x.dtype
     matrix = scipy.sparse.csr_matrix(
-        (weights.ravel().astype(x.dtype), (rows, picks.ravel())), shape=(out, size)
+        (weights.ravel().astype(dtype), (rows, picks.ravel())), shape=(out, size)
     )
     result: Tensor = Resample.apply(x, axis=axis, matrix=matrix)
     return result

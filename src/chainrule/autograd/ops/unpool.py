@@ -7,6 +7,7 @@ plane of the output, as ``max_pool2d(..., return_indices=True)`` gives them for 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,9 +32,10 @@ class MaxUnpool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, indices: Array, *, out: Pair) -> Array:
         n, c = x.shape[:2]
-        picks = indices.reshape(n, c, -1)
+        plane = math.prod(x.shape[2:])  # not -1: n or c may be 0
+        picks = indices.reshape(n, c, plane)
         y = np.zeros((n, c, out[0] * out[1]), dtype=x.dtype)
-        np.put_along_axis(y, picks, x.reshape(n, c, -1), axis=2)
+        np.put_along_axis(y, picks, x.reshape(n, c, plane), axis=2)
         ctx.save_for_backward(picks)
         ctx.input_shape = x.shape
         return y.reshape(n, c, *out)
@@ -42,7 +44,7 @@ class MaxUnpool2d(Function):
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
         (picks,) = ctx.saved
         n, c = grad.shape[:2]
-        grad_x = np.take_along_axis(grad.reshape(n, c, -1), picks, axis=2)
+        grad_x = np.take_along_axis(grad.reshape(n, c, math.prod(grad.shape[2:])), picks, axis=2)
         return grad_x.reshape(ctx.input_shape), None
 
 

@@ -45,9 +45,17 @@ def _remove_hook(module: Module, kind: type, name: str, where: str) -> Any:
     )
 
 
-def _parameter(where: str, module: Any, name: str) -> Parameter:
+def _parameter(where: str, module: Any, name: str, kind: type) -> Parameter:
+    """``module``'s parameter ``name``, refused where a hook of ``kind`` already computes it
+    (PyTorch's RuntimeError) or where there is none."""
     if not isinstance(module, Module):
         raise TypeError(f"{where}: expected a Module, got {type(module).__name__}")
+    for hook in module._forward_pre_hooks:
+        if isinstance(hook, kind) and getattr(hook, "name", None) == name:
+            raise RuntimeError(
+                f"{where}: cannot register two {where} hooks on the same parameter {name} "
+                f"(the {type(module).__name__} has one already)"
+            )
     weight = module._parameters.get(name)
     if weight is None:
         raise ValueError(
@@ -103,8 +111,10 @@ def weight_norm(module: M, name: str = "weight", dim: int | None = 0) -> M:
 
     Raises
     ------
+    RuntimeError
+        If ``module`` has a ``weight_norm`` hook on ``name`` already, as in PyTorch.
     ValueError
-        If ``module`` has no parameter ``name`` (as after a first ``weight_norm`` on it).
+        If ``module`` has no parameter ``name`` (as after a ``spectral_norm`` on it).
 
     Notes
     -----
@@ -130,7 +140,7 @@ def weight_norm(module: M, name: str = "weight", dim: int | None = 0) -> M:
         FutureWarning,
         stacklevel=2,
     )
-    weight = _parameter("weight_norm", module, name)
+    weight = _parameter("weight_norm", module, name, WeightNorm)
     _check_dim("weight_norm", dim, weight.ndim, none_ok=True)
     fn = WeightNorm(name, dim)
     with no_grad():
@@ -235,6 +245,8 @@ def spectral_norm(
 
     Raises
     ------
+    RuntimeError
+        If ``module`` has a ``spectral_norm`` hook on ``name`` already, as in PyTorch.
     ValueError
         If ``module`` has no parameter ``name``, or ``n_power_iterations`` < 1.
 
@@ -258,7 +270,7 @@ def spectral_norm(
     >>> list(layer.state_dict())
     ['bias', 'weight_orig', 'weight_u', 'weight_v']
     """
-    weight = _parameter("spectral_norm", module, name)
+    weight = _parameter("spectral_norm", module, name, SpectralNorm)
     if dim is None:
         from chainrule.nn.conv import ConvTranspose1d, ConvTranspose2d
 
