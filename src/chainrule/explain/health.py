@@ -206,7 +206,8 @@ class GradientHealth(Callback):
         self._epoch_grad, self._epoch_ratio = {}, {}
         self._ever_active, self._saturated = {}, {}
         self._steps, self._passes, self._unbatched = 0, 0, False
-        self._distributed = state.distributed
+        # getattr: a state built by hand (a test, a custom loop) may not have these fields.
+        self._distributed = getattr(state, "distributed", None)
         self._weighted = [
             (n or "model", f"{n or 'model'} ({type_before_parametrizations(m).__name__})", weights)
             for n, m in state.model.named_modules()
@@ -260,7 +261,7 @@ class GradientHealth(Callback):
 
     def on_batch_begin(self, state: FitState) -> None:
         self._passes = 0
-        self._unbatched = state.unbatched
+        self._unbatched = getattr(state, "unbatched", False)
 
     def _new_pass(self, model: Module, args: Any) -> None:
         self._calls, self._pending = {}, []
