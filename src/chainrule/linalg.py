@@ -84,15 +84,11 @@ def vector_norm(
     axes = tuple(dim) if isinstance(dim, list | tuple) else dim
     if axes is not None:
         check_axis(axes, x.ndim, "vector_norm")
-    if ord > 0:
-        return ops.norm(x, ord, axes, keepdim)
-    size = x.abs()
     if ord == -math.inf:
-        return size.amin(dim=axes, keepdim=keepdim)
-    if ord == 0:  # a count, in the graph with a zero gradient, as PyTorch's
-        count = np.asarray((size.data != 0).sum(axis=axes, keepdims=keepdim), dtype=x.dtype)
-        return size.sum(dim=axes, keepdim=keepdim) * 0 + Tensor._from_op(count, None)
-    return (size**ord).sum(dim=axes, keepdim=keepdim) ** (1.0 / ord)
+        return x.abs().amin(dim=axes, keepdim=keepdim)
+    # Negative ords and 0 too: one node, whose gradient is 0 where x or the norm is 0 (none
+    # at all for ord 0), as PyTorch's; composed, |x|**ord at x = 0 would make it NaN.
+    return ops.norm(x, ord, axes, keepdim)
 
 
 def matrix_norm(

@@ -1204,14 +1204,18 @@ class Tensor(_TensorFields):
         device: Any = None,
         non_blocking: _bool = False,
         copy: _bool = False,
+        memory_format: memory_format = preserve_format,
     ) -> Tensor:
         """This tensor converted to ``dtype`` (differentiable; self if already that dtype,
         a copy with ``copy=True``).
 
         As in PyTorch, ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``
         (other's dtype) and the keyword forms are accepted, ``non_blocking`` too (there is
-        nothing to wait for); the only device is ``"cpu"``.
+        nothing to wait for); the only device is ``"cpu"``. ``memory_format`` is PyTorch's
+        keyword (see ``memory_format``): row-major either way here.
         """
+        if memory_format is not preserve_format:
+            _check_memory_format("to", memory_format)
         # PyTorch's positional forms end in (non_blocking, copy) flags.
         flags = [arg for arg in args if isinstance(arg, bool)]
         if flags:
@@ -1713,12 +1717,33 @@ class Tensor(_TensorFields):
         return ops.broadcast_to(self, shape)
 
     def split(
-        self, split_size_or_sections: Any, axis: _int = 0, *, dim: _int | None = None
-    ) -> list[Tensor]:
-        return ops.split(self, split_size_or_sections, axis, dim=dim)
+        self,
+        split_size_or_sections: Any = None,
+        axis: _int = 0,
+        *,
+        dim: _int | None = None,
+        split_size: Any = None,
+    ) -> tuple[Tensor, ...]:
+        """``chainrule.split`` of self; ``split_size`` is PyTorch's name for the first
+        argument of the method."""
+        if (split_size is None) == (split_size_or_sections is None):
+            raise TypeError(
+                "split: expected the split size (or sizes) once: by position or as split_size="
+            )
+        given = split_size_or_sections if split_size is None else split_size
+        return ops.split(self, given, axis, dim=dim)
 
-    def chunk(self, chunks: _int, axis: _int = 0, *, dim: _int | None = None) -> list[Tensor]:
+    def chunk(self, chunks: _int, axis: _int = 0, *, dim: _int | None = None) -> tuple[Tensor, ...]:
         return ops.shape.chunk(self, chunks, axis, dim=dim)
+
+    def hsplit(self, sections: Any) -> tuple[Tensor, ...]:
+        return ops.shape.hsplit(self, sections)
+
+    def vsplit(self, sections: Any) -> tuple[Tensor, ...]:
+        return ops.shape.vsplit(self, sections)
+
+    def dsplit(self, sections: Any) -> tuple[Tensor, ...]:
+        return ops.shape.dsplit(self, sections)
 
     def unbind(self, axis: _int = 0, *, dim: _int | None = None) -> tuple[Tensor, ...]:
         return ops.shape.unbind(self, axis, dim=dim)
@@ -1942,10 +1967,11 @@ class Tensor(_TensorFields):
     def topk(self, k: _int, dim: _int = -1, largest: _bool = True, sorted: _bool = True) -> Any:
         return ops.topk(self, k, dim, largest, sorted)
 
-    def tile(self, *reps: Any) -> Tensor:
-        """Repeat the tensor ``reps`` times along each axis; fewer counts than axes repeat
-        the last axes (PyTorch's ``tile``, where ``repeat`` needs one count per axis)."""
-        return ops.tile(self, *reps)
+    def tile(self, *reps: Any, dims: Any = None) -> Tensor:
+        """Repeat the tensor ``reps`` (or ``dims``, PyTorch's keyword) times along each
+        axis; fewer counts than axes repeat the last axes (PyTorch's ``tile``, where
+        ``repeat`` needs one count per axis)."""
+        return ops.tile(self, *reps, dims=dims)
 
     def fliplr(self) -> Tensor:
         return ops.shape.flip(self, 1)
@@ -2350,6 +2376,14 @@ class Tensor(_TensorFields):
         """``trunc`` in place; returns self (see ``add_``)."""
         return self._inplace("trunc_", ops.trunc)
 
+    def frac_(self) -> Tensor:
+        """``frac`` in place; returns self (see ``add_``)."""
+        return self._inplace("frac_", ops.frac)
+
+    def hypot_(self, other: Any) -> Tensor:
+        """``hypot`` in place; returns self (see ``add_``)."""
+        return self._inplace("hypot_", lambda t: t.hypot(other), other)
+
     def sin_(self) -> Tensor:
         """``sin`` in place; returns self (see ``add_``)."""
         return self._inplace("sin_", ops.sin)
@@ -2445,9 +2479,12 @@ class Tensor(_TensorFields):
         """Self: tensors live in the host's memory already (for code written for PyTorch)."""
         return self
 
-    def contiguous(self) -> Tensor:
+    def contiguous(self, *, memory_format: memory_format = contiguous_format) -> Tensor:
         """Self when its elements lie in row-major order (``is_contiguous()``), else a copy
-        that does (in the graph, as ``clone``)."""
+        that does (in the graph, as ``clone``); ``memory_format`` is PyTorch's keyword (see
+        ``memory_format``)."""
+        if memory_format is not contiguous_format:
+            _check_memory_format("contiguous", memory_format)
         return self if self.data.flags.c_contiguous else ops.clone(self)
 
 
@@ -2932,8 +2969,13 @@ def randn_like(
     dtype: DTypeLike = None,
     requires_grad: bool = False,
     seed: int | None = None,
+    *,
+    memory_format: memory_format = preserve_format,
 ) -> Tensor:
-    """Standard normal samples with the shape of ``other`` (and its dtype, unless given)."""
+    """Standard normal samples with the shape of ``other`` (and its dtype, unless given);
+    ``memory_format`` is PyTorch's keyword (see ``memory_format``)."""
+    if memory_format is not preserve_format:
+        _check_memory_format("randn_like", memory_format)
     dt = _like_dtype(other, dtype)
     return randn(
         *np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad, seed=seed
@@ -2947,8 +2989,13 @@ def rand_like(
     dtype: DTypeLike = None,
     requires_grad: bool = False,
     seed: int | None = None,
+    *,
+    memory_format: memory_format = preserve_format,
 ) -> Tensor:
-    """Uniform samples on [0, 1) with the shape of ``other`` (and its dtype, unless given)."""
+    """Uniform samples on [0, 1) with the shape of ``other`` (and its dtype, unless given);
+    ``memory_format`` is PyTorch's keyword (see ``memory_format``)."""
+    if memory_format is not preserve_format:
+        _check_memory_format("rand_like", memory_format)
     dt = _like_dtype(other, dtype)
     return rand(
         *np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad, seed=seed
@@ -3017,6 +3064,43 @@ def randint(
         raise ValueError(f"randint: expected bounds within [0, 2) for bool, got {low}, {high}")
     values = as_generator(generator).integers(int(low), int(high), shape)
     return Tensor._from_op(values.astype(out), None)
+
+
+@_on_cpu
+def randint_like(
+    other: Any,
+    *bounds: Any,
+    low: Any = None,
+    high: Any = None,
+    generator: np.random.Generator | int | None = None,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+    memory_format: memory_format = preserve_format,
+) -> Tensor:
+    """Integers drawn uniformly from [low, high) with the shape of ``other`` (and its dtype,
+    unless given): ``randint_like(other, high)`` or ``randint_like(other, low, high)``, as
+    PyTorch's; ``memory_format`` is PyTorch's keyword (see ``memory_format``).
+
+    Examples
+    --------
+    >>> randint_like(zeros(2, 3), 1, 2).tolist()
+    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    if memory_format is not preserve_format:
+        _check_memory_format("randint_like", memory_format)
+    given = list(bounds)
+    if high is None and given:
+        high = given.pop()
+    if low is None:
+        low = given.pop() if given else 0
+    if given or high is None:
+        raise TypeError(
+            f"randint_like: expected (other, high) or (other, low, high), positionally or by "
+            f"keyword, got {len(bounds) + 1} positional arguments"
+        )
+    dt = _like_dtype(other, dtype)
+    drawn = randint(low, high, np.shape(other), generator=generator, dtype=dt)
+    return _new(drawn.data, requires_grad)
 
 
 @_on_cpu

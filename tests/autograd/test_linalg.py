@@ -198,10 +198,9 @@ def test_logdet_of_a_negative_determinant_is_nan_with_zero_gradient() -> None:
     same_as_torch(cr.logdet, torch.logdet, np.array([[0.0, 1.0], [1.0, 0.0]]))
 
 
-@pytest.mark.parametrize(
-    "call", [lambda a: cr.linalg.matrix_power(a, 0), lambda a: cr.linalg.vector_norm(a, 0)]
-)
-def test_constant_results_stay_in_the_graph_with_zero_gradient(call: Callable[[Any], Any]) -> None:
+def test_constant_results_stay_in_the_graph_with_zero_gradient() -> None:
     a = cr.tensor(SQUARE[0], requires_grad=True)
-    call(a).sum().backward()
+    cr.linalg.matrix_power(a, 0).sum().backward()
     assert a.grad is not None and not a.grad.numpy().any()
+    # vector_norm(a, 0) is in the graph too, but passes no gradient back, as PyTorch's
+    # (tests/autograd/test_norm_and_operand_dtypes_round17.py).

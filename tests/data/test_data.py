@@ -106,11 +106,11 @@ def test_stratified_split_keeps_class_shares() -> None:
 
 
 def test_stratified_split_holds_out_the_share_asked_and_keeps_a_rare_class() -> None:
-    # round(0.1 * 32) = 3 held out, shared by largest remainder (2.81 and 0.19): all three
+    # ceil(0.1 * 32) = 4 held out, shared by largest remainder (3.75 and 0.25): all four
     # of class 0, as scikit-learn's StratifiedShuffleSplit shares them; class 1 trains.
     labels = np.array([0] * 30 + [1] * 2)
     kept, held = stratified_split(labels, 0.1, generator=1)
-    assert len(held) == 3 and list(labels[held]) == [0, 0, 0]
+    assert len(held) == 4 and list(labels[held]) == [0, 0, 0, 0]
     assert np.sum(labels[kept] == 1) == 2
 
 

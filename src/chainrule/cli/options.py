@@ -209,9 +209,9 @@ OPTIONS: tuple[Option, ...] = (
            "auto (default): cross_entropy to classify, mse for regression; or mae, huber",
            "NAME"),
     Option("val_split", fraction, 0.2, "share of the training rows held out for validation "
-           "and early stopping; 0 turns both off (default 0.2)", "FRACTION"),
-    Option("test_split", fraction, None, "share of rows held out for a test score (default "
-           "0.2 with --dataset, else 0)", "FRACTION"),
+           "and early stopping, rounded up; 0 turns both off (default 0.2)", "FRACTION"),
+    Option("test_split", fraction, None, "share of rows held out for a test score, rounded "
+           "up (default 0.2 with --dataset, else 0)", "FRACTION"),
     Option("patience", count, 20, "stop after this many epochs without a better validation "
            "loss, keeping the best weights; 0 turns early stopping off (default 20)", "N"),
     Option("seed", count, 0, "seed of the splits, initial weights, order and dropout: the "

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import math
 import re
 import shlex
 import sys
@@ -326,7 +327,7 @@ def _split(
         kept, held = stratified_split(classes, fraction, rng)
     else:
         order = rng.permutation(n)
-        size = max(1, round(fraction * n))
+        size = math.ceil(fraction * n)  # as stratified_split and scikit-learn count
         kept, held = np.sort(order[size:]), np.sort(order[:size])
     if classes is not None and len(held) == 0 and len(kept) > 1:
         n_classes = len(np.unique(classes))

@@ -532,8 +532,9 @@ def stratified_split(
     labels : array_like of shape (N,)
         Class of each sample (any hashable type).
     fraction : float in (0, 1)
-        Share of the samples that goes to the second (held-out) part: ``round(fraction *
-        N)`` of them, at least 1 and leaving at least 1.
+        Share of the samples that goes to the second (held-out) part: ``ceil(fraction *
+        N)`` of them, as scikit-learn's ``StratifiedShuffleSplit`` and ``train_test_split``
+        count them (10 samples with 0.25 hold out 3), leaving at least 1.
     generator : numpy Generator, int or None
         Draws the samples (and breaks ties between classes); the same seed gives the same
         split.
@@ -579,7 +580,7 @@ def stratified_split(
     codes = codes.reshape(-1)
     sizes = np.bincount(codes) if n else np.zeros(0, dtype=np.int64)
     room = np.maximum(sizes - 1, 0)  # each class keeps a sample for training
-    total = min(max(round(fraction * n), 1), n - 1) if n >= 2 else 0
+    total = min(math.ceil(fraction * n), n - 1) if n >= 2 else 0
     total = min(total, int(room.sum()))
     held_counts = _largest_remainder(sizes, total, room, rng)
     # A random order within each class (classes one after another, in a single sort),

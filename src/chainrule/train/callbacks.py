@@ -600,13 +600,15 @@ class LambdaCallback(Callback):
     on_batch_begin, on_batch_end : function ``(batch, logs)``, optional
         Before and after each training step, ``batch`` counted within the epoch; ``logs``
         is ``{}`` before, ``{'loss': ...}`` of the step after.
+    on_train_batch_begin, on_train_batch_end : function ``(batch, logs)``, optional
+        Keras 3's names of ``on_batch_begin`` and ``on_batch_end`` (give one name of each).
     on_train_begin, on_train_end : function ``(logs)``, optional
         When training begins (``logs`` ``{}``) and when it ends (the last epoch's logs).
 
     Raises
     ------
     TypeError
-        For a hook that is neither a function nor None.
+        For a hook that is neither a function nor None, or given by both of its names.
 
     Examples
     --------
@@ -629,7 +631,21 @@ class LambdaCallback(Callback):
         on_batch_end: Any = None,
         on_train_begin: Any = None,
         on_train_end: Any = None,
+        on_train_batch_begin: Any = None,
+        on_train_batch_end: Any = None,
     ) -> None:
+        if on_train_batch_begin is not None:
+            if on_batch_begin is not None:
+                raise TypeError(
+                    "LambdaCallback: expected on_batch_begin or on_train_batch_begin, got both"
+                )
+            on_batch_begin = on_train_batch_begin
+        if on_train_batch_end is not None:
+            if on_batch_end is not None:
+                raise TypeError(
+                    "LambdaCallback: expected on_batch_end or on_train_batch_end, got both"
+                )
+            on_batch_end = on_train_batch_end
         given = {
             "on_epoch_begin": on_epoch_begin,
             "on_epoch_end": on_epoch_end,

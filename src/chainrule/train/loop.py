@@ -14,6 +14,7 @@ import contextlib
 import copy
 import functools
 import json
+import math
 import os
 import signal
 import time
@@ -563,7 +564,7 @@ def _split(
         kept, held = stratified_split(y, fraction, generator)
     else:
         order = generator.permutation(n)
-        count = max(1, round(fraction * n))
+        count = math.ceil(fraction * n)  # scikit-learn's count (0.25 of 10 is 3)
         kept, held = np.sort(order[count:]), np.sort(order[:count])
     if len(kept) == 0 or len(held) == 0:
         raise ValueError(f"fit: validation_split={fraction:g} leaves an empty part of {n} samples")
@@ -1073,13 +1074,13 @@ def fit(
         refused. The rows of arrays or a dataset are shared out instead.
     validation_split : float in [0, 1), default=0
         Hold out this share of ``train_data`` for validation instead (None: none), drawn
-        from ``seed`` and batched as the training data is: ``round(validation_split * N)``
-        rows, at least 1 and leaving at least 1. When the loss is a classification loss and
-        the targets integer labels, they are stratified by class as
-        ``chainrule.data.stratified_split`` draws them (each class's share in proportion to
-        its size; each class keeps a row for training); integer targets of a regression
-        loss such as ``'mse'`` are values, not classes. Unlike Keras, which holds out
-        the last rows as they come, the rows held out are drawn at random, so that data
+        from ``seed`` and batched as the training data is: ``ceil(validation_split * N)``
+        rows (scikit-learn's count: 0.25 of 10 rows is 3), leaving at least 1. When the
+        loss is a classification loss and the targets integer labels, they are stratified
+        by class as ``chainrule.data.stratified_split`` draws them (each class's share in
+        proportion to its size; each class keeps a row for training); integer targets of a
+        regression loss such as ``'mse'`` are values, not classes. Unlike Keras, which holds
+        out the last rows as they come, the rows held out are drawn at random, so that data
         sorted by class or by time still gives a representative validation set.
     validation_freq : int, default=1
         Validate after every ``validation_freq``-th epoch only, as in Keras; the other
@@ -1201,6 +1202,12 @@ def fit(
     _check_verbose(verbose, "fit")
     validation_split = _fraction(validation_split)
     callbacks = _listed(callbacks, _one_callback, "fit", "callbacks")
+    for item in callbacks:
+        if isinstance(item, type):
+            name = item.__name__
+            raise TypeError(
+                f"fit: expected a callback instance, got the class {name}; write {name}()"
+            )
     validation_freq = _positive_int(validation_freq, "fit", "validation_freq")
     drop_last = _boolean(drop_last, "fit", "drop_last")
     interval = _scheduler_interval(scheduler, scheduler_interval)

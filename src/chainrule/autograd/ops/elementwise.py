@@ -13,7 +13,13 @@ from chainrule.autograd.ops._operands import (
 )
 from chainrule.autograd.ops.arithmetic import _broadcast_error
 from chainrule.backend import Array, is_floating, np
-from chainrule.tensor import Tensor, _read_in_python
+from chainrule.tensor import (
+    Tensor,
+    _check_memory_format,
+    _read_in_python,
+    memory_format,
+    preserve_format,
+)
 
 
 @register("exp")
@@ -390,7 +396,9 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
 
 
 def _is_bound_tensor(value: Any) -> bool:
-    return isinstance(value, Tensor) and (value.data.size != 1 or value.requires_grad)
+    # Only a 0-d tensor counts as a number; a tensor of shape (1,) promotes x's dtype and
+    # broadcasts with it, as in PyTorch (float16 x clamped at tensor([2.0]) is float32).
+    return isinstance(value, Tensor) and (value.data.ndim != 0 or value.requires_grad)
 
 
 def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
@@ -471,8 +479,11 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     return Cast.apply(x, dtype)
 
 
-def clone(x: Tensor) -> Tensor:
-    """A copy of ``x`` that stays in the graph."""
+def clone(x: Tensor, *, memory_format: memory_format = preserve_format) -> Tensor:
+    """A copy of ``x`` that stays in the graph; ``memory_format`` is PyTorch's keyword
+    (see ``chainrule.memory_format``), row-major either way here."""
+    if memory_format is not preserve_format:
+        _check_memory_format("clone", memory_format)
     return Clone.apply(x)
 
 
@@ -542,8 +553,18 @@ def _integer_data(x: Any, where: str) -> Any:
     return data
 
 
+def _integer_operands(a: Any, b: Any, where: str) -> tuple[Any, Any]:
+    """The arrays (or Python numbers) that a bitwise op or shift works on, with the dtype
+    rules of every binary op: a 0-d tensor or a Python int beside an integer tensor takes its
+    dtype, wrapping around (int8 & tensor(255) is int8 & -1), as in PyTorch."""
+    _integer_data(a, where)
+    _integer_data(b, where)
+    a, b = binary_operands(a, b, wrap=True)
+    return (a.data if isinstance(a, Tensor) else a), (b.data if isinstance(b, Tensor) else b)
+
+
 def _bitwise(fn: Any, a: Any, b: Any, where: str) -> Tensor:
-    return _compared(fn, _integer_data(a, where), _integer_data(b, where), where)
+    return _compared(fn, *_integer_operands(a, b, where), where)
 
 
 def bitwise_and(a: Any, b: Any) -> Tensor:
@@ -578,12 +599,17 @@ def _shift(a: Any, b: Any, *, left: bool) -> Tensor:
     where = "bitwise_left_shift" if left else "bitwise_right_shift"
     for operand in (a, b):
         data = operand.data if isinstance(operand, Tensor) else np.asarray(operand)
-        if data.dtype.kind not in "iu":
+        if data.dtype.kind not in "biu":
             raise TypeError(f"{where}: expected integer operands, got dtype {data.dtype}")
+    a, b = _integer_operands(a, b, where)
+    if np.result_type(a, b).kind == "b":  # a bool operand beside an integer one is fine
+        raise TypeError(f"{where}: expected integer operands, got dtype bool")
     rule = np.left_shift if left else np.right_shift
 
     def shifted(x: Any, counts: Any) -> Array:
-        dtype = np.result_type(x, counts)  # a Python int takes the tensor's dtype
+        # The width of the result's dtype bounds the count (a Python int or bool, or a 0-d
+        # tensor, beside a tensor takes the tensor's dtype).
+        dtype = np.result_type(x, counts)
         bits = dtype.itemsize * 8
         inside = (np.asarray(counts) >= 0) & (np.asarray(counts) < bits)
         if isinstance(counts, int):

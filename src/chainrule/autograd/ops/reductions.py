@@ -276,8 +276,10 @@ class Prod(Function):
 class Norm(Function):
     """y = (sum |x|**p)**(1/p) over axes;  dy/dx = sign(x) |x|**(p-1) / y**(p-1).
 
-    ``p = inf`` gives max |x| (gradient split among ties). NOTE: where y = 0 the
-    subgradient 0 is used, as in PyTorch.
+    ``p = inf`` gives max |x| (gradient split among ties); p may be negative (y = 0 when
+    an x is 0); ``p = 0`` counts the nonzero x and, as in PyTorch, passes no gradient back
+    (x.grad stays None). NOTE: where y = 0, or x = 0 with p < 1, the subgradient 0 is used,
+    as in PyTorch.
     """
 
     @staticmethod
@@ -288,6 +290,8 @@ class Norm(Function):
         a = np.abs(x)
         if p == math.inf:
             kept = a.max(axis=axes, keepdims=True)
+        elif p == 0:
+            kept = np.sum(a != 0, axis=axes, keepdims=True).astype(x.dtype)
         elif p == 2:
             kept = _unscaled(x, a, np.sqrt(np.sum(x * x, axis=axes, keepdims=True)), axes)
         else:
@@ -300,9 +304,11 @@ class Norm(Function):
 
     @staticmethod
     @quietly
-    def backward(ctx: Context, grad: Array) -> tuple[Array, None, None, None]:
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, None, None, None]:
         x, kept = ctx.saved
         p = ctx.p
+        if p == 0:
+            return None, None, None, None
         g = _expand(grad, ctx)
         safe = np.where(kept == 0, 1, kept)
         if p == math.inf:
@@ -591,7 +597,7 @@ def norm(
         from chainrule.linalg import matrix_norm
 
         return matrix_norm(x, "nuc", axes, keepdims)
-    if not p > 0:
+    if p == -math.inf:
         from chainrule.linalg import vector_norm
 
         return vector_norm(x, float(p), axes, keepdims)

@@ -203,6 +203,27 @@ class _Piece(_OutputSlot):
         return True
 
 
+class _SplitCtx(Context):
+    """The node of a ``Split``. It saves no arrays, only shapes and keys, so a backward
+    does not free it: separate backward passes through different pieces (or the same one)
+    work, as in PyTorch, which refuses only nodes whose saved tensors were freed."""
+
+    __slots__ = ()
+
+    def release(self) -> None:
+        pass
+
+
+class _PieceCtx(_SlotCtx):
+    """The node of one piece of a ``Split``; like the split's node, it saves nothing and
+    outlives a backward."""
+
+    __slots__ = ()
+
+    def release(self) -> None:
+        pass
+
+
 def _split_at(x: Tensor, keys: list[tuple[Any, ...]]) -> list[Tensor]:
     """The pieces ``x[key]`` for ``key`` in ``keys`` (disjoint basic keys), as one ``Split``
     node with an output node per piece when they are recorded."""
@@ -210,12 +231,12 @@ def _split_at(x: Tensor, keys: list[tuple[Any, ...]]) -> list[Tensor]:
         # Nothing to record; or a mode that follows single-output ops (compile_step
         # replays indexing by slices, anomaly mode checks each result): a slice each.
         return [Index.apply(x, key) for key in keys]
-    ctx = Context(Split, (x if x._ctx is None else x._ctx, None), (True, False))
+    ctx = _SplitCtx(Split, (x if x._ctx is None else x._ctx, None), (True, False))
     arrays = Split.forward(ctx, x.data, tuple(keys))
     ctx.output_dtype = x.data.dtype  # what backward builds; each piece's node checks its own
     pieces = []
     for k, array in enumerate(arrays):
-        node = _SlotCtx(_Piece, (ctx,), (True,))
+        node = _PieceCtx(_Piece, (ctx,), (True,))
         node.position = k
         node.output_shape, node.output_dtype = array.shape, array.dtype
         pieces.append(Tensor._from_op(array, node))
@@ -616,10 +637,10 @@ def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> T
 
 def split(
     x: Any, split_size_or_sections: Any, axis: int = 0, *, dim: int | None = None
-) -> list[Tensor]:
+) -> tuple[Tensor, ...]:
     """Cut ``x`` along ``axis`` into pieces of ``split_size`` (an int; the last may be
-    shorter) or of the listed sizes (PyTorch's ``split``). Each piece is a differentiable
-    slice of ``x``."""
+    shorter) or of the listed sizes (PyTorch's ``split``): a tuple, as PyTorch's. Each piece
+    is a differentiable slice of ``x``."""
     x = as_tensor(x)
     axis = int(normalize_axis(axis if dim is None else None, dim, "split") or 0)
     check_axis(axis, x.ndim, "split")
@@ -645,7 +666,7 @@ def split(
     for n in sizes:
         keys.append((*lead, slice(start, start + n)))
         start += n
-    return _split_at(x, keys)
+    return tuple(_split_at(x, keys))
 
 
 def tensor_split(x: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -677,6 +698,39 @@ def tensor_split(x: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor
     if not _disjoint([key[-1] for key in keys], length):
         return tuple(Index.apply(x, key) for key in keys)  # indices that go back: overlaps
     return tuple(_split_at(x, keys))
+
+
+def _split_on(where: str, axis: int, least: int, x: Any, sections: Any) -> tuple[Tensor, ...]:
+    """PyTorch's ``hsplit``/``vsplit``/``dsplit``: ``tensor_split`` on ``axis`` of a tensor
+    of at least ``least`` dimensions, an int count of sections dividing its length."""
+    x = as_tensor(x)
+    if x.ndim < least:
+        raise ValueError(
+            f"{where}: expected a tensor with at least {least} dimension(s), got {x.ndim}"
+        )
+    if isinstance(sections, int | np.integer) and (sections <= 0 or x.shape[axis] % int(sections)):
+        raise ValueError(
+            f"{where}: expected a number of sections that divides the length {x.shape[axis]} "
+            f"of axis {axis}, got {sections}"
+        )
+    return tensor_split(x, sections, axis)
+
+
+def hsplit(x: Any, sections: Any) -> tuple[Tensor, ...]:
+    """Cut ``x`` into ``sections`` equal pieces (an int), or at the listed indices, along
+    axis 1 (axis 0 of a 1-D ``x``), as PyTorch's ``hsplit``."""
+    x = as_tensor(x)
+    return _split_on("hsplit", 0 if x.ndim == 1 else 1, 1, x, sections)
+
+
+def vsplit(x: Any, sections: Any) -> tuple[Tensor, ...]:
+    """``hsplit`` along axis 0 of a tensor of at least 2 dimensions (PyTorch's ``vsplit``)."""
+    return _split_on("vsplit", 0, 2, x, sections)
+
+
+def dsplit(x: Any, sections: Any) -> tuple[Tensor, ...]:
+    """``hsplit`` along axis 2 of a tensor of at least 3 dimensions (PyTorch's ``dsplit``)."""
+    return _split_on("dsplit", 2, 3, x, sections)
 
 
 def _disjoint(spans: list[slice], length: int) -> bool:
@@ -812,11 +866,11 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
 # --------------------------------------------------------------------- composed forms
 # PyTorch's names for moves that the primitives above already cover: their gradients are
 # those of indexing, reshape and broadcast, so they need no derivative of their own.
-def chunk(x: Any, chunks: int, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:
+def chunk(x: Any, chunks: int, axis: int = 0, *, dim: int | None = None) -> tuple[Tensor, ...]:
     """Cut ``x`` along ``axis`` into at most ``chunks`` pieces of ``ceil(n / chunks)``
     elements (the last may be shorter, and fewer pieces come out when they run out: 6
     elements in 4 chunks make 3 pieces of 2), as PyTorch's ``chunk``; an empty axis gives
-    ``chunks`` empty pieces."""
+    ``chunks`` empty pieces. A tuple, as PyTorch's."""
     x = as_tensor(x)
     axis = int(normalize_axis(axis if dim is None else None, dim, "chunk") or 0)
     if not isinstance(chunks, int | np.integer) or chunks <= 0:
@@ -908,10 +962,15 @@ def repeat(x: Any, *repeats: Any) -> Tensor:
     return Clone.apply(tiles) if tiles.data.base is not None else tiles
 
 
-def tile(x: Any, *reps: Any) -> Tensor:
-    """Repeat ``x`` ``reps`` times along each axis; fewer counts than axes repeat the last
-    axes (PyTorch's ``tile``, where ``repeat`` needs one count per axis)."""
+def tile(x: Any, *reps: Any, dims: Any = None) -> Tensor:
+    """Repeat ``x`` ``reps`` (PyTorch's keyword: ``dims``) times along each axis; fewer
+    counts than axes repeat the last axes (PyTorch's ``tile``, where ``repeat`` needs one
+    count per axis)."""
     x = as_tensor(x)
+    if dims is not None:
+        if reps:
+            raise TypeError("tile: expected the counts by position or as dims=, not both")
+        reps = (dims,)
     counts = tuple(reps[0]) if len(reps) == 1 and isinstance(reps[0], Sequence) else reps
     counts = (1,) * (x.ndim - len(counts)) + tuple(counts)
     return repeat(x, *counts)
