@@ -79,6 +79,7 @@ REPLAYED_OPS = frozenset(
         "unfold2d", "fold2d",
         # losses
         "mse_loss", "softmax_cross_entropy_labels", "binary_cross_entropy",
+        "binary_cross_entropy_with_logits",
     }
 )  # fmt: skip
 """Ops whose front doors decide from shapes, dtypes and options alone, never from values,

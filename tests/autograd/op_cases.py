@@ -1026,6 +1026,48 @@ if "binary_cross_entropy" in REGISTRY:
     )
 
 
+BCE_WEIGHT = np.array([[0.5], [2.0], [1.0], [1.5]])
+BCE_POS_WEIGHT = np.array([3.0, 0.5, 1.0])
+
+
+def logits_and_probabilities(rng: np.random.Generator) -> list[np.ndarray]:
+    """Logits of both signs, several units large, and targets in (0, 1)."""
+    return [rng.standard_normal((4, 3)) * 3, rng.uniform(0.05, 0.95, (4, 3))]
+
+
+def bce_with_logits(x: cr.Tensor, y: cr.Tensor, weighted: bool, mean: bool) -> cr.Tensor:
+    weight, pos_weight = (BCE_WEIGHT, BCE_POS_WEIGHT) if weighted else (None, None)
+    if weighted:
+        weight, pos_weight = weight.astype(x.dtype), pos_weight.astype(x.dtype)
+    op = REGISTRY["binary_cross_entropy_with_logits"]
+    return op.apply(x, y, weight, pos_weight, mean)
+
+
+def torch_bce_with_logits(x: Any, y: Any, weighted: bool, mean: bool) -> Any:
+    options = {"reduction": "mean" if mean else "sum"}
+    if weighted:
+        options["weight"] = torch.as_tensor(BCE_WEIGHT, dtype=x.dtype)
+        options["pos_weight"] = torch.as_tensor(BCE_POS_WEIGHT, dtype=x.dtype)
+    return F.binary_cross_entropy_with_logits(x, y, **options)
+
+
+if "binary_cross_entropy_with_logits" in REGISTRY:
+    case(
+        "binary_cross_entropy_with_logits",
+        "mean",
+        lambda x, y: bce_with_logits(x, y, False, True),
+        lambda x, y: torch_bce_with_logits(x, y, False, True),
+        logits_and_probabilities,
+    )
+    case(
+        "binary_cross_entropy_with_logits",
+        "sum_weight_pos_weight",
+        lambda x, y: bce_with_logits(x * 5.0, y, True, False),
+        lambda x, y: torch_bce_with_logits(x * 5.0, y, True, False),
+        logits_and_probabilities,
+    )
+
+
 if "diagonal" in REGISTRY:
     case("diagonal", "main", lambda x: x.diagonal(), SAME, normal((3, 4)))
     case("diagonal", "offset stack", lambda x: x.diagonal(1, 1, 2), SAME, normal((2, 3, 4)))

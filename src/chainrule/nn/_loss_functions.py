@@ -1,8 +1,9 @@
 """Loss functions in functional form (``chainrule.nn.functional.mse_loss`` and the rest).
 
-Each composes autograd ops, except the two that training loops call on every step, which
+Each composes autograd ops, except the three that training loops call on every step, which
 use fused ops: cross-entropy (``softmax_cross_entropy``, and ``softmax_cross_entropy_labels``
-for plain class labels) and the reduced mean squared error (``mse_loss``). ``reduction`` is
+for plain class labels), the reduced mean squared error (``mse_loss``) and the reduced binary
+cross-entropy with logits (``binary_cross_entropy_with_logits``). ``reduction`` is
 ``'mean'`` (default), ``'sum'`` or ``'none'``. PyTorch's deprecated ``size_average`` and
 ``reduce`` flags are accepted, keyword only, by the losses that PyTorch accepts them in: they
 set ``reduction`` as PyTorch does, with a warning.
@@ -18,6 +19,7 @@ import chainrule.autograd.ops as ops
 from chainrule.autograd.ops._operands import as_tensor
 from chainrule.autograd.ops.losses import (
     BinaryCrossEntropy,
+    BinaryCrossEntropyWithLogits,
     MSELoss,
     SoftmaxCrossEntropy,
     SoftmaxCrossEntropyLabels,
@@ -508,19 +510,47 @@ def binary_cross_entropy_with_logits(
     reduce: bool | None = None,
 ) -> Tensor:
     """Binary cross-entropy on raw scores x, stable for any x:
-    (1 - y) x + (1 + (pos_weight - 1) y) softplus(-x), times ``weight``."""
+    (1 - y) x + (1 + (pos_weight - 1) y) softplus(-x), times ``weight``.
+
+    A reduced loss ('mean' or 'sum') of float32 or float64 scores is one fused node
+    (``binary_cross_entropy_with_logits`` in ``chainrule.autograd.ops.losses``), with the
+    values of the composition to the last bit; 'none', an empty input, and a ``weight`` or
+    ``pos_weight`` that requires grad take the composition.
+    """
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction("binary_cross_entropy_with_logits", size_average, reduce)
+    if (
+        (reduction == "mean" or reduction == "sum")
+        and weight is None
+        and pos_weight is None
+        and isinstance(input, Tensor)
+        and isinstance(target, Tensor)
+    ):
+        # What _pair checks, in a few comparisons, for two tensors that already match.
+        x, y = input.data, target.data
+        if x.shape == y.shape and x.dtype == y.dtype and x.dtype.char in "fd" and x.size:
+            return BinaryCrossEntropyWithLogits.apply(
+                input, target, None, None, reduction == "mean"
+            )
     where = "binary_cross_entropy_with_logits"
     input, target = _pair(where, input, target, reduction)
+    pw = None if pos_weight is None else _elementwise_weight(where, "pos_weight", pos_weight, input)
+    w = None if weight is None else _elementwise_weight(where, "weight", weight, input)
+    if (
+        reduction != "none"
+        and input.data.dtype.char in "fd"
+        and input.data.size
+        and not (w is not None and w.requires_grad)
+        and not (pw is not None and pw.requires_grad)
+    ):
+        return BinaryCrossEntropyWithLogits.apply(input, target, w, pw, reduction == "mean")
     softplus_neg = ops.softplus(-input, threshold=np.inf)  # log(1 + e^-x), exact everywhere
-    if pos_weight is None:
+    if pw is None:
         loss = (1 - target) * input + softplus_neg
     else:
-        pw = _elementwise_weight(where, "pos_weight", pos_weight, input)
         loss = (1 - target) * input + (1 + (pw - 1) * target) * softplus_neg
-    if weight is not None:
-        loss = loss * _elementwise_weight(where, "weight", weight, input)
+    if w is not None:
+        loss = loss * w
     return _reduce(loss, reduction)
 
 

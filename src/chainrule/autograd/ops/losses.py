@@ -1,5 +1,6 @@
 """Fused losses: softmax cross-entropy (per-sample, and reduced for plain class labels), the
-reduced mean squared error, and binary cross-entropy on probabilities.
+reduced mean squared error, binary cross-entropy on probabilities, and the reduced binary
+cross-entropy with logits.
 
 Composing log_softmax, indexing and a sum would work, but costs three graph nodes and a
 (batch, classes) temporary per node; the fused form's backward is a single expression,
@@ -143,3 +144,69 @@ class BinaryCrossEntropy(Function):
         grad_p = grad * (p - y) / np.maximum(p * (1 - p), floor) if dp else None
         grad_y = grad * (log_not_p - log_p) if dy else None
         return grad_p, grad_y
+
+
+@register("binary_cross_entropy_with_logits")
+class BinaryCrossEntropyWithLogits(Function):
+    """L = s * sum w ((1 - y) x + l softplus(-x)), l = 1 + (pw - 1) y, s = 1/n ('mean', n
+    elements) or 1 ('sum');  dL/dx = s w ((1 - y) - l sigmoid(-x)),
+    dL/dy = s w ((pw - 1) softplus(-x) - x).
+
+    Without ``pos_weight`` (l = 1) and ``weight`` (w = 1) this is s * sum (max(x, 0) - x y +
+    log1p(exp(-|x|))) with dL/dx = s (sigmoid(x) - y), PyTorch's stable form; softplus(-x)
+    is computed as max(-x, 0) + log1p(exp(-|x|)), which never overflows.
+
+    One node instead of the six of the composition (``1 - y``, a product, a negation, a
+    softplus, a sum, the reduction; up to five more with weights), which on small batches
+    cost more than the arithmetic. Forward and backward take the composition's steps in its
+    order, so the values and both gradients are those of the composition to the last bit.
+    ``x`` and ``y`` have one shape; ``weight`` and ``pos_weight`` (None, or arrays that
+    broadcast to it) carry no gradient.
+    """
+
+    @staticmethod
+    @quietly
+    def forward(
+        ctx: Context,
+        x: Array,
+        y: Array,
+        weight: Array | None,
+        pos_weight: Array | None,
+        mean: bool,
+    ) -> Array:
+        not_y = 1 - y
+        e = np.exp(-np.abs(x))
+        softplus_neg = np.maximum(-x, 0) + np.log1p(e)
+        if pos_weight is None:
+            log_weight = None
+            loss = not_y * x + softplus_neg
+        else:
+            log_weight = 1 + (pos_weight - 1) * y
+            loss = not_y * x + log_weight * softplus_neg
+        if weight is not None:
+            loss = loss * weight
+        ctx.save_for_backward(x, not_y, e, weight, pos_weight, log_weight, softplus_neg)
+        ctx.mean = mean
+        axes = tuple(range(x.ndim))
+        return mean_array(loss, axes) if mean else np.add.reduce(loss, axis=axes)
+
+    @staticmethod
+    @quietly
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None, None, None, None]:
+        x, not_y, e, weight, pos_weight, log_weight, softplus_neg = ctx.saved
+        dx, dy = ctx.needs_input_grad[:2]
+        scale = divided(grad, x.size) if ctx.mean else grad
+        if weight is not None:
+            scale = scale * weight
+        grad_x = grad_y = None
+        if dx:
+            # sigmoid(-x) as the softplus node computes it: 1 / (1 + e) where -x >= 0.
+            sigmoid_neg = np.where(x <= 0, 1 / (1 + e), e / (1 + e))
+            grad_x = scale * not_y
+            softplus_grad = scale if log_weight is None else scale * log_weight
+            grad_x -= softplus_grad * sigmoid_neg
+        if dy:
+            grad_y = -(scale * x)
+            if pos_weight is not None:
+                grad_y += scale * softplus_neg * (pos_weight - 1)
+        return grad_x, grad_y, None, None, None
