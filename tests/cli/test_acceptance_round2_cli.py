@@ -406,8 +406,10 @@ def test_evaluate_matches_scikit_learn_for_a_classifier(run: Run, tmp_path: Path
     assert scores["accuracy"] == pytest.approx(
         metrics.accuracy_score(truth, predicted["prediction"])
     )
+    # Two classes: f1 of the second ('yes'), as scikit-learn's pos_label; 'maybe' is not it.
+    assert scores["positive_class"] == "yes"
     assert scores["f1"] == pytest.approx(
-        metrics.f1_score(truth, predicted["prediction"], average="macro")
+        metrics.f1_score(truth == "yes", predicted["prediction"] == "yes")
     )
     assert scores["log_loss"] == pytest.approx(
         metrics.log_loss(truth[known], proba[known], labels=["no", "yes"]), rel=1e-5

@@ -74,7 +74,7 @@ def test_a_classifier_trained_on_csv_scores_as_sklearn_does_on_its_predictions(
     # Without validation or test parts, the training rows are the whole file.
     expected = {
         "accuracy": metrics.accuracy_score(y, predicted),
-        "f1": metrics.f1_score(y, predicted, average="macro"),
+        "f1_macro": metrics.f1_score(y, predicted, average="macro"),  # three classes
         "log_loss": metrics.log_loss(y, probabilities(predictions)),
     }
     assert printed["training"] == pytest.approx(expected, abs=1e-4)

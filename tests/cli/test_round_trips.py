@@ -85,7 +85,7 @@ def test_string_labels_round_trip(chainrule: Run, data_dir: Path, tmp_path: Path
     scores = json.loads(succeeds(chainrule("evaluate", "iris.safetensors", iris, "--json")))
     assert scores["rows"] == 150
     assert scores["accuracy"] == pytest.approx(accuracy)
-    assert set(scores) == {"rows", "log_loss", "accuracy", "f1"}
+    assert set(scores) == {"rows", "log_loss", "accuracy", "f1_macro"}
     text = succeeds(chainrule("evaluate", "iris.safetensors", iris, "--target", "species"))
     assert f"accuracy  {accuracy:.4f}" in text
 

@@ -113,7 +113,7 @@ def test_booleans_are_categories_that_match_their_text() -> None:
 
 def test_constant_and_empty_columns_become_zeros() -> None:
     pre = TabularPreprocessor().fit({"same": [5, 5, 5], "empty": [None, None, None]})
-    assert pre.columns[0] == NumericColumn("same", 5.0, 5.0, 1.0)
+    assert pre.columns[0] == NumericColumn("same", 5.0, 5.0, 1.0, constant=True)
     assert pre.columns[1] == NumericColumn("empty", 0.0, 0.0, 1.0, empty=True)
     # A column that held nothing when fitted taught the model nothing: 0 whatever comes.
     np.testing.assert_array_equal(

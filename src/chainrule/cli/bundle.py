@@ -7,6 +7,7 @@ Layout of the metadata (``FORMAT``, version 1)::
 
     {"format": "chainrule.table-model", "version": 1,
      "task": "classification", "target": "species", "classes": ["setosa", ...],
+     "positive_class": None,  # of two classes, the second: the one whose f1 is scored
      "feature_columns": [...], "preprocessing": {...}, "target_encoding": {...},
      "settings": {...}, "training": {...}, "metrics": {"training": {...}, ...}}
 """
@@ -237,7 +238,9 @@ def scores(target: TargetEncoder, outputs: Array, y: Array) -> dict[str, float]:
     """The task's metrics of ``outputs`` against encoded targets ``y``.
 
     Classification (``y`` class indices, -1 for a label the model does not know, which
-    counts as an error): ``log_loss`` (over known labels), ``accuracy``, ``f1`` (macro).
+    counts as an error): ``log_loss`` (over known labels), ``accuracy``, and for two classes
+    ``f1`` of the second (``positive_class``), as scikit-learn's ``f1_score`` with that
+    ``pos_label``; for more, ``f1_macro``, the macro average over classes.
     Regression (``y`` as ``target.encode`` gives): ``rmse``, ``mae``, ``r2`` in the target's
     own units.
     """
@@ -247,11 +250,15 @@ def scores(target: TargetEncoder, outputs: Array, y: Array) -> dict[str, float]:
         known = y >= 0
         proba = softmax(outputs)
         predicted = proba.argmax(axis=1)
-        return {
+        found = {
             "log_loss": metrics.log_loss(y[known], proba[known]) if known.any() else float("nan"),
             "accuracy": metrics.accuracy(y, predicted),
-            "f1": metrics.f1_score(y, predicted),
         }
+        if len(target.classes) == 2:
+            found["f1"] = metrics.f1_score(y, predicted, average="binary")
+        else:
+            found["f1_macro"] = metrics.f1_score(y, predicted, average="macro")
+        return found
     true = target.decode(y)
     predicted_values = target.decode(outputs)
     return {
@@ -269,8 +276,24 @@ def softmax(scores: Array) -> Array:
     return result
 
 
+def positive_class(target: TargetEncoder) -> Any:
+    """The class whose ``f1`` the tables show for two classes, the second in sorted order
+    (scikit-learn's ``pos_label=1`` of labels encoded 0 and 1); None for other tasks."""
+    if target.task == "classification" and len(target.classes) == 2:
+        return target.classes[1]
+    return None
+
+
+def f1_note(positive: Any) -> str:
+    """The line that says which class a two-class table's ``f1`` is of."""
+    return (
+        f"f1 is of class {positive!r}, the second in sorted order (scikit-learn's "
+        f"f1_score(y, predicted, pos_label={positive!r}))"
+    )
+
+
 PARTS = ("training", "validation", "test")
-METRICS = ("log_loss", "accuracy", "f1", "rmse", "mae", "r2")
+METRICS = ("log_loss", "accuracy", "f1", "f1_macro", "rmse", "mae", "r2")
 
 
 def format_table(rows: Mapping[str, Mapping[str, float]]) -> str:

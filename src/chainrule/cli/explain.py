@@ -239,7 +239,10 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset is not None:
             raise
         if any(sign in str(error) for sign in BATCH_ERRORS):
-            raise UsageError(f"{WHERE}: --rows {_rows(args)}: {error}") from None
+            raise UsageError(
+                f"{WHERE}: --rows {_rows(args)}: {error}; batch normalization takes the "
+                f"statistics of the rows, so pass two or more (such as --rows 3:5)"
+            ) from None
         raise UsageError(
             f"{WHERE}: {error}; the step of {args.model!r} on {args.data!r} cannot be traced"
         ) from None

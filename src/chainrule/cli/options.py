@@ -206,14 +206,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("weight_decay", nonnegative_float, None, "L2 penalty (default 0; for adamw, "
            "decoupled, default 0.01)", "W"),
     Option("loss", choice("auto", *CLASSIFICATION_LOSSES, *REGRESSION_LOSSES), "auto",
-           "auto (default): cross_entropy to classify, mse for regression; or mae, huber",
+           "auto (default): cross_entropy to classify, mse for regression; or mae, huber. A "
+           "regression learns the standardized target, (y - mean) / std: its loss and "
+           "val_loss are of that, the final rmse, mae and r2 in the target's units",
            "NAME"),
     Option("val_split", fraction, 0.2, "share of the training rows held out for validation "
            "and early stopping, rounded up; 0 turns both off (default 0.2)", "FRACTION"),
     Option("test_split", fraction, None, "share of rows held out for a test score, rounded "
            "up (default 0.2 with --dataset, else 0)", "FRACTION"),
     Option("patience", count, 20, "stop after this many epochs without a better validation "
-           "loss, keeping the best weights; 0 turns early stopping off (default 20)", "N"),
+           "loss, keeping the best weights; 0 turns early stopping off, as --val-split 0 does "
+           "(default 20)", "N"),
     Option("seed", count, 0, "seed of the splits, initial weights, order and dropout: the "
            "same seed gives the same model file (default 0)", "N"),
     Option("plot", text, None, "write the loss and metric curves as an image, in the format "
@@ -265,9 +268,11 @@ class TrainSettings:
     checkpoint_dir: str | None
     resume: bool
     quiet: bool
+    given: frozenset[str] = frozenset()
+    """The options set by a flag or by ``--config``, rather than left at their default."""
 
 
-assert {f.name for f in fields(TrainSettings)} == {"data", *BY_NAME}
+assert {f.name for f in fields(TrainSettings)} == {"data", "given", *BY_NAME}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -280,7 +285,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config",
         metavar="FILE.toml",
         help="read options from a TOML file (keys as the flags: epochs = 50, hidden = "
-        "[64, 32]); flags given too win",
+        "[64, 32]); flags given too win; paths in it are relative to the working directory, "
+        "as on the command line, not to the file's folder",
     )
     for option in OPTIONS:
         if option.is_switch:
@@ -322,6 +328,7 @@ def resolve(args: argparse.Namespace) -> TrainSettings:
     """Defaults, then ``--config``, then flags, each value checked where it was read."""
     values: dict[str, Any] = {option.name: option.default for option in OPTIONS}
     values["data"] = None
+    given: set[str] = set()
     if args.config is not None:
         label = f"train: config {args.config!r}"
         for key, value in _read_config(args.config).items():
@@ -345,6 +352,7 @@ def resolve(args: argparse.Namespace) -> TrainSettings:
                 raise UsageError(
                     f"{label}: {key}: expected {error.expected}, got {value!r}"
                 ) from None
+            given.add(name)
     if args.data is not None:
         values["data"] = args.data
     for option in OPTIONS:
@@ -361,4 +369,5 @@ def resolve(args: argparse.Namespace) -> TrainSettings:
                 ) from None
         repeated = option.name in REPEATABLE
         values[option.name] = [v for part in converted for v in part] if repeated else converted[0]
-    return TrainSettings(**values)
+        given.add(option.name)
+    return TrainSettings(**values, given=frozenset(given))

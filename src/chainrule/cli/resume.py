@@ -33,8 +33,9 @@ class ResumableEarlyStopping(Callback):
     resumed run stops, and keeps the weights, where an uninterrupted one would.
     """
 
-    def __init__(self, patience: int) -> None:
+    def __init__(self, patience: int, unit: str = "") -> None:
         self.patience = patience
+        self.unit = unit  # what the loss is of, where not the target itself
         self.best = math.inf
         self.best_epoch = 0
         self.wait = 0
@@ -47,7 +48,7 @@ class ResumableEarlyStopping(Callback):
     def reason(self) -> str:
         return (
             f"early stopping: no lower validation loss for {self.wait} epochs; best "
-            f"{self.best:.4g} at epoch {self.best_epoch}"
+            f"{self.best:.4g}{self.unit} at epoch {self.best_epoch}"
         )
 
     def on_train_begin(self, state: FitState) -> None:

@@ -395,6 +395,21 @@ def _loss(settings: TrainSettings, task: str) -> tuple[Module, str]:
     return losses[name](), name
 
 
+def _loss_units(loss_name: str, encoder: TargetEncoder) -> str:
+    """The note that a regression's loss, in the progress lines and the stop reason, is of
+    the standardized target, while the final tables are in the target's units."""
+    scale = f"{encoder.std:.4g}"
+    convert = {
+        "mse": f"an mse of L is an rmse of {scale} * sqrt(L) in the target's units",
+        "mae": f"an mae of L is an mae of {scale} * L in the target's units",
+    }.get(loss_name, "it has no simple conversion to the target's units")
+    return (
+        f"loss and val_loss are the {loss_name} of the standardized target, (target - "
+        f"{encoder.mean:.4g}) / {scale}: {convert}; the final table's rmse, mae and r2 are "
+        f"in the target's units"
+    )
+
+
 @dataclass
 class _Parts:
     """Row indices of each part of the table, and the target's encoding."""
@@ -510,7 +525,9 @@ class _Run:
             "features": self.feature_columns,
             **{k: v for k, v in settings_record.items() if k not in ("epochs", "patience")},
         }
-        stopper = ResumableEarlyStopping(s.patience) if "validation" in data else None
+        # A regression network learns the standardized target: its loss is of that.
+        unit = f" ({loss_name} of the standardized target)" if encoder.task == "regression" else ""
+        stopper = ResumableEarlyStopping(s.patience, unit) if "validation" in data else None
         callbacks: list[Callback] = [stopper] if stopper is not None else []
         health = None
         if s.diagnostics is not None:
@@ -531,7 +548,13 @@ class _Run:
             callbacks.append(RunCheckpoint(path, stopper, run_record))
 
         # Notes on stderr start only now, once every check has passed: a mistake is one line.
-        self._describe(features, encoder, parts, lr)
+        self._describe(features, encoder, parts, lr, loss_name)
+        if stopper is None and s.patience > 0 and "patience" in s.given:
+            self.log(
+                f"--patience {s.patience} has no effect: early stopping watches the validation "
+                f"loss, and --val-split 0 holds out no rows for it; every one of --epochs "
+                f"{s.epochs} runs"
+            )
         try:
             history = self._fit(model, loss, optimizer, data, encoder.task, callbacks, resume_from)
         except UsageError as error:  # the loss diverged: what the health report is for
@@ -555,6 +578,7 @@ class _Run:
             "task": encoder.task,
             "target": self.target_name,
             "classes": list(encoder.classes) if encoder.task == "classification" else None,
+            "positive_class": bundle.positive_class(encoder),
             "feature_columns": self.feature_columns,
             "preprocessing": features.to_dict(),
             "target_encoding": encoder.to_dict(),
@@ -575,7 +599,7 @@ class _Run:
         extras = ""
         if s.plot is not None:
             with writing("train", "--plot", s.plot):
-                history.plot(s.plot)
+                history.plot(s.plot, titles={"loss": f"loss{unit}"} if unit else None)
             extras += f"; curves plotted to {s.plot}"
         if health is not None and s.diagnostics is not None:
             with writing("train", "--diagnostics", s.diagnostics):
@@ -587,6 +611,8 @@ class _Run:
             save(model, s.out, metadata=metadata)
         written = f"model written to {s.out} ({bundle.n_parameters(model):,} parameters){extras}"
         print(bundle.format_table(metrics))
+        if metadata["positive_class"] is not None:
+            print(bundle.f1_note(metadata["positive_class"]))
         print(written)
         return 0
 
@@ -682,7 +708,12 @@ class _Run:
             raise UsageError(f"train: --arch cnn: {error}") from None
 
     def _describe(
-        self, features: TabularPreprocessor, encoder: TargetEncoder, parts: _Parts, lr: float
+        self,
+        features: TabularPreprocessor,
+        encoder: TargetEncoder,
+        parts: _Parts,
+        lr: float,
+        loss_name: str,
     ) -> None:
         s = self.settings
         for note in self.notes:
@@ -736,6 +767,8 @@ class _Run:
                     f"{self.target_name!r} holds {len(classes)} distinct whole numbers, so each "
                     f"is a class; --task regression predicts numbers instead"
                 )
+        if encoder.task == "regression":
+            self.log(_loss_units(loss_name, encoder))
         widths = "-".join(str(w) for w in [features.n_features_out, *s.hidden, encoder.n_outputs])
         if s.arch == "cnn":
             self.log(

@@ -227,12 +227,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if "r2" in result and len(values) < 2:
         result["r2"] = math.nan  # 1 - 0/0: undefined, as scikit-learn's r2_score says
         print(f"{where}: r2 is undefined for one row (nan); score two or more", file=sys.stderr)
+    positive = bundle.positive_class(trained.target)
     if args.json:
+        if positive is not None:
+            result["positive_class"] = positive
         print(json.dumps(_finite_or_none(result), indent=2))
     else:
         width = max(len(k) for k in result)
         for key, value in result.items():
             print(f"{key:<{width}}  {bundle.format_number(value)}")
+        if positive is not None:
+            print(bundle.f1_note(positive))
     return 0
 
 
@@ -264,9 +269,10 @@ def _category_shown(category: str) -> str:
 
 def _column_line(column: NumericColumn | CategoricalColumn, width: int) -> str:
     if isinstance(column, NumericColumn):
-        detail = (
-            f"numeric      median {column.median:.4g}, mean {column.mean:.4g}, std {column.std:.4g}"
-        )
+        # A constant column's std is 0; it is divided by 1 instead (files of earlier
+        # versions do not say which columns were constant, and show the divisor).
+        std = "0 (constant: scaled by 1)" if column.constant else f"{column.std:.4g}"
+        detail = f"numeric      median {column.median:.4g}, mean {column.mean:.4g}, std {std}"
     else:
         shown = [_category_shown(c) for c in column.categories[:8]]
         more = len(column.categories) - len(shown)
@@ -302,7 +308,8 @@ def run_info(args: argparse.Namespace) -> int:
         )
     else:
         task = (
-            f"regression of {meta.get('target')!r} (mean {target.mean:.4g}, std {target.std:.4g})"
+            f"regression of {meta.get('target')!r} (mean {target.mean:.4g}, std {target.std:.4g}; "
+            f"the network and its loss see the standardized target, (y - mean) / std)"
         )
     training = meta.get("training") or {}
     rows = training.get("rows")
@@ -341,4 +348,9 @@ def run_info(args: argparse.Namespace) -> int:
         print("metrics")
         for line in bundle.format_table(metrics).splitlines():
             print(f"  {line}")
+        if any("f1" in part for part in metrics.values()):
+            if "positive_class" in meta:
+                print(f"  {bundle.f1_note(meta['positive_class'])}")
+            else:  # files of earlier versions scored every task's f1 as the macro average
+                print("  f1 is the macro average over classes (a file of an earlier chainrule)")
     return 0

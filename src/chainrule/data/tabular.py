@@ -301,13 +301,15 @@ def _finite(value: Any) -> bool:
 @dataclass(frozen=True)
 class NumericColumn:
     """A column of numbers: missing -> ``median``, then (x - mean) / std. A column that held
-    no value when fitted (``empty``) tells nothing, and is 0 for every row."""
+    no value when fitted (``empty``) tells nothing, and is 0 for every row. A column of one
+    value (``constant``), whose spread is 0, is divided by a ``std`` of 1 instead."""
 
     name: str
     median: float
     mean: float
     std: float
     empty: bool = False
+    constant: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         spec = {
@@ -319,6 +321,8 @@ class NumericColumn:
         }
         if self.empty:  # only then: files of earlier versions have no such key
             spec["empty"] = True
+        if self.constant:  # likewise
+            spec["constant"] = True
         return spec
 
 
@@ -489,7 +493,8 @@ class TabularPreprocessor:
             if not present.size:
                 return NumericColumn(name, 0.0, 0.0, 1.0, empty=True)
             mean, std = _mean_std(present)
-            return NumericColumn(name, float(np.median(present)), mean, std)
+            constant = bool(present.min() == present.max())
+            return NumericColumn(name, float(np.median(present)), mean, std, constant=constant)
         counts = Counter(category_of(v) for v in values if not _is_missing(v))
         ranked = sorted(counts, key=lambda c: (-counts[c], c))[: self.max_categories]
         has_missing = any(_is_missing(v) for v in values)
@@ -615,8 +620,10 @@ def _column_from_dict(spec: Any, where: str) -> ColumnSpec:
         _check(float(spec["std"]) > 0, where, f"a positive std for {name!r}", spec["std"])
         empty = spec.get("empty", False)
         _check(isinstance(empty, bool), where, f"a boolean 'empty' for {name!r}", empty)
+        constant = spec.get("constant", False)
+        _check(isinstance(constant, bool), where, f"a boolean 'constant' for {name!r}", constant)
         median, mean, std = (float(s) for s in stats)
-        return NumericColumn(name, median, mean, std, empty=empty)
+        return NumericColumn(name, median, mean, std, empty=empty, constant=constant)
     if kind == "categorical":
         categories = spec.get("categories")
         _check(

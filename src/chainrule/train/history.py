@@ -87,11 +87,18 @@ class History:
         history.stop_reason = state.get("stop_reason")
         return history
 
-    def plot(self, path: str | Path, keys: str | list[str] | None = None) -> Path:
+    def plot(
+        self,
+        path: str | Path,
+        keys: str | list[str] | None = None,
+        titles: dict[str, str] | None = None,
+    ) -> Path:
         """Write the curves (loss, and each metric with its validation twin) as an image.
 
         ``keys`` names the curves to draw, one name or a list of them (by default every
         logged quantity but ``lr``, ``time`` and the ``val_`` twins, drawn beside theirs).
+        ``titles`` gives a curve's panel a title other than its name, such as what the loss
+        is of (``{"loss": "loss (mse of the standardized target)"}``).
         Each curve joins the epochs where it was measured (a validation curve under
         ``fit(validation_freq=)``, the validated epochs), on an axis of whole epochs.
 
@@ -144,7 +151,7 @@ class History:
                 ax.plot(epochs, values[measured], marker="o", ms=3, label=label)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("epoch")
-            ax.set_title(name)
+            ax.set_title((titles or {}).get(name, name))
             ax.grid(alpha=0.3)
             ax.legend()
         fig.tight_layout()

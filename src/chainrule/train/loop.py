@@ -710,8 +710,12 @@ def _score(
         # One-hot (or probability) targets: metrics compare classes, as Keras's
         # categorical_accuracy takes the argmax of both.
         y_true = y_true.argmax(axis=1)
-    # One output column under a binary loss: precision and the like of the positive class.
-    binary = kind in _BINARY_KINDS and readings["labels"].ndim == 1
+    # Two classes, as one output column under a binary loss or two class scores: precision
+    # and the like of class 1, as scikit-learn's default pos_label=1.
+    two_scores = kind in ("logits", "log_proba", "proba", "scores") and outputs.ndim == 2
+    binary = (kind in _BINARY_KINDS and readings["labels"].ndim == 1) or (
+        two_scores and outputs.shape[1] == 2
+    )
     multilabel = kind in _BINARY_KINDS and not binary
     if multilabel:
         _check_multilabel(metrics, readings["labels"].shape[1], "fit" if prefix else "evaluate")
@@ -1093,11 +1097,15 @@ def fit(
         Epochs already done, as in Keras: training runs epochs ``initial_epoch + 1`` to
         ``epochs`` (numbered from 1). Not with ``resume_from``, which restores the epoch.
     metrics : sequence of names or functions, one of them, or None
-        See ``chainrule.train.metrics.METRICS``; computed on each epoch's outputs. A
-        multi-label model (several output columns under a binary loss) is scored label by
-        label, as that module says; the top-k accuracies are refused for it. A plain
-        function ``fn(y_true, y_pred)`` gets a regression model's outputs in the targets'
-        shape where they have as many entries (see ``metrics.get_metric``).
+        See ``chainrule.train.metrics.METRICS``; computed on each epoch's outputs.
+        ``'precision'``, ``'recall'`` and ``'f1'`` are of class 1 for a model of two
+        classes (one output under a binary loss, or two class scores), as scikit-learn's
+        default ``pos_label=1``, and the macro average for more (``'f1_macro'`` is that
+        average always). A multi-label model (several output columns under a binary
+        loss) is scored label by label, as that module says; the top-k accuracies are
+        refused for it. A plain function ``fn(y_true, y_pred)`` gets a regression model's
+        outputs in the targets' shape where they have as many entries (see
+        ``metrics.get_metric``).
     callbacks : sequence of Callback, one of them, or None
     scheduler : learning-rate scheduler, optional
         Stepped after each epoch, once validated (``ReduceLROnPlateau`` with the monitored

@@ -4,6 +4,13 @@ Classification metrics take class labels (``accuracy``, ``precision``...) or cla
 probabilities (``log_loss``, ``top_k_accuracy``); regression metrics take predicted values.
 ``METRICS`` names each one with what it needs, so that ``fit`` can pass the right form.
 
+``precision``, ``recall`` and ``f1`` follow scikit-learn's scorers of those names: for a
+model of two classes (one output column under a binary loss, or two class scores under a
+cross-entropy) they are of class 1 alone, scikit-learn's default ``average='binary'`` with
+``pos_label=1``; for more classes, which have no positive one, they are the macro average
+over classes. ``precision_macro``, ``recall_macro`` and ``f1_macro`` are always the macro
+average (scikit-learn's scorers ``'f1_macro'``...), and ``*_weighted`` the weighted one.
+
 A multi-label model (several output columns under a binary loss, ``'bce_with_logits'`` or
 ``'binary_crossentropy'``, each column a yes/no label) is scored label by label:
 ``accuracy`` is the share of the 0/1 entries predicted right (Keras's
@@ -35,10 +42,25 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
 
 
 def top_k_accuracy(y_true: Any, y_proba: Any, k: int = 5) -> float:
-    """Share of samples whose true class is among the ``k`` most probable (classes 0..C-1)."""
+    """Share of samples whose true class is among the ``k`` most probable (classes 0..C-1).
+
+    Classes of equal probability rank by index, the higher first, as scikit-learn's
+    ``top_k_accuracy_score`` ranks them: of ``[0.5, 0.5, 0, 0]`` the top one is class 1.
+
+    Examples
+    --------
+    >>> top_k_accuracy([3, 1], [[0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0, 0]], k=1)
+    1.0
+    """
     proba = np.asarray(y_proba)
     t = _labels(y_true)
-    top = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+    if proba.ndim != 2 or proba.shape[0] != t.size:
+        raise ValueError(
+            f"top_k_accuracy: expected scores of shape ({t.size}, classes) for {t.size} "
+            f"labels, got shape {proba.shape}"
+        )
+    # A stable ascending sort, reversed: ties come out highest index first (scikit-learn's).
+    top = np.argsort(proba, axis=1, kind="stable")[:, ::-1][:, :k]
     return float(np.mean((top == t[:, None]).any(axis=1))) if t.size else float("nan")
 
 
@@ -119,7 +141,7 @@ def _counts(y_true: Any, y_pred: Any, average: str) -> tuple[Array, Array, Array
 def precision(y_true: Any, y_pred: Any, average: str = "macro") -> float:
     """Of the samples predicted as a class, the share that belong to it; averaged over
     classes (``'macro'``), weighted by class size (``'weighted'``), or of class 1 alone
-    (``'binary'``, scikit-learn's default and what ``fit`` reports for a binary model).
+    (``'binary'``, scikit-learn's default and what ``fit`` reports for two classes).
 
     For multi-label data (0/1 matrices of shape (N, labels), as scikit-learn's
     label-indicator format) each label is a binary problem, its class 1 the positive one,
@@ -147,12 +169,57 @@ def f1_score(y_true: Any, y_pred: Any, average: str = "macro") -> float:
     return _average(_ratio(2 * p * r, p + r), support, average)
 
 
-def log_loss(y_true: Any, y_proba: Any, eps: float = 1e-15) -> float:
-    """Mean negative log-probability of the true class (classes 0..C-1)."""
-    proba = np.clip(np.asarray(y_proba, dtype=np.float64), eps, 1 - eps)
-    t = _labels(y_true).astype(np.int64)
-    proba = proba / proba.sum(axis=1, keepdims=True)
-    return float(-np.mean(np.log(proba[np.arange(t.size), t])))
+def log_loss(y_true: Any, y_proba: Any, eps: float | None = None) -> float:
+    """Mean negative log-probability of the true class, as scikit-learn's ``log_loss``.
+
+    Parameters
+    ----------
+    y_true : array of shape (N,)
+        Class labels 0..C-1.
+    y_proba : array of shape (N, C), or (N,) or (N, 1) for two classes
+        Class probabilities; one column is the probability of class 1 (scikit-learn's
+        form for binary labels). Rows are taken as they are, not renormalized (as
+        scikit-learn since 1.5).
+    eps : float, optional
+        Probabilities are clipped to ``[eps, 1 - eps]``; by default ``eps`` is the machine
+        epsilon of ``y_proba``'s dtype (2.2e-16 for float64, 1.2e-7 for float32), as in
+        scikit-learn, so a probability of 0 for the true class costs ``-log(eps)``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree, or a label is not a class of ``y_proba``.
+
+    Examples
+    --------
+    >>> round(log_loss([0, 1, 1], [0.1, 0.8, 0.4]), 4)  # P(class 1) of each row
+    0.4149
+    """
+    raw = np.asarray(y_proba)
+    dtype = raw.dtype if raw.dtype in (np.float16, np.float32, np.float64) else np.float64
+    proba = raw.astype(dtype)
+    t = _labels(y_true)
+    if proba.ndim == 1 or (proba.ndim == 2 and proba.shape[1] == 1):
+        positive = proba.reshape(-1)
+        proba = np.stack([1 - positive, positive], axis=1)
+    if proba.ndim != 2 or proba.shape[0] != t.size:
+        raise ValueError(
+            f"log_loss: expected probabilities of shape ({t.size}, classes), or ({t.size},) "
+            f"of class 1, for {t.size} labels, got shape {raw.shape}"
+        )
+    if not t.size:
+        return float("nan")
+    classes = proba.shape[1]
+    known = np.isin(t, np.arange(classes))
+    if not known.all():
+        raise ValueError(
+            f"log_loss: expected labels 0..{classes - 1} for probabilities of {classes} "
+            f"classes, got {t[~known][0].tolist()!r}"
+        )
+    if eps is None:
+        eps = float(np.finfo(dtype).eps)
+    proba = np.clip(proba, eps, 1 - eps).astype(np.float64)
+    return float(-np.mean(np.log(proba[np.arange(t.size), t.astype(np.int64)])))
 
 
 def _multilabel_log_loss(y_true: Any, y_proba: Any, eps: float = 1e-15) -> float:
@@ -248,8 +315,9 @@ class Metric:
     """Whether a larger value is better; None where unknown (a plain function's), in which
     case callbacks with ``mode='auto'`` read the direction from the name."""
     binary: Callable[[Any, Any], float] | None = None
-    """What the metric is for a model with one output column and a binary loss, where it
-    differs (precision, recall, F1: of the positive class, as in Keras and scikit-learn)."""
+    """What the metric is for a model of two classes (one output column under a binary
+    loss, or two class scores), where it differs (precision, recall, F1: of class 1, as
+    scikit-learn's default ``pos_label=1``)."""
     multilabel: Callable[[Any, Any], float] | None = None
     """What a metric that needs ``"proba"`` is for a multi-label model (several output
     columns under a binary loss), given each entry's probability of 1; without one, such a
@@ -275,6 +343,9 @@ METRICS: dict[str, Metric] = {
         Metric("precision", precision, "labels", binary=_fixed(precision, average="binary")),
         Metric("recall", recall, "labels", binary=_fixed(recall, average="binary")),
         Metric("f1", f1_score, "labels", binary=_fixed(f1_score, average="binary")),
+        Metric("precision_macro", precision, "labels"),
+        Metric("recall_macro", recall, "labels"),
+        Metric("f1_macro", f1_score, "labels"),
         Metric("precision_weighted", _fixed(precision, average="weighted"), "labels"),
         Metric("recall_weighted", _fixed(recall, average="weighted"), "labels"),
         Metric("f1_weighted", _fixed(f1_score, average="weighted"), "labels"),
