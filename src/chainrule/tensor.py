@@ -1575,15 +1575,27 @@ class Tensor(_TensorFields):
         return ops.where(condition, self, other)
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
-        """``value`` (converted to this tensor's dtype) where ``mask`` holds, else ``self``;
-        ``mask`` is a bool tensor or array, as in PyTorch."""
+        """``value`` (a number or a 0-d tensor, converted to this tensor's dtype) where
+        ``mask`` holds, else ``self``; ``mask`` is a bool tensor or array, as in PyTorch.
+        A value of more dimensions is refused, as PyTorch refuses it (``chainrule.where(mask,
+        values, self)`` takes one)."""
         if np.asarray(mask.data if isinstance(mask, Tensor) else mask).dtype != np.bool_:
             raise TypeError(
                 "masked_fill: expected a boolean mask, got dtype "
                 f"{np.asarray(mask.data if isinstance(mask, Tensor) else mask).dtype}; compare "
                 "it first (mask != 0)"
             )
-        fill = value if isinstance(value, Tensor) else np.asarray(value, dtype=self.data.dtype)
+        if np.ndim(value.data if isinstance(value, Tensor) else value) != 0:
+            raise ValueError(
+                f"masked_fill: expected a number or a 0-dimensional value tensor, got a value "
+                f"of shape {np.shape(value.data if isinstance(value, Tensor) else value)}; use "
+                f"chainrule.where(mask, value, self) to fill from a tensor"
+            )
+        fill: Tensor | Array
+        if isinstance(value, Tensor):
+            fill = value if value.dtype == self.data.dtype else value.to(self.data.dtype)
+        else:
+            fill = np.asarray(value, dtype=self.data.dtype)
         return ops.where(mask, fill, self)
 
     def lerp(self, end: Any, weight: Any) -> Tensor:
@@ -2654,9 +2666,22 @@ def ones(
 def full(
     size: Any, fill_value: Any, dtype: DTypeLike = None, requires_grad: bool = False
 ) -> Tensor:
-    """A tensor of shape ``size`` filled with ``fill_value`` (its dtype follows the value)."""
+    """A tensor of shape ``size`` filled with ``fill_value``.
+
+    Without ``dtype``, a number's kind decides it, as in ``torch.full``: bool for a bool,
+    int64 for an integer, the default dtype (float32 unless ``set_default_dtype`` chose
+    another) for a float, whether a Python or a NumPy scalar (or a 0-d tensor); a value of
+    more dimensions, broadcast over the shape, keeps its dtype.
+    """
     if dtype is None:
-        dtype = _to_array(fill_value).dtype
+        value = fill_value.data if isinstance(fill_value, Tensor) else fill_value
+        kind = np.asarray(value).dtype.kind if np.ndim(value) == 0 else None
+        if kind == "f":
+            dtype = default_float()
+        elif kind in ("i", "u"):
+            dtype = np.int64
+        else:
+            dtype = _to_array(fill_value).dtype
     shape = _shape_from((size,))
     return _new(np.full(shape, fill_value, dtype=np.dtype(dtype)), requires_grad)
 

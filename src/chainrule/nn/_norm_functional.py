@@ -24,9 +24,32 @@ def _floating(where: str, x: Tensor) -> None:
         raise TypeError(f"{where}: expected a floating-point input, got dtype {x.dtype}")
 
 
+def _check_dtype(where: str, name: str, value: Tensor, x: Tensor) -> None:
+    """Refuse a weight, bias or running statistic of another dtype than the input, as
+    ``F.linear`` and PyTorch do (a float64 one would silently widen a float32 network's
+    output to float64); float32 beside float16 input is PyTorch's mixed precision, whose
+    statistics are computed in float32 anyway."""
+    if value.dtype == x.dtype or not is_floating(x.dtype):
+        return
+    if x.dtype == np.float16 and value.dtype == np.float32:
+        return
+    expected = "float16 (or float32)" if x.dtype == np.float16 else str(x.dtype)
+    raise TypeError(
+        f"{where}: expected {name} of the input's dtype {expected}, got {value.dtype}; "
+        f"convert one with .to(dtype)"
+    )
+
+
+def _in_dtype(value: Tensor, x: Tensor) -> Tensor:
+    """``value`` (a float32 parameter beside float16 input) in the input's dtype, so that the
+    output keeps it, as PyTorch's."""
+    return value if value.dtype == x.dtype else value.to(x.dtype)
+
+
 def _per_channel(where: str, name: str, value: Any, x: Tensor) -> Tensor | None:
     """``weight`` or ``bias`` as a Tensor of shape (C,) for input ``x`` of shape (N, C, *);
-    None stays None. Arrays and lists are accepted, as by the other functions here."""
+    None stays None. Arrays and lists are accepted, as by the other functions here, in the
+    input's dtype (see ``_check_dtype``)."""
     if value is None:
         return None
     tensor = as_tensor(value)
@@ -35,6 +58,7 @@ def _per_channel(where: str, name: str, value: Any, x: Tensor) -> Tensor | None:
             f"{where}: expected {name} of shape ({x.shape[1]},) for input shape {x.shape}, "
             f"got {tuple(tensor.shape)}"
         )
+    _check_dtype(where, name, tensor, x)
     return tensor
 
 
@@ -88,7 +112,9 @@ def instance_norm(
         input statistics, without running statistics when ``use_input_stats`` is False, or
         when ``weight``, ``bias`` or a running statistic is not of shape (C,).
     TypeError
-        For a running statistic that is not a Tensor (an array, say), as PyTorch.
+        For a running statistic that is not a Tensor (an array, say), as PyTorch, or a
+        ``weight``, ``bias`` or running statistic of another dtype than the input (float32
+        is accepted beside float16 input, as PyTorch accepts it).
 
     Notes
     -----
@@ -149,9 +175,9 @@ def instance_norm(
         scale = 1 / np.sqrt(running_var.data.reshape(per_channel) + eps)
         out = (x - mean_data.astype(x.dtype)) * scale.astype(x.dtype)
     if weight is not None:
-        out = out * weight.reshape(per_channel)
+        out = out * _in_dtype(weight, x).reshape(per_channel)
     if bias is not None:
-        out = out + bias.reshape(per_channel)
+        out = out + _in_dtype(bias, x).reshape(per_channel)
     return out
 
 

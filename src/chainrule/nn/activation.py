@@ -7,7 +7,7 @@ from typing import Any
 import chainrule.nn.functional as F
 from chainrule.backend import default_float, np
 from chainrule.nn._random_functional import check_bounds
-from chainrule.nn.module import Module
+from chainrule.nn.module import Module, cast_input
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor, dtype_of_to, own_generator
 
@@ -428,7 +428,8 @@ class PReLU(Module):
     init : float, default=0.25
         The slopes' initial value.
     dtype : dtype, default=float32
-        The dtype of ``weight``.
+        The dtype of ``weight``, and of the output: input is converted to it, as by the
+        other layers with weights.
 
     Attributes
     ----------
@@ -458,7 +459,7 @@ class PReLU(Module):
         self.weight.data[...] = self.init
 
     def forward(self, x: Any) -> Tensor:
-        return F.prelu(x, self.weight)
+        return F.prelu(cast_input(x, self.weight.dtype), self.weight)
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"

@@ -80,6 +80,8 @@ from chainrule.nn._loss_functions import (
     triplet_margin_loss,
 )
 from chainrule.nn._norm_functional import (
+    _check_dtype,
+    _in_dtype,
     _per_channel,
     _running_stat,
     bilinear,
@@ -241,7 +243,9 @@ def batch_norm(
         running statistics, none when not training, or a ``weight``, ``bias`` or running
         statistic not of shape (C,).
     TypeError
-        For a running statistic that is not a Tensor (an array, say), as PyTorch.
+        For a running statistic that is not a Tensor (an array, say), as PyTorch, or a
+        ``weight``, ``bias`` or running statistic of another dtype than the input (float32
+        is accepted beside float16 input, as PyTorch accepts it), in either mode.
 
     Examples
     --------
@@ -294,11 +298,13 @@ def batch_norm(
         # Tensor ops on the buffers, not their arrays: a recorded train step
         # (chainrule.compile_step) then reads them afresh at every step.
         scale = 1 / ops.sqrt(running_var.reshape(shape) + eps)
-        normalized = (x - running_mean.reshape(shape)) * scale.to(x.dtype)
+        # In the statistics' dtype (float32 for float16 input), then back to the input's.
+        centered = _for_statistics(x) - running_mean.reshape(shape)
+        normalized = (centered * scale).to(x.dtype)
     if weight is not None:
-        normalized = normalized * weight.reshape(shape)
+        normalized = normalized * _in_dtype(weight, x).reshape(shape)
     if bias is not None:
-        normalized = normalized + bias.reshape(shape)
+        normalized = normalized + _in_dtype(bias, x).reshape(shape)
     return normalized
 
 
@@ -310,7 +316,11 @@ def layer_norm(
     eps: float = 1e-5,
 ) -> Tensor:
     """Normalize over the last ``len(normalized_shape)`` axes of each sample (biased
-    variance), then scale by ``weight`` and shift by ``bias``."""
+    variance), then scale by ``weight`` and shift by ``bias``.
+
+    ``weight`` and ``bias`` must have the input's dtype (or float32 beside float16 input),
+    as in PyTorch: a TypeError says which differs.
+    """
     x = as_tensor(input)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if x.shape[x.ndim - len(shape) :] != shape:
@@ -325,15 +335,17 @@ def layer_norm(
                 f"layer_norm: expected {name} of shape normalized_shape={shape}, got "
                 f"{tuple(value.shape)}"
             )
+        if value is not None:
+            _check_dtype("layer_norm", name, value, x)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     wide = _for_statistics(x)
     centered = wide - wide.mean(axis=axes, keepdims=True)
     var = (centered * centered).mean(axis=axes, keepdims=True)
     out = (centered / ops.sqrt(var + eps)).to(x.dtype)
     if weight is not None:
-        out = out * weight
+        out = out * _in_dtype(weight, x)
     if bias is not None:
-        out = out + bias
+        out = out + _in_dtype(bias, x)
     return out
 
 
@@ -352,11 +364,17 @@ def group_norm(
     num_groups : int
         G, which must divide C: channels c * C / G to (c + 1) * C / G - 1 form group c.
     weight, bias : Tensor of shape (C,), optional
+        In the input's dtype (or float32 beside float16 input), as in PyTorch.
     eps : float, default=1e-5
 
     Returns
     -------
     Tensor of the input's shape
+
+    Raises
+    ------
+    TypeError
+        For input that is not floating point, or a ``weight`` or ``bias`` of another dtype.
 
     Notes
     -----
@@ -389,9 +407,9 @@ def group_norm(
     out = (centered / ops.sqrt(var + eps)).reshape(x.shape).to(x.dtype)
     per_channel = (channels,) + (1,) * (x.ndim - 2)
     if weight is not None:
-        out = out * weight.reshape(per_channel)
+        out = out * _in_dtype(weight, x).reshape(per_channel)
     if bias is not None:
-        out = out + bias.reshape(per_channel)
+        out = out + _in_dtype(bias, x).reshape(per_channel)
     return out
 
 
@@ -590,7 +608,9 @@ def scaled_dot_product_attention(
     value : Tensor of shape (..., S, Ev)
     attn_mask : Tensor of shape broadcasting to (..., L, S), optional
         A boolean mask is True where a query may attend to a key (False scores become
-        -inf); a floating-point mask is added to the scores.
+        -inf); a floating-point mask is added to the scores, in the query's dtype (so the
+        float32 mask of ``Transformer.generate_square_subsequent_mask`` serves a float16
+        query, and a float64 one a float32 query, as ``MultiheadAttention`` takes them).
     dropout_p : float, default=0.0
         Dropout on the attention weights; applied whenever it is above 0, as in PyTorch
         (pass ``dropout_p=0.0`` in evaluation).
@@ -604,6 +624,13 @@ def scaled_dot_product_attention(
     Returns
     -------
     Tensor of shape (..., L, Ev)
+
+    Raises
+    ------
+    ValueError
+        For both ``attn_mask`` and ``is_causal``, or an ``attn_mask`` neither bool nor
+        floating point (an integer mask, such as old PyTorch code's uint8 "1 = attend", is
+        refused, as PyTorch refuses it, rather than added to the scores).
 
     Notes
     -----
@@ -631,8 +658,14 @@ def scaled_dot_product_attention(
         mask = as_tensor(attn_mask)
         if mask.dtype == np.bool_:
             scores = scores.masked_fill(~mask.data, float("-inf"))
+        elif mask.dtype.kind == "f":
+            scores = scores + (mask if mask.dtype == scores.dtype else mask.to(scores.dtype))
         else:
-            scores = scores + mask
+            raise ValueError(
+                f"scaled_dot_product_attention: expected attn_mask of dtype bool (True = "
+                f"attend) or floating point (added to the scores), got dtype {mask.dtype}; "
+                f"for a 0/1 mask pass attn_mask.bool()"
+            )
     weights = _attention_softmax(scores)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, generator=generator)

@@ -44,7 +44,18 @@ from chainrule.nn import loss as losses
 from chainrule.nn.module import Module
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.nn.utils.rnn import PackedSequence
-from chainrule.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from chainrule.optim import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    NAdam,
+    Optimizer,
+    RAdam,
+    RMSprop,
+)
 from chainrule.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from chainrule.tensor import Tensor, _values_hold, as_generator
 from chainrule.train.callbacks import (
@@ -144,6 +155,10 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "adamw": AdamW,
     "rmsprop": RMSprop,
     "adagrad": Adagrad,
+    "adadelta": Adadelta,
+    "adamax": Adamax,
+    "nadam": NAdam,
+    "radam": RAdam,
 }
 """Optimizer names that ``fit(optimizer=...)`` accepts (with their default settings)."""
 
@@ -503,7 +518,9 @@ def _rows_of(dataset: Any) -> bool:
     return False
 
 
-def _pass_loader(data: Any, batch_size: int, where: str, dtype: Any) -> tuple[DataLoader, bool]:
+def _pass_loader(
+    data: Any, batch_size: int, where: str, dtype: Any, labels: bool = False
+) -> tuple[DataLoader, bool]:
     """The loader an evaluation pass iterates, and whether it was made here: a DataLoader
     given is taken as it is (its batches, order, ``drop_last`` and ``collate_fn``, as a
     PyTorch loop over it sees them); arrays, a dataset or an ``IterableDataset`` are
@@ -512,14 +529,17 @@ def _pass_loader(data: Any, batch_size: int, where: str, dtype: Any) -> tuple[Da
         return data, False
     if isinstance(data, IterableDataset):
         return DataLoader(data, batch_size), True
-    dataset = _as_dataset(data, where, dtype)
+    dataset = _as_dataset(data, where, dtype, labels)
     if len(dataset) == 0:
         raise ValueError(f"{where} is empty")
     return DataLoader(dataset, batch_size), True
 
 
-def _as_dataset(data: Any, where: str, dtype: Any) -> Any:
-    """A dataset from (x, y) arrays or tensors, or a dataset as it is."""
+def _as_dataset(data: Any, where: str, dtype: Any, labels: bool = False) -> Any:
+    """A dataset from (x, y) arrays or tensors, or a dataset as it is. With ``labels`` (a
+    cross-entropy or NLL loss), float targets of shape (N,) that are all whole numbers (a
+    pandas column of labels) become int64 class labels, as Keras's sparse cross-entropy
+    reads them."""
     if isinstance(data, tuple | list):
         if len(data) != 2:
             raise ValueError(
@@ -533,6 +553,8 @@ def _as_dataset(data: Any, where: str, dtype: Any) -> Any:
             )
         if is_floating(x.dtype) and x.dtype != dtype:
             x = x.astype(dtype)  # the model's dtype: float64 data must not widen float32 weights
+        if labels and y.ndim == 1 and is_floating(y.dtype) and _whole(y):
+            y = y.astype(np.int64)
         if is_floating(y.dtype) and y.dtype != dtype:
             y = y.astype(dtype)
         return TensorDataset(x, y)
@@ -541,6 +563,11 @@ def _as_dataset(data: Any, where: str, dtype: Any) -> Any:
     raise TypeError(
         f"{where}: expected (x, y) arrays, a dataset or a DataLoader, got {type(data).__name__}"
     )
+
+
+def _whole(y: Array) -> bool:
+    """Whether every value of ``y`` is a finite whole number."""
+    return bool(np.isfinite(y).all() and (y == np.trunc(y)).all())
 
 
 def _targets(dataset: Any) -> Array | None:
@@ -1040,8 +1067,11 @@ def fit(
         An optimizer over ``model.parameters()``, or a name from ``OPTIMIZERS`` (with that
         optimizer's default settings).
     train_data : (x, y) arrays or tensors, a dataset, or a DataLoader
-        Floating-point arrays are converted to the model's dtype. A DataLoader's
-        ``batch_size`` and ``drop_last`` are used (``batch_size`` here is then ignored);
+        Floating-point arrays are converted to the model's dtype; under a cross-entropy or
+        NLL loss, float targets of shape (N,) that are all whole numbers (a pandas column
+        of labels) are read as int64 class labels, as Keras's sparse cross-entropy reads
+        them. A DataLoader's ``batch_size`` and ``drop_last`` are used (``batch_size``
+        here is then ignored);
         the order of its batches is fit's, set by ``shuffle`` and ``seed``, unless it has a
         ``sampler`` or ``batch_sampler``: then that decides each epoch's batches, as in a
         PyTorch loop (``shuffle`` and ``seed`` do not apply to them, and
@@ -1198,7 +1228,9 @@ def fit(
     (each callback's ``model`` and ``params`` are set when training begins).
 
     A NaN or infinite loss stops training with a ``DivergenceWarning`` that names the epoch
-    and step. Ctrl-C stops after the current step and returns the history so far.
+    and step; History keeps that epoch's loss (NaN or infinite), as Keras's
+    ``TerminateOnNaN`` leaves it. Ctrl-C stops after the current step and returns the
+    history so far.
     """
     epochs = _positive_int(epochs, "fit", "epochs")
     batch_size = _positive_int(32 if batch_size is None else batch_size, "fit", "batch_size")
@@ -1233,6 +1265,7 @@ def fit(
         raise TypeError(f"fit: model must be a chainrule.nn.Module, got {type(model).__name__}")
     loss_fn = _resolve_loss(loss, "fit")
     kind = _output_kind(loss_fn)
+    labels = kind in ("logits", "log_proba")  # float labels of (N,) may be read as classes
     opt = _resolve_optimizer(optimizer, model)
     _check_optimizes(opt, model, loss_fn)
     metric_list = _metrics_for(metrics, kind, "fit")
@@ -1289,7 +1322,7 @@ def fit(
     elif given is not None:
         train_set = given.dataset
     else:
-        train_set = _as_dataset(source, "fit: train_data", dtype)
+        train_set = _as_dataset(source, "fit: train_data", dtype, labels)
     if stream is None and len(train_set) == 0:
         raise ValueError("fit: train_data is empty")
     _refuse_for_multilabel(metric_list, kind, train_set, "fit")
@@ -1331,7 +1364,7 @@ def fit(
     ):
         # Keras's (x_val, y_val, val_sample_weight)
         where = "fit: validation_data"
-        val_set = _as_dataset(validation_data[:2], where, dtype)
+        val_set = _as_dataset(validation_data[:2], where, dtype, labels)
         val_weights = _sample_weights(
             val_set, validation_data[2], None, dtype, where, "sample_weight (its third element)"
         )
@@ -1340,11 +1373,12 @@ def fit(
     elif isinstance(validation_data, tuple | list) and len(validation_data) == 3:
         # (x_val, y_val, None): no weights, as in Keras
         val_loader = DataLoader(
-            _as_dataset(validation_data[:2], "fit: validation_data", dtype), val_batch_size
+            _as_dataset(validation_data[:2], "fit: validation_data", dtype, labels),
+            val_batch_size,
         )
     elif validation_data is not None:
         val_loader, val_own = _pass_loader(
-            validation_data, val_batch_size, "fit: validation_data", dtype
+            validation_data, val_batch_size, "fit: validation_data", dtype, labels
         )
     if dist is not None and stream is not None:
         raise ValueError(
@@ -1742,6 +1776,9 @@ def _run_epoch(
         state.step += 1
         if not np.isfinite(value) and rows:
             _diverged(state, value, x, y)
+            # The epoch's loss (NaN or infinite) stays in History, as Keras's TerminateOnNaN
+            # leaves it; other keys of this epoch are NaN.
+            state.history.record(state.epoch, {"loss": (total + value * rows) / (count + rows)})
             return None
         if compiled is not None:
             compiled.backward()
@@ -1986,7 +2023,9 @@ def evaluate(
     kind = _output_kind(loss_fn)
     dtype = _model_dtype(model)
     source = _with_targets(data, y, "evaluate", "data")
-    loader, _ = _pass_loader(source, batch_size, "evaluate: data", dtype)
+    loader, _ = _pass_loader(
+        source, batch_size, "evaluate: data", dtype, kind in ("logits", "log_proba")
+    )
     metric_list = _metrics_for(metrics, kind, "evaluate")
     if not loader._streamed:
         _refuse_for_multilabel(metric_list, kind, loader.dataset, "evaluate")
