@@ -19,6 +19,10 @@ problem, averaged over the labels as scikit-learn's ``average='macro'`` does (``
 weighted by each label's positives, scikit-learn's ``average='weighted'``); ``log_loss`` is
 the binary cross-entropy averaged over every entry (Keras's ``binary_crossentropy``). The
 top-k accuracies, which rank classes of which one is true, are refused.
+
+A model of two classes may be trained on soft targets (label-smoothed 0.95/0.05 under
+``BCEWithLogitsLoss``): its ``log_loss`` is the binary cross-entropy of those targets, which
+for labels 0/1 is scikit-learn's ``log_loss``.
 """
 
 from __future__ import annotations
@@ -222,6 +226,37 @@ def log_loss(y_true: Any, y_proba: Any, eps: float | None = None) -> float:
     return float(-np.mean(np.log(proba[np.arange(t.size), t.astype(np.int64)])))
 
 
+def _binary_log_loss(y_true: Any, y_proba: Any) -> float:
+    """``log_loss`` of a model of two classes, whose targets may be soft: the binary
+    cross-entropy ``-mean(t * log(p1) + (1 - t) * log(p0))`` of targets ``t`` in [0, 1] (labels
+    0/1, or label-smoothed ones such as 0.95/0.05, as ``BCEWithLogitsLoss`` trains on), Keras's
+    ``binary_crossentropy``. For labels 0/1 it is ``log_loss`` itself, clipped alike.
+
+    ``y_proba`` is of shape (N, 2), or (N,) or (N, 1) of class 1, as ``log_loss`` takes it."""
+    raw = np.asarray(y_proba)
+    t = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    if t.size and not ((t >= 0) & (t <= 1)).all():
+        bad = t[~((t >= 0) & (t <= 1))][0].tolist()
+        raise ValueError(
+            f"log_loss: expected targets in [0, 1] for a model of two classes, got {bad!r}"
+        )
+    if (t == np.round(t)).all():
+        return log_loss(t.astype(np.int64), raw)  # labels: scikit-learn's log_loss, checks
+    dtype = raw.dtype if raw.dtype in (np.float16, np.float32, np.float64) else np.float64
+    proba = raw.astype(dtype)
+    if proba.ndim == 1 or (proba.ndim == 2 and proba.shape[1] == 1):
+        positive = proba.reshape(-1)
+        proba = np.stack([1 - positive, positive], axis=1)
+    if proba.shape != (t.size, 2):
+        raise ValueError(
+            f"log_loss: expected probabilities of shape ({t.size}, 2), or ({t.size},) of "
+            f"class 1, for {t.size} targets of a model of two classes, got shape {raw.shape}"
+        )
+    eps = float(np.finfo(dtype).eps)
+    proba = np.clip(proba, eps, 1 - eps).astype(np.float64)
+    return float(-np.mean(t * np.log(proba[:, 1]) + (1 - t) * np.log(proba[:, 0])))
+
+
 def _multilabel_log_loss(y_true: Any, y_proba: Any, eps: float = 1e-15) -> float:
     """Binary cross-entropy averaged over every entry of multi-label data: ``y_proba`` of
     shape (N, labels) the probabilities of 1, ``y_true`` the 0/1 targets of that shape."""
@@ -317,7 +352,8 @@ class Metric:
     binary: Callable[[Any, Any], float] | None = None
     """What the metric is for a model of two classes (one output column under a binary
     loss, or two class scores), where it differs (precision, recall, F1: of class 1, as
-    scikit-learn's default ``pos_label=1``)."""
+    scikit-learn's default ``pos_label=1``; log loss: the binary cross-entropy, which takes
+    soft targets such as label-smoothed 0.95/0.05)."""
     multilabel: Callable[[Any, Any], float] | None = None
     """What a metric that needs ``"proba"`` is for a multi-label model (several output
     columns under a binary loss), given each entry's probability of 1; without one, such a
@@ -350,7 +386,12 @@ METRICS: dict[str, Metric] = {
         Metric("recall_weighted", _fixed(recall, average="weighted"), "labels"),
         Metric("f1_weighted", _fixed(f1_score, average="weighted"), "labels"),
         Metric(
-            "log_loss", log_loss, "proba", greater_is_better=False, multilabel=_multilabel_log_loss
+            "log_loss",
+            log_loss,
+            "proba",
+            greater_is_better=False,
+            binary=_binary_log_loss,
+            multilabel=_multilabel_log_loss,
         ),
         Metric("mse", mean_squared_error, "values", greater_is_better=False),
         Metric("rmse", root_mean_squared_error, "values", greater_is_better=False),
