@@ -66,3 +66,21 @@ def test_log_loss_of_one_logit_refuses_targets_outside_zero_one() -> None:
     y[3] = 2.0
     with pytest.raises(ValueError, match=r"log_loss: expected targets in \[0, 1\].*got 2\.0"):
         evaluate(model, nn.BCEWithLogitsLoss(), (x, y), metrics=["log_loss"])
+
+
+def test_two_class_per_pixel_model_scores_class_one_as_scikit_learn_does() -> None:
+    x = np.random.RandomState(0).randn(16, 1, 6, 6).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    cr.manual_seed(0)
+    model = nn.Conv2d(1, 2, 3, padding=1)
+    names = ["f1", "precision", "recall", "f1_macro"]
+    scores = evaluate(model, nn.CrossEntropyLoss(), (x, y), metrics=names)
+    predicted = np.asarray(cr.predict(model, x)).argmax(axis=1).ravel()
+    truth = y.ravel()
+    assert sk.f1_score(truth, predicted) != pytest.approx(
+        sk.f1_score(truth, predicted, average="macro")
+    )
+    assert scores["f1"] == pytest.approx(sk.f1_score(truth, predicted))
+    assert scores["precision"] == pytest.approx(sk.precision_score(truth, predicted))
+    assert scores["recall"] == pytest.approx(sk.recall_score(truth, predicted))
+    assert scores["f1_macro"] == pytest.approx(sk.f1_score(truth, predicted, average="macro"))
