@@ -10,7 +10,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.train import evaluate, fit
+from chainrule.train import evaluate, fit, metrics
 
 sk = pytest.importorskip("sklearn.metrics")
 
@@ -84,3 +84,89 @@ def test_two_class_per_pixel_model_scores_class_one_as_scikit_learn_does() -> No
     assert scores["precision"] == pytest.approx(sk.precision_score(truth, predicted))
     assert scores["recall"] == pytest.approx(sk.recall_score(truth, predicted))
     assert scores["f1_macro"] == pytest.approx(sk.f1_score(truth, predicted, average="macro"))
+
+
+@pytest.mark.parametrize(
+    ("proba", "shown"),
+    [
+        ([[1.2, -0.2], [0.2, 0.8]], "1.2"),
+        ([[0.8, 0.2], [-0.1, 1.0]], "-0.1"),
+        ([[np.nan, 0.5], [0.2, 0.8]], "nan"),
+        ([0.5, 1.5], "1.5"),
+    ],
+)
+def test_log_loss_refuses_probabilities_outside_zero_one_as_scikit_learn(
+    proba: list, shown: str
+) -> None:
+    with pytest.raises(ValueError):
+        sk.log_loss([0, 1], proba)
+    with pytest.raises(
+        ValueError, match=rf"log_loss: expected probabilities in \[0, 1\], got {shown}"
+    ):
+        metrics.log_loss([0, 1], proba)
+
+
+def test_log_loss_takes_one_hot_labels_as_scikit_learn() -> None:
+    proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    for y in (np.eye(3), np.eye(3)[[0, 1, 0]], np.array([[1, 1, 0], [0, 1, 0], [0, 0, 1]])):
+        assert metrics.log_loss(y, proba) == pytest.approx(sk.log_loss(y, proba))
+        if (y.sum(axis=1) == 1).all():
+            labels = y.argmax(axis=1)
+            assert metrics.log_loss(y, proba) == pytest.approx(metrics.log_loss(labels, proba))
+    with pytest.raises(ValueError, match=r"expected a one-hot \(indicator\) y_true.*got 0\.5"):
+        metrics.log_loss([[0.5, 0.5, 0], [0, 1, 0], [0, 0, 1]], proba)
+
+
+def test_evaluate_scores_nan_outputs_as_nan_not_an_error() -> None:
+    x = np.ones((4, 3), dtype=np.float32)
+    x[0, 0] = np.nan
+    model = nn.Linear(3, 2)
+    scores = evaluate(
+        model, nn.CrossEntropyLoss(), (x, np.array([0, 1, 0, 1])), metrics=["log_loss"]
+    )
+    assert np.isnan(scores["log_loss"])
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "message"),
+    [
+        (
+            [0, 1, 2],
+            [0, 1, 1],
+            r"average='binary' needs labels of two classes, got 3 \(\[0, 1, 2\]\)",
+        ),
+        (["a", "b"], ["a", "b"], r"average='binary' scores class 1.*\['a', 'b'\]"),
+        ([0, 2, 2], [0, 2, 0], r"average='binary' scores class 1.*\[0, 2\]"),
+    ],
+)
+def test_binary_average_refuses_what_scikit_learn_refuses(
+    y_true: list, y_pred: list, message: str
+) -> None:
+    for fn, theirs in [
+        (metrics.precision, sk.precision_score),
+        (metrics.recall, sk.recall_score),
+        (metrics.f1_score, sk.f1_score),
+    ]:
+        with pytest.raises(ValueError):
+            theirs(y_true, y_pred)
+        with pytest.raises(ValueError, match=message):
+            fn(y_true, y_pred, average="binary")
+
+
+def test_binary_average_keeps_scikit_learns_values_for_two_classes() -> None:
+    for y_true, y_pred in [([0, 1, 1, 0], [0, 1, 0, 0]), ([0, 0], [0, 0]), ([1, 2, 2], [1, 1, 2])]:
+        assert metrics.f1_score(y_true, y_pred, average="binary") == pytest.approx(
+            sk.f1_score(y_true, y_pred, zero_division=0)
+        )
+
+
+def test_fit_scores_class_one_of_per_pixel_labels_with_ignored_pixels() -> None:
+    x = np.random.RandomState(1).randn(8, 1, 4, 4).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    y[:, 0, 0] = -100  # ignore_index: not a class, and not refused
+    cr.manual_seed(0)
+    model = nn.Conv2d(1, 2, 3, padding=1)
+    scores = evaluate(model, nn.CrossEntropyLoss(), (x, y), metrics=["f1", "precision"])
+    predicted = np.asarray(cr.predict(model, x)).argmax(axis=1).ravel()
+    truth = y.ravel()
+    assert scores["f1"] == pytest.approx(sk.f1_score(truth == 1, predicted == 1))

@@ -728,6 +728,11 @@ def _score(
         elif multilabel and m.multilabel is not None:
             fn = m.multilabel
         predicted = readings[m.needs]
+        if m.needs == "proba" and not np.isfinite(predicted).all():
+            # Outputs gone NaN or infinite (a diverging model) score NaN, as the loss does,
+            # where the metric functions refuse such probabilities.
+            scores[prefix + m.name] = float("nan")
+            continue
         if m.needs != "proba" and predicted.shape != y_true.shape and predicted.size == y_true.size:
             # As Keras matches ranks: a one-column output (N, 1) meets targets (N,) as (N,),
             # where a user's function would broadcast the two to (N, N).

@@ -114,6 +114,35 @@ def _positive_class(y_true: Any, y_pred: Any) -> tuple[Array, Array, Array, Arra
     return tp, predicted, actual, support
 
 
+def _check_binary(y_true: Any, y_pred: Any) -> None:
+    """Refuse, as scikit-learn's ``average='binary'`` (with ``pos_label=1``) does, labels of
+    more than two classes, and two classes of which none is 1."""
+    present = np.unique(np.concatenate([_labels(y_true), _labels(y_pred)]))
+    if present.size > 2:
+        raise ValueError(
+            f"metrics: average='binary' needs labels of two classes, got {present.size} "
+            f"({present.tolist()!r}); use average='macro' or 'weighted'"
+        )
+    if present.size == 2 and not (present == 1).any():
+        raise ValueError(
+            f"metrics: average='binary' scores class 1, which is not one of the labels "
+            f"{present.tolist()!r}; encode the positive class as 1, or use average='macro'"
+        )
+
+
+def _class_one(score: str) -> Callable[[Any, Any], float]:
+    """``precision``, ``recall`` or ``f1`` of class 1, for ``fit``'s models of two classes,
+    without ``average='binary'``'s checks: targets there may hold an ignored label (-100
+    per pixel) or soft values (0.95), which are simply not class 1."""
+
+    def fn(y_true: Any, y_pred: Any) -> float:
+        tp, predicted, actual, _ = _positive_class(y_true, y_pred)
+        p, r = _ratio(tp, predicted), _ratio(tp, actual)
+        return float({"precision": p, "recall": r, "f1": _ratio(2 * p * r, p + r)}[score][0])
+
+    return fn
+
+
 def _multilabel(y_true: Any, y_pred: Any) -> bool:
     """Whether both are 0/1 matrices of shape (N, labels), labels > 1: multi-label data."""
     t, p = np.asarray(y_true), np.asarray(y_pred)
@@ -138,6 +167,7 @@ def _counts(y_true: Any, y_pred: Any, average: str) -> tuple[Array, Array, Array
             )
         return _per_label(y_true, y_pred)
     if average == "binary":
+        _check_binary(y_true, y_pred)
         return _positive_class(y_true, y_pred)
     return _per_class(y_true, y_pred)
 
@@ -150,6 +180,12 @@ def precision(y_true: Any, y_pred: Any, average: str = "macro") -> float:
     For multi-label data (0/1 matrices of shape (N, labels), as scikit-learn's
     label-indicator format) each label is a binary problem, its class 1 the positive one,
     averaged over labels (``'macro'``) or weighted by their positives (``'weighted'``).
+
+    Raises
+    ------
+    ValueError
+        With ``average='binary'``, as scikit-learn: if the labels are of more than two
+        classes, or of two of which none is 1; or if ``average`` is unknown.
 
     Examples
     --------
@@ -173,17 +209,32 @@ def f1_score(y_true: Any, y_pred: Any, average: str = "macro") -> float:
     return _average(_ratio(2 * p * r, p + r), support, average)
 
 
+def _probabilities(y_proba: Any) -> tuple[Array, Array]:
+    """``y_proba`` as given and as floats (its own float dtype kept), checked to lie in
+    [0, 1], as scikit-learn's ``log_loss`` checks before it clips."""
+    raw = np.asarray(y_proba)
+    dtype = raw.dtype if raw.dtype in (np.float16, np.float32, np.float64) else np.float64
+    proba = raw.astype(dtype)
+    outside = ~((proba >= 0) & (proba <= 1))  # NaN among them
+    if outside.any():
+        raise ValueError(
+            f"log_loss: expected probabilities in [0, 1], got {proba[outside][0].tolist()!r}"
+        )
+    return raw, proba
+
+
 def log_loss(y_true: Any, y_proba: Any, eps: float | None = None) -> float:
     """Mean negative log-probability of the true class, as scikit-learn's ``log_loss``.
 
     Parameters
     ----------
-    y_true : array of shape (N,)
-        Class labels 0..C-1.
+    y_true : array of shape (N,), or (N, C) of 0s and 1s
+        Class labels 0..C-1, or their indicator (one-hot) matrix of ``y_proba``'s shape,
+        which scikit-learn also takes (a row's loss is then ``-sum(y_true * log(p))``).
     y_proba : array of shape (N, C), or (N,) or (N, 1) for two classes
-        Class probabilities; one column is the probability of class 1 (scikit-learn's
-        form for binary labels). Rows are taken as they are, not renormalized (as
-        scikit-learn since 1.5).
+        Class probabilities, each in [0, 1]; one column is the probability of class 1
+        (scikit-learn's form for binary labels). Rows are taken as they are, not
+        renormalized (as scikit-learn since 1.5).
     eps : float, optional
         Probabilities are clipped to ``[eps, 1 - eps]``; by default ``eps`` is the machine
         epsilon of ``y_proba``'s dtype (2.2e-16 for float64, 1.2e-7 for float32), as in
@@ -192,16 +243,33 @@ def log_loss(y_true: Any, y_proba: Any, eps: float | None = None) -> float:
     Raises
     ------
     ValueError
-        If the shapes disagree, or a label is not a class of ``y_proba``.
+        If the shapes disagree, a label is not a class of ``y_proba``, an indicator entry is
+        not 0 or 1, or a probability is outside [0, 1] or NaN (as scikit-learn refuses them).
 
     Examples
     --------
     >>> round(log_loss([0, 1, 1], [0.1, 0.8, 0.4]), 4)  # P(class 1) of each row
     0.4149
+    >>> round(log_loss([[1, 0], [0, 1]], [[0.9, 0.1], [0.2, 0.8]]), 4)  # one-hot labels
+    0.1643
     """
-    raw = np.asarray(y_proba)
-    dtype = raw.dtype if raw.dtype in (np.float16, np.float32, np.float64) else np.float64
-    proba = raw.astype(dtype)
+    raw, proba = _probabilities(y_proba)
+    dtype = proba.dtype
+    indicator = np.asarray(y_true)
+    if indicator.ndim == 2 and indicator.shape[1] > 1 and indicator.shape == proba.shape:
+        values = indicator.astype(np.float64)
+        if not ((values == 0) | (values == 1)).all():
+            bad = values[(values != 0) & (values != 1)][0].tolist()
+            raise ValueError(
+                f"log_loss: expected a one-hot (indicator) y_true of 0s and 1s of the "
+                f"probabilities' shape {proba.shape}, got {bad!r}"
+            )
+        if not values.size:
+            return float("nan")
+        if eps is None:
+            eps = float(np.finfo(dtype).eps)
+        clipped = np.clip(proba, eps, 1 - eps).astype(np.float64)
+        return float(-np.mean((values * np.log(clipped)).sum(axis=1)))
     t = _labels(y_true)
     if proba.ndim == 1 or (proba.ndim == 2 and proba.shape[1] == 1):
         positive = proba.reshape(-1)
@@ -209,7 +277,8 @@ def log_loss(y_true: Any, y_proba: Any, eps: float | None = None) -> float:
     if proba.ndim != 2 or proba.shape[0] != t.size:
         raise ValueError(
             f"log_loss: expected probabilities of shape ({t.size}, classes), or ({t.size},) "
-            f"of class 1, for {t.size} labels, got shape {raw.shape}"
+            f"of class 1, for {t.size} labels (or one-hot labels of that shape), got shape "
+            f"{raw.shape}"
         )
     if not t.size:
         return float("nan")
@@ -242,8 +311,8 @@ def _binary_log_loss(y_true: Any, y_proba: Any) -> float:
         )
     if (t == np.round(t)).all():
         return log_loss(t.astype(np.int64), raw)  # labels: scikit-learn's log_loss, checks
-    dtype = raw.dtype if raw.dtype in (np.float16, np.float32, np.float64) else np.float64
-    proba = raw.astype(dtype)
+    raw, proba = _probabilities(raw)
+    dtype = proba.dtype
     if proba.ndim == 1 or (proba.ndim == 2 and proba.shape[1] == 1):
         positive = proba.reshape(-1)
         proba = np.stack([1 - positive, positive], axis=1)
@@ -376,9 +445,9 @@ METRICS: dict[str, Metric] = {
         Metric("accuracy", accuracy, "labels"),
         Metric("top_5_accuracy", _fixed(top_k_accuracy, k=5), "proba"),
         Metric("top_3_accuracy", _fixed(top_k_accuracy, k=3), "proba"),
-        Metric("precision", precision, "labels", binary=_fixed(precision, average="binary")),
-        Metric("recall", recall, "labels", binary=_fixed(recall, average="binary")),
-        Metric("f1", f1_score, "labels", binary=_fixed(f1_score, average="binary")),
+        Metric("precision", precision, "labels", binary=_class_one("precision")),
+        Metric("recall", recall, "labels", binary=_class_one("recall")),
+        Metric("f1", f1_score, "labels", binary=_class_one("f1")),
         Metric("precision_macro", precision, "labels"),
         Metric("recall_macro", recall, "labels"),
         Metric("f1_macro", f1_score, "labels"),
