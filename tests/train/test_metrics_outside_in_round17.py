@@ -170,3 +170,44 @@ def test_fit_scores_class_one_of_per_pixel_labels_with_ignored_pixels() -> None:
     predicted = np.asarray(cr.predict(model, x)).argmax(axis=1).ravel()
     truth = y.ravel()
     assert scores["f1"] == pytest.approx(sk.f1_score(truth == 1, predicted == 1))
+
+
+_PROBA = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+
+
+@pytest.mark.parametrize(
+    ("y_true", "scores", "k", "message"),
+    [
+        ([0, 1], [[np.nan, 0.5], [0.2, 0.8]], 1, r"expected finite scores, got nan"),
+        ([0, 1, 2], _PROBA, 0, r"k must be an integer >= 1, got 0"),
+        ([0, 1, 2], _PROBA, 1.5, r"k must be an integer >= 1, got 1\.5"),
+        ([0, 1, 5], _PROBA, 2, r"expected labels 0\.\.2 for scores of 3 classes, got 5"),
+        ([0, -1, 2], _PROBA, 2, r"expected labels 0\.\.2 for scores of 3 classes, got -1"),
+    ],
+)
+def test_top_k_accuracy_refuses_what_scikit_learn_refuses(
+    y_true: list, scores: object, k: object, message: str
+) -> None:
+    with pytest.raises(ValueError):
+        sk.top_k_accuracy_score(y_true, scores, k=k, labels=list(range(np.shape(scores)[1])))
+    with pytest.raises(ValueError, match="top_k_accuracy: " + message):
+        metrics.top_k_accuracy(y_true, scores, k=k)  # type: ignore[arg-type]
+
+
+def test_top_k_accuracy_keeps_scikit_learns_values() -> None:
+    y = [0, 2, 1]
+    for k in (1, 2):
+        expected = sk.top_k_accuracy_score(y, _PROBA[[0, 0, 2]], k=k, labels=[0, 1, 2])
+        assert metrics.top_k_accuracy(y, _PROBA[[0, 0, 2]], k=k) == pytest.approx(expected)
+    assert metrics.top_k_accuracy(y, _PROBA, k=5) == 1.0  # k beyond the classes: all hit
+
+
+def test_weighted_scores_of_multilabel_data_without_positives_are_zero() -> None:
+    none = np.zeros((2, 2), dtype=int)
+    for fn, theirs in [
+        (metrics.precision, sk.precision_score),
+        (metrics.recall, sk.recall_score),
+        (metrics.f1_score, sk.f1_score),
+    ]:
+        expected = theirs(none, np.eye(2, dtype=int), average="weighted", zero_division=0)
+        assert fn(none, np.eye(2, dtype=int), average="weighted") == expected == 0.0

@@ -51,6 +51,12 @@ def top_k_accuracy(y_true: Any, y_proba: Any, k: int = 5) -> float:
     Classes of equal probability rank by index, the higher first, as scikit-learn's
     ``top_k_accuracy_score`` ranks them: of ``[0.5, 0.5, 0, 0]`` the top one is class 1.
 
+    Raises
+    ------
+    ValueError
+        As scikit-learn: if ``k`` is not an integer >= 1, a score is NaN or infinite, a
+        label is not a class 0..C-1, or the shapes disagree.
+
     Examples
     --------
     >>> top_k_accuracy([3, 1], [[0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0, 0]], k=1)
@@ -62,6 +68,17 @@ def top_k_accuracy(y_true: Any, y_proba: Any, k: int = 5) -> float:
         raise ValueError(
             f"top_k_accuracy: expected scores of shape ({t.size}, classes) for {t.size} "
             f"labels, got shape {proba.shape}"
+        )
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"top_k_accuracy: k must be an integer >= 1, got {k!r}")
+    if not np.isfinite(proba).all():
+        bad = proba[~np.isfinite(proba)][0].tolist()
+        raise ValueError(f"top_k_accuracy: expected finite scores, got {bad!r}")
+    known = np.isin(t, np.arange(proba.shape[1]))
+    if not known.all():
+        raise ValueError(
+            f"top_k_accuracy: expected labels 0..{proba.shape[1] - 1} for scores of "
+            f"{proba.shape[1]} classes, got {t[~known][0].tolist()!r}"
         )
     # A stable ascending sort, reversed: ties come out highest index first (scikit-learn's).
     top = np.argsort(proba, axis=1, kind="stable")[:, ::-1][:, :k]
@@ -96,7 +113,10 @@ def _average(values: Array, support: Array, average: str) -> float:
     if average in ("macro", "binary"):
         return float(values.mean()) if values.size else float("nan")
     if average == "weighted":
-        return float((values * support).sum() / support.sum()) if support.sum() else float("nan")
+        if not values.size:
+            return float("nan")
+        # No positives at all (multi-label data of 0s): 0, scikit-learn's zero_division.
+        return float((values * support).sum() / support.sum()) if support.sum() else 0.0
     raise ValueError(f"metrics: average must be 'macro', 'weighted' or 'binary', got {average!r}")
 
 
