@@ -250,12 +250,16 @@ def scores(target: TargetEncoder, outputs: Array, y: Array) -> dict[str, float]:
         known = y >= 0
         proba = softmax(outputs)
         predicted = proba.argmax(axis=1)
+        # Outputs gone NaN (a diverged model) score NaN, where log_loss refuses them.
+        scored = known.any() and bool(np.isfinite(proba).all())
         found = {
-            "log_loss": metrics.log_loss(y[known], proba[known]) if known.any() else float("nan"),
+            "log_loss": metrics.log_loss(y[known], proba[known]) if scored else float("nan"),
             "accuracy": metrics.accuracy(y, predicted),
         }
         if len(target.classes) == 2:
-            found["f1"] = metrics.f1_score(y, predicted, average="binary")
+            # An unknown label (-1) is not class 1 either: as 0 it leaves class 1's F1 the
+            # same, with the labels of two classes that average='binary' takes.
+            found["f1"] = metrics.f1_score(np.where(known, y, 0), predicted, average="binary")
         else:
             found["f1_macro"] = metrics.f1_score(y, predicted, average="macro")
         return found

@@ -737,9 +737,10 @@ def _score(
         # One-hot (or probability) targets: metrics compare classes, as Keras's
         # categorical_accuracy takes the argmax of both.
         y_true = y_true.argmax(axis=1)
-    # Two classes, as one output column under a binary loss or two class scores: precision
-    # and the like of class 1, as scikit-learn's default pos_label=1.
-    two_scores = kind in ("logits", "log_proba", "proba", "scores") and outputs.ndim == 2
+    # Two classes, as one output column under a binary loss or two class scores (per sample,
+    # or per pixel: (N, 2, H, W)): precision and the like of class 1, as scikit-learn's
+    # default pos_label=1 (over every pixel, the labels flattened).
+    two_scores = kind in ("logits", "log_proba", "proba", "scores") and outputs.ndim >= 2
     binary = (kind in _BINARY_KINDS and readings["labels"].ndim == 1) or (
         two_scores and outputs.shape[1] == 2
     )
@@ -754,6 +755,11 @@ def _score(
         elif multilabel and m.multilabel is not None:
             fn = m.multilabel
         predicted = readings[m.needs]
+        if m.needs == "proba" and not np.isfinite(predicted).all():
+            # Outputs gone NaN or infinite (a diverging model) score NaN, as the loss does,
+            # where the metric functions refuse such probabilities.
+            scores[prefix + m.name] = float("nan")
+            continue
         if m.needs != "proba" and predicted.shape != y_true.shape and predicted.size == y_true.size:
             # As Keras matches ranks: a one-column output (N, 1) meets targets (N,) as (N,),
             # where a user's function would broadcast the two to (N, N).

@@ -19,6 +19,10 @@ problem, averaged over the labels as scikit-learn's ``average='macro'`` does (``
 weighted by each label's positives, scikit-learn's ``average='weighted'``); ``log_loss`` is
 the binary cross-entropy averaged over every entry (Keras's ``binary_crossentropy``). The
 top-k accuracies, which rank classes of which one is true, are refused.
+
+A model of two classes may be trained on soft targets (label-smoothed 0.95/0.05 under
+``BCEWithLogitsLoss``): its ``log_loss`` is the binary cross-entropy of those targets, which
+for labels 0/1 is scikit-learn's ``log_loss``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,12 @@ def top_k_accuracy(y_true: Any, y_proba: Any, k: int = 5) -> float:
     Classes of equal probability rank by index, the higher first, as scikit-learn's
     ``top_k_accuracy_score`` ranks them: of ``[0.5, 0.5, 0, 0]`` the top one is class 1.
 
+    Raises
+    ------
+    ValueError
+        As scikit-learn: if ``k`` is not an integer >= 1, a score is NaN or infinite, a
+        label is not a class 0..C-1, or the shapes disagree.
+
     Examples
     --------
     >>> top_k_accuracy([3, 1], [[0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0, 0]], k=1)
@@ -58,6 +68,17 @@ def top_k_accuracy(y_true: Any, y_proba: Any, k: int = 5) -> float:
         raise ValueError(
             f"top_k_accuracy: expected scores of shape ({t.size}, classes) for {t.size} "
             f"labels, got shape {proba.shape}"
+        )
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"top_k_accuracy: k must be an integer >= 1, got {k!r}")
+    if not np.isfinite(proba).all():
+        bad = proba[~np.isfinite(proba)][0].tolist()
+        raise ValueError(f"top_k_accuracy: expected finite scores, got {bad!r}")
+    known = np.isin(t, np.arange(proba.shape[1]))
+    if not known.all():
+        raise ValueError(
+            f"top_k_accuracy: expected labels 0..{proba.shape[1] - 1} for scores of "
+            f"{proba.shape[1]} classes, got {t[~known][0].tolist()!r}"
         )
     # A stable ascending sort, reversed: ties come out highest index first (scikit-learn's).
     top = np.argsort(proba, axis=1, kind="stable")[:, ::-1][:, :k]
@@ -92,7 +113,10 @@ def _average(values: Array, support: Array, average: str) -> float:
     if average in ("macro", "binary"):
         return float(values.mean()) if values.size else float("nan")
     if average == "weighted":
-        return float((values * support).sum() / support.sum()) if support.sum() else float("nan")
+        if not values.size:
+            return float("nan")
+        # No positives at all (multi-label data of 0s): 0, scikit-learn's zero_division.
+        return float((values * support).sum() / support.sum()) if support.sum() else 0.0
     raise ValueError(f"metrics: average must be 'macro', 'weighted' or 'binary', got {average!r}")
 
 
@@ -108,6 +132,35 @@ def _positive_class(y_true: Any, y_pred: Any) -> tuple[Array, Array, Array, Arra
     counts += [np.count_nonzero(t == 1)] * 2
     tp, predicted, actual, support = (np.array([c], dtype=np.float64) for c in counts)
     return tp, predicted, actual, support
+
+
+def _check_binary(y_true: Any, y_pred: Any) -> None:
+    """Refuse, as scikit-learn's ``average='binary'`` (with ``pos_label=1``) does, labels of
+    more than two classes, and two classes of which none is 1."""
+    present = np.unique(np.concatenate([_labels(y_true), _labels(y_pred)]))
+    if present.size > 2:
+        raise ValueError(
+            f"metrics: average='binary' needs labels of two classes, got {present.size} "
+            f"({present.tolist()!r}); use average='macro' or 'weighted'"
+        )
+    if present.size == 2 and not (present == 1).any():
+        raise ValueError(
+            f"metrics: average='binary' scores class 1, which is not one of the labels "
+            f"{present.tolist()!r}; encode the positive class as 1, or use average='macro'"
+        )
+
+
+def _class_one(score: str) -> Callable[[Any, Any], float]:
+    """``precision``, ``recall`` or ``f1`` of class 1, for ``fit``'s models of two classes,
+    without ``average='binary'``'s checks: targets there may hold an ignored label (-100
+    per pixel) or soft values (0.95), which are simply not class 1."""
+
+    def fn(y_true: Any, y_pred: Any) -> float:
+        tp, predicted, actual, _ = _positive_class(y_true, y_pred)
+        p, r = _ratio(tp, predicted), _ratio(tp, actual)
+        return float({"precision": p, "recall": r, "f1": _ratio(2 * p * r, p + r)}[score][0])
+
+    return fn
 
 
 def _multilabel(y_true: Any, y_pred: Any) -> bool:
@@ -134,6 +187,7 @@ def _counts(y_true: Any, y_pred: Any, average: str) -> tuple[Array, Array, Array
             )
         return _per_label(y_true, y_pred)
     if average == "binary":
+        _check_binary(y_true, y_pred)
         return _positive_class(y_true, y_pred)
     return _per_class(y_true, y_pred)
 
@@ -146,6 +200,12 @@ def precision(y_true: Any, y_pred: Any, average: str = "macro") -> float:
     For multi-label data (0/1 matrices of shape (N, labels), as scikit-learn's
     label-indicator format) each label is a binary problem, its class 1 the positive one,
     averaged over labels (``'macro'``) or weighted by their positives (``'weighted'``).
+
+    Raises
+    ------
+    ValueError
+        With ``average='binary'``, as scikit-learn: if the labels are of more than two
+        classes, or of two of which none is 1; or if ``average`` is unknown.
 
     Examples
     --------
@@ -169,17 +229,32 @@ def f1_score(y_true: Any, y_pred: Any, average: str = "macro") -> float:
     return _average(_ratio(2 * p * r, p + r), support, average)
 
 
+def _probabilities(y_proba: Any) -> tuple[Array, Array]:
+    """``y_proba`` as given and as floats (its own float dtype kept), checked to lie in
+    [0, 1], as scikit-learn's ``log_loss`` checks before it clips."""
+    raw = np.asarray(y_proba)
+    dtype = raw.dtype if raw.dtype in (np.float16, np.float32, np.float64) else np.float64
+    proba = raw.astype(dtype)
+    outside = ~((proba >= 0) & (proba <= 1))  # NaN among them
+    if outside.any():
+        raise ValueError(
+            f"log_loss: expected probabilities in [0, 1], got {proba[outside][0].tolist()!r}"
+        )
+    return raw, proba
+
+
 def log_loss(y_true: Any, y_proba: Any, eps: float | None = None) -> float:
     """Mean negative log-probability of the true class, as scikit-learn's ``log_loss``.
 
     Parameters
     ----------
-    y_true : array of shape (N,)
-        Class labels 0..C-1.
+    y_true : array of shape (N,), or (N, C) of 0s and 1s
+        Class labels 0..C-1, or their indicator (one-hot) matrix of ``y_proba``'s shape,
+        which scikit-learn also takes (a row's loss is then ``-sum(y_true * log(p))``).
     y_proba : array of shape (N, C), or (N,) or (N, 1) for two classes
-        Class probabilities; one column is the probability of class 1 (scikit-learn's
-        form for binary labels). Rows are taken as they are, not renormalized (as
-        scikit-learn since 1.5).
+        Class probabilities, each in [0, 1]; one column is the probability of class 1
+        (scikit-learn's form for binary labels). Rows are taken as they are, not
+        renormalized (as scikit-learn since 1.5).
     eps : float, optional
         Probabilities are clipped to ``[eps, 1 - eps]``; by default ``eps`` is the machine
         epsilon of ``y_proba``'s dtype (2.2e-16 for float64, 1.2e-7 for float32), as in
@@ -188,16 +263,33 @@ def log_loss(y_true: Any, y_proba: Any, eps: float | None = None) -> float:
     Raises
     ------
     ValueError
-        If the shapes disagree, or a label is not a class of ``y_proba``.
+        If the shapes disagree, a label is not a class of ``y_proba``, an indicator entry is
+        not 0 or 1, or a probability is outside [0, 1] or NaN (as scikit-learn refuses them).
 
     Examples
     --------
     >>> round(log_loss([0, 1, 1], [0.1, 0.8, 0.4]), 4)  # P(class 1) of each row
     0.4149
+    >>> round(log_loss([[1, 0], [0, 1]], [[0.9, 0.1], [0.2, 0.8]]), 4)  # one-hot labels
+    0.1643
     """
-    raw = np.asarray(y_proba)
-    dtype = raw.dtype if raw.dtype in (np.float16, np.float32, np.float64) else np.float64
-    proba = raw.astype(dtype)
+    raw, proba = _probabilities(y_proba)
+    dtype = proba.dtype
+    indicator = np.asarray(y_true)
+    if indicator.ndim == 2 and indicator.shape[1] > 1 and indicator.shape == proba.shape:
+        values = indicator.astype(np.float64)
+        if not ((values == 0) | (values == 1)).all():
+            bad = values[(values != 0) & (values != 1)][0].tolist()
+            raise ValueError(
+                f"log_loss: expected a one-hot (indicator) y_true of 0s and 1s of the "
+                f"probabilities' shape {proba.shape}, got {bad!r}"
+            )
+        if not values.size:
+            return float("nan")
+        if eps is None:
+            eps = float(np.finfo(dtype).eps)
+        clipped = np.clip(proba, eps, 1 - eps).astype(np.float64)
+        return float(-np.mean((values * np.log(clipped)).sum(axis=1)))
     t = _labels(y_true)
     if proba.ndim == 1 or (proba.ndim == 2 and proba.shape[1] == 1):
         positive = proba.reshape(-1)
@@ -205,7 +297,8 @@ def log_loss(y_true: Any, y_proba: Any, eps: float | None = None) -> float:
     if proba.ndim != 2 or proba.shape[0] != t.size:
         raise ValueError(
             f"log_loss: expected probabilities of shape ({t.size}, classes), or ({t.size},) "
-            f"of class 1, for {t.size} labels, got shape {raw.shape}"
+            f"of class 1, for {t.size} labels (or one-hot labels of that shape), got shape "
+            f"{raw.shape}"
         )
     if not t.size:
         return float("nan")
@@ -220,6 +313,37 @@ def log_loss(y_true: Any, y_proba: Any, eps: float | None = None) -> float:
         eps = float(np.finfo(dtype).eps)
     proba = np.clip(proba, eps, 1 - eps).astype(np.float64)
     return float(-np.mean(np.log(proba[np.arange(t.size), t.astype(np.int64)])))
+
+
+def _binary_log_loss(y_true: Any, y_proba: Any) -> float:
+    """``log_loss`` of a model of two classes, whose targets may be soft: the binary
+    cross-entropy ``-mean(t * log(p1) + (1 - t) * log(p0))`` of targets ``t`` in [0, 1] (labels
+    0/1, or label-smoothed ones such as 0.95/0.05, as ``BCEWithLogitsLoss`` trains on), Keras's
+    ``binary_crossentropy``. For labels 0/1 it is ``log_loss`` itself, clipped alike.
+
+    ``y_proba`` is of shape (N, 2), or (N,) or (N, 1) of class 1, as ``log_loss`` takes it."""
+    raw = np.asarray(y_proba)
+    t = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    if t.size and not ((t >= 0) & (t <= 1)).all():
+        bad = t[~((t >= 0) & (t <= 1))][0].tolist()
+        raise ValueError(
+            f"log_loss: expected targets in [0, 1] for a model of two classes, got {bad!r}"
+        )
+    if (t == np.round(t)).all():
+        return log_loss(t.astype(np.int64), raw)  # labels: scikit-learn's log_loss, checks
+    raw, proba = _probabilities(raw)
+    dtype = proba.dtype
+    if proba.ndim == 1 or (proba.ndim == 2 and proba.shape[1] == 1):
+        positive = proba.reshape(-1)
+        proba = np.stack([1 - positive, positive], axis=1)
+    if proba.shape != (t.size, 2):
+        raise ValueError(
+            f"log_loss: expected probabilities of shape ({t.size}, 2), or ({t.size},) of "
+            f"class 1, for {t.size} targets of a model of two classes, got shape {raw.shape}"
+        )
+    eps = float(np.finfo(dtype).eps)
+    proba = np.clip(proba, eps, 1 - eps).astype(np.float64)
+    return float(-np.mean(t * np.log(proba[:, 1]) + (1 - t) * np.log(proba[:, 0])))
 
 
 def _multilabel_log_loss(y_true: Any, y_proba: Any, eps: float = 1e-15) -> float:
@@ -317,7 +441,8 @@ class Metric:
     binary: Callable[[Any, Any], float] | None = None
     """What the metric is for a model of two classes (one output column under a binary
     loss, or two class scores), where it differs (precision, recall, F1: of class 1, as
-    scikit-learn's default ``pos_label=1``)."""
+    scikit-learn's default ``pos_label=1``; log loss: the binary cross-entropy, which takes
+    soft targets such as label-smoothed 0.95/0.05)."""
     multilabel: Callable[[Any, Any], float] | None = None
     """What a metric that needs ``"proba"`` is for a multi-label model (several output
     columns under a binary loss), given each entry's probability of 1; without one, such a
@@ -340,9 +465,9 @@ METRICS: dict[str, Metric] = {
         Metric("accuracy", accuracy, "labels"),
         Metric("top_5_accuracy", _fixed(top_k_accuracy, k=5), "proba"),
         Metric("top_3_accuracy", _fixed(top_k_accuracy, k=3), "proba"),
-        Metric("precision", precision, "labels", binary=_fixed(precision, average="binary")),
-        Metric("recall", recall, "labels", binary=_fixed(recall, average="binary")),
-        Metric("f1", f1_score, "labels", binary=_fixed(f1_score, average="binary")),
+        Metric("precision", precision, "labels", binary=_class_one("precision")),
+        Metric("recall", recall, "labels", binary=_class_one("recall")),
+        Metric("f1", f1_score, "labels", binary=_class_one("f1")),
         Metric("precision_macro", precision, "labels"),
         Metric("recall_macro", recall, "labels"),
         Metric("f1_macro", f1_score, "labels"),
@@ -350,7 +475,12 @@ METRICS: dict[str, Metric] = {
         Metric("recall_weighted", _fixed(recall, average="weighted"), "labels"),
         Metric("f1_weighted", _fixed(f1_score, average="weighted"), "labels"),
         Metric(
-            "log_loss", log_loss, "proba", greater_is_better=False, multilabel=_multilabel_log_loss
+            "log_loss",
+            log_loss,
+            "proba",
+            greater_is_better=False,
+            binary=_binary_log_loss,
+            multilabel=_multilabel_log_loss,
         ),
         Metric("mse", mean_squared_error, "values", greater_is_better=False),
         Metric("rmse", root_mean_squared_error, "values", greater_is_better=False),
