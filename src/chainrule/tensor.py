@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import itertools
 import operator
 import secrets
 import sys
@@ -55,7 +56,7 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
             f"takes X.toarray()"
         )
     if isinstance(data, list | tuple):
-        _check_tensor_items(data)
+        data = _read_tensor_items(data)
     try:
         array = np.array(data, dtype=None if dtype is None else np.dtype(dtype))
     except ValueError as error:
@@ -92,35 +93,74 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> Array:
     return array
 
 
-def _check_tensor_items(data: list[Any] | tuple[Any, ...]) -> None:
-    """PyTorch's rule for tensors inside the lists given to ``tensor``: each is read as the
-    number it holds, so one of several elements is refused, and one that requires grad is
-    converted with a warning (its graph is not followed). The items of each list along the
-    first path down are checked (``[t1, t2]``, ``[[t1, t2], [t3, t4]]``)."""
+def _read_tensor_items(data: list[Any] | tuple[Any, ...]) -> list[Any] | tuple[Any, ...]:
+    """PyTorch's rule for tensors inside the lists given to ``tensor``: the nesting depth is
+    that of the first element's path (lists, tuples and arrays; a tensor ends it), as
+    PyTorch's ``compute_sizes`` finds it. Above that depth a tensor is a row like a list;
+    at it, where a number is expected, a one-element tensor of any shape is read as its
+    number (its dtype kept), one of several elements is refused, and one that requires grad
+    is converted with a warning (its graph is not followed). ``data`` comes back as it was
+    where it holds no tensor at the depth of numbers."""
+    depth = 0
     level: Any = data
-    for _ in range(32):
-        if not isinstance(level, list | tuple) or not level:
-            return
-        for item in level:
-            if not isinstance(item, Tensor):
-                continue
-            if item.data.size != 1:
-                raise ValueError(
-                    f"tensor: expected numbers or one-element tensors inside a "
-                    f"{type(level).__name__}, got a Tensor of shape {item.shape} (only "
-                    f"one-element tensors can be converted to numbers); join tensors with "
-                    f"stack or cat. A layer made with return_indices=True returns a tuple "
-                    f"(output, indices), which the next layer cannot take"
-                )
-            if item.requires_grad:
-                warnings.warn(
-                    "tensor: converting a tensor with requires_grad=True inside a list to a "
-                    "number: the result has no gradient. Consider tensor.detach() first, or "
-                    "stack or cat to keep the graph",
-                    UserWarning,
-                    stacklevel=5,  # the caller of tensor()
-                )
+    while isinstance(level, list | tuple) and depth < 64:
+        depth += 1
+        if not level:
+            return data
         level = level[0]
+    if isinstance(level, np.ndarray):
+        depth += level.ndim
+    # Most lists hold no tensor: look for one level by level at C speed first.
+    rows: list[Any] = [data]
+    for _ in range(depth - 1):
+        items = list(itertools.chain.from_iterable(rows))
+        if set(map(type, items)) <= {list, tuple}:
+            rows = items
+        else:  # arrays or tensors as rows (read by NumPy), or ragged data
+            rows = [item for item in items if isinstance(item, list | tuple)]
+    if not any(
+        issubclass(kind, Tensor) for kind in set(map(type, itertools.chain.from_iterable(rows)))
+    ):
+        return data
+    return _numbers_of_tensors(data, depth, ())
+
+
+def _numbers_of_tensors(items: Any, depth: int, where: tuple[int, ...]) -> Any:
+    """``items`` (a list or tuple ``depth`` levels above the numbers, at index ``where``)
+    with each tensor at the depth of numbers replaced by its number."""
+    if depth > 1:
+        rows, changed = list(items), False
+        for k, row in enumerate(items):  # a loop, not a comprehension: one frame a depth
+            if isinstance(row, list | tuple):
+                rows[k] = _numbers_of_tensors(row, depth - 1, (*where, k))
+                changed = changed or rows[k] is not row
+        return type(items)(rows) if changed else items
+    if not any(issubclass(kind, Tensor) for kind in set(map(type, items))):
+        return items
+    numbers = list(items)
+    for k, item in enumerate(items):
+        if not isinstance(item, Tensor):
+            continue
+        if item.data.size != 1:
+            index = ", ".join(map(str, (*where, k)))
+            raise ValueError(
+                f"tensor: expected a number or a one-element tensor at index [{index}] (depth "
+                f"{len(where) + 1}, where the first element's path has its number), got a "
+                f"Tensor of shape {item.shape}: only one-element tensors can be converted "
+                f"to Python scalars. Join tensors with stack or cat. A layer made with "
+                f"return_indices=True returns a tuple (output, indices), which the next "
+                f"layer cannot take"
+            )
+        if item.requires_grad:
+            warnings.warn(
+                "tensor: converting a tensor with requires_grad=True inside a list to a "
+                "number: the result has no gradient. Consider tensor.detach() first, or "
+                "stack or cat to keep the graph",
+                UserWarning,
+                stacklevel=6 + len(where),  # the caller of tensor()
+            )
+        numbers[k] = item.data.reshape(())[()]
+    return numbers
 
 
 def _dimension(where: str, dim: int, ndim: int) -> int:
@@ -166,16 +206,26 @@ def _promoted_float(data: Any) -> np.dtype[Any]:
 
 
 def _ragged_lengths(data: Any) -> str:
-    """Where nested lists first differ in length, in words (for the ragged-data error)."""
+    """Where nested lists first differ in length, in words (for the ragged-data error);
+    tensors and arrays count as rows of their first axis."""
+
+    def rows(item: Any) -> Any:
+        if isinstance(item, Tensor):
+            item = item.data
+        if isinstance(item, np.ndarray) and item.ndim > 0:
+            return list(item)
+        return item if isinstance(item, list | tuple) else None
+
     level = [data]
     for depth in range(32):
-        lengths = [len(item) if isinstance(item, list | tuple) else None for item in level]
+        children = [rows(item) for item in level]
+        lengths = [None if row is None else len(row) for row in children]
         if len(set(lengths)) > 1:
             shown = ", ".join("a number" if n is None else str(n) for n in lengths[:6])
             return f"at depth {depth}, lengths {shown}" + (", ..." if len(lengths) > 6 else "")
         if lengths[0] is None:
             break
-        level = [child for item in level for child in item]
+        level = [child for row in children for child in row]
     return "somewhere inside"
 
 

@@ -282,7 +282,7 @@ ERRORS: dict[str, tuple[Callable[[], Any], type[Exception], str]] = {
     "split_size": (
         lambda: cr.split(x23(), 0),
         ValueError,
-        re.escape("split: split size must be > 0, got 0"),
+        re.escape("split: split size must be > 0 (0 only for an axis of size 0), got 0"),
     ),
     "split_axis": (lambda: cr.split(x23(), 1, 2), ValueError, f"split: {AXIS_RANGE} 2"),
     "pad_widths": (

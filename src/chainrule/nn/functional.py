@@ -1062,15 +1062,18 @@ default='nearest'
       size.
 
     The gradient of an input element is the sum of the gradients of the outputs that read
-    it, times its weights. PyTorch's gradients differ in four corner cases, where its
+    it, times its weights. PyTorch's gradients differ in five corner cases, where its
     backward does not follow its forward: 'nearest' on sequences where a scale factor
     other than 1 or 2 gives an output of the input's length or twice it (its backward
     assumes a plain copy or repetition); the nearest modes where the float32 rounding of
     the 2-d kernel for small outputs picks another element than the forward's (its
-    backward always rounds so); 'bicubic' where a scale factor other than 1 keeps
-    the size of both axes (its backward assumes a copy); ``antialias`` where a scale
-    factor other than 1 keeps the size of an axis (its forward copies that axis, as here,
-    while its backward interpolates along it). And PyTorch's antialiased
+    backward always rounds so); the nearest modes on float64 input through the separable
+    kernel (sequences, or images with H_out + W_out > 128), where its backward rounds the
+    source in float32 and its forward in float64, so that the two pick different elements
+    where the source lies within a rounding of an integer; 'bicubic' where a scale factor
+    other than 1 keeps the size of both axes (its backward assumes a copy); ``antialias``
+    where a scale factor other than 1 keeps the size of an axis (its forward copies that
+    axis, as here, while its backward interpolates along it). And PyTorch's antialiased
     forward reads the wrong rows when the output is one column wide and the height
     changes: here that output is what the same resize of the transposed image gives.
 

@@ -589,6 +589,12 @@ def _split(
     n = len(dataset)
     if classes and y is not None and y.ndim == 1 and y.dtype.kind in "iub":
         kept, held = stratified_split(y, fraction, generator)
+        if len(held) == 0 and len(kept) > 1:
+            raise ValueError(
+                f"fit: validation_split: expected classes with samples enough to hold out "
+                f"{fraction:g} of each, got {n} samples in {len(np.unique(y))} classes; pass "
+                f"validation_split=0, or validation_data"
+            )
     else:
         order = generator.permutation(n)
         count = math.ceil(fraction * n)  # scikit-learn's count (0.25 of 10 is 3)

@@ -12,7 +12,7 @@ kernel), by a single strided assignment. There is no ``np.add.at`` and no loop o
 positions. ``_FlatLayout`` explains the layout that keeps conv2d's copies and adds in long
 contiguous runs, and ``_Workspace`` why large temporaries are reused. A depthwise
 convolution (one input channel per group) skips the window matrix: ``_Depthwise`` sums
-shifted input planes with BLAS ``axpy`` calls.
+shifted input planes, with BLAS ``axpy`` calls per channel or NumPy calls per kernel offset.
 
 One file, over the usual length, because the four ops share the window arithmetic (output
 sizes, views, the scatter back, the scratch arrays) and the argument checks of their front
@@ -217,9 +217,7 @@ class Conv2d(Function):
         if _Depthwise.applies(x.shape, groups):
             depthwise = _Depthwise(x.shape, w.shape, stride, padding, dilation, out)
             # untracked (no_grad) contexts have no needs at all
-            y, runs = depthwise.convolve(x, w, keep_input=any(ctx.needs_input_grad[1:2]))
-            if b is not None:
-                y += b.reshape(o, 1, 1)
+            y, runs = depthwise.convolve(x, w, b, keep_input=any(ctx.needs_input_grad[1:2]))
             ctx.save_for_backward(runs, w)
             ctx.layout = depthwise
             return y
@@ -526,21 +524,40 @@ class _Depthwise:
     - dL/dx: dx_run[t + s_k] += w[c, k] * g_run[t] (the adjoint);
     - dL/dw[c, k] = sum over t of g_run[t] * x_run[t + s_k].
 
-    That is one BLAS ``axpy`` (y += a x, one pass) per channel and offset and one ``dot``
-    per channel and offset. The general path copies the windows (kh * kw times the input)
-    and runs one (1 x kh*kw) @ (kh*kw x positions) product per plane, thousands of products
-    too thin for BLAS; NumPy's multiply and add, in place of ``axpy``, take two passes and
-    measured half as fast, and ``np.einsum`` for the dot products 2.5 times slower.
+    Two ways to walk that, chosen by the run length (``BY_CHANNEL_MIN_RUN``, measured in
+    benchmarks/README.md):
+
+    - by channel, for long runs: one BLAS ``axpy`` (y += a x, one pass) and one ``dot`` per
+      channel and offset. NumPy's multiply and add take two passes and measured half as
+      fast, ``np.einsum`` for the dot products 2.5 times slower;
+    - by offset, for short runs (many channels on small planes, where C * kh * kw calls of
+      about 1 us each cost 10 to 40 times the arithmetic): one NumPy multiply and add per
+      offset over every channel's run at once, each channel times its own weight, and one
+      ``np.einsum`` per offset for the weight gradient.
+
+    The general path copies the windows (kh * kw times the input) and runs one (1 x kh*kw)
+    @ (kh*kw x positions) product per plane: a training step (forward and backward) through
+    it measured as fast on 7x7 to 14x14 planes of 512 to 960 channels and up to 6 times
+    slower elsewhere, though its forward alone is 2 to 4 times faster on such small planes.
+
     Reads that a shift takes past the end of a run are left out: they would only reach
     positions that are not outputs. A multiplier k > 1 repeats the input planes k times
-    first, and backward sums the k gradients of each input plane.
+    first, and backward sums the k gradients of each input plane. float16 is summed in
+    float32 (the bias included) and rounded once, as PyTorch does.
     """
+
+    BY_CHANNEL_MIN_RUN = 8192
+    """Runs (N * Hq * Wq elements) at least this long are walked by channel, shorter ones
+    by offset: the crossover measured on float32 layers of 16 to 128 channels (runs of
+    6,400 were faster by offset, of 10,000 by channel)."""
 
     @staticmethod
     def applies(x_shape: tuple[int, ...], groups: int) -> bool:
         # groups == 1 with one input channel (LeNet's first layer) stays with the products:
-        # its window matrix is small, and several output channels share it.
-        return groups > 1 and groups == x_shape[1]
+        # its window matrix is small, and several output channels share it. An empty input
+        # (no images, or planes of no rows or columns) has empty runs: the general path
+        # handles it.
+        return groups > 1 and groups == x_shape[1] and math.prod(x_shape) > 0
 
     def __init__(
         self,
@@ -561,6 +578,7 @@ class _Depthwise:
         # rows and columns of a phase (ceil of the padded size over the stride)
         self.grid = (-(-(h + top + bottom) // sh), -(-(w + left + right) // sw))
         self.run = n * self.grid[0] * self.grid[1]  # one phase of one channel
+        self.by_channel = self.run >= self.BY_CHANNEL_MIN_RUN
         self.phases = sh * sw
         # where offset (p, q) starts reading in a channel's phases
         self.starts = [
@@ -608,21 +626,47 @@ class _Depthwise:
         oh, ow = self.out
         return runs.reshape(runs.shape[0], -1, *self.grid)[:, :, :oh, :ow]
 
-    def convolve(self, x: Array, w: Array, keep_input: bool) -> tuple[Array, Array | None]:
-        """The (N, out, OH, OW) convolution (without the bias), and the input's channel
-        runs where ``keep_input`` (the weight gradient reads them)."""
-        runs = self.flatten(x)
-        o = w.shape[0]
-        sums = WORKSPACE.empty((o, self.run), x.dtype)
-        kernels = w.reshape(o, -1)
-        axpy = _blas_function("axpy", x.dtype)
-        for c in range(o):
-            sums[c] = 0
-            for weight, start in zip(kernels[c], self.starts, strict=True):
-                axpy(runs[c], sums[c], n=self.run - start % self.run, a=weight, offx=start)
-        y = np.empty((x.shape[0], o, *self.out), dtype=x.dtype)
+    def convolve(
+        self, x: Array, w: Array, b: Array | None, keep_input: bool
+    ) -> tuple[Array, Array | None]:
+        """The (N, out, OH, OW) convolution, and the input's channel runs where
+        ``keep_input`` (the weight gradient reads them)."""
+        dtype = x.dtype
+        runs = self.flatten(x.astype(_wide(dtype), copy=False))
+        kernels = w.reshape(w.shape[0], -1).astype(runs.dtype, copy=False)
+        sums = WORKSPACE.zeros((kernels.shape[0], self.run), runs.dtype)
+        self._shift_add(runs, kernels, sums, adjoint=False)
+        if b is not None:
+            sums += b.reshape(-1, 1)
+        y = np.empty((x.shape[0], kernels.shape[0], *self.out), dtype=dtype)
         y.transpose(1, 0, 2, 3)[...] = self._outputs(sums)
         return y, runs if keep_input else None
+
+    def _shift_add(self, source: Array, kernels: Array, target: Array, adjoint: bool) -> None:
+        """Forward: target_run[t] += sum over offsets k of w[c, k] * source_run[t + s_k];
+        adjoint: target_run[t + s_k] += w[c, k] * source_run[t]; for every channel c."""
+        if self.by_channel:
+            axpy = _blas_function("axpy", source.dtype)
+            for c in range(kernels.shape[0]):
+                for weight, start in zip(kernels[c], self.starts, strict=True):
+                    n = self.run - start % self.run
+                    if adjoint:
+                        axpy(source[c], target[c], n=n, a=weight, offy=start)
+                    else:
+                        axpy(source[c], target[c], n=n, a=weight, offx=start)
+            return
+        product = WORKSPACE.empty(source.shape[:1] + (self.run,), source.dtype)
+        for k, start in enumerate(self.starts):
+            n = self.run - start % self.run
+            np.multiply(
+                source[:, :n] if adjoint else source[:, start : start + n],
+                kernels[:, k : k + 1],
+                out=product[:, :n],
+            )
+            if adjoint:
+                target[:, start : start + n] += product[:, :n]
+            else:
+                target[:, :n] += product[:, :n]
 
     def gradients(
         self, runs: Array | None, w: Array, grad: Array, needs: tuple[bool, ...]
@@ -630,33 +674,44 @@ class _Depthwise:
         """dL/dx (N, C, H, W) and dL/dw (out, 1, kh, kw) where ``needs`` asks for them, from
         the input's channel runs (for dL/dw), the weights and dL/dy."""
         o = grad.shape[1]
-        g = WORKSPACE.zeros((o, self.run), grad.dtype)
+        wide = _wide(grad.dtype)
+        g = WORKSPACE.zeros((o, self.run), wide)
         self._outputs(g)[...] = grad.transpose(1, 0, 2, 3)
-        kernels = w.reshape(o, -1)
+        kernels = w.reshape(o, -1).astype(wide, copy=False)
         grad_x = grad_w = None
         if needs[1]:
             assert runs is not None
-            dot = _blas_function("dot", grad.dtype)
-            grad_w = np.empty(kernels.shape, grad.dtype)
-            for c in range(o):
+            grad_w = np.empty(kernels.shape, wide)
+            if self.by_channel:
+                dot = _blas_function("dot", wide)
+                for c in range(o):
+                    for k, start in enumerate(self.starts):
+                        n = self.run - start % self.run
+                        grad_w[c, k] = dot(runs[c], g[c], n=n, offx=start)
+            else:
                 for k, start in enumerate(self.starts):
-                    grad_w[c, k] = dot(runs[c], g[c], n=self.run - start % self.run, offx=start)
-            grad_w = grad_w.reshape(self.w_shape)
+                    n = self.run - start % self.run
+                    np.einsum("ct,ct->c", runs[:, start : start + n], g[:, :n], out=grad_w[:, k])
+            grad_w = grad_w.reshape(self.w_shape).astype(grad.dtype, copy=False)
         if needs[0]:
-            axpy = _blas_function("axpy", grad.dtype)
-            shares = WORKSPACE.zeros((o, self.phases * self.run), grad.dtype)
-            for c in range(o):
-                for weight, start in zip(kernels[c], self.starts, strict=True):
-                    axpy(g[c], shares[c], n=self.run - start % self.run, a=weight, offy=start)
+            shares = WORKSPACE.zeros((o, self.phases * self.run), wide)
+            self._shift_add(g, kernels, shares, adjoint=True)
             n, channels, h, w_ = self.x_shape
-            grad_x = np.empty((n, o, h, w_), grad.dtype)
+            grad_x = np.empty((n, o, h, w_), wide)
             images = grad_x.transpose(1, 0, 2, 3)
             planes = self._planes(shares)
             for phase, (rows, columns), (x_rows, x_columns) in self._phase_slices():
                 images[:, :, x_rows, x_columns] = planes[:, phase, :, rows, columns]
             if self.multiplier > 1:
                 grad_x = grad_x.reshape(n, channels, self.multiplier, h, w_).sum(axis=2)
+            grad_x = grad_x.astype(grad.dtype, copy=False)
         return grad_x, grad_w
+
+
+def _wide(dtype: Any) -> Any:
+    """The dtype a depthwise convolution sums in: float32 for float16 (rounded once at the
+    end, as PyTorch and the general path do), the dtype itself otherwise."""
+    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
 
 
 def _blas_function(name: str, dtype: Any) -> Any:

@@ -638,23 +638,35 @@ def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> T
 def split(
     x: Any, split_size_or_sections: Any, axis: int = 0, *, dim: int | None = None
 ) -> tuple[Tensor, ...]:
-    """Cut ``x`` along ``axis`` into pieces of ``split_size`` (an int; the last may be
-    shorter) or of the listed sizes (PyTorch's ``split``): a tuple, as PyTorch's. Each piece
-    is a differentiable slice of ``x``."""
+    """Cut ``x`` along ``axis`` into pieces of ``split_size`` (an int > 0, or 0 for an axis
+    of size 0; the last piece may be shorter) or of the listed sizes (PyTorch's ``split``):
+    a tuple, as PyTorch's. Each piece is a differentiable slice of ``x``."""
     x = as_tensor(x)
     axis = int(normalize_axis(axis if dim is None else None, dim, "split") or 0)
     check_axis(axis, x.ndim, "split")
     if x.ndim == 0:
         raise ValueError("split: expected a tensor with at least 1 dimension, got a 0-d tensor")
     length = x.shape[axis]
-    if isinstance(split_size_or_sections, int | np.integer):
-        size = int(split_size_or_sections)
-        if size <= 0:
-            raise ValueError(f"split: split size must be > 0, got {size}")
-        sizes = [size] * (length // size) + ([length % size] if length % size else [])
-        sizes = sizes or [0]  # an empty axis gives one empty piece, as in PyTorch
+    sections = split_size_or_sections
+    if isinstance(sections, int | np.integer) and not isinstance(sections, bool | np.bool_):
+        size = int(sections)
+        if size < 0 or (size == 0 and length > 0):
+            raise ValueError(
+                f"split: split size must be > 0 (0 only for an axis of size 0), got {size} "
+                f"for axis {axis} of shape {x.shape}"
+            )
+        if size == 0:
+            sizes = [0]  # PyTorch's one empty piece
+        else:
+            sizes = [size] * (length // size) + ([length % size] if length % size else [])
+            sizes = sizes or [0]  # an empty axis gives one empty piece, as in PyTorch
     else:
-        sizes = [int(n) for n in split_size_or_sections]
+        try:
+            sizes = [operator.index(n) for n in sections]
+        except TypeError:
+            raise TypeError(
+                f"split: split_size must be an int or a sequence of ints, got {sections!r}"
+            ) from None
         if builtins.sum(sizes) != length or builtins.min(sizes, default=0) < 0:
             raise ValueError(
                 f"split: section sizes must be >= 0 and sum to {length} (axis {axis} of shape "
