@@ -10,7 +10,6 @@ normalization; ``weight_orig``, ``weight_u`` and ``weight_v`` for spectral norma
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any, TypeVar
 
@@ -18,7 +17,12 @@ from chainrule.autograd.grad_mode import no_grad, note_change
 from chainrule.backend import Array, np
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.nn.utils.parametrizations import _as_matrix, _check_dim, _norm_except_dim
+from chainrule.nn.utils.parametrizations import (
+    _as_matrix,
+    _check_dim,
+    _norm_except_dim,
+    _spectral_options,
+)
 from chainrule.tensor import Tensor, as_generator
 
 __all__ = [
@@ -271,21 +275,7 @@ def spectral_norm(
     ['bias', 'weight_orig', 'weight_u', 'weight_v']
     """
     weight = _parameter("spectral_norm", module, name, SpectralNorm)
-    if dim is None:
-        from chainrule.nn.conv import ConvTranspose1d, ConvTranspose2d
-
-        dim = 1 if isinstance(module, ConvTranspose1d | ConvTranspose2d) else 0
-    _check_dim("spectral_norm", dim, weight.ndim, none_ok=False)
-    if isinstance(n_power_iterations, bool) or not isinstance(n_power_iterations, int):
-        raise TypeError(
-            f"spectral_norm: n_power_iterations must be an int, got {n_power_iterations!r}"
-        )
-    if n_power_iterations <= 0:
-        raise ValueError(
-            f"spectral_norm: expected n_power_iterations >= 1, got {n_power_iterations}"
-        )
-    if not (isinstance(eps, int | float) and math.isfinite(eps) and eps >= 0):
-        raise ValueError(f"spectral_norm: expected a finite eps >= 0, got {eps!r}")
+    dim = _spectral_options(module, weight.ndim, n_power_iterations, dim, eps)
     fn = SpectralNorm(name, n_power_iterations, dim % weight.ndim, eps)
     matrix = fn.reshape_weight_to_matrix(weight.data)
     rng = as_generator(generator)

@@ -69,6 +69,29 @@ def _check_dim(where: str, dim: Any, ndim: int, none_ok: bool) -> None:
         )
 
 
+def _spectral_options(
+    module: Module, ndim: int, n_power_iterations: Any, dim: Any, eps: Any
+) -> int:
+    """``spectral_norm``'s options checked (both styles take the same); the axis of the
+    output features, which ``dim=None`` makes 1 for transposed convolutions, else 0."""
+    if dim is None:
+        from chainrule.nn.conv import ConvTranspose1d, ConvTranspose2d
+
+        dim = 1 if isinstance(module, ConvTranspose1d | ConvTranspose2d) else 0
+    _check_dim("spectral_norm", dim, ndim, none_ok=False)
+    if isinstance(n_power_iterations, bool) or not isinstance(n_power_iterations, int):
+        raise TypeError(
+            f"spectral_norm: n_power_iterations must be an int, got {n_power_iterations!r}"
+        )
+    if n_power_iterations <= 0:
+        raise ValueError(
+            f"spectral_norm: expected n_power_iterations >= 1, got {n_power_iterations}"
+        )
+    if not (isinstance(eps, int | float) and math.isfinite(eps) and eps >= 0):
+        raise ValueError(f"spectral_norm: expected a finite eps >= 0, got {eps!r}")
+    return int(dim)
+
+
 def _weight(where: str, module: Any, name: str) -> Tensor:
     if not isinstance(module, Module):
         raise TypeError(f"{where}: expected a Module, got {type(module).__name__}")
@@ -267,21 +290,7 @@ def spectral_norm(
     1.0
     """
     weight = _weight("spectral_norm", module, name)
-    if dim is None:
-        from chainrule.nn.conv import ConvTranspose1d, ConvTranspose2d
-
-        dim = 1 if isinstance(module, ConvTranspose1d | ConvTranspose2d) else 0
-    _check_dim("spectral_norm", dim, weight.ndim, none_ok=False)
-    if isinstance(n_power_iterations, bool) or not isinstance(n_power_iterations, int):
-        raise TypeError(
-            f"spectral_norm: n_power_iterations must be an int, got {n_power_iterations!r}"
-        )
-    if n_power_iterations <= 0:
-        raise ValueError(
-            f"spectral_norm: expected n_power_iterations >= 1, got {n_power_iterations}"
-        )
-    if not (isinstance(eps, int | float) and math.isfinite(eps) and eps >= 0):
-        raise ValueError(f"spectral_norm: expected a finite eps >= 0, got {eps!r}")
+    dim = _spectral_options(module, weight.ndim, n_power_iterations, dim, eps)
     parametrize.register_parametrization(
         module, name, _SpectralNorm(weight, n_power_iterations, dim, eps, generator)
     )
