@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from chainrule.backend import np
 from chainrule.train.callbacks import Callback
+from chainrule.train.loop import _CALLBACK_HOOKS
 
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu")
 """Names ``activation`` takes: scikit-learn's four, then chainrule's additions."""
@@ -149,23 +150,9 @@ def check_class_weight(where: str, value: Any) -> None:
             )
 
 
-_HOOKS = (
-    "on_train_begin",
-    "on_train_end",
-    "on_epoch_begin",
-    "on_epoch_end",
-    "on_batch_begin",
-    "on_batch_end",
-    "on_train_batch_begin",
-    "on_train_batch_end",
-)
-"""The hooks ``chainrule.train.fit`` calls, chainrule's or Keras's: an object with one of
-them is a callback, as fit takes it."""
-
-
 def _is_callback(value: Any) -> bool:
     return isinstance(value, Callback) or any(
-        callable(getattr(value, hook, None)) for hook in _HOOKS
+        callable(getattr(value, hook, None)) for hook in _CALLBACK_HOOKS
     )
 
 

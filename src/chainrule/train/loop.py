@@ -641,6 +641,8 @@ _CALLBACK_HOOKS = (
     "on_train_batch_begin",
     "on_train_batch_end",
 )
+"""The hooks ``fit`` calls, chainrule's or Keras's: an object with one of them is a
+callback, as ``fit`` (and the scikit-learn estimators) take it."""
 
 
 def _listed(value: Any, one: Callable[[Any], bool], where: str, name: str) -> list[Any]:
