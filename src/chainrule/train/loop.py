@@ -330,16 +330,24 @@ def _sample_weights(
             )
         weight = weight.reshape(n)
     else:
-        if not isinstance(class_weight, dict):
+        balanced = isinstance(class_weight, str) and class_weight == "balanced"
+        if not (balanced or isinstance(class_weight, dict)):
+            name = type(class_weight).__name__
+            came = repr(class_weight) if isinstance(class_weight, str) else name
             raise TypeError(
-                f"{where}: expected class_weight as a dict of class to weight, "
-                f"got {type(class_weight).__name__}"
+                f"{where}: expected class_weight as a dict of class to weight or 'balanced', "
+                f"got {came}"
             )
         # Keras reads one-hot targets by their largest column, a column of labels as labels.
         labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] != 1 else y.reshape(n)
         if not np.isfinite(labels).all() if is_floating(labels.dtype) else False:
             raise ValueError(f"{where}: class_weight needs class labels, got non-finite targets")
         labels = np.round(labels).astype(np.int64)
+        if balanced:
+            # scikit-learn's rule: n_samples / (n_classes * count), over the classes present.
+            classes, counts = np.unique(labels, return_counts=True)
+            shares = n / (len(classes) * counts)
+            class_weight = dict(zip(classes.tolist(), shares.tolist(), strict=True))
         try:
             table = {int(k): float(v) for k, v in class_weight.items()}
         except (TypeError, ValueError):
@@ -1067,7 +1075,7 @@ def fit(
     resume_from: str | Path | None = None,
     distributed: Any = "auto",
     sample_weight: Any = None,
-    class_weight: dict[Any, float] | None = None,
+    class_weight: dict[Any, float] | str | None = None,
     compiled: bool = False,
 ) -> History:
     """Train ``model`` by backpropagation for ``epochs`` passes over ``train_data``.
@@ -1209,10 +1217,12 @@ def fit(
         held out by ``validation_split`` keep their weights, so ``val_loss`` is weighted too;
         ``validation_data`` may be ``(x, y, sample_weight)`` likewise. Metrics are not
         weighted (Keras's ``metrics``, not its ``weighted_metrics``).
-    class_weight : dict of class to float, optional
+    class_weight : dict of class to float, or 'balanced', optional
         As in Keras: each training sample weighs as its class (1 for a class not named),
-        the class read from integer labels or from one-hot targets. Training loss only:
-        ``val_loss`` is not weighted. Not together with ``sample_weight``.
+        the class read from integer labels or from one-hot targets. ``'balanced'`` is
+        scikit-learn's rule, ``n_samples / (n_classes * count of the class)`` over the
+        training samples (after ``validation_split``). Training loss only: ``val_loss`` is
+        not weighted. Not together with ``sample_weight``.
     distributed : 'auto', None or chainrule.distributed.MPIContext, default='auto'
         Data-parallel training over MPI processes. 'auto': when an MPI launcher (``mpirun``,
         ``mpiexec``, ``srun``) started several processes, train on all of them, with the
