@@ -2521,6 +2521,152 @@ class Tensor(_TensorFields):
         self._random_fill("normal_")
         return self._fill("normal_", as_generator(generator).normal(mean, std, self.data.shape))
 
+    def bernoulli(self, p: Any = None, *, generator: Any = None) -> Tensor:
+        """Draws of 1 with probability ``self`` (or ``p``), else 0 (see
+        ``chainrule.tensor.bernoulli``)."""
+        return bernoulli(self, p, generator=generator)
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+        """Fill with draws of 1 with probability ``p`` (a number, or a tensor broadcast to this
+        shape), else 0, as PyTorch's ``bernoulli_``; any dtype. Returns self.
+
+        Raises
+        ------
+        ValueError
+            If a probability lies outside [0, 1] (or is NaN), or a tensor ``p`` does not
+            broadcast to this shape.
+        """
+        chance = _probabilities("bernoulli_", p)
+        try:
+            chance = np.broadcast_to(chance, self.data.shape)
+        except ValueError:
+            raise ValueError(
+                f"bernoulli_: expected p of a shape that broadcasts to {self.shape}, "
+                f"got shape {chance.shape}"
+            ) from None
+        drawn = as_generator(generator).random(self.data.shape) < chance
+        return self._fill("bernoulli_", drawn.astype(self.data.dtype))
+
+    def exponential_(self, lambd: _float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with draws of the exponential distribution of rate ``lambd``, density
+        ``lambd * exp(-lambd * x)`` for x >= 0 (mean ``1 / lambd``); returns self.
+
+        Raises
+        ------
+        TypeError
+            If this tensor is not floating-point.
+        ValueError
+            If ``lambd`` is not above 0.
+        """
+        self._random_fill("exponential_")
+        if not lambd > 0:
+            raise ValueError(f"exponential_: expected lambd > 0, got {lambd!r}")
+        drawn = as_generator(generator).exponential(1.0 / lambd, self.data.shape)
+        return self._fill("exponential_", drawn)
+
+    def geometric_(self, p: _float, *, generator: Any = None) -> Tensor:
+        """Fill with draws of the geometric distribution: the number of trials up to and
+        including the first success, ``P(k) = (1 - p)**(k - 1) * p`` for k = 1, 2, ...
+        (mean ``1 / p``); any dtype but bool. Returns self.
+
+        Raises
+        ------
+        TypeError
+            If this tensor is bool.
+        ValueError
+            If ``p`` is not in (0, 1).
+        """
+        if self.data.dtype == np.bool_:
+            raise TypeError("geometric_: expected a numeric tensor, got dtype bool")
+        if not 0 < p < 1:
+            raise ValueError(f"geometric_: expected p in (0, 1), got {p!r}")
+        return self._fill("geometric_", as_generator(generator).geometric(p, self.data.shape))
+
+    def log_normal_(
+        self, mean: _float = 1.0, std: _float = 2.0, *, generator: Any = None
+    ) -> Tensor:
+        """Fill with ``exp(z)``, z drawn from N(mean, std**2) (the log-normal distribution;
+        ``mean`` and ``std`` are those of the logarithm); returns self.
+
+        Raises
+        ------
+        TypeError
+            If this tensor is not floating-point.
+        ValueError
+            If ``std`` is not above 0.
+        """
+        self._random_fill("log_normal_")
+        if not std > 0:
+            raise ValueError(f"log_normal_: expected std > 0, got {std!r}")
+        drawn = as_generator(generator).lognormal(mean, std, self.data.shape)
+        return self._fill("log_normal_", drawn)
+
+    def cauchy_(
+        self, median: _float = 0.0, sigma: _float = 1.0, *, generator: Any = None
+    ) -> Tensor:
+        """Fill with draws of the Cauchy distribution, density
+        ``1 / (pi * sigma * (1 + ((x - median) / sigma)**2))``; returns self.
+
+        Raises
+        ------
+        TypeError
+            If this tensor is not floating-point.
+        ValueError
+            If ``sigma`` is not above 0.
+        """
+        self._random_fill("cauchy_")
+        if not sigma > 0:
+            raise ValueError(f"cauchy_: expected sigma > 0, got {sigma!r}")
+        drawn = median + sigma * as_generator(generator).standard_cauchy(self.data.shape)
+        return self._fill("cauchy_", drawn)
+
+    def random_(self, *bounds: Any, to: Any = None, generator: Any = None) -> Tensor:
+        """Fill with integers drawn uniformly from [from, to - 1], as PyTorch's ``random_``:
+        ``random_()``, ``random_(to)`` or ``random_(from, to)`` (``to`` None: up to the dtype's
+        bound). Without ``to`` the bound is the dtype's largest value, or for floats the
+        largest integer all below it are exact in: 2**11 (float16), 2**24 (float32) or 2**53
+        (float64). Returns self.
+
+        Raises
+        ------
+        TypeError
+            If more than two bounds are given.
+        ValueError
+            If ``from >= to``, or the bounds lie outside the dtype's range.
+        """
+        if len(bounds) > 2 or (len(bounds) == 2 and to is not None):
+            raise TypeError(
+                f"random_: expected (), (to) or (from, to), got {len(bounds)} positional "
+                f"bounds{' and to' if to is not None else ''}"
+            )
+        low = 0
+        if len(bounds) == 2:
+            low, to = bounds
+        elif len(bounds) == 1 and to is None:
+            to = bounds[0]
+        elif bounds:
+            low = bounds[0]
+        dt = self.data.dtype
+        if dt.kind == "b":
+            least, most = 0, 1
+        elif dt.kind == "f":
+            most = 2 ** (np.finfo(dt).nmant + 1)
+            least = -most
+        else:
+            least, most = int(np.iinfo(dt).min), int(np.iinfo(dt).max)
+        low = operator.index(low)
+        high = most if to is None else operator.index(to) - 1
+        if low > high:
+            raise ValueError(f"random_: expected from < to, got from={low}, to={to}")
+        if dt.kind != "f" and (low < least or high > most):
+            raise ValueError(
+                f"random_: expected bounds within {dt}'s range [{least}, {most}], got "
+                f"from={low}, to={to}"
+            )
+        kind = np.uint64 if dt == np.uint64 else np.int64
+        drawn = as_generator(generator).integers(low, high, self.data.shape, kind, endpoint=True)
+        return self._fill("random_", drawn.astype(dt))
+
     def _random_fill(self, where: str) -> None:
         if self.data.dtype.kind != "f":
             raise TypeError(
@@ -3251,6 +3397,135 @@ def normal(
     out_dtype = _float_dtype(dtype) if dtype is not None or not floats else floats[0]
     values = as_generator(generator).normal(mean_data, std_data, shape)
     return Tensor._from_op(np.asarray(values, dtype=out_dtype), None)
+
+
+def _probabilities(where: str, p: Any) -> Array:
+    """``p`` (a number or a tensor) as an array of probabilities, refused outside [0, 1]."""
+    chance = np.asarray(p.data if isinstance(p, Tensor) else p)
+    if chance.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: expected probabilities as numbers, got dtype {chance.dtype}")
+    outside = chance[~((chance >= 0) & (chance <= 1))]
+    if outside.size:
+        raise ValueError(f"{where}: expected probabilities p in [0, 1], got p={outside.flat[0]!r}")
+    return chance
+
+
+def bernoulli(
+    input: Any,
+    p: Any = None,
+    *,
+    generator: np.random.Generator | int | None = None,
+) -> Tensor:
+    """Draws of the Bernoulli distribution: 1 with probability ``input`` (element by element)
+    or, when given, the number ``p`` for every element, else 0, as PyTorch's ``bernoulli``.
+
+    Parameters
+    ----------
+    input : Tensor of any shape
+        The probabilities, floating-point; with ``p`` given, only its shape and dtype count.
+    p : float, optional
+        One probability for every element.
+    generator : numpy.random.Generator or int, optional
+        What to draw from (a seed makes one); by default the generator ``manual_seed`` seeds.
+
+    Returns
+    -------
+    Tensor of input's shape and dtype
+        ``P(out = 1) = p``, ``P(out = 0) = 1 - p``, so the mean is p and the variance
+        ``p * (1 - p)``. No gradient.
+
+    Raises
+    ------
+    TypeError
+        If ``input`` holds probabilities but is not floating-point.
+    ValueError
+        If a probability lies outside [0, 1] (or is NaN).
+
+    Examples
+    --------
+    >>> bernoulli(tensor([0.0, 1.0, 1.0])).tolist()
+    [0.0, 1.0, 1.0]
+    """
+    data = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if p is None and data.dtype.kind != "f":
+        raise TypeError(
+            f"bernoulli: expected a floating-point tensor of probabilities, got dtype {data.dtype}"
+        )
+    chance = _probabilities("bernoulli", data if p is None else p)
+    if p is not None and chance.ndim:
+        raise ValueError(f"bernoulli: expected p a number, got an array of shape {chance.shape}")
+    drawn = as_generator(generator).random(data.shape) < chance
+    return Tensor._from_op(drawn.astype(data.dtype), None)
+
+
+def poisson(input: Any, generator: np.random.Generator | int | None = None) -> Tensor:
+    """Draws of the Poisson distribution of rate ``input`` (element by element), as PyTorch's
+    ``poisson``: ``P(k) = rate**k * exp(-rate) / k!`` for k = 0, 1, 2, ..., whose mean and
+    variance are both the rate.
+
+    Parameters
+    ----------
+    input : Tensor of any shape
+        The rates, floating-point, each finite and >= 0.
+    generator : numpy.random.Generator or int, optional
+        What to draw from (a seed makes one); by default the generator ``manual_seed`` seeds.
+
+    Returns
+    -------
+    Tensor of input's shape and dtype
+        The counts, as floats. No gradient.
+
+    Raises
+    ------
+    TypeError
+        If ``input`` is not floating-point.
+    ValueError
+        If a rate is negative, NaN, infinite or beyond what can be drawn (about 9.2e18).
+
+    Examples
+    --------
+    >>> poisson(tensor([0.0, 0.0])).tolist()
+    [0.0, 0.0]
+    """
+    rates = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if rates.dtype.kind != "f":
+        raise TypeError(
+            f"poisson: expected a floating-point tensor of rates, got dtype {rates.dtype}"
+        )
+    wrong = rates[~((rates >= 0) & np.isfinite(rates))]
+    if wrong.size:
+        raise ValueError(f"poisson: expected finite rates >= 0, got {wrong.flat[0]!r}")
+    try:
+        counts = as_generator(generator).poisson(rates.astype(np.float64))
+    except ValueError:
+        raise ValueError(
+            f"poisson: expected rates up to about 9.2e18, got {float(rates.max())!r}"
+        ) from None
+    return Tensor._from_op(counts.astype(rates.dtype), None)
+
+
+@_on_cpu
+def scalar_tensor(s: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding the number ``s``, as PyTorch's ``scalar_tensor``: of the default
+    float dtype (float32 unless ``set_default_dtype`` chose another) whatever the kind of
+    ``s`` (an int or a bool too), unless ``dtype`` says otherwise.
+
+    Raises
+    ------
+    TypeError
+        If ``s`` is not a number (or a one-element tensor).
+
+    Examples
+    --------
+    >>> scalar_tensor(3)
+    tensor(3.)
+    """
+    value = s.data if isinstance(s, Tensor) else s
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, complex) or not isinstance(value, int | float | np.number | np.bool_):
+        raise TypeError(f"scalar_tensor: expected a real number s, got {type(value).__name__}")
+    return _new(np.asarray(value, dtype=_float_dtype(dtype)), requires_grad)
 
 
 def numel(x: Any) -> int:
