@@ -3393,6 +3393,12 @@ def normal(
         shape = np.broadcast_shapes(np.shape(mean_data), np.shape(std_data))
     if np.any(std_data < 0):
         raise ValueError("normal: expected std >= 0, got a negative value")
+    for name, given in (("mean", mean), ("std", std)):
+        if isinstance(given, Tensor) and given.data.dtype.kind not in "f":
+            # PyTorch refuses too; NumPy's draws would be cut to integers.
+            raise TypeError(
+                f"normal: expected a floating-point {name} tensor, got dtype {given.data.dtype}"
+            )
     floats = [a.dtype for a in (mean_data, std_data) if isinstance(a, np.ndarray) and a.ndim]
     out_dtype = _float_dtype(dtype) if dtype is not None or not floats else floats[0]
     values = as_generator(generator).normal(mean_data, std_data, shape)

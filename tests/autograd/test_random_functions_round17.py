@@ -447,3 +447,15 @@ def test_random_errors() -> None:
         cr.zeros(3).random_(1, 2, 3)
     with pytest.raises(TypeError, match=r"random_: expected \(\), \(to\) or \(from, to\)"):
         cr.zeros(3).random_(1, 2, to=3)
+
+
+@pytest.mark.parametrize("which", ["mean", "std"])
+def test_normal_refuses_integer_tensors_instead_of_cutting_its_draws(which):
+    ints = cr.tensor([0, 1])
+    args = {"mean": ints, "std": 1.0} if which == "mean" else {"mean": 0.0, "std": ints}
+    with pytest.raises(
+        TypeError, match=f"normal: expected a floating-point {which} tensor, got dtype int64"
+    ):
+        cr.normal(**args)
+    with pytest.raises(RuntimeError, match="not implemented for 'Long'"):
+        torch.normal(torch.tensor([0, 1]), 1.0)
