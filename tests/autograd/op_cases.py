@@ -1503,3 +1503,33 @@ case(
 )
 
 TORCH_CASES += [c for c in CASES[_FIRST_ROUND17_CASE:] if c.torch_fn is not None]
+
+# Bags of embedding rows: an empty bag, a repeated row and the padding row 2 in the indices.
+_FIRST_BAG_CASE = len(CASES)
+_BAG_INDICES = np.array([1, 2, 3, 3, 0, 4, 2])
+_BAG_OFFSETS = np.array([0, 3, 3, 5])
+for _mode in ("sum", "mean", "max"):
+    case(
+        "embedding_bag",
+        f"{_mode}_padding",
+        lambda w, m=_mode: cr.nn.functional.embedding_bag(
+            _BAG_INDICES, w, _BAG_OFFSETS, mode=m, padding_idx=2
+        ),
+        lambda w, m=_mode: F.embedding_bag(
+            as_torch(_BAG_INDICES), w, as_torch(_BAG_OFFSETS), mode=m, padding_idx=2
+        ),
+        spread((5, 3)),  # distinct values: no ties for max
+    )
+case(
+    "embedding_bag",
+    "per_sample_weights_2d",
+    lambda w, s: cr.nn.functional.embedding_bag(
+        np.array([[0, 2], [3, 3]]), w, mode="sum", per_sample_weights=s
+    ),
+    lambda w, s: F.embedding_bag(
+        as_torch(np.array([[0, 2], [3, 3]])), w, mode="sum", per_sample_weights=s
+    ),
+    normal((4, 3), (2, 2)),
+)
+
+TORCH_CASES += [c for c in CASES[_FIRST_BAG_CASE:] if c.torch_fn is not None]

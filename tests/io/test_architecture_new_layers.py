@@ -550,6 +550,8 @@ SAMPLES: list[Callable[[], nn.Module]] = [
     nn.Dropout1d,
     nn.AlphaDropout,
     nn.FeatureAlphaDropout,
+    lambda: nn.EmbeddingBag(5, 2),
+    lambda: nn.EmbeddingBag(6, 3, mode="max", include_last_offset=True, padding_idx=2),
 ]
 
 

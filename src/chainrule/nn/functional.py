@@ -46,6 +46,7 @@ from chainrule.nn._conv_functional import (
     max_unpool1d,
     max_unpool2d,
 )
+from chainrule.nn._embedding_bag import embedding_bag
 from chainrule.nn._image_functional import (
     adaptive_max_pool1d,
     adaptive_max_pool1d_with_indices,
@@ -123,6 +124,7 @@ __all__ = [
     "dropout2d",
     "elu",
     "embedding",
+    "embedding_bag",
     "feature_alpha_dropout",
     "fold",
     "gaussian_nll_loss",

@@ -1,4 +1,5 @@
-"""Core layers: ``Linear``, ``Bilinear``, ``Identity``, ``Flatten``, ``Embedding``, and the
+"""Core layers: ``Linear``, ``Bilinear``, ``Identity``, ``Flatten``, ``Embedding``,
+``EmbeddingBag``, and the
 dropouts (``Dropout``, ``Dropout1d``, ``Dropout2d``, ``AlphaDropout``, ``FeatureAlphaDropout``)."""
 
 from __future__ import annotations
@@ -273,6 +274,195 @@ class Embedding(Module):
             text += f", norm_type={self.norm_type}"
         if self.scale_grad_by_freq:
             text += ", scale_grad_by_freq=True"
+        return text
+
+
+class EmbeddingBag(Module):
+    r"""Sums, means or maxima of bags of embedding rows: ``Embedding`` followed by a
+    reduction over each bag, without building the looked-up rows per bag.
+
+    Parameters
+    ----------
+    num_embeddings, embedding_dim : int
+        Rows of the table and their width.
+    max_norm : float, optional
+        Looked-up rows whose ``norm_type``-norm exceeds it are rescaled, in place, to it.
+    norm_type : float, default=2.0
+    scale_grad_by_freq : bool, default=False
+        Divide each row's gradient by its index's frequency in the input (not in mode 'max').
+    mode : {'sum', 'mean', 'max'}, default='mean'
+    sparse : bool, default=False
+        Gradients are dense: True is refused.
+    _weight : array of shape (num_embeddings, embedding_dim), optional
+        The initial table (copied), as in PyTorch.
+    include_last_offset : bool, default=False
+        Whether ``offsets`` has one more entry, closing the last bag.
+    padding_idx : int, optional
+        Lookups of this row are left out of their bag and of the mean's count; the row
+        starts at zero.
+    device : str, optional
+        Only the CPU.
+    dtype : dtype, default=float32
+    generator : numpy.random.Generator or int, optional
+        Source of the initial weights (when None, the default generator).
+
+    Notes
+    -----
+    With bag b holding lookups K_b (padding left out) and per-sample weights s_k:
+
+    .. math::
+
+        \text{sum: } y_b = \sum_{k \in K_b} s_k W_{i_k}, \quad
+        \text{mean: } y_b = \frac{1}{\max(|K_b|, 1)} \sum_{k \in K_b} W_{i_k}, \quad
+        \text{max: } y_{bj} = \max_{k \in K_b} W_{i_k j}
+
+    W starts from N(0, 1), as in PyTorch; an empty bag gives zeros. See
+    ``chainrule.nn.functional.embedding_bag``.
+
+    Shape: input (B, N) without offsets, or (n,) with offsets (B,) (B + 1 with
+    ``include_last_offset``); output (B, embedding_dim).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> bag = cr.nn.EmbeddingBag(10, 3, mode="sum", generator=0)
+    >>> bag(cr.tensor([1, 2, 4, 5, 4]), cr.tensor([0, 2])).shape
+    (2, 3)
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        _weight: Any = None,
+        include_last_offset: bool = False,
+        padding_idx: int | None = None,
+        *,
+        device: Any = None,
+        dtype: Any = None,
+        generator: GeneratorLike = None,
+    ) -> None:
+        super().__init__()
+        dtype_of_to("EmbeddingBag", (), None, device)
+        if sparse:
+            raise ValueError(
+                "EmbeddingBag: sparse gradients are not supported (chainrule's gradients are "
+                "dense arrays); pass sparse=False"
+            )
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(
+                f"EmbeddingBag: mode has to be one of sum, mean or max, got mode={mode!r}"
+            )
+        if scale_grad_by_freq and mode == "max":
+            raise ValueError(
+                "EmbeddingBag: max mode does not support scaling the gradient by the "
+                "frequency; pass scale_grad_by_freq=False or another mode"
+            )
+        if max_norm is not None and (
+            isinstance(max_norm, bool) or not isinstance(max_norm, int | float) or not max_norm > 0
+        ):
+            raise ValueError(
+                f"EmbeddingBag: max_norm must be a number > 0 or None, got {max_norm!r}"
+            )
+        self.num_embeddings = _positive_int("EmbeddingBag", "num_embeddings", num_embeddings)
+        self.embedding_dim = _positive_int("EmbeddingBag", "embedding_dim", embedding_dim)
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(
+                f"EmbeddingBag: padding_idx must be in [{-num_embeddings}, "
+                f"{num_embeddings - 1}], got padding_idx={padding_idx}"
+            )
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.mode, self.sparse = scale_grad_by_freq, mode, sparse
+        self.include_last_offset = include_last_offset
+        self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
+        dt = np.dtype(dtype) if dtype is not None else default_float()
+        shape = (self.num_embeddings, self.embedding_dim)
+        if _weight is None:
+            self.weight = Parameter(np.empty(shape, dtype=dt))
+            self.reset_parameters(generator)
+        else:
+            data = _weight.data if isinstance(_weight, Tensor) else np.asarray(_weight)
+            if data.shape != shape:
+                raise ValueError(
+                    f"EmbeddingBag: expected _weight of shape {shape}, got shape {data.shape}"
+                )
+            self.weight = Parameter(np.array(data, dtype=dt if dtype is not None else None))
+
+    def reset_parameters(self, generator: GeneratorLike = None) -> None:
+        init.normal_(self.weight, generator=generator)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: Any,
+        freeze: bool = True,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        include_last_offset: bool = False,
+        padding_idx: int | None = None,
+    ) -> EmbeddingBag:
+        """An ``EmbeddingBag`` whose weight is a copy of ``embeddings`` (rows, dim), as in
+        PyTorch: frozen (no gradient) unless ``freeze=False``."""
+        data = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        if data.ndim != 2:
+            raise ValueError(
+                f"EmbeddingBag.from_pretrained: expected a 2-D array of embeddings, got shape "
+                f"{data.shape}"
+            )
+        module = cls(
+            data.shape[0],
+            data.shape[1],
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            mode,
+            sparse,
+            data,
+            include_last_offset,
+            padding_idx,
+            dtype=data.dtype if data.dtype.kind == "f" else None,
+        )
+        module.weight.requires_grad_(not freeze)
+        return module
+
+    def forward(self, input: Any, offsets: Any = None, per_sample_weights: Any = None) -> Tensor:
+        return F.embedding_bag(
+            input,
+            self.weight,
+            offsets,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.mode,
+            self.sparse,
+            per_sample_weights,
+            self.include_last_offset,
+            self.padding_idx,
+        )
+
+    def extra_repr(self) -> str:
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            text += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
+        text += f", mode={self.mode!r}"
+        if self.include_last_offset:
+            text += ", include_last_offset=True"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
         return text
 
 
