@@ -25,6 +25,38 @@ def _positive_int(where: str, name: str, value: Any) -> int:
     return int(value)
 
 
+def _lookup_options(
+    where: str,
+    num_embeddings: Any,
+    embedding_dim: Any,
+    padding_idx: int | None,
+    max_norm: Any,
+    max_norm_hint: str = "",
+) -> tuple[int, int, int | None]:
+    """A lookup table's checked options (``Embedding``, ``EmbeddingBag``): its rows, its
+    width, and the padding row counted from 0 (None for none)."""
+    if max_norm is not None and (
+        isinstance(max_norm, bool) or not isinstance(max_norm, int | float) or not max_norm > 0
+    ):
+        raise ValueError(
+            f"{where}: max_norm must be a number > 0 or None, got {max_norm!r}{max_norm_hint}"
+        )
+    rows = _positive_int(where, "num_embeddings", num_embeddings)
+    width = _positive_int(where, "embedding_dim", embedding_dim)
+    if padding_idx is not None and not -rows <= padding_idx < rows:
+        raise ValueError(
+            f"{where}: padding_idx must be in [{-rows}, {rows - 1}], got padding_idx={padding_idx}"
+        )
+    return rows, width, None if padding_idx is None else padding_idx % rows
+
+
+def _reset_table(weight: Parameter, padding_idx: int | None, generator: GeneratorLike) -> None:
+    """A lookup table's initial weights: N(0, 1), as in PyTorch, and a zero padding row."""
+    init.normal_(weight, generator=generator)
+    if padding_idx is not None:
+        weight.data[padding_idx] = 0
+
+
 class Linear(Module):
     """A fully connected layer: y = x W^T + b.
 
@@ -190,31 +222,22 @@ class Embedding(Module):
                 "Embedding: sparse gradients are not supported (chainrule's gradients are "
                 "dense arrays); pass sparse=False"
             )
-        if max_norm is not None and (
-            isinstance(max_norm, bool) or not isinstance(max_norm, int | float) or not max_norm > 0
-        ):
-            raise ValueError(
-                f"Embedding: max_norm must be a number > 0 or None, got {max_norm!r} (the "
-                f"fourth argument is max_norm, as in PyTorch; pass dtype= by name)"
-            )
+        self.num_embeddings, self.embedding_dim, self.padding_idx = _lookup_options(
+            "Embedding",
+            num_embeddings,
+            embedding_dim,
+            padding_idx,
+            max_norm,
+            " (the fourth argument is max_norm, as in PyTorch; pass dtype= by name)",
+        )
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
-        self.num_embeddings = _positive_int("Embedding", "num_embeddings", num_embeddings)
-        self.embedding_dim = _positive_int("Embedding", "embedding_dim", embedding_dim)
-        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
-            raise ValueError(
-                f"Embedding: padding_idx must be in [{-num_embeddings}, {num_embeddings - 1}], "
-                f"got padding_idx={padding_idx}"
-            )
-        self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
         dt = np.dtype(dtype) if dtype is not None else default_float()
         self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype=dt))
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: GeneratorLike = None) -> None:
-        init.normal_(self.weight, generator=generator)
-        if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+        _reset_table(self.weight, self.padding_idx, generator)
 
     @classmethod
     def from_pretrained(
@@ -363,23 +386,12 @@ class EmbeddingBag(Module):
                 "EmbeddingBag: max mode does not support scaling the gradient by the "
                 "frequency; pass scale_grad_by_freq=False or another mode"
             )
-        if max_norm is not None and (
-            isinstance(max_norm, bool) or not isinstance(max_norm, int | float) or not max_norm > 0
-        ):
-            raise ValueError(
-                f"EmbeddingBag: max_norm must be a number > 0 or None, got {max_norm!r}"
-            )
-        self.num_embeddings = _positive_int("EmbeddingBag", "num_embeddings", num_embeddings)
-        self.embedding_dim = _positive_int("EmbeddingBag", "embedding_dim", embedding_dim)
-        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
-            raise ValueError(
-                f"EmbeddingBag: padding_idx must be in [{-num_embeddings}, "
-                f"{num_embeddings - 1}], got padding_idx={padding_idx}"
-            )
+        self.num_embeddings, self.embedding_dim, self.padding_idx = _lookup_options(
+            "EmbeddingBag", num_embeddings, embedding_dim, padding_idx, max_norm
+        )
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.mode, self.sparse = scale_grad_by_freq, mode, sparse
         self.include_last_offset = include_last_offset
-        self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
         dt = np.dtype(dtype) if dtype is not None else default_float()
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
@@ -394,9 +406,7 @@ class EmbeddingBag(Module):
             self.weight = Parameter(np.array(data, dtype=dt if dtype is not None else None))
 
     def reset_parameters(self, generator: GeneratorLike = None) -> None:
-        init.normal_(self.weight, generator=generator)
-        if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+        _reset_table(self.weight, self.padding_idx, generator)
 
     @classmethod
     def from_pretrained(
