@@ -832,11 +832,8 @@ def _linear_sources(
         same = np.arange(out)
         return same, same, np.zeros(out)
     at = np.arange(out, dtype=np.float64)
-    if align_corners:
-        source = at * ((size - 1) / (out - 1) if out > 1 else 0.0)
-    else:
-        step = 1.0 / scale_factor if scale_factor else size / out
-        source = np.maximum((at + 0.5) * step - 0.5, 0.0)
+    step = _source_scale(size, out, scale_factor, align_corners)
+    source = at * step if align_corners else np.maximum((at + 0.5) * step - 0.5, 0.0)
     first = np.minimum(np.floor(source).astype(np.int64), size - 1)
     second = np.minimum(first + 1, size - 1)
     return first, second, np.clip(source - first, 0.0, 1.0)

@@ -21,6 +21,7 @@ from chainrule.nn.utils.parametrizations import (
     _as_matrix,
     _check_dim,
     _norm_except_dim,
+    _normalized,
     _spectral_options,
 )
 from chainrule.tensor import Tensor, as_generator
@@ -186,7 +187,7 @@ class SpectralNorm:
         return _as_matrix(weight, self.dim)
 
     def _normalize(self, x: Array) -> Array:
-        return x / np.maximum(np.sqrt(np.dot(x, x)), x.dtype.type(self.eps))
+        return _normalized(x, self.eps)
 
     def compute_weight(self, module: Module, do_power_iteration: bool) -> Tensor:
         weight = getattr(module, self.name + "_orig")

@@ -69,6 +69,11 @@ def _check_dim(where: str, dim: Any, ndim: int, none_ok: bool) -> None:
         )
 
 
+def _normalized(x: Array, eps: float) -> Array:
+    """x / max(||x||, eps), as F.normalize: spectral norm's power iteration, both styles."""
+    return x / np.maximum(np.sqrt(np.dot(x, x)), x.dtype.type(eps))
+
+
 def _spectral_options(
     module: Module, ndim: int, n_power_iterations: Any, dim: Any, eps: Any
 ) -> int:
@@ -190,9 +195,7 @@ class _SpectralNorm(Module):
         return _as_matrix(weight, self.dim)
 
     def _normalize(self, x: Array) -> Array:
-        """x / max(||x||, eps), as F.normalize."""
-        norm = np.sqrt(np.dot(x, x))
-        return x / np.maximum(norm, x.dtype.type(self.eps))
+        return _normalized(x, self.eps)
 
     def _power_method(self, weight_mat: Array, n_power_iterations: int) -> None:
         """Power iteration on the detached matrix, updating the buffers in place:
