@@ -1264,8 +1264,7 @@ class Tensor(_TensorFields):
         nothing to wait for); the only device is ``"cpu"``. ``memory_format`` is PyTorch's
         keyword (see ``memory_format``): row-major either way here.
         """
-        if memory_format is not preserve_format:
-            _check_memory_format("to", memory_format)
+        _check_memory_format("to", memory_format)
         # PyTorch's positional forms end in (non_blocking, copy) flags.
         flags = [arg for arg in args if isinstance(arg, bool)]
         if flags:
@@ -1305,9 +1304,7 @@ class Tensor(_TensorFields):
     def clone(self, *, memory_format: memory_format = preserve_format) -> Tensor:
         """A copy in the graph (gradients flow back to self); ``memory_format`` is PyTorch's
         keyword, row-major either way here."""
-        if memory_format is not preserve_format:
-            _check_memory_format("clone", memory_format)
-        return ops.clone(self)
+        return ops.clone(self, memory_format=memory_format)
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other: Any) -> Tensor:
@@ -2972,8 +2969,7 @@ def zeros_like(
 ) -> Tensor:
     """A tensor of zeros with the shape of ``other`` (and its dtype, unless given);
     ``memory_format`` is PyTorch's keyword (see ``memory_format``)."""
-    if memory_format is not preserve_format:
-        _check_memory_format("zeros_like", memory_format)
+    _check_memory_format("zeros_like", memory_format)
     return _new(np.zeros(np.shape(other), dtype=_like_dtype(other, dtype)), requires_grad)
 
 
@@ -2987,8 +2983,7 @@ def ones_like(
 ) -> Tensor:
     """A tensor of ones with the shape of ``other`` (and its dtype, unless given);
     ``memory_format`` is PyTorch's keyword (see ``memory_format``)."""
-    if memory_format is not preserve_format:
-        _check_memory_format("ones_like", memory_format)
+    _check_memory_format("ones_like", memory_format)
     return _new(np.ones(np.shape(other), dtype=_like_dtype(other, dtype)), requires_grad)
 
 
@@ -3003,8 +2998,7 @@ def full_like(
 ) -> Tensor:
     """A tensor of ``fill_value`` with the shape of ``other`` (and its dtype, unless given);
     ``memory_format`` is PyTorch's keyword (see ``memory_format``)."""
-    if memory_format is not preserve_format:
-        _check_memory_format("full_like", memory_format)
+    _check_memory_format("full_like", memory_format)
     return _new(
         np.full(np.shape(other), fill_value, dtype=_like_dtype(other, dtype)), requires_grad
     )
@@ -3082,12 +3076,16 @@ class Generator(np.random.Generator):
         return self._initial_seed
 
 
-def _read_in_python() -> None:
+def _read_in_python(
+    reason: str = "the forward reads tensor values in Python (.item(), bool(), .numpy())",
+) -> None:
     """Tell a recording train step (``chainrule.compiled``) that the forward reads tensor
-    values into Python, where a branch on them would escape the replay."""
+    values into Python (where a branch on them would escape the replay) or computes values
+    outside its ops (indices found in Python, which a replay would not find again): the step
+    then runs eagerly, for ``reason``."""
     recorder = _state.recorder
     if recorder is not None:
-        recorder.refuse("the forward reads tensor values in Python (.item(), bool(), .numpy())")
+        recorder.refuse(reason)
 
 
 def _values_hold(value: Tensor | Array, check: Callable[[Array], _bool]) -> _bool:
@@ -3195,8 +3193,7 @@ def randn_like(
 ) -> Tensor:
     """Standard normal samples with the shape of ``other`` (and its dtype, unless given);
     ``memory_format`` is PyTorch's keyword (see ``memory_format``)."""
-    if memory_format is not preserve_format:
-        _check_memory_format("randn_like", memory_format)
+    _check_memory_format("randn_like", memory_format)
     dt = _like_dtype(other, dtype)
     return randn(
         *np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad, seed=seed
@@ -3215,8 +3212,7 @@ def rand_like(
 ) -> Tensor:
     """Uniform samples on [0, 1) with the shape of ``other`` (and its dtype, unless given);
     ``memory_format`` is PyTorch's keyword (see ``memory_format``)."""
-    if memory_format is not preserve_format:
-        _check_memory_format("rand_like", memory_format)
+    _check_memory_format("rand_like", memory_format)
     dt = _like_dtype(other, dtype)
     return rand(
         *np.shape(other), generator=generator, dtype=dt, requires_grad=requires_grad, seed=seed
@@ -3241,8 +3237,7 @@ def empty_like(
 ) -> Tensor:
     """A tensor with the shape of ``other`` (zeros; see ``empty``); ``memory_format`` is
     PyTorch's keyword (see ``memory_format``)."""
-    if memory_format is not preserve_format:
-        _check_memory_format("empty_like", memory_format)
+    _check_memory_format("empty_like", memory_format)
     return zeros_like(other, dtype=dtype, requires_grad=requires_grad)
 
 
@@ -3307,8 +3302,7 @@ def randint_like(
     >>> randint_like(zeros(2, 3), 1, 2).tolist()
     [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
-    if memory_format is not preserve_format:
-        _check_memory_format("randint_like", memory_format)
+    _check_memory_format("randint_like", memory_format)
     given = list(bounds)
     if high is None and given:
         high = given.pop()

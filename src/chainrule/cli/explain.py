@@ -18,7 +18,7 @@ from chainrule.backend import Array, np
 from chainrule.cli.errors import UsageError, reword
 from chainrule.cli.tables import (
     check_writable,
-    nearest,
+    missing_target,
     read_table,
     same_file,
     with_names,
@@ -127,17 +127,8 @@ def _model_step(args: argparse.Namespace) -> tuple[Module, Array, Array, Module]
     table = with_names(read_table(args.data, WHERE), [target])
     columns = [str(c) for c in table.columns]
     if target not in columns:
-        flag = "--target" if args.target is not None else "the model's target"
-        if args.target is None:  # the column the model was trained on is missing
-            raise UsageError(
-                f"{WHERE}: expected the model's target column {target!r} in {args.data!r}, "
-                f"got columns {', '.join(map(repr, columns[:12]))}"
-                f"{', ...' if len(columns) > 12 else ''}; name another with --target"
-            )
-        raise UsageError(
-            f"{WHERE}: {flag}: expected a column of {args.data!r}, got {target!r}; "
-            f"{nearest(target, columns)}"
-        )
+        named = args.target is not None
+        raise UsageError(missing_target(WHERE, target, args.data, columns, named))
     rows = parse_rows(args.rows if args.rows is not None else DEFAULT_ROWS, len(table))
     table = table.iloc[rows].reset_index(drop=True)
     try:

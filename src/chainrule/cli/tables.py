@@ -48,6 +48,26 @@ def nearest(name: str, choices: list[str]) -> str:
     return f"the columns are {shown}{more}"
 
 
+def print_notes(where: str, notes: list[str]) -> None:
+    """Each note on stderr, after the command's name."""
+    for note in notes:
+        print(f"{where}: {note}", file=sys.stderr)
+
+
+def missing_target(where: str, target: str, data: str, columns: list[str], named: bool) -> str:
+    """The message for a target column that ``data`` lacks: one named by ``--target``
+    (``named``), or the column the model was trained on."""
+    if named:
+        return f"{where}: --target: expected a column of {data!r}, got {target!r}; " + nearest(
+            target, columns
+        )
+    return (
+        f"{where}: expected the model's target column {target!r} in {data!r}, got columns "
+        f"{', '.join(map(repr, columns[:12]))}{', ...' if len(columns) > 12 else ''}; "
+        f"name another with --target"
+    )
+
+
 def with_names(table: Any, names: list[str]) -> Any:
     """``table`` with each column that spells one of ``names`` in another Unicode form (``é``
     as one character, or as ``e`` and an accent, as macOS may write it) renamed to that name,
@@ -419,8 +439,7 @@ def read_table_and_column(
     said: list[str] = [] if notes is None else notes
     frame, as_written = _read(path, where, name, said)
     if notes is None:
-        for note in said:
-            print(f"{where}: {note}", file=sys.stderr)
+        print_notes(where, said)
     return frame, as_written
 
 

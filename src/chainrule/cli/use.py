@@ -15,7 +15,9 @@ from chainrule.cli.errors import UsageError, reword
 from chainrule.cli.tables import (
     check_writable,
     format_csv,
+    missing_target,
     nearest,
+    print_notes,
     read_table,
     read_table_and_column,
     same_file,
@@ -106,8 +108,7 @@ def run_predict(args: argparse.Namespace) -> int:
             f"{nearest(args.id, [str(c) for c in table.columns])}"
         )
     outputs = trained.outputs(_features(trained, table, args.data, where))
-    for note in notes:
-        print(f"{where}: {note}", file=sys.stderr)
+    print_notes(where, notes)
     _note_unknown_categories(trained, table, where)
     result = pd.DataFrame(index=range(len(table)))
     if args.id is not None:
@@ -171,16 +172,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     columns = [str(c) for c in table.columns]
     flag = "--target" if args.target is not None else "the model's target"
     if target not in columns:
-        if args.target is None:  # the column the model was trained on is missing
-            raise UsageError(
-                f"{where}: expected the model's target column {target!r} in {args.data!r}, "
-                f"got columns {', '.join(map(repr, columns[:12]))}"
-                f"{', ...' if len(columns) > 12 else ''}; name another with --target"
-            )
-        raise UsageError(
-            f"{where}: {flag}: expected a column of {args.data!r}, got {target!r}; "
-            f"{nearest(target, columns)}"
-        )
+        named = args.target is not None
+        raise UsageError(missing_target(where, target, args.data, columns, named))
     # Every check comes before any note on stderr, so that a mistake is reported in one line.
     x = _features(trained, table, args.data, where)
     missing = trained.target.missing(table[target])
@@ -206,8 +199,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"{where}: {flag} {target!r}: expected the labels the model was trained on "
             f"({classes}), got none of them (such as {values.iloc[0]!r})"
         )
-    for note in notes:
-        print(f"{where}: {note}", file=sys.stderr)
+    print_notes(where, notes)
     _note_unknown_categories(trained, table, where)
     if missing.any():
         print(

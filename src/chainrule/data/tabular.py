@@ -124,16 +124,14 @@ def parse_numbers(values: Array) -> Array | None:
         numbers_ = values.astype(np.float64)
     elif values.dtype.kind == "b":
         return None
+    elif values.dtype.kind == "O" and set(map(type, values)) <= _PLAIN:
+        try:  # float() of each cell, as _parse_cells does; None becomes NaN
+            numbers_ = values.astype(np.float64)
+        except (ValueError, TypeError):
+            if any(isinstance(v, str) and _is_text(v) for v in values):
+                return None  # where _parse_cells would come to the same text
+            return _parse_cells(values)
     else:
-        if values.dtype.kind == "O" and set(map(type, values)) <= _PLAIN:
-            try:  # float() of each cell, as _parse_cells does; None becomes NaN
-                numbers_ = values.astype(np.float64)
-            except (ValueError, TypeError):
-                if any(isinstance(v, str) and _is_text(v) for v in values):
-                    return None  # where _parse_cells would come to the same text
-                return _parse_cells(values)
-            numbers_[~np.isfinite(numbers_)] = np.nan
-            return numbers_
         return _parse_cells(values)
     numbers_[~np.isfinite(numbers_)] = np.nan
     return numbers_

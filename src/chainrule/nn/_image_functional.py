@@ -14,10 +14,10 @@ from typing import Any
 
 from chainrule.autograd.ops._operands import as_tensor
 from chainrule.autograd.ops.blocks import Fold2d, Unfold2d
-from chainrule.autograd.ops.conv import pair, refuse_recording
+from chainrule.autograd.ops.conv import pair
 from chainrule.backend import Array, is_floating, np
 from chainrule.nn._conv_functional import _adaptive_sizes
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _read_in_python
 
 __all__ = [
     "adaptive_max_pool1d",
@@ -295,7 +295,7 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
     y = by_columns.max(-1)[0] if columns.shape[1] > 1 else by_columns.squeeze(-1)
     if not return_indices:
         return y
-    refuse_recording("adaptive_max_pool2d with return_indices=True finds its indices in Python")
+    _read_in_python("adaptive_max_pool2d with return_indices=True finds its indices in Python")
     return y, Tensor._from_op(_bin_max_indices(x.data, rows, columns), None)
 
 

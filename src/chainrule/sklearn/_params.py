@@ -18,8 +18,7 @@ from typing import Any
 from sklearn.utils._param_validation import InvalidParameterError
 
 from chainrule.backend import np
-from chainrule.train.callbacks import Callback
-from chainrule.train.loop import _CALLBACK_HOOKS
+from chainrule.train.callbacks import _CALLBACK_HOOKS, Callback
 
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu")
 """Names ``activation`` takes: scikit-learn's four, then chainrule's additions."""

@@ -766,6 +766,13 @@ _KERAS_FIRST_PARAMETER = {
     "on_batch_end": "batch",
 }
 
+_KERAS_ONLY = ("on_train_batch_begin", "on_train_batch_end")
+"""Keras's names for the batch hooks, which chainrule's own callbacks do not have."""
+
+_CALLBACK_HOOKS = (*_KERAS_FIRST_PARAMETER, *_KERAS_ONLY)
+"""The hooks ``fit`` calls, chainrule's or Keras's: an object with one of them is a
+callback, as ``fit`` (and the scikit-learn estimators) take it."""
+
 
 def _first_parameter(hook: Any) -> str | None:
     try:
@@ -860,7 +867,6 @@ def with_keras_hooks(callback: Any) -> Any:
         if _first_parameter(getattr(callback, name, None)) == first
     }
     complete = isinstance(callback, Callback)
-    keras_only = ("on_train_batch_begin", "on_train_batch_end")
-    if complete and not keras_style and not any(hasattr(callback, n) for n in keras_only):
+    if complete and not keras_style and not any(hasattr(callback, n) for n in _KERAS_ONLY):
         return callback
     return _KerasHooks(callback, keras_style)

@@ -41,6 +41,7 @@ from chainrule.data import (
 )
 from chainrule.data.sampler import _boolean, _positive_int
 from chainrule.nn import loss as losses
+from chainrule.nn._loss_functions import _non_negative
 from chainrule.nn.module import Module
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.nn.utils.rnn import PackedSequence
@@ -59,6 +60,7 @@ from chainrule.optim import (
 from chainrule.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from chainrule.tensor import Tensor, _values_hold, as_generator
 from chainrule.train.callbacks import (
+    _CALLBACK_HOOKS,
     Callback,
     ProgressBar,
     _KerasHooks,
@@ -116,10 +118,6 @@ class _ProbabilityCrossEntropy:
             return F.nll_loss(log_proba, Tensor._from_op(labels, None), reduction=self.reduction)
         rows = -(target * log_proba).sum(dim=1)
         return rows if self.reduction == "none" else rows.mean()
-
-
-def _non_negative(values: Array) -> bool:
-    return not (values < 0).any()
 
 
 LOSSES: dict[str, Callable[[], Any]] = {
@@ -332,8 +330,8 @@ def _sample_weights(
     else:
         balanced = isinstance(class_weight, str) and class_weight == "balanced"
         if not (balanced or isinstance(class_weight, dict)):
-            name = type(class_weight).__name__
-            came = repr(class_weight) if isinstance(class_weight, str) else name
+            kind = type(class_weight).__name__
+            came = repr(class_weight) if isinstance(class_weight, str) else kind
             raise TypeError(
                 f"{where}: expected class_weight as a dict of class to weight or 'balanced', "
                 f"got {came}"
@@ -637,20 +635,6 @@ def _readings(kind: str, outputs: Array) -> dict[str, Array]:
         proba = np.concatenate([1 - positive, positive], axis=1) if flat.shape[1] == 1 else positive
         return {"labels": labels, "proba": proba, "predictions": labels}
     return {"values": outputs, "predictions": outputs}
-
-
-_CALLBACK_HOOKS = (
-    "on_train_begin",
-    "on_train_end",
-    "on_epoch_begin",
-    "on_epoch_end",
-    "on_batch_begin",
-    "on_batch_end",
-    "on_train_batch_begin",
-    "on_train_batch_end",
-)
-"""The hooks ``fit`` calls, chainrule's or Keras's: an object with one of them is a
-callback, as ``fit`` (and the scikit-learn estimators) take it."""
 
 
 def _listed(value: Any, one: Callable[[Any], bool], where: str, name: str) -> list[Any]:

@@ -28,10 +28,9 @@ from typing import Any
 
 from chainrule import _blas
 from chainrule.autograd.function import Context, Function, register
-from chainrule.autograd.grad_mode import _state
 from chainrule.autograd.ops._operands import as_tensor
 from chainrule.backend import Array, is_floating, np
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _read_in_python
 
 Pair = tuple[int, int]
 Pads = tuple[int, int, int, int]
@@ -1101,14 +1100,6 @@ def conv_pads(where: str, padding: Any, kernel: Pair, stride: Pair, dilation: Pa
     return (ph, ph, pw, pw)
 
 
-def refuse_recording(reason: str) -> None:
-    """Tell a recording train step (``chainrule.compiled``) that the forward computes values
-    outside its ops (indices found in Python), which a replay would not compute again: the
-    step then runs eagerly."""
-    if _state.recorder is not None:
-        _state.recorder.refuse(reason)
-
-
 def _image_input(where: str, x: Tensor) -> None:
     if x.ndim not in (3, 4):
         raise ValueError(
@@ -1332,7 +1323,7 @@ def max_pool2d(
     )
     if not return_indices:
         return _unbatched(y, x.ndim)
-    refuse_recording(
+    _read_in_python(
         "max_pool2d with return_indices=True finds its indices outside the recorded ops"
     )
     xp = _padded(batched.data, pads, -np.inf)

@@ -482,8 +482,7 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
 def clone(x: Tensor, *, memory_format: memory_format = preserve_format) -> Tensor:
     """A copy of ``x`` that stays in the graph; ``memory_format`` is PyTorch's keyword
     (see ``chainrule.memory_format``), row-major either way here."""
-    if memory_format is not preserve_format:
-        _check_memory_format("clone", memory_format)
+    _check_memory_format("clone", memory_format)
     return Clone.apply(x)
 
 

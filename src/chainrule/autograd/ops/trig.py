@@ -213,12 +213,17 @@ class Hypot(_Binary):
 
     value = staticmethod(np.hypot)
 
+    @classmethod
+    def forward(cls, ctx: Context, a: Array, b: Array) -> Array:
+        y = super().forward(ctx, a, b)
+        ctx.save_for_backward(a, b, y)  # the result too, as PyTorch keeps it
+        return y
+
     @staticmethod
     @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None]:
-        a, b = ctx.saved
+        a, b, y = ctx.saved
         da, db = ctx.needs_input_grad
-        y = np.hypot(a, b)
         return (  # g * a / y in PyTorch's order, to its bits
             unbroadcast(grad * a / y, ctx.a_shape) if da else None,
             unbroadcast(grad * b / y, ctx.b_shape) if db else None,
