@@ -376,3 +376,50 @@ def test_a_forked_child_computes_its_products():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0"
+
+
+# (rows, inner, columns) of float32 products ``x @ w.T``: inside the window in which NumPy's
+# products are computed turned (the first three), and at each of its edges, outside it.
+LAYER_PRODUCTS = [
+    (64, 784, 128),
+    (16, 256, 32),
+    (32, 3072, 512),
+    (15, 784, 128),
+    (64, 255, 128),
+    (65, 784, 128),
+]
+
+
+@pytest.mark.parametrize("shape", LAYER_PRODUCTS, ids=repr)
+def test_a_layers_product_is_numpys_to_rounding_in_rows(shape):
+    rows, inner, columns = shape
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((rows, inner)).astype(np.float32)
+    w = rng.standard_normal((columns, inner)).astype(np.float32)
+    out = _blas.matmul(x, w.T)
+    expected = x.astype(np.float64) @ w.T.astype(np.float64)
+    assert out.shape == (rows, columns) and out.dtype == np.float32
+    # A new array in rows, as np.matmul's: later ops (views, reshapes) rely on it.
+    assert out.flags.c_contiguous and out.flags.owndata and out.flags.writeable
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(_blas.matmul(x.copy(), w.copy().T), out)
+
+
+@pytest.mark.parametrize("shape", LAYER_PRODUCTS[:3], ids=repr)
+def test_layers_whose_product_is_turned_match_pytorch(shape):
+    torch = pytest.importorskip("torch")
+    rows, inner, columns = shape
+    rng = np.random.default_rng(7)
+    layer = nn.Linear(inner, columns)
+    x = cr.tensor(rng.standard_normal((rows, inner)).astype(np.float32), requires_grad=True)
+    g = rng.standard_normal((rows, columns)).astype(np.float32)
+    y = layer(x)
+    y.backward(g)
+    tw = torch.tensor(layer.weight.data, requires_grad=True)
+    tx = torch.tensor(x.data, requires_grad=True)
+    ty = torch.nn.functional.linear(tx, tw, torch.tensor(layer.bias.data))
+    ty.backward(torch.tensor(g))
+    for ours, theirs in [(y.data, ty), (x.grad.data, tx.grad), (layer.weight.grad.data, tw.grad)]:
+        scale = np.abs(theirs.detach().numpy()).max()
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=0, atol=1e-5 * scale)
+    assert y.is_contiguous()
