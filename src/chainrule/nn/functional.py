@@ -599,6 +599,8 @@ def scaled_dot_product_attention(
     is_causal: bool = False,
     scale: float | None = None,
     generator: np.random.Generator | int | None = None,
+    *,
+    enable_gqa: bool = False,
 ) -> Tensor:
     """Attention: softmax(query @ key^T * scale + bias) @ value, as PyTorch's function
     computes it without a fused kernel.
@@ -622,6 +624,11 @@ def scaled_dot_product_attention(
         Factor on the scores; 1 / sqrt(E) when None.
     generator : numpy.random.Generator or int, optional
         Source of the dropout mask.
+    enable_gqa : bool, default=False
+        Grouped-query attention: ``key`` and ``value`` may have fewer heads (axis -3) than
+        ``query``, Hk and Hv heads against Hq, each dividing Hq; key head j serves the
+        Hq / Hk consecutive query heads j * Hq / Hk, ..., (j + 1) * Hq / Hk - 1 (and
+        likewise for value), as if repeated with ``repeat_interleave(Hq // Hk, dim=-3)``.
 
     Returns
     -------
@@ -632,7 +639,9 @@ def scaled_dot_product_attention(
     ValueError
         For both ``attn_mask`` and ``is_causal``, or an ``attn_mask`` neither bool nor
         floating point (an integer mask, such as old PyTorch code's uint8 "1 = attend", is
-        refused, as PyTorch refuses it, rather than added to the scores).
+        refused, as PyTorch refuses it, rather than added to the scores); with
+        ``enable_gqa``, for inputs of fewer than 3 dimensions or key/value head counts that
+        do not divide the query's.
 
     Notes
     -----
@@ -640,14 +649,23 @@ def scaled_dot_product_attention(
     row is zeros and it passes no gradient back, as in PyTorch, instead of the NaN of a
     softmax over nothing but -inf.
 
+    With ``enable_gqa`` the output's head h is that of query head h against key head
+    h // (Hq / Hk) and value head h // (Hq / Hv); the gradient of a shared key or value
+    head is the sum over the query heads it serves.
+
     Examples
     --------
     >>> import chainrule as cr
     >>> q = k = v = cr.ones(1, 3, 2)
     >>> scaled_dot_product_attention(q, k, v, is_causal=True).shape
     (1, 3, 2)
+    >>> q, kv = cr.ones(1, 8, 3, 2), cr.ones(1, 2, 5, 2)  # 8 query heads, 2 key/value heads
+    >>> scaled_dot_product_attention(q, kv, kv, enable_gqa=True).shape
+    (1, 8, 3, 2)
     """
     q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
+    if enable_gqa:
+        k, v = _grouped_key_value(q, k, v)
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: expected attn_mask or is_causal, got both")
     if scale is None:
@@ -672,6 +690,32 @@ def scaled_dot_product_attention(
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, generator=generator)
     return weights @ v
+
+
+def _grouped_key_value(q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """key and value with each head repeated to the query's head count (axis -3), for
+    grouped-query attention: key head j serves query heads j * g, ..., (j + 1) * g - 1
+    for g = Hq / Hk."""
+    if min(q.ndim, k.ndim, v.ndim) < 3:
+        raise ValueError(
+            f"scaled_dot_product_attention: enable_gqa expected query, key and value of "
+            f"shape (..., heads, length, features), at least 3 dimensions, got shapes "
+            f"{q.shape}, {k.shape} and {v.shape}"
+        )
+    heads = q.shape[-3], k.shape[-3], v.shape[-3]
+    if heads[0] == heads[1] == heads[2]:
+        return k, v
+    if heads[1] == 0 or heads[2] == 0 or heads[0] % heads[1] or heads[0] % heads[2]:
+        raise ValueError(
+            f"scaled_dot_product_attention: enable_gqa expected the numbers of key and value "
+            f"heads (axis -3) to divide the number of query heads, got {heads[0]} query, "
+            f"{heads[1]} key and {heads[2]} value heads (shapes {q.shape}, {k.shape} and "
+            f"{v.shape})"
+        )
+    return (
+        ops.repeat_interleave(k, heads[0] // heads[1], dim=-3),
+        ops.repeat_interleave(v, heads[0] // heads[2], dim=-3),
+    )
 
 
 def _attention_softmax(scores: Tensor) -> Tensor:

@@ -80,6 +80,84 @@ class PackedSequence(_PackedSequenceFields):
             unsorted_indices = Tensor(inverse)
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
+    # NOTE: as in PyTorch, conversions touch ``data`` only: ``batch_sizes`` and the index
+    # permutations stay int64 whatever dtype the steps take.
+    def to(self, *args: Any, **kwargs: Any) -> PackedSequence:
+        """This packed batch with ``data`` converted by ``data.to(*args, **kwargs)``
+        (PyTorch's ``Tensor.to`` forms: a dtype, ``"cpu"``, a tensor whose dtype to take,
+        ``copy=True``...); self when ``data`` is unchanged, as in PyTorch.
+
+        Gradients flow back through the conversion to the original ``data``, as through
+        ``Tensor.to``.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            What ``Tensor.to`` takes.
+
+        Returns
+        -------
+        PackedSequence
+            With the same ``batch_sizes``, ``sorted_indices`` and ``unsorted_indices``.
+
+        Raises
+        ------
+        ValueError
+            For a device other than the CPU, as ``Tensor.to``.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> packed = pack_sequence([cr.tensor([1.0, 2.0]), cr.tensor([3.0])])
+        >>> packed.to(cr.float64).data.dtype, packed.to(cr.float64).batch_sizes.tolist()
+        (dtype('float64'), [2, 1])
+        """
+        data = self.data.to(*args, **kwargs)
+        if data is self.data:
+            return self
+        return type(self)(data, self.batch_sizes, self.sorted_indices, self.unsorted_indices)
+
+    def cpu(self) -> PackedSequence:
+        """Self: chainrule tensors live in the host's memory already (PyTorch's ``cpu``)."""
+        return self
+
+    @property
+    def is_cuda(self) -> bool:
+        """False: every chainrule tensor lives on the CPU (PyTorch's attribute)."""
+        return False
+
+    def double(self) -> PackedSequence:
+        """``to(float64)``: the steps in double precision (differentiable)."""
+        return self.to(np.float64)
+
+    def float(self) -> PackedSequence:
+        """``to(float32)``: the steps in single precision (differentiable)."""
+        return self.to(np.float32)
+
+    def half(self) -> PackedSequence:
+        """``to(float16)``: the steps in half precision (differentiable)."""
+        return self.to(np.float16)
+
+    def long(self) -> PackedSequence:
+        """``to(int64)``: the steps as 64-bit integers."""
+        return self.to(np.int64)
+
+    def int(self) -> PackedSequence:
+        """``to(int32)``: the steps as 32-bit integers."""
+        return self.to(np.int32)
+
+    def short(self) -> PackedSequence:
+        """``to(int16)``: the steps as 16-bit integers."""
+        return self.to(np.int16)
+
+    def char(self) -> PackedSequence:
+        """``to(int8)``: the steps as 8-bit integers (PyTorch's ``char``)."""
+        return self.to(np.int8)
+
+    def byte(self) -> PackedSequence:
+        """``to(uint8)``: the steps as unsigned 8-bit integers (PyTorch's ``byte``)."""
+        return self.to(np.uint8)
+
 
 def _lengths(lengths: Any, batch: int, where: str) -> Any:
     values = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
