@@ -169,7 +169,9 @@ def test_fit_scores_class_one_of_per_pixel_labels_with_ignored_pixels() -> None:
     scores = evaluate(model, nn.CrossEntropyLoss(), (x, y), metrics=["f1", "precision"])
     predicted = np.asarray(cr.predict(model, x)).argmax(axis=1).ravel()
     truth = y.ravel()
-    assert scores["f1"] == pytest.approx(sk.f1_score(truth == 1, predicted == 1))
+    kept = truth != -100  # the ignored pixels are left out, as the loss leaves them out
+    assert scores["f1"] == pytest.approx(sk.f1_score(truth[kept], predicted[kept]))
+    assert scores["precision"] == pytest.approx(sk.precision_score(truth[kept], predicted[kept]))
 
 
 _PROBA = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])

@@ -216,8 +216,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
     outputs = trained.outputs(x[~missing])
     result: dict[str, Any] = {"rows": len(values), **bundle.scores(trained.target, outputs, y)}
-    if "r2" in result and len(values) < 2:
-        result["r2"] = math.nan  # 1 - 0/0: undefined, as scikit-learn's r2_score says
+    if "r2" in result and len(values) < 2:  # metrics.r2_score's NaN: say why
         print(f"{where}: r2 is undefined for one row (nan); score two or more", file=sys.stderr)
     positive = bundle.positive_class(trained.target)
     if args.json:

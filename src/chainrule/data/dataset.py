@@ -392,9 +392,9 @@ def batch_of(dataset: Any, indices: Array | slice) -> Any:
     """
     if _sliced_at_once(dataset):
         return dataset.batch(indices)
-    if isinstance(indices, slice):
-        indices = np.arange(len(dataset))[indices]
-    samples = [dataset[int(i)] for i in indices]
+    # A slice's own indices, O(batch): not those of the whole dataset, sliced.
+    rows = range(len(dataset))[indices] if isinstance(indices, slice) else indices
+    samples = [dataset[int(i)] for i in rows]
     if not samples:
         raise ValueError("batch_of: expected at least one index, got none")
     return default_collate(samples)

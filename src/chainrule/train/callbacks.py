@@ -181,10 +181,12 @@ class EarlyStopping(Callback):
         At the end, put back the weights of the best epoch.
     baseline : float, optional
         As in Keras: until ``monitor`` improves on this value, the epochs count as without
-        improvement, so that training stops after ``patience`` epochs if none beats it.
+        improvement, so that training stops after ``patience`` epochs if none beats it
+        (never at the first epoch counted: with ``patience`` 0 or 1, after the second).
     start_from_epoch : int, default=0
         As in Keras: the first ``start_from_epoch`` epochs are a warm-up, neither counted
-        nor recorded as the best.
+        nor recorded as the best. Training never stops at the first epoch after it (Keras
+        never stops at the first epoch of training).
     verbose : int, default=0
         1: say on stderr, at the end, the epoch training stopped at and whether the best
         weights were restored, as Keras does.
@@ -242,7 +244,9 @@ class EarlyStopping(Callback):
             if self.baseline is None or self._improved_on(value, self.baseline):
                 self.wait = 0
                 return
-        if self.wait >= self.patience:
+        # As Keras ("only check after the first epoch"): one epoch shows no lack of
+        # improvement, however a baseline is set; here the first after the warm-up.
+        if self.wait >= self.patience and state.epoch > self.start_from_epoch + 1:
             state.stop_training, self.stopped_epoch = True, state.epoch
             state.stop_reason = (
                 f"early stopping: {self.monitor} did not improve for {self.wait} epochs "

@@ -399,6 +399,28 @@ def _resolve_optimizer(optimizer: Any, model: Module) -> Optimizer:
     )
 
 
+def _check_scheduled(scheduler: Any, optimizer: Optimizer, given: Any) -> None:
+    """Refuse a scheduler of another optimizer than the one fit steps: it would set rates
+    that nothing trains with, and leave fit's own optimizer at its first rate."""
+    scheduled = getattr(scheduler, "optimizer", None)
+    if scheduler is None or scheduled is None or scheduled is optimizer:
+        return
+    if isinstance(given, Optimizer):
+        raise ValueError(
+            f"fit: the scheduler ({type(scheduler).__name__}) was built on another "
+            f"{type(scheduled).__name__} than the optimizer passed to fit, whose rates it "
+            f"would never change; a scheduler needs the optimizer object it was built on: "
+            f"pass that optimizer, or build the scheduler on this one"
+        )
+    named = given.__name__ if isinstance(given, type) else repr(given)
+    raise ValueError(
+        f"fit: a scheduler needs the optimizer object it was built on, got the optimizer "
+        f"{named}, which fit builds afresh, so the scheduler ({type(scheduler).__name__}) "
+        f"could never change its rate; build the optimizer, the scheduler on it, and pass "
+        f"both"
+    )
+
+
 def _check_optimizes(optimizer: Optimizer, model: Module, loss_fn: Any) -> None:
     """Refuse an optimizer that would train nothing here: one built for another model."""
     owned = {id(p) for p in model.parameters()}
@@ -666,6 +688,16 @@ def _metrics_for(metrics: Any, kind: str, where: str) -> list[Metric]:
     """The metrics asked for (a list of them, one, or None), checked before any training
     against what the loss produces."""
     found = [get_metric(m) for m in _listed(metrics, _one_metric, where, "metrics")]
+    names = [metric.name for metric in found]
+    for name in names:
+        if names.count(name) > 1:
+            # The logs (and the history) key each metric by its name: one would hide the other.
+            raise ValueError(
+                f"{where}: expected metrics of distinct names (the logs key each by its name), "
+                f"got {name!r} {names.count(name)} times in {names}; list each once, or give "
+                f"one a name of its own: chainrule.train.metrics.Metric('my_name', fn, "
+                f"'predictions')"
+            )
     given = _readings(kind, np.ones((1, 1)))  # what outputs of this kind are read as
     for metric in found:
         if metric.needs not in given:
@@ -719,9 +751,11 @@ def _score(
     prefix: str,
     ignored: int | None = None,
 ) -> dict[str, float]:
-    """Each metric over the rows whose label is not ``ignored`` (the loss's ignore_index)."""
+    """Each metric over the rows whose label is not ``ignored`` (the loss's ignore_index);
+    outputs per position, such as a segmentation model's (N, C, H, W), each position a row."""
     if not metrics:
         return {}
+    y_true, outputs = _positions_as_rows(kind, y_true, outputs)
     if ignored is not None and y_true.ndim == 1 and not is_floating(y_true.dtype):
         kept = y_true != ignored
         if not kept.any():
@@ -769,6 +803,29 @@ def _score(
 
 
 _BINARY_KINDS = ("binary_logits", "binary_proba")
+_CLASS_KINDS = ("logits", "log_proba", "proba", "scores")
+
+
+def _positions_as_rows(kind: str, y_true: Array, outputs: Array) -> tuple[Array, Array]:
+    """Class scores at each position of a sample, (N, C, d1, ..., dk) as a segmentation or
+    sequence model gives them under a cross-entropy (classes on axis 1, as PyTorch's), as
+    rows of scores (N * d1 * ... * dk, C), the class axis moved last, with their targets:
+    labels (N, d1, ..., dk) flattened, or one-hot (probability) targets of the outputs'
+    shape moved alike. So each position is scored as a sample, as scikit-learn scores the
+    flattened labels, and an ignored label leaves out its position alone. One channel
+    under a binary loss, (N, 1, d1, ..., dk), is one output per position: a model of two
+    classes, flattened to (M, 1) with targets (M,). Other outputs come back as they are."""
+    if outputs.ndim <= 2:
+        return y_true, outputs
+    classes = outputs.shape[1]
+    if kind in _CLASS_KINDS or (kind in _BINARY_KINDS and classes == 1):
+        rows = np.moveaxis(outputs, 1, -1).reshape(-1, classes)
+        if y_true.shape == outputs.shape:
+            y_rows = np.moveaxis(y_true, 1, -1).reshape(-1, classes)
+            return (y_rows if kind in _CLASS_KINDS else y_rows.reshape(-1)), rows
+        if y_true.shape == outputs.shape[:1] + outputs.shape[2:]:
+            return y_true.reshape(-1), rows
+    return y_true, outputs
 
 
 def _check_multilabel(metrics: Sequence[Metric], columns: int, where: str) -> None:
@@ -1139,11 +1196,21 @@ def fit(
         default ``pos_label=1``, and the macro average for more (``'f1_macro'`` is that
         average always). A multi-label model (several output columns under a binary
         loss) is scored label by label, as that module says; the top-k accuracies are
-        refused for it. A plain function ``fn(y_true, y_pred)`` gets a regression model's
+        refused for it. Class scores per position, (N, C, d1, ...) as a segmentation or
+        sequence model gives them, are scored position by position, each a sample
+        (as scikit-learn scores the flattened labels): positions labelled with the loss's
+        ``ignore_index`` are left out, as the loss leaves them out, and one-hot or
+        probability targets of the outputs' shape are read by their argmax; one output
+        channel per position under a binary loss, (N, 1, d1, ...), is a model of two
+        classes. A plain function ``fn(y_true, y_pred)`` gets a regression model's
         outputs in the targets' shape where they have as many entries (see
-        ``metrics.get_metric``).
+        ``metrics.get_metric``); each metric's name must be its own (two of one name,
+        ``['accuracy', 'accuracy']`` or two ``functools.partial`` of one function, are
+        refused: the logs key each by its name).
     callbacks : sequence of Callback, one of them, or None
     scheduler : learning-rate scheduler, optional
+        Built on ``optimizer``, the object passed (an optimizer given by name is built
+        here, so it cannot be scheduled; a scheduler of another optimizer is refused).
         Stepped after each epoch, once validated (``ReduceLROnPlateau`` with the monitored
         loss: ``val_loss``, else ``loss``), or after each optimizer step: see
         ``scheduler_interval``. Its state goes into checkpoints, so a resumed run goes on
@@ -1276,6 +1343,7 @@ def fit(
     labels = kind in ("logits", "log_proba")  # float labels of (N,) may be read as classes
     opt = _resolve_optimizer(optimizer, model)
     _check_optimizes(opt, model, loss_fn)
+    _check_scheduled(scheduler, opt, optimizer)
     metric_list = _metrics_for(metrics, kind, "fit")
     dtype = _model_dtype(model)
     dist = _distributed_context(distributed)

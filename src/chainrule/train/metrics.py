@@ -20,6 +20,11 @@ weighted by each label's positives, scikit-learn's ``average='weighted'``); ``lo
 the binary cross-entropy averaged over every entry (Keras's ``binary_crossentropy``). The
 top-k accuracies, which rank classes of which one is true, are refused.
 
+A model that scores each position of a sample, (N, C, H, W) class scores of a segmentation
+network or (N, C, L) of a sequence, is scored by ``fit`` and ``evaluate`` position by
+position, each a sample (positions labelled ``ignore_index`` left out); one channel
+(N, 1, H, W) under a binary loss is a model of two classes.
+
 A model of two classes may be trained on soft targets (label-smoothed 0.95/0.05 under
 ``BCEWithLogitsLoss``): its ``log_loss`` is the binary cross-entropy of those targets, which
 for labels 0/1 is scikit-learn's ``log_loss``.
@@ -27,6 +32,7 @@ for labels 0/1 is scikit-learn's ``log_loss``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -411,8 +417,19 @@ def r2_score(y_true: Any, y_pred: Any) -> float:
     """Coefficient of determination, 1 - SS_res / SS_tot (averaged over output columns).
 
     A constant target (SS_tot = 0) scores 1 when predicted exactly and 0 otherwise, as in
-    scikit-learn."""
+    scikit-learn. Fewer than two samples score NaN: their SS_tot is 0 whatever they are,
+    and scikit-learn calls R² undefined for them.
+
+    Examples
+    --------
+    >>> r2_score([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
+    0.5
+    >>> r2_score([1.0], [1.0])
+    nan
+    """
     t, p = _values(y_true, y_pred)
+    if t.ndim == 0 or t.shape[0] < 2:
+        return float("nan")
     scale = max(float(np.abs(t).max()), float(np.abs(p).max())) if t.size else 0.0
     if _SQUARE_SAFE <= scale < math.inf:  # a ratio of squares: the same for scaled values
         t, p = t / scale, p / scale
@@ -517,7 +534,10 @@ def get_metric(metric: str | Metric | Callable[[Any, Any], float]) -> Metric:
 
     A plain function's direction is unknown (``greater_is_better=None``): callbacks with
     ``mode='auto'`` read it from its name, as Keras does (``'my_error'`` falls,
-    ``'my_accuracy'`` rises). Wrap it in a ``Metric`` to say it outright."""
+    ``'my_accuracy'`` rises). Wrap it in a ``Metric`` to say it outright. A
+    ``functools.partial`` is named after the function it binds; the logs key each metric by
+    its name, so ``fit`` and ``evaluate`` refuse two of one name: give each a ``Metric`` of
+    its own name, ``Metric("precision_weighted", fn, "predictions")``."""
     if isinstance(metric, Metric):
         return metric
     if isinstance(metric, str):
@@ -531,6 +551,8 @@ def get_metric(metric: str | Metric | Callable[[Any, Any], float]) -> Metric:
         return METRICS[metric]
     if callable(metric):
         # Nothing says which way a plain function improves: callbacks read it from its name.
-        name = getattr(metric, "__name__", "metric")
+        # A functools.partial has no name of its own: that of the function it binds.
+        named = metric.func if isinstance(metric, functools.partial) else metric
+        name = getattr(named, "__name__", "metric")
         return Metric(name, metric, "predictions", greater_is_better=None)
     raise TypeError(f"metrics: expected a metric name or a function, got {type(metric).__name__}")
