@@ -1,7 +1,7 @@
 """EarlyStopping never stops at the first epoch it counts, as Keras 2 and 3 check
 ``self.wait >= self.patience and epoch > 0`` before they stop: a baseline not beaten by the
-first epoch does not end training after it (with start_from_epoch, the first epoch after
-the warm-up)."""
+first epoch does not end training after it. After a warm-up (start_from_epoch), Keras's
+``epoch > 0`` already holds, and the first epoch counted may stop it."""
 
 from __future__ import annotations
 
@@ -77,7 +77,9 @@ def test_a_nan_first_epoch_does_not_stop_training() -> None:
     assert epochs == [1, 2, 3, 4]
 
 
-def test_the_first_epoch_after_the_warm_up_does_not_stop_either() -> None:
+def test_after_a_warm_up_the_first_epoch_counted_may_stop_as_in_keras() -> None:
+    # Keras: epochs 0 and 1 (0-based) are the warm-up; epoch 2 counts, waits 1 >= patience 0
+    # with epoch > 0, and stops: three epochs run.
     epochs, stopper = _run(RISING, patience=0, baseline=0.99, start_from_epoch=2)
-    assert epochs == [1, 2, 3, 4]
-    assert stopper.stopped_epoch == 4
+    assert epochs == [1, 2, 3]
+    assert stopper.stopped_epoch == 3

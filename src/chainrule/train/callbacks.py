@@ -244,9 +244,9 @@ class EarlyStopping(Callback):
             if self.baseline is None or self._improved_on(value, self.baseline):
                 self.wait = 0
                 return
-        # As Keras ("only check after the first epoch"): one epoch shows no lack of
-        # improvement, however a baseline is set; here the first after the warm-up.
-        if self.wait >= self.patience and state.epoch > self.start_from_epoch + 1:
+        # As Keras ("only check after the first epoch"): the first epoch of training never
+        # ends it, however a baseline is set (with a warm-up, Keras's check is passed).
+        if self.wait >= self.patience and state.epoch > 1:
             state.stop_training, self.stopped_epoch = True, state.epoch
             state.stop_reason = (
                 f"early stopping: {self.monitor} did not improve for {self.wait} epochs "
