@@ -130,7 +130,7 @@ class _ConvNd(Module):
         if self.padding_mode == "zeros":
             padding: Any = self.padding
         else:
-            x = F.edge_pad(x, self._edge_pads(), self.padding_mode)
+            x = F.edge_pad(x, self._checked_edge_pads(x.shape), self.padding_mode)
             padding = 0
         return self._convolve(
             x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
@@ -162,6 +162,29 @@ class _ConvNd(Module):
         pads = conv_pads(type(self).__name__, padding, kernel, stride, dilation)
         top, bottom, left, right = pads
         return (left, right) if self.n_dims == 1 else (left, right, top, bottom)
+
+    def _checked_edge_pads(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``_edge_pads``, once checked against the input's ``shape``: a reflected border
+        must be smaller than the input along its axis, a wrapped one at most as large (as
+        PyTorch requires), and an edge to replicate must exist."""
+        pads = self._edge_pads()
+        names = ("height", "width") if self.n_dims == 2 else ("length",)
+        for k, name in enumerate(reversed(names)):  # the last axis first, as ``pads``
+            size, border = shape[-1 - k], max(pads[2 * k], pads[2 * k + 1])
+            if self.padding_mode == "reflect" and border >= size:
+                rule = "smaller than"
+            elif self.padding_mode == "circular" and border > size:
+                rule = "at most"
+            elif size == 0 and border:
+                rule = "at most"  # no edge to replicate
+            else:
+                continue
+            raise ValueError(
+                f"{type(self).__name__}: {self.padding_mode} padding must be {rule} the "
+                f"input's {name}, got padding {border} for an input of {name} {size} (shape "
+                f"{tuple(shape)})"
+            )
+        return pads
 
     def extra_repr(self) -> str:
         text = (
