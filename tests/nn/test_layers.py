@@ -254,8 +254,8 @@ def test_batchnorm1d_errors() -> None:
         nn.BatchNorm1d(0)
     with pytest.raises(ValueError, match=r"BatchNorm1d: momentum must be in \[0, 1\] or None"):
         nn.BatchNorm1d(3, momentum=2.0)
-    with pytest.raises(ValueError, match=r"BatchNorm1d: eps must be > 0"):
-        nn.BatchNorm1d(3, eps=0.0)
+    with pytest.raises(ValueError, match=r"BatchNorm1d: eps must be >= 0"):  # 0 is allowed
+        nn.BatchNorm1d(3, eps=-1e-5)
 
 
 def test_sizes_may_be_numpy_integers() -> None:

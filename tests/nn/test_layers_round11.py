@@ -109,8 +109,8 @@ def test_group_norm_errors() -> None:
         nn.GroupNorm(0, 4)
     with pytest.raises(ValueError, match=r"num_channels must be a positive integer"):
         nn.GroupNorm(2, 4.0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"eps must be > 0"):
-        nn.GroupNorm(2, 4, eps=0)
+    with pytest.raises(ValueError, match=r"eps must be >= 0"):  # 0 is allowed, as in PyTorch
+        nn.GroupNorm(2, 4, eps=-1e-5)
     with pytest.raises(ValueError, match=r"expected input of shape \(N, 4, \*\), got \(2, 3, 5\)"):
         nn.GroupNorm(2, 4)(cr.ones(2, 3, 5))
     with pytest.raises(ValueError, match=r"expected input of shape \(N, 4, \*\), got \(4,\)"):

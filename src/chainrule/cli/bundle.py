@@ -186,6 +186,23 @@ def _is_text(path: str) -> bool:
     return True
 
 
+def activation_type(name: str) -> type[Module]:
+    """The module of an ``--activation`` name."""
+    from chainrule import nn
+
+    activations: Mapping[str, type[Module]] = {
+        "relu": nn.ReLU,
+        "tanh": nn.Tanh,
+        "sigmoid": nn.Sigmoid,
+        "gelu": nn.GELU,
+        "silu": nn.SiLU,
+        "elu": nn.ELU,
+        "leaky_relu": nn.LeakyReLU,
+        "selu": nn.SELU,
+    }
+    return activations[name]
+
+
 def build_network(
     n_inputs: int,
     n_outputs: int,
@@ -202,16 +219,6 @@ def build_network(
     """
     from chainrule import nn
 
-    activations: Mapping[str, type[Module]] = {
-        "relu": nn.ReLU,
-        "tanh": nn.Tanh,
-        "sigmoid": nn.Sigmoid,
-        "gelu": nn.GELU,
-        "silu": nn.SiLU,
-        "elu": nn.ELU,
-        "leaky_relu": nn.LeakyReLU,
-        "selu": nn.SELU,
-    }
     init_seed, dropout_seed = seeds.spawn(2)
     dropout_seeds = iter(dropout_seed.spawn(len(hidden)))
     layers: list[Module] = []
@@ -220,7 +227,7 @@ def build_network(
         layers.append(nn.Linear(width, size))
         if batch_norm:
             layers.append(nn.BatchNorm1d(size))
-        layers.append(activations[activation]())
+        layers.append(activation_type(activation)())
         if dropout > 0:
             layers.append(nn.Dropout(dropout, generator=np.random.default_rng(next(dropout_seeds))))
         width = size

@@ -188,14 +188,15 @@ OPTIONS: tuple[Option, ...] = (
            "COLUMNS"),
     Option("arch", choice("mlp", "cnn"), "mlp", "network: mlp (default), or cnn for images of "
            "one channel given as square rows of pixels (e.g. --dataset digits)", "ARCH"),
-    Option("hidden", hidden_sizes, [128, 64], "hidden layer widths (default 128,64; none for "
-           "no hidden layer)", "SIZES"),
+    Option("hidden", hidden_sizes, [128, 64], "hidden layer widths (default 128,64; 128 "
+           "after the convolutions of --arch cnn; none for no hidden layer)", "SIZES"),
     Option("activation", choice(*ACTIVATIONS), "relu",
-           "activation after each hidden layer: " + ", ".join(ACTIVATIONS) + " (default relu)",
-           "NAME"),
-    Option("dropout", fraction, 0.2, "dropout after each hidden layer (default 0.2)", "P"),
-    Option("batch_norm", switch, True, "batch normalization before each activation (default; "
-           "--no-batch-norm turns it off)"),
+           "activation after each hidden layer (and convolution): " + ", ".join(ACTIVATIONS)
+           + " (default relu)", "NAME"),
+    Option("dropout", fraction, 0.2, "dropout after each hidden layer (default 0.2; 0.25 "
+           "with --arch cnn)", "P"),
+    Option("batch_norm", switch, True, "batch normalization before each activation; with "
+           "--arch cnn, of the convolutions only (default; --no-batch-norm turns it off)"),
     Option("epochs", positive_int, 200, "most passes over the data; early stopping usually "
            "ends sooner (default 200)", "N"),
     Option("batch_size", positive_int, 32, "rows per step (default 32)", "N"),

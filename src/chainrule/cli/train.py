@@ -74,11 +74,20 @@ def run(args: argparse.Namespace) -> int:
     return _Run(settings, log, table, target_name, source, notes).train()
 
 
+CNN_HIDDEN = [128]
+CNN_DROPOUT = 0.25
+"""``--hidden`` and ``--dropout`` of ``--arch cnn`` when not given: ``small_cnn``'s own."""
+
+
 def _built(settings: TrainSettings) -> TrainSettings:
     """``settings`` as the network is built: without a hidden layer (``--hidden none``), a
     multilayer perceptron is one Linear layer, with no batch normalization or dropout to
-    describe, record or check."""
-    if settings.arch == "mlp" and not settings.hidden:
+    describe, record or check; a CNN has no dropout then, and its own defaults."""
+    if settings.arch == "cnn":
+        hidden = settings.hidden if "hidden" in settings.given else CNN_HIDDEN
+        dropout = settings.dropout if "dropout" in settings.given else CNN_DROPOUT
+        return dataclasses.replace(settings, hidden=hidden, dropout=dropout if hidden else 0.0)
+    if not settings.hidden:
         return dataclasses.replace(settings, batch_norm=False, dropout=0.0)
     return settings
 
@@ -702,10 +711,21 @@ class _Run:
                 f"got {side}x{side} ({n} inputs); use --arch mlp for a table this narrow"
             )
         rng = np.random.default_rng(self.model_seed)
+        s = self.settings
         try:
-            return small_cnn((1, side, side), encoder.n_outputs, generator=rng)
+            return small_cnn(
+                (1, side, side), encoder.n_outputs, hidden=s.hidden, dropout=s.dropout,
+                generator=rng, batch_norm=s.batch_norm,
+                activation=bundle.activation_type(s.activation),
+            )  # fmt: skip
         except ValueError as error:
             raise UsageError(f"train: --arch cnn: {error}") from None
+        except MemoryError:
+            widths = ",".join(str(size) for size in s.hidden)
+            raise UsageError(
+                f"train: --hidden {widths}: expected layer widths whose weights fit in memory, "
+                f"got a convolutional network of {n} inputs that does not"
+            ) from None
 
     def _describe(
         self,
@@ -771,9 +791,14 @@ class _Run:
             self.log(_loss_units(loss_name, encoder))
         widths = "-".join(str(w) for w in [features.n_features_out, *s.hidden, encoder.n_outputs])
         if s.arch == "cnn":
+            hidden = ",".join(str(size) for size in s.hidden) or "none"
             self.log(
                 ", ".join(f"{len(rows)} rows for {name}" for name, rows in parts.rows.items())
-                + f"; a convolutional network (--arch cnn), {s.optimizer} lr {lr:g}"
+                + f"; a convolutional network (--arch cnn; hidden {hidden}, "
+                + f"{s.activation}"
+                + (f", dropout {s.dropout:g}" if s.dropout else "")
+                + (", batch norm" if s.batch_norm else "")
+                + f"), {s.optimizer} lr {lr:g}"
             )
             return
         self.log(

@@ -130,7 +130,7 @@ class _ConvNd(Module):
         if self.padding_mode == "zeros":
             padding: Any = self.padding
         else:
-            x = F.edge_pad(x, self._edge_pads(), self.padding_mode)
+            x = F.edge_pad(x, self._checked_edge_pads(x.shape), self.padding_mode)
             padding = 0
         return self._convolve(
             x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
@@ -162,6 +162,29 @@ class _ConvNd(Module):
         pads = conv_pads(type(self).__name__, padding, kernel, stride, dilation)
         top, bottom, left, right = pads
         return (left, right) if self.n_dims == 1 else (left, right, top, bottom)
+
+    def _checked_edge_pads(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``_edge_pads``, once checked against the input's ``shape``: a reflected border
+        must be smaller than the input along its axis, a wrapped one at most as large (as
+        PyTorch requires), and an edge to replicate must exist."""
+        pads = self._edge_pads()
+        names = ("height", "width") if self.n_dims == 2 else ("length",)
+        for k, name in enumerate(reversed(names)):  # the last axis first, as ``pads``
+            size, border = shape[-1 - k], max(pads[2 * k], pads[2 * k + 1])
+            if self.padding_mode == "reflect" and border >= size:
+                rule = "smaller than"
+            elif self.padding_mode == "circular" and border > size:
+                rule = "at most"
+            elif size == 0 and border:
+                rule = "at most"  # no edge to replicate
+            else:
+                continue
+            raise ValueError(
+                f"{type(self).__name__}: {self.padding_mode} padding must be {rule} the "
+                f"input's {name}, got padding {border} for an input of {name} {size} (shape "
+                f"{tuple(shape)})"
+            )
+        return pads
 
     def extra_repr(self) -> str:
         text = (
@@ -496,19 +519,21 @@ def small_cnn(
     image_shape: Sequence[int],
     n_classes: int,
     channels: Sequence[int] = (32, 64),
-    hidden: int = 128,
+    hidden: int | Sequence[int] = 128,
     dropout: float = 0.25,
     dtype: Any = None,
     generator: GeneratorLike = None,
+    batch_norm: bool = True,
+    activation: Callable[[], Module] = ReLU,
 ) -> Sequential:
     """A small convolutional classifier for images given as flat rows.
 
     ``Unflatten`` to ``image_shape`` (C, H, W); then, for each entry of ``channels``, a 3x3
-    convolution with 'same' padding, batch normalization, ReLU and 2x2 max pooling; then a
-    hidden ``Linear`` layer with ReLU and dropout, and a ``Linear`` layer to ``n_classes``
-    logits. On the digits (``digits_cnn``), 15 epochs of Adam (lr 2e-3, cosine schedule,
-    batches of 32) reach 98.6% to 99.7% on a held-out 20%, depending on the seed
-    (``examples/cnn_digits.py``).
+    convolution with 'same' padding, batch normalization, the activation (ReLU) and 2x2 max
+    pooling; then, for each hidden width, a ``Linear`` layer with the activation and
+    dropout; and a ``Linear`` layer to ``n_classes`` logits. On the digits
+    (``digits_cnn``), 15 epochs of Adam (lr 2e-3, cosine schedule, batches of 32) reach
+    98.6% to 99.7% on a held-out 20%, depending on the seed (``examples/cnn_digits.py``).
 
     Parameters
     ----------
@@ -518,11 +543,19 @@ def small_cnn(
     n_classes : int
     channels : sequence of int, default=(32, 64)
         Output channels of each convolution block; each halves the height and width.
-    hidden : int, default=128
+    hidden : int or sequence of int, default=128
+        Width of the hidden ``Linear`` layer, or of each of several; an empty sequence
+        leaves none (the pooled features go straight to the logits).
     dropout : float, default=0.25
+        Dropout after each hidden layer.
     dtype : dtype, default=float32
     generator : numpy.random.Generator or int, optional
         Source of every initial weight.
+    batch_norm : bool, default=True
+        Whether each convolution block has its ``BatchNorm2d``.
+    activation : callable returning a Module, default=ReLU
+        Makes the activation of each convolution block and hidden layer (``nn.Tanh``,
+        ``nn.GELU``, ``lambda: nn.LeakyReLU(0.1)``).
 
     Returns
     -------
@@ -536,6 +569,10 @@ def small_cnn(
     >>> from chainrule.nn.conv import small_cnn
     >>> small_cnn((1, 8, 8), 10, generator=0)(cr.ones(5, 64)).shape
     (5, 10)
+    >>> from chainrule import nn
+    >>> net = small_cnn((1, 8, 8), 10, hidden=(), batch_norm=False, activation=nn.Tanh)
+    >>> [type(m).__name__ for m in net][:5]
+    ['Unflatten', 'Conv2d', 'Tanh', 'MaxPool2d', 'Conv2d']
     """
     shape = tuple(image_shape)
     if len(shape) != 3 or not all(_is_int(v) and v > 0 for v in shape):
@@ -545,6 +582,12 @@ def small_cnn(
         )
     if not _is_int(n_classes) or n_classes < 1:
         raise ValueError(f"small_cnn: n_classes must be a positive integer, got {n_classes!r}")
+    given: Any = (hidden,) if _is_int(hidden) else hidden
+    if not isinstance(given, Sequence) or not all(_is_int(v) and v > 0 for v in given):
+        raise ValueError(
+            f"small_cnn: hidden must be a positive int or a sequence of them, got hidden={hidden!r}"
+        )
+    widths = [int(v) for v in given]
     rng = as_generator(generator)
     layers: list[Module] = [Unflatten(1, shape)]
     depth, height, width = shape
@@ -554,20 +597,21 @@ def small_cnn(
                 f"small_cnn: image_shape {shape} is too small for {len(channels)} blocks of "
                 f"2x2 pooling; use fewer channels entries"
             )
-        layers += [
-            Conv2d(depth, out, 3, padding="same", dtype=dtype, generator=rng),
-            BatchNorm2d(out, dtype=dtype),
-            ReLU(),
-            MaxPool2d(2),
-        ]
+        layers.append(Conv2d(depth, out, 3, padding="same", dtype=dtype, generator=rng))
+        if batch_norm:
+            layers.append(BatchNorm2d(out, dtype=dtype))
+        layers += [activation(), MaxPool2d(2)]
         depth, height, width = out, height // 2, width // 2
-    layers += [
-        Flatten(),
-        Linear(depth * height * width, hidden, dtype=dtype, generator=rng),
-        ReLU(),
-        Dropout(dropout, generator=rng),
-        Linear(hidden, n_classes, dtype=dtype, generator=rng),
-    ]
+    layers.append(Flatten())
+    features = depth * height * width
+    for size in widths:
+        layers += [
+            Linear(features, size, dtype=dtype, generator=rng),
+            activation(),
+            Dropout(dropout, generator=rng),
+        ]
+        features = size
+    layers.append(Linear(features, n_classes, dtype=dtype, generator=rng))
     return Sequential(*layers)
 
 

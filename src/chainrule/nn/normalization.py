@@ -68,8 +68,8 @@ class _BatchNorm(Module):
             raise ValueError(
                 f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum!r}"
             )
-        if not eps > 0:
-            raise ValueError(f"{type(self).__name__}: eps must be > 0, got {eps!r}")
+        if not eps >= 0:  # 0 as PyTorch (BatchNorm then refuses batch statistics, below)
+            raise ValueError(f"{type(self).__name__}: eps must be >= 0, got {eps!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = np.dtype(dtype) if dtype is not None else default_float()
@@ -131,6 +131,12 @@ class _BatchNorm(Module):
                 f"{name}: expected more than 1 value per channel when using batch "
                 f"statistics, got input shape {shape}"
             )
+        if use_batch and self.eps == 0:  # as PyTorch: a constant channel would give 0 / 0
+            raise ValueError(
+                f"{name}: eps must be > 0 to normalize with a batch's statistics (in training "
+                f"mode, or without running statistics), got eps={self.eps!r}; eps=0 serves "
+                f"evaluation with running statistics only"
+            )
         momentum = self.momentum
         if tracking and self.num_batches_tracked is not None:
             self.num_batches_tracked.data += 1
@@ -167,6 +173,8 @@ class BatchNorm1d(_BatchNorm):
     num_features : int
         C, the number of channels.
     eps : float, default=1e-5
+        Added to the variance; >= 0, and > 0 to normalize with a batch's statistics
+        (as PyTorch: eps=0 serves evaluation with running statistics).
     momentum : float or None, default=0.1
         Weight of each new batch in the running statistics; None for a cumulative average.
     affine : bool, default=True
@@ -260,6 +268,8 @@ class BatchNorm2d(_BatchNorm):
     num_features : int
         C, the number of channels.
     eps : float, default=1e-5
+        Added to the variance; >= 0, and > 0 to normalize with a batch's statistics
+        (as PyTorch: eps=0 serves evaluation with running statistics).
     momentum : float or None, default=0.1
         Weight of each new batch in the running statistics; None for a cumulative average.
     affine : bool, default=True
@@ -298,6 +308,7 @@ class GroupNorm(_AffineNorm):
     num_channels : int
         C, the size of the input's axis 1.
     eps : float, default=1e-5
+        Added to the variance; >= 0.
     affine : bool, default=True
         Learn ``weight`` (ones) and ``bias`` (zeros), one per channel.
     dtype : dtype, default=float32
@@ -344,8 +355,8 @@ class GroupNorm(_AffineNorm):
                 f"GroupNorm: num_channels must be divisible by num_groups, got "
                 f"num_channels={num_channels} and num_groups={num_groups}"
             )
-        if not eps > 0:
-            raise ValueError(f"GroupNorm: eps must be > 0, got {eps!r}")
+        if not eps >= 0:
+            raise ValueError(f"GroupNorm: eps must be >= 0, got {eps!r}")
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps, self.affine = eps, bool(affine)
         self._affine((self.num_channels,), dtype, affine, bias)
@@ -452,6 +463,7 @@ class InstanceNorm1d(_InstanceNorm):
     num_features : int
         C, the number of channels.
     eps : float, default=1e-5
+        Added to the variance; >= 0.
     momentum : float or None, default=0.1
         Weight of each new batch in the running statistics (None: they are not updated).
     affine : bool, default=False
@@ -499,6 +511,7 @@ class InstanceNorm2d(_InstanceNorm):
     num_features : int
         C, the number of channels.
     eps : float, default=1e-5
+        Added to the variance; >= 0.
     momentum : float or None, default=0.1
         Weight of each new batch in the running statistics (None: they are not updated).
     affine : bool, default=False

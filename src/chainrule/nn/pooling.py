@@ -11,6 +11,7 @@ them so."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -623,7 +624,8 @@ def _positive_size(value: Any, given: Any) -> int:
 
 
 def _factor(value: Any, given: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+    # NumPy's scalars (np.float32(2), np.int64(2)) are numbers.Real; a bool is one too.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
         raise ValueError(
             f"Upsample: scale_factor must be positive numbers, got scale_factor={given!r}"
         )
