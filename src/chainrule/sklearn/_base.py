@@ -41,9 +41,10 @@ from chainrule.sklearn._network import (
     output_activation,
 )
 from chainrule.tensor import Tensor
-from chainrule.train import DivergenceWarning, FitState, History
+from chainrule.train import DivergenceWarning, FitState, History, Metric
 from chainrule.train.callbacks import calling_on_exception, with_keras_hooks
 from chainrule.train.loop import _give_keras_attributes, _keras_stop
+from chainrule.train.metrics import accuracy, r2_score
 
 _PREDICT_CHUNK = 8192  # rows per forward pass at prediction (bounds the hidden layers' memory)
 _DENSE_AT_ONCE = 2**22  # entries (32 MiB of float64) under which sparse X is densified
@@ -128,6 +129,16 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
     t_: int
     loss_: float
     out_activation_: str
+    # The callbacks given, the FitState and the callbacks as called, of a run that
+    # partial_fit calls go on with.
+    _callbacks_run: tuple[tuple[Any, ...], FitState, list[Any]] | None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A run of callbacks that partial_fit calls go on with stays in this process (its
+        # loss is a closure): a copy or pickle begins a new run at its next partial_fit.
+        state = dict(super().__getstate__())
+        state.pop("_callbacks_run", None)
+        return state
 
     # ------------------------------------------------------------------ fitted weights
     @property
@@ -210,6 +221,8 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
     # ------------------------------------------------------------------ fit
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> BaseMLP:
         settings = _params.check_all(self, self._losses)
+        if not incremental:
+            self._callbacks_run = None  # a run of partial_fit calls ends where fit begins
         first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, target, labels = self._validate_input(X, y, incremental, reset=first_pass)
         if first_pass and settings.dtype is not None:
@@ -229,12 +242,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         weights = self._sample_weight(sample_weight, X)
         class_weights = self._class_weights(labels, target, incremental)
         if class_weights is not None:
-            weights = weights * class_weights.astype(weights.dtype)
-            if not weights.any():
-                raise ValueError(
-                    f"{type(self).__name__}: class_weight={self.class_weight!r} gives every "
-                    f"sample a weight of 0 (there would be nothing to fit)"
-                )
+            self._class_weighted(weights, class_weights, "sample")  # refused before any change
         if target.ndim == 1:
             target = target.reshape((-1, 1))
         n_features, n_outputs = X.shape[1], target.shape[1]
@@ -248,11 +256,15 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             self._continue_network(settings, incremental)
         self.n_outputs_ = n_outputs
 
-        sample_weight_given = sample_weight is not None or class_weights is not None
         with enable_grad():  # training needs the graph, even when fit is called in no_grad
             if self.solver in _params.STOCHASTIC_SOLVERS:
-                self._fit_stochastic(X, target, weights, sample_weight_given, incremental, settings)
+                given = sample_weight is not None
+                self._fit_stochastic(
+                    X, target, labels, weights, class_weights, given, incremental, settings
+                )
             else:
+                if class_weights is not None:
+                    weights = self._class_weighted(weights, class_weights, "sample")
                 self._fit_lbfgs(X, target, weights)
 
         self.model_.zero_grad()  # the last step's gradients: not part of the fitted model
@@ -262,6 +274,16 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                 "large values and need to be preprocessed."
             )
         return self
+
+    def _class_weighted(self, weights: Array, class_weights: Array, rows: str) -> Array:
+        """The sample weights times the class weights, refused where every one is 0."""
+        weighted = weights * class_weights.astype(weights.dtype)
+        if not weighted.any():
+            raise ValueError(
+                f"{type(self).__name__}: class_weight={self.class_weight!r} gives every "
+                f"{rows} a weight of 0 (there would be nothing to fit)"
+            )
+        return weighted
 
     @staticmethod
     def _restart_hint(incremental: bool) -> str:
@@ -318,11 +340,18 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                 f"{where}: batch_norm={self.batch_norm!r}, but the network of the previous "
                 f"fit was built with batch_norm={has_norm}{restart}"
             )
-        built_rates = [float(m.p) for m in modules if isinstance(m, Dropout)]
-        if built_rates != [d for d in settings.dropouts if d > 0]:
+        built_rates: list[float] = []  # one per Linear layer, then the output's dropped
+        for module in modules:
+            if isinstance(module, Linear):
+                built_rates.append(0.0)
+            elif isinstance(module, Dropout):
+                built_rates[-1] = float(module.p)
+        built_rates.pop()
+        if built_rates != list(settings.dropouts):
             raise ValueError(
                 f"{where}: dropout={self.dropout!r}, but the network of the previous fit has "
-                f"dropout rates {built_rates or 'none'}{restart}"
+                f"dropout rates {built_rates if any(built_rates) else 'none'} (one per hidden "
+                f"layer){restart}"
             )
         if settings.dtype is not None and settings.dtype != self._dtype():
             raise ValueError(
@@ -497,7 +526,9 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         """Set the per-batch hyperparameters of the next optimizer step."""
         groups = self._optimizer.param_groups
         schedule = self._optimizer_schedule()
-        if schedule.solver != "adamw":
+        if schedule.solver == "adamw":
+            groups[0]["weight_decay"] = float(self.alpha)  # decoupled: not per batch weight
+        else:
             # The gradient of alpha / (2 * batch weight) * sum(W**2) is alpha / batch weight * W.
             groups[0]["weight_decay"] = float(self.alpha) / weight_sum
         if schedule.solver == "adam":
@@ -514,11 +545,19 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         self,
         X: Any,
         target: Array,
+        labels: Array,
         weights: Array,
+        class_weights: Array | None,
         sample_weight_given: bool,
         incremental: bool,
         settings: _params.Settings,
     ) -> None:
+        """Train with a stochastic solver. ``weights`` are the samples' own (ones when
+        ``sample_weight_given`` is False); ``class_weights`` (of every row) multiply them
+        for training only. With early stopping they are computed again on the training
+        rows ('balanced' counts the classes there, as ``chainrule.train.fit`` does), and
+        the validation score and loss are not weighted by class (scikit-learn's
+        ``validation_scores_`` are plain accuracy)."""
         where = type(self).__name__
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
@@ -533,11 +572,13 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             stratify = target if is_classifier(self) and self.n_outputs_ == 1 else None
             # Unchecked, as scikit-learn's fit calls it: a validation_fraction of NumPy's
             # float32 then splits off the same number of samples (float32 rounding included).
+            # The rows' numbers split along (the same split: it depends on the number of rows).
             with config_context(skip_parameter_validation=True):
-                X_train, X_val, y_train, y_val, w_train, w_val = train_test_split(
+                X_train, X_val, y_train, y_val, w_train, w_val, rows_train, _ = train_test_split(
                     X,
                     target,
                     weights,
+                    np.arange(X.shape[0]),
                     random_state=self._random_state,
                     test_size=self.validation_fraction,
                     stratify=stratify,
@@ -560,9 +601,16 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                 w_val if sample_weight_given else None,
                 (w_val / w_val.sum())[:, None].astype(dtype),
             )
+            train_class_weights = self._class_weights(labels[rows_train], y_train, incremental)
+            if train_class_weights is not None:
+                w_train = self._class_weighted(
+                    w_train, train_class_weights, "sample of the training split"
+                )
         else:
             X_train, y_train, w_train = X, target, weights
             validation = None
+            if class_weights is not None:
+                w_train = self._class_weighted(w_train, class_weights, "sample")
         y_train = self._training_target(y_train, dtype)
         w_train = w_train.astype(dtype, copy=False)
 
@@ -587,23 +635,11 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                 f"{where}: batch_norm needs batches of at least 2 samples, got batch_size=1"
             )
 
-        state = None
-        callbacks: list[Any] = []
-        if settings.callbacks:
-            state = FitState(
-                model=self.model_,
-                optimizer=self._optimizer,
-                loss_fn=lambda raw, y: objective(raw, y.data, np.full((len(y), 1), 1 / len(y))),
-                history=History(),
-                epochs=self.max_iter,
-                steps_per_epoch=-(-n_samples // batch_size),
-            )
-            callbacks = self._fit_callbacks(settings.callbacks, state)
-            with calling_on_exception(callbacks, state):
-                for callback in callbacks:
-                    callback.on_train_begin(state)
+        state, callbacks = self._callback_run(
+            settings.callbacks, objective, -(-n_samples // batch_size), incremental
+        )
 
-        diverged = False
+        diverged = interrupted = False
         self.model_.train()
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
@@ -611,9 +647,10 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                 for _ in range(self.max_iter):
                     started = time.perf_counter()
                     if state is not None:
-                        state.epoch = self.n_iter_ + 1
+                        state.epoch += 1
                         for callback in callbacks:
                             callback.on_epoch_begin(state)
+                    epoch_lr = self._learning_rate()  # logged: the schedules change it after
                     if self.shuffle:
                         sample_idx = sample_idx[_permutation(n_samples, self._random_state)]
                     accumulated_loss, seen = 0.0, 0
@@ -664,7 +701,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                             schedule.learning_rate_init / (self.t_ + 1) ** schedule.power_t
                         )
                     if state is not None:
-                        logs = self._epoch_logs(time.perf_counter() - started)
+                        logs = self._epoch_logs(time.perf_counter() - started, epoch_lr)
                         state.history.record(state.epoch, logs)
                         for callback in callbacks:
                             callback.on_epoch_end(state, logs)
@@ -686,9 +723,11 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                             stacklevel=4,
                         )
         except KeyboardInterrupt:
+            interrupted = True
             warnings.warn("Training interrupted by user.", stacklevel=4)
         except BaseException as error:
             if state is not None:  # as fit's callbacks: release hooks and files
+                self._callbacks_run = None
                 for callback in callbacks:
                     callback.on_exception(state, error)
             raise
@@ -697,10 +736,65 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
 
         if early_stopping:
             self.model_.load_state_dict(self._best_state)
-        if state is not None:
+        if state is not None and (not incremental or state.stop_training or interrupted):
+            self._callbacks_run = None
             with calling_on_exception(callbacks, state):
                 for callback in callbacks:
                     callback.on_train_end(state)
+
+    def _callback_run(
+        self, given: tuple[Any, ...], objective: Objective, steps: int, incremental: bool
+    ) -> tuple[FitState | None, list[Any]]:
+        """The ``FitState`` and the callbacks of this call (None and none without callbacks).
+
+        ``fit`` makes a run of its own: ``on_train_begin`` now, ``on_train_end`` when it
+        ends. The epochs of successive ``partial_fit`` calls make one run, as the epochs of
+        one ``fit`` do: the first call begins it, the next go on with its state (history,
+        epoch count, the callbacks' own counts), and it ends (``on_train_end``) when a
+        callback stops training, which the next call begins afresh. ``fit``, or other
+        callbacks set by ``set_params``, begin a new run too.
+        """
+        run = getattr(self, "_callbacks_run", None)
+        self._callbacks_run = None
+        if not given:
+            return None, []
+
+        def loss_fn(raw: Tensor, y: Tensor) -> Tensor:
+            return objective(raw, y.data, np.full((len(y), 1), 1 / len(y)))
+
+        if (
+            incremental
+            and run is not None
+            and len(run[0]) == len(given)
+            and all(a is b for a, b in zip(run[0], given, strict=True))
+        ):
+            _, state, callbacks = run
+            state.model, state.optimizer, state.loss_fn = self.model_, self._optimizer, loss_fn
+            state.steps_per_epoch = steps
+        else:
+            # The score's direction, for callbacks that monitor 'val_score' with mode='auto'
+            # (its name says none).
+            score = (
+                Metric("score", accuracy, "labels")
+                if is_classifier(self)
+                else Metric("score", r2_score, "values")
+            )
+            state = FitState(
+                model=self.model_,
+                optimizer=self._optimizer,
+                loss_fn=loss_fn,
+                history=History(),
+                epochs=self.max_iter,
+                steps_per_epoch=steps,
+                metrics=[score],
+            )
+            callbacks = self._fit_callbacks(given, state)
+            with calling_on_exception(callbacks, state):
+                for callback in callbacks:
+                    callback.on_train_begin(state)
+        if incremental:
+            self._callbacks_run = (given, state, callbacks)
+        return state, callbacks
 
     def _fit_callbacks(self, given: tuple[Any, ...], state: FitState) -> list[Any]:
         """The callbacks as ``chainrule.train.fit`` calls them: each gets ``model`` (the
@@ -815,13 +909,13 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             print(message + f" Setting learning rate to {self._learning_rate():f}")
         return False
 
-    def _epoch_logs(self, seconds: float) -> dict[str, float]:
+    def _epoch_logs(self, seconds: float, lr: float) -> dict[str, float]:
         logs = {"loss": float(self.loss_)}
         if self.validation_scores_:
             logs["val_score"] = float(self.validation_scores_[-1])
         if self.validation_loss_curve_:
             logs["val_loss"] = float(self.validation_loss_curve_[-1])
-        logs["lr"] = self._learning_rate()
+        logs["lr"] = lr
         logs["time"] = seconds
         return logs
 

@@ -130,8 +130,8 @@ class MLPClassifier(ClassifierMixin, FileMixin, BaseMLP):  # type: ignore[misc]
             Class labels (numbers or strings), or a 0/1 indicator matrix for multi-label
             classification.
         sample_weight : array-like of shape (n_samples,), optional
-            Each sample's weight in the loss (and, with ``class_weight``, multiplied by its
-            class's weight).
+            Each sample's weight in the loss and the validation score (and, in the
+            training loss, multiplied by its class's weight with ``class_weight``).
 
         Returns
         -------
@@ -314,8 +314,17 @@ class MLPClassifier(ClassifierMixin, FileMixin, BaseMLP):  # type: ignore[misc]
                 f"partial_fit does not see; pass compute_class_weight('balanced', "
                 f"classes=classes, y=y) as a dict instead"
             )
-        per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=labels)
         index = target.argmax(axis=1) if target.shape[1] > 1 else target[:, 0].astype(int)
+        if isinstance(self.class_weight, str):
+            # 'balanced' over the classes these rows hold: the training split of early
+            # stopping may lack one, which then has no sample to weigh.
+            present = np.unique(index)
+            per_class = np.zeros(len(self.classes_))
+            per_class[present] = compute_class_weight(
+                "balanced", classes=self.classes_[present], y=labels
+            )
+        else:
+            per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=labels)
         return np.asarray(per_class)[index]
 
     def _validation_labels(self, y_val: Array) -> Any:
@@ -453,6 +462,9 @@ class_weight : dict, 'balanced' or None, default=None
     Multiply the weight of each sample by that of its class (``{{label: weight}}``;
     'balanced': n_samples / (n_classes * count of the class)), as scikit-learn's linear
     classifiers do. The loss stays a weighted mean: it is divided by the summed weight.
+    The training loss only: with ``early_stopping``, 'balanced' counts the training rows,
+    and ``validation_scores_`` (accuracy) and ``validation_loss_curve_`` are weighted by
+    ``sample_weight`` alone.
 label_smoothing : float in [0, 1), default=0.0
     Train on targets mixed with the uniform distribution over the classes (over
     {{0, 1}} for logistic outputs) by this share.

@@ -40,8 +40,8 @@ verbose : bool or int, default=False
     nothing, as scikit-learn's does with SciPy 1.15 and later).
 warm_start : bool, default=False
     Start ``fit`` from the previous solution. A changed ``activation`` is taken (as in
-    scikit-learn); a changed ``loss`` output, ``batch_norm``, ``dropout`` or ``dtype`` is
-    refused, as are other layer sizes.
+    scikit-learn); a changed ``loss`` output, ``batch_norm``, ``dropout`` (the rate of
+    any hidden layer) or ``dtype`` is refused, as are other layer sizes.
 momentum : float in [0, 1], default=0.9
 nesterovs_momentum : bool, default=True
 early_stopping : bool, default=False
@@ -72,8 +72,14 @@ callbacks : list of chainrule.train.Callback, optional
     Keras (``on_epoch_end(self, epoch, logs)``, also on an object that is not a
     ``Callback``) gets Keras's arguments, and each callback gets ``model`` (``model_``) and
     ``params``. A callback that sets ``state.stop_training`` or ``model.stop_training``
-    ends training; one that monitors ``val_loss`` or ``val_score`` needs
-    ``early_stopping=True``. Stochastic solvers only."""
+    ends training; one that monitors ``val_loss`` or ``val_score`` (a score: accuracy or
+    R², which ``mode='auto'`` maximizes) needs ``early_stopping=True``, unless it does not
+    read it (``ModelCheckpoint`` with ``save_best_only=False``). The epochs of successive
+    ``partial_fit`` calls make one run, as the epochs of one ``fit`` do: ``on_train_begin``
+    at the first call, epochs counted on, and ``on_train_end`` when a callback stops
+    training (``EarlyStopping.stopped_epoch`` then says so), after which the next call
+    begins a new run; ``fit``, or other callbacks, begin a new run too. Stochastic
+    solvers only."""
 
 SHARED_ATTRIBUTES = """\
 loss_ : float

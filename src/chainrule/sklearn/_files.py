@@ -18,11 +18,13 @@ from __future__ import annotations
 import os
 from typing import Any, TypeVar
 
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from chainrule.backend import np
 from chainrule.io import load as load_model
 from chainrule.io import save as save_model
+from chainrule.sklearn._network import seed_dropout
 
 E = TypeVar("E", bound="FileMixin")
 
@@ -129,9 +131,12 @@ class FileMixin:
         Kept: the network, the parameters with their types (NumPy scalars, arrays and
         dtypes, tuples, ranges; a ``RandomState`` is kept as None, callbacks are not
         kept), the labels, the feature names and the curves; not kept: the optimizer's
-        state, so ``partial_fit`` after ``load`` starts a new optimizer. Reading the file
-        never runs code, unlike a pickle. ``chainrule.io.load(path)`` gives the network
-        alone (raw scores), and PyTorch can take its weights.
+        state, so ``partial_fit`` after ``load`` starts a new optimizer, and the state of
+        the dropout masks' generators, which ``load`` seeds from ``random_state`` as
+        ``fit`` does (an integer ``random_state`` gives the same masks after each
+        ``load``). Reading the file never runs code, unlike a pickle.
+        ``chainrule.io.load(path)`` gives the network alone (raw scores), and PyTorch can
+        take its weights.
 
         Examples
         --------
@@ -212,6 +217,9 @@ class FileMixin:
         estimator: Any = cls(**params)
         fitted = metadata["fitted"]
         estimator.model_ = model
+        # The masks' generators are not in the file: seeded as fit seeds them, so that
+        # training on after load is as reproducible as training on after fit.
+        seed_dropout(model, check_random_state(estimator.random_state))
         estimator.n_features_in_ = fitted["n_features_in"]
         if fitted["feature_names_in"] is not None:
             estimator.feature_names_in_ = np.asarray(fitted["feature_names_in"], dtype=object)

@@ -95,11 +95,20 @@ def build_network(
         layers.append(ACTIVATION_LAYERS[activations[i]]())
         if dropouts[i] > 0:
             layers.append(Dropout(dropouts[i]))
-    if any(p > 0 for p in dropouts):
+    network = Sequential(*layers)
+    seed_dropout(network, random_state)
+    return network
+
+
+def seed_dropout(network: Sequential, random_state: np.random.RandomState) -> None:
+    """Give each Dropout layer of ``network`` its own generator, seeded by one draw from
+    ``random_state`` (none for a network without dropout), so that the same
+    ``random_state`` gives the same masks."""
+    dropouts = [module for module in network if isinstance(module, Dropout)]
+    if dropouts:
         seed = random_state.randint(np.iinfo(np.int32).max)
-        for index, child in enumerate(c for c in layers if isinstance(c, Dropout)):
-            child.generator = np.random.default_rng([seed, index])
-    return Sequential(*layers)
+        for index, layer in enumerate(dropouts):
+            layer.generator = np.random.default_rng([seed, index])
 
 
 def linear_layers(network: Sequential) -> list[Linear]:

@@ -177,12 +177,16 @@ def check_callbacks(where: str, value: Any) -> tuple[Any, ...]:
 def check_monitors(where: str, callbacks: Sequence[Any], early_stopping: bool) -> None:
     """Refuse, before training, a callback that monitors a validation quantity the
     estimator does not log: it logs ``val_loss`` and ``val_score`` only with
-    ``early_stopping=True``, on the split that ``validation_fraction`` sets aside."""
+    ``early_stopping=True``, on the split that ``validation_fraction`` sets aside. A
+    ``ModelCheckpoint`` (or a Keras-style one) with ``save_best_only=False`` never reads
+    its monitor, which is not checked."""
     logged = ("val_loss", "val_score") if early_stopping else ()
     for callback in callbacks:
         monitor = getattr(callback, "monitor", None)
         if not isinstance(monitor, str) or not monitor.startswith("val_") or monitor in logged:
             continue
+        if not getattr(callback, "save_best_only", True):
+            continue  # it saves every epoch; its monitor is never read
         name = type(callback).__name__
         if early_stopping:
             raise ValueError(
