@@ -24,6 +24,7 @@ from chainrule.io import _container
 from chainrule.io._codec import decode, encode
 from chainrule.io.architecture import build_model, describe_model
 from chainrule.nn import Module
+from chainrule.nn.module import PREFIX_HINT
 from chainrule.tensor import Tensor, dtype_of_to
 
 PathLike = str | os.PathLike[str]
@@ -499,9 +500,12 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
     try:
         model.load_state_dict(tensors, strict=strict)
     except RuntimeError as error:
+        problem, hint = str(error), _prefix_hint(list(model.state_dict()), tensors, text)
+        if hint:  # said for the file, in place of the hint for a state dict in memory
+            problem = problem.partition(PREFIX_HINT)[0]
         raise RuntimeError(
-            f"{where}: expected weights that fit the model in {os.fspath(path)!r}, got: {error}"
-            f"{_prefix_hint(list(model.state_dict()), tensors, text)}"
+            f"{where}: expected weights that fit the model in {os.fspath(path)!r}, got: "
+            f"{problem}{hint}"
         ) from None
     return model
 
