@@ -314,7 +314,8 @@ def test_trace_step_shows_a_parametrized_layer_as_one_step() -> None:
 def test_model_files_keep_the_weights_and_say_why_not_the_architecture(tmp_path: Path) -> None:
     model = discriminator()
     path = tmp_path / "d.safetensors"
-    cr.save(model, path)
+    with pytest.warns(UserWarning, match=r"without the architecture .*parametrizations on"):
+        cr.save(model, path)
     with pytest.raises(
         ValueError, match=r"Conv2d at '0' with parametrizations on \['weight'\], which a model"
     ):
@@ -329,7 +330,8 @@ def test_model_files_keep_the_weights_and_say_why_not_the_architecture(tmp_path:
 
 def test_model_files_of_old_style_hooks_say_why(tmp_path: Path) -> None:
     model = nn.Sequential(U.spectral_norm(nn.Linear(3, 2)))
-    cr.save(model, tmp_path / "m.safetensors")
+    with pytest.warns(UserWarning, match=r"without the architecture .*SpectralNorm hook"):
+        cr.save(model, tmp_path / "m.safetensors")
     with pytest.raises(ValueError, match="Linear at '0' with a SpectralNorm hook on 'weight'"):
         cr.load(tmp_path / "m.safetensors")
     weights = cr.io.load_weights(tmp_path / "m.safetensors")

@@ -212,10 +212,13 @@ def _flatten(g: _Graph, m: Flatten, x: str, shape: tuple[int, ...], path: str) -
         return g.node("Flatten", [x], path, axis=1)
     if start == 0:
         g.batch_kept = False  # the batch merges with the next axes
-    # 0 copies the (dynamic) batch size; -1 takes the merged axes
-    target = (
-        [0 if i == 0 else n for i, n in enumerate(shape[:start])] + [-1] + list(shape[end + 1 :])
-    )
+        # -1 takes the batch and the axes merged with it, whose sizes are fixed
+        target = [-1, *shape[end + 1 :]]
+    else:
+        # 0 copies the (dynamic) batch size; the merged size is written out, since -1
+        # beside a batch of 0 is ambiguous and onnxruntime refuses it
+        merged = math.prod(shape[start : end + 1])
+        target = [0, *shape[1:start], merged, *shape[end + 1 :]]
     return g.node("Reshape", [x, g.constant("shape", target, np.int64)], path)
 
 
@@ -928,7 +931,10 @@ def _unflatten(g: _Graph, m: Unflatten, x: str, shape: tuple[int, ...], path: st
     axis = m.dim % len(shape)
     if axis == 0:
         raise ValueError(f"to_onnx: cannot export layer {path} (Unflatten of the batch axis)")
-    target = [0, *shape[1:axis], *m.unflattened_size, *shape[axis + 1 :]]
+    # -1 written out as its size: beside a batch of 0 it is ambiguous, which onnxruntime refuses
+    known = math.prod(n for n in m.unflattened_size if n != -1)
+    sizes = [shape[axis] // known if n == -1 else n for n in m.unflattened_size]
+    target = [0, *shape[1:axis], *sizes, *shape[axis + 1 :]]
     return g.node("Reshape", [x, g.constant("shape", target, np.int64)], path)
 
 
@@ -955,7 +961,9 @@ def _reduce_mean_last(g: _Graph, value: str) -> str:
 def _group_norm(g: _Graph, m: GroupNorm, x: str, shape: tuple[int, ...], path: str) -> str:
     # From elementary operators, as the layer computes it: ONNX's GroupNormalization changed
     # the shape of its scale in opset 21, and its epsilon is a float32 attribute.
-    grouped = g.node("Reshape", [x, g.constant("shape", [0, m.num_groups, -1], np.int64)])
+    # Each group's size written out, not -1: beside a batch of 0, -1 is ambiguous.
+    group_size = m.num_channels // m.num_groups * math.prod(shape[2:])
+    grouped = g.node("Reshape", [x, g.constant("shape", [0, m.num_groups, group_size], np.int64)])
     centered = g.node("Sub", [grouped, _reduce_mean_last(g, grouped)])
     var = _reduce_mean_last(g, g.node("Mul", [centered, centered]))
     std = g.node("Sqrt", [g.node("Add", [var, g.constant(f"{path}.eps", m.eps)])])

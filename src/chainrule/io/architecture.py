@@ -126,6 +126,7 @@ from chainrule.nn import (
     ZeroPad2d,
 )
 from chainrule.nn.functional import gelu, relu
+from chainrule.nn.init import _random_init_skipped
 
 MAX_DEPTH = 64
 """Deepest nesting of containers that ``build_model`` accepts."""
@@ -154,7 +155,10 @@ class LayerEntry:
     arguments : dict
         Each argument's kind, checked before building: ``"int"``, ``"float"`` (finite),
         ``"float+inf"`` (finite or infinite, never NaN: only where the layer gives an
-        infinity a meaning, an open bound or threshold), ``"bool"``,
+        infinity a meaning, an open bound, a threshold or a norm's order),
+        ``"float+inf+nan"`` (any float: only a value the layer writes into its output, such
+        as a pad's fill, where ``-inf`` feeds a max pool and NaN marks missing values),
+        ``"bool"``,
         ``"str"``, ``"dtype"`` (a float dtype's name), ``"ints"`` (a list of ints),
         ``"size"`` (an int >= 0: features, channels, hidden sizes, kernel sizes, padding) and
         ``"count"`` (an int >= 1: layers, heads, groups, strides, dilations); every int at
@@ -474,7 +478,7 @@ def _pad_entry(cls: type[Module], with_value: bool = False) -> LayerEntry:
         return LayerEntry(
             cls,
             lambda m: {"padding": list(m.padding), "value": m.value},
-            {"padding": "ints", "value": "float"},
+            {"padding": "ints", "value": "float+inf+nan"},
         )
     # The value of a reflection, replication or circular pad is unused, and not shown.
     return LayerEntry(cls, lambda m: {"padding": list(m.padding)}, {"padding": "ints"})
@@ -746,7 +750,7 @@ LAYERS: dict[str, LayerEntry] = {
             "dtype": "dtype",
         },
         lambda c: c["num_embeddings"] * c["embedding_dim"],
-        optional={"max_norm": "float", "norm_type": "float", "scale_grad_by_freq": "bool"},
+        optional={"max_norm": "float+inf", "norm_type": "float+inf", "scale_grad_by_freq": "bool"},
     ),
     "EmbeddingBag": LayerEntry(
         EmbeddingBag,
@@ -770,8 +774,8 @@ LAYERS: dict[str, LayerEntry] = {
         },
         lambda c: c["num_embeddings"] * c["embedding_dim"],
         optional={
-            "max_norm": "float",
-            "norm_type": "float",
+            "max_norm": "float+inf",
+            "norm_type": "float+inf",
             "scale_grad_by_freq": "bool",
             "include_last_offset": "bool",
         },
@@ -817,7 +821,7 @@ LAYERS: dict[str, LayerEntry] = {
     "Threshold": LayerEntry(
         Threshold,
         _with_inplace(lambda m: {"threshold": m.threshold, "value": m.value}),
-        {"threshold": "float+inf", "value": "float"},
+        {"threshold": "float+inf", "value": "float+inf+nan"},
         optional=_INPLACE,
     ),
     "Hardshrink": LayerEntry(Hardshrink, lambda m: {"lambd": m.lambd}, {"lambd": "float"}),
@@ -1419,7 +1423,8 @@ def describe_model(model: Module) -> dict[str, Any]:
         raise TypeError(f"describe_model: expected a chainrule Module, got {type(model).__name__}")
     spec = _describe(model, "", {}, 0)
     _check_no_shared_tensors(model)
-    rebuilt_model = build_model(spec)
+    with _random_init_skipped():  # only the layout is compared, never the weights
+        rebuilt_model = build_model(spec)
     original, rebuilt = _state_signature(model), _state_signature(rebuilt_model)
     if original != rebuilt:
         differing = sorted(
@@ -1466,13 +1471,15 @@ def _kind_matches(kind: str, value: Any) -> bool:
         return _kind_matches("int", value) and value >= 0
     if kind == "count":
         return _kind_matches("int", value) and value >= 1
-    if kind in ("float", "float+inf"):
+    if kind in ("float", "float+inf", "float+inf+nan"):
         if not isinstance(value, int | float) or isinstance(value, bool):
             return False
         try:
             number = float(value)
         except OverflowError:  # an int too large for a float: 10**400
             return False
+        if kind == "float+inf+nan":
+            return True
         return math.isfinite(number) or (kind == "float+inf" and not math.isnan(number))
     if kind == "str":
         return isinstance(value, str)
@@ -1490,6 +1497,7 @@ _KIND_MEANINGS = {
     "ints": "ints of magnitude < 2**31",
     "float": "a finite number",
     "float+inf": "a number or an infinity, not NaN",
+    "float+inf+nan": "a number, an infinity or NaN",
 }
 
 

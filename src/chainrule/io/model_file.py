@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal, overload
 
@@ -24,6 +25,8 @@ from chainrule.io import _container
 from chainrule.io._codec import decode, encode
 from chainrule.io.architecture import build_model, describe_model
 from chainrule.nn import Module
+from chainrule.nn.init import _random_init_skipped
+from chainrule.nn.module import PREFIX_HINT
 from chainrule.tensor import Tensor, dtype_of_to
 
 PathLike = str | os.PathLike[str]
@@ -75,6 +78,9 @@ def save(
     names as PyTorch's ``state_dict`` lists them. A model with custom modules (or anything
     else ``describe_model`` refuses) is saved with ``"architecture": null``; build it in
     code and load the weights with ``model.load_state_dict(chainrule.io.load_weights(path))``.
+    A model made only of chainrule's classes whose architecture cannot be stored (tied
+    weights, a parametrization, a submodule or buffer added after building) is saved so
+    too, with a ``UserWarning`` that gives the reason; a model with custom modules, quietly.
 
     Examples
     --------
@@ -143,6 +149,22 @@ def save(
         document["frozen"] = frozen
     tensors = {key: tensor.data for key, tensor in model.state_dict().items()}
     _container.write(path, tensors, document, "save")
+    if reason is not None and _made_of_chainrule_classes(model):
+        # A model with custom modules is expected to have no architecture; one of chainrule's
+        # own classes is expected to have it, so its absence is said, not stored quietly.
+        warnings.warn(
+            f"save: wrote the weights without the architecture that chainrule.load needs to "
+            f"rebuild this model of chainrule's layers: {reason}. Load them into the model "
+            f"built in code with chainrule.load_state_dict_file(model, path)",
+            UserWarning,
+            stacklevel=2,
+        )
+
+
+def _made_of_chainrule_classes(model: Module) -> bool:
+    """Whether every module of ``model`` is of a class chainrule defines (its layers and
+    containers, a parametrized layer, ``AveragedModel``, ...), none of the user's."""
+    return all(type(module).__module__.startswith("chainrule.") for module in model.modules())
 
 
 def _state_dict_problem(value: Any) -> str | None:
@@ -342,12 +364,13 @@ def load(
             f"model.load_state_dict(chainrule.io.load_weights(path))"
         )
     try:
-        model = build_model(
-            architecture,
-            max_elements=sum(array.size for array in tensors.values()),
-            max_bytes=sum(array.nbytes for array in tensors.values()),
-            max_tensors=len(tensors),
-        )
+        with _random_init_skipped():  # every weight is replaced by the file's below
+            model = build_model(
+                architecture,
+                max_elements=sum(array.size for array in tensors.values()),
+                max_bytes=sum(array.nbytes for array in tensors.values()),
+                max_tensors=len(tensors),
+            )
     except ValueError as error:
         raise ValueError(
             f"{where}: expected an architecture chainrule can build in {label}, got one it "
@@ -499,9 +522,12 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
     try:
         model.load_state_dict(tensors, strict=strict)
     except RuntimeError as error:
+        problem, hint = str(error), _prefix_hint(list(model.state_dict()), tensors, text)
+        if hint:  # said for the file, in place of the hint for a state dict in memory
+            problem = problem.partition(PREFIX_HINT)[0]
         raise RuntimeError(
-            f"{where}: expected weights that fit the model in {os.fspath(path)!r}, got: {error}"
-            f"{_prefix_hint(list(model.state_dict()), tensors, text)}"
+            f"{where}: expected weights that fit the model in {os.fspath(path)!r}, got: "
+            f"{problem}{hint}"
         ) from None
     return model
 

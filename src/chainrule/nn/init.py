@@ -8,7 +8,10 @@ tensor. A NumPy array (a parameter's ``.data``) is filled in place too.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from chainrule.backend import np
@@ -84,6 +87,24 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     return _fans(tensor)
 
 
+_RANDOM_INIT_SKIPPED = contextvars.ContextVar("random_init_skipped", default=False)
+
+
+@contextlib.contextmanager
+def _random_init_skipped() -> Iterator[None]:
+    """Within it, ``uniform_`` and ``normal_`` (and the initializers built on them, which
+    every built-in layer's ``reset_parameters`` uses) leave the tensor as it is and draw
+    nothing, as PyTorch's ``skip_init``: for a model whose weights are all replaced
+    (``load``) or never read (``describe_model``'s check), so that building it costs no
+    draws (most of the time of building a large model) and leaves the default generator as
+    it was."""
+    token = _RANDOM_INIT_SKIPPED.set(True)
+    try:
+        yield
+    finally:
+        _RANDOM_INIT_SKIPPED.reset(token)
+
+
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     # A parameter's ``.data`` is its NumPy array, which PyTorch's DCGAN tutorial passes:
     # ``nn.init.normal_(m.weight.data, 0.0, 0.02)``. Fill the array itself.
@@ -96,6 +117,8 @@ def uniform_(
     tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: GeneratorLike = None
 ) -> Tensor:
     """Fill with samples of U(a, b)."""
+    if _RANDOM_INIT_SKIPPED.get():
+        return tensor
     rng = as_generator(generator)
     return _fill(tensor, rng.uniform(a, b, size=tensor.shape))
 
@@ -104,6 +127,8 @@ def normal_(
     tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: GeneratorLike = None
 ) -> Tensor:
     """Fill with samples of N(mean, std**2)."""
+    if _RANDOM_INIT_SKIPPED.get():
+        return tensor
     rng = as_generator(generator)
     return _fill(tensor, rng.normal(mean, std, size=tensor.shape))
 

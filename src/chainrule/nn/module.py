@@ -249,6 +249,29 @@ def _state_array(value: Any) -> Array:
     return np.asarray(value)
 
 
+PREFIX_HINT = ". The state dict holds the missing keys under the prefix "
+"""How ``load_state_dict``'s hint to strip a prefix begins (``load_state_dict_file`` gives
+its own, for a file, in its place)."""
+
+
+def _prefix_hint(missing: list[str], state_dict: Mapping[str, Any]) -> str:
+    """How to load a state dict that holds every missing key under one prefix: PyTorch's
+    ``DataParallel`` saves ``module.0.weight`` for ``0.weight``."""
+    if not missing:
+        return ""
+    first = missing[0]
+    for name in state_dict:
+        if not (isinstance(name, str) and name.endswith(f".{first}")):
+            continue
+        prefix = name[: -len(first)]
+        if all(f"{prefix}{key}" in state_dict for key in missing):
+            return (
+                f"{PREFIX_HINT}{prefix!r} (as PyTorch's DataParallel names them): pass "
+                f"{{k.removeprefix({prefix!r}): v for k, v in state_dict.items()}}"
+            )
+    return ""
+
+
 def _described(value: Any, array: Array) -> str:
     """What a state_dict value that holds no numbers is, for an error message."""
     if value is None:
@@ -816,17 +839,21 @@ class Module:
 
         Raises
         ------
+        TypeError
+            If ``state_dict`` is not a mapping (a model: pass its ``state_dict()``).
         RuntimeError
             Listing, together and by name, every missing key and unexpected key (when
-            ``strict``), every value whose shape differs from the module's and every value
-            that is not numbers (text, objects, None, a tensor NumPy cannot read). Nothing
-            is copied when it raises: every value is converted to its target's dtype before
-            the first copy.
+            ``strict``; with how to strip a prefix that every missing key is found under,
+            such as PyTorch's ``DataParallel`` ``module.``), every value whose shape differs
+            from the module's and every value that is not numbers (text, objects, None, a
+            tensor NumPy cannot read). Nothing is copied when it raises: every value is
+            converted to its target's dtype before the first copy.
         """
         if not isinstance(state_dict, Mapping):
+            given = type(state_dict).__name__
             raise TypeError(
-                f"load_state_dict: expected a mapping of names to arrays, "
-                f"got {type(state_dict).__name__}"
+                f"load_state_dict: expected a mapping of names to arrays, got {given}"
+                + ("; pass model.state_dict()" if isinstance(state_dict, Module) else "")
             )
         targets = self._state_targets()
         optional = {
@@ -882,7 +909,10 @@ class Module:
             if unexpected:
                 problems.insert(1 if missing else 0, f"unexpected keys {unexpected}")
         if problems:
-            raise RuntimeError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
+            hint = _prefix_hint(missing, state_dict) if strict else ""
+            raise RuntimeError(
+                f"{type(self).__name__}.load_state_dict: " + "; ".join(problems) + hint
+            )
         for key, array in values.items():
             if assign:
                 self._assign_state(key, targets[key], state_dict[key], array)
