@@ -120,9 +120,11 @@ def test_a_held_out_test_part_is_reported_and_info_describes_the_run(
     assert set(printed) == {"training", "validation", "test"}
     info = succeeds(run("info", "model.safetensors"))
     assert "classification of 'y' into 2 classes: 0, 1" in info
-    parts = re.search(r"(\d+) rows for test, (\d+) rows for training, (\d+) rows for", info)
+    parts = re.search(
+        r"(\d+) rows for training, (\d+) rows for validation, (\d+) rows for test", info
+    )
     assert parts is not None, info
-    test, training, validation = map(int, parts.groups())
+    training, validation, test = map(int, parts.groups())
     assert test + training + validation == 569
     assert test in (142, 143)  # a quarter of 569
     assert validation in (85, 86)  # a fifth of the rest

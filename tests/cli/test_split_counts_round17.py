@@ -24,6 +24,8 @@ def test_split_counts_round_up(run: Run, tmp_path: Path, task: str) -> None:
     succeeds(run("train", "t.csv", "--target", "y", "--task", task, "--test-split", "0.25",
                  "--val-split", "0.3", "--epochs", "1", "--quiet"))  # fmt: skip
     info = succeeds(run("info", "model.safetensors"))
-    parts = re.search(r"(\d+) rows for test, (\d+) rows for training, (\d+) rows for", info)
+    parts = re.search(
+        r"(\d+) rows for training, (\d+) rows for validation, (\d+) rows for test", info
+    )
     assert parts is not None, info
-    assert tuple(map(int, parts.groups())) == (3, 4, 3)
+    assert tuple(map(int, parts.groups())) == (4, 3, 3)

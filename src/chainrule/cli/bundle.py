@@ -9,7 +9,11 @@ Layout of the metadata (``FORMAT``, version 1)::
      "task": "classification", "target": "species", "classes": ["setosa", ...],
      "positive_class": None,  # of two classes, the second: the one whose f1 is scored
      "feature_columns": [...], "preprocessing": {...}, "target_encoding": {...},
-     "settings": {...}, "training": {...}, "metrics": {"training": {...}, ...}}
+     "settings": {...}, "training": {...}, "metrics": {"training": {...}, ...},
+     "number_format": {"decimal": ",", "thousands": "."}}
+
+``number_format`` is there only where the training table's numbers showed one (see
+``tables.read_table_and_format``); files of earlier versions lack it.
 """
 
 from __future__ import annotations

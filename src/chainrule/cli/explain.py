@@ -124,7 +124,8 @@ def _model_step(args: argparse.Namespace) -> tuple[Module, Array, Array, Module]
 
     trained = bundle.read(args.model, WHERE)
     target = args.target if args.target is not None else str(trained.metadata.get("target"))
-    table = with_names(read_table(args.data, WHERE), [target])
+    number_format = trained.metadata.get("number_format")
+    table = with_names(read_table(args.data, WHERE, number_format=number_format), [target])
     columns = [str(c) for c in table.columns]
     if target not in columns:
         named = args.target is not None

@@ -152,9 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
         "order; other columns are ignored.",
     )
     predict.add_argument("model", metavar="MODEL", help="model file written by chainrule train")
-    predict.add_argument("data", metavar="DATA", help="CSV or TSV file (or .parquet)")
     predict.add_argument(
-        "--output", "--out", "-o", metavar="PATH", help="write the CSV here, not stdout"
+        "data", metavar="DATA", help="CSV or TSV file (or .parquet); - reads standard input"
+    )
+    predict.add_argument(
+        "--output",
+        "--out",
+        "-o",
+        metavar="PATH",
+        help="write the CSV here, not stdout (- is stdout)",
     )
     predict.add_argument(
         "--proba", action="store_true", help="add a column proba_<label> per class"
@@ -170,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         "classifier; RMSE, MAE and R^2 for regression.",
     )
     evaluate.add_argument("model", metavar="MODEL", help="model file written by chainrule train")
-    evaluate.add_argument("data", metavar="DATA", help="CSV or TSV file (or .parquet)")
+    evaluate.add_argument(
+        "data", metavar="DATA", help="CSV or TSV file (or .parquet); - reads standard input"
+    )
     evaluate.add_argument(
         "--target", metavar="COLUMN", help="the target column (default: the model's)"
     )

@@ -280,7 +280,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The training options as flags; each defaults to None so that a config file's value
     shows through where the flag is not given."""
     parser.add_argument(
-        "data", nargs="?", default=None, metavar="DATA", help="CSV or TSV file (or .parquet)"
+        "data",
+        nargs="?",
+        default=None,
+        metavar="DATA",
+        help="CSV or TSV file (or .parquet); - reads standard input",
     )
     parser.add_argument(
         "--config",

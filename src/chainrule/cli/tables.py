@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import difflib
+import io
 import itertools
 import os
 import re
 import sys
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -146,28 +148,108 @@ def same_file(a: str, b: str) -> bool:
         return False
 
 
-def _encoding(path: Path) -> str:
+STDIN = "-"
+"""The DATA path that stands for standard input (and the --output path for standard output)."""
+
+_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
+"""The longest cell the csv module reads: its default, 128 KiB, refuses a long text that
+pandas reads; csv keeps the limit in a C long, 32 bits on Windows."""
+
+
+@contextlib.contextmanager
+def _long_fields() -> Iterator[None]:
+    """The csv module's field size limit raised to ``_FIELD_LIMIT``, and put back after."""
+    before = csv.field_size_limit(_FIELD_LIMIT)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A table file to read, or the bytes of a pipe (standard input, ``<(command)``), read
+    once: a pipe can be read only once, and a table is read several times (its encoding,
+    its delimiter, its checks, then pandas)."""
+
+    path: Path
+    data: bytes | None = None
+
+    @property
+    def suffix(self) -> str:
+        return self.path.suffix.lower()
+
+    def open(self, encoding: str | None = None) -> Any:
+        """A binary handle, or a text one (with universal newlines left to csv) given an
+        ``encoding``."""
+        if self.data is None:
+            if encoding is None:
+                return self.path.open("rb")
+            return self.path.open(encoding=encoding, newline="")
+        raw = io.BytesIO(self.data)
+        return raw if encoding is None else io.TextIOWrapper(raw, encoding=encoding, newline="")
+
+    def size(self) -> int:
+        return len(self.data) if self.data is not None else self.path.stat().st_size
+
+    def readable(self) -> Any:
+        """What pandas reads: the path, or a buffer of the bytes."""
+        return self.path if self.data is None else io.BytesIO(self.data)
+
+
+def _source(path: str, where: str) -> tuple[_Source, str]:
+    """The table to read at ``path`` (``-``: standard input), and how messages name it. A
+    path that is no regular file (a pipe, ``/dev/stdin``) is read into memory once."""
+    if path == STDIN:
+        stdin = sys.stdin
+        buffer = getattr(stdin, "buffer", None)
+        data = buffer.read() if buffer is not None else stdin.read().encode("utf-8")
+        return _Source(Path(path), data), "standard input ('-')"
+    target = check_readable(path, where, "a table file (CSV, TSV or Parquet)")
+    if target.is_file():
+        return _Source(target), repr(path)
+    try:
+        data = target.read_bytes()
+    except OSError as error:
+        raise UsageError(
+            f"{where}: expected a table file that can be read, got {path!r}: "
+            f"{error.strerror or error}"
+        ) from None
+    return _Source(target, data), repr(path)
+
+
+def _encoding(source: _Source) -> str:
     """UTF-16 where the file starts with its byte-order mark (what Excel's "Unicode Text"
     writes), else UTF-8 with or without one."""
-    with path.open("rb") as handle:
+    with source.open() as handle:
         start = handle.read(2)
     return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
 
 
-def _model_file(path: Path) -> bool:
-    """Whether ``path`` starts as a safetensors file does: 8 bytes of header length, then
+def _model_file(source: _Source) -> bool:
+    """Whether ``source`` starts as a safetensors file does: 8 bytes of header length, then
     the header's JSON."""
-    with path.open("rb") as handle:
+    with source.open() as handle:
         start = handle.read(9)
     if len(start) < 9 or start[8:9] != b"{":
         return False
-    return int.from_bytes(start[:8], "little") < path.stat().st_size
+    return int.from_bytes(start[:8], "little") < source.size()
 
 
-def _not_utf8(path: Path, label: str, where: str) -> UsageError:
+def _parquet(source: _Source) -> bool:
+    """Whether ``source`` is Parquet: by its suffix, or, for a file without one that says
+    (a pipe), by the ``PAR1`` that starts and ends a Parquet file."""
+    if source.suffix in PARQUET_SUFFIXES:
+        return True
+    if source.data is None:
+        return False
+    return source.data[:4] == b"PAR1" and source.data[-4:] == b"PAR1"
+
+
+def _not_utf8(source: _Source, label: str, where: str) -> UsageError:
     """What is wrong with a file that is not UTF-8: binary, or text in another encoding (a
     spreadsheet's Windows-1252 or Latin-1), found on its first such line."""
-    with path.open("rb") as handle:
+    with source.open() as handle:
         for number, line in enumerate(handle, start=1):
             try:
                 line.decode("utf-8")
@@ -199,9 +281,9 @@ CONTAINERS = {
 """First bytes of the files people try that hold a table inside something else."""
 
 
-def _refuse_containers(path: Path, label: str, where: str) -> None:
+def _refuse_containers(source: _Source, label: str, where: str) -> None:
     """A clear refusal for a spreadsheet or a compressed file, by its first bytes."""
-    with path.open("rb") as handle:
+    with source.open() as handle:
         head = handle.read(10)
     found = next((what for magic, what in CONTAINERS.items() if head.startswith(magic)), None)
     # bzip2: "BZh", the block size (1-9), then the first block's magic number
@@ -212,29 +294,41 @@ def _refuse_containers(path: Path, label: str, where: str) -> None:
 
 
 def _scan_text(
-    path: Path, label: str, delimiter: str, where: str, skip: int = 0
+    source: _Source, label: str, delimiter: str, where: str, skip: int = 0
 ) -> tuple[list[str], list[int]]:
     """The header of a delimited text file (after ``skip`` lines), after checking every
-    line: UTF-8 (or UTF-16) text, no NUL bytes, as many fields as the header, at least one
-    row; and the positions of the columns to leave out, from ``_surplus_unnamed``. Streams;
-    nothing is kept."""
+    line: UTF-8 (or UTF-16) text, no NUL bytes, as many fields as the header, no quote left
+    open over whole rows, at least one row; and the positions of the columns to leave out,
+    from ``_surplus_unnamed``. Streams; nothing is kept but the lines of one record."""
     unnamed: list[int] = []
     filled: set[int] = set()  # unnamed columns with a value in some row
+    record: list[str] = []  # the lines of the record being read
     try:
-        with path.open(encoding=_encoding(path), newline="") as handle:
+        with _long_fields(), source.open(_encoding(source)) as handle:
             lines = _checked_lines(handle, label, where)
             for _ in itertools.islice(lines, skip):
                 pass
-            reader = csv.reader(lines, delimiter=delimiter)
+            reader = csv.reader(_recorded(lines, record), delimiter=delimiter)
             header: list[str] | None = None
             rows = 0
             for row in reader:
+                first = reader.line_num - len(record) + 1 + skip  # the record's first line
+                spanned = record[:]
+                record.clear()
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # a blank line, which pandas skips too
                 if header is None:
                     header = row
                     unnamed = [i for i, name in enumerate(header) if not name.strip()]
                     continue
+                if _swallows_rows(spanned, delimiter, len(header)):
+                    last = first + len(spanned) - 1
+                    taken = f"line {last}" if last == first + 1 else f"lines {first + 1}-{last}"
+                    raise UsageError(
+                        f"{where}: expected every quote in {label} to be closed, got an "
+                        f"unclosed quote starting on line {first}: its cell takes in {taken}, "
+                        f"which read as rows of their own; close or remove the quote"
+                    )
                 if len(row) != len(header):
                     comment = ""
                     if header[0].lstrip().startswith("#"):
@@ -243,14 +337,20 @@ def _scan_text(
                             f"comment: delete the lines above the column names"
                         )
                     fields = f"{len(header)} field{'s' * (len(header) != 1)}"
+                    at = f"line {first}"
+                    if len(spanned) > 1:
+                        at = (
+                            f"the record of lines {first}-{first + len(spanned) - 1} (a quoted "
+                            f"cell on line {first} spans line breaks)"
+                        )
                     raise UsageError(
                         f"{where}: expected {fields} on every line of {label} (as in its "
-                        f"header), got {len(row)} on line {reader.line_num + skip}{comment}"
+                        f"header), got {len(row)} on {at}{comment}"
                     )
                 filled.update(i for i in unnamed if row[i].strip() not in MISSING)
                 rows += 1
     except UnicodeError:
-        raise _not_utf8(path, label, where) from None
+        raise _not_utf8(source, label, where) from None
     except csv.Error as error:
         raise UsageError(
             f"{where}: expected a well-formed table in {label}, got a CSV error near line "
@@ -291,6 +391,37 @@ def _surplus_unnamed(unnamed: list[int], filled: set[int]) -> list[int]:
     return empty[1:] if len(empty) == len(unnamed) else empty
 
 
+def _recorded(lines: Iterator[str], record: list[str]) -> Iterator[str]:
+    """``lines``, each also appended to ``record`` as csv reads it: csv reads a record's
+    lines only as it needs them, so ``record`` holds the lines of the last record read."""
+    for line in lines:
+        record.append(line)
+        yield line
+
+
+def _swallows_rows(lines: list[str], delimiter: str, n_fields: int) -> bool:
+    """Whether the record of ``lines`` is a quote left open that took in whole rows: a
+    quoted cell that spans line breaks, where every line it took in (but the one that closes
+    it) splits into the header's ``n_fields`` fields on its own. A cell of text over
+    several lines has lines of one or two fields; a table of one column cannot tell."""
+    if n_fields < 2 or len(lines) < 2:
+        return False
+    inner = lines[1:] if _open_at_end(lines, delimiter) else lines[1:-1]
+    if not inner:
+        return False
+    return all(len(next(csv.reader([line], delimiter=delimiter), [])) == n_fields for line in inner)
+
+
+def _open_at_end(lines: list[str], delimiter: str) -> bool:
+    """Whether ``lines`` end inside a quoted cell (the file ends before its quote closes)."""
+    try:
+        for _ in csv.reader(lines, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as error:
+        return "end of data" in str(error)
+    return False
+
+
 def _checked_lines(handle: Any, label: str, where: str) -> Any:
     for number, line in enumerate(handle, start=1):
         if "\x00" in line:
@@ -305,16 +436,27 @@ _SEP_LINE = re.compile(r'"?sep=(.)"?,*\s*')
 """The first line Excel writes to name the delimiter of a CSV (``sep=;``), before the header."""
 
 
-def _dialect(path: Path) -> tuple[str, int]:
+def _dialect(source: _Source, label: str, where: str) -> tuple[str, int]:
     """The delimiter, and the lines to skip before the header (1 after Excel's ``sep=;``).
 
     Tab for ``.tsv``/``.tab``, else comma; but when the first lines do not split into as
     many fields as the header by that one, another of ``DELIMITERS`` that does (a
     spreadsheet set for a decimal comma saves its CSV with ``;``, and a column name may hold
     a comma: ``Länge, cm;Breite``)."""
-    default = "\t" if path.suffix.lower() in TAB_SUFFIXES else ","
     try:
-        with path.open(encoding=_encoding(path), newline="") as handle:
+        with _long_fields():
+            return _delimiter(source)
+    except csv.Error as error:
+        raise UsageError(
+            f"{where}: expected a well-formed table in {label}, got a CSV error in its first "
+            f"lines: {error}"
+        ) from None
+
+
+def _delimiter(source: _Source) -> tuple[str, int]:
+    default = "\t" if source.suffix in TAB_SUFFIXES else ","
+    try:
+        with source.open(_encoding(source)) as handle:
             lines = [line for line in itertools.islice(handle, 64) if line.strip()][:6]
     except UnicodeError:
         return default, 0  # _scan_text says what is wrong with the file
@@ -350,19 +492,31 @@ def _pointed(text: str) -> str:
     return text.replace(",", ".")
 
 
-def _decimal_commas(frame: Any, delimiter: str, notes: list[str]) -> Any:
+DECIMAL_COMMA = {"decimal": ",", "thousands": "."}
+"""The number format of a table written with decimal commas: ``1.234,5``."""
+DECIMAL_POINT = {"decimal": ".", "thousands": ","}
+"""The number format of a table written with decimal points: ``1,234.5``."""
+
+
+def _decimal_commas(
+    frame: Any, delimiter: str, notes: list[str], number_format: Any = None
+) -> tuple[Any, dict[str, str] | None]:
     """``frame`` with its numbers written with decimal commas (``3,5``, ``1.234,5``,
     ``12,5 %``, ``€ 1.200,00``) written with decimal points; a column is converted only
-    where its every value then reads as a number.
+    where its every value then reads as a number. Also the number format the file showed:
+    ``DECIMAL_COMMA`` where it has numbers written with decimal commas, ``DECIMAL_POINT``
+    where it has numbers whose commas group thousands (``1,234``), else None.
 
     A ``;`` file has decimal commas: a spreadsheet set for them writes it. So has a file
     separated by tabs or ``|`` (Excel's "Unicode Text" is one) where a column reads as
-    numbers only so converted (``3,5``); else its commas stay thousands separators
-    (``1,234``). In a file with decimal commas, a column of numbers whose points all group
-    digits in threes (``4.327``, ``810``, ``2.800``) holds whole numbers (4327, 810, 2800);
-    in a ``;`` file without a decimal comma, such a column is read with decimal points and a
-    note in ``notes`` says so. A comma-separated file is left as it is, with a note for a
-    column that would read as numbers with decimal commas: it is read as categories."""
+    numbers only so converted (``3,5``); else its commas are read as ``number_format`` (the
+    format of the table a model was trained on) says, or, without one, as thousands
+    separators (``1,234``). In a file with decimal commas, a column of numbers whose points
+    all group digits in threes (``4.327``, ``810``, ``2.800``) holds whole numbers (4327,
+    810, 2800); in a ``;`` file without a decimal comma, such a column is read as
+    ``number_format`` says, or without one with decimal points, and a note in ``notes``
+    says so. A comma-separated file is left as it is, with a note for a column that would
+    read as numbers with decimal commas: it is read as categories."""
     from chainrule.data.tabular import parse_numbers
 
     def numbers(column: Any) -> bool:
@@ -371,8 +525,10 @@ def _decimal_commas(frame: Any, delimiter: str, notes: list[str]) -> Any:
     def example(column: Any, texts: Any) -> str:
         return str(column[texts].iloc[0]).strip()
 
+    known = number_format if isinstance(number_format, dict) else {}
     commas = {}  # the columns that read as numbers with decimal commas, so written
-    decimal = delimiter == ";"
+    decimal = delimiter == ";" or (delimiter != "," and known.get("decimal") == ",")
+    grouped = False  # whether a column reads as numbers with commas grouping thousands
     for name in frame.columns:
         column = frame[name]
         with_comma = column.str.contains(",", regex=False, na=False)
@@ -381,7 +537,9 @@ def _decimal_commas(frame: Any, delimiter: str, notes: list[str]) -> Any:
         pointed = column.map(_pointed, na_action="ignore")
         if numbers(pointed):
             commas[name] = pointed
-            if not numbers(column):  # ``3,5``: nothing but a decimal comma reads so
+            if numbers(column):
+                grouped = True
+            else:  # ``3,5``: nothing but a decimal comma reads so
                 decimal = True
                 if delimiter == ",":
                     notes.append(
@@ -391,21 +549,23 @@ def _decimal_commas(frame: Any, delimiter: str, notes: list[str]) -> Any:
                         f"points, or with ';' between fields"
                     )
     if delimiter == "," or not decimal:
-        return frame
+        return frame, dict(DECIMAL_POINT) if grouped else None
     for name, pointed in commas.items():
         frame[name] = pointed
+    # The file writes decimal commas, or the model's table did: a point groups thousands.
+    thousands = bool(commas) or known.get("thousands") == "."
     for name in frame.columns:
         column = frame[name]
         dotted = column.str.contains(".", regex=False, na=False)
         if name in commas or not dotted.any():
             continue
-        grouped = column[dotted].str.contains(_DOT_GROUPED) & ~column[dotted].str.contains("[eE]")
-        if not grouped.all():
+        grouped_dots = column[dotted].str.contains(_DOT_GROUPED)
+        if not (grouped_dots & ~column[dotted].str.contains("[eE]")).all():
             continue
         whole = column.str.replace(".", "", regex=False)
         if not (numbers(column) and numbers(whole)):
             continue
-        if commas:  # the file writes decimal commas: a point groups thousands
+        if thousands:
             frame[name] = whole
         else:
             text = example(column, dotted)
@@ -414,44 +574,66 @@ def _decimal_commas(frame: Any, delimiter: str, notes: list[str]) -> Any:
                 f"if the points group thousands ({text.replace('.', '')}), as a spreadsheet "
                 f"set for decimal commas writes them, remove them"
             )
-    return frame
+    return frame, dict(DECIMAL_COMMA) if commas else None
 
 
-def read_table(path: str, where: str, notes: list[str] | None = None) -> Any:
+def read_table(
+    path: str, where: str, notes: list[str] | None = None, number_format: Any = None
+) -> Any:
     """The table at ``path`` as a pandas DataFrame with string cells and NaN where empty.
 
     CSV by default, TSV for ``.tsv``/``.tab``, Parquet for ``.parquet``/``.pq`` (with
-    pyarrow installed). A CSV separated by ``;`` (or tabs, or ``|``) is read as such, with
-    decimal commas in its numbers (see ``_decimal_commas``); a first line ``sep=;`` (as
-    Excel may write) names the separator. Notes on how the file was read go to ``notes``,
-    or where it is None to stderr. Raises ``UsageError`` with the reason for anything else.
+    pyarrow installed). ``-`` reads standard input, and a path that is no regular file (a
+    pipe such as ``<(command)``) is read once into memory; either is Parquet where its bytes
+    say so, else text. A CSV separated by ``;`` (or tabs, or ``|``) is read as such, with
+    decimal commas in its numbers (see ``_decimal_commas``; ``number_format``, the format a
+    model's training table showed, settles what the file itself does not); a first line
+    ``sep=;`` (as Excel may write) names the separator. Notes on how the file was read go to
+    ``notes``, or where it is None to stderr. Raises ``UsageError`` with the reason for
+    anything else.
     """
-    return read_table_and_column(path, where, None, notes)[0]
+    return read_table_and_column(path, where, None, notes, number_format)[0]
+
+
+def read_table_and_format(
+    path: str, where: str, notes: list[str] | None = None
+) -> tuple[Any, dict[str, str] | None]:
+    """``read_table``, and the number format the file showed (``DECIMAL_COMMA``,
+    ``DECIMAL_POINT``, or None where no number told), for a model to record."""
+    said: list[str] = [] if notes is None else notes
+    frame, _, found = _read(path, where, None, said, None)
+    if notes is None:
+        print_notes(where, said)
+    return frame, found
 
 
 def read_table_and_column(
-    path: str, where: str, name: str | None, notes: list[str] | None = None
+    path: str,
+    where: str,
+    name: str | None,
+    notes: list[str] | None = None,
+    number_format: Any = None,
 ) -> tuple[Any, Any]:
     """``read_table``, and column ``name`` (when the table has it, else None) as the file
     writes it: an identifier such as ``NA`` (Namibia) or ``?`` is carried, not read as a
     missing value. ``name`` finds its column in either Unicode form of an accented letter
     (see ``with_names``)."""
     said: list[str] = [] if notes is None else notes
-    frame, as_written = _read(path, where, name, said)
+    frame, as_written, _ = _read(path, where, name, said, number_format)
     if notes is None:
         print_notes(where, said)
     return frame, as_written
 
 
-def _read(path: str, where: str, name: str | None, notes: list[str]) -> tuple[Any, Any]:
-    target = check_readable(path, where, "a table file (CSV, TSV or Parquet)")
-    label = repr(path)
-    suffix = target.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
+def _read(
+    path: str, where: str, name: str | None, notes: list[str], number_format: Any
+) -> tuple[Any, Any, dict[str, str] | None]:
+    source, label = _source(path, where)
+    if _parquet(source):
         import pandas as pd
 
         try:
-            frame = pd.read_parquet(target)
+            frame = pd.read_parquet(source.readable())
         except ImportError:
             raise UsageError(
                 f"{where}: reading Parquet ({label}) needs pyarrow; install it with "
@@ -465,8 +647,8 @@ def _read(path: str, where: str, name: str | None, notes: list[str]) -> tuple[An
         if frame.empty:
             raise UsageError(f"{where}: expected at least one row of data in {label}, got none")
         frame.columns = [str(c) for c in frame.columns]
-        return frame, _column_named(frame, name)
-    if _model_file(target):
+        return frame, _column_named(frame, name), None
+    if _model_file(source):
         command = where.split(":")[0]
         order = ""
         if command != "train":
@@ -474,18 +656,18 @@ def _read(path: str, where: str, name: str | None, notes: list[str]) -> tuple[An
         raise UsageError(
             f"{where}: expected a table (CSV, TSV or Parquet) in {label}, got a model file{order}"
         )
-    _refuse_containers(target, label, where)
-    delimiter, skip = _dialect(target)
-    names, surplus = _scan_text(target, label, delimiter, where, skip)
+    _refuse_containers(source, label, where)
+    delimiter, skip = _dialect(source, label, where)
+    names, surplus = _scan_text(source, label, delimiter, where, skip)
     import pandas as pd  # imported once the file has proved to be a table: errors come fast
 
     try:
         frame = pd.read_csv(
-            target,
+            source.readable(),
             sep=delimiter,
             skiprows=skip,
             dtype=str,
-            encoding=_encoding(target),
+            encoding=_encoding(source),
             skip_blank_lines=True,
             skipinitialspace=False,
             keep_default_na=False,  # every cell as written; MISSING then says what is missing
@@ -501,7 +683,8 @@ def _read(path: str, where: str, name: str | None, notes: list[str]) -> tuple[An
     frame.columns = names
     as_written = _column_named(frame, name)
     frame = _missing_markers(frame)
-    return _decimal_commas(frame, delimiter, notes), as_written
+    frame, found = _decimal_commas(frame, delimiter, notes, number_format)
+    return frame, as_written, found
 
 
 def _column_named(frame: Any, name: str | None) -> Any:
@@ -531,10 +714,10 @@ def format_csv(frame: Any) -> str:
 
 
 def write_result(text: str, output: str | None, written: str, where: str) -> None:
-    """``text`` to stdout, or atomically to ``output`` with ``written`` (what and where,
-    for the user) on stderr: results go to stdout, messages to stderr. ``where`` names the
-    command in an error."""
-    if output is None:
+    """``text`` to stdout (``output`` None or ``-``), or atomically to ``output`` with
+    ``written`` (what and where, for the user) on stderr: results go to stdout, messages to
+    stderr. ``where`` names the command in an error."""
+    if output is None or output == STDIN:
         sys.stdout.write(text)
         sys.stdout.flush()
         return

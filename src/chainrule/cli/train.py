@@ -40,9 +40,10 @@ from chainrule.cli.resume import (
     resumable,
 )
 from chainrule.cli.tables import (
+    STDIN,
     check_writable,
     nearest,
-    read_table,
+    read_table_and_format,
     same_file,
     with_names,
     writing,
@@ -69,9 +70,9 @@ def run(args: argparse.Namespace) -> int:
     _check_settings(settings)
     log = _Log(settings.quiet)
     notes: list[str] = []
-    table, target_name, source = _load(settings, notes)
+    table, target_name, source, number_format = _load(settings, notes)
     settings = dataclasses.replace(settings, drop=_drop_columns(settings, table))
-    return _Run(settings, log, table, target_name, source, notes).train()
+    return _Run(settings, log, table, target_name, source, notes, number_format).train()
 
 
 CNN_HIDDEN = [128]
@@ -129,6 +130,7 @@ def _check_settings(settings: TrainSettings) -> None:
             "one row at a time"
         )
     check_writable(settings.out, "train", "--out")
+    _check_model_suffix(settings.out)
     if settings.data is not None and same_file(settings.out, settings.data):
         raise UsageError(
             f"train: --out: expected a path other than the data's, got {settings.out!r}"
@@ -149,6 +151,35 @@ def _check_settings(settings: TrainSettings) -> None:
         raise UsageError(
             f"train: --checkpoint-dir: expected a folder, got the file {settings.checkpoint_dir!r}"
         )
+
+
+FOREIGN_SUFFIXES = {
+    ".onnx": "an ONNX graph",
+    ".pt": "a PyTorch pickle",
+    ".pth": "a PyTorch pickle",
+    ".pkl": "a pickle",
+    ".h5": "a Keras file",
+    ".keras": "a Keras file",
+}
+"""Suffixes of other libraries' model files, which the safetensors that train writes
+would only pretend to be."""
+
+
+def _check_model_suffix(out: str) -> None:
+    """Refuse an --out whose suffix names another format: train writes safetensors, and a
+    file called model.onnx that is not ONNX fails later, somewhere else."""
+    suffix = Path(out).suffix.lower()
+    if suffix not in FOREIGN_SUFFIXES:
+        return
+    stem = shlex.quote(str(Path(out).with_suffix(".safetensors")))
+    export = ""
+    if suffix == ".onnx":
+        export = f", then `chainrule export {stem} --output {shlex.quote(out)}` writes ONNX"
+    raise UsageError(
+        f"train: --out: expected a path for a chainrule model file, which is safetensors "
+        f"(such as model.safetensors), got {out!r}, the suffix of {FOREIGN_SUFFIXES[suffix]}; "
+        f"pass --out {stem}{export}"
+    )
 
 
 def _same_path(a: str | Path, b: str | Path) -> bool:
@@ -175,9 +206,10 @@ def _check_distinct_outputs(settings: TrainSettings) -> None:
                 )
 
 
-def _load(settings: TrainSettings, notes: list[str]) -> tuple[Any, str, str]:
-    """The table, the target's column name, and what to call the source in metadata; notes
-    on how the table was read go to ``notes``."""
+def _load(settings: TrainSettings, notes: list[str]) -> tuple[Any, str, str, dict[str, str] | None]:
+    """The table, the target's column name, what to call the source in metadata, and the
+    number format the table showed (see ``read_table_and_format``); notes on how the table
+    was read go to ``notes``."""
     import pandas as pd
 
     if settings.dataset is not None:
@@ -190,20 +222,22 @@ def _load(settings: TrainSettings, notes: list[str]) -> tuple[Any, str, str]:
         if data.task == "classification" and names != [str(i) for i in range(len(names))]:
             labels = np.array(names, dtype=object)[data.y]
         frame[BUNDLED_TARGET] = labels
-        return frame, BUNDLED_TARGET, f"dataset {settings.dataset}"
+        return frame, BUNDLED_TARGET, f"dataset {settings.dataset}", None
     assert settings.data is not None and settings.target is not None
-    frame = with_names(read_table(settings.data, "train", notes), [settings.target, *settings.drop])
+    frame, number_format = read_table_and_format(settings.data, "train", notes)
+    frame = with_names(frame, [settings.target, *settings.drop])
     columns = [str(c) for c in frame.columns]
+    source = "standard input" if settings.data == STDIN else Path(settings.data).name
     if settings.target not in columns:
         stripped = settings.target.strip()
         if stripped != settings.target and stripped in columns:
             # The header's spaces are stripped from column names: `--target " b "` is b.
-            return frame, stripped, Path(settings.data).name
+            return frame, stripped, source, number_format
         raise UsageError(
             f"train: --target: expected a column of {settings.data!r}, got {settings.target!r}; "
             f"{nearest(settings.target, columns)}"
         )
-    return frame, settings.target, Path(settings.data).name
+    return frame, settings.target, source, number_format
 
 
 def _drop_columns(settings: TrainSettings, table: Any) -> list[str]:
@@ -441,8 +475,10 @@ class _Run:
         target_name: str,
         source: str,
         notes: list[str] | None = None,
+        number_format: dict[str, str] | None = None,
     ) -> None:
         self.settings, self.log, self.source = settings, log, source
+        self.number_format = number_format  # as the table wrote its numbers, where it showed
         self.notes = notes or []  # on how the table was read
         self.target_name = target_name
         self.table = table
@@ -601,6 +637,8 @@ class _Run:
             },
             "metrics": metrics,
         }
+        if self.number_format is not None:  # only then: files of earlier versions lack it
+            metadata["number_format"] = self.number_format
         if not is_root():
             return 0  # under mpirun, rank 0 writes the files and prints the results
         # The plot and the report first: if one of them cannot be written, the command fails
@@ -698,10 +736,16 @@ class _Run:
 
         n = features.n_features_out
         side = round(n**0.5)
-        if side * side != n or encoder.task != "classification":
+        if encoder.task != "classification":
+            raise UsageError(
+                f"train: --arch cnn: expected a classification of square one-channel images, "
+                f"got a {encoder.task}; use --arch mlp"
+            )
+        if side * side != n:
             raise UsageError(
                 f"train: --arch cnn: expected a classification of square one-channel images "
-                f"(a square number of numeric columns), got {encoder.task} with {n} inputs"
+                f"(a square number of numeric columns, such as 64 for 8x8 pixels), got {n} "
+                f"inputs, not a square number of pixels; use --arch mlp for a table"
             )
         smallest = 4  # small_cnn's two blocks each halve the image with a 2x2 pooling
         if side < smallest:

@@ -4,6 +4,7 @@ does with a new table, how well, and what it is. Each needs only the model file.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import sys
@@ -13,6 +14,7 @@ from chainrule.backend import Array, np
 from chainrule.cli import bundle
 from chainrule.cli.errors import UsageError, reword
 from chainrule.cli.tables import (
+    STDIN,
     check_writable,
     format_csv,
     missing_target,
@@ -35,16 +37,33 @@ def _features(trained: bundle.Trained, table: Any, data: str, where: str) -> Arr
     absent = [name for name in trained.features.feature_columns if name not in present]
     if absent:
         plural = len(absent) > 1
+        hint = _renames(absent, present - set(trained.features.feature_columns))
         raise UsageError(
             f"{where}: expected the feature column{'s' if plural else ''} "
             f"{', '.join(map(repr, absent[:10]))}{' and more' if len(absent) > 10 else ''} "
             f"that the model was trained with in {data!r}, got a table without "
-            f"{'them' if plural else 'it'}"
+            f"{'them' if plural else 'it'}{hint}"
         )
     try:
         return trained.features.transform(table)
     except ValueError as error:
         raise reword(error, f"{where}: {data!r}") from None
+
+
+def _renames(absent: list[str], present: set[str]) -> str:
+    """A hint naming the columns of the table (``present``, those the model does not take)
+    that look like the absent ones (``Age`` for ``age``), as ``train --target`` suggests
+    one; empty where none does."""
+    others = sorted(present)
+    pairs = []
+    for name in absent[:10]:
+        folded = [c for c in others if c.casefold() == name.casefold()]
+        close = folded or difflib.get_close_matches(name, others, n=1, cutoff=0.8)
+        if close:
+            pairs.append(f"{close[0]!r} for {name!r}")
+    if not pairs:
+        return ""
+    return f"; did you mean {', '.join(pairs)}? Rename the column{'s' * (len(pairs) > 1)}"
 
 
 def _note_unknown_categories(trained: bundle.Trained, table: Any, where: str) -> None:
@@ -58,7 +77,9 @@ def _note_unknown_categories(trained: bundle.Trained, table: Any, where: str) ->
         if unknown.any():
             count = int(unknown.sum())
             which = f"{count} values" if count > 1 else "a value"
-            example = f"{category_of(values[unknown][0])!r} in row {int(unknown.argmax()) + 1}"
+            text = category_of(values[unknown][0])
+            text = text if len(text) <= 40 else text[:37] + "..."  # a cell may be a page long
+            example = f"{text!r} in row {int(unknown.argmax()) + 1}"
             print(
                 f"{where}: column {column.name!r} holds {which} the model has no category "
                 f"for ({'such as ' * (count > 1)}{example}); "
@@ -83,7 +104,8 @@ def run_predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
     where = "predict"
-    _check_output(args.output, where, "--output", args.model, args.data)
+    output = None if args.output == STDIN else args.output  # `-o -`: standard output
+    _check_output(output, where, "--output", args.model, args.data)
     trained = bundle.read(args.model, where)
     if args.proba and trained.task != "classification":
         raise UsageError(
@@ -99,7 +121,9 @@ def run_predict(args: argparse.Namespace) -> int:
             f", got {args.id!r}, which the outputs would overwrite; rename the column"
         )
     notes: list[str] = []
-    table, ids = read_table_and_column(args.data, where, args.id, notes)
+    table, ids = read_table_and_column(
+        args.data, where, args.id, notes, trained.metadata.get("number_format")
+    )
     names = trained.features.feature_columns
     table = with_names(table, names if args.id is None else [args.id, *names])
     if args.id is not None and (ids is None or args.id not in table.columns):
@@ -122,8 +146,8 @@ def run_predict(args: argparse.Namespace) -> int:
         proba = bundle.softmax(outputs)
         for i, name in enumerate(written_columns[1:]):
             result[name] = [f"{p:.6f}" for p in proba[:, i]]
-    written = f"predict: {len(result)} predictions written to {args.output}"
-    write_result(format_csv(result), args.output, written, where)
+    written = f"predict: {len(result)} predictions written to {output}"
+    write_result(format_csv(result), output, written, where)
     return 0
 
 
@@ -167,7 +191,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     trained = bundle.read(args.model, where)
     target = args.target if args.target is not None else str(trained.metadata.get("target"))
     notes: list[str] = []
-    table = read_table(args.data, where, notes)
+    table = read_table(args.data, where, notes, trained.metadata.get("number_format"))
     table = with_names(table, [target, *trained.features.feature_columns])
     columns = [str(c) for c in table.columns]
     flag = "--target" if args.target is not None else "the model's target"
@@ -274,6 +298,14 @@ def _column_line(column: NumericColumn | CategoricalColumn, width: int) -> str:
     return f"  {column.name:<{width}}  {detail}"
 
 
+def _number_format_line(number_format: dict[str, Any]) -> str:
+    """How the training table wrote its numbers, which predict and evaluate read other
+    tables by where a table does not show its own."""
+    if number_format["decimal"] == ",":
+        return "decimal commas, points grouping thousands (1.234,5), as in the training table"
+    return "decimal points, commas grouping thousands (1,234.5), as in the training table"
+
+
 def run_info(args: argparse.Namespace) -> int:
     from chainrule.io import describe_model
 
@@ -305,8 +337,10 @@ def run_info(args: argparse.Namespace) -> int:
     training = meta.get("training") or {}
     rows = training.get("rows")
     rows = rows if isinstance(rows, dict) else {}
+    # in the order of the run, not the file's (its JSON keys are sorted)
+    order = {name: i for i, name in enumerate(("training", "validation", "test"))}
     trained_on = f"{training.get('source')}: " + ", ".join(
-        f"{count} rows for {name}" for name, count in rows.items()
+        f"{rows[name]} rows for {name}" for name in sorted(rows, key=lambda n: order.get(n, 3))
     )
     stop = training.get("stop_reason") or "ran every epoch"
     best = training.get("best_epoch")
@@ -334,6 +368,9 @@ def run_info(args: argparse.Namespace) -> int:
     width = max(len(c.name) for c in features.columns)
     for column in features.columns:
         print(_column_line(column, width))
+    number_format = meta.get("number_format")
+    if isinstance(number_format, dict) and number_format.get("decimal") in (",", "."):
+        print(f"{'numbers':<13} {_number_format_line(number_format)}")
     metrics = meta.get("metrics")
     if isinstance(metrics, dict) and metrics:
         print("metrics")

@@ -230,16 +230,58 @@ def category_of(value: Any) -> str:
 
 
 def _category_index(index: Mapping[str, int], value: Any) -> int | None:
-    """The position of ``value``'s category in ``index``; a date is also looked up as
-    versions before 2026-11-28 spelled it (NumPy's text in its column's unit), so that
-    their model files still find their dates."""
+    """The position of ``value``'s category in ``index``. A date is also looked up in its
+    other spellings (``_date_spellings``): a column of dates read from Parquet holds
+    instants (``2024-01-01T00:00:00``), the same dates in a CSV are text (``2024-01-01``);
+    and as versions before 2026-11-28 spelled it (NumPy's text in its column's unit), so
+    that their model files still find their dates."""
     found = index.get(category_of(value))
-    if found is None and isinstance(value, np.datetime64 | datetime.datetime):
+    if found is not None:
+        return found
+    for text in _date_spellings(value):
+        found = index.get(text)
+        if found is not None:
+            return found
+    if isinstance(value, np.datetime64 | datetime.datetime):
         for unit in ("us", "ns", "ms", "s"):
             found = index.get(str(np.datetime64(value, unit)))  # type: ignore[call-overload]
             if found is not None:
                 break
     return found
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
+"""A date written as ISO 8601 and pandas write it, with or without a time (no zone)."""
+
+
+def _date_spellings(value: Any) -> list[str]:
+    """The texts that stand for the same date as ``value``, a date (or date and time) or its
+    ISO text: ``2024-01-01T00:00:00`` (an instant), ``2024-01-01 00:00:00`` and, at
+    midnight, ``2024-01-01`` (how pandas writes a column of dates to CSV). Empty for
+    anything else, a zoned instant too; text in another order (``01/02/2024``) is not read,
+    for it could be either day first or month first.
+
+    >>> _date_spellings("2024-01-01")
+    ['2024-01-01T00:00:00', '2024-01-01 00:00:00', '2024-01-01']
+    """
+    if isinstance(value, str):
+        if _ISO_DATE.fullmatch(value.strip()) is None:
+            return []
+        value = value.strip()
+    elif not isinstance(value, np.datetime64 | datetime.datetime):
+        return []
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, OverflowError):
+        return []
+    if stamp is pd.NaT or stamp.tzinfo is not None:
+        return []
+    spellings = [stamp.isoformat(), stamp.isoformat(sep=" ")]
+    if stamp == stamp.normalize():
+        spellings.append(stamp.date().isoformat())
+    return spellings
 
 
 def _instant(value: Any) -> str:
@@ -344,9 +386,10 @@ class CategoricalColumn:
         >>> CategoricalColumn("city", ("Oslo",), False).unknown(["Oslo", " Rome", None])
         array([False,  True, False])
         """
-        known = set(self.categories)
+        index = {category: i for i, category in enumerate(self.categories)}
         return np.array(
-            [not _is_missing(v) and category_of(v) not in known for v in values], dtype=bool
+            [not _is_missing(v) and _category_index(index, v) is None for v in values],
+            dtype=bool,
         )
 
     def to_dict(self) -> dict[str, Any]:
