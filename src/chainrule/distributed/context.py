@@ -124,7 +124,9 @@ class MPIContext:
     (a mean over its ``B_r`` rows) and its gradient ``g_r``; the ranks then sum
     ``(B_r / B) * g_r`` and ``(B_r / B) * L_r``, which is the gradient and loss of the mean
     over the whole batch: the step one process takes, up to the order of floating-point
-    sums. A loss with ``reduction='sum'`` is summed with weight 1 instead; a cross-entropy
+    sums. A loss with ``reduction='sum'`` (a loss module's, or a function's bound by
+    ``functools.partial``; a function with no ``reduction`` is taken as a mean over its
+    rows) is summed with weight 1 instead; a cross-entropy
     or NLL loss of class labels (class-weighted, or with ``ignore_index``) weighs each
     rank by the weight of the labels it counts, over the batch's whole count, as one
     process divides. Random draws in a forward pass (dropout masks, from a layer's generator
@@ -309,6 +311,7 @@ class MPIContext:
             rows,
             [(k, t.shape, str(t.dtype)) for k, t in model.state_dict().items()],
             _settings(state),
+            _trained_layout(model, state.optimizer),
         )
         everyone = self._allgather(signature, "the check of the ranks' data and models")
         counts = [theirs[0] for theirs in everyone]
@@ -323,6 +326,15 @@ class MPIContext:
                 f"fit: every rank must build the same model; the parameters of rank(s) "
                 f"{differ} differ from rank 0's in names, shapes or dtypes"
             )
+        # Ranks that train other parameters sum gradient buckets that do not match: they
+        # train on silently apart, or wait for each other forever.
+        for rank, theirs in enumerate(everyone):
+            if theirs[3] != everyone[0][3]:
+                raise ValueError(
+                    f"fit: every rank must train the same parameters with the same optimizer "
+                    f"parameter groups; rank {rank} differs from rank 0: "
+                    f"{_layout_difference(everyone[0][3], theirs[3], rank)}"
+                )
         # Ranks that would take different numbers of steps wait for each other forever, and
         # rank 0's optimizer state loaded into another kind of optimizer trains silently on.
         for name, values in _settings(state, everyone):
@@ -350,28 +362,59 @@ class MPIContext:
                 f"fit: rank 0 could not start (resume_from={str(resume_from)!r}): "
                 f"{payload['error']}"
             )
+        # The optimizer's parameters outside the model (a loss module's learned scale) start
+        # from rank 0's values too; the check above made them alike in number and shape.
+        inside = {id(p) for p in model.parameters()}
+        extra = {
+            id(p): p
+            for group in state.optimizer.param_groups
+            for p in group["params"]
+            if id(p) not in inside
+        }
         with self._watchdog.waiting("the broadcast of rank 0's parameters"):
-            for tensor in model.state_dict().values():
+            for tensor in [*model.state_dict().values(), *extra.values()]:
                 self._bcast_array(tensor.data)
-        generators = state.generators()
+        failed: Exception | None = None
         if not self.is_root:
-            state.optimizer.load_state_dict(payload["optimizer"])
-            if payload["scheduler"] is not None:
-                state.scheduler.load_state_dict(payload["scheduler"])
-            state.epoch, state.step = payload["epoch"], payload["step"]
-            state.history = History.from_dict(payload["history"])
-            state._resumed = payload["callbacks"]  # fit puts them back on every rank alike
-            for name, generator in generators.items():
-                generator.bit_generator.state = payload["generators"][name]
-            # Each rank's layers (dropout) draw their own masks, not copies of rank 0's.
-            for name, generator in generators.items():
-                jumped = getattr(generator.bit_generator, "jumped", None)
-                if name != "fit.shuffle" and jumped is not None:
-                    generator.bit_generator.state = jumped(self.rank).state
-            # So do draws from the default generator in a forward pass (F.dropout), which
-            # chainrule.manual_seed puts in the same state on every rank.
-            jumped = getattr(as_generator(None).bit_generator, "jumped", None)
-            self._own_stream = None if jumped is None else jumped(self.rank).state
+            try:
+                self._take_state(state, payload)
+            except Exception as error:
+                failed = error
+        # A rank that cannot take rank 0's state (an optimizer that holds other parameters)
+        # must not leave the others waiting in their first step: all raise the same error.
+        failures = self._allgather(
+            None if failed is None else f"{type(failed).__name__}: {failed}",
+            "the check that every rank took rank 0's training state",
+        )
+        if any(failures):
+            rank = next(r for r, failure in enumerate(failures) if failure)
+            raise RuntimeError(
+                f"fit: rank {rank} could not take rank 0's optimizer, scheduler and training "
+                f"state: {failures[rank]}; every rank must build the same model, optimizer "
+                f"and scheduler"
+            ) from failed
+
+    def _take_state(self, state: FitState, payload: dict[str, Any]) -> None:
+        """Load rank 0's optimizer, scheduler, epoch, history and random states (from
+        ``_state_of``) on this rank, each layer's generators then jumped to its own stream."""
+        state.optimizer.load_state_dict(payload["optimizer"])
+        if payload["scheduler"] is not None:
+            state.scheduler.load_state_dict(payload["scheduler"])
+        state.epoch, state.step = payload["epoch"], payload["step"]
+        state.history = History.from_dict(payload["history"])
+        state._resumed = payload["callbacks"]  # fit puts them back on every rank alike
+        generators = state.generators()
+        for name, generator in generators.items():
+            generator.bit_generator.state = payload["generators"][name]
+        # Each rank's layers (dropout) draw their own masks, not copies of rank 0's.
+        for name, generator in generators.items():
+            jumped = getattr(generator.bit_generator, "jumped", None)
+            if name != "fit.shuffle" and jumped is not None:
+                generator.bit_generator.state = jumped(self.rank).state
+        # So do draws from the default generator in a forward pass (F.dropout), which
+        # chainrule.manual_seed puts in the same state on every rank.
+        jumped = getattr(as_generator(None).bit_generator, "jumped", None)
+        self._own_stream = None if jumped is None else jumped(self.rank).state
 
     def _state_of(self, state: FitState) -> dict[str, Any]:
         scheduler = state.scheduler
@@ -442,7 +485,7 @@ class MPIContext:
         whole global batch, and what that loss is a mean over (``fit`` weighs the batch by
         it): the batch's rows, or under a cross-entropy or NLL loss of class labels the
         weight of the labels it counts (0 when every label is ignored)."""
-        from chainrule.train.loop import _averaged_over, _ignored_label
+        from chainrule.train.loop import _averaged_over, _ignored_label, _reduction
 
         rows = len(x)
         output, value = None, 0.0
@@ -458,8 +501,7 @@ class MPIContext:
         # Every parameter with a gradient, the optimizer's or not: clipping reads them all.
         params = _trained(model, optimizer)
         total: float = self._batch_rows
-        reduction = getattr(loss_fn, "reduction", "mean")
-        if reduction == "sum":
+        if _reduction(loss_fn) == "sum":
             loss = self._allreduce_gradients(params, value, 1.0)[0]
         elif _ignored_label(loss_fn) is None or is_floating(y.dtype):
             weight = rows / total  # a mean over rows: each rank weighs by its share of them
@@ -692,6 +734,77 @@ def _settings(state: FitState, everyone: list[Any] | None = None) -> list[tuple[
         ("scheduler interval", None if state.scheduler is None else state.scheduler_interval),
         ("loss", _name_of(state.loss_fn)),
     ]
+
+
+_Entry = tuple[str, tuple[int, ...], str, bool]
+"""A parameter as ranks compare it: name, shape, dtype, requires_grad."""
+
+
+def _trained_layout(model: Module, optimizer: Optimizer) -> tuple[list[_Entry], list[list[_Entry]]]:
+    """The model's parameters and the optimizer's parameter groups, each parameter named
+    by its place in the model (``"outside the model"`` for one the optimizer alone holds):
+    the layout of the gradients the ranks sum, and of the optimizer state rank 0 sends."""
+    names = {id(p): name for name, p in model.named_parameters()}
+
+    def entry(name: str, p: Tensor) -> _Entry:
+        return (name, tuple(p.shape), str(p.dtype), bool(p.requires_grad))
+
+    parameters = [entry(name, p) for name, p in model.named_parameters()]
+    groups = [
+        [entry(names.get(id(p), "outside the model"), p) for p in g["params"]]
+        for g in optimizer.param_groups
+    ]
+    return parameters, groups
+
+
+def _layout_difference(
+    root: tuple[list[_Entry], list[list[_Entry]]],
+    theirs: tuple[list[_Entry], list[list[_Entry]]],
+    rank: int,
+) -> str:
+    """In words, the first way in which rank ``rank``'s parameter layout (``_trained_layout``)
+    differs from rank 0's."""
+
+    def trained(entries: list[_Entry]) -> list[str]:
+        return [name for name, _, _, requires_grad in entries if requires_grad]
+
+    def listed(names: list[str]) -> str:
+        shown = ", ".join(names[:6])
+        return f"{shown}, ... ({len(names)} in all)" if len(names) > 6 else shown
+
+    if root[0] != theirs[0]:
+        mine, other = trained(root[0]), trained(theirs[0])
+        parts = []
+        if only_root := [n for n in mine if n not in other]:
+            parts.append(f"{listed(only_root)} trained on rank 0, not on rank {rank}")
+        if only_theirs := [n for n in other if n not in mine]:
+            parts.append(f"{listed(only_theirs)} trained on rank {rank}, not on rank 0")
+        if parts:
+            return "; ".join(parts) + " (requires_grad differs)"
+    if len(root[1]) != len(theirs[1]):
+        return (
+            f"the optimizer has {len(root[1])} parameter group(s) on rank 0, "
+            f"{len(theirs[1])} on rank {rank}"
+        )
+    for index, (mine_group, their_group) in enumerate(zip(root[1], theirs[1], strict=True)):
+        if len(mine_group) != len(their_group):
+            return (
+                f"the optimizer's parameter group {index} holds {len(mine_group)} "
+                f"parameter(s) on rank 0 ({listed([e[0] for e in mine_group])}), "
+                f"{len(their_group)} on rank {rank} ({listed([e[0] for e in their_group])})"
+            )
+        for position, (a, b) in enumerate(zip(mine_group, their_group, strict=True)):
+            if a != b:
+                return (
+                    f"parameter {position} of the optimizer's group {index} is on rank 0 "
+                    f"{_entry_text(a)}, on rank {rank} {_entry_text(b)}"
+                )
+    return "their parameters differ in shape, dtype or requires_grad"
+
+
+def _entry_text(entry: _Entry) -> str:
+    name, shape, dtype, requires_grad = entry
+    return f"{name} (shape {shape}, {dtype}, requires_grad={requires_grad})"
 
 
 def _name_of(function: Any) -> str:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from chainrule.autograd.function import Context
 from chainrule.backend import Array, np
 from chainrule.nn import activation as act
-from chainrule.nn.layers import Embedding
+from chainrule.nn.conv import _ConvNd, _ConvTransposeNd
+from chainrule.nn.layers import Embedding, EmbeddingBag
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.utils.parametrize import (
@@ -128,6 +129,20 @@ def _made_by(tensor: Any) -> Context | None:
     return node
 
 
+def _units(values: Array, batched: bool, channels_first: bool) -> Array:
+    """An activation's output as (samples and positions, units): a unit is one feature,
+    counted over every sample and position (a time step, a pixel), so that sequences or
+    images whose length changes from batch to batch have the same units. The feature axis
+    is that of the layer that made the features: a convolution's channels (the axis after
+    the batch), else the last axis (``Linear``, recurrent and attention layers, embeddings).
+    An output with no axis but the batch's is one unit."""
+    first = 1 if batched else 0
+    if values.ndim <= first:
+        return values.reshape(-1, 1)
+    axis = first if channels_first else values.ndim - 1
+    return np.moveaxis(values, axis, -1).reshape(-1, values.shape[axis])
+
+
 def _squares(a: Array) -> float:
     return float(np.sum(np.square(a, dtype=np.float64)))
 
@@ -139,7 +154,10 @@ class GradientHealth(Callback):
 
     Measures the L2 norm of each layer's weight gradient (of its weights together, where it
     has several), the ratio of each step's weight change to the weight norm, the share of
-    ReLU units that were never active on any sample of the epoch, and the share of
+    ReLU units that were never active on any sample of the epoch (a unit is a feature:
+    a column of a ``Linear`` layer's output, a convolution's channel, the last axis of a
+    sequence's features; active if it is above 0 at any position of any sample, so that
+    padded sequences of varying length count the same units), and the share of
     sigmoid/tanh outputs within 1% of their limits (hidden layers only: a sigmoid whose
     output is the model's, as it is or reshaped, gives its predictions). A ReLU,
     sigmoid or tanh module that ``forward`` applies more than once is measured per call
@@ -195,6 +213,9 @@ class GradientHealth(Callback):
         self._steps = 0  # steps of this epoch so far
         self._passes = 0  # forward passes of this step so far
         self._unbatched = False  # this step's input is one sample, without a batch axis
+        # the last layer run in this pass that makes features made them on axis 1 (a
+        # convolution's channels), not on the last axis
+        self._channels_first = False
         self._distributed: Any = None  # fit's MPIContext under MPI
 
     def on_train_begin(self, state: FitState) -> None:
@@ -236,6 +257,8 @@ class GradientHealth(Callback):
         self._handles.append(state.model.register_forward_pre_hook(self._new_pass))
         self._handles.append(state.model.register_forward_hook(self._end_pass))
         for name, module in state.model.named_modules():
+            if _weights_of(module) or isinstance(module, Embedding | EmbeddingBag):
+                self._handles.append(module.register_forward_hook(self._made_features))
             if isinstance(module, act.ReLU | act.Sigmoid | act.Tanh):
                 label = f"{name} ({type(module).__name__})"
                 # a sigmoid's or tanh's entry is made once its output is seen to be hidden
@@ -265,7 +288,11 @@ class GradientHealth(Callback):
 
     def _new_pass(self, model: Module, args: Any) -> None:
         self._calls, self._pending = {}, []
+        self._channels_first = False
         self._passes += 1
+
+    def _made_features(self, module: Module, args: Any, output: Any) -> None:
+        self._channels_first = isinstance(module, _ConvNd | _ConvTransposeNd)
 
     def _end_pass(self, model: Module, args: Any, output: Any) -> None:
         # A sigmoid or tanh whose output is the model's gives the predictions, whatever the
@@ -289,13 +316,19 @@ class GradientHealth(Callback):
             # may be as many or not.
             call = self._calls[label] = self._calls.get(label, 0) + 1
             label_call = f"{label[:-1]}, call {call})" if call > 1 else label
-            # A sample without a batch axis (DataLoader(batch_size=None)) is one row.
-            rows = 1 if self._unbatched else output.data.shape[0]
-            values = output.data.reshape(rows, -1)
+            values = output.data
             if isinstance(module, act.ReLU):
                 self.report.layers.setdefault(label_call, LayerHealth(label_call))
-                active = (values > 0).any(axis=0)
+                # A sample without a batch axis (DataLoader(batch_size=None)) is one row.
+                units = _units(values, not self._unbatched, self._channels_first)
+                active = np.asarray((units > 0).any(axis=0))
                 seen = self._ever_active.get(label_call)
+                if seen is not None and seen.shape != active.shape:
+                    raise ValueError(
+                        f"GradientHealth: expected {label_call} to have {seen.size} units "
+                        f"(features) in every batch, as in the epoch's earlier batches, got "
+                        f"{active.size} (output of shape {values.shape})"
+                    )
                 self._ever_active[label_call] = active if seen is None else seen | active
             else:
                 low, high = (0.01, 0.99) if isinstance(module, act.Sigmoid) else (-0.99, 0.99)

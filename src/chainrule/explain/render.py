@@ -125,10 +125,26 @@ def _numbers(array: Array, width: int) -> str:
     }
     if values.dtype.kind != "f" or values.size == 0:
         return np.array2string(values, **options)
-    pad = max(len(f"{v:.4g}") for v in values.ravel().tolist())
+    pad = max(len(f"{v:.4g}") for v in _shown(values).ravel().tolist())
     return np.array2string(
         values, formatter={"float_kind": lambda v: f"{v:.4g}".rjust(pad)}, **options
     )
+
+
+def _shown(values: Array) -> Array:
+    """The numbers that ``np.array2string`` prints of ``values`` under ``THRESHOLD``: all of
+    them, or for a larger array its first and last ``EDGE_ITEMS`` along each longer axis.
+    Padding is measured on these alone: formatting each of a million weights, to print 36,
+    took seconds."""
+    if values.size <= THRESHOLD:
+        return values
+    corners = tuple(
+        np.r_[0:EDGE_ITEMS, n - EDGE_ITEMS : n] if n > 2 * EDGE_ITEMS else slice(None)
+        for n in values.shape
+    )
+    for axis, index in enumerate(corners):
+        values = values[(slice(None),) * axis + (index,)]
+    return values
 
 
 def render_text(trace: StepTrace, width: int = 100) -> str:

@@ -676,6 +676,8 @@ def _step(
     values: dict[str, Array] = {}
     forward = [Quantity(p.name, p.value) for p in parameters.values()]
     backward = [Quantity(f"dL/d{s} ({links.source})", dL_dy)]
+    if not call.y.requires_grad:  # run under no_grad: as the next step says of its input
+        backward[0] = Quantity(f"dL/d{s} = 0 ({s} does not require grad)", dL_dy)
     # The total gradient of an input or parameter that is also used outside this call is
     # this step's formula plus the other uses; the engine sums them.
     more = "" if links.x_alone else f" + the other uses of {i}"
@@ -1111,17 +1113,28 @@ def _batch(value: Any, name: str) -> Array:
 
 
 def _describe(optimizer: Optimizer) -> str:
-    group = optimizer.param_groups[0]
-    settings = ", ".join(
-        f"{k}={v}"
-        for k, v in group.items()
-        if k != "params"
-        and k not in _NOT_HYPERPARAMETERS
-        and v is not False
-        and v is not None
-        and not isinstance(v, list | dict)
+    """The optimizer and its settings; with parameter groups that differ, the settings they
+    share, then each group's own (``SGD(momentum=0.9); group 0: lr=0.5; group 1: lr=0.1``).
+    """
+    groups = [
+        {
+            k: f"{k}={v}"
+            for k, v in group.items()
+            if k != "params" and k not in _NOT_HYPERPARAMETERS and not isinstance(v, list | dict)
+        }
+        for group in optimizer.param_groups
+    ]
+    first = groups[0]
+    shared = [k for k in first if all(g.get(k) == first[k] for g in groups)]
+    # A switch that is off (nesterov=False) or unset says nothing where every group has it.
+    settings = [first[k] for k in shared if not first[k].endswith(("=False", "=None"))]
+    described = f"{type(optimizer).__name__}({', '.join(settings)})"
+    own = [[text for k, text in g.items() if k not in shared] for g in groups]
+    if not any(own):
+        return described
+    return "; ".join(
+        [described, *(f"group {i}: {', '.join(texts)}" for i, texts in enumerate(own))]
     )
-    return f"{type(optimizer).__name__}({settings})"
 
 
 def _update(opt: Optimizer, model: Module, names: dict[str, str]) -> list[ParameterUpdate]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import inspect
 import json
 import math
 import os
@@ -717,6 +718,34 @@ def _refuse_for_multilabel(metrics: Sequence[Metric], kind: str, dataset: Any, w
         _check_multilabel(metrics, y.shape[1], where)
 
 
+def _reduction(loss_fn: Any) -> str:
+    """How ``loss_fn`` reduces its elements to one number: its ``reduction`` (a loss module),
+    the ``reduction`` a ``functools.partial`` binds, or the default of the function's own
+    ``reduction`` parameter (``F.mse_loss``); a function without one is taken as a mean over
+    the rows, which is what ``fit`` assumes of any function of its own.
+
+    Examples
+    --------
+    >>> _reduction(functools.partial(F.mse_loss, reduction="sum"))
+    'sum'
+    >>> _reduction(lambda output, target: ((output - target) ** 2).mean())
+    'mean'
+    """
+    reduction = getattr(loss_fn, "reduction", None)
+    if isinstance(reduction, str):
+        return reduction
+    if isinstance(loss_fn, functools.partial):
+        bound = loss_fn.keywords.get("reduction")
+        return bound if isinstance(bound, str) else _reduction(loss_fn.func)
+    try:
+        parameter = inspect.signature(loss_fn).parameters.get("reduction")
+    except (TypeError, ValueError):  # a callable whose signature Python cannot read
+        parameter = None
+    if parameter is not None and isinstance(parameter.default, str):
+        return parameter.default
+    return "mean"
+
+
 def _ignored_label(loss_fn: Any) -> int | None:
     """The label that a cross-entropy or NLL loss leaves out (``ignore_index``), else None."""
     if isinstance(loss_fn, losses.CrossEntropyLoss | losses.NLLLoss):
@@ -733,7 +762,7 @@ def _averaged_over(loss_fn: Any, y: Tensor, rows: int) -> float:
     are not ``ignore_index``, each weighted by its class's ``weight``). 0 for a batch whose
     labels are all ignored: its loss is NaN (0 / 0, as in PyTorch) and stands for nothing."""
     ignored = _ignored_label(loss_fn)
-    if ignored is None or is_floating(y.dtype) or getattr(loss_fn, "reduction", "mean") != "mean":
+    if ignored is None or is_floating(y.dtype) or _reduction(loss_fn) != "mean":
         return rows
     labels = y.data
     counted = labels != ignored
@@ -1125,7 +1154,11 @@ def fit(
     ----------
     model : Module
     loss : loss module, function ``loss(output, target)``, or name
-        Names: see ``LOSSES`` (``'cross_entropy'``, ``'mse'``, ...).
+        Names: see ``LOSSES`` (``'cross_entropy'``, ``'mse'``, ...). A function is read as
+        reduced the way its ``reduction`` says: bound by ``functools.partial``
+        (``partial(F.mse_loss, reduction="sum")``), else its parameter's default; a function
+        without one is taken as a mean over the batch's rows. That matters under MPI and
+        for the validation loss, which add up the ranks' or batches' losses by it.
     optimizer : Optimizer or name
         An optimizer over ``model.parameters()``, or a name from ``OPTIMIZERS`` (with that
         optimizer's default settings).
@@ -1953,7 +1986,7 @@ def _evaluate(
     ranks' parts of a batch are added up before the batch is weighed by its rows."""
     items: Iterable[tuple[Any, Any]]
     split = dist is not None and own  # each batch split over the ranks, as in training
-    summed = getattr(loss_fn, "reduction", "mean") == "sum"
+    summed = _reduction(loss_fn) == "sum"
     if weighted_loss is not None:
         summed = weighted_loss.summed
     if dist is None:
