@@ -9,16 +9,45 @@ out, ``backward()`` for every gradient, and the SGD update w = w - lr * dL/dw.
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 
 import chainrule as cr
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1, else a one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0, else a one-line usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=500)
-    parser.add_argument("--lr", type=float, default=0.5)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--epochs", type=positive_int, default=500, help="full-batch steps (default: 500)"
+    )
+    parser.add_argument(
+        "--lr", type=positive_float, default=0.5, help="SGD learning rate (default: 0.5)"
+    )
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)

@@ -16,6 +16,7 @@ with ``chainrule train --dataset digits --arch cnn``.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import numpy as np
@@ -97,15 +98,59 @@ def run(
     return result
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1, else a one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0, else a one-line usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0, else a one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--epochs", type=positive_int, default=15, help="passes over the data (default: 15)"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=32, help="images per step (default: 32)"
+    )
+    parser.add_argument(
+        "--lr", type=positive_float, default=2e-3, help="Adam's learning rate (default: 2e-3)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=seed_int,
+        default=0,
+        help="seed of the weights, the split and the shuffling (default: 0)",
+    )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=1,
         help="BLAS threads (default 1: the matrices are small, and more threads than idle "
         "cores slow them down many times over)",

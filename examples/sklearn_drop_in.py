@@ -24,9 +24,20 @@ from chainrule import io
 from chainrule.sklearn import MLPClassifier
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1, else a one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-iter", type=int, default=200, help="epochs (default: 200)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-iter", type=positive_int, default=200, help="epochs (default: 200)")
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
 
@@ -61,12 +72,13 @@ def main() -> None:
     curve = ", ".join(f"{v:.3f}" for v in model.validation_loss_curve_[-3:])
     print(f"validation loss, last epochs: {curve}")
 
-    path = os.path.join(tempfile.mkdtemp(), "digits.safetensors")
-    model.save(path)
-    restored = MLPClassifier.load(path)
-    assert (restored.predict(x_test) == model.predict(x_test)).all()
-    print(f"saved to {path}; chainrule.io.load gives the network itself:")
-    print(io.load(path))
+    with tempfile.TemporaryDirectory() as folder:  # removed, with the file, at the end
+        path = os.path.join(folder, "digits.safetensors")
+        model.save(path)
+        restored = MLPClassifier.load(path)
+        assert (restored.predict(x_test) == model.predict(x_test)).all()
+        print("saved and loaded back; chainrule.io.load gives the network itself:")
+        print(io.load(path))
 
 
 if __name__ == "__main__":

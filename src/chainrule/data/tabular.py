@@ -861,6 +861,8 @@ class TargetEncoder:
 
         Parameters
         ----------
+        values : array_like of shape (N,)
+            The targets: labels for classification, numbers for regression.
         unknown : int, optional
             The index given to a label not among ``classes`` (and to a missing one); by
             default such a label raises ``ValueError``.

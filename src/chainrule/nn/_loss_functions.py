@@ -254,8 +254,14 @@ def cross_entropy(
         summed weights of the targets, as in PyTorch.
     ignore_index : int, default=-100
         Label whose samples contribute nothing (labels only).
+    reduction : {'mean', 'sum', 'none'}, default='mean'
+        The mean over the samples (weighted, as above), their sum, or one loss per sample.
     label_smoothing : float in [0, 1], default=0
         Mix the target with the uniform distribution by this amount.
+    size_average, reduce : bool, optional
+        PyTorch's deprecated flags, keyword only: either one, when given, sets
+        ``reduction`` as in PyTorch (``reduce=False``: 'none'; else
+        ``size_average=False``: 'sum'; else 'mean') and warns.
 
     Returns
     -------

@@ -427,6 +427,8 @@ class PReLU(Module):
         How many slopes: 1, or the number of channels of the input.
     init : float, default=0.25
         The slopes' initial value.
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
     dtype : dtype, default=float32
         The dtype of ``weight``, and of the output: input is converted to it, as by the
         other layers with weights.

@@ -183,6 +183,8 @@ class Dropout(_DropoutNd):
     Parameters
     ----------
     p : float in [0, 1], default=0.5
+    inplace : bool, default=False
+        Accepted for PyTorch compatibility; the input is never changed.
     generator : numpy.random.Generator or int, optional
         The layer's own source of masks, so that runs repeat exactly given a seed; when
         None, one seeded from the default generator (see ``chainrule.manual_seed``).
@@ -486,6 +488,8 @@ class Dropout2d(_DropoutNd):
     Parameters
     ----------
     p : float in [0, 1], default=0.5
+    inplace : bool, default=False
+        Accepted for PyTorch compatibility; the input is never changed.
     generator : numpy.random.Generator or int, optional
         The layer's own source of masks (as in ``Dropout``).
 

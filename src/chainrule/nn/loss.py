@@ -355,6 +355,10 @@ class MultiMarginLoss(_WeightedLoss):
     margin : float, default=1.0
     weight : Tensor of shape (C,), optional
         Weight of each target class (a buffer, as in PyTorch).
+    size_average, reduce : bool, optional
+        PyTorch's deprecated flags: either one, when given, sets ``reduction`` as in
+        PyTorch (``reduce=False``: 'none'; else ``size_average=False``: 'sum'; else
+        'mean') and warns.
     reduction : {'mean', 'sum', 'none'}, default='mean'
 
     Examples
@@ -397,6 +401,10 @@ class MultiLabelMarginLoss(_Loss):
 
     Parameters
     ----------
+    size_average, reduce : bool, optional
+        PyTorch's deprecated flags: either one, when given, sets ``reduction`` as in
+        PyTorch (``reduce=False``: 'none'; else ``size_average=False``: 'sum'; else
+        'mean') and warns.
     reduction : {'mean', 'sum', 'none'}, default='mean'
 
     Examples

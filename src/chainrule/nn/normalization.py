@@ -186,6 +186,9 @@ class BatchNorm1d(_BatchNorm):
         them, batch statistics are used in evaluation mode too. Switched off on a built
         layer, as in PyTorch, it keeps the buffers: evaluation normalizes with them, and
         training neither updates them nor counts its batches.
+    dtype : dtype, optional
+        The dtype of ``weight``, ``bias`` and the running statistics; by default the
+        default float dtype (float32).
     device : str or torch-style device, optional
         Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
     """
@@ -276,8 +279,13 @@ class BatchNorm2d(_BatchNorm):
         Learn ``weight`` (ones) and ``bias`` (zeros).
     track_running_stats : bool, default=True
         Keep ``running_mean``, ``running_var`` (unbiased) and ``num_batches_tracked``.
+    dtype : dtype, optional
+        The dtype of ``weight``, ``bias`` and the running statistics; by default the
+        default float dtype (float32).
     bias : bool, default=True
         With ``affine``, whether to learn ``bias`` too (keyword only).
+    device : str or torch-style device, optional
+        Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
 
     Examples
     --------

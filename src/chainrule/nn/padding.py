@@ -17,7 +17,9 @@ from chainrule.tensor import Tensor
 
 class _PadNd(Module):
     """What the padding layers share: the widths, in PyTorch's order (left, right of the
-    last axis, then top, bottom), and the mode."""
+    last axis, then top, bottom), and the mode. Only the constant layers take a ``value``;
+    the reflection, replication and circular ones define ``__init__(padding)`` each, as
+    PyTorch's, so that a ``value`` given to them is a TypeError that names the class."""
 
     n_dims = 1
     mode = "constant"
@@ -78,7 +80,9 @@ class ConstantPad1d(_ConstantPadNd):
         (left, right); an int pads both sides. A negative width crops.
     value : float
 
-    Shape: (N, C, L) to (N, C, L + left + right).
+    Shape
+    -----
+    (N, C, L) or (C, L) to (N, C, L + left + right) or (C, L + left + right).
 
     Examples
     --------
@@ -100,7 +104,10 @@ class ConstantPad2d(_ConstantPadNd):
         (left, right, top, bottom); an int pads every side. A negative width crops.
     value : float
 
-    Shape: (N, C, H, W) to (N, C, H + top + bottom, W + left + right).
+    Shape
+    -----
+    (N, C, H, W) or (C, H, W) to (N, C, H + top + bottom, W + left + right) or
+    (C, H + top + bottom, W + left + right).
 
     Examples
     --------
@@ -179,6 +186,9 @@ class ReflectionPad1d(_PadNd):
     n_dims = 1
     mode = "reflect"
 
+    def __init__(self, padding: int | Sequence[int]) -> None:
+        super().__init__(padding)
+
 
 class ReflectionPad2d(_PadNd):
     """Pad the last two axes of (N, C, H, W) or (C, H, W) input with their mirror image;
@@ -200,6 +210,9 @@ class ReflectionPad2d(_PadNd):
     n_dims = 2
     mode = "reflect"
 
+    def __init__(self, padding: int | Sequence[int]) -> None:
+        super().__init__(padding)
+
 
 class ReplicationPad1d(_PadNd):
     """Pad the last axis of (N, C, L) or (C, L) input by repeating its edge elements.
@@ -220,6 +233,9 @@ class ReplicationPad1d(_PadNd):
     n_dims = 1
     mode = "replicate"
 
+    def __init__(self, padding: int | Sequence[int]) -> None:
+        super().__init__(padding)
+
 
 class ReplicationPad2d(_PadNd):
     """Pad the last two axes of (N, C, H, W) or (C, H, W) input by repeating the edges.
@@ -239,6 +255,9 @@ class ReplicationPad2d(_PadNd):
 
     n_dims = 2
     mode = "replicate"
+
+    def __init__(self, padding: int | Sequence[int]) -> None:
+        super().__init__(padding)
 
 
 class CircularPad1d(_PadNd):
@@ -261,6 +280,9 @@ class CircularPad1d(_PadNd):
     n_dims = 1
     mode = "circular"
 
+    def __init__(self, padding: int | Sequence[int]) -> None:
+        super().__init__(padding)
+
 
 class CircularPad2d(_PadNd):
     """Pad the last two axes of (N, C, H, W) or (C, H, W) input by wrapping around; each
@@ -281,6 +303,9 @@ class CircularPad2d(_PadNd):
 
     n_dims = 2
     mode = "circular"
+
+    def __init__(self, padding: int | Sequence[int]) -> None:
+        super().__init__(padding)
 
 
 __all__ = [

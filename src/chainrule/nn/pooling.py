@@ -373,7 +373,9 @@ class AdaptiveMaxPool2d(Module):
         Return ``(output, indices)``: where each maximum was (int64 positions ``row * W +
         column`` in its input plane, PyTorch's; no gradient).
 
-    Shape: (N, C, H, W) or (C, H, W) to (N, C, H_out, W_out) or (C, H_out, W_out).
+    Shape
+    -----
+    (N, C, H, W) or (C, H, W) to (N, C, H_out, W_out) or (C, H_out, W_out).
 
     Examples
     --------

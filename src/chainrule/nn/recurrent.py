@@ -542,6 +542,9 @@ class GRU(_RNNBase):
         Dropout on the outputs of every layer but the last, while training.
     bidirectional : bool, default=False
         A second direction from the last time step to the first, as in ``RNN``.
+    proj_size : int, default=0
+        Only 0: projections are ``LSTM``'s, and another value raises ``ValueError``, as in
+        PyTorch.
     dtype : dtype, default=float32
     generator : numpy.random.Generator or int, optional
     device : str or torch-style device, optional

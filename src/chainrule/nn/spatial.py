@@ -34,8 +34,10 @@ class Unfold(Module):
     padding : int or (int, int), default=0
     stride : int or (int, int), default=1
 
-    Shape: (N, C, H, W) or (C, H, W) to (N, C * kH * kW, L) or (C * kH * kW, L), L the
-    number of blocks.
+    Shape
+    -----
+    (N, C, H, W) or (C, H, W) to (N, C * kH * kW, L) or (C * kH * kW, L), L the number of
+    blocks.
 
     Examples
     --------
@@ -79,7 +81,9 @@ class Fold(Module):
     padding : int or (int, int), default=0
     stride : int or (int, int), default=1
 
-    Shape: (N, C * kH * kW, L) or (C * kH * kW, L) to (N, C, H, W) or (C, H, W).
+    Shape
+    -----
+    (N, C * kH * kW, L) or (C * kH * kW, L) to (N, C, H, W) or (C, H, W).
 
     Examples
     --------

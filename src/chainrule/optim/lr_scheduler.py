@@ -1055,6 +1055,9 @@ class SequentialLR(LRScheduler):
             scheduler.last_epoch -= 1
 
     def step(self) -> None:  # type: ignore[override]  # no epoch form, as in PyTorch
+        """Advance one epoch: step the schedule in force, or start the next one from its
+        epoch 0 at a milestone, and take its learning rates. Unlike the single schedules,
+        no ``epoch`` argument, as in PyTorch."""
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
@@ -1133,6 +1136,8 @@ class ChainedScheduler(LRScheduler):
         self._last_lr = self._group_lrs()
 
     def step(self) -> None:  # type: ignore[override]  # no epoch form, as in PyTorch
+        """Advance one epoch: step every schedule in turn, so that their factors multiply.
+        Unlike the single schedules, no ``epoch`` argument, as in PyTorch."""
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = self._group_lrs()

@@ -699,9 +699,11 @@ class LambdaCallback(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar per epoch on stderr showing loss and metrics; where stderr is not a
-    terminal (or ``tqdm`` is disabled), one summary line per epoch instead. An epoch that
-    ``fit(validation_freq=)`` did not validate shows no ``val_`` entries."""
+    """A tqdm bar per epoch on stderr showing the steps and the running loss, followed at
+    the epoch's end by one summary line with every logged value (loss, metrics, ``val_``
+    entries, ``lr``), whatever the terminal's width; where stderr is not a terminal (or
+    ``tqdm`` is disabled), the summary lines alone. An epoch that ``fit(validation_freq=)``
+    did not validate shows no ``val_`` entries."""
 
     def __init__(self, stream: Any = None, force_bar: bool | None = None) -> None:
         self.stream = stream
@@ -742,10 +744,11 @@ class ProgressBar(Callback):
             if k != "time" and not (skipped and k.startswith("val_"))
         )
         if self._bar is not None:
-            self._bar.set_postfix_str(summary, refresh=True)
+            # tqdm cuts its line to the terminal's width, so the summary is not the bar's
+            # postfix (at 80 columns val_loss and lr would never show) but a line of its own.
             self._bar.close()
             self._bar = None
-        elif state.is_root:
+        if state.is_root:
             stream = self.stream or sys.stderr
             print(
                 f"epoch {state.epoch}/{state.epochs}  {summary}  ({logs.get('time', 0):.2f}s)",

@@ -1266,9 +1266,9 @@ def fit(
         dropout layers are replaced by ones drawn from it). Same seed, data and initial
         weights: the same weights, bit for bit.
     verbose : 'auto', 0, 1 or 2
-        1 (and 'auto'): a progress bar per epoch on a terminal, else a line per epoch on
-        stderr; 2: a line per epoch; 0: silent. A ``ProgressBar`` passed in ``callbacks``
-        replaces fit's own.
+        1 (and 'auto'): a progress bar per epoch on a terminal, then the epoch's summary
+        line (every logged value), else that line alone, on stderr; 2: a line per epoch;
+        0: silent. A ``ProgressBar`` passed in ``callbacks`` replaces fit's own.
     shuffle : bool, default=True
         Not for a stream, whose order is its own. A sampler with ``set_epoch`` (such as
         ``DistributedSampler``) is told each epoch's number, from 0, before the epoch.
