@@ -23,16 +23,18 @@ them (the convolutions' products), to MKL's CBLAS through ctypes when:
 Everything else goes to NumPy's BLAS (OpenBLAS in its wheels), mostly as ``np.matmul``
 would. The one exception is a layer's product ``x @ w.T`` (a float32 matrix with its rows
 one element apart, times the transposed view of another): where it has at least
-``TURN_ROWS`` rows, at least twice as many columns as rows and an inner size of at least
-``TURN_INNER``, it is computed turned, as ``(w @ x.T).T``, and copied back into rows. OpenBLAS
-then blocks the product with its shorter side first, which on these shapes is 5-40% faster
-than the copy costs (one thread, medians: a 64-row batch through ``Linear(784, 128)``
-188 -> 172 us, 32 rows through ``Linear(784, 256)`` 280 -> 193 us, 64 through
-``Linear(3072, 512)`` 2.86 -> 2.41 ms; the small MLP's step of ``benchmarks/mlp_train.py``
-4-7% faster, and no slower on two threads). Outside that window the turn was measured to
-cost: with fewer rows OpenBLAS takes a faster path for small products, with a short inner
-size the copy outweighs the gain, and with as many rows as columns the two orders tie;
-float64 products gained nothing and are never turned.
+``TURN_ROWS`` rows, at least twice as many columns as rows, an inner size of at least
+``TURN_INNER`` and a result of at most ``TURN_OUTPUT`` elements, it is computed turned, as
+``(w @ x.T).T``, and copied back into rows. OpenBLAS then blocks the product with its
+shorter side first, which on these shapes is 5-40% faster than the copy costs (one
+thread, medians: a 64-row batch through ``Linear(784, 128)`` 188 -> 172 us, 32 rows
+through ``Linear(784, 256)`` 280 -> 193 us, 64 through ``Linear(3072, 512)`` 2.86 -> 2.41
+ms; the small MLP's step of ``benchmarks/mlp_train.py`` 4-7% faster, and no slower on two
+threads). Outside that window the turn was measured to cost: with fewer rows OpenBLAS
+takes a faster path for small products, with a short inner size the copy outweighs the
+gain, with as many rows as columns the two orders tie, and a result larger than the cache
+makes its copy a pass through memory (256 rows through ``Linear(256, 8192)``: 1.5x slower
+turned); float64 products gained nothing and are never turned.
 
 The results agree with NumPy's to rounding, not to the bit (the libraries, and the two orders
 of one product, sum in different orders); the same product gives the same bits again,
@@ -78,6 +80,9 @@ TURN_ROWS = 16
 docstring); with fewer, OpenBLAS's own path for small products is the faster."""
 TURN_INNER = 256
 """The least inner size of a product computed turned: below it the copy costs more."""
+TURN_OUTPUT = 1 << 17
+"""The most elements of a result computed turned (512 KiB in float32): its copy back into
+rows then runs in the cache, not through memory."""
 _FLOAT32 = numpy.dtype(numpy.float32)
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
@@ -142,6 +147,7 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
             and rows >= TURN_ROWS
             and 2 * rows <= columns
             and inner >= TURN_INNER
+            and rows * columns <= TURN_OUTPUT
             and a.ndim == 2
             and b.ndim == 2
             and a.dtype is _FLOAT32
