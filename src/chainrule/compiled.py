@@ -63,7 +63,7 @@ REPLAYED_OPS = frozenset(
         "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "log1p", "expm1", "sqrt",
         "abs", "sin", "cos", "erf", "clip", "maximum", "minimum", "where", "cast", "clone",
         "sign", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-        "atan2", "fmod",
+        "atan2", "fmod", "lerp",
         "floor", "ceil", "round", "trunc",
         "erfinv", "erfc", "lgamma", "polygamma", "i0", "i0e", "ndtr", "log_ndtr", "ndtri", "entr",
         # activations
@@ -76,7 +76,7 @@ REPLAYED_OPS = frozenset(
         "mean", "max", "min", "var", "prod", "norm", "cumsum", "logcumsumexp",
         # products, convolutions, pooling
         "matmul", "linear", "einsum", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
-        "unfold2d", "fold2d",
+        "adaptive_avg_pool2d", "unfold2d", "fold2d",
         # losses
         "mse_loss", "softmax_cross_entropy_labels", "binary_cross_entropy",
         "binary_cross_entropy_with_logits",

@@ -1649,7 +1649,7 @@ class Tensor(_TensorFields):
         """Linear interpolation ``self + weight * (end - self)`` (``weight`` a number or a
         tensor that broadcasts), as in PyTorch; ``ema.lerp_(p, 1 - decay)`` is an exponential
         moving average."""
-        return self + weight * (end - self)
+        return ops.lerp(self, end, weight)
 
     def maximum(self, other: Any) -> Tensor:
         return ops.maximum(self, other)

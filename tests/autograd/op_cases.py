@@ -351,6 +351,22 @@ case(
     spread((3, 4)),
 )
 
+case(
+    "lerp",
+    "tensor_weight_broadcast",
+    cr.lerp,
+    torch.lerp if torch else None,
+    normal((2, 3, 4), (3, 4), (2, 1, 4)),
+)
+case("lerp", "small_weight", lambda a, b: a.lerp(b, 0.3), SAME, normal((3, 4), (3, 4)))
+case(
+    "lerp",
+    "large_weight",
+    lambda a, b: cr.lerp(a, b, 0.8),
+    lambda a, b: torch.lerp(a, b, 0.8),
+    normal((3, 4), (4,)),
+)
+
 WHERE_CONDITION = np.array([[True, False, True, True], [False, False, True, False]])
 case(
     "where",
@@ -1300,6 +1316,21 @@ case(
     lambda x: ops.avg_pool2d(x, (3, 2), stride=2, ceil_mode=True, divisor_override=5),
     lambda x: F.avg_pool2d(x, (3, 2), stride=2, ceil_mode=True, divisor_override=5),
     normal((1, 2, 6, 7)),
+)
+
+case(
+    "adaptive_avg_pool2d",
+    "overlapping_bins",
+    lambda x: cr.nn.functional.adaptive_avg_pool2d(x, (3, 4)),
+    lambda x: F.adaptive_avg_pool2d(x, (3, 4)),
+    normal((2, 3, 5, 7)),
+)
+case(
+    "adaptive_avg_pool2d",
+    "one_axis_kept_3d",
+    lambda x: cr.nn.functional.adaptive_avg_pool2d(x, (None, 2)),
+    lambda x: F.adaptive_avg_pool2d(x, (None, 2)),
+    normal((2, 4, 5)),
 )
 
 for _mode in ("reflect", "replicate", "circular"):

@@ -909,7 +909,8 @@ def _avg_pool(g: _Graph, m: AvgPool2d, x: str, shape: tuple[int, ...], path: str
 def _adaptive_avg_pool(
     g: _Graph, m: AdaptiveAvgPool2d, x: str, shape: tuple[int, ...], path: str
 ) -> str:
-    from chainrule.nn._conv_functional import _adaptive_sizes, _averaging_matrix
+    from chainrule.autograd.ops.resample import _averaging_matrix
+    from chainrule.nn._conv_functional import _adaptive_sizes
 
     h, w = shape[-2:]
     out_h, out_w = _adaptive_sizes("to_onnx", shape, m.output_size)

@@ -17,14 +17,14 @@ from chainrule.autograd.ops import (
     conv2d,
     conv_transpose2d,
     edge_pad,
-    matmul,
     max_pool2d,
     max_unpool2d,
 )
 from chainrule.autograd.ops._operands import as_tensor, floating_only
 from chainrule.autograd.ops.conv import _is_int, pair
+from chainrule.autograd.ops.resample import AdaptiveAvgPool2d
 from chainrule.autograd.ops.unpool import MaxUnpool2d, unpool_indices, unpool_output_size
-from chainrule.backend import Array, is_floating, np
+from chainrule.backend import is_floating, np
 from chainrule.tensor import Tensor, as_generator
 
 __all__ = [
@@ -552,17 +552,6 @@ def _adaptive_sizes(where: str, shape: tuple[int, ...], output_size: Any) -> tup
     return result[0], result[1]
 
 
-def _averaging_matrix(size: int, out: int, dtype: Any) -> Array:
-    """(out, size): row i averages the input elements of PyTorch's adaptive bin i,
-    floor(i * size / out) to ceil((i + 1) * size / out)."""
-    rows = np.arange(out)
-    starts = rows * size // out
-    ends = -(-(rows + 1) * size // out)
-    columns = np.arange(size)
-    inside = (columns >= starts[:, None]) & (columns < ends[:, None])
-    return (inside / (ends - starts)[:, None]).astype(dtype)
-
-
 def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
     """Average pooling to a fixed output size, whatever the input size.
 
@@ -574,7 +563,9 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
     -----
     When the output size divides the input size, this is ``avg_pool2d`` with kernel and
     stride n / out. Otherwise the bins are averaged by two matrix products,
-    y = A_h x A_w^T, with the rows of A_h and A_w averaging the bins.
+    y = A_h x A_w^T, with the rows of A_h and A_w averaging the bins; where an inf or NaN
+    would spread through them (0 * inf), only the bins that hold it are inf or NaN, in the
+    output and in the gradient, as in PyTorch. float16 is averaged in float32.
 
     Examples
     --------
@@ -599,9 +590,8 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
         return x * 1.0  # a new tensor, as an identity layer in PyTorch returns a new one
     if h % out_h == 0 and w % out_w == 0:
         return avg_pool2d(x, (h // out_h, w // out_w))
-    rows = _averaging_matrix(h, out_h, x.dtype)
-    columns = _averaging_matrix(w, out_w, x.dtype)
-    return matmul(matmul(rows, x), columns.T)
+    result: Tensor = AdaptiveAvgPool2d.apply(x, out=(out_h, out_w))
+    return result
 
 
 def dropout2d(

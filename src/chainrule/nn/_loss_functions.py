@@ -136,9 +136,10 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     diff = input - target
     size = ops.abs(diff)
     # The square of diff clipped to the quadratic part: the branch where() leaves out must
-    # pass back 0, not 0 * inf = NaN at an infinite diff.
-    near = ops.clip(diff, -delta, delta)
-    loss = ops.where(size.data < delta, 0.5 * near * near, delta * (size - 0.5 * delta))
+    # pass back 0, not 0 * inf = NaN at an infinite diff. A NaN diff takes the quadratic
+    # branch, through which hardtanh passes it: a NaN gradient, as in PyTorch.
+    near = ops.hardtanh(diff, -delta, delta)
+    loss = ops.where(~(size.data >= delta), 0.5 * near * near, delta * (size - 0.5 * delta))
     return _reduce(loss, reduction)
 
 
@@ -161,8 +162,8 @@ def smooth_l1_loss(
     size = ops.abs(diff)
     if beta == 0:
         return _reduce(size, reduction)
-    near = ops.clip(diff, -beta, beta)  # see huber_loss
-    loss = ops.where(size.data < beta, 0.5 * near * near / beta, size - 0.5 * beta)
+    near = ops.hardtanh(diff, -beta, beta)  # see huber_loss
+    loss = ops.where(~(size.data >= beta), 0.5 * near * near / beta, size - 0.5 * beta)
     return _reduce(loss, reduction)
 
 

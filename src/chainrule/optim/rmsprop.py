@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -145,6 +146,12 @@ class RMSprop(Optimizer):
                     grad_avg = state["grad_avg"]
                     lerp_(grad_avg, grad, 1 - alpha, scratch)
                     avg = np.multiply(grad_avg, grad_avg, out=scratch)
+                    # a**2 overflows only where v has (v >= a**2): v - a**2 is inf there,
+                    # as PyTorch's fused addcmul gives, not inf - inf = NaN. The sum of
+                    # squares (BLAS, one read) is finite unless some v is inf or NaN (or
+                    # merely large, where the mending below changes nothing).
+                    if not math.isfinite(np.vdot(square_avg, square_avg)):
+                        avg[np.isinf(square_avg)] = 0
                     np.subtract(square_avg, avg, out=avg)
                     np.sqrt(avg, out=avg)
                 else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.function import Context, Function, masked, register
 from chainrule.autograd.ops._operands import (
     as_floating_tensor,
     as_tensor,
@@ -56,7 +56,7 @@ class ReLU(Function):
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (y,) = ctx.saved
         # y != 0 is x > 0, or x NaN (y too): one comparison, as cheap as y > 0.
-        return (grad * (y != 0),)
+        return (masked(grad, y != 0),)
 
 
 @register("leaky_relu")
@@ -81,11 +81,14 @@ class LeakyReLU(Function):
 
 @register("elu")
 class ELU(Function):
-    """y = x if x > 0 else alpha * (exp(x) - 1);  dy/dx = 1 if x > 0 else y + alpha."""
+    """y = x if x > 0 else alpha * (exp(x) - 1);  dy/dx = 1 if x > 0 else y + alpha.
+
+    NOTE: at NaN the derivative is 1 (the gradient passes through), as in PyTorch.
+    """
 
     @staticmethod
     def forward(ctx: Context, x: Array, alpha: float) -> Array:
-        positive = x > 0
+        positive = ~(x <= 0)  # NaN too
         y = np.where(positive, x, alpha * np.expm1(np.minimum(x, 0)))
         ctx.save_for_backward(positive, y)
         ctx.alpha = alpha
@@ -100,11 +103,14 @@ class ELU(Function):
 @register("selu")
 class SELU(Function):
     """y = scale * (x if x > 0 else alpha * (exp(x) - 1));
-    dy/dx = scale if x > 0 else y + scale * alpha (constants of Klambauer et al., 2017)."""
+    dy/dx = scale if x > 0 else y + scale * alpha (constants of Klambauer et al., 2017).
+
+    NOTE: at NaN the derivative is scale, as in PyTorch.
+    """
 
     @staticmethod
     def forward(ctx: Context, x: Array) -> Array:
-        positive = x > 0
+        positive = ~(x <= 0)  # NaN too
         y = SELU_SCALE * np.where(positive, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
         y = y.astype(x.dtype, copy=False)
         ctx.save_for_backward(positive, y)
@@ -245,12 +251,16 @@ class Hardtanh(Function):
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
         (inside,) = ctx.saved
-        return grad * inside, None, None
+        return masked(grad, inside), None, None
 
 
 @register("softmax")
 class Softmax(Function):
-    """y_i = exp(x_i) / sum_j exp(x_j) along ``axis``;  dL/dx = y * (g - sum(g * y))."""
+    """y_i = exp(x_i) / sum_j exp(x_j) along ``axis``;  dL/dx = y * (g - sum(g * y)).
+
+    float16 is computed in float32 and rounded at the end, as PyTorch does: a float16 sum
+    of more than 65,504 terms near 1 would be inf, and every y 0.
+    """
 
     @staticmethod
     @quietly
@@ -259,8 +269,9 @@ class Softmax(Function):
             ctx.save_for_backward(x)
             ctx.axis = axis
             return x.copy()
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        y = e / e.sum(axis=axis, keepdims=True)
+        work = x.astype(np.float32) if x.dtype == np.float16 else x
+        e = np.exp(work - work.max(axis=axis, keepdims=True))
+        y = (e / e.sum(axis=axis, keepdims=True)).astype(x.dtype, copy=False)
         ctx.save_for_backward(y)
         ctx.axis = axis
         return y
@@ -269,8 +280,11 @@ class Softmax(Function):
     @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
         (y,) = ctx.saved
+        dtype = y.dtype
+        if dtype == np.float16:  # in float32, as the forward
+            y, grad = y.astype(np.float32), grad.astype(np.float32)
         gy = grad * y
-        return gy - y * gy.sum(axis=ctx.axis, keepdims=True), None
+        return (gy - y * gy.sum(axis=ctx.axis, keepdims=True)).astype(dtype, copy=False), None
 
 
 @register("log_softmax")
@@ -438,8 +452,10 @@ class Hardswish(Function):
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (x,) = ctx.saved
-        slope = np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1))
-        return ((grad * slope).astype(grad.dtype, copy=False),)
+        # finite and nonzero below -3 too, where the mask then selects 0: an infinite
+        # gradient gives 0 there, not inf * 0 = NaN
+        slope = np.where(x < 3, np.maximum(x, -3) / 3 + 0.5, 1)
+        return (masked((grad * slope).astype(grad.dtype, copy=False), ~(x <= -3)),)
 
 
 _ONE_SIXTH_FLOAT32 = float(np.float32(1 / 6))
@@ -488,15 +504,17 @@ class Mish(Function):
 class CELU(Function):
     """y = x if x > 0 else alpha * (exp(x / alpha) - 1);  dy/dx = 1 if x > 0 else exp(x / alpha).
 
-    NOTE: at x = 0 the derivative is exp(0) = 1 from either side.
+    NOTE: at x = 0 the derivative is exp(0) = 1 from either side; at NaN it is 1, as in
+    PyTorch.
     """
 
     @staticmethod
     @quietly
     def forward(ctx: Context, x: Array, alpha: float) -> Array:
         negative = np.minimum(x, 0) / alpha
-        ctx.save_for_backward(x > 0, negative)
-        return np.where(x > 0, x, alpha * np.expm1(negative)).astype(x.dtype, copy=False)
+        positive = ~(x <= 0)  # NaN too
+        ctx.save_for_backward(positive, negative)
+        return np.where(positive, x, alpha * np.expm1(negative)).astype(x.dtype, copy=False)
 
     @staticmethod
     @quietly
@@ -604,18 +622,19 @@ def hardshrink(x: Any, lambd: float = 0.5) -> Tensor:
 
 
 def softshrink(x: Any, lambd: float = 0.5) -> Tensor:
-    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0 (``x - clamp(x, -lambd,
-    lambd)``);  dy/dx = 1 where |x| > lambd, else 0.
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0;  dy/dx = 1 where
+    |x| > lambd, else 0.
 
-    NOTE: at |x| = lambd the derivative is 0, as in PyTorch (clamp passes the gradient at its
-    bounds, so the difference passes none).
+    NOTE: at |x| = lambd the derivative is 0, and NaN passes through with derivative 1, as in
+    PyTorch. The gradient is selected, not multiplied, so an infinite one stays infinite where
+    |x| > lambd and 0 elsewhere (``x - clamp(x)`` would give inf - inf = NaN).
     """
-    from chainrule.autograd.ops.elementwise import clamp
+    from chainrule.autograd.ops.elementwise import where
 
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd!r}")
     x = floating_only(x, "softshrink")
-    return x - clamp(x, -lambd, lambd)
+    return where(~(np.abs(x.data) <= lambd), x - lambd * np.sign(x.data), 0.0)
 
 
 def prelu(x: Any, weight: Any) -> Tensor:

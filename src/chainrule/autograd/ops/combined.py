@@ -13,7 +13,7 @@ from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, chec
 from chainrule.autograd.ops.arithmetic import div
 from chainrule.autograd.ops.elementwise import where
 from chainrule.autograd.ops.linalg import matmul
-from chainrule.autograd.ops.more import einsum, index_select, movedim, sort
+from chainrule.autograd.ops.more import Lerp, einsum, index_select, movedim, sort
 from chainrule.autograd.ops.reductions import amax, amin, mean, norm, std, var
 from chainrule.autograd.ops.shape import concatenate, flip, reshape, transpose
 from chainrule.backend import np
@@ -229,7 +229,8 @@ def quantile(
     if n == 0:
         raise ValueError(f"quantile: expected a non-empty axis {axis}, got shape {x.shape}")
     ordered = sort(x, axis).values  # NaN sorts last: a slice holding one ends with it
-    position = qs.reshape(-1) * (n - 1)
+    # in the input's dtype, as PyTorch computes the ranks, so that the weights round alike
+    position = qs.reshape(-1).astype(np.float32 if x.dtype == np.float16 else x.dtype) * (n - 1)
     low, high = np.floor(position).astype(np.int64), np.ceil(position).astype(np.int64)
     weight = position - low
     if interpolation == "higher":  # "lower" takes low as it is
@@ -243,7 +244,8 @@ def quantile(
         cells = [1] * x.ndim
         cells[axis] = len(position)
         share = weight.reshape(cells).astype(x.dtype)
-        result = below + (index_select(ordered, axis, high) - below) * share
+        # lerp from the nearer end, as PyTorch: -inf and 2 halfway give -inf, not NaN
+        result = Lerp.apply(below, index_select(ordered, axis, high), share)
     else:  # one sorted value each
         result = below
     lost = np.isnan(np.take(ordered.data, [n - 1], axis=axis))  # read, not an op

@@ -27,7 +27,7 @@ import threading
 from typing import Any
 
 from chainrule import _blas
-from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.function import Context, Function, masked, register
 from chainrule.autograd.ops._operands import as_tensor
 from chainrule.backend import Array, is_floating, np
 from chainrule.tensor import Tensor, _read_in_python
@@ -61,7 +61,7 @@ def _windows(
 def _scatter(
     target: Array, cols: Array, stride: Pair, dilation: Pair, mask: Array | None = None
 ) -> None:
-    """Add ``cols`` (kh, kw, N, C, OH, OW), times ``mask`` where given, into the zero-filled
+    """Add ``cols`` (kh, kw, N, C, OH, OW), where ``mask`` holds if given, into the zero-filled
     ``target`` (N, C, H, W) at the positions ``_windows`` read them from: the adjoint of
     taking windows (col2im)."""
     kh, kw, _, _, oh, ow = cols.shape
@@ -72,13 +72,13 @@ def _scatter(
         if mask is None:
             view[...] = cols
         else:
-            np.multiply(mask, cols, out=view)
+            masked(cols, mask, out=view)
         return
     for p in range(kh):
         rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
         for q in range(kw):
             columns = slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
-            piece = cols[p, q] if mask is None else mask[p, q] * cols[p, q]
+            piece = cols[p, q] if mask is None else masked(cols[p, q], mask[p, q])
             target[:, :, rows, columns] += piece
 
 
@@ -841,7 +841,7 @@ def _max_grad_by_offset(
             chosen &= valid[k]  # padding ties with an input of -inf, and loses
         np.greater(chosen, seen, out=chosen)  # for booleans, a > b is a and not b
         seen |= chosen
-        spots[p, q] += grad * chosen
+        spots[p, q] += masked(grad, chosen)
     nan_windows = np.isnan(y)
     if nan_windows.any():  # NaN equals nothing: those windows got nothing above
         np.logical_not(nan_windows, out=seen)
@@ -849,7 +849,7 @@ def _max_grad_by_offset(
             np.isnan(windows[p, q], out=chosen)
             np.greater(chosen, seen, out=chosen)
             seen |= chosen
-            spots[p, q] += grad * chosen
+            spots[p, q] += masked(grad, chosen)
     return _interior(target, pads)
 
 
@@ -914,7 +914,7 @@ def _scatter_windows(
     dilation: Pair,
     mask: Array | None = None,
 ) -> Array:
-    """dL/dx from dL/d(windows) (kh * kw, N, C, OH, OW), times ``mask`` where given: summed
+    """dL/dx from dL/d(windows) (kh * kw, N, C, OH, OW), where ``mask`` holds if given: summed
     back where each window element came from."""
     if any(pads):
         target = WORKSPACE.zeros(padded_shape, cols.dtype)

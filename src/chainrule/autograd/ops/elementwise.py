@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.autograd.function import Context, Function, register, unbroadcast
+from chainrule.autograd.function import Context, Function, masked, register, unbroadcast
 from chainrule.autograd.ops._operands import (
     as_floating_tensor,
     as_tensor,
@@ -96,7 +96,7 @@ class Sqrt(Function):
 class Abs(Function):
     """y = |x|;  dy/dx = sign(x).
 
-    NOTE: at x = 0 the subgradient 0 is used, as in PyTorch.
+    NOTE: at x = 0 the subgradient 0 is used, and at NaN the derivative is 0, as in PyTorch.
     """
 
     @staticmethod
@@ -107,7 +107,9 @@ class Abs(Function):
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (x,) = ctx.saved
-        return (grad * np.sign(x),)
+        if x.dtype.kind != "f":
+            return (grad * np.sign(x),)
+        return (masked(grad * np.sign(x), x == x),)  # sign(NaN) = 0, PyTorch's sgn
 
 
 @register("sin")
@@ -164,7 +166,7 @@ class Clip(Function):
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
         (inside,) = ctx.saved
-        return grad * inside, None, None
+        return masked(grad, inside), None, None
 
 
 @register("clamp")
@@ -240,8 +242,8 @@ class Maximum(Function):
         share_a, share_b = ctx.saved
         da, db = ctx.needs_input_grad
         return (
-            unbroadcast(grad * share_a, ctx.a_shape) if da else None,
-            unbroadcast(grad * share_b, ctx.b_shape) if db else None,
+            unbroadcast(masked(grad, share_a != 0) * share_a, ctx.a_shape) if da else None,
+            unbroadcast(masked(grad, share_b != 0) * share_b, ctx.b_shape) if db else None,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule import _blas
-from chainrule.autograd.function import Context, Function, register, unbroadcast
+from chainrule.autograd.function import Context, Function, register, summed, unbroadcast
 from chainrule.autograd.ops._operands import as_tensor, binary_operands, write_out
 from chainrule.backend import Array, is_sparse, np
 from chainrule.tensor import Tensor
@@ -72,8 +72,7 @@ class Linear(Function):
         if needs[1]:
             flat_x = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
             grad_w = _blas.matmul(flat_grad.T, flat_x)
-        # np.add.reduce is what ndarray.sum calls, without its Python-level wrapper.
-        grad_b = np.add.reduce(flat_grad, axis=0) if len(needs) > 2 and needs[2] else None
+        grad_b = summed(flat_grad, 0) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b
 
 

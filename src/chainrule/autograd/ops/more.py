@@ -11,8 +11,15 @@ import math
 from collections import Counter
 from typing import Any
 
-from chainrule.autograd.function import Context, Function, register
-from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, check_axis, quietly
+from chainrule.autograd.function import Context, Function, register, unbroadcast
+from chainrule.autograd.ops._operands import (
+    _is_python_number,
+    as_floating_tensor,
+    as_tensor,
+    binary_operands,
+    check_axis,
+    quietly,
+)
 from chainrule.autograd.ops.activations import _erf
 from chainrule.autograd.ops.arithmetic import add, div, mul, sub
 from chainrule.autograd.ops.elementwise import log, sqrt, where
@@ -555,9 +562,75 @@ def unique(
     return tuple(result)
 
 
+@register("lerp")
+class Lerp(Function):
+    """y = start + w (end - start);  dy/dstart = 1 - w, dy/dend = w, dy/dw = end - start.
+
+    NOTE: where |w| >= 0.5, y is computed from the nearer end, end - (end - start)(1 - w), as
+    in PyTorch: y = end exactly at w = 1, and an infinite start gives an infinite y there
+    (start + w (end - start) would be -inf + inf = NaN). A number w is rounded to the
+    input's dtype first (float32 for float16, which is computed in float32), as PyTorch
+    rounds it, so that 1 - w rounds alike.
+    """
+
+    @staticmethod
+    @quietly
+    def forward(ctx: Context, start: Array, end: Any, weight: Any) -> Array:
+        ctx.shapes = (np.shape(start), np.shape(end), np.shape(weight))
+        try:
+            np.broadcast_shapes(*ctx.shapes)
+        except ValueError:
+            raise ValueError(
+                f"lerp: the input, end and weight could not be broadcast together, got shapes "
+                f"{ctx.shapes[0]}, {ctx.shapes[1]} and {ctx.shapes[2]}"
+            ) from None
+        ctx.save_for_backward(start, end, weight)
+        dtype = start.dtype
+        if dtype == np.float16:
+            start, end = start.astype(np.float32), np.asarray(end, np.float32)
+            weight = np.asarray(weight, np.float32)
+        elif np.ndim(weight) == 0:
+            weight = dtype.type(weight)
+        diff = end - start
+        if np.ndim(weight) == 0:
+            y = start + weight * diff if abs(weight) < 0.5 else end - diff * (1 - weight)
+        else:
+            y = np.where(np.abs(weight) < 0.5, start + weight * diff, end - diff * (1 - weight))
+        return np.asarray(y).astype(dtype, copy=False)
+
+    @staticmethod
+    @quietly
+    def backward(ctx: Context, grad: Array) -> tuple[Array | None, ...]:
+        start, end, weight = ctx.saved
+        d_start, d_end, d_weight = ctx.needs_input_grad
+        start_shape, end_shape, weight_shape = ctx.shapes
+        return (
+            unbroadcast(grad * (1 - weight), start_shape) if d_start else None,
+            unbroadcast(grad * weight, end_shape) if d_end else None,
+            unbroadcast(grad * (end - start), weight_shape) if d_weight else None,
+        )
+
+
 def lerp(input: Any, end: Any, weight: Any) -> Tensor:
-    """Linear interpolation ``input + weight * (end - input)`` (see ``Tensor.lerp``)."""
-    return as_tensor(input).lerp(end, weight)
+    """Linear interpolation ``input + weight * (end - input)`` (``weight`` a number or a
+    tensor; all three broadcast together), as in PyTorch, which computes it from ``end``
+    where |weight| >= 0.5: ``lerp(a, b, 1)`` is ``b`` exactly.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.lerp(cr.tensor([0.0, 10.0]), cr.tensor([1.0, 20.0]), 0.25)
+    tensor([ 0.25, 12.5 ])
+    """
+    start, end = binary_operands(as_floating_tensor(input), end)
+    if not _is_python_number(weight):
+        # PyTorch's dtype rules, as for arithmetic: a weight tensor may turn a 0-d start's
+        # dtype, and the end follows
+        start, weight = binary_operands(start, weight)
+        if isinstance(end, Tensor):
+            end, _ = binary_operands(end, start)
+    result: Tensor = Lerp.apply(start, end, weight)
+    return result
 
 
 def _sort_order(data: Array, axis: int, descending: bool, stable: bool) -> Array:

@@ -10,7 +10,7 @@ import builtins
 import math
 from typing import Any, NamedTuple
 
-from chainrule.autograd.function import Context, Function, register
+from chainrule.autograd.function import Context, Function, masked, register, summed
 from chainrule.autograd.ops._operands import (
     as_tensor,
     check_axis,
@@ -96,6 +96,8 @@ class Sum(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
+        if x.dtype == np.float16:
+            return summed(x, axes, keepdims)  # added up in float32, as in PyTorch
         # Unsigned integers sum as int64, as in PyTorch (NumPy: uint64).
         wide = np.int64 if x.dtype.kind == "u" else None
         return _add_reduce(x, axis=axes, keepdims=keepdims, dtype=wide)
@@ -140,7 +142,8 @@ class Max(Function):
     """y = max of x over axes;  dy/dx = 1 at the maximum, 0 elsewhere.
 
     NOTE: when several elements tie for the maximum the gradient is split evenly among
-    them, as PyTorch's ``amax`` does.
+    them, as PyTorch's ``amax`` does. The other elements get 0 even from an infinite
+    gradient, as from PyTorch's ``max`` (its ``amax`` multiplies by the mask: NaN there).
     """
 
     @staticmethod
@@ -158,7 +161,8 @@ class Max(Function):
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
         (hit,) = ctx.saved
         ties = hit.sum(axis=ctx.axes, keepdims=True)
-        return (_expand(grad, ctx) * hit / ties).astype(grad.dtype, copy=False), None, None
+        share = (_expand(grad, ctx) / ties).astype(grad.dtype, copy=False)
+        return masked(share, hit), None, None
 
 
 def _reached(x: Array, extreme: Array) -> Array:

@@ -1,12 +1,14 @@
 """A fixed linear map along one axis: each output element a weighted sum of a few input
-elements (``resample``), the step that ``interpolate``'s bicubic, antialiased and area modes
-take once per spatial axis."""
+elements (``resample``), the step that ``interpolate``'s bicubic and antialiased modes take
+once per spatial axis; and the adaptive average pool (``interpolate``'s area mode), such a
+map along each of the last two axes."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from chainrule import _blas
 from chainrule.autograd.function import Context, Function, register
 from chainrule.autograd.ops._operands import floating_only
 from chainrule.autograd.ops.more import _axis
@@ -107,3 +109,67 @@ def resample(input: Any, dim: int, index: Any, weight: Any) -> Tensor:
     )
     result: Tensor = Resample.apply(x, axis=axis, matrix=matrix)
     return result
+
+
+def _averaging_matrix(size: int, out: int, dtype: Any) -> Array:
+    """(out, size): row i averages the input elements of PyTorch's adaptive bin i,
+    floor(i * size / out) to ceil((i + 1) * size / out) - 1."""
+    bins = np.arange(out)
+    starts = bins * size // out
+    ends = -(-(bins + 1) * size // out)
+    columns = np.arange(size)
+    inside = (columns >= starts[:, None]) & (columns < ends[:, None])
+    return (inside / (ends - starts)[:, None]).astype(dtype)
+
+
+def _map_axes(x: Array, maps: list[tuple[int, Array | None]], exact: bool) -> Array:
+    """Each (axis, matrix) of ``maps`` applied in turn, matrix @ x along axis -2 or -1 (a
+    None matrix leaves its axis).
+
+    Dense (BLAS) unless ``exact``: then sparse, so that each output element adds only the
+    elements its row of the matrix holds, and an inf or NaN elsewhere stays out of it."""
+    import scipy.sparse  # SciPy comes with scikit-learn, a dependency
+
+    for axis, matrix in maps:
+        if matrix is None:
+            continue
+        if exact:
+            x = _along(scipy.sparse.csr_matrix(matrix), x, x.ndim + axis)
+        else:
+            x = _blas.matmul(matrix, x) if axis == -2 else _blas.matmul(x, matrix.T)
+    return x
+
+
+@register("adaptive_avg_pool2d")
+class AdaptiveAvgPool2d(Function):
+    """y = A x B^T over the last two axes, the rows of A (out_h, h) and B (out_w, w)
+    averaging PyTorch's adaptive bins;  dL/dx = A^T g B.
+
+    The products are dense (BLAS), several times faster than sparse ones at these sizes.
+    A dense product spreads an inf or NaN over every bin of its row and column (0 * inf is
+    NaN), so where the output (forward) or the gradient (backward) holds one, the map is
+    computed again sparsely: only the bins that hold it are inf or NaN, as in PyTorch.
+    float16 is averaged in float32, as PyTorch accumulates.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, *, out: tuple[int, int]) -> Array:
+        work = x.astype(np.float32) if x.dtype == np.float16 else x
+        h, w = x.shape[-2:]
+        # an axis that keeps its size is left as it is
+        ctx.rows = _averaging_matrix(h, out[0], work.dtype) if out[0] != h else None
+        ctx.columns = _averaging_matrix(w, out[1], work.dtype) if out[1] != w else None
+        maps = [(-2, ctx.rows), (-1, ctx.columns)]
+        y = _map_axes(work, maps, exact=False)
+        if not np.isfinite(y).all():
+            y = _map_axes(work, maps, exact=True)
+        return y.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        work = grad.astype(np.float32) if grad.dtype == np.float16 else grad
+        maps = [
+            (axis, None if m is None else m.T) for axis, m in ((-1, ctx.columns), (-2, ctx.rows))
+        ]
+        exact = not np.isfinite(work).all()
+        return (_map_axes(work, maps, exact).astype(grad.dtype, copy=False),)
