@@ -784,7 +784,8 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                 optimizer=self._optimizer,
                 loss_fn=loss_fn,
                 history=History(),
-                epochs=self.max_iter,
+                # partial_fit's calls run for as long as they are made: no known length.
+                epochs=None if incremental else self.max_iter,
                 steps_per_epoch=steps,
                 metrics=[score],
             )
@@ -802,7 +803,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         arguments, and ``model.stop_training = True`` ends training."""
         params = {
             "verbose": int(self.verbose),
-            "epochs": self.max_iter,
+            "epochs": state.epochs,
             "steps": state.steps_per_epoch,
         }
         for callback in given:

@@ -76,10 +76,11 @@ callbacks : list of chainrule.train.Callback, optional
     R², which ``mode='auto'`` maximizes) needs ``early_stopping=True``, unless it does not
     read it (``ModelCheckpoint`` with ``save_best_only=False``). The epochs of successive
     ``partial_fit`` calls make one run, as the epochs of one ``fit`` do: ``on_train_begin``
-    at the first call, epochs counted on, and ``on_train_end`` when a callback stops
-    training (``EarlyStopping.stopped_epoch`` then says so), after which the next call
-    begins a new run; ``fit``, or other callbacks, begin a new run too. Stochastic
-    solvers only."""
+    at the first call, epochs counted on (of no known number: ``params['epochs']`` and
+    ``state.epochs`` are None, where ``fit``'s are ``max_iter``), and ``on_train_end``
+    when a callback stops training (``EarlyStopping.stopped_epoch`` then says so), after
+    which the next call begins a new run; ``fit``, or other callbacks, begin a new run
+    too. Stochastic solvers only."""
 
 SHARED_ATTRIBUTES = """\
 loss_ : float

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from chainrule.backend import np
 
 if TYPE_CHECKING:
+    from chainrule.nn.module import Module
     from chainrule.train.loop import FitState
 
 
@@ -65,7 +66,9 @@ class Callback:
     model : Module or None
         The model being trained, set by ``fit`` when training begins.
     params : dict or None
-        ``{'verbose', 'epochs', 'steps'}`` of the run, set by ``fit`` likewise.
+        ``{'verbose', 'epochs', 'steps'}`` of the run, set by ``fit`` likewise
+        (``epochs`` None for the calls of an estimator's ``partial_fit``, of no known
+        number).
     """
 
     model: Any = None
@@ -108,7 +111,20 @@ def calling_on_exception(callbacks: Sequence[Callback], state: FitState) -> Iter
 _FALLING = ("loss", "mse", "mae", "mape", "msle", "error", "crossentropy", "hinge", "divergence")
 """Words in a quantity's name that say lower is better."""
 
-_RISING = ("acc", "auc", "precision", "recall", "f1", "r2", "iou", "dice", "similarity")
+_RISING = (
+    "acc",
+    "auc",
+    "precision",
+    "recall",
+    "f1",
+    "r2",
+    "iou",
+    "dice",
+    "similarity",
+    "score",  # scikit-learn's *_score functions (fbeta_score, cohen_kappa_score...)
+    "corrcoef",  # matthews_corrcoef
+    "kappa",
+)
 """Words in a quantity's name that say higher is better (when no falling word is there)."""
 
 
@@ -116,8 +132,9 @@ def _better(mode: str, monitor: str, state: FitState | None = None) -> str:
     """'min' or 'max': ``mode`` itself, or for 'auto' the direction of the metric ``fit``
     logs under ``monitor`` (its ``greater_is_better``); where that is unknown (a plain
     function's, or a quantity fit has no metric for), the direction read from the name, as
-    Keras reads it: losses and errors fall, accuracies, AUC, precision, recall, F1 and R²
-    rise, and anything else is taken to fall."""
+    Keras reads it: losses and errors fall; accuracies, AUC, precision, recall, F1, R²,
+    IoU, Dice, kappa, correlation coefficients and scikit-learn's ``*_score`` functions
+    rise (``brier_score_loss``, a loss, falls); anything else is taken to fall."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"callbacks: mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode != "auto":
@@ -162,6 +179,11 @@ def _monitored(monitor: str, logs: dict[str, float], where: str, state: FitState
     return float(logs[monitor])
 
 
+def _weights_of(model: Module) -> dict[str, Any]:
+    """A copy of ``model``'s state (parameters and buffers), as arrays."""
+    return {k: v.data.copy() for k, v in model.state_dict().items()}
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs in a
     row (with 0 or 1, at the first such epoch), as Keras's ``EarlyStopping`` does.
@@ -175,18 +197,21 @@ class EarlyStopping(Callback):
     mode : {'auto', 'min', 'max'}, default='auto'
         'auto' follows the monitored metric's ``greater_is_better``; for a plain function
         metric (whose direction is unknown) and other quantities it reads the name, as
-        Keras does: accuracies, AUC, precision, recall, F1 and R² are maximized, losses,
-        errors and anything else minimized.
+        Keras does: accuracies, AUC, precision, recall, F1, R², IoU, Dice, kappa,
+        correlation coefficients (``matthews_corrcoef``) and scikit-learn's ``*_score``
+        functions are maximized; losses, errors and anything else minimized.
     restore_best_weights : bool, default=False
-        At the end, put back the weights of the best epoch.
+        At the end, put back the weights of the best epoch; as in Keras 3, those of the
+        first epoch counted where none improves on it (a monitor NaN from the start).
     baseline : float, optional
         As in Keras: until ``monitor`` improves on this value, the epochs count as without
         improvement, so that training stops after ``patience`` epochs if none beats it
-        (never at the first epoch counted: with ``patience`` 0 or 1, after the second).
+        (never at the first epoch of training: with ``patience`` 0 or 1 and no warm-up,
+        after the second).
     start_from_epoch : int, default=0
         As in Keras: the first ``start_from_epoch`` epochs are a warm-up, neither counted
-        nor recorded as the best. Training never stops at the first epoch after it (Keras
-        never stops at the first epoch of training).
+        nor recorded as the best. As in Keras, training never stops at the first epoch
+        of training; it may stop at the first epoch counted after the warm-up.
     verbose : int, default=0
         1: say on stderr, at the end, the epoch training stopped at and whether the best
         weights were restored, as Keras does.
@@ -232,11 +257,15 @@ class EarlyStopping(Callback):
         value = _monitored(self.monitor, logs, "EarlyStopping", state)
         if value is None or state.epoch <= self.start_from_epoch:
             return
+        if self.restore_best_weights and self._best_weights is None:
+            # As Keras 3: the first epoch counted is the best until one improves on it, so
+            # that a monitor that never improves (NaN from the start) still restores it.
+            self._best_weights, self.best_epoch = _weights_of(state.model), state.epoch
         self.wait += 1
         if self._improved(value):
             self.best, self.best_epoch = value, state.epoch
             if self.restore_best_weights:
-                self._best_weights = {k: v.data.copy() for k, v in state.model.state_dict().items()}
+                self._best_weights = _weights_of(state.model)
             # As Keras documents: an improvement that does not beat the baseline still
             # counts as waiting, so that a baseline never reached stops after `patience`.
             # (Keras 3's code returns here instead, and trains on while the value improves
@@ -698,6 +727,11 @@ class LambdaCallback(Callback):
         self._batch += 1
 
 
+def _epoch_of(state: FitState) -> str:
+    """'epoch 3/10', or 'epoch 3' where the run's length is unknown (partial_fit's)."""
+    return f"epoch {state.epoch}" + ("" if state.epochs is None else f"/{state.epochs}")
+
+
 class ProgressBar(Callback):
     """A tqdm bar per epoch on stderr showing the steps and the running loss, followed at
     the epoch's end by one summary line with every logged value (loss, metrics, ``val_``
@@ -722,7 +756,7 @@ class ProgressBar(Callback):
 
             self._bar = tqdm(
                 total=state.steps_per_epoch,
-                desc=f"epoch {state.epoch}/{state.epochs}",
+                desc=_epoch_of(state),
                 file=self.stream or sys.stderr,
                 leave=True,
                 dynamic_ncols=True,
@@ -751,7 +785,7 @@ class ProgressBar(Callback):
         if state.is_root:
             stream = self.stream or sys.stderr
             print(
-                f"epoch {state.epoch}/{state.epochs}  {summary}  ({logs.get('time', 0):.2f}s)",
+                f"{_epoch_of(state)}  {summary}  ({logs.get('time', 0):.2f}s)",
                 file=stream,
                 flush=True,
             )

@@ -300,12 +300,15 @@ def _sample_weights(
     dtype: Any,
     where: str,
     name: str = "sample_weight",
+    indices: bool = False,
 ) -> Array:
     """Each sample's weight in ``dataset`` (a ``TensorDataset`` of (x, y)), from
     ``sample_weight`` (called ``name`` in messages) or from its class's entry in
     ``class_weight`` (1 for a class not named), as Keras's. Batches take theirs by the
     indices they are made of, so that a DataLoader's ``collate_fn`` sees its (x, y)
-    samples alone."""
+    samples alone. ``indices``: the loss reads integer targets as class indices (a
+    cross-entropy's), so that integer targets (N, L) hold a class per position, which no
+    weight of the sample stands for, where under another loss they are one-hot."""
     assert sample_weight is not None or class_weight is not None  # callers pass one
     if sample_weight is not None and class_weight is not None:
         raise ValueError(f"{where}: pass sample_weight or class_weight, not both (as in Keras)")
@@ -336,6 +339,15 @@ def _sample_weights(
             raise TypeError(
                 f"{where}: expected class_weight as a dict of class to weight or 'balanced', "
                 f"got {came}"
+            )
+        if y.ndim > 2 or (indices and y.ndim == 2 and y.shape[1] > 1 and not is_floating(y.dtype)):
+            # A class per position (of a sequence, of an image): Keras refuses class_weight
+            # for targets of 3 or more axes.
+            raise ValueError(
+                f"{where}: expected class_weight with one class per sample (labels (N,) or "
+                f"one-hot targets (N, classes)), got targets of shape {y.shape}, a class per "
+                f"position; weigh the classes in the loss instead: "
+                f"nn.CrossEntropyLoss(weight=...)"
             )
         # Keras reads one-hot targets by their largest column, a column of labels as labels.
         labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] != 1 else y.reshape(n)
@@ -685,6 +697,11 @@ def _one_callback(value: Any) -> bool:
     )
 
 
+_LOG_KEYS = ("loss", "lr", "time", "epoch")
+"""What ``fit`` logs besides the metrics (``epoch`` in CSVLogger's rows and checkpoint
+paths), which a metric's name must not hide."""
+
+
 def _metrics_for(metrics: Any, kind: str, where: str) -> list[Metric]:
     """The metrics asked for (a list of them, one, or None), checked before any training
     against what the loss produces."""
@@ -697,6 +714,16 @@ def _metrics_for(metrics: Any, kind: str, where: str) -> list[Metric]:
                 f"{where}: expected metrics of distinct names (the logs key each by its name), "
                 f"got {name!r} {names.count(name)} times in {names}; list each once, or give "
                 f"one a name of its own: chainrule.train.metrics.Metric('my_name', fn, "
+                f"'predictions')"
+            )
+    for name in names:
+        if name in _LOG_KEYS or name.startswith("val_"):
+            # The logs hold fit's own quantities under these names, and each metric's
+            # validation value under its name prefixed by val_.
+            raise ValueError(
+                f"{where}: expected metric names other than those fit logs "
+                f"({', '.join(_LOG_KEYS)}, or val_ followed by a name), got {name!r}; give the "
+                f"metric a name of its own: chainrule.train.metrics.Metric('my_name', fn, "
                 f"'predictions')"
             )
     given = _readings(kind, np.ones((1, 1)))  # what outputs of this kind are read as
@@ -832,28 +859,36 @@ def _score(
 
 
 _BINARY_KINDS = ("binary_logits", "binary_proba")
+_INDEX_KINDS = ("logits", "log_proba", "scores")  # losses of integer class indices
 _CLASS_KINDS = ("logits", "log_proba", "proba", "scores")
 
 
 def _positions_as_rows(kind: str, y_true: Array, outputs: Array) -> tuple[Array, Array]:
-    """Class scores at each position of a sample, (N, C, d1, ..., dk) as a segmentation or
-    sequence model gives them under a cross-entropy (classes on axis 1, as PyTorch's), as
-    rows of scores (N * d1 * ... * dk, C), the class axis moved last, with their targets:
-    labels (N, d1, ..., dk) flattened, or one-hot (probability) targets of the outputs'
-    shape moved alike. So each position is scored as a sample, as scikit-learn scores the
-    flattened labels, and an ignored label leaves out its position alone. One channel
-    under a binary loss, (N, 1, d1, ..., dk), is one output per position: a model of two
-    classes, flattened to (M, 1) with targets (M,). Other outputs come back as they are."""
-    if outputs.ndim <= 2:
+    """Outputs at each position of a sample, (N, C, d1, ..., dk) as a segmentation or
+    sequence model gives them (channels on axis 1, as PyTorch's), as rows of the channels,
+    (M, C) with M = N * d1 * ... * dk, with their targets moved alike, so that each
+    position is scored as a sample, as scikit-learn scores the flattened labels (and an
+    ignored label leaves out its position alone).
+
+    Under a cross-entropy the C channels are class scores: the targets are labels
+    (N, d1, ..., dk), flattened to (M,), or one-hot (probability) targets of the outputs'
+    shape, to (M, C). Under a binary loss they are C yes/no labels of each position, with
+    targets of the outputs' shape: (M, C), a multi-label model, or for one channel
+    (N, 1, d1, ..., dk), whose targets may also lack the channel axis, a model of two
+    classes, targets (M,). Other outputs (two axes or fewer, or values) come back as they
+    are; so do targets of another shape, which the metrics then refuse."""
+    if outputs.ndim <= 2 or kind not in (*_CLASS_KINDS, *_BINARY_KINDS):
         return y_true, outputs
-    classes = outputs.shape[1]
-    if kind in _CLASS_KINDS or (kind in _BINARY_KINDS and classes == 1):
-        rows = np.moveaxis(outputs, 1, -1).reshape(-1, classes)
-        if y_true.shape == outputs.shape:
-            y_rows = np.moveaxis(y_true, 1, -1).reshape(-1, classes)
-            return (y_rows if kind in _CLASS_KINDS else y_rows.reshape(-1)), rows
-        if y_true.shape == outputs.shape[:1] + outputs.shape[2:]:
-            return y_true.reshape(-1), rows
+    channels = outputs.shape[1]
+    rows = np.moveaxis(outputs, 1, -1).reshape(-1, channels)
+    if y_true.shape == outputs.shape:
+        y_rows: Array = np.moveaxis(y_true, 1, -1).reshape(-1, channels)
+        if kind in _BINARY_KINDS and channels == 1:
+            y_rows = y_rows.reshape(-1)
+        return y_rows, rows
+    positions = outputs.shape[:1] + outputs.shape[2:]
+    if y_true.shape == positions and (kind in _CLASS_KINDS or channels == 1):
+        return y_true.reshape(-1), rows
     return y_true, outputs
 
 
@@ -878,7 +913,7 @@ class FitState:
     optimizer: Optimizer
     loss_fn: Callable[[Tensor, Tensor], Tensor]
     history: History
-    epochs: int
+    epochs: int | None  # None where the run's length is unknown (partial_fit's calls)
     steps_per_epoch: int | None  # None for a stream of unknown length
     scheduler: Any = None
     scheduler_interval: str = "epoch"  # 'epoch' or 'step': when fit steps the scheduler
@@ -1229,17 +1264,24 @@ def fit(
         default ``pos_label=1``, and the macro average for more (``'f1_macro'`` is that
         average always). A multi-label model (several output columns under a binary
         loss) is scored label by label, as that module says; the top-k accuracies are
-        refused for it. Class scores per position, (N, C, d1, ...) as a segmentation or
-        sequence model gives them, are scored position by position, each a sample
-        (as scikit-learn scores the flattened labels): positions labelled with the loss's
-        ``ignore_index`` are left out, as the loss leaves them out, and one-hot or
-        probability targets of the outputs' shape are read by their argmax; one output
-        channel per position under a binary loss, (N, 1, d1, ...), is a model of two
-        classes. A plain function ``fn(y_true, y_pred)`` gets a regression model's
-        outputs in the targets' shape where they have as many entries (see
-        ``metrics.get_metric``); each metric's name must be its own (two of one name,
-        ``['accuracy', 'accuracy']`` or two ``functools.partial`` of one function, are
-        refused: the logs key each by its name).
+        refused for it. Outputs of 3 or more axes, (N, C, d1, ...) as a segmentation or
+        sequence model gives them (channels on axis 1, as PyTorch's), are scored position
+        by position, each a sample (as scikit-learn scores the flattened labels), batches
+        padded to lengths of their own included. Under a cross-entropy the C channels are
+        class scores: positions labelled with the loss's ``ignore_index`` are left out, as
+        the loss leaves them out, and one-hot or probability targets of the outputs' shape
+        are read by their argmax. Under a binary loss they are C yes/no labels of each
+        position, a multi-label model (targets of the outputs' shape); one channel,
+        (N, 1, d1, ...), with targets (N, 1, d1, ...) or (N, d1, ...), is a model of two
+        classes. So a mask without its channel axis, (N, H, W), reads as H labels at each
+        of W positions: give it as (N, 1, H, W) to score each pixel. Two axes, (N, K), are
+        K labels of each sample, as in scikit-learn. A plain function ``fn(y_true,
+        y_pred)`` gets a regression model's outputs in the targets' shape where they have
+        as many entries (see ``metrics.get_metric``). Each metric's name must be its own
+        (two of one name, ``['accuracy', 'accuracy']`` or two ``functools.partial`` of one
+        function, are refused: the logs key each by its name) and not one of fit's own
+        quantities: ``'loss'``, ``'lr'``, ``'time'``, ``'epoch'`` and names that begin with
+        ``'val_'`` are refused.
     callbacks : sequence of Callback, one of them, or None
     scheduler : learning-rate scheduler, optional
         Built on ``optimizer``, the object passed (an optimizer given by name is built
@@ -1306,7 +1348,10 @@ def fit(
         the class read from integer labels or from one-hot targets. ``'balanced'`` is
         scikit-learn's rule, ``n_samples / (n_classes * count of the class)`` over the
         training samples (after ``validation_split``). Training loss only: ``val_loss`` is
-        not weighted. Not together with ``sample_weight``.
+        not weighted. Not together with ``sample_weight``. Refused for a class per
+        position (integer labels (N, L) or (N, H, W) under a cross-entropy, or any targets
+        of 3 or more axes, as Keras refuses these): weigh the classes in the loss,
+        ``nn.CrossEntropyLoss(weight=...)``.
     distributed : 'auto', None or chainrule.distributed.MPIContext, default='auto'
         Data-parallel training over MPI processes. 'auto': when an MPI launcher (``mpirun``,
         ``mpiexec``, ``srun``) started several processes, train on all of them, with the
@@ -1443,7 +1488,9 @@ def fit(
             raise _weights_need_arrays("fit", train_data)
         if dist is not None:
             raise ValueError("fit: sample_weight and class_weight are not supported with MPI")
-        weights = _sample_weights(train_set, sample_weight, class_weight, dtype, "fit")
+        weights = _sample_weights(
+            train_set, sample_weight, class_weight, dtype, "fit", indices=kind in _INDEX_KINDS
+        )
         weighted_loss = _weighted(loss_fn, "fit")
         # Keras weighs the held-out rows by their sample weights; class weights train only.
         val_weighted = sample_weight is not None
@@ -1773,7 +1820,7 @@ def _check_cycle_length(state: FitState) -> None:
     """Refuse, before any training, a ``OneCycleLR`` that would run out of steps before
     the run's last epoch (it raises at the first step past ``total_steps``)."""
     scheduler, per_epoch = state.scheduler, state.steps_per_epoch
-    if not isinstance(scheduler, OneCycleLR) or state.epoch >= state.epochs:
+    if not isinstance(scheduler, OneCycleLR) or state.epochs is None or state.epoch >= state.epochs:
         return
     epochs_left = state.epochs - state.epoch
     if state.scheduler_interval == "epoch":
@@ -1904,8 +1951,17 @@ def _run_epoch(
             count += rows
         state.history.step_loss.append(value)
         if metrics and output is not None:
-            outputs.append((output.data[None] if one else output.data).copy())
-            targets.append(y.data[None] if one else y.data)
+            y_rows = y.data[None] if one else y.data
+            out_rows = output.data[None] if one else output.data
+            if dist is None:
+                # Rows of each position, batch by batch: sequences padded to each batch's
+                # own length join as rows (the MPI gather takes each rank's samples whole).
+                y_rows, out_rows = _positions_as_rows(kind, y_rows, out_rows)
+            # A copy of the output, which the next step may overwrite (moving the channels
+            # last has made one already).
+            shared = np.may_share_memory(out_rows, output.data)
+            outputs.append(out_rows.copy() if shared else out_rows)
+            targets.append(y_rows)
         for callback in callbacks:
             callback.on_batch_end(state, {"loss": value})
         _keras_stop(state)
@@ -2033,9 +2089,14 @@ def _evaluate(
                     total += float(value.item()) * rows
                     count += rows
                 batches += 1
-                if metrics:  # batches padded to their own lengths may not join otherwise
-                    outputs.append(output.data[None] if one else output.data)
-                    targets.append(y.data[None] if one else y.data)
+                if metrics:  # rows of each position: batches padded to their own lengths join
+                    y_rows, out_rows = _positions_as_rows(
+                        kind,
+                        y.data[None] if one else y.data,
+                        output.data[None] if one else output.data,
+                    )
+                    outputs.append(out_rows)
+                    targets.append(y_rows)
     finally:
         model.train(was_training)
     if split:

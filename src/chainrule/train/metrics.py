@@ -22,8 +22,10 @@ top-k accuracies, which rank classes of which one is true, are refused.
 
 A model that scores each position of a sample, (N, C, H, W) class scores of a segmentation
 network or (N, C, L) of a sequence, is scored by ``fit`` and ``evaluate`` position by
-position, each a sample (positions labelled ``ignore_index`` left out); one channel
-(N, 1, H, W) under a binary loss is a model of two classes.
+position, each a sample (positions labelled ``ignore_index`` left out). Under a binary loss
+the C channels of each position are C labels, a multi-label model of M = N * H * W rows;
+one channel (N, 1, H, W) is a model of two classes (a mask without its channel axis,
+(N, H, W), reads as H labels at W positions).
 
 A model of two classes may be trained on soft targets (label-smoothed 0.95/0.05 under
 ``BCEWithLogitsLoss``): its ``log_loss`` is the binary cross-entropy of those targets, which
