@@ -12,7 +12,13 @@ from collections import Counter
 from typing import Any
 
 from chainrule.autograd.function import Context, Function, register
-from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, check_axis, quietly
+from chainrule.autograd.ops._operands import (
+    as_floating_tensor,
+    as_tensor,
+    check_axis,
+    quietly,
+    torch_dim,
+)
 from chainrule.autograd.ops.activations import _erf
 from chainrule.autograd.ops.arithmetic import add, div, mul, sub
 from chainrule.autograd.ops.elementwise import log, sqrt, where
@@ -702,7 +708,8 @@ def argwhere(x: Any) -> Tensor:
 
 
 def count_nonzero(x: Any, dim: Any = None) -> Tensor:
-    """How many entries are nonzero, overall or along ``dim``."""
+    """How many entries are nonzero, overall (``dim`` None or ()) or along ``dim``."""
+    dim = torch_dim(dim)
     axis = tuple(dim) if isinstance(dim, list | tuple) else dim
     return Tensor._from_op(np.asarray(np.count_nonzero(_values(x), axis=axis), np.int64), None)
 
