@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule.autograd import ops
-from chainrule.autograd.ops._operands import as_floating_tensor, check_axis
+from chainrule.autograd.ops._operands import as_floating_tensor, check_axis, torch_dim
 from chainrule.autograd.ops.matrices import (
     cholesky,
     det,
@@ -73,7 +73,7 @@ def diagonal(a: Any, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tens
 def vector_norm(
     x: Any, ord: float = 2, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 ) -> Tensor:
-    """The vector ``ord``-norm of the elements over ``dim`` (all of them when None):
+    """The vector ``ord``-norm of the elements over ``dim`` (all of them when None or ()):
     (sum |x|^ord)^(1/ord) for any ord but 0 (the number of nonzero elements), inf (the
     largest |x|) and -inf (the smallest)."""
     x = as_floating_tensor(x)
@@ -81,6 +81,7 @@ def vector_norm(
         x = x.to(dtype)
     if isinstance(ord, str) or ord is None or (isinstance(ord, float) and math.isnan(ord)):
         raise ValueError(f"vector_norm: expected a number or +-inf as ord, got {ord!r}")
+    dim = torch_dim(dim)
     axes = tuple(dim) if isinstance(dim, list | tuple) else dim
     if axes is not None:
         check_axis(axes, x.ndim, "vector_norm")

@@ -1731,10 +1731,10 @@ class Tensor(_TensorFields):
         return ops.argmin(self, axis, keepdims, **torch_names)
 
     def amax(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
-        return ops.amax(self, dim, keepdim)
+        return ops.amax(self, dim=dim, keepdim=keepdim)  # dim=(): every axis, as PyTorch's
 
     def amin(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
-        return ops.amin(self, dim, keepdim)
+        return ops.amin(self, dim=dim, keepdim=keepdim)
 
     def any(self, axis: Any = None, keepdims: _bool = False, **torch_names: Any) -> Tensor:
         return ops.any(self, axis, keepdims, **torch_names)

@@ -152,6 +152,12 @@ def normalize_axis(axis: Any, dim: Any, where: str) -> Any:
     return axis
 
 
+def torch_dim(dim: Any) -> Any:
+    """PyTorch's ``dim`` as an axis argument: ``dim=()`` (or ``[]``) reduces every axis, as
+    None does, where NumPy's ``axis=()`` reduces none."""
+    return None if isinstance(dim, tuple | list) and not dim else dim
+
+
 def check_axis(axis: Any, ndim: int, where: str) -> None:
     """Raise a clear error for an axis (or tuple of axes) outside ``-ndim..ndim-1``."""
     axes = axis if isinstance(axis, tuple | list) else (axis,)

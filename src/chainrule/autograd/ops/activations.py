@@ -18,6 +18,7 @@ from chainrule.autograd.ops._operands import (
     floating_only,
     normalize_axis,
     quietly,
+    torch_dim,
 )
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor
@@ -423,9 +424,10 @@ def log_softmax(
 def logsumexp(
     x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
 ) -> Tensor:
-    """log(sum(exp(x))) over ``axis`` (all axes when None), computed stably."""
+    """log(sum(exp(x))) over ``axis`` (all axes when None, or for PyTorch's ``dim=()``),
+    computed stably."""
     x = as_floating_tensor(x)
-    axis = normalize_axis(axis, dim, "logsumexp")
+    axis = normalize_axis(axis, torch_dim(dim), "logsumexp")
     keepdims = keepdims if keepdim is None else bool(keepdim)
     check_axis(axis, x.ndim, "logsumexp")
     return LogSumExp.apply(x, tuple(axis) if isinstance(axis, list) else axis, keepdims)

@@ -223,8 +223,9 @@ def inner(input: Any, other: Any) -> Tensor:
             f"inner: expected the last dimensions to match, got shapes {a.shape} and {b.shape}"
         )
     n = a.shape[-1]
-    rows = reshape(a, (-1, n)) if a.ndim != 2 else a
-    columns = transpose(reshape(b, (-1, n)) if b.ndim != 2 else b)
+    # Leading sizes spelled out: -1 cannot be inferred when n is 0.
+    rows = reshape(a, (math.prod(a.shape[:-1]), n)) if a.ndim != 2 else a
+    columns = transpose(reshape(b, (math.prod(b.shape[:-1]), n)) if b.ndim != 2 else b)
     return reshape(matmul(rows, columns), a.shape[:-1] + b.shape[:-1])
 
 

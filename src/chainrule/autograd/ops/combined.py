@@ -9,7 +9,12 @@ from __future__ import annotations
 import operator
 from typing import Any, NamedTuple
 
-from chainrule.autograd.ops._operands import as_floating_tensor, as_tensor, check_axis
+from chainrule.autograd.ops._operands import (
+    as_floating_tensor,
+    as_tensor,
+    check_axis,
+    torch_dim,
+)
 from chainrule.autograd.ops.arithmetic import div
 from chainrule.autograd.ops.elementwise import where
 from chainrule.autograd.ops.linalg import matmul
@@ -109,6 +114,7 @@ def var_mean(
 def _with_mean(
     spread: Any, x: Any, dim: Any, unbiased: bool | None, keepdim: bool, options: dict[str, Any]
 ) -> tuple[Tensor, Tensor]:
+    dim = torch_dim(dim)
     first = spread(x, dim, unbiased, keepdim, **options)
     over = None if isinstance(dim, bool | np.bool_) else dim  # (x, unbiased): every axis
     return first, mean(as_floating_tensor(x), over, keepdims=keepdim)
@@ -123,6 +129,7 @@ class MinMax(NamedTuple):
 
 def aminmax(x: Any, *, dim: int | None = None, keepdim: bool = False) -> MinMax:
     """``(min, max)`` over ``dim`` (all elements when None), as PyTorch's ``aminmax``."""
+    dim = torch_dim(dim)
     return MinMax(amin(x, dim, keepdims=keepdim), amax(x, dim, keepdims=keepdim))
 
 

@@ -6,6 +6,7 @@ None of them carries a gradient: their results are counts and positions.
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, Literal
 
@@ -95,11 +96,13 @@ def searchsorted(
                 f"searchsorted: expected input with the sequence's leading shape "
                 f"{sequence.shape[:-1]}, got shape {values.shape}"
             )
-        rows = sequence.reshape(-1, sequence.shape[-1])
-        wanted = values.reshape(len(rows), -1)
-        found = np.stack(
-            [np.searchsorted(r, v, side=where) for r, v in zip(rows, wanted, strict=True)]
-        ).reshape(values.shape)
+        # Sizes spelled out: -1 cannot be inferred when the other axis is 0.
+        rows = sequence.reshape(math.prod(sequence.shape[:-1]), sequence.shape[-1])
+        wanted = values.reshape(len(rows), values.shape[-1])
+        found = np.empty(wanted.shape, np.int64)  # no rows at all: an empty result
+        for k, (r, v) in enumerate(zip(rows, wanted, strict=True)):
+            found[k] = np.searchsorted(r, v, side=where)
+        found = found.reshape(values.shape)
     return Tensor._from_op(np.asarray(found).astype(np.int32 if out_int32 else np.int64), None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainrule import _blas
@@ -66,14 +67,20 @@ class Linear(Function):
     def backward(ctx: Context, grad: Array) -> tuple[Array | None, Array | None, Array | None]:
         x, w = ctx.saved
         needs = ctx.needs_input_grad
-        flat_grad = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
+        flat_grad = _rows(grad)
         grad_x = _blas.matmul(grad, w) if needs[0] else None
         grad_w = None
         if needs[1]:
-            flat_x = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+            flat_x = _rows(x)
             grad_w = _blas.matmul(flat_grad.T, flat_x)
         grad_b = summed(flat_grad, 0) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b
+
+
+def _rows(a: Array) -> Array:
+    """``a`` as a matrix: its leading axes flattened into one. Their size is spelled out, as
+    -1 cannot be inferred when the last axis is 0 (a Linear with no outputs or no inputs)."""
+    return a if a.ndim == 2 else a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
 
 
 class SparseLinear(Function):

@@ -19,6 +19,7 @@ from chainrule.autograd.ops._operands import (
     binary_operands,
     check_axis,
     quietly,
+    torch_dim,
 )
 from chainrule.autograd.ops.activations import _erf
 from chainrule.autograd.ops.arithmetic import add, div, mul, sub
@@ -775,7 +776,8 @@ def argwhere(x: Any) -> Tensor:
 
 
 def count_nonzero(x: Any, dim: Any = None) -> Tensor:
-    """How many entries are nonzero, overall or along ``dim``."""
+    """How many entries are nonzero, overall (``dim`` None or ()) or along ``dim``."""
+    dim = torch_dim(dim)
     axis = tuple(dim) if isinstance(dim, list | tuple) else dim
     return Tensor._from_op(np.asarray(np.count_nonzero(_values(x), axis=axis), np.int64), None)
 

@@ -17,6 +17,7 @@ from chainrule.autograd.ops._operands import (
     floating_only,
     normalize_axis,
     quietly,
+    torch_dim,
 )
 from chainrule.autograd.ops.elementwise import cast, maximum, minimum
 from chainrule.autograd.ops.shape import gather
@@ -361,10 +362,7 @@ def _reduce_args(
     if torch_names.get("dtype") is not None:
         x = cast(x, torch_names["dtype"])  # PyTorch's dtype=: convert first, then reduce
     dim = torch_names.get("dim")
-    if isinstance(dim, tuple | list) and not dim and axis is None:
-        # PyTorch's dim=() reduces every axis; NumPy's axis=() reduces none.
-        dim = tuple(range(x.ndim))
-    axis = normalize_axis(axis, dim, where)
+    axis = normalize_axis(axis, torch_dim(dim) if axis is None else dim, where)
     if torch_names.get("keepdim") is not None:
         keepdims = bool(torch_names["keepdim"])
     check_axis(axis, x.ndim, where)
@@ -377,6 +375,10 @@ def _reduce_args(
 def truth(fn: Any, where: str, x: Any, axis: Any, keepdims: bool, torch_names: Any) -> Tensor:
     """``any`` or ``all`` (``fn``: ``np.any``, ``np.all``) over ``axis`` or PyTorch's ``dim``;
     a bool tensor, no gradient."""
+    dim = torch_names.get("dim")
+    if isinstance(dim, tuple | list) and not dim and axis is None:
+        # PyTorch's any and all, unlike its other reductions, reduce no axis for dim=().
+        torch_names, axis = {**torch_names, "dim": None}, ()
     x, axes, keepdims = _reduce_args(x, axis, keepdims, torch_names, where)
     return Tensor._from_op(fn(x.data, axis=axes, keepdims=keepdims), None)
 

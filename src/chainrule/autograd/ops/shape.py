@@ -145,8 +145,9 @@ class Stack(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array | None, ...]:
-        n = grad.shape[ctx.axis]
-        return (*(np.take(grad, k, axis=ctx.axis) for k in range(n)), None)
+        # Views, not np.take's copies: after .sum() the gradient is a stride-0 broadcast, and
+        # a copy of it per piece would cost n times the whole gradient.
+        return (*np.moveaxis(grad, ctx.axis, 0), None)
 
 
 @register("pad")
