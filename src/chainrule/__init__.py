@@ -11,7 +11,7 @@ The core: ``Tensor`` with reverse-mode automatic differentiation, under PyTorch'
 tensor([[ -8., -12.]])
 """
 
-from chainrule import data, dtypes, io, linalg, nn, optim, special, train, utils
+from chainrule import data, distributions, dtypes, io, linalg, nn, optim, special, train, utils
 from chainrule.autograd import (
     REGISTRY,
     Function,
@@ -340,6 +340,7 @@ from chainrule.tensor import accelerator as accelerator  # noqa: E402
 from chainrule.tensor import cuda as cuda  # noqa: E402
 
 __all__ = [
+    "distributions",
     "linalg",
     "special",
     "broadcast_tensors",

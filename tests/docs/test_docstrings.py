@@ -11,6 +11,7 @@ PACKAGES = [
     "chainrule",
     "chainrule.linalg",
     "chainrule.special",
+    "chainrule.distributions",
     "chainrule.autograd",
     "chainrule.nn",
     "chainrule.nn.functional",

@@ -14,6 +14,7 @@ PACKAGES = [
     "chainrule",
     "chainrule.linalg",
     "chainrule.special",
+    "chainrule.distributions",
     "chainrule.nn",
     "chainrule.nn.functional",
     "chainrule.nn.utils",

@@ -419,7 +419,14 @@ def default_collate(samples: list[Any]) -> Any:
     """One batch from samples of the same structure, as PyTorch's ``default_collate``: tuples
     and lists give a list of batched fields (so that ``batch[0] = batch[0].float()``
     works), namedtuples a namedtuple, dicts a dict, arrays and numbers one stacked tensor,
-    strings a list (what ``DataLoader`` does without a ``collate_fn``).
+    strings (NumPy's string scalars too) a list (what ``DataLoader`` does without a
+    ``collate_fn``).
+
+    Raises
+    ------
+    TypeError
+        For samples that are none of these, and for NumPy arrays of strings, bytes or
+        objects (dtype kinds S, U, V, O), which PyTorch's ``default_collate`` refuses too.
 
     Examples
     --------
@@ -446,11 +453,16 @@ def default_collate(samples: list[Any]) -> Any:
     if isinstance(first, str | bytes):
         return list(samples)
     arrays = [_as_array(s) for s in samples]
-    if any(a.dtype.kind == "O" for a in arrays):
+    # Arrays of text (S, U), raw bytes (V) or objects (O) do not stack into a tensor of
+    # numbers; PyTorch's default_collate refuses them too (a NumPy string scalar is a str
+    # and was listed above).
+    odd = sorted({str(a.dtype) for a in arrays if a.dtype.kind in "OSUV"})
+    if odd:
         kinds = sorted({type(s).__name__ for s in samples})
         raise TypeError(
-            f"batch_of: expected samples of tensors, arrays, numbers, strings, tuples or "
-            f"dicts, got {', '.join(kinds)}; give the DataLoader a collate_fn for others"
+            f"batch_of: expected samples of tensors, arrays of numbers or bools, numbers, "
+            f"strings, tuples or dicts, got {', '.join(kinds)} of dtype {', '.join(odd)}; "
+            f"give the DataLoader a collate_fn for others"
         )
     if len({a.shape for a in arrays}) > 1:
         shapes = sorted({a.shape for a in arrays})

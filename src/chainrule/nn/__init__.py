@@ -84,6 +84,7 @@ from chainrule.nn.loss import (
     SmoothL1Loss,
     SoftMarginLoss,
     TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from chainrule.nn.module import IncompatibleKeys, Module
 from chainrule.nn.normalization import (
@@ -158,6 +159,7 @@ __all__ = [
     "PoissonNLLLoss",
     "SoftMarginLoss",
     "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
     "BCELoss",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import chainrule.autograd.ops as ops
@@ -891,6 +892,90 @@ def triplet_margin_loss(
     dist_neg = _pairwise_distance(a, neg, p, eps, False, where)
     if swap:
         dist_neg = ops.minimum(dist_neg, _pairwise_distance(pos, neg, p, eps, False, where))
+    return _reduce(ops.clip(margin + dist_pos - dist_neg, min=0), reduction)
+
+
+def triplet_margin_with_distance_loss(
+    anchor: Any,
+    positive: Any,
+    negative: Any,
+    *,
+    distance_function: Callable[[Tensor, Tensor], Tensor] | None = None,
+    margin: float = 1.0,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)) with a distance of your
+    own, as PyTorch's ``triplet_margin_with_distance_loss``.
+
+    Parameters
+    ----------
+    anchor, positive, negative : Tensor of shape (N, D) or (D,)
+        Embeddings, with the same number of axes.
+    distance_function : callable, optional
+        d(x1, x2): a function of two tensors giving a tensor of distances, one per row
+        (``1 - F.cosine_similarity(x1, x2)``, an ``nn.PairwiseDistance`` layer...);
+        default ``pairwise_distance`` (the Euclidean distance, eps=1e-6 inside the norm).
+    margin : float, default=1.0
+        > 0.
+    swap : bool, default=False
+        Use min(d(anchor, negative), d(positive, negative)) as the negative distance (the
+        distance swap of Balntas et al., 2016).
+    reduction : {'mean', 'sum', 'none'}, default='mean'
+
+    Returns
+    -------
+    Tensor
+        The loss; per triplet for ``reduction='none'``.
+
+    Notes
+    -----
+    .. math::
+
+        \\ell_i = \\max\\bigl(0,\\ m + d(a_i, p_i) - d(a_i, n_i)\\bigr)
+
+    Gradients flow through ``distance_function``, which must be built of chainrule ops.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> a, p, n = cr.tensor([[0.0, 1.0]]), cr.tensor([[0.0, 2.0]]), cr.tensor([[1.0, 1.0]])
+    >>> F.triplet_margin_with_distance_loss(
+    ...     a, p, n, distance_function=lambda x, y: (x - y).abs().sum(-1), margin=0.5
+    ... )
+    tensor(0.5)
+    """
+    where = "triplet_margin_with_distance_loss"
+    _check_reduction(where, reduction)
+    if not margin > 0:
+        raise ValueError(f"{where}: margin must be greater than 0, got {margin!r}")
+    if distance_function is not None and not callable(distance_function):
+        raise TypeError(
+            f"{where}: expected a callable distance_function (x1, x2) -> distances, got "
+            f"{type(distance_function).__name__}"
+        )
+    distance: Callable[[Tensor, Tensor], Tensor]
+    if distance_function is None:
+        a = _floating_tensor(where, "anchor", anchor)
+        pos = _floating_tensor(where, "positive", positive)
+        neg = _floating_tensor(where, "negative", negative)
+        # pairwise_distance's defaults, p=2 and eps=1e-6, as PyTorch's default
+        distance = functools.partial(
+            _pairwise_distance, p=2.0, eps=1e-6, keepdim=False, where=where
+        )
+    else:
+        a, pos, neg = as_tensor(anchor), as_tensor(positive), as_tensor(negative)
+        distance = distance_function
+    if not a.ndim == pos.ndim == neg.ndim:
+        raise ValueError(
+            f"{where}: expected anchor, positive and negative with the same number of "
+            f"dimensions, got shapes {a.shape}, {pos.shape} and {neg.shape}"
+        )
+    dist_pos = distance(a, pos)
+    dist_neg = distance(a, neg)
+    if swap:
+        dist_neg = ops.minimum(dist_neg, distance(pos, neg))
     return _reduce(ops.clip(margin + dist_pos - dist_neg, min=0), reduction)
 
 

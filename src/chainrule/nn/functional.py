@@ -79,6 +79,7 @@ from chainrule.nn._loss_functions import (
     smooth_l1_loss,
     soft_margin_loss,
     triplet_margin_loss,
+    triplet_margin_with_distance_loss,
 )
 from chainrule.nn._norm_functional import (
     _check_dtype,
@@ -172,6 +173,7 @@ __all__ = [
     "softplus",
     "tanh",
     "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
     "unfold",
 ]
 

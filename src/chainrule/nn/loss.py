@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import chainrule.nn.functional as F
 from chainrule.backend import np
 from chainrule.nn._loss_functions import _legacy_reduction
+from chainrule.nn.distance import PairwiseDistance
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -342,6 +344,77 @@ class TripletMarginLoss(_Loss):
     def forward(self, anchor: Any, positive: Any, negative: Any) -> Tensor:
         return F.triplet_margin_loss(
             anchor, positive, negative, self.margin, self.p, self.eps, self.swap, self.reduction
+        )
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)) with a distance of your
+    own, as PyTorch's ``TripletMarginWithDistanceLoss``; called as
+    ``loss_fn(anchor, positive, negative)``.
+
+    Parameters
+    ----------
+    distance_function : callable, optional
+        d(x1, x2), a function of two tensors giving one distance per row; default a
+        ``PairwiseDistance()`` layer (Euclidean), kept as a submodule as in PyTorch.
+    margin : float, default=1.0
+        > 0.
+    swap : bool, default=False
+        Use min(d(anchor, negative), d(positive, negative)) as the negative distance.
+    reduction : {'mean', 'sum', 'none'}, default='mean'
+
+    Notes
+    -----
+    .. math::
+
+        \\ell_i = \\max\\bigl(0,\\ m + d(a_i, p_i) - d(a_i, n_i)\\bigr)
+
+    See ``F.triplet_margin_with_distance_loss``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> loss_fn = nn.TripletMarginWithDistanceLoss(
+    ...     distance_function=lambda x, y: 1 - nn.functional.cosine_similarity(x, y), margin=0.5
+    ... )
+    >>> loss_fn(cr.tensor([[1.0, 0.0]]), cr.tensor([[1.0, 0.1]]), cr.tensor([[0.0, 1.0]]))
+    tensor(0.)
+    """
+
+    def __init__(
+        self,
+        *,
+        distance_function: Callable[[Tensor, Tensor], Tensor] | None = None,
+        margin: float = 1.0,
+        swap: bool = False,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(reduction)
+        if not margin > 0:
+            raise ValueError(
+                f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got "
+                f"{margin} instead"
+            )
+        if distance_function is not None and not callable(distance_function):
+            raise TypeError(
+                f"TripletMarginWithDistanceLoss: expected a callable distance_function "
+                f"(x1, x2) -> distances, got {type(distance_function).__name__}"
+            )
+        self.distance_function: Callable[[Tensor, Tensor], Tensor] = (
+            distance_function if distance_function is not None else PairwiseDistance()
+        )
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor: Any, positive: Any, negative: Any) -> Tensor:
+        return F.triplet_margin_with_distance_loss(
+            anchor,
+            positive,
+            negative,
+            distance_function=self.distance_function,
+            margin=self.margin,
+            swap=self.swap,
+            reduction=self.reduction,
         )
 
 
