@@ -204,8 +204,8 @@ def test_batchnorm2d_reset_repr_and_errors() -> None:
         nn.BatchNorm2d(0)
     with pytest.raises(ValueError, match=r"BatchNorm2d: momentum must be in \[0, 1\] or None"):
         nn.BatchNorm2d(2, momentum=-0.1)
-    with pytest.raises(ValueError, match=r"BatchNorm2d: eps must be > 0"):
-        nn.BatchNorm2d(2, eps=0)
+    with pytest.raises(ValueError, match=r"BatchNorm2d: eps must be >= 0"):
+        nn.BatchNorm2d(2, eps=-1e-5)
 
 
 # --------------------------------------------------------------------- Dropout2d
