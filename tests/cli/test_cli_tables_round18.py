@@ -185,7 +185,7 @@ def test_train_reads_standard_input(
     assert (Path("a.st").stat().st_size) == Path("b.st").stat().st_size
     assert "standard input: " in _ok(run("info", "b.st"))
     _stdin(monkeypatch, b"")
-    _fails(run("predict", "b.st", "-"), "standard input ('-')", "got an empty file")
+    _fails(run("predict", "b.st", "-"), "in standard input, got an empty file")
 
 
 # --- 4. an unclosed quote ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from chainrule.backend import Array, np
 from chainrule.cli.errors import UsageError, reword
 from chainrule.cli.tables import (
     check_writable,
+    label_of,
     missing_target,
     read_table,
     same_file,
@@ -236,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
                 f"statistics of the rows, so pass two or more (such as --rows 3:5)"
             ) from None
         raise UsageError(
-            f"{WHERE}: {error}; the step of {args.model!r} on {args.data!r} cannot be traced"
+            f"{WHERE}: {error}; the step of {args.model!r} on {label_of(args.data)} cannot be "
+            f"traced"
         ) from None
     if args.format == "markdown":
         text = trace.to_markdown()

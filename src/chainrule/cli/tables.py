@@ -60,11 +60,12 @@ def missing_target(where: str, target: str, data: str, columns: list[str], named
     """The message for a target column that ``data`` lacks: one named by ``--target``
     (``named``), or the column the model was trained on."""
     if named:
-        return f"{where}: --target: expected a column of {data!r}, got {target!r}; " + nearest(
-            target, columns
+        return (
+            f"{where}: --target: expected a column of {label_of(data)}, got {target!r}; "
+            + nearest(target, columns)
         )
     return (
-        f"{where}: expected the model's target column {target!r} in {data!r}, got columns "
+        f"{where}: expected the model's target column {target!r} in {label_of(data)}, got columns "
         f"{', '.join(map(repr, columns[:12]))}{', ...' if len(columns) > 12 else ''}; "
         f"name another with --target"
     )
@@ -201,10 +202,7 @@ def _source(path: str, where: str) -> tuple[_Source, str]:
     """The table to read at ``path`` (``-``: standard input), and how messages name it. A
     path that is no regular file (a pipe, ``/dev/stdin``) is read into memory once."""
     if path == STDIN:
-        stdin = sys.stdin
-        buffer = getattr(stdin, "buffer", None)
-        data = buffer.read() if buffer is not None else stdin.read().encode("utf-8")
-        return _Source(Path(path), data), "standard input ('-')"
+        return _Source(Path(path), _standard_input(where)), label_of(path)
     target = check_readable(path, where, "a table file (CSV, TSV or Parquet)")
     if target.is_file():
         return _Source(target), repr(path)
@@ -216,6 +214,37 @@ def _source(path: str, where: str) -> tuple[_Source, str]:
             f"{error.strerror or error}"
         ) from None
     return _Source(target, data), repr(path)
+
+
+def label_of(path: str) -> str:
+    """How messages name the table at ``path``: ``'iris.csv'``, or ``standard input``."""
+    return "standard input" if path == STDIN else repr(path)
+
+
+def _standard_input(where: str) -> bytes:
+    """The bytes of standard input. Under an MPI launcher of several processes only rank 0
+    is given them (``mpiexec`` gives the others none, and a read there would wait for
+    good): rank 0 reads them and sends them to the others."""
+    from chainrule.distributed.environment import launch_size
+
+    if launch_size() <= 1:
+        return _read_standard_input()
+    from chainrule.distributed.context import from_environment
+
+    try:
+        context = from_environment()
+    except RuntimeError as error:
+        raise UsageError(f"{where}: DATA '-' (standard input): {error}") from None
+    assert context is not None  # launch_size() > 1
+    data = _read_standard_input() if context.is_root else None
+    shared: bytes = context._bcast(data, "the broadcast of standard input from rank 0")
+    return shared
+
+
+def _read_standard_input() -> bytes:
+    stdin = sys.stdin
+    buffer = getattr(stdin, "buffer", None)
+    return buffer.read() if buffer is not None else stdin.read().encode("utf-8")
 
 
 def _encoding(source: _Source) -> str:
@@ -323,11 +352,13 @@ def _scan_text(
                     continue
                 if _swallows_rows(spanned, delimiter, len(header)):
                     last = first + len(spanned) - 1
-                    taken = f"line {last}" if last == first + 1 else f"lines {first + 1}-{last}"
+                    taken = f"lines {first + 1}-{last}, which read as rows of their own"
+                    if last == first + 1:
+                        taken = f"line {last}, which reads as a row of its own"
                     raise UsageError(
                         f"{where}: expected every quote in {label} to be closed, got an "
-                        f"unclosed quote starting on line {first}: its cell takes in {taken}, "
-                        f"which read as rows of their own; close or remove the quote"
+                        f"unclosed quote starting on line {first}: its cell takes in {taken}; "
+                        f"close or remove the quote"
                     )
                 if len(row) != len(header):
                     comment = ""
@@ -402,24 +433,44 @@ def _recorded(lines: Iterator[str], record: list[str]) -> Iterator[str]:
 def _swallows_rows(lines: list[str], delimiter: str, n_fields: int) -> bool:
     """Whether the record of ``lines`` is a quote left open that took in whole rows: a
     quoted cell that spans line breaks, where every line it took in (but the one that closes
-    it) splits into the header's ``n_fields`` fields on its own. A cell of text over
-    several lines has lines of one or two fields; a table of one column cannot tell."""
+    it) splits into the header's ``n_fields`` fields on its own, and the quote shows itself
+    stray. It does where it is still open at the end of the file; where the quote that
+    closes the cell is followed by text (``Li"ma``: a later cell's opening quote); or where,
+    its quotes read as text, every line of the record is a row of its own and the closing
+    quote ends a cell after others (``33,8,Lima",x``), as a stray quote in a later row does.
+
+    A cell of text over several lines (an address, a note) has lines that may split like a
+    row (``Springfield, IL``), but its quote closes before a delimiter, and its first line
+    (``1,"line one``) or its last (``USA",a``) is no row of its own; a table of one column
+    cannot tell."""
     if n_fields < 2 or len(lines) < 2:
         return False
-    inner = lines[1:] if _open_at_end(lines, delimiter) else lines[1:-1]
-    if not inner:
+    open_at_end, closed_by_text = _quote_errors(lines, delimiter)
+    inner = lines[1:] if open_at_end else lines[1:-1]
+    if not inner or not all(_n_fields(line, delimiter) == n_fields for line in inner):
         return False
-    return all(len(next(csv.reader([line], delimiter=delimiter), [])) == n_fields for line in inner)
+    if open_at_end or closed_by_text:
+        return True
+    as_text = [
+        next(csv.reader([line], delimiter=delimiter, quoting=csv.QUOTE_NONE), []) for line in lines
+    ]
+    ends_after_others = '"' in delimiter.join(as_text[-1][1:])
+    return ends_after_others and all(len(fields) == n_fields for fields in as_text)
 
 
-def _open_at_end(lines: list[str], delimiter: str) -> bool:
-    """Whether ``lines`` end inside a quoted cell (the file ends before its quote closes)."""
+def _n_fields(line: str, delimiter: str) -> int:
+    return len(next(csv.reader([line], delimiter=delimiter), []))
+
+
+def _quote_errors(lines: list[str], delimiter: str) -> tuple[bool, bool]:
+    """Whether ``lines`` end inside a quoted cell (the file ends before its quote closes),
+    and whether a quote that closes a cell is followed by text rather than the delimiter."""
     try:
         for _ in csv.reader(lines, delimiter=delimiter, strict=True):
             pass
     except csv.Error as error:
-        return "end of data" in str(error)
-    return False
+        return "end of data" in str(error), "expected after" in str(error)
+    return False, False
 
 
 def _checked_lines(handle: Any, label: str, where: str) -> Any:
@@ -511,12 +562,15 @@ def _decimal_commas(
     separated by tabs or ``|`` (Excel's "Unicode Text" is one) where a column reads as
     numbers only so converted (``3,5``); else its commas are read as ``number_format`` (the
     format of the table a model was trained on) says, or, without one, as thousands
-    separators (``1,234``). In a file with decimal commas, a column of numbers whose points
-    all group digits in threes (``4.327``, ``810``, ``2.800``) holds whole numbers (4327,
-    810, 2800); in a ``;`` file without a decimal comma, such a column is read as
-    ``number_format`` says, or without one with decimal points, and a note in ``notes``
-    says so. A comma-separated file is left as it is, with a note for a column that would
-    read as numbers with decimal commas: it is read as categories."""
+    separators (``1,234``). A ``number_format`` of decimal commas is set aside, with a note,
+    where the file shows decimal points of its own (``0.25``: see ``_decimal_point``).
+
+    In a file with decimal commas, a column of numbers whose points all group digits in
+    threes (``4.327``, ``810``, ``2.800``) holds whole numbers (4327, 810, 2800); in a ``;``
+    file without a decimal comma, such a column is read as ``number_format`` says, or
+    without one with decimal points, and a note in ``notes`` says so. A comma-separated
+    file is left as it is, with a note for a column that would read as numbers with decimal
+    commas: it is read as categories."""
     from chainrule.data.tabular import parse_numbers
 
     def numbers(column: Any) -> bool:
@@ -526,6 +580,14 @@ def _decimal_commas(
         return str(column[texts].iloc[0]).strip()
 
     known = number_format if isinstance(number_format, dict) else {}
+    if known.get("decimal") == "," and delimiter != ",":
+        shown = _decimal_point(frame)
+        if shown is not None:  # the file shows its own format: the model's does not apply
+            known = {}
+            notes.append(
+                f"the table writes numbers with a decimal point, such as {shown!r}, where the "
+                f"model's training table wrote decimal commas; it is read with decimal points"
+            )
     commas = {}  # the columns that read as numbers with decimal commas, so written
     decimal = delimiter == ";" or (delimiter != "," and known.get("decimal") == ",")
     grouped = False  # whether a column reads as numbers with commas grouping thousands
@@ -575,6 +637,25 @@ def _decimal_commas(
                 f"set for decimal commas writes them, remove them"
             )
     return frame, dict(DECIMAL_COMMA) if commas else None
+
+
+_POINTED_NUMBER = re.compile(r"\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d*)\.\d+(?:[eE][-+]?\d+)?\s*")
+"""A number written with a decimal point (``0.25``, ``-3.14``, ``1,234.5``, ``1.5e3``)."""
+
+
+def _decimal_point(frame: Any) -> str | None:
+    """A cell of ``frame`` that is a number written with a decimal point, one that cannot be
+    points grouping thousands (``0.25``, ``3.14``, ``1,234.5``, ``1.5e3``, not ``1.500``);
+    None where there is none."""
+    for name in frame.columns:
+        column = frame[name]
+        pointed = column.str.fullmatch(_POINTED_NUMBER, na=False)
+        pointed &= ~column.str.contains(_DOT_GROUPED, na=False) | column.str.contains(
+            "[eE]", na=False
+        )
+        if pointed.any():
+            return str(column[pointed].iloc[0]).strip()
+    return None
 
 
 def read_table(

@@ -42,6 +42,7 @@ from chainrule.cli.resume import (
 from chainrule.cli.tables import (
     STDIN,
     check_writable,
+    label_of,
     nearest,
     read_table_and_format,
     same_file,
@@ -106,7 +107,7 @@ def _check_settings(settings: TrainSettings) -> None:
     """Mistakes that can be seen before reading any data: fail before work, not after."""
     if settings.data is not None and settings.dataset is not None:
         raise UsageError(
-            f"train: expected DATA or --dataset, got both ({settings.data!r} and "
+            f"train: expected DATA or --dataset, got both ({label_of(settings.data)} and "
             f"{settings.dataset!r})"
         )
     if settings.data is None and settings.dataset is None:
@@ -121,7 +122,8 @@ def _check_settings(settings: TrainSettings) -> None:
         )
     if settings.data is not None and settings.target is None:
         raise UsageError(
-            f"train: --target: expected the column of {settings.data!r} to predict, got none"
+            f"train: --target: expected the column of {label_of(settings.data)} to predict, got "
+            f"none"
         )
     if settings.batch_norm and settings.batch_size == 1:
         raise UsageError(
@@ -158,8 +160,19 @@ FOREIGN_SUFFIXES = {
     ".pt": "a PyTorch pickle",
     ".pth": "a PyTorch pickle",
     ".pkl": "a pickle",
+    ".pickle": "a pickle",
+    ".sav": "a pickle",
+    ".joblib": "a joblib pickle",
     ".h5": "a Keras file",
+    ".hdf5": "a Keras file",
     ".keras": "a Keras file",
+    ".ckpt": "a checkpoint of PyTorch Lightning or TensorFlow",
+    ".pb": "a TensorFlow graph",
+    ".tflite": "a TensorFlow Lite model",
+    ".npz": "a NumPy archive",
+    ".npy": "a NumPy array",
+    ".mlmodel": "a Core ML model",
+    ".gguf": "a GGUF model",
 }
 """Suffixes of other libraries' model files, which the safetensors that train writes
 would only pretend to be."""
@@ -171,7 +184,10 @@ def _check_model_suffix(out: str) -> None:
     suffix = Path(out).suffix.lower()
     if suffix not in FOREIGN_SUFFIXES:
         return
-    stem = shlex.quote(str(Path(out).with_suffix(".safetensors")))
+    stem = str(Path(out).with_suffix(""))
+    if not stem.lower().endswith(".safetensors"):  # `m.safetensors.pt`: m.safetensors
+        stem += ".safetensors"
+    stem = shlex.quote(stem)
     export = ""
     if suffix == ".onnx":
         export = f", then `chainrule export {stem} --output {shlex.quote(out)}` writes ONNX"
@@ -234,7 +250,8 @@ def _load(settings: TrainSettings, notes: list[str]) -> tuple[Any, str, str, dic
             # The header's spaces are stripped from column names: `--target " b "` is b.
             return frame, stripped, source, number_format
         raise UsageError(
-            f"train: --target: expected a column of {settings.data!r}, got {settings.target!r}; "
+            f"train: --target: expected a column of {label_of(settings.data)}, got "
+            f"{settings.target!r}; "
             f"{nearest(settings.target, columns)}"
         )
     return frame, settings.target, source, number_format

@@ -17,6 +17,7 @@ from chainrule.cli.tables import (
     STDIN,
     check_writable,
     format_csv,
+    label_of,
     missing_target,
     nearest,
     print_notes,
@@ -41,13 +42,13 @@ def _features(trained: bundle.Trained, table: Any, data: str, where: str) -> Arr
         raise UsageError(
             f"{where}: expected the feature column{'s' if plural else ''} "
             f"{', '.join(map(repr, absent[:10]))}{' and more' if len(absent) > 10 else ''} "
-            f"that the model was trained with in {data!r}, got a table without "
+            f"that the model was trained with in {label_of(data)}, got a table without "
             f"{'them' if plural else 'it'}{hint}"
         )
     try:
         return trained.features.transform(table)
     except ValueError as error:
-        raise reword(error, f"{where}: {data!r}") from None
+        raise reword(error, f"{where}: {label_of(data)}") from None
 
 
 def _renames(absent: list[str], present: set[str]) -> str:
@@ -128,7 +129,7 @@ def run_predict(args: argparse.Namespace) -> int:
     table = with_names(table, names if args.id is None else [args.id, *names])
     if args.id is not None and (ids is None or args.id not in table.columns):
         raise UsageError(
-            f"{where}: --id: expected a column of {args.data!r}, got {args.id!r}; "
+            f"{where}: --id: expected a column of {label_of(args.data)}, got {args.id!r}; "
             f"{nearest(args.id, [str(c) for c in table.columns])}"
         )
     outputs = trained.outputs(_features(trained, table, args.data, where))
@@ -203,7 +204,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     missing = trained.target.missing(table[target])
     if missing.all():
         raise UsageError(
-            f"{where}: expected values in the target column {target!r} of {args.data!r}, "
+            f"{where}: expected values in the target column {target!r} of {label_of(args.data)}, "
             f"got only missing ones"
         )
     values = table[target][~missing]

@@ -229,24 +229,28 @@ def category_of(value: Any) -> str:
     return str(value)
 
 
-def _category_index(index: Mapping[str, int], value: Any) -> int | None:
-    """The position of ``value``'s category in ``index``. A date is also looked up in its
-    other spellings (``_date_spellings``): a column of dates read from Parquet holds
-    instants (``2024-01-01T00:00:00``), the same dates in a CSV are text (``2024-01-01``);
-    and as versions before 2026-11-28 spelled it (NumPy's text in its column's unit), so
-    that their model files still find their dates."""
-    found = index.get(category_of(value))
-    if found is not None:
-        return found
-    for text in _date_spellings(value):
-        found = index.get(text)
-        if found is not None:
-            return found
-    if isinstance(value, np.datetime64 | datetime.datetime):
-        for unit in ("us", "ns", "ms", "s"):
-            found = index.get(str(np.datetime64(value, unit)))  # type: ignore[call-overload]
-            if found is not None:
-                break
+def _category_lookup(categories: Sequence[str]) -> dict[str, int]:
+    """Each category's position, found by its text, and a date's also by its one ISO text
+    (``_date_key``): a column of dates read from Parquet holds instants
+    (``2024-01-01T00:00:00``) or dates (``datetime.date``), the same dates in a CSV are text
+    (``2024-01-01``, ``2024-01-01 12:30``), and versions before 2026-11-28 spelled them as
+    NumPy does in its column's unit (``2024-01-01T00:00:00.000000``); each finds the others.
+    See ``_category_index``."""
+    lookup = {category: i for i, category in enumerate(categories)}
+    for i, category in enumerate(categories):
+        key = _date_key(category)
+        if key is not None:
+            lookup.setdefault(key, i)
+    return lookup
+
+
+def _category_index(lookup: Mapping[str, int], value: Any) -> int | None:
+    """The position of ``value``'s category in ``lookup`` (from ``_category_lookup``): by its
+    text, or for a date by its ISO text."""
+    found = lookup.get(category_of(value))
+    if found is None:
+        key = _date_key(value)
+        found = None if key is None else lookup.get(key)
     return found
 
 
@@ -254,34 +258,31 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 """A date written as ISO 8601 and pandas write it, with or without a time (no zone)."""
 
 
-def _date_spellings(value: Any) -> list[str]:
-    """The texts that stand for the same date as ``value``, a date (or date and time) or its
-    ISO text: ``2024-01-01T00:00:00`` (an instant), ``2024-01-01 00:00:00`` and, at
-    midnight, ``2024-01-01`` (how pandas writes a column of dates to CSV). Empty for
-    anything else, a zoned instant too; text in another order (``01/02/2024``) is not read,
-    for it could be either day first or month first.
+def _date_key(value: Any) -> str | None:
+    """One text for every spelling of the date (or date and time) ``value``: a
+    ``datetime.date``, a ``datetime``, a ``numpy.datetime64`` or an ISO text, as
+    ``pandas.Timestamp.isoformat`` writes it. None for anything else, a zoned instant too;
+    text in another order (``01/02/2024``) is not read, for it could be either day first or
+    month first.
 
-    >>> _date_spellings("2024-01-01")
-    ['2024-01-01T00:00:00', '2024-01-01 00:00:00', '2024-01-01']
+    >>> [_date_key(v) for v in ["2024-01-01", "2024-01-01 12:30", datetime.date(2024, 1, 1)]]
+    ['2024-01-01T00:00:00', '2024-01-01T12:30:00', '2024-01-01T00:00:00']
     """
     if isinstance(value, str):
         if _ISO_DATE.fullmatch(value.strip()) is None:
-            return []
+            return None
         value = value.strip()
-    elif not isinstance(value, np.datetime64 | datetime.datetime):
-        return []
+    elif not isinstance(value, np.datetime64 | datetime.date):
+        return None
     import pandas as pd
 
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, OverflowError):
-        return []
+        return None
     if stamp is pd.NaT or stamp.tzinfo is not None:
-        return []
-    spellings = [stamp.isoformat(), stamp.isoformat(sep=" ")]
-    if stamp == stamp.normalize():
-        spellings.append(stamp.date().isoformat())
-    return spellings
+        return None
+    return stamp.isoformat()
 
 
 def _instant(value: Any) -> str:
@@ -386,9 +387,9 @@ class CategoricalColumn:
         >>> CategoricalColumn("city", ("Oslo",), False).unknown(["Oslo", " Rome", None])
         array([False,  True, False])
         """
-        index = {category: i for i, category in enumerate(self.categories)}
+        lookup = _category_lookup(self.categories)
         return np.array(
-            [not _is_missing(v) and _category_index(index, v) is None for v in values],
+            [not _is_missing(v) and _category_index(lookup, v) is None for v in values],
             dtype=bool,
         )
 
@@ -581,12 +582,12 @@ class TabularPreprocessor:
                     out[:, start] = self._numbers(column, values, where)
                 start += 1
                 continue
-            index = {category: i for i, category in enumerate(column.categories)}
+            lookup = _category_lookup(column.categories)
             for row, value in enumerate(values):
                 if _is_missing(value):
                     if column.missing:
                         out[row, start + len(column.categories)] = 1
-                elif (i := _category_index(index, value)) is not None:
+                elif (i := _category_index(lookup, value)) is not None:
                     out[row, start + i] = 1
             start += column.width
         return out

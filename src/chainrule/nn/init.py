@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chainrule.backend import np
-from chainrule.tensor import Tensor, as_generator
+from chainrule.tensor import _DEFAULT_GENERATOR, Tensor, as_generator
 
 GeneratorLike = np.random.Generator | int | None
 
@@ -96,12 +96,15 @@ def _random_init_skipped() -> Iterator[None]:
     every built-in layer's ``reset_parameters`` uses) leave the tensor as it is and draw
     nothing, as PyTorch's ``skip_init``: for a model whose weights are all replaced
     (``load``) or never read (``describe_model``'s check), so that building it costs no
-    draws (most of the time of building a large model) and leaves the default generator as
-    it was."""
+    draws (most of the time of building a large model). The default generator's state is
+    put back after, as ``torch.load`` leaves it: a layer that keeps a generator of its own
+    (dropout, ``RReLU``, attention) seeds it from the default one as it is built."""
     token = _RANDOM_INIT_SKIPPED.set(True)
+    state = _DEFAULT_GENERATOR.bit_generator.state
     try:
         yield
     finally:
+        _DEFAULT_GENERATOR.bit_generator.state = state
         _RANDOM_INIT_SKIPPED.reset(token)
 
 

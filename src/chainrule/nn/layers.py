@@ -644,7 +644,9 @@ class Unflatten(Module):
                 f"Unflatten: expected axis {self.dim} of size {known} to split into "
                 f"{self.unflattened_size}, got input shape {x.shape}"
             )
-        return x.reshape(*x.shape[:axis], *self.unflattened_size, *x.shape[axis + 1 :])
+        # The -1 given its size: on an empty batch a reshape could not infer it.
+        sizes = tuple(size // known if n == -1 else n for n in self.unflattened_size)
+        return x.reshape(*x.shape[:axis], *sizes, *x.shape[axis + 1 :])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

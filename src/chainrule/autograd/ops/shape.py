@@ -311,8 +311,13 @@ def reshape(x: Any, *shape: Any) -> Tensor:
     if target.count(-1) > 1 or any(n < -1 for n in target):
         raise ValueError(f"reshape: at most one size may be -1 and none below it, got {target}")
     total = int(np.prod(known)) if known else 1
+    if -1 in target and total == 0 and x.data.size == 0:
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of 0 elements into shape {target}, where the "
+            f"size -1 could be any value; give every size"
+        )
     fits = x.data.size == total if -1 not in target else total and x.data.size % total == 0
-    if not fits and not (-1 in target and x.data.size == 0):
+    if not fits:
         raise ValueError(
             f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) "
             f"into shape {target}"
