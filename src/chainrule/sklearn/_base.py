@@ -241,8 +241,12 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             )
         weights = self._sample_weight(sample_weight, X)
         class_weights = self._class_weights(labels, target, incremental)
-        if class_weights is not None:
-            self._class_weighted(weights, class_weights, "sample")  # refused before any change
+        # Refused here, before any change, where every sample's class weight is 0.
+        trained = (
+            weights
+            if class_weights is None
+            else self._class_weighted(weights, class_weights, "sample")
+        )
         if target.ndim == 1:
             target = target.reshape((-1, 1))
         n_features, n_outputs = X.shape[1], target.shape[1]
@@ -260,12 +264,10 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             if self.solver in _params.STOCHASTIC_SOLVERS:
                 given = sample_weight is not None
                 self._fit_stochastic(
-                    X, target, labels, weights, class_weights, given, incremental, settings
+                    X, target, labels, weights, trained, given, incremental, settings
                 )
             else:
-                if class_weights is not None:
-                    weights = self._class_weighted(weights, class_weights, "sample")
-                self._fit_lbfgs(X, target, weights)
+                self._fit_lbfgs(X, target, trained)
 
         self.model_.zero_grad()  # the last step's gradients: not part of the fitted model
         if not all(np.isfinite(p.data).all() for p in self.model_.parameters()):
@@ -547,17 +549,17 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         target: Array,
         labels: Array,
         weights: Array,
-        class_weights: Array | None,
+        trained: Array,
         sample_weight_given: bool,
         incremental: bool,
         settings: _params.Settings,
     ) -> None:
         """Train with a stochastic solver. ``weights`` are the samples' own (ones when
-        ``sample_weight_given`` is False); ``class_weights`` (of every row) multiply them
-        for training only. With early stopping they are computed again on the training
-        rows ('balanced' counts the classes there, as ``chainrule.train.fit`` does), and
-        the validation score and loss are not weighted by class (scikit-learn's
-        ``validation_scores_`` are plain accuracy)."""
+        ``sample_weight_given`` is False); ``trained`` are them times the class weights (of
+        every row), for training only. With early stopping the class weights are computed
+        again on the training rows ('balanced' counts the classes there, as
+        ``chainrule.train.fit`` does), and the validation score and loss are not weighted
+        by class (scikit-learn's ``validation_scores_`` are plain accuracy)."""
         where = type(self).__name__
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
@@ -607,10 +609,8 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                     w_train, train_class_weights, "sample of the training split"
                 )
         else:
-            X_train, y_train, w_train = X, target, weights
+            X_train, y_train, w_train = X, target, trained
             validation = None
-            if class_weights is not None:
-                w_train = self._class_weighted(w_train, class_weights, "sample")
         y_train = self._training_target(y_train, dtype)
         w_train = w_train.astype(dtype, copy=False)
 

@@ -257,12 +257,13 @@ class EarlyStopping(Callback):
         value = _monitored(self.monitor, logs, "EarlyStopping", state)
         if value is None or state.epoch <= self.start_from_epoch:
             return
-        if self.restore_best_weights and self._best_weights is None:
+        improved = self._improved(value)
+        if self.restore_best_weights and self._best_weights is None and not improved:
             # As Keras 3: the first epoch counted is the best until one improves on it, so
             # that a monitor that never improves (NaN from the start) still restores it.
             self._best_weights, self.best_epoch = _weights_of(state.model), state.epoch
         self.wait += 1
-        if self._improved(value):
+        if improved:
             self.best, self.best_epoch = value, state.epoch
             if self.restore_best_weights:
                 self._best_weights = _weights_of(state.model)
