@@ -681,10 +681,7 @@ def read_table_and_format(
 ) -> tuple[Any, dict[str, str] | None]:
     """``read_table``, and the number format the file showed (``DECIMAL_COMMA``,
     ``DECIMAL_POINT``, or None where no number told), for a model to record."""
-    said: list[str] = [] if notes is None else notes
-    frame, _, found = _read(path, where, None, said, None)
-    if notes is None:
-        print_notes(where, said)
+    frame, _, found = _read_noting(path, where, None, notes, None)
     return frame, found
 
 
@@ -699,11 +696,20 @@ def read_table_and_column(
     writes it: an identifier such as ``NA`` (Namibia) or ``?`` is carried, not read as a
     missing value. ``name`` finds its column in either Unicode form of an accented letter
     (see ``with_names``)."""
+    frame, as_written, _ = _read_noting(path, where, name, notes, number_format)
+    return frame, as_written
+
+
+def _read_noting(
+    path: str, where: str, name: str | None, notes: list[str] | None, number_format: Any
+) -> tuple[Any, Any, dict[str, str] | None]:
+    """``_read``, its notes added to ``notes``, or printed to stderr where ``notes`` is
+    None."""
     said: list[str] = [] if notes is None else notes
-    frame, as_written, _ = _read(path, where, name, said, number_format)
+    read = _read(path, where, name, said, number_format)
     if notes is None:
         print_notes(where, said)
-    return frame, as_written
+    return read
 
 
 def _read(

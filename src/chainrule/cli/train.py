@@ -58,6 +58,7 @@ from chainrule.data.tabular import (
 )
 from chainrule.distributed.environment import is_root
 from chainrule.nn import Module
+from chainrule.nn.conv import SMALL_CNN_DROPOUT, SMALL_CNN_HIDDEN
 from chainrule.train import Callback, History
 
 BUNDLED_TARGET = "target"
@@ -76,18 +77,14 @@ def run(args: argparse.Namespace) -> int:
     return _Run(settings, log, table, target_name, source, notes, number_format).train()
 
 
-CNN_HIDDEN = [128]
-CNN_DROPOUT = 0.25
-"""``--hidden`` and ``--dropout`` of ``--arch cnn`` when not given: ``small_cnn``'s own."""
-
-
 def _built(settings: TrainSettings) -> TrainSettings:
     """``settings`` as the network is built: without a hidden layer (``--hidden none``), a
     multilayer perceptron is one Linear layer, with no batch normalization or dropout to
     describe, record or check; a CNN has no dropout then, and its own defaults."""
     if settings.arch == "cnn":
-        hidden = settings.hidden if "hidden" in settings.given else CNN_HIDDEN
-        dropout = settings.dropout if "dropout" in settings.given else CNN_DROPOUT
+        # ``--hidden`` and ``--dropout`` not given: ``small_cnn``'s own
+        hidden = settings.hidden if "hidden" in settings.given else [SMALL_CNN_HIDDEN]
+        dropout = settings.dropout if "dropout" in settings.given else SMALL_CNN_DROPOUT
         return dataclasses.replace(settings, hidden=hidden, dropout=dropout if hidden else 0.0)
     if not settings.hidden:
         return dataclasses.replace(settings, batch_norm=False, dropout=0.0)

@@ -13,7 +13,6 @@ from chainrule.distributions import constraints
 from chainrule.distributions.distribution import (
     Distribution,
     GeneratorLike,
-    are_numbers,
     broadcast_all,
 )
 from chainrule.nn.functional import binary_cross_entropy_with_logits
@@ -77,8 +76,7 @@ class Bernoulli(Distribution):
         else:
             self.logits = param
         self._param = param
-        batch_shape = () if are_numbers(given) else param.shape
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(param.shape, validate_args=validate_args)
 
     @property
     def arg_constraints(self) -> dict[str, constraints.Constraint]:

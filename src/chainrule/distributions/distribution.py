@@ -42,11 +42,6 @@ def broadcast_all(where: str, *values: Any) -> tuple[Tensor, ...]:
         ) from None
 
 
-def are_numbers(*values: Any) -> bool:
-    """Whether every value is a Python number (the batch shape is then ())."""
-    return all(isinstance(v, int | float) for v in values)
-
-
 class Distribution:
     """A probability distribution over tensors, as PyTorch's ``Distribution``.
 

@@ -7,8 +7,6 @@ import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import numpy as np
-
 from chainrule.autograd.ops import softplus, where
 from chainrule.distributions.bernoulli import Bernoulli
 from chainrule.distributions.categorical import Categorical
@@ -129,19 +127,19 @@ def _kl_bernoulli_bernoulli(p: Bernoulli, q: Bernoulli) -> Tensor:
     # PyTorch's masks: inf where q rules out what p allows, 0 where p puts no mass (with
     # zero gradient there, as PyTorch's in-place fills give)
     t1 = p.probs * (softplus(-q.logits) - softplus(-p.logits))
-    t1 = where(np.broadcast_to(q.probs.data == 0, t1.shape), math.inf, t1)
-    t1 = where(np.broadcast_to(p.probs.data == 0, t1.shape), 0.0, t1)
+    t1 = where(q.probs.data == 0, math.inf, t1)
+    t1 = where(p.probs.data == 0, 0.0, t1)
     t2 = (1 - p.probs) * (softplus(q.logits) - softplus(p.logits))
-    t2 = where(np.broadcast_to(q.probs.data == 1, t2.shape), math.inf, t2)
-    t2 = where(np.broadcast_to(p.probs.data == 1, t2.shape), 0.0, t2)
+    t2 = where(q.probs.data == 1, math.inf, t2)
+    t2 = where(p.probs.data == 1, 0.0, t2)
     return t1 + t2
 
 
 @register_kl(Categorical, Categorical)
 def _kl_categorical_categorical(p: Categorical, q: Categorical) -> Tensor:
     t = p.probs * (p.logits - q.logits)
-    t = where(np.broadcast_to(q.probs.data == 0, t.shape), math.inf, t)
-    t = where(np.broadcast_to(p.probs.data == 0, t.shape), 0.0, t)
+    t = where(q.probs.data == 0, math.inf, t)
+    t = where(p.probs.data == 0, 0.0, t)
     return t.sum(-1)
 
 
@@ -149,4 +147,4 @@ def _kl_categorical_categorical(p: Categorical, q: Categorical) -> Tensor:
 def _kl_uniform_uniform(p: Uniform, q: Uniform) -> Tensor:
     result = ((q.high - q.low) / (p.high - p.low)).log()
     outside = (q.low.data > p.low.data) | (q.high.data < p.high.data)
-    return where(np.broadcast_to(outside, result.shape), math.inf, result)
+    return where(outside, math.inf, result)

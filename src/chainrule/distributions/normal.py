@@ -10,7 +10,6 @@ from chainrule.distributions import constraints
 from chainrule.distributions.distribution import (
     Distribution,
     GeneratorLike,
-    are_numbers,
     broadcast_all,
 )
 from chainrule.tensor import Tensor, randn
@@ -60,8 +59,7 @@ class Normal(Distribution):
 
     def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
         self.loc, self.scale = broadcast_all("Normal", loc, scale)
-        batch_shape = () if are_numbers(loc, scale) else self.loc.shape
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(self.loc.shape, validate_args=validate_args)
 
     @property
     def arg_constraints(self) -> dict[str, constraints.Constraint]:

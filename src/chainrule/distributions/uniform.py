@@ -12,7 +12,6 @@ from chainrule.distributions import constraints
 from chainrule.distributions.distribution import (
     Distribution,
     GeneratorLike,
-    are_numbers,
     broadcast_all,
 )
 from chainrule.tensor import Tensor, rand
@@ -57,8 +56,7 @@ class Uniform(Distribution):
 
     def __init__(self, low: Any, high: Any, validate_args: bool | None = None) -> None:
         self.low, self.high = broadcast_all("Uniform", low, high)
-        batch_shape = () if are_numbers(low, high) else self.low.shape
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(self.low.shape, validate_args=validate_args)
 
     @property
     def arg_constraints(self) -> dict[str, constraints.Constraint]:

@@ -26,7 +26,7 @@ from chainrule.io._codec import decode, encode
 from chainrule.io.architecture import build_model, describe_model
 from chainrule.nn import Module
 from chainrule.nn.init import _random_init_skipped
-from chainrule.nn.module import PREFIX_HINT
+from chainrule.nn.module import PREFIX_HINT, _common_prefix
 from chainrule.tensor import Tensor, dtype_of_to
 
 PathLike = str | os.PathLike[str]
@@ -553,23 +553,17 @@ def _prefix_hint(expected: list[str], tensors: Mapping[str, Array], text: str | 
     """How to load the model's weights when the file holds all of them under one prefix:
     a state dict saved inside a general checkpoint (``model_state_dict.0.weight``), or
     PyTorch's ``DataParallel`` names (``module.0.weight``)."""
-    if not expected:
+    prefix = _common_prefix(expected, tensors)
+    if prefix is None:
         return ""
-    first = expected[0]
-    prefixes = [
-        name[: -len(first)] for name in tensors if name.endswith(f".{first}") and name != first
-    ]
-    for prefix in prefixes:
-        if all(f"{prefix}{key}" in tensors for key in expected):
-            section = prefix.removesuffix(".")
-            if _format_of(text) == _container.OBJECT_FORMAT and "." not in section:
-                return (
-                    f". The file holds saved values with the model's weights under "
-                    f"{section!r}: model.load_state_dict(chainrule.load(path)[{section!r}])"
-                )
-            return (
-                f". The file holds the model's weights under the prefix {prefix!r}: "
-                f"model.load_state_dict({{k.removeprefix({prefix!r}): v for k, v in "
-                f"chainrule.io.load_weights(path).items()}})"
-            )
-    return ""
+    section = prefix.removesuffix(".")
+    if _format_of(text) == _container.OBJECT_FORMAT and "." not in section:
+        return (
+            f". The file holds saved values with the model's weights under "
+            f"{section!r}: model.load_state_dict(chainrule.load(path)[{section!r}])"
+        )
+    return (
+        f". The file holds the model's weights under the prefix {prefix!r}: "
+        f"model.load_state_dict({{k.removeprefix({prefix!r}): v for k, v in "
+        f"chainrule.io.load_weights(path).items()}})"
+    )

@@ -883,15 +883,31 @@ def triplet_margin_loss(
     a = _floating_tensor(where, "anchor", anchor)
     pos = _floating_tensor(where, "positive", positive)
     neg = _floating_tensor(where, "negative", negative)
+    distance = functools.partial(_pairwise_distance, p=p, eps=eps, keepdim=False, where=where)
+    return _triplet(where, a, pos, neg, distance, margin, swap, reduction)
+
+
+def _triplet(
+    where: str,
+    a: Tensor,
+    pos: Tensor,
+    neg: Tensor,
+    distance: Callable[[Tensor, Tensor], Tensor],
+    margin: float,
+    swap: bool,
+    reduction: str,
+) -> Tensor:
+    """max(0, margin + d(a, pos) - d(a, neg)), reduced; ``swap`` takes min(d(a, neg),
+    d(pos, neg)) for the negative distance. The triplet losses check their margins first."""
     if not a.ndim == pos.ndim == neg.ndim:
         raise ValueError(
             f"{where}: expected anchor, positive and negative with the same number of "
             f"dimensions, got shapes {a.shape}, {pos.shape} and {neg.shape}"
         )
-    dist_pos = _pairwise_distance(a, pos, p, eps, False, where)
-    dist_neg = _pairwise_distance(a, neg, p, eps, False, where)
+    dist_pos = distance(a, pos)
+    dist_neg = distance(a, neg)
     if swap:
-        dist_neg = ops.minimum(dist_neg, _pairwise_distance(pos, neg, p, eps, False, where))
+        dist_neg = ops.minimum(dist_neg, distance(pos, neg))
     return _reduce(ops.clip(margin + dist_pos - dist_neg, min=0), reduction)
 
 
@@ -967,16 +983,7 @@ def triplet_margin_with_distance_loss(
     else:
         a, pos, neg = as_tensor(anchor), as_tensor(positive), as_tensor(negative)
         distance = distance_function
-    if not a.ndim == pos.ndim == neg.ndim:
-        raise ValueError(
-            f"{where}: expected anchor, positive and negative with the same number of "
-            f"dimensions, got shapes {a.shape}, {pos.shape} and {neg.shape}"
-        )
-    dist_pos = distance(a, pos)
-    dist_neg = distance(a, neg)
-    if swap:
-        dist_neg = ops.minimum(dist_neg, distance(pos, neg))
-    return _reduce(ops.clip(margin + dist_pos - dist_neg, min=0), reduction)
+    return _triplet(where, a, pos, neg, distance, margin, swap, reduction)
 
 
 def _margin_rows(where: str, input: Any, target: Any) -> tuple[Tensor, Array]:

@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chainrule.autograd.ops.conv import conv_pads
+from chainrule.autograd.ops.conv import conv_pads, edge_pad_rule_broken
 from chainrule.backend import default_float, np
 from chainrule.nn import _conv_functional as F
 from chainrule.nn import init
@@ -171,13 +171,8 @@ class _ConvNd(Module):
         names = ("height", "width") if self.n_dims == 2 else ("length",)
         for k, name in enumerate(reversed(names)):  # the last axis first, as ``pads``
             size, border = shape[-1 - k], max(pads[2 * k], pads[2 * k + 1])
-            if self.padding_mode == "reflect" and border >= size:
-                rule = "smaller than"
-            elif self.padding_mode == "circular" and border > size:
-                rule = "at most"
-            elif size == 0 and border:
-                rule = "at most"  # no edge to replicate
-            else:
+            rule = edge_pad_rule_broken(self.padding_mode, size, border)
+            if rule is None:
                 continue
             raise ValueError(
                 f"{type(self).__name__}: {self.padding_mode} padding must be {rule} the "
@@ -515,12 +510,18 @@ class ConvTranspose1d(_ConvTransposeNd):
     _convolve = staticmethod(F.conv_transpose1d)
 
 
+SMALL_CNN_HIDDEN = 128
+SMALL_CNN_DROPOUT = 0.25
+"""``small_cnn``'s default hidden width and dropout (``chainrule train --arch cnn`` takes
+them too)."""
+
+
 def small_cnn(
     image_shape: Sequence[int],
     n_classes: int,
     channels: Sequence[int] = (32, 64),
-    hidden: int | Sequence[int] = 128,
-    dropout: float = 0.25,
+    hidden: int | Sequence[int] = SMALL_CNN_HIDDEN,
+    dropout: float = SMALL_CNN_DROPOUT,
     dtype: Any = None,
     generator: GeneratorLike = None,
     batch_norm: bool = True,

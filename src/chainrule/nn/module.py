@@ -9,7 +9,7 @@ modes, dtype conversion, hooks and the printed form.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from chainrule.autograd.function import Function
@@ -254,22 +254,32 @@ PREFIX_HINT = ". The state dict holds the missing keys under the prefix "
 its own, for a file, in its place)."""
 
 
-def _prefix_hint(missing: list[str], state_dict: Mapping[str, Any]) -> str:
-    """How to load a state dict that holds every missing key under one prefix: PyTorch's
-    ``DataParallel`` saves ``module.0.weight`` for ``0.weight``."""
-    if not missing:
-        return ""
-    first = missing[0]
-    for name in state_dict:
+def _common_prefix(keys: list[str], names: Collection[Any]) -> str | None:
+    """The prefix under which ``names`` holds every one of ``keys`` (``"module."`` for
+    ``module.0.weight`` and ``0.weight``), found from a name ending in ``.{keys[0]}``; None
+    when there is none (or no keys)."""
+    if not keys:
+        return None
+    first = keys[0]
+    for name in names:
         if not (isinstance(name, str) and name.endswith(f".{first}")):
             continue
         prefix = name[: -len(first)]
-        if all(f"{prefix}{key}" in state_dict for key in missing):
-            return (
-                f"{PREFIX_HINT}{prefix!r} (as PyTorch's DataParallel names them): pass "
-                f"{{k.removeprefix({prefix!r}): v for k, v in state_dict.items()}}"
-            )
-    return ""
+        if all(f"{prefix}{key}" in names for key in keys):
+            return prefix
+    return None
+
+
+def _prefix_hint(missing: list[str], state_dict: Mapping[str, Any]) -> str:
+    """How to load a state dict that holds every missing key under one prefix: PyTorch's
+    ``DataParallel`` saves ``module.0.weight`` for ``0.weight``."""
+    prefix = _common_prefix(missing, state_dict)
+    if prefix is None:
+        return ""
+    return (
+        f"{PREFIX_HINT}{prefix!r} (as PyTorch's DataParallel names them): pass "
+        f"{{k.removeprefix({prefix!r}): v for k, v in state_dict.items()}}"
+    )
 
 
 def _described(value: Any, array: Array) -> str:

@@ -1402,6 +1402,20 @@ def avg_pool2d(
     return _unbatched(y, x.ndim)
 
 
+def edge_pad_rule_broken(mode: str, size: int, border: int) -> str | None:
+    """The rule a border of ``border`` elements breaks on an axis of ``size`` for ``mode``,
+    as PyTorch's: ``"smaller than"`` for a reflected border not smaller than the axis,
+    ``"at most"`` for a wrapped one larger than it or an edge of an empty axis to replicate;
+    None where it keeps the rule."""
+    if mode == "reflect" and border >= size:
+        return "smaller than"
+    if mode == "circular" and border > size:
+        return "at most"
+    if mode == "replicate" and size == 0 and border:
+        return "at most"  # no edge to replicate
+    return None
+
+
 def edge_pad(input: Any, pad: Any, mode: str = "reflect") -> Tensor:
     """Pad the last axes with copies of the input's own elements.
 
@@ -1444,14 +1458,15 @@ def edge_pad(input: Any, pad: Any, mode: str = "reflect") -> Tensor:
     first = x.ndim - len(widths)
     for k, (before, after) in enumerate(widths):
         size = x.shape[first + k]
-        limit = size - 1 if mode == "reflect" else size
-        if mode != "replicate" and max(before, after) > limit:
-            raise ValueError(
-                f"edge_pad: {mode} padding of axis {first + k} (size {size}) must be at most "
-                f"{limit}, got {(before, after)}"
-            )
-        if mode == "replicate" and size == 0 and (before or after):
+        if edge_pad_rule_broken(mode, size, max(before, after)) is None:
+            continue
+        if mode == "replicate":
             raise ValueError(f"edge_pad: cannot replicate the edge of empty axis {first + k}")
+        limit = size - 1 if mode == "reflect" else size
+        raise ValueError(
+            f"edge_pad: {mode} padding of axis {first + k} (size {size}) must be at most "
+            f"{limit}, got {(before, after)}"
+        )
     return EdgePad.apply(x, widths=widths, mode=mode)
 
 

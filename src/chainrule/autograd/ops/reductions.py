@@ -10,7 +10,14 @@ import builtins
 import math
 from typing import Any, NamedTuple
 
-from chainrule.autograd.function import Context, Function, masked, register, summed
+from chainrule.autograd.function import (
+    Context,
+    Function,
+    _add_reduce,
+    masked,
+    register,
+    summed,
+)
 from chainrule.autograd.ops._operands import (
     as_tensor,
     check_axis,
@@ -65,10 +72,6 @@ def _spread(kept: Array, shape: tuple[int, ...]) -> Array:
     return out
 
 
-_add_reduce: Any = np.add.reduce
-"""What ``ndarray.sum`` calls, without its Python-level wrapper (about 1 us a call)."""
-
-
 def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
     return math.prod(shape[a] for a in axes)
 
@@ -97,11 +100,9 @@ class Sum(Function):
     @staticmethod
     def forward(ctx: Context, x: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
         ctx.in_shape, ctx.axes = x.shape, axes
-        if x.dtype == np.float16:
-            return summed(x, axes, keepdims)  # added up in float32, as in PyTorch
-        # Unsigned integers sum as int64, as in PyTorch (NumPy: uint64).
-        wide = np.int64 if x.dtype.kind == "u" else None
-        return _add_reduce(x, axis=axes, keepdims=keepdims, dtype=wide)
+        if x.dtype.kind == "u":  # unsigned integers sum as int64, as in PyTorch (NumPy: uint64)
+            return _add_reduce(x, axis=axes, keepdims=keepdims, dtype=np.int64)
+        return summed(x, axes, keepdims)  # float16 added up in float32, as in PyTorch
 
     @staticmethod
     def backward(ctx: Context, grad: Array) -> tuple[Array, None, None]:
