@@ -127,7 +127,8 @@ class MPIContext:
     sums. A loss with ``reduction='sum'`` (a loss module's, or a function's bound by
     ``functools.partial``; a function with no ``reduction`` is taken as a mean over its
     rows) is summed with weight 1 instead; a cross-entropy
-    or NLL loss of class labels (class-weighted, or with ``ignore_index``) weighs each
+    or NLL loss of class labels (class-weighted, or with ``ignore_index``; a module, or
+    ``F.cross_entropy`` / ``F.nll_loss`` with them bound by ``functools.partial``) weighs each
     rank by the weight of the labels it counts, over the batch's whole count, as one
     process divides. Random draws in a forward pass (dropout masks, from a layer's generator
     or from the default one) come on rank ``r > 0`` from rank 0's generators jumped ``r``
@@ -153,6 +154,8 @@ class MPIContext:
         self.size: int = launch_size()
         self.comm: Any = None
         self._watchdog = Watchdog(self.timeout, self.abort)
+        # The loss's settings (chainrule.train.loop._SettingsOf), made at the first step.
+        self._loss_settings: Any = None
         # Starting MPI (on import) and duplicating the communicator wait for every rank: a
         # rank that failed before calling fit would otherwise leave the others there for good.
         started = "mpi4py.MPI" in sys.modules
@@ -364,15 +367,9 @@ class MPIContext:
             )
         # The optimizer's parameters outside the model (a loss module's learned scale) start
         # from rank 0's values too; the check above made them alike in number and shape.
-        inside = {id(p) for p in model.parameters()}
-        extra = {
-            id(p): p
-            for group in state.optimizer.param_groups
-            for p in group["params"]
-            if id(p) not in inside
-        }
+        extra = _outside_model(model, state.optimizer)
         with self._watchdog.waiting("the broadcast of rank 0's parameters"):
-            for tensor in [*model.state_dict().values(), *extra.values()]:
+            for tensor in [*model.state_dict().values(), *extra]:
                 self._bcast_array(tensor.data)
         failed: Exception | None = None
         if not self.is_root:
@@ -485,11 +482,14 @@ class MPIContext:
         whole global batch, and what that loss is a mean over (``fit`` weighs the batch by
         it): the batch's rows, or under a cross-entropy or NLL loss of class labels the
         weight of the labels it counts (0 when every label is ignored)."""
-        from chainrule.train.loop import _averaged_over, _ignored_label, _reduction
+        from chainrule.train.loop import _averaged_over, _SettingsOf
 
+        if self._loss_settings is None:
+            self._loss_settings = _SettingsOf()
+        settings = self._loss_settings(loss_fn)  # read again only for another loss
         rows = len(x)
         output, value = None, 0.0
-        counted = _averaged_over(loss_fn, y, rows) if rows else 0
+        counted = _averaged_over(settings, y, rows) if rows else 0
         if rows:
             with self._own_draws():
                 output = model(x)
@@ -501,9 +501,9 @@ class MPIContext:
         # Every parameter with a gradient, the optimizer's or not: clipping reads them all.
         params = _trained(model, optimizer)
         total: float = self._batch_rows
-        if _reduction(loss_fn) == "sum":
+        if settings.reduction == "sum":
             loss = self._allreduce_gradients(params, value, 1.0)[0]
-        elif _ignored_label(loss_fn) is None or is_floating(y.dtype):
+        elif settings.ignored is None or is_floating(y.dtype):
             weight = rows / total  # a mean over rows: each rank weighs by its share of them
             loss = self._allreduce_gradients(params, value * weight, weight)[0]
         else:
@@ -901,6 +901,19 @@ def from_environment() -> MPIContext | None:
     return context
 
 
+def _outside_model(model: Module, optimizer: Optimizer) -> list[Tensor]:
+    """The parameters the optimizer holds that are not the model's (a loss module's learned
+    scale), each once, in the optimizer's order, whether they require a gradient or not."""
+    seen = {id(p) for p in model.parameters()}
+    found = []
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if id(p) not in seen:
+                seen.add(id(p))
+                found.append(p)
+    return found
+
+
 def _trained(model: Module, optimizer: Optimizer) -> list[Tensor]:
     """The parameters that require a gradient: the model's, then any others the optimizer
     holds, each once. Summing all of them over the ranks, not the optimizer's alone, keeps a
@@ -908,9 +921,8 @@ def _trained(model: Module, optimizer: Optimizer) -> list[Tensor]:
     when the optimizer trains part of the model."""
     seen: set[int] = set()
     found = []
-    for group in [list(model.parameters()), *(g["params"] for g in optimizer.param_groups)]:
-        for p in group:
-            if p.requires_grad and id(p) not in seen:
-                seen.add(id(p))
-                found.append(p)
+    for p in [*model.parameters(), *_outside_model(model, optimizer)]:
+        if p.requires_grad and id(p) not in seen:
+            seen.add(id(p))
+            found.append(p)
     return found

@@ -909,7 +909,10 @@ def _avg_pool(g: _Graph, m: AvgPool2d, x: str, shape: tuple[int, ...], path: str
 def _adaptive_avg_pool(
     g: _Graph, m: AdaptiveAvgPool2d, x: str, shape: tuple[int, ...], path: str
 ) -> str:
-    from chainrule.autograd.ops.resample import _averaging_matrix
+    """Sizes that divide: one AveragePool. Others: each axis's bins (rows ``floor(i * n /
+    out)`` to ``ceil((i + 1) * n / out)``) each a Slice and a ReduceMean, joined by Concat,
+    so that an infinite input stays in its own bins, as in the layer (a MatMul by averaging
+    matrices would spread inf * 0 = NaN to every bin)."""
     from chainrule.nn._conv_functional import _adaptive_sizes
 
     h, w = shape[-2:]
@@ -919,9 +922,20 @@ def _adaptive_avg_pool(
     if h % out_h == 0 and w % out_w == 0:
         kernel = [h // out_h, w // out_w]
         return g.node("AveragePool", [x], path, kernel_shape=kernel, strides=kernel)
-    rows = g.constant(f"{path}.rows", _averaging_matrix(h, out_h, g.dtype))
-    columns = g.constant(f"{path}.columns", _averaging_matrix(w, out_w, g.dtype).T)
-    return g.node("MatMul", [g.node("MatMul", [rows, x]), columns], path)
+    y = x
+    for axis, size, out in ((2, h, out_h), (3, w, out_w)):
+        if size == out:
+            continue
+        bins = []
+        for i in range(out):
+            start, end = i * size // out, -(-(i + 1) * size // out)
+            bounds = [
+                g.constant(name, [v], np.int64)
+                for name, v in (("starts", start), ("ends", end), ("axes", axis))
+            ]
+            bins.append(_reduce_mean(g, g.node("Slice", [y, *bounds]), [axis]))
+        y = bins[0] if out == 1 else g.node("Concat", bins, axis=axis)
+    return g.node("Identity", [y], path)
 
 
 def _batch_norm_2d(g: _Graph, m: BatchNorm2d, x: str, shape: tuple[int, ...], path: str) -> str:

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import chainrule.nn.functional as F
 from chainrule.autograd.anomaly import AnomalyError, detect_anomaly
@@ -388,8 +388,9 @@ def _weighted(loss_fn: Any, where: str) -> _WeightedLoss:
             f"reduction={reduction!r}"
         )
     averaged_over = None
-    if _ignored_label(inner) is not None:
-        averaged_over = functools.partial(_averaged_over, inner)
+    settings = _loss_settings(inner)
+    if settings.ignored is not None:
+        averaged_over = functools.partial(_averaged_over, settings)
     return _WeightedLoss(per_row, summed=reduction == "sum", averaged_over=averaged_over)
 
 
@@ -773,30 +774,79 @@ def _reduction(loss_fn: Any) -> str:
     return "mean"
 
 
-def _ignored_label(loss_fn: Any) -> int | None:
-    """The label that a cross-entropy or NLL loss leaves out (``ignore_index``), else None."""
+class _LossSettings(NamedTuple):
+    """What ``fit`` needs to know of a loss to add its batches up: its ``reduction``, the
+    label it leaves out (``ignore_index``, None for a loss that is not a cross-entropy or
+    NLL loss) and its class weights (None when it has none)."""
+
+    reduction: str
+    ignored: int | None
+    weight: Array | None
+
+
+def _loss_settings(loss_fn: Any) -> _LossSettings:
+    """The settings of ``loss_fn`` that decide how its batches add up: those of a loss
+    module, of ``F.cross_entropy`` or ``F.nll_loss``, or of one of them with some bound by
+    ``functools.partial`` (``partial(F.cross_entropy, weight=w)`` is
+    ``nn.CrossEntropyLoss(weight=w)``). Work it out once per run: for a plain function it
+    reads the signature.
+
+    Examples
+    --------
+    >>> _loss_settings(functools.partial(F.cross_entropy, ignore_index=1, reduction="sum"))
+    _LossSettings(reduction='sum', ignored=1, weight=None)
+    >>> _loss_settings(F.mse_loss)
+    _LossSettings(reduction='mean', ignored=None, weight=None)
+    """
+    reduction = _reduction(loss_fn)
+    weight: Any
     if isinstance(loss_fn, losses.CrossEntropyLoss | losses.NLLLoss):
-        return int(loss_fn.ignore_index)
-    if loss_fn is F.cross_entropy or loss_fn is F.nll_loss:
-        return -100  # the functions' default
-    return None
+        ignored, weight = int(loss_fn.ignore_index), loss_fn.weight
+    else:
+        function, bound = loss_fn, dict[str, Any]()
+        while isinstance(function, functools.partial):
+            bound = {**function.keywords, **bound}  # an outer partial's keywords win
+            function = function.func
+        if function is not F.cross_entropy and function is not F.nll_loss:
+            return _LossSettings(reduction, None, None)
+        ignored, weight = int(bound.get("ignore_index", -100)), bound.get("weight")
+    if weight is not None:
+        weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    return _LossSettings(reduction, ignored, weight)
 
 
-def _averaged_over(loss_fn: Any, y: Tensor, rows: int) -> float:
+class _SettingsOf:
+    """``_loss_settings`` of the loss last asked about, worked out again only for another
+    loss: a function's reads its signature (tens of microseconds), too slow for every batch.
+    A loss with its own ``reduction`` (a loss module) is read each time, as a callback may
+    change its settings while ``fit`` runs."""
+
+    def __init__(self) -> None:
+        self._loss_fn: Any = None
+        self._settings: _LossSettings | None = None
+
+    def __call__(self, loss_fn: Any) -> _LossSettings:
+        if isinstance(getattr(loss_fn, "reduction", None), str):
+            return _loss_settings(loss_fn)
+        if self._settings is None or loss_fn is not self._loss_fn:
+            self._loss_fn, self._settings = loss_fn, _loss_settings(loss_fn)
+        return self._settings
+
+
+def _averaged_over(settings: _LossSettings, y: Tensor, rows: int) -> float:
     """What one batch's loss is the mean over, so that batches add up to the mean over all
     the data: the batch's rows, except for class labels under a cross-entropy or NLL loss
     reduced by "mean", which divides by the total weight of the labels it counts (those that
     are not ``ignore_index``, each weighted by its class's ``weight``). 0 for a batch whose
-    labels are all ignored: its loss is NaN (0 / 0, as in PyTorch) and stands for nothing."""
-    ignored = _ignored_label(loss_fn)
-    if ignored is None or is_floating(y.dtype) or _reduction(loss_fn) != "mean":
+    labels are all ignored: its loss is NaN (0 / 0, as in PyTorch) and stands for nothing.
+    ``settings`` are the loss's, from ``_loss_settings``."""
+    if settings.ignored is None or is_floating(y.dtype) or settings.reduction != "mean":
         return rows
     labels = y.data
-    counted = labels != ignored
-    weight = getattr(loss_fn, "weight", None)
-    if weight is None:
+    counted = labels != settings.ignored
+    if settings.weight is None:
         return int(np.count_nonzero(counted))
-    return float(weight.data[labels[counted]].sum())
+    return float(settings.weight[labels[counted]].sum())
 
 
 def _score(
@@ -942,6 +992,8 @@ class FitState:
     _resumed: dict[str, Any] | None = field(default=None, repr=False)
     # With scheduler_interval='step': the rate of the last optimizer step, the epoch's 'lr'.
     _step_lr: float | None = field(default=None, repr=False)
+    # How the loss's batches add up (its reduction, ignore_index, class weights).
+    _loss_settings: _SettingsOf = field(default_factory=_SettingsOf, repr=False)
 
     @property
     def is_root(self) -> bool:
@@ -1928,7 +1980,8 @@ def _run_epoch(
         if dist is None:
             # What the batch's loss is the mean over (its rows, or a cross-entropy's counted
             # labels), weighted or not, so that batches add up to the epoch's mean.
-            rows = _averaged_over(state.loss_fn, y, 1 if one else len(x))
+            settings = state._loss_settings(state.loss_fn)
+            rows = _averaged_over(settings, y, 1 if one else len(x))
         state.step += 1
         if not np.isfinite(value) and rows:
             _diverged(state, value, x, y)
@@ -1977,7 +2030,7 @@ def _run_epoch(
     if dist is not None and metrics:
         targets, outputs = dist.gather_epoch(targets, outputs)
     if metrics and outputs:
-        ignored = _ignored_label(state.loss_fn)
+        ignored = state._loss_settings(state.loss_fn).ignored
         y_true, y_out = np.concatenate(targets), np.concatenate(outputs)
         logs.update(_score(metrics, kind, y_true, y_out, "", ignored))
     logs["time"] = time.perf_counter() - started
@@ -2042,7 +2095,8 @@ def _evaluate(
     ranks' parts of a batch are added up before the batch is weighed by its rows."""
     items: Iterable[tuple[Any, Any]]
     split = dist is not None and own  # each batch split over the ranks, as in training
-    summed = _reduction(loss_fn) == "sum"
+    settings = _loss_settings(loss_fn)
+    summed = settings.reduction == "sum"
     if weighted_loss is not None:
         summed = weighted_loss.summed
     if dist is None:
@@ -2074,12 +2128,12 @@ def _evaluate(
                 output = model(x)
                 if weighted_loss is None:
                     value = loss_fn(output, y)
-                    rows = _averaged_over(loss_fn, y, 1 if one else len(x))
+                    rows = _averaged_over(settings, y, 1 if one else len(x))
                 else:
                     assert weights is not None  # given together
                     weight = Tensor._from_op(weights[indices], None)
                     value = weighted_loss(output, y, weight)
-                    rows = _averaged_over(loss_fn, y, len(x))
+                    rows = _averaged_over(settings, y, len(x))
                 if split:
                     # A sum adds up over the ranks as it is; a mean times what it is a mean
                     # over (0 for labels all ignored, whose mean is NaN) is a sum too.
@@ -2119,7 +2173,7 @@ def _evaluate(
     logs = {prefix + "loss": total / max(count, 1)}
     if outputs:
         y_true, y_out = np.concatenate(targets), np.concatenate(outputs)
-        logs.update(_score(metrics, kind, y_true, y_out, prefix, _ignored_label(loss_fn)))
+        logs.update(_score(metrics, kind, y_true, y_out, prefix, settings.ignored))
     return logs
 
 

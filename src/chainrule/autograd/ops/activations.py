@@ -290,7 +290,13 @@ class Softmax(Function):
 
 @register("log_softmax")
 class LogSoftmax(Function):
-    """y = x - logsumexp(x) along ``axis``;  dL/dx = g - softmax(x) * sum(g)."""
+    """y = x - logsumexp(x) along ``axis``;  dL/dx = g - softmax(x) * sum(g).
+
+    The backward of float16 is computed in float32 and rounded at the end, as PyTorch does:
+    a float16 sum of more than 65,504 gradients near 1 would be inf, and every gradient NaN.
+    The forward stays in float16, as PyTorch's CPU forward does (a row of more than 65,504
+    equal values gives -inf there too).
+    """
 
     @staticmethod
     @quietly
@@ -309,7 +315,11 @@ class LogSoftmax(Function):
     @quietly
     def backward(ctx: Context, grad: Array) -> tuple[Array, None]:
         (y,) = ctx.saved
-        return grad - np.exp(y) * grad.sum(axis=ctx.axis, keepdims=True), None
+        dtype = y.dtype
+        if dtype == np.float16:
+            y, grad = y.astype(np.float32), grad.astype(np.float32)
+        dx = grad - np.exp(y) * grad.sum(axis=ctx.axis, keepdims=True)
+        return dx.astype(dtype, copy=False), None
 
 
 @register("logsumexp")

@@ -96,7 +96,8 @@ class Sqrt(Function):
 class Abs(Function):
     """y = |x|;  dy/dx = sign(x).
 
-    NOTE: at x = 0 the subgradient 0 is used, and at NaN the derivative is 0, as in PyTorch.
+    NOTE: at x = 0 the subgradient 0 is used, and at NaN the derivative is 0, as in PyTorch:
+    the gradient is ``grad * sgn(x)``, so an infinite or NaN ``grad`` there gives NaN.
     """
 
     @staticmethod
@@ -105,11 +106,13 @@ class Abs(Function):
         return np.abs(x)
 
     @staticmethod
+    @quietly  # 0 * inf is NaN, as in PyTorch
     def backward(ctx: Context, grad: Array) -> tuple[Array]:
         (x,) = ctx.saved
-        if x.dtype.kind != "f":
-            return (grad * np.sign(x),)
-        return (masked(grad * np.sign(x), x == x),)  # sign(NaN) = 0, PyTorch's sgn
+        sign = np.sign(x)
+        if x.dtype.kind == "f":
+            sign = np.where(x == x, sign, 0)  # sign(NaN) = 0, PyTorch's sgn
+        return (grad * sign,)
 
 
 @register("sin")
