@@ -306,9 +306,9 @@ def test_a_name_with_backticks_stays_one_code_span() -> None:
 
 
 def test_a_zero_gradient_is_not_printed_as_minus_zero() -> None:
-    # dL/dz through a ReLU's off unit is -g * 0 = -0.0 in IEEE arithmetic, as in PyTorch; a
-    # learner reading "-0" looks for a sign that means nothing.
-    model = nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 2))
+    # dL/dz through a leaky ReLU's off unit with slope 0 is g * 0, -0.0 in IEEE arithmetic
+    # where g < 0, as in PyTorch; a learner reading "-0" looks for a sign that means nothing.
+    model = nn.Sequential(nn.Linear(3, 6), nn.LeakyReLU(0.0), nn.Linear(6, 2))
     model.reset_parameters(1)
     trace = trace_step(model, X, Y)
     gradient = trace.steps[1].dL_dx
