@@ -2196,6 +2196,22 @@ class Tensor(_TensorFields):
         ``squeeze_``)."""
         return self._reshaped_in_place("unsqueeze_", lambda t: ops.unsqueeze(t, dim=dim))
 
+    def t_(self) -> Tensor:
+        """Transpose a matrix in place (a vector or a 0-d tensor stays as it is); returns
+        self (PyTorch's ``t_``; see ``squeeze_`` for the rules on memory and grad).
+
+        Raises
+        ------
+        ValueError
+            If the tensor has more than 2 dimensions.
+        """
+        if self.data.ndim > 2:
+            raise ValueError(
+                f"t_: expected a tensor with at most 2 dimensions, got shape "
+                f"{self.data.shape}; use transpose(dim0, dim1) or .mT"
+            )
+        return self._reshaped_in_place("t_", ops.transpose)
+
     def _reshaped_in_place(self, where: str, reshaped: Callable[[Tensor], Tensor]) -> Tensor:
         """self given the shape of ``reshaped(self)``, a view op (same values, new shape)."""
         if not (_state.enabled and self._requires_grad):
