@@ -1311,19 +1311,20 @@ class Tensor(_TensorFields):
         return ops.add(self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.add(other, self)
+        # self first, as PyTorch records ``2 + t``: grad_fn.next_functions[0] is self's
+        return ops.add(self, other)
 
     def __sub__(self, other: Any) -> Tensor:
         return ops.sub(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.sub(other, self)
+        return ops.rsub(self, other)
 
     def __mul__(self, other: Any) -> Tensor:
         return ops.mul(self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.mul(other, self)
+        return ops.mul(self, other)  # self first, as in __radd__
 
     def __truediv__(self, other: Any) -> Tensor:
         return ops.div(self, other)
