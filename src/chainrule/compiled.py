@@ -60,7 +60,7 @@ from chainrule.tensor import Tensor, _set_grad, _TensorFields, as_generator, as_
 REPLAYED_OPS = frozenset(
     {
         # elementwise arithmetic and functions
-        "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "log1p", "expm1", "sqrt",
+        "add", "sub", "rsub", "mul", "div", "neg", "pow", "exp", "log", "log1p", "expm1", "sqrt",
         "abs", "sin", "cos", "erf", "clip", "maximum", "minimum", "where", "cast", "clone",
         "sign", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
         "atan2", "fmod", "lerp",

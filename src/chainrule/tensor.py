@@ -1311,19 +1311,20 @@ class Tensor(_TensorFields):
         return ops.add(self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.add(other, self)
+        # self first, as PyTorch records ``2 + t``: grad_fn.next_functions[0] is self's
+        return ops.add(self, other)
 
     def __sub__(self, other: Any) -> Tensor:
         return ops.sub(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.sub(other, self)
+        return ops.rsub(self, other)
 
     def __mul__(self, other: Any) -> Tensor:
         return ops.mul(self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.mul(other, self)
+        return ops.mul(self, other)  # self first, as in __radd__
 
     def __truediv__(self, other: Any) -> Tensor:
         return ops.div(self, other)
@@ -2195,6 +2196,22 @@ class Tensor(_TensorFields):
         """Insert an axis of length 1 at position ``dim`` in place; returns self (see
         ``squeeze_``)."""
         return self._reshaped_in_place("unsqueeze_", lambda t: ops.unsqueeze(t, dim=dim))
+
+    def t_(self) -> Tensor:
+        """Transpose a matrix in place (a vector or a 0-d tensor stays as it is); returns
+        self (PyTorch's ``t_``; see ``squeeze_`` for the rules on memory and grad).
+
+        Raises
+        ------
+        ValueError
+            If the tensor has more than 2 dimensions.
+        """
+        if self.data.ndim > 2:
+            raise ValueError(
+                f"t_: expected a tensor with at most 2 dimensions, got shape "
+                f"{self.data.shape}; use transpose(dim0, dim1) or .mT"
+            )
+        return self._reshaped_in_place("t_", ops.transpose)
 
     def _reshaped_in_place(self, where: str, reshaped: Callable[[Tensor], Tensor]) -> Tensor:
         """self given the shape of ``reshaped(self)``, a view op (same values, new shape)."""

@@ -274,7 +274,8 @@ class FunctionCtx(Context):
 
     Besides what every node holds, it knows the user's Function class, what each output was
     (to hand ``backward`` zeros for an output that got no gradient) and which output each
-    arriving gradient belongs to.
+    arriving gradient belongs to. Each Function's nodes are of a subclass of its own named
+    ``<Name>Backward``, as PyTorch's are (``type(y.grad_fn).__name__``).
     """
 
     __slots__ = (
@@ -493,6 +494,20 @@ class _SlotCtx(Context):
         return repr(self.next[0])
 
 
+def _node_classes(cls: type[Function]) -> tuple[type[FunctionCtx], type[_SlotCtx]]:
+    """The node classes of a user's Function, named ``<Name>Backward`` as PyTorch's are
+    (``type(y.grad_fn).__name__``): one for its node, one for each output's node of a
+    Function with several outputs. Made once per Function class and kept on it (as
+    PyTorch keeps ``_backward_cls``); a subclass gets its own."""
+    classes: tuple[type[FunctionCtx], type[_SlotCtx]] | None = cls.__dict__.get("_node_classes")
+    if classes is None:
+        name = f"{cls.__name__}Backward"
+        names = {"__slots__": (), "__module__": cls.__module__, "__qualname__": name}
+        classes = (type(name, (FunctionCtx,), names), type(name, (_SlotCtx,), names))
+        cls._node_classes = classes  # type: ignore[attr-defined]
+    return classes
+
+
 def _apply_to_tensors(cls: type[Function], inputs: tuple[Any, ...], options: dict[str, Any]) -> Any:
     """``cls.apply`` for a Function on tensors: run forward unrecorded, then link its outputs."""
     edges: list[Edge] = []
@@ -506,7 +521,8 @@ def _apply_to_tensors(cls: type[Function], inputs: tuple[Any, ...], options: dic
             needs.append(False)
     record = _state.enabled and any(needs)
     shapes = tuple(x.data.shape if isinstance(x, Tensor) else None for x in inputs)
-    ctx = FunctionCtx(cls, tuple(edges), tuple(needs), shapes)
+    node_class, slot_class = _node_classes(cls)
+    ctx = node_class(cls, tuple(edges), tuple(needs), shapes)
     previous = _state.enabled
     _state.enabled = False  # the ops inside forward are not recorded, as in PyTorch
     try:
@@ -544,7 +560,7 @@ def _apply_to_tensors(cls: type[Function], inputs: tuple[Any, ...], options: dic
         nodes[ctx.slot] = ctx
     elif record and differentiable:
         for position in differentiable:
-            node = _SlotCtx(_OutputSlot, (ctx,), (True,))
+            node = slot_class(_OutputSlot, (ctx,), (True,))
             node.position = position
             node.output_shape, node.output_dtype = ctx.outputs[position]  # type: ignore[misc]
             nodes[position] = node

@@ -385,7 +385,8 @@ def batch_of(dataset: Any, indices: Array | slice) -> Any:
 
     A sample that is a tuple (or list) of fields gives a list with one tensor per field (a
     namedtuple stays one), a dict gives a dict of tensors with the same keys, a lone array
-    or number gives one tensor, and strings stay a list. A ``TensorDataset`` or ``Subset``
+    or number gives one tensor, and strings stay as collected (a list; a tuple for a
+    field of tuple samples). A ``TensorDataset`` or ``Subset``
     slices its arrays at once; any other dataset, a subclass of those that changes
     ``__getitem__`` (to augment, say) among them, is indexed sample by sample, as PyTorch's
     loaders do.
@@ -415,7 +416,7 @@ def _sliced_at_once(dataset: Any) -> bool:
     return True
 
 
-def default_collate(samples: list[Any]) -> Any:
+def default_collate(samples: Sequence[Any]) -> Any:
     """One batch from samples of the same structure, as PyTorch's ``default_collate``: tuples
     and lists give a list of batched fields (so that ``batch[0] = batch[0].float()``
     works), namedtuples a namedtuple, dicts a dict, arrays and numbers one stacked tensor,
@@ -436,6 +437,8 @@ def default_collate(samples: list[Any]) -> Any:
     ((2, 3), [1, 0])
     >>> default_collate([(0, [0, 1]), (1, [1, 2])])
     [tensor([0, 1]), [tensor([0, 1]), tensor([1, 2])]]
+    >>> default_collate([(0, "a"), (1, "b")])
+    [tensor([0, 1]), ('a', 'b')]
     """
     first = samples[0]
     if isinstance(first, Mapping):
@@ -446,12 +449,14 @@ def default_collate(samples: list[Any]) -> Any:
             raise ValueError(
                 f"batch_of: expected samples with the same number of fields, got {lengths}"
             )
-        fields = [default_collate([s[k] for s in samples]) for k in range(len(first))]
+        # Each field's values as a tuple, as PyTorch's zip(*batch) gives them: a field of
+        # strings comes back as that tuple.
+        fields = [default_collate(tuple(s[k] for s in samples)) for k in range(len(first))]
         if hasattr(first, "_fields"):  # a namedtuple stays one, so that batch.x works
             return type(first)(*fields)
         return fields
     if isinstance(first, str | bytes):
-        return list(samples)
+        return samples
     arrays = [_as_array(s) for s in samples]
     # Arrays of text (S, U), raw bytes (V) or objects (O) do not stack into a tensor of
     # numbers; PyTorch's default_collate refuses them too (a NumPy string scalar is a str

@@ -41,6 +41,7 @@ from chainrule.autograd.ops.arithmetic import (
     neg,
     pow,
     remainder,
+    rsub,
     sub,
 )
 from chainrule.autograd.ops.assorted import (
@@ -532,6 +533,7 @@ __all__ = [
     "relu",
     "remainder",
     "reshape",
+    "rsub",
     "selu",
     "blocks",
     "matrices",

@@ -81,6 +81,23 @@ class Sub(Function):
         )
 
 
+@register("rsub")
+class Rsub(Function):
+    """y = other - x, ``other`` a number (``number - tensor``);  dy/dx = -1.
+
+    The number is an option, not an input, so that the node has the tensor as its one
+    input, as PyTorch's ``RsubBackward1`` has.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Array, *, other: Any) -> Array:
+        return other - x
+
+    @staticmethod
+    def backward(ctx: Context, grad: Array) -> tuple[Array]:
+        return (-grad,)
+
+
 @register("mul")
 class Mul(Function):
     """y = a * b;  dy/da = b, dy/db = a."""
@@ -271,6 +288,17 @@ def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
     if alpha != 1:
         b = _scaled(b, alpha)
     return Sub.apply(*binary_operands(a, b, wrap=True))
+
+
+def rsub(x: Any, other: Any) -> Tensor:
+    """Elementwise ``other - x``, as ``Tensor.__rsub__`` computes it, with broadcasting;
+    refused for bools. A number ``other`` gives a node with ``x`` as its one input."""
+    if _is_bool(x) or _is_bool(other):
+        check_not_bool("sub", other, x)
+    a, b = binary_operands(other, x, wrap=True)
+    if isinstance(b, Tensor) and not isinstance(a, Tensor):
+        return Rsub.apply(b, other=a)
+    return Sub.apply(a, b)
 
 
 def _is_bool(x: Any) -> bool:
