@@ -273,6 +273,7 @@ from chainrule.dtypes import (
 )
 from chainrule.io import load, load_state_dict_file, save
 from chainrule.linalg import matrix_power
+from chainrule.printing import get_printoptions, set_printoptions
 from chainrule.tensor import (
     BoolTensor,
     DoubleTensor,
@@ -534,6 +535,8 @@ __all__ = [
     "is_tensor",
     "set_default_device",
     "set_default_dtype",
+    "set_printoptions",
+    "get_printoptions",
     "initial_seed",
     "logspace",
     "double",

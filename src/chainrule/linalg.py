@@ -10,8 +10,8 @@ stack of them, as PyTorch's do.
 >>> a = cr.tensor([[4.0, 1.0], [1.0, 3.0]], dtype=cr.float64, requires_grad=True)
 >>> cr.linalg.det(a).backward()
 >>> a.grad  # the cofactors: d/da of 4 * 3 - 1 * 1
-tensor([[ 3., -1.],
-        [-1.,  4.]], dtype=float64)
+tensor([[ 3.0000, -1.0000],
+        [-1.0000,  4.0000]], dtype=float64)
 """
 
 from __future__ import annotations

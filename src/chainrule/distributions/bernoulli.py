@@ -57,9 +57,9 @@ class Bernoulli(Distribution):
     >>> from chainrule.distributions import Bernoulli
     >>> d = Bernoulli(logits=cr.tensor([0.0, 2.0], dtype=cr.float64))
     >>> d.probs
-    tensor([0.5       , 0.88079708], dtype=float64)
+    tensor([0.5000, 0.8808], dtype=float64)
     >>> d.log_prob(cr.tensor([1.0, 0.0], dtype=cr.float64))
-    tensor([-0.69314718, -2.12692801], dtype=float64)
+    tensor([-0.6931, -2.1269], dtype=float64)
     """
 
     has_enumerate_support = True

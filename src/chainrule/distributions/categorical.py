@@ -49,10 +49,10 @@ class Categorical(Distribution):
     >>> from chainrule.distributions import Categorical
     >>> d = Categorical(probs=cr.tensor([[1.0, 3.0], [1.0, 1.0]], dtype=cr.float64))
     >>> d.batch_shape, d.probs
-    ((2,), tensor([[0.25, 0.75],
-            [0.5 , 0.5 ]], dtype=float64))
+    ((2,), tensor([[0.2500, 0.7500],
+            [0.5000, 0.5000]], dtype=float64))
     >>> d.log_prob(cr.tensor([1, 0]))
-    tensor([-0.28768207, -0.69314718], dtype=float64)
+    tensor([-0.2877, -0.6931], dtype=float64)
     >>> d.sample((4,)).shape
     (4, 2)
     """

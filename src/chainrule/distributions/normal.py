@@ -49,7 +49,7 @@ class Normal(Distribution):
     >>> d.batch_shape, d.sample((5,)).shape
     ((2,), (5, 2))
     >>> d.log_prob(cr.tensor([0.0, 0.0], dtype=cr.float64))
-    tensor([-1.61208571, -1.73708571], dtype=float64, grad_fn=<SubBackward>)
+    tensor([-1.6121, -1.7371], dtype=float64, grad_fn=<SubBackward>)
     >>> d.rsample((3,)).sum().backward()
     >>> loc.grad
     tensor([3., 3.], dtype=float64)

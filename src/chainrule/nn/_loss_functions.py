@@ -960,7 +960,7 @@ def triplet_margin_with_distance_loss(
     >>> F.triplet_margin_with_distance_loss(
     ...     a, p, n, distance_function=lambda x, y: (x - y).abs().sum(-1), margin=0.5
     ... )
-    tensor(0.5)
+    tensor(0.5000)
     """
     where = "triplet_margin_with_distance_loss"
     _check_reduction(where, reduction)

@@ -807,8 +807,8 @@ class Transformer(Module):
     >>> model(src, tgt, tgt_mask=mask).shape
     (3, 4, 8)
     >>> mask[:2, :2]
-    tensor([[  0., -inf],
-            [  0.,   0.]])
+    tensor([[0., -inf],
+            [0., 0.]])
     """
 
     def __init__(
@@ -956,9 +956,9 @@ class Transformer(Module):
         --------
         >>> from chainrule import nn
         >>> nn.Transformer.generate_square_subsequent_mask(3)
-        tensor([[  0., -inf, -inf],
-                [  0.,   0., -inf],
-                [  0.,   0.,   0.]])
+        tensor([[0., -inf, -inf],
+                [0., 0., -inf],
+                [0., 0., 0.]])
         """
         where = "Transformer.generate_square_subsequent_mask"
         dtype_of_to(where, (), None, device)

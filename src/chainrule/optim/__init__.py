@@ -10,7 +10,7 @@
 ...     loss.backward()
 ...     opt.step()
 >>> w
-tensor([0.5], requires_grad=True)
+tensor([0.5000], requires_grad=True)
 """
 
 from chainrule.optim import lr_scheduler, swa_utils

@@ -69,7 +69,7 @@ class Adagrad(Optimizer):
     >>> (w ** 2).sum().backward()
     >>> opt.step()                    # g / sqrt(g**2) = sign(g)
     >>> w
-    tensor([ 0.9, -1.9], requires_grad=True)
+    tensor([ 0.9000, -1.9000], requires_grad=True)
     """
 
     def __init__(

@@ -76,7 +76,7 @@ class RMSprop(Optimizer):
     >>> (w ** 2).sum().backward()
     >>> opt.step()                    # g / sqrt(0.25 * g**2) = 2 sign(g)
     >>> w
-    tensor([ 0.98, -1.98], requires_grad=True)
+    tensor([ 0.9800, -1.9800], requires_grad=True)
     """
 
     def __init__(

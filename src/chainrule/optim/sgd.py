@@ -75,7 +75,7 @@ class SGD(Optimizer):
     ...     (w ** 2).sum().backward()       # dL/dw = 2w
     ...     opt.step()
     >>> w                                   # 0.8 * w, then 0.8 * w - 0.1 * 0.9 * 2 * w0
-    tensor([ 0.46, -0.92], requires_grad=True)
+    tensor([ 0.4600, -0.9200], requires_grad=True)
     """
 
     def __init__(

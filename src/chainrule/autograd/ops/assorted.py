@@ -101,10 +101,10 @@ def logcumsumexp(input: Any, dim: int) -> Tensor:
     >>> x = cr.tensor([0.0, 0.0, 1000.0], dtype=cr.float64, requires_grad=True)
     >>> y = cr.logcumsumexp(x, 0)
     >>> y.detach()  # exp(1000) overflows; its log does not
-    tensor([0.00000000e+00, 6.93147181e-01, 1.00000000e+03], dtype=float64)
+    tensor([0.0000e+00, 6.9315e-01, 1.0000e+03], dtype=float64)
     >>> y[1].backward()
     >>> x.grad
-    tensor([0.5, 0.5, 0. ], dtype=float64)
+    tensor([0.5000, 0.5000, 0.0000], dtype=float64)
     """
     x = floating_only(input, "logcumsumexp")
     axis = _axis("logcumsumexp", x, dim)
@@ -153,8 +153,8 @@ def renorm(input: Any, p: float, dim: int, maxnorm: float) -> Tensor:
     >>> import chainrule as cr
     >>> x = cr.tensor([[3.0, 4.0], [0.3, 0.4]], dtype=cr.float64)
     >>> cr.renorm(x, 2, 0, 1.0)  # the first row had norm 5 (1e-7 added, as PyTorch)
-    tensor([[0.59999999, 0.79999998],
-            [0.3       , 0.4       ]], dtype=float64)
+    tensor([[0.6000, 0.8000],
+            [0.3000, 0.4000]], dtype=float64)
     """
     x = floating_only(input, "renorm")
     if x.ndim < 2:

@@ -1374,7 +1374,7 @@ def avg_pool2d(
     >>> import chainrule as cr
     >>> from chainrule.nn.functional import avg_pool2d
     >>> avg_pool2d(cr.tensor([[[[1.0, 2.0], [4.0, 3.0]]]]), 2)
-    tensor([[[[2.5]]]])
+    tensor([[[[2.5000]]]])
     """
     x = as_tensor(input)
     _image_input("avg_pool2d", x)

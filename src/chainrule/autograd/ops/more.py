@@ -621,7 +621,7 @@ def lerp(input: Any, end: Any, weight: Any) -> Tensor:
     --------
     >>> import chainrule as cr
     >>> cr.lerp(cr.tensor([0.0, 10.0]), cr.tensor([1.0, 20.0]), 0.25)
-    tensor([ 0.25, 12.5 ])
+    tensor([ 0.2500, 12.5000])
     """
     start, end = binary_operands(as_floating_tensor(input), end)
     if not _is_python_number(weight):

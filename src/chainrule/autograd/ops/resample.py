@@ -82,7 +82,7 @@ def resample(input: Any, dim: int, index: Any, weight: Any) -> Tensor:
     >>> import chainrule as cr
     >>> from chainrule.autograd.ops import resample
     >>> resample(cr.tensor([[1.0, 2.0, 4.0]]), 1, [[0, 1], [1, 2]], [[0.5, 0.5], [0.5, 0.5]])
-    tensor([[1.5, 3. ]])
+    tensor([[1.5000, 3.0000]])
     """
     import scipy.sparse  # SciPy comes with scikit-learn, a dependency
 

@@ -276,7 +276,7 @@ def clip_grad_value_(
     >>> (w * cr.tensor([-3.0, 0.5, 2.0])).sum().backward()
     >>> clip_grad_value_([w], 1.0)
     >>> w.grad
-    tensor([-1. ,  0.5,  1. ])
+    tensor([-1.0000,  0.5000,  1.0000])
     """
     params = _as_list(parameters, "clip_grad_value_")
     clip_value = float(clip_value)
