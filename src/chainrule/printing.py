@@ -154,6 +154,21 @@ class _Formatter:
         return (self.max_width - len(text)) * " " + text
 
 
+class _ComplexFormatter:
+    """PyTorch's complex layout: the real parts in one format, the imaginary parts in
+    another, each chosen as for a floating tensor, written ``real+imagj``."""
+
+    def __init__(self, values: Array) -> None:
+        self.real = _Formatter(values.real)
+        self.imag = _Formatter(values.imag)
+        self.max_width = self.real.max_width + self.imag.max_width + 2  # sign and "j"
+
+    def format(self, value: complex) -> str:
+        imag = (self.imag.format(value.imag) + "j").lstrip()
+        sign = "" if imag[0] in "+-" else "+"  # -0.0 keeps its minus sign, as in PyTorch
+        return self.real.format(value.real) + sign + imag
+
+
 def _summarized(data: Array) -> Array:
     """The elements a summarized tensor shows: ``edgeitems`` at each end of each dimension."""
     edge = _OPTS.edgeitems
@@ -168,7 +183,9 @@ def _summarized(data: Array) -> Array:
     return np.stack([_summarized(data[i]) for i in rows])
 
 
-def _vector_str(data: Array, indent: int, summarize: bool, formatter: _Formatter) -> str:
+def _vector_str(
+    data: Array, indent: int, summarize: bool, formatter: _Formatter | _ComplexFormatter
+) -> str:
     per_line = max(1, math.floor((_OPTS.linewidth - indent) / (formatter.max_width + 2)))
     edge = _OPTS.edgeitems
     if summarize and not edge:
@@ -185,7 +202,9 @@ def _vector_str(data: Array, indent: int, summarize: bool, formatter: _Formatter
     return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
 
 
-def _with_formatter(data: Array, indent: int, summarize: bool, formatter: _Formatter) -> str:
+def _with_formatter(
+    data: Array, indent: int, summarize: bool, formatter: _Formatter | _ComplexFormatter
+) -> str:
     if data.ndim == 0:
         return formatter.format(data.item())
     if data.ndim == 1:
@@ -210,7 +229,8 @@ def _tensor_str(data: Array, indent: int) -> str:
     if data.size == 0:
         return "[]"
     summarize = data.size > _OPTS.threshold
-    formatter = _Formatter(_summarized(data) if summarize else data)
+    shown = _summarized(data) if summarize else data
+    formatter = _ComplexFormatter(shown) if data.dtype.kind == "c" else _Formatter(shown)
     return _with_formatter(data, indent, summarize, formatter)
 
 

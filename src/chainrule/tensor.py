@@ -796,7 +796,11 @@ class Tensor(_TensorFields):
         # Values show ints and bools, but an empty tensor has none: then only the default
         # float dtype goes without saying, as in PyTorch.
         default = default_float()
-        implied = (default,) if empty else (default, np.dtype(np.int64), np.dtype(np.bool_))
+        # PyTorch's default complex dtype follows the default float: complex64 with float32.
+        complex_default = np.result_type(default, np.complex64)
+        implied = [default, complex_default]
+        if not empty:
+            implied += [np.dtype(np.int64), np.dtype(np.bool_)]
         if self.data.dtype not in implied:
             extras.append(f"dtype={self.data.dtype}")
         if self._ctx is not None:

@@ -211,3 +211,29 @@ def test_a_later_call_keeps_options_it_does_not_name_but_resets_sci_mode() -> No
 def test_an_unknown_profile_is_refused() -> None:
     with pytest.raises(ValueError, match="expected profile 'default', 'short' or 'full', got 'x'"):
         cr.set_printoptions(profile="x")
+
+
+COMPLEX_CASES = [
+    [1 + 2j, 3 - 1j],
+    [0.5 - 0.25j, -1e-5 + 3j],
+    [[1 + 0j, -0.0 - 1j], [2.5 + 1e5j, 0j]],
+    1.5 - 2j,
+    [complex(NAN, 1), complex(1, INF)],
+    np.full((40, 50), 1 + 2j),
+]
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("values", COMPLEX_CASES, ids=range(len(COMPLEX_CASES)))
+def test_complex_values_print_real_and_imaginary_parts_as_pytorch(values, dtype) -> None:
+    # One format for the real parts and one for the imaginary ones, and complex64 (the
+    # default float's complex) without a dtype, as PyTorch prints them.
+    array = np.asarray(values, dtype=dtype)
+    assert repr(cr.tensor(array)) == _torch_repr(torch.tensor(array))
+
+
+def test_long_complex_rows_wrap_as_pytorch() -> None:
+    rng = np.random.default_rng(0)
+    for n in (7, 13, 29):
+        array = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+        assert repr(cr.tensor(array)) == _torch_repr(torch.tensor(array))

@@ -3,6 +3,8 @@ lists NumPy's string scalars as it lists Python strings."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -57,3 +59,18 @@ def test_a_loader_over_string_arrays_says_what_to_do() -> None:
         next(iter(DataLoader(Words(), batch_size=2)))
     rows = next(iter(DataLoader(Words(), batch_size=2, collate_fn=list)))
     assert [r.tolist() for r in rows] == [["to", "be"], ["to", "be"]]
+
+
+@pytest.mark.parametrize(
+    ("samples", "named"),
+    [
+        ([None, None], "got NoneType;"),
+        ([object(), object()], "got object;"),
+        ([1, "a"], "got int, str;"),
+    ],
+)
+def test_a_sample_that_is_no_array_is_named_by_its_type_alone(samples, named) -> None:
+    # "of dtype" describes an array's contents; for None, an object or a mixed batch it
+    # only named what NumPy made of them.
+    with pytest.raises(TypeError, match=re.escape(named)):
+        default_collate(samples)

@@ -461,12 +461,19 @@ def default_collate(samples: Sequence[Any]) -> Any:
     # Arrays of text (S, U), raw bytes (V) or objects (O) do not stack into a tensor of
     # numbers; PyTorch's default_collate refuses them too (a NumPy string scalar is a str
     # and was listed above).
-    odd = sorted({str(a.dtype) for a in arrays if a.dtype.kind in "OSUV"})
-    if odd:
-        kinds = sorted({type(s).__name__ for s in samples})
+    if any(a.dtype.kind in "OSUV" for a in arrays):
+        # An array of text or objects is named with its dtype; any other sample by its type.
+        kinds = sorted(
+            {
+                f"{type(s).__name__} of dtype {a.dtype}"
+                if isinstance(s, np.ndarray) and a.dtype.kind in "OSUV"
+                else type(s).__name__
+                for s, a in zip(samples, arrays, strict=True)
+            }
+        )
         raise TypeError(
             f"batch_of: expected samples of tensors, arrays of numbers or bools, numbers, "
-            f"strings, tuples or dicts, got {', '.join(kinds)} of dtype {', '.join(odd)}; "
+            f"strings, tuples or dicts, got {', '.join(kinds)}; "
             f"give the DataLoader a collate_fn for others"
         )
     if len({a.shape for a in arrays}) > 1:
