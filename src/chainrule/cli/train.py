@@ -730,18 +730,19 @@ class _Run:
 
     def _network(self, features: TabularPreprocessor, encoder: TargetEncoder) -> Module:
         s = self.settings
-        if s.arch == "cnn":
-            return self._cnn(features, encoder)
         try:
+            if s.arch == "cnn":
+                return self._cnn(features, encoder)
             return bundle.build_network(
                 features.n_features_out, encoder.n_outputs, s.hidden, s.activation, s.dropout,
                 s.batch_norm, self.model_seed,
             )  # fmt: skip
         except MemoryError:
             widths = ",".join(str(size) for size in s.hidden)
+            kind = "convolutional network" if s.arch == "cnn" else "network"
             raise UsageError(
                 f"train: --hidden {widths}: expected layer widths whose weights fit in memory, "
-                f"got a network of {features.n_features_out} inputs that does not"
+                f"got a {kind} of {features.n_features_out} inputs that does not"
             ) from None
 
     def _cnn(self, features: TabularPreprocessor, encoder: TargetEncoder) -> Module:
@@ -778,12 +779,6 @@ class _Run:
             )  # fmt: skip
         except ValueError as error:
             raise UsageError(f"train: --arch cnn: {error}") from None
-        except MemoryError:
-            widths = ",".join(str(size) for size in s.hidden)
-            raise UsageError(
-                f"train: --hidden {widths}: expected layer widths whose weights fit in memory, "
-                f"got a convolutional network of {n} inputs that does not"
-            ) from None
 
     def _describe(
         self,
