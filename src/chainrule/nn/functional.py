@@ -1162,11 +1162,11 @@ default='nearest'
         first, second, weight = _linear_sources(n_in, n_out, scale, bool(align_corners))
         if n_in == n_out:
             continue
-        shape = [1] * x.ndim
-        shape[axis + 2] = n_out
-        weight = weight.reshape(shape).astype(x.dtype)
-        low, high = ops.index_select(out, axis + 2, first), ops.index_select(out, axis + 2, second)
-        out = low * (1 - weight) + high * weight
+        # The two weights in the dtype PyTorch computes them in (float32 for float16), the
+        # second's complement taken there, as its kernels do; one sparse map per axis.
+        near = weight.astype(np.float32 if x.dtype == np.float16 else x.dtype)
+        taps = np.stack([first, second], axis=1)
+        out = ops.resample(out, axis + 2, taps, np.stack([1 - near, near], axis=1))
     return x.clone() if out is x else out
 
 
