@@ -156,6 +156,13 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
             and b.flags.f_contiguous
         ):
             return numpy.matmul(b.T, a.T).T.copy()  # turned: see the module docstring
+        # A matrix broadcast along its rows or columns (a zero step: the gradient of a sum
+        # arrives so) is one BLAS cannot read, and NumPy would multiply it in its own loop,
+        # 30x slower than copying it first. (Matrices repeated along stack axes are fine.)
+        if 0 in a.strides[-2:]:
+            a = numpy.ascontiguousarray(a)
+        if 0 in b.strides[-2:]:
+            b = numpy.ascontiguousarray(b)
     return numpy.matmul(a, b) if out is None else numpy.matmul(a, b, out=out)
 
 
