@@ -134,7 +134,9 @@ def _better(mode: str, monitor: str, state: FitState | None = None) -> str:
     function's, or a quantity fit has no metric for), the direction read from the name, as
     Keras reads it: losses and errors fall; accuracies, AUC, precision, recall, F1, R²,
     IoU, Dice, kappa, correlation coefficients and scikit-learn's ``*_score`` functions
-    rise (``brier_score_loss``, a loss, falls); anything else is taken to fall."""
+    rise (a name ending in ``_score`` rises whatever else it holds, as
+    ``d2_absolute_error_score``; ``brier_score_loss``, a loss, falls); anything else is
+    taken to fall."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"callbacks: mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode != "auto":
@@ -144,6 +146,10 @@ def _better(mode: str, monitor: str, state: FitState | None = None) -> str:
         if metric.name == name and metric.greater_is_better is not None:
             return "max" if metric.greater_is_better else "min"
     lowered = monitor.lower()
+    if lowered.endswith("_score"):
+        # scikit-learn names every score it maximizes *_score, some after the error or loss
+        # they are computed from (d2_absolute_error_score, d2_log_loss_score).
+        return "max"
     if any(word in lowered for word in _FALLING):
         return "min"
     return "max" if any(word in lowered for word in _RISING) else "min"
@@ -199,7 +205,8 @@ class EarlyStopping(Callback):
         metric (whose direction is unknown) and other quantities it reads the name, as
         Keras does: accuracies, AUC, precision, recall, F1, R², IoU, Dice, kappa,
         correlation coefficients (``matthews_corrcoef``) and scikit-learn's ``*_score``
-        functions are maximized; losses, errors and anything else minimized.
+        functions (a name ending in ``_score``, even ``d2_absolute_error_score``) are
+        maximized; losses, errors and anything else minimized.
     restore_best_weights : bool, default=False
         At the end, put back the weights of the best epoch; as in Keras 3, those of the
         first epoch counted where none improves on it (a monitor NaN from the start).

@@ -102,6 +102,8 @@ class _ProbabilityCrossEntropy:
                 f"{output.shape}, got shape {target.shape}; for class labels use "
                 f"'sparse_categorical_crossentropy'"
             )
+        if self.sparse:
+            _check_sparse_labels(name, output, target.data)
         if not _values_hold(output, _non_negative):
             # Keras divides raw scores by their sum as well, and the model silently fails to
             # learn; binary_crossentropy refuses them the same way.
@@ -119,6 +121,37 @@ class _ProbabilityCrossEntropy:
             return F.nll_loss(log_proba, Tensor._from_op(labels, None), reduction=self.reduction)
         rows = -(target * log_proba).sum(dim=1)
         return rows if self.reduction == "none" else rows.mean()
+
+
+def _check_sparse_labels(name: str, output: Tensor, labels: Array) -> None:
+    """Refuse targets that are not one class label per row of ``output`` (N, classes)."""
+    if labels.dtype.kind not in "iub" and not is_floating(labels.dtype):
+        raise TypeError(
+            f"{name}: expected integer class labels as target, got dtype {labels.dtype}"
+        )
+    rows = output.shape[0]
+    if labels.shape not in ((rows,), (rows, 1)):
+        came = "one-hot targets" if labels.shape == output.shape else "targets"
+        raise ValueError(
+            f"{name}: expected class labels of shape ({rows},) or ({rows}, 1), got {came} of "
+            f"shape {labels.shape}; for one-hot (or probability) targets use "
+            f"'categorical_crossentropy'"
+        )
+    _check_no_missing_labels(name, labels, "of the batch")
+
+
+def _check_no_missing_labels(where: str, labels: Array, of: str = "") -> None:
+    """Refuse class labels with NaN (a pandas column of labels with missing values);
+    ``of`` names what the rows counted are rows of."""
+    if not is_floating(labels.dtype):
+        return
+    missing = np.flatnonzero(~np.isfinite(labels.reshape(-1)))
+    if len(missing):
+        raise ValueError(
+            f"{where}: expected class labels, got {len(missing)} missing (NaN or infinite) of "
+            f"{labels.size} labels, the first at row {missing[0]}{' ' + of if of else ''}; "
+            f"drop those rows or fill in their labels"
+        )
 
 
 LOSSES: dict[str, Callable[[], Any]] = {
@@ -301,6 +334,7 @@ def _sample_weights(
     where: str,
     name: str = "sample_weight",
     indices: bool = False,
+    counted: Array | None = None,
 ) -> Array:
     """Each sample's weight in ``dataset`` (a ``TensorDataset`` of (x, y)), from
     ``sample_weight`` (called ``name`` in messages) or from its class's entry in
@@ -308,7 +342,9 @@ def _sample_weights(
     indices they are made of, so that a DataLoader's ``collate_fn`` sees its (x, y)
     samples alone. ``indices``: the loss reads integer targets as class indices (a
     cross-entropy's), so that integer targets (N, L) hold a class per position, which no
-    weight of the sample stands for, where under another loss they are one-hot."""
+    weight of the sample stands for, where under another loss they are one-hot.
+    ``counted``: the positions of the rows that ``class_weight='balanced'`` counts (those
+    that train, after ``validation_split``); all rows when None."""
     assert sample_weight is not None or class_weight is not None  # callers pass one
     if sample_weight is not None and class_weight is not None:
         raise ValueError(f"{where}: pass sample_weight or class_weight, not both (as in Keras)")
@@ -355,9 +391,11 @@ def _sample_weights(
             raise ValueError(f"{where}: class_weight needs class labels, got non-finite targets")
         labels = np.round(labels).astype(np.int64)
         if balanced:
-            # scikit-learn's rule: n_samples / (n_classes * count), over the classes present.
-            classes, counts = np.unique(labels, return_counts=True)
-            shares = n / (len(classes) * counts)
+            # scikit-learn's rule: n_samples / (n_classes * count), over the classes present
+            # in the training rows.
+            training = labels if counted is None else labels[counted]
+            classes, counts = np.unique(training, return_counts=True)
+            shares = len(training) / (len(classes) * counts)
             class_weight = dict(zip(classes.tolist(), shares.tolist(), strict=True))
         try:
             table = {int(k): float(v) for k, v in class_weight.items()}
@@ -581,7 +619,7 @@ def _as_dataset(data: Any, where: str, dtype: Any, labels: bool = False) -> Any:
     """A dataset from (x, y) arrays or tensors, or a dataset as it is. With ``labels`` (a
     cross-entropy or NLL loss), float targets of shape (N,) that are all whole numbers (a
     pandas column of labels) become int64 class labels, as Keras's sparse cross-entropy
-    reads them."""
+    reads them; NaN among them (missing labels) is refused."""
     if isinstance(data, tuple | list):
         if len(data) != 2:
             raise ValueError(
@@ -595,6 +633,9 @@ def _as_dataset(data: Any, where: str, dtype: Any, labels: bool = False) -> Any:
             )
         if is_floating(x.dtype) and x.dtype != dtype:
             x = x.astype(dtype)  # the model's dtype: float64 data must not widen float32 weights
+        if labels and y.ndim == 1:
+            # A cross-entropy of (N,) targets reads them as labels, never as probabilities.
+            _check_no_missing_labels(where, y)
         if labels and y.ndim == 1 and is_floating(y.dtype) and _whole(y):
             y = y.astype(np.int64)
         if is_floating(y.dtype) and y.dtype != dtype:
@@ -1253,8 +1294,8 @@ def fit(
         Floating-point arrays are converted to the model's dtype; under a cross-entropy or
         NLL loss, float targets of shape (N,) that are all whole numbers (a pandas column
         of labels) are read as int64 class labels, as Keras's sparse cross-entropy reads
-        them. A DataLoader's ``batch_size`` and ``drop_last`` are used (``batch_size``
-        here is then ignored);
+        them; missing (NaN) labels are refused. A DataLoader's ``batch_size`` and
+        ``drop_last`` are used (``batch_size`` here is then ignored);
         the order of its batches is fit's, set by ``shuffle`` and ``seed``, unless it has a
         ``sampler`` or ``batch_sampler``: then that decides each epoch's batches, as in a
         PyTorch loop (``shuffle`` and ``seed`` do not apply to them, and
@@ -1393,8 +1434,10 @@ def fit(
         that weights of 1 change nothing). Each batch takes the weights of the indices it
         is made of: a DataLoader's ``collate_fn`` sees its (x, y) samples alone. The rows
         held out by ``validation_split`` keep their weights, so ``val_loss`` is weighted too;
-        ``validation_data`` may be ``(x, y, sample_weight)`` likewise. Metrics are not
-        weighted (Keras's ``metrics``, not its ``weighted_metrics``).
+        ``validation_data`` may be ``(x, y, sample_weight)`` likewise, and given without
+        weights (``(x, y)``, ``(x, y, None)``, a dataset or a DataLoader) its ``val_loss`` is
+        unweighted, as in Keras. Metrics are not weighted (Keras's ``metrics``, not its
+        ``weighted_metrics``).
     class_weight : dict of class to float, or 'balanced', optional
         As in Keras: each training sample weighs as its class (1 for a class not named),
         the class read from integer labels or from one-hot targets. ``'balanced'`` is
@@ -1532,6 +1575,14 @@ def fit(
     if stream is None and len(train_set) == 0:
         raise ValueError("fit: train_data is empty")
     _refuse_for_multilabel(metric_list, kind, train_set, "fit")
+    held_out: tuple[Any, Any] | None = None  # validation_split's (training, held-out) rows
+    if validation_split:
+        if validation_data is not None:
+            raise ValueError("fit: pass validation_data or validation_split, not both")
+        # Integer targets of a regression (counts, prices in cents) are not classes.
+        classes = kind != "values"
+        split_rng = np.random.default_rng(split_seed)
+        held_out = _split(train_set, validation_split, split_rng, classes)
     weighted_loss, val_weighted = None, False
     weights: Array | None = None  # each training sample's, by its index in train_set
     val_weights: Array | None = None
@@ -1541,11 +1592,15 @@ def fit(
         if dist is not None:
             raise ValueError("fit: sample_weight and class_weight are not supported with MPI")
         weights = _sample_weights(
-            train_set, sample_weight, class_weight, dtype, "fit", indices=kind in _INDEX_KINDS
+            train_set,
+            sample_weight,
+            class_weight,
+            dtype,
+            "fit",
+            indices=kind in _INDEX_KINDS,
+            counted=None if held_out is None else held_out[0]._positions,
         )
         weighted_loss = _weighted(loss_fn, "fit")
-        # Keras weighs the held-out rows by their sample weights; class weights train only.
-        val_weighted = sample_weight is not None
     # A DataLoader brings its own batching: its batch size, and whether it drops a last
     # short batch. The order stays fit's (``shuffle`` and ``seed``) so that a run resumes.
     # Its collate_fn makes the batches, and those of the rows validation_split holds out.
@@ -1554,16 +1609,14 @@ def fit(
     # collate_fn: the training one may augment); fit batches arrays and datasets itself.
     val_loader: DataLoader | None = None
     val_own = True  # fit made val_loader, over an indexable dataset or a stream
-    if validation_split:
-        if validation_data is not None:
-            raise ValueError("fit: pass validation_data or validation_split, not both")
-        # Integer targets of a regression (counts, prices in cents) are not classes.
-        classes = kind != "values"
-        split_rng = np.random.default_rng(split_seed)
-        train_set, val_set = _split(train_set, validation_split, split_rng, classes)
+    if held_out is not None:
+        train_set, val_set = held_out
         if weights is not None:
-            weights, held = weights[train_set._positions], weights[val_set._positions]
-            val_weights = held if val_weighted else None
+            # Keras weighs the held-out rows by their sample weights; class weights train only.
+            if sample_weight is not None:
+                val_weights = weights[val_set._positions]
+                val_weighted = True
+            weights = weights[train_set._positions]
         val_loader = DataLoader(val_set, val_batch_size, collate_fn=collate_fn)
     elif (
         isinstance(validation_data, tuple | list)

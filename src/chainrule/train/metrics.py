@@ -94,15 +94,62 @@ def top_k_accuracy(y_true: Any, y_proba: Any, k: int = 5) -> float:
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, labels: Any = None) -> Array:
-    """Counts C[i, j] of samples of true class ``labels[i]`` predicted as ``labels[j]``."""
+    """Counts C[i, j] of samples of true class ``labels[i]`` predicted as ``labels[j]``.
+
+    ``labels`` defaults to the sorted labels of ``y_true`` and ``y_pred`` together; a
+    sample whose true or predicted label is not among them (or is NaN) is not counted.
+    """
     t, p = _labels(y_true), _labels(y_pred)
-    classes = np.unique(np.concatenate([t, p])) if labels is None else np.asarray(labels)
-    index = {c: i for i, c in enumerate(classes.tolist())}
-    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    for a, b in zip(t.tolist(), p.tolist(), strict=True):
-        if a in index and b in index:
-            matrix[index[a], index[b]] += 1
-    return matrix
+    if t.shape != p.shape:
+        raise ValueError(
+            f"confusion_matrix: expected y_true and y_pred of the same length, got {t.size} "
+            f"and {p.size}"
+        )
+    listed = None if labels is None else np.asarray(labels)
+    found = _class_positions(listed, t, p)
+    if found is None:  # labels numpy cannot sort together: compare them one by one
+        classes = np.unique(np.concatenate([t, p])) if listed is None else listed
+        index = {c: i for i, c in enumerate(classes.tolist())}
+        matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+        for a, b in zip(t.tolist(), p.tolist(), strict=True):
+            if a in index and b in index:
+                matrix[index[a], index[b]] += 1
+        return matrix
+    size, true_at, pred_at = found
+    counted = (true_at >= 0) & (pred_at >= 0)
+    pairs = true_at[counted] * size + pred_at[counted]
+    return (
+        np.bincount(pairs, minlength=size * size).astype(np.int64, copy=False).reshape(size, size)
+    )
+
+
+def _class_positions(listed: Array | None, t: Array, p: Array) -> tuple[int, Array, Array] | None:
+    """The number of classes (``listed``, or the sorted labels of ``t`` and ``p``) and each
+    label's position among them (-1 where it is not there, or is NaN), for the true and the
+    predicted labels; None for labels whose comparison numpy would change (numbers among
+    strings, which numpy would turn into strings) or cannot sort."""
+    given: list[Array] = [] if listed is None else [listed.reshape(-1)]
+    kinds = {a.dtype.kind for a in (*given, t, p)}
+    if not (kinds <= set("biufO") or kinds <= set("UO") or kinds <= set("SO")):
+        return None
+    values = np.concatenate([*given, t, p])
+    if values.dtype.kind == "O" and (values != values).any():
+        return None  # a NaN object matches itself in the one-by-one comparison
+    try:
+        uniques, codes = np.unique(values, return_inverse=True)
+    except TypeError:  # objects of types that do not compare (str and int)
+        return None
+    codes = codes.reshape(-1)
+    if listed is None:
+        size, lookup = len(uniques), np.arange(len(uniques))
+    else:
+        size, lookup = len(given[0]), np.full(len(uniques), -1, dtype=np.int64)
+        for position, code in enumerate(codes[:size].tolist()):
+            lookup[code] = position  # of a label listed twice, its last position, as a dict's
+        codes = codes[size:]
+    if values.dtype.kind == "f":
+        lookup[np.isnan(uniques)] = -1  # NaN equals no label, itself included
+    return size, lookup[codes[: t.size]], lookup[codes[t.size :]]
 
 
 def _per_class(y_true: Any, y_pred: Any) -> tuple[Array, Array, Array, Array]:
