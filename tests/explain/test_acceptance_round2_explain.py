@@ -279,7 +279,14 @@ def test_a_loss_function_is_named_by_its_name() -> None:
     model = nn.Sequential(nn.Linear(4, 2, dtype=np.float64))
     trace = trace_step(model, X, Y_REGRESSION, cr.nn.functional.mse_loss)
     assert trace.loss_name == "mse_loss"
-    assert "mse_loss(y_hat, y)" in trace.loss_formula
+    assert trace.loss_formula == "L = mean((y_hat - y)^2)"  # that of nn.MSELoss (round 19)
+
+    def squared_error(output: cr.Tensor, target: cr.Tensor) -> cr.Tensor:
+        return ((output - target) ** 2).mean()
+
+    trace = trace_step(model, X, Y_REGRESSION, squared_error)
+    assert trace.loss_name == "squared_error"
+    assert "squared_error(y_hat, y)" in trace.loss_formula
 
 
 # --- bad input: one clear error, and nothing changed ----------------------------------------

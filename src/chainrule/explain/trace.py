@@ -7,8 +7,9 @@ subclass whose ``forward`` calls its submodules. Forward hooks on the leaf modul
 without submodules, and chainrule's attention, one step with its output layer) record each
 call in the order the forward pass makes it; each call becomes one ``ModuleStep`` holding
 its input and output (the first output of a layer that returns a tuple: a recurrent
-layer's sequence, attention's values), and from ``backward()`` the gradients of the loss
-with respect to both and to each of its parameters. Modules with a
+layer's sequence, attention's values) as the call saw them, even where ``forward`` changes
+them in place afterwards, and from ``backward()`` the gradients of the loss with respect to
+those values and to each of its parameters. Modules with a
 textbook form get their formulas written out with those numbers: ``Linear`` (rows are
 samples, so ``z = a_prev @ W.T + b``), elementwise activations, batch and layer
 normalization, dropout (with the mask it drew) and reshapes. Any other module is shown as
@@ -23,9 +24,12 @@ otherwise it is the engine's sum over every path (a residual connection, for one
 from __future__ import annotations
 
 import copy
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import chainrule.nn.functional as F
 from chainrule.autograd.function import Context
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.backend import Array, is_sparse, np
@@ -48,6 +52,7 @@ from chainrule.nn.utils.parametrize import is_parametrized
 from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.optim import LBFGS, SGD, Adam, Optimizer
 from chainrule.tensor import RemovableHandle, Tensor
+from chainrule.train.loop import _unwrap_partial
 
 ACTIVATIONS: dict[type[Module], str] = {
     act.ReLU: "relu",
@@ -104,17 +109,52 @@ LOSS_FORMULAS: dict[type[Module], str] = {
 """Each loss module's formula with its defaults (reduction='mean', no weights); a trace
 writes the one of the loss it was given, its options included (see ``loss_formula``)."""
 
+_LOSS_FUNCTIONS: dict[Callable[..., Tensor], type[Module]] = {
+    F.mse_loss: losses.MSELoss,
+    F.l1_loss: losses.L1Loss,
+    F.huber_loss: losses.HuberLoss,
+    F.smooth_l1_loss: losses.SmoothL1Loss,
+    F.binary_cross_entropy: losses.BCELoss,
+    F.binary_cross_entropy_with_logits: losses.BCEWithLogitsLoss,
+    F.cross_entropy: losses.CrossEntropyLoss,
+    F.nll_loss: losses.NLLLoss,
+}
+"""The functional form of each loss in ``LOSS_FORMULAS``; its options are the module's
+constructor arguments, under the same names."""
+
+
+def _loss_module(loss: Any) -> Any:
+    """``loss`` itself, or for a loss function of ``LOSS_FORMULAS`` (``F.mse_loss``, or one
+    with options bound by ``functools.partial``) the module it computes, built with those
+    options: ``partial(F.huber_loss, delta=0.5)`` is ``nn.HuberLoss(delta=0.5)``."""
+    function, args, bound = _unwrap_partial(loss)
+    module = _LOSS_FUNCTIONS.get(function)
+    if module is None or args:  # positional arguments bound: input or target, not options
+        return loss
+    try:
+        with warnings.catch_warnings():  # size_average and reduce: warned of by the call
+            warnings.simplefilter("ignore")
+            return module(**bound)
+    except (TypeError, ValueError):  # options the call itself would have refused
+        return loss
+
 
 def loss_formula(loss: Any, target: Array | None = None) -> str:
     """The formula of ``loss`` as configured: its reduction (mean or sum), class or sample
     weights, ``pos_weight``, label smoothing and Huber's ``delta`` / smooth L1's ``beta``.
-    ``target`` tells class labels from class probabilities for the cross-entropy.
+    ``loss`` is a loss module or its function (``F.mse_loss``), options bound by
+    ``functools.partial`` included. ``target`` tells class labels from class probabilities
+    for the cross-entropy.
 
     >>> loss_formula(losses.MSELoss(reduction="sum"))
     'L = sum((y_hat - y)^2)'
     >>> loss_formula(losses.CrossEntropyLoss(weight=[1.0, 2.0]))
     'L = -sum(w[y] log softmax(y_hat)[y]) / sum(w[y]), w = class weights'
+    >>> import functools
+    >>> loss_formula(functools.partial(F.l1_loss, reduction="sum"))
+    'L = sum(|y_hat - y|)'
     """
+    loss = _loss_module(loss)
     if type(loss) not in LOSS_FORMULAS:
         return f"L = {_loss_name(loss)}(y_hat, y)"
     reduce = "sum" if getattr(loss, "reduction", "mean") == "sum" else "mean"
@@ -180,10 +220,12 @@ def loss_formula(loss: Any, target: Array | None = None) -> str:
 
 
 def _loss_name(loss: Any) -> str:
-    """A loss module's class name, or a loss function's own name (``mse_loss``)."""
+    """A loss module's class name, or a loss function's own name (``mse_loss``; that of the
+    function a ``functools.partial`` binds)."""
     if isinstance(loss, Module):
         return type(loss).__name__
-    return str(getattr(loss, "__name__", type(loss).__name__))
+    function = _unwrap_partial(loss)[0]
+    return str(getattr(function, "__name__", type(function).__name__))
 
 
 _MASKING_DROPOUTS = (Dropout, Dropout1d, Dropout2d)
@@ -235,7 +277,8 @@ class ModuleStep:
 
     ``key`` is the module's dotted name in the model (``fc1``, ``0.1``; empty for a model
     that is itself one module). ``x`` (its first argument) and ``y`` are the call's input and
-    output (named ``input_name`` and ``output_name`` in the formulas), ``dL_dy`` and
+    output as the call took and returned them (before any in-place change ``forward`` makes
+    later), named ``input_name`` and ``output_name`` in the formulas; ``dL_dy`` and
     ``dL_dx`` the engine's gradients of the loss with respect to them: the total over every
     use of the tensor; ``dL_dx`` is None where ``x`` holds integers or booleans (an
     ``Embedding``'s indices), which have no gradient. Where the next step's input is this
@@ -324,10 +367,61 @@ class StepTrace:
         return render_html(self)
 
 
+@dataclass
+class _Seen:
+    """A tensor as a module call took or returned it. ``forward`` may change it in place
+    afterwards (``h = self.fc(x); h.mul_(2.0)``), so its values, where the graph met it and
+    whether it required grad are kept from the moment of the call, and the gradient of the
+    loss there (``grad``) is caught during ``backward()`` by a hook on that node."""
+
+    tensor: Tensor
+    value: Array
+    node: object
+    requires_grad: bool
+    grad: Array | None = None
+
+    @classmethod
+    def of(cls, tensor: Tensor, hooks: list[RemovableHandle]) -> _Seen:
+        seen = cls(tensor, tensor.data.copy(), _node(tensor), tensor.requires_grad)
+        if isinstance(seen.node, Context):
+            hooks.append(tensor.register_hook(seen._catch))
+        return seen
+
+    def _catch(self, grad: Tensor) -> None:
+        self.grad = grad.data.copy()
+
+    def changed(self) -> bool:
+        """Whether ``forward`` changed the tensor in place after the call: in the graph (a new
+        node) or not (under ``no_grad``, or its ``.data``)."""
+        return _node(self.tensor) is not self.node or not _equal(self.tensor.data, self.value)
+
+    def same(self, other: _Seen) -> bool:
+        """Whether ``other`` is this quantity: the same node of the graph with the same
+        values (a tensor changed in place in between is not)."""
+        return other.node is self.node and _equal(other.value, self.value)
+
+    def changed_unseen(self) -> bool:
+        """Whether the change (see ``changed``) was made outside the graph, which took the new
+        values for those the call saw: the engine's gradients are not those of its values."""
+        return _node(self.tensor) is self.node and self.changed()
+
+    def gradient(self) -> Array:
+        """dL/d(the tensor as the call saw it): ``retain_grad``'s where it is unchanged, the
+        hook's where a later in-place change made the tensor another node of the graph."""
+        if not self.changed() or self.node is self.tensor:
+            return _grad(self.tensor)
+        return self.grad if self.grad is not None else np.zeros_like(self.value)
+
+
+def _equal(a: Array, b: Array) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
 @dataclass(frozen=True)
 class _Call:
     """One call of a leaf module: its first argument, its output, every Tensor argument (where
-    its own part of the graph begins) and, for dropout, the factor mask / (1 - p)."""
+    its own part of the graph begins), for dropout the factor mask / (1 - p), and the input
+    and output as the call saw them (``seen_x``, ``seen_y``)."""
 
     key: str
     module: Module
@@ -335,6 +429,13 @@ class _Call:
     y: Tensor
     arguments: tuple[Tensor, ...]
     factor: Array | None
+    seen_x: _Seen
+    seen_y: _Seen
+
+    def changed_unseen(self) -> bool:
+        """Whether ``forward`` changed this call's input or output in place after it, outside
+        the graph (see ``_Seen.changed_unseen``)."""
+        return self.seen_x.changed_unseen() or self.seen_y.changed_unseen()
 
 
 class _Recorder:
@@ -347,7 +448,7 @@ class _Recorder:
     drew, not a second draw.
     """
 
-    def __init__(self, model: Module) -> None:
+    def __init__(self, model: Module, gradient_hooks: list[RemovableHandle]) -> None:
         self.calls: list[_Call] = []
         # named_modules gives each module once: a module used twice is hooked once, and
         # each of its calls is recorded.
@@ -355,6 +456,8 @@ class _Recorder:
         self._leaves = [m for m in model.modules() if id(m) in self._keys]
         self._replays: dict[int, Any] = {}
         self._handles: list[RemovableHandle] = []
+        # hooks on the nodes of each call's input and output, for the caller to remove
+        self.gradient_hooks = gradient_hooks
 
     def __enter__(self) -> _Recorder:
         for module in self._leaves:
@@ -406,7 +509,8 @@ class _Recorder:
             if tensor.requires_grad and not tensor.is_leaf:
                 tensor.retain_grad()
         arguments = tuple(a for a in args if isinstance(a, Tensor))
-        self.calls.append(_Call(key, module, x, output, arguments, factor))
+        seen_x, seen_y = (_Seen.of(t, self.gradient_hooks) for t in (x, output))
+        self.calls.append(_Call(key, module, x, output, arguments, factor, seen_x, seen_y))
 
 
 def _steps_of(model: Module) -> list[tuple[str, Module]]:
@@ -466,7 +570,7 @@ def _inside(call: _Call) -> set[int]:
     arguments (parameters and constants are leaves, so the walk ends at them)."""
     stops = {id(_node(a)) for a in call.arguments}
     inside: set[int] = set()
-    stack = [call.y.grad_fn] if call.y.grad_fn is not None else []
+    stack = [call.seen_y.node] if isinstance(call.seen_y.node, Context) else []
     while stack:
         node = stack.pop()
         if id(node) in stops or id(node) in inside:
@@ -476,9 +580,10 @@ def _inside(call: _Call) -> set[int]:
     return inside
 
 
-def _alone(tensor: Tensor, inside: set[int], users: dict[int, set[int]]) -> bool:
-    """Whether every use of ``tensor`` that gradient flows back through is in ``inside``."""
-    return users.get(id(_node(tensor)), set()) <= inside
+def _alone(node: object, inside: set[int], users: dict[int, set[int]]) -> bool:
+    """Whether every use of ``node`` (a tensor's, see ``_node``) that gradient flows back
+    through is in ``inside``."""
+    return users.get(id(node), set()) <= inside
 
 
 @dataclass(frozen=True)
@@ -501,22 +606,25 @@ def _links(calls: list[_Call], output: Tensor, loss: Tensor) -> list[_Links]:
     # A call that returns its input (Identity, dropout with p=0) is its input: nothing can
     # use one without the other.
     x_alone = [
-        call.y is call.x or _alone(call.x, inside, users)
+        call.y is call.x or _alone(call.seen_x.node, inside, users)
         for call, inside in zip(calls, insides, strict=True)
     ]
     uses: dict[int, int] = {}
     for call in calls:
         uses[id(call.module)] = uses.get(id(call.module), 0) + 1
     links = []
+    final = _Seen(output, output.data, _node(output), output.requires_grad)
     for k, (call, inside) in enumerate(zip(calls, insides, strict=True)):
-        if k + 1 < len(calls) and calls[k + 1].x is call.y and x_alone[k + 1]:
+        if k + 1 < len(calls) and calls[k + 1].seen_x.same(call.seen_y) and x_alone[k + 1]:
             source = f"from step {k + 2}"
-        elif call.y is output:
+        elif final.same(call.seen_y):
             source = "from the loss"
+        elif call.seen_y.changed():
+            source = "from the engine, through forward's later in-place change"
         else:
             source = "from the engine, all paths summed"
         parameters = {
-            local: _alone(p, inside, users) for local, p in call.module.named_parameters()
+            local: _alone(_node(p), inside, users) for local, p in call.module.named_parameters()
         }
         shared = uses[id(call.module)] > 1 and bool(parameters)
         links.append(_Links(source, x_alone[k], parameters, shared))
@@ -656,10 +764,15 @@ def _step(
     """The step of one call; ``input_name`` is None for an input that ``forward`` computed
     outside any module (it gets a name here, and a line showing its value)."""
     module, factor = call.module, call.factor
-    x, y = call.x.data.copy(), call.y.data.copy()
-    dL_dy = _grad(call.y)  # noqa: N806
-    dL_dx = None if x.dtype.kind in "biu" else _grad(call.x)  # noqa: N806
-    kind = _kind(module, x, y, factor, links.shared)
+    x, y = call.seen_x.value, call.seen_y.value
+    dL_dy = call.seen_y.gradient()  # noqa: N806
+    dL_dx = None if x.dtype.kind in "biu" else call.seen_x.gradient()  # noqa: N806
+    # A change forward made in place later (h.mul_(2.0)) is a node of its own in the graph,
+    # so the gradients above are those of the values the call saw, and the step's formulas
+    # hold; one made outside the graph (under no_grad) leaves the engine's gradients those of
+    # other values, which no formula of this step relates.
+    unseen = call.changed_unseen()
+    kind = "module" if unseen else _kind(module, x, y, factor, links.shared)
     own = list(module.named_parameters())
     # the input's and the output's names in the formulas: an activation with a learned
     # slope (PReLU) is named as an activation, not as the next layer
@@ -676,7 +789,7 @@ def _step(
     values: dict[str, Array] = {}
     forward = [Quantity(p.name, p.value) for p in parameters.values()]
     backward = [Quantity(f"dL/d{s} ({links.source})", dL_dy)]
-    if not call.y.requires_grad:  # run under no_grad: as the next step says of its input
+    if not call.seen_y.requires_grad:  # run under no_grad: as the next step says of its input
         backward[0] = Quantity(f"dL/d{s} = 0 ({s} does not require grad)", dL_dy)
     # The total gradient of an input or parameter that is also used outside this call is
     # this step's formula plus the other uses; the engine sums them.
@@ -779,10 +892,15 @@ def _step(
         backward[-1] = Quantity(
             f"dL/d{i}: none ({i} holds {x.dtype} {what} with no gradient)", None
         )
-    elif not call.x.requires_grad:  # no gradient flows back to it: the engine's zero
+    elif not call.seen_x.requires_grad:  # no gradient flows back to it: the engine's zero
         backward[-1] = Quantity(f"dL/d{i} = 0 ({i} does not require grad)", dL_dx)
-    if input_name is None:
-        forward.insert(0, Quantity(f"{i} (computed by forward, not by a module)", x))
+    later = "modified in place by forward after this step"
+    if call.seen_y.changed():
+        forward[-1] = Quantity(f"{forward[-1].label}   (as returned; {later})", y)
+    if input_name is None or call.seen_x.changed():
+        how = "computed by forward, not by a module" if input_name is None else "as taken"
+        how += f"; {later}" if call.seen_x.changed() else ""
+        forward.insert(0, Quantity(f"{i} ({how})", x))
     return ModuleStep(
         index,
         call.key,
@@ -870,7 +988,11 @@ def _terms(optimizer: Optimizer, param: Tensor, group: dict[str, Any]) -> dict[s
 
 
 def trace_step(
-    model: Module, x: Any, y: Any, loss: Module | None = None, optimizer: Optimizer | None = None
+    model: Module,
+    x: Any,
+    y: Any,
+    loss: Module | Callable[[Tensor, Tensor], Tensor] | None = None,
+    optimizer: Optimizer | None = None,
 ) -> StepTrace:
     """Run one training step of ``model`` on the batch (``x``, ``y``) and record it.
 
@@ -888,9 +1010,12 @@ def trace_step(
         The batch (keep it small enough to read: a few rows). ``x`` is cast to the
         parameters' float dtype, except integer or bool ``x`` for a model with an
         ``Embedding``: those are indices, kept as they are, with no gradient.
-    loss : loss module, default=MSELoss()
+    loss : loss module or loss function, default=MSELoss()
         Any loss with reduction 'mean' or 'sum'; its formula is shown with its options
-        (weights, label smoothing, Huber's delta).
+        (weights, label smoothing, Huber's delta). A loss function of
+        ``chainrule.nn.functional`` (``F.mse_loss``, ``F.cross_entropy``, ...), options bound
+        by ``functools.partial`` included (``partial(F.mse_loss, reduction="sum")``), is
+        shown as its module; any other function as ``L = name(y_hat, y)``.
     optimizer : Optimizer, optional
         Over ``model.parameters()`` or some of them; SGD with lr=0.1 when None (none at
         all for a model without parameters, which has nothing to update). Its step is
@@ -930,7 +1055,12 @@ def trace_step(
 
     The calls are recorded by forward hooks, present only while the forward pass runs.
     Operations that ``forward`` applies itself (``x + h``, ``cr.relu(z)``) are not modules
-    and so not steps; a step whose input they computed shows that input's value. A step's
+    and so not steps; a step whose input they computed shows that input's value. One that
+    changes a step's output in place (``h = self.fc(x); h.mul_(2.0)``) leaves the step its
+    own values, as the module returned them, and the gradient with respect to those; the
+    step says so, and the changed tensor is a new quantity where the next step takes it. A
+    change outside the graph (under ``no_grad``) leaves the engine's gradients those of the
+    changed values: that step is shown as ``y = module(x)``, with no formula. A step's
     dL/dy is labelled "from step k+1" only when step k+1's input is this step's output and
     nothing else uses it, "from the loss" when it is the model's output, and otherwise "from
     the engine, all paths summed" (a residual connection, for one). Likewise a step's dL/dx
@@ -1026,13 +1156,14 @@ def trace_step(
 
     modes = {id(m): (m, m.training) for m in model.modules()}
     model.train()
+    gradient_hooks: list[RemovableHandle] = []
     try:
         # Both: the optimizer may hold only some of the parameters, and a gradient left on
         # another by an earlier backward() would be added to this step's.
         if opt is not None:
             opt.zero_grad()
         model.zero_grad()
-        with _Recorder(model) as recorder:
+        with _Recorder(model, gradient_hooks) as recorder:
             output = model(inputs)
         if not isinstance(output, Tensor):
             raise TypeError(
@@ -1049,10 +1180,10 @@ def trace_step(
             output.retain_grad()
         loss_value = loss_fn(output, target)
         if not isinstance(loss_value, Tensor) or loss_value.data.size != 1:
-            got = loss_value.shape if isinstance(loss_value, Tensor) else type(loss_value).__name__
+            kept = loss_value.shape if isinstance(loss_value, Tensor) else type(loss_value).__name__
             raise ValueError(
                 f"explain: expected a loss that reduces the batch to one number "
-                f"(reduction='mean' or 'sum'), got {got}"
+                f"(reduction='mean' or 'sum'), got {kept}"
             )
         if not loss_value.requires_grad:
             raise ValueError(
@@ -1065,14 +1196,28 @@ def trace_step(
 
         keys = {id(p): key for key, p in model.named_parameters()}
         names, steps = _Names(), []
-        named = {id(inputs): "x"}  # tensor: its name in the formulas
+        # Each quantity's name in the formulas, by its node in the graph: a tensor that
+        # forward changes in place (h.mul_(2.0)) is another quantity after the change.
+        named: dict[int, tuple[_Seen, str]] = {}
+
+        def name_of(seen: _Seen) -> str | None:
+            known = named.get(id(seen.node))
+            return known[1] if known is not None and known[0].same(seen) else None
+
+        def name(seen: _Seen, symbol: str) -> None:
+            named[id(seen.node)] = (seen, symbol)
+
+        name(_Seen(inputs, inputs.data.copy(), inputs, inputs.requires_grad), "x")
         for index, (call, link) in enumerate(zip(calls, links, strict=True), 1):
-            step = _step(index, call, link, names, named.get(id(call.x)), keys)
+            step = _step(index, call, link, names, name_of(call.seen_x), keys)
             steps.append(step)
-            named[id(call.x)] = step.input_name
-            named[id(call.y)] = step.output_name
+            name(call.seen_x, step.input_name)
+            name(call.seen_y, step.output_name)
+        y_hat_name = name_of(_Seen(output, output.data, _node(output), output.requires_grad))
         updates = _update(opt, model, names.parameters) if opt is not None else []
     finally:
+        for handle in gradient_hooks:
+            handle.remove()
         for module, training in modes.values():
             object.__setattr__(module, "training", training)
     return StepTrace(
@@ -1083,7 +1228,7 @@ def trace_step(
         loss_formula=loss_formula(loss_fn, target.data),
         loss_value=float(loss_value.item()),
         y_hat=output.data.copy(),
-        y_hat_name=named.get(id(output)),
+        y_hat_name=y_hat_name,
         dL_dy_hat=_grad(output),
         optimizer=_describe(opt) if opt is not None else "none (the model has no parameters)",
         updates=updates,

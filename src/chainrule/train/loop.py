@@ -844,16 +844,32 @@ def _loss_settings(loss_fn: Any) -> _LossSettings:
     if isinstance(loss_fn, losses.CrossEntropyLoss | losses.NLLLoss):
         ignored, weight = int(loss_fn.ignore_index), loss_fn.weight
     else:
-        function, bound = loss_fn, dict[str, Any]()
-        while isinstance(function, functools.partial):
-            bound = {**function.keywords, **bound}  # an outer partial's keywords win
-            function = function.func
+        function, _, bound = _unwrap_partial(loss_fn)
         if function is not F.cross_entropy and function is not F.nll_loss:
             return _LossSettings(reduction, None, None)
         ignored, weight = int(bound.get("ignore_index", -100)), bound.get("weight")
     if weight is not None:
         weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
     return _LossSettings(reduction, ignored, weight)
+
+
+def _unwrap_partial(loss_fn: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    """The function that ``loss_fn`` calls, with the positional and keyword arguments that
+    ``functools.partial`` (nested ones included) binds to it; ``(loss_fn, (), {})`` for
+    anything else.
+
+    Examples
+    --------
+    >>> function, args, bound = _unwrap_partial(functools.partial(F.huber_loss, delta=0.5))
+    >>> function is F.huber_loss, args, bound
+    (True, (), {'delta': 0.5})
+    """
+    function, args, bound = loss_fn, tuple[Any, ...](), dict[str, Any]()
+    while isinstance(function, functools.partial):
+        args = (*function.args, *args)
+        bound = {**function.keywords, **bound}  # an outer partial's keywords win
+        function = function.func
+    return function, args, bound
 
 
 class _SettingsOf:
