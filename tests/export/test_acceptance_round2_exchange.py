@@ -557,12 +557,12 @@ def test_every_truncation_of_a_cnn_file_is_refused_by_name(tmp_path: Path) -> No
         ),
         (
             lambda p: safetensors_torch.save_file(
-                T.Conv2d(1, 2, 3).to(torch.bfloat16).state_dict(), str(p)
+                T.Conv2d(1, 2, 3).to(torch.float8_e4m3fn).state_dict(), str(p)
             ),
-            r"got BF16; convert it before saving",
+            r"got F8_E4M3; convert it before saving",
         ),
     ],
-    ids=["empty", "torch.save", "bfloat16"],
+    ids=["empty", "torch.save", "float8"],
 )
 def test_files_that_are_not_plain_weights_get_a_clear_error(
     make: Any, pattern: str, tmp_path: Path

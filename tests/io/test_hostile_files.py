@@ -90,8 +90,8 @@ def test_missing_file(tmp_path: Path, reader: str) -> None:
             "to take 12 bytes, got 4; the file is corrupt",
         ),
         (
-            raw_file({"w": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}}, b"\0" * 4),
-            "dtype NumPy can hold .* got BF16; convert it",
+            raw_file({"w": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}}, b"\0" * 2),
+            "dtype NumPy can hold .* got F8_E4M3; convert it",
         ),
         (
             raw_file(
@@ -115,7 +115,7 @@ def test_missing_file(tmp_path: Path, reader: str) -> None:
         "entry-incomplete",
         "huge-claimed-size",
         "size-mismatch",
-        "bfloat16",
+        "float8",
         "overlapping-tensors",
     ],
 )

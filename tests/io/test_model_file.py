@@ -151,10 +151,8 @@ def test_metadata_that_json_cannot_hold(tmp_path: Path, metadata: Any, message: 
 def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="save: metadata must be a dict or None, got list"):
         save(nn.Linear(2, 2), tmp_path / "m.safetensors", metadata=[1])  # type: ignore[arg-type]
-    with pytest.raises(
-        TypeError, match=r"save: expected a chainrule Module, .* got dict that is empty"
-    ):
-        save({}, tmp_path / "m.safetensors")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"save: expected a chainrule Module, .* got set"):
+        save({1, 2}, tmp_path / "m.safetensors")  # type: ignore[arg-type]
 
 
 class TwoLayer(nn.Module):

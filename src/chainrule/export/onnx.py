@@ -30,7 +30,7 @@ from chainrule.nn.layers import (
     Linear,
     Unflatten,
 )
-from chainrule.nn.module import Module
+from chainrule.nn.module import Module, _WithKwargs
 from chainrule.nn.normalization import (
     BatchNorm1d,
     BatchNorm2d,
@@ -514,6 +514,22 @@ def _per_feature(option: str, value: Any, per_row: tuple[int, ...], side: str) -
     return array
 
 
+def _user_hook(module: Module) -> str | None:
+    """The kind of the first forward hook or pre-hook on ``module`` that chainrule did not
+    install, or None. chainrule's own (``nn.utils.weight_norm``'s and ``spectral_norm``'s,
+    which set the weight the graph reads; the backward-hook wrappers; ``explain``'s
+    observers) leave what the graph computes as it is; a user's may change any value."""
+    for kind, hooks in (
+        ("forward pre-hook", module._forward_pre_hooks),
+        ("forward hook", module._forward_hooks),
+    ):
+        for hook in hooks:
+            function = hook.hook if isinstance(hook, _WithKwargs) else hook
+            if not str(getattr(function, "__module__", "")).startswith("chainrule."):
+                return kind
+    return None
+
+
 def _last_layer(model: Module) -> Module:
     """The layer a ``Sequential`` (nested ones included) ends in; the model itself otherwise."""
     while isinstance(model, Sequential) and len(model) > 0:
@@ -552,7 +568,9 @@ def to_onnx(
         (with running statistics when it tracks them), the padding layers (ZeroPad,
         ConstantPad, ReflectionPad, ReplicationPad, CircularPad, 1d and 2d, negative widths
         included), PixelShuffle, PixelUnshuffle, UpsamplingNearest2d, UpsamplingBilinear2d,
-        LocalResponseNorm and RMSNorm. It is exported in evaluation mode.
+        LocalResponseNorm and RMSNorm. It is exported in evaluation mode. Forward hooks and
+        pre-hooks of your own are refused (the graph could not do what they do); those of
+        ``nn.utils.weight_norm`` and ``spectral_norm`` are exported.
     path : str or Path
         Where to write (atomically).
     example_input : array_like
@@ -585,7 +603,8 @@ def to_onnx(
     ValueError
         If a layer cannot be exported (the message names it and lists those that can; a
         max pool with ``return_indices=True`` and the max unpools, which pass indices
-        between layers, are refused), the
+        between layers, are refused), a layer or the model has a forward hook or pre-hook
+        of the user's (the message names it), the
         opset is not in ``OPSETS``, or a standardization value does not fit one row, is not
         finite, or (``input_scale``) is zero.
     FileNotFoundError
@@ -640,6 +659,15 @@ def to_onnx(
             f"to_onnx: expected an example batch with at least one row, got shape {data.shape}"
         )
     for name, module in model.named_modules():
+        hook = _user_hook(module)
+        if hook is not None:
+            # The graph is written from each layer's arguments and weights; what a hook does
+            # to the values in between runs in Python only.
+            layer = f"layer {name!r}" if name else "the model"
+            raise ValueError(
+                f"to_onnx: {layer} ({type(module).__name__}) has a {hook}, which the export "
+                f"cannot see; remove it or fold its effect into a layer"
+            )
         # Refused before the example runs, which such a layer could refuse less clearly.
         if isinstance(module, BatchNorm1d | BatchNorm2d) and module.running_mean is None:
             raise ValueError(

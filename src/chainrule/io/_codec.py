@@ -18,8 +18,10 @@ Tensor (``keep_tensors``)    ``{"$Tensor": name}``, read back as a Tensor
 NumPy scalar                 ``{"$scalar": name}``, stored as a 0-d array
 ==========================  =====================================================
 
-Without a place for arrays (``arrays=None``, as for a model file's user metadata) NumPy
-scalars become Python numbers and arrays are refused.
+A PyTorch tensor is stored as a Tensor is, its array read as ``load_state_dict`` reads one
+(``torch_array``), and comes back as a chainrule Tensor. Without a place for arrays
+(``arrays=None``, as for a model file's user metadata) NumPy scalars become Python numbers
+and arrays are refused.
 """
 
 from __future__ import annotations
@@ -42,6 +44,29 @@ far below Python's recursion limit, so that a forged file gets a ``ValueError``,
 
 def _describe_path(path: str) -> str:
     return path or "the value"
+
+
+def is_torch_tensor(value: Any) -> bool:
+    """Whether ``value`` is a PyTorch tensor, told by its methods: torch is not imported."""
+    return not isinstance(value, Tensor | np.ndarray) and all(
+        callable(getattr(value, method, None)) for method in ("detach", "cpu", "numpy")
+    )
+
+
+def torch_array(value: Any, path: str, where: str) -> Array:
+    """The array of the PyTorch tensor ``value`` as ``load_state_dict`` reads it: detached,
+    on the CPU, bfloat16 (which NumPy lacks) as float32."""
+    from chainrule.nn.module import _state_array
+
+    try:
+        return _state_array(value)
+    except (TypeError, ValueError, RuntimeError, NotImplementedError) as error:
+        # PyTorch's own refusals: a float8 dtype NumPy lacks, a tensor on the meta device
+        raise TypeError(
+            f"{where}: expected a torch.Tensor NumPy can hold at {_describe_path(path)}, got "
+            f"one of dtype {getattr(value, 'dtype', '?')} it cannot ({error}); convert it "
+            f"first, such as with tensor.float()"
+        ) from None
 
 
 def encode(
@@ -68,15 +93,20 @@ def encode(
         )
     if value is None or isinstance(value, bool | str):
         return value
-    if isinstance(value, np.ndarray | Tensor | np.generic):
+    from_torch = is_torch_tensor(value)
+    if from_torch or isinstance(value, np.ndarray | Tensor | np.generic):
         if arrays is None:
             if isinstance(value, np.generic) and isinstance(value, np.number | np.bool_):
                 return encode(value.item(), path, None, where)
             raise TypeError(
                 f"{where}: expected JSON values (dict, list, str, int, float, bool, None), "
-                f"got {type(value).__name__} at {_describe_path(path)}"
+                f"got {'torch.Tensor' if from_torch else type(value).__name__} at "
+                f"{_describe_path(path)}"
             )
-        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        if from_torch:
+            array = torch_array(value, path, where)
+        else:
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
         if array.dtype.kind not in "biuf":
             raise TypeError(
                 f"{where}: expected arrays of numbers or booleans, got dtype {array.dtype} "
@@ -90,7 +120,8 @@ def encode(
         arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
         if isinstance(value, np.generic):
             return {"$scalar": name}
-        return {"$Tensor" if keep_tensors and isinstance(value, Tensor) else "$tensor": name}
+        tensor = from_torch or isinstance(value, Tensor)
+        return {"$Tensor" if keep_tensors and tensor else "$tensor": name}
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):

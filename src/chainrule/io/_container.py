@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import safetensors.numpy
 
-from chainrule.backend import Array
+from chainrule.backend import Array, np
 from chainrule.io.atomic import write_bytes_as
 
 METADATA_KEY = "chainrule"
@@ -36,10 +36,12 @@ OBJECT_FORMAT = "chainrule.object"
 # Same cap as the safetensors library: a header longer than this is not a real one.
 _MAX_HEADER_BYTES = 100_000_000
 _DTYPE_SIZES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F16": 2, "I16": 2, "U16": 2,
+    "BOOL": 1, "U8": 1, "I8": 1, "F16": 2, "BF16": 2, "I16": 2, "U16": 2,
     "F32": 4, "I32": 4, "U32": 4, "F64": 8, "I64": 8, "U64": 8,
 }  # fmt: skip
-# Complex tensors are not read: save writes none, so a file read could not be written back.
+# bfloat16 (Hugging Face's usual dtype), which NumPy lacks, is read as float32, exactly, as
+# load_state_dict reads PyTorch's bfloat16 tensors. Complex and float8 tensors are not read:
+# save writes none, so a file read could not be written back.
 # What a NumPy array may hold to be written (safetensors' types, less bfloat16 and complex).
 _NUMPY_DTYPES = (
     "bool", "uint8", "int8", "float16", "int16", "uint16",
@@ -70,9 +72,16 @@ def write(
     """Write ``tensors`` and ``document`` (JSON-ready) to ``path`` atomically."""
     for name, array in tensors.items():
         if array.dtype.name not in _NUMPY_DTYPES:
+            # ml_dtypes' bfloat16 is no NumPy dtype: files are written with NumPy's own only.
+            hint = (
+                "; chainrule writes no bfloat16 (it reads it as float32): convert it with "
+                ".astype(np.float32)"
+                if array.dtype.name == "bfloat16"
+                else ""
+            )
             raise TypeError(
                 f"{where}: expected tensors of dtype {', '.join(_NUMPY_DTYPES)}, got "
-                f"{array.dtype} for {name!r}"
+                f"{array.dtype} for {name!r}{hint}"
             )
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
     contiguous = {
@@ -157,8 +166,8 @@ def _check_entries(header: dict[str, Any], data_size: int, path: str, where: str
         if entry["dtype"] not in _DTYPE_SIZES:
             raise ValueError(
                 f"{where}: expected tensor {name!r} in {path} to have a dtype NumPy can hold "
-                f"({', '.join(_DTYPE_SIZES)}), got {entry['dtype']}; convert it before saving "
-                f"(e.g. bfloat16 to float32)"
+                f"({', '.join(_DTYPE_SIZES)}; BF16 is read as float32), got {entry['dtype']}; "
+                f"convert it before saving (e.g. float8 to float32)"
             )
         begin, end = entry["data_offsets"]
         if not 0 <= begin <= end <= data_size:
@@ -191,6 +200,10 @@ def _open(path: str | os.PathLike[str], where: str) -> BinaryIO:
         ) from None
 
 
+def _is_bfloat16(name: str, entry: Any) -> bool:
+    return name != "__metadata__" and entry["dtype"] == "BF16"
+
+
 def read_metadata_text(path: str | os.PathLike[str], where: str) -> str | None:
     """The raw chainrule JSON text of a file (None for a foreign safetensors file).
 
@@ -204,13 +217,26 @@ def read_metadata_text(path: str | os.PathLike[str], where: str) -> str | None:
 
 
 def read(path: str | os.PathLike[str], where: str) -> tuple[dict[str, Array], str | None]:
-    """All tensors of a safetensors file (writable NumPy arrays) and its chainrule text."""
-    label = _label(path)
-    with _open(path, where) as file:
+    """All tensors of a safetensors file (writable NumPy arrays) and its chainrule text.
+
+    A bfloat16 (``BF16``) tensor is read as float32: its 16 bits are float32's upper half.
+    """
+    with _open(path, where) as file:  # first: it says what a path that is none is
+        label = _label(path)
         size = os.fstat(file.fileno()).st_size
-        header, _ = _read_header(file, size, label, where)
-        file.seek(0)
-        data = file.read()
+        header, start = _read_header(file, size, label, where)
+        bfloat16 = [name for name, entry in header.items() if _is_bfloat16(name, entry)]
+        if bfloat16:
+            # NumPy has no bfloat16, nor has safetensors.numpy: the bits are read as uint16
+            # (same size) and widened below. Only the header changes, so offsets still hold.
+            for name in bfloat16:
+                header[name] = {**header[name], "dtype": "U16"}
+            renamed = json.dumps(header).encode("utf-8")
+            data = struct.pack("<Q", len(renamed)) + renamed + file.read()
+            size += len(renamed) - (start - 8)
+        else:
+            file.seek(0)
+            data = file.read()
     if len(data) != size:
         raise ValueError(
             f"{where}: expected {size} bytes in {label}, got {len(data)} (file changed)"
@@ -222,6 +248,8 @@ def read(path: str | os.PathLike[str], where: str) -> tuple[dict[str, Array], st
             f"{where}: expected a valid safetensors file in {label}, got an error from the "
             f"safetensors reader: {error}"
         ) from None
+    for name in bfloat16:
+        tensors[name] = (tensors[name].astype(np.uint32) << 16).view(np.float32)
     arrays = {
         name: array if array.flags.writeable else array.copy() for name, array in tensors.items()
     }

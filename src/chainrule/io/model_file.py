@@ -22,7 +22,7 @@ from typing import Any, Literal, overload
 
 from chainrule.backend import Array, np
 from chainrule.io import _container
-from chainrule.io._codec import decode, encode
+from chainrule.io._codec import decode, encode, is_torch_tensor, torch_array
 from chainrule.io.architecture import build_model, describe_model
 from chainrule.nn import Module
 from chainrule.nn.init import _random_init_skipped
@@ -46,7 +46,9 @@ def save(
         it is built from chainrule's own layers (see ``chainrule.io.LAYERS``), so that
         ``load`` can rebuild it without the code that built it. Or, as PyTorch's
         ``torch.save(model.state_dict(), path)``, a state dict: a dict of names to tensors
-        (or arrays), which ``load`` gives back as a dict of tensors in the same order. Or,
+        (or arrays), empty too, which ``load`` gives back as a dict of tensors in the same
+        order. PyTorch's tensors are taken as ``load_state_dict`` takes them (detached,
+        bfloat16 as float32) and come back as chainrule tensors. Or,
         as PyTorch's general checkpoint ``torch.save({"epoch": ..., "model_state_dict":
         ..., "optimizer_state_dict": ...}, path)``, a dict, list or tuple of tensors, arrays,
         numbers, strings and None, nested as deep as needed, which ``load`` gives back
@@ -61,7 +63,7 @@ def save(
     Raises
     ------
     TypeError
-        If ``model`` is none of these (or empty), holds a value that cannot be stored, or
+        If ``model`` is none of these, holds a value that cannot be stored, or
         ``metadata`` is not a dict or holds a value JSON cannot (the message names where).
     FileNotFoundError
         If the folder of ``path`` does not exist.
@@ -168,15 +170,14 @@ def _made_of_chainrule_classes(model: Module) -> bool:
 
 
 def _state_dict_problem(value: Any) -> str | None:
-    """Why ``value`` is not a state dict ``save`` can write, or None when it is one."""
+    """Why ``value`` is not a state dict ``save`` can write, or None when it is one (an
+    empty one too: the state dict of a layer without weights, such as ``nn.ReLU()``'s)."""
     if not isinstance(value, Mapping):
         return None if isinstance(value, Module) else "not a dict"
-    if not value:
-        return "it is empty"
     for key, tensor in value.items():
         if not isinstance(key, str):
             return f"key {key!r} is not a str"
-        if not isinstance(tensor, Tensor | np.ndarray):
+        if not (isinstance(tensor, Tensor | np.ndarray) or is_torch_tensor(tensor)):
             return f"{key!r} holds {type(tensor).__name__}, not a tensor"
     return None
 
@@ -185,12 +186,10 @@ def _save_object(value: Any, path: PathLike, metadata: Mapping[str, Any] | None)
     """PyTorch's ``torch.save({...}, path)`` of a general checkpoint, without pickle: dicts,
     lists and tuples of tensors, arrays, numbers, strings (an optimizer's ``state_dict()``
     among them) as tensors in the file and JSON beside them."""
-    if not isinstance(value, Mapping | list | tuple) or not value:
-        kind = type(value).__name__
+    if not isinstance(value, Mapping | list | tuple):
         raise TypeError(
-            f"save: expected a chainrule Module, a state dict, or a non-empty dict, list or "
-            f"tuple of tensors, arrays and plain values (as torch.save takes), got {kind}"
-            + (" that is empty" if isinstance(value, Mapping | list | tuple) else "")
+            f"save: expected a chainrule Module, a state dict, or a dict, list or tuple of "
+            f"tensors, arrays and plain values (as torch.save takes), got {type(value).__name__}"
         )
     arrays: dict[str, Array] = {}
     try:
@@ -219,10 +218,16 @@ def _save_state_dict(state_dict: Any, path: PathLike, metadata: Mapping[str, Any
         "keys": list(state_dict),
         "metadata": encode(dict(metadata or {}), "metadata", None, "save"),
     }
-    tensors = {
-        key: value.data if isinstance(value, Tensor) else value for key, value in state_dict.items()
-    }
+    tensors = {key: _array_to_save(key, value) for key, value in state_dict.items()}
     _container.write(path, tensors, document, "save")
+
+
+def _array_to_save(key: str, value: Tensor | Array | Any) -> Array:
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, np.ndarray):
+        return value
+    return torch_array(value, key, "save")  # a PyTorch tensor, read as load_state_dict does
 
 
 def _document(text: str | None, path: PathLike, where: str) -> dict[str, Any]:
@@ -288,7 +293,8 @@ def load(
         loading never runs code whatever its value. With True, a safetensors file without
         chainrule's metadata (PyTorch's ``safetensors.torch.save_file(model.state_dict(),
         path)``) loads too: as a state dict of its tensors, by name in sorted order, for
-        ``model.load_state_dict`` (its metadata, with ``with_metadata=True``: ``{}``).
+        ``model.load_state_dict`` (its metadata, with ``with_metadata=True``: ``{}``);
+        bfloat16 tensors, which NumPy lacks, as float32.
     map_location : str, dict or callable, optional
         Taken for PyTorch's ``torch.load``: the CPU (``"cpu"``, a CPU ``device``, a dict
         mapping saved devices to the CPU, or a function) is the only place tensors load to.
@@ -458,8 +464,9 @@ def load_weights(path: PathLike) -> dict[str, Array]:
     """Every tensor of a safetensors file as a NumPy array, by name.
 
     Works for any safetensors file, including ones written by PyTorch (``0.weight``, ...),
-    so that a model built in code can take them with ``model.load_state_dict``. For a
-    checkpoint, names carry their section (``model.0.weight``, ``optimizer.state.0.exp_avg``).
+    so that a model built in code can take them with ``model.load_state_dict``; bfloat16
+    tensors, which NumPy lacks, come as float32. For a checkpoint, names carry their section
+    (``model.0.weight``, ``optimizer.state.0.exp_avg``).
 
     Raises
     ------
@@ -499,20 +506,31 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
     state-dict keys. From a training checkpoint (``ModelCheckpoint``, ``save_checkpoint``)
     the model's weights are taken. As safetensors' ``load_model``, a key the file lacks is
     not missing when its tensor is tied to that of a key the file holds (``save_model``
-    stores tied weights once). Returns ``model``.
+    stores tied weights once). bfloat16 tensors (Hugging Face's usual dtype, which NumPy
+    lacks) are read as float32, exactly, as ``load_state_dict`` reads PyTorch's. Returns
+    ``model``.
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a chainrule Module (the message says when the arguments look
+        swapped) or ``path`` is not a str or os.PathLike.
     FileNotFoundError
         If there is no file at ``path``.
     ValueError
         If the file is not a valid safetensors file (empty, truncated, a pickle or a PyTorch
-        zip archive, a bfloat16 tensor, ...); the message names the file.
+        zip archive, a float8 or complex tensor, ...); the message names the file.
     RuntimeError
         Listing every missing, unexpected (when ``strict``) and mis-shaped key; nothing is
         loaded then.
     """
     where = "load_state_dict_file"
+    if not isinstance(model, Module):
+        swapped = isinstance(path, Module) and isinstance(model, str | os.PathLike)
+        raise TypeError(
+            f"{where}: expected model to be a chainrule Module, got {type(model).__name__}"
+            + ("; the arguments look swapped: load_state_dict_file(model, path)" if swapped else "")
+        )
     tensors, text = _container.read(path, where)
     if _format_of(text) == _container.CHECKPOINT_FORMAT:  # take its model section
         tensors = {
