@@ -441,8 +441,17 @@ class MPIContext:
         The epoch's permutation is drawn from the loader's generator exactly as the loader
         draws it, so every rank holds the same order, and the generator the same state, as
         a single process would. Batches are made as the loader makes them: by its
-        ``collate_fn`` when it has one. A rank whose share of a short last batch is empty
-        gets tensors with no rows.
+        ``collate_fn`` when it has one, called on the whole batch's samples on every rank
+        (a collate function that pads to the batch's longest sequence pads alike on every
+        rank, as in one process), whose tensors and arrays are then cut to this rank's rows.
+        A rank whose share of a short last batch is empty gets tensors with no rows.
+
+        Raises
+        ------
+        ValueError
+            Where the ``collate_fn`` gives something other than tensors or arrays (in
+            tuples, lists or dicts) whose first axis is the batch's samples: what a rank
+            would train on could not be cut from it.
         """
         dataset, batch_size = loader.dataset, loader.batch_size
         assert batch_size is not None  # fit's own loader, which batches
@@ -456,10 +465,11 @@ class MPIContext:
         collate = getattr(loader, "collate_fn", None)
 
         def batch(rows: slice) -> Any:
-            picked = rows if order is None else order[rows]
-            if collate is None:
-                return batch_of(dataset, picked)
+            return batch_of(dataset, rows if order is None else order[rows])
+
+        def collated(rows: slice) -> Any:
             # The loader's own collate_fn, on the samples it would give it, as it calls it.
+            assert collate is not None
             indices = range(rows.start, rows.stop) if order is None else order[rows]
             return collate([dataset[int(i)] for i in indices])
 
@@ -469,7 +479,12 @@ class MPIContext:
             low, high = training_share(rows, self.rank, self.size)
             self._batch_rows = rows
             self._epoch_batches.append(rows)
-            if high > low:
+            if collate is not None:
+                # Made whole, then cut: what the collate_fn makes of a batch can depend on
+                # all its samples (padding to the longest), so a slice collated alone could
+                # differ from the same rows of the whole.
+                yield _rows_of(collated(slice(start, start + rows)), low, high, rows)
+            elif high > low:
                 yield batch(slice(start + low, start + high))
             else:
                 yield _without_rows(batch(slice(start, start + 1)))
@@ -827,6 +842,40 @@ def _without_rows(batch: Any) -> Any:
     if isinstance(batch, tuple | list):
         return type(batch)(_without_rows(value) for value in batch)
     return batch
+
+
+def _rows_of(batch: Any, low: int, high: int, rows: int) -> Any:
+    """Rows ``[low, high)`` of a batch of ``rows`` samples that a DataLoader's ``collate_fn``
+    made: each of its tensors and arrays (in tuples, lists or dicts) cut on its first axis.
+    Anything else is refused, as is an array whose first axis is not the batch's samples."""
+
+    def cut(value: Any, where: str) -> Any:
+        if isinstance(value, Tensor | np.ndarray):
+            shape = tuple(value.shape)
+            if not shape or shape[0] != rows:
+                raise ValueError(
+                    f"fit: under MPI each rank trains on its rows of a batch, cut from what the "
+                    f"DataLoader's collate_fn returns; expected tensors or arrays whose first "
+                    f"axis is the batch's {rows} samples, got shape {shape} at {where}"
+                )
+            if isinstance(value, np.ndarray):
+                return value[low:high]
+            return Tensor._from_op(value.data[low:high], None)
+        if isinstance(value, dict):
+            return {key: cut(item, f"{where}[{key!r}]") for key, item in value.items()}
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+            return type(value)(*(cut(item, f"{where}[{i}]") for i, item in enumerate(value)))
+        if isinstance(value, tuple | list):
+            return type(value)(cut(item, f"{where}[{i}]") for i, item in enumerate(value))
+        raise ValueError(
+            f"fit: under MPI each rank trains on its rows of a batch, cut from what the "
+            f"DataLoader's collate_fn returns; expected tensors or arrays (in tuples, lists "
+            f"or dicts) whose first axis is the batch's {rows} samples, got a value of type "
+            f"{type(value).__name__} at {where}; give such a field as an array or tensor of "
+            f"one entry per sample"
+        )
+
+    return cut(batch, "batch")
 
 
 def _checksum(plan: list[Any]) -> int:

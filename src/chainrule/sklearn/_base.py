@@ -247,6 +247,12 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
             if class_weights is None
             else self._class_weighted(weights, class_weights, "sample")
         )
+        if self.solver not in _params.STOCHASTIC_SOLVERS and trained.sum() == 0:
+            # L-BFGS's loss is the mean over all samples, which divides by their weights' sum.
+            raise ValueError(
+                f"{type(self).__name__}: expected sample weights with a nonzero sum for "
+                f"solver={self.solver!r}, got signed weights that sum to 0"
+            )
         if target.ndim == 1:
             target = target.reshape((-1, 1))
         n_features, n_outputs = X.shape[1], target.shape[1]
@@ -389,8 +395,13 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                 f"{where}: sample_weight must have shape ({n_samples},), one weight per "
                 f"sample, got shape {weights.shape}"
             )
-        if not np.isfinite(weights).all() or (weights < 0).any():
-            raise ValueError(f"{where}: sample_weight must be finite and >= 0")
+        # Negative weights are taken, as scikit-learn takes them (signed event weights).
+        finite = np.isfinite(weights)
+        if not finite.all():
+            index = int(np.argmin(finite))
+            raise ValueError(
+                f"{where}: sample_weight must be finite, got {weights[index]} at index {index}"
+            )
         if not weights.any():
             raise ValueError(
                 f"{where}: sample_weight must not be all zero (there would be nothing to fit)"
@@ -590,10 +601,11 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
                     "The validation set is too small. Increase 'validation_fraction' or the "
                     "size of your dataset."
                 )
-            if not w_val.any():
+            if w_val.sum() == 0:
+                weighed = "has weight 0" if not w_val.any() else "has signed weights summing to 0"
                 raise ValueError(
                     f"{type(self).__name__}: every sample of the validation split "
-                    f"(validation_fraction={self.validation_fraction!r}) has weight 0, so its "
+                    f"(validation_fraction={self.validation_fraction!r}) {weighed}, so its "
                     f"score is undefined; give weight to more samples or change random_state"
                 )
             validation = (
@@ -819,6 +831,14 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]
         it (penalty included), computed before the step."""
         weight_sum = float(w_batch.sum())
         if weight_sum == 0:
+            if w_batch.any():
+                # Signed weights that cancel: the weighted mean loss (which divides by the
+                # sum, as scikit-learn's does) is undefined; scikit-learn fails here too.
+                raise ValueError(
+                    f"{type(self).__name__}: expected the sample weights of each batch to have "
+                    f"a nonzero sum, got a batch of {w_batch.shape[0]} samples whose signed "
+                    f"weights sum to 0; change batch_size or the weights"
+                )
             return 0.0  # a batch of samples weighted 0 holds nothing to learn from
         weights = (w_batch / weight_sum)[:, None]
         self._optimizer.zero_grad()

@@ -131,7 +131,9 @@ class MLPClassifier(ClassifierMixin, FileMixin, BaseMLP):  # type: ignore[misc]
             classification.
         sample_weight : array-like of shape (n_samples,), optional
             Each sample's weight in the loss and the validation score (and, in the
-            training loss, multiplied by its class's weight with ``class_weight``).
+            training loss, multiplied by its class's weight with ``class_weight``). Finite,
+            and, as in scikit-learn, possibly negative (signed event weights); the loss is
+            the weighted mean, so the weights of each batch must not sum to 0.
 
         Returns
         -------

@@ -92,7 +92,9 @@ class MLPRegressor(RegressorMixin, FileMixin, BaseMLP):  # type: ignore[misc]
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), optional
-            Each sample's weight in the loss.
+            Each sample's weight in the loss. Finite, and, as in scikit-learn, possibly
+            negative (signed event weights); the loss is the weighted mean, so the weights
+            of each batch must not sum to 0.
 
         Returns
         -------

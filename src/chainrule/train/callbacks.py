@@ -37,10 +37,12 @@ logs, so that all decide alike; the ones that print or write files do so only wh
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import inspect
 import math
 import numbers
+import pickle
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -735,6 +737,10 @@ class LambdaCallback(Callback):
         self._batch += 1
 
 
+_STANDARD_STREAMS = ("stdout", "stderr")
+"""The streams that a pickled ``ProgressBar`` names instead of holding."""
+
+
 def _epoch_of(state: FitState) -> str:
     """'epoch 3/10', or 'epoch 3' where the run's length is unknown (partial_fit's)."""
     return f"epoch {state.epoch}" + ("" if state.epochs is None else f"/{state.epochs}")
@@ -745,12 +751,59 @@ class ProgressBar(Callback):
     the epoch's end by one summary line with every logged value (loss, metrics, ``val_``
     entries, ``lr``), whatever the terminal's width; where stderr is not a terminal (or
     ``tqdm`` is disabled), the summary lines alone. An epoch that ``fit(validation_freq=)``
-    did not validate shows no ``val_`` entries."""
+    did not validate shows no ``val_`` entries.
+
+    A copy (``copy.deepcopy``, and so ``sklearn.base.clone`` of an estimator given the bar in
+    its ``callbacks``) writes to the same stream as the original. A pickle keeps
+    ``sys.stdout`` and ``sys.stderr`` by name, and unpickles to the process's own; any other
+    stream must pickle itself (an open file does not: pickling refuses it, saying so).
+    """
 
     def __init__(self, stream: Any = None, force_bar: bool | None = None) -> None:
         self.stream = stream
         self.force_bar = force_bar
         self._bar: Any = None
+
+    def __copy__(self) -> ProgressBar:
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update(self.__dict__, _bar=None)
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ProgressBar:
+        # The stream is where the user wants the lines: a copy writes there too, and an open
+        # file or terminal cannot be deep-copied anyway. A live tqdm bar is not copied.
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        for name, value in self.__dict__.items():
+            shared = name == "stream" or name == "_bar"
+            copied.__dict__[name] = value if shared else copy.deepcopy(value, memo)
+        copied._bar = None
+        return copied
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__, _bar=None)
+        stream = state["stream"]
+        for name in _STANDARD_STREAMS:
+            if stream is not None and stream in (getattr(sys, name), getattr(sys, f"__{name}__")):
+                state["stream"], state["_stream_name"] = None, name
+                return state
+        if stream is not None:
+            try:
+                pickle.dumps(stream)
+            except Exception as error:
+                raise TypeError(
+                    f"ProgressBar: cannot pickle its stream {stream!r} ({error}); pass "
+                    f"stream=sys.stdout or stream=sys.stderr (pickled by name), or None for "
+                    f"sys.stderr, to a bar that must be pickled"
+                ) from None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        name = state.pop("_stream_name", None)
+        if name is not None:
+            state["stream"] = getattr(sys, name)
+        self.__dict__.update(state)
 
     def _use_bar(self) -> bool:
         if self.force_bar is not None:
