@@ -361,6 +361,16 @@ def _modules(model: Any, loss_fn: Any) -> list[Any]:
     return found
 
 
+class _Made:
+    """An op's result as the op made it: its array and node. A recorded in-place op
+    (``relu_``, ``nn.ReLU(inplace=True)``) later gives the tensor another array and node."""
+
+    __slots__ = ("_ctx", "data")
+
+    def __init__(self, result: Tensor) -> None:
+        self.data, self._ctx = result.data, result._ctx
+
+
 class _Recorder:
     """What the ops did during the recorded forward (``Function.apply`` reports each one)."""
 
@@ -375,7 +385,8 @@ class _Recorder:
         self, cls: type[Function], inputs: tuple[Any, ...], options: dict[str, Any], result: Any
     ) -> None:
         arrays = [value.data if isinstance(value, Tensor) else value for value in inputs]
-        self.calls.append((cls, inputs, arrays, options, result))
+        made = _Made(result) if isinstance(result, Tensor) else result
+        self.calls.append((cls, inputs, arrays, options, made))
 
     def check(self, check: Callable[[Array], bool], array: Array) -> None:
         self.checks.append((check, array))
@@ -383,6 +394,13 @@ class _Recorder:
     def refuse(self, reason: str) -> None:
         if self.refusal is None:
             self.refusal = reason
+
+    def let_go(self, reason: str) -> None:
+        """Refuse, and drop what was recorded, so that the arrays it held count as they
+        would eagerly: ``Tensor._views_another`` counts who else holds a view's memory."""
+        self.refuse(reason)
+        self.calls.clear()
+        self.checks.clear()
 
 
 class _Snapshot:

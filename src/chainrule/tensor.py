@@ -932,9 +932,9 @@ class Tensor(_TensorFields):
         """``self[index] = value``. Under grad mode, when ``self`` is a non-leaf that requires
         grad or ``value`` requires grad, the write is recorded in the graph (as PyTorch does):
         ``self`` takes new values, and other tensors that viewed its old ones keep them.
-        A view (a slice, a reshape), or a tensor sharing its memory with a NumPy array
-        (``from_numpy``) or another tensor (``detach()``), is refused there: the other would
-        not see the write.
+        A view (a slice, a reshape) of a tensor still held, or a tensor sharing its memory
+        with a NumPy array (``from_numpy``) or another tensor (``detach()``), is refused
+        there: the other would not see the write (see ``_views_another``).
 
         A recorded write costs the elements written, not the whole tensor, when nothing else
         holds self's array (no view of it, no op that saved it for backward): it is then
@@ -1027,8 +1027,9 @@ class Tensor(_TensorFields):
         of a tensor in the graph (a non-leaf that requires grad), or by an ``other`` that
         requires grad, is recorded: self takes the new values and the node that computed
         them, so that ``backward`` differentiates through them. Ops that used the old values
-        keep them for their own gradients. A view (a slice, a reshape) is refused there, as
-        the tensor it views would not see the change.
+        keep them for their own gradients. A view (a slice, a reshape) of a tensor still
+        held is refused there, as that tensor would not see the change; one of a temporary
+        that nothing else holds (``x.max(1).values``) takes it.
         """
         if self._recorded("add_", other):
             return self._become("add_", ops.add(self, other, alpha=alpha))
@@ -1138,7 +1139,8 @@ class Tensor(_TensorFields):
         """Whether an in-place op on self goes into the graph: under grad mode, when self is
         a non-leaf that requires grad, or does not require grad and the operand ``other``
         does. (A leaf that requires grad is refused by ``_check_inplace``.) Raises, before
-        anything is computed, if self shares its memory (see ``_check_unshared``)."""
+        anything is computed, if self views another tensor (see ``_views_another``) or
+        shares its memory (see ``_check_unshared``)."""
         if not _state.enabled:
             return False
         if self._requires_grad:
@@ -1146,6 +1148,7 @@ class Tensor(_TensorFields):
         else:
             recorded = isinstance(other, Tensor) and other._requires_grad
         if recorded:
+            self._check_not_a_view(where)
             self._check_unshared(where)
         return recorded
 
@@ -1160,13 +1163,41 @@ class Tensor(_TensorFields):
 
     def _views_another(self) -> _bool:
         """Whether self's array may be memory that another tensor holds: that of a leaf made
-        on another array's memory, or the result of a view op (a slice, a reshape). NumPy
-        also returns views of temporaries of its own (from fancy indexing, a squeezed
-        reduction): those hold new values, as PyTorch's copies do."""
+        on another array's memory, or the result of a view op (a slice, a reshape) whose
+        memory something outside the graph still holds (the tensor it views, another view
+        of it), or of which several elements are one (expand).
+
+        NumPy also returns views of temporaries of its own (from fancy indexing, a squeezed
+        reduction), and ops built of others end in views of their temporaries (``max(dim)``
+        squeezes a gather, ``cross_entropy`` a pick, an LSTM stacks its steps): nothing else
+        holds that memory but the graph, whose saved arrays keep their values through a
+        recorded change, so the values are the result's own, as PyTorch's are."""
         if self.data.base is None:
             return False
         ctx = self._ctx
-        return ctx is None or ctx.fn.returns_view(ctx)
+        if ctx is None:
+            return True
+        if not ctx.fn.returns_view(ctx):
+            return False
+        if not self.data.flags.writeable:
+            return True
+        if _state.recorder is not None:
+            # A recording train step holds every array it saw, which would count as holders
+            # here: it lets go of them, and the step runs eagerly (see chainrule.compiled).
+            _state.recorder.let_go("the forward changes the result of a view op in place")
+        # The op that made the viewed tensor may have saved it for its own backward.
+        saved = getattr(ctx.next[0], "saved", ()) if ctx.next else ()
+        return _most_refs(self.data, saved) > _LINK_ALONE
+
+    def _check_not_a_view(self, where: str) -> None:
+        """Raise if self is a view of another tensor (see ``_views_another``): a recorded
+        in-place op gives self a new array, which that tensor would not see."""
+        if self._views_another():
+            raise RuntimeError(
+                f"{where}: under grad mode, changing a view of another tensor (a slice, a "
+                f"reshape) in place is not recorded, and the tensor it views would not see "
+                f"the change; change that tensor, or use the out-of-place op"
+            )
 
     def _check_unshared(self, where: str) -> None:
         """Raise if self's array is memory that someone else still holds and expects to see
@@ -1183,14 +1214,9 @@ class Tensor(_TensorFields):
 
     def _become(self, where: str, result: Tensor) -> Tensor:
         """Take the values and graph node of ``result``, computed out of place from self:
-        an in-place op, recorded. Saved arrays of earlier ops keep the old values, so their
-        gradients stay right (PyTorch would need its version counters to tell)."""
-        if self._views_another():
-            raise RuntimeError(
-                f"{where}: under grad mode, changing a view of another tensor (a slice, a "
-                f"reshape) in place is not recorded, and the tensor it views would not see "
-                f"the change; change that tensor, or use the out-of-place op"
-            )
+        an in-place op, recorded (checked first by ``_recorded``). Saved arrays of earlier ops
+        keep the old values, so their gradients stay right (PyTorch would need its version
+        counters to tell)."""
         if result.data.shape != self.data.shape:
             raise ValueError(
                 f"{where}: an in-place result must keep the tensor's shape {self.data.shape}, "
@@ -2795,6 +2821,19 @@ def _refs(tensor: Tensor) -> int:
     return sys.getrefcount(tensor.data)
 
 
+def _most_refs(array: Array, saved: tuple[Any, ...]) -> int:
+    """The most references to one link of the chain of objects whose memory ``array`` views
+    (NumPy's base arrays, the wrapper of ``as_strided``), the arrays of ``saved`` not
+    counted (compare with ``_LINK_ALONE``, the count of a link that only the chain holds)."""
+    most = 0
+    link = array.base
+    while link is not None:
+        refs = sys.getrefcount(link) - sum(1 for item in saved if item is link)
+        most = max(most, refs)
+        link = getattr(link, "base", None)
+    return most
+
+
 def _new(array: Array, requires_grad: bool) -> Tensor:
     t = Tensor._from_op(array, None)
     if requires_grad:
@@ -3616,3 +3655,6 @@ _UFUNC_OPS = _ufunc_ops()
 _SOLE = _refs(Tensor._from_op(np.zeros(1), None))
 """What ``_refs`` counts for an array that its tensor alone holds: a saved context, a view,
 another tensor or a user's variable holding it count more."""
+_LINK_ALONE = _most_refs(np.zeros(2)[1:], ())
+"""What ``_most_refs`` counts for memory that one view alone holds: the tensor it was taken
+of, another view of it or a user's variable holding it count more."""

@@ -93,7 +93,8 @@ def test_gradients_bound_for_many_outputs_add_up_in_order() -> None:
 
 def test_a_piece_is_a_view_and_refuses_a_recorded_in_place_change() -> None:
     x = cr.ones(3, 2, requires_grad=True)
-    first = (x * 1).unbind(0)[0]
+    y = x * 1
+    first = y.unbind(0)[0]  # y, held, would not see the change
     with pytest.raises(RuntimeError, match="view of another tensor"):
         first.mul_(2)
 

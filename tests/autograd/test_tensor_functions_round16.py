@@ -533,11 +533,12 @@ def test_in_place_squeeze_of_a_leaf_that_requires_grad_is_refused_unless_no_grad
 
 def test_in_place_squeeze_of_a_view_stays_a_view() -> None:
     a = cr.ones(3, 1, requires_grad=True)
-    b = (a * 2)[1:]
+    y = a * 2
+    b = y[1:]
     b.squeeze_(1)  # allowed (only the shape changes), as in PyTorch
     assert b.shape == (2,)
     with pytest.raises(RuntimeError, match="changing a view of another tensor"):
-        b.add_(1)  # a value change of a view is refused in the graph, as before
+        b.add_(1)  # a value change of a view of y, held, is refused in the graph, as before
     b.sum().backward()
     assert a.grad.tolist() == [[0.0], [2.0], [2.0]]
 

@@ -20,7 +20,7 @@ from chainrule.autograd.ops import (
     max_pool2d,
     max_unpool2d,
 )
-from chainrule.autograd.ops._operands import as_tensor, floating_only
+from chainrule.autograd.ops._operands import as_tensor, floating_only, in_place
 from chainrule.autograd.ops.conv import _is_int, pair
 from chainrule.autograd.ops.resample import AdaptiveAvgPool2d
 from chainrule.autograd.ops.unpool import MaxUnpool2d, unpool_indices, unpool_output_size
@@ -606,7 +606,8 @@ def dropout2d(
 
     ``input`` is (N, C, H, W), one draw per sample and channel, or (C, H, W), one draw per
     channel. Other shapes raise ``ValueError`` (PyTorch still accepts them with a deprecation
-    warning). ``inplace`` is accepted for PyTorch compatibility; the input is never changed.
+    warning). ``inplace=True`` changes ``input`` itself and returns it, as PyTorch does
+    (recorded under grad mode like ``Tensor.relu_``, refused for a leaf that requires grad).
 
     Examples
     --------
@@ -631,6 +632,8 @@ def dropout2d(
     channels = x.shape[:-2]
     if not training or p == 0:
         return x
+    if inplace:
+        return in_place("dropout2d", input, lambda t: dropout2d(t, p, generator=generator))
     x = floating_only(x, "dropout2d")  # as PyTorch: 1 / (1 - p) would be truncated
     if p == 1:
         return x * 0

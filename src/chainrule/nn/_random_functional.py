@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from chainrule.autograd.ops import leaky_relu
-from chainrule.autograd.ops._operands import as_tensor, floating_only
+from chainrule.autograd.ops._operands import as_tensor, floating_only, in_place
 from chainrule.backend import Array, np
 from chainrule.tensor import Tensor, as_generator
 
@@ -60,7 +60,8 @@ def dropout1d(
         The probability that a channel is zeroed.
     training : bool, default=True
     inplace : bool, default=False
-        Accepted for PyTorch compatibility; the input is never changed.
+        True: ``input`` itself is changed and returned, as in PyTorch (recorded under grad
+        mode like ``Tensor.relu_``, refused for a leaf that requires grad).
     generator : numpy.random.Generator or int, optional
         Source of the mask (None: the default generator).
 
@@ -95,6 +96,8 @@ def dropout1d(
         )
     if not training or p == 0:
         return x
+    if inplace:
+        return in_place("dropout1d", input, lambda t: dropout1d(t, p, generator=generator))
     x = floating_only(x, "dropout1d")  # as PyTorch: 1 / (1 - p) would be truncated
     if p == 1:
         return x * 0
@@ -139,7 +142,8 @@ def alpha_dropout(
     training : bool, default=False
         PyTorch's default for this function (the layer passes its own mode).
     inplace : bool, default=False
-        Accepted for PyTorch compatibility; the input is never changed.
+        True: ``input`` itself is changed and returned, as in PyTorch (recorded under grad
+        mode like ``Tensor.relu_``, refused for a leaf that requires grad).
     generator : numpy.random.Generator or int, optional
         Source of the mask (None: the default generator).
 
@@ -179,6 +183,10 @@ def alpha_dropout(
     x = as_tensor(input)
     if not training or p == 0 or x.data.size == 0:
         return x
+    if inplace:
+        return in_place(
+            "alpha_dropout", input, lambda t: alpha_dropout(t, p, True, False, generator)
+        )
     x = floating_only(x, "alpha_dropout")
     return _alpha_dropout(x, float(p), x.shape, generator)
 
@@ -203,7 +211,8 @@ def feature_alpha_dropout(
     training : bool, default=False
         PyTorch's default for this function (the layer passes its own mode).
     inplace : bool, default=False
-        Accepted for PyTorch compatibility; the input is never changed.
+        True: ``input`` itself is changed and returned, as in PyTorch (recorded under grad
+        mode like ``Tensor.relu_``, refused for a leaf that requires grad).
     generator : numpy.random.Generator or int, optional
         Source of the mask (None: the default generator).
 
@@ -240,6 +249,12 @@ def feature_alpha_dropout(
         )
     if not training or p == 0 or x.data.size == 0:
         return x
+    if inplace:
+        return in_place(
+            "feature_alpha_dropout",
+            input,
+            lambda t: feature_alpha_dropout(t, p, True, False, generator),
+        )
     x = floating_only(x, "feature_alpha_dropout")
     mask_shape = x.shape[:2] + (1,) * (x.ndim - 2)
     return _alpha_dropout(x, float(p), mask_shape, generator)
@@ -276,7 +291,8 @@ def rrelu(
     training : bool, default=False
         PyTorch's default for this function (the layer passes its own mode).
     inplace : bool, default=False
-        Accepted for PyTorch compatibility; the input is never changed.
+        True: ``input`` itself is changed and returned, as in PyTorch (recorded under grad
+        mode like ``Tensor.relu_``, refused for a leaf that requires grad).
     generator : numpy.random.Generator or int, optional
         Source of the slopes (None: the default generator).
 
@@ -314,6 +330,10 @@ def rrelu(
     (True, 3.0)
     """
     check_bounds("rrelu", lower, upper)
+    if inplace:
+        return in_place(
+            "rrelu", input, lambda t: rrelu(t, lower, upper, training, generator=generator)
+        )
     x = floating_only(input, "rrelu")
     if not training:
         return leaky_relu(x, (lower + upper) / 2)

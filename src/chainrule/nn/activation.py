@@ -17,8 +17,8 @@ def _inplace(inplace: bool) -> str:
 
 
 class _Activation(Module):
-    """An activation with no parameters. ``inplace`` is accepted for PyTorch compatibility
-    and ignored: chainrule never overwrites an input, and the result is the same."""
+    """An activation with no parameters. ``inplace=True`` changes the input itself and
+    returns it, as in PyTorch (see ``functional.relu``)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
@@ -32,7 +32,7 @@ class ReLU(_Activation):
     """max(x, 0)."""
 
     def forward(self, x: Any) -> Tensor:
-        return F.relu(x)
+        return F.relu(x, self.inplace)
 
 
 class LeakyReLU(Module):
@@ -43,7 +43,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x: Any) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + _inplace(self.inplace)
@@ -57,7 +57,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x: Any) -> Tensor:
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + _inplace(self.inplace)
@@ -67,7 +67,7 @@ class SELU(_Activation):
     """Scaled ELU with the self-normalizing constants."""
 
     def forward(self, x: Any) -> Tensor:
-        return F.selu(x)
+        return F.selu(x, self.inplace)
 
 
 class GELU(Module):
@@ -90,7 +90,7 @@ class SiLU(_Activation):
     """x * sigmoid(x) (swish)."""
 
     def forward(self, x: Any) -> Tensor:
-        return F.silu(x)
+        return F.silu(x, self.inplace)
 
 
 class Softplus(Module):
@@ -134,7 +134,7 @@ class Hardtanh(Module):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, x: Any) -> Tensor:
-        return F.hardtanh(x, self.min_val, self.max_val)
+        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace(self.inplace)
@@ -226,28 +226,28 @@ class ReLU6(_Activation):
     """min(max(x, 0), 6); the derivative at 0 and at 6 is 0, as in PyTorch."""
 
     def forward(self, x: Any) -> Tensor:
-        return F.relu6(x)
+        return F.relu6(x, self.inplace)
 
 
 class Hardsigmoid(_PlainActivation):
     """relu6(x + 3) / 6."""
 
     def forward(self, x: Any) -> Tensor:
-        return F.hardsigmoid(x)
+        return F.hardsigmoid(x, self.inplace)
 
 
 class Hardswish(_PlainActivation):
     """x * relu6(x + 3) / 6 (MobileNetV3)."""
 
     def forward(self, x: Any) -> Tensor:
-        return F.hardswish(x)
+        return F.hardswish(x, self.inplace)
 
 
 class Mish(_Activation):
     """x * tanh(softplus(x))."""
 
     def forward(self, x: Any) -> Tensor:
-        return F.mish(x)
+        return F.mish(x, self.inplace)
 
 
 class LogSigmoid(Module):
@@ -281,7 +281,7 @@ class RReLU(Module):
     lower, upper : float, default=1/8 and 1/3
         The range of the random slopes, lower <= upper.
     inplace : bool, default=False
-        Accepted for PyTorch compatibility; the input is never changed.
+        True: the input itself is changed and returned, as in PyTorch.
     generator : numpy.random.Generator or int, optional
         The layer's own source of slopes, so that runs repeat exactly given a seed (as a
         ``Dropout`` layer draws its masks); when None, one seeded from the default
@@ -322,7 +322,7 @@ class RReLU(Module):
         self.generator = own_generator(generator)
 
     def forward(self, x: Any) -> Tensor:
-        return F.rrelu(x, self.lower, self.upper, self.training, generator=self.generator)
+        return F.rrelu(x, self.lower, self.upper, self.training, self.inplace, self.generator)
 
     def extra_repr(self) -> str:
         return f"lower={self.lower}, upper={self.upper}" + _inplace(self.inplace)
@@ -338,7 +338,7 @@ class CELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x: Any) -> Tensor:
-        return F.celu(x, self.alpha)
+        return F.celu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + _inplace(self.inplace)
@@ -352,7 +352,7 @@ class Threshold(Module):
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
     def forward(self, x: Any) -> Tensor:
-        return F.threshold(x, self.threshold, self.value)
+        return F.threshold(x, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, value={self.value}" + _inplace(self.inplace)

@@ -27,7 +27,7 @@ from chainrule.autograd.ops import (
     softplus,
     tanh,
 )
-from chainrule.autograd.ops._operands import as_tensor, floating_only
+from chainrule.autograd.ops._operands import as_tensor, floating_only, in_place
 from chainrule.backend import Array, is_floating, np
 from chainrule.nn._conv_functional import (
     adaptive_avg_pool1d,
@@ -188,14 +188,17 @@ def dropout(
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (inverted
     dropout, so that evaluation needs no rescaling). Identity when not ``training``.
 
-    ``inplace`` is accepted for PyTorch compatibility; the input is never changed (a new
-    tensor is returned either way)."""
+    ``inplace=True`` changes ``input`` itself and returns it, as PyTorch does (recorded under
+    grad mode like ``Tensor.relu_``, refused for a leaf that requires grad); the identity
+    returns ``input`` either way."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p!r}")
-    input = as_tensor(input)
+    x = as_tensor(input)
     if not training or p == 0:
-        return input
-    input = floating_only(input, "dropout")  # as PyTorch: 1 / (1 - p) would be truncated
+        return x
+    if inplace:
+        return in_place("dropout", input, lambda t: dropout(t, p, generator=generator))
+    input = floating_only(x, "dropout")  # as PyTorch: 1 / (1 - p) would be truncated
     if p == 1:
         return input * 0
     rng = as_generator(generator)

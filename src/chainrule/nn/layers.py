@@ -169,7 +169,7 @@ class _DropoutNd(Module):
         super().__init__()
         check_p(type(self).__name__, p)
         self.p = float(p)
-        self.inplace = inplace  # accepted for PyTorch compatibility; the input is never changed
+        self.inplace = inplace  # honoured as PyTorch honours it (not by the alpha dropouts)
         self.generator = own_generator(generator)
 
     def extra_repr(self) -> str:
@@ -184,14 +184,15 @@ class Dropout(_DropoutNd):
     ----------
     p : float in [0, 1], default=0.5
     inplace : bool, default=False
-        Accepted for PyTorch compatibility; the input is never changed.
+        True: the input itself is changed and returned, as in PyTorch (see
+        ``functional.dropout``).
     generator : numpy.random.Generator or int, optional
         The layer's own source of masks, so that runs repeat exactly given a seed; when
         None, one seeded from the default generator (see ``chainrule.manual_seed``).
     """
 
     def forward(self, x: Any) -> Tensor:
-        return F.dropout(x, self.p, self.training, generator=self.generator)
+        return F.dropout(x, self.p, self.training, self.inplace, self.generator)
 
 
 class Embedding(Module):
@@ -489,7 +490,8 @@ class Dropout2d(_DropoutNd):
     ----------
     p : float in [0, 1], default=0.5
     inplace : bool, default=False
-        Accepted for PyTorch compatibility; the input is never changed.
+        True: the input itself is changed and returned, as in PyTorch (see
+        ``functional.dropout``).
     generator : numpy.random.Generator or int, optional
         The layer's own source of masks (as in ``Dropout``).
 
@@ -499,7 +501,7 @@ class Dropout2d(_DropoutNd):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return F.dropout2d(x, self.p, self.training, generator=self.generator)
+        return F.dropout2d(x, self.p, self.training, self.inplace, self.generator)
 
 
 class Dropout1d(_DropoutNd):
@@ -511,7 +513,8 @@ class Dropout1d(_DropoutNd):
     p : float in [0, 1], default=0.5
         The probability that a channel is zeroed.
     inplace : bool, default=False
-        Accepted for PyTorch compatibility; the input is never changed.
+        True: the input itself is changed and returned, as in PyTorch (see
+        ``functional.dropout``).
     generator : numpy.random.Generator or int, optional
         The layer's own source of masks (as in ``Dropout``).
 
@@ -532,7 +535,7 @@ class Dropout1d(_DropoutNd):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return F.dropout1d(x, self.p, self.training, generator=self.generator)
+        return F.dropout1d(x, self.p, self.training, self.inplace, self.generator)
 
 
 class AlphaDropout(_DropoutNd):
@@ -545,7 +548,8 @@ class AlphaDropout(_DropoutNd):
     p : float in [0, 1], default=0.5
         The probability that an element is dropped.
     inplace : bool, default=False
-        Accepted for PyTorch compatibility; the input is never changed.
+        Accepted and ignored, as PyTorch's layer ignores it (the input is never
+        changed); ``functional.alpha_dropout`` takes it.
     generator : numpy.random.Generator or int, optional
         The layer's own source of masks (as in ``Dropout``).
 
@@ -578,7 +582,8 @@ class FeatureAlphaDropout(_DropoutNd):
     p : float in [0, 1], default=0.5
         The probability that a channel is dropped.
     inplace : bool, default=False
-        Accepted for PyTorch compatibility; the input is never changed.
+        Accepted and ignored, as PyTorch's layer ignores it (the input is never
+        changed); ``functional.feature_alpha_dropout`` takes it.
     generator : numpy.random.Generator or int, optional
         The layer's own source of masks (as in ``Dropout``).
 

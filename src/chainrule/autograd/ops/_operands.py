@@ -17,6 +17,18 @@ def as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor._from_op(_to_array(x), None)
 
 
+def in_place(where: str, x: Any, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    """``x`` changed to ``compute(x)`` and returned: what PyTorch's ``inplace=True`` does.
+
+    Recorded under grad mode like ``Tensor.relu_`` (refused for a leaf that requires grad),
+    written into ``x``'s array otherwise. Input that is not a Tensor (a NumPy array, which
+    layers take as well) is converted into a new tensor, as every op converts it, and never
+    changed."""
+    if not isinstance(x, Tensor):
+        return compute(as_tensor(x))
+    return x._inplace(f"{where}(inplace=True)", compute)
+
+
 def as_floating_tensor(x: Any) -> Tensor:
     """``x`` as a tensor, with integers and bools as float32: PyTorch's exp, log, sigmoid,
     tanh, logsumexp... of an integer tensor are float32 (NumPy's would be float64, or

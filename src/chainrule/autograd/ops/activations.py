@@ -16,6 +16,7 @@ from chainrule.autograd.ops._operands import (
     as_tensor,
     check_axis,
     floating_only,
+    in_place,
     normalize_axis,
     quietly,
     torch_dim,
@@ -347,24 +348,33 @@ class LogSumExp(Function):
 def relu(x: Any, inplace: bool = False) -> Tensor:
     """Rectified linear unit, max(x, 0).
 
-    ``inplace`` (here and in the other activations) is accepted for PyTorch compatibility and
-    ignored: the input is never overwritten; use the returned tensor.
+    ``inplace=True`` (here and in the other activations) changes ``x`` itself and returns
+    it, as PyTorch does: ``relu_(x)``, recorded under grad mode like ``Tensor.relu_`` and
+    refused for a leaf that requires grad.
     """
+    if inplace:
+        return in_place("relu", x, relu)
     return ReLU.apply(as_tensor(x))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where positive, ``negative_slope * x`` elsewhere."""
+    if inplace:
+        return in_place("leaky_relu", x, lambda t: leaky_relu(t, negative_slope))
     return LeakyReLU.apply(floating_only(x, "leaky_relu"), float(negative_slope))
 
 
 def elu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """Exponential linear unit: x where positive, alpha * (exp(x) - 1) elsewhere."""
+    if inplace:
+        return in_place("elu", x, lambda t: elu(t, alpha))
     return ELU.apply(floating_only(x, "elu"), float(alpha))
 
 
 def selu(x: Any, inplace: bool = False) -> Tensor:
     """Scaled exponential linear unit (self-normalizing constants)."""
+    if inplace:
+        return in_place("selu", x, selu)
     return SELU.apply(floating_only(x, "selu"))
 
 
@@ -377,6 +387,8 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
 
 def silu(x: Any, inplace: bool = False) -> Tensor:
     """Sigmoid linear unit (swish), x * sigmoid(x)."""
+    if inplace:
+        return in_place("silu", x, silu)
     return SiLU.apply(floating_only(x, "silu"))
 
 
@@ -403,6 +415,8 @@ def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool 
         raise ValueError(
             f"hardtanh: min_val must be less than max_val, got min_val={min_val}, max_val={max_val}"
         )
+    if inplace:
+        return in_place("hardtanh", x, lambda t: hardtanh(t, min_val, max_val))
     return Hardtanh.apply(as_tensor(x), float(min_val), float(max_val))
 
 
@@ -538,11 +552,15 @@ class CELU(Function):
 
 def hardswish(x: Any, inplace: bool = False) -> Tensor:
     """Hard swish (MobileNetV3), x * relu6(x + 3) / 6."""
+    if inplace:
+        return in_place("hardswish", x, hardswish)
     return Hardswish.apply(floating_only(x, "hardswish"))
 
 
 def mish(x: Any, inplace: bool = False) -> Tensor:
     """Mish, x * tanh(softplus(x)), finite for every input."""
+    if inplace:
+        return in_place("mish", x, mish)
     return Mish.apply(floating_only(x, "mish"))
 
 
@@ -550,6 +568,8 @@ def celu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """Continuously differentiable ELU: x where positive, alpha * (exp(x / alpha) - 1) elsewhere."""
     if alpha == 0:
         raise ValueError(f"celu: alpha must be nonzero, got {alpha!r}")
+    if inplace:
+        return in_place("celu", x, lambda t: celu(t, alpha))
     return CELU.apply(floating_only(x, "celu"), float(alpha))
 
 
@@ -558,6 +578,8 @@ def relu6(x: Any, inplace: bool = False) -> Tensor:
 
     NOTE: the derivative at 0 and at 6 is 0, as in PyTorch (``hardtanh(x, 0, 6)``).
     """
+    if inplace:
+        return in_place("relu6", x, relu6)
     return Hardtanh.apply(as_tensor(x), 0.0, 6.0)
 
 
@@ -566,6 +588,8 @@ def hardsigmoid(x: Any, inplace: bool = False) -> Tensor:
 
     NOTE: the derivative at -3 and at 3 is 0, as in PyTorch.
     """
+    if inplace:
+        return in_place("hardsigmoid", x, hardsigmoid)
     return Hardsigmoid.apply(floating_only(x, "hardsigmoid"))
 
 
@@ -617,6 +641,8 @@ def threshold(x: Any, threshold: float, value: float, inplace: bool = False) -> 
     """
     from chainrule.autograd.ops.elementwise import where
 
+    if inplace:
+        return in_place("threshold", x, lambda t: where(~(t.data <= threshold), t, value))
     x = as_tensor(x)
     return where(~(x.data <= threshold), x, value)
 
