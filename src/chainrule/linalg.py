@@ -97,7 +97,11 @@ def matrix_norm(
 ) -> Tensor:
     """The matrix norm of each matrix over the two axes ``dim``: ``'fro'`` (Frobenius),
     ``'nuc'`` (sum of singular values), 2 / -2 (largest / smallest singular value), 1 / -1
-    (largest / smallest column sum of |a|), inf / -inf (largest / smallest row sum)."""
+    (largest / smallest column sum of |a|), inf / -inf (largest / smallest row sum).
+
+    A matrix with no rows or no columns has norm 0, as in PyTorch, except where the smallest
+    of no values is asked for (ord -2, and -1 / -inf with no columns / rows), which is
+    refused, as PyTorch refuses it."""
     a = as_floating_tensor(a)
     if a.ndim < 2:
         raise ValueError(f"matrix_norm: expected a matrix or a stack of them, got {a.shape}")
@@ -114,11 +118,11 @@ def matrix_norm(
         if ord == "nuc":
             result = svdvals(m).sum(-1)
         elif ord in (2, -2):
-            values = svdvals(m)
-            result = values.amax(-1) if ord == 2 else values.amin(-1)
+            result = _extreme(svdvals(m), ord, m.shape, "singular value", "row and column")
         elif ord in (1, -1, math.inf, -math.inf):
             sums = m.abs().sum(-2 if ord in (1, -1) else -1)
-            result = sums.amax(-1) if ord > 0 else sums.amin(-1)
+            what = "column" if ord in (1, -1) else "row"
+            result = _extreme(sums, ord, m.shape, f"{what} sum", what)
         else:
             raise ValueError(
                 f"matrix_norm: expected ord 'fro', 'nuc', 2, -2, 1, -1, inf or -inf, got {ord!r}"
@@ -127,6 +131,21 @@ def matrix_norm(
         for axis in sorted((rows, cols)):
             result = result.unsqueeze(axis)
     return result
+
+
+def _extreme(values: Tensor, ord: Any, shape: tuple[int, ...], taken: str, need: str) -> Tensor:
+    """The largest (``ord`` > 0) or the smallest of ``values`` along the last axis, for the
+    matrices of ``shape``. With no values (a matrix with no rows or columns), the largest is
+    0, as PyTorch's norm of an empty matrix is; the smallest is refused, as PyTorch refuses
+    it."""
+    if values.shape[-1]:
+        return values.amax(-1) if ord > 0 else values.amin(-1)
+    if ord > 0:
+        return values.sum(-1)  # zeros of the reduced shape
+    raise ValueError(
+        f"matrix_norm: ord={ord} takes the smallest {taken}; expected matrices with at least "
+        f"one {need}, got shape {shape}"
+    )
 
 
 def norm(

@@ -11,6 +11,7 @@ import copy
 import functools
 import inspect
 import itertools
+import math
 import operator
 import secrets
 import sys
@@ -453,6 +454,49 @@ def _check_grad_dtype(where: str, dtype: np.dtype[Any]) -> None:
 class AmbiguousValueError(ValueError, RuntimeError):
     """A tensor of several (or no) elements used where one value is needed (``bool(t)``,
     ``t.item()``). A ValueError, as NumPy raises, and a RuntimeError, as PyTorch raises."""
+
+
+class ElementOverflowError(OverflowError, RuntimeError):
+    """A number that an integer tensor cannot hold (NaN, inf, 300 in uint8) written into one.
+    An OverflowError, as NumPy raises, and a RuntimeError, as PyTorch raises."""
+
+
+_INTEGERS = (int, np.integer)
+_NUMBERS = (int, float, np.integer, np.floating)
+_BOOLS = (bool, np.bool_)
+
+
+def _element_of(where: str, value: Any, dtype: np.dtype[Any]) -> Any:
+    """``value`` as a tensor of ``dtype`` stores it, for a number written into an integer
+    tensor (``x[i] = v``, ``fill_``, ``masked_fill``, ``full``), as PyTorch stores it: a float
+    truncated toward 0, a negative int wrapped around into an unsigned dtype (-1 is 255 in
+    uint8, down to -255). Anything else (a tensor, an array, a bool, any value for a
+    floating or bool dtype) is returned as it is.
+
+    Raises
+    ------
+    ElementOverflowError
+        For NaN, an infinity, or a number beyond ``dtype``'s range (NumPy would store NaN as
+        the smallest integer, and refuse the others with its own messages).
+    """
+    if dtype.kind not in "iu" or not isinstance(value, _NUMBERS) or isinstance(value, _BOOLS):
+        return value
+    bits = dtype.itemsize * 8  # the range spelled out: np.iinfo costs microseconds a call
+    unsigned = dtype.kind == "u"
+    high = (1 << bits) - 1 if unsigned else (1 << (bits - 1)) - 1
+    if isinstance(value, _INTEGERS):
+        value = int(value)
+        low = -high if unsigned else -high - 1
+        if low <= value <= high:
+            return value % (high + 1) if value < 0 and unsigned else value
+    else:
+        low = 0 if unsigned else -high - 1
+        if math.isfinite(value) and low <= value <= high:
+            return value
+    raise ElementOverflowError(
+        f"{where}: value {value} cannot be converted to {dtype} without overflow; expected "
+        f"a finite number in [{low}, {high}]"
+    )
 
 
 class RemovableHandle:
@@ -960,10 +1004,12 @@ class Tensor(_TensorFields):
             return
         self._check_inplace("setitem")
         # Masks stay masks here, so that NumPy itself rejects one of the wrong length.
-        parts = index if isinstance(index, tuple) else (index,)
-        key = tuple(p.data if isinstance(p, Tensor) else p for p in parts)
-        data = value.data if isinstance(value, Tensor) else value
-        *views, key = ops.shape.torch_keys(key, self.data.ndim)
+        data = (
+            value.data
+            if isinstance(value, Tensor)
+            else _element_of("setitem", value, self.data.dtype)
+        )
+        *views, key = ops.shape.index_keys(index, self.data.ndim)
         target = self.data
         try:
             for view in views:  # integers before arrays, as in PyTorch: first a view
@@ -996,7 +1042,9 @@ class Tensor(_TensorFields):
         if self._recorded(where, value):
             return self._become(where, self._replaced_by(value))
         self._check_inplace(where)
-        self.data[...] = value.data if isinstance(value, Tensor) else value
+        self.data[...] = (
+            value.data if isinstance(value, Tensor) else _element_of(where, value, self.data.dtype)
+        )
         return self
 
     def copy_(self, source: Any) -> Tensor:
@@ -1459,6 +1507,11 @@ class Tensor(_TensorFields):
     def __rrshift__(self, other: Any) -> Tensor:
         return ops.bitwise_right_shift(other, self)
 
+    def bitwise_not(self) -> Tensor:
+        """``~self``: bitwise NOT of integers (``~2 == -3``), logical NOT of bools; floats
+        are refused, as in PyTorch."""
+        return ops.bitwise_not(self)
+
     def bitwise_left_shift(self, other: Any) -> Tensor:
         return ops.bitwise_left_shift(self, other)
 
@@ -1678,7 +1731,7 @@ class Tensor(_TensorFields):
         if isinstance(value, Tensor):
             fill = value if value.dtype == self.data.dtype else value.to(self.data.dtype)
         else:
-            fill = np.asarray(value, dtype=self.data.dtype)
+            fill = np.asarray(_element_of("masked_fill", value, self.data.dtype), self.data.dtype)
         return ops.where(mask, fill, self)
 
     def lerp(self, end: Any, weight: Any) -> Tensor:
@@ -2471,6 +2524,10 @@ class Tensor(_TensorFields):
     def pow_(self, exponent: Any) -> Tensor:
         return self._inplace("pow_", lambda t: ops.pow(t, exponent), exponent)
 
+    def bitwise_not_(self) -> Tensor:
+        """``bitwise_not`` in place; returns self (see ``add_``)."""
+        return self._inplace("bitwise_not_", ops.bitwise_not)
+
     def floor_(self) -> Tensor:
         """``floor`` in place; returns self (see ``add_``)."""
         return self._inplace("floor_", ops.floor)
@@ -2941,6 +2998,7 @@ def full(
         else:
             dtype = _to_array(fill_value).dtype
     shape = _shape_from((size,))
+    fill_value = _element_of("full", fill_value, np.dtype(dtype))
     return _new(np.full(shape, fill_value, dtype=np.dtype(dtype)), requires_grad)
 
 

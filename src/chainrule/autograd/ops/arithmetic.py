@@ -6,6 +6,8 @@ from typing import Any
 
 from chainrule.autograd.function import Context, Function, register, unbroadcast
 from chainrule.autograd.ops._operands import (
+    DtypeNotSupportedError,
+    _wrapped,
     as_tensor,
     binary_operands,
     quiet,
@@ -15,7 +17,7 @@ from chainrule.autograd.ops._operands import (
     write_out,
 )
 from chainrule.backend import Array, np
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _element_of
 
 
 def _broadcast_error(where: str, a: Any, b: Any) -> ValueError:
@@ -239,7 +241,10 @@ class Pow(Function):
     def forward(ctx: Context, a: Array, b: Array) -> Array:
         _save_shapes(ctx, a, b)
         try:
-            y = a**b
+            if type(b) is np.ndarray and b.dtype.kind == "i" and np.result_type(a, b).kind in "iu":
+                y = _integer_power(a, b)
+            else:
+                y = a**b
         except ValueError as error:
             if not _broadcastable(a, b):
                 raise _broadcast_error("pow", a, b) from None
@@ -269,6 +274,19 @@ class Pow(Function):
             log_a = np.log(np.where((a_array == 0) & (np.asarray(b) >= 0), 1, a_array))
             grad_b = unbroadcast(grad * y * log_a, ctx.b_shape)
         return grad_a, grad_b
+
+
+def _integer_power(a: Any, b: Array) -> Array:
+    """``a ** b`` of integers, negative exponents included, as PyTorch computes it: the
+    integer part of 1 / a**-b, so 1 for a base of 1, +-1 for -1 and 0 for any other
+    (NumPy refuses a negative integer exponent)."""
+    negative = b < 0
+    if not negative.any():
+        return np.asarray(a**b)
+    y = np.asarray(a ** np.where(negative, 0, b).astype(b.dtype))
+    odd = np.remainder(b, 2) == 1
+    inverse = np.where(np.equal(a, 1), 1, np.where(np.equal(a, -1), np.where(odd, -1, 1), 0))
+    return np.where(negative, inverse, y).astype(y.dtype)
 
 
 def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
@@ -351,7 +369,9 @@ def _division_operands(where: str, a: Any, b: Any) -> tuple[Any, Any, Any, Any, 
     in PyTorch (NumPy would give 0 with a warning)."""
     if _is_bool(a) and _is_bool(b):
         raise TypeError(f"{where}: expected a non-bool operand beside a bool, got two bools")
-    a, b = binary_operands(a, b)
+    # A Python int beyond an integer tensor's dtype wraps around into it, as in PyTorch
+    # (uint8 // -1 divides by 255); NumPy would refuse it.
+    a, b = binary_operands(a, b, wrap=True)
     a_data = a.data if isinstance(a, Tensor) else a
     b_data = b.data if isinstance(b, Tensor) else b
     integer = np.result_type(a_data, b_data).kind in "biu"
@@ -392,11 +412,45 @@ def neg(x: Any) -> Tensor:
 
 
 def pow(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a ** b`` with broadcasting; either side may be a tensor."""
+    """Elementwise ``a ** b`` with broadcasting; either side may be a tensor.
+
+    Dtypes as in PyTorch: a bool tensor to a Python bool stays bool (``x ** True`` is x,
+    ``x ** False`` all True); a bool base takes an integer exponent tensor's dtype, int64
+    beside a Python int. A Python int base wraps around into an integer exponent's dtype
+    (``300 ** t`` of int8 t is ``44 ** t``). Integers to negative integer exponent tensors
+    give the integer part of the result (``2 ** t`` is 0 where t is -1).
+
+    Raises
+    ------
+    ValueError
+        For an integer or bool tensor to a negative Python int (``t ** -1``), as PyTorch
+        refuses it.
+    ElementOverflowError
+        For an integer tensor to a Python int beyond its dtype (int8 ``t ** 300``).
+    DtypeNotSupportedError
+        For two bool tensors (or a Python bool to a bool tensor), as PyTorch refuses them.
+    """
+    if _is_bool(a) and _is_bool(b):
+        if not isinstance(a, Tensor) or isinstance(b, Tensor):
+            raise DtypeNotSupportedError(
+                "pow: expected at most one bool tensor, got a bool base and a bool exponent "
+                "tensor (as PyTorch refuses them); convert one first, e.g. x.long()"
+            )
+        return Tensor._from_op(a.data.copy() if b else np.ones_like(a.data), None)
+    if type(b) is int and isinstance(a, Tensor) and a.data.dtype.kind in "biu":
+        if b < 0:
+            raise ValueError(
+                f"pow: Integers to negative integer powers are not allowed: expected an "
+                f"exponent >= 0 for a tensor of dtype {a.data.dtype}, got {b}; use a float "
+                f"base, e.g. x.float() ** {b}"
+            )
+        b = _element_of("pow", b, a.data.dtype)
+    elif type(a) is int and isinstance(b, Tensor) and b.data.dtype.kind in "iu":
+        a = _wrapped(a, b.data.dtype)
     a, b = binary_operands(a, b)
     if isinstance(a, Tensor) and a.data.dtype.kind == "b":
-        if _is_bool(b):
-            raise TypeError("pow: expected a non-bool exponent for a bool base, got a bool one")
-        # int64 as in PyTorch; NumPy would give int8 (bools never require grad).
-        a = Tensor._from_op(a.data.astype(np.int64), None)
+        # An integer exponent tensor's dtype, else int64, as in PyTorch (NumPy's would be
+        # int8); bools never require grad.
+        integer = isinstance(b, Tensor) and b.data.dtype.kind in "iu"
+        a = Tensor._from_op(a.data.astype(b.data.dtype if integer else np.int64), None)
     return Pow.apply(a, b)

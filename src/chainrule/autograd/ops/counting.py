@@ -45,9 +45,19 @@ def bincount(input: Any, weights: Any = None, minlength: int = 0) -> Tensor:
 
 
 def histc(input: Any, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
-    """A histogram of ``input``'s elements in ``bins`` equal bins over [min, max] (the
-    elements' own range when both are 0), as floats of the input's dtype; elements outside
-    are left out, and the last bin includes ``max``."""
+    """A histogram of ``input``'s elements in ``bins`` equal bins over [min, max], as floats
+    of the input's dtype; elements outside are left out, and the last bin includes ``max``.
+
+    When min == max (both 0 by default), the elements' own range is taken instead, as in
+    PyTorch; when that is one value too (or there are no elements), the range is widened by
+    1 on each side.
+
+    Raises
+    ------
+    ValueError
+        If the range is not finite (an element is inf or NaN where the elements' range is
+        taken), or min > max.
+    """
     values = _array(input)
     if values.dtype.kind != "f":
         raise TypeError(f"histc: expected a floating-point tensor, got dtype {values.dtype}")
@@ -55,10 +65,12 @@ def histc(input: Any, bins: int = 100, min: float = 0, max: float = 0) -> Tensor
     if bins < 1:
         raise ValueError(f"histc: bins must be >= 1, got {bins}")
     low, high = float(min), float(max)
-    if low == high == 0 and values.size:
+    if low == high and values.size:
         low, high = float(values.min()), float(values.max())
     if low == high:  # one value everywhere: PyTorch widens the range by 1 on each side
         low, high = low - 1, high + 1
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"histc: expected a finite range, got [{low}, {high}]")
     if low > high:
         raise ValueError(f"histc: expected min <= max, got min={min}, max={max}")
     counts, _ = np.histogram(values, bins=bins, range=(low, high))

@@ -13,6 +13,7 @@ from typing import Any
 
 from chainrule.autograd.function import Context, Function, register, unbroadcast
 from chainrule.autograd.ops._operands import (
+    DtypeNotSupportedError,
     _is_python_number,
     as_floating_tensor,
     as_tensor,
@@ -199,17 +200,30 @@ def frac(x: Any) -> Tensor:
 
 
 def cumsum(x: Any, dim: int, *, dtype: Any = None) -> Tensor:
-    """Cumulative sum along ``dim`` (integers and booleans sum as int64, as in PyTorch)."""
+    """Cumulative sum along ``dim`` (integers and booleans sum as int64, as in PyTorch), in
+    ``dtype`` if given (bool is refused, as PyTorch refuses it)."""
     x = as_tensor(x)
     check_axis(dim, x.ndim, "cumsum")
     axis = int(dim) % builtins.max(x.ndim, 1)
     if dtype is not None:
-        x = x.to(dtype)
+        x = _accumulated_as("cumsum", x, dtype)
     elif x.dtype.kind in "biu":
         x = Tensor._from_op(x.data.astype(np.int64), None)
     if x.ndim == 0:
         return Tensor._from_op(x.data.copy(), None) if not x.requires_grad else x * 1
     return Cumsum.apply(x, axis)
+
+
+def _accumulated_as(where: str, x: Tensor, dtype: Any) -> Tensor:
+    """``x`` converted to the ``dtype`` a running sum or product is asked for; bool is refused,
+    as PyTorch refuses it (NumPy would count in int64 and give no bools)."""
+    x = x.to(dtype)
+    if x.dtype.kind == "b":
+        raise DtypeNotSupportedError(
+            f"{where}: expected a numeric dtype, got dtype=bool, which PyTorch refuses too; "
+            "leave dtype out to get int64 for bools"
+        )
+    return x
 
 
 # --------------------------------------------------------------------- composed, differentiable
@@ -460,11 +474,12 @@ def roll(x: Any, shifts: Any, dims: Any = None) -> Tensor:
 
 def cumprod(x: Any, dim: int, *, dtype: Any = None) -> Tensor:
     """Cumulative product along ``dim`` (integers and booleans multiply as int64, as in
-    PyTorch). Composed of products of slices, so the gradient is right where x has zeros."""
+    PyTorch), in ``dtype`` if given (bool is refused, as PyTorch refuses it). Composed of
+    products of slices, so the gradient is right where x has zeros."""
     x = as_tensor(x)
     axis = _axis("cumprod", x, dim)
     if dtype is not None:
-        x = x.to(dtype)
+        x = _accumulated_as("cumprod", x, dtype)
     elif x.dtype.kind in "biu":
         x = Tensor._from_op(x.data.astype(np.int64), None)
     if x.ndim == 0 or x.shape[axis] <= 1:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import operator
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from chainrule.autograd.grad_mode import _state
 from chainrule.autograd.ops._operands import as_tensor, check_axis, normalize_axis
 from chainrule.autograd.ops.elementwise import Clone
 from chainrule.backend import Array, np
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _element_of
 
 
 @register("reshape")
@@ -502,6 +503,96 @@ def _as_tuple(index: Any) -> tuple[Any, ...]:
     return index if isinstance(index, tuple) else (index,)
 
 
+_MOST_SEQUENCE_ITEMS = 32
+"""A list of at most this many items that holds an index of its own is read as a tuple
+(PyTorch's and old NumPy's rule); a longer one is always an index array."""
+
+
+def _sequence_as_tuple(key: Any) -> Any:
+    """``key``, or the tuple PyTorch reads it as: a list holding a tensor, an array, a
+    sequence, a slice, None or ``...`` (``x[[rows, cols]]``) indexes one axis per item, as
+    ``x[rows, cols]`` does, with a warning, as PyTorch 2 still reads it; any other list is
+    one index array (``x[[0, 2]]``)."""
+    if type(key) is not list or len(key) >= _MOST_SEQUENCE_ITEMS:
+        return key
+    for item in key:
+        if (
+            isinstance(item, Tensor | np.ndarray | Sequence | slice)
+            or item is None
+            or item is Ellipsis
+        ):
+            warnings.warn(
+                "index: a list that holds tensors, sequences, slices, None or ... is read as "
+                "a tuple, one index per axis, as PyTorch reads it (it deprecates this "
+                "reading); write x[tuple(seq)] instead of x[seq]",
+                UserWarning,
+                stacklevel=4,
+            )
+            return tuple(key)
+    return key
+
+
+_SCALAR_ARRAYS = (np.ndarray, np.bool_)
+_PLAIN_PARTS = frozenset((int, slice, type(None), type(Ellipsis)))
+
+
+def _is_bool_scalar(data: Any) -> bool:
+    return type(data) is bool or (
+        isinstance(data, _SCALAR_ARRAYS) and data.ndim == 0 and data.dtype.kind == "b"
+    )
+
+
+def _bools_as_axes(parts: tuple[Any, ...]) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
+    """PyTorch's reading of True, False or a 0-d bool tensor in an index: a new axis there,
+    picked by the index array ``[0]`` (True) or ``[]`` (False). So ``x[0, :, True]`` of x of
+    shape (2, 3) has shape (3, 1), and ``x[True, rows]`` stacks the rows' picks with the new
+    axis' one (NumPy would read a bool as a 0-d mask, whose axis goes first).
+
+    Returns a basic key that adds the new axes (None when ``parts`` holds no bool) and the
+    index to apply to its view.
+    """
+    for p in parts:  # written out: this runs on every index
+        if type(p) in _PLAIN_PARTS:
+            continue
+        if type(p) is bool:
+            break
+        if isinstance(p, Tensor):
+            p = p.data
+        if isinstance(p, _SCALAR_ARRAYS) and p.ndim == 0 and p.dtype.kind == "b":
+            break
+    else:
+        return None, parts
+    arrays = [p.data if isinstance(p, Tensor) else p for p in parts]
+    view: list[Any] = []
+    rest: list[Any] = []
+    for p, a in zip(parts, arrays, strict=True):
+        if _is_bool_scalar(a):
+            view.append(None)
+            rest.append(np.zeros(1 if a else 0, dtype=np.intp))
+        elif p is None or p is Ellipsis:
+            view.append(p)
+            rest.append(slice(None) if p is None else p)  # the view holds None's axis
+        else:
+            a = np.asarray(a) if isinstance(a, list) else a
+            mask = isinstance(a, np.ndarray) and a.dtype == bool
+            view.extend([slice(None)] * (a.ndim if mask else 1))  # the axes p indexes
+            rest.append(p)
+    return tuple(view), tuple(rest)
+
+
+def index_keys(key: Any, ndim: int) -> tuple[tuple[Any, ...], ...]:
+    """The NumPy keys that, applied in turn to an array of ``ndim`` axes, reach what PyTorch
+    reads ``key`` as (tensors as their arrays, masks kept as masks): all but the last are
+    basic keys (views), so that writing through the last writes the array. See
+    ``torch_keys``, ``_bools_as_axes`` and ``_sequence_as_tuple``."""
+    parts = _as_tuple(_sequence_as_tuple(key))
+    view, parts = _bools_as_axes(parts)
+    raw = tuple(k.data if isinstance(k, Tensor) else k for k in parts)
+    if view is None:
+        return torch_keys(raw, ndim)
+    return (view, *torch_keys(raw, ndim + view.count(None)))
+
+
 def _index_arrays(index: Any) -> tuple[tuple[Any, ...], bool]:
     """An index with tensors replaced by their arrays, as a tuple; and whether it held a
     boolean mask."""
@@ -580,8 +671,10 @@ def torch_keys(parts: tuple[Any, ...], ndim: int) -> tuple[tuple[Any, ...], ...]
 
 
 def index(x: Any, key: Any) -> Tensor:
-    """``x[key]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+    """``x[key]`` with ints, slices, None, Ellipsis, bools, integer arrays and boolean masks,
+    read as PyTorch reads them (see ``torch_keys`` and ``_bools_as_axes``)."""
     x = as_tensor(x)
+    view, key = _bools_as_axes(_as_tuple(_sequence_as_tuple(key)))
     parts, mask = _index_arrays(key)
     for part in parts:
         if isinstance(part, np.ndarray) and part.dtype.kind not in "biu":
@@ -589,14 +682,14 @@ def index(x: Any, key: Any) -> Tensor:
                 f"index: expected integer or boolean index arrays, got dtype {part.dtype}"
             )
     try:
+        out = x if view is None else Index.apply(x, view)
         if mask:
             # Checked with the masks as given: NumPy then rejects a mask whose shape does
             # not match the axes it covers, which the mask's nonzero() positions alone
             # would pass.
-            raw = tuple(k.data if isinstance(k, Tensor) else k for k in _as_tuple(key))
-            np.broadcast_to(np.empty((), dtype=bool), x.shape)[raw]
-        out = x
-        for part in torch_keys(parts, x.ndim):
+            raw = tuple(k.data if isinstance(k, Tensor) else k for k in key)
+            np.broadcast_to(np.empty((), dtype=bool), out.shape)[raw]
+        for part in torch_keys(parts, out.ndim):
             out = Index.apply(out, part)
         return out
     except IndexError as error:
@@ -1093,8 +1186,7 @@ def index_put(x: Any, key: Any, value: Any, *, in_place: bool = False) -> Tensor
     ``Tensor.__setitem__`` checks; a piecewise fill then costs the pieces, not the whole.
     """
     x = as_tensor(x)
-    raw = tuple(k.data if isinstance(k, Tensor) else k for k in _as_tuple(key))
-    keys = torch_keys(raw, x.ndim)
+    keys = index_keys(key, x.ndim)
     try:
         # The indexed shape, from an array of no memory (advanced keys allocate the region
         # alone, as bools).
@@ -1106,6 +1198,7 @@ def index_put(x: Any, key: Any, value: Any, *, in_place: bool = False) -> Tensor
     if isinstance(value, Tensor):
         filler = value if value.dtype == x.dtype else value.to(x.dtype)
     else:
+        value = _element_of("setitem", value, x.dtype)
         filler = Tensor._from_op(np.asarray(value, dtype=x.dtype), None)
     extra = filler.ndim - region.ndim
     if extra > 0 and all(n == 1 for n in filler.shape[:extra]):

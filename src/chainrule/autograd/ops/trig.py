@@ -367,8 +367,10 @@ def exp2(input: Any) -> Tensor:
 
 
 def square(input: Any) -> Tensor:
-    """x * x elementwise (integers stay integers)."""
+    """x * x elementwise (integers stay integers; bools give int64, as in PyTorch)."""
     x = as_tensor(input)
+    if x.data.dtype.kind == "b":  # True * True is True: its square is itself, as an int
+        return Tensor._from_op(x.data.astype(np.int64), None)
     return x * x
 
 
