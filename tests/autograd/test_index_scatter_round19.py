@@ -79,3 +79,13 @@ def test_nearest_upsampling_gradient_matches_pytorch_in_float32():
     (expected * torch.tensor(weights)).sum().backward()
     np.testing.assert_array_equal(y.numpy(), expected.detach().numpy())
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16])
+def test_small_integer_positions_past_their_dtypes_range_get_their_gradient(dtype):
+    picks = np.array([120, 5, 0, 120], dtype=dtype)
+    x = cr.tensor(np.ones((2, 300)), requires_grad=True)
+    t = torch.ones((2, 300), dtype=torch.float64, requires_grad=True)
+    x[:, picks].sum().backward()
+    t[:, torch.tensor(picks.astype(np.int64))].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())

@@ -1141,6 +1141,11 @@ default='nearest'
             f"interpolate: expected input of shape {shapes} for mode {mode!r}, got shape {x.shape}"
         )
     spatial = x.shape[2:]
+    if mode != "area" and 0 in spatial:  # as PyTorch: no element to resize from
+        raise ValueError(
+            f"interpolate: expected an input with every spatial size above 0 for mode "
+            f"{mode!r}, got shape {x.shape}"
+        )
     sizes, scales = _interpolate_sizes(spatial, size, scale_factor, recompute_scale_factor)
     if mode == "area":  # PyTorch's own definition of the mode
         if x.ndim == 3:

@@ -139,6 +139,7 @@ def _scatter_picks(grad: Array, shape: tuple[int, ...], axis: int, picks: Array)
     """Zeros of ``shape`` plus each slice of ``grad`` along ``axis`` added at the position
     ``picks`` names: ``np.add.at``'s sums, in its order, in whole-array passes (np.add.at
     walks the picks element by element, 5-10x slower on a nearest-neighbour resize)."""
+    picks = picks.astype(np.intp, copy=False)  # uint8 positions must reach 300 and beyond
     picks = np.where(picks < 0, picks + shape[axis], picks)
     order = np.argsort(picks, kind="stable")  # repeats of a position keep their order
     ordered = picks[order]
