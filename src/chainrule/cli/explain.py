@@ -16,7 +16,9 @@ from typing import Any
 
 from chainrule.backend import Array, np
 from chainrule.cli.errors import UsageError, reword
+from chainrule.cli.outputs import TEXT, check_output
 from chainrule.cli.tables import (
+    STDIN,
     check_writable,
     label_of,
     missing_target,
@@ -213,6 +215,8 @@ def run(args: argparse.Namespace) -> int:
                     f"{WHERE}: --output: expected a path other than the input {other!r}, got "
                     f"the same file"
                 )
+        if args.output != STDIN:
+            check_output(args.output, WHERE, "--output", TEXT)
 
     loss: Module | None
     if args.dataset is not None:

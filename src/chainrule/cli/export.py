@@ -16,8 +16,15 @@ from typing import Any
 from chainrule.backend import np
 from chainrule.cli import bundle
 from chainrule.cli.errors import UsageError
+from chainrule.cli.outputs import ONNX, check_output
 from chainrule.cli.tables import check_writable, same_file, writing
-from chainrule.data.tabular import CategoricalColumn, NumericColumn, category_of
+from chainrule.cli.use import _category_shown
+from chainrule.data.tabular import (
+    CategoricalColumn,
+    NumericColumn,
+    TabularPreprocessor,
+    category_of,
+)
 
 WHERE = "export"
 FORMATS = ("onnx",)
@@ -62,6 +69,22 @@ def _doc_string(trained: bundle.Trained, inputs: list[str], raw: bool) -> str:
     return "\n".join(lines)
 
 
+def _inputs_shown(features: TabularPreprocessor) -> list[str]:
+    """The encoded inputs' names as ``info`` shows categories: one that holds a comma or a
+    line break quoted and escaped (``Notiz='line1\\nline2'``), so that a note stays one line
+    whose commas separate inputs."""
+    shown = []
+    for column in features.columns:
+        name = _category_shown(column.name)
+        if isinstance(column, NumericColumn):
+            shown.append(name)
+            continue
+        shown += [f"{name}={_category_shown(category)}" for category in column.categories]
+        if column.missing:
+            shown.append(f"{name}=<missing>")
+    return shown
+
+
 def run(args: argparse.Namespace) -> int:
     check_writable(args.output, WHERE, "--output")
     if same_file(args.output, args.model):
@@ -69,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             f"{WHERE}: --output: expected a path other than the input {args.model!r}, got the "
             f"same file"
         )
+    check_output(args.output, WHERE, "--output", ONNX)
     try:
         import onnx  # noqa: F401 - only to fail before any work
     except ImportError:
@@ -93,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{WHERE}: note: the categorical column{'s' if len(categorical) > 1 else ''} "
             f"{', '.join(map(repr, categorical))} cannot be one-hot encoded inside the graph; "
-            f"it takes the {len(inputs)} encoded inputs instead: {', '.join(inputs)}",
+            f"it takes the {len(inputs)} encoded inputs instead: "
+            f"{', '.join(_inputs_shown(features))}",
             file=sys.stderr,
         )
     if trained.task == "classification":

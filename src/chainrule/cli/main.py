@@ -172,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "evaluate",
         "score a model on a table with known targets",
-        "Print the model's metrics on DATA: accuracy, macro F1 and log loss for a "
-        "classifier; RMSE, MAE and R^2 for regression.",
+        "Print the model's metrics on DATA, to stdout or --output: accuracy, macro F1 and "
+        "log loss for a classifier; RMSE, MAE and R^2 for regression.",
     )
     evaluate.add_argument("model", metavar="MODEL", help="model file written by chainrule train")
     evaluate.add_argument(
@@ -183,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--target", metavar="COLUMN", help="the target column (default: the model's)"
     )
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument(
+        "--output",
+        "--out",
+        "-o",
+        metavar="PATH",
+        help="write the metrics here, not stdout (- is stdout)",
+    )
     evaluate.set_defaults(handler=_evaluate)
 
     info = _command(

@@ -186,6 +186,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("drop", column_list, [], "columns to leave out of the features, e.g. an id "
            "(id,name; or the flag again: --drop id --drop name)",
            "COLUMNS"),
+    Option("max_categories", positive_int, 100, "most categories one-hot encoded per text "
+           "column, the most frequent in the training rows; a value of the others counts as "
+           "none of them, as a value never seen does (default 100)", "N"),
     Option("arch", choice("mlp", "cnn"), "mlp", "network: mlp (default), or cnn for images of "
            "one channel given as square rows of pixels (e.g. --dataset digits)", "ARCH"),
     Option("hidden", hidden_sizes, [128, 64], "hidden layer widths (default 128,64; 128 "
@@ -249,6 +252,7 @@ class TrainSettings:
     out: str
     task: str
     drop: list[str]
+    max_categories: int
     arch: str
     hidden: list[int]
     activation: str

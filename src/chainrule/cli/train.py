@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.backend import Array, np
-from chainrule.cli import bundle
+from chainrule.cli import bundle, outputs
 from chainrule.cli.errors import RunInterruptedError, UsageError, reword
-from chainrule.cli.options import DEFAULT_LR, TrainSettings, resolve
+from chainrule.cli.options import BY_NAME, DEFAULT_LR, TrainSettings, resolve
+from chainrule.cli.outputs import FOREIGN_SUFFIXES, check_output, renamed
 from chainrule.cli.resume import (
     CHECKPOINT_NAME,
     ResumableEarlyStopping,
@@ -50,9 +51,11 @@ from chainrule.cli.tables import (
     writing,
 )
 from chainrule.data.tabular import (
+    CategoricalColumn,
     NumericColumn,
     TabularPreprocessor,
     TargetEncoder,
+    category_of,
     infer_task,
     parse_numbers,
 )
@@ -137,8 +140,12 @@ def _check_settings(settings: TrainSettings) -> None:
     if settings.diagnostics is not None:
         check_writable(settings.diagnostics, "train", "--diagnostics")
     _check_distinct_outputs(settings)
+    check_output(settings.out, "train", "--out", outputs.MODEL)
+    if settings.diagnostics is not None:
+        check_output(settings.diagnostics, "train", "--diagnostics", outputs.REPORT)
     if settings.plot is not None:
         check_writable(settings.plot, "train", "--plot")
+        check_output(settings.plot, "train", "--plot", outputs.PICTURE)
         if importlib.util.find_spec("matplotlib") is None:
             raise UsageError(
                 "train: --plot: expected matplotlib to draw with, got none installed; "
@@ -152,39 +159,13 @@ def _check_settings(settings: TrainSettings) -> None:
         )
 
 
-FOREIGN_SUFFIXES = {
-    ".onnx": "an ONNX graph",
-    ".pt": "a PyTorch pickle",
-    ".pth": "a PyTorch pickle",
-    ".pkl": "a pickle",
-    ".pickle": "a pickle",
-    ".sav": "a pickle",
-    ".joblib": "a joblib pickle",
-    ".h5": "a Keras file",
-    ".hdf5": "a Keras file",
-    ".keras": "a Keras file",
-    ".ckpt": "a checkpoint of PyTorch Lightning or TensorFlow",
-    ".pb": "a TensorFlow graph",
-    ".tflite": "a TensorFlow Lite model",
-    ".npz": "a NumPy archive",
-    ".npy": "a NumPy array",
-    ".mlmodel": "a Core ML model",
-    ".gguf": "a GGUF model",
-}
-"""Suffixes of other libraries' model files, which the safetensors that train writes
-would only pretend to be."""
-
-
 def _check_model_suffix(out: str) -> None:
     """Refuse an --out whose suffix names another format: train writes safetensors, and a
     file called model.onnx that is not ONNX fails later, somewhere else."""
     suffix = Path(out).suffix.lower()
     if suffix not in FOREIGN_SUFFIXES:
         return
-    stem = str(Path(out).with_suffix(""))
-    if not stem.lower().endswith(".safetensors"):  # `m.safetensors.pt`: m.safetensors
-        stem += ".safetensors"
-    stem = shlex.quote(stem)
+    stem = shlex.quote(renamed(out, ".safetensors"))  # `m.safetensors.pt`: m.safetensors
     export = ""
     if suffix == ".onnx":
         export = f", then `chainrule export {stem} --output {shlex.quote(out)}` writes ONNX"
@@ -542,7 +523,7 @@ class _Run:
         s = self.settings
         parts = self._split()
         encoder, target = parts.encoder, parts.table[self.target_name]
-        features = TabularPreprocessor()
+        features = TabularPreprocessor(s.max_categories)
         try:
             features.fit(
                 parts.table.iloc[parts.rows["training"]], self.feature_columns, self.categorical
@@ -577,6 +558,9 @@ class _Run:
             "seed": s.seed,
             "drop": list(s.drop),
         }
+        if s.max_categories != BY_NAME["max_categories"].default:
+            # only then: a checkpoint of an earlier version, which has no such key, resumes
+            settings_record["max_categories"] = s.max_categories
         # What a checkpoint must share with this run to be resumed by it.
         run_record = {
             "source": self.source,
@@ -822,6 +806,10 @@ class _Run:
                 f"column {name!r} has a different value in every row, like an identifier, and "
                 f"cannot help predict new rows; --drop {shlex.quote(name)} leaves it out"
             )
+        training = parts.table.iloc[parts.rows["training"]]
+        for column in features.columns:
+            if isinstance(column, CategoricalColumn) and column.name not in self.identifiers:
+                self._note_categories_left(column, training[column.name])
         n_numeric = sum(isinstance(c, NumericColumn) for c in features.columns)
         if encoder.task == "classification":
             what = f"classification into {encoder.n_outputs} classes"
@@ -862,6 +850,26 @@ class _Run:
             + (", batch norm" if s.batch_norm else "")
             + (")" if s.hidden else " (no hidden layer)")
             + f", {s.optimizer} lr {lr:g}"
+        )
+
+    def _note_categories_left(self, column: CategoricalColumn, values: Any) -> None:
+        """A note where ``--max-categories`` left categories of ``column`` out of the model:
+        their rows count as none of its categories, at training and at prediction time."""
+        if len(column.categories) < self.settings.max_categories:
+            return
+        cells = values.to_numpy(dtype=object)
+        left = column.unknown(cells)
+        if not left.any():
+            return
+        total = len(column.categories) + len({category_of(v) for v in cells[left]})
+        example = category_of(cells[left][0])
+        example = example if len(example) <= 40 else example[:37] + "..."
+        self.log(
+            f"column {column.name!r} holds {total:,} categories in the training rows; the "
+            f"{len(column.categories):,} most frequent are kept (--max-categories "
+            f"{self.settings.max_categories}), and {int(left.sum()):,} of its "
+            f"{int(values.notna().sum()):,} values, such as {example!r}, count as none of "
+            f"them; --max-categories {total} keeps them all"
         )
 
     def _checkpoint_path(self) -> Path:

@@ -13,6 +13,7 @@ from typing import Any
 from chainrule.backend import Array, np
 from chainrule.cli import bundle
 from chainrule.cli.errors import UsageError, reword
+from chainrule.cli.outputs import TABLE, TEXT, Output, check_output
 from chainrule.cli.tables import (
     STDIN,
     check_writable,
@@ -81,17 +82,26 @@ def _note_unknown_categories(trained: bundle.Trained, table: Any, where: str) ->
             text = category_of(values[unknown][0])
             text = text if len(text) <= 40 else text[:37] + "..."  # a cell may be a page long
             example = f"{text!r} in row {int(unknown.argmax()) + 1}"
+            kept = ""
+            if len(column.categories) >= trained.features.max_categories:
+                kept = (
+                    f"; the model kept the {len(column.categories)} most frequent categories "
+                    f"of its training rows (train --max-categories keeps more)"
+                )
             print(
                 f"{where}: column {column.name!r} holds {which} the model has no category "
                 f"for ({'such as ' * (count > 1)}{example}); "
-                f"{'they count' if count > 1 else 'it counts'} as none of its categories",
+                f"{'they count' if count > 1 else 'it counts'} as none of its categories{kept}",
                 file=sys.stderr,
             )
 
 
-def _check_output(path: str | None, where: str, flag: str, *inputs: str) -> None:
+def _check_output(path: str | None, where: str, output: Output, *inputs: str) -> None:
+    """Fail before any work where --output ``path`` cannot be written, is one of the
+    ``inputs``, or would replace a file of another kind (see ``outputs.check_output``)."""
     if path is None:
         return
+    flag = "--output"
     check_writable(path, where, flag)
     for other in inputs:
         if same_file(path, other):
@@ -99,6 +109,7 @@ def _check_output(path: str | None, where: str, flag: str, *inputs: str) -> None
                 f"{where}: {flag}: expected a path other than the input {other!r}, got the "
                 f"same file"
             )
+    check_output(path, where, flag, output)
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -106,7 +117,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
     where = "predict"
     output = None if args.output == STDIN else args.output  # `-o -`: standard output
-    _check_output(output, where, "--output", args.model, args.data)
+    _check_output(output, where, TABLE, args.model, args.data)
     trained = bundle.read(args.model, where)
     if args.proba and trained.task != "classification":
         raise UsageError(
@@ -189,6 +200,8 @@ def _finite_or_none(value: Any) -> Any:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     where = "evaluate"
+    output = None if args.output == STDIN else args.output  # `-o -`: standard output
+    _check_output(output, where, TEXT, args.model, args.data)
     trained = bundle.read(args.model, where)
     target = args.target if args.target is not None else str(trained.metadata.get("target"))
     notes: list[str] = []
@@ -247,13 +260,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         if positive is not None:
             result["positive_class"] = positive
-        print(json.dumps(_finite_or_none(result), indent=2))
+        text = json.dumps(_finite_or_none(result), indent=2) + "\n"
     else:
         width = max(len(k) for k in result)
-        for key, value in result.items():
-            print(f"{key:<{width}}  {bundle.format_number(value)}")
+        lines = [f"{key:<{width}}  {bundle.format_number(value)}" for key, value in result.items()]
         if positive is not None:
-            print(bundle.f1_note(positive))
+            lines.append(bundle.f1_note(positive))
+        text = "\n".join(lines) + "\n"
+    write_result(text, output, f"{where}: metrics written to {output}", where)
     return 0
 
 

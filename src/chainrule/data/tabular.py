@@ -113,6 +113,12 @@ def parse_numbers(values: Array) -> Array | None:
     >>> parse_numbers(np.array(["1", "two"], dtype=object)) is None
     True
 
+    Only ASCII digits make a number, as in pandas and spreadsheets: ``1_000`` and ``١٢``
+    (which Python's ``float`` reads as 1000 and 12) are text.
+
+    >>> parse_numbers(np.array(["1_000", "2"], dtype=object)) is None
+    True
+
     Notes
     -----
     A column of plain numbers (text or floats, NaN or None where missing) is converted in
@@ -126,6 +132,8 @@ def parse_numbers(values: Array) -> Array | None:
         return None
     elif values.dtype.kind == "O" and set(map(type, values)) <= _PLAIN:
         try:  # float() of each cell, as _parse_cells does; None becomes NaN
+            if not _float_texts(values):
+                raise ValueError("text that float() reads but a spreadsheet does not")
             numbers_ = values.astype(np.float64)
         except (ValueError, TypeError):
             if any(isinstance(v, str) and _is_text(v) for v in values):
@@ -141,12 +149,37 @@ _PLAIN = {str, float, type(None)}
 """The types of cell that ``parse_numbers`` converts in one call: what pandas reads."""
 
 
+def _float_text(text: str) -> bool:
+    """Whether ``float`` may read ``text`` as pandas and spreadsheets would: stripped, it is
+    ASCII without an underscore. ``float`` also reads ``1_000`` (Python's digit grouping)
+    and digits of other scripts (``١٢``), which a table means as text."""
+    stripped = text.strip()
+    return stripped.isascii() and "_" not in stripped
+
+
+def _float_texts(values: Array) -> bool:
+    """``_float_text`` of every text cell of ``values``, in one pass over their characters
+    (cell by cell only where some character is not ASCII: spaces of another kind around a
+    number are allowed)."""
+    if values.dtype.kind == "U":
+        codes = np.ascontiguousarray(values).view(np.uint32)
+        if not ((codes > 127) | (codes == ord("_"))).any():
+            return True
+    texts = [v for v in values if isinstance(v, str)]
+    joined = "".join(texts)
+    if joined.isascii():
+        return "_" not in joined
+    return all(_float_text(text) for text in texts)
+
+
 def _is_text(value: str) -> bool:
     """Whether ``value`` is neither missing nor a number ``float`` or ``_written_number``
     reads: such a cell makes a column text."""
     if not value.strip():
         return False
     try:
+        if not _float_text(value):
+            raise ValueError(value)
         float(value)
     except ValueError:
         return _written_number(value) is None
@@ -160,6 +193,8 @@ def _parse_cells(values: Array) -> Array | None:
     if any(_is_bool(v) or not isinstance(v, str | numbers.Real) for v in present):
         return None
     try:
+        if not _float_texts(present):
+            raise ValueError("text that float() reads but a spreadsheet does not")
         parsed = present.astype(np.float64)
     except (ValueError, TypeError):
         written = _written_numbers(present)
@@ -174,12 +209,15 @@ def _parse_cells(values: Array) -> Array | None:
 
 _WRITTEN_NUMBER = re.compile(
     r"""(?P<sign>[+-]?)\s*[$€£¥₹]?\s*(?P<inner>[+-]?)
-    (?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d*\.?\d+(?:[eE][+-]?\d+)?|\d+\.)
+    (?P<digits>[1-9][0-9]{0,2}(?:,[0-9]{3})+(?:\.[0-9]*)?|[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?
+    |[0-9]+\.)
     \s*(?:%|[$€£¥₹])?""",
     re.VERBOSE,
 )
 """A number as people write one in a table: ``$1,200``, ``12%``, ``-€3.50``, ``1,234.5``
-(a comma only between groups of three digits, so that ``1,5`` is not read as 15)."""
+(a comma only between groups of three digits after a first group that is no 0, so that
+``1,5`` is not read as 15, nor the decimal comma of ``0,125`` as a thousands separator;
+ASCII digits only)."""
 
 
 def _written_numbers(values: Array) -> Array | None:
@@ -713,13 +751,18 @@ def _as_labels(values: Array) -> list[Label | None]:
     """Labels of ``values`` (None where missing). Text that reads as numbers becomes numbers
     when all of it does and each number gives back the same text, so that ``"1"`` read from a
     file is the class 1 of an integer column; otherwise text stays as written (stripped, as
-    every text label is): ``"007"``, ``"1.0"``, ``"+3"`` and ``"1e3"`` stay text.
+    every text label is): ``"007"``, ``"1.0"``, ``"+3"`` and ``"1e3"`` stay text. A whole
+    number written as a float writes it (``"1.0"``) where the same number is also a label
+    written as an int (``"1"``) is that label (see ``_same_whole_numbers``).
 
     >>> _as_labels(np.array(["2", "10", ""], dtype=object))
     [2, 10, None]
     >>> _as_labels(np.array(["2", "010"], dtype=object))
     ['2', '010']
+    >>> _as_labels(np.array(["1", "1.0", "0.0", "0"], dtype=object))
+    [1, 1, 0, 0]
     """
+    values = _same_whole_numbers(values)
     numbers_ = parse_numbers(values)
     if numbers_ is not None:
         labels = [None if math.isnan(v) else _label_of(v) for v in numbers_]
@@ -731,6 +774,30 @@ def _as_labels(values: Array) -> list[Label | None]:
         ):
             return labels
     return [None if _is_missing(v) else _label_of(v) for v in values]
+
+
+_FLOAT_WHOLE = re.compile(r"(-?(?:0|[1-9][0-9]*))\.0")
+"""A whole number as a float writes it (``1.0``); the group is the int's spelling (``1``)."""
+
+
+def _same_whole_numbers(values: Array) -> Array:
+    """``values`` with each text ``1.0`` written ``1`` where ``1`` is also among them (as
+    text, or as a number): a column written partly by pandas with a gap in it (which makes
+    whole numbers floats) says ``1.0`` where the rest says ``1``, and both are one class.
+    Codes with zeros in front (``007``) are not whole numbers so written: they stay apart."""
+    texts = {v.strip() for v in values if isinstance(v, str)}
+    floats = {text: match[1] for text in texts if (match := _FLOAT_WHOLE.fullmatch(text))}
+    if not floats:
+        return values
+    ints = texts | {category_of(v) for v in values if not isinstance(v, str) and not _is_missing(v)}
+    renamed = {text: whole for text, whole in floats.items() if whole in ints}
+    if not renamed:
+        return values
+    result = np.array(values, dtype=object)
+    for i, value in enumerate(result):
+        if isinstance(value, str) and value.strip() in renamed:
+            result[i] = renamed[value.strip()]
+    return result
 
 
 def _number_label(text: str) -> Label | None:
@@ -772,7 +839,8 @@ class TargetEncoder:
     classes : list of str, int, float or bool
         Sorted class labels (classification); index i is output i of the network. Text
         becomes numbers only when every label's number gives back its text (``"2"``, not
-        ``"007"`` or ``"1.0"``), so that labels come back as the table wrote them.
+        ``"007"`` or ``"1.0"``), so that labels come back as the table wrote them; but
+        ``"1.0"`` beside ``"1"`` is the class ``1``, one number written two ways.
     mean, std : float
         Of the training targets (regression); the network learns (y - mean) / std.
 
@@ -903,14 +971,17 @@ class TargetEncoder:
         in a table with no other labels) is the class ``"100"`` of a model whose labels
         stayed text. A whole number also finds the class its float writes (``1`` is the
         class ``"1.0"``: pandas writes a column of whole numbers with a gap in it as floats,
-        so the training file may say ``1.0`` where the next file says ``1``)."""
+        so the training file may say ``1.0`` where the next file says ``1``), and the other
+        way round (``"1.0"`` is the class ``"1"`` of labels that stayed text)."""
         code = self._index.get(_label_key(label))
         if code is not None or isinstance(label, bool):
             return code
         number = _number_label(label) if isinstance(label, str) else label
         if number is None:
             return None
-        forms = [number] if isinstance(label, str) else [category_of(label)]
+        forms: list[Label] = [number] if isinstance(label, str) else [category_of(label)]
+        if isinstance(label, str) and (whole := _FLOAT_WHOLE.fullmatch(label)) is not None:
+            forms.append(whole[1])
         for form in [*forms, repr(float(number))]:
             code = self._index.get(_label_key(form))
             if code is not None:
