@@ -76,7 +76,7 @@ REPLAYED_OPS = frozenset(
         "mean", "max", "min", "var", "prod", "norm", "cumsum", "logcumsumexp",
         # products, convolutions, pooling
         "matmul", "linear", "einsum", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
-        "adaptive_avg_pool2d", "unfold2d", "fold2d",
+        "adaptive_avg_pool2d", "adaptive_max_pool2d", "unfold2d", "fold2d",
         # losses
         "mse_loss", "softmax_cross_entropy_labels", "binary_cross_entropy",
         "binary_cross_entropy_with_logits",

@@ -1334,6 +1334,35 @@ case(
     normal((2, 4, 5)),
 )
 
+case(
+    "adaptive_max_pool2d",
+    "overlapping_bins",
+    lambda x: cr.nn.functional.adaptive_max_pool2d(x, (3, 4)),
+    lambda x: F.adaptive_max_pool2d(x, (3, 4)),
+    spread((2, 3, 5, 7)),
+)
+case(
+    "adaptive_max_pool2d",
+    "larger_than_input_3d",  # bins of one or two elements, an element in up to four
+    lambda x: cr.nn.functional.adaptive_max_pool2d(x, (5, 7)),
+    lambda x: F.adaptive_max_pool2d(x, (5, 7)),
+    spread((2, 3, 4)),
+)
+case(
+    "adaptive_max_pool2d",
+    "divisible_one_axis_kept",
+    lambda x: cr.nn.functional.adaptive_max_pool2d(x, (2, None)),
+    lambda x: F.adaptive_max_pool2d(x, (2, None)),
+    spread((1, 2, 6, 5)),
+)
+case(
+    "adaptive_max_pool2d",
+    "1d",
+    lambda x: cr.nn.functional.adaptive_max_pool1d(x, 4),
+    lambda x: F.adaptive_max_pool1d(x, 4),
+    spread((2, 3, 9)),
+)
+
 for _mode in ("reflect", "replicate", "circular"):
     case(
         "edge_pad",

@@ -57,6 +57,8 @@ from chainrule.nn.padding import (
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     MaxPool1d,
@@ -562,14 +564,15 @@ def to_onnx(
         AlphaDropout and FeatureAlphaDropout (identity), BatchNorm1d and LayerNorm
         (inference), Softmax/LogSoftmax, Softmax2d (batched), Flatten, Identity,
         Embedding, nested Sequential; and for images Conv1d, Conv2d (any padding mode),
-        MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d (inference), Dropout2d
-        (identity) and Unflatten; GroupNorm, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d and
-        Upsample; ConvTranspose1d and ConvTranspose2d, InstanceNorm1d and InstanceNorm2d
-        (with running statistics when it tracks them), the padding layers (ZeroPad,
-        ConstantPad, ReflectionPad, ReplicationPad, CircularPad, 1d and 2d, negative widths
-        included), PixelShuffle, PixelUnshuffle, UpsamplingNearest2d, UpsamplingBilinear2d,
-        LocalResponseNorm and RMSNorm. It is exported in evaluation mode. Forward hooks and
-        pre-hooks of your own are refused (the graph could not do what they do); those of
+        MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, BatchNorm2d (inference),
+        Dropout2d (identity) and Unflatten; GroupNorm, MaxPool1d, AvgPool1d,
+        AdaptiveAvgPool1d, AdaptiveMaxPool1d and Upsample; ConvTranspose1d and
+        ConvTranspose2d, InstanceNorm1d and InstanceNorm2d (with running statistics when it
+        tracks them), the padding layers (ZeroPad, ConstantPad, ReflectionPad,
+        ReplicationPad, CircularPad, 1d and 2d, negative widths included), PixelShuffle,
+        PixelUnshuffle, UpsamplingNearest2d, UpsamplingBilinear2d, LocalResponseNorm and
+        RMSNorm. It is exported in evaluation mode. Forward hooks and pre-hooks of your own
+        are refused (the graph could not do what they do); those of
         ``nn.utils.weight_norm`` and ``spectral_norm`` are exported.
     path : str or Path
         Where to write (atomically).
@@ -602,11 +605,11 @@ def to_onnx(
     ------
     ValueError
         If a layer cannot be exported (the message names it and lists those that can; a
-        max pool with ``return_indices=True`` and the max unpools, which pass indices
-        between layers, are refused), a layer or the model has a forward hook or pre-hook
-        of the user's (the message names it), the
-        opset is not in ``OPSETS``, or a standardization value does not fit one row, is not
-        finite, or (``input_scale``) is zero.
+        max pool, adaptive or not, with ``return_indices=True`` and the max unpools, which
+        pass indices between layers, are refused), a layer or the model has a forward hook
+        or pre-hook of the user's (the message names it), the opset is not in ``OPSETS``,
+        or a standardization value does not fit one row, is not finite, or
+        (``input_scale``) is zero.
     FileNotFoundError
         If the folder of ``path`` does not exist; nothing is written then.
 
@@ -623,6 +626,10 @@ def to_onnx(
     onnxruntime's CPU provider has no float64 kernels for Conv, ConvTranspose, AveragePool,
     GlobalAveragePool and Erf (the exact GELU): convert such a model with
     ``model.to(np.float32)`` first to run it there.
+    The max pools are MaxPool or, for adaptive bins that do not divide the input, one Slice
+    and ReduceMax per bin and axis. What they give for a window that holds NaN, or -inf
+    alone, is the runtime's: onnxruntime's may skip a NaN where the layers return NaN, and
+    its float32 MaxPool may give the lowest float32 for -inf.
     Circular padding is Pad's 'wrap' mode from opset 19 and slices concatenated before it;
     RMSNorm is written from elementary operators (RMSNormalization needs opset 23).
     """
@@ -674,7 +681,10 @@ def to_onnx(
                 f"to_onnx: cannot export layer {name} ({type(module).__name__} without running "
                 f"statistics: it normalizes with each batch's own statistics even at inference)"
             )
-        if isinstance(module, MaxPool1d | MaxPool2d) and module.return_indices:
+        if (
+            isinstance(module, MaxPool1d | MaxPool2d | AdaptiveMaxPool1d | AdaptiveMaxPool2d)
+            and module.return_indices
+        ):
             # ONNX's MaxPool has an Indices output, but a chain of layers has nowhere to
             # route it (a MaxUnpool takes it beside the values).
             raise ValueError(
@@ -934,13 +944,39 @@ def _avg_pool(g: _Graph, m: AvgPool2d, x: str, shape: tuple[int, ...], path: str
     return g.node("Mul", [y, g.constant("scale", scale)], path)
 
 
+def _adaptive_bins(
+    g: _Graph,
+    x: str,
+    shape: tuple[int, ...],
+    out: tuple[int, int],
+    reduce: Callable[[_Graph, str, Sequence[int]], str],
+) -> str:
+    """Each axis's adaptive bins (``adaptive_bins``: rows ``floor(i * n / out)`` to
+    ``ceil((i + 1) * n / out)``) each a Slice and a ``reduce`` over that axis, joined by
+    Concat; the rows first, then the columns (an axis that keeps its size is left)."""
+    from chainrule.autograd.ops.adaptive_max import adaptive_bins
+
+    y = x
+    for axis, size, bins_out in ((2, shape[-2], out[0]), (3, shape[-1], out[1])):
+        if size == bins_out:
+            continue
+        bins = []
+        for start, end in zip(*adaptive_bins(size, bins_out), strict=True):
+            bounds = [
+                g.constant(name, [v], np.int64)
+                for name, v in (("starts", start), ("ends", end), ("axes", axis))
+            ]
+            bins.append(reduce(g, g.node("Slice", [y, *bounds]), [axis]))
+        y = bins[0] if bins_out == 1 else g.node("Concat", bins, axis=axis)
+    return y
+
+
 def _adaptive_avg_pool(
     g: _Graph, m: AdaptiveAvgPool2d, x: str, shape: tuple[int, ...], path: str
 ) -> str:
-    """Sizes that divide: one AveragePool. Others: each axis's bins (rows ``floor(i * n /
-    out)`` to ``ceil((i + 1) * n / out)``) each a Slice and a ReduceMean, joined by Concat,
-    so that an infinite input stays in its own bins, as in the layer (a MatMul by averaging
-    matrices would spread inf * 0 = NaN to every bin)."""
+    """Sizes that divide: one AveragePool. Others: each bin a Slice and a ReduceMean
+    (``_adaptive_bins``), so that an infinite input stays in its own bins, as in the layer
+    (a MatMul by averaging matrices would spread inf * 0 = NaN to every bin)."""
     from chainrule.nn._conv_functional import _adaptive_sizes
 
     h, w = shape[-2:]
@@ -950,20 +986,24 @@ def _adaptive_avg_pool(
     if h % out_h == 0 and w % out_w == 0:
         kernel = [h // out_h, w // out_w]
         return g.node("AveragePool", [x], path, kernel_shape=kernel, strides=kernel)
-    y = x
-    for axis, size, out in ((2, h, out_h), (3, w, out_w)):
-        if size == out:
-            continue
-        bins = []
-        for i in range(out):
-            start, end = i * size // out, -(-(i + 1) * size // out)
-            bounds = [
-                g.constant(name, [v], np.int64)
-                for name, v in (("starts", start), ("ends", end), ("axes", axis))
-            ]
-            bins.append(_reduce_mean(g, g.node("Slice", [y, *bounds]), [axis]))
-        y = bins[0] if out == 1 else g.node("Concat", bins, axis=axis)
-    return g.node("Identity", [y], path)
+    return g.node("Identity", [_adaptive_bins(g, x, shape, (out_h, out_w), _reduce_mean)], path)
+
+
+def _adaptive_max_pool(
+    g: _Graph, m: AdaptiveMaxPool2d, x: str, shape: tuple[int, ...], path: str
+) -> str:
+    """Sizes that divide: one MaxPool, kernel = stride = size / out (onnxruntime has no
+    float64 GlobalMaxPool, so a 1 x 1 output is one too). Others: each bin a Slice and a
+    ReduceMax (``_adaptive_bins``): a bin's maximum is the maximum over its rows of the
+    maxima over its columns."""
+    from chainrule.nn._conv_functional import _adaptive_sizes
+
+    h, w = shape[-2:]
+    out_h, out_w = _adaptive_sizes("to_onnx", shape, m.output_size)
+    if h % out_h == 0 and w % out_w == 0:
+        kernel = [h // out_h, w // out_w]
+        return g.node("MaxPool", [x], path, kernel_shape=kernel, strides=kernel)
+    return g.node("Identity", [_adaptive_bins(g, x, shape, (out_h, out_w), _reduce_max)], path)
 
 
 def _batch_norm_2d(g: _Graph, m: BatchNorm2d, x: str, shape: tuple[int, ...], path: str) -> str:
@@ -987,6 +1027,7 @@ IMAGE_LAYERS: dict[type[Module], Callable[[_Graph, Any, str, tuple[int, ...], st
     MaxPool2d: _max_pool,
     AvgPool2d: _avg_pool,
     AdaptiveAvgPool2d: _adaptive_avg_pool,
+    AdaptiveMaxPool2d: _adaptive_max_pool,
     BatchNorm2d: _batch_norm_2d,
     Dropout2d: lambda g, m, x, shape, path: g.node("Identity", [x], path),
     Unflatten: _unflatten,
@@ -1022,7 +1063,7 @@ def _group_norm(g: _Graph, m: GroupNorm, x: str, shape: tuple[int, ...], path: s
 
 def _pool_1d(
     g: _Graph,
-    m: MaxPool1d | AvgPool1d | AdaptiveAvgPool1d,
+    m: MaxPool1d | AvgPool1d | AdaptiveAvgPool1d | AdaptiveMaxPool1d,
     x: str,
     shape: tuple[int, ...],
     path: str,
@@ -1050,6 +1091,9 @@ def _pool_1d(
             (1, *m.kernel_size), (1, *m.stride), (0, *m.padding), m.ceil_mode, m.count_include_pad
         )
         y = _avg_pool(g, twin_average, rows, image, path)
+    elif isinstance(m, AdaptiveMaxPool1d):
+        size = _single("to_onnx", "output_size", m.output_size)
+        y = _adaptive_max_pool(g, AdaptiveMaxPool2d((1, size)), rows, image, path)
     else:
         size = _single("to_onnx", "output_size", m.output_size)
         y = _adaptive_avg_pool(g, AdaptiveAvgPool2d((1, size)), rows, image, path)
@@ -1107,10 +1151,18 @@ def _upsample(g: _Graph, m: Upsample, x: str, shape: tuple[int, ...], path: str)
 
 
 # ------------------------------------- transposed convolutions, instance norm, padding, ...
-def _reduce_mean(g: _Graph, value: str, axes: Sequence[int]) -> str:
+def _reduce(op: str, g: _Graph, value: str, axes: Sequence[int]) -> str:
     if g.opset < 18:  # axes became an input in opset 18
-        return g.node("ReduceMean", [value], axes=list(axes), keepdims=1)
-    return g.node("ReduceMean", [value, g.constant("axes", list(axes), np.int64)], keepdims=1)
+        return g.node(op, [value], axes=list(axes), keepdims=1)
+    return g.node(op, [value, g.constant("axes", list(axes), np.int64)], keepdims=1)
+
+
+def _reduce_mean(g: _Graph, value: str, axes: Sequence[int]) -> str:
+    return _reduce("ReduceMean", g, value, axes)
+
+
+def _reduce_max(g: _Graph, value: str, axes: Sequence[int]) -> str:
+    return _reduce("ReduceMax", g, value, axes)
 
 
 def _conv_transpose(
@@ -1335,6 +1387,7 @@ SHAPED_LAYERS: dict[
     MaxPool1d: (_pool_1d, (3,)),
     AvgPool1d: (_pool_1d, (3,)),
     AdaptiveAvgPool1d: (_pool_1d, (3,)),
+    AdaptiveMaxPool1d: (_pool_1d, (3,)),
     Upsample: (_upsample, (3, 4)),
     ConvTranspose1d: (_conv_transpose, (3,)),
     ConvTranspose2d: (_conv_transpose, (4,)),

@@ -535,7 +535,7 @@ def _adaptive_sizes(where: str, shape: tuple[int, ...], output_size: Any) -> tup
         )
     if 0 in shape[-2:]:
         raise ValueError(
-            f"{where}: expected input with a height and width of at least 1 to average, got "
+            f"{where}: expected input with a height and width of at least 1 to pool, got "
             f"shape {shape}"
         )
     result = []

@@ -1,11 +1,11 @@
 """Functional forms that rearrange images: sliding blocks (``unfold``, ``fold``), pixel
-shuffles, and adaptive max pooling.
+shuffles, and the front doors of adaptive max pooling.
 
 ``unfold`` and ``fold`` check their arguments and call the ``unfold2d`` and ``fold2d`` ops
 (``autograd/ops/blocks.py``: a copy of the strided windows, and its adjoint, one strided
 add per kernel offset); the pixel shuffles are a reshape, a permutation and a reshape;
-adaptive max pooling gathers each bin's rows (then columns), padded to the longest bin by
-repeating an element of the bin, and takes the max.
+adaptive max pooling checks its arguments and calls the ``adaptive_max_pool2d`` op
+(``autograd/ops/adaptive_max.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.autograd.ops._operands import as_tensor
+from chainrule.autograd.ops.adaptive_max import AdaptiveMaxPool2d, adaptive_max
 from chainrule.autograd.ops.blocks import Fold2d, Unfold2d
 from chainrule.autograd.ops.conv import pair
-from chainrule.backend import Array, is_floating, np
+from chainrule.backend import is_floating, np
 from chainrule.nn._conv_functional import _adaptive_sizes
 from chainrule.tensor import Tensor, _read_in_python
 
@@ -212,40 +213,6 @@ def pixel_unshuffle(input: Any, downscale_factor: int) -> Tensor:
     return blocks.permute(*order).reshape(*lead, c * r * r, h // r, w // r)
 
 
-def _bin_members(size: int, out: int) -> Array:
-    """(out, longest bin): the input indices of PyTorch's adaptive bin i, floor(i * size /
-    out) to ceil((i + 1) * size / out) - 1, the last one repeated to fill the row (a
-    repeat changes no maximum)."""
-    rows = np.arange(out)
-    starts = rows * size // out
-    ends = -(-(rows + 1) * size // out)
-    longest = int((ends - starts).max())
-    members = starts[:, None] + np.arange(longest)[None, :]
-    return np.minimum(members, (ends - 1)[:, None])
-
-
-def _bin_max_indices(x: Array, rows: Array, columns: Array) -> Array:
-    """(..., out_h, out_w) int64: the position row * W + column of each bin's maximum in its
-    input plane, chosen as PyTorch chooses it (walking the bin in row-major order, moving on
-    where ``value > best or isnan(value)``: the first of equal maxima, the last NaN). The
-    repeated last row and column of ``_bin_members`` change nothing: a repeat comes after
-    the element it repeats, and a NaN repeated is the same element."""
-    width = x.shape[-1]
-    out_h, bin_h = rows.shape
-    out_w, bin_w = columns.shape
-    # every bin's members at once, (..., out_h, out_w, bin_h * bin_w) in row-major order
-    members = x[..., rows[:, None, :, None], columns[None, :, None, :]]
-    members = members.reshape(*members.shape[:-2], bin_h * bin_w)
-    at = np.argmax(members, axis=-1)  # the first maximum (or the first NaN, replaced below)
-    nan = np.isnan(members)
-    if nan.any():
-        last_nan = bin_h * bin_w - 1 - np.argmax(nan[..., ::-1], axis=-1)
-        at = np.where(nan.any(axis=-1), last_nan, at)
-    row, column = np.divmod(at, bin_w)
-    picks = rows[np.arange(out_h)[:, None], row] * width + columns[np.arange(out_w), column]
-    return picks.astype(np.int64)
-
-
 def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
     """Max pooling to a fixed output size, whatever the input size, as PyTorch's
     ``F.adaptive_max_pool2d``: output bin i of an axis of size n takes the maximum of the
@@ -261,11 +228,32 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
         input plane, PyTorch's (the first of tied maxima in row-major order, the last
         NaN), with no gradient; ``max_unpool2d`` takes them.
 
+    Returns
+    -------
+    Tensor of shape (N, C, out_h, out_w) or (C, out_h, out_w)
+    indices : int64 Tensor of the output's shape
+        With ``return_indices``.
+
+    Raises
+    ------
+    ValueError
+        If the input is not 3-D or 4-D, its height or width is 0, or ``output_size`` is
+        not positive ints or None.
+    TypeError
+        If the input is not floating-point.
+
     Notes
     -----
-    The maximum is taken over each bin's rows, then over its columns; the gradient goes to
-    the maximum, as in PyTorch (among tied elements, possibly another than PyTorch's and
-    than the one the indices name).
+    With bins R_i = [floor(i * H / out_h), ceil((i + 1) * H / out_h)) and C_j likewise
+    over W,
+
+        y[..., i, j] = max over (r, c) in R_i x C_j of x[..., r, c],
+
+    and dL/dx[..., r, c] is the sum of g[..., i, j] over the bins whose maximum is (r, c):
+    the element the indices name, as in PyTorch (neighbouring bins share an element where
+    H / out_h or W / out_w is not an integer, and may share their maximum). One op
+    (``adaptive_max_pool2d``), which takes the maximum over each bin's columns and then
+    over its rows; see ``chainrule.autograd.ops.adaptive_max``.
 
     Examples
     --------
@@ -285,18 +273,13 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
             f"adaptive_max_pool2d: expected a floating-point input, got dtype {x.dtype}"
         )
     out_h, out_w = _adaptive_sizes("adaptive_max_pool2d", x.shape, output_size)
-    h, w = x.shape[-2:]
-    rows = _bin_members(h, out_h)  # (out_h, bin height)
-    columns = _bin_members(w, out_w)  # (out_w, bin width)
-    # (..., out_h, bin height, W) -> max over the bin -> (..., out_h, W)
-    by_rows = x[..., rows.reshape(-1), :].reshape(*x.shape[:-2], out_h, rows.shape[1], w)
-    y = by_rows.max(-2)[0] if rows.shape[1] > 1 else by_rows.squeeze(-2)
-    by_columns = y[..., columns.reshape(-1)].reshape(*y.shape[:-1], out_w, columns.shape[1])
-    y = by_columns.max(-1)[0] if columns.shape[1] > 1 else by_columns.squeeze(-1)
+    y = AdaptiveMaxPool2d.apply(x, out=(out_h, out_w))
     if not return_indices:
         return y
     _read_in_python("adaptive_max_pool2d with return_indices=True finds its indices in Python")
-    return y, Tensor._from_op(_bin_max_indices(x.data, rows, columns), None)
+    _, picks = adaptive_max(x.data, (out_h, out_w), with_indices=True)
+    assert picks is not None
+    return y, Tensor._from_op(picks, None)
 
 
 def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
@@ -329,6 +312,11 @@ def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = Fal
         raise ValueError(
             f"adaptive_max_pool1d: output_size must be a positive int, got "
             f"output_size={output_size!r}"
+        )
+    if x.shape[-1] == 0:
+        raise ValueError(
+            f"adaptive_max_pool1d: expected input with a length of at least 1 to pool, got "
+            f"shape {x.shape}"
         )
     if not return_indices:
         return adaptive_max_pool2d(x.unsqueeze(-2), (1, int(size))).squeeze(-2)
