@@ -24,6 +24,7 @@ from chainrule.autograd import (
     set_grad_enabled,
 )
 from chainrule.autograd.ops import (
+    HistBinEdges,
     ValuesIndices,
     abs,
     acos,
@@ -33,6 +34,7 @@ from chainrule.autograd.ops import (
     addcmul,
     addmm,
     addmv,
+    adjoint,
     allclose,
     amax,
     amin,
@@ -64,10 +66,12 @@ from chainrule.autograd.ops import (
     bitwise_or,
     bitwise_right_shift,
     bitwise_xor,
+    block_diag,
     bmm,
     broadcast_tensors,
     broadcast_to,
     bucketize,
+    cartesian_prod,
     cat,
     cdist,
     ceil,
@@ -76,12 +80,16 @@ from chainrule.autograd.ops import (
     clip,
     clone,
     column_stack,
+    combinations,
     concat,
     concatenate,
     copysign,
+    corrcoef,
     cos,
     cosh,
     count_nonzero,
+    cov,
+    cross,
     cummax,
     cummin,
     cumprod,
@@ -124,6 +132,7 @@ from chainrule.autograd.ops import (
     hardtanh,
     heaviside,
     histc,
+    histogram,
     hsplit,
     hstack,
     hypot,
@@ -159,6 +168,7 @@ from chainrule.autograd.ops import (
     logit,
     logsumexp,
     lt,
+    masked_fill,
     masked_scatter,
     masked_select,
     matmul,
@@ -246,6 +256,7 @@ from chainrule.autograd.ops import (
     unbind,
     unflatten,
     unique,
+    unique_consecutive,
     unsqueeze,
     var,
     var_mean,
@@ -258,6 +269,7 @@ from chainrule.autograd.ops import (
 from chainrule.autograd.ops.matrices import det, inverse, logdet, slogdet
 from chainrule.compiled import CompiledStep, compile_step
 from chainrule.dtypes import (
+    can_cast,
     double,
     float16,
     float32,
@@ -267,13 +279,19 @@ from chainrule.dtypes import (
     int16,
     int32,
     int64,
+    is_complex,
+    is_floating_point,
     long,
+    promote_types,
+    result_type,
     short,
     uint8,
 )
 from chainrule.io import load, load_state_dict_file, save
 from chainrule.linalg import matrix_power
+from chainrule.nn.functional import cosine_similarity
 from chainrule.printing import get_printoptions, set_printoptions
+from chainrule.size import Size, broadcast_shapes
 from chainrule.tensor import (
     BoolTensor,
     DoubleTensor,
@@ -341,6 +359,25 @@ from chainrule.tensor import accelerator as accelerator  # noqa: E402
 from chainrule.tensor import cuda as cuda  # noqa: E402
 
 __all__ = [
+    "HistBinEdges",
+    "Size",
+    "adjoint",
+    "block_diag",
+    "broadcast_shapes",
+    "can_cast",
+    "cartesian_prod",
+    "combinations",
+    "corrcoef",
+    "cosine_similarity",
+    "cov",
+    "cross",
+    "histogram",
+    "is_complex",
+    "is_floating_point",
+    "masked_fill",
+    "promote_types",
+    "result_type",
+    "unique_consecutive",
     "distributions",
     "linalg",
     "special",

@@ -1,10 +1,11 @@
 """``chainrule.special``: PyTorch's ``torch.special`` functions, with gradients.
 
-The special functions with derivatives of their own (``erfinv``, ``erfc``, ``gammaln``,
-``digamma``, ``polygamma``, ``i0``, ``i0e``, ``ndtr``, ``log_ndtr``, ``ndtri``, ``entr``)
-are in ``chainrule.autograd.ops.special``, their values from ``scipy.special``; the rest are
-chainrule's functions of the same meaning under ``torch.special``'s names (``expit`` is
-``sigmoid``, ``gammaln`` is ``lgamma``, ``psi`` is ``digamma``).
+The special functions with derivatives of their own (``erfinv``, ``erfc``, ``erfcx``,
+``gammaln``, ``digamma``, ``polygamma``, ``i0``, ``i0e``, ``i1``, ``i1e``, ``ndtr``,
+``log_ndtr``, ``ndtri``, ``entr``) are in ``chainrule.autograd.ops.special``, their values
+from ``scipy.special``; the rest are chainrule's functions of the same meaning under
+``torch.special``'s names (``expit`` is ``sigmoid``, ``gammaln`` is ``lgamma``, ``psi`` is
+``digamma``).
 
 >>> import chainrule as cr
 >>> x = cr.tensor([0.25, 0.5], dtype=cr.float64, requires_grad=True)
@@ -27,9 +28,12 @@ from chainrule.autograd.ops.special import (
     digamma,
     entr,
     erfc,
+    erfcx,
     erfinv,
     i0,
     i0e,
+    i1,
+    i1e,
     log_ndtr,
     multigammaln,
     ndtr,
@@ -46,6 +50,7 @@ __all__ = [
     "entr",
     "erf",
     "erfc",
+    "erfcx",
     "erfinv",
     "exp2",
     "expit",
@@ -53,6 +58,8 @@ __all__ = [
     "gammaln",
     "i0",
     "i0e",
+    "i1",
+    "i1e",
     "log1p",
     "log_ndtr",
     "log_softmax",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from chainrule.backend import Array, default_float, is_floating, is_sparse, np, set_default_float
 from chainrule.printing import _OPTS, _add_suffixes, _tensor_str
+from chainrule.size import Size
 
 if TYPE_CHECKING:
     from chainrule.autograd.function import Context
@@ -634,8 +635,10 @@ class Tensor(_TensorFields):
 
     # ----------------------------------------------------------------- properties
     @property
-    def shape(self) -> Shape:
-        return self.data.shape
+    def shape(self) -> Size:
+        """The sizes of the dimensions, a ``chainrule.Size`` (a tuple of ints with
+        ``numel()``, as PyTorch's ``torch.Size``)."""
+        return _new_tuple(Size, self.data.shape)
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -728,9 +731,11 @@ class Tensor(_TensorFields):
         return ops.transpose(self)
 
     def size(self, dim: _int | None = None) -> Any:
-        """The shape, or its length along ``dim``."""
+        """The shape (a ``chainrule.Size``), or its length along ``dim``."""
         shape = self.data.shape
-        return shape if dim is None else shape[_dimension("size", dim, len(shape))]
+        if dim is None:
+            return _new_tuple(Size, shape)
+        return shape[_dimension("size", dim, len(shape))]
 
     def dim(self) -> _int:
         return self.data.ndim
@@ -1924,6 +1929,70 @@ class Tensor(_TensorFields):
         """The last two axes swapped (a batch of matrices, each transposed)."""
         return ops.swapaxes(self, -2, -1)
 
+    @property
+    def mH(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """The conjugate transpose of each matrix: the last two axes swapped and complex
+        values conjugated (``mT`` for a real tensor, with its gradient).
+
+        Raises
+        ------
+        ValueError
+            If the tensor has fewer than 2 dimensions.
+        """
+        return self._conjugate_transpose("mH")
+
+    @property
+    def H(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """The conjugate transpose of a matrix (a 0-d tensor as it is, conjugated), as
+        PyTorch's ``Tensor.H``.
+
+        Raises
+        ------
+        ValueError
+            If the tensor has 1 dimension or more than 2 (``mH`` takes batches).
+        """
+        if self.data.ndim == 0:
+            same = ops.reshape(self, ())
+            return same if self.data.dtype.kind != "c" else _new(np.conj(self.data), False)
+        if self.data.ndim != 2:
+            raise ValueError(
+                f"H: expected a matrix (2-D) or a 0-d tensor, got shape {self.data.shape}; use "
+                f".mH for a batch of matrices"
+            )
+        return self._conjugate_transpose("H")
+
+    def adjoint(self) -> Tensor:
+        """The conjugate transpose of each matrix (``mH``), as PyTorch's ``adjoint()``."""
+        return self._conjugate_transpose("adjoint")
+
+    def _conjugate_transpose(self, where: str) -> Tensor:
+        if self.data.ndim < 2:
+            raise ValueError(
+                f"{where}: expected a matrix or a batch of matrices, got shape {self.data.shape}"
+            )
+        swapped = ops.swapaxes(self, -2, -1)
+        # Complex tensors never require grad: the conjugate is a constant.
+        return swapped if self.data.dtype.kind != "c" else _new(np.conj(swapped.data), False)
+
+    def cross(self, other: Any, dim: _int | None = None) -> Tensor:
+        return ops.cross(self, other, dim)
+
+    def cov(self, *, correction: _int = 1, fweights: Any = None, aweights: Any = None) -> Tensor:
+        return ops.cov(self, correction=correction, fweights=fweights, aweights=aweights)
+
+    def corrcoef(self) -> Tensor:
+        return ops.corrcoef(self)
+
+    def histogram(
+        self,
+        bins: Any = 100,
+        *,
+        range: tuple[_float, _float] | None = None,
+        weight: Any = None,
+        density: _bool = False,
+    ) -> Any:
+        return ops.histogram(self, bins, range=range, weight=weight, density=density)
+
     # ----------------------------------------------------------------- more of PyTorch's methods
     # One line each over chainrule.autograd.ops.more and the comparison ops.
     def eq(self, other: Any) -> Tensor:
@@ -2046,6 +2115,11 @@ class Tensor(_TensorFields):
         dim: _int | None = None,
     ) -> Any:
         return ops.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def unique_consecutive(
+        self, return_inverse: _bool = False, return_counts: _bool = False, dim: _int | None = None
+    ) -> Any:
+        return ops.unique_consecutive(self, return_inverse, return_counts, dim)
 
     def diag(self, diagonal: _int = 0) -> Tensor:
         return ops.diag(self, diagonal)
@@ -2451,6 +2525,10 @@ class Tensor(_TensorFields):
 
     def is_floating_point(self) -> _bool:
         return self.data.dtype.kind == "f"
+
+    def is_complex(self) -> _bool:
+        """Whether the dtype is complex (complex64, complex128)."""
+        return self.data.dtype.kind == "c"
 
     def nelement(self) -> _int:
         return int(self.data.size)
@@ -2859,6 +2937,8 @@ def _shape_from(size: tuple[Any, ...]) -> Shape:
 
 
 _new_fields = object.__new__
+_new_tuple = tuple.__new__
+"""``Size`` from a NumPy shape without ``Size.__new__``'s checks (``Tensor.shape``'s path)."""
 _set_field = object.__setattr__
 _set_grad = _TensorFields.__dict__["_grad"].__set__
 """``t._grad = value`` without ``Tensor.__setattr__`` (a third of the time), for the paths

@@ -1594,3 +1594,38 @@ case(
 )
 
 TORCH_CASES += [c for c in CASES[_FIRST_BAG_CASE:] if c.torch_fn is not None]
+
+# Round 19: the Bessel function of order 1 and the scaled complementary error function.
+_FIRST_ROUND19_CASE = len(CASES)
+case("i1", "matrix", cr.special.i1, torch.special.i1 if torch else None, normal((3, 4)))
+case(
+    "i1",
+    "large",
+    lambda x: cr.special.i1(x * 8),
+    lambda x: torch.special.i1(x * 8),
+    normal((2, 3)),
+)
+case(
+    "i1e",
+    "matrix",
+    cr.special.i1e,
+    torch.special.i1e if torch else None,
+    spread((3, 4)),  # |x| in exp(-|x|): a kink of the second derivative at 0
+)
+case(
+    "i1e",
+    "large",
+    lambda x: cr.special.i1e(x * 40),
+    lambda x: torch.special.i1e(x * 40),
+    spread((4,)),
+)
+case("erfcx", "matrix", cr.special.erfcx, torch.special.erfcx if torch else None, normal((3, 4)))
+case(
+    "erfcx",
+    "tails",
+    lambda x: cr.special.erfcx(x * 10),
+    lambda x: torch.special.erfcx(x * 10),
+    spread((2, 3)),
+)
+
+TORCH_CASES += [c for c in CASES[_FIRST_ROUND19_CASE:] if c.torch_fn is not None]

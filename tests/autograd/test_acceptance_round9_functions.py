@@ -347,9 +347,10 @@ def test_unique_matches_torch(data: Any, return_inverse: bool, return_counts: bo
     assert_same(cr.tensor(data).unique(**options), torch.tensor(data).unique(**options))
 
 
-def test_unique_refuses_dim() -> None:
-    with pytest.raises(NotImplementedError, match="unique: only dim=None is supported, got dim=0"):
-        cr.unique(cr.ones(2, 2), dim=0)
+def test_unique_takes_dim() -> None:
+    # once refused; round 19 added it (test_histogram_unique_round19.py covers it in full)
+    data = [[1.0, 2.0], [1.0, 2.0], [0.0, 3.0]]
+    assert_same(cr.unique(cr.tensor(data), dim=0), torch.unique(torch.tensor(data), dim=0))
 
 
 # --------------------------------------------------------------------------- lerp, any, all

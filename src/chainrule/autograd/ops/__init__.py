@@ -45,9 +45,11 @@ from chainrule.autograd.ops.arithmetic import (
     sub,
 )
 from chainrule.autograd.ops.assorted import (
+    adjoint,
     broadcast_tensors,
     inner,
     logcumsumexp,
+    masked_fill,
     nanmedian,
     renorm,
     vdot,
@@ -86,6 +88,7 @@ from chainrule.autograd.ops.counting import (
     tril_indices,
     triu_indices,
 )
+from chainrule.autograd.ops.distinct import unique, unique_consecutive
 from chainrule.autograd.ops.elementwise import (
     abs,
     bitwise_and,
@@ -184,8 +187,8 @@ from chainrule.autograd.ops.more import (
     trace,
     trunc,
     unflatten,
-    unique,
 )
+from chainrule.autograd.ops.products import block_diag, cartesian_prod, combinations, cross
 from chainrule.autograd.ops.reductions import (
     ValuesIndices,
     all,
@@ -254,6 +257,7 @@ from chainrule.autograd.ops.special import (
     ndtri,
     polygamma,
 )
+from chainrule.autograd.ops.statistics import HistBinEdges, corrcoef, cov, histogram
 from chainrule.autograd.ops.trig import (
     acos,
     acosh,
@@ -289,6 +293,17 @@ from chainrule.autograd.ops.trig import (
 from chainrule.autograd.ops.unpool import max_unpool2d
 
 __all__ = [
+    "HistBinEdges",
+    "adjoint",
+    "block_diag",
+    "cartesian_prod",
+    "combinations",
+    "corrcoef",
+    "cov",
+    "cross",
+    "histogram",
+    "masked_fill",
+    "unique_consecutive",
     "resample",
     "broadcast_tensors",
     "inner",

@@ -1,6 +1,7 @@
 """More of PyTorch's tensor functions: the running ``logcumsumexp`` (an op of its own, stable
 where exp overflows), and compositions of ops whose gradients follow: ``renorm``, ``inner``,
-``vdot``, ``broadcast_tensors`` and ``nanmedian``."""
+``vdot``, ``broadcast_tensors``, ``nanmedian``, and the function forms of the methods
+``masked_fill`` and ``adjoint``."""
 
 from __future__ import annotations
 
@@ -392,3 +393,77 @@ def nanmedian(input: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     if not keepdim:
         values, picks = reshape(values, _dropped(x.shape, axis)), picks.squeeze(axis)
     return ValuesIndices(values, Tensor._from_op(picks, None))
+
+
+def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
+    """``value`` where ``mask`` holds, else ``input`` (``torch.masked_fill``, the function
+    form of ``Tensor.masked_fill``).
+
+    Parameters
+    ----------
+    input : Tensor
+        The tensor to fill from.
+    mask : Tensor or array of bool
+        Broadcast to ``input``'s shape.
+    value : number or 0-d Tensor
+        Converted to ``input``'s dtype; a 0-d tensor that requires grad receives the sum of
+        the gradient over the filled places.
+
+    Returns
+    -------
+    Tensor
+        A new tensor of ``input``'s shape and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``mask`` is not boolean.
+    ValueError
+        If ``value`` has dimensions (``chainrule.where(mask, values, input)`` takes them).
+
+    Notes
+    -----
+    y = where(mask, value, x): dy/dx = 1 where the mask is false and 0 where it is true.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0, 3.0])
+    >>> cr.masked_fill(x, x > 1.5, 0.0)
+    tensor([1., 0., 0.])
+    """
+    return as_tensor(input).masked_fill(mask, value)
+
+
+def adjoint(input: Any) -> Tensor:
+    """The conjugate transpose of each matrix in ``input`` (``torch.adjoint``, the function
+    form of ``Tensor.adjoint()`` and ``Tensor.mH``).
+
+    Parameters
+    ----------
+    input : Tensor of shape (..., m, n)
+        A matrix or a batch of them.
+
+    Returns
+    -------
+    Tensor of shape (..., n, m)
+        The last two axes swapped, complex values conjugated; for a real tensor, ``mT``
+        (whose gradient is the gradient transposed back).
+
+    Raises
+    ------
+    ValueError
+        If ``input`` has fewer than 2 dimensions.
+
+    Notes
+    -----
+    adjoint(A)_ij = conj(A_ji).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.adjoint(cr.tensor([[1 + 2j, 3 + 0j]]))
+    tensor([[1.-2.j],
+            [3.-0.j]], dtype=complex128)
+    """
+    return as_tensor(input).adjoint()

@@ -546,38 +546,6 @@ def _dropped(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
     return shape[:axis] + shape[axis + 1 :]
 
 
-def unique(
-    x: Any,
-    sorted: bool = True,
-    return_inverse: bool = False,
-    return_counts: bool = False,
-    dim: int | None = None,
-) -> Any:
-    """The distinct elements of ``x``, sorted, as a 1-D tensor; with ``return_inverse``
-    the position of each element of ``x`` in it too, and with ``return_counts`` how often
-    each occurs (a tuple, as PyTorch's). No gradient. Always sorted, whatever ``sorted``.
-    """
-    if dim is not None:
-        raise NotImplementedError(f"unique: only dim=None is supported, got dim={dim!r}")
-    _read_in_python()  # the result's shape tells Python how many values are distinct
-    x = as_tensor(x)
-    values, inverse, counts = np.unique(
-        x.data,
-        return_inverse=True,
-        return_counts=True,
-        equal_nan=False,  # each NaN apart, as PyTorch
-    )
-    out = Tensor._from_op(values, None)
-    if not (return_inverse or return_counts):
-        return out
-    result = [out]
-    if return_inverse:
-        result.append(Tensor._from_op(inverse.reshape(x.shape).astype(np.int64), None))
-    if return_counts:
-        result.append(Tensor._from_op(counts.astype(np.int64), None))
-    return tuple(result)
-
-
 @register("lerp")
 class Lerp(Function):
     """y = start + w (end - start);  dy/dstart = 1 - w, dy/dend = w, dy/dw = end - start.

@@ -1,7 +1,8 @@
-"""Special functions with derivatives of their own: the inverse error function ``erfinv``
-and the complementary ``erfc``, the log-gamma function ``lgamma``, ``digamma`` and
-``polygamma``, the modified Bessel function ``i0`` (and its scaled ``i0e``), the standard
-normal distribution's ``ndtr``, ``log_ndtr`` and ``ndtri``, and the entropy term ``entr``.
+"""Special functions with derivatives of their own: the inverse error function ``erfinv``,
+the complementary ``erfc`` and its scaled ``erfcx``, the log-gamma function ``lgamma``,
+``digamma`` and ``polygamma``, the modified Bessel functions ``i0`` and ``i1`` (and their
+scaled ``i0e`` and ``i1e``), the standard normal distribution's ``ndtr``, ``log_ndtr`` and
+``ndtri``, and the entropy term ``entr``.
 
 Values come from ``scipy.special`` (SciPy comes with scikit-learn, a dependency), computed in
 float64 and rounded to the input's dtype; derivatives are PyTorch's. ``chainrule.special``
@@ -129,6 +130,45 @@ class I0e(_Special):
     @staticmethod
     def slope(x: Array, y: Array) -> Array:
         return np.asarray(_scipy_special().i1e(x)) - np.sign(x) * y
+
+
+@register("i1")
+class I1(_Special):
+    """y = I1(x), the modified Bessel function of the first kind of order 1;
+    dy/dx = I0(x) - I1(x) / x, 1/2 at x = 0."""
+
+    scipy_name = "i1"
+
+    @staticmethod
+    def slope(x: Array, y: Array) -> Array:
+        at_zero = x == 0
+        return np.where(at_zero, 0.5, _scipy_special().i0(x) - y / np.where(at_zero, 1.0, x))
+
+
+@register("i1e")
+class I1e(_Special):
+    """y = exp(-|x|) I1(x), I1 scaled to stay finite;
+    dy/dx = I0e(x) - y (sign(x) + 1 / x), 1/2 at x = 0."""
+
+    scipy_name = "i1e"
+
+    @staticmethod
+    def slope(x: Array, y: Array) -> Array:
+        at_zero = x == 0
+        tail = y * (np.sign(x) + 1 / np.where(at_zero, 1.0, x))
+        return np.where(at_zero, 0.5, _scipy_special().i0e(x) - tail)
+
+
+@register("erfcx")
+class Erfcx(_Special):
+    """y = erfcx(x) = exp(x**2) erfc(x), without the overflow and underflow of the product;
+    dy/dx = 2 x y - 2 / sqrt(pi)."""
+
+    scipy_name = "erfcx"
+
+    @staticmethod
+    def slope(x: Array, y: Array) -> Array:
+        return 2 * x * y - 2 / math.sqrt(math.pi)
 
 
 @register("ndtr")
@@ -420,6 +460,100 @@ def i0e(input: Any) -> Tensor:
     tensor([1.0000, 0.0126], dtype=float64)
     """
     return I0e.apply(as_floating_tensor(input))
+
+
+def i1(input: Any) -> Tensor:
+    """The modified Bessel function of the first kind of order 1, elementwise
+    (``torch.special.i1``).
+
+    Parameters
+    ----------
+    input : Tensor or array_like
+        Integers become float32.
+
+    Returns
+    -------
+    Tensor
+        I1(x), odd in x (inf for large |x|: see ``chainrule.special.i1e``).
+
+    Notes
+    -----
+    I1(x) = sum over k >= 0 of (x / 2)**(2k + 1) / (k! (k + 1)!);
+    d/dx I1(x) = I0(x) - I1(x) / x, which is 1/2 at x = 0. At -inf and inf the value is
+    NaN, as SciPy's and PyTorch's are.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([0.0, 1.0], dtype=cr.float64, requires_grad=True)
+    >>> y = cr.special.i1(x)
+    >>> y
+    tensor([0.0000, 0.5652], dtype=float64, grad_fn=<I1Backward>)
+    >>> y.sum().backward()
+    >>> x.grad
+    tensor([0.5000, 0.7009], dtype=float64)
+    """
+    return I1.apply(as_floating_tensor(input))
+
+
+def i1e(input: Any) -> Tensor:
+    """The exponentially scaled modified Bessel function exp(-|x|) I1(x), elementwise:
+    finite where I1 overflows (``torch.special.i1e``).
+
+    Parameters
+    ----------
+    input : Tensor or array_like
+        Integers become float32.
+
+    Returns
+    -------
+    Tensor
+        exp(-|x|) I1(x), in (-1/2, 1/2).
+
+    Notes
+    -----
+    d/dx exp(-|x|) I1(x) = i0e(x) - i1e(x) (sign(x) + 1 / x), which is 1/2 at x = 0.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.special.i1e(cr.tensor([0.0, 1.0, 1000.0], dtype=cr.float64))
+    tensor([0.0000, 0.2079, 0.0126], dtype=float64)
+    """
+    return I1e.apply(as_floating_tensor(input))
+
+
+def erfcx(input: Any) -> Tensor:
+    """The scaled complementary error function exp(x**2) erfc(x), elementwise, finite where
+    exp(x**2) overflows and erfc(x) underflows (``torch.special.erfcx``).
+
+    Parameters
+    ----------
+    input : Tensor or array_like
+        Integers become float32.
+
+    Returns
+    -------
+    Tensor
+        erfcx(x) > 0: about 1 / (x sqrt(pi)) for large x, inf at -inf, 0 at inf.
+
+    Notes
+    -----
+    erfcx(x) = exp(x**2) * 2 / sqrt(pi) * integral from x to inf of exp(-t**2) dt;
+    d/dx erfcx(x) = 2 x erfcx(x) - 2 / sqrt(pi).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([0.0, 30.0], dtype=cr.float64, requires_grad=True)
+    >>> y = cr.special.erfcx(x)
+    >>> y
+    tensor([1.0000, 0.0188], dtype=float64, grad_fn=<ErfcxBackward>)
+    >>> y.sum().backward()
+    >>> x.grad
+    tensor([-1.1284e+00, -6.2584e-04], dtype=float64)
+    """
+    return Erfcx.apply(as_floating_tensor(input))
 
 
 def ndtr(input: Any) -> Tensor:
