@@ -927,6 +927,66 @@ class Tensor(_TensorFields):
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
+        """Call ``hook(tensor)`` after a backward pass has accumulated this leaf's ``grad``.
+
+        Parameters
+        ----------
+        hook : callable
+            Called with the tensor itself, whose ``grad`` then holds the sum of every pass
+            so far (an optimizer step inside backward, one parameter at a time, is the
+            common use). It must return None; ``register_hook`` is the one that may change
+            the gradient.
+
+        Returns
+        -------
+        RemovableHandle
+            Its ``remove()`` unregisters the hook.
+
+        Raises
+        ------
+        RuntimeError
+            If the tensor does not require grad or is not a leaf (as in PyTorch); in
+            backward, if the hook returns something other than None.
+
+        Notes
+        -----
+        As in PyTorch, the hook runs for ``backward()`` (also with ``inputs=`` naming the
+        tensor), not for ``autograd.grad``, which accumulates nothing, and not in a pass
+        that does not reach the tensor. It runs after the ``register_hook`` hooks; here the
+        post-accumulate hooks of all the leaves of a pass run once every leaf's ``grad`` is
+        accumulated.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> def step(t):
+        ...     t.data -= 0.5 * t.grad.data
+        ...     t.grad = None
+        >>> handle = w.register_post_accumulate_grad_hook(step)
+        >>> (w * w).sum().backward()
+        >>> w, w.grad
+        (tensor([0., 0.], requires_grad=True), None)
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: cannot register a hook on a tensor that "
+                "does not require grad"
+            )
+        if self._ctx is not None:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: post accumulate grad hooks can only be "
+                "registered on leaf tensors; this one was computed by an op (use register_hook "
+                "on it, or register on the leaves it comes from)"
+            )
+        if self._hooks is None:
+            self._hooks = []
+        entry = engine.PostAccumulateGradHook(hook)
+        self._hooks.append(entry)
+        note_change()
+        return RemovableHandle(self._hooks, entry)
+
     def backward(
         self,
         gradient: Any = None,
@@ -3240,6 +3300,10 @@ def manual_seed(seed: int) -> np.random.Generator:
     return _DEFAULT_GENERATOR
 
 
+_STATE_MAGIC = b"chainrule.PCG64\x01"
+"""The first bytes of every ``Generator.get_state()``: the format, and its version."""
+
+
 class Generator(np.random.Generator):
     """A NumPy generator with PyTorch's ``manual_seed``, so that code written for
     ``torch.Generator`` runs: ``random_split(data, [8, 2], generator=Generator().manual_seed(42))``
@@ -3277,6 +3341,99 @@ class Generator(np.random.Generator):
     def initial_seed(self) -> int | None:
         """The seed given to the last ``manual_seed`` (None before any)."""
         return self._initial_seed
+
+    def get_state(self) -> Tensor:
+        """This generator's state, to rewind it later with ``set_state``.
+
+        Returns
+        -------
+        Tensor of dtype uint8
+            A 1-D byte tensor, as PyTorch's ``Generator.get_state`` returns one (a copy: the
+            generator moving on does not change it). Its bytes are chainrule's own:
+            ``_STATE_MAGIC``, then NumPy's PCG64 state (the 128-bit state and increment,
+            little-endian), its buffered 32-bit half-draw (a flag and 4 bytes), and the seed
+            of the last ``manual_seed`` (a flag, then its bytes); a PyTorch state does not
+            fit here, nor this one there.
+
+        Examples
+        --------
+        >>> from chainrule.tensor import Generator
+        >>> g = Generator().manual_seed(0)
+        >>> state = g.get_state()
+        >>> first = g.random(3)
+        >>> bool((g.set_state(state).random(3) == first).all())
+        True
+        """
+        bits = self.bit_generator.state
+        seed = self._initial_seed
+        seed_bytes = (
+            b"" if seed is None else seed.to_bytes((seed.bit_length() + 7) // 8 or 1, "little")
+        )
+        data = (
+            _STATE_MAGIC
+            + int(bits["state"]["state"]).to_bytes(16, "little")
+            + int(bits["state"]["inc"]).to_bytes(16, "little")
+            + bytes([int(bits["has_uint32"])])
+            + int(bits["uinteger"]).to_bytes(4, "little")
+            + bytes([seed is not None])
+            + seed_bytes
+        )
+        return Tensor._from_op(np.frombuffer(data, dtype=np.uint8).copy(), None)
+
+    def set_state(self, new_state: Any) -> Generator:
+        """Rewind (or advance) this generator to a state ``get_state`` returned; returns self.
+
+        Parameters
+        ----------
+        new_state : Tensor of dtype uint8
+            From ``get_state`` of this or another chainrule ``Generator`` (a NumPy uint8
+            array of the same bytes is taken too). The seed it carries becomes
+            ``initial_seed()``, as in PyTorch.
+
+        Raises
+        ------
+        TypeError
+            If ``new_state`` is not a 1-D uint8 tensor (or array).
+        ValueError
+            If its bytes are not a state from ``get_state`` (PyTorch's states, of another
+            generator, included).
+        """
+        array: Any = new_state.data if isinstance(new_state, Tensor) else new_state
+        if callable(getattr(array, "detach", None)) and callable(getattr(array, "numpy", None)):
+            array = array.detach().cpu().numpy()  # a PyTorch tensor: refused below, by content
+        if not isinstance(array, np.ndarray) or array.dtype != np.uint8 or array.ndim != 1:
+            described = (
+                f"array of dtype {array.dtype} and shape {array.shape}"
+                if isinstance(array, np.ndarray)
+                else type(new_state).__name__
+            )
+            raise TypeError(
+                f"Generator.set_state: expected a 1-D uint8 tensor from Generator.get_state(), "
+                f"got {described}"
+            )
+        data = array.tobytes()
+        head = len(_STATE_MAGIC)
+        flags_ok = (
+            len(data) >= head + 38 and data[head + 32] in (0, 1) and data[head + 37] in (0, 1)
+        )
+        seed_bytes = data[head + 38 :]
+        if data[:head] != _STATE_MAGIC or not flags_ok or bool(data[head + 37]) != bool(seed_bytes):
+            raise ValueError(
+                f"Generator.set_state: expected the bytes of a chainrule Generator.get_state() "
+                f"({head + 38} or more, beginning {_STATE_MAGIC!r}), got {len(data)} bytes that "
+                f"are not such a state (PyTorch's generator states do not carry over)"
+            )
+        self.bit_generator.state = {
+            "bit_generator": "PCG64",
+            "state": {
+                "state": int.from_bytes(data[head : head + 16], "little"),
+                "inc": int.from_bytes(data[head + 16 : head + 32], "little"),
+            },
+            "has_uint32": data[head + 32],
+            "uinteger": int.from_bytes(data[head + 33 : head + 37], "little"),
+        }
+        self._initial_seed = int.from_bytes(seed_bytes, "little") if data[head + 37] else None
+        return self
 
 
 def _read_in_python(

@@ -1629,3 +1629,38 @@ case(
 )
 
 TORCH_CASES += [c for c in CASES[_FIRST_ROUND19_CASE:] if c.torch_fn is not None]
+
+# Images sampled at the points of a grid, every mode and padding: the points lie at least
+# 0.05 from every multiple of 0.2, where the kinks of 5 x 5 images are (pixel centres, the
+# halfway points that nearest rounds, and the borders that padding clips or reflects at).
+_FIRST_GRID_CASE = len(CASES)
+
+
+def _off_lattice(*shapes: tuple[int, ...], reach: int = 7) -> Maker:
+    """Values k * 0.2 + d, |k| <= reach, d in [0.05, 0.15]: off the multiples of 0.2."""
+
+    def make(rng: np.random.Generator) -> list[np.ndarray]:
+        return [rng.integers(-reach, reach, s) * 0.2 + rng.uniform(0.05, 0.15, s) for s in shapes]
+
+    return make
+
+
+for _mode, _padding, _corners in (
+    ("bilinear", "zeros", False),
+    ("bilinear", "border", True),
+    ("bilinear", "reflection", False),
+    ("nearest", "zeros", True),
+    ("nearest", "reflection", False),
+    ("bicubic", "zeros", False),
+    ("bicubic", "border", False),
+    ("bicubic", "reflection", True),
+):
+    case(
+        "grid_sample2d",
+        f"{_mode}_{_padding}_{'align_corners' if _corners else 'edges'}",
+        lambda x, g, m=_mode, p=_padding, a=_corners: cr.nn.functional.grid_sample(x, g, m, p, a),
+        lambda x, g, m=_mode, p=_padding, a=_corners: F.grid_sample(x, g, m, p, a),
+        join(normal((2, 3, 5, 5)), _off_lattice((2, 3, 4, 2))),
+    )
+
+TORCH_CASES += [c for c in CASES[_FIRST_GRID_CASE:] if c.torch_fn is not None]

@@ -1,9 +1,9 @@
 """Model files with the layers added after the first table: transposed convolutions, fold and
 unfold, padding, pixel shuffles, upsampling, adaptive max pooling, max pools with indices and
 max unpools, instance, RMS and local response norms, Bilinear, the distances, attention and
-the Transformer stacks, RReLU, Softmax2d and the dropouts of round 16. Each saved and loaded
-comes back with the same repr and weights and predicts the same; each is counted exactly by
-the guard against forged sizes."""
+the Transformer stacks, RReLU, Softmax2d and the dropouts of round 16, the LPPools and
+ChannelShuffle. Each saved and loaded comes back with the same repr and weights and
+predicts the same; each is counted exactly by the guard against forged sizes."""
 
 from __future__ import annotations
 
@@ -225,6 +225,13 @@ CASES = [
     _one(lambda: nn.Dropout1d(0.3, generator=0), 2, 3, 4),
     _one(lambda: nn.AlphaDropout(0.2, inplace=True), 2, 3),
     _one(lambda: nn.FeatureAlphaDropout(0.4, generator=0), 2, 3, 4, 4),
+    _one(lambda: nn.LPPool2d(2, 3), 2, 3, 6, 7),
+    _one(lambda: nn.LPPool2d(1.5, (2, 3), stride=(1, 2), ceil_mode=True), 2, 3, 6, 7),
+    _one(lambda: nn.LPPool2d(float("inf"), 2, 1), 2, 3, 4, 5),
+    _one(lambda: nn.LPPool1d(3, 2), 2, 3, 7),
+    _one(lambda: nn.LPPool1d(-float("inf"), (3,), stride=(2,), ceil_mode=True), 2, 3, 8),
+    _one(lambda: nn.ChannelShuffle(2), 2, 4, 3, 3),
+    _one(lambda: nn.ChannelShuffle(3), 2, 6, 5),
 ]
 
 
@@ -555,6 +562,9 @@ SAMPLES: list[Callable[[], nn.Module]] = [
     nn.FeatureAlphaDropout,
     lambda: nn.EmbeddingBag(5, 2),
     lambda: nn.EmbeddingBag(6, 3, mode="max", include_last_offset=True, padding_idx=2),
+    lambda: nn.LPPool1d(2, 3),
+    lambda: nn.LPPool2d(2.5, (2, 3), stride=1, ceil_mode=True),
+    lambda: nn.ChannelShuffle(4),
 ]
 
 

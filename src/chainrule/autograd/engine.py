@@ -10,7 +10,7 @@ summed during the walk, and the leaf's hooks and ``grad`` receive the total at t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chainrule.autograd.anomaly import check_backward
@@ -84,6 +84,37 @@ def _walk(roots: Sequence[Context], pending: dict[Context, int]) -> list[Context
                 if count == 0:
                     ready.append(edge)
     return order
+
+
+class PostAccumulateGradHook:
+    """A hook of ``Tensor.register_post_accumulate_grad_hook``, kept in the leaf's list of
+    gradient hooks: ``hook(leaf)`` runs after a backward pass has accumulated the leaf's
+    ``grad``, where the gradient hooks (``register_hook``) run before."""
+
+    __slots__ = ("hook",)
+
+    def __init__(self, hook: Callable[[Tensor], None]) -> None:
+        self.hook = hook
+
+    def __call__(self, leaf: Tensor) -> None:
+        if self.hook(leaf) is not None:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: a hook must return None (it runs after "
+                "the gradient is accumulated; to change the gradient, use register_hook)"
+            )
+
+
+def _split_hooks(hooks: list[Any]) -> tuple[list[Any], list[PostAccumulateGradHook]]:
+    """A leaf's gradient hooks, and its post-accumulate hooks, each in registration order."""
+    post = [h for h in hooks if type(h) is PostAccumulateGradHook]
+    return [h for h in hooks if type(h) is not PostAccumulateGradHook], post
+
+
+def run_post_accumulate_hooks(leaf: Tensor) -> None:
+    """Run ``leaf``'s post-accumulate hooks, once its ``grad`` holds this pass's gradient."""
+    if leaf._hooks:
+        for hook in _split_hooks(leaf._hooks)[1]:
+            hook(leaf)
 
 
 def _run_hooks(hooks: list[Any], grad: Array) -> tuple[Array, bool]:
@@ -273,14 +304,21 @@ def _run_backward(
     # ids of the arrays already made some leaf's ``grad`` in this pass: an op may return one
     # array for two inputs, and two leaves must never share a ``grad``.
     adopted: set[int] = set()
+    # Leaves whose post-accumulate hooks run once every leaf's grad is accumulated; found
+    # among the leaves that have hooks at all, so that the others cost nothing more.
+    posted: list[Tensor] = []
     for leaf, total, private in leaves.values():
         if leaf._hooks:
-            total, replaced = _run_hooks(leaf._hooks, total)
-            if replaced:
-                total = np.array(total, dtype=leaf.data.dtype, copy=True)
-            # A hook may keep the tensor it was given, or return one the user keeps: either
-            # way the array is no longer this pass's alone.
-            private = replaced
+            hooks, post = _split_hooks(leaf._hooks)
+            if post and not capturing:
+                posted.append(leaf)
+            if hooks:
+                total, replaced = _run_hooks(hooks, total)
+                if replaced:
+                    total = np.array(total, dtype=leaf.data.dtype, copy=True)
+                # A hook may keep the tensor it was given, or return one the user keeps:
+                # either way the array is no longer this pass's alone.
+                private = replaced
         if capturing:
             for slot in targets[id(leaf)]:
                 captured[slot] = total
@@ -292,6 +330,8 @@ def _run_backward(
         else:
             accumulated = leaf._grad.data
             accumulated += total
+    for leaf in posted:
+        run_post_accumulate_hooks(leaf)
     return captured if capturing else None
 
 
@@ -443,6 +483,8 @@ def backward(
         else:
             accumulated = t._grad.data
             accumulated += g
+        if t._ctx is None:
+            run_post_accumulate_hooks(t)
 
 
 def grad(

@@ -61,6 +61,8 @@ from chainrule.nn.pooling import (
     AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
+    LPPool1d,
+    LPPool2d,
     MaxPool1d,
     MaxPool2d,
     MaxUnpool1d,
@@ -68,6 +70,7 @@ from chainrule.nn.pooling import (
     Upsample,
 )
 from chainrule.nn.spatial import (
+    ChannelShuffle,
     PixelShuffle,
     PixelUnshuffle,
     UpsamplingBilinear2d,
@@ -570,10 +573,10 @@ def to_onnx(
         ConvTranspose2d, InstanceNorm1d and InstanceNorm2d (with running statistics when it
         tracks them), the padding layers (ZeroPad, ConstantPad, ReflectionPad,
         ReplicationPad, CircularPad, 1d and 2d, negative widths included), PixelShuffle,
-        PixelUnshuffle, UpsamplingNearest2d, UpsamplingBilinear2d, LocalResponseNorm and
-        RMSNorm. It is exported in evaluation mode. Forward hooks and pre-hooks of your own
-        are refused (the graph could not do what they do); those of
-        ``nn.utils.weight_norm`` and ``spectral_norm`` are exported.
+        PixelUnshuffle, ChannelShuffle, UpsamplingNearest2d, UpsamplingBilinear2d,
+        LocalResponseNorm, RMSNorm, LPPool1d and LPPool2d. It is exported in evaluation
+        mode. Forward hooks and pre-hooks of your own are refused (the graph could not do
+        what they do); those of ``nn.utils.weight_norm`` and ``spectral_norm`` are exported.
     path : str or Path
         Where to write (atomically).
     example_input : array_like
@@ -623,9 +626,9 @@ def to_onnx(
     operators, which onnxruntime runs in float64 (it has no float64 Elu, Selu or Softplus,
     and the slope of LeakyRelu and the epsilon of LayerNormalization are float32
     attributes); its BatchNorm takes ``running_var + eps`` with an epsilon of 0.
-    onnxruntime's CPU provider has no float64 kernels for Conv, ConvTranspose, AveragePool,
-    GlobalAveragePool and Erf (the exact GELU): convert such a model with
-    ``model.to(np.float32)`` first to run it there.
+    onnxruntime's CPU provider has no float64 kernels for Conv, ConvTranspose, AveragePool
+    (so LPPool with a finite norm_type), GlobalAveragePool and Erf (the exact GELU): convert
+    such a model with ``model.to(np.float32)`` first to run it there.
     The max pools are MaxPool or, for adaptive bins that do not divide the input, one Slice
     and ReduceMax per bin and axis. What they give for a window that holds NaN, or -inf
     alone, is the runtime's: onnxruntime's may skip a NaN where the layers return NaN, and
@@ -1307,6 +1310,64 @@ def _pixel_unshuffle(
     return g.node("Reshape", [moved, target], path)
 
 
+def _channel_shuffle(
+    g: _Graph, m: ChannelShuffle, x: str, shape: tuple[int, ...], path: str
+) -> str:
+    """As the layer computes it: (N, C, *) reshaped to (N, groups, C / groups, *), the two
+    group axes swapped, and reshaped back."""
+    _, c, *rest = shape
+    groups = m.groups
+    if c % groups:
+        raise ValueError(
+            f"to_onnx: layer {path} (ChannelShuffle): expected the channels ({c}) to be "
+            f"divisible by groups={groups}"
+        )
+    grouped = g.node("Reshape", [x, g.constant("shape", [0, groups, c // groups, *rest], np.int64)])
+    perm = [0, 2, 1, *range(3, len(shape) + 1)]
+    moved = g.node("Transpose", [grouped], perm=perm)
+    return g.node("Reshape", [moved, g.constant("shape", [0, c, *rest], np.int64)], path)
+
+
+def _lp_pool(g: _Graph, m: LPPool1d | LPPool2d, x: str, shape: tuple[int, ...], path: str) -> str:
+    """As the layer computes it: (sum over the window of x**p)**(1/p), a Pow, the average
+    pool (the layer's twin) times the window's size, and a Pow; p = +-inf, a max pool of
+    |x| (or -max of -|x|). Sequences are pooled as rows of height 1, as the layer pools
+    them. ONNX's LpPool is not used: it takes |x| and an integer p, the layer neither."""
+    from chainrule.nn._conv_functional import _single
+
+    p = float(m.norm_type)
+    kernel: Any
+    stride: Any
+    if isinstance(m, LPPool1d):
+        kernel = (1, _single("to_onnx", "kernel_size", m.kernel_size))
+        stride = kernel if m.stride is None else (1, _single("to_onnx", "stride", m.stride))
+        axes = g.constant("axes", [2], np.int64)
+        x = g.node("Unsqueeze", [x, axes])
+        shape = (shape[0], shape[1], 1, shape[2])
+    else:
+        kernel, stride = m.kernel_size, m.kernel_size if m.stride is None else m.stride
+    if math.isinf(p):
+        size = g.node("Abs", [x])
+        if p < 0:
+            size = g.node("Neg", [size])
+        twin_max = MaxPool2d(kernel, stride, 0, 1, False, m.ceil_mode)
+        y = _max_pool(g, twin_max, size, shape, path)
+        if p < 0:
+            y = g.node("Neg", [y])
+    else:
+        powers = g.node("Pow", [x, g.constant(f"{path}.norm_type", p)])
+        twin = AvgPool2d(kernel, stride, 0, m.ceil_mode, True)
+        sizes = _pool_sizes(twin)["kernel_size"]
+        mean = _avg_pool(g, twin, powers, shape, path)
+        total = g.node("Mul", [mean, g.constant("window", sizes[0] * sizes[1])])
+        # 0**(1/p) is 0 (inf for p < 0) and a negative sum has no real root (NaN), as in
+        # the layer
+        y = g.node("Pow", [total, g.constant("root", 1.0 / p)])
+    if isinstance(m, LPPool1d):
+        return g.node("Squeeze", [y, axes], path)
+    return g.node("Identity", [y], path)
+
+
 def _local_response_norm(
     g: _Graph, m: LocalResponseNorm, x: str, shape: tuple[int, ...], path: str
 ) -> str:
@@ -1394,6 +1455,9 @@ SHAPED_LAYERS: dict[
     InstanceNorm1d: (_instance_norm, (3,)),
     InstanceNorm2d: (_instance_norm, (4,)),
     PixelShuffle: (_pixel_shuffle, (4,)),
+    ChannelShuffle: (_channel_shuffle, tuple(range(3, 9))),
+    LPPool1d: (_lp_pool, (3,)),
+    LPPool2d: (_lp_pool, (4,)),
     PixelUnshuffle: (_pixel_unshuffle, (4,)),
     UpsamplingNearest2d: (_upsample, (4,)),
     UpsamplingBilinear2d: (_upsample, (4,)),

@@ -45,6 +45,7 @@ from chainrule.nn import (
     BatchNorm1d,
     BatchNorm2d,
     Bilinear,
+    ChannelShuffle,
     CircularPad1d,
     CircularPad2d,
     ConstantPad1d,
@@ -77,6 +78,8 @@ from chainrule.nn import (
     LocalResponseNorm,
     LogSigmoid,
     LogSoftmax,
+    LPPool1d,
+    LPPool2d,
     LSTMCell,
     MaxPool1d,
     MaxPool2d,
@@ -471,6 +474,22 @@ def _read_size_or_scale(m: Any) -> dict[str, Any]:
 
 
 _SIZE_OR_SCALE_ARGUMENTS = {"size": "size?|list:size", "scale_factor": "float?|list:float"}
+
+
+def _read_lp_pool(m: Any) -> dict[str, Any]:
+    """An LPPool's arguments as given; a NumPy norm_type as a Python number."""
+    norm_type = m.norm_type
+    if not isinstance(norm_type, int | float):
+        norm_type = float(norm_type)
+    return _read_as_given(("kernel_size", "stride"), ("ceil_mode",))(m) | {"norm_type": norm_type}
+
+
+_LP_POOL_ARGUMENTS = {
+    "norm_type": "float+inf",  # an int stays an int (the layer shows it as given)
+    "kernel_size": "size|list:size",
+    "stride": "count?|list:count",
+    "ceil_mode": "bool",
+}
 
 
 def _pad_entry(cls: type[Module], with_value: bool = False) -> LayerEntry:
@@ -1021,6 +1040,21 @@ LAYERS: dict[str, LayerEntry] = {
         PixelUnshuffle,
         lambda m: {"downscale_factor": m.downscale_factor},
         {"downscale_factor": "count"},
+    ),
+    "ChannelShuffle": LayerEntry(
+        ChannelShuffle, lambda m: {"groups": m.groups}, {"groups": "count"}
+    ),
+    "LPPool1d": LayerEntry(
+        LPPool1d,
+        _read_lp_pool,
+        _LP_POOL_ARGUMENTS,
+        build=_with_tuples(LPPool1d),
+    ),
+    "LPPool2d": LayerEntry(
+        LPPool2d,
+        _read_lp_pool,
+        _LP_POOL_ARGUMENTS,
+        build=_with_tuples(LPPool2d),
     ),
     "UpsamplingNearest2d": LayerEntry(
         UpsamplingNearest2d, _read_size_or_scale, _SIZE_OR_SCALE_ARGUMENTS

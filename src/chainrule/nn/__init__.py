@@ -117,6 +117,8 @@ from chainrule.nn.pooling import (
     AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
+    LPPool1d,
+    LPPool2d,
     MaxPool1d,
     MaxPool2d,
     MaxUnpool1d,
@@ -125,6 +127,7 @@ from chainrule.nn.pooling import (
 )
 from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.spatial import (
+    ChannelShuffle,
     Fold,
     PixelShuffle,
     PixelUnshuffle,
@@ -207,6 +210,8 @@ __all__ = [
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
+    "LPPool1d",
+    "LPPool2d",
     "MSELoss",
     "MaxPool1d",
     "MaxPool2d",
@@ -240,6 +245,7 @@ __all__ = [
     "Upsample",
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
+    "ChannelShuffle",
     "CircularPad1d",
     "CircularPad2d",
     "ConstantPad1d",

@@ -4,14 +4,18 @@ channel dropout.
 ``conv2d``, ``max_pool2d`` and ``avg_pool2d`` are ops (``chainrule.autograd.ops.conv``), as
 is ``max_unpool2d`` (``chainrule.autograd.ops.unpool``); the forms here compose ops:
 ``conv1d``, the 1-d pools and ``max_unpool1d`` are their 2-d forms on rows of height 1,
-``adaptive_avg_pool2d`` an average pool or two products with averaging matrices, and
-``dropout2d`` a product with a mask of whole channels.
+``adaptive_avg_pool2d`` an average pool or two products with averaging matrices,
+``dropout2d`` a product with a mask of whole channels, and the power-average pools
+``lp_pool1d`` and ``lp_pool2d`` an average pool of x**p, as PyTorch composes them.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
+import chainrule.autograd.ops as ops
 from chainrule.autograd.ops import (
     avg_pool2d,
     conv2d,
@@ -21,7 +25,7 @@ from chainrule.autograd.ops import (
     max_unpool2d,
 )
 from chainrule.autograd.ops._operands import as_tensor, floating_only, in_place
-from chainrule.autograd.ops.conv import _is_int, pair
+from chainrule.autograd.ops.conv import _image_input, _is_int, _pool_geometry, pair
 from chainrule.autograd.ops.resample import AdaptiveAvgPool2d
 from chainrule.autograd.ops.unpool import MaxUnpool2d, unpool_indices, unpool_output_size
 from chainrule.backend import is_floating, np
@@ -38,6 +42,8 @@ __all__ = [
     "conv_transpose2d",
     "dropout2d",
     "edge_pad",
+    "lp_pool1d",
+    "lp_pool2d",
     "max_pool1d",
     "max_pool1d_with_indices",
     "max_pool2d",
@@ -641,3 +647,154 @@ def dropout2d(
     keep = rng.random(channels, dtype=np.float32) >= p
     mask = keep.astype(x.dtype) * x.dtype.type(1 / (1 - p))
     return x * mask.reshape(*channels, 1, 1)
+
+
+def _norm_type(where: str, norm_type: Any) -> float:
+    """``norm_type`` as a float: a nonzero number (inf and -inf included), not NaN."""
+    if (
+        isinstance(norm_type, bool)
+        or not isinstance(norm_type, numbers.Real)
+        or math.isnan(norm_type)
+        or norm_type == 0
+    ):
+        raise ValueError(
+            f"{where}: norm_type must be a nonzero number (p of the p-norm, inf for the "
+            f"maximum), got norm_type={norm_type!r}"
+        )
+    return float(norm_type)
+
+
+def _power_sum_root(out: Tensor, window: int, p: float) -> Tensor:
+    """(window * out)**(1/p), out the mean of x**p over each window, with PyTorch's values
+    and gradients. PyTorch writes it (sign(out) * relu(|out|) * window)**(1/p): the same
+    value, whose gradient is 0 where the sum is 0 (relu'(0) = 0 and sign' = 0 stop the inf
+    of d(s**(1/p))/ds there), and NaN where a negative sum (odd p, negative inputs) has no
+    real root. Here the zero sums are masked out of the root (its value there, 0**(1/p),
+    taken as a constant), so that no inf * 0 reaches the graph."""
+    total = out * window
+    zero = total == 0
+    root = ops.where(zero, 1.0, total).pow(1.0 / p)
+    return ops.where(zero, 0.0 if p > 0 else math.inf, root)
+
+
+def lp_pool2d(
+    input: Any,
+    norm_type: float,
+    kernel_size: Any,
+    stride: Any = None,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """Power-average pooling of NCHW images, as PyTorch's ``F.lp_pool2d``: the p-norm of
+    each kernel_size window, moved by stride.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, H, W) or (C, H, W)
+    norm_type : float
+        p, nonzero; ``inf`` gives the maximum of |x| over the window (``max_pool2d`` of
+        ``abs(x)``) and ``-inf`` its minimum.
+    kernel_size : int or (int, int)
+    stride : int or (int, int), default=kernel_size
+    ceil_mode : bool, default=False
+        Round the output size up, so that a last partial window counts.
+
+    Returns
+    -------
+    Tensor of shape (N, C, H_out, W_out) or (C, H_out, W_out)
+        H_out = (H - kH) // stride + 1 (rounded up with ``ceil_mode``); no padding.
+
+    Raises
+    ------
+    ValueError
+        If ``norm_type`` is 0 or NaN, the input is not 3-D or 4-D, or the window does not
+        fit.
+    TypeError
+        If the input is not floating-point.
+
+    Notes
+    -----
+    As PyTorch computes it: with s = avg_pool2d(x**p) * kH * kW, the sum of x**p over the
+    window, y = (sign(s) * relu(|s|))**(1/p), so that
+
+        y = (sum over the window of x**p)**(1/p)
+
+    (no absolute value: an odd p keeps the signs, and a negative sum gives NaN, as in
+    PyTorch). dy/dx = x**(p - 1) * y**(1 - p) within the window, and 0 where the sum is 0.
+    A ``ceil_mode`` window cut short by the edge is still multiplied by kH * kW, as in
+    PyTorch: its mean of x**p is over the elements it holds.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import lp_pool2d
+    >>> lp_pool2d(cr.tensor([[[[3.0, 0.0], [0.0, 4.0]]]]), 2, 2).tolist()
+    [[[[5.0]]]]
+    """
+    x = as_tensor(input)
+    p = _norm_type("lp_pool2d", norm_type)
+    _image_input("lp_pool2d", x)
+    kernel, *_ = _pool_geometry("lp_pool2d", x.shape, kernel_size, stride, 0, 1, ceil_mode)
+    if math.isinf(p):
+        y = max_pool2d(x.abs() if p > 0 else -x.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        return y if p > 0 else -y
+    out = avg_pool2d(x.pow(p), kernel_size, stride, 0, ceil_mode)
+    return _power_sum_root(out, kernel[0] * kernel[1], p)
+
+
+def lp_pool1d(
+    input: Any,
+    norm_type: float,
+    kernel_size: Any,
+    stride: Any = None,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """Power-average pooling of (N, C, L) sequences, as PyTorch's ``F.lp_pool1d``: the
+    p-norm of each kernel_size window, moved by stride.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, L) or (C, L)
+    norm_type : float
+        p, nonzero; ``inf`` gives the maximum of |x| over the window and ``-inf`` its
+        minimum.
+    kernel_size : int or (int,)
+    stride : int or (int,), default=kernel_size
+    ceil_mode : bool, default=False
+        Round the output length up, so that a last partial window counts.
+
+    Returns
+    -------
+    Tensor of shape (N, C, L_out) or (C, L_out)
+        L_out = (L - kernel_size) // stride + 1 (rounded up with ``ceil_mode``).
+
+    Raises
+    ------
+    ValueError
+        If ``norm_type`` is 0 or NaN, the input is not 2-D or 3-D, or the window does not
+        fit.
+    TypeError
+        If the input is not floating-point.
+
+    Notes
+    -----
+    y = (sum over the window of x**p)**(1/p), computed as PyTorch computes it: see
+    ``lp_pool2d``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import lp_pool1d
+    >>> lp_pool1d(cr.tensor([[[3.0, 4.0, 1.0, 1.0]]]), 1, 2).tolist()
+    [[[7.0, 2.0]]]
+    """
+    x = as_tensor(input)
+    p = _norm_type("lp_pool1d", norm_type)
+    _sequence_input("lp_pool1d", x)
+    kernel, steps, _, _ = _pool1d_arguments(
+        "lp_pool1d", x.shape[-1], kernel_size, stride, 0, 1, ceil_mode
+    )
+    if math.isinf(p):
+        y = max_pool1d(x.abs() if p > 0 else -x.abs(), kernel, steps, 0, 1, ceil_mode)
+        return y if p > 0 else -y
+    out = avg_pool1d(x.pow(p), kernel, steps, 0, ceil_mode)
+    return _power_sum_root(out, kernel, p)

@@ -1,11 +1,11 @@
 """Functional forms that rearrange images: sliding blocks (``unfold``, ``fold``), pixel
-shuffles, and the front doors of adaptive max pooling.
+shuffles, channel shuffles, and the front doors of adaptive max pooling.
 
 ``unfold`` and ``fold`` check their arguments and call the ``unfold2d`` and ``fold2d`` ops
 (``autograd/ops/blocks.py``: a copy of the strided windows, and its adjoint, one strided
-add per kernel offset); the pixel shuffles are a reshape, a permutation and a reshape;
-adaptive max pooling checks its arguments and calls the ``adaptive_max_pool2d`` op
-(``autograd/ops/adaptive_max.py``).
+add per kernel offset); the pixel and channel shuffles are a reshape, a permutation and a
+reshape; adaptive max pooling checks its arguments and calls the ``adaptive_max_pool2d``
+op (``autograd/ops/adaptive_max.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from chainrule.tensor import Tensor, _read_in_python
 __all__ = [
     "adaptive_max_pool1d",
     "adaptive_max_pool2d",
+    "channel_shuffle",
     "fold",
     "pixel_shuffle",
     "pixel_unshuffle",
@@ -211,6 +212,62 @@ def pixel_unshuffle(input: Any, downscale_factor: int) -> Tensor:
     blocks = x.reshape(*lead, c, h // r, r, w // r, r)
     order = (*range(b), b, b + 2, b + 4, b + 1, b + 3)
     return blocks.permute(*order).reshape(*lead, c * r * r, h // r, w // r)
+
+
+def channel_shuffle(input: Any, groups: int) -> Tensor:
+    """Interleave the channels of ``groups`` groups (ShuffleNet's channel shuffle), as
+    PyTorch's ``F.channel_shuffle``: the channels, seen as a (groups, C / groups) matrix,
+    are transposed.
+
+    Parameters
+    ----------
+    input : Tensor of shape (N, C, *), at least 3 dimensions
+        The channels are dimension 1.
+    groups : int
+        Positive, dividing C.
+
+    Returns
+    -------
+    Tensor of the input's shape
+        Output channel i * groups + g is input channel g * (C / groups) + i.
+
+    Raises
+    ------
+    ValueError
+        If ``groups`` is not a positive integer or does not divide C, or the input has
+        fewer than 3 dimensions.
+
+    Notes
+    -----
+    A reshape to (N, groups, C / groups, *), a swap of those two axes and a reshape back;
+    the gradient is the inverse permutation of the output's gradient.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn.functional import channel_shuffle
+    >>> channel_shuffle(cr.arange(6.0).reshape(1, 6, 1), 2).reshape(-1).tolist()
+    [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+    """
+    x = as_tensor(input)
+    if isinstance(groups, bool) or not isinstance(groups, int | np.integer) or groups < 1:
+        raise ValueError(
+            f"channel_shuffle: groups must be a positive integer, got groups={groups!r}"
+        )
+    if x.ndim < 3:
+        raise ValueError(
+            f"channel_shuffle: expected input of shape (N, C, *) with at least 3 dimensions, "
+            f"got shape {x.shape}"
+        )
+    n, c, *rest = x.shape
+    g = int(groups)
+    if c % g:
+        raise ValueError(
+            f"channel_shuffle: expected the number of channels (dimension 1) to be divisible "
+            f"by groups={g}, got shape {x.shape}"
+        )
+    grouped = x.reshape(n, g, c // g, *rest)
+    return grouped.transpose(1, 2).reshape(n, c, *rest)
 
 
 def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Any:

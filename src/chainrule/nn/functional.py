@@ -39,6 +39,8 @@ from chainrule.nn._conv_functional import (
     conv_transpose1d,
     conv_transpose2d,
     dropout2d,
+    lp_pool1d,
+    lp_pool2d,
     max_pool1d,
     max_pool1d_with_indices,
     max_pool2d,
@@ -47,11 +49,13 @@ from chainrule.nn._conv_functional import (
     max_unpool2d,
 )
 from chainrule.nn._embedding_bag import embedding_bag
+from chainrule.nn._grid_functional import affine_grid, grid_sample
 from chainrule.nn._image_functional import (
     adaptive_max_pool1d,
     adaptive_max_pool1d_with_indices,
     adaptive_max_pool2d,
     adaptive_max_pool2d_with_indices,
+    channel_shuffle,
     fold,
     pixel_shuffle,
     pixel_unshuffle,
@@ -1409,11 +1413,16 @@ def rrelu_(
 
 
 __all__ += [
+    "affine_grid",
     "celu_",
+    "channel_shuffle",
     "elu_",
+    "grid_sample",
     "gumbel_softmax",
     "hardtanh_",
     "leaky_relu_",
+    "lp_pool1d",
+    "lp_pool2d",
     "multi_margin_loss",
     "multilabel_margin_loss",
     "relu_",

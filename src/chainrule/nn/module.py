@@ -89,16 +89,50 @@ def cast_input(x: Any, dtype: Any) -> Tensor:
 
 
 class _BackwardHookCall:
-    """What one forward call of a module with full backward hooks needs in backward."""
+    """What one forward call of a module with full backward hooks (or pre-hooks) needs in
+    backward."""
 
-    __slots__ = ("grad_output", "hooks", "module", "n_inputs", "positions")
+    __slots__ = ("grad_output", "hooks", "module", "n_inputs", "positions", "pre_hooks")
 
     def __init__(self, module: Module, n_inputs: int, positions: list[int]) -> None:
         self.module = module
-        self.hooks: list[Callable[..., Any]] = module.__dict__["_full_backward_hooks"]
+        self.hooks: list[Callable[..., Any]] = module.__dict__.get("_full_backward_hooks", [])
+        self.pre_hooks: list[Callable[..., Any]] = module.__dict__.get(
+            "_full_backward_pre_hooks", []
+        )
         self.n_inputs = n_inputs  # tensors among the positional arguments
         self.positions = positions  # which of those require grad (and so are wrapped)
         self.grad_output: tuple[Any, ...] = ()
+
+    def fire_pre(self, grad_output: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Run the pre-hooks on the output gradients; what one returns replaces them."""
+        for hook in list(self.pre_hooks):
+            replaced = hook(self.module, grad_output)
+            if replaced is None:
+                continue
+            replaced = tuple(replaced) if isinstance(replaced, tuple | list) else (replaced,)
+            if len(replaced) != len(grad_output):
+                raise RuntimeError(
+                    f"backward pre-hook of {type(self.module).__name__}: expected "
+                    f"{len(grad_output)} gradients (one per tensor output), got {len(replaced)}"
+                )
+            grad_output = tuple(
+                self._checked(k, new, old)
+                for k, (new, old) in enumerate(zip(replaced, grad_output, strict=True))
+            )
+        return grad_output
+
+    def _checked(self, k: int, new: Any, old: Any) -> Any:
+        """A gradient a pre-hook returned, as a tensor of the one it replaces' shape."""
+        if new is None:
+            return None
+        new = new if isinstance(new, Tensor) else Tensor._from_op(np.asarray(new), None)
+        if old is not None and new.shape != old.shape:
+            raise RuntimeError(
+                f"backward pre-hook of {type(self.module).__name__}: expected gradient {k} of "
+                f"shape {old.shape}, got shape {new.shape}"
+            )
+        return new
 
     def fire(self, grad_input: tuple[Any, ...]) -> tuple[Any, ...]:
         for hook in list(self.hooks):
@@ -116,8 +150,9 @@ class _BackwardHookCall:
 
 
 class _HookOutputs(Function):
-    """The identity on a module's outputs; its backward records the output gradients (and
-    fires the hooks itself when no input requires grad, as PyTorch does)."""
+    """The identity on a module's outputs; its backward runs the backward pre-hooks on the
+    output gradients, records what they leave (and fires the hooks itself when no input
+    requires grad, as PyTorch does)."""
 
     @staticmethod
     def forward(ctx: Any, call: _BackwardHookCall, *outputs: Tensor) -> Any:
@@ -128,6 +163,8 @@ class _HookOutputs(Function):
     @staticmethod
     def backward(ctx: Any, *grads: Any) -> Any:
         call: _BackwardHookCall = ctx.call
+        if call.pre_hooks:
+            grads = call.fire_pre(grads)
         call.grad_output = grads
         if not call.positions:
             call.fire((None,) * call.n_inputs)
@@ -156,7 +193,10 @@ class _HookInputs(Function):
 def _backward_hook_pre(module: Module, args: tuple[Any, ...]) -> Any:
     """Forward pre-hook installed by ``register_full_backward_hook``: wraps the inputs."""
     module.__dict__["_backward_hook_call"] = None
-    if not module.__dict__["_full_backward_hooks"] or not is_grad_enabled():
+    hooks, pre_hooks = (
+        module.__dict__.get(name) for name in ("_full_backward_hooks", "_full_backward_pre_hooks")
+    )
+    if not (hooks or pre_hooks) or not is_grad_enabled():
         return None
     tensors = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     positions = [n for n, i in enumerate(tensors) if args[i].requires_grad]
@@ -566,15 +606,78 @@ class Module:
         >>> seen
         [((4, 3), (4, 2))]
         """
-        hooks = self.__dict__.setdefault("_full_backward_hooks", [])
-        if not hooks and _backward_hook_pre not in self._forward_pre_hooks:
+        hooks = self._full_backward_hook_list("_full_backward_hooks")
+        hooks.append(hook)
+        note_change()
+        return RemovableHandle(hooks, hook)
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients with respect to this
+        module's outputs arrive, before those with respect to its inputs are computed.
+
+        Parameters
+        ----------
+        hook : callable
+            ``grad_output`` holds one entry per tensor output that requires grad (None for
+            one the loss does not use). A returned tuple (or a single tensor, for one
+            output) of as many gradients, each of its output's shape, replaces
+            ``grad_output``: the module's backward, its later pre-hooks and its full
+            backward hooks (as their ``grad_output``) see that instead. The hook must not
+            change its arguments in place.
+        prepend : bool, default=False
+            Run before the pre-hooks already registered instead of after them.
+
+        Returns
+        -------
+        RemovableHandle
+            Its ``remove()`` unregisters the hook.
+
+        Raises
+        ------
+        RuntimeError
+            In backward, if a hook returns another number of gradients than it was given,
+            or one of another shape.
+
+        Notes
+        -----
+        As PyTorch's: the module's outputs pass through an identity op whose backward runs
+        the hooks, also when no input requires grad (then only the outputs are wrapped).
+        Forward hooks see the outputs before that wrapping. PyTorch's global
+        ``register_module_full_backward_pre_hook`` has no counterpart here.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> layer = nn.Linear(3, 2)
+        >>> def halve(module, grad_output):
+        ...     return (grad_output[0] * 0.5,)
+        >>> handle = layer.register_full_backward_pre_hook(halve)
+        >>> x = cr.ones(4, 3, requires_grad=True)
+        >>> layer(x).sum().backward()
+        >>> bool(cr.allclose(x.grad, 0.5 * layer.weight.sum(0).expand(4, 3)))
+        True
+        """
+        hooks = self._full_backward_hook_list("_full_backward_pre_hooks")
+        if prepend:
+            hooks.insert(0, hook)
+        else:
+            hooks.append(hook)
+        note_change()
+        return RemovableHandle(hooks, hook)
+
+    def _full_backward_hook_list(self, name: str) -> list[Callable[..., Any]]:
+        """The list of full backward hooks (or pre-hooks) ``name``, with the wrappers that
+        run them installed."""
+        if _backward_hook_pre not in self._forward_pre_hooks:
             # Installed once, last in line (the hooks registered later go before them), so
             # that Module.__call__ needs no check of its own for backward hooks.
             self._forward_pre_hooks.append(_backward_hook_pre)
             self._forward_hooks.append(_backward_hook_post)
-        hooks.append(hook)
-        note_change()
-        return RemovableHandle(hooks, hook)
+        hooks: list[Callable[..., Any]] = self.__dict__.setdefault(name, [])
+        return hooks
 
     # ----------------------------------------------------------------- traversal
     def named_modules(

@@ -1,12 +1,13 @@
 """Pooling layers over NCHW images (``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``,
 ``AdaptiveMaxPool2d``) and NCL sequences (``MaxPool1d``, ``AvgPool1d``,
-``AdaptiveAvgPool1d``, ``AdaptiveMaxPool1d``), the max pools' partial inverses
-``MaxUnpool2d`` and ``MaxUnpool1d``, and the resizing layer ``Upsample``, which goes the
-other way.
+``AdaptiveAvgPool1d``, ``AdaptiveMaxPool1d``), the power-average pools ``LPPool2d`` and
+``LPPool1d``, the max pools' partial inverses ``MaxUnpool2d`` and ``MaxUnpool1d``, and the
+resizing layer ``Upsample``, which goes the other way.
 
 As in PyTorch, each layer keeps its size arguments as given (``MaxPool2d(2).kernel_size`` is
 2, ``MaxPool2d((2, 2)).kernel_size`` is (2, 2); a stride left out is the kernel size as
-given; ``AvgPool1d`` alone keeps 1-tuples), checked when built, and ``print(model)`` shows
+given, except in the LPPools, which keep None as PyTorch's do; ``AvgPool1d`` alone keeps
+1-tuples), checked when built, and ``print(model)`` shows
 them so."""
 
 from __future__ import annotations
@@ -431,6 +432,117 @@ class AdaptiveMaxPool1d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class LPPool2d(Module):
+    """Power-average pooling: the p-norm of each kernel_size window, moved by stride, as
+    PyTorch's ``nn.LPPool2d``.
+
+    Parameters
+    ----------
+    norm_type : float
+        p, nonzero: 1 sums each window, 2 takes its Euclidean norm, ``inf`` the maximum of
+        |x| (max pooling of absolute values).
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Default: the kernel size. Kept as given (None shows as None, as in PyTorch).
+    ceil_mode : bool, default=False
+        Round the output size up, so that a last partial window counts.
+
+    Notes
+    -----
+    On each window X, f(X) = (sum over x in X of x**p)**(1/p), computed as PyTorch computes
+    it (see ``chainrule.nn.functional.lp_pool2d``): no absolute value, so an odd p keeps
+    the signs and a negative sum gives NaN; the gradient is 0 where the sum is 0.
+
+    Shape: (N, C, H, W) or (C, H, W) to (N, C, H_out, W_out), H_out = (H - kH) // stride
+    + 1 (rounded up with ``ceil_mode``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.LPPool2d(2, 3, stride=2)(cr.ones(1, 3, 7, 7)).shape
+    (1, 3, 3, 3)
+    """
+
+    def __init__(
+        self,
+        norm_type: float,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        F._norm_type("LPPool2d", norm_type)
+        pair("LPPool2d", "kernel_size", kernel_size)
+        if stride is not None:
+            pair("LPPool2d", "stride", stride)
+        self.norm_type, self.kernel_size, self.stride = norm_type, kernel_size, stride
+        self.ceil_mode = bool(ceil_mode)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.lp_pool2d(x, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class LPPool1d(Module):
+    """Power-average pooling of sequences: the p-norm of each kernel_size window, moved by
+    stride, as PyTorch's ``nn.LPPool1d``.
+
+    Parameters
+    ----------
+    norm_type : float
+        p, nonzero; ``inf`` gives the maximum of |x| over each window.
+    kernel_size : int or (int,)
+    stride : int or (int,), optional
+        Default: the kernel size. Kept as given (None shows as None, as in PyTorch).
+    ceil_mode : bool, default=False
+        Round the output length up, so that a last partial window counts.
+
+    Notes
+    -----
+    On each window X, f(X) = (sum over x in X of x**p)**(1/p), as in ``LPPool2d``.
+
+    Shape: (N, C, L) or (C, L) to (N, C, L_out), L_out = (L - kernel_size) // stride + 1
+    (rounded up with ``ceil_mode``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.LPPool1d(1, 2)(cr.tensor([[[3.0, 4.0, 1.0, 1.0]]])).tolist()
+    [[[7.0, 2.0]]]
+    """
+
+    def __init__(
+        self,
+        norm_type: float,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        F._norm_type("LPPool1d", norm_type)
+        _single("LPPool1d", "kernel_size", kernel_size)
+        if stride is not None:
+            _single("LPPool1d", "stride", stride)
+        self.norm_type, self.kernel_size, self.stride = norm_type, kernel_size, stride
+        self.ceil_mode = bool(ceil_mode)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.lp_pool1d(x, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, ceil_mode={self.ceil_mode}"
+        )
 
 
 class MaxUnpool2d(Module):

@@ -1,6 +1,7 @@
 """Layers that rearrange or resize images: ``Unfold`` and ``Fold`` (sliding blocks to
 columns and back), ``PixelShuffle`` and ``PixelUnshuffle`` (channels to pixels and back),
-and the fixed-mode resizers ``UpsamplingNearest2d`` and ``UpsamplingBilinear2d``."""
+``ChannelShuffle`` (channels of groups interleaved), and the fixed-mode resizers
+``UpsamplingNearest2d`` and ``UpsamplingBilinear2d``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule.autograd.ops.conv import pair
+from chainrule.backend import np
 from chainrule.nn import _image_functional as F
 from chainrule.nn.module import Module
 from chainrule.nn.pooling import Upsample
@@ -173,6 +175,43 @@ class PixelUnshuffle(Module):
         return f"downscale_factor={self.downscale_factor}"
 
 
+class ChannelShuffle(Module):
+    """Interleave the channels of ``groups`` groups (ShuffleNet's channel shuffle), as
+    PyTorch's ``nn.ChannelShuffle``: see ``chainrule.nn.functional.channel_shuffle``.
+
+    Parameters
+    ----------
+    groups : int
+        Positive; it must divide the input's channels.
+
+    Shape
+    -----
+    (N, C, *) to the same shape: output channel i * groups + g is input channel
+    g * (C / groups) + i.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.ChannelShuffle(2)(cr.arange(4.0).reshape(1, 4, 1, 1)).reshape(-1).tolist()
+    [0.0, 2.0, 1.0, 3.0]
+    """
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        if isinstance(groups, bool) or not isinstance(groups, int | np.integer) or groups < 1:
+            raise ValueError(
+                f"ChannelShuffle: groups must be a positive integer, got groups={groups!r}"
+            )
+        self.groups = int(groups)
+
+    def forward(self, input: Any) -> Tensor:
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
 class UpsamplingNearest2d(Upsample):
     """Resize (N, C, H, W) images by copying the nearest pixel: ``Upsample`` with
     ``mode='nearest'``, as PyTorch's ``nn.UpsamplingNearest2d``.
@@ -227,6 +266,7 @@ class UpsamplingBilinear2d(Upsample):
 
 
 __all__ = [
+    "ChannelShuffle",
     "Fold",
     "PixelShuffle",
     "PixelUnshuffle",

@@ -3,7 +3,7 @@
 Importing this package registers each op's ``Function`` in ``chainrule.autograd.REGISTRY``.
 """
 
-from chainrule.autograd.ops import blocks, matrices, shape
+from chainrule.autograd.ops import blocks, matrices, sampling, shape
 from chainrule.autograd.ops.activations import (
     celu,
     elu,
@@ -552,6 +552,7 @@ __all__ = [
     "selu",
     "blocks",
     "matrices",
+    "sampling",
     "shape",
     "sigmoid",
     "sign",
