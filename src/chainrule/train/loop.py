@@ -60,6 +60,7 @@ from chainrule.optim import (
 )
 from chainrule.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from chainrule.tensor import Tensor, _values_hold, as_generator
+from chainrule.train._keras_losses import KerasLoss, keras_losses
 from chainrule.train.callbacks import (
     _CALLBACK_HOOKS,
     Callback,
@@ -172,13 +173,34 @@ LOSSES: dict[str, Callable[[], Any]] = {
     "binary_crossentropy": losses.BCELoss,
     "categorical_crossentropy": lambda: _ProbabilityCrossEntropy(sparse=False),
     "sparse_categorical_crossentropy": lambda: _ProbabilityCrossEntropy(sparse=True),
+    "huber_loss": losses.HuberLoss,  # Keras's huber: delta=1, PyTorch's default
+    **keras_losses(),
 }
 """Loss names that ``fit(loss=...)`` accepts.
 
 PyTorch's losses take raw scores (``'cross_entropy'``, ``'bce_with_logits'``); Keras's names
 keep Keras's meaning, where the model ends with a softmax or a sigmoid:
 ``'categorical_crossentropy'`` (one-hot targets), ``'sparse_categorical_crossentropy'``
-(integer labels) and ``'binary_crossentropy'`` take probabilities."""
+(integer labels) and ``'binary_crossentropy'`` take probabilities.
+
+Keras's other names, each the mean over the samples of a value per sample (t the target,
+p the output, sums and means over the last axis, eps = 1e-7, Keras's epsilon):
+
+- ``'huber_loss'``: Huber's loss with delta = 1, ``'huber'``;
+- ``'kl_divergence'`` (``'kld'``, ``'kullback_leibler_divergence'``):
+  sum(t * log(t / p)) with t and p clipped to [eps, 1]; targets and outputs are
+  probabilities (negative outputs are refused);
+- ``'poisson'``: mean(p - t * log(p + eps)), for non-negative predicted rates;
+- ``'log_cosh'`` (``'logcosh'``): mean(log(cosh(p - t)));
+- ``'hinge'``: mean(max(1 - t * p, 0)); ``'squared_hinge'``: mean(max(1 - t * p, 0) ** 2),
+  both for labels -1/1, or 0/1 which they take as -1/1 (as Keras, when every target of
+  the batch is 0 or 1);
+- ``'categorical_hinge'``: max(max((1 - t) * p) - sum(t * p) + 1, 0), one-hot targets;
+- ``'cosine_similarity'``: -sum(t / max(||t||, eps) * p / max(||p||, eps)), the negative
+  cosine similarity (-1 at best).
+
+Their targets have the outputs' shape ((N,) meets a one-column output (N, 1)), cast to the
+outputs' dtype."""
 
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "sgd": SGD,
@@ -209,6 +231,8 @@ def _output_kind(loss: Any) -> str:
         return "binary_proba"
     if isinstance(loss, _ProbabilityCrossEntropy):
         return "proba"
+    if isinstance(loss, KerasLoss):
+        return loss.kind
     if isinstance(loss, losses.MultiMarginLoss) or loss is F.multi_margin_loss:
         return "scores"  # one per class, the label's highest; not probabilities
     return "values"
@@ -308,7 +332,9 @@ def _unreduced(loss_fn: Any) -> Callable[[Tensor, Tensor], Tensor] | None:
     if isinstance(loss_fn, _ColumnTargets):
         inner = _unreduced(loss_fn.loss)
         return None if inner is None else _ColumnTargets(inner)
-    if isinstance(loss_fn, Module | _ProbabilityCrossEntropy) and hasattr(loss_fn, "reduction"):
+    if isinstance(loss_fn, Module | _ProbabilityCrossEntropy | KerasLoss) and hasattr(
+        loss_fn, "reduction"
+    ):
         per_element = copy.copy(loss_fn)  # the caller's loss keeps its reduction
         per_element.reduction = "none"
         return per_element
@@ -926,11 +952,7 @@ def _score(
         if not kept.all():
             y_true, outputs = y_true[kept], outputs[kept]
     readings = _readings(kind, outputs)
-    if (
-        kind in ("logits", "log_proba", "proba")
-        and y_true.ndim == 2
-        and y_true.shape == outputs.shape
-    ):
+    if kind in _CLASS_KINDS and y_true.ndim == 2 and y_true.shape == outputs.shape:
         # One-hot (or probability) targets: metrics compare classes, as Keras's
         # categorical_accuracy takes the argmax of both.
         y_true = y_true.argmax(axis=1)
