@@ -18,7 +18,14 @@ A multi-label model (several output columns under a binary loss, ``'bce_with_log
 problem, averaged over the labels as scikit-learn's ``average='macro'`` does (``_weighted``:
 weighted by each label's positives, scikit-learn's ``average='weighted'``); ``log_loss`` is
 the binary cross-entropy averaged over every entry (Keras's ``binary_crossentropy``). The
-top-k accuracies, which rank classes of which one is true, are refused.
+top-k accuracies, which rank classes of which one is true, are refused; ``auc`` is the
+mean over the labels of each one's ROC AUC.
+
+Keras's names: ``top_k_categorical_accuracy`` and ``sparse_top_k_categorical_accuracy``
+(k = 5, Keras's default; ``functools.partial(top_k_categorical_accuracy, k=3)`` for another
+k) and ``auc``, the area under the ROC curve of the epoch's outputs, computed exactly as
+scikit-learn's ``roc_auc_score`` (for more than two classes, the macro average of each class
+against the rest), where Keras's ``AUC`` approximates it with 200 thresholds.
 
 A model that scores each position of a sample, (N, C, H, W) class scores of a segmentation
 network or (N, C, L) of a sequence, is scored by ``fit`` and ``evaluate`` position by
@@ -70,27 +77,193 @@ def top_k_accuracy(y_true: Any, y_proba: Any, k: int = 5) -> float:
     >>> top_k_accuracy([3, 1], [[0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0, 0]], k=1)
     1.0
     """
+    return _top_k("top_k_accuracy", _labels(y_true), y_proba, k)
+
+
+def _top_k(name: str, t: Array, y_proba: Any, k: int) -> float:
+    """``top_k_accuracy`` of labels ``t``, its messages naming ``name``."""
     proba = np.asarray(y_proba)
-    t = _labels(y_true)
     if proba.ndim != 2 or proba.shape[0] != t.size:
         raise ValueError(
-            f"top_k_accuracy: expected scores of shape ({t.size}, classes) for {t.size} "
+            f"{name}: expected scores of shape ({t.size}, classes) for {t.size} "
             f"labels, got shape {proba.shape}"
         )
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"top_k_accuracy: k must be an integer >= 1, got {k!r}")
+        raise ValueError(f"{name}: k must be an integer >= 1, got {k!r}")
     if not np.isfinite(proba).all():
         bad = proba[~np.isfinite(proba)][0].tolist()
-        raise ValueError(f"top_k_accuracy: expected finite scores, got {bad!r}")
+        raise ValueError(f"{name}: expected finite scores, got {bad!r}")
     known = np.isin(t, np.arange(proba.shape[1]))
     if not known.all():
         raise ValueError(
-            f"top_k_accuracy: expected labels 0..{proba.shape[1] - 1} for scores of "
+            f"{name}: expected labels 0..{proba.shape[1] - 1} for scores of "
             f"{proba.shape[1]} classes, got {t[~known][0].tolist()!r}"
         )
     # A stable ascending sort, reversed: ties come out highest index first (scikit-learn's).
     top = np.argsort(proba, axis=1, kind="stable")[:, ::-1][:, :k]
     return float(np.mean((top == t[:, None]).any(axis=1))) if t.size else float("nan")
+
+
+def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> float:
+    """Keras's ``top_k_categorical_accuracy``: the share of samples whose true class is
+    among the ``k`` highest scores, for one-hot targets.
+
+    Parameters
+    ----------
+    y_true : array of shape (N, C), one-hot (or probabilities), or (N,) of class labels
+        A row's true class is its largest entry (Keras's argmax); ``fit`` passes class
+        labels, having read one-hot targets so.
+    y_pred : array of shape (N, C)
+        Class probabilities or scores; only their order within a row counts.
+    k : int, default=5
+        Keras's default; ``functools.partial(top_k_categorical_accuracy, k=3)`` in ``fit``'s
+        metrics gives another.
+
+    Returns
+    -------
+    float
+        mean over samples of [rank of the true class's score <= k]. Classes of equal score
+        rank as in ``top_k_accuracy`` (scikit-learn's order), where Keras's TensorFlow
+        backend counts every class tied at the k-th score as in the top k.
+
+    Raises
+    ------
+    ValueError
+        As ``top_k_accuracy``, naming this function.
+
+    Examples
+    --------
+    >>> top_k_categorical_accuracy([[0, 0, 1], [0, 1, 0]], [[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]], k=2)
+    0.5
+    """
+    t, scores = np.asarray(y_true), np.asarray(y_pred)
+    if t.ndim == 2 and t.shape == scores.shape:
+        t = t.argmax(axis=1)
+    return _top_k("top_k_categorical_accuracy", t.reshape(-1), scores, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> float:
+    """Keras's ``sparse_top_k_categorical_accuracy``: ``top_k_categorical_accuracy`` of
+    class labels 0..C-1, of shape (N,) or (N, 1); ``k`` defaults to 5, as in Keras.
+
+    Examples
+    --------
+    >>> sparse_top_k_categorical_accuracy([2, 1], [[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]], k=2)
+    0.5
+    """
+    return _top_k("sparse_top_k_categorical_accuracy", _labels(y_true), y_pred, k)
+
+
+def _midranks(score: Array) -> Array:
+    """Ranks 1..n of ``score``, each run of equal values given the mean of its ranks."""
+    order = np.argsort(score, kind="stable")
+    ordered = score[order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]
+    first = np.flatnonzero(starts)
+    counts = np.diff(np.r_[first, ordered.size])
+    ranks = np.empty(ordered.size)
+    ranks[order] = (first + (counts + 1) / 2)[np.cumsum(starts) - 1]
+    return ranks
+
+
+def _binary_auc(positive: Array, score: Array) -> float:
+    """The area under the ROC curve of scores ``score`` for the 0/1 (bool) ``positive``:
+    the chance that a positive outscores a negative, a tie counting one half (the
+    Mann-Whitney statistic); NaN without both positives and negatives."""
+    n_positive = int(np.count_nonzero(positive))
+    n_negative = positive.size - n_positive
+    if n_positive == 0 or n_negative == 0:
+        return float("nan")
+    rank_sum = float(_midranks(score)[positive].sum())
+    return (rank_sum - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative)
+
+
+def roc_auc_score(y_true: Any, y_score: Any) -> float:
+    """The area under the ROC curve, computed exactly, as scikit-learn's ``roc_auc_score``
+    (``average='macro'``, ``multi_class='ovr'``); ``fit``'s metric ``'auc'``.
+
+    Parameters
+    ----------
+    y_true : array of shape (N,) of labels, or (N, L) of 0/1
+        Binary labels 0/1 (of two classes, the larger is the positive one), class labels
+        0..C-1, or a multi-label (or one-hot) indicator matrix of ``y_score``'s shape.
+    y_score : array of shape (N,), (N, 1), (N, 2) or (N, C), or (N, L)
+        Scores of class 1 ((N, 2): the second column), of each class, or of each label;
+        only their order counts.
+
+    Returns
+    -------
+    float
+        For two classes, AUC = P(s+ > s-) + P(s+ = s-) / 2 over pairs of a positive and a
+        negative sample, which is the trapezoidal area under the ROC curve. For C classes
+        (or L labels) the mean over classes of the AUC of class c against the rest,
+        AUC(y == c, score[:, c]). NaN where a class has no positive or no negative sample
+        (scikit-learn warns and gives NaN too); Keras's ``AUC`` metric approximates the
+        area with 200 thresholds, which this computes exactly.
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree, a score is NaN or infinite, a label is not a class of
+        ``y_score``'s columns, or binary labels are of more than two values.
+
+    Examples
+    --------
+    >>> roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    0.75
+    >>> roc_auc_score([0, 1, 2], [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.2, 0.3, 0.5]])
+    1.0
+    """
+    t, scores = np.asarray(y_true), np.asarray(y_score, dtype=np.float64)
+    if not np.isfinite(scores).all():
+        bad = scores[~np.isfinite(scores)][0].tolist()
+        raise ValueError(f"roc_auc_score: expected finite scores, got {bad!r}")
+    if t.ndim == 2 and t.shape == scores.shape and t.shape[1] > 1:
+        indicator = t.astype(np.float64)
+        if not ((indicator == 0) | (indicator == 1)).all():
+            bad = indicator[(indicator != 0) & (indicator != 1)][0].tolist()
+            raise ValueError(
+                f"roc_auc_score: expected a multi-label (indicator) y_true of 0s and 1s of "
+                f"the scores' shape {scores.shape}, got {bad!r}"
+            )
+        columns = range(t.shape[1])
+        return float(np.mean([_binary_auc(indicator[:, c] == 1, scores[:, c]) for c in columns]))
+    t = t.reshape(-1)
+    if scores.ndim == 2 and scores.shape[1] == 2:
+        scores = scores[:, 1]  # of a model of two classes, the score of class 1
+    if scores.ndim == 2 and scores.shape[1] == 1:
+        scores = scores[:, 0]
+    if scores.shape[0:1] != (t.size,) or scores.ndim > 2:
+        raise ValueError(
+            f"roc_auc_score: expected scores of shape ({t.size},) or ({t.size}, classes) for "
+            f"{t.size} labels, got shape {np.shape(y_score)}"
+        )
+    if scores.ndim == 1:
+        present = np.unique(t)
+        if present.size > 2:
+            raise ValueError(
+                f"roc_auc_score: expected labels of two classes for one score per sample, got "
+                f"{present.size} ({present.tolist()!r}); give a score per class, (N, classes)"
+            )
+        return _binary_auc(t == present.max(), scores) if t.size else float("nan")
+    classes = scores.shape[1]
+    known = np.isin(t, np.arange(classes))
+    if not known.all():
+        raise ValueError(
+            f"roc_auc_score: expected labels 0..{classes - 1} for scores of {classes} "
+            f"classes, got {t[~known][0].tolist()!r}"
+        )
+    return float(np.mean([_binary_auc(t == c, scores[:, c]) for c in range(classes)]))
+
+
+_PROBABILITY_FUNCTIONS = (
+    top_k_accuracy,
+    top_k_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    roc_auc_score,
+)
+"""Functions that ``get_metric`` hands class probabilities (or a ``functools.partial`` of
+them, with its own ``k``) rather than predicted labels."""
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, labels: Any = None) -> Array:
@@ -531,6 +704,9 @@ METRICS: dict[str, Metric] = {
         Metric("accuracy", accuracy, "labels"),
         Metric("top_5_accuracy", _fixed(top_k_accuracy, k=5), "proba"),
         Metric("top_3_accuracy", _fixed(top_k_accuracy, k=3), "proba"),
+        Metric("top_k_categorical_accuracy", top_k_categorical_accuracy, "proba"),
+        Metric("sparse_top_k_categorical_accuracy", sparse_top_k_categorical_accuracy, "proba"),
+        Metric("auc", roc_auc_score, "proba", multilabel=roc_auc_score),
         Metric("precision", precision, "labels", binary=_class_one("precision")),
         Metric("recall", recall, "labels", binary=_class_one("recall")),
         Metric("f1", f1_score, "labels", binary=_class_one("f1")),
@@ -586,7 +762,9 @@ def get_metric(metric: str | Metric | Callable[[Any, Any], float]) -> Metric:
     ``'my_accuracy'`` rises). Wrap it in a ``Metric`` to say it outright. A
     ``functools.partial`` is named after the function it binds; the logs key each metric by
     its name, so ``fit`` and ``evaluate`` refuse two of one name: give each a ``Metric`` of
-    its own name, ``Metric("precision_weighted", fn, "predictions")``."""
+    its own name, ``Metric("precision_weighted", fn, "predictions")``. The top-k
+    accuracies and ``roc_auc_score`` (and a ``functools.partial`` of them, such as
+    ``partial(top_k_categorical_accuracy, k=3)``) receive class probabilities instead."""
     if isinstance(metric, Metric):
         return metric
     if isinstance(metric, str):
@@ -603,5 +781,8 @@ def get_metric(metric: str | Metric | Callable[[Any, Any], float]) -> Metric:
         # A functools.partial has no name of its own: that of the function it binds.
         named = metric.func if isinstance(metric, functools.partial) else metric
         name = getattr(named, "__name__", "metric")
+        if named in _PROBABILITY_FUNCTIONS:  # top-k and AUC rank the class probabilities
+            multilabel = metric if named is roc_auc_score else None
+            return Metric(name, metric, "proba", multilabel=multilabel)
         return Metric(name, metric, "predictions", greater_is_better=None)
     raise TypeError(f"metrics: expected a metric name or a function, got {type(metric).__name__}")
