@@ -25,12 +25,12 @@ def blobs() -> tuple[np.ndarray, np.ndarray]:
 
 def test_evaluate_names_itself_for_an_unknown_loss() -> None:
     x, y = blobs()
-    with pytest.raises(ValueError, match=r"^evaluate: unknown loss 'hinge'"):
-        cr.evaluate(nn.Linear(4, 3), "hinge", x, y)
+    with pytest.raises(ValueError, match=r"^evaluate: unknown loss 'focal'"):
+        cr.evaluate(nn.Linear(4, 3), "focal", x, y)
     with pytest.raises(TypeError, match=r"^evaluate: loss must be a loss module"):
         cr.evaluate(nn.Linear(4, 3), 3, x, y)
-    with pytest.raises(ValueError, match=r"^fit: unknown loss 'hinge'"):
-        cr.fit(nn.Linear(4, 3), "hinge", "sgd", x, y, verbose=0)
+    with pytest.raises(ValueError, match=r"^fit: unknown loss 'focal'"):
+        cr.fit(nn.Linear(4, 3), "focal", "sgd", x, y, verbose=0)
 
 
 @pytest.mark.parametrize("loss", ["multi_margin", nn.MultiMarginLoss(margin=0.5)])
