@@ -47,6 +47,7 @@ from chainrule.nn.module import Module
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.optim import (
+    LBFGS,
     SGD,
     Adadelta,
     Adagrad,
@@ -213,6 +214,7 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "adamax": Adamax,
     "nadam": NAdam,
     "radam": RAdam,
+    "lbfgs": LBFGS,
 }
 """Optimizer names that ``fit(optimizer=...)`` accepts (with their default settings)."""
 
@@ -1327,7 +1329,11 @@ def fit(
         for the validation loss, which add up the ranks' or batches' losses by it.
     optimizer : Optimizer or name
         An optimizer over ``model.parameters()``, or a name from ``OPTIMIZERS`` (with that
-        optimizer's default settings).
+        optimizer's default settings). One whose ``step`` needs a closure (``LBFGS``) is
+        given one, as PyTorch Lightning gives it: it recomputes the batch's loss and
+        gradients (clipped by ``clip_grad_norm``) wherever the optimizer evaluates; the
+        batch's logged loss is the first evaluation's, before the step, the loss that
+        ``LBFGS.step`` returns. L-BFGS works best on full batches (``batch_size=len(x)``).
     train_data : (x, y) arrays or tensors, a dataset, or a DataLoader
         Floating-point arrays are converted to the model's dtype; under a cross-entropy or
         NLL loss, float targets of shape (N,) that are all whole numbers (a pandas column
@@ -1499,8 +1505,8 @@ def fit(
         networks (a 13-32-1 network's step in about 0.7 of the time); models it cannot
         replay (dropout while training, batch normalization, hooks) train eagerly as
         without it. Python in ``forward`` beyond the ops (a print, a counter) runs only
-        when a step is recorded. Without effect with ``sample_weight``, ``class_weight``
-        or over MPI.
+        when a step is recorded. Without effect with ``sample_weight``, ``class_weight``,
+        an optimizer that needs a closure (``LBFGS``) or over MPI.
 
     Returns
     -------
@@ -1742,7 +1748,7 @@ def fit(
         sample_weights=weights,
         metrics=metric_list,
     )
-    if compiled and dist is None and weighted_loss is None:
+    if compiled and dist is None and weighted_loss is None and not _needs_closure(opt):
         state.compiled = compile_step(model, loss_fn, opt)
     if dist is not None:
         dist.start(state, len(train_set), resume_from)  # every rank takes rank 0's state
@@ -2086,7 +2092,11 @@ def _run_epoch(
             loss.backward()
         if clip is not None:
             clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
+        if _needs_closure(optimizer):
+            given = weight if weighted_loss is not None else None
+            optimizer.step(_recomputing_closure(state, x, y, given, clip, value))
+        else:
+            optimizer.step()
         if state.scheduler is not None and state.scheduler_interval == "step":
             state._step_lr = float(optimizer.param_groups[0]["lr"])
             state.scheduler.step()  # after the optimizer's step, as in a PyTorch loop
@@ -2126,6 +2136,56 @@ def _run_epoch(
         logs.update(_score(metrics, kind, y_true, y_out, "", ignored))
     logs["time"] = time.perf_counter() - started
     return logs
+
+
+def _needs_closure(optimizer: Optimizer) -> bool:
+    """Whether ``optimizer.step`` must be given a closure: ``LBFGS``'s, or a ``step`` whose
+    ``closure`` parameter has no default."""
+    if isinstance(optimizer, LBFGS):
+        return True
+    try:
+        parameter = inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError):  # a step whose signature Python cannot read
+        return False
+    return parameter is not None and parameter.default is inspect.Parameter.empty
+
+
+def _recomputing_closure(
+    state: FitState,
+    x: Tensor,
+    y: Tensor,
+    weight: Tensor | None,
+    clip: float | None,
+    first: float,
+) -> Callable[[], Any]:
+    """The closure that ``fit`` gives an optimizer that needs one (``LBFGS``), as PyTorch
+    Lightning does: its first call hands over the batch's evaluation that ``fit`` has just
+    made (loss ``first``, the gradients in place, clipped); each later call clears the
+    gradients, recomputes the batch's loss and gradients at the current parameters, clips
+    them as ``fit`` does, and returns the loss, as the closure of a PyTorch loop would."""
+    model, optimizer, dist = state.model, state.optimizer, state.distributed
+    pending = [first]
+
+    def closure() -> Any:
+        if pending:
+            return pending.pop()
+        optimizer.zero_grad()
+        loss: Any
+        if dist is None:
+            output = model(x)
+            if weight is None:
+                loss = state.loss_fn(output, y)
+            else:
+                assert state.weighted_loss is not None  # weights come with their loss
+                loss = state.weighted_loss(output, y, weight)
+            loss.backward()
+        else:
+            _, loss, _ = dist.forward_backward(model, state.loss_fn, optimizer, x, y)
+        if clip is not None:
+            clip_grad_norm_(model.parameters(), clip)
+        return loss
+
+    return closure
 
 
 def _pair(batch: Any, where: str = "fit") -> tuple[Tensor, Tensor]:
