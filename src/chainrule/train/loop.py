@@ -2044,6 +2044,7 @@ def _run_epoch(
         or compiled.optimizer is not optimizer
     ):
         compiled = None  # a callback swapped one of them: train on eagerly
+    needs_closure = _needs_closure(optimizer)  # once: it may read step's signature
     model.train()
     for callback in callbacks:
         callback.on_epoch_begin(state)
@@ -2092,7 +2093,7 @@ def _run_epoch(
             loss.backward()
         if clip is not None:
             clip_grad_norm_(model.parameters(), clip)
-        if _needs_closure(optimizer):
+        if needs_closure:
             given = weight if weighted_loss is not None else None
             optimizer.step(_recomputing_closure(state, x, y, given, clip, value))
         else:
