@@ -208,10 +208,12 @@ def test_huge_sizes_are_refused_by_a_small_budget(case: str) -> None:
 
 
 def test_zero_sizes_pass_the_kinds_and_reach_the_constructor() -> None:
-    """A size may be 0, as PyTorch allows (``nn.Linear(0, 3)``); chainrule's layers refuse
-    it themselves, before allocating."""
-    spec = _spec(nn.Linear(2, 3), in_features=0)
-    _refused_cheaply(lambda: build_model(spec), "valid arguments for the Linear")
+    """A size may be 0, as PyTorch allows (``nn.Linear(0, 3)``, built since round 19); a
+    layer that refuses 0 (``Bilinear``'s in1_features, as PyTorch's) refuses it itself,
+    before allocating."""
+    assert repr(build_model(_spec(nn.Linear(2, 3), in_features=0))) == repr(nn.Linear(0, 3))
+    spec = _spec(nn.Bilinear(2, 2, 3), in1_features=0)
+    _refused_cheaply(lambda: build_model(spec), "valid arguments for the Bilinear")
 
 
 def test_a_forged_file_is_refused_before_allocating(tmp_path: Path) -> None:

@@ -29,7 +29,9 @@ READERS: dict[str, Callable[[Any], Any]] = {
 @pytest.mark.parametrize(("path", "kind"), [(None, "NoneType"), (3, "int"), (b"m", "bytes")])
 def test_a_path_that_is_none_is_refused_by_the_function(reader: str, path: Any, kind: str) -> None:
     with pytest.raises(
-        TypeError, match=rf"^{reader}: expected a path \(str or os\.PathLike\), got {kind}$"
+        TypeError,
+        match=rf"^{reader}: expected a path \(str or os\.PathLike\) or a binary file object "
+        rf"opened for reading \('rb'\), got {kind}$",
     ):
         READERS[reader](path)
 

@@ -318,9 +318,9 @@ W = cr.tensor(np.ones((5, 3)))
             r"EmbeddingBag: padding_idx must be in \[-5, 4\], got padding_idx=-6",
         ),
         (
-            lambda: nn.EmbeddingBag(0, 3),
+            lambda: nn.EmbeddingBag(-1, 3),
             ValueError,
-            "EmbeddingBag: num_embeddings must be a positive integer, got num_embeddings=0",
+            "EmbeddingBag: num_embeddings must be a non-negative integer, got num_embeddings=-1",
         ),
         (
             lambda: nn.EmbeddingBag(5, 3, max_norm=-1.0),

@@ -74,8 +74,8 @@ def test_bilinear_errors() -> None:
         F.bilinear(cr.randn(4, 3), cr.randn(4, 2), cr.randn(3, 2))
     with pytest.raises(ValueError, match=r"expected bias of shape \(5,\)"):
         F.bilinear(cr.randn(4, 3), cr.randn(4, 2), w, cr.randn(4))
-    with pytest.raises(ValueError, match="in2_features must be a positive integer"):
-        nn.Bilinear(3, 0, 2)
+    with pytest.raises(ValueError, match="in2_features must be a non-negative integer"):
+        nn.Bilinear(3, -1, 2)
 
 
 # --------------------------------------------------------------------- distances

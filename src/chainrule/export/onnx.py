@@ -76,6 +76,8 @@ from chainrule.nn.spatial import (
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
 )
+from chainrule.nn.utils import parametrize
+from chainrule.nn.utils.parametrizations import _SpectralNorm, _WeightNorm
 from chainrule.tensor import Tensor
 
 OPSETS = (17, 18, 19, 20, 21)
@@ -395,10 +397,37 @@ ELEMENTWISE: dict[type[Module], Callable[[_Graph, Any, str, str], str]] = {
 """Layers whose output shape equals their input shape, by how each is written in ONNX."""
 
 
+_KNOWN_PARAMETRIZATIONS = (_WeightNorm, _SpectralNorm)
+"""Those of ``nn.utils.parametrizations.weight_norm`` and ``spectral_norm``: the weight they
+compute (in evaluation mode: no power iteration) is a function of the layer's own tensors
+alone, so the graph takes it as a constant, as for the hook-based ``nn.utils`` ones."""
+
+
+def _exported_class(module: Module, where: str) -> type:
+    """The class ``module`` is exported as: its own, or, for a layer parametrized by
+    ``weight_norm`` or ``spectral_norm`` (``ParametrizedLinear``), the class it had before,
+    whose forward it keeps; its emitter reads the parametrized weight."""
+    if not parametrize.is_parametrized(module):
+        return type(module)
+    for tensor_name, chain in parametrize._chains(module).items():
+        assert isinstance(chain, ModuleList)
+        for parametrization in chain:
+            if type(parametrization) not in _KNOWN_PARAMETRIZATIONS:
+                raise ValueError(
+                    f"to_onnx: cannot export layer {where} ({type(module).__name__}): its "
+                    f"{tensor_name!r} is parametrized by {type(parametrization).__name__}, "
+                    f"which the export does not know (it exports those of "
+                    f"nn.utils.parametrizations.weight_norm and spectral_norm); fold it into "
+                    f"the layer first with nn.utils.parametrize.remove_parametrizations("
+                    f"layer, {tensor_name!r})"
+                )
+    return parametrize.type_before_parametrizations(module)
+
+
 def _emit(g: _Graph, module: Module, x: str, example: Tensor, path: str) -> tuple[str, Tensor]:
     """Append ``module``'s nodes after value ``x``; returns the output name and the example
     output (run through chainrule, to know shapes downstream)."""
-    kind = type(module)
+    kind = _exported_class(module, path or "model")
     if kind is Sequential:
         for name, child in module._every_child():  # a layer used twice runs twice
             x, example = _emit(g, child, x, example, f"{path}.{name}" if path else name)
@@ -576,7 +605,11 @@ def to_onnx(
         PixelUnshuffle, ChannelShuffle, UpsamplingNearest2d, UpsamplingBilinear2d,
         LocalResponseNorm, RMSNorm, LPPool1d and LPPool2d. It is exported in evaluation
         mode. Forward hooks and pre-hooks of your own are refused (the graph could not do
-        what they do); those of ``nn.utils.weight_norm`` and ``spectral_norm`` are exported.
+        what they do); those of ``nn.utils.weight_norm`` and ``spectral_norm`` are exported,
+        and so are layers parametrized by ``nn.utils.parametrizations.weight_norm`` and
+        ``spectral_norm`` (the weight they compute in evaluation mode, a constant of the
+        graph); other parametrizations (``register_parametrization`` of your own) are
+        refused, by the layer's name.
     path : str or Path
         Where to write (atomically).
     example_input : array_like
@@ -610,9 +643,9 @@ def to_onnx(
         If a layer cannot be exported (the message names it and lists those that can; a
         max pool, adaptive or not, with ``return_indices=True`` and the max unpools, which
         pass indices between layers, are refused), a layer or the model has a forward hook
-        or pre-hook of the user's (the message names it), the opset is not in ``OPSETS``,
-        or a standardization value does not fit one row, is not finite, or
-        (``input_scale``) is zero.
+        or pre-hook of the user's or a parametrization of the user's (the message names
+        it), the opset is not in ``OPSETS``, or a standardization value does not fit one
+        row, is not finite, or (``input_scale``) is zero.
     FileNotFoundError
         If the folder of ``path`` does not exist; nothing is written then.
 

@@ -10,12 +10,13 @@ and says what was expected. Nothing here can run code: no pickle, no imports by 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import struct
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import safetensors.numpy
 
@@ -53,8 +54,51 @@ _PICKLE_HINT = (
 )
 
 
-def _label(path: str | os.PathLike[str]) -> str:
-    return repr(os.fspath(path))
+PathOrFile = str | os.PathLike[str] | IO[bytes]
+"""Where a file is read from or written to: a path, or, as ``torch.save``/``torch.load``
+take, a binary file object (``io.BytesIO``, ``open(path, "rb")``)."""
+
+
+def label_of(path: PathOrFile) -> str:
+    """How messages name ``path``: the path, an open file's name, or the object's class."""
+    if isinstance(path, str | os.PathLike):
+        return repr(os.fspath(path))
+    name = getattr(path, "name", None)
+    return repr(name) if isinstance(name, str) else f"the {type(path).__name__}"
+
+
+def _mode_of(file: Any) -> str:
+    mode = getattr(file, "mode", None)
+    return f"opened in mode {mode!r}" if isinstance(mode, str) else ""
+
+
+def _checked_file(path: Any, where: str, action: str) -> Any:
+    """``path`` when it is a binary file object that can ``action`` ('read' or 'write'), or
+    None when it is a str or os.PathLike; a TypeError for anything else."""
+    if isinstance(path, str | os.PathLike):
+        return None
+    mode, doing, able_word = (
+        ("rb", "reading", "readable") if action == "read" else ("wb", "writing", "writable")
+    )
+    expected = (
+        f"{where}: expected a path (str or os.PathLike) or a binary file object opened for "
+        f"{doing} ({mode!r})"
+    )
+    if not callable(getattr(path, action, None)):
+        raise TypeError(f"{expected}, got {type(path).__name__}")
+    opened = _mode_of(path)
+    if isinstance(path, io.TextIOBase):
+        raise TypeError(
+            f"{expected}, got a text file ({type(path).__name__}{', ' + opened if opened else ''}"
+            f"); open it with open(path, {mode!r})"
+        )
+    able = getattr(path, able_word, None)
+    if callable(able) and not getattr(path, "closed", False) and not able():
+        raise TypeError(
+            f"{expected}, got a {type(path).__name__} that is not {able_word}"
+            f"{f' ({opened})' if opened else ''}"
+        )
+    return path
 
 
 def chainrule_version() -> str:
@@ -64,12 +108,14 @@ def chainrule_version() -> str:
 
 
 def write(
-    path: str | os.PathLike[str],
+    path: PathOrFile,
     tensors: Mapping[str, Array],
     document: Mapping[str, Any],
     where: str,
 ) -> None:
-    """Write ``tensors`` and ``document`` (JSON-ready) to ``path`` atomically."""
+    """Write ``tensors`` and ``document`` (JSON-ready) to ``path`` atomically, or to a
+    binary file object at its current position."""
+    file = _checked_file(path, where, "write")
     for name, array in tensors.items():
         if array.dtype.name not in _NUMPY_DTYPES:
             # ml_dtypes' bfloat16 is no NumPy dtype: files are written with NumPy's own only.
@@ -89,7 +135,16 @@ def write(
         for name, array in tensors.items()
     }
     data = safetensors.numpy.save(contiguous, metadata={METADATA_KEY: text})
-    write_bytes_as(where, path, data)
+    if file is None:
+        write_bytes_as(where, path, data)  # type: ignore[arg-type]  # a path, checked above
+        return
+    view = memoryview(data)
+    while view:
+        written = file.write(view)
+        # A raw (unbuffered) file may take part of the bytes; None: the object took them all.
+        view = view[written:] if isinstance(written, int) and written > 0 else view[:0]
+    if callable(getattr(file, "flush", None)):
+        file.flush()
 
 
 def _sniff(start: bytes) -> str:
@@ -106,7 +161,7 @@ def _sniff(start: bytes) -> str:
     return "is it a safetensors file?"
 
 
-def _read_header(file: BinaryIO, size: int, path: str, where: str) -> tuple[dict[str, Any], int]:
+def _read_header(file: IO[bytes], size: int, path: str, where: str) -> tuple[dict[str, Any], int]:
     """The parsed header of an open file and where the tensor bytes start."""
     start = file.read(8)
     if len(start) < 8:
@@ -185,46 +240,93 @@ def _check_entries(header: dict[str, Any], data_size: int, path: str, where: str
             )
 
 
-def _open(path: str | os.PathLike[str], where: str) -> BinaryIO:
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"{where}: expected a path (str or os.PathLike), got {type(path).__name__}")
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"{where}: expected an existing safetensors file, got no file at {_label(path)}"
-        ) from None
-    except IsADirectoryError:
-        raise IsADirectoryError(
-            f"{where}: expected a safetensors file, got the folder {_label(path)}"
-        ) from None
+class _Opened:
+    """A safetensors file to read, from a path or from a binary file object's current
+    position (all that is left of it is read; see ``finish``)."""
+
+    def __init__(self, path: PathOrFile, where: str) -> None:
+        self.stream = _checked_file(path, where, "read")
+        self.label = label_of(path)
+        if isinstance(path, str | os.PathLike):
+            try:
+                self.file: IO[bytes] = open(path, "rb")  # noqa: SIM115  # closed by __exit__
+            except FileNotFoundError:
+                raise FileNotFoundError(
+                    f"{where}: expected an existing safetensors file, got no file at {self.label}"
+                ) from None
+            except IsADirectoryError:
+                raise IsADirectoryError(
+                    f"{where}: expected a safetensors file, got the folder {self.label}"
+                ) from None
+            self.size = os.fstat(self.file.fileno()).st_size
+            return
+        self.start = self.stream.tell() if _seekable(self.stream) else None
+        data = self.stream.read()
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(
+                f"{where}: expected a binary file object whose read() gives bytes, got "
+                f"{type(data).__name__} from {self.label}"
+            )
+        self.file = io.BytesIO(data)
+        self.size = len(data)
+
+    def finish(self, length: int) -> None:
+        """Leave a file object just after the ``length`` bytes of the safetensors data, as
+        a second ``save`` into the same stream left it, so that the next ``load`` reads
+        what follows."""
+        if self.stream is not None and self.start is not None:
+            self.stream.seek(self.start + length)
+
+    def __enter__(self) -> _Opened:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.file.close()
+
+
+def _seekable(stream: Any) -> bool:
+    seekable = getattr(stream, "seekable", None)
+    return bool(seekable()) if callable(seekable) else callable(getattr(stream, "tell", None))
+
+
+def _data_length(header: Mapping[str, Any], start: int) -> int:
+    """The length of a safetensors file from its parsed header: header and tensor bytes."""
+    ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
+    return start + max(ends, default=0)
 
 
 def _is_bfloat16(name: str, entry: Any) -> bool:
     return name != "__metadata__" and entry["dtype"] == "BF16"
 
 
-def read_metadata_text(path: str | os.PathLike[str], where: str) -> str | None:
+def read_metadata_text(path: PathOrFile, where: str) -> str | None:
     """The raw chainrule JSON text of a file (None for a foreign safetensors file).
 
-    Reads only the header, not the tensors.
+    Reads only the header, not the tensors (of a path; a file object is read to its end).
     """
-    with _open(path, where) as file:
-        header, _ = _read_header(file, os.fstat(file.fileno()).st_size, _label(path), where)
+    with _Opened(path, where) as opened:
+        header, start = _read_header(opened.file, opened.size, opened.label, where)
+        opened.finish(_data_length(header, start))
     metadata = header.get("__metadata__") or {}
     text = metadata.get(METADATA_KEY)
     return text if isinstance(text, str) else None
 
 
-def read(path: str | os.PathLike[str], where: str) -> tuple[dict[str, Array], str | None]:
+def read(path: PathOrFile, where: str) -> tuple[dict[str, Array], str | None]:
     """All tensors of a safetensors file (writable NumPy arrays) and its chainrule text.
 
+    A file object is read from its current position, and left just after the file's bytes
+    (what follows them, another file saved into the same stream, is left to be read).
     A bfloat16 (``BF16``) tensor is read as float32: its 16 bits are float32's upper half.
     """
-    with _open(path, where) as file:  # first: it says what a path that is none is
-        label = _label(path)
-        size = os.fstat(file.fileno()).st_size
-        header, start = _read_header(file, size, label, where)
+    with _Opened(path, where) as opened:  # first: it says what a path that is none is
+        file, label = opened.file, opened.label
+        header, start = _read_header(file, opened.size, label, where)
+        size = opened.size
+        if opened.stream is not None:
+            # Bytes after this file's own (a second file saved into the stream) are not its.
+            size = _data_length(header, start)
+            opened.finish(size)
         bfloat16 = [name for name, entry in header.items() if _is_bfloat16(name, entry)]
         if bfloat16:
             # NumPy has no bfloat16, nor has safetensors.numpy: the bits are read as uint16
@@ -232,11 +334,11 @@ def read(path: str | os.PathLike[str], where: str) -> tuple[dict[str, Array], st
             for name in bfloat16:
                 header[name] = {**header[name], "dtype": "U16"}
             renamed = json.dumps(header).encode("utf-8")
-            data = struct.pack("<Q", len(renamed)) + renamed + file.read()
+            data = struct.pack("<Q", len(renamed)) + renamed + file.read(size - start)
             size += len(renamed) - (start - 8)
         else:
             file.seek(0)
-            data = file.read()
+            data = file.read(size)
     if len(data) != size:
         raise ValueError(
             f"{where}: expected {size} bytes in {label}, got {len(data)} (file changed)"
@@ -259,10 +361,10 @@ def read(path: str | os.PathLike[str], where: str) -> tuple[dict[str, Array], st
 
 
 def parse_document(
-    text: str | None, path: str | os.PathLike[str], where: str, expected_format: str
+    text: str | None, path: PathOrFile, where: str, expected_format: str
 ) -> dict[str, Any]:
     """The chainrule JSON document of a file, checked to be of ``expected_format``."""
-    label = _label(path)
+    label = label_of(path)
     if text is None:
         raise ValueError(
             f"{where}: expected a chainrule file ({expected_format}) in {label}, got a "

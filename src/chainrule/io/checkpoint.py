@@ -12,7 +12,6 @@ bit.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TypedDict
@@ -22,7 +21,7 @@ from chainrule.io import _container
 from chainrule.io._codec import decode, encode
 from chainrule.nn import Module
 
-PathLike = str | os.PathLike[str]
+PathLike = _container.PathOrFile
 
 
 class Checkpoint(TypedDict):
@@ -95,8 +94,10 @@ def save_checkpoint(
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The file to write; replaced atomically (a crash leaves the old checkpoint).
+    path : str, os.PathLike or binary file object
+        The file to write; replaced atomically (a crash leaves the old checkpoint). Or, as
+        ``torch.save`` takes, a file object opened for writing bytes (``io.BytesIO``,
+        ``open(path, "wb")``), written at its current position, the same bytes as a path.
     model : Module
     optimizer : Optimizer, optional
         Anything with ``state_dict()`` in PyTorch's optimizer layout and ``load_state_dict``.
@@ -115,8 +116,8 @@ def save_checkpoint(
     Raises
     ------
     TypeError
-        If an argument has the wrong type, or a state holds a value that cannot be stored
-        (the message names where).
+        If an argument has the wrong type (``path`` a text file or one not open for
+        writing), or a state holds a value that cannot be stored (the message names where).
 
     Examples
     --------
@@ -220,7 +221,9 @@ def load_checkpoint(
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str, os.PathLike or binary file object
+        The file; or a file object opened for reading bytes, read from its current position
+        (and left just after the checkpoint's bytes).
     model : Module
         Built as the saved one was; its weights and buffers are replaced, and so are the
         states of its layers' generators (``Dropout``).
@@ -238,6 +241,9 @@ def load_checkpoint(
 
     Raises
     ------
+    TypeError
+        If ``path`` is neither a path nor a binary file object open for reading (a text
+        file, one opened ``'wb'``), or ``model``, ``optimizer``, ... have the wrong type.
     FileNotFoundError
         If there is no file at ``path``.
     ValueError
@@ -261,7 +267,7 @@ def load_checkpoint(
     named_generators = _check_generators(where, generators)
     tensors, text = _container.read(path, where)
     document = _container.parse_document(text, path, where, _container.CHECKPOINT_FORMAT)
-    label = repr(os.fspath(path))
+    label = _container.label_of(path)
 
     def fail(expected: str, got: str) -> ValueError:
         return ValueError(f"{where}: expected {expected} in {label}, got {got}")

@@ -29,7 +29,7 @@ from chainrule.nn.init import _random_init_skipped
 from chainrule.nn.module import PREFIX_HINT, _common_prefix
 from chainrule.tensor import Tensor, dtype_of_to
 
-PathLike = str | os.PathLike[str]
+PathLike = _container.PathOrFile
 
 
 def save(
@@ -53,8 +53,11 @@ def save(
         ..., "optimizer_state_dict": ...}, path)``, a dict, list or tuple of tensors, arrays,
         numbers, strings and None, nested as deep as needed, which ``load`` gives back
         alike (tensors as tensors, without ``requires_grad``; arrays as arrays).
-    path : str or os.PathLike
-        The file to write (``.safetensors`` by convention); replaced atomically.
+    path : str, os.PathLike or binary file object
+        The file to write (``.safetensors`` by convention); replaced atomically. Or, as
+        ``torch.save`` takes, a file object opened for writing bytes (``io.BytesIO``,
+        ``open(path, "wb")``): written at its current position, the same bytes as to a path
+        (not atomically: the object is the caller's).
     metadata : dict, optional
         Anything JSON can hold (str keys; lists, numbers, strings, booleans, None; tuples
         and non-finite floats are kept too): class labels, preprocessing, the task, ...
@@ -64,7 +67,9 @@ def save(
     ------
     TypeError
         If ``model`` is none of these, holds a value that cannot be stored, or
-        ``metadata`` is not a dict or holds a value JSON cannot (the message names where).
+        ``metadata`` is not a dict or holds a value JSON cannot (the message names where);
+        or ``path`` is neither a path nor a binary file object open for writing (a text
+        file, one opened ``'rb'``).
     FileNotFoundError
         If the folder of ``path`` does not exist.
     PermissionError
@@ -122,6 +127,15 @@ def save(
     >>> model.load_state_dict(checkpoint["model_state_dict"])
     <All keys matched successfully>
     >>> optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
+
+    As with ``torch.save``/``torch.load``, a file object in place of a path:
+
+    >>> import io
+    >>> buffer = io.BytesIO()
+    >>> save(model.state_dict(), buffer)
+    >>> _ = buffer.seek(0)
+    >>> model.load_state_dict(cr.load(buffer))
+    <All keys matched successfully>
     """
     if metadata is not None and not isinstance(metadata, Mapping):
         raise TypeError(f"save: metadata must be a dict or None, got {type(metadata).__name__}")
@@ -285,7 +299,11 @@ def load(
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str, os.PathLike or binary file object
+        The file; or, as ``torch.load`` takes, a file object opened for reading bytes
+        (``io.BytesIO``, ``open(path, "rb")``), read from its current position and left
+        just after the file's bytes (so that files saved one after the other into one
+        stream load one after the other).
     with_metadata : bool, default=False
         Also return the metadata dict given to ``save``.
     weights_only : bool, optional
@@ -312,6 +330,9 @@ def load(
 
     Raises
     ------
+    TypeError
+        If ``path`` is neither a path nor a binary file object open for reading (a text
+        file, one opened ``'wb'``).
     FileNotFoundError
         If there is no file at ``path``.
     ValueError
@@ -334,7 +355,7 @@ def load(
         for target in targets:
             dtype_of_to(where, (), None, target)  # refuses any device but the CPU
     tensors, text = _container.read(path, where)
-    label = repr(os.fspath(path))
+    label = _container.label_of(path)
     if text is None:
         if weights_only:
             # PyTorch's idiom on a file PyTorch wrote: torch.load(path, weights_only=True).
@@ -442,7 +463,8 @@ def _metadata_of(document: Mapping[str, Any], label: str, where: str) -> dict[st
 def read_metadata(path: PathLike) -> dict[str, Any]:
     """The metadata dict given to ``save``, read from the file's header alone.
 
-    Raises the same errors as ``load`` for files that are not chainrule model files.
+    ``path`` is a path or a binary file object, as for ``load``. Raises the same errors as
+    ``load`` for files that are not chainrule model files.
 
     Examples
     --------
@@ -457,7 +479,7 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
     where = "read_metadata"
     text = _container.read_metadata_text(path, where)
     document = _document(text, path, where)
-    return _metadata_of(document, repr(os.fspath(path)), where)
+    return _metadata_of(document, _container.label_of(path), where)
 
 
 def load_weights(path: PathLike) -> dict[str, Array]:
@@ -466,7 +488,8 @@ def load_weights(path: PathLike) -> dict[str, Array]:
     Works for any safetensors file, including ones written by PyTorch (``0.weight``, ...),
     so that a model built in code can take them with ``model.load_state_dict``; bfloat16
     tensors, which NumPy lacks, come as float32. For a checkpoint, names carry their section
-    (``model.0.weight``, ``optimizer.state.0.exp_avg``).
+    (``model.0.weight``, ``optimizer.state.0.exp_avg``). ``path`` is a path or a binary
+    file object, as for ``load``.
 
     Raises
     ------
@@ -507,14 +530,15 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
     the model's weights are taken. As safetensors' ``load_model``, a key the file lacks is
     not missing when its tensor is tied to that of a key the file holds (``save_model``
     stores tied weights once). bfloat16 tensors (Hugging Face's usual dtype, which NumPy
-    lacks) are read as float32, exactly, as ``load_state_dict`` reads PyTorch's. Returns
-    ``model``.
+    lacks) are read as float32, exactly, as ``load_state_dict`` reads PyTorch's. ``path``
+    is a path or a binary file object, as for ``load``. Returns ``model``.
 
     Raises
     ------
     TypeError
         If ``model`` is not a chainrule Module (the message says when the arguments look
-        swapped) or ``path`` is not a str or os.PathLike.
+        swapped) or ``path`` is neither a str or os.PathLike nor a binary file object open
+        for reading.
     FileNotFoundError
         If there is no file at ``path``.
     ValueError
@@ -544,7 +568,7 @@ def load_state_dict_file(model: Module, path: PathLike, strict: bool = True) -> 
         if hint:  # said for the file, in place of the hint for a state dict in memory
             problem = problem.partition(PREFIX_HINT)[0]
         raise RuntimeError(
-            f"{where}: expected weights that fit the model in {os.fspath(path)!r}, got: "
+            f"{where}: expected weights that fit the model in {_container.label_of(path)}, got: "
             f"{problem}{hint}"
         ) from None
     return model

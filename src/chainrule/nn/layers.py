@@ -25,6 +25,13 @@ def _positive_int(where: str, name: str, value: Any) -> int:
     return int(value)
 
 
+def _size(where: str, name: str, value: Any) -> int:
+    """A layer width that may be 0, as PyTorch allows (``Linear(3, 0)``: empty outputs)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise ValueError(f"{where}: {name} must be a non-negative integer, got {name}={value!r}")
+    return int(value)
+
+
 def _lookup_options(
     where: str,
     num_embeddings: Any,
@@ -41,8 +48,13 @@ def _lookup_options(
         raise ValueError(
             f"{where}: max_norm must be a number > 0 or None, got {max_norm!r}{max_norm_hint}"
         )
-    rows = _positive_int(where, "num_embeddings", num_embeddings)
-    width = _positive_int(where, "embedding_dim", embedding_dim)
+    rows = _size(where, "num_embeddings", num_embeddings)
+    width = _size(where, "embedding_dim", embedding_dim)
+    if padding_idx is not None and rows == 0:
+        raise ValueError(
+            f"{where}: padding_idx must be None for a table without rows (num_embeddings=0), "
+            f"got padding_idx={padding_idx}"
+        )
     if padding_idx is not None and not -rows <= padding_idx < rows:
         raise ValueError(
             f"{where}: padding_idx must be in [{-rows}, {rows - 1}], got padding_idx={padding_idx}"
@@ -63,7 +75,8 @@ class Linear(Module):
     Parameters
     ----------
     in_features, out_features : int
-        Width of the input and of the output.
+        Width of the input and of the output; 0 is allowed, as in PyTorch (an empty
+        output, or an output equal to the bias; zero-size weights and gradients).
     bias : bool, default=True
     dtype : dtype, default=float32
     generator : numpy.random.Generator or int, optional
@@ -75,7 +88,8 @@ class Linear(Module):
     Notes
     -----
     W has shape (out_features, in_features), as in PyTorch, and starts, like PyTorch's, from
-    U(-k, k) with k = 1 / sqrt(in_features) (He uniform with a = sqrt(5)), as does b.
+    U(-k, k) with k = 1 / sqrt(in_features) (He uniform with a = sqrt(5)), as does b
+    (k = 0, a zero b, when in_features = 0, as PyTorch's bound is then).
 
     The input may also be a 2-D SciPy sparse matrix or array (n, in_features), as PyTorch's
     ``Linear`` takes a sparse tensor: the product reads its stored entries only and it is
@@ -96,8 +110,8 @@ class Linear(Module):
     ) -> None:
         super().__init__()
         dtype_of_to("Linear", (), None, device)
-        self.in_features = _positive_int("Linear", "in_features", in_features)
-        self.out_features = _positive_int("Linear", "out_features", out_features)
+        self.in_features = _size("Linear", "in_features", in_features)
+        self.out_features = _size("Linear", "out_features", out_features)
         dt = np.dtype(dtype) if dtype is not None else default_float()
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
         self.bias: Parameter | None
@@ -111,7 +125,8 @@ class Linear(Module):
         rng = as_generator(generator)
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
         if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features)
+            # No inputs: PyTorch's bound is 0, a zero bias (and no division by zero).
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
             init.uniform_(self.bias, -bound, bound, generator=rng)
 
     def forward(self, x: Any) -> Tensor:
@@ -199,9 +214,10 @@ class Embedding(Module):
     """A lookup table: integer indices of shape (...) give rows of shape (..., embedding_dim).
 
     Weights start from N(0, 1), as in PyTorch; the row at ``padding_idx`` starts at zero and
-    receives no gradient. ``max_norm``, ``norm_type`` and ``scale_grad_by_freq`` work as in
-    PyTorch (see ``chainrule.nn.functional.embedding``); gradients are dense, so
-    ``sparse=True`` is refused. ``device`` may only name the CPU.
+    receives no gradient. ``num_embeddings`` and ``embedding_dim`` may be 0, as in PyTorch
+    (an empty table, or rows of width 0). ``max_norm``, ``norm_type`` and
+    ``scale_grad_by_freq`` work as in PyTorch (see ``chainrule.nn.functional.embedding``);
+    gradients are dense, so ``sparse=True`` is refused. ``device`` may only name the CPU.
     """
 
     def __init__(
@@ -310,7 +326,7 @@ class EmbeddingBag(Module):
     Parameters
     ----------
     num_embeddings, embedding_dim : int
-        Rows of the table and their width.
+        Rows of the table and their width; either may be 0, as in PyTorch.
     max_norm : float, optional
         Looked-up rows whose ``norm_type``-norm exceeds it are rescaled, in place, to it.
     norm_type : float, default=2.0
@@ -663,9 +679,10 @@ class Bilinear(Module):
     Parameters
     ----------
     in1_features, in2_features : int
-        Widths of the two inputs.
+        Widths of the two inputs; in2_features may be 0 (then y = b), in1_features, which
+        sets the initial bound, may not, as in PyTorch.
     out_features : int
-        Width of the output.
+        Width of the output; 0 is allowed, as in PyTorch (an empty output).
     bias : bool, default=True
     device : str or torch-style device, optional
         Only the CPU (``"cpu"``); accepted so that PyTorch code runs unchanged.
@@ -703,8 +720,9 @@ class Bilinear(Module):
         super().__init__()
         dtype_of_to("Bilinear", (), None, device)
         self.in1_features = _positive_int("Bilinear", "in1_features", in1_features)
-        self.in2_features = _positive_int("Bilinear", "in2_features", in2_features)
-        self.out_features = _positive_int("Bilinear", "out_features", out_features)
+        # in1_features sets the initial bound 1 / sqrt(in1_features): PyTorch refuses 0 there.
+        self.in2_features = _size("Bilinear", "in2_features", in2_features)
+        self.out_features = _size("Bilinear", "out_features", out_features)
         dt = np.dtype(dtype) if dtype is not None else default_float()
         shape = (self.out_features, self.in1_features, self.in2_features)
         self.weight = Parameter(np.empty(shape, dtype=dt))
