@@ -9,10 +9,11 @@ over images or groups), and the pools reduce over the kernel axes. Backward runs
 in reverse: the gradient of the window matrix returns to the input by one strided add per
 kernel offset (col2im), or, when windows do not overlap (a pool whose stride covers its
 kernel), by a single strided assignment. There is no ``np.add.at`` and no loop over output
-positions. ``_FlatLayout`` explains the layout that keeps conv2d's copies and adds in long
-contiguous runs, and ``_Workspace`` why large temporaries are reused. A depthwise
-convolution (one input channel per group) skips the window matrix: ``_Depthwise`` sums
-shifted input planes, with BLAS ``axpy`` calls per channel or NumPy calls per kernel offset.
+positions. ``_FlatLayout`` explains how conv2d's col2im goes by phases of the padded planes
+instead, one contiguous add per kernel offset, and ``_Workspace`` why large temporaries are
+reused. A depthwise convolution (one input channel per group) skips the window matrix:
+``_Depthwise`` sums shifted input planes, with BLAS ``axpy`` calls per channel or NumPy
+calls per kernel offset.
 
 One file, over the usual length, because the four ops share the window arithmetic (output
 sizes, views, the scatter back, the scratch arrays) and the argument checks of their front
@@ -191,12 +192,10 @@ class Conv2d(Function):
     positions) and G the gradient as (out channels, positions):
     dL/dw = G X^T, dL/dx = col2im(W^T G), dL/db = G summed over positions.
 
-    Each padded image plane is flat, so a kernel offset is one shift of it; with stride 1
-    the positions one offset meets are one contiguous run when every row is taken whole.
-    The window matrix is then copied in long runs, col2im adds long runs, and the columns a
-    whole row adds past the last output (kernel width - 1 of them) are computed and
-    dropped. See ``_FlatLayout`` for the two orders of the products, and ``_Depthwise``
-    for depthwise convolutions (one input channel per group), computed without products.
+    The window matrix is one strided copy of the padded input; col2im goes by phases of
+    the padded planes, one contiguous add per kernel offset. See ``_FlatLayout`` for both
+    and for the two orders of the products, and ``_Depthwise`` for depthwise convolutions
+    (one input channel per group), computed without products.
     """
 
     @staticmethod
@@ -239,32 +238,36 @@ class Conv2d(Function):
             return grad_x, grad_w, grad.sum(axis=(0, 2, 3)) if needs[2] else None
         cols, weights = ctx.saved
         layout: _FlatLayout = ctx.layout
-        planes = g = None
-        if layout.flat and needs[0]:
-            # The gradient where the outputs sit in the planes, zero elsewhere: col2im
-            # shifts whole planes.
-            planes = layout.gradient_planes(grad)
-            g = layout.positions_of(planes)
-        else:
-            g = layout.gradient_positions(grad)
+        g = layout.gradient_positions(grad) if needs[1] else None
         grad_w = grad_b = grad_x = None
-        if needs[1]:
+        if g is not None:
             grad_w = layout.weight_gradient(cols, g)
         if needs[2]:
             grad_b = grad.sum(axis=(0, 2, 3))
         if needs[0]:
-            grad_x = layout.input_from(weights, planes, g)
+            grad_x = layout.input_gradient(weights, grad, g)
         return grad_x, grad_w, grad_b
 
 
 class _FlatLayout:
     """Where conv2d's elements sit in the flat buffer of padded image planes.
 
-    Plane (n, c) holds padded row r, column t at ``r * Wp + t``. Output position (i, j) of
-    kernel offset (p, q) reads ``p * dilation_h * Wp + q * dilation_w + i * stride_h * Wp +
-    j * stride_w`` of the plane; with stride_w 1, j runs over whole rows (Wp columns) so
-    that (i, j) is one run. ``plane`` leaves room for the last run to end inside its own
-    plane, so that no two planes share an element.
+    Plane (n, c) holds padded row r, column t at ``r * Wp + t``; output position (i, j) of
+    kernel offset (p, q) reads ``(i * stride_h + p * dilation_h) * Wp + j * stride_w + q *
+    dilation_w`` of it, and the window matrix is one strided copy of those elements.
+
+    dL/dx, the adjoint, comes back by *phases* (``col2im_planes``): split the padded plane
+    by stride into stride_h * stride_w phases, phase (a, b) holding rows a, a + stride_h,
+    ... and columns b, b + stride_w, ... as a flat Hq x Wq grid (one phase, the plane
+    itself, at stride 1). Kernel offset (p, q) lands only on phase ((p * dilation_h) %
+    stride_h, (q * dilation_w) % stride_w), shifted there by ((p * dilation_h) // stride_h,
+    (q * dilation_w) // stride_w): with dL/dy spread over an Hq x Wq grid (zeros past the
+    outputs), each offset's share of every plane is one contiguous add. The product W^T G
+    then runs over the whole grid, Hq * Wq columns per image instead of OH * OW, and
+    col2im without phases adds each offset's share at the positions alone: one strided add
+    per offset, or one assignment when no two windows overlap. The phases are taken while
+    their extra columns cost less than the strided adds: while ``phases_cost`` <=
+    ``PHASES_MAX_COST``, so not for a kernel large against its input.
 
     Two orders, chosen by the number of positions per image (measured with OpenBLAS on
     LeNet's and the digits network's layers):
@@ -272,11 +275,13 @@ class _FlatLayout:
     - per image (planes image-major): one product per image and group, a batched matmul
       whose window matrix stays in cache; faster for large images;
     - per batch (planes channel-major): one product per group over every image's
-      positions; faster when an image has few positions (a 4x4 map has 24), where the
+      positions; faster when an image has few positions (a 4x4 map has 16), where the
       batched products are too thin.
     """
 
     PER_IMAGE_MIN_POSITIONS = 64
+    PHASES_MAX_COST = 16.0
+    """dL/dx goes by phases while ``phases_cost`` is at most this."""
 
     def __init__(
         self,
@@ -294,18 +299,40 @@ class _FlatLayout:
         hp, wp = h + top + bottom, w + left + right
         self.x_shape, self.w_shape = x_shape, w_shape
         self.padding, self.groups, self.out = padding, groups, out
+        self.stride, self.dilation = stride, dilation
         self.padded = (hp, wp)
-        self.positions = (out[0], wp if stride[1] == 1 else out[1])
+        self.plane = hp * wp
         self.steps = (stride[0] * wp, stride[1])  # per output row, output column
         self.offsets = (dilation[0] * wp, dilation[1])  # per kernel row, kernel column
-        reach = sum((k - 1) * d for k, d in zip(self.positions, self.steps, strict=True))
-        reach += sum((k - 1) * d for k, d in zip((kh, kw), self.offsets, strict=True))
-        self.plane = max(hp * wp, reach + 1)
-        # With stride 1 the positions are the first out_h * Wp elements of each plane.
-        self.flat = stride == (1, 1)
-        self.per_image = math.prod(self.positions) >= self.PER_IMAGE_MIN_POSITIONS
+        self.phase_grid = (-(-hp // stride[0]), -(-wp // stride[1]))
+        self.by_phases = self.phases_cost() <= self.PHASES_MAX_COST
+        # Windows that share no element (a stride past the kernel, or a single output
+        # row or column) return to the input by one assignment.
+        self.disjoint = all(
+            o == 1 or s > d * (k - 1)
+            for o, s, d, k in zip(out, stride, dilation, (kh, kw), strict=True)
+        )
+        self.per_image = out[0] * out[1] >= self.PER_IMAGE_MIN_POSITIONS
         # Element strides of the image and channel axes in the buffer.
         self.step_n, self.step_c = (c, 1) if self.per_image else (1, n)
+
+    def phases_cost(self) -> float:
+        """(Hq * Wq / (OH * OW) - 1) * (1 + out per group / 64) * OW: the extra columns of
+        the phases' product, each with its multiply-adds (one per output channel of the
+        group), against the strided adds they save, which cost more per element as the
+        rows they add (OW elements) get shorter.
+
+        The form and its constants fit timings of forward and backward on 50 layers
+        (benchmarks/README.md, layer_ops.py): phases for the 16-channel 4x4 / 2
+        transposed convolution (cost 2.5, 1.8 times faster than without) and 3x3 on a 2x2
+        map of 16 channels (cost 7.5, 1.35 times), col2im for 3x3 on 4x4 maps of 256
+        channels (cost 25, 15% faster), 7x7 on 7x7 maps of 64 (cost 34, 20%) and a
+        dilation of 8 on 32x32 (cost 60, 1.7 times); within 7% of the faster way on all
+        but a 1-channel 8x8 layer of 0.1 ms."""
+        o_group = self.w_shape[0] // self.groups
+        positions = self.out[0] * self.out[1]
+        extra = math.prod(self.phase_grid) / positions - 1
+        return extra * (1 + o_group / 64) * self.out[1]
 
     # ----------------------------------------------------------------- the input buffer
     def _grid(self, buffer: Array) -> Array:
@@ -333,11 +360,11 @@ class _FlatLayout:
         return self._grid(buffer)[:, :, top : top + h, left : left + w].copy()
 
     def _view(self, buffer: Array, writeable: bool = False) -> Array:
-        """(N, groups, channels per group, kh, kw, *positions) over the flat buffer."""
+        """(N, groups, channels per group, kh, kw, OH, OW) over the flat buffer."""
         n, c = self.x_shape[:2]
         item = buffer.itemsize
         channels = c // self.groups
-        shape = (n, self.groups, channels, *self.w_shape[2:], *self.positions)
+        shape = (n, self.groups, channels, *self.w_shape[2:], *self.out)
         steps = (
             self.step_n * self.plane,
             channels * self.step_c * self.plane,
@@ -360,16 +387,16 @@ class _FlatLayout:
         np.copyto(cols, view)
         if self.per_image:
             rows = math.prod(view.shape[2:-2])
-            return cols.reshape(*view.shape[:2], rows, math.prod(self.positions))
+            return cols.reshape(*view.shape[:2], rows, math.prod(self.out))
         rows = math.prod(view.shape[1:-3])
         return cols.reshape(self.groups, rows, math.prod(view.shape[-3:]))
 
     def to_images(self, product: Array) -> Array:
-        """(N, out, *positions) from the product of the weights and the window matrix."""
+        """(N, out, OH, OW) from the product of the weights and the window matrix."""
         n, o = self.x_shape[0], self.w_shape[0]
         if self.per_image:
-            return product.reshape(n, o, *self.positions)
-        return product.reshape(o, n, *self.positions).transpose(1, 0, 2, 3)
+            return product.reshape(n, o, *self.out)
+        return product.reshape(o, n, *self.out).transpose(1, 0, 2, 3)
 
     def _products_layout(self, array: Array) -> Array:
         """``array``, (N, out, ...) per image or (out, N, ...) per batch, in the products'
@@ -380,41 +407,27 @@ class _FlatLayout:
         return array.reshape(self.groups, o_group, math.prod(array.shape[1:]))
 
     def gradient_positions(self, grad: Array) -> Array:
-        """dL/dy in the products' layout, zero in the dropped columns (stride > 1)."""
-        n, o, _, ow = grad.shape
-        if self.per_image and self.positions[1] == ow:
+        """dL/dy in the products' layout."""
+        if self.per_image:
             return self._products_layout(grad)
-        shape = (n, o, *self.positions) if self.per_image else (o, n, *self.positions)
-        g = WORKSPACE.empty(shape, grad.dtype)
-        images = g if self.per_image else g.transpose(1, 0, 2, 3)
-        images[..., :ow] = grad
-        images[..., ow:] = 0
+        g = WORKSPACE.empty((grad.shape[1], grad.shape[0], *self.out), grad.dtype)
+        g.transpose(1, 0, 2, 3)[...] = grad
         return self._products_layout(g)
 
     def gradient_planes(self, grad: Array) -> Array:
-        """dL/dy where the outputs sit in the planes (stride 1), zero elsewhere: (N,
-        groups, out per group, plane) per image, (groups, out per group, N * plane) per
-        batch."""
+        """dL/dy on a phase grid (Hq x Wq, outputs first), zero elsewhere: (N, groups, out
+        per group, Hq * Wq) per image, (groups, out per group, N * Hq * Wq) per batch."""
         n, o, oh, ow = grad.shape
-        wp = self.padded[1]
-        shape = (n, o, self.plane) if self.per_image else (o, n, self.plane)
+        wq = self.phase_grid[1]
+        size = math.prod(self.phase_grid)
+        shape = (n, o, size) if self.per_image else (o, n, size)
         planes = WORKSPACE.empty(shape, grad.dtype)
         images = planes if self.per_image else planes.transpose(1, 0, 2)
-        rows = images[:, :, : oh * wp].reshape(n, o, oh, wp)
+        rows = images[:, :, : oh * wq].reshape(n, o, oh, wq)
         rows[..., :ow] = grad
         rows[..., ow:] = 0
-        images[:, :, oh * wp :] = 0
+        images[:, :, oh * wq :] = 0
         return self._products_layout(planes)
-
-    def positions_of(self, planes: Array) -> Array:
-        """The positions' part of ``gradient_planes``, in the products' layout."""
-        m = math.prod(self.positions)
-        if self.per_image:
-            return planes[..., :m]
-        n = self.x_shape[0]
-        groups, o_group = planes.shape[:2]
-        g = planes.reshape(groups, o_group, n, self.plane)[..., :m]
-        return g.reshape(groups, o_group, n * m)  # a copy: the products need it whole
 
     def weight_gradient(self, cols: Array, g: Array) -> Array:
         """dL/dw = G X^T, summed over the images."""
@@ -434,37 +447,37 @@ class _FlatLayout:
         n, o = self.x_shape[0], self.w_shape[0]
         out = self.out
         y = np.empty((n, o, *out), dtype=cols.dtype)
-        if self.per_image and self.positions[1] == out[1]:
+        if self.per_image:
             rows = (n, self.groups, o // self.groups, cols.shape[-1])
             _blas.matmul(weights, cols, out=y.reshape(rows))
         else:
             shape = cols.shape[:-2] + (o // self.groups, cols.shape[-1])
             product = WORKSPACE.empty(shape, cols.dtype)
             _blas.matmul(weights, cols, out=product)
-            y[...] = self.to_images(product)[..., : out[1]]
+            y[...] = self.to_images(product)
         return y
 
-    def input_gradient(self, weights: Array, grad: Array) -> Array:
+    def input_gradient(self, weights: Array, grad: Array, positions: Array | None = None) -> Array:
         """dL/dx (N, C, H, W) from the weights (groups, out per group, rows) and dL/dy:
-        the transposed convolution of ``grad``."""
-        if self.flat:
-            return self.input_from(weights, self.gradient_planes(grad), None)
-        return self.input_from(weights, None, self.gradient_positions(grad))
+        the transposed convolution of ``grad``; ``positions`` is
+        ``gradient_positions(grad)`` where already made.
 
-    def input_from(self, weights: Array, planes: Array | None, positions: Array | None) -> Array:
-        """dL/dx from dL/dy already laid out: in the image planes (flat layouts), else at
-        the output positions."""
-        if planes is not None:
-            buffer = self.col2im_planes(weights, planes)
-        else:
-            assert positions is not None
-            buffer = self.col2im(_blas.matmul(weights.transpose(0, 2, 1), positions))
-        return self.unflatten(buffer)
+        By phases (``by_phases``), except where a weight is infinite or NaN: the phase grid
+        multiplies every weight by the zeros around the outputs too, and inf * 0 would put
+        NaN where PyTorch's sums have none."""
+        if self.by_phases and np.isfinite(weights).all():
+            return self.from_phases(self.col2im_planes(weights, self.gradient_planes(grad)))
+        if positions is None:
+            positions = self.gradient_positions(grad)
+        # NumPy's BLAS, not MKL: on these products, thin (the inner size is the output
+        # channels of a group), MKL measured up to 4 times slower
+        return self.unflatten(self.col2im(np.matmul(weights.transpose(0, 2, 1), positions)))
 
     # ----------------------------------------------------------------- col2im
     def col2im(self, cols: Array) -> Array:
         """The flat buffer that receives the window gradients ``cols`` (the layout of
-        ``window_matrix``) where ``window_matrix`` read them: a strided add per offset."""
+        ``window_matrix``) where ``window_matrix`` read them: a strided add per offset, or
+        one assignment for windows that share no element."""
         n, c = self.x_shape[:2]
         buffer = WORKSPACE.zeros((n * c * self.plane,), cols.dtype)
         target = self._view(buffer, writeable=True)
@@ -472,6 +485,9 @@ class _FlatLayout:
             source = cols.reshape(target.shape)
         else:
             source = np.moveaxis(cols.reshape(np.moveaxis(target, 0, -3).shape), -3, 0)
+        if self.disjoint:
+            target[...] = source
+            return buffer
         kh, kw = self.w_shape[2:]
         for p in range(kh):
             for q in range(kw):
@@ -479,10 +495,13 @@ class _FlatLayout:
         return buffer
 
     def col2im_planes(self, weights: Array, planes: Array) -> Array:
-        """The flat buffer of dL/d(padded input) for stride 1, from the weights (groups,
-        out, rows) and ``gradient_planes``: W^T times the planes gives each kernel offset's
-        share of every input plane, and that share lands on the buffer shifted by the
-        offset, one contiguous add per offset (rows ordered offsets first for that)."""
+        """The phases of dL/d(padded input), (phases, N, C, Hq * Wq) per image or (phases,
+        C, N, Hq * Wq) per batch, flat, from the weights (groups, out, rows) and
+        ``gradient_planes``: W^T times the planes gives each kernel offset's share of every
+        plane, and that share lands on its phase shifted by the offset, one contiguous add
+        per offset (rows ordered offsets first for that). An offset's shift takes the
+        zeros at the end of the last plane past its phase, onto the next phase or the
+        zeros after the last."""
         kh, kw = self.w_shape[2:]
         groups, o_group, _ = weights.shape
         channels = self.w_shape[1]
@@ -490,19 +509,55 @@ class _FlatLayout:
         by_offset = offsets_first.reshape(groups, kh * kw * channels, o_group)
         shape = planes.shape[:-2] + (kh * kw * channels, planes.shape[-1])
         shares = WORKSPACE.empty(shape, planes.dtype)
-        _blas.matmul(by_offset, planes, out=shares)
+        np.matmul(by_offset, planes, out=shares)  # not MKL: see input_gradient
         lead = planes.shape[:-2]  # (N, groups) per image, (groups,) per batch
         shares = shares.reshape(*lead, kh * kw, channels * planes.shape[-1])
-        size = math.prod(self.x_shape[:2]) * self.plane
-        reach = (kh - 1) * self.offsets[0] + (kw - 1) * self.offsets[1]
-        buffer = WORKSPACE.empty((size + reach,), planes.dtype)
-        buffer[:size].reshape(*lead, shares.shape[-1])[...] = shares[..., 0, :]  # offset (0, 0)
-        buffer[size:] = 0
-        for k in range(1, kh * kw):
-            start = k // kw * self.offsets[0] + k % kw * self.offsets[1]
+        phases = self._phase_offsets()
+        size = math.prod(self.x_shape[:2]) * math.prod(self.phase_grid)  # one phase
+        reach = max(shift for offsets in phases for _, shift in offsets)
+        buffer = WORKSPACE.empty((len(phases) * size + reach,), planes.dtype)
+        buffer[len(phases) * size :] = 0
+        adds = []
+        for phase, offsets in enumerate(phases):
+            whole = buffer[phase * size : (phase + 1) * size].reshape(*lead, shares.shape[-1])
+            if offsets and offsets[0][1] == 0:
+                whole[...] = shares[..., offsets[0][0], :]
+                offsets = offsets[1:]
+            else:
+                whole.fill(0)  # a phase that no unshifted offset covers
+            adds += [(k, phase * size + shift) for k, shift in offsets]
+        for k, start in adds:  # every phase written first: the shifts reach past their own
             target = buffer[start : start + size].reshape(*lead, shares.shape[-1])
             target += shares[..., k, :]
-        return buffer[:size]
+        return buffer[: len(phases) * size]
+
+    def _phase_offsets(self) -> list[list[tuple[int, int]]]:
+        """For each phase, its kernel offsets k = p * kw + q with their shifts on the phase
+        grid, the unshifted first."""
+        kh, kw = self.w_shape[2:]
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        wq = self.phase_grid[1]
+        phases: list[list[tuple[int, int]]] = [[] for _ in range(sh * sw)]
+        for k, (p, q) in enumerate(np.ndindex(kh, kw)):
+            shift = (p * dh) // sh * wq + (q * dw) // sw
+            phases[(p * dh) % sh * sw + (q * dw) % sw].append((k, shift))
+        return [sorted(offsets, key=lambda pair: pair[1]) for offsets in phases]
+
+    def from_phases(self, buffer: Array) -> Array:
+        """The (N, C, H, W) input whose phases ``col2im_planes`` gave: each phase's grid
+        written back to its rows and columns of the input, the padding left out."""
+        n, c, h, w = self.x_shape
+        count = self.stride[0] * self.stride[1]
+        if self.per_image:
+            grid = buffer.reshape(count, n, c, *self.phase_grid)
+        else:
+            grid = buffer.reshape(count, c, n, *self.phase_grid).transpose(0, 2, 1, 3, 4)
+        x = np.empty((n, c, h, w), dtype=buffer.dtype)
+        for phase, (rows, columns), (x_rows, x_columns) in _phase_slices(
+            (h, w), self.padding, self.stride
+        ):
+            x[:, :, x_rows, x_columns] = grid[phase, :, :, rows, columns]
+        return x
 
 
 class _Depthwise:
@@ -587,23 +642,6 @@ class _Depthwise:
             for p, q in np.ndindex(kh, kw)
         ]
 
-    def _phase_slices(self) -> list[tuple[int, tuple[slice, slice], tuple[slice, slice]]]:
-        """For each phase: its index, the slices of the phase grid that hold input elements,
-        and those of the (unpadded) input they hold."""
-        h, w = self.x_shape[2:]
-        top, _, left, _ = self.padding
-        result = []
-        for a, b in np.ndindex(*self.stride):
-            pieces = []
-            for start, step, size in ((top - a, self.stride[0], h), (left - b, self.stride[1], w)):
-                first = -start % step  # the first input row (column) in this phase
-                count = len(range(first, size, step))
-                at = (first + start) // step
-                pieces.append((slice(at, at + count), slice(first, size, step)))
-            (rows, x_rows), (columns, x_columns) = pieces
-            result.append((a * self.stride[1] + b, (rows, columns), (x_rows, x_columns)))
-        return result
-
     def _planes(self, runs: Array) -> Array:
         """The (out, phases, N, Hq, Wq) view of channel runs."""
         return runs.reshape(runs.shape[0], self.phases, -1, *self.grid)
@@ -615,7 +653,9 @@ class _Depthwise:
         runs = WORKSPACE.zeros((x.shape[1], self.phases * self.run), x.dtype)
         planes = self._planes(runs)
         images = x.transpose(1, 0, 2, 3)
-        for phase, (rows, columns), (x_rows, x_columns) in self._phase_slices():
+        for phase, (rows, columns), (x_rows, x_columns) in _phase_slices(
+            self.x_shape[2:], self.padding, self.stride
+        ):
             planes[:, phase, :, rows, columns] = images[:, :, x_rows, x_columns]
         return runs
 
@@ -699,12 +739,36 @@ class _Depthwise:
             grad_x = np.empty((n, o, h, w_), wide)
             images = grad_x.transpose(1, 0, 2, 3)
             planes = self._planes(shares)
-            for phase, (rows, columns), (x_rows, x_columns) in self._phase_slices():
+            for phase, (rows, columns), (x_rows, x_columns) in _phase_slices(
+                self.x_shape[2:], self.padding, self.stride
+            ):
                 images[:, :, x_rows, x_columns] = planes[:, phase, :, rows, columns]
             if self.multiplier > 1:
                 grad_x = grad_x.reshape(n, channels, self.multiplier, h, w_).sum(axis=2)
             grad_x = grad_x.astype(grad.dtype, copy=False)
         return grad_x, grad_w
+
+
+def _phase_slices(
+    size: tuple[int, ...], padding: Pads, stride: Pair
+) -> list[tuple[int, tuple[slice, slice], tuple[slice, slice]]]:
+    """For each phase of an (H, W) input padded by ``padding`` and split by ``stride`` (phase
+    (a, b) holds the padded rows a, a + stride_h, ... and columns b, b + stride_w, ...): its
+    index a * stride_w + b, the slices of the phase grid that hold input elements, and
+    those of the (unpadded) input they hold."""
+    h, w = size
+    top, _, left, _ = padding
+    result = []
+    for a, b in np.ndindex(*stride):
+        pieces = []
+        for start, step, length in ((top - a, stride[0], h), (left - b, stride[1], w)):
+            first = -start % step  # the first input row (column) in this phase
+            count = len(range(first, length, step))
+            at = (first + start) // step
+            pieces.append((slice(at, at + count), slice(first, length, step)))
+        (rows, x_rows), (columns, x_columns) = pieces
+        result.append((a * stride[1] + b, (rows, columns), (x_rows, x_columns)))
+    return result
 
 
 def _wide(dtype: Any) -> Any:

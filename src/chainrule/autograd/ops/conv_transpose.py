@@ -2,10 +2,12 @@
 
 A transposed convolution of x with weight w is what conv2d's backward computes for the
 gradient of its input: x plays the part of dL/dy, and the output that of dL/dx. Its forward
-is therefore conv2d's input gradient (one matrix product W^T X, then col2im), and its
-backward is conv2d's forward (im2col of the gradient, then one product) for dL/dx and
-conv2d's weight gradient for dL/dw. Both reuse conv2d's flat layout (``_FlatLayout``); no
-element is visited by a Python loop.
+is therefore conv2d's input gradient (one matrix product W^T X, then col2im by phases: with
+stride s, each of the s * s phases of the output is a stride-1 transposed convolution with
+its share of the kernel, one contiguous add per kernel offset), and its backward is
+conv2d's forward (im2col of the gradient, then one product) for dL/dx and conv2d's weight
+gradient for dL/dw. Both reuse conv2d's flat layout (``_FlatLayout``); no element is
+visited by a Python loop.
 """
 
 from __future__ import annotations
