@@ -110,11 +110,13 @@ def _split_hooks(hooks: list[Any]) -> tuple[list[Any], list[PostAccumulateGradHo
     return [h for h in hooks if type(h) is not PostAccumulateGradHook], post
 
 
-def run_post_accumulate_hooks(leaf: Tensor) -> None:
-    """Run ``leaf``'s post-accumulate hooks, once its ``grad`` holds this pass's gradient."""
-    if leaf._hooks:
-        for hook in _split_hooks(leaf._hooks)[1]:
-            hook(leaf)
+def run_post_accumulate_hooks(leaves: list[Tensor]) -> None:
+    """Run the post-accumulate hooks of ``leaves``, once every one of them holds this pass's
+    gradient in its ``grad``."""
+    for leaf in leaves:
+        for hook in leaf._hooks or ():
+            if type(hook) is PostAccumulateGradHook:
+                hook(leaf)
 
 
 def _run_hooks(hooks: list[Any], grad: Array) -> tuple[Array, bool]:
@@ -330,8 +332,7 @@ def _run_backward(
         else:
             accumulated = leaf._grad.data
             accumulated += total
-    for leaf in posted:
-        run_post_accumulate_hooks(leaf)
+    run_post_accumulate_hooks(posted)
     return captured if capturing else None
 
 
@@ -472,6 +473,7 @@ def backward(
     captured = run_backward(roots, seeds, bool(retain_graph), capture=targets)
     assert captured is not None
     done: set[int] = set()
+    posted: list[Tensor] = []
     for t, g in zip(targets, captured, strict=True):
         if g is None or id(t) in done:
             continue
@@ -484,7 +486,8 @@ def backward(
             accumulated = t._grad.data
             accumulated += g
         if t._ctx is None:
-            run_post_accumulate_hooks(t)
+            posted.append(t)
+    run_post_accumulate_hooks(posted)
 
 
 def grad(

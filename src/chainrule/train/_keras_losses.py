@@ -8,6 +8,7 @@ weighted and the sum divided by the number of samples, as Keras does.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -17,7 +18,8 @@ from chainrule.nn._loss_functions import _non_negative
 from chainrule.tensor import Tensor, _values_hold
 
 EPSILON = 1e-7
-"""Keras's ``backend.epsilon()``, by which its losses clip."""
+"""Keras's ``backend.epsilon()``, by which its losses, its percentage and logarithmic
+errors and its probability cross-entropy clip."""
 
 
 def _zero_one(values: Array) -> bool:
@@ -138,14 +140,5 @@ def keras_losses() -> dict[str, Callable[[], KerasLoss]]:
         (("cosine_similarity",), cosine_similarity, "values", None),
     ]:  # fmt: skip
         for name in names:
-            found[name] = _factory(name, per_sample, kind, positive)
+            found[name] = functools.partial(KerasLoss, name, per_sample, kind, positive)
     return found
-
-
-def _factory(
-    name: str, per_sample: Callable[[Tensor, Tensor], Tensor], kind: str, positive: str | None
-) -> Callable[[], KerasLoss]:
-    def make() -> KerasLoss:
-        return KerasLoss(name, per_sample, kind, positive)
-
-    return make

@@ -61,7 +61,7 @@ from chainrule.optim import (
 )
 from chainrule.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from chainrule.tensor import Tensor, _values_hold, as_generator
-from chainrule.train._keras_losses import KerasLoss, keras_losses
+from chainrule.train._keras_losses import EPSILON, KerasLoss, keras_losses
 from chainrule.train.callbacks import (
     _CALLBACK_HOOKS,
     Callback,
@@ -114,9 +114,8 @@ class _ProbabilityCrossEntropy:
                 f"for raw scores (a model ending in Linear) use 'cross_entropy', or end the "
                 f"model in nn.Softmax(dim=1)"
             )
-        epsilon = 1e-7  # Keras's backend.epsilon()
         proba = output / output.sum(dim=1, keepdim=True)
-        log_proba = proba.clamp(epsilon, 1 - epsilon).log()
+        log_proba = proba.clamp(EPSILON, 1 - EPSILON).log()
         if self.sparse:
             # Keras takes labels of shape (N,) or (N, 1), of any number type.
             labels = target.data.reshape(-1).astype(np.int64)

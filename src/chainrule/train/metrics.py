@@ -48,6 +48,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chainrule.backend import Array, np
+from chainrule.train._keras_losses import EPSILON
 
 
 def _labels(y: Any) -> Array:
@@ -615,23 +616,19 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> float:
     return float(np.mean(np.abs(t - p)))
 
 
-_KERAS_EPSILON = 1e-7
-"""Keras's ``backend.epsilon()``, which its percentage and logarithmic errors clip by."""
-
-
 def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> float:
     """Mean of ``|y_true - y_pred| / |y_true|``, in percent, as Keras reports it (its
     ``'mape'``; a target of 0 divides by 1e-7 instead). scikit-learn's is the same as a
     fraction, not a percentage."""
     t, p = _values(y_true, y_pred)
-    return float(100 * np.mean(np.abs(t - p) / np.maximum(np.abs(t), _KERAS_EPSILON)))
+    return float(100 * np.mean(np.abs(t - p) / np.maximum(np.abs(t), EPSILON)))
 
 
 def mean_squared_log_error(y_true: Any, y_pred: Any) -> float:
     """Mean of ``(log(1 + y_pred) - log(1 + y_true))**2``, as Keras's ``'msle'`` (values
     below 1e-7 taken as 1e-7, where scikit-learn refuses negative ones)."""
     t, p = _values(y_true, y_pred)
-    t, p = np.maximum(t, _KERAS_EPSILON), np.maximum(p, _KERAS_EPSILON)
+    t, p = np.maximum(t, EPSILON), np.maximum(p, EPSILON)
     return float(np.mean((np.log1p(p) - np.log1p(t)) ** 2))
 
 
