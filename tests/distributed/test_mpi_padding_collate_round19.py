@@ -48,8 +48,8 @@ def pad(batch):  # each batch padded to its longest sequence, as for an RNN
     y = cr.tensor(np.array([[t] for _, t in batch]))
     if mode == "time_major":
         return cr.tensor(x.transpose(1, 0, 2)), y
-    if mode == "lengths_as_list":
-        return (cr.tensor(x), [len(s) for s, _ in batch]), y
+    if mode == "lengths_as_tuple":  # a list of one entry per sample is cut, a tuple is not
+        return (cr.tensor(x), tuple(len(s) for s, _ in batch)), y
     return cr.tensor(x), y
 
 class MeanOverTime(nn.Module):  # the padding's zeros count in the mean
@@ -123,9 +123,10 @@ def test_two_ranks_with_a_padding_collate_fn_train_as_one_process(tmp_path: Path
             r"\(\d, 8, 3\) at batch\[0\]",
         ),
         (
-            "lengths_as_list",
+            "lengths_as_tuple",
             r"expected tensors or arrays \(in tuples, lists or dicts\) whose first axis is the "
-            r"batch's 8 samples, got a value of type int at batch\[0\]\[1\]\[0\]",
+            r"batch's 8 samples, or lists of one entry per sample, got a value of type int at "
+            r"batch\[0\]\[1\]\[0\]",
         ),
     ],
 )

@@ -216,7 +216,19 @@ class Function:
             result._hooks, result._requires_grad = None, True
             result.__class__ = Tensor
             return result
-        return Tensor._from_op(cls.forward(_Untracked(), *arrays, **options), None)
+        untracked = _Untracked()
+        out = cls.forward(untracked, *arrays, **options)
+        result = Tensor._from_op(out, None)
+        if (
+            getattr(out, "base", None) is not None
+            and (record or (inputs and _is_no_grad_view(inputs[0])))
+            and cls.returns_view(untracked)
+        ):
+            # A view made under no_grad of a tensor that requires grad (record: one does,
+            # and grad mode is off here), or a view of such a view: PyTorch refuses to
+            # change it in place under grad mode (see Tensor._check_not_a_no_grad_view).
+            _note_no_grad_view(result)
+        return result
 
 
 def _apply_checked(
@@ -683,6 +695,11 @@ def as_array(value: Any) -> Array:
 
 
 # The tensor module imports this one first.
-from chainrule.tensor import Tensor, _TensorFields  # noqa: E402
+from chainrule.tensor import (  # noqa: E402
+    Tensor,
+    _is_no_grad_view,
+    _note_no_grad_view,
+    _TensorFields,
+)
 
 _new = object.__new__

@@ -443,15 +443,16 @@ class MPIContext:
         a single process would. Batches are made as the loader makes them: by its
         ``collate_fn`` when it has one, called on the whole batch's samples on every rank
         (a collate function that pads to the batch's longest sequence pads alike on every
-        rank, as in one process), whose tensors and arrays are then cut to this rank's rows.
-        A rank whose share of a short last batch is empty gets tensors with no rows.
+        rank, as in one process), whose tensors and arrays are then cut to this rank's rows,
+        as are its lists of one plain entry per sample (sequence lengths, string ids). A rank
+        whose share of a short last batch is empty gets tensors with no rows.
 
         Raises
         ------
         ValueError
             Where the ``collate_fn`` gives something other than tensors or arrays (in
-            tuples, lists or dicts) whose first axis is the batch's samples: what a rank
-            would train on could not be cut from it.
+            tuples, lists or dicts) whose first axis is the batch's samples, or lists of one
+            entry per sample: what a rank would train on could not be cut from it.
         """
         dataset, batch_size = loader.dataset, loader.batch_size
         assert batch_size is not None  # fit's own loader, which batches
@@ -497,12 +498,12 @@ class MPIContext:
         whole global batch, and what that loss is a mean over (``fit`` weighs the batch by
         it): the batch's rows, or under a cross-entropy or NLL loss of class labels the
         weight of the labels it counts (0 when every label is ignored)."""
-        from chainrule.train.loop import _averaged_over, _SettingsOf
+        from chainrule.train.loop import _averaged_over, _samples, _SettingsOf
 
         if self._loss_settings is None:
             self._loss_settings = _SettingsOf()
         settings = self._loss_settings(loss_fn)  # read again only for another loss
-        rows = len(x)
+        rows = _samples(x)
         output, value = None, 0.0
         counted = _averaged_over(settings, y, rows) if rows else 0
         if rows:
@@ -844,12 +845,26 @@ def _without_rows(batch: Any) -> Any:
     return batch
 
 
+def _per_sample(value: Any, rows: int) -> bool:
+    """Whether ``value`` is a list of one plain entry per sample of a batch of ``rows``
+    (sequence lengths for ``pack_padded_sequence``, string ids), as a ``collate_fn`` makes
+    it: a list of ``rows`` entries none of which is a tensor, an array or a container."""
+    return (
+        isinstance(value, list)
+        and len(value) == rows
+        and not any(isinstance(item, Tensor | np.ndarray | dict | list | tuple) for item in value)
+    )
+
+
 def _rows_of(batch: Any, low: int, high: int, rows: int) -> Any:
     """Rows ``[low, high)`` of a batch of ``rows`` samples that a DataLoader's ``collate_fn``
-    made: each of its tensors and arrays (in tuples, lists or dicts) cut on its first axis.
-    Anything else is refused, as is an array whose first axis is not the batch's samples."""
+    made: each of its tensors and arrays (in tuples, lists or dicts) cut on its first axis,
+    and each list of one plain entry per sample (see ``_per_sample``) cut alike. Anything
+    else is refused, as is an array whose first axis is not the batch's samples."""
 
     def cut(value: Any, where: str) -> Any:
+        if _per_sample(value, rows):
+            return value[low:high]
         if isinstance(value, Tensor | np.ndarray):
             shape = tuple(value.shape)
             if not shape or shape[0] != rows:
@@ -870,9 +885,9 @@ def _rows_of(batch: Any, low: int, high: int, rows: int) -> Any:
         raise ValueError(
             f"fit: under MPI each rank trains on its rows of a batch, cut from what the "
             f"DataLoader's collate_fn returns; expected tensors or arrays (in tuples, lists "
-            f"or dicts) whose first axis is the batch's {rows} samples, got a value of type "
-            f"{type(value).__name__} at {where}; give such a field as an array or tensor of "
-            f"one entry per sample"
+            f"or dicts) whose first axis is the batch's {rows} samples, or lists of one entry "
+            f"per sample, got a value of type {type(value).__name__} at {where}; give such a "
+            f"field as a list, array or tensor of one entry per sample"
         )
 
     return cut(batch, "batch")

@@ -12,6 +12,7 @@ import base64
 import html
 import io as _io
 import math
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -207,8 +208,10 @@ class GradientHealth(Callback):
         # label: (step of the epoch, forward pass of the step): outputs saturated, outputs
         self._saturated: dict[str, dict[tuple[int, int], tuple[int, int]]] = {}
         self._calls: dict[str, int] = {}  # label: calls of the module in this forward pass
-        # sigmoid/tanh calls of this pass: label, output, outputs saturated, outputs
-        self._pending: list[tuple[str, Any, int, int]] = []
+        # sigmoid/tanh calls of this pass: label, output (held weakly: a holder of a tensor
+        # makes the engine refuse an in-place change of a view of it), the node that made
+        # it, outputs saturated, outputs
+        self._pending: list[tuple[str, weakref.ref[Tensor], Context | None, int, int]] = []
         self._first_loss: tuple[int, float] | None = None  # epoch, training loss
         self._steps = 0  # steps of this epoch so far
         self._passes = 0  # forward passes of this step so far
@@ -300,8 +303,8 @@ class GradientHealth(Callback):
         # and the loss (BCE) undoes its small derivative; only hidden units count. The model
         # may return it reshaped (squeeze(-1) for 1-D targets): it is the output still.
         source = _made_by(output)
-        for label, values, saturated, outputs in self._pending:
-            if values is not output and (source is None or _made_by(values) is not source):
+        for label, values, made_by, saturated, outputs in self._pending:
+            if values() is not output and (source is None or made_by is not source):
                 self.report.layers.setdefault(label, LayerHealth(label))
                 passes = self._saturated.setdefault(label, {})
                 passes[(self._steps, self._passes)] = (saturated, outputs)
@@ -333,7 +336,10 @@ class GradientHealth(Callback):
             else:
                 low, high = (0.01, 0.99) if isinstance(module, act.Sigmoid) else (-0.99, 0.99)
                 saturated = int(np.count_nonzero((values <= low) | (values >= high)))
-                self._pending.append((label_call, output, saturated, values.size))
+                made_by = _made_by(output)
+                self._pending.append(
+                    (label_call, weakref.ref(output), made_by, saturated, values.size)
+                )
 
         return observe
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,7 +141,8 @@ def _loss_module(loss: Any) -> Any:
 
 
 def loss_formula(loss: Any, target: Array | None = None) -> str:
-    """The formula of ``loss`` as configured: its reduction (mean or sum), class or sample
+    """The formula of ``loss`` as configured: its reduction (mean, sum, or none: the formula
+    of each element's loss, or each sample's for a cross-entropy), class or sample
     weights, ``pos_weight``, label smoothing and Huber's ``delta`` / smooth L1's ``beta``.
     ``loss`` is a loss module or its function (``F.mse_loss``), options bound by
     ``functools.partial`` included. ``target`` tells class labels from class probabilities
@@ -153,24 +155,39 @@ def loss_formula(loss: Any, target: Array | None = None) -> str:
     >>> import functools
     >>> loss_formula(functools.partial(F.l1_loss, reduction="sum"))
     'L = sum(|y_hat - y|)'
+    >>> loss_formula(functools.partial(F.mse_loss, reduction="none"))
+    "L = (y_hat - y)^2   (one per element: reduction='none')"
     """
     loss = _loss_module(loss)
     if type(loss) not in LOSS_FORMULAS:
         return f"L = {_loss_name(loss)}(y_hat, y)"
-    reduce = "sum" if getattr(loss, "reduction", "mean") == "sum" else "mean"
+    reduction = getattr(loss, "reduction", "mean")
+    if reduction == "none":  # no reduction: the formula of each element's (sample's) loss
+        per = "sample" if isinstance(loss, losses.CrossEntropyLoss | losses.NLLLoss) else "element"
+        return f"{_formula(loss, 'none', target)}   (one per {per}: reduction='none')"
+    return _formula(loss, "sum" if reduction == "sum" else "mean", target)
+
+
+def _formula(loss: Module, reduce: str, target: Array | None) -> str:
+    """``loss_formula`` of a loss module of ``LOSS_FORMULAS``, reduced by ``reduce``: 'mean',
+    'sum', or 'none' for the formula of one element's loss."""
+
+    def reduced(term: str) -> str:
+        return term if reduce == "none" else f"{reduce}({term})"
+
     weight = getattr(loss, "weight", None)
     if isinstance(loss, losses.HuberLoss):
         delta = loss.delta
         return (
-            f"L = {reduce}(huber(y_hat - y)), huber(e) = e^2 / 2 if |e| <= {delta:g}, "
+            f"L = {reduced('huber(y_hat - y)')}, huber(e) = e^2 / 2 if |e| <= {delta:g}, "
             f"else {delta:g} |e| - {delta * delta / 2:g}"
         )
     if isinstance(loss, losses.SmoothL1Loss):
         beta = loss.beta
         if beta == 0:
-            return f"L = {reduce}(|y_hat - y|)   (smooth L1 with beta = 0)"
+            return f"L = {reduced('|y_hat - y|')}   (smooth L1 with beta = 0)"
         return (
-            f"L = {reduce}(smooth_l1(y_hat - y)), smooth_l1(e) = e^2 / {2 * beta:g} "
+            f"L = {reduced('smooth_l1(y_hat - y)')}, smooth_l1(e) = e^2 / {2 * beta:g} "
             f"if |e| < {beta:g}, else |e| - {beta / 2:g}"
         )
     if isinstance(loss, losses.BCELoss | losses.BCEWithLogitsLoss):
@@ -185,7 +202,9 @@ def loss_formula(loss: Any, target: Array | None = None) -> str:
             *(["w = weight"] if weight is not None else []),
             *(["p = pos_weight"] if pos_weight is not None else []),
         ]
-        return f"L = -{reduce}({term})" + "".join(f", {note}" for note in notes)
+        return f"L = -{'' if reduce == 'none' else reduce}({term})" + "".join(
+            f", {note}" for note in notes
+        )
     if isinstance(loss, losses.CrossEntropyLoss | losses.NLLLoss):
         log_p = "log softmax(y_hat)" if isinstance(loss, losses.CrossEntropyLoss) else "y_hat"
         smoothing = getattr(loss, "label_smoothing", 0.0)
@@ -206,7 +225,9 @@ def loss_formula(loss: Any, target: Array | None = None) -> str:
             term = f"w[y] {log_p}[y]" if weight is not None else f"{log_p}[y]"
         if weight is not None:
             notes.append("w = class weights")
-        if reduce == "sum":
+        if reduce == "none":  # PyTorch's: each sample's loss, weighted, not divided
+            formula = f"L = -{term}"
+        elif reduce == "sum":
             formula = f"L = -sum({term})"
         elif weight is not None and not probabilities:  # as PyTorch: a weighted mean
             formula = f"L = -sum({term}) / sum(w[y])"
@@ -216,7 +237,10 @@ def loss_formula(loss: Any, target: Array | None = None) -> str:
         if target is not None and not probabilities and np.any(target == ignore):
             notes.append(f"samples with y = {ignore} left out")
         return formula + "".join(f", {note}" for note in notes)
-    return LOSS_FORMULAS[type(loss)].replace("mean(", f"{reduce}(", 1)
+    formula = LOSS_FORMULAS[type(loss)]
+    if reduce == "none":  # "L = mean(term)" to "L = term"
+        return formula.replace("mean(", "", 1)[:-1]
+    return formula.replace("mean(", f"{reduce}(", 1)
 
 
 def _loss_name(loss: Any) -> str:
@@ -369,20 +393,49 @@ class StepTrace:
 
 @dataclass
 class _Seen:
-    """A tensor as a module call took or returned it. ``forward`` may change it in place
-    afterwards (``h = self.fc(x); h.mul_(2.0)``), so its values, where the graph met it and
-    whether it required grad are kept from the moment of the call, and the gradient of the
-    loss there (``grad``) is caught during ``backward()`` by a hook on that node."""
+    """A tensor as a module call took or returned it: its values (a copy), where the graph
+    met it (``node``) and whether it required grad, kept from the moment of the call, and
+    the gradient of the loss there (``grad``), caught during ``backward()`` by a hook on
+    that node. The tensor itself is held only weakly (``tensor``), its array too
+    (``array``): a trace that held them would count as a holder of their memory, and the
+    engine refuses an in-place op on a view whose memory another holds.
 
-    tensor: Tensor
+    ``forward`` may change the tensor in place afterwards (``h = self.fc(x); h.mul_(2.0)``);
+    ``changed`` and ``changed_unseen`` say whether it did, as ``_Recorder.settle`` finds at
+    the end of the forward pass. A change that a module itself makes to its input
+    (``ReLU(inplace=True)``) is that module's output, not a change of forward's."""
+
     value: Array
     node: object
     requires_grad: bool
+    tensor: weakref.ref[Tensor] | None = None
+    array: weakref.ref[Array] | None = None
     grad: Array | None = None
+    # what forward did to the tensor between this look and the next (or the end)
+    step_changed: bool = False
+    step_unseen: bool = False
+    # ... and between this look and the end of the forward pass
+    later_changed: bool = False
+    later_unseen: bool = False
+
+    @classmethod
+    def now(cls, tensor: Tensor) -> _Seen:
+        """The tensor as it is now, with no hook: the model's input or output."""
+        return cls(tensor.data.copy(), _node(tensor), tensor.requires_grad)
 
     @classmethod
     def of(cls, tensor: Tensor, hooks: list[RemovableHandle]) -> _Seen:
-        seen = cls(tensor, tensor.data.copy(), _node(tensor), tensor.requires_grad)
+        if tensor.requires_grad and not tensor.is_leaf:
+            # Kept by the engine through a recorded in-place change, which moves it to the
+            # new node: how ``settle`` tells such a change of a tensor no longer alive.
+            tensor.retain_grad()
+        seen = cls(
+            tensor.data.copy(),
+            _node(tensor),
+            tensor.requires_grad,
+            weakref.ref(tensor),
+            weakref.ref(tensor.data),
+        )
         if isinstance(seen.node, Context):
             hooks.append(tensor.register_hook(seen._catch))
         return seen
@@ -390,10 +443,30 @@ class _Seen:
     def _catch(self, grad: Tensor) -> None:
         self.grad = grad.data.copy()
 
+    def step_to(self, node: object, value: Array) -> None:
+        """Note what forward did between this look and a later state of the tensor."""
+        different = not _equal(value, self.value)
+        self.step_changed = node is not self.node or different
+        self.step_unseen = node is self.node and different
+
+    def settle(self) -> None:
+        """Note what forward did after this look, the last of its tensor, to the end of the
+        forward pass: read from the tensor where it is still alive, otherwise from the graph
+        (a recorded change moved ``retain_grad`` to its new node) and from the array."""
+        tensor = self.tensor() if self.tensor is not None else None
+        if tensor is not None:
+            self.step_to(_node(tensor), tensor.data)
+            return
+        moved = isinstance(self.node, Context) and self.node.retained is None
+        array = self.array() if self.array is not None else None
+        different = array is not None and not _equal(array, self.value)
+        self.step_changed = moved or different
+        self.step_unseen = not moved and different
+
     def changed(self) -> bool:
         """Whether ``forward`` changed the tensor in place after the call: in the graph (a new
         node) or not (under ``no_grad``, or its ``.data``)."""
-        return _node(self.tensor) is not self.node or not _equal(self.tensor.data, self.value)
+        return self.later_changed
 
     def same(self, other: _Seen) -> bool:
         """Whether ``other`` is this quantity: the same node of the graph with the same
@@ -401,16 +474,17 @@ class _Seen:
         return other.node is self.node and _equal(other.value, self.value)
 
     def changed_unseen(self) -> bool:
-        """Whether the change (see ``changed``) was made outside the graph, which took the new
+        """Whether a change (see ``changed``) was made outside the graph, which took the new
         values for those the call saw: the engine's gradients are not those of its values."""
-        return _node(self.tensor) is self.node and self.changed()
+        return self.later_unseen
 
     def gradient(self) -> Array:
-        """dL/d(the tensor as the call saw it): ``retain_grad``'s where it is unchanged, the
-        hook's where a later in-place change made the tensor another node of the graph."""
-        if not self.changed() or self.node is self.tensor:
-            return _grad(self.tensor)
-        return self.grad if self.grad is not None else np.zeros_like(self.value)
+        """dL/d(the tensor as the call saw it): that of its node, caught by the hook (a later
+        in-place change makes the tensor another node of the graph), or a leaf's ``grad``."""
+        if isinstance(self.node, Context):
+            return self.grad if self.grad is not None else np.zeros_like(self.value)
+        assert isinstance(self.node, Tensor)
+        return _grad(self.node)
 
 
 def _equal(a: Array, b: Array) -> bool:
@@ -419,15 +493,15 @@ def _equal(a: Array, b: Array) -> bool:
 
 @dataclass(frozen=True)
 class _Call:
-    """One call of a leaf module: its first argument, its output, every Tensor argument (where
-    its own part of the graph begins), for dropout the factor mask / (1 - p), and the input
-    and output as the call saw them (``seen_x``, ``seen_y``)."""
+    """One call of a leaf module: where its own part of the graph begins (the nodes of its
+    Tensor arguments, ``stops``), whether it returned its input untouched (Identity,
+    dropout with p=0), for dropout the factor mask / (1 - p), and the input and output as
+    the call saw them (``seen_x``, ``seen_y``)."""
 
     key: str
     module: Module
-    x: Tensor
-    y: Tensor
-    arguments: tuple[Tensor, ...]
+    returns_input: bool
+    stops: tuple[object, ...]
     factor: Array | None
     seen_x: _Seen
     seen_y: _Seen
@@ -438,14 +512,27 @@ class _Call:
         return self.seen_x.changed_unseen() or self.seen_y.changed_unseen()
 
 
+@dataclass
+class _Pending:
+    """What the pre-hook of a call took, before the module ran: its input, as the module
+    receives it (a module with ``inplace=True`` overwrites it), the nodes of its Tensor
+    arguments, and for dropout a copy of its generator."""
+
+    seen_x: _Seen
+    stops: tuple[object, ...]
+    replay: Any
+
+
 class _Recorder:
     """Forward hooks on every leaf module of ``model`` while the ``with`` block runs, recording
     each call in the order the forward pass makes it; the hooks are removed on leaving it,
     also when the forward pass raises.
 
-    A dropout layer's factor is replayed through the layer itself from a copy of its
-    generator taken in the pre-hook, before the layer draws, so it is the mask the engine
-    drew, not a second draw.
+    Each call's input is taken in the pre-hook, as the module receives it, its output in
+    the hook. A dropout layer's factor is replayed through the layer itself from a copy of
+    its generator taken in the pre-hook, before the layer draws, so it is the mask the
+    engine drew, not a second draw. The recorder holds no tensor of the forward pass,
+    only copies of their values (see ``_Seen``).
     """
 
     def __init__(self, model: Module, gradient_hooks: list[RemovableHandle]) -> None:
@@ -454,8 +541,12 @@ class _Recorder:
         # each of its calls is recorded.
         self._keys = {id(module): key for key, module in _steps_of(model)}
         self._leaves = [m for m in model.modules() if id(m) in self._keys]
-        self._replays: dict[int, Any] = {}
+        self._pending: dict[int, list[_Pending]] = {}
         self._handles: list[RemovableHandle] = []
+        # Each tensor's looks, in order (by id while it lives), to tell what forward changed
+        # after a look from what a module did to its own input.
+        self._looks: dict[int, tuple[weakref.ref[Tensor], list[_Seen]]] = {}
+        self._chains: list[list[_Seen]] = []
         # hooks on the nodes of each call's input and output, for the caller to remove
         self.gradient_hooks = gradient_hooks
 
@@ -470,13 +561,56 @@ class _Recorder:
             handle.remove()
         self._handles.clear()
 
+    def _where(self, module: Module) -> str:
+        key, name = self._keys[id(module)], type(module).__name__
+        return f"module {key} ({name})" if key else name
+
+    def _look(self, tensor: Tensor, by_module_from: _Seen | None = None) -> _Seen:
+        """A look at ``tensor``; ``by_module_from`` is the call's look at its input when this
+        is its output: a change between the two is the module's own."""
+        seen = _Seen.of(tensor, self.gradient_hooks)
+        known = self._looks.get(id(tensor))
+        if known is not None and known[0]() is tensor:
+            chain = known[1]
+            if chain[-1] is not by_module_from:
+                chain[-1].step_to(seen.node, seen.value)
+            chain.append(seen)
+        else:
+            chain = [seen]
+            self._chains.append(chain)
+            self._looks[id(tensor)] = (weakref.ref(tensor), chain)
+        return seen
+
+    def settle(self) -> None:
+        """At the end of the forward pass: for each look, whether forward changed its tensor
+        in place afterwards (see ``_Seen``)."""
+        for chain in self._chains:
+            chain[-1].settle()
+            changed = unseen = False
+            for seen in reversed(chain):
+                changed, unseen = changed or seen.step_changed, unseen or seen.step_unseen
+                seen.later_changed, seen.later_unseen = changed, unseen
+        self._looks.clear()
+
     def _before(self, module: Module, args: tuple[Any, ...]) -> None:
+        x = args[0] if args else None
+        if isinstance(x, PackedSequence):
+            x = x.data
+        if not isinstance(x, Tensor):
+            got = type(x).__name__ if args else "no positional argument"
+            raise TypeError(
+                f"explain: expected {self._where(module)} to be called on a Tensor, got {got}"
+            )
+        replay = None
         if isinstance(module, _MASKING_DROPOUTS) and module.training and 0 < module.p < 1:
-            self._replays[id(module)] = copy.deepcopy(module.generator)
+            replay = copy.deepcopy(module.generator)
+        # Leaves that require no grad are never a node of the graph, so never a stop.
+        stops = tuple(_node(a) for a in args if isinstance(a, Tensor) and a.requires_grad)
+        pending = _Pending(self._look(x), stops, replay)
+        self._pending.setdefault(id(module), []).append(pending)
 
     def _after(self, module: Module, args: tuple[Any, ...], output: Any) -> None:
-        key, name = self._keys[id(module)], type(module).__name__
-        where = f"module {key} ({name})" if key else name
+        pending = self._pending[id(module)].pop()
         given = output
         if isinstance(output, tuple) and output and not isinstance(output, PackedSequence):
             # A recurrent layer's (output, state) or attention's (output, weights): the step
@@ -486,31 +620,26 @@ class _Recorder:
             output = output.data  # the packed rows, time step by time step
         if not isinstance(output, Tensor):
             raise TypeError(
-                f"explain: expected {where} to return a Tensor (or a tuple that starts with "
-                f"one), got {type(given).__name__}"
+                f"explain: expected {self._where(module)} to return a Tensor (or a tuple that "
+                f"starts with one), got {type(given).__name__}"
             )
-        x = args[0] if args else None
-        if isinstance(x, PackedSequence):
-            x = x.data
-        if not isinstance(x, Tensor):
-            got = type(x).__name__ if args else "no positional argument"
-            raise TypeError(f"explain: expected {where} to be called on a Tensor, got {got}")
+        seen_x = pending.seen_x
         factor = None
-        replay = self._replays.pop(id(module), None)
-        if replay is not None and isinstance(module, _MASKING_DROPOUTS):
+        if pending.replay is not None and isinstance(module, _MASKING_DROPOUTS):
             generator = module.generator
             try:
-                module.generator = replay
+                module.generator = pending.replay
                 with no_grad():  # forward, not __call__: the hooks must not see the replay
-                    factor = module.forward(Tensor(np.ones_like(x.data))).data
+                    factor = module.forward(Tensor(np.ones_like(seen_x.value))).data
             finally:
                 module.generator = generator
-        for tensor in (x, output):
-            if tensor.requires_grad and not tensor.is_leaf:
-                tensor.retain_grad()
-        arguments = tuple(a for a in args if isinstance(a, Tensor))
-        seen_x, seen_y = (_Seen.of(t, self.gradient_hooks) for t in (x, output))
-        self.calls.append(_Call(key, module, x, output, arguments, factor, seen_x, seen_y))
+        own_input = seen_x.tensor is not None and seen_x.tensor() is output
+        seen_y = self._look(output, by_module_from=seen_x if own_input else None)
+        returns_input = own_input and seen_y.same(seen_x)
+        call = _Call(
+            self._keys[id(module)], module, returns_input, pending.stops, factor, seen_x, seen_y
+        )
+        self.calls.append(call)
 
 
 def _steps_of(model: Module) -> list[tuple[str, Module]]:
@@ -568,7 +697,7 @@ def _users(loss: Tensor) -> dict[int, set[int]]:
 def _inside(call: _Call) -> set[int]:
     """The ids of the nodes a call made: those reachable from its output back to its
     arguments (parameters and constants are leaves, so the walk ends at them)."""
-    stops = {id(_node(a)) for a in call.arguments}
+    stops = {id(node) for node in call.stops}
     inside: set[int] = set()
     stack = [call.seen_y.node] if isinstance(call.seen_y.node, Context) else []
     while stack:
@@ -606,14 +735,14 @@ def _links(calls: list[_Call], output: Tensor, loss: Tensor) -> list[_Links]:
     # A call that returns its input (Identity, dropout with p=0) is its input: nothing can
     # use one without the other.
     x_alone = [
-        call.y is call.x or _alone(call.seen_x.node, inside, users)
+        call.returns_input or _alone(call.seen_x.node, inside, users)
         for call, inside in zip(calls, insides, strict=True)
     ]
     uses: dict[int, int] = {}
     for call in calls:
         uses[id(call.module)] = uses.get(id(call.module), 0) + 1
     links = []
-    final = _Seen(output, output.data, _node(output), output.requires_grad)
+    final = _Seen.now(output)
     for k, (call, inside) in enumerate(zip(calls, insides, strict=True)):
         if k + 1 < len(calls) and calls[k + 1].seen_x.same(call.seen_y) and x_alone[k + 1]:
             source = f"from step {k + 2}"
@@ -688,7 +817,9 @@ def _derivative(activation: Module, z: Array) -> Array:
     Through ``forward``, not ``__call__``: the probe is no call of the model's, and the
     user's forward hooks (a counter, ``GradientHealth``'s observer) must not see it."""
     probe = Tensor(z, requires_grad=True)
-    activation.forward(probe).sum().backward()
+    # A clone, not the leaf: an activation with inplace=True changes its input, which a leaf
+    # that requires grad refuses.
+    activation.forward(probe.clone()).sum().backward()
     assert probe.grad is not None
     return probe.grad.data.copy()
 
@@ -1165,6 +1296,7 @@ def trace_step(
         model.zero_grad()
         with _Recorder(model, gradient_hooks) as recorder:
             output = model(inputs)
+        recorder.settle()
         if not isinstance(output, Tensor):
             raise TypeError(
                 f"explain: expected {type(model).__name__} to return a Tensor, "
@@ -1207,13 +1339,13 @@ def trace_step(
         def name(seen: _Seen, symbol: str) -> None:
             named[id(seen.node)] = (seen, symbol)
 
-        name(_Seen(inputs, inputs.data.copy(), inputs, inputs.requires_grad), "x")
+        name(_Seen.now(inputs), "x")
         for index, (call, link) in enumerate(zip(calls, links, strict=True), 1):
             step = _step(index, call, link, names, name_of(call.seen_x), keys)
             steps.append(step)
             name(call.seen_x, step.input_name)
             name(call.seen_y, step.output_name)
-        y_hat_name = name_of(_Seen(output, output.data, _node(output), output.requires_grad))
+        y_hat_name = name_of(_Seen.now(output))
         updates = _update(opt, model, names.parameters) if opt is not None else []
     finally:
         for handle in gradient_hooks:

@@ -26,6 +26,8 @@ from typing import IO, Any
 def _target_path(where: str, path: Any) -> Path:
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"{where}: expected a path (str or os.PathLike), got {type(path).__name__}")
+    if os.fspath(path) == "":  # else resolved to the working folder, and named as a folder
+        raise FileNotFoundError(f"{where}: expected a file path, got an empty path ''")
     # A link is written through, as open(path, "w") would: replacing the link itself would
     # leave the file it points to with the old content.
     target = Path(os.path.realpath(os.fspath(path)))

@@ -124,6 +124,12 @@ class _ProbabilityCrossEntropy:
         return rows if self.reduction == "none" else rows.mean()
 
 
+def _sparse_labels(loss: Any) -> str | bool:
+    """``"sparse"`` for Keras's sparse categorical cross-entropy, whose targets are class
+    labels of shape (N,) or (N, 1); False for any other loss."""
+    return "sparse" if isinstance(loss, _ProbabilityCrossEntropy) and loss.sparse else False
+
+
 def _check_sparse_labels(name: str, output: Tensor, labels: Array) -> None:
     """Refuse targets that are not one class label per row of ``output`` (N, classes)."""
     if labels.dtype.kind not in "iub" and not is_floating(labels.dtype):
@@ -597,6 +603,22 @@ def _indexed(loader: DataLoader) -> bool:
     return not loader._streamed and type(loader).__iter__ is DataLoader.__iter__
 
 
+def _samples(x: Any) -> int:
+    """The number of samples in a batch's inputs ``x``: its first axis; for inputs in a tuple,
+    list or dict (a padded batch and its sequence lengths), the first axis of the first
+    tensor or array in them, else their number of entries (a list of string ids)."""
+    pending = [x]
+    while pending:
+        value = pending.pop(0)
+        if isinstance(value, Tensor | np.ndarray):
+            return len(value)
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, tuple | list):
+            pending.extend(value)
+    return len(x)
+
+
 def _one_sample(loader: DataLoader, indices: Any, target: Any) -> bool:
     """Whether an item of ``loader`` is one sample, unbatched, which counts as one row and
     takes a leading axis where rows are joined: PyTorch's per-sample mode
@@ -626,7 +648,7 @@ def _rows_of(dataset: Any) -> bool:
 
 
 def _pass_loader(
-    data: Any, batch_size: int, where: str, dtype: Any, labels: bool = False
+    data: Any, batch_size: int, where: str, dtype: Any, labels: bool | str = False
 ) -> tuple[DataLoader, bool]:
     """The loader an evaluation pass iterates, and whether it was made here: a DataLoader
     given is taken as it is (its batches, order, ``drop_last`` and ``collate_fn``, as a
@@ -642,11 +664,13 @@ def _pass_loader(
     return DataLoader(dataset, batch_size), True
 
 
-def _as_dataset(data: Any, where: str, dtype: Any, labels: bool = False) -> Any:
-    """A dataset from (x, y) arrays or tensors, or a dataset as it is. With ``labels`` (a
-    cross-entropy or NLL loss), float targets of shape (N,) that are all whole numbers (a
-    pandas column of labels) become int64 class labels, as Keras's sparse cross-entropy
-    reads them; NaN among them (missing labels) is refused."""
+def _as_dataset(data: Any, where: str, dtype: Any, labels: bool | str = False) -> Any:
+    """A dataset from (x, y) arrays or tensors, or a dataset as it is. With ``labels`` (True
+    for a cross-entropy or NLL loss, ``"sparse"`` for Keras's sparse categorical
+    cross-entropy), float targets of shape (N,) that are all whole numbers (a pandas column
+    of labels) become int64 class labels, as Keras's sparse cross-entropy reads them; NaN
+    among them (missing labels), or in the (N, 1) column the sparse loss also takes, is
+    refused before training, with the dataset's row."""
     if isinstance(data, tuple | list):
         if len(data) != 2:
             raise ValueError(
@@ -660,7 +684,7 @@ def _as_dataset(data: Any, where: str, dtype: Any, labels: bool = False) -> Any:
             )
         if is_floating(x.dtype) and x.dtype != dtype:
             x = x.astype(dtype)  # the model's dtype: float64 data must not widen float32 weights
-        if labels and y.ndim == 1:
+        if labels and (y.ndim == 1 or (labels == "sparse" and y.shape[1:] == (1,))):
             # A cross-entropy of (N,) targets reads them as labels, never as probabilities.
             _check_no_missing_labels(where, y)
         if labels and y.ndim == 1 and is_floating(y.dtype) and _whole(y):
@@ -1394,7 +1418,8 @@ def fit(
         Epochs already done, as in Keras: training runs epochs ``initial_epoch + 1`` to
         ``epochs`` (numbered from 1). Not with ``resume_from``, which restores the epoch.
     metrics : sequence of names or functions, one of them, or None
-        See ``chainrule.train.metrics.METRICS``; computed on each epoch's outputs.
+        See ``chainrule.train.metrics.METRICS``, and ``ALIASES`` there for Keras's and
+        scikit-learn's names (``'f1_score'`` is ``'f1'``); computed on each epoch's outputs.
         ``'precision'``, ``'recall'`` and ``'f1'`` are of class 1 for a model of two
         classes (one output under a binary loss, or two class scores), as scikit-learn's
         default ``pos_label=1``, and the macro average for more (``'f1_macro'`` is that
@@ -1556,7 +1581,8 @@ def fit(
         raise TypeError(f"fit: model must be a chainrule.nn.Module, got {type(model).__name__}")
     loss_fn = _resolve_loss(loss, "fit")
     kind = _output_kind(loss_fn)
-    labels = kind in ("logits", "log_proba")  # float labels of (N,) may be read as classes
+    # float labels of (N,) may be read as classes; Keras's sparse loss takes (N, 1) too
+    labels: bool | str = kind in ("logits", "log_proba") or _sparse_labels(loss_fn)
     opt = _resolve_optimizer(optimizer, model)
     _check_optimizes(opt, model, loss_fn)
     _check_scheduled(scheduler, opt, optimizer)
@@ -2078,7 +2104,7 @@ def _run_epoch(
             # What the batch's loss is the mean over (its rows, or a cross-entropy's counted
             # labels), weighted or not, so that batches add up to the epoch's mean.
             settings = state._loss_settings(state.loss_fn)
-            rows = _averaged_over(settings, y, 1 if one else len(x))
+            rows = _averaged_over(settings, y, 1 if one else _samples(x))
         state.step += 1
         if not np.isfinite(value) and rows:
             _diverged(state, value, x, y)
@@ -2279,12 +2305,12 @@ def _evaluate(
                 output = model(x)
                 if weighted_loss is None:
                     value = loss_fn(output, y)
-                    rows = _averaged_over(settings, y, 1 if one else len(x))
+                    rows = _averaged_over(settings, y, 1 if one else _samples(x))
                 else:
                     assert weights is not None  # given together
                     weight = Tensor._from_op(weights[indices], None)
                     value = weighted_loss(output, y, weight)
-                    rows = _averaged_over(settings, y, len(x))
+                    rows = _averaged_over(settings, y, _samples(x))
                 if split:
                     # A sum adds up over the ranks as it is; a mean times what it is a mean
                     # over (0 for labels all ignored, whose mean is NaN) is a sum too.
@@ -2398,9 +2424,8 @@ def evaluate(
     kind = _output_kind(loss_fn)
     dtype = _model_dtype(model)
     source = _with_targets(data, y, "evaluate", "data")
-    loader, _ = _pass_loader(
-        source, batch_size, "evaluate: data", dtype, kind in ("logits", "log_proba")
-    )
+    labels = kind in ("logits", "log_proba") or _sparse_labels(loss_fn)
+    loader, _ = _pass_loader(source, batch_size, "evaluate: data", dtype, labels)
     metric_list = _metrics_for(metrics, kind, "evaluate")
     if not loader._streamed:
         _refuse_for_multilabel(metric_list, kind, loader.dataset, "evaluate")

@@ -742,9 +742,17 @@ ALIASES: dict[str, str] = {
     "mean_absolute_percentage_error": "mape",
     "mean_squared_logarithmic_error": "msle",
     "r2_score": "r2",
+    # scikit-learn's function names, which Keras and scikit-learn users write
+    "accuracy_score": "accuracy",
+    "precision_score": "precision",
+    "recall_score": "recall",
+    "f1_score": "f1",
 }
-"""Keras's and scikit-learn's names for metrics of ``METRICS``; the logs keep the name given,
-as Keras's do (``metrics=['mean_squared_error']`` logs ``mean_squared_error`` and
+"""Keras's and scikit-learn's names for metrics of ``METRICS`` (``'acc'``,
+``'mean_squared_error'``, scikit-learn's functions ``'accuracy_score'``,
+``'precision_score'``, ``'recall_score'``, ``'f1_score'`` and ``'r2_score'``, which score as
+the metric they name: ``'f1_score'`` as ``'f1'``); the logs keep the name given, as Keras's
+do (``metrics=['mean_squared_error']`` logs ``mean_squared_error`` and
 ``val_mean_squared_error``)."""
 
 

@@ -410,14 +410,37 @@ def tanh(x: Any) -> Tensor:
 
 
 def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
-    """Clip to [min_val, max_val] with zero gradient outside."""
+    """Clip to [min_val, max_val] with zero gradient outside. An integer tensor keeps its
+    dtype, as in PyTorch: the bounds are truncated toward zero."""
     if min_val >= max_val:
         raise ValueError(
             f"hardtanh: min_val must be less than max_val, got min_val={min_val}, max_val={max_val}"
         )
     if inplace:
         return in_place("hardtanh", x, lambda t: hardtanh(t, min_val, max_val))
-    return Hardtanh.apply(as_tensor(x), float(min_val), float(max_val))
+    x = as_tensor(x)
+    if x.data.dtype.kind in "iu":
+        return _integer_clip(x, min_val, max_val, "hardtanh")
+    return Hardtanh.apply(x, float(min_val), float(max_val))
+
+
+def _as_integer_bound(bound: float, dtype: np.dtype[Any]) -> int:
+    """``bound`` truncated toward zero and kept within ``dtype``'s range, as PyTorch converts
+    the float bounds of hardtanh and threshold for an integer tensor."""
+    info = np.iinfo(dtype)
+    return int(min(max(bound, info.min), info.max))
+
+
+def _integer_clip(x: Tensor, min_val: float, max_val: float, where: str) -> Tensor:
+    """hardtanh of an integer tensor, which keeps its dtype, as in PyTorch (integers never
+    require grad: there is no graph to record)."""
+    if x.data.dtype.kind == "u" and min_val <= -1:  # truncated, a negative bound
+        raise ValueError(
+            f"{where}: expected bounds >= 0 for an unsigned tensor of dtype {x.dtype}, got "
+            f"min_val={min_val}"
+        )
+    low, high = (_as_integer_bound(bound, x.data.dtype) for bound in (min_val, max_val))
+    return Tensor._from_op(np.clip(x.data, low, high), None)
 
 
 def _single_axis(x: Tensor, axis: Any, dim: Any, where: str) -> int:
@@ -580,7 +603,10 @@ def relu6(x: Any, inplace: bool = False) -> Tensor:
     """
     if inplace:
         return in_place("relu6", x, relu6)
-    return Hardtanh.apply(as_tensor(x), 0.0, 6.0)
+    x = as_tensor(x)
+    if x.data.dtype.kind in "iu":  # integers keep their dtype, as in PyTorch
+        return _integer_clip(x, 0.0, 6.0, "relu6")
+    return Hardtanh.apply(x, 0.0, 6.0)
 
 
 def hardsigmoid(x: Any, inplace: bool = False) -> Tensor:
@@ -637,14 +663,29 @@ def threshold(x: Any, threshold: float, value: float, inplace: bool = False) -> 
     """x where x > threshold, else ``value``;  dy/dx = 1 where x > threshold, else 0.
 
     NOTE: at x = threshold the output is ``value`` and the derivative 0, as in PyTorch; NaN
-    passes through, with derivative 1.
+    passes through, with derivative 1. An integer tensor keeps its dtype, as in PyTorch:
+    ``threshold`` and ``value`` are truncated toward zero.
     """
+    if inplace:
+        return in_place("threshold", x, lambda t: _threshold(t, threshold, value))
+    return _threshold(as_tensor(x), threshold, value)
+
+
+def _threshold(x: Tensor, threshold: float, value: float) -> Tensor:
     from chainrule.autograd.ops.elementwise import where
 
-    if inplace:
-        return in_place("threshold", x, lambda t: where(~(t.data <= threshold), t, value))
-    x = as_tensor(x)
-    return where(~(x.data <= threshold), x, value)
+    dtype = x.data.dtype
+    if dtype.kind not in "iu":
+        return where(~(x.data <= threshold), x, value)
+    # An integer tensor keeps its dtype, as in PyTorch: threshold and value truncated.
+    info = np.iinfo(dtype)
+    if not (math.isfinite(value) and info.min <= math.trunc(value) <= info.max):
+        raise ValueError(
+            f"threshold: expected a value that a tensor of dtype {x.dtype} can hold "
+            f"({info.min} to {info.max}), got value={value!r}"
+        )
+    limit = _as_integer_bound(threshold, dtype)
+    return Tensor._from_op(np.where(x.data > limit, x.data, dtype.type(math.trunc(value))), None)
 
 
 def hardshrink(x: Any, lambd: float = 0.5) -> Tensor:
