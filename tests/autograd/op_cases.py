@@ -670,10 +670,16 @@ for axis in (0, 1, -1):
         lambda x, a=axis: torch.log_softmax(x, a),
         normal((2, 3, 4)),
     )
-case("softmax", "default_1d", cr.softmax, lambda x: torch.softmax(x, -1), normal((5,)))
+case(
+    "softmax", "last_1d", lambda x: cr.softmax(x, -1), lambda x: torch.softmax(x, -1), normal((5,))
+)
 case("softmax", "dim", lambda x: x.softmax(dim=0), SAME, normal((3, 4)))
 case(
-    "log_softmax", "default_2d", cr.log_softmax, lambda x: torch.log_softmax(x, -1), normal((3, 4))
+    "log_softmax",
+    "last_2d",
+    lambda x: cr.log_softmax(x, -1),
+    lambda x: torch.log_softmax(x, -1),
+    normal((3, 4)),
 )
 case("log_softmax", "dim", lambda x: x.log_softmax(dim=0), SAME, normal((3, 4)))
 

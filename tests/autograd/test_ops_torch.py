@@ -263,8 +263,8 @@ def test_kink_convention_matches_torch(
 # --------------------------------------------------------------------- numerical stability
 EXTREME = [-1e4, -50.0, -1.0, 0.0, 1.0, 50.0, 1e4]
 STABLE: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
-    ("softmax", cr.softmax, lambda x: torch.softmax(x, -1)),
-    ("log_softmax", cr.log_softmax, lambda x: torch.log_softmax(x, -1)),
+    ("softmax", lambda x: cr.softmax(x, -1), lambda x: torch.softmax(x, -1)),
+    ("log_softmax", lambda x: cr.log_softmax(x, -1), lambda x: torch.log_softmax(x, -1)),
     ("logsumexp", cr.logsumexp, lambda x: torch.logsumexp(x, 0)),
     ("sigmoid", cr.sigmoid, torch.sigmoid),
     ("softplus", cr.softplus, F.softplus),

@@ -44,6 +44,7 @@ def _run(path: Path, x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice for softmin:UserWarning")
 def test_each_new_activation_matches_onnxruntime(name: str, dtype: type, tmp_path: Path) -> None:
     activation = ACTIVATIONS[name]()
     width_after = 3 if name == "glu" else 6

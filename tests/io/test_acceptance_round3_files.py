@@ -57,6 +57,7 @@ def assert_same_model(original: nn.Module, restored: nn.Module, x: Any) -> None:
     ],
     ids=repr,
 )
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice:UserWarning")  # dim=None
 def test_an_activation_built_with_every_option_comes_back_as_built(
     tmp_path: Path, layer: nn.Module
 ) -> None:

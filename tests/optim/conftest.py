@@ -24,8 +24,8 @@ N_BATCHES = 60
 
 @contextlib.contextmanager
 def torch_default_dtype(dtype: Any) -> Iterator[None]:
-    """Run PyTorch with ``dtype`` as its default, so its scalar state (step counts, NAdam's
-    ``mu_product``) is kept in that precision, as chainrule keeps it in float64."""
+    """Run PyTorch with ``dtype`` as its default (for LBFGS, whose line search makes
+    tensors of the default dtype)."""
     import torch
 
     previous = torch.get_default_dtype()
@@ -99,17 +99,18 @@ class MLPProblem:
         steps: range | None = None,
         after_step: Callable[[], None] | None = None,
     ) -> list[float]:
+        # PyTorch at its default dtype, float32, in which it keeps scalar state (NAdam's
+        # mu_product, ASGD's eta and mu), as chainrule does at its default.
         losses = []
-        with torch_default_dtype(dtype):
-            for i in steps if steps is not None else range(len(self.batches)):
-                x, y = self.batches[i]
-                optimizer.zero_grad()
-                loss = self.torch_loss(params, x.astype(dtype), y)
-                loss.backward()
-                optimizer.step()
-                if after_step is not None:
-                    after_step()
-                losses.append(loss.item())
+        for i in steps if steps is not None else range(len(self.batches)):
+            x, y = self.batches[i]
+            optimizer.zero_grad()
+            loss = self.torch_loss(params, x.astype(dtype), y)
+            loss.backward()
+            optimizer.step()
+            if after_step is not None:
+                after_step()
+            losses.append(loss.item())
         return losses
 
     # ------------------------------------------------------------------ full batch

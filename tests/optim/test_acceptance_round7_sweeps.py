@@ -45,16 +45,6 @@ def _problem() -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
 WEIGHTS, BATCHES = _problem()
 
 
-@pytest.fixture(autouse=True)
-def _torch_float64() -> Any:
-    """PyTorch keeps scalar state (step counts, NAdam's mu_product) in its default dtype;
-    float64, as chainrule keeps them, so that the runs can agree to 1e-10."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
-
-
 def _head_used(step: int) -> bool:
     """Whether the last layer takes part: not before it joins, and not on every fourth step
     after, so that its gradient is None there (or zeros, after zero_grad(set_to_none=False))."""
@@ -206,6 +196,14 @@ def test_random_settings_match_pytorch_every_step(name, seed):
                 their_opt = build(torch.optim, theirs, [{}] * 3)
                 their_opt.add_param_group({"params": [theirs[4]]})
                 their_opt.load_state_dict(their_saved)
+                if seed % 2 == 0:
+                    # PyTorch's load_state_dict casts NAdam's float32 mu_product to the
+                    # parameters' float64; chainrule keeps its own state dict's as saved,
+                    # so that a resumed run repeats an uninterrupted one. Back to float32,
+                    # to compare the rest.
+                    for state in their_opt.state.values():
+                        if "mu_product" in state:
+                            state["mu_product"] = state["mu_product"].to(torch.float32)
             set_to_none = step % 3 != 0
             our_opt.zero_grad(set_to_none=set_to_none)
             their_opt.zero_grad(set_to_none=set_to_none)

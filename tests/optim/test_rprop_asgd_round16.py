@@ -84,7 +84,8 @@ def test_trajectory_and_state_match_pytorch(config, dtype, mlp, tol):
 
 def test_asgd_average_is_the_mean_of_the_weights_since_t0(mlp):
     """ax is the Polyak average: from step t0 + 2 on, the mean of the weights after steps
-    t0 + 2, ..., t (and until then, the weights themselves)."""
+    t0 + 2, ..., t (and until then, the weights themselves), to float32's rounding of the
+    weights 1/k, in which PyTorch keeps mu."""
     dtype, t0 = np.float64, 4
     params = mlp.chainrule_params(dtype)
     opt = optim.ASGD(params, lr=0.05, t0=t0)
@@ -97,7 +98,7 @@ def test_asgd_average_is_the_mean_of_the_weights_since_t0(mlp):
         after_step=lambda: visited.append(params[0].data.copy()),
     )
     ax = opt.state[params[0]]["ax"]
-    np.testing.assert_allclose(ax, np.mean(visited[t0 + 1 :], axis=0), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ax, np.mean(visited[t0 + 1 :], axis=0), rtol=1e-6, atol=1e-9)
     assert opt.state[params[0]]["mu"] == 1 / (20 - t0)
     assert not np.allclose(ax, params[0].data)
 
@@ -193,9 +194,8 @@ def test_a_pytorch_state_dict_resumes_here_and_ours_resumes_in_pytorch(name, mlp
         for index, state in saved["state"].items()
     }
     handed = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
-    with mlp.torch_default_dtype(dtype):  # PyTorch keeps eta and mu in its default dtype
-        their_opt = getattr(torch.optim, name)(handed, **kwargs)
-        their_opt.load_state_dict(saved)
+    their_opt = getattr(torch.optim, name)(handed, **kwargs)
+    their_opt.load_state_dict(saved)
     tail = mlp.run_torch(handed, their_opt, dtype, steps=range(25, len(mlp.batches)))
     np.testing.assert_allclose(tail, their_losses[25:], **tol(dtype))
 
@@ -267,8 +267,7 @@ def test_a_scalar_parameter_and_a_tensor_lr_step_as_in_pytorch(name, mlp):
         for opt, w in ((our_opt, ours), (their_opt, theirs)):
             opt.zero_grad()
             ((w - 0.5) ** 2).backward()
-            with mlp.torch_default_dtype(np.float64):  # ASGD's eta and mu in float64
-                opt.step()
+            opt.step()
         assert ours.item() == pytest.approx(theirs.item(), rel=1e-12)
     assert ours.item() != 2.0
 

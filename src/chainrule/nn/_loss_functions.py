@@ -91,6 +91,23 @@ def _pair(where: str, input: Any, target: Any, reduction: str) -> tuple[Tensor, 
     return input, target
 
 
+def _weighted(
+    where: str, loss: Tensor, weight: Any, reduction: str, *, mean_by_weight: bool = True
+) -> Tensor:
+    """PyTorch's ``weight=`` of ``mse_loss``, ``l1_loss`` and ``huber_loss``: each element's
+    loss times its weight (of the input's shape), then reduced; 'mean' divides by the sum of
+    the weights (by their count for ``huber_loss``, as PyTorch does)."""
+    weight = as_tensor(weight)
+    if weight.shape != loss.shape:
+        raise ValueError(
+            f"{where}: expected weight of the input's shape {loss.shape}, got {weight.shape}"
+        )
+    weighted = loss * weight
+    if reduction == "mean" and mean_by_weight:
+        return weighted.sum() / weight.sum()
+    return _reduce(weighted, reduction)
+
+
 def mse_loss(
     input: Any,
     target: Any,
@@ -98,10 +115,19 @@ def mse_loss(
     *,
     size_average: bool | None = None,
     reduce: bool | None = None,
+    weight: Any = None,
 ) -> Tensor:
-    """Mean squared error: (input - target)**2, reduced."""
+    """Mean squared error: (input - target)**2, reduced.
+
+    ``weight`` (of the input's shape), as in PyTorch, multiplies each element's loss; 'mean'
+    is then sum(weight * loss) / sum(weight).
+    """
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction("mse_loss", size_average, reduce)
+    if weight is not None:
+        input, target = _pair("mse_loss", input, target, reduction)
+        diff = input - target
+        return _weighted("mse_loss", diff * diff, weight, reduction)
     if (reduction == "mean" or reduction == "sum") and isinstance(input, Tensor):
         # What _pair checks, in a few comparisons, for two tensors that already match.
         a, b = input.data, target.data if isinstance(target, Tensor) else None
@@ -121,16 +147,30 @@ def l1_loss(
     *,
     size_average: bool | None = None,
     reduce: bool | None = None,
+    weight: Any = None,
 ) -> Tensor:
-    """Mean absolute error: |input - target|, reduced."""
+    """Mean absolute error: |input - target|, reduced.
+
+    ``weight`` (of the input's shape), as in PyTorch, multiplies each element's loss; 'mean'
+    is then sum(weight * loss) / sum(weight).
+    """
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction("l1_loss", size_average, reduce)
     input, target = _pair("l1_loss", input, target, reduction)
+    if weight is not None:
+        return _weighted("l1_loss", ops.abs(input - target), weight, reduction)
     return _reduce(ops.abs(input - target), reduction)
 
 
-def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
-    """0.5 d**2 where |d| < delta, else delta * (|d| - 0.5 delta); d = input - target."""
+def huber_loss(
+    input: Any, target: Any, reduction: str = "mean", delta: float = 1.0, weight: Any = None
+) -> Tensor:
+    """0.5 d**2 where |d| < delta, else delta * (|d| - 0.5 delta); d = input - target.
+
+    ``weight`` (of the input's shape), as in PyTorch, multiplies each element's loss before
+    the reduction; 'mean' is then the mean of the products (not divided by sum(weight), as
+    in ``mse_loss``: PyTorch's rule for ``huber_loss``).
+    """
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta!r}")
     input, target = _pair("huber_loss", input, target, reduction)
@@ -141,6 +181,8 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     # branch, through which hardtanh passes it: a NaN gradient, as in PyTorch.
     near = ops.hardtanh(diff, -delta, delta)
     loss = ops.where(~(size.data >= delta), 0.5 * near * near, delta * (size - 0.5 * delta))
+    if weight is not None:
+        return _weighted("huber_loss", loss, weight, reduction, mean_by_weight=False)
     return _reduce(loss, reduction)
 
 
@@ -1027,7 +1069,8 @@ def multi_margin_loss(
 
     Returns
     -------
-    Tensor: a scalar, or shape (N,) (() for unbatched input) with ``reduction='none'``
+    Tensor: a scalar, or with ``reduction='none'`` one loss per row in the target's shape,
+    as in PyTorch: (N,), or for unbatched input () or (1,)
 
     Raises
     ------
@@ -1051,6 +1094,7 @@ def multi_margin_loss(
     unbatched = x.ndim == 1
     rows = x.reshape(1, -1) if unbatched else x
     classes = rows.shape[1]
+    target_shape = labels.shape
     labels = labels.reshape(-1)
     if labels.shape != (rows.shape[0],):
         raise ValueError(
@@ -1073,7 +1117,9 @@ def multi_margin_loss(
         assert w is not None
         others = others * w[labels][:, None]
     loss = (hinge * others).sum(axis=1) / classes
-    if unbatched:
+    if len(target_shape) <= 1:
+        loss = loss.reshape(target_shape)  # PyTorch's: (1,) for a (1,) target of one row
+    elif unbatched:
         loss = loss.reshape(())
     return _reduce(loss, reduction)
 

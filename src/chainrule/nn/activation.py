@@ -31,8 +31,8 @@ class _Activation(Module):
 class ReLU(_Activation):
     """max(x, 0)."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.relu(x, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.relu(input, self.inplace)
 
 
 class LeakyReLU(Module):
@@ -42,8 +42,8 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, x: Any) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + _inplace(self.inplace)
@@ -56,8 +56,8 @@ class ELU(Module):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, x: Any) -> Tensor:
-        return F.elu(x, self.alpha, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + _inplace(self.inplace)
@@ -66,8 +66,8 @@ class ELU(Module):
 class SELU(_Activation):
     """Scaled ELU with the self-normalizing constants."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.selu(x, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.selu(input, self.inplace)
 
 
 class GELU(Module):
@@ -79,8 +79,8 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x: Any) -> Tensor:
-        return F.gelu(x, self.approximate)
+    def forward(self, input: Any) -> Tensor:
+        return F.gelu(input, self.approximate)
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
@@ -89,8 +89,8 @@ class GELU(Module):
 class SiLU(_Activation):
     """x * sigmoid(x) (swish)."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.silu(x, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.silu(input, self.inplace)
 
 
 class Softplus(Module):
@@ -100,8 +100,8 @@ class Softplus(Module):
         super().__init__()
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, x: Any) -> Tensor:
-        return F.softplus(x, self.beta, self.threshold)
+    def forward(self, input: Any) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -110,15 +110,15 @@ class Softplus(Module):
 class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.sigmoid(x)
+    def forward(self, input: Any) -> Tensor:
+        return F.sigmoid(input)
 
 
 class Tanh(Module):
     """tanh(x)."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.tanh(x)
+    def forward(self, input: Any) -> Tensor:
+        return F.tanh(input)
 
 
 class Hardtanh(Module):
@@ -133,8 +133,8 @@ class Hardtanh(Module):
             )
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
-    def forward(self, x: Any) -> Tensor:
-        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace(self.inplace)
@@ -148,35 +148,43 @@ def _implicit_dim(dim: int | None, x: Any) -> int:
     return 0 if np.ndim(x.data if isinstance(x, Tensor) else x) in (0, 1, 3) else 1
 
 
-class Softmax(Module):
-    """Softmax along ``dim`` (default: the last axis).
+# The user's call of the module, seen from the warning's caller (as PyTorch's layers pass):
+# _softmax_axis, F.softmax, forward, Module.__call__, the user.
+_STACKLEVEL = 5
 
-    ``dim=None`` chooses the axis as PyTorch does (see ``_implicit_dim``); pass the axis.
+
+class Softmax(Module):
+    """Softmax along ``dim``.
+
+    ``dim=None`` (PyTorch's default) chooses the axis as PyTorch does, with PyTorch's
+    deprecation warning: axis 0 for inputs of 0, 1 or 3 dimensions, axis 1 otherwise (see
+    ``_implicit_dim``); pass the axis (``dim=-1`` for the last).
     """
 
-    def __init__(self, dim: int | None = -1) -> None:
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Any) -> Tensor:
-        return F.softmax(x, _implicit_dim(self.dim, x))
+    def forward(self, input: Any) -> Tensor:
+        return F.softmax(input, self.dim, _stacklevel=_STACKLEVEL)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
 class LogSoftmax(Module):
-    """log(softmax(x)) along ``dim`` (default: the last axis), computed stably.
+    """log(softmax(x)) along ``dim``, computed stably.
 
-    ``dim=None`` chooses the axis as PyTorch does, as for ``Softmax``.
+    ``dim=None`` (PyTorch's default) chooses the axis as PyTorch does, with its warning, as
+    for ``Softmax``.
     """
 
-    def __init__(self, dim: int | None = -1) -> None:
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Any) -> Tensor:
-        return F.log_softmax(x, _implicit_dim(self.dim, x))
+    def forward(self, input: Any) -> Tensor:
+        return F.log_softmax(input, self.dim, _stacklevel=_STACKLEVEL)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -205,14 +213,14 @@ class Softmax2d(Module):
     ((2, 3, 4, 5), True)
     """
 
-    def forward(self, x: Any) -> Tensor:
-        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    def forward(self, input: Any) -> Tensor:
+        shape = np.shape(input.data if isinstance(input, Tensor) else input)
         if len(shape) not in (3, 4):
             raise ValueError(
                 f"Softmax2d: expected input of shape (N, C, H, W) or (C, H, W), got shape "
                 f"{tuple(shape)}"
             )
-        return F.softmax(x, -3)
+        return F.softmax(input, -3)
 
 
 class _PlainActivation(_Activation):
@@ -225,50 +233,50 @@ class _PlainActivation(_Activation):
 class ReLU6(_Activation):
     """min(max(x, 0), 6); the derivative at 0 and at 6 is 0, as in PyTorch."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.relu6(x, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.relu6(input, self.inplace)
 
 
 class Hardsigmoid(_PlainActivation):
     """relu6(x + 3) / 6."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.hardsigmoid(x, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.hardsigmoid(input, self.inplace)
 
 
 class Hardswish(_PlainActivation):
     """x * relu6(x + 3) / 6 (MobileNetV3)."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.hardswish(x, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.hardswish(input, self.inplace)
 
 
 class Mish(_Activation):
     """x * tanh(softplus(x))."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.mish(x, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.mish(input, self.inplace)
 
 
 class LogSigmoid(Module):
     """log(sigmoid(x)), finite for every input."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.logsigmoid(x)
+    def forward(self, input: Any) -> Tensor:
+        return F.logsigmoid(input)
 
 
 class Softsign(Module):
     """x / (1 + |x|)."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.softsign(x)
+    def forward(self, input: Any) -> Tensor:
+        return F.softsign(input)
 
 
 class Tanhshrink(Module):
     """x - tanh(x)."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.tanhshrink(x)
+    def forward(self, input: Any) -> Tensor:
+        return F.tanhshrink(input)
 
 
 class RReLU(Module):
@@ -321,8 +329,8 @@ class RReLU(Module):
         self.lower, self.upper, self.inplace = lower, upper, inplace
         self.generator = own_generator(generator)
 
-    def forward(self, x: Any) -> Tensor:
-        return F.rrelu(x, self.lower, self.upper, self.training, self.inplace, self.generator)
+    def forward(self, input: Any) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace, self.generator)
 
     def extra_repr(self) -> str:
         return f"lower={self.lower}, upper={self.upper}" + _inplace(self.inplace)
@@ -337,8 +345,8 @@ class CELU(Module):
             raise ValueError(f"CELU: alpha must be nonzero, got {alpha!r}")
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, x: Any) -> Tensor:
-        return F.celu(x, self.alpha, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.celu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + _inplace(self.inplace)
@@ -351,8 +359,8 @@ class Threshold(Module):
         super().__init__()
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
-    def forward(self, x: Any) -> Tensor:
-        return F.threshold(x, self.threshold, self.value, self.inplace)
+    def forward(self, input: Any) -> Tensor:
+        return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, value={self.value}" + _inplace(self.inplace)
@@ -365,8 +373,8 @@ class Hardshrink(Module):
         super().__init__()
         self.lambd = lambd
 
-    def forward(self, x: Any) -> Tensor:
-        return F.hardshrink(x, self.lambd)
+    def forward(self, input: Any) -> Tensor:
+        return F.hardshrink(input, self.lambd)
 
     def extra_repr(self) -> str:
         return f"{self.lambd}"
@@ -381,8 +389,8 @@ class Softshrink(Module):
             raise ValueError(f"Softshrink: lambd must be >= 0, got {lambd!r}")
         self.lambd = lambd
 
-    def forward(self, x: Any) -> Tensor:
-        return F.softshrink(x, self.lambd)
+    def forward(self, input: Any) -> Tensor:
+        return F.softshrink(input, self.lambd)
 
     def extra_repr(self) -> str:
         return f"{self.lambd}"
@@ -395,8 +403,8 @@ class GLU(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Any) -> Tensor:
-        return F.glu(x, self.dim)
+    def forward(self, input: Any) -> Tensor:
+        return F.glu(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -404,14 +412,14 @@ class GLU(Module):
 
 class Softmin(Module):
     """softmax(-x) along ``dim``; ``dim=None`` (PyTorch's default) chooses the axis as
-    PyTorch does, as for ``Softmax``."""
+    PyTorch does, with its warning, as for ``Softmax``."""
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Any) -> Tensor:
-        return F.softmin(x, _implicit_dim(self.dim, x))
+    def forward(self, input: Any) -> Tensor:
+        return F.softmin(input, self.dim, _stacklevel=_STACKLEVEL)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -460,8 +468,8 @@ class PReLU(Module):
         """Set every slope back to ``init`` (``generator`` is unused: nothing is random)."""
         self.weight.data[...] = self.init
 
-    def forward(self, x: Any) -> Tensor:
-        return F.prelu(cast_input(x, self.weight.dtype), self.weight)
+    def forward(self, input: Any) -> Tensor:
+        return F.prelu(cast_input(input, self.weight.dtype), self.weight)
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"

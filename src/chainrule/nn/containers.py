@@ -80,11 +80,11 @@ class Sequential(Module):
                 f"Sequential: expected Module instances, got {type(module).__name__} at {name}"
             )
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, input: Any) -> Any:
         for module in self._modules.values():
             if module is not None:
-                x = module(x)
-        return x
+                input = module(input)
+        return input
 
     def __len__(self) -> int:
         return len(self._modules)

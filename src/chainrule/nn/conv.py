@@ -125,15 +125,15 @@ class _ConvNd(Module):
             bound = 1 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound, generator=rng)
 
-    def forward(self, x: Any) -> Tensor:
-        x = self._input(x)
+    def forward(self, input: Any) -> Tensor:
+        input = self._input(input)
         if self.padding_mode == "zeros":
             padding: Any = self.padding
         else:
-            x = F.edge_pad(x, self._checked_edge_pads(x.shape), self.padding_mode)
+            input = F.edge_pad(input, self._checked_edge_pads(input.shape), self.padding_mode)
             padding = 0
         return self._convolve(
-            x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
     def _input(self, x: Any) -> Tensor:

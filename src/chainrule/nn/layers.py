@@ -129,20 +129,20 @@ class Linear(Module):
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
             init.uniform_(self.bias, -bound, bound, generator=rng)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, input: Any) -> Tensor:
         weight = self.weight
-        if type(x) is Tensor and x.data.dtype == weight.data.dtype:
-            shape = x.data.shape  # the common case, without cast_input's conversions
+        if type(input) is Tensor and input.data.dtype == weight.data.dtype:
+            shape = input.data.shape  # the common case, without cast_input's conversions
             if shape and shape[-1] == self.in_features:
-                return F.linear(x, weight, self.bias)
-        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+                return F.linear(input, weight, self.bias)
+        shape = np.shape(input.data if isinstance(input, Tensor) else input)
         if not shape or shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear: expected input with last axis {self.in_features}, got shape {shape}"
             )
-        if is_sparse(x):  # multiplied as it is, never made dense (scikit-learn's sparse X)
-            return F.linear(x.astype(weight.dtype, copy=False), weight, self.bias)
-        return F.linear(cast_input(x, self.weight.dtype), self.weight, self.bias)
+        if is_sparse(input):  # multiplied as it is, never made dense (scikit-learn's sparse X)
+            return F.linear(input.astype(weight.dtype, copy=False), weight, self.bias)
+        return F.linear(cast_input(input, self.weight.dtype), self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (
@@ -157,8 +157,8 @@ class Identity(Module):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
 
-    def forward(self, x: Any) -> Any:
-        return x
+    def forward(self, input: Any) -> Any:
+        return input
 
 
 class Flatten(Module):
@@ -168,8 +168,8 @@ class Flatten(Module):
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def forward(self, x: Any) -> Tensor:
-        return flatten(x, self.start_dim, self.end_dim)
+    def forward(self, input: Any) -> Tensor:
+        return flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -206,8 +206,8 @@ class Dropout(_DropoutNd):
         None, one seeded from the default generator (see ``chainrule.manual_seed``).
     """
 
-    def forward(self, x: Any) -> Tensor:
-        return F.dropout(x, self.p, self.training, self.inplace, self.generator)
+    def forward(self, input: Any) -> Tensor:
+        return F.dropout(input, self.p, self.training, self.inplace, self.generator)
 
 
 class Embedding(Module):
@@ -218,6 +218,10 @@ class Embedding(Module):
     (an empty table, or rows of width 0). ``max_norm``, ``norm_type`` and
     ``scale_grad_by_freq`` work as in PyTorch (see ``chainrule.nn.functional.embedding``);
     gradients are dense, so ``sparse=True`` is refused. ``device`` may only name the CPU.
+
+    As in PyTorch, ``_weight`` (a tensor of shape (num_embeddings, embedding_dim)) becomes
+    the weight as it is, sharing its memory and keeping its dtype and its ``padding_idx``
+    row, and ``_freeze=True`` makes the weight require no gradient.
     """
 
     def __init__(
@@ -229,6 +233,8 @@ class Embedding(Module):
         norm_type: float = 2.0,
         scale_grad_by_freq: bool = False,
         sparse: bool = False,
+        _weight: Any = None,
+        _freeze: bool = False,
         *,
         device: Any = None,
         dtype: Any = None,
@@ -251,8 +257,20 @@ class Embedding(Module):
         )
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        if _weight is not None:
+            weight = _weight if isinstance(_weight, Tensor) else Tensor(np.asarray(_weight))
+            expected = (self.num_embeddings, self.embedding_dim)
+            if tuple(weight.shape) != expected:
+                raise ValueError(
+                    f"Embedding: expected _weight of shape {expected} (num_embeddings, "
+                    f"embedding_dim), got shape {tuple(weight.shape)}"
+                )
+            self.weight = Parameter(weight, requires_grad=not _freeze)
+            return
         dt = np.dtype(dtype) if dtype is not None else default_float()
-        self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype=dt))
+        self.weight = Parameter(
+            np.empty((self.num_embeddings, self.embedding_dim), dtype=dt), requires_grad=not _freeze
+        )
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: GeneratorLike = None) -> None:
@@ -294,11 +312,11 @@ class Embedding(Module):
         module.weight.requires_grad_(not freeze)
         return module
 
-    def forward(self, indices: Any) -> Tensor:
+    def forward(self, input: Any) -> Tensor:
         if self.max_norm is None and not self.scale_grad_by_freq:
-            return F.embedding(indices, self.weight, self.padding_idx)
+            return F.embedding(input, self.weight, self.padding_idx)
         return F.embedding(
-            indices,
+            input,
             self.weight,
             self.padding_idx,
             self.max_norm,
@@ -516,8 +534,8 @@ class Dropout2d(_DropoutNd):
     Input of shape (N, C, H, W), one draw per sample and channel, or (C, H, W).
     """
 
-    def forward(self, x: Any) -> Tensor:
-        return F.dropout2d(x, self.p, self.training, self.inplace, self.generator)
+    def forward(self, input: Any) -> Tensor:
+        return F.dropout2d(input, self.p, self.training, self.inplace, self.generator)
 
 
 class Dropout1d(_DropoutNd):
@@ -550,8 +568,8 @@ class Dropout1d(_DropoutNd):
     (True, [0.0, 2.0])
     """
 
-    def forward(self, x: Any) -> Tensor:
-        return F.dropout1d(x, self.p, self.training, self.inplace, self.generator)
+    def forward(self, input: Any) -> Tensor:
+        return F.dropout1d(input, self.p, self.training, self.inplace, self.generator)
 
 
 class AlphaDropout(_DropoutNd):
@@ -585,8 +603,8 @@ class AlphaDropout(_DropoutNd):
     (True, True)
     """
 
-    def forward(self, x: Any) -> Tensor:
-        return F.alpha_dropout(x, self.p, self.training, generator=self.generator)
+    def forward(self, input: Any) -> Tensor:
+        return F.alpha_dropout(input, self.p, self.training, generator=self.generator)
 
 
 class FeatureAlphaDropout(_DropoutNd):
@@ -617,8 +635,8 @@ class FeatureAlphaDropout(_DropoutNd):
     True
     """
 
-    def forward(self, x: Any) -> Tensor:
-        return F.feature_alpha_dropout(x, self.p, self.training, generator=self.generator)
+    def forward(self, input: Any) -> Tensor:
+        return F.feature_alpha_dropout(input, self.p, self.training, generator=self.generator)
 
 
 class Unflatten(Module):
@@ -651,23 +669,23 @@ class Unflatten(Module):
             raise ValueError(f"Unflatten: dim must be an int, got dim={dim!r}")
         self.dim, self.unflattened_size = int(dim), tuple(int(n) for n in sizes)
 
-    def forward(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
-        if not -x.ndim <= self.dim < x.ndim:
+    def forward(self, input: Any) -> Tensor:
+        input = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
+        if not -input.ndim <= self.dim < input.ndim:
             raise ValueError(
-                f"Unflatten: dim {self.dim} is out of range for input of shape {x.shape}"
+                f"Unflatten: dim {self.dim} is out of range for input of shape {input.shape}"
             )
-        axis = self.dim % x.ndim
+        axis = self.dim % input.ndim
         known = math.prod(n for n in self.unflattened_size if n != -1)
-        size = x.shape[axis]
+        size = input.shape[axis]
         if size % known or (-1 not in self.unflattened_size and size != known):
             raise ValueError(
                 f"Unflatten: expected axis {self.dim} of size {known} to split into "
-                f"{self.unflattened_size}, got input shape {x.shape}"
+                f"{self.unflattened_size}, got input shape {input.shape}"
             )
         # The -1 given its size: on an empty batch a reshape could not infer it.
         sizes = tuple(size // known if n == -1 else n for n in self.unflattened_size)
-        return x.reshape(*x.shape[:axis], *sizes, *x.shape[axis + 1 :])
+        return input.reshape(*input.shape[:axis], *sizes, *input.shape[axis + 1 :])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

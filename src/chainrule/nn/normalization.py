@@ -112,14 +112,14 @@ class _BatchNorm(Module):
         if self.bias is not None:
             self.bias.data[...] = 0
 
-    def forward(self, x: Any) -> Tensor:
-        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    def forward(self, input: Any) -> Tensor:
+        shape = np.shape(input.data if isinstance(input, Tensor) else input)
         name = type(self).__name__
         if len(shape) not in self._ranks or shape[1] != self.num_features:
             raise ValueError(f"{name}: expected input of shape {self._shapes()}, got {shape}")
         reference = self.weight if self.weight is not None else self.running_mean
         if reference is not None:
-            x = cast_input(x, reference.dtype)
+            input = cast_input(input, reference.dtype)
         # As in PyTorch, where track_running_stats may be switched off after construction:
         # buffers that exist normalize in evaluation mode, and only training while tracking
         # updates them.
@@ -144,7 +144,7 @@ class _BatchNorm(Module):
                 momentum = 1.0 / int(self.num_batches_tracked.data)
         in_use = tracking or not self.training
         return F.batch_norm(
-            x,
+            input,
             self.running_mean if in_use else None,
             self.running_var if in_use else None,
             self.weight,
@@ -247,10 +247,10 @@ class LayerNorm(_AffineNorm):
         self.elementwise_affine = elementwise_affine
         self._affine(shape, dtype, elementwise_affine, bias)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, input: Any) -> Tensor:
         if self.weight is not None:
-            x = cast_input(x, self.weight.dtype)
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+            input = cast_input(input, self.weight.dtype)
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (
@@ -369,15 +369,15 @@ class GroupNorm(_AffineNorm):
         self.eps, self.affine = eps, bool(affine)
         self._affine((self.num_channels,), dtype, affine, bias)
 
-    def forward(self, x: Any) -> Tensor:
-        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    def forward(self, input: Any) -> Tensor:
+        shape = np.shape(input.data if isinstance(input, Tensor) else input)
         if len(shape) < 2 or shape[1] != self.num_channels:
             raise ValueError(
                 f"GroupNorm: expected input of shape (N, {self.num_channels}, *), got {shape}"
             )
         if self.weight is not None:
-            x = cast_input(x, self.weight.dtype)
-        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+            input = cast_input(input, self.weight.dtype)
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (
@@ -414,8 +414,8 @@ class _InstanceNorm(_BatchNorm):
             device=device,
         )
 
-    def forward(self, x: Any) -> Tensor:
-        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    def forward(self, input: Any) -> Tensor:
+        shape = np.shape(input.data if isinstance(input, Tensor) else input)
         name = type(self).__name__
         if len(shape) not in self._ranks:
             raise ValueError(f"{name}: expected input of shape {self._shapes()}, got {shape}")
@@ -436,17 +436,17 @@ class _InstanceNorm(_BatchNorm):
             )
         reference = self.weight if self.weight is not None else self.running_mean
         if reference is not None:
-            x = cast_input(x, reference.dtype)
-        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+            input = cast_input(input, reference.dtype)
+        input = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
         if unbatched:
-            x = x.unsqueeze(0)
+            input = input.unsqueeze(0)
         # PyTorch's choices: the running statistics are passed whenever they exist, and the
         # input's own statistics are used while training or when not tracking (so a layer
         # whose tracking was switched off after construction still updates its buffers);
         # momentum=None means no update (it is not a cumulative average here), and
         # num_batches_tracked is never counted.
         out = F.instance_norm(
-            x,
+            input,
             self.running_mean,
             self.running_var,
             self.weight,
@@ -651,8 +651,8 @@ class LocalResponseNorm(Module):
             raise ValueError(f"LocalResponseNorm: size must be a positive integer, got {size!r}")
         self.size, self.alpha, self.beta, self.k = int(size), alpha, beta, k
 
-    def forward(self, x: Any) -> Tensor:
-        return F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+    def forward(self, input: Any) -> Tensor:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -95,9 +95,9 @@ class MaxPool2d(Module):
         pair("MaxPool2d", "dilation", dilation)
         self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, input: Any) -> Any:
         return F.max_pool2d(
-            x,
+            input,
             self.kernel_size,
             self.stride,
             self.padding,
@@ -165,9 +165,9 @@ class AvgPool2d(Module):
             )
         self.divisor_override = None if divisor_override is None else int(divisor_override)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, input: Any) -> Tensor:
         return F.avg_pool2d(
-            x,
+            input,
             self.kernel_size,
             self.stride,
             self.padding,
@@ -203,8 +203,8 @@ class AdaptiveAvgPool2d(Module):
             "AdaptiveAvgPool2d", output_size
         )
 
-    def forward(self, x: Any) -> Tensor:
-        return F.adaptive_avg_pool2d(x, self.output_size)
+    def forward(self, input: Any) -> Tensor:
+        return F.adaptive_avg_pool2d(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -261,9 +261,9 @@ class MaxPool1d(Module):
         _single("MaxPool1d", "dilation", dilation)
         self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, input: Any) -> Any:
         return F.max_pool1d(
-            x,
+            input,
             self.kernel_size,
             self.stride,
             self.padding,
@@ -320,9 +320,9 @@ class AvgPool1d(Module):
         self.padding = (_single("AvgPool1d", "padding", padding, 0),)
         self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, input: Any) -> Tensor:
         return F.avg_pool1d(
-            x,
+            input,
             self.kernel_size[0],
             self.stride[0],
             self.padding[0],
@@ -355,8 +355,8 @@ class AdaptiveAvgPool1d(Module):
         _single("AdaptiveAvgPool1d", "output_size", output_size)
         self.output_size = output_size
 
-    def forward(self, x: Any) -> Tensor:
-        return F.adaptive_avg_pool1d(x, self.output_size)
+    def forward(self, input: Any) -> Tensor:
+        return F.adaptive_avg_pool1d(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -395,8 +395,8 @@ class AdaptiveMaxPool2d(Module):
         )
         self.return_indices = bool(return_indices)
 
-    def forward(self, x: Any) -> Any:
-        return functional.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+    def forward(self, input: Any) -> Any:
+        return functional.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -427,8 +427,8 @@ class AdaptiveMaxPool1d(Module):
         self.output_size = output_size
         self.return_indices = bool(return_indices)
 
-    def forward(self, x: Any) -> Any:
-        return functional.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+    def forward(self, input: Any) -> Any:
+        return functional.adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -589,8 +589,10 @@ class MaxUnpool2d(Module):
         self.stride = pair("MaxUnpool2d", "stride", kernel_size if stride is None else stride)
         self.padding = pair("MaxUnpool2d", "padding", padding, minimum=0)
 
-    def forward(self, x: Any, indices: Any, output_size: Sequence[int] | None = None) -> Tensor:
-        return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding, output_size)
+    def forward(self, input: Any, indices: Any, output_size: Sequence[int] | None = None) -> Tensor:
+        return F.max_unpool2d(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
+        )
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -638,9 +640,9 @@ class MaxUnpool1d(Module):
         self.stride = (_single("MaxUnpool1d", "stride", kernel if stride is None else stride),)
         self.padding = (_single("MaxUnpool1d", "padding", padding, 0),)
 
-    def forward(self, x: Any, indices: Any, output_size: Sequence[int] | None = None) -> Tensor:
+    def forward(self, input: Any, indices: Any, output_size: Sequence[int] | None = None) -> Tensor:
         return F.max_unpool1d(
-            x, indices, self.kernel_size[0], self.stride[0], self.padding[0], output_size
+            input, indices, self.kernel_size[0], self.stride[0], self.padding[0], output_size
         )
 
     def extra_repr(self) -> str:
@@ -715,9 +717,9 @@ default='nearest'
         self.mode, self.align_corners = mode, align_corners
         self.recompute_scale_factor = recompute_scale_factor
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, input: Any) -> Tensor:
         return functional.interpolate(
-            x,
+            input,
             self.size,
             self.scale_factor,
             self.mode,

@@ -15,6 +15,7 @@ from chainrule.optim.optimizer import (
     check_nonnegative,
     check_number,
     effective_grad,
+    scalar_state,
 )
 
 
@@ -64,7 +65,9 @@ class ASGD(Optimizer):
     the weights after steps t0 + 2, ..., t. Evaluate with the average by copying ``ax``
     into the weights (``p.data[...] = opt.state[p]["ax"]``).
 
-    State: ``step`` (t), ``eta`` and ``mu`` (Python floats), ``ax`` (the average).
+    State: ``step`` (t), ``eta`` and ``mu`` (floats rounded as PyTorch keeps them: to
+    float32 unless the default dtype is float64; to the parameter's dtype once loaded from
+    PyTorch's state dict), ``ax`` (the average).
 
     Reference: Polyak and Juditsky, "Acceleration of Stochastic Approximation by Averaging"
     (1992).
@@ -129,7 +132,7 @@ class ASGD(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["eta"] = float(lr)
+                    state["eta"] = scalar_state(lr)
                     state["mu"] = 1.0
                     state["ax"] = np.zeros_like(p.data)
                 state["step"] += 1
@@ -146,6 +149,10 @@ class ASGD(Optimizer):
                     ax += update
                 else:
                     ax[...] = p.data
-                state["eta"] = lr / (1 + lambd * lr * step) ** alpha
-                state["mu"] = 1 / max(1, step - t0)
+                # As PyTorch: a tensor of the default dtype, copied into the state's (see
+                # scalar_state).
+                eta = scalar_state(lr / (1 + lambd * lr * step) ** alpha)
+                state["eta"] = scalar_state(eta, state["eta"])
+                mu = scalar_state(1 / max(1, step - t0))
+                state["mu"] = scalar_state(mu, state["mu"])
         return loss

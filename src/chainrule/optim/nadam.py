@@ -15,6 +15,7 @@ from chainrule.optim.optimizer import (
     check_nonnegative,
     effective_grad,
     lerp_,
+    scalar_state,
 )
 
 
@@ -61,7 +62,9 @@ class NAdam(Optimizer):
     5. w = w - lr * (1 - mu_t) / (1 - P_t) * g / d
            - lr * mu_{t+1} / (1 - P_t * mu_{t+1}) * m / d.
 
-    State: ``step`` (t), ``mu_product`` (P_t, a float), ``exp_avg`` (m), ``exp_avg_sq`` (v).
+    State: ``step`` (t), ``mu_product`` (P_t, a float rounded as PyTorch keeps it: to
+    float32 unless the default dtype is float64; to the parameter's dtype once loaded from
+    PyTorch's state dict), ``exp_avg`` (m), ``exp_avg_sq`` (v).
 
     Reference: Dozat, "Incorporating Nesterov Momentum into Adam" (2016).
 
@@ -130,7 +133,7 @@ class NAdam(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["mu_product"] = 1.0
+                    state["mu_product"] = scalar_state(1.0)
                     state["exp_avg"] = np.zeros_like(p.data)
                     state["exp_avg_sq"] = np.zeros_like(p.data)
                 state["step"] += 1
@@ -144,8 +147,13 @@ class NAdam(Optimizer):
 
                 mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
                 mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
-                mu_product = float(state["mu_product"]) * mu
-                state["mu_product"] = mu_product
+                # In the precision PyTorch keeps it in (see scalar_state), with mu rounded
+                # to it too, as PyTorch multiplies a float32 tensor by a Python float.
+                previous = state["mu_product"]
+                state["mu_product"] = scalar_state(
+                    scalar_state(previous, previous) * scalar_state(mu, previous), previous
+                )
+                mu_product = float(state["mu_product"])
 
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 scratch = np.empty_like(m)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeAlias
 
 from chainrule.autograd.grad_mode import enable_grad
-from chainrule.backend import Array, is_floating, np
+from chainrule.backend import Array, default_float, is_floating, np
 from chainrule.tensor import RemovableHandle, Tensor, _set_grad
 
 ParamsT: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -95,6 +95,19 @@ def check_backend_options(
 
 
 # ------------------------------------------------------------------ in-place update helpers
+def scalar_state(value: float, like: Any = None) -> float:
+    """``value`` rounded to the precision in which PyTorch keeps an optimizer's scalar state
+    (NAdam's ``mu_product``, ASGD's ``eta`` and ``mu``), as a 0-d tensor: for new state, of
+    its default dtype, float32 unless the default dtype is float64 (a Python float holding
+    that value); after loading PyTorch's state dict, the parameter's dtype, to which its
+    ``load_state_dict`` casts the tensors (``like``, the loaded value, is then a NumPy scalar
+    of that dtype, as is the result). Rounding as PyTorch does keeps a float64 run within
+    rounding of PyTorch's (1e-9 apart over 60 steps otherwise)."""
+    if isinstance(like, np.floating | np.ndarray) and is_floating(like.dtype):
+        return like.dtype.type(value)  # type: ignore[return-value]  # a NumPy float
+    return float(np.float64(value) if default_float() == np.float64 else np.float32(value))
+
+
 def effective_grad(p: Tensor, weight_decay: float, maximize: bool) -> Array:
     """The gradient an update rule sees: ``-grad`` when maximizing, plus ``weight_decay * p``.
 

@@ -8,6 +8,7 @@ naive composition overflows (sigmoid, softplus, log_softmax, logsumexp).
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from chainrule.autograd.function import Context, Function, masked, register
@@ -345,71 +346,73 @@ class LogSumExp(Function):
         return np.exp(x - kept) * grad.reshape(kept.shape), None, None
 
 
-def relu(x: Any, inplace: bool = False) -> Tensor:
+def relu(input: Any, inplace: bool = False) -> Tensor:
     """Rectified linear unit, max(x, 0).
 
-    ``inplace=True`` (here and in the other activations) changes ``x`` itself and returns
+    ``inplace=True`` (here and in the other activations) changes ``input`` itself and returns
     it, as PyTorch does: ``relu_(x)``, recorded under grad mode like ``Tensor.relu_`` and
     refused for a leaf that requires grad.
     """
     if inplace:
-        return in_place("relu", x, relu)
-    return ReLU.apply(as_tensor(x))
+        return in_place("relu", input, relu)
+    return ReLU.apply(as_tensor(input))
 
 
-def leaky_relu(x: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where positive, ``negative_slope * x`` elsewhere."""
     if inplace:
-        return in_place("leaky_relu", x, lambda t: leaky_relu(t, negative_slope))
-    return LeakyReLU.apply(floating_only(x, "leaky_relu"), float(negative_slope))
+        return in_place("leaky_relu", input, lambda t: leaky_relu(t, negative_slope))
+    return LeakyReLU.apply(floating_only(input, "leaky_relu"), float(negative_slope))
 
 
-def elu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """Exponential linear unit: x where positive, alpha * (exp(x) - 1) elsewhere."""
     if inplace:
-        return in_place("elu", x, lambda t: elu(t, alpha))
-    return ELU.apply(floating_only(x, "elu"), float(alpha))
+        return in_place("elu", input, lambda t: elu(t, alpha))
+    return ELU.apply(floating_only(input, "elu"), float(alpha))
 
 
-def selu(x: Any, inplace: bool = False) -> Tensor:
+def selu(input: Any, inplace: bool = False) -> Tensor:
     """Scaled exponential linear unit (self-normalizing constants)."""
     if inplace:
-        return in_place("selu", x, selu)
-    return SELU.apply(floating_only(x, "selu"))
+        return in_place("selu", input, selu)
+    return SELU.apply(floating_only(input, "selu"))
 
 
-def gelu(x: Any, approximate: str = "none") -> Tensor:
+def gelu(input: Any, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit; ``approximate='tanh'`` for the tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU.apply(floating_only(x, "gelu"), approximate)
+    return GELU.apply(floating_only(input, "gelu"), approximate)
 
 
-def silu(x: Any, inplace: bool = False) -> Tensor:
+def silu(input: Any, inplace: bool = False) -> Tensor:
     """Sigmoid linear unit (swish), x * sigmoid(x)."""
     if inplace:
-        return in_place("silu", x, silu)
-    return SiLU.apply(floating_only(x, "silu"))
+        return in_place("silu", input, silu)
+    return SiLU.apply(floating_only(input, "silu"))
 
 
-def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """Smooth ReLU, log(1 + exp(beta x)) / beta (linear where beta x > threshold)."""
     if beta <= 0:
         raise ValueError(f"softplus: beta must be > 0, got {beta!r}")
-    return Softplus.apply(floating_only(x, "softplus"), float(beta), float(threshold))
+    return Softplus.apply(floating_only(input, "softplus"), float(beta), float(threshold))
 
 
-def sigmoid(x: Any) -> Tensor:
+def sigmoid(input: Any) -> Tensor:
     """Logistic sigmoid, 1 / (1 + exp(-x)), finite for every input."""
-    return Sigmoid.apply(as_floating_tensor(x))
+    return Sigmoid.apply(as_floating_tensor(input))
 
 
-def tanh(x: Any) -> Tensor:
+def tanh(input: Any) -> Tensor:
     """Hyperbolic tangent."""
-    return Tanh.apply(as_floating_tensor(x))
+    return Tanh.apply(as_floating_tensor(input))
 
 
-def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+def hardtanh(
+    input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
     """Clip to [min_val, max_val] with zero gradient outside. An integer tensor keeps its
     dtype, as in PyTorch: the bounds are truncated toward zero."""
     if min_val >= max_val:
@@ -417,8 +420,8 @@ def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool 
             f"hardtanh: min_val must be less than max_val, got min_val={min_val}, max_val={max_val}"
         )
     if inplace:
-        return in_place("hardtanh", x, lambda t: hardtanh(t, min_val, max_val))
-    x = as_tensor(x)
+        return in_place("hardtanh", input, lambda t: hardtanh(t, min_val, max_val))
+    x = as_tensor(input)
     if x.data.dtype.kind in "iu":
         return _integer_clip(x, min_val, max_val, "hardtanh")
     return Hardtanh.apply(x, float(min_val), float(max_val))
@@ -451,21 +454,54 @@ def _single_axis(x: Tensor, axis: Any, dim: Any, where: str) -> int:
     return int(axis)
 
 
-def softmax(x: Any, axis: int | None = -1, *, dim: int | None = None, dtype: Any = None) -> Tensor:
-    """Softmax along ``axis`` (default last): non-negative values that sum to 1.
+def _softmax_axis(x: Tensor, axis: Any, dim: Any, where: str, stacklevel: int) -> int:
+    """The one axis of a softmax: ``axis`` or ``dim``, or with neither PyTorch's implicit
+    choice, with its deprecation warning: axis 0 for inputs of 0, 1 or 3 dimensions (an
+    unbatched vector or image), axis 1 otherwise (the classes of a batch). ``stacklevel``
+    counts from here, as PyTorch's ``_stacklevel`` does: 3 names the caller of ``softmax``."""
+    if axis is None and dim is None:
+        warnings.warn(
+            f"Implicit dimension choice for {where} has been deprecated. "
+            "Change the call to include dim=X as an argument.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+        axis = 0 if x.ndim in (0, 1, 3) else 1
+    return _single_axis(x, axis if dim is None else None, dim, where)
 
-    ``dtype``, as in PyTorch, casts the input first (a float32 input summed in float64).
+
+def softmax(
+    input: Any,
+    axis: int | None = None,
+    *,
+    dim: int | None = None,
+    dtype: Any = None,
+    _stacklevel: int = 3,
+) -> Tensor:
+    """Softmax along ``axis`` (or ``dim``): non-negative values that sum to 1.
+
+    Without ``axis`` or ``dim`` the axis is PyTorch's implicit one, with PyTorch's warning:
+    axis 0 for inputs of 0, 1 or 3 dimensions, axis 1 otherwise (not the last axis of 3-d
+    and 4-d input). ``dtype``, as in PyTorch, casts the input first (a float32 input summed
+    in float64).
     """
-    x = floating_only(x if dtype is None else as_tensor(x).to(dtype), "softmax")
-    return Softmax.apply(x, _single_axis(x, axis if dim is None else None, dim, "softmax"))
+    x = floating_only(input if dtype is None else as_tensor(input).to(dtype), "softmax")
+    return Softmax.apply(x, _softmax_axis(x, axis, dim, "softmax", _stacklevel))
 
 
 def log_softmax(
-    x: Any, axis: int | None = -1, *, dim: int | None = None, dtype: Any = None
+    input: Any,
+    axis: int | None = None,
+    *,
+    dim: int | None = None,
+    dtype: Any = None,
+    _stacklevel: int = 3,
 ) -> Tensor:
-    """Logarithm of softmax along ``axis``, computed stably (``dtype`` casts the input first)."""
-    x = floating_only(x if dtype is None else as_tensor(x).to(dtype), "log_softmax")
-    return LogSoftmax.apply(x, _single_axis(x, axis if dim is None else None, dim, "log_softmax"))
+    """Logarithm of softmax along ``axis`` (or ``dim``; PyTorch's implicit axis, with its
+    warning, without either, as for ``softmax``), computed stably (``dtype`` casts the
+    input first)."""
+    x = floating_only(input if dtype is None else as_tensor(input).to(dtype), "log_softmax")
+    return LogSoftmax.apply(x, _softmax_axis(x, axis, dim, "log_softmax", _stacklevel))
 
 
 def logsumexp(
@@ -573,80 +609,88 @@ class CELU(Function):
         return (grad * slope).astype(grad.dtype, copy=False), None
 
 
-def hardswish(x: Any, inplace: bool = False) -> Tensor:
+def hardswish(input: Any, inplace: bool = False) -> Tensor:
     """Hard swish (MobileNetV3), x * relu6(x + 3) / 6."""
     if inplace:
-        return in_place("hardswish", x, hardswish)
-    return Hardswish.apply(floating_only(x, "hardswish"))
+        return in_place("hardswish", input, hardswish)
+    return Hardswish.apply(floating_only(input, "hardswish"))
 
 
-def mish(x: Any, inplace: bool = False) -> Tensor:
+def mish(input: Any, inplace: bool = False) -> Tensor:
     """Mish, x * tanh(softplus(x)), finite for every input."""
     if inplace:
-        return in_place("mish", x, mish)
-    return Mish.apply(floating_only(x, "mish"))
+        return in_place("mish", input, mish)
+    return Mish.apply(floating_only(input, "mish"))
 
 
-def celu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """Continuously differentiable ELU: x where positive, alpha * (exp(x / alpha) - 1) elsewhere."""
     if alpha == 0:
         raise ValueError(f"celu: alpha must be nonzero, got {alpha!r}")
     if inplace:
-        return in_place("celu", x, lambda t: celu(t, alpha))
-    return CELU.apply(floating_only(x, "celu"), float(alpha))
+        return in_place("celu", input, lambda t: celu(t, alpha))
+    return CELU.apply(floating_only(input, "celu"), float(alpha))
 
 
-def relu6(x: Any, inplace: bool = False) -> Tensor:
+def relu6(input: Any, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6);  dy/dx = 1 where 0 < x < 6, else 0.
 
     NOTE: the derivative at 0 and at 6 is 0, as in PyTorch (``hardtanh(x, 0, 6)``).
     """
     if inplace:
-        return in_place("relu6", x, relu6)
-    x = as_tensor(x)
+        return in_place("relu6", input, relu6)
+    x = as_tensor(input)
     if x.data.dtype.kind in "iu":  # integers keep their dtype, as in PyTorch
         return _integer_clip(x, 0.0, 6.0, "relu6")
     return Hardtanh.apply(x, 0.0, 6.0)
 
 
-def hardsigmoid(x: Any, inplace: bool = False) -> Tensor:
+def hardsigmoid(input: Any, inplace: bool = False) -> Tensor:
     """relu6(x + 3) / 6;  dy/dx = 1/6 where -3 < x < 3, else 0.
 
     NOTE: the derivative at -3 and at 3 is 0, as in PyTorch.
     """
     if inplace:
-        return in_place("hardsigmoid", x, hardsigmoid)
-    return Hardsigmoid.apply(floating_only(x, "hardsigmoid"))
+        return in_place("hardsigmoid", input, hardsigmoid)
+    return Hardsigmoid.apply(floating_only(input, "hardsigmoid"))
 
 
-def logsigmoid(x: Any) -> Tensor:
+def logsigmoid(input: Any) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x);  dy/dx = sigmoid(-x); finite for every input, and
     exact to rounding for every input (softplus without its linear threshold)."""
-    return -softplus(-floating_only(x, "logsigmoid"), 1.0, math.inf)
+    return -softplus(-floating_only(input, "logsigmoid"), 1.0, math.inf)
 
 
-def softsign(x: Any) -> Tensor:
+def softsign(input: Any) -> Tensor:
     """x / (1 + |x|);  dy/dx = 1 / (1 + |x|)**2."""
-    x = as_floating_tensor(x)
+    x = as_floating_tensor(input)
     return x / (x.abs() + 1)
 
 
-def tanhshrink(x: Any) -> Tensor:
+def tanhshrink(input: Any) -> Tensor:
     """x - tanh(x);  dy/dx = tanh(x)**2."""
-    x = as_floating_tensor(x)
+    x = as_floating_tensor(input)
     return x - tanh(x)
 
 
-def softmin(x: Any, axis: int | None = -1, *, dim: int | None = None, dtype: Any = None) -> Tensor:
-    """softmax(-x) along ``axis`` (default last): small inputs get the large weights."""
-    x = floating_only(x if dtype is None else as_tensor(x).to(dtype), "softmin")
-    return Softmax.apply(-x, _single_axis(x, axis if dim is None else None, dim, "softmin"))
+def softmin(
+    input: Any,
+    axis: int | None = None,
+    *,
+    dim: int | None = None,
+    dtype: Any = None,
+    _stacklevel: int = 3,
+) -> Tensor:
+    """softmax(-x) along ``axis`` (or ``dim``; PyTorch's implicit axis, with its warning,
+    without either, as for ``softmax``): small inputs get the large weights."""
+    x = floating_only(input if dtype is None else as_tensor(input).to(dtype), "softmin")
+    return Softmax.apply(-x, _softmax_axis(x, axis, dim, "softmin", _stacklevel))
 
 
-def glu(x: Any, dim: int = -1) -> Tensor:
+def glu(input: Any, dim: int = -1) -> Tensor:
     """Gated linear unit: ``a * sigmoid(b)``, ``a`` and ``b`` the two halves of ``x`` along
     ``dim``; the output's ``dim`` is half as long."""
-    x = floating_only(x, "glu")
+    x = floating_only(input, "glu")
     if x.ndim == 0:
         raise ValueError("glu: expected a tensor of at least one dimension, got a scalar")
     axis = _single_axis(x, None, dim, "glu")
@@ -659,7 +703,7 @@ def glu(x: Any, dim: int = -1) -> Tensor:
     return a * sigmoid(b)
 
 
-def threshold(x: Any, threshold: float, value: float, inplace: bool = False) -> Tensor:
+def threshold(input: Any, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """x where x > threshold, else ``value``;  dy/dx = 1 where x > threshold, else 0.
 
     NOTE: at x = threshold the output is ``value`` and the derivative 0, as in PyTorch; NaN
@@ -667,8 +711,8 @@ def threshold(x: Any, threshold: float, value: float, inplace: bool = False) -> 
     ``threshold`` and ``value`` are truncated toward zero.
     """
     if inplace:
-        return in_place("threshold", x, lambda t: _threshold(t, threshold, value))
-    return _threshold(as_tensor(x), threshold, value)
+        return in_place("threshold", input, lambda t: _threshold(t, threshold, value))
+    return _threshold(as_tensor(input), threshold, value)
 
 
 def _threshold(x: Tensor, threshold: float, value: float) -> Tensor:
@@ -688,7 +732,7 @@ def _threshold(x: Tensor, threshold: float, value: float) -> Tensor:
     return Tensor._from_op(np.where(x.data > limit, x.data, dtype.type(math.trunc(value))), None)
 
 
-def hardshrink(x: Any, lambd: float = 0.5) -> Tensor:
+def hardshrink(input: Any, lambd: float = 0.5) -> Tensor:
     """x where |x| > lambd, else 0;  dy/dx = 1 where |x| > lambd, else 0.
 
     NOTE: at |x| = lambd the output and the derivative are 0, as in PyTorch; NaN passes
@@ -696,11 +740,11 @@ def hardshrink(x: Any, lambd: float = 0.5) -> Tensor:
     """
     from chainrule.autograd.ops.elementwise import where
 
-    x = floating_only(x, "hardshrink")
+    x = floating_only(input, "hardshrink")
     return where(~(np.abs(x.data) <= lambd), x, 0.0)
 
 
-def softshrink(x: Any, lambd: float = 0.5) -> Tensor:
+def softshrink(input: Any, lambd: float = 0.5) -> Tensor:
     """x - lambd where x > lambd, x + lambd where x < -lambd, else 0;  dy/dx = 1 where
     |x| > lambd, else 0.
 
@@ -712,27 +756,31 @@ def softshrink(x: Any, lambd: float = 0.5) -> Tensor:
 
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd!r}")
-    x = floating_only(x, "softshrink")
+    x = floating_only(input, "softshrink")
     return where(~(np.abs(x.data) <= lambd), x - lambd * np.sign(x.data), 0.0)
 
 
-def prelu(x: Any, weight: Any) -> Tensor:
+def prelu(input: Any, weight: Any) -> Tensor:
     """x where x > 0, else ``weight * x``, one weight for all channels or one per channel
-    (axis 1, or axis 0 for a 1-D input);  dy/dx = 1 if x > 0 else weight, dy/dw = min(x, 0).
+    (axis 1);  dy/dx = 1 if x > 0 else weight, dy/dw = min(x, 0).
+
+    An input of 0 or 1 dimensions has one channel, as in PyTorch: a weight of several
+    slopes is refused for it.
 
     NOTE: at x = 0 the derivative is ``weight``, as in PyTorch.
     """
     from chainrule.autograd.ops.elementwise import where
 
-    x, w = floating_only(x, "prelu"), as_tensor(weight)
+    x, w = floating_only(input, "prelu"), as_tensor(weight)
     if w.data.size != 1:
-        axis = 1 if x.ndim >= 2 else 0
-        if w.ndim != 1 or x.ndim == 0 or x.shape[axis] != w.shape[0]:
+        channels = x.shape[1] if x.ndim >= 2 else 1
+        if w.ndim != 1 or channels != w.shape[0]:
             raise ValueError(
-                f"prelu: expected input with {w.data.size} channels on axis {axis} for a weight "
+                f"prelu: expected input with {w.data.size} channels on axis 1 for a weight "
                 f"of shape {w.shape}, got input of shape {x.shape}"
+                + (" (an input of 0 or 1 dimensions has one channel)" if x.ndim < 2 else "")
             )
-        w = w.reshape((-1,) + (1,) * (x.ndim - axis - 1))
+        w = w.reshape((-1,) + (1,) * (x.ndim - 2))
     else:
         w = w.reshape(())
     return where(x.data > 0, x, w * x)

@@ -178,27 +178,27 @@ def matmul(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
     return MatMul.apply(a, b)
 
 
-def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
-    """``x @ weight.T + bias`` in one op; weight of shape (out, in), bias (out,) or None.
+def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``input @ weight.T + bias`` in one op; weight of shape (out, in), bias (out,) or None.
 
-    ``x`` may be a 2-D SciPy sparse matrix or array (of the weight's dtype): the product
+    ``input`` may be a 2-D SciPy sparse matrix or array (of the weight's dtype): the product
     then reads its stored entries only, and it is never made dense (``SparseLinear``).
     """
-    if isinstance(x, Tensor) and isinstance(weight, Tensor):
+    if isinstance(input, Tensor) and isinstance(weight, Tensor):
         # The checks below in a few comparisons, for what every layer passes on every step.
-        xd, wd = x.data, weight.data
+        xd, wd = input.data, weight.data
         if wd.ndim == 2 and xd.ndim and xd.shape[-1] == wd.shape[1] and xd.dtype == wd.dtype:
             if bias is None:
-                return Linear.apply(x, weight, None)
+                return Linear.apply(input, weight, None)
             if (
                 isinstance(bias, Tensor)
                 and bias.data.dtype == wd.dtype
                 and bias.data.shape == (wd.shape[0],)
             ):
-                return Linear.apply(x, weight, bias)
-    if is_sparse(x):
-        return _sparse_linear(x, weight, bias)
-    x, weight = as_tensor(x), as_tensor(weight)
+                return Linear.apply(input, weight, bias)
+    if is_sparse(input):
+        return _sparse_linear(input, weight, bias)
+    x, weight = as_tensor(input), as_tensor(weight)
     if weight.ndim != 2:
         raise ValueError(f"linear: expected a 2-D weight (out, in), got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
