@@ -1043,11 +1043,11 @@ class Tensor(_TensorFields):
         """``self[index] = value``. Under grad mode, when ``self`` is a non-leaf that requires
         grad or ``value`` requires grad, the write is recorded in the graph (as PyTorch does):
         ``self`` takes new values, and arrays that ops saved of its old ones keep them.
-        A view (a slice, a reshape) of a tensor still held, a tensor with a view of it
-        still alive, or a tensor sharing its memory with a NumPy array (``from_numpy``) or
-        another tensor (``detach()``), is refused there: the other would not see the write
-        (see ``_views_another``, ``_check_not_viewed``); so is a view made under ``no_grad``
-        of a tensor that requires grad, as in PyTorch.
+        A view (a slice, a reshape) of a tensor still held, or a tensor sharing its memory
+        with a NumPy array (``from_numpy``) or another tensor (``detach()``), is refused
+        there: the other would not see the write (see ``_views_another``); so is a view made
+        under ``no_grad`` of a tensor that requires grad, as in PyTorch. Views taken of self
+        before the write keep the old values.
 
         A recorded write costs the elements written, not the whole tensor, when nothing else
         holds self's array (no view of it, no op that saved it for backward): it is then
@@ -1064,7 +1064,6 @@ class Tensor(_TensorFields):
                     "the write; write into that tensor, or into a clone() of this one"
                 )
             self._check_unshared("setitem")
-            self._check_not_viewed("setitem")
             alone = (
                 _refs(self) == _SOLE
                 and self.data.base is None
@@ -1261,9 +1260,8 @@ class Tensor(_TensorFields):
         a non-leaf that requires grad, or does not require grad and the operand ``other``
         does. (A leaf that requires grad is refused by ``_check_inplace``.) Raises, before
         anything is computed, if self views another tensor (see ``_views_another``), shares
-        its memory (see ``_check_unshared``), is viewed by a live tensor (see
-        ``_check_not_viewed``) or is a view made under ``no_grad`` of a tensor that requires
-        grad (see ``_check_not_a_no_grad_view``)."""
+        its memory (see ``_check_unshared``) or is a view made under ``no_grad`` of a tensor
+        that requires grad (see ``_check_not_a_no_grad_view``)."""
         if not _state.enabled:
             return False
         if self._requires_grad:
@@ -1274,7 +1272,6 @@ class Tensor(_TensorFields):
             self._check_not_a_no_grad_view(where)
             self._check_not_a_view(where)
             self._check_unshared(where)
-            self._check_not_viewed(where)
         return recorded
 
     def _check_storable(self, where: str, dtype: np.dtype[Any]) -> None:
@@ -1336,41 +1333,6 @@ class Tensor(_TensorFields):
                 f"see the change (it is recorded out of place); change a clone() of it, or "
                 f"make the change under no_grad()"
             )
-
-    def _check_not_viewed(self, where: str) -> None:
-        """Raise if a view of self (a slice, a reshape) is alive outside the graph: PyTorch's
-        in-place op would change it too, but a recorded one gives self a new array, so that
-        the view would keep the old values and pass its gradient to them.
-
-        The test starts as the view rule's (``_views_another``), from the other side:
-        references to self's array besides self's own, less the arrays the op that made self
-        saved (a ReLU's or a sigmoid's output). Where there are more, which is rare, the live
-        tensors are searched for a view (``_live_view``): a later op that saved self's array
-        for its backward holds it too, and keeps the old values, as its gradient needs.
-        """
-        refs = _refs(self)
-        if refs == _SOLE:
-            return
-        saved = self._ctx.saved if self._ctx is not None else ()
-        if refs - sum(1 for item in saved if item is self.data) == _SOLE:
-            return
-        # Something else holds the array: a later op that saved it for its backward (whose
-        # gradient the recorded change keeps right: it keeps the old values), a recording
-        # step (see chainrule.compiled), or a tensor viewing it. Only the last is refused.
-        if _live_view(self) is None:
-            return
-        if _state.recorder is not None:
-            # The recording holds the tensors its ops took: it lets go of them, and the
-            # step runs eagerly, as for a view op's result changed in place.
-            _state.recorder.let_go("the forward changes a tensor in place while a view of it lives")
-            if _live_view(self) is None:
-                return
-        raise RuntimeError(
-            f"{where}: under grad mode, a view of this tensor (a slice, a reshape) is still "
-            f"alive, and PyTorch would change it too; here the change is recorded out of "
-            f"place and the view would keep the old values. Change a .clone() of this "
-            f"tensor instead, or let go of the view first"
-        )
 
     def _check_not_a_no_grad_view(self, where: str) -> None:
         """Raise under grad mode if self is a view made under ``no_grad`` of a tensor that
@@ -3096,27 +3058,6 @@ def _is_no_grad_view(value: Any) -> bool:
         return False
     ref = _NO_GRAD_VIEWS.get(id(value))
     return ref is not None and ref() is value
-
-
-def _live_view(tensor: Tensor) -> Tensor | None:
-    """A tensor alive whose array is a view of ``tensor``'s memory (a slice, a reshape),
-    found among every live object: the graph holds arrays, and tensors only as its own
-    copies of the very array a Function saved (``FunctionCtx.save_for_backward``), so a
-    view found is held outside it. Costly: only for a tensor whose array something else
-    holds."""
-    import gc
-
-    array = tensor.data
-    for item in gc.get_objects():
-        # type(), not isinstance: that would read __class__, which some objects compute
-        if (
-            issubclass(type(item), Tensor)
-            and type(getattr(item, "data", None)) is np.ndarray
-            and item.data is not array
-            and np.may_share_memory(item.data, array)
-        ):
-            return item
-    return None
 
 
 def _refs(tensor: Tensor) -> int:

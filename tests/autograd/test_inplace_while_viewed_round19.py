@@ -1,11 +1,7 @@
-"""In-place ops while a view of the tensor lives (round 19).
-
-A recorded in-place op gives the tensor new memory, so a view of it that the user still
-holds (``head = h[:2]``) used to keep the old values silently, and pass its gradient to
-them: PyTorch changes the view too. It is refused now, as writing into a view while its
-base is held already was. A view made under ``no_grad`` of a tensor that requires grad is
-refused an in-place change under grad mode, as PyTorch refuses it. The common cases stay
-accepted: chains of in-place ops, ``inplace=True`` layers, updates under ``no_grad``."""
+"""In-place ops and views (round 19): a view made under ``no_grad`` of a tensor that
+requires grad is refused an in-place change under grad mode, as PyTorch refuses it; the
+common cases stay accepted, with PyTorch's values and gradients: chains of in-place ops,
+``inplace=True`` layers, updates under ``no_grad``."""
 
 from __future__ import annotations
 
@@ -20,75 +16,7 @@ from chainrule import nn
 
 torch = pytest.importorskip("torch")
 
-VIEWED = r"under grad mode, a view of this tensor \(a slice, a reshape\) is still alive, and "
-VIEWED += r"PyTorch would change it too; .* Change a \.clone\(\) of this tensor instead"
-
-VIEWS: dict[str, Callable[[Any], Any]] = {
-    "slice": lambda h: h[:2],
-    "reshape": lambda h: h.reshape(2, 2),
-    "view": lambda h: h.view(4),
-    "transpose": lambda h: h.reshape(2, 2).T,
-    "unbind": lambda h: h.reshape(2, 2).unbind(0)[1],
-    "expand": lambda h: h[None].expand(3, 4),
-}
-
-CHANGES: dict[str, Callable[[Any], Any]] = {
-    "relu(inplace=True)": lambda h: cr.nn.functional.relu(h, inplace=True),
-    "nn.ReLU(inplace=True)": lambda h: nn.ReLU(inplace=True)(h),
-    "relu_": lambda h: h.relu_(),
-    "mul_": lambda h: h.mul_(2.0),
-    "clamp_": lambda h: h.clamp_(min=0.0),
-    "setitem": lambda h: h.__setitem__(0, 5.0),
-    "dropout(inplace=True)": lambda h: cr.nn.functional.dropout(h, 1.0, True, True),
-}
-
 VALUES = [1.0, -2.0, 3.0, -4.0]
-
-
-def test_the_finding_pytorch_changes_the_view_chainrule_refuses() -> None:
-    x = torch.tensor(VALUES, requires_grad=True)
-    h = x * 1
-    head = h[:2]
-    torch.nn.functional.relu(h, inplace=True)
-    np.testing.assert_array_equal(head.detach().numpy(), [1.0, 0.0])  # the view sees it
-
-    x = cr.tensor(VALUES, requires_grad=True)
-    h = x * 1
-    head = h[:2]
-    with pytest.raises(RuntimeError, match=rf"relu\(inplace=True\): {VIEWED}"):
-        cr.nn.functional.relu(h, inplace=True)
-    np.testing.assert_array_equal(head.detach().numpy(), [1.0, -2.0])  # nothing changed
-
-
-@pytest.mark.parametrize("change", list(CHANGES))
-@pytest.mark.parametrize("view", list(VIEWS))
-def test_an_in_place_change_while_a_view_lives_is_refused(view: str, change: str) -> None:
-    h = cr.tensor(VALUES, requires_grad=True) * 1
-    kept = VIEWS[view](h)
-    with pytest.raises(RuntimeError, match=VIEWED):
-        CHANGES[change](h)
-    assert kept.shape  # the view is alive until here
-
-
-@pytest.mark.parametrize("change", list(CHANGES))
-def test_once_the_view_is_gone_the_change_is_accepted(change: str) -> None:
-    h = cr.tensor(VALUES, requires_grad=True) * 1
-    head = h[:2]
-    (head * 10).sum()  # used, then let go
-    del head
-    CHANGES[change](h)
-
-
-def test_a_clone_as_the_message_suggests_gives_pytorchs_gradient() -> None:
-    grads = []
-    for lib in (cr, torch):
-        x = lib.tensor(VALUES, requires_grad=True)
-        h = x * 1
-        head = h[:2]
-        relu = lib.nn.functional.relu(h.clone(), inplace=True)
-        (head * 10 + relu[:2]).sum().backward()
-        grads.append(x.grad.numpy())
-    np.testing.assert_array_equal(grads[0], grads[1])
 
 
 def _chain(lib: Any) -> tuple[float, np.ndarray]:
@@ -199,3 +127,23 @@ def test_a_view_of_a_tensor_that_requires_no_grad_is_changed_as_in_pytorch() -> 
         view.mul_(2.0)
         results.append(x.numpy().copy())
     np.testing.assert_array_equal(results[0], results[1])
+
+
+class _Cycle:
+    """An object in a reference cycle: unreachable once dropped, but alive until the
+    garbage collector runs."""
+
+    def __init__(self, held: Any) -> None:
+        self.held, self.me = held, self
+
+
+def test_a_view_left_in_uncollected_garbage_never_refuses_a_change() -> None:
+    # An earlier rule searched live objects for views and found this one, unreachable but
+    # not yet collected: whether the op was refused depended on when gc had last run.
+    for _ in range(50):
+        x = cr.randn(8, requires_grad=True)
+        y = x * 2
+        _Cycle(y[:2])
+        y.add_(1)
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.full(8, 2.0))

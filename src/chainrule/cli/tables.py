@@ -580,7 +580,7 @@ def _decimal_commas(
         return str(column[texts].iloc[0]).strip()
 
     known = number_format if isinstance(number_format, dict) else {}
-    if known.get("decimal") == "," and delimiter != ",":
+    if known.get("decimal") == "," and delimiter not in (",", ";"):  # ';': commas anyway
         shown = _decimal_point(frame)
         if shown is not None:  # the file shows its own format: the model's does not apply
             known = {}
@@ -639,6 +639,9 @@ def _decimal_commas(
     return frame, dict(DECIMAL_COMMA) if commas else None
 
 
+_WHOLE_POINTED = re.compile(r"\s*[-+]?\d+\.0+\s*")
+"""A whole number written with a point and zeros (``1.0``, ``-12.00``)."""
+
 _POINTED_NUMBER = re.compile(r"\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d*)\.\d+(?:[eE][-+]?\d+)?\s*")
 """A number written with a decimal point (``0.25``, ``-3.14``, ``1,234.5``, ``1.5e3``)."""
 
@@ -646,13 +649,16 @@ _POINTED_NUMBER = re.compile(r"\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d*)\.\d+(?:[eE][-+
 def _decimal_point(frame: Any) -> str | None:
     """A cell of ``frame`` that is a number written with a decimal point, one that cannot be
     points grouping thousands (``0.25``, ``3.14``, ``1,234.5``, ``1.5e3``, not ``1.500``);
-    None where there is none."""
+    None where there is none. A whole number written ``1.0`` does not count: it reads the
+    same whatever the table's format, and is how a label column merged from two exports
+    writes its classes."""
     for name in frame.columns:
         column = frame[name]
         pointed = column.str.fullmatch(_POINTED_NUMBER, na=False)
         pointed &= ~column.str.contains(_DOT_GROUPED, na=False) | column.str.contains(
             "[eE]", na=False
         )
+        pointed &= ~column.str.fullmatch(_WHOLE_POINTED, na=False)
         if pointed.any():
             return str(column[pointed].iloc[0]).strip()
     return None
