@@ -1139,7 +1139,7 @@ class Tensor(_TensorFields):
         np.copyto(self.data, source, casting="unsafe")
         return self
 
-    def add_(self, other: Any, alpha: _float = 1.0) -> Tensor:
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
         """Add ``alpha * other`` to this tensor in place; returns self.
 
         Under grad mode, as in PyTorch, a leaf that requires grad is refused, and an update
@@ -1155,19 +1155,20 @@ class Tensor(_TensorFields):
         if self._recorded("add_", other):
             return self._become("add_", ops.add(self, other, alpha=alpha))
         self._check_inplace("add_")
-        return self._add_scaled("add_", other, alpha)
+        return self._add_scaled("add_", np.add, other, alpha)
 
-    def sub_(self, other: Any, alpha: _float = 1.0) -> Tensor:
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
         """Subtract ``alpha * other`` from this tensor in place; returns self (see ``add_``)."""
         ops.arithmetic.check_not_bool("sub_", self, other)
         if self._recorded("sub_", other):
             return self._become("sub_", ops.sub(self, other, alpha=alpha))
         self._check_inplace("sub_")
-        return self._add_scaled("sub_", other, -alpha)
+        return self._add_scaled("sub_", np.subtract, other, alpha)
 
-    def _add_scaled(self, where: str, other: Any, alpha: _float) -> Tensor:
+    def _add_scaled(self, where: str, ufunc: Callable[..., Any], other: Any, alpha: Any) -> Tensor:
+        # An int alpha keeps integer arithmetic integer (a float one would make it float).
         other = other.data if isinstance(other, Tensor) else other
-        return self._update(where, np.add, other if alpha == 1 else alpha * other)
+        return self._update(where, ufunc, other if alpha == 1 else alpha * other)
 
     def _update(self, where: str, ufunc: Callable[..., Any], value: Any) -> Tensor:
         """``self.data = ufunc(self.data, value)`` in place, without NumPy's floating-point
