@@ -1167,8 +1167,21 @@ class Tensor(_TensorFields):
 
     def _add_scaled(self, where: str, ufunc: Callable[..., Any], other: Any, alpha: Any) -> Tensor:
         # An int alpha keeps integer arithmetic integer (a float one would make it float).
-        other = other.data if isinstance(other, Tensor) else other
-        return self._update(where, ufunc, other if alpha == 1 else alpha * other)
+        if alpha != 1:
+            # Refused beyond an integer tensor's range, as PyTorch refuses it.
+            _element_of(where, alpha, self.data.dtype)
+            other = other.data * alpha if isinstance(other, Tensor) else alpha * other
+        return self._update(where, ufunc, self._scalar_operand(other))
+
+    def _scalar_operand(self, other: Any) -> Any:
+        """``other`` as an in-place update takes it: a Python int beyond an integer tensor's
+        range wrapped around into it, as the out-of-place ops (and PyTorch) do."""
+        if isinstance(other, Tensor):
+            return other.data
+        if isinstance(other, np.ndarray):
+            return other
+        _, other = ops._operands.binary_operands(self, other, wrap=True)
+        return other.data if isinstance(other, Tensor) else other
 
     def _update(self, where: str, ufunc: Callable[..., Any], value: Any) -> Tensor:
         """``self.data = ufunc(self.data, value)`` in place, without NumPy's floating-point
@@ -1215,7 +1228,7 @@ class Tensor(_TensorFields):
         if self._recorded("mul_", other):
             return self._become("mul_", ops.mul(self, other))
         self._check_inplace("mul_")
-        return self._update("mul_", np.multiply, other.data if isinstance(other, Tensor) else other)
+        return self._update("mul_", np.multiply, self._scalar_operand(other))
 
     def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
         """Divide this tensor by ``other`` in place, rounded as ``div`` says; returns self

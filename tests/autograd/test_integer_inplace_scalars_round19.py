@@ -26,3 +26,53 @@ def test_sub_in_place_keeps_an_integer_tensor_integer(dtype, update):
     theirs = update(torch.tensor([5, 6, 7], dtype=getattr(torch, dtype)))
     assert str(ours.dtype) == dtype
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16"])
+@pytest.mark.parametrize(
+    "update",
+    [
+        lambda t: t.mul_(300),
+        lambda t: t.add_(300),
+        lambda t: t.sub_(300),
+        lambda t: t.add_(100, alpha=3),
+        lambda t: t.__imul__(300),
+        lambda t: t.__iadd__(-300),
+    ],
+)
+def test_in_place_scalars_beyond_the_dtype_wrap_around_as_in_pytorch(dtype, update):
+    ours = update(cr.tensor([1, 2, 3], dtype=getattr(cr, dtype)))
+    theirs = update(torch.tensor([1, 2, 3], dtype=getattr(torch, dtype)))
+    assert str(ours.dtype) == dtype
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize(
+    "compute",
+    [
+        lambda m, t: m.where(t > 1, t, 300),
+        lambda m, t: m.where(t > 1, -129, t),
+        lambda m, t: t.add(t, alpha=300),
+        lambda m, t: t.sub(1, alpha=129),
+        lambda m, t: t.clone().add_(t, alpha=300),
+        lambda m, t: t.clone().sub_(t, alpha=-129),
+    ],
+)
+def test_scalars_beyond_the_dtype_in_where_and_alpha_are_refused(compute):
+    with pytest.raises(RuntimeError):
+        compute(torch, torch.tensor([1, 2, 3], dtype=torch.int8))
+    with pytest.raises(OverflowError, match=r"cannot be converted to int8.*\[-128, 127\]"):
+        compute(cr, cr.tensor([1, 2, 3], dtype=cr.int8))
+
+
+def test_where_and_alpha_within_the_dtype_match_pytorch():
+    ours, theirs = cr.tensor([1, 2, 3], dtype=cr.uint8), torch.tensor([1, 2, 3], dtype=torch.uint8)
+    for compute in [
+        lambda m, t: m.where(t > 1, t, -1),
+        lambda m, t: m.where(t > 1, t, 1.5),
+        lambda m, t: t.add(t, alpha=-1),
+        lambda m, t: t.add(t, alpha=2),
+    ]:
+        got, expected = compute(cr, ours), compute(torch, theirs)
+        assert str(got.dtype) == str(expected.dtype).removeprefix("torch.")
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
