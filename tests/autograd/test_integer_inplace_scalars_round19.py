@@ -76,3 +76,21 @@ def test_where_and_alpha_within_the_dtype_match_pytorch():
         got, expected = compute(cr, ours), compute(torch, theirs)
         assert str(got.dtype) == str(expected.dtype).removeprefix("torch.")
         np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("divisor", [2, 300, -1])
+def test_fmod_of_an_integer_tensor_by_an_int_keeps_its_dtype(dtype, divisor):
+    if dtype == "uint8" and divisor == -1:
+        divisor = 3
+    ours = cr.fmod(cr.tensor([5, 6, 7], dtype=getattr(cr, dtype)), divisor)
+    theirs = torch.fmod(torch.tensor([5, 6, 7], dtype=getattr(torch, dtype)), divisor)
+    assert str(ours.dtype) == dtype
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_fmod_of_an_integer_tensor_by_a_float_is_float32_as_in_pytorch():
+    ours = cr.fmod(cr.tensor([5, 6, -7], dtype=cr.int8), 2.5)
+    theirs = torch.fmod(torch.tensor([5, 6, -7], dtype=torch.int8), 2.5)
+    assert ours.dtype == cr.float32
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
