@@ -1138,7 +1138,7 @@ class Tensor(_TensorFields):
         np.copyto(self.data, source, casting="unsafe")
         return self
 
-    def add_(self, other: Any, alpha: _float = 1.0) -> Tensor:
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
         """Add ``alpha * other`` to this tensor in place; returns self.
 
         Under grad mode, as in PyTorch, a leaf that requires grad is refused, and an update
@@ -1154,19 +1154,33 @@ class Tensor(_TensorFields):
         if self._recorded("add_", other):
             return self._become("add_", ops.add(self, other, alpha=alpha))
         self._check_inplace("add_")
-        return self._add_scaled("add_", other, alpha)
+        return self._add_scaled("add_", np.add, other, alpha)
 
-    def sub_(self, other: Any, alpha: _float = 1.0) -> Tensor:
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
         """Subtract ``alpha * other`` from this tensor in place; returns self (see ``add_``)."""
         ops.arithmetic.check_not_bool("sub_", self, other)
         if self._recorded("sub_", other):
             return self._become("sub_", ops.sub(self, other, alpha=alpha))
         self._check_inplace("sub_")
-        return self._add_scaled("sub_", other, -alpha)
+        return self._add_scaled("sub_", np.subtract, other, alpha)
 
-    def _add_scaled(self, where: str, other: Any, alpha: _float) -> Tensor:
-        other = other.data if isinstance(other, Tensor) else other
-        return self._update(where, np.add, other if alpha == 1 else alpha * other)
+    def _add_scaled(self, where: str, ufunc: Callable[..., Any], other: Any, alpha: Any) -> Tensor:
+        # An int alpha keeps integer arithmetic integer (a float one would make it float).
+        if alpha != 1:
+            # Refused beyond an integer tensor's range, as PyTorch refuses it.
+            _element_of(where, alpha, self.data.dtype)
+            other = other.data * alpha if isinstance(other, Tensor) else alpha * other
+        return self._update(where, ufunc, self._scalar_operand(other))
+
+    def _scalar_operand(self, other: Any) -> Any:
+        """``other`` as an in-place update takes it: a Python int beyond an integer tensor's
+        range wrapped around into it, as the out-of-place ops (and PyTorch) do."""
+        if isinstance(other, Tensor):
+            return other.data
+        if isinstance(other, np.ndarray):
+            return other
+        _, other = ops._operands.binary_operands(self, other, wrap=True)
+        return other.data if isinstance(other, Tensor) else other
 
     def _update(self, where: str, ufunc: Callable[..., Any], value: Any) -> Tensor:
         """``self.data = ufunc(self.data, value)`` in place, without NumPy's floating-point
@@ -1213,7 +1227,7 @@ class Tensor(_TensorFields):
         if self._recorded("mul_", other):
             return self._become("mul_", ops.mul(self, other))
         self._check_inplace("mul_")
-        return self._update("mul_", np.multiply, other.data if isinstance(other, Tensor) else other)
+        return self._update("mul_", np.multiply, self._scalar_operand(other))
 
     def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
         """Divide this tensor by ``other`` in place, rounded as ``div`` says; returns self

@@ -79,8 +79,7 @@ def test_points_on_the_lattice_and_the_borders_take_pytorchs_conventions(
 
 @pytest.mark.parametrize(("mode", "corners"), list(itertools.product(MODES, [False, True])))
 def test_non_finite_and_far_points_with_zero_padding(mode: str, corners: bool) -> None:
-    """inf, NaN and huge coordinates read zeros or NaN as PyTorch's do (its border and
-    reflection kernels crash on NaN, so only zero padding is compared), with no NumPy
+    """inf, NaN and huge coordinates read zeros or NaN as PyTorch's do, with no NumPy
     warning."""
     x = np.random.default_rng(5).standard_normal((1, 2, 4, 5))
     grid = np.array(
@@ -93,15 +92,38 @@ def test_non_finite_and_far_points_with_zero_padding(mode: str, corners: bool) -
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, equal_nan=True, err_msg=what)
 
 
+@pytest.mark.parametrize(("mode", "corners"), list(itertools.product(MODES, [False, True])))
 @pytest.mark.parametrize("padding", ["border", "reflection"])
-def test_nan_points_give_nan_without_warnings(padding: str) -> None:
-    grid = cr.tensor([[[[np.nan, 0.0], [0.25, 0.5]]]], requires_grad=True)
-    x = cr.ones(1, 1, 3, 3, requires_grad=True)
+def test_nan_and_infinite_points_with_border_and_reflection_match_pytorch(
+    mode: str, padding: str, corners: bool
+) -> None:
+    """PyTorch reads a NaN coordinate as -1 (its documentation says so), and clips or
+    reflects infinities to a finite pixel (bicubic: NaN weights, so NaN); values and
+    gradients as its, with no NumPy
+    warning. (PyTorch 2.13's bilinear backward crashes the process on such points: there
+    only the forward is compared, and the gradients must be finite.)"""
+    x = np.random.default_rng(5).standard_normal((1, 2, 4, 5))
+    grid = np.array(
+        [[[[np.nan, 0.2], [0.1, np.inf], [-np.inf, 0.3], [1e10, -1e10], [np.nan, np.nan]]]]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        y = F.grid_sample(x, grid, padding_mode=padding, align_corners=False)
-        y.sum().backward()
-    assert np.isnan(y.numpy()[0, 0, 0, 0]) and y.numpy()[0, 0, 0, 1] == 1.0
+        if mode != "bilinear":
+            results = _sample_both(x, grid, mode, padding, corners)
+        else:
+            a, g = cr.tensor(x, requires_grad=True), cr.tensor(grid, requires_grad=True)
+            y = F.grid_sample(a, g, mode, padding, corners)
+            y.sum().backward()
+            assert a.grad is not None and g.grad is not None
+            assert np.isfinite(a.grad.numpy()).all() and np.isfinite(g.grad.numpy()).all()
+            theirs = TF.grid_sample(torch.tensor(x), torch.tensor(grid), mode, padding, corners)
+            results = {"forward": (y.numpy(), theirs.numpy())}
+    for what, (ours, expected) in results.items():
+        # Bicubic weights of a non-finite point are NaN, in PyTorch too.
+        assert mode == "bicubic" or np.isfinite(ours).all(), what
+        np.testing.assert_allclose(
+            ours, expected, rtol=1e-10, atol=1e-12, equal_nan=True, err_msg=what
+        )
 
 
 def test_float16_is_sampled_in_float32() -> None:

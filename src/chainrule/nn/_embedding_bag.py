@@ -244,9 +244,9 @@ def embedding_bag(
     idx = indices.reshape(-1)
     if idx.size and (idx.min() < 0 or idx.max() >= rows):
         bad = idx[(idx < 0) | (idx >= rows)][0]
+        expected = f"expected 0..{rows - 1}" if rows else "the table has no rows: no index is valid"
         raise IndexError(
-            f"{where}: index {int(bad)} is out of range for {rows} embeddings "
-            f"(expected 0..{rows - 1})"
+            f"{where}: index {int(bad)} is out of range for {rows} embeddings ({expected})"
         )
     if padding_idx is not None:
         if not -rows <= padding_idx < rows:

@@ -453,9 +453,9 @@ def embedding(
     # As in PyTorch, a negative index is an error: wrapping around would hide a bad label.
     if indices.size and (indices.min() < 0 or indices.max() >= rows):
         bad = indices[(indices < 0) | (indices >= rows)][0]
+        expected = f"expected 0..{rows - 1}" if rows else "the table has no rows: no index is valid"
         raise IndexError(
-            f"embedding: index {int(bad)} is out of range for {rows} embeddings "
-            f"(expected 0..{rows - 1})"
+            f"embedding: index {int(bad)} is out of range for {rows} embeddings ({expected})"
         )
     if max_norm is not None:
         _renorm_rows(weight, indices, max_norm, norm_type)

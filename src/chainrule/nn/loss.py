@@ -218,7 +218,8 @@ class KLDivLoss(_Loss):
 class PoissonNLLLoss(_Loss):
     """Poisson negative log-likelihood: exp(input) - target * input for ``input`` = log rate
     (``log_input=True``), else input - target * log(input + eps); see
-    ``functional.poisson_nll_loss``."""
+    ``functional.poisson_nll_loss``. Called as ``loss_fn(log_input, target)``, PyTorch's
+    names (the first is the rate itself when ``log_input=False``)."""
 
     def __init__(
         self,
@@ -233,9 +234,9 @@ class PoissonNLLLoss(_Loss):
         super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.log_input, self.full, self.eps = log_input, full, eps
 
-    def forward(self, input: Any, target: Any) -> Tensor:
+    def forward(self, log_input: Any, target: Any) -> Tensor:
         return F.poisson_nll_loss(
-            input, target, self.log_input, self.full, self.eps, self.reduction
+            log_input, target, self.log_input, self.full, self.eps, self.reduction
         )
 
 

@@ -753,7 +753,8 @@ def _readings(kind: str, outputs: Array) -> dict[str, Array]:
             "predictions": outputs.argmax(axis=1),
         }
     if kind == "scores":
-        return {"labels": outputs.argmax(axis=1), "predictions": outputs.argmax(axis=1)}
+        labels = outputs.argmax(axis=1)
+        return {"labels": labels, "scores": outputs, "predictions": labels}
     if kind in ("binary_logits", "binary_proba"):
         flat = outputs.reshape(outputs.shape[0], -1)
         positive = 1 / (1 + np.exp(-flat)) if kind == "binary_logits" else flat
@@ -821,7 +822,7 @@ def _metrics_for(metrics: Any, kind: str, where: str) -> list[Metric]:
             )
     given = _readings(kind, np.ones((1, 1)))  # what outputs of this kind are read as
     for metric in found:
-        if metric.needs not in given:
+        if _reading(metric, given) is None:
             raise ValueError(
                 f"{where}: metric {metric.name!r} needs {metric.needs}, which a model trained "
                 f"with this loss does not produce"
@@ -998,7 +999,8 @@ def _score(
             fn = m.binary
         elif multilabel and m.multilabel is not None:
             fn = m.multilabel
-        predicted = readings[m.needs]
+        predicted = _reading(m, readings)
+        assert predicted is not None  # metrics without one are refused before fitting
         if m.needs == "proba" and not np.isfinite(predicted).all():
             # Outputs gone NaN or infinite (a diverging model) score NaN, as the loss does,
             # where the metric functions refuse such probabilities.
@@ -1010,6 +1012,16 @@ def _score(
             predicted = predicted.reshape(y_true.shape)
         scores[prefix + m.name] = float(fn(y_true, predicted))
     return scores
+
+
+def _reading(metric: Metric, readings: dict[str, Array]) -> Array | None:
+    """What ``metric`` scores among ``readings``: what it needs, or class scores for a
+    metric of probabilities that only ranks them; None where there is neither."""
+    if metric.needs in readings:
+        return readings[metric.needs]
+    if metric.ranks_only and metric.needs == "proba":
+        return readings.get("scores")
+    return None
 
 
 _BINARY_KINDS = ("binary_logits", "binary_proba")

@@ -2,7 +2,9 @@
 
 Classification metrics take class labels (``accuracy``, ``precision``...) or class
 probabilities (``log_loss``, ``top_k_accuracy``); regression metrics take predicted values.
-``METRICS`` names each one with what it needs, so that ``fit`` can pass the right form.
+``METRICS`` names each one with what it needs, so that ``fit`` can pass the right form. The
+top-k accuracies and AUC only rank the probabilities: a model trained with a margin loss
+(``'categorical_hinge'``, ``'multi_margin'``) reports them of its class scores.
 
 ``precision``, ``recall`` and ``f1`` follow scikit-learn's scorers of those names: for a
 model of two classes (one output column under a binary loss, or two class scores under a
@@ -683,6 +685,11 @@ class Metric:
     """What a metric that needs ``"proba"`` is for a multi-label model (several output
     columns under a binary loss), given each entry's probability of 1; without one, such a
     metric is refused there. Metrics of labels take the 0/1 matrices as they are."""
+    ranks_only: bool = False
+    """Whether a metric that needs ``"proba"`` depends only on the order of each row's
+    values (top-k accuracies, AUC): such a metric takes the class scores of a model whose
+    loss gives no probabilities (``'categorical_hinge'``, ``'multi_margin'``) as they are,
+    as Keras computes it for them."""
 
     def __call__(self, y_true: Any, y: Any) -> float:
         return self.fn(y_true, y)
@@ -699,11 +706,16 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
         Metric("accuracy", accuracy, "labels"),
-        Metric("top_5_accuracy", _fixed(top_k_accuracy, k=5), "proba"),
-        Metric("top_3_accuracy", _fixed(top_k_accuracy, k=3), "proba"),
-        Metric("top_k_categorical_accuracy", top_k_categorical_accuracy, "proba"),
-        Metric("sparse_top_k_categorical_accuracy", sparse_top_k_categorical_accuracy, "proba"),
-        Metric("auc", roc_auc_score, "proba", multilabel=roc_auc_score),
+        Metric("top_5_accuracy", _fixed(top_k_accuracy, k=5), "proba", ranks_only=True),
+        Metric("top_3_accuracy", _fixed(top_k_accuracy, k=3), "proba", ranks_only=True),
+        Metric("top_k_categorical_accuracy", top_k_categorical_accuracy, "proba", ranks_only=True),
+        Metric(
+            "sparse_top_k_categorical_accuracy",
+            sparse_top_k_categorical_accuracy,
+            "proba",
+            ranks_only=True,
+        ),
+        Metric("auc", roc_auc_score, "proba", multilabel=roc_auc_score, ranks_only=True),
         Metric("precision", precision, "labels", binary=_class_one("precision")),
         Metric("recall", recall, "labels", binary=_class_one("recall")),
         Metric("f1", f1_score, "labels", binary=_class_one("f1")),
@@ -788,6 +800,6 @@ def get_metric(metric: str | Metric | Callable[[Any, Any], float]) -> Metric:
         name = getattr(named, "__name__", "metric")
         if named in _PROBABILITY_FUNCTIONS:  # top-k and AUC rank the class probabilities
             multilabel = metric if named is roc_auc_score else None
-            return Metric(name, metric, "proba", multilabel=multilabel)
+            return Metric(name, metric, "proba", multilabel=multilabel, ranks_only=True)
         return Metric(name, metric, "predictions", greater_is_better=None)
     raise TypeError(f"metrics: expected a metric name or a function, got {type(metric).__name__}")

@@ -290,9 +290,10 @@ def _integer_power(a: Any, b: Array) -> Array:
 
 
 def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
-    """Elementwise ``a + alpha * b`` with broadcasting."""
+    """Elementwise ``a + alpha * b`` with broadcasting; an ``alpha`` beyond an integer
+    result's dtype is refused (ElementOverflowError), as in PyTorch."""
     if alpha != 1:
-        b = _scaled(b, alpha)
+        b = _scaled("add", a, b, alpha)
     return Add.apply(*binary_operands(a, b, wrap=True))
 
 
@@ -304,7 +305,7 @@ def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
     ):
         check_not_bool("sub", a, b)
     if alpha != 1:
-        b = _scaled(b, alpha)
+        b = _scaled("sub", a, b, alpha)
     return Sub.apply(*binary_operands(a, b, wrap=True))
 
 
@@ -332,7 +333,12 @@ def check_not_bool(where: str, a: Any, b: Any) -> None:
         )
 
 
-def _scaled(b: Any, alpha: Any) -> Any:
+def _scaled(where: str, a: Any, b: Any, alpha: Any) -> Any:
+    """``alpha * b``, with ``alpha`` refused beyond the dtype of an integer result of ``a``
+    and ``b``, as PyTorch refuses it (it would wrap around silently)."""
+    dtypes = [x.data.dtype for x in (a, b) if isinstance(x, Tensor)]
+    if dtypes and not any(isinstance(x, float) for x in (a, b)):
+        _element_of(where, alpha, np.result_type(*dtypes))
     return b * alpha if type(b) is int or type(b) is float else mul(b, alpha)
 
 

@@ -16,6 +16,7 @@ from chainrule.backend import Array, is_floating, np
 from chainrule.tensor import (
     Tensor,
     _check_memory_format,
+    _element_of,
     _read_in_python,
     memory_format,
     preserve_format,
@@ -460,6 +461,12 @@ def where(condition: Any, a: Any = _NOT_GIVEN, b: Any = _NOT_GIVEN) -> Any:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         # Two numbers: as tensors, so that where(c, 1.0, 0.0) is float32, as in PyTorch.
         a, b = as_tensor(a), as_tensor(b)
+    # An int beside an integer tensor is refused beyond its range, as in PyTorch (NumPy
+    # would wrap it around: int8 300 would be 44).
+    if isinstance(b, Tensor) and isinstance(a, int | np.integer):
+        a = _element_of("where", a, b.data.dtype)
+    elif isinstance(a, Tensor) and isinstance(b, int | np.integer):
+        b = _element_of("where", b, a.data.dtype)
     a, b = binary_operands(a, b)
     try:
         return Where.apply(cond, a, b)

@@ -76,8 +76,10 @@ class _Axis:
 
     def _clip(self, x: Array) -> tuple[Array, Array]:
         """x clipped to [0, size - 1], and whether it lay strictly inside (the borders count
-        as outside, so that a clipped coordinate has gradient 0, as in PyTorch)."""
-        low = np.maximum(x, self.t(0))
+        as outside, so that a clipped coordinate has gradient 0, as in PyTorch). NaN (a NaN
+        grid point, or an infinite one reflected) becomes 0, as in PyTorch: its documented
+        reading of NaN as -1."""
+        low = np.fmax(x, self.t(0))
         clipped = np.minimum(low, self.max_value)
         return clipped, (low != 0) & (clipped != self.max_value)
 

@@ -293,12 +293,15 @@ def atan2(input: Any, other: Any) -> Tensor:
 
 def fmod(input: Any, other: Any) -> Tensor:
     """The remainder of ``input / other`` with the sign of ``input`` (C's ``fmod``; see
-    ``remainder`` for the sign of ``other``). Integers stay integers (no gradient)."""
-    a, b = binary_operands(input, other)
-    a_data = a.data if isinstance(a, Tensor) else np.asarray(a)
-    b_data = b.data if isinstance(b, Tensor) else np.asarray(b)
-    if a_data.dtype.kind in "iub" and b_data.dtype.kind in "iub":
-        if (b_data == 0).any():
+    ``remainder`` for the sign of ``other``). Integers stay integers, of the tensor's dtype
+    beside a Python int (int8 stays int8), which wraps around into it as in PyTorch; no
+    gradient for them."""
+    a, b = binary_operands(input, other, wrap=True)
+    # A Python number stays one, so that NumPy keeps the tensor's dtype (as remainder).
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    if np.result_type(a_data, b_data).kind in "iub":
+        if np.any(np.equal(b_data, 0)):
             raise ZeroDivisionError("fmod: integer division by zero")
         return Tensor._from_op(np.fmod(a_data, b_data), None)
     return Fmod.apply(*_floating_pair(a, b))
