@@ -79,9 +79,9 @@ class ASGD(Optimizer):
     >>> w = cr.tensor([1.0, -2.0], requires_grad=True, dtype="float64")
     >>> opt = ASGD([w], lr=0.1, lambd=0.0)
     >>> (w ** 2).sum().backward()
-    >>> opt.step()                    # w = w - 0.1 * 2w
+    >>> opt.step()                    # w = w - eta * 2w, eta = 0.1 as a float32 (PyTorch's)
     >>> w.tolist(), opt.state[w]["ax"].tolist()
-    ([0.8, -1.6], [0.8, -1.6])
+    ([0.7999999970197678, -1.5999999940395355], [0.7999999970197678, -1.5999999940395355])
     """
 
     def __init__(
