@@ -81,6 +81,36 @@ def limit_threads(threads: int) -> Any:
     return limiter
 
 
+# --------------------------------------------------------------------- options
+def add_timing_options(parser: Any, rounds: int = 7, min_time: float = 0.05) -> None:
+    """The options every timing benchmark takes: --rounds, --repeat, --threads, --min-time
+    (checked by ``check_timing_options`` once parsed)."""
+    parser.add_argument(
+        "--rounds", type=int, default=rounds, help=f"interleaved rounds (default {rounds})"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="batches per case per round, best kept (default 3)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads for every library (default 1)"
+    )
+    parser.add_argument(
+        "--min-time",
+        type=float,
+        default=min_time,
+        help=f"seconds one timed batch should last at least (default {min_time})",
+    )
+
+
+def check_timing_options(parser: Any, args: Any) -> None:
+    """Refuse, through ``parser.error``, counts below 1 and a --min-time not above 0."""
+    for name in ("rounds", "repeat", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.min_time <= 0:
+        parser.error(f"--min-time must be > 0, got {args.min_time}")
+
+
 # --------------------------------------------------------------------- timing
 @dataclass
 class Case:

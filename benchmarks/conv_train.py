@@ -55,19 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=[*CONFIGS, "all"],
         help="networks to time (default: lenet28 lenet8)",
     )
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="batches per case per round, best kept (default 3)"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=1, help="threads for every library (default 1)"
-    )
-    parser.add_argument(
-        "--min-time",
-        type=float,
-        default=0.1,
-        help="seconds one timed batch should last at least (default 0.1)",
-    )
+    _common.add_timing_options(parser, min_time=0.1)
     parser.add_argument(
         "--clock",
         choices=["auto", "cpu", "wall"],
@@ -88,9 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if "all" in args.configs:
         args.configs = list(CONFIGS)
-    for name in ("rounds", "repeat", "threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    _common.check_timing_options(parser, args)
     return args
 
 

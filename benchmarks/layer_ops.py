@@ -47,19 +47,7 @@ LAYERS: dict[str, Callable[[Any], Any]] = {
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="batches per case per round, best kept (default 3)"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=1, help="threads for every library (default 1)"
-    )
-    parser.add_argument(
-        "--min-time",
-        type=float,
-        default=0.05,
-        help="seconds one timed batch should last at least (default 0.05)",
-    )
+    _common.add_timing_options(parser, min_time=0.05)
     parser.add_argument(
         "--layers",
         nargs="+",
@@ -69,11 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="which layers to time (default: all; names as in the table, quoted)",
     )
     args = parser.parse_args(argv)
-    for name in ("rounds", "repeat", "threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
-    if args.min_time <= 0:
-        parser.error(f"--min-time must be > 0, got {args.min_time}")
+    _common.check_timing_options(parser, args)
     return args
 
 

@@ -434,7 +434,42 @@ class AdaptiveMaxPool1d(Module):
         return f"output_size={self.output_size}"
 
 
-class LPPool2d(Module):
+class _LPPool(Module):
+    """What LPPool1d and LPPool2d share (PyTorch's ``_LPPoolNd``): the options, checked with
+    the subclass's ``_sizes``, and the forward through its ``_pool``."""
+
+    _sizes: Any  # checks a size argument: pair for images, _single for sequences
+    _pool: Any  # the functional form
+
+    def __init__(
+        self,
+        norm_type: float,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        where = type(self).__name__
+        F._norm_type(where, norm_type)
+        self._sizes(where, "kernel_size", kernel_size)
+        if stride is not None:
+            self._sizes(where, "stride", stride)
+        self.norm_type, self.kernel_size, self.stride = norm_type, kernel_size, stride
+        self.ceil_mode = bool(ceil_mode)
+
+    def forward(self, input: Any) -> Tensor:
+        return self._pool(
+            input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class LPPool2d(_LPPool):
     """Power-average pooling: the p-norm of each kernel_size window, moved by stride, as
     PyTorch's ``nn.LPPool2d``.
 
@@ -466,34 +501,11 @@ class LPPool2d(Module):
     (1, 3, 3, 3)
     """
 
-    def __init__(
-        self,
-        norm_type: float,
-        kernel_size: int | Sequence[int],
-        stride: int | Sequence[int] | None = None,
-        ceil_mode: bool = False,
-    ) -> None:
-        super().__init__()
-        F._norm_type("LPPool2d", norm_type)
-        pair("LPPool2d", "kernel_size", kernel_size)
-        if stride is not None:
-            pair("LPPool2d", "stride", stride)
-        self.norm_type, self.kernel_size, self.stride = norm_type, kernel_size, stride
-        self.ceil_mode = bool(ceil_mode)
-
-    def forward(self, input: Any) -> Tensor:
-        return F.lp_pool2d(
-            input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, ceil_mode={self.ceil_mode}"
-        )
+    _sizes = staticmethod(pair)
+    _pool = staticmethod(F.lp_pool2d)
 
 
-class LPPool1d(Module):
+class LPPool1d(_LPPool):
     """Power-average pooling of sequences: the p-norm of each kernel_size window, moved by
     stride, as PyTorch's ``nn.LPPool1d``.
 
@@ -522,31 +534,8 @@ class LPPool1d(Module):
     [[[7.0, 2.0]]]
     """
 
-    def __init__(
-        self,
-        norm_type: float,
-        kernel_size: int | Sequence[int],
-        stride: int | Sequence[int] | None = None,
-        ceil_mode: bool = False,
-    ) -> None:
-        super().__init__()
-        F._norm_type("LPPool1d", norm_type)
-        _single("LPPool1d", "kernel_size", kernel_size)
-        if stride is not None:
-            _single("LPPool1d", "stride", stride)
-        self.norm_type, self.kernel_size, self.stride = norm_type, kernel_size, stride
-        self.ceil_mode = bool(ceil_mode)
-
-    def forward(self, input: Any) -> Tensor:
-        return F.lp_pool1d(
-            input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, ceil_mode={self.ceil_mode}"
-        )
+    _sizes = staticmethod(_single)
+    _pool = staticmethod(F.lp_pool1d)
 
 
 class MaxUnpool2d(Module):
